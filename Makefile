@@ -1,0 +1,48 @@
+# Consortium Ledger — one entry point. Every target installs what it needs first (idempotent).
+#   make demo                 the main job: one consortium business day on a fresh local chain
+#   make test [CHAIN=ganache] the test suite on anvil (default) or ganache
+#   make bench                gas and throughput figures -> bench/RESULTS.md, bench/results.json
+#   make coverage             contract coverage; the last line states branch coverage
+SHELL := /bin/bash
+CHAIN ?= anvil
+ARGS ?=
+TESTS ?= tests
+PY := .venv/bin/python
+BROWNIE := .venv/bin/brownie
+
+ifeq ($(CHAIN),anvil)
+  NETWORK := development
+else ifeq ($(CHAIN),ganache)
+  NETWORK := ganache-local
+else
+  NETWORK := $(CHAIN)
+endif
+
+.PHONY: setup test demo bench coverage console clean lint
+
+setup:
+	@bash tools/setup.sh
+
+test: setup
+	$(BROWNIE) test $(TESTS) --network $(NETWORK) -p no:cacheprovider $(ARGS)
+
+demo: setup
+	$(PY) -m consortium.cli demo --network $(NETWORK) $(ARGS)
+
+bench: setup
+	$(PY) -m consortium.cli bench --network $(NETWORK) $(ARGS)
+
+coverage: setup
+	rm -f build/tests.json
+	$(BROWNIE) test $(TESTS) --network development --coverage -p no:cacheprovider $(ARGS) | tee build/coverage.log
+	$(PY) -m consortium.cli coverage-summary build/reports/coverage.json
+
+console: setup
+	$(BROWNIE) console
+
+lint: setup
+	.venv/bin/ruff check src tests scripts
+	.venv/bin/black --check src tests scripts
+
+clean:
+	rm -rf build reports .hypothesis

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
+import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
+import {Roles} from "./Roles.sol";
+
+/// @title ConsortiumRegistry
+/// @notice Membership, roles, channels, joint amendments and node allowlist of the consortium.
+/// @dev The deployer becomes the founding member, active, holding PERMISSION_MANAGER; everyone else
+/// (regulators included) joins by application and qualification audit. Lists that views return grow
+/// with the consortium (tens of institutions), never with business volume.
+contract ConsortiumRegistry is IConsortiumRegistry {
+    using EnumerableSet for EnumerableSet.Bytes32Set;
+    using EnumerableSet for EnumerableSet.AddressSet;
+
+    uint256 public constant MAX_ROLES_PER_APPLICATION = 16;
+
+    mapping(address member => Member) private _members;
+    mapping(address member => EnumerableSet.Bytes32Set) private _roles;
+    mapping(address member => bytes32[]) private _requestedRoles;
+    mapping(address member => EnumerableSet.AddressSet) private _operators;
+    mapping(address operator => address member) private _operatorOf;
+    address[] private _memberList;
+
+    mapping(bytes32 role => bool) private _roleTypes;
+
+    mapping(bytes32 channelKey => bool) private _channelOpen;
+    mapping(bytes32 channelKey => bytes32 agreementHash) private _channelRequest;
+
+    mapping(bytes32 termsId => Terms) private _terms;
+    /// approvals keyed by (termsId, version, party, amendmentHash)
+    mapping(bytes32 approvalKey => bool) private _approved;
+
+    EnumerableSet.Bytes32Set private _nodeIds;
+    mapping(bytes32 nodeId => address owner) private _nodeOwner;
+    mapping(bytes32 nodeId => string enode) private _enode;
+
+    modifier onlyManager() {
+        _requireRole(msg.sender, Roles.PERMISSION_MANAGER);
+        _;
+    }
+
+    /// @param nameHash salted hash of the founding permission manager's name
+    /// @param jurisdiction the founder's jurisdiction code
+    constructor(bytes32 nameHash, bytes32 jurisdiction) {
+        bytes32[21] memory known = [
+            Roles.PERMISSION_MANAGER,
+            Roles.REGULATOR,
+            Roles.AUDITOR,
+            Roles.ANNUITY_PLATFORM,
+            Roles.TRUSTEE,
+            Roles.ACCOUNT_MANAGER,
+            Roles.INVESTMENT_MANAGER,
+            Roles.SUPPLY_CHAIN_CLIENT,
+            Roles.ASSET_MANAGER,
+            Roles.SALES_BANK,
+            Roles.PRODUCT_ISSUER,
+            Roles.BANK,
+            Roles.FINANCE_COMPANY,
+            Roles.RECONCILER,
+            Roles.BROKER,
+            Roles.CUSTODIAN,
+            Roles.EXCHANGE,
+            Roles.CCP,
+            Roles.CSD,
+            Roles.CASH_ISSUER,
+            Roles.REPORTER
+        ];
+        for (uint256 i; i < known.length; ++i) {
+            _roleTypes[known[i]] = true;
+        }
+        _members[msg.sender] = Member({
+            status: MemberStatus.Active,
+            nameHash: nameHash,
+            jurisdiction: jurisdiction,
+            regulator: address(0),
+            applicationHash: bytes32(0),
+            auditHash: bytes32(0),
+            auditor: msg.sender
+        });
+        _memberList.push(msg.sender);
+        _roles[msg.sender].add(Roles.PERMISSION_MANAGER);
+        emit MembershipAudited(msg.sender, msg.sender, true, bytes32(0));
+        emit RoleGranted(msg.sender, Roles.PERMISSION_MANAGER, msg.sender);
+    }
+
+    // ================================================================= membership
+
+    /// @inheritdoc IConsortiumRegistry
+    function applyForMembership(
+        bytes32 nameHash,
+        bytes32 jurisdiction,
+        address regulator,
+        bytes32[] calldata roles,
+        bytes32 applicationHash
+    ) external {
+        Member storage m = _members[msg.sender];
+        if (m.status != MemberStatus.None && m.status != MemberStatus.Rejected) {
+            revert RegistryAlreadyApplied(msg.sender, m.status);
+        }
+        address owner = _operatorOf[msg.sender];
+        if (owner != address(0)) revert RegistryAccountInUse(msg.sender, owner);
+        if (nameHash == bytes32(0) || applicationHash == bytes32(0)) revert RegistryZeroHash();
+        if (roles.length == 0) revert RegistryEmptyRoles();
+        if (roles.length > MAX_ROLES_PER_APPLICATION) revert RegistryTooManyRoles(roles.length, MAX_ROLES_PER_APPLICATION);
+        bool asksRegulator;
+        for (uint256 i; i < roles.length; ++i) {
+            if (!_roleTypes[roles[i]]) revert RegistryUnknownRole(roles[i]);
+            if (roles[i] == Roles.REGULATOR) asksRegulator = true;
+        }
+        if (regulator == address(0)) {
+            if (!asksRegulator) revert RegistryRegulatorInvalid(regulator);
+        } else if (!_isActive(regulator) || !_roles[regulator].contains(Roles.REGULATOR)) {
+            revert RegistryRegulatorInvalid(regulator);
+        }
+        if (m.status == MemberStatus.None) _memberList.push(msg.sender);
+        m.status = MemberStatus.Applied;
+        m.nameHash = nameHash;
+        m.jurisdiction = jurisdiction;
+        m.regulator = regulator;
+        m.applicationHash = applicationHash;
+        m.auditHash = bytes32(0);
+        m.auditor = address(0);
+        _requestedRoles[msg.sender] = roles;
+        emit MembershipApplied(msg.sender, nameHash, jurisdiction, regulator, roles, applicationHash);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function auditMembership(address applicant, bool approved, bytes32 auditHash) external onlyManager {
+        Member storage m = _members[applicant];
+        if (m.status != MemberStatus.Applied) revert RegistryNotPendingApplication(applicant, m.status);
+        if (auditHash == bytes32(0)) revert RegistryZeroHash();
+        m.status = approved ? MemberStatus.Active : MemberStatus.Rejected;
+        m.auditHash = auditHash;
+        m.auditor = msg.sender;
+        emit MembershipAudited(applicant, msg.sender, approved, auditHash);
+        if (approved) {
+            bytes32[] storage requested = _requestedRoles[applicant];
+            for (uint256 i; i < requested.length; ++i) {
+                if (_roles[applicant].add(requested[i])) emit RoleGranted(applicant, requested[i], msg.sender);
+            }
+        }
+        delete _requestedRoles[applicant];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function grantRole(address member, bytes32 role) external onlyManager {
+        if (!_roleTypes[role]) revert RegistryUnknownRole(role);
+        _requireMemberActive(member);
+        if (!_roles[member].add(role)) revert RegistryRoleAlreadyGranted(member, role);
+        emit RoleGranted(member, role, msg.sender);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function revokeRole(address member, bytes32 role) external onlyManager {
+        if (!_roleTypes[role]) revert RegistryUnknownRole(role);
+        if (!_roles[member].remove(role)) revert RegistryMissingRole(member, role);
+        emit RoleRevoked(member, role, msg.sender);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function registerRoleType(bytes32 role) external onlyManager {
+        if (role == bytes32(0)) revert RegistryZeroHash();
+        if (_roleTypes[role]) revert RegistryRoleAlreadyRegistered(role);
+        _roleTypes[role] = true;
+        emit RoleTypeRegistered(role, msg.sender);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function suspendMember(address member, bytes32 reasonHash) external onlyManager {
+        if (member == _memberOf(msg.sender)) revert RegistryCannotSuspendSelf(msg.sender);
+        _requireMemberActive(member);
+        if (reasonHash == bytes32(0)) revert RegistryZeroHash();
+        _members[member].status = MemberStatus.Suspended;
+        emit MemberSuspended(member, msg.sender, reasonHash);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function reinstateMember(address member, bytes32 reasonHash) external onlyManager {
+        Member storage m = _members[member];
+        if (m.status != MemberStatus.Suspended) revert RegistryNotSuspended(member, m.status);
+        if (reasonHash == bytes32(0)) revert RegistryZeroHash();
+        m.status = MemberStatus.Active;
+        emit MemberReinstated(member, msg.sender, reasonHash);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function addOperator(address operator) external {
+        _requireMemberActive(msg.sender);
+        if (operator == address(0)) revert RegistryZeroAddress();
+        address owner = _operatorOf[operator];
+        if (owner != address(0)) revert RegistryAccountInUse(operator, owner);
+        if (_members[operator].status != MemberStatus.None) revert RegistryAccountInUse(operator, operator);
+        _operatorOf[operator] = msg.sender;
+        _operators[msg.sender].add(operator);
+        emit OperatorAdded(msg.sender, operator);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function removeOperator(address operator) external {
+        _requireMemberActive(msg.sender);
+        if (_operatorOf[operator] != msg.sender) revert RegistryNotOperator(msg.sender, operator);
+        delete _operatorOf[operator];
+        _operators[msg.sender].remove(operator);
+        emit OperatorRemoved(msg.sender, operator);
+    }
+
+    // ================================================================= channels
+
+    /// @inheritdoc IConsortiumRegistry
+    function requestChannel(address counterparty, bytes32 agreementHash) external {
+        address requester = _requireActive(msg.sender);
+        _requireMemberActive(counterparty);
+        if (counterparty == requester) revert RegistryChannelSelf(requester);
+        if (agreementHash == bytes32(0)) revert RegistryZeroHash();
+        bytes32 key = _channelKey(requester, counterparty);
+        if (_channelOpen[key]) revert RegistryChannelAlreadyOpen(requester, counterparty);
+        _channelRequest[key] = agreementHash;
+        emit ChannelRequested(requester, counterparty, agreementHash);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function openChannel(address memberA, address memberB) external onlyManager {
+        bytes32 key = _channelKey(memberA, memberB);
+        bytes32 agreementHash = _channelRequest[key];
+        if (agreementHash == bytes32(0)) revert RegistryChannelNotRequested(memberA, memberB);
+        _requireMemberActive(memberA);
+        _requireMemberActive(memberB);
+        _channelOpen[key] = true;
+        delete _channelRequest[key];
+        emit ChannelOpened(memberA, memberB, msg.sender, agreementHash);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function closeChannel(address memberA, address memberB, bytes32 reasonHash) external {
+        address caller = _requireActive(msg.sender);
+        if (caller != memberA && caller != memberB && !_roles[caller].contains(Roles.PERMISSION_MANAGER)) {
+            revert RegistryNotChannelParty(msg.sender, memberA, memberB);
+        }
+        bytes32 key = _channelKey(memberA, memberB);
+        if (!_channelOpen[key]) revert RegistryChannelNotOpen(memberA, memberB);
+        if (reasonHash == bytes32(0)) revert RegistryZeroHash();
+        _channelOpen[key] = false;
+        emit ChannelClosed(memberA, memberB, msg.sender, reasonHash);
+    }
+
+    // ================================================================= joint amendments
+
+    /// @inheritdoc IConsortiumRegistry
+    function approveAmendment(bytes32 termsId, address partyA, address partyB, bytes32 amendmentHash) external {
+        address party = _requireActive(msg.sender);
+        if (amendmentHash == bytes32(0) || termsId == bytes32(0)) revert RegistryZeroHash();
+        if (party != partyA && party != partyB) revert RegistryNotTermsParty(termsId, msg.sender);
+        Terms storage t = _checkTermsParties(termsId, partyA, partyB);
+        _requireMemberActive(party == partyA ? partyB : partyA);
+        bytes32 key = _approvalKey(termsId, t.version, party, amendmentHash);
+        if (_approved[key]) revert RegistryAmendmentAlreadyApproved(termsId, party, amendmentHash);
+        _approved[key] = true;
+        emit AmendmentApproved(termsId, party, amendmentHash, t.version + 1);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function enactAmendment(bytes32 termsId, address partyA, address partyB, bytes32 amendmentHash)
+        external
+        onlyManager
+    {
+        Terms storage t = _checkTermsParties(termsId, partyA, partyB);
+        if (!_approved[_approvalKey(termsId, t.version, partyA, amendmentHash)]) {
+            revert RegistryAmendmentNotApproved(termsId, partyA, amendmentHash);
+        }
+        if (!_approved[_approvalKey(termsId, t.version, partyB, amendmentHash)]) {
+            revert RegistryAmendmentNotApproved(termsId, partyB, amendmentHash);
+        }
+        if (t.version == 0) {
+            t.partyA = partyA;
+            t.partyB = partyB;
+        }
+        t.termsHash = amendmentHash;
+        t.version += 1;
+        emit AmendmentEnacted(termsId, msg.sender, amendmentHash, t.version);
+    }
+
+    // ================================================================= nodes
+
+    /// @inheritdoc IConsortiumRegistry
+    function addNode(address member, string calldata enode) external onlyManager {
+        _requireMemberActive(member);
+        uint256 len = bytes(enode).length;
+        if (len < 20 || len > 512) revert RegistryEnodeInvalid(len);
+        bytes32 nodeId = keccak256(bytes(enode));
+        if (!_nodeIds.add(nodeId)) revert RegistryNodeExists(nodeId);
+        _nodeOwner[nodeId] = member;
+        _enode[nodeId] = enode;
+        emit NodeAdded(member, nodeId, enode);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function removeNode(bytes32 nodeId) external onlyManager {
+        if (!_nodeIds.remove(nodeId)) revert RegistryUnknownNode(nodeId);
+        address owner = _nodeOwner[nodeId];
+        delete _nodeOwner[nodeId];
+        delete _enode[nodeId];
+        emit NodeRemoved(owner, nodeId);
+    }
+
+    // ================================================================= views
+
+    /// @inheritdoc IConsortiumRegistry
+    function memberOf(address account) external view returns (address) {
+        return _memberOf(account);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function requireRole(address account, bytes32 role) external view returns (address member) {
+        return _requireRole(account, role);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function requireActive(address account) external view returns (address member) {
+        return _requireActive(account);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function hasRole(address account, bytes32 role) external view returns (bool) {
+        address member = _memberOf(account);
+        return _isActive(member) && _roles[member].contains(role);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function isRoleType(bytes32 role) external view returns (bool) {
+        return _roleTypes[role];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function getMember(address member) external view returns (Member memory) {
+        return _members[member];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function isActive(address member) external view returns (bool) {
+        return _isActive(member);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function regulatorOf(address member) external view returns (address) {
+        return _members[_memberOf(member)].regulator;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function channelOpen(address a, address b) external view returns (bool) {
+        return _channelOpen[_channelKey(_memberOf(a), _memberOf(b))];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function getTerms(bytes32 termsId) external view returns (Terms memory) {
+        return _terms[termsId];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function members() external view returns (address[] memory) {
+        return _memberList;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function operatorsOf(address member) external view returns (address[] memory) {
+        return _operators[member].values();
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function rolesOf(address member) external view returns (bytes32[] memory) {
+        return _roles[member].values();
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function nodes() external view returns (bytes32[] memory ids, address[] memory owners, string[] memory enodes) {
+        ids = _nodeIds.values();
+        owners = new address[](ids.length);
+        enodes = new string[](ids.length);
+        for (uint256 i; i < ids.length; ++i) {
+            owners[i] = _nodeOwner[ids[i]];
+            enodes[i] = _enode[ids[i]];
+        }
+    }
+
+    // ================================================================= internals
+
+    function _memberOf(address account) internal view returns (address) {
+        address owner = _operatorOf[account];
+        if (owner != address(0)) return owner;
+        return _members[account].status == MemberStatus.None ? address(0) : account;
+    }
+
+    function _isActive(address member) internal view returns (bool) {
+        return _members[member].status == MemberStatus.Active;
+    }
+
+    function _requireActive(address account) internal view returns (address member) {
+        member = _memberOf(account);
+        MemberStatus status = _members[member].status;
+        if (member == address(0) || status != MemberStatus.Active) revert RegistryNotActiveMember(account, status);
+    }
+
+    function _requireMemberActive(address member) internal view {
+        if (member == address(0)) revert RegistryZeroAddress();
+        MemberStatus status = _members[member].status;
+        if (status != MemberStatus.Active) revert RegistryNotActiveMember(member, status);
+    }
+
+    function _requireRole(address account, bytes32 role) internal view returns (address member) {
+        member = _requireActive(account);
+        if (!_roles[member].contains(role)) revert RegistryMissingRole(account, role);
+    }
+
+    function _channelKey(address a, address b) internal pure returns (bytes32) {
+        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
+    }
+
+    function _approvalKey(bytes32 termsId, uint64 version, address party, bytes32 amendmentHash)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(termsId, version, party, amendmentHash));
+    }
+
+    function _checkTermsParties(bytes32 termsId, address partyA, address partyB)
+        internal
+        view
+        returns (Terms storage t)
+    {
+        t = _terms[termsId];
+        if (partyA == address(0) || partyB == address(0)) revert RegistryZeroAddress();
+        if (partyA == partyB) revert RegistryChannelSelf(partyA);
+        if (t.version != 0 && (t.partyA != partyA || t.partyB != partyB)) {
+            revert RegistryTermsPartiesMismatch(termsId, partyA, partyB);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
+import {IDepositToken} from "../../interfaces/IDepositToken.sol";
+import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
+import {Roles} from "../consortium/Roles.sol";
+
+/// @title DepositToken
+/// @notice Tokenised deposit (one currency, integer minor units) held only by active members.
+/// @dev `decimals()` is 0: one token is one minor unit (e.g. one fen), so amounts on chain, in Python
+/// and in reports are the same integers.
+contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
+    bytes32 private immutable _currency;
+    mapping(address agent => bool) private _agents;
+
+    constructor(IConsortiumRegistry registry_, bytes32 currency_, string memory name_, string memory symbol_)
+        ERC20(name_, symbol_)
+        ConsortiumManaged(registry_)
+    {
+        _currency = currency_;
+    }
+
+    /// @inheritdoc ERC20
+    function decimals() public pure override returns (uint8) {
+        return 0;
+    }
+
+    /// @inheritdoc IDepositToken
+    function currency() external view returns (bytes32) {
+        return _currency;
+    }
+
+    /// @inheritdoc IDepositToken
+    function issue(address to, uint256 amount, bytes32 paymentRef) external onlyRole(Roles.CASH_ISSUER) {
+        if (amount == 0) revert DepositZeroAmount();
+        _mint(to, amount);
+        emit DepositIssued(to, amount, paymentRef, msg.sender);
+    }
+
+    /// @inheritdoc IDepositToken
+    function redeem(address from, uint256 amount, bytes32 paymentRef) external onlyRole(Roles.CASH_ISSUER) {
+        if (amount == 0) revert DepositZeroAmount();
+        _burn(from, amount);
+        emit DepositRedeemed(from, amount, paymentRef, msg.sender);
+    }
+
+    /// @inheritdoc IDepositToken
+    function setSettlementAgent(address agent, bool allowed) external onlyRole(Roles.CASH_ISSUER) {
+        _agents[agent] = allowed;
+        emit SettlementAgentSet(agent, allowed, msg.sender);
+    }
+
+    /// @inheritdoc IDepositToken
+    function agentTransfer(address from, address to, uint256 amount) external {
+        if (!_agents[msg.sender]) revert DepositNotSettlementAgent(msg.sender);
+        _transfer(from, to, amount);
+    }
+
+    /// @notice Whether `agent` may move deposits with agentTransfer.
+    function isSettlementAgent(address agent) external view returns (bool) {
+        return _agents[agent];
+    }
+
+    /// @dev Holders must be active members (mint and burn check the side that exists).
+    function _update(address from, address to, uint256 value) internal override {
+        if (from != address(0)) registry.requireActive(from);
+        if (to != address(0)) registry.requireActive(to);
+        super._update(from, to, value);
+    }
+}

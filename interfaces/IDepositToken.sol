@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+/// @title IDepositToken
+/// @notice Tokenised bank deposit in one currency (minor units, 0 decimals of its own): the on-chain
+/// cash leg for bill financing and DvP settlement. Only active consortium members hold or move it.
+interface IDepositToken is IERC20 {
+    event DepositIssued(address indexed to, uint256 amount, bytes32 indexed paymentRef, address indexed issuer);
+    event DepositRedeemed(address indexed from, uint256 amount, bytes32 indexed paymentRef, address indexed issuer);
+    event SettlementAgentSet(address indexed agent, bool allowed, address indexed issuer);
+
+    error DepositZeroAmount();
+    error DepositNotSettlementAgent(address caller);
+
+    /// @notice The ISO 4217 code, e.g. bytes32("CNY").
+    function currency() external view returns (bytes32);
+
+    /// @notice Issue deposit tokens against cash received off chain. Requirements: CASH_ISSUER; `to` active member.
+    function issue(address to, uint256 amount, bytes32 paymentRef) external;
+
+    /// @notice Redeem (burn) deposit tokens for cash paid out off chain. Requirements: CASH_ISSUER.
+    function redeem(address from, uint256 amount, bytes32 paymentRef) external;
+
+    /// @notice Allow a business contract (e.g. the settlement engine) to move deposits between members
+    /// it settles for, without a per-holder allowance. Requirements: CASH_ISSUER.
+    function setSettlementAgent(address agent, bool allowed) external;
+
+    /// @notice Move deposits as a settlement agent. Requirements: caller is a settlement agent; both parties active.
+    function agentTransfer(address from, address to, uint256 amount) external;
+}

@@ -1,0 +1,1 @@
+"""Consortium Ledger: the institutions off chain and the regulators\x27 reports."""

@@ -1,0 +1,124 @@
+"""The only module that imports brownie: ports, project, connection and deployment records.
+
+Everything else receives contract objects and accounts from here (or from brownie's own
+`brownie run`/`brownie test`/`brownie console`), so the domain code stays chain-free.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import brownie
+from brownie import network
+from brownie._config import CONFIG
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOYMENTS = ROOT / "deployments"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, so several runs (tests, demo, bench) can share a machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def use_free_ports() -> None:
+    """Point every chain brownie launches itself (anvil, ganache) at a fresh free port.
+
+    Brownie's network definitions fix port 8545; two runs would then share one chain and corrupt
+    each other ("nonce too low"). Called before brownie connects.
+    """
+    for settings in CONFIG.networks.values():
+        if "cmd" in settings:
+            settings.setdefault("cmd_settings", {})["port"] = free_port()
+
+
+def project():
+    """The loaded brownie project (loads it from the repository root if nothing is loaded)."""
+    loaded = brownie.project.get_loaded_projects()
+    if loaded:
+        return loaded[0]
+    proj = brownie.project.load(str(ROOT), name="ConsortiumLedger")
+    proj.load_config()
+    return proj
+
+
+def connect(network_id: str = "development") -> None:
+    """Connect to `network_id`, launching a local chain on a free port when brownie owns it."""
+    if network.is_connected():
+        return
+    if "cmd" in CONFIG.networks.get(network_id, {}):
+        use_free_ports()
+    network.connect(network_id)
+
+
+def accounts():
+    return brownie.accounts
+
+
+def network_name() -> str:
+    return network.show_active() or "none"
+
+
+def gas_used(tx: Any) -> int:
+    return int(tx.gas_used)
+
+
+@dataclass
+class DeploymentRecord:
+    """What a deployment left on a network: enough for scripts, console and reports to find it."""
+
+    network: str
+    chain_id: int
+    block: int
+    deployer: str
+    contracts: dict[str, str]
+    compiler: dict[str, Any]
+    timestamp: int = field(default_factory=lambda: int(time.time()))
+
+    @classmethod
+    def path_for(cls, network_id: str) -> Path:
+        return DEPLOYMENTS / f"{network_id}.json"
+
+    def save(self) -> Path:
+        path = self.path_for(self.network)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, network_id: str) -> "DeploymentRecord":
+        path = cls.path_for(network_id)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path}: no deployment recorded for network {network_id!r}; "
+                f"run `brownie run scripts/deploy.py --network {network_id}` first"
+            )
+        return cls(**json.loads(path.read_text()))
+
+
+def compiler_settings() -> dict[str, Any]:
+    """The compiler settings in force (recorded with every deployment)."""
+    solc = CONFIG.settings["compiler"]["solc"]
+    return {
+        "solc": solc["version"],
+        "evm_version": CONFIG.settings["compiler"]["evm_version"],
+        "optimizer": dict(solc["optimizer"]),
+    }
+
+
+def at(name: str, address: str):
+    """A deployed contract of this project by contract name and address."""
+    return getattr(project(), name).at(address)
+
+
+def web3():
+    from brownie.network.web3 import web3 as _web3
+
+    return _web3

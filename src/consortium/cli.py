@@ -1,0 +1,101 @@
+"""`consortium` command line: the entry points behind the Makefile.
+
+Each sub-command loads the brownie project and connects (launching a local chain on a free port
+when brownie owns the chain), then calls the same functions scripts/*.py call under `brownie run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _connect(network: str):
+    from consortium import chain
+
+    chain.project()
+    chain.connect(network)
+    return chain
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    chain = _connect(args.network)
+    from consortium.deploy import deploy_all
+
+    suite = deploy_all(chain.accounts()[0])
+    for name, address in suite.addresses().items():
+        print(f"{name:32} {address}")
+    print(f"recorded in {chain.DeploymentRecord.path_for(chain.network_name())}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    chain = _connect(args.network)
+    from consortium.demo import run_demo
+
+    return run_demo(chain.accounts(), args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    chain = _connect(args.network)
+    from consortium.bench import run_bench
+
+    return run_bench(chain.accounts(), args)
+
+
+def cmd_besu_export(args: argparse.Namespace) -> int:
+    chain = _connect(args.network)
+    from consortium import besu
+    from consortium.deploy import load_suite
+
+    suite = load_suite(chain.network_name())
+    lists = besu.allowlists(suite.registry)
+    path = besu.write_permissions_config(lists, args.out)
+    print(f"{len(lists.accounts)} accounts, {len(lists.nodes)} nodes -> {path}")
+    if args.push:
+        for url in args.push:
+            changes = besu.push(lists, url)
+            print(f"{url}: {changes}")
+    return 0
+
+
+def cmd_coverage_summary(args: argparse.Namespace) -> int:
+    from consortium.coverage import summarise
+
+    return summarise(args.path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="consortium", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_network(p):
+        p.add_argument("--network", default="development", help="brownie network id (default: anvil)")
+        return p
+
+    with_network(sub.add_parser("deploy", help="deploy the suite and record it")).set_defaults(func=cmd_deploy)
+    demo = with_network(sub.add_parser("demo", help="run one consortium business day end to end"))
+    demo.add_argument("--config", default="config/consortium.yaml")
+    demo.add_argument("--size", default="quick", help="day size profile from config/day-sizes.yaml")
+    demo.add_argument("--seed", type=int, default=20261122)
+    demo.add_argument("--out", default="reports")
+    demo.set_defaults(func=cmd_demo)
+    bench = with_network(sub.add_parser("bench", help="gas and throughput benchmark"))
+    bench.add_argument("--out", default="bench")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
+    bench.set_defaults(func=cmd_bench)
+    besu = with_network(sub.add_parser("besu-export", help="export Besu allowlists from the registry"))
+    besu.add_argument("--out", default="config/besu/permissions_config.toml")
+    besu.add_argument("--push", nargs="*", default=[], metavar="RPC_URL",
+                      help="also apply the changes to running nodes over their PERM API")
+    besu.set_defaults(func=cmd_besu_export)
+    cov = sub.add_parser("coverage-summary", help="print branch coverage from brownie's report")
+    cov.add_argument("path")
+    cov.set_defaults(func=cmd_coverage_summary)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Commitments that keep personal and confidential data off chain."""
+
+from __future__ import annotations
+
+import os
+
+from eth_utils import keccak
+
+
+def new_salt() -> bytes:
+    """A fresh 32-byte salt; the institution keeps it next to the record it protects."""
+    return os.urandom(32)
+
+
+def commit(value: str | bytes, salt: bytes) -> bytes:
+    """Salted commitment `keccak256(salt ‖ value)`; only this goes on chain."""
+    data = value.encode() if isinstance(value, str) else value
+    if len(salt) != 32:
+        raise ValueError(f"salt must be 32 bytes, got {len(salt)}")
+    return keccak(salt + data)
+
+
+def doc_hash(document: str | bytes) -> bytes:
+    """keccak256 of a document kept off chain (agreement, audit report, dossier)."""
+    return keccak(document.encode() if isinstance(document, str) else document)
+
+
+def code32(code: str) -> bytes:
+    """A short code (jurisdiction, currency, security id) as left-aligned bytes32, like `bytes32("CN")`."""
+    raw = code.encode()
+    if len(raw) > 32:
+        raise ValueError(f"code {code!r} longer than 32 bytes")
+    return raw.ljust(32, b"\0")

@@ -1,0 +1,87 @@
+"""Joining the consortium and running it: the applicant institution and the permission manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from consortium.domain.hashing import code32, commit, doc_hash, new_salt
+from consortium.domain.roles import ROLES
+
+
+def _role_ids(roles: Iterable[str]) -> list[bytes]:
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise ValueError(f"unknown role(s) {unknown}; known: {sorted(ROLES)}")
+    return [ROLES[r] for r in roles]
+
+
+@dataclass
+class Institution:
+    """A vetted institution: applies, runs operators, asks for channels, approves amendments."""
+
+    name: str
+    account: Any
+    registry: Any
+    jurisdiction: str = "CN"
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def apply(self, roles: Iterable[str], regulator: str | None, dossier: str = "") -> Any:
+        """Apply for membership; the name goes on chain only as a salted hash."""
+        name_hash = commit(self.name, new_salt())
+        dossier_hash = doc_hash(dossier or f"application dossier of {self.name}")
+        return self.registry.applyForMembership(
+            name_hash,
+            code32(self.jurisdiction),
+            regulator or "0x" + "00" * 20,
+            _role_ids(roles),
+            dossier_hash,
+            {"from": self.account},
+        )
+
+    def request_channel(self, counterparty: str, agreement: str) -> Any:
+        return self.registry.requestChannel(counterparty, doc_hash(agreement), {"from": self.account})
+
+    def approve_amendment(self, terms_id: bytes, party_a: str, party_b: str, terms: bytes) -> Any:
+        return self.registry.approveAmendment(terms_id, party_a, party_b, terms, {"from": self.account})
+
+    def add_operator(self, operator: str) -> Any:
+        return self.registry.addOperator(operator, {"from": self.account})
+
+
+@dataclass
+class PermissionManager(Institution):
+    """The consortium's permission manager: audits applications, opens channels, enacts amendments."""
+
+    def audit(self, applicant: str, approved: bool, report: str) -> Any:
+        return self.registry.auditMembership(
+            applicant, approved, doc_hash(report), {"from": self.account}
+        )
+
+    def admit(self, institution: Institution, roles: Iterable[str], regulator: str | None) -> None:
+        """Application and approving audit in one step (used when bootstrapping a consortium)."""
+        institution.apply(roles, regulator)
+        self.audit(institution.address, True, f"qualification audit of {institution.name}: passed")
+
+    def open_channel(self, a: str, b: str) -> Any:
+        return self.registry.openChannel(a, b, {"from": self.account})
+
+    def connect(self, a: Institution, b: Institution, agreement: str) -> None:
+        """Request (by `a`) and open a data channel between two members."""
+        a.request_channel(b.address, agreement)
+        self.open_channel(a.address, b.address)
+
+    def enact(self, terms_id: bytes, party_a: str, party_b: str, terms: bytes) -> Any:
+        return self.registry.enactAmendment(terms_id, party_a, party_b, terms, {"from": self.account})
+
+    def suspend(self, member: str, reason: str) -> Any:
+        return self.registry.suspendMember(member, doc_hash(reason), {"from": self.account})
+
+    def reinstate(self, member: str, reason: str) -> Any:
+        return self.registry.reinstateMember(member, doc_hash(reason), {"from": self.account})
+
+    def add_node(self, member: str, enode: str) -> Any:
+        return self.registry.addNode(member, enode, {"from": self.account})

@@ -1,0 +1,64 @@
+"""One business day per line, driven by the institutions' role objects.
+
+Each line module here exposes `run_day(ctx: DayContext) -> LineResult`; the demo (consortium.demo)
+admits the institutions of config/consortium.yaml, deploys the suite, and calls every line in turn.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from consortium.roles.membership import Institution, PermissionManager
+
+
+@dataclass
+class Members:
+    """The admitted institutions of the consortium, found by name or role."""
+
+    by_name: dict[str, Institution]
+    roles: dict[str, list[str]]  # institution name -> role names
+
+    def with_role(self, role: str) -> list[Institution]:
+        return [self.by_name[n] for n, rs in self.roles.items() if role in rs]
+
+    def one(self, role: str) -> Institution:
+        found = self.with_role(role)
+        if not found:
+            raise LookupError(f"no institution holds role {role} in the consortium file")
+        return found[0]
+
+
+@dataclass
+class DayContext:
+    """What a line's day needs: deployed suite, institutions, manager, seeded randomness, size."""
+
+    suite: Any  # consortium.deploy.Suite
+    members: Members
+    manager: PermissionManager
+    rng: random.Random
+    size: dict[str, int]  # per-line sizes from config/day-sizes.yaml
+    workdir: Any = None  # pathlib.Path for stores and files of the day
+
+
+@dataclass
+class LineResult:
+    """What a line reports to the demo's summary; every check must hold or the demo exits 1."""
+
+    line: str
+    counts: dict[str, int] = field(default_factory=dict)
+    transactions: int = 0
+    gas: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    def record(self, *txs: Any) -> None:
+        """Count receipts of the line's transactions (brownie TransactionReceipt or web3 receipts)."""
+        for tx in txs:
+            self.transactions += 1
+            self.gas += int(getattr(tx, "gas_used", None) or tx["gasUsed"])
+
+    @property
+    def ok(self) -> bool:
+        return all(self.checks.values())

@@ -1,0 +1,23 @@
+"""Shared fixtures: a fresh chain per run on a free port, the registry, and role-named accounts.
+
+Large fixture sets live in tests/fixtures/*.py (one per business line), loaded as plugins.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # this checkout's package first (worktrees, CI clones)
+
+from consortium.chain import use_free_ports  # noqa: E402
+
+use_free_ports()  # before brownie launches its chain: parallel runs must not share port 8545
+
+pytest_plugins = ["tests.fixtures.consortium"]
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    """Every test starts from the module's deployed state."""

@@ -1,0 +1,78 @@
+"""Data channels: requested by a member, opened by the permission manager, closed by a party."""
+
+import brownie
+import pytest
+
+from consortium.domain.hashing import doc_hash
+
+
+@pytest.fixture(scope="module")
+def bank(admit, regulator_cn, accounts):
+    return admit(accounts[5], ["SALES_BANK"], regulator=regulator_cn, name="bank")
+
+
+@pytest.fixture(scope="module")
+def issuer(admit, regulator_cn, accounts):
+    return admit(accounts[6], ["PRODUCT_ISSUER"], regulator=regulator_cn, name="issuer")
+
+
+def test_request_then_open__channel_is_open_both_ways(registry, manager, bank, issuer):
+    tx = bank.request_channel(issuer.address, "agreement v1")
+    assert tx.events["ChannelRequested"]["agreementHash"] == "0x" + doc_hash("agreement v1").hex()
+    assert not registry.channelOpen(bank.address, issuer.address)
+    tx = manager.open_channel(issuer.address, bank.address)
+    assert tx.events["ChannelOpened"]["agreementHash"] == "0x" + doc_hash("agreement v1").hex()
+    assert registry.channelOpen(bank.address, issuer.address)
+    assert registry.channelOpen(issuer.address, bank.address)
+
+
+def test_channel__operator_addresses_resolve_to_their_member(registry, connect, bank, issuer, accounts):
+    connect(bank, issuer)
+    bank.add_operator(accounts[7].address)
+    assert registry.channelOpen(accounts[7], issuer.address)
+
+
+def test_open__not_requested__reverts(manager, bank, issuer):
+    with brownie.reverts(revert_pattern=r"RegistryChannelNotRequested:.*"):
+        manager.open_channel(bank.address, issuer.address)
+
+
+def test_request__already_open__reverts(connect, bank, issuer):
+    connect(bank, issuer)
+    with brownie.reverts(revert_pattern=r"RegistryChannelAlreadyOpen:.*"):
+        bank.request_channel(issuer.address, "again")
+
+
+def test_request__bad_counterparty__reverts(registry, bank, accounts):
+    with brownie.reverts(revert_pattern=r"RegistryChannelSelf:.*"):
+        bank.request_channel(bank.address, "me")
+    with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
+        bank.request_channel(accounts[9].address, "nobody")
+    with brownie.reverts(revert_pattern=r"RegistryZeroHash.*"):
+        registry.requestChannel(accounts[6], b"\x00" * 32, {"from": bank.account})
+
+
+def test_open__party_suspended_meanwhile__reverts(manager, bank, issuer):
+    bank.request_channel(issuer.address, "a")
+    manager.suspend(issuer.address, "x")
+    with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
+        manager.open_channel(bank.address, issuer.address)
+
+
+def test_close__by_party_or_manager(registry, manager, connect, bank, issuer):
+    connect(bank, issuer)
+    tx = registry.closeChannel(bank.address, issuer.address, doc_hash("end"), {"from": issuer.account})
+    assert tx.events["ChannelClosed"]["closedBy"] == issuer.address
+    assert not registry.channelOpen(bank.address, issuer.address)
+    with brownie.reverts(revert_pattern=r"RegistryChannelNotOpen:.*"):
+        registry.closeChannel(bank.address, issuer.address, doc_hash("end"), {"from": manager.account})
+    connect(bank, issuer)
+    registry.closeChannel(bank.address, issuer.address, doc_hash("end"), {"from": manager.account})
+    assert not registry.channelOpen(bank.address, issuer.address)
+
+
+def test_close__by_third_party__reverts(registry, connect, bank, issuer, regulator_cn):
+    connect(bank, issuer)
+    with brownie.reverts(revert_pattern=r"RegistryNotChannelParty:.*"):
+        registry.closeChannel(bank.address, issuer.address, doc_hash("x"), {"from": regulator_cn.account})
+    assert registry.channelOpen(bank.address, issuer.address)
