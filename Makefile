@@ -34,8 +34,8 @@ bench: setup
 
 coverage: setup
 	rm -f build/tests.json
-	$(BROWNIE) test $(TESTS) --network development --coverage -p no:cacheprovider $(ARGS) | tee build/coverage.log
-	$(PY) -m consortium.cli coverage-summary build/reports/coverage.json
+	$(BROWNIE) test $(TESTS) --network development --coverage -p no:cacheprovider $(ARGS)
+	$(PY) -m consortium.cli coverage-summary reports/coverage.json
 
 console: setup
 	$(BROWNIE) console

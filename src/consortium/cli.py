@@ -30,6 +30,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from consortium.config import ConfigError, load_consortium
+
+    try:  # a bad consortium file stops before any chain is launched or transaction sent
+        load_consortium(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     chain = _connect(args.network)
     from consortium.demo import run_demo
 
@@ -56,6 +63,18 @@ def cmd_besu_export(args: argparse.Namespace) -> int:
         for url in args.push:
             changes = besu.push(lists, url)
             print(f"{url}: {changes}")
+    return 0
+
+
+def cmd_besu_genesis(args: argparse.Namespace) -> int:
+    import json
+
+    from consortium import besu
+
+    genesis = besu.qbft_genesis(args.validators, args.chain_id, {a: 10**24 for a in args.fund})
+    with open(args.out, "w") as f:
+        json.dump(genesis, f, indent=2)
+    print(f"QBFT genesis for {len(args.validators)} validators, chain id {args.chain_id} -> {args.out}")
     return 0
 
 
@@ -89,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     besu.add_argument("--push", nargs="*", default=[], metavar="RPC_URL",
                       help="also apply the changes to running nodes over their PERM API")
     besu.set_defaults(func=cmd_besu_export)
+    gen = sub.add_parser("besu-genesis", help="write a QBFT genesis for the consortium's validators")
+    gen.add_argument("--validators", nargs="+", required=True, metavar="ADDRESS",
+                     help="validator node addresses (`besu public-key export-address`)")
+    gen.add_argument("--chain-id", type=int, default=2026)
+    gen.add_argument("--fund", nargs="*", default=[], metavar="ADDRESS")
+    gen.add_argument("--out", default="config/besu/genesis.json")
+    gen.set_defaults(func=cmd_besu_genesis)
     cov = sub.add_parser("coverage-summary", help="print branch coverage from brownie's report")
     cov.add_argument("path")
     cov.set_defaults(func=cmd_coverage_summary)

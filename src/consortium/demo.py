@@ -1,15 +1,93 @@
-"""The main job: one consortium business day end to end (grown line by line)."""
+"""The main job: one consortium business day end to end.
+
+validate the consortium file → deploy the suite → admit the institutions and open their channels →
+run each business line's day → write and verify every regulator's reports → print a summary.
+Exits 1 if any check of any line fails.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import random
+import time
+from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from consortium.bootstrap import bootstrap_consortium
+from consortium.chain import ROOT
+from consortium.config import load_consortium, load_sizes
 from consortium.deploy import deploy_all
+from consortium.scenarios import DayContext, LineResult
+
+LINES = ("annuity", "bills", "confirmations", "settlement")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), transient=False)
+
+
+def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: Console) -> tuple[list[LineResult], dict]:
+    """Run the day; returns each line's result and what the reporting step produced."""
+    cfg = load_consortium(ROOT / cfg_path if not Path(cfg_path).is_absolute() else cfg_path)
+    sizes = load_sizes(ROOT / "config/day-sizes.yaml", size)
+    founder = accounts[0]
+    suite = deploy_all(founder, cfg.founder, cfg.founder_jurisdiction)
+    with _progress() as bar:
+        task = bar.add_task("admit institutions", total=len(cfg.institutions) + len(cfg.channels))
+        members, manager = bootstrap_consortium(
+            suite, cfg, founder, accounts, seed, progress=lambda _x: bar.advance(task)
+        )
+    results: list[LineResult] = []
+    out.mkdir(parents=True, exist_ok=True)
+    for line in LINES:
+        module = importlib.import_module(f"consortium.scenarios.{line}")
+        ctx = DayContext(suite=suite, members=members, manager=manager,
+                         rng=random.Random(f"{seed}:{line}"), size=sizes.get(line, {}),
+                         workdir=out / line)
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        console.print(f"[bold]{line}[/bold] day …")
+        result = module.run_day(ctx)
+        result.metrics.setdefault("seconds", round(time.perf_counter() - t0, 2))
+        results.append(result)
+    reports: dict = {}
+    try:
+        reporting = importlib.import_module("consortium.reporting")
+    except ModuleNotFoundError:
+        reporting = None
+    if reporting is not None and hasattr(reporting, "demo_reports"):
+        reports = reporting.demo_reports(suite, members, manager, out / "reports", console)
+    return results, reports
+
+
+def summary_table(results: list[LineResult]) -> Table:
+    table = Table(title="Consortium Ledger — business day summary")
+    for col in ("line", "counts", "txs", "gas", "key figures", "checks"):
+        table.add_column(col)
+    for r in results:
+        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
+        metrics = ", ".join(f"{k} {v}" for k, v in r.metrics.items())
+        failed = [k for k, ok in r.checks.items() if not ok]
+        checks = f"[green]{len(r.checks)} ok[/green]" if not failed else f"[red]FAILED: {', '.join(failed)}[/red]"
+        table.add_row(r.line, counts, str(r.transactions), f"{r.gas:,}", metrics, checks)
+    return table
 
 
 def run_demo(accounts, args: argparse.Namespace) -> int:
-    suite = deploy_all(accounts[0])
-    print("Consortium Ledger — deployed suite")
-    for name, address in suite.addresses().items():
-        print(f"  {name:32} {address}")
-    return 0
+    console = Console()
+    t0 = time.perf_counter()
+    results, reports = run_day(accounts, args.config, args.size, args.seed, Path(args.out), console)
+    console.print(summary_table(results))
+    for regulator, info in reports.get("regulators", {}).items():
+        console.print(f"  report for {regulator}: {info}")
+    ok = all(r.ok for r in results) and reports.get("ok", True)
+    elapsed = time.perf_counter() - t0
+    txs = sum(r.transactions for r in results)
+    console.print(f"{txs} business transactions, {sum(r.gas for r in results):,} gas, {elapsed:.1f} s; "
+                  + ("[green]all checks passed[/green]" if ok else "[red]some checks FAILED[/red]"))
+    return 0 if ok else 1

@@ -1,0 +1,75 @@
+"""A malformed or inconsistent consortium file stops with `file:line: problem`."""
+
+import textwrap
+
+import pytest
+
+from consortium.config import ConfigError, load_consortium
+from consortium.chain import ROOT
+
+HEAD = """\
+version: 1
+consortium: {name: t}
+jurisdictions:
+  CN: {regulator: reg-cn}
+institutions:
+  - {id: reg-cn, name: R, jurisdiction: CN, roles: [REGULATOR]}
+"""
+
+
+def _load(tmp_path, body):
+    p = tmp_path / "c.yaml"
+    p.write_text(HEAD + body)
+    return load_consortium(p)
+
+
+def test_shipped_consortium_file_is_valid():
+    c = load_consortium(ROOT / "config/consortium.yaml")
+    assert {"reg-cn", "reg-hk"} <= {i.id for i in c.with_role("REGULATOR")}
+    assert all(i.regulator for i in c.institutions if "REGULATOR" not in i.roles)
+    assert c.by_id("broker-hk").regulator == "reg-hk"
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ("  - {id: b, name: B, jurisdiction: CN, roles: [ASTRONAUT]}\n",
+         r"c.yaml:7: institution 'b': unknown role 'ASTRONAUT'"),
+        ("  - {id: b, name: B, jurisdiction: XX, roles: [BROKER]}\n",
+         r"c.yaml:7: institution 'b': jurisdiction 'XX' is not declared"),
+        ("  - {id: b, name: B, jurisdiction: CN, roles: [BROKER], regulator: nobody}\n",
+         r"c.yaml:7: institution 'b': regulator 'nobody' is not an institution here"),
+        ("  - {id: b, name: B, jurisdiction: CN, roles: [BROKER], regulator: c}\n"
+         "  - {id: c, name: C, jurisdiction: CN, roles: [BROKER]}\n",
+         r"c.yaml:7: institution 'b': regulator 'c' does not hold role REGULATOR"),
+        ("  - {id: reg-cn, name: B, jurisdiction: CN, roles: [BROKER]}\n",
+         r"c.yaml:7: institution 'reg-cn' defined twice \(first on line 6\)"),
+        ("  - {id: b, name: B, jurisdiction: CN, roles: []}\n", r"c.yaml:7: institution 'b': no roles"),
+        ("  - {id: b, name: B, roles: [BROKER]}\n", r"c.yaml:7: institution 'b': missing 'jurisdiction'"),
+        ("channels:\n  - [reg-cn, ghost]\n", r"c.yaml:8: channel reg-cn <-> ghost: 'ghost' is nobody"),
+        ("channels:\n  - [reg-cn, reg-cn]\n", r"c.yaml:8: .*two different institutions"),
+        ("channels:\n  - [reg-cn]\n", r"c.yaml:8: a channel is a pair"),
+        ("  - {id: b, name: B, jurisdiction: CN, roles: [BROKER]\n", r"c.yaml:\d+: not valid YAML"),
+    ],
+)
+def test_bad_file__names_line_and_problem(tmp_path, body, message):
+    with pytest.raises(ConfigError, match=message):
+        _load(tmp_path, body)
+
+
+def test_institution_without_any_regulator(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text(textwrap.dedent("""\
+        consortium: {name: t}
+        jurisdictions:
+          CN: {}
+        institutions:
+          - {id: b, name: B, jurisdiction: CN, roles: [BROKER]}
+        """))
+    with pytest.raises(ConfigError, match=r"c.yaml:5: institution 'b' has no regulator"):
+        load_consortium(p)
+
+
+def test_missing_file_says_what_it_is(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_consortium(tmp_path / "nope.yaml")

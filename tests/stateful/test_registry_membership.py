@@ -1,0 +1,65 @@
+"""Registry invariant: no role without an audited membership; only active members pass a role check."""
+
+from brownie.test import strategy
+
+from consortium.domain.hashing import doc_hash
+from consortium.domain.roles import ROLES
+
+ROLE_IDS = [ROLES[r] for r in ("BROKER", "CUSTODIAN", "AUDITOR")]
+STATUS = {0: "None", 1: "Applied", 2: "Active", 3: "Suspended", 4: "Rejected"}
+
+
+class RegistryMachine:
+    st_who = strategy("uint8", max_value=5)
+    st_role = strategy("uint8", max_value=2)
+    st_ok = strategy("bool")
+
+    def __init__(cls, registry, manager, regulator, accounts):
+        cls.registry, cls.manager, cls.regulator = registry, manager, regulator
+        cls.actors = [accounts[i] for i in range(5, 11)]
+
+    def _call(self, fn, *args):
+        try:
+            fn(*args)
+        except Exception as exc:  # VirtualMachineError: a refused call changes nothing
+            if "revert" not in str(exc).lower() and "Registry" not in str(exc):
+                raise
+
+    def rule_apply(self, st_who, st_role):
+        self._call(self.registry.applyForMembership, b"\x01" * 32, b"CN".ljust(32, b"\0"),
+                   self.regulator, [ROLE_IDS[st_role]], doc_hash("app"), {"from": self.actors[st_who]})
+
+    def rule_audit(self, st_who, st_ok):
+        self._call(self.registry.auditMembership, self.actors[st_who], st_ok, doc_hash("audit"),
+                   {"from": self.manager})
+
+    def rule_suspend(self, st_who):
+        self._call(self.registry.suspendMember, self.actors[st_who], doc_hash("s"), {"from": self.manager})
+
+    def rule_reinstate(self, st_who):
+        self._call(self.registry.reinstateMember, self.actors[st_who], doc_hash("r"), {"from": self.manager})
+
+    def rule_grant(self, st_who, st_role):
+        self._call(self.registry.grantRole, self.actors[st_who], ROLE_IDS[st_role], {"from": self.manager})
+
+    def rule_revoke(self, st_who, st_role):
+        self._call(self.registry.revokeRole, self.actors[st_who], ROLE_IDS[st_role], {"from": self.manager})
+
+    def invariant_no_role_without_audited_membership(self):
+        for a in self.actors:
+            m = self.registry.getMember(a)
+            if self.registry.rolesOf(a):
+                assert STATUS[m["status"]] in ("Active", "Suspended"), (a, m)
+                assert m["auditor"] == self.manager and m["auditHash"] != "0x" + "00" * 32
+
+    def invariant_role_checks_only_pass_for_active_members(self):
+        for a in self.actors:
+            active = self.registry.getMember(a)["status"] == 2
+            for r in ROLE_IDS:
+                if self.registry.hasRole(a, r):
+                    assert active
+
+
+def test_registry_state_machine(state_machine, registry, manager, regulator_cn, accounts):
+    state_machine(RegistryMachine, registry, manager.account, regulator_cn.address, accounts,
+                  settings={"max_examples": 15, "stateful_step_count": 12})
