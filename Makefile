@@ -18,7 +18,7 @@ else
   NETWORK := $(CHAIN)
 endif
 
-.PHONY: setup test demo bench coverage console clean lint
+.PHONY: setup test demo bench coverage console clean lint slither
 
 setup:
 	@bash tools/setup.sh
@@ -36,6 +36,11 @@ coverage: setup
 	rm -f build/tests.json
 	$(BROWNIE) test $(TESTS) --network development --coverage -p no:cacheprovider $(ARGS)
 	$(PY) -m consortium.cli coverage-summary reports/coverage.json
+
+# Slither in its own venv (its pins conflict with brownie's), through the project's compiler shim.
+slither: setup
+	@bash tools/setup.sh slither
+	.venv-slither/bin/python tools/slither_check.py
 
 console: setup
 	$(BROWNIE) console

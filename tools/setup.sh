@@ -47,6 +47,18 @@ cat > "$site/consortium_toolchain.pth" <<PTH
 import os; os.environ.setdefault("SOLCX_BINARY_PATH", "$root/.solcx"); os.environ["PATH"] = "$root/node_modules/.bin" + os.pathsep + os.environ.get("PATH", "") if "$root/node_modules/.bin" not in os.environ.get("PATH", "") else os.environ["PATH"]
 PTH
 
+# 3b. Slither's own venv, only when asked (`tools/setup.sh slither`)
+if [ "${1:-}" = "slither" ]; then
+  want=$(stamp requirements-slither.lock)
+  if [ "$(cat "$root/.venv-slither/.stamp" 2>/dev/null)" != "$want" ]; then
+    say "virtualenv .venv-slither (slither-analyzer, requirements-slither.lock)"
+    [ -x "$root/.venv-slither/bin/python" ] || "$PYTHON" -m venv "$root/.venv-slither"
+    "$root/.venv-slither/bin/python" -m pip install -q --upgrade pip
+    "$root/.venv-slither/bin/python" -m pip install -q -r requirements-slither.lock
+    echo "$want" > "$root/.venv-slither/.stamp"
+  fi
+fi
+
 # 4. networks (brownie keeps them in ~/.brownie/network-config.yaml)
 want=$(stamp config/networks.yaml)
 if [ "$(cat "$HOME/.brownie/.consortium-networks" 2>/dev/null)" != "$want" ] \

@@ -29,13 +29,18 @@ abstract contract ConsortiumManaged {
 
     /// @dev Caller must act for an active member.
     modifier onlyActiveMember() {
-        registry.requireActive(msg.sender);
+        _checkActive(msg.sender);
         _;
     }
 
     /// @return member the member the caller acts for (itself or the member it operates for)
     function _checkRole(bytes32 role) internal view returns (address member) {
         return registry.requireRole(msg.sender, role);
+    }
+
+    /// @dev Reverts with RegistryNotActiveMember unless `account` acts for an active member.
+    function _checkActive(address account) internal view returns (address member) {
+        return registry.requireActive(account);
     }
 
     /// @dev Reverts unless the registry holds an open channel between the two members.

@@ -80,6 +80,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
             auditor: msg.sender
         });
         _memberList.push(msg.sender);
+        // slither-disable-next-line unused-return (a fresh set: add cannot find the role present)
         _roles[msg.sender].add(Roles.PERMISSION_MANAGER);
         emit MembershipAudited(msg.sender, msg.sender, true, bytes32(0));
         emit RoleGranted(msg.sender, Roles.PERMISSION_MANAGER, msg.sender);
@@ -104,7 +105,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (nameHash == bytes32(0) || applicationHash == bytes32(0)) revert RegistryZeroHash();
         if (roles.length == 0) revert RegistryEmptyRoles();
         if (roles.length > MAX_ROLES_PER_APPLICATION) revert RegistryTooManyRoles(roles.length, MAX_ROLES_PER_APPLICATION);
-        bool asksRegulator;
+        bool asksRegulator = false;
         for (uint256 i; i < roles.length; ++i) {
             if (!_roleTypes[roles[i]]) revert RegistryUnknownRole(roles[i]);
             if (roles[i] == Roles.REGULATOR) asksRegulator = true;
@@ -192,17 +193,16 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         address owner = _operatorOf[operator];
         if (owner != address(0)) revert RegistryAccountInUse(operator, owner);
         if (_members[operator].status != MemberStatus.None) revert RegistryAccountInUse(operator, operator);
+        if (!_operators[msg.sender].add(operator)) revert RegistryAccountInUse(operator, msg.sender);
         _operatorOf[operator] = msg.sender;
-        _operators[msg.sender].add(operator);
         emit OperatorAdded(msg.sender, operator);
     }
 
     /// @inheritdoc IConsortiumRegistry
     function removeOperator(address operator) external {
         _requireMemberActive(msg.sender);
-        if (_operatorOf[operator] != msg.sender) revert RegistryNotOperator(msg.sender, operator);
+        if (!_operators[msg.sender].remove(operator)) revert RegistryNotOperator(msg.sender, operator);
         delete _operatorOf[operator];
-        _operators[msg.sender].remove(operator);
         emit OperatorRemoved(msg.sender, operator);
     }
 

@@ -65,8 +65,8 @@ contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
 
     /// @dev Holders must be active members (mint and burn check the side that exists).
     function _update(address from, address to, uint256 value) internal override {
-        if (from != address(0)) registry.requireActive(from);
-        if (to != address(0)) registry.requireActive(to);
+        if (from != address(0)) _checkActive(from);
+        if (to != address(0)) _checkActive(to);
         super._update(from, to, value);
     }
 }
