@@ -1,0 +1,73 @@
+"""Who may call what: one entry per state-changing function of every contract `deploy_all` deploys.
+
+test_access_matrix.py calls every function listed here from the accounts that must not call it and
+expects the named error; a function missing from this table fails the test, so a new function
+cannot ship without its access rule.
+
+Entry kinds:
+- role("A", "B")  the caller must act for an active member holding one of these roles (onlyRole);
+- member()        any active member (the registry refuses strangers and suspended members); with
+                  missing_role_error, also a member that is not the right party (e.g. not the
+                  operator's owner) is tried;
+- open(reason)    callable by anyone by design (say why); the test only checks it is listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    roles: tuple[str, ...] = ()
+    reason: str = ""
+    # error expected from an active member holding every role except `roles`; None: such a member
+    # may call it (member() rules), so only strangers and suspended members are tried
+    missing_role_error: str | None = None
+    # positional argument overrides (index -> value or callable(fixtures) -> value)
+    args: dict = field(default_factory=dict)
+
+
+def role(*roles: str, **kw) -> Rule:
+    kw.setdefault("missing_role_error", r"RegistryMissingRole:.*")
+    return Rule("role", roles, **kw)
+
+
+def member(**kw) -> Rule:
+    return Rule("member", **kw)
+
+
+def open_(reason: str) -> Rule:
+    return Rule("open", reason=reason)
+
+
+MATRIX: dict[str, dict[str, Rule]] = {
+    "ConsortiumRegistry": {
+        "applyForMembership": open_("anyone may apply; the audit decides (members get RegistryAlreadyApplied)"),
+        "auditMembership": role("PERMISSION_MANAGER"),
+        "grantRole": role("PERMISSION_MANAGER"),
+        "revokeRole": role("PERMISSION_MANAGER"),
+        "registerRoleType": role("PERMISSION_MANAGER"),
+        "suspendMember": role("PERMISSION_MANAGER"),
+        "reinstateMember": role("PERMISSION_MANAGER"),
+        "openChannel": role("PERMISSION_MANAGER"),
+        "enactAmendment": role("PERMISSION_MANAGER"),
+        "addNode": role("PERMISSION_MANAGER"),
+        "removeNode": role("PERMISSION_MANAGER"),
+        "addOperator": member(),
+        "removeOperator": member(missing_role_error=r"RegistryNotOperator:.*"),
+        "requestChannel": member(),
+        "closeChannel": member(),  # parties or the permission manager: tests/unit/…/test_channels.py
+        "approveAmendment": member(missing_role_error=r"RegistryNotTermsParty:.*"),
+    },
+    "DepositToken": {
+        "issue": role("CASH_ISSUER"),
+        "redeem": role("CASH_ISSUER"),
+        "setSettlementAgent": role("CASH_ISSUER"),
+        "agentTransfer": open_("gated by the agent list, not by role: DepositNotSettlementAgent"),
+        "transfer": member(missing_role_error=r"ERC20InsufficientBalance:.*"),
+        "transferFrom": member(missing_role_error=r"ERC20InsufficientAllowance:.*"),
+        "approve": open_("an allowance moves nothing; holders are checked when it is used"),
+    },
+}
