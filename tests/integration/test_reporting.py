@@ -165,3 +165,43 @@ def test_build__day_with_no_data__empty_valid_report(build, report_anchor, regul
     assert any("empty" in n for n in r["notes"])
     assert verify_report(b.paths["json"], report_anchor).ok
     assert "No records." in b.paths["html"].read_text()
+
+
+def _rules_v2(tmp_path, rules):
+    text = rules.raw.decode().replace("version: 1\n", "version: 2\n", 1).replace(
+        "      settlementId: public\n      amount: public\n",
+        "      settlementId: public\n      amount: {level: confidential, recipients: [payer]}\n")
+    path = tmp_path / "reporting-rules-v2.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_build__rules_not_registered__clear_error_nothing_written(build, rules, tmp_path):
+    path = _rules_v2(tmp_path, rules)
+    with pytest.raises(ReportingError, match=r"not registered on chain.*setRules\(0x[0-9a-f]{64}, 2\)"):
+        build(rules_path=path, out=tmp_path / "none")
+    assert not (tmp_path / "none").exists()
+
+
+def test_build__rules_change_mid_day__stated_and_applied(build, rules, tmp_path, report_anchor, reporter,
+                                                         regulator_cn, regulator_hk, enc_keys):
+    path = _rules_v2(tmp_path, rules)
+    from consortium.reporting.rules import load_rules
+
+    v2 = load_rules(path)
+    report_anchor.setRules(v2.rules_hash, 2, {"from": reporter.account})
+    built = {b.regulator: b for b in build(rules_path=path)}
+    hk_report = built[regulator_hk.address].report
+    assert hk_report["rules"]["hash"] == v2.rules_hash_hex and hk_report["rules"]["version"] == 2
+    assert any("rules changed during this day" in n and "version 1 -> 2" in n for n in hk_report["notes"])
+    assert report_anchor.getAnchor(regulator_hk.address, hk_report["day"], 1)[1] == v2.rules_hash_hex
+    opened = open_report(hk_report, enc_keys[regulator_hk.address].private_key)
+    flows = {r["parties"]["payer"]["supervised"]: r["opened"] for r in opened["records"]
+             if r["table"] == "fund_flows"}
+    assert flows == {False: {"amount": "[sealed: not entitled]"}, True: {"amount": 300}}
+    assert verify_report(built[regulator_hk.address].paths["json"], report_anchor).ok
+    # the old rules still build (a past view), saying they are not the rules in force
+    (old,) = build(regulator_cn.address)
+    assert old.report["rules"]["version"] == 1
+    assert any("not the rules in force now (version 2)" in n for n in old.report["notes"])
+    assert verify_report(old.paths["json"], report_anchor).ok

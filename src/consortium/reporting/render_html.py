@@ -70,8 +70,8 @@ def _hbar(items: list[tuple[str, float]], title: str, unit: str = "", pct: bool 
         shown = f"{v * 100:.1f}%" if pct else f"{v:,.0f}{unit}"
         out.append(f'<text x="{lw - 6}" y="{y + 14}" font-size="11" text-anchor="end">{escape(_short(label, 34))}</text>'
                    f'<rect x="{x:.1f}" y="{y}" width="{max(bw, 1):.1f}" height="{bh}" fill="{color}"/>'
-                   f'<text x="{(x + bw if v >= 0 else x) + 4 if v >= 0 else x - 4:.1f}" y="{y + 14}" font-size="11"'
-                   f' text-anchor="{"start" if v >= 0 else "end"}">{escape(shown)}</text>')
+                   f'<text x="{(x + bw if v >= 0 else zero) + 4:.1f}" y="{y + 14}" font-size="11">'
+                   f"{escape(shown)}</text>")
     out.append(f'<line x1="{zero}" y1="26" x2="{zero}" y2="{h}" stroke="#57606a"/></svg>')
     return "".join(out)
 
@@ -122,7 +122,7 @@ def chart_svg(chart: dict | None, rows: list[dict]) -> str:
     if kind == "flow":
         sums: dict[str, float] = defaultdict(float)
         for r in rows:
-            sums[f"{_short(r.get(p['from']), 16)} → {_short(r.get(p['to']), 16)}"] += _num(r.get(p["value"])) or 0
+            sums[f"{_short(r.get(p['from']), 13)} → {_short(r.get(p['to']), 13)}"] += _num(r.get(p["value"])) or 0
         return _hbar(sorted(sums.items(), key=lambda kv: -abs(kv[1])), title)
     if kind == "efficiency":
         items = []
