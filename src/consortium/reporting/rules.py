@@ -48,6 +48,12 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
+class _Duplicate(Exception):
+    def __init__(self, line: int, key: Any):
+        super().__init__(line, key)
+        self.line, self.key = line, key
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
     loader.flatten_mapping(node)
     out = _LineDict()
@@ -56,7 +62,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in out:
-            raise RulesError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            raise _Duplicate(key_node.start_mark.line + 1, key)
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
     return out
@@ -197,8 +203,8 @@ def parse_rules(raw: bytes | str, path: str = "<rules>") -> ReportingRules:
     raw_bytes = raw.encode() if isinstance(raw, str) else raw
     try:
         doc = yaml.load(raw_bytes.decode("utf-8"), Loader=_Loader)  # noqa: S506 (safe loader subclass)
-    except RulesError as exc:
-        raise RulesError(f"{path}: {exc}") from None
+    except _Duplicate as exc:
+        raise RulesError(f"{path}:{exc.line}: duplicate key {exc.key!r}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else "?"
