@@ -205,3 +205,47 @@ def test_build__rules_change_mid_day__stated_and_applied(build, rules, tmp_path,
     assert old.report["rules"]["version"] == 1
     assert any("not the rules in force now (version 2)" in n for n in old.report["notes"])
     assert verify_report(old.paths["json"], report_anchor).ok
+
+
+def _check(schema, value, defs, path="$"):
+    """A small JSON-Schema subset check (type, required, properties, items, $ref, const, pattern)."""
+    import re as _re
+
+    if "$ref" in schema:
+        return _check(defs[schema["$ref"].split("/")[-1]], value, defs, path)
+    if "oneOf" in schema:
+        errors = [e for s in schema["oneOf"] for e in [_check(s, value, defs, path)] if e]
+        return None if len(errors) < len(schema["oneOf"]) else errors[0]
+    if "const" in schema and value != schema["const"]:
+        return f"{path}: {value!r} != {schema['const']!r}"
+    types = schema.get("type")
+    pytypes = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool, "null": type(None)}
+    if types and not any(isinstance(value, pytypes[t]) for t in ([types] if isinstance(types, str) else types)):
+        return f"{path}: {value!r} is not {types}"
+    if isinstance(value, str) and "pattern" in schema and not _re.match(schema["pattern"], value):
+        return f"{path}: {value!r} does not match {schema['pattern']}"
+    if isinstance(value, dict):
+        for k in schema.get("required", []):
+            if k not in value:
+                return f"{path}: missing {k}"
+        for k, v in value.items():
+            sub = schema.get("properties", {}).get(k) or schema.get("additionalProperties")
+            if isinstance(sub, dict):
+                err = _check(sub, v, defs, f"{path}.{k}")
+                if err:
+                    return err
+    if isinstance(value, list) and "items" in schema:
+        for i, v in enumerate(value):
+            err = _check(schema["items"], v, defs, f"{path}[{i}]")
+            if err:
+                return err
+    return None
+
+
+def test_report_json__matches_documented_schema(build, regulator_cn):
+    from pathlib import Path
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "report-schema.json").read_text())
+    (b,) = build(regulator_cn.address)
+    report = json.loads(b.paths["json"].read_text())
+    assert _check(schema, report, schema["$defs"]) is None
