@@ -22,7 +22,7 @@ def _chromium(*args, timeout=90):
     return subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--hide-scrollbars", "--no-first-run", *args],
-        capture_output=True, text=True, timeout=timeout)
+        capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: run tools/install-chromium.sh "

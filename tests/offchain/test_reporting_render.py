@@ -4,7 +4,13 @@ import json
 
 from consortium.reporting.builder import write_csv
 from consortium.reporting.render_html import chart_svg, render_html
-from consortium.reporting.verify import build_tree, leaf_hash, leaf_value, process_proof, record_hash
+from consortium.reporting.verify import (
+    build_tree,
+    leaf_hash,
+    leaf_value,
+    process_proof,
+    record_hash,
+)
 
 REG = "0x" + "11" * 20
 RULES = "0x" + "22" * 32

@@ -14,9 +14,10 @@ Business day: the UTC day of the block timestamp, `day = timestamp // 86400` (da
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from consortium.reporting.builder import (
     RecordContext,

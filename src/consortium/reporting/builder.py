@@ -14,9 +14,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
@@ -273,8 +274,8 @@ def rules_status(rules: ReportingRules, anchor: Any, day: int) -> RulesStatus:
     Raises ReportingError when the file's hash was never registered: reports must state rules the
     chain knows."""
     if anchor is None:
-        return RulesStatus(None, None, None, ["no ReportAnchor given: rules not checked on chain, "
-                                              "report not anchored"])
+        note = "no ReportAnchor given: rules not checked on chain, report not anchored"
+        return RulesStatus(None, None, None, [note])
     history = [anchor.rulesAt(i) for i in range(int(anchor.rulesCount()))]
     mine = rules.rules_hash_hex
     current = history[-1] if history else None
@@ -294,7 +295,7 @@ def rules_status(rules: ReportingRules, anchor: Any, day: int) -> RulesStatus:
     start, end = day * SECONDS_PER_DAY, (day + 1) * SECONDS_PER_DAY
     for prev, h in zip([None] + history[:-1], history):
         if start <= int(h[2]) < end and prev is not None:
-            when = dt.datetime.fromtimestamp(int(h[2]), dt.timezone.utc).strftime("%H:%M:%S UTC")
+            when = dt.datetime.fromtimestamp(int(h[2]), dt.UTC).strftime("%H:%M:%S UTC")
             st.notes.append(
                 f"reporting rules changed during this day at {when} (block {int(h[3])}): version "
                 f"{int(prev[1])} -> {int(h[1])}. This report applies version {rules.version} "
@@ -336,7 +337,7 @@ def build_report(events: Iterable[dict], regulator: PartyInfo, day: int, chain_i
         "dayStart": day * SECONDS_PER_DAY,
         "dayEnd": (day + 1) * SECONDS_PER_DAY - 1,
         "chainId": chain_id,
-        "generatedAt": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "generatedAt": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "rules": {"hash": rules_hash, "version": ctx.rules.version, "path": ctx.rules.path,
                   "registeredVersion": status.registered_version,
                   "inForceHash": status.in_force_hash, "inForceVersion": status.in_force_version},
@@ -385,7 +386,7 @@ def table_rows(report: dict, table: str) -> tuple[list[str], list[dict]]:
     for r in recs:
         opened = r.get("opened", {})
         row = {
-            "time": dt.datetime.fromtimestamp(r["chain"]["timestamp"], dt.timezone.utc).strftime("%H:%M:%S"),
+            "time": dt.datetime.fromtimestamp(r["chain"]["timestamp"], dt.UTC).strftime("%H:%M:%S"),
             "event": r["event"], "block": r["chain"]["blockNumber"], "tx": r["chain"]["txHash"],
             "recordHash": r["recordHash"],
         }

@@ -13,8 +13,8 @@ channels, and the two are to be unified there.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import ecies
 from coincurve import PrivateKey
@@ -35,7 +35,7 @@ class KeyPair:
     private_key: bytes
 
     @classmethod
-    def generate(cls) -> "KeyPair":
+    def generate(cls) -> KeyPair:
         return cls(PrivateKey().secret)
 
     @property
@@ -76,7 +76,7 @@ class Envelope:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "Envelope":
+    def from_json(cls, data: Mapping) -> Envelope:
         return cls(
             bytes.fromhex(data["nonce"]),
             bytes.fromhex(data["ciphertext"]),

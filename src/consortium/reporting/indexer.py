@@ -17,8 +17,9 @@ Business day: `day = timestamp // 86400`, the UTC day of the block timestamp.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from eth_utils import event_abi_to_log_topic, keccak
 from sqlalchemy import (

@@ -48,6 +48,12 @@ def _value(row: dict, key: str) -> Any:
 
 
 # ------------------------------------------------------------------ charts
+def _svg_open(w: int, h: int, title: str) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
+            f'aria-label="{escape(title)}"><text x="0" y="16" font-size="14" font-weight="bold">'
+            f"{escape(title)}</text>")
+
+
 def _hbar(items: list[tuple[str, float]], title: str, unit: str = "", pct: bool = False) -> str:
     """Horizontal bar chart, one bar per (label, value); negative values drawn in red to the left."""
     if not items:
@@ -59,9 +65,7 @@ def _hbar(items: list[tuple[str, float]], title: str, unit: str = "", pct: bool 
     plot = w - lw - 90
     zero = lw + (plot / 2 if has_neg else 0)
     scale = (plot / 2 if has_neg else plot) / vmax
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
-           f'aria-label="{escape(title)}"><text x="0" y="16" font-size="14" font-weight="bold">'
-           f"{escape(title)}</text>"]
+    out = [_svg_open(w, h, title)]
     for i, (label, v) in enumerate(items):
         y = 30 + i * (bh + gap)
         bw = abs(v) * scale
@@ -97,8 +101,7 @@ def _lineage(rows: list[dict], p: dict, title: str) -> str:
     h = 40 + max((len(v) for v in cols.values()), default=0) * rh
     w = 20 + (max(cols, default=0) + 1) * cw
     pos = {n: (10 + c * cw, 30 + i * rh) for c, ns in cols.items() for i, n in enumerate(ns)}
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{max(w, 400)}" height="{h}" role="img" '
-           f'aria-label="{escape(title)}"><text x="0" y="16" font-size="14" font-weight="bold">{escape(title)}</text>']
+    out = [_svg_open(max(w, 400), h, title)]
     for n, r in nodes.items():
         parent = str(r.get(p["parent"]))
         if parent in pos and parent != n:
@@ -146,7 +149,7 @@ def _cell(v: Any) -> str:
     if isinstance(v, (int, float)):
         return f'<td class="num">{v:,}</td>'
     s = str(v)
-    if s.startswith("[sealed") or s.startswith("[withheld") or s.startswith("[undisclosed"):
+    if s.startswith(("[sealed", "[withheld", "[undisclosed")):
         return f'<td class="sealed">&#128274; {escape(s.strip("[]"))}</td>'
     if s.startswith("0x") and len(s) > 20:
         return f'<td class="hash" title="{escape(s)}">{escape(s)}</td>'
@@ -188,6 +191,6 @@ def render_html(report: dict) -> str:
             parts.append("<tr>" + "".join(_cell(r.get(c, "")) for c in cols) + "</tr>")
         parts.append("</table>")
     parts.append(f"<p class=\"empty\">Every row is a record of report.json with its Merkle proof; check it "
-                 f"with <code>consortium verify</code>. Rendered {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.</p>")
+                 f"with <code>consortium verify</code>. Rendered {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)

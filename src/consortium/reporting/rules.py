@@ -11,9 +11,10 @@ are compliance staff, not Python programmers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 from eth_utils import keccak
@@ -202,7 +203,7 @@ def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> ReportingRules:
 def parse_rules(raw: bytes | str, path: str = "<rules>") -> ReportingRules:
     raw_bytes = raw.encode() if isinstance(raw, str) else raw
     try:
-        doc = yaml.load(raw_bytes.decode("utf-8"), Loader=_Loader)  # noqa: S506 (safe loader subclass)
+        doc = yaml.load(raw_bytes.decode("utf-8"), Loader=_Loader)
     except _Duplicate as exc:
         raise RulesError(f"{path}:{exc.line}: duplicate key {exc.key!r}") from None
     except yaml.MarkedYAMLError as exc:

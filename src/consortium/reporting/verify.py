@@ -16,9 +16,10 @@ record cannot be passed off as another regulator's, another day's or another rul
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from eth_abi import encode
 from eth_utils import keccak
@@ -30,7 +31,7 @@ ZERO32 = "0x" + "00" * 32
 
 
 def _b32(value: str | bytes) -> bytes:
-    raw = bytes.fromhex(value[2:] if value.startswith("0x") else value) if isinstance(value, str) else bytes(value)
+    raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
     if len(raw) != 32:
         raise ValueError(f"expected 32 bytes, got {len(raw)}")
     return raw
@@ -103,9 +104,10 @@ class Verification:
     def summary(self) -> str:
         bad = self.failed
         state = "VERIFIED" if self.ok else "FAILED"
-        lines = [f"{state}: {self.path} regulator {self.regulator} day {self.day} version {self.version}: "
-                 f"{len(self.records) - len(bad)}/{len(self.records)} records verify against root "
-                 f"{self.onchain_root or '(none on chain)'}"]
+        head = (f"{state}: {self.path} regulator {self.regulator} day {self.day} version {self.version}: "
+                f"{len(self.records) - len(bad)}/{len(self.records)} records verify against root "
+                f"{self.onchain_root or '(none on chain)'}")
+        lines = [head]
         lines += [f"  problem: {p}" for p in self.problems]
         lines += [f"  record {r.id}: {r.reason}" for r in bad[:20]]
         return "\n".join(lines)
