@@ -33,12 +33,20 @@ def main():
     day = os.environ.get("REPORT_DAY") or day_of(w3.eth.get_block("latest")["timestamp"])
     reporter = os.environ.get("REPORT_REPORTER")
     built = build_reports(
-        suite, day, os.environ.get("REPORT_REGULATOR") or None,
-        anchor=anchor, reporter=chain.accounts()[int(reporter)] if reporter else None,
-        rules_path=os.environ.get("REPORT_RULES"), db_url=os.environ.get("REPORT_DB"),
-        out=os.environ.get("REPORT_OUT", "reports"), w3=w3, deployment_block=suite.block,
+        suite,
+        day,
+        os.environ.get("REPORT_REGULATOR") or None,
+        anchor=anchor,
+        reporter=chain.accounts()[int(reporter)] if reporter else None,
+        rules_path=os.environ.get("REPORT_RULES"),
+        db_url=os.environ.get("REPORT_DB"),
+        out=os.environ.get("REPORT_OUT", "reports"),
+        w3=w3,
+        deployment_block=suite.block,
     )
     for b in built:
         a = b.report["anchor"]
-        print(f"{b.regulator} {b.report['date']} v{a['version']}: {a['recordCount']} records, "
-              f"root {a['root']} -> {b.paths.get('html')}")
+        print(
+            f"{b.regulator} {b.report['date']} v{a['version']}: {a['recordCount']} records, "
+            f"root {a['root']} -> {b.paths.get('html')}"
+        )

@@ -17,19 +17,30 @@ from consortium.roles.membership import Institution, PermissionManager
 def bench_reporting(proj: Any, accounts: Any, leaves: int = 1024) -> dict[str, int]:
     """Deploy, setRules, anchor (first and next version), verifyRecord of a `leaves`-record report."""
     admin, reg_acc, rep_acc = accounts[0], accounts[1], accounts[3]
-    registry = proj.ConsortiumRegistry.deploy(doc_hash("bench manager"), code32("CN"), {"from": admin})
+    registry = proj.ConsortiumRegistry.deploy(
+        doc_hash("bench manager"), code32("CN"), {"from": admin}
+    )
     manager = PermissionManager("bench manager", admin, registry, "CN")
     regulator = Institution("bench regulator", reg_acc, registry, "CN")
     manager.admit(regulator, ["REGULATOR"], None)
-    manager.admit(Institution("bench reporter", rep_acc, registry, "CN"), ["REPORTER"], reg_acc.address)
+    manager.admit(
+        Institution("bench reporter", rep_acc, registry, "CN"), ["REPORTER"], reg_acc.address
+    )
     anchor = proj.ReportAnchor.deploy(registry, {"from": admin})
     rules = load_rules()
     set_rules = anchor.setRules(rules.rules_hash, rules.version, {"from": admin})
     day = int(anchor.today())
-    values = [leaf_value(reg_acc.address, day, rules.rules_hash, doc_hash(f"record {i}")) for i in range(leaves)]
+    values = [
+        leaf_value(reg_acc.address, day, rules.rules_hash, doc_hash(f"record {i}"))
+        for i in range(leaves)
+    ]
     tree = build_tree(values)
-    first = anchor.anchor(reg_acc.address, day, 1, tree.root, rules.rules_hash, leaves, {"from": rep_acc})
-    second = anchor.anchor(reg_acc.address, day, 2, tree.root, rules.rules_hash, leaves, {"from": rep_acc})
+    first = anchor.anchor(
+        reg_acc.address, day, 1, tree.root, rules.rules_hash, leaves, {"from": rep_acc}
+    )
+    second = anchor.anchor(
+        reg_acc.address, day, 2, tree.root, rules.rules_hash, leaves, {"from": rep_acc}
+    )
     proof = tree.get_proofs(values[0])
     verify_gas = anchor.verifyRecord.estimate_gas(reg_acc.address, day, 1, values[0][3], proof)
     return {

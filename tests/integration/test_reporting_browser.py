@@ -20,20 +20,44 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _chromium(*args, timeout=90):
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--hide-scrollbars", "--no-first-run", *args],
-        capture_output=True, text=True, timeout=timeout, check=False)
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--no-first-run",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: run tools/install-chromium.sh "
-                                             "(apt-get install chromium) to run the browser test")
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium not installed: run tools/install-chromium.sh "
+    "(apt-get install chromium) to run the browser test",
+)
 def test_html_report__headless_chromium__renders_tables_and_charts(
-        suite, report_anchor, reporter, key_directory, enc_keys, business_day, regulator_cn, tmp_path):
-    (b,) = build_reports(suite, business_day.day, regulator_cn.address, anchor=report_anchor,
-                         reporter=reporter.account, keys=key_directory, out=tmp_path,
-                         private_keys={a: k.private_key for a, k in enc_keys.items()},
-                         disclosures=business_day.disclosures, progress=False,
-                         db_url=f"sqlite:///{tmp_path / 'i.sqlite'}")
+    suite, report_anchor, reporter, key_directory, enc_keys, business_day, regulator_cn, tmp_path
+):
+    (b,) = build_reports(
+        suite,
+        business_day.day,
+        regulator_cn.address,
+        anchor=report_anchor,
+        reporter=reporter.account,
+        keys=key_directory,
+        out=tmp_path,
+        private_keys={a: k.private_key for a, k in enc_keys.items()},
+        disclosures=business_day.disclosures,
+        progress=False,
+        db_url=f"sqlite:///{tmp_path / 'i.sqlite'}",
+    )
     html = b.paths["html"]
     url = html.resolve().as_uri()
     dom = _chromium("--dump-dom", url)

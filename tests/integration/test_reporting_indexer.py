@@ -15,13 +15,20 @@ class Stop(Exception):
 @pytest.fixture
 def make_indexer(web3, suite, rules, registry, tmp_path):
     def _make(name="index", chunk=4):
-        return Indexer(web3, sources_from_contracts(suite, rules), f"sqlite:///{tmp_path / name}.sqlite",
-                       registry.tx.block_number, chunk=chunk)
+        return Indexer(
+            web3,
+            sources_from_contracts(suite, rules),
+            f"sqlite:///{tmp_path / name}.sqlite",
+            registry.tx.block_number,
+            chunk=chunk,
+        )
 
     return _make
 
 
-def test_run__stopped_mid_range__resumes_without_loss_or_duplicates(make_indexer, business_day, web3):
+def test_run__stopped_mid_range__resumes_without_loss_or_duplicates(
+    make_indexer, business_day, web3
+):
     full = make_indexer("full")
     full.run()
     expected = full.keys()
@@ -62,8 +69,9 @@ def test_run__same_range_twice__idempotent(make_indexer, business_day):
     assert idx.state()["cursor_block"] > st["cursor_block"]
 
 
-def test_run__blocks_replaced_after_cursor_block__reindexes(make_indexer, business_day, chain, event_source,
-                                                            cn):
+def test_run__blocks_replaced_after_cursor_block__reindexes(
+    make_indexer, business_day, chain, event_source, cn
+):
     idx = make_indexer()
     b = cn["broker"]
     for amount in (1, 2):
@@ -107,10 +115,14 @@ def test_run__different_genesis__reindexes(make_indexer, business_day):
     assert idx.count() == n and len(set(idx.keys())) == n
 
 
-def test_run__rules_add_a_source__reindexes_history(web3, suite, rules, registry, business_day, tmp_path):
+def test_run__rules_add_a_source__reindexes_history(
+    web3, suite, rules, registry, business_day, tmp_path
+):
     url = f"sqlite:///{tmp_path / 'i.sqlite'}"
     only_registry = {"ConsortiumRegistry": suite["ConsortiumRegistry"]}
-    small = Indexer(web3, sources_from_contracts(only_registry, rules), url, registry.tx.block_number)
+    small = Indexer(
+        web3, sources_from_contracts(only_registry, rules), url, registry.tx.block_number
+    )
     small.run()
     n_small = small.count()
     big = Indexer(web3, sources_from_contracts(suite, rules), url, registry.tx.block_number)

@@ -11,7 +11,9 @@ def keys():
 
 
 def test_seal__each_recipient__opens(keys):
-    env = seal(b"beneficial owner 42", {a: keys[a].public_key for a in ("0xaa", "0xbb")}, aad=b"rec1|f")
+    env = seal(
+        b"beneficial owner 42", {a: keys[a].public_key for a in ("0xaa", "0xbb")}, aad=b"rec1|f"
+    )
     env = Envelope.from_json(env.to_json())
     for a in ("0xaa", "0xbb"):
         assert open_envelope(env, a, keys[a].private_key, aad=b"rec1|f") == b"beneficial owner 42"

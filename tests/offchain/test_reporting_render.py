@@ -17,46 +17,99 @@ RULES = "0x" + "22" * 32
 
 
 def _record(i, table="fund_flows", **fields):
-    return {"id": f"1:{i}:0x{i:064x}:0:r", "rule": "r", "line": "settlement", "table": table, "event": "Paid",
-            "contract": "X", "chain": {"chainId": 1, "address": REG, "blockNumber": i, "blockHash": "0x",
-                                       "txHash": f"0x{i:064x}", "logIndex": 0, "timestamp": 86400 * 5 + i},
-            "parties": {"payer": {"id": REG, "jurisdiction": "CN", "supervised": True},
-                        "payee": {"id": "ext:abc", "jurisdiction": "HK", "supervised": False}},
-            "fields": fields, "sealed": {"ref": {"status": "sealed", "envelope": {}}}}
+    return {
+        "id": f"1:{i}:0x{i:064x}:0:r",
+        "rule": "r",
+        "line": "settlement",
+        "table": table,
+        "event": "Paid",
+        "contract": "X",
+        "chain": {
+            "chainId": 1,
+            "address": REG,
+            "blockNumber": i,
+            "blockHash": "0x",
+            "txHash": f"0x{i:064x}",
+            "logIndex": 0,
+            "timestamp": 86400 * 5 + i,
+        },
+        "parties": {
+            "payer": {"id": REG, "jurisdiction": "CN", "supervised": True},
+            "payee": {"id": "ext:abc", "jurisdiction": "HK", "supervised": False},
+        },
+        "fields": fields,
+        "sealed": {"ref": {"status": "sealed", "envelope": {}}},
+    }
 
 
 def _report(records):
     for r in records:
         r["recordHash"] = "0x" + record_hash(r).hex()
         r["proof"] = []
-    return {"regulator": REG, "regulatorJurisdiction": "CN", "date": "1970-01-06", "day": 5, "chainId": 1,
-            "generatedAt": "now", "notes": ["a <note>"], "rules": {"hash": RULES, "version": 1},
-            "anchor": {"anchored": False, "version": 0, "root": "0x" + "00" * 32, "recordCount": len(records),
-                       "contract": None, "txHash": None},
-            "tables": {"fund_flows": {"title": "Fund flows", "count": len(records),
-                                      "chart": {"type": "flow", "title": "Flows",
-                                                "params": {"from": "payer", "to": "payee", "value": "amount"}}},
-                       "bills": {"title": "Bills", "count": 0, "chart": None}},
-            "records": records}
+    return {
+        "regulator": REG,
+        "regulatorJurisdiction": "CN",
+        "date": "1970-01-06",
+        "day": 5,
+        "chainId": 1,
+        "generatedAt": "now",
+        "notes": ["a <note>"],
+        "rules": {"hash": RULES, "version": 1},
+        "anchor": {
+            "anchored": False,
+            "version": 0,
+            "root": "0x" + "00" * 32,
+            "recordCount": len(records),
+            "contract": None,
+            "txHash": None,
+        },
+        "tables": {
+            "fund_flows": {
+                "title": "Fund flows",
+                "count": len(records),
+                "chart": {
+                    "type": "flow",
+                    "title": "Flows",
+                    "params": {"from": "payer", "to": "payee", "value": "amount"},
+                },
+            },
+            "bills": {"title": "Bills", "count": 0, "chart": None},
+        },
+        "records": records,
+    }
 
 
 def test_render_html__self_contained_escaped_with_chart():
     html = render_html(_report([_record(1, amount=500), _record(2, amount=-30)]))
-    assert html.count("<svg") == 1 and "<script" not in html and "http://" not in html.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert (
+        html.count("<svg") == 1
+        and "<script" not in html
+        and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
     assert "a &lt;note&gt;" in html and "No records." in html
     assert "sealed" in html
 
 
 def test_chart_svg__kinds():
     rows = [{"billId": 1, "parentId": 0, "amount": 10}, {"billId": 2, "parentId": 1, "amount": 4}]
-    svg = chart_svg({"type": "lineage", "title": "L", "params": {"id": "billId", "parent": "parentId",
-                                                                "value": "amount"}}, rows)
+    svg = chart_svg(
+        {
+            "type": "lineage",
+            "title": "L",
+            "params": {"id": "billId", "parent": "parentId", "value": "amount"},
+        },
+        rows,
+    )
     assert svg.count("<rect") == 2 and svg.count("<path") == 1
-    eff = chart_svg({"type": "efficiency", "title": "E", "params": {"label": "c", "gross": "g", "net": "n"}},
-                    [{"c": "x", "g": 100, "n": 25}])
+    eff = chart_svg(
+        {"type": "efficiency", "title": "E", "params": {"label": "c", "gross": "g", "net": "n"}},
+        [{"c": "x", "g": 100, "n": 25}],
+    )
     assert "75.0%" in eff
-    assert chart_svg({"type": "bar", "title": "B", "params": {"label": "e", "value": "count"}}, []) == ""
+    assert (
+        chart_svg({"type": "bar", "title": "B", "params": {"label": "e", "value": "count"}}, [])
+        == ""
+    )
 
 
 def test_write_csv__one_file_per_table(tmp_path):

@@ -36,8 +36,18 @@ from consortium.reporting.rules import DEFAULT_RULES_PATH, RulesError, load_rule
 from consortium.reporting.verify import Verification, verify_report
 
 __all__ = [
-    "BuiltReport", "KeyDirectory", "KeyPair", "ReportingError", "RulesError", "Verification",
-    "build_reports", "contracts_of", "deploy", "load_rules", "open_report", "verify_report",
+    "BuiltReport",
+    "KeyDirectory",
+    "KeyPair",
+    "ReportingError",
+    "RulesError",
+    "Verification",
+    "build_reports",
+    "contracts_of",
+    "deploy",
+    "load_rules",
+    "open_report",
+    "verify_report",
 ]
 
 
@@ -59,8 +69,10 @@ def contracts_of(suite: Any) -> dict[str, Any]:
         return {"ConsortiumRegistry": suite.registry, **suite.contracts}
     contracts = dict(suite)
     if "ConsortiumRegistry" not in contracts:
-        raise ReportingError("the suite has no ConsortiumRegistry: pass consortium.deploy.Suite or a "
-                             "mapping {'ConsortiumRegistry': registry, ...}")
+        raise ReportingError(
+            "the suite has no ConsortiumRegistry: pass consortium.deploy.Suite or a "
+            "mapping {'ConsortiumRegistry': registry, ...}"
+        )
     return contracts
 
 
@@ -118,15 +130,20 @@ def build_reports(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     chain_id = int(w3.eth.chain_id)
-    indexer = Indexer(w3, sources_from_contracts(contracts, rules),
-                      db_url or f"sqlite:///{out / f'index-{chain_id}.sqlite'}",
-                      _deployment_block(contracts, deployment_block))
+    indexer = Indexer(
+        w3,
+        sources_from_contracts(contracts, rules),
+        db_url or f"sqlite:///{out / f'index-{chain_id}.sqlite'}",
+        _deployment_block(contracts, deployment_block),
+    )
     try:
         indexer.run(progress=progress)
         events = indexer.events_of_day(day_n)
     finally:
         indexer.dispose()
-    ctx = RecordContext(rules, directory, keys or KeyDirectory(), disclosures or {}, directory.regulators())
+    ctx = RecordContext(
+        rules, directory, keys or KeyDirectory(), disclosures or {}, directory.regulators()
+    )
     built = []
     for reg in targets:
         report = build_report(events, reg, day_n, chain_id, ctx, status)
@@ -134,7 +151,9 @@ def build_reports(
             anchor_report(report, anchor, reporter)
         paths: dict[str, Path] = {}
         if write:
-            key = (private_keys or {}).get(reg.address) or (private_keys or {}).get(reg.address.lower())
+            key = (private_keys or {}).get(reg.address) or (private_keys or {}).get(
+                reg.address.lower()
+            )
             paths = write_report(report, out, key)
         built.append(BuiltReport(reg.address, day_n, report, paths))
     return built
@@ -143,7 +162,8 @@ def build_reports(
 def deploy(proj: Any, registry: Any, admin: Any) -> dict[str, Any]:
     """Deploy ReportAnchor against the registry and register the rules in force.
 
-    The deployer (the permission manager) may register rules: setRules accepts PERMISSION_MANAGER."""
+    The deployer (the permission manager) may register rules: setRules accepts PERMISSION_MANAGER.
+    """
     anchor = proj.ReportAnchor.deploy(registry, {"from": admin})
     rules = load_rules()
     anchor.setRules(rules.rules_hash, rules.version, {"from": admin})

@@ -50,7 +50,9 @@ def parse_day(day: int | str | dt.date) -> int:
     try:
         return (dt.date.fromisoformat(str(day)) - dt.date(1970, 1, 1)).days
     except ValueError:
-        raise ReportingError(f"day {day!r}: give a date 'YYYY-MM-DD' (UTC) or a day number") from None
+        raise ReportingError(
+            f"day {day!r}: give a date 'YYYY-MM-DD' (UTC) or a day number"
+        ) from None
 
 
 def day_date(day: int) -> str:
@@ -95,11 +97,18 @@ class RegistryDirectory:
         if key not in self._cache:
             m = self.registry.getMember(to_checksum_address(address))
             status, jurisdiction, regulator = int(m[0]), _code(m[2]), str(m[3])
-            roles = frozenset(role_name(_hex(r)) for r in self.registry.rolesOf(to_checksum_address(address)))
+            roles = frozenset(
+                role_name(_hex(r)) for r in self.registry.rolesOf(to_checksum_address(address))
+            )
             if int(regulator, 16) == 0:
                 regulator = address if "REGULATOR" in roles else ""
-            self._cache[key] = PartyInfo(to_checksum_address(address), status != 0, jurisdiction,
-                                         to_checksum_address(regulator) if regulator else "", roles)
+            self._cache[key] = PartyInfo(
+                to_checksum_address(address),
+                status != 0,
+                jurisdiction,
+                to_checksum_address(regulator) if regulator else "",
+                roles,
+            )
         return self._cache[key]
 
     def regulators(self) -> list[PartyInfo]:
@@ -116,8 +125,10 @@ class RegistryDirectory:
             if r.address.lower() == str(address).lower():
                 return r
         names = ", ".join(f"{r.address} ({r.jurisdiction})" for r in known) or "none"
-        raise ReportingError(f"unknown regulator {address}: not an active member holding REGULATOR in "
-                             f"the registry. Known regulators: {names}")
+        raise ReportingError(
+            f"unknown regulator {address}: not an active member holding REGULATOR in "
+            f"the registry. Known regulators: {names}"
+        )
 
 
 def pseudonym(regulator: str, address: str) -> str:
@@ -149,7 +160,9 @@ class RecordContext:
     regulators: list[PartyInfo]
 
 
-def recipients_of(rule: Rule, event: dict, ctx: RecordContext) -> tuple[dict[str, PartyInfo], set[str]]:
+def recipients_of(
+    rule: Rule, event: dict, ctx: RecordContext
+) -> tuple[dict[str, PartyInfo], set[str]]:
     """Parties of the event and the regulators (lower-case addresses) the rule sends it to."""
     parties: dict[str, PartyInfo] = {}
     regulators: set[str] = set()
@@ -172,8 +185,9 @@ def recipients_of(rule: Rule, event: dict, ctx: RecordContext) -> tuple[dict[str
     return parties, regulators
 
 
-def make_record(rule: Rule, event: dict, regulator: PartyInfo, parties: dict[str, PartyInfo],
-                ctx: RecordContext) -> dict:
+def make_record(
+    rule: Rule, event: dict, regulator: PartyInfo, parties: dict[str, PartyInfo], ctx: RecordContext
+) -> dict:
     """The record of `event` under `rule` as `regulator` receives it."""
     rid = f"{event['chain_id']}:{event['block_number']}:{event['tx_hash']}:{event['log_index']}:{rule.id}"
     shown = {}
@@ -213,9 +227,13 @@ def make_record(rule: Rule, event: dict, regulator: PartyInfo, parties: dict[str
         "event": event["event"],
         "contract": event["contract"],
         "chain": {
-            "chainId": event["chain_id"], "address": event["address"],
-            "blockNumber": event["block_number"], "blockHash": event["block_hash"],
-            "txHash": event["tx_hash"], "logIndex": event["log_index"], "timestamp": event["timestamp"],
+            "chainId": event["chain_id"],
+            "address": event["address"],
+            "blockNumber": event["block_number"],
+            "blockHash": event["block_hash"],
+            "txHash": event["tx_hash"],
+            "logIndex": event["log_index"],
+            "timestamp": event["timestamp"],
         },
         "parties": shown,
         "fields": public,
@@ -227,7 +245,9 @@ def _anonymise_keys(env: Envelope, regulator: PartyInfo) -> dict:
     """Envelope JSON whose recipient ids are the regulator's own address or pseudonyms."""
     data = env.to_json()
     mine = regulator.address.lower()
-    data["keys"] = {(a if a == mine else pseudonym(regulator.address, a)): k for a, k in data["keys"].items()}
+    data["keys"] = {
+        (a if a == mine else pseudonym(regulator.address, a)): k for a, k in data["keys"].items()
+    }
     return data
 
 
@@ -239,8 +259,12 @@ def open_record(record: dict, regulator: str, private_key: bytes) -> dict[str, A
             out[name] = f"[{s.get('status')}]"
             continue
         try:
-            plain = open_envelope(Envelope.from_json(s["envelope"]), regulator.lower(), private_key,
-                                  aad=f"{record['id']}|{name}".encode())
+            plain = open_envelope(
+                Envelope.from_json(s["envelope"]),
+                regulator.lower(),
+                private_key,
+                aad=f"{record['id']}|{name}".encode(),
+            )
             out[name] = json.loads(plain)
         except EnvelopeError:
             out[name] = "[sealed: not entitled]"
@@ -279,19 +303,28 @@ def rules_status(rules: ReportingRules, anchor: Any, day: int) -> RulesStatus:
     history = [anchor.rulesAt(i) for i in range(int(anchor.rulesCount()))]
     mine = rules.rules_hash_hex
     current = history[-1] if history else None
-    st = RulesStatus(None, _hex(current[0]) if current else None, int(current[1]) if current else None)
+    st = RulesStatus(
+        None, _hex(current[0]) if current else None, int(current[1]) if current else None
+    )
     for h in history:
         if _hex(h[0]) == mine:
             st.registered_version = int(h[1])
     if st.registered_version is None:
-        in_force = f"version {st.in_force_version} ({st.in_force_hash})" if current else "none registered yet"
+        in_force = (
+            f"version {st.in_force_version} ({st.in_force_hash})"
+            if current
+            else "none registered yet"
+        )
         raise ReportingError(
             f"rules file {rules.path} (version {rules.version}, hash {mine}) is not registered on chain; "
             f"rules in force: {in_force}. Register it with ReportAnchor.setRules({mine}, {rules.version}) "
-            "as REPORTER or PERMISSION_MANAGER, or build with the registered rules file.")
+            "as REPORTER or PERMISSION_MANAGER, or build with the registered rules file."
+        )
     if st.registered_version != rules.version:
-        raise ReportingError(f"rules file {rules.path} says version {rules.version} but its hash is "
-                             f"registered as version {st.registered_version}; fix the file's version")
+        raise ReportingError(
+            f"rules file {rules.path} says version {rules.version} but its hash is "
+            f"registered as version {st.registered_version}; fix the file's version"
+        )
     start, end = day * SECONDS_PER_DAY, (day + 1) * SECONDS_PER_DAY
     for prev, h in zip([None] + history[:-1], history):
         if start <= int(h[2]) < end and prev is not None:
@@ -299,15 +332,24 @@ def rules_status(rules: ReportingRules, anchor: Any, day: int) -> RulesStatus:
             st.notes.append(
                 f"reporting rules changed during this day at {when} (block {int(h[3])}): version "
                 f"{int(prev[1])} -> {int(h[1])}. This report applies version {rules.version} "
-                f"({mine}) to the whole day; build again with the other rules file for the other view.")
+                f"({mine}) to the whole day; build again with the other rules file for the other view."
+            )
     if current is not None and st.in_force_version != rules.version:
-        st.notes.append(f"these rules (version {rules.version}) are not the rules in force now "
-                        f"(version {st.in_force_version}).")
+        st.notes.append(
+            f"these rules (version {rules.version}) are not the rules in force now "
+            f"(version {st.in_force_version})."
+        )
     return st
 
 
-def build_report(events: Iterable[dict], regulator: PartyInfo, day: int, chain_id: int,
-                 ctx: RecordContext, status: RulesStatus) -> dict:
+def build_report(
+    events: Iterable[dict],
+    regulator: PartyInfo,
+    day: int,
+    chain_id: int,
+    ctx: RecordContext,
+    status: RulesStatus,
+) -> dict:
     """The unanchored report dict (records with their hashes, Merkle root, no proofs yet)."""
     records = []
     for ev in events:
@@ -322,9 +364,14 @@ def build_report(events: Iterable[dict], regulator: PartyInfo, day: int, chain_i
     tree = build_tree(leaves)
     for rec, leaf in zip(records, leaves):
         rec["proof"] = ["0x" + p.hex() for p in tree.get_proofs(leaf)] if tree else []
-    tables = {name: {"title": t.title, "count": sum(1 for r in records if r["table"] == name),
-                     "chart": (t.chart.__dict__ if t.chart else None)}
-              for name, t in ctx.rules.tables.items()}
+    tables = {
+        name: {
+            "title": t.title,
+            "count": sum(1 for r in records if r["table"] == name),
+            "chart": (t.chart.__dict__ if t.chart else None),
+        }
+        for name, t in ctx.rules.tables.items()
+    }
     notes = list(status.notes)
     if not records:
         notes.append("no records for this regulator on this day: the report is empty and valid")
@@ -338,14 +385,28 @@ def build_report(events: Iterable[dict], regulator: PartyInfo, day: int, chain_i
         "dayEnd": (day + 1) * SECONDS_PER_DAY - 1,
         "chainId": chain_id,
         "generatedAt": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        "rules": {"hash": rules_hash, "version": ctx.rules.version, "path": ctx.rules.path,
-                  "registeredVersion": status.registered_version,
-                  "inForceHash": status.in_force_hash, "inForceVersion": status.in_force_version},
-        "merkle": {"format": "openzeppelin-standard", "leafEncoding": LEAF_ENCODING,
-                   "leaf": "keccak256(keccak256(abi.encode(regulator, day, rulesHash, recordHash)))",
-                   "recordHash": "keccak256(canonical JSON of the record without recordHash, proof, opened)"},
-        "anchor": {"contract": None, "version": 0, "root": "0x" + tree.root.hex() if tree else ZERO32,
-                   "recordCount": len(records), "txHash": None, "anchored": False},
+        "rules": {
+            "hash": rules_hash,
+            "version": ctx.rules.version,
+            "path": ctx.rules.path,
+            "registeredVersion": status.registered_version,
+            "inForceHash": status.in_force_hash,
+            "inForceVersion": status.in_force_version,
+        },
+        "merkle": {
+            "format": "openzeppelin-standard",
+            "leafEncoding": LEAF_ENCODING,
+            "leaf": "keccak256(keccak256(abi.encode(regulator, day, rulesHash, recordHash)))",
+            "recordHash": "keccak256(canonical JSON of the record without recordHash, proof, opened)",
+        },
+        "anchor": {
+            "contract": None,
+            "version": 0,
+            "root": "0x" + tree.root.hex() if tree else ZERO32,
+            "recordCount": len(records),
+            "txHash": None,
+            "anchored": False,
+        },
         "notes": notes,
         "tables": tables,
         "records": records,
@@ -357,10 +418,21 @@ def anchor_report(report: dict, anchor: Any, reporter: Any) -> dict:
     regulator, day = report["regulator"], int(report["day"])
     version = int(anchor.latestVersion(regulator, day)) + 1
     a = report["anchor"]
-    tx = anchor.anchor(regulator, day, version, a["root"], report["rules"]["hash"], a["recordCount"],
-                       {"from": reporter})
-    a.update(contract=str(anchor.address), version=version, txHash=_hex(tx.txid) if hasattr(tx, "txid")
-             else _hex(tx["transactionHash"]), anchored=True)
+    tx = anchor.anchor(
+        regulator,
+        day,
+        version,
+        a["root"],
+        report["rules"]["hash"],
+        a["recordCount"],
+        {"from": reporter},
+    )
+    a.update(
+        contract=str(anchor.address),
+        version=version,
+        txHash=_hex(tx.txid) if hasattr(tx, "txid") else _hex(tx["transactionHash"]),
+        anchored=True,
+    )
     return report
 
 
@@ -387,7 +459,9 @@ def table_rows(report: dict, table: str) -> tuple[list[str], list[dict]]:
         opened = r.get("opened", {})
         row = {
             "time": dt.datetime.fromtimestamp(r["chain"]["timestamp"], dt.UTC).strftime("%H:%M:%S"),
-            "event": r["event"], "block": r["chain"]["blockNumber"], "tx": r["chain"]["txHash"],
+            "event": r["event"],
+            "block": r["chain"]["blockNumber"],
+            "tx": r["chain"]["txHash"],
             "recordHash": r["recordHash"],
         }
         for k in party_cols:
@@ -415,7 +489,12 @@ def write_csv(report: dict, out_dir: Path) -> list[Path]:
             w = csv.DictWriter(fh, fieldnames=cols)
             w.writeheader()
             for row in rows:
-                w.writerow({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()})
+                w.writerow(
+                    {
+                        k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
+                        for k, v in row.items()
+                    }
+                )
         paths.append(path)
     return paths
 

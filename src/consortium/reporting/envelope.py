@@ -109,4 +109,6 @@ def open_envelope(env: Envelope, recipient: str, private_key: bytes, aad: bytes 
         cipher.update(aad)
         return cipher.decrypt_and_verify(env.ciphertext, env.tag)
     except (ValueError, TypeError) as exc:
-        raise EnvelopeError(f"envelope for {recipient} does not open: wrong key or altered ({exc})") from None
+        raise EnvelopeError(
+            f"envelope for {recipient} does not open: wrong key or altered ({exc})"
+        ) from None

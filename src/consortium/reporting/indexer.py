@@ -129,8 +129,14 @@ class Indexer:
     regulator) may share a chain; each keeps its own database.
     """
 
-    def __init__(self, w3: Any, sources: Iterable[Source], db_url: str, deployment_block: int = 0,
-                 chunk: int = DEFAULT_CHUNK):
+    def __init__(
+        self,
+        w3: Any,
+        sources: Iterable[Source],
+        db_url: str,
+        deployment_block: int = 0,
+        chunk: int = DEFAULT_CHUNK,
+    ):
         self.w3 = w3
         self.sources = [s for s in sources if s.events]
         self.deployment_block = int(deployment_block)
@@ -152,7 +158,9 @@ class Indexer:
 
     def state(self) -> dict | None:
         with self.engine.connect() as c:
-            row = c.execute(select(index_state).where(index_state.c.chain_id == self.chain_id)).first()
+            row = c.execute(
+                select(index_state).where(index_state.c.chain_id == self.chain_id)
+            ).first()
             return dict(row._mapping) if row else None
 
     def _block_hash(self, number: int) -> str:
@@ -168,7 +176,9 @@ class Indexer:
         head = int(self.w3.eth.block_number)
         if head < st["cursor_block"]:
             return f"chain head {head} is below the indexed cursor {st['cursor_block']} (chain restarted)"
-        if st["cursor_block"] >= self.deployment_block and st["cursor_hash"] != self._block_hash(st["cursor_block"]):
+        if st["cursor_block"] >= self.deployment_block and st["cursor_hash"] != self._block_hash(
+            st["cursor_block"]
+        ):
             return f"block {st['cursor_block']} has a different hash than when indexed (chain restarted or reorganised)"
         if st["sources_hash"] != self.sources_hash:
             return "the watched contracts or events changed (reporting rules or deployment changed)"
@@ -181,8 +191,12 @@ class Indexer:
         conn.execute(delete(index_state).where(index_state.c.chain_id == self.chain_id))
 
     # ---------------------------------------------------------------- indexing
-    def run(self, to_block: int | None = None, progress: bool = False,
-            on_chunk: Callable[[int, int], None] | None = None) -> IndexRun:
+    def run(
+        self,
+        to_block: int | None = None,
+        progress: bool = False,
+        on_chunk: Callable[[int, int], None] | None = None,
+    ) -> IndexRun:
         """Index up to `to_block` (default: head). `on_chunk(from, to)` is called after each chunk
         commits (tests use it to stop mid-range)."""
         restarted = self.check_chain()
@@ -192,11 +206,17 @@ class Indexer:
             restarts = (st or {}).get("restarts", 0) + (1 if restarted else 0)
             with self.engine.begin() as conn:
                 self.reset(conn)
-                conn.execute(index_state.insert().values(
-                    chain_id=self.chain_id, genesis_hash=self._block_hash(0),
-                    sources_hash=self.sources_hash, deployment_block=self.deployment_block,
-                    cursor_block=self.deployment_block - 1, cursor_hash="", restarts=restarts,
-                ))
+                conn.execute(
+                    index_state.insert().values(
+                        chain_id=self.chain_id,
+                        genesis_hash=self._block_hash(0),
+                        sources_hash=self.sources_hash,
+                        deployment_block=self.deployment_block,
+                        cursor_block=self.deployment_block - 1,
+                        cursor_hash="",
+                        restarts=restarts,
+                    )
+                )
             st = self.state()
         head = int(self.w3.eth.block_number) if to_block is None else int(to_block)
         start = st["cursor_block"] + 1
@@ -224,11 +244,14 @@ class Indexer:
     def _index_chunk(self, lo: int, hi: int) -> int:
         rows = []
         if self.sources:
-            logs = self.w3.eth.get_logs({
-                "fromBlock": lo, "toBlock": hi,
-                "address": [self.w3.to_checksum_address(s.address) for s in self.sources],
-                "topics": [["0x" + t.hex() for t in self._topics]],
-            })
+            logs = self.w3.eth.get_logs(
+                {
+                    "fromBlock": lo,
+                    "toBlock": hi,
+                    "address": [self.w3.to_checksum_address(s.address) for s in self.sources],
+                    "topics": [["0x" + t.hex() for t in self._topics]],
+                }
+            )
             blocks: dict[int, Any] = {}
             for log in logs:
                 src = self._by_address.get(str(log["address"]).lower())
@@ -240,42 +263,68 @@ class Indexer:
                 if n not in blocks:
                     blocks[n] = self.w3.eth.get_block(n)
                 ts = int(blocks[n]["timestamp"])
-                rows.append({
-                    "chain_id": self.chain_id, "block_number": n, "block_hash": _hex(log["blockHash"]),
-                    "tx_hash": _hex(log["transactionHash"]), "log_index": int(log["logIndex"]),
-                    "timestamp": ts, "day": day_of(ts), "contract": src.key,
-                    "address": self.w3.to_checksum_address(log["address"]), "event": abi["name"],
-                    "args": json.dumps(_to_json(dict(data["args"])), sort_keys=True),
-                })
+                rows.append(
+                    {
+                        "chain_id": self.chain_id,
+                        "block_number": n,
+                        "block_hash": _hex(log["blockHash"]),
+                        "tx_hash": _hex(log["transactionHash"]),
+                        "log_index": int(log["logIndex"]),
+                        "timestamp": ts,
+                        "day": day_of(ts),
+                        "contract": src.key,
+                        "address": self.w3.to_checksum_address(log["address"]),
+                        "event": abi["name"],
+                        "args": json.dumps(_to_json(dict(data["args"])), sort_keys=True),
+                    }
+                )
         cursor_hash = self._block_hash(hi)
         with self.engine.begin() as conn:  # events and cursor: one transaction
-            conn.execute(delete(events).where(
-                events.c.chain_id == self.chain_id, events.c.block_number.between(lo, hi)))
+            conn.execute(
+                delete(events).where(
+                    events.c.chain_id == self.chain_id, events.c.block_number.between(lo, hi)
+                )
+            )
             if rows:
                 conn.execute(events.insert(), rows)
-            conn.execute(index_state.update().where(index_state.c.chain_id == self.chain_id).values(
-                cursor_block=hi, cursor_hash=cursor_hash))
+            conn.execute(
+                index_state.update()
+                .where(index_state.c.chain_id == self.chain_id)
+                .values(cursor_block=hi, cursor_hash=cursor_hash)
+            )
         return len(rows)
 
     # ---------------------------------------------------------------- reading
     def events_of_day(self, day: int) -> list[dict]:
         """Indexed events of UTC day `day`, in chain order, args decoded from JSON."""
         with self.engine.connect() as c:
-            rows = c.execute(select(events).where(events.c.chain_id == self.chain_id, events.c.day == day)
-                             .order_by(events.c.block_number, events.c.log_index)).all()
+            rows = c.execute(
+                select(events)
+                .where(events.c.chain_id == self.chain_id, events.c.day == day)
+                .order_by(events.c.block_number, events.c.log_index)
+            ).all()
         return [dict(r._mapping) | {"args": json.loads(r.args)} for r in rows]
 
     def count(self) -> int:
         with self.engine.connect() as c:
-            return len(c.execute(select(events.c.id).where(events.c.chain_id == self.chain_id)).all())
+            return len(
+                c.execute(select(events.c.id).where(events.c.chain_id == self.chain_id)).all()
+            )
 
     def keys(self) -> list[tuple]:
         """Unique keys of every indexed event (chain id, block number, block hash, tx hash, log index)."""
         with self.engine.connect() as c:
-            rows = c.execute(select(events.c.chain_id, events.c.block_number, events.c.block_hash,
-                                    events.c.tx_hash, events.c.log_index)
-                             .where(events.c.chain_id == self.chain_id)
-                             .order_by(events.c.block_number, events.c.log_index)).all()
+            rows = c.execute(
+                select(
+                    events.c.chain_id,
+                    events.c.block_number,
+                    events.c.block_hash,
+                    events.c.tx_hash,
+                    events.c.log_index,
+                )
+                .where(events.c.chain_id == self.chain_id)
+                .order_by(events.c.block_number, events.c.log_index)
+            ).all()
         return [tuple(r) for r in rows]
 
     def dispose(self) -> None:

@@ -49,9 +49,11 @@ def _value(row: dict, key: str) -> Any:
 
 # ------------------------------------------------------------------ charts
 def _svg_open(w: int, h: int, title: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
-            f'aria-label="{escape(title)}"><text x="0" y="16" font-size="14" font-weight="bold">'
-            f"{escape(title)}</text>")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
+        f'aria-label="{escape(title)}"><text x="0" y="16" font-size="14" font-weight="bold">'
+        f"{escape(title)}</text>"
+    )
 
 
 def _hbar(items: list[tuple[str, float]], title: str, unit: str = "", pct: bool = False) -> str:
@@ -72,10 +74,12 @@ def _hbar(items: list[tuple[str, float]], title: str, unit: str = "", pct: bool 
         x = zero - bw if v < 0 else zero
         color = "#cf222e" if v < 0 else PALETTE[i % len(PALETTE)]
         shown = f"{v * 100:.1f}%" if pct else f"{v:,.0f}{unit}"
-        out.append(f'<text x="{lw - 6}" y="{y + 14}" font-size="11" text-anchor="end">{escape(_short(label, 34))}</text>'
-                   f'<rect x="{x:.1f}" y="{y}" width="{max(bw, 1):.1f}" height="{bh}" fill="{color}"/>'
-                   f'<text x="{(x + bw if v >= 0 else zero) + 4:.1f}" y="{y + 14}" font-size="11">'
-                   f"{escape(shown)}</text>")
+        out.append(
+            f'<text x="{lw - 6}" y="{y + 14}" font-size="11" text-anchor="end">{escape(_short(label, 34))}</text>'
+            f'<rect x="{x:.1f}" y="{y}" width="{max(bw, 1):.1f}" height="{bh}" fill="{color}"/>'
+            f'<text x="{(x + bw if v >= 0 else zero) + 4:.1f}" y="{y + 14}" font-size="11">'
+            f"{escape(shown)}</text>"
+        )
     out.append(f'<line x1="{zero}" y1="26" x2="{zero}" y2="{h}" stroke="#57606a"/></svg>')
     return "".join(out)
 
@@ -89,7 +93,9 @@ def _lineage(rows: list[dict], p: dict, title: str) -> str:
         if n in depth:
             return depth[n]
         parent = str(nodes[n].get(p["parent"]))
-        depth[n] = 0 if parent not in nodes or parent in seen or parent == n else d(parent, seen | {n}) + 1
+        depth[n] = (
+            0 if parent not in nodes or parent in seen or parent == n else d(parent, seen | {n}) + 1
+        )
         return depth[n]
 
     for n in nodes:
@@ -106,13 +112,17 @@ def _lineage(rows: list[dict], p: dict, title: str) -> str:
         parent = str(r.get(p["parent"]))
         if parent in pos and parent != n:
             (x1, y1), (x2, y2) = pos[parent], pos[n]
-            out.append(f'<path d="M{x1 + bw},{y1 + bh / 2} C{x1 + bw + 25},{y1 + bh / 2} {x2 - 25},{y2 + bh / 2} '
-                       f'{x2},{y2 + bh / 2}" fill="none" stroke="#57606a"/>')
+            out.append(
+                f'<path d="M{x1 + bw},{y1 + bh / 2} C{x1 + bw + 25},{y1 + bh / 2} {x2 - 25},{y2 + bh / 2} '
+                f'{x2},{y2 + bh / 2}" fill="none" stroke="#57606a"/>'
+            )
     for n, (x, y) in pos.items():
         v = _num(nodes[n].get(p["value"]))
-        out.append(f'<rect x="{x}" y="{y}" width="{bw}" height="{bh}" rx="5" fill="#ddf4ff" stroke="#1f6feb"/>'
-                   f'<text x="{x + 8}" y="{y + 14}" font-size="11" font-weight="bold">bill {escape(_short(n))}</text>'
-                   f'<text x="{x + 8}" y="{y + 28}" font-size="11">{"" if v is None else f"{v:,.0f}"}</text>')
+        out.append(
+            f'<rect x="{x}" y="{y}" width="{bw}" height="{bh}" rx="5" fill="#ddf4ff" stroke="#1f6feb"/>'
+            f'<text x="{x + 8}" y="{y + 14}" font-size="11" font-weight="bold">bill {escape(_short(n))}</text>'
+            f'<text x="{x + 8}" y="{y + 28}" font-size="11">{"" if v is None else f"{v:,.0f}"}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -125,7 +135,9 @@ def chart_svg(chart: dict | None, rows: list[dict]) -> str:
     if kind == "flow":
         sums: dict[str, float] = defaultdict(float)
         for r in rows:
-            sums[f"{_short(r.get(p['from']), 13)} → {_short(r.get(p['to']), 13)}"] += _num(r.get(p["value"])) or 0
+            sums[f"{_short(r.get(p['from']), 13)} → {_short(r.get(p['to']), 13)}"] += (
+                _num(r.get(p["value"])) or 0
+            )
         return _hbar(sorted(sums.items(), key=lambda kv: -abs(kv[1])), title)
     if kind == "efficiency":
         items = []
@@ -159,25 +171,40 @@ def _cell(v: Any) -> str:
 def render_html(report: dict) -> str:
     """The whole page as one string."""
     a, rules = report["anchor"], report["rules"]
-    anchored = (f'<span class="ok">anchored</span> as version {a["version"]} in {escape(str(a["contract"]))} '
-                f'(tx <code>{escape(str(a["txHash"]))}</code>)' if a["anchored"] else "not anchored")
+    anchored = (
+        f'<span class="ok">anchored</span> as version {a["version"]} in {escape(str(a["contract"]))} '
+        f'(tx <code>{escape(str(a["txHash"]))}</code>)'
+        if a["anchored"]
+        else "not anchored"
+    )
     meta = [
-        ("Regulator", f"<code>{escape(report['regulator'])}</code> ({escape(report['regulatorJurisdiction'])})"),
+        (
+            "Regulator",
+            f"<code>{escape(report['regulator'])}</code> ({escape(report['regulatorJurisdiction'])})",
+        ),
         ("Business day", f"{escape(report['date'])} (UTC day {report['day']} of block timestamps)"),
         ("Chain", str(report["chainId"])),
         ("Rules", f"version {rules['version']} <code>{escape(rules['hash'])}</code>"),
-        ("Merkle root", f"<code>{escape(a['root'])}</code>, {a['recordCount']} records, {anchored}"),
+        (
+            "Merkle root",
+            f"<code>{escape(a['root'])}</code>, {a['recordCount']} records, {anchored}",
+        ),
         ("Generated", escape(report["generatedAt"])),
     ]
-    parts = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-             f"<title>Regulator report {escape(report['date'])} {escape(report['regulator'])}</title>",
-             f"<style>{CSS}</style></head><body>",
-             f"<h1>Regulator report — {escape(report['date'])}</h1><div class=\"meta\">",
-             "".join(f"<b>{k}</b><span>{v}</span>" for k, v in meta), "</div>"]
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        f"<title>Regulator report {escape(report['date'])} {escape(report['regulator'])}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>Regulator report — {escape(report['date'])}</h1><div class=\"meta\">",
+        "".join(f"<b>{k}</b><span>{v}</span>" for k, v in meta),
+        "</div>",
+    ]
     parts += [f'<div class="note">{escape(n)}</div>' for n in report["notes"]]
     parts.append("<h2>Summary</h2><table><tr><th>Table</th><th>Records</th></tr>")
-    parts += [f"<tr><td>{escape(t['title'])}</td><td class=\"num\">{t['count']}</td></tr>"
-              for t in report["tables"].values()]
+    parts += [
+        f"<tr><td>{escape(t['title'])}</td><td class=\"num\">{t['count']}</td></tr>"
+        for t in report["tables"].values()
+    ]
     parts.append("</table>")
     for name, t in report["tables"].items():
         cols, rows = table_rows(report, name)
@@ -190,7 +217,9 @@ def render_html(report: dict) -> str:
         for r in rows:
             parts.append("<tr>" + "".join(_cell(r.get(c, "")) for c in cols) + "</tr>")
         parts.append("</table>")
-    parts.append(f"<p class=\"empty\">Every row is a record of report.json with its Merkle proof; check it "
-                 f"with <code>consortium verify</code>. Rendered {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.</p>")
+    parts.append(
+        f'<p class="empty">Every row is a record of report.json with its Merkle proof; check it '
+        f"with <code>consortium verify</code>. Rendered {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.</p>"
+    )
     parts.append("</body></html>")
     return "\n".join(parts)

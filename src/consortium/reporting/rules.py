@@ -171,22 +171,35 @@ class ReportingRules:
             params = {i["name"]: i["type"] for i in events[rule.event]["inputs"]}
             for p in rule.parties:
                 if p.field not in params:
-                    raise RulesError(f"{where}: party {p.field!r} is not a parameter of {rule.event}"
-                                     f" ({sorted(params)})")
+                    raise RulesError(
+                        f"{where}: party {p.field!r} is not a parameter of {rule.event}"
+                        f" ({sorted(params)})"
+                    )
                 if params[p.field] != "address":
-                    raise RulesError(f"{where}: party {p.field!r} is {params[p.field]}, not an address")
+                    raise RulesError(
+                        f"{where}: party {p.field!r} is {params[p.field]}, not an address"
+                    )
             for f in rule.fields:
                 if f.source not in params:
-                    raise RulesError(f"{where}: field {f.name!r} reads {f.source!r}, which is not a "
-                                     f"parameter of {rule.event} ({sorted(params)})")
+                    raise RulesError(
+                        f"{where}: field {f.name!r} reads {f.source!r}, which is not a "
+                        f"parameter of {rule.event} ({sorted(params)})"
+                    )
                 if params[f.source] == "address":
-                    raise RulesError(f"{where}: field {f.name!r} is an address: list it under "
-                                     "`parties` so that foreign institutions are pseudonymised")
-            unlisted = [n for n, t in params.items() if t == "address"
-                        and n not in {p.field for p in rule.parties}]
+                    raise RulesError(
+                        f"{where}: field {f.name!r} is an address: list it under "
+                        "`parties` so that foreign institutions are pseudonymised"
+                    )
+            unlisted = [
+                n
+                for n, t in params.items()
+                if t == "address" and n not in {p.field for p in rule.parties}
+            ]
             if unlisted:
-                raise RulesError(f"{where}: address parameter(s) {unlisted} of {rule.event} are neither "
-                                 "parties nor excluded; add them under `parties`")
+                raise RulesError(
+                    f"{where}: address parameter(s) {unlisted} of {rule.event} are neither "
+                    "parties nor excluded; add them under `parties`"
+                )
 
 
 # ------------------------------------------------------------------ parsing
@@ -196,7 +209,9 @@ def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> ReportingRules:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise RulesError(f"{path}: rules file not found; pass the path of reporting-rules.yaml") from None
+        raise RulesError(
+            f"{path}: rules file not found; pass the path of reporting-rules.yaml"
+        ) from None
     return parse_rules(raw, str(path))
 
 
@@ -213,7 +228,9 @@ def parse_rules(raw: bytes | str, path: str = "<rules>") -> ReportingRules:
     except UnicodeDecodeError as exc:
         raise RulesError(f"{path}: not UTF-8 text ({exc})") from None
     if not isinstance(doc, _LineDict):
-        raise RulesError(f"{path}:1: the rules file must be a mapping with keys version, tables, rules")
+        raise RulesError(
+            f"{path}:1: the rules file must be a mapping with keys version, tables, rules"
+        )
     p = _Parser(path)
     return p.document(doc, raw_bytes)
 
@@ -240,7 +257,9 @@ class _Parser:
     def _unknown(self, m: _LineDict, allowed: Iterable[str], what: str) -> None:
         for k in m:
             if k not in allowed:
-                raise self.fail(self._line(m, k), f"{what}: unknown key {k!r}; allowed: {sorted(allowed)}")
+                raise self.fail(
+                    self._line(m, k), f"{what}: unknown key {k!r}; allowed: {sorted(allowed)}"
+                )
 
     def document(self, doc: _LineDict, raw: bytes) -> ReportingRules:
         self._unknown(doc, ("version", "business_day", "tables", "rules"), "rules file")
@@ -249,8 +268,10 @@ class _Parser:
             raise self.fail(self._line(doc, "version"), f"version must be >= 1, got {version}")
         day = doc.get("business_day", "utc")
         if day != "utc":
-            raise self.fail(self._line(doc, "business_day"),
-                            f"business_day {day!r} unsupported: days are UTC days of block timestamps ('utc')")
+            raise self.fail(
+                self._line(doc, "business_day"),
+                f"business_day {day!r} unsupported: days are UTC days of block timestamps ('utc')",
+            )
         tables_doc = self._need(doc, "tables", dict, "rules file")
         tables = {name: self.table(name, t, tables_doc) for name, t in tables_doc.items()}
         rules_doc = self._need(doc, "rules", list, "rules file")
@@ -258,7 +279,9 @@ class _Parser:
         seen: dict[str, int] = {}
         for i, r in enumerate(rules_doc):
             if not isinstance(r, _LineDict):
-                raise self.fail(self._line(doc, "rules"), f"rule #{i + 1} must be a mapping, got {r!r}")
+                raise self.fail(
+                    self._line(doc, "rules"), f"rule #{i + 1} must be a mapping, got {r!r}"
+                )
             rule = self.rule(r, tables)
             if rule.id in seen:
                 raise self.fail(r.line, f"rule id {rule.id!r} already used at line {seen[rule.id]}")
@@ -277,35 +300,59 @@ class _Parser:
                 raise self.fail(self._line(t, "chart"), f"table {name!r}: chart must be a mapping")
             ctype = self._need(c, "type", str, f"table {name!r} chart")
             if ctype not in CHART_TYPES:
-                raise self.fail(self._line(c, "type"),
-                                f"table {name!r}: chart type {ctype!r} unknown; use one of {sorted(CHART_TYPES)}")
+                raise self.fail(
+                    self._line(c, "type"),
+                    f"table {name!r}: chart type {ctype!r} unknown; use one of {sorted(CHART_TYPES)}",
+                )
             need = CHART_TYPES[ctype]
             self._unknown(c, ("type", "title", *need), f"table {name!r} chart {ctype}")
             params = {k: str(self._need(c, k, str, f"table {name!r} chart {ctype}")) for k in need}
             chart = ChartSpec(ctype, str(c.get("title", t.get("title", name))), params)
         return TableSpec(name, str(t.get("title", name)), chart)
 
-    def _names(self, m: _LineDict, key: str, what: str, known: Iterable[str] | None = None) -> tuple[str, ...]:
+    def _names(
+        self, m: _LineDict, key: str, what: str, known: Iterable[str] | None = None
+    ) -> tuple[str, ...]:
         value = m.get(key, [])
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(self._line(m, key), f"{what}: {key!r} must be a list of names, got {value!r}")
+            raise self.fail(
+                self._line(m, key), f"{what}: {key!r} must be a list of names, got {value!r}"
+            )
         if known is not None:
             bad = [v for v in value if v not in known]
             if bad:
-                raise self.fail(self._line(m, key), f"{what}: unknown {key} {bad}; known: {sorted(known)}")
+                raise self.fail(
+                    self._line(m, key), f"{what}: unknown {key} {bad}; known: {sorted(known)}"
+                )
         return tuple(value)
 
     def rule(self, r: _LineDict, tables: dict[str, TableSpec]) -> Rule:
         rid = self._need(r, "id", str, "rule")
         what = f"rule {rid!r}"
-        self._unknown(r, ("id", "line", "contract", "event", "table", "parties", "roles",
-                          "jurisdictions", "regulators", "fields"), what)
+        self._unknown(
+            r,
+            (
+                "id",
+                "line",
+                "contract",
+                "event",
+                "table",
+                "parties",
+                "roles",
+                "jurisdictions",
+                "regulators",
+                "fields",
+            ),
+            what,
+        )
         table = self._need(r, "table", str, what)
         if table not in tables:
-            raise self.fail(self._line(r, "table"), f"{what}: table {table!r} is not declared under "
-                            f"`tables` ({sorted(tables)})")
+            raise self.fail(
+                self._line(r, "table"),
+                f"{what}: table {table!r} is not declared under " f"`tables` ({sorted(tables)})",
+            )
         roles = self._names(r, "roles", what, ROLES)
         jurisdictions = self._names(r, "jurisdictions", what)
         parties_doc = self._need(r, "parties", (list, dict), what)
@@ -313,7 +360,9 @@ class _Parser:
         if isinstance(parties_doc, list):
             for p in parties_doc:
                 if not isinstance(p, str):
-                    raise self.fail(self._line(r, "parties"), f"{what}: party {p!r} must be a field name")
+                    raise self.fail(
+                        self._line(r, "parties"), f"{what}: party {p!r} must be a field name"
+                    )
                 parties.append(PartySpec(p, roles, jurisdictions))
         else:
             for name, spec in parties_doc.items():
@@ -321,28 +370,41 @@ class _Parser:
                     spec = _LineDict()
                     spec.line, spec.key_lines = self._line(parties_doc, name), {}
                 if not isinstance(spec, _LineDict):
-                    raise self.fail(self._line(parties_doc, name), f"{what}: party {name!r} must map to "
-                                    "{roles: [...], jurisdictions: [...]} or nothing")
+                    raise self.fail(
+                        self._line(parties_doc, name),
+                        f"{what}: party {name!r} must map to "
+                        "{roles: [...], jurisdictions: [...]} or nothing",
+                    )
                 self._unknown(spec, ("roles", "jurisdictions"), f"{what} party {name!r}")
-                parties.append(PartySpec(
-                    name,
-                    self._names(spec, "roles", f"{what} party {name!r}", ROLES) or roles,
-                    self._names(spec, "jurisdictions", f"{what} party {name!r}") or jurisdictions,
-                ))
+                parties.append(
+                    PartySpec(
+                        name,
+                        self._names(spec, "roles", f"{what} party {name!r}", ROLES) or roles,
+                        self._names(spec, "jurisdictions", f"{what} party {name!r}")
+                        or jurisdictions,
+                    )
+                )
         if not parties:
-            raise self.fail(self._line(r, "parties"), f"{what}: at least one party is needed "
-                            "(the institution whose regulator receives the record)")
+            raise self.fail(
+                self._line(r, "parties"),
+                f"{what}: at least one party is needed "
+                "(the institution whose regulator receives the record)",
+            )
         party_names = {p.field for p in parties}
         regulators = self._names(r, "regulators", what) or ("supervising",)
         for sel in regulators:
             if sel not in REGULATOR_SELECTORS and not sel.startswith("jurisdiction:"):
-                raise self.fail(self._line(r, "regulators"),
-                                f"{what}: regulator selector {sel!r} unknown; use 'supervising' or "
-                                "'jurisdiction:XX'")
+                raise self.fail(
+                    self._line(r, "regulators"),
+                    f"{what}: regulator selector {sel!r} unknown; use 'supervising' or "
+                    "'jurisdiction:XX'",
+                )
         fields: list[FieldSpec] = []
         fields_doc = r.get("fields", {})
         if not isinstance(fields_doc, _LineDict):
-            raise self.fail(self._line(r, "fields"), f"{what}: fields must be a mapping name -> level or spec")
+            raise self.fail(
+                self._line(r, "fields"), f"{what}: fields must be a mapping name -> level or spec"
+            )
         for name, spec in fields_doc.items():
             fields.append(self.field_spec(name, spec, fields_doc, party_names, what))
         return Rule(
@@ -357,11 +419,15 @@ class _Parser:
             source_line=r.line,
         )
 
-    def field_spec(self, name: str, spec: Any, parent: _LineDict, parties: set[str], what: str) -> FieldSpec:
+    def field_spec(
+        self, name: str, spec: Any, parent: _LineDict, parties: set[str], what: str
+    ) -> FieldSpec:
         line = self._line(parent, name)
         if isinstance(spec, str):
             if spec not in LEVELS:
-                raise self.fail(line, f"{what}: field {name!r} level {spec!r} unknown; use one of {LEVELS}")
+                raise self.fail(
+                    line, f"{what}: field {name!r} level {spec!r} unknown; use one of {LEVELS}"
+                )
             return FieldSpec(name, name, spec)
         if not isinstance(spec, _LineDict):
             raise self.fail(line, f"{what}: field {name!r} must be a level or a mapping")
@@ -369,17 +435,25 @@ class _Parser:
         self._unknown(spec, ("from", "level", "format", "disclosed", "recipients"), w)
         level = spec.get("level", "public")
         if level not in LEVELS:
-            raise self.fail(self._line(spec, "level"), f"{w}: level {level!r} unknown; use one of {LEVELS}")
+            raise self.fail(
+                self._line(spec, "level"), f"{w}: level {level!r} unknown; use one of {LEVELS}"
+            )
         fmt = spec.get("format", "auto")
         if fmt not in FORMATS:
-            raise self.fail(self._line(spec, "format"), f"{w}: format {fmt!r} unknown; use one of {FORMATS}")
+            raise self.fail(
+                self._line(spec, "format"), f"{w}: format {fmt!r} unknown; use one of {FORMATS}"
+            )
         disclosed = spec.get("disclosed", False)
         if not isinstance(disclosed, bool):
             raise self.fail(self._line(spec, "disclosed"), f"{w}: disclosed must be true or false")
         if disclosed and level != "confidential":
-            raise self.fail(self._line(spec, "disclosed"),
-                            f"{w}: a value disclosed off chain must be level confidential")
+            raise self.fail(
+                self._line(spec, "disclosed"),
+                f"{w}: a value disclosed off chain must be level confidential",
+            )
         recipients = self._names(spec, "recipients", w, parties)
         if recipients and level != "confidential":
-            raise self.fail(self._line(spec, "recipients"), f"{w}: recipients apply to confidential fields only")
+            raise self.fail(
+                self._line(spec, "recipients"), f"{w}: recipients apply to confidential fields only"
+            )
         return FieldSpec(name, str(spec.get("from", name)), level, fmt, disclosed, recipients)

@@ -49,13 +49,19 @@ def record_hash(record: dict) -> bytes:
 
 def leaf_value(regulator: str, day: int, rules_hash: str | bytes, rec_hash: str | bytes) -> tuple:
     """The abi-encoded leaf value (regulator, day, rulesHash, recordHash)."""
-    return (regulator.lower() if isinstance(regulator, str) else regulator, int(day),
-            _b32(rules_hash), _b32(rec_hash))
+    return (
+        regulator.lower() if isinstance(regulator, str) else regulator,
+        int(day),
+        _b32(rules_hash),
+        _b32(rec_hash),
+    )
 
 
 def leaf_hash(regulator: str, day: int, rules_hash: str | bytes, rec_hash: str | bytes) -> bytes:
     """The standard-format leaf, as ReportAnchor.leafOf computes it."""
-    return keccak(keccak(encode(LEAF_ENCODING, list(leaf_value(regulator, day, rules_hash, rec_hash)))))
+    return keccak(
+        keccak(encode(LEAF_ENCODING, list(leaf_value(regulator, day, rules_hash, rec_hash))))
+    )
 
 
 def build_tree(leaves: list[tuple]) -> MerkleTree | None:
@@ -104,16 +110,20 @@ class Verification:
     def summary(self) -> str:
         bad = self.failed
         state = "VERIFIED" if self.ok else "FAILED"
-        head = (f"{state}: {self.path} regulator {self.regulator} day {self.day} version {self.version}: "
-                f"{len(self.records) - len(bad)}/{len(self.records)} records verify against root "
-                f"{self.onchain_root or '(none on chain)'}")
+        head = (
+            f"{state}: {self.path} regulator {self.regulator} day {self.day} version {self.version}: "
+            f"{len(self.records) - len(bad)}/{len(self.records)} records verify against root "
+            f"{self.onchain_root or '(none on chain)'}"
+        )
         lines = [head]
         lines += [f"  problem: {p}" for p in self.problems]
         lines += [f"  record {r.id}: {r.reason}" for r in bad[:20]]
         return "\n".join(lines)
 
 
-def _onchain_anchor(anchor_contract: Any, regulator: str, day: int, version: int) -> tuple[str, str, int] | None:
+def _onchain_anchor(
+    anchor_contract: Any, regulator: str, day: int, version: int
+) -> tuple[str, str, int] | None:
     try:
         a = anchor_contract.getAnchor(regulator, day, version)
     except Exception:  # noqa: BLE001 - AnchorNotFound (revert) or node error: not anchored here
@@ -129,9 +139,16 @@ def _hexstr(value: Any) -> str:
     return s if s.startswith("0x") else "0x" + s
 
 
-def verify_record(record: dict, regulator: str, day: int, version: int, anchor_contract: Any,
-                  rules_hash: str | None = None, onchain_view: bool = True,
-                  onchain: tuple[str, str, int] | None = None) -> RecordCheck:
+def verify_record(
+    record: dict,
+    regulator: str,
+    day: int,
+    version: int,
+    anchor_contract: Any,
+    rules_hash: str | None = None,
+    onchain_view: bool = True,
+    onchain: tuple[str, str, int] | None = None,
+) -> RecordCheck:
     """Check one record (with its `proof`) against the anchored root of (regulator, day, version).
 
     The record hash is recomputed from the record's content: any altered value fails. With
@@ -139,23 +156,35 @@ def verify_record(record: dict, regulator: str, day: int, version: int, anchor_c
     rid = str(record.get("id", "?"))
     onchain = onchain or _onchain_anchor(anchor_contract, regulator, day, version)
     if onchain is None:
-        return RecordCheck(rid, False, f"no anchor on chain for ({regulator}, day {day}, version {version})")
+        return RecordCheck(
+            rid, False, f"no anchor on chain for ({regulator}, day {day}, version {version})"
+        )
     root, chain_rules, _count = onchain
     if rules_hash is not None and rules_hash.lower() != chain_rules.lower():
-        return RecordCheck(rid, False, f"report states rules {rules_hash}, anchor holds {chain_rules}")
+        return RecordCheck(
+            rid, False, f"report states rules {rules_hash}, anchor holds {chain_rules}"
+        )
     rh = record_hash(record)
     if "recordHash" in record and record["recordHash"].lower() != "0x" + rh.hex():
         return RecordCheck(rid, False, "content does not match its recordHash (altered)")
     proof = record.get("proof", [])
     if process_proof(leaf_hash(regulator, day, chain_rules, rh), proof) != _b32(root):
-        return RecordCheck(rid, False, "proof does not lead to the anchored root (altered, or another "
-                                       "regulator's, day's or version's record)")
-    if onchain_view and not anchor_contract.verifyRecord(regulator, day, version, rh, [_b32(p) for p in proof]):
+        return RecordCheck(
+            rid,
+            False,
+            "proof does not lead to the anchored root (altered, or another "
+            "regulator's, day's or version's record)",
+        )
+    if onchain_view and not anchor_contract.verifyRecord(
+        regulator, day, version, rh, [_b32(p) for p in proof]
+    ):
         return RecordCheck(rid, False, "ReportAnchor.verifyRecord refused the record")
     return RecordCheck(rid, True)
 
 
-def verify_report(path: str | Path | dict, anchor_contract: Any, onchain_view: bool = True) -> Verification:
+def verify_report(
+    path: str | Path | dict, anchor_contract: Any, onchain_view: bool = True
+) -> Verification:
     """Verify a JSON report (path or loaded dict) record by record against ReportAnchor.
 
     Checks: an anchor exists for the report's (regulator, day, version); its root, rules hash and
@@ -168,28 +197,50 @@ def verify_report(path: str | Path | dict, anchor_contract: Any, onchain_view: b
         try:
             report = json.loads(Path(path).read_text())
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: no such report; pass the report.json a build wrote") from None
+            raise FileNotFoundError(
+                f"{path}: no such report; pass the report.json a build wrote"
+            ) from None
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}:{exc.lineno}: not a JSON report ({exc.msg})") from None
     regulator = report["regulator"]
     day, version = int(report["day"]), int(report["anchor"]["version"])
-    result = Verification(where, regulator, day, version, report["anchor"].get("root", ZERO32), None)
+    result = Verification(
+        where, regulator, day, version, report["anchor"].get("root", ZERO32), None
+    )
     if version < 1:
-        result.problems.append("the report was never anchored (version 0): nothing to verify against")
+        result.problems.append(
+            "the report was never anchored (version 0): nothing to verify against"
+        )
         return result
     onchain = _onchain_anchor(anchor_contract, regulator, day, version)
     if onchain is None:
-        result.problems.append(f"no anchor on chain for ({regulator}, day {day}, version {version})")
+        result.problems.append(
+            f"no anchor on chain for ({regulator}, day {day}, version {version})"
+        )
         return result
     root, chain_rules, count = onchain
     result.onchain_root = root
     if root.lower() != result.root.lower():
         result.problems.append(f"report root {result.root} differs from the anchored root {root}")
     if chain_rules.lower() != report["rules"]["hash"].lower():
-        result.problems.append(f"report rules {report['rules']['hash']} differ from the anchored {chain_rules}")
+        result.problems.append(
+            f"report rules {report['rules']['hash']} differ from the anchored {chain_rules}"
+        )
     if count != len(report["records"]):
-        result.problems.append(f"report has {len(report['records'])} records, the anchor counts {count}")
+        result.problems.append(
+            f"report has {len(report['records'])} records, the anchor counts {count}"
+        )
     for rec in report["records"]:
-        result.records.append(verify_record(rec, regulator, day, version, anchor_contract,
-                                            report["rules"]["hash"], onchain_view, onchain))
+        result.records.append(
+            verify_record(
+                rec,
+                regulator,
+                day,
+                version,
+                anchor_contract,
+                report["rules"]["hash"],
+                onchain_view,
+                onchain,
+            )
+        )
     return result

@@ -35,11 +35,29 @@ ALLOWED = {"setRules": ["manager", "reporter"], "anchor": ["reporter"]}
 
 
 @pytest.fixture(scope="module")
-def cast(report_anchor, rules, manager, admit, regulator_cn, reporter, cn, accounts, stranger, registry, chain):
+def cast(
+    report_anchor,
+    rules,
+    manager,
+    admit,
+    regulator_cn,
+    reporter,
+    cn,
+    accounts,
+    stranger,
+    registry,
+    chain,
+):
     suspended = admit(accounts[10], ["REPORTER"], "CN", regulator=regulator_cn)
     manager.suspend(suspended.address, "x")
-    registry.applyForMembership(b"\x01" * 32, b"CN".ljust(32, b"\0"), regulator_cn.address,
-                                [ROLES["BROKER"]], doc_hash("dossier"), {"from": accounts[11]})
+    registry.applyForMembership(
+        b"\x01" * 32,
+        b"CN".ljust(32, b"\0"),
+        regulator_cn.address,
+        [ROLES["BROKER"]],
+        doc_hash("dossier"),
+        {"from": accounts[11]},
+    )
     return {
         "regulator": regulator_cn.address,
         "day": report_anchor.today(),
@@ -69,6 +87,9 @@ def test_allowed__right_caller__succeeds(report_anchor, cast, fn, caller):
 
 
 def test_table__covers_every_state_changing_function(report_anchor):
-    changing = {x["name"] for x in report_anchor.abi
-                if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")}
+    changing = {
+        x["name"]
+        for x in report_anchor.abi
+        if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")
+    }
     assert changing == set(TABLE) == set(REFUSED) == set(ALLOWED)
