@@ -1,0 +1,225 @@
+"""A self-contained HTML page of a report: tables and inline SVG charts, no external JS or CSS.
+
+Rendered from the same report dict as the JSON and the CSV (builder.table_rows), so the three forms
+never disagree. Chart kinds come from the rules file's `tables.<name>.chart`:
+flow (sum of value per from -> to pair), efficiency (1 - net/gross per label), lineage (parent ->
+child tree), bar (sum of value, or `count` of records, per label).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from html import escape
+from typing import Any
+
+from consortium.reporting.builder import table_rows
+
+PALETTE = ["#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#e16f24", "#57606a"]
+CSS = """
+body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#1f2328;background:#fff}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de}
+.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;font-size:13px}
+.meta b{color:#57606a;font-weight:normal} code{font-size:12px}
+table{border-collapse:collapse;font-size:12px;margin:8px 0}
+th,td{border:1px solid #d0d7de;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.note{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px;margin:6px 0;font-size:13px}
+.ok{color:#1a7f37} .sealed{color:#8250df} .empty{color:#57606a;font-style:italic}
+.hash{font-family:monospace;font-size:11px;max-width:180px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+svg text{font-family:DejaVu Sans,Arial,sans-serif}
+"""
+
+
+def _num(v: Any) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(v: Any, n: int = 14) -> str:
+    s = str(v)
+    return s if len(s) <= n else s[: n - 3] + "…" + s[-2:]
+
+
+def _value(row: dict, key: str) -> Any:
+    return 1 if key == "count" else row.get(key)
+
+
+# ------------------------------------------------------------------ charts
+def _svg_open(w: int, h: int, title: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
+        f'aria-label="{escape(title)}"><text x="0" y="16" font-size="14" font-weight="bold">'
+        f"{escape(title)}</text>"
+    )
+
+
+def _hbar(items: list[tuple[str, float]], title: str, unit: str = "", pct: bool = False) -> str:
+    """Horizontal bar chart, one bar per (label, value); negative values drawn in red to the left."""
+    if not items:
+        return ""
+    w, lw, bh, gap = 720, 230, 20, 6
+    h = 34 + len(items) * (bh + gap)
+    vmax = max(abs(v) for _, v in items) or 1
+    has_neg = any(v < 0 for _, v in items)
+    plot = w - lw - 90
+    zero = lw + (plot / 2 if has_neg else 0)
+    scale = (plot / 2 if has_neg else plot) / vmax
+    out = [_svg_open(w, h, title)]
+    for i, (label, v) in enumerate(items):
+        y = 30 + i * (bh + gap)
+        bw = abs(v) * scale
+        x = zero - bw if v < 0 else zero
+        color = "#cf222e" if v < 0 else PALETTE[i % len(PALETTE)]
+        shown = f"{v * 100:.1f}%" if pct else f"{v:,.0f}{unit}"
+        out.append(
+            f'<text x="{lw - 6}" y="{y + 14}" font-size="11" text-anchor="end">{escape(_short(label, 34))}</text>'
+            f'<rect x="{x:.1f}" y="{y}" width="{max(bw, 1):.1f}" height="{bh}" fill="{color}"/>'
+            f'<text x="{(x + bw if v >= 0 else zero) + 4:.1f}" y="{y + 14}" font-size="11">'
+            f"{escape(shown)}</text>"
+        )
+    out.append(f'<line x1="{zero}" y1="26" x2="{zero}" y2="{h}" stroke="#57606a"/></svg>')
+    return "".join(out)
+
+
+def _lineage(rows: list[dict], p: dict, title: str) -> str:
+    """Bills as boxes by generation (left to right), edges from parent to child."""
+    nodes = {str(r.get(p["id"])): r for r in rows}
+    depth: dict[str, int] = {}
+
+    def d(n: str, seen: frozenset = frozenset()) -> int:
+        if n in depth:
+            return depth[n]
+        parent = str(nodes[n].get(p["parent"]))
+        depth[n] = (
+            0 if parent not in nodes or parent in seen or parent == n else d(parent, seen | {n}) + 1
+        )
+        return depth[n]
+
+    for n in nodes:
+        d(n)
+    cols: dict[int, list[str]] = defaultdict(list)
+    for n in nodes:
+        cols[depth[n]].append(n)
+    bw, bh, cw, rh = 150, 34, 200, 44
+    h = 40 + max((len(v) for v in cols.values()), default=0) * rh
+    w = 20 + (max(cols, default=0) + 1) * cw
+    pos = {n: (10 + c * cw, 30 + i * rh) for c, ns in cols.items() for i, n in enumerate(ns)}
+    out = [_svg_open(max(w, 400), h, title)]
+    for n, r in nodes.items():
+        parent = str(r.get(p["parent"]))
+        if parent in pos and parent != n:
+            (x1, y1), (x2, y2) = pos[parent], pos[n]
+            out.append(
+                f'<path d="M{x1 + bw},{y1 + bh / 2} C{x1 + bw + 25},{y1 + bh / 2} {x2 - 25},{y2 + bh / 2} '
+                f'{x2},{y2 + bh / 2}" fill="none" stroke="#57606a"/>'
+            )
+    for n, (x, y) in pos.items():
+        v = _num(nodes[n].get(p["value"]))
+        out.append(
+            f'<rect x="{x}" y="{y}" width="{bw}" height="{bh}" rx="5" fill="#ddf4ff" stroke="#1f6feb"/>'
+            f'<text x="{x + 8}" y="{y + 14}" font-size="11" font-weight="bold">bill {escape(_short(n))}</text>'
+            f'<text x="{x + 8}" y="{y + 28}" font-size="11">{"" if v is None else f"{v:,.0f}"}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def chart_svg(chart: dict | None, rows: list[dict]) -> str:
+    """The SVG of one table's chart ('' when the table has no chart or no rows)."""
+    if not chart or not rows:
+        return ""
+    kind, p, title = chart["type"], chart["params"], chart["title"]
+    if kind == "flow":
+        sums: dict[str, float] = defaultdict(float)
+        for r in rows:
+            sums[f"{_short(r.get(p['from']), 13)} → {_short(r.get(p['to']), 13)}"] += (
+                _num(r.get(p["value"])) or 0
+            )
+        return _hbar(sorted(sums.items(), key=lambda kv: -abs(kv[1])), title)
+    if kind == "efficiency":
+        items = []
+        for r in rows:
+            gross, net = _num(r.get(p["gross"])), _num(r.get(p["net"]))
+            if gross:
+                items.append((_short(r.get(p["label"]), 18), 1 - (net or 0) / gross))
+        return _hbar(items, title, pct=True)
+    if kind == "lineage":
+        return _lineage(rows, p, title)
+    sums = defaultdict(float)
+    for r in rows:
+        sums[_short(r.get(p["label"]), 18)] += _num(_value(r, p["value"])) or 0
+    return _hbar(list(sums.items()), title)
+
+
+# ------------------------------------------------------------------ page
+def _cell(v: Any) -> str:
+    if isinstance(v, bool):
+        return f"<td>{'yes' if v else 'no'}</td>"
+    if isinstance(v, (int, float)):
+        return f'<td class="num">{v:,}</td>'
+    s = str(v)
+    if s.startswith(("[sealed", "[withheld", "[undisclosed")):
+        return f'<td class="sealed">&#128274; {escape(s.strip("[]"))}</td>'
+    if s.startswith("0x") and len(s) > 20:
+        return f'<td class="hash" title="{escape(s)}">{escape(s)}</td>'
+    return f"<td>{escape(s)}</td>"
+
+
+def render_html(report: dict) -> str:
+    """The whole page as one string."""
+    a, rules = report["anchor"], report["rules"]
+    anchored = (
+        f'<span class="ok">anchored</span> as version {a["version"]} in {escape(str(a["contract"]))} '
+        f'(tx <code>{escape(str(a["txHash"]))}</code>)'
+        if a["anchored"]
+        else "not anchored"
+    )
+    meta = [
+        (
+            "Regulator",
+            f"<code>{escape(report['regulator'])}</code> ({escape(report['regulatorJurisdiction'])})",
+        ),
+        ("Business day", f"{escape(report['date'])} (UTC day {report['day']} of block timestamps)"),
+        ("Chain", str(report["chainId"])),
+        ("Rules", f"version {rules['version']} <code>{escape(rules['hash'])}</code>"),
+        (
+            "Merkle root",
+            f"<code>{escape(a['root'])}</code>, {a['recordCount']} records, {anchored}",
+        ),
+        ("Generated", escape(report["generatedAt"])),
+    ]
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        f"<title>Regulator report {escape(report['date'])} {escape(report['regulator'])}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>Regulator report — {escape(report['date'])}</h1><div class=\"meta\">",
+        "".join(f"<b>{k}</b><span>{v}</span>" for k, v in meta),
+        "</div>",
+    ]
+    parts += [f'<div class="note">{escape(n)}</div>' for n in report["notes"]]
+    parts.append("<h2>Summary</h2><table><tr><th>Table</th><th>Records</th></tr>")
+    parts += [
+        f"<tr><td>{escape(t['title'])}</td><td class=\"num\">{t['count']}</td></tr>"
+        for t in report["tables"].values()
+    ]
+    parts.append("</table>")
+    for name, t in report["tables"].items():
+        cols, rows = table_rows(report, name)
+        parts.append(f'<h2 id="{escape(name)}">{escape(t["title"])} ({len(rows)})</h2>')
+        if not rows:
+            parts.append('<p class="empty">No records.</p>')
+            continue
+        parts.append(chart_svg(t.get("chart"), rows))
+        parts.append("<table><tr>" + "".join(f"<th>{escape(c)}</th>" for c in cols) + "</tr>")
+        for r in rows:
+            parts.append("<tr>" + "".join(_cell(r.get(c, "")) for c in cols) + "</tr>")
+        parts.append("</table>")
+    parts.append(
+        f'<p class="empty">Every row is a record of report.json with its Merkle proof; check it '
+        f"with <code>consortium verify</code>. Rendered {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.</p>"
+    )
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,459 @@
+"""Reporting rules: which event of which business line goes to which regulator, at which level.
+
+The rules live in a versioned YAML file (config/reporting-rules.yaml). Their hash — keccak256 of the
+file's exact bytes — is registered on chain (ReportAnchor.setRules) and stated in every report, so a
+report says which rules produced it. Adding a business line's events to the reports is a matter of
+entries in that file: nothing here knows about any particular contract or event.
+
+Errors name the file, the line and the problem (`RulesError`), because the people who edit the file
+are compliance staff, not Python programmers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from eth_utils import keccak
+
+from consortium.domain.roles import ROLES
+
+LEVELS = ("public", "confidential")
+FORMATS = ("auto", "code", "role", "hex", "int", "text")
+CHART_TYPES = {
+    "flow": ("from", "to", "value"),
+    "efficiency": ("label", "gross", "net"),
+    "lineage": ("id", "parent", "value"),
+    "bar": ("label", "value"),
+}
+REGULATOR_SELECTORS = ("supervising",)  # plus "jurisdiction:XX"
+DEFAULT_RULES_PATH = Path(__file__).resolve().parents[3] / "config" / "reporting-rules.yaml"
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; the message names file, line and problem."""
+
+
+# ------------------------------------------------------------------ YAML with line numbers
+class _LineDict(dict):
+    """A mapping that remembers the line (1-based) of itself and of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+class _Duplicate(Exception):
+    def __init__(self, line: int, key: Any):
+        super().__init__(line, key)
+        self.line, self.key = line, key
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
+    loader.flatten_mapping(node)
+    out = _LineDict()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in out:
+            raise _Duplicate(key_node.start_mark.line + 1, key)
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+# ------------------------------------------------------------------ the rules model
+@dataclass(frozen=True)
+class PartySpec:
+    """An event field naming an institution; the record goes to that institution's regulator."""
+
+    field: str
+    roles: tuple[str, ...] = ()  # empty: any role
+    jurisdictions: tuple[str, ...] = ()  # empty: any jurisdiction
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A reported value: an event parameter, or a value disclosed off chain against a hash."""
+
+    name: str
+    source: str  # the event parameter
+    level: str = "public"
+    fmt: str = "auto"
+    disclosed: bool = False  # value is looked up in the disclosures by the parameter's value
+    recipients: tuple[str, ...] = ()  # confidential: party fields entitled (empty = all parties)
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    type: str
+    title: str
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    title: str
+    chart: ChartSpec | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    line: str  # business line
+    contract: str  # deployed contract key (or its prefix before ":")
+    event: str
+    table: str
+    parties: tuple[PartySpec, ...]
+    fields: tuple[FieldSpec, ...]
+    regulators: tuple[str, ...] = ("supervising",)
+    source_line: int = 0
+
+    def matches(self, contract_key: str, event: str) -> bool:
+        return event == self.event and contract_key.split(":")[0] == self.contract
+
+
+@dataclass
+class ReportingRules:
+    """The parsed rules file plus its on-chain identity (hash and version)."""
+
+    version: int
+    rules: list[Rule]
+    tables: dict[str, TableSpec]
+    path: str
+    raw: bytes = field(repr=False, default=b"")
+
+    @property
+    def rules_hash(self) -> bytes:
+        """keccak256 of the file's exact bytes: what ReportAnchor.setRules registers."""
+        return keccak(self.raw)
+
+    @property
+    def rules_hash_hex(self) -> str:
+        return "0x" + self.rules_hash.hex()
+
+    def contracts(self) -> set[str]:
+        return {r.contract for r in self.rules}
+
+    def events_of(self, contract: str) -> set[str]:
+        return {r.event for r in self.rules if r.contract == contract}
+
+    def rules_for(self, contract_key: str, event: str) -> list[Rule]:
+        return [r for r in self.rules if r.matches(contract_key, event)]
+
+    def check_against_abis(self, abis: Mapping[str, list[dict]]) -> None:
+        """Check every rule against the contracts' ABIs (by contract name): events and parameters
+        exist, parties are addresses, and no address is reported as a plain field (addresses are
+        institutions: they must be parties, so that other regulators' institutions are pseudonymised).
+        """
+        for rule in self.rules:
+            where = f"{self.path}:{rule.source_line}: rule {rule.id!r}"
+            abi = abis.get(rule.contract)
+            if abi is None:
+                continue  # a line not deployed here: its rules simply match nothing
+            events = {e["name"]: e for e in abi if e.get("type") == "event"}
+            if rule.event not in events:
+                raise RulesError(
+                    f"{where}: contract {rule.contract} has no event {rule.event}; "
+                    f"its events are {sorted(events)}"
+                )
+            params = {i["name"]: i["type"] for i in events[rule.event]["inputs"]}
+            for p in rule.parties:
+                if p.field not in params:
+                    raise RulesError(
+                        f"{where}: party {p.field!r} is not a parameter of {rule.event}"
+                        f" ({sorted(params)})"
+                    )
+                if params[p.field] != "address":
+                    raise RulesError(
+                        f"{where}: party {p.field!r} is {params[p.field]}, not an address"
+                    )
+            for f in rule.fields:
+                if f.source not in params:
+                    raise RulesError(
+                        f"{where}: field {f.name!r} reads {f.source!r}, which is not a "
+                        f"parameter of {rule.event} ({sorted(params)})"
+                    )
+                if params[f.source] == "address":
+                    raise RulesError(
+                        f"{where}: field {f.name!r} is an address: list it under "
+                        "`parties` so that foreign institutions are pseudonymised"
+                    )
+            unlisted = [
+                n
+                for n, t in params.items()
+                if t == "address" and n not in {p.field for p in rule.parties}
+            ]
+            if unlisted:
+                raise RulesError(
+                    f"{where}: address parameter(s) {unlisted} of {rule.event} are neither "
+                    "parties nor excluded; add them under `parties`"
+                )
+
+
+# ------------------------------------------------------------------ parsing
+def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> ReportingRules:
+    """Read and validate a rules file; raises RulesError naming the line of the first problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RulesError(
+            f"{path}: rules file not found; pass the path of reporting-rules.yaml"
+        ) from None
+    return parse_rules(raw, str(path))
+
+
+def parse_rules(raw: bytes | str, path: str = "<rules>") -> ReportingRules:
+    raw_bytes = raw.encode() if isinstance(raw, str) else raw
+    try:
+        doc = yaml.load(raw_bytes.decode("utf-8"), Loader=_Loader)
+    except _Duplicate as exc:
+        raise RulesError(f"{path}:{exc.line}: duplicate key {exc.key!r}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else "?"
+        raise RulesError(f"{path}:{line}: not valid YAML: {exc.problem or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise RulesError(f"{path}: not UTF-8 text ({exc})") from None
+    if not isinstance(doc, _LineDict):
+        raise RulesError(
+            f"{path}:1: the rules file must be a mapping with keys version, tables, rules"
+        )
+    p = _Parser(path)
+    return p.document(doc, raw_bytes)
+
+
+class _Parser:
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, line: int, msg: str) -> RulesError:
+        return RulesError(f"{self.path}:{line}: {msg}")
+
+    def _line(self, m: _LineDict, key: str) -> int:
+        return m.key_lines.get(key, m.line) if isinstance(m, _LineDict) else 0
+
+    def _need(self, m: _LineDict, key: str, kind: type | tuple, what: str) -> Any:
+        if key not in m:
+            raise self.fail(m.line, f"{what}: missing key {key!r}")
+        value = m[key]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise self.fail(self._line(m, key), f"{what}: {key!r} must be a {names}, got {value!r}")
+        return value
+
+    def _unknown(self, m: _LineDict, allowed: Iterable[str], what: str) -> None:
+        for k in m:
+            if k not in allowed:
+                raise self.fail(
+                    self._line(m, k), f"{what}: unknown key {k!r}; allowed: {sorted(allowed)}"
+                )
+
+    def document(self, doc: _LineDict, raw: bytes) -> ReportingRules:
+        self._unknown(doc, ("version", "business_day", "tables", "rules"), "rules file")
+        version = self._need(doc, "version", int, "rules file")
+        if version < 1:
+            raise self.fail(self._line(doc, "version"), f"version must be >= 1, got {version}")
+        day = doc.get("business_day", "utc")
+        if day != "utc":
+            raise self.fail(
+                self._line(doc, "business_day"),
+                f"business_day {day!r} unsupported: days are UTC days of block timestamps ('utc')",
+            )
+        tables_doc = self._need(doc, "tables", dict, "rules file")
+        tables = {name: self.table(name, t, tables_doc) for name, t in tables_doc.items()}
+        rules_doc = self._need(doc, "rules", list, "rules file")
+        rules: list[Rule] = []
+        seen: dict[str, int] = {}
+        for i, r in enumerate(rules_doc):
+            if not isinstance(r, _LineDict):
+                raise self.fail(
+                    self._line(doc, "rules"), f"rule #{i + 1} must be a mapping, got {r!r}"
+                )
+            rule = self.rule(r, tables)
+            if rule.id in seen:
+                raise self.fail(r.line, f"rule id {rule.id!r} already used at line {seen[rule.id]}")
+            seen[rule.id] = r.line
+            rules.append(rule)
+        return ReportingRules(version=version, rules=rules, tables=tables, path=self.path, raw=raw)
+
+    def table(self, name: str, t: Any, parent: _LineDict) -> TableSpec:
+        if not isinstance(t, _LineDict):
+            raise self.fail(self._line(parent, name), f"table {name!r} must be a mapping")
+        self._unknown(t, ("title", "chart"), f"table {name!r}")
+        chart = None
+        if "chart" in t:
+            c = t["chart"]
+            if not isinstance(c, _LineDict):
+                raise self.fail(self._line(t, "chart"), f"table {name!r}: chart must be a mapping")
+            ctype = self._need(c, "type", str, f"table {name!r} chart")
+            if ctype not in CHART_TYPES:
+                raise self.fail(
+                    self._line(c, "type"),
+                    f"table {name!r}: chart type {ctype!r} unknown; use one of {sorted(CHART_TYPES)}",
+                )
+            need = CHART_TYPES[ctype]
+            self._unknown(c, ("type", "title", *need), f"table {name!r} chart {ctype}")
+            params = {k: str(self._need(c, k, str, f"table {name!r} chart {ctype}")) for k in need}
+            chart = ChartSpec(ctype, str(c.get("title", t.get("title", name))), params)
+        return TableSpec(name, str(t.get("title", name)), chart)
+
+    def _names(
+        self, m: _LineDict, key: str, what: str, known: Iterable[str] | None = None
+    ) -> tuple[str, ...]:
+        value = m.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(
+                self._line(m, key), f"{what}: {key!r} must be a list of names, got {value!r}"
+            )
+        if known is not None:
+            bad = [v for v in value if v not in known]
+            if bad:
+                raise self.fail(
+                    self._line(m, key), f"{what}: unknown {key} {bad}; known: {sorted(known)}"
+                )
+        return tuple(value)
+
+    def rule(self, r: _LineDict, tables: dict[str, TableSpec]) -> Rule:
+        rid = self._need(r, "id", str, "rule")
+        what = f"rule {rid!r}"
+        self._unknown(
+            r,
+            (
+                "id",
+                "line",
+                "contract",
+                "event",
+                "table",
+                "parties",
+                "roles",
+                "jurisdictions",
+                "regulators",
+                "fields",
+            ),
+            what,
+        )
+        table = self._need(r, "table", str, what)
+        if table not in tables:
+            raise self.fail(
+                self._line(r, "table"),
+                f"{what}: table {table!r} is not declared under " f"`tables` ({sorted(tables)})",
+            )
+        roles = self._names(r, "roles", what, ROLES)
+        jurisdictions = self._names(r, "jurisdictions", what)
+        parties_doc = self._need(r, "parties", (list, dict), what)
+        parties: list[PartySpec] = []
+        if isinstance(parties_doc, list):
+            for p in parties_doc:
+                if not isinstance(p, str):
+                    raise self.fail(
+                        self._line(r, "parties"), f"{what}: party {p!r} must be a field name"
+                    )
+                parties.append(PartySpec(p, roles, jurisdictions))
+        else:
+            for name, spec in parties_doc.items():
+                if spec is None:
+                    spec = _LineDict()
+                    spec.line, spec.key_lines = self._line(parties_doc, name), {}
+                if not isinstance(spec, _LineDict):
+                    raise self.fail(
+                        self._line(parties_doc, name),
+                        f"{what}: party {name!r} must map to "
+                        "{roles: [...], jurisdictions: [...]} or nothing",
+                    )
+                self._unknown(spec, ("roles", "jurisdictions"), f"{what} party {name!r}")
+                parties.append(
+                    PartySpec(
+                        name,
+                        self._names(spec, "roles", f"{what} party {name!r}", ROLES) or roles,
+                        self._names(spec, "jurisdictions", f"{what} party {name!r}")
+                        or jurisdictions,
+                    )
+                )
+        if not parties:
+            raise self.fail(
+                self._line(r, "parties"),
+                f"{what}: at least one party is needed "
+                "(the institution whose regulator receives the record)",
+            )
+        party_names = {p.field for p in parties}
+        regulators = self._names(r, "regulators", what) or ("supervising",)
+        for sel in regulators:
+            if sel not in REGULATOR_SELECTORS and not sel.startswith("jurisdiction:"):
+                raise self.fail(
+                    self._line(r, "regulators"),
+                    f"{what}: regulator selector {sel!r} unknown; use 'supervising' or "
+                    "'jurisdiction:XX'",
+                )
+        fields: list[FieldSpec] = []
+        fields_doc = r.get("fields", {})
+        if not isinstance(fields_doc, _LineDict):
+            raise self.fail(
+                self._line(r, "fields"), f"{what}: fields must be a mapping name -> level or spec"
+            )
+        for name, spec in fields_doc.items():
+            fields.append(self.field_spec(name, spec, fields_doc, party_names, what))
+        return Rule(
+            id=rid,
+            line=str(self._need(r, "line", str, what)),
+            contract=self._need(r, "contract", str, what),
+            event=self._need(r, "event", str, what),
+            table=table,
+            parties=tuple(parties),
+            fields=tuple(fields),
+            regulators=regulators,
+            source_line=r.line,
+        )
+
+    def field_spec(
+        self, name: str, spec: Any, parent: _LineDict, parties: set[str], what: str
+    ) -> FieldSpec:
+        line = self._line(parent, name)
+        if isinstance(spec, str):
+            if spec not in LEVELS:
+                raise self.fail(
+                    line, f"{what}: field {name!r} level {spec!r} unknown; use one of {LEVELS}"
+                )
+            return FieldSpec(name, name, spec)
+        if not isinstance(spec, _LineDict):
+            raise self.fail(line, f"{what}: field {name!r} must be a level or a mapping")
+        w = f"{what} field {name!r}"
+        self._unknown(spec, ("from", "level", "format", "disclosed", "recipients"), w)
+        level = spec.get("level", "public")
+        if level not in LEVELS:
+            raise self.fail(
+                self._line(spec, "level"), f"{w}: level {level!r} unknown; use one of {LEVELS}"
+            )
+        fmt = spec.get("format", "auto")
+        if fmt not in FORMATS:
+            raise self.fail(
+                self._line(spec, "format"), f"{w}: format {fmt!r} unknown; use one of {FORMATS}"
+            )
+        disclosed = spec.get("disclosed", False)
+        if not isinstance(disclosed, bool):
+            raise self.fail(self._line(spec, "disclosed"), f"{w}: disclosed must be true or false")
+        if disclosed and level != "confidential":
+            raise self.fail(
+                self._line(spec, "disclosed"),
+                f"{w}: a value disclosed off chain must be level confidential",
+            )
+        recipients = self._names(spec, "recipients", w, parties)
+        if recipients and level != "confidential":
+            raise self.fail(
+                self._line(spec, "recipients"), f"{w}: recipients apply to confidential fields only"
+            )
+        return FieldSpec(name, str(spec.get("from", name)), level, fmt, disclosed, recipients)

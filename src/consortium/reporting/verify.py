@@ -1,0 +1,246 @@
+"""Record hashes, the report's Merkle tree, and verification against the on-chain anchor.
+
+Leaf format (OpenZeppelin standard Merkle tree; built with merkle-zeppelin, checked on chain with
+MerkleProof by ReportAnchor.verifyRecord):
+
+    recordHash = keccak256(canonical JSON of the record without recordHash, proof and opened)
+    leaf       = keccak256(keccak256(abi.encode(address regulator, uint32 day, bytes32 rulesHash,
+                                                 bytes32 recordHash)))
+    parent     = keccak256(sorted(left, right) concatenated)
+
+Canonical JSON: UTF-8, keys sorted, no whitespace (`json.dumps(sort_keys=True, separators=(",", ":"),
+ensure_ascii=False)`). Because the regulator, the day and the rules hash are inside every leaf, a
+record cannot be passed off as another regulator's, another day's or another rules version's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_abi import encode
+from eth_utils import keccak
+from merkle_zeppelin import MerkleTree
+
+LEAF_ENCODING = ["address", "uint32", "bytes32", "bytes32"]
+NOT_HASHED = ("recordHash", "proof", "opened")
+ZERO32 = "0x" + "00" * 32
+
+
+def _b32(value: str | bytes) -> bytes:
+    raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise ValueError(f"expected 32 bytes, got {len(raw)}")
+    return raw
+
+
+def canonical_json(record: dict) -> bytes:
+    body = {k: v for k, v in record.items() if k not in NOT_HASHED}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(record: dict) -> bytes:
+    """keccak256 of the record's canonical JSON."""
+    return keccak(canonical_json(record))
+
+
+def leaf_value(regulator: str, day: int, rules_hash: str | bytes, rec_hash: str | bytes) -> tuple:
+    """The abi-encoded leaf value (regulator, day, rulesHash, recordHash)."""
+    return (
+        regulator.lower() if isinstance(regulator, str) else regulator,
+        int(day),
+        _b32(rules_hash),
+        _b32(rec_hash),
+    )
+
+
+def leaf_hash(regulator: str, day: int, rules_hash: str | bytes, rec_hash: str | bytes) -> bytes:
+    """The standard-format leaf, as ReportAnchor.leafOf computes it."""
+    return keccak(
+        keccak(encode(LEAF_ENCODING, list(leaf_value(regulator, day, rules_hash, rec_hash))))
+    )
+
+
+def build_tree(leaves: list[tuple]) -> MerkleTree | None:
+    """OpenZeppelin standard tree of the leaf values; None for an empty report (root zero)."""
+    return MerkleTree(leaves, LEAF_ENCODING) if leaves else None
+
+
+def process_proof(leaf: bytes, proof: Iterable[str | bytes]) -> bytes:
+    """The root a proof leads to (sorted-pair hashing, as MerkleProof.processProof)."""
+    node = leaf
+    for sibling in proof:
+        s = _b32(sibling)
+        node = keccak(min(node, s) + max(node, s))
+    return node
+
+
+# ------------------------------------------------------------------ verification
+@dataclass
+class RecordCheck:
+    id: str
+    ok: bool
+    reason: str = ""
+
+
+@dataclass
+class Verification:
+    """Outcome of verifying a report (or one record) against the chain."""
+
+    path: str
+    regulator: str
+    day: int
+    version: int
+    root: str
+    onchain_root: str | None
+    records: list[RecordCheck] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(r.ok for r in self.records)
+
+    @property
+    def failed(self) -> list[RecordCheck]:
+        return [r for r in self.records if not r.ok]
+
+    def summary(self) -> str:
+        bad = self.failed
+        state = "VERIFIED" if self.ok else "FAILED"
+        head = (
+            f"{state}: {self.path} regulator {self.regulator} day {self.day} version {self.version}: "
+            f"{len(self.records) - len(bad)}/{len(self.records)} records verify against root "
+            f"{self.onchain_root or '(none on chain)'}"
+        )
+        lines = [head]
+        lines += [f"  problem: {p}" for p in self.problems]
+        lines += [f"  record {r.id}: {r.reason}" for r in bad[:20]]
+        return "\n".join(lines)
+
+
+def _onchain_anchor(
+    anchor_contract: Any, regulator: str, day: int, version: int
+) -> tuple[str, str, int] | None:
+    try:
+        a = anchor_contract.getAnchor(regulator, day, version)
+    except Exception:  # noqa: BLE001 - AnchorNotFound (revert) or node error: not anchored here
+        return None
+    root, rules_hash, count = a[0], a[1], a[2]
+    return _hexstr(root), _hexstr(rules_hash), int(count)
+
+
+def _hexstr(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    s = str(value)
+    return s if s.startswith("0x") else "0x" + s
+
+
+def verify_record(
+    record: dict,
+    regulator: str,
+    day: int,
+    version: int,
+    anchor_contract: Any,
+    rules_hash: str | None = None,
+    onchain_view: bool = True,
+    onchain: tuple[str, str, int] | None = None,
+) -> RecordCheck:
+    """Check one record (with its `proof`) against the anchored root of (regulator, day, version).
+
+    The record hash is recomputed from the record's content: any altered value fails. With
+    `onchain_view`, the contract's verifyRecord view checks it too (a third party's own node)."""
+    rid = str(record.get("id", "?"))
+    onchain = onchain or _onchain_anchor(anchor_contract, regulator, day, version)
+    if onchain is None:
+        return RecordCheck(
+            rid, False, f"no anchor on chain for ({regulator}, day {day}, version {version})"
+        )
+    root, chain_rules, _count = onchain
+    if rules_hash is not None and rules_hash.lower() != chain_rules.lower():
+        return RecordCheck(
+            rid, False, f"report states rules {rules_hash}, anchor holds {chain_rules}"
+        )
+    rh = record_hash(record)
+    if "recordHash" in record and record["recordHash"].lower() != "0x" + rh.hex():
+        return RecordCheck(rid, False, "content does not match its recordHash (altered)")
+    proof = record.get("proof", [])
+    if process_proof(leaf_hash(regulator, day, chain_rules, rh), proof) != _b32(root):
+        return RecordCheck(
+            rid,
+            False,
+            "proof does not lead to the anchored root (altered, or another "
+            "regulator's, day's or version's record)",
+        )
+    if onchain_view and not anchor_contract.verifyRecord(
+        regulator, day, version, rh, [_b32(p) for p in proof]
+    ):
+        return RecordCheck(rid, False, "ReportAnchor.verifyRecord refused the record")
+    return RecordCheck(rid, True)
+
+
+def verify_report(
+    path: str | Path | dict, anchor_contract: Any, onchain_view: bool = True
+) -> Verification:
+    """Verify a JSON report (path or loaded dict) record by record against ReportAnchor.
+
+    Checks: an anchor exists for the report's (regulator, day, version); its root, rules hash and
+    record count equal the report's; every record's recomputed hash and proof reach that root (and
+    the contract's verifyRecord view agrees when `onchain_view`). Returns a Verification; `.ok`."""
+    if isinstance(path, dict):
+        report, where = path, "<report>"
+    else:
+        where = str(path)
+        try:
+            report = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{path}: no such report; pass the report.json a build wrote"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{exc.lineno}: not a JSON report ({exc.msg})") from None
+    regulator = report["regulator"]
+    day, version = int(report["day"]), int(report["anchor"]["version"])
+    result = Verification(
+        where, regulator, day, version, report["anchor"].get("root", ZERO32), None
+    )
+    if version < 1:
+        result.problems.append(
+            "the report was never anchored (version 0): nothing to verify against"
+        )
+        return result
+    onchain = _onchain_anchor(anchor_contract, regulator, day, version)
+    if onchain is None:
+        result.problems.append(
+            f"no anchor on chain for ({regulator}, day {day}, version {version})"
+        )
+        return result
+    root, chain_rules, count = onchain
+    result.onchain_root = root
+    if root.lower() != result.root.lower():
+        result.problems.append(f"report root {result.root} differs from the anchored root {root}")
+    if chain_rules.lower() != report["rules"]["hash"].lower():
+        result.problems.append(
+            f"report rules {report['rules']['hash']} differ from the anchored {chain_rules}"
+        )
+    if count != len(report["records"]):
+        result.problems.append(
+            f"report has {len(report['records'])} records, the anchor counts {count}"
+        )
+    for rec in report["records"]:
+        result.records.append(
+            verify_record(
+                rec,
+                regulator,
+                day,
+                version,
+                anchor_contract,
+                report["rules"]["hash"],
+                onchain_view,
+                onchain,
+            )
+        )
+    return result
