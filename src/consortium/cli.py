@@ -78,6 +78,37 @@ def cmd_besu_genesis(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    chain = _connect(args.network)
+    from consortium.deploy import load_suite
+    from consortium.reporting import ReportingError, RulesError, build_reports
+    from consortium.reporting.indexer import day_of
+
+    suite = load_suite(chain.network_name())
+    day = args.day or day_of(chain.web3().eth.get_block("latest")["timestamp"])
+    reporter = chain.accounts()[args.reporter] if args.reporter is not None else None
+    try:
+        built = build_reports(suite, day, args.regulator, anchor=suite["ReportAnchor"], reporter=reporter,
+                              rules_path=args.rules, db_url=args.db, out=args.out,
+                              deployment_block=suite.block)
+    except (ReportingError, RulesError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for b in built:
+        print(f"{b.regulator} day {b.day} v{b.version}: {b.paths.get('json')}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    chain = _connect(args.network)
+    from consortium.deploy import load_suite
+    from consortium.reporting import verify_report
+
+    result = verify_report(args.path, load_suite(chain.network_name())["ReportAnchor"])
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
 def cmd_coverage_summary(args: argparse.Namespace) -> int:
     from consortium.coverage import summarise
 
@@ -115,6 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--fund", nargs="*", default=[], metavar="ADDRESS")
     gen.add_argument("--out", default="config/besu/genesis.json")
     gen.set_defaults(func=cmd_besu_genesis)
+    rep = with_network(sub.add_parser("report", help="build, anchor and write regulators' reports for a day"))
+    rep.add_argument("--day", help="YYYY-MM-DD or day number (default: the latest block's UTC day)")
+    rep.add_argument("--regulator", help="regulator address (default: every regulator)")
+    rep.add_argument("--out", default="reports")
+    rep.add_argument("--rules", help="reporting rules file (default config/reporting-rules.yaml)")
+    rep.add_argument("--db", help="SQLAlchemy URL of the regulator's index (default SQLite under --out)")
+    rep.add_argument("--reporter", type=int, help="account index holding REPORTER (anchors the roots)")
+    rep.set_defaults(func=cmd_report)
+    ver = with_network(sub.add_parser("verify", help="verify a report.json against the on-chain root"))
+    ver.add_argument("path")
+    ver.set_defaults(func=cmd_verify)
     cov = sub.add_parser("coverage-summary", help="print branch coverage from brownie's report")
     cov.add_argument("path")
     cov.set_defaults(func=cmd_coverage_summary)

@@ -19,7 +19,9 @@ LineDeployer = Callable[[Any, Any, Any], dict[str, Any]]
 
 def _line_deployers() -> list[LineDeployer]:
     """Business lines in deployment order (each only needs the registry)."""
-    return []
+    from consortium.reporting import deploy as deploy_reporting
+
+    return [deploy_reporting]
 
 
 @dataclass

@@ -61,6 +61,11 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "closeChannel": member(),  # parties or the permission manager: tests/unit/…/test_channels.py
         "approveAmendment": member(missing_role_error=r"RegistryNotTermsParty:.*"),
     },
+    "ReportAnchor": {
+        # REPORTER or PERMISSION_MANAGER; a member with neither is told it lacks PERMISSION_MANAGER
+        "setRules": role("REPORTER", "PERMISSION_MANAGER"),
+        "anchor": role("REPORTER"),
+    },
     "DepositToken": {
         "issue": role("CASH_ISSUER"),
         "redeem": role("CASH_ISSUER"),
