@@ -49,8 +49,13 @@ def project():
     return proj
 
 
-def connect(network_id: str = "development") -> None:
-    """Connect to `network_id`, launching a local chain on a free port when brownie owns it."""
+def connect(network_id: str = "development", quiet: bool = True) -> None:
+    """Connect to `network_id`, launching a local chain on a free port when brownie owns it.
+
+    `quiet` stops brownie printing every transaction (the demo and bench print their own progress).
+    """
+    if quiet:
+        CONFIG.argv["silent"] = True
     if network.is_connected():
         return
     if "cmd" in CONFIG.networks.get(network_id, {}):
