@@ -87,6 +87,11 @@ class DayResult:
         return out
 
 
+def _isin(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hash-based membership (numpy's sort-based isin is ~20x slower on a million int64 ids)."""
+    return pd.Series(a).isin(pd.Index(b)).to_numpy()
+
+
 def _frame(df: pd.DataFrame, name: str) -> pd.DataFrame:
     missing = {"id", "amount"} - set(df.columns)
     if missing:
@@ -99,12 +104,12 @@ def _side_breaks(truth: pd.DataFrame, side_df: pd.DataFrame, limbo: np.ndarray, 
     """Breaks of one side against the truth; returns (breaks, truth ids with a break on this side)."""
     g = side_df.groupby("id", sort=False)["amount"].agg(["sum", "size", "first"])
     gid = g.index.to_numpy(np.int64)
-    in_truth = np.isin(gid, truth.index.to_numpy(np.int64))
+    in_truth = _isin(gid, truth.index.to_numpy(np.int64))
     # ids on this side that no truth record covers
     other = g[~in_truth]
     oid = other.index.to_numpy(np.int64)
-    is_limbo = np.isin(oid, limbo)
-    is_known = np.isin(oid, known)
+    is_limbo = _isin(oid, limbo)
+    is_known = _isin(oid, known)
     unk = pd.DataFrame({
         "id": oid,
         "cause": np.where(is_limbo | is_known, COMMITMENT_MISMATCH, UNKNOWN_ID),
@@ -166,7 +171,7 @@ def reconcile(bilateral: pd.DataFrame, debit: pd.DataFrame, credit: pd.DataFrame
 
     broken = np.union1d(np.union1d(d_bad, c_bad), ids[cm])
     truth_ids = truth.index.to_numpy(np.int64)
-    matched = int(len(truth_ids) - np.isin(truth_ids, broken).sum())
+    matched = int(len(truth_ids) - _isin(truth_ids, broken).sum())
     return DayResult(
         truth_count=len(truth_ids),
         matched=matched,
