@@ -43,8 +43,8 @@ class UnresolvedCommitment(ValueError):
 
 
 def record_id32(i: int) -> bytes:
-    """On-chain bytes32 of an int64 record id (big-endian, left-padded)."""
-    return int(i).to_bytes(32, "big")
+    """On-chain bytes32 of an int64 record id (big-endian two's complement, as int256 → bytes32)."""
+    return int(i).to_bytes(32, "big", signed=True)
 
 
 @dataclass
