@@ -9,7 +9,7 @@ typed-data encoder, so the two implementations check each other.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from eth_abi import encode
 from eth_account import Account
@@ -92,8 +92,32 @@ def _b32(v: bytes | str) -> bytes:
     return bytes(v)
 
 
+class _Typed:
+    """Shared behaviour of the EIP-712 structs: field values, struct hash, ABI tuple, JSON."""
+
+    FIELDS: ClassVar[list[tuple[str, str]]]
+    TYPEHASH: ClassVar[bytes]
+
+    def values(self) -> list[Any]:
+        return [getattr(self, n) for n, _ in self.FIELDS]
+
+    def struct_hash(self) -> bytes:
+        return _struct_hash(self.TYPEHASH, self.FIELDS, self.values())
+
+    def as_tuple(self) -> tuple:
+        """ABI tuple for contract calls."""
+        return tuple(self.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]):
+        return cls(**_from_jsonable(d, cls.FIELDS))
+
+
 @dataclass(frozen=True)
-class Request:
+class Request(_Typed):
     """A subscription, redemption or share change a sales bank sends to an issuer (minor units / shares)."""
 
     requestId: bytes
@@ -106,26 +130,12 @@ class Request:
     investorCommitment: bytes
     period: int
 
-    def values(self) -> list[Any]:
-        return [getattr(self, n) for n, _ in REQUEST_FIELDS]
-
-    def struct_hash(self) -> bytes:
-        return _struct_hash(REQUEST_TYPEHASH, REQUEST_FIELDS, self.values())
-
-    def as_tuple(self) -> tuple:
-        """ABI tuple for contract calls."""
-        return tuple(self.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Request":
-        return cls(**_from_jsonable(d, REQUEST_FIELDS))
+    FIELDS: ClassVar[list[tuple[str, str]]] = REQUEST_FIELDS
+    TYPEHASH: ClassVar[bytes] = REQUEST_TYPEHASH
 
 
 @dataclass(frozen=True)
-class Confirmation:
+class Confirmation(_Typed):
     """An issuer's answer to one request; `requestHash` binds it to the exact request struct."""
 
     requestId: bytes
@@ -136,21 +146,8 @@ class Confirmation:
     confirmedShares: int
     confirmedAt: int
 
-    def values(self) -> list[Any]:
-        return [getattr(self, n) for n, _ in CONFIRMATION_FIELDS]
-
-    def struct_hash(self) -> bytes:
-        return _struct_hash(CONFIRMATION_TYPEHASH, CONFIRMATION_FIELDS, self.values())
-
-    def as_tuple(self) -> tuple:
-        return tuple(self.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Confirmation":
-        return cls(**_from_jsonable(d, CONFIRMATION_FIELDS))
+    FIELDS: ClassVar[list[tuple[str, str]]] = CONFIRMATION_FIELDS
+    TYPEHASH: ClassVar[bytes] = CONFIRMATION_TYPEHASH
 
 
 def _struct_hash(typehash: bytes, fields: list[tuple[str, str]], values: list[Any]) -> bytes:

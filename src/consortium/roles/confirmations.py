@@ -128,6 +128,13 @@ class Participant:
     def domain(self) -> Domain:
         return anchor_domain(self.anchor)
 
+    def collect_results(self) -> list[dict[str, Any]]:
+        """Store the reconciler's day results addressed to this institution."""
+        out = [m.body for m in self.endpoint.receive(["reconciliation-result"])]
+        for r in out:
+            self.store.put("reconciliation", str(r["day"]), r)
+        return out
+
     def approve_rules(self, rules: qualification.QualificationRules, bank: str, issuer: str) -> Any:
         """Approve `rules` as the next version of the product's terms (one half of a joint amendment)."""
         return self._tx(self.inst.registry.approveAmendment, rules.terms_id, bank, issuer, rules.terms_hash())
@@ -358,12 +365,6 @@ class Bank(Participant):
         self.endpoint.send(reconciler, "credit", {"day": day, "rows": df[["id", "amount", "paid_at"]].to_numpy().tolist()})
         return len(df)
 
-    def collect_results(self) -> list[dict[str, Any]]:
-        out = [m.body for m in self.endpoint.receive(["reconciliation-result"])]
-        for r in out:
-            self.store.put("reconciliation", str(r["day"]), r)
-        return out
-
 
 @dataclass
 class FinanceCompany(Participant):
@@ -380,12 +381,6 @@ class FinanceCompany(Participant):
         df = self.store.details("debit", day)
         self.endpoint.send(reconciler, "debit-details", {"day": day, "rows": df[["id", "amount", "paid_at"]].to_numpy().tolist()})
         return len(df)
-
-    def collect_results(self) -> list[dict[str, Any]]:
-        out = [m.body for m in self.endpoint.receive(["reconciliation-result"])]
-        for r in out:
-            self.store.put("reconciliation", str(r["day"]), r)
-        return out
 
     def settle(self, bank: str, day: int, token: Any = None) -> Any:
         """Pay the bank the day's corrected credit total (token allowance first when a token is used)."""

@@ -1,7 +1,8 @@
 """Permission table: every state-changing ConfirmationAnchor function from every role that must not call it."""
 
-import brownie
 import pytest
+
+from tests.fixtures.confirmations import assert_refused, permission_cases, state_changing
 
 pytest_plugins = ["tests.fixtures.confirmations"]
 
@@ -14,25 +15,12 @@ TABLE = {
     "anchorPacket": ("sales_bank", lambda c: (c.issuer_a.address, H, 1)),
     "anchorPeriod": ("sales_bank", lambda c: (1, H, 1)),
 }
-WRONG = ["sales_bank", "issuer_a", "bank", "fc", "reconciler", "cash_issuer", "regulator"]
 
 
-def _cases():
-    for fn, (allowed, _) in sorted(TABLE.items()):
-        for caller in WRONG + ["suspended", "stranger"]:
-            if caller != allowed:
-                yield fn, caller
-
-
-@pytest.mark.parametrize("fn,caller", list(_cases()))
+@pytest.mark.parametrize("fn,caller", permission_cases(TABLE))
 def test_access__wrong_caller__reverts(anchor, cast, stranger, fn, caller):
-    args = TABLE[fn][1](cast)
-    account = stranger if caller == "stranger" else getattr(cast, caller).account
-    pattern = r"RegistryNotActiveMember:.*" if caller in ("suspended", "stranger") else r"RegistryMissingRole:.*"
-    with brownie.reverts(revert_pattern=pattern):
-        getattr(anchor, fn)(*args, {"from": account})
+    assert_refused(anchor, TABLE, cast, stranger, fn, caller)
 
 
 def test_access__table_covers_every_state_changing_function(anchor):
-    changing = {x["name"] for x in anchor.abi if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")}
-    assert changing == set(TABLE)
+    assert state_changing(anchor) == set(TABLE)
