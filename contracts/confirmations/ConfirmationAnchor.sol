@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
+import {IConfirmationAnchor} from "../../interfaces/IConfirmationAnchor.sol";
+import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
+import {Roles} from "../consortium/Roles.sol";
+
+/// @title ConfirmationAnchor
+/// @notice Hash evidence of sales-bank / product-issuer exchanges: registrations, anchored roots of
+/// confirmed requests, and EIP-712 confirmation checks anyone can run.
+/// @dev One storage slot per anchored root whatever the batch size, so the per-record cost of a
+/// 1,000-record packet is close to the floor (intrinsic + calldata + one SSTORE, divided by 1,000).
+contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
+    /// @notice Upper bound on the records one root may claim (a day of a large sales bank).
+    uint256 public constant MAX_RECORDS_PER_ROOT = 1_000_000;
+
+    bytes32 public constant REQUEST_TYPEHASH = keccak256(
+        "Request(bytes32 requestId,address salesBank,address issuer,bytes32 productId,uint8 kind,uint256 amount,uint256 shares,bytes32 investorCommitment,uint64 period)"
+    );
+    bytes32 public constant CONFIRMATION_TYPEHASH = keccak256(
+        "Confirmation(bytes32 requestId,bytes32 requestHash,address issuer,uint8 status,uint256 confirmedAmount,uint256 confirmedShares,uint64 confirmedAt)"
+    );
+
+    mapping(bytes32 root => Anchor) private _anchors;
+    mapping(bytes32 registrationId => Registration) private _registrations;
+
+    constructor(IConsortiumRegistry registry_) ConsortiumManaged(registry_) EIP712("ConsortiumConfirmations", "1") {}
+
+    // ================================================================= registration
+
+    /// @inheritdoc IConfirmationAnchor
+    function submitRegistration(address issuer, bytes32 registrationId, bytes32 commitment) external {
+        address bank = _checkRole(Roles.SALES_BANK);
+        _checkChannel(bank, issuer);
+        if (commitment == bytes32(0)) revert AnchorZeroCommitment();
+        Registration storage r = _registrations[registrationId];
+        if (r.status != RegistrationStatus.None) revert AnchorRegistrationExists(registrationId);
+        r.salesBank = bank;
+        r.issuer = issuer;
+        r.status = RegistrationStatus.Pending;
+        r.commitment = commitment;
+        emit RegistrationSubmitted(registrationId, bank, issuer, commitment);
+    }
+
+    /// @inheritdoc IConfirmationAnchor
+    function decideRegistration(bytes32 registrationId, bool accepted, bytes32 resultHash) external {
+        address issuer = _checkRole(Roles.PRODUCT_ISSUER);
+        Registration storage r = _registrations[registrationId];
+        if (r.status == RegistrationStatus.None) revert AnchorRegistrationUnknown(registrationId);
+        if (r.issuer != issuer) revert AnchorNotRegistrationIssuer(registrationId, msg.sender, r.issuer);
+        if (r.status != RegistrationStatus.Pending) revert AnchorRegistrationAlreadyDecided(registrationId, r.status);
+        r.status = accepted ? RegistrationStatus.Accepted : RegistrationStatus.Rejected;
+        r.resultHash = resultHash;
+        emit RegistrationDecided(registrationId, issuer, accepted, resultHash);
+    }
+
+    // ================================================================= anchoring
+
+    /// @inheritdoc IConfirmationAnchor
+    function anchorPacket(address issuer, bytes32 root, uint32 count) external {
+        address bank = _checkRole(Roles.SALES_BANK);
+        _checkChannel(bank, issuer);
+        _anchor(bank, root, count);
+        emit PacketAnchored(root, bank, issuer, count);
+    }
+
+    /// @inheritdoc IConfirmationAnchor
+    function anchorPeriod(uint64 period, bytes32 root, uint32 count) external {
+        address bank = _checkRole(Roles.SALES_BANK);
+        _anchor(bank, root, count);
+        emit PeriodAnchored(root, bank, period, count);
+    }
+
+    function _anchor(address bank, bytes32 root, uint32 count) internal {
+        if (root == bytes32(0)) revert AnchorZeroRoot();
+        if (count == 0 || count > MAX_RECORDS_PER_ROOT) revert AnchorCountOutOfRange(count, MAX_RECORDS_PER_ROOT);
+        Anchor storage a = _anchors[root];
+        if (a.anchoredBy != address(0)) revert AnchorRootAlreadyAnchored(root, a.anchoredBy);
+        _anchors[root] = Anchor({anchoredBy: bank, anchoredAt: uint64(block.timestamp), count: count});
+    }
+
+    // ================================================================= views
+
+    /// @inheritdoc IConfirmationAnchor
+    function anchorOf(bytes32 root) external view returns (Anchor memory) {
+        return _anchors[root];
+    }
+
+    /// @inheritdoc IConfirmationAnchor
+    function verifyRecord(
+        bytes32 root,
+        bytes32 recordId,
+        address counterparty,
+        bytes32 dataHash,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        if (_anchors[root].anchoredBy == address(0)) revert AnchorRootUnknown(root);
+        return MerkleProof.verifyCalldata(proof, root, leafOf(recordId, counterparty, dataHash));
+    }
+
+    /// @inheritdoc IConfirmationAnchor
+    function leafOf(bytes32 recordId, address counterparty, bytes32 dataHash) public pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(recordId, counterparty, dataHash))));
+    }
+
+    /// @inheritdoc IConfirmationAnchor
+    function getRegistration(bytes32 registrationId) external view returns (Registration memory) {
+        return _registrations[registrationId];
+    }
+
+    /// @inheritdoc IConfirmationAnchor
+    function requestStructHash(Request calldata q) public pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                REQUEST_TYPEHASH,
+                q.requestId,
+                q.salesBank,
+                q.issuer,
+                q.productId,
+                q.kind,
+                q.amount,
+                q.shares,
+                q.investorCommitment,
+                q.period
+            )
+        );
+    }
+
+    /// @inheritdoc IConfirmationAnchor
+    function requestDigest(Request calldata request) external view returns (bytes32) {
+        return _hashTypedDataV4(requestStructHash(request));
+    }
+
+    /// @inheritdoc IConfirmationAnchor
+    function confirmationDigest(Confirmation calldata c) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    CONFIRMATION_TYPEHASH,
+                    c.requestId,
+                    c.requestHash,
+                    c.issuer,
+                    c.status,
+                    c.confirmedAmount,
+                    c.confirmedShares,
+                    c.confirmedAt
+                )
+            )
+        );
+    }
+
+    /// @inheritdoc IConfirmationAnchor
+    function checkConfirmation(Confirmation calldata confirmation, bytes calldata signature)
+        external
+        view
+        returns (address signerMember)
+    {
+        address signer = ECDSA.recover(confirmationDigest(confirmation), signature);
+        signerMember = registry.memberOf(signer);
+        if (signerMember != confirmation.issuer) {
+            revert AnchorConfirmationWrongSigner(confirmation.requestId, confirmation.issuer, signer, signerMember);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
+import {IReconciliation} from "../../interfaces/IReconciliation.sol";
+import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
+import {Roles} from "../consortium/Roles.sol";
+
+/// @title Reconciliation
+/// @notice Bilateral commitments of a day, the next-day reconciliation result and the payment of the
+/// day's credit total from the finance company to the bank.
+/// @dev Invariant enforced, not hoped for: the recorded corrected debit and credit totals both equal the
+/// committed total of the day's bilateral details, so the payment is exactly what the client committed.
+contract Reconciliation is IReconciliation, ConsortiumManaged {
+    using SafeERC20 for IERC20;
+
+    uint256 public constant MAX_RECORDS_PER_BATCH = 1_000_000;
+    uint256 public constant MAX_BATCHES_PER_DAY = 256;
+    uint256 public constant MAX_BREAKS_PER_CALL = 100;
+    uint8 internal constant MAX_CAUSE = 5;
+    uint8 internal constant MAX_SIDE = 2;
+
+    uint256 private immutable _offset;
+    IERC20 private immutable _token;
+
+    mapping(bytes32 dayKey => Day) private _days;
+    mapping(bytes32 root => bytes32 dayKey) private _rootDay;
+
+    /// @param offset_ seconds after midnight UTC of the next day when reconciliation may run
+    /// @param token_ the deposit token used to pay (zero: payment by reference only)
+    constructor(IConsortiumRegistry registry_, uint256 offset_, IERC20 token_) ConsortiumManaged(registry_) {
+        _offset = offset_;
+        _token = token_;
+    }
+
+    /// @inheritdoc IReconciliation
+    function commitBilateral(address financeCompany, uint32 day, bytes32 root, uint32 count, uint128 total) external {
+        address bank = _checkRole(Roles.BANK);
+        _checkChannel(bank, financeCompany);
+        if (root == bytes32(0)) revert ReconciliationZeroRoot();
+        if (count == 0 || count > MAX_RECORDS_PER_BATCH) revert ReconciliationCountOutOfRange(count, MAX_RECORDS_PER_BATCH);
+        if (_rootDay[root] != bytes32(0)) revert ReconciliationRootAlreadyCommitted(root);
+        bytes32 key = dayKey(bank, financeCompany, day);
+        Day storage d = _days[key];
+        if (d.reconciled) revert ReconciliationDayClosed(key);
+        if (d.batches >= MAX_BATCHES_PER_DAY) revert ReconciliationTooManyBatches(key, MAX_BATCHES_PER_DAY);
+        _rootDay[root] = key;
+        d.batches += 1;
+        d.committedCount += count;
+        d.committedTotal += total;
+        emit BilateralCommitted(key, bank, financeCompany, day, root, count, total);
+    }
+
+    /// @inheritdoc IReconciliation
+    function recordReconciliation(address bank, address financeCompany, uint32 day, Summary calldata s)
+        external
+        onlyRole(Roles.RECONCILER)
+    {
+        bytes32 key = dayKey(bank, financeCompany, day);
+        Day storage d = _days[key];
+        if (d.batches == 0) revert ReconciliationNothingCommitted(key);
+        uint256 notBefore = (uint256(day) + 1) * 1 days + _offset;
+        if (block.timestamp < notBefore) revert ReconciliationTooEarly(key, notBefore, block.timestamp);
+        if (d.reconciled) revert ReconciliationDayAlreadyReconciled(key);
+        if (s.correctedDebit != d.committedTotal || s.correctedCredit != d.committedTotal) {
+            revert ReconciliationCorrectedTotalMismatch(key, s.correctedDebit, s.correctedCredit, d.committedTotal);
+        }
+        if (s.matched > d.committedCount) revert ReconciliationCountMismatch(key, s.matched, d.committedCount);
+        if ((s.breaks == 0) != (s.breaksRoot == bytes32(0))) revert ReconciliationBreaksRootMissing(key, s.breaks);
+        d.reconciled = true;
+        d.matched = s.matched;
+        d.breaks = s.breaks;
+        d.debitPresented = s.debitPresented;
+        d.creditPresented = s.creditPresented;
+        d.breaksRoot = s.breaksRoot;
+        emit DayReconciled(
+            key, bank, financeCompany, day, s.matched, s.breaks, s.debitPresented, s.creditPresented, d.committedTotal, s.breaksRoot
+        );
+    }
+
+    /// @inheritdoc IReconciliation
+    function recordBreaks(bytes32 key, BreakEntry[] calldata entries) external onlyRole(Roles.RECONCILER) {
+        Day storage d = _days[key];
+        if (!d.reconciled) revert ReconciliationDayNotReconciled(key);
+        uint256 n = entries.length;
+        if (n == 0 || n > MAX_BREAKS_PER_CALL) revert ReconciliationTooManyBreaks(key, n, MAX_BREAKS_PER_CALL);
+        uint32 next = d.breaksRecorded;
+        if (next + n > d.breaks) revert ReconciliationTooManyBreaks(key, next + n, d.breaks);
+        for (uint256 i; i < n; ++i) {
+            BreakEntry calldata e = entries[i];
+            if (e.seq != next) revert ReconciliationBreakOutOfOrder(key, next, e.seq);
+            if (e.cause == 0 || e.cause > MAX_CAUSE || e.side > MAX_SIDE) {
+                revert ReconciliationBadBreak(key, e.seq, e.cause, e.side);
+            }
+            ++next;
+            emit BreakRecorded(key, e.recordId, e.cause, e.seq, e.side, e.presentedAmount, e.correctedAmount);
+        }
+        d.breaksRecorded = next;
+    }
+
+    /// @inheritdoc IReconciliation
+    function settleDay(address bank, uint32 day, bytes32 paymentRef) external {
+        address fc = _checkRole(Roles.FINANCE_COMPANY);
+        bytes32 key = dayKey(bank, fc, day);
+        Day storage d = _days[key];
+        if (d.batches == 0) revert ReconciliationNotDayParty(key, msg.sender);
+        if (!d.reconciled) revert ReconciliationDayNotReconciled(key);
+        if (d.settled) revert ReconciliationDayAlreadySettled(key);
+        d.settled = true;
+        d.paymentRef = paymentRef;
+        bool viaToken = address(_token) != address(0);
+        if (viaToken) _token.safeTransferFrom(fc, bank, d.committedTotal);
+        emit DaySettled(key, fc, bank, d.committedTotal, paymentRef, viaToken);
+    }
+
+    /// @inheritdoc IReconciliation
+    function dayKey(address bank, address financeCompany, uint32 day) public pure returns (bytes32) {
+        return keccak256(abi.encode(bank, financeCompany, day));
+    }
+
+    /// @inheritdoc IReconciliation
+    function getDay(bytes32 key) external view returns (Day memory) {
+        return _days[key];
+    }
+
+    /// @inheritdoc IReconciliation
+    function committedDayOf(bytes32 root) external view returns (bytes32) {
+        return _rootDay[root];
+    }
+
+    /// @inheritdoc IReconciliation
+    function reconcileOffset() external view returns (uint256) {
+        return _offset;
+    }
+
+    /// @inheritdoc IReconciliation
+    function settlementToken() external view returns (address) {
+        return address(_token);
+    }
+}

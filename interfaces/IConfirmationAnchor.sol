@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IConfirmationAnchor
+/// @notice Evidence of the sales-bank / product-issuer data exchange: user-registration commitments and
+/// results, Merkle roots of confirmed requests ("second transaction data"), and EIP-712 verification of
+/// issuers' confirmations. Business data never comes on chain: only salted hashes, roots and counts.
+/// @dev Roots are OpenZeppelin standard Merkle trees (sorted pairs, leaves double-hashed over
+/// `abi.encode(bytes32 recordId, address counterparty, bytes32 dataHash)`), the format `merkle-zeppelin`
+/// builds off chain, so every record is provable by itself against its anchored root.
+interface IConfirmationAnchor {
+    /// @notice Lifecycle of a user registration forwarded by a sales bank to an issuer.
+    enum RegistrationStatus {
+        None,
+        Pending,
+        Accepted,
+        Rejected
+    }
+
+    /// @notice A registration as the chain knows it: parties, the salted commitment and the result.
+    struct Registration {
+        address salesBank;
+        address issuer;
+        RegistrationStatus status;
+        bytes32 commitment;
+        bytes32 resultHash;
+    }
+
+    /// @notice One anchored root, packed in a single storage slot.
+    struct Anchor {
+        address anchoredBy;
+        uint64 anchoredAt;
+        uint32 count;
+    }
+
+    /// @notice A sales request as the issuer confirms it (EIP-712 struct `Request`).
+    struct Request {
+        bytes32 requestId;
+        address salesBank;
+        address issuer;
+        bytes32 productId;
+        uint8 kind;
+        uint256 amount;
+        uint256 shares;
+        bytes32 investorCommitment;
+        uint64 period;
+    }
+
+    /// @notice The issuer's confirmation of one request (EIP-712 struct `Confirmation`).
+    struct Confirmation {
+        bytes32 requestId;
+        bytes32 requestHash;
+        address issuer;
+        uint8 status;
+        uint256 confirmedAmount;
+        uint256 confirmedShares;
+        uint64 confirmedAt;
+    }
+
+    // ----------------------------------------------------------------- events
+    event RegistrationSubmitted(
+        bytes32 indexed registrationId, address indexed salesBank, address indexed issuer, bytes32 commitment
+    );
+    event RegistrationDecided(bytes32 indexed registrationId, address indexed issuer, bool accepted, bytes32 resultHash);
+    event PacketAnchored(bytes32 indexed root, address indexed salesBank, address indexed issuer, uint32 count);
+    event PeriodAnchored(bytes32 indexed root, address indexed salesBank, uint64 indexed period, uint32 count);
+
+    // ----------------------------------------------------------------- errors
+    error AnchorZeroRoot();
+    error AnchorCountOutOfRange(uint256 count, uint256 max);
+    error AnchorRootAlreadyAnchored(bytes32 root, address anchoredBy);
+    error AnchorRootUnknown(bytes32 root);
+    error AnchorRegistrationExists(bytes32 registrationId);
+    error AnchorRegistrationUnknown(bytes32 registrationId);
+    error AnchorRegistrationAlreadyDecided(bytes32 registrationId, RegistrationStatus status);
+    error AnchorNotRegistrationIssuer(bytes32 registrationId, address caller, address issuer);
+    error AnchorZeroCommitment();
+    error AnchorConfirmationWrongSigner(bytes32 requestId, address expectedIssuer, address signer, address signerMember);
+
+    // ----------------------------------------------------------------- registration
+    /// @notice Record that a sales bank forwarded a user-registration application to an issuer.
+    /// @param issuer the product issuer that registers the user
+    /// @param registrationId the application's id (random, carries no personal data)
+    /// @param commitment salted hash of the application (the salt stays with the two parties)
+    /// Requirements:
+    /// - caller acts for an active member holding SALES_BANK
+    /// - the data channel between the sales bank and `issuer` is open
+    /// - `registrationId` unused; `commitment` non-zero
+    function submitRegistration(address issuer, bytes32 registrationId, bytes32 commitment) external;
+
+    /// @notice Record the issuer's registration result.
+    /// @param accepted whether the issuer registered the user
+    /// @param resultHash hash of the result message returned over the channel
+    /// Requirements:
+    /// - caller acts for an active member holding PRODUCT_ISSUER, the registration's issuer
+    /// - the registration is pending (decided only once)
+    function decideRegistration(bytes32 registrationId, bool accepted, bytes32 resultHash) external;
+
+    // ----------------------------------------------------------------- anchoring
+    /// @notice Anchor the Merkle root of one packet's confirmed records (one issuer, one period).
+    /// @param issuer the packet's counterparty
+    /// @param root OpenZeppelin standard Merkle root of the packet's records
+    /// @param count number of records under the root (1..MAX_RECORDS_PER_ROOT)
+    /// Requirements:
+    /// - caller acts for an active member holding SALES_BANK
+    /// - the channel between the sales bank and `issuer` is open (ManagedChannelClosed otherwise)
+    /// - `root` non-zero and never anchored before (AnchorRootAlreadyAnchored: safe to retry)
+    function anchorPacket(address issuer, bytes32 root, uint32 count) external;
+
+    /// @notice Anchor one root over a whole period (all issuers); the cheapest evidence per record.
+    /// @dev Channels were checked when each packet was anchored or sent; this only proves content.
+    /// Requirements: SALES_BANK; `root` non-zero, never anchored; 1 <= count <= MAX_RECORDS_PER_ROOT.
+    function anchorPeriod(uint64 period, bytes32 root, uint32 count) external;
+
+    // ----------------------------------------------------------------- views
+    /// @notice The anchor of `root` (zero struct when never anchored).
+    function anchorOf(bytes32 root) external view returns (Anchor memory);
+
+    /// @notice Whether a record is under an anchored root.
+    /// @return true iff `root` is anchored and `proof` proves the record's leaf under it
+    /// Requirements: `root` anchored (AnchorRootUnknown otherwise).
+    function verifyRecord(
+        bytes32 root,
+        bytes32 recordId,
+        address counterparty,
+        bytes32 dataHash,
+        bytes32[] calldata proof
+    ) external view returns (bool);
+
+    /// @notice The standard-tree leaf of a record: keccak256(bytes.concat(keccak256(abi.encode(...)))).
+    function leafOf(bytes32 recordId, address counterparty, bytes32 dataHash) external pure returns (bytes32);
+
+    /// @notice A registration's record.
+    function getRegistration(bytes32 registrationId) external view returns (Registration memory);
+
+    /// @notice EIP-712 digest of a request / confirmation under this contract's domain.
+    function requestDigest(Request calldata request) external view returns (bytes32);
+
+    /// @notice EIP-712 struct hash of a request (what a confirmation's requestHash must equal).
+    function requestStructHash(Request calldata request) external pure returns (bytes32);
+
+    /// @notice EIP-712 digest of a confirmation under this contract's domain.
+    function confirmationDigest(Confirmation calldata confirmation) external view returns (bytes32);
+
+    /// @notice The member that signed `confirmation` (the signer itself or the member it operates for).
+    /// Requirements: a valid ECDSA signature (OpenZeppelin ECDSA errors otherwise); the signer's member is
+    /// `confirmation.issuer` (AnchorConfirmationWrongSigner otherwise).
+    function checkConfirmation(Confirmation calldata confirmation, bytes calldata signature)
+        external
+        view
+        returns (address signerMember);
+}

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IReconciliation
+/// @notice Bank / finance-company next-day reconciliation. The paying client's bilateral details are
+/// committed as Merkle roots with their count and total during the day; at the configured time of the
+/// next day the reconciler records the day's result (exact corrected amounts, breaks by cause), and the
+/// finance company pays the bank the day's corrected credit total.
+/// @dev A day is keyed by `dayKey(bank, financeCompany, day)`, `day` = UTC days since 1970-01-01.
+/// Rounding: none; amounts are integer minor units and the corrected total must equal the committed
+/// total exactly (the on-chain bilateral commitment is the truth).
+interface IReconciliation {
+    /// @notice What the chain holds for one (bank, finance company, day).
+    struct Day {
+        uint32 committedCount;
+        uint32 batches;
+        uint128 committedTotal;
+        bool reconciled;
+        bool settled;
+        uint32 matched;
+        uint32 breaks;
+        uint32 breaksRecorded;
+        uint128 debitPresented;
+        uint128 creditPresented;
+        bytes32 breaksRoot;
+        bytes32 paymentRef;
+    }
+
+    /// @notice The reconciler's summary of a day.
+    struct Summary {
+        uint32 matched;
+        uint32 breaks;
+        uint128 debitPresented;
+        uint128 creditPresented;
+        uint128 correctedDebit;
+        uint128 correctedCredit;
+        bytes32 breaksRoot;
+    }
+
+    /// @notice One break as a person reads it: which record, what went wrong, on which side.
+    /// @dev cause: 1 missing, 2 amount mismatch, 3 duplicate, 4 unknown id, 5 not matching commitment;
+    /// side: 0 bilateral, 1 debit (finance company), 2 credit (bank).
+    struct BreakEntry {
+        uint32 seq;
+        bytes32 recordId;
+        uint8 cause;
+        uint8 side;
+        uint128 presentedAmount;
+        uint128 correctedAmount;
+    }
+
+    // ----------------------------------------------------------------- events
+    event BilateralCommitted(
+        bytes32 indexed dayKey, address indexed bank, address indexed financeCompany, uint32 day, bytes32 root, uint32 count, uint128 total
+    );
+    event DayReconciled(
+        bytes32 indexed dayKey,
+        address indexed bank,
+        address indexed financeCompany,
+        uint32 day,
+        uint32 matched,
+        uint32 breaks,
+        uint128 debitPresented,
+        uint128 creditPresented,
+        uint128 corrected,
+        bytes32 breaksRoot
+    );
+    event BreakRecorded(
+        bytes32 indexed dayKey, bytes32 indexed recordId, uint8 indexed cause, uint32 seq, uint8 side, uint128 presentedAmount, uint128 correctedAmount
+    );
+    event DaySettled(
+        bytes32 indexed dayKey, address indexed financeCompany, address indexed bank, uint128 amount, bytes32 paymentRef, bool tokenTransfer
+    );
+
+    // ----------------------------------------------------------------- errors
+    error ReconciliationZeroRoot();
+    error ReconciliationRootAlreadyCommitted(bytes32 root);
+    error ReconciliationCountOutOfRange(uint256 count, uint256 max);
+    error ReconciliationTooManyBatches(bytes32 dayKey, uint256 max);
+    error ReconciliationDayClosed(bytes32 dayKey);
+    error ReconciliationNothingCommitted(bytes32 dayKey);
+    error ReconciliationTooEarly(bytes32 dayKey, uint256 notBefore, uint256 now_);
+    error ReconciliationDayAlreadyReconciled(bytes32 dayKey);
+    error ReconciliationDayNotReconciled(bytes32 dayKey);
+    error ReconciliationDayAlreadySettled(bytes32 dayKey);
+    error ReconciliationCorrectedTotalMismatch(bytes32 dayKey, uint128 correctedDebit, uint128 correctedCredit, uint128 committed);
+    error ReconciliationCountMismatch(bytes32 dayKey, uint256 matchedPlusBroken, uint256 committedCount);
+    error ReconciliationBreaksRootMissing(bytes32 dayKey, uint32 breaks);
+    error ReconciliationTooManyBreaks(bytes32 dayKey, uint256 given, uint256 max);
+    error ReconciliationBreakOutOfOrder(bytes32 dayKey, uint32 expectedSeq, uint32 givenSeq);
+    error ReconciliationBadBreak(bytes32 dayKey, uint32 seq, uint8 cause, uint8 side);
+    error ReconciliationNotDayParty(bytes32 dayKey, address caller);
+
+    // ----------------------------------------------------------------- day
+    /// @notice Commit one batch of the day's bilateral details (root, count, total) for a bank / finance
+    /// company pair; the debit and credit details go off chain to each side's store.
+    /// @param financeCompany the counterparty of the payments
+    /// @param day UTC day number of the payments
+    /// @param root OpenZeppelin standard Merkle root over the bilateral details
+    /// @param count number of details under the root (1..MAX_RECORDS_PER_BATCH)
+    /// @param total sum of their amounts in minor units
+    /// Requirements:
+    /// - caller acts for an active member holding BANK; channel with `financeCompany` open
+    /// - root non-zero and never committed; at most MAX_BATCHES_PER_DAY batches a day
+    /// - the day is not reconciled yet (ReconciliationDayClosed)
+    function commitBilateral(address financeCompany, uint32 day, bytes32 root, uint32 count, uint128 total) external;
+
+    /// @notice Record the day's reconciliation result with the exact corrected amounts.
+    /// Requirements:
+    /// - caller acts for an active member holding RECONCILER
+    /// - something was committed for the day; now >= (day + 1) * 1 days + reconcileOffset
+    /// - not reconciled before (ReconciliationDayAlreadyReconciled: safe to retry after a crash)
+    /// - correctedDebit == correctedCredit == committed total; matched <= committed count
+    /// - breaks > 0 iff breaksRoot != 0
+    function recordReconciliation(address bank, address financeCompany, uint32 day, Summary calldata summary) external;
+
+    /// @notice Publish the day's breaks, in order, so a reader sees each break and its cause.
+    /// Requirements: RECONCILER; day reconciled; entries continue the sequence (seq = breaks recorded so
+    /// far, so a retried call reverts instead of recording twice); at most MAX_BREAKS_PER_CALL entries and
+    /// never more than the summary's break count; cause 1..5, side 0..2.
+    function recordBreaks(bytes32 dayKey, BreakEntry[] calldata entries) external;
+
+    /// @notice The finance company pays the bank the day's corrected credit total: a transfer of the
+    /// settlement token (when configured, from an allowance to this contract) and the payment reference.
+    /// Requirements: FINANCE_COMPANY, the day's finance company; day reconciled, not settled.
+    function settleDay(address bank, uint32 day, bytes32 paymentRef) external;
+
+    // ----------------------------------------------------------------- views
+    /// @notice keccak256(abi.encode(bank, financeCompany, day)).
+    function dayKey(address bank, address financeCompany, uint32 day) external pure returns (bytes32);
+
+    /// @notice The day's record.
+    function getDay(bytes32 dayKey_) external view returns (Day memory);
+
+    /// @notice Whether a bilateral root was committed, and for which day.
+    function committedDayOf(bytes32 root) external view returns (bytes32 dayKey_);
+
+    /// @notice Seconds after midnight UTC of the following day from which a day may be reconciled.
+    function reconcileOffset() external view returns (uint256);
+
+    /// @notice The deposit token the finance company pays with (zero: payment reference only).
+    function settlementToken() external view returns (address);
+}

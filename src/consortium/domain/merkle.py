@@ -1,0 +1,125 @@
+"""Merkle trees in OpenZeppelin's standard format (sorted pairs, double-hashed leaves).
+
+Trees are built with `merkle-zeppelin` (roots and proofs match `@openzeppelin/merkle-tree`); proofs are
+checked here with the same rule as OpenZeppelin's `MerkleProof.verify`, so a record is provable by itself
+off chain exactly as `ConfirmationAnchor.verifyRecord` proves it on chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from eth_abi import encode
+from eth_utils import keccak
+from merkle_zeppelin import MerkleTree
+
+# leaf of an anchored confirmation record: (recordId, counterparty, dataHash)
+RECORD_TYPES: tuple[str, ...] = ("bytes32", "address", "bytes32")
+
+
+class ProofInvalid(ValueError):
+    """A record does not prove against the root it claims (tampered record or wrong proof)."""
+
+
+class RecordNotInTree(KeyError):
+    """Asked for the proof of a record the tree was not built from."""
+
+
+def leaf_hash(values: Sequence[Any], types: Sequence[str] = RECORD_TYPES) -> bytes:
+    """keccak256(keccak256(abi.encode(values))) — the standard tree's leaf."""
+    return keccak(keccak(encode(list(types), list(values))))
+
+
+def hash_pair(a: bytes, b: bytes) -> bytes:
+    """OpenZeppelin `Hashes.commutativeKeccak256`: hash of the sorted pair."""
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root a proof leads to from `leaf` (OpenZeppelin `MerkleProof.processProof`)."""
+    node = leaf
+    for sibling in proof:
+        node = hash_pair(node, bytes(sibling))
+    return node
+
+
+def verify(root: bytes, values: Sequence[Any], proof: Sequence[bytes], types: Sequence[str] = RECORD_TYPES) -> bool:
+    """Whether `values` (one record) is under `root` by `proof`."""
+    return process_proof(leaf_hash(values, types), proof) == bytes(root)
+
+
+def require_proven(root: bytes, values: Sequence[Any], proof: Sequence[bytes], types: Sequence[str] = RECORD_TYPES) -> None:
+    """Raise ProofInvalid (naming the record and root) unless the record proves against `root`."""
+    if not verify(root, values, proof, types):
+        raise ProofInvalid(
+            f"record {tuple(_show(v) for v in values)} does not prove against root 0x{bytes(root).hex()}: "
+            "the record was altered or the proof belongs to another record; fetch the original from the sender"
+        )
+
+
+def _show(v: Any) -> Any:
+    return "0x" + v.hex() if isinstance(v, (bytes, bytearray)) else v
+
+
+def _norm(values: Sequence[Any], types: Sequence[str]) -> tuple:
+    """Canonical tuple form of a record (bytes for bytesN, checksummed-insensitive lower-case addresses)."""
+    out = []
+    for v, t in zip(values, types):
+        if t == "address":
+            out.append(str(v).lower())
+        elif t.startswith("bytes") and isinstance(v, str):
+            out.append(bytes.fromhex(v[2:] if v.startswith("0x") else v))
+        else:
+            out.append(bytes(v) if isinstance(v, (bytes, bytearray)) else v)
+    return tuple(out)
+
+
+@dataclass
+class RecordTree:
+    """A standard Merkle tree over records of one leaf encoding, with per-record proofs."""
+
+    records: list[tuple]
+    types: tuple[str, ...] = RECORD_TYPES
+    _tree: MerkleTree = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.records:
+            raise ValueError("a Merkle tree needs at least one record; nothing to anchor")
+        self.records = [_norm(r, self.types) for r in self.records]
+        if len(set(self.records)) != len(self.records):
+            raise ValueError("duplicate records in one tree: give every record a unique id before anchoring")
+        self._tree = MerkleTree(self.records, list(self.types))
+
+    @property
+    def root(self) -> bytes:
+        return self._tree.root
+
+    @property
+    def leaves(self) -> list[bytes]:
+        """The tree's leaf hashes (a receiver checks membership of a record's leaf against these)."""
+        return list(self._tree.leaves)
+
+    def proof(self, record: Sequence[Any]) -> list[bytes]:
+        key = _norm(record, self.types)
+        try:
+            return self._tree.get_proofs(key)
+        except KeyError:
+            raise RecordNotInTree(f"record {key} is not in this tree (root 0x{self.root.hex()})") from None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def root_of_leaves(leaves: Sequence[bytes]) -> bytes:
+    """Root of a standard tree from its leaf hashes in any order (sorted as OpenZeppelin does)."""
+    if not leaves:
+        raise ValueError("no leaves")
+    nodes = sorted((bytes(x) for x in leaves), reverse=True)
+    # the standard tree stores leaves descending at the end of the array; rebuild level-free as in BinaryTree
+    tree = nodes[::-1]
+    i = 0
+    while i < len(tree) - 1:
+        tree.append(hash_pair(tree[i], tree[i + 1]))
+        i += 2
+    return tree[-1]

@@ -1,0 +1,474 @@
+"""Trade confirmations and next-day reconciliation: one class per institution role.
+
+A. SalesBank ↔ ProductIssuer: registration round trip, qualification screening against jointly agreed
+   rules, packets per issuer over encrypted channels, EIP-712 confirmations, Merkle-root anchoring.
+B. PaymentClient (run by the bank) → FinanceCompany / Bank stores; Reconciler the next day; payment.
+
+Every institution keeps its records in its own Store and journals finished steps, and every on-chain
+step first asks the chain whether it already happened, so an agent killed mid-way resumes safely.
+No brownie import: contracts and accounts are passed in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+from eth_account import Account
+
+from consortium.channels import DirectoryMailbox, Endpoint, Transport
+from consortium.domain import eip712, merkle, qualification
+from consortium.domain.eip712 import Confirmation, Domain, Request
+from consortium.domain.hashing import commit, doc_hash, new_salt
+from consortium.domain.reconciliation import (
+    DayResult, reconcile, record_id32, require_resolved,
+)
+from consortium.roles.membership import Institution
+from consortium.store import Store
+
+ZERO32 = b"\0" * 32
+# leaf of a bilateral payment detail: (recordId, amount, bank, financeCompany, paidAt)
+BILATERAL_TYPES: tuple[str, ...] = ("bytes32", "uint256", "address", "address", "uint64")
+MAX_PACKET = 1_000  # records per anchored packet root (keeps proofs short and trees cheap to build)
+MAX_BILATERAL_BATCH = 10_000
+BREAKS_PER_CALL = 100  # Reconciliation.MAX_BREAKS_PER_CALL
+
+
+def _h(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+def _b(s: str | bytes) -> bytes:
+    return bytes(s) if isinstance(s, (bytes, bytearray)) else bytes.fromhex(s[2:] if s.startswith("0x") else s)
+
+
+def day_of(timestamp: int) -> int:
+    """UTC day number of a unix timestamp (the `day` of Reconciliation.sol)."""
+    return int(timestamp) // 86_400
+
+
+def deploy(proj: Any, registry: Any, admin: Any, reconcile_offset: int = 2 * 3600,
+           settlement_token: Any = None) -> dict[str, Any]:
+    """Deploy the line: ConfirmationAnchor, a CNY DepositToken for the day's payment, Reconciliation.
+
+    `reconcile_offset` is the configured time of the next day (seconds after 00:00 UTC) from which a day
+    may be reconciled. Pass `settlement_token` to pay with an existing deposit token instead.
+    """
+    out: dict[str, Any] = {"ConfirmationAnchor": proj.ConfirmationAnchor.deploy(registry, {"from": admin})}
+    if settlement_token is None:
+        settlement_token = proj.DepositToken.deploy(
+            registry, b"CNY".ljust(32, b"\0"), "Reconciliation deposit CNY", "dCNYr", {"from": admin}
+        )
+        out["DepositToken:reconciliation"] = settlement_token
+    out["Reconciliation"] = proj.Reconciliation.deploy(
+        registry, reconcile_offset, settlement_token, {"from": admin}
+    )
+    return out
+
+
+@dataclass
+class Network:
+    """What the institutions of this line share off chain: mailbox transport and published keys."""
+
+    transport: Transport
+    directory: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def local(cls, root: str | Path) -> "Network":
+        return cls(DirectoryMailbox(Path(root) / "mailbox"))
+
+
+@dataclass
+class Participant:
+    """An institution acting in this line: member account, operator signing key, store and endpoint."""
+
+    inst: Institution
+    anchor: Any
+    recon: Any
+    store: Store
+    endpoint: Endpoint
+    key: Any  # eth_account LocalAccount: signs confirmations, opens envelopes; an operator of the member
+    receipts: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, inst: Institution, suite: Any, net: Network, workdir: str | Path,
+              key: Any = None, register_operator: bool = True) -> "Participant":
+        """Create (or reuse) the institution's key and store; register the key as its operator once."""
+        workdir = Path(workdir)
+        store = Store.at(workdir / f"{inst.address.lower()}.sqlite")
+        saved = store.get("key", "operator")
+        if key is None:
+            key = Account.from_key(saved["private_key"]) if saved else Account.create()
+        if not saved:
+            store.put("key", "operator", {"private_key": key.key.hex(), "address": key.address})
+        registry = inst.registry
+        if register_operator and registry.memberOf(key.address) != inst.address:
+            inst.add_operator(key.address)
+        ep = Endpoint(inst.address, bytes(key.key), net.transport, net.directory, registry)
+        return cls(inst, suite["ConfirmationAnchor"], suite["Reconciliation"], store, ep, key)
+
+    @property
+    def address(self) -> str:
+        return self.inst.address
+
+    @property
+    def account(self) -> Any:
+        return self.inst.account
+
+    def _tx(self, fn: Any, *args: Any) -> Any:
+        tx = fn(*args, {"from": self.account})
+        self.receipts.append(tx)
+        return tx
+
+    def domain(self) -> Domain:
+        return anchor_domain(self.anchor)
+
+    def collect_results(self) -> list[dict[str, Any]]:
+        """Store the reconciler's day results addressed to this institution."""
+        out = [m.body for m in self.endpoint.receive(["reconciliation-result"])]
+        for r in out:
+            self.store.put("reconciliation", str(r["day"]), r)
+        return out
+
+    def approve_rules(self, rules: qualification.QualificationRules, bank: str, issuer: str) -> Any:
+        """Approve `rules` as the next version of the product's terms (one half of a joint amendment)."""
+        return self._tx(self.inst.registry.approveAmendment, rules.terms_id, bank, issuer, rules.terms_hash())
+
+
+def anchor_domain(anchor: Any) -> Domain:
+    """The EIP-712 domain of a deployed ConfirmationAnchor, read from its ERC-5267 `eip712Domain()`."""
+    _, name, version, chain_id, verifying, _, _ = anchor.eip712Domain()
+    return Domain(int(chain_id), str(verifying), str(name), str(version))
+
+
+# ===================================================================== A. sales bank and issuers
+
+
+@dataclass
+class SalesBank(Participant):
+    """The sales bank's node and business system: registers users, screens, batches, anchors."""
+
+    rules: dict[bytes, qualification.QualificationRules] = field(default_factory=dict)
+    investors: dict[bytes, qualification.Investor] = field(default_factory=dict)
+
+    # ---- registration
+    def register_user(self, issuer: str, investor: qualification.Investor, profile: dict[str, Any]) -> bytes:
+        """Forward a registration application to `issuer`; only a salted commitment goes on chain."""
+        reg_id = os.urandom(32)
+        salt = new_salt()
+        blob = json.dumps(profile, sort_keys=True)
+        commitment = commit(blob, salt)
+        self._tx(self.anchor.submitRegistration, issuer, reg_id, commitment)
+        self.endpoint.send(issuer, "registration", {
+            "registration_id": _h(reg_id), "profile": profile, "salt": _h(salt),
+            "investor": _h(investor.commitment),
+        })
+        self.investors[investor.commitment] = investor
+        self.store.put("registration", _h(reg_id), {"issuer": issuer, "investor": _h(investor.commitment),
+                                                    "status": "pending"})
+        return reg_id
+
+    def collect_registration_results(self) -> int:
+        """Apply the issuers' results: an accepted investor becomes a registered customer of the issuer."""
+        n = 0
+        for m in self.endpoint.receive(["registration-result"]):
+            rec = self.store.get("registration", m.body["registration_id"])
+            rec["status"] = "accepted" if m.body["accepted"] else "rejected"
+            self.store.put("registration", m.body["registration_id"], rec)
+            if m.body["accepted"]:
+                inv = self.investors[_b(rec["investor"])]
+                self.investors[inv.commitment] = qualification.Investor(
+                    inv.commitment, inv.age, inv.risk_level, inv.registered_with | {m.sender.lower()}
+                )
+            n += 1
+        return n
+
+    # ---- screening and packets
+    def agreed_hashes(self) -> dict[bytes, bytes]:
+        """The terms hash on chain for every product the bank has rules for."""
+        return {p: _b(str(self.inst.registry.getTerms(r.terms_id)[2])) for p, r in self.rules.items()}
+
+    def screen(self, requests: list[Request]) -> tuple[list[Request], list[qualification.Rejection]]:
+        """Check each request against the agreed rules; refused ones are stored with their reason."""
+        by_id = {q.requestId: q for q in requests}
+        ok_ids, rejected = qualification.screen(
+            ((q.requestId, q.productId, self.investors[q.investorCommitment]) for q in requests),
+            self.rules, self.agreed_hashes(),
+        )
+        for r in rejected:
+            self.store.put("rejection", _h(r.request_id), {"codes": list(r.codes), "reason": r.reason})
+        return [by_id[i] for i in ok_ids], rejected
+
+    @staticmethod
+    def packets(requests: Iterable[Request]) -> dict[str, list[Request]]:
+        """Group requests per issuer interface id (the issuer's member address): one packet each."""
+        out: dict[str, list[Request]] = {}
+        for q in requests:
+            out.setdefault(q.issuer.lower(), []).append(q)
+        return out
+
+    def send_packets(self, period: int, packets: dict[str, list[Request]]) -> dict[str, str]:
+        """Send each packet over its channel (ChannelClosed if the registry has none open)."""
+        sent = {}
+        for issuer, reqs in packets.items():
+            if len(reqs) > MAX_PACKET:
+                raise ValueError(f"packet for {issuer} has {len(reqs)} requests; split it (max {MAX_PACKET})")
+            step = f"packet:{period}:{issuer}"
+            if self.store.done(step):
+                sent[issuer] = self.store.done(step)
+                continue
+            m = self.endpoint.send(issuer, "packet", {"period": period, "requests": [q.to_json() for q in reqs]})
+            for q in reqs:
+                self.store.put("request", _h(q.requestId), q.to_json())
+            self.store.mark(step, m.msg_id)
+            sent[issuer] = m.msg_id
+        return sent
+
+    # ---- confirmations and anchoring
+    def issuer_signers(self, issuer: str) -> set[str]:
+        return {issuer, *self.inst.registry.operatorsOf(issuer)}
+
+    def collect_confirmations(self) -> dict[str, list[tuple[Request, Confirmation, bytes]]]:
+        """Verify every received confirmation's signature and compute its second-transaction hash."""
+        out: dict[str, list[tuple[Request, Confirmation, bytes]]] = {}
+        dom = self.domain()
+        for m in self.endpoint.receive(["confirmations"]):
+            for item in m.body["confirmations"]:
+                c = Confirmation.from_json(item["confirmation"])
+                sig = _b(item["signature"])
+                req = Request.from_json(self.store.get("request", _h(c.requestId)))
+                if c.issuer.lower() != m.sender.lower() or req.issuer.lower() != c.issuer.lower():
+                    raise eip712.ConfirmationSignerMismatch(
+                        f"confirmation of 0x{c.requestId.hex()} from {m.sender} names issuer {c.issuer}")
+                eip712.check_confirmation(dom, c, sig, self.issuer_signers(req.issuer))
+                data_hash = eip712.second_transaction_hash(req, c, sig)
+                self.store.put("second", _h(c.requestId), {
+                    "issuer": req.issuer, "data_hash": _h(data_hash), "signature": _h(sig),
+                    "confirmation": c.to_json(),
+                })
+                out.setdefault(req.issuer.lower(), []).append((req, c, sig))
+        return out
+
+    def records_for(self, issuer: str, confirmed: list[tuple[Request, Confirmation, bytes]]) -> list[tuple]:
+        return [(q.requestId, issuer, eip712.second_transaction_hash(q, c, s)) for q, c, s in confirmed]
+
+    def anchor_packet(self, issuer: str, confirmed: list[tuple[Request, Confirmation, bytes]]) -> bytes:
+        """Anchor the packet's records as one root; resumes safely if the root is already on chain."""
+        tree = merkle.RecordTree(self.records_for(issuer, confirmed))
+        step = f"anchor:{_h(tree.root)}"
+        if not self.store.done(step):
+            if self.anchor.anchorOf(tree.root)[0] == "0x" + "00" * 20:
+                tx = self._tx(self.anchor.anchorPacket, issuer, tree.root, len(tree))
+                self.store.mark(step, tx.txid)
+            else:
+                self.store.mark(step, "found on chain")
+        for rec in tree.records:
+            self.store.put("proof", _h(rec[0]), {
+                "root": _h(tree.root), "record": [_h(rec[0]), rec[1], _h(rec[2])],
+                "proof": [_h(p) for p in tree.proof(rec)],
+            })
+        return tree.root
+
+    def proof_of(self, request_id: bytes) -> tuple[bytes, tuple, list[bytes]]:
+        """(root, record, proof) of an anchored request, for anyone to verify on or off chain."""
+        p = self.store.get("proof", _h(request_id))
+        if p is None:
+            raise KeyError(f"request 0x{request_id.hex()} was not anchored by this bank")
+        rec = (_b(p["record"][0]), p["record"][1], _b(p["record"][2]))
+        return _b(p["root"]), rec, [_b(x) for x in p["proof"]]
+
+
+@dataclass
+class ProductIssuer(Participant):
+    """A wealth-management subsidiary's node: registers users, confirms and signs requests."""
+
+    refuse: set[bytes] = field(default_factory=set)  # request ids the issuer's checks refuse
+
+    def handle_registrations(self) -> int:
+        n = 0
+        for m in self.endpoint.receive(["registration"]):
+            reg_id = _b(m.body["registration_id"])
+            accepted = bool(m.body["profile"].get("kyc_ok", True))
+            result = {"registration_id": m.body["registration_id"], "accepted": accepted}
+            self.store.put("customer", m.body["investor"], {"profile": m.body["profile"], "accepted": accepted})
+            if self.anchor.getRegistration(reg_id)[2] == 1:  # Pending: decide once, even after a restart
+                self._tx(self.anchor.decideRegistration, reg_id, accepted, doc_hash(json.dumps(result)))
+            self.endpoint.send(m.sender, "registration-result", result)
+            n += 1
+        return n
+
+    def confirm_packets(self, confirmed_at: int) -> int:
+        """Check, confirm and sign every request of every packet received; send the confirmations back."""
+        dom = self.domain()
+        n = 0
+        for m in self.endpoint.receive(["packet"]):
+            items = []
+            for j in m.body["requests"]:
+                q = Request.from_json(j)
+                ok = q.requestId not in self.refuse
+                c = Confirmation(q.requestId, q.struct_hash(), self.address, eip712.CONFIRMED if ok else eip712.REFUSED,
+                                 q.amount if ok else 0, q.shares if ok else 0, confirmed_at)
+                sig = eip712.sign_confirmation(dom, c, self.key.key)
+                items.append({"confirmation": c.to_json(), "signature": _h(sig)})
+                self.store.put("confirmation", _h(q.requestId), items[-1])
+            self.endpoint.send(m.sender, "confirmations", {"period": m.body["period"], "confirmations": items})
+            n += len(items)
+        return n
+
+
+# ===================================================================== B. payments and reconciliation
+
+
+@dataclass
+class PaymentClient(Participant):
+    """The bank's payment client: one bilateral detail per payment, committed on chain in batches;
+    debit details to the finance company, credit details to the bank's store, bilateral to the reconciler."""
+
+    def record_day(self, fc: str, reconciler: str, day: int, payments: pd.DataFrame,
+                   batch: int = MAX_BILATERAL_BATCH) -> list[bytes]:
+        """payments: id, amount, paid_at. Returns the committed roots."""
+        roots = []
+        for start in range(0, len(payments), batch):
+            part = payments.iloc[start:start + batch]
+            recs = [(record_id32(i), int(a), self.address, fc, int(t))
+                    for i, a, t in part[["id", "amount", "paid_at"]].itertuples(index=False, name=None)]
+            tree = merkle.RecordTree(recs, BILATERAL_TYPES)
+            step = f"bilateral:{_h(tree.root)}"
+            if not self.store.done(step):
+                if self.recon.committedDayOf(tree.root) == "0x" + "00" * 32:
+                    tx = self._tx(self.recon.commitBilateral, fc, day, tree.root, len(recs), int(part["amount"].sum()))
+                    self.store.mark(step, tx.txid)
+                else:
+                    self.store.mark(step, "found on chain")
+            cols = part[["id", "amount", "paid_at"]]
+            self.endpoint.send(reconciler, "bilateral", {
+                "day": day, "root": _h(tree.root), "bank": self.address, "fc": fc,
+                "leaves": [_h(x) for x in tree.leaves], "rows": cols.to_numpy().tolist(),
+            })
+            self.endpoint.send(fc, "debit", {"day": day, "counterparty": self.address, "rows": cols.to_numpy().tolist()})
+            self.store.add_details("credit", day, cols.assign(counterparty=fc))
+            roots.append(tree.root)
+        return roots
+
+
+@dataclass
+class Bank(Participant):
+    """The bank's books: credit details per day, handed to the reconciler on request."""
+
+    def provide_credits(self, day: int, reconciler: str) -> int:
+        df = self.store.details("credit", day)
+        self.endpoint.send(reconciler, "credit", {"day": day, "rows": df[["id", "amount", "paid_at"]].to_numpy().tolist()})
+        return len(df)
+
+
+@dataclass
+class FinanceCompany(Participant):
+    """The finance company: stores debit details, provides them, pays the bank the day's credit total."""
+
+    def collect_debits(self) -> int:
+        n = 0
+        for m in self.endpoint.receive(["debit"]):
+            df = pd.DataFrame(m.body["rows"], columns=["id", "amount", "paid_at"]).assign(counterparty=m.sender)
+            n += self.store.add_details("debit", m.body["day"], df)
+        return n
+
+    def provide_debits(self, day: int, reconciler: str) -> int:
+        df = self.store.details("debit", day)
+        self.endpoint.send(reconciler, "debit-details", {"day": day, "rows": df[["id", "amount", "paid_at"]].to_numpy().tolist()})
+        return len(df)
+
+    def settle(self, bank: str, day: int, token: Any = None) -> Any:
+        """Pay the bank the day's corrected credit total (token allowance first when a token is used)."""
+        key = self.recon.dayKey(bank, self.address, day)
+        d = self.recon.getDay(key)
+        if d[4]:  # settled already (restart after the payment): nothing to do
+            return None
+        if token is not None and int(d[2]) > 0:
+            self._tx(token.approve, self.recon.address, int(d[2]))
+        ref = doc_hash(f"payment {bank}/{self.address}/{day}")
+        return self._tx(self.recon.settleDay, bank, day, ref)
+
+
+@dataclass
+class Reconciler(Participant):
+    """Next-day reconciler: fetches both sides, checks bilateral copies against their commitments,
+    runs the engine, records the result and the breaks on chain, and tells both parties."""
+
+    def collect(self) -> dict[str, list[dict[str, Any]]]:
+        got: dict[str, list[dict[str, Any]]] = {}
+        for m in self.endpoint.receive(["bilateral", "credit", "debit-details"]):
+            body = dict(m.body, sender=m.sender)
+            got.setdefault(m.kind, []).append(body)
+            if m.kind == "bilateral":
+                self.store.put("bilateral", body["root"], body)
+        return got
+
+    def bilateral_frame(self, bank: str, fc: str, day: int, batches: list[dict[str, Any]]) -> tuple[pd.DataFrame, set[bytes]]:
+        """The copies received, with `committed` = leaf is under a root the chain holds for this day."""
+        key = self.recon.dayKey(bank, fc, day)
+        committed_leaves: set[bytes] = set()
+        frames = []
+        for b in batches:
+            root = _b(b["root"])
+            leaves = [_b(x) for x in b["leaves"]]
+            on_chain = _b(str(self.recon.committedDayOf(root))) == _b(str(key))
+            if on_chain and merkle.root_of_leaves(leaves) == root:
+                committed_leaves.update(leaves)
+            frames.append(pd.DataFrame(b["rows"], columns=["id", "amount", "paid_at"]))
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "amount", "paid_at"])
+        df["committed"] = [
+            merkle.leaf_hash((record_id32(i), int(a), bank, fc, int(t)), BILATERAL_TYPES) in committed_leaves
+            for i, a, t in df[["id", "amount", "paid_at"]].itertuples(index=False, name=None)
+        ]
+        return df, committed_leaves
+
+    @staticmethod
+    def resolve(df: pd.DataFrame, sides: list[pd.DataFrame], bank: str, fc: str, leaves: set[bytes]) -> pd.DataFrame:
+        """For copies not matching their commitment, the amount of a side's detail that does (else NaN)."""
+        df = df.copy()
+        df["resolved_amount"] = np.nan
+        for idx in df.index[~df["committed"]]:
+            rid = int(df.at[idx, "id"])
+            for side in sides:
+                for a, t in side.loc[side["id"] == rid, ["amount", "paid_at"]].itertuples(index=False, name=None):
+                    if merkle.leaf_hash((record_id32(rid), int(a), bank, fc, int(t)), BILATERAL_TYPES) in leaves:
+                        df.at[idx, "resolved_amount"] = int(a)
+                        break
+                if not np.isnan(df.at[idx, "resolved_amount"]):
+                    break
+        return df
+
+    def reconcile_day(self, bank: str, fc: str, day: int, bilateral: list[dict[str, Any]],
+                      debit: pd.DataFrame, credit: pd.DataFrame) -> DayResult:
+        b, leaves = self.bilateral_frame(bank, fc, day, bilateral)
+        b = self.resolve(b, [debit, credit], bank, fc, leaves)
+        return reconcile(b, debit, credit)
+
+    def record(self, bank: str, fc: str, day: int, result: DayResult) -> bytes:
+        """Record the summary and the breaks; idempotent across restarts (asks the chain first)."""
+        require_resolved(result)
+        key = self.recon.dayKey(bank, fc, day)
+        d = self.recon.getDay(key)
+        if not d[3]:
+            summary = (result.matched, len(result.breaks), result.presented[1], result.presented[2],
+                       result.corrected_total, result.corrected_total, result.breaks_root())
+            self._tx(self.recon.recordReconciliation, bank, fc, day, summary)
+            d = self.recon.getDay(key)
+        done = int(d[7])
+        leaves = result.break_leaves()
+        for start in range(done, len(leaves), BREAKS_PER_CALL):
+            chunk = [(s, rid, c, sd, p, cr) for s, rid, c, sd, p, cr in leaves[start:start + BREAKS_PER_CALL]]
+            self._tx(self.recon.recordBreaks, key, chunk)
+        body = {"day": day, "matched": result.matched, "breaks": result.describe(),
+                "corrected_total": result.corrected_total, "presented": {str(k): v for k, v in result.presented.items()}}
+        self.store.put("result", f"{bank}:{fc}:{day}", body)
+        for to in (bank, fc):
+            step = f"result-sent:{to}:{day}"
+            if not self.store.done(step):
+                self.store.mark(step, self.endpoint.send(to, "reconciliation-result", body).msg_id)
+        return _b(str(key))

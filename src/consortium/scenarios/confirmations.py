@@ -1,0 +1,194 @@
+"""One day of the confirmations line.
+
+A. The sales bank registers a few customers with each issuer, screens the period's orders against the
+   jointly agreed rules, sends one packet per issuer, collects EIP-712 confirmations and anchors each
+   packet's root. B. The bank's payment client commits the day's payments; next day the reconciler
+   reconciles them (with injected breaks of every class), records the result and breaks on chain, and
+   the finance company pays the bank the exact corrected credit total.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from consortium.domain import eip712, merkle, qualification
+from consortium.domain.hashing import doc_hash
+from consortium.domain.reconciliation import BILATERAL, CAUSES
+from consortium.roles import confirmations as line
+from consortium.roles.membership import Institution
+from consortium.scenarios import DayContext, LineResult
+
+INJECTED = 5  # breaks injected into B: missing debit, missing credit, amount, duplicate, unknown id; + 1 tampered copy
+
+
+def _ensure_channel(ctx: DayContext, a: Institution, b: Institution, result: LineResult) -> None:
+    if not ctx.suite.registry.channelOpen(a.address, b.address):
+        result.record(a.request_channel(b.address, f"confirmations cooperation agreement {a.name} / {b.name}"))
+        result.record(ctx.manager.open_channel(a.address, b.address))
+
+
+def _agree(ctx: DayContext, rules: qualification.QualificationRules, bank: Institution, issuer: Institution,
+           result: LineResult) -> None:
+    t = ctx.suite.registry.getTerms(rules.terms_id)
+    if bytes.fromhex(str(t[2])[2:]) == rules.terms_hash():
+        return
+    for party in (bank, issuer):
+        result.record(party.approve_amendment(rules.terms_id, bank.address, issuer.address, rules.terms_hash()))
+    result.record(ctx.manager.enact(rules.terms_id, bank.address, issuer.address, rules.terms_hash()))
+
+
+def run_day(ctx: DayContext) -> LineResult:
+    result = LineResult("confirmations")
+    rng = ctx.rng
+    reg = ctx.suite.registry
+    m = ctx.members
+    sales, issuers = m.one("SALES_BANK"), m.with_role("PRODUCT_ISSUER")
+    bank_i, fc_i, rec_i = m.one("BANK"), m.one("FINANCE_COMPANY"), m.one("RECONCILER")
+    workdir = Path(ctx.workdir or tempfile.mkdtemp(prefix="confirmations-")) / "confirmations"
+    net = line.Network.local(workdir)
+    for a, b in [*((sales, i) for i in issuers), (bank_i, fc_i), (rec_i, bank_i), (rec_i, fc_i)]:
+        _ensure_channel(ctx, a, b, result)
+    mk = lambda cls, inst: cls.build(inst, ctx.suite, net, workdir)  # noqa: E731
+    bank = mk(line.SalesBank, sales)
+    iss = [mk(line.ProductIssuer, i) for i in issuers]
+    client, fc, rec = mk(line.PaymentClient, bank_i), mk(line.FinanceCompany, fc_i), mk(line.Reconciler, rec_i)
+
+    # ---------------------------------------------------------------- A. confirmations
+    products = {}
+    for k, i in enumerate(issuers):
+        pid = doc_hash(f"WM product of {i.name}")
+        products[pid] = qualification.QualificationRules(pid, i.address, product_risk=2 + k % 3, min_age=18)
+        _agree(ctx, products[pid], sales, i, result)
+    bank.rules.update(products)
+    customers = []
+    for c in range(ctx.size.get("customers", 6)):
+        inv = qualification.Investor(os.urandom(32), rng.randint(16, 70), rng.randint(1, 5))
+        for i in issuers:
+            bank.register_user(i.address, inv, {"customer": c, "kyc_ok": True})
+        customers.append(inv)
+    for p in iss:
+        p.handle_registrations()
+    bank.collect_registration_results()
+    now = _chain_time()
+    period = now // 86_400  # the order period is the business day
+    pids = list(products)
+    orders = []
+    for n in range(ctx.size.get("orders", 24)):
+        pid = pids[rng.randrange(len(pids))]
+        inv = customers[rng.randrange(len(customers))]
+        amount = rng.randint(1, 500) * 1_000
+        orders.append(eip712.Request(os.urandom(32), sales.address, products[pid].issuer, pid,
+                                     rng.choice([eip712.SUBSCRIPTION, eip712.REDEMPTION, eip712.SHARE_CHANGE]),
+                                     amount, amount // 10, inv.commitment, period))
+    accepted, rejected = bank.screen(orders)
+    packets = bank.packets(accepted)
+    bank.send_packets(period, packets)
+    for p in iss:
+        p.confirm_packets(now)
+    confirmed = bank.collect_confirmations()
+    roots = {issuer: bank.anchor_packet(issuer, items) for issuer, items in confirmed.items()}
+    provable = all(merkle.verify(*bank.proof_of(q.requestId)) for q in accepted)
+    sample = accepted[: min(3, len(accepted))]
+    on_chain = all(ctx.suite["ConfirmationAnchor"].verifyRecord(*_flat(bank.proof_of(q.requestId))) for q in sample)
+
+    # ---------------------------------------------------------------- B. reconciliation
+    recon = ctx.suite["Reconciliation"]
+    day = now // 86_400 - (1 if now % 86_400 >= int(recon.reconcileOffset()) else 2)
+    n_pay = ctx.size.get("payments", 60)
+    base = rng.randrange(1, 1 << 40)
+    pay = pd.DataFrame({"id": np.arange(base, base + n_pay, dtype=np.int64),
+                        "amount": [rng.randint(100, 1_000_000) for _ in range(n_pay)],
+                        "paid_at": [day * 86_400 + rng.randrange(86_400) for _ in range(n_pay)]})
+    client.record_day(fc_i.address, rec_i.address, day, pay, batch=max(1, n_pay // 2))
+    fc.collect_debits()
+    got = rec.collect()
+    bil = [b for b in got.get("bilateral", []) if b["day"] == day]
+    debit, credit = fc.store.details("debit", day), client.store.details("credit", day)
+    ids = pay.id.tolist()
+    debit = debit[debit.id != ids[0]]
+    credit = credit[credit.id != ids[1]]
+    credit.loc[credit.id == ids[2], "amount"] += 7
+    debit = pd.concat([debit, debit[debit.id == ids[3]],
+                       pd.DataFrame({"id": [-1], "amount": [1], "counterparty": [""], "paid_at": [0]})], ignore_index=True)
+    row = bil[0]["rows"][4]
+    bil[0]["rows"][4] = [row[0], row[1] + 1, row[2]]  # the reconciler's copy altered in transit
+    day_result = rec.reconcile_day(bank_i.address, fc_i.address, day, bil, debit, credit)
+    rec.record(bank_i.address, fc_i.address, day, day_result)
+    client_results = client.endpoint.receive(["reconciliation-result"])
+    fc.collect_results()
+    token = _token(ctx)
+    issuer_inst = _cash_issuer(ctx, bank_i, result)
+    result.record(token.issue(fc_i.address, day_result.corrected_total, doc_hash(f"funding {day}"),
+                              {"from": issuer_inst.account}))
+    before = int(token.balanceOf(bank_i.address))
+    fc.settle(bank_i.address, day, token)
+    paid = int(token.balanceOf(bank_i.address)) - before
+    d = recon.getDay(recon.dayKey(bank_i.address, fc_i.address, day))
+
+    for p in (bank, *iss, client, fc, rec):
+        result.record(*p.receipts)
+    anchored = sum(len(v) for v in confirmed.values())
+    anchor_gas = sum(int(t.gas_used) for t in bank.receipts if "PacketAnchored" in t.events)
+    result.counts.update({
+        "orders": len(orders), "rejected": len(rejected), "packets": len(packets), "confirmed": anchored,
+        "payments": n_pay, "breaks_found": len(day_result.breaks), "breaks_corrected": int(d[7]),
+    })
+    result.metrics.update({
+        "anchor_gas_per_record": round(anchor_gas / max(anchored, 1), 1),
+        "rejection_reasons": sorted({c for r in rejected for c in r.codes}),
+        "breaks": day_result.counts_by_cause(),
+        "payment": paid,
+        "roots": {k: "0x" + v.hex() for k, v in roots.items()},
+    })
+    causes = set(day_result.breaks.cause.tolist())
+    result.checks.update({
+        "one packet per issuer with orders": set(packets) == {q.issuer.lower() for q in accepted},
+        "every rejection has a reason": all(r.reason for r in rejected),
+        "every confirmation verified and anchored": anchored == len(accepted),
+        "every record provable off chain": provable,
+        "sample records provable on chain": on_chain,
+        "every break class found": causes == set(CAUSES),
+        "commitment break on the bilateral side": bool((day_result.breaks.side == BILATERAL).any()),
+        "breaks recorded on chain": int(d[7]) == len(day_result.breaks),
+        "payment equals committed total": paid == int(d[2]) == int(pay.amount.sum()),
+        "result sent to both": len(client_results) == 1 and fc.store.get("reconciliation", str(day)) is not None,
+    })
+    return result
+
+
+def _flat(proof: tuple[bytes, tuple, list[bytes]]) -> tuple[Any, ...]:
+    root, rec, p = proof
+    return (root, *rec, p)
+
+
+def _chain_time() -> int:
+    """Timestamp of the latest block (the chain's clock decides when a day may be reconciled)."""
+    from consortium import chain
+
+    return int(chain.web3().eth.get_block("latest")["timestamp"])
+
+
+def _token(ctx: DayContext) -> Any:
+    return ctx.suite["DepositToken:reconciliation"]
+
+
+def _cash_issuer(ctx: DayContext, bank: Institution, result: LineResult) -> Institution:
+    """A CASH_ISSUER member to fund the finance company; the bank is granted the role if none exists."""
+    found = ctx.members.with_role("CASH_ISSUER")
+    if found:
+        return found[0]
+    if not ctx.suite.registry.hasRole(bank.address, line_role("CASH_ISSUER")):
+        result.record(ctx.suite.registry.grantRole(bank.address, line_role("CASH_ISSUER"), {"from": ctx.manager.account}))
+    return bank
+
+
+def line_role(name: str) -> bytes:
+    from consortium.domain.roles import ROLES
+
+    return ROLES[name]

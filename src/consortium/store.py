@@ -1,0 +1,131 @@
+"""An institution's own embedded database (SQLite by default via SQLAlchemy 2; any URL works).
+
+Why: each institution keeps its own records (requests, confirmations, details, results) and a journal of
+the steps it finished, so an agent killed between sending and recording can resume: it asks the journal
+(and the chain) what is done and redoes only the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+from sqlalchemy import (
+    BigInteger, Column, Integer, MetaData, String, Table, Text, create_engine, delete, select,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+metadata = MetaData()
+
+documents = Table(
+    "documents", metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+details = Table(
+    "details", metadata,
+    Column("row", Integer, primary_key=True, autoincrement=True),
+    Column("side", String(16), nullable=False, index=True),
+    Column("day", Integer, nullable=False, index=True),
+    Column("id", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("counterparty", String(42), nullable=False, default=""),
+    Column("paid_at", BigInteger, nullable=False, default=0),
+)
+
+journal = Table(
+    "journal", metadata,
+    Column("step", String(200), primary_key=True),
+    Column("ref", Text, nullable=False),
+    Column("done_at", BigInteger, nullable=False),
+)
+
+DETAIL_COLUMNS = ["id", "amount", "counterparty", "paid_at"]
+
+
+class Store:
+    """Documents by (kind, key), payment details by (side, day), and a journal of finished steps."""
+
+    def __init__(self, url: str = "sqlite:///:memory:") -> None:
+        self.url = url
+        self.engine = create_engine(url, future=True)
+        metadata.create_all(self.engine)
+
+    @classmethod
+    def at(cls, path: str | Path) -> "Store":
+        """A SQLite file store (created with its folder if missing)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{p}")
+
+    # ------------------------------------------------------------ documents
+    def put(self, kind: str, key: str, body: dict[str, Any]) -> None:
+        """Insert or replace one document."""
+        row = {"kind": kind, "key": key, "body": json.dumps(body, sort_keys=True), "updated_at": time.time_ns()}
+        with self.engine.begin() as c:
+            if self.engine.dialect.name == "sqlite":
+                stmt = sqlite_insert(documents).values(row)
+                c.execute(stmt.on_conflict_do_update(index_elements=["kind", "key"], set_=row))
+            else:  # portable path for other databases
+                c.execute(delete(documents).where(documents.c.kind == kind, documents.c.key == key))
+                c.execute(documents.insert().values(row))
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self.engine.connect() as c:
+            r = c.execute(select(documents.c.body).where(documents.c.kind == kind, documents.c.key == key)).first()
+        return json.loads(r[0]) if r else None
+
+    def all(self, kind: str) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(documents.c.key, documents.c.body).where(documents.c.kind == kind)
+                             .order_by(documents.c.key)).all()
+        return {k: json.loads(b) for k, b in rows}
+
+    def keys(self, kind: str) -> Iterator[str]:
+        with self.engine.connect() as c:
+            yield from (r[0] for r in c.execute(select(documents.c.key).where(documents.c.kind == kind)))
+
+    # ------------------------------------------------------------ details
+    def add_details(self, side: str, day: int, frame: pd.DataFrame) -> int:
+        """Append payment details (columns id, amount[, counterparty, paid_at]); returns rows written."""
+        if frame.empty:
+            return 0
+        df = frame.copy()
+        for col, default in (("counterparty", ""), ("paid_at", 0)):
+            if col not in df:
+                df[col] = default
+        rows = [
+            {"side": side, "day": int(day), "id": int(i), "amount": int(a), "counterparty": str(cp), "paid_at": int(t)}
+            for i, a, cp, t in df[DETAIL_COLUMNS].itertuples(index=False, name=None)
+        ]
+        with self.engine.begin() as c:
+            c.execute(details.insert(), rows)
+        return len(rows)
+
+    def details(self, side: str, day: int) -> pd.DataFrame:
+        """The side's details of `day`, in insertion order."""
+        q = (select(details.c.id, details.c.amount, details.c.counterparty, details.c.paid_at)
+             .where(details.c.side == side, details.c.day == int(day)).order_by(details.c.row))
+        with self.engine.connect() as c:
+            rows = c.execute(q).all()
+        df = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
+        return df.astype({"id": "int64", "amount": "int64", "paid_at": "int64"})
+
+    # ------------------------------------------------------------ journal
+    def done(self, step: str) -> str | None:
+        """The reference recorded when `step` finished (a tx hash, a message id), or None."""
+        with self.engine.connect() as c:
+            r = c.execute(select(journal.c.ref).where(journal.c.step == step)).first()
+        return r[0] if r else None
+
+    def mark(self, step: str, ref: str) -> None:
+        """Record that `step` finished; marking twice keeps the first reference."""
+        with self.engine.begin() as c:
+            if c.execute(select(journal.c.step).where(journal.c.step == step)).first() is None:
+                c.execute(journal.insert().values(step=step, ref=ref, done_at=time.time_ns()))

@@ -1,0 +1,39 @@
+"""The confirmations line's business day, run from the fixtures' consortium through run_day."""
+
+import random
+
+import pytest
+
+from consortium.roles.membership import Institution
+from consortium.scenarios import DayContext, Members
+from consortium.scenarios.confirmations import run_day
+
+pytest_plugins = ["tests.fixtures.confirmations"]
+
+
+@pytest.fixture(scope="module")
+def day_context(line_suite, manager, admit, regulator_cn, accounts, tmp_path_factory):
+    cast = {
+        "sales bank": (accounts[11], ["SALES_BANK"]),
+        "WM subsidiary A": (accounts[12], ["PRODUCT_ISSUER"]),
+        "WM subsidiary B": (accounts[13], ["PRODUCT_ISSUER"]),
+        "WM subsidiary C": (accounts[14], ["PRODUCT_ISSUER"]),
+        "bank": (accounts[15], ["BANK"]),
+        "finance company": (accounts[16], ["FINANCE_COMPANY"]),
+        "reconciler": (accounts[17], ["RECONCILER"]),
+    }
+    by_name = {n: admit(a, roles, regulator=regulator_cn, name=n) for n, (a, roles) in cast.items()}
+    members = Members(by_name=by_name, roles={n: r for n, (_, r) in cast.items()})
+    return DayContext(suite=line_suite, members=members, manager=manager, rng=random.Random(7),
+                      size={"orders": 30, "payments": 40, "customers": 5},
+                      workdir=tmp_path_factory.mktemp("confirmations-day"))
+
+
+def test_run_day__orders_confirmed_anchored_payments_reconciled(day_context):
+    result = run_day(day_context)
+    failed = [k for k, v in result.checks.items() if not v]
+    assert not failed, (failed, result.metrics)
+    assert result.counts["packets"] >= 2  # several issuers, one packet each (the check compares exactly)
+    assert result.counts["breaks_found"] == result.counts["breaks_corrected"] == 6
+    assert result.metrics["payment"] > 0
+    assert result.transactions > 0 and result.gas > 0
