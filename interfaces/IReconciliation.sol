@@ -118,7 +118,7 @@ interface IReconciliation {
     /// Requirements: RECONCILER; day reconciled; entries continue the sequence (seq = breaks recorded so
     /// far, so a retried call reverts instead of recording twice); at most MAX_BREAKS_PER_CALL entries and
     /// never more than the summary's break count; cause 1..5, side 0..2.
-    function recordBreaks(bytes32 dayKey, BreakEntry[] calldata entries) external;
+    function recordBreaks(bytes32 key, BreakEntry[] calldata entries) external;
 
     /// @notice The finance company pays the bank the day's corrected credit total: a transfer of the
     /// settlement token (when configured, from an allowance to this contract) and the payment reference.

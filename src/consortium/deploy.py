@@ -20,8 +20,9 @@ LineDeployer = Callable[[Any, Any, Any], dict[str, Any]]
 def _line_deployers() -> list[LineDeployer]:
     """Business lines in deployment order (each only needs the registry)."""
     from consortium.reporting import deploy as deploy_reporting
+    from consortium.roles import confirmations
 
-    return [deploy_reporting]
+    return [confirmations.deploy, deploy_reporting]
 
 
 @dataclass

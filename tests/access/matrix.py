@@ -66,13 +66,26 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "setRules": role("REPORTER", "PERMISSION_MANAGER"),
         "anchor": role("REPORTER"),
     },
+    "ConfirmationAnchor": {
+        "submitRegistration": role("SALES_BANK"),
+        "decideRegistration": role("PRODUCT_ISSUER"),
+        "anchorPacket": role("SALES_BANK"),
+        "anchorPeriod": role("SALES_BANK"),
+    },
+    "Reconciliation": {
+        "commitBilateral": role("BANK"),
+        "recordReconciliation": role("RECONCILER"),
+        "recordBreaks": role("RECONCILER"),
+        "settleDay": role("FINANCE_COMPANY"),
+    },
     "DepositToken": {
         "issue": role("CASH_ISSUER"),
         "redeem": role("CASH_ISSUER"),
         "setSettlementAgent": role("CASH_ISSUER"),
         "agentTransfer": open_("gated by the agent list, not by role: DepositNotSettlementAgent"),
         "transfer": member(missing_role_error=r"ERC20InsufficientBalance:.*"),
-        "transferFrom": member(missing_role_error=r"ERC20InsufficientAllowance:.*"),
+        "transferFrom": open_("the holder's allowance is the gate: business contracts (Reconciliation, "
+                              "bill financing) spend it; both holders are member-checked in _update"),
         "approve": open_("an allowance moves nothing; holders are checked when it is used"),
     },
 }
