@@ -101,19 +101,36 @@ class Envelope:
         return keccak(self.to_bytes())
 
 
-def seal(plaintext: bytes, recipients_pubkeys: Sequence[bytes | str], aad: bytes = b"") -> Envelope:
-    """Encrypt `plaintext` for every recipient public key (AES-256-GCM data key wrapped with ECIES)."""
-    if not recipients_pubkeys:
-        raise ValueError("seal needs at least one recipient public key")
+def encrypt_for(plaintext: bytes, pubkeys: Sequence[bytes], aad: bytes = b"") -> tuple[bytes, bytes, bytes, list[bytes]]:
+    """The envelope primitive every sealed value in the project uses (channels and reports).
+
+    A fresh 256-bit data key encrypts `plaintext` once with AES-256-GCM (pycryptodome), bound to
+    `aad`; the data key is wrapped to each public key with ECIES on secp256k1 (eciespy + coincurve).
+    Returns (nonce, ciphertext, tag, wrapped keys in the order of `pubkeys`).
+    """
     data_key = os.urandom(32)
     cipher = AES.new(data_key, AES.MODE_GCM, nonce=os.urandom(12))
     cipher.update(aad)
     ciphertext, tag = cipher.encrypt_and_digest(plaintext)
-    recipients = []
-    for pub in recipients_pubkeys:
-        p = normalize_pubkey(pub)
-        recipients.append((p, ecies.encrypt(p, data_key)))
-    return Envelope(cipher.nonce, ciphertext, tag, tuple(recipients), aad)
+    return cipher.nonce, ciphertext, tag, [ecies.encrypt(bytes(p), data_key) for p in pubkeys]
+
+
+def decrypt_with(nonce: bytes, ciphertext: bytes, tag: bytes, wrapped: bytes, privkey: bytes,
+                 aad: bytes = b"") -> bytes:
+    """Unwrap the data key with `privkey` and decrypt; ValueError if the key or the data is wrong."""
+    data_key = ecies.decrypt(privkey, wrapped)
+    cipher = AES.new(data_key, AES.MODE_GCM, nonce=nonce)
+    cipher.update(aad)
+    return cipher.decrypt_and_verify(ciphertext, tag)
+
+
+def seal(plaintext: bytes, recipients_pubkeys: Sequence[bytes | str], aad: bytes = b"") -> Envelope:
+    """Encrypt `plaintext` for every recipient public key (AES-256-GCM data key wrapped with ECIES)."""
+    if not recipients_pubkeys:
+        raise ValueError("seal needs at least one recipient public key")
+    pubs = [normalize_pubkey(p) for p in recipients_pubkeys]
+    nonce, ciphertext, tag, wrapped = encrypt_for(plaintext, pubs, aad)
+    return Envelope(nonce, ciphertext, tag, tuple(zip(pubs, wrapped)), aad)
 
 
 def open(envelope: Envelope | bytes, privkey: bytes | str) -> bytes:  # noqa: A001 - the public name asked for
@@ -127,10 +144,7 @@ def open(envelope: Envelope | bytes, privkey: bytes | str) -> bytes:  # noqa: A0
             f"key {mine.hex()[:16]}… is not a recipient of this envelope; ask the sender to seal it for you"
         )
     try:
-        data_key = ecies.decrypt(sk, wrapped)
-        cipher = AES.new(data_key, AES.MODE_GCM, nonce=env.nonce)
-        cipher.update(env.aad)
-        return cipher.decrypt_and_verify(env.ciphertext, env.tag)
+        return decrypt_with(env.nonce, env.ciphertext, env.tag, wrapped, sk, env.aad)
     except ValueError as e:
         raise EnvelopeTampered(f"envelope failed authentication ({e}); discard it and ask for a resend") from e
 

@@ -6,22 +6,20 @@ with ECIES on secp256k1 (eciespy + coincurve). A recipient opens the envelope wi
 key; anyone else sees only ciphertext. The associated data (AAD) binds the envelope to the record and
 field it belongs to, so an envelope moved to another record fails to open.
 
-Kept small on purpose: consortium.channels will offer the same seal/open for member-to-member
-channels, and the two are to be unified there.
+The cryptography is consortium.channels' (encrypt_for / decrypt_with), the one envelope primitive
+of the project; this module only addresses envelopes by recipient id (a member's address) and
+gives them a JSON form for reports.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import ecies
 from coincurve import PrivateKey
-from Crypto.Cipher import AES
 
-NONCE_BYTES = 12
-KEY_BYTES = 32
+from consortium.channels import decrypt_with, encrypt_for
+
 
 
 class EnvelopeError(ValueError):
@@ -89,13 +87,9 @@ def seal(plaintext: bytes, recipients: Mapping[str, bytes], aad: bytes = b"") ->
     """Encrypt `plaintext` once and wrap its fresh data key to each recipient's public key."""
     if not recipients:
         raise EnvelopeError("no recipient: a confidential value must be sealed to at least one key")
-    data_key = os.urandom(KEY_BYTES)
-    nonce = os.urandom(NONCE_BYTES)
-    cipher = AES.new(data_key, AES.MODE_GCM, nonce=nonce)
-    cipher.update(aad)
-    ciphertext, tag = cipher.encrypt_and_digest(plaintext)
-    keys = {rid.lower(): ecies.encrypt(bytes(pub), data_key) for rid, pub in recipients.items()}
-    return Envelope(nonce, ciphertext, tag, keys)
+    ids = list(recipients)
+    nonce, ciphertext, tag, wrapped = encrypt_for(plaintext, [bytes(recipients[i]) for i in ids], aad)
+    return Envelope(nonce, ciphertext, tag, {rid.lower(): w for rid, w in zip(ids, wrapped)})
 
 
 def open_envelope(env: Envelope, recipient: str, private_key: bytes, aad: bytes = b"") -> bytes:
@@ -104,10 +98,7 @@ def open_envelope(env: Envelope, recipient: str, private_key: bytes, aad: bytes 
     if wrapped is None:
         raise EnvelopeError(f"{recipient} is not a recipient of this envelope")
     try:
-        data_key = ecies.decrypt(private_key, wrapped)
-        cipher = AES.new(data_key, AES.MODE_GCM, nonce=env.nonce)
-        cipher.update(aad)
-        return cipher.decrypt_and_verify(env.ciphertext, env.tag)
+        return decrypt_with(env.nonce, env.ciphertext, env.tag, wrapped, private_key, aad)
     except (ValueError, TypeError) as exc:
         raise EnvelopeError(
             f"envelope for {recipient} does not open: wrong key or altered ({exc})"
