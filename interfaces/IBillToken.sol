@@ -164,6 +164,7 @@ interface IBillToken {
     error BillMatured(uint256 billId, uint64 maturity, uint256 timestamp);
     error BillNotMatured(uint256 billId, uint64 maturity, uint256 timestamp);
     error BillRateOutOfRange(uint256 rateBps, uint256 max);
+    error BillDiscountExceedsAmount(uint256 amount, uint256 discount);
     error BillAgreementMismatch(uint256 nodeId, bytes32 quoted, bytes32 given);
     error BillNoCash();
     error BillCurrencyMismatch(uint256 billId, bytes32 billCurrency, bytes32 cashCurrency);
@@ -237,6 +238,7 @@ interface IBillToken {
     /// Requirements:
     /// - caller holds ASSET_MANAGER; financing node in state Requested; bill not matured
     /// - rateBps <= MAX_RATE_BPS; agreementHash non-zero; channel with the holder if the bill requires one
+    /// - the discount does not exceed the amount (long maturities at high rates)
     function quoteFinancing(uint256 finNodeId, uint16 rateBps, bytes32 agreementHash) external;
 
     /// @notice The holder signs (or declines) the factor's agreement. Declining returns the amount.

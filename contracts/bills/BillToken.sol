@@ -161,7 +161,9 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         _requireNotMatured(billId, b.maturity);
         if (b.requireChannel) _checkChannel(holder, factor);
         uint256 amount = balanceOf(address(this), finNodeId);
-        uint256 proceeds = amount - (amount * rateBps * ((b.maturity - block.timestamp) / 1 days)) / DISCOUNT_DENOMINATOR;
+        uint256 discount = (amount * rateBps * ((b.maturity - block.timestamp) / 1 days)) / DISCOUNT_DENOMINATOR;
+        if (discount > amount) revert BillDiscountExceedsAmount(amount, discount);
+        uint256 proceeds = amount - discount;
         n.to = factor;
         n.state = NodeState.Quoted;
         n.evidence = _chain(n.evidence, EvidenceStep.Quote, factor, agreementHash, true);

@@ -19,8 +19,14 @@ from consortium.roles.membership import Institution, PermissionManager
 DAY = 86_400
 
 
-def _admit(manager: PermissionManager, registry: Any, account: Any, roles: list[str], regulator: str | None,
-           name: str) -> Institution:
+def _admit(
+    manager: PermissionManager,
+    registry: Any,
+    account: Any,
+    roles: list[str],
+    regulator: str | None,
+    name: str,
+) -> Institution:
     inst = Institution(name, account, registry, "CN")
     manager.admit(inst, roles, regulator)
     return inst
@@ -29,19 +35,38 @@ def _admit(manager: PermissionManager, registry: Any, account: Any, roles: list[
 def bench_bills(proj: Any, accounts: Any) -> dict[str, int | float]:
     """Deploy a fresh consortium and the bill line; measure issue, split, financing, redemption."""
     admin = accounts[0]
-    registry = proj.ConsortiumRegistry.deploy(doc_hash("bench manager"), code32("CN"), {"from": admin})
+    registry = proj.ConsortiumRegistry.deploy(
+        doc_hash("bench manager"), code32("CN"), {"from": admin}
+    )
     manager = PermissionManager("bench manager", admin, registry, "CN")
     regulator = _admit(manager, registry, accounts[1], ["REGULATOR"], None, "regulator")
     suite = deploy(proj, registry, admin)
     bills, cash = suite["BillToken"], suite["DepositToken:CNY-bills"]
 
     def client(i: int, name: str) -> BillClient:
-        return BillClient(_admit(manager, registry, accounts[i], ["SUPPLY_CHAIN_CLIENT"], regulator.address, name), bills)
+        return BillClient(
+            _admit(
+                manager, registry, accounts[i], ["SUPPLY_CHAIN_CLIENT"], regulator.address, name
+            ),
+            bills,
+        )
 
-    core, tier1, tier2a, tier2b = client(3, "core"), client(4, "tier1"), client(5, "tier2a"), client(6, "tier2b")
-    auditor = BillAuditor(_admit(manager, registry, accounts[7], ["AUDITOR"], regulator.address, "auditor"), bills)
-    factor = BillFactor(_admit(manager, registry, accounts[8], ["ASSET_MANAGER"], regulator.address, "factor"), bills)
-    issuer = CashIssuer(_admit(manager, registry, accounts[9], ["CASH_ISSUER"], regulator.address, "bank"), cash)
+    core, tier1, tier2a, tier2b = (
+        client(3, "core"),
+        client(4, "tier1"),
+        client(5, "tier2a"),
+        client(6, "tier2b"),
+    )
+    auditor = BillAuditor(
+        _admit(manager, registry, accounts[7], ["AUDITOR"], regulator.address, "auditor"), bills
+    )
+    factor = BillFactor(
+        _admit(manager, registry, accounts[8], ["ASSET_MANAGER"], regulator.address, "factor"),
+        bills,
+    )
+    issuer = CashIssuer(
+        _admit(manager, registry, accounts[9], ["CASH_ISSUER"], regulator.address, "bank"), cash
+    )
     issuer.allow_bills(bills)
     issuer.fund(factor.address, 10**12, "factor cash")
     issuer.fund(core.address, 10**12, "core cash")
@@ -49,7 +74,9 @@ def bench_bills(proj: Any, accounts: Any) -> dict[str, int | float]:
     # baseline: a partial transfer to a fresh holder in a plain OZ ERC-1155
     plain = proj.PlainERC1155.deploy({"from": admin})
     plain.mint(accounts[4], 1, 1_000_000, {"from": admin})
-    plain_tx = plain.safeTransferFrom(accounts[4], accounts[5], 1, 400_000, b"", {"from": accounts[4]})
+    plain_tx = plain.safeTransferFrom(
+        accounts[4], accounts[5], 1, 400_000, b"", {"from": accounts[4]}
+    )
 
     out: dict[str, int | float] = {"erc1155_transfer_gas": plain_tx.gas_used}
     maturity = _clock().time() + 90 * DAY
@@ -98,7 +125,9 @@ def bench_bills(proj: Any, accounts: Any) -> dict[str, int | float]:
     r_two = core.redeem([(node_b, tier2b.address, 300_000), (node_b, tier2b.address, 300_000)])
     out |= {"bill_redeem_gas": r_one.gas_used, "bill_redeem_batch2_gas": r_two.gas_used}
     out["bill_split_vs_erc1155"] = round(out["bill_split_gas"] / out["erc1155_transfer_gas"], 3)
-    out["bill_split_total_vs_erc1155"] = round(out["bill_split_total_gas"] / out["erc1155_transfer_gas"], 3)
+    out["bill_split_total_vs_erc1155"] = round(
+        out["bill_split_total_gas"] / out["erc1155_transfer_gas"], 3
+    )
     return out
 
 

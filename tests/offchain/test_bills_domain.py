@@ -5,8 +5,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consortium.domain.bills import (
-    DISCOUNT_DENOMINATOR, BillLedger, BillStatus, NodeKind, NodeState, chain_evidence, days_to_maturity,
-    discount, evidence_of, proceeds,
+    DISCOUNT_DENOMINATOR,
+    BillLedger,
+    BillStatus,
+    NodeKind,
+    NodeState,
+    chain_evidence,
+    days_to_maturity,
+    discount,
+    evidence_of,
+    proceeds,
 )
 
 DAY = 86_400

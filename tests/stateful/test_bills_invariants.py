@@ -58,7 +58,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, c
             assume(receiver.address != holder)
             amount = max(1, int(self.m.balance(nid, holder) * share))
             new_id, _ = by_addr[holder].request_transfer(nid, receiver.address, amount, "sub")
-            assert new_id == self.m.request(nid, holder, receiver.address, amount, NodeKind.TRANSFER)
+            assert new_id == self.m.request(
+                nid, holder, receiver.address, amount, NodeKind.TRANSFER
+            )
 
         @sf.rule(i=pick, share=st.floats(0.01, 1.0))
         def request_financing(self, i, share):
@@ -124,7 +126,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, c
             assume(holder in by_addr and holder != clients[to].address)
             free = self.m.balance(n.node_id, holder)
             with brownie.reverts():
-                by_addr[holder].request_transfer(n.node_id, clients[to].address, free + 1, "too much")
+                by_addr[holder].request_transfer(
+                    n.node_id, clients[to].address, free + 1, "too much"
+                )
 
         # ------------------------------------------------------------ invariants
         @sf.invariant()
@@ -138,7 +142,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, c
             for h in holders + [bills.address]:
                 for nid in ids:
                     want = self.m.locked(nid) if h == bills.address else self.m.balance(nid, h)
-                    assert chain_bal[k] == want, f"node {nid} holder {h}: chain {chain_bal[k]} model {want}"
+                    assert (
+                        chain_bal[k] == want
+                    ), f"node {nid} holder {h}: chain {chain_bal[k]} model {want}"
                     k += 1
             for bill_id in self.m.face:
                 assert self.m.conserved(bill_id)
@@ -157,7 +163,7 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, c
             warp(chain, maturity)
             items = [(nid, h, v) for (nid, h), v in self.m.balances.items() if v > 0]
             for start in range(0, len(items), 50):
-                cast.core.redeem(items[start:start + 50], payment_ref="maturity wire")
+                cast.core.redeem(items[start : start + 50], payment_ref="maturity wire")
             for nid, h, v in items:
                 self.m.redeem(nid, h, v)
             for bill_id, status in self.m.status.items():
@@ -168,6 +174,10 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, c
 
     sf.run_state_machine_as_test(
         Machine,
-        settings=settings(max_examples=4, stateful_step_count=10, deadline=None,
-                          suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=4,
+            stateful_step_count=10,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
     )

@@ -76,15 +76,24 @@ def discount(amount: int, rate_bps: int, days: int) -> int:
     Rounds down, in the holder's favour, exactly as BillToken.quoteFinancing does.
     """
     if not 0 <= rate_bps <= MAX_RATE_BPS:
-        raise ValueError(f"rate {rate_bps} bps outside 0..{MAX_RATE_BPS}; quote a rate in basis points")
+        raise ValueError(
+            f"rate {rate_bps} bps outside 0..{MAX_RATE_BPS}; quote a rate in basis points"
+        )
     if amount < 0 or days < 0:
         raise ValueError("amount and days must be non-negative")
     return amount * rate_bps * days // DISCOUNT_DENOMINATOR
 
 
 def proceeds(amount: int, rate_bps: int, maturity: int, now: int) -> int:
-    """What the factor pays the holder for `amount` of a bill maturing at `maturity`, quoted at `now`."""
-    return amount - discount(amount, rate_bps, days_to_maturity(maturity, now))
+    """What the factor pays the holder for `amount` of a bill maturing at `maturity`, quoted at `now`.
+
+    Raises ValueError where the discount would exceed the amount (the chain refuses such a quote with
+    BillDiscountExceedsAmount): quote a lower rate or finance a shorter maturity.
+    """
+    d = discount(amount, rate_bps, days_to_maturity(maturity, now))
+    if d > amount:
+        raise ValueError(f"discount {d} exceeds amount {amount}: quote a lower rate")
+    return amount - d
 
 
 def _b32(value: bytes | str) -> bytes:
@@ -163,18 +172,26 @@ class BillLedger:
         self.face[bill_id] = face
         self.status[bill_id] = BillStatus.PENDING
         self.redeemed[bill_id] = 0
-        self.nodes[bill_id] = ModelNode(bill_id, bill_id, 0, NodeKind.ISSUE, debtor, receiver, face, 0)
+        self.nodes[bill_id] = ModelNode(
+            bill_id, bill_id, 0, NodeKind.ISSUE, debtor, receiver, face, 0
+        )
         return bill_id
 
-    def request(self, parent: int, holder: str, receiver: str | None, amount: int, kind: NodeKind) -> int:
+    def request(
+        self, parent: int, holder: str, receiver: str | None, amount: int, kind: NodeKind
+    ) -> int:
         p = self._node(parent)
         have = self.balance(parent, holder)
         if p.state != NodeState.VALID or amount <= 0 or amount > have:
-            raise ValueError(f"node {parent}: cannot lock {amount} of {have} (state {p.state.name})")
+            raise ValueError(
+                f"node {parent}: cannot lock {amount} of {have} (state {p.state.name})"
+            )
         node_id = self.next_id
         self.next_id += 1
         self.balances[(parent, holder)] = have - amount
-        self.nodes[node_id] = ModelNode(node_id, p.bill_id, parent, kind, holder, receiver, amount, p.depth + 1)
+        self.nodes[node_id] = ModelNode(
+            node_id, p.bill_id, parent, kind, holder, receiver, amount, p.depth + 1
+        )
         return node_id
 
     def advance(self, node_id: int, state: NodeState, receiver: str | None = None) -> None:

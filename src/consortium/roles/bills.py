@@ -114,7 +114,9 @@ class BillClient(_BillRole):
         tx = self.bills.requestFinancing(node_id, amount, _hash(request_documents), self._tx())
         return int(tx.events["BillFinancingRequested"]["nodeId"]), tx
 
-    def accept_financing(self, fin_node_id: int, agreement: str | bytes, accept: bool = True) -> Any:
+    def accept_financing(
+        self, fin_node_id: int, agreement: str | bytes, accept: bool = True
+    ) -> Any:
         """Sign (or decline) the factor's agreement; we sign only the hash the factor quoted."""
         return self.bills.acceptFinancing(fin_node_id, accept, _hash(agreement), self._tx())
 

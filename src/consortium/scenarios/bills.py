@@ -53,7 +53,9 @@ def run_day(ctx: DayContext) -> LineResult:
 
     now = int(_clock().web3().eth.get_block("latest").timestamp)
     maturity = now + maturity_days * DAY
-    holdings: list[tuple[int, int, BillClient | BillFactor, int]] = []  # (bill, node, holder, amount)
+    holdings: list[tuple[int, int, BillClient | BillFactor, int]] = (
+        []
+    )  # (bill, node, holder, amount)
     faces: dict[int, tuple[BillClient, int]] = {}
     paid_ok = True
     financed = proceeds_total = 0
@@ -61,22 +63,37 @@ def run_day(ctx: DayContext) -> LineResult:
         core, tier1, t2a, t2b = ctx.rng.sample(clients, 4)
         face = ctx.rng.randrange(100_000_00, 5_000_000_00)
         bill_id, tx = core.request_issue(tier1.address, face, maturity, f"po {ctx.rng.random()}")
-        result.record(tx, tier1.review(bill_id, True, "goods received"), auditor.audit(bill_id, True, "issue audit"))
+        result.record(
+            tx,
+            tier1.review(bill_id, True, "goods received"),
+            auditor.audit(bill_id, True, "issue audit"),
+        )
         faces[bill_id] = (core, face)
         part_a = face * ctx.rng.randrange(20, 50) // 100
         part_b = face * ctx.rng.randrange(20, 50) // 100
         nodes = {}
         for receiver, part in ((t2a, part_a), (t2b, part_b)):
             node, tx = tier1.request_transfer(bill_id, receiver.address, part, "sub-contract")
-            result.record(tx, receiver.review(node, True, "accepted"), auditor.audit(node, True, "transfer audit"))
+            result.record(
+                tx,
+                receiver.review(node, True, "accepted"),
+                auditor.audit(node, True, "transfer audit"),
+            )
             nodes[receiver.address] = node
-        holdings += [(bill_id, bill_id, tier1, face - part_a - part_b), (bill_id, nodes[t2b.address], t2b, part_b)]
+        holdings += [
+            (bill_id, bill_id, tier1, face - part_a - part_b),
+            (bill_id, nodes[t2b.address], t2b, part_b),
+        ]
 
         fin, tx = t2a.request_financing(nodes[t2a.address], part_a, "financing request")
         rate = ctx.rng.choice([400, 600, 800])
         quote = factor.quote(fin, rate, f"factoring agreement {fin}")
-        result.record(tx, quote, t2a.accept_financing(fin, f"factoring agreement {fin}"),
-                      auditor.audit(fin, True, "financing audit"))
+        result.record(
+            tx,
+            quote,
+            t2a.accept_financing(fin, f"factoring agreement {fin}"),
+            auditor.audit(fin, True, "financing audit"),
+        )
         due = proceeds(part_a, rate, maturity, int(quote.timestamp))
         before = cash.balanceOf(t2a.address) if on_chain_cash else 0
         result.record(factor.disburse(fin, None if on_chain_cash else f"wire {fin}"))
@@ -104,20 +121,34 @@ def run_day(ctx: DayContext) -> LineResult:
         for bill_id, (core, face) in faces.items():
             items = [(node, h.address, amt) for b, node, h, amt in holdings if b == bill_id and amt]
             if on_chain_cash:
-                result.record(CashIssuer(issuers[0], cash).fund(core.address, face, f"core cash {bill_id}"))
+                result.record(
+                    CashIssuer(issuers[0], cash).fund(core.address, face, f"core cash {bill_id}")
+                )
             before = {a: cash.balanceOf(a) for _, a, _ in items} if on_chain_cash else {}
             result.record(core.redeem(items, None if on_chain_cash else f"maturity wire {bill_id}"))
             if on_chain_cash:
                 settled &= all(cash.balanceOf(a) == before[a] + amt for _, a, amt in items)
-            settled &= int(bills.bill(bill_id)["status"]) == BillStatus.SETTLED and int(bills.outstanding(bill_id)) == 0
+            settled &= (
+                int(bills.bill(bill_id)["status"]) == BillStatus.SETTLED
+                and int(bills.outstanding(bill_id)) == 0
+            )
             redeemed += face
         result.checks["maturity paid right holders"] = settled
 
-    result.counts = {"bills": len(faces), "transfers": 2 * len(faces), "financings": len(faces),
-                     "redemptions": len(faces) if redeemed else 0}
-    result.metrics = {"face_total": sum(f for _, f in faces.values()), "financed": financed,
-                      "proceeds": proceeds_total, "redeemed": redeemed, "on_chain_cash": on_chain_cash,
-                      "redeemed_on_chain_clock": bool(redeemed)}
+    result.counts = {
+        "bills": len(faces),
+        "transfers": 2 * len(faces),
+        "financings": len(faces),
+        "redemptions": len(faces) if redeemed else 0,
+    }
+    result.metrics = {
+        "face_total": sum(f for _, f in faces.values()),
+        "financed": financed,
+        "proceeds": proceeds_total,
+        "redeemed": redeemed,
+        "on_chain_cash": on_chain_cash,
+        "redeemed_on_chain_clock": bool(redeemed),
+    }
     return result
 
 

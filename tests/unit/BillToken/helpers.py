@@ -1,7 +1,5 @@
 """Helpers shared by the BillToken tests: a snapshot of everything a refused call must leave alone."""
 
-ESCROW = None  # filled per call: the bill contract's own address
-
 
 def snapshot(bills, node_ids, holders):
     """Balances of `holders` and the escrow on `node_ids`, the nodes, their bills and the id counter."""

@@ -82,6 +82,9 @@ def test_direct_transfer__any_caller__disabled(bills, cast, callers, fn, caller)
 
 
 def test_table__every_state_changing_function_is_classified(bills):
-    changing = {x["name"] for x in bills.abi if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")}
+    changing = {
+        x["name"]
+        for x in bills.abi
+        if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")
+    }
     assert changing == set(GATED) | set(DISABLED) | OPEN
-

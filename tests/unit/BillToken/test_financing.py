@@ -37,7 +37,12 @@ def agreed(held, cast):
 def test_request_financing__publicised_and_locked(bills, cast, held):
     fin, tx = cast.tier2a.request_financing(held, AMOUNT, "need cash")
     ev = tx.events["BillFinancingRequested"]
-    assert (ev["nodeId"], ev["holder"], ev["parent"], ev["amount"]) == (fin, cast.tier2a.address, held, AMOUNT)
+    assert (ev["nodeId"], ev["holder"], ev["parent"], ev["amount"]) == (
+        fin,
+        cast.tier2a.address,
+        held,
+        AMOUNT,
+    )
     assert bills.locked(fin) == AMOUNT and bills.balanceOf(cast.tier2a.address, held) == 0
     assert bills.node(fin)["kind"] == NodeKind.FINANCING
 
@@ -47,10 +52,20 @@ def test_quote__factor_rate__proceeds_match_python(bills, cast, held, maturity, 
     tx = cast.factor.quote(fin, RATE, "agreement v1")
     ev = tx.events["BillFinancingQuoted"]
     expected = proceeds(AMOUNT, RATE, maturity, tx.timestamp)
-    assert ev["proceeds"] == expected and ev["factor"] == cast.factor.address and ev["rateBps"] == RATE
+    assert (
+        ev["proceeds"] == expected and ev["factor"] == cast.factor.address and ev["rateBps"] == RATE
+    )
     f = bills.financing(fin)
-    assert (f["factor"], f["amount"], f["proceeds"], f["holderSigned"]) == (cast.factor.address, AMOUNT, expected, False)
-    assert bills.node(fin)["state"] == NodeState.QUOTED and bills.node(fin)["to"] == cast.factor.address
+    assert (f["factor"], f["amount"], f["proceeds"], f["holderSigned"]) == (
+        cast.factor.address,
+        AMOUNT,
+        expected,
+        False,
+    )
+    assert (
+        bills.node(fin)["state"] == NodeState.QUOTED
+        and bills.node(fin)["to"] == cast.factor.address
+    )
 
 
 def test_financing__full_path_on_chain_cash__atomic_swap(bills, cash, cast, agreed):
@@ -60,10 +75,17 @@ def test_financing__full_path_on_chain_cash__atomic_swap(bills, cash, cast, agre
     assert tx.events["BillAudited"]["kind"] == NodeKind.FINANCING
     assert bills.node(fin)["state"] == NodeState.AUDITED
     pay = bills.financing(fin)["proceeds"]
-    holder_cash, factor_cash = cash.balanceOf(cast.tier2a.address), cash.balanceOf(cast.factor.address)
+    holder_cash, factor_cash = cash.balanceOf(cast.tier2a.address), cash.balanceOf(
+        cast.factor.address
+    )
     tx = cast.factor.disburse(fin)
     ev = tx.events["BillFinancingDisbursed"]
-    assert (ev["factor"], ev["holder"], ev["amount"], ev["proceeds"]) == (cast.factor.address, cast.tier2a.address, AMOUNT, pay)
+    assert (ev["factor"], ev["holder"], ev["amount"], ev["proceeds"]) == (
+        cast.factor.address,
+        cast.tier2a.address,
+        AMOUNT,
+        pay,
+    )
     assert ev["paymentRef"] == "0x" + "00" * 32
     assert cash.balanceOf(cast.tier2a.address) == holder_cash + pay
     assert cash.balanceOf(cast.factor.address) == factor_cash - pay
@@ -76,7 +98,10 @@ def test_disburse__payment_reference__records_off_chain_payment(bills, cash, cas
     cast.auditor.audit(fin, True, "ok")
     before = cash.balanceOf(cast.tier2a.address)
     tx = cast.factor.disburse(fin, "SWIFT MT103 ref 42")
-    assert tx.events["BillFinancingDisbursed"]["paymentRef"] == "0x" + doc_hash("SWIFT MT103 ref 42").hex()
+    assert (
+        tx.events["BillFinancingDisbursed"]["paymentRef"]
+        == "0x" + doc_hash("SWIFT MT103 ref 42").hex()
+    )
     assert cash.balanceOf(cast.tier2a.address) == before
     assert bills.balanceOf(cast.factor.address, fin) == AMOUNT
 
@@ -107,7 +132,10 @@ def test_disburse__twice__reverts(bills, cast, cash, agreed):
     before = (cash.balanceOf(cast.factor.address), bills.balanceOf(cast.factor.address, fin))
     with brownie.reverts(revert_pattern=r"BillNodeState:.*"):
         cast.factor.disburse(fin)
-    assert (cash.balanceOf(cast.factor.address), bills.balanceOf(cast.factor.address, fin)) == before
+    assert (
+        cash.balanceOf(cast.factor.address),
+        bills.balanceOf(cast.factor.address, fin),
+    ) == before
 
 
 def test_quote__second_factor_or_twice__reverts(bills, cast, held, admit, regulator_cn, accounts):
@@ -118,10 +146,13 @@ def test_quote__second_factor_or_twice__reverts(bills, cast, held, admit, regula
     assert bills.financing(fin)["rateBps"] == RATE
 
 
-@pytest.mark.parametrize("case,rate,agreement,error", [
-    ("rate above 100 %", 10_001, doc_hash("a"), r"BillRateOutOfRange:.*"),
-    ("zero agreement", RATE, b"\0" * 32, r"BillZeroHash.*"),
-])
+@pytest.mark.parametrize(
+    "case,rate,agreement,error",
+    [
+        ("rate above 100 %", 10_001, doc_hash("a"), r"BillRateOutOfRange:.*"),
+        ("zero agreement", RATE, b"\0" * 32, r"BillZeroHash.*"),
+    ],
+)
 def test_quote__bad_input__reverts_unchanged(bills, cast, held, case, rate, agreement, error):
     fin, _ = cast.tier2a.request_financing(held, AMOUNT, "r")
     before = snapshot(bills, [fin], [cast.tier2a.address])
@@ -175,7 +206,9 @@ def test_audit__financing_rejected__amount_returns(bills, cast, held, agreed):
     assert bills.balanceOf(cast.tier2a.address, held) == AMOUNT
 
 
-def test_disburse__not_the_quoting_factor__reverts(bills, cast, agreed, admit, regulator_cn, accounts):
+def test_disburse__not_the_quoting_factor__reverts(
+    bills, cast, agreed, admit, regulator_cn, accounts
+):
     other = admit(accounts[14], ["ASSET_MANAGER"], regulator=regulator_cn, name="other factor")
     fin = agreed()
     cast.auditor.audit(fin, True, "ok")
@@ -221,16 +254,22 @@ def test_quote__channel_policy__needs_holder_factor_channel(bills, cast, make_bi
     assert bills.node(fin)["state"] == NodeState.QUOTED
 
 
-def test_disburse__no_cash_token__on_chain_payment_refused(BillToken, registry, registry_admin, cast, maturity, connect):
+def test_disburse__no_cash_token__on_chain_payment_refused(
+    BillToken, registry, registry_admin, cast, maturity, connect
+):
     bare = BillToken.deploy(registry, "0x" + "00" * 20, "", {"from": registry_admin})
-    acct = lambda r: {"from": r.inst.account}  # noqa: E731
+    acct = lambda r: {"from": r.inst.account}
     from consortium.domain.hashing import code32
 
-    tx = bare.requestIssue(cast.tier1.address, 100, code32("CNY"), maturity, doc_hash("po"), False, acct(cast.core))
+    tx = bare.requestIssue(
+        cast.tier1.address, 100, code32("CNY"), maturity, doc_hash("po"), False, acct(cast.core)
+    )
     bill_id = tx.events["BillIssueRequested"]["billId"]
     bare.review(bill_id, True, doc_hash("ok"), acct(cast.tier1))
     bare.audit(bill_id, True, doc_hash("ok"), acct(cast.auditor))
-    fin = bare.requestFinancing(bill_id, 100, doc_hash("r"), acct(cast.tier1)).events["BillFinancingRequested"]["nodeId"]
+    fin = bare.requestFinancing(bill_id, 100, doc_hash("r"), acct(cast.tier1)).events[
+        "BillFinancingRequested"
+    ]["nodeId"]
     bare.quoteFinancing(fin, RATE, doc_hash("a"), acct(cast.factor))
     bare.acceptFinancing(fin, True, doc_hash("a"), acct(cast.tier1))
     bare.audit(fin, True, doc_hash("ok"), acct(cast.auditor))

@@ -1,7 +1,6 @@
 """Acceptance: core enterprise → tier-1 → split to two tier-2 suppliers → one finances with a
 factor → maturity redemption pays the right holders."""
 
-import pytest
 
 from consortium.domain.bills import BillStatus, NodeState, proceeds
 from tests.fixtures.bills import FACE, warp
@@ -12,8 +11,17 @@ A, B = 350_000_00, 500_000_00  # tier-1 keeps FACE - A - B = 150,000.00
 RATE = 600
 
 
-def test_multitier__issue_split_finance_redeem__right_holders_paid(bills, cash, cast, maturity, chain, transfer):
-    core, t1, t2a, t2b, factor, auditor = cast.core, cast.tier1, cast.tier2a, cast.tier2b, cast.factor, cast.auditor
+def test_multitier__issue_split_finance_redeem__right_holders_paid(
+    bills, cash, cast, maturity, chain, transfer
+):
+    core, t1, t2a, t2b, factor, auditor = (
+        cast.core,
+        cast.tier1,
+        cast.tier2a,
+        cast.tier2b,
+        cast.factor,
+        cast.auditor,
+    )
 
     # 开单: the core enterprise owes tier-1 the face value
     bill_id, _ = core.request_issue(t1.address, FACE, maturity, "framework contract + invoices Q3")
@@ -45,13 +53,21 @@ def test_multitier__issue_split_finance_redeem__right_holders_paid(bills, cash, 
 
     # maturity: the debtor pays the holders of record, no one else
     warp(chain, maturity)
-    holders = [(bill_id, t1.address, FACE - A - B), (node_b, t2b.address, B), (fin, factor.address, A)]
-    before = {h: cash.balanceOf(h) for _, h, _ in holders} | {t2a.address: cash.balanceOf(t2a.address)}
+    holders = [
+        (bill_id, t1.address, FACE - A - B),
+        (node_b, t2b.address, B),
+        (fin, factor.address, A),
+    ]
+    before = {h: cash.balanceOf(h) for _, h, _ in holders} | {
+        t2a.address: cash.balanceOf(t2a.address)
+    }
     core_before = cash.balanceOf(core.address)
     tx = core.redeem(holders)
     for _, h, amt in holders:
         assert cash.balanceOf(h) == before[h] + amt
-    assert cash.balanceOf(t2a.address) == before[t2a.address]  # sold its claim: paid by the factor already
+    assert (
+        cash.balanceOf(t2a.address) == before[t2a.address]
+    )  # sold its claim: paid by the factor already
     assert cash.balanceOf(core.address) == core_before - FACE
     assert tx.events["BillSettled"]["billId"] == bill_id
     assert bills.bill(bill_id)["status"] == BillStatus.SETTLED

@@ -29,14 +29,26 @@ def matured(chain, maturity):
 def test_redeem__matured__pays_each_holder_and_burns(bills, cash, cast, split, matured):
     bill_id, child = split
     c1, c2 = cash.balanceOf(cast.tier1.address), cash.balanceOf(cast.tier2a.address)
-    tx = cast.core.redeem([(bill_id, cast.tier1.address, FACE - PART), (child, cast.tier2a.address, PART)])
-    assert [e["holder"] for e in tx.events["BillRedeemed"]] == [cast.tier1.address, cast.tier2a.address]
+    tx = cast.core.redeem(
+        [(bill_id, cast.tier1.address, FACE - PART), (child, cast.tier2a.address, PART)]
+    )
+    assert [e["holder"] for e in tx.events["BillRedeemed"]] == [
+        cast.tier1.address,
+        cast.tier2a.address,
+    ]
     assert tx.events["BillSettled"]["faceValue"] == FACE
     assert cash.balanceOf(cast.tier1.address) == c1 + FACE - PART
     assert cash.balanceOf(cast.tier2a.address) == c2 + PART
-    assert bills.balanceOf(cast.tier1.address, bill_id) == 0 and bills.balanceOf(cast.tier2a.address, child) == 0
+    assert (
+        bills.balanceOf(cast.tier1.address, bill_id) == 0
+        and bills.balanceOf(cast.tier2a.address, child) == 0
+    )
     b = bills.bill(bill_id)
-    assert b["redeemed"] == FACE and b["status"] == BillStatus.SETTLED and bills.outstanding(bill_id) == 0
+    assert (
+        b["redeemed"] == FACE
+        and b["status"] == BillStatus.SETTLED
+        and bills.outstanding(bill_id) == 0
+    )
 
 
 def test_redeem__partial_with_reference__bill_stays_active(bills, cash, cast, split, matured):
@@ -59,18 +71,32 @@ def test_redeem__before_maturity__reverts_unchanged(bills, cast, split):
     assert snapshot(bills, [bill_id, child], [cast.tier1.address, cast.tier2a.address]) == before
 
 
-@pytest.mark.parametrize("case,item,error", [
-    ("above balance", lambda s, c: (s[1], c.tier2a.address, PART + 1), r"BillAmountExceedsBalance:.*"),
-    ("wrong holder", lambda s, c: (s[1], c.tier2b.address, 1), r"BillAmountExceedsBalance:.*"),
-    ("zero amount", lambda s, c: (s[1], c.tier2a.address, 0), r"BillZeroAmount.*"),
-    ("unknown node", lambda s, c: (999, c.tier2a.address, 1), r"BillUnknownNode:.*"),
-])
+@pytest.mark.parametrize(
+    "case,item,error",
+    [
+        (
+            "above balance",
+            lambda s, c: (s[1], c.tier2a.address, PART + 1),
+            r"BillAmountExceedsBalance:.*",
+        ),
+        ("wrong holder", lambda s, c: (s[1], c.tier2b.address, 1), r"BillAmountExceedsBalance:.*"),
+        ("zero amount", lambda s, c: (s[1], c.tier2a.address, 0), r"BillZeroAmount.*"),
+        ("unknown node", lambda s, c: (999, c.tier2a.address, 1), r"BillUnknownNode:.*"),
+    ],
+)
 def test_redeem__bad_item__reverts_unchanged(bills, cast, split, matured, case, item, error):
     bill_id, child = split
-    before = snapshot(bills, [bill_id, child], [cast.tier1.address, cast.tier2a.address, cast.tier2b.address])
+    before = snapshot(
+        bills, [bill_id, child], [cast.tier1.address, cast.tier2a.address, cast.tier2b.address]
+    )
     with brownie.reverts(revert_pattern=error):
         cast.core.redeem([(bill_id, cast.tier1.address, 1), item(split, cast)])
-    assert snapshot(bills, [bill_id, child], [cast.tier1.address, cast.tier2a.address, cast.tier2b.address]) == before
+    assert (
+        snapshot(
+            bills, [bill_id, child], [cast.tier1.address, cast.tier2a.address, cast.tier2b.address]
+        )
+        == before
+    )
 
 
 def test_redeem__not_debtor__reverts(bills, cast, split, matured):
@@ -91,7 +117,7 @@ def test_redeem__batch_bounds__reverts(bills, cast, split, matured):
 
 
 def test_redeem__locked_escrow__not_redeemable_until_rejected(bills, cast, split, maturity, chain):
-    bill_id, child = split
+    _bill_id, child = split
     pending, _ = cast.tier2a.request_transfer(child, cast.tier2b.address, PART, "sub")
     warp(chain, maturity)
     with brownie.reverts(revert_pattern=r"BillNodeState:.*"):
@@ -104,8 +130,15 @@ def test_redeem__locked_escrow__not_redeemable_until_rejected(bills, cast, split
 def test_redeem__currency_without_cash_token__on_chain_refused(bills, cast, maturity, chain):
     from consortium.domain.hashing import code32
 
-    tx = bills.requestIssue(cast.tier1.address, 100, code32("USD"), maturity, doc_hash("po"), False,
-                            {"from": cast.core.inst.account})
+    tx = bills.requestIssue(
+        cast.tier1.address,
+        100,
+        code32("USD"),
+        maturity,
+        doc_hash("po"),
+        False,
+        {"from": cast.core.inst.account},
+    )
     bill_id = tx.events["BillIssueRequested"]["billId"]
     cast.tier1.review(bill_id, True, "ok")
     cast.auditor.audit(bill_id, True, "ok")
@@ -116,23 +149,34 @@ def test_redeem__currency_without_cash_token__on_chain_refused(bills, cast, matu
     assert bills.bill(bill_id)["status"] == BillStatus.SETTLED
 
 
-def test_mark_overdue__unpaid_after_maturity__marked_then_redeemable(bills, cast, split, maturity, chain):
+def test_mark_overdue__unpaid_after_maturity__marked_then_redeemable(
+    bills, cast, split, maturity, chain
+):
     bill_id, child = split
     with brownie.reverts(revert_pattern=r"BillNotMatured:.*"):
         cast.tier2a.mark_overdue(bill_id)
     warp(chain, maturity + 1)
     tx = cast.tier2a.mark_overdue(bill_id)
     ev = tx.events["BillMarkedOverdue"]
-    assert (ev["billId"], ev["debtor"], ev["markedBy"], ev["outstanding"]) == (bill_id, cast.core.address, cast.tier2a.address, FACE)
+    assert (ev["billId"], ev["debtor"], ev["markedBy"], ev["outstanding"]) == (
+        bill_id,
+        cast.core.address,
+        cast.tier2a.address,
+        FACE,
+    )
     assert bills.bill(bill_id)["status"] == BillStatus.OVERDUE
     with brownie.reverts(revert_pattern=r"BillNotActive:.*"):
         cast.tier1.mark_overdue(bill_id)
-    cast.core.redeem([(bill_id, cast.tier1.address, FACE - PART), (child, cast.tier2a.address, PART)])
+    cast.core.redeem(
+        [(bill_id, cast.tier1.address, FACE - PART), (child, cast.tier2a.address, PART)]
+    )
     assert bills.bill(bill_id)["status"] == BillStatus.SETTLED
 
 
 def test_redeem__settled_bill__reverts(bills, cast, split, matured):
     bill_id, child = split
-    cast.core.redeem([(bill_id, cast.tier1.address, FACE - PART), (child, cast.tier2a.address, PART)])
+    cast.core.redeem(
+        [(bill_id, cast.tier1.address, FACE - PART), (child, cast.tier2a.address, PART)]
+    )
     with brownie.reverts(revert_pattern=r"BillNotActive:.*"):
         cast.core.redeem([(child, cast.tier2a.address, 1)])

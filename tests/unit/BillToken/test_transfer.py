@@ -17,22 +17,35 @@ def bill_id(make_bill):
 
 
 def test_request_transfer__split__locks_part_on_child_node(bills, cast, bill_id):
-    child, tx = cast.tier1.request_transfer(bill_id, cast.tier2a.address, 400_000_00, "sub-contract A")
+    child, tx = cast.tier1.request_transfer(
+        bill_id, cast.tier2a.address, 400_000_00, "sub-contract A"
+    )
     ev = tx.events["BillTransferRequested"]
     assert (ev["nodeId"], ev["billId"], ev["from"], ev["to"], ev["parent"], ev["amount"]) == (
-        child, bill_id, cast.tier1.address, cast.tier2a.address, bill_id, 400_000_00
+        child,
+        bill_id,
+        cast.tier1.address,
+        cast.tier2a.address,
+        bill_id,
+        400_000_00,
     )
     assert bills.balanceOf(cast.tier1.address, bill_id) == FACE - 400_000_00
     assert bills.locked(child) == 400_000_00
     assert bills.balanceOf(cast.tier2a.address, child) == 0
     n = bills.node(child)
     assert (n["parent"], n["billId"], n["kind"], n["state"], n["depth"]) == (
-        bill_id, bill_id, NodeKind.TRANSFER, NodeState.REQUESTED, 1
+        bill_id,
+        bill_id,
+        NodeKind.TRANSFER,
+        NodeState.REQUESTED,
+        1,
     )
 
 
 def test_transfer__reviewed_and_audited__receiver_holds_child(bills, cast, bill_id):
-    child, _ = cast.tier1.request_transfer(bill_id, cast.tier2a.address, 400_000_00, "sub-contract A")
+    child, _ = cast.tier1.request_transfer(
+        bill_id, cast.tier2a.address, 400_000_00, "sub-contract A"
+    )
     cast.tier2a.review(child, True, "accepted")
     tx = cast.auditor.audit(child, True, "transfer audit")
     assert tx.events["BillAudited"]["kind"] == NodeKind.TRANSFER
@@ -40,11 +53,17 @@ def test_transfer__reviewed_and_audited__receiver_holds_child(bills, cast, bill_
     assert bills.balanceOf(cast.tier2a.address, child) == 400_000_00
     assert bills.balanceOf(cast.tier1.address, bill_id) == FACE - 400_000_00
     assert bills.locked(child) == 0
-    assert bills.node(child)["evidence"] == "0x" + evidence_of([
-        (EvidenceStep.REQUEST, cast.tier1.address, doc_hash("sub-contract A"), True),
-        (EvidenceStep.REVIEW, cast.tier2a.address, doc_hash("accepted"), True),
-        (EvidenceStep.AUDIT, cast.auditor.address, doc_hash("transfer audit"), True),
-    ]).hex()
+    assert (
+        bills.node(child)["evidence"]
+        == "0x"
+        + evidence_of(
+            [
+                (EvidenceStep.REQUEST, cast.tier1.address, doc_hash("sub-contract A"), True),
+                (EvidenceStep.REVIEW, cast.tier2a.address, doc_hash("accepted"), True),
+                (EvidenceStep.AUDIT, cast.auditor.address, doc_hash("transfer audit"), True),
+            ]
+        ).hex()
+    )
 
 
 def test_lineage__two_hops__path_back_to_bill_with_parties(bills, cast, bill_id, transfer):
@@ -94,16 +113,21 @@ def test_request_transfer__unaudited_node__reverts(bills, cast, bill_id):
     assert bills.nextId() == child + 1
 
 
-@pytest.mark.parametrize("case,to,amount,error", [
-    ("above balance", "tier2a", FACE + 1, r"BillAmountExceedsBalance:.*"),
-    ("zero amount", "tier2a", 0, r"BillZeroAmount.*"),
-    ("non-member receiver", "nobody", 1, r"BillReceiverNotClient:.*"),
-    ("suspended receiver", "suspended", 1, r"BillReceiverNotClient:.*"),
-    ("applicant receiver", "applicant", 1, r"BillReceiverNotClient:.*"),
-    ("factor receiver", "factor", 1, r"BillReceiverNotClient:.*"),
-    ("self", "tier1", 1, r"BillSelfTransfer:.*"),
-])
-def test_request_transfer__bad_input__reverts_unchanged(bills, cast, bill_id, case, to, amount, error):
+@pytest.mark.parametrize(
+    "case,to,amount,error",
+    [
+        ("above balance", "tier2a", FACE + 1, r"BillAmountExceedsBalance:.*"),
+        ("zero amount", "tier2a", 0, r"BillZeroAmount.*"),
+        ("non-member receiver", "nobody", 1, r"BillReceiverNotClient:.*"),
+        ("suspended receiver", "suspended", 1, r"BillReceiverNotClient:.*"),
+        ("applicant receiver", "applicant", 1, r"BillReceiverNotClient:.*"),
+        ("factor receiver", "factor", 1, r"BillReceiverNotClient:.*"),
+        ("self", "tier1", 1, r"BillSelfTransfer:.*"),
+    ],
+)
+def test_request_transfer__bad_input__reverts_unchanged(
+    bills, cast, bill_id, case, to, amount, error
+):
     to_addr = "0x" + "77" * 20 if to == "nobody" else getattr(cast, to).address
     before = snapshot(bills, [bill_id], [cast.tier1.address])
     with brownie.reverts(revert_pattern=error):
@@ -118,7 +142,9 @@ def test_request_transfer__not_holder__reverts(bills, cast, bill_id):
 
 def test_request_transfer__zero_doc_or_unknown_node__reverts(bills, cast, bill_id):
     with brownie.reverts(revert_pattern=r"BillZeroHash.*"):
-        bills.requestTransfer(bill_id, cast.tier2a.address, 1, b"\0" * 32, {"from": cast.tier1.inst.account})
+        bills.requestTransfer(
+            bill_id, cast.tier2a.address, 1, b"\0" * 32, {"from": cast.tier1.inst.account}
+        )
     with brownie.reverts(revert_pattern=r"BillUnknownNode:.*"):
         cast.tier1.request_transfer(12345, cast.tier2a.address, 1, "sub")
 
@@ -131,7 +157,9 @@ def test_request_transfer__after_maturity__reverts_unchanged(bills, cast, bill_i
     assert snapshot(bills, [bill_id], [cast.tier1.address]) == before
 
 
-def test_audit__transfer_approved_after_maturity__reverts_then_reject_returns(bills, cast, bill_id, chain, maturity):
+def test_audit__transfer_approved_after_maturity__reverts_then_reject_returns(
+    bills, cast, bill_id, chain, maturity
+):
     child, _ = cast.tier1.request_transfer(bill_id, cast.tier2a.address, 100, "sub")
     cast.tier2a.review(child, True, "ok")
     warp(chain, maturity)

@@ -14,7 +14,11 @@ ISSUER_ONLY = {
     "setSettlementAgent": lambda c: (c.tier1.address, True),
 }
 AGENT_ONLY = {"agentTransfer": lambda c: (c.core.address, c.tier1.address, 1)}
-HOLDER = {"transfer", "transferFrom", "approve"}  # ERC-20; holders must be active members (flows test)
+HOLDER = {
+    "transfer",
+    "transferFrom",
+    "approve",
+}  # ERC-20; holders must be active members (flows test)
 
 CALLERS = {
     "client": r"RegistryMissingRole:.*",
@@ -55,5 +59,9 @@ def test_agent_only__non_agent__reverts(cash, cast, callers, caller):
 
 
 def test_table__every_state_changing_function_is_classified(cash):
-    changing = {x["name"] for x in cash.abi if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")}
+    changing = {
+        x["name"]
+        for x in cash.abi
+        if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")
+    }
     assert changing == set(ISSUER_ONLY) | set(AGENT_ONLY) | HOLDER

@@ -48,7 +48,9 @@ def test_redeem__above_balance__reverts_unchanged(t, cash_issuer, core):
 
 
 @pytest.mark.parametrize("who", ["stranger", "suspended"])
-def test_issue__to_non_member_or_suspended__reverts(t, cash_issuer, stranger, suspended_client, who):
+def test_issue__to_non_member_or_suspended__reverts(
+    t, cash_issuer, stranger, suspended_client, who
+):
     to = stranger.address if who == "stranger" else suspended_client.address
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
         cash_issuer.fund(to, 1, "in")
@@ -61,7 +63,9 @@ def test_transfer__between_members__moves(t, cash_issuer, core, tier1):
     assert (t.balanceOf(core.address), t.balanceOf(tier1.address)) == (6, 4)
 
 
-def test_transfer__to_stranger_or_from_suspended__reverts(t, cash_issuer, core, stranger, suspended_client, manager):
+def test_transfer__to_stranger_or_from_suspended__reverts(
+    t, cash_issuer, core, stranger, suspended_client, manager
+):
     cash_issuer.fund(core.address, 10, "in")
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
         t.transfer(stranger.address, 1, {"from": core.inst.account})
