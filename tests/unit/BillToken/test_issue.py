@@ -102,70 +102,36 @@ def test_issue__operator_of_debtor__issues_for_its_member(bills, cast, maturity,
     assert tx.events["BillIssueRequested"]["debtor"] == cast.core.address
 
 
-@pytest.mark.parametrize(
-    "case,args,error",
-    [
-        (
-            "zero face",
-            lambda c, m: (c.tier1.address, 0, code32("CNY"), m, doc_hash("d"), False),
-            r"BillZeroAmount.*",
-        ),
-        (
-            "face too large",
-            lambda c, m: (c.tier1.address, 2**128, code32("CNY"), m, doc_hash("d"), False),
-            r"BillFaceValueTooLarge:.*",
-        ),
-        (
-            "zero doc",
-            lambda c, m: (c.tier1.address, FACE, code32("CNY"), m, b"\0" * 32, False),
-            r"BillZeroHash.*",
-        ),
-        (
-            "zero currency",
-            lambda c, m: (c.tier1.address, FACE, b"\0" * 32, m, doc_hash("d"), False),
-            r"BillZeroHash.*",
-        ),
-        (
-            "maturity past",
-            lambda c, m: (c.tier1.address, FACE, code32("CNY"), 1, doc_hash("d"), False),
-            r"BillMaturityInPast:.*",
-        ),
-        (
-            "self",
-            lambda c, m: (c.core.address, FACE, code32("CNY"), m, doc_hash("d"), False),
-            r"BillSelfTransfer:.*",
-        ),
-        (
-            "receiver non-member",
-            lambda c, m: ("0x" + "77" * 20, FACE, code32("CNY"), m, doc_hash("d"), False),
-            r"BillReceiverNotClient:.*",
-        ),
-        (
-            "receiver applicant",
-            lambda c, m: (c.applicant.address, FACE, code32("CNY"), m, doc_hash("d"), False),
-            r"BillReceiverNotClient:.*",
-        ),
-        (
-            "receiver suspended",
-            lambda c, m: (c.suspended.address, FACE, code32("CNY"), m, doc_hash("d"), False),
-            r"BillReceiverNotClient:.*",
-        ),
-        (
-            "receiver wrong role",
-            lambda c, m: (c.factor.address, FACE, code32("CNY"), m, doc_hash("d"), False),
-            r"BillReceiverNotClient:.*",
-        ),
-        (
-            "channel required",
-            lambda c, m: (c.tier1.address, FACE, code32("CNY"), m, doc_hash("d"), True),
-            r"ManagedChannelClosed:.*",
-        ),
-    ],
-)
-def test_request_issue__bad_input__reverts_unchanged(bills, cast, maturity, case, args, error):
+# case -> (overrides of a valid request, expected error); receivers named by cast attribute
+BAD_ISSUES = {
+    "zero face": ({"face": 0}, r"BillZeroAmount.*"),
+    "face too large": ({"face": 2**128}, r"BillFaceValueTooLarge:.*"),
+    "zero doc": ({"doc": b"\0" * 32}, r"BillZeroHash.*"),
+    "zero currency": ({"currency": b"\0" * 32}, r"BillZeroHash.*"),
+    "maturity past": ({"mat": 1}, r"BillMaturityInPast:.*"),
+    "self": ({"receiver": "core"}, r"BillSelfTransfer:.*"),
+    "receiver non-member": ({"receiver": "0x" + "77" * 20}, r"BillReceiverNotClient:.*"),
+    "receiver applicant": ({"receiver": "applicant"}, r"BillReceiverNotClient:.*"),
+    "receiver suspended": ({"receiver": "suspended"}, r"BillReceiverNotClient:.*"),
+    "receiver wrong role": ({"receiver": "factor"}, r"BillReceiverNotClient:.*"),
+    "channel required": ({"channel": True}, r"ManagedChannelClosed:.*"),
+}
+
+
+def _issue_args(
+    cast, maturity, receiver="tier1", face=FACE, currency=None, doc=None, channel=False, mat=None
+):
+    """A valid requestIssue argument tuple with the given fields replaced."""
+    to = receiver if receiver.startswith("0x") else getattr(cast, receiver).address
+    return (to, face, currency or code32("CNY"), mat or maturity, doc or doc_hash("d"), channel)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ISSUES))
+def test_request_issue__bad_input__reverts_unchanged(bills, cast, maturity, case):
+    over, error = BAD_ISSUES[case]
     before = bills.nextId()
     with brownie.reverts(revert_pattern=error):
-        bills.requestIssue(*args(cast, maturity), {"from": cast.core.inst.account})
+        bills.requestIssue(*_issue_args(cast, maturity, **over), {"from": cast.core.inst.account})
     assert bills.nextId() == before
 
 

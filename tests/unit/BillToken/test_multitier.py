@@ -1,7 +1,6 @@
 """Acceptance: core enterprise → tier-1 → split to two tier-2 suppliers → one finances with a
 factor → maturity redemption pays the right holders."""
 
-
 from consortium.domain.bills import BillStatus, NodeState, proceeds
 from tests.fixtures.bills import FACE, warp
 
