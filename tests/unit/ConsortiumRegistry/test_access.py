@@ -41,7 +41,12 @@ def cast(registry, manager, admit, regulator_cn, accounts, stranger):
     suspended = admit(accounts[8], ["BROKER"], regulator=regulator_cn)
     manager.suspend(suspended.address, "x")
     registry.applyForMembership(
-        b"\x01" * 32, b"CN".ljust(32, b"\0"), regulator_cn.address, [ROLES["BROKER"]], H, {"from": accounts[9]}
+        b"\x01" * 32,
+        b"CN".ljust(32, b"\0"),
+        regulator_cn.address,
+        [ROLES["BROKER"]],
+        H,
+        {"from": accounts[9]},
     )
     broker.request_channel(regulator_cn.address, "agreement")
     return {
@@ -77,19 +82,31 @@ def test_manager_only__table_covers_abi(registry, fn):
 
 def test_table__every_state_changing_function_is_classified(registry):
     member_functions = {
-        "applyForMembership", "addOperator", "removeOperator", "requestChannel", "closeChannel", "approveAmendment",
+        "applyForMembership",
+        "addOperator",
+        "removeOperator",
+        "requestChannel",
+        "closeChannel",
+        "approveAmendment",
     }
-    changing = {x["name"] for x in registry.abi if x["type"] == "function" and x["stateMutability"] != "view"}
+    changing = {
+        x["name"]
+        for x in registry.abi
+        if x["type"] == "function" and x["stateMutability"] != "view"
+    }
     assert changing == set(MANAGER_ONLY) | member_functions
 
 
-@pytest.mark.parametrize("fn,args", [
-    ("addOperator", lambda c: ("0x" + "12" * 20,)),
-    ("removeOperator", lambda c: ("0x" + "12" * 20,)),
-    ("requestChannel", lambda c: (c["regulator"], H)),
-    ("closeChannel", lambda c: (c["broker"], c["regulator"], H)),
-    ("approveAmendment", lambda c: (H, c["broker"], c["regulator"], H)),
-])
+@pytest.mark.parametrize(
+    "fn,args",
+    [
+        ("addOperator", lambda c: ("0x" + "12" * 20,)),
+        ("removeOperator", lambda c: ("0x" + "12" * 20,)),
+        ("requestChannel", lambda c: (c["regulator"], H)),
+        ("closeChannel", lambda c: (c["broker"], c["regulator"], H)),
+        ("approveAmendment", lambda c: (H, c["broker"], c["regulator"], H)),
+    ],
+)
 @pytest.mark.parametrize("caller", ["suspended_manager", "applicant", "stranger"])
 def test_member_only__non_member_or_suspended__reverts(registry, cast, fn, args, caller):
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):

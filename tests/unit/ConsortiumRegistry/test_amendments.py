@@ -31,7 +31,10 @@ def test_enact__after_both_approvals__sets_terms_and_version(registry, manager, 
     assert tx.events["AmendmentEnacted"]["version"] == 1
     t = registry.getTerms(TERMS)
     assert (t["partyA"], t["partyB"], t["termsHash"], t["version"]) == (
-        bank.address, issuer.address, "0x" + V1.hex(), 1
+        bank.address,
+        issuer.address,
+        "0x" + V1.hex(),
+        1,
     )
     _both_approve(bank, issuer, V2)
     manager.enact(TERMS, bank.address, issuer.address, V2)

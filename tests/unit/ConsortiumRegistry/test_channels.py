@@ -26,7 +26,9 @@ def test_request_then_open__channel_is_open_both_ways(registry, manager, bank, i
     assert registry.channelOpen(issuer.address, bank.address)
 
 
-def test_channel__operator_addresses_resolve_to_their_member(registry, connect, bank, issuer, accounts):
+def test_channel__operator_addresses_resolve_to_their_member(
+    registry, connect, bank, issuer, accounts
+):
     connect(bank, issuer)
     bank.add_operator(accounts[7].address)
     assert registry.channelOpen(accounts[7], issuer.address)
@@ -61,11 +63,15 @@ def test_open__party_suspended_meanwhile__reverts(manager, bank, issuer):
 
 def test_close__by_party_or_manager(registry, manager, connect, bank, issuer):
     connect(bank, issuer)
-    tx = registry.closeChannel(bank.address, issuer.address, doc_hash("end"), {"from": issuer.account})
+    tx = registry.closeChannel(
+        bank.address, issuer.address, doc_hash("end"), {"from": issuer.account}
+    )
     assert tx.events["ChannelClosed"]["closedBy"] == issuer.address
     assert not registry.channelOpen(bank.address, issuer.address)
     with brownie.reverts(revert_pattern=r"RegistryChannelNotOpen:.*"):
-        registry.closeChannel(bank.address, issuer.address, doc_hash("end"), {"from": manager.account})
+        registry.closeChannel(
+            bank.address, issuer.address, doc_hash("end"), {"from": manager.account}
+        )
     connect(bank, issuer)
     registry.closeChannel(bank.address, issuer.address, doc_hash("end"), {"from": manager.account})
     assert not registry.channelOpen(bank.address, issuer.address)
@@ -74,5 +80,7 @@ def test_close__by_party_or_manager(registry, manager, connect, bank, issuer):
 def test_close__by_third_party__reverts(registry, connect, bank, issuer, regulator_cn):
     connect(bank, issuer)
     with brownie.reverts(revert_pattern=r"RegistryNotChannelParty:.*"):
-        registry.closeChannel(bank.address, issuer.address, doc_hash("x"), {"from": regulator_cn.account})
+        registry.closeChannel(
+            bank.address, issuer.address, doc_hash("x"), {"from": regulator_cn.account}
+        )
     assert registry.channelOpen(bank.address, issuer.address)

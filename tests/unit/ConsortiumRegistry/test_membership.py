@@ -34,7 +34,9 @@ def test_apply__records_application_and_grants_nothing(registry, regulator_cn, a
     assert registry.rolesOf(accounts[5]) == []
 
 
-def test_audit_approved__activates_and_grants_requested_roles(registry, manager, regulator_cn, accounts):
+def test_audit_approved__activates_and_grants_requested_roles(
+    registry, manager, regulator_cn, accounts
+):
     _apply(registry, accounts[5], roles=("BROKER", "CUSTODIAN"), regulator=regulator_cn.address)
     tx = manager.audit(accounts[5].address, True, "audit report")
     assert tx.events["MembershipAudited"]["approved"] is True
@@ -78,7 +80,9 @@ def test_apply__active_member__reverts(registry, registry_admin):
         ({"regulator": None}, "RegistryRegulatorInvalid"),  # broker without a regulator
     ],
 )
-def test_apply__bad_input__reverts_and_changes_nothing(registry, regulator_cn, accounts, kwargs, error):
+def test_apply__bad_input__reverts_and_changes_nothing(
+    registry, regulator_cn, accounts, kwargs, error
+):
     args = {"regulator": regulator_cn.address, **kwargs}
     with brownie.reverts(revert_pattern=rf"{error}.*"):
         _apply(registry, accounts[5], **args)
@@ -89,14 +93,24 @@ def test_apply__bad_input__reverts_and_changes_nothing(registry, regulator_cn, a
 def test_apply__unknown_role__reverts(registry, regulator_cn, accounts):
     with brownie.reverts(revert_pattern=r"RegistryUnknownRole:.*"):
         registry.applyForMembership(
-            b"\x01" * 32, code32("CN"), regulator_cn.address, [doc_hash("ASTRONAUT")], H, {"from": accounts[5]}
+            b"\x01" * 32,
+            code32("CN"),
+            regulator_cn.address,
+            [doc_hash("ASTRONAUT")],
+            H,
+            {"from": accounts[5]},
         )
 
 
 def test_apply__too_many_roles__reverts(registry, regulator_cn, accounts):
     with brownie.reverts(revert_pattern=r"RegistryTooManyRoles: 17, 16"):
         registry.applyForMembership(
-            b"\x01" * 32, code32("CN"), regulator_cn.address, [ROLES["BROKER"]] * 17, H, {"from": accounts[5]}
+            b"\x01" * 32,
+            code32("CN"),
+            regulator_cn.address,
+            [ROLES["BROKER"]] * 17,
+            H,
+            {"from": accounts[5]},
         )
 
 
@@ -134,7 +148,9 @@ def test_audit__zero_hash__reverts(registry, manager, regulator_cn, accounts):
     assert registry.getMember(accounts[5])["status"] == 1
 
 
-def test_suspend__member_loses_every_role_until_reinstated(registry, manager, admit, regulator_cn, accounts):
+def test_suspend__member_loses_every_role_until_reinstated(
+    registry, manager, admit, regulator_cn, accounts
+):
     broker = admit(accounts[5], ["BROKER"], regulator=regulator_cn)
     tx = manager.suspend(broker.address, "late filings")
     assert tx.events["MemberSuspended"]["member"] == broker.address
@@ -147,7 +163,9 @@ def test_suspend__member_loses_every_role_until_reinstated(registry, manager, ad
     assert registry.hasRole(broker.address, ROLES["BROKER"])
 
 
-def test_suspend__operators_are_frozen_with_their_member(registry, manager, admit, regulator_cn, accounts):
+def test_suspend__operators_are_frozen_with_their_member(
+    registry, manager, admit, regulator_cn, accounts
+):
     broker = admit(accounts[5], ["BROKER"], regulator=regulator_cn)
     broker.add_operator(accounts[6].address)
     assert registry.requireRole(accounts[6], ROLES["BROKER"]) == broker.address

@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
+import {IDepositToken} from "../../interfaces/IDepositToken.sol";
+import {IBillToken} from "../../interfaces/IBillToken.sol";
+import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
+import {Roles} from "../consortium/Roles.sol";
+
+/// @title BillToken
+/// @notice Supply-chain finance bills: issue, review, audit, split transfer, financing, redemption.
+/// @dev See IBillToken for the model (lineage nodes as token ids, escrow locking, evidence digests,
+/// channel policy per bill). Storage per hop is three slots (node) and the escrow balance; the audit
+/// that delivers a split touches only the node, the escrow balance and the receiver's balance.
+contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
+    /// @notice Longest lineage (hops from the original bill) a holding may have.
+    uint256 public constant MAX_LINEAGE_DEPTH = 32;
+    /// @notice Most holdings one redeem call may pay.
+    uint256 public constant MAX_REDEMPTION_BATCH = 50;
+    /// @notice Highest annual discount rate a factor may quote (100 %).
+    uint256 public constant MAX_RATE_BPS = 10_000;
+    /// @dev 10,000 bps × 365 days: discount = floor(amount × rateBps × days / DISCOUNT_DENOMINATOR).
+    uint256 private constant DISCOUNT_DENOMINATOR = 3_650_000;
+
+    IDepositToken private immutable _cash;
+    uint64 private _next = 1;
+    mapping(uint256 billId => Bill) private _bills;
+    mapping(uint256 nodeId => Node) private _nodes;
+    mapping(uint256 finNodeId => Financing) private _financings;
+
+    /// @param registry_ the consortium registry
+    /// @param cash_ deposit token for on-chain payments, or zero (payments recorded by reference only)
+    /// @param uri_ ERC-1155 metadata URI template
+    constructor(IConsortiumRegistry registry_, IDepositToken cash_, string memory uri_)
+        ERC1155(uri_)
+        ConsortiumManaged(registry_)
+    {
+        _cash = cash_;
+    }
+
+    // ================================================================= issue
+
+    /// @inheritdoc IBillToken
+    function requestIssue(
+        address receiver,
+        uint256 faceValue,
+        bytes32 currency,
+        uint64 maturity,
+        bytes32 docHash,
+        bool requireChannel
+    ) external returns (uint256 billId) {
+        address debtor = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        if (faceValue == 0) revert BillZeroAmount();
+        if (faceValue > type(uint128).max) revert BillFaceValueTooLarge(faceValue, type(uint128).max);
+        if (docHash == bytes32(0) || currency == bytes32(0)) revert BillZeroHash();
+        if (maturity <= block.timestamp) revert BillMaturityInPast(maturity, block.timestamp);
+        _checkReceiver(debtor, receiver, requireChannel);
+        billId = _next++;
+        _bills[billId] = Bill({
+            debtor: debtor,
+            maturity: maturity,
+            status: BillStatus.Pending,
+            requireChannel: requireChannel,
+            faceValue: uint128(faceValue),
+            redeemed: 0,
+            currency: currency,
+            docHash: docHash
+        });
+        _nodes[billId] = Node({
+            to: receiver,
+            parent: 0,
+            state: NodeState.Requested,
+            kind: NodeKind.Issue,
+            depth: 0,
+            from: debtor,
+            billId: uint64(billId),
+            evidence: _chain(bytes32(0), EvidenceStep.Request, debtor, docHash, true)
+        });
+        _move(address(0), address(this), billId, faceValue);
+        emit BillIssueRequested(billId, debtor, receiver, faceValue, currency, maturity, docHash, requireChannel);
+    }
+
+    /// @inheritdoc IBillToken
+    function review(uint256 nodeId, bool accepted, bytes32 reasonHash) external {
+        address reviewer = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        Node storage n = _nodes[nodeId];
+        _expectState(nodeId, n.state, NodeState.Requested);
+        if (n.kind == NodeKind.Financing) revert BillWrongKind(nodeId, NodeKind.Financing);
+        if (reviewer != n.to) revert BillNotReceiver(nodeId, reviewer, n.to);
+        if (reasonHash == bytes32(0)) revert BillZeroHash();
+        n.evidence = _chain(n.evidence, EvidenceStep.Review, reviewer, reasonHash, accepted);
+        if (accepted) {
+            n.state = NodeState.Reviewed;
+        } else {
+            _reject(nodeId, n);
+        }
+        emit BillReviewed(nodeId, n.billId, reviewer, accepted, reasonHash);
+    }
+
+    /// @inheritdoc IBillToken
+    function audit(uint256 nodeId, bool approved, bytes32 auditHash) external {
+        address auditor = _checkRole(Roles.AUDITOR);
+        Node storage n = _nodes[nodeId];
+        NodeKind kind = n.kind;
+        _expectState(nodeId, n.state, kind == NodeKind.Financing ? NodeState.Agreed : NodeState.Reviewed);
+        if (auditHash == bytes32(0)) revert BillZeroHash();
+        uint256 billId = n.billId;
+        n.evidence = _chain(n.evidence, EvidenceStep.Audit, auditor, auditHash, approved);
+        if (!approved) {
+            _reject(nodeId, n);
+        } else {
+            Bill storage b = _bills[billId];
+            _requireNotMatured(billId, b.maturity);
+            if (kind == NodeKind.Financing) {
+                n.state = NodeState.Audited;
+            } else {
+                if (kind == NodeKind.Issue) b.status = BillStatus.Active;
+                n.state = NodeState.Valid;
+                _deliver(nodeId, n.to, balanceOf(address(this), nodeId));
+            }
+        }
+        emit BillAudited(nodeId, billId, auditor, kind, approved, auditHash);
+    }
+
+    // ================================================================= transfer, split
+
+    /// @inheritdoc IBillToken
+    function requestTransfer(uint256 nodeId, address to, uint256 amount, bytes32 docHash)
+        external
+        returns (uint256 newNodeId)
+    {
+        address holder = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        uint256 billId;
+        (newNodeId, billId) = _split(nodeId, holder, to, amount, docHash, NodeKind.Transfer);
+        emit BillTransferRequested(newNodeId, billId, holder, to, nodeId, amount, docHash);
+    }
+
+    // ================================================================= financing
+
+    /// @inheritdoc IBillToken
+    function requestFinancing(uint256 nodeId, uint256 amount, bytes32 docHash) external returns (uint256 finNodeId) {
+        address holder = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        uint256 billId;
+        (finNodeId, billId) = _split(nodeId, holder, address(0), amount, docHash, NodeKind.Financing);
+        emit BillFinancingRequested(finNodeId, billId, holder, nodeId, amount, docHash);
+    }
+
+    /// @inheritdoc IBillToken
+    function quoteFinancing(uint256 finNodeId, uint16 rateBps, bytes32 agreementHash) external {
+        address factor = _checkRole(Roles.ASSET_MANAGER);
+        Node storage n = _nodes[finNodeId];
+        _expectState(finNodeId, n.state, NodeState.Requested);
+        if (n.kind != NodeKind.Financing) revert BillWrongKind(finNodeId, n.kind);
+        if (rateBps > MAX_RATE_BPS) revert BillRateOutOfRange(rateBps, MAX_RATE_BPS);
+        if (agreementHash == bytes32(0)) revert BillZeroHash();
+        address holder = n.from;
+        if (factor == holder) revert BillSelfTransfer(factor);
+        uint256 billId = n.billId;
+        Bill storage b = _bills[billId];
+        _requireNotMatured(billId, b.maturity);
+        if (b.requireChannel) _checkChannel(holder, factor);
+        uint256 amount = balanceOf(address(this), finNodeId);
+        uint256 discount = (amount * rateBps * ((b.maturity - block.timestamp) / 1 days)) / DISCOUNT_DENOMINATOR;
+        if (discount > amount) revert BillDiscountExceedsAmount(amount, discount);
+        uint256 proceeds = amount - discount;
+        n.to = factor;
+        n.state = NodeState.Quoted;
+        n.evidence = _chain(n.evidence, EvidenceStep.Quote, factor, agreementHash, true);
+        _financings[finNodeId] = Financing({
+            factor: factor,
+            rateBps: rateBps,
+            holderSigned: false,
+            amount: uint128(amount),
+            proceeds: uint128(proceeds),
+            agreementHash: agreementHash
+        });
+        emit BillFinancingQuoted(finNodeId, billId, factor, rateBps, proceeds, agreementHash);
+    }
+
+    /// @inheritdoc IBillToken
+    function acceptFinancing(uint256 finNodeId, bool accepted, bytes32 agreementHash) external {
+        address holder = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        Node storage n = _nodes[finNodeId];
+        _expectState(finNodeId, n.state, NodeState.Quoted);
+        if (holder != n.from) revert BillNotHolder(finNodeId, holder, n.from);
+        if (agreementHash == bytes32(0)) revert BillZeroHash();
+        Financing storage f = _financings[finNodeId];
+        if (accepted && agreementHash != f.agreementHash) {
+            revert BillAgreementMismatch(finNodeId, f.agreementHash, agreementHash);
+        }
+        n.evidence = _chain(n.evidence, EvidenceStep.Agree, holder, agreementHash, accepted);
+        if (accepted) {
+            f.holderSigned = true;
+            n.state = NodeState.Agreed;
+        } else {
+            _reject(finNodeId, n);
+        }
+        emit BillFinancingAgreed(finNodeId, n.billId, holder, accepted, agreementHash);
+    }
+
+    /// @inheritdoc IBillToken
+    function disburseFinancing(uint256 finNodeId, bytes32 paymentRef) external {
+        address factor = _checkRole(Roles.ASSET_MANAGER);
+        Node storage n = _nodes[finNodeId];
+        _expectState(finNodeId, n.state, NodeState.Audited);
+        if (factor != n.to) revert BillNotFactor(finNodeId, factor, n.to);
+        uint256 billId = n.billId;
+        Bill storage b = _bills[billId];
+        _requireNotMatured(billId, b.maturity);
+        Financing storage f = _financings[finNodeId];
+        uint256 amount = f.amount;
+        uint256 proceeds = f.proceeds;
+        address holder = n.from;
+        n.state = NodeState.Valid;
+        n.evidence = _chain(n.evidence, EvidenceStep.Disburse, factor, paymentRef, true);
+        _deliver(finNodeId, factor, amount);
+        if (paymentRef == bytes32(0)) _payCash(billId, b.currency, factor, holder, proceeds);
+        emit BillFinancingDisbursed(finNodeId, billId, factor, holder, amount, proceeds, paymentRef);
+    }
+
+    // ================================================================= redemption
+
+    /// @inheritdoc IBillToken
+    function redeem(uint256[] calldata nodeIds, address[] calldata holders, uint256[] calldata amounts, bytes32 paymentRef)
+        external
+    {
+        address debtor = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        uint256 len = nodeIds.length;
+        if (len > MAX_REDEMPTION_BATCH) revert BillBatchTooLarge(len, MAX_REDEMPTION_BATCH);
+        if (holders.length != len || amounts.length != len) {
+            revert BillBatchLengthMismatch(len, holders.length, amounts.length);
+        }
+        if (len == 0) revert BillZeroAmount();
+        for (uint256 i; i < len; ++i) {
+            _redeemOne(debtor, nodeIds[i], holders[i], amounts[i], paymentRef);
+        }
+    }
+
+    /// @inheritdoc IBillToken
+    function markOverdue(uint256 billId) external {
+        address caller = registry.requireActive(msg.sender);
+        Bill storage b = _bills[billId];
+        if (b.status != BillStatus.Active) revert BillNotActive(billId, b.status);
+        if (block.timestamp <= b.maturity) revert BillNotMatured(billId, b.maturity, block.timestamp);
+        b.status = BillStatus.Overdue;
+        emit BillMarkedOverdue(billId, b.debtor, caller, b.faceValue - b.redeemed);
+    }
+
+    // ================================================================= ERC-1155 direct moves
+
+    /// @notice Disabled: bills move only through request, review and audit.
+    function safeTransferFrom(address, address, uint256, uint256, bytes memory) public override {
+        revert BillDirectTransferDisabled(msg.sender);
+    }
+
+    /// @notice Disabled: bills move only through request, review and audit.
+    function safeBatchTransferFrom(address, address, uint256[] memory, uint256[] memory, bytes memory)
+        public
+        override
+    {
+        revert BillDirectTransferDisabled(msg.sender);
+    }
+
+    // ================================================================= views
+
+    /// @inheritdoc IBillToken
+    function bill(uint256 billId) external view returns (Bill memory) {
+        return _bills[billId];
+    }
+
+    /// @inheritdoc IBillToken
+    function node(uint256 nodeId) external view returns (Node memory) {
+        return _nodes[nodeId];
+    }
+
+    /// @inheritdoc IBillToken
+    function financing(uint256 finNodeId) external view returns (Financing memory) {
+        return _financings[finNodeId];
+    }
+
+    /// @inheritdoc IBillToken
+    function lineage(uint256 nodeId) external view returns (uint256[] memory ids, Node[] memory nodes) {
+        Node storage n = _nodes[nodeId];
+        if (n.state == NodeState.None) revert BillUnknownNode(nodeId);
+        uint256 len = uint256(n.depth) + 1;
+        ids = new uint256[](len);
+        nodes = new Node[](len);
+        uint256 id = nodeId;
+        for (uint256 i; i < len; ++i) {
+            ids[i] = id;
+            nodes[i] = _nodes[id];
+            id = nodes[i].parent;
+        }
+    }
+
+    /// @inheritdoc IBillToken
+    function outstanding(uint256 billId) external view returns (uint256) {
+        Bill storage b = _bills[billId];
+        return b.faceValue - b.redeemed;
+    }
+
+    /// @inheritdoc IBillToken
+    function locked(uint256 nodeId) external view returns (uint256) {
+        return balanceOf(address(this), nodeId);
+    }
+
+    /// @inheritdoc IBillToken
+    function cash() external view returns (address) {
+        return address(_cash);
+    }
+
+    /// @inheritdoc IBillToken
+    function nextId() external view returns (uint256) {
+        return _next;
+    }
+
+    // ================================================================= internals
+
+    /// @dev Lock `amount` of the holder's `parentId` on a new child node held in escrow.
+    function _split(uint256 parentId, address holder, address to, uint256 amount, bytes32 docHash, NodeKind kind)
+        internal
+        returns (uint256 newId, uint256 billId)
+    {
+        Node storage p = _nodes[parentId];
+        _expectState(parentId, p.state, NodeState.Valid);
+        billId = p.billId;
+        Bill storage b = _bills[billId];
+        if (b.status != BillStatus.Active) revert BillNotActive(billId, b.status);
+        _requireNotMatured(billId, b.maturity);
+        if (amount == 0) revert BillZeroAmount();
+        if (docHash == bytes32(0)) revert BillZeroHash();
+        uint256 available = balanceOf(holder, parentId);
+        if (amount > available) revert BillAmountExceedsBalance(parentId, holder, amount, available);
+        if (kind == NodeKind.Transfer) _checkReceiver(holder, to, b.requireChannel);
+        uint256 depth = uint256(p.depth) + 1;
+        if (depth > MAX_LINEAGE_DEPTH) revert BillLineageTooDeep(parentId, depth, MAX_LINEAGE_DEPTH);
+        newId = _next++;
+        _nodes[newId] = Node({
+            to: to,
+            parent: uint64(parentId),
+            state: NodeState.Requested,
+            kind: kind,
+            depth: uint16(depth),
+            from: holder,
+            billId: uint64(billId),
+            evidence: _chain(bytes32(0), EvidenceStep.Request, holder, docHash, true)
+        });
+        _move(holder, address(0), parentId, amount);
+        _move(address(0), address(this), newId, amount);
+    }
+
+    /// @dev Pay one holding at maturity: burn it and pay on chain or record the reference.
+    function _redeemOne(address debtor, uint256 nodeId, address holder, uint256 amount, bytes32 paymentRef) internal {
+        Node storage n = _nodes[nodeId];
+        _expectState(nodeId, n.state, NodeState.Valid);
+        uint256 billId = n.billId;
+        Bill storage b = _bills[billId];
+        if (b.debtor != debtor) revert BillNotDebtor(billId, debtor, b.debtor);
+        if (b.status != BillStatus.Active && b.status != BillStatus.Overdue) revert BillNotActive(billId, b.status);
+        if (block.timestamp < b.maturity) revert BillNotMatured(billId, b.maturity, block.timestamp);
+        if (amount == 0) revert BillZeroAmount();
+        uint256 available = balanceOf(holder, nodeId);
+        if (amount > available) revert BillAmountExceedsBalance(nodeId, holder, amount, available);
+        _move(holder, address(0), nodeId, amount);
+        uint128 redeemed = b.redeemed + uint128(amount);
+        b.redeemed = redeemed;
+        bool settled = redeemed == b.faceValue;
+        if (settled) b.status = BillStatus.Settled;
+        if (paymentRef == bytes32(0)) _payCash(billId, b.currency, debtor, holder, amount);
+        emit BillRedeemed(nodeId, billId, holder, amount, paymentRef);
+        if (settled) emit BillSettled(billId, debtor, redeemed);
+    }
+
+    /// @dev Reject a node: escrow burned; the amount returns to the parent node's holder, or the bill
+    /// is cancelled when the node is its issue.
+    function _reject(uint256 nodeId, Node storage n) internal {
+        n.state = NodeState.Rejected;
+        uint256 amount = balanceOf(address(this), nodeId);
+        _move(address(this), address(0), nodeId, amount);
+        if (n.kind == NodeKind.Issue) {
+            _bills[nodeId].status = BillStatus.Cancelled;
+        } else {
+            _move(address(0), n.from, n.parent, amount);
+        }
+    }
+
+    function _checkReceiver(address holder, address to, bool requireChannel) internal view {
+        if (to == holder) revert BillSelfTransfer(holder);
+        if (!registry.hasRole(to, Roles.SUPPLY_CHAIN_CLIENT)) revert BillReceiverNotClient(to);
+        if (requireChannel) _checkChannel(holder, to);
+    }
+
+    function _payCash(uint256 billId, bytes32 currency, address from, address to, uint256 amount) internal {
+        if (address(_cash) == address(0)) revert BillNoCash();
+        bytes32 cashCurrency = _cash.currency();
+        if (cashCurrency != currency) revert BillCurrencyMismatch(billId, currency, cashCurrency);
+        _cash.agentTransfer(from, to, amount);
+    }
+
+    function _requireNotMatured(uint256 billId, uint64 maturity) internal view {
+        if (block.timestamp >= maturity) revert BillMatured(billId, maturity, block.timestamp);
+    }
+
+    function _expectState(uint256 nodeId, NodeState actual, NodeState expected) internal pure {
+        if (actual != expected) {
+            if (actual == NodeState.None) revert BillUnknownNode(nodeId);
+            revert BillNodeState(nodeId, expected, actual);
+        }
+    }
+
+    /// @dev Escrow deliveries run the ERC-1155 acceptance check on the receiver.
+    function _deliver(uint256 id, address to, uint256 amount) internal {
+        (uint256[] memory ids, uint256[] memory values) = _pair(id, amount);
+        _updateWithAcceptanceCheck(address(this), to, ids, values, "");
+    }
+
+    /// @dev Mint, burn or escrow move without acceptance check (the receiver is this contract, or a
+    /// holder getting its own amount back).
+    function _move(address from, address to, uint256 id, uint256 amount) internal {
+        (uint256[] memory ids, uint256[] memory values) = _pair(id, amount);
+        _update(from, to, ids, values);
+    }
+
+    function _pair(uint256 id, uint256 amount) private pure returns (uint256[] memory ids, uint256[] memory values) {
+        ids = new uint256[](1);
+        values = new uint256[](1);
+        ids[0] = id;
+        values[0] = amount;
+    }
+
+    /// @dev evidence' = keccak256(abi.encode(evidence, step, actor, hash, ok)).
+    function _chain(bytes32 prev, EvidenceStep step, address actor, bytes32 hash, bool ok)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(prev, step, actor, hash, ok));
+    }
+}

@@ -1,0 +1,185 @@
+"""Supply-chain finance bills: the institutions that issue, pass on, audit, finance and pay them.
+
+- `BillClient`: a core enterprise or supplier (SUPPLY_CHAIN_CLIENT). Issues bills on itself (the
+  debtor), reviews bills sent to it, passes them (or parts) up its supply chain, asks for financing,
+  signs the factor's agreement and, as debtor, pays the holders at maturity.
+- `BillAuditor`: the audit institution (AUDITOR) that audits every issue, transfer and financing.
+- `BillFactor`: an asset manager (ASSET_MANAGER) that buys bills at a discount (quote, disburse).
+
+Documents never go on chain: each method takes the document text (or bytes) and sends its keccak hash.
+`deploy(proj, registry, admin)` deploys the line's contracts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from consortium.domain.bills import NodeState, proceeds
+from consortium.domain.hashing import code32, doc_hash
+from consortium.roles.membership import Institution
+
+ZERO32 = b"\0" * 32
+
+
+def _hash(document: str | bytes) -> bytes:
+    """A document's hash; a 32-byte value passes through (already a hash or a payment reference)."""
+    if isinstance(document, bytes) and len(document) == 32:
+        return document
+    return doc_hash(document)
+
+
+def deploy(proj: Any, registry: Any, admin: Any, cash: Any = None) -> dict[str, Any]:
+    """Deploy the bill line: BillToken, paying on chain in `cash` (a DepositToken).
+
+    Without `cash` a CNY DepositToken of the line's own is deployed ("DepositToken:CNY-bills").
+    The deployer holds only PERMISSION_MANAGER, so it cannot make BillToken the token's settlement
+    agent: a CASH_ISSUER member does that once (`CashIssuer.allow_bills` below, done by run_day).
+    """
+    out: dict[str, Any] = {}
+    if cash is None:
+        cash = proj.DepositToken.deploy(
+            registry, code32("CNY"), "Deposit CNY (bills)", "dCNY", {"from": admin}
+        )
+        out["DepositToken:CNY-bills"] = cash
+    out["BillToken"] = proj.BillToken.deploy(
+        registry, cash, "consortium://bills/{id}", {"from": admin}
+    )
+    return out
+
+
+@dataclass
+class _BillRole:
+    """An institution acting on the bill contract with its own account."""
+
+    inst: Institution
+    bills: Any
+
+    @property
+    def address(self) -> str:
+        return self.inst.address
+
+    def _tx(self) -> dict[str, Any]:
+        return {"from": self.inst.account}
+
+    def node(self, node_id: int) -> Any:
+        return self.bills.node(node_id)
+
+    def lineage(self, node_id: int) -> list[int]:
+        """Node ids from a holding back to the original bill (inclusive)."""
+        ids, _ = self.bills.lineage(node_id)
+        return [int(i) for i in ids]
+
+
+@dataclass
+class BillClient(_BillRole):
+    """Core enterprise or supplier: issues, reviews, passes on, finances and pays bills."""
+
+    def request_issue(
+        self,
+        receiver: str,
+        face_value: int,
+        maturity: int,
+        trade_documents: str | bytes,
+        currency: str = "CNY",
+        require_channel: bool = False,
+    ) -> tuple[int, Any]:
+        """Issue a bill on ourselves (we owe `receiver`); returns (bill id, receipt)."""
+        tx = self.bills.requestIssue(
+            receiver,
+            face_value,
+            code32(currency),
+            maturity,
+            _hash(trade_documents),
+            require_channel,
+            self._tx(),
+        )
+        return int(tx.events["BillIssueRequested"]["billId"]), tx
+
+    def review(self, node_id: int, accept: bool, reason: str | bytes) -> Any:
+        """Accept or reject an issue or transfer addressed to us (the reason is kept off chain)."""
+        return self.bills.review(node_id, accept, _hash(reason), self._tx())
+
+    def request_transfer(
+        self, node_id: int, to: str, amount: int, transfer_documents: str | bytes
+    ) -> tuple[int, Any]:
+        """Pass `amount` of our holding of `node_id` to `to`; returns (new node id, receipt)."""
+        tx = self.bills.requestTransfer(node_id, to, amount, _hash(transfer_documents), self._tx())
+        return int(tx.events["BillTransferRequested"]["nodeId"]), tx
+
+    def request_financing(
+        self, node_id: int, amount: int, request_documents: str | bytes
+    ) -> tuple[int, Any]:
+        """Offer `amount` of our holding to the factors; returns (financing node id, receipt)."""
+        tx = self.bills.requestFinancing(node_id, amount, _hash(request_documents), self._tx())
+        return int(tx.events["BillFinancingRequested"]["nodeId"]), tx
+
+    def accept_financing(
+        self, fin_node_id: int, agreement: str | bytes, accept: bool = True
+    ) -> Any:
+        """Sign (or decline) the factor's agreement; we sign only the hash the factor quoted."""
+        return self.bills.acceptFinancing(fin_node_id, accept, _hash(agreement), self._tx())
+
+    def redeem(
+        self, items: list[tuple[int, str, int]], payment_ref: str | bytes | None = None
+    ) -> Any:
+        """Pay holders [(node id, holder, amount), …] at maturity; on chain cash when no reference."""
+        nodes, holders, amounts = zip(*items) if items else ((), (), ())
+        ref = ZERO32 if payment_ref is None else _hash(payment_ref)
+        return self.bills.redeem(list(nodes), list(holders), list(amounts), ref, self._tx())
+
+    def holding(self, node_id: int) -> int:
+        return int(self.bills.balanceOf(self.address, node_id))
+
+    def mark_overdue(self, bill_id: int) -> Any:
+        return self.bills.markOverdue(bill_id, self._tx())
+
+
+@dataclass
+class BillAuditor(_BillRole):
+    """Audit institution: qualification audit of every issue, transfer and financing."""
+
+    def audit(self, node_id: int, approve: bool, report: str | bytes) -> Any:
+        """Record the audit result and the hash of the audit report kept off chain."""
+        return self.bills.audit(node_id, approve, _hash(report), self._tx())
+
+    def pending(self, node_ids: list[int]) -> list[int]:
+        """Of `node_ids`, those waiting for us (reviewed issues/transfers, agreed financings)."""
+        waiting = (int(NodeState.REVIEWED), int(NodeState.AGREED))
+        return [n for n in node_ids if int(self.bills.node(n)["state"]) in waiting]
+
+
+@dataclass
+class BillFactor(_BillRole):
+    """Asset manager (factor): prices financing requests and pays for the bills it buys."""
+
+    def price(self, fin_node_id: int, rate_bps: int, now: int) -> int:
+        """Proceeds we would pay at `rate_bps` if we quoted at `now` (same rounding as the chain)."""
+        n = self.bills.node(fin_node_id)
+        b = self.bills.bill(n["billId"])
+        return proceeds(int(self.bills.locked(fin_node_id)), rate_bps, int(b["maturity"]), now)
+
+    def quote(self, fin_node_id: int, rate_bps: int, agreement: str | bytes) -> Any:
+        """Accept the request at an annual discount rate and propose the agreement (its hash)."""
+        return self.bills.quoteFinancing(fin_node_id, rate_bps, _hash(agreement), self._tx())
+
+    def disburse(self, fin_node_id: int, payment_ref: str | bytes | None = None) -> Any:
+        """Pay the holder (on chain in deposits when no reference) and take the bill, atomically."""
+        ref = ZERO32 if payment_ref is None else _hash(payment_ref)
+        return self.bills.disburseFinancing(fin_node_id, ref, self._tx())
+
+
+@dataclass
+class CashIssuer:
+    """The deposit token's issuer (CASH_ISSUER) as far as bills need it."""
+
+    inst: Institution
+    cash: Any
+
+    def allow_bills(self, bills: Any) -> Any:
+        """Let the bill contract move deposits for disbursements and redemptions."""
+        return self.cash.setSettlementAgent(bills, True, {"from": self.inst.account})
+
+    def fund(self, member: str, amount: int, payment_ref: str) -> Any:
+        """Issue deposits against cash received off chain."""
+        return self.cash.issue(member, amount, doc_hash(payment_ref), {"from": self.inst.account})

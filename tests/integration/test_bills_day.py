@@ -1,0 +1,55 @@
+"""One business day of the bill line on the test chain, built from the line's fixtures."""
+
+import random
+
+import pytest
+
+from consortium.deploy import Suite
+from consortium.scenarios import DayContext, Members
+from consortium.scenarios.bills import run_day
+
+pytest_plugins = ["tests.fixtures.bills"]
+
+
+@pytest.fixture(scope="module")
+def day(registry, bill_suite, manager, core, tier1, tier2a, tier2b, auditor, factor, cash_issuer):
+    people = {
+        "core": (core.inst, ["SUPPLY_CHAIN_CLIENT"]),
+        "tier1": (tier1.inst, ["SUPPLY_CHAIN_CLIENT"]),
+        "tier2a": (tier2a.inst, ["SUPPLY_CHAIN_CLIENT"]),
+        "tier2b": (tier2b.inst, ["SUPPLY_CHAIN_CLIENT"]),
+        "auditor": (auditor.inst, ["AUDITOR"]),
+        "factor": (factor.inst, ["ASSET_MANAGER"]),
+        "bank": (cash_issuer.inst, ["CASH_ISSUER"]),
+    }
+    members = Members(
+        by_name={k: v[0] for k, v in people.items()}, roles={k: v[1] for k, v in people.items()}
+    )
+    return lambda size, seed=7: DayContext(
+        suite=Suite(registry=registry, contracts=dict(bill_suite)),
+        members=members,
+        manager=manager,
+        rng=random.Random(seed),
+        size=size,
+    )
+
+
+def test_run_day__on_chain_cash__all_checks_hold(day):
+    result = run_day(day({"bills": 2}))
+    assert result.ok, result.checks
+    assert set(result.checks) == {
+        "balances exact",
+        "lineage complete",
+        "financing paid",
+        "maturity paid right holders",
+    }
+    assert result.counts == {"bills": 2, "transfers": 4, "financings": 2, "redemptions": 2}
+    assert result.metrics["on_chain_cash"] is True
+    assert result.transactions > 20 and result.gas > 0
+    assert result.metrics["redeemed"] == result.metrics["face_total"]
+
+
+def test_run_day__no_redemption__bills_stay_outstanding(day):
+    result = run_day(day({"bills": 1, "bill_redeem": 0}, seed=3))
+    assert result.ok and "maturity paid right holders" not in result.checks
+    assert result.metrics["redeemed"] == 0 and result.counts["redemptions"] == 0

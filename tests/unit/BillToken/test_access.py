@@ -1,0 +1,86 @@
+"""Permission table: every state-changing BillToken function, called by every role that must not."""
+
+import brownie
+import pytest
+
+from consortium.domain.hashing import doc_hash
+from tests.unit.BillToken.helpers import state_changing
+
+pytest_plugins = ["tests.fixtures.bills"]
+
+H = doc_hash("x")
+Z = "0x" + "00" * 20
+
+# function -> (role it needs, args builder given the cast); the role check comes first, so args may
+# point at nothing: a caller without the role is refused before any business check.
+GATED = {
+    "requestIssue": ("SUPPLY_CHAIN_CLIENT", lambda c: (c.tier1.address, 1, H, 2**40, H, False)),
+    "review": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, True, H)),
+    "audit": ("AUDITOR", lambda c: (1, True, H)),
+    "requestTransfer": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, c.tier2a.address, 1, H)),
+    "requestFinancing": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, 1, H)),
+    "quoteFinancing": ("ASSET_MANAGER", lambda c: (1, 100, H)),
+    "acceptFinancing": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, True, H)),
+    "disburseFinancing": ("ASSET_MANAGER", lambda c: (1, H)),
+    "redeem": ("SUPPLY_CHAIN_CLIENT", lambda c: ([1], [c.tier1.address], [1], H)),
+    "markOverdue": ("ACTIVE_MEMBER", lambda c: (1,)),
+}
+DISABLED = {
+    "safeTransferFrom": lambda c: (c.tier1.address, c.tier2a.address, 1, 1, b""),
+    "safeBatchTransferFrom": lambda c: (c.tier1.address, c.tier2a.address, [1], [1], b""),
+}
+OPEN = {"setApprovalForAll"}  # ERC-1155 standard; harmless while direct transfers are disabled
+
+# caller -> roles it holds (None: not an active member)
+CALLERS = {
+    "client": {"SUPPLY_CHAIN_CLIENT"},
+    "auditor": {"AUDITOR"},
+    "factor": {"ASSET_MANAGER"},
+    "cash_issuer": {"CASH_ISSUER"},
+    "regulator": {"REGULATOR"},
+    "suspended": None,
+    "applicant": None,
+    "stranger": None,
+}
+
+
+@pytest.fixture(scope="module")
+def callers(cast, regulator_cn, stranger):
+    return {
+        "client": cast.tier2b.inst.account,
+        "auditor": cast.auditor.inst.account,
+        "factor": cast.factor.inst.account,
+        "cash_issuer": cast.cash_issuer.inst.account,
+        "regulator": regulator_cn.account,
+        "suspended": cast.suspended.inst.account,
+        "applicant": cast.applicant,
+        "stranger": stranger,
+    }
+
+
+def _cases():
+    for fn, (role, _) in sorted(GATED.items()):
+        for caller, held in sorted(CALLERS.items()):
+            if held is None:
+                yield fn, caller, r"RegistryNotActiveMember:.*"
+            elif role != "ACTIVE_MEMBER" and role not in held:
+                yield fn, caller, r"RegistryMissingRole:.*"
+
+
+@pytest.mark.parametrize("fn,caller,error", list(_cases()))
+def test_gated__wrong_caller__reverts_unchanged(bills, cast, callers, fn, caller, error):
+    before = bills.nextId()
+    with brownie.reverts(revert_pattern=error):
+        getattr(bills, fn)(*GATED[fn][1](cast), {"from": callers[caller]})
+    assert bills.nextId() == before
+
+
+@pytest.mark.parametrize("fn", sorted(DISABLED))
+@pytest.mark.parametrize("caller", sorted(CALLERS))
+def test_direct_transfer__any_caller__disabled(bills, cast, callers, fn, caller):
+    with brownie.reverts(revert_pattern=r"BillDirectTransferDisabled:.*"):
+        getattr(bills, fn)(*DISABLED[fn](cast), {"from": callers[caller]})
+
+
+def test_table__every_state_changing_function_is_classified(bills):
+    assert state_changing(bills) == set(GATED) | set(DISABLED) | OPEN

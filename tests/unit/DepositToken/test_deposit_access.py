@@ -1,0 +1,63 @@
+"""Permission table of DepositToken: issuer-only functions from every other caller."""
+
+import brownie
+import pytest
+
+from consortium.domain.hashing import doc_hash
+from tests.unit.BillToken.helpers import state_changing
+
+pytest_plugins = ["tests.fixtures.bills"]
+
+H = doc_hash("x")
+ISSUER_ONLY = {
+    "issue": lambda c: (c.core.address, 1, H),
+    "redeem": lambda c: (c.core.address, 1, H),
+    "setSettlementAgent": lambda c: (c.tier1.address, True),
+}
+AGENT_ONLY = {"agentTransfer": lambda c: (c.core.address, c.tier1.address, 1)}
+HOLDER = {
+    "transfer",
+    "transferFrom",
+    "approve",
+}  # ERC-20; holders must be active members (flows test)
+
+CALLERS = {
+    "client": r"RegistryMissingRole:.*",
+    "auditor": r"RegistryMissingRole:.*",
+    "factor": r"RegistryMissingRole:.*",
+    "regulator": r"RegistryMissingRole:.*",
+    "suspended": r"RegistryNotActiveMember:.*",
+    "stranger": r"RegistryNotActiveMember:.*",
+}
+
+
+@pytest.fixture(scope="module")
+def callers(cast, regulator_cn, stranger):
+    return {
+        "client": cast.tier1.inst.account,
+        "auditor": cast.auditor.inst.account,
+        "factor": cast.factor.inst.account,
+        "regulator": regulator_cn.account,
+        "suspended": cast.suspended.inst.account,
+        "stranger": stranger,
+    }
+
+
+@pytest.mark.parametrize("fn", sorted(ISSUER_ONLY))
+@pytest.mark.parametrize("caller", sorted(CALLERS))
+def test_issuer_only__wrong_caller__reverts_unchanged(cash, cast, callers, fn, caller):
+    supply = cash.totalSupply()
+    with brownie.reverts(revert_pattern=CALLERS[caller]):
+        getattr(cash, fn)(*ISSUER_ONLY[fn](cast), {"from": callers[caller]})
+    assert cash.totalSupply() == supply and not cash.isSettlementAgent(cast.tier1.address)
+
+
+@pytest.mark.parametrize("caller", sorted(CALLERS) + ["cash_issuer"])
+def test_agent_only__non_agent__reverts(cash, cast, callers, caller):
+    acct = cast.cash_issuer.inst.account if caller == "cash_issuer" else callers[caller]
+    with brownie.reverts(revert_pattern=r"DepositNotSettlementAgent:.*"):
+        cash.agentTransfer(*AGENT_ONLY["agentTransfer"](cast), {"from": acct})
+
+
+def test_table__every_state_changing_function_is_classified(cash):
+    assert state_changing(cash) == set(ISSUER_ONLY) | set(AGENT_ONLY) | HOLDER

@@ -1,0 +1,108 @@
+"""DepositToken: issue against cash in, redeem for cash out, settlement agents, member-only holders."""
+
+import brownie
+import pytest
+
+from consortium.domain.hashing import code32, doc_hash
+
+pytest_plugins = ["tests.fixtures.bills"]
+
+
+@pytest.fixture(scope="module")
+def t(cash, cash_issuer, core, tier1, suspended_client):
+    return cash
+
+
+def test_metadata__currency_and_zero_decimals(t):
+    assert t.currency() == "0x" + code32("CNY").hex()
+    assert t.decimals() == 0 and t.symbol() == "dCNY"
+
+
+def test_issue__to_member__mints_and_emits(t, cash_issuer, core):
+    tx = cash_issuer.fund(core.address, 500, "cash in 1")
+    ev = tx.events["DepositIssued"]
+    assert (ev["to"], ev["amount"], ev["issuer"]) == (core.address, 500, cash_issuer.inst.address)
+    assert ev["paymentRef"] == "0x" + doc_hash("cash in 1").hex()
+    assert t.balanceOf(core.address) == 500 and t.totalSupply() == 500
+
+
+def test_redeem__burns_and_emits(t, cash_issuer, core):
+    cash_issuer.fund(core.address, 500, "in")
+    tx = t.redeem(core.address, 200, doc_hash("out"), {"from": cash_issuer.inst.account})
+    assert tx.events["DepositRedeemed"]["amount"] == 200
+    assert t.balanceOf(core.address) == 300 and t.totalSupply() == 300
+
+
+@pytest.mark.parametrize("fn", ["issue", "redeem"])
+def test_issue_redeem__zero_amount__reverts_unchanged(t, cash_issuer, core, fn):
+    with brownie.reverts(revert_pattern=r"DepositZeroAmount.*"):
+        getattr(t, fn)(core.address, 0, doc_hash("x"), {"from": cash_issuer.inst.account})
+    assert t.totalSupply() == 0
+
+
+def test_redeem__above_balance__reverts_unchanged(t, cash_issuer, core):
+    cash_issuer.fund(core.address, 5, "in")
+    with brownie.reverts(revert_pattern=r"ERC20InsufficientBalance:.*"):
+        t.redeem(core.address, 6, doc_hash("out"), {"from": cash_issuer.inst.account})
+    assert t.balanceOf(core.address) == 5
+
+
+@pytest.mark.parametrize("who", ["stranger", "suspended"])
+def test_issue__to_non_member_or_suspended__reverts(
+    t, cash_issuer, stranger, suspended_client, who
+):
+    to = stranger.address if who == "stranger" else suspended_client.address
+    with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
+        cash_issuer.fund(to, 1, "in")
+    assert t.balanceOf(to) == 0
+
+
+def test_transfer__between_members__moves(t, cash_issuer, core, tier1):
+    cash_issuer.fund(core.address, 10, "in")
+    t.transfer(tier1.address, 4, {"from": core.inst.account})
+    assert (t.balanceOf(core.address), t.balanceOf(tier1.address)) == (6, 4)
+
+
+def test_transfer__to_stranger_or_from_suspended__reverts(
+    t, cash_issuer, core, stranger, suspended_client, manager
+):
+    cash_issuer.fund(core.address, 10, "in")
+    with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
+        t.transfer(stranger.address, 1, {"from": core.inst.account})
+    manager.reinstate(suspended_client.address, "cleared")
+    cash_issuer.fund(suspended_client.address, 3, "in")
+    manager.suspend(suspended_client.address, "again")
+    with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
+        t.transfer(core.address, 1, {"from": suspended_client.inst.account})
+    assert (t.balanceOf(core.address), t.balanceOf(suspended_client.address)) == (10, 3)
+
+
+def test_set_settlement_agent__allow_then_revoke(t, cash_issuer, accounts):
+    agent = accounts[15]
+    tx = t.setSettlementAgent(agent, True, {"from": cash_issuer.inst.account})
+    assert tx.events["SettlementAgentSet"]["allowed"] is True and t.isSettlementAgent(agent)
+    t.setSettlementAgent(agent, False, {"from": cash_issuer.inst.account})
+    assert not t.isSettlementAgent(agent)
+
+
+def test_agent_transfer__agent_moves_without_allowance(t, cash_issuer, core, tier1, accounts):
+    agent = accounts[15]
+    t.setSettlementAgent(agent, True, {"from": cash_issuer.inst.account})
+    cash_issuer.fund(core.address, 10, "in")
+    t.agentTransfer(core.address, tier1.address, 7, {"from": agent})
+    assert (t.balanceOf(core.address), t.balanceOf(tier1.address)) == (3, 7)
+
+
+def test_agent_transfer__not_agent__reverts_unchanged(t, cash_issuer, core, tier1):
+    cash_issuer.fund(core.address, 10, "in")
+    with brownie.reverts(revert_pattern=r"DepositNotSettlementAgent:.*"):
+        t.agentTransfer(core.address, tier1.address, 7, {"from": tier1.inst.account})
+    assert t.balanceOf(core.address) == 10
+
+
+def test_agent_transfer__to_non_member__reverts(t, cash_issuer, core, stranger, accounts):
+    t.setSettlementAgent(accounts[15], True, {"from": cash_issuer.inst.account})
+    cash_issuer.fund(core.address, 10, "in")
+    with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
+        t.agentTransfer(core.address, stranger.address, 1, {"from": accounts[15]})
+    assert t.balanceOf(core.address) == 10
