@@ -21,7 +21,7 @@ SIZES = (100, 10_000)
 GROSS_BATCH = 150  # executions per gross-settlement transaction (under the 16.7M gas cap)
 
 
-def patch_receipt_race(wait_seconds: float = 20.0) -> None:
+def patch_receipt_race(wait_seconds: float = 180.0) -> None:
     """Work around brownie declaring a mined transaction "dropped without known replacement".
 
     anvil (with steps tracing, for data-heavy transactions) makes the sender's new nonce visible

@@ -43,12 +43,12 @@ def who(cast, suspended, auditor, stranger, trades):
     }
 
 
-@pytest.mark.parametrize("fn", sorted(TABLE))
-@pytest.mark.parametrize("caller", CALLERS)
+WRONG = [(fn, c) for fn in sorted(TABLE) for c in CALLERS if c not in TABLE[fn][0]]
+
+
+@pytest.mark.parametrize("fn,caller", WRONG)
 def test_engine__wrong_caller__reverts_with_named_error(engine, who, fn, caller):
     allowed, wrong_role_error, args = TABLE[fn]
-    if caller in allowed:
-        pytest.skip("allowed caller")
     error = "RegistryNotActiveMember" if caller in ("suspended", "stranger") else wrong_role_error
     with brownie.reverts(revert_pattern=rf"{error}:.*"):
         getattr(engine, fn)(*args(who), {"from": who["accounts"][caller]})
