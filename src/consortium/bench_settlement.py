@@ -52,9 +52,13 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
     TransactionReceipt._await_confirmation = _await_confirmation
 
 
-def _consortium(proj: Any, accounts: Any, participants: int) -> tuple[Any, dict[str, Any], day.SettlementCast]:
+def _consortium(
+    proj: Any, accounts: Any, participants: int
+) -> tuple[Any, dict[str, Any], day.SettlementCast]:
     admin = accounts[0]
-    registry = proj.ConsortiumRegistry.deploy(doc_hash("bench manager"), code32("HK"), {"from": admin})
+    registry = proj.ConsortiumRegistry.deploy(
+        doc_hash("bench manager"), code32("HK"), {"from": admin}
+    )
     manager = PermissionManager("bench manager", admin, registry, "HK")
     suite = deploy(proj, registry, admin)
     regulator = Institution("regulator", accounts[1], registry, "HK")
@@ -88,7 +92,9 @@ def _gas(txs) -> int:
     return sum(int(tx.gas_used) for tx in txs)
 
 
-def _cycle(proj: Any, suite: dict[str, Any], cast: day.SettlementCast, executions: int, seed: int) -> dict[str, int]:
+def _cycle(
+    proj: Any, suite: dict[str, Any], cast: day.SettlementCast, executions: int, seed: int
+) -> dict[str, int]:
     trades, _ = day.generate_trades(random.Random(seed), executions, cast, owners=50)
     cid = code32(f"BENCH-{executions}-{seed}")
     day.fund(cast, trades)
@@ -102,8 +108,9 @@ def _cycle(proj: Any, suite: dict[str, Any], cast: day.SettlementCast, execution
     settle = cast.csd.settle(cid, result.legs)
 
     # gross DvP of the same executions: two transfers each, through a harness appointed as agent
-    harness = proj.GrossSettlementHarness.deploy(suite.registry_address, cast.csd.security_token,
-                                                 {"from": cast.csd.account})
+    harness = proj.GrossSettlementHarness.deploy(
+        suite.registry_address, cast.csd.security_token, {"from": cast.csd.account}
+    )
     cast.csd.security_token.setSettlementAgent(harness, True, {"from": cast.csd.account})
     for token in cast.cash.tokens.values():
         token.setSettlementAgent(harness, True, {"from": cast.cash.account})
@@ -113,9 +120,20 @@ def _cycle(proj: Any, suite: dict[str, Any], cast: day.SettlementCast, execution
     for k in range(executions):
         buy, sell = by_id[(2 * k + 1).to_bytes(32, "big")], by_id[(2 * k + 2).to_bytes(32, "big")]
         token = cast.cash.tokens[buy.currency.rstrip(b"\0").decode()]
-        execs.append((buy.participant, sell.participant, buy.security_id, buy.quantity, token.address, buy.gross))
+        execs.append(
+            (
+                buy.participant,
+                sell.participant,
+                buy.security_id,
+                buy.quantity,
+                token.address,
+                buy.gross,
+            )
+        )
     gross = [
-        harness.settleGross(execs[i : i + GROSS_BATCH], {"from": cast.csd.account, "gas_limit": 16_000_000})
+        harness.settleGross(
+            execs[i : i + GROSS_BATCH], {"from": cast.csd.account, "gas_limit": 16_000_000}
+        )
         for i in range(0, len(execs), GROSS_BATCH)
     ]
     n, p = executions, len(cast.participants)
@@ -136,8 +154,9 @@ class _Suite(dict):
     registry_address: str = ""
 
 
-def bench_settlement(proj: Any, accounts: Any, sizes: tuple[int, ...] = SIZES,
-                     participants: int = PARTICIPANTS) -> dict[str, int]:
+def bench_settlement(
+    proj: Any, accounts: Any, sizes: tuple[int, ...] = SIZES, participants: int = PARTICIPANTS
+) -> dict[str, int]:
     """Deploy a fresh consortium and measure each size; returns a flat dict of named figures."""
     patch_receipt_race()
     registry, suite, cast = _consortium(proj, accounts, participants)
@@ -149,13 +168,20 @@ def bench_settlement(proj: Any, accounts: Any, sizes: tuple[int, ...] = SIZES,
     return out
 
 
-if __name__ == "__main__":  # PYTHONPATH=src .venv/bin/python -m consortium.bench_settlement [sizes...]
+if (
+    __name__ == "__main__"
+):  # PYTHONPATH=src .venv/bin/python -m consortium.bench_settlement [sizes...]
     import json
     import sys
 
     from consortium import chain
 
+    from brownie._config import CONFIG
+
     proj = chain.project()
+    # a benchmark needs no step traces; anvil keeping them for multi-million-gas uploads runs out of
+    # memory (connection reset) long before 10,000 trades are in
+    CONFIG.networks["development"]["cmd_settings"]["steps_tracing"] = False
     chain.connect("development")
     sizes = tuple(int(x) for x in sys.argv[1:]) or SIZES
     print(json.dumps(bench_settlement(proj, chain.accounts(), sizes), indent=2))

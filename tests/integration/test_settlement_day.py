@@ -2,11 +2,10 @@
 
 import random
 
-import pytest
-
 from consortium.domain.hashing import code32
 from consortium.domain.netting import positions
-from consortium.scenarios import DayContext, Members, settlement as day
+from consortium.scenarios import DayContext, Members
+from consortium.scenarios import settlement as day
 
 pytest_plugins = ["tests.fixtures.settlement"]
 
@@ -37,7 +36,9 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(cas
     assert out.breaks()[LEVEL_INVESTOR] == 1
     # every clearing participant matched the CCP and CSD: netting and settlement did not wait
     for p in cast.participants:
-        seconds = [r for r in out.reconciliations if r["party"] == p.address and int(r["level"]) == 0]
+        seconds = [
+            r for r in out.reconciliations if r["party"] == p.address and int(r["level"]) == 0
+        ]
         assert seconds and all(r["matched"] for r in seconds)
 
     after = day.balances(cast, holders)
@@ -56,11 +57,16 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(cas
 
 def test_run_day__from_day_context__all_checks_hold(cast, settlement_suite, registry, manager):
     by_name, roles = {}, {}
-    for inst, role in [(cast.ccp.institution, "CCP"), (cast.csd.institution, "CSD"),
-                       (cast.cash.institution, "CASH_ISSUER")] + \
-            [(p.institution, "BROKER") for p in cast.participants + cast.locals] + \
-            [(p.institution, "CUSTODIAN") for p in cast.custodians] + \
-            [(p.institution, "EXCHANGE") for p in cast.exchanges]:
+    for inst, role in (
+        [
+            (cast.ccp.institution, "CCP"),
+            (cast.csd.institution, "CSD"),
+            (cast.cash.institution, "CASH_ISSUER"),
+        ]
+        + [(p.institution, "BROKER") for p in cast.participants + cast.locals]
+        + [(p.institution, "CUSTODIAN") for p in cast.custodians]
+        + [(p.institution, "EXCHANGE") for p in cast.exchanges]
+    ):
         by_name[inst.name] = inst
         roles[inst.name] = [role]
     suite = dict(settlement_suite, ConsortiumRegistry=registry)

@@ -17,7 +17,11 @@ def _trades(spec):
             s = (s + 1) % len(PARTS)
         ccy = CCY[sid % 2]
         for n, side, who in ((2 * k + 1, BUY, b), (2 * k + 2, SELL, s)):
-            out.append(Trade(trade_id(n), sid, ccy, side, qty, price, 1, b"\x01" * 32, participant=PARTS[who]))
+            out.append(
+                Trade(
+                    trade_id(n), sid, ccy, side, qty, price, 1, b"\x01" * 32, participant=PARTS[who]
+                )
+            )
     return out
 
 

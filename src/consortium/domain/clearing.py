@@ -13,9 +13,9 @@ same trades in common exactly when their buckets for each other agree.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Iterable, Sequence
 
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
@@ -28,8 +28,18 @@ ZERO_ADDRESS = "0x" + "00" * 20
 ALL = b"\x00" * 32  # the bucket of every trade a party holds
 
 TRADE_TYPES = (
-    "bytes32", "uint256", "bytes32", "uint8", "uint256", "uint256", "uint32", "bytes32",
-    "address", "address", "address", "address",
+    "bytes32",
+    "uint256",
+    "bytes32",
+    "uint8",
+    "uint256",
+    "uint256",
+    "uint32",
+    "bytes32",
+    "address",
+    "address",
+    "address",
+    "address",
 )
 CHARGE_TYPE = "(uint8,uint8,uint16,uint128)"
 
@@ -67,7 +77,9 @@ class Charge:
         if not 0 <= self.bps <= BPS_DENOMINATOR:
             raise ClearingError("ClearingBpsOutOfRange", self.bps, BPS_DENOMINATOR)
         if self.minimum < 0:
-            raise ValueError(f"charge minimum {self.minimum} is negative; give it in minor units >= 0")
+            raise ValueError(
+                f"charge minimum {self.minimum} is negative; give it in minor units >= 0"
+            )
 
     def as_tuple(self) -> tuple[int, int, int, int]:
         return (int(self.kind), int(self.payer), self.bps, self.minimum)
@@ -160,9 +172,18 @@ class Trade:
 
     def as_tuple(self) -> tuple:
         return (
-            self.trade_id, self.security_id, self.currency, self.side, self.quantity, self.price,
-            self.trade_date, self.owner_commitment, self.local_broker, self.participant,
-            self.custodian, self.exchange,
+            self.trade_id,
+            self.security_id,
+            self.currency,
+            self.side,
+            self.quantity,
+            self.price,
+            self.trade_date,
+            self.owner_commitment,
+            self.local_broker,
+            self.participant,
+            self.custodian,
+            self.exchange,
         )
 
     def record_hash(self) -> bytes:
@@ -275,7 +296,9 @@ def first_clearing(
         record = t.record_hash()
         out.lines.append((t, line))
         out.totals.setdefault(t.currency, ClearingTotals()).add(t.side, line)
-        for key in [ALL, t.owner_commitment] + [peer_key(p) for p in t.chain_parties() if p != party]:
+        for key in [ALL, t.owner_commitment] + [
+            peer_key(p) for p in t.chain_parties() if p != party
+        ]:
             out.buckets.setdefault(key, Bucket()).add(record)
         out.clearing_hash = keccak(
             encode(
@@ -298,7 +321,14 @@ class SecondClearing:
     config_hash: bytes
 
     def as_tuple(self) -> tuple:
-        return (self.party, self.trade_count, self.trade_set_hash, self.fees, self.taxes, self.config_hash)
+        return (
+            self.party,
+            self.trade_count,
+            self.trade_set_hash,
+            self.fees,
+            self.taxes,
+            self.config_hash,
+        )
 
 
 def second_clearing(

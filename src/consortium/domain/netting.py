@@ -11,8 +11,8 @@ to exactly zero (the CCP ends flat); the contract enforces both. Settlement runs
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from eth_abi import encode
 from eth_utils import keccak
@@ -135,7 +135,9 @@ def apply_legs(
         src, dst = (leg.participant, ccp) if leg.amount < 0 else (ccp, leg.participant)
         key_src, key_dst = (src, leg.kind, leg.asset), (dst, leg.kind, leg.asset)
         if out[key_src] < abs(leg.amount):
-            raise ValueError(f"{src} holds {out[key_src]} of asset {leg.asset}, must deliver {abs(leg.amount)}")
+            raise ValueError(
+                f"{src} holds {out[key_src]} of asset {leg.asset}, must deliver {abs(leg.amount)}"
+            )
         out[key_src] -= abs(leg.amount)
         out[key_dst] += abs(leg.amount)
     return dict(out)

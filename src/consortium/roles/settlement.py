@@ -14,8 +14,9 @@ for the parties and regulators entitled to it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from consortium.domain.clearing import (
     Charge,
@@ -98,7 +99,9 @@ class FirstParty(SettlementParty):
     def configure(self, security_id: int, charges: Sequence[Charge]) -> Any:
         """Set this party's fees and taxes for one product, on chain and in its own book."""
         self.charges[security_id] = list(charges)
-        return self.engine.setClearingConfig(security_id, [c.as_tuple() for c in charges], self._tx())
+        return self.engine.setClearingConfig(
+            security_id, [c.as_tuple() for c in charges], self._tx()
+        )
 
     def mine(self, trades: Iterable[Trade]) -> list[Trade]:
         """The trades this party appears on, in upload order."""
@@ -112,7 +115,9 @@ class FirstParty(SettlementParty):
         """Upload the trades this party appears on, in bounded batches of ascending ids."""
         mine = self.mine(trades)
         return [
-            self.engine.uploadTrades(cycle_id, [t.as_tuple() for t in mine[i : i + batch]], self._tx())
+            self.engine.uploadTrades(
+                cycle_id, [t.as_tuple() for t in mine[i : i + batch]], self._tx()
+            )
             for i in range(0, len(mine), batch)
         ]
 
@@ -120,10 +125,14 @@ class FirstParty(SettlementParty):
         """Reconcile with a CCP/CSD or another first party; does not wait for any other level."""
         return self.engine.reconcile(cycle_id, counterparty, self._tx())
 
-    def reconcile_investor(self, cycle_id: bytes, owner_commitment: bytes, statement: Iterable[Trade]) -> Any:
+    def reconcile_investor(
+        self, cycle_id: bytes, owner_commitment: bytes, statement: Iterable[Trade]
+    ) -> Any:
         """Record the reconciliation with an investor's confirmed statement (its trades)."""
         b = set_bucket(statement)
-        return self.engine.reconcileInvestor(cycle_id, owner_commitment, b.count, b.hash, self._tx())
+        return self.engine.reconcileInvestor(
+            cycle_id, owner_commitment, b.count, b.hash, self._tx()
+        )
 
 
 class Broker(FirstParty):

@@ -9,8 +9,9 @@ the others up); the CCP novates, nets and instructs; the CSD settles DvP; balanc
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from consortium.domain.clearing import BUY, SELL, Charge, ChargeKind, Payer, Trade, trade_id
 from consortium.domain.hashing import code32
@@ -51,7 +52,10 @@ CHARGES: dict[str, list[Charge]] = {
 def charges_for(kind: str) -> dict[int, list[Charge]]:
     """A party's configuration for every product; brokers take the stamp duty of the market."""
     if kind == "broker":
-        return {s: CHARGES["broker_hk" if c == "HKD" else "broker_cn"] for s, (_, c, _) in SECURITIES.items()}
+        return {
+            s: CHARGES["broker_hk" if c == "HKD" else "broker_cn"]
+            for s, (_, c, _) in SECURITIES.items()
+        }
     return {s: CHARGES[kind] for s in SECURITIES}
 
 
@@ -71,12 +75,21 @@ class SettlementCast:
         return [*self.participants, *self.locals, *self.custodians, *self.exchanges]
 
 
-def build_cast(suite: Any, ccp, csd, cash_issuer, participants, locals_=(), custodians=(), exchanges=(),
-               encrypt=None) -> SettlementCast:
+def build_cast(
+    suite: Any,
+    ccp,
+    csd,
+    cash_issuer,
+    participants,
+    locals_=(),
+    custodians=(),
+    exchanges=(),
+    encrypt=None,
+) -> SettlementCast:
     """Role objects from admitted Institutions and the deployed suite."""
     engine = suite["SettlementEngine"]
     tokens = {c: suite[f"DepositToken:{c}"] for c in ("CNY", "HKD")}
-    first = lambda cls, inst, kind: cls(inst, engine, encrypt, charges_for(kind))  # noqa: E731
+    first = lambda cls, inst, kind: cls(inst, engine, encrypt, charges_for(kind))
     return SettlementCast(
         ccp=CentralCounterparty(ccp, engine, encrypt, charges_for("ccp")),
         csd=CentralDepository(csd, engine, encrypt, charges_for("csd"), suite["SecurityToken"]),
@@ -88,7 +101,9 @@ def build_cast(suite: Any, ccp, csd, cash_issuer, participants, locals_=(), cust
     )
 
 
-def set_up(cast: SettlementCast, securities: dict[int, tuple[str, str, int]] = SECURITIES) -> list[Any]:
+def set_up(
+    cast: SettlementCast, securities: dict[int, tuple[str, str, int]] = SECURITIES
+) -> list[Any]:
     """One-time wiring by the CSD and the cash issuer, and every first party's configuration."""
     txs: list[Any] = []
     token = cast.csd.security_token
@@ -116,7 +131,9 @@ def generate_trades(
     if len(cast.participants) < 2:
         raise ValueError("need at least two clearing participants (overseas brokers) to trade")
     tickets = [
-        ConfidentialTicket(f"investor-{k}", f"client-{k:04d}", rng.getrandbits(256).to_bytes(32, "big"))
+        ConfidentialTicket(
+            f"investor-{k}", f"client-{k:04d}", rng.getrandbits(256).to_bytes(32, "big")
+        )
         for k in range(owners)
     ]
     exchange = cast.exchanges[0].address if cast.exchanges else None
@@ -129,11 +146,27 @@ def generate_trades(
         buyer, seller = rng.sample(cast.participants, 2)
         for n, side, part in ((2 * k + 1, BUY, buyer), (2 * k + 2, SELL, seller)):
             local = rng.choice(cast.locals).address if cast.locals and rng.random() < 0.7 else None
-            cust = rng.choice(cast.custodians).address if cast.custodians and rng.random() < 0.7 else None
-            trades.append(Trade(
-                trade_id(n), sid, code32(ccy), side, qty, price, trade_date, rng.choice(tickets).commitment,
-                local, part.address, cust, exchange,
-            ))
+            cust = (
+                rng.choice(cast.custodians).address
+                if cast.custodians and rng.random() < 0.7
+                else None
+            )
+            trades.append(
+                Trade(
+                    trade_id(n),
+                    sid,
+                    code32(ccy),
+                    side,
+                    qty,
+                    price,
+                    trade_date,
+                    rng.choice(tickets).commitment,
+                    local,
+                    part.address,
+                    cust,
+                    exchange,
+                )
+            )
     return trades, {t.commitment: t for t in tickets}
 
 
@@ -141,7 +174,11 @@ def fund(cast: SettlementCast, trades: Sequence[Trade], buffer: int = 0) -> list
     """Give each participant exactly the securities it sells and the cash it pays (plus `buffer`)."""
     need: dict[tuple[str, int, Any], int] = {}
     for t in trades:
-        key = (t.participant, SECURITY, t.security_id) if t.side == SELL else (t.participant, CASH, t.currency)
+        key = (
+            (t.participant, SECURITY, t.security_id)
+            if t.side == SELL
+            else (t.participant, CASH, t.currency)
+        )
         need[key] = need.get(key, 0) + (t.quantity if t.side == SELL else t.gross)
     txs = []
     for (who, kind, asset), amount in sorted(need.items(), key=str):
@@ -152,7 +189,9 @@ def fund(cast: SettlementCast, trades: Sequence[Trade], buffer: int = 0) -> list
     return txs
 
 
-def balances(cast: SettlementCast, holders: Sequence[str], securities=SECURITIES) -> dict[tuple, int]:
+def balances(
+    cast: SettlementCast, holders: Sequence[str], securities=SECURITIES
+) -> dict[tuple, int]:
     """On-chain holdings as {(holder, kind, asset): amount}."""
     out = {}
     for h in holders:
@@ -246,7 +285,9 @@ def run_day(ctx: DayContext) -> LineResult:
     result = LineResult("settlement")
     cast = _cast_from_context(ctx)
     result.record(*set_up(cast))
-    trades, _ = generate_trades(ctx.rng, ctx.size.get("executions", 20), cast, owners=ctx.size.get("owners", 6))
+    trades, _ = generate_trades(
+        ctx.rng, ctx.size.get("executions", 20), cast, owners=ctx.size.get("owners", 6)
+    )
     holders = [p.address for p in cast.participants] + [cast.ccp.address]
     result.record(*fund(cast, trades))
     before = balances(cast, holders)
@@ -259,7 +300,9 @@ def run_day(ctx: DayContext) -> LineResult:
         expected[(leg.participant, leg.kind, leg.asset)] += leg.amount
     eff = outcome.netting.efficiency()
     result.counts.update(
-        trades=len(trades), legs=outcome.netting.net_count, reconciliations=len(outcome.reconciliations)
+        trades=len(trades),
+        legs=outcome.netting.net_count,
+        reconciliations=len(outcome.reconciliations),
     )
     result.metrics.update(
         netting_efficiency_count=round(eff["count"], 4),
@@ -268,10 +311,12 @@ def run_day(ctx: DayContext) -> LineResult:
         settle_gas=int(outcome.txs[-1].gas_used),
     )
     cycle = cast.ccp.engine.getCycle(cycle_id)
-    result.checks.update({
-        "every reconciliation matched": not outcome.breaks(),
-        "balances exact": after == expected,
-        "ccp flat": all(after[k] == before[k] for k in after if k[0] == cast.ccp.address),
-        "cycle settled": int(cycle[0]) == 3,
-    })
+    result.checks.update(
+        {
+            "every reconciliation matched": not outcome.breaks(),
+            "balances exact": after == expected,
+            "ccp flat": all(after[k] == before[k] for k in after if k[0] == cast.ccp.address),
+            "cycle settled": int(cycle[0]) == 3,
+        }
+    )
     return result

@@ -16,23 +16,42 @@ TABLE = {
     "setClearingConfig": (FIRST, "SettlementNotFirstParty", lambda f: (1, [])),
     "openCycle": ({"ccp"}, "RegistryMissingRole", lambda f: (code32("NEW"), 20261123)),
     "uploadTrades": (FIRST, "SettlementNotFirstParty", lambda f: (f["cycle"], [f["trade"]])),
-    "submitSecondClearing": (SECOND, "SettlementNotSecondParty", lambda f: (f["cycle"], [f["entry"]])),
+    "submitSecondClearing": (
+        SECOND,
+        "SettlementNotSecondParty",
+        lambda f: (f["cycle"], [f["entry"]]),
+    ),
     "reconcile": (FIRST, "SettlementNotFirstParty", lambda f: (f["cycle"], f["ccp"])),
     "reconcileInvestor": (FIRST, "SettlementNotFirstParty", lambda f: (f["cycle"], H, 0, H)),
     "submitNetting": ({"ccp"}, "RegistryMissingRole", lambda f: (f["cycle"], 0, H, [f["leg"]])),
     "settle": ({"csd"}, "RegistryMissingRole", lambda f: (f["cycle"], [f["leg"]])),
 }
-CALLERS = ["ccp", "csd", "cash", "broker", "custodian", "exchange", "auditor", "suspended", "stranger"]
+CALLERS = [
+    "ccp",
+    "csd",
+    "cash",
+    "broker",
+    "custodian",
+    "exchange",
+    "auditor",
+    "suspended",
+    "stranger",
+]
 
 
 @pytest.fixture(scope="module")
 def who(cast, suspended, auditor, stranger, trades):
     return {
         "accounts": {
-            "ccp": cast.ccp.account, "csd": cast.csd.account, "cash": cast.cash.account,
-            "broker": cast.participants[0].account, "custodian": cast.custodians[0].account,
-            "exchange": cast.exchanges[0].account, "auditor": auditor.account,
-            "suspended": suspended.account, "stranger": stranger,
+            "ccp": cast.ccp.account,
+            "csd": cast.csd.account,
+            "cash": cast.cash.account,
+            "broker": cast.participants[0].account,
+            "custodian": cast.custodians[0].account,
+            "exchange": cast.exchanges[0].account,
+            "auditor": auditor.account,
+            "suspended": suspended.account,
+            "stranger": stranger,
         },
         "cny": cast.cash.tokens["CNY"].address,
         "ccp": cast.ccp.address,
@@ -48,12 +67,16 @@ WRONG = [(fn, c) for fn in sorted(TABLE) for c in CALLERS if c not in TABLE[fn][
 
 @pytest.mark.parametrize("fn,caller", WRONG)
 def test_engine__wrong_caller__reverts_with_named_error(engine, who, fn, caller):
-    allowed, wrong_role_error, args = TABLE[fn]
+    _allowed, wrong_role_error, args = TABLE[fn]
     error = "RegistryNotActiveMember" if caller in ("suspended", "stranger") else wrong_role_error
     with brownie.reverts(revert_pattern=rf"{error}:.*"):
         getattr(engine, fn)(*args(who), {"from": who["accounts"][caller]})
 
 
 def test_table__covers_every_state_changing_function(engine):
-    changing = {x["name"] for x in engine.abi if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")}
+    changing = {
+        x["name"]
+        for x in engine.abi
+        if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")
+    }
     assert changing == set(TABLE)

@@ -3,8 +3,8 @@
 import random
 
 import brownie
-from hypothesis import settings
 from brownie.test import given, strategy
+from hypothesis import settings
 
 from consortium.domain.clearing import first_clearing
 from consortium.domain.hashing import code32
@@ -15,8 +15,9 @@ pytest_plugins = ["tests.fixtures.settlement"]
 
 
 @settings(max_examples=12)
-@given(seed=strategy("uint32"), n=strategy("uint8", min_value=1, max_value=12),
-       short=strategy("bool"))
+@given(
+    seed=strategy("uint32"), n=strategy("uint8", min_value=1, max_value=12), short=strategy("bool")
+)
 def test_random_day__clearing_matches_python__settlement_exact_or_nothing(
     engine, cast, prepare, holders, seed, n, short
 ):
@@ -36,12 +37,18 @@ def test_random_day__clearing_matches_python__settlement_exact_or_nothing(
         held = before[(leg.participant, leg.kind, leg.asset)]
         cut = held - abs(leg.amount) + 1  # leave one unit short of the delivery
         if leg.kind == 0:
-            cast.csd.security_token.redeem(leg.participant, leg.asset, cut, b"\x00" * 32, {"from": cast.csd.account})
+            cast.csd.security_token.redeem(
+                leg.participant, leg.asset, cut, b"\x00" * 32, {"from": cast.csd.account}
+            )
         else:
             ccy = leg.asset.to_bytes(32, "big").rstrip(b"\0").decode()
-            cast.cash.tokens[ccy].redeem(leg.participant, cut, b"\x00" * 32, {"from": cast.cash.account})
+            cast.cash.tokens[ccy].redeem(
+                leg.participant, cut, b"\x00" * 32, {"from": cast.cash.account}
+            )
         before = day.balances(cast, holders)
-        with brownie.reverts(revert_pattern=r"(ERC1155InsufficientBalance|ERC20InsufficientBalance):.*"):
+        with brownie.reverts(
+            revert_pattern=r"(ERC1155InsufficientBalance|ERC20InsufficientBalance):.*"
+        ):
             cast.csd.settle(cid, result.legs)
         assert day.balances(cast, holders) == before
         assert engine.getCycle(cid)["status"] == 2

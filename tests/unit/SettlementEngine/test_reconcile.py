@@ -13,14 +13,21 @@ def test_second_clearing__distributed_event(engine, cast, trades, cycle):
     [entry] = cast.csd.compute(trades, [p.address])
     tx = cast.csd.distribute(cycle, [entry])[0]
     ev = tx.events["SecondClearingDistributed"]
-    assert (ev["party"], ev["secondParty"], ev["tradeCount"]) == (p.address, cast.csd.address, entry.trade_count)
+    assert (ev["party"], ev["secondParty"], ev["tradeCount"]) == (
+        p.address,
+        cast.csd.address,
+        entry.trade_count,
+    )
     assert ev["fees"] == entry.fees
 
 
 def test_second_clearing__to_non_first_party__reverts(engine, cast, cycle):
     with brownie.reverts(revert_pattern=r"SettlementPartyNotFirstParty:.*"):
-        engine.submitSecondClearing(cycle, [(cast.ccp.address, 0, b"\x00" * 32, 0, 0, b"\x00" * 32)],
-                                    {"from": cast.csd.account})
+        engine.submitSecondClearing(
+            cycle,
+            [(cast.ccp.address, 0, b"\x00" * 32, 0, 0, b"\x00" * 32)],
+            {"from": cast.csd.account},
+        )
 
 
 def test_reconcile__each_level_on_its_own__matched(engine, cast, trades, cycle):
@@ -50,8 +57,9 @@ def test_reconcile__tampered_trade__broken_with_both_counts(engine, cast, trades
     assert ev["ourHash"] != ev["theirHash"]
     assert engine.reconStatus(cycle, p.address, peer_key(local.address)) == 2
     statement = set_bucket([t for t in trades if t.owner_commitment == common[0].owner_commitment])
-    ev = local.engine.reconcileInvestor(cycle, common[0].owner_commitment, statement.count, statement.hash,
-                                        {"from": local.account}).events["Reconciled"]
+    ev = local.engine.reconcileInvestor(
+        cycle, common[0].owner_commitment, statement.count, statement.hash, {"from": local.account}
+    ).events["Reconciled"]
     assert not ev["matched"]
 
 

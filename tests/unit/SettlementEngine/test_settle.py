@@ -58,7 +58,9 @@ def test_settle__one_participant_short__nothing_moves(engine, cast, trades, prep
     cast.ccp.instruct(CID, result)
     short = next(x for x in result.legs if x.amount < 0 and x.kind == 0)
     held = cast.csd.security_token.balanceOf(short.participant, short.asset)
-    cast.csd.security_token.redeem(short.participant, short.asset, held, b"\x00" * 32, {"from": cast.csd.account})
+    cast.csd.security_token.redeem(
+        short.participant, short.asset, held, b"\x00" * 32, {"from": cast.csd.account}
+    )
     before = day.balances(cast, holders)
     with brownie.reverts(revert_pattern=r"ERC1155InsufficientBalance:.*"):
         cast.csd.settle(CID, result.legs)

@@ -5,7 +5,14 @@ import dataclasses
 import brownie
 import pytest
 
-from consortium.domain.clearing import ALL, MAX_PRICE, MAX_QUANTITY, first_clearing, peer_key, trade_id
+from consortium.domain.clearing import (
+    ALL,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    first_clearing,
+    peer_key,
+    trade_id,
+)
 from consortium.domain.hashing import code32
 
 pytest_plugins = ["tests.fixtures.settlement"]
@@ -43,19 +50,19 @@ def _bad(t, **kw):
 
 
 BAD = {
-    "unknown security": (dict(security_id=999), "SettlementUnknownSecurity"),
-    "unknown currency": (dict(currency=code32("USD")), "SettlementUnknownCurrency"),
-    "zero quantity": (dict(quantity=0), "ClearingQuantityOutOfRange"),
-    "negative quantity": (dict(quantity=2**256 - 5), "ClearingQuantityOutOfRange"),
-    "quantity too large": (dict(quantity=MAX_QUANTITY + 1), "ClearingQuantityOutOfRange"),
-    "zero price": (dict(price=0), "ClearingPriceOutOfRange"),
-    "price overflow": (dict(price=2**256 - 1), "ClearingPriceOutOfRange"),
-    "price too large": (dict(price=MAX_PRICE + 1), "ClearingPriceOutOfRange"),
-    "bad side": (dict(side=2), "ClearingInvalidSide"),
-    "wrong trade date": (dict(trade_date=20200101), "SettlementTradeDateMismatch"),
-    "zero owner commitment": (dict(owner_commitment=b"\x00" * 32), "SettlementZeroCommitment"),
-    "not a party": (dict(participant="0x" + "11" * 20), "SettlementNotTradeParty"),
-    "zero trade id": (dict(trade_id=b"\x00" * 32), "SettlementTradeOutOfOrder"),
+    "unknown security": ({"security_id": 999}, "SettlementUnknownSecurity"),
+    "unknown currency": ({"currency": code32("USD")}, "SettlementUnknownCurrency"),
+    "zero quantity": ({"quantity": 0}, "ClearingQuantityOutOfRange"),
+    "negative quantity": ({"quantity": 2**256 - 5}, "ClearingQuantityOutOfRange"),
+    "quantity too large": ({"quantity": MAX_QUANTITY + 1}, "ClearingQuantityOutOfRange"),
+    "zero price": ({"price": 0}, "ClearingPriceOutOfRange"),
+    "price overflow": ({"price": 2**256 - 1}, "ClearingPriceOutOfRange"),
+    "price too large": ({"price": MAX_PRICE + 1}, "ClearingPriceOutOfRange"),
+    "bad side": ({"side": 2}, "ClearingInvalidSide"),
+    "wrong trade date": ({"trade_date": 20200101}, "SettlementTradeDateMismatch"),
+    "zero owner commitment": ({"owner_commitment": b"\x00" * 32}, "SettlementZeroCommitment"),
+    "not a party": ({"participant": "0x" + "11" * 20}, "SettlementNotTradeParty"),
+    "zero trade id": ({"trade_id": b"\x00" * 32}, "SettlementTradeOutOfOrder"),
 }
 
 
@@ -73,8 +80,11 @@ def test_upload__bad_trade__reverts_and_nothing_changes(engine, cast, trades, cy
     if case == "not a party":
         bad = _bad(bad, local_broker=None, custodian=None, exchange=None)
     with brownie.reverts(revert_pattern=rf"{error}:?.*"):
-        engine.uploadTrades(cycle, [good.as_tuple(), bad.as_tuple()] if case != "zero trade id" else [bad.as_tuple()],
-                            {"from": p.account})
+        engine.uploadTrades(
+            cycle,
+            [good.as_tuple(), bad.as_tuple()] if case != "zero trade id" else [bad.as_tuple()],
+            {"from": p.account},
+        )
     _unchanged(engine, cycle, p.address)
 
 
