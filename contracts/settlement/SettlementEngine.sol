@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
+import {IDepositToken} from "../../interfaces/IDepositToken.sol";
+import {ISecurityToken} from "../../interfaces/ISecurityToken.sol";
+import {ISettlementEngine} from "../../interfaces/ISettlementEngine.sol";
+import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
+import {Roles} from "../consortium/Roles.sol";
+import {Clearing} from "../libraries/Clearing.sol";
+
+/// @title SettlementEngine
+/// @notice Clearing data, hierarchical reconciliation, multilateral netting with novation to the CCP and
+/// delivery-versus-payment settlement of cross-border securities trades.
+/// @dev Gas of `settle` depends only on the number of net legs (one per participant and asset), never on
+/// the number of trades: trades live in the hash chains built at upload.
+contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
+    /// @notice Most trades (or second clearing entries) per batch call.
+    uint256 public constant MAX_BATCH = 300;
+    /// @notice Most charge lines per party and product.
+    uint256 public constant MAX_CHARGES = 8;
+    /// @notice Most net legs per cycle.
+    uint256 public constant MAX_LEGS = 400;
+    /// @notice Largest absolute leg amount (keeps every per-asset sum far from int256 overflow).
+    int256 public constant MAX_LEG_AMOUNT = int256(1 << 200);
+
+    bytes32 private constant ALL = bytes32(0);
+
+    ISecurityToken private immutable _security;
+
+    mapping(bytes32 currency => address token) private _cash;
+    mapping(address party => mapping(uint256 securityId => Charge[])) private _configs;
+    mapping(bytes32 cycleId => Cycle) private _cycles;
+    mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 peer => Bucket))) private _buckets;
+    mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 currency => ClearingTotals))) private _totals;
+    mapping(bytes32 cycleId => mapping(address party => bytes32)) private _clearingHash;
+    mapping(bytes32 cycleId => mapping(address party => bytes32)) private _lastTradeId;
+    mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 peer => ReconStatus))) private _recon;
+
+    constructor(IConsortiumRegistry registry_, ISecurityToken security_) ConsortiumManaged(registry_) {
+        _security = security_;
+    }
+
+    // ----------------------------------------------------------------- set-up
+
+    /// @inheritdoc ISettlementEngine
+    function listCurrency(bytes32 currency, address token) external onlyRole(Roles.CASH_ISSUER) {
+        bytes32 tokenCurrency = IDepositToken(token).currency();
+        if (tokenCurrency != currency || currency == bytes32(0)) revert SettlementCurrencyMismatch(currency, tokenCurrency);
+        _cash[currency] = token;
+        emit CurrencyListed(currency, token, msg.sender);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function setClearingConfig(uint256 securityId, Charge[] calldata charges) external {
+        address party = _checkFirstParty();
+        if (!_security.isListed(securityId)) revert SettlementUnknownSecurity(securityId);
+        if (charges.length > MAX_CHARGES) revert SettlementTooManyCharges(charges.length, MAX_CHARGES);
+        Charge[] storage stored = _configs[party][securityId];
+        while (stored.length > 0) stored.pop();
+        for (uint256 i; i < charges.length; ++i) {
+            Clearing.validate(charges[i]);
+            stored.push(charges[i]);
+        }
+        emit ClearingConfigSet(party, securityId, keccak256(abi.encode(charges)), charges.length);
+    }
+
+    // ----------------------------------------------------------------- cycle
+
+    /// @inheritdoc ISettlementEngine
+    function openCycle(bytes32 cycleId, uint32 tradeDate) external {
+        address ccp = _checkRole(Roles.CCP);
+        if (cycleId == bytes32(0)) revert SettlementZeroCycleId();
+        if (tradeDate == 0) revert SettlementZeroTradeDate();
+        Cycle storage c = _cycles[cycleId];
+        if (c.status != CycleStatus.None) revert SettlementCycleExists(cycleId);
+        c.status = CycleStatus.Open;
+        c.tradeDate = tradeDate;
+        c.ccp = ccp;
+        emit CycleOpened(cycleId, ccp, tradeDate);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function uploadTrades(bytes32 cycleId, Trade[] calldata trades) external {
+        address party = _checkFirstParty();
+        uint32 tradeDate = _checkOpen(cycleId).tradeDate;
+        _checkBatch(trades.length);
+        bytes32 last = _lastTradeId[cycleId][party];
+        bytes32 chain = _clearingHash[cycleId][party];
+        for (uint256 i; i < trades.length; ++i) {
+            Trade calldata t = trades[i];
+            if (t.tradeId <= last) revert SettlementTradeOutOfOrder(t.tradeId, last);
+            last = t.tradeId;
+            if (t.tradeDate != tradeDate) revert SettlementTradeDateMismatch(t.tradeId, t.tradeDate, tradeDate);
+            chain = _ingest(cycleId, party, t, chain);
+        }
+        _lastTradeId[cycleId][party] = last;
+        _clearingHash[cycleId][party] = chain;
+        Bucket storage all = _buckets[cycleId][party][ALL];
+        emit TradesUploaded(cycleId, party, trades.length, all.count, all.hash, chain);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function submitSecondClearing(bytes32 cycleId, SecondClearing[] calldata entries) external {
+        address second = _checkSecondParty();
+        _checkOpen(cycleId);
+        _checkBatch(entries.length);
+        for (uint256 i; i < entries.length; ++i) {
+            SecondClearing calldata e = entries[i];
+            if (!_isFirstParty(e.party)) revert SettlementPartyNotFirstParty(e.party);
+            _buckets[cycleId][second][_key(e.party)] = Bucket(e.tradeCount, e.tradeSetHash);
+            emit SecondClearingDistributed(cycleId, e.party, second, e.tradeCount, e.tradeSetHash, e.fees, e.taxes, e.configHash);
+        }
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function reconcile(bytes32 cycleId, address counterparty) external returns (bool matched) {
+        address party = _checkFirstParty();
+        _checkOpen(cycleId);
+        bytes32 peer = _key(counterparty);
+        Bucket memory ours;
+        ReconLevel level;
+        if (counterparty == party || !registry.isActive(counterparty)) revert SettlementUnknownCounterparty(counterparty);
+        if (registry.hasRole(counterparty, Roles.CCP) || registry.hasRole(counterparty, Roles.CSD)) {
+            ours = _buckets[cycleId][party][ALL];
+            level = ReconLevel.SecondParty;
+        } else if (_isFirstParty(counterparty)) {
+            ours = _buckets[cycleId][party][peer];
+            level = ReconLevel.Intermediary;
+        } else {
+            revert SettlementUnknownCounterparty(counterparty);
+        }
+        Bucket memory theirs = _buckets[cycleId][counterparty][_key(party)];
+        matched = _record(cycleId, party, peer, level, ours, theirs);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function reconcileInvestor(bytes32 cycleId, bytes32 ownerCommitment, uint64 statementCount, bytes32 statementHash)
+        external
+        returns (bool matched)
+    {
+        address party = _checkFirstParty();
+        _checkOpen(cycleId);
+        if (ownerCommitment == bytes32(0)) revert SettlementZeroCommitment(bytes32(0));
+        Bucket memory ours = _buckets[cycleId][party][ownerCommitment];
+        matched = _record(cycleId, party, ownerCommitment, ReconLevel.Investor, ours, Bucket(statementCount, statementHash));
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function submitNetting(bytes32 cycleId, uint64 tradeCount, bytes32 tradeSetHash, Leg[] calldata legs) external {
+        _checkRole(Roles.CCP);
+        Cycle storage c = _checkOpen(cycleId);
+        address ccp = c.ccp;
+        if (registry.memberOf(msg.sender) != ccp) revert SettlementNotCycleCcp(cycleId, msg.sender, ccp);
+        if (legs.length == 0) revert SettlementEmptyBatch();
+        if (legs.length > MAX_LEGS) revert SettlementBatchTooLarge(legs.length, MAX_LEGS);
+        _checkLegs(cycleId, ccp, legs);
+        bytes32 legsHash = keccak256(abi.encode(legs));
+        c.status = CycleStatus.Netted;
+        c.tradeCount = tradeCount;
+        c.tradeSetHash = tradeSetHash;
+        c.legsHash = legsHash;
+        c.legCount = uint32(legs.length);
+        // instructions in settlement order: every delivery first, then every receipt
+        uint256 seq;
+        for (uint256 pass; pass < 2; ++pass) {
+            for (uint256 i; i < legs.length; ++i) {
+                Leg calldata l = legs[i];
+                if ((l.amount < 0) == (pass == 0)) {
+                    emit SettlementInstructed(cycleId, l.participant, seq++, l.kind, l.asset, l.amount);
+                }
+            }
+        }
+        emit CycleNetted(cycleId, ccp, tradeCount, tradeSetHash, legsHash, legs.length);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function settle(bytes32 cycleId, Leg[] calldata legs) external {
+        _checkRole(Roles.CSD);
+        Cycle storage c = _cycles[cycleId];
+        if (c.status == CycleStatus.Settled) revert SettlementAlreadySettled(cycleId, c.settledBlock);
+        if (c.status != CycleStatus.Netted) revert SettlementCycleNotNetted(cycleId, c.status);
+        bytes32 given = keccak256(abi.encode(legs));
+        if (given != c.legsHash) revert SettlementLegsMismatch(cycleId, c.legsHash, given);
+        c.status = CycleStatus.Settled;
+        c.settledBy = msg.sender;
+        c.settledBlock = uint64(block.number);
+        address ccp = c.ccp;
+        // deliveries to the CCP first, then receipts from it: the CCP ends flat in every asset
+        for (uint256 i; i < legs.length; ++i) {
+            if (legs[i].amount < 0) _move(legs[i], legs[i].participant, ccp, uint256(-legs[i].amount));
+        }
+        for (uint256 i; i < legs.length; ++i) {
+            if (legs[i].amount > 0) _move(legs[i], ccp, legs[i].participant, uint256(legs[i].amount));
+        }
+        emit CycleSettled(cycleId, msg.sender, given, legs.length, block.number);
+    }
+
+    // ----------------------------------------------------------------- views
+
+    /// @inheritdoc ISettlementEngine
+    function securityToken() external view returns (address) {
+        return address(_security);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function cashToken(bytes32 currency) external view returns (address) {
+        return _cash[currency];
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function clearingConfig(address party, uint256 securityId) external view returns (Charge[] memory) {
+        return _configs[party][securityId];
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function getCycle(bytes32 cycleId) external view returns (Cycle memory) {
+        return _cycles[cycleId];
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function bucket(bytes32 cycleId, address party, bytes32 peer) external view returns (Bucket memory) {
+        return _buckets[cycleId][party][peer];
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function firstClearing(bytes32 cycleId, address party, bytes32 currency) external view returns (ClearingTotals memory) {
+        return _totals[cycleId][party][currency];
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function clearingHash(bytes32 cycleId, address party) external view returns (bytes32) {
+        return _clearingHash[cycleId][party];
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function reconStatus(bytes32 cycleId, address party, bytes32 peer) external view returns (ReconStatus) {
+        return _recon[cycleId][party][peer];
+    }
+
+    // ----------------------------------------------------------------- internals
+
+    /// @dev One trade: validate, clear with the party's charges, fold into totals and buckets.
+    function _ingest(bytes32 cycleId, address party, Trade calldata t, bytes32 chain) private returns (bytes32) {
+        if (party != t.localBroker && party != t.participant && party != t.custodian && party != t.exchange) {
+            revert SettlementNotTradeParty(t.tradeId, party);
+        }
+        if (t.ownerCommitment == bytes32(0)) revert SettlementZeroCommitment(t.tradeId);
+        if (!_security.isListed(t.securityId)) revert SettlementUnknownSecurity(t.securityId);
+        if (_cash[t.currency] == address(0)) revert SettlementUnknownCurrency(t.currency);
+        Line memory line = Clearing.clear(t.side, t.quantity, t.price, _configs[party][t.securityId]);
+        bytes32 record = keccak256(abi.encode(t));
+
+        ClearingTotals storage tot = _totals[cycleId][party][t.currency];
+        tot.trades += 1;
+        tot.gross += line.gross;
+        tot.fees += line.fees;
+        tot.taxes += line.taxes;
+        if (t.side == Clearing.BUY) tot.buyNet += line.net;
+        else tot.sellNet += line.net;
+
+        mapping(bytes32 => Bucket) storage b = _buckets[cycleId][party];
+        _fold(b[ALL], record);
+        _fold(b[t.ownerCommitment], record);
+        _foldPeer(b, party, t.localBroker, address(0), address(0), address(0), record);
+        _foldPeer(b, party, t.participant, t.localBroker, address(0), address(0), record);
+        _foldPeer(b, party, t.custodian, t.localBroker, t.participant, address(0), record);
+        _foldPeer(b, party, t.exchange, t.localBroker, t.participant, t.custodian, record);
+        return keccak256(abi.encode(chain, record, line.gross, line.fees, line.taxes, line.net));
+    }
+
+    /// @dev Fold into the bucket for `peer` unless it is zero, the party itself, or already folded.
+    function _foldPeer(
+        mapping(bytes32 => Bucket) storage b,
+        address party,
+        address peer,
+        address seen1,
+        address seen2,
+        address seen3,
+        bytes32 record
+    ) private {
+        if (peer == address(0) || peer == party || peer == seen1 || peer == seen2 || peer == seen3) return;
+        _fold(b[_key(peer)], record);
+    }
+
+    function _fold(Bucket storage b, bytes32 record) private {
+        b.count += 1;
+        b.hash = keccak256(abi.encodePacked(b.hash, record));
+    }
+
+    function _record(bytes32 cycleId, address party, bytes32 peer, ReconLevel level, Bucket memory ours, Bucket memory theirs)
+        private
+        returns (bool matched)
+    {
+        matched = ours.count == theirs.count && ours.hash == theirs.hash;
+        _recon[cycleId][party][peer] = matched ? ReconStatus.Matched : ReconStatus.Broken;
+        emit Reconciled(cycleId, party, peer, level, matched, ours.count, theirs.count, ours.hash, theirs.hash);
+    }
+
+    /// @dev Sorted, non-zero, bounded, listed, balanced per asset, and every participant reconciled.
+    function _checkLegs(bytes32 cycleId, address ccp, Leg[] calldata legs) private view {
+        bytes32 ccpKey = _key(ccp);
+        int256 sum;
+        for (uint256 i; i < legs.length; ++i) {
+            Leg calldata l = legs[i];
+            if (l.amount == 0) revert SettlementZeroLeg(i);
+            if (l.amount > MAX_LEG_AMOUNT || l.amount < -MAX_LEG_AMOUNT) revert SettlementLegAmountOutOfRange(i, l.amount);
+            bool newAsset = i == 0 || legs[i - 1].kind != l.kind || legs[i - 1].asset != l.asset;
+            if (i > 0) {
+                Leg calldata p = legs[i - 1];
+                if (!newAsset && p.participant >= l.participant) revert SettlementLegsNotSorted(i);
+                if (newAsset && (p.kind > l.kind || (p.kind == l.kind && p.asset > l.asset))) revert SettlementLegsNotSorted(i);
+                if (newAsset && sum != 0) revert SettlementAssetNotBalanced(p.kind, p.asset, sum);
+            }
+            if (newAsset) {
+                sum = 0;
+                _checkAsset(l.kind, l.asset);
+            }
+            sum += l.amount;
+            if (_recon[cycleId][l.participant][ccpKey] != ReconStatus.Matched || !_stillMatches(cycleId, l.participant, ccp)) {
+                revert SettlementNotReconciled(cycleId, l.participant);
+            }
+        }
+        Leg calldata lastLeg = legs[legs.length - 1];
+        if (sum != 0) revert SettlementAssetNotBalanced(lastLeg.kind, lastLeg.asset, sum);
+    }
+
+    /// @dev A match recorded earlier still holds if neither side changed since (re-upload, re-submission).
+    function _stillMatches(bytes32 cycleId, address participant, address ccp) private view returns (bool) {
+        Bucket storage ours = _buckets[cycleId][participant][ALL];
+        Bucket storage theirs = _buckets[cycleId][ccp][_key(participant)];
+        return ours.count == theirs.count && ours.hash == theirs.hash;
+    }
+
+    function _checkAsset(AssetKind kind, uint256 asset) private view {
+        if (kind == AssetKind.Security) {
+            if (!_security.isListed(asset)) revert SettlementUnknownSecurity(asset);
+        } else if (_cash[bytes32(asset)] == address(0)) {
+            revert SettlementUnknownCurrency(bytes32(asset));
+        }
+    }
+
+    function _move(Leg calldata l, address from, address to, uint256 amount) private {
+        if (l.kind == AssetKind.Security) _security.agentTransfer(from, to, l.asset, amount);
+        else IDepositToken(_cash[bytes32(l.asset)]).agentTransfer(from, to, amount);
+    }
+
+    function _checkOpen(bytes32 cycleId) private view returns (Cycle storage c) {
+        c = _cycles[cycleId];
+        if (c.status != CycleStatus.Open) revert SettlementCycleNotOpen(cycleId, c.status);
+    }
+
+    function _checkBatch(uint256 n) private pure {
+        if (n == 0) revert SettlementEmptyBatch();
+        if (n > MAX_BATCH) revert SettlementBatchTooLarge(n, MAX_BATCH);
+    }
+
+    /// @dev Active member (RegistryNotActiveMember otherwise) holding BROKER, CUSTODIAN or EXCHANGE.
+    function _checkFirstParty() private view returns (address member) {
+        member = registry.requireActive(msg.sender);
+        if (!_isFirstParty(msg.sender)) revert SettlementNotFirstParty(msg.sender);
+    }
+
+    /// @dev Active member (RegistryNotActiveMember otherwise) holding CCP or CSD.
+    function _checkSecondParty() private view returns (address member) {
+        member = registry.requireActive(msg.sender);
+        if (!registry.hasRole(msg.sender, Roles.CCP) && !registry.hasRole(msg.sender, Roles.CSD)) {
+            revert SettlementNotSecondParty(msg.sender);
+        }
+    }
+
+    function _isFirstParty(address account) private view returns (bool) {
+        return registry.hasRole(account, Roles.BROKER) || registry.hasRole(account, Roles.CUSTODIAN)
+            || registry.hasRole(account, Roles.EXCHANGE);
+    }
+
+    function _key(address a) private pure returns (bytes32) {
+        return bytes32(uint256(uint160(a)));
+    }
+}

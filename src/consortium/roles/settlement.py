@@ -1,0 +1,239 @@
+"""Cross-border securities settlement: the institutions and what each does in a settlement cycle.
+
+First parties (BROKER, CUSTODIAN, EXCHANGE) configure their charges, upload the trades they appear on
+(the contract computes their first clearing data) and reconcile on their own, level by level. Second
+parties (CCP, CSD) compute their clearing data from the same trades and distribute it; the CCP novates,
+nets and instructs; the CSD settles delivery-versus-payment. The cash issuer lists each currency's
+deposit token and appoints the engine as its settlement agent.
+
+Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades carry a
+salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels' envelopes)
+for the parties and regulators entitled to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from consortium.domain.clearing import (
+    Charge,
+    FirstClearing,
+    SecondClearing,
+    Trade,
+    first_clearing,
+    second_clearing,
+    set_bucket,
+    sorted_for,
+)
+from consortium.domain.hashing import code32, commit, doc_hash, new_salt
+from consortium.domain.netting import Leg, NettingResult, net
+from consortium.roles.membership import Institution
+
+MAX_BATCH = 300  # SettlementEngine.MAX_BATCH
+# Gas limit of every transaction the roles send: under the EIP-7825 cap of 2**24 that networks adopt
+# (and an explicit limit: anvil drops some data-heavy transactions sent with the block gas limit).
+TX_GAS_LIMIT = 16_000_000
+CURRENCIES = ("CNY", "HKD")
+
+# encrypt(plaintext, recipient addresses) -> envelope bytes; supplied by consortium.channels
+EncryptHook = Callable[[bytes, Sequence[str]], bytes]
+
+
+@dataclass(frozen=True)
+class ConfidentialTicket:
+    """Confidential fields of one trade, kept off chain; only `commitment` goes on chain."""
+
+    owner_pseudonym: str
+    client_id: str
+    salt: bytes = field(default_factory=new_salt)
+
+    @property
+    def commitment(self) -> bytes:
+        return commit(self.owner_pseudonym, self.salt)
+
+    def payload(self) -> bytes:
+        return json.dumps(
+            {"owner": self.owner_pseudonym, "client": self.client_id, "salt": self.salt.hex()},
+            sort_keys=True,
+        ).encode()
+
+
+@dataclass
+class SettlementParty:
+    """Common to every institution of the line: its identity, the engine, the encryption hook."""
+
+    institution: Institution
+    engine: Any
+    encrypt: EncryptHook | None = None
+
+    @property
+    def address(self) -> str:
+        return self.institution.address
+
+    @property
+    def account(self) -> Any:
+        return self.institution.account
+
+    def _tx(self) -> dict[str, Any]:
+        return {"from": self.institution.account, "gas_limit": TX_GAS_LIMIT}
+
+    def seal(self, ticket: ConfidentialTicket, recipients: Sequence[str]) -> bytes:
+        """Encrypt a trade's confidential fields to the parties and regulators entitled to them."""
+        if self.encrypt is None:
+            raise RuntimeError(
+                f"{self.institution.name}: no encrypt hook; pass consortium.channels' envelope "
+                "function as `encrypt=` when building the role"
+            )
+        return self.encrypt(ticket.payload(), list(recipients))
+
+
+@dataclass
+class FirstParty(SettlementParty):
+    """A broker, custodian or exchange: configures, uploads, computes and reconciles."""
+
+    charges: dict[int, list[Charge]] = field(default_factory=dict)
+
+    def configure(self, security_id: int, charges: Sequence[Charge]) -> Any:
+        """Set this party's fees and taxes for one product, on chain and in its own book."""
+        self.charges[security_id] = list(charges)
+        return self.engine.setClearingConfig(
+            security_id, [c.as_tuple() for c in charges], self._tx()
+        )
+
+    def mine(self, trades: Iterable[Trade]) -> list[Trade]:
+        """The trades this party appears on, in upload order."""
+        return sorted_for(self.address, trades)
+
+    def compute(self, trades: Iterable[Trade]) -> FirstClearing:
+        """This party's first clearing data, as the contract computes it at upload."""
+        return first_clearing(self.address, trades, self.charges)
+
+    def upload(self, cycle_id: bytes, trades: Iterable[Trade], batch: int = MAX_BATCH) -> list[Any]:
+        """Upload the trades this party appears on, in bounded batches of ascending ids."""
+        mine = self.mine(trades)
+        return [
+            self.engine.uploadTrades(
+                cycle_id, [t.as_tuple() for t in mine[i : i + batch]], self._tx()
+            )
+            for i in range(0, len(mine), batch)
+        ]
+
+    def reconcile(self, cycle_id: bytes, counterparty: str) -> Any:
+        """Reconcile with a CCP/CSD or another first party; does not wait for any other level."""
+        return self.engine.reconcile(cycle_id, counterparty, self._tx())
+
+    def reconcile_investor(
+        self, cycle_id: bytes, owner_commitment: bytes, statement: Iterable[Trade]
+    ) -> Any:
+        """Record the reconciliation with an investor's confirmed statement (its trades)."""
+        b = set_bucket(statement)
+        return self.engine.reconcileInvestor(
+            cycle_id, owner_commitment, b.count, b.hash, self._tx()
+        )
+
+
+class Broker(FirstParty):
+    """Local or overseas broker (an overseas broker is the clearing participant with the CCP)."""
+
+
+class Custodian(FirstParty):
+    """Global or overseas custodian."""
+
+
+class Exchange(FirstParty):
+    """Exchange of execution: appears on every trade executed there."""
+
+
+@dataclass
+class SecondParty(SettlementParty):
+    """CCP or CSD: computes second clearing data from the same trades and distributes it."""
+
+    charges: dict[int, list[Charge]] = field(default_factory=dict)
+
+    def compute(self, trades: Sequence[Trade], parties: Iterable[str]) -> list[SecondClearing]:
+        return [second_clearing(p, trades, self.charges) for p in parties]
+
+    def distribute(self, cycle_id: bytes, entries: Sequence[SecondClearing]) -> list[Any]:
+        return [
+            self.engine.submitSecondClearing(
+                cycle_id, [e.as_tuple() for e in entries[i : i + MAX_BATCH]], self._tx()
+            )
+            for i in range(0, len(entries), MAX_BATCH)
+        ]
+
+
+@dataclass
+class CentralCounterparty(SecondParty):
+    """The CCP: opens the cycle, novates and nets, and sends the settlement instructions."""
+
+    def open_cycle(self, cycle_id: bytes, trade_date: int) -> Any:
+        return self.engine.openCycle(cycle_id, trade_date, self._tx())
+
+    def net(self, trades: Sequence[Trade]) -> NettingResult:
+        """Multilateral net legs, exactly what submitNetting accepts."""
+        return net(trades)
+
+    def instruct(self, cycle_id: bytes, result: NettingResult) -> Any:
+        return self.engine.submitNetting(
+            cycle_id,
+            result.trade_set.count,
+            result.trade_set.hash,
+            [leg.as_tuple() for leg in result.legs],
+            self._tx(),
+        )
+
+
+@dataclass
+class CentralDepository(SecondParty):
+    """The CSD: lists and holds securities, appoints the engine, settles DvP."""
+
+    security_token: Any = None
+
+    def list_security(self, security_id: int, code: str) -> Any:
+        return self.security_token.listSecurity(security_id, code32(code), self._tx())
+
+    def issue(self, to: str, security_id: int, amount: int, ref: str = "custody deposit") -> Any:
+        return self.security_token.issue(to, security_id, amount, doc_hash(ref), self._tx())
+
+    def appoint_engine(self) -> Any:
+        return self.security_token.setSettlementAgent(self.engine.address, True, self._tx())
+
+    def settle(self, cycle_id: bytes, legs: Sequence[Leg]) -> Any:
+        return self.engine.settle(cycle_id, [leg.as_tuple() for leg in legs], self._tx())
+
+
+@dataclass
+class CashIssuer(SettlementParty):
+    """Issuer of tokenised deposits: lists each currency with the engine and makes it an agent."""
+
+    tokens: dict[str, Any] = field(default_factory=dict)  # currency code -> DepositToken
+
+    def list_currencies(self) -> list[Any]:
+        txs = []
+        for code, token in self.tokens.items():
+            txs.append(self.engine.listCurrency(code32(code), token.address, self._tx()))
+            txs.append(token.setSettlementAgent(self.engine.address, True, self._tx()))
+        return txs
+
+    def issue(self, to: str, code: str, amount: int, ref: str = "cash received") -> Any:
+        return self.tokens[code].issue(to, amount, doc_hash(ref), self._tx())
+
+
+def deploy(proj: Any, registry: Any, admin: Any) -> dict[str, Any]:
+    """SecurityToken, SettlementEngine and one DepositToken per currency of the line.
+
+    Wiring that needs CSD or CASH_ISSUER (listing, settlement agents) is done by those members at the
+    start of the day (CentralDepository.appoint_engine, CashIssuer.list_currencies): the deployer holds
+    only PERMISSION_MANAGER.
+    """
+    security = proj.SecurityToken.deploy(registry, {"from": admin})
+    engine = proj.SettlementEngine.deploy(registry, security, {"from": admin})
+    out = {"SecurityToken": security, "SettlementEngine": engine}
+    for code in CURRENCIES:
+        out[f"DepositToken:{code}"] = proj.DepositToken.deploy(
+            registry, code32(code), f"Tokenised deposit {code}", f"d{code}", {"from": admin}
+        )
+    return out

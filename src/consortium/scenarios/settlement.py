@@ -1,0 +1,322 @@
+"""One business day of cross-border securities settlement, driven by the institutions' role objects.
+
+The day: the CSD lists securities and appoints the engine, the cash issuer lists currencies; first
+parties configure charges and upload the trades they appear on; the CCP and CSD distribute second
+clearing data; every first party reconciles at each level on its own (a break at one level never holds
+the others up); the CCP novates, nets and instructs; the CSD settles DvP; balances are checked exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from consortium.domain.clearing import BUY, SELL, Charge, ChargeKind, Payer, Trade, trade_id
+from consortium.domain.hashing import code32
+from consortium.domain.netting import CASH, SECURITY, NettingResult, currency_asset
+from consortium.roles.settlement import (
+    Broker,
+    CashIssuer,
+    CentralCounterparty,
+    CentralDepository,
+    ConfidentialTicket,
+    Custodian,
+    Exchange,
+    FirstParty,
+)
+from consortium.scenarios import DayContext, LineResult
+
+# security id -> (code, currency, reference price in minor units per share)
+SECURITIES: dict[int, tuple[str, str, int]] = {
+    1: ("HK.0700", "HKD", 38_000),
+    2: ("HK.0005", "HKD", 6_500),
+    3: ("CN.600519", "CNY", 170_000),
+    4: ("CN.601318", "CNY", 4_500),
+}
+TRADE_DATE = 20261123
+
+F, T = ChargeKind.FEE, ChargeKind.TAX
+# Charges per role: commission, stamp duty (HK both sides, CN sells only), exchange and depository fees.
+CHARGES: dict[str, list[Charge]] = {
+    "broker_hk": [Charge(F, Payer.BOTH, 3, 500), Charge(T, Payer.BOTH, 10, 100)],
+    "broker_cn": [Charge(F, Payer.BOTH, 3, 500), Charge(T, Payer.SELLER, 5, 0)],
+    "custodian": [Charge(F, Payer.BOTH, 1, 100)],
+    "exchange": [Charge(F, Payer.BOTH, 1, 0)],
+    "ccp": [Charge(F, Payer.BOTH, 1, 200)],
+    "csd": [Charge(F, Payer.BOTH, 1, 100)],
+}
+
+
+def charges_for(kind: str) -> dict[int, list[Charge]]:
+    """A party's configuration for every product; brokers take the stamp duty of the market."""
+    if kind == "broker":
+        return {
+            s: CHARGES["broker_hk" if c == "HKD" else "broker_cn"]
+            for s, (_, c, _) in SECURITIES.items()
+        }
+    return {s: CHARGES[kind] for s in SECURITIES}
+
+
+@dataclass
+class SettlementCast:
+    """The institutions of one settlement cycle, as role objects."""
+
+    ccp: CentralCounterparty
+    csd: CentralDepository
+    cash: CashIssuer
+    participants: list[Broker]
+    locals: list[Broker] = field(default_factory=list)
+    custodians: list[Custodian] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    def first_parties(self) -> list[FirstParty]:
+        return [*self.participants, *self.locals, *self.custodians, *self.exchanges]
+
+
+def build_cast(
+    suite: Any,
+    ccp,
+    csd,
+    cash_issuer,
+    participants,
+    locals_=(),
+    custodians=(),
+    exchanges=(),
+    encrypt=None,
+) -> SettlementCast:
+    """Role objects from admitted Institutions and the deployed suite."""
+    engine = suite["SettlementEngine"]
+    tokens = {c: suite[f"DepositToken:{c}"] for c in ("CNY", "HKD")}
+    first = lambda cls, inst, kind: cls(inst, engine, encrypt, charges_for(kind))
+    return SettlementCast(
+        ccp=CentralCounterparty(ccp, engine, encrypt, charges_for("ccp")),
+        csd=CentralDepository(csd, engine, encrypt, charges_for("csd"), suite["SecurityToken"]),
+        cash=CashIssuer(cash_issuer, engine, encrypt, tokens),
+        participants=[first(Broker, i, "broker") for i in participants],
+        locals=[first(Broker, i, "broker") for i in locals_],
+        custodians=[first(Custodian, i, "custodian") for i in custodians],
+        exchanges=[first(Exchange, i, "exchange") for i in exchanges],
+    )
+
+
+def set_up(
+    cast: SettlementCast, securities: dict[int, tuple[str, str, int]] = SECURITIES
+) -> list[Any]:
+    """One-time wiring by the CSD and the cash issuer, and every first party's configuration."""
+    txs: list[Any] = []
+    token = cast.csd.security_token
+    for sid, (code, _, _) in securities.items():
+        if not token.isListed(sid):
+            txs.append(cast.csd.list_security(sid, code))
+    if not token.isSettlementAgent(cast.csd.engine.address):
+        txs.append(cast.csd.appoint_engine())
+    txs += cast.cash.list_currencies()
+    for party in cast.first_parties():
+        for sid in securities:
+            txs.append(party.configure(sid, party.charges[sid]))
+    return txs
+
+
+def generate_trades(
+    rng: random.Random,
+    executions: int,
+    cast: SettlementCast,
+    trade_date: int = TRADE_DATE,
+    owners: int = 6,
+    securities: dict[int, tuple[str, str, int]] = SECURITIES,
+) -> tuple[list[Trade], dict[bytes, ConfidentialTicket]]:
+    """Seeded executions, each as a buy and a sell trade between two distinct participants."""
+    if len(cast.participants) < 2:
+        raise ValueError("need at least two clearing participants (overseas brokers) to trade")
+    tickets = [
+        ConfidentialTicket(
+            f"investor-{k}", f"client-{k:04d}", rng.getrandbits(256).to_bytes(32, "big")
+        )
+        for k in range(owners)
+    ]
+    exchange = cast.exchanges[0].address if cast.exchanges else None
+    trades: list[Trade] = []
+    for k in range(executions):
+        sid = rng.choice(sorted(securities))
+        _, ccy, ref = securities[sid]
+        price = max(1, ref + rng.randint(-ref // 50, ref // 50))
+        qty = 100 * rng.randint(1, 50)
+        buyer, seller = rng.sample(cast.participants, 2)
+        for n, side, part in ((2 * k + 1, BUY, buyer), (2 * k + 2, SELL, seller)):
+            local = rng.choice(cast.locals).address if cast.locals and rng.random() < 0.7 else None
+            cust = (
+                rng.choice(cast.custodians).address
+                if cast.custodians and rng.random() < 0.7
+                else None
+            )
+            trades.append(
+                Trade(
+                    trade_id(n),
+                    sid,
+                    code32(ccy),
+                    side,
+                    qty,
+                    price,
+                    trade_date,
+                    rng.choice(tickets).commitment,
+                    local,
+                    part.address,
+                    cust,
+                    exchange,
+                )
+            )
+    return trades, {t.commitment: t for t in tickets}
+
+
+def fund(cast: SettlementCast, trades: Sequence[Trade], buffer: int = 0) -> list[Any]:
+    """Give each participant exactly the securities it sells and the cash it pays (plus `buffer`)."""
+    need: dict[tuple[str, int, Any], int] = {}
+    for t in trades:
+        key = (
+            (t.participant, SECURITY, t.security_id)
+            if t.side == SELL
+            else (t.participant, CASH, t.currency)
+        )
+        need[key] = need.get(key, 0) + (t.quantity if t.side == SELL else t.gross)
+    txs = []
+    for (who, kind, asset), amount in sorted(need.items(), key=str):
+        if kind == SECURITY:
+            txs.append(cast.csd.issue(who, asset, amount + buffer))
+        else:
+            txs.append(cast.cash.issue(who, asset.rstrip(b"\0").decode(), amount + buffer))
+    return txs
+
+
+def balances(
+    cast: SettlementCast, holders: Sequence[str], securities=SECURITIES
+) -> dict[tuple, int]:
+    """On-chain holdings as {(holder, kind, asset): amount}."""
+    out = {}
+    for h in holders:
+        for sid in securities:
+            out[(h, SECURITY, sid)] = int(cast.csd.security_token.balanceOf(h, sid))
+        for code, token in cast.cash.tokens.items():
+            out[(h, CASH, currency_asset(code32(code)))] = int(token.balanceOf(h))
+    return out
+
+
+@dataclass
+class CycleOutcome:
+    netting: NettingResult
+    reconciliations: list[dict[str, Any]] = field(default_factory=list)  # the Reconciled events
+    txs: list[Any] = field(default_factory=list)
+
+    def breaks(self) -> dict[int, int]:
+        """Breaks per level (0 second party, 1 intermediary, 2 investor)."""
+        out: dict[int, int] = {}
+        for r in self.reconciliations:
+            if not r["matched"]:
+                out[int(r["level"])] = out.get(int(r["level"]), 0) + 1
+        return out
+
+
+def tamper(trade: Trade) -> Trade:
+    """The same trade with the price off by one minor unit (a break to inject)."""
+    return Trade(*trade.as_tuple()[:5], trade.price + 1, *trade.as_tuple()[6:])
+
+
+def run_cycle(
+    cast: SettlementCast,
+    cycle_id: bytes,
+    trades: Sequence[Trade],
+    trade_date: int = TRADE_DATE,
+    corrupt: dict[str, bytes] | None = None,
+    settle: bool = True,
+) -> CycleOutcome:
+    """Upload, distribute, reconcile at every level, net, instruct and settle one cycle.
+
+    `corrupt` maps a first party's address to a trade id it uploads with a wrong price (injected break).
+    """
+    corrupt = corrupt or {}
+    txs: list[Any] = [cast.ccp.open_cycle(cycle_id, trade_date)]
+    for party in cast.first_parties():
+        bad = corrupt.get(party.address)
+        own = [tamper(t) if t.trade_id == bad else t for t in trades]
+        txs += party.upload(cycle_id, own)
+    first = [p.address for p in cast.first_parties()]
+    for second in (cast.ccp, cast.csd):
+        txs += second.distribute(cycle_id, second.compute(trades, first))
+    recon: list[Any] = []
+    for party in cast.first_parties():
+        mine = party.mine(trades)
+        peers = {a for t in mine for a in t.chain_parties()} - {party.address}
+        for peer in [cast.ccp.address, cast.csd.address] + sorted(peers):
+            recon.append(party.reconcile(cycle_id, peer))
+        if isinstance(party, Broker):
+            for owner in sorted({t.owner_commitment for t in mine}):
+                statement = [t for t in mine if t.owner_commitment == owner]
+                recon.append(party.reconcile_investor(cycle_id, owner, statement))
+    txs += recon
+    result = cast.ccp.net(trades)
+    txs.append(cast.ccp.instruct(cycle_id, result))
+    if settle:
+        txs.append(cast.csd.settle(cycle_id, result.legs))
+    events = [dict(tx.events["Reconciled"]) for tx in recon]
+    return CycleOutcome(result, events, txs)
+
+
+def _cast_from_context(ctx: DayContext) -> SettlementCast:
+    brokers = ctx.members.with_role("BROKER")
+    overseas = [b for b in brokers if b.jurisdiction != "CN"] or brokers
+    if len(overseas) < 2:
+        overseas = brokers
+    local = [b for b in brokers if b not in overseas]
+    return build_cast(
+        ctx.suite,
+        ctx.members.one("CCP"),
+        ctx.members.one("CSD"),
+        ctx.members.one("CASH_ISSUER"),
+        overseas,
+        local,
+        ctx.members.with_role("CUSTODIAN"),
+        ctx.members.with_role("EXCHANGE")[:1],
+    )
+
+
+def run_day(ctx: DayContext) -> LineResult:
+    """The settlement line's day: sizes `executions` (default 20) and `owners` (default 6)."""
+    result = LineResult("settlement")
+    cast = _cast_from_context(ctx)
+    result.record(*set_up(cast))
+    trades, _ = generate_trades(
+        ctx.rng, ctx.size.get("executions", 20), cast, owners=ctx.size.get("owners", 6)
+    )
+    holders = [p.address for p in cast.participants] + [cast.ccp.address]
+    result.record(*fund(cast, trades))
+    before = balances(cast, holders)
+    cycle_id = code32(f"SETTLE-{TRADE_DATE}-{ctx.rng.getrandbits(32):08x}")
+    outcome = run_cycle(cast, cycle_id, trades)
+    result.record(*outcome.txs)
+    after = balances(cast, holders)
+    expected = dict(before)
+    for leg in outcome.netting.legs:
+        expected[(leg.participant, leg.kind, leg.asset)] += leg.amount
+    eff = outcome.netting.efficiency()
+    result.counts.update(
+        trades=len(trades),
+        legs=outcome.netting.net_count,
+        reconciliations=len(outcome.reconciliations),
+    )
+    result.metrics.update(
+        netting_efficiency_count=round(eff["count"], 4),
+        netting_efficiency_value=round(eff["value"], 4),
+        breaks_per_level=outcome.breaks(),
+        settle_gas=int(outcome.txs[-1].gas_used),
+    )
+    cycle = cast.ccp.engine.getCycle(cycle_id)
+    result.checks.update(
+        {
+            "every reconciliation matched": not outcome.breaks(),
+            "balances exact": after == expected,
+            "ccp flat": all(after[k] == before[k] for k in after if k[0] == cast.ccp.address),
+            "cycle settled": int(cycle[0]) == 3,
+        }
+    )
+    return result

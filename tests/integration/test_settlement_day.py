@@ -1,0 +1,77 @@
+"""A realistic settlement day across two jurisdictions, from upload to DvP finality."""
+
+import random
+
+from consortium.domain.hashing import code32
+from consortium.domain.netting import positions
+from consortium.scenarios import DayContext, Members
+from consortium.scenarios import settlement as day
+
+pytest_plugins = ["tests.fixtures.settlement"]
+
+LEVEL_SECOND, LEVEL_INTERMEDIARY, LEVEL_INVESTOR = 0, 1, 2
+
+
+def _expected(before, legs):
+    out = dict(before)
+    for leg in legs:
+        out[(leg.participant, leg.kind, leg.asset)] += leg.amount
+    return out
+
+
+def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(cast, engine):
+    trades, _ = day.generate_trades(random.Random(11), 40, cast, owners=5)
+    day.fund(cast, trades)
+    holders = [p.address for p in cast.participants] + [cast.ccp.address]
+    before = day.balances(cast, holders)
+    local = cast.locals[0]
+    victim = next(t for t in trades if t.local_broker == local.address)
+    out = day.run_cycle(cast, code32("DAY-1"), trades, corrupt={local.address: victim.trade_id})
+
+    # the break shows at the intermediary and investor levels of the local broker only
+    broken = [r for r in out.reconciliations if not r["matched"]]
+    local_key = "0x" + local.address[2:].lower().rjust(64, "0")
+    assert broken and all(r["party"] == local.address or r["peer"] == local_key for r in broken)
+    assert out.breaks()[LEVEL_INTERMEDIARY] >= 2  # both sides see it
+    assert out.breaks()[LEVEL_INVESTOR] == 1
+    # every clearing participant matched the CCP and CSD: netting and settlement did not wait
+    for p in cast.participants:
+        seconds = [
+            r for r in out.reconciliations if r["party"] == p.address and int(r["level"]) == 0
+        ]
+        assert seconds and all(r["matched"] for r in seconds)
+
+    after = day.balances(cast, holders)
+    assert after == _expected(before, out.netting.legs)
+    assert all(after[k] == before[k] for k in after if k[0] == cast.ccp.address)  # CCP flat
+    pos = positions(trades)
+    assert {(l.participant, l.kind, l.asset): l.amount for l in out.netting.legs} == {
+        k: v for k, v in pos.items() if v
+    }
+    assert out.netting.net_count <= 3 * (4 + 2)  # one leg per participant and asset at most
+    cycle = engine.getCycle(code32("DAY-1"))
+    assert cycle["status"] == 3 and cycle["legsHash"] == "0x" + out.netting.legs_hash.hex()
+    settled = out.txs[-1].events["CycleSettled"]
+    assert settled["legCount"] == out.netting.net_count
+
+
+def test_run_day__from_day_context__all_checks_hold(cast, settlement_suite, registry, manager):
+    by_name, roles = {}, {}
+    for inst, role in (
+        [
+            (cast.ccp.institution, "CCP"),
+            (cast.csd.institution, "CSD"),
+            (cast.cash.institution, "CASH_ISSUER"),
+        ]
+        + [(p.institution, "BROKER") for p in cast.participants + cast.locals]
+        + [(p.institution, "CUSTODIAN") for p in cast.custodians]
+        + [(p.institution, "EXCHANGE") for p in cast.exchanges]
+    ):
+        by_name[inst.name] = inst
+        roles[inst.name] = [role]
+    suite = dict(settlement_suite, ConsortiumRegistry=registry)
+    ctx = DayContext(suite, Members(by_name, roles), manager, random.Random(3), {"executions": 15})
+    result = day.run_day(ctx)
+    assert result.ok, result.checks
+    assert result.counts["trades"] == 30
+    assert result.metrics["netting_efficiency_count"] > 0

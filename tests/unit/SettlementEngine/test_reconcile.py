@@ -1,0 +1,73 @@
+"""submitSecondClearing, reconcile and reconcileInvestor: matches, breaks, per level, independently."""
+
+import brownie
+
+from consortium.domain.clearing import peer_key, set_bucket
+from consortium.scenarios.settlement import tamper
+
+pytest_plugins = ["tests.fixtures.settlement"]
+
+
+def test_second_clearing__distributed_event(engine, cast, trades, cycle):
+    p = cast.participants[0]
+    [entry] = cast.csd.compute(trades, [p.address])
+    tx = cast.csd.distribute(cycle, [entry])[0]
+    ev = tx.events["SecondClearingDistributed"]
+    assert (ev["party"], ev["secondParty"], ev["tradeCount"]) == (
+        p.address,
+        cast.csd.address,
+        entry.trade_count,
+    )
+    assert ev["fees"] == entry.fees
+
+
+def test_second_clearing__to_non_first_party__reverts(engine, cast, cycle):
+    with brownie.reverts(revert_pattern=r"SettlementPartyNotFirstParty:.*"):
+        engine.submitSecondClearing(
+            cycle,
+            [(cast.ccp.address, 0, b"\x00" * 32, 0, 0, b"\x00" * 32)],
+            {"from": cast.csd.account},
+        )
+
+
+def test_reconcile__each_level_on_its_own__matched(engine, cast, trades, cycle):
+    p, local = cast.participants[0], cast.locals[0]
+    p.upload(cycle, trades)
+    cast.ccp.distribute(cycle, cast.ccp.compute(trades, [p.address]))
+    # the participant reconciles with the CCP before the local broker uploaded anything
+    ev = p.reconcile(cycle, cast.ccp.address).events["Reconciled"]
+    assert ev["matched"] and ev["level"] == 0
+    local.upload(cycle, trades)
+    ev = local.reconcile(cycle, p.address).events["Reconciled"]
+    assert ev["matched"] and ev["level"] == 1 and ev["peer"] == "0x" + peer_key(p.address).hex()
+    owner = local.mine(trades)[0].owner_commitment
+    statement = [t for t in local.mine(trades) if t.owner_commitment == owner]
+    ev = local.reconcile_investor(cycle, owner, statement).events["Reconciled"]
+    assert ev["matched"] and ev["level"] == 2
+    assert engine.reconStatus(cycle, local.address, owner) == 1
+
+
+def test_reconcile__tampered_trade__broken_with_both_counts(engine, cast, trades, cycle):
+    p, local = cast.participants[0], cast.locals[0]
+    common = [t for t in p.mine(trades) if t.local_broker == local.address]
+    p.upload(cycle, trades)
+    local.upload(cycle, [tamper(t) if t == common[0] else t for t in trades])
+    ev = p.reconcile(cycle, local.address).events["Reconciled"]
+    assert not ev["matched"] and ev["ourCount"] == ev["theirCount"] == len(common)
+    assert ev["ourHash"] != ev["theirHash"]
+    assert engine.reconStatus(cycle, p.address, peer_key(local.address)) == 2
+    statement = set_bucket([t for t in trades if t.owner_commitment == common[0].owner_commitment])
+    ev = local.engine.reconcileInvestor(
+        cycle, common[0].owner_commitment, statement.count, statement.hash, {"from": local.account}
+    ).events["Reconciled"]
+    assert not ev["matched"]
+
+
+def test_reconcile__unknown_counterparty__reverts(engine, cast, cycle, auditor, stranger):
+    p = cast.participants[0]
+    for cp in (auditor.address, stranger.address, p.address):
+        with brownie.reverts(revert_pattern=r"SettlementUnknownCounterparty:.*"):
+            engine.reconcile(cycle, cp, {"from": p.account})
+    with brownie.reverts(revert_pattern=r"SettlementZeroCommitment:.*"):
+        engine.reconcileInvestor(cycle, b"\x00" * 32, 0, b"\x00" * 32, {"from": p.account})
+    assert engine.reconStatus(cycle, p.address, peer_key(auditor.address)) == 0

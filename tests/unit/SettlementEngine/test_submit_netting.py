@@ -1,0 +1,111 @@
+"""submitNetting: novation and netting gated on reconciliation; every asset sums to zero."""
+
+import brownie
+import pytest
+
+from consortium.domain.hashing import code32
+from consortium.domain.netting import Leg, legs_hash, settlement_order
+
+pytest_plugins = ["tests.fixtures.settlement"]
+
+CID = code32("NET-1")
+
+
+def test_netting__instructions_in_settlement_order(engine, cast, trades, prepare):
+    result = prepare(CID, trades, fund=False)
+    tx = cast.ccp.instruct(CID, result)
+    ev = tx.events["CycleNetted"]
+    assert ev["legsHash"] == "0x" + result.legs_hash.hex() and ev["legCount"] == result.net_count
+    sent = [
+        (e["participant"], e["kind"], e["asset"], e["amount"])
+        for e in tx.events["SettlementInstructed"]
+    ]
+    assert sent == [leg.as_tuple() for leg in settlement_order(result.legs)]
+    assert [e["sequence"] for e in tx.events["SettlementInstructed"]] == list(
+        range(result.net_count)
+    )
+    assert engine.getCycle(CID)["status"] == 2
+
+
+def _submit(engine, cast, legs, cid=CID):
+    return engine.submitNetting(
+        cid, 0, b"\x00" * 32, [leg.as_tuple() for leg in legs], {"from": cast.ccp.account}
+    )
+
+
+def test_netting__before_reconciliation__reverts(engine, cast, trades):
+    cast.ccp.open_cycle(CID, 20261123)
+    p = cast.participants[0]
+    p.upload(CID, trades)
+    with brownie.reverts(revert_pattern=r"SettlementNotReconciled:.*"):
+        cast.ccp.instruct(CID, cast.ccp.net(trades))
+    assert engine.getCycle(CID)["status"] == 1
+
+
+def test_netting__match_gone_stale_after_new_upload__reverts(engine, cast, trades, prepare):
+    import dataclasses
+
+    from consortium.domain.clearing import trade_id
+
+    result = prepare(CID, trades, fund=False)
+    p = cast.participants[0]
+    extra = dataclasses.replace(p.mine(trades)[-1], trade_id=trade_id(10**6))
+    p.upload(CID, [extra])
+    with brownie.reverts(revert_pattern=r"SettlementNotReconciled:.*"):
+        cast.ccp.instruct(CID, result)
+
+
+@pytest.mark.parametrize(
+    "mutate,error",
+    [
+        (lambda legs: legs[:-1], "SettlementAssetNotBalanced"),
+        (lambda legs: [legs[1], legs[0]] + legs[2:], "SettlementLegsNotSorted"),
+        (
+            lambda legs: [Leg(legs[0].participant, legs[0].kind, legs[0].asset, 0)] + legs[1:],
+            "SettlementZeroLeg",
+        ),
+        (
+            lambda legs: [Leg(legs[0].participant, legs[0].kind, legs[0].asset, 2**201)] + legs[1:],
+            "SettlementLegAmountOutOfRange",
+        ),
+        (
+            lambda legs: [
+                Leg(legs[0].participant, 0, 999, 1),
+                Leg(legs[1].participant, 0, 999, -1),
+            ],
+            "SettlementUnknownSecurity",
+        ),
+        (
+            lambda legs: [Leg(legs[0].participant, 1, int.from_bytes(code32("USD"), "big"), 1)],
+            "SettlementUnknownCurrency",
+        ),
+    ],
+)
+def test_netting__bad_legs__revert_and_cycle_stays_open(
+    engine, cast, trades, prepare, mutate, error
+):
+    result = prepare(CID, trades, fund=False)
+    with brownie.reverts(revert_pattern=rf"{error}:.*"):
+        _submit(engine, cast, mutate(list(result.legs)))
+    assert engine.getCycle(CID)["status"] == 1
+
+
+def test_netting__bounds_and_state__revert(engine, cast, trades, prepare):
+    result = prepare(CID, trades, fund=False)
+    with brownie.reverts(revert_pattern=r"SettlementEmptyBatch.*"):
+        _submit(engine, cast, [])
+    with brownie.reverts(revert_pattern=r"SettlementBatchTooLarge:.*"):
+        _submit(engine, cast, [result.legs[0]] * (engine.MAX_LEGS() + 1))
+    with brownie.reverts(revert_pattern=r"SettlementCycleNotOpen:.*"):
+        _submit(engine, cast, result.legs, code32("NOPE"))
+
+
+def test_netting__other_ccp__reverts(engine, cast, trades, prepare, admit, regulator_hk, accounts):
+    result = prepare(CID, trades, fund=False)
+    other = admit(accounts[16], ["CCP"], "HK", regulator_hk, name="another CCP")
+    with brownie.reverts(revert_pattern=r"SettlementNotCycleCcp:.*"):
+        engine.submitNetting(
+            CID, 0, b"\x00" * 32, [x.as_tuple() for x in result.legs], {"from": other.account}
+        )
+    assert engine.getCycle(CID)["legsHash"] == "0x" + "00" * 32
+    assert legs_hash(result.legs) == result.legs_hash

@@ -1,0 +1,136 @@
+"""uploadTrades: first clearing data equals the Python mirror; bad input reverts and changes nothing."""
+
+import dataclasses
+
+import brownie
+import pytest
+
+from consortium.domain.clearing import (
+    ALL,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    first_clearing,
+    peer_key,
+    trade_id,
+)
+from consortium.domain.hashing import code32
+
+pytest_plugins = ["tests.fixtures.settlement"]
+
+
+def _hex(b):
+    return "0x" + b.hex()
+
+
+def test_upload__participant__totals_buckets_and_hash_match_python(engine, cast, trades, cycle):
+    p = cast.participants[0]
+    txs = p.upload(cycle, trades)
+    want = first_clearing(p.address, trades, p.charges)
+    for ccy, tot in want.totals.items():
+        assert tuple(engine.firstClearing(cycle, p.address, ccy)) == tot.as_tuple()
+    for key, b in want.buckets.items():
+        assert tuple(engine.bucket(cycle, p.address, key)) == (b.count, _hex(b.hash))
+    assert engine.clearingHash(cycle, p.address) == _hex(want.clearing_hash)
+    ev = txs[-1].events["TradesUploaded"]
+    assert ev["party"] == p.address and ev["totalCount"] == len(p.mine(trades))
+    assert ev["tradeSetHash"] == _hex(want.bucket(ALL).hash)
+    assert ev["clearingHash"] == _hex(want.clearing_hash)
+
+
+def test_upload__two_batches__same_as_one(engine, cast, trades, cycle):
+    p = cast.participants[1]
+    p.upload(cycle, trades, batch=3)
+    want = first_clearing(p.address, trades, p.charges)
+    assert engine.clearingHash(cycle, p.address) == _hex(want.clearing_hash)
+    assert engine.bucket(cycle, p.address, ALL)[0] == len(p.mine(trades))
+
+
+def _bad(t, **kw):
+    return dataclasses.replace(t, **kw)
+
+
+BAD = {
+    "unknown security": ({"security_id": 999}, "SettlementUnknownSecurity"),
+    "unknown currency": ({"currency": code32("USD")}, "SettlementUnknownCurrency"),
+    "zero quantity": ({"quantity": 0}, "ClearingQuantityOutOfRange"),
+    "negative quantity": ({"quantity": 2**256 - 5}, "ClearingQuantityOutOfRange"),
+    "quantity too large": ({"quantity": MAX_QUANTITY + 1}, "ClearingQuantityOutOfRange"),
+    "zero price": ({"price": 0}, "ClearingPriceOutOfRange"),
+    "price overflow": ({"price": 2**256 - 1}, "ClearingPriceOutOfRange"),
+    "price too large": ({"price": MAX_PRICE + 1}, "ClearingPriceOutOfRange"),
+    "bad side": ({"side": 2}, "ClearingInvalidSide"),
+    "wrong trade date": ({"trade_date": 20200101}, "SettlementTradeDateMismatch"),
+    "zero owner commitment": ({"owner_commitment": b"\x00" * 32}, "SettlementZeroCommitment"),
+    "not a party": ({"participant": "0x" + "11" * 20}, "SettlementNotTradeParty"),
+    "zero trade id": ({"trade_id": b"\x00" * 32}, "SettlementTradeOutOfOrder"),
+}
+
+
+def _unchanged(engine, cycle, party):
+    assert engine.bucket(cycle, party, ALL) == (0, _hex(ALL))
+    assert engine.clearingHash(cycle, party) == _hex(ALL)
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_upload__bad_trade__reverts_and_nothing_changes(engine, cast, trades, cycle, case):
+    p = cast.participants[0]
+    good = p.mine(trades)[0]
+    changes, error = BAD[case]
+    bad = _bad(good, **({"trade_id": trade_id(10**6)} | changes))
+    if case == "not a party":
+        bad = _bad(bad, local_broker=None, custodian=None, exchange=None)
+    with brownie.reverts(revert_pattern=rf"{error}:?.*"):
+        engine.uploadTrades(
+            cycle,
+            [good.as_tuple(), bad.as_tuple()] if case != "zero trade id" else [bad.as_tuple()],
+            {"from": p.account},
+        )
+    _unchanged(engine, cycle, p.address)
+
+
+def test_upload__duplicate_or_descending_ids__reverts(engine, cast, trades, cycle):
+    p = cast.participants[0]
+    mine = p.mine(trades)
+    p.upload(cycle, mine[:2])
+    before = engine.bucket(cycle, p.address, ALL)
+    for batch in ([mine[1]], [mine[0]], [mine[3], mine[2]]):
+        with brownie.reverts(revert_pattern=r"SettlementTradeOutOfOrder:.*"):
+            engine.uploadTrades(cycle, [t.as_tuple() for t in batch], {"from": p.account})
+    assert engine.bucket(cycle, p.address, ALL) == before
+
+
+def test_upload__batch_bounds__revert(engine, cast, trades, cycle):
+    p = cast.participants[0]
+    with brownie.reverts(revert_pattern=r"SettlementEmptyBatch.*"):
+        engine.uploadTrades(cycle, [], {"from": p.account})
+    too_many = [p.mine(trades)[0].as_tuple()] * (engine.MAX_BATCH() + 1)
+    with brownie.reverts(revert_pattern=r"SettlementBatchTooLarge:.*"):
+        engine.uploadTrades(cycle, too_many, {"from": p.account})
+    _unchanged(engine, cycle, p.address)
+
+
+def test_upload__cycle_not_open__reverts(engine, cast, trades):
+    p = cast.participants[0]
+    with brownie.reverts(revert_pattern=r"SettlementCycleNotOpen:.*"):
+        engine.uploadTrades(code32("NOPE"), [p.mine(trades)[0].as_tuple()], {"from": p.account})
+
+
+def test_upload__charges_exceed_gross_on_sell__reverts(engine, cast, trades, cycle):
+    from consortium.domain.clearing import Charge, ChargeKind, Payer
+
+    p = cast.participants[0]
+    sell = next(t for t in p.mine(trades) if t.side == 1)
+    p.configure(sell.security_id, [Charge(ChargeKind.FEE, Payer.SELLER, 0, sell.gross + 1)])
+    with brownie.reverts(revert_pattern=r"ClearingChargesExceedGross:.*"):
+        engine.uploadTrades(cycle, [sell.as_tuple()], {"from": p.account})
+    _unchanged(engine, cycle, p.address)
+
+
+def test_upload__peer_buckets_agree_between_parties(engine, cast, trades, cycle):
+    local = cast.locals[0]
+    for party in cast.first_parties():
+        party.upload(cycle, trades)
+    for p in cast.participants:
+        assert engine.bucket(cycle, p.address, peer_key(local.address)) == engine.bucket(
+            cycle, local.address, peer_key(p.address)
+        )
