@@ -100,6 +100,7 @@ class Feedback:
     items: tuple[bytes, ...]
     unit_prices: tuple[int, ...]
     report_hash: bytes
+    tx: Any = field(default=None, compare=False, repr=False)  # the reportFeedback receipt
 
 
 @dataclass(frozen=True)
@@ -307,11 +308,11 @@ class InvestmentManagerPlatform:
         """Report the items' unit prices after execution (the day's prices unless given)."""
         prices = tuple(prices) if prices is not None else tuple(self.series.price(i) for i in instruction.items)
         report = doc_hash(f"feedback {instruction.instruction_id}: {[p for p in prices]}")
-        self.ledger.reportFeedback(
+        tx = self.ledger.reportFeedback(
             instruction.instruction_id, list(instruction.items), list(prices), report,
             {"from": self.institution.account},
         )
-        return Feedback(instruction.instruction_id, instruction.items, prices, report)
+        return Feedback(instruction.instruction_id, instruction.items, prices, report, tx)
 
 
 def deploy(proj: Any, registry: Any, admin: Any) -> dict[str, Any]:
