@@ -14,8 +14,8 @@ from typing import Any
 from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.annuity import (
     AccountManagerPlatform,
-    ContributionBatch,
     AnnuityServicePlatform,
+    ContributionBatch,
     InvestmentManagerPlatform,
     TrusteePlatform,
     deploy,
@@ -23,16 +23,34 @@ from consortium.roles.annuity import (
 )
 from consortium.roles.membership import Institution, PermissionManager
 
-EIGHT = {"CN_EQUITY": 1700, "HK_EQUITY": 1300, "US_EQUITY": 900, "CN_BOND": 2100,
-         "CREDIT": 1100, "REIT": 700, "GOLD": 500, "MONEY_MKT": 1700}
-EIGHT_B = {"CN_EQUITY": 500, "HK_EQUITY": 500, "US_EQUITY": 500, "CN_BOND": 4000,
-           "CREDIT": 2000, "REIT": 500, "GOLD": 500, "MONEY_MKT": 1500}
+EIGHT = {
+    "CN_EQUITY": 1700,
+    "HK_EQUITY": 1300,
+    "US_EQUITY": 900,
+    "CN_BOND": 2100,
+    "CREDIT": 1100,
+    "REIT": 700,
+    "GOLD": 500,
+    "MONEY_MKT": 1700,
+}
+EIGHT_B = {
+    "CN_EQUITY": 500,
+    "HK_EQUITY": 500,
+    "US_EQUITY": 500,
+    "CN_BOND": 4000,
+    "CREDIT": 2000,
+    "REIT": 500,
+    "GOLD": 500,
+    "MONEY_MKT": 1500,
+}
 
 
 def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
     """Flat {figure name: gas} for the annuity line on a fresh registry (uses accounts 0, 1, 3..6)."""
     admin = accounts[0]
-    registry = proj.ConsortiumRegistry.deploy(doc_hash("bench manager"), code32("CN"), {"from": admin})
+    registry = proj.ConsortiumRegistry.deploy(
+        doc_hash("bench manager"), code32("CN"), {"from": admin}
+    )
     manager = PermissionManager("bench manager", admin, registry)
     regulator = Institution("bench regulator", accounts[1], registry)
     manager.admit(regulator, ["REGULATOR"], None)
@@ -50,8 +68,12 @@ def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
     im = InvestmentManagerPlatform(inst(6, "INVESTMENT_MANAGER"), ledger)
     gas: dict[str, int] = {}
 
-    tx = plans.definePlan(code32("EIGHT"), [code32(i) for i in EIGHT], list(EIGHT.values()),
-                          {"from": trustee.institution.account})
+    tx = plans.definePlan(
+        code32("EIGHT"),
+        [code32(i) for i in EIGHT],
+        list(EIGHT.values()),
+        {"from": trustee.institution.account},
+    )
     gas["annuity.definePlan.8_items"] = tx.gas_used
     trustee.define_plan("EIGHT_B", EIGHT_B)
 
@@ -72,12 +94,20 @@ def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
         ("batch_100", {platform.account_id(e): 80_000 + k for k, e in enumerate(employees)}),
     ):
         (batch,) = trustee.receive_contributions(f"bench payroll {label}", contributions)
-        rx = ledger.receiveContributions(doc_hash(f"again {label}"), list(batch.accounts), list(batch.amounts),
-                                         {"from": trustee.institution.account})
+        rx = ledger.receiveContributions(
+            doc_hash(f"again {label}"),
+            list(batch.accounts),
+            list(batch.amounts),
+            {"from": trustee.institution.account},
+        )
         # measure a first (record-creating) posting and a later one
         tx_first = am.post_contributions(batch)
-        again = ContributionBatch(int(rx.events["ContributionBatchReceived"]["batchId"]), doc_hash(f"again {label}"),
-                                  batch.accounts, batch.amounts)
+        again = ContributionBatch(
+            int(rx.events["ContributionBatchReceived"]["batchId"]),
+            doc_hash(f"again {label}"),
+            batch.accounts,
+            batch.amounts,
+        )
         tx_later = am.post_contributions(again)
         gas[f"annuity.contribution.{label}.receive"] = rx.gas_used
         gas[f"annuity.contribution.{label}.post_first"] = tx_first.gas_used
@@ -104,5 +134,7 @@ def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
     gas["annuity.resetHoldings.8_items"] = reset.gas_used
     gas["annuity.planSwitch.reset.total"] = choose.gas_used + reset.gas_used
     (ins,) = instructions_in(reset)
-    gas["annuity.executeInstruction.reset_8_legs"] = im.execute(ins, [int(ledger.unitPrice(i)) for i in ins.items]).gas_used
+    gas["annuity.executeInstruction.reset_8_legs"] = im.execute(
+        ins, [int(ledger.unitPrice(i)) for i in ins.items]
+    ).gas_used
     return gas

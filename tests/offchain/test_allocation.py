@@ -1,5 +1,7 @@
 """The allocation oracle on its own: exact legs, the remainder rule, rebalancing, unit rounding."""
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,9 +25,11 @@ from consortium.domain.allocation import (
 def ratio_vectors(draw, max_items=16):
     """Positive basis-point ratios summing to 10,000 (1..max_items of them)."""
     n = draw(st.integers(1, max_items))
-    cuts = sorted(draw(st.lists(st.integers(1, BPS - 1), min_size=n - 1, max_size=n - 1, unique=True)))
+    cuts = sorted(
+        draw(st.lists(st.integers(1, BPS - 1), min_size=n - 1, max_size=n - 1, unique=True))
+    )
     bounds = [0, *cuts, BPS]
-    return [b - a for a, b in zip(bounds, bounds[1:])]
+    return [b - a for a, b in itertools.pairwise(bounds)]
 
 
 def test_split__tie__goes_to_lowest_index():
@@ -45,7 +49,12 @@ def test_split__ratios_not_summing__raises():
 
 @pytest.mark.parametrize(
     "ratios,message",
-    [([], "at least one"), ([625] * 17, "at most 16"), ([10_000, 0], "positive"), ([5000, 4000], "sum")],
+    [
+        ([], "at least one"),
+        ([625] * 17, "at most 16"),
+        ([10_000, 0], "positive"),
+        ([5000, 4000], "sum"),
+    ],
 )
 def test_check_ratios__bad_plan__raises(ratios, message):
     with pytest.raises(ValueError, match=message):
@@ -101,7 +110,9 @@ def test_units__buy_floor_sell_ceil(amount, price, held):
     new_money=st.integers(0, 10**12),
     data=st.data(),
 )
-def test_reset_executed_at_valuation_prices__each_item_within_one_minor_unit(units, prices, new_money, data):
+def test_reset_executed_at_valuation_prices__each_item_within_one_minor_unit(
+    units, prices, new_money, data
+):
     items = [bytes([i + 1]) * 32 for i in range(len(units))]
     ratios = data.draw(ratio_vectors(max_items=len(units)))
     ratios = ratios + [0] * (len(units) - len(ratios))

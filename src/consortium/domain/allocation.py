@@ -20,8 +20,8 @@ contract's NatSpec, word for word:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 BPS = 10_000
 PRICE_SCALE = 10**18
@@ -112,7 +112,9 @@ class Book:
     def values(self, items: Sequence[bytes], prices: dict[bytes, int]) -> list[int]:
         return [value_of(self.units.get(i, 0), prices.get(i, INITIAL_UNIT_PRICE)) for i in items]
 
-    def execute(self, items: Sequence[bytes], legs: Sequence[int], prices: Sequence[int]) -> list[int]:
+    def execute(
+        self, items: Sequence[bytes], legs: Sequence[int], prices: Sequence[int]
+    ) -> list[int]:
         """Apply an instruction's legs; returns the unit deltas."""
         deltas = []
         for item, leg, price in zip(items, legs, prices):

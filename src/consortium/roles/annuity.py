@@ -14,8 +14,9 @@ The classes receive deployed contracts and accounts; they never import brownie.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from consortium.domain.allocation import INITIAL_UNIT_PRICE, check_ratios
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
@@ -72,7 +73,7 @@ class IssuedInstruction:
     legs: tuple[int, ...]
 
     @classmethod
-    def from_event(cls, ev: Mapping[str, Any]) -> "IssuedInstruction":
+    def from_event(cls, ev: Mapping[str, Any]) -> IssuedInstruction:
         return cls(
             instruction_id=int(ev["instructionId"]),
             account_id=_b32(ev["account"]),
@@ -143,7 +144,9 @@ class AnnuityServicePlatform:
         try:
             return self.accounts[employee_id].account_id
         except KeyError:
-            raise KeyError(f"employee {employee_id!r} is not enrolled here; call enrol() first") from None
+            raise KeyError(
+                f"employee {employee_id!r} is not enrolled here; call enrol() first"
+            ) from None
 
     def enrol(self, employee_ids: Sequence[str]) -> list[Any]:
         """Ask for accounts for new employees; only salted hashes of their ids reach the chain."""
@@ -159,8 +162,9 @@ class AnnuityServicePlatform:
             for chunk in _chunks(fresh, MAX_BATCH)
         ]
 
-    def choose_plan(self, employee_id: str, plan_code: str, version: int | None = None,
-                    reset: bool = False) -> Any:
+    def choose_plan(
+        self, employee_id: str, plan_code: str, version: int | None = None, reset: bool = False
+    ) -> Any:
         """Send the employee's target plan (latest version unless one is named)."""
         code = code32(plan_code)
         if version is None:
@@ -181,7 +185,9 @@ class AnnuityServicePlatform:
             cash=int(cash),
             contributed=int(contributed),
             total_return=int(total_return),
-            holdings=tuple(Holding(_b32(i), int(u), int(v)) for i, u, v in zip(items, units, values)),
+            holdings=tuple(
+                Holding(_b32(i), int(u), int(v)) for i, u, v in zip(items, units, values)
+            ),
         )
 
 
@@ -211,7 +217,9 @@ class TrusteePlatform:
     def latest_version(self, plan_code: str) -> int:
         return int(self.plans.latestVersion(code32(plan_code)))
 
-    def receive_contributions(self, payroll_ref: str, contributions: Mapping[bytes, int]) -> list[ContributionBatch]:
+    def receive_contributions(
+        self, payroll_ref: str, contributions: Mapping[bytes, int]
+    ) -> list[ContributionBatch]:
         """Record an employer's payroll contributions (chunked at MAX_BATCH accounts per batch)."""
         batches = []
         entries = list(contributions.items())
@@ -222,20 +230,27 @@ class TrusteePlatform:
             tx = self.ledger.receiveContributions(
                 ref, list(accounts), list(amounts), {"from": self.institution.account}
             )
-            batches.append(ContributionBatch(int(tx.events["ContributionBatchReceived"]["batchId"]), ref,
-                                             accounts, amounts))
+            batches.append(
+                ContributionBatch(
+                    int(tx.events["ContributionBatchReceived"]["batchId"]), ref, accounts, amounts
+                )
+            )
         return batches
 
     def allocate_cash(self, account_ids: Sequence[bytes]) -> list[IssuedInstruction]:
         """Invest the accounts' new money by their plans (chunked at MAX_ALLOCATION_BATCH)."""
         issued: list[IssuedInstruction] = []
         for chunk in _chunks(list(account_ids), MAX_ALLOCATION_BATCH):
-            issued += instructions_in(self.ledger.allocateCash(list(chunk), {"from": self.institution.account}))
+            issued += instructions_in(
+                self.ledger.allocateCash(list(chunk), {"from": self.institution.account})
+            )
         return issued
 
     def forward_feedback(self, feedback: Feedback) -> Any:
         return self.ledger.forwardFeedback(
-            feedback.instruction_id, list(feedback.items), list(feedback.unit_prices),
+            feedback.instruction_id,
+            list(feedback.items),
+            list(feedback.unit_prices),
             {"from": self.institution.account},
         )
 
@@ -259,7 +274,10 @@ class AccountManagerPlatform:
 
     def post_contributions(self, batch: ContributionBatch) -> Any:
         return self.ledger.postContributions(
-            batch.batch_id, list(batch.accounts), list(batch.amounts), {"from": self.institution.account}
+            batch.batch_id,
+            list(batch.accounts),
+            list(batch.amounts),
+            {"from": self.institution.account},
         )
 
     def reset_holdings(self, account_id: bytes) -> IssuedInstruction:
@@ -298,18 +316,34 @@ class InvestmentManagerPlatform:
 
     def execute(self, instruction: IssuedInstruction, prices: Sequence[int] | None = None) -> Any:
         """Buy and sell every leg at the day's price of its item (or the given prices)."""
-        prices = list(prices) if prices is not None else [self.series.price(i) for i in instruction.items]
+        prices = (
+            list(prices)
+            if prices is not None
+            else [self.series.price(i) for i in instruction.items]
+        )
         return self.ledger.executeInstruction(
-            instruction.instruction_id, list(instruction.items), list(instruction.legs), prices,
+            instruction.instruction_id,
+            list(instruction.items),
+            list(instruction.legs),
+            prices,
             {"from": self.institution.account},
         )
 
-    def report_feedback(self, instruction: IssuedInstruction, prices: Sequence[int] | None = None) -> Feedback:
+    def report_feedback(
+        self, instruction: IssuedInstruction, prices: Sequence[int] | None = None
+    ) -> Feedback:
         """Report the items' unit prices after execution (the day's prices unless given)."""
-        prices = tuple(prices) if prices is not None else tuple(self.series.price(i) for i in instruction.items)
+        prices = (
+            tuple(prices)
+            if prices is not None
+            else tuple(self.series.price(i) for i in instruction.items)
+        )
         report = doc_hash(f"feedback {instruction.instruction_id}: {[p for p in prices]}")
         tx = self.ledger.reportFeedback(
-            instruction.instruction_id, list(instruction.items), list(prices), report,
+            instruction.instruction_id,
+            list(instruction.items),
+            list(prices),
+            report,
             {"from": self.institution.account},
         )
         return Feedback(instruction.instruction_id, instruction.items, prices, report, tx)

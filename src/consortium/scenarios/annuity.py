@@ -52,8 +52,12 @@ def run_day(ctx: DayContext) -> LineResult:
 
     # prices: day 0 initial, day 1 moved (the investment manager's simulated market)
     items = sorted({i for r in PLANS.values() for i in r})
-    im.series = PriceSeries({code32(i): [INITIAL_UNIT_PRICE, INITIAL_UNIT_PRICE * rng.randint(95, 112) // 100]
-                             for i in items})
+    im.series = PriceSeries(
+        {
+            code32(i): [INITIAL_UNIT_PRICE, INITIAL_UNIT_PRICE * rng.randint(95, 112) // 100]
+            for i in items
+        }
+    )
 
     employees = [f"EMP-{rng.randrange(10**8):08d}-{k}" for k in range(n)]
     for tx in platform.enrol(employees):
@@ -88,7 +92,9 @@ def run_day(ctx: DayContext) -> LineResult:
     for e in resetters:
         target = "CONSERVATIVE" if chosen[e] != "CONSERVATIVE" else "GROWTH"
         result.record(platform.choose_plan(e, target, versions[target], reset=True))
-        tx = ledger.resetHoldings(platform.account_id(e), {"from": account_manager.institution.account})
+        tx = ledger.resetHoldings(
+            platform.account_id(e), {"from": account_manager.institution.account}
+        )
         result.record(tx)
         (ins,) = instructions_in(tx)
         exact &= sum(ins.legs) == ins.amount
@@ -133,13 +139,17 @@ def run_day(ctx: DayContext) -> LineResult:
 def _allocate(trustee: TrusteePlatform, ids, result: LineResult):
     issued = []
     for i in range(0, len(ids), 50):
-        tx = trustee.ledger.allocateCash(list(ids[i : i + 50]), {"from": trustee.institution.account})
+        tx = trustee.ledger.allocateCash(
+            list(ids[i : i + 50]), {"from": trustee.institution.account}
+        )
         result.record(tx)
         issued += instructions_in(tx)
     return issued
 
 
-def _settle_all(im: InvestmentManagerPlatform, trustee: TrusteePlatform, issued, result: LineResult) -> None:
+def _settle_all(
+    im: InvestmentManagerPlatform, trustee: TrusteePlatform, issued, result: LineResult
+) -> None:
     for ins in issued:
         result.record(im.execute(ins))
         fb = im.report_feedback(ins)

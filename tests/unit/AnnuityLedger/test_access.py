@@ -27,12 +27,23 @@ CASES = [
     for fn, (allowed, _) in TABLE.items()
     for caller in ROLE_KEYS
     if caller != allowed
-] + [(fn, caller, r"RegistryNotActiveMember:.*") for fn in TABLE for caller in ("suspended", "stranger")]
+] + [
+    (fn, caller, r"RegistryNotActiveMember:.*")
+    for fn in TABLE
+    for caller in ("suspended", "stranger")
+]
 
 
 @pytest.fixture(scope="module")
-def callers(platform, trustee, account_manager, investment_manager, regulator_cn, suspended_annuity_member,
-            stranger):
+def callers(
+    platform,
+    trustee,
+    account_manager,
+    investment_manager,
+    regulator_cn,
+    suspended_annuity_member,
+    stranger,
+):
     return {
         "platform": platform.institution.account,
         "trustee": trustee.institution.account,
@@ -51,12 +62,18 @@ def test_ledger__wrong_caller__reverts(ledger, callers, fn, caller, error):
     assert ledger.getAccount(H)["status"] == 0
 
 
-def test_ledger__suspended_member_reinstated__allowed_again(ledger, manager, suspended_annuity_member):
+def test_ledger__suspended_member_reinstated__allowed_again(
+    ledger, manager, suspended_annuity_member
+):
     manager.reinstate(suspended_annuity_member.address, "reconciled")
     ledger.requestAccounts([H], {"from": suspended_annuity_member.account})
     assert ledger.getAccount(H)["status"] == 1
 
 
 def test_table__covers_every_state_changing_function(ledger):
-    changing = {x["name"] for x in ledger.abi if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")}
+    changing = {
+        x["name"]
+        for x in ledger.abi
+        if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")
+    }
     assert changing == set(TABLE)

@@ -8,8 +8,9 @@ from consortium.domain.hashing import doc_hash
 from tests.fixtures.annuity import PLANS
 
 
-def test_allocateCash__accounts_with_plans__one_exact_instruction_each(ledger, enrol, fund, platform, trustee,
-                                                                      annuity_world):
+def test_allocateCash__accounts_with_plans__one_exact_instruction_each(
+    ledger, enrol, fund, platform, trustee, annuity_world
+):
     ids = enrol(["E1", "E2", "E3"])
     for e, plan in zip(["E1", "E2", "E3"], ["BALANCED", "THIRDS", "DIVERSIFIED8"]):
         platform.choose_plan(e, plan)
@@ -23,17 +24,21 @@ def test_allocateCash__accounts_with_plans__one_exact_instruction_each(ledger, e
         assert ledger.getAccount(ins.account_id)["cash"] == 0
 
 
-@pytest.mark.parametrize("case,error", [
-    ("no_plan", r"AnnuityNoPlan:.*"),
-    ("reset_pending", r"AnnuityResetPending:.*"),
-    ("in_flight", r"AnnuityInstructionOpen:.*, 1"),
-    ("no_cash", r"AnnuityNothingToAllocate:.*"),
-    ("unknown", r"AnnuityAccountNotOpen:.*, 0"),
-    ("empty", r"AnnuityEmptyBatch.*"),
-    ("too_many", r"AnnuityBatchTooLarge: 51, 50"),
-])
-def test_allocateCash__bad_account__reverts_and_changes_nothing(ledger, enrol, fund, platform, trustee,
-                                                                annuity_world, case, error):
+@pytest.mark.parametrize(
+    "case,error",
+    [
+        ("no_plan", r"AnnuityNoPlan:.*"),
+        ("reset_pending", r"AnnuityResetPending:.*"),
+        ("in_flight", r"AnnuityInstructionOpen:.*, 1"),
+        ("no_cash", r"AnnuityNothingToAllocate:.*"),
+        ("unknown", r"AnnuityAccountNotOpen:.*, 0"),
+        ("empty", r"AnnuityEmptyBatch.*"),
+        ("too_many", r"AnnuityBatchTooLarge: 51, 50"),
+    ],
+)
+def test_allocateCash__bad_account__reverts_and_changes_nothing(
+    ledger, enrol, fund, platform, trustee, annuity_world, case, error
+):
     good, bad = enrol(["E1", "E2"])
     platform.choose_plan("E1", "BALANCED")
     if case != "no_plan":
@@ -42,7 +47,9 @@ def test_allocateCash__bad_account__reverts_and_changes_nothing(ledger, enrol, f
         fund({good: 1_000, bad: 1_000})
     else:
         fund({good: 1_000})
-    batch = {"unknown": [good, doc_hash("nobody")], "empty": [], "too_many": [good] * 51}.get(case, [good, bad])
+    batch = {"unknown": [good, doc_hash("nobody")], "empty": [], "too_many": [good] * 51}.get(
+        case, [good, bad]
+    )
     if case == "in_flight":
         trustee.allocate_cash([bad])
         fund({bad: 5}, ref="again")

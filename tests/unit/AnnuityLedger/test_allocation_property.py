@@ -11,7 +11,13 @@ from brownie.test import given, strategy
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from consortium.domain.allocation import INITIAL_UNIT_PRICE, MAX_UNIT_PRICE, rebalance, split, value_of
+from consortium.domain.allocation import (
+    INITIAL_UNIT_PRICE,
+    MAX_UNIT_PRICE,
+    rebalance,
+    split,
+    value_of,
+)
 from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.annuity import ContributionBatch, instructions_in
 from tests.fixtures.annuity import ratio_vectors
@@ -29,8 +35,12 @@ def _open_and_fund(ledger, platform, account_manager, trustee, amounts):
 
 
 def _fund(ledger, trustee, account_manager, ids, amounts):
-    tx = ledger.receiveContributions(b"\1" * 32, ids, amounts, {"from": trustee.institution.account})
-    batch = ContributionBatch(tx.events["ContributionBatchReceived"]["batchId"], b"\1" * 32, tuple(ids), tuple(amounts))
+    tx = ledger.receiveContributions(
+        b"\1" * 32, ids, amounts, {"from": trustee.institution.account}
+    )
+    batch = ContributionBatch(
+        tx.events["ContributionBatchReceived"]["batchId"], b"\1" * 32, tuple(ids), tuple(amounts)
+    )
     account_manager.post_contributions(batch)
 
 
@@ -44,21 +54,27 @@ def _define(trustee, code, items, ratios):
     amounts=strategy("uint256[]", min_value=1, max_value=10**15, min_length=1, max_length=4),
     ratios=ratio_vectors(16),
 )
-def test_first_allocation__random__legs_match_oracle_and_sum_exactly(ledger, platform, trustee, account_manager,
-                                                                     annuity_world, unique_txs, amounts,
-                                                                     ratios):
+def test_first_allocation__random__legs_match_oracle_and_sum_exactly(
+    ledger, platform, trustee, account_manager, annuity_world, unique_txs, amounts, ratios
+):
     unique_txs()
     version = _define(trustee, "RANDOM", [code32(f"R{i}") for i in range(len(ratios))], ratios)
     ids = _open_and_fund(ledger, platform, account_manager, trustee, amounts)
     for a, amount in zip(ids, amounts):
-        tx = ledger.choosePlan(a, code32("RANDOM"), version, False, {"from": platform.institution.account})
+        tx = ledger.choosePlan(
+            a, code32("RANDOM"), version, False, {"from": platform.institution.account}
+        )
         (ins,) = instructions_in(tx)
         assert list(ins.legs) == split(amount, ratios)
         assert sum(ins.legs) == amount == ins.amount
         assert min(ins.legs) >= 0
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow])
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow],
+)
 @given(
     first=strategy("uint256", min_value=1, max_value=10**13),
     extra=strategy("uint256", min_value=0, max_value=10**13),
@@ -67,10 +83,21 @@ def test_first_allocation__random__legs_match_oracle_and_sum_exactly(ledger, pla
     picks=st.permutations(range(12)),
     prices=st.lists(st.integers(1, MAX_UNIT_PRICE), min_size=12, max_size=12),
 )
-def test_reset__random__holdings_reach_target_within_one_minor_unit(ledger, platform, trustee, account_manager,
-                                                                   investment_manager, annuity_world, unique_txs,
-                                                                   first, extra, ratios_a, ratios_b, picks,
-                                                                   prices):
+def test_reset__random__holdings_reach_target_within_one_minor_unit(
+    ledger,
+    platform,
+    trustee,
+    account_manager,
+    investment_manager,
+    annuity_world,
+    unique_txs,
+    first,
+    extra,
+    ratios_a,
+    ratios_b,
+    picks,
+    prices,
+):
     unique_txs()
     items_a = [POOL[i] for i in picks[: len(ratios_a)]]
     items_b = [POOL[i] for i in picks[4 : 4 + len(ratios_b)]]  # overlaps plan A by up to 4 items

@@ -28,7 +28,7 @@ def test_execute__buys_units_at_prices_once(ledger, issued, investment_manager):
     assert ev["unitsAfter"] == ev["unitDeltas"]
     assert ledger.getInstruction(issued.instruction_id)["status"] == 2
     assert ledger.totalUnits(MM) == 3_333_333_333
-    items, units, values = ledger.holdingsOf(issued.account_id)
+    _items, units, values = ledger.holdingsOf(issued.account_id)
     assert list(units) == ev["unitDeltas"]
     # valuation uses the on-chain prices (still initial until feedback)
     assert list(values) == [20_000, 50_000, 3_333]
@@ -36,8 +36,9 @@ def test_execute__buys_units_at_prices_once(ledger, issued, investment_manager):
         investment_manager.execute(issued, prices)
 
 
-def test_feedback__reported_then_forwarded__settles_and_publishes_returns(ledger, issued, investment_manager,
-                                                                         trustee, platform):
+def test_feedback__reported_then_forwarded__settles_and_publishes_returns(
+    ledger, issued, investment_manager, trustee, platform
+):
     investment_manager.execute(issued)
     prices = [11 * 10**11, 10**12, 10**12 + 1]
     feedback = investment_manager.report_feedback(issued, prices)
@@ -45,14 +46,26 @@ def test_feedback__reported_then_forwarded__settles_and_publishes_returns(ledger
     assert ledger.unitPrice(EQ) == INITIAL_UNIT_PRICE  # not yet forwarded
     tx = trustee.forward_feedback(feedback)
     assert [(e["item"], e["price"]) for e in tx.events["UnitPriceUpdated"]] == [
-        (c32("CN_EQUITY"), prices[0]), (c32("CN_BOND"), prices[1]), (c32("MONEY_MKT"), prices[2])]
+        (c32("CN_EQUITY"), prices[0]),
+        (c32("CN_BOND"), prices[1]),
+        (c32("MONEY_MKT"), prices[2]),
+    ]
     ev = tx.events["InstructionSettled"]
-    assert (ev["invested"], ev["cash"], ev["contributed"], ev["totalReturn"]) == (104_000, 0, 100_000, 4_000)
+    assert (ev["invested"], ev["cash"], ev["contributed"], ev["totalReturn"]) == (
+        104_000,
+        0,
+        100_000,
+        4_000,
+    )
     assert ev["trustee"] == trustee.address
     assert ledger.getInstruction(issued.instruction_id)["status"] == 4
     assert ledger.getAccount(issued.account_id)["openInstruction"] == 0
     statement = platform.statement("E1")
-    assert (statement.invested, statement.total_return, statement.total) == (104_000, 4_000, 104_000)
+    assert (statement.invested, statement.total_return, statement.total) == (
+        104_000,
+        4_000,
+        104_000,
+    )
     assert [h.value for h in statement.holdings] == [44_000, 50_000, 10_000]
 
 
@@ -64,16 +77,20 @@ def test_report__event_carries_prices_and_report_hash(ledger, issued, investment
     assert fb.unit_prices == (INITIAL_UNIT_PRICE,) * 3
 
 
-@pytest.mark.parametrize("stage,call,error", [
-    ("issued", "report", r"AnnuityInstructionNotInState: 1, 1, 2"),
-    ("issued", "forward", r"AnnuityInstructionNotInState: 1, 1, 3"),
-    ("executed", "forward", r"AnnuityInstructionNotInState: 1, 2, 3"),
-    ("settled", "report", r"AnnuityInstructionNotInState: 1, 4, 2"),
-    ("settled", "forward", r"AnnuityInstructionNotInState: 1, 4, 3"),
-    ("settled", "execute", r"AnnuityInstructionNotInState: 1, 4, 1"),
-])
-def test_lifecycle__out_of_order_or_repeated__reverts_and_changes_nothing(ledger, issued, investment_manager,
-                                                                         trustee, stage, call, error):
+@pytest.mark.parametrize(
+    "stage,call,error",
+    [
+        ("issued", "report", r"AnnuityInstructionNotInState: 1, 1, 2"),
+        ("issued", "forward", r"AnnuityInstructionNotInState: 1, 1, 3"),
+        ("executed", "forward", r"AnnuityInstructionNotInState: 1, 2, 3"),
+        ("settled", "report", r"AnnuityInstructionNotInState: 1, 4, 2"),
+        ("settled", "forward", r"AnnuityInstructionNotInState: 1, 4, 3"),
+        ("settled", "execute", r"AnnuityInstructionNotInState: 1, 4, 1"),
+    ],
+)
+def test_lifecycle__out_of_order_or_repeated__reverts_and_changes_nothing(
+    ledger, issued, investment_manager, trustee, stage, call, error
+):
     prices = [INITIAL_UNIT_PRICE] * 3
     if stage in ("executed", "settled"):
         investment_manager.execute(issued)
@@ -89,11 +106,17 @@ def test_lifecycle__out_of_order_or_repeated__reverts_and_changes_nothing(ledger
             ledger.reportFeedback(1, items, prices, b"\1" * 32, {"from": im})
         else:
             ledger.forwardFeedback(1, items, prices, {"from": tr})
-    assert (ledger.getInstruction(1), ledger.holdingsOf(issued.account_id), ledger.unitPrice(EQ)) == before
+    assert (
+        ledger.getInstruction(1),
+        ledger.holdingsOf(issued.account_id),
+        ledger.unitPrice(EQ),
+    ) == before
 
 
 @pytest.mark.parametrize("call", ["execute", "report", "forward"])
-def test_lifecycle__unknown_instruction__reverts(ledger, investment_manager, trustee, annuity_world, call):
+def test_lifecycle__unknown_instruction__reverts(
+    ledger, investment_manager, trustee, annuity_world, call
+):
     im, tr = investment_manager.institution.account, trustee.institution.account
     with brownie.reverts(revert_pattern=r"AnnuityUnknownInstruction: 7"):
         if call == "execute":
@@ -114,7 +137,9 @@ def test_execute__not_as_issued__reverts(ledger, issued, investment_manager, tam
     else:
         prices = prices[:2]
     with brownie.reverts(revert_pattern=r"AnnuityInstructionMismatch: 1"):
-        ledger.executeInstruction(1, items, legs, prices, {"from": investment_manager.institution.account})
+        ledger.executeInstruction(
+            1, items, legs, prices, {"from": investment_manager.institution.account}
+        )
     assert ledger.getInstruction(1)["status"] == 1
 
 
@@ -133,7 +158,12 @@ def test_forward__not_as_reported__reverts(ledger, issued, investment_manager, t
     investment_manager.execute(issued)
     fb = investment_manager.report_feedback(issued)
     if tamper == "prices":
-        fb = Feedback(fb.instruction_id, fb.items, (fb.unit_prices[0] + 1,) + fb.unit_prices[1:], fb.report_hash)
+        fb = Feedback(
+            fb.instruction_id,
+            fb.items,
+            (fb.unit_prices[0] + 1,) + fb.unit_prices[1:],
+            fb.report_hash,
+        )
     else:
         fb = Feedback(fb.instruction_id, (MM, BOND, EQ), fb.unit_prices, fb.report_hash)
     with brownie.reverts(revert_pattern=r"AnnuityInstructionMismatch: 1"):

@@ -21,9 +21,9 @@ def invested(ledger, enrol, fund, platform, settle, annuity_world):
     return a
 
 
-def test_reset__moves_holdings_to_new_plan_and_sells_items_outside_it(ledger, invested, fund, platform,
-                                                                      account_manager, investment_manager,
-                                                                      trustee):
+def test_reset__moves_holdings_to_new_plan_and_sells_items_outside_it(
+    ledger, invested, fund, platform, account_manager, investment_manager, trustee
+):
     a = invested
     assert ledger.valuation(a) == (110_500, 0, 100_000, 10_500)
     fund({a: 30_000}, ref="p2")
@@ -39,8 +39,10 @@ def test_reset__moves_holdings_to_new_plan_and_sells_items_outside_it(ledger, in
     (ins,) = instructions_in(tx)
     prices = [ledger.unitPrice(i) for i in ins.items]
     tx = investment_manager.execute(ins, prices)
-    assert tx.events["InstructionExecuted"]["unitDeltas"][2] == -4 * 10**10  # equity sold out exactly
-    items, units, values = ledger.holdingsOf(a)
+    assert (
+        tx.events["InstructionExecuted"]["unitDeltas"][2] == -4 * 10**10
+    )  # equity sold out exactly
+    items, _units, values = ledger.holdingsOf(a)
     held = {bytes(i): v for i, v in zip(items, values)}
     assert set(held) == {BOND, MM}
     assert held[BOND] == 98_349  # floor of 98,349.99999993: within one minor unit
@@ -49,12 +51,17 @@ def test_reset__moves_holdings_to_new_plan_and_sells_items_outside_it(ledger, in
     feedback = investment_manager.report_feedback(ins, prices)
     tx = trustee.forward_feedback(feedback)
     settled = tx.events["InstructionSettled"]
-    assert (settled["invested"], settled["cash"], settled["contributed"], settled["totalReturn"]) == (
-        140_499, 0, 130_000, 10_499)
+    assert (
+        settled["invested"],
+        settled["cash"],
+        settled["contributed"],
+        settled["totalReturn"],
+    ) == (140_499, 0, 130_000, 10_499)
 
 
-def test_reset__same_prices__targets_within_one_minor_unit(ledger, invested, fund, platform, account_manager,
-                                                            investment_manager):
+def test_reset__same_prices__targets_within_one_minor_unit(
+    ledger, invested, fund, platform, account_manager, investment_manager
+):
     a = invested
     fund({a: 12_345}, ref="p2")
     platform.choose_plan("E1", "DIVERSIFIED8", reset=True)
@@ -68,7 +75,9 @@ def test_reset__same_prices__targets_within_one_minor_unit(ledger, invested, fun
     for item, t in zip(ins.items, target):
         assert t - 1 <= value_of(ledger.unitsOf(a, item), prices[item]) <= t
     assert target == split(sum(current) + 12_345, [1700, 1300, 900, 2100, 1100, 700, 500, 1700])
-    assert list(ins.legs) == rebalance(current, 12_345, [1700, 1300, 900, 2100, 1100, 700, 500, 1700])
+    assert list(ins.legs) == rebalance(
+        current, 12_345, [1700, 1300, 900, 2100, 1100, 700, 500, 1700]
+    )
 
 
 def test_reset__not_requested__reverts(ledger, invested, account_manager):
@@ -83,7 +92,9 @@ def test_reset__unknown_account__reverts(ledger, account_manager, annuity_world)
         account_manager.reset_holdings(doc_hash("nobody"))
 
 
-def test_reset__nothing_held_no_cash__reverts(ledger, enrol, platform, account_manager, annuity_world):
+def test_reset__nothing_held_no_cash__reverts(
+    ledger, enrol, platform, account_manager, annuity_world
+):
     (a,) = enrol(["E1"])
     platform.choose_plan("E1", "BALANCED", reset=True)
     with brownie.reverts(revert_pattern=r"AnnuityNothingToAllocate:.*"):

@@ -18,7 +18,9 @@ CALLERS = {
 
 
 @pytest.fixture(scope="module")
-def callers(platform, account_manager, investment_manager, regulator_cn, suspended_annuity_member, stranger):
+def callers(
+    platform, account_manager, investment_manager, regulator_cn, suspended_annuity_member, stranger
+):
     return {
         "platform": platform.institution.account,
         "account_manager": account_manager.institution.account,
@@ -42,5 +44,9 @@ def test_definePlan__trustee__allowed(plans, trustee):
 
 
 def test_table__covers_every_state_changing_function(plans):
-    changing = {x["name"] for x in plans.abi if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")}
+    changing = {
+        x["name"]
+        for x in plans.abi
+        if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")
+    }
     assert changing == {"definePlan"}

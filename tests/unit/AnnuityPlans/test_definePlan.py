@@ -10,7 +10,9 @@ B = code32("BALANCED")
 
 
 def test_definePlan__new_code__version_one_with_event(plans, trustee):
-    tx = plans.definePlan(B, [code32("A"), code32("B")], [2500, 7500], {"from": trustee.institution.account})
+    tx = plans.definePlan(
+        B, [code32("A"), code32("B")], [2500, 7500], {"from": trustee.institution.account}
+    )
     ev = tx.events["PlanDefined"]
     assert ev["planCode"] == c32("BALANCED")
     assert ev["version"] == 1
@@ -24,7 +26,7 @@ def test_definePlan__new_code__version_one_with_event(plans, trustee):
 def test_definePlan__again__appends_version_and_keeps_old(plans, trustee):
     trustee.define_plan("BALANCED", PLANS["BALANCED"])
     assert trustee.define_plan("BALANCED", {"CN_BOND": 10_000}) == 2
-    items, ratios = plans.getPlan(B, 1)
+    items, _ratios = plans.getPlan(B, 1)
     assert [bytes(i).rstrip(b"\0").decode() for i in items] == list(PLANS["BALANCED"])
     assert plans.getPlan(B, 2) == ([c32("CN_BOND")], [10_000])
     assert plans.latestVersion(B) == 2
@@ -40,7 +42,12 @@ def test_definePlan__sixteen_items__accepted(plans, trustee):
     "code,items,ratios,error",
     [
         (B, [], [], r"AnnuityPlanEmpty:.*"),
-        (B, [code32(f"I{i}") for i in range(17)], [588] * 16 + [592], r"AnnuityPlanTooLarge:.*, 17, 16"),
+        (
+            B,
+            [code32(f"I{i}") for i in range(17)],
+            [588] * 16 + [592],
+            r"AnnuityPlanTooLarge:.*, 17, 16",
+        ),
         (B, [code32("A"), code32("B")], [5000, 4999], r"AnnuityRatiosSum:.*, 9999"),
         (B, [code32("A"), code32("B")], [5000, 5001], r"AnnuityRatiosSum:.*, 10001"),
         (B, [code32("A"), code32("B")], [10_000, 0], r"AnnuityZeroRatio:.*, 1"),
@@ -50,7 +57,9 @@ def test_definePlan__sixteen_items__accepted(plans, trustee):
         (b"\0" * 32, [code32("A")], [10_000], r"AnnuityZeroPlanCode.*"),
     ],
 )
-def test_definePlan__bad_input__reverts_and_changes_nothing(plans, trustee, code, items, ratios, error):
+def test_definePlan__bad_input__reverts_and_changes_nothing(
+    plans, trustee, code, items, ratios, error
+):
     with brownie.reverts(revert_pattern=error):
         plans.definePlan(code, items, ratios, {"from": trustee.institution.account})
     assert plans.latestVersion(code) == 0
