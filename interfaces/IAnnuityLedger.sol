@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IAnnuityPlans} from "./IAnnuityPlans.sol";
+
+/// @title IAnnuityLedger
+/// @notice Enterprise-annuity accounts, contributions, allocation instructions and holdings, shared by
+/// the four platforms: the annuity service platform (ANNUITY_PLATFORM, employee-facing), the trustee
+/// (TRUSTEE), the account manager (ACCOUNT_MANAGER) and the investment manager (INVESTMENT_MANAGER).
+/// @dev Accounts are keyed by a salted hash of the employee id: nothing personal goes on chain.
+/// Money is in integer minor units. Holdings are units per item per account; the value of `units` at
+/// an item's unit price is floor(units * price / 1e18) (see libraries/Allocation.sol for every
+/// rounding rule). An instruction's legs (int256, positive buy, negative sell, minor units) sum to its
+/// `amount` exactly. Lifecycle: Issued -> Executed (by the investment manager) -> FeedbackReported
+/// (investment manager) -> Settled (feedback forwarded by the trustee). An account has at most one
+/// instruction in flight. Items, legs and prices travel in events and calldata; the contract keeps
+/// their keccak256 and checks every later call against it.
+interface IAnnuityLedger {
+    enum AccountStatus {
+        None,
+        Requested,
+        Open
+    }
+
+    /// @notice First: new money only, by the plan's ratios. Reset: existing holdings and new money
+    /// moved to the plan's ratios (the "second allocation instruction").
+    enum InstructionKind {
+        First,
+        Reset
+    }
+
+    enum InstructionStatus {
+        None,
+        Issued,
+        Executed,
+        FeedbackReported,
+        Settled
+    }
+
+    struct Account {
+        AccountStatus status;
+        bool assetRecord; // created by the first posted contribution
+        bool resetPending; // the platform asked for a reset the account manager has not done yet
+        uint32 planVersion;
+        uint64 openInstruction; // 0 when no instruction is in flight
+        bytes32 planCode; // zero until a plan is chosen
+        uint128 cash; // contributed, not yet allocated (minor units)
+        uint128 contributed; // all contributions posted (minor units)
+    }
+
+    struct Instruction {
+        bytes32 account;
+        bytes32 planCode;
+        uint32 planVersion;
+        InstructionKind kind;
+        InstructionStatus status;
+        uint128 amount; // new money allocated == sum of legs
+        bytes32 itemsHash; // keccak256(abi.encode(items))
+        bytes32 legsHash; // keccak256(abi.encode(legs))
+        bytes32 feedbackHash; // keccak256(abi.encode(unitPrices)) once reported
+    }
+
+    struct ContributionBatch {
+        bytes32 contentHash; // keccak256(abi.encode(accounts, amounts))
+        bytes32 batchRef; // the employer's payroll reference (hash)
+        uint128 total;
+        uint32 count;
+        bool posted;
+    }
+
+    // ----------------------------------------------------------------- events
+    event AccountOpeningRequested(bytes32 indexed account, address indexed platform);
+    event AccountOpened(bytes32 indexed account, address indexed accountManager);
+    event ContributionBatchReceived(
+        uint256 indexed batchId, address indexed trustee, bytes32 indexed batchRef, uint256 count, uint256 total
+    );
+    event AssetRecordCreated(bytes32 indexed account, uint256 indexed batchId, address indexed accountManager);
+    event ContributionPosted(
+        bytes32 indexed account, uint256 indexed batchId, uint256 amount, uint256 cash, uint256 contributed
+    );
+    event ContributionBatchPosted(uint256 indexed batchId, address indexed accountManager, uint256 count, uint256 total);
+    event PlanChosen(bytes32 indexed account, bytes32 indexed planCode, address indexed platform, uint32 version, bool reset);
+    event HoldingsReset(
+        bytes32 indexed account, uint256 indexed instructionId, address indexed accountManager, uint256 investedValue
+    );
+    event InstructionIssued(
+        uint256 indexed instructionId,
+        bytes32 indexed account,
+        address indexed issuer,
+        InstructionKind kind,
+        bytes32 planCode,
+        uint32 planVersion,
+        uint256 amount,
+        bytes32[] items,
+        int256[] legs
+    );
+    event InstructionExecuted(
+        uint256 indexed instructionId,
+        bytes32 indexed account,
+        address indexed investmentManager,
+        bytes32[] items,
+        uint256[] prices,
+        int256[] unitDeltas,
+        uint256[] unitsAfter
+    );
+    event FeedbackReported(
+        uint256 indexed instructionId,
+        bytes32 indexed account,
+        address indexed investmentManager,
+        uint256[] unitPrices,
+        bytes32 reportHash
+    );
+    event UnitPriceUpdated(bytes32 indexed item, uint256 indexed instructionId, uint256 price);
+    event InstructionSettled(
+        uint256 indexed instructionId,
+        bytes32 indexed account,
+        address indexed trustee,
+        uint256 invested,
+        uint256 cash,
+        uint256 contributed,
+        int256 totalReturn
+    );
+
+    // ----------------------------------------------------------------- errors
+    error AnnuityZeroPlans();
+    error AnnuityEmptyBatch();
+    error AnnuityBatchTooLarge(uint256 size, uint256 max);
+    error AnnuityLengthMismatch(uint256 accounts, uint256 amounts);
+    error AnnuityZeroAccount(uint256 index);
+    error AnnuityAccountExists(bytes32 account, AccountStatus status);
+    error AnnuityAccountNotRequested(bytes32 account, AccountStatus status);
+    error AnnuityAccountNotOpen(bytes32 account, AccountStatus status);
+    error AnnuityZeroContribution(bytes32 account, uint256 index);
+    error AnnuityContributionTooLarge(bytes32 account, uint256 amount, uint256 max);
+    error AnnuityUnknownBatch(uint256 batchId);
+    error AnnuityBatchAlreadyPosted(uint256 batchId);
+    error AnnuityBatchMismatch(uint256 batchId);
+    error AnnuityNoPlan(bytes32 account);
+    error AnnuityInstructionOpen(bytes32 account, uint256 instructionId);
+    error AnnuityResetPending(bytes32 account);
+    error AnnuityNoResetRequested(bytes32 account);
+    error AnnuityNothingToAllocate(bytes32 account);
+    error AnnuityTooManyHoldings(bytes32 account, uint256 items, uint256 max);
+    error AnnuityUnknownInstruction(uint256 instructionId);
+    error AnnuityInstructionNotInState(uint256 instructionId, InstructionStatus status, InstructionStatus expected);
+    error AnnuityInstructionMismatch(uint256 instructionId);
+    error AnnuityPriceOutOfRange(bytes32 item, uint256 price, uint256 max);
+
+    // ----------------------------------------------------------------- accounts
+    /// @notice Ask for annuity accounts to be opened (employee onboarding), one per salted employee hash.
+    /// @param accounts salted hashes of employee ids; the platform keeps the salts
+    /// Requirements:
+    /// - caller acts for an active member holding ANNUITY_PLATFORM
+    /// - 1..MAX_BATCH accounts, each non-zero and never requested before
+    function requestAccounts(bytes32[] calldata accounts) external;
+
+    /// @notice Open requested accounts.
+    /// Requirements:
+    /// - caller acts for an active member holding ACCOUNT_MANAGER
+    /// - 1..MAX_BATCH accounts, each in status Requested
+    function openAccounts(bytes32[] calldata accounts) external;
+
+    // ----------------------------------------------------------------- contributions
+    /// @notice Record an employer's contributions as received by the trustee (e.g. one month's payroll).
+    /// Only the batch's hash, count and total are kept until the account manager posts it.
+    /// @param batchRef hash of the employer's payroll reference
+    /// @param accounts open accounts credited
+    /// @param amounts contribution of each account in minor units, each 1..MAX_CONTRIBUTION
+    /// @return batchId the id the account manager posts
+    /// Requirements:
+    /// - caller acts for an active member holding TRUSTEE
+    /// - 1..MAX_BATCH entries, as many amounts as accounts
+    function receiveContributions(bytes32 batchRef, bytes32[] calldata accounts, uint256[] calldata amounts)
+        external
+        returns (uint256 batchId);
+
+    /// @notice Post a received batch to the asset records: creates the record on an account's first
+    /// contribution, adds to its cash (unallocated money) and its contributed total afterwards.
+    /// Requirements:
+    /// - caller acts for an active member holding ACCOUNT_MANAGER
+    /// - batch received, not yet posted; `accounts` and `amounts` exactly as received
+    function postContributions(uint256 batchId, bytes32[] calldata accounts, uint256[] calldata amounts) external;
+
+    // ----------------------------------------------------------------- plans and instructions
+    /// @notice Record the employee's chosen target plan. Without reset, the account's cash (if any) is
+    /// split by the plan's ratios into a First instruction to the investment manager. With reset, the
+    /// account manager must reset the holdings (resetHoldings) to issue the Reset instruction.
+    /// @return instructionId the First instruction issued, 0 when none (reset asked, or no cash)
+    /// Requirements:
+    /// - caller acts for an active member holding ANNUITY_PLATFORM
+    /// - account Open, no instruction in flight; plan version defined
+    /// - without reset: the account holds at most MAX_HELD_ITEMS items afterwards
+    function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset)
+        external
+        returns (uint256 instructionId);
+
+    /// @notice Reset the historical holdings of an account that asked for it: values every held item
+    /// at its unit price, splits (value + cash) by the chosen plan's ratios (largest remainder) and
+    /// issues the Reset instruction with net per-item legs; items outside the plan are sold out.
+    /// Requirements:
+    /// - caller acts for an active member holding ACCOUNT_MANAGER
+    /// - account Open with a reset pending and no instruction in flight; value + cash > 0
+    function resetHoldings(bytes32 account) external returns (uint256 instructionId);
+
+    /// @notice Split the cash of accounts by their current plans (monthly investment of contributions).
+    /// @return instructionIds one First instruction per account
+    /// Requirements:
+    /// - caller acts for an active member holding TRUSTEE
+    /// - 1..MAX_ALLOCATION_BATCH accounts, each Open with a plan, cash, no reset pending and no
+    ///   instruction in flight
+    function allocateCash(bytes32[] calldata accounts) external returns (uint256[] memory instructionIds);
+
+    /// @notice Execute an issued instruction at the given per-item prices: buys get
+    /// floor(leg * 1e18 / price) units, sells give up ceil(-leg * 1e18 / price) units (at most the units
+    /// held). Executes once.
+    /// Requirements:
+    /// - caller acts for an active member holding INVESTMENT_MANAGER
+    /// - instruction Issued; `items` and `legs` exactly as issued; one price per item, 1..MAX_UNIT_PRICE
+    function executeInstruction(
+        uint256 instructionId,
+        bytes32[] calldata items,
+        int256[] calldata legs,
+        uint256[] calldata prices
+    ) external;
+
+    /// @notice Report the investment feedback of an executed instruction: the unit price of each of
+    /// its items after execution.
+    /// @param reportHash hash of the full feedback report kept off chain
+    /// Requirements:
+    /// - caller acts for an active member holding INVESTMENT_MANAGER
+    /// - instruction Executed; `items` as issued; one price per item, 1..MAX_UNIT_PRICE
+    function reportFeedback(uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices, bytes32 reportHash)
+        external;
+
+    /// @notice Forward reported feedback: the unit prices become the items' prices, the instruction is
+    /// settled and the account's value and return are published.
+    /// Requirements:
+    /// - caller acts for an active member holding TRUSTEE
+    /// - instruction FeedbackReported; `items` and `unitPrices` exactly as reported
+    function forwardFeedback(uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices) external;
+
+    // ----------------------------------------------------------------- views
+    /// @notice The plans contract instructions are computed from.
+    function plans() external view returns (IAnnuityPlans);
+
+    function getAccount(bytes32 account) external view returns (Account memory);
+
+    function getInstruction(uint256 instructionId) external view returns (Instruction memory);
+
+    function getContributionBatch(uint256 batchId) external view returns (ContributionBatch memory);
+
+    function instructionCount() external view returns (uint256);
+
+    function batchCount() external view returns (uint256);
+
+    /// @notice Items an account holds (units > 0), their units and values (floor rounding).
+    function holdingsOf(bytes32 account)
+        external
+        view
+        returns (bytes32[] memory items, uint256[] memory units, uint256[] memory values);
+
+    /// @notice Units of `item` held by `account`.
+    function unitsOf(bytes32 account, bytes32 item) external view returns (uint256);
+
+    /// @notice Invested value (sum of floored item values), cash, contributions and
+    /// return = invested + cash - contributed, all in minor units.
+    function valuation(bytes32 account)
+        external
+        view
+        returns (uint256 invested, uint256 cash, uint256 contributed, int256 totalReturn);
+
+    /// @notice The unit price of `item` (INITIAL_UNIT_PRICE until feedback sets one).
+    function unitPrice(bytes32 item) external view returns (uint256);
+
+    /// @notice Units of `item` held by all accounts together.
+    function totalUnits(bytes32 item) external view returns (uint256);
+}

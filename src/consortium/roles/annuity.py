@@ -1,0 +1,356 @@
+"""Enterprise annuity: the four platforms driving AnnuityPlans and AnnuityLedger.
+
+- AnnuityServicePlatform (ANNUITY_PLATFORM): enrols employees (salted hashes only go on chain),
+  sends each employee's target plan, shows each employee their assets and returns.
+- TrusteePlatform (TRUSTEE): defines plans, receives employers' contributions, invests new money,
+  forwards the investment manager's feedback.
+- AccountManagerPlatform (ACCOUNT_MANAGER): opens accounts, posts contributions to asset records,
+  resets historical holdings when a plan change asks for it.
+- InvestmentManagerPlatform (INVESTMENT_MANAGER): executes allocation instructions against a price
+  series it is given and reports feedback (unit prices after execution).
+
+The classes receive deployed contracts and accounts; they never import brownie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from consortium.domain.allocation import INITIAL_UNIT_PRICE, check_ratios
+from consortium.domain.hashing import code32, commit, doc_hash, new_salt
+from consortium.roles.membership import Institution
+
+MAX_BATCH = 256  # AnnuityLedger.MAX_BATCH
+MAX_ALLOCATION_BATCH = 50  # AnnuityLedger.MAX_ALLOCATION_BATCH
+
+
+def _b32(value: Any) -> bytes:
+    """bytes32 from an event or call value (hex string or bytes)."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def _chunks(seq: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+@dataclass(frozen=True)
+class EmployeeAccount:
+    """What the platform keeps off chain: the employee id, its salt, and the on-chain account id."""
+
+    employee_id: str
+    salt: bytes
+    account_id: bytes
+
+
+@dataclass(frozen=True)
+class ContributionBatch:
+    """A received batch as the trustee hands it to the account manager (over their channel)."""
+
+    batch_id: int
+    batch_ref: bytes
+    accounts: tuple[bytes, ...]
+    amounts: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.amounts)
+
+
+@dataclass(frozen=True)
+class IssuedInstruction:
+    """An allocation instruction as issued on chain (InstructionIssued event)."""
+
+    instruction_id: int
+    account_id: bytes
+    kind: int  # 0 First, 1 Reset
+    plan_code: bytes
+    plan_version: int
+    amount: int
+    items: tuple[bytes, ...]
+    legs: tuple[int, ...]
+
+    @classmethod
+    def from_event(cls, ev: Mapping[str, Any]) -> IssuedInstruction:
+        return cls(
+            instruction_id=int(ev["instructionId"]),
+            account_id=_b32(ev["account"]),
+            kind=int(ev["kind"]),
+            plan_code=_b32(ev["planCode"]),
+            plan_version=int(ev["planVersion"]),
+            amount=int(ev["amount"]),
+            items=tuple(_b32(i) for i in ev["items"]),
+            legs=tuple(int(x) for x in ev["legs"]),
+        )
+
+
+def instructions_in(tx: Any) -> list[IssuedInstruction]:
+    """Every instruction a transaction issued, in order."""
+    if "InstructionIssued" not in tx.events:
+        return []
+    return [IssuedInstruction.from_event(ev) for ev in tx.events["InstructionIssued"]]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Investment feedback of one executed instruction, as the trustee forwards it."""
+
+    instruction_id: int
+    items: tuple[bytes, ...]
+    unit_prices: tuple[int, ...]
+    report_hash: bytes
+    tx: Any = field(default=None, compare=False, repr=False)  # the reportFeedback receipt
+
+
+@dataclass(frozen=True)
+class Holding:
+    item: bytes
+    units: int
+    value: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What the employee sees: assets by item, unallocated cash, contributions and return (minor units)."""
+
+    employee_id: str
+    invested: int
+    cash: int
+    contributed: int
+    total_return: int
+    holdings: tuple[Holding, ...]
+
+    @property
+    def total(self) -> int:
+        return self.invested + self.cash
+
+
+@dataclass
+class AnnuityServicePlatform:
+    """The employee-facing platform: enrolment, plan choice, statements."""
+
+    institution: Institution
+    ledger: Any
+    plans: Any
+    accounts: dict[str, EmployeeAccount] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return self.institution.address
+
+    def account_id(self, employee_id: str) -> bytes:
+        try:
+            return self.accounts[employee_id].account_id
+        except KeyError:
+            raise KeyError(
+                f"employee {employee_id!r} is not enrolled here; call enrol() first"
+            ) from None
+
+    def enrol(self, employee_ids: Sequence[str]) -> list[Any]:
+        """Ask for accounts for new employees; only salted hashes of their ids reach the chain."""
+        fresh = []
+        for emp in employee_ids:
+            if emp in self.accounts:
+                raise ValueError(f"employee {emp!r} is already enrolled")
+            salt = new_salt()
+            self.accounts[emp] = EmployeeAccount(emp, salt, commit(emp, salt))
+            fresh.append(self.accounts[emp].account_id)
+        return [
+            self.ledger.requestAccounts(list(chunk), {"from": self.institution.account})
+            for chunk in _chunks(fresh, MAX_BATCH)
+        ]
+
+    def choose_plan(
+        self, employee_id: str, plan_code: str, version: int | None = None, reset: bool = False
+    ) -> Any:
+        """Send the employee's target plan (latest version unless one is named)."""
+        code = code32(plan_code)
+        if version is None:
+            version = int(self.plans.latestVersion(code))
+            if version == 0:
+                raise ValueError(f"plan {plan_code!r} is not defined; the trustee defines plans")
+        return self.ledger.choosePlan(
+            self.account_id(employee_id), code, version, reset, {"from": self.institution.account}
+        )
+
+    def statement(self, employee_id: str) -> Statement:
+        account = self.account_id(employee_id)
+        invested, cash, contributed, total_return = self.ledger.valuation(account)
+        items, units, values = self.ledger.holdingsOf(account)
+        return Statement(
+            employee_id=employee_id,
+            invested=int(invested),
+            cash=int(cash),
+            contributed=int(contributed),
+            total_return=int(total_return),
+            holdings=tuple(
+                Holding(_b32(i), int(u), int(v)) for i, u, v in zip(items, units, values)
+            ),
+        )
+
+
+@dataclass
+class TrusteePlatform:
+    """The trustee: plans, contributions, monthly investment of new money, feedback forwarding."""
+
+    institution: Institution
+    ledger: Any
+    plans: Any
+
+    @property
+    def address(self) -> str:
+        return self.institution.address
+
+    def define_plan(self, plan_code: str, ratios: Mapping[str, int]) -> int:
+        """Define the next version of a plan from {item code: basis points}; returns the version."""
+        check_ratios(list(ratios.values()))
+        tx = self.plans.definePlan(
+            code32(plan_code),
+            [code32(i) for i in ratios],
+            list(ratios.values()),
+            {"from": self.institution.account},
+        )
+        return int(tx.events["PlanDefined"]["version"])
+
+    def latest_version(self, plan_code: str) -> int:
+        return int(self.plans.latestVersion(code32(plan_code)))
+
+    def receive_contributions(
+        self, payroll_ref: str, contributions: Mapping[bytes, int]
+    ) -> list[ContributionBatch]:
+        """Record an employer's payroll contributions (chunked at MAX_BATCH accounts per batch)."""
+        batches = []
+        entries = list(contributions.items())
+        for n, chunk in enumerate(_chunks(entries, MAX_BATCH)):
+            ref = doc_hash(f"{payroll_ref}#{n}")
+            accounts = tuple(a for a, _ in chunk)
+            amounts = tuple(int(x) for _, x in chunk)
+            tx = self.ledger.receiveContributions(
+                ref, list(accounts), list(amounts), {"from": self.institution.account}
+            )
+            batches.append(
+                ContributionBatch(
+                    int(tx.events["ContributionBatchReceived"]["batchId"]), ref, accounts, amounts
+                )
+            )
+        return batches
+
+    def allocate_cash(self, account_ids: Sequence[bytes]) -> list[IssuedInstruction]:
+        """Invest the accounts' new money by their plans (chunked at MAX_ALLOCATION_BATCH)."""
+        issued: list[IssuedInstruction] = []
+        for chunk in _chunks(list(account_ids), MAX_ALLOCATION_BATCH):
+            issued += instructions_in(
+                self.ledger.allocateCash(list(chunk), {"from": self.institution.account})
+            )
+        return issued
+
+    def forward_feedback(self, feedback: Feedback) -> Any:
+        return self.ledger.forwardFeedback(
+            feedback.instruction_id,
+            list(feedback.items),
+            list(feedback.unit_prices),
+            {"from": self.institution.account},
+        )
+
+
+@dataclass
+class AccountManagerPlatform:
+    """The account manager: accounts, asset records, resets of historical holdings."""
+
+    institution: Institution
+    ledger: Any
+
+    @property
+    def address(self) -> str:
+        return self.institution.address
+
+    def open_accounts(self, account_ids: Sequence[bytes]) -> list[Any]:
+        return [
+            self.ledger.openAccounts(list(chunk), {"from": self.institution.account})
+            for chunk in _chunks(list(account_ids), MAX_BATCH)
+        ]
+
+    def post_contributions(self, batch: ContributionBatch) -> Any:
+        return self.ledger.postContributions(
+            batch.batch_id,
+            list(batch.accounts),
+            list(batch.amounts),
+            {"from": self.institution.account},
+        )
+
+    def reset_holdings(self, account_id: bytes) -> IssuedInstruction:
+        tx = self.ledger.resetHoldings(account_id, {"from": self.institution.account})
+        return instructions_in(tx)[0]
+
+
+@dataclass
+class PriceSeries:
+    """Unit prices per item per day (18-decimal minor units per unit); the last day repeats."""
+
+    prices: dict[bytes, list[int]] = field(default_factory=dict)
+    day: int = 0
+
+    def price(self, item: bytes) -> int:
+        series = self.prices.get(item)
+        if not series:
+            return INITIAL_UNIT_PRICE
+        return series[min(self.day, len(series) - 1)]
+
+    def advance(self) -> None:
+        self.day += 1
+
+
+@dataclass
+class InvestmentManagerPlatform:
+    """The investment manager: executes instructions at the day's prices, reports feedback."""
+
+    institution: Institution
+    ledger: Any
+    series: PriceSeries = field(default_factory=PriceSeries)
+
+    @property
+    def address(self) -> str:
+        return self.institution.address
+
+    def execute(self, instruction: IssuedInstruction, prices: Sequence[int] | None = None) -> Any:
+        """Buy and sell every leg at the day's price of its item (or the given prices)."""
+        prices = (
+            list(prices)
+            if prices is not None
+            else [self.series.price(i) for i in instruction.items]
+        )
+        return self.ledger.executeInstruction(
+            instruction.instruction_id,
+            list(instruction.items),
+            list(instruction.legs),
+            prices,
+            {"from": self.institution.account},
+        )
+
+    def report_feedback(
+        self, instruction: IssuedInstruction, prices: Sequence[int] | None = None
+    ) -> Feedback:
+        """Report the items' unit prices after execution (the day's prices unless given)."""
+        prices = (
+            tuple(prices)
+            if prices is not None
+            else tuple(self.series.price(i) for i in instruction.items)
+        )
+        report = doc_hash(f"feedback {instruction.instruction_id}: {[p for p in prices]}")
+        tx = self.ledger.reportFeedback(
+            instruction.instruction_id,
+            list(instruction.items),
+            list(prices),
+            report,
+            {"from": self.institution.account},
+        )
+        return Feedback(instruction.instruction_id, instruction.items, prices, report, tx)
+
+
+def deploy(proj: Any, registry: Any, admin: Any) -> dict[str, Any]:
+    """Deploy the annuity line: AnnuityPlans, then AnnuityLedger reading it. No wiring needed."""
+    plans = proj.AnnuityPlans.deploy(registry, {"from": admin})
+    ledger = proj.AnnuityLedger.deploy(registry, plans, {"from": admin})
+    return {"AnnuityPlans": plans, "AnnuityLedger": ledger}
