@@ -21,37 +21,6 @@ SIZES = (100, 10_000)
 GROSS_BATCH = 150  # executions per gross-settlement transaction (under the 16.7M gas cap)
 
 
-def patch_receipt_race(wait_seconds: float = 180.0) -> None:
-    """Work around brownie declaring a mined transaction "dropped without known replacement".
-
-    anvil (with steps tracing, for data-heavy transactions) makes the sender's new nonce visible
-    before the receipt; brownie 1.22 checks the nonce first, finds no receipt and marks the
-    transaction dropped. Waiting for the receipt (up to `wait_seconds`) before brownie's own
-    confirmation loop closes the race. Idempotent. (Belongs in consortium.chain: see the report.)
-    """
-    from brownie.network.transaction import TransactionReceipt
-    from brownie.network.web3 import web3
-    from web3.exceptions import TransactionNotFound
-
-    original = TransactionReceipt._await_confirmation
-    if getattr(original, "_race_patched", False):
-        return
-
-    def _await_confirmation(self, block_number=None, required_confs=1):
-        deadline = time.time() + wait_seconds
-        while time.time() < deadline:
-            try:
-                if web3.eth.get_transaction_receipt(self.txid)["blockHash"] is not None:
-                    break
-            except TransactionNotFound:
-                pass
-            time.sleep(0.05)
-        original(self, block_number, required_confs)
-
-    _await_confirmation._race_patched = True
-    TransactionReceipt._await_confirmation = _await_confirmation
-
-
 def _consortium(
     proj: Any, accounts: Any, participants: int
 ) -> tuple[Any, dict[str, Any], day.SettlementCast]:
@@ -158,7 +127,7 @@ def bench_settlement(
     proj: Any, accounts: Any, sizes: tuple[int, ...] = SIZES, participants: int = PARTICIPANTS
 ) -> dict[str, int]:
     """Deploy a fresh consortium and measure each size; returns a flat dict of named figures."""
-    patch_receipt_race()
+    chain.patch_receipt_race()
     registry, suite, cast = _consortium(proj, accounts, participants)
     s = _Suite(suite)
     s.registry_address = registry.address

@@ -39,6 +39,38 @@ def use_free_ports() -> None:
             settings.setdefault("cmd_settings", {})["port"] = free_port()
 
 
+def patch_receipt_race(wait_seconds: float = 180.0) -> None:
+    """Work around brownie declaring a mined transaction "dropped without known replacement".
+
+    anvil (with steps tracing, for data-heavy transactions) makes the sender's new nonce visible
+    before the receipt; brownie 1.22 checks the nonce first, finds no receipt and marks the
+    transaction dropped. Waiting for the receipt (up to `wait_seconds`) before brownie's own
+    confirmation loop closes the race. Idempotent.
+    Applied by tests/conftest.py and consortium.chain.connect (demo, bench).
+    """
+    from brownie.network.transaction import TransactionReceipt
+    from brownie.network.web3 import web3
+    from web3.exceptions import TransactionNotFound
+
+    original = TransactionReceipt._await_confirmation
+    if getattr(original, "_race_patched", False):
+        return
+
+    def _await_confirmation(self, block_number=None, required_confs=1):
+        deadline = time.time() + wait_seconds
+        while time.time() < deadline:
+            try:
+                if web3.eth.get_transaction_receipt(self.txid)["blockHash"] is not None:
+                    break
+            except TransactionNotFound:
+                pass
+            time.sleep(0.05)
+        original(self, block_number, required_confs)
+
+    _await_confirmation._race_patched = True
+    TransactionReceipt._await_confirmation = _await_confirmation
+
+
 def project():
     """The loaded brownie project (loads it from the repository root if nothing is loaded)."""
     loaded = brownie.project.get_loaded_projects()
@@ -61,6 +93,7 @@ def connect(network_id: str = "development", quiet: bool = True) -> None:
     if "cmd" in CONFIG.networks.get(network_id, {}):
         use_free_ports()
     network.connect(network_id)
+    patch_receipt_race()
 
 
 def accounts():

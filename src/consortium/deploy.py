@@ -12,17 +12,26 @@ from typing import Any, Callable
 from consortium import chain
 from consortium.domain.hashing import code32, doc_hash
 
-# A line deployer takes (project, registry, admin) and returns {key: deployed contract}; the key is
-# the contract name, or "Name:label" where one contract is deployed several times (e.g. per currency).
-LineDeployer = Callable[[Any, Any, Any], dict[str, Any]]
+# A line deployer takes (project, registry, admin, deployed so far) and returns {key: contract}; the
+# key is the contract name, or "Name:label" where one contract is deployed several times (e.g. the
+# deposit token per currency: "DepositToken:CNY").
+LineDeployer = Callable[[Any, Any, Any, dict[str, Any]], dict[str, Any]]
 
 
 def _line_deployers() -> list[LineDeployer]:
-    """Business lines in deployment order (each only needs the registry)."""
-    from consortium.reporting import deploy as deploy_reporting
-    from consortium.roles import confirmations
+    """Business lines in deployment order. Settlement deploys one DepositToken per currency
+    (CNY, HKD); bill financing and the reconciliation payment use the same CNY token, so a
+    member's cash is one balance whichever line moves it."""
+    from consortium import reporting
+    from consortium.roles import annuity, bills, confirmations, settlement
 
-    return [confirmations.deploy, deploy_reporting]
+    return [
+        lambda p, r, a, d: annuity.deploy(p, r, a),
+        lambda p, r, a, d: settlement.deploy(p, r, a),
+        lambda p, r, a, d: bills.deploy(p, r, a, cash=d["DepositToken:CNY"]),
+        lambda p, r, a, d: confirmations.deploy(p, r, a, settlement_token=d["DepositToken:CNY"]),
+        lambda p, r, a, d: reporting.deploy(p, r, a),
+    ]
 
 
 @dataclass
@@ -51,7 +60,7 @@ def deploy_all(admin: Any, founder_name: str = "Consortium permission manager", 
     )
     suite = Suite(registry=registry, block=registry.tx.block_number)
     for deployer in _line_deployers():
-        suite.contracts.update(deployer(proj, registry, admin))
+        suite.contracts.update(deployer(proj, registry, admin, suite.contracts))
     if record:
         chain.DeploymentRecord(
             network=chain.network_name(),

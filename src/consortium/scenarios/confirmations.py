@@ -175,7 +175,10 @@ def _chain_time() -> int:
 
 
 def _token(ctx: DayContext) -> Any:
-    return ctx.suite["DepositToken:reconciliation"]
+    """The deposit token the Reconciliation contract pays in (the suite's CNY token when shared)."""
+    from consortium import chain
+
+    return chain.at("DepositToken", ctx.suite["Reconciliation"].settlementToken())
 
 
 def _cash_issuer(ctx: DayContext, bank: Institution, result: LineResult) -> Institution:
