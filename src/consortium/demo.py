@@ -11,6 +11,7 @@ import argparse
 import datetime
 import importlib
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -46,6 +47,8 @@ def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: C
         )
     results: list[LineResult] = []
     out.mkdir(parents=True, exist_ok=True)
+    # the institutions' stores and mailboxes belong to this run's freshly deployed suite
+    shutil.rmtree(out / "work", ignore_errors=True)
     first_day = _chain_day()
     for line in LINES:
         try:
@@ -112,17 +115,35 @@ def write_and_verify_reports(suite, members, seed: int, out: Path, console: Cons
     return summary
 
 
+def _fmt(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.2%}" if 0 < v < 1 else f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
 def summary_table(results: list[LineResult]) -> Table:
     table = Table(title="Consortium Ledger — business day summary")
-    for col in ("line", "counts", "txs", "gas", "key figures", "checks"):
-        table.add_column(col)
+    for col in ("line", "business counts", "txs", "gas", "checks"):
+        table.add_column(col, overflow="fold")
     for r in results:
-        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
-        metrics = ", ".join(f"{k} {v}" for k, v in r.metrics.items())
+        counts = ", ".join(f"{k} {_fmt(v)}" for k, v in r.counts.items())
         failed = [k for k, ok in r.checks.items() if not ok]
         checks = f"[green]{len(r.checks)} ok[/green]" if not failed else f"[red]FAILED: {', '.join(failed)}[/red]"
-        table.add_row(r.line, counts, str(r.transactions), f"{r.gas:,}", metrics, checks)
+        table.add_row(r.line, counts, _fmt(r.transactions), _fmt(r.gas), checks)
     return table
+
+
+def key_figures(results: list[LineResult]) -> list[str]:
+    """One line of figures per business line (netting efficiency, breaks, …), for people."""
+    lines = []
+    for r in results:
+        shown = {k: v for k, v in r.metrics.items() if k != "roots" and (not isinstance(v, (dict, list)) or v)}
+        lines.append(f"  {r.line:14} " + "; ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in shown.items()))
+    return lines
 
 
 def run_demo(accounts, args: argparse.Namespace) -> int:
@@ -130,8 +151,12 @@ def run_demo(accounts, args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results, reports = run_day(accounts, args.config, args.size, args.seed, Path(args.out), console)
     console.print(summary_table(results))
+    console.print("[bold]key figures[/bold]")
+    for line in key_figures(results):
+        console.print(line, soft_wrap=True)
+    console.print("[bold]regulators' reports[/bold]")
     for regulator, info in reports.get("regulators", {}).items():
-        console.print(f"  report for {regulator}: {info}")
+        console.print(f"  {regulator}: {info}", soft_wrap=True)
     ok = all(r.ok for r in results) and reports.get("ok", True)
     elapsed = time.perf_counter() - t0
     txs = sum(r.transactions for r in results)
