@@ -16,7 +16,14 @@ from consortium.chain import patch_receipt_race, use_free_ports  # noqa: E402
 use_free_ports()  # before brownie launches its chain: parallel runs must not share port 8545
 patch_receipt_race()  # anvil shows the new nonce before the receipt: see chain.patch_receipt_race
 
-pytest_plugins = ["tests.fixtures.consortium"]
+pytest_plugins = [
+    "tests.fixtures.consortium",
+    "tests.fixtures.annuity",
+    "tests.fixtures.bills",
+    "tests.fixtures.confirmations",
+    "tests.fixtures.settlement",
+    "tests.fixtures.reporting",
+]
 
 
 @pytest.fixture(autouse=True)

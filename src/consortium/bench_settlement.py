@@ -8,7 +8,6 @@ assets, not with trades; gross settlement moves two transfers per execution.
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 from consortium.domain.hashing import code32, doc_hash

@@ -44,6 +44,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from brownie._config import CONFIG
+
+    # anvil's step tracing (needed for coverage) holds every opcode of every transaction in memory:
+    # at 10,000 settlement trades it grew past 20 GB. Benchmarks run without it.
+    CONFIG.networks.get(args.network, {}).get("cmd_settings", {}).pop("steps_tracing", None)
     chain = _connect(args.network)
     from consortium.bench import run_bench
 

@@ -6,7 +6,6 @@ from consortium.deploy import Suite
 from consortium.scenarios import DayContext, Members
 from consortium.scenarios.annuity import run_day
 
-pytest_plugins = ["tests.fixtures.annuity"]
 
 
 def test_annuity_day__quick_size__every_check_holds(

@@ -8,7 +8,6 @@ from consortium.deploy import Suite
 from consortium.scenarios import DayContext, Members
 from consortium.scenarios.bills import run_day
 
-pytest_plugins = ["tests.fixtures.bills"]
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,14 @@ import random
 
 import pytest
 
-from consortium.roles.membership import Institution
 from consortium.scenarios import DayContext, Members
 from consortium.scenarios.confirmations import run_day
 
-pytest_plugins = ["tests.fixtures.confirmations"]
 
 
 @pytest.fixture(scope="module")
 def day_context(line_suite, manager, admit, regulator_cn, accounts, tmp_path_factory):
-    cast = {
+    conf_cast = {
         "sales bank": (accounts[11], ["SALES_BANK"]),
         "WM subsidiary A": (accounts[12], ["PRODUCT_ISSUER"]),
         "WM subsidiary B": (accounts[13], ["PRODUCT_ISSUER"]),
@@ -22,8 +20,8 @@ def day_context(line_suite, manager, admit, regulator_cn, accounts, tmp_path_fac
         "finance company": (accounts[16], ["FINANCE_COMPANY"]),
         "reconciler": (accounts[17], ["RECONCILER"]),
     }
-    by_name = {n: admit(a, roles, regulator=regulator_cn, name=n) for n, (a, roles) in cast.items()}
-    members = Members(by_name=by_name, roles={n: r for n, (_, r) in cast.items()})
+    by_name = {n: admit(a, roles, regulator=regulator_cn, name=n) for n, (a, roles) in conf_cast.items()}
+    members = Members(by_name=by_name, roles={n: r for n, (_, r) in conf_cast.items()})
     return DayContext(suite=line_suite, members=members, manager=manager, rng=random.Random(7),
                       size={"orders": 30, "payments": 40, "customers": 5},
                       workdir=tmp_path_factory.mktemp("confirmations-day"))

@@ -5,7 +5,6 @@ from sqlalchemy import update
 
 from consortium.reporting.indexer import Indexer, index_state, sources_from_contracts
 
-pytest_plugins = ["tests.fixtures.reporting"]
 
 
 class Stop(Exception):

@@ -7,7 +7,6 @@ from consortium.domain.netting import positions
 from consortium.scenarios import DayContext, Members
 from consortium.scenarios import settlement as day
 
-pytest_plugins = ["tests.fixtures.settlement"]
 
 LEVEL_SECOND, LEVEL_INTERMEDIARY, LEVEL_INVESTOR = 0, 1, 2
 
@@ -19,14 +18,14 @@ def _expected(before, legs):
     return out
 
 
-def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(cast, engine):
-    trades, _ = day.generate_trades(random.Random(11), 40, cast, owners=5)
-    day.fund(cast, trades)
-    holders = [p.address for p in cast.participants] + [cast.ccp.address]
-    before = day.balances(cast, holders)
-    local = cast.locals[0]
+def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(settle_cast, engine):
+    trades, _ = day.generate_trades(random.Random(11), 40, settle_cast, owners=5)
+    day.fund(settle_cast, trades)
+    holders = [p.address for p in settle_cast.participants] + [settle_cast.ccp.address]
+    before = day.balances(settle_cast, holders)
+    local = settle_cast.locals[0]
     victim = next(t for t in trades if t.local_broker == local.address)
-    out = day.run_cycle(cast, code32("DAY-1"), trades, corrupt={local.address: victim.trade_id})
+    out = day.run_cycle(settle_cast, code32("DAY-1"), trades, corrupt={local.address: victim.trade_id})
 
     # the break shows at the intermediary and investor levels of the local broker only
     broken = [r for r in out.reconciliations if not r["matched"]]
@@ -35,15 +34,15 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(cas
     assert out.breaks()[LEVEL_INTERMEDIARY] >= 2  # both sides see it
     assert out.breaks()[LEVEL_INVESTOR] == 1
     # every clearing participant matched the CCP and CSD: netting and settlement did not wait
-    for p in cast.participants:
+    for p in settle_cast.participants:
         seconds = [
             r for r in out.reconciliations if r["party"] == p.address and int(r["level"]) == 0
         ]
         assert seconds and all(r["matched"] for r in seconds)
 
-    after = day.balances(cast, holders)
+    after = day.balances(settle_cast, holders)
     assert after == _expected(before, out.netting.legs)
-    assert all(after[k] == before[k] for k in after if k[0] == cast.ccp.address)  # CCP flat
+    assert all(after[k] == before[k] for k in after if k[0] == settle_cast.ccp.address)  # CCP flat
     pos = positions(trades)
     assert {(l.participant, l.kind, l.asset): l.amount for l in out.netting.legs} == {
         k: v for k, v in pos.items() if v
@@ -55,17 +54,17 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(cas
     assert settled["legCount"] == out.netting.net_count
 
 
-def test_run_day__from_day_context__all_checks_hold(cast, settlement_suite, registry, manager):
+def test_run_day__from_day_context__all_checks_hold(settle_cast, settlement_suite, registry, manager):
     by_name, roles = {}, {}
     for inst, role in (
         [
-            (cast.ccp.institution, "CCP"),
-            (cast.csd.institution, "CSD"),
-            (cast.cash.institution, "CASH_ISSUER"),
+            (settle_cast.ccp.institution, "CCP"),
+            (settle_cast.csd.institution, "CSD"),
+            (settle_cast.cash.institution, "CASH_ISSUER"),
         ]
-        + [(p.institution, "BROKER") for p in cast.participants + cast.locals]
-        + [(p.institution, "CUSTODIAN") for p in cast.custodians]
-        + [(p.institution, "EXCHANGE") for p in cast.exchanges]
+        + [(p.institution, "BROKER") for p in settle_cast.participants + settle_cast.locals]
+        + [(p.institution, "CUSTODIAN") for p in settle_cast.custodians]
+        + [(p.institution, "EXCHANGE") for p in settle_cast.exchanges]
     ):
         by_name[inst.name] = inst
         roles[inst.name] = [role]

@@ -19,16 +19,15 @@ from hypothesis import strategies as st
 from consortium.domain.bills import BillLedger, BillStatus, NodeKind, NodeState
 from tests.fixtures.bills import warp
 
-pytest_plugins = ["tests.fixtures.bills"]
 
 pick = st.integers(min_value=0, max_value=10_000)
 
 
-def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, chain, maturity):
+def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_cast, chain, maturity):
     chain.snapshot()
-    clients = [cast.core, cast.tier1, cast.tier2a, cast.tier2b]
+    clients = [bill_cast.core, bill_cast.tier1, bill_cast.tier2a, bill_cast.tier2b]
     by_addr = {c.address: c for c in clients}
-    holders = [c.address for c in clients] + [cast.factor.address]
+    holders = [c.address for c in clients] + [bill_cast.factor.address]
 
     class Machine(sf.RuleBasedStateMachine):
         def __init__(self):
@@ -46,8 +45,8 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, c
         # ------------------------------------------------------------ rules
         @sf.rule(receiver=st.integers(1, 3), face=st.integers(1, 10**9))
         def request_issue(self, receiver, face):
-            bill_id, _ = cast.core.request_issue(clients[receiver].address, face, maturity, "po")
-            assert bill_id == self.m.issue(cast.core.address, clients[receiver].address, face)
+            bill_id, _ = bill_cast.core.request_issue(clients[receiver].address, face, maturity, "po")
+            assert bill_id == self.m.issue(bill_cast.core.address, clients[receiver].address, face)
 
         @sf.rule(i=pick, to=st.integers(0, 3), share=st.floats(0.01, 1.0))
         def request_transfer(self, i, to, share):
@@ -84,8 +83,8 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, c
             pending = [n for n in self._nodes(NodeState.REQUESTED) if n.kind == NodeKind.FINANCING]
             assume(pending)
             n = pending[i % len(pending)]
-            cast.factor.quote(n.node_id, 500, "agreement")
-            self.m.advance(n.node_id, NodeState.QUOTED, receiver=cast.factor.address)
+            bill_cast.factor.quote(n.node_id, 500, "agreement")
+            self.m.advance(n.node_id, NodeState.QUOTED, receiver=bill_cast.factor.address)
 
         @sf.rule(i=pick, ok=st.booleans())
         def accept(self, i, ok):
@@ -100,7 +99,7 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, c
             pending = self._nodes(NodeState.REVIEWED, NodeState.AGREED)
             assume(pending)
             n = pending[i % len(pending)]
-            cast.auditor.audit(n.node_id, ok, "audit")
+            bill_cast.auditor.audit(n.node_id, ok, "audit")
             if not ok:
                 self.m.reject(n.node_id)
             elif n.kind == NodeKind.FINANCING:
@@ -113,7 +112,7 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, c
             pending = self._nodes(NodeState.AUDITED)
             assume(pending)
             n = pending[i % len(pending)]
-            cast.factor.disburse(n.node_id, "wire")
+            bill_cast.factor.disburse(n.node_id, "wire")
             self.m.deliver(n.node_id)
 
         @sf.rule(i=pick, to=st.integers(1, 3))
@@ -163,7 +162,7 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, cast, c
             warp(chain, maturity)
             items = [(nid, h, v) for (nid, h), v in self.m.balances.items() if v > 0]
             for start in range(0, len(items), 50):
-                cast.core.redeem(items[start : start + 50], payment_ref="maturity wire")
+                bill_cast.core.redeem(items[start : start + 50], payment_ref="maturity wire")
             for nid, h, v in items:
                 self.m.redeem(nid, h, v)
             for bill_id, status in self.m.status.items():

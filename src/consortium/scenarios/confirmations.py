@@ -46,7 +46,6 @@ def _agree(ctx: DayContext, rules: qualification.QualificationRules, bank: Insti
 def run_day(ctx: DayContext) -> LineResult:
     result = LineResult("confirmations")
     rng = ctx.rng
-    reg = ctx.suite.registry
     m = ctx.members
     sales, issuers = m.one("SALES_BANK"), m.with_role("PRODUCT_ISSUER")
     bank_i, fc_i, rec_i = m.one("BANK"), m.one("FINANCE_COMPANY"), m.one("RECONCILER")

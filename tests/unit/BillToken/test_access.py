@@ -6,12 +6,11 @@ import pytest
 from consortium.domain.hashing import doc_hash
 from tests.unit.BillToken.helpers import state_changing
 
-pytest_plugins = ["tests.fixtures.bills"]
 
 H = doc_hash("x")
 Z = "0x" + "00" * 20
 
-# function -> (role it needs, args builder given the cast); the role check comes first, so args may
+# function -> (role it needs, args builder given the bill_cast); the role check comes first, so args may
 # point at nothing: a caller without the role is refused before any business check.
 GATED = {
     "requestIssue": ("SUPPLY_CHAIN_CLIENT", lambda c: (c.tier1.address, 1, H, 2**40, H, False)),
@@ -45,15 +44,15 @@ CALLERS = {
 
 
 @pytest.fixture(scope="module")
-def callers(cast, regulator_cn, stranger):
+def callers(bill_cast, regulator_cn, stranger):
     return {
-        "client": cast.tier2b.inst.account,
-        "auditor": cast.auditor.inst.account,
-        "factor": cast.factor.inst.account,
-        "cash_issuer": cast.cash_issuer.inst.account,
+        "client": bill_cast.tier2b.inst.account,
+        "auditor": bill_cast.auditor.inst.account,
+        "factor": bill_cast.factor.inst.account,
+        "cash_issuer": bill_cast.cash_issuer.inst.account,
         "regulator": regulator_cn.account,
-        "suspended": cast.suspended.inst.account,
-        "applicant": cast.applicant,
+        "suspended": bill_cast.suspended.inst.account,
+        "applicant": bill_cast.applicant,
         "stranger": stranger,
     }
 
@@ -68,18 +67,18 @@ def _cases():
 
 
 @pytest.mark.parametrize("fn,caller,error", list(_cases()))
-def test_gated__wrong_caller__reverts_unchanged(bills, cast, callers, fn, caller, error):
+def test_gated__wrong_caller__reverts_unchanged(bills, bill_cast, callers, fn, caller, error):
     before = bills.nextId()
     with brownie.reverts(revert_pattern=error):
-        getattr(bills, fn)(*GATED[fn][1](cast), {"from": callers[caller]})
+        getattr(bills, fn)(*GATED[fn][1](bill_cast), {"from": callers[caller]})
     assert bills.nextId() == before
 
 
 @pytest.mark.parametrize("fn", sorted(DISABLED))
 @pytest.mark.parametrize("caller", sorted(CALLERS))
-def test_direct_transfer__any_caller__disabled(bills, cast, callers, fn, caller):
+def test_direct_transfer__any_caller__disabled(bills, bill_cast, callers, fn, caller):
     with brownie.reverts(revert_pattern=r"BillDirectTransferDisabled:.*"):
-        getattr(bills, fn)(*DISABLED[fn](cast), {"from": callers[caller]})
+        getattr(bills, fn)(*DISABLED[fn](bill_cast), {"from": callers[caller]})
 
 
 def test_table__every_state_changing_function_is_classified(bills):

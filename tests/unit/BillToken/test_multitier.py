@@ -4,22 +4,21 @@ factor → maturity redemption pays the right holders."""
 from consortium.domain.bills import BillStatus, NodeState, proceeds
 from tests.fixtures.bills import FACE, warp
 
-pytest_plugins = ["tests.fixtures.bills"]
 
 A, B = 350_000_00, 500_000_00  # tier-1 keeps FACE - A - B = 150,000.00
 RATE = 600
 
 
 def test_multitier__issue_split_finance_redeem__right_holders_paid(
-    bills, cash, cast, maturity, chain, transfer
+    bills, cash, bill_cast, maturity, chain, transfer
 ):
     core, t1, t2a, t2b, factor, auditor = (
-        cast.core,
-        cast.tier1,
-        cast.tier2a,
-        cast.tier2b,
-        cast.factor,
-        cast.auditor,
+        bill_cast.core,
+        bill_cast.tier1,
+        bill_cast.tier2a,
+        bill_cast.tier2b,
+        bill_cast.factor,
+        bill_cast.auditor,
     )
 
     # 开单: the core enterprise owes tier-1 the face value

@@ -8,16 +8,15 @@ from consortium.domain.hashing import doc_hash
 from tests.fixtures.bills import FACE, warp
 from tests.unit.BillToken.helpers import snapshot
 
-pytest_plugins = ["tests.fixtures.bills"]
 
 PART = 300_000_00
 
 
 @pytest.fixture(scope="module")
-def split(make_bill, transfer, cast):
+def split(make_bill, transfer, bill_cast):
     """A bill split: tier-1 keeps FACE - PART on the root node, tier-2 A holds PART on a child."""
     bill_id = make_bill()
-    child = transfer(cast.tier1, bill_id, cast.tier2a, PART)
+    child = transfer(bill_cast.tier1, bill_id, bill_cast.tier2a, PART)
     return bill_id, child
 
 
@@ -26,22 +25,22 @@ def matured(chain, maturity):
     warp(chain, maturity)
 
 
-def test_redeem__matured__pays_each_holder_and_burns(bills, cash, cast, split, matured):
+def test_redeem__matured__pays_each_holder_and_burns(bills, cash, bill_cast, split, matured):
     bill_id, child = split
-    c1, c2 = cash.balanceOf(cast.tier1.address), cash.balanceOf(cast.tier2a.address)
-    tx = cast.core.redeem(
-        [(bill_id, cast.tier1.address, FACE - PART), (child, cast.tier2a.address, PART)]
+    c1, c2 = cash.balanceOf(bill_cast.tier1.address), cash.balanceOf(bill_cast.tier2a.address)
+    tx = bill_cast.core.redeem(
+        [(bill_id, bill_cast.tier1.address, FACE - PART), (child, bill_cast.tier2a.address, PART)]
     )
     assert [e["holder"] for e in tx.events["BillRedeemed"]] == [
-        cast.tier1.address,
-        cast.tier2a.address,
+        bill_cast.tier1.address,
+        bill_cast.tier2a.address,
     ]
     assert tx.events["BillSettled"]["faceValue"] == FACE
-    assert cash.balanceOf(cast.tier1.address) == c1 + FACE - PART
-    assert cash.balanceOf(cast.tier2a.address) == c2 + PART
+    assert cash.balanceOf(bill_cast.tier1.address) == c1 + FACE - PART
+    assert cash.balanceOf(bill_cast.tier2a.address) == c2 + PART
     assert (
-        bills.balanceOf(cast.tier1.address, bill_id) == 0
-        and bills.balanceOf(cast.tier2a.address, child) == 0
+        bills.balanceOf(bill_cast.tier1.address, bill_id) == 0
+        and bills.balanceOf(bill_cast.tier2a.address, child) == 0
     )
     b = bills.bill(bill_id)
     assert (
@@ -51,24 +50,24 @@ def test_redeem__matured__pays_each_holder_and_burns(bills, cash, cast, split, m
     )
 
 
-def test_redeem__partial_with_reference__bill_stays_active(bills, cash, cast, split, matured):
+def test_redeem__partial_with_reference__bill_stays_active(bills, cash, bill_cast, split, matured):
     bill_id, child = split
-    before = cash.balanceOf(cast.tier2a.address)
-    tx = cast.core.redeem([(child, cast.tier2a.address, 100_00)], payment_ref="bank transfer 9")
+    before = cash.balanceOf(bill_cast.tier2a.address)
+    tx = bill_cast.core.redeem([(child, bill_cast.tier2a.address, 100_00)], payment_ref="bank transfer 9")
     assert tx.events["BillRedeemed"]["paymentRef"] == "0x" + doc_hash("bank transfer 9").hex()
     assert "BillSettled" not in tx.events
-    assert cash.balanceOf(cast.tier2a.address) == before
-    assert bills.balanceOf(cast.tier2a.address, child) == PART - 100_00
+    assert cash.balanceOf(bill_cast.tier2a.address) == before
+    assert bills.balanceOf(bill_cast.tier2a.address, child) == PART - 100_00
     assert bills.outstanding(bill_id) == FACE - 100_00
     assert bills.bill(bill_id)["status"] == BillStatus.ACTIVE
 
 
-def test_redeem__before_maturity__reverts_unchanged(bills, cast, split):
+def test_redeem__before_maturity__reverts_unchanged(bills, bill_cast, split):
     bill_id, child = split
-    before = snapshot(bills, [bill_id, child], [cast.tier1.address, cast.tier2a.address])
+    before = snapshot(bills, [bill_id, child], [bill_cast.tier1.address, bill_cast.tier2a.address])
     with brownie.reverts(revert_pattern=r"BillNotMatured:.*"):
-        cast.core.redeem([(child, cast.tier2a.address, 1)])
-    assert snapshot(bills, [bill_id, child], [cast.tier1.address, cast.tier2a.address]) == before
+        bill_cast.core.redeem([(child, bill_cast.tier2a.address, 1)])
+    assert snapshot(bills, [bill_id, child], [bill_cast.tier1.address, bill_cast.tier2a.address]) == before
 
 
 @pytest.mark.parametrize(
@@ -84,99 +83,99 @@ def test_redeem__before_maturity__reverts_unchanged(bills, cast, split):
         ("unknown node", lambda s, c: (999, c.tier2a.address, 1), r"BillUnknownNode:.*"),
     ],
 )
-def test_redeem__bad_item__reverts_unchanged(bills, cast, split, matured, case, item, error):
+def test_redeem__bad_item__reverts_unchanged(bills, bill_cast, split, matured, case, item, error):
     bill_id, child = split
     before = snapshot(
-        bills, [bill_id, child], [cast.tier1.address, cast.tier2a.address, cast.tier2b.address]
+        bills, [bill_id, child], [bill_cast.tier1.address, bill_cast.tier2a.address, bill_cast.tier2b.address]
     )
     with brownie.reverts(revert_pattern=error):
-        cast.core.redeem([(bill_id, cast.tier1.address, 1), item(split, cast)])
+        bill_cast.core.redeem([(bill_id, bill_cast.tier1.address, 1), item(split, bill_cast)])
     assert (
         snapshot(
-            bills, [bill_id, child], [cast.tier1.address, cast.tier2a.address, cast.tier2b.address]
+            bills, [bill_id, child], [bill_cast.tier1.address, bill_cast.tier2a.address, bill_cast.tier2b.address]
         )
         == before
     )
 
 
-def test_redeem__not_debtor__reverts(bills, cast, split, matured):
+def test_redeem__not_debtor__reverts(bills, bill_cast, split, matured):
     with brownie.reverts(revert_pattern=r"BillNotDebtor:.*"):
-        cast.tier1.redeem([(split[1], cast.tier2a.address, 1)])
+        bill_cast.tier1.redeem([(split[1], bill_cast.tier2a.address, 1)])
 
 
-def test_redeem__batch_bounds__reverts(bills, cast, split, matured):
+def test_redeem__batch_bounds__reverts(bills, bill_cast, split, matured):
     child = split[1]
     with brownie.reverts(revert_pattern=r"BillBatchTooLarge:.*"):
-        cast.core.redeem([(child, cast.tier2a.address, 1)] * 51)
+        bill_cast.core.redeem([(child, bill_cast.tier2a.address, 1)] * 51)
     with brownie.reverts(revert_pattern=r"BillBatchLengthMismatch:.*"):
-        bills.redeem([child], [], [1], b"\0" * 32, {"from": cast.core.inst.account})
+        bills.redeem([child], [], [1], b"\0" * 32, {"from": bill_cast.core.inst.account})
     with brownie.reverts(revert_pattern=r"BillZeroAmount.*"):
-        cast.core.redeem([])
-    tx = cast.core.redeem([(child, cast.tier2a.address, 1)] * 50)
+        bill_cast.core.redeem([])
+    tx = bill_cast.core.redeem([(child, bill_cast.tier2a.address, 1)] * 50)
     assert len(tx.events["BillRedeemed"]) == 50
 
 
-def test_redeem__locked_escrow__not_redeemable_until_rejected(bills, cast, split, maturity, chain):
+def test_redeem__locked_escrow__not_redeemable_until_rejected(bills, bill_cast, split, maturity, chain):
     _bill_id, child = split
-    pending, _ = cast.tier2a.request_transfer(child, cast.tier2b.address, PART, "sub")
+    pending, _ = bill_cast.tier2a.request_transfer(child, bill_cast.tier2b.address, PART, "sub")
     warp(chain, maturity)
     with brownie.reverts(revert_pattern=r"BillNodeState:.*"):
-        cast.core.redeem([(pending, bills.address, PART)])
-    cast.tier2b.review(pending, False, "matured before review")
-    cast.core.redeem([(child, cast.tier2a.address, PART)])
-    assert bills.balanceOf(cast.tier2a.address, child) == 0
+        bill_cast.core.redeem([(pending, bills.address, PART)])
+    bill_cast.tier2b.review(pending, False, "matured before review")
+    bill_cast.core.redeem([(child, bill_cast.tier2a.address, PART)])
+    assert bills.balanceOf(bill_cast.tier2a.address, child) == 0
 
 
-def test_redeem__currency_without_cash_token__on_chain_refused(bills, cast, maturity, chain):
+def test_redeem__currency_without_cash_token__on_chain_refused(bills, bill_cast, maturity, chain):
     from consortium.domain.hashing import code32
 
     tx = bills.requestIssue(
-        cast.tier1.address,
+        bill_cast.tier1.address,
         100,
         code32("USD"),
         maturity,
         doc_hash("po"),
         False,
-        {"from": cast.core.inst.account},
+        {"from": bill_cast.core.inst.account},
     )
     bill_id = tx.events["BillIssueRequested"]["billId"]
-    cast.tier1.review(bill_id, True, "ok")
-    cast.auditor.audit(bill_id, True, "ok")
+    bill_cast.tier1.review(bill_id, True, "ok")
+    bill_cast.auditor.audit(bill_id, True, "ok")
     warp(chain, maturity)
     with brownie.reverts(revert_pattern=r"BillCurrencyMismatch:.*"):
-        cast.core.redeem([(bill_id, cast.tier1.address, 100)])
-    cast.core.redeem([(bill_id, cast.tier1.address, 100)], payment_ref="USD wire")
+        bill_cast.core.redeem([(bill_id, bill_cast.tier1.address, 100)])
+    bill_cast.core.redeem([(bill_id, bill_cast.tier1.address, 100)], payment_ref="USD wire")
     assert bills.bill(bill_id)["status"] == BillStatus.SETTLED
 
 
 def test_mark_overdue__unpaid_after_maturity__marked_then_redeemable(
-    bills, cast, split, maturity, chain
+    bills, bill_cast, split, maturity, chain
 ):
     bill_id, child = split
     with brownie.reverts(revert_pattern=r"BillNotMatured:.*"):
-        cast.tier2a.mark_overdue(bill_id)
+        bill_cast.tier2a.mark_overdue(bill_id)
     warp(chain, maturity + 1)
-    tx = cast.tier2a.mark_overdue(bill_id)
+    tx = bill_cast.tier2a.mark_overdue(bill_id)
     ev = tx.events["BillMarkedOverdue"]
     assert (ev["billId"], ev["debtor"], ev["markedBy"], ev["outstanding"]) == (
         bill_id,
-        cast.core.address,
-        cast.tier2a.address,
+        bill_cast.core.address,
+        bill_cast.tier2a.address,
         FACE,
     )
     assert bills.bill(bill_id)["status"] == BillStatus.OVERDUE
     with brownie.reverts(revert_pattern=r"BillNotActive:.*"):
-        cast.tier1.mark_overdue(bill_id)
-    cast.core.redeem(
-        [(bill_id, cast.tier1.address, FACE - PART), (child, cast.tier2a.address, PART)]
+        bill_cast.tier1.mark_overdue(bill_id)
+    bill_cast.core.redeem(
+        [(bill_id, bill_cast.tier1.address, FACE - PART), (child, bill_cast.tier2a.address, PART)]
     )
     assert bills.bill(bill_id)["status"] == BillStatus.SETTLED
 
 
-def test_redeem__settled_bill__reverts(bills, cast, split, matured):
+def test_redeem__settled_bill__reverts(bills, bill_cast, split, matured):
     bill_id, child = split
-    cast.core.redeem(
-        [(bill_id, cast.tier1.address, FACE - PART), (child, cast.tier2a.address, PART)]
+    bill_cast.core.redeem(
+        [(bill_id, bill_cast.tier1.address, FACE - PART), (child, bill_cast.tier2a.address, PART)]
     )
     with brownie.reverts(revert_pattern=r"BillNotActive:.*"):
-        cast.core.redeem([(child, cast.tier2a.address, 1)])
+        bill_cast.core.redeem([(child, bill_cast.tier2a.address, 1)])

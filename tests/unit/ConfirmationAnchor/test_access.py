@@ -4,11 +4,10 @@ import pytest
 
 from tests.fixtures.confirmations import assert_refused, permission_cases, state_changing
 
-pytest_plugins = ["tests.fixtures.confirmations"]
 
 H = b"\x42" * 32
 
-# function -> (required role holder in the cast, args builder)
+# function -> (required role holder in the conf_cast, args builder)
 TABLE = {
     "submitRegistration": ("sales_bank", lambda c: (c.issuer_a.address, H, H)),
     "decideRegistration": ("issuer_a", lambda c: (H, True, H)),
@@ -18,8 +17,8 @@ TABLE = {
 
 
 @pytest.mark.parametrize("fn,caller", permission_cases(TABLE))
-def test_access__wrong_caller__reverts(anchor, cast, stranger, fn, caller):
-    assert_refused(anchor, TABLE, cast, stranger, fn, caller)
+def test_access__wrong_caller__reverts(anchor, conf_cast, stranger, fn, caller):
+    assert_refused(anchor, TABLE, conf_cast, stranger, fn, caller)
 
 
 def test_access__table_covers_every_state_changing_function(anchor):

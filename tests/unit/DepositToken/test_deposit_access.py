@@ -6,7 +6,6 @@ import pytest
 from consortium.domain.hashing import doc_hash
 from tests.unit.BillToken.helpers import state_changing
 
-pytest_plugins = ["tests.fixtures.bills"]
 
 H = doc_hash("x")
 ISSUER_ONLY = {
@@ -32,31 +31,31 @@ CALLERS = {
 
 
 @pytest.fixture(scope="module")
-def callers(cast, regulator_cn, stranger):
+def callers(bill_cast, regulator_cn, stranger):
     return {
-        "client": cast.tier1.inst.account,
-        "auditor": cast.auditor.inst.account,
-        "factor": cast.factor.inst.account,
+        "client": bill_cast.tier1.inst.account,
+        "auditor": bill_cast.auditor.inst.account,
+        "factor": bill_cast.factor.inst.account,
         "regulator": regulator_cn.account,
-        "suspended": cast.suspended.inst.account,
+        "suspended": bill_cast.suspended.inst.account,
         "stranger": stranger,
     }
 
 
 @pytest.mark.parametrize("fn", sorted(ISSUER_ONLY))
 @pytest.mark.parametrize("caller", sorted(CALLERS))
-def test_issuer_only__wrong_caller__reverts_unchanged(cash, cast, callers, fn, caller):
+def test_issuer_only__wrong_caller__reverts_unchanged(cash, bill_cast, callers, fn, caller):
     supply = cash.totalSupply()
     with brownie.reverts(revert_pattern=CALLERS[caller]):
-        getattr(cash, fn)(*ISSUER_ONLY[fn](cast), {"from": callers[caller]})
-    assert cash.totalSupply() == supply and not cash.isSettlementAgent(cast.tier1.address)
+        getattr(cash, fn)(*ISSUER_ONLY[fn](bill_cast), {"from": callers[caller]})
+    assert cash.totalSupply() == supply and not cash.isSettlementAgent(bill_cast.tier1.address)
 
 
 @pytest.mark.parametrize("caller", sorted(CALLERS) + ["cash_issuer"])
-def test_agent_only__non_agent__reverts(cash, cast, callers, caller):
-    acct = cast.cash_issuer.inst.account if caller == "cash_issuer" else callers[caller]
+def test_agent_only__non_agent__reverts(cash, bill_cast, callers, caller):
+    acct = bill_cast.cash_issuer.inst.account if caller == "cash_issuer" else callers[caller]
     with brownie.reverts(revert_pattern=r"DepositNotSettlementAgent:.*"):
-        cash.agentTransfer(*AGENT_ONLY["agentTransfer"](cast), {"from": acct})
+        cash.agentTransfer(*AGENT_ONLY["agentTransfer"](bill_cast), {"from": acct})
 
 
 def test_table__every_state_changing_function_is_classified(cash):

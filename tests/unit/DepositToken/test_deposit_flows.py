@@ -5,7 +5,6 @@ import pytest
 
 from consortium.domain.hashing import code32, doc_hash
 
-pytest_plugins = ["tests.fixtures.bills"]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ import pytest
 
 from tests.fixtures.confirmations import assert_refused, permission_cases, state_changing
 
-pytest_plugins = ["tests.fixtures.confirmations"]
 
 H = b"\x42" * 32
 SUMMARY = (0, 0, 0, 0, 0, 0, b"\0" * 32)
@@ -18,8 +17,8 @@ TABLE = {
 
 
 @pytest.mark.parametrize("fn,caller", permission_cases(TABLE))
-def test_access__wrong_caller__reverts(recon, cast, stranger, fn, caller):
-    assert_refused(recon, TABLE, cast, stranger, fn, caller)
+def test_access__wrong_caller__reverts(recon, conf_cast, stranger, fn, caller):
+    assert_refused(recon, TABLE, conf_cast, stranger, fn, caller)
 
 
 def test_access__table_covers_every_state_changing_function(recon):

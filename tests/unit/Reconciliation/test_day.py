@@ -8,7 +8,6 @@ from brownie.test import given, strategy
 
 from consortium.domain import reconciliation as R
 
-pytest_plugins = ["tests.fixtures.confirmations"]
 
 H = b"\x42" * 32
 
@@ -21,36 +20,36 @@ def _payments(n, day, seed=1):
 
 
 @pytest.fixture(scope="module")
-def funded(token, cast):
-    token.issue(cast.fc.address, 10**12, H, {"from": cast.cash_issuer.account})
+def funded(token, conf_cast):
+    token.issue(conf_cast.fc.address, 10**12, H, {"from": conf_cast.cash_issuer.account})
     return token
 
 
-def _run_day(people, cast, day, payments, tamper=None):
+def _run_day(people, conf_cast, day, payments, tamper=None):
     """The client records the day; stores receive; optional tamper(debit, credit, bilateral) edits copies."""
     client, fc, rec = people.client, people.fc, people.reconciler
-    client.record_day(cast.fc.address, cast.reconciler.address, day, payments, batch=40)
+    client.record_day(conf_cast.fc.address, conf_cast.reconciler.address, day, payments, batch=40)
     fc.collect_debits()
     got = rec.collect()
     bil = got["bilateral"]
     debit, credit = fc.store.details("debit", day), client.store.details("credit", day)
     if tamper:
         debit, credit, bil = tamper(debit, credit, bil)
-    return rec.reconcile_day(cast.bank.address, cast.fc.address, day, bil, debit, credit)
+    return rec.reconcile_day(conf_cast.bank.address, conf_cast.fc.address, day, bil, debit, credit)
 
 
-def test_day__no_breaks__success_and_exact_payment(recon, people, cast, past_day, funded):
+def test_day__no_breaks__success_and_exact_payment(recon, people, conf_cast, past_day, funded):
     pay = _payments(100, past_day)
-    result = _run_day(people, cast, past_day, pay)
+    result = _run_day(people, conf_cast, past_day, pay)
     assert result.ok and result.matched == 100 and result.corrected_total == int(pay.amount.sum())
-    key = people.reconciler.record(cast.bank.address, cast.fc.address, past_day, result)
+    key = people.reconciler.record(conf_cast.bank.address, conf_cast.fc.address, past_day, result)
     ev = people.reconciler.receipts[-1].events["DayReconciled"]
     assert (ev["matched"], ev["breaks"], ev["corrected"]) == (100, 0, int(pay.amount.sum()))
     assert [r["matched"] for r in people.fc.collect_results()] == [100]
-    bank_before = funded.balanceOf(cast.bank.address)
-    tx = people.fc.settle(cast.bank.address, past_day, funded)
+    bank_before = funded.balanceOf(conf_cast.bank.address)
+    tx = people.fc.settle(conf_cast.bank.address, past_day, funded)
     assert tx.events["DaySettled"]["amount"] == int(pay.amount.sum())
-    assert funded.balanceOf(cast.bank.address) - bank_before == int(pay.amount.sum())
+    assert funded.balanceOf(conf_cast.bank.address) - bank_before == int(pay.amount.sum())
     assert recon.getDay(key)[4] is True
 
 
@@ -68,10 +67,10 @@ def _inject_every_break(debit, credit, bil):
     return debit, credit, bil
 
 
-def test_day__every_break_class__classified_corrected_and_published(recon, people, cast, past_day, funded):
+def test_day__every_break_class__classified_corrected_and_published(recon, people, conf_cast, past_day, funded):
     past_day -= 1  # role objects' stores outlive the chain snapshot: one day per test
     pay = _payments(60, past_day, seed=2)
-    result = _run_day(people, cast, past_day, pay, tamper=_inject_every_break)
+    result = _run_day(people, conf_cast, past_day, pay, tamper=_inject_every_break)
     ids = pay.id.tolist()
     got = {(int(r.id), int(r.side)): int(r.cause) for r in result.breaks.itertuples()}
     assert got == {
@@ -82,99 +81,99 @@ def test_day__every_break_class__classified_corrected_and_published(recon, peopl
     assert result.corrected_total == total and result.matched == 60 - 5
     cm = result.breaks[result.breaks.cause == R.COMMITMENT_MISMATCH].iloc[0]
     assert int(cm.corrected) == int(pay.amount[4]) and int(cm.presented) == int(pay.amount[4]) + 1000
-    key = people.reconciler.record(cast.bank.address, cast.fc.address, past_day, result)
+    key = people.reconciler.record(conf_cast.bank.address, conf_cast.fc.address, past_day, result)
     d = recon.getDay(key)
     assert (d[5], d[6], d[7], d[2]) == (55, 6, 6, total)
     evs = people.reconciler.receipts[-1].events["BreakRecorded"]
     assert [(e["seq"], e["cause"]) for e in evs] == [(i, int(c)) for i, c in enumerate(result.breaks.cause)]
     assert any("amount differs" in line for line in result.describe())
-    bank_before = funded.balanceOf(cast.bank.address)
-    people.fc.settle(cast.bank.address, past_day, funded)
-    assert funded.balanceOf(cast.bank.address) - bank_before == total
+    bank_before = funded.balanceOf(conf_cast.bank.address)
+    people.fc.settle(conf_cast.bank.address, past_day, funded)
+    assert funded.balanceOf(conf_cast.bank.address) - bank_before == total
 
 
-def test_record__twice__reverts_and_resume_records_nothing_twice(recon, people, cast, past_day):
+def test_record__twice__reverts_and_resume_records_nothing_twice(recon, people, conf_cast, past_day):
     past_day -= 2
     pay = _payments(10, past_day, seed=3)
-    result = _run_day(people, cast, past_day, pay, tamper=_inject_every_break)
-    key = people.reconciler.record(cast.bank.address, cast.fc.address, past_day, result)
+    result = _run_day(people, conf_cast, past_day, pay, tamper=_inject_every_break)
+    key = people.reconciler.record(conf_cast.bank.address, conf_cast.fc.address, past_day, result)
     n = len(people.reconciler.receipts)
-    assert people.reconciler.record(cast.bank.address, cast.fc.address, past_day, result) == key
+    assert people.reconciler.record(conf_cast.bank.address, conf_cast.fc.address, past_day, result) == key
     assert len(people.reconciler.receipts) == n  # the resumed agent found everything on chain
     s = (result.matched, 6, 0, 0, result.corrected_total, result.corrected_total, result.breaks_root())
     with brownie.reverts(revert_pattern=r"ReconciliationDayAlreadyReconciled:.*"):
-        recon.recordReconciliation(cast.bank.address, cast.fc.address, past_day, s, {"from": cast.reconciler.account})
+        recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, s, {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationTooManyBreaks:.*"):
-        recon.recordBreaks(key, [(6, H, 1, 1, 0, 0)], {"from": cast.reconciler.account})
+        recon.recordBreaks(key, [(6, H, 1, 1, 0, 0)], {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationDayClosed:.*"):
-        recon.commitBilateral(cast.fc.address, past_day, H, 1, 1, {"from": cast.bank.account})
+        recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 1, {"from": conf_cast.bank.account})
     assert recon.getDay(key)[7] == 6
 
 
-def test_record__wrong_totals_or_too_early__reverts(recon, cast, chain, past_day):
+def test_record__wrong_totals_or_too_early__reverts(recon, conf_cast, chain, past_day):
     today = chain.time() // 86_400
     for day in (past_day, today):
-        recon.commitBilateral(cast.fc.address, day, bytes([day % 256]) + H[1:], 3, 300, {"from": cast.bank.account})
+        recon.commitBilateral(conf_cast.fc.address, day, bytes([day % 256]) + H[1:], 3, 300, {"from": conf_cast.bank.account})
     ok = (3, 0, 300, 300, 300, 300, b"\0" * 32)
     with brownie.reverts(revert_pattern=r"ReconciliationTooEarly:.*"):
-        recon.recordReconciliation(cast.bank.address, cast.fc.address, today, ok, {"from": cast.reconciler.account})
+        recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, today, ok, {"from": conf_cast.reconciler.account})
     for bad, err in [((3, 0, 300, 300, 299, 300, b"\0" * 32), "ReconciliationCorrectedTotalMismatch"),
                      ((3, 0, 300, 300, 300, 301, b"\0" * 32), "ReconciliationCorrectedTotalMismatch"),
                      ((4, 0, 300, 300, 300, 300, b"\0" * 32), "ReconciliationCountMismatch"),
                      ((3, 1, 300, 300, 300, 300, b"\0" * 32), "ReconciliationBreaksRootMissing"),
                      ((3, 0, 300, 300, 300, 300, H), "ReconciliationBreaksRootMissing")]:
         with brownie.reverts(revert_pattern=err + ":.*"):
-            recon.recordReconciliation(cast.bank.address, cast.fc.address, past_day, bad, {"from": cast.reconciler.account})
+            recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, bad, {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationNothingCommitted:.*"):
-        recon.recordReconciliation(cast.bank.address, cast.fc.address, past_day - 1, ok, {"from": cast.reconciler.account})
-    assert recon.getDay(recon.dayKey(cast.bank.address, cast.fc.address, past_day))[3] is False
+        recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day - 1, ok, {"from": conf_cast.reconciler.account})
+    assert recon.getDay(recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day))[3] is False
 
 
-def test_commit__bad_input__reverts(recon, cast, registry, past_day):
-    recon.commitBilateral(cast.fc.address, past_day, H, 1, 5, {"from": cast.bank.account})
-    for args, err in [((cast.fc.address, past_day, H, 1, 5), "ReconciliationRootAlreadyCommitted"),
-                      ((cast.fc.address, past_day, b"\0" * 32, 1, 5), "ReconciliationZeroRoot"),
-                      ((cast.fc.address, past_day, b"\x01" * 32, 0, 5), "ReconciliationCountOutOfRange"),
-                      ((cast.issuer_a.address, past_day, b"\x01" * 32, 1, 5), "ManagedChannelClosed")]:
+def test_commit__bad_input__reverts(recon, conf_cast, registry, past_day):
+    recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 5, {"from": conf_cast.bank.account})
+    for args, err in [((conf_cast.fc.address, past_day, H, 1, 5), "ReconciliationRootAlreadyCommitted"),
+                      ((conf_cast.fc.address, past_day, b"\0" * 32, 1, 5), "ReconciliationZeroRoot"),
+                      ((conf_cast.fc.address, past_day, b"\x01" * 32, 0, 5), "ReconciliationCountOutOfRange"),
+                      ((conf_cast.issuer_a.address, past_day, b"\x01" * 32, 1, 5), "ManagedChannelClosed")]:
         with brownie.reverts(revert_pattern=err + ".*"):
-            recon.commitBilateral(*args, {"from": cast.bank.account})
-    d = recon.getDay(recon.dayKey(cast.bank.address, cast.fc.address, past_day))
+            recon.commitBilateral(*args, {"from": conf_cast.bank.account})
+    d = recon.getDay(recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day))
     assert (d[0], d[1], d[2]) == (1, 1, 5)
 
 
-def test_breaks__out_of_order_or_bad_cause__reverts(recon, cast, past_day):
-    recon.commitBilateral(cast.fc.address, past_day, H, 2, 10, {"from": cast.bank.account})
-    key = recon.dayKey(cast.bank.address, cast.fc.address, past_day)
+def test_breaks__out_of_order_or_bad_cause__reverts(recon, conf_cast, past_day):
+    recon.commitBilateral(conf_cast.fc.address, past_day, H, 2, 10, {"from": conf_cast.bank.account})
+    key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotReconciled:.*"):
-        recon.recordBreaks(key, [(0, H, 1, 1, 0, 5)], {"from": cast.reconciler.account})
-    recon.recordReconciliation(cast.bank.address, cast.fc.address, past_day, (1, 2, 5, 10, 10, 10, H),
-                               {"from": cast.reconciler.account})
+        recon.recordBreaks(key, [(0, H, 1, 1, 0, 5)], {"from": conf_cast.reconciler.account})
+    recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 2, 5, 10, 10, 10, H),
+                               {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationBreakOutOfOrder:.*"):
-        recon.recordBreaks(key, [(1, H, 1, 1, 0, 5)], {"from": cast.reconciler.account})
+        recon.recordBreaks(key, [(1, H, 1, 1, 0, 5)], {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationBadBreak:.*"):
-        recon.recordBreaks(key, [(0, H, 6, 1, 0, 5)], {"from": cast.reconciler.account})
+        recon.recordBreaks(key, [(0, H, 6, 1, 0, 5)], {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationTooManyBreaks:.*"):
-        recon.recordBreaks(key, [], {"from": cast.reconciler.account})
-    recon.recordBreaks(key, [(0, H, 1, 1, 0, 5), (1, H, 2, 2, 6, 5)], {"from": cast.reconciler.account})
+        recon.recordBreaks(key, [], {"from": conf_cast.reconciler.account})
+    recon.recordBreaks(key, [(0, H, 1, 1, 0, 5), (1, H, 2, 2, 6, 5)], {"from": conf_cast.reconciler.account})
     assert recon.getDay(key)[7] == 2
 
 
-def test_settle__not_reconciled_twice_or_other_party__reverts(recon, cast, past_day, token, funded):
-    recon.commitBilateral(cast.fc.address, past_day, H, 1, 10, {"from": cast.bank.account})
+def test_settle__not_reconciled_twice_or_other_party__reverts(recon, conf_cast, past_day, token, funded):
+    recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 10, {"from": conf_cast.bank.account})
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotReconciled:.*"):
-        recon.settleDay(cast.bank.address, past_day, H, {"from": cast.fc.account})
-    recon.recordReconciliation(cast.bank.address, cast.fc.address, past_day, (1, 0, 10, 10, 10, 10, b"\0" * 32),
-                               {"from": cast.reconciler.account})
-    token.approve(recon, 10, {"from": cast.fc.account})
-    recon.settleDay(cast.bank.address, past_day, H, {"from": cast.fc.account})
+        recon.settleDay(conf_cast.bank.address, past_day, H, {"from": conf_cast.fc.account})
+    recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 0, 10, 10, 10, 10, b"\0" * 32),
+                               {"from": conf_cast.reconciler.account})
+    token.approve(recon, 10, {"from": conf_cast.fc.account})
+    recon.settleDay(conf_cast.bank.address, past_day, H, {"from": conf_cast.fc.account})
     with brownie.reverts(revert_pattern=r"ReconciliationDayAlreadySettled:.*"):
-        recon.settleDay(cast.bank.address, past_day, H, {"from": cast.fc.account})
+        recon.settleDay(conf_cast.bank.address, past_day, H, {"from": conf_cast.fc.account})
     with brownie.reverts(revert_pattern=r"ReconciliationNotDayParty:.*"):
-        recon.settleDay(cast.fc.address, past_day, H, {"from": cast.fc.account})
+        recon.settleDay(conf_cast.fc.address, past_day, H, {"from": conf_cast.fc.account})
 
 
 @given(amounts=strategy("uint32[]", min_length=1, max_length=40), drop=strategy("uint8"), bump=strategy("uint16"))
-def test_engine__random_day__chain_accepts_exact_totals(recon, cast, past_day, amounts, drop, bump):
+def test_engine__random_day__chain_accepts_exact_totals(recon, conf_cast, past_day, amounts, drop, bump):
     """Property: whatever the breaks, the engine's corrected totals equal what the chain committed."""
     n = len(amounts)
     ids = np.arange(1, n + 1, dtype=np.int64)
@@ -183,8 +182,8 @@ def test_engine__random_day__chain_accepts_exact_totals(recon, cast, past_day, a
     credit = bil[["id", "amount"]].copy()
     credit.loc[bump % n, "amount"] += bump
     res = R.reconcile(bil, debit, credit)
-    recon.commitBilateral(cast.fc.address, past_day, b"\x07" * 32, n, sum(amounts), {"from": cast.bank.account})
+    recon.commitBilateral(conf_cast.fc.address, past_day, b"\x07" * 32, n, sum(amounts), {"from": conf_cast.bank.account})
     s = (res.matched, len(res.breaks), res.presented[1], res.presented[2], res.corrected_total,
          res.corrected_total, res.breaks_root())
-    tx = recon.recordReconciliation(cast.bank.address, cast.fc.address, past_day, s, {"from": cast.reconciler.account})
+    tx = recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, s, {"from": conf_cast.reconciler.account})
     assert tx.events["DayReconciled"]["corrected"] == sum(amounts)

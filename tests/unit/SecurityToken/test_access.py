@@ -5,7 +5,6 @@ import pytest
 
 from consortium.domain.hashing import code32, doc_hash
 
-pytest_plugins = ["tests.fixtures.settlement"]
 
 H = doc_hash("x")
 CSD_ONLY = {
@@ -15,22 +14,22 @@ CSD_ONLY = {
     "setSettlementAgent": lambda f: (f["broker"], True),
 }
 HOLDER_FUNCTIONS = {"safeTransferFrom", "safeBatchTransferFrom", "setApprovalForAll"}
-CALLERS = ["ccp", "cash", "broker", "auditor", "suspended", "stranger"]
+CALLERS = ["ccp", "cash", "broker", "settle_auditor", "suspended", "stranger"]
 
 
 @pytest.fixture(scope="module")
-def who(cast, suspended, auditor, stranger):
-    cast.csd.issue(cast.participants[0].address, 1, 100)
+def who(settle_cast, suspended, settle_auditor, stranger):
+    settle_cast.csd.issue(settle_cast.participants[0].address, 1, 100)
     return {
         "accounts": {
-            "ccp": cast.ccp.account,
-            "cash": cast.cash.account,
-            "broker": cast.participants[0].account,
-            "auditor": auditor.account,
+            "ccp": settle_cast.ccp.account,
+            "cash": settle_cast.cash.account,
+            "broker": settle_cast.participants[0].account,
+            "settle_auditor": settle_auditor.account,
             "suspended": suspended.account,
             "stranger": stranger,
         },
-        "broker": cast.participants[0].address,
+        "broker": settle_cast.participants[0].address,
     }
 
 
@@ -70,15 +69,15 @@ def test_table__covers_every_state_changing_function(security_token):
     assert changing == set(CSD_ONLY) | HOLDER_FUNCTIONS | {"agentTransfer"}
 
 
-def test_list_issue_redeem__happy_path_events(security_token, cast, who):
-    tx = cast.csd.list_security(42, "HK.0001")
+def test_list_issue_redeem__happy_path_events(security_token, settle_cast, who):
+    tx = settle_cast.csd.list_security(42, "HK.0001")
     assert tx.events["SecurityListed"]["securityId"] == 42
     assert (
         security_token.isListed(42) and security_token.codeOf(42) == "0x" + code32("HK.0001").hex()
     )
-    tx = cast.csd.issue(who["broker"], 42, 500)
+    tx = settle_cast.csd.issue(who["broker"], 42, 500)
     assert tx.events["SecurityIssued"]["amount"] == 500
-    tx = security_token.redeem(who["broker"], 42, 200, H, {"from": cast.csd.account})
+    tx = security_token.redeem(who["broker"], 42, 200, H, {"from": settle_cast.csd.account})
     assert tx.events["SecurityRedeemed"]["amount"] == 200
     assert security_token.balanceOf(who["broker"], 42) == 300
 
@@ -90,16 +89,16 @@ def test_list_issue_redeem__happy_path_events(security_token, cast, who):
         ((77, b"\x00" * 32), "SecurityZeroCode"),
     ],
 )
-def test_list__bad_input__reverts(security_token, cast, args, error):
+def test_list__bad_input__reverts(security_token, settle_cast, args, error):
     with brownie.reverts(revert_pattern=rf"{error}:.*"):
-        security_token.listSecurity(*args, {"from": cast.csd.account})
+        security_token.listSecurity(*args, {"from": settle_cast.csd.account})
     assert not security_token.isListed(77)
 
 
 @pytest.mark.parametrize(
     "sid,amount,error", [(500, 1, "SecurityUnknown"), (1, 0, "SecurityZeroAmount")]
 )
-def test_issue__bad_input__reverts(security_token, cast, who, sid, amount, error):
+def test_issue__bad_input__reverts(security_token, settle_cast, who, sid, amount, error):
     with brownie.reverts(revert_pattern=rf"{error}:.*"):
-        security_token.issue(who["broker"], sid, amount, H, {"from": cast.csd.account})
+        security_token.issue(who["broker"], sid, amount, H, {"from": settle_cast.csd.account})
     assert security_token.balanceOf(who["broker"], 1) == 100

@@ -5,7 +5,6 @@ import pytest
 
 from consortium.domain.hashing import code32, doc_hash
 
-pytest_plugins = ["tests.fixtures.settlement"]
 
 H = doc_hash("x")
 FIRST = {"broker", "custodian", "exchange"}
@@ -33,32 +32,32 @@ CALLERS = [
     "broker",
     "custodian",
     "exchange",
-    "auditor",
+    "settle_auditor",
     "suspended",
     "stranger",
 ]
 
 
 @pytest.fixture(scope="module")
-def who(cast, suspended, auditor, stranger, trades):
+def who(settle_cast, suspended, settle_auditor, stranger, trades):
     return {
         "accounts": {
-            "ccp": cast.ccp.account,
-            "csd": cast.csd.account,
-            "cash": cast.cash.account,
-            "broker": cast.participants[0].account,
-            "custodian": cast.custodians[0].account,
-            "exchange": cast.exchanges[0].account,
-            "auditor": auditor.account,
+            "ccp": settle_cast.ccp.account,
+            "csd": settle_cast.csd.account,
+            "cash": settle_cast.cash.account,
+            "broker": settle_cast.participants[0].account,
+            "custodian": settle_cast.custodians[0].account,
+            "exchange": settle_cast.exchanges[0].account,
+            "settle_auditor": settle_auditor.account,
             "suspended": suspended.account,
             "stranger": stranger,
         },
-        "cny": cast.cash.tokens["CNY"].address,
-        "ccp": cast.ccp.address,
+        "cny": settle_cast.cash.tokens["CNY"].address,
+        "ccp": settle_cast.ccp.address,
         "cycle": code32("ACCESS"),
         "trade": trades[0].as_tuple(),
-        "entry": (cast.participants[0].address, 0, H, 0, 0, H),
-        "leg": (cast.participants[0].address, 0, 1, 1),
+        "entry": (settle_cast.participants[0].address, 0, H, 0, 0, H),
+        "leg": (settle_cast.participants[0].address, 0, 1, 1),
     }
 
 

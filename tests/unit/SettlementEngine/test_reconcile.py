@@ -5,37 +5,36 @@ import brownie
 from consortium.domain.clearing import peer_key, set_bucket
 from consortium.scenarios.settlement import tamper
 
-pytest_plugins = ["tests.fixtures.settlement"]
 
 
-def test_second_clearing__distributed_event(engine, cast, trades, cycle):
-    p = cast.participants[0]
-    [entry] = cast.csd.compute(trades, [p.address])
-    tx = cast.csd.distribute(cycle, [entry])[0]
+def test_second_clearing__distributed_event(engine, settle_cast, trades, cycle):
+    p = settle_cast.participants[0]
+    [entry] = settle_cast.csd.compute(trades, [p.address])
+    tx = settle_cast.csd.distribute(cycle, [entry])[0]
     ev = tx.events["SecondClearingDistributed"]
     assert (ev["party"], ev["secondParty"], ev["tradeCount"]) == (
         p.address,
-        cast.csd.address,
+        settle_cast.csd.address,
         entry.trade_count,
     )
     assert ev["fees"] == entry.fees
 
 
-def test_second_clearing__to_non_first_party__reverts(engine, cast, cycle):
+def test_second_clearing__to_non_first_party__reverts(engine, settle_cast, cycle):
     with brownie.reverts(revert_pattern=r"SettlementPartyNotFirstParty:.*"):
         engine.submitSecondClearing(
             cycle,
-            [(cast.ccp.address, 0, b"\x00" * 32, 0, 0, b"\x00" * 32)],
-            {"from": cast.csd.account},
+            [(settle_cast.ccp.address, 0, b"\x00" * 32, 0, 0, b"\x00" * 32)],
+            {"from": settle_cast.csd.account},
         )
 
 
-def test_reconcile__each_level_on_its_own__matched(engine, cast, trades, cycle):
-    p, local = cast.participants[0], cast.locals[0]
+def test_reconcile__each_level_on_its_own__matched(engine, settle_cast, trades, cycle):
+    p, local = settle_cast.participants[0], settle_cast.locals[0]
     p.upload(cycle, trades)
-    cast.ccp.distribute(cycle, cast.ccp.compute(trades, [p.address]))
+    settle_cast.ccp.distribute(cycle, settle_cast.ccp.compute(trades, [p.address]))
     # the participant reconciles with the CCP before the local broker uploaded anything
-    ev = p.reconcile(cycle, cast.ccp.address).events["Reconciled"]
+    ev = p.reconcile(cycle, settle_cast.ccp.address).events["Reconciled"]
     assert ev["matched"] and ev["level"] == 0
     local.upload(cycle, trades)
     ev = local.reconcile(cycle, p.address).events["Reconciled"]
@@ -47,8 +46,8 @@ def test_reconcile__each_level_on_its_own__matched(engine, cast, trades, cycle):
     assert engine.reconStatus(cycle, local.address, owner) == 1
 
 
-def test_reconcile__tampered_trade__broken_with_both_counts(engine, cast, trades, cycle):
-    p, local = cast.participants[0], cast.locals[0]
+def test_reconcile__tampered_trade__broken_with_both_counts(engine, settle_cast, trades, cycle):
+    p, local = settle_cast.participants[0], settle_cast.locals[0]
     common = [t for t in p.mine(trades) if t.local_broker == local.address]
     p.upload(cycle, trades)
     local.upload(cycle, [tamper(t) if t == common[0] else t for t in trades])
@@ -63,11 +62,11 @@ def test_reconcile__tampered_trade__broken_with_both_counts(engine, cast, trades
     assert not ev["matched"]
 
 
-def test_reconcile__unknown_counterparty__reverts(engine, cast, cycle, auditor, stranger):
-    p = cast.participants[0]
-    for cp in (auditor.address, stranger.address, p.address):
+def test_reconcile__unknown_counterparty__reverts(engine, settle_cast, cycle, settle_auditor, stranger):
+    p = settle_cast.participants[0]
+    for cp in (settle_auditor.address, stranger.address, p.address):
         with brownie.reverts(revert_pattern=r"SettlementUnknownCounterparty:.*"):
             engine.reconcile(cycle, cp, {"from": p.account})
     with brownie.reverts(revert_pattern=r"SettlementZeroCommitment:.*"):
         engine.reconcileInvestor(cycle, b"\x00" * 32, 0, b"\x00" * 32, {"from": p.account})
-    assert engine.reconStatus(cycle, p.address, peer_key(auditor.address)) == 0
+    assert engine.reconStatus(cycle, p.address, peer_key(settle_auditor.address)) == 0

@@ -5,13 +5,12 @@ import brownie
 from consortium.domain.clearing import Charge, ChargeKind, Payer, config_hash
 from consortium.domain.hashing import code32
 
-pytest_plugins = ["tests.fixtures.settlement"]
 
 C = [Charge(ChargeKind.FEE, Payer.BOTH, 3, 500), Charge(ChargeKind.TAX, Payer.SELLER, 10, 0)]
 
 
-def test_config__stored_and_event(engine, cast):
-    p = cast.custodians[0]
+def test_config__stored_and_event(engine, settle_cast):
+    p = settle_cast.custodians[0]
     tx = p.configure(2, C)
     ev = tx.events["ClearingConfigSet"]
     assert ev["party"] == p.address and ev["securityId"] == 2 and ev["charges"] == 2
@@ -19,8 +18,8 @@ def test_config__stored_and_event(engine, cast):
     assert [tuple(x) for x in engine.clearingConfig(p.address, 2)] == [c.as_tuple() for c in C]
 
 
-def test_config__bad_input__reverts_and_unchanged(engine, cast):
-    p = cast.custodians[0]
+def test_config__bad_input__reverts_and_unchanged(engine, settle_cast):
+    p = settle_cast.custodians[0]
     before = engine.clearingConfig(p.address, 2)
     for args, error in [
         ((999, []), "SettlementUnknownSecurity"),
@@ -32,21 +31,21 @@ def test_config__bad_input__reverts_and_unchanged(engine, cast):
     assert engine.clearingConfig(p.address, 2) == before
 
 
-def test_list_currency__mismatch__reverts(engine, cast):
-    token = cast.cash.tokens["CNY"]
+def test_list_currency__mismatch__reverts(engine, settle_cast):
+    token = settle_cast.cash.tokens["CNY"]
     with brownie.reverts(revert_pattern=r"SettlementCurrencyMismatch:.*"):
-        engine.listCurrency(code32("HKD"), token, {"from": cast.cash.account})
-    assert engine.cashToken(code32("HKD")) == cast.cash.tokens["HKD"].address
+        engine.listCurrency(code32("HKD"), token, {"from": settle_cast.cash.account})
+    assert engine.cashToken(code32("HKD")) == settle_cast.cash.tokens["HKD"].address
 
 
-def test_open_cycle__event_and_bad_input(engine, cast):
-    tx = cast.ccp.open_cycle(code32("C1"), 20261123)
-    assert tx.events["CycleOpened"]["ccp"] == cast.ccp.address
+def test_open_cycle__event_and_bad_input(engine, settle_cast):
+    tx = settle_cast.ccp.open_cycle(code32("C1"), 20261123)
+    assert tx.events["CycleOpened"]["ccp"] == settle_cast.ccp.address
     for args, error in [
         ((code32("C1"), 20261123), "SettlementCycleExists"),
         ((b"\x00" * 32, 20261123), "SettlementZeroCycleId"),
         ((code32("C2"), 0), "SettlementZeroTradeDate"),
     ]:
         with brownie.reverts(revert_pattern=rf"{error}.*"):
-            engine.openCycle(*args, {"from": cast.ccp.account})
+            engine.openCycle(*args, {"from": settle_cast.ccp.account})
     assert engine.getCycle(code32("C2"))["status"] == 0

@@ -6,74 +6,73 @@ from consortium.domain.hashing import code32
 from consortium.domain.netting import Leg, apply_legs
 from consortium.scenarios import settlement as day
 
-pytest_plugins = ["tests.fixtures.settlement"]
 
 CID = code32("SETTLE-1")
 
 
-def test_settle__every_balance_exact_and_final(engine, cast, trades, prepare, holders):
+def test_settle__every_balance_exact_and_final(engine, settle_cast, trades, prepare, holders):
     result = prepare(CID, trades)
-    cast.ccp.instruct(CID, result)
-    before = day.balances(cast, holders)
-    tx = cast.csd.settle(CID, result.legs)
-    after = day.balances(cast, holders)
-    assert after == apply_legs(before, result.legs, cast.ccp.address)
+    settle_cast.ccp.instruct(CID, result)
+    before = day.balances(settle_cast, holders)
+    tx = settle_cast.csd.settle(CID, result.legs)
+    after = day.balances(settle_cast, holders)
+    assert after == apply_legs(before, result.legs, settle_cast.ccp.address)
     ev = tx.events["CycleSettled"]
-    assert ev["settledBy"] == cast.csd.address and ev["legCount"] == result.net_count
+    assert ev["settledBy"] == settle_cast.csd.address and ev["legCount"] == result.net_count
     cycle = engine.getCycle(CID)
     assert cycle["status"] == 3 and cycle["settledBlock"] == tx.block_number
 
 
-def test_settle__twice__reverts(engine, cast, trades, prepare, holders):
+def test_settle__twice__reverts(engine, settle_cast, trades, prepare, holders):
     result = prepare(CID, trades)
-    cast.ccp.instruct(CID, result)
-    cast.csd.settle(CID, result.legs)
-    before = day.balances(cast, holders)
+    settle_cast.ccp.instruct(CID, result)
+    settle_cast.csd.settle(CID, result.legs)
+    before = day.balances(settle_cast, holders)
     with brownie.reverts(revert_pattern=r"SettlementAlreadySettled:.*"):
-        cast.csd.settle(CID, result.legs)
-    assert day.balances(cast, holders) == before
+        settle_cast.csd.settle(CID, result.legs)
+    assert day.balances(settle_cast, holders) == before
 
 
-def test_settle__before_netting_or_reconciliation__reverts(engine, cast, trades, prepare, holders):
+def test_settle__before_netting_or_reconciliation__reverts(engine, settle_cast, trades, prepare, holders):
     result = prepare(CID, trades)
-    before = day.balances(cast, holders)
+    before = day.balances(settle_cast, holders)
     with brownie.reverts(revert_pattern=r"SettlementCycleNotNetted:.*"):
-        cast.csd.settle(CID, result.legs)
+        settle_cast.csd.settle(CID, result.legs)
     with brownie.reverts(revert_pattern=r"SettlementCycleNotNetted:.*"):
-        cast.csd.settle(code32("UNKNOWN"), result.legs)
-    assert day.balances(cast, holders) == before
+        settle_cast.csd.settle(code32("UNKNOWN"), result.legs)
+    assert day.balances(settle_cast, holders) == before
 
 
-def test_settle__legs_not_the_netted_ones__reverts(engine, cast, trades, prepare, holders):
+def test_settle__legs_not_the_netted_ones__reverts(engine, settle_cast, trades, prepare, holders):
     result = prepare(CID, trades)
-    cast.ccp.instruct(CID, result)
+    settle_cast.ccp.instruct(CID, result)
     other = [Leg(result.legs[0].participant, 0, 1, 1), Leg(result.legs[1].participant, 0, 1, -1)]
     with brownie.reverts(revert_pattern=r"SettlementLegsMismatch:.*"):
-        cast.csd.settle(CID, other)
+        settle_cast.csd.settle(CID, other)
     assert engine.getCycle(CID)["status"] == 2
 
 
-def test_settle__one_participant_short__nothing_moves(engine, cast, trades, prepare, holders):
+def test_settle__one_participant_short__nothing_moves(engine, settle_cast, trades, prepare, holders):
     result = prepare(CID, trades)
-    cast.ccp.instruct(CID, result)
+    settle_cast.ccp.instruct(CID, result)
     short = next(x for x in result.legs if x.amount < 0 and x.kind == 0)
-    held = cast.csd.security_token.balanceOf(short.participant, short.asset)
-    cast.csd.security_token.redeem(
-        short.participant, short.asset, held, b"\x00" * 32, {"from": cast.csd.account}
+    held = settle_cast.csd.security_token.balanceOf(short.participant, short.asset)
+    settle_cast.csd.security_token.redeem(
+        short.participant, short.asset, held, b"\x00" * 32, {"from": settle_cast.csd.account}
     )
-    before = day.balances(cast, holders)
+    before = day.balances(settle_cast, holders)
     with brownie.reverts(revert_pattern=r"ERC1155InsufficientBalance:.*"):
-        cast.csd.settle(CID, result.legs)
-    assert day.balances(cast, holders) == before
+        settle_cast.csd.settle(CID, result.legs)
+    assert day.balances(settle_cast, holders) == before
     assert engine.getCycle(CID)["status"] == 2
 
 
-def test_settle__engine_not_cash_agent__nothing_moves(engine, cast, trades, prepare, holders):
+def test_settle__engine_not_cash_agent__nothing_moves(engine, settle_cast, trades, prepare, holders):
     result = prepare(CID, trades)
-    cast.ccp.instruct(CID, result)
-    for token in cast.cash.tokens.values():
-        token.setSettlementAgent(engine.address, False, {"from": cast.cash.account})
-    before = day.balances(cast, holders)
+    settle_cast.ccp.instruct(CID, result)
+    for token in settle_cast.cash.tokens.values():
+        token.setSettlementAgent(engine.address, False, {"from": settle_cast.cash.account})
+    before = day.balances(settle_cast, holders)
     with brownie.reverts(revert_pattern=r"DepositNotSettlementAgent:.*"):
-        cast.csd.settle(CID, result.legs)
-    assert day.balances(cast, holders) == before
+        settle_cast.csd.settle(CID, result.legs)
+    assert day.balances(settle_cast, holders) == before

@@ -6,14 +6,13 @@ import pytest
 from consortium.domain.hashing import code32
 from consortium.domain.netting import Leg, legs_hash, settlement_order
 
-pytest_plugins = ["tests.fixtures.settlement"]
 
 CID = code32("NET-1")
 
 
-def test_netting__instructions_in_settlement_order(engine, cast, trades, prepare):
+def test_netting__instructions_in_settlement_order(engine, settle_cast, trades, prepare):
     result = prepare(CID, trades, fund=False)
-    tx = cast.ccp.instruct(CID, result)
+    tx = settle_cast.ccp.instruct(CID, result)
     ev = tx.events["CycleNetted"]
     assert ev["legsHash"] == "0x" + result.legs_hash.hex() and ev["legCount"] == result.net_count
     sent = [
@@ -27,32 +26,32 @@ def test_netting__instructions_in_settlement_order(engine, cast, trades, prepare
     assert engine.getCycle(CID)["status"] == 2
 
 
-def _submit(engine, cast, legs, cid=CID):
+def _submit(engine, settle_cast, legs, cid=CID):
     return engine.submitNetting(
-        cid, 0, b"\x00" * 32, [leg.as_tuple() for leg in legs], {"from": cast.ccp.account}
+        cid, 0, b"\x00" * 32, [leg.as_tuple() for leg in legs], {"from": settle_cast.ccp.account}
     )
 
 
-def test_netting__before_reconciliation__reverts(engine, cast, trades):
-    cast.ccp.open_cycle(CID, 20261123)
-    p = cast.participants[0]
+def test_netting__before_reconciliation__reverts(engine, settle_cast, trades):
+    settle_cast.ccp.open_cycle(CID, 20261123)
+    p = settle_cast.participants[0]
     p.upload(CID, trades)
     with brownie.reverts(revert_pattern=r"SettlementNotReconciled:.*"):
-        cast.ccp.instruct(CID, cast.ccp.net(trades))
+        settle_cast.ccp.instruct(CID, settle_cast.ccp.net(trades))
     assert engine.getCycle(CID)["status"] == 1
 
 
-def test_netting__match_gone_stale_after_new_upload__reverts(engine, cast, trades, prepare):
+def test_netting__match_gone_stale_after_new_upload__reverts(engine, settle_cast, trades, prepare):
     import dataclasses
 
     from consortium.domain.clearing import trade_id
 
     result = prepare(CID, trades, fund=False)
-    p = cast.participants[0]
+    p = settle_cast.participants[0]
     extra = dataclasses.replace(p.mine(trades)[-1], trade_id=trade_id(10**6))
     p.upload(CID, [extra])
     with brownie.reverts(revert_pattern=r"SettlementNotReconciled:.*"):
-        cast.ccp.instruct(CID, result)
+        settle_cast.ccp.instruct(CID, result)
 
 
 @pytest.mark.parametrize(
@@ -82,25 +81,25 @@ def test_netting__match_gone_stale_after_new_upload__reverts(engine, cast, trade
     ],
 )
 def test_netting__bad_legs__revert_and_cycle_stays_open(
-    engine, cast, trades, prepare, mutate, error
+    engine, settle_cast, trades, prepare, mutate, error
 ):
     result = prepare(CID, trades, fund=False)
     with brownie.reverts(revert_pattern=rf"{error}:.*"):
-        _submit(engine, cast, mutate(list(result.legs)))
+        _submit(engine, settle_cast, mutate(list(result.legs)))
     assert engine.getCycle(CID)["status"] == 1
 
 
-def test_netting__bounds_and_state__revert(engine, cast, trades, prepare):
+def test_netting__bounds_and_state__revert(engine, settle_cast, trades, prepare):
     result = prepare(CID, trades, fund=False)
     with brownie.reverts(revert_pattern=r"SettlementEmptyBatch.*"):
-        _submit(engine, cast, [])
+        _submit(engine, settle_cast, [])
     with brownie.reverts(revert_pattern=r"SettlementBatchTooLarge:.*"):
-        _submit(engine, cast, [result.legs[0]] * (engine.MAX_LEGS() + 1))
+        _submit(engine, settle_cast, [result.legs[0]] * (engine.MAX_LEGS() + 1))
     with brownie.reverts(revert_pattern=r"SettlementCycleNotOpen:.*"):
-        _submit(engine, cast, result.legs, code32("NOPE"))
+        _submit(engine, settle_cast, result.legs, code32("NOPE"))
 
 
-def test_netting__other_ccp__reverts(engine, cast, trades, prepare, admit, regulator_hk, accounts):
+def test_netting__other_ccp__reverts(engine, settle_cast, trades, prepare, admit, regulator_hk, accounts):
     result = prepare(CID, trades, fund=False)
     other = admit(accounts[16], ["CCP"], "HK", regulator_hk, name="another CCP")
     with brownie.reverts(revert_pattern=r"SettlementNotCycleCcp:.*"):

@@ -15,15 +15,14 @@ from consortium.domain.clearing import (
 )
 from consortium.domain.hashing import code32
 
-pytest_plugins = ["tests.fixtures.settlement"]
 
 
 def _hex(b):
     return "0x" + b.hex()
 
 
-def test_upload__participant__totals_buckets_and_hash_match_python(engine, cast, trades, cycle):
-    p = cast.participants[0]
+def test_upload__participant__totals_buckets_and_hash_match_python(engine, settle_cast, trades, cycle):
+    p = settle_cast.participants[0]
     txs = p.upload(cycle, trades)
     want = first_clearing(p.address, trades, p.charges)
     for ccy, tot in want.totals.items():
@@ -37,8 +36,8 @@ def test_upload__participant__totals_buckets_and_hash_match_python(engine, cast,
     assert ev["clearingHash"] == _hex(want.clearing_hash)
 
 
-def test_upload__two_batches__same_as_one(engine, cast, trades, cycle):
-    p = cast.participants[1]
+def test_upload__two_batches__same_as_one(engine, settle_cast, trades, cycle):
+    p = settle_cast.participants[1]
     p.upload(cycle, trades, batch=3)
     want = first_clearing(p.address, trades, p.charges)
     assert engine.clearingHash(cycle, p.address) == _hex(want.clearing_hash)
@@ -72,8 +71,8 @@ def _unchanged(engine, cycle, party):
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_upload__bad_trade__reverts_and_nothing_changes(engine, cast, trades, cycle, case):
-    p = cast.participants[0]
+def test_upload__bad_trade__reverts_and_nothing_changes(engine, settle_cast, trades, cycle, case):
+    p = settle_cast.participants[0]
     good = p.mine(trades)[0]
     changes, error = BAD[case]
     bad = _bad(good, **({"trade_id": trade_id(10**6)} | changes))
@@ -88,8 +87,8 @@ def test_upload__bad_trade__reverts_and_nothing_changes(engine, cast, trades, cy
     _unchanged(engine, cycle, p.address)
 
 
-def test_upload__duplicate_or_descending_ids__reverts(engine, cast, trades, cycle):
-    p = cast.participants[0]
+def test_upload__duplicate_or_descending_ids__reverts(engine, settle_cast, trades, cycle):
+    p = settle_cast.participants[0]
     mine = p.mine(trades)
     p.upload(cycle, mine[:2])
     before = engine.bucket(cycle, p.address, ALL)
@@ -99,8 +98,8 @@ def test_upload__duplicate_or_descending_ids__reverts(engine, cast, trades, cycl
     assert engine.bucket(cycle, p.address, ALL) == before
 
 
-def test_upload__batch_bounds__revert(engine, cast, trades, cycle):
-    p = cast.participants[0]
+def test_upload__batch_bounds__revert(engine, settle_cast, trades, cycle):
+    p = settle_cast.participants[0]
     with brownie.reverts(revert_pattern=r"SettlementEmptyBatch.*"):
         engine.uploadTrades(cycle, [], {"from": p.account})
     too_many = [p.mine(trades)[0].as_tuple()] * (engine.MAX_BATCH() + 1)
@@ -109,16 +108,16 @@ def test_upload__batch_bounds__revert(engine, cast, trades, cycle):
     _unchanged(engine, cycle, p.address)
 
 
-def test_upload__cycle_not_open__reverts(engine, cast, trades):
-    p = cast.participants[0]
+def test_upload__cycle_not_open__reverts(engine, settle_cast, trades):
+    p = settle_cast.participants[0]
     with brownie.reverts(revert_pattern=r"SettlementCycleNotOpen:.*"):
         engine.uploadTrades(code32("NOPE"), [p.mine(trades)[0].as_tuple()], {"from": p.account})
 
 
-def test_upload__charges_exceed_gross_on_sell__reverts(engine, cast, trades, cycle):
+def test_upload__charges_exceed_gross_on_sell__reverts(engine, settle_cast, trades, cycle):
     from consortium.domain.clearing import Charge, ChargeKind, Payer
 
-    p = cast.participants[0]
+    p = settle_cast.participants[0]
     sell = next(t for t in p.mine(trades) if t.side == 1)
     p.configure(sell.security_id, [Charge(ChargeKind.FEE, Payer.SELLER, 0, sell.gross + 1)])
     with brownie.reverts(revert_pattern=r"ClearingChargesExceedGross:.*"):
@@ -126,11 +125,11 @@ def test_upload__charges_exceed_gross_on_sell__reverts(engine, cast, trades, cyc
     _unchanged(engine, cycle, p.address)
 
 
-def test_upload__peer_buckets_agree_between_parties(engine, cast, trades, cycle):
-    local = cast.locals[0]
-    for party in cast.first_parties():
+def test_upload__peer_buckets_agree_between_parties(engine, settle_cast, trades, cycle):
+    local = settle_cast.locals[0]
+    for party in settle_cast.first_parties():
         party.upload(cycle, trades)
-    for p in cast.participants:
+    for p in settle_cast.participants:
         assert engine.bucket(cycle, p.address, peer_key(local.address)) == engine.bucket(
             cycle, local.address, peer_key(p.address)
         )
