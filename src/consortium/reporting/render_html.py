@@ -118,9 +118,10 @@ def _lineage(rows: list[dict], p: dict, title: str) -> str:
             )
     for n, (x, y) in pos.items():
         v = _num(nodes[n].get(p["value"]))
+        kind = "bill" if depth[n] == 0 else "split"  # roots are bills, the others their splits
         out.append(
             f'<rect x="{x}" y="{y}" width="{bw}" height="{bh}" rx="5" fill="#ddf4ff" stroke="#1f6feb"/>'
-            f'<text x="{x + 8}" y="{y + 14}" font-size="11" font-weight="bold">bill {escape(_short(n))}</text>'
+            f'<text x="{x + 8}" y="{y + 14}" font-size="11" font-weight="bold">{kind} {escape(_short(n))}</text>'
             f'<text x="{x + 8}" y="{y + 28}" font-size="11">{"" if v is None else f"{v:,.0f}"}</text>'
         )
     out.append("</svg>")
@@ -132,26 +133,29 @@ def chart_svg(chart: dict | None, rows: list[dict]) -> str:
     if not chart or not rows:
         return ""
     kind, p, title = chart["type"], chart["params"], chart["title"]
+    # sums by the full label, shortened only when drawn: distinct labels never merge
     if kind == "flow":
-        sums: dict[str, float] = defaultdict(float)
+        pairs: dict[tuple[str, str], float] = defaultdict(float)
         for r in rows:
-            sums[f"{_short(r.get(p['from']), 13)} → {_short(r.get(p['to']), 13)}"] += (
-                _num(r.get(p["value"])) or 0
-            )
-        return _hbar(sorted(sums.items(), key=lambda kv: -abs(kv[1])), title)
+            pairs[(str(r.get(p["from"])), str(r.get(p["to"])))] += _num(r.get(p["value"])) or 0
+        items = [(f"{_short(a, 13)} → {_short(b, 13)}", v) for (a, b), v in pairs.items()]
+        return _hbar(sorted(items, key=lambda kv: -abs(kv[1])), title)
     if kind == "efficiency":
         items = []
         for r in rows:
             gross, net = _num(r.get(p["gross"])), _num(r.get(p["net"]))
             if gross:
-                items.append((_short(r.get(p["label"]), 18), 1 - (net or 0) / gross))
+                items.append((str(r.get(p["label"])), 1 - (net or 0) / gross))
         return _hbar(items, title, pct=True)
     if kind == "lineage":
         return _lineage(rows, p, title)
-    sums = defaultdict(float)
+    sums: dict[str, float] = defaultdict(float)
     for r in rows:
-        sums[_short(r.get(p["label"]), 18)] += _num(_value(r, p["value"])) or 0
-    return _hbar(list(sums.items()), title)
+        sums[str(r.get(p["label"]))] += _num(_value(r, p["value"])) or 0
+    items = list(sums.items())
+    if all(_num(k) is not None for k, _ in items):  # numeric labels (codes, levels): in order
+        items.sort(key=lambda kv: _num(kv[0]))
+    return _hbar(items, title)
 
 
 # ------------------------------------------------------------------ page
