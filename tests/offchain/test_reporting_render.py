@@ -168,3 +168,10 @@ def test_chart_svg__lineage__roots_are_bills_children_splits():
         rows,
     )
     assert ">bill 1<" in svg and ">split 4<" in svg and svg.count("<path") == 1
+
+
+def test_chart_svg__bar__rows_without_the_value_draw_no_bar():
+    rows = [{"party": "0x" + "ab" * 20, "trades": 20}, {"party": "ext:1234", "fees": 3}]
+    svg = chart_svg({"type": "bar", "title": "T", "params": {"label": "party", "value": "trades"}}, rows)
+    assert svg.count("<rect") == 1 and "ext:1234" not in svg
+    assert "0xababababababababababababa…ab" in svg  # 30 characters: fits the label column

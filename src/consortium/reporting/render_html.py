@@ -3,7 +3,8 @@
 Rendered from the same report dict as the JSON and the CSV (builder.table_rows), so the three forms
 never disagree. Chart kinds come from the rules file's `tables.<name>.chart`:
 flow (sum of value per from -> to pair), efficiency (1 - net/gross per label), lineage (parent ->
-child tree), bar (sum of value, or `count` of records, per label).
+child tree), bar (sum of value, or `count` of records, per label; rows without the value are left
+out). Sums are by full label; labels are shortened only when drawn.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _hbar(items: list[tuple[str, float]], title: str, unit: str = "", pct: bool 
         color = "#cf222e" if v < 0 else PALETTE[i % len(PALETTE)]
         shown = f"{v * 100:.1f}%" if pct else f"{v:,.0f}{unit}"
         out.append(
-            f'<text x="{lw - 6}" y="{y + 14}" font-size="11" text-anchor="end">{escape(_short(label, 34))}</text>'
+            f'<text x="{lw - 6}" y="{y + 14}" font-size="11" text-anchor="end">{escape(_short(label, 30))}</text>'
             f'<rect x="{x:.1f}" y="{y}" width="{max(bw, 1):.1f}" height="{bh}" fill="{color}"/>'
             f'<text x="{(x + bw if v >= 0 else zero) + 4:.1f}" y="{y + 14}" font-size="11">'
             f"{escape(shown)}</text>"
@@ -151,7 +152,10 @@ def chart_svg(chart: dict | None, rows: list[dict]) -> str:
         return _lineage(rows, p, title)
     sums: dict[str, float] = defaultdict(float)
     for r in rows:
-        sums[str(r.get(p["label"]))] += _num(_value(r, p["value"])) or 0
+        value = _value(r, p["value"])
+        if value is None or value == "":
+            continue  # a row of another event of the table, without this value: no bar
+        sums[str(r.get(p["label"]))] += _num(value) or 0
     items = list(sums.items())
     if all(_num(k) is not None for k, _ in items):  # numeric labels (codes, levels): in order
         items.sort(key=lambda kv: _num(kv[0]))
