@@ -15,8 +15,8 @@ from eth_account import Account
 from rich.console import Console
 
 from consortium.bootstrap import institution_key
-from consortium.config import load_consortium
 from consortium.chain import ROOT
+from consortium.config import load_consortium
 
 SEED = 7
 CONSORTIUM = "config/consortium.yaml"
@@ -102,7 +102,9 @@ def test_cn_report__every_line_table_has_records(reports, line):
         assert all({"nodeId", "amount"} <= set(r["fields"]) for r in lineage)
     if line == "confirmations":
         breaks = [r for r in records if r["table"] == "reconciliation_breaks"]
-        assert all({"cause", "presentedAmount", "correctedAmount"} <= set(r["fields"]) for r in breaks)
+        assert all(
+            {"cause", "presentedAmount", "correctedAmount"} <= set(r["fields"]) for r in breaks
+        )
         assert all(set(r["parties"]) == {"bank", "financeCompany"} for r in breaks)
     if line == "annuity":
         posted = [r for r in records if r["table"] == "annuity_postings"]
@@ -128,7 +130,9 @@ def test_hk_report__settlement_records_of_its_institutions(reports, institutions
 
 
 @pytest.mark.parametrize("reg", ["reg-cn", "reg-hk"])
-def test_reports__no_other_regulators_institution_in_clear(reports, institutions, regulator_of, reg):
+def test_reports__no_other_regulators_institution_in_clear(
+    reports, institutions, regulator_of, reg
+):
     me = institutions[reg].lower()
     records = _records(reports, reg)
     assert records

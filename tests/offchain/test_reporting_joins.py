@@ -10,7 +10,6 @@ from consortium.reporting.builder import (
 )
 from consortium.reporting.envelope import KeyDirectory
 from consortium.reporting.rules import parse_rules
-
 from tests.offchain.test_reporting_rules import JOINED
 
 REG_CN, REG_HK = "0x" + "c1" * 20, "0x" + "d1" * 20

@@ -205,7 +205,12 @@ def test_check_against_abis__bad_join_or_alias__names_rule(old, new, message):
         ("key: dayKey}", "on: dayKey}", 10, "unknown key True"),  # YAML 1.1 reads `on` as true
         ("scale: 2}", "scale: 0}", 16, "scale must be a positive integer"),
         ("scale: 2}", "scale: 2, format: code}", 16, "scale applies to integer parameters only"),
-        ("{level: public, format: party}", "{level: confidential, format: party}", 17, "public fields only"),
+        (
+            "{level: public, format: party}",
+            "{level: confidential, format: party}",
+            17,
+            "public fields only",
+        ),
         ("{from: bank}", "{from: [bank]}", 12, "'from' must be an event parameter name"),
     ],
 )

@@ -140,7 +140,9 @@ def build_reports(
     try:
         indexer.run(progress=progress)
         events = indexer.events_of_day(day_n)
-        joins = join_index(rules, indexer.events_named({r.join.event for r in rules.rules if r.join}))
+        joins = join_index(
+            rules, indexer.events_named({r.join.event for r in rules.rules if r.join})
+        )
     finally:
         indexer.dispose()
     ctx = RecordContext(

@@ -176,7 +176,11 @@ def join_index(rules: ReportingRules, events: Iterable[dict]) -> dict[tuple, dic
     out: dict[tuple, dict] = {}
     for ev in events:
         for contract, event, key in wanted:
-            if ev["event"] == event and ev["contract"].split(":")[0] == contract and key in ev["args"]:
+            if (
+                ev["event"] == event
+                and ev["contract"].split(":")[0] == contract
+                and key in ev["args"]
+            ):
                 out[(ev["contract"], event, key, _join_value(ev["args"][key]))] = ev["args"]
     return out
 
@@ -185,7 +189,12 @@ def joined_event(rule: Rule, event: dict, ctx: RecordContext) -> dict | None:
     """`event` with the parameters of the event its rule joins (None when that is not indexed)."""
     if rule.join is None:
         return event
-    key = (event["contract"], rule.join.event, rule.join.key, _join_value(event["args"][rule.join.key]))
+    key = (
+        event["contract"],
+        rule.join.event,
+        rule.join.key,
+        _join_value(event["args"][rule.join.key]),
+    )
     other = ctx.joins.get(key)
     if other is None:
         return None
@@ -196,7 +205,7 @@ def _party_value(value: Any, regulator: PartyInfo, ctx: RecordContext) -> str:
     """A bytes32 that may hold an address (bytes32(uint160(a))): the institution as the regulator
     may see it (clear if supervised, else its pseudonym); 'ALL' for zero; other values in hex
     (e.g. a beneficial owner's commitment, already a pseudonym)."""
-    h = _hex(value) if not isinstance(value, int) else "0x%064x" % value
+    h = _hex(value) if not isinstance(value, int) else f"0x{value:064x}"
     raw = bytes.fromhex(h[2:].rjust(64, "0"))
     if not any(raw):
         return "ALL"

@@ -456,11 +456,13 @@ class _Parser:
             j = r["join"]
             if not isinstance(j, _LineDict):
                 raise self.fail(
-                    self._line(r, "join"), f"{what}: join must be a mapping {{event: ..., key: ...}}"
+                    self._line(r, "join"),
+                    f"{what}: join must be a mapping {{event: ..., key: ...}}",
                 )
             self._unknown(j, ("event", "key"), f"{what} join")
             join = JoinSpec(
-                self._need(j, "event", str, f"{what} join"), self._need(j, "key", str, f"{what} join")
+                self._need(j, "event", str, f"{what} join"),
+                self._need(j, "key", str, f"{what} join"),
             )
         return Rule(
             id=rid,
