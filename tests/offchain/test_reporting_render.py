@@ -135,3 +135,57 @@ def test_merkle__proofs_reach_root_and_bind_day():
         assert process_proof(leaf_hash(REG, 5, RULES, h), tree.get_proofs(leaf)) == tree.root
         assert process_proof(leaf_hash(REG, 6, RULES, h), tree.get_proofs(leaf)) != tree.root
     assert build_tree([]) is None
+
+
+def test_chart_svg__bar__long_labels_with_one_prefix_stay_apart_numeric_in_order():
+    rows = [
+        {"event": "ContributionBatchReceived", "total": 100},
+        {"event": "ContributionBatchPosted", "total": 40},
+    ]
+    svg = chart_svg(
+        {"type": "bar", "title": "B", "params": {"label": "event", "value": "total"}}, rows
+    )
+    assert "ContributionBatchReceived" in svg and "ContributionBatchPosted" in svg
+    assert ">100<" in svg and ">40<" in svg  # two bars, not one merged 140
+    causes = [{"cause": c} for c in (4, 1, 2, 1, 10)]
+    svg = chart_svg(
+        {"type": "bar", "title": "C", "params": {"label": "cause", "value": "count"}}, causes
+    )
+    labels = [svg.index(f">{c}</text>") for c in ("1", "2", "4", "10")]
+    assert labels == sorted(labels)
+
+
+def test_chart_svg__flow__pairs_summed_by_full_address():
+    a, b, c = "0x" + "ab" * 20, "0x" + "ab" * 19 + "cd", "0x" + "11" * 20
+    rows = [{"payer": a, "payee": c, "amount": 5}, {"payer": b, "payee": c, "amount": 7}]
+    svg = chart_svg(
+        {
+            "type": "flow",
+            "title": "F",
+            "params": {"from": "payer", "to": "payee", "value": "amount"},
+        },
+        rows,
+    )
+    assert svg.count("<rect") == 2 and ">7<" in svg and ">5<" in svg
+
+
+def test_chart_svg__lineage__roots_are_bills_children_splits():
+    rows = [{"nodeId": 1, "amount": 10}, {"nodeId": 4, "parentId": 1, "amount": 4}]
+    svg = chart_svg(
+        {
+            "type": "lineage",
+            "title": "L",
+            "params": {"id": "nodeId", "parent": "parentId", "value": "amount"},
+        },
+        rows,
+    )
+    assert ">bill 1<" in svg and ">split 4<" in svg and svg.count("<path") == 1
+
+
+def test_chart_svg__bar__rows_without_the_value_draw_no_bar():
+    rows = [{"party": "0x" + "ab" * 20, "trades": 20}, {"party": "ext:1234", "fees": 3}]
+    svg = chart_svg(
+        {"type": "bar", "title": "T", "params": {"label": "party", "value": "trades"}}, rows
+    )
+    assert svg.count("<rect") == 1 and "ext:1234" not in svg
+    assert "0xababababababababababababa…ab" in svg  # 30 characters: fits the label column

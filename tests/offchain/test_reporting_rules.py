@@ -128,3 +128,93 @@ def test_check_against_abis__mismatch__names_rule_line(old, new, message):
     with pytest.raises(RulesError) as exc:
         parse_rules(GOOD.replace(old, new), "r.yaml").check_against_abis({"Settlement": ABI})
     assert str(exc.value).startswith("r.yaml:5: rule 'paid'") and message in str(exc.value)
+
+
+JOINED = """version: 1
+tables:
+  flows: {title: Flows, chart: {type: flow, from: payer, to: payee, value: amount}}
+rules:
+  - id: part
+    line: x
+    contract: Book
+    event: Part
+    table: flows
+    join: {event: Opened, key: dayKey}
+    parties:
+      payer: {from: bank}
+      payee: {from: company}
+    fields:
+      amount: public
+      gross: {from: amount, scale: 2}
+      peer: {level: public, format: party}
+"""
+
+BOOK_ABI = [
+    {
+        "type": "event",
+        "name": "Opened",
+        "inputs": [
+            {"name": "dayKey", "type": "bytes32"},
+            {"name": "bank", "type": "address"},
+            {"name": "company", "type": "address"},
+        ],
+    },
+    {
+        "type": "event",
+        "name": "Part",
+        "inputs": [
+            {"name": "dayKey", "type": "bytes32"},
+            {"name": "amount", "type": "uint256"},
+            {"name": "peer", "type": "bytes32"},
+        ],
+    },
+]
+
+
+def test_parse_rules__join_alias_scale_party_format__model_and_abi_check():
+    rules = parse_rules(JOINED, "j.yaml")
+    (rule,) = rules.rules
+    assert (rule.join.event, rule.join.key) == ("Opened", "dayKey")
+    assert [(p.field, p.param) for p in rule.parties] == [("payer", "bank"), ("payee", "company")]
+    assert [(f.name, f.source, f.scale, f.fmt) for f in rule.fields] == [
+        ("amount", "amount", 1, "auto"),
+        ("gross", "amount", 2, "auto"),
+        ("peer", "peer", 1, "party"),
+    ]
+    assert rules.events_of("Book") == {"Part", "Opened"}  # the joined event is indexed too
+    rules.check_against_abis({"Book": BOOK_ABI})
+
+
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ("{event: Opened, key: dayKey}", "{event: Closed, key: dayKey}", "join event Closed"),
+        ("{event: Opened, key: dayKey}", "{event: Opened, key: amount}", "join key 'amount'"),
+        ("{from: company}", "{from: companyX}", "party 'payee' reads 'companyX'"),
+    ],
+)
+def test_check_against_abis__bad_join_or_alias__names_rule(old, new, message):
+    with pytest.raises(RulesError) as exc:
+        parse_rules(JOINED.replace(old, new), "j.yaml").check_against_abis({"Book": BOOK_ABI})
+    assert str(exc.value).startswith("j.yaml:5: rule 'part'") and message in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "old,new,line,message",
+    [
+        ("key: dayKey}", "on: dayKey}", 10, "unknown key True"),  # YAML 1.1 reads `on` as true
+        ("scale: 2}", "scale: 0}", 16, "scale must be a positive integer"),
+        ("scale: 2}", "scale: 2, format: code}", 16, "scale applies to integer parameters only"),
+        (
+            "{level: public, format: party}",
+            "{level: confidential, format: party}",
+            17,
+            "public fields only",
+        ),
+        ("{from: bank}", "{from: [bank]}", 12, "'from' must be an event parameter name"),
+    ],
+)
+def test_parse_rules__bad_join_scale_party__names_line(old, new, line, message):
+    with pytest.raises(RulesError) as exc:
+        parse_rules(JOINED.replace(old, new), "j.yaml")
+    assert str(exc.value).startswith(f"j.yaml:{line}: ") and message in str(exc.value), exc.value

@@ -25,6 +25,7 @@ from consortium.reporting.builder import (
     ReportingError,
     anchor_report,
     build_report,
+    join_index,
     open_report,
     parse_day,
     rules_status,
@@ -139,10 +140,13 @@ def build_reports(
     try:
         indexer.run(progress=progress)
         events = indexer.events_of_day(day_n)
+        joins = join_index(
+            rules, indexer.events_named({r.join.event for r in rules.rules if r.join})
+        )
     finally:
         indexer.dispose()
     ctx = RecordContext(
-        rules, directory, keys or KeyDirectory(), disclosures or {}, directory.regulators()
+        rules, directory, keys or KeyDirectory(), disclosures or {}, directory.regulators(), joins
     )
     built = []
     for reg in targets:

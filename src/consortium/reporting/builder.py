@@ -138,6 +138,10 @@ def pseudonym(regulator: str, address: str) -> str:
 
 # ------------------------------------------------------------------ records
 def _format(value: Any, spec: FieldSpec) -> Any:
+    if isinstance(value, list) and spec.fmt != "auto":
+        return [_format(v, spec) for v in value]
+    if spec.scale != 1:
+        return int(value) * spec.scale
     if spec.fmt == "code":
         return _code(value)
     if spec.fmt == "role":
@@ -158,6 +162,59 @@ class RecordContext:
     keys: KeyDirectory
     disclosures: Mapping[str, str]
     regulators: list[PartyInfo]
+    # (contract key, event, key parameter, key value) -> args of the joined event (rules' `join`)
+    joins: Mapping[tuple, dict] = field(default_factory=dict)
+
+
+def _join_value(value: Any) -> str:
+    return json.dumps(value, sort_keys=True).lower()
+
+
+def join_index(rules: ReportingRules, events: Iterable[dict]) -> dict[tuple, dict]:
+    """The joinable events (of any day, in chain order: the latest wins) by their join key."""
+    wanted = {(r.contract, r.join.event, r.join.key) for r in rules.rules if r.join}
+    out: dict[tuple, dict] = {}
+    for ev in events:
+        for contract, event, key in wanted:
+            if (
+                ev["event"] == event
+                and ev["contract"].split(":")[0] == contract
+                and key in ev["args"]
+            ):
+                out[(ev["contract"], event, key, _join_value(ev["args"][key]))] = ev["args"]
+    return out
+
+
+def joined_event(rule: Rule, event: dict, ctx: RecordContext) -> dict | None:
+    """`event` with the parameters of the event its rule joins (None when that is not indexed)."""
+    if rule.join is None:
+        return event
+    key = (
+        event["contract"],
+        rule.join.event,
+        rule.join.key,
+        _join_value(event["args"][rule.join.key]),
+    )
+    other = ctx.joins.get(key)
+    if other is None:
+        return None
+    return {**event, "args": {**other, **event["args"]}}
+
+
+def _party_value(value: Any, regulator: PartyInfo, ctx: RecordContext) -> str:
+    """A bytes32 that may hold an address (bytes32(uint160(a))): the institution as the regulator
+    may see it (clear if supervised, else its pseudonym); 'ALL' for zero; other values in hex
+    (e.g. a beneficial owner's commitment, already a pseudonym)."""
+    h = _hex(value) if not isinstance(value, int) else f"0x{value:064x}"
+    raw = bytes.fromhex(h[2:].rjust(64, "0"))
+    if not any(raw):
+        return "ALL"
+    if any(raw[:12]):
+        return h
+    info = ctx.directory.info(to_checksum_address(raw[12:]))
+    if info.regulator.lower() == regulator.address.lower():
+        return info.address
+    return pseudonym(regulator.address, info.address)
 
 
 def recipients_of(
@@ -168,7 +225,7 @@ def recipients_of(
     regulators: set[str] = set()
     qualifying = []
     for p in rule.parties:
-        info = ctx.directory.info(event["args"][p.field])
+        info = ctx.directory.info(event["args"][p.param])
         parties[p.field] = info
         if p.roles and not (info.roles & set(p.roles)):
             continue
@@ -203,7 +260,9 @@ def make_record(
     for f in rule.fields:
         raw = event["args"][f.source]
         if f.level == "public":
-            public[f.name] = _format(raw, f)
+            public[f.name] = (
+                _party_value(raw, regulator, ctx) if f.fmt == "party" else _format(raw, f)
+            )
             continue
         value = ctx.disclosures.get(_hex(raw)) if f.disclosed else _format(raw, f)
         if value is None:
@@ -352,8 +411,13 @@ def build_report(
 ) -> dict:
     """The unanchored report dict (records with their hashes, Merkle root, no proofs yet)."""
     records = []
-    for ev in events:
-        for rule in ctx.rules.rules_for(ev["contract"], ev["event"]):
+    unjoined: dict[str, int] = {}
+    for event in events:
+        for rule in ctx.rules.rules_for(event["contract"], event["event"]):
+            ev = joined_event(rule, event, ctx)
+            if ev is None:
+                unjoined[rule.id] = unjoined.get(rule.id, 0) + 1
+                continue
             parties, regs = recipients_of(rule, ev, ctx)
             if regulator.address.lower() in regs:
                 records.append(make_record(rule, ev, regulator, parties, ctx))
@@ -373,6 +437,10 @@ def build_report(
         for name, t in ctx.rules.tables.items()
     }
     notes = list(status.notes)
+    for rid, n in sorted(unjoined.items()):
+        notes.append(
+            f"rule {rid}: {n} event(s) of this day left out: the event they join is not indexed"
+        )
     if not records:
         notes.append("no records for this regulator on this day: the report is empty and valid")
     return {

@@ -3,7 +3,8 @@
 Rendered from the same report dict as the JSON and the CSV (builder.table_rows), so the three forms
 never disagree. Chart kinds come from the rules file's `tables.<name>.chart`:
 flow (sum of value per from -> to pair), efficiency (1 - net/gross per label), lineage (parent ->
-child tree), bar (sum of value, or `count` of records, per label).
+child tree), bar (sum of value, or `count` of records, per label; rows without the value are left
+out). Sums are by full label; labels are shortened only when drawn.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _hbar(items: list[tuple[str, float]], title: str, unit: str = "", pct: bool 
         color = "#cf222e" if v < 0 else PALETTE[i % len(PALETTE)]
         shown = f"{v * 100:.1f}%" if pct else f"{v:,.0f}{unit}"
         out.append(
-            f'<text x="{lw - 6}" y="{y + 14}" font-size="11" text-anchor="end">{escape(_short(label, 34))}</text>'
+            f'<text x="{lw - 6}" y="{y + 14}" font-size="11" text-anchor="end">{escape(_short(label, 30))}</text>'
             f'<rect x="{x:.1f}" y="{y}" width="{max(bw, 1):.1f}" height="{bh}" fill="{color}"/>'
             f'<text x="{(x + bw if v >= 0 else zero) + 4:.1f}" y="{y + 14}" font-size="11">'
             f"{escape(shown)}</text>"
@@ -118,9 +119,10 @@ def _lineage(rows: list[dict], p: dict, title: str) -> str:
             )
     for n, (x, y) in pos.items():
         v = _num(nodes[n].get(p["value"]))
+        kind = "bill" if depth[n] == 0 else "split"  # roots are bills, the others their splits
         out.append(
             f'<rect x="{x}" y="{y}" width="{bw}" height="{bh}" rx="5" fill="#ddf4ff" stroke="#1f6feb"/>'
-            f'<text x="{x + 8}" y="{y + 14}" font-size="11" font-weight="bold">bill {escape(_short(n))}</text>'
+            f'<text x="{x + 8}" y="{y + 14}" font-size="11" font-weight="bold">{kind} {escape(_short(n))}</text>'
             f'<text x="{x + 8}" y="{y + 28}" font-size="11">{"" if v is None else f"{v:,.0f}"}</text>'
         )
     out.append("</svg>")
@@ -132,26 +134,32 @@ def chart_svg(chart: dict | None, rows: list[dict]) -> str:
     if not chart or not rows:
         return ""
     kind, p, title = chart["type"], chart["params"], chart["title"]
+    # sums by the full label, shortened only when drawn: distinct labels never merge
     if kind == "flow":
-        sums: dict[str, float] = defaultdict(float)
+        pairs: dict[tuple[str, str], float] = defaultdict(float)
         for r in rows:
-            sums[f"{_short(r.get(p['from']), 13)} → {_short(r.get(p['to']), 13)}"] += (
-                _num(r.get(p["value"])) or 0
-            )
-        return _hbar(sorted(sums.items(), key=lambda kv: -abs(kv[1])), title)
+            pairs[(str(r.get(p["from"])), str(r.get(p["to"])))] += _num(r.get(p["value"])) or 0
+        items = [(f"{_short(a, 13)} → {_short(b, 13)}", v) for (a, b), v in pairs.items()]
+        return _hbar(sorted(items, key=lambda kv: -abs(kv[1])), title)
     if kind == "efficiency":
         items = []
         for r in rows:
             gross, net = _num(r.get(p["gross"])), _num(r.get(p["net"]))
             if gross:
-                items.append((_short(r.get(p["label"]), 18), 1 - (net or 0) / gross))
+                items.append((str(r.get(p["label"])), 1 - (net or 0) / gross))
         return _hbar(items, title, pct=True)
     if kind == "lineage":
         return _lineage(rows, p, title)
-    sums = defaultdict(float)
+    sums: dict[str, float] = defaultdict(float)
     for r in rows:
-        sums[_short(r.get(p["label"]), 18)] += _num(_value(r, p["value"])) or 0
-    return _hbar(list(sums.items()), title)
+        value = _value(r, p["value"])
+        if value is None or value == "":
+            continue  # a row of another event of the table, without this value: no bar
+        sums[str(r.get(p["label"]))] += _num(value) or 0
+    items = list(sums.items())
+    if all(_num(k) is not None for k, _ in items):  # numeric labels (codes, levels): in order
+        items.sort(key=lambda kv: _num(kv[0]))
+    return _hbar(items, title)
 
 
 # ------------------------------------------------------------------ page

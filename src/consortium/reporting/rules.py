@@ -22,7 +22,7 @@ from eth_utils import keccak
 from consortium.domain.roles import ROLES
 
 LEVELS = ("public", "confidential")
-FORMATS = ("auto", "code", "role", "hex", "int", "text")
+FORMATS = ("auto", "code", "role", "hex", "int", "text", "party")
 CHART_TYPES = {
     "flow": ("from", "to", "value"),
     "efficiency": ("label", "gross", "net"),
@@ -77,9 +77,14 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 class PartySpec:
     """An event field naming an institution; the record goes to that institution's regulator."""
 
-    field: str
+    field: str  # the party's name in records (and in `recipients`)
     roles: tuple[str, ...] = ()  # empty: any role
     jurisdictions: tuple[str, ...] = ()  # empty: any jurisdiction
+    source: str = ""  # the event parameter holding the address (default: `field`)
+
+    @property
+    def param(self) -> str:
+        return self.source or self.field
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class FieldSpec:
     fmt: str = "auto"
     disclosed: bool = False  # value is looked up in the disclosures by the parameter's value
     recipients: tuple[str, ...] = ()  # confidential: party fields entitled (empty = all parties)
+    scale: int = 1  # integer parameter reported multiplied (e.g. 2 obligations per trade)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,18 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class JoinSpec:
+    """Parameters of an earlier event of the same contract with the same value of `key`.
+
+    For events that carry only a key (Reconciliation.BreakRecorded has the day key, the parties are
+    in that day's DayReconciled): the joined event's parameters can be read by parties and fields
+    as if they were the event's own (the event's own win on a name clash)."""
+
+    event: str
+    key: str
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     line: str  # business line
@@ -119,6 +137,7 @@ class Rule:
     fields: tuple[FieldSpec, ...]
     regulators: tuple[str, ...] = ("supervising",)
     source_line: int = 0
+    join: JoinSpec | None = None
 
     def matches(self, contract_key: str, event: str) -> bool:
         return event == self.event and contract_key.split(":")[0] == self.contract
@@ -147,7 +166,9 @@ class ReportingRules:
         return {r.contract for r in self.rules}
 
     def events_of(self, contract: str) -> set[str]:
-        return {r.event for r in self.rules if r.contract == contract}
+        """Events to index for `contract`: those rules report, and those they join."""
+        out = {r.event for r in self.rules if r.contract == contract}
+        return out | {r.join.event for r in self.rules if r.contract == contract and r.join}
 
     def rules_for(self, contract_key: str, event: str) -> list[Rule]:
         return [r for r in self.rules if r.matches(contract_key, event)]
@@ -168,16 +189,31 @@ class ReportingRules:
                     f"{where}: contract {rule.contract} has no event {rule.event}; "
                     f"its events are {sorted(events)}"
                 )
-            params = {i["name"]: i["type"] for i in events[rule.event]["inputs"]}
-            for p in rule.parties:
-                if p.field not in params:
+            own = {i["name"]: i["type"] for i in events[rule.event]["inputs"]}
+            params = dict(own)
+            if rule.join is not None:
+                joined = events.get(rule.join.event)
+                if joined is None:
                     raise RulesError(
-                        f"{where}: party {p.field!r} is not a parameter of {rule.event}"
-                        f" ({sorted(params)})"
+                        f"{where}: join event {rule.join.event} is not an event of "
+                        f"{rule.contract}; its events are {sorted(events)}"
                     )
-                if params[p.field] != "address":
+                jparams = {i["name"]: i["type"] for i in joined["inputs"]}
+                if rule.join.key not in own or jparams.get(rule.join.key) != own[rule.join.key]:
                     raise RulesError(
-                        f"{where}: party {p.field!r} is {params[p.field]}, not an address"
+                        f"{where}: join key {rule.join.key!r} must be a parameter of both "
+                        f"{rule.event} and {rule.join.event}, of the same type"
+                    )
+                params = jparams | own
+            for p in rule.parties:
+                if p.param not in params:
+                    raise RulesError(
+                        f"{where}: party {p.field!r} reads {p.param!r}, which is not a "
+                        f"parameter of {rule.event} ({sorted(params)})"
+                    )
+                if params[p.param] != "address":
+                    raise RulesError(
+                        f"{where}: party {p.field!r} is {params[p.param]}, not an address"
                     )
             for f in rule.fields:
                 if f.source not in params:
@@ -192,8 +228,8 @@ class ReportingRules:
                     )
             unlisted = [
                 n
-                for n, t in params.items()
-                if t == "address" and n not in {p.field for p in rule.parties}
+                for n, t in own.items()
+                if t == "address" and n not in {p.param for p in rule.parties}
             ]
             if unlisted:
                 raise RulesError(
@@ -344,6 +380,7 @@ class _Parser:
                 "jurisdictions",
                 "regulators",
                 "fields",
+                "join",
             ),
             what,
         )
@@ -375,13 +412,20 @@ class _Parser:
                         f"{what}: party {name!r} must map to "
                         "{roles: [...], jurisdictions: [...]} or nothing",
                     )
-                self._unknown(spec, ("roles", "jurisdictions"), f"{what} party {name!r}")
+                self._unknown(spec, ("roles", "jurisdictions", "from"), f"{what} party {name!r}")
+                source = spec.get("from", name)
+                if not isinstance(source, str):
+                    raise self.fail(
+                        self._line(spec, "from"),
+                        f"{what} party {name!r}: 'from' must be an event parameter name",
+                    )
                 parties.append(
                     PartySpec(
                         name,
                         self._names(spec, "roles", f"{what} party {name!r}", ROLES) or roles,
                         self._names(spec, "jurisdictions", f"{what} party {name!r}")
                         or jurisdictions,
+                        source if source != name else "",
                     )
                 )
         if not parties:
@@ -407,6 +451,19 @@ class _Parser:
             )
         for name, spec in fields_doc.items():
             fields.append(self.field_spec(name, spec, fields_doc, party_names, what))
+        join = None
+        if "join" in r:
+            j = r["join"]
+            if not isinstance(j, _LineDict):
+                raise self.fail(
+                    self._line(r, "join"),
+                    f"{what}: join must be a mapping {{event: ..., key: ...}}",
+                )
+            self._unknown(j, ("event", "key"), f"{what} join")
+            join = JoinSpec(
+                self._need(j, "event", str, f"{what} join"),
+                self._need(j, "key", str, f"{what} join"),
+            )
         return Rule(
             id=rid,
             line=str(self._need(r, "line", str, what)),
@@ -417,6 +474,7 @@ class _Parser:
             fields=tuple(fields),
             regulators=regulators,
             source_line=r.line,
+            join=join,
         )
 
     def field_spec(
@@ -432,7 +490,7 @@ class _Parser:
         if not isinstance(spec, _LineDict):
             raise self.fail(line, f"{what}: field {name!r} must be a level or a mapping")
         w = f"{what} field {name!r}"
-        self._unknown(spec, ("from", "level", "format", "disclosed", "recipients"), w)
+        self._unknown(spec, ("from", "level", "format", "disclosed", "recipients", "scale"), w)
         level = spec.get("level", "public")
         if level not in LEVELS:
             raise self.fail(
@@ -451,9 +509,24 @@ class _Parser:
                 self._line(spec, "disclosed"),
                 f"{w}: a value disclosed off chain must be level confidential",
             )
+        if fmt == "party" and level != "public":
+            raise self.fail(
+                self._line(spec, "format"),
+                f"{w}: format party (an institution shown in clear or as a pseudonym, per "
+                "regulator) applies to public fields only",
+            )
         recipients = self._names(spec, "recipients", w, parties)
         if recipients and level != "confidential":
             raise self.fail(
                 self._line(spec, "recipients"), f"{w}: recipients apply to confidential fields only"
             )
-        return FieldSpec(name, str(spec.get("from", name)), level, fmt, disclosed, recipients)
+        scale = spec.get("scale", 1)
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+            raise self.fail(self._line(spec, "scale"), f"{w}: scale must be a positive integer")
+        if scale != 1 and (disclosed or fmt not in ("auto", "int")):
+            raise self.fail(
+                self._line(spec, "scale"), f"{w}: scale applies to integer parameters only"
+            )
+        return FieldSpec(
+            name, str(spec.get("from", name)), level, fmt, disclosed, recipients, scale
+        )
