@@ -129,12 +129,13 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     {
         Account storage a = _openAccount(account);
         _checkNoneInFlight(account, a);
-        _plans.getPlan(planCode, version); // reverts with AnnuityUnknownPlan
+        // reverts with AnnuityUnknownPlan; the plan is reused by the First instruction below
+        (bytes32[] memory items, uint16[] memory ratios) = _plans.getPlan(planCode, version);
         a.planCode = planCode;
         a.planVersion = version;
         a.resetPending = reset;
         emit PlanChosen(account, planCode, msg.sender, version, reset);
-        if (!reset && a.cash > 0) instructionId = _issueFirst(account, a);
+        if (!reset && a.cash > 0) instructionId = _issueFirst(account, a, items, ratios);
     }
 
     /// @inheritdoc IAnnuityLedger
@@ -163,7 +164,8 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             if (a.resetPending) revert AnnuityResetPending(id);
             _checkNoneInFlight(id, a);
             if (a.cash == 0) revert AnnuityNothingToAllocate(id);
-            instructionIds[i] = _issueFirst(id, a);
+            (bytes32[] memory items, uint16[] memory ratios) = _plans.getPlan(a.planCode, a.planVersion);
+            instructionIds[i] = _issueFirst(id, a, items, ratios);
         }
     }
 
@@ -184,7 +186,7 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         uint256[] memory after_ = new uint256[](items.length);
         for (uint256 i; i < items.length; ++i) {
             _checkPrice(items[i], prices[i]);
-            (deltas[i], after_[i]) = _executeLeg(account, items[i], legs[i], prices[i]);
+            (deltas[i], after_[i]) = _executeLeg(instructionId, account, items[i], legs[i], prices[i]);
         }
         ins.status = InstructionStatus.Executed;
         emit InstructionExecuted(instructionId, account, msg.sender, items, prices, deltas, after_);
@@ -347,9 +349,12 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         if (p == 0) p = INITIAL_UNIT_PRICE;
     }
 
-    /// @dev First instruction: the account's cash split by its plan's ratios.
-    function _issueFirst(bytes32 account, Account storage a) private returns (uint256) {
-        (bytes32[] memory items, uint16[] memory ratios) = _plans.getPlan(a.planCode, a.planVersion);
+    /// @dev First instruction: the account's cash split by its plan's ratios (`items`, `ratios`: the
+    /// account's plan, as returned by getPlan(a.planCode, a.planVersion)).
+    function _issueFirst(bytes32 account, Account storage a, bytes32[] memory items, uint16[] memory ratios)
+        private
+        returns (uint256)
+    {
         _checkCapacity(account, items);
         uint256 amount = a.cash;
         uint256[] memory parts = Allocation.split(amount, ratios);
@@ -380,7 +385,7 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         (bytes32[] memory planItems, uint16[] memory planRatios) = _plans.getPlan(a.planCode, a.planVersion);
         EnumerableSet.Bytes32Set storage held = _held[account];
         uint256 n = planItems.length;
-        uint256 extra;
+        uint256 extra = 0;
         for (uint256 j; j < held.length(); ++j) {
             if (!_contains(planItems, held.at(j))) ++extra;
         }
@@ -444,7 +449,7 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         if (count > MAX_HELD_ITEMS) revert AnnuityTooManyHoldings(account, count, MAX_HELD_ITEMS);
     }
 
-    function _executeLeg(bytes32 account, bytes32 item, int256 leg, uint256 price)
+    function _executeLeg(uint256 instructionId, bytes32 account, bytes32 item, int256 leg, uint256 price)
         private
         returns (int256 delta, uint256 unitsAfter)
     {
@@ -463,8 +468,13 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             return (0, units);
         }
         _units[account][item] = unitsAfter;
-        if (unitsAfter == 0) _held[account].remove(item);
-        else _held[account].add(item);
+        // `_held[account]` is exactly the items with units > 0: membership changes only when the units
+        // go from zero to positive or back, and then add/remove cannot find the item already (not) held.
+        if ((units == 0) != (unitsAfter == 0)) {
+            EnumerableSet.Bytes32Set storage held = _held[account];
+            bool changed = unitsAfter == 0 ? held.remove(item) : held.add(item);
+            if (!changed) revert AnnuityInstructionMismatch(instructionId);
+        }
     }
 
     function _valuation(bytes32 account)

@@ -59,7 +59,7 @@ contract AnnuityPlans is ConsortiumManaged, IAnnuityPlans {
         if (n == 0) revert AnnuityPlanEmpty(planCode);
         if (n > MAX_PLAN_ITEMS) revert AnnuityPlanTooLarge(planCode, n, MAX_PLAN_ITEMS);
         if (ratiosBps.length != n) revert AnnuityRatiosLengthMismatch(n, ratiosBps.length);
-        uint256 sum;
+        uint256 sum = 0;
         for (uint256 i; i < n; ++i) {
             if (items[i] == bytes32(0)) revert AnnuityZeroItem(planCode, i);
             if (ratiosBps[i] == 0) revert AnnuityZeroRatio(planCode, i);

@@ -161,6 +161,9 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         _requireNotMatured(billId, b.maturity);
         if (b.requireChannel) _checkChannel(holder, factor);
         uint256 amount = balanceOf(address(this), finNodeId);
+        // whole days to maturity, rounded down before the multiplication on purpose (DISCOUNT_DENOMINATOR;
+        // mirrored by consortium.domain.bills.days_to_maturity and discount)
+        // slither-disable-next-line divide-before-multiply
         uint256 discount = (amount * rateBps * ((b.maturity - block.timestamp) / 1 days)) / DISCOUNT_DENOMINATOR;
         if (discount > amount) revert BillDiscountExceedsAmount(amount, discount);
         uint256 proceeds = amount - discount;

@@ -28,8 +28,8 @@ library Allocation {
         uint256 n = ratiosBps.length;
         legs = new uint256[](n);
         uint256[] memory rems = new uint256[](n);
-        uint256 allotted;
-        uint256 sum;
+        uint256 allotted = 0;
+        uint256 sum = 0;
         for (uint256 i; i < n; ++i) {
             uint256 scaled = amount * ratiosBps[i];
             legs[i] = scaled / BPS;
@@ -40,8 +40,8 @@ library Allocation {
         if (sum != BPS) revert AllocationRatiosSum(sum);
         // left == sum(rems) / BPS < n, and more than `left` items have a positive remainder
         for (uint256 left = amount - allotted; left > 0; --left) {
-            uint256 best;
-            uint256 bestRem;
+            uint256 best = 0;
+            uint256 bestRem = 0;
             for (uint256 i; i < n; ++i) {
                 if (rems[i] > bestRem) {
                     best = i;

@@ -73,8 +73,8 @@ contract SecurityToken is ERC1155, ConsortiumManaged, ISecurityToken {
 
     /// @dev Holders must be active members (mint and burn check the side that exists).
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
-        if (from != address(0)) registry.requireActive(from);
-        if (to != address(0)) registry.requireActive(to);
+        if (from != address(0)) _checkActive(from);
+        if (to != address(0)) _checkActive(to);
         super._update(from, to, ids, values);
     }
 }

@@ -29,6 +29,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     ISecurityToken private immutable _security;
 
     mapping(bytes32 currency => address token) private _cash;
+    // written through the storage pointer `stored` in setClearingConfig (push/pop), which Slither misses
+    // slither-disable-next-line uninitialized-state
     mapping(address party => mapping(uint256 securityId => Charge[])) private _configs;
     mapping(bytes32 cycleId => Cycle) private _cycles;
     mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 peer => Bucket))) private _buckets;
@@ -118,18 +120,12 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         address party = _checkFirstParty();
         _checkOpen(cycleId);
         bytes32 peer = _key(counterparty);
-        Bucket memory ours;
-        ReconLevel level;
         if (counterparty == party || !registry.isActive(counterparty)) revert SettlementUnknownCounterparty(counterparty);
-        if (registry.hasRole(counterparty, Roles.CCP) || registry.hasRole(counterparty, Roles.CSD)) {
-            ours = _buckets[cycleId][party][ALL];
-            level = ReconLevel.SecondParty;
-        } else if (_isFirstParty(counterparty)) {
-            ours = _buckets[cycleId][party][peer];
-            level = ReconLevel.Intermediary;
-        } else {
-            revert SettlementUnknownCounterparty(counterparty);
-        }
+        // a second party (CCP or CSD) reconciles against all of our trades, a first party against ours with it
+        bool secondParty = registry.hasRole(counterparty, Roles.CCP) || registry.hasRole(counterparty, Roles.CSD);
+        if (!secondParty && !_isFirstParty(counterparty)) revert SettlementUnknownCounterparty(counterparty);
+        Bucket memory ours = _buckets[cycleId][party][secondParty ? ALL : peer];
+        ReconLevel level = secondParty ? ReconLevel.SecondParty : ReconLevel.Intermediary;
         Bucket memory theirs = _buckets[cycleId][counterparty][_key(party)];
         matched = _record(cycleId, party, peer, level, ours, theirs);
     }
@@ -162,7 +158,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         c.legsHash = legsHash;
         c.legCount = uint32(legs.length);
         // instructions in settlement order: every delivery first, then every receipt
-        uint256 seq;
+        uint256 seq = 0;
         for (uint256 pass; pass < 2; ++pass) {
             for (uint256 i; i < legs.length; ++i) {
                 Leg calldata l = legs[i];
@@ -300,7 +296,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     /// @dev Sorted, non-zero, bounded, listed, balanced per asset, and every participant reconciled.
     function _checkLegs(bytes32 cycleId, address ccp, Leg[] calldata legs) private view {
         bytes32 ccpKey = _key(ccp);
-        int256 sum;
+        int256 sum = 0;
         for (uint256 i; i < legs.length; ++i) {
             Leg calldata l = legs[i];
             if (l.amount == 0) revert SettlementZeroLeg(i);
