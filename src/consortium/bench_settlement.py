@@ -126,6 +126,8 @@ def bench_settlement(
     proj: Any, accounts: Any, sizes: tuple[int, ...] = SIZES, participants: int = PARTICIPANTS
 ) -> dict[str, int]:
     """Deploy a fresh consortium and measure each size; returns a flat dict of named figures."""
+    from consortium import chain
+
     chain.patch_receipt_race()
     registry, suite, cast = _consortium(proj, accounts, participants)
     s = _Suite(suite)
