@@ -18,7 +18,8 @@ want=$(stamp package-lock.json)
 if [ "$(cat node_modules/.stamp 2>/dev/null)" != "$want" ]; then
   say "npm install (solc, OpenZeppelin, anvil, ganache; versions from package-lock.json)"
   # not `npm ci`: the lock holds only this platform's optional anvil binary, which ci rejects
-  npm install --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error --fetch-timeout=60000 --fetch-retries=5 \
+    --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=20000
   echo "$want" > node_modules/.stamp
 fi
 
