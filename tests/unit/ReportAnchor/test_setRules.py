@@ -13,15 +13,15 @@ def test_setRules__deployment__registered_rules_file(report_anchor, rules, regis
 
 
 def test_setRules__reporter_new_version__appended_and_event(report_anchor, reporter, rules, chain):
-    h = doc_hash("rules v2")
-    tx = report_anchor.setRules(h, 2, {"from": reporter.account})
+    h, version = doc_hash("next rules"), rules.version + 1
+    tx = report_anchor.setRules(h, version, {"from": reporter.account})
     ev = tx.events["RulesSet"]
-    assert (ev["rulesHash"], ev["version"], ev["setter"]) == ("0x" + h.hex(), 2, reporter.address)
+    assert (ev["rulesHash"], ev["version"], ev["setter"]) == ("0x" + h.hex(), version, reporter.address)
     assert report_anchor.rulesCount() == 2
     assert report_anchor.rulesAt(0)[0] == rules.rules_hash_hex  # history kept
     r = report_anchor.rulesAt(1)
-    assert (r[0], r[1], r[2], r[3]) == ("0x" + h.hex(), 2, tx.timestamp, tx.block_number)
-    assert report_anchor.currentRules()[1] == 2
+    assert (r[0], r[1], r[2], r[3]) == ("0x" + h.hex(), version, tx.timestamp, tx.block_number)
+    assert report_anchor.currentRules()[1] == version
 
 
 def test_setRules__version_not_increasing__reverts_state_unchanged(report_anchor, reporter, rules):
