@@ -32,10 +32,12 @@ demo: setup
 bench: setup
 	$(PY) -m consortium.cli bench --network $(NETWORK) $(ARGS)
 
+# Coverage measures an unoptimized build in build/coverage/ (see src/consortium/coverage_build.py).
 coverage: setup
-	rm -f build/tests.json
-	$(BROWNIE) test $(TESTS) --network development --coverage -p no:cacheprovider $(ARGS)
-	$(PY) -m consortium.cli coverage-summary reports/coverage.json
+	rm -f build/coverage/tests.json
+	$(BROWNIE) test $(TESTS) --network development --coverage -p consortium.coverage_build \
+	  -p no:cacheprovider $(ARGS)
+	$(PY) -m consortium.cli coverage-summary reports/coverage.json --build build/coverage --missing
 
 # Slither in its own venv (its pins conflict with brownie's), through the project's compiler shim.
 slither: setup

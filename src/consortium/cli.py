@@ -117,7 +117,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_coverage_summary(args: argparse.Namespace) -> int:
     from consortium.coverage import summarise
 
-    return summarise(args.path)
+    return summarise(args.path, args.build, args.missing)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     ver.add_argument("path")
     ver.set_defaults(func=cmd_verify)
     cov = sub.add_parser("coverage-summary", help="print branch coverage from brownie's report")
-    cov.add_argument("path")
+    cov.add_argument("path", nargs="+", help="coverage.json of one or more runs on the same build")
+    cov.add_argument("--build", help="build folder the report was measured on (default build/)")
+    cov.add_argument("--missing", action="store_true", help="list each branch outcome never taken")
     cov.set_defaults(func=cmd_coverage_summary)
 
     args = parser.parse_args(argv)
