@@ -10,16 +10,6 @@ V1 = doc_hash("min age 18; risk level >= product risk")
 V2 = doc_hash("min age 21; risk level >= product risk")
 
 
-@pytest.fixture(scope="module")
-def bank(admit, regulator_cn, accounts):
-    return admit(accounts[5], ["SALES_BANK"], regulator=regulator_cn, name="bank")
-
-
-@pytest.fixture(scope="module")
-def issuer(admit, regulator_cn, accounts):
-    return admit(accounts[6], ["PRODUCT_ISSUER"], regulator=regulator_cn, name="issuer")
-
-
 def _both_approve(bank, issuer, h):
     bank.approve_amendment(TERMS, bank.address, issuer.address, h)
     issuer.approve_amendment(TERMS, bank.address, issuer.address, h)

@@ -1,19 +1,8 @@
 """Data channels: requested by a member, opened by the permission manager, closed by a party."""
 
 import brownie
-import pytest
 
 from consortium.domain.hashing import doc_hash
-
-
-@pytest.fixture(scope="module")
-def bank(admit, regulator_cn, accounts):
-    return admit(accounts[5], ["SALES_BANK"], regulator=regulator_cn, name="bank")
-
-
-@pytest.fixture(scope="module")
-def issuer(admit, regulator_cn, accounts):
-    return admit(accounts[6], ["PRODUCT_ISSUER"], regulator=regulator_cn, name="issuer")
 
 
 def test_request_then_open__channel_is_open_both_ways(registry, manager, bank, issuer):
