@@ -1,13 +1,21 @@
-"""pytest plugin of `make coverage` (`-p consortium.coverage_build`): measure unoptimized bytecode.
+"""pytest plugin of `make coverage` (`-p consortium.coverage_build`): what brownie needs to measure.
 
-brownie registers a branch only where an opcode mapped to the condition's source precedes a JUMPI.
-With solc's optimizer on, 37 of our 329 conditions (mostly `x == bytes32(0)` and a plain `if (flag)`)
-compile without such an opcode and silently drop out of brownie's count (292 registered); without
-the optimizer 327 are (the 2 left are constructor checks, which brownie never traces). So coverage
-compiles the contracts unoptimized into build/coverage/ (the optimized build/ that tests, demo and
-benchmark use stays as it is) and runs them on an anvil without the EIP-170 size limit: unoptimized
-BillToken and SettlementEngine are over 24 KiB. Only loaded by `make coverage`; brownie 1.22.2 is
-pinned, and tests/offchain/test_coverage_summary.py checks what apply() changes.
+1. Unoptimized bytecode. brownie registers a branch only where an opcode mapped to the condition's
+   source precedes a JUMPI. With solc's optimizer on, 35 of our 327 traceable conditions (mostly
+   `x == bytes32(0)` and a plain `if (flag)`) compile without such an opcode and silently drop out of
+   brownie's count (292 registered); without the optimizer all 327 are (the 2 conditions of
+   constructors are never traced). So coverage compiles the contracts unoptimized into
+   build/coverage/ (the optimized build/ that tests, demo and benchmark use stays as it is) and runs
+   them on an anvil without the EIP-170 size limit: unoptimized BillToken and SettlementEngine are
+   over 24 KiB.
+2. Immutables. brownie keeps a deployed contract's program-counter map only if the code on chain
+   equals the build's `deployedBytecode`; solc leaves each immutable there as a PUSH32 of zeros,
+   filled in by the constructor, so for every contract with an immutable (all that inherit
+   ConsortiumManaged: its `registry`) brownie drops the map and records no coverage at all. The
+   check here also accepts code that differs from the build only inside those placeholders.
+
+Only loaded by `make coverage`; brownie 1.22.2 is pinned, and tests/offchain/test_coverage_summary.py
+checks what apply() changes.
 """
 
 from __future__ import annotations
@@ -16,13 +24,17 @@ from pathlib import Path
 
 import pytest
 from brownie._config import CONFIG
+from brownie.network import contract as _contract
+from brownie.network.web3 import web3
 from brownie.project import main as _project_main
 
 BUILD_DIR = "build/coverage"
 NO_SIZE_LIMIT = "--disable-code-size-limit"
+PUSH1, PUSH32 = 0x60, 0x7F
 
 _compiler_config = _project_main._load_project_compiler_config
 _structure_config = _project_main._load_project_structure_config
+_verify_deployed_code = _contract._verify_deployed_code
 
 
 def _unoptimized_compiler_config(project_path: Path | None) -> dict:
@@ -37,10 +49,52 @@ def _coverage_structure_config(project_path: Path) -> dict:
     return structure
 
 
+def _without_metadata(code: bytes) -> bytes:
+    """solc's code ends with CBOR metadata whose length is the last two bytes."""
+    if len(code) < 2:
+        return code
+    return code[: -(int.from_bytes(code[-2:], "big") + 2)]
+
+
+def immutable_slots(code: bytes) -> list[int]:
+    """Offsets of the 32 bytes after each PUSH32 of zeros: where solc leaves an immutable's value."""
+    slots, pc = [], 0
+    while pc < len(code):
+        op = code[pc]
+        if PUSH1 <= op <= PUSH32:
+            if op == PUSH32 and not any(code[pc + 1 : pc + 33]):
+                slots.append(pc + 1)
+            pc += op - PUSH1 + 1
+        pc += 1
+    return slots
+
+
+def same_code_but_immutables(actual: bytes, expected: bytes) -> bool:
+    """Whether deployed `actual` is the build's `expected` with only immutables filled in."""
+    actual, expected = _without_metadata(actual), _without_metadata(expected)
+    if len(actual) != len(expected):
+        return False
+    masked = bytearray(actual)
+    for start in immutable_slots(expected):
+        masked[start : start + 32] = bytes(32)
+    return bytes(masked) == expected
+
+
+def _verify_with_immutables(address, expected_bytecode, language) -> bool:
+    if _verify_deployed_code(address, expected_bytecode, language):
+        return True
+    if language != "Solidity" or "_" in expected_bytecode:  # unlinked libraries: brownie's rule
+        return False
+    expected = bytes.fromhex(expected_bytecode.removeprefix("0x"))
+    return same_code_but_immutables(bytes(web3.eth.get_code(address)), expected)
+
+
 def apply() -> None:
-    """Point brownie's project loading and its local anvil at the coverage build (idempotent)."""
+    """Point brownie's project loading and its local anvil at the coverage build, and let it keep
+    the program-counter map of contracts with immutables (idempotent)."""
     _project_main._load_project_compiler_config = _unoptimized_compiler_config
     _project_main._load_project_structure_config = _coverage_structure_config
+    _contract._verify_deployed_code = _verify_with_immutables
     anvil = CONFIG.networks["development"]
     if NO_SIZE_LIMIT not in anvil["cmd"].split():
         anvil["cmd"] = f"{anvil['cmd']} {NO_SIZE_LIMIT}"

@@ -1,10 +1,13 @@
 """`make coverage`: the summary counts our sources' branches once each and every one of them (even in a
-contract no test deployed), and the plugin measures an unoptimized build on a size-unlimited anvil.
+contract no test deployed), and the plugin measures an unoptimized build on a size-unlimited anvil,
+keeping brownie's program-counter map of contracts with immutables.
 """
 
 import json
 
 from brownie._config import CONFIG
+from brownie.network import contract as brownie_contract
+from brownie.network import web3
 from brownie.project import main as project_main
 
 from consortium import coverage_build
@@ -128,6 +131,9 @@ def test_summarise__last_line__states_the_percentage(tmp_path, capsys):
 def test_coverage_build_apply__unoptimized_build_and_no_size_limit(monkeypatch):
     for name in ("_load_project_compiler_config", "_load_project_structure_config"):
         monkeypatch.setattr(project_main, name, getattr(project_main, name))  # restored afterwards
+    monkeypatch.setattr(
+        brownie_contract, "_verify_deployed_code", coverage_build._verify_deployed_code
+    )
     dev = CONFIG.networks["development"]
     monkeypatch.setitem(dev, "cmd", dev["cmd"])
     coverage_build.apply()
@@ -137,6 +143,7 @@ def test_coverage_build_apply__unoptimized_build_and_no_size_limit(monkeypatch):
     assert compiler["evm_version"] == "shanghai"  # everything else as configured
     assert project_main._load_project_structure_config(ROOT)["build"] == "build/coverage"
     assert dev["cmd"].split().count("--disable-code-size-limit") == 1
+    assert brownie_contract._verify_deployed_code is coverage_build._verify_with_immutables
 
 
 def test_branch_coverage__two_runs_on_one_build__united(tmp_path):
@@ -146,3 +153,45 @@ def test_branch_coverage__two_runs_on_one_build__united(tmp_path):
     by_contract, total = branch_coverage([report, second], build)
     assert by_contract["B"] == (1, 2)
     assert total == (5, 8)
+
+
+METADATA = bytes.fromhex("a2646970667358") + bytes(3) + (10).to_bytes(2, "big")  # 10 bytes + length
+PLACEHOLDER = bytes([0x7F]) + bytes(32)  # PUSH32 0x00…00: an immutable before construction
+
+
+def _code(*parts: bytes) -> bytes:
+    return b"".join(parts) + METADATA
+
+
+def test_immutable_slots__push32_of_zeros_only__push_data_skipped():
+    # PUSH2 0x7f00 (push data that looks like a PUSH32 must not count), placeholder, PUSH32 of ones
+    code = bytes([0x61, 0x7F, 0x00]) + PLACEHOLDER + bytes([0x7F]) + b"\x01" * 32 + bytes([0x00])
+    assert coverage_build.immutable_slots(code) == [4]
+
+
+def test_same_code_but_immutables__value_in_placeholder__accepted():
+    built = _code(bytes([0x60, 0x80]), PLACEHOLDER, bytes([0x55]))
+    deployed = _code(bytes([0x60, 0x80, 0x7F]) + b"\xab" * 32, bytes([0x55]))
+    assert coverage_build.same_code_but_immutables(deployed, built)
+
+
+def test_same_code_but_immutables__byte_changed_outside__refused():
+    built = _code(bytes([0x60, 0x80]), PLACEHOLDER, bytes([0x55]))
+    deployed = _code(bytes([0x60, 0x81, 0x7F]) + b"\xab" * 32, bytes([0x55]))
+    longer = _code(bytes([0x60, 0x80]), PLACEHOLDER, bytes([0x55, 0x00]))
+    assert not coverage_build.same_code_but_immutables(deployed, built)
+    assert not coverage_build.same_code_but_immutables(longer, built)
+
+
+def test_verify_with_immutables__deployed_managed_contract__matches_its_build(
+    registry, registry_admin, AnnuityPlans, ConsortiumRegistry
+):
+    """brownie's own check refuses a contract whose immutable `registry` is set; ours accepts it,
+    and still refuses the code of another contract."""
+    plans = AnnuityPlans.deploy(registry, {"from": registry_admin})
+    built = AnnuityPlans._build["deployedBytecode"]
+    assert not coverage_build._verify_deployed_code(plans.address, built, "Solidity")
+    assert coverage_build._verify_with_immutables(plans.address, built, "Solidity")
+    other = ConsortiumRegistry._build["deployedBytecode"]
+    assert not coverage_build._verify_with_immutables(plans.address, other, "Solidity")
+    assert bytes(web3.eth.get_code(plans.address)) != bytes.fromhex(built)
