@@ -25,7 +25,7 @@ pragma solidity ^0.8.24;
 ///
 /// Channel policy: chosen per bill at issue (`requireChannel`). When set, the issue, every transfer
 /// and every financing of that bill need an open registry channel between the two parties
-/// (ConsortiumManaged's ManagedChannelClosed otherwise).
+/// (ConsortiumManaged's RegistryChannelNotOpen otherwise).
 ///
 /// Cash: where the contract was deployed with a deposit token (`cash()`), a zero payment reference
 /// means "pay on chain": the contract moves the deposit as the token's settlement agent (a CASH_ISSUER

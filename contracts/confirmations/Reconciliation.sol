@@ -37,8 +37,7 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
 
     /// @inheritdoc IReconciliation
     function commitBilateral(address financeCompany, uint32 day, bytes32 root, uint32 count, uint128 total) external {
-        address bank = _checkRole(Roles.BANK);
-        _checkChannel(bank, financeCompany);
+        address bank = _checkRoleWithChannel(Roles.BANK, financeCompany);
         if (root == bytes32(0)) revert ReconciliationZeroRoot();
         if (count == 0 || count > MAX_RECORDS_PER_BATCH) revert ReconciliationCountOutOfRange(count, MAX_RECORDS_PER_BATCH);
         if (_rootDay[root] != bytes32(0)) revert ReconciliationRootAlreadyCommitted(root);

@@ -246,7 +246,7 @@ def test_quote__channel_policy__needs_holder_factor_channel(bills, bill_cast, ma
     connect(bill_cast.core.inst, bill_cast.tier1.inst)
     bill_id = make_bill(require_channel=True)
     fin, _ = bill_cast.tier1.request_financing(bill_id, FACE, "r")
-    with brownie.reverts(revert_pattern=r"ManagedChannelClosed:.*"):
+    with brownie.reverts(revert_pattern=r"RegistryChannelNotOpen:.*"):
         bill_cast.factor.quote(fin, RATE, "a")
     connect(bill_cast.tier1.inst, bill_cast.factor.inst)
     bill_cast.factor.quote(fin, RATE, "a")
