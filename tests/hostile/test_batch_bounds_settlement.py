@@ -160,6 +160,7 @@ BOUNDS = {
         r"SettlementLegsMismatch: .*",
         _holdings,
         _settled,
+        mine_refusal=False,
     ),
     "setClearingConfig": Bound(
         8,
