@@ -75,6 +75,7 @@ interface IConfirmationAnchor {
     error AnchorCountOutOfRange(uint256 count, uint256 max);
     error AnchorRootAlreadyAnchored(bytes32 root, address anchoredBy);
     error AnchorRootUnknown(bytes32 root);
+    error AnchorProofTooLong(uint256 length, uint256 max);
     error AnchorRegistrationExists(bytes32 registrationId);
     error AnchorRegistrationUnknown(bytes32 registrationId);
     error AnchorRegistrationAlreadyDecided(bytes32 registrationId, RegistrationStatus status);
@@ -126,7 +127,11 @@ interface IConfirmationAnchor {
     /// @notice Whether a record of business day `period` is under an anchored root of that day.
     /// @return true iff `root` is anchored for `period` and `proof` proves the record's leaf under it
     /// (false for a record of another day, even one whose proof is otherwise valid)
-    /// Requirements: `root` anchored (AnchorRootUnknown otherwise).
+    /// @dev A root holds at most MAX_RECORDS_PER_ROOT (10^6 < 2^20) records, so an honest proof has
+    /// at most 20 siblings; longer ones are refused before any hashing (the view is also called by
+    /// contracts, whose gas an unbounded proof would burn).
+    /// Requirements: `root` anchored (AnchorRootUnknown otherwise); proof.length <= MAX_PROOF_LENGTH
+    /// (AnchorProofTooLong otherwise).
     function verifyRecord(
         bytes32 root,
         uint32 period,

@@ -17,6 +17,8 @@ import {Roles} from "../consortium/Roles.sol";
 contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
     /// @notice Upper bound on the records one root may claim (a day of a large sales bank).
     uint256 public constant MAX_RECORDS_PER_ROOT = 1_000_000;
+    /// @notice Longest Merkle proof verifyRecord accepts (as ReportAnchor; 20 suffice for a full root).
+    uint256 public constant MAX_PROOF_LENGTH = 64;
 
     bytes32 public constant REQUEST_TYPEHASH = keccak256(
         "Request(bytes32 requestId,address salesBank,address issuer,bytes32 productId,uint8 kind,uint256 amount,uint256 shares,bytes32 investorCommitment,uint64 period)"
@@ -100,6 +102,7 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
         bytes32 dataHash,
         bytes32[] calldata proof
     ) external view returns (bool) {
+        if (proof.length > MAX_PROOF_LENGTH) revert AnchorProofTooLong(proof.length, MAX_PROOF_LENGTH);
         Anchor storage a = _anchors[root];
         if (a.anchoredBy == address(0)) revert AnchorRootUnknown(root);
         return a.period == period

@@ -91,7 +91,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             pending = self._nodes(NodeState.QUOTED)
             assume(pending)
             n = pending[i % len(pending)]
-            by_addr[n.sender].accept_financing(n.node_id, "agreement", accept=ok)
+            by_addr[n.sender].accept_financing(
+                n.node_id, "agreement", bill_cast.factor.address, 500, accept=ok
+            )
             self.m.advance(n.node_id, NodeState.AGREED) if ok else self.m.reject(n.node_id)
 
         @sf.rule(i=pick, ok=st.booleans())

@@ -115,10 +115,22 @@ class BillClient(_BillRole):
         return int(tx.events["BillFinancingRequested"]["nodeId"]), tx
 
     def accept_financing(
-        self, fin_node_id: int, agreement: str | bytes, accept: bool = True
+        self,
+        fin_node_id: int,
+        agreement: str | bytes,
+        factor: str,
+        rate_bps: int,
+        accept: bool = True,
     ) -> Any:
-        """Sign (or decline) the factor's agreement; we sign only the hash the factor quoted."""
-        return self.bills.acceptFinancing(fin_node_id, accept, _hash(agreement), self._tx())
+        """Sign (or decline) the agreement we negotiated with `factor` at `rate_bps`.
+
+        The terms come from our side of the negotiation, never from the chain's quote: the contract
+        refuses the signature unless the stored quote is exactly these terms, so a factor that
+        front-ran the quote with our agreement hash at another rate cannot get it accepted.
+        """
+        return self.bills.acceptFinancing(
+            fin_node_id, accept, _hash(agreement), factor, rate_bps, self._tx()
+        )
 
     def redeem(
         self, items: list[tuple[int, str, int]], payment_ref: str | bytes | None = None

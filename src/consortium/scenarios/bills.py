@@ -91,7 +91,7 @@ def run_day(ctx: DayContext) -> LineResult:
         result.record(
             tx,
             quote,
-            t2a.accept_financing(fin, f"factoring agreement {fin}"),
+            t2a.accept_financing(fin, f"factoring agreement {fin}", factor.address, rate),
             auditor.audit(fin, True, "financing audit"),
         )
         due = proceeds(part_a, rate, maturity, int(quote.timestamp))
