@@ -475,4 +475,4 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
     Machine().build_base()
     base["model"] = copy.deepcopy(base["model"])
     chain.snapshot()  # runs revert to the base state (module_isolation resets after this module)
-    sf.run_state_machine_as_test(Machine, settings=machine_settings(8, 20))
+    sf.run_state_machine_as_test(Machine, settings=machine_settings(6, 20))
