@@ -38,6 +38,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     mapping(bytes32 cycleId => mapping(address party => bytes32)) private _clearingHash;
     mapping(bytes32 cycleId => mapping(address party => bytes32)) private _lastTradeId;
     mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 peer => ReconStatus))) private _recon;
+    // trades uploaded by the participant named on them: what a cycle's netting may cover
+    mapping(bytes32 cycleId => uint64) private _participantTrades;
 
     constructor(IConsortiumRegistry registry_, ISecurityToken security_) ConsortiumManaged(registry_) {
         _security = security_;
@@ -89,13 +91,16 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         _checkBatch(trades.length);
         bytes32 last = _lastTradeId[cycleId][party];
         bytes32 chain = _clearingHash[cycleId][party];
+        uint64 own = 0;
         for (uint256 i; i < trades.length; ++i) {
             Trade calldata t = trades[i];
             if (t.tradeId <= last) revert SettlementTradeOutOfOrder(t.tradeId, last);
             last = t.tradeId;
             if (t.tradeDate != tradeDate) revert SettlementTradeDateMismatch(t.tradeId, t.tradeDate, tradeDate);
             chain = _ingest(cycleId, party, t, chain);
+            if (t.participant == party) ++own;
         }
+        if (own > 0) _participantTrades[cycleId] += own;
         _lastTradeId[cycleId][party] = last;
         _clearingHash[cycleId][party] = chain;
         Bucket storage all = _buckets[cycleId][party][ALL];
@@ -151,6 +156,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         if (legs.length == 0) revert SettlementEmptyBatch();
         if (legs.length > MAX_LEGS) revert SettlementBatchTooLarge(legs.length, MAX_LEGS);
         _checkLegs(cycleId, ccp, legs);
+        uint64 uploaded = _participantTrades[cycleId];
+        if (tradeCount != uploaded) revert SettlementTradeCountMismatch(cycleId, uploaded, tradeCount);
         bytes32 legsHash = keccak256(abi.encode(legs));
         c.status = CycleStatus.Netted;
         c.tradeCount = tradeCount;
