@@ -7,24 +7,21 @@ would do), and retry roots already on chain. After every step, against a Python 
 - every anchored record proves under its root for its own day, on chain and off chain;
 - no record proves under any root for any other day, even with a proof valid for its own day;
 - a retried root changes nothing.
-Plain `hypothesis.stateful` with the chain reverted to the test's snapshot, as in
-test_bills_invariants.py.
+Runs on tests/stateful/machine.py's ChainMachine (fresh snapshot per run, full-length runs).
 """
 
 import os
 
 import brownie
-from hypothesis import HealthCheck, assume, settings
+from hypothesis import assume
 from hypothesis import stateful as sf
 from hypothesis import strategies as st
 
 from consortium.domain import merkle
+from tests.stateful.machine import ChainMachine, machine_settings
 
 DAY = 20_454  # 2026-01-01
 pick = st.integers(min_value=0, max_value=10_000)
-SETTINGS = settings(
-    max_examples=3, stateful_step_count=7, deadline=None, suppress_health_check=list(HealthCheck)
-)
 
 
 def test_confirmation_anchor__random_roots_and_replays__record_provable_only_for_its_day(
@@ -34,10 +31,9 @@ def test_confirmation_anchor__random_roots_and_replays__record_provable_only_for
     bank = conf_cast.sales_bank
     issuers = [conf_cast.issuer_a.address, conf_cast.issuer_b.address]
 
-    class Machine(sf.RuleBasedStateMachine):
+    class Machine(ChainMachine):
         def __init__(self):
-            super().__init__()
-            chain.revert()
+            super().__init__(chain)
             self.roots = {}  # root -> (period, RecordTree)
 
         def _anchor(self, how, period, recs):
@@ -109,4 +105,7 @@ def test_confirmation_anchor__random_roots_and_replays__record_provable_only_for
                         if p == d:
                             assert not anchor.verifyRecord(other, *claimed, proof)
 
-    sf.run_state_machine_as_test(Machine, settings=SETTINGS)
+        def teardown(self):
+            self.run_completed()  # rejects runs too short to mean anything
+
+    sf.run_state_machine_as_test(Machine, settings=machine_settings(3, 7))

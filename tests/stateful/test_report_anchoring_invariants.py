@@ -3,23 +3,21 @@
 ReportAnchor's leaf binds (regulator, day, rules, record). Random interleavings anchor reports for two
 regulators over three days, put an already reported record into another regulator's or another day's
 report, and retry anchored versions; after every step each record proves under its own report and
-under no report of another regulator or day, and a retried version changes nothing. Plain
-`hypothesis.stateful` with the chain reverted to the test's snapshot (see test_bills_invariants.py).
+under no report of another regulator or day, and a retried version changes nothing. Runs on
+tests/stateful/machine.py's ChainMachine (fresh snapshot per run, full-length runs).
 """
 
 import os
 
 import brownie
-from hypothesis import HealthCheck, assume, settings
+from hypothesis import assume
 from hypothesis import stateful as sf
 from hypothesis import strategies as st
 
 from consortium.reporting.verify import build_tree, leaf_value
+from tests.stateful.machine import ChainMachine, machine_settings
 
 pick = st.integers(min_value=0, max_value=10_000)
-SETTINGS = settings(
-    max_examples=3, stateful_step_count=7, deadline=None, suppress_health_check=list(HealthCheck)
-)
 
 
 def test_report_anchor__random_reports_and_replays__record_provable_only_in_its_report(
@@ -29,10 +27,9 @@ def test_report_anchor__random_reports_and_replays__record_provable_only_in_its_
     regulators = [regulator_cn.address, regulator_hk.address]
     today = int(report_anchor.today())
 
-    class Machine(sf.RuleBasedStateMachine):
+    class Machine(ChainMachine):
         def __init__(self):
-            super().__init__()
-            chain.revert()
+            super().__init__(chain)
             self.reports = {}  # (regulator, day, version) -> (record hashes, tree)
 
         def _latest(self, reg, day):
@@ -84,4 +81,7 @@ def test_report_anchor__random_reports_and_replays__record_provable_only_in_its_
                     if other[:2] != key[:2]:  # another regulator or another day
                         assert not report_anchor.verifyRecord(*other, hashes[-1], proof)
 
-    sf.run_state_machine_as_test(Machine, settings=SETTINGS)
+        def teardown(self):
+            self.run_completed()  # rejects runs too short to mean anything
+
+    sf.run_state_machine_as_test(Machine, settings=machine_settings(3, 7))
