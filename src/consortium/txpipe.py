@@ -5,8 +5,9 @@ day of thousands of operations spends most of its time there. A TxPipe encodes t
 contract's ABI (brownie's own argument conversion), signs it locally with the sender's key (coincurve
 backend) or lets the node sign for its unlocked dev accounts, keeps nonces per sender itself, uses a
 fixed gas limit instead of estimating each transaction, posts each transaction without waiting for
-it (or in JSON-RPC batches, see SEND_BATCH) and collects the phase's receipts at `wait()` in
-JSON-RPC batches. A failed transaction is
+it and collects the phase's receipts at `wait()` in JSON-RPC batches. (Sends are not batched: anvil's
+automine mines the ready transactions of a batch that did not fit one block only when the next
+transaction arrives, and ganache answers a send whose nonce is ahead only once it is mined.) A failed transaction is
 reported with its decoded custom error (replayed with eth_call on the state before its block), so
 errors stay as readable as brownie's; ganache, which reports a revert at send time, is handled too.
 Views read through a pipe are one eth_call each (web3's middleware would ask for the chain id first).
@@ -38,11 +39,6 @@ from eth_utils import keccak
 # the node's block gas limit. No estimate per transaction (brownie's `gas_limit: max` estimates none
 # either); an out-of-gas transaction fails like any other, named in TxPipeError.
 DEFAULT_GAS = 16_000_000
-# Transactions posted in one JSON-RPC batch; 1 posts each at once. Larger only where a batch's gas
-# limits fit one block: anvil's automine coalesces the batch's arrivals into one mining round and
-# mines the ready transactions that did not fit only when the next transaction arrives (a medium
-# day left 29 of a 200-transaction batch in the pool until the receipt timeout).
-SEND_BATCH = 1
 RECEIPT_BATCH = 500  # receipts asked for in one JSON-RPC batch
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
 
@@ -60,25 +56,18 @@ class TxPipeError(RuntimeError):
 class PendingTx:
     """A transaction sent through a pipe; reads like a brownie receipt once its phase is collected."""
 
-    def __init__(self, pipe: TxPipe, label: str, tx: dict, request: dict, txid: str | None = None):
+    def __init__(
+        self, pipe: TxPipe, label: str, tx: dict, txid: str, send_error: str | None = None
+    ):
         self.pipe = pipe
         self.label = label
         self.tx = tx
-        self.request = request  # the JSON-RPC send, posted with the pipe's next batch
-        self.send_error: str | None = None  # refused at send time and never mined
+        self.txid = txid  # "" if the node refused the transaction
+        self.send_error = send_error  # refused at send time and never mined
         self.error: str | None = None  # the decoded revert reason of a failed transaction
-        self._txid = txid  # known before sending when signed here; the node's answer otherwise
-        self._sent = False
         self._receipt: dict | None = None
         self._events: Any = None
         self._timestamp: int | None = None
-
-    @property
-    def txid(self) -> str:
-        """The transaction hash ("" if the node refused it); posts the pipe's batch if needed."""
-        if not self._sent and self._txid is None:
-            self.pipe.flush()
-        return self._txid or ""
 
     @property
     def receipt(self) -> dict:
@@ -207,11 +196,8 @@ class TxPipe:
         web3: Any,
         gas_price: int | None = None,
         gas: int | None = None,
-        send_batch: int = SEND_BATCH,
     ):
         self.web3 = web3
-        self.send_batch = max(1, send_batch)
-        self._outbox: list[PendingTx] = []
         self._session = requests.Session()
         self._url = web3.provider.endpoint_uri
         self._chain_id = int(web3.eth.chain_id)
@@ -316,8 +302,7 @@ class TxPipe:
         value: int = 0,
         label: str | None = None,
     ) -> PendingTx:
-        """Encode and sign (or leave to the node) one transaction and queue it for the next batch
-        posted (at `send_batch` queued, at `wait()`, or when its hash is asked for)."""
+        """Encode and sign (or leave to the node) one transaction and post it without waiting."""
         address = sender.address
         tx = {
             "from": address,
@@ -332,58 +317,29 @@ class TxPipe:
         if self.first_sent_at is None:
             self.first_sent_at = time.perf_counter()
         key = getattr(sender, "private_key", None)
-        txid = None
         if key:
-            raw, txid = sign_legacy(tx, self._key(key))
-            request = _request("eth_sendRawTransaction", [raw])
+            raw, _ = sign_legacy(tx, self._key(key))
+            reply = self._post(_request("eth_sendRawTransaction", [raw]), timeout=60)
         else:  # unlocked dev account: the node signs
-            request = _request(
-                "eth_sendTransaction",
-                [
-                    {
-                        k: (hex(v) if isinstance(v, int) else v)
-                        for k, v in tx.items()
-                        if k != "chainId"
-                    }
-                ],
-            )
+            unsigned = {
+                k: (hex(v) if isinstance(v, int) else v) for k, v in tx.items() if k != "chainId"
+            }
+            reply = self._post(_request("eth_sendTransaction", [unsigned]), timeout=60)
         label = label or f"{method.abi['name']}#{len(self.collected) + len(self.pending)}"
-        pending = PendingTx(self, label, tx, request, txid)
-        self.pending.append(pending)
-        self._outbox.append(pending)
-        if len(self._outbox) >= self.send_batch:
-            self.flush()
-        return pending
-
-    def flush(self) -> None:
-        """Post the transactions queued for sending, as one JSON-RPC batch."""
-        batch, self._outbox = self._outbox, []
-        if not batch:
-            return
-        body = [dict(p.request, id=i) for i, p in enumerate(batch)]
-        replies = {r["id"]: r for r in self._post(body, timeout=120)}
-        refused: dict[str, int] = {}  # sender -> lowest refused nonce
-        for i, p in enumerate(batch):
-            p._sent = True
-            reply = replies[i]
-            if "error" not in reply:
-                p._txid = reply["result"]
-                continue
+        if "error" not in reply:
+            pending = PendingTx(self, label, tx, reply["result"])
+        else:
             # ganache (vmErrorsOnRPCResponse) answers a reverting transaction with an error, yet
             # mines it: keep its hash so wait() reads the receipt and replays it for the reason
             data = reply["error"].get("data")
             mined = data.get("hash") if isinstance(data, dict) else None
             if mined:
-                p._txid = mined
+                pending = PendingTx(self, label, tx, mined)
             else:  # refused, never mined: the sender's next transaction reuses the nonce
-                p._txid, p.send_error = "", _decode(reply["error"])
-                sender = p.tx["from"]
-                refused[sender] = min(refused.get(sender, p.tx["nonce"]), p.tx["nonce"])
-                self._nonces.pop(sender, None)
-        for p in batch:  # a later nonce of a refused sender waits in the node's pool for ever
-            gap = refused.get(p.tx["from"])
-            if gap is not None and p.tx["nonce"] > gap and not p.send_error:
-                p._txid, p.send_error = "", f"not mined: sent after the refused nonce {gap}"
+                self._nonces.pop(address, None)
+                pending = PendingTx(self, label, tx, "", send_error=_decode(reply["error"]))
+        self.pending.append(pending)
+        return pending
 
     # ------------------------------------------------------------------ collecting
     def wait(self, raise_on_failure: bool = True) -> list[PendingTx]:
@@ -391,7 +347,6 @@ class TxPipe:
 
         Raises TxPipeError naming each failed transaction and its decoded error (unless told not to).
         The nonce cache is dropped, so the senders may send through brownie between phases."""
-        self.flush()
         phase, self.pending = self.pending, []
         self._nonces.clear()
         receipts = self._receipts([p.txid for p in phase if p.txid], phase)

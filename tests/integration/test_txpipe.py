@@ -102,18 +102,10 @@ def test_piped_method__transaction_without_sender__refused_before_sending(pipe, 
     assert pipe.pending == [] and web3().eth.block_number == height
 
 
-def test_flush__refused_then_later_nonce_in_one_batch__both_named_without_waiting(
-    registry, accounts
-):
-    pipe = TxPipe(web3(), send_batch=2)
-    local = accounts.add()
-    accounts[0].transfer(local, 10**19)
-    over = 40_000_000  # above the block gas limit: refused at send time
-    pipe.submit(local, registry, "addOperator", accounts.add().address, gas=over, label="too big")
-    pipe.submit(local, registry, "addOperator", accounts.add().address, label="behind it")
-    with pytest.raises(TxPipeError) as err:
-        pipe.wait()
-    failures = dict(err.value.failures)
-    assert set(failures) == {"too big", "behind it"} and "gas" in failures["too big"].lower()
-    assert failures["behind it"] == "not mined: sent after the refused nonce 0"
-    assert web3().eth.get_transaction_count(local.address) == 0
+def test_call__views_through_pipe__decoded_as_brownie_decodes(pipe, registry, broker, stranger):
+    piped = pipe.bind(registry)
+    assert piped.getMember(broker.address) == registry.getMember(broker.address)
+    assert piped.getMember(broker.address)["status"] == 2  # named struct fields, as brownie's
+    assert piped.operatorsOf(broker.address) == registry.operatorsOf(broker.address)
+    assert piped.hasRole(stranger.address, b"\x00" * 32) is False
+    assert pipe.pending == [] and pipe.collected == []  # reads send nothing
