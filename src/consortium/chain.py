@@ -215,3 +215,30 @@ def web3():
     from brownie.network.web3 import web3 as _web3
 
     return _web3
+
+
+def decode_logs(logs: list[dict]) -> Any:
+    """Events of a node's JSON receipt logs, decoded like brownie's `tx.events` (an EventDict):
+    for the pipelined senders (consortium.txpipe), whose receipts brownie never saw."""
+    from brownie.network.event import _decode_logs
+    from eth_utils import to_checksum_address
+    from hexbytes import HexBytes
+
+    return _decode_logs(
+        [
+            {
+                **log,
+                "address": to_checksum_address(log["address"]),
+                "topics": [HexBytes(t) for t in log["topics"]],
+                "data": HexBytes(log["data"]),
+            }
+            for log in logs
+        ]
+    )
+
+
+def decode_error(data: str) -> str:
+    """Revert data as brownie prints it: `ErrorName: arg1, arg2` for custom errors."""
+    from brownie.exceptions import decode_typed_error
+
+    return decode_typed_error(data)

@@ -18,6 +18,15 @@ def _connect(network: str):
     return chain
 
 
+def _without_step_tracing(network: str) -> None:
+    """anvil's step tracing (needed for coverage only) holds every opcode of every transaction in
+    memory: a `medium` day grew anvil past 22 GB until the kernel killed it, and at 10,000
+    settlement trades the benchmark grew past 20 GB. The demo and the benchmark run without it."""
+    from brownie._config import CONFIG
+
+    CONFIG.networks.get(network, {}).get("cmd_settings", {}).pop("steps_tracing", None)
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     chain = _connect(args.network)
     from consortium.deploy import deploy_all
@@ -35,6 +44,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # a bad consortium or sizes file stops before any chain is launched or transaction sent
     load_consortium(args.config)
     load_sizes(DEFAULT_SIZES, args.size)
+    _without_step_tracing(args.network)
     chain = _connect(args.network)
     from consortium.demo import run_demo
 
@@ -42,11 +52,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from brownie._config import CONFIG
-
-    # anvil's step tracing (needed for coverage) holds every opcode of every transaction in memory:
-    # at 10,000 settlement trades it grew past 20 GB. Benchmarks run without it.
-    CONFIG.networks.get(args.network, {}).get("cmd_settings", {}).pop("steps_tracing", None)
+    _without_step_tracing(args.network)
     chain = _connect(args.network)
     from consortium.bench import run_bench
 

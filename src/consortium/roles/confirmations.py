@@ -237,6 +237,7 @@ class SalesBank(Participant):
         """Verify every received confirmation's signature and compute its second-transaction hash."""
         out: dict[str, list[tuple[Request, Confirmation, bytes]]] = {}
         dom = self.domain()
+        signers: dict[str, set[str]] = {}  # per issuer, read once per collection
         for m in self.endpoint.receive(["confirmations"]):
             for item in m.body["confirmations"]:
                 c = Confirmation.from_json(item["confirmation"])
@@ -245,7 +246,9 @@ class SalesBank(Participant):
                 if c.issuer.lower() != m.sender.lower() or req.issuer.lower() != c.issuer.lower():
                     raise eip712.ConfirmationSignerMismatch(
                         f"confirmation of 0x{c.requestId.hex()} from {m.sender} names issuer {c.issuer}")
-                eip712.check_confirmation(dom, c, sig, self.issuer_signers(req.issuer))
+                if req.issuer not in signers:
+                    signers[req.issuer] = self.issuer_signers(req.issuer)
+                eip712.check_confirmation(dom, c, sig, signers[req.issuer])
                 data_hash = eip712.second_transaction_hash(req, c, sig)
                 self.store.put("second", _h(c.requestId), {
                     "issuer": req.issuer, "data_hash": _h(data_hash), "signature": _h(sig),
