@@ -21,7 +21,7 @@ from rich.console import Console
 
 from consortium import chain
 from consortium.bootstrap import institution_key
-from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.hashing import code32, deterministic_salts, doc_hash
 
 LINE_BENCHES = ("annuity", "bills", "confirmations", "settlement", "reporting")
 
@@ -159,7 +159,8 @@ def run_bench(accounts, args: argparse.Namespace) -> int:
         kwargs = {}
         if args.quick and "sizes" in inspect.signature(fn).parameters:
             kwargs["sizes"] = (100, 1000)  # smoke run; the full run measures 100 and 10,000 trades
-        figures.update(fn(proj, accounts, **kwargs))
+        with deterministic_salts(f"bench-{line}"):  # gas figures repeat exactly, run after run
+            figures.update(fn(proj, accounts, **kwargs))
         console.print(f"{line}: done in {time.perf_counter() - t0:.1f} s")
     figures["machine"] = f"{platform.machine()} {platform.python_version()} network={chain.network_name()}"
     (out / "results.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
