@@ -15,8 +15,10 @@ import {Clearing} from "../libraries/Clearing.sol";
 /// @dev Gas of `settle` depends only on the number of net legs (one per participant and asset), never on
 /// the number of trades: trades live in the hash chains built at upload.
 contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
-    /// @notice Most trades (or second clearing entries) per batch call.
-    uint256 public constant MAX_BATCH = 300;
+    /// @notice Most trades (or second clearing entries) per batch call. Sized so the worst case, a
+    /// distinct beneficial owner (or first party) per entry and so a fresh bucket slot each, stays
+    /// under the EIP-7825 cap of 16,777,216 gas per transaction that real networks adopt.
+    uint256 public constant MAX_BATCH = 200;
     /// @notice Most charge lines per party and product.
     uint256 public constant MAX_CHARGES = 8;
     /// @notice Most net legs per cycle.
