@@ -13,7 +13,6 @@ Runs on tests/stateful/machine.py's ChainMachine (fresh snapshot per run, full-l
 import os
 
 import brownie
-from hypothesis import assume
 from hypothesis import stateful as sf
 from hypothesis import strategies as st
 
@@ -56,9 +55,9 @@ def test_confirmation_anchor__random_roots_and_replays__record_provable_only_for
             recs = [(DAY + day, os.urandom(32), issuers[who], os.urandom(32)) for _ in range(n)]
             self._anchor(how, DAY + day, recs)
 
+        @sf.precondition(lambda self: self.roots)
         @sf.rule(i=pick, shift=st.integers(1, 3), how=st.sampled_from(["packet", "period"]))
         def reanchor_record_under_another_day(self, i, shift, how):
-            assume(self.roots)
             period, tree = list(self.roots.values())[i % len(self.roots)]
             _, rid, who, data = tree.records[i % len(tree)]
             other = period + shift
@@ -66,9 +65,9 @@ def test_confirmation_anchor__random_roots_and_replays__record_provable_only_for
                 how, other, [(other, rid, who, data), (other, os.urandom(32), who, os.urandom(32))]
             )
 
+        @sf.precondition(lambda self: self.roots)
         @sf.rule(i=pick, shift=st.integers(0, 2), how=st.sampled_from(["packet", "period"]))
         def retry_anchored_root(self, i, shift, how):
-            assume(self.roots)
             root = list(self.roots)[i % len(self.roots)]
             period, tree = self.roots[root]
             before = anchor.anchorOf(root)
