@@ -25,7 +25,7 @@ pragma solidity ^0.8.24;
 ///
 /// Channel policy: chosen per bill at issue (`requireChannel`). When set, the issue, every transfer
 /// and every financing of that bill need an open registry channel between the two parties
-/// (ConsortiumManaged's ManagedChannelClosed otherwise).
+/// (ConsortiumManaged's RegistryChannelNotOpen otherwise).
 ///
 /// Cash: where the contract was deployed with a deposit token (`cash()`), a zero payment reference
 /// means "pay on chain": the contract moves the deposit as the token's settlement agent (a CASH_ISSUER
@@ -166,6 +166,9 @@ interface IBillToken {
     error BillRateOutOfRange(uint256 rateBps, uint256 max);
     error BillDiscountExceedsAmount(uint256 amount, uint256 discount);
     error BillAgreementMismatch(uint256 nodeId, bytes32 quoted, bytes32 given);
+    error BillQuoteMismatch(
+        uint256 nodeId, address quotedFactor, uint16 quotedRateBps, address givenFactor, uint16 givenRateBps
+    );
     error BillNoCash();
     error BillCurrencyMismatch(uint256 billId, bytes32 billCurrency, bytes32 cashCurrency);
     error BillBatchTooLarge(uint256 given, uint256 max);
@@ -242,9 +245,16 @@ interface IBillToken {
     function quoteFinancing(uint256 finNodeId, uint16 rateBps, bytes32 agreementHash) external;
 
     /// @notice The holder signs (or declines) the factor's agreement. Declining returns the amount.
+    /// @dev The holder names the terms it saw (agreement hash, factor, rate): the agreement hash is
+    /// public once quoted, so without the factor and the rate another factor could front-run the quote
+    /// with the same hash at a worse rate and the holder's signature would accept those terms instead.
     /// Requirements: caller holds SUPPLY_CHAIN_CLIENT and is the requesting holder; node Quoted;
-    /// on acceptance `agreementHash` equals the quoted one.
-    function acceptFinancing(uint256 finNodeId, bool accepted, bytes32 agreementHash) external;
+    /// on acceptance `agreementHash` equals the quoted one (BillAgreementMismatch) and `factor` and
+    /// `rateBps` equal the quoting factor and its rate (BillQuoteMismatch).
+    /// @param factor the factor whose quote the holder accepts (ignored when declining)
+    /// @param rateBps the annual discount rate the holder accepts (ignored when declining)
+    function acceptFinancing(uint256 finNodeId, bool accepted, bytes32 agreementHash, address factor, uint16 rateBps)
+        external;
 
     /// @notice The factor pays the holder and receives the financed amount of the bill, atomically:
     /// with `paymentRef` zero the proceeds move on chain in the deposit token, otherwise `paymentRef`

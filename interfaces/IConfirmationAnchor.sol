@@ -6,8 +6,10 @@ pragma solidity ^0.8.24;
 /// results, Merkle roots of confirmed requests ("second transaction data"), and EIP-712 verification of
 /// issuers' confirmations. Business data never comes on chain: only salted hashes, roots and counts.
 /// @dev Roots are OpenZeppelin standard Merkle trees (sorted pairs, leaves double-hashed over
-/// `abi.encode(bytes32 recordId, address counterparty, bytes32 dataHash)`), the format `merkle-zeppelin`
-/// builds off chain, so every record is provable by itself against its anchored root.
+/// `abi.encode(uint32 period, bytes32 recordId, address counterparty, bytes32 dataHash)`), the format
+/// `merkle-zeppelin` builds off chain, so every record is provable by itself against its anchored root.
+/// The leaf binds the period (business day) the root was anchored for, so a record is provable only
+/// under roots of its own day: anchoring the same record under another day proves nothing for it.
 interface IConfirmationAnchor {
     /// @notice Lifecycle of a user registration forwarded by a sales bank to an issuer.
     enum RegistrationStatus {
@@ -26,11 +28,12 @@ interface IConfirmationAnchor {
         bytes32 resultHash;
     }
 
-    /// @notice One anchored root, packed in a single storage slot.
+    /// @notice One anchored root, packed in a single storage slot (20 + 5 + 3 + 4 bytes).
     struct Anchor {
         address anchoredBy;
-        uint64 anchoredAt;
-        uint32 count;
+        uint40 anchoredAt;
+        uint24 count;
+        uint32 period;
     }
 
     /// @notice A sales request as the issuer confirms it (EIP-712 struct `Request`).
@@ -62,14 +65,17 @@ interface IConfirmationAnchor {
         bytes32 indexed registrationId, address indexed salesBank, address indexed issuer, bytes32 commitment
     );
     event RegistrationDecided(bytes32 indexed registrationId, address indexed issuer, bool accepted, bytes32 resultHash);
-    event PacketAnchored(bytes32 indexed root, address indexed salesBank, address indexed issuer, uint32 count);
-    event PeriodAnchored(bytes32 indexed root, address indexed salesBank, uint64 indexed period, uint32 count);
+    event PacketAnchored(
+        bytes32 indexed root, address indexed salesBank, address indexed issuer, uint32 period, uint32 count
+    );
+    event PeriodAnchored(bytes32 indexed root, address indexed salesBank, uint32 indexed period, uint32 count);
 
     // ----------------------------------------------------------------- errors
     error AnchorZeroRoot();
     error AnchorCountOutOfRange(uint256 count, uint256 max);
     error AnchorRootAlreadyAnchored(bytes32 root, address anchoredBy);
     error AnchorRootUnknown(bytes32 root);
+    error AnchorProofTooLong(uint256 length, uint256 max);
     error AnchorRegistrationExists(bytes32 registrationId);
     error AnchorRegistrationUnknown(bytes32 registrationId);
     error AnchorRegistrationAlreadyDecided(bytes32 registrationId, RegistrationStatus status);
@@ -98,29 +104,37 @@ interface IConfirmationAnchor {
 
     // ----------------------------------------------------------------- anchoring
     /// @notice Anchor the Merkle root of one packet's confirmed records (one issuer, one period).
-    /// @param issuer the packet's counterparty
+    /// @param issuer the packet's counterparty (its member address)
+    /// @param period the business day (days since 1970-01-01 UTC) every record's leaf carries
     /// @param root OpenZeppelin standard Merkle root of the packet's records
     /// @param count number of records under the root (1..MAX_RECORDS_PER_ROOT)
     /// Requirements:
     /// - caller acts for an active member holding SALES_BANK
-    /// - the channel between the sales bank and `issuer` is open (ManagedChannelClosed otherwise)
-    /// - `root` non-zero and never anchored before (AnchorRootAlreadyAnchored: safe to retry)
-    function anchorPacket(address issuer, bytes32 root, uint32 count) external;
+    /// - the channel between the sales bank and `issuer` is open (RegistryChannelNotOpen otherwise)
+    /// - `root` non-zero and never anchored before (AnchorRootAlreadyAnchored: the root is the
+    ///   idempotency key, so a resent anchor changes nothing)
+    function anchorPacket(address issuer, uint32 period, bytes32 root, uint32 count) external;
 
     /// @notice Anchor one root over a whole period (all issuers); the cheapest evidence per record.
     /// @dev Channels were checked when each packet was anchored or sent; this only proves content.
     /// Requirements: SALES_BANK; `root` non-zero, never anchored; 1 <= count <= MAX_RECORDS_PER_ROOT.
-    function anchorPeriod(uint64 period, bytes32 root, uint32 count) external;
+    function anchorPeriod(uint32 period, bytes32 root, uint32 count) external;
 
     // ----------------------------------------------------------------- views
     /// @notice The anchor of `root` (zero struct when never anchored).
     function anchorOf(bytes32 root) external view returns (Anchor memory);
 
-    /// @notice Whether a record is under an anchored root.
-    /// @return true iff `root` is anchored and `proof` proves the record's leaf under it
-    /// Requirements: `root` anchored (AnchorRootUnknown otherwise).
+    /// @notice Whether a record of business day `period` is under an anchored root of that day.
+    /// @return true iff `root` is anchored for `period` and `proof` proves the record's leaf under it
+    /// (false for a record of another day, even one whose proof is otherwise valid)
+    /// @dev A root holds at most MAX_RECORDS_PER_ROOT (10^6 < 2^20) records, so an honest proof has
+    /// at most 20 siblings; longer ones are refused before any hashing (the view is also called by
+    /// contracts, whose gas an unbounded proof would burn).
+    /// Requirements: `root` anchored (AnchorRootUnknown otherwise); proof.length <= MAX_PROOF_LENGTH
+    /// (AnchorProofTooLong otherwise).
     function verifyRecord(
         bytes32 root,
+        uint32 period,
         bytes32 recordId,
         address counterparty,
         bytes32 dataHash,
@@ -128,7 +142,10 @@ interface IConfirmationAnchor {
     ) external view returns (bool);
 
     /// @notice The standard-tree leaf of a record: keccak256(bytes.concat(keccak256(abi.encode(...)))).
-    function leafOf(bytes32 recordId, address counterparty, bytes32 dataHash) external pure returns (bytes32);
+    function leafOf(uint32 period, bytes32 recordId, address counterparty, bytes32 dataHash)
+        external
+        pure
+        returns (bytes32);
 
     /// @notice A registration's record.
     function getRegistration(bytes32 registrationId) external view returns (Registration memory);

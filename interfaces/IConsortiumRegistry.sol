@@ -174,6 +174,17 @@ interface IConsortiumRegistry {
     /// RegistryMissingRole, which bubble up to the caller.
     function requireRole(address account, bytes32 role) external view returns (address member);
 
+    /// @notice `requireRole` and an open channel to `counterparty` in one call (one registry call per
+    /// business transaction: the anchoring and commitment paths are priced per record).
+    /// @param counterparty the other party's member address (an operator address never has a channel)
+    /// @return member the member `account` acts for
+    /// Requirements: as `requireRole`; the channel between `member` and `counterparty` is open
+    /// (RegistryChannelNotOpen otherwise).
+    function requireRoleWithChannel(address account, bytes32 role, address counterparty)
+        external
+        view
+        returns (address member);
+
     /// @notice The active member `account` acts for; reverts with RegistryNotActiveMember otherwise.
     function requireActive(address account) external view returns (address member);
 

@@ -24,6 +24,7 @@ interface IReconciliation {
         uint128 creditPresented;
         bytes32 breaksRoot;
         bytes32 paymentRef;
+        address reconciler; // the member that recorded the reconciliation (only it publishes the breaks)
     }
 
     /// @notice The reconciler's summary of a day.
@@ -90,6 +91,7 @@ interface IReconciliation {
     error ReconciliationBreakOutOfOrder(bytes32 dayKey, uint32 expectedSeq, uint32 givenSeq);
     error ReconciliationBadBreak(bytes32 dayKey, uint32 seq, uint8 cause, uint8 side);
     error ReconciliationNotDayParty(bytes32 dayKey, address caller);
+    error ReconciliationNotDayReconciler(bytes32 dayKey, address caller, address reconciler);
 
     // ----------------------------------------------------------------- day
     /// @notice Commit one batch of the day's bilateral details (root, count, total) for a bank / finance
@@ -107,7 +109,9 @@ interface IReconciliation {
 
     /// @notice Record the day's reconciliation result with the exact corrected amounts.
     /// Requirements:
-    /// - caller acts for an active member holding RECONCILER
+    /// - caller acts for an active member holding RECONCILER, with an open channel to both the bank
+    ///   and the finance company (RegistryChannelNotOpen): the reconciler entitled to the day is the one
+    ///   the parties send their details to, so another reconciler cannot front-run it and close the day
     /// - something was committed for the day; now >= (day + 1) * 1 days + reconcileOffset
     /// - not reconciled before (ReconciliationDayAlreadyReconciled: safe to retry after a crash)
     /// - correctedDebit == correctedCredit == committed total; matched <= committed count
@@ -115,7 +119,8 @@ interface IReconciliation {
     function recordReconciliation(address bank, address financeCompany, uint32 day, Summary calldata summary) external;
 
     /// @notice Publish the day's breaks, in order, so a reader sees each break and its cause.
-    /// Requirements: RECONCILER; day reconciled; entries continue the sequence (seq = breaks recorded so
+    /// Requirements: RECONCILER, the member that recorded the day's reconciliation
+    /// (ReconciliationNotDayReconciler); day reconciled; entries continue the sequence (seq = breaks recorded so
     /// far, so a retried call reverts instead of recording twice); at most MAX_BREAKS_PER_CALL entries and
     /// never more than the summary's break count; cause 1..5, side 0..2.
     function recordBreaks(bytes32 key, BreakEntry[] calldata entries) external;

@@ -193,6 +193,7 @@ interface ISettlementEngine is IClearing {
     error SettlementAssetNotBalanced(AssetKind kind, uint256 asset, int256 residual);
     error SettlementNotReconciled(bytes32 cycleId, address participant);
     error SettlementLegsMismatch(bytes32 cycleId, bytes32 expected, bytes32 given);
+    error SettlementTradeCountMismatch(bytes32 cycleId, uint64 uploaded, uint64 given);
 
     // ----------------------------------------------------------------- set-up
     /// @notice Register the deposit token that is the cash of `currency`.
@@ -259,6 +260,9 @@ interface ISettlementEngine is IClearing {
     ///   |amount| <= MAX_LEG_AMOUNT, assets listed
     /// - every asset sums to zero
     /// - every leg's participant has reconciled Matched with the CCP and still matches
+    /// - `tradeCount` equals the trades of the cycle uploaded by their own participant (each trade is
+    ///   netted only once the participant settling it confirmed it); `tradeSetHash` is the CCP's
+    ///   statement of which trades these are (recorded, not recomputable on chain)
     function submitNetting(bytes32 cycleId, uint64 tradeCount, bytes32 tradeSetHash, Leg[] calldata legs) external;
 
     /// @notice Settle a netted cycle delivery-versus-payment: every net delivery moves to the CCP, then

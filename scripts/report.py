@@ -15,11 +15,22 @@ import sys
 
 from consortium import chain
 from consortium.deploy import load_suite
-from consortium.reporting import build_reports, verify_report
+from consortium.inputs import InputFileError
+from consortium.reporting import ReportingError, build_reports, load_report, verify_report
 from consortium.reporting.indexer import day_of
 
 
 def main():
+    """Entry point; a malformed input file (report, rules, deployment record) exits with its message."""
+    try:
+        _main()
+    except (InputFileError, ReportingError) as exc:
+        sys.exit(f"error: {exc}")
+
+
+def _main():
+    if os.environ.get("REPORT_VERIFY"):
+        load_report(os.environ["REPORT_VERIFY"])  # before the deployment is looked up
     suite = load_suite(chain.network_name())
     anchor = suite.contracts.get("ReportAnchor")
     path = os.environ.get("REPORT_VERIFY")

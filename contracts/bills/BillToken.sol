@@ -182,7 +182,9 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     }
 
     /// @inheritdoc IBillToken
-    function acceptFinancing(uint256 finNodeId, bool accepted, bytes32 agreementHash) external {
+    function acceptFinancing(uint256 finNodeId, bool accepted, bytes32 agreementHash, address factor, uint16 rateBps)
+        external
+    {
         address holder = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
         Node storage n = _nodes[finNodeId];
         _expectState(finNodeId, n.state, NodeState.Quoted);
@@ -191,6 +193,9 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         Financing storage f = _financings[finNodeId];
         if (accepted && agreementHash != f.agreementHash) {
             revert BillAgreementMismatch(finNodeId, f.agreementHash, agreementHash);
+        }
+        if (accepted && (factor != f.factor || rateBps != f.rateBps)) {
+            revert BillQuoteMismatch(finNodeId, f.factor, f.rateBps, factor, rateBps);
         }
         n.evidence = _chain(n.evidence, EvidenceStep.Agree, holder, agreementHash, accepted);
         if (accepted) {
@@ -217,8 +222,10 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         address holder = n.from;
         n.state = NodeState.Valid;
         n.evidence = _chain(n.evidence, EvidenceStep.Disburse, factor, paymentRef, true);
-        _deliver(finNodeId, factor, amount);
+        // pay before delivering: the delivery calls the factor's ERC-1155 hook, so every effect and the
+        // cash leg are done by then (checks-effects-interactions; tests/hostile/test_reentrancy.py)
         if (paymentRef == bytes32(0)) _payCash(billId, b.currency, factor, holder, proceeds);
+        _deliver(finNodeId, factor, amount);
         emit BillFinancingDisbursed(finNodeId, billId, factor, holder, amount, proceeds, paymentRef);
     }
 

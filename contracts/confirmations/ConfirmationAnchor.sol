@@ -17,6 +17,8 @@ import {Roles} from "../consortium/Roles.sol";
 contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
     /// @notice Upper bound on the records one root may claim (a day of a large sales bank).
     uint256 public constant MAX_RECORDS_PER_ROOT = 1_000_000;
+    /// @notice Longest Merkle proof verifyRecord accepts (as ReportAnchor; 20 suffice for a full root).
+    uint256 public constant MAX_PROOF_LENGTH = 64;
 
     bytes32 public constant REQUEST_TYPEHASH = keccak256(
         "Request(bytes32 requestId,address salesBank,address issuer,bytes32 productId,uint8 kind,uint256 amount,uint256 shares,bytes32 investorCommitment,uint64 period)"
@@ -34,8 +36,7 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
 
     /// @inheritdoc IConfirmationAnchor
     function submitRegistration(address issuer, bytes32 registrationId, bytes32 commitment) external {
-        address bank = _checkRole(Roles.SALES_BANK);
-        _checkChannel(bank, issuer);
+        address bank = _checkRoleWithChannel(Roles.SALES_BANK, issuer);
         if (commitment == bytes32(0)) revert AnchorZeroCommitment();
         Registration storage r = _registrations[registrationId];
         if (r.status != RegistrationStatus.None) revert AnchorRegistrationExists(registrationId);
@@ -61,26 +62,28 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
     // ================================================================= anchoring
 
     /// @inheritdoc IConfirmationAnchor
-    function anchorPacket(address issuer, bytes32 root, uint32 count) external {
-        address bank = _checkRole(Roles.SALES_BANK);
-        _checkChannel(bank, issuer);
-        _anchor(bank, root, count);
-        emit PacketAnchored(root, bank, issuer, count);
+    function anchorPacket(address issuer, uint32 period, bytes32 root, uint32 count) external {
+        address bank = _checkRoleWithChannel(Roles.SALES_BANK, issuer);
+        _anchor(bank, period, root, count);
+        emit PacketAnchored(root, bank, issuer, period, count);
     }
 
     /// @inheritdoc IConfirmationAnchor
-    function anchorPeriod(uint64 period, bytes32 root, uint32 count) external {
+    function anchorPeriod(uint32 period, bytes32 root, uint32 count) external {
         address bank = _checkRole(Roles.SALES_BANK);
-        _anchor(bank, root, count);
+        _anchor(bank, period, root, count);
         emit PeriodAnchored(root, bank, period, count);
     }
 
-    function _anchor(address bank, bytes32 root, uint32 count) internal {
+    /// @dev One fresh slot per root (the floor's one storage write); the root is its own idempotency key.
+    function _anchor(address bank, uint32 period, bytes32 root, uint32 count) internal {
         if (root == bytes32(0)) revert AnchorZeroRoot();
         if (count == 0 || count > MAX_RECORDS_PER_ROOT) revert AnchorCountOutOfRange(count, MAX_RECORDS_PER_ROOT);
-        Anchor storage a = _anchors[root];
-        if (a.anchoredBy != address(0)) revert AnchorRootAlreadyAnchored(root, a.anchoredBy);
-        _anchors[root] = Anchor({anchoredBy: bank, anchoredAt: uint64(block.timestamp), count: count});
+        address anchoredBy = _anchors[root].anchoredBy;
+        if (anchoredBy != address(0)) revert AnchorRootAlreadyAnchored(root, anchoredBy);
+        // count <= MAX_RECORDS_PER_ROOT < 2**24 and timestamps fit 40 bits for 34,000 years
+        _anchors[root] =
+            Anchor({anchoredBy: bank, anchoredAt: uint40(block.timestamp), count: uint24(count), period: period});
     }
 
     // ================================================================= views
@@ -93,18 +96,26 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
     /// @inheritdoc IConfirmationAnchor
     function verifyRecord(
         bytes32 root,
+        uint32 period,
         bytes32 recordId,
         address counterparty,
         bytes32 dataHash,
         bytes32[] calldata proof
     ) external view returns (bool) {
-        if (_anchors[root].anchoredBy == address(0)) revert AnchorRootUnknown(root);
-        return MerkleProof.verifyCalldata(proof, root, leafOf(recordId, counterparty, dataHash));
+        if (proof.length > MAX_PROOF_LENGTH) revert AnchorProofTooLong(proof.length, MAX_PROOF_LENGTH);
+        Anchor storage a = _anchors[root];
+        if (a.anchoredBy == address(0)) revert AnchorRootUnknown(root);
+        return a.period == period
+            && MerkleProof.verifyCalldata(proof, root, leafOf(period, recordId, counterparty, dataHash));
     }
 
     /// @inheritdoc IConfirmationAnchor
-    function leafOf(bytes32 recordId, address counterparty, bytes32 dataHash) public pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(recordId, counterparty, dataHash))));
+    function leafOf(uint32 period, bytes32 recordId, address counterparty, bytes32 dataHash)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(bytes.concat(keccak256(abi.encode(period, recordId, counterparty, dataHash))));
     }
 
     /// @inheritdoc IConfirmationAnchor

@@ -37,8 +37,7 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
 
     /// @inheritdoc IReconciliation
     function commitBilateral(address financeCompany, uint32 day, bytes32 root, uint32 count, uint128 total) external {
-        address bank = _checkRole(Roles.BANK);
-        _checkChannel(bank, financeCompany);
+        address bank = _checkRoleWithChannel(Roles.BANK, financeCompany);
         if (root == bytes32(0)) revert ReconciliationZeroRoot();
         if (count == 0 || count > MAX_RECORDS_PER_BATCH) revert ReconciliationCountOutOfRange(count, MAX_RECORDS_PER_BATCH);
         if (_rootDay[root] != bytes32(0)) revert ReconciliationRootAlreadyCommitted(root);
@@ -54,10 +53,9 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
     }
 
     /// @inheritdoc IReconciliation
-    function recordReconciliation(address bank, address financeCompany, uint32 day, Summary calldata s)
-        external
-        onlyRole(Roles.RECONCILER)
-    {
+    function recordReconciliation(address bank, address financeCompany, uint32 day, Summary calldata s) external {
+        address reconciler = _checkRoleWithChannel(Roles.RECONCILER, bank);
+        _checkChannel(reconciler, financeCompany);
         bytes32 key = dayKey(bank, financeCompany, day);
         Day storage d = _days[key];
         if (d.batches == 0) revert ReconciliationNothingCommitted(key);
@@ -75,15 +73,18 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
         d.debitPresented = s.debitPresented;
         d.creditPresented = s.creditPresented;
         d.breaksRoot = s.breaksRoot;
+        d.reconciler = reconciler;
         emit DayReconciled(
             key, bank, financeCompany, day, s.matched, s.breaks, s.debitPresented, s.creditPresented, d.committedTotal, s.breaksRoot
         );
     }
 
     /// @inheritdoc IReconciliation
-    function recordBreaks(bytes32 key, BreakEntry[] calldata entries) external onlyRole(Roles.RECONCILER) {
+    function recordBreaks(bytes32 key, BreakEntry[] calldata entries) external {
+        address reconciler = _checkRole(Roles.RECONCILER);
         Day storage d = _days[key];
         if (!d.reconciled) revert ReconciliationDayNotReconciled(key);
+        if (reconciler != d.reconciler) revert ReconciliationNotDayReconciler(key, msg.sender, d.reconciler);
         uint256 n = entries.length;
         if (n == 0 || n > MAX_BREAKS_PER_CALL) revert ReconciliationTooManyBreaks(key, n, MAX_BREAKS_PER_CALL);
         uint32 next = d.breaksRecorded;

@@ -6,7 +6,8 @@ import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
 /// @title ConsortiumManaged
 /// @notice Base of every business contract: asks the ConsortiumRegistry whether the caller may act.
 /// @dev Like OpenZeppelin's AccessManaged asking an AccessManager; no business contract keeps its own
-/// member list. The registry's custom errors (RegistryNotActiveMember, RegistryMissingRole) bubble up
+/// member list. The registry's custom errors (RegistryNotActiveMember, RegistryMissingRole,
+/// RegistryChannelNotOpen) bubble up
 /// unchanged, so a refused call names the account and the role it lacks. Modifiers call internal
 /// functions to keep bytecode small.
 abstract contract ConsortiumManaged {
@@ -14,7 +15,6 @@ abstract contract ConsortiumManaged {
     IConsortiumRegistry public immutable registry;
 
     error ManagedZeroRegistry();
-    error ManagedChannelClosed(address memberA, address memberB);
 
     constructor(IConsortiumRegistry registry_) {
         if (address(registry_) == address(0)) revert ManagedZeroRegistry();
@@ -43,8 +43,14 @@ abstract contract ConsortiumManaged {
         return registry.requireActive(account);
     }
 
-    /// @dev Reverts unless the registry holds an open channel between the two members.
+    /// @dev Reverts (the registry's RegistryChannelNotOpen) unless a channel between the two is open.
     function _checkChannel(address a, address b) internal view {
-        if (!registry.channelOpen(a, b)) revert ManagedChannelClosed(a, b);
+        if (!registry.channelOpen(a, b)) revert IConsortiumRegistry.RegistryChannelNotOpen(a, b);
+    }
+
+    /// @dev `_checkRole` and `_checkChannel(member, counterparty)` in one registry call.
+    /// @return member the member the caller acts for
+    function _checkRoleWithChannel(bytes32 role, address counterparty) internal view returns (address member) {
+        return registry.requireRoleWithChannel(msg.sender, role, counterparty);
     }
 }

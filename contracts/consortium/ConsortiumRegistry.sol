@@ -24,6 +24,11 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     address[] private _memberList;
 
     mapping(bytes32 role => bool) private _roleTypes;
+    /// @dev Derived, for the hot path of every business call: true iff the member holds the role AND is
+    /// active. One cold slot answers requireRole for a member calling itself (instead of its status and
+    /// the role set's position). Kept in step by auditMembership, grantRole, revokeRole, suspendMember
+    /// and reinstateMember; tests/stateful/test_registry_membership.py checks it against the set.
+    mapping(address member => mapping(bytes32 role => bool)) private _activeGrant;
 
     mapping(bytes32 channelKey => bool) private _channelOpen;
     mapping(bytes32 channelKey => bytes32 agreementHash) private _channelRequest;
@@ -82,6 +87,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         _memberList.push(msg.sender);
         // slither-disable-next-line unused-return (a fresh set: add cannot find the role present)
         _roles[msg.sender].add(Roles.PERMISSION_MANAGER);
+        _activeGrant[msg.sender][Roles.PERMISSION_MANAGER] = true;
         emit MembershipAudited(msg.sender, msg.sender, true, bytes32(0));
         emit RoleGranted(msg.sender, Roles.PERMISSION_MANAGER, msg.sender);
     }
@@ -139,7 +145,10 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (approved) {
             bytes32[] storage requested = _requestedRoles[applicant];
             for (uint256 i; i < requested.length; ++i) {
-                if (_roles[applicant].add(requested[i])) emit RoleGranted(applicant, requested[i], msg.sender);
+                if (_roles[applicant].add(requested[i])) {
+                    _activeGrant[applicant][requested[i]] = true;
+                    emit RoleGranted(applicant, requested[i], msg.sender);
+                }
             }
         }
         delete _requestedRoles[applicant];
@@ -150,6 +159,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (!_roleTypes[role]) revert RegistryUnknownRole(role);
         _requireMemberActive(member);
         if (!_roles[member].add(role)) revert RegistryRoleAlreadyGranted(member, role);
+        _activeGrant[member][role] = true;
         emit RoleGranted(member, role, msg.sender);
     }
 
@@ -157,6 +167,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     function revokeRole(address member, bytes32 role) external onlyManager {
         if (!_roleTypes[role]) revert RegistryUnknownRole(role);
         if (!_roles[member].remove(role)) revert RegistryMissingRole(member, role);
+        _activeGrant[member][role] = false;
         emit RoleRevoked(member, role, msg.sender);
     }
 
@@ -174,6 +185,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         _requireMemberActive(member);
         if (reasonHash == bytes32(0)) revert RegistryZeroHash();
         _members[member].status = MemberStatus.Suspended;
+        _setActiveGrants(member, false);
         emit MemberSuspended(member, msg.sender, reasonHash);
     }
 
@@ -183,6 +195,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (m.status != MemberStatus.Suspended) revert RegistryNotSuspended(member, m.status);
         if (reasonHash == bytes32(0)) revert RegistryZeroHash();
         m.status = MemberStatus.Active;
+        _setActiveGrants(member, true);
         emit MemberReinstated(member, msg.sender, reasonHash);
     }
 
@@ -317,14 +330,24 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function requireRoleWithChannel(address account, bytes32 role, address counterparty)
+        external
+        view
+        returns (address member)
+    {
+        member = _requireRole(account, role);
+        if (!_channelOpen[_channelKey(member, counterparty)]) revert RegistryChannelNotOpen(member, counterparty);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function requireActive(address account) external view returns (address member) {
         return _requireActive(account);
     }
 
     /// @inheritdoc IConsortiumRegistry
     function hasRole(address account, bytes32 role) external view returns (bool) {
-        address member = _memberOf(account);
-        return _isActive(member) && _roles[member].contains(role);
+        if (_activeGrant[account][role]) return true;
+        return _activeGrant[_operatorOf[account]][role];
     }
 
     /// @inheritdoc IConsortiumRegistry
@@ -385,10 +408,12 @@ contract ConsortiumRegistry is IConsortiumRegistry {
 
     // ================================================================= internals
 
+    /// @dev Members first: an account is never both a member and an operator (applyForMembership and
+    /// addOperator refuse it), and a business call almost always comes from the member itself, so this
+    /// order reads one cold slot (the member's status, which _requireActive needs anyway) instead of two.
     function _memberOf(address account) internal view returns (address) {
-        address owner = _operatorOf[account];
-        if (owner != address(0)) return owner;
-        return _members[account].status == MemberStatus.None ? address(0) : account;
+        if (_members[account].status != MemberStatus.None) return account;
+        return _operatorOf[account];
     }
 
     function _isActive(address member) internal view returns (bool) {
@@ -407,9 +432,22 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (status != MemberStatus.Active) revert RegistryNotActiveMember(member, status);
     }
 
+    /// @dev Fast path first (a member calling for itself: one slot), then an operator's member; only a
+    /// refusal reads the status, to say why.
     function _requireRole(address account, bytes32 role) internal view returns (address member) {
-        member = _requireActive(account);
-        if (!_roles[member].contains(role)) revert RegistryMissingRole(account, role);
+        if (_activeGrant[account][role]) return account;
+        member = _operatorOf[account];
+        if (member != address(0) && _activeGrant[member][role]) return member;
+        _requireActive(account);
+        revert RegistryMissingRole(account, role);
+    }
+
+    /// @dev The member's roles are bounded by the registered role types (tens), so the loop is bounded.
+    function _setActiveGrants(address member, bool active) internal {
+        bytes32[] memory held = _roles[member].values();
+        for (uint256 i; i < held.length; ++i) {
+            _activeGrant[member][held[i]] = active;
+        }
     }
 
     function _channelKey(address a, address b) internal pure returns (bytes32) {

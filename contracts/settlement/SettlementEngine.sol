@@ -15,8 +15,10 @@ import {Clearing} from "../libraries/Clearing.sol";
 /// @dev Gas of `settle` depends only on the number of net legs (one per participant and asset), never on
 /// the number of trades: trades live in the hash chains built at upload.
 contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
-    /// @notice Most trades (or second clearing entries) per batch call.
-    uint256 public constant MAX_BATCH = 300;
+    /// @notice Most trades (or second clearing entries) per batch call. Sized so the worst case, a
+    /// distinct beneficial owner (or first party) per entry and so a fresh bucket slot each, stays
+    /// under the EIP-7825 cap of 16,777,216 gas per transaction that real networks adopt.
+    uint256 public constant MAX_BATCH = 200;
     /// @notice Most charge lines per party and product.
     uint256 public constant MAX_CHARGES = 8;
     /// @notice Most net legs per cycle.
@@ -38,6 +40,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     mapping(bytes32 cycleId => mapping(address party => bytes32)) private _clearingHash;
     mapping(bytes32 cycleId => mapping(address party => bytes32)) private _lastTradeId;
     mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 peer => ReconStatus))) private _recon;
+    // trades uploaded by the participant named on them: what a cycle's netting may cover
+    mapping(bytes32 cycleId => uint64) private _participantTrades;
 
     constructor(IConsortiumRegistry registry_, ISecurityToken security_) ConsortiumManaged(registry_) {
         _security = security_;
@@ -89,13 +93,16 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         _checkBatch(trades.length);
         bytes32 last = _lastTradeId[cycleId][party];
         bytes32 chain = _clearingHash[cycleId][party];
+        uint64 own = 0;
         for (uint256 i; i < trades.length; ++i) {
             Trade calldata t = trades[i];
             if (t.tradeId <= last) revert SettlementTradeOutOfOrder(t.tradeId, last);
             last = t.tradeId;
             if (t.tradeDate != tradeDate) revert SettlementTradeDateMismatch(t.tradeId, t.tradeDate, tradeDate);
             chain = _ingest(cycleId, party, t, chain);
+            if (t.participant == party) ++own;
         }
+        if (own > 0) _participantTrades[cycleId] += own;
         _lastTradeId[cycleId][party] = last;
         _clearingHash[cycleId][party] = chain;
         Bucket storage all = _buckets[cycleId][party][ALL];
@@ -151,6 +158,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         if (legs.length == 0) revert SettlementEmptyBatch();
         if (legs.length > MAX_LEGS) revert SettlementBatchTooLarge(legs.length, MAX_LEGS);
         _checkLegs(cycleId, ccp, legs);
+        uint64 uploaded = _participantTrades[cycleId];
+        if (tradeCount != uploaded) revert SettlementTradeCountMismatch(cycleId, uploaded, tradeCount);
         bytes32 legsHash = keccak256(abi.encode(legs));
         c.status = CycleStatus.Netted;
         c.tradeCount = tradeCount;

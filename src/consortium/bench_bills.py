@@ -106,7 +106,7 @@ def bench_bills(proj: Any, accounts: Any) -> dict[str, int | float]:
 
     fin, f_req = tier2a.request_financing(node_a, 400_000, "financing request")
     f_quote = factor.quote(fin, 800, "agreement v1")
-    f_acc = tier2a.accept_financing(fin, "agreement v1")
+    f_acc = tier2a.accept_financing(fin, "agreement v1", factor.address, 800)
     f_aud = auditor.audit(fin, True, "financing audit")
     f_dis = factor.disburse(fin)
     steps = [f_req, f_quote, f_acc, f_aud, f_dis]

@@ -104,6 +104,18 @@ def push(lists: Allowlists, url: str) -> dict[str, list[str]]:
     return changes
 
 
+# EIP-2294: the largest chain id signatures and clients handle (floor(MAX_UINT64 / 2) - 36)
+MAX_CHAIN_ID = 2**63 - 1 - 36
+
+
+def _check_addresses(kind: str, addresses: list[str]) -> None:
+    from eth_utils import is_address
+
+    bad = [a for a in addresses if not (isinstance(a, str) and is_address(a))]
+    if bad:
+        raise ValueError(f"{kind} {bad[0]!r} is not an address (0x followed by 40 hex digits)")
+
+
 def qbft_extra_data(validators: list[str]) -> str:
     """QBFT genesis `extraData`: RLP([32-byte vanity, [validators], no vote, round 0, no seals]).
 
@@ -114,6 +126,7 @@ def qbft_extra_data(validators: list[str]) -> str:
 
     if not validators:
         raise ValueError("a QBFT network needs at least one validator (four tolerate one fault)")
+    _check_addresses("validator", validators)
     body = [b"\0" * 32, [to_canonical_address(v) for v in validators], [], 0, []]
     return "0x" + rlp.encode(body).hex()
 
@@ -121,7 +134,11 @@ def qbft_extra_data(validators: list[str]) -> str:
 def qbft_genesis(validators: list[str], chain_id: int, alloc: dict[str, int] | None = None,
                  block_period_seconds: int = 2) -> dict:
     """A QBFT genesis for a consortium chain: zero base fee (free gas for members, gas is still
-    metered), shanghai rules to match the contracts' evm_version, and the validators above."""
+    metered), shanghai rules to match the contracts' evm_version, and the validators above.
+    ValueError naming the bad value for an invalid address or chain id (nothing to write then)."""
+    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or not 1 <= chain_id <= MAX_CHAIN_ID:
+        raise ValueError(f"chain id must be 1 .. {MAX_CHAIN_ID} (EIP-2294), got {chain_id!r}")
+    _check_addresses("funded account", list(alloc or {}))
     return {
         "config": {
             "chainId": chain_id,

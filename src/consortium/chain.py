@@ -17,6 +17,8 @@ import brownie
 from brownie import network
 from brownie._config import CONFIG
 
+from consortium.inputs import InputFileError
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENTS = ROOT / "deployments"
 
@@ -132,13 +134,66 @@ class DeploymentRecord:
 
     @classmethod
     def load(cls, network_id: str) -> "DeploymentRecord":
+        """The record of `network_id`; DeploymentRecordError naming the file and the field when it
+        is missing, not JSON, or not a record (a hand edit, a truncated copy)."""
         path = cls.path_for(network_id)
+        redeploy = f"run `brownie run scripts/deploy.py --network {network_id}` (again)"
         if not path.exists():
-            raise FileNotFoundError(
-                f"{path}: no deployment recorded for network {network_id!r}; "
-                f"run `brownie run scripts/deploy.py --network {network_id}` first"
+            raise DeploymentRecordError(
+                f"{path}: no deployment recorded for network {network_id!r}; {redeploy} first"
             )
-        return cls(**json.loads(path.read_text()))
+        try:
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise DeploymentRecordError(
+                f"{path}: not UTF-8 text ({exc.reason}); {redeploy}"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise DeploymentRecordError(
+                f"{path}:{exc.lineno}: not a JSON deployment record ({exc.msg}); {redeploy}"
+            ) from None
+        _check_record(data, path)
+        return cls(**data)
+
+
+class DeploymentRecordError(InputFileError):
+    """A deployment record that is missing or unusable; the message says how to make a new one."""
+
+
+_RECORD_FIELDS = {
+    "network": str,
+    "chain_id": int,
+    "block": int,
+    "deployer": str,
+    "contracts": dict,
+    "compiler": dict,
+    "timestamp": int,
+}
+
+
+def _check_record(data: Any, path: Path) -> None:
+    if not isinstance(data, dict):
+        raise DeploymentRecordError(f"{path}: expected a JSON object (a deployment record)")
+    for name, kind in _RECORD_FIELDS.items():
+        if name not in data and name != "timestamp":
+            raise DeploymentRecordError(f"{path}: field '{name}' is missing")
+        value = data.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise DeploymentRecordError(
+                f"{path}: field '{name}' must be a JSON {kind.__name__}, got {value!r:.60}"
+            )
+        if kind is int and not 0 <= value < 2**64:
+            raise DeploymentRecordError(f"{path}: field '{name}' out of range: {value}")
+    unknown = sorted(set(data) - set(_RECORD_FIELDS))
+    if unknown:
+        raise DeploymentRecordError(f"{path}: unknown field(s) {unknown}")
+    for key, address in data["contracts"].items():
+        if not isinstance(address, str) or len(address) != 42 or not address.startswith("0x"):
+            raise DeploymentRecordError(
+                f"{path}: contracts.{key} must be an address, got {address!r:.60}"
+            )
+    if "ConsortiumRegistry" not in data["contracts"]:
+        raise DeploymentRecordError(f"{path}: contracts.ConsortiumRegistry is missing")
 
 
 def compiler_settings() -> dict[str, Any]:
@@ -160,3 +215,30 @@ def web3():
     from brownie.network.web3 import web3 as _web3
 
     return _web3
+
+
+def decode_logs(logs: list[dict]) -> Any:
+    """Events of a node's JSON receipt logs, decoded like brownie's `tx.events` (an EventDict):
+    for the pipelined senders (consortium.txpipe), whose receipts brownie never saw."""
+    from brownie.network.event import _decode_logs
+    from eth_utils import to_checksum_address
+    from hexbytes import HexBytes
+
+    return _decode_logs(
+        [
+            {
+                **log,
+                "address": to_checksum_address(log["address"]),
+                "topics": [HexBytes(t) for t in log["topics"]],
+                "data": HexBytes(log["data"]),
+            }
+            for log in logs
+        ]
+    )
+
+
+def decode_error(data: str) -> str:
+    """Revert data as brownie prints it: `ErrorName: arg1, arg2` for custom errors."""
+    from brownie.exceptions import decode_typed_error
+
+    return decode_typed_error(data)

@@ -18,6 +18,15 @@ def _connect(network: str):
     return chain
 
 
+def _without_step_tracing(network: str) -> None:
+    """anvil's step tracing (needed for coverage only) holds every opcode of every transaction in
+    memory: a `medium` day grew anvil past 22 GB until the kernel killed it, and at 10,000
+    settlement trades the benchmark grew past 20 GB. The demo and the benchmark run without it."""
+    from brownie._config import CONFIG
+
+    CONFIG.networks.get(network, {}).get("cmd_settings", {}).pop("steps_tracing", None)
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     chain = _connect(args.network)
     from consortium.deploy import deploy_all
@@ -30,13 +39,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from consortium.config import ConfigError, load_consortium
+    from consortium.config import DEFAULT_SIZES, load_consortium, load_sizes
 
-    try:  # a bad consortium file stops before any chain is launched or transaction sent
-        load_consortium(args.config)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    # a bad consortium or sizes file stops before any chain is launched or transaction sent
+    load_consortium(args.config)
+    load_sizes(DEFAULT_SIZES, args.size)
+    _without_step_tracing(args.network)
     chain = _connect(args.network)
     from consortium.demo import run_demo
 
@@ -44,11 +52,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from brownie._config import CONFIG
-
-    # anvil's step tracing (needed for coverage) holds every opcode of every transaction in memory:
-    # at 10,000 settlement trades it grew past 20 GB. Benchmarks run without it.
-    CONFIG.networks.get(args.network, {}).get("cmd_settings", {}).pop("steps_tracing", None)
+    _without_step_tracing(args.network)
     chain = _connect(args.network)
     from consortium.bench import run_bench
 
@@ -73,12 +77,22 @@ def cmd_besu_export(args: argparse.Namespace) -> int:
 
 def cmd_besu_genesis(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     from consortium import besu
 
-    genesis = besu.qbft_genesis(args.validators, args.chain_id, {a: 10**24 for a in args.fund})
-    with open(args.out, "w") as f:
-        json.dump(genesis, f, indent=2)
+    try:
+        genesis = besu.qbft_genesis(args.validators, args.chain_id, {a: 10**24 for a in args.fund})
+    except ValueError as exc:  # bad addresses, chain id: nothing is written
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        print(f"error: {out.parent}: no such directory for the genesis file", file=sys.stderr)
+        return 2
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(genesis, indent=2))
+    tmp.replace(out)  # never a half-written genesis
     print(f"QBFT genesis for {len(args.validators)} validators, chain id {args.chain_id} -> {args.out}")
     return 0
 
@@ -105,6 +119,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from consortium.reporting.verify import load_report
+
+    load_report(args.path)  # a file that is no report stops before any chain is launched
     chain = _connect(args.network)
     from consortium.deploy import load_suite
     from consortium.reporting import verify_report
@@ -169,7 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     cov.set_defaults(func=cmd_coverage_summary)
 
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    from consortium.inputs import InputFileError
+
+    try:
+        return int(args.func(args) or 0)
+    except InputFileError as exc:  # a malformed input file: say which and where, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

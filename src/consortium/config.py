@@ -13,9 +13,10 @@ from typing import Any
 import yaml
 
 from consortium.domain.roles import ROLES
+from consortium.inputs import InputFileError
 
 
-class ConfigError(ValueError):
+class ConfigError(InputFileError):
     """A problem in a configuration file; `str()` reads `file:line: problem`."""
 
 
@@ -87,12 +88,7 @@ def load_consortium(path: str | Path) -> Consortium:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file (the consortium description; see config/consortium.yaml)")
-    try:
-        raw = yaml.load(path.read_text(), Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    raw = _read_yaml(path, _LineLoader)
 
     def fail(line: int, msg: str) -> None:
         raise ConfigError(f"{path}:{line}: {msg}")
@@ -103,16 +99,30 @@ def load_consortium(path: str | Path) -> Consortium:
         if key not in raw:
             fail(raw.get("__line__", 1), f"missing top-level key '{key}'")
     head = raw["consortium"]
+    if not isinstance(head, dict):
+        fail(raw["__line__"], "'consortium' must be a mapping (name, founder, jurisdiction)")
     jurisdictions = raw["jurisdictions"]
     if not isinstance(jurisdictions, dict) or len([k for k in jurisdictions if k != "__line__"]) == 0:
         fail(raw["__line__"], "'jurisdictions' must map codes (CN, HK …) to {regulator: <institution id>}")
+    for code, j in jurisdictions.items():
+        if code != "__line__" and not (isinstance(j, dict) and isinstance(j.get("regulator", ""), str)):
+            line = j.get("__line__", raw["__line__"]) if isinstance(j, dict) else raw["__line__"]
+            fail(line, f"jurisdiction '{code}' must be {{regulator: <institution id>}}, got {_strip(j)!r}")
+    if not isinstance(raw["institutions"] or [], list):
+        fail(raw["__line__"], f"'institutions' must be a list, got {_strip(raw['institutions'])!r}")
+    for key in ("channels", "currencies", "securities"):
+        if not isinstance(raw.get(key) or [], list):
+            fail(raw["__line__"], f"'{key}' must be a list, got {_strip(raw[key])!r}")
 
     institutions: list[InstitutionSpec] = []
     seen: dict[str, int] = {}
     for item in raw["institutions"] or []:
-        line = item.get("__line__", 0) if isinstance(item, dict) else 0
+        line = item.get("__line__", 0) if isinstance(item, dict) else getattr(item, "line", 0)
         if not isinstance(item, dict) or "id" not in item:
             fail(line, "an institution needs at least 'id', 'name', 'jurisdiction' and 'roles'")
+        for key in ("id", "name", "jurisdiction", "regulator"):
+            if isinstance(item.get(key), (dict, list)):
+                fail(line, f"institution field '{key}' must be a single value, got {_strip(item[key])!r}")
         ident = str(item["id"])
         if ident in seen:
             fail(line, f"institution '{ident}' defined twice (first on line {seen[ident]})")
@@ -120,16 +130,20 @@ def load_consortium(path: str | Path) -> Consortium:
         for key in ("name", "jurisdiction", "roles"):
             if key not in item:
                 fail(line, f"institution '{ident}': missing '{key}'")
+        if not isinstance(item["roles"] or [], list):
+            fail(line, f"institution '{ident}': 'roles' must be a list, got {item['roles']!r}")
         roles = list(item["roles"] or [])
         if not roles:
             fail(line, f"institution '{ident}': no roles")
         for role in roles:
-            if role not in ROLES:
-                fail(line, f"institution '{ident}': unknown role '{role}' (known: {', '.join(sorted(ROLES))})")
+            if not isinstance(role, str) or role not in ROLES:
+                fail(line, f"institution '{ident}': unknown role {_strip(role)!r} (known: {', '.join(sorted(ROLES))})")
         juris = str(item["jurisdiction"])
         if juris not in jurisdictions:
             fail(line, f"institution '{ident}': jurisdiction '{juris}' is not declared under 'jurisdictions'")
         regulator = item.get("regulator")
+        if regulator is not None:
+            regulator = str(regulator)
         if regulator is None and "REGULATOR" not in roles:
             j = jurisdictions[juris]
             regulator = j.get("regulator") if isinstance(j, dict) else None
@@ -159,11 +173,13 @@ def load_consortium(path: str | Path) -> Consortium:
         if not isinstance(pair, list) or len(pair) != 2:
             fail(line, f"a channel is a pair of institution ids, got {_strip(item)!r}")
         for end in pair:
-            if end not in by_id:
+            if not isinstance(end, str) or end not in by_id:
                 fail(line, f"channel {pair[0]} <-> {pair[1]}: '{end}' is nobody in 'institutions'")
         if pair[0] == pair[1]:
             fail(line, f"channel {pair[0]} <-> {pair[1]}: a channel needs two different institutions")
         channels.append((pair[0], pair[1]))
+    if not isinstance(raw.get("products") or {}, dict):
+        fail(raw["__line__"], f"'products' must be a mapping, got {_strip(raw['products'])!r}")
 
     return Consortium(
         name=str(head.get("name", "consortium")),
@@ -178,9 +194,50 @@ def load_consortium(path: str | Path) -> Consortium:
     )
 
 
+# a size is a count of employees, bills, orders … of one simulated day: a number past this is a typo
+# (the `large` profile uses at most 20,000), and would run for days rather than fail
+MAX_DAY_SIZE = 1_000_000
+DEFAULT_SIZES = Path(__file__).resolve().parents[2] / "config" / "day-sizes.yaml"
+
+
 def load_sizes(path: str | Path, profile: str) -> dict[str, dict[str, int]]:
-    """Per-line sizes of a day profile from config/day-sizes.yaml."""
-    data = yaml.safe_load(Path(path).read_text())
-    if profile not in data:
-        raise ConfigError(f"{path}: no size profile '{profile}' (have: {', '.join(data)})")
-    return data[profile]
+    """Per-line sizes of a day profile from config/day-sizes.yaml; ConfigError naming the file,
+    the line and the entry on anything but {profile: {line: {key: 0 .. MAX_DAY_SIZE}}}."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file (the day size profiles; see config/day-sizes.yaml)")
+    data = _read_yaml(path, _LineLoader)
+    if not isinstance(data, dict) or not [k for k in data if k != "__line__"]:
+        raise ConfigError(f"{path}:1: expected a mapping of size profiles (quick, medium, large …)")
+    if profile not in data or profile == "__line__":
+        have = ", ".join(str(k) for k in data if k != "__line__")
+        raise ConfigError(f"{path}: no size profile '{profile}' (have: {have})")
+    lines = data[profile]
+    if not isinstance(lines, dict):
+        raise ConfigError(f"{path}:{data['__line__']}: profile '{profile}' must map each line to its sizes")
+    for line_name, sizes in lines.items():
+        if line_name == "__line__":
+            continue
+        if not isinstance(sizes, dict):
+            raise ConfigError(f"{path}:{lines['__line__']}: {profile}.{line_name} must be a mapping of sizes")
+        for key, value in sizes.items():
+            if key == "__line__":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAY_SIZE:
+                raise ConfigError(
+                    f"{path}:{sizes['__line__']}: {profile}.{line_name}.{key} must be a whole number "
+                    f"0 .. {MAX_DAY_SIZE:,}, got {value!r}"
+                )
+    return _strip(lines)
+
+
+def _read_yaml(path: Path, loader: type) -> Any:
+    """The YAML document of `path`; ConfigError (file, line) when it is not UTF-8 YAML text."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None

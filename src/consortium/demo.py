@@ -34,17 +34,27 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), transient=False)
 
 
-def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: Console) -> tuple[list[LineResult], dict]:
-    """Run the day; returns each line's result and what the reporting step produced."""
+def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: Console,
+            seconds: dict[str, float] | None = None) -> tuple[list[LineResult], dict]:
+    """Run the day; returns each line's result and what the reporting step produced.
+
+    `seconds`, if given, receives the wall time of each stage: deploy, bootstrap, lines, reports
+    (each line's business window, first transaction sent to last receipt, is its `window`)."""
+    seconds = {} if seconds is None else seconds
     cfg = load_consortium(ROOT / cfg_path if not Path(cfg_path).is_absolute() else cfg_path)
     sizes = load_sizes(ROOT / "config/day-sizes.yaml", size)
     founder = accounts[0]
+    t0 = time.perf_counter()
     suite = deploy_all(founder, cfg.founder, cfg.founder_jurisdiction)
+    seconds["deploy"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("admit institutions", total=len(cfg.institutions) + len(cfg.channels))
         members, manager = bootstrap_consortium(
             suite, cfg, founder, accounts, seed, progress=lambda _x: bar.advance(task)
         )
+    seconds["bootstrap"] = time.perf_counter() - t0
+    t_lines = time.perf_counter()
     results: list[LineResult] = []
     out.mkdir(parents=True, exist_ok=True)
     # the institutions' stores and mailboxes belong to this run's freshly deployed suite
@@ -66,9 +76,15 @@ def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: C
         console.print(f"[bold]{line}[/bold] day …")
         result = module.run_day(ctx)
         result.metrics.setdefault("seconds", round(time.perf_counter() - t0, 2))
+        pipe = ctx.pipe
+        if pipe is not None and pipe.first_sent_at is not None and pipe.last_collected_at is not None:
+            result.window = (pipe.first_sent_at, pipe.last_collected_at)
         results.append(result)
+    seconds["lines"] = time.perf_counter() - t_lines
+    t0 = time.perf_counter()
     days = sorted({first_day, _chain_day()})
     reports = write_and_verify_reports(suite, members, seed, out, console, days)
+    seconds["reports"] = time.perf_counter() - t0
     return results, reports
 
 

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pandas as pd
 from sqlalchemy import (
-    BigInteger, Column, Integer, MetaData, String, Table, Text, create_engine, delete, select,
+    BigInteger, Column, Integer, MetaData, String, Table, Text, create_engine, delete, event, select,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -49,12 +49,24 @@ journal = Table(
 DETAIL_COLUMNS = ["id", "amount", "counterparty", "paid_at"]
 
 
+def _sqlite_without_fsync_per_commit(dbapi_connection: Any, _record: Any) -> None:
+    """WAL journal, synchronous=NORMAL: every commit still survives the agent being killed (what
+    resuming needs; a power cut may lose the last commits, and every on-chain step asks the chain
+    first), but no longer waits for an fsync per document: a `medium` day spent 74 s there."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class Store:
     """Documents by (kind, key), payment details by (side, day), and a journal of finished steps."""
 
     def __init__(self, url: str = "sqlite:///:memory:") -> None:
         self.url = url
         self.engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_without_fsync_per_commit)
         metadata.create_all(self.engine)
 
     @classmethod

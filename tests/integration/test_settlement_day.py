@@ -2,11 +2,12 @@
 
 import random
 
+from consortium.chain import web3
 from consortium.domain.hashing import code32
 from consortium.domain.netting import positions
 from consortium.scenarios import DayContext, Members
 from consortium.scenarios import settlement as day
-
+from consortium.txpipe import TxPipe
 
 LEVEL_SECOND, LEVEL_INTERMEDIARY, LEVEL_INVESTOR = 0, 1, 2
 
@@ -25,7 +26,13 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(set
     before = day.balances(settle_cast, holders)
     local = settle_cast.locals[0]
     victim = next(t for t in trades if t.local_broker == local.address)
-    out = day.run_cycle(settle_cast, code32("DAY-1"), trades, corrupt={local.address: victim.trade_id})
+    out = day.run_cycle(
+        settle_cast,
+        code32("DAY-1"),
+        trades,
+        corrupt={local.address: victim.trade_id},
+        pipe=TxPipe(web3()),
+    )
 
     # the break shows at the intermediary and investor levels of the local broker only
     broken = [r for r in out.reconciliations if not r["matched"]]
@@ -54,7 +61,9 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(set
     assert settled["legCount"] == out.netting.net_count
 
 
-def test_run_day__from_day_context__all_checks_hold(settle_cast, settlement_suite, registry, manager):
+def test_run_day__from_day_context__all_checks_hold(
+    settle_cast, settlement_suite, registry, manager
+):
     by_name, roles = {}, {}
     for inst, role in (
         [

@@ -1,34 +1,111 @@
-"""TxPipe: many transactions without waiting, receipts in order, failures named."""
+"""TxPipe: a phase's transactions sent without waiting, receipts in order, failures named."""
 
 import pytest
 
 from consortium.chain import web3
-from consortium.txpipe import TxPipe, TxPipeError, gas_of
+from consortium.txpipe import PendingTx, PipedContract, TxPipe, TxPipeError, gas_of
 
 
-def test_pipe__many_transactions_from_several_senders__all_mined_in_order(registry, manager, admit,
-                                                                             regulator_cn, accounts):
-    broker = admit(accounts[5], ["BROKER"], regulator=regulator_cn)
+@pytest.fixture(scope="module")
+def broker(admit, accounts, regulator_cn):
+    return admit(accounts[5], ["BROKER"], regulator=regulator_cn)
+
+
+@pytest.fixture
+def pipe():
+    return TxPipe(web3())
+
+
+def test_submit__several_senders_one_failing__others_mined_and_error_named(
+    pipe, registry, broker, regulator_cn, accounts
+):
     local = accounts.add()  # a locally signed sender
     accounts[0].transfer(local, 10**19)
-    pipe = TxPipe(web3())
-    ops = [accounts.add() for _ in range(6)]
-    for op in ops[:3]:
+    ops = [accounts.add() for _ in range(3)]
+    for op in ops:
         pipe.submit(broker.account, registry, "addOperator", op.address)  # node-signed (unlocked)
-    pipe.submit(local, registry, "applyForMembership", b"\x01" * 32, b"CN".ljust(32, b"\0"),
-                regulator_cn.address, [b"\x00" * 31 + b"\x01"], b"\x02" * 32)
-    with pytest.raises(TxPipeError, match=r"RegistryUnknownRole"):
+    pipe.submit(
+        local,
+        registry,
+        "applyForMembership",
+        b"\x01" * 32,
+        b"CN".ljust(32, b"\0"),
+        regulator_cn.address,
+        [b"\x00" * 31 + b"\x01"],
+        b"\x02" * 32,
+        label="bad application",
+    )
+    with pytest.raises(TxPipeError, match=r"bad application: RegistryUnknownRole: ") as err:
         pipe.wait()
-    assert registry.operatorsOf(broker.address) == [o.address for o in ops[:3]]
+    assert len(err.value.failures) == 1
+    assert registry.operatorsOf(broker.address) == [o.address for o in ops]
+    assert int(registry.getMember(local.address)[0]) == 0  # the refused application changed nothing
+    assert [p.status for p in pipe.collected] == [1, 1, 1, 0]
 
 
-def test_pipe__receipts_and_gas(registry, admit, regulator_cn, accounts):
-    broker = admit(accounts[5], ["BROKER"], regulator=regulator_cn)
-    pipe = TxPipe(web3())
+def test_wait__phase_of_transactions__receipts_in_submission_order(
+    pipe, registry, broker, accounts
+):
     ops = [accounts.add() for _ in range(4)]
-    hashes = [pipe.submit(broker.account, registry, "addOperator", o.address) for o in ops]
+    sent = [pipe.submit(broker.account, registry, "addOperator", o.address) for o in ops]
     receipts = pipe.wait()
-    assert [r["transactionHash"] for r in receipts] == hashes
-    assert all(int(r["status"], 16) == 1 for r in receipts)
-    assert gas_of(receipts) == sum(int(r["gasUsed"], 16) for r in receipts) > 4 * 21000
-    assert pipe.pending == []
+    assert receipts == sent and pipe.pending == [] and pipe.collected == sent
+    assert [r["transactionHash"] for r in receipts] == [p.txid for p in sent]
+    blocks = [r.block_number for r in receipts]
+    assert blocks == sorted(blocks)  # one sender: its nonces keep the order
+    assert gas_of([r.receipt for r in receipts]) == sum(r.gas_used for r in receipts) > 4 * 21000
+    assert [r.events["OperatorAdded"]["operator"] for r in receipts] == [o.address for o in ops]
+    assert pipe.phases == 1 and pipe.seconds > 0
+
+
+def test_piped__role_object__sends_through_pipe_and_original_still_waits(
+    pipe, registry, broker, accounts
+):
+    piped = pipe.piped(broker)
+    assert isinstance(piped.registry, PipedContract) and broker.registry is registry
+    op_a, op_b = accounts.add(), accounts.add()
+    tx = piped.add_operator(op_a.address)
+    assert isinstance(tx, PendingTx) and tx in pipe.pending
+    assert piped.registry.memberOf(broker.address) == broker.address  # a view reads the chain
+    # reading a result of a transaction in flight sends and waits for the phase so far
+    assert tx.events["OperatorAdded"]["member"] == broker.address and pipe.pending == []
+    brownie_tx = broker.add_operator(op_b.address)  # the console user's path is unchanged
+    assert tx.timestamp <= brownie_tx.timestamp and tx.block_number < brownie_tx.block_number
+    assert registry.memberOf(op_a.address) == registry.memberOf(op_b.address) == broker.address
+
+
+def test_piped__object_without_contracts__returned_as_it_is(pipe):
+    plain = {"prices": [1, 2], "name": "series"}
+    assert pipe.piped(plain) is plain
+
+
+def test_send__refused_at_send_time__named_and_nonce_reused(pipe, registry, accounts):
+    poor = accounts.add()  # holds no ether: the node refuses the transaction outright
+    applied = pipe.submit(poor, registry, "addOperator", accounts.add().address, label="unfunded")
+    with pytest.raises(TxPipeError, match=r"unfunded: .*(?i:fund|balance)"):
+        pipe.wait()
+    assert applied.send_error and applied.txid == "" and applied.status == 0
+    accounts[0].transfer(poor, 10**18)
+    height = web3().eth.block_number
+    retry = pipe.submit(poor, registry, "removeOperator", accounts.add().address, label="retry")
+    with pytest.raises(
+        TxPipeError, match=r"retry: Registry"
+    ):  # mined (nonce 0 reused), then reverted
+        pipe.wait()
+    assert retry.block_number > height and int(retry.tx["nonce"]) == 0
+
+
+def test_piped_method__transaction_without_sender__refused_before_sending(pipe, registry, accounts):
+    height = web3().eth.block_number
+    with pytest.raises(TypeError, match=r"addOperator: a transaction needs \{'from': account\}"):
+        pipe.bind(registry).addOperator(accounts.add().address)
+    assert pipe.pending == [] and web3().eth.block_number == height
+
+
+def test_call__views_through_pipe__decoded_as_brownie_decodes(pipe, registry, broker, stranger):
+    piped = pipe.bind(registry)
+    assert piped.getMember(broker.address) == registry.getMember(broker.address)
+    assert piped.getMember(broker.address)["status"] == 2  # named struct fields, as brownie's
+    assert piped.operatorsOf(broker.address) == registry.operatorsOf(broker.address)
+    assert piped.hasRole(stranger.address, b"\x00" * 32) is False
+    assert pipe.pending == [] and pipe.collected == []  # reads send nothing

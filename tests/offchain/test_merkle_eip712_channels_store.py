@@ -12,13 +12,15 @@ from consortium.store import Store
 
 
 def test_merkle__each_record_provable_and_tamper_detected():
-    recs = [(os.urandom(32), "0x" + os.urandom(20).hex(), os.urandom(32)) for _ in range(33)]
+    recs = [(20_454, os.urandom(32), "0x" + os.urandom(20).hex(), os.urandom(32)) for _ in range(33)]
     tree = merkle.RecordTree(recs)
     assert merkle.root_of_leaves(tree.leaves) == tree.root
     for r in recs:
         assert merkle.verify(tree.root, r, tree.proof(r))
-    bad = (recs[0][0], recs[0][1], os.urandom(32))
+    bad = (*recs[0][:3], os.urandom(32))
     assert not merkle.verify(tree.root, bad, tree.proof(recs[0]))
+    other_day = (recs[0][0] + 1, *recs[0][1:])
+    assert not merkle.verify(tree.root, other_day, tree.proof(recs[0]))
     with pytest.raises(merkle.RecordNotInTree):
         tree.proof(bad)
     with pytest.raises(ValueError, match="duplicate"):

@@ -1,4 +1,5 @@
-"""Registry invariant: no role without an audited membership; only active members pass a role check."""
+"""Registry invariants: no role without an audited membership; a role check passes exactly for an
+active member holding the role (the derived fast-path grant never drifts from the role set)."""
 
 from brownie.test import strategy
 
@@ -52,12 +53,13 @@ class RegistryMachine:
                 assert STATUS[m["status"]] in ("Active", "Suspended"), (a, m)
                 assert m["auditor"] == self.manager and m["auditHash"] != "0x" + "00" * 32
 
-    def invariant_role_checks_only_pass_for_active_members(self):
+    def invariant_role_checks_pass_exactly_for_active_members_holding_the_role(self):
+        """The registry's derived fast-path grant must equal (role held) and (member active)."""
         for a in self.actors:
             active = self.registry.getMember(a)["status"] == 2
+            held = {bytes(x) for x in self.registry.rolesOf(a)}
             for r in ROLE_IDS:
-                if self.registry.hasRole(a, r):
-                    assert active
+                assert self.registry.hasRole(a, r) == (active and r in held), (a, r)
 
 
 def test_registry_state_machine(state_machine, registry, manager, regulator_cn, accounts):

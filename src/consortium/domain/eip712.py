@@ -61,6 +61,15 @@ class ConfirmationSignerMismatch(ValueError):
     """A confirmation was signed by someone other than the issuer it names."""
 
 
+class ConfirmationSignatureInvalid(ValueError):
+    """A signature OpenZeppelin's ECDSA.recover refuses: not 65 bytes, v not 27/28, or high s."""
+
+
+# secp256k1 group order; ECDSA.recover refuses s > N / 2 (EIP-2), the malleable twin (r, N - s)
+# of every valid signature, so the off-chain check must refuse it too or the two would disagree
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
 @dataclass(frozen=True)
 class Domain:
     """The EIP-712 domain of one deployed ConfirmationAnchor."""
@@ -192,8 +201,29 @@ def sign_confirmation(domain: Domain, c: Confirmation, private_key: bytes | str)
     return bytes(signed.signature)
 
 
+def check_signature_form(signature: bytes) -> None:
+    """Refuse what ECDSA.recover refuses on chain (eth-account alone accepts high s and v 0/1)."""
+    sig = bytes(signature)
+    if len(sig) != 65:
+        raise ConfirmationSignatureInvalid(
+            f"signature is {len(sig)} bytes, expected 65 (r ‖ s ‖ v): ECDSAInvalidSignatureLength on chain"
+        )
+    s = int.from_bytes(sig[32:64], "big")
+    if s > SECP256K1_N // 2:
+        raise ConfirmationSignatureInvalid(
+            f"signature s = {hex(s)} is in the upper half of the curve order (the malleable twin of a "
+            "valid signature): ECDSAInvalidSignatureS on chain; ask the signer for its own signature"
+        )
+    if sig[64] not in (27, 28):
+        raise ConfirmationSignatureInvalid(
+            f"signature v = {sig[64]}, expected 27 or 28: ECDSAInvalidSignature on chain"
+        )
+
+
 def recover_signer(domain: Domain, c: Confirmation, signature: bytes) -> str:
-    """The address that signed `c` under `domain`."""
+    """The address that signed `c` under `domain`; ConfirmationSignatureInvalid for a form the
+    contract refuses (so Python never accepts a signature the chain rejects)."""
+    check_signature_form(signature)
     return Account.recover_message(encode_typed_data(full_message=_typed(domain, c)), signature=signature)
 
 

@@ -14,8 +14,9 @@ from eth_abi import encode
 from eth_utils import keccak
 from merkle_zeppelin import MerkleTree
 
-# leaf of an anchored confirmation record: (recordId, counterparty, dataHash)
-RECORD_TYPES: tuple[str, ...] = ("bytes32", "address", "bytes32")
+# leaf of an anchored confirmation record: (period, recordId, counterparty, dataHash); the period
+# (business day) in the leaf makes a record provable only under roots anchored for its own day
+RECORD_TYPES: tuple[str, ...] = ("uint32", "bytes32", "address", "bytes32")
 
 
 class ProofInvalid(ValueError):

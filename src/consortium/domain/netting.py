@@ -4,8 +4,10 @@ After novation the CCP is the counterparty of every trade, so each participant o
 amount per asset: a buy adds +quantity of the security and -gross of the currency, a sell the opposite.
 Legs are sorted by (kind, asset, participant) — securities (kind 0, by security id) before cash (kind 1,
 by the currency code read as an integer), participants by address value — and every asset's legs sum
-to exactly zero (the CCP ends flat); the contract enforces both. Settlement runs every delivery (amount
-< 0, participant -> CCP) before every receipt (amount > 0, CCP -> participant).
+to exactly zero (the CCP ends flat); the contract enforces both. The trade count submitted with the
+legs must equal the trades their own participants uploaded (the contract refuses netting trades no
+participant confirmed). Settlement runs every delivery (amount < 0, participant -> CCP) before every
+receipt (amount > 0, CCP -> participant).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from consortium.reporting.builder import (
 from consortium.reporting.envelope import KeyDirectory, KeyPair
 from consortium.reporting.indexer import Indexer, sources_from_contracts
 from consortium.reporting.rules import DEFAULT_RULES_PATH, RulesError, load_rules
-from consortium.reporting.verify import Verification, verify_report
+from consortium.reporting.verify import ReportFileError, Verification, load_report, verify_report
 
 __all__ = [
     "BuiltReport",
@@ -49,6 +49,8 @@ __all__ = [
     "load_rules",
     "open_report",
     "verify_report",
+    "load_report",
+    "ReportFileError",
 ]
 
 

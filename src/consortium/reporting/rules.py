@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 from eth_utils import keccak
 
+from consortium.inputs import InputFileError
+
 from consortium.domain.roles import ROLES
 
 LEVELS = ("public", "confidential")
@@ -33,7 +35,7 @@ REGULATOR_SELECTORS = ("supervising",)  # plus "jurisdiction:XX"
 DEFAULT_RULES_PATH = Path(__file__).resolve().parents[3] / "config" / "reporting-rules.yaml"
 
 
-class RulesError(ValueError):
+class RulesError(InputFileError):
     """A rules file that cannot be used; the message names file, line and problem."""
 
 
@@ -300,8 +302,10 @@ class _Parser:
     def document(self, doc: _LineDict, raw: bytes) -> ReportingRules:
         self._unknown(doc, ("version", "business_day", "tables", "rules"), "rules file")
         version = self._need(doc, "version", int, "rules file")
-        if version < 1:
-            raise self.fail(self._line(doc, "version"), f"version must be >= 1, got {version}")
+        if not 1 <= version < 2**64:  # ReportAnchor.setRules takes a uint64
+            raise self.fail(
+                self._line(doc, "version"), f"version must be in 1 .. 2**64 - 1, got {version}"
+            )
         day = doc.get("business_day", "utc")
         if day != "utc":
             raise self.fail(

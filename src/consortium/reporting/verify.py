@@ -16,6 +16,7 @@ record cannot be passed off as another regulator's, another day's or another rul
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import keccak
 from merkle_zeppelin import MerkleTree
+
+from consortium.inputs import InputFileError
 
 LEAF_ENCODING = ["address", "uint32", "bytes32", "bytes32"]
 NOT_HASHED = ("recordHash", "proof", "opened")
@@ -76,6 +79,83 @@ def process_proof(leaf: bytes, proof: Iterable[str | bytes]) -> bytes:
         s = _b32(sibling)
         node = keccak(min(node, s) + max(node, s))
     return node
+
+
+# ------------------------------------------------------------------ the report file
+class ReportFileError(InputFileError):
+    """A file that is not a verifiable report; `str()` names the file and the line or field."""
+
+
+_HEX32 = re.compile(r"0x[0-9a-fA-F]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def load_report(path: str | Path) -> dict:
+    """Read a report.json and check the fields verification reads, before any chain is asked.
+
+    Raises ReportFileError naming the file and the line (not JSON) or the field (wrong shape):
+    a missing, empty, truncated, non-UTF-8 or hand-edited file gets a sentence, not a traceback."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ReportFileError(
+            f"{path}: no such report; pass the report.json a build wrote"
+        ) from None
+    except IsADirectoryError:
+        raise ReportFileError(f"{path}: a directory; pass the report.json inside it") from None
+    except UnicodeDecodeError as exc:
+        raise ReportFileError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportFileError(f"{path}:{exc.lineno}: not a JSON report ({exc.msg})") from None
+    check_report_shape(report, str(path))
+    return report
+
+
+def check_report_shape(report: Any, where: str) -> None:
+    """ReportFileError unless `report` has the fields (and types) verify_report reads."""
+
+    def fail(field_: str, want: str, got: Any) -> None:
+        shown = repr(got) if len(repr(got)) <= 80 else repr(got)[:77] + "..."
+        raise ReportFileError(f"{where}: field '{field_}' must be {want}, got {shown}")
+
+    def uint(field_: str, value: Any, bits: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**bits:
+            fail(field_, f"a whole number 0 .. 2**{bits} - 1", value)
+
+    def hex32(field_: str, value: Any) -> None:
+        if not isinstance(value, str) or not _HEX32.fullmatch(value):
+            fail(field_, "a 0x-prefixed 32-byte hex string", value)
+
+    if not isinstance(report, dict):
+        fail("(top level)", "a JSON object (a report)", type(report).__name__)
+    for key, kind in (("anchor", dict), ("rules", dict), ("records", list)):
+        if key not in report:
+            raise ReportFileError(
+                f"{where}: field '{key}' is missing: not a report this project wrote"
+            )
+        if not isinstance(report[key], kind):
+            fail(key, f"a JSON {'object' if kind is dict else 'array'}", report[key])
+    if not isinstance(report.get("regulator"), str) or not _ADDRESS.fullmatch(report["regulator"]):
+        fail("regulator", "a 0x-prefixed 20-byte address", report.get("regulator"))
+    uint("day", report.get("day"), 32)
+    uint("anchor.version", report["anchor"].get("version"), 32)
+    hex32("anchor.root", report["anchor"].get("root", ZERO32))
+    hex32("rules.hash", report["rules"].get("hash"))
+    for i, rec in enumerate(report["records"]):
+        if not isinstance(rec, dict):
+            fail(f"records[{i}]", "a JSON object", rec)
+        if "recordHash" in rec:
+            hex32(f"records[{i}].recordHash", rec["recordHash"])
+        proof = rec.get("proof", [])
+        if not isinstance(proof, list):
+            fail(f"records[{i}].proof", "a JSON array", proof)
+        for j, sibling in enumerate(proof):
+            hex32(f"records[{i}].proof[{j}]", sibling)
 
 
 # ------------------------------------------------------------------ verification
@@ -189,19 +269,13 @@ def verify_report(
 
     Checks: an anchor exists for the report's (regulator, day, version); its root, rules hash and
     record count equal the report's; every record's recomputed hash and proof reach that root (and
-    the contract's verifyRecord view agrees when `onchain_view`). Returns a Verification; `.ok`."""
+    the contract's verifyRecord view agrees when `onchain_view`). Returns a Verification; `.ok`.
+    A file that is not a report raises ReportFileError (load_report) before the chain is asked."""
     if isinstance(path, dict):
         report, where = path, "<report>"
+        check_report_shape(report, where)
     else:
-        where = str(path)
-        try:
-            report = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(
-                f"{path}: no such report; pass the report.json a build wrote"
-            ) from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{exc.lineno}: not a JSON report ({exc.msg})") from None
+        where, report = str(path), load_report(path)
     regulator = report["regulator"]
     day, version = int(report["day"]), int(report["anchor"]["version"])
     result = Verification(

@@ -239,12 +239,11 @@ class TrusteePlatform:
 
     def allocate_cash(self, account_ids: Sequence[bytes]) -> list[IssuedInstruction]:
         """Invest the accounts' new money by their plans (chunked at MAX_ALLOCATION_BATCH)."""
-        issued: list[IssuedInstruction] = []
-        for chunk in _chunks(list(account_ids), MAX_ALLOCATION_BATCH):
-            issued += instructions_in(
-                self.ledger.allocateCash(list(chunk), {"from": self.institution.account})
-            )
-        return issued
+        txs = [
+            self.ledger.allocateCash(list(chunk), {"from": self.institution.account})
+            for chunk in _chunks(list(account_ids), MAX_ALLOCATION_BATCH)
+        ]  # every chunk sent before any is read: one phase when the ledger sends through a pipe
+        return [ins for tx in txs for ins in instructions_in(tx)]
 
     def forward_feedback(self, feedback: Feedback) -> Any:
         return self.ledger.forwardFeedback(

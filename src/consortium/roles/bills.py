@@ -48,6 +48,22 @@ def deploy(proj: Any, registry: Any, admin: Any, cash: Any = None) -> dict[str, 
     return out
 
 
+# the event (and its id field) each request emits for the node it creates
+_REQUESTED = (
+    ("BillIssueRequested", "billId"),
+    ("BillTransferRequested", "nodeId"),
+    ("BillFinancingRequested", "nodeId"),
+)
+
+
+def requested_node(tx: Any) -> int:
+    """The node id an issue, transfer or financing request created, from its receipt's events."""
+    for event, key in _REQUESTED:
+        if event in tx.events:
+            return int(tx.events[event][key])
+    raise LookupError(f"transaction {tx.txid} created no bill node (no request event)")
+
+
 @dataclass
 class _BillRole:
     """An institution acting on the bill contract with its own account."""
@@ -75,7 +91,12 @@ class _BillRole:
 class BillClient(_BillRole):
     """Core enterprise or supplier: issues, reviews, passes on, finances and pays bills."""
 
-    def request_issue(
+    def request_issue(self, *args: Any, **kwargs: Any) -> tuple[int, Any]:
+        """Issue a bill on ourselves; returns (bill id, receipt). Arguments: `send_issue_request`."""
+        tx = self.send_issue_request(*args, **kwargs)
+        return requested_node(tx), tx
+
+    def send_issue_request(
         self,
         receiver: str,
         face_value: int,
@@ -83,9 +104,10 @@ class BillClient(_BillRole):
         trade_documents: str | bytes,
         currency: str = "CNY",
         require_channel: bool = False,
-    ) -> tuple[int, Any]:
-        """Issue a bill on ourselves (we owe `receiver`); returns (bill id, receipt)."""
-        tx = self.bills.requestIssue(
+    ) -> Any:
+        """Issue a bill on ourselves (we owe `receiver`): the request's transaction alone, so a
+        pipelined day reads `requested_node(tx)` once the phase is collected."""
+        return self.bills.requestIssue(
             receiver,
             face_value,
             code32(currency),
@@ -94,7 +116,6 @@ class BillClient(_BillRole):
             require_channel,
             self._tx(),
         )
-        return int(tx.events["BillIssueRequested"]["billId"]), tx
 
     def review(self, node_id: int, accept: bool, reason: str | bytes) -> Any:
         """Accept or reject an issue or transfer addressed to us (the reason is kept off chain)."""
@@ -104,21 +125,47 @@ class BillClient(_BillRole):
         self, node_id: int, to: str, amount: int, transfer_documents: str | bytes
     ) -> tuple[int, Any]:
         """Pass `amount` of our holding of `node_id` to `to`; returns (new node id, receipt)."""
-        tx = self.bills.requestTransfer(node_id, to, amount, _hash(transfer_documents), self._tx())
-        return int(tx.events["BillTransferRequested"]["nodeId"]), tx
+        tx = self.send_transfer_request(node_id, to, amount, transfer_documents)
+        return requested_node(tx), tx
+
+    def send_transfer_request(
+        self, node_id: int, to: str, amount: int, transfer_documents: str | bytes
+    ) -> Any:
+        """The transfer request's transaction alone (its node id: `requested_node(tx)`)."""
+        return self.bills.requestTransfer(
+            node_id, to, amount, _hash(transfer_documents), self._tx()
+        )
 
     def request_financing(
         self, node_id: int, amount: int, request_documents: str | bytes
     ) -> tuple[int, Any]:
         """Offer `amount` of our holding to the factors; returns (financing node id, receipt)."""
-        tx = self.bills.requestFinancing(node_id, amount, _hash(request_documents), self._tx())
-        return int(tx.events["BillFinancingRequested"]["nodeId"]), tx
+        tx = self.send_financing_request(node_id, amount, request_documents)
+        return requested_node(tx), tx
+
+    def send_financing_request(
+        self, node_id: int, amount: int, request_documents: str | bytes
+    ) -> Any:
+        """The financing request's transaction alone (its node id: `requested_node(tx)`)."""
+        return self.bills.requestFinancing(node_id, amount, _hash(request_documents), self._tx())
 
     def accept_financing(
-        self, fin_node_id: int, agreement: str | bytes, accept: bool = True
+        self,
+        fin_node_id: int,
+        agreement: str | bytes,
+        factor: str,
+        rate_bps: int,
+        accept: bool = True,
     ) -> Any:
-        """Sign (or decline) the factor's agreement; we sign only the hash the factor quoted."""
-        return self.bills.acceptFinancing(fin_node_id, accept, _hash(agreement), self._tx())
+        """Sign (or decline) the agreement we negotiated with `factor` at `rate_bps`.
+
+        The terms come from our side of the negotiation, never from the chain's quote: the contract
+        refuses the signature unless the stored quote is exactly these terms, so a factor that
+        front-ran the quote with our agreement hash at another rate cannot get it accepted.
+        """
+        return self.bills.acceptFinancing(
+            fin_node_id, accept, _hash(agreement), factor, rate_bps, self._tx()
+        )
 
     def redeem(
         self, items: list[tuple[int, str, int]], payment_ref: str | bytes | None = None

@@ -237,6 +237,7 @@ class SalesBank(Participant):
         """Verify every received confirmation's signature and compute its second-transaction hash."""
         out: dict[str, list[tuple[Request, Confirmation, bytes]]] = {}
         dom = self.domain()
+        signers: dict[str, set[str]] = {}  # per issuer, read once per collection
         for m in self.endpoint.receive(["confirmations"]):
             for item in m.body["confirmations"]:
                 c = Confirmation.from_json(item["confirmation"])
@@ -245,7 +246,9 @@ class SalesBank(Participant):
                 if c.issuer.lower() != m.sender.lower() or req.issuer.lower() != c.issuer.lower():
                     raise eip712.ConfirmationSignerMismatch(
                         f"confirmation of 0x{c.requestId.hex()} from {m.sender} names issuer {c.issuer}")
-                eip712.check_confirmation(dom, c, sig, self.issuer_signers(req.issuer))
+                if req.issuer not in signers:
+                    signers[req.issuer] = self.issuer_signers(req.issuer)
+                eip712.check_confirmation(dom, c, sig, signers[req.issuer])
                 data_hash = eip712.second_transaction_hash(req, c, sig)
                 self.store.put("second", _h(c.requestId), {
                     "issuer": req.issuer, "data_hash": _h(data_hash), "signature": _h(sig),
@@ -254,22 +257,32 @@ class SalesBank(Participant):
                 out.setdefault(req.issuer.lower(), []).append((req, c, sig))
         return out
 
+    @staticmethod
+    def packet_period(confirmed: list[tuple[Request, Confirmation, bytes]]) -> int:
+        """The one business day of a packet's requests (a packet never spans two days)."""
+        periods = {q.period for q, _, _ in confirmed}
+        if len(periods) != 1:
+            raise ValueError(f"a packet must hold requests of one period, got periods {sorted(periods)}")
+        return periods.pop()
+
     def records_for(self, issuer: str, confirmed: list[tuple[Request, Confirmation, bytes]]) -> list[tuple]:
-        return [(q.requestId, issuer, eip712.second_transaction_hash(q, c, s)) for q, c, s in confirmed]
+        """Leaf values (period, requestId, issuer, second-transaction hash) of each confirmed request."""
+        return [(q.period, q.requestId, issuer, eip712.second_transaction_hash(q, c, s)) for q, c, s in confirmed]
 
     def anchor_packet(self, issuer: str, confirmed: list[tuple[Request, Confirmation, bytes]]) -> bytes:
         """Anchor the packet's records as one root; resumes safely if the root is already on chain."""
+        period = self.packet_period(confirmed)
         tree = merkle.RecordTree(self.records_for(issuer, confirmed))
         step = f"anchor:{_h(tree.root)}"
         if not self.store.done(step):
             if self.anchor.anchorOf(tree.root)[0] == "0x" + "00" * 20:
-                tx = self._tx(self.anchor.anchorPacket, issuer, tree.root, len(tree))
+                tx = self._tx(self.anchor.anchorPacket, issuer, period, tree.root, len(tree))
                 self.store.mark(step, tx.txid)
             else:
                 self.store.mark(step, "found on chain")
         for rec in tree.records:
-            self.store.put("proof", _h(rec[0]), {
-                "root": _h(tree.root), "record": [_h(rec[0]), rec[1], _h(rec[2])],
+            self.store.put("proof", _h(rec[1]), {
+                "root": _h(tree.root), "record": [rec[0], _h(rec[1]), rec[2], _h(rec[3])],
                 "proof": [_h(p) for p in tree.proof(rec)],
             })
         return tree.root
@@ -279,7 +292,8 @@ class SalesBank(Participant):
         p = self.store.get("proof", _h(request_id))
         if p is None:
             raise KeyError(f"request 0x{request_id.hex()} was not anchored by this bank")
-        rec = (_b(p["record"][0]), p["record"][1], _b(p["record"][2]))
+        period, rid, who, data = p["record"]
+        rec = (int(period), _b(rid), who, _b(data))
         return _b(p["root"]), rec, [_b(x) for x in p["proof"]]
 
 

@@ -32,7 +32,7 @@ from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.netting import Leg, NettingResult, net
 from consortium.roles.membership import Institution
 
-MAX_BATCH = 300  # SettlementEngine.MAX_BATCH
+MAX_BATCH = 200  # SettlementEngine.MAX_BATCH
 # Gas limit of every transaction the roles send: under the EIP-7825 cap of 2**24 that networks adopt
 # (and an explicit limit: anvil drops some data-heavy transactions sent with the block gas limit).
 TX_GAS_LIMIT = 16_000_000

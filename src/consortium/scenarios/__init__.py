@@ -40,6 +40,16 @@ class DayContext:
     rng: random.Random
     size: dict[str, int]  # per-line sizes from config/day-sizes.yaml
     workdir: Any = None  # pathlib.Path for stores and files of the day
+    pipe: Any = None  # consortium.txpipe.TxPipe the line's phases send through (made on first use)
+
+    def tx_pipe(self) -> Any:
+        """The line's pipe: each phase's independent transactions go out without waiting."""
+        if self.pipe is None:
+            from consortium import chain
+            from consortium.txpipe import TxPipe
+
+            self.pipe = TxPipe(chain.web3())
+        return self.pipe
 
 
 @dataclass
@@ -52,6 +62,8 @@ class LineResult:
     gas: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
+    # perf_counter() of the line's first transaction sent and last receipt collected (set by the demo)
+    window: tuple[float, float] | None = None
 
     def record(self, *txs: Any) -> None:
         """Count receipts of the line's transactions (brownie TransactionReceipt or web3 receipts)."""

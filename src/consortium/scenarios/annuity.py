@@ -38,9 +38,13 @@ def _platforms(ctx: DayContext):
 
 
 def run_day(ctx: DayContext) -> LineResult:
-    """Run the day; sizes: annuity_employees (default 12), annuity_resets (default 2)."""
+    """Run the day; sizes: annuity_employees (default 12), annuity_resets (default 2).
+
+    Each phase's independent transactions go out through the line's pipe without waiting; a phase
+    that needs the previous one's results (ids, instructions) waits for that phase only."""
     result = LineResult(line="annuity")
-    platform, trustee, account_manager, im = _platforms(ctx)
+    pipe = ctx.tx_pipe()
+    platform, trustee, account_manager, im = pipe.piped(_platforms(ctx))
     rng = ctx.rng
     n = max(2, int(ctx.size.get("annuity_employees", 12)))
     resets = min(n, int(ctx.size.get("annuity_resets", 2)))
@@ -60,58 +64,63 @@ def run_day(ctx: DayContext) -> LineResult:
     )
 
     employees = [f"EMP-{rng.randrange(10**8):08d}-{k}" for k in range(n)]
-    for tx in platform.enrol(employees):
-        result.record(tx)
+    platform.enrol(employees)
+    pipe.wait()
     ids = [platform.account_id(e) for e in employees]
-    for tx in account_manager.open_accounts(ids):
-        result.record(tx)
+    account_manager.open_accounts(ids)
+    pipe.wait()
 
     # month 1: plans chosen at enrolment (no money yet), contributions arrive, trustee invests
     chosen = {}
     for e in employees:
         chosen[e] = rng.choice(sorted(PLANS))
-        result.record(platform.choose_plan(e, chosen[e], versions[chosen[e]]))
+        platform.choose_plan(e, chosen[e], versions[chosen[e]])
     month1 = {a: rng.randint(50_000, 300_000) for a in ids}
     for batch in trustee.receive_contributions("employer payroll month 1", month1):
-        result.record(account_manager.post_contributions(batch))
+        account_manager.post_contributions(batch)
+    pipe.wait()
     exact = True
-    issued = []
-    for tx_ins in _allocate(trustee, ids, result):
-        issued.append(tx_ins)
+    issued = trustee.allocate_cash(ids)
+    for tx_ins in issued:
         ratios = list(PLANS[chosen[employees[ids.index(tx_ins.account_id)]]].values())
         exact &= list(tx_ins.legs) == split(month1[tx_ins.account_id], ratios)
-    _settle_all(im, trustee, issued, result)
+    _settle_all(pipe, im, trustee, [(ins, None) for ins in issued])
     im.series.advance()
 
     # month 2: contributions; some employees switch plan with reset, the rest invest new money
     month2 = {a: rng.randint(50_000, 300_000) for a in ids}
     for batch in trustee.receive_contributions("employer payroll month 2", month2):
-        result.record(account_manager.post_contributions(batch))
+        account_manager.post_contributions(batch)
+    pipe.wait()
     resetters = employees[:resets]
-    reset_ok = True
     for e in resetters:
         target = "CONSERVATIVE" if chosen[e] != "CONSERVATIVE" else "GROWTH"
-        result.record(platform.choose_plan(e, target, versions[target], reset=True))
-        tx = ledger.resetHoldings(
-            platform.account_id(e), {"from": account_manager.institution.account}
-        )
-        result.record(tx)
+        platform.choose_plan(e, target, versions[target], reset=True)
+        chosen[e] = target
+    others = [platform.account_id(e) for e in employees[resets:]]
+    issued = trustee.allocate_cash(others)  # the same phase as the plan switches
+    exact &= all(sum(i.legs) == i.amount == month2[i.account_id] for i in issued)
+    reset_txs = [
+        ledger.resetHoldings(platform.account_id(e), {"from": account_manager.institution.account})
+        for e in resetters
+    ]
+    pipe.wait()
+    switched, goals = [], {}
+    for e, tx in zip(resetters, reset_txs):
         (ins,) = instructions_in(tx)
         exact &= sum(ins.legs) == ins.amount
         prices = [int(ledger.unitPrice(i)) for i in ins.items]
         a = platform.account_id(e)
         current = [value_of(int(ledger.unitsOf(a, i)), p) for i, p in zip(ins.items, prices)]
-        result.record(im.execute(ins, prices))
-        goal = [c + leg for c, leg in zip(current, ins.legs)]
-        after = [value_of(int(ledger.unitsOf(a, i)), p) for i, p in zip(ins.items, prices)]
-        reset_ok &= all(g - 1 <= v <= g for g, v in zip(goal, after))
-        fb = im.report_feedback(ins, prices)
-        result.record(fb.tx, trustee.forward_feedback(fb))
-        chosen[e] = target
-    others = [platform.account_id(e) for e in employees[resets:]]
-    issued = _allocate(trustee, others, result)
-    exact &= all(sum(i.legs) == i.amount == month2[i.account_id] for i in issued)
-    _settle_all(im, trustee, issued, result)
+        goals[a] = (ins.items, prices, [c + leg for c, leg in zip(current, ins.legs)])
+        switched.append((ins, prices))
+    # resets first: the trustee forwards their feedback before the month's new-money feedback
+    _settle_all(pipe, im, trustee, switched + [(ins, None) for ins in issued])
+    reset_ok = all(
+        g - 1 <= value_of(int(ledger.unitsOf(a, i)), p) <= g
+        for a, (its, prices, goal) in goals.items()
+        for i, p, g in zip(its, prices, goal)
+    )
 
     statements = [platform.statement(e) for e in employees]
     contributed = sum(month1.values()) + sum(month2.values())
@@ -121,6 +130,7 @@ def run_day(ctx: DayContext) -> LineResult:
         "instructions": int(ledger.instructionCount()),
         "resets": resets,
     }
+    result.record(*pipe.collected)
     result.metrics = {
         "contributed_minor_units": contributed,
         "assets_minor_units": sum(s.total for s in statements),
@@ -136,21 +146,14 @@ def run_day(ctx: DayContext) -> LineResult:
     return result
 
 
-def _allocate(trustee: TrusteePlatform, ids, result: LineResult):
-    issued = []
-    for i in range(0, len(ids), 50):
-        tx = trustee.ledger.allocateCash(
-            list(ids[i : i + 50]), {"from": trustee.institution.account}
-        )
-        result.record(tx)
-        issued += instructions_in(tx)
-    return issued
-
-
-def _settle_all(
-    im: InvestmentManagerPlatform, trustee: TrusteePlatform, issued, result: LineResult
-) -> None:
-    for ins in issued:
-        result.record(im.execute(ins))
-        fb = im.report_feedback(ins)
-        result.record(fb.tx, trustee.forward_feedback(fb))
+def _settle_all(pipe, im: InvestmentManagerPlatform, trustee: TrusteePlatform, work) -> None:
+    """Execute and report every instruction (one phase: the investment manager's nonces order each
+    execution before its report), then the trustee forwards every feedback (the next phase)."""
+    feedback = []
+    for ins, prices in work:
+        im.execute(ins, prices)
+        feedback.append(im.report_feedback(ins, prices))
+    pipe.wait()
+    for fb in feedback:
+        trustee.forward_feedback(fb)
+    pipe.wait()

@@ -11,14 +11,40 @@ time-travel to maturity and redeem on local chains; 0 leaves the clock alone for
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from consortium.domain.bills import BillStatus, proceeds
-from consortium.roles.bills import BillAuditor, BillClient, BillFactor, CashIssuer
+from consortium.roles.bills import (
+    BillAuditor,
+    BillClient,
+    BillFactor,
+    CashIssuer,
+    requested_node,
+)
 from consortium.scenarios import DayContext, LineResult
 
 DAY = 86_400
 LOCAL_CHAINS = ("development", "ganache-local")
+
+
+@dataclass
+class _Bill:
+    """One bill of the day: its parties, the amounts drawn for it, and the ids the chain gave it."""
+
+    core: BillClient
+    tier1: BillClient
+    t2a: BillClient  # sells its part to the factor
+    t2b: BillClient
+    face: int
+    part_a: int
+    part_b: int
+    rate: int  # the factor's annual discount rate, basis points
+    issue_tx: Any = None
+    bill_id: int = 0
+    nodes: dict[str, int] = field(default_factory=dict)  # receiver address -> transfer node id
+    fin: int = 0  # financing node id
+    due: int = 0  # proceeds the factor pays
 
 
 def _clock() -> Any:
@@ -28,17 +54,23 @@ def _clock() -> Any:
 
 
 def run_day(ctx: DayContext) -> LineResult:
-    """Issue, split, finance and (on local chains) redeem; check balances, lineage and payments."""
+    """Issue, split, finance and (on local chains) redeem; check balances, lineage and payments.
+
+    The bills advance together, one phase per step (issue requests, reviews, audits, transfers …):
+    a step's transactions for every bill go out without waiting, and the next step waits for them.
+    """
     result = LineResult(line="bills")
+    pipe = ctx.tx_pipe()
     bills = ctx.suite["BillToken"]
-    clients = [BillClient(i, bills) for i in ctx.members.with_role("SUPPLY_CHAIN_CLIENT")]
+    piped = pipe.bind(bills)
+    clients = [BillClient(i, piped) for i in ctx.members.with_role("SUPPLY_CHAIN_CLIENT")]
     if len(clients) < 4:
         raise LookupError(
             f"bills day needs 4 SUPPLY_CHAIN_CLIENT members (core, tier-1, two tier-2), "
             f"found {len(clients)}: add them to config/consortium.yaml"
         )
-    auditor = BillAuditor(ctx.members.one("AUDITOR"), bills)
-    factor = BillFactor(ctx.members.one("ASSET_MANAGER"), bills)
+    auditor = BillAuditor(ctx.members.one("AUDITOR"), piped)
+    factor = BillFactor(ctx.members.one("ASSET_MANAGER"), piped)
     cash = _cash_contract(ctx, bills)
     issuers = ctx.members.with_role("CASH_ISSUER")
     on_chain_cash = cash is not None and bool(issuers)
@@ -46,62 +78,82 @@ def run_day(ctx: DayContext) -> LineResult:
     maturity_days = ctx.size.get("bill_maturity_days", 7)
 
     if on_chain_cash:
-        issuer = CashIssuer(issuers[0], cash)
+        issuer = CashIssuer(issuers[0], pipe.bind(cash))
         if not cash.isSettlementAgent(bills):
-            result.record(issuer.allow_bills(bills))
-        result.record(issuer.fund(factor.address, 10**13, "factor: cash for bill financing"))
+            issuer.allow_bills(bills)
+        issuer.fund(factor.address, 10**13, "factor: cash for bill financing")
 
     now = int(_clock().web3().eth.get_block("latest").timestamp)
     maturity = now + maturity_days * DAY
+    plans = []  # one per bill: who takes part, and the amounts and rate drawn for it
+    for _ in range(n_bills):
+        core, tier1, t2a, t2b = ctx.rng.sample(clients, 4)
+        face = ctx.rng.randrange(100_000_00, 5_000_000_00)
+        po = f"po {ctx.rng.random()}"
+        part_a = face * ctx.rng.randrange(20, 50) // 100
+        part_b = face * ctx.rng.randrange(20, 50) // 100
+        rate = ctx.rng.choice([400, 600, 800])
+        plans.append(_Bill(core, tier1, t2a, t2b, face, part_a, part_b, rate))
+        plans[-1].issue_tx = core.send_issue_request(tier1.address, face, maturity, po)
+    pipe.wait()
+    for b in plans:
+        b.bill_id = requested_node(b.issue_tx)
+        b.tier1.review(b.bill_id, True, "goods received")
+    pipe.wait()
+    for b in plans:
+        auditor.audit(b.bill_id, True, "issue audit")
+    pipe.wait()
+    splits = [(b, r, part) for b in plans for r, part in ((b.t2a, b.part_a), (b.t2b, b.part_b))]
+    txs = [
+        b.tier1.send_transfer_request(b.bill_id, r.address, part, "sub-contract")
+        for b, r, part in splits
+    ]
+    pipe.wait()
+    for (b, receiver, _), tx in zip(splits, txs):
+        b.nodes[receiver.address] = requested_node(tx)
+        receiver.review(b.nodes[receiver.address], True, "accepted")
+    pipe.wait()
+    for b, receiver, _ in splits:
+        auditor.audit(b.nodes[receiver.address], True, "transfer audit")
+    pipe.wait()
+    txs = [
+        b.t2a.send_financing_request(b.nodes[b.t2a.address], b.part_a, "financing request")
+        for b in plans
+    ]
+    pipe.wait()
+    quotes = []
+    for b, tx in zip(plans, txs):
+        b.fin = requested_node(tx)
+        quotes.append(factor.quote(b.fin, b.rate, f"factoring agreement {b.fin}"))
+    pipe.wait()
+    for b in plans:
+        b.t2a.accept_financing(b.fin, f"factoring agreement {b.fin}", factor.address, b.rate)
+    pipe.wait()
+    for b in plans:
+        auditor.audit(b.fin, True, "financing audit")
+    pipe.wait()
+    sellers = {b.t2a.address for b in plans}
+    before = {a: int(cash.balanceOf(a)) for a in sellers} if on_chain_cash else {}
+    for b in plans:
+        factor.disburse(b.fin, None if on_chain_cash else f"wire {b.fin}")
+    pipe.wait()
     holdings: list[tuple[int, int, BillClient | BillFactor, int]] = (
         []
     )  # (bill, node, holder, amount)
     faces: dict[int, tuple[BillClient, int]] = {}
-    paid_ok = True
-    financed = proceeds_total = 0
-    for _ in range(n_bills):
-        core, tier1, t2a, t2b = ctx.rng.sample(clients, 4)
-        face = ctx.rng.randrange(100_000_00, 5_000_000_00)
-        bill_id, tx = core.request_issue(tier1.address, face, maturity, f"po {ctx.rng.random()}")
-        result.record(
-            tx,
-            tier1.review(bill_id, True, "goods received"),
-            auditor.audit(bill_id, True, "issue audit"),
-        )
-        faces[bill_id] = (core, face)
-        part_a = face * ctx.rng.randrange(20, 50) // 100
-        part_b = face * ctx.rng.randrange(20, 50) // 100
-        nodes = {}
-        for receiver, part in ((t2a, part_a), (t2b, part_b)):
-            node, tx = tier1.request_transfer(bill_id, receiver.address, part, "sub-contract")
-            result.record(
-                tx,
-                receiver.review(node, True, "accepted"),
-                auditor.audit(node, True, "transfer audit"),
-            )
-            nodes[receiver.address] = node
+    expected = dict(before)
+    for b, quote in zip(plans, quotes):
+        faces[b.bill_id] = (b.core, b.face)
         holdings += [
-            (bill_id, bill_id, tier1, face - part_a - part_b),
-            (bill_id, nodes[t2b.address], t2b, part_b),
+            (b.bill_id, b.bill_id, b.tier1, b.face - b.part_a - b.part_b),
+            (b.bill_id, b.nodes[b.t2b.address], b.t2b, b.part_b),
+            (b.bill_id, b.fin, factor, b.part_a),
         ]
-
-        fin, tx = t2a.request_financing(nodes[t2a.address], part_a, "financing request")
-        rate = ctx.rng.choice([400, 600, 800])
-        quote = factor.quote(fin, rate, f"factoring agreement {fin}")
-        result.record(
-            tx,
-            quote,
-            t2a.accept_financing(fin, f"factoring agreement {fin}"),
-            auditor.audit(fin, True, "financing audit"),
-        )
-        due = proceeds(part_a, rate, maturity, int(quote.timestamp))
-        before = cash.balanceOf(t2a.address) if on_chain_cash else 0
-        result.record(factor.disburse(fin, None if on_chain_cash else f"wire {fin}"))
-        if on_chain_cash:
-            paid_ok &= cash.balanceOf(t2a.address) == before + due
-        holdings.append((bill_id, fin, factor, part_a))
-        financed += part_a
-        proceeds_total += due
+        b.due = proceeds(b.part_a, b.rate, maturity, int(quote.timestamp))
+        expected[b.t2a.address] = expected.get(b.t2a.address, 0) + b.due
+    paid_ok = not on_chain_cash or all(int(cash.balanceOf(a)) == v for a, v in expected.items())
+    financed = sum(b.part_a for b in plans)
+    proceeds_total = sum(b.due for b in plans)
 
     result.checks["balances exact"] = all(
         int(bills.balanceOf(h.address, node)) == amt for _, node, h, amt in holdings
@@ -117,23 +169,37 @@ def run_day(ctx: DayContext) -> LineResult:
         clock = _clock().brownie.chain
         clock.sleep(maturity - int(_clock().web3().eth.get_block("latest").timestamp) + 1)
         clock.mine()
-        settled = True
+        payments = {
+            bill_id: [
+                (node, h.address, amt) for b, node, h, amt in holdings if b == bill_id and amt
+            ]
+            for bill_id in faces
+        }
+        if on_chain_cash:
+            for bill_id, (core, face) in faces.items():
+                issuer.fund(core.address, face, f"core cash {bill_id}")
+            pipe.wait()
+        # every cash move of the redemptions: each debtor pays its bill's face, each holder its amount
+        moves: dict[str, int] = {}
         for bill_id, (core, face) in faces.items():
-            items = [(node, h.address, amt) for b, node, h, amt in holdings if b == bill_id and amt]
-            if on_chain_cash:
-                result.record(
-                    CashIssuer(issuers[0], cash).fund(core.address, face, f"core cash {bill_id}")
-                )
-            before = {a: cash.balanceOf(a) for _, a, _ in items} if on_chain_cash else {}
-            result.record(core.redeem(items, None if on_chain_cash else f"maturity wire {bill_id}"))
-            if on_chain_cash:
-                settled &= all(cash.balanceOf(a) == before[a] + amt for _, a, amt in items)
+            moves[core.address] = moves.get(core.address, 0) - face
+            for _, a, amt in payments[bill_id]:
+                moves[a] = moves.get(a, 0) + amt
+        before = {a: int(cash.balanceOf(a)) for a in moves} if on_chain_cash else {}
+        for bill_id, (core, _) in faces.items():
+            core.redeem(payments[bill_id], None if on_chain_cash else f"maturity wire {bill_id}")
+        pipe.wait()
+        settled = not on_chain_cash or all(
+            int(cash.balanceOf(a)) == before[a] + moves[a] for a in moves
+        )
+        for bill_id, (_, face) in faces.items():
             settled &= (
                 int(bills.bill(bill_id)["status"]) == BillStatus.SETTLED
                 and int(bills.outstanding(bill_id)) == 0
             )
             redeemed += face
         result.checks["maturity paid right holders"] = settled
+    result.record(*pipe.collected)
 
     result.counts = {
         "bills": len(faces),

@@ -27,33 +27,53 @@ from consortium.scenarios import DayContext, LineResult
 INJECTED = 5  # breaks injected into B: missing debit, missing credit, amount, duplicate, unknown id; + 1 tampered copy
 
 
-def _ensure_channel(ctx: DayContext, a: Institution, b: Institution, result: LineResult) -> None:
-    if not ctx.suite.registry.channelOpen(a.address, b.address):
-        result.record(a.request_channel(b.address, f"confirmations cooperation agreement {a.name} / {b.name}"))
-        result.record(ctx.manager.open_channel(a.address, b.address))
+def _ensure_channels(ctx: DayContext, pipe: Any, pairs: list[tuple[Institution, Institution]]
+                     ) -> None:
+    """Open the line's channels not open yet: every request in one phase, then every opening."""
+    missing = [(a, b) for a, b in pairs if not ctx.suite.registry.channelOpen(a.address, b.address)]
+    for a, b in missing:
+        agreement = f"confirmations cooperation agreement {a.name} / {b.name}"
+        pipe.piped(a).request_channel(b.address, agreement)
+    pipe.wait()
+    for a, b in missing:
+        pipe.piped(ctx.manager).open_channel(a.address, b.address)
+    pipe.wait()
 
 
-def _agree(ctx: DayContext, rules: qualification.QualificationRules, bank: Institution, issuer: Institution,
-           result: LineResult) -> None:
-    t = ctx.suite.registry.getTerms(rules.terms_id)
-    if bytes.fromhex(str(t[2])[2:]) == rules.terms_hash():
-        return
-    for party in (bank, issuer):
-        result.record(party.approve_amendment(rules.terms_id, bank.address, issuer.address, rules.terms_hash()))
-    result.record(ctx.manager.enact(rules.terms_id, bank.address, issuer.address, rules.terms_hash()))
+def _agree(ctx: DayContext, pipe: Any, rules: list[qualification.QualificationRules],
+           bank: Institution, issuers: dict[str, Institution]) -> None:
+    """Both parties approve each product's rules not agreed yet (one phase); the manager enacts."""
+    agreed = {r.terms_id: bytes.fromhex(str(ctx.suite.registry.getTerms(r.terms_id)[2])[2:]) for r in rules}
+    todo = [r for r in rules if agreed[r.terms_id] != r.terms_hash()]
+    for r in todo:
+        for party in (bank, issuers[r.issuer]):
+            pipe.piped(party).approve_amendment(r.terms_id, bank.address, r.issuer, r.terms_hash())
+    pipe.wait()
+    for r in todo:
+        pipe.piped(ctx.manager).enact(r.terms_id, bank.address, r.issuer, r.terms_hash())
+    pipe.wait()
 
 
 def run_day(ctx: DayContext) -> LineResult:
+    """The day; each phase's independent transactions go out through the line's pipe together."""
     result = LineResult("confirmations")
+    pipe = ctx.tx_pipe()
     rng = ctx.rng
     m = ctx.members
     sales, issuers = m.one("SALES_BANK"), m.with_role("PRODUCT_ISSUER")
     bank_i, fc_i, rec_i = m.one("BANK"), m.one("FINANCE_COMPANY"), m.one("RECONCILER")
     workdir = Path(ctx.workdir or tempfile.mkdtemp(prefix="confirmations-")) / "confirmations"
     net = line.Network.local(workdir)
-    for a, b in [*((sales, i) for i in issuers), (bank_i, fc_i), (rec_i, bank_i), (rec_i, fc_i)]:
-        _ensure_channel(ctx, a, b, result)
-    mk = lambda cls, inst: cls.build(inst, ctx.suite, net, workdir)  # noqa: E731
+    pairs = [*((sales, i) for i in issuers), (bank_i, fc_i), (rec_i, bank_i), (rec_i, fc_i)]
+    _ensure_channels(ctx, pipe, pairs)
+
+    def mk(cls: Any, inst: Institution) -> Any:
+        """A participant whose operator key is registered before the next is built: two roles of
+        one institution share its store and key, and the second asks the chain if it is known."""
+        participant = pipe.piped(cls.build(pipe.piped(inst), ctx.suite, net, workdir))
+        pipe.wait()
+        return participant
+
     bank = mk(line.SalesBank, sales)
     iss = [mk(line.ProductIssuer, i) for i in issuers]
     client, fc, rec = mk(line.PaymentClient, bank_i), mk(line.FinanceCompany, fc_i), mk(line.Reconciler, rec_i)
@@ -63,7 +83,7 @@ def run_day(ctx: DayContext) -> LineResult:
     for k, i in enumerate(issuers):
         pid = doc_hash(f"WM product of {i.name}")
         products[pid] = qualification.QualificationRules(pid, i.address, product_risk=2 + k % 3, min_age=18)
-        _agree(ctx, products[pid], sales, i, result)
+    _agree(ctx, pipe, list(products.values()), sales, {i.address: i for i in issuers})
     bank.rules.update(products)
     customers = []
     for c in range(ctx.size.get("customers", 6)):
@@ -71,8 +91,10 @@ def run_day(ctx: DayContext) -> LineResult:
         for i in issuers:
             bank.register_user(i.address, inv, {"customer": c, "kyc_ok": True})
         customers.append(inv)
+    pipe.wait()
     for p in iss:
         p.handle_registrations()
+    pipe.wait()
     bank.collect_registration_results()
     now = _chain_time()
     period = now // 86_400  # the order period is the business day
@@ -92,6 +114,7 @@ def run_day(ctx: DayContext) -> LineResult:
         p.confirm_packets(now)
     confirmed = bank.collect_confirmations()
     roots = {issuer: bank.anchor_packet(issuer, items) for issuer, items in confirmed.items()}
+    pipe.wait()
     provable = all(merkle.verify(*bank.proof_of(q.requestId)) for q in accepted)
     sample = accepted[: min(3, len(accepted))]
     on_chain = all(ctx.suite["ConfirmationAnchor"].verifyRecord(*_flat(bank.proof_of(q.requestId))) for q in sample)
@@ -105,6 +128,7 @@ def run_day(ctx: DayContext) -> LineResult:
                         "amount": [rng.randint(100, 1_000_000) for _ in range(n_pay)],
                         "paid_at": [day * 86_400 + rng.randrange(86_400) for _ in range(n_pay)]})
     client.record_day(fc_i.address, rec_i.address, day, pay, batch=max(1, n_pay // 2))
+    pipe.wait()
     fc.collect_debits()
     got = rec.collect()
     bil = [b for b in got.get("bilateral", []) if b["day"] == day]
@@ -118,20 +142,21 @@ def run_day(ctx: DayContext) -> LineResult:
     row = bil[0]["rows"][4]
     bil[0]["rows"][4] = [row[0], row[1] + 1, row[2]]  # the reconciler's copy altered in transit
     day_result = rec.reconcile_day(bank_i.address, fc_i.address, day, bil, debit, credit)
+    token = pipe.bind(_token(ctx))
+    issuer_inst = _cash_issuer(ctx, pipe, bank_i)
     rec.record(bank_i.address, fc_i.address, day, day_result)
+    token.issue(fc_i.address, day_result.corrected_total, doc_hash(f"funding {day}"),
+                {"from": issuer_inst.account})
+    pipe.wait()
     client_results = client.endpoint.receive(["reconciliation-result"])
     fc.collect_results()
-    token = _token(ctx)
-    issuer_inst = _cash_issuer(ctx, bank_i, result)
-    result.record(token.issue(fc_i.address, day_result.corrected_total, doc_hash(f"funding {day}"),
-                              {"from": issuer_inst.account}))
     before = int(token.balanceOf(bank_i.address))
     fc.settle(bank_i.address, day, token)
+    pipe.wait()
     paid = int(token.balanceOf(bank_i.address)) - before
     d = recon.getDay(recon.dayKey(bank_i.address, fc_i.address, day))
 
-    for p in (bank, *iss, client, fc, rec):
-        result.record(*p.receipts)
+    result.record(*pipe.collected)
     anchored = sum(len(v) for v in confirmed.values())
     anchor_gas = sum(int(t.gas_used) for t in bank.receipts if "PacketAnchored" in t.events)
     result.counts.update({
@@ -180,13 +205,15 @@ def _token(ctx: DayContext) -> Any:
     return chain.at("DepositToken", ctx.suite["Reconciliation"].settlementToken())
 
 
-def _cash_issuer(ctx: DayContext, bank: Institution, result: LineResult) -> Institution:
+def _cash_issuer(ctx: DayContext, pipe: Any, bank: Institution) -> Institution:
     """A CASH_ISSUER member to fund the finance company; the bank is granted the role if none exists."""
     found = ctx.members.with_role("CASH_ISSUER")
     if found:
         return found[0]
     if not ctx.suite.registry.hasRole(bank.address, line_role("CASH_ISSUER")):
-        result.record(ctx.suite.registry.grantRole(bank.address, line_role("CASH_ISSUER"), {"from": ctx.manager.account}))
+        pipe.bind(ctx.suite.registry).grantRole(bank.address, line_role("CASH_ISSUER"),
+                                                {"from": ctx.manager.account})
+        pipe.wait()
     return bank
 
 

@@ -229,13 +229,20 @@ def run_cycle(
     trade_date: int = TRADE_DATE,
     corrupt: dict[str, bytes] | None = None,
     settle: bool = True,
+    pipe: Any = None,
 ) -> CycleOutcome:
     """Upload, distribute, reconcile at every level, net, instruct and settle one cycle.
 
     `corrupt` maps a first party's address to a trade id it uploads with a wrong price (injected break).
+    With a `pipe` (consortium.txpipe.TxPipe) each step is one phase of transactions sent without
+    waiting: open; uploads and second clearing data; every reconciliation; netting; settlement.
     """
     corrupt = corrupt or {}
+    if pipe is not None:
+        cast = pipe.piped(cast)
+    phase = pipe.wait if pipe is not None else (lambda: None)
     txs: list[Any] = [cast.ccp.open_cycle(cycle_id, trade_date)]
+    phase()
     for party in cast.first_parties():
         bad = corrupt.get(party.address)
         own = [tamper(t) if t.trade_id == bad else t for t in trades]
@@ -243,6 +250,7 @@ def run_cycle(
     first = [p.address for p in cast.first_parties()]
     for second in (cast.ccp, cast.csd):
         txs += second.distribute(cycle_id, second.compute(trades, first))
+    phase()
     recon: list[Any] = []
     for party in cast.first_parties():
         mine = party.mine(trades)
@@ -254,10 +262,13 @@ def run_cycle(
                 statement = [t for t in mine if t.owner_commitment == owner]
                 recon.append(party.reconcile_investor(cycle_id, owner, statement))
     txs += recon
+    phase()  # netting closes the cycle to reconciliation
     result = cast.ccp.net(trades)
     txs.append(cast.ccp.instruct(cycle_id, result))
+    phase()
     if settle:
         txs.append(cast.csd.settle(cycle_id, result.legs))
+        phase()
     events = [dict(tx.events["Reconciled"]) for tx in recon]
     return CycleOutcome(result, events, txs)
 
@@ -283,17 +294,19 @@ def _cast_from_context(ctx: DayContext) -> SettlementCast:
 def run_day(ctx: DayContext) -> LineResult:
     """The settlement line's day: sizes `executions` (default 20) and `owners` (default 6)."""
     result = LineResult("settlement")
-    cast = _cast_from_context(ctx)
-    result.record(*set_up(cast))
+    pipe = ctx.tx_pipe()
+    cast = pipe.piped(_cast_from_context(ctx))
+    set_up(cast)  # one phase: listings, currencies, every party's charges and the funding
     trades, _ = generate_trades(
         ctx.rng, ctx.size.get("executions", 20), cast, owners=ctx.size.get("owners", 6)
     )
     holders = [p.address for p in cast.participants] + [cast.ccp.address]
-    result.record(*fund(cast, trades))
+    fund(cast, trades)
+    pipe.wait()
     before = balances(cast, holders)
     cycle_id = code32(f"SETTLE-{TRADE_DATE}-{ctx.rng.getrandbits(32):08x}")
-    outcome = run_cycle(cast, cycle_id, trades)
-    result.record(*outcome.txs)
+    outcome = run_cycle(cast, cycle_id, trades, pipe=pipe)
+    result.record(*pipe.collected)
     after = balances(cast, holders)
     expected = dict(before)
     for leg in outcome.netting.legs:

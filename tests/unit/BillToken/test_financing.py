@@ -11,6 +11,7 @@ from tests.unit.BillToken.helpers import snapshot
 
 AMOUNT = 400_000_00
 RATE = 800  # 8 % a year
+Z20 = "0x" + "00" * 20  # no factor: a declined quote names no terms
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def agreed(held, bill_cast):
     def _agreed(amount=AMOUNT):
         fin, _ = bill_cast.tier2a.request_financing(held, amount, "financing request")
         bill_cast.factor.quote(fin, RATE, "agreement v1")
-        bill_cast.tier2a.accept_financing(fin, "agreement v1")
+        bill_cast.tier2a.accept_financing(fin, "agreement v1", bill_cast.factor.address, RATE)
         return fin
 
     return _agreed
@@ -177,16 +178,16 @@ def test_accept__other_agreement__reverts_unchanged(bills, bill_cast, held):
     bill_cast.factor.quote(fin, RATE, "agreement v1")
     before = snapshot(bills, [fin], [bill_cast.tier2a.address])
     with brownie.reverts(revert_pattern=r"BillAgreementMismatch:.*"):
-        bill_cast.tier2a.accept_financing(fin, "agreement v2 (edited)")
+        bill_cast.tier2a.accept_financing(fin, "agreement v2 (edited)", bill_cast.factor.address, RATE)
     with brownie.reverts(revert_pattern=r"BillNotHolder:.*"):
-        bill_cast.tier2b.accept_financing(fin, "agreement v1")
+        bill_cast.tier2b.accept_financing(fin, "agreement v1", bill_cast.factor.address, RATE)
     assert snapshot(bills, [fin], [bill_cast.tier2a.address]) == before
 
 
 def test_accept__declined__amount_returns(bills, bill_cast, held):
     fin, _ = bill_cast.tier2a.request_financing(held, AMOUNT, "r")
     bill_cast.factor.quote(fin, RATE, "agreement v1")
-    tx = bill_cast.tier2a.accept_financing(fin, "rate too high", accept=False)
+    tx = bill_cast.tier2a.accept_financing(fin, "rate too high", Z20, 0, accept=False)
     assert tx.events["BillFinancingAgreed"]["accepted"] is False
     assert bills.balanceOf(bill_cast.tier2a.address, held) == AMOUNT
     assert bills.node(fin)["state"] == NodeState.REJECTED
@@ -246,7 +247,7 @@ def test_quote__channel_policy__needs_holder_factor_channel(bills, bill_cast, ma
     connect(bill_cast.core.inst, bill_cast.tier1.inst)
     bill_id = make_bill(require_channel=True)
     fin, _ = bill_cast.tier1.request_financing(bill_id, FACE, "r")
-    with brownie.reverts(revert_pattern=r"ManagedChannelClosed:.*"):
+    with brownie.reverts(revert_pattern=r"RegistryChannelNotOpen:.*"):
         bill_cast.factor.quote(fin, RATE, "a")
     connect(bill_cast.tier1.inst, bill_cast.factor.inst)
     bill_cast.factor.quote(fin, RATE, "a")
@@ -270,7 +271,7 @@ def test_disburse__no_cash_token__on_chain_payment_refused(
         "BillFinancingRequested"
     ]["nodeId"]
     bare.quoteFinancing(fin, RATE, doc_hash("a"), acct(bill_cast.factor))
-    bare.acceptFinancing(fin, True, doc_hash("a"), acct(bill_cast.tier1))
+    bare.acceptFinancing(fin, True, doc_hash("a"), bill_cast.factor.address, RATE, acct(bill_cast.tier1))
     bare.audit(fin, True, doc_hash("ok"), acct(bill_cast.auditor))
     with brownie.reverts(revert_pattern=r"BillNoCash.*"):
         bare.disburseFinancing(fin, b"\0" * 32, acct(bill_cast.factor))

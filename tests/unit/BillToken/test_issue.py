@@ -113,7 +113,7 @@ BAD_ISSUES = {
     "receiver applicant": ({"receiver": "applicant"}, r"BillReceiverNotClient:.*"),
     "receiver suspended": ({"receiver": "suspended"}, r"BillReceiverNotClient:.*"),
     "receiver wrong role": ({"receiver": "factor"}, r"BillReceiverNotClient:.*"),
-    "channel required": ({"channel": True}, r"ManagedChannelClosed:.*"),
+    "channel required": ({"channel": True}, r"RegistryChannelNotOpen:.*"),
 }
 
 

@@ -35,7 +35,7 @@ def test_multitier__issue_split_finance_redeem__right_holders_paid(
     # 融资: tier-2 A sells its part to the factor
     fin, _ = t2a.request_financing(node_a, A, "financing request")
     quote = factor.quote(fin, RATE, "factoring agreement #1")
-    t2a.accept_financing(fin, "factoring agreement #1")
+    t2a.accept_financing(fin, "factoring agreement #1", factor.address, RATE)
     auditor.audit(fin, True, "financing audit")
     paid = proceeds(A, RATE, maturity, quote.timestamp)
     cash_a = cash.balanceOf(t2a.address)

@@ -171,7 +171,7 @@ def test_audit__transfer_approved_after_maturity__reverts_then_reject_returns(
 def test_request_transfer__channel_policy__needs_open_channel(bills, bill_cast, make_bill, connect):
     connect(bill_cast.core.inst, bill_cast.tier1.inst)
     bill_id = make_bill(require_channel=True)
-    with brownie.reverts(revert_pattern=r"ManagedChannelClosed:.*"):
+    with brownie.reverts(revert_pattern=r"RegistryChannelNotOpen:.*"):
         bill_cast.tier1.request_transfer(bill_id, bill_cast.tier2a.address, 1, "sub")
     connect(bill_cast.tier1.inst, bill_cast.tier2a.inst)
     child, _ = bill_cast.tier1.request_transfer(bill_id, bill_cast.tier2a.address, 1, "sub")

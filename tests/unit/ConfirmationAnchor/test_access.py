@@ -4,14 +4,13 @@ import pytest
 
 from tests.fixtures.confirmations import assert_refused, permission_cases, state_changing
 
-
 H = b"\x42" * 32
 
 # function -> (required role holder in the conf_cast, args builder)
 TABLE = {
     "submitRegistration": ("sales_bank", lambda c: (c.issuer_a.address, H, H)),
     "decideRegistration": ("issuer_a", lambda c: (H, True, H)),
-    "anchorPacket": ("sales_bank", lambda c: (c.issuer_a.address, H, 1)),
+    "anchorPacket": ("sales_bank", lambda c: (c.issuer_a.address, 1, H, 1)),
     "anchorPeriod": ("sales_bank", lambda c: (1, H, 1)),
 }
 

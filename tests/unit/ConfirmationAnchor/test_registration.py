@@ -37,7 +37,7 @@ def test_registration__issuer_refuses__rejected_status(anchor, people, conf_cast
 
 def test_submit__closed_channel__reverts(anchor, conf_cast, accounts, registry):
     registry.closeChannel(conf_cast.sales_bank.address, conf_cast.issuer_b.address, H, {"from": conf_cast.sales_bank.account})
-    with brownie.reverts(revert_pattern=r"ManagedChannelClosed:.*"):
+    with brownie.reverts(revert_pattern=r"RegistryChannelNotOpen:.*"):
         anchor.submitRegistration(conf_cast.issuer_b.address, H, H, {"from": conf_cast.sales_bank.account})
     assert anchor.getRegistration(H)[2] == 0
 

@@ -3,6 +3,7 @@
 import brownie
 
 from consortium.domain.hashing import doc_hash
+from consortium.domain.roles import ROLES
 
 
 def test_request_then_open__channel_is_open_both_ways(registry, manager, bank, issuer):
@@ -73,3 +74,61 @@ def test_close__by_third_party__reverts(registry, connect, bank, issuer, regulat
             bank.address, issuer.address, doc_hash("x"), {"from": regulator_cn.account}
         )
     assert registry.channelOpen(bank.address, issuer.address)
+
+
+# ----------------------------------------------------------------- requireRoleWithChannel
+
+
+def test_requireRoleWithChannel__member_or_its_operator__returns_member(
+    registry, connect, bank, issuer, accounts
+):
+    connect(bank, issuer)
+    assert (
+        registry.requireRoleWithChannel(bank.address, ROLES["SALES_BANK"], issuer.address)
+        == bank.address
+    )
+    bank.add_operator(accounts[7].address)
+    assert (
+        registry.requireRoleWithChannel(accounts[7], ROLES["SALES_BANK"], issuer.address)
+        == bank.address
+    )
+
+
+def test_requireRoleWithChannel__no_open_channel__reverts_naming_both(
+    registry, manager, connect, bank, issuer
+):
+    with brownie.reverts(
+        f"RegistryChannelNotOpen: {bank.address.lower()}, {issuer.address.lower()}"
+    ):
+        registry.requireRoleWithChannel(bank.address, ROLES["SALES_BANK"], issuer.address)
+    connect(bank, issuer)
+    registry.closeChannel(
+        bank.address, issuer.address, doc_hash("ended"), {"from": manager.account}
+    )
+    with brownie.reverts(
+        f"RegistryChannelNotOpen: {bank.address.lower()}, {issuer.address.lower()}"
+    ):
+        registry.requireRoleWithChannel(bank.address, ROLES["SALES_BANK"], issuer.address)
+
+
+def test_requireRoleWithChannel__counterparty_named_by_operator__reverts(
+    registry, connect, bank, issuer, accounts
+):
+    """The counterparty is a member address: an operator address has no channel of its own."""
+    connect(bank, issuer)
+    issuer.add_operator(accounts[8].address)
+    with brownie.reverts(
+        f"RegistryChannelNotOpen: {bank.address.lower()}, {accounts[8].address.lower()}"
+    ):
+        registry.requireRoleWithChannel(bank.address, ROLES["SALES_BANK"], accounts[8])
+
+
+def test_requireRoleWithChannel__wrong_role_or_suspended__registry_errors(
+    registry, manager, connect, bank, issuer
+):
+    connect(bank, issuer)
+    with brownie.reverts(revert_pattern=f"RegistryMissingRole: {bank.address.lower()}, .*"):
+        registry.requireRoleWithChannel(bank.address, ROLES["BROKER"], issuer.address)
+    manager.suspend(bank.address, "review")
+    with brownie.reverts(f"RegistryNotActiveMember: {bank.address.lower()}, 3"):
+        registry.requireRoleWithChannel(bank.address, ROLES["SALES_BANK"], issuer.address)

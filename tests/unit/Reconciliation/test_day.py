@@ -134,7 +134,7 @@ def test_commit__bad_input__reverts(recon, conf_cast, registry, past_day):
     for args, err in [((conf_cast.fc.address, past_day, H, 1, 5), "ReconciliationRootAlreadyCommitted"),
                       ((conf_cast.fc.address, past_day, b"\0" * 32, 1, 5), "ReconciliationZeroRoot"),
                       ((conf_cast.fc.address, past_day, b"\x01" * 32, 0, 5), "ReconciliationCountOutOfRange"),
-                      ((conf_cast.issuer_a.address, past_day, b"\x01" * 32, 1, 5), "ManagedChannelClosed")]:
+                      ((conf_cast.issuer_a.address, past_day, b"\x01" * 32, 1, 5), "RegistryChannelNotOpen")]:
         with brownie.reverts(revert_pattern=err + ".*"):
             recon.commitBilateral(*args, {"from": conf_cast.bank.account})
     d = recon.getDay(recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day))

@@ -108,3 +108,37 @@ def test_netting__other_ccp__reverts(engine, settle_cast, trades, prepare, admit
         )
     assert engine.getCycle(CID)["legsHash"] == "0x" + "00" * 32
     assert legs_hash(result.legs) == result.legs_hash
+
+
+def test_submit_netting__trade_count_not_the_uploaded_count__reverts(
+    engine, settle_cast, trades, prepare
+):
+    """The count the CCP states is checked against the trades their participants uploaded."""
+    result = prepare(CID, trades, fund=False)
+    n = result.trade_set.count
+    with brownie.reverts(revert_pattern=rf"SettlementTradeCountMismatch: .*, {n}, {n + 1}"):
+        engine.submitNetting(
+            CID,
+            n + 1,
+            result.trade_set.hash,
+            [x.as_tuple() for x in result.legs],
+            {"from": settle_cast.ccp.account},
+        )
+    assert engine.getCycle(CID)["status"] == 1
+    tx = settle_cast.ccp.instruct(CID, result)
+    assert tx.events["CycleNetted"]["tradeCount"] == n
+
+
+def test_submit_netting__trades_no_participant_uploaded__reverts(
+    engine, settle_cast, trades, prepare
+):
+    """Found by tests/stateful/test_settlement_invariants.py: the CCP netted an execution its
+    participants never uploaded (their match with its earlier distribution still stood)."""
+    confirmed = trades[:-2]  # the last execution (a buy and a sell) is never uploaded
+    prepare(CID, confirmed, fund=False)
+    with brownie.reverts(
+        revert_pattern=rf"SettlementTradeCountMismatch: .*, {len(confirmed)}, {len(trades)}"
+    ):
+        settle_cast.ccp.instruct(CID, settle_cast.ccp.net(trades))
+    cycle = engine.getCycle(CID)
+    assert cycle["status"] == 1 and cycle["legsHash"] == "0x" + "00" * 32

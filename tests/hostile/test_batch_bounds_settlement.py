@@ -1,0 +1,191 @@
+"""Oversized batches, settlement line: trades, second clearing, net legs, DvP and charge lines.
+
+At the bound: 200 trades of one beneficial owner (the cheapest valid batch; the worst case, a
+distinct owner per trade and so a fresh owner bucket each, is checked under the EIP-7825 cap by
+`test_uploadTrades__distinct_owners_at_the_bound__fit_the_cap`), 200 second-clearing entries spread
+over every first party, 400 net legs over 50
+securities × 8 first parties, and their DvP (every receipt a fresh balance slot). settle has no size
+check of its own: its legs must be the netted ones, so a longer list is refused by hash.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+
+from consortium.domain.clearing import BUY, Charge, ChargeKind, Payer, Trade
+from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.netting import SECURITY, Leg
+from consortium.scenarios import settlement as day
+from tests.fixtures.hostile import TX_GAS_CAP, Bound, bound_tests
+
+UP, NET, SET = code32("BOUND-UPLOAD"), code32("BOUND-NET"), code32("BOUND-SETTLE")
+EXTRA = [100 + i for i in range(46)]  # listed here; with the scenario's 4 securities: 50
+
+
+def _legs(parties, sids):
+    """Per security: the lowest address delivers len - 1 units, every other party receives one."""
+    legs = []
+    for sid in sids:
+        ordered = sorted(parties, key=lambda a: int(a, 16))
+        legs.append(Leg(ordered[0], SECURITY, sid, -(len(ordered) - 1)))
+        legs += [Leg(a, SECURITY, sid, 1) for a in ordered[1:]]
+    return [x.as_tuple() for x in sorted(legs, key=lambda x: x.sort_key)]
+
+
+@pytest.fixture(scope="module")
+def world(engine, security_token, settle_cast):
+    """An open upload cycle; a reconciled cycle to net; a netted one to settle, its seller funded."""
+    ccp, csd = settle_cast.ccp, settle_cast.csd
+    parties = [p.address for p in settle_cast.first_parties()]
+    for sid in EXTRA:
+        csd.list_security(sid, f"HOSTILE.{sid}")
+    sids = sorted(day.SECURITIES) + EXTRA
+    legs = _legs(parties, sids)
+    for cycle in (UP, NET, SET):
+        ccp.open_cycle(cycle, day.TRADE_DATE)
+    for cycle in (NET, SET):  # nothing uploaded: every party's buckets match the CCP's (empty)
+        for p in settle_cast.first_parties():
+            p.reconcile(cycle, ccp.address)
+    seller = min(parties, key=lambda a: int(a, 16))
+    for sid in sids:
+        csd.issue(seller, sid, len(parties) - 1)
+    engine.submitNetting(SET, 0, b"\0" * 32, legs, {"from": ccp.account})
+    return SimpleNamespace(
+        engine=engine,
+        token=security_token,
+        cast=settle_cast,
+        broker=settle_cast.participants[0],
+        parties=parties,
+        sids=sids,
+        legs=legs,
+        seller=seller,
+    )
+
+
+def _trades(w, n, owners=1):
+    return [
+        Trade(
+            (i + 1).to_bytes(32, "big"),
+            1,
+            code32("HKD"),
+            BUY,
+            1,
+            1,
+            day.TRADE_DATE,
+            doc_hash(f"owner {i % owners}"),
+            participant=w.broker.address,
+        ).as_tuple()
+        for i in range(n)
+    ]
+
+
+def _entries(w, n):
+    return [
+        (w.parties[i % len(w.parties)], 1, doc_hash(f"set {i}"), 0, 0, doc_hash("config"))
+        for i in range(n)
+    ]
+
+
+def _extra_leg(w, n):
+    return w.legs + [w.legs[-1]] * (n - len(w.legs))
+
+
+CHARGE = Charge(ChargeKind.FEE, Payer.BOTH, 3, 500).as_tuple()
+
+
+def _uploaded(w, tx, n):
+    ev = tx.events["TradesUploaded"]
+    assert ev["count"] == n and w.engine.bucket(UP, w.broker.address, b"\0" * 32)["count"] == n
+
+
+def _distributed(w, tx, n):
+    assert len(tx.events["SecondClearingDistributed"]) == n
+
+
+def _netted(w, tx, n):
+    assert len(tx.events["SettlementInstructed"]) == n and w.engine.getCycle(NET)["legCount"] == n
+
+
+def _settled(w, tx, n):
+    assert tx.events["CycleSettled"]["legCount"] == n
+    for sid in (w.sids[0], w.sids[-1]):
+        assert w.token.balanceOf(w.seller, sid) == 0
+        assert all(w.token.balanceOf(p, sid) == 1 for p in w.parties if p != w.seller)
+        assert w.token.balanceOf(w.cast.ccp.address, sid) == 0
+
+
+def _configured(w, tx, n):
+    assert tx.events["ClearingConfigSet"]["charges"] == n
+    assert len(w.engine.clearingConfig(w.broker.address, 1)) == n
+
+
+def _holdings(w):
+    holders = [w.seller, w.parties[-1], w.cast.ccp.address]
+    return [w.token.balanceOf(h, s) for h in holders for s in w.sids[:3]] + [
+        tuple(w.engine.getCycle(SET))
+    ]
+
+
+BOUNDS = {
+    "uploadTrades": Bound(
+        200,
+        lambda w, n: (w.engine.uploadTrades, (UP, _trades(w, n)), w.broker.account),
+        r"SettlementBatchTooLarge: 201, 200",
+        lambda w: (w.engine.clearingHash(UP, w.broker.address), tuple(w.engine.getCycle(UP))),
+        _uploaded,
+    ),
+    "submitSecondClearing": Bound(
+        200,
+        lambda w, n: (w.engine.submitSecondClearing, (UP, _entries(w, n)), w.cast.ccp.account),
+        r"SettlementBatchTooLarge: 201, 200",
+        lambda w: [
+            tuple(w.engine.bucket(UP, w.cast.ccp.address, "0x" + p[2:].rjust(64, "0")))
+            for p in w.parties
+        ],
+        _distributed,
+    ),
+    "submitNetting": Bound(
+        400,
+        lambda w, n: (
+            w.engine.submitNetting,
+            (NET, 0, b"\0" * 32, _extra_leg(w, n)),
+            w.cast.ccp.account,
+        ),
+        r"SettlementBatchTooLarge: 401, 400",
+        lambda w: tuple(w.engine.getCycle(NET)),
+        _netted,
+    ),
+    "settle": Bound(
+        400,
+        lambda w, n: (w.engine.settle, (SET, _extra_leg(w, n)), w.cast.csd.account),
+        r"SettlementLegsMismatch: .*",
+        _holdings,
+        _settled,
+        mine_refusal=False,
+    ),
+    "setClearingConfig": Bound(
+        8,
+        lambda w, n: (w.engine.setClearingConfig, (1, [CHARGE] * n), w.broker.account),
+        r"SettlementTooManyCharges: 9, 8",
+        lambda w: [tuple(c) for c in w.engine.clearingConfig(w.broker.address, 1)],
+        _configured,
+    ),
+}
+
+
+(
+    test_batch__at_bound__accepted_under_gas_cap,
+    test_batch__bound_plus_one__named_error_state_unchanged,
+) = bound_tests(BOUNDS)
+
+
+def test_uploadTrades__distinct_owners_at_the_bound__fit_the_cap(world):
+    """The bound's worst case, executed under the cap (never mined): a distinct owner per trade.
+
+    300 such trades needed 18,808,220 gas (eth_estimateGas, anvil), over the EIP-7825 cap, so
+    MAX_BATCH is 200: the worst case at the bound must run within the cap. One eth_call (estimating
+    takes ganache ~40 s).
+    """
+    upload, tx = world.engine.uploadTrades, {"from": world.broker.account, "gas_limit": TX_GAS_CAP}
+    n = int(world.engine.MAX_BATCH())
+    upload.call(UP, _trades(world, n, owners=n), tx)

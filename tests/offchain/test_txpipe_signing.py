@@ -1,0 +1,57 @@
+"""The pipe's fast signer must produce exactly what eth_account signs (the node checks the bytes)."""
+
+from coincurve import PrivateKey
+from eth_account import Account
+from eth_utils import to_checksum_address
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consortium.txpipe import sign_legacy
+
+KEYS = st.binary(min_size=32, max_size=32).filter(
+    lambda k: 0 < int.from_bytes(k, "big") < 2**256 - 2**32 - 977
+)  # a valid secp256k1 scalar (below the curve order)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    key=KEYS,
+    nonce=st.integers(0, 2**40),
+    gas_price=st.integers(0, 10**12),
+    gas=st.integers(21_000, 30_000_000),
+    to=st.binary(min_size=20, max_size=20),
+    value=st.integers(0, 10**24),
+    data=st.binary(max_size=300),
+    chain_id=st.sampled_from([1, 1337, 2026, 31337]),
+)
+def test_sign_legacy__any_transaction__same_raw_bytes_and_hash_as_eth_account(
+    key, nonce, gas_price, gas, to, value, data, chain_id
+):
+    tx = {
+        "nonce": nonce,
+        "gasPrice": gas_price,
+        "gas": gas,
+        "to": "0x" + to.hex(),
+        "value": value,
+        "data": "0x" + data.hex(),
+        "chainId": chain_id,
+    }
+    expected = Account.sign_transaction(dict(tx, to=to_checksum_address(to)), key)
+    raw, txid = sign_legacy(tx, PrivateKey(key))
+    assert raw == "0x" + expected.raw_transaction.hex()
+    assert txid == "0x" + expected.hash.hex()
+
+
+def test_sign_legacy__recovered_sender__is_the_key_holder():
+    key = bytes(range(1, 33))
+    tx = {
+        "nonce": 3,
+        "gasPrice": 10**9,
+        "gas": 50_000,
+        "to": "0x" + "ab" * 20,
+        "value": 0,
+        "data": "0x1234",
+        "chainId": 31337,
+    }
+    raw, _ = sign_legacy(tx, PrivateKey(key))
+    assert Account.recover_transaction(raw) == Account.from_key(key).address

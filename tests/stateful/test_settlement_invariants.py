@@ -1,0 +1,403 @@
+"""Stateful: random settlement cycles over the SettlementEngine.
+
+Rules: executions (a buy and a sell each) across the three clearing participants, the local brokers,
+custodians and the exchange, four securities and two currencies, optionally with a break injected
+(one non-participant uploads one trade with its price off by one); uploads per party in random
+batches of ascending ids; second clearing by the CCP or the CSD (over the trades known so far);
+reconciliation of any first party with the CCP, the CSD, a peer on its trades or an investor;
+netting by the CCP (the oracle's legs, accepted or refused as the model predicts) and corrupted
+netting (an asset off by one or with a leg's sign flipped, a wrong trade count) that must be
+refused by name; DvP settlement, sometimes with one participant one unit short; premature and
+repeated netting and settlement. (The trade-set hash the CCP submits is recorded evidence the
+engine cannot recompute, so it is not corrupted here; the count is checked since this machine
+found it unchecked.)
+
+Invariants after every step, against consortium.domain.clearing / netting:
+- every party's buckets and the cycle's status, legs hash and legs are the model's; the netted legs
+  of every asset sum to exactly zero and equal the oracle's;
+- every reconciliation recorded is the model's (a break at one level never changes another's);
+- every participant's and the CCP's balances (securities per id, cash per currency) equal the
+  model's: after settlement each participant moved by exactly its net legs and the CCP is flat;
+  a failing settlement moved nothing and the cycle stays settleable once the participant is funded;
+- a cycle settles once (SettlementAlreadySettled), never before netting (SettlementCycleNotNetted),
+  and nets only once every participant on its legs reconciled with the CCP and still matches.
+The teardown brings the open cycle to settlement (everything uploaded, distributed, reconciled,
+funded) and checks the balances moved by exactly the legs.
+
+Why plain `hypothesis.stateful`: see tests/stateful/test_bills_invariants.py; why short runs are
+rejected: tests/stateful/machine.py.
+"""
+
+import dataclasses
+import random
+from collections import defaultdict
+
+import brownie
+from hypothesis import stateful as sf
+from hypothesis import strategies as st
+
+from consortium.domain.clearing import ALL, Bucket, first_clearing, peer_key, set_bucket, trade_id
+from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.netting import CASH, SECURITY, apply_legs, net
+from consortium.scenarios import settlement as day
+from tests.stateful.machine import ChainMachine, machine_settings, named_error, read_all
+
+OPEN, NETTED, SETTLED = 1, 2, 3
+MATCHED, BROKEN = 1, 2
+SHORT = r"(ERC1155InsufficientBalance|ERC20InsufficientBalance):.*"
+pick = st.integers(min_value=0, max_value=10_000)
+
+
+def hx(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def key(peer) -> bytes:
+    return peer if isinstance(peer, bytes) else peer_key(peer)
+
+
+def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
+    engine, security_token, settle_cast, unique_txs, chain
+):
+    chain.snapshot()
+    cast = settle_cast
+    firsts = cast.first_parties()
+    seconds = [cast.ccp, cast.csd]
+    by_addr = {p.address: p for p in firsts}
+    participants = {p.address for p in cast.participants}
+    holders = sorted(participants) + [cast.ccp.address]
+    tokens = {day.currency_asset(code32(c)): t for c, t in cast.cash.tokens.items()}
+    sids = sorted(day.SECURITIES)
+    balances0 = day.balances(cast, holders)
+
+    class Machine(ChainMachine):
+        def __init__(self):
+            super().__init__(chain)
+            unique_txs()
+            self.cycles = 0
+            self.balances = dict(balances0)
+            self._new_cycle_model()
+
+        def _new_cycle_model(self):
+            self.cid = None
+            self.status = 0
+            self.trades = []  # the true trades of the cycle, ascending ids
+            # party -> {trade id: the trade as that party uploads it (a tampered copy for a break)}
+            self.own = {p.address: {} for p in firsts}
+            self.uploaded = {p.address: [] for p in firsts}
+            self.second = {}  # (second party, first party) -> Bucket distributed
+            self.recon = {}  # (party, peer key) -> MATCHED / BROKEN
+            self.legs = []
+
+        # ------------------------------------------------------------ model
+        def _bucket(self, party: str, peer) -> Bucket:
+            return first_clearing(party, self.uploaded[party]).bucket(key(peer))
+
+        def _pending(self, party: str) -> list:
+            done = len(self.uploaded[party])
+            return sorted(self.own[party].values(), key=lambda t: t.trade_id)[done:]
+
+        def _still_matches(self, participant: str) -> bool:
+            theirs = self.second.get((cast.ccp.address, participant), Bucket())
+            return self._bucket(participant, ALL).as_tuple() == theirs.as_tuple()
+
+        def _unreconciled(self, legs) -> str | None:
+            """NotReconciled for the first leg whose participant has no standing match with the CCP."""
+            ccp = key(cast.ccp.address)
+            for leg in legs:
+                p = leg.participant
+                if self.recon.get((p, ccp)) != MATCHED or not self._still_matches(p):
+                    return named_error("SettlementNotReconciled", self.cid, p)
+            return None
+
+        def _netting_refusal(self, legs, count: int) -> str | None:
+            """The error submitNetting must raise for balanced `legs`, None when it accepts them."""
+            refusal = self._unreconciled(legs)
+            # every trade netted must have been uploaded by its own participant
+            uploaded = sum(1 for p in participants for t in self.uploaded[p] if t.participant == p)
+            if refusal is None and uploaded != count:
+                refusal = named_error("SettlementTradeCountMismatch", self.cid, uploaded, count)
+            return refusal
+
+        def _move_balance(self, holder: str, kind: int, asset: int, delta: int) -> None:
+            """Issue (delta > 0) or redeem (delta < 0) so the model and the chain move together."""
+            if delta > 0:
+                if kind == SECURITY:
+                    cast.csd.issue(holder, asset, delta)
+                else:
+                    tokens[asset].issue(holder, delta, doc_hash("cash in"), cast.cash._tx())
+            elif delta < 0:
+                if kind == SECURITY:
+                    security_token.redeem(holder, asset, -delta, doc_hash("out"), cast.csd._tx())
+                else:
+                    tokens[asset].redeem(holder, -delta, doc_hash("cash out"), cast.cash._tx())
+            self.balances[(holder, kind, asset)] += delta
+
+        # ------------------------------------------------------------ rules
+        @sf.initialize(seed=st.integers(0, 2**32), n=st.integers(2, 4))
+        def cycle_with_executions(self, seed, n):
+            self.open_cycle()
+            self.add_executions(seed, n, False, 0)
+
+        @sf.precondition(lambda self: self.status in (0, SETTLED))
+        @sf.rule()
+        def open_cycle(self):
+            self._new_cycle_model()
+            self.cycles += 1
+            self.cid = code32(f"STATEFUL-{self.cycles}")
+            tx = cast.ccp.open_cycle(self.cid, day.TRADE_DATE)
+            assert tx.events["CycleOpened"]["ccp"] == cast.ccp.address
+            self.status = OPEN
+
+        @sf.precondition(lambda self: self.status == OPEN)
+        @sf.rule(seed=st.integers(0, 2**32), n=st.integers(1, 3), tamper=st.booleans(), i=pick)
+        def add_executions(self, seed, n, tamper, i):
+            """New executions known to all; with `tamper` one non-participant uploads a broken copy."""
+            fresh, _ = day.generate_trades(random.Random(seed), n, cast)
+            base = len(self.trades)
+            fresh = [
+                dataclasses.replace(t, trade_id=trade_id(base + k + 1)) for k, t in enumerate(fresh)
+            ]
+            self.trades += fresh
+            for t in fresh:
+                for party in t.chain_parties():
+                    self.own[party][t.trade_id] = t
+            if tamper:
+                t = fresh[i % len(fresh)]
+                others = [a for a in t.chain_parties() if a not in participants]
+                if others:
+                    self.own[others[i % len(others)]][t.trade_id] = day.tamper(t)
+
+        @sf.precondition(lambda self: self.status == OPEN and any(map(self._pending, by_addr)))
+        @sf.rule(i=pick, size=st.integers(1, 4))
+        def upload(self, i, size):
+            waiting = [a for a in by_addr if self._pending(a)]
+            self._upload(by_addr[waiting[i % len(waiting)]], size)
+
+        def _upload(self, party, size: int) -> None:
+            batch = self._pending(party.address)[:size]
+            tx = engine.uploadTrades(self.cid, [t.as_tuple() for t in batch], party._tx())
+            self.uploaded[party.address] += batch
+            want = first_clearing(party.address, self.uploaded[party.address], party.charges)
+            ev = tx.events["TradesUploaded"]
+            assert (ev["count"], ev["totalCount"]) == (len(batch), want.bucket(ALL).count)
+            assert (ev["tradeSetHash"], ev["clearingHash"]) == (
+                hx(want.bucket(ALL).hash),
+                hx(want.clearing_hash),
+            )
+            ccys = sorted(want.totals)
+            got = read_all([(engine.firstClearing, (self.cid, party.address, c)) for c in ccys])
+            assert [tuple(g) for g in got] == [want.totals[c].as_tuple() for c in ccys]
+
+        @sf.precondition(lambda self: self.status == OPEN)
+        @sf.rule(which=st.integers(0, 1))
+        def distribute(self, which):
+            second = seconds[which]
+            entries = second.compute(self.trades, list(by_addr))
+            (tx,) = second.distribute(self.cid, entries)
+            assert len(tx.events["SecondClearingDistributed"]) == len(entries)
+            for e in entries:
+                self.second[(second.address, e.party)] = Bucket(e.trade_count, e.trade_set_hash)
+
+        @sf.precondition(lambda self: self.status == OPEN)
+        @sf.rule(i=pick, j=pick)
+        def reconcile(self, i, j):
+            """Any level, on its own: the result is the model's comparison of the two buckets."""
+            party = firsts[i % len(firsts)]
+            peers = sorted({a for t in self.own[party.address].values() for a in t.chain_parties()})
+            options = [s.address for s in seconds] + [a for a in peers if a != party.address]
+            cp = options[j % len(options)]
+            if cp in (cast.ccp.address, cast.csd.address):
+                ours = self._bucket(party.address, ALL)
+                theirs = self.second.get((cp, party.address), Bucket())
+            else:
+                ours = self._bucket(party.address, cp)
+                theirs = self._bucket(cp, party.address)
+            matched = ours.as_tuple() == theirs.as_tuple()
+            ev = party.reconcile(self.cid, cp).events["Reconciled"]
+            assert (ev["matched"], ev["ourCount"], ev["theirCount"]) == (
+                matched,
+                ours.count,
+                theirs.count,
+            )
+            self.recon[(party.address, key(cp))] = MATCHED if matched else BROKEN
+
+        @sf.precondition(lambda self: self.status == OPEN and self.trades)
+        @sf.rule(i=pick)
+        def reconcile_investor(self, i):
+            party = firsts[i % len(firsts)]
+            owners = sorted({t.owner_commitment for t in self.trades})
+            owner = owners[i % len(owners)]
+            statement = [
+                t for t in self.trades if t.owner_commitment == owner and t.involves(party.address)
+            ]
+            matched = (
+                self._bucket(party.address, owner).as_tuple() == set_bucket(statement).as_tuple()
+            )
+            ev = party.reconcile_investor(self.cid, owner, statement).events["Reconciled"]
+            assert ev["matched"] == matched and ev["level"] == 2
+            self.recon[(party.address, owner)] = MATCHED if matched else BROKEN
+
+        @sf.precondition(lambda self: self.status == OPEN and self.trades)
+        @sf.rule(i=pick)
+        def catch_up(self, i):
+            """The participants upload what they have left, the CCP distributes, and all but
+            (sometimes) one reconcile with it: the usual run-up to netting, in one step."""
+            for p in cast.participants:
+                while self._pending(p.address):
+                    self._upload(p, 4)
+            self.distribute(0)
+            skip = i % (2 * len(cast.participants))  # >= len: nobody is left out
+            for n, p in enumerate(cast.participants):
+                if n != skip:
+                    self.reconcile(firsts.index(p), 0)
+
+        @sf.precondition(lambda self: self.status == OPEN and self.trades)
+        @sf.rule()
+        def submit_netting(self):
+            result = net(self.trades)
+            refusal = self._netting_refusal(result.legs, result.trade_set.count)
+            if refusal:
+                with brownie.reverts(revert_pattern=refusal):
+                    cast.ccp.instruct(self.cid, result)
+                return
+            tx = cast.ccp.instruct(self.cid, result)
+            ev = tx.events["CycleNetted"]
+            assert (ev["legsHash"], ev["legCount"]) == (hx(result.legs_hash), len(result.legs))
+            sent = [
+                (e["participant"], e["kind"], e["asset"], e["amount"])
+                for e in tx.events["SettlementInstructed"]
+            ]
+            assert sorted(sent) == sorted(leg.as_tuple() for leg in result.legs)
+            self.legs, self.status = result.legs, NETTED
+
+        @sf.precondition(lambda self: self.status == OPEN and self.trades)
+        @sf.rule(i=pick, how=st.integers(0, 2))
+        def submit_corrupted_netting(self, i, how):
+            """Legs or counts the CCP must not get away with: refused by name, the cycle stays open."""
+            result = net(self.trades)
+            legs, count = list(result.legs), result.trade_set.count
+            if how == 2:
+                count += 1 + i % 3
+                refusal = self._netting_refusal(legs, count)
+            else:
+                k = i % len(legs)
+                delta = 1 if how == 0 else -legs[k].amount * 2  # off by one, or the sign flipped
+                if legs[k].amount + delta == 0:
+                    delta = 2
+                legs[k] = dataclasses.replace(legs[k], amount=legs[k].amount + delta)
+                asset = (legs[k].kind, legs[k].asset)
+                last = max(n for n, x in enumerate(legs) if (x.kind, x.asset) == asset)
+                residual = sum(x.amount for x in legs if (x.kind, x.asset) == asset)
+                # the engine checks each leg's participant as it walks the legs, and an asset's
+                # sum when the walk leaves that asset: a stale match before it comes first
+                refusal = self._unreconciled(legs[: last + 1]) or named_error(
+                    "SettlementAssetNotBalanced", *asset, residual
+                )
+            with brownie.reverts(revert_pattern=refusal):
+                engine.submitNetting(
+                    self.cid,
+                    count,
+                    result.trade_set.hash,
+                    [x.as_tuple() for x in legs],
+                    cast.ccp._tx(),
+                )
+
+        @sf.precondition(lambda self: self.status == NETTED)
+        @sf.rule(short=st.booleans(), i=pick)
+        def settle(self, short, i):
+            """Fund every delivery (one of them one unit short with `short`), then settle DvP."""
+            deliveries = [x for x in self.legs if x.amount < 0]
+            shorted = deliveries[i % len(deliveries)] if short and deliveries else None
+            for x in deliveries:
+                need = -x.amount - (1 if x is shorted else 0)
+                have = self.balances[(x.participant, x.kind, x.asset)]
+                if have < need or x is shorted:
+                    self._move_balance(x.participant, x.kind, x.asset, need - have)
+            if shorted is not None:  # all or nothing: the invariants find every balance unmoved
+                with brownie.reverts(revert_pattern=SHORT):
+                    cast.csd.settle(self.cid, self.legs)
+                return
+            before = self._chain_balances()
+            tx = cast.csd.settle(self.cid, self.legs)
+            ev = tx.events["CycleSettled"]
+            assert (ev["settledBy"], ev["legCount"]) == (cast.csd.address, len(self.legs))
+            after = self._chain_balances()
+            moved = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+            assert moved == {(x.participant, x.kind, x.asset): x.amount for x in self.legs}
+            self.balances = apply_legs(self.balances, self.legs, cast.ccp.address)
+            self.status = SETTLED
+
+        @sf.precondition(lambda self: self.status != 0)
+        @sf.rule(i=pick)
+        def premature_or_repeated(self, i):
+            """Settle before netting, net again, or settle again: refused, nothing moves.
+
+            One refused transaction per call (each costs a trace).
+            """
+            legs = self.legs or (net(self.trades).legs if self.trades else [])
+            cid = self.cid
+            if self.status == OPEN:
+                pattern = named_error("SettlementCycleNotNetted", cid, OPEN)
+                send = lambda: cast.csd.settle(cid, legs)
+            elif self.status == SETTLED and i % 2:
+                settled_block = engine.getCycle(cid)["settledBlock"]
+                pattern = named_error("SettlementAlreadySettled", cid, settled_block)
+                send = lambda: cast.csd.settle(cid, legs)
+            else:
+                pattern = named_error("SettlementCycleNotOpen", cid, self.status)
+                send = lambda: cast.ccp.instruct(cid, net(self.trades))
+            with brownie.reverts(revert_pattern=pattern):
+                send()
+
+        # ------------------------------------------------------------ invariants
+        @sf.invariant()
+        def balances_match_model(self):
+            assert self._chain_balances() == self.balances
+
+        def _chain_balances(self) -> dict[tuple[str, int, int], int]:
+            """Every holder's securities per id and cash per currency, in one batch of calls."""
+            owners = [h for h in holders for _ in sids]
+            calls = [(security_token.balanceOfBatch, (owners, sids * len(holders)))]
+            calls += [(t.balanceOf, (h,)) for t in tokens.values() for h in holders]
+            securities, *cash = read_all(calls)
+            out = {
+                (h, SECURITY, s): int(v) for h, s, v in zip(owners, sids * len(holders), securities)
+            }
+            cash_keys = [(h, CASH, a) for a in tokens for h in holders]
+            return out | {k: int(v) for k, v in zip(cash_keys, cash, strict=True)}
+
+        @sf.invariant()
+        def cycle_buckets_and_reconciliations_match_model(self):
+            if self.cid is None:
+                return
+            recon = sorted(self.recon)
+            calls = [(engine.getCycle, (self.cid,))]
+            calls += [(engine.bucket, (self.cid, a, ALL)) for a in by_addr]
+            calls += [(engine.reconStatus, (self.cid, p, peer)) for p, peer in recon]
+            cycle, *rest = read_all(calls)
+            buckets, statuses = rest[: len(by_addr)], rest[len(by_addr) :]
+            assert cycle["status"] == self.status
+            for a, got in zip(by_addr, buckets):
+                want = self._bucket(a, ALL)
+                assert (got["count"], got["hash"]) == (want.count, hx(want.hash))
+            assert statuses == [self.recon[k] for k in recon]
+            if self.status >= NETTED:
+                assert cycle["legsHash"] == hx(net(self.trades).legs_hash)
+                sums = defaultdict(int)
+                for leg in self.legs:
+                    sums[(leg.kind, leg.asset)] += leg.amount
+                assert set(sums.values()) == {0}
+
+        def teardown(self):
+            if not self.run_completed():
+                return
+            if self.status == OPEN and self.trades:
+                self.catch_up(len(cast.participants))
+                self.submit_netting()
+            if self.status == NETTED:
+                self.settle(False, 0)
+            assert self.status in (0, SETTLED) or not self.trades  # nothing left unsettled
+            self.balances_match_model()
+
+    sf.run_state_machine_as_test(Machine, settings=machine_settings(6, 15))
