@@ -8,18 +8,29 @@
 
 Documents never go on chain: each method takes the document text (or bytes) and sends its keccak hash.
 `deploy(proj, registry, admin)` deploys the line's contracts.
+
+Issues, redemptions and deposit issues go through the institution's outbox (consortium.outbox, over
+its `store`), keyed by the trade documents' hash, the redemption's reference and the payment
+reference: an agent restarted after a crash books what the chain holds and resends only the rest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from consortium.domain.bills import NodeState, proceeds
+from consortium.domain.bills import BillStatus, NodeState, proceeds
 from consortium.domain.hashing import code32, doc_hash
+from consortium.outbox import Kind, Outbox, counted, key_of, recorded
+from consortium.roles.deposits import deposit_issue_kind
 from consortium.roles.membership import Institution
+from consortium.store import Store
 
 ZERO32 = b"\0" * 32
+ISSUE = "BillToken.requestIssue"
+REDEEM = "BillToken.redeem"
+ISSUE_CASH = "DepositToken.issue"
 
 
 def _hash(document: str | bytes) -> bytes:
@@ -54,6 +65,10 @@ class _BillRole:
 
     inst: Institution
     bills: Any
+    store: Store = field(default_factory=Store, kw_only=True)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.store)
 
     @property
     def address(self) -> str:
@@ -75,6 +90,33 @@ class _BillRole:
 class BillClient(_BillRole):
     """Core enterprise or supplier: issues, reviews, passes on, finances and pays bills."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.outbox.register(
+            ISSUE,
+            Kind(
+                send=lambda a: self.bills.requestIssue(*a, self._tx()),
+                probe=self._issued,
+                booked_as=lambda tx, a: {"billId": int(tx.events["BillIssueRequested"]["billId"])},
+            ),
+        )
+        self.outbox.register(
+            REDEEM,
+            Kind(
+                send=lambda a: self.bills.redeem(*a, self._tx()),
+                probe=lambda a: counted(self.bills.redemptionOf(a[0]), a[1], REDEEM),
+                booked_as=lambda tx, a: {"count": len(a[1])},
+            ),
+        )
+
+    def _issued(self, args: list) -> Any:
+        """The live bill issued on these documents, if any (a cancelled one frees them again)."""
+        bill_id, block = self.bills.billOfDocuments(args[4])
+        found = recorded(block, billId=int(bill_id))
+        if found is not None and int(self.bills.bill(bill_id)["status"]) == BillStatus.CANCELLED:
+            return None
+        return found
+
     def request_issue(
         self,
         receiver: str,
@@ -84,17 +126,13 @@ class BillClient(_BillRole):
         currency: str = "CNY",
         require_channel: bool = False,
     ) -> tuple[int, Any]:
-        """Issue a bill on ourselves (we owe `receiver`); returns (bill id, receipt)."""
-        tx = self.bills.requestIssue(
-            receiver,
-            face_value,
-            code32(currency),
-            maturity,
-            _hash(trade_documents),
-            require_channel,
-            self._tx(),
-        )
-        return int(tx.events["BillIssueRequested"]["billId"]), tx
+        """Issue a bill on ourselves (we owe `receiver`), once per set of trade documents.
+
+        Returns (bill id, receipt); the receipt is None when the chain held the issue already."""
+        doc = _hash(trade_documents)
+        args = [receiver, face_value, code32(currency), maturity, doc, require_channel]
+        booked = self.outbox.send(ISSUE, key_of(doc), args)
+        return int(booked.value["billId"]), booked.tx
 
     def review(self, node_id: int, accept: bool, reason: str | bytes) -> Any:
         """Accept or reject an issue or transfer addressed to us (the reason is kept off chain)."""
@@ -121,12 +159,23 @@ class BillClient(_BillRole):
         return self.bills.acceptFinancing(fin_node_id, accept, _hash(agreement), self._tx())
 
     def redeem(
-        self, items: list[tuple[int, str, int]], payment_ref: str | bytes | None = None
+        self,
+        items: list[tuple[int, str, int]],
+        payment_ref: str | bytes | None = None,
+        batch_ref: str | bytes | None = None,
     ) -> Any:
-        """Pay holders [(node id, holder, amount), …] at maturity; on chain cash when no reference."""
+        """Pay holders [(node id, holder, amount), …] at maturity; on chain cash when no reference.
+
+        `batch_ref` names this redemption (its payment order) and makes it happen once; by default
+        it is derived from the items and the reference, so pass one to pay the same items twice
+        (instalments). Returns the receipt, or None when the chain held the redemption already."""
         nodes, holders, amounts = zip(*items) if items else ((), (), ())
         ref = ZERO32 if payment_ref is None else _hash(payment_ref)
-        return self.bills.redeem(list(nodes), list(holders), list(amounts), ref, self._tx())
+        if batch_ref is None:
+            batch_ref = json.dumps(["redeem", [list(i) for i in items], "0x" + ref.hex()])
+        key = _hash(batch_ref)
+        args = [key, list(nodes), list(holders), list(amounts), ref]
+        return self.outbox.send(REDEEM, key_of(key), args).tx
 
     def holding(self, node_id: int) -> int:
         return int(self.bills.balanceOf(self.address, node_id))
@@ -175,11 +224,22 @@ class CashIssuer:
 
     inst: Institution
     cash: Any
+    store: Store = field(default_factory=Store, kw_only=True)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.store)
+        self.outbox.register(ISSUE_CASH, deposit_issue_kind(self.cash, self._tx))
+
+    def _tx(self) -> dict[str, Any]:
+        return {"from": self.inst.account}
 
     def allow_bills(self, bills: Any) -> Any:
         """Let the bill contract move deposits for disbursements and redemptions."""
-        return self.cash.setSettlementAgent(bills, True, {"from": self.inst.account})
+        return self.cash.setSettlementAgent(bills, True, self._tx())
 
     def fund(self, member: str, amount: int, payment_ref: str) -> Any:
-        """Issue deposits against cash received off chain."""
-        return self.cash.issue(member, amount, doc_hash(payment_ref), {"from": self.inst.account})
+        """Issue deposits against cash received off chain under `payment_ref`, once.
+
+        Returns the receipt, or None when the chain had the reference booked already."""
+        h = doc_hash(payment_ref)
+        return self.outbox.send(ISSUE_CASH, key_of(h), [member, amount, h]).tx

@@ -29,12 +29,19 @@ PLANS = {
 
 def _platforms(ctx: DayContext):
     ledger, plans = ctx.suite["AnnuityLedger"], ctx.suite["AnnuityPlans"]
+    trustee, manager = ctx.members.one("TRUSTEE"), ctx.members.one("ACCOUNT_MANAGER")
     return (
         AnnuityServicePlatform(ctx.members.one("ANNUITY_PLATFORM"), ledger, plans),
-        TrusteePlatform(ctx.members.one("TRUSTEE"), ledger, plans),
-        AccountManagerPlatform(ctx.members.one("ACCOUNT_MANAGER"), ledger),
+        TrusteePlatform(trustee, ledger, plans, ctx.store(trustee)),
+        AccountManagerPlatform(manager, ledger, ctx.store(manager)),
         InvestmentManagerPlatform(ctx.members.one("INVESTMENT_MANAGER"), ledger, PriceSeries()),
     )
+
+
+def agents(ctx: DayContext) -> list:
+    """The line's role objects that send keyed batches (each with its outbox), over their stores."""
+    _, trustee, account_manager, _ = _platforms(ctx)
+    return [trustee, account_manager]
 
 
 def run_day(ctx: DayContext) -> LineResult:

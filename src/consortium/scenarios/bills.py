@@ -31,14 +31,12 @@ def run_day(ctx: DayContext) -> LineResult:
     """Issue, split, finance and (on local chains) redeem; check balances, lineage and payments."""
     result = LineResult(line="bills")
     bills = ctx.suite["BillToken"]
-    clients = [BillClient(i, bills) for i in ctx.members.with_role("SUPPLY_CHAIN_CLIENT")]
+    clients, auditor, factor = _roles(ctx)
     if len(clients) < 4:
         raise LookupError(
             f"bills day needs 4 SUPPLY_CHAIN_CLIENT members (core, tier-1, two tier-2), "
             f"found {len(clients)}: add them to config/consortium.yaml"
         )
-    auditor = BillAuditor(ctx.members.one("AUDITOR"), bills)
-    factor = BillFactor(ctx.members.one("ASSET_MANAGER"), bills)
     cash = _cash_contract(ctx, bills)
     issuers = ctx.members.with_role("CASH_ISSUER")
     on_chain_cash = cash is not None and bool(issuers)
@@ -46,7 +44,7 @@ def run_day(ctx: DayContext) -> LineResult:
     maturity_days = ctx.size.get("bill_maturity_days", 7)
 
     if on_chain_cash:
-        issuer = CashIssuer(issuers[0], cash)
+        issuer = CashIssuer(issuers[0], cash, store=ctx.store(issuers[0]))
         if not cash.isSettlementAgent(bills):
             result.record(issuer.allow_bills(bills))
         result.record(issuer.fund(factor.address, 10**13, "factor: cash for bill financing"))
@@ -121,9 +119,7 @@ def run_day(ctx: DayContext) -> LineResult:
         for bill_id, (core, face) in faces.items():
             items = [(node, h.address, amt) for b, node, h, amt in holdings if b == bill_id and amt]
             if on_chain_cash:
-                result.record(
-                    CashIssuer(issuers[0], cash).fund(core.address, face, f"core cash {bill_id}")
-                )
+                result.record(issuer.fund(core.address, face, f"core cash {bill_id}"))
             before = {a: cash.balanceOf(a) for _, a, _ in items} if on_chain_cash else {}
             result.record(core.redeem(items, None if on_chain_cash else f"maturity wire {bill_id}"))
             if on_chain_cash:
@@ -150,6 +146,32 @@ def run_day(ctx: DayContext) -> LineResult:
         "redeemed_on_chain_clock": bool(redeemed),
     }
     return result
+
+
+def _roles(ctx: DayContext) -> tuple[list[BillClient], BillAuditor, BillFactor]:
+    bills = ctx.suite["BillToken"]
+    clients = [
+        BillClient(i, bills, store=ctx.store(i))
+        for i in ctx.members.with_role("SUPPLY_CHAIN_CLIENT")
+    ]
+    auditor = ctx.members.one("AUDITOR")
+    factor = ctx.members.one("ASSET_MANAGER")
+    return (
+        clients,
+        BillAuditor(auditor, bills, store=ctx.store(auditor)),
+        BillFactor(factor, bills, store=ctx.store(factor)),
+    )
+
+
+def agents(ctx: DayContext) -> list:
+    """The line's role objects that send keyed batches (each with its outbox), over their stores."""
+    out: list[Any] = _roles(ctx)[0]
+    cash, issuers = _cash_contract(ctx, ctx.suite["BillToken"]), ctx.members.with_role(
+        "CASH_ISSUER"
+    )
+    if cash is not None and issuers:
+        out.append(CashIssuer(issuers[0], cash, store=ctx.store(issuers[0])))
+    return out
 
 
 def _cash_contract(ctx: DayContext, bills: Any) -> Any:

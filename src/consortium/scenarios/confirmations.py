@@ -43,6 +43,15 @@ def _agree(ctx: DayContext, rules: qualification.QualificationRules, bank: Insti
     result.record(ctx.manager.enact(rules.terms_id, bank.address, issuer.address, rules.terms_hash()))
 
 
+def agents(ctx: DayContext) -> list:
+    """The line's role objects that send keyed batches (each with its outbox), over their stores."""
+    workdir = Path(ctx.workdir or tempfile.mkdtemp(prefix="confirmations-")) / "confirmations"
+    net, m = line.Network.local(workdir), ctx.members
+    cast = [(line.SalesBank, m.one("SALES_BANK")), (line.PaymentClient, m.one("BANK")),
+            (line.FinanceCompany, m.one("FINANCE_COMPANY")), (line.Reconciler, m.one("RECONCILER"))]
+    return [cls.build(inst, ctx.suite, net, workdir) for cls, inst in cast]
+
+
 def run_day(ctx: DayContext) -> LineResult:
     result = LineResult("confirmations")
     rng = ctx.rng
