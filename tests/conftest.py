@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures.confirmations",
     "tests.fixtures.settlement",
     "tests.fixtures.reporting",
+    "tests.fixtures.faults",
 ]
 
 
