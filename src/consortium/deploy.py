@@ -51,12 +51,8 @@ class Suite:
         }
 
 
-def deploy_all(
-    admin: Any,
-    founder_name: str = "Consortium permission manager",
-    jurisdiction: str = "CN",
-    record: bool = True,
-) -> Suite:
+def deploy_all(admin: Any, founder_name: str = "Consortium permission manager", jurisdiction: str = "CN",
+               record: bool = True) -> Suite:
     """Deploy the registry (admin becomes its permission manager) and every business line."""
     proj = chain.project()
     registry = proj.ConsortiumRegistry.deploy(

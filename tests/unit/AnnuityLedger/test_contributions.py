@@ -147,12 +147,16 @@ def test_batch_of_ref__unknown__zero(ledger, annuity_world):
     assert ledger.batchOfRef(doc_hash("never used")) == (0, 0)
 
 
-def test_post__records_posted_block__resend_names_it(ledger, enrol, trustee, account_manager, annuity_world):
+def test_post__records_posted_block__resend_names_it(
+    ledger, enrol, trustee, account_manager, annuity_world
+):
     (a,) = enrol(["E1"])
     batch = trustee.receive_contributions("payroll-posted-block", {a: 900})[0]
     assert ledger.getContributionBatch(batch.batch_id)["postedBlock"] == 0
     tx = account_manager.post_contributions(batch)
     assert ledger.getContributionBatch(batch.batch_id)["postedBlock"] == tx.block_number
     with brownie.reverts(f"AnnuityBatchAlreadyPosted: {batch.batch_id}, {tx.block_number}"):
-        ledger.postContributions(batch.batch_id, [a], [900], {"from": account_manager.institution.account})
+        ledger.postContributions(
+            batch.batch_id, [a], [900], {"from": account_manager.institution.account}
+        )
     assert ledger.getAccount(a)["cash"] == 900

@@ -117,7 +117,7 @@ def test_redeem__batch_bounds__reverts(bills, bill_cast, split, matured):
 
 
 def test_redeem__batch_ref_used__reverts_and_pays_nothing_twice(bills, cash, bill_cast, split, matured):
-    bill_id, child = split
+    _, child = split
     ref = doc_hash("payment order 2026-0042")
     tx = bill_cast.core.redeem([(child, bill_cast.tier2a.address, 100_00)], batch_ref=ref)
     assert bills.redemptionOf(ref) == (1, tx.block_number)

@@ -29,7 +29,12 @@ def test_anchor__reporter__stored_and_event(report_anchor, reporter, regulator_c
     }
     a = report_anchor.getAnchor(regulator_cn.address, today, 1)
     assert tuple(a) == (
-        "0x" + ROOT.hex(), rules.rules_hash_hex, 7, tx.timestamp, reporter.address, tx.block_number
+        "0x" + ROOT.hex(),
+        rules.rules_hash_hex,
+        7,
+        tx.timestamp,
+        reporter.address,
+        tx.block_number,
     )
     assert report_anchor.latestVersion(regulator_cn.address, today) == 1
 
@@ -49,7 +54,13 @@ def test_anchor__same_version_again__reverts_never_overwrites(
             f"{first.block_number}"
         ):
             report_anchor.anchor(
-                regulator_cn.address, today, 1, root, rules.rules_hash, 7, {"from": reporter.account}
+                regulator_cn.address,
+                today,
+                1,
+                root,
+                rules.rules_hash,
+                7,
+                {"from": reporter.account},
             )
     assert report_anchor.getAnchor(regulator_cn.address, today, 1)[0] == "0x" + ROOT.hex()
     report_anchor.anchor(
