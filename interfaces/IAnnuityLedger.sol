@@ -66,6 +66,7 @@ interface IAnnuityLedger {
         uint128 total;
         uint32 count;
         bool posted;
+        uint64 postedBlock; // block of the postContributions call; 0 until posted
     }
 
     // ----------------------------------------------------------------- events
@@ -133,7 +134,9 @@ interface IAnnuityLedger {
     error AnnuityZeroContribution(bytes32 account, uint256 index);
     error AnnuityContributionTooLarge(bytes32 account, uint256 amount, uint256 max);
     error AnnuityUnknownBatch(uint256 batchId);
-    error AnnuityBatchAlreadyPosted(uint256 batchId);
+    error AnnuityBatchAlreadyPosted(uint256 batchId, uint256 postedBlock);
+    error AnnuityZeroBatchRef();
+    error AnnuityBatchRefUsed(bytes32 batchRef, uint256 batchId, uint256 blockNumber);
     error AnnuityBatchMismatch(uint256 batchId);
     error AnnuityNoPlan(bytes32 account);
     error AnnuityInstructionOpen(bytes32 account, uint256 instructionId);
@@ -163,12 +166,16 @@ interface IAnnuityLedger {
     // ----------------------------------------------------------------- contributions
     /// @notice Record an employer's contributions as received by the trustee (e.g. one month's payroll).
     /// Only the batch's hash, count and total are kept until the account manager posts it.
-    /// @param batchRef hash of the employer's payroll reference
+    /// @dev `batchRef` is the batch's idempotency key: a trustee that resends a batch (it died before
+    /// recording the receipt) is refused with AnnuityBatchRefUsed(batchRef, batchId, blockNumber) and
+    /// finds the booked batch with batchOfRef. One storage slot per batch.
+    /// @param batchRef hash of the employer's payroll reference, unique per batch
     /// @param accounts open accounts credited
     /// @param amounts contribution of each account in minor units, each 1..MAX_CONTRIBUTION
     /// @return batchId the id the account manager posts
     /// Requirements:
     /// - caller acts for an active member holding TRUSTEE
+    /// - batchRef non-zero (AnnuityZeroBatchRef) and never used before (AnnuityBatchRefUsed)
     /// - 1..MAX_BATCH entries, as many amounts as accounts
     function receiveContributions(bytes32 batchRef, bytes32[] calldata accounts, uint256[] calldata amounts)
         external
@@ -176,6 +183,9 @@ interface IAnnuityLedger {
 
     /// @notice Post a received batch to the asset records: creates the record on an account's first
     /// contribution, adds to its cash (unallocated money) and its contributed total afterwards.
+    /// @dev The batch id is the idempotency key: a resent post is refused with
+    /// AnnuityBatchAlreadyPosted(batchId, postedBlock); getContributionBatch tells whether (and in
+    /// which block) a batch was posted.
     /// Requirements:
     /// - caller acts for an active member holding ACCOUNT_MANAGER
     /// - batch received, not yet posted; `accounts` and `amounts` exactly as received
@@ -248,6 +258,11 @@ interface IAnnuityLedger {
     function getInstruction(uint256 instructionId) external view returns (Instruction memory);
 
     function getContributionBatch(uint256 batchId) external view returns (ContributionBatch memory);
+
+    /// @notice Whether a contribution batch was received under `batchRef`, and as which batch.
+    /// @return batchId the batch booked under the reference (0: never used)
+    /// @return blockNumber the block of the receiveContributions call (0: never used)
+    function batchOfRef(bytes32 batchRef) external view returns (uint256 batchId, uint256 blockNumber);
 
     function instructionCount() external view returns (uint256);
 

@@ -175,6 +175,8 @@ interface IBillToken {
     error BillBatchLengthMismatch(uint256 nodes, uint256 holders, uint256 amounts);
     error BillLineageTooDeep(uint256 nodeId, uint256 depth, uint256 max);
     error BillDirectTransferDisabled(address operator);
+    error BillDocumentsAlreadyIssued(bytes32 docHash, uint256 billId, uint256 blockNumber);
+    error BillRedemptionRefUsed(bytes32 batchRef, uint256 count, uint256 blockNumber);
 
     // ----------------------------------------------------------------- issue (开单)
     /// @notice Request to issue a bill on the caller (the debtor) to `receiver`, locked in escrow until
@@ -186,10 +188,15 @@ interface IBillToken {
     /// @param docHash hash of the underlying trade documents (contract, invoice, delivery note)
     /// @param requireChannel whether every move of this bill needs an open registry channel
     /// @return billId the new bill id (also the id of its root lineage node)
+    /// @dev `docHash` is the issue's idempotency key (one storage slot per bill): one set of trade
+    /// documents backs one bill, so a resent issue (or a second bill on the same invoice) is refused
+    /// with BillDocumentsAlreadyIssued(docHash, billId, blockNumber) unless that bill was cancelled;
+    /// billOfDocuments answers for a hash.
     /// Requirements:
     /// - caller holds SUPPLY_CHAIN_CLIENT
     /// - receiver is another active member holding SUPPLY_CHAIN_CLIENT; channel open if required
     /// - 0 < faceValue <= type(uint128).max; maturity in the future; docHash and currency non-zero
+    /// - no bill issued on `docHash` unless it was cancelled
     function requestIssue(
         address receiver,
         uint256 faceValue,
@@ -268,13 +275,24 @@ interface IBillToken {
     // ----------------------------------------------------------------- redemption
     /// @notice The debtor pays holders at or after maturity; paid amounts are burned. Partial amounts
     /// and several holdings per call are allowed.
+    /// @dev `batchRef` is the redemption's idempotency key (one storage slot per call): a resent
+    /// redemption is refused with BillRedemptionRefUsed(batchRef, count, blockNumber) instead of paying
+    /// twice; redemptionOf answers for a reference.
+    /// @param batchRef the debtor's reference of this redemption (its payment order), unique
+    /// @param paymentRef zero: pay on chain in deposits; otherwise the off-chain payment's reference
     /// Requirements:
     /// - caller holds SUPPLY_CHAIN_CLIENT and is the debtor of every node's bill
     /// - arrays of equal length, at most MAX_REDEMPTION_BATCH
+    /// - batchRef non-zero (BillZeroHash) and never used (BillRedemptionRefUsed)
     /// - each bill Active or Overdue and matured; each node Valid; 0 < amount <= holder's balance
     /// - paymentRef zero: deposit token in the bill's currency and enough debtor deposits
-    function redeem(uint256[] calldata nodeIds, address[] calldata holders, uint256[] calldata amounts, bytes32 paymentRef)
-        external;
+    function redeem(
+        bytes32 batchRef,
+        uint256[] calldata nodeIds,
+        address[] calldata holders,
+        uint256[] calldata amounts,
+        bytes32 paymentRef
+    ) external;
 
     /// @notice Mark an unpaid matured bill overdue (any active member may).
     /// Requirements: caller an active member; bill Active (so outstanding > 0); now > maturity.
@@ -292,6 +310,15 @@ interface IBillToken {
 
     /// @notice The path from `nodeId` back to its original bill: [nodeId, parent, …, billId].
     function lineage(uint256 nodeId) external view returns (uint256[] memory ids, Node[] memory nodes);
+
+    /// @notice The bill issued on the trade documents `docHash`, and the block of its issue request.
+    /// @return billId zero if none (a cancelled bill's documents may be issued again: read its status)
+    function billOfDocuments(bytes32 docHash) external view returns (uint256 billId, uint256 blockNumber);
+
+    /// @notice Whether a redemption was made under `batchRef`.
+    /// @return count holdings it paid (0: never used)
+    /// @return blockNumber the block of the redemption (0: never used)
+    function redemptionOf(bytes32 batchRef) external view returns (uint256 count, uint256 blockNumber);
 
     /// @notice Face value not yet redeemed.
     function outstanding(uint256 billId) external view returns (uint256);

@@ -13,15 +13,27 @@ interface IDepositToken is IERC20 {
 
     error DepositZeroAmount();
     error DepositNotSettlementAgent(address caller);
+    error DepositZeroPaymentRef();
+    error DepositPaymentRefUsed(bytes32 paymentRef, address holder, uint256 blockNumber);
 
     /// @notice The ISO 4217 code, e.g. bytes32("CNY").
     function currency() external view returns (bytes32);
 
-    /// @notice Issue deposit tokens against cash received off chain. Requirements: CASH_ISSUER; `to` active member.
+    /// @notice Issue deposit tokens against cash received off chain.
+    /// @dev `paymentRef` (the off-chain payment's reference) is the idempotency key of issues and
+    /// redemptions alike, one storage slot each: a resent issue is refused with
+    /// DepositPaymentRefUsed(paymentRef, holder, blockNumber); paymentRefUse answers for a reference.
+    /// Requirements: CASH_ISSUER; `to` active member; amount non-zero; paymentRef non-zero and never used.
     function issue(address to, uint256 amount, bytes32 paymentRef) external;
 
-    /// @notice Redeem (burn) deposit tokens for cash paid out off chain. Requirements: CASH_ISSUER.
+    /// @notice Redeem (burn) deposit tokens for cash paid out off chain.
+    /// Requirements: CASH_ISSUER; amount non-zero; paymentRef non-zero and never used (as issue).
     function redeem(address from, uint256 amount, bytes32 paymentRef) external;
+
+    /// @notice Whether a payment reference was used, for which holder and in which block.
+    /// @return holder the member credited (issue) or debited (redeem); zero if never used
+    /// @return blockNumber the block of the issue or redemption; zero if never used
+    function paymentRefUse(bytes32 paymentRef) external view returns (address holder, uint256 blockNumber);
 
     /// @notice Allow a business contract (e.g. the settlement engine) to move deposits between members
     /// it settles for, without a per-holder allowance. Requirements: CASH_ISSUER.

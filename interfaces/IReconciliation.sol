@@ -20,6 +20,7 @@ interface IReconciliation {
         uint32 matched;
         uint32 breaks;
         uint32 breaksRecorded;
+        uint64 settledBlock; // block of the settleDay call; 0 until settled
         uint128 debitPresented;
         uint128 creditPresented;
         bytes32 breaksRoot;
@@ -75,7 +76,7 @@ interface IReconciliation {
 
     // ----------------------------------------------------------------- errors
     error ReconciliationZeroRoot();
-    error ReconciliationRootAlreadyCommitted(bytes32 root);
+    error ReconciliationRootAlreadyCommitted(bytes32 root, bytes32 dayKey);
     error ReconciliationCountOutOfRange(uint256 count, uint256 max);
     error ReconciliationTooManyBatches(bytes32 dayKey, uint256 max);
     error ReconciliationDayClosed(bytes32 dayKey);
@@ -83,7 +84,7 @@ interface IReconciliation {
     error ReconciliationTooEarly(bytes32 dayKey, uint256 notBefore, uint256 now_);
     error ReconciliationDayAlreadyReconciled(bytes32 dayKey);
     error ReconciliationDayNotReconciled(bytes32 dayKey);
-    error ReconciliationDayAlreadySettled(bytes32 dayKey);
+    error ReconciliationDayAlreadySettled(bytes32 dayKey, bytes32 paymentRef, uint256 settledBlock);
     error ReconciliationCorrectedTotalMismatch(bytes32 dayKey, uint128 correctedDebit, uint128 correctedCredit, uint128 committed);
     error ReconciliationCountMismatch(bytes32 dayKey, uint256 matchedPlusBroken, uint256 committedCount);
     error ReconciliationBreaksRootMissing(bytes32 dayKey, uint32 breaks);
@@ -92,10 +93,13 @@ interface IReconciliation {
     error ReconciliationBadBreak(bytes32 dayKey, uint32 seq, uint8 cause, uint8 side);
     error ReconciliationNotDayParty(bytes32 dayKey, address caller);
     error ReconciliationNotDayReconciler(bytes32 dayKey, address caller, address reconciler);
+    error ReconciliationBreaksAlreadyRecorded(bytes32 dayKey, uint32 firstSeq, uint256 count, uint256 blockNumber);
 
     // ----------------------------------------------------------------- day
     /// @notice Commit one batch of the day's bilateral details (root, count, total) for a bank / finance
     /// company pair; the debit and credit details go off chain to each side's store.
+    /// @dev The root is the batch's idempotency key: a resent batch is refused with
+    /// ReconciliationRootAlreadyCommitted(root, dayKey); committedDayOf answers for a root.
     /// @param financeCompany the counterparty of the payments
     /// @param day UTC day number of the payments
     /// @param root OpenZeppelin standard Merkle root over the bilateral details
@@ -119,14 +123,21 @@ interface IReconciliation {
     function recordReconciliation(address bank, address financeCompany, uint32 day, Summary calldata summary) external;
 
     /// @notice Publish the day's breaks, in order, so a reader sees each break and its cause.
+    /// @dev Idempotency key: (dayKey, seq of the first entry), one storage slot per call. A resent call
+    /// is refused with ReconciliationBreaksAlreadyRecorded(dayKey, firstSeq, count, blockNumber);
+    /// breaksBatchOf answers for a key.
     /// Requirements: RECONCILER, the member that recorded the day's reconciliation
-    /// (ReconciliationNotDayReconciler); day reconciled; entries continue the sequence (seq = breaks recorded so
-    /// far, so a retried call reverts instead of recording twice); at most MAX_BREAKS_PER_CALL entries and
-    /// never more than the summary's break count; cause 1..5, side 0..2.
+    /// (ReconciliationNotDayReconciler); day reconciled; 1..MAX_BREAKS_PER_CALL entries; no earlier call
+    /// for the day began at the same seq; entries continue the sequence (seq = breaks recorded so far, so
+    /// any other overlap reverts instead of recording twice); never more than the summary's break count;
+    /// cause 1..5, side 0..2.
     function recordBreaks(bytes32 key, BreakEntry[] calldata entries) external;
 
     /// @notice The finance company pays the bank the day's corrected credit total: a transfer of the
     /// settlement token (when configured, from an allowance to this contract) and the payment reference.
+    /// @dev The day is the idempotency key: a resent payment is refused with
+    /// ReconciliationDayAlreadySettled(dayKey, paymentRef, settledBlock) (the first payment's reference
+    /// and block); getDay shows both.
     /// Requirements: FINANCE_COMPANY, the day's finance company; day reconciled, not settled.
     function settleDay(address bank, uint32 day, bytes32 paymentRef) external;
 
@@ -139,6 +150,11 @@ interface IReconciliation {
 
     /// @notice Whether a bilateral root was committed, and for which day.
     function committedDayOf(bytes32 root) external view returns (bytes32 dayKey_);
+
+    /// @notice Whether a recordBreaks call for the day began at `firstSeq`.
+    /// @return count entries that call recorded (0: none)
+    /// @return blockNumber the block of that call (0: none)
+    function breaksBatchOf(bytes32 dayKey_, uint32 firstSeq) external view returns (uint256 count, uint256 blockNumber);
 
     /// @notice Seconds after midnight UTC of the following day from which a day may be reconciled.
     function reconcileOffset() external view returns (uint256);

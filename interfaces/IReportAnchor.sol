@@ -32,6 +32,7 @@ interface IReportAnchor {
         uint64 recordCount;
         uint64 anchoredAt; // block timestamp
         address reporter;
+        uint64 blockNumber; // block of the anchor call
     }
 
     // ----------------------------------------------------------------- events
@@ -54,6 +55,7 @@ interface IReportAnchor {
     error AnchorNotRegulator(address regulator);
     error AnchorDayInFuture(uint32 day, uint32 today);
     error AnchorVersionNotNext(address regulator, uint32 day, uint32 version, uint32 expected);
+    error AnchorVersionAlreadyAnchored(address regulator, uint32 day, uint32 version, bytes32 root, uint64 blockNumber);
     error AnchorRootCountMismatch(bytes32 root, uint64 recordCount);
     error AnchorNotFound(address regulator, uint32 day, uint32 version);
     error AnchorProofTooLong(uint256 length, uint256 max);
@@ -72,6 +74,9 @@ interface IReportAnchor {
 
     // ----------------------------------------------------------------- anchoring
     /// @notice Anchor the Merkle root of `regulator`'s report for `day` as version `version`.
+    /// @dev (regulator, day, version) is the idempotency key: a resent anchor is refused with
+    /// AnchorVersionAlreadyAnchored(regulator, day, version, root, blockNumber) naming the root
+    /// anchored first; getAnchor answers for a key (latestVersion tells whether it exists).
     /// @param regulator the regulator member the report is for
     /// @param day UTC business day (days since 1970-01-01 of the records' block timestamps)
     /// @param version 1 + the last anchored version of (regulator, day)
@@ -82,7 +87,8 @@ interface IReportAnchor {
     /// - caller acts for an active member holding REPORTER
     /// - `regulator` is an active member holding REGULATOR
     /// - `day` is not after the current block's day
-    /// - `version` is exactly the next version of (regulator, day): nothing is overwritten
+    /// - `version` is not anchored yet (AnchorVersionAlreadyAnchored) and is exactly the next version of
+    ///   (regulator, day) (AnchorVersionNotNext): nothing is overwritten
     /// - `rulesHash` was registered with setRules
     /// - `root` is zero if and only if `recordCount` is zero
     function anchor(

@@ -194,6 +194,12 @@ interface ISettlementEngine is IClearing {
     error SettlementNotReconciled(bytes32 cycleId, address participant);
     error SettlementLegsMismatch(bytes32 cycleId, bytes32 expected, bytes32 given);
     error SettlementTradeCountMismatch(bytes32 cycleId, uint64 uploaded, uint64 given);
+    error SettlementBatchAlreadyUploaded(
+        bytes32 cycleId, address party, bytes32 firstTradeId, uint256 count, uint256 blockNumber
+    );
+    error SettlementSecondClearingAlreadySubmitted(
+        bytes32 cycleId, address secondParty, bytes32 contentHash, uint256 count, uint256 blockNumber
+    );
 
     // ----------------------------------------------------------------- set-up
     /// @notice Register the deposit token that is the cash of `currency`.
@@ -217,19 +223,28 @@ interface ISettlementEngine is IClearing {
     function openCycle(bytes32 cycleId, uint32 tradeDate) external;
 
     /// @notice Upload a batch of trades; computes and accumulates the caller's first clearing data.
+    /// @dev Idempotency key: (cycle, caller's member, first trade id of the batch), one storage slot
+    /// per batch. A resent batch is refused with SettlementBatchAlreadyUploaded(cycleId, party,
+    /// firstTradeId, count, blockNumber) before any trade is read; uploadOf answers for a key.
     /// Requirements:
     /// - caller holds BROKER, CUSTODIAN or EXCHANGE and is localBroker, participant, custodian or
     ///   exchange of every trade
-    /// - cycle Open; 1..MAX_BATCH trades; trade ids strictly ascending over the caller's uploads
+    /// - cycle Open; 1..MAX_BATCH trades; no earlier batch of the caller began with the same trade id
+    /// - trade ids strictly ascending over the caller's uploads
     /// - each trade: listed security and currency, side 0/1, quantity and price in range, the cycle's
     ///   trade date, non-zero owner commitment, charges not above gross on a sell
     function uploadTrades(bytes32 cycleId, Trade[] calldata trades) external;
 
     /// @notice Distribute second clearing data (per first party) of the calling CCP or CSD.
-    /// @dev Re-submitting for a party replaces its entry (corrections before netting).
+    /// @dev Re-submitting for a party replaces its entry (corrections before netting). Idempotency
+    /// key: keccak256(abi.encode(entries)) per (cycle, caller's member), one storage slot per batch:
+    /// a batch identical to one already submitted is a resend and is refused with
+    /// SettlementSecondClearingAlreadySubmitted(cycleId, secondParty, contentHash, count,
+    /// blockNumber); a correction differs, so it is accepted. secondClearingOf answers for a key.
     /// Requirements:
     /// - caller holds CCP or CSD
     /// - cycle Open; 1..MAX_BATCH entries; every `party` an active first party
+    /// - the caller never submitted exactly these entries in this cycle
     function submitSecondClearing(bytes32 cycleId, SecondClearing[] calldata entries) external;
 
     /// @notice Reconcile the caller's data with a counterparty's, independently of any other level.
@@ -292,4 +307,21 @@ interface ISettlementEngine is IClearing {
     function clearingHash(bytes32 cycleId, address party) external view returns (bytes32);
 
     function reconStatus(bytes32 cycleId, address party, bytes32 peer) external view returns (ReconStatus);
+
+    /// @notice Whether `party` uploaded a batch beginning with `firstTradeId` in the cycle.
+    /// @return count trades in that batch (0: never uploaded)
+    /// @return blockNumber the block of the upload (0: never uploaded)
+    function uploadOf(bytes32 cycleId, address party, bytes32 firstTradeId)
+        external
+        view
+        returns (uint256 count, uint256 blockNumber);
+
+    /// @notice Whether `secondParty` submitted the second clearing batch with this content hash
+    /// (keccak256(abi.encode(entries))) in the cycle.
+    /// @return count entries in that batch (0: never submitted)
+    /// @return blockNumber the block of the submission (0: never submitted)
+    function secondClearingOf(bytes32 cycleId, address secondParty, bytes32 contentHash)
+        external
+        view
+        returns (uint256 count, uint256 blockNumber);
 }

@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.settlement",
     "tests.fixtures.reporting",
     "tests.fixtures.hostile",
+    "tests.fixtures.faults",
 ]
 
 

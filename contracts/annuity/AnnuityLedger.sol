@@ -8,12 +8,14 @@ import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
 import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
 import {Roles} from "../consortium/Roles.sol";
 import {Allocation} from "../libraries/Allocation.sol";
+import {IdempotencyKeys} from "../libraries/IdempotencyKeys.sol";
 
 /// @title AnnuityLedger
 /// @notice Accounts, contributions, allocation instructions and holdings of the enterprise annuity.
 /// @dev Rounding rules are those of libraries/Allocation.sol; see IAnnuityLedger for the lifecycle.
 contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     using EnumerableSet for EnumerableSet.Bytes32Set;
+    using IdempotencyKeys for mapping(bytes32 => IdempotencyKeys.Use);
 
     /// @notice Accounts per requestAccounts / openAccounts / contribution batch.
     uint256 public constant MAX_BATCH = 256;
@@ -40,6 +42,7 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     mapping(bytes32 item => uint256) private _totalUnits;
     mapping(uint256 id => Instruction) private _instructions;
     mapping(uint256 id => ContributionBatch) private _batches;
+    mapping(bytes32 batchRef => IdempotencyKeys.Use) private _batchRefs; // recordedAs: the batch id
     uint256 private _instructionCount;
     uint256 private _batchCount;
 
@@ -82,6 +85,9 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         onlyRole(Roles.TRUSTEE)
         returns (uint256 batchId)
     {
+        if (batchRef == bytes32(0)) revert AnnuityZeroBatchRef();
+        IdempotencyKeys.Use memory earlier = _batchRefs.claim(batchRef, _batchCount + 1);
+        if (earlier.blockNumber != 0) revert AnnuityBatchRefUsed(batchRef, earlier.recordedAs, earlier.blockNumber);
         uint256 total = _checkContributions(accounts, amounts);
         batchId = ++_batchCount;
         _batches[batchId] = ContributionBatch({
@@ -89,7 +95,8 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             batchRef: batchRef,
             total: uint128(total),
             count: uint32(accounts.length),
-            posted: false
+            posted: false,
+            postedBlock: 0
         });
         emit ContributionBatchReceived(batchId, msg.sender, batchRef, accounts.length, total);
     }
@@ -101,9 +108,10 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     {
         ContributionBatch storage b = _batches[batchId];
         if (b.contentHash == bytes32(0)) revert AnnuityUnknownBatch(batchId);
-        if (b.posted) revert AnnuityBatchAlreadyPosted(batchId);
+        if (b.posted) revert AnnuityBatchAlreadyPosted(batchId, b.postedBlock);
         if (keccak256(abi.encode(accounts, amounts)) != b.contentHash) revert AnnuityBatchMismatch(batchId);
         b.posted = true;
+        b.postedBlock = uint64(block.number);
         for (uint256 i; i < accounts.length; ++i) {
             Account storage a = _accounts[accounts[i]];
             // accounts were Open when received and never close, so no status check is needed here
@@ -250,6 +258,11 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     /// @inheritdoc IAnnuityLedger
     function getContributionBatch(uint256 batchId) external view returns (ContributionBatch memory) {
         return _batches[batchId];
+    }
+
+    /// @inheritdoc IAnnuityLedger
+    function batchOfRef(bytes32 batchRef) external view returns (uint256 batchId, uint256 blockNumber) {
+        return IdempotencyKeys.answer(_batchRefs[batchRef]);
     }
 
     /// @inheritdoc IAnnuityLedger

@@ -7,6 +7,7 @@ import {IDepositToken} from "../../interfaces/IDepositToken.sol";
 import {IBillToken} from "../../interfaces/IBillToken.sol";
 import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
 import {Roles} from "../consortium/Roles.sol";
+import {IdempotencyKeys} from "../libraries/IdempotencyKeys.sol";
 
 /// @title BillToken
 /// @notice Supply-chain finance bills: issue, review, audit, split transfer, financing, redemption.
@@ -14,6 +15,8 @@ import {Roles} from "../consortium/Roles.sol";
 /// channel policy per bill). Storage per hop is three slots (node) and the escrow balance; the audit
 /// that delivers a split touches only the node, the escrow balance and the receiver's balance.
 contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
+    using IdempotencyKeys for mapping(bytes32 => IdempotencyKeys.Use);
+
     /// @notice Longest lineage (hops from the original bill) a holding may have.
     uint256 public constant MAX_LINEAGE_DEPTH = 32;
     /// @notice Most holdings one redeem call may pay.
@@ -28,6 +31,10 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     mapping(uint256 billId => Bill) private _bills;
     mapping(uint256 nodeId => Node) private _nodes;
     mapping(uint256 finNodeId => Financing) private _financings;
+    // idempotency keys, one slot per bill or redemption batch: the trade documents of an issue
+    // (recordedAs: the bill id), the debtor's reference of a redemption (recordedAs: holdings paid)
+    mapping(bytes32 docHash => IdempotencyKeys.Use) private _issueDocs;
+    mapping(bytes32 batchRef => IdempotencyKeys.Use) private _redemptions;
 
     /// @param registry_ the consortium registry
     /// @param cash_ deposit token for on-chain payments, or zero (payments recorded by reference only)
@@ -57,6 +64,11 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         if (maturity <= block.timestamp) revert BillMaturityInPast(maturity, block.timestamp);
         _checkReceiver(debtor, receiver, requireChannel);
         billId = _next++;
+        IdempotencyKeys.Use memory earlier = _issueDocs[docHash];
+        if (earlier.blockNumber != 0 && _bills[earlier.recordedAs].status != BillStatus.Cancelled) {
+            revert BillDocumentsAlreadyIssued(docHash, earlier.recordedAs, earlier.blockNumber);
+        }
+        _issueDocs.record(docHash, billId);
         _bills[billId] = Bill({
             debtor: debtor,
             maturity: maturity,
@@ -232,9 +244,13 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     // ================================================================= redemption
 
     /// @inheritdoc IBillToken
-    function redeem(uint256[] calldata nodeIds, address[] calldata holders, uint256[] calldata amounts, bytes32 paymentRef)
-        external
-    {
+    function redeem(
+        bytes32 batchRef,
+        uint256[] calldata nodeIds,
+        address[] calldata holders,
+        uint256[] calldata amounts,
+        bytes32 paymentRef
+    ) external {
         address debtor = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
         uint256 len = nodeIds.length;
         if (len > MAX_REDEMPTION_BATCH) revert BillBatchTooLarge(len, MAX_REDEMPTION_BATCH);
@@ -242,6 +258,9 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
             revert BillBatchLengthMismatch(len, holders.length, amounts.length);
         }
         if (len == 0) revert BillZeroAmount();
+        if (batchRef == bytes32(0)) revert BillZeroHash();
+        IdempotencyKeys.Use memory earlier = _redemptions.claim(batchRef, len);
+        if (earlier.blockNumber != 0) revert BillRedemptionRefUsed(batchRef, earlier.recordedAs, earlier.blockNumber);
         for (uint256 i; i < len; ++i) {
             _redeemOne(debtor, nodeIds[i], holders[i], amounts[i], paymentRef);
         }
@@ -302,6 +321,16 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
             nodes[i] = _nodes[id];
             id = nodes[i].parent;
         }
+    }
+
+    /// @inheritdoc IBillToken
+    function billOfDocuments(bytes32 docHash) external view returns (uint256 billId, uint256 blockNumber) {
+        return IdempotencyKeys.answer(_issueDocs[docHash]);
+    }
+
+    /// @inheritdoc IBillToken
+    function redemptionOf(bytes32 batchRef) external view returns (uint256 count, uint256 blockNumber) {
+        return IdempotencyKeys.answer(_redemptions[batchRef]);
     }
 
     /// @inheritdoc IBillToken

@@ -7,6 +7,7 @@ import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
 import {IReconciliation} from "../../interfaces/IReconciliation.sol";
 import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
 import {Roles} from "../consortium/Roles.sol";
+import {IdempotencyKeys} from "../libraries/IdempotencyKeys.sol";
 
 /// @title Reconciliation
 /// @notice Bilateral commitments of a day, the next-day reconciliation result and the payment of the
@@ -15,6 +16,7 @@ import {Roles} from "../consortium/Roles.sol";
 /// committed total of the day's bilateral details, so the payment is exactly what the client committed.
 contract Reconciliation is IReconciliation, ConsortiumManaged {
     using SafeERC20 for IERC20;
+    using IdempotencyKeys for mapping(bytes32 => IdempotencyKeys.Use);
 
     uint256 public constant MAX_RECORDS_PER_BATCH = 1_000_000;
     uint256 public constant MAX_BATCHES_PER_DAY = 256;
@@ -27,6 +29,8 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
 
     mapping(bytes32 dayKey => Day) private _days;
     mapping(bytes32 root => bytes32 dayKey) private _rootDay;
+    // idempotency keys of recordBreaks: the first seq of a call, per day (recordedAs: entries)
+    mapping(bytes32 dayKey => mapping(bytes32 firstSeq => IdempotencyKeys.Use)) private _breakBatches;
 
     /// @param offset_ seconds after midnight UTC of the next day when reconciliation may run
     /// @param token_ the deposit token used to pay (zero: payment by reference only)
@@ -40,7 +44,8 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
         address bank = _checkRoleWithChannel(Roles.BANK, financeCompany);
         if (root == bytes32(0)) revert ReconciliationZeroRoot();
         if (count == 0 || count > MAX_RECORDS_PER_BATCH) revert ReconciliationCountOutOfRange(count, MAX_RECORDS_PER_BATCH);
-        if (_rootDay[root] != bytes32(0)) revert ReconciliationRootAlreadyCommitted(root);
+        bytes32 committedTo = _rootDay[root];
+        if (committedTo != bytes32(0)) revert ReconciliationRootAlreadyCommitted(root, committedTo);
         bytes32 key = dayKey(bank, financeCompany, day);
         Day storage d = _days[key];
         if (d.reconciled) revert ReconciliationDayClosed(key);
@@ -87,6 +92,11 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
         if (reconciler != d.reconciler) revert ReconciliationNotDayReconciler(key, msg.sender, d.reconciler);
         uint256 n = entries.length;
         if (n == 0 || n > MAX_BREAKS_PER_CALL) revert ReconciliationTooManyBreaks(key, n, MAX_BREAKS_PER_CALL);
+        uint32 firstSeq = entries[0].seq;
+        IdempotencyKeys.Use memory earlier = _breakBatches[key].claim(bytes32(uint256(firstSeq)), n);
+        if (earlier.blockNumber != 0) {
+            revert ReconciliationBreaksAlreadyRecorded(key, firstSeq, earlier.recordedAs, earlier.blockNumber);
+        }
         uint32 next = d.breaksRecorded;
         if (next + n > d.breaks) revert ReconciliationTooManyBreaks(key, next + n, d.breaks);
         for (uint256 i; i < n; ++i) {
@@ -108,8 +118,9 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
         Day storage d = _days[key];
         if (d.batches == 0) revert ReconciliationNotDayParty(key, msg.sender);
         if (!d.reconciled) revert ReconciliationDayNotReconciled(key);
-        if (d.settled) revert ReconciliationDayAlreadySettled(key);
+        if (d.settled) revert ReconciliationDayAlreadySettled(key, d.paymentRef, d.settledBlock);
         d.settled = true;
+        d.settledBlock = uint64(block.number);
         d.paymentRef = paymentRef;
         bool viaToken = address(_token) != address(0);
         if (viaToken) _token.safeTransferFrom(fc, bank, d.committedTotal);
@@ -129,6 +140,11 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
     /// @inheritdoc IReconciliation
     function committedDayOf(bytes32 root) external view returns (bytes32) {
         return _rootDay[root];
+    }
+
+    /// @inheritdoc IReconciliation
+    function breaksBatchOf(bytes32 key, uint32 firstSeq) external view returns (uint256 count, uint256 blockNumber) {
+        return IdempotencyKeys.answer(_breakBatches[key][bytes32(uint256(firstSeq))]);
     }
 
     /// @inheritdoc IReconciliation

@@ -49,13 +49,17 @@ contract ReportAnchor is ConsortiumManaged, IReportAnchor {
         uint32 today_ = _today();
         if (day > today_) revert AnchorDayInFuture(day, today_);
         bytes32 dayKey = keccak256(abi.encode(regulator, day));
-        uint32 expected = _latest[dayKey] + 1;
-        if (version != expected) revert AnchorVersionNotNext(regulator, day, version, expected);
+        uint32 latest = _latest[dayKey];
+        if (version != 0 && version <= latest) {
+            Anchor storage earlier = _anchors[_reportKey(regulator, day, version)];
+            revert AnchorVersionAlreadyAnchored(regulator, day, version, earlier.root, earlier.blockNumber);
+        }
+        if (version != latest + 1) revert AnchorVersionNotNext(regulator, day, version, latest + 1);
         if (_rulesVersion[rulesHash] == 0) revert AnchorUnknownRules(rulesHash);
         if ((root == bytes32(0)) != (recordCount == 0)) revert AnchorRootCountMismatch(root, recordCount);
         _latest[dayKey] = version;
         _anchors[_reportKey(regulator, day, version)] =
-            Anchor(root, rulesHash, recordCount, uint64(block.timestamp), msg.sender);
+            Anchor(root, rulesHash, recordCount, uint64(block.timestamp), msg.sender, uint64(block.number));
         emit ReportAnchored(regulator, day, version, root, rulesHash, recordCount, msg.sender);
     }
 

@@ -8,6 +8,7 @@ import {ISettlementEngine} from "../../interfaces/ISettlementEngine.sol";
 import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
 import {Roles} from "../consortium/Roles.sol";
 import {Clearing} from "../libraries/Clearing.sol";
+import {IdempotencyKeys} from "../libraries/IdempotencyKeys.sol";
 
 /// @title SettlementEngine
 /// @notice Clearing data, hierarchical reconciliation, multilateral netting with novation to the CCP and
@@ -15,6 +16,8 @@ import {Clearing} from "../libraries/Clearing.sol";
 /// @dev Gas of `settle` depends only on the number of net legs (one per participant and asset), never on
 /// the number of trades: trades live in the hash chains built at upload.
 contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
+    using IdempotencyKeys for mapping(bytes32 => IdempotencyKeys.Use);
+
     /// @notice Most trades (or second clearing entries) per batch call. Sized so the worst case, a
     /// distinct beneficial owner (or first party) per entry and so a fresh bucket slot each, stays
     /// under the EIP-7825 cap of 16,777,216 gas per transaction that real networks adopt.
@@ -42,6 +45,12 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 peer => ReconStatus))) private _recon;
     // trades uploaded by the participant named on them: what a cycle's netting may cover
     mapping(bytes32 cycleId => uint64) private _participantTrades;
+    // idempotency keys, one slot per batch: the first trade id of an upload, the content hash of a
+    // second clearing batch (recordedAs: the batch's size)
+    mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 firstTradeId => IdempotencyKeys.Use)))
+        private _uploads;
+    mapping(bytes32 cycleId => mapping(address second => mapping(bytes32 contentHash => IdempotencyKeys.Use)))
+        private _secondBatches;
 
     constructor(IConsortiumRegistry registry_, ISecurityToken security_) ConsortiumManaged(registry_) {
         _security = security_;
@@ -91,6 +100,11 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         address party = _checkFirstParty();
         uint32 tradeDate = _checkOpen(cycleId).tradeDate;
         _checkBatch(trades.length);
+        bytes32 first = trades[0].tradeId;
+        IdempotencyKeys.Use memory earlier = _uploads[cycleId][party].claim(first, trades.length);
+        if (earlier.blockNumber != 0) {
+            revert SettlementBatchAlreadyUploaded(cycleId, party, first, earlier.recordedAs, earlier.blockNumber);
+        }
         bytes32 last = _lastTradeId[cycleId][party];
         bytes32 chain = _clearingHash[cycleId][party];
         uint64 own = 0;
@@ -114,6 +128,13 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         address second = _checkSecondParty();
         _checkOpen(cycleId);
         _checkBatch(entries.length);
+        bytes32 contentHash = keccak256(abi.encode(entries));
+        IdempotencyKeys.Use memory earlier = _secondBatches[cycleId][second].claim(contentHash, entries.length);
+        if (earlier.blockNumber != 0) {
+            revert SettlementSecondClearingAlreadySubmitted(
+                cycleId, second, contentHash, earlier.recordedAs, earlier.blockNumber
+            );
+        }
         for (uint256 i; i < entries.length; ++i) {
             SecondClearing calldata e = entries[i];
             if (!_isFirstParty(e.party)) revert SettlementPartyNotFirstParty(e.party);
@@ -236,6 +257,24 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     /// @inheritdoc ISettlementEngine
     function clearingHash(bytes32 cycleId, address party) external view returns (bytes32) {
         return _clearingHash[cycleId][party];
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function uploadOf(bytes32 cycleId, address party, bytes32 firstTradeId)
+        external
+        view
+        returns (uint256 count, uint256 blockNumber)
+    {
+        return IdempotencyKeys.answer(_uploads[cycleId][party][firstTradeId]);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function secondClearingOf(bytes32 cycleId, address secondParty, bytes32 contentHash)
+        external
+        view
+        returns (uint256 count, uint256 blockNumber)
+    {
+        return IdempotencyKeys.answer(_secondBatches[cycleId][secondParty][contentHash]);
     }
 
     /// @inheritdoc ISettlementEngine

@@ -6,14 +6,19 @@ import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
 import {IDepositToken} from "../../interfaces/IDepositToken.sol";
 import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
 import {Roles} from "../consortium/Roles.sol";
+import {IdempotencyKeys} from "../libraries/IdempotencyKeys.sol";
 
 /// @title DepositToken
 /// @notice Tokenised deposit (one currency, integer minor units) held only by active members.
 /// @dev `decimals()` is 0: one token is one minor unit (e.g. one fen), so amounts on chain, in Python
 /// and in reports are the same integers.
 contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
+    using IdempotencyKeys for mapping(bytes32 => IdempotencyKeys.Use);
+
     bytes32 private immutable _currency;
     mapping(address agent => bool) private _agents;
+    // payment references of issues and redemptions (recordedAs: the holder)
+    mapping(bytes32 paymentRef => IdempotencyKeys.Use) private _paymentRefs;
 
     constructor(IConsortiumRegistry registry_, bytes32 currency_, string memory name_, string memory symbol_)
         ERC20(name_, symbol_)
@@ -35,6 +40,7 @@ contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
     /// @inheritdoc IDepositToken
     function issue(address to, uint256 amount, bytes32 paymentRef) external onlyRole(Roles.CASH_ISSUER) {
         if (amount == 0) revert DepositZeroAmount();
+        _claimPaymentRef(paymentRef, to);
         _mint(to, amount);
         emit DepositIssued(to, amount, paymentRef, msg.sender);
     }
@@ -42,6 +48,7 @@ contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
     /// @inheritdoc IDepositToken
     function redeem(address from, uint256 amount, bytes32 paymentRef) external onlyRole(Roles.CASH_ISSUER) {
         if (amount == 0) revert DepositZeroAmount();
+        _claimPaymentRef(paymentRef, from);
         _burn(from, amount);
         emit DepositRedeemed(from, amount, paymentRef, msg.sender);
     }
@@ -61,6 +68,22 @@ contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
     /// @notice Whether `agent` may move deposits with agentTransfer.
     function isSettlementAgent(address agent) external view returns (bool) {
         return _agents[agent];
+    }
+
+    /// @inheritdoc IDepositToken
+    function paymentRefUse(bytes32 paymentRef) external view returns (address holder, uint256 blockNumber) {
+        uint256 recordedAs;
+        (recordedAs, blockNumber) = IdempotencyKeys.answer(_paymentRefs[paymentRef]);
+        holder = address(uint160(recordedAs));
+    }
+
+    /// @dev A payment reference books one cash movement: non-zero, used once.
+    function _claimPaymentRef(bytes32 paymentRef, address holder) private {
+        if (paymentRef == bytes32(0)) revert DepositZeroPaymentRef();
+        IdempotencyKeys.Use memory earlier = _paymentRefs.claim(paymentRef, uint160(holder));
+        if (earlier.blockNumber != 0) {
+            revert DepositPaymentRefUsed(paymentRef, address(uint160(earlier.recordedAs)), earlier.blockNumber);
+        }
     }
 
     /// @dev Holders must be active members (mint and burn check the side that exists).

@@ -182,7 +182,7 @@ def demo_throughput(accounts, args: argparse.Namespace, raw: float) -> dict[str,
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     results, _ = run_day(accounts, "config/consortium.yaml", size, 20261122, Path(args.out) / "day",
-                         Console(quiet=True), seconds)
+                         Console(quiet=True), seconds=seconds)
     elapsed = time.perf_counter() - t0
     windows = [r.window for r in results if r.window]
     business = max(w[1] for w in windows) - min(w[0] for w in windows)

@@ -82,7 +82,7 @@ def _cycle(
     cast.csd.security_token.setSettlementAgent(harness, True, {"from": cast.csd.account})
     for token in cast.cash.tokens.values():
         token.setSettlementAgent(harness, True, {"from": cast.cash.account})
-    day.fund(cast, trades)
+    day.fund(cast, trades, ref="cash received for gross settlement")
     by_id = {t.trade_id: t for t in trades}
     execs = []
     for k in range(executions):

@@ -49,3 +49,19 @@ def bootstrap_consortium(
         if progress:
             progress(f"{a}<->{b}")
     return Members(by_name=by_name, roles={i.id: list(i.roles) for i in cfg.institutions}), manager
+
+
+def rebuild_members(
+    suite: Any, cfg: Consortium, founder: Any, accounts: Any, seed: int
+) -> tuple[Members, PermissionManager]:
+    """The members `bootstrap_consortium(…, seed)` admitted, rebuilt from their deterministic keys
+    without sending anything (a day resumed after a restart)."""
+    registry = suite.registry
+    by_name = {
+        spec.id: Institution(
+            spec.name, accounts.add(institution_key(seed, spec.id)), registry, spec.jurisdiction
+        )
+        for spec in cfg.institutions
+    }
+    manager = PermissionManager(cfg.founder, founder, registry, cfg.founder_jurisdiction)
+    return Members(by_name=by_name, roles={i.id: list(i.roles) for i in cfg.institutions}), manager

@@ -83,16 +83,20 @@ def project():
     return proj
 
 
-def connect(network_id: str = "development", quiet: bool = True) -> None:
+def connect(network_id: str = "development", quiet: bool = True, port: int | None = None) -> None:
     """Connect to `network_id`, launching a local chain on a free port when brownie owns it.
 
     `quiet` stops brownie printing every transaction (the demo and bench print their own progress).
+    `port` attaches to the local chain already listening there instead (a chain restarted from its
+    saved state, which the day then resumes on).
     """
     if quiet:
         CONFIG.argv["silent"] = True
     if network.is_connected():
         return
-    if "cmd" in CONFIG.networks.get(network_id, {}):
+    if port is not None:
+        CONFIG.networks[network_id].setdefault("cmd_settings", {})["port"] = int(port)
+    elif "cmd" in CONFIG.networks.get(network_id, {}):
         use_free_ports()
     network.connect(network_id)
     patch_receipt_race()

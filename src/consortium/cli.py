@@ -10,11 +10,11 @@ import argparse
 import sys
 
 
-def _connect(network: str):
+def _connect(network: str, port: int | None = None):
     from consortium import chain
 
     chain.project()
-    chain.connect(network)
+    chain.connect(network, port=port)
     return chain
 
 
@@ -45,7 +45,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     load_consortium(args.config)
     load_sizes(DEFAULT_SIZES, args.size)
     _without_step_tracing(args.network)
-    chain = _connect(args.network)
+    chain = _connect(args.network, args.rpc_port)
     from consortium.demo import run_demo
 
     return run_demo(chain.accounts(), args)
@@ -150,7 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--config", default="config/consortium.yaml")
     demo.add_argument("--size", default="quick", help="day size profile from config/day-sizes.yaml")
     demo.add_argument("--seed", type=int, default=20261122)
-    demo.add_argument("--out", default="reports")
+    demo.add_argument("--out", default="reports",
+                      help="folder of the day: reports, the day's record, stores, index")
+    lines = ("annuity", "confirmations", "settlement", "bills")
+    demo.add_argument("--lines", nargs="+", choices=lines, metavar="LINE",
+                      help=f"run only these business lines (default: all of {', '.join(lines)})")
+    demo.add_argument("--stop-after", metavar="LINE", choices=lines,
+                      help="stop after this line (its events indexed); continue later with --resume")
+    demo.add_argument("--resume", action="store_true",
+                      help="continue the day recorded in --out (e.g. on a chain restarted from its state)")
+    demo.add_argument("--rpc-port", type=int, metavar="PORT",
+                      help="attach to the local chain listening on this port instead of launching one")
     demo.set_defaults(func=cmd_demo)
     bench = with_network(sub.add_parser("bench", help="gas and throughput benchmark"))
     bench.add_argument("--out", default="bench")

@@ -3,6 +3,13 @@
 validate the consortium file → deploy the suite → admit the institutions and open their channels →
 run each business line's day → write and verify every regulator's reports → print a summary.
 Exits 1 if any check of any line fails.
+
+A day can stop and resume (a chain stopped mid-day and restarted from its saved state): the out folder
+keeps the day's record (`day.json`: suite, lines done and their results), every institution's store
+(outboxes) and the reporting node's index. `--stop-after LINE` indexes what happened so far and stops;
+`--resume` rebuilds the suite and the members, lets every agent resume its outbox (book what the chain
+holds, resend the rest), runs the lines not done and writes the reports (the index resumes at its
+cursor). A line is the unit of resumption: one interrupted half-way is refused, not replayed.
 """
 
 from __future__ import annotations
@@ -10,19 +17,21 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import json
 import random
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from consortium.bootstrap import bootstrap_consortium
+from consortium.bootstrap import bootstrap_consortium, rebuild_members
 from consortium.chain import ROOT
 from consortium.config import load_consortium, load_sizes
-from consortium.deploy import deploy_all
+from consortium.deploy import deploy_all, suite_at
 from consortium.scenarios import DayContext, LineResult
 
 # bills last: its redemption moves a local chain's clock to the bills' maturity (days later)
@@ -34,33 +43,61 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), transient=False)
 
 
-def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: Console,
-            seconds: dict[str, float] | None = None) -> tuple[list[LineResult], dict]:
-    """Run the day; returns each line's result and what the reporting step produced.
+class ResumeError(RuntimeError):
+    """The recorded day cannot be resumed (no record, or a line interrupted half-way)."""
 
-    `seconds`, if given, receives the wall time of each stage: deploy, bootstrap, lines, reports
-    (each line's business window, first transaction sent to last receipt, is its `window`)."""
+
+def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: Console,
+            stop_after: str | None = None, resume: bool = False,
+            lines: tuple[str, ...] = LINES,
+            seconds: dict[str, float] | None = None) -> tuple[list[LineResult], dict]:
+    """Run the day's `lines` (or resume the day recorded in `out`); returns each line's result and
+    what the reporting step produced ({"stopped_after": line} when stopped after a line).
+
+    `seconds`, if given, receives the wall time of each stage: deploy (or resume), bootstrap, lines,
+    reports (each line's business window, first transaction sent to last receipt, is its `window`)."""
     seconds = {} if seconds is None else seconds
+    out.mkdir(parents=True, exist_ok=True)
+    record_path = out / "day.json"
+    if resume:
+        if not record_path.exists():
+            raise ResumeError(f"{record_path}: no day recorded here to resume; run without --resume")
+        day = json.loads(record_path.read_text())
+        cfg_path, size, seed, lines = day["config"], day["size"], day["seed"], tuple(day["lines"])
     cfg = load_consortium(ROOT / cfg_path if not Path(cfg_path).is_absolute() else cfg_path)
     sizes = load_sizes(ROOT / "config/day-sizes.yaml", size)
     founder = accounts[0]
     t0 = time.perf_counter()
-    suite = deploy_all(founder, cfg.founder, cfg.founder_jurisdiction)
-    seconds["deploy"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    with _progress() as bar:
-        task = bar.add_task("admit institutions", total=len(cfg.institutions) + len(cfg.channels))
-        members, manager = bootstrap_consortium(
-            suite, cfg, founder, accounts, seed, progress=lambda _x: bar.advance(task)
-        )
-    seconds["bootstrap"] = time.perf_counter() - t0
+    if resume:
+        suite = suite_at(day["suite"], day["block"])
+        members, manager = rebuild_members(suite, cfg, founder, accounts, seed)
+        results = [LineResult(**r) for r in day["results"]]
+        seconds["resume"] = time.perf_counter() - t0
+    else:
+        suite = deploy_all(founder, cfg.founder, cfg.founder_jurisdiction)
+        seconds["deploy"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with _progress() as bar:
+            task = bar.add_task("admit institutions", total=len(cfg.institutions) + len(cfg.channels))
+            members, manager = bootstrap_consortium(
+                suite, cfg, founder, accounts, seed, progress=lambda _x: bar.advance(task)
+            )
+        seconds["bootstrap"] = time.perf_counter() - t0
+        results = []
+        # the institutions' stores and mailboxes belong to this run's freshly deployed suite
+        shutil.rmtree(out / "work", ignore_errors=True)
+        day = {"config": str(cfg_path), "size": size, "seed": seed, "lines": list(lines), "suite": suite.addresses(),
+               "block": suite.block, "first_day": _chain_day(), "started": None, "results": []}
     t_lines = time.perf_counter()
-    results: list[LineResult] = []
-    out.mkdir(parents=True, exist_ok=True)
-    # the institutions' stores and mailboxes belong to this run's freshly deployed suite
-    shutil.rmtree(out / "work", ignore_errors=True)
-    first_day = _chain_day()
-    for line in LINES:
+    contexts = {line: DayContext(suite=suite, members=members, manager=manager,
+                                 rng=random.Random(f"{seed}:{line}"), size=sizes.get(line, {}),
+                                 workdir=out / "work" / line) for line in LINES}
+    if resume:
+        _resume_agents(day, contexts, console)
+    done = {r.line for r in results}
+    for line in (x for x in LINES if x in lines):
+        if line in done:
+            continue
         try:
             module = importlib.import_module(f"consortium.scenarios.{line}")
         except ModuleNotFoundError as exc:
@@ -68,10 +105,10 @@ def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: C
                 raise
             console.print(f"[yellow]{line}: no scenario in this build, skipped[/yellow]")
             continue
-        ctx = DayContext(suite=suite, members=members, manager=manager,
-                         rng=random.Random(f"{seed}:{line}"), size=sizes.get(line, {}),
-                         workdir=out / "work" / line)
+        ctx = contexts[line]
         ctx.workdir.mkdir(parents=True, exist_ok=True)
+        day["started"] = line
+        _save(record_path, day)
         t0 = time.perf_counter()
         console.print(f"[bold]{line}[/bold] day …")
         result = module.run_day(ctx)
@@ -80,12 +117,64 @@ def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: C
         if pipe is not None and pipe.first_sent_at is not None and pipe.last_collected_at is not None:
             result.window = (pipe.first_sent_at, pipe.last_collected_at)
         results.append(result)
+        day["results"].append(asdict(result))
+        day["started"] = None
+        _save(record_path, day)
+        if line == stop_after:
+            run = index_day(suite, out)
+            console.print(f"stopped after {line}: {run.events} events indexed up to block "
+                          f"{run.to_block}; continue with --resume")
+            return results, {"stopped_after": line}
     seconds["lines"] = time.perf_counter() - t_lines
     t0 = time.perf_counter()
-    days = sorted({first_day, _chain_day()})
+    days = sorted({day["first_day"], _chain_day()})
     reports = write_and_verify_reports(suite, members, seed, out, console, days)
     seconds["reports"] = time.perf_counter() - t0
     return results, reports
+
+
+def _resume_agents(day: dict, contexts: dict[str, DayContext], console: Console) -> None:
+    """Every agent of the lines that ran resumes its outbox: what the chain holds is booked, the rest
+    resent. A line interrupted half-way cannot be replayed (its other steps are not keyed)."""
+    ran = [r["line"] for r in day["results"]] + ([day["started"]] if day["started"] else [])
+    booked = resent = 0
+    for line in ran:
+        module = importlib.import_module(f"consortium.scenarios.{line}")
+        for agent in module.agents(contexts[line]):
+            for b in agent.outbox.resume():
+                booked += b.source == "chain"
+                resent += b.source == "receipt"
+    console.print(f"resumed: {booked} batch(es) booked from the chain, {resent} resent")
+    if day["started"]:
+        raise ResumeError(
+            f"line {day['started']} was interrupted half-way: its keyed batches are booked, but its "
+            "other steps cannot be replayed; run the day again on a fresh chain"
+        )
+
+
+def _save(path: Path, day: dict) -> None:
+    """Write the day's record atomically (a crash leaves the previous record, never half of one)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(day, indent=1, sort_keys=True, default=_plain) + "\n")
+    tmp.replace(path)
+
+
+def _plain(value):
+    """JSON for numpy scalars and other values the lines put in their metrics."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def index_day(suite, out: Path):
+    """Index the day so far into the reporting node's index (the one the report step reads)."""
+    from consortium import chain
+    from consortium.reporting import open_index
+    from consortium.reporting.rules import load_rules
+
+    indexer = open_index(suite, load_rules(), out, chain.web3(), deployment_block=suite.block)
+    try:
+        return indexer.run()
+    finally:
+        indexer.dispose()
 
 
 def parse_date(day: int) -> str:
@@ -131,7 +220,10 @@ def write_and_verify_reports(suite, members, seed: int, out: Path, console: Cons
     return summary
 
 
-def _fmt(v) -> str:
+def _fmt(v, key: str = "") -> str:
+    """A figure for the summary: wall times in seconds, fractions (efficiencies) as percentages."""
+    if key == "seconds" or key.endswith("_seconds"):
+        return f"{v:,.2f} s"
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
@@ -158,14 +250,20 @@ def key_figures(results: list[LineResult]) -> list[str]:
     lines = []
     for r in results:
         shown = {k: v for k, v in r.metrics.items() if k != "roots" and (not isinstance(v, (dict, list)) or v)}
-        lines.append(f"  {r.line:14} " + "; ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in shown.items()))
+        lines.append(f"  {r.line:14} " + "; ".join(f"{k.replace('_', ' ')} {_fmt(v, k)}" for k, v in shown.items()))
     return lines
 
 
 def run_demo(accounts, args: argparse.Namespace) -> int:
     console = Console()
     t0 = time.perf_counter()
-    results, reports = run_day(accounts, args.config, args.size, args.seed, Path(args.out), console)
+    try:
+        results, reports = run_day(accounts, args.config, args.size, args.seed, Path(args.out), console,
+                                   getattr(args, "stop_after", None), getattr(args, "resume", False),
+                                   tuple(getattr(args, "lines", None) or LINES))
+    except ResumeError as exc:
+        console.print(f"[red]error: {exc}[/red]")
+        return 2
     console.print(summary_table(results))
     console.print("[bold]key figures[/bold]")
     for line in key_figures(results):

@@ -76,8 +76,13 @@ def deploy_all(admin: Any, founder_name: str = "Consortium permission manager", 
 def load_suite(network_id: str) -> Suite:
     """The suite recorded for `network_id` by the last deployment there."""
     rec = chain.DeploymentRecord.load(network_id)
-    registry = chain.at("ConsortiumRegistry", rec.contracts["ConsortiumRegistry"])
+    return suite_at(rec.contracts, rec.block)
+
+
+def suite_at(addresses: dict[str, str], block: int) -> Suite:
+    """The suite deployed at `addresses` ({key: address}, as Suite.addresses() gives them)."""
+    registry = chain.at("ConsortiumRegistry", addresses["ConsortiumRegistry"])
     others = {
-        k: chain.at(k.split(":")[0], v) for k, v in rec.contracts.items() if k != "ConsortiumRegistry"
+        k: chain.at(k.split(":")[0], v) for k, v in addresses.items() if k != "ConsortiumRegistry"
     }
-    return Suite(registry=registry, contracts=others, block=rec.block)
+    return Suite(registry=registry, contracts=others, block=block)

@@ -2,7 +2,8 @@
 
 Why: each institution keeps its own records (requests, confirmations, details, results) and a journal of
 the steps it finished, so an agent killed between sending and recording can resume: it asks the journal
-(and the chain) what is done and redoes only the rest.
+(and the chain) what is done and redoes only the rest. The `outbox` table holds every keyed batch the
+institution sends: the intent before sending, the booking after (consortium.outbox drives it).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 from sqlalchemy import (
     BigInteger, Column, Integer, MetaData, String, Table, Text, create_engine, delete, event, select,
+    update,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -44,6 +46,17 @@ journal = Table(
     Column("step", String(200), primary_key=True),
     Column("ref", Text, nullable=False),
     Column("done_at", BigInteger, nullable=False),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("kind", String(64), primary_key=True),  # e.g. "AnnuityLedger.receiveContributions"
+    Column("key", String(200), primary_key=True),  # the batch's idempotency key
+    Column("args", Text, nullable=False),  # JSON: the call's arguments, enough to resend it
+    Column("intended_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, index=True),  # "pending" until booked, then "booked"
+    Column("booking", Text),  # JSON: block, what the chain recorded, tx hash, source
+    Column("booked_at", BigInteger),
 )
 
 DETAIL_COLUMNS = ["id", "amount", "counterparty", "paid_at"]
@@ -141,3 +154,51 @@ class Store:
         with self.engine.begin() as c:
             if c.execute(select(journal.c.step).where(journal.c.step == step)).first() is None:
                 c.execute(journal.insert().values(step=step, ref=ref, done_at=time.time_ns()))
+
+    # ------------------------------------------------------------ outbox
+    def intend(self, kind: str, key: str, args: Any) -> None:
+        """Record that a keyed batch is about to be sent (replaces an earlier intent of the key)."""
+        row = {"kind": kind, "key": key, "args": json.dumps(args, sort_keys=True),
+               "intended_at": time.time_ns(), "status": "pending", "booking": None, "booked_at": None}
+        with self.engine.begin() as c:
+            c.execute(delete(outbox).where(outbox.c.kind == kind, outbox.c.key == key))
+            c.execute(outbox.insert().values(row))
+
+    def book(self, kind: str, key: str, booking: dict[str, Any]) -> bool:
+        """Book a pending intent with what the chain recorded; False if it was booked already (the
+        first booking stands)."""
+        with self.engine.begin() as c:
+            done = c.execute(
+                update(outbox)
+                .where(outbox.c.kind == kind, outbox.c.key == key, outbox.c.status == "pending")
+                .values(status="booked", booking=json.dumps(booking, sort_keys=True), booked_at=time.time_ns())
+            )
+        return done.rowcount == 1
+
+    def forget(self, kind: str, key: str) -> None:
+        """Drop an intent the chain never recorded (the send was refused for another reason)."""
+        with self.engine.begin() as c:
+            c.execute(delete(outbox).where(outbox.c.kind == kind, outbox.c.key == key))
+
+    def intent(self, kind: str, key: str) -> dict[str, Any] | None:
+        """One outbox row, JSON fields decoded, or None."""
+        with self.engine.connect() as c:
+            r = c.execute(select(outbox).where(outbox.c.kind == kind, outbox.c.key == key)).first()
+        return _outbox_row(r) if r else None
+
+    def intents(self, status: str | None = None, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Outbox rows (all, or only `status`, only of `kinds`) in the order they were intended."""
+        q = select(outbox).order_by(outbox.c.intended_at)
+        if status is not None:
+            q = q.where(outbox.c.status == status)
+        if kinds is not None:
+            q = q.where(outbox.c.kind.in_(list(kinds)))
+        with self.engine.connect() as c:
+            return [_outbox_row(r) for r in c.execute(q).all()]
+
+
+def _outbox_row(r: Any) -> dict[str, Any]:
+    row = dict(r._mapping)
+    row["args"] = json.loads(row["args"])
+    row["booking"] = json.loads(row["booking"]) if row["booking"] else None
+    return row

@@ -53,6 +53,11 @@ class TxPipeError(RuntimeError):
         super().__init__(f"{len(failures)} transaction(s) failed: {shown}{more}")
 
 
+class TxPipeTimeout(TxPipeError):
+    """Receipts that never came: those transactions' fate is unknown (they may still be mined), so
+    an outbox keeps their intents pending instead of treating them as refused."""
+
+
 class PendingTx:
     """A transaction sent through a pipe; reads like a brownie receipt once its phase is collected."""
 
@@ -70,11 +75,18 @@ class PendingTx:
         self._timestamp: int | None = None
 
     @property
+    def collected(self) -> bool:
+        """Whether its phase was collected (its receipt is known): an outbox books it only then."""
+        return self._receipt is not None
+
+    @property
     def receipt(self) -> dict:
         """The node's receipt (JSON fields); waits for the pipe's phase if still in flight."""
         if self._receipt is None:
             self.pipe.wait()
-        return self._receipt  # type: ignore[return-value]
+        if self._receipt is None:  # its phase was closed without it (the receipts timed out)
+            raise TxPipeTimeout([(self.label, "receipt never collected")])
+        return self._receipt
 
     def __getitem__(self, key: str) -> Any:
         return self.receipt[key]
@@ -390,7 +402,7 @@ class TxPipe:
             if todo:
                 if time.monotonic() > deadline:
                     labels = [p.label for p in phase if p.txid in set(todo)]
-                    raise TxPipeError(
+                    raise TxPipeTimeout(
                         [(label, f"not mined after {RECEIPT_TIMEOUT:.0f} s") for label in labels]
                     )
                 time.sleep(0.002)

@@ -346,3 +346,12 @@ def second_clearing(
         taxes += line.taxes
     cfg = keccak(b"".join(config_hash(charges[k]) for k in sorted(charges)))
     return SecondClearing(party, b.count, b.hash, fees, taxes, cfg)
+
+
+SECOND_CLEARING_TYPE = "(address,uint64,bytes32,uint256,uint256,bytes32)[]"
+
+
+def second_clearing_key(entries: Sequence[SecondClearing]) -> bytes:
+    """keccak256(abi.encode(entries)): the idempotency key SettlementEngine.submitSecondClearing
+    keeps per (cycle, second party), so a resent batch is refused and a correction is not."""
+    return keccak(encode([SECOND_CLEARING_TYPE], [[e.as_tuple() for e in entries]]))

@@ -23,11 +23,13 @@ from consortium.reporting.builder import (
     RecordContext,
     RegistryDirectory,
     ReportingError,
+    anchor_outbox,
     anchor_report,
     build_report,
     join_index,
     open_report,
     parse_day,
+    resume_anchors,
     rules_status,
     write_report,
 )
@@ -35,6 +37,7 @@ from consortium.reporting.envelope import KeyDirectory, KeyPair
 from consortium.reporting.indexer import Indexer, sources_from_contracts
 from consortium.reporting.rules import DEFAULT_RULES_PATH, RulesError, load_rules
 from consortium.reporting.verify import ReportFileError, Verification, load_report, verify_report
+from consortium.store import Store
 
 __all__ = [
     "BuiltReport",
@@ -47,6 +50,7 @@ __all__ = [
     "contracts_of",
     "deploy",
     "load_rules",
+    "open_index",
     "open_report",
     "verify_report",
     "load_report",
@@ -86,6 +90,26 @@ def _deployment_block(contracts: Mapping[str, Any], given: int | None) -> int:
     return int(tx.block_number) if tx is not None else 0
 
 
+def open_index(
+    suite: Any,
+    rules: Any,
+    out: str | Path,
+    w3: Any,
+    db_url: str | None = None,
+    deployment_block: int | None = None,
+) -> Indexer:
+    """The reporting node's indexer of `suite`'s events under `rules` (default database: sqlite file
+    `index-<chain id>.sqlite` in `out`), the one build_reports runs: indexing during the day with it
+    lets the report step resume at its cursor."""
+    contracts = contracts_of(suite)
+    return Indexer(
+        w3,
+        sources_from_contracts(contracts, rules),
+        db_url or f"sqlite:///{Path(out) / f'index-{int(w3.eth.chain_id)}.sqlite'}",
+        _deployment_block(contracts, deployment_block),
+    )
+
+
 def build_reports(
     suite: Any,
     day: Any,
@@ -103,6 +127,7 @@ def build_reports(
     deployment_block: int | None = None,
     progress: bool = True,
     write: bool = True,
+    store: Store | None = None,
 ) -> list[BuiltReport]:
     """Index the chain, then build (and anchor, and write) the reports of `day`.
 
@@ -115,6 +140,9 @@ def build_reports(
     keys         public encryption keys by address (confidential fields are sealed to them)
     private_keys regulators' private encryption keys, to write decrypted HTML/CSV views
     disclosures  {on-chain hash (0x…): plaintext} disclosed off chain by institutions
+    store        the reporting node's Store (default: a sqlite file per chain in `out`): its
+                 outbox holds each report saved before its root is anchored, so a run killed in
+                 between is finished by the next one (that report is not built again)
     Raises ReportingError (unknown regulator, unregistered rules) and RulesError (bad rules file).
     """
     if w3 is None:
@@ -133,12 +161,7 @@ def build_reports(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     chain_id = int(w3.eth.chain_id)
-    indexer = Indexer(
-        w3,
-        sources_from_contracts(contracts, rules),
-        db_url or f"sqlite:///{out / f'index-{chain_id}.sqlite'}",
-        _deployment_block(contracts, deployment_block),
-    )
+    indexer = open_index(contracts, rules, out, w3, db_url, deployment_block)
     try:
         indexer.run(progress=progress)
         events = indexer.events_of_day(day_n)
@@ -150,18 +173,31 @@ def build_reports(
     ctx = RecordContext(
         rules, directory, keys or KeyDirectory(), disclosures or {}, directory.regulators(), joins
     )
+    outbox = None
+    finished: list[dict] = []
+    if anchor is not None and reporter is not None:
+        genesis = bytes(w3.eth.get_block(0)["hash"]).hex()[:16]  # a new chain gets a new store
+        default = out / f"reporter-{chain_id}-{genesis}.sqlite"
+        outbox = anchor_outbox(anchor, reporter, store or Store.at(default))
+        finished = resume_anchors(outbox, anchor)
+    done = {(r["regulator"].lower(), int(r["day"])) for r in finished}
+    reports = finished + [
+        build_report(events, reg, day_n, chain_id, ctx, status)
+        for reg in targets
+        if (reg.address.lower(), day_n) not in done
+    ]
     built = []
-    for reg in targets:
-        report = build_report(events, reg, day_n, chain_id, ctx, status)
-        if anchor is not None and reporter is not None:
-            anchor_report(report, anchor, reporter)
+    for report in reports:
+        if outbox is not None and not report["anchor"]["anchored"]:
+            anchor_report(report, anchor, reporter, outbox)
+        reg_address = report["regulator"]
         paths: dict[str, Path] = {}
         if write:
-            key = (private_keys or {}).get(reg.address) or (private_keys or {}).get(
-                reg.address.lower()
+            key = (private_keys or {}).get(reg_address) or (private_keys or {}).get(
+                reg_address.lower()
             )
             paths = write_report(report, out, key)
-        built.append(BuiltReport(reg.address, day_n, report, paths))
+        built.append(BuiltReport(reg_address, int(report["day"]), report, paths))
     return built
 
 

@@ -19,13 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_abi import encode
+from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 
 from consortium.domain.roles import ROLES, role_name
+from consortium.outbox import Booking, Kind, Outbox, OutboxConflict, Recorded, key_of
 from consortium.reporting.envelope import Envelope, EnvelopeError, KeyDirectory, open_envelope, seal
 from consortium.reporting.indexer import SECONDS_PER_DAY
 from consortium.reporting.rules import FieldSpec, ReportingRules, Rule
 from consortium.reporting.verify import LEAF_ENCODING, ZERO32, build_tree, leaf_value, record_hash
+from consortium.store import Store
 
 SCHEMA_ID = "consortium-ledger/regulator-report/1"
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -481,27 +484,106 @@ def build_report(
     }
 
 
-def anchor_report(report: dict, anchor: Any, reporter: Any) -> dict:
-    """Anchor the report's root as the next version of (regulator, day); fills report["anchor"]."""
+ANCHOR = "ReportAnchor.anchor"
+REPORT_DOC = "report"  # the built report, saved in the reporter's store before its root is anchored
+
+
+def anchor_outbox(anchor: Any, reporter: Any, store: Store | None = None) -> Outbox:
+    """The reporting node's outbox for ReportAnchor.anchor, keyed by (regulator, day, version).
+
+    Why: a reporter killed between anchoring a root and writing the report would otherwise leave an
+    anchored version nobody received, and anchor the rebuilt report (new seals, new root) as the next
+    one. With the intent and the built report in its store, `resume_anchors` finishes the report
+    whose root the chain holds (or anchors it) instead."""
+    outbox = Outbox(store or Store())
+
+    def probe(a: list) -> Recorded | None:
+        regulator, day, version, root = a[0], int(a[1]), int(a[2]), a[3]
+        if int(anchor.latestVersion(regulator, day)) < version:
+            return None
+        onchain = anchor.getAnchor(regulator, day, version)
+        if _hex(onchain[0]) != _hex(root):
+            raise OutboxConflict(
+                f"version {version} of {regulator} day {day} was anchored with root "
+                f"{_hex(onchain[0])}, not {_hex(root)}: another reporter anchored it; build again"
+            )
+        return Recorded(int(onchain[5]), {"version": version})
+
+    outbox.register(
+        ANCHOR,
+        Kind(
+            send=lambda a: anchor.anchor(*a, {"from": reporter}),
+            probe=probe,
+            booked_as=lambda tx, a: {"version": int(a[2])},
+        ),
+    )
+    return outbox
+
+
+def anchor_report(report: dict, anchor: Any, reporter: Any, outbox: Outbox | None = None) -> dict:
+    """Anchor the report's root as the next version of (regulator, day); fills report["anchor"].
+
+    The report is saved in the outbox's store first, so `resume_anchors` can finish it after a
+    crash."""
+    outbox = outbox or anchor_outbox(anchor, reporter)
     regulator, day = report["regulator"], int(report["day"])
     version = int(anchor.latestVersion(regulator, day)) + 1
     a = report["anchor"]
-    tx = anchor.anchor(
-        regulator,
-        day,
-        version,
-        a["root"],
-        report["rules"]["hash"],
-        a["recordCount"],
-        {"from": reporter},
-    )
-    a.update(
+    args = [regulator, day, version, a["root"], report["rules"]["hash"], a["recordCount"]]
+    key = key_of(regulator, day, version)
+    outbox.store.put(REPORT_DOC, key, report)
+    _fill_anchor(report, anchor, outbox.send(ANCHOR, key, args))
+    return report
+
+
+def resume_anchors(outbox: Outbox, anchor: Any) -> list[dict]:
+    """Finish the reports an earlier run built but did not see anchored: book the versions the chain
+    holds, anchor the others; returns those reports, anchored (their files are not written yet)."""
+    done = []
+    for booking in outbox.resume():
+        report = outbox.store.get(REPORT_DOC, booking.key)
+        if report is None:
+            raise ReportingError(
+                f"{outbox.store.url}: anchor intent {booking.key} has no saved report; "
+                "it cannot be finished (delete the store to build the day again)"
+            )
+        done.append(_fill_anchor(report, anchor, booking))
+    return done
+
+
+def _fill_anchor(report: dict, anchor: Any, booking: Booking) -> dict:
+    tx_hash = booking.tx_hash
+    if tx_hash is None and booking.block is not None:  # found on chain: read its event's tx
+        tx_hash = _anchor_tx(anchor, report, int(booking.value["version"]), booking.block)
+    report["anchor"].update(
         contract=str(anchor.address),
-        version=version,
-        txHash=_hex(tx.txid) if hasattr(tx, "txid") else _hex(tx["transactionHash"]),
+        version=int(booking.value["version"]),
+        txHash=tx_hash,
         anchored=True,
     )
     return report
+
+
+def _anchor_tx(anchor: Any, report: dict, version: int, block: int) -> str | None:
+    """The hash of the transaction that anchored (regulator, day, version), from its event."""
+    from consortium import chain  # the only brownie importer, loaded only when needed
+
+    w3 = chain.web3()
+    event = next(
+        e for e in anchor.abi if e.get("type") == "event" and e["name"] == "ReportAnchored"
+    )
+    topics = ["0x" + event_abi_to_log_topic(event).hex()] + [
+        "0x" + encode([t], [v]).hex()
+        for t, v in (
+            ("address", report["regulator"]),
+            ("uint32", int(report["day"])),
+            ("uint32", version),
+        )
+    ]
+    logs = w3.eth.get_logs(
+        {"address": str(anchor.address), "fromBlock": block, "toBlock": block, "topics": topics}
+    )
+    return _hex(logs[0]["transactionHash"]) if logs else None
 
 
 # ------------------------------------------------------------------ files

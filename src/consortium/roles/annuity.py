@@ -9,7 +9,10 @@
 - InvestmentManagerPlatform (INVESTMENT_MANAGER): executes allocation instructions against a price
   series it is given and reports feedback (unit prices after execution).
 
-The classes receive deployed contracts and accounts; they never import brownie.
+The classes receive deployed contracts and accounts; they never import brownie. The trustee and the
+account manager send their batches through an outbox in their store (consortium.outbox): a
+contribution batch is keyed by its payroll reference, a posting by its batch id, so an agent restarted
+after a crash books what the chain recorded and resends only the rest.
 """
 
 from __future__ import annotations
@@ -18,12 +21,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_abi import encode
+from eth_utils import keccak
+
 from consortium.domain.allocation import INITIAL_UNIT_PRICE, check_ratios
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
+from consortium.outbox import Kind, Outbox, OutboxConflict, Submission, key_of, recorded
 from consortium.roles.membership import Institution
+from consortium.store import Store
 
 MAX_BATCH = 256  # AnnuityLedger.MAX_BATCH
 MAX_ALLOCATION_BATCH = 50  # AnnuityLedger.MAX_ALLOCATION_BATCH
+RECEIVE = "AnnuityLedger.receiveContributions"
+POST = "AnnuityLedger.postContributions"
 
 
 def _b32(value: Any) -> bytes:
@@ -57,6 +67,17 @@ class ContributionBatch:
     @property
     def total(self) -> int:
         return sum(self.amounts)
+
+    @classmethod
+    def booked(cls, sub: Submission) -> ContributionBatch:
+        """The batch a booked receiveContributions submission (args: ref, accounts, amounts) became."""
+        ref, accounts, amounts = sub.args
+        return cls(
+            int(sub.value["batchId"]),
+            _b32(ref),
+            tuple(_b32(a) for a in accounts),
+            tuple(int(x) for x in amounts),
+        )
 
 
 @dataclass(frozen=True)
@@ -191,6 +212,11 @@ class AnnuityServicePlatform:
         )
 
 
+def contribution_hash(accounts: Sequence[Any], amounts: Sequence[int]) -> bytes:
+    """keccak256(abi.encode(accounts, amounts)): a batch's contentHash as AnnuityLedger keeps it."""
+    return keccak(encode(["bytes32[]", "uint256[]"], [[_b32(a) for a in accounts], list(amounts)]))
+
+
 @dataclass
 class TrusteePlatform:
     """The trustee: plans, contributions, monthly investment of new money, feedback forwarding."""
@@ -198,10 +224,38 @@ class TrusteePlatform:
     institution: Institution
     ledger: Any
     plans: Any
+    store: Store = field(default_factory=Store)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.store)
+        self.outbox.register(
+            RECEIVE,
+            Kind(
+                send=lambda a: self.ledger.receiveContributions(
+                    *a, {"from": self.institution.account}
+                ),
+                probe=self._received,
+                booked_as=lambda tx, a: {
+                    "batchId": int(tx.events["ContributionBatchReceived"]["batchId"])
+                },
+            ),
+        )
 
     @property
     def address(self) -> str:
         return self.institution.address
+
+    def _received(self, args: list) -> Any:
+        """The batch booked under the payroll reference, if it holds exactly these contributions."""
+        batch_id, block = self.ledger.batchOfRef(args[0])
+        found = recorded(block, batchId=int(batch_id))
+        if found is not None:
+            content = _b32(self.ledger.getContributionBatch(batch_id)["contentHash"])
+            if content != contribution_hash(args[1], args[2]):
+                raise OutboxConflict(
+                    f"payroll reference {args[0]} is batch {batch_id} on chain, with other contributions"
+                )
+        return found
 
     def define_plan(self, plan_code: str, ratios: Mapping[str, int]) -> int:
         """Define the next version of a plan from {item code: basis points}; returns the version."""
@@ -220,22 +274,26 @@ class TrusteePlatform:
     def receive_contributions(
         self, payroll_ref: str, contributions: Mapping[bytes, int]
     ) -> list[ContributionBatch]:
-        """Record an employer's payroll contributions (chunked at MAX_BATCH accounts per batch)."""
-        batches = []
+        """Record an employer's payroll contributions (chunked at MAX_BATCH accounts per batch),
+        each batch once (keyed by its payroll reference); waits for batches sent through a pipe."""
+        subs = self.submit_contributions(payroll_ref, contributions)
+        self.outbox.collect()
+        return [ContributionBatch.booked(s) for s in subs]
+
+    def submit_contributions(
+        self, payroll_ref: str, contributions: Mapping[bytes, int]
+    ) -> list[Submission]:
+        """The batches of `receive_contributions` submitted through the outbox without waiting (a
+        pipelined phase): `ContributionBatch.booked(sub)` once the outbox is collected."""
         entries = list(contributions.items())
-        for n, chunk in enumerate(_chunks(entries, MAX_BATCH)):
-            ref = doc_hash(f"{payroll_ref}#{n}")
-            accounts = tuple(a for a, _ in chunk)
-            amounts = tuple(int(x) for _, x in chunk)
-            tx = self.ledger.receiveContributions(
-                ref, list(accounts), list(amounts), {"from": self.institution.account}
+        return [
+            self.outbox.submit(
+                RECEIVE,
+                key_of(ref := doc_hash(f"{payroll_ref}#{n}")),
+                [ref, [a for a, _ in chunk], [int(x) for _, x in chunk]],
             )
-            batches.append(
-                ContributionBatch(
-                    int(tx.events["ContributionBatchReceived"]["batchId"]), ref, accounts, amounts
-                )
-            )
-        return batches
+            for n, chunk in enumerate(_chunks(entries, MAX_BATCH))
+        ]
 
     def allocate_cash(self, account_ids: Sequence[bytes]) -> list[IssuedInstruction]:
         """Invest the accounts' new money by their plans (chunked at MAX_ALLOCATION_BATCH)."""
@@ -260,10 +318,28 @@ class AccountManagerPlatform:
 
     institution: Institution
     ledger: Any
+    store: Store = field(default_factory=Store)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.store)
+        self.outbox.register(
+            POST,
+            Kind(
+                send=lambda a: self.ledger.postContributions(
+                    *a, {"from": self.institution.account}
+                ),
+                probe=self._posted,
+                booked_as=lambda tx, a: {"batchId": int(a[0])},
+            ),
+        )
 
     @property
     def address(self) -> str:
         return self.institution.address
+
+    def _posted(self, args: list) -> Any:
+        b = self.ledger.getContributionBatch(args[0])
+        return recorded(b["postedBlock"], batchId=int(args[0])) if b["posted"] else None
 
     def open_accounts(self, account_ids: Sequence[bytes]) -> list[Any]:
         return [
@@ -272,12 +348,10 @@ class AccountManagerPlatform:
         ]
 
     def post_contributions(self, batch: ContributionBatch) -> Any:
-        return self.ledger.postContributions(
-            batch.batch_id,
-            list(batch.accounts),
-            list(batch.amounts),
-            {"from": self.institution.account},
-        )
+        """Post a received batch once (keyed by its batch id); the transaction (through a pipe in
+        flight until the outbox is collected), or None when the chain had it posted already."""
+        args = [batch.batch_id, list(batch.accounts), list(batch.amounts)]
+        return self.outbox.submit(POST, key_of(batch.batch_id), args).tx
 
     def reset_holdings(self, account_id: bytes) -> IssuedInstruction:
         tx = self.ledger.resetHoldings(account_id, {"from": self.institution.account})

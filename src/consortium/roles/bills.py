@@ -8,18 +8,29 @@
 
 Documents never go on chain: each method takes the document text (or bytes) and sends its keccak hash.
 `deploy(proj, registry, admin)` deploys the line's contracts.
+
+Issues, redemptions and deposit issues go through the institution's outbox (consortium.outbox, over
+its `store`), keyed by the trade documents' hash, the redemption's reference and the payment
+reference: an agent restarted after a crash books what the chain holds and resends only the rest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from consortium.domain.bills import NodeState, proceeds
+from consortium.domain.bills import BillStatus, NodeState, proceeds
 from consortium.domain.hashing import code32, doc_hash
+from consortium.outbox import Kind, Outbox, Submission, counted, key_of, recorded
+from consortium.roles.deposits import deposit_issue_kind
 from consortium.roles.membership import Institution
+from consortium.store import Store
 
 ZERO32 = b"\0" * 32
+ISSUE = "BillToken.requestIssue"
+REDEEM = "BillToken.redeem"
+ISSUE_CASH = "DepositToken.issue"
 
 
 def _hash(document: str | bytes) -> bytes:
@@ -70,6 +81,10 @@ class _BillRole:
 
     inst: Institution
     bills: Any
+    store: Store = field(default_factory=Store, kw_only=True)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.store)
 
     @property
     def address(self) -> str:
@@ -91,12 +106,45 @@ class _BillRole:
 class BillClient(_BillRole):
     """Core enterprise or supplier: issues, reviews, passes on, finances and pays bills."""
 
-    def request_issue(self, *args: Any, **kwargs: Any) -> tuple[int, Any]:
-        """Issue a bill on ourselves; returns (bill id, receipt). Arguments: `send_issue_request`."""
-        tx = self.send_issue_request(*args, **kwargs)
-        return requested_node(tx), tx
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.outbox.register(
+            ISSUE,
+            Kind(
+                send=lambda a: self.bills.requestIssue(*a, self._tx()),
+                probe=self._issued,
+                booked_as=lambda tx, a: {"billId": requested_node(tx)},
+            ),
+        )
+        self.outbox.register(
+            REDEEM,
+            Kind(
+                send=lambda a: self.bills.redeem(*a, self._tx()),
+                probe=lambda a: counted(self.bills.redemptionOf(a[0]), a[1], REDEEM),
+                booked_as=lambda tx, a: {"count": len(a[1])},
+            ),
+        )
 
-    def send_issue_request(
+    def _issued(self, args: list) -> Any:
+        """The live bill issued on these documents, if any (a cancelled one frees them again)."""
+        bill_id, block = self.bills.billOfDocuments(args[4])
+        found = recorded(block, billId=int(bill_id))
+        if found is not None and int(self.bills.bill(bill_id)["status"]) == BillStatus.CANCELLED:
+            return None
+        return found
+
+    def request_issue(self, *args: Any, **kwargs: Any) -> tuple[int, Any]:
+        """Issue a bill on ourselves, once per set of trade documents; returns (bill id, receipt),
+        the receipt None when the chain held the issue already. Arguments: `submit_issue_request`."""
+        booked = self.outbox.send(ISSUE, *self._issue(*args, **kwargs))
+        return int(booked.value["billId"]), booked.tx
+
+    def submit_issue_request(self, *args: Any, **kwargs: Any) -> Submission:
+        """The issue request through the outbox without waiting (a pipelined day's phase): its bill
+        id is `sub.value["billId"]` once the outbox is collected. Arguments: `_issue`."""
+        return self.outbox.submit(ISSUE, *self._issue(*args, **kwargs))
+
+    def _issue(
         self,
         receiver: str,
         face_value: int,
@@ -104,18 +152,11 @@ class BillClient(_BillRole):
         trade_documents: str | bytes,
         currency: str = "CNY",
         require_channel: bool = False,
-    ) -> Any:
-        """Issue a bill on ourselves (we owe `receiver`): the request's transaction alone, so a
-        pipelined day reads `requested_node(tx)` once the phase is collected."""
-        return self.bills.requestIssue(
-            receiver,
-            face_value,
-            code32(currency),
-            maturity,
-            _hash(trade_documents),
-            require_channel,
-            self._tx(),
-        )
+    ) -> tuple[str, list]:
+        """(outbox key, requestIssue arguments) of an issue on ourselves (we owe `receiver`): the
+        trade documents' hash is the key (one set of documents, one live bill)."""
+        doc = _hash(trade_documents)
+        return key_of(doc), [receiver, face_value, code32(currency), maturity, doc, require_channel]
 
     def review(self, node_id: int, accept: bool, reason: str | bytes) -> Any:
         """Accept or reject an issue or transfer addressed to us (the reason is kept off chain)."""
@@ -168,12 +209,24 @@ class BillClient(_BillRole):
         )
 
     def redeem(
-        self, items: list[tuple[int, str, int]], payment_ref: str | bytes | None = None
+        self,
+        items: list[tuple[int, str, int]],
+        payment_ref: str | bytes | None = None,
+        batch_ref: str | bytes | None = None,
     ) -> Any:
-        """Pay holders [(node id, holder, amount), …] at maturity; on chain cash when no reference."""
+        """Pay holders [(node id, holder, amount), …] at maturity; on chain cash when no reference.
+
+        `batch_ref` names this redemption (its payment order) and makes it happen once; by default
+        it is derived from the items and the reference, so pass one to pay the same items twice
+        (instalments). Returns the transaction (through a pipe in flight until the outbox is
+        collected), or None when the chain held the redemption already."""
         nodes, holders, amounts = zip(*items) if items else ((), (), ())
         ref = ZERO32 if payment_ref is None else _hash(payment_ref)
-        return self.bills.redeem(list(nodes), list(holders), list(amounts), ref, self._tx())
+        if batch_ref is None:
+            batch_ref = json.dumps(["redeem", [list(i) for i in items], "0x" + ref.hex()])
+        key = _hash(batch_ref)
+        args = [key, list(nodes), list(holders), list(amounts), ref]
+        return self.outbox.submit(REDEEM, key_of(key), args).tx
 
     def holding(self, node_id: int) -> int:
         return int(self.bills.balanceOf(self.address, node_id))
@@ -222,11 +275,23 @@ class CashIssuer:
 
     inst: Institution
     cash: Any
+    store: Store = field(default_factory=Store, kw_only=True)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.store)
+        self.outbox.register(ISSUE_CASH, deposit_issue_kind(self.cash, self._tx))
+
+    def _tx(self) -> dict[str, Any]:
+        return {"from": self.inst.account}
 
     def allow_bills(self, bills: Any) -> Any:
         """Let the bill contract move deposits for disbursements and redemptions."""
-        return self.cash.setSettlementAgent(bills, True, {"from": self.inst.account})
+        return self.cash.setSettlementAgent(bills, True, self._tx())
 
     def fund(self, member: str, amount: int, payment_ref: str) -> Any:
-        """Issue deposits against cash received off chain."""
-        return self.cash.issue(member, amount, doc_hash(payment_ref), {"from": self.inst.account})
+        """Issue deposits against cash received off chain under `payment_ref`, once.
+
+        Returns the transaction (through a pipe in flight until the outbox is collected), or None
+        when the chain had the reference booked already."""
+        h = doc_hash(payment_ref)
+        return self.outbox.submit(ISSUE_CASH, key_of(h), [member, amount, h]).tx

@@ -4,9 +4,11 @@ A. SalesBank ↔ ProductIssuer: registration round trip, qualification screening
    rules, packets per issuer over encrypted channels, EIP-712 confirmations, Merkle-root anchoring.
 B. PaymentClient (run by the bank) → FinanceCompany / Bank stores; Reconciler the next day; payment.
 
-Every institution keeps its records in its own Store and journals finished steps, and every on-chain
-step first asks the chain whether it already happened, so an agent killed mid-way resumes safely.
-No brownie import: contracts and accounts are passed in.
+Every institution keeps its records in its own Store and journals finished steps; every keyed batch
+(packet root, bilateral root, breaks from a seq, the day's payment) goes through the store's outbox
+(consortium.outbox), which asks the chain before sending and books the receipt after, so an agent
+killed mid-way resumes without sending anything twice. No brownie import: contracts and accounts are
+passed in.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from consortium.domain.hashing import commit, doc_hash, new_salt
 from consortium.domain.reconciliation import (
     DayResult, reconcile, record_id32, require_resolved,
 )
+from consortium.outbox import Kind, Outbox, Recorded, counted, key_of
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
@@ -37,6 +40,11 @@ BILATERAL_TYPES: tuple[str, ...] = ("bytes32", "uint256", "address", "address", 
 MAX_PACKET = 1_000  # records per anchored packet root (keeps proofs short and trees cheap to build)
 MAX_BILATERAL_BATCH = 10_000
 BREAKS_PER_CALL = 100  # Reconciliation.MAX_BREAKS_PER_CALL
+ANCHOR_PACKET = "ConfirmationAnchor.anchorPacket"
+COMMIT = "Reconciliation.commitBilateral"
+BREAKS = "Reconciliation.recordBreaks"
+SETTLE_DAY = "Reconciliation.settleDay"
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def _h(b: bytes) -> str:
@@ -94,6 +102,14 @@ class Participant:
     endpoint: Endpoint
     key: Any  # eth_account LocalAccount: signs confirmations, opens envelopes; an operator of the member
     receipts: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.store)
+
+    def _kind(self, name: str, fn: Any, probe: Any, booked_as: Any = None) -> None:
+        """Register an outbox kind sending `fn(*args)` from the member's account."""
+        self.outbox.register(name, Kind(send=lambda a: self._tx(fn, *a), probe=probe,
+                                        booked_as=booked_as or (lambda tx, a: {})))
 
     @classmethod
     def build(cls, inst: Institution, suite: Any, net: Network, workdir: str | Path,
@@ -155,6 +171,14 @@ class SalesBank(Participant):
 
     rules: dict[bytes, qualification.QualificationRules] = field(default_factory=dict)
     investors: dict[bytes, qualification.Investor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # roots are unique in ConfirmationAnchor: the root is the packet's key, anchorOf its view
+        self._kind(ANCHOR_PACKET, self.anchor.anchorPacket, self._anchored)
+
+    def _anchored(self, args: list) -> Recorded | None:
+        return Recorded(None, {}) if str(self.anchor.anchorOf(args[2])[0]) != ZERO_ADDRESS else None
 
     # ---- registration
     def register_user(self, issuer: str, investor: qualification.Investor, profile: dict[str, Any]) -> bytes:
@@ -273,13 +297,7 @@ class SalesBank(Participant):
         """Anchor the packet's records as one root; resumes safely if the root is already on chain."""
         period = self.packet_period(confirmed)
         tree = merkle.RecordTree(self.records_for(issuer, confirmed))
-        step = f"anchor:{_h(tree.root)}"
-        if not self.store.done(step):
-            if self.anchor.anchorOf(tree.root)[0] == "0x" + "00" * 20:
-                tx = self._tx(self.anchor.anchorPacket, issuer, period, tree.root, len(tree))
-                self.store.mark(step, tx.txid)
-            else:
-                self.store.mark(step, "found on chain")
+        self.outbox.send(ANCHOR_PACKET, key_of(tree.root), [issuer, period, tree.root, len(tree)])
         for rec in tree.records:
             self.store.put("proof", _h(rec[1]), {
                 "root": _h(tree.root), "record": [rec[0], _h(rec[1]), rec[2], _h(rec[3])],
@@ -343,6 +361,15 @@ class PaymentClient(Participant):
     """The bank's payment client: one bilateral detail per payment, committed on chain in batches;
     debit details to the finance company, credit details to the bank's store, bilateral to the reconciler."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # roots are the key: commitBilateral refuses a committed root, committedDayOf tells its day
+        self._kind(COMMIT, self.recon.commitBilateral, self._committed)
+
+    def _committed(self, args: list) -> Recorded | None:
+        day_key = _b(str(self.recon.committedDayOf(args[2])))
+        return Recorded(None, {"dayKey": _h(day_key)}) if day_key != ZERO32 else None
+
     def record_day(self, fc: str, reconciler: str, day: int, payments: pd.DataFrame,
                    batch: int = MAX_BILATERAL_BATCH) -> list[bytes]:
         """payments: id, amount, paid_at. Returns the committed roots."""
@@ -352,13 +379,7 @@ class PaymentClient(Participant):
             recs = [(record_id32(i), int(a), self.address, fc, int(t))
                     for i, a, t in part[["id", "amount", "paid_at"]].itertuples(index=False, name=None)]
             tree = merkle.RecordTree(recs, BILATERAL_TYPES)
-            step = f"bilateral:{_h(tree.root)}"
-            if not self.store.done(step):
-                if self.recon.committedDayOf(tree.root) == "0x" + "00" * 32:
-                    tx = self._tx(self.recon.commitBilateral, fc, day, tree.root, len(recs), int(part["amount"].sum()))
-                    self.store.mark(step, tx.txid)
-                else:
-                    self.store.mark(step, "found on chain")
+            self.outbox.send(COMMIT, key_of(tree.root), [fc, day, tree.root, len(recs), int(part["amount"].sum())])
             cols = part[["id", "amount", "paid_at"]]
             self.endpoint.send(reconciler, "bilateral", {
                 "day": day, "root": _h(tree.root), "bank": self.address, "fc": fc,
@@ -384,6 +405,15 @@ class Bank(Participant):
 class FinanceCompany(Participant):
     """The finance company: stores debit details, provides them, pays the bank the day's credit total."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # the day is the key: settleDay refuses a settled day, getDay shows its payment
+        self._kind(SETTLE_DAY, self.recon.settleDay, self._settled)
+
+    def _settled(self, args: list) -> Recorded | None:
+        d = self.recon.getDay(self.recon.dayKey(args[0], self.address, args[1]))
+        return Recorded(int(d[8]), {"paymentRef": _h(_b(str(d[12])))}) if d[4] else None
+
     def collect_debits(self) -> int:
         n = 0
         for m in self.endpoint.receive(["debit"]):
@@ -405,13 +435,19 @@ class FinanceCompany(Participant):
         if token is not None and int(d[2]) > 0:
             self._tx(token.approve, self.recon.address, int(d[2]))
         ref = doc_hash(f"payment {bank}/{self.address}/{day}")
-        return self._tx(self.recon.settleDay, bank, day, ref)
+        return self.outbox.send(SETTLE_DAY, key_of(key), [bank, day, ref]).tx
 
 
 @dataclass
 class Reconciler(Participant):
     """Next-day reconciler: fetches both sides, checks bilateral copies against their commitments,
     runs the engine, records the result and the breaks on chain, and tells both parties."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # (day, first seq) is the key of a breaks call: recordBreaks refuses it twice, breaksBatchOf tells
+        self._kind(BREAKS, self.recon.recordBreaks,
+                   lambda a: counted(self.recon.breaksBatchOf(a[0], a[1][0][0]), a[1], BREAKS))
 
     def collect(self) -> dict[str, list[dict[str, Any]]]:
         got: dict[str, list[dict[str, Any]]] = {}
@@ -477,7 +513,7 @@ class Reconciler(Participant):
         leaves = result.break_leaves()
         for start in range(done, len(leaves), BREAKS_PER_CALL):
             chunk = [(s, rid, c, sd, p, cr) for s, rid, c, sd, p, cr in leaves[start:start + BREAKS_PER_CALL]]
-            self._tx(self.recon.recordBreaks, key, chunk)
+            self.outbox.send(BREAKS, key_of(key, start), [key, chunk])
         body = {"day": day, "matched": result.matched, "breaks": result.describe(),
                 "corrected_total": result.corrected_total, "presented": {str(k): v for k, v in result.presented.items()}}
         self.store.put("result", f"{bank}:{fc}:{day}", body)

@@ -9,6 +9,10 @@ deposit token and appoints the engine as its settlement agent.
 Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades carry a
 salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels' envelopes)
 for the parties and regulators entitled to it.
+
+Batches go through each institution's outbox (consortium.outbox, over its `store`): an upload is keyed
+by (cycle, party, first trade id), a second clearing batch by its content hash, a deposit issue by its
+payment reference; an agent restarted after a crash books what the chain holds and resends the rest.
 """
 
 from __future__ import annotations
@@ -25,18 +29,24 @@ from consortium.domain.clearing import (
     Trade,
     first_clearing,
     second_clearing,
+    second_clearing_key,
     set_bucket,
     sorted_for,
 )
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.netting import Leg, NettingResult, net
+from consortium.outbox import Kind, Outbox, counted, key_of
+from consortium.roles.deposits import deposit_issue_kind, issue_kind
 from consortium.roles.membership import Institution
+from consortium.store import Store
 
 MAX_BATCH = 200  # SettlementEngine.MAX_BATCH
 # Gas limit of every transaction the roles send: under the EIP-7825 cap of 2**24 that networks adopt
 # (and an explicit limit: anvil drops some data-heavy transactions sent with the block gas limit).
 TX_GAS_LIMIT = 16_000_000
 CURRENCIES = ("CNY", "HKD")
+UPLOAD = "SettlementEngine.uploadTrades"
+SECOND = "SettlementEngine.submitSecondClearing"
 
 # encrypt(plaintext, recipient addresses) -> envelope bytes; supplied by consortium.channels
 EncryptHook = Callable[[bytes, Sequence[str]], bytes]
@@ -68,6 +78,10 @@ class SettlementParty:
     institution: Institution
     engine: Any
     encrypt: EncryptHook | None = None
+    store: Store = field(default_factory=Store, kw_only=True)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.store)
 
     @property
     def address(self) -> str:
@@ -96,6 +110,19 @@ class FirstParty(SettlementParty):
 
     charges: dict[int, list[Charge]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.outbox.register(
+            UPLOAD,
+            Kind(
+                send=lambda a: self.engine.uploadTrades(*a, self._tx()),
+                probe=lambda a: counted(
+                    self.engine.uploadOf(a[0], self.address, a[1][0][0]), a[1], UPLOAD
+                ),
+                booked_as=lambda tx, a: {"count": len(a[1])},
+            ),
+        )
+
     def configure(self, security_id: int, charges: Sequence[Charge]) -> Any:
         """Set this party's fees and taxes for one product, on chain and in its own book."""
         self.charges[security_id] = list(charges)
@@ -112,14 +139,17 @@ class FirstParty(SettlementParty):
         return first_clearing(self.address, trades, self.charges)
 
     def upload(self, cycle_id: bytes, trades: Iterable[Trade], batch: int = MAX_BATCH) -> list[Any]:
-        """Upload the trades this party appears on, in bounded batches of ascending ids."""
+        """Upload the trades this party appears on, in bounded batches of ascending ids, each once.
+
+        Returns the transactions (through a pipe in flight until the outbox is collected; None for a
+        batch the chain already held)."""
         mine = self.mine(trades)
-        return [
-            self.engine.uploadTrades(
-                cycle_id, [t.as_tuple() for t in mine[i : i + batch]], self._tx()
-            )
-            for i in range(0, len(mine), batch)
-        ]
+        out = []
+        for i in range(0, len(mine), batch):
+            part = mine[i : i + batch]
+            key = key_of(cycle_id, part[0].trade_id)
+            out.append(self.outbox.submit(UPLOAD, key, [cycle_id, [t.as_tuple() for t in part]]).tx)
+        return out
 
     def reconcile(self, cycle_id: bytes, counterparty: str) -> Any:
         """Reconcile with a CCP/CSD or another first party; does not wait for any other level."""
@@ -153,16 +183,34 @@ class SecondParty(SettlementParty):
 
     charges: dict[int, list[Charge]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.outbox.register(
+            SECOND,
+            Kind(
+                send=lambda a: self.engine.submitSecondClearing(*a[:2], self._tx()),
+                probe=lambda a: counted(
+                    self.engine.secondClearingOf(a[0], self.address, a[2]), a[1], SECOND
+                ),
+                booked_as=lambda tx, a: {"count": len(a[1])},
+            ),
+        )
+
     def compute(self, trades: Sequence[Trade], parties: Iterable[str]) -> list[SecondClearing]:
         return [second_clearing(p, trades, self.charges) for p in parties]
 
     def distribute(self, cycle_id: bytes, entries: Sequence[SecondClearing]) -> list[Any]:
-        return [
-            self.engine.submitSecondClearing(
-                cycle_id, [e.as_tuple() for e in entries[i : i + MAX_BATCH]], self._tx()
-            )
-            for i in range(0, len(entries), MAX_BATCH)
-        ]
+        """Submit the entries in bounded batches, each once (keyed by its content hash).
+
+        Returns the transactions (through a pipe in flight until the outbox is collected; None for a
+        batch the chain already held)."""
+        out = []
+        for i in range(0, len(entries), MAX_BATCH):
+            part = entries[i : i + MAX_BATCH]
+            h = second_clearing_key(part)
+            args = [cycle_id, [e.as_tuple() for e in part], h]
+            out.append(self.outbox.submit(SECOND, key_of(cycle_id, h), args).tx)
+        return out
 
 
 @dataclass
@@ -211,6 +259,11 @@ class CashIssuer(SettlementParty):
 
     tokens: dict[str, Any] = field(default_factory=dict)  # currency code -> DepositToken
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for code, token in self.tokens.items():
+            self.outbox.register(issue_kind(code), deposit_issue_kind(token, self._tx))
+
     def list_currencies(self) -> list[Any]:
         txs = []
         for code, token in self.tokens.items():
@@ -218,8 +271,13 @@ class CashIssuer(SettlementParty):
             txs.append(token.setSettlementAgent(self.engine.address, True, self._tx()))
         return txs
 
-    def issue(self, to: str, code: str, amount: int, ref: str = "cash received") -> Any:
-        return self.tokens[code].issue(to, amount, doc_hash(ref), self._tx())
+    def issue(self, to: str, code: str, amount: int, ref: str) -> Any:
+        """Issue deposits against the cash received under `ref` (its payment reference), once.
+
+        Returns the transaction (through a pipe in flight until the outbox is collected; None when
+        the chain had the reference booked already)."""
+        h = doc_hash(ref)
+        return self.outbox.submit(issue_kind(code), key_of(h), [to, amount, h]).tx
 
 
 def deploy(proj: Any, registry: Any, admin: Any) -> dict[str, Any]:

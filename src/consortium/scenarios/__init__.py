@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consortium.roles.membership import Institution, PermissionManager
+from consortium.store import Store
 
 
 @dataclass
@@ -50,6 +51,15 @@ class DayContext:
 
             self.pipe = TxPipe(chain.web3())
         return self.pipe
+    stores: dict[str, Store] = field(default_factory=dict)
+
+    def store(self, inst: Institution) -> Store:
+        """The institution's own store for this line (a file in `workdir`, in memory without one):
+        its outbox survives the agent, so a restarted agent resumes from it."""
+        key = inst.address.lower()
+        if key not in self.stores:
+            self.stores[key] = Store.at(self.workdir / f"{key}.sqlite") if self.workdir else Store()
+        return self.stores[key]
 
 
 @dataclass
@@ -66,8 +76,11 @@ class LineResult:
     window: tuple[float, float] | None = None
 
     def record(self, *txs: Any) -> None:
-        """Count receipts of the line's transactions (brownie TransactionReceipt or web3 receipts)."""
+        """Count receipts of the line's transactions (brownie TransactionReceipt or web3 receipts);
+        None stands for a batch the chain already held (booked from an earlier run), not counted."""
         for tx in txs:
+            if tx is None:
+                continue
             self.transactions += 1
             self.gas += int(getattr(tx, "gas_used", None) or tx["gasUsed"])
 

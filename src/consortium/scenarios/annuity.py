@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from consortium.domain.allocation import INITIAL_UNIT_PRICE, split, value_of
 from consortium.domain.hashing import code32
+from consortium.outbox import close_phase
 from consortium.roles.annuity import (
     AccountManagerPlatform,
+    ContributionBatch,
     AnnuityServicePlatform,
     InvestmentManagerPlatform,
     PriceSeries,
@@ -29,12 +31,19 @@ PLANS = {
 
 def _platforms(ctx: DayContext):
     ledger, plans = ctx.suite["AnnuityLedger"], ctx.suite["AnnuityPlans"]
+    trustee, manager = ctx.members.one("TRUSTEE"), ctx.members.one("ACCOUNT_MANAGER")
     return (
         AnnuityServicePlatform(ctx.members.one("ANNUITY_PLATFORM"), ledger, plans),
-        TrusteePlatform(ctx.members.one("TRUSTEE"), ledger, plans),
-        AccountManagerPlatform(ctx.members.one("ACCOUNT_MANAGER"), ledger),
+        TrusteePlatform(trustee, ledger, plans, ctx.store(trustee)),
+        AccountManagerPlatform(manager, ledger, ctx.store(manager)),
         InvestmentManagerPlatform(ctx.members.one("INVESTMENT_MANAGER"), ledger, PriceSeries()),
     )
+
+
+def agents(ctx: DayContext) -> list:
+    """The line's role objects that send keyed batches (each with its outbox), over their stores."""
+    _, trustee, account_manager, _ = _platforms(ctx)
+    return [trustee, account_manager]
 
 
 def run_day(ctx: DayContext) -> LineResult:
@@ -76,9 +85,7 @@ def run_day(ctx: DayContext) -> LineResult:
         chosen[e] = rng.choice(sorted(PLANS))
         platform.choose_plan(e, chosen[e], versions[chosen[e]])
     month1 = {a: rng.randint(50_000, 300_000) for a in ids}
-    for batch in trustee.receive_contributions("employer payroll month 1", month1):
-        account_manager.post_contributions(batch)
-    pipe.wait()
+    _contribute(pipe, trustee, account_manager, "employer payroll month 1", month1)
     exact = True
     issued = trustee.allocate_cash(ids)
     for tx_ins in issued:
@@ -89,9 +96,7 @@ def run_day(ctx: DayContext) -> LineResult:
 
     # month 2: contributions; some employees switch plan with reset, the rest invest new money
     month2 = {a: rng.randint(50_000, 300_000) for a in ids}
-    for batch in trustee.receive_contributions("employer payroll month 2", month2):
-        account_manager.post_contributions(batch)
-    pipe.wait()
+    _contribute(pipe, trustee, account_manager, "employer payroll month 2", month2)
     resetters = employees[:resets]
     for e in resetters:
         target = "CONSERVATIVE" if chosen[e] != "CONSERVATIVE" else "GROWTH"
@@ -144,6 +149,17 @@ def run_day(ctx: DayContext) -> LineResult:
         "statements add up": all(s.total - s.contributed == s.total_return for s in statements),
     }
     return result
+
+
+def _contribute(pipe, trustee: TrusteePlatform, manager: AccountManagerPlatform, payroll_ref: str,
+                amounts: dict[bytes, int]) -> None:
+    """The payroll's batches in one phase (with whatever the phase holds already), their postings
+    in the next; both keyed, through the trustee's and the account manager's outboxes."""
+    received = trustee.submit_contributions(payroll_ref, amounts)
+    close_phase(pipe, trustee.outbox)
+    for sub in received:
+        manager.post_contributions(ContributionBatch.booked(sub))
+    close_phase(pipe, manager.outbox)
 
 
 def _settle_all(pipe, im: InvestmentManagerPlatform, trustee: TrusteePlatform, work) -> None:

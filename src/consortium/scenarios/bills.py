@@ -7,6 +7,9 @@ the holders of record; on a live network the bills stay outstanding and the rede
 
 Sizes (ctx.size): `bills` (default 2), `bill_maturity_days` (default 7), `bill_redeem` (default 1:
 time-travel to maturity and redeem on local chains; 0 leaves the clock alone for later lines).
+
+Issues, redemptions and the cash issuer's funding are keyed batches: they go through each
+institution's outbox (in its store, `ctx.store`) in the same phases, booked after each phase.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consortium.domain.bills import BillStatus, proceeds
+from consortium.outbox import close_phase
 from consortium.roles.bills import (
     BillAuditor,
     BillClient,
@@ -40,7 +44,7 @@ class _Bill:
     part_a: int
     part_b: int
     rate: int  # the factor's annual discount rate, basis points
-    issue_tx: Any = None
+    issue: Any = None  # the issue request's outbox Submission
     bill_id: int = 0
     nodes: dict[str, int] = field(default_factory=dict)  # receiver address -> transfer node id
     fin: int = 0  # financing node id
@@ -62,23 +66,22 @@ def run_day(ctx: DayContext) -> LineResult:
     result = LineResult(line="bills")
     pipe = ctx.tx_pipe()
     bills = ctx.suite["BillToken"]
-    piped = pipe.bind(bills)
-    clients = [BillClient(i, piped) for i in ctx.members.with_role("SUPPLY_CHAIN_CLIENT")]
+    clients, auditor, factor = _roles(ctx, pipe.bind(bills))
     if len(clients) < 4:
         raise LookupError(
             f"bills day needs 4 SUPPLY_CHAIN_CLIENT members (core, tier-1, two tier-2), "
             f"found {len(clients)}: add them to config/consortium.yaml"
         )
-    auditor = BillAuditor(ctx.members.one("AUDITOR"), piped)
-    factor = BillFactor(ctx.members.one("ASSET_MANAGER"), piped)
     cash = _cash_contract(ctx, bills)
     issuers = ctx.members.with_role("CASH_ISSUER")
     on_chain_cash = cash is not None and bool(issuers)
     n_bills = ctx.size.get("bills", 2)
     maturity_days = ctx.size.get("bill_maturity_days", 7)
+    outboxes = [c.outbox for c in clients]  # the clients' issues and redemptions
 
     if on_chain_cash:
-        issuer = CashIssuer(issuers[0], pipe.bind(cash))
+        issuer = CashIssuer(issuers[0], pipe.bind(cash), store=ctx.store(issuers[0]))
+        outboxes.append(issuer.outbox)  # the funding
         if not cash.isSettlementAgent(bills):
             issuer.allow_bills(bills)
         issuer.fund(factor.address, 10**13, "factor: cash for bill financing")
@@ -94,10 +97,10 @@ def run_day(ctx: DayContext) -> LineResult:
         part_b = face * ctx.rng.randrange(20, 50) // 100
         rate = ctx.rng.choice([400, 600, 800])
         plans.append(_Bill(core, tier1, t2a, t2b, face, part_a, part_b, rate))
-        plans[-1].issue_tx = core.send_issue_request(tier1.address, face, maturity, po)
-    pipe.wait()
+        plans[-1].issue = core.submit_issue_request(tier1.address, face, maturity, po)
+    close_phase(pipe, *outboxes)
     for b in plans:
-        b.bill_id = requested_node(b.issue_tx)
+        b.bill_id = int(b.issue.value["billId"])
         b.tier1.review(b.bill_id, True, "goods received")
     pipe.wait()
     for b in plans:
@@ -178,7 +181,7 @@ def run_day(ctx: DayContext) -> LineResult:
         if on_chain_cash:
             for bill_id, (core, face) in faces.items():
                 issuer.fund(core.address, face, f"core cash {bill_id}")
-            pipe.wait()
+            close_phase(pipe, issuer.outbox)
         # every cash move of the redemptions: each debtor pays its bill's face, each holder its amount
         moves: dict[str, int] = {}
         for bill_id, (core, face) in faces.items():
@@ -188,7 +191,7 @@ def run_day(ctx: DayContext) -> LineResult:
         before = {a: int(cash.balanceOf(a)) for a in moves} if on_chain_cash else {}
         for bill_id, (core, _) in faces.items():
             core.redeem(payments[bill_id], None if on_chain_cash else f"maturity wire {bill_id}")
-        pipe.wait()
+        close_phase(pipe, *outboxes)
         settled = not on_chain_cash or all(
             int(cash.balanceOf(a)) == before[a] + moves[a] for a in moves
         )
@@ -216,6 +219,33 @@ def run_day(ctx: DayContext) -> LineResult:
         "redeemed_on_chain_clock": bool(redeemed),
     }
     return result
+
+
+def _roles(ctx: DayContext, bills: Any) -> tuple[list[BillClient], BillAuditor, BillFactor]:
+    """The line's institutions acting on `bills` (the contract, or it behind the day's pipe), each
+    over its own store (its outbox survives the agent)."""
+    clients = [
+        BillClient(i, bills, store=ctx.store(i))
+        for i in ctx.members.with_role("SUPPLY_CHAIN_CLIENT")
+    ]
+    auditor = ctx.members.one("AUDITOR")
+    factor = ctx.members.one("ASSET_MANAGER")
+    return (
+        clients,
+        BillAuditor(auditor, bills, store=ctx.store(auditor)),
+        BillFactor(factor, bills, store=ctx.store(factor)),
+    )
+
+
+def agents(ctx: DayContext) -> list:
+    """The line's role objects that send keyed batches (each with its outbox), over their stores."""
+    out: list[Any] = _roles(ctx, ctx.suite["BillToken"])[0]
+    cash, issuers = _cash_contract(ctx, ctx.suite["BillToken"]), ctx.members.with_role(
+        "CASH_ISSUER"
+    )
+    if cash is not None and issuers:
+        out.append(CashIssuer(issuers[0], cash, store=ctx.store(issuers[0])))
+    return out
 
 
 def _cash_contract(ctx: DayContext, bills: Any) -> Any:

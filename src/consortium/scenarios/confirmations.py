@@ -54,6 +54,15 @@ def _agree(ctx: DayContext, pipe: Any, rules: list[qualification.QualificationRu
     pipe.wait()
 
 
+def agents(ctx: DayContext) -> list:
+    """The line's role objects that send keyed batches (each with its outbox), over their stores."""
+    workdir = Path(ctx.workdir or tempfile.mkdtemp(prefix="confirmations-")) / "confirmations"
+    net, m = line.Network.local(workdir), ctx.members
+    cast = [(line.SalesBank, m.one("SALES_BANK")), (line.PaymentClient, m.one("BANK")),
+            (line.FinanceCompany, m.one("FINANCE_COMPANY")), (line.Reconciler, m.one("RECONCILER"))]
+    return [cls.build(inst, ctx.suite, net, workdir) for cls, inst in cast]
+
+
 def run_day(ctx: DayContext) -> LineResult:
     """The day; each phase's independent transactions go out through the line's pipe together."""
     result = LineResult("confirmations")

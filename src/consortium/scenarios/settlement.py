@@ -9,11 +9,20 @@ the others up); the CCP novates, nets and instructs; the CSD settles DvP; balanc
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from consortium.domain.clearing import BUY, SELL, Charge, ChargeKind, Payer, Trade, trade_id
+from consortium.domain.clearing import (
+    BUY,
+    SELL,
+    Charge,
+    ChargeKind,
+    Payer,
+    Trade,
+    set_bucket,
+    trade_id,
+)
 from consortium.domain.hashing import code32
 from consortium.domain.netting import CASH, SECURITY, NettingResult, currency_asset
 from consortium.roles.settlement import (
@@ -26,7 +35,9 @@ from consortium.roles.settlement import (
     Exchange,
     FirstParty,
 )
+from consortium.outbox import close_phase
 from consortium.scenarios import DayContext, LineResult
+from consortium.store import Store
 
 # security id -> (code, currency, reference price in minor units per share)
 SECURITIES: dict[int, tuple[str, str, int]] = {
@@ -85,15 +96,23 @@ def build_cast(
     custodians=(),
     exchanges=(),
     encrypt=None,
+    store_of: Callable[[Any], Store] | None = None,
 ) -> SettlementCast:
-    """Role objects from admitted Institutions and the deployed suite."""
+    """Role objects from admitted Institutions and the deployed suite; `store_of(institution)` gives
+    each its store (default: one in memory each)."""
     engine = suite["SettlementEngine"]
     tokens = {c: suite[f"DepositToken:{c}"] for c in ("CNY", "HKD")}
-    first = lambda cls, inst, kind: cls(inst, engine, encrypt, charges_for(kind))
+
+    def kw(inst):
+        return {"store": store_of(inst)} if store_of else {}
+
+    first = lambda cls, inst, kind: cls(inst, engine, encrypt, charges_for(kind), **kw(inst))
     return SettlementCast(
-        ccp=CentralCounterparty(ccp, engine, encrypt, charges_for("ccp")),
-        csd=CentralDepository(csd, engine, encrypt, charges_for("csd"), suite["SecurityToken"]),
-        cash=CashIssuer(cash_issuer, engine, encrypt, tokens),
+        ccp=CentralCounterparty(ccp, engine, encrypt, charges_for("ccp"), **kw(ccp)),
+        csd=CentralDepository(
+            csd, engine, encrypt, charges_for("csd"), suite["SecurityToken"], **kw(csd)
+        ),
+        cash=CashIssuer(cash_issuer, engine, encrypt, tokens, **kw(cash_issuer)),
         participants=[first(Broker, i, "broker") for i in participants],
         locals=[first(Broker, i, "broker") for i in locals_],
         custodians=[first(Custodian, i, "custodian") for i in custodians],
@@ -170,8 +189,15 @@ def generate_trades(
     return trades, {t.commitment: t for t in tickets}
 
 
-def fund(cast: SettlementCast, trades: Sequence[Trade], buffer: int = 0) -> list[Any]:
-    """Give each participant exactly the securities it sells and the cash it pays (plus `buffer`)."""
+def fund(
+    cast: SettlementCast, trades: Sequence[Trade], buffer: int = 0, ref: str = "cash received"
+) -> list[Any]:
+    """Give each participant exactly the securities it sells and the cash it pays (plus `buffer`).
+
+    Each cash issue's payment reference is `ref` with the trade set and the holder: funding the same
+    trades twice needs another `ref` (a resent funding is booked once). Through a pipe the cash
+    issues are keyed batches in flight: the phase ends with `close_phase(pipe, cast.cash.outbox)`."""
+    trade_set = "0x" + set_bucket(trades).hash.hex()
     need: dict[tuple[str, int, Any], int] = {}
     for t in trades:
         key = (
@@ -185,7 +211,12 @@ def fund(cast: SettlementCast, trades: Sequence[Trade], buffer: int = 0) -> list
         if kind == SECURITY:
             txs.append(cast.csd.issue(who, asset, amount + buffer))
         else:
-            txs.append(cast.cash.issue(who, asset.rstrip(b"\0").decode(), amount + buffer))
+            code = asset.rstrip(b"\0").decode()
+            txs.append(
+                cast.cash.issue(
+                    who, code, amount + buffer, f"{ref}: trades {trade_set} {who} {code}"
+                )
+            )
     return txs
 
 
@@ -250,7 +281,8 @@ def run_cycle(
     first = [p.address for p in cast.first_parties()]
     for second in (cast.ccp, cast.csd):
         txs += second.distribute(cycle_id, second.compute(trades, first))
-    phase()
+    # keyed batches: booked from their receipts once the phase is in
+    close_phase(pipe, *(p.outbox for p in cast.first_parties()), cast.ccp.outbox, cast.csd.outbox)
     recon: list[Any] = []
     for party in cast.first_parties():
         mine = party.mine(trades)
@@ -288,7 +320,14 @@ def _cast_from_context(ctx: DayContext) -> SettlementCast:
         local,
         ctx.members.with_role("CUSTODIAN"),
         ctx.members.with_role("EXCHANGE")[:1],
+        store_of=ctx.store,
     )
+
+
+def agents(ctx: DayContext) -> list:
+    """The line's role objects that send keyed batches (each with its outbox), over their stores."""
+    cast = _cast_from_context(ctx)
+    return [*cast.first_parties(), cast.ccp, cast.csd, cast.cash]
 
 
 def run_day(ctx: DayContext) -> LineResult:
@@ -301,10 +340,10 @@ def run_day(ctx: DayContext) -> LineResult:
         ctx.rng, ctx.size.get("executions", 20), cast, owners=ctx.size.get("owners", 6)
     )
     holders = [p.address for p in cast.participants] + [cast.ccp.address]
-    fund(cast, trades)
-    pipe.wait()
-    before = balances(cast, holders)
     cycle_id = code32(f"SETTLE-{TRADE_DATE}-{ctx.rng.getrandbits(32):08x}")
+    fund(cast, trades, ref=f"cash received for cycle {cycle_id.hex()}")
+    close_phase(pipe, cast.cash.outbox)  # the set-up phase, with the keyed cash issues
+    before = balances(cast, holders)
     outcome = run_cycle(cast, cycle_id, trades, pipe=pipe)
     result.record(*pipe.collected)
     after = balances(cast, holders)

@@ -35,11 +35,10 @@ def _open_and_fund(ledger, platform, account_manager, trustee, amounts):
 
 
 def _fund(ledger, trustee, account_manager, ids, amounts):
-    tx = ledger.receiveContributions(
-        b"\1" * 32, ids, amounts, {"from": trustee.institution.account}
-    )
+    ref = doc_hash(f"payroll {next(_serial)}")  # a payroll reference is used once
+    tx = ledger.receiveContributions(ref, ids, amounts, {"from": trustee.institution.account})
     batch = ContributionBatch(
-        tx.events["ContributionBatchReceived"]["batchId"], b"\1" * 32, tuple(ids), tuple(amounts)
+        tx.events["ContributionBatchReceived"]["batchId"], ref, tuple(ids), tuple(amounts)
     )
     account_manager.post_contributions(batch)
 

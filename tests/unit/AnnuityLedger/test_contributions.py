@@ -97,7 +97,7 @@ def test_receive__bad_input__reverts_and_changes_nothing(
     "kind,error",
     [
         ("unknown", r"AnnuityUnknownBatch: 9"),
-        ("twice", r"AnnuityBatchAlreadyPosted: 1"),
+        ("twice", r"AnnuityBatchAlreadyPosted: 1, \d+"),
         ("altered", r"AnnuityBatchMismatch: 1"),
     ],
 )
@@ -119,3 +119,44 @@ def test_post__bad_batch__reverts_and_changes_nothing(
             batch_id, [a], amounts, {"from": account_manager.institution.account}
         )
     assert ledger.getAccount(a)["cash"] == cash_before
+
+
+def test_receive__batch_ref_used__reverts_with_first_batch_and_changes_nothing(
+    ledger, enrol, trustee, annuity_world
+):
+    a, b = enrol(["E1", "E2"])
+    first = ledger.receiveContributions(REF, [a], [500], {"from": trustee.institution.account})
+    assert ledger.batchOfRef(REF) == (1, first.block_number)
+    before = tuple(ledger.getContributionBatch(1))
+    with brownie.reverts(f"AnnuityBatchRefUsed: {REF!r}, 1, {first.block_number}"):
+        # same reference, even with other contributions: one payroll reference is one batch
+        ledger.receiveContributions(REF, [a, b], [500, 7], {"from": trustee.institution.account})
+    assert ledger.batchCount() == 1
+    assert tuple(ledger.getContributionBatch(1)) == before
+    assert ledger.batchOfRef(REF) == (1, first.block_number)
+
+
+def test_receive__zero_batch_ref__reverts(ledger, enrol, trustee, annuity_world):
+    (a,) = enrol(["E1"])
+    with brownie.reverts(revert_pattern=r"AnnuityZeroBatchRef.*"):
+        ledger.receiveContributions(b"\0" * 32, [a], [500], {"from": trustee.institution.account})
+    assert ledger.batchCount() == 0 and ledger.batchOfRef(b"\0" * 32) == (0, 0)
+
+
+def test_batch_of_ref__unknown__zero(ledger, annuity_world):
+    assert ledger.batchOfRef(doc_hash("never used")) == (0, 0)
+
+
+def test_post__records_posted_block__resend_names_it(
+    ledger, enrol, trustee, account_manager, annuity_world
+):
+    (a,) = enrol(["E1"])
+    batch = trustee.receive_contributions("payroll-posted-block", {a: 900})[0]
+    assert ledger.getContributionBatch(batch.batch_id)["postedBlock"] == 0
+    tx = account_manager.post_contributions(batch)
+    assert ledger.getContributionBatch(batch.batch_id)["postedBlock"] == tx.block_number
+    with brownie.reverts(f"AnnuityBatchAlreadyPosted: {batch.batch_id}, {tx.block_number}"):
+        ledger.postContributions(
+            batch.batch_id, [a], [900], {"from": account_manager.institution.account}
+        )
+    assert ledger.getAccount(a)["cash"] == 900

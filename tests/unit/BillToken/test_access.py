@@ -21,7 +21,7 @@ GATED = {
     "quoteFinancing": ("ASSET_MANAGER", lambda c: (1, 100, H)),
     "acceptFinancing": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, True, H, Z, 100)),
     "disburseFinancing": ("ASSET_MANAGER", lambda c: (1, H)),
-    "redeem": ("SUPPLY_CHAIN_CLIENT", lambda c: ([1], [c.tier1.address], [1], H)),
+    "redeem": ("SUPPLY_CHAIN_CLIENT", lambda c: (H, [1], [c.tier1.address], [1], H)),
     "markOverdue": ("ACTIVE_MEMBER", lambda c: (1,)),
 }
 DISABLED = {

@@ -10,6 +10,7 @@ from tests.unit.BillToken.helpers import snapshot
 
 
 PART = 300_000_00
+H = doc_hash("redemption batch")
 
 
 @pytest.fixture(scope="module")
@@ -108,11 +109,41 @@ def test_redeem__batch_bounds__reverts(bills, bill_cast, split, matured):
     with brownie.reverts(revert_pattern=r"BillBatchTooLarge:.*"):
         bill_cast.core.redeem([(child, bill_cast.tier2a.address, 1)] * 51)
     with brownie.reverts(revert_pattern=r"BillBatchLengthMismatch:.*"):
-        bills.redeem([child], [], [1], b"\0" * 32, {"from": bill_cast.core.inst.account})
+        bills.redeem(H, [child], [], [1], b"\0" * 32, {"from": bill_cast.core.inst.account})
     with brownie.reverts(revert_pattern=r"BillZeroAmount.*"):
         bill_cast.core.redeem([])
     tx = bill_cast.core.redeem([(child, bill_cast.tier2a.address, 1)] * 50)
     assert len(tx.events["BillRedeemed"]) == 50
+
+
+def test_redeem__batch_ref_used__reverts_and_pays_nothing_twice(bills, cash, bill_cast, split, matured):
+    _, child = split
+    ref = doc_hash("payment order 2026-0042")
+    tx = bill_cast.core.redeem([(child, bill_cast.tier2a.address, 100_00)], batch_ref=ref)
+    assert bills.redemptionOf(ref) == (1, tx.block_number)
+    paid = cash.balanceOf(bill_cast.tier2a.address)
+    before = snapshot(bills, [child], [bill_cast.tier2a.address])
+    with brownie.reverts(f"BillRedemptionRefUsed: {ref!r}, 1, {tx.block_number}"):
+        bills.redeem(
+            ref, [child], [bill_cast.tier2a.address], [100_00], b"\0" * 32,
+            {"from": bill_cast.core.inst.account},
+        )
+    assert snapshot(bills, [child], [bill_cast.tier2a.address]) == before
+    assert cash.balanceOf(bill_cast.tier2a.address) == paid
+    # the same items again under another reference are another (instalment) payment
+    bill_cast.core.redeem([(child, bill_cast.tier2a.address, 100_00)], batch_ref="payment order 43")
+    assert cash.balanceOf(bill_cast.tier2a.address) == paid + 100_00
+    assert bills.redemptionOf(doc_hash("never used")) == (0, 0)
+
+
+def test_redeem__zero_batch_ref__reverts(bills, bill_cast, split, matured):
+    _, child = split
+    with brownie.reverts(revert_pattern=r"BillZeroHash.*"):
+        bills.redeem(
+            b"\0" * 32, [child], [bill_cast.tier2a.address], [1], b"\0" * 32,
+            {"from": bill_cast.core.inst.account},
+        )
+    assert bills.locked(child) == 0 and bills.balanceOf(bill_cast.tier2a.address, child) == PART
 
 
 def test_redeem__locked_escrow__not_redeemable_until_rejected(bills, bill_cast, split, maturity, chain):

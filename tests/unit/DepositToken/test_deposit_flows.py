@@ -46,6 +46,33 @@ def test_redeem__above_balance__reverts_unchanged(t, cash_issuer, core):
     assert t.balanceOf(core.address) == 5
 
 
+@pytest.mark.parametrize("fn", ["issue", "redeem"])
+def test_issue_redeem__payment_ref_used__reverts_unchanged(t, cash_issuer, core, tier1, fn):
+    ref = doc_hash("SWIFT MT103 0042")
+    first = cash_issuer.fund(core.address, 50, "cash in for the redemption")
+    if fn == "redeem":
+        first = t.redeem(core.address, 20, ref, {"from": cash_issuer.inst.account})
+    else:
+        first = t.issue(core.address, 20, ref, {"from": cash_issuer.inst.account})
+    assert t.paymentRefUse(ref) == (core.address, first.block_number)
+    supply, held = t.totalSupply(), t.balanceOf(core.address)
+    # the same reference again, for either kind of movement and any holder, moves nothing
+    for again, holder in (("issue", core), ("redeem", core), ("issue", tier1)):
+        with brownie.reverts(
+            f"DepositPaymentRefUsed: {ref!r}, {core.address.lower()}, {first.block_number}"
+        ):
+            getattr(t, again)(holder.address, 20, ref, {"from": cash_issuer.inst.account})
+    assert (t.totalSupply(), t.balanceOf(core.address)) == (supply, held)
+
+
+@pytest.mark.parametrize("fn", ["issue", "redeem"])
+def test_issue_redeem__zero_payment_ref__reverts_unchanged(t, cash_issuer, core, fn):
+    cash_issuer.fund(core.address, 5, "cash in")
+    with brownie.reverts(revert_pattern=r"DepositZeroPaymentRef.*"):
+        getattr(t, fn)(core.address, 1, b"\0" * 32, {"from": cash_issuer.inst.account})
+    assert t.totalSupply() == 5 and t.paymentRefUse(b"\0" * 32) == ("0x" + "00" * 20, 0)
+
+
 @pytest.mark.parametrize("who", ["stranger", "suspended"])
 def test_issue__to_non_member_or_suspended__reverts(
     t, cash_issuer, stranger, suspended_client, who
@@ -69,7 +96,7 @@ def test_transfer__to_stranger_or_from_suspended__reverts(
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
         t.transfer(stranger.address, 1, {"from": core.inst.account})
     manager.reinstate(suspended_client.address, "cleared")
-    cash_issuer.fund(suspended_client.address, 3, "in")
+    cash_issuer.fund(suspended_client.address, 3, "in 2")
     manager.suspend(suspended_client.address, "again")
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
         t.transfer(core.address, 1, {"from": suspended_client.inst.account})

@@ -172,6 +172,55 @@ def test_settle__not_reconciled_twice_or_other_party__reverts(recon, conf_cast, 
         recon.settleDay(conf_cast.fc.address, past_day, H, {"from": conf_cast.fc.account})
 
 
+def test_commit__root_again__reverts_naming_its_day(recon, conf_cast, past_day):
+    recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 5, {"from": conf_cast.bank.account})
+    key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
+    assert recon.committedDayOf(H) == key
+    # a resend, even for another day, is refused with the day the root was committed to
+    for day in (past_day, past_day - 1):
+        with brownie.reverts(f"ReconciliationRootAlreadyCommitted: {H!r}, {bytes(key)!r}"):
+            recon.commitBilateral(conf_cast.fc.address, day, H, 1, 5, {"from": conf_cast.bank.account})
+    d = recon.getDay(key)
+    assert (d[0], d[1], d[2]) == (1, 1, 5)
+
+
+def test_breaks__call_resent__reverts_naming_first_call(recon, conf_cast, past_day):
+    recon.commitBilateral(conf_cast.fc.address, past_day, H, 3, 10, {"from": conf_cast.bank.account})
+    key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
+    recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 3, 5, 10, 10, 10, H),
+                               {"from": conf_cast.reconciler.account})
+    chunk = [(0, H, 1, 1, 0, 5), (1, H, 2, 2, 6, 5)]
+    tx = recon.recordBreaks(key, chunk, {"from": conf_cast.reconciler.account})
+    assert recon.breaksBatchOf(key, 0) == (2, tx.block_number)
+    assert recon.breaksBatchOf(key, 1) == (0, 0) and recon.breaksBatchOf(key, 2) == (0, 0)
+    for resent in (chunk, chunk[:1]):  # the same call, or any call from the same seq
+        with brownie.reverts(
+            f"ReconciliationBreaksAlreadyRecorded: {bytes(key)!r}, 0, 2, {tx.block_number}"
+        ):
+            recon.recordBreaks(key, resent, {"from": conf_cast.reconciler.account})
+    assert recon.getDay(key)[7] == 2
+    tx = recon.recordBreaks(key, [(2, H, 3, 1, 0, 5)], {"from": conf_cast.reconciler.account})
+    assert recon.breaksBatchOf(key, 2) == (1, tx.block_number) and recon.getDay(key)[7] == 3
+
+
+def test_settle__resent__reverts_naming_first_payment(recon, conf_cast, past_day, token, funded):
+    recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 10, {"from": conf_cast.bank.account})
+    recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 0, 10, 10, 10, 10, b"\0" * 32),
+                               {"from": conf_cast.reconciler.account})
+    key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
+    assert recon.getDay(key)[8] == 0
+    token.approve(recon, 20, {"from": conf_cast.fc.account})
+    tx = recon.settleDay(conf_cast.bank.address, past_day, H, {"from": conf_cast.fc.account})
+    assert recon.getDay(key)[8] == tx.block_number and recon.getDay(key)[12] == "0x" + H.hex()
+    paid = token.balanceOf(conf_cast.bank.address)
+    other = b"\x43" * 32
+    with brownie.reverts(
+        f"ReconciliationDayAlreadySettled: {bytes(key)!r}, {H!r}, {tx.block_number}"
+    ):
+        recon.settleDay(conf_cast.bank.address, past_day, other, {"from": conf_cast.fc.account})
+    assert token.balanceOf(conf_cast.bank.address) == paid and recon.getDay(key)[12] == "0x" + H.hex()
+
+
 @given(amounts=strategy("uint32[]", min_length=1, max_length=40), drop=strategy("uint8"), bump=strategy("uint16"))
 def test_engine__random_day__chain_accepts_exact_totals(recon, conf_cast, past_day, amounts, drop, bump):
     """Property: whatever the breaks, the engine's corrected totals equal what the chain committed."""

@@ -28,21 +28,40 @@ def test_anchor__reporter__stored_and_event(report_anchor, reporter, regulator_c
         "reporter": reporter.address,
     }
     a = report_anchor.getAnchor(regulator_cn.address, today, 1)
-    assert tuple(a) == ("0x" + ROOT.hex(), rules.rules_hash_hex, 7, tx.timestamp, reporter.address)
+    assert tuple(a) == (
+        "0x" + ROOT.hex(),
+        rules.rules_hash_hex,
+        7,
+        tx.timestamp,
+        reporter.address,
+        tx.block_number,
+    )
     assert report_anchor.latestVersion(regulator_cn.address, today) == 1
 
 
 def test_anchor__same_version_again__reverts_never_overwrites(
     report_anchor, reporter, regulator_cn, rules, today
 ):
-    report_anchor.anchor(
+    first = report_anchor.anchor(
         regulator_cn.address, today, 1, ROOT, rules.rules_hash, 7, {"from": reporter.account}
     )
     other = doc_hash("other root")
-    with brownie.reverts(f"AnchorVersionNotNext: {regulator_cn.address.lower()}, {today}, 1, 2"):
-        report_anchor.anchor(
-            regulator_cn.address, today, 1, other, rules.rules_hash, 7, {"from": reporter.account}
-        )
+    # the key (regulator, day, version) is used: a resend (same root) or an overwrite (other root)
+    # is refused with the root anchored first and its block
+    for root in (ROOT, other):
+        with brownie.reverts(
+            f"AnchorVersionAlreadyAnchored: {regulator_cn.address.lower()}, {today}, 1, {ROOT!r}, "
+            f"{first.block_number}"
+        ):
+            report_anchor.anchor(
+                regulator_cn.address,
+                today,
+                1,
+                root,
+                rules.rules_hash,
+                7,
+                {"from": reporter.account},
+            )
     assert report_anchor.getAnchor(regulator_cn.address, today, 1)[0] == "0x" + ROOT.hex()
     report_anchor.anchor(
         regulator_cn.address, today, 2, other, rules.rules_hash, 8, {"from": reporter.account}

@@ -7,7 +7,7 @@ from brownie.test import given, strategy
 from hypothesis import settings
 
 from consortium.domain.clearing import first_clearing
-from consortium.domain.hashing import code32
+from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.netting import apply_legs
 from consortium.scenarios import settlement as day
 
@@ -42,7 +42,7 @@ def test_random_day__clearing_matches_python__settlement_exact_or_nothing(
         else:
             ccy = leg.asset.to_bytes(32, "big").rstrip(b"\0").decode()
             settle_cast.cash.tokens[ccy].redeem(
-                leg.participant, cut, b"\x00" * 32, {"from": settle_cast.cash.account}
+                leg.participant, cut, doc_hash(f"cut {cid.hex()}"), {"from": settle_cast.cash.account}
             )
         before = day.balances(settle_cast, holders)
         with brownie.reverts(

@@ -92,10 +92,29 @@ def test_upload__duplicate_or_descending_ids__reverts(engine, settle_cast, trade
     mine = p.mine(trades)
     p.upload(cycle, mine[:2])
     before = engine.bucket(cycle, p.address, ALL)
-    for batch in ([mine[1]], [mine[0]], [mine[3], mine[2]]):
+    for batch in ([mine[1]], [mine[1], mine[2]], [mine[3], mine[2]]):
         with brownie.reverts(revert_pattern=r"SettlementTradeOutOfOrder:.*"):
             engine.uploadTrades(cycle, [t.as_tuple() for t in batch], {"from": p.account})
     assert engine.bucket(cycle, p.address, ALL) == before
+
+
+def test_upload__batch_resent__reverts_naming_first_upload(engine, settle_cast, trades, cycle):
+    p = settle_cast.participants[0]
+    mine = p.mine(trades)
+    (tx,) = p.upload(cycle, mine[:3])
+    first = mine[0].trade_id
+    assert engine.uploadOf(cycle, p.address, first) == (3, tx.block_number)
+    before = (engine.bucket(cycle, p.address, ALL), engine.clearingHash(cycle, p.address))
+    # the same batch, or any batch starting at the same trade, is refused before a trade is read
+    for batch in (mine[:3], mine[:1]):
+        with brownie.reverts(
+            f"SettlementBatchAlreadyUploaded: {cycle!r}, {p.address.lower()}, {first!r}, 3, "
+            f"{tx.block_number}"
+        ):
+            engine.uploadTrades(cycle, [t.as_tuple() for t in batch], {"from": p.account})
+    assert (engine.bucket(cycle, p.address, ALL), engine.clearingHash(cycle, p.address)) == before
+    assert engine.uploadOf(cycle, p.address, mine[1].trade_id) == (0, 0)
+    assert engine.uploadOf(cycle, settle_cast.participants[1].address, first) == (0, 0)
 
 
 def test_upload__batch_bounds__revert(engine, settle_cast, trades, cycle):
