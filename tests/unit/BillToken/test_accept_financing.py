@@ -24,7 +24,7 @@ def test_acceptFinancing__zero_agreement_hash__reverts_unchanged(bills, bill_cas
     held, fin = quoted
     before = snapshot(bills, [held, fin], [bill_cast.tier2a.address])
     with brownie.reverts("BillZeroHash: "):
-        bill_cast.tier2a.accept_financing(fin, ZERO32, accept=accept)
+        bill_cast.tier2a.accept_financing(fin, ZERO32, bill_cast.factor.address, 800, accept=accept)
     assert snapshot(bills, [held, fin], [bill_cast.tier2a.address]) == before
     assert bills.node(fin)["state"] == NodeState.QUOTED
     assert bills.financing(fin)["holderSigned"] is False

@@ -3,6 +3,7 @@
 import brownie
 import pytest
 
+from consortium.domain.hashing import doc_hash
 from tests.fixtures.bills import FACE, warp
 from tests.unit.BillToken.helpers import snapshot
 
@@ -19,6 +20,7 @@ def test_redeem__array_lengths_differ__reverts_unchanged(
     before = snapshot(bills, [bill_id], [tier1]), cash.balanceOf(tier1), cash.balanceOf(core)
     with brownie.reverts(f"BillBatchLengthMismatch: 1, {holders}, {amounts}"):
         bills.redeem(
+            doc_hash(f"redeem lengths {holders} {amounts}"),
             [bill_id],
             [tier1] * holders,
             [FACE] * amounts,
