@@ -172,5 +172,5 @@ def test_anchor_packet__killed_after_send__booked_once_and_resend_refused(
     assert len(logs_since(web3, anchor, "PacketAnchored", start)) == 1
     with brownie.reverts(revert_pattern=r"Anchor.*"):  # ConfirmationAnchor's own refusal
         anchor.anchorPacket(
-            conf_cast.issuer_a.address, root, 2, {"from": conf_cast.sales_bank.account}
+            conf_cast.issuer_a.address, 7, root, 2, {"from": conf_cast.sales_bank.account}
         )

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from consortium.domain.hashing import doc_hash
 from tests.fixtures.bills import FACE, warp
 from tests.fixtures.hostile import Bound, bound_tests
 from tests.unit.BillToken.helpers import snapshot
@@ -25,7 +26,9 @@ def world(bills, cash, bill_cast, make_bill, maturity, chain):
 
 def _redeem(w, n):
     holder = w.cast.tier1.address
-    return w.bills.redeem, ([w.bill] * n, [holder] * n, [1] * n, ZERO32), w.cast.core.inst.account
+    ref = doc_hash(f"hostile redeem batch of {n}")
+    args = (ref, [w.bill] * n, [holder] * n, [1] * n, ZERO32)
+    return w.bills.redeem, args, w.cast.core.inst.account
 
 
 def _state(w):

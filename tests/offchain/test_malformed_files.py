@@ -82,7 +82,11 @@ SIZES_CASES = {
     "empty": ("", r"s.yaml:1: expected a mapping of size profiles"),
     "not utf-8": (BINARY, r"s.yaml: not UTF-8 text"),
     "invalid YAML": ("quick: {annuity: [1\n", r"s.yaml:\d+: not valid YAML"),
-    "truncated": (_half(SIZES), r"s.yaml:\d+: profile 'medium' must map each line"),
+    # cut right after the profile's name (a cut inside a flow mapping is invalid YAML, above)
+    "truncated": (
+        SIZES[: SIZES.index("\n", SIZES.index("medium:")) + 1],
+        r"s.yaml:\d+: profile 'medium' must map each line",
+    ),
     "a list": ("- quick\n", r"s.yaml:1: expected a mapping"),
     "unknown profile": (
         SIZES.replace("medium:", "medium-old:"),
@@ -225,7 +229,7 @@ def test_cli_demo__bad_size_profile__exit_2_before_any_chain(tmp_path, capsys, m
     monkeypatch.chdir(tmp_path)
     config = str(ROOT / "config/consortium.yaml")
     assert cli.main(["demo", "--config", config, "--size", "huge", "--out", "out"]) == 2
-    assert "no size profile 'huge' (have: quick, medium, large)" in capsys.readouterr().err
+    assert "no size profile 'huge' (have: tiny, quick, medium, large)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
