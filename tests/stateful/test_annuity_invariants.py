@@ -134,6 +134,7 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
             self.accts: dict[bytes, Acct] = {}
             self.ins: dict[int, Ins] = {}
             self.prices: dict[bytes, int] = {}
+            self.payrolls = 0  # payroll references are idempotency keys: one per contribution
             self.plans = {
                 code: [([ITEMS[i] for i in ratios], list(ratios.values()))]
                 for code, ratios in PLANS.items()
@@ -149,7 +150,7 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
                 self.settle_through(0, k != 1, [k, 5, 2, 6, 1, 4, 3, 7])
             for x in self.ins.values():  # a receipt is no model state: drop it before copying
                 x.feedback = dataclasses.replace(x.feedback, tx=None)
-            model = ("accts", "ins", "prices", "plans")
+            model = ("accts", "ins", "prices", "plans", "payrolls")
             base.update(book=dict(platform.accounts), model={k: self.__dict__[k] for k in model})
 
         # ------------------------------------------------------------ helpers
@@ -192,7 +193,8 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
             return (acc, FIRST, items, split(a.book.cash, ratios))
 
         def _contribute(self, entries: dict[bytes, int]) -> None:
-            batches = trustee.receive_contributions("payroll", entries)
+            self.payrolls += 1
+            batches = trustee.receive_contributions(f"payroll {self.payrolls}", entries)
             tx = account_manager.post_contributions(batches[0])
             for acc, amount in entries.items():
                 self.accts[acc].book.contribute(amount)

@@ -75,6 +75,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             super().__init__(chain)
             unique_txs()
             self.cycles = 0
+            self.moves = 0  # payment references of deposit issues and redemptions are keys: one each
             self.balances = dict(balances0)
             self._new_cycle_model()
 
@@ -86,6 +87,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             self.own = {p.address: {} for p in firsts}
             self.uploaded = {p.address: [] for p in firsts}
             self.second = {}  # (second party, first party) -> Bucket distributed
+            self.sent_second = set()  # (second party, entries): a batch is keyed by its content
             self.recon = {}  # (party, peer key) -> MATCHED / BROKEN
             self.legs = []
 
@@ -121,16 +123,20 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
 
         def _move_balance(self, holder: str, kind: int, asset: int, delta: int) -> None:
             """Issue (delta > 0) or redeem (delta < 0) so the model and the chain move together."""
+            self.moves += 1
             if delta > 0:
                 if kind == SECURITY:
                     cast.csd.issue(holder, asset, delta)
                 else:
-                    tokens[asset].issue(holder, delta, doc_hash("cash in"), cast.cash._tx())
+                    ref = doc_hash(f"cash in {self.moves}")
+                    tokens[asset].issue(holder, delta, ref, cast.cash._tx())
             elif delta < 0:
                 if kind == SECURITY:
                     security_token.redeem(holder, asset, -delta, doc_hash("out"), cast.csd._tx())
                 else:
-                    tokens[asset].redeem(holder, -delta, doc_hash("cash out"), cast.cash._tx())
+                    tokens[asset].redeem(
+                        holder, -delta, doc_hash(f"cash out {self.moves}"), cast.cash._tx()
+                    )
             self.balances[(holder, kind, asset)] += delta
 
         # ------------------------------------------------------------ rules
@@ -195,6 +201,11 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             second = seconds[which]
             entries = second.compute(self.trades, list(by_addr))
             (tx,) = second.distribute(self.cid, entries)
+            batch = (second.address, tuple(e.as_tuple() for e in entries))
+            if batch in self.sent_second:  # the chain holds this very batch: booked, not resent
+                assert tx is None
+                return
+            self.sent_second.add(batch)
             assert len(tx.events["SecondClearingDistributed"]) == len(entries)
             for e in entries:
                 self.second[(second.address, e.party)] = Bucket(e.trade_count, e.trade_set_hash)
