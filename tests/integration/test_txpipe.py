@@ -109,3 +109,22 @@ def test_call__views_through_pipe__decoded_as_brownie_decodes(pipe, registry, br
     assert piped.operatorsOf(broker.address) == registry.operatorsOf(broker.address)
     assert piped.hasRole(stranger.address, b"\x00" * 32) is False
     assert pipe.pending == [] and pipe.collected == []  # reads send nothing
+
+
+@pytest.fixture
+def backlog(pipe):
+    """The node stops mining on arrival, as a local chain's backlog does once the sends stop (it
+    mines one block per arriving transaction and a block holds one at the pipe's gas limit)."""
+    anvil = "anvil" in str(web3().client_version).lower()
+    pipe.rpc("evm_setAutomine", [False]) if anvil else pipe.rpc("miner_stop", [])
+    yield
+    pipe.rpc("evm_setAutomine", [True]) if anvil else pipe.rpc("miner_start", [])
+
+
+def test_wait__backlog_left_unmined__local_chain_mines_it(pipe, backlog, registry, broker, accounts):
+    ops = [accounts.add() for _ in range(3)]
+    start = web3().eth.block_number
+    sent = [pipe.submit(broker.account, registry, "addOperator", o.address) for o in ops]
+    assert web3().eth.block_number == start  # nothing mined by the sends
+    assert pipe.wait() == sent and [p.status for p in sent] == [1, 1, 1]
+    assert registry.operatorsOf(broker.address)[-3:] == [o.address for o in ops]
