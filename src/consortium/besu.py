@@ -106,6 +106,7 @@ def push(lists: Allowlists, url: str) -> dict[str, list[str]]:
 
 # EIP-2294: the largest chain id signatures and clients handle (floor(MAX_UINT64 / 2) - 36)
 MAX_CHAIN_ID = 2**63 - 1 - 36
+GENESIS_GAS_LIMIT = 1_000_000_000  # 62 calls at the pipe's 16M declared gas per block
 
 
 def _check_addresses(kind: str, addresses: list[str]) -> None:
@@ -151,7 +152,10 @@ def qbft_genesis(validators: list[str], chain_id: int, alloc: dict[str, int] | N
         },
         "nonce": "0x0",
         "timestamp": "0x0",
-        "gasLimit": hex(30_000_000),
+        # blocks pack transactions by their declared gas: the day's pipe declares up to 16M each
+        # (consortium.txpipe.DEFAULT_GAS), so a 30M block would hold one; a zero-fee consortium
+        # chain can afford large blocks (each transaction stays under the EIP-7825 cap)
+        "gasLimit": hex(GENESIS_GAS_LIMIT),
         "difficulty": "0x1",
         "mixHash": "0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365",
         "coinbase": "0x0000000000000000000000000000000000000000",

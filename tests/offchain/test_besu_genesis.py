@@ -29,3 +29,11 @@ def test_genesis__chain_id_and_shanghai_and_funding():
     assert g["config"]["chainId"] == 2026
     assert g["config"]["shanghaiTime"] == 0 and "cancunTime" not in g["config"]
     assert g["alloc"] == {"01" * 20: {"balance": "0x5"}}
+
+
+def test_genesis__block_gas__holds_many_pipelined_calls():
+    from consortium.txpipe import DEFAULT_GAS
+
+    g = besu.qbft_genesis(VALIDATORS, 2026, {})
+    # blocks pack by declared gas: at 30M a block would hold one of the day's pipelined calls
+    assert int(g["gasLimit"], 16) // DEFAULT_GAS >= 50
