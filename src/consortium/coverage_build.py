@@ -104,3 +104,21 @@ def apply() -> None:
 def pytest_load_initial_conftests(early_config) -> None:
     """Before brownie's own hook of the same name loads (and compiles) the project."""
     apply()
+
+
+COVERAGE_EXAMPLES = 3  # hypothesis examples per property test under coverage
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items) -> None:
+    """Property tests run COVERAGE_EXAMPLES examples each here: tracing every transaction makes an
+    example about 20x slower (SettlementEngine's random days alone ran past 40 minutes), and
+    coverage asks which outcomes are taken, not how deep the search goes (`make test` runs them
+    all)."""
+    from hypothesis import settings
+
+    for item in items:
+        fn = getattr(item, "obj", None)
+        current = getattr(fn, "_hypothesis_internal_use_settings", None)
+        if current is not None and current.max_examples > COVERAGE_EXAMPLES:
+            fn._hypothesis_internal_use_settings = settings(current, max_examples=COVERAGE_EXAMPLES)

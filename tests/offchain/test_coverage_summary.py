@@ -195,3 +195,29 @@ def test_verify_with_immutables__deployed_managed_contract__matches_its_build(
     other = ConsortiumRegistry._build["deployedBytecode"]
     assert not coverage_build._verify_with_immutables(plans.address, other, "Solidity")
     assert bytes(web3.eth.get_code(plans.address)) != bytes.fromhex(built)
+
+
+def test_coverage_build_examples__property_tests_capped_others_untouched():
+    from types import SimpleNamespace
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=50)
+    @given(st.integers())
+    def deep(x):
+        pass
+
+    @settings(max_examples=2)
+    @given(st.integers())
+    def shallow(x):
+        pass
+
+    def plain():
+        pass
+
+    items = [SimpleNamespace(obj=f) for f in (deep, shallow, plain)]
+    coverage_build.pytest_collection_modifyitems(items)
+    assert deep._hypothesis_internal_use_settings.max_examples == coverage_build.COVERAGE_EXAMPLES
+    assert shallow._hypothesis_internal_use_settings.max_examples == 2
+    assert not hasattr(plain, "_hypothesis_internal_use_settings")
