@@ -13,6 +13,15 @@
    filled in by the constructor, so for every contract with an immutable (all that inherit
    ConsortiumManaged: its `registry`) brownie drops the map and records no coverage at all. The
    check here also accepts code that differs from the build only inside those placeholders.
+3. Traces without memory. brownie asks anvil for every step's full memory, which it needs only to
+   decode return values, revert data and subcall arguments. A 16-trade upload of unoptimized
+   SettlementEngine is ~300k steps each carrying its memory: 4.5 GB for one transaction, so the
+   upload tests were killed at 24 GB. Branch coverage needs each step's pc, depth and stack only, so
+   traces are fetched without memory; the last step gets back the one piece brownie reads there
+   (the transaction's return or revert data, which anvil also returns whole as `returnValue`), so
+   `return_value`, `revert_msg` and `brownie.reverts` behave as before. What is lost is the decoded
+   arguments and return values of internal calls in `tx.call_trace()`, which coverage runs do not
+   look at.
 
 Only loaded by `make coverage`; brownie 1.22.2 is pinned, and tests/offchain/test_coverage_summary.py
 checks what apply() changes.
@@ -25,6 +34,7 @@ from pathlib import Path
 import pytest
 from brownie._config import CONFIG
 from brownie.network import contract as _contract
+from brownie.network import transaction as _transaction
 from brownie.network.web3 import web3
 from brownie.project import main as _project_main
 
@@ -46,6 +56,10 @@ def _unoptimized_compiler_config(project_path: Path | None) -> dict:
 def _coverage_structure_config(project_path: Path) -> dict:
     structure = _structure_config(project_path)
     structure["build"] = BUILD_DIR
+    # brownie creates only the last folder of the build path, and a fresh clone has no build/ yet
+    # (brownie also asks about every folder above a test file while it looks for the project)
+    if (Path(project_path) / "brownie-config.yaml").is_file():
+        (Path(project_path) / BUILD_DIR).parent.mkdir(parents=True, exist_ok=True)
     return structure
 
 
@@ -89,12 +103,64 @@ def _verify_with_immutables(address, expected_bytecode, language) -> bool:
     return same_code_but_immutables(bytes(web3.eth.get_code(address)), expected)
 
 
+WORD = 64  # hex digits in a 32-byte memory word
+
+
+def end_memory(step: dict, data_hex: str) -> list[str]:
+    """Memory words under which brownie's `_get_memory(step, -1)` reads `data_hex`: the RETURN or
+    REVERT `step` names the data by offset (stack top) and length (next)."""
+    offset = int(step["stack"][-1], 16)
+    image = "00" * offset + data_hex.removeprefix("0x")
+    image += "0" * (-len(image) % WORD)
+    return [image[i : i + WORD] for i in range(0, len(image), WORD)]
+
+
+def lean_trace(result: dict) -> dict:
+    """Fill in the `memory` brownie expects on every step of a trace fetched without it."""
+    steps = result.get("structLogs") or []
+    for step in steps:
+        step["memory"] = []
+    data = result.get("returnValue") or ""
+    if steps and data not in ("", "0x") and steps[-1]["op"] in ("RETURN", "REVERT"):
+        steps[-1]["memory"] = end_memory(steps[-1], data)
+    return result
+
+
+class _Proxy:
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+class _LeanProvider(_Proxy):
+    def make_request(self, method, params):
+        if method != "debug_traceTransaction":
+            return self._inner.make_request(method, params)
+        txid, options = params
+        response = self._inner.make_request(method, (txid, {**options, "enableMemory": False}))
+        if "result" in response:
+            lean_trace(response["result"])
+        return response
+
+
+class _LeanTraceWeb3(_Proxy):
+    """brownie's web3 as transaction.py sees it, but asking for traces without memory."""
+
+    @property
+    def provider(self):
+        return _LeanProvider(self._inner.provider)
+
+
 def apply() -> None:
-    """Point brownie's project loading and its local anvil at the coverage build, and let it keep
-    the program-counter map of contracts with immutables (idempotent)."""
+    """Point brownie's project loading and its local anvil at the coverage build, let it keep the
+    program-counter map of contracts with immutables, and trace without memory (idempotent)."""
     _project_main._load_project_compiler_config = _unoptimized_compiler_config
     _project_main._load_project_structure_config = _coverage_structure_config
     _contract._verify_deployed_code = _verify_with_immutables
+    if not isinstance(_transaction.web3, _LeanTraceWeb3):
+        _transaction.web3 = _LeanTraceWeb3(web3)
     anvil = CONFIG.networks["development"]
     if NO_SIZE_LIMIT not in anvil["cmd"].split():
         anvil["cmd"] = f"{anvil['cmd']} {NO_SIZE_LIMIT}"

@@ -5,9 +5,13 @@ keeping brownie's program-counter map of contracts with immutables.
 
 import json
 
+import brownie
 from brownie._config import CONFIG
 from brownie.network import contract as brownie_contract
+from brownie.network import transaction as brownie_transaction
 from brownie.network import web3
+from brownie.network.transaction import TransactionReceipt, _get_memory
+from brownie.test import coverage as brownie_coverage
 from brownie.project import main as project_main
 
 from consortium import coverage_build
@@ -134,6 +138,7 @@ def test_coverage_build_apply__unoptimized_build_and_no_size_limit(monkeypatch):
     monkeypatch.setattr(
         brownie_contract, "_verify_deployed_code", coverage_build._verify_deployed_code
     )
+    monkeypatch.setattr(brownie_transaction, "web3", brownie_transaction.web3)
     dev = CONFIG.networks["development"]
     monkeypatch.setitem(dev, "cmd", dev["cmd"])
     coverage_build.apply()
@@ -144,6 +149,8 @@ def test_coverage_build_apply__unoptimized_build_and_no_size_limit(monkeypatch):
     assert project_main._load_project_structure_config(ROOT)["build"] == "build/coverage"
     assert dev["cmd"].split().count("--disable-code-size-limit") == 1
     assert brownie_contract._verify_deployed_code is coverage_build._verify_with_immutables
+    assert isinstance(brownie_transaction.web3, coverage_build._LeanTraceWeb3)
+    assert brownie_transaction.web3._inner is web3  # applied once, not wrapped twice
 
 
 def test_branch_coverage__two_runs_on_one_build__united(tmp_path):
@@ -221,3 +228,44 @@ def test_coverage_build_examples__property_tests_capped_others_untouched():
     assert deep._hypothesis_internal_use_settings.max_examples == coverage_build.COVERAGE_EXAMPLES
     assert shallow._hypothesis_internal_use_settings.max_examples == 2
     assert not hasattr(plain, "_hypothesis_internal_use_settings")
+
+
+def test_end_memory__data_at_the_offset_the_step_names():
+    step = {"stack": ["0x99", "0x5", "0x24"], "memory": []}  # REVERT(offset 0x24, length 5)
+    step["memory"] = coverage_build.end_memory(step, "0x0102030405")
+    assert all(len(word) == 64 for word in step["memory"])
+    assert bytes(_get_memory(step, -1)) == bytes.fromhex("0102030405")
+
+
+def _traced(txid, w3, monkeypatch):
+    """A fresh receipt of `txid` traced and expanded through `w3`: (its coverage, the receipt)."""
+    monkeypatch.setattr(brownie_transaction, "web3", w3)
+    tx = TransactionReceipt(txid, silent=True)
+    tx._expand_trace()
+    return brownie_coverage._coverage_eval.pop(tx.coverage_hash), tx
+
+
+def test_lean_trace__same_coverage_return_value_and_revert_as_full_trace(
+    monkeypatch, plans, trustee, stranger
+):
+    """Coverage runs trace without memory: every branch outcome brownie records, the return value
+    and the decoded custom error are those of the full trace (a call through the registry, a
+    revert raised inside the registry)."""
+    ok = plans.definePlan(b"LEAN".ljust(32, b"\0"), [b"A".ljust(32, b"\0")], [10_000],
+                          {"from": trustee.institution.account})
+    with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
+        plans.definePlan(b"LEAN".ljust(32, b"\0"), [b"A".ljust(32, b"\0")], [10_000],
+                         {"from": stranger})
+    refused = brownie.history[-1]
+    lean = coverage_build._LeanTraceWeb3(web3)
+    for txid in (ok.txid, refused.txid):
+        full_cov, full = _traced(txid, web3, monkeypatch)
+        lean_cov, thin = _traced(txid, lean, monkeypatch)
+        assert lean_cov == full_cov and lean_cov  # some outcomes recorded, the same ones
+        assert (thin.status, thin.return_value, thin.revert_msg) == (
+            full.status, full.return_value, full.revert_msg)
+        assert [s["pc"] for s in thin._raw_trace] == [s["pc"] for s in full._raw_trace]
+        assert not any(s["memory"] for s in thin._raw_trace[:-1])
+        assert any(s["memory"] for s in full._raw_trace[:-1])
+    assert thin.revert_msg.startswith("RegistryNotActiveMember")
+    assert full_cov != _traced(ok.txid, lean, monkeypatch)[0]  # the two calls differ
