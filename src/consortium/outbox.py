@@ -191,6 +191,49 @@ class Outbox:
     def register(self, name: str, kind: Kind) -> None:
         self.kinds[name] = kind
 
+    def register_call(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        probe: Callable[[list], Recorded | None],
+        booked_as: Callable[[Any, list], dict[str, Any]] | None = None,
+        *,
+        tx: Callable[[], dict[str, Any]] | None = None,
+        sent: int | None = None,
+    ) -> None:
+        """Register kind `name` sent as one call `fn(*args[:sent], tx())` (`tx` gives the role's
+        transaction parameters; without it `fn(*args[:sent])`). Stored args may carry more than
+        the call takes (a key the contract derives itself): `sent` says how many are sent. Booked as
+        `booked_as(receipt, args)`, {} when not given."""
+
+        def send(a: list) -> Any:
+            return fn(*a[:sent], tx()) if tx is not None else fn(*a[:sent])
+
+        self.register(
+            name, Kind(send=send, probe=probe, booked_as=booked_as or (lambda receipt, a: {}))
+        )
+
+    def register_counted(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        lookup: Callable[[list], Any],
+        *,
+        tx: Callable[[], dict[str, Any]] | None = None,
+        sent: int | None = None,
+    ) -> None:
+        """`register_call` for a batch whose entries are its second argument and whose key the
+        contract answers with `(count, blockNumber)` through `lookup(args)`: booked as its count,
+        and a key holding another count is a conflict (see `counted`)."""
+        self.register_call(
+            name,
+            fn,
+            lambda a: counted(lookup(a), a[1], name),
+            lambda receipt, a: {"count": len(a[1])},
+            tx=tx,
+            sent=sent,
+        )
+
     # ---------------------------------------------------------------- sending
     def send(self, kind: str, key: Any, args: Iterable[Any]) -> Booking:
         """Send one keyed batch once and book it: `submit()`, and for a transaction in flight through

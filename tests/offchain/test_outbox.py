@@ -291,3 +291,62 @@ def test_close_phase__pipe_failure__batches_booked_then_failure_raised(chain, tm
     with pytest.raises(RuntimeError, match="another sender"):
         close_phase(pipe, box)
     assert sub.value == {"n": 5} and box.pending() == []
+
+
+class Contract:
+    """A contract keyed by (args[0]) whose view answers (count, block), as uploadOf and
+    redemptionOf do; calls record their arguments and transaction parameters."""
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+        self.held: dict[str, tuple[int, int]] = {}
+
+    def upload(self, *args):
+        self.calls.append(args)
+        *batch, params = args
+        self.held[batch[0]] = (len(batch[1]), 20 + len(self.calls))
+        return SimpleNamespace(block_number=20 + len(self.calls), txid="0x" + "cd" * 32)
+
+    def uploadOf(self, key):
+        return self.held.get(key, (0, 0))
+
+
+def test_register_call__sent_args_and_params__booked_as_given(tmp_path):
+    c, box = Contract(), Outbox(Store.at(tmp_path / "s.sqlite"))
+    box.register_call("up", c.upload, lambda a: None, lambda r, a: {"block": r.block_number},
+                      tx=lambda: {"from": "0xA"}, sent=2)
+    b = box.send("up", "k1", ["k1", [1, 2], "content hash kept off the call"])
+    assert c.calls == [("k1", [1, 2], {"from": "0xA"})]
+    assert (b.source, b.value) == ("receipt", {"block": 21})
+
+
+def test_register_call__no_params_no_booking__whole_args_booked_empty(tmp_path):
+    box = Outbox(Store.at(tmp_path / "s.sqlite"))
+    sent = []
+    box.register_call("up", lambda *a: sent.append(a) or SimpleNamespace(block_number=3),
+                      lambda a: None)
+    assert box.send("up", "k1", ["k1", 7]).value == {}
+    assert sent == [("k1", 7)]
+
+
+def test_register_counted__booked_as_count_and_found_on_chain_with_it(tmp_path):
+    c = Contract()
+    box = Outbox(Store.at(tmp_path / "a.sqlite"))
+    box.register_counted("up", c.upload, lambda a: c.uploadOf(a[0]), tx=lambda: {"from": "0xA"})
+    first = box.send("up", "k1", ["k1", [1, 2, 3]])
+    again = Outbox(Store.at(tmp_path / "b.sqlite"))  # a restarted agent without the first store
+    again.register_counted("up", c.upload, lambda a: c.uploadOf(a[0]), tx=lambda: {"from": "0xA"})
+    found = again.send("up", "k1", ["k1", [1, 2, 3]])
+    assert (first.source, first.value) == ("receipt", {"count": 3})
+    assert (found.source, found.value, found.block) == ("chain", {"count": 3}, 21)
+    assert len(c.calls) == 1
+
+
+def test_register_counted__key_holds_another_count__conflict_nothing_sent(tmp_path):
+    c = Contract()
+    c.held["k1"] = (5, 9)
+    box = Outbox(Store.at(tmp_path / "s.sqlite"))
+    box.register_counted("up", c.upload, lambda a: c.uploadOf(a[0]))
+    with pytest.raises(OutboxConflict, match="up: the chain holds a batch of 5 under this key, not 2"):
+        box.send("up", "k1", ["k1", [1, 2]])
+    assert c.calls == []

@@ -26,7 +26,7 @@ from eth_utils import keccak
 
 from consortium.domain.allocation import INITIAL_UNIT_PRICE, check_ratios
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
-from consortium.outbox import Kind, Outbox, OutboxConflict, Submission, key_of, recorded
+from consortium.outbox import Outbox, OutboxConflict, Submission, key_of, recorded
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
@@ -148,8 +148,17 @@ class Statement:
         return self.invested + self.cash
 
 
+class _Sender:
+    """A role's transaction parameters: sent from its institution's account."""
+
+    institution: Institution
+
+    def _tx(self) -> dict[str, Any]:
+        return {"from": self.institution.account}
+
+
 @dataclass
-class AnnuityServicePlatform:
+class AnnuityServicePlatform(_Sender):
     """The employee-facing platform: enrolment, plan choice, statements."""
 
     institution: Institution
@@ -179,7 +188,7 @@ class AnnuityServicePlatform:
             self.accounts[emp] = EmployeeAccount(emp, salt, commit(emp, salt))
             fresh.append(self.accounts[emp].account_id)
         return [
-            self.ledger.requestAccounts(list(chunk), {"from": self.institution.account})
+            self.ledger.requestAccounts(list(chunk), self._tx())
             for chunk in _chunks(fresh, MAX_BATCH)
         ]
 
@@ -193,7 +202,7 @@ class AnnuityServicePlatform:
             if version == 0:
                 raise ValueError(f"plan {plan_code!r} is not defined; the trustee defines plans")
         return self.ledger.choosePlan(
-            self.account_id(employee_id), code, version, reset, {"from": self.institution.account}
+            self.account_id(employee_id), code, version, reset, self._tx()
         )
 
     def statement(self, employee_id: str) -> Statement:
@@ -218,7 +227,7 @@ def contribution_hash(accounts: Sequence[Any], amounts: Sequence[int]) -> bytes:
 
 
 @dataclass
-class TrusteePlatform:
+class TrusteePlatform(_Sender):
     """The trustee: plans, contributions, monthly investment of new money, feedback forwarding."""
 
     institution: Institution
@@ -228,17 +237,14 @@ class TrusteePlatform:
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.store)
-        self.outbox.register(
+        self.outbox.register_call(
             RECEIVE,
-            Kind(
-                send=lambda a: self.ledger.receiveContributions(
-                    *a, {"from": self.institution.account}
-                ),
-                probe=self._received,
-                booked_as=lambda tx, a: {
-                    "batchId": int(tx.events["ContributionBatchReceived"]["batchId"])
-                },
-            ),
+            self.ledger.receiveContributions,
+            self._received,
+            lambda receipt, a: {
+                "batchId": int(receipt.events["ContributionBatchReceived"]["batchId"])
+            },
+            tx=self._tx,
         )
 
     @property
@@ -264,7 +270,7 @@ class TrusteePlatform:
             code32(plan_code),
             [code32(i) for i in ratios],
             list(ratios.values()),
-            {"from": self.institution.account},
+            self._tx(),
         )
         return int(tx.events["PlanDefined"]["version"])
 
@@ -298,7 +304,7 @@ class TrusteePlatform:
     def allocate_cash(self, account_ids: Sequence[bytes]) -> list[IssuedInstruction]:
         """Invest the accounts' new money by their plans (chunked at MAX_ALLOCATION_BATCH)."""
         txs = [
-            self.ledger.allocateCash(list(chunk), {"from": self.institution.account})
+            self.ledger.allocateCash(list(chunk), self._tx())
             for chunk in _chunks(list(account_ids), MAX_ALLOCATION_BATCH)
         ]  # every chunk sent before any is read: one phase when the ledger sends through a pipe
         return [ins for tx in txs for ins in instructions_in(tx)]
@@ -308,12 +314,12 @@ class TrusteePlatform:
             feedback.instruction_id,
             list(feedback.items),
             list(feedback.unit_prices),
-            {"from": self.institution.account},
+            self._tx(),
         )
 
 
 @dataclass
-class AccountManagerPlatform:
+class AccountManagerPlatform(_Sender):
     """The account manager: accounts, asset records, resets of historical holdings."""
 
     institution: Institution
@@ -322,15 +328,12 @@ class AccountManagerPlatform:
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.store)
-        self.outbox.register(
+        self.outbox.register_call(
             POST,
-            Kind(
-                send=lambda a: self.ledger.postContributions(
-                    *a, {"from": self.institution.account}
-                ),
-                probe=self._posted,
-                booked_as=lambda tx, a: {"batchId": int(a[0])},
-            ),
+            self.ledger.postContributions,
+            self._posted,
+            lambda receipt, a: {"batchId": int(a[0])},
+            tx=self._tx,
         )
 
     @property
@@ -343,7 +346,7 @@ class AccountManagerPlatform:
 
     def open_accounts(self, account_ids: Sequence[bytes]) -> list[Any]:
         return [
-            self.ledger.openAccounts(list(chunk), {"from": self.institution.account})
+            self.ledger.openAccounts(list(chunk), self._tx())
             for chunk in _chunks(list(account_ids), MAX_BATCH)
         ]
 
@@ -354,7 +357,7 @@ class AccountManagerPlatform:
         return self.outbox.submit(POST, key_of(batch.batch_id), args).tx
 
     def reset_holdings(self, account_id: bytes) -> IssuedInstruction:
-        tx = self.ledger.resetHoldings(account_id, {"from": self.institution.account})
+        tx = self.ledger.resetHoldings(account_id, self._tx())
         return instructions_in(tx)[0]
 
 
@@ -376,7 +379,7 @@ class PriceSeries:
 
 
 @dataclass
-class InvestmentManagerPlatform:
+class InvestmentManagerPlatform(_Sender):
     """The investment manager: executes instructions at the day's prices, reports feedback."""
 
     institution: Institution
@@ -399,7 +402,7 @@ class InvestmentManagerPlatform:
             list(instruction.items),
             list(instruction.legs),
             prices,
-            {"from": self.institution.account},
+            self._tx(),
         )
 
     def report_feedback(
@@ -417,7 +420,7 @@ class InvestmentManagerPlatform:
             list(instruction.items),
             list(prices),
             report,
-            {"from": self.institution.account},
+            self._tx(),
         )
         return Feedback(instruction.instruction_id, instruction.items, prices, report, tx)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from consortium.domain.bills import BillStatus, NodeState, proceeds
 from consortium.domain.hashing import code32, doc_hash
-from consortium.outbox import Kind, Outbox, Submission, counted, key_of, recorded
+from consortium.outbox import Outbox, Submission, key_of, recorded
 from consortium.roles.deposits import deposit_issue_kind
 from consortium.roles.membership import Institution
 from consortium.store import Store
@@ -108,21 +108,15 @@ class BillClient(_BillRole):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.outbox.register(
+        self.outbox.register_call(
             ISSUE,
-            Kind(
-                send=lambda a: self.bills.requestIssue(*a, self._tx()),
-                probe=self._issued,
-                booked_as=lambda tx, a: {"billId": requested_node(tx)},
-            ),
+            self.bills.requestIssue,
+            self._issued,
+            lambda receipt, a: {"billId": requested_node(receipt)},
+            tx=self._tx,
         )
-        self.outbox.register(
-            REDEEM,
-            Kind(
-                send=lambda a: self.bills.redeem(*a, self._tx()),
-                probe=lambda a: counted(self.bills.redemptionOf(a[0]), a[1], REDEEM),
-                booked_as=lambda tx, a: {"count": len(a[1])},
-            ),
+        self.outbox.register_counted(
+            REDEEM, self.bills.redeem, lambda a: self.bills.redemptionOf(a[0]), tx=self._tx
         )
 
     def _issued(self, args: list) -> Any:

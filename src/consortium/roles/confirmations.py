@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -30,7 +31,7 @@ from consortium.domain.hashing import commit, doc_hash, new_salt
 from consortium.domain.reconciliation import (
     DayResult, reconcile, record_id32, require_resolved,
 )
-from consortium.outbox import Kind, Outbox, Recorded, counted, key_of
+from consortium.outbox import Outbox, Recorded, key_of
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
@@ -106,11 +107,6 @@ class Participant:
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.store)
 
-    def _kind(self, name: str, fn: Any, probe: Any, booked_as: Any = None) -> None:
-        """Register an outbox kind sending `fn(*args)` from the member's account."""
-        self.outbox.register(name, Kind(send=lambda a: self._tx(fn, *a), probe=probe,
-                                        booked_as=booked_as or (lambda tx, a: {})))
-
     @classmethod
     def build(cls, inst: Institution, suite: Any, net: Network, workdir: str | Path,
               key: Any = None, register_operator: bool = True) -> "Participant":
@@ -175,7 +171,8 @@ class SalesBank(Participant):
     def __post_init__(self) -> None:
         super().__post_init__()
         # roots are unique in ConfirmationAnchor: the root is the packet's key, anchorOf its view
-        self._kind(ANCHOR_PACKET, self.anchor.anchorPacket, self._anchored)
+        self.outbox.register_call(ANCHOR_PACKET, partial(self._tx, self.anchor.anchorPacket),
+                                  self._anchored)
 
     def _anchored(self, args: list) -> Recorded | None:
         return Recorded(None, {}) if str(self.anchor.anchorOf(args[2])[0]) != ZERO_ADDRESS else None
@@ -364,7 +361,8 @@ class PaymentClient(Participant):
     def __post_init__(self) -> None:
         super().__post_init__()
         # roots are the key: commitBilateral refuses a committed root, committedDayOf tells its day
-        self._kind(COMMIT, self.recon.commitBilateral, self._committed)
+        self.outbox.register_call(COMMIT, partial(self._tx, self.recon.commitBilateral),
+                                  self._committed)
 
     def _committed(self, args: list) -> Recorded | None:
         day_key = _b(str(self.recon.committedDayOf(args[2])))
@@ -408,7 +406,8 @@ class FinanceCompany(Participant):
     def __post_init__(self) -> None:
         super().__post_init__()
         # the day is the key: settleDay refuses a settled day, getDay shows its payment
-        self._kind(SETTLE_DAY, self.recon.settleDay, self._settled)
+        self.outbox.register_call(SETTLE_DAY, partial(self._tx, self.recon.settleDay),
+                                  self._settled)
 
     def _settled(self, args: list) -> Recorded | None:
         d = self.recon.getDay(self.recon.dayKey(args[0], self.address, args[1]))
@@ -446,8 +445,8 @@ class Reconciler(Participant):
     def __post_init__(self) -> None:
         super().__post_init__()
         # (day, first seq) is the key of a breaks call: recordBreaks refuses it twice, breaksBatchOf tells
-        self._kind(BREAKS, self.recon.recordBreaks,
-                   lambda a: counted(self.recon.breaksBatchOf(a[0], a[1][0][0]), a[1], BREAKS))
+        self.outbox.register_counted(BREAKS, partial(self._tx, self.recon.recordBreaks),
+                                     lambda a: self.recon.breaksBatchOf(a[0], a[1][0][0]))
 
     def collect(self) -> dict[str, list[dict[str, Any]]]:
         got: dict[str, list[dict[str, Any]]] = {}

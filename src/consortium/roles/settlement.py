@@ -35,7 +35,7 @@ from consortium.domain.clearing import (
 )
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.netting import Leg, NettingResult, net
-from consortium.outbox import Kind, Outbox, counted, key_of
+from consortium.outbox import Outbox, key_of
 from consortium.roles.deposits import deposit_issue_kind, issue_kind
 from consortium.roles.membership import Institution
 from consortium.store import Store
@@ -112,15 +112,11 @@ class FirstParty(SettlementParty):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.outbox.register(
+        self.outbox.register_counted(
             UPLOAD,
-            Kind(
-                send=lambda a: self.engine.uploadTrades(*a, self._tx()),
-                probe=lambda a: counted(
-                    self.engine.uploadOf(a[0], self.address, a[1][0][0]), a[1], UPLOAD
-                ),
-                booked_as=lambda tx, a: {"count": len(a[1])},
-            ),
+            self.engine.uploadTrades,
+            lambda a: self.engine.uploadOf(a[0], self.address, a[1][0][0]),
+            tx=self._tx,
         )
 
     def configure(self, security_id: int, charges: Sequence[Charge]) -> Any:
@@ -185,15 +181,12 @@ class SecondParty(SettlementParty):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.outbox.register(
+        self.outbox.register_counted(  # args [cycle, rows, content hash]: the engine hashes itself
             SECOND,
-            Kind(
-                send=lambda a: self.engine.submitSecondClearing(*a[:2], self._tx()),
-                probe=lambda a: counted(
-                    self.engine.secondClearingOf(a[0], self.address, a[2]), a[1], SECOND
-                ),
-                booked_as=lambda tx, a: {"count": len(a[1])},
-            ),
+            self.engine.submitSecondClearing,
+            lambda a: self.engine.secondClearingOf(a[0], self.address, a[2]),
+            tx=self._tx,
+            sent=2,
         )
 
     def compute(self, trades: Sequence[Trade], parties: Iterable[str]) -> list[SecondClearing]:
