@@ -127,8 +127,19 @@ def test_lifecycle__unknown_instruction__reverts(
             ledger.forwardFeedback(7, [EQ], [INITIAL_UNIT_PRICE], {"from": tr})
 
 
-@pytest.mark.parametrize("tamper", ["legs", "items", "prices_length"])
-def test_execute__not_as_issued__reverts(ledger, issued, investment_manager, tamper):
+@pytest.mark.parametrize(
+    "call,tamper",
+    [("execute", "legs"), ("execute", "items"), ("execute", "prices_length"),
+     ("report", "items"), ("report", "prices_length")],
+)
+def test_execute_and_report__not_as_issued__reverts(
+    ledger, issued, investment_manager, call, tamper
+):
+    """Execution repeats the issued items and legs, the report the executed items with one price
+    each: anything else is refused and the instruction keeps its status."""
+    im = investment_manager.institution.account
+    if call == "report":
+        investment_manager.execute(issued)
     items, legs, prices = list(issued.items), list(issued.legs), [INITIAL_UNIT_PRICE] * 3
     if tamper == "legs":
         legs[0] += 1
@@ -137,10 +148,11 @@ def test_execute__not_as_issued__reverts(ledger, issued, investment_manager, tam
     else:
         prices = prices[:2]
     with brownie.reverts(revert_pattern=r"AnnuityInstructionMismatch: 1"):
-        ledger.executeInstruction(
-            1, items, legs, prices, {"from": investment_manager.institution.account}
-        )
-    assert ledger.getInstruction(1)["status"] == 1
+        if call == "execute":
+            ledger.executeInstruction(1, items, legs, prices, {"from": im})
+        else:
+            ledger.reportFeedback(1, items, prices, b"\1" * 32, {"from": im})
+    assert ledger.getInstruction(1)["status"] == (1 if call == "execute" else 2)
 
 
 @pytest.mark.parametrize("price", [0, MAX_UNIT_PRICE + 1])

@@ -1,5 +1,7 @@
 """submitNetting: novation and netting gated on reconciliation; every asset sums to zero."""
 
+import itertools
+
 import brownie
 import pytest
 
@@ -24,6 +26,32 @@ def test_netting__instructions_in_settlement_order(engine, settle_cast, trades, 
         range(result.net_count)
     )
     assert engine.getCycle(CID)["status"] == 2
+
+
+def _groups(legs):
+    """The legs per asset, in their (sorted) order: [[legs of asset 1], [legs of asset 2], ...]."""
+    return [list(g) for _, g in itertools.groupby(legs, key=lambda leg: (leg.kind, leg.asset))]
+
+
+def _assets_swapped(legs):
+    """The first two securities' legs in reverse order (same kind, descending asset)."""
+    g = _groups(legs)
+    assert g[0][0].kind == g[1][0].kind == 0 and g[0][0].asset < g[1][0].asset
+    return g[1] + g[0] + sum(g[2:], [])
+
+
+def _cash_first(legs):
+    """The last asset (a currency, kind 1) moved before the securities (kind 0)."""
+    g = _groups(legs)
+    assert g[-1][0].kind == 1 and g[0][0].kind == 0
+    return g[-1] + sum(g[:-1], [])
+
+
+def _first_asset_unbalanced(legs):
+    """The first asset's first leg dropped: its residual shows where the next asset starts."""
+    g = _groups(legs)
+    assert len(g[0]) >= 2
+    return g[0][1:] + sum(g[1:], [])
 
 
 def _submit(engine, settle_cast, legs, cid=CID):
@@ -58,13 +86,21 @@ def test_netting__match_gone_stale_after_new_upload__reverts(engine, settle_cast
     "mutate,error",
     [
         (lambda legs: legs[:-1], "SettlementAssetNotBalanced"),
+        (_first_asset_unbalanced, "SettlementAssetNotBalanced"),
         (lambda legs: [legs[1], legs[0]] + legs[2:], "SettlementLegsNotSorted"),
+        (_assets_swapped, "SettlementLegsNotSorted"),
+        (_cash_first, "SettlementLegsNotSorted"),
         (
             lambda legs: [Leg(legs[0].participant, legs[0].kind, legs[0].asset, 0)] + legs[1:],
             "SettlementZeroLeg",
         ),
         (
             lambda legs: [Leg(legs[0].participant, legs[0].kind, legs[0].asset, 2**201)] + legs[1:],
+            "SettlementLegAmountOutOfRange",
+        ),
+        (
+            lambda legs: [Leg(legs[0].participant, legs[0].kind, legs[0].asset, -(2**201))]
+            + legs[1:],
             "SettlementLegAmountOutOfRange",
         ),
         (

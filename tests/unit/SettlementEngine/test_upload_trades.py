@@ -9,12 +9,15 @@ from consortium.domain.clearing import (
     ALL,
     MAX_PRICE,
     MAX_QUANTITY,
+    Charge,
+    ChargeKind,
+    Payer,
+    clear,
     first_clearing,
     peer_key,
     trade_id,
 )
 from consortium.domain.hashing import code32
-
 
 
 def _hex(b):
@@ -133,10 +136,11 @@ def test_upload__cycle_not_open__reverts(engine, settle_cast, trades):
         engine.uploadTrades(code32("NOPE"), [p.mine(trades)[0].as_tuple()], {"from": p.account})
 
 
-def test_upload__charges_exceed_gross_on_sell__reverts(engine, settle_cast, trades, cycle):
-    from consortium.domain.clearing import Charge, ChargeKind, Payer
-
+def test_upload__charges_exceed_gross_on_sell__reverts(
+    engine, settle_cast, trades, cycle, monkeypatch
+):
     p = settle_cast.participants[0]
+    monkeypatch.setattr(p, "charges", dict(p.charges))  # the chain is reverted after the test; so is this
     sell = next(t for t in p.mine(trades) if t.side == 1)
     p.configure(sell.security_id, [Charge(ChargeKind.FEE, Payer.SELLER, 0, sell.gross + 1)])
     with brownie.reverts(revert_pattern=r"ClearingChargesExceedGross:.*"):
@@ -152,3 +156,29 @@ def test_upload__peer_buckets_agree_between_parties(engine, settle_cast, trades,
         assert engine.bucket(cycle, p.address, peer_key(local.address)) == engine.bucket(
             cycle, local.address, peer_key(p.address)
         )
+
+
+def test_upload__charge_borne_by_buyer_or_seller__applies_to_that_side_only(
+    engine, settle_cast, trades, cycle, monkeypatch
+):
+    """A product whose fee the buyer bears and whose tax the seller bears: buys carry only the fee,
+    sells only the tax, and the contract's clearing equals the Python mirror's."""
+    p = settle_cast.participants[0]
+    monkeypatch.setattr(p, "charges", dict(p.charges))
+    mine = p.mine(trades)
+    sec = next(
+        s
+        for s in sorted({t.security_id for t in mine})
+        if {t.side for t in mine if t.security_id == s} == {0, 1}
+    )
+    p.configure(
+        sec, [Charge(ChargeKind.FEE, Payer.BUYER, 25, 7), Charge(ChargeKind.TAX, Payer.SELLER, 10, 1)]
+    )
+    p.upload(cycle, trades)
+    want = first_clearing(p.address, trades, p.charges)
+    assert engine.clearingHash(cycle, p.address) == _hex(want.clearing_hash)
+    for ccy, tot in want.totals.items():
+        assert tuple(engine.firstClearing(cycle, p.address, ccy)) == tot.as_tuple()
+    buy, sell = (next(t for t in mine if t.security_id == sec and t.side == s) for s in (0, 1))
+    on_buy, on_sell = (clear(t.side, t.quantity, t.price, p.charges[sec]) for t in (buy, sell))
+    assert on_buy.fees > 0 and on_buy.taxes == 0 and on_sell.fees == 0 and on_sell.taxes > 0
