@@ -20,8 +20,10 @@
    traces are fetched without memory; the last step gets back the one piece brownie reads there
    (the transaction's return or revert data, which anvil also returns whole as `returnValue`), so
    `return_value`, `revert_msg` and `brownie.reverts` behave as before. What is lost is the decoded
-   arguments and return values of internal calls in `tx.call_trace()`, which coverage runs do not
-   look at.
+   arguments, return values and revert reasons of internal calls in `tx.call_trace()`, which
+   coverage runs do not look at (and the reason of a transaction that ends without RETURN or
+   REVERT, out of gas or INVALID, where brownie reads it from an inner REVERT). `make coverage`
+   runs anvil; ganache ignores `enableMemory` and sends memory anyway, which is then kept.
 
 Only loaded by `make coverage`; brownie 1.22.2 is pinned, and tests/offchain/test_coverage_summary.py
 checks what apply() changes.
@@ -118,10 +120,12 @@ def end_memory(step: dict, data_hex: str) -> list[str]:
 def lean_trace(result: dict) -> dict:
     """Fill in the `memory` brownie expects on every step of a trace fetched without it."""
     steps = result.get("structLogs") or []
+    if not steps or "memory" in steps[0]:  # a node that sent memory anyway (ganache) loses nothing
+        return result
     for step in steps:
         step["memory"] = []
     data = result.get("returnValue") or ""
-    if steps and data not in ("", "0x") and steps[-1]["op"] in ("RETURN", "REVERT"):
+    if data not in ("", "0x") and steps[-1]["op"] in ("RETURN", "REVERT"):
         steps[-1]["memory"] = end_memory(steps[-1], data)
     return result
 

@@ -332,14 +332,14 @@ def test_register_call__no_params_no_booking__whole_args_booked_empty(tmp_path):
 def test_register_counted__booked_as_count_and_found_on_chain_with_it(tmp_path):
     c = Contract()
     box = Outbox(Store.at(tmp_path / "a.sqlite"))
-    box.register_counted("up", c.upload, lambda a: c.uploadOf(a[0]), tx=lambda: {"from": "0xA"})
-    first = box.send("up", "k1", ["k1", [1, 2, 3]])
-    again = Outbox(Store.at(tmp_path / "b.sqlite"))  # a restarted agent without the first store
-    again.register_counted("up", c.upload, lambda a: c.uploadOf(a[0]), tx=lambda: {"from": "0xA"})
-    found = again.send("up", "k1", ["k1", [1, 2, 3]])
+    for b in (box, again := Outbox(Store.at(tmp_path / "b.sqlite"))):  # again: a restarted agent
+        b.register_counted("up", c.upload, lambda a: c.uploadOf(a[0]), tx=lambda: {"from": "0xA"},
+                           sent=2)
+    first = box.send("up", "k1", ["k1", [1, 2, 3], "hash"])
+    found = again.send("up", "k1", ["k1", [1, 2, 3], "hash"])
     assert (first.source, first.value) == ("receipt", {"count": 3})
     assert (found.source, found.value, found.block) == ("chain", {"count": 3}, 21)
-    assert len(c.calls) == 1
+    assert c.calls == [("k1", [1, 2, 3], {"from": "0xA"})]  # once, without the stored hash
 
 
 def test_register_counted__key_holds_another_count__conflict_nothing_sent(tmp_path):

@@ -47,13 +47,6 @@ def _cash_first(legs):
     return g[-1] + sum(g[:-1], [])
 
 
-def _first_asset_unbalanced(legs):
-    """The first asset's first leg dropped: its residual shows where the next asset starts."""
-    g = _groups(legs)
-    assert len(g[0]) >= 2
-    return g[0][1:] + sum(g[1:], [])
-
-
 def _submit(engine, settle_cast, legs, cid=CID):
     return engine.submitNetting(
         cid, 0, b"\x00" * 32, [leg.as_tuple() for leg in legs], {"from": settle_cast.ccp.account}
@@ -86,7 +79,6 @@ def test_netting__match_gone_stale_after_new_upload__reverts(engine, settle_cast
     "mutate,error",
     [
         (lambda legs: legs[:-1], "SettlementAssetNotBalanced"),
-        (_first_asset_unbalanced, "SettlementAssetNotBalanced"),
         (lambda legs: [legs[1], legs[0]] + legs[2:], "SettlementLegsNotSorted"),
         (_assets_swapped, "SettlementLegsNotSorted"),
         (_cash_first, "SettlementLegsNotSorted"),
@@ -122,6 +114,22 @@ def test_netting__bad_legs__revert_and_cycle_stays_open(
     result = prepare(CID, trades, fund=False)
     with brownie.reverts(revert_pattern=rf"{error}:.*"):
         _submit(engine, settle_cast, mutate(list(result.legs)))
+    assert engine.getCycle(CID)["status"] == 1
+
+
+def test_netting__asset_unbalanced__refused_where_the_next_asset_starts(
+    engine, settle_cast, trades, prepare
+):
+    """The first asset's first leg dropped: refused at the first asset (kind, asset, residual),
+    not at the end of the legs."""
+    result = prepare(CID, trades, fund=False)
+    g = _groups(list(result.legs))
+    first = g[0][0]
+    assert len(g[0]) >= 2 and len(g) >= 2
+    with brownie.reverts(
+        revert_pattern=rf"SettlementAssetNotBalanced: {first.kind}, {first.asset}, {-first.amount}"
+    ):
+        _submit(engine, settle_cast, g[0][1:] + sum(g[1:], []))
     assert engine.getCycle(CID)["status"] == 1
 
 
