@@ -23,7 +23,7 @@ from typing import Any
 from consortium.domain.bills import BillStatus, NodeState, proceeds
 from consortium.domain.hashing import code32, doc_hash
 from consortium.outbox import Outbox, Submission, key_of, recorded
-from consortium.roles.deposits import deposit_issue_kind
+from consortium.roles.deposits import register_deposit_issue
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
@@ -273,7 +273,7 @@ class CashIssuer:
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.store)
-        self.outbox.register(ISSUE_CASH, deposit_issue_kind(self.cash, self._tx))
+        register_deposit_issue(self.outbox, ISSUE_CASH, self.cash, self._tx)
 
     def _tx(self) -> dict[str, Any]:
         return {"from": self.inst.account}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from consortium.outbox import Kind, OutboxConflict, Recorded, recorded
+from consortium.outbox import Outbox, OutboxConflict, Recorded, recorded
 
 
 def issue_kind(code: str) -> str:
@@ -18,8 +18,11 @@ def issue_kind(code: str) -> str:
     return f"DepositToken:{code}.issue"
 
 
-def deposit_issue_kind(token: Any, tx_params: Callable[[], dict[str, Any]]) -> Kind:
-    """DepositToken.issue keyed by its payment reference; args are [to, amount, paymentRef]."""
+def register_deposit_issue(
+    outbox: Outbox, name: str, token: Any, tx: Callable[[], dict[str, Any]]
+) -> None:
+    """Register kind `name`: DepositToken.issue keyed by its payment reference; args are
+    [to, amount, paymentRef]."""
 
     def probe(a: list) -> Recorded | None:
         holder, block = token.paymentRefUse(a[2])
@@ -28,8 +31,4 @@ def deposit_issue_kind(token: Any, tx_params: Callable[[], dict[str, Any]]) -> K
             raise OutboxConflict(f"payment reference {a[2]} was booked for {holder}, not {a[0]}")
         return found
 
-    return Kind(
-        send=lambda a: token.issue(*a, tx_params()),
-        probe=probe,
-        booked_as=lambda tx, a: {"holder": str(a[0])},
-    )
+    outbox.register_call(name, token.issue, probe, lambda receipt, a: {"holder": str(a[0])}, tx=tx)

@@ -36,7 +36,7 @@ from consortium.domain.clearing import (
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.netting import Leg, NettingResult, net
 from consortium.outbox import Outbox, key_of
-from consortium.roles.deposits import deposit_issue_kind, issue_kind
+from consortium.roles.deposits import register_deposit_issue, issue_kind
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
@@ -255,7 +255,7 @@ class CashIssuer(SettlementParty):
     def __post_init__(self) -> None:
         super().__post_init__()
         for code, token in self.tokens.items():
-            self.outbox.register(issue_kind(code), deposit_issue_kind(token, self._tx))
+            register_deposit_issue(self.outbox, issue_kind(code), token, self._tx)
 
     def list_currencies(self) -> list[Any]:
         txs = []
