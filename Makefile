@@ -3,6 +3,7 @@
 #   make test [CHAIN=ganache] the test suite on anvil (default) or ganache
 #   make bench                gas and throughput figures -> bench/RESULTS.md, bench/results.json
 #   make coverage             contract coverage; the last line states branch coverage
+#   make chain                a local chain that lasts between commands (make chain-stop, chain-status)
 SHELL := /bin/bash
 CHAIN ?= anvil
 ARGS ?=
@@ -20,7 +21,7 @@ else
   NETWORK := $(CHAIN)
 endif
 
-.PHONY: setup test demo bench coverage console clean lint slither
+.PHONY: setup test demo bench coverage console clean lint slither chain chain-stop chain-status
 
 setup:
 	@bash tools/setup.sh
@@ -45,6 +46,17 @@ coverage: setup
 slither: setup
 	@bash tools/setup.sh slither
 	.venv-slither/bin/python tools/slither_check.py
+
+# A local chain that lasts between commands (state in .chain/): deploy, report, verify, besu-export,
+# brownie console and brownie run attach to it while it runs.
+chain: setup
+	$(PY) -m consortium.cli chain start --kind $(CHAIN) $(ARGS)
+
+chain-stop: setup
+	$(PY) -m consortium.cli chain stop
+
+chain-status: setup
+	$(PY) -m consortium.cli chain status
 
 console: setup
 	$(BROWNIE) console

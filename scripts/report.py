@@ -15,7 +15,7 @@ import sys
 
 from consortium import chain
 from consortium.deploy import load_suite
-from consortium.inputs import InputFileError
+from consortium.inputs import CommandError
 from consortium.reporting import ReportingError, build_reports, load_report, verify_report
 from consortium.reporting.indexer import day_of
 
@@ -24,7 +24,7 @@ def main():
     """Entry point; a malformed input file (report, rules, deployment record) exits with its message."""
     try:
         _main()
-    except (InputFileError, ReportingError) as exc:
+    except (CommandError, ReportingError) as exc:
         sys.exit(f"error: {exc}")
 
 

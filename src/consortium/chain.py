@@ -7,8 +7,9 @@ Everything else receives contract objects and accounts from here (or from browni
 from __future__ import annotations
 
 import json
-import socket
+import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,17 +18,14 @@ import brownie
 from brownie import network
 from brownie._config import CONFIG
 
-from consortium.inputs import InputFileError
+from consortium.inputs import CommandError, InputFileError
+from consortium.localchain import KIND_OF, ChainHome, answers, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPLOYMENTS = ROOT / "deployments"
+# where deployment records live; $CONSORTIUM_DEPLOYMENTS moves them (tests, a second consortium)
+DEPLOYMENTS = Path(os.environ.get("CONSORTIUM_DEPLOYMENTS") or ROOT / "deployments")
 
-
-def free_port() -> int:
-    """A TCP port nobody listens on now, so several runs (tests, demo, bench) can share a machine."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["free_port"]  # re-exported: tests and fixtures import it from here
 
 
 def use_free_ports() -> None:
@@ -83,23 +81,80 @@ def project():
     return proj
 
 
-def connect(network_id: str = "development", quiet: bool = True, port: int | None = None) -> None:
+def connect(network_id: str = "development", quiet: bool = True, port: int | None = None,
+            rpc: str | None = None, attach_local: bool = False) -> None:
     """Connect to `network_id`, launching a local chain on a free port when brownie owns it.
 
     `quiet` stops brownie printing every transaction (the demo and bench print their own progress).
     `port` attaches to the local chain already listening there instead (a chain restarted from its
-    saved state, which the day then resumes on).
+    saved state, which the day then resumes on). `rpc` attaches to the node at that URL (an
+    institution's own node); CommandError if nothing answers there. `attach_local` attaches to the
+    lasting local chain (`consortium chain start`) when one of the network's kind runs.
     """
     if quiet:
         CONFIG.argv["silent"] = True
     if network.is_connected():
         return
-    if port is not None:
-        CONFIG.networks[network_id].setdefault("cmd_settings", {})["port"] = int(port)
-    elif "cmd" in CONFIG.networks.get(network_id, {}):
+    settings = CONFIG.networks.get(network_id)
+    if settings is None:
+        raise CommandError(
+            f"no network {network_id!r}: `brownie networks list` shows the known ones "
+            f"(config/networks.yaml adds the project's)"
+        )
+    if rpc is None and port is None and attach_local and network_id in KIND_OF:
+        rpc = ChainHome().running(KIND_OF[network_id])
+    if rpc is not None:
+        _point_at(network_id, settings, rpc)
+    elif port is not None:
+        settings.setdefault("cmd_settings", {})["port"] = int(port)
+    elif "cmd" in settings:
         use_free_ports()
-    network.connect(network_id)
+    with warnings.catch_warnings():
+        # attaching to a lasting chain: its height is expected, not a stray node to warn about
+        warnings.filterwarnings("ignore", message="Development network has a block height")
+        network.connect(network_id)
     patch_receipt_race()
+
+
+def _point_at(network_id: str, settings: dict, url: str) -> None:
+    """Make `network_id` talk to the node at `url` (brownie attaches to a local network's node
+    that answers instead of launching one); CommandError, before anything is sent, if none answers."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CommandError(f"--rpc {url}: expected an http(s) URL such as http://127.0.0.1:8545")
+    if not answers(url):
+        raise CommandError(
+            f"no Ethereum node answers at {url}: start it (the lasting local chain: `make chain`), "
+            f"or pass the --rpc URL of a running one"
+        )
+    if "cmd" in settings:
+        settings["host"] = f"{parts.scheme}://{parts.hostname}"
+        settings.setdefault("cmd_settings", {})["port"] = parts.port or (443 if parts.scheme == "https" else 80)
+    else:
+        settings["host"] = url
+
+
+def is_ephemeral() -> bool:
+    """Whether this process launched the chain it talks to (it stops when the process ends)."""
+    from brownie.network import rpc
+
+    return bool(rpc.is_active() and rpc.is_child())
+
+
+def recorded_address(network_id: str, name: str) -> str | None:
+    """`name`'s address in the deployment record of `network_id`, or None without a usable record."""
+    try:
+        return DeploymentRecord.load(network_id).contracts.get(name)
+    except InputFileError:
+        return None
+
+
+def rpc_url() -> str:
+    """The URL of the node this process talks to (for messages)."""
+    provider = web3().provider
+    return str(getattr(provider, "endpoint_uri", None) or provider)
 
 
 def accounts():
@@ -125,10 +180,42 @@ class DeploymentRecord:
     contracts: dict[str, str]
     compiler: dict[str, Any]
     timestamp: int = field(default_factory=lambda: int(time.time()))
+    # hash of the deployment block: tells this chain from another one with the same id (every
+    # fresh anvil is chain 31337); empty in records written before it was kept
+    block_hash: str = ""
 
     @classmethod
     def path_for(cls, network_id: str) -> Path:
         return DEPLOYMENTS / f"{network_id}.json"
+
+    def check_chain(self, w3: Any, url: str) -> None:
+        """CommandError, in one sentence, unless this deployment is on the chain `w3` talks to."""
+        diff = self._difference(w3)
+        if diff:
+            raise CommandError(
+                f"{self.path_for(self.network)}: the deployment recorded for network "
+                f"'{self.network}' (chain {self.chain_id}, block {self.block}) is not on the chain "
+                f"at {url}: {diff}. Deploy again (`consortium deploy --network {self.network}`), "
+                f"start the local chain it was deployed on (`make chain`), or pass --rpc with the "
+                f"URL of the chain that holds it"
+            )
+
+    def _difference(self, w3: Any) -> str | None:
+        chain_id = int(w3.eth.chain_id)
+        if chain_id != self.chain_id:
+            return f"that chain's id is {chain_id}"
+        height = int(w3.eth.block_number)
+        if height < self.block:
+            return f"that chain has only {height + 1} block(s) (restarted empty, or another chain)"
+        if self.block_hash:
+            found = "0x" + bytes(w3.eth.get_block(self.block)["hash"]).hex()
+            if found.lower() != self.block_hash.lower():
+                return (f"its block {self.block} is {found[:18]}…, the record's is "
+                        f"{self.block_hash[:18]}… (another chain, or one restarted without its state)")
+        registry = self.contracts["ConsortiumRegistry"]
+        if len(w3.eth.get_code(registry)) == 0:
+            return f"there is no contract at the registry's address {registry}"
+        return None
 
     def save(self) -> Path:
         path = self.path_for(self.network)
@@ -172,6 +259,7 @@ _RECORD_FIELDS = {
     "contracts": dict,
     "compiler": dict,
     "timestamp": int,
+    "block_hash": str,
 }
 
 
@@ -179,9 +267,9 @@ def _check_record(data: Any, path: Path) -> None:
     if not isinstance(data, dict):
         raise DeploymentRecordError(f"{path}: expected a JSON object (a deployment record)")
     for name, kind in _RECORD_FIELDS.items():
-        if name not in data and name != "timestamp":
+        if name not in data and name not in ("timestamp", "block_hash"):
             raise DeploymentRecordError(f"{path}: field '{name}' is missing")
-        value = data.get(name, 0)
+        value = data.get(name, "" if kind is str and name == "block_hash" else 0)
         if isinstance(value, bool) or not isinstance(value, kind):
             raise DeploymentRecordError(
                 f"{path}: field '{name}' must be a JSON {kind.__name__}, got {value!r:.60}"

@@ -10,12 +10,19 @@ import argparse
 import sys
 
 
-def _connect(network: str, port: int | None = None):
+def _connect(network: str, port: int | None = None, rpc: str | None = None,
+             attach_local: bool = False):
     from consortium import chain
 
     chain.project()
-    chain.connect(network, port=port)
+    chain.connect(network, port=port, rpc=rpc, attach_local=attach_local)
     return chain
+
+
+def _attach(args: argparse.Namespace):
+    """Connect a command that works on a deployment: to --rpc, else to the lasting local chain when
+    it runs (`consortium chain start`), else to a fresh chain (whose record check then says so)."""
+    return _connect(args.network, rpc=args.rpc, attach_local=True)
 
 
 def _without_step_tracing(network: str) -> None:
@@ -28,13 +35,37 @@ def _without_step_tracing(network: str) -> None:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    chain = _connect(args.network)
+    chain = _attach(args)
     from consortium.deploy import deploy_all
 
     suite = deploy_all(chain.accounts()[0])
     for name, address in suite.addresses().items():
         print(f"{name:32} {address}")
     print(f"recorded in {chain.DeploymentRecord.path_for(chain.network_name())}")
+    if chain.is_ephemeral():
+        print("note: this chain stops with this command, and the deployment with it; "
+              "`make chain` (consortium chain start) runs one that lasts", file=sys.stderr)
+    return 0
+
+
+def cmd_chain(args: argparse.Namespace) -> int:
+    from consortium.localchain import ChainHome
+
+    home = ChainHome(args.home)
+    if args.action == "start":
+        url, started = home.start(args.kind, args.port)
+        print(f"{args.kind} {'started' if started else 'already running'} at {url} "
+              f"(state in {home.state_path(args.kind)})")
+    elif args.action == "stop":
+        print("stopped; its state is saved" if home.stop() else "no local chain was running")
+    else:
+        st = home.status()
+        if st["running"]:
+            print(f"{st['kind']} running at {st['url']}: chain {st['chain_id']}, block {st['block']}, "
+                  f"state in {st['state']}")
+        else:
+            print(f"no local chain running (home {st['home']}); `consortium chain start` starts one")
+            return 1
     return 0
 
 
@@ -45,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     load_consortium(args.config)
     load_sizes(DEFAULT_SIZES, args.size)
     _without_step_tracing(args.network)
-    chain = _connect(args.network, args.rpc_port)
+    chain = _connect(args.network, args.rpc_port, args.rpc)
     from consortium.demo import run_demo
 
     return run_demo(chain.accounts(), args)
@@ -53,14 +84,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     _without_step_tracing(args.network)
-    chain = _connect(args.network)
+    chain = _connect(args.network, rpc=args.rpc)
     from consortium.bench import run_bench
 
     return run_bench(chain.accounts(), args)
 
 
 def cmd_besu_export(args: argparse.Namespace) -> int:
-    chain = _connect(args.network)
+    chain = _attach(args)
     from consortium import besu
     from consortium.deploy import load_suite
 
@@ -98,7 +129,7 @@ def cmd_besu_genesis(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    chain = _connect(args.network)
+    chain = _attach(args)
     from consortium.deploy import load_suite
     from consortium.reporting import ReportingError, RulesError, build_reports
     from consortium.reporting.indexer import day_of
@@ -121,12 +152,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from consortium.reporting.verify import load_report
 
-    load_report(args.path)  # a file that is no report stops before any chain is launched
-    chain = _connect(args.network)
-    from consortium.deploy import load_suite
+    report = load_report(args.path)  # a file that is no report stops before any chain is launched
+    chain = _attach(args)
     from consortium.reporting import verify_report
+    from consortium.reporting.verify import anchor_address
 
-    result = verify_report(args.path, load_suite(chain.network_name())["ReportAnchor"])
+    recorded = chain.recorded_address(chain.network_name(), "ReportAnchor")
+    address = anchor_address(report, args.path, chain.web3(), chain.rpc_url(), recorded)
+    result = verify_report(args.path, chain.at("ReportAnchor", address))
     print(result.summary())
     return 0 if result.ok else 1
 
@@ -141,12 +174,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="consortium", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def with_network(p):
+    def with_network(p, rpc: bool = False):
         p.add_argument("--network", default="development", help="brownie network id (default: anvil)")
+        if rpc:
+            p.add_argument("--rpc", metavar="URL",
+                           help="the node to talk to (deploy, report, verify, besu-export: default "
+                                "the lasting local chain if it runs; demo, bench: a fresh chain)")
         return p
 
-    with_network(sub.add_parser("deploy", help="deploy the suite and record it")).set_defaults(func=cmd_deploy)
-    demo = with_network(sub.add_parser("demo", help="run one consortium business day end to end"))
+    dep = with_network(sub.add_parser("deploy", help="deploy the suite and record it"), rpc=True)
+    dep.set_defaults(func=cmd_deploy)
+    ch = sub.add_parser("chain", help="a local chain that lasts between commands (state kept on disk)")
+    ch.add_argument("action", choices=("start", "stop", "status"))
+    ch.add_argument("--kind", choices=("anvil", "ganache"), default="anvil")
+    ch.add_argument("--port", type=int, help="port (default: the recorded one, else 8545)")
+    ch.add_argument("--home", help="folder of its state and record (default .chain/ or "
+                                   "$CONSORTIUM_CHAIN_HOME)")
+    ch.set_defaults(func=cmd_chain)
+    demo = with_network(sub.add_parser("demo", help="run one consortium business day end to end"),
+                        rpc=True)
     demo.add_argument("--config", default="config/consortium.yaml")
     demo.add_argument("--size", default="quick", help="day size profile from config/day-sizes.yaml")
     demo.add_argument("--seed", type=int, default=20261122)
@@ -162,11 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--rpc-port", type=int, metavar="PORT",
                       help="attach to the local chain listening on this port instead of launching one")
     demo.set_defaults(func=cmd_demo)
-    bench = with_network(sub.add_parser("bench", help="gas and throughput benchmark"))
+    bench = with_network(sub.add_parser("bench", help="gas and throughput benchmark"), rpc=True)
     bench.add_argument("--out", default="bench")
     bench.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
     bench.set_defaults(func=cmd_bench)
-    besu = with_network(sub.add_parser("besu-export", help="export Besu allowlists from the registry"))
+    besu = with_network(sub.add_parser("besu-export", help="export Besu allowlists from the registry"),
+                        rpc=True)
     besu.add_argument("--out", default="config/besu/permissions_config.toml")
     besu.add_argument("--push", nargs="*", default=[], metavar="RPC_URL",
                       help="also apply the changes to running nodes over their PERM API")
@@ -178,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--fund", nargs="*", default=[], metavar="ADDRESS")
     gen.add_argument("--out", default="config/besu/genesis.json")
     gen.set_defaults(func=cmd_besu_genesis)
-    rep = with_network(sub.add_parser("report", help="build, anchor and write regulators' reports for a day"))
+    rep = with_network(sub.add_parser("report", help="build, anchor and write regulators' reports for a day"),
+                       rpc=True)
     rep.add_argument("--day", help="YYYY-MM-DD or day number (default: the latest block's UTC day)")
     rep.add_argument("--regulator", help="regulator address (default: every regulator)")
     rep.add_argument("--out", default="reports")
@@ -186,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--db", help="SQLAlchemy URL of the regulator's index (default SQLite under --out)")
     rep.add_argument("--reporter", type=int, help="account index holding REPORTER (anchors the roots)")
     rep.set_defaults(func=cmd_report)
-    ver = with_network(sub.add_parser("verify", help="verify a report.json against the on-chain root"))
+    ver = with_network(sub.add_parser("verify", help="verify a report.json against the on-chain root"),
+                       rpc=True)
     ver.add_argument("path")
     ver.set_defaults(func=cmd_verify)
     cov = sub.add_parser("coverage-summary", help="print branch coverage from brownie's report")
@@ -196,11 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     cov.set_defaults(func=cmd_coverage_summary)
 
     args = parser.parse_args(argv)
-    from consortium.inputs import InputFileError
+    from consortium.inputs import CommandError
 
     try:
         return int(args.func(args) or 0)
-    except InputFileError as exc:  # a malformed input file: say which and where, no traceback
+    except CommandError as exc:  # a malformed file, a chain without the deployment: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -62,10 +62,12 @@ def deploy_all(admin: Any, founder_name: str = "Consortium permission manager", 
     for deployer in _line_deployers():
         suite.contracts.update(deployer(proj, registry, admin, suite.contracts))
     if record:
+        w3 = chain.web3()
         chain.DeploymentRecord(
             network=chain.network_name(),
-            chain_id=int(chain.web3().eth.chain_id),
+            chain_id=int(w3.eth.chain_id),
             block=suite.block,
+            block_hash="0x" + bytes(w3.eth.get_block(suite.block)["hash"]).hex(),
             deployer=admin.address,
             contracts=suite.addresses(),
             compiler=chain.compiler_settings(),
@@ -74,8 +76,13 @@ def deploy_all(admin: Any, founder_name: str = "Consortium permission manager", 
 
 
 def load_suite(network_id: str) -> Suite:
-    """The suite recorded for `network_id` by the last deployment there."""
+    """The suite recorded for `network_id` by the last deployment there.
+
+    Checked against the chain at hand before any call (chain id, the deployment block's hash, the
+    registry's code): a record of another chain, or of a local chain restarted empty, raises
+    CommandError saying what differs and what to do, instead of failing on the first call."""
     rec = chain.DeploymentRecord.load(network_id)
+    rec.check_chain(chain.web3(), chain.rpc_url())
     return suite_at(rec.contracts, rec.block)
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import types
 from pathlib import Path
 
 import pytest
 
 from consortium import chain, cli
 from consortium.config import ConfigError, load_consortium, load_sizes
-from consortium.inputs import InputFileError
+from consortium.inputs import CommandError, InputFileError
 from consortium.reporting.rules import RulesError, load_rules
 from consortium.reporting.verify import ReportFileError, load_report, verify_report
 
@@ -329,3 +330,77 @@ def test_deployment_record__saved_then_loaded__round_trip(tmp_path, monkeypatch)
         chain.DeploymentRecordError, match=r"no deployment recorded for network 'x'"
     ):
         chain.DeploymentRecord.load("x")
+
+
+# ------------------------------------------------------------------ a record of another chain
+class _FakeEth:
+    """What DeploymentRecord.check_chain and anchor_address ask a node: id, height, block, code."""
+
+    def __init__(self, chain_id=1337, height=5, block_hash=b"\xab" * 32, code=b"\x60\x80"):
+        self.chain_id, self.block_number = chain_id, height
+        self._hash, self._code = block_hash, code
+
+    def get_block(self, number):
+        return {"hash": self._hash}
+
+    def get_code(self, address):
+        return self._code
+
+
+def _w3(**kw):
+    return types.SimpleNamespace(eth=_FakeEth(**kw))
+
+
+STALE_CASES = {
+    "other chain id": (dict(chain_id=31337), r"that chain's id is 31337"),
+    "restarted empty": (dict(height=0), r"that chain has only 1 block\(s\) \(restarted empty"),
+    "other block hash": (dict(block_hash=b"\xcd" * 32), r"its block 1 is 0xcdcd.*the record's is 0xabab"),
+    "no registry code": (dict(code=b""), r"no contract at the registry's address 0x2222"),
+}
+
+
+@pytest.mark.parametrize("case", STALE_CASES)
+def test_deployment_record_check_chain__other_chain__one_sentence_what_differs(case):
+    rec = chain.DeploymentRecord(**_record(), block_hash="0x" + "ab" * 32)
+    node, message = STALE_CASES[case]
+    with pytest.raises(CommandError, match=message) as exc:
+        rec.check_chain(_w3(**node), "http://node:8545")
+    text = str(exc.value)
+    assert "net.json: the deployment recorded for network 'net' (chain 1337, block 1)" in text
+    assert "is not on the chain at http://node:8545" in text and "Deploy again" in text
+    assert "\n" not in text
+
+
+def test_deployment_record_check_chain__its_chain__passes():
+    chain.DeploymentRecord(**_record(), block_hash="0x" + "ab" * 32).check_chain(_w3(), "u")
+    # a record written before block hashes were kept is checked on id, height and code only
+    chain.DeploymentRecord(**_record()).check_chain(_w3(block_hash=b"\x01" * 32), "u")
+
+
+ANCHOR = "0x" + "33" * 20
+
+
+@pytest.mark.parametrize(
+    "anchor, node, message",
+    [
+        ({"contract": ANCHOR, "chainId": 1337}, dict(chain_id=2026), r"the chain at u is chain 2026"),
+        ({"contract": ANCHOR, "chainId": 1337}, dict(code=b""), r"has no contract at 0x3333"),
+        ({}, dict(), r"names no anchor contract"),
+    ],
+)
+def test_anchor_address__report_of_another_chain__names_its_chain_and_anchor(anchor, node, message):
+    from consortium.reporting.verify import anchor_address
+
+    report = {"anchor": {"version": 1, **anchor}}
+    with pytest.raises(CommandError, match=message) as exc:
+        anchor_address(report, "r.json", _w3(**node), "u", None)
+    if anchor:
+        assert f"anchored on chain 1337, ReportAnchor {ANCHOR}" in str(exc.value)
+
+
+def test_anchor_address__report_names_none__falls_back_to_the_recorded_anchor():
+    from consortium.reporting.verify import anchor_address
+
+    report = {"anchor": {"version": 1}}
+    assert anchor_address(report, "r.json", _w3(), "u", ANCHOR) == ANCHOR
+    assert anchor_address({"anchor": {"contract": ANCHOR, "chainId": 1337}}, "r", _w3(), "u", None) == ANCHOR

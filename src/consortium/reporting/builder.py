@@ -557,11 +557,22 @@ def _fill_anchor(report: dict, anchor: Any, booking: Booking) -> dict:
         tx_hash = _anchor_tx(anchor, report, int(booking.value["version"]), booking.block)
     report["anchor"].update(
         contract=str(anchor.address),
+        chainId=_chain_id(anchor),
         version=int(booking.value["version"]),
         txHash=tx_hash,
         anchored=True,
     )
     return report
+
+
+def _chain_id(anchor: Any) -> int | None:
+    """The id of the chain the anchor contract lives on (a report names where it can be checked)."""
+    from consortium import chain  # the only brownie importer, loaded only when needed
+
+    try:
+        return int(chain.web3().eth.chain_id)
+    except Exception:  # noqa: BLE001 - an offline build (tests' fake anchors) names no chain
+        return None
 
 
 def _anchor_tx(anchor: Any, report: dict, version: int, block: int) -> str | None:

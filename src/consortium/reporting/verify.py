@@ -26,7 +26,7 @@ from eth_abi import encode
 from eth_utils import keccak
 from merkle_zeppelin import MerkleTree
 
-from consortium.inputs import InputFileError
+from consortium.inputs import CommandError, InputFileError
 
 LEAF_ENCODING = ["address", "uint32", "bytes32", "bytes32"]
 NOT_HASHED = ("recordHash", "proof", "opened")
@@ -144,6 +144,12 @@ def check_report_shape(report: Any, where: str) -> None:
         fail("regulator", "a 0x-prefixed 20-byte address", report.get("regulator"))
     uint("day", report.get("day"), 32)
     uint("anchor.version", report["anchor"].get("version"), 32)
+    if report["anchor"].get("contract") is not None and not (
+        isinstance(report["anchor"]["contract"], str) and _ADDRESS.fullmatch(report["anchor"]["contract"])
+    ):
+        fail("anchor.contract", "a 0x-prefixed 20-byte address", report["anchor"]["contract"])
+    if report["anchor"].get("chainId") is not None:
+        uint("anchor.chainId", report["anchor"]["chainId"], 64)
     hex32("anchor.root", report["anchor"].get("root", ZERO32))
     hex32("rules.hash", report["rules"].get("hash"))
     for i, rec in enumerate(report["records"]):
@@ -156,6 +162,36 @@ def check_report_shape(report: Any, where: str) -> None:
             fail(f"records[{i}].proof", "a JSON array", proof)
         for j, sibling in enumerate(proof):
             hex32(f"records[{i}].proof[{j}]", sibling)
+
+
+def anchor_address(report: dict, where: str, w3: Any, url: str, recorded: str | None) -> str:
+    """The ReportAnchor that can check `report` on the chain `w3` talks to (at `url`).
+
+    The report names the contract and chain it was anchored on; a report of another chain, or a
+    chain without that contract (a local chain restarted empty), raises CommandError naming the
+    report's chain id and anchor contract and why it cannot be checked here. `recorded` is the
+    deployment record's ReportAnchor, used for reports that name none."""
+    anchor = report["anchor"]
+    address = anchor.get("contract") or recorded
+    want = anchor.get("chainId")
+    named = f"chain {want if want is not None else '(unknown)'}, ReportAnchor {address}"
+    if not address:
+        raise CommandError(
+            f"{where}: names no anchor contract and no deployment is recorded for this network: "
+            f"it cannot be checked here; pass --rpc with the URL of the chain it was anchored on"
+        )
+    have = int(w3.eth.chain_id)
+    if want is not None and int(want) != have:
+        why = f"the chain at {url} is chain {have}"
+    elif len(w3.eth.get_code(address)) == 0:
+        why = f"the chain at {url} has no contract at {address} (another chain, or restarted empty)"
+    else:
+        return address
+    raise CommandError(
+        f"{where}: cannot be checked here: it was anchored on {named}, and {why}. Pass --rpc with "
+        f"the URL of the chain that holds the anchor, or start the local chain it was made on "
+        f"(`make chain`)"
+    )
 
 
 # ------------------------------------------------------------------ verification
