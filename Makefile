@@ -35,10 +35,10 @@ demo: setup
 bench: setup
 	$(PY) -m consortium.cli bench --network $(NETWORK) $(ARGS)
 
-# Coverage measures an unoptimized build in build/coverage/ (see src/consortium/coverage_build.py).
+# Coverage measures an unoptimized build in build/coverage/ (see src/consortium/devtools/coverage_build.py).
 coverage: setup
 	rm -f build/coverage/tests.json
-	$(BROWNIE) test $(COVERAGE_TESTS) --network development --coverage -p consortium.coverage_build \
+	$(BROWNIE) test $(COVERAGE_TESTS) --network development --coverage -p consortium.devtools.coverage_build \
 	  -p no:cacheprovider $(ARGS)
 	$(PY) -m consortium.cli coverage-summary reports/coverage.json --build build/coverage --missing
 

@@ -165,7 +165,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage_summary(args: argparse.Namespace) -> int:
-    from consortium.coverage import summarise
+    from consortium.devtools.coverage import summarise
 
     return summarise(args.path, args.build, args.missing)
 

@@ -14,9 +14,9 @@ from brownie.network.transaction import TransactionReceipt, _get_memory
 from brownie.test import coverage as brownie_coverage
 from brownie.project import main as project_main
 
-from consortium import coverage_build
+from consortium.devtools import coverage_build
 from consortium.chain import ROOT
-from consortium.coverage import branch_coverage, missing, summarise
+from consortium.devtools.coverage import branch_coverage, missing, summarise
 
 SOURCES = {
     "contracts/a/A.sol": "contract A { function f(bool x, uint y) { if (x) {} if (!(y > 1)) {} } }",

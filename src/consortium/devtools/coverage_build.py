@@ -1,4 +1,4 @@
-"""pytest plugin of `make coverage` (`-p consortium.coverage_build`): what brownie needs to measure.
+"""pytest plugin of `make coverage` (`-p consortium.devtools.coverage_build`): what brownie needs to measure.
 
 1. Unoptimized bytecode. brownie registers a branch only where an opcode mapped to the condition's
    source precedes a JUMPI. With solc's optimizer on, 35 of our 327 traceable conditions (mostly

@@ -1,0 +1,1 @@
+"""Developer tooling: contract coverage (`make coverage`), not used by the consortium itself."""
