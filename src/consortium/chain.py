@@ -224,7 +224,7 @@ class DeploymentRecord:
         return path
 
     @classmethod
-    def load(cls, network_id: str) -> "DeploymentRecord":
+    def load(cls, network_id: str) -> DeploymentRecord:
         """The record of `network_id`; DeploymentRecordError naming the file and the field when it
         is missing, not JSON, or not a record (a hand edit, a truncated copy)."""
         path = cls.path_for(network_id)

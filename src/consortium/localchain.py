@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +68,9 @@ def free_port() -> int:
 def rpc_call(url: str, method: str, params: list | None = None, timeout: float = 10):
     """One JSON-RPC call; raises requests' ConnectionError when nothing answers at `url`."""
     reply = requests.post(
-        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=timeout
+        url,
+        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []},
+        timeout=timeout,
     ).json()
     if "error" in reply:
         raise RuntimeError(f"{url} {method}: {reply['error']}")
@@ -120,14 +123,18 @@ class LocalChain:
             cmd += ["--database.dbPath", str(self.state)]
         return cmd
 
-    def start(self, timeout: float = 60) -> "LocalChain":
+    def start(self, timeout: float = 60) -> LocalChain:
         """Start the chain, from its saved state when there is one; returns once it answers."""
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        # its own process group: the npm wrappers start the chain as a child, both must stop
-        self.proc = subprocess.Popen(
-            self.command(), start_new_session=True, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=out,
-        )
+        log = open(self.log, "ab") if self.log else nullcontext(subprocess.DEVNULL)  # noqa: SIM115
+        with log as out:  # the child keeps its own descriptor of the log
+            # its own process group: the npm wrappers start the chain as a child, both must stop
+            self.proc = subprocess.Popen(
+                self.command(),
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+            )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if answers(self.url):
@@ -137,7 +144,9 @@ class LocalChain:
             time.sleep(0.1)
         self.kill()
         where = f"; see {self.log}" if self.log else ""
-        raise CommandError(f"{self.kind} did not answer on port {self.port} within {timeout:.0f} s{where}")
+        raise CommandError(
+            f"{self.kind} did not answer on port {self.port} within {timeout:.0f} s{where}"
+        )
 
     def stop(self) -> None:
         """Stop the chain as an operator does (SIGTERM): it saves its state and exits."""
@@ -243,7 +252,10 @@ class ChainHome:
             )
         self.folder.mkdir(parents=True, exist_ok=True)
         node = LocalChain(
-            kind, self.state_path(kind), port=port, log=self.folder / f"{kind}.log",
+            kind,
+            self.state_path(kind),
+            port=port,
+            log=self.folder / f"{kind}.log",
             state_interval=STATE_INTERVAL,
         )
         node.start()
@@ -264,9 +276,13 @@ class ChainHome:
         data = self.read() or {}
         kind = data.get("kind", "anvil")
         url = self.running()
-        out = {"home": str(self.folder), "kind": kind, "running": bool(url),
-               "url": url or (f"http://127.0.0.1:{data['port']}" if data.get("port") else None),
-               "state": str(self.state_path(kind))}
+        out = {
+            "home": str(self.folder),
+            "kind": kind,
+            "running": bool(url),
+            "url": url or (f"http://127.0.0.1:{data['port']}" if data.get("port") else None),
+            "state": str(self.state_path(kind)),
+        }
         if url:
             out["chain_id"] = int(rpc_call(url, "eth_chainId"), 16)
             out["block"] = int(rpc_call(url, "eth_blockNumber"), 16)

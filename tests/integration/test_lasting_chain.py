@@ -55,7 +55,9 @@ class Lasting:
         )
 
     def start(self):
-        done = self.run("chain", "start", "--kind", self.kind, "--port", str(self.port), network=False)
+        done = self.run(
+            "chain", "start", "--kind", self.kind, "--port", str(self.port), network=False
+        )
         assert done.returncode == 0, done.stderr
         return done
 
@@ -99,15 +101,27 @@ def test_chain_start__again__attaches_to_the_running_chain(lasting):
 
 def test_commands__chain_without_deployment__exit_2_and_nothing_sent(lasting):
     height = lasting.height()
-    for args in (("report", "--out", str(lasting.base / "none")), ("besu-export", "--out", str(lasting.base / "p.toml"))):
+    for args in (
+        ("report", "--out", str(lasting.base / "none")),
+        ("besu-export", "--out", str(lasting.base / "p.toml")),
+    ):
         refused(lasting.run(*args), str(lasting.record), "no deployment recorded", "deploy")
     assert lasting.height() == height
     assert not (lasting.base / "p.toml").exists()
 
 
 def test_day_then_commands__lasting_chain__verify_report_and_export_succeed(lasting):
-    day = lasting.run("demo", "--rpc", lasting.url, "--lines", "annuity", "--size", "tiny",
-                      "--out", str(lasting.base / "day"))
+    day = lasting.run(
+        "demo",
+        "--rpc",
+        lasting.url,
+        "--lines",
+        "annuity",
+        "--size",
+        "tiny",
+        "--out",
+        str(lasting.base / "day"),
+    )
     assert day.returncode == 0, day.stdout[-3000:] + day.stderr[-3000:]
     record = json.loads(lasting.record.read_text())
     assert record["block_hash"].startswith("0x") and len(record["block_hash"]) == 66
@@ -144,7 +158,10 @@ def test_commands__chain_restarted_empty__stale_record_exit_2_nothing_sent(lasti
     shutil.rmtree(state) if state.is_dir() else state.unlink()
     lasting.start()
     height = lasting.height()
-    for args in (("report", "--out", str(lasting.base / "stale")), ("besu-export", "--out", str(lasting.base / "stale.toml"))):
+    for args in (
+        ("report", "--out", str(lasting.base / "stale")),
+        ("besu-export", "--out", str(lasting.base / "stale.toml")),
+    ):
         refused(lasting.run(*args), str(lasting.record), "is not on the chain at", "Deploy again")
     error = refused(lasting.run("verify", str(lasting.reports()[0])), "cannot be checked here")
     anchor = json.loads(lasting.reports()[0].read_text())["anchor"]
@@ -168,4 +185,6 @@ def test_chain_stop__then_status__says_none_runs(lasting):
     lasting.stop()
     status = lasting.run("chain", "status", network=False)
     assert status.returncode == 1 and "no local chain running" in status.stdout
-    assert lasting.run("chain", "stop", network=False).stdout.strip() == "no local chain was running"
+    assert (
+        lasting.run("chain", "stop", network=False).stdout.strip() == "no local chain was running"
+    )

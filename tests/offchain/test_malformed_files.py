@@ -76,6 +76,11 @@ CONSORTIUM_CASES = {
         CONSORTIUM.replace("currencies: [CNY, HKD, USD]", "currencies: {CNY: 1}", 1),
         r"c.yaml:\d+: 'currencies' must be a list",
     ),
+    # a key written twice is a mistake to report (YAML would let the second silently win)
+    "duplicate key": (
+        CONSORTIUM.replace("roles: [AUDITOR]}", "roles: [AUDITOR], roles: [BROKER]}", 1),
+        r"c.yaml:19: duplicate key 'roles'",
+    ),
 }
 
 
@@ -98,6 +103,7 @@ SIZES_CASES = {
     "size a word": ("medium:\n  bills: {bills: many}\n", r"s.yaml:2: medium.bills.bills .* 'many'"),
     "size negative": ("medium:\n  bills: {bills: -3}\n", r"medium.bills.bills .* got -3"),
     "size huge": ("medium:\n  bills: {bills: 10000000000000000000000}\n", r"0 .. 1,000,000"),
+    "duplicate size": ("medium:\n  bills: {bills: 3}\n  bills: {bills: 4}\n", r"s.yaml:3: duplicate key 'bills'"),
     "size a boolean": ("medium:\n  bills: {bills: yes}\n", r"got True"),
 }
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from eth_utils import keccak
 
 from consortium.inputs import InputFileError
+from consortium.yamlfile import LineDict, load_yaml
 
 from consortium.domain.roles import ROLES
 
@@ -39,39 +39,8 @@ class RulesError(InputFileError):
     """A rules file that cannot be used; the message names file, line and problem."""
 
 
-# ------------------------------------------------------------------ YAML with line numbers
-class _LineDict(dict):
-    """A mapping that remembers the line (1-based) of itself and of each key."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-class _Duplicate(Exception):
-    def __init__(self, line: int, key: Any):
-        super().__init__(line, key)
-        self.line, self.key = line, key
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
-    loader.flatten_mapping(node)
-    out = _LineDict()
-    out.line = node.start_mark.line + 1
-    out.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in out:
-            raise _Duplicate(key_node.start_mark.line + 1, key)
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.key_lines[key] = key_node.start_mark.line + 1
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# mappings of the rules file remember their lines (consortium.yamlfile, the project's one loader)
+_LineDict = LineDict
 
 
 # ------------------------------------------------------------------ the rules model
@@ -255,16 +224,7 @@ def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> ReportingRules:
 
 def parse_rules(raw: bytes | str, path: str = "<rules>") -> ReportingRules:
     raw_bytes = raw.encode() if isinstance(raw, str) else raw
-    try:
-        doc = yaml.load(raw_bytes.decode("utf-8"), Loader=_Loader)
-    except _Duplicate as exc:
-        raise RulesError(f"{path}:{exc.line}: duplicate key {exc.key!r}") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else "?"
-        raise RulesError(f"{path}:{line}: not valid YAML: {exc.problem or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise RulesError(f"{path}: not UTF-8 text ({exc})") from None
+    doc = load_yaml(raw_bytes, path, RulesError)
     if not isinstance(doc, _LineDict):
         raise RulesError(
             f"{path}:1: the rules file must be a mapping with keys version, tables, rules"
