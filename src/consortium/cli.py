@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from consortium.inputs import CommandError
+
 
 def _connect(network: str, port: int | None = None, rpc: str | None = None,
              attach_local: bool = False):
@@ -45,6 +47,29 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if chain.is_ephemeral():
         print("note: this chain stops with this command, and the deployment with it; "
               "`make chain` (consortium chain start) runs one that lasts", file=sys.stderr)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from consortium.keys import Keystore, passphrase_from
+
+    store = Keystore(args.keystore)
+    if args.action == "address":
+        print(store.address())
+        return 0
+    passphrase = passphrase_from(args.passphrase_env, args.passphrase_file)
+    if args.action == "new":
+        address = store.create(passphrase, args.scrypt_n)
+    else:  # import: the key from a file, never from the command line (shell history, ps)
+        if not args.private_key_file:
+            raise CommandError("keys import needs --private-key-file FILE (a hex key on its first line)")
+        try:
+            with open(args.private_key_file, encoding="utf-8") as f:
+                key = f.readline().strip()
+        except OSError as exc:
+            raise CommandError(f"{args.private_key_file}: cannot read the key ({exc})") from None
+        address = store.import_key(key, passphrase, args.scrypt_n)
+    print(f"{address} -> {store.path}")
     return 0
 
 
@@ -184,6 +209,16 @@ def main(argv: list[str] | None = None) -> int:
 
     dep = with_network(sub.add_parser("deploy", help="deploy the suite and record it"), rpc=True)
     dep.set_defaults(func=cmd_deploy)
+    keys = sub.add_parser("keys", help="an institution's key in an encrypted (V3, scrypt) keystore")
+    keys.add_argument("action", choices=("new", "import", "address"))
+    keys.add_argument("keystore", help="the keystore file (created by new and import, never overwritten)")
+    keys.add_argument("--passphrase-env", default="CONSORTIUM_PASSPHRASE", metavar="NAME",
+                      help="environment variable holding the passphrase (default CONSORTIUM_PASSPHRASE)")
+    keys.add_argument("--passphrase-file", metavar="FILE", help="file whose first line is the passphrase")
+    keys.add_argument("--private-key-file", metavar="FILE", help="import: the hex key's file")
+    keys.add_argument("--scrypt-n", type=int, metavar="N",
+                      help="scrypt cost (default eth-account's 2**18; lower only for tests)")
+    keys.set_defaults(func=cmd_keys)
     ch = sub.add_parser("chain", help="a local chain that lasts between commands (state kept on disk)")
     ch.add_argument("action", choices=("start", "stop", "status"))
     ch.add_argument("--kind", choices=("anvil", "ganache"), default="anvil")
@@ -245,8 +280,6 @@ def main(argv: list[str] | None = None) -> int:
     cov.set_defaults(func=cmd_coverage_summary)
 
     args = parser.parse_args(argv)
-    from consortium.inputs import CommandError
-
     try:
         return int(args.func(args) or 0)
     except CommandError as exc:  # a malformed file, a chain without the deployment: no traceback
