@@ -13,7 +13,7 @@ def t(cash, cash_issuer, core, tier1, suspended_client):
 
 
 def test_metadata__currency_issuer_and_zero_decimals(t, cash_issuer):
-    assert t.currency() == "0x" + code32("CNY").hex() and t.issuer() == cash_issuer.address
+    assert t.currency() == "0x" + code32("CNY").hex() and t.issuer() == cash_issuer.inst.address
     assert t.decimals() == 0 and t.symbol() == "dCNY"
 
 

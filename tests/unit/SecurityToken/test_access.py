@@ -109,7 +109,7 @@ def test_issue_redeem__ref_used__reverts_unchanged(security_token, settle_cast, 
     ref = doc_hash("custody deposit 7")
     held = security_token.balanceOf(who["broker"], 1)
     with brownie.reverts(
-        f"SecurityRefUsed: {'0x' + ref.hex()}, {who['broker'].lower()}, {first.block_number}"
+        f"SecurityRefUsed: {ref!r}, {who['broker'].lower()}, {first.block_number}"
     ):
         getattr(security_token, fn)(who["broker"], 1, 10, ref, {"from": settle_cast.csd.account})
     assert security_token.balanceOf(who["broker"], 1) == held
