@@ -216,9 +216,11 @@ def _token(ctx: DayContext) -> Any:
 
 def _cash_issuer(ctx: DayContext, pipe: Any, token: Any) -> Institution:
     """The member that issues `token` (DepositToken.issuer()), to fund the finance company; it is
-    granted CASH_ISSUER if the consortium file gave it none."""
+    granted CASH_ISSUER if the consortium file gave it none (the founder issues it when the file
+    names no CASH_ISSUER: see consortium.bootstrap.token_issuers)."""
     address = str(token.issuer())
-    found = [i for i in ctx.members.by_name.values() if i.address.lower() == address.lower()]
+    candidates = [*ctx.members.by_name.values(), ctx.manager]
+    found = [i for i in candidates if i.address.lower() == address.lower()]
     if not found:
         raise LookupError(
             f"the deposit token's issuer {address} is no member of the consortium file: deploy the "
