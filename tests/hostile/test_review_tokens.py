@@ -1,9 +1,9 @@
 """Issue 17, items 1 and 15 (SecurityToken.issue): the tokens' issuers and settlement agents.
 
-Item 1: CASH_ISSUER and CSD are consortium-wide roles, and the tokens did not record who issues them:
-the HK settlement bank could issue unbacked CNY to itself, burn any member's CNY, or appoint its own
-key as settlement agent and then move any member's balance to itself; any CSD could list, issue and
-redeem on another CSD's token. Each token now names its one issuing member at deployment (only that
+Item 1: CASH_ISSUER and CSD are consortium-wide roles, and the tokens did not record who issued
+them: the HK settlement bank could issue unbacked CNY to itself, burn any member's CNY, or appoint
+its own key as settlement agent and then move any member's balance to itself; any CSD could list,
+issue and redeem on another CSD's token. Each token now names its one issuing member at deployment (only that
 member or its operators issue and redeem it), and settlement agents are appointed by the permission
 manager only, and only contracts.
 
@@ -70,7 +70,9 @@ def test_deposit_issue__other_cash_issuer_mints_cny_to_itself__reverts_unchanged
     with brownie.reverts(
         f"DepositNotIssuer: {_lower(hk_cash_issuer.address, hk_cash_issuer.address, issuer)}"
     ):
-        cny.issue(hk_cash_issuer.address, 10**12, doc_hash("unbacked"), {"from": hk_cash_issuer.account})
+        cny.issue(
+            hk_cash_issuer.address, 10**12, doc_hash("unbacked"), {"from": hk_cash_issuer.account}
+        )
     assert cny.totalSupply() == supply and cny.balanceOf(hk_cash_issuer.address) == 0
     assert cny.paymentRefUse(doc_hash("unbacked")) == ("0x" + "00" * 20, 0)
 
@@ -89,10 +91,11 @@ def test_deposit_issue__other_cash_issuers_operator__reverts(settle_cast, hk_cas
     operator = accounts.add()
     accounts[0].transfer(operator, 10**18, silent=True)
     hk_cash_issuer.add_operator(operator.address)
-    with brownie.reverts(
-        f"DepositNotIssuer: {_lower(operator.address, hk_cash_issuer.address, settle_cast.cash.address)}"
-    ):
-        _cny(settle_cast).issue(hk_cash_issuer.address, 1, doc_hash("via operator"), {"from": operator})
+    refusal = _lower(operator.address, hk_cash_issuer.address, settle_cast.cash.address)
+    with brownie.reverts(f"DepositNotIssuer: {refusal}"):
+        _cny(settle_cast).issue(
+            hk_cash_issuer.address, 1, doc_hash("via operator"), {"from": operator}
+        )
 
 
 def test_deposit_issue__issuers_operator__acts_for_the_issuer(settle_cast, victim, accounts):
@@ -117,7 +120,9 @@ def test_deposit_agent__other_cash_issuer_appoints_its_key_then_moves_victims_cn
         cny.setSettlementAgent(hk_cash_issuer.address, True, {"from": hk_cash_issuer.account})
     assert not cny.isSettlementAgent(hk_cash_issuer.address)
     with brownie.reverts(f"DepositNotSettlementAgent: {hk_cash_issuer.address.lower()}"):
-        cny.agentTransfer(victim.address, hk_cash_issuer.address, held, {"from": hk_cash_issuer.account})
+        cny.agentTransfer(
+            victim.address, hk_cash_issuer.address, held, {"from": hk_cash_issuer.account}
+        )
     assert cny.balanceOf(victim.address) == held and cny.balanceOf(hk_cash_issuer.address) == 0
 
 
@@ -135,7 +140,9 @@ def test_deposit_agent__eoa_refused_even_by_governance(settle_cast, manager, hk_
         assert not token.isSettlementAgent(hk_cash_issuer.address)
 
 
-def test_deposit_agent__governance_dismisses_and_reappoints_the_engine(settle_cast, manager, engine):
+def test_deposit_agent__governance_dismisses_and_reappoints_the_engine(
+    settle_cast, manager, engine
+):
     cny = _cny(settle_cast)
     tx = manager.appoint_settlement_agent(cny, engine, False)
     assert tx.events["SettlementAgentSet"]["manager"] == manager.address
@@ -199,10 +206,12 @@ def test_security_constructor__zero_csd__reverts(SecurityToken, registry, regist
         SecurityToken.deploy(registry, "0x" + "00" * 20, {"from": registry_admin})
 
 
-# ------------------------------------------------------------------ item 15: SecurityToken.issue keys
+# ------------------------------------------------------------------ item 15: SecurityToken keys
 
 
-def test_security_issue__resent_with_same_ref__reverts_unchanged(settle_cast, security_token, victim):
+def test_security_issue__resent_with_same_ref__reverts_unchanged(
+    settle_cast, security_token, victim
+):
     ref = doc_hash("custody deposit 2026-11-23 #0042")
     first = security_token.issue(victim.address, SID, 300, ref, settle_cast.csd._tx())
     assert security_token.refUse(ref) == (victim.address, first.block_number)
@@ -240,4 +249,3 @@ def test_fund__same_trades_twice__booked_once(settle_cast, security_token):
     before = day.balances(settle_cast, holders)
     assert all(tx is None for tx in day.fund(settle_cast, trades, ref="hostile: funding"))
     assert day.balances(settle_cast, holders) == before
-

@@ -4,7 +4,8 @@ First parties (BROKER, CUSTODIAN, EXCHANGE) configure their charges, upload the 
 (the contract computes their first clearing data) and reconcile on their own, level by level. Second
 parties (CCP, CSD) compute their clearing data from the same trades and distribute it; the CCP novates,
 nets and instructs; the CSD settles delivery-versus-payment. The cash issuer lists each currency's
-deposit token and appoints the engine as its settlement agent.
+deposit token; the permission manager appoints the engine as every token's settlement agent (deploy).
+Each token names its one issuing member at deployment (the CSD, each currency's cash issuer).
 
 Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades carry a
 salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels' envelopes)
@@ -12,7 +13,8 @@ for the parties and regulators entitled to it.
 
 Batches go through each institution's outbox (consortium.outbox, over its `store`): an upload is keyed
 by (cycle, party, first trade id), a second clearing batch by its content hash, a deposit issue by its
-payment reference; an agent restarted after a crash books what the chain holds and resends the rest.
+payment reference, a securities issue by its custody reference; an agent restarted after a crash
+books what the chain holds and resends the rest.
 """
 
 from __future__ import annotations
