@@ -3,9 +3,9 @@
 Item 1: CASH_ISSUER and CSD are consortium-wide roles, and the tokens did not record who issued
 them: the HK settlement bank could issue unbacked CNY to itself, burn any member's CNY, or appoint
 its own key as settlement agent and then move any member's balance to itself; any CSD could list,
-issue and redeem on another CSD's token. Each token now names its one issuing member at deployment (only that
-member or its operators issue and redeem it), and settlement agents are appointed by the permission
-manager only, and only contracts.
+issue and redeem on another CSD's token. Each token now names its one issuing member at deployment
+(only that member or its operators issue and redeem it), and settlement agents are appointed by the
+permission manager only, and only contracts.
 
 Item 15 (part): SecurityToken.issue had no idempotency key: a custody deposit resent after a crash
 credited the securities twice. Its `ref` is now the key (non-zero, used once, shared with redeem).
