@@ -249,3 +249,25 @@ def test_fund__same_trades_twice__booked_once(settle_cast, security_token):
     before = day.balances(settle_cast, holders)
     assert all(tx is None for tx in day.fund(settle_cast, trades, ref="hostile: funding"))
     assert day.balances(settle_cast, holders) == before
+
+
+# ------------------------------------------------------------------ deployment: who issues what
+
+
+def test_token_issuers__named_from_the_consortium_file_before_admission():
+    """The demo deploys the tokens before anyone is admitted: their issuers come from the file
+    and the institutions' deterministic keys (the CSD; the first CASH_ISSUER, as the lines act)."""
+    from eth_account import Account
+
+    from consortium.bootstrap import institution_key, token_issuers
+    from consortium.chain import ROOT
+    from consortium.config import load_consortium
+
+    cfg = load_consortium(ROOT / "config/consortium.yaml")
+    at = lambda ident: Account.from_key(institution_key(7, ident)).address  # noqa: E731
+    assert token_issuers(cfg, 7) == {
+        "SecurityToken": at("csd"),
+        "DepositToken:CNY": at("sales-bank"),
+        "DepositToken:HKD": at("sales-bank"),
+    }
+    assert at("settlement-bank-hk") not in token_issuers(cfg, 7).values()
