@@ -16,15 +16,21 @@ contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
     using IdempotencyKeys for mapping(bytes32 => IdempotencyKeys.Use);
 
     bytes32 private immutable _currency;
+    address private immutable _issuer;
     mapping(address agent => bool) private _agents;
     // payment references of issues and redemptions (recordedAs: the holder)
     mapping(bytes32 paymentRef => IdempotencyKeys.Use) private _paymentRefs;
 
-    constructor(IConsortiumRegistry registry_, bytes32 currency_, string memory name_, string memory symbol_)
-        ERC20(name_, symbol_)
-        ConsortiumManaged(registry_)
-    {
+    constructor(
+        IConsortiumRegistry registry_,
+        bytes32 currency_,
+        address issuer_,
+        string memory name_,
+        string memory symbol_
+    ) ERC20(name_, symbol_) ConsortiumManaged(registry_) {
+        if (issuer_ == address(0)) revert DepositZeroIssuer();
         _currency = currency_;
+        _issuer = issuer_;
     }
 
     /// @inheritdoc ERC20
@@ -38,7 +44,13 @@ contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
     }
 
     /// @inheritdoc IDepositToken
-    function issue(address to, uint256 amount, bytes32 paymentRef) external onlyRole(Roles.CASH_ISSUER) {
+    function issuer() external view returns (address) {
+        return _issuer;
+    }
+
+    /// @inheritdoc IDepositToken
+    function issue(address to, uint256 amount, bytes32 paymentRef) external {
+        _checkIssuer();
         if (amount == 0) revert DepositZeroAmount();
         _claimPaymentRef(paymentRef, to);
         _mint(to, amount);
@@ -46,7 +58,8 @@ contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
     }
 
     /// @inheritdoc IDepositToken
-    function redeem(address from, uint256 amount, bytes32 paymentRef) external onlyRole(Roles.CASH_ISSUER) {
+    function redeem(address from, uint256 amount, bytes32 paymentRef) external {
+        _checkIssuer();
         if (amount == 0) revert DepositZeroAmount();
         _claimPaymentRef(paymentRef, from);
         _burn(from, amount);
@@ -54,7 +67,8 @@ contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
     }
 
     /// @inheritdoc IDepositToken
-    function setSettlementAgent(address agent, bool allowed) external onlyRole(Roles.CASH_ISSUER) {
+    function setSettlementAgent(address agent, bool allowed) external onlyRole(Roles.PERMISSION_MANAGER) {
+        if (allowed && agent.code.length == 0) revert DepositAgentNotContract(agent);
         _agents[agent] = allowed;
         emit SettlementAgentSet(agent, allowed, msg.sender);
     }
@@ -75,6 +89,12 @@ contract DepositToken is ERC20, ConsortiumManaged, IDepositToken {
         uint256 recordedAs;
         (recordedAs, blockNumber) = IdempotencyKeys.answer(_paymentRefs[paymentRef]);
         holder = address(uint160(recordedAs));
+    }
+
+    /// @dev The caller must hold CASH_ISSUER and act for this token's issuing member.
+    function _checkIssuer() private view {
+        address member = _checkRole(Roles.CASH_ISSUER);
+        if (member != _issuer) revert DepositNotIssuer(msg.sender, member, _issuer);
     }
 
     /// @dev A payment reference books one cash movement: non-zero, used once.

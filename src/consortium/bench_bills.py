@@ -40,7 +40,7 @@ def bench_bills(proj: Any, accounts: Any) -> dict[str, int | float]:
     )
     manager = PermissionManager("bench manager", admin, registry, "CN")
     regulator = _admit(manager, registry, accounts[1], ["REGULATOR"], None, "regulator")
-    suite = deploy(proj, registry, admin)
+    suite = deploy(proj, registry, admin, issuer=accounts[9].address)  # the bank admitted below
     bills, cash = suite["BillToken"], suite["DepositToken:CNY-bills"]
 
     def client(i: int, name: str) -> BillClient:
@@ -67,7 +67,6 @@ def bench_bills(proj: Any, accounts: Any) -> dict[str, int | float]:
     issuer = CashIssuer(
         _admit(manager, registry, accounts[9], ["CASH_ISSUER"], regulator.address, "bank"), cash
     )
-    issuer.allow_bills(bills)
     issuer.fund(factor.address, 10**12, "factor cash")
     issuer.fund(core.address, 10**12, "core cash")
 

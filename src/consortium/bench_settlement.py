@@ -12,7 +12,7 @@ from typing import Any
 
 from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.membership import Institution, PermissionManager
-from consortium.roles.settlement import deploy
+from consortium.roles.settlement import CURRENCIES, deploy
 from consortium.scenarios import settlement as day
 
 PARTICIPANTS = 20
@@ -22,13 +22,16 @@ GROSS_BATCH = 150  # executions per gross-settlement transaction (under the 16.7
 
 def _consortium(
     proj: Any, accounts: Any, participants: int
-) -> tuple[Any, dict[str, Any], day.SettlementCast]:
+) -> tuple[Any, dict[str, Any], day.SettlementCast, PermissionManager]:
     admin = accounts[0]
     registry = proj.ConsortiumRegistry.deploy(
         doc_hash("bench manager"), code32("HK"), {"from": admin}
     )
     manager = PermissionManager("bench manager", admin, registry, "HK")
-    suite = deploy(proj, registry, admin)
+    # the CSD (accounts[3]) and the cash issuer (accounts[4]) admitted below issue the tokens
+    issuers = {"SecurityToken": accounts[3].address}
+    issuers |= {f"DepositToken:{c}": accounts[4].address for c in CURRENCIES}
+    suite = deploy(proj, registry, admin, issuers)
     regulator = Institution("regulator", accounts[1], registry, "HK")
     manager.admit(regulator, ["REGULATOR"], None)
 
@@ -51,9 +54,8 @@ def _consortium(
     )
     for sid, (code, _, _) in day.SECURITIES.items():
         cast.csd.list_security(sid, code)
-    cast.csd.appoint_engine()
     cast.cash.list_currencies()
-    return registry, suite, cast
+    return registry, suite, cast, manager
 
 
 def _gas(txs) -> int:
@@ -61,7 +63,12 @@ def _gas(txs) -> int:
 
 
 def _cycle(
-    proj: Any, suite: dict[str, Any], cast: day.SettlementCast, executions: int, seed: int
+    proj: Any,
+    suite: dict[str, Any],
+    cast: day.SettlementCast,
+    manager: PermissionManager,
+    executions: int,
+    seed: int,
 ) -> dict[str, int]:
     trades, _ = day.generate_trades(random.Random(seed), executions, cast, owners=50)
     cid = code32(f"BENCH-{executions}-{seed}")
@@ -75,13 +82,13 @@ def _cycle(
     netting = cast.ccp.instruct(cid, result)
     settle = cast.csd.settle(cid, result.legs)
 
-    # gross DvP of the same executions: two transfers each, through a harness appointed as agent
+    # gross DvP of the same executions: two transfers each, through a harness the permission
+    # manager appoints as agent
     harness = proj.GrossSettlementHarness.deploy(
         suite.registry_address, cast.csd.security_token, {"from": cast.csd.account}
     )
-    cast.csd.security_token.setSettlementAgent(harness, True, {"from": cast.csd.account})
-    for token in cast.cash.tokens.values():
-        token.setSettlementAgent(harness, True, {"from": cast.cash.account})
+    for token in (cast.csd.security_token, *cast.cash.tokens.values()):
+        manager.appoint_settlement_agent(token, harness)
     day.fund(cast, trades, ref="cash received for gross settlement")
     by_id = {t.trade_id: t for t in trades}
     execs = []
@@ -129,12 +136,12 @@ def bench_settlement(
     from consortium import chain
 
     chain.patch_receipt_race()
-    registry, suite, cast = _consortium(proj, accounts, participants)
+    registry, suite, cast, manager = _consortium(proj, accounts, participants)
     s = _Suite(suite)
     s.registry_address = registry.address
     out: dict[str, int] = {}
     for i, n in enumerate(sizes):
-        out.update(_cycle(proj, s, cast, n, seed=1000 + i))
+        out.update(_cycle(proj, s, cast, manager, n, seed=1000 + i))
     return out
 
 

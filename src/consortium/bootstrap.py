@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from eth_account import Account
 from eth_utils import keccak
 
 from consortium.config import Consortium
@@ -14,6 +15,23 @@ from consortium.scenarios import Members
 def institution_key(seed: int, ident: str) -> str:
     """Deterministic demo key per institution (a real member brings its own key or HSM)."""
     return "0x" + keccak(text=f"consortium-ledger-demo:{seed}:{ident}").hex()
+
+
+def token_issuers(cfg: Consortium, seed: int) -> dict[str, str]:
+    """Who issues each token, for `deploy_all(issuers=…)`, before anyone is admitted: the first CSD
+    of `cfg` the securities, its first CASH_ISSUER every deposit token (the institutions the day's
+    lines act as), at the addresses of their deterministic keys. A token of nobody here is left out
+    (the deployer issues it)."""
+    from consortium.roles.settlement import CURRENCIES
+
+    def address(role: str) -> str | None:
+        found = cfg.with_role(role)
+        return Account.from_key(institution_key(seed, found[0].id)).address if found else None
+
+    out = {"SecurityToken": address("CSD")} | {
+        f"DepositToken:{code}": address("CASH_ISSUER") for code in CURRENCIES
+    }
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def bootstrap_consortium(

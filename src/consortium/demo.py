@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from consortium.bootstrap import bootstrap_consortium, rebuild_members
+from consortium.bootstrap import bootstrap_consortium, rebuild_members, token_issuers
 from consortium.chain import ROOT
 from consortium.config import load_consortium, load_sizes
 from consortium.deploy import deploy_all, suite_at
@@ -74,7 +74,8 @@ def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: C
         results = [LineResult(**r) for r in day["results"]]
         seconds["resume"] = time.perf_counter() - t0
     else:
-        suite = deploy_all(founder, cfg.founder, cfg.founder_jurisdiction)
+        suite = deploy_all(founder, cfg.founder, cfg.founder_jurisdiction,
+                           issuers=token_issuers(cfg, seed))
         seconds["deploy"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         with _progress() as bar:

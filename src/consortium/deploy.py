@@ -6,6 +6,7 @@ the deployment path the users take is the tested one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -18,16 +19,16 @@ from consortium.domain.hashing import code32, doc_hash
 LineDeployer = Callable[[Any, Any, Any, dict[str, Any]], dict[str, Any]]
 
 
-def _line_deployers() -> list[LineDeployer]:
+def _line_deployers(issuers: Mapping[str, str]) -> list[LineDeployer]:
     """Business lines in deployment order. Settlement deploys one DepositToken per currency
     (CNY, HKD); bill financing and the reconciliation payment use the same CNY token, so a
-    member's cash is one balance whichever line moves it."""
+    member's cash is one balance whichever line moves it. `issuers`: see `deploy_all`."""
     from consortium import reporting
     from consortium.roles import annuity, bills, confirmations, settlement
 
     return [
         lambda p, r, a, d: annuity.deploy(p, r, a),
-        lambda p, r, a, d: settlement.deploy(p, r, a),
+        lambda p, r, a, d: settlement.deploy(p, r, a, issuers),
         lambda p, r, a, d: bills.deploy(p, r, a, cash=d["DepositToken:CNY"]),
         lambda p, r, a, d: confirmations.deploy(p, r, a, settlement_token=d["DepositToken:CNY"]),
         lambda p, r, a, d: reporting.deploy(p, r, a),
@@ -52,14 +53,21 @@ class Suite:
 
 
 def deploy_all(admin: Any, founder_name: str = "Consortium permission manager", jurisdiction: str = "CN",
-               record: bool = True) -> Suite:
-    """Deploy the registry (admin becomes its permission manager) and every business line."""
+               record: bool = True, issuers: Mapping[str, str] | None = None) -> Suite:
+    """Deploy the registry (admin becomes its permission manager) and every business line.
+
+    `issuers` maps each token's suite key ("SecurityToken", "DepositToken:CNY", "DepositToken:HKD")
+    to the one member that may issue and redeem it (its CSD, its CASH_ISSUER), fixed in the token for
+    good; the members need not be admitted yet (consortium.bootstrap.token_issuers gives them from
+    the consortium file). A token missing there is issued by `admin`, who must then be granted the
+    role to use it. The admin, as permission manager, appoints the settlement agents (the engine,
+    the bill contract)."""
     proj = chain.project()
     registry = proj.ConsortiumRegistry.deploy(
         doc_hash(founder_name), code32(jurisdiction), {"from": admin}
     )
     suite = Suite(registry=registry, block=registry.tx.block_number)
-    for deployer in _line_deployers():
+    for deployer in _line_deployers(issuers or {}):
         suite.contracts.update(deployer(proj, registry, admin, suite.contracts))
     if record:
         w3 = chain.web3()

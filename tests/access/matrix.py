@@ -10,6 +10,9 @@ Entry kinds:
                   missing_role_error, also a member that is not the right party (e.g. not the
                   operator's owner) is tried;
 - open(reason)    callable by anyone by design (say why); the test only checks it is listed.
+
+A rule with not_party_error is also called by a member holding every role that is not the one
+member the contract names (the token's issuer, its CSD), expecting that error.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ class Rule:
     missing_role_error: str | None = None
     # positional argument overrides (index -> value or callable(fixtures) -> value)
     args: dict = field(default_factory=dict)
+    # error expected from an active member holding every role that is not the contract's own party
+    # (e.g. a CASH_ISSUER that is not the deposit token's issuer); None: not tried
+    not_party_error: str | None = None
 
 
 def role(*roles: str, **kw) -> Rule:
@@ -110,10 +116,11 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "setApprovalForAll": open_("an approval moves nothing: direct transfers are disabled"),
     },
     "SecurityToken": {
-        "listSecurity": role("CSD"),
-        "issue": role("CSD"),
-        "redeem": role("CSD"),
-        "setSettlementAgent": role("CSD"),
+        # the token's one CSD member (or its operators) only; agents are appointed by governance
+        "listSecurity": role("CSD", not_party_error=r"SecurityNotCsd:.*"),
+        "issue": role("CSD", not_party_error=r"SecurityNotCsd:.*"),
+        "redeem": role("CSD", not_party_error=r"SecurityNotCsd:.*"),
+        "setSettlementAgent": role("PERMISSION_MANAGER"),
         "agentTransfer": open_("gated by the agent list, not by role: SecurityNotSettlementAgent"),
         "safeTransferFrom": open_("the holder's operator approval is the gate; both holders are "
                                   "member-checked in _update (tests/unit/SecurityToken)"),
@@ -133,9 +140,10 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "submitSecondClearing": role("CCP", "CSD", missing_role_error=r"SettlementNotSecondParty:.*"),
     },
     "DepositToken": {
-        "issue": role("CASH_ISSUER"),
-        "redeem": role("CASH_ISSUER"),
-        "setSettlementAgent": role("CASH_ISSUER"),
+        # the token's one issuing member (or its operators) only; agents are appointed by governance
+        "issue": role("CASH_ISSUER", not_party_error=r"DepositNotIssuer:.*"),
+        "redeem": role("CASH_ISSUER", not_party_error=r"DepositNotIssuer:.*"),
+        "setSettlementAgent": role("PERMISSION_MANAGER"),
         "agentTransfer": open_("gated by the agent list, not by role: DepositNotSettlementAgent"),
         "transfer": member(missing_role_error=r"ERC20InsufficientBalance:.*"),
         "transferFrom": open_("the holder's allowance is the gate: business contracts (Reconciliation, "

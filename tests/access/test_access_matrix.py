@@ -99,6 +99,7 @@ def _cases():
         for fname, rule in fns.items():
             if rule.kind != "open":
                 whos = ("stranger", "suspended") + (("wrong_role",) if rule.missing_role_error else ())
+                whos += ("not_party",) if rule.not_party_error else ()
                 for who in whos:
                     yield pytest.param(cname, fname, who, id=f"{cname}.{fname}-{who}")
 
@@ -116,6 +117,9 @@ def test_matrix__wrong_caller__reverts_with_named_error(contracts, callers, cnam
     if who == "wrong_role":
         account = callers["all_but"](rule.roles)
         pattern = rule.missing_role_error
+    elif who == "not_party":  # holds every role, but is not the member the contract names
+        account = callers["all_but"](())
+        pattern = rule.not_party_error
     else:
         account = callers[who]
         pattern = r"RegistryNotActiveMember:.*"

@@ -48,7 +48,7 @@ def world(engine, security_token, settle_cast):
             p.reconcile(cycle, ccp.address)
     seller = min(parties, key=lambda a: int(a, 16))
     for sid in sids:
-        csd.issue(seller, sid, len(parties) - 1)
+        csd.issue(seller, sid, len(parties) - 1, f"hostile: custody deposit {sid}")
     engine.submitNetting(SET, 0, b"\0" * 32, legs, {"from": ccp.account})
     return SimpleNamespace(
         engine=engine,

@@ -45,7 +45,7 @@ def netted(engine, settle_cast, attacker):
         # no trades uploaded: both sides' buckets are empty, so both reconcile as matched
         via(attacker, engine, "reconcile", CID, ccp.address)
         seller.reconcile(CID, ccp.address)
-        settle_cast.csd.issue(seller.address, SID, QTY)
+        settle_cast.csd.issue(seller.address, SID, QTY, "hostile: the seller's custody deposit")
         settle_cast.cash.issue(attacker.address, "HKD", PRICE, "hostile: the attacker's settlement cash")
         engine.submitNetting(CID, 0, ZERO32, [x.as_tuple() for x in legs], {"from": ccp.account})
         return legs

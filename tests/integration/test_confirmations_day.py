@@ -19,6 +19,7 @@ def day_context(line_suite, manager, admit, regulator_cn, accounts, tmp_path_fac
         "bank": (accounts[15], ["BANK"]),
         "finance company": (accounts[16], ["FINANCE_COMPANY"]),
         "reconciler": (accounts[17], ["RECONCILER"]),
+        "cash issuer": (accounts[9], ["CASH_ISSUER"]),  # line_suite's deposit token names it
     }
     by_name = {n: admit(a, roles, regulator=regulator_cn, name=n) for n, (a, roles) in conf_cast.items()}
     members = Members(by_name=by_name, roles={n: r for n, (_, r) in conf_cast.items()})

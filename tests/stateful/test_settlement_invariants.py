@@ -126,13 +126,15 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             self.moves += 1
             if delta > 0:
                 if kind == SECURITY:
-                    cast.csd.issue(holder, asset, delta)
+                    cast.csd.issue(holder, asset, delta, f"securities in {self.moves}")
                 else:
                     ref = doc_hash(f"cash in {self.moves}")
                     tokens[asset].issue(holder, delta, ref, cast.cash._tx())
             elif delta < 0:
                 if kind == SECURITY:
-                    security_token.redeem(holder, asset, -delta, doc_hash("out"), cast.csd._tx())
+                    security_token.redeem(
+                        holder, asset, -delta, doc_hash(f"securities out {self.moves}"), cast.csd._tx()
+                    )
                 else:
                     tokens[asset].redeem(
                         holder, -delta, doc_hash(f"cash out {self.moves}"), cast.cash._tx()

@@ -40,22 +40,31 @@ def _hash(document: str | bytes) -> bytes:
     return doc_hash(document)
 
 
-def deploy(proj: Any, registry: Any, admin: Any, cash: Any = None) -> dict[str, Any]:
+def deploy(
+    proj: Any, registry: Any, admin: Any, cash: Any = None, issuer: str | None = None
+) -> dict[str, Any]:
     """Deploy the bill line: BillToken, paying on chain in `cash` (a DepositToken).
 
-    Without `cash` a CNY DepositToken of the line's own is deployed ("DepositToken:CNY-bills").
-    The deployer holds only PERMISSION_MANAGER, so it cannot make BillToken the token's settlement
-    agent: a CASH_ISSUER member does that once (`CashIssuer.allow_bills` below, done by run_day).
+    Without `cash` a CNY DepositToken of the line's own is deployed ("DepositToken:CNY-bills"),
+    issued by `issuer` (a CASH_ISSUER member's address; `admin` when not given). The deployer is the
+    permission manager, so it makes BillToken the token's settlement agent here (disbursements and
+    redemptions move deposits without allowances).
     """
     out: dict[str, Any] = {}
     if cash is None:
         cash = proj.DepositToken.deploy(
-            registry, code32("CNY"), "Deposit CNY (bills)", "dCNY", {"from": admin}
+            registry,
+            code32("CNY"),
+            issuer or admin.address,
+            "Deposit CNY (bills)",
+            "dCNY",
+            {"from": admin},
         )
         out["DepositToken:CNY-bills"] = cash
     out["BillToken"] = proj.BillToken.deploy(
         registry, cash, "consortium://bills/{id}", {"from": admin}
     )
+    cash.setSettlementAgent(out["BillToken"], True, {"from": admin})
     return out
 
 
@@ -277,10 +286,6 @@ class CashIssuer:
 
     def _tx(self) -> dict[str, Any]:
         return {"from": self.inst.account}
-
-    def allow_bills(self, bills: Any) -> Any:
-        """Let the bill contract move deposits for disbursements and redemptions."""
-        return self.cash.setSettlementAgent(bills, True, self._tx())
 
     def fund(self, member: str, amount: int, payment_ref: str) -> Any:
         """Issue deposits against cash received off chain under `payment_ref`, once.

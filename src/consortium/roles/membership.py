@@ -77,6 +77,11 @@ class PermissionManager(Institution):
     def enact(self, terms_id: bytes, party_a: str, party_b: str, terms: bytes) -> Any:
         return self.registry.enactAmendment(terms_id, party_a, party_b, terms, {"from": self.account})
 
+    def appoint_settlement_agent(self, token: Any, agent: Any, allowed: bool = True) -> Any:
+        """Appoint (or dismiss) a business contract as settlement agent of a DepositToken or the
+        SecurityToken: governance's call, never the issuer's; only contracts can be appointed."""
+        return token.setSettlementAgent(agent, allowed, {"from": self.account})
+
     def suspend(self, member: str, reason: str) -> Any:
         return self.registry.suspendMember(member, doc_hash(reason), {"from": self.account})
 

@@ -4,7 +4,8 @@ First parties (BROKER, CUSTODIAN, EXCHANGE) configure their charges, upload the 
 (the contract computes their first clearing data) and reconcile on their own, level by level. Second
 parties (CCP, CSD) compute their clearing data from the same trades and distribute it; the CCP novates,
 nets and instructs; the CSD settles delivery-versus-payment. The cash issuer lists each currency's
-deposit token and appoints the engine as its settlement agent.
+deposit token; the permission manager appoints the engine as every token's settlement agent (deploy).
+Each token names its one issuing member at deployment (the CSD, each currency's cash issuer).
 
 Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades carry a
 salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels' envelopes)
@@ -12,13 +13,14 @@ for the parties and regulators entitled to it.
 
 Batches go through each institution's outbox (consortium.outbox, over its `store`): an upload is keyed
 by (cycle, party, first trade id), a second clearing batch by its content hash, a deposit issue by its
-payment reference; an agent restarted after a crash books what the chain holds and resends the rest.
+payment reference, a securities issue by its custody reference; an agent restarted after a crash
+books what the chain holds and resends the rest.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +37,7 @@ from consortium.domain.clearing import (
 )
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.netting import Leg, NettingResult, net
-from consortium.outbox import Outbox, key_of
+from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of, recorded
 from consortium.roles.deposits import register_deposit_issue, issue_kind
 from consortium.roles.membership import Institution
 from consortium.store import Store
@@ -47,6 +49,7 @@ TX_GAS_LIMIT = 16_000_000
 CURRENCIES = ("CNY", "HKD")
 UPLOAD = "SettlementEngine.uploadTrades"
 SECOND = "SettlementEngine.submitSecondClearing"
+SECURITY_ISSUE = "SecurityToken.issue"
 
 # encrypt(plaintext, recipient addresses) -> envelope bytes; supplied by consortium.channels
 EncryptHook = Callable[[bytes, Sequence[str]], bytes]
@@ -229,26 +232,53 @@ class CentralCounterparty(SecondParty):
 
 @dataclass
 class CentralDepository(SecondParty):
-    """The CSD: lists and holds securities, appoints the engine, settles DvP."""
+    """The CSD: lists and holds securities, settles DvP (the engine is its token's settlement agent,
+    appointed by the permission manager at deployment: see `deploy`)."""
 
     security_token: Any = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.security_token is not None:
+            register_security_issue(self.outbox, self.security_token, self._tx)
 
     def list_security(self, security_id: int, code: str) -> Any:
         return self.security_token.listSecurity(security_id, code32(code), self._tx())
 
-    def issue(self, to: str, security_id: int, amount: int, ref: str = "custody deposit") -> Any:
-        return self.security_token.issue(to, security_id, amount, doc_hash(ref), self._tx())
+    def issue(self, to: str, security_id: int, amount: int, ref: str) -> Any:
+        """Credit securities against the custody deposit received under `ref` (its reference: unique
+        and deterministic per deposit), once.
 
-    def appoint_engine(self) -> Any:
-        return self.security_token.setSettlementAgent(self.engine.address, True, self._tx())
+        Returns the transaction (through a pipe in flight until the outbox is collected; None when
+        the chain had the reference booked already)."""
+        h = doc_hash(ref)
+        return self.outbox.submit(SECURITY_ISSUE, key_of(h), [to, security_id, amount, h]).tx
 
     def settle(self, cycle_id: bytes, legs: Sequence[Leg]) -> Any:
         return self.engine.settle(cycle_id, [leg.as_tuple() for leg in legs], self._tx())
 
 
+def register_security_issue(outbox: Outbox, token: Any, tx: Callable[[], dict[str, Any]]) -> None:
+    """Register SECURITY_ISSUE: SecurityToken.issue keyed by its custody reference (args [to,
+    securityId, amount, ref]); the token refuses a reused reference (SecurityRefUsed) and `refUse`
+    says for whom it was booked, which the outbox asks before sending."""
+
+    def probe(a: list) -> Recorded | None:
+        holder, block = token.refUse(a[3])
+        found = recorded(block, holder=str(holder))
+        if found is not None and str(holder).lower() != str(a[0]).lower():
+            raise OutboxConflict(f"custody reference {a[3]} was booked for {holder}, not {a[0]}")
+        return found
+
+    outbox.register_call(
+        SECURITY_ISSUE, token.issue, probe, lambda receipt, a: {"holder": str(a[0])}, tx=tx
+    )
+
+
 @dataclass
 class CashIssuer(SettlementParty):
-    """Issuer of tokenised deposits: lists each currency with the engine and makes it an agent."""
+    """Issuer of tokenised deposits: lists each currency with the engine (the engine is each token's
+    settlement agent, appointed by the permission manager at deployment: see `deploy`)."""
 
     tokens: dict[str, Any] = field(default_factory=dict)  # currency code -> DepositToken
 
@@ -261,7 +291,6 @@ class CashIssuer(SettlementParty):
         txs = []
         for code, token in self.tokens.items():
             txs.append(self.engine.listCurrency(code32(code), token.address, self._tx()))
-            txs.append(token.setSettlementAgent(self.engine.address, True, self._tx()))
         return txs
 
     def issue(self, to: str, code: str, amount: int, ref: str) -> Any:
@@ -273,18 +302,34 @@ class CashIssuer(SettlementParty):
         return self.outbox.submit(issue_kind(code), key_of(h), [to, amount, h]).tx
 
 
-def deploy(proj: Any, registry: Any, admin: Any) -> dict[str, Any]:
+def deploy(
+    proj: Any, registry: Any, admin: Any, issuers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """SecurityToken, SettlementEngine and one DepositToken per currency of the line.
 
-    Wiring that needs CSD or CASH_ISSUER (listing, settlement agents) is done by those members at the
-    start of the day (CentralDepository.appoint_engine, CashIssuer.list_currencies): the deployer holds
-    only PERMISSION_MANAGER.
+    `issuers` maps a token's key ("SecurityToken", "DepositToken:CNY", …) to the member that alone
+    issues it (the CSD, each currency's CASH_ISSUER; fixed in the token for good); a token missing
+    there is issued by `admin`. The deployer is the permission manager, so it appoints the engine as
+    settlement agent of every token here; listing securities and currencies is done by the CSD and
+    the cash issuer at the start of the day (CentralDepository.list_security,
+    CashIssuer.list_currencies).
     """
-    security = proj.SecurityToken.deploy(registry, {"from": admin})
+    issuers = issuers or {}
+    security = proj.SecurityToken.deploy(
+        registry, issuers.get("SecurityToken", admin.address), {"from": admin}
+    )
     engine = proj.SettlementEngine.deploy(registry, security, {"from": admin})
     out = {"SecurityToken": security, "SettlementEngine": engine}
     for code in CURRENCIES:
-        out[f"DepositToken:{code}"] = proj.DepositToken.deploy(
-            registry, code32(code), f"Tokenised deposit {code}", f"d{code}", {"from": admin}
+        key = f"DepositToken:{code}"
+        out[key] = proj.DepositToken.deploy(
+            registry,
+            code32(code),
+            issuers.get(key, admin.address),
+            f"Tokenised deposit {code}",
+            f"d{code}",
+            {"from": admin},
         )
+    for key in ("SecurityToken", *(f"DepositToken:{c}" for c in CURRENCIES)):
+        out[key].setSettlementAgent(engine, True, {"from": admin})
     return out

@@ -24,6 +24,17 @@ class Members:
     def with_role(self, role: str) -> list[Institution]:
         return [self.by_name[n] for n, rs in self.roles.items() if role in rs]
 
+    def issuing(self, role: str, address: Any) -> Institution:
+        """The member holding `role` that a token names as its issuer (DepositToken.issuer(),
+        SecurityToken.csd()): only that member issues and redeems the token."""
+        for inst in self.with_role(role):
+            if inst.address.lower() == str(address).lower():
+                return inst
+        raise LookupError(
+            f"the token's issuer {address} is no {role} member of the consortium file: deploy the "
+            "suite with the issuers of consortium.bootstrap.token_issuers"
+        )
+
     def one(self, role: str) -> Institution:
         found = self.with_role(role)
         if not found:

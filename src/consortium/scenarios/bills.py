@@ -73,7 +73,7 @@ def run_day(ctx: DayContext) -> LineResult:
             f"found {len(clients)}: add them to config/consortium.yaml"
         )
     cash = _cash_contract(ctx, bills)
-    issuers = ctx.members.with_role("CASH_ISSUER")
+    issuers = _cash_issuers(ctx, cash)
     on_chain_cash = cash is not None and bool(issuers)
     n_bills = ctx.size.get("bills", 2)
     maturity_days = ctx.size.get("bill_maturity_days", 7)
@@ -82,8 +82,8 @@ def run_day(ctx: DayContext) -> LineResult:
     if on_chain_cash:
         issuer = CashIssuer(issuers[0], pipe.bind(cash), store=ctx.store(issuers[0]))
         outboxes.append(issuer.outbox)  # the funding
-        if not cash.isSettlementAgent(bills):
-            issuer.allow_bills(bills)
+        if not cash.isSettlementAgent(bills):  # governance appoints the bill contract (deploy does)
+            ctx.manager.appoint_settlement_agent(pipe.bind(cash), bills)
         issuer.fund(factor.address, 10**13, "factor: cash for bill financing")
 
     now = int(_clock().web3().eth.get_block("latest").timestamp)
@@ -240,12 +240,20 @@ def _roles(ctx: DayContext, bills: Any) -> tuple[list[BillClient], BillAuditor, 
 def agents(ctx: DayContext) -> list:
     """The line's role objects that send keyed batches (each with its outbox), over their stores."""
     out: list[Any] = _roles(ctx, ctx.suite["BillToken"])[0]
-    cash, issuers = _cash_contract(ctx, ctx.suite["BillToken"]), ctx.members.with_role(
-        "CASH_ISSUER"
-    )
+    cash = _cash_contract(ctx, ctx.suite["BillToken"])
+    issuers = _cash_issuers(ctx, cash)
     if cash is not None and issuers:
         out.append(CashIssuer(issuers[0], cash, store=ctx.store(issuers[0])))
     return out
+
+
+def _cash_issuers(ctx: DayContext, cash: Any) -> list[Any]:
+    """The member that issues the bills' deposit token (DepositToken.issuer()), as a list: empty
+    without a cash token or when the token's issuer is no CASH_ISSUER member here."""
+    if cash is None:
+        return []
+    address = str(cash.issuer()).lower()
+    return [i for i in ctx.members.with_role("CASH_ISSUER") if i.address.lower() == address]
 
 
 def _cash_contract(ctx: DayContext, bills: Any) -> Any:

@@ -152,7 +152,7 @@ def run_day(ctx: DayContext) -> LineResult:
     bil[0]["rows"][4] = [row[0], row[1] + 1, row[2]]  # the reconciler's copy altered in transit
     day_result = rec.reconcile_day(bank_i.address, fc_i.address, day, bil, debit, credit)
     token = pipe.bind(_token(ctx))
-    issuer_inst = _cash_issuer(ctx, pipe, bank_i)
+    issuer_inst = _cash_issuer(ctx, pipe, token)
     rec.record(bank_i.address, fc_i.address, day, day_result)
     token.issue(fc_i.address, day_result.corrected_total, doc_hash(f"funding {day}"),
                 {"from": issuer_inst.account})
@@ -214,16 +214,23 @@ def _token(ctx: DayContext) -> Any:
     return chain.at("DepositToken", ctx.suite["Reconciliation"].settlementToken())
 
 
-def _cash_issuer(ctx: DayContext, pipe: Any, bank: Institution) -> Institution:
-    """A CASH_ISSUER member to fund the finance company; the bank is granted the role if none exists."""
-    found = ctx.members.with_role("CASH_ISSUER")
-    if found:
-        return found[0]
-    if not ctx.suite.registry.hasRole(bank.address, line_role("CASH_ISSUER")):
-        pipe.bind(ctx.suite.registry).grantRole(bank.address, line_role("CASH_ISSUER"),
+def _cash_issuer(ctx: DayContext, pipe: Any, token: Any) -> Institution:
+    """The member that issues `token` (DepositToken.issuer()), to fund the finance company; it is
+    granted CASH_ISSUER if the consortium file gave it none (the founder issues it when the file
+    names no CASH_ISSUER: see consortium.bootstrap.token_issuers)."""
+    address = str(token.issuer())
+    candidates = [*ctx.members.by_name.values(), ctx.manager]
+    found = [i for i in candidates if i.address.lower() == address.lower()]
+    if not found:
+        raise LookupError(
+            f"the deposit token's issuer {address} is no member of the consortium file: deploy the "
+            "suite with the issuers of consortium.bootstrap.token_issuers"
+        )
+    if not ctx.suite.registry.hasRole(address, line_role("CASH_ISSUER")):
+        pipe.bind(ctx.suite.registry).grantRole(address, line_role("CASH_ISSUER"),
                                                 {"from": ctx.manager.account})
         pipe.wait()
-    return bank
+    return found[0]
 
 
 def line_role(name: str) -> bytes:

@@ -123,14 +123,13 @@ def build_cast(
 def set_up(
     cast: SettlementCast, securities: dict[int, tuple[str, str, int]] = SECURITIES
 ) -> list[Any]:
-    """One-time wiring by the CSD and the cash issuer, and every first party's configuration."""
+    """One-time wiring by the CSD and the cash issuer, and every first party's configuration (the
+    engine was made the tokens' settlement agent by the permission manager at deployment)."""
     txs: list[Any] = []
     token = cast.csd.security_token
     for sid, (code, _, _) in securities.items():
         if not token.isListed(sid):
             txs.append(cast.csd.list_security(sid, code))
-    if not token.isSettlementAgent(cast.csd.engine.address):
-        txs.append(cast.csd.appoint_engine())
     txs += cast.cash.list_currencies()
     for party in cast.first_parties():
         for sid in securities:
@@ -194,9 +193,10 @@ def fund(
 ) -> list[Any]:
     """Give each participant exactly the securities it sells and the cash it pays (plus `buffer`).
 
-    Each cash issue's payment reference is `ref` with the trade set and the holder: funding the same
-    trades twice needs another `ref` (a resent funding is booked once). Through a pipe the cash
-    issues are keyed batches in flight: the phase ends with `close_phase(pipe, cast.cash.outbox)`."""
+    Each issue's reference (the cash issue's payment reference, the securities issue's custody
+    reference) is `ref` with the trade set, the holder and the asset: funding the same trades twice
+    needs another `ref` (a resent funding is booked once). Through a pipe the issues are keyed batches
+    in flight: the phase ends with `close_phase(pipe, cast.cash.outbox, cast.csd.outbox)`."""
     trade_set = "0x" + set_bucket(trades).hash.hex()
     need: dict[tuple[str, int, Any], int] = {}
     for t in trades:
@@ -209,7 +209,11 @@ def fund(
     txs = []
     for (who, kind, asset), amount in sorted(need.items(), key=str):
         if kind == SECURITY:
-            txs.append(cast.csd.issue(who, asset, amount + buffer))
+            txs.append(
+                cast.csd.issue(
+                    who, asset, amount + buffer, f"{ref}: trades {trade_set} {who} security {asset}"
+                )
+            )
         else:
             code = asset.rstrip(b"\0").decode()
             txs.append(
@@ -314,8 +318,8 @@ def _cast_from_context(ctx: DayContext) -> SettlementCast:
     return build_cast(
         ctx.suite,
         ctx.members.one("CCP"),
-        ctx.members.one("CSD"),
-        ctx.members.one("CASH_ISSUER"),
+        ctx.members.issuing("CSD", ctx.suite["SecurityToken"].csd()),
+        ctx.members.issuing("CASH_ISSUER", ctx.suite["DepositToken:CNY"].issuer()),
         overseas,
         local,
         ctx.members.with_role("CUSTODIAN"),
@@ -342,7 +346,7 @@ def run_day(ctx: DayContext) -> LineResult:
     holders = [p.address for p in cast.participants] + [cast.ccp.address]
     cycle_id = code32(f"SETTLE-{TRADE_DATE}-{ctx.rng.getrandbits(32):08x}")
     fund(cast, trades, ref=f"cash received for cycle {cycle_id.hex()}")
-    close_phase(pipe, cast.cash.outbox)  # the set-up phase, with the keyed cash issues
+    close_phase(pipe, cast.cash.outbox, cast.csd.outbox)  # the set-up phase, with the keyed issues
     before = balances(cast, holders)
     outcome = run_cycle(cast, cycle_id, trades, pipe=pipe)
     result.record(*pipe.collected)

@@ -1,4 +1,4 @@
-"""Permission table of DepositToken: issuer-only functions from every other caller."""
+"""Permission table of DepositToken: issuer-only and governance-only functions from every other caller."""
 
 import brownie
 import pytest
@@ -11,8 +11,9 @@ H = doc_hash("x")
 ISSUER_ONLY = {
     "issue": lambda c: (c.core.address, 1, H),
     "redeem": lambda c: (c.core.address, 1, H),
-    "setSettlementAgent": lambda c: (c.tier1.address, True),
 }
+# the permission manager appoints settlement agents, the issuer does not
+GOVERNANCE_ONLY = {"setSettlementAgent": lambda c: (c.tier1.address, True)}
 AGENT_ONLY = {"agentTransfer": lambda c: (c.core.address, c.tier1.address, 1)}
 HOLDER = {
     "transfer",
@@ -51,6 +52,15 @@ def test_issuer_only__wrong_caller__reverts_unchanged(cash, bill_cast, callers, 
     assert cash.totalSupply() == supply and not cash.isSettlementAgent(bill_cast.tier1.address)
 
 
+@pytest.mark.parametrize("fn", sorted(GOVERNANCE_ONLY))
+@pytest.mark.parametrize("caller", sorted(CALLERS) + ["cash_issuer"])
+def test_governance_only__wrong_caller__reverts_unchanged(cash, bill_cast, callers, fn, caller):
+    acct = bill_cast.cash_issuer.inst.account if caller == "cash_issuer" else callers[caller]
+    with brownie.reverts(revert_pattern=CALLERS.get(caller, r"RegistryMissingRole:.*")):
+        getattr(cash, fn)(*GOVERNANCE_ONLY[fn](bill_cast), {"from": acct})
+    assert not cash.isSettlementAgent(bill_cast.tier1.address)
+
+
 @pytest.mark.parametrize("caller", sorted(CALLERS) + ["cash_issuer"])
 def test_agent_only__non_agent__reverts(cash, bill_cast, callers, caller):
     acct = bill_cast.cash_issuer.inst.account if caller == "cash_issuer" else callers[caller]
@@ -59,4 +69,4 @@ def test_agent_only__non_agent__reverts(cash, bill_cast, callers, caller):
 
 
 def test_table__every_state_changing_function_is_classified(cash):
-    assert state_changing(cash) == set(ISSUER_ONLY) | set(AGENT_ONLY) | HOLDER
+    assert state_changing(cash) == set(ISSUER_ONLY) | set(GOVERNANCE_ONLY) | set(AGENT_ONLY) | HOLDER

@@ -12,8 +12,8 @@ def t(cash, cash_issuer, core, tier1, suspended_client):
     return cash
 
 
-def test_metadata__currency_and_zero_decimals(t):
-    assert t.currency() == "0x" + code32("CNY").hex()
+def test_metadata__currency_issuer_and_zero_decimals(t, cash_issuer):
+    assert t.currency() == "0x" + code32("CNY").hex() and t.issuer() == cash_issuer.inst.address
     assert t.decimals() == 0 and t.symbol() == "dCNY"
 
 
@@ -103,19 +103,37 @@ def test_transfer__to_stranger_or_from_suspended__reverts(
     assert (t.balanceOf(core.address), t.balanceOf(suspended_client.address)) == (10, 3)
 
 
-def test_set_settlement_agent__allow_then_revoke(t, cash_issuer, accounts):
-    agent = accounts[15]
-    tx = t.setSettlementAgent(agent, True, {"from": cash_issuer.inst.account})
-    assert tx.events["SettlementAgentSet"]["allowed"] is True and t.isSettlementAgent(agent)
-    t.setSettlementAgent(agent, False, {"from": cash_issuer.inst.account})
+@pytest.fixture(scope="module")
+def agent(ReentrantReceiver, accounts):
+    """A contract the tests appoint as settlement agent (its owner, accounts[15], drives it)."""
+    return ReentrantReceiver.deploy({"from": accounts[15]})
+
+
+def _agent_transfer(t, agent, *args):
+    return agent.execute(t, t.agentTransfer.encode_input(*args), {"from": agent.owner()})
+
+
+def test_set_settlement_agent__allow_then_revoke(t, manager, agent):
+    tx = manager.appoint_settlement_agent(t, agent)
+    ev = tx.events["SettlementAgentSet"]
+    assert (ev["agent"], ev["allowed"], ev["manager"]) == (agent.address, True, manager.address)
+    assert t.isSettlementAgent(agent)
+    manager.appoint_settlement_agent(t, agent, False)
     assert not t.isSettlementAgent(agent)
 
 
-def test_agent_transfer__agent_moves_without_allowance(t, cash_issuer, core, tier1, accounts):
-    agent = accounts[15]
-    t.setSettlementAgent(agent, True, {"from": cash_issuer.inst.account})
+def test_set_settlement_agent__eoa__reverts_even_for_governance(t, manager, accounts):
+    with brownie.reverts(f"DepositAgentNotContract: {accounts[15].address.lower()}"):
+        manager.appoint_settlement_agent(t, accounts[15])
+    assert not t.isSettlementAgent(accounts[15])
+    manager.appoint_settlement_agent(t, accounts[15], False)  # dismissing any address works
+    assert not t.isSettlementAgent(accounts[15])
+
+
+def test_agent_transfer__agent_moves_without_allowance(t, manager, agent, cash_issuer, core, tier1):
+    manager.appoint_settlement_agent(t, agent)
     cash_issuer.fund(core.address, 10, "in")
-    t.agentTransfer(core.address, tier1.address, 7, {"from": agent})
+    _agent_transfer(t, agent, core.address, tier1.address, 7)
     assert (t.balanceOf(core.address), t.balanceOf(tier1.address)) == (3, 7)
 
 
@@ -126,9 +144,9 @@ def test_agent_transfer__not_agent__reverts_unchanged(t, cash_issuer, core, tier
     assert t.balanceOf(core.address) == 10
 
 
-def test_agent_transfer__to_non_member__reverts(t, cash_issuer, core, stranger, accounts):
-    t.setSettlementAgent(accounts[15], True, {"from": cash_issuer.inst.account})
+def test_agent_transfer__to_non_member__reverts(t, manager, agent, cash_issuer, core, stranger):
+    manager.appoint_settlement_agent(t, agent)
     cash_issuer.fund(core.address, 10, "in")
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
-        t.agentTransfer(core.address, stranger.address, 1, {"from": accounts[15]})
+        _agent_transfer(t, agent, core.address, stranger.address, 1)
     assert t.balanceOf(core.address) == 10

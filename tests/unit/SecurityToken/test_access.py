@@ -1,4 +1,5 @@
-"""Permission table of SecurityToken: CSD-only functions, the settlement agent, member-only holders."""
+"""Permission table of SecurityToken: CSD-only and governance-only functions, the settlement agent,
+member-only holders, the custody reference as idempotency key."""
 
 import brownie
 import pytest
@@ -11,17 +12,19 @@ CSD_ONLY = {
     "listSecurity": lambda f: (99, code32("NEW")),
     "issue": lambda f: (f["broker"], 1, 10, H),
     "redeem": lambda f: (f["broker"], 1, 10, H),
-    "setSettlementAgent": lambda f: (f["broker"], True),
 }
+# the permission manager appoints settlement agents, the CSD does not
+GOVERNANCE_ONLY = {"setSettlementAgent": lambda f: (f["broker"], True)}
 HOLDER_FUNCTIONS = {"safeTransferFrom", "safeBatchTransferFrom", "setApprovalForAll"}
 CALLERS = ["ccp", "cash", "broker", "settle_auditor", "suspended", "stranger"]
 
 
 @pytest.fixture(scope="module")
 def who(settle_cast, suspended, settle_auditor, stranger):
-    settle_cast.csd.issue(settle_cast.participants[0].address, 1, 100)
+    settle_cast.csd.issue(settle_cast.participants[0].address, 1, 100, "custody deposit 1")
     return {
         "accounts": {
+            "csd": settle_cast.csd.account,
             "ccp": settle_cast.ccp.account,
             "cash": settle_cast.cash.account,
             "broker": settle_cast.participants[0].account,
@@ -41,6 +44,17 @@ def test_csd_only__wrong_caller__reverts(security_token, who, fn, caller):
     )
     with brownie.reverts(revert_pattern=rf"{error}:.*"):
         getattr(security_token, fn)(*CSD_ONLY[fn](who), {"from": who["accounts"][caller]})
+
+
+@pytest.mark.parametrize("fn", sorted(GOVERNANCE_ONLY))
+@pytest.mark.parametrize("caller", CALLERS + ["csd"])
+def test_governance_only__wrong_caller__reverts(security_token, who, fn, caller):
+    error = (
+        "RegistryNotActiveMember" if caller in ("suspended", "stranger") else "RegistryMissingRole"
+    )
+    with brownie.reverts(revert_pattern=rf"{error}:.*"):
+        getattr(security_token, fn)(*GOVERNANCE_ONLY[fn](who), {"from": who["accounts"][caller]})
+    assert not security_token.isSettlementAgent(who["broker"])
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -66,7 +80,7 @@ def test_table__covers_every_state_changing_function(security_token):
         for x in security_token.abi
         if x["type"] == "function" and x["stateMutability"] != "view"
     }
-    assert changing == set(CSD_ONLY) | HOLDER_FUNCTIONS | {"agentTransfer"}
+    assert changing == set(CSD_ONLY) | set(GOVERNANCE_ONLY) | HOLDER_FUNCTIONS | {"agentTransfer"}
 
 
 def test_list_issue_redeem__happy_path_events(security_token, settle_cast, who):
@@ -75,11 +89,40 @@ def test_list_issue_redeem__happy_path_events(security_token, settle_cast, who):
     assert (
         security_token.isListed(42) and security_token.codeOf(42) == "0x" + code32("HK.0001").hex()
     )
-    tx = settle_cast.csd.issue(who["broker"], 42, 500)
-    assert tx.events["SecurityIssued"]["amount"] == 500
+    tx = settle_cast.csd.issue(who["broker"], 42, 500, "custody deposit 42")
+    ev = tx.events["SecurityIssued"]
+    assert (ev["amount"], ev["ref"]) == (500, "0x" + doc_hash("custody deposit 42").hex())
+    assert security_token.refUse(doc_hash("custody deposit 42")) == (who["broker"], tx.block_number)
     tx = security_token.redeem(who["broker"], 42, 200, H, {"from": settle_cast.csd.account})
     assert tx.events["SecurityRedeemed"]["amount"] == 200
     assert security_token.balanceOf(who["broker"], 42) == 300
+    assert security_token.refUse(H) == (who["broker"], tx.block_number)
+
+
+def test_csd__is_the_depository_member(security_token, settle_cast):
+    assert security_token.csd() == settle_cast.csd.address
+
+
+@pytest.mark.parametrize("fn", ["issue", "redeem"])
+def test_issue_redeem__ref_used__reverts_unchanged(security_token, settle_cast, who, fn):
+    first = settle_cast.csd.issue(who["broker"], 1, 50, "custody deposit 7")
+    ref = doc_hash("custody deposit 7")
+    held = security_token.balanceOf(who["broker"], 1)
+    with brownie.reverts(
+        f"SecurityRefUsed: {ref!r}, {who['broker'].lower()}, {first.block_number}"
+    ):
+        getattr(security_token, fn)(who["broker"], 1, 10, ref, {"from": settle_cast.csd.account})
+    assert security_token.balanceOf(who["broker"], 1) == held
+
+
+@pytest.mark.parametrize("fn", ["issue", "redeem"])
+def test_issue_redeem__zero_ref__reverts_unchanged(security_token, settle_cast, who, fn):
+    with brownie.reverts(revert_pattern=r"SecurityZeroRef.*"):
+        getattr(security_token, fn)(
+            who["broker"], 1, 10, b"\0" * 32, {"from": settle_cast.csd.account}
+        )
+    assert security_token.balanceOf(who["broker"], 1) == 100
+    assert security_token.refUse(b"\0" * 32) == ("0x" + "00" * 20, 0)
 
 
 @pytest.mark.parametrize(

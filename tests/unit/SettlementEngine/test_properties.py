@@ -37,7 +37,8 @@ def test_random_day__clearing_matches_python__settlement_exact_or_nothing(
         cut = held - abs(leg.amount) + 1  # leave one unit short of the delivery
         if leg.kind == 0:
             settle_cast.csd.security_token.redeem(
-                leg.participant, leg.asset, cut, b"\x00" * 32, {"from": settle_cast.csd.account}
+                leg.participant, leg.asset, cut, doc_hash(f"withdrawn {cid.hex()}"),
+                {"from": settle_cast.csd.account}
             )
         else:
             ccy = leg.asset.to_bytes(32, "big").rstrip(b"\0").decode()

@@ -2,7 +2,7 @@
 
 import brownie
 
-from consortium.domain.hashing import code32
+from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.netting import Leg, apply_legs
 from consortium.scenarios import settlement as day
 
@@ -58,7 +58,7 @@ def test_settle__one_participant_short__nothing_moves(engine, settle_cast, trade
     short = next(x for x in result.legs if x.amount < 0 and x.kind == 0)
     held = settle_cast.csd.security_token.balanceOf(short.participant, short.asset)
     settle_cast.csd.security_token.redeem(
-        short.participant, short.asset, held, b"\x00" * 32, {"from": settle_cast.csd.account}
+        short.participant, short.asset, held, doc_hash("withdrawn"), {"from": settle_cast.csd.account}
     )
     before = day.balances(settle_cast, holders)
     with brownie.reverts(revert_pattern=r"ERC1155InsufficientBalance:.*"):
@@ -67,11 +67,13 @@ def test_settle__one_participant_short__nothing_moves(engine, settle_cast, trade
     assert engine.getCycle(CID)["status"] == 2
 
 
-def test_settle__engine_not_cash_agent__nothing_moves(engine, settle_cast, trades, prepare, holders):
+def test_settle__engine_not_cash_agent__nothing_moves(
+    engine, settle_cast, trades, prepare, holders, manager
+):
     result = prepare(CID, trades)
     settle_cast.ccp.instruct(CID, result)
     for token in settle_cast.cash.tokens.values():
-        token.setSettlementAgent(engine.address, False, {"from": settle_cast.cash.account})
+        manager.appoint_settlement_agent(token, engine, False)
     before = day.balances(settle_cast, holders)
     with brownie.reverts(revert_pattern=r"DepositNotSettlementAgent:.*"):
         settle_cast.csd.settle(CID, result.legs)
