@@ -201,15 +201,8 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             bytes32 id = accounts[i];
             Account storage a = _accounts[id];
             _checkTrustee(id, a, trustee);
-            bool skip = true;
-            AllocationSkipReason reason;
-            if (a.status != AccountStatus.Open) reason = AllocationSkipReason.NotOpen;
-            else if (a.planCode == bytes32(0)) reason = AllocationSkipReason.NoPlan;
-            else if (a.resetPending) reason = AllocationSkipReason.ResetPending;
-            else if (a.openInstruction != 0) reason = AllocationSkipReason.InstructionOpen;
-            else if (a.cash == 0) reason = AllocationSkipReason.NothingToAllocate;
-            else skip = false;
-            if (!skip) {
+            (bool allocatable, AllocationSkipReason reason) = _allocatable(a);
+            if (allocatable) {
                 (bytes32[] memory items, uint16[] memory ratios) = _plans.getPlan(a.planCode, a.planVersion);
                 if (_heldAfter(id, items) <= MAX_HELD_ITEMS) {
                     instructionIds[i] = _issueFirst(id, a, items, ratios, trustee);
@@ -424,6 +417,17 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     function _checkInvestmentManager(uint256 instructionId, Instruction storage ins, address manager) private view {
         address expected = _plans.investmentManagerOf(ins.planCode);
         if (expected != manager) revert AnnuityNotInvestmentManager(instructionId, manager, expected);
+    }
+
+    /// @dev Whether allocateCash can issue a First instruction for `a` (the holdings cap aside), and
+    /// if not, why.
+    function _allocatable(Account storage a) private view returns (bool, AllocationSkipReason) {
+        if (a.status != AccountStatus.Open) return (false, AllocationSkipReason.NotOpen);
+        if (a.planCode == bytes32(0)) return (false, AllocationSkipReason.NoPlan);
+        if (a.resetPending) return (false, AllocationSkipReason.ResetPending);
+        if (a.openInstruction != 0) return (false, AllocationSkipReason.InstructionOpen);
+        if (a.cash == 0) return (false, AllocationSkipReason.NothingToAllocate);
+        return (true, AllocationSkipReason.NotOpen); // the reason is not read
     }
 
     function _checkNoneInFlight(bytes32 account, Account storage a) private view {

@@ -82,8 +82,8 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "definePlan": role("TRUSTEE"),  # a later version: the plan's trustee (AnnuityNotPlanTrustee)
         "appointInvestmentManager": role("TRUSTEE"),  # the plan's trustee (AnnuityNotPlanTrustee)
     },
-    # the role first; then the appointed party (tests/unit/AnnuityLedger/test_counterparties.py,
-    # tests/hostile/test_review_annuity.py): the employer's platform / trustee / account manager,
+    # the role first; then the appointed party (tests/hostile/test_review_annuity.py:
+    # a role holder not appointed is refused): the employer's platform / trustee / account manager,
     # the plan's investment manager
     "AnnuityLedger": {
         "registerEmployer": role("ANNUITY_PLATFORM"),

@@ -1,8 +1,9 @@
 """Chain against the Python oracle on random contributions, ratio vectors and prices.
 
 First allocation: legs equal the largest-remainder split, sum exactly, never negative.
-Reset: legs equal the oracle's rebalance of on-chain values, sum to the new money, and executing at
-the on-chain prices leaves every item within one minor unit of its target.
+Reset: legs equal the oracle's rebalance of on-chain values, sum to the new money, the sell-out mask
+equals the oracle's `sold_out`, and executing at the on-chain prices leaves every item within one
+minor unit of its target, and no unit of an item whose target is zero.
 """
 
 import itertools
@@ -15,6 +16,7 @@ from consortium.domain.allocation import (
     INITIAL_UNIT_PRICE,
     MAX_UNIT_PRICE,
     rebalance,
+    sold_out,
     split,
     value_of,
 )
@@ -136,8 +138,10 @@ def test_reset__random__holdings_reach_target_within_one_minor_unit(
     assert list(ins.items[: len(items_b)]) == items_b
     assert set(ins.items) == set(items_b) | held
     assert list(ins.legs) == rebalance(current, extra, ratios)
+    assert ins.sell_out == sold_out(current, extra, ratios)
     assert sum(ins.legs) == extra
     investment_manager.execute(ins, onchain)
     target = split(sum(current) + extra, ratios)
     for item, p, t in zip(ins.items, onchain, target):
         assert t - 1 <= value_of(ledger.unitsOf(a, item), p) <= t
+        assert t > 0 or ledger.unitsOf(a, item) == 0
