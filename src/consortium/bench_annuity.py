@@ -80,7 +80,10 @@ def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
     gas["annuity.appointInvestmentManager"] = tx.gas_used
     trustee.appoint_investment_manager("EIGHT_B", im.address)
     tx = ledger.registerEmployer(
-        doc_hash("bench employer"), trustee.address, am.address, {"from": platform.institution.account}
+        doc_hash("bench employer"),
+        trustee.address,
+        am.address,
+        {"from": platform.institution.account},
     )
     gas["annuity.registerEmployer"] = tx.gas_used
     platform.employer = int(tx.events["EmployerRegistered"]["employerId"])

@@ -16,12 +16,11 @@ from types import SimpleNamespace
 import brownie
 import pytest
 
-from consortium.domain.allocation import Book, split, sold_out, units_to_sell, value_of
+from consortium.domain.allocation import Book, sold_out, split, units_to_sell, value_of
 from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.annuity import (
     AccountManagerPlatform,
     AnnuityServicePlatform,
-    ContributionBatch,
     InvestmentManagerPlatform,
     PriceSeries,
     TrusteePlatform,
@@ -47,10 +46,13 @@ def rivals(admit, accounts, regulator_cn, ledger, plans):
             plans,
         ),
         trustee=TrusteePlatform(
-            admit(accounts[9], ["TRUSTEE"], regulator=regulator_cn, name="rival trustee"), ledger, plans
+            admit(accounts[9], ["TRUSTEE"], regulator=regulator_cn, name="rival trustee"),
+            ledger,
+            plans,
         ),
         account_manager=AccountManagerPlatform(
-            admit(accounts[10], ["ACCOUNT_MANAGER"], regulator=regulator_cn, name="rival AM"), ledger
+            admit(accounts[10], ["ACCOUNT_MANAGER"], regulator=regulator_cn, name="rival AM"),
+            ledger,
         ),
         investment_manager=InvestmentManagerPlatform(
             admit(accounts[11], ["INVESTMENT_MANAGER"], regulator=regulator_cn, name="rival IM"),
@@ -62,7 +64,15 @@ def rivals(admit, accounts, regulator_cn, ledger, plans):
 
 @pytest.fixture(scope="module")
 def world(
-    ledger, plans, platform, trustee, account_manager, investment_manager, enrol, fund, rivals,
+    ledger,
+    plans,
+    platform,
+    trustee,
+    account_manager,
+    investment_manager,
+    enrol,
+    fund,
+    rivals,
     annuity_world,
 ):
     """Employer 1's accounts in every state a step needs, and a rival employer with its own plan.
@@ -73,8 +83,10 @@ def world(
     """
     ids = enrol(["E_ISSUED", "E_EXEC", "E_REP", "E_RESET"])
     fund(dict(zip(ids, [10_000, 20_000, 30_000, 40_000])), ref="world payroll")
-    ins = [instructions_in(platform.choose_plan(e, "BALANCED"))[0] for e in
-           ["E_ISSUED", "E_EXEC", "E_REP", "E_RESET"]]
+    ins = [
+        instructions_in(platform.choose_plan(e, "BALANCED"))[0]
+        for e in ["E_ISSUED", "E_EXEC", "E_REP", "E_RESET"]
+    ]
     investment_manager.execute(ins[1])
     investment_manager.execute(ins[2])
     rep = investment_manager.report_feedback(ins[2])
@@ -84,15 +96,22 @@ def world(
     platform.enrol(["E_REQ"])
     (batch,) = trustee.receive_contributions("unposted", {ids[0]: 500})
     # the rival employer: its own platform, trustee, account manager, plan and investment manager
-    rivals.platform.register_employer("rival employer", rivals.trustee.address,
-                                      rivals.account_manager.address)
+    rivals.platform.register_employer(
+        "rival employer", rivals.trustee.address, rivals.account_manager.address
+    )
     rivals.trustee.define_plan("RIVAL", {"CN_EQUITY": 10_000})
     rivals.trustee.appoint_investment_manager("RIVAL", rivals.investment_manager.address)
     rivals.platform.enrol(["R1"])
     rivals.account_manager.open_accounts([rivals.platform.account_id("R1")])
     return SimpleNamespace(
-        ids=ids, issued=ins[0], executed=ins[1], reported=ins[2], feedback=rep,
-        requested=platform.account_id("E_REQ"), batch=batch, rival_account=rivals.platform.account_id("R1"),
+        ids=ids,
+        issued=ins[0],
+        executed=ins[1],
+        reported=ins[2],
+        feedback=rep,
+        requested=platform.account_id("E_REQ"),
+        batch=batch,
+        rival_account=rivals.platform.account_id("R1"),
     )
 
 
@@ -112,8 +131,7 @@ def _state(ledger, plans, w):
 
 def _attacks(w, r, ok):
     """step -> (the rival's call, error name, its arguments, the appointed party's call)."""
-    P, T, M, I = (x.institution.account for x in (r.platform, r.trustee, r.account_manager,
-                                                  r.investment_manager))
+    P, T, M = (x.institution.account for x in (r.platform, r.trustee, r.account_manager))
     L = ok.ledger
     acc, reset_acc = w.ids[0], w.ids[3]
     ins, ex, rp = w.issued, w.executed, w.reported
@@ -121,64 +139,76 @@ def _attacks(w, r, ok):
     return {
         "requestAccounts": (
             lambda: L.requestAccounts(1, [doc_hash("new")], {"from": P}),
-            "AnnuityNotEmployerPlatform", (1, r.platform.address, ok.platform.address),
-            lambda: L.requestAccounts(1, [doc_hash("new")], {"from": ok.platform.institution.account}),
+            "AnnuityNotEmployerPlatform",
+            (1, r.platform.address, ok.platform.address),
+            lambda: L.requestAccounts(
+                1, [doc_hash("new")], {"from": ok.platform.institution.account}
+            ),
         ),
         "choosePlan": (
             lambda: L.choosePlan(acc, code32("THIRDS"), 1, True, {"from": P}),
-            "AnnuityNotEmployerPlatform", (1, r.platform.address, ok.platform.address),
+            "AnnuityNotEmployerPlatform",
+            (1, r.platform.address, ok.platform.address),
             None,
         ),
         "openAccounts": (
             lambda: L.openAccounts([w.requested], {"from": M}),
-            "AnnuityNotAccountManager", (w.requested, r.account_manager.address, ok.account_manager.address),
+            "AnnuityNotAccountManager",
+            (w.requested, r.account_manager.address, ok.account_manager.address),
             lambda: ok.account_manager.open_accounts([w.requested]),
         ),
         "receiveContributions": (
             lambda: L.receiveContributions(doc_hash("rival payroll"), [acc], [1], {"from": T}),
-            "AnnuityNotTrustee", (acc, r.trustee.address, ok.trustee.address),
+            "AnnuityNotTrustee",
+            (acc, r.trustee.address, ok.trustee.address),
             lambda: ok.trustee.receive_contributions("rival payroll", {acc: 1}),
         ),
         "postContributions": (
             lambda: L.postContributions(b.batch_id, list(b.accounts), list(b.amounts), {"from": M}),
-            "AnnuityNotAccountManager", (acc, r.account_manager.address, ok.account_manager.address),
+            "AnnuityNotAccountManager",
+            (acc, r.account_manager.address, ok.account_manager.address),
             lambda: ok.account_manager.post_contributions(b),
         ),
         "resetHoldings": (
             lambda: L.resetHoldings(reset_acc, {"from": M}),
-            "AnnuityNotAccountManager", (reset_acc, r.account_manager.address, ok.account_manager.address),
+            "AnnuityNotAccountManager",
+            (reset_acc, r.account_manager.address, ok.account_manager.address),
             lambda: ok.account_manager.reset_holdings(reset_acc),
         ),
         "allocateCash": (
             lambda: L.allocateCash([w.ids[3]], {"from": T}),
-            "AnnuityNotTrustee", (w.ids[3], r.trustee.address, ok.trustee.address),
+            "AnnuityNotTrustee",
+            (w.ids[3], r.trustee.address, ok.trustee.address),
             None,
         ),
         "executeInstruction": (
             lambda: r.investment_manager.execute(ins),
-            "AnnuityNotInvestmentManager", (ins.instruction_id, r.investment_manager.address,
-                                            ok.investment_manager.address),
+            "AnnuityNotInvestmentManager",
+            (ins.instruction_id, r.investment_manager.address, ok.investment_manager.address),
             lambda: ok.investment_manager.execute(ins),
         ),
         "reportFeedback": (
             lambda: r.investment_manager.report_feedback(ex),
-            "AnnuityNotInvestmentManager", (ex.instruction_id, r.investment_manager.address,
-                                            ok.investment_manager.address),
+            "AnnuityNotInvestmentManager",
+            (ex.instruction_id, r.investment_manager.address, ok.investment_manager.address),
             lambda: ok.investment_manager.report_feedback(ex),
         ),
         "forwardFeedback": (
             lambda: r.trustee.forward_feedback(w.feedback),
-            "AnnuityNotTrustee", (rp.account_id, r.trustee.address, ok.trustee.address),
+            "AnnuityNotTrustee",
+            (rp.account_id, r.trustee.address, ok.trustee.address),
             lambda: ok.trustee.forward_feedback(w.feedback),
         ),
         "definePlan": (
             lambda: r.trustee.define_plan("BALANCED", {"CN_EQUITY": 10_000}),
-            "AnnuityNotPlanTrustee", (code32("BALANCED"), r.trustee.address, ok.trustee.address),
+            "AnnuityNotPlanTrustee",
+            (code32("BALANCED"), r.trustee.address, ok.trustee.address),
             lambda: ok.trustee.define_plan("BALANCED", {"CN_EQUITY": 10_000}),
         ),
         "appointInvestmentManager": (
             lambda: r.trustee.appoint_investment_manager("BALANCED", r.investment_manager.address),
-            "AnnuityNotPlanTrustee", (code32("BALANCED"), r.trustee.address, ok.trustee.address),
+            "AnnuityNotPlanTrustee",
+            (code32("BALANCED"), r.trustee.address, ok.trustee.address),
             None,
         ),
     }
@@ -189,9 +219,18 @@ def _pattern(name, args):
 
 
 STEPS = [
-    "requestAccounts", "choosePlan", "openAccounts", "receiveContributions", "postContributions",
-    "resetHoldings", "allocateCash", "executeInstruction", "reportFeedback", "forwardFeedback",
-    "definePlan", "appointInvestmentManager",
+    "requestAccounts",
+    "choosePlan",
+    "openAccounts",
+    "receiveContributions",
+    "postContributions",
+    "resetHoldings",
+    "allocateCash",
+    "executeInstruction",
+    "reportFeedback",
+    "forwardFeedback",
+    "definePlan",
+    "appointInvestmentManager",
 ]
 
 
@@ -199,8 +238,13 @@ STEPS = [
 def test_step__role_holder_not_appointed__refused_named_error_state_unchanged(
     ledger, plans, platform, trustee, account_manager, investment_manager, world, rivals, step
 ):
-    ok = SimpleNamespace(ledger=ledger, platform=platform, trustee=trustee,
-                         account_manager=account_manager, investment_manager=investment_manager)
+    ok = SimpleNamespace(
+        ledger=ledger,
+        platform=platform,
+        trustee=trustee,
+        account_manager=account_manager,
+        investment_manager=investment_manager,
+    )
     attack, name, args, rightful = _attacks(world, rivals, ok)[step]
     before = _state(ledger, plans, world)
     with brownie.reverts(revert_pattern=_pattern(name, args)):
@@ -214,16 +258,21 @@ def test_step__role_holder_not_appointed__refused_named_error_state_unchanged(
 def test_choosePlan__plan_of_another_trustee__refused(ledger, platform, trustee, world, rivals):
     acc = world.ids[3]
     before = ledger.getAccount(acc)
-    with brownie.reverts(revert_pattern=_pattern(
-        "AnnuityPlanOfOtherTrustee", (acc, code32("RIVAL"), rivals.trustee.address, trustee.address)
-    )):
+    with brownie.reverts(
+        revert_pattern=_pattern(
+            "AnnuityPlanOfOtherTrustee",
+            (acc, code32("RIVAL"), rivals.trustee.address, trustee.address),
+        )
+    ):
         ledger.choosePlan(acc, code32("RIVAL"), 1, False, {"from": platform.institution.account})
     assert ledger.getAccount(acc) == before
 
 
 def test_choosePlan__plan_without_investment_manager__refused(ledger, platform, trustee, world):
     trustee.define_plan("ORPHAN", {"CN_BOND": 10_000})
-    with brownie.reverts(revert_pattern=_pattern("AnnuityNoInvestmentManager", (code32("ORPHAN"),))):
+    with brownie.reverts(
+        revert_pattern=_pattern("AnnuityNoInvestmentManager", (code32("ORPHAN"),))
+    ):
         platform.choose_plan("E_RESET", "ORPHAN")
     assert ledger.getAccount(world.ids[3])["planCode"] == "0x" + code32("CONSERVATIVE").hex()
 
@@ -231,19 +280,29 @@ def test_choosePlan__plan_without_investment_manager__refused(ledger, platform, 
 def test_receiveContributions__two_employers_in_one_batch__refused(ledger, trustee, rivals, world):
     count = ledger.batchCount()
     # the rival trustee's own account first: the batch is its employer's, ours is refused by employer
-    with brownie.reverts(revert_pattern=_pattern("AnnuityBatchMixesEmployers", (world.ids[0], 1, 2))):
-        ledger.receiveContributions(doc_hash("mixed"), [world.rival_account, world.ids[0]], [1, 1],
-                                    {"from": rivals.trustee.institution.account})
+    with brownie.reverts(
+        revert_pattern=_pattern("AnnuityBatchMixesEmployers", (world.ids[0], 1, 2))
+    ):
+        ledger.receiveContributions(
+            doc_hash("mixed"),
+            [world.rival_account, world.ids[0]],
+            [1, 1],
+            {"from": rivals.trustee.institution.account},
+        )
     assert ledger.batchCount() == count
 
 
 def test_allocateCash__another_trustees_account_in_batch__whole_batch_refused(
     ledger, trustee, rivals, world
 ):
-    with brownie.reverts(revert_pattern=_pattern(
-        "AnnuityNotTrustee", (world.rival_account, trustee.address, rivals.trustee.address)
-    )):
-        ledger.allocateCash([world.ids[3], world.rival_account], {"from": trustee.institution.account})
+    with brownie.reverts(
+        revert_pattern=_pattern(
+            "AnnuityNotTrustee", (world.rival_account, trustee.address, rivals.trustee.address)
+        )
+    ):
+        ledger.allocateCash(
+            [world.ids[3], world.rival_account], {"from": trustee.institution.account}
+        )
 
 
 def test_appointInvestmentManager__replaced__instruction_in_flight_goes_to_successor(
@@ -251,17 +310,26 @@ def test_appointInvestmentManager__replaced__instruction_in_flight_goes_to_succe
 ):
     """The exit for an investment manager that stops working: the trustee appoints another."""
     tx = trustee.appoint_investment_manager("BALANCED", rivals.investment_manager.address)
-    assert tx.events["InvestmentManagerAppointed"]["investmentManager"] == rivals.investment_manager.address
+    assert (
+        tx.events["InvestmentManagerAppointed"]["investmentManager"]
+        == rivals.investment_manager.address
+    )
     with brownie.reverts(revert_pattern=r"AnnuityNotInvestmentManager:.*"):
         investment_manager.execute(world.issued)
     rivals.investment_manager.execute(world.issued)
     assert ledger.getInstruction(world.issued.instruction_id)["status"] == 2
 
 
-def test_registerEmployer__appointee_without_role__refused(ledger, platform, investment_manager, trustee):
+def test_registerEmployer__appointee_without_role__refused(
+    ledger, platform, investment_manager, trustee
+):
     with brownie.reverts(revert_pattern=r"RegistryMissingRole:.*"):
-        ledger.registerEmployer(doc_hash("x"), investment_manager.address, trustee.address,
-                                {"from": platform.institution.account})
+        ledger.registerEmployer(
+            doc_hash("x"),
+            investment_manager.address,
+            trustee.address,
+            {"from": platform.institution.account},
+        )
 
 
 # ==================================================================== item 9: reset dust and the cap
@@ -311,7 +379,15 @@ def test_reset_after_feedback__items_outside_new_plan__sold_out_no_dust(
 
 
 def test_reset__plan_item_with_zero_target__sold_out(
-    ledger, enrol, fund, platform, trustee, account_manager, investment_manager, settle, annuity_world
+    ledger,
+    enrol,
+    fund,
+    platform,
+    trustee,
+    account_manager,
+    investment_manager,
+    settle,
+    annuity_world,
 ):
     """A plan item too small to get a minor unit (target 0) is sold out too, not left as dust."""
     trustee.define_plan("TINY", {"CN_BOND": 9999, "CN_EQUITY": 1})
@@ -336,7 +412,15 @@ def _wide(trustee, investment_manager, n):
 
 
 def test_repeated_resets__after_feedback__never_past_the_cap_and_allocation_still_works(
-    ledger, enrol, fund, platform, trustee, account_manager, investment_manager, settle, annuity_world
+    ledger,
+    enrol,
+    fund,
+    platform,
+    trustee,
+    account_manager,
+    investment_manager,
+    settle,
+    annuity_world,
 ):
     """The review's sequence: 16-item plans switched with reset after price feedback. With dust left
     behind, the second reset took the account to 48 items and every later allocateCash reverted."""
@@ -350,8 +434,11 @@ def test_repeated_resets__after_feedback__never_past_the_cap_and_allocation_stil
         platform.choose_plan("E1", code, reset=True)
         ins = account_manager.reset_holdings(a)
         assert len(ins.items) == 32 and ins.sell_out == (2**16 - 1) << 16  # the old plan, sold out
-        settle(ins, exec_prices=[ledger.unitPrice(i) for i in ins.items],
-               feedback_prices=[10**12 + 11 * k + 5 for k in range(32)])
+        settle(
+            ins,
+            exec_prices=[ledger.unitPrice(i) for i in ins.items],
+            feedback_prices=[10**12 + 11 * k + 5 for k in range(32)],
+        )
         held = {bytes(i) for i in ledger.holdingsOf(a)[0]}
         assert held <= {code32(f"W{n}_{i}") for i in range(16)}
         assert len(held) <= ledger.MAX_HELD_ITEMS()
@@ -361,7 +448,15 @@ def test_repeated_resets__after_feedback__never_past_the_cap_and_allocation_stil
 
 
 def test_allocateCash__one_account_past_the_cap__skipped_and_reported_batch_allocated(
-    ledger, enrol, fund, platform, trustee, account_manager, investment_manager, settle, annuity_world
+    ledger,
+    enrol,
+    fund,
+    platform,
+    trustee,
+    account_manager,
+    investment_manager,
+    settle,
+    annuity_world,
 ):
     """An account whose plan would take it past MAX_HELD_ITEMS no longer sinks the trustee's batch."""
     bad, good = enrol(["BAD", "GOOD"])
@@ -377,7 +472,9 @@ def test_allocateCash__one_account_past_the_cap__skipped_and_reported_batch_allo
     assert skipped_in(tx) == [(bad, "TooManyHoldings")]
     (ins,) = instructions_in(tx)
     assert (ins.account_id, ins.amount) == (good, 7_000)
-    assert ledger.getAccount(bad)["cash"] == 16_000 and ledger.getAccount(bad)["openInstruction"] == 0
+    assert (
+        ledger.getAccount(bad)["cash"] == 16_000 and ledger.getAccount(bad)["openInstruction"] == 0
+    )
     # the exit for the skipped account: a reset to its plan sells everything else out
     platform.choose_plan("BAD", "WIDE2", reset=True)
     ins = account_manager.reset_holdings(bad)

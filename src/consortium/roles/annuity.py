@@ -134,7 +134,10 @@ def skipped_in(tx: Any) -> list[tuple[bytes, str]]:
     """(account, reason) of every account an allocateCash transaction passed over, in order."""
     if "AllocationSkipped" not in tx.events:
         return []
-    return [(_b32(ev["account"]), SKIP_REASONS[int(ev["reason"])]) for ev in tx.events["AllocationSkipped"]]
+    return [
+        (_b32(ev["account"]), SKIP_REASONS[int(ev["reason"])])
+        for ev in tx.events["AllocationSkipped"]
+    ]
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,9 @@ class AnnuityServicePlatform(_Sender):
     def register_employer(self, employer_ref: str, trustee: str, account_manager: str) -> int:
         """Register the employer (with the trustee it entrusted and its account manager) on chain;
         later enrolments go under it. Returns the employer id."""
-        tx = self.ledger.registerEmployer(doc_hash(employer_ref), trustee, account_manager, self._tx())
+        tx = self.ledger.registerEmployer(
+            doc_hash(employer_ref), trustee, account_manager, self._tx()
+        )
         self.employer = int(tx.events["EmployerRegistered"]["employerId"])
         return self.employer
 
@@ -213,7 +218,9 @@ class AnnuityServicePlatform(_Sender):
         """Ask for accounts for new employees of the registered employer; only salted hashes of their
         ids reach the chain."""
         if self.employer is None:
-            raise ValueError("no employer registered on this platform; call register_employer() first")
+            raise ValueError(
+                "no employer registered on this platform; call register_employer() first"
+            )
         fresh = []
         for emp in employee_ids:
             if emp in self.accounts:
@@ -310,7 +317,9 @@ class TrusteePlatform(_Sender):
 
     def appoint_investment_manager(self, plan_code: str, investment_manager: str) -> Any:
         """Appoint the investment manager of every version of a plan this trustee defined."""
-        return self.plans.appointInvestmentManager(code32(plan_code), investment_manager, self._tx())
+        return self.plans.appointInvestmentManager(
+            code32(plan_code), investment_manager, self._tx()
+        )
 
     def latest_version(self, plan_code: str) -> int:
         return int(self.plans.latestVersion(code32(plan_code)))

@@ -1,7 +1,8 @@
 """Permission table for AnnuityLedger: every state-changing function from every wrong caller.
 
 Roles only: who among the holders of the right role may act (the employer's platform, trustee and
-account manager, the plan's investment manager) is tested in tests/hostile/test_review_annuity.py."""
+account manager, the plan's investment manager) is tested in tests/hostile/test_review_annuity.py.
+"""
 
 import brownie
 import pytest

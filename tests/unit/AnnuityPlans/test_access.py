@@ -56,5 +56,7 @@ def test_table__covers_every_state_changing_function(plans):
 def test_appointInvestmentManager__wrong_caller__reverts(plans, trustee, callers, caller):
     plans.definePlan(*ARGS, {"from": trustee.institution.account})
     with brownie.reverts(revert_pattern=CALLERS[caller]):
-        plans.appointInvestmentManager(ARGS[0], callers["investment_manager"], {"from": callers[caller]})
+        plans.appointInvestmentManager(
+            ARGS[0], callers["investment_manager"], {"from": callers[caller]}
+        )
     assert plans.investmentManagerOf(ARGS[0]) == "0x" + "00" * 20
