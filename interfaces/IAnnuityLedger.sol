@@ -15,6 +15,13 @@ import {IAnnuityPlans} from "./IAnnuityPlans.sol";
 /// (investment manager) -> Settled (feedback forwarded by the trustee). An account has at most one
 /// instruction in flight. Items, legs and prices travel in events and calldata; the contract keeps
 /// their keccak256 and checks every later call against it.
+/// Counterparties are bound (not just roles): an employer, registered by its service platform, names
+/// the trustee it entrusted and the account manager keeping its employees' accounts; each account
+/// belongs to one employer. Only that platform requests its accounts and sends their plan choices,
+/// only that trustee receives their contributions, allocates their cash and forwards their feedback,
+/// only that account manager opens the accounts, posts their contributions and resets their holdings.
+/// A plan belongs to its trustee (AnnuityPlans), who appoints its investment manager: only that
+/// manager executes and reports the plan's instructions. An account chooses only plans of its trustee.
 interface IAnnuityLedger {
     enum AccountStatus {
         None,
@@ -27,6 +34,16 @@ interface IAnnuityLedger {
     enum InstructionKind {
         First,
         Reset
+    }
+
+    /// @notice Why allocateCash passed over an account (AllocationSkipped): the rest of the batch goes on.
+    enum AllocationSkipReason {
+        NotOpen,
+        NoPlan,
+        ResetPending,
+        InstructionOpen,
+        NothingToAllocate,
+        TooManyHoldings
     }
 
     enum InstructionStatus {
@@ -43,6 +60,7 @@ interface IAnnuityLedger {
         bool resetPending; // the platform asked for a reset the account manager has not done yet
         uint32 planVersion;
         uint64 openInstruction; // 0 when no instruction is in flight
+        uint32 employer; // the employer id the account was requested under
         bytes32 planCode; // zero until a plan is chosen
         uint128 cash; // contributed, not yet allocated (minor units)
         uint128 contributed; // all contributions posted (minor units)
@@ -55,9 +73,17 @@ interface IAnnuityLedger {
         InstructionKind kind;
         InstructionStatus status;
         uint128 amount; // new money allocated == sum of legs
+        uint64 sellOutMask; // bit i: item i is sold out (all units) on execution (Reset targets of 0)
         bytes32 itemsHash; // keccak256(abi.encode(items))
         bytes32 legsHash; // keccak256(abi.encode(legs))
         bytes32 feedbackHash; // keccak256(abi.encode(unitPrices)) once reported
+    }
+
+    /// @notice An employer's appointed counterparties (member addresses).
+    struct Employer {
+        address platform; // the annuity service platform that registered it and speaks for it
+        address trustee; // the trustee the employer entrusted
+        address accountManager; // the account manager keeping its employees' accounts
     }
 
     struct ContributionBatch {
@@ -70,7 +96,14 @@ interface IAnnuityLedger {
     }
 
     // ----------------------------------------------------------------- events
-    event AccountOpeningRequested(bytes32 indexed account, address indexed platform);
+    event EmployerRegistered(
+        uint32 indexed employerId,
+        address indexed platform,
+        address indexed trustee,
+        address accountManager,
+        bytes32 employerRef
+    );
+    event AccountOpeningRequested(bytes32 indexed account, address indexed platform, uint32 indexed employerId);
     event AccountOpened(bytes32 indexed account, address indexed accountManager);
     event ContributionBatchReceived(
         uint256 indexed batchId, address indexed trustee, bytes32 indexed batchRef, uint256 count, uint256 total
@@ -93,8 +126,10 @@ interface IAnnuityLedger {
         uint32 planVersion,
         uint256 amount,
         bytes32[] items,
-        int256[] legs
+        int256[] legs,
+        uint256 sellOutMask
     );
+    event AllocationSkipped(bytes32 indexed account, address indexed trustee, AllocationSkipReason reason);
     event InstructionExecuted(
         uint256 indexed instructionId,
         bytes32 indexed account,
@@ -138,9 +173,7 @@ interface IAnnuityLedger {
     error AnnuityZeroBatchRef();
     error AnnuityBatchRefUsed(bytes32 batchRef, uint256 batchId, uint256 blockNumber);
     error AnnuityBatchMismatch(uint256 batchId);
-    error AnnuityNoPlan(bytes32 account);
     error AnnuityInstructionOpen(bytes32 account, uint256 instructionId);
-    error AnnuityResetPending(bytes32 account);
     error AnnuityNoResetRequested(bytes32 account);
     error AnnuityNothingToAllocate(bytes32 account);
     error AnnuityTooManyHoldings(bytes32 account, uint256 items, uint256 max);
@@ -148,18 +181,53 @@ interface IAnnuityLedger {
     error AnnuityInstructionNotInState(uint256 instructionId, InstructionStatus status, InstructionStatus expected);
     error AnnuityInstructionMismatch(uint256 instructionId);
     error AnnuityPriceOutOfRange(bytes32 item, uint256 price, uint256 max);
+    /// @notice No employer has id `employerId`.
+    error AnnuityUnknownEmployer(uint32 employerId);
+    /// @notice `caller` (the member it acts for) is not the platform `expected` of employer `employerId`.
+    error AnnuityNotEmployerPlatform(uint32 employerId, address caller, address expected);
+    /// @notice `caller` is not the trustee `expected` of `account`'s employer (zero: unknown account).
+    error AnnuityNotTrustee(bytes32 account, address caller, address expected);
+    /// @notice `caller` is not the account manager `expected` of `account`'s employer.
+    error AnnuityNotAccountManager(bytes32 account, address caller, address expected);
+    /// @notice `caller` is not the investment manager `expected` appointed for the instruction's plan.
+    error AnnuityNotInvestmentManager(uint256 instructionId, address caller, address expected);
+    /// @notice A contribution batch is one employer's payroll: `account` is of `employerId`, not `expected`.
+    error AnnuityBatchMixesEmployers(bytes32 account, uint32 employerId, uint32 expected);
+    /// @notice `account`'s trustee is `accountTrustee`; plan `planCode` belongs to `planTrustee`.
+    error AnnuityPlanOfOtherTrustee(bytes32 account, bytes32 planCode, address planTrustee, address accountTrustee);
+    /// @notice Plan `planCode` has no investment manager appointed: its instructions could not execute.
+    error AnnuityNoInvestmentManager(bytes32 planCode);
+
+    // ----------------------------------------------------------------- employers
+    /// @notice Register an employer whose employees the calling platform enrols, with the trustee the
+    /// employer entrusted and the account manager keeping its accounts. Ids are assigned in order
+    /// (1, 2, ...), so nobody can take another's id.
+    /// @param employerRef hash of the employer's reference (kept off chain), for the platform's books
+    /// @param trustee an address acting for an active member holding TRUSTEE (its member is recorded)
+    /// @param accountManager an address acting for an active member holding ACCOUNT_MANAGER (ditto)
+    /// @return employerId the employer's id
+    /// Requirements:
+    /// - caller acts for an active member holding ANNUITY_PLATFORM (it becomes the employer's platform)
+    /// - `trustee` and `accountManager` hold their roles in active members (the registry's
+    ///   RegistryNotActiveMember / RegistryMissingRole)
+    function registerEmployer(bytes32 employerRef, address trustee, address accountManager)
+        external
+        returns (uint32 employerId);
 
     // ----------------------------------------------------------------- accounts
     /// @notice Ask for annuity accounts to be opened (employee onboarding), one per salted employee hash.
+    /// @param employerId the employer whose employees they are (its trustee and account manager act on them)
     /// @param accounts salted hashes of employee ids; the platform keeps the salts
     /// Requirements:
-    /// - caller acts for an active member holding ANNUITY_PLATFORM
+    /// - caller acts for an active member holding ANNUITY_PLATFORM, the employer's platform
+    ///   (AnnuityUnknownEmployer, AnnuityNotEmployerPlatform)
     /// - 1..MAX_BATCH accounts, each non-zero and never requested before
-    function requestAccounts(bytes32[] calldata accounts) external;
+    function requestAccounts(uint32 employerId, bytes32[] calldata accounts) external;
 
     /// @notice Open requested accounts.
     /// Requirements:
-    /// - caller acts for an active member holding ACCOUNT_MANAGER
+    /// - caller acts for an active member holding ACCOUNT_MANAGER, each account's account manager
+    ///   (AnnuityNotAccountManager)
     /// - 1..MAX_BATCH accounts, each in status Requested
     function openAccounts(bytes32[] calldata accounts) external;
 
@@ -174,9 +242,9 @@ interface IAnnuityLedger {
     /// @param amounts contribution of each account in minor units, each 1..MAX_CONTRIBUTION
     /// @return batchId the id the account manager posts
     /// Requirements:
-    /// - caller acts for an active member holding TRUSTEE
+    /// - caller acts for an active member holding TRUSTEE, the trustee of the accounts (AnnuityNotTrustee)
     /// - batchRef non-zero (AnnuityZeroBatchRef) and never used before (AnnuityBatchRefUsed)
-    /// - 1..MAX_BATCH entries, as many amounts as accounts
+    /// - 1..MAX_BATCH entries, as many amounts as accounts, all of one employer (AnnuityBatchMixesEmployers)
     function receiveContributions(bytes32 batchRef, bytes32[] calldata accounts, uint256[] calldata amounts)
         external
         returns (uint256 batchId);
@@ -189,6 +257,7 @@ interface IAnnuityLedger {
     /// Requirements:
     /// - caller acts for an active member holding ACCOUNT_MANAGER
     /// - batch received, not yet posted; `accounts` and `amounts` exactly as received
+    /// - caller's member is the account manager of the batch's employer (AnnuityNotAccountManager)
     function postContributions(uint256 batchId, bytes32[] calldata accounts, uint256[] calldata amounts) external;
 
     // ----------------------------------------------------------------- plans and instructions
@@ -197,8 +266,11 @@ interface IAnnuityLedger {
     /// account manager must reset the holdings (resetHoldings) to issue the Reset instruction.
     /// @return instructionId the First instruction issued, 0 when none (reset asked, or no cash)
     /// Requirements:
-    /// - caller acts for an active member holding ANNUITY_PLATFORM
+    /// - caller acts for an active member holding ANNUITY_PLATFORM, the platform of the account's
+    ///   employer (AnnuityNotEmployerPlatform)
     /// - account Open, no instruction in flight; plan version defined
+    /// - the plan belongs to the account's trustee (AnnuityPlanOfOtherTrustee) and has an investment
+    ///   manager (AnnuityNoInvestmentManager)
     /// - without reset: the account holds at most MAX_HELD_ITEMS items afterwards
     function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset)
         external
@@ -206,25 +278,34 @@ interface IAnnuityLedger {
 
     /// @notice Reset the historical holdings of an account that asked for it: values every held item
     /// at its unit price, splits (value + cash) by the chosen plan's ratios (largest remainder) and
-    /// issues the Reset instruction with net per-item legs; items outside the plan are sold out.
+    /// issues the Reset instruction with net per-item legs. Every item whose target is zero (all items
+    /// outside the plan, and plan items too small to get a minor unit) is sold out: its bit in
+    /// `sellOutMask` is set and executing sells all of its units, so no zero-value dust is left and the
+    /// account afterwards holds only plan items (at most MAX_PLAN_ITEMS <= MAX_HELD_ITEMS): repeated
+    /// resets never grow the holdings past the cap.
     /// Requirements:
-    /// - caller acts for an active member holding ACCOUNT_MANAGER
+    /// - caller acts for an active member holding ACCOUNT_MANAGER, the account's (AnnuityNotAccountManager)
     /// - account Open with a reset pending and no instruction in flight; value + cash > 0
     function resetHoldings(bytes32 account) external returns (uint256 instructionId);
 
     /// @notice Split the cash of accounts by their current plans (monthly investment of contributions).
-    /// @return instructionIds one First instruction per account
+    /// An account that cannot be allocated now (not open, no plan, reset pending, instruction in
+    /// flight, no cash, or its plan would take it past MAX_HELD_ITEMS) is passed over with
+    /// AllocationSkipped(account, trustee, reason) and id 0: one account never sinks the batch.
+    /// @return instructionIds one First instruction id per account, 0 for a skipped one
     /// Requirements:
-    /// - caller acts for an active member holding TRUSTEE
-    /// - 1..MAX_ALLOCATION_BATCH accounts, each Open with a plan, cash, no reset pending and no
-    ///   instruction in flight
+    /// - caller acts for an active member holding TRUSTEE, the trustee of every account (AnnuityNotTrustee:
+    ///   a batch naming another trustee's or an unknown account is refused whole)
+    /// - 1..MAX_ALLOCATION_BATCH accounts
     function allocateCash(bytes32[] calldata accounts) external returns (uint256[] memory instructionIds);
 
     /// @notice Execute an issued instruction at the given per-item prices: buys get
     /// floor(leg * 1e18 / price) units, sells give up ceil(-leg * 1e18 / price) units (at most the units
     /// held). Executes once.
+    /// A leg whose bit is set in the instruction's sellOutMask sells every unit held.
     /// Requirements:
-    /// - caller acts for an active member holding INVESTMENT_MANAGER
+    /// - caller acts for an active member holding INVESTMENT_MANAGER, the one appointed for the
+    ///   instruction's plan (AnnuityNotInvestmentManager)
     /// - instruction Issued; `items` and `legs` exactly as issued; one price per item, 1..MAX_UNIT_PRICE
     function executeInstruction(
         uint256 instructionId,
@@ -237,7 +318,8 @@ interface IAnnuityLedger {
     /// its items after execution.
     /// @param reportHash hash of the full feedback report kept off chain
     /// Requirements:
-    /// - caller acts for an active member holding INVESTMENT_MANAGER
+    /// - caller acts for an active member holding INVESTMENT_MANAGER, the one appointed for the
+    ///   instruction's plan (AnnuityNotInvestmentManager)
     /// - instruction Executed; `items` as issued; one price per item, 1..MAX_UNIT_PRICE
     function reportFeedback(uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices, bytes32 reportHash)
         external;
@@ -245,7 +327,8 @@ interface IAnnuityLedger {
     /// @notice Forward reported feedback: the unit prices become the items' prices, the instruction is
     /// settled and the account's value and return are published.
     /// Requirements:
-    /// - caller acts for an active member holding TRUSTEE
+    /// - caller acts for an active member holding TRUSTEE, the trustee of the instruction's account
+    ///   (AnnuityNotTrustee)
     /// - instruction FeedbackReported; `items` and `unitPrices` exactly as reported
     function forwardFeedback(uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices) external;
 
@@ -254,6 +337,12 @@ interface IAnnuityLedger {
     function plans() external view returns (IAnnuityPlans);
 
     function getAccount(bytes32 account) external view returns (Account memory);
+
+    /// @notice An employer's platform, trustee and account manager (all zero if unknown).
+    function getEmployer(uint32 employerId) external view returns (Employer memory);
+
+    /// @notice Employers registered so far (the last id).
+    function employerCount() external view returns (uint32);
 
     function getInstruction(uint256 instructionId) external view returns (Instruction memory);
 

@@ -43,18 +43,39 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     mapping(uint256 id => Instruction) private _instructions;
     mapping(uint256 id => ContributionBatch) private _batches;
     mapping(bytes32 batchRef => IdempotencyKeys.Use) private _batchRefs; // recordedAs: the batch id
+    mapping(uint32 employerId => Employer) private _employers;
     uint256 private _instructionCount;
     uint256 private _batchCount;
+    uint32 private _employerCount;
 
     constructor(IConsortiumRegistry registry_, IAnnuityPlans plans_) ConsortiumManaged(registry_) {
         if (address(plans_) == address(0)) revert AnnuityZeroPlans();
         _plans = plans_;
     }
 
+    // ================================================================= employers
+
+    /// @inheritdoc IAnnuityLedger
+    function registerEmployer(bytes32 employerRef, address trustee, address accountManager)
+        external
+        returns (uint32 employerId)
+    {
+        address platform = _checkRole(Roles.ANNUITY_PLATFORM);
+        address t = registry.requireRole(trustee, Roles.TRUSTEE);
+        address m = registry.requireRole(accountManager, Roles.ACCOUNT_MANAGER);
+        employerId = ++_employerCount;
+        _employers[employerId] = Employer({platform: platform, trustee: t, accountManager: m});
+        emit EmployerRegistered(employerId, platform, t, m, employerRef);
+    }
+
     // ================================================================= accounts
 
     /// @inheritdoc IAnnuityLedger
-    function requestAccounts(bytes32[] calldata accounts) external onlyRole(Roles.ANNUITY_PLATFORM) {
+    function requestAccounts(uint32 employerId, bytes32[] calldata accounts) external {
+        address platform = _checkRole(Roles.ANNUITY_PLATFORM);
+        address expected = _employers[employerId].platform;
+        if (expected == address(0)) revert AnnuityUnknownEmployer(employerId);
+        if (expected != platform) revert AnnuityNotEmployerPlatform(employerId, platform, expected);
         _checkBatch(accounts.length, MAX_BATCH);
         for (uint256 i; i < accounts.length; ++i) {
             bytes32 id = accounts[i];
@@ -62,18 +83,21 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             Account storage a = _accounts[id];
             if (a.status != AccountStatus.None) revert AnnuityAccountExists(id, a.status);
             a.status = AccountStatus.Requested;
-            emit AccountOpeningRequested(id, msg.sender);
+            a.employer = employerId;
+            emit AccountOpeningRequested(id, platform, employerId);
         }
     }
 
     /// @inheritdoc IAnnuityLedger
-    function openAccounts(bytes32[] calldata accounts) external onlyRole(Roles.ACCOUNT_MANAGER) {
+    function openAccounts(bytes32[] calldata accounts) external {
+        address manager = _checkRole(Roles.ACCOUNT_MANAGER);
         _checkBatch(accounts.length, MAX_BATCH);
         for (uint256 i; i < accounts.length; ++i) {
             Account storage a = _accounts[accounts[i]];
             if (a.status != AccountStatus.Requested) revert AnnuityAccountNotRequested(accounts[i], a.status);
+            _checkAccountManager(accounts[i], a, manager);
             a.status = AccountStatus.Open;
-            emit AccountOpened(accounts[i], msg.sender);
+            emit AccountOpened(accounts[i], manager);
         }
     }
 
@@ -82,13 +106,13 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     /// @inheritdoc IAnnuityLedger
     function receiveContributions(bytes32 batchRef, bytes32[] calldata accounts, uint256[] calldata amounts)
         external
-        onlyRole(Roles.TRUSTEE)
         returns (uint256 batchId)
     {
+        address trustee = _checkRole(Roles.TRUSTEE);
         if (batchRef == bytes32(0)) revert AnnuityZeroBatchRef();
         IdempotencyKeys.Use memory earlier = _batchRefs.claim(batchRef, _batchCount + 1);
         if (earlier.blockNumber != 0) revert AnnuityBatchRefUsed(batchRef, earlier.recordedAs, earlier.blockNumber);
-        uint256 total = _checkContributions(accounts, amounts);
+        uint256 total = _checkContributions(accounts, amounts, trustee);
         batchId = ++_batchCount;
         _batches[batchId] = ContributionBatch({
             contentHash: keccak256(abi.encode(accounts, amounts)),
@@ -98,18 +122,18 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             posted: false,
             postedBlock: 0
         });
-        emit ContributionBatchReceived(batchId, msg.sender, batchRef, accounts.length, total);
+        emit ContributionBatchReceived(batchId, trustee, batchRef, accounts.length, total);
     }
 
     /// @inheritdoc IAnnuityLedger
-    function postContributions(uint256 batchId, bytes32[] calldata accounts, uint256[] calldata amounts)
-        external
-        onlyRole(Roles.ACCOUNT_MANAGER)
-    {
+    function postContributions(uint256 batchId, bytes32[] calldata accounts, uint256[] calldata amounts) external {
+        address manager = _checkRole(Roles.ACCOUNT_MANAGER);
         ContributionBatch storage b = _batches[batchId];
         if (b.contentHash == bytes32(0)) revert AnnuityUnknownBatch(batchId);
         if (b.posted) revert AnnuityBatchAlreadyPosted(batchId, b.postedBlock);
         if (keccak256(abi.encode(accounts, amounts)) != b.contentHash) revert AnnuityBatchMismatch(batchId);
+        // a received batch is one employer's (receiveContributions): its first account names the manager
+        _checkAccountManager(accounts[0], _accounts[accounts[0]], manager);
         b.posted = true;
         b.postedBlock = uint64(block.number);
         for (uint256 i; i < accounts.length; ++i) {
@@ -117,14 +141,14 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             // accounts were Open when received and never close, so no status check is needed here
             if (!a.assetRecord) {
                 a.assetRecord = true;
-                emit AssetRecordCreated(accounts[i], batchId, msg.sender);
+                emit AssetRecordCreated(accounts[i], batchId, manager);
             }
             uint128 amount = uint128(amounts[i]);
             a.cash += amount;
             a.contributed += amount;
             emit ContributionPosted(accounts[i], batchId, amount, a.cash, a.contributed);
         }
-        emit ContributionBatchPosted(batchId, msg.sender, b.count, b.total);
+        emit ContributionBatchPosted(batchId, manager, b.count, b.total);
     }
 
     // ================================================================= plans and instructions
@@ -132,48 +156,61 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     /// @inheritdoc IAnnuityLedger
     function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset)
         external
-        onlyRole(Roles.ANNUITY_PLATFORM)
         returns (uint256 instructionId)
     {
+        address platform = _checkRole(Roles.ANNUITY_PLATFORM);
         Account storage a = _openAccount(account);
+        Employer storage e = _employers[a.employer];
+        if (e.platform != platform) revert AnnuityNotEmployerPlatform(a.employer, platform, e.platform);
         _checkNoneInFlight(account, a);
         // reverts with AnnuityUnknownPlan; the plan is reused by the First instruction below
         (bytes32[] memory items, uint16[] memory ratios) = _plans.getPlan(planCode, version);
+        address planTrustee = _plans.trusteeOf(planCode);
+        if (planTrustee != e.trustee) revert AnnuityPlanOfOtherTrustee(account, planCode, planTrustee, e.trustee);
+        if (_plans.investmentManagerOf(planCode) == address(0)) revert AnnuityNoInvestmentManager(planCode);
         a.planCode = planCode;
         a.planVersion = version;
         a.resetPending = reset;
-        emit PlanChosen(account, planCode, msg.sender, version, reset);
-        if (!reset && a.cash > 0) instructionId = _issueFirst(account, a, items, ratios);
+        emit PlanChosen(account, planCode, platform, version, reset);
+        if (!reset && a.cash > 0) {
+            uint256 count = _heldAfter(account, items);
+            if (count > MAX_HELD_ITEMS) revert AnnuityTooManyHoldings(account, count, MAX_HELD_ITEMS);
+            instructionId = _issueFirst(account, a, items, ratios, platform);
+        }
     }
 
     /// @inheritdoc IAnnuityLedger
-    function resetHoldings(bytes32 account) external onlyRole(Roles.ACCOUNT_MANAGER) returns (uint256 instructionId) {
+    function resetHoldings(bytes32 account) external returns (uint256 instructionId) {
+        address manager = _checkRole(Roles.ACCOUNT_MANAGER);
         Account storage a = _openAccount(account);
+        _checkAccountManager(account, a, manager);
         if (!a.resetPending) revert AnnuityNoResetRequested(account);
         _checkNoneInFlight(account, a);
         a.resetPending = false;
         uint256 invested;
-        (instructionId, invested) = _issueReset(account, a);
-        emit HoldingsReset(account, instructionId, msg.sender, invested);
+        (instructionId, invested) = _issueReset(account, a, manager);
+        emit HoldingsReset(account, instructionId, manager, invested);
     }
 
     /// @inheritdoc IAnnuityLedger
-    function allocateCash(bytes32[] calldata accounts)
-        external
-        onlyRole(Roles.TRUSTEE)
-        returns (uint256[] memory instructionIds)
-    {
+    function allocateCash(bytes32[] calldata accounts) external returns (uint256[] memory instructionIds) {
+        address trustee = _checkRole(Roles.TRUSTEE);
         _checkBatch(accounts.length, MAX_ALLOCATION_BATCH);
         instructionIds = new uint256[](accounts.length);
         for (uint256 i; i < accounts.length; ++i) {
             bytes32 id = accounts[i];
-            Account storage a = _openAccount(id);
-            if (a.planCode == bytes32(0)) revert AnnuityNoPlan(id);
-            if (a.resetPending) revert AnnuityResetPending(id);
-            _checkNoneInFlight(id, a);
-            if (a.cash == 0) revert AnnuityNothingToAllocate(id);
-            (bytes32[] memory items, uint16[] memory ratios) = _plans.getPlan(a.planCode, a.planVersion);
-            instructionIds[i] = _issueFirst(id, a, items, ratios);
+            Account storage a = _accounts[id];
+            _checkTrustee(id, a, trustee);
+            (bool allocatable, AllocationSkipReason reason) = _allocatable(a);
+            if (allocatable) {
+                (bytes32[] memory items, uint16[] memory ratios) = _plans.getPlan(a.planCode, a.planVersion);
+                if (_heldAfter(id, items) <= MAX_HELD_ITEMS) {
+                    instructionIds[i] = _issueFirst(id, a, items, ratios, trustee);
+                    continue;
+                }
+                reason = AllocationSkipReason.TooManyHoldings;
+            }
+            emit AllocationSkipped(id, trustee, reason);
         }
     }
 
@@ -183,29 +220,34 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         bytes32[] calldata items,
         int256[] calldata legs,
         uint256[] calldata prices
-    ) external onlyRole(Roles.INVESTMENT_MANAGER) {
+    ) external {
+        address manager = _checkRole(Roles.INVESTMENT_MANAGER);
         Instruction storage ins = _instructionIn(instructionId, InstructionStatus.Issued);
+        _checkInvestmentManager(instructionId, ins, manager);
         if (
             keccak256(abi.encode(items)) != ins.itemsHash || keccak256(abi.encode(legs)) != ins.legsHash
                 || prices.length != items.length
         ) revert AnnuityInstructionMismatch(instructionId);
         bytes32 account = ins.account;
+        uint256 sellOut = ins.sellOutMask;
         int256[] memory deltas = new int256[](items.length);
         uint256[] memory after_ = new uint256[](items.length);
         for (uint256 i; i < items.length; ++i) {
             _checkPrice(items[i], prices[i]);
-            (deltas[i], after_[i]) = _executeLeg(instructionId, account, items[i], legs[i], prices[i]);
+            (deltas[i], after_[i]) =
+                _executeLeg(instructionId, account, items[i], legs[i], prices[i], (sellOut >> i) & 1 == 1);
         }
         ins.status = InstructionStatus.Executed;
-        emit InstructionExecuted(instructionId, account, msg.sender, items, prices, deltas, after_);
+        emit InstructionExecuted(instructionId, account, manager, items, prices, deltas, after_);
     }
 
     /// @inheritdoc IAnnuityLedger
     function reportFeedback(uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices, bytes32 reportHash)
         external
-        onlyRole(Roles.INVESTMENT_MANAGER)
     {
+        address manager = _checkRole(Roles.INVESTMENT_MANAGER);
         Instruction storage ins = _instructionIn(instructionId, InstructionStatus.Executed);
+        _checkInvestmentManager(instructionId, ins, manager);
         if (keccak256(abi.encode(items)) != ins.itemsHash || unitPrices.length != items.length) {
             revert AnnuityInstructionMismatch(instructionId);
         }
@@ -214,15 +256,18 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         }
         ins.feedbackHash = keccak256(abi.encode(unitPrices));
         ins.status = InstructionStatus.FeedbackReported;
-        emit FeedbackReported(instructionId, ins.account, msg.sender, unitPrices, reportHash);
+        emit FeedbackReported(instructionId, ins.account, manager, unitPrices, reportHash);
     }
 
     /// @inheritdoc IAnnuityLedger
     function forwardFeedback(uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices)
         external
-        onlyRole(Roles.TRUSTEE)
     {
+        address trustee = _checkRole(Roles.TRUSTEE);
         Instruction storage ins = _instructionIn(instructionId, InstructionStatus.FeedbackReported);
+        bytes32 account = ins.account;
+        Account storage a = _accounts[account];
+        _checkTrustee(account, a, trustee);
         if (keccak256(abi.encode(items)) != ins.itemsHash || keccak256(abi.encode(unitPrices)) != ins.feedbackHash) {
             revert AnnuityInstructionMismatch(instructionId);
         }
@@ -231,11 +276,9 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             emit UnitPriceUpdated(items[i], instructionId, unitPrices[i]);
         }
         ins.status = InstructionStatus.Settled;
-        bytes32 account = ins.account;
-        Account storage a = _accounts[account];
         a.openInstruction = 0;
         (uint256 invested, uint256 cash, uint256 contributed, int256 totalReturn) = _valuation(account);
-        emit InstructionSettled(instructionId, account, msg.sender, invested, cash, contributed, totalReturn);
+        emit InstructionSettled(instructionId, account, trustee, invested, cash, contributed, totalReturn);
     }
 
     // ================================================================= views
@@ -248,6 +291,16 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     /// @inheritdoc IAnnuityLedger
     function getAccount(bytes32 account) external view returns (Account memory) {
         return _accounts[account];
+    }
+
+    /// @inheritdoc IAnnuityLedger
+    function getEmployer(uint32 employerId) external view returns (Employer memory) {
+        return _employers[employerId];
+    }
+
+    /// @inheritdoc IAnnuityLedger
+    function employerCount() external view returns (uint32) {
+        return _employerCount;
     }
 
     /// @inheritdoc IAnnuityLedger
@@ -321,15 +374,19 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         if (size > max) revert AnnuityBatchTooLarge(size, max);
     }
 
-    function _checkContributions(bytes32[] calldata accounts, uint256[] calldata amounts)
+    function _checkContributions(bytes32[] calldata accounts, uint256[] calldata amounts, address trustee)
         private
         view
         returns (uint256 total)
     {
         _checkBatch(accounts.length, MAX_BATCH);
         if (amounts.length != accounts.length) revert AnnuityLengthMismatch(accounts.length, amounts.length);
+        Account storage first = _openAccount(accounts[0]);
+        _checkTrustee(accounts[0], first, trustee);
+        uint32 employer = first.employer;
         for (uint256 i; i < accounts.length; ++i) {
-            _openAccount(accounts[i]);
+            Account storage a = _openAccount(accounts[i]);
+            if (a.employer != employer) revert AnnuityBatchMixesEmployers(accounts[i], a.employer, employer);
             if (amounts[i] == 0) revert AnnuityZeroContribution(accounts[i], i);
             if (amounts[i] > MAX_CONTRIBUTION) {
                 revert AnnuityContributionTooLarge(accounts[i], amounts[i], MAX_CONTRIBUTION);
@@ -341,6 +398,36 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     function _openAccount(bytes32 account) private view returns (Account storage a) {
         a = _accounts[account];
         if (a.status != AccountStatus.Open) revert AnnuityAccountNotOpen(account, a.status);
+    }
+
+    /// @dev `trustee` (the caller's member) must be the trustee of the account's employer.
+    function _checkTrustee(bytes32 account, Account storage a, address trustee) private view {
+        address expected = _employers[a.employer].trustee;
+        if (expected != trustee) revert AnnuityNotTrustee(account, trustee, expected);
+    }
+
+    /// @dev `manager` (the caller's member) must be the account manager of the account's employer.
+    function _checkAccountManager(bytes32 account, Account storage a, address manager) private view {
+        address expected = _employers[a.employer].accountManager;
+        if (expected != manager) revert AnnuityNotAccountManager(account, manager, expected);
+    }
+
+    /// @dev `manager` (the caller's member) must be the investment manager appointed for the
+    /// instruction's plan now (a replaced manager's instructions go to its successor).
+    function _checkInvestmentManager(uint256 instructionId, Instruction storage ins, address manager) private view {
+        address expected = _plans.investmentManagerOf(ins.planCode);
+        if (expected != manager) revert AnnuityNotInvestmentManager(instructionId, manager, expected);
+    }
+
+    /// @dev Whether allocateCash can issue a First instruction for `a` (the holdings cap aside), and
+    /// if not, why.
+    function _allocatable(Account storage a) private view returns (bool, AllocationSkipReason) {
+        if (a.status != AccountStatus.Open) return (false, AllocationSkipReason.NotOpen);
+        if (a.planCode == bytes32(0)) return (false, AllocationSkipReason.NoPlan);
+        if (a.resetPending) return (false, AllocationSkipReason.ResetPending);
+        if (a.openInstruction != 0) return (false, AllocationSkipReason.InstructionOpen);
+        if (a.cash == 0) return (false, AllocationSkipReason.NothingToAllocate);
+        return (true, AllocationSkipReason.NotOpen); // the reason is not read
     }
 
     function _checkNoneInFlight(bytes32 account, Account storage a) private view {
@@ -364,29 +451,40 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
 
     /// @dev First instruction: the account's cash split by its plan's ratios (`items`, `ratios`: the
     /// account's plan, as returned by getPlan(a.planCode, a.planVersion)).
-    function _issueFirst(bytes32 account, Account storage a, bytes32[] memory items, uint16[] memory ratios)
-        private
-        returns (uint256)
-    {
-        _checkCapacity(account, items);
+    /// The caller has checked the holdings cap (_heldAfter).
+    function _issueFirst(
+        bytes32 account,
+        Account storage a,
+        bytes32[] memory items,
+        uint16[] memory ratios,
+        address issuer
+    ) private returns (uint256) {
         uint256 amount = a.cash;
         uint256[] memory parts = Allocation.split(amount, ratios);
         int256[] memory legs = new int256[](parts.length);
         for (uint256 i; i < parts.length; ++i) {
             legs[i] = int256(parts[i]);
         }
-        return _issue(account, a, InstructionKind.First, items, legs, amount);
+        return _issue(account, a, InstructionKind.First, items, legs, 0, amount, issuer);
     }
 
-    /// @dev Reset instruction over the plan's items followed by held items outside the plan (ratio 0).
-    function _issueReset(bytes32 account, Account storage a) private returns (uint256 id, uint256 invested) {
+    /// @dev Reset instruction over the plan's items followed by held items outside the plan (ratio 0);
+    /// every item whose target is zero is sold out (sellOut bit), so afterwards the account holds plan
+    /// items only (at most 16 <= MAX_HELD_ITEMS), and the instruction has at most 16 + 32 < 64 legs.
+    function _issueReset(bytes32 account, Account storage a, address issuer)
+        private
+        returns (uint256 id, uint256 invested)
+    {
         (bytes32[] memory items, uint16[] memory ratios) = _resetItems(account, a);
-        uint256[] memory current;
-        (current, invested) = _values(account, items);
-        uint256 amount = a.cash;
-        if (invested + amount == 0) revert AnnuityNothingToAllocate(account);
-        int256[] memory legs = Allocation.rebalance(current, amount, ratios);
-        id = _issue(account, a, InstructionKind.Reset, items, legs, amount);
+        int256[] memory legs;
+        uint256 sellOut;
+        {
+            uint256[] memory current;
+            (current, invested) = _values(account, items);
+            if (invested + a.cash == 0) revert AnnuityNothingToAllocate(account);
+            (legs, sellOut) = Allocation.rebalance(current, a.cash, ratios);
+        }
+        id = _issue(account, a, InstructionKind.Reset, items, legs, sellOut, a.cash, issuer);
     }
 
     /// @dev The plan's items and ratios, then every held item outside the plan with ratio 0 (sold out).
@@ -433,7 +531,9 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         InstructionKind kind,
         bytes32[] memory items,
         int256[] memory legs,
-        uint256 amount
+        uint256 sellOut,
+        uint256 amount,
+        address issuer
     ) private returns (uint256 id) {
         id = ++_instructionCount;
         _instructions[id] = Instruction({
@@ -443,31 +543,37 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             kind: kind,
             status: InstructionStatus.Issued,
             amount: uint128(amount),
+            sellOutMask: uint64(sellOut), // at most 48 legs (see _issueReset)
             itemsHash: keccak256(abi.encode(items)),
             legsHash: keccak256(abi.encode(legs)),
             feedbackHash: bytes32(0)
         });
         a.cash = 0;
         a.openInstruction = uint64(id);
-        emit InstructionIssued(id, account, msg.sender, kind, a.planCode, a.planVersion, amount, items, legs);
+        emit InstructionIssued(id, account, issuer, kind, a.planCode, a.planVersion, amount, items, legs, sellOut);
     }
 
-    /// @dev A First instruction may add the plan's items to the account's holdings: keep them bounded.
-    function _checkCapacity(bytes32 account, bytes32[] memory items) private view {
+    /// @dev Items the account may hold once a First instruction over `items` executes (held ∪ items):
+    /// a First instruction may add the plan's items to the holdings, which stay bounded by MAX_HELD_ITEMS.
+    function _heldAfter(bytes32 account, bytes32[] memory items) private view returns (uint256 count) {
         EnumerableSet.Bytes32Set storage held = _held[account];
-        uint256 count = held.length();
+        count = held.length();
         for (uint256 i; i < items.length; ++i) {
             if (!held.contains(items[i])) ++count;
         }
-        if (count > MAX_HELD_ITEMS) revert AnnuityTooManyHoldings(account, count, MAX_HELD_ITEMS);
     }
 
-    function _executeLeg(uint256 instructionId, bytes32 account, bytes32 item, int256 leg, uint256 price)
+    /// @dev `sellAll`: the leg's sellOut bit (a Reset target of zero): every unit is sold.
+    function _executeLeg(uint256 instructionId, bytes32 account, bytes32 item, int256 leg, uint256 price, bool sellAll)
         private
         returns (int256 delta, uint256 unitsAfter)
     {
         uint256 units = _units[account][item];
-        if (leg > 0) {
+        if (sellAll) {
+            // unitsAfter == 0; a sold-out item's leg is never a buy (its target is zero)
+            _totalUnits[item] -= units;
+            delta = -int256(units);
+        } else if (leg > 0) {
             uint256 bought = Allocation.unitsToBuy(uint256(leg), price);
             unitsAfter = units + bought;
             _totalUnits[item] += bought;

@@ -7,7 +7,8 @@ import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
 import {Roles} from "../consortium/Roles.sol";
 
 /// @title AnnuityPlans
-/// @notice Versioned investment plans of the enterprise annuity, defined by the trustee.
+/// @notice Versioned investment plans of the enterprise annuity, each owned by the trustee that
+/// defined it, with the investment manager that trustee appointed.
 contract AnnuityPlans is ConsortiumManaged, IAnnuityPlans {
     /// @inheritdoc IAnnuityPlans
     uint256 public constant MAX_PLAN_ITEMS = 16;
@@ -18,6 +19,8 @@ contract AnnuityPlans is ConsortiumManaged, IAnnuityPlans {
     }
 
     mapping(bytes32 planCode => uint32) private _latest;
+    mapping(bytes32 planCode => address) private _trustee;
+    mapping(bytes32 planCode => address) private _investmentManager;
     mapping(bytes32 planCode => mapping(uint32 version => Plan)) private _plans;
 
     constructor(IConsortiumRegistry registry_) ConsortiumManaged(registry_) {}
@@ -25,16 +28,40 @@ contract AnnuityPlans is ConsortiumManaged, IAnnuityPlans {
     /// @inheritdoc IAnnuityPlans
     function definePlan(bytes32 planCode, bytes32[] calldata items, uint16[] calldata ratiosBps)
         external
-        onlyRole(Roles.TRUSTEE)
         returns (uint32 version)
     {
+        address trustee = _checkRole(Roles.TRUSTEE);
         _validate(planCode, items, ratiosBps);
+        address owner = _trustee[planCode];
+        if (owner == address(0)) _trustee[planCode] = trustee;
+        else if (owner != trustee) revert AnnuityNotPlanTrustee(planCode, trustee, owner);
         version = _latest[planCode] + 1;
         _latest[planCode] = version;
         Plan storage p = _plans[planCode][version];
         p.items = items;
         p.ratiosBps = ratiosBps;
-        emit PlanDefined(planCode, version, msg.sender, items, ratiosBps);
+        emit PlanDefined(planCode, version, trustee, items, ratiosBps);
+    }
+
+    /// @inheritdoc IAnnuityPlans
+    function appointInvestmentManager(bytes32 planCode, address investmentManager) external {
+        address trustee = _checkRole(Roles.TRUSTEE);
+        address owner = _trustee[planCode];
+        if (owner == address(0)) revert AnnuityUnknownPlan(planCode, 0);
+        if (owner != trustee) revert AnnuityNotPlanTrustee(planCode, trustee, owner);
+        address member = registry.requireRole(investmentManager, Roles.INVESTMENT_MANAGER);
+        _investmentManager[planCode] = member;
+        emit InvestmentManagerAppointed(planCode, trustee, member);
+    }
+
+    /// @inheritdoc IAnnuityPlans
+    function trusteeOf(bytes32 planCode) external view returns (address) {
+        return _trustee[planCode];
+    }
+
+    /// @inheritdoc IAnnuityPlans
+    function investmentManagerOf(bytes32 planCode) external view returns (address) {
+        return _investmentManager[planCode];
     }
 
     /// @inheritdoc IAnnuityPlans

@@ -10,11 +10,13 @@ pragma solidity ^0.8.24;
 ///   `amount * r_i mod 10_000`, ties broken by the lowest item index (largest-remainder method).
 ///   The legs therefore sum to `amount` exactly and no leg is negative.
 /// - rebalance: target_i = split(sum(current) + newMoney); leg_i = target_i - current_i (signed:
-///   positive buys, negative sells); the legs sum to `newMoney` exactly.
+///   positive buys, negative sells); the legs sum to `newMoney` exactly. Bit i of `sellOut` is set
+///   when target_i == 0 (for i < 256): that item is sold out, all of its units whatever the leg, so
+///   no zero-value dust is left (Python: `sold_out`).
 /// - valueOf: floor(units * price / 1e18) (the holder never gains from rounding).
 /// - unitsToBuy: floor(amount * 1e18 / price) (a buy never gets more units than it paid for).
 /// - unitsToSell: ceil(amount * 1e18 / price), capped at the units held (a sell raises at least
-///   `amount` unless it sells everything).
+///   `amount` unless it sells everything); a leg whose `sellOut` bit is set sells every unit held.
 /// `price` is the minor-unit value of one unit as an 18-decimal fixed-point number (PRICE_SCALE).
 library Allocation {
     uint256 internal constant BPS = 10_000;
@@ -53,11 +55,12 @@ library Allocation {
         }
     }
 
-    /// @notice Signed legs moving `current` values plus `newMoney` to the split of their total.
+    /// @notice Signed legs moving `current` values plus `newMoney` to the split of their total, and
+    /// the bitmask of the items whose target is zero (sold out: every unit).
     function rebalance(uint256[] memory current, uint256 newMoney, uint16[] memory ratiosBps)
         internal
         pure
-        returns (int256[] memory legs)
+        returns (int256[] memory legs, uint256 sellOut)
     {
         uint256 total = newMoney;
         for (uint256 i; i < current.length; ++i) {
@@ -67,6 +70,7 @@ library Allocation {
         legs = new int256[](target.length);
         for (uint256 i; i < target.length; ++i) {
             legs[i] = int256(target[i]) - int256(current[i]);
+            if (target[i] == 0 && i < 256) sellOut |= 1 << i;
         }
     }
 

@@ -1,7 +1,7 @@
 """Gas figures of the annuity line (called by `make bench`; no wall-clock assertions).
 
 Deploys its own registry and annuity contracts, admits the four platforms, then measures:
-open account (request + open, one account), contribution (receive + post) single and batch of 100
+appointing a plan's investment manager, registering an employer, open account (request + open, one account), contribution (receive + post) single and batch of 100
 (first contributions, creating asset records), plan switch without reset (First instruction, 8 items)
 and with reset (choosePlan + resetHoldings, 8-item plan over 8 held items), and the instruction
 lifecycle (execute, report, forward) of the 8-item instructions.
@@ -76,6 +76,17 @@ def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
     )
     gas["annuity.definePlan.8_items"] = tx.gas_used
     trustee.define_plan("EIGHT_B", EIGHT_B)
+    tx = trustee.appoint_investment_manager("EIGHT", im.address)
+    gas["annuity.appointInvestmentManager"] = tx.gas_used
+    trustee.appoint_investment_manager("EIGHT_B", im.address)
+    tx = ledger.registerEmployer(
+        doc_hash("bench employer"),
+        trustee.address,
+        am.address,
+        {"from": platform.institution.account},
+    )
+    gas["annuity.registerEmployer"] = tx.gas_used
+    platform.employer = int(tx.events["EmployerRegistered"]["employerId"])
 
     (req,) = platform.enrol(["bench-solo"])
     (opened,) = am.open_accounts([platform.account_id("bench-solo")])

@@ -85,9 +85,14 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "settleDay": role("FINANCE_COMPANY"),
     },
     "AnnuityPlans": {
-        "definePlan": role("TRUSTEE"),
+        "definePlan": role("TRUSTEE"),  # a later version: the plan's trustee (AnnuityNotPlanTrustee)
+        "appointInvestmentManager": role("TRUSTEE"),  # the plan's trustee (AnnuityNotPlanTrustee)
     },
+    # the role first; then the appointed party (tests/hostile/test_review_annuity.py:
+    # a role holder not appointed is refused): the employer's platform / trustee / account manager,
+    # the plan's investment manager
     "AnnuityLedger": {
+        "registerEmployer": role("ANNUITY_PLATFORM"),
         "requestAccounts": role("ANNUITY_PLATFORM"),
         "openAccounts": role("ACCOUNT_MANAGER"),
         "receiveContributions": role("TRUSTEE"),

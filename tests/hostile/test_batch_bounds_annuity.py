@@ -21,7 +21,7 @@ def _ids(tag, n):
 
 
 @pytest.fixture(scope="module")
-def world(ledger, plans, platform, trustee, account_manager, annuity_world):
+def world(ledger, plans, platform, trustee, account_manager, investment_manager, annuity_world):
     """256 requested accounts, 256 open ones with a received batch, 50 funded on a 16-item plan."""
     w = SimpleNamespace(
         ledger=ledger,
@@ -34,12 +34,13 @@ def world(ledger, plans, platform, trustee, account_manager, annuity_world):
         alloc=_ids("alloc", 50),
     )
     for group in (w.requested, w.open, w.alloc):
-        ledger.requestAccounts(group, {"from": w.P})
+        ledger.requestAccounts(1, group, {"from": w.P})
     for group in (w.open, w.alloc):
         ledger.openAccounts(group, {"from": w.M})
     tx = ledger.receiveContributions(b"\1" * 32, w.open, [1] * 256, {"from": w.T})
     w.batch = tx.events["ContributionBatchReceived"]["batchId"]
     version = trustee.define_plan("HOSTILE16", PLAN16)
+    trustee.appoint_investment_manager("HOSTILE16", investment_manager.address)
     for a in w.alloc:
         ledger.choosePlan(a, code32("HOSTILE16"), version, False, {"from": w.P})
     tx = ledger.receiveContributions(b"\2" * 32, w.alloc, [10**6] * 50, {"from": w.T})
@@ -92,7 +93,7 @@ def _posted(w, tx, n):
 BOUNDS = {
     "requestAccounts": Bound(
         256,
-        lambda w, n: (w.ledger.requestAccounts, (_ids("fresh", n),), w.P),
+        lambda w, n: (w.ledger.requestAccounts, (1, _ids("fresh", n)), w.P),
         r"AnnuityBatchTooLarge: 257, 256",
         lambda w: [tuple(w.ledger.getAccount(a)) for a in _ids("fresh", 257)[::64]],
         _count("AccountOpeningRequested"),

@@ -14,6 +14,7 @@ from consortium.domain.allocation import (
     check_ratios,
     execute_leg,
     rebalance,
+    sold_out,
     split,
     units_to_buy,
     units_to_sell,
@@ -120,14 +121,30 @@ def test_reset_executed_at_valuation_prices__each_item_within_one_minor_unit(
     book = Book(units={i: u for i, u in zip(items, units) if u})
     current = book.values(items, price)
     legs = rebalance(current, new_money, ratios)
-    book.execute(items, legs, [price[i] for i in items])
+    book.execute(items, legs, [price[i] for i in items], sold_out(current, new_money, ratios))
     target = split(sum(current) + new_money, ratios)
     after = book.values(items, price)
-    for t, a in zip(target, after):
+    for item, t, a in zip(items, target, after):
         assert t - 1 <= a <= t
+        assert t > 0 or item not in book.units  # a zero target is sold out: no dust units left
 
 
 def test_execute_leg__sell_more_than_held__sells_everything():
     assert execute_leg(10, -5, PRICE_SCALE) == (-5, 5)
     assert execute_leg(10, -50, PRICE_SCALE) == (-10, 0)
     assert execute_leg(10, 0, PRICE_SCALE) == (0, 10)
+
+
+def test_sold_out__bits_of_the_zero_targets():
+    # targets split(10, [5000, 5000, 0]) = [5, 5, 0]; split(1, [5000, 5000, 0]) = [1, 0, 0]
+    assert sold_out([3, 3, 4], 0, [5000, 5000, 0]) == 0b100
+    assert sold_out([0, 1, 0], 0, [5000, 5000, 0]) == 0b110
+    assert sold_out([0], 0, [10_000]) == 0b1
+
+
+def test_execute_leg__sell_all__every_unit_whatever_the_leg():
+    # 10 units worth floor(10 * 0.15) = 1 at price 0.15: selling 1 alone would leave 3 units of dust
+    price = 15 * 10**16
+    assert execute_leg(10, -1, price) == (-7, 3)
+    assert execute_leg(10, -1, price, sell_all=True) == (-10, 0)
+    assert execute_leg(10, 0, price, sell_all=True) == (-10, 0)  # zero-value dust sold too

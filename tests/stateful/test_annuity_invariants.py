@@ -16,7 +16,11 @@ Invariants after every step, against consortium.domain.allocation (Book, split, 
 - an instruction executes, reports and settles once: replays revert AnnuityInstructionNotInState
   and change nothing (the invariants above then still hold against the unchanged model);
 - a Reset executed at the prices it was valued at leaves every item's value within one minor unit
-  of its target (the largest-remainder split of value + new money).
+  of its target (the largest-remainder split of value + new money); every item whose target is zero
+  is sold out (its sellOutMask bit, checked against the oracle's `sold_out`), whatever the execution
+  price: no zero-value dust, and an account never holds more than MAX_HELD_ITEMS items;
+- allocateCash passes over (AllocationSkipped, with the oracle's reason) every account it cannot
+  allocate and allocates the others.
 The teardown settles every open instruction and checks the ledger's accounting identity per
 account: contributed = cash + the amounts of all its instructions (money is either unallocated or
 was handed to exactly one instruction; the ledger keeps no cost basis beyond that).
@@ -41,11 +45,12 @@ from consortium.domain.allocation import (
     MAX_UNIT_PRICE,
     Book,
     rebalance,
+    sold_out,
     split,
     value_of,
 )
 from consortium.domain.hashing import code32
-from consortium.roles.annuity import Feedback, IssuedInstruction, instructions_in
+from consortium.roles.annuity import Feedback, IssuedInstruction, instructions_in, skipped_in
 from tests.fixtures.annuity import PLANS, ratio_vectors
 from tests.stateful.machine import ChainMachine, machine_settings, named_error, read_all
 
@@ -169,14 +174,15 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
         def _any(self, *states: int) -> bool:
             return any(x.status in states for x in self.ins.values())
 
-        def _record(self, tx, expected: list[tuple[bytes, int, list[bytes], list[int]]]) -> None:
+        def _record(self, tx, expected: list[tuple]) -> None:
             """Check the instructions `tx` issued against the oracle's (account, kind, items, legs)
             and hand each account's cash to its instruction."""
             issued = instructions_in(tx)
             assert len(issued) == len(expected)
-            for ins, (acc, kind, items, legs) in zip(issued, expected):
+            for ins, (acc, kind, items, legs, *mask) in zip(issued, expected):
                 a = self.accts[acc]
                 assert (ins.account_id, ins.kind) == (acc, kind)
+                assert ins.sell_out == (mask[0] if mask else 0)
                 assert ins.amount == a.book.cash and sum(ins.legs) == ins.amount
                 assert list(ins.items) == items and list(ins.legs) == legs
                 assert (ins.plan_code, ins.plan_version) == (code32(a.plan[0]), a.plan[1])
@@ -210,7 +216,7 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
         def _execute(self, x: Ins, prices: list[int]):
             tx = investment_manager.execute(x.issued, prices)
             book = self.accts[x.issued.account_id].book
-            deltas = book.execute(x.issued.items, x.issued.legs, prices)
+            deltas = book.execute(x.issued.items, x.issued.legs, prices, x.issued.sell_out)
             ev = tx.events["InstructionExecuted"]
             assert list(ev["unitDeltas"]) == deltas and list(ev["prices"]) == prices
             assert list(ev["unitsAfter"]) == [book.units.get(i, 0) for i in x.issued.items]
@@ -324,9 +330,10 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
             ratios_full = ratios + [0] * len(outside)
             current = a.book.values(full, self.prices)
             legs = rebalance(current, a.book.cash, ratios_full)
+            mask = sold_out(current, a.book.cash, ratios_full)
             assert sum(current) == invested == tx.events["HoldingsReset"]["investedValue"]
             target = split(invested + a.book.cash, ratios_full)
-            self._record(tx, [(acc, RESET, full, legs)])
+            self._record(tx, [(acc, RESET, full, legs, mask)])
             a.open.target = tuple(target)
             a.reset_pending = False
 
@@ -335,26 +342,26 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
         def allocate_cash(self, i, n, eligible_only):
             def refusal(acc, a):
                 if a.plan is None:
-                    return named_error("AnnuityNoPlan", acc)
+                    return "NoPlan"
                 if a.reset_pending:
-                    return named_error("AnnuityResetPending", acc)
+                    return "ResetPending"
                 if a.open is not None:
-                    return named_error("AnnuityInstructionOpen", acc, a.open.iid)
+                    return "InstructionOpen"
                 if a.book.cash == 0:
-                    return named_error("AnnuityNothingToAllocate", acc)
+                    return "NothingToAllocate"
+                items = self.plans[a.plan[0]][a.plan[1] - 1][0]
+                if len(set(a.book.units) | set(items)) > 32:
+                    return "TooManyHoldings"
                 return None
 
             eligible = [acc for acc, a in self.accts.items() if not refusal(acc, a)]
             pool = eligible if eligible_only and eligible else list(self.accts)
             chosen = list(dict.fromkeys(pool[(i + k) % len(pool)] for k in range(n)))
-            refused = [r for r in (refusal(acc, self.accts[acc]) for acc in chosen) if r]
-            if refused:
-                # the ledger stops at the first account it refuses
-                with brownie.reverts(revert_pattern=refused[0]):
-                    trustee.allocate_cash(chosen)
-                return
+            # the ledger passes over (and reports) each account it cannot allocate, allocates the rest
             tx = ledger.allocateCash(chosen, {"from": trustee.institution.account})
-            self._record(tx, [self._first(acc) for acc in chosen])
+            reasons = [(acc, refusal(acc, self.accts[acc])) for acc in chosen]
+            assert skipped_in(tx) == [(acc, r) for acc, r in reasons if r]
+            self._record(tx, [self._first(acc) for acc, r in reasons if not r])
 
         @sf.precondition(lambda self: self._any(ISSUED))
         @sf.rule(i=pick, at_valuation=st.booleans(), how=moves)
@@ -370,6 +377,8 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
                 else [moved(p, m) for p, m in zip(x.priced, itertools.cycle(how))]
             )
             ev = self._execute(x, prices)
+            for k, units in enumerate(ev["unitsAfter"]):  # sold out at any price: no dust
+                assert not (x.issued.sell_out >> k & 1) or units == 0
             if x.issued.kind == RESET and at_valuation:
                 for units, price, target in zip(ev["unitsAfter"], prices, x.target):
                     assert abs(value_of(units, price) - target) <= 1, (units, price, target)
@@ -440,6 +449,7 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
                 assert (cash, contributed) == (a.book.cash, a.book.contributed)
                 assert ret == invested + cash - contributed
                 assert rec["openInstruction"] == (a.open.iid if a.open else 0)
+                assert len(held) <= 32  # MAX_HELD_ITEMS
                 assert rec["resetPending"] == a.reset_pending
 
         @sf.invariant()

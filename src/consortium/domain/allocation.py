@@ -9,11 +9,13 @@ contract's NatSpec, word for word:
   `amount * r_i mod 10_000`, ties broken by the lowest item index (largest-remainder method). The legs
   therefore sum to `amount` exactly and no leg is negative.
 - rebalance: target_i = split(sum(current) + new_money); leg_i = target_i - current_i (signed: positive
-  buys, negative sells); the legs sum to `new_money` exactly.
+  buys, negative sells); the legs sum to `new_money` exactly. Bit i of `sellOut` (here `sold_out`) is
+  set when target_i == 0 (for i < 256): that item is sold out, all of its units whatever the leg, so
+  no zero-value dust is left.
 - value_of: floor(units * price / 1e18) (the holder never gains from rounding).
 - units_to_buy: floor(amount * 1e18 / price) (a buy never gets more units than it paid for).
 - units_to_sell: ceil(amount * 1e18 / price), capped at the units held (a sell raises at least `amount`
-  unless it sells everything).
+  unless it sells everything); a leg whose `sellOut` bit is set sells every unit held.
 
 `price` is the minor-unit value of one unit as an 18-decimal fixed-point number (PRICE_SCALE).
 """
@@ -64,6 +66,12 @@ def rebalance(current: Sequence[int], new_money: int, ratios_bps: Sequence[int])
     return [t - c for t, c in zip(target, current)]
 
 
+def sold_out(current: Sequence[int], new_money: int, ratios_bps: Sequence[int]) -> int:
+    """Bitmask of the items `rebalance` takes to a zero target (bit i: item i, i < 256): sold out."""
+    target = split(sum(current) + new_money, ratios_bps)
+    return sum(1 << i for i, t in enumerate(target) if t == 0 and i < 256)
+
+
 def value_of(units: int, price: int) -> int:
     """Minor-unit value of `units` at `price`, rounded down."""
     return units * price // PRICE_SCALE
@@ -79,8 +87,11 @@ def units_to_sell(amount: int, price: int, held: int) -> int:
     return min(-(-amount * PRICE_SCALE // price), held)
 
 
-def execute_leg(units: int, leg: int, price: int) -> tuple[int, int]:
-    """(unit delta, units after) of executing one signed money leg at `price`."""
+def execute_leg(units: int, leg: int, price: int, sell_all: bool = False) -> tuple[int, int]:
+    """(unit delta, units after) of executing one signed money leg at `price`; `sell_all` (the leg's
+    sold-out bit) sells every unit held whatever the leg."""
+    if sell_all:
+        return -units, 0
     if leg > 0:
         bought = units_to_buy(leg, price)
         return bought, units + bought
@@ -113,12 +124,16 @@ class Book:
         return [value_of(self.units.get(i, 0), prices.get(i, INITIAL_UNIT_PRICE)) for i in items]
 
     def execute(
-        self, items: Sequence[bytes], legs: Sequence[int], prices: Sequence[int]
+        self,
+        items: Sequence[bytes],
+        legs: Sequence[int],
+        prices: Sequence[int],
+        sell_out: int = 0,
     ) -> list[int]:
-        """Apply an instruction's legs; returns the unit deltas."""
+        """Apply an instruction's legs (`sell_out`: its sold-out bitmask); returns the unit deltas."""
         deltas = []
-        for item, leg, price in zip(items, legs, prices):
-            delta, after = execute_leg(self.units.get(item, 0), leg, price)
+        for k, (item, leg, price) in enumerate(zip(items, legs, prices)):
+            delta, after = execute_leg(self.units.get(item, 0), leg, price, bool(sell_out >> k & 1))
             deltas.append(delta)
             if after:
                 self.units[item] = after

@@ -1,13 +1,17 @@
 """Enterprise annuity: the four platforms driving AnnuityPlans and AnnuityLedger.
 
-- AnnuityServicePlatform (ANNUITY_PLATFORM): enrols employees (salted hashes only go on chain),
+- AnnuityServicePlatform (ANNUITY_PLATFORM): registers the employer with the trustee it entrusted and
+  the account manager keeping its accounts, enrols employees (salted hashes only go on chain),
   sends each employee's target plan, shows each employee their assets and returns.
-- TrusteePlatform (TRUSTEE): defines plans, receives employers' contributions, invests new money,
-  forwards the investment manager's feedback.
+- TrusteePlatform (TRUSTEE): defines plans and appoints each plan's investment manager, receives
+  employers' contributions, invests new money, forwards the investment manager's feedback.
 - AccountManagerPlatform (ACCOUNT_MANAGER): opens accounts, posts contributions to asset records,
   resets historical holdings when a plan change asks for it.
 - InvestmentManagerPlatform (INVESTMENT_MANAGER): executes allocation instructions against a price
   series it is given and reports feedback (unit prices after execution).
+
+Counterparties are bound on chain: only the employer's platform, trustee and account manager act on
+its accounts, only a plan's appointed investment manager executes its instructions.
 
 The classes receive deployed contracts and accounts; they never import brownie. The trustee and the
 account manager send their batches through an outbox in their store (consortium.outbox): a
@@ -92,6 +96,7 @@ class IssuedInstruction:
     amount: int
     items: tuple[bytes, ...]
     legs: tuple[int, ...]
+    sell_out: int = 0  # bit i: item i is sold out (all units) on execution
 
     @classmethod
     def from_event(cls, ev: Mapping[str, Any]) -> IssuedInstruction:
@@ -104,6 +109,7 @@ class IssuedInstruction:
             amount=int(ev["amount"]),
             items=tuple(_b32(i) for i in ev["items"]),
             legs=tuple(int(x) for x in ev["legs"]),
+            sell_out=int(ev["sellOutMask"]),
         )
 
 
@@ -112,6 +118,26 @@ def instructions_in(tx: Any) -> list[IssuedInstruction]:
     if "InstructionIssued" not in tx.events:
         return []
     return [IssuedInstruction.from_event(ev) for ev in tx.events["InstructionIssued"]]
+
+
+SKIP_REASONS = (
+    "NotOpen",
+    "NoPlan",
+    "ResetPending",
+    "InstructionOpen",
+    "NothingToAllocate",
+    "TooManyHoldings",
+)  # IAnnuityLedger.AllocationSkipReason
+
+
+def skipped_in(tx: Any) -> list[tuple[bytes, str]]:
+    """(account, reason) of every account an allocateCash transaction passed over, in order."""
+    if "AllocationSkipped" not in tx.events:
+        return []
+    return [
+        (_b32(ev["account"]), SKIP_REASONS[int(ev["reason"])])
+        for ev in tx.events["AllocationSkipped"]
+    ]
 
 
 @dataclass(frozen=True)
@@ -165,10 +191,20 @@ class AnnuityServicePlatform(_Sender):
     ledger: Any
     plans: Any
     accounts: dict[str, EmployeeAccount] = field(default_factory=dict)
+    employer: int | None = None  # the employer id new employees are enrolled under
 
     @property
     def address(self) -> str:
         return self.institution.address
+
+    def register_employer(self, employer_ref: str, trustee: str, account_manager: str) -> int:
+        """Register the employer (with the trustee it entrusted and its account manager) on chain;
+        later enrolments go under it. Returns the employer id."""
+        tx = self.ledger.registerEmployer(
+            doc_hash(employer_ref), trustee, account_manager, self._tx()
+        )
+        self.employer = int(tx.events["EmployerRegistered"]["employerId"])
+        return self.employer
 
     def account_id(self, employee_id: str) -> bytes:
         try:
@@ -179,7 +215,12 @@ class AnnuityServicePlatform(_Sender):
             ) from None
 
     def enrol(self, employee_ids: Sequence[str]) -> list[Any]:
-        """Ask for accounts for new employees; only salted hashes of their ids reach the chain."""
+        """Ask for accounts for new employees of the registered employer; only salted hashes of their
+        ids reach the chain."""
+        if self.employer is None:
+            raise ValueError(
+                "no employer registered on this platform; call register_employer() first"
+            )
         fresh = []
         for emp in employee_ids:
             if emp in self.accounts:
@@ -188,7 +229,7 @@ class AnnuityServicePlatform(_Sender):
             self.accounts[emp] = EmployeeAccount(emp, salt, commit(emp, salt))
             fresh.append(self.accounts[emp].account_id)
         return [
-            self.ledger.requestAccounts(list(chunk), self._tx())
+            self.ledger.requestAccounts(self.employer, list(chunk), self._tx())
             for chunk in _chunks(fresh, MAX_BATCH)
         ]
 
@@ -274,6 +315,12 @@ class TrusteePlatform(_Sender):
         )
         return int(tx.events["PlanDefined"]["version"])
 
+    def appoint_investment_manager(self, plan_code: str, investment_manager: str) -> Any:
+        """Appoint the investment manager of every version of a plan this trustee defined."""
+        return self.plans.appointInvestmentManager(
+            code32(plan_code), investment_manager, self._tx()
+        )
+
     def latest_version(self, plan_code: str) -> int:
         return int(self.plans.latestVersion(code32(plan_code)))
 
@@ -302,7 +349,8 @@ class TrusteePlatform(_Sender):
         ]
 
     def allocate_cash(self, account_ids: Sequence[bytes]) -> list[IssuedInstruction]:
-        """Invest the accounts' new money by their plans (chunked at MAX_ALLOCATION_BATCH)."""
+        """Invest the accounts' new money by their plans (chunked at MAX_ALLOCATION_BATCH); accounts
+        the ledger passes over (AllocationSkipped, see `skipped_in`) issue nothing."""
         txs = [
             self.ledger.allocateCash(list(chunk), self._tx())
             for chunk in _chunks(list(account_ids), MAX_ALLOCATION_BATCH)

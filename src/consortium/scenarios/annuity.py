@@ -62,6 +62,9 @@ def run_day(ctx: DayContext) -> LineResult:
     versions = {}
     for code, ratios in PLANS.items():
         versions[code] = trustee.define_plan(code, ratios)
+        trustee.appoint_investment_manager(code, im.address)
+    # the employer entrusted this trustee, its accounts are kept by this account manager
+    platform.register_employer("employer", trustee.address, account_manager.address)
 
     # prices: day 0 initial, day 1 moved (the investment manager's simulated market)
     items = sorted({i for r in PLANS.values() for i in r})

@@ -1,4 +1,8 @@
-"""Permission table for AnnuityLedger: every state-changing function from every wrong caller."""
+"""Permission table for AnnuityLedger: every state-changing function from every wrong caller.
+
+Roles only: who among the holders of the right role may act (the employer's platform, trustee and
+account manager, the plan's investment manager) is tested in tests/hostile/test_review_annuity.py.
+"""
 
 import brownie
 import pytest
@@ -9,8 +13,10 @@ H = doc_hash("account")
 ITEM = code32("CN_BOND")
 
 # function -> (allowed role key, args)
+ANY = "0x" + "11" * 20
 TABLE = {
-    "requestAccounts": ("platform", ([H],)),
+    "registerEmployer": ("platform", (doc_hash("employer"), ANY, ANY)),
+    "requestAccounts": ("platform", (1, [H])),
     "openAccounts": ("account_manager", ([H],)),
     "receiveContributions": ("trustee", (doc_hash("payroll"), [H], [100])),
     "postContributions": ("account_manager", (1, [H], [100])),
@@ -63,10 +69,13 @@ def test_ledger__wrong_caller__reverts(ledger, callers, fn, caller, error):
 
 
 def test_ledger__suspended_member_reinstated__allowed_again(
-    ledger, manager, suspended_annuity_member
+    ledger, manager, suspended_annuity_member, trustee, account_manager
 ):
     manager.reinstate(suspended_annuity_member.address, "reconciled")
-    ledger.requestAccounts([H], {"from": suspended_annuity_member.account})
+    member = {"from": suspended_annuity_member.account}
+    tx = ledger.registerEmployer(doc_hash("e2"), trustee.address, account_manager.address, member)
+    employer = tx.events["EmployerRegistered"]["employerId"]
+    ledger.requestAccounts(employer, [H], member)
     assert ledger.getAccount(H)["status"] == 1
 
 

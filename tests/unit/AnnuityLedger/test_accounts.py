@@ -30,9 +30,9 @@ def test_enrol__platform_then_account_manager__accounts_open(
 
 
 def test_requestAccounts__twice__reverts(ledger, platform, annuity_world):
-    ledger.requestAccounts([A], {"from": platform.institution.account})
+    ledger.requestAccounts(1, [A], {"from": platform.institution.account})
     with brownie.reverts(revert_pattern=r"AnnuityAccountExists:.*, 1"):
-        ledger.requestAccounts([B, A], {"from": platform.institution.account})
+        ledger.requestAccounts(1, [B, A], {"from": platform.institution.account})
     assert ledger.getAccount(B)["status"] == 0
 
 
@@ -46,12 +46,12 @@ def test_requestAccounts__twice__reverts(ledger, platform, annuity_world):
 )
 def test_requestAccounts__bad_batch__reverts(ledger, platform, annuity_world, batch, error):
     with brownie.reverts(revert_pattern=error):
-        ledger.requestAccounts(batch, {"from": platform.institution.account})
+        ledger.requestAccounts(1, batch, {"from": platform.institution.account})
     assert all(ledger.getAccount(a)["status"] == 0 for a in batch[:3])
 
 
 def test_openAccounts__not_requested__reverts(ledger, platform, account_manager, annuity_world):
-    ledger.requestAccounts([A], {"from": platform.institution.account})
+    ledger.requestAccounts(1, [A], {"from": platform.institution.account})
     with brownie.reverts(revert_pattern=r"AnnuityAccountNotRequested:.*, 0"):
         account_manager.open_accounts([A, B])
     assert ledger.getAccount(A)["status"] == 1

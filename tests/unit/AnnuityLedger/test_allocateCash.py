@@ -5,6 +5,7 @@ import pytest
 
 from consortium.domain.allocation import split
 from consortium.domain.hashing import doc_hash
+from consortium.roles.annuity import instructions_in, skipped_in
 from tests.fixtures.annuity import PLANS
 
 
@@ -25,19 +26,17 @@ def test_allocateCash__accounts_with_plans__one_exact_instruction_each(
 
 
 @pytest.mark.parametrize(
-    "case,error",
+    "case,reason",
     [
-        ("no_plan", r"AnnuityNoPlan:.*"),
-        ("reset_pending", r"AnnuityResetPending:.*"),
-        ("in_flight", r"AnnuityInstructionOpen:.*, 1"),
-        ("no_cash", r"AnnuityNothingToAllocate:.*"),
-        ("unknown", r"AnnuityAccountNotOpen:.*, 0"),
-        ("empty", r"AnnuityEmptyBatch.*"),
-        ("too_many", r"AnnuityBatchTooLarge: 51, 50"),
+        ("no_plan", "NoPlan"),
+        ("reset_pending", "ResetPending"),
+        ("in_flight", "InstructionOpen"),
+        ("no_cash", "NothingToAllocate"),
+        ("requested", "NotOpen"),
     ],
 )
-def test_allocateCash__bad_account__reverts_and_changes_nothing(
-    ledger, enrol, fund, platform, trustee, annuity_world, case, error
+def test_allocateCash__one_bad_account__skipped_and_reported_others_allocated(
+    ledger, enrol, fund, platform, trustee, annuity_world, case, reason
 ):
     good, bad = enrol(["E1", "E2"])
     platform.choose_plan("E1", "BALANCED")
@@ -47,14 +46,40 @@ def test_allocateCash__bad_account__reverts_and_changes_nothing(
         fund({good: 1_000, bad: 1_000})
     else:
         fund({good: 1_000})
-    batch = {"unknown": [good, doc_hash("nobody")], "empty": [], "too_many": [good] * 51}.get(
-        case, [good, bad]
-    )
+    batch = [bad, good]
     if case == "in_flight":
         trustee.allocate_cash([bad])
         fund({bad: 5}, ref="again")
-        batch = [good, bad]
+    if case == "requested":
+        platform.enrol(["E3"])
+        batch = [platform.account_id("E3"), good]
+    before = ledger.getAccount(batch[0])
+    first = ledger.instructionCount() + 1
+    tx = ledger.allocateCash(batch, {"from": trustee.institution.account})
+    assert skipped_in(tx) == [(batch[0], reason)]
+    assert tx.events["AllocationSkipped"]["trustee"] == trustee.address
+    (ins,) = instructions_in(tx)
+    assert (ins.instruction_id, ins.account_id, ins.amount) == (first, good, 1_000)
+    assert ledger.getAccount(good)["cash"] == 0
+    assert ledger.getAccount(batch[0]) == before
+
+
+@pytest.mark.parametrize(
+    "case,error",
+    [
+        ("unknown", r"AnnuityNotTrustee:.*, 0x0000000000000000000000000000000000000000"),
+        ("empty", r"AnnuityEmptyBatch.*"),
+        ("too_many", r"AnnuityBatchTooLarge: 51, 50"),
+    ],
+)
+def test_allocateCash__bad_batch__reverts_and_changes_nothing(
+    ledger, enrol, fund, platform, trustee, annuity_world, case, error
+):
+    (good,) = enrol(["E1"])
+    platform.choose_plan("E1", "BALANCED")
+    fund({good: 1_000})
+    batch = {"unknown": [good, doc_hash("nobody")], "empty": [], "too_many": [good] * 51}[case]
     with brownie.reverts(revert_pattern=error):
         ledger.allocateCash(batch, {"from": trustee.institution.account})
     assert ledger.getAccount(good)["cash"] == 1_000
-    assert ledger.instructionCount() == (1 if case == "in_flight" else 0)
+    assert ledger.instructionCount() == 0

@@ -1,8 +1,9 @@
 """Chain against the Python oracle on random contributions, ratio vectors and prices.
 
 First allocation: legs equal the largest-remainder split, sum exactly, never negative.
-Reset: legs equal the oracle's rebalance of on-chain values, sum to the new money, and executing at
-the on-chain prices leaves every item within one minor unit of its target.
+Reset: legs equal the oracle's rebalance of on-chain values, sum to the new money, the sell-out mask
+equals the oracle's `sold_out`, and executing at the on-chain prices leaves every item within one
+minor unit of its target, and no unit of an item whose target is zero.
 """
 
 import itertools
@@ -15,6 +16,7 @@ from consortium.domain.allocation import (
     INITIAL_UNIT_PRICE,
     MAX_UNIT_PRICE,
     rebalance,
+    sold_out,
     split,
     value_of,
 )
@@ -28,7 +30,7 @@ _serial = itertools.count()
 
 def _open_and_fund(ledger, platform, account_manager, trustee, amounts):
     ids = [doc_hash(f"employee {next(_serial)}") for _ in amounts]
-    ledger.requestAccounts(ids, {"from": platform.institution.account})
+    ledger.requestAccounts(platform.employer, ids, {"from": platform.institution.account})
     account_manager.open_accounts(ids)
     _fund(ledger, trustee, account_manager, ids, amounts)
     return ids
@@ -43,8 +45,9 @@ def _fund(ledger, trustee, account_manager, ids, amounts):
     account_manager.post_contributions(batch)
 
 
-def _define(trustee, code, items, ratios):
+def _define(trustee, code, items, ratios, investment_manager):
     trustee.plans.definePlan(code32(code), items, ratios, {"from": trustee.institution.account})
+    trustee.appoint_investment_manager(code, investment_manager.address)
     return trustee.latest_version(code)
 
 
@@ -58,10 +61,19 @@ def _define(trustee, code, items, ratios):
     ratios=ratio_vectors(16),
 )
 def test_first_allocation__random__legs_match_oracle_and_sum_exactly(
-    ledger, platform, trustee, account_manager, annuity_world, unique_txs, amounts, ratios
+    ledger,
+    platform,
+    trustee,
+    account_manager,
+    investment_manager,
+    annuity_world,
+    unique_txs,
+    amounts,
+    ratios,
 ):
     unique_txs()
-    version = _define(trustee, "RANDOM", [code32(f"R{i}") for i in range(len(ratios))], ratios)
+    items = [code32(f"R{i}") for i in range(len(ratios))]
+    version = _define(trustee, "RANDOM", items, ratios, investment_manager)
     ids = _open_and_fund(ledger, platform, account_manager, trustee, amounts)
     for a, amount in zip(ids, amounts):
         tx = ledger.choosePlan(
@@ -104,8 +116,8 @@ def test_reset__random__holdings_reach_target_within_one_minor_unit(
     unique_txs()
     items_a = [POOL[i] for i in picks[: len(ratios_a)]]
     items_b = [POOL[i] for i in picks[4 : 4 + len(ratios_b)]]  # overlaps plan A by up to 4 items
-    va = _define(trustee, "PLAN_A", items_a, ratios_a)
-    vb = _define(trustee, "PLAN_B", items_b, ratios_b)
+    va = _define(trustee, "PLAN_A", items_a, ratios_a, investment_manager)
+    vb = _define(trustee, "PLAN_B", items_b, ratios_b, investment_manager)
     (a,) = _open_and_fund(ledger, platform, account_manager, trustee, [first])
     pf = platform.institution.account
     (ins,) = instructions_in(ledger.choosePlan(a, code32("PLAN_A"), va, False, {"from": pf}))
@@ -126,8 +138,10 @@ def test_reset__random__holdings_reach_target_within_one_minor_unit(
     assert list(ins.items[: len(items_b)]) == items_b
     assert set(ins.items) == set(items_b) | held
     assert list(ins.legs) == rebalance(current, extra, ratios)
+    assert ins.sell_out == sold_out(current, extra, ratios)
     assert sum(ins.legs) == extra
     investment_manager.execute(ins, onchain)
     target = split(sum(current) + extra, ratios)
     for item, p, t in zip(ins.items, onchain, target):
         assert t - 1 <= value_of(ledger.unitsOf(a, item), p) <= t
+        assert t > 0 or ledger.unitsOf(a, item) == 0

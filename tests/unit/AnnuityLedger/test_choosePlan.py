@@ -101,13 +101,14 @@ def test_choosePlan__bad_input__reverts_and_changes_nothing(
 
 
 def test_choosePlan__too_many_items_held__reverts(
-    ledger, enrol, fund, trustee, platform, settle, annuity_world
+    ledger, enrol, fund, trustee, platform, settle, investment_manager, annuity_world
 ):
     (a,) = enrol(["E1"])
     for n in range(
         3
     ):  # three 16-item plans without reset: 32 items held, then 48 would be too many
         trustee.define_plan(f"WIDE{n}", {f"W{n}_{i}": 625 for i in range(16)})
+        trustee.appoint_investment_manager(f"WIDE{n}", investment_manager.address)
         fund({a: 16_000}, ref=f"p{n}")
         if n < 2:
             (ins,) = instructions_in(platform.choose_plan("E1", f"WIDE{n}"))

@@ -49,4 +49,14 @@ def test_table__covers_every_state_changing_function(plans):
         for x in plans.abi
         if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")
     }
-    assert changing == {"definePlan"}
+    assert changing == {"definePlan", "appointInvestmentManager"}
+
+
+@pytest.mark.parametrize("caller", sorted(CALLERS))
+def test_appointInvestmentManager__wrong_caller__reverts(plans, trustee, callers, caller):
+    plans.definePlan(*ARGS, {"from": trustee.institution.account})
+    with brownie.reverts(revert_pattern=CALLERS[caller]):
+        plans.appointInvestmentManager(
+            ARGS[0], callers["investment_manager"], {"from": callers[caller]}
+        )
+    assert plans.investmentManagerOf(ARGS[0]) == "0x" + "00" * 20
