@@ -53,8 +53,9 @@ def rules_status(rules: ReportingRules, anchor: Any, day: int) -> RulesStatus:
             else "none registered yet"
         )
         raise ReportingError(
-            f"rules file {rules.path} (version {rules.version}, hash {mine}) is not registered on chain; "
-            f"rules in force: {in_force}. Register it with ReportAnchor.setRules({mine}, {rules.version}) "
+            f"rules file {rules.path} (version {rules.version}, hash {mine}) is not registered "
+            f"on chain; rules in force: {in_force}. Register it with "
+            f"ReportAnchor.setRules({mine}, {rules.version}) "
             "as REPORTER or PERMISSION_MANAGER, or build with the registered rules file."
         )
     if st.registered_version != rules.version:
@@ -69,7 +70,8 @@ def rules_status(rules: ReportingRules, anchor: Any, day: int) -> RulesStatus:
             st.notes.append(
                 f"reporting rules changed during this day at {when} (block {int(h[3])}): version "
                 f"{int(prev[1])} -> {int(h[1])}. This report applies version {rules.version} "
-                f"({mine}) to the whole day; build again with the other rules file for the other view."
+                f"({mine}) to the whole day; build again with the other rules file for the other "
+                "view."
             )
     if current is not None and st.in_force_version != rules.version:
         st.notes.append(
@@ -88,9 +90,9 @@ def anchor_outbox(anchor: Any, reporter: Any, store: Store | None = None) -> Out
     """The reporting node's outbox for ReportAnchor.anchor, keyed by (regulator, day, version).
 
     Why: a reporter killed between anchoring a root and writing the report would otherwise leave an
-    anchored version nobody received, and anchor the rebuilt report (new seals, new root) as the next
-    one. With the intent and the built report in its store, `resume_anchors` finishes the report
-    whose root the chain holds (or anchors it) instead."""
+    anchored version nobody received, and anchor the rebuilt report (new seals, new root) as the
+    next one. With the intent and the built report in its store, `resume_anchors` finishes the
+    report whose root the chain holds (or anchors it) instead."""
     outbox = Outbox(store or Store())
 
     def probe(a: list) -> Recorded | None:
@@ -101,7 +103,8 @@ def anchor_outbox(anchor: Any, reporter: Any, store: Store | None = None) -> Out
         if as_hex(onchain[0]) != as_hex(root):
             raise OutboxConflict(
                 f"version {version} of {regulator} day {day} was anchored with root "
-                f"{as_hex(onchain[0])}, not {as_hex(root)}: another reporter anchored it; build again"
+                f"{as_hex(onchain[0])}, not {as_hex(root)}: another reporter anchored it; "
+                "build again"
             )
         return Recorded(int(onchain[5]), {"version": version})
 

@@ -148,7 +148,10 @@ def make_record(
     rule: Rule, event: dict, regulator: PartyInfo, parties: dict[str, PartyInfo], ctx: RecordContext
 ) -> dict:
     """The record of `event` under `rule` as `regulator` receives it."""
-    rid = f"{event['chain_id']}:{event['block_number']}:{event['tx_hash']}:{event['log_index']}:{rule.id}"
+    rid = (
+        f"{event['chain_id']}:{event['block_number']}:{event['tx_hash']}:{event['log_index']}:"
+        f"{rule.id}"
+    )
     shown = {}
     for name, info in parties.items():
         supervised = info.regulator.lower() == regulator.address.lower()
@@ -307,7 +310,9 @@ def build_report(
             "format": "openzeppelin-standard",
             "leafEncoding": LEAF_ENCODING,
             "leaf": "keccak256(keccak256(abi.encode(regulator, day, rulesHash, recordHash)))",
-            "recordHash": "keccak256(canonical JSON of the record without recordHash, proof, opened)",
+            "recordHash": (
+                "keccak256(canonical JSON of the record without recordHash, proof, opened)"
+            ),
         },
         "anchor": {
             "contract": None,

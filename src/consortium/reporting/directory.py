@@ -44,7 +44,8 @@ class RegistryDirectory:
     """Members' jurisdiction, regulator and roles, asked from the ConsortiumRegistry (cached).
 
     `registry` is the deployed registry (a brownie Contract, or anything with the same calls).
-    Membership is read at the current block: a member's regulator does not change while it is a member.
+    Membership is read at the current block: a member's regulator does not change while it is a
+    member.
     """
 
     def __init__(self, registry: Any):

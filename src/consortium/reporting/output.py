@@ -18,7 +18,8 @@ def report_dir(out: Path, report: dict) -> Path:
 
 
 def write_report(report: dict, out: Path, private_key: bytes | None = None) -> dict[str, Path]:
-    """report.json (sealed, with proofs), <table>.csv and report.html; decrypted views if a key is given."""
+    """report.json (sealed, with proofs), <table>.csv and report.html; decrypted views if a key is
+    given."""
     d = report_dir(out, report)
     d.mkdir(parents=True, exist_ok=True)
     paths = {"json": d / "report.json"}

@@ -43,7 +43,8 @@ class BuiltReport:
 
 
 def contracts_of(suite: Any) -> dict[str, Any]:
-    """{key: contract} from a consortium.deploy.Suite or a mapping (must hold ConsortiumRegistry)."""
+    """{key: contract} from a consortium.deploy.Suite or a mapping (must hold
+    ConsortiumRegistry)."""
     if hasattr(suite, "registry") and hasattr(suite, "contracts"):
         return {"ConsortiumRegistry": suite.registry, **suite.contracts}
     contracts = dict(suite)
@@ -140,8 +141,8 @@ def build_reports(
 ) -> list[BuiltReport]:
     """Index the chain, then build (and anchor, and write) the reports of `day`.
 
-    suite        consortium.deploy.Suite or {key: contract}; ReportAnchor is taken from it if `anchor`
-                 is not given
+    suite        consortium.deploy.Suite or {key: contract}; ReportAnchor is taken from it if
+                 `anchor` is not given
     regulator    a regulator member's address; None builds one report per regulator in the registry
     anchor       ReportAnchor contract: checks the rules are registered; with `reporter` (an account
                  holding REPORTER) each report's root is anchored as the next version of its day
