@@ -19,9 +19,8 @@ from typing import Any
 import yaml
 from eth_utils import keccak
 
-from consortium.inputs import InputFileError
-
 from consortium.domain.roles import ROLES
+from consortium.inputs import InputFileError
 
 LEVELS = ("public", "confidential")
 FORMATS = ("auto", "code", "role", "hex", "int", "text", "party")
