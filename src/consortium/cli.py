@@ -136,8 +136,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     suite = load_suite(chain.network_name())
     reporter = chain.accounts()[args.reporter] if args.reporter is not None else None
     try:  # no --day: the day of the latest block
-        built = ReportJob(suite, args.day, args.regulator, reporter, rules_path=args.rules, db_url=args.db,
-                          out=args.out, anchor=suite["ReportAnchor"]).run()
+        built = ReportJob(suite, args.day, args.regulator, reporter, rules_path=args.rules,
+                          db_url=args.db, out=args.out, anchor=suite["ReportAnchor"]).run()
     except (ReportingError, RulesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
