@@ -16,8 +16,7 @@ import sys
 from consortium import chain
 from consortium.deploy import load_suite
 from consortium.inputs import CommandError
-from consortium.reporting import ReportingError, build_reports, load_report, verify_report
-from consortium.reporting.indexer import day_of
+from consortium.reporting import ReportingError, ReportJob, load_report, verify_report
 
 
 def main():
@@ -40,21 +39,18 @@ def _main():
         result = verify_report(path, anchor)
         print(result.summary())
         sys.exit(0 if result.ok else 1)
-    w3 = chain.web3()
-    day = os.environ.get("REPORT_DAY") or day_of(w3.eth.get_block("latest")["timestamp"])
     reporter = os.environ.get("REPORT_REPORTER")
-    built = build_reports(
+    built = ReportJob(
         suite,
-        day,
+        os.environ.get("REPORT_DAY") or None,  # None: the day of the latest block
         os.environ.get("REPORT_REGULATOR") or None,
-        anchor=anchor,
-        reporter=chain.accounts()[int(reporter)] if reporter else None,
+        chain.accounts()[int(reporter)] if reporter else None,
         rules_path=os.environ.get("REPORT_RULES"),
         db_url=os.environ.get("REPORT_DB"),
         out=os.environ.get("REPORT_OUT", "reports"),
-        w3=w3,
-        deployment_block=suite.block,
-    )
+        anchor=anchor,
+        w3=chain.web3(),
+    ).run()
     for b in built:
         a = b.report["anchor"]
         print(

@@ -156,16 +156,13 @@ def cmd_besu_genesis(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     chain = _attach(args)
     from consortium.deploy import load_suite
-    from consortium.reporting import ReportingError, RulesError, build_reports
-    from consortium.reporting.indexer import day_of
+    from consortium.reporting import ReportingError, ReportJob, RulesError
 
     suite = load_suite(chain.network_name())
-    day = args.day or day_of(chain.web3().eth.get_block("latest")["timestamp"])
     reporter = chain.accounts()[args.reporter] if args.reporter is not None else None
-    try:
-        built = build_reports(suite, day, args.regulator, anchor=suite["ReportAnchor"], reporter=reporter,
-                              rules_path=args.rules, db_url=args.db, out=args.out,
-                              deployment_block=suite.block)
+    try:  # no --day: the day of the latest block
+        built = ReportJob(suite, args.day, args.regulator, reporter, rules_path=args.rules,
+                          db_url=args.db, out=args.out, anchor=suite["ReportAnchor"]).run()
     except (ReportingError, RulesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

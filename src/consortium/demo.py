@@ -15,7 +15,6 @@ cursor). A line is the unit of resumption: one interrupted half-way is refused, 
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib
 import json
 import random
@@ -178,15 +177,11 @@ def index_day(suite, out: Path):
         indexer.dispose()
 
 
-def parse_date(day: int) -> str:
-    return (datetime.date(1970, 1, 1) + datetime.timedelta(days=day)).isoformat()
-
-
 def _chain_day() -> int:
     from consortium import chain
-    from consortium.reporting.indexer import day_of
+    from consortium.reporting.days import latest_day
 
-    return day_of(chain.web3().eth.get_block("latest")["timestamp"])
+    return latest_day(chain.web3())
 
 
 def write_and_verify_reports(suite, members, seed: int, out: Path, console: Console,
@@ -195,7 +190,8 @@ def write_and_verify_reports(suite, members, seed: int, out: Path, console: Cons
     reporting node, written as JSON/CSV/HTML, then verified record by record against the chain."""
     from eth_utils import keccak
 
-    from consortium.reporting import KeyDirectory, KeyPair, build_reports, verify_report
+    from consortium.reporting import KeyDirectory, KeyPair, ReportJob, verify_report
+    from consortium.reporting.days import day_date
 
     keys, private = KeyDirectory(), {}
     for ident, inst in members.by_name.items():
@@ -207,14 +203,14 @@ def write_and_verify_reports(suite, members, seed: int, out: Path, console: Cons
     console.print("[bold]reports[/bold] indexing and building …")
     built = []
     for day in days:  # the business day, and the maturity day the bills' redemption ran on
-        built += build_reports(suite, day, reporter=members.one("REPORTER").account, keys=keys,
-                               private_keys=private, out=out, deployment_block=suite.block)
+        built += ReportJob(suite, day, reporter=members.one("REPORTER").account, keys=keys,
+                           private_keys=private, out=out).run()
     names = {inst.address: ident for ident, inst in members.by_name.items()}
     summary: dict = {"regulators": {}, "ok": True}
     for b in built:
         check = verify_report(b.paths["json"], suite["ReportAnchor"])
         summary["ok"] &= check.ok
-        summary["regulators"][f"{names.get(b.regulator, b.regulator)} {parse_date(b.day)}"] = (
+        summary["regulators"][f"{names.get(b.regulator, b.regulator)} {day_date(b.day)}"] = (
             f"{len(b.report['records'])} records, v{b.version}, "
             f"{'verified on chain' if check.ok else 'VERIFICATION FAILED'}: {b.paths['html']}"
         )

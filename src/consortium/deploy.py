@@ -23,7 +23,6 @@ def _line_deployers(issuers: Mapping[str, str]) -> list[LineDeployer]:
     """Business lines in deployment order. Settlement deploys one DepositToken per currency
     (CNY, HKD); bill financing and the reconciliation payment use the same CNY token, so a
     member's cash is one balance whichever line moves it. `issuers`: see `deploy_all`."""
-    from consortium import reporting
     from consortium.roles import annuity, bills, confirmations, settlement
 
     return [
@@ -31,8 +30,22 @@ def _line_deployers(issuers: Mapping[str, str]) -> list[LineDeployer]:
         lambda p, r, a, d: settlement.deploy(p, r, a, issuers),
         lambda p, r, a, d: bills.deploy(p, r, a, cash=d["DepositToken:CNY"]),
         lambda p, r, a, d: confirmations.deploy(p, r, a, settlement_token=d["DepositToken:CNY"]),
-        lambda p, r, a, d: reporting.deploy(p, r, a),
+        lambda p, r, a, d: _deploy_reporting(p, r, a),
     ]
+
+
+def _deploy_reporting(proj: Any, registry: Any, admin: Any) -> dict[str, Any]:
+    """Deploy ReportAnchor against the registry and register the rules in force.
+
+    The deployer (the permission manager) may register rules: setRules accepts PERMISSION_MANAGER.
+    Only the rules file is read (consortium.reporting.rules): the indexer and SQLAlchemy stay
+    unloaded."""
+    from consortium.reporting.rules import load_rules
+
+    anchor = proj.ReportAnchor.deploy(registry, {"from": admin})
+    rules = load_rules()
+    anchor.setRules(rules.rules_hash, rules.version, {"from": admin})
+    return {"ReportAnchor": anchor}
 
 
 @dataclass

@@ -11,7 +11,7 @@ import brownie
 
 from consortium.outbox import Outbox, key_of
 from consortium.reporting import build_reports, verify_report
-from consortium.reporting.builder import ANCHOR
+from consortium.reporting.anchoring import ANCHOR
 from consortium.store import Store
 from tests.faults.helpers import Killed, logs_since
 

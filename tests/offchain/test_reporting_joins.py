@@ -1,13 +1,8 @@
 """Rules' joins, party aliases, scaled and party-format fields, through build_report (no chain)."""
 
-from consortium.reporting.builder import (
-    PartyInfo,
-    RecordContext,
-    RulesStatus,
-    build_report,
-    join_index,
-    pseudonym,
-)
+from consortium.reporting.anchoring import RulesStatus
+from consortium.reporting.builder import RecordContext, build_report, join_index
+from consortium.reporting.directory import PartyInfo, pseudonym
 from consortium.reporting.envelope import KeyDirectory
 from consortium.reporting.rules import parse_rules
 from tests.offchain.test_reporting_rules import JOINED

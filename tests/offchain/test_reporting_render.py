@@ -2,8 +2,8 @@
 
 import json
 
-from consortium.reporting.builder import write_csv
 from consortium.reporting.render_html import chart_svg, render_html
+from consortium.reporting.tables import write_csv
 from consortium.reporting.verify import (
     build_tree,
     leaf_hash,

@@ -11,7 +11,7 @@ chain's, so the chain's rows are dropped and indexing starts again from the depl
 changed set of watched sources (a line's events added to the rules) also re-indexes from the
 deployment block, so new rules apply to the whole history.
 
-Business day: `day = timestamp // 86400`, the UTC day of the block timestamp.
+Business day: `days.day_of(timestamp)`, the UTC day of the block timestamp.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from web3._utils.events import get_event_data
 
-SECONDS_PER_DAY = 86400
+from consortium.reporting.days import day_of
+
 DEFAULT_CHUNK = 500
 
 metadata = MetaData()
@@ -72,11 +73,6 @@ events = Table(
     Column("args", Text, nullable=False),
     UniqueConstraint("chain_id", "block_hash", "tx_hash", "log_index", name="uq_event"),
 )
-
-
-def day_of(timestamp: int) -> int:
-    """UTC business day of a block timestamp: days since 1970-01-01."""
-    return int(timestamp) // SECONDS_PER_DAY
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """A self-contained HTML page of a report: tables and inline SVG charts, no external JS or CSS.
 
-Rendered from the same report dict as the JSON and the CSV (builder.table_rows), so the three forms
+Rendered from the same report dict as the JSON and the CSV (tables.table_rows), so the three forms
 never disagree. Chart kinds come from the rules file's `tables.<name>.chart`:
 flow (sum of value per from -> to pair), efficiency (1 - net/gross per label), lineage (parent ->
 child tree), bar (sum of value, or `count` of records, per label; rows without the value are left
@@ -14,7 +14,7 @@ from collections import defaultdict
 from html import escape
 from typing import Any
 
-from consortium.reporting.builder import table_rows
+from consortium.reporting.tables import table_rows
 
 PALETTE = ["#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#e16f24", "#57606a"]
 CSS = """

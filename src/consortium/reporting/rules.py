@@ -18,10 +18,9 @@ from typing import Any
 
 from eth_utils import keccak
 
+from consortium.domain.roles import ROLES
 from consortium.inputs import InputFileError
 from consortium.yamlfile import LineDict, load_yaml
-
-from consortium.domain.roles import ROLES
 
 LEVELS = ("public", "confidential")
 FORMATS = ("auto", "code", "role", "hex", "int", "text", "party")
@@ -354,6 +353,26 @@ class _Parser:
                 self._line(r, "table"),
                 f"{what}: table {table!r} is not declared under " f"`tables` ({sorted(tables)})",
             )
+        parties = self._parties(r, what)
+        regulators = self._regulators(r, what)
+        fields = self._fields(r, what, {p.field for p in parties})
+        join = self._join(r, what)
+        return Rule(
+            id=rid,
+            line=str(self._need(r, "line", str, what)),
+            contract=self._need(r, "contract", str, what),
+            event=self._need(r, "event", str, what),
+            table=table,
+            parties=tuple(parties),
+            fields=tuple(fields),
+            regulators=regulators,
+            source_line=r.line,
+            join=join,
+        )
+
+    def _parties(self, r: _LineDict, what: str) -> list[PartySpec]:
+        """The rule's parties: a list of event parameters sharing the rule's roles and
+        jurisdictions, or a mapping name -> {roles, jurisdictions, from} of their own."""
         roles = self._names(r, "roles", what, ROLES)
         jurisdictions = self._names(r, "jurisdictions", what)
         parties_doc = self._need(r, "parties", (list, dict), what)
@@ -398,7 +417,9 @@ class _Parser:
                 f"{what}: at least one party is needed "
                 "(the institution whose regulator receives the record)",
             )
-        party_names = {p.field for p in parties}
+        return parties
+
+    def _regulators(self, r: _LineDict, what: str) -> tuple[str, ...]:
         regulators = self._names(r, "regulators", what) or ("supervising",)
         for sel in regulators:
             if sel not in REGULATOR_SELECTORS and not sel.startswith("jurisdiction:"):
@@ -407,6 +428,9 @@ class _Parser:
                     f"{what}: regulator selector {sel!r} unknown; use 'supervising' or "
                     "'jurisdiction:XX'",
                 )
+        return regulators
+
+    def _fields(self, r: _LineDict, what: str, party_names: set[str]) -> list[FieldSpec]:
         fields: list[FieldSpec] = []
         fields_doc = r.get("fields", {})
         if not isinstance(fields_doc, _LineDict):
@@ -415,30 +439,21 @@ class _Parser:
             )
         for name, spec in fields_doc.items():
             fields.append(self.field_spec(name, spec, fields_doc, party_names, what))
-        join = None
-        if "join" in r:
-            j = r["join"]
-            if not isinstance(j, _LineDict):
-                raise self.fail(
-                    self._line(r, "join"),
-                    f"{what}: join must be a mapping {{event: ..., key: ...}}",
-                )
-            self._unknown(j, ("event", "key"), f"{what} join")
-            join = JoinSpec(
-                self._need(j, "event", str, f"{what} join"),
-                self._need(j, "key", str, f"{what} join"),
+        return fields
+
+    def _join(self, r: _LineDict, what: str) -> JoinSpec | None:
+        if "join" not in r:
+            return None
+        j = r["join"]
+        if not isinstance(j, _LineDict):
+            raise self.fail(
+                self._line(r, "join"),
+                f"{what}: join must be a mapping {{event: ..., key: ...}}",
             )
-        return Rule(
-            id=rid,
-            line=str(self._need(r, "line", str, what)),
-            contract=self._need(r, "contract", str, what),
-            event=self._need(r, "event", str, what),
-            table=table,
-            parties=tuple(parties),
-            fields=tuple(fields),
-            regulators=regulators,
-            source_line=r.line,
-            join=join,
+        self._unknown(j, ("event", "key"), f"{what} join")
+        return JoinSpec(
+            self._need(j, "event", str, f"{what} join"),
+            self._need(j, "key", str, f"{what} join"),
         )
 
     def field_spec(

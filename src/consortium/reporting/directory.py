@@ -1,0 +1,96 @@
+"""Who is who in a report: members' jurisdiction, regulator and roles, and pseudonyms.
+
+Inside a report, institutions the regulator does not supervise appear only as pseudonyms (`ext:` +
+a hash of regulator and address), so nothing of another regulator's institutions is disclosed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+
+from consortium.domain.roles import ROLES, role_name
+from consortium.reporting.errors import ReportingError
+
+REGULATOR_ROLE = "0x" + ROLES["REGULATOR"].hex()
+
+
+def as_hex(value: Any) -> str:
+    """Lower-case 0x-hex of bytes, or of a hex string with or without its 0x."""
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    s = str(value)
+    return s.lower() if s.startswith("0x") else "0x" + s.lower()
+
+
+def as_code(value: Any) -> str:
+    """The text of a right-zero-padded bytes32 code (a jurisdiction: 'CN')."""
+    raw = bytes.fromhex(as_hex(value)[2:])
+    return raw.rstrip(b"\0").decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class PartyInfo:
+    address: str
+    member: bool
+    jurisdiction: str
+    regulator: str  # supervising regulator; a regulator supervises itself; "" if none
+    roles: frozenset[str]
+
+
+class RegistryDirectory:
+    """Members' jurisdiction, regulator and roles, asked from the ConsortiumRegistry (cached).
+
+    `registry` is the deployed registry (a brownie Contract, or anything with the same calls).
+    Membership is read at the current block: a member's regulator does not change while it is a
+    member.
+    """
+
+    def __init__(self, registry: Any):
+        self.registry = registry
+        self._cache: dict[str, PartyInfo] = {}
+
+    def info(self, address: str) -> PartyInfo:
+        key = address.lower()
+        if key not in self._cache:
+            m = self.registry.getMember(to_checksum_address(address))
+            status, jurisdiction, regulator = int(m[0]), as_code(m[2]), str(m[3])
+            roles = frozenset(
+                role_name(as_hex(r)) for r in self.registry.rolesOf(to_checksum_address(address))
+            )
+            if int(regulator, 16) == 0:
+                regulator = address if "REGULATOR" in roles else ""
+            self._cache[key] = PartyInfo(
+                to_checksum_address(address),
+                status != 0,
+                jurisdiction,
+                to_checksum_address(regulator) if regulator else "",
+                roles,
+            )
+        return self._cache[key]
+
+    def regulators(self) -> list[PartyInfo]:
+        """Active members holding REGULATOR, in application order."""
+        out = []
+        for a in self.registry.members():
+            if self.registry.hasRole(a, REGULATOR_ROLE):
+                out.append(self.info(str(a)))
+        return out
+
+    def require_regulator(self, address: str) -> PartyInfo:
+        known = self.regulators()
+        for r in known:
+            if r.address.lower() == str(address).lower():
+                return r
+        names = ", ".join(f"{r.address} ({r.jurisdiction})" for r in known) or "none"
+        raise ReportingError(
+            f"unknown regulator {address}: not an active member holding REGULATOR in "
+            f"the registry. Known regulators: {names}"
+        )
+
+
+def pseudonym(regulator: str, address: str) -> str:
+    """Stable, per-regulator pseudonym of an institution the regulator does not supervise."""
+    return "ext:" + keccak(text=f"{regulator.lower()}|{address.lower()}").hex()[:16]

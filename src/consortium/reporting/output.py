@@ -1,0 +1,32 @@
+"""Writing a report's files: report.json (sealed, with proofs), one CSV per table, report.html.
+
+The JSON report (docs/report-schema.json) is the source of truth; CSV and HTML are rendered from it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from consortium.reporting.builder import open_report
+from consortium.reporting.render_html import render_html
+from consortium.reporting.tables import write_csv
+
+
+def report_dir(out: Path, report: dict) -> Path:
+    return Path(out) / report["regulator"] / report["date"] / f"v{report['anchor']['version']}"
+
+
+def write_report(report: dict, out: Path, private_key: bytes | None = None) -> dict[str, Path]:
+    """report.json (sealed, with proofs), <table>.csv and report.html; decrypted views if a key is
+    given."""
+    d = report_dir(out, report)
+    d.mkdir(parents=True, exist_ok=True)
+    paths = {"json": d / "report.json"}
+    paths["json"].write_text(json.dumps(report, indent=1, sort_keys=False) + "\n")
+    view = open_report(report, private_key) if private_key is not None else report
+    for p in write_csv(view, d / "csv"):
+        paths[f"csv:{p.stem}"] = p
+    paths["html"] = d / "report.html"
+    paths["html"].write_text(render_html(view))
+    return paths

@@ -1,0 +1,240 @@
+"""The reporting pipeline: index the chain, build each regulator's report of a day, anchor its
+root, write its files. `ReportJob` is the one entry `consortium report`, scripts/report.py and the
+demo call; `build_reports` takes every option (tests use it directly).
+
+Stages: indexer.py (events into the index) -> builder.py (records, sealed fields, Merkle root) ->
+anchoring.py (the root on chain, crash-safe) -> output.py (JSON, CSV, HTML).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from consortium.reporting.anchoring import (
+    anchor_outbox,
+    anchor_report,
+    resume_anchors,
+    rules_status,
+)
+from consortium.reporting.builder import RecordContext, build_report, join_index
+from consortium.reporting.days import latest_day, parse_day
+from consortium.reporting.directory import RegistryDirectory
+from consortium.reporting.envelope import KeyDirectory
+from consortium.reporting.errors import ReportingError
+from consortium.reporting.indexer import Indexer, sources_from_contracts
+from consortium.reporting.output import write_report
+from consortium.reporting.rules import DEFAULT_RULES_PATH, ReportingRules, load_rules
+from consortium.store import Store
+
+
+@dataclass
+class BuiltReport:
+    regulator: str
+    day: int
+    report: dict
+    paths: dict[str, Path]
+
+    @property
+    def version(self) -> int:
+        return int(self.report["anchor"]["version"])
+
+
+def contracts_of(suite: Any) -> dict[str, Any]:
+    """{key: contract} from a consortium.deploy.Suite or a mapping (must hold
+    ConsortiumRegistry)."""
+    if hasattr(suite, "registry") and hasattr(suite, "contracts"):
+        return {"ConsortiumRegistry": suite.registry, **suite.contracts}
+    contracts = dict(suite)
+    if "ConsortiumRegistry" not in contracts:
+        raise ReportingError(
+            "the suite has no ConsortiumRegistry: pass consortium.deploy.Suite or a "
+            "mapping {'ConsortiumRegistry': registry, ...}"
+        )
+    return contracts
+
+
+def _deployment_block(contracts: Mapping[str, Any], given: int | None) -> int:
+    if given is not None:
+        return int(given)
+    tx = getattr(contracts["ConsortiumRegistry"], "tx", None)
+    return int(tx.block_number) if tx is not None else 0
+
+
+def _web3() -> Any:
+    from consortium import chain  # the only brownie importer, loaded only when needed
+
+    return chain.web3()
+
+
+def open_index(
+    suite: Any,
+    rules: Any,
+    out: str | Path,
+    w3: Any,
+    db_url: str | None = None,
+    deployment_block: int | None = None,
+) -> Indexer:
+    """The reporting node's indexer of `suite`'s events under `rules` (default database: sqlite file
+    `index-<chain id>.sqlite` in `out`), the one build_reports runs: indexing during the day with it
+    lets the report step resume at its cursor."""
+    contracts = contracts_of(suite)
+    return Indexer(
+        w3,
+        sources_from_contracts(contracts, rules),
+        db_url or f"sqlite:///{Path(out) / f'index-{int(w3.eth.chain_id)}.sqlite'}",
+        _deployment_block(contracts, deployment_block),
+    )
+
+
+def _index(indexer: Indexer, rules: ReportingRules, day: int, progress: bool) -> tuple:
+    """Bring the index up to the chain's head; the day's events and the joinable events by key."""
+    try:
+        indexer.run(progress=progress)
+        events = indexer.events_of_day(day)
+        joins = join_index(
+            rules, indexer.events_named({r.join.event for r in rules.rules if r.join})
+        )
+    finally:
+        indexer.dispose()
+    return events, joins
+
+
+def _resume(
+    anchor: Any, reporter: Any, store: Store | None, out: Path, w3: Any, chain_id: int
+) -> tuple:
+    """The reporting node's outbox (None when not anchoring) and the reports an earlier run left
+    built but unfinished, anchored now."""
+    if anchor is None or reporter is None:
+        return None, []
+    genesis = bytes(w3.eth.get_block(0)["hash"]).hex()[:16]  # a new chain gets a new store
+    default = out / f"reporter-{chain_id}-{genesis}.sqlite"
+    outbox = anchor_outbox(anchor, reporter, store or Store.at(default))
+    return outbox, resume_anchors(outbox, anchor)
+
+
+def _private_key(private_keys: Mapping[str, bytes] | None, regulator: str) -> bytes | None:
+    keys = private_keys or {}
+    return keys.get(regulator) or keys.get(regulator.lower())
+
+
+def build_reports(
+    suite: Any,
+    day: Any,
+    regulator: str | None = None,
+    *,
+    anchor: Any = None,
+    reporter: Any = None,
+    rules_path: str | Path | None = None,
+    db_url: str | None = None,
+    out: str | Path = "reports",
+    keys: KeyDirectory | None = None,
+    private_keys: Mapping[str, bytes] | None = None,
+    disclosures: Mapping[str, str] | None = None,
+    w3: Any = None,
+    deployment_block: int | None = None,
+    progress: bool = True,
+    write: bool = True,
+    store: Store | None = None,
+) -> list[BuiltReport]:
+    """Index the chain, then build (and anchor, and write) the reports of `day`.
+
+    suite        consortium.deploy.Suite or {key: contract}; ReportAnchor is taken from it if
+                 `anchor` is not given
+    regulator    a regulator member's address; None builds one report per regulator in the registry
+    anchor       ReportAnchor contract: checks the rules are registered; with `reporter` (an account
+                 holding REPORTER) each report's root is anchored as the next version of its day
+    db_url       SQLAlchemy URL of the index (default sqlite file in `out`)
+    keys         public encryption keys by address (confidential fields are sealed to them)
+    private_keys regulators' private encryption keys, to write decrypted HTML/CSV views
+    disclosures  {on-chain hash (0x…): plaintext} disclosed off chain by institutions
+    store        the reporting node's Store (default: a sqlite file per chain in `out`): its
+                 outbox holds each report saved before its root is anchored, so a run killed in
+                 between is finished by the next one (that report is not built again)
+    Raises ReportingError (unknown regulator, unregistered rules) and RulesError (bad rules file).
+    """
+    if w3 is None:
+        w3 = _web3()
+    contracts = contracts_of(suite)
+    if anchor is None:
+        anchor = contracts.get("ReportAnchor")
+    rules = load_rules(rules_path or DEFAULT_RULES_PATH)
+    rules.check_against_abis({k.split(":")[0]: list(c.abi) for k, c in contracts.items()})
+    day_n = parse_day(day)
+    directory = RegistryDirectory(contracts["ConsortiumRegistry"])
+    targets = [directory.require_regulator(regulator)] if regulator else directory.regulators()
+    status = rules_status(rules, anchor, day_n)  # before indexing: fail fast on unregistered rules
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    chain_id = int(w3.eth.chain_id)
+    indexer = open_index(contracts, rules, out, w3, db_url, deployment_block)
+    events, joins = _index(indexer, rules, day_n, progress)
+    ctx = RecordContext(
+        rules, directory, keys or KeyDirectory(), disclosures or {}, directory.regulators(), joins
+    )
+    outbox, finished = _resume(anchor, reporter, store, out, w3, chain_id)
+    done = {(r["regulator"].lower(), int(r["day"])) for r in finished}
+    reports = finished + [
+        build_report(events, reg, day_n, chain_id, ctx, status)
+        for reg in targets
+        if (reg.address.lower(), day_n) not in done
+    ]
+    built = []
+    for report in reports:
+        if outbox is not None and not report["anchor"]["anchored"]:
+            anchor_report(report, anchor, reporter, outbox)
+        reg_address = report["regulator"]
+        paths: dict[str, Path] = {}
+        if write:
+            paths = write_report(report, out, _private_key(private_keys, reg_address))
+        built.append(BuiltReport(reg_address, int(report["day"]), report, paths))
+    return built
+
+
+@dataclass
+class ReportJob:
+    """One run of the pipeline as `consortium report`, scripts/report.py and the demo ask for it:
+    only what differs between them; the rest comes from the suite (its ReportAnchor, its deployment
+    block) and the chain (the day of the latest block when no day is given).
+
+    suite        consortium.deploy.Suite (or {key: contract}, see build_reports)
+    day          'YYYY-MM-DD', a day number or a date; None or '': the day of the latest block
+    regulator    one regulator's address; None: every regulator in the registry
+    reporter     an account holding REPORTER: anchors each report's root; None builds unanchored
+    anchor       the ReportAnchor to check rules and anchor against; None: the suite's
+    """
+
+    suite: Any
+    day: Any = None
+    regulator: str | None = None
+    reporter: Any = None
+    rules_path: str | Path | None = None
+    db_url: str | None = None
+    out: str | Path = "reports"
+    keys: KeyDirectory | None = None
+    private_keys: Mapping[str, bytes] | None = None
+    anchor: Any = None
+    w3: Any = None
+    deployment_block: int | None = None  # None: the suite's (Suite.block)
+
+    def run(self) -> list[BuiltReport]:
+        """Build, anchor and write the reports; raises ReportingError and RulesError as
+        build_reports does."""
+        w3 = self.w3 if self.w3 is not None else _web3()
+        block = self.deployment_block
+        return build_reports(
+            self.suite,
+            latest_day(w3) if self.day is None or self.day == "" else self.day,
+            self.regulator,
+            anchor=self.anchor,
+            reporter=self.reporter,
+            rules_path=self.rules_path,
+            db_url=self.db_url,
+            out=self.out,
+            keys=self.keys,
+            private_keys=self.private_keys,
+            w3=w3,
+            deployment_block=block if block is not None else getattr(self.suite, "block", None),
+        )
