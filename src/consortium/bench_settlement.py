@@ -70,6 +70,7 @@ def _cycle(
     upload = [tx for p in cast.participants for tx in p.upload(cid, trades)]
     addrs = [p.address for p in cast.participants]
     cast.ccp.distribute(cid, cast.ccp.compute(trades, addrs))
+    cast.ccp.close_uploads(cid)
     recon = [p.reconcile(cid, cast.ccp.address) for p in cast.participants]
     result = cast.ccp.net(trades)
     netting = cast.ccp.instruct(cid, result)

@@ -1,9 +1,10 @@
 """One business day of cross-border securities settlement, driven by the institutions' role objects.
 
-The day: the CSD lists securities and appoints the engine, the cash issuer lists currencies; first
-parties configure charges and upload the trades they appear on; the CCP and CSD distribute second
-clearing data; every first party reconciles at each level on its own (a break at one level never holds
-the others up); the CCP novates, nets and instructs; the CSD settles DvP; balances are checked exactly.
+The day: the CSD lists securities and appoints the engine, the cash issuer appoints it too (governance
+listed the currencies at deployment); first parties configure charges and upload the trades they
+appear on; the CCP and CSD distribute second clearing data; the CCP closes uploads; every first party
+reconciles at each level on its own (a break at one level never holds the others up); the CCP
+novates, nets and instructs; the CSD settles DvP; balances are checked exactly.
 """
 
 from __future__ import annotations
@@ -283,6 +284,7 @@ def run_cycle(
         txs += second.distribute(cycle_id, second.compute(trades, first))
     # keyed batches: booked from their receipts once the phase is in
     close_phase(pipe, *(p.outbox for p in cast.first_parties()), cast.ccp.outbox, cast.csd.outbox)
+    txs.append(cast.ccp.close_uploads(cycle_id))  # the trade set is fixed before netting
     recon: list[Any] = []
     for party in cast.first_parties():
         mine = party.mine(trades)
