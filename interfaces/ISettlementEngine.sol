@@ -195,6 +195,8 @@ interface ISettlementEngine is IClearing {
     error SettlementTradeSetMismatch(bytes32 cycleId, bytes32 expected, bytes32 given);
     /// @notice Deferring would defer more of `participant`'s trades than it uploaded as participant.
     error SettlementDeferralExceedsTrades(bytes32 cycleId, address participant, uint64 deferred, uint64 uploaded);
+    /// @notice This very trade (record) was deferred out of the cycle already.
+    error SettlementTradeAlreadyDeferred(bytes32 cycleId, address participant, bytes32 tradeId);
     /// @notice A second clearing batch needs a non-zero reference (its idempotency key).
     error SettlementZeroBatchRef(bytes32 cycleId);
     error SettlementUnknownSecurity(uint256 securityId);
@@ -339,14 +341,15 @@ interface ISettlementEngine is IClearing {
     /// @notice Defer trades out of this cycle, to be carried to a later one (uploaded there again):
     /// a defaulter's trades and the other side of each of its executions. Each is recorded (event
     /// TradeDeferred with its record hash) and leaves the trades the netting counts.
-    /// @dev The deferred trades of a participant fold into its deferred bucket (participantTrades),
-    /// in strictly ascending trade id order per participant (so each trade once), never more than it
-    /// uploaded as participant. Whether each was uploaded is checkable from the events (record
-    /// hashes); the legs still balance per asset, so the CCP still ends flat.
+    /// @dev The deferred trades of a participant fold into its deferred bucket (participantTrades) in
+    /// deferral order, each record once, never more than it uploaded as participant. Whether each
+    /// was uploaded is checkable from the events (record hashes); the legs still balance per asset,
+    /// so the CCP still ends flat. A later unwind may defer more (another defaulter); nothing is
+    /// ever un-deferred.
     /// Requirements:
     /// - caller is the cycle's CCP (holding CCP); cycle Open; uploads closed; 1..MAX_BATCH trades
-    /// - per participant: trade ids ascending over its deferrals; the cycle's trade date; at most
-    ///   the number of trades it uploaded as participant (SettlementDeferralExceedsTrades)
+    /// - each trade: the cycle's trade date; not deferred before (SettlementTradeAlreadyDeferred);
+    ///   per participant at most the trades it uploaded as participant (SettlementDeferralExceedsTrades)
     function deferTrades(bytes32 cycleId, Trade[] calldata trades, bytes32 reasonHash) external;
 
     /// @notice Settle a netted cycle delivery-versus-payment: every net delivery moves to the CCP, then
@@ -395,7 +398,7 @@ interface ISettlementEngine is IClearing {
         returns (uint256 count, uint256 blockNumber);
 
     /// @notice The trades `participant` uploaded as participant in the cycle (hash chain of their
-    /// record hashes in upload order) and those of them the CCP deferred (ascending ids).
+    /// record hashes in upload order) and those of them the CCP deferred (in deferral order).
     function participantTrades(bytes32 cycleId, address participant)
         external
         view

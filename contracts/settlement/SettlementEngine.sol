@@ -46,10 +46,11 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     mapping(bytes32 cycleId => mapping(address party => bytes32)) private _lastTradeId;
     mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 peer => ReconStatus))) private _recon;
     // trades uploaded by the participant named on them (hash chain in upload order): what a cycle's
-    // netting may cover; and those of them the CCP deferred to a later cycle (ascending ids)
+    // netting may cover; and those of them the CCP deferred to a later cycle (in deferral order, each
+    // record once)
     mapping(bytes32 cycleId => mapping(address participant => Bucket)) private _ownTrades;
     mapping(bytes32 cycleId => mapping(address participant => Bucket)) private _deferred;
-    mapping(bytes32 cycleId => mapping(address participant => bytes32)) private _lastDeferred;
+    mapping(bytes32 cycleId => mapping(bytes32 record => bool)) private _isDeferred;
     // idempotency keys, one slot per batch: the first trade id of an upload, the caller's reference of
     // a second clearing batch (recordedAs: the batch's size)
     mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 firstTradeId => IdempotencyKeys.Use)))
@@ -254,14 +255,13 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         for (uint256 i; i < trades.length; ++i) {
             Trade calldata t = trades[i];
             address p = t.participant;
-            bytes32 last = _lastDeferred[cycleId][p];
-            if (t.tradeId <= last) revert SettlementTradeOutOfOrder(t.tradeId, last);
-            _lastDeferred[cycleId][p] = t.tradeId;
             if (t.tradeDate != c.tradeDate) revert SettlementTradeDateMismatch(t.tradeId, t.tradeDate, c.tradeDate);
+            bytes32 record = keccak256(abi.encode(t));
+            if (_isDeferred[cycleId][record]) revert SettlementTradeAlreadyDeferred(cycleId, p, t.tradeId);
+            _isDeferred[cycleId][record] = true;
             Bucket storage d = _deferred[cycleId][p];
             uint64 uploaded = _ownTrades[cycleId][p].count;
             if (d.count >= uploaded) revert SettlementDeferralExceedsTrades(cycleId, p, d.count + 1, uploaded);
-            bytes32 record = keccak256(abi.encode(t));
             _fold(d, record);
             emit TradeDeferred(cycleId, p, t.tradeId, record, reasonHash);
         }

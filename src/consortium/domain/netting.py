@@ -108,22 +108,32 @@ def leg_participants(legs: Sequence[Leg]) -> list[str]:
 def trade_set(trades: Iterable[Trade], legs: Sequence[Leg], deferred: Iterable[Trade] = ()) -> Bucket:
     """The trade count and trade-set hash SettlementEngine.submitNetting recomputes: per distinct leg
     participant p (first appearance order), `uploaded` the trades with participant p (as p uploads
-    them, ascending ids) and `off` those of them deferred; count = sum(uploaded - off), hash chain
+    them, ascending ids) and `off` those of them deferred (`deferred` in deferral order, as the
+    engine folds them); count = sum(uploaded - off), hash chain
     h = keccak256(abi.encode(h, p, uploaded.count, uploaded.hash, off.count, off.hash)) from zero."""
     trades, deferred = list(trades), list(deferred)
     out = Bucket()
     for p in leg_participants(legs):
         up = set_bucket(t for t in trades if t.participant == p)
-        off = set_bucket(t for t in deferred if t.participant == p)
+        off = deferred_bucket(deferred, p)
         out.count += up.count - off.count
         out.hash = keccak(encode(TRADE_SET_STEP, [out.hash, p, up.count, up.hash, off.count, off.hash]))
     return out
 
 
+def deferred_bucket(deferred: Iterable[Trade], participant: str) -> Bucket:
+    """A participant's deferred bucket: its trades among `deferred`, folded in deferral order."""
+    b = Bucket()
+    for t in deferred:
+        if t.participant == participant:
+            b.add(t.record_hash())
+    return b
+
+
 def deferrals(trades: Sequence[Trade], defaulters: Iterable[str]) -> list[Trade]:
     """The trades to defer so a cycle nets without `defaulters`: each of their trades and, for each,
     the other side of its execution (an opposite trade of the same security, currency, quantity and
-    price, taken once each, nearest trade id first). Ascending trade ids, as deferTrades wants them.
+    price, taken once each, nearest trade id first), in ascending trade ids.
 
     Deferring whole executions keeps every asset of the remaining trades netting to zero."""
     defaulting = set(defaulters)

@@ -255,8 +255,8 @@ class CentralCounterparty(SecondParty):
     ) -> tuple[NettingResult, list[Trade]]:
         """The exit of a cycle a defaulter holds hostage after netting: unwind it, defer the
         defaulters' executions (both sides; `deferred`: those deferred earlier), net again without
-        them and instruct. Returns the new netting and every trade deferred so far (to carry to a
-        later cycle of the same trade date)."""
+        them and instruct. Returns the new netting and every trade deferred so far, in deferral
+        order (to carry to a later cycle of the same trade date)."""
         if int(self.engine.getCycle(cycle_id)["status"]) == 2:  # Netted
             self.unwind(cycle_id, reason)
         earlier = {t.record_hash() for t in deferred}
@@ -264,7 +264,7 @@ class CentralCounterparty(SecondParty):
         fresh = deferrals(remaining, defaulters)
         if fresh:
             self.defer(cycle_id, fresh, reason)
-        every = sorted([*deferred, *fresh], key=lambda t: t.trade_id)
+        every = [*deferred, *sorted(fresh, key=lambda t: t.trade_id)]  # deferral order
         result = self.net(trades, every)
         self.instruct(cycle_id, result)
         return result, every
