@@ -445,8 +445,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         private
         returns (uint64 netted, bytes32 setHash)
     {
-        address[] memory seen = new address[](legs.length);
-        uint256 distinct = 0;
+        // open-addressing set of the participants seen so far (load factor <= 1/2)
+        address[] memory seen = new address[](2 * legs.length);
         int256 sum = 0;
         for (uint256 i; i < legs.length; ++i) {
             Leg calldata l = legs[i];
@@ -465,8 +465,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
                 if (l.kind == AssetKind.Cash) _cycleCash[cycleId][bytes32(l.asset)] = _cash[bytes32(l.asset)];
             }
             sum += l.amount;
-            if (_isNew(seen, distinct, l.participant)) {
-                seen[distinct++] = l.participant;
+            if (l.participant == address(0)) revert SettlementNotReconciled(cycleId, address(0));
+            if (_firstSeen(seen, l.participant)) {
                 uint64 n;
                 (n, setHash) = _countParticipant(cycleId, ccp, l.participant, setHash);
                 netted += n;
@@ -494,16 +494,25 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             revert SettlementNotReconciled(cycleId, participant);
         }
         Bucket storage up = _ownTrades[cycleId][participant];
-        Bucket storage off = _deferred[cycleId][participant];
+        Bucket memory off;
+        if (_deferred[cycleId][participant].count != 0) off = _deferred[cycleId][participant];
         netted = up.count - off.count;
         return (netted, keccak256(abi.encode(setHash, participant, up.count, up.hash, off.count, off.hash)));
     }
 
-    function _isNew(address[] memory seen, uint256 n, address participant) private pure returns (bool) {
-        for (uint256 k; k < n; ++k) {
-            if (seen[k] == participant) return false;
+    /// @dev Whether `participant` (non-zero) is not yet in the open-addressing set `table`; adds it.
+    function _firstSeen(address[] memory table, address participant) private pure returns (bool) {
+        uint256 n = table.length;
+        uint256 k = uint256(uint160(participant)) % n;
+        while (true) {
+            address q = table[k];
+            if (q == participant) return false;
+            if (q == address(0)) {
+                table[k] = participant;
+                return true;
+            }
+            if (++k == n) k = 0;
         }
-        return true;
     }
 
     function _checkTokenCurrency(bytes32 currency, address token) private view {
