@@ -70,7 +70,9 @@ def test_submit_second_clearing__killed_after_send__booked_once_and_resend_refus
         f"SettlementSecondClearingAlreadySubmitted: {cycle!r}, {ccp.address.lower()}, {key!r}, "
         f"{len(entries)}, {block}"
     ):
-        engine.submitSecondClearing(cycle, [e.as_tuple() for e in entries], key, {"from": ccp.account})
+        engine.submitSecondClearing(
+            cycle, [e.as_tuple() for e in entries], key, {"from": ccp.account}
+        )
     assert engine.bucket(cycle, ccp.address, peer_key(parties[0]))[0] == entries[0].trade_count
 
 

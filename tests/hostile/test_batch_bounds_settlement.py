@@ -144,7 +144,11 @@ BOUNDS = {
     ),
     "submitSecondClearing": Bound(
         200,
-        lambda w, n: (w.engine.submitSecondClearing, (UP, _entries(w, n), doc_hash(f"batch {n}")), w.cast.ccp.account),
+        lambda w, n: (
+            w.engine.submitSecondClearing,
+            (UP, _entries(w, n), doc_hash(f"batch {n}")),
+            w.cast.ccp.account,
+        ),
         r"SettlementBatchTooLarge: 201, 200",
         lambda w: [
             tuple(w.engine.bucket(UP, w.cast.ccp.address, "0x" + p[2:].rjust(64, "0")))

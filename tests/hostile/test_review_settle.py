@@ -10,10 +10,15 @@
 import dataclasses
 
 import brownie
-import pytest
 
 from consortium import chain
-from consortium.domain.clearing import ALL, SecondClearing, peer_key, second_clearing_ref, set_bucket
+from consortium.domain.clearing import (
+    ALL,
+    SecondClearing,
+    peer_key,
+    second_clearing_ref,
+    set_bucket,
+)
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.netting import CASH, apply_legs, currency_asset, deferrals, trade_set
 from consortium.scenarios import settlement as day
@@ -70,7 +75,9 @@ def test_settle__currency_replaced_after_netting__refused_token_fixed_at_netting
     # governance puts the real token back: the cycle settles in the token fixed at its netting
     engine.replaceCurrency(CNY, real, {"from": registry_admin})
     settle_cast.csd.settle(CID, result.legs)
-    assert day.balances(settle_cast, holders) == apply_legs(before, result.legs, settle_cast.ccp.address)
+    assert day.balances(settle_cast, holders) == apply_legs(
+        before, result.legs, settle_cast.ccp.address
+    )
     assert any(x.kind == CASH and x.asset == currency_asset(CNY) for x in result.legs)
 
 
@@ -125,7 +132,9 @@ def test_cycle_hostage__participant_suspended_after_netting__unwound_renetted_wi
     settle_cast.ccp.instruct(LATER, later)
     mid = day.balances(settle_cast, holders)
     settle_cast.csd.settle(LATER, later.legs)
-    assert day.balances(settle_cast, holders) == apply_legs(mid, later.legs, settle_cast.ccp.address)
+    assert day.balances(settle_cast, holders) == apply_legs(
+        mid, later.legs, settle_cast.ccp.address
+    )
 
 
 def test_exclude__short_participant__one_call_exit(engine, settle_cast, trades, prepare, holders):
@@ -150,12 +159,16 @@ def test_exclude__short_participant__one_call_exit(engine, settle_cast, trades, 
     before = day.balances(settle_cast, holders)
     settle_cast.ccp.instruct(CID, renet)
     settle_cast.csd.settle(CID, renet.legs)
-    assert day.balances(settle_cast, holders) == apply_legs(before, renet.legs, settle_cast.ccp.address)
+    assert day.balances(settle_cast, holders) == apply_legs(
+        before, renet.legs, settle_cast.ccp.address
+    )
     with brownie.reverts(revert_pattern=r"SettlementAlreadySettled:.*"):
         settle_cast.ccp.unwind(CID, "after settlement")
 
 
-def test_unwind_and_defer__refusals(engine, settle_cast, trades, prepare, admit, regulator_hk, accounts):
+def test_unwind_and_defer__refusals(
+    engine, settle_cast, trades, prepare, admit, regulator_hk, accounts
+):
     result = prepare(CID, trades, fund=False)
     with brownie.reverts(f"SettlementCycleNotNetted: {CID!r}, 1"):
         settle_cast.ccp.unwind(CID, "not netted")
@@ -242,7 +255,9 @@ def test_second_clearing__correction_back_to_earlier_content__accepted_resend_re
 
 
 # ----------------------------------------------------------------- item 15 (trade-set hash)
-def test_netting__trade_set_hash_not_the_uploaded_one__refused(engine, settle_cast, trades, prepare):
+def test_netting__trade_set_hash_not_the_uploaded_one__refused(
+    engine, settle_cast, trades, prepare
+):
     result = prepare(CID, trades, fund=False)
     want = result.trade_set
     for p in settle_cast.participants:

@@ -105,19 +105,24 @@ def leg_participants(legs: Sequence[Leg]) -> list[str]:
     return list(dict.fromkeys(leg.participant for leg in legs))
 
 
-def trade_set(trades: Iterable[Trade], legs: Sequence[Leg], deferred: Iterable[Trade] = ()) -> Bucket:
+def trade_set(
+    trades: Iterable[Trade], legs: Sequence[Leg], deferred: Iterable[Trade] = ()
+) -> Bucket:
     """The trade count and trade-set hash SettlementEngine.submitNetting recomputes: per distinct leg
     participant p (first appearance order), `uploaded` the trades with participant p (as p uploads
     them, ascending ids) and `off` those of them deferred (`deferred` in deferral order, as the
     engine folds them); count = sum(uploaded - off), hash chain
-    h = keccak256(abi.encode(h, p, uploaded.count, uploaded.hash, off.count, off.hash)) from zero."""
+    h = keccak256(abi.encode(h, p, uploaded.count, uploaded.hash, off.count, off.hash)) from zero.
+    """
     trades, deferred = list(trades), list(deferred)
     out = Bucket()
     for p in leg_participants(legs):
         up = set_bucket(t for t in trades if t.participant == p)
         off = deferred_bucket(deferred, p)
         out.count += up.count - off.count
-        out.hash = keccak(encode(TRADE_SET_STEP, [out.hash, p, up.count, up.hash, off.count, off.hash]))
+        out.hash = keccak(
+            encode(TRADE_SET_STEP, [out.hash, p, up.count, up.hash, off.count, off.hash])
+        )
     return out
 
 
@@ -144,7 +149,9 @@ def deferrals(trades: Sequence[Trade], defaulters: Iterable[str]) -> list[Trade]
     for k in sorted(chosen):
         if k in paired:
             continue
-        match = [o for o in range(len(pool)) if o != k and o not in paired and _pairs(pool[k], pool[o])]
+        match = [
+            o for o in range(len(pool)) if o != k and o not in paired and _pairs(pool[k], pool[o])
+        ]
         if not match:
             raise NettingImbalance(
                 f"trade {pool[k].trade_id.hex()} of a defaulter has no opposite side to defer with it"

@@ -313,7 +313,7 @@ class CashIssuer(SettlementParty):
         """Appoint the engine settlement agent of each token (the currencies themselves are listed
         once by governance at deployment: `list_currencies` below)."""
         txs = []
-        for code, token in self.tokens.items():
+        for token in self.tokens.values():
             txs.append(token.setSettlementAgent(self.engine.address, True, self._tx()))
         return txs
 
