@@ -117,6 +117,8 @@ interface ISettlementEngine is IClearing {
     }
 
     /// @notice A cycle as recorded.
+    /// @dev `tradeCount` and `tradeSetHash` (recomputed on chain at netting, see submitNetting) cover
+    /// the trades netted; `uploadsClosed` is set by closeUploads and stays set through an unwind.
     struct Cycle {
         CycleStatus status;
         uint32 tradeDate;
@@ -127,10 +129,19 @@ interface ISettlementEngine is IClearing {
         bytes32 legsHash;
         address settledBy;
         uint64 settledBlock;
+        bool uploadsClosed;
     }
 
     // ----------------------------------------------------------------- events
-    event CurrencyListed(bytes32 indexed currency, address indexed token, address indexed issuer);
+    event CurrencyListed(bytes32 indexed currency, address indexed token, address indexed listedBy);
+    event CurrencyReplaced(
+        bytes32 indexed currency, address indexed previousToken, address indexed token, address replacedBy
+    );
+    event UploadsClosed(bytes32 indexed cycleId, address indexed ccp);
+    event CycleUnwound(bytes32 indexed cycleId, address indexed ccp, bytes32 legsHash, bytes32 reasonHash);
+    event TradeDeferred(
+        bytes32 indexed cycleId, address indexed participant, bytes32 tradeId, bytes32 recordHash, bytes32 reasonHash
+    );
     event ClearingConfigSet(address indexed party, uint256 indexed securityId, bytes32 configHash, uint256 charges);
     event CycleOpened(bytes32 indexed cycleId, address indexed ccp, uint32 tradeDate);
     event TradesUploaded(
@@ -171,6 +182,23 @@ interface ISettlementEngine is IClearing {
     error SettlementPartyNotFirstParty(address party);
     error SettlementUnknownCounterparty(address counterparty);
     error SettlementCurrencyMismatch(bytes32 currency, bytes32 tokenCurrency);
+    /// @notice `currency` is listed already, to `token`: only replaceCurrency (governance) changes it.
+    error SettlementCurrencyAlreadyListed(bytes32 currency, address token);
+    /// @notice The deposit token of `currency` is no longer the one fixed when the cycle was netted:
+    /// the CCP unwinds and re-nets the cycle under the new token.
+    error SettlementCurrencyTokenChanged(bytes32 cycleId, bytes32 currency, address fixedToken, address currentToken);
+    /// @notice The CCP closed the cycle's uploads (closeUploads), or closes them a second time.
+    error SettlementUploadsClosed(bytes32 cycleId);
+    /// @notice Netting and deferral need the cycle's uploads closed first (closeUploads).
+    error SettlementUploadsNotClosed(bytes32 cycleId);
+    /// @notice The trade-set hash given is not the one recomputed from the uploads and deferrals.
+    error SettlementTradeSetMismatch(bytes32 cycleId, bytes32 expected, bytes32 given);
+    /// @notice Deferring would defer more of `participant`'s trades than it uploaded as participant.
+    error SettlementDeferralExceedsTrades(bytes32 cycleId, address participant, uint64 deferred, uint64 uploaded);
+    /// @notice This very trade (record) was deferred out of the cycle already.
+    error SettlementTradeAlreadyDeferred(bytes32 cycleId, address participant, bytes32 tradeId);
+    /// @notice A second clearing batch needs a non-zero reference (its idempotency key).
+    error SettlementZeroBatchRef(bytes32 cycleId);
     error SettlementUnknownSecurity(uint256 securityId);
     error SettlementUnknownCurrency(bytes32 currency);
     error SettlementTooManyCharges(uint256 given, uint256 max);
@@ -198,15 +226,26 @@ interface ISettlementEngine is IClearing {
         bytes32 cycleId, address party, bytes32 firstTradeId, uint256 count, uint256 blockNumber
     );
     error SettlementSecondClearingAlreadySubmitted(
-        bytes32 cycleId, address secondParty, bytes32 contentHash, uint256 count, uint256 blockNumber
+        bytes32 cycleId, address secondParty, bytes32 batchRef, uint256 count, uint256 blockNumber
     );
 
     // ----------------------------------------------------------------- set-up
-    /// @notice Register the deposit token that is the cash of `currency`.
+    /// @notice Register the deposit token that is the cash of `currency`, once.
+    /// @dev Governance only: any cash issuer listing first could squat a currency with a token it
+    /// issues itself, and the DvP would pay sellers in it.
     /// Requirements:
-    /// - caller holds CASH_ISSUER
-    /// - `token.currency()` equals `currency`
+    /// - caller holds PERMISSION_MANAGER
+    /// - `currency` not listed yet (SettlementCurrencyAlreadyListed(currency, token))
+    /// - `token.currency()` equals `currency`, non-zero
     function listCurrency(bytes32 currency, address token) external;
+
+    /// @notice Governance re-points a listed currency to another deposit token (a token migration).
+    /// @dev A cycle netted before keeps the token fixed at its netting: its settlement is refused
+    /// (SettlementCurrencyTokenChanged) until the CCP unwinds and re-nets it.
+    /// Requirements:
+    /// - caller holds PERMISSION_MANAGER
+    /// - `currency` listed; `token.currency()` equals `currency`
+    function replaceCurrency(bytes32 currency, address token) external;
 
     /// @notice Set the calling first party's charges (fees, taxes) for one product (security).
     /// @dev Replaces the previous configuration; it applies to trades uploaded from then on.
@@ -229,7 +268,7 @@ interface ISettlementEngine is IClearing {
     /// Requirements:
     /// - caller holds BROKER, CUSTODIAN or EXCHANGE and is localBroker, participant, custodian or
     ///   exchange of every trade
-    /// - cycle Open; 1..MAX_BATCH trades; no earlier batch of the caller began with the same trade id
+    /// - cycle Open and its uploads not closed (SettlementUploadsClosed); 1..MAX_BATCH trades; no earlier batch of the caller began with the same trade id
     /// - trade ids strictly ascending over the caller's uploads
     /// - each trade: listed security and currency, side 0/1, quantity and price in range, the cycle's
     ///   trade date, non-zero owner commitment, charges not above gross on a sell
@@ -237,15 +276,16 @@ interface ISettlementEngine is IClearing {
 
     /// @notice Distribute second clearing data (per first party) of the calling CCP or CSD.
     /// @dev Re-submitting for a party replaces its entry (corrections before netting). Idempotency
-    /// key: keccak256(abi.encode(entries)) per (cycle, caller's member), one storage slot per batch:
-    /// a batch identical to one already submitted is a resend and is refused with
-    /// SettlementSecondClearingAlreadySubmitted(cycleId, secondParty, contentHash, count,
-    /// blockNumber); a correction differs, so it is accepted. secondClearingOf answers for a key.
+    /// key: the caller's `batchRef` per (cycle, caller's member), one storage slot per batch: a batch
+    /// under a reference already used is a resend and is refused with
+    /// SettlementSecondClearingAlreadySubmitted(cycleId, secondParty, batchRef, count, blockNumber);
+    /// a correction carries a new reference, so it is accepted even when its content equals an
+    /// earlier batch (E1 -> E2 -> E1). secondClearingOf answers for a reference.
     /// Requirements:
     /// - caller holds CCP or CSD
     /// - cycle Open; 1..MAX_BATCH entries; every `party` an active first party
-    /// - the caller never submitted exactly these entries in this cycle
-    function submitSecondClearing(bytes32 cycleId, SecondClearing[] calldata entries) external;
+    /// - `batchRef` non-zero and never used by the caller in this cycle
+    function submitSecondClearing(bytes32 cycleId, SecondClearing[] calldata entries, bytes32 batchRef) external;
 
     /// @notice Reconcile the caller's data with a counterparty's, independently of any other level.
     /// @dev Against a CCP/CSD (level SecondParty): the caller's ALL bucket vs the second clearing data
@@ -266,25 +306,58 @@ interface ISettlementEngine is IClearing {
         external
         returns (bool matched);
 
-    /// @notice Novate and net: the CCP submits one net leg per participant and asset, in settlement
-    /// order; settlement instructions are emitted to each participant.
-    /// @dev Invariant enforced: for every asset the legs sum to exactly zero (the CCP ends flat).
+    /// @notice Close the cycle's uploads: from now on its trade set is fixed (netting needs it).
     /// Requirements:
-    /// - caller is the cycle's CCP (holding CCP); cycle Open
+    /// - caller is the cycle's CCP (holding CCP); cycle Open; uploads not closed yet
+    function closeUploads(bytes32 cycleId) external;
+
+    /// @notice Novate and net: the CCP submits one net leg per participant and asset, in settlement
+    /// order; settlement instructions are emitted to each participant. The deposit token of every
+    /// currency in the legs is fixed for the cycle (cycleCashToken).
+    /// @dev Invariant enforced: for every asset the legs sum to exactly zero (the CCP ends flat).
+    /// Only the trades of the legs' participants count (a first party that is no participant of the
+    /// legs cannot hold the netting up with an upload of its own): per distinct participant, in order
+    /// of first appearance in the legs, the trades it uploaded as participant less those deferred.
+    /// `tradeCount` is their number and `tradeSetHash` their chain, both recomputed on chain:
+    /// h = 0; per participant p: h = keccak256(abi.encode(h, p, uploaded.count, uploaded.hash,
+    /// deferred.count, deferred.hash)) (participantTrades; consortium.domain.netting.trade_set).
+    /// Requirements:
+    /// - caller is the cycle's CCP (holding CCP); cycle Open; uploads closed
     /// - 1..MAX_LEGS legs, strictly ascending by (kind, asset, participant), amounts non-zero and
     ///   |amount| <= MAX_LEG_AMOUNT, assets listed
     /// - every asset sums to zero
     /// - every leg's participant has reconciled Matched with the CCP and still matches
-    /// - `tradeCount` equals the trades of the cycle uploaded by their own participant (each trade is
-    ///   netted only once the participant settling it confirmed it); `tradeSetHash` is the CCP's
-    ///   statement of which trades these are (recorded, not recomputable on chain)
+    /// - `tradeCount` and `tradeSetHash` equal the recomputed ones (SettlementTradeCountMismatch,
+    ///   SettlementTradeSetMismatch)
     function submitNetting(bytes32 cycleId, uint64 tradeCount, bytes32 tradeSetHash, Leg[] calldata legs) external;
+
+    /// @notice Unwind a netted cycle that cannot settle (a participant suspended, or short of what it
+    /// delivers): Netted -> Open, legs, trade count and trade-set hash cleared. The CCP then defers
+    /// the defaulter's trades (deferTrades) and nets again without them.
+    /// Requirements:
+    /// - caller is the cycle's CCP (holding CCP); cycle Netted (not settled)
+    function unwindCycle(bytes32 cycleId, bytes32 reasonHash) external;
+
+    /// @notice Defer trades out of this cycle, to be carried to a later one (uploaded there again):
+    /// a defaulter's trades and the other side of each of its executions. Each is recorded (event
+    /// TradeDeferred with its record hash) and leaves the trades the netting counts.
+    /// @dev The deferred trades of a participant fold into its deferred bucket (participantTrades) in
+    /// deferral order, each record once, never more than it uploaded as participant. Whether each
+    /// was uploaded is checkable from the events (record hashes); the legs still balance per asset,
+    /// so the CCP still ends flat. A later unwind may defer more (another defaulter); nothing is
+    /// ever un-deferred.
+    /// Requirements:
+    /// - caller is the cycle's CCP (holding CCP); cycle Open; uploads closed; 1..MAX_BATCH trades
+    /// - each trade: the cycle's trade date; not deferred before (SettlementTradeAlreadyDeferred);
+    ///   per participant at most the trades it uploaded as participant (SettlementDeferralExceedsTrades)
+    function deferTrades(bytes32 cycleId, Trade[] calldata trades, bytes32 reasonHash) external;
 
     /// @notice Settle a netted cycle delivery-versus-payment: every net delivery moves to the CCP, then
     /// every net receipt from the CCP, in one transaction — all legs settle or none. Final once mined.
     /// Requirements:
     /// - caller holds CSD
     /// - cycle Netted (not yet settled); `legs` are exactly the netted legs
+    /// - every currency's listed token is still the one fixed at netting (SettlementCurrencyTokenChanged)
     /// - this contract is a settlement agent of the security token and of every deposit token involved;
     ///   every delivering participant holds its delivery
     function settle(bytes32 cycleId, Leg[] calldata legs) external;
@@ -316,12 +389,21 @@ interface ISettlementEngine is IClearing {
         view
         returns (uint256 count, uint256 blockNumber);
 
-    /// @notice Whether `secondParty` submitted the second clearing batch with this content hash
-    /// (keccak256(abi.encode(entries))) in the cycle.
+    /// @notice Whether `secondParty` submitted a second clearing batch under `batchRef` in the cycle.
     /// @return count entries in that batch (0: never submitted)
     /// @return blockNumber the block of the submission (0: never submitted)
-    function secondClearingOf(bytes32 cycleId, address secondParty, bytes32 contentHash)
+    function secondClearingOf(bytes32 cycleId, address secondParty, bytes32 batchRef)
         external
         view
         returns (uint256 count, uint256 blockNumber);
+
+    /// @notice The trades `participant` uploaded as participant in the cycle (hash chain of their
+    /// record hashes in upload order) and those of them the CCP deferred (in deferral order).
+    function participantTrades(bytes32 cycleId, address participant)
+        external
+        view
+        returns (Bucket memory uploaded, Bucket memory deferred);
+
+    /// @notice The deposit token of `currency` fixed for the cycle at its netting (zero before).
+    function cycleCashToken(bytes32 cycleId, bytes32 currency) external view returns (address);
 }

@@ -34,6 +34,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     ISecurityToken private immutable _security;
 
     mapping(bytes32 currency => address token) private _cash;
+    // the deposit token of each currency a cycle's legs move, fixed at netting (checked at settlement)
+    mapping(bytes32 cycleId => mapping(bytes32 currency => address token)) private _cycleCash;
     // written through the storage pointer `stored` in setClearingConfig (push/pop), which Slither misses
     // slither-disable-next-line uninitialized-state
     mapping(address party => mapping(uint256 securityId => Charge[])) private _configs;
@@ -43,13 +45,17 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     mapping(bytes32 cycleId => mapping(address party => bytes32)) private _clearingHash;
     mapping(bytes32 cycleId => mapping(address party => bytes32)) private _lastTradeId;
     mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 peer => ReconStatus))) private _recon;
-    // trades uploaded by the participant named on them: what a cycle's netting may cover
-    mapping(bytes32 cycleId => uint64) private _participantTrades;
-    // idempotency keys, one slot per batch: the first trade id of an upload, the content hash of a
-    // second clearing batch (recordedAs: the batch's size)
+    // trades uploaded by the participant named on them (hash chain in upload order): what a cycle's
+    // netting may cover; and those of them the CCP deferred to a later cycle (in deferral order, each
+    // record once)
+    mapping(bytes32 cycleId => mapping(address participant => Bucket)) private _ownTrades;
+    mapping(bytes32 cycleId => mapping(address participant => Bucket)) private _deferred;
+    mapping(bytes32 cycleId => mapping(bytes32 record => bool)) private _isDeferred;
+    // idempotency keys, one slot per batch: the first trade id of an upload, the caller's reference of
+    // a second clearing batch (recordedAs: the batch's size)
     mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 firstTradeId => IdempotencyKeys.Use)))
         private _uploads;
-    mapping(bytes32 cycleId => mapping(address second => mapping(bytes32 contentHash => IdempotencyKeys.Use)))
+    mapping(bytes32 cycleId => mapping(address second => mapping(bytes32 batchRef => IdempotencyKeys.Use)))
         private _secondBatches;
 
     constructor(IConsortiumRegistry registry_, ISecurityToken security_) ConsortiumManaged(registry_) {
@@ -59,11 +65,21 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     // ----------------------------------------------------------------- set-up
 
     /// @inheritdoc ISettlementEngine
-    function listCurrency(bytes32 currency, address token) external onlyRole(Roles.CASH_ISSUER) {
-        bytes32 tokenCurrency = IDepositToken(token).currency();
-        if (tokenCurrency != currency || currency == bytes32(0)) revert SettlementCurrencyMismatch(currency, tokenCurrency);
+    function listCurrency(bytes32 currency, address token) external onlyRole(Roles.PERMISSION_MANAGER) {
+        address listed = _cash[currency];
+        if (listed != address(0)) revert SettlementCurrencyAlreadyListed(currency, listed);
+        _checkTokenCurrency(currency, token);
         _cash[currency] = token;
         emit CurrencyListed(currency, token, msg.sender);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function replaceCurrency(bytes32 currency, address token) external onlyRole(Roles.PERMISSION_MANAGER) {
+        address previous = _cash[currency];
+        if (previous == address(0)) revert SettlementUnknownCurrency(currency);
+        _checkTokenCurrency(currency, token);
+        _cash[currency] = token;
+        emit CurrencyReplaced(currency, previous, token, msg.sender);
     }
 
     /// @inheritdoc ISettlementEngine
@@ -98,7 +114,9 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     /// @inheritdoc ISettlementEngine
     function uploadTrades(bytes32 cycleId, Trade[] calldata trades) external {
         address party = _checkFirstParty();
-        uint32 tradeDate = _checkOpen(cycleId).tradeDate;
+        Cycle storage c = _checkOpen(cycleId);
+        if (c.uploadsClosed) revert SettlementUploadsClosed(cycleId);
+        uint32 tradeDate = c.tradeDate;
         _checkBatch(trades.length);
         bytes32 first = trades[0].tradeId;
         IdempotencyKeys.Use memory earlier = _uploads[cycleId][party].claim(first, trades.length);
@@ -107,16 +125,21 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         }
         bytes32 last = _lastTradeId[cycleId][party];
         bytes32 chain = _clearingHash[cycleId][party];
-        uint64 own = 0;
+        Bucket memory own = _ownTrades[cycleId][party];
+        uint64 ownBefore = own.count;
         for (uint256 i; i < trades.length; ++i) {
             Trade calldata t = trades[i];
             if (t.tradeId <= last) revert SettlementTradeOutOfOrder(t.tradeId, last);
             last = t.tradeId;
             if (t.tradeDate != tradeDate) revert SettlementTradeDateMismatch(t.tradeId, t.tradeDate, tradeDate);
-            chain = _ingest(cycleId, party, t, chain);
-            if (t.participant == party) ++own;
+            bytes32 record;
+            (chain, record) = _ingest(cycleId, party, t, chain);
+            if (t.participant == party) {
+                own.count += 1;
+                own.hash = keccak256(abi.encodePacked(own.hash, record));
+            }
         }
-        if (own > 0) _participantTrades[cycleId] += own;
+        if (own.count != ownBefore) _ownTrades[cycleId][party] = own;
         _lastTradeId[cycleId][party] = last;
         _clearingHash[cycleId][party] = chain;
         Bucket storage all = _buckets[cycleId][party][ALL];
@@ -124,15 +147,15 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     }
 
     /// @inheritdoc ISettlementEngine
-    function submitSecondClearing(bytes32 cycleId, SecondClearing[] calldata entries) external {
+    function submitSecondClearing(bytes32 cycleId, SecondClearing[] calldata entries, bytes32 batchRef) external {
         address second = _checkSecondParty();
         _checkOpen(cycleId);
         _checkBatch(entries.length);
-        bytes32 contentHash = keccak256(abi.encode(entries));
-        IdempotencyKeys.Use memory earlier = _secondBatches[cycleId][second].claim(contentHash, entries.length);
+        if (batchRef == bytes32(0)) revert SettlementZeroBatchRef(cycleId);
+        IdempotencyKeys.Use memory earlier = _secondBatches[cycleId][second].claim(batchRef, entries.length);
         if (earlier.blockNumber != 0) {
             revert SettlementSecondClearingAlreadySubmitted(
-                cycleId, second, contentHash, earlier.recordedAs, earlier.blockNumber
+                cycleId, second, batchRef, earlier.recordedAs, earlier.blockNumber
             );
         }
         for (uint256 i; i < entries.length; ++i) {
@@ -171,16 +194,25 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     }
 
     /// @inheritdoc ISettlementEngine
+    function closeUploads(bytes32 cycleId) external {
+        Cycle storage c = _checkCycleCcp(cycleId);
+        _checkOpenStatus(cycleId, c);
+        if (c.uploadsClosed) revert SettlementUploadsClosed(cycleId);
+        c.uploadsClosed = true;
+        emit UploadsClosed(cycleId, c.ccp);
+    }
+
+    /// @inheritdoc ISettlementEngine
     function submitNetting(bytes32 cycleId, uint64 tradeCount, bytes32 tradeSetHash, Leg[] calldata legs) external {
-        _checkRole(Roles.CCP);
-        Cycle storage c = _checkOpen(cycleId);
+        Cycle storage c = _checkCycleCcp(cycleId);
+        _checkOpenStatus(cycleId, c);
+        if (!c.uploadsClosed) revert SettlementUploadsNotClosed(cycleId);
         address ccp = c.ccp;
-        if (registry.memberOf(msg.sender) != ccp) revert SettlementNotCycleCcp(cycleId, msg.sender, ccp);
         if (legs.length == 0) revert SettlementEmptyBatch();
         if (legs.length > MAX_LEGS) revert SettlementBatchTooLarge(legs.length, MAX_LEGS);
-        _checkLegs(cycleId, ccp, legs);
-        uint64 uploaded = _participantTrades[cycleId];
-        if (tradeCount != uploaded) revert SettlementTradeCountMismatch(cycleId, uploaded, tradeCount);
+        (uint64 netted, bytes32 setHash) = _checkLegs(cycleId, ccp, legs);
+        if (tradeCount != netted) revert SettlementTradeCountMismatch(cycleId, netted, tradeCount);
+        if (tradeSetHash != setHash) revert SettlementTradeSetMismatch(cycleId, setHash, tradeSetHash);
         bytes32 legsHash = keccak256(abi.encode(legs));
         c.status = CycleStatus.Netted;
         c.tradeCount = tradeCount;
@@ -201,6 +233,41 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     }
 
     /// @inheritdoc ISettlementEngine
+    function unwindCycle(bytes32 cycleId, bytes32 reasonHash) external {
+        Cycle storage c = _checkCycleCcp(cycleId);
+        if (c.status == CycleStatus.Settled) revert SettlementAlreadySettled(cycleId, c.settledBlock);
+        if (c.status != CycleStatus.Netted) revert SettlementCycleNotNetted(cycleId, c.status);
+        bytes32 legsHash = c.legsHash;
+        c.status = CycleStatus.Open;
+        c.tradeCount = 0;
+        c.legCount = 0;
+        c.tradeSetHash = bytes32(0);
+        c.legsHash = bytes32(0);
+        emit CycleUnwound(cycleId, c.ccp, legsHash, reasonHash);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function deferTrades(bytes32 cycleId, Trade[] calldata trades, bytes32 reasonHash) external {
+        Cycle storage c = _checkCycleCcp(cycleId);
+        _checkOpenStatus(cycleId, c);
+        if (!c.uploadsClosed) revert SettlementUploadsNotClosed(cycleId);
+        _checkBatch(trades.length);
+        for (uint256 i; i < trades.length; ++i) {
+            Trade calldata t = trades[i];
+            address p = t.participant;
+            if (t.tradeDate != c.tradeDate) revert SettlementTradeDateMismatch(t.tradeId, t.tradeDate, c.tradeDate);
+            bytes32 record = keccak256(abi.encode(t));
+            if (_isDeferred[cycleId][record]) revert SettlementTradeAlreadyDeferred(cycleId, p, t.tradeId);
+            _isDeferred[cycleId][record] = true;
+            Bucket storage d = _deferred[cycleId][p];
+            uint64 uploaded = _ownTrades[cycleId][p].count;
+            if (d.count >= uploaded) revert SettlementDeferralExceedsTrades(cycleId, p, d.count + 1, uploaded);
+            _fold(d, record);
+            emit TradeDeferred(cycleId, p, t.tradeId, record, reasonHash);
+        }
+    }
+
+    /// @inheritdoc ISettlementEngine
     function settle(bytes32 cycleId, Leg[] calldata legs) external {
         _checkRole(Roles.CSD);
         Cycle storage c = _cycles[cycleId];
@@ -208,16 +275,26 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         if (c.status != CycleStatus.Netted) revert SettlementCycleNotNetted(cycleId, c.status);
         bytes32 given = keccak256(abi.encode(legs));
         if (given != c.legsHash) revert SettlementLegsMismatch(cycleId, c.legsHash, given);
+        for (uint256 i; i < legs.length; ++i) {
+            if (legs[i].kind != AssetKind.Cash || (i > 0 && legs[i - 1].asset == legs[i].asset && legs[i - 1].kind == AssetKind.Cash)) {
+                continue;
+            }
+            bytes32 currency = bytes32(legs[i].asset);
+            address fixedToken = _cycleCash[cycleId][currency];
+            if (_cash[currency] != fixedToken) {
+                revert SettlementCurrencyTokenChanged(cycleId, currency, fixedToken, _cash[currency]);
+            }
+        }
         c.status = CycleStatus.Settled;
         c.settledBy = msg.sender;
         c.settledBlock = uint64(block.number);
         address ccp = c.ccp;
         // deliveries to the CCP first, then receipts from it: the CCP ends flat in every asset
         for (uint256 i; i < legs.length; ++i) {
-            if (legs[i].amount < 0) _move(legs[i], legs[i].participant, ccp, uint256(-legs[i].amount));
+            if (legs[i].amount < 0) _move(cycleId, legs[i], legs[i].participant, ccp, uint256(-legs[i].amount));
         }
         for (uint256 i; i < legs.length; ++i) {
-            if (legs[i].amount > 0) _move(legs[i], ccp, legs[i].participant, uint256(legs[i].amount));
+            if (legs[i].amount > 0) _move(cycleId, legs[i], ccp, legs[i].participant, uint256(legs[i].amount));
         }
         emit CycleSettled(cycleId, msg.sender, given, legs.length, block.number);
     }
@@ -269,12 +346,26 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     }
 
     /// @inheritdoc ISettlementEngine
-    function secondClearingOf(bytes32 cycleId, address secondParty, bytes32 contentHash)
+    function secondClearingOf(bytes32 cycleId, address secondParty, bytes32 batchRef)
         external
         view
         returns (uint256 count, uint256 blockNumber)
     {
-        return IdempotencyKeys.answer(_secondBatches[cycleId][secondParty][contentHash]);
+        return IdempotencyKeys.answer(_secondBatches[cycleId][secondParty][batchRef]);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function participantTrades(bytes32 cycleId, address participant)
+        external
+        view
+        returns (Bucket memory uploaded, Bucket memory deferred)
+    {
+        return (_ownTrades[cycleId][participant], _deferred[cycleId][participant]);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function cycleCashToken(bytes32 cycleId, bytes32 currency) external view returns (address) {
+        return _cycleCash[cycleId][currency];
     }
 
     /// @inheritdoc ISettlementEngine
@@ -285,7 +376,10 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     // ----------------------------------------------------------------- internals
 
     /// @dev One trade: validate, clear with the party's charges, fold into totals and buckets.
-    function _ingest(bytes32 cycleId, address party, Trade calldata t, bytes32 chain) private returns (bytes32) {
+    function _ingest(bytes32 cycleId, address party, Trade calldata t, bytes32 chain)
+        private
+        returns (bytes32, bytes32 record)
+    {
         if (party != t.localBroker && party != t.participant && party != t.custodian && party != t.exchange) {
             revert SettlementNotTradeParty(t.tradeId, party);
         }
@@ -293,7 +387,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         if (!_security.isListed(t.securityId)) revert SettlementUnknownSecurity(t.securityId);
         if (_cash[t.currency] == address(0)) revert SettlementUnknownCurrency(t.currency);
         Line memory line = Clearing.clear(t.side, t.quantity, t.price, _configs[party][t.securityId]);
-        bytes32 record = keccak256(abi.encode(t));
+        record = keccak256(abi.encode(t));
 
         ClearingTotals storage tot = _totals[cycleId][party][t.currency];
         tot.trades += 1;
@@ -310,7 +404,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         _foldPeer(b, party, t.participant, t.localBroker, address(0), address(0), record);
         _foldPeer(b, party, t.custodian, t.localBroker, t.participant, address(0), record);
         _foldPeer(b, party, t.exchange, t.localBroker, t.participant, t.custodian, record);
-        return keccak256(abi.encode(chain, record, line.gross, line.fees, line.taxes, line.net));
+        return (keccak256(abi.encode(chain, record, line.gross, line.fees, line.taxes, line.net)), record);
     }
 
     /// @dev Fold into the bucket for `peer` unless it is zero, the party itself, or already folded.
@@ -341,9 +435,18 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         emit Reconciled(cycleId, party, peer, level, matched, ours.count, theirs.count, ours.hash, theirs.hash);
     }
 
-    /// @dev Sorted, non-zero, bounded, listed, balanced per asset, and every participant reconciled.
-    function _checkLegs(bytes32 cycleId, address ccp, Leg[] calldata legs) private view {
-        bytes32 ccpKey = _key(ccp);
+    /// @dev Sorted, non-zero, bounded, listed, balanced per asset, and every participant reconciled;
+    /// fixes the cycle's deposit token per currency. Returns the trades netted — those the legs'
+    /// participants uploaded as participant, less the ones deferred — and their trade-set hash: a
+    /// chain over the legs' distinct participants in order of first appearance of
+    /// keccak256(abi.encode(previous, participant, uploaded.count, uploaded.hash, deferred.count,
+    /// deferred.hash)), from zero.
+    function _checkLegs(bytes32 cycleId, address ccp, Leg[] calldata legs)
+        private
+        returns (uint64 netted, bytes32 setHash)
+    {
+        // open-addressing set of the participants seen so far (load factor <= 1/2)
+        address[] memory seen = new address[](2 * legs.length);
         int256 sum = 0;
         for (uint256 i; i < legs.length; ++i) {
             Leg calldata l = legs[i];
@@ -359,10 +462,14 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             if (newAsset) {
                 sum = 0;
                 _checkAsset(l.kind, l.asset);
+                if (l.kind == AssetKind.Cash) _cycleCash[cycleId][bytes32(l.asset)] = _cash[bytes32(l.asset)];
             }
             sum += l.amount;
-            if (_recon[cycleId][l.participant][ccpKey] != ReconStatus.Matched || !_stillMatches(cycleId, l.participant, ccp)) {
-                revert SettlementNotReconciled(cycleId, l.participant);
+            if (l.participant == address(0)) revert SettlementNotReconciled(cycleId, address(0));
+            if (_firstSeen(seen, l.participant)) {
+                uint64 n;
+                (n, setHash) = _countParticipant(cycleId, ccp, l.participant, setHash);
+                netted += n;
             }
         }
         Leg calldata lastLeg = legs[legs.length - 1];
@@ -376,6 +483,57 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         return ours.count == theirs.count && ours.hash == theirs.hash;
     }
 
+    /// @dev A leg participant seen first: reconciled and still matching; its trades netted (uploaded
+    /// as participant less deferred) and the trade-set chain extended by it.
+    function _countParticipant(bytes32 cycleId, address ccp, address participant, bytes32 setHash)
+        private
+        view
+        returns (uint64 netted, bytes32)
+    {
+        if (_recon[cycleId][participant][_key(ccp)] != ReconStatus.Matched || !_stillMatches(cycleId, participant, ccp)) {
+            revert SettlementNotReconciled(cycleId, participant);
+        }
+        Bucket storage up = _ownTrades[cycleId][participant];
+        Bucket memory off;
+        if (_deferred[cycleId][participant].count != 0) off = _deferred[cycleId][participant];
+        netted = up.count - off.count;
+        return (netted, keccak256(abi.encode(setHash, participant, up.count, up.hash, off.count, off.hash)));
+    }
+
+    /// @dev Whether `participant` (non-zero) is not yet in the open-addressing set `table`; adds it.
+    function _firstSeen(address[] memory table, address participant) private pure returns (bool) {
+        uint256 n = table.length;
+        uint256 k = uint256(uint160(participant)) % n;
+        while (true) {
+            address q = table[k];
+            if (q == participant) return false;
+            if (q == address(0)) {
+                table[k] = participant;
+                return true;
+            }
+            if (++k == n) k = 0;
+        }
+    }
+
+    function _checkTokenCurrency(bytes32 currency, address token) private view {
+        bytes32 tokenCurrency = IDepositToken(token).currency();
+        if (tokenCurrency != currency || currency == bytes32(0)) revert SettlementCurrencyMismatch(currency, tokenCurrency);
+    }
+
+    /// @dev The caller holds CCP and is (an operator of) the cycle's CCP.
+    function _checkCycleCcp(bytes32 cycleId) private view returns (Cycle storage c) {
+        _checkRole(Roles.CCP);
+        c = _cycles[cycleId];
+        // an unknown cycle is refused by the caller's status check
+        if (c.status != CycleStatus.None && registry.memberOf(msg.sender) != c.ccp) {
+            revert SettlementNotCycleCcp(cycleId, msg.sender, c.ccp);
+        }
+    }
+
+    function _checkOpenStatus(bytes32 cycleId, Cycle storage c) private view {
+        if (c.status != CycleStatus.Open) revert SettlementCycleNotOpen(cycleId, c.status);
+    }
+
     function _checkAsset(AssetKind kind, uint256 asset) private view {
         if (kind == AssetKind.Security) {
             if (!_security.isListed(asset)) revert SettlementUnknownSecurity(asset);
@@ -384,9 +542,9 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         }
     }
 
-    function _move(Leg calldata l, address from, address to, uint256 amount) private {
+    function _move(bytes32 cycleId, Leg calldata l, address from, address to, uint256 amount) private {
         if (l.kind == AssetKind.Security) _security.agentTransfer(from, to, l.asset, amount);
-        else IDepositToken(_cash[bytes32(l.asset)]).agentTransfer(from, to, amount);
+        else IDepositToken(_cycleCash[cycleId][bytes32(l.asset)]).agentTransfer(from, to, amount);
     }
 
     function _checkOpen(bytes32 cycleId) private view returns (Cycle storage c) {

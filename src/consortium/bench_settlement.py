@@ -54,7 +54,6 @@ def _consortium(
     )
     for sid, (code, _, _) in day.SECURITIES.items():
         cast.csd.list_security(sid, code)
-    cast.cash.list_currencies()
     return registry, suite, cast, manager
 
 
@@ -77,6 +76,7 @@ def _cycle(
     upload = [tx for p in cast.participants for tx in p.upload(cid, trades)]
     addrs = [p.address for p in cast.participants]
     cast.ccp.distribute(cid, cast.ccp.compute(trades, addrs))
+    cast.ccp.close_uploads(cid)
     recon = [p.reconcile(cid, cast.ccp.address) for p in cast.participants]
     result = cast.ccp.net(trades)
     netting = cast.ccp.instruct(cid, result)

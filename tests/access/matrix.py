@@ -133,9 +133,13 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "setApprovalForAll": open_("an approval moves nothing; holders are member-checked in _update"),
     },
     "SettlementEngine": {
-        "listCurrency": role("CASH_ISSUER"),
+        "listCurrency": role("PERMISSION_MANAGER"),
+        "replaceCurrency": role("PERMISSION_MANAGER"),
         "openCycle": role("CCP"),
+        "closeUploads": role("CCP"),
         "submitNetting": role("CCP"),
+        "unwindCycle": role("CCP"),
+        "deferTrades": role("CCP"),
         "settle": role("CSD"),
         # first parties: BROKER, CUSTODIAN or EXCHANGE; second parties: CCP or CSD
         "uploadTrades": role("BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"),

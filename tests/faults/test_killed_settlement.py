@@ -6,7 +6,7 @@ issue's payment reference.
 
 import brownie
 
-from consortium.domain.clearing import peer_key, second_clearing_key
+from consortium.domain.clearing import peer_key, second_clearing_ref
 from consortium.domain.hashing import doc_hash
 from consortium.outbox import key_of
 from consortium.roles import settlement as roles
@@ -58,7 +58,7 @@ def test_submit_second_clearing__killed_after_send__booked_once_and_resend_refus
     path, start = tmp_path / "ccp.sqlite", web3.eth.block_number + 1
     with dies_after_send(agent := _again(ccp, path)):
         agent.distribute(cycle, entries)
-    key = second_clearing_key(entries)
+    key = second_clearing_ref(0)
     count, block = engine.secondClearingOf(cycle, ccp.address, key)
     assert count == len(entries)
 
@@ -70,7 +70,9 @@ def test_submit_second_clearing__killed_after_send__booked_once_and_resend_refus
         f"SettlementSecondClearingAlreadySubmitted: {cycle!r}, {ccp.address.lower()}, {key!r}, "
         f"{len(entries)}, {block}"
     ):
-        engine.submitSecondClearing(cycle, [e.as_tuple() for e in entries], {"from": ccp.account})
+        engine.submitSecondClearing(
+            cycle, [e.as_tuple() for e in entries], key, {"from": ccp.account}
+        )
     assert engine.bucket(cycle, ccp.address, peer_key(parties[0]))[0] == entries[0].trade_count
 
 

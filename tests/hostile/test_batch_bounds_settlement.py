@@ -14,7 +14,7 @@ import pytest
 
 from consortium.domain.clearing import BUY, Charge, ChargeKind, Payer, Trade
 from consortium.domain.hashing import code32, doc_hash
-from consortium.domain.netting import SECURITY, Leg
+from consortium.domain.netting import SECURITY, Leg, trade_set
 from consortium.scenarios import settlement as day
 from tests.fixtures.hostile import TX_GAS_CAP, Bound, bound_tests
 
@@ -49,7 +49,10 @@ def world(engine, security_token, settle_cast):
     seller = min(parties, key=lambda a: int(a, 16))
     for sid in sids:
         csd.issue(seller, sid, len(parties) - 1, f"hostile: custody deposit {sid}")
-    engine.submitNetting(SET, 0, b"\0" * 32, legs, {"from": ccp.account})
+    for cycle in (NET, SET):
+        ccp.close_uploads(cycle)
+    empty = _empty_set(legs)
+    engine.submitNetting(SET, 0, empty, legs, {"from": ccp.account})
     return SimpleNamespace(
         engine=engine,
         token=security_token,
@@ -60,6 +63,11 @@ def world(engine, security_token, settle_cast):
         legs=legs,
         seller=seller,
     )
+
+
+def _empty_set(legs):
+    """The trade-set hash of legs whose participants uploaded nothing."""
+    return trade_set([], [Leg(*x) for x in legs]).hash
 
 
 def _trades(w, n, owners=1):
@@ -136,7 +144,11 @@ BOUNDS = {
     ),
     "submitSecondClearing": Bound(
         200,
-        lambda w, n: (w.engine.submitSecondClearing, (UP, _entries(w, n)), w.cast.ccp.account),
+        lambda w, n: (
+            w.engine.submitSecondClearing,
+            (UP, _entries(w, n), doc_hash(f"batch {n}")),
+            w.cast.ccp.account,
+        ),
         r"SettlementBatchTooLarge: 201, 200",
         lambda w: [
             tuple(w.engine.bucket(UP, w.cast.ccp.address, "0x" + p[2:].rjust(64, "0")))
@@ -148,7 +160,7 @@ BOUNDS = {
         400,
         lambda w, n: (
             w.engine.submitNetting,
-            (NET, 0, b"\0" * 32, _extra_leg(w, n)),
+            (NET, 0, _empty_set(_extra_leg(w, n)), _extra_leg(w, n)),
             w.cast.ccp.account,
         ),
         r"SettlementBatchTooLarge: 401, 400",

@@ -68,3 +68,27 @@ def test_efficiency__netting_reduces_obligations():
     result = net(trades)
     assert result.gross_count == 12 and result.net_count == 4
     assert result.efficiency()["count"] == pytest.approx(1 - 4 / 12)
+
+
+@given(
+    spec=strategy(f"{EXEC}[]", min_length=1, max_length=40),
+    who=strategy("uint8"),
+)
+def test_deferrals__whole_executions__remaining_trades_still_net_to_zero(spec, who):
+    """Deferring a defaulter's trades with the other side of each execution leaves a set that nets
+    (the engine still checks every asset at zero); the defaulter is on no remaining leg, and the
+    trade set counts exactly the remaining trades of the legs' participants."""
+    from consortium.domain.netting import deferrals, trade_set
+
+    spec = [(b % 6, s % 6, sid % 4 + 1, q + 1, p + 1) for b, s, sid, q, p in spec]
+    trades = _trades(spec)
+    defaulter = PARTS[who % 6]
+    deferred = deferrals(trades, [defaulter])
+    assert {t for t in trades if t.participant == defaulter} <= set(deferred)
+    assert [t.trade_id for t in deferred] == sorted(t.trade_id for t in deferred)
+    result = net(trades, deferred)  # raises NettingImbalance if the deferred set did not balance
+    assert defaulter not in {leg.participant for leg in result.legs}
+    on_legs = {leg.participant for leg in result.legs}
+    left = [t for t in trades if t not in deferred and t.participant in on_legs]
+    assert result.trade_set.count == len(left)
+    assert result.trade_set == trade_set(trades, result.legs, deferred)

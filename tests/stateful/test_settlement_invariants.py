@@ -5,12 +5,14 @@ custodians and the exchange, four securities and two currencies, optionally with
 (one non-participant uploads one trade with its price off by one); uploads per party in random
 batches of ascending ids; second clearing by the CCP or the CSD (over the trades known so far);
 reconciliation of any first party with the CCP, the CSD, a peer on its trades or an investor;
-netting by the CCP (the oracle's legs, accepted or refused as the model predicts) and corrupted
-netting (an asset off by one or with a leg's sign flipped, a wrong trade count) that must be
-refused by name; DvP settlement, sometimes with one participant one unit short; premature and
-repeated netting and settlement. (The trade-set hash the CCP submits is recorded evidence the
-engine cannot recompute, so it is not corrupted here; the count is checked since this machine
-found it unchecked.)
+closing uploads; netting by the CCP (the oracle's legs, accepted or refused as the model
+predicts: uploads open, a participant unreconciled, a count or trade-set hash not the uploaded
+one) and corrupted netting (an asset off by one or with a leg's sign flipped, a wrong trade count)
+that must be refused by name; DvP settlement, sometimes with one participant one unit short; a
+participant suspended after netting (settlement refused), then the exit: unwind, defer its
+executions, net again without it (its trades carried to the next cycle); premature and repeated
+netting, settlement and unwinding; second clearing corrections under fresh references and
+resends under the last one.
 
 Invariants after every step, against consortium.domain.clearing / netting:
 - every party's buckets and the cycle's status, legs hash and legs are the model's; the netted legs
@@ -20,7 +22,9 @@ Invariants after every step, against consortium.domain.clearing / netting:
   model's: after settlement each participant moved by exactly its net legs and the CCP is flat;
   a failing settlement moved nothing and the cycle stays settleable once the participant is funded;
 - a cycle settles once (SettlementAlreadySettled), never before netting (SettlementCycleNotNetted),
-  and nets only once every participant on its legs reconciled with the CCP and still matches.
+  and nets only once every participant on its legs reconciled with the CCP and still matches;
+- every participant's deferred trades on chain are the model's, and the netted legs are the
+  oracle's over the cycle's trades less the deferred ones (every asset still sums to zero).
 The teardown brings the open cycle to settlement (everything uploaded, distributed, reconciled,
 funded) and checks the balances moved by exactly the legs.
 
@@ -38,7 +42,15 @@ from hypothesis import strategies as st
 
 from consortium.domain.clearing import ALL, Bucket, first_clearing, peer_key, set_bucket, trade_id
 from consortium.domain.hashing import code32, doc_hash
-from consortium.domain.netting import CASH, SECURITY, apply_legs, net
+from consortium.domain.netting import (
+    CASH,
+    SECURITY,
+    apply_legs,
+    deferrals,
+    deferred_bucket,
+    net,
+    trade_set,
+)
 from consortium.scenarios import settlement as day
 from tests.stateful.machine import ChainMachine, machine_settings, named_error, read_all
 
@@ -57,7 +69,7 @@ def key(peer) -> bytes:
 
 
 def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
-    engine, security_token, settle_cast, unique_txs, chain
+    engine, security_token, settle_cast, manager, unique_txs, chain
 ):
     chain.snapshot()
     cast = settle_cast
@@ -77,6 +89,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             self.cycles = 0
             self.moves = 0  # payment references of deposit issues and redemptions are keys: one each
             self.balances = dict(balances0)
+            self.carried = []  # trades deferred out of a cycle, uploaded again in the next one
             self._new_cycle_model()
 
         def _new_cycle_model(self):
@@ -87,9 +100,11 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             self.own = {p.address: {} for p in firsts}
             self.uploaded = {p.address: [] for p in firsts}
             self.second = {}  # (second party, first party) -> Bucket distributed
-            self.sent_second = set()  # (second party, entries): a batch is keyed by its content
             self.recon = {}  # (party, peer key) -> MATCHED / BROKEN
             self.legs = []
+            self.closed = False  # closeUploads
+            self.deferred = []  # trades deferred out of this cycle (ascending ids)
+            self.sequence = {s.address: 0 for s in seconds}  # next second clearing reference
 
         # ------------------------------------------------------------ model
         def _bucket(self, party: str, peer) -> Bucket:
@@ -112,13 +127,18 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                     return named_error("SettlementNotReconciled", self.cid, p)
             return None
 
-        def _netting_refusal(self, legs, count: int) -> str | None:
+        def _netting_refusal(self, legs, count: int, set_hash: bytes) -> str | None:
             """The error submitNetting must raise for balanced `legs`, None when it accepts them."""
+            if not self.closed:
+                return named_error("SettlementUploadsNotClosed", self.cid)
             refusal = self._unreconciled(legs)
-            # every trade netted must have been uploaded by its own participant
-            uploaded = sum(1 for p in participants for t in self.uploaded[p] if t.participant == p)
-            if refusal is None and uploaded != count:
-                refusal = named_error("SettlementTradeCountMismatch", self.cid, uploaded, count)
+            # the trades netted: those the legs' participants uploaded as participant, less deferred
+            own = [t for p in participants for t in self.uploaded[p] if t.participant == p]
+            chain_set = trade_set(own, legs, self.deferred)
+            if refusal is None and chain_set.count != count:
+                refusal = named_error("SettlementTradeCountMismatch", self.cid, chain_set.count, count)
+            if refusal is None and chain_set.hash != set_hash:
+                refusal = named_error("SettlementTradeSetMismatch", self.cid, chain_set.hash, set_hash)
             return refusal
 
         def _move_balance(self, holder: str, kind: int, asset: int, delta: int) -> None:
@@ -150,19 +170,24 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
         @sf.precondition(lambda self: self.status in (0, SETTLED))
         @sf.rule()
         def open_cycle(self):
+            carried, self.carried = self.carried, []
             self._new_cycle_model()
             self.cycles += 1
             self.cid = code32(f"STATEFUL-{self.cycles}")
             tx = cast.ccp.open_cycle(self.cid, day.TRADE_DATE)
             assert tx.events["CycleOpened"]["ccp"] == cast.ccp.address
             self.status = OPEN
+            self.trades += carried  # the executions deferred out of the last cycle come back
+            for t in carried:
+                for party in t.chain_parties():
+                    self.own[party][t.trade_id] = t
 
-        @sf.precondition(lambda self: self.status == OPEN)
+        @sf.precondition(lambda self: self.status == OPEN and not self.closed)
         @sf.rule(seed=st.integers(0, 2**32), n=st.integers(1, 3), tamper=st.booleans(), i=pick)
         def add_executions(self, seed, n, tamper, i):
             """New executions known to all; with `tamper` one non-participant uploads a broken copy."""
             fresh, _ = day.generate_trades(random.Random(seed), n, cast)
-            base = len(self.trades)
+            base = max((int.from_bytes(t.trade_id, "big") for t in self.trades), default=0)
             fresh = [
                 dataclasses.replace(t, trade_id=trade_id(base + k + 1)) for k, t in enumerate(fresh)
             ]
@@ -176,7 +201,9 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 if others:
                     self.own[others[i % len(others)]][t.trade_id] = day.tamper(t)
 
-        @sf.precondition(lambda self: self.status == OPEN and any(map(self._pending, by_addr)))
+        @sf.precondition(
+            lambda self: self.status == OPEN and not self.closed and any(map(self._pending, by_addr))
+        )
         @sf.rule(i=pick, size=st.integers(1, 4))
         def upload(self, i, size):
             waiting = [a for a in by_addr if self._pending(a)]
@@ -197,17 +224,34 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             got = read_all([(engine.firstClearing, (self.cid, party.address, c)) for c in ccys])
             assert [tuple(g) for g in got] == [want.totals[c].as_tuple() for c in ccys]
 
+        @sf.precondition(
+            lambda self: self.status == OPEN
+            and (self.closed or not any(self._pending(p.address) for p in cast.participants))
+        )
+        @sf.rule()
+        def close_uploads(self):
+            """The CCP closes uploads once every participant uploaded (again: refused by name)."""
+            if self.closed:
+                with brownie.reverts(revert_pattern=named_error("SettlementUploadsClosed", self.cid)):
+                    cast.ccp.close_uploads(self.cid)
+                return
+            tx = cast.ccp.close_uploads(self.cid)
+            assert tx.events["UploadsClosed"]["cycleId"] == hx(self.cid)
+            self.closed = True
+
         @sf.precondition(lambda self: self.status == OPEN)
-        @sf.rule(which=st.integers(0, 1))
-        def distribute(self, which):
+        @sf.rule(which=st.integers(0, 1), resend=st.booleans())
+        def distribute(self, which, resend=False):
+            """A distribution under the next reference (a correction, even back to an earlier
+            content), or with `resend` the last one again: booked by the outbox, nothing sent."""
             second = seconds[which]
             entries = second.compute(self.trades, list(by_addr))
-            (tx,) = second.distribute(self.cid, entries)
-            batch = (second.address, tuple(e.as_tuple() for e in entries))
-            if batch in self.sent_second:  # the chain holds this very batch: booked, not resent
-                assert tx is None
+            seq = self.sequence[second.address]
+            if resend and seq > 0:
+                assert second.distribute(self.cid, entries, sequence=seq - 1) == [None]
                 return
-            self.sent_second.add(batch)
+            (tx,) = second.distribute(self.cid, entries, sequence=seq)
+            self.sequence[second.address] = seq + 1
             assert len(tx.events["SecondClearingDistributed"]) == len(entries)
             for e in entries:
                 self.second[(second.address, e.party)] = Bucket(e.trade_count, e.trade_set_hash)
@@ -256,9 +300,11 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
         def catch_up(self, i):
             """The participants upload what they have left, the CCP distributes, and all but
             (sometimes) one reconcile with it: the usual run-up to netting, in one step."""
-            for p in cast.participants:
-                while self._pending(p.address):
-                    self._upload(p, 4)
+            if not self.closed:
+                for p in cast.participants:
+                    while self._pending(p.address):
+                        self._upload(p, 4)
+                self.close_uploads()
             self.distribute(0)
             skip = i % (2 * len(cast.participants))  # >= len: nobody is left out
             for n, p in enumerate(cast.participants):
@@ -268,8 +314,10 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
         @sf.precondition(lambda self: self.status == OPEN and self.trades)
         @sf.rule()
         def submit_netting(self):
-            result = net(self.trades)
-            refusal = self._netting_refusal(result.legs, result.trade_set.count)
+            result = net(self.trades, self.deferred)
+            if not result.legs:
+                return
+            refusal = self._netting_refusal(result.legs, *result.trade_set.as_tuple())
             if refusal:
                 with brownie.reverts(revert_pattern=refusal):
                     cast.ccp.instruct(self.cid, result)
@@ -288,11 +336,13 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
         @sf.rule(i=pick, how=st.integers(0, 2))
         def submit_corrupted_netting(self, i, how):
             """Legs or counts the CCP must not get away with: refused by name, the cycle stays open."""
-            result = net(self.trades)
+            result = net(self.trades, self.deferred)
             legs, count = list(result.legs), result.trade_set.count
+            if not legs:
+                return
             if how == 2:
                 count += 1 + i % 3
-                refusal = self._netting_refusal(legs, count)
+                refusal = self._netting_refusal(legs, count, result.trade_set.hash)
             else:
                 k = i % len(legs)
                 delta = 1 if how == 0 else -legs[k].amount * 2  # off by one, or the sign flipped
@@ -304,8 +354,13 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 residual = sum(x.amount for x in legs if (x.kind, x.asset) == asset)
                 # the engine checks each leg's participant as it walks the legs, and an asset's
                 # sum when the walk leaves that asset: a stale match before it comes first
-                refusal = self._unreconciled(legs[: last + 1]) or named_error(
-                    "SettlementAssetNotBalanced", *asset, residual
+                refusal = (
+                    None if self.closed else named_error("SettlementUploadsNotClosed", self.cid)
+                )
+                refusal = (
+                    refusal
+                    or self._unreconciled(legs[: last + 1])
+                    or named_error("SettlementAssetNotBalanced", *asset, residual)
                 )
             with brownie.reverts(revert_pattern=refusal):
                 engine.submitNetting(
@@ -341,6 +396,40 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             self.balances = apply_legs(self.balances, self.legs, cast.ccp.address)
             self.status = SETTLED
 
+        @sf.precondition(lambda self: self.status == NETTED)
+        @sf.rule(i=pick)
+        def default_after_netting(self, i):
+            """A participant on the legs is suspended: settlement is refused and moves nothing;
+            the CCP unwinds, defers the participant's executions (both sides) and nets again without
+            it; the participant is reinstated and its trades are carried to the next cycle."""
+            on_legs = sorted({x.participant for x in self.legs})
+            defaulter = on_legs[i % len(on_legs)]
+            remaining = [t for t in self.trades if t not in self.deferred]
+            fresh = deferrals(remaining, [defaulter])
+            deferred = [*self.deferred, *fresh]  # deferral order: the engine folds them so
+            if not net(self.trades, deferred).legs:
+                return  # nothing would be left to settle: the cycle just waits for the participant
+            manager.suspend(defaulter, "stateful: suspended after netting")
+            try:
+                for x in self.legs:  # every delivery funded: only the suspension stops it
+                    have = self.balances[(x.participant, x.kind, x.asset)]
+                    if x.amount < 0 and have < -x.amount and x.participant != defaulter:
+                        self._move_balance(x.participant, x.kind, x.asset, -x.amount - have)
+                with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
+                    cast.csd.settle(self.cid, self.legs)
+                tx = cast.ccp.unwind(self.cid, "stateful: participant suspended")
+                assert tx.events["CycleUnwound"]["legsHash"] == hx(net(self.trades, self.deferred).legs_hash)
+                self.status, self.legs = OPEN, []
+                self.cycle_buckets_and_reconciliations_match_model()
+                for dtx in cast.ccp.defer(self.cid, fresh, "stateful: participant suspended"):
+                    assert len(dtx.events["TradeDeferred"]) == len(fresh)
+                self.deferred = deferred
+                self.submit_netting()
+                assert self.status == NETTED and defaulter not in {x.participant for x in self.legs}
+            finally:
+                manager.reinstate(defaulter, "stateful: reinstated")
+            self.carried = list(self.deferred)
+
         @sf.precondition(lambda self: self.status != 0)
         @sf.rule(i=pick)
         def premature_or_repeated(self, i):
@@ -348,9 +437,16 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
 
             One refused transaction per call (each costs a trace).
             """
-            legs = self.legs or (net(self.trades).legs if self.trades else [])
+            legs = self.legs or (net(self.trades, self.deferred).legs if self.trades else [])
             cid = self.cid
-            if self.status == OPEN:
+            if self.status == OPEN and i % 3 == 0:
+                pattern = named_error("SettlementCycleNotNetted", cid, OPEN)
+                send = lambda: cast.ccp.unwind(cid, "premature")
+            elif self.status == SETTLED and i % 3 == 0:
+                settled_block = engine.getCycle(cid)["settledBlock"]
+                pattern = named_error("SettlementAlreadySettled", cid, settled_block)
+                send = lambda: cast.ccp.unwind(cid, "after settlement")
+            elif self.status == OPEN:
                 pattern = named_error("SettlementCycleNotNetted", cid, OPEN)
                 send = lambda: cast.csd.settle(cid, legs)
             elif self.status == SETTLED and i % 2:
@@ -359,7 +455,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 send = lambda: cast.csd.settle(cid, legs)
             else:
                 pattern = named_error("SettlementCycleNotOpen", cid, self.status)
-                send = lambda: cast.ccp.instruct(cid, net(self.trades))
+                send = lambda: cast.ccp.instruct(cid, net(self.trades, self.deferred))
             with brownie.reverts(revert_pattern=pattern):
                 send()
 
@@ -388,15 +484,19 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             calls = [(engine.getCycle, (self.cid,))]
             calls += [(engine.bucket, (self.cid, a, ALL)) for a in by_addr]
             calls += [(engine.reconStatus, (self.cid, p, peer)) for p, peer in recon]
+            calls += [(engine.participantTrades, (self.cid, p)) for p in sorted(participants)]
             cycle, *rest = read_all(calls)
-            buckets, statuses = rest[: len(by_addr)], rest[len(by_addr) :]
-            assert cycle["status"] == self.status
+            buckets, statuses = rest[: len(by_addr)], rest[len(by_addr) : len(by_addr) + len(recon)]
+            for p, (_, deferred) in zip(sorted(participants), rest[len(by_addr) + len(recon) :]):
+                want = deferred_bucket(self.deferred, p)
+                assert (deferred["count"], deferred["hash"]) == (want.count, hx(want.hash))
+            assert cycle["status"] == self.status and cycle["uploadsClosed"] == self.closed
             for a, got in zip(by_addr, buckets):
                 want = self._bucket(a, ALL)
                 assert (got["count"], got["hash"]) == (want.count, hx(want.hash))
             assert statuses == [self.recon[k] for k in recon]
             if self.status >= NETTED:
-                assert cycle["legsHash"] == hx(net(self.trades).legs_hash)
+                assert cycle["legsHash"] == hx(net(self.trades, self.deferred).legs_hash)
                 sums = defaultdict(int)
                 for leg in self.legs:
                     sums[(leg.kind, leg.asset)] += leg.amount

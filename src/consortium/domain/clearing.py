@@ -351,7 +351,9 @@ def second_clearing(
 SECOND_CLEARING_TYPE = "(address,uint64,bytes32,uint256,uint256,bytes32)[]"
 
 
-def second_clearing_key(entries: Sequence[SecondClearing]) -> bytes:
-    """keccak256(abi.encode(entries)): the idempotency key SettlementEngine.submitSecondClearing
-    keeps per (cycle, second party), so a resent batch is refused and a correction is not."""
-    return keccak(encode([SECOND_CLEARING_TYPE], [[e.as_tuple() for e in entries]]))
+def second_clearing_ref(sequence: int, index: int = 0) -> bytes:
+    """The batch reference of the `index`-th batch of a second party's `sequence`-th distribution in
+    a cycle: keccak256(abi.encode(sequence, index)). SettlementEngine.submitSecondClearing keys
+    batches by it per (cycle, second party): a resend (same reference) is refused, a correction (the
+    next sequence) is accepted even when its content equals an earlier one (E1 -> E2 -> E1)."""
+    return keccak(encode(["uint256", "uint256"], [sequence, index]))

@@ -4,10 +4,12 @@ After novation the CCP is the counterparty of every trade, so each participant o
 amount per asset: a buy adds +quantity of the security and -gross of the currency, a sell the opposite.
 Legs are sorted by (kind, asset, participant) — securities (kind 0, by security id) before cash (kind 1,
 by the currency code read as an integer), participants by address value — and every asset's legs sum
-to exactly zero (the CCP ends flat); the contract enforces both. The trade count submitted with the
-legs must equal the trades their own participants uploaded (the contract refuses netting trades no
-participant confirmed). Settlement runs every delivery (amount < 0, participant -> CCP) before every
-receipt (amount > 0, CCP -> participant).
+to exactly zero (the CCP ends flat); the contract enforces both. The trade count and trade-set hash
+submitted with the legs are recomputed by the contract (`trade_set`): only the trades of the legs'
+participants count, as each uploaded them as participant, less those the CCP deferred out of the
+cycle (`deferrals`: a defaulter's trades and the other side of each of its executions). Settlement
+runs every delivery (amount < 0, participant -> CCP) before every receipt (amount > 0, CCP ->
+participant).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from consortium.domain.clearing import BUY, Bucket, Trade, set_bucket
+
+TRADE_SET_STEP = ["bytes32", "address", "uint64", "bytes32", "uint64", "bytes32"]
 
 SECURITY, CASH = 0, 1
 LEG_TYPE = "(address,uint8,uint256,int256)"
@@ -96,8 +100,83 @@ class NettingResult:
         }
 
 
-def net(trades: Sequence[Trade]) -> NettingResult:
-    """Net the trades of a cycle; raises NettingImbalance naming the asset that does not sum to zero."""
+def leg_participants(legs: Sequence[Leg]) -> list[str]:
+    """The legs' distinct participants in order of first appearance."""
+    return list(dict.fromkeys(leg.participant for leg in legs))
+
+
+def trade_set(
+    trades: Iterable[Trade], legs: Sequence[Leg], deferred: Iterable[Trade] = ()
+) -> Bucket:
+    """The trade count and trade-set hash SettlementEngine.submitNetting recomputes: per distinct leg
+    participant p (first appearance order), `uploaded` the trades with participant p (as p uploads
+    them, ascending ids) and `off` those of them deferred (`deferred` in deferral order, as the
+    engine folds them); count = sum(uploaded - off), hash chain
+    h = keccak256(abi.encode(h, p, uploaded.count, uploaded.hash, off.count, off.hash)) from zero.
+    """
+    trades, deferred = list(trades), list(deferred)
+    out = Bucket()
+    for p in leg_participants(legs):
+        up = set_bucket(t for t in trades if t.participant == p)
+        off = deferred_bucket(deferred, p)
+        out.count += up.count - off.count
+        out.hash = keccak(
+            encode(TRADE_SET_STEP, [out.hash, p, up.count, up.hash, off.count, off.hash])
+        )
+    return out
+
+
+def deferred_bucket(deferred: Iterable[Trade], participant: str) -> Bucket:
+    """A participant's deferred bucket: its trades among `deferred`, folded in deferral order."""
+    b = Bucket()
+    for t in deferred:
+        if t.participant == participant:
+            b.add(t.record_hash())
+    return b
+
+
+def deferrals(trades: Sequence[Trade], defaulters: Iterable[str]) -> list[Trade]:
+    """The trades to defer so a cycle nets without `defaulters`: each of their trades and, for each,
+    the other side of its execution (an opposite trade of the same security, currency, quantity and
+    price, taken once each, nearest trade id first), in ascending trade ids.
+
+    Deferring whole executions keeps every asset of the remaining trades netting to zero."""
+    defaulting = set(defaulters)
+    pool = sorted(trades, key=lambda t: t.trade_id)
+    number = [int.from_bytes(t.trade_id, "big") for t in pool]
+    chosen = {k for k, t in enumerate(pool) if t.participant in defaulting}
+    paired: set[int] = set()
+    for k in sorted(chosen):
+        if k in paired:
+            continue
+        match = [
+            o for o in range(len(pool)) if o != k and o not in paired and _pairs(pool[k], pool[o])
+        ]
+        if not match:
+            raise NettingImbalance(
+                f"trade {pool[k].trade_id.hex()} of a defaulter has no opposite side to defer with it"
+            )
+        o = min(match, key=lambda o: abs(number[o] - number[k]))
+        paired |= {k, o}
+        chosen.add(o)
+    return [pool[k] for k in sorted(chosen)]
+
+
+def _pairs(a: Trade, b: Trade) -> bool:
+    return (a.security_id, a.currency, a.quantity, a.price) == (
+        b.security_id,
+        b.currency,
+        b.quantity,
+        b.price,
+    ) and a.side != b.side
+
+
+def net(trades: Sequence[Trade], deferred: Sequence[Trade] = ()) -> NettingResult:
+    """Net the trades of a cycle less `deferred`; raises NettingImbalance naming the asset that does
+    not sum to zero."""
+    uploaded = list(trades)
+    gone = {t.record_hash() for t in deferred}
+    trades = [t for t in uploaded if t.record_hash() not in gone]
     pos = positions(trades)
     sums: dict[tuple[int, int], int] = defaultdict(int)
     for (_, kind, asset), amount in pos.items():
@@ -121,7 +200,7 @@ def net(trades: Sequence[Trade]) -> NettingResult:
             net_value[leg.asset] += abs(leg.amount)
     return NettingResult(
         legs=legs,
-        trade_set=set_bucket(trades),
+        trade_set=trade_set(uploaded, legs, deferred),
         gross_count=2 * len(trades),  # one securities and one cash obligation per trade
         gross_value=dict(gross_value),
         net_value=dict(net_value),

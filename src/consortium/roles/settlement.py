@@ -3,18 +3,23 @@
 First parties (BROKER, CUSTODIAN, EXCHANGE) configure their charges, upload the trades they appear on
 (the contract computes their first clearing data) and reconcile on their own, level by level. Second
 parties (CCP, CSD) compute their clearing data from the same trades and distribute it; the CCP novates,
-nets and instructs; the CSD settles delivery-versus-payment. The cash issuer lists each currency's
-deposit token; the permission manager appoints the engine as every token's settlement agent (deploy).
-Each token names its one issuing member at deployment (the CSD, each currency's cash issuer).
+nets and instructs (after closing the cycle's uploads); the CSD settles delivery-versus-payment. When a
+participant defaults after netting (suspended, or short of what it delivers), the CCP unwinds the
+cycle, defers the defaulter's executions to a later cycle and nets again (`exclude`). Each token names
+its one issuing member at deployment (the CSD, each currency's cash issuer); governance (the permission
+manager, at deployment) lists each currency's deposit token once (`list_currencies`) and appoints the
+engine as every token's settlement agent.
 
 Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades carry a
 salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels' envelopes)
 for the parties and regulators entitled to it.
 
 Batches go through each institution's outbox (consortium.outbox, over its `store`): an upload is keyed
-by (cycle, party, first trade id), a second clearing batch by its content hash, a deposit issue by its
+by (cycle, party, first trade id), a second clearing batch by its reference, a deposit issue by its
 payment reference, a securities issue by its custody reference; an agent restarted after a crash
-books what the chain holds and resends the rest.
+books what the chain holds and resends the rest. A second clearing batch's reference is
+`second_clearing_ref(sequence, index)`: a correction is the next sequence, so it is sent even when it
+restores an earlier content.
 """
 
 from __future__ import annotations
@@ -31,12 +36,12 @@ from consortium.domain.clearing import (
     Trade,
     first_clearing,
     second_clearing,
-    second_clearing_key,
+    second_clearing_ref,
     set_bucket,
     sorted_for,
 )
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
-from consortium.domain.netting import Leg, NettingResult, net
+from consortium.domain.netting import Leg, NettingResult, deferrals, net
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of, recorded
 from consortium.roles.deposits import register_deposit_issue, issue_kind
 from consortium.roles.membership import Institution
@@ -184,28 +189,30 @@ class SecondParty(SettlementParty):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.outbox.register_counted(  # args [cycle, rows, content hash]: the engine hashes itself
+        self.outbox.register_counted(  # args [cycle, rows, batch reference]
             SECOND,
             self.engine.submitSecondClearing,
             lambda a: self.engine.secondClearingOf(a[0], self.address, a[2]),
             tx=self._tx,
-            sent=2,
         )
 
     def compute(self, trades: Sequence[Trade], parties: Iterable[str]) -> list[SecondClearing]:
         return [second_clearing(p, trades, self.charges) for p in parties]
 
-    def distribute(self, cycle_id: bytes, entries: Sequence[SecondClearing]) -> list[Any]:
-        """Submit the entries in bounded batches, each once (keyed by its content hash).
+    def distribute(
+        self, cycle_id: bytes, entries: Sequence[SecondClearing], sequence: int = 0
+    ) -> list[Any]:
+        """Submit the entries in bounded batches, each once, keyed by
+        `second_clearing_ref(sequence, batch index)`: a correction passes the next `sequence`.
 
         Returns the transactions (through a pipe in flight until the outbox is collected; None for a
         batch the chain already held)."""
         out = []
         for i in range(0, len(entries), MAX_BATCH):
             part = entries[i : i + MAX_BATCH]
-            h = second_clearing_key(part)
-            args = [cycle_id, [e.as_tuple() for e in part], h]
-            out.append(self.outbox.submit(SECOND, key_of(cycle_id, h), args).tx)
+            ref = second_clearing_ref(sequence, i // MAX_BATCH)
+            args = [cycle_id, [e.as_tuple() for e in part], ref]
+            out.append(self.outbox.submit(SECOND, key_of(cycle_id, ref), args).tx)
         return out
 
 
@@ -216,9 +223,54 @@ class CentralCounterparty(SecondParty):
     def open_cycle(self, cycle_id: bytes, trade_date: int) -> Any:
         return self.engine.openCycle(cycle_id, trade_date, self._tx())
 
-    def net(self, trades: Sequence[Trade]) -> NettingResult:
-        """Multilateral net legs, exactly what submitNetting accepts."""
-        return net(trades)
+    def close_uploads(self, cycle_id: bytes) -> Any:
+        """Fix the cycle's trade set before netting: later uploads are refused."""
+        return self.engine.closeUploads(cycle_id, self._tx())
+
+    def net(self, trades: Sequence[Trade], deferred: Sequence[Trade] = ()) -> NettingResult:
+        """Multilateral net legs of the trades less `deferred`, exactly what submitNetting accepts."""
+        return net(trades, deferred)
+
+    def unwind(self, cycle_id: bytes, reason: str) -> Any:
+        """Take a netted cycle that cannot settle back to Open (its legs cleared)."""
+        return self.engine.unwindCycle(cycle_id, doc_hash(reason), self._tx())
+
+    def defer(self, cycle_id: bytes, trades: Sequence[Trade], reason: str) -> list[Any]:
+        """Defer trades out of the cycle (carried to a later one), in bounded batches."""
+        ordered = sorted(trades, key=lambda t: t.trade_id)
+        return [
+            self.engine.deferTrades(
+                cycle_id,
+                [t.as_tuple() for t in ordered[i : i + MAX_BATCH]],
+                doc_hash(reason),
+                self._tx(),
+            )
+            for i in range(0, len(ordered), MAX_BATCH)
+        ]
+
+    def exclude(
+        self,
+        cycle_id: bytes,
+        trades: Sequence[Trade],
+        defaulters: Sequence[str],
+        reason: str,
+        deferred: Sequence[Trade] = (),
+    ) -> tuple[NettingResult, list[Trade]]:
+        """The exit of a cycle a defaulter holds hostage after netting: unwind it, defer the
+        defaulters' executions (both sides; `deferred`: those deferred earlier), net again without
+        them and instruct. Returns the new netting and every trade deferred so far, in deferral
+        order (to carry to a later cycle of the same trade date)."""
+        if int(self.engine.getCycle(cycle_id)["status"]) == 2:  # Netted
+            self.unwind(cycle_id, reason)
+        earlier = {t.record_hash() for t in deferred}
+        remaining = [t for t in trades if t.record_hash() not in earlier]
+        fresh = deferrals(remaining, defaulters)
+        if fresh:
+            self.defer(cycle_id, fresh, reason)
+        every = [*deferred, *sorted(fresh, key=lambda t: t.trade_id)]  # deferral order
+        result = self.net(trades, every)
+        self.instruct(cycle_id, result)
+        return result, every
 
     def instruct(self, cycle_id: bytes, result: NettingResult) -> Any:
         return self.engine.submitNetting(
@@ -287,12 +339,6 @@ class CashIssuer(SettlementParty):
         for code, token in self.tokens.items():
             register_deposit_issue(self.outbox, issue_kind(code), token, self._tx)
 
-    def list_currencies(self) -> list[Any]:
-        txs = []
-        for code, token in self.tokens.items():
-            txs.append(self.engine.listCurrency(code32(code), token.address, self._tx()))
-        return txs
-
     def issue(self, to: str, code: str, amount: int, ref: str) -> Any:
         """Issue deposits against the cash received under `ref` (its payment reference), once.
 
@@ -309,10 +355,10 @@ def deploy(
 
     `issuers` maps a token's key ("SecurityToken", "DepositToken:CNY", …) to the member that alone
     issues it (the CSD, each currency's CASH_ISSUER; fixed in the token for good); a token missing
-    there is issued by `admin`. The deployer is the permission manager, so it appoints the engine as
-    settlement agent of every token here; listing securities and currencies is done by the CSD and
-    the cash issuer at the start of the day (CentralDepository.list_security,
-    CashIssuer.list_currencies).
+    there is issued by `admin`. The deployer is the permission manager (governance): it appoints the
+    engine as settlement agent of every token and lists each currency's token once
+    (`list_currencies`). Listing securities is the CSD's, at the start of the day
+    (CentralDepository.list_security).
     """
     issuers = issuers or {}
     security = proj.SecurityToken.deploy(
@@ -332,4 +378,15 @@ def deploy(
         )
     for key in ("SecurityToken", *(f"DepositToken:{c}" for c in CURRENCIES)):
         out[key].setSettlementAgent(engine, True, {"from": admin})
+    list_currencies(engine, {c: out[f"DepositToken:{c}"] for c in CURRENCIES}, admin)
     return out
+
+
+def list_currencies(engine: Any, tokens: dict[str, Any], governance: Any) -> list[Any]:
+    """Governance (PERMISSION_MANAGER) lists each currency's deposit token with the engine, once:
+    a listed currency changes only by `replaceCurrency`, so no cash issuer can re-point it."""
+    return [
+        engine.listCurrency(code32(code), token.address, {"from": governance})
+        for code, token in tokens.items()
+        if engine.cashToken(code32(code)) != token.address
+    ]

@@ -1,9 +1,10 @@
 """One business day of cross-border securities settlement, driven by the institutions' role objects.
 
-The day: the CSD lists securities and appoints the engine, the cash issuer lists currencies; first
-parties configure charges and upload the trades they appear on; the CCP and CSD distribute second
-clearing data; every first party reconciles at each level on its own (a break at one level never holds
-the others up); the CCP novates, nets and instructs; the CSD settles DvP; balances are checked exactly.
+The day: the CSD lists securities and appoints the engine, the cash issuer appoints it too (governance
+listed the currencies at deployment); first parties configure charges and upload the trades they
+appear on; the CCP and CSD distribute second clearing data; the CCP closes uploads; every first party
+reconciles at each level on its own (a break at one level never holds the others up); the CCP
+novates, nets and instructs; the CSD settles DvP; balances are checked exactly.
 """
 
 from __future__ import annotations
@@ -123,14 +124,14 @@ def build_cast(
 def set_up(
     cast: SettlementCast, securities: dict[int, tuple[str, str, int]] = SECURITIES
 ) -> list[Any]:
-    """One-time wiring by the CSD and the cash issuer, and every first party's configuration (the
-    engine was made the tokens' settlement agent by the permission manager at deployment)."""
+    """One-time wiring by the CSD, and every first party's configuration (the
+    engine was made the tokens' settlement agent and the currencies listed by the permission
+    manager at deployment)."""
     txs: list[Any] = []
     token = cast.csd.security_token
     for sid, (code, _, _) in securities.items():
         if not token.isListed(sid):
             txs.append(cast.csd.list_security(sid, code))
-    txs += cast.cash.list_currencies()
     for party in cast.first_parties():
         for sid in securities:
             txs.append(party.configure(sid, party.charges[sid]))
@@ -287,6 +288,7 @@ def run_cycle(
         txs += second.distribute(cycle_id, second.compute(trades, first))
     # keyed batches: booked from their receipts once the phase is in
     close_phase(pipe, *(p.outbox for p in cast.first_parties()), cast.ccp.outbox, cast.csd.outbox)
+    txs.append(cast.ccp.close_uploads(cycle_id))  # the trade set is fixed before netting
     recon: list[Any] = []
     for party in cast.first_parties():
         mine = party.mine(trades)

@@ -11,14 +11,19 @@ FIRST = {"broker", "custodian", "exchange"}
 SECOND = {"ccp", "csd"}
 # function -> (allowed callers, error for a wrong active member, args builder)
 TABLE = {
-    "listCurrency": ({"cash"}, "RegistryMissingRole", lambda f: (code32("CNY"), f["cny"])),
+    # governance (PERMISSION_MANAGER) only: no caller of the table holds it
+    "listCurrency": (set(), "RegistryMissingRole", lambda f: (code32("CNY"), f["cny"])),
+    "replaceCurrency": (set(), "RegistryMissingRole", lambda f: (code32("CNY"), f["cny"])),
+    "closeUploads": ({"ccp"}, "RegistryMissingRole", lambda f: (f["cycle"],)),
+    "unwindCycle": ({"ccp"}, "RegistryMissingRole", lambda f: (f["cycle"], H)),
+    "deferTrades": ({"ccp"}, "RegistryMissingRole", lambda f: (f["cycle"], [f["trade"]], H)),
     "setClearingConfig": (FIRST, "SettlementNotFirstParty", lambda f: (1, [])),
     "openCycle": ({"ccp"}, "RegistryMissingRole", lambda f: (code32("NEW"), 20261123)),
     "uploadTrades": (FIRST, "SettlementNotFirstParty", lambda f: (f["cycle"], [f["trade"]])),
     "submitSecondClearing": (
         SECOND,
         "SettlementNotSecondParty",
-        lambda f: (f["cycle"], [f["entry"]]),
+        lambda f: (f["cycle"], [f["entry"]], H),
     ),
     "reconcile": (FIRST, "SettlementNotFirstParty", lambda f: (f["cycle"], f["ccp"])),
     "reconcileInvestor": (FIRST, "SettlementNotFirstParty", lambda f: (f["cycle"], H, 0, H)),

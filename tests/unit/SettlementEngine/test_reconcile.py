@@ -2,7 +2,7 @@
 
 import brownie
 
-from consortium.domain.clearing import SecondClearing, peer_key, second_clearing_key, set_bucket
+from consortium.domain.clearing import SecondClearing, peer_key, second_clearing_ref, set_bucket
 from consortium.scenarios.settlement import tamper
 
 
@@ -26,7 +26,7 @@ def test_second_clearing__same_batch_resent__reverts_correction_accepted(
     p = settle_cast.participants[0]
     [entry] = settle_cast.csd.compute(trades, [p.address])
     (tx,) = settle_cast.csd.distribute(cycle, [entry])
-    key = second_clearing_key([entry])
+    key = second_clearing_ref(0)
     assert engine.secondClearingOf(cycle, settle_cast.csd.address, key) == (1, tx.block_number)
     assert engine.secondClearingOf(cycle, settle_cast.ccp.address, key) == (0, 0)
     before = engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address))
@@ -34,11 +34,13 @@ def test_second_clearing__same_batch_resent__reverts_correction_accepted(
         f"SettlementSecondClearingAlreadySubmitted: {cycle!r}, {settle_cast.csd.address.lower()}, "
         f"{key!r}, 1, {tx.block_number}"
     ):
-        engine.submitSecondClearing(cycle, [entry.as_tuple()], {"from": settle_cast.csd.account})
+        engine.submitSecondClearing(cycle, [entry.as_tuple()], key, {"from": settle_cast.csd.account})
     assert engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address)) == before
-    # a correction is other content: accepted, and it replaces the party's entry
+    # a correction carries the next reference: accepted, and it replaces the party's entry
     fixed = SecondClearing(p.address, entry.trade_count - 1, b"\x07" * 32, 0, 0, entry.config_hash)
-    tx = engine.submitSecondClearing(cycle, [fixed.as_tuple()], {"from": settle_cast.csd.account})
+    tx = engine.submitSecondClearing(
+        cycle, [fixed.as_tuple()], second_clearing_ref(1), {"from": settle_cast.csd.account}
+    )
     assert tx.events["SecondClearingDistributed"]["tradeCount"] == entry.trade_count - 1
     assert engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address))[0] == entry.trade_count - 1
 
@@ -48,6 +50,7 @@ def test_second_clearing__to_non_first_party__reverts(engine, settle_cast, cycle
         engine.submitSecondClearing(
             cycle,
             [(settle_cast.ccp.address, 0, b"\x00" * 32, 0, 0, b"\x00" * 32)],
+            second_clearing_ref(0),
             {"from": settle_cast.csd.account},
         )
 

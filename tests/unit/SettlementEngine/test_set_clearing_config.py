@@ -31,10 +31,12 @@ def test_config__bad_input__reverts_and_unchanged(engine, settle_cast):
     assert engine.clearingConfig(p.address, 2) == before
 
 
-def test_list_currency__mismatch__reverts(engine, settle_cast):
+def test_list_currency__mismatch__reverts(engine, settle_cast, registry_admin):
     token = settle_cast.cash.tokens["CNY"]
     with brownie.reverts(revert_pattern=r"SettlementCurrencyMismatch:.*"):
-        engine.listCurrency(code32("HKD"), token, {"from": settle_cast.cash.account})
+        engine.replaceCurrency(code32("HKD"), token, {"from": registry_admin})
+    with brownie.reverts(revert_pattern=r"SettlementCurrencyMismatch:.*"):
+        engine.listCurrency(code32("USD"), token, {"from": registry_admin})
     assert engine.cashToken(code32("HKD")) == settle_cast.cash.tokens["HKD"].address
 
 

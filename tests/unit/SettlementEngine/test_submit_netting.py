@@ -57,22 +57,30 @@ def test_netting__before_reconciliation__reverts(engine, settle_cast, trades):
     settle_cast.ccp.open_cycle(CID, 20261123)
     p = settle_cast.participants[0]
     p.upload(CID, trades)
+    settle_cast.ccp.close_uploads(CID)
     with brownie.reverts(revert_pattern=r"SettlementNotReconciled:.*"):
         settle_cast.ccp.instruct(CID, settle_cast.ccp.net(trades))
     assert engine.getCycle(CID)["status"] == 1
 
 
-def test_netting__match_gone_stale_after_new_upload__reverts(engine, settle_cast, trades, prepare):
+def test_netting__match_gone_stale_after_a_correction__reverts(engine, settle_cast, trades, prepare):
     import dataclasses
-
-    from consortium.domain.clearing import trade_id
 
     result = prepare(CID, trades, fund=False)
     p = settle_cast.participants[0]
-    extra = dataclasses.replace(p.mine(trades)[-1], trade_id=trade_id(10**6))
-    p.upload(CID, [extra])
-    with brownie.reverts(revert_pattern=r"SettlementNotReconciled:.*"):
+    [entry] = settle_cast.ccp.compute(trades, [p.address])
+    settle_cast.ccp.distribute(CID, [dataclasses.replace(entry, trade_count=1)], sequence=1)
+    with brownie.reverts(revert_pattern=rf"SettlementNotReconciled: .*, {p.address.lower()}"):
         settle_cast.ccp.instruct(CID, result)
+
+
+def test_netting__uploads_not_closed__reverts(engine, settle_cast, trades):
+    settle_cast.ccp.open_cycle(CID, 20261123)
+    for p in settle_cast.participants:
+        p.upload(CID, trades)
+    with brownie.reverts(f"SettlementUploadsNotClosed: {CID!r}"):
+        settle_cast.ccp.instruct(CID, settle_cast.ccp.net(trades))
+    assert engine.getCycle(CID)["status"] == 1
 
 
 @pytest.mark.parametrize(
@@ -157,7 +165,7 @@ def test_netting__other_ccp__reverts(engine, settle_cast, trades, prepare, admit
 def test_submit_netting__trade_count_not_the_uploaded_count__reverts(
     engine, settle_cast, trades, prepare
 ):
-    """The count the CCP states is checked against the trades their participants uploaded."""
+    """The count the CCP states is checked against the trades the legs' participants uploaded."""
     result = prepare(CID, trades, fund=False)
     n = result.trade_set.count
     with brownie.reverts(revert_pattern=rf"SettlementTradeCountMismatch: .*, {n}, {n + 1}"):
@@ -171,6 +179,7 @@ def test_submit_netting__trade_count_not_the_uploaded_count__reverts(
     assert engine.getCycle(CID)["status"] == 1
     tx = settle_cast.ccp.instruct(CID, result)
     assert tx.events["CycleNetted"]["tradeCount"] == n
+    assert tx.events["CycleNetted"]["tradeSetHash"] == "0x" + result.trade_set.hash.hex()
 
 
 def test_submit_netting__trades_no_participant_uploaded__reverts(
