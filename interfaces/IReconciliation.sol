@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 /// @title IReconciliation
 /// @notice Bank / finance-company next-day reconciliation. The paying client's bilateral details are
 /// committed as Merkle roots with their count and total during the day; at the configured time of the
-/// next day the reconciler records the day's result (exact corrected amounts, breaks by cause), and the
+/// next day the reconciler closes the day to new batches (closeDay), then records the day's result (exact corrected amounts, breaks by cause), and the
 /// finance company pays the bank the day's corrected credit total.
 /// @dev A day is keyed by `dayKey(bank, financeCompany, day)`, `day` = UTC days since 1970-01-01.
 /// Rounding: none; amounts are integer minor units and the corrected total must equal the committed

@@ -295,6 +295,23 @@ def test_item14__close_before_the_reconciliation_time__refused_commits_stay_open
     assert recon.getDay(recon.dayKey(bank.address, fc.address, today))["batches"] == 2
 
 
+def test_item14__close_by_a_reconciler_without_both_channels_or_of_an_empty_day__refused(
+    recon, conf_cast, connect, admit, regulator_cn, accounts, past_day
+):
+    bank, fc = conf_cast.bank, conf_cast.fc
+    rival = admit(accounts[17], ["RECONCILER"], regulator=regulator_cn, name="rival reconciler")
+    connect(rival, bank)
+    key = recon.dayKey(bank.address, fc.address, past_day)
+    with brownie.reverts(f"ReconciliationNothingCommitted: {bytes(key)!r}"):
+        recon.closeDay(bank.address, fc.address, past_day, {"from": conf_cast.reconciler.account})
+    recon.commitBilateral(fc.address, past_day, os.urandom(32), 1, 5, {"from": bank.account})
+    with brownie.reverts(f"RegistryChannelNotOpen: {_lo(rival)}, {_lo(fc)}"):
+        recon.closeDay(bank.address, fc.address, past_day, {"from": rival.account})
+    assert not recon.getDay(key)["closed"]
+    recon.commitBilateral(fc.address, past_day, os.urandom(32), 1, 5, {"from": bank.account})  # still open
+    assert recon.getDay(key)["batches"] == 2
+
+
 def test_item14__reconciler_agent_closes_before_it_reads(recon, people, conf_cast, past_day):
     bank, fc = conf_cast.bank.address, conf_cast.fc.address
     recon.commitBilateral(fc, past_day, os.urandom(32), 1, 7, {"from": conf_cast.bank.account})
