@@ -10,6 +10,9 @@ pragma solidity ^0.8.24;
 /// `merkle-zeppelin` builds off chain, so every record is provable by itself against its anchored root.
 /// The leaf binds the period (business day) the root was anchored for, so a record is provable only
 /// under roots of its own day: anchoring the same record under another day proves nothing for it.
+/// Anchors are keyed by (sales bank, root): a root is its bank's own idempotency key, so a rival bank
+/// anchoring the same root first (under another period) takes nothing from the bank whose root it is,
+/// and a verifier names the bank whose evidence it checks.
 interface IConfirmationAnchor {
     /// @notice Lifecycle of a user registration forwarded by a sales bank to an issuer.
     enum RegistrationStatus {
@@ -73,8 +76,14 @@ interface IConfirmationAnchor {
     // ----------------------------------------------------------------- errors
     error AnchorZeroRoot();
     error AnchorCountOutOfRange(uint256 count, uint256 max);
-    error AnchorRootAlreadyAnchored(bytes32 root, address anchoredBy);
-    error AnchorRootUnknown(bytes32 root);
+    /// @notice `bank` already anchored `root` (for `period`): a bank's root is its idempotency key.
+    error AnchorRootAlreadyAnchored(bytes32 root, address bank, uint32 period);
+    /// @notice `bank` never anchored `root` (another bank's anchor of the same root does not count).
+    error AnchorRootUnknown(address bank, bytes32 root);
+    /// @notice A period root must name 1..max issuers, each with an open channel to the sales bank.
+    error AnchorPeriodIssuersOutOfRange(uint256 given, uint256 max);
+    /// @notice The confirmation was signed for a member that is not active (suspended or never admitted).
+    error AnchorConfirmationSignerNotActive(bytes32 requestId, address signerMember, address signer);
     error AnchorProofTooLong(uint256 length, uint256 max);
     error AnchorRegistrationExists(bytes32 registrationId);
     error AnchorRegistrationUnknown(bytes32 registrationId);
@@ -111,28 +120,36 @@ interface IConfirmationAnchor {
     /// Requirements:
     /// - caller acts for an active member holding SALES_BANK
     /// - the channel between the sales bank and `issuer` is open (RegistryChannelNotOpen otherwise)
-    /// - `root` non-zero and never anchored before (AnchorRootAlreadyAnchored: the root is the
-    ///   idempotency key, so a resent anchor changes nothing)
+    /// - `root` non-zero and never anchored before by this bank (AnchorRootAlreadyAnchored(root, bank,
+    ///   period): the (bank, root) pair is the idempotency key, so a resent anchor changes nothing; another
+    ///   bank's anchor of the same root does not block it)
     function anchorPacket(address issuer, uint32 period, bytes32 root, uint32 count) external;
 
-    /// @notice Anchor one root over a whole period (all issuers); the cheapest evidence per record.
-    /// @dev Channels were checked when each packet was anchored or sent; this only proves content.
-    /// Requirements: SALES_BANK; `root` non-zero, never anchored; 1 <= count <= MAX_RECORDS_PER_ROOT.
-    function anchorPeriod(uint32 period, bytes32 root, uint32 count) external;
+    /// @notice Anchor one root over a whole period (all its issuers); the cheapest evidence per record.
+    /// @param issuers the period's counterparties (the issuers whose records the root holds)
+    /// Requirements:
+    /// - caller acts for an active member holding SALES_BANK
+    /// - 1..MAX_PERIOD_ISSUERS issuers (AnchorPeriodIssuersOutOfRange), each with an open channel to the
+    ///   sales bank (RegistryChannelNotOpen): the same channel rule as anchorPacket
+    /// - `root` non-zero, never anchored by this bank (AnchorRootAlreadyAnchored);
+    ///   1 <= count <= MAX_RECORDS_PER_ROOT
+    function anchorPeriod(uint32 period, bytes32 root, uint32 count, address[] calldata issuers) external;
 
     // ----------------------------------------------------------------- views
-    /// @notice The anchor of `root` (zero struct when never anchored).
-    function anchorOf(bytes32 root) external view returns (Anchor memory);
+    /// @notice The anchor of `root` by the sales bank `bank` (zero struct when that bank never anchored it).
+    function anchorOf(address bank, bytes32 root) external view returns (Anchor memory);
 
-    /// @notice Whether a record of business day `period` is under an anchored root of that day.
-    /// @return true iff `root` is anchored for `period` and `proof` proves the record's leaf under it
+    /// @notice Whether a record of business day `period` is under a root `bank` anchored for that day.
+    /// @param bank the sales bank whose evidence is checked (a root anchored only by another bank is unknown)
+    /// @return true iff `bank` anchored `root` for `period` and `proof` proves the record's leaf under it
     /// (false for a record of another day, even one whose proof is otherwise valid)
     /// @dev A root holds at most MAX_RECORDS_PER_ROOT (10^6 < 2^20) records, so an honest proof has
     /// at most 20 siblings; longer ones are refused before any hashing (the view is also called by
     /// contracts, whose gas an unbounded proof would burn).
-    /// Requirements: `root` anchored (AnchorRootUnknown otherwise); proof.length <= MAX_PROOF_LENGTH
-    /// (AnchorProofTooLong otherwise).
+    /// Requirements: `root` anchored by `bank` (AnchorRootUnknown otherwise); proof.length <=
+    /// MAX_PROOF_LENGTH (AnchorProofTooLong otherwise).
     function verifyRecord(
+        address bank,
         bytes32 root,
         uint32 period,
         bytes32 recordId,
@@ -161,7 +178,8 @@ interface IConfirmationAnchor {
 
     /// @notice The member that signed `confirmation` (the signer itself or the member it operates for).
     /// Requirements: a valid ECDSA signature (OpenZeppelin ECDSA errors otherwise); the signer's member is
-    /// `confirmation.issuer` (AnchorConfirmationWrongSigner otherwise).
+    /// `confirmation.issuer` (AnchorConfirmationWrongSigner otherwise) and is active now
+    /// (AnchorConfirmationSignerNotActive otherwise: a suspended issuer's signature counts for nothing).
     function checkConfirmation(Confirmation calldata confirmation, bytes calldata signature)
         external
         view

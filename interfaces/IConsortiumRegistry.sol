@@ -49,6 +49,9 @@ interface IConsortiumRegistry {
     event OperatorAdded(address indexed member, address indexed operator);
     event OperatorRemoved(address indexed member, address indexed operator);
     event ChannelRequested(address indexed requester, address indexed counterparty, bytes32 agreementHash);
+    event ChannelRequestWithdrawn(
+        address indexed requester, address indexed counterparty, address indexed withdrawnBy, bytes32 agreementHash
+    );
     event ChannelOpened(address indexed memberA, address indexed memberB, address indexed manager, bytes32 agreementHash);
     event ChannelClosed(address indexed memberA, address indexed memberB, address indexed closedBy, bytes32 reasonHash);
     event AmendmentApproved(bytes32 indexed termsId, address indexed party, bytes32 amendmentHash, uint64 version);
@@ -74,6 +77,11 @@ interface IConsortiumRegistry {
     error RegistryChannelSelf(address member);
     error RegistryChannelNotRequested(address memberA, address memberB);
     error RegistryChannelAlreadyOpen(address memberA, address memberB);
+    /// @notice A request for the pair is pending with another agreement (made by `requester`): a request is
+    /// fixed once made, until it is opened or withdrawn (withdrawChannelRequest).
+    error RegistryChannelAlreadyRequested(
+        address caller, address counterparty, address requester, bytes32 pendingAgreementHash
+    );
     error RegistryChannelNotOpen(address memberA, address memberB);
     error RegistryNotChannelParty(address caller, address memberA, address memberB);
     error RegistryNotTermsParty(bytes32 termsId, address caller);
@@ -137,11 +145,22 @@ interface IConsortiumRegistry {
 
     // ----------------------------------------------------------------- channels
     /// @notice Ask the permission manager to open a data channel with `counterparty`.
+    /// @dev The request is fixed once made: nobody (either party included) can swap the agreement the
+    /// manager will open the channel on. The counterparty sending the same agreement consents to it.
     /// @param agreementHash hash of the signed cooperation agreement
-    /// Requirements: caller and counterparty active members, distinct; channel not open.
+    /// Requirements:
+    /// - caller and counterparty active members, distinct; channel not open
+    /// - no request of the pair is pending with another agreement (RegistryChannelAlreadyRequested): the
+    ///   first request stands until it is opened or withdrawn
     function requestChannel(address counterparty, bytes32 agreementHash) external;
 
-    /// @notice Open a requested channel. Requirements: PERMISSION_MANAGER; requested by either party.
+    /// @notice Withdraw the pending channel request between the caller and `counterparty`: its requester
+    /// withdraws it, or the counterparty declines it (so a junk request cannot block the pair for good).
+    /// Requirements: caller active member; a request of the pair is pending (RegistryChannelNotRequested).
+    function withdrawChannelRequest(address counterparty) external;
+
+    /// @notice Open a requested channel on the agreement requested. Requirements: PERMISSION_MANAGER;
+    /// requested by either party; both active.
     function openChannel(address memberA, address memberB) external;
 
     /// @notice Close an open channel. Requirements: PERMISSION_MANAGER or one of the two parties.
@@ -149,12 +168,15 @@ interface IConsortiumRegistry {
 
     // ----------------------------------------------------------------- joint amendments
     /// @notice Approve `amendmentHash` as the next version of the terms `termsId` between the two parties.
+    /// @dev The approval is keyed by (termsId, version, partyA, partyB, party, amendmentHash): it counts only
+    /// for this pair, so an approval given for one pair cannot enact the terms between other parties.
     /// Requirements: caller (or its operator) is partyA or partyB, both active; the parties match
     /// the terms' parties once the terms exist.
     function approveAmendment(bytes32 termsId, address partyA, address partyB, bytes32 amendmentHash) external;
 
     /// @notice Enact an amendment both parties approved; bumps the version.
-    /// Requirements: PERMISSION_MANAGER; both parties approved this hash for the current version.
+    /// Requirements: PERMISSION_MANAGER; both parties approved this hash for the current version and for
+    /// this pair (partyA, partyB) in this order (RegistryAmendmentNotApproved).
     function enactAmendment(bytes32 termsId, address partyA, address partyB, bytes32 amendmentHash) external;
 
     // ----------------------------------------------------------------- nodes
@@ -202,6 +224,10 @@ interface IConsortiumRegistry {
 
     /// @notice The regulator supervising `member`.
     function regulatorOf(address member) external view returns (address);
+
+    /// @notice The pending channel request between members `a` and `b` (either order): who requested it and
+    /// the agreement hash (zero when none is pending).
+    function channelRequest(address a, address b) external view returns (address requester, bytes32 agreementHash);
 
     /// @notice Whether a channel between the members of `a` and `b` is open (either order).
     function channelOpen(address a, address b) external view returns (bool);

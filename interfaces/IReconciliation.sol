@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 /// @title IReconciliation
 /// @notice Bank / finance-company next-day reconciliation. The paying client's bilateral details are
 /// committed as Merkle roots with their count and total during the day; at the configured time of the
-/// next day the reconciler records the day's result (exact corrected amounts, breaks by cause), and the
+/// next day the reconciler closes the day to new batches (closeDay), then records the day's result (exact corrected amounts, breaks by cause), and the
 /// finance company pays the bank the day's corrected credit total.
 /// @dev A day is keyed by `dayKey(bank, financeCompany, day)`, `day` = UTC days since 1970-01-01.
 /// Rounding: none; amounts are integer minor units and the corrected total must equal the committed
@@ -26,6 +26,7 @@ interface IReconciliation {
         bytes32 breaksRoot;
         bytes32 paymentRef;
         address reconciler; // the member that recorded the reconciliation (only it publishes the breaks)
+        bool closed; // closed to new batches by a reconciler (closeDay), before it reconciles
     }
 
     /// @notice The reconciler's summary of a day.
@@ -70,6 +71,7 @@ interface IReconciliation {
     event BreakRecorded(
         bytes32 indexed dayKey, bytes32 indexed recordId, uint8 indexed cause, uint32 seq, uint8 side, uint128 presentedAmount, uint128 correctedAmount
     );
+    event DayClosed(bytes32 indexed dayKey, address indexed reconciler, uint32 batches, uint32 committedCount, uint128 committedTotal);
     event DaySettled(
         bytes32 indexed dayKey, address indexed financeCompany, address indexed bank, uint128 amount, bytes32 paymentRef, bool tokenTransfer
     );
@@ -79,7 +81,14 @@ interface IReconciliation {
     error ReconciliationRootAlreadyCommitted(bytes32 root, bytes32 dayKey);
     error ReconciliationCountOutOfRange(uint256 count, uint256 max);
     error ReconciliationTooManyBatches(bytes32 dayKey, uint256 max);
+    /// @notice The day was closed to new batches (closeDay) or reconciled: a late batch is refused.
     error ReconciliationDayClosed(bytes32 dayKey);
+    /// @notice The day was closed before (with this many batches and this total).
+    error ReconciliationDayAlreadyClosed(bytes32 dayKey, uint32 batches, uint128 committedTotal);
+    /// @notice A day is reconciled only after a reconciler closed it to new batches (closeDay).
+    error ReconciliationDayNotClosed(bytes32 dayKey);
+    /// @notice The counterparty of a bilateral commitment must be an active member holding FINANCE_COMPANY.
+    error ReconciliationNotFinanceCompany(address financeCompany);
     error ReconciliationNothingCommitted(bytes32 dayKey);
     error ReconciliationTooEarly(bytes32 dayKey, uint256 notBefore, uint256 now_);
     error ReconciliationDayAlreadyReconciled(bytes32 dayKey);
@@ -98,8 +107,9 @@ interface IReconciliation {
     // ----------------------------------------------------------------- day
     /// @notice Commit one batch of the day's bilateral details (root, count, total) for a bank / finance
     /// company pair; the debit and credit details go off chain to each side's store.
-    /// @dev The root is the batch's idempotency key: a resent batch is refused with
-    /// ReconciliationRootAlreadyCommitted(root, dayKey); committedDayOf answers for a root.
+    /// @dev The (bank, root) pair is the batch's idempotency key: a resent batch is refused with
+    /// ReconciliationRootAlreadyCommitted(root, dayKey); committedDayOf(bank, root) answers for it. Another
+    /// bank committing the same root takes nothing from this bank (keys are per bank).
     /// @param financeCompany the counterparty of the payments
     /// @param day UTC day number of the payments
     /// @param root OpenZeppelin standard Merkle root over the bilateral details
@@ -107,17 +117,31 @@ interface IReconciliation {
     /// @param total sum of their amounts in minor units
     /// Requirements:
     /// - caller acts for an active member holding BANK; channel with `financeCompany` open
-    /// - root non-zero and never committed; at most MAX_BATCHES_PER_DAY batches a day
-    /// - the day is not reconciled yet (ReconciliationDayClosed)
+    /// - `financeCompany` is an active member holding FINANCE_COMPANY (ReconciliationNotFinanceCompany)
+    /// - root non-zero and never committed by this bank; at most MAX_BATCHES_PER_DAY batches a day
+    /// - the day is not closed (closeDay) nor reconciled (ReconciliationDayClosed): a bank cannot add a
+    ///   batch to a day the reconciler has closed to count it
     function commitBilateral(address financeCompany, uint32 day, bytes32 root, uint32 count, uint128 total) external;
+
+    /// @notice Close a past day to new batches, fixing the committed count and total the reconciler then
+    /// reconciles (so no batch added in between can move the total it reconciles against).
+    /// @dev The reconciler closes the day first, reads the frozen batches, then records the result.
+    /// Requirements:
+    /// - caller acts for an active member holding RECONCILER, with an open channel to both the bank and
+    ///   the finance company (RegistryChannelNotOpen)
+    /// - something was committed for the day (ReconciliationNothingCommitted)
+    /// - now >= (day + 1) * 1 days + reconcileOffset (ReconciliationTooEarly)
+    /// - not closed before (ReconciliationDayAlreadyClosed: safe to retry after a crash)
+    function closeDay(address bank, address financeCompany, uint32 day) external;
 
     /// @notice Record the day's reconciliation result with the exact corrected amounts.
     /// Requirements:
     /// - caller acts for an active member holding RECONCILER, with an open channel to both the bank
     ///   and the finance company (RegistryChannelNotOpen): the reconciler entitled to the day is the one
     ///   the parties send their details to, so another reconciler cannot front-run it and close the day
-    /// - something was committed for the day; now >= (day + 1) * 1 days + reconcileOffset
+    /// - something was committed for the day
     /// - not reconciled before (ReconciliationDayAlreadyReconciled: safe to retry after a crash)
+    /// - the day was closed to new batches (ReconciliationDayNotClosed; closeDay checks the time)
     /// - correctedDebit == correctedCredit == committed total; matched <= committed count
     /// - breaks > 0 iff breaksRoot != 0
     function recordReconciliation(address bank, address financeCompany, uint32 day, Summary calldata summary) external;
@@ -148,8 +172,8 @@ interface IReconciliation {
     /// @notice The day's record.
     function getDay(bytes32 dayKey_) external view returns (Day memory);
 
-    /// @notice Whether a bilateral root was committed, and for which day.
-    function committedDayOf(bytes32 root) external view returns (bytes32 dayKey_);
+    /// @notice Whether `bank` committed a bilateral root, and for which day (zero: not by this bank).
+    function committedDayOf(address bank, bytes32 root) external view returns (bytes32 dayKey_);
 
     /// @notice Whether a recordBreaks call for the day began at `firstSeq`.
     /// @return count entries that call recorded (0: none)

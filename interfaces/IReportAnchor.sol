@@ -84,7 +84,10 @@ interface IReportAnchor {
     /// @param rulesHash the registered rules that produced the report
     /// @param recordCount number of leaves
     /// Requirements:
-    /// - caller acts for an active member holding REPORTER
+    /// - caller acts for an active member holding REPORTER with an open data channel to `regulator`
+    ///   (RegistryChannelNotOpen otherwise): only a reporting node the regulator works with (the channel is
+    ///   opened by the permission manager on request and either party may close it) takes the regulator's
+    ///   next version; any other reporter is refused
     /// - `regulator` is an active member holding REGULATOR
     /// - `day` is not after the current block's day
     /// - `version` is not anchored yet (AnchorVersionAlreadyAnchored) and is exactly the next version of

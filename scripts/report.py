@@ -6,8 +6,8 @@
 
 Environment: REPORT_DAY (YYYY-MM-DD or day number; default: the day of the latest block, UTC),
 REPORT_REGULATOR (address; default all), REPORT_OUT (default reports), REPORT_RULES (rules file),
-REPORT_DB (SQLAlchemy URL of the index), REPORT_REPORTER (account index holding REPORTER: anchors
-the roots; default: build without anchoring).
+REPORT_DB (SQLAlchemy URL of the index), REPORT_REPORTER (account index holding REPORTER, with an
+open channel to each regulator it reports to: anchors the roots; default: build without anchoring).
 """
 
 import os

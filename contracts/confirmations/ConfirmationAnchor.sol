@@ -19,6 +19,8 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
     uint256 public constant MAX_RECORDS_PER_ROOT = 1_000_000;
     /// @notice Longest Merkle proof verifyRecord accepts (as ReportAnchor; 20 suffice for a full root).
     uint256 public constant MAX_PROOF_LENGTH = 64;
+    /// @notice Most issuers one period root may name (each one's channel is checked: one registry call each).
+    uint256 public constant MAX_PERIOD_ISSUERS = 64;
 
     bytes32 public constant REQUEST_TYPEHASH = keccak256(
         "Request(bytes32 requestId,address salesBank,address issuer,bytes32 productId,uint8 kind,uint256 amount,uint256 shares,bytes32 investorCommitment,uint64 period)"
@@ -27,7 +29,8 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
         "Confirmation(bytes32 requestId,bytes32 requestHash,address issuer,uint8 status,uint256 confirmedAmount,uint256 confirmedShares,uint64 confirmedAt)"
     );
 
-    mapping(bytes32 root => Anchor) private _anchors;
+    /// @dev Keyed by the anchoring bank first: a root is one bank's key, so no other bank can take it.
+    mapping(address bank => mapping(bytes32 root => Anchor)) private _anchors;
     mapping(bytes32 registrationId => Registration) private _registrations;
 
     constructor(IConsortiumRegistry registry_) ConsortiumManaged(registry_) EIP712("ConsortiumConfirmations", "1") {}
@@ -69,32 +72,39 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
     }
 
     /// @inheritdoc IConfirmationAnchor
-    function anchorPeriod(uint32 period, bytes32 root, uint32 count) external {
+    function anchorPeriod(uint32 period, bytes32 root, uint32 count, address[] calldata issuers) external {
         address bank = _checkRole(Roles.SALES_BANK);
+        uint256 n = issuers.length;
+        if (n == 0 || n > MAX_PERIOD_ISSUERS) revert AnchorPeriodIssuersOutOfRange(n, MAX_PERIOD_ISSUERS);
+        for (uint256 i; i < n; ++i) {
+            _checkChannel(bank, issuers[i]);
+        }
         _anchor(bank, period, root, count);
         emit PeriodAnchored(root, bank, period, count);
     }
 
-    /// @dev One fresh slot per root (the floor's one storage write); the root is its own idempotency key.
+    /// @dev One fresh slot per (bank, root) (the floor's one storage write); the root is the bank's own
+    /// idempotency key.
     function _anchor(address bank, uint32 period, bytes32 root, uint32 count) internal {
         if (root == bytes32(0)) revert AnchorZeroRoot();
         if (count == 0 || count > MAX_RECORDS_PER_ROOT) revert AnchorCountOutOfRange(count, MAX_RECORDS_PER_ROOT);
-        address anchoredBy = _anchors[root].anchoredBy;
-        if (anchoredBy != address(0)) revert AnchorRootAlreadyAnchored(root, anchoredBy);
+        Anchor storage earlier = _anchors[bank][root];
+        if (earlier.anchoredBy != address(0)) revert AnchorRootAlreadyAnchored(root, bank, earlier.period);
         // count <= MAX_RECORDS_PER_ROOT < 2**24 and timestamps fit 40 bits for 34,000 years
-        _anchors[root] =
+        _anchors[bank][root] =
             Anchor({anchoredBy: bank, anchoredAt: uint40(block.timestamp), count: uint24(count), period: period});
     }
 
     // ================================================================= views
 
     /// @inheritdoc IConfirmationAnchor
-    function anchorOf(bytes32 root) external view returns (Anchor memory) {
-        return _anchors[root];
+    function anchorOf(address bank, bytes32 root) external view returns (Anchor memory) {
+        return _anchors[bank][root];
     }
 
     /// @inheritdoc IConfirmationAnchor
     function verifyRecord(
+        address bank,
         bytes32 root,
         uint32 period,
         bytes32 recordId,
@@ -103,8 +113,8 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
         bytes32[] calldata proof
     ) external view returns (bool) {
         if (proof.length > MAX_PROOF_LENGTH) revert AnchorProofTooLong(proof.length, MAX_PROOF_LENGTH);
-        Anchor storage a = _anchors[root];
-        if (a.anchoredBy == address(0)) revert AnchorRootUnknown(root);
+        Anchor storage a = _anchors[bank][root];
+        if (a.anchoredBy == address(0)) revert AnchorRootUnknown(bank, root);
         return a.period == period
             && MerkleProof.verifyCalldata(proof, root, leafOf(period, recordId, counterparty, dataHash));
     }
@@ -174,6 +184,9 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
         signerMember = registry.memberOf(signer);
         if (signerMember != confirmation.issuer) {
             revert AnchorConfirmationWrongSigner(confirmation.requestId, confirmation.issuer, signer, signerMember);
+        }
+        if (!registry.isActive(signerMember)) {
+            revert AnchorConfirmationSignerNotActive(confirmation.requestId, signerMember, signer);
         }
     }
 }

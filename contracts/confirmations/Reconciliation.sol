@@ -28,7 +28,8 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
     IERC20 private immutable _token;
 
     mapping(bytes32 dayKey => Day) private _days;
-    mapping(bytes32 root => bytes32 dayKey) private _rootDay;
+    /// @dev Keyed by the committing bank first: a root is one bank's key, so no other bank can take it.
+    mapping(address bank => mapping(bytes32 root => bytes32 dayKey)) private _rootDay;
     // idempotency keys of recordBreaks: the first seq of a call, per day (recordedAs: entries)
     mapping(bytes32 dayKey => mapping(bytes32 firstSeq => IdempotencyKeys.Use)) private _breakBatches;
 
@@ -42,19 +43,36 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
     /// @inheritdoc IReconciliation
     function commitBilateral(address financeCompany, uint32 day, bytes32 root, uint32 count, uint128 total) external {
         address bank = _checkRoleWithChannel(Roles.BANK, financeCompany);
+        if (!registry.hasRole(financeCompany, Roles.FINANCE_COMPANY)) {
+            revert ReconciliationNotFinanceCompany(financeCompany);
+        }
         if (root == bytes32(0)) revert ReconciliationZeroRoot();
         if (count == 0 || count > MAX_RECORDS_PER_BATCH) revert ReconciliationCountOutOfRange(count, MAX_RECORDS_PER_BATCH);
-        bytes32 committedTo = _rootDay[root];
+        bytes32 committedTo = _rootDay[bank][root];
         if (committedTo != bytes32(0)) revert ReconciliationRootAlreadyCommitted(root, committedTo);
         bytes32 key = dayKey(bank, financeCompany, day);
         Day storage d = _days[key];
-        if (d.reconciled) revert ReconciliationDayClosed(key);
+        if (d.closed) revert ReconciliationDayClosed(key);
         if (d.batches >= MAX_BATCHES_PER_DAY) revert ReconciliationTooManyBatches(key, MAX_BATCHES_PER_DAY);
-        _rootDay[root] = key;
+        _rootDay[bank][root] = key;
         d.batches += 1;
         d.committedCount += count;
         d.committedTotal += total;
         emit BilateralCommitted(key, bank, financeCompany, day, root, count, total);
+    }
+
+    /// @inheritdoc IReconciliation
+    function closeDay(address bank, address financeCompany, uint32 day) external {
+        address reconciler = _checkRoleWithChannel(Roles.RECONCILER, bank);
+        _checkChannel(reconciler, financeCompany);
+        bytes32 key = dayKey(bank, financeCompany, day);
+        Day storage d = _days[key];
+        if (d.batches == 0) revert ReconciliationNothingCommitted(key);
+        uint256 notBefore = (uint256(day) + 1) * 1 days + _offset;
+        if (block.timestamp < notBefore) revert ReconciliationTooEarly(key, notBefore, block.timestamp);
+        if (d.closed) revert ReconciliationDayAlreadyClosed(key, d.batches, d.committedTotal);
+        d.closed = true;
+        emit DayClosed(key, reconciler, d.batches, d.committedCount, d.committedTotal);
     }
 
     /// @inheritdoc IReconciliation
@@ -64,9 +82,8 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
         bytes32 key = dayKey(bank, financeCompany, day);
         Day storage d = _days[key];
         if (d.batches == 0) revert ReconciliationNothingCommitted(key);
-        uint256 notBefore = (uint256(day) + 1) * 1 days + _offset;
-        if (block.timestamp < notBefore) revert ReconciliationTooEarly(key, notBefore, block.timestamp);
         if (d.reconciled) revert ReconciliationDayAlreadyReconciled(key);
+        if (!d.closed) revert ReconciliationDayNotClosed(key);
         if (s.correctedDebit != d.committedTotal || s.correctedCredit != d.committedTotal) {
             revert ReconciliationCorrectedTotalMismatch(key, s.correctedDebit, s.correctedCredit, d.committedTotal);
         }
@@ -138,8 +155,8 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
     }
 
     /// @inheritdoc IReconciliation
-    function committedDayOf(bytes32 root) external view returns (bytes32) {
-        return _rootDay[root];
+    function committedDayOf(address bank, bytes32 root) external view returns (bytes32) {
+        return _rootDay[bank][root];
     }
 
     /// @inheritdoc IReconciliation

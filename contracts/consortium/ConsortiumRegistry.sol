@@ -32,9 +32,12 @@ contract ConsortiumRegistry is IConsortiumRegistry {
 
     mapping(bytes32 channelKey => bool) private _channelOpen;
     mapping(bytes32 channelKey => bytes32 agreementHash) private _channelRequest;
+    /// @dev Who made the pending request of a pair (the request is fixed once made: see requestChannel).
+    mapping(bytes32 channelKey => address requester) private _channelRequester;
 
     mapping(bytes32 termsId => Terms) private _terms;
-    /// approvals keyed by (termsId, version, party, amendmentHash)
+    /// approvals keyed by (termsId, version, partyA, partyB, party, amendmentHash): an approval counts only
+    /// for the pair it was given for (at version 0 the terms have no parties yet)
     mapping(bytes32 approvalKey => bool) private _approved;
 
     EnumerableSet.Bytes32Set private _nodeIds;
@@ -229,8 +232,30 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (agreementHash == bytes32(0)) revert RegistryZeroHash();
         bytes32 key = _channelKey(requester, counterparty);
         if (_channelOpen[key]) revert RegistryChannelAlreadyOpen(requester, counterparty);
-        _channelRequest[key] = agreementHash;
+        bytes32 pending = _channelRequest[key];
+        if (pending != bytes32(0)) {
+            // fixed once made: the same agreement again (either party: the counterparty's consent) is
+            // accepted and changes nothing; another agreement waits until the first is opened or withdrawn
+            if (pending != agreementHash) {
+                revert RegistryChannelAlreadyRequested(requester, counterparty, _channelRequester[key], pending);
+            }
+        } else {
+            _channelRequest[key] = agreementHash;
+            _channelRequester[key] = requester;
+        }
         emit ChannelRequested(requester, counterparty, agreementHash);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function withdrawChannelRequest(address counterparty) external {
+        address caller = _requireActive(msg.sender);
+        bytes32 key = _channelKey(caller, counterparty);
+        bytes32 agreementHash = _channelRequest[key];
+        if (agreementHash == bytes32(0)) revert RegistryChannelNotRequested(caller, counterparty);
+        address requester = _channelRequester[key];
+        delete _channelRequest[key];
+        delete _channelRequester[key];
+        emit ChannelRequestWithdrawn(requester, caller == requester ? counterparty : caller, caller, agreementHash);
     }
 
     /// @inheritdoc IConsortiumRegistry
@@ -242,6 +267,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         _requireMemberActive(memberB);
         _channelOpen[key] = true;
         delete _channelRequest[key];
+        delete _channelRequester[key];
         emit ChannelOpened(memberA, memberB, msg.sender, agreementHash);
     }
 
@@ -267,7 +293,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (party != partyA && party != partyB) revert RegistryNotTermsParty(termsId, msg.sender);
         Terms storage t = _checkTermsParties(termsId, partyA, partyB);
         _requireMemberActive(party == partyA ? partyB : partyA);
-        bytes32 key = _approvalKey(termsId, t.version, party, amendmentHash);
+        bytes32 key = _approvalKey(termsId, t.version, partyA, partyB, party, amendmentHash);
         if (_approved[key]) revert RegistryAmendmentAlreadyApproved(termsId, party, amendmentHash);
         _approved[key] = true;
         emit AmendmentApproved(termsId, party, amendmentHash, t.version + 1);
@@ -279,10 +305,10 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         onlyManager
     {
         Terms storage t = _checkTermsParties(termsId, partyA, partyB);
-        if (!_approved[_approvalKey(termsId, t.version, partyA, amendmentHash)]) {
+        if (!_approved[_approvalKey(termsId, t.version, partyA, partyB, partyA, amendmentHash)]) {
             revert RegistryAmendmentNotApproved(termsId, partyA, amendmentHash);
         }
-        if (!_approved[_approvalKey(termsId, t.version, partyB, amendmentHash)]) {
+        if (!_approved[_approvalKey(termsId, t.version, partyA, partyB, partyB, amendmentHash)]) {
             revert RegistryAmendmentNotApproved(termsId, partyB, amendmentHash);
         }
         if (t.version == 0) {
@@ -371,6 +397,12 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function channelRequest(address a, address b) external view returns (address requester, bytes32 agreementHash) {
+        bytes32 key = _channelKey(a, b);
+        return (_channelRequester[key], _channelRequest[key]);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function channelOpen(address a, address b) external view returns (bool) {
         return _channelOpen[_channelKey(_memberOf(a), _memberOf(b))];
     }
@@ -454,12 +486,15 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
     }
 
-    function _approvalKey(bytes32 termsId, uint64 version, address party, bytes32 amendmentHash)
-        internal
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(termsId, version, party, amendmentHash));
+    function _approvalKey(
+        bytes32 termsId,
+        uint64 version,
+        address partyA,
+        address partyB,
+        address party,
+        bytes32 amendmentHash
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encode(termsId, version, partyA, partyB, party, amendmentHash));
     }
 
     function _checkTermsParties(bytes32 termsId, address partyA, address partyB)

@@ -44,7 +44,9 @@ contract ReportAnchor is ConsortiumManaged, IReportAnchor {
         bytes32 root,
         bytes32 rulesHash,
         uint64 recordCount
-    ) external onlyRole(Roles.REPORTER) {
+    ) external {
+        // the regulator's own reporting node: a REPORTER with an open channel to the regulator
+        _checkRoleWithChannel(Roles.REPORTER, regulator);
         if (!registry.hasRole(regulator, Roles.REGULATOR)) revert AnchorNotRegulator(regulator);
         uint32 today_ = _today();
         if (day > today_) revert AnchorDayInFuture(day, today_);

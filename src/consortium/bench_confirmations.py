@@ -60,7 +60,7 @@ def anchor_gas(proj: Any, accounts: Any) -> dict[str, float]:
             if how == "packet":
                 tx = anchor.anchorPacket(issuer.address, PERIOD, tree.root, n, {"from": bank.account})
             else:
-                tx = anchor.anchorPeriod(PERIOD, tree.root, n, {"from": bank.account})
+                tx = anchor.anchorPeriod(PERIOD, tree.root, n, [issuer.address], {"from": bank.account})
             floor = INTRINSIC + calldata_gas(_input_bytes(tx)) + FRESH_SLOT
             prefix = "anchor" if how == "packet" else "anchor_period"
             out[f"{prefix}_gas_per_record_{n}"] = round(tx.gas_used / n, 2)

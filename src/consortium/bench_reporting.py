@@ -23,9 +23,9 @@ def bench_reporting(proj: Any, accounts: Any, leaves: int = 1024) -> dict[str, i
     manager = PermissionManager("bench manager", admin, registry, "CN")
     regulator = Institution("bench regulator", reg_acc, registry, "CN")
     manager.admit(regulator, ["REGULATOR"], None)
-    manager.admit(
-        Institution("bench reporter", rep_acc, registry, "CN"), ["REPORTER"], reg_acc.address
-    )
+    reporter = Institution("bench reporter", rep_acc, registry, "CN")
+    manager.admit(reporter, ["REPORTER"], reg_acc.address)
+    manager.connect(reporter, regulator, "bench reporting agreement")  # anchors only over a channel
     anchor = proj.ReportAnchor.deploy(registry, {"from": admin})
     rules = load_rules()
     set_rules = anchor.setRules(rules.rules_hash, rules.version, {"from": admin})

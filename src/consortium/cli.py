@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--out", default="reports")
     rep.add_argument("--rules", help="reporting rules file (default config/reporting-rules.yaml)")
     rep.add_argument("--db", help="SQLAlchemy URL of the regulator's index (default SQLite under --out)")
-    rep.add_argument("--reporter", type=int, help="account index holding REPORTER (anchors the roots)")
+    rep.add_argument("--reporter", type=int, help="account index holding REPORTER, with a channel to each regulator (anchors the roots)")
     rep.set_defaults(func=cmd_report)
     ver = with_network(sub.add_parser("verify", help="verify a report.json against the on-chain root"),
                        rpc=True)

@@ -64,12 +64,15 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "addOperator": member(),
         "removeOperator": member(missing_role_error=r"RegistryNotOperator:.*"),
         "requestChannel": member(),
+        # the requester withdraws or the counterparty declines: the pair is keyed by the caller itself
+        "withdrawChannelRequest": member(),
         "closeChannel": member(),  # parties or the permission manager: tests/unit/…/test_channels.py
         "approveAmendment": member(missing_role_error=r"RegistryNotTermsParty:.*"),
     },
     "ReportAnchor": {
         # REPORTER or PERMISSION_MANAGER; a member with neither is told it lacks PERMISSION_MANAGER
         "setRules": role("REPORTER", "PERMISSION_MANAGER"),
+        # REPORTER with an open channel to the regulator (the channel is tried in tests/unit/ReportAnchor)
         "anchor": role("REPORTER"),
     },
     "ConfirmationAnchor": {
@@ -80,6 +83,7 @@ MATRIX: dict[str, dict[str, Rule]] = {
     },
     "Reconciliation": {
         "commitBilateral": role("BANK"),
+        "closeDay": role("RECONCILER"),
         "recordReconciliation": role("RECONCILER"),
         "recordBreaks": role("RECONCILER"),
         "settleDay": role("FINANCE_COMPANY"),

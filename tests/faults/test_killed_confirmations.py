@@ -1,7 +1,7 @@
 """Confirmation and reconciliation agents killed between sending and booking resume without resending.
 
-Keys: a packet's Merkle root (anchorPacket; roots are unique in ConfirmationAnchor), a bilateral
-batch's root (commitBilateral), a breaks call's (day, first seq) (recordBreaks), the day itself
+Keys: a packet's (sales bank, Merkle root) (anchorPacket), a bilateral
+batch's (bank, root) (commitBilateral), a breaks call's (day, first seq) (recordBreaks), the day itself
 (settleDay). Each agent is rebuilt over its store and key (Participant.build on the same folder).
 """
 
@@ -75,7 +75,7 @@ def test_commit_bilateral__killed_after_send__booked_once_and_resend_refused(
     ]
     root = merkle.RecordTree(recs, line.BILATERAL_TYPES).root
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, day)
-    assert recon.committedDayOf(root) == key
+    assert recon.committedDayOf(conf_cast.bank.address, root) == key
 
     fresh = build(line.PaymentClient, conf_cast.bank)
     resumed_once(fresh, line.COMMIT, key_of(root), {"dayKey": key})
@@ -164,7 +164,7 @@ def test_anchor_packet__killed_after_send__booked_once_and_resend_refused(
     with dies_after_send(agent := build(line.SalesBank, conf_cast.sales_bank)):
         agent.anchor_packet(conf_cast.issuer_a.address, items)
     root = merkle.RecordTree(bank.records_for(conf_cast.issuer_a.address, items)).root
-    assert anchor.anchorOf(root)[2] == 2
+    assert anchor.anchorOf(conf_cast.sales_bank.address, root)[2] == 2
 
     fresh = build(line.SalesBank, conf_cast.sales_bank)
     resumed_once(fresh, line.ANCHOR_PACKET, key_of(root), {})

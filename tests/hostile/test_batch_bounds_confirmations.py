@@ -27,6 +27,7 @@ def world(recon, anchor, conf_cast, past_day):
     """Day D reconciled with 101 breaks to publish; day D-1 holding 255 batches; a period root."""
     bank, fc = conf_cast.bank.account, conf_cast.fc.address
     recon.commitBilateral(fc, past_day, H, 200, 10, {"from": bank})
+    recon.closeDay(bank.address, fc, past_day, {"from": conf_cast.reconciler.account})
     recon.recordReconciliation(
         bank.address,
         fc,
@@ -38,7 +39,7 @@ def world(recon, anchor, conf_cast, past_day):
     for i in range(255):
         pipe.submit(bank, recon, "commitBilateral", fc, past_day - 1, _root(i), 1, 1, gas=200_000)
     pipe.wait()
-    anchor.anchorPeriod(1, H, 10, {"from": conf_cast.sales_bank.account})
+    anchor.anchorPeriod(1, H, 10, [conf_cast.issuer_a.address], {"from": conf_cast.sales_bank.account})
     return SimpleNamespace(
         recon=recon,
         anchor=anchor,
@@ -71,11 +72,11 @@ def _commit_count(w, n):
 
 
 def _anchor_count(w, n):
-    return w.anchor.anchorPeriod, (2, H[:31] + b"\2", n), w.cast.sales_bank.account
+    return w.anchor.anchorPeriod, (2, H[:31] + b"\2", n, [w.cast.issuer_a.address]), w.cast.sales_bank.account
 
 
 def _proof(w, n):
-    return w.anchor.verifyRecord, (H, 1, H, w.cast.issuer_a.address, H, [H] * n), w.cast.bank.account
+    return w.anchor.verifyRecord, (w.cast.sales_bank.address, H, 1, H, w.cast.issuer_a.address, H, [H] * n), w.cast.bank.account
 
 
 def _day(key):
@@ -95,7 +96,7 @@ def _committed(w, tx, n):
 
 
 def _anchored(w, tx, n):
-    assert w.anchor.anchorOf(H[:31] + b"\2")["count"] == n
+    assert w.anchor.anchorOf(w.cast.sales_bank.address, H[:31] + b"\2")["count"] == n
 
 
 def _refused_quietly(w, result, n):
@@ -122,7 +123,7 @@ BOUNDS = {
         MILLION,
         _anchor_count,
         rf"AnchorCountOutOfRange: {MILLION + 1}, {MILLION}",
-        lambda w: tuple(w.anchor.anchorOf(H[:31] + b"\2")),
+        lambda w: tuple(w.anchor.anchorOf(w.cast.sales_bank.address, H[:31] + b"\2")),
         _anchored,
     ),
     "verifyRecord proof length": Bound(

@@ -227,17 +227,25 @@ def recover_signer(domain: Domain, c: Confirmation, signature: bytes) -> str:
     return Account.recover_message(encode_typed_data(full_message=_typed(domain, c)), signature=signature)
 
 
-def check_confirmation(domain: Domain, c: Confirmation, signature: bytes, issuer_signers: set[str]) -> str:
+def check_confirmation(domain: Domain, c: Confirmation, signature: bytes, issuer_signers: set[str],
+                       issuer_active: bool = True) -> str:
     """Recover the signer and require it to be one of the issuer's signing keys; returns the signer.
 
     `issuer_signers` are the issuer's member address and its operators (registry.operatorsOf), the same
-    resolution `ConfirmationAnchor.checkConfirmation` does with `registry.memberOf`.
+    resolution `ConfirmationAnchor.checkConfirmation` does with `registry.memberOf`; `issuer_active` is
+    `registry.isActive(issuer)`: a suspended issuer's signature counts for nothing, as on chain
+    (AnchorConfirmationSignerNotActive).
     """
     signer = recover_signer(domain, c, signature)
     if signer.lower() not in {s.lower() for s in issuer_signers}:
         raise ConfirmationSignerMismatch(
             f"confirmation of request 0x{c.requestId.hex()} names issuer {c.issuer} but was signed by "
             f"{signer}, not one of that issuer's keys: refuse it and ask the issuer to re-sign"
+        )
+    if not issuer_active:
+        raise ConfirmationSignerMismatch(
+            f"confirmation of request 0x{c.requestId.hex()} is signed for {c.issuer}, which is not an "
+            "active member (suspended): it counts for nothing; wait for its reinstatement"
         )
     return signer
 

@@ -2,7 +2,7 @@
 
 Trees are built with `merkle-zeppelin` (roots and proofs match `@openzeppelin/merkle-tree`); proofs are
 checked here with the same rule as OpenZeppelin's `MerkleProof.verify`, so a record is provable by itself
-off chain exactly as `ConfirmationAnchor.verifyRecord` proves it on chain.
+off chain exactly as `ConfirmationAnchor.verifyRecord(bank, root, ...)` proves it on chain.
 """
 
 from __future__ import annotations

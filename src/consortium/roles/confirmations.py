@@ -31,7 +31,7 @@ from consortium.domain.hashing import commit, doc_hash, new_salt
 from consortium.domain.reconciliation import (
     DayResult, reconcile, record_id32, require_resolved,
 )
-from consortium.outbox import Outbox, Recorded, key_of
+from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
@@ -172,12 +172,22 @@ class SalesBank(Participant):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        # roots are unique in ConfirmationAnchor: the root is the packet's key, anchorOf its view
+        # (bank, root) is the packet's key in ConfirmationAnchor, anchorOf(bank, root) its view
         self.outbox.register_call(ANCHOR_PACKET, partial(self._tx, self.anchor.anchorPacket),
                                   self._anchored)
 
     def _anchored(self, args: list) -> Recorded | None:
-        return Recorded(None, {}) if str(self.anchor.anchorOf(args[2])[0]) != ZERO_ADDRESS else None
+        """What this bank anchored under the packet's root: None if nothing; a root of this bank's
+        anchored for another period (or by anyone else) is a conflict, never taken as this packet."""
+        by, _, count, period = self.anchor.anchorOf(self.address, args[2])
+        if str(by) == ZERO_ADDRESS:
+            return None
+        if str(by).lower() != self.address.lower() or int(period) != int(args[1]) or int(count) != int(args[3]):
+            raise OutboxConflict(
+                f"root {_h(_b(args[2]))} is anchored by {by} "
+                f"for period {period} ({count} records), not by {self.address} for period {args[1]} "
+                f"({args[3]} records): the packet is not anchored as sent; rebuild it")
+        return Recorded(None, {})
 
     # ---- registration
     def register_user(self, issuer: str, investor: qualification.Investor, profile: dict[str, Any]) -> bytes:
@@ -261,6 +271,7 @@ class SalesBank(Participant):
         out: dict[str, list[tuple[Request, Confirmation, bytes]]] = {}
         dom = self.domain()
         signers: dict[str, set[str]] = {}  # per issuer, read once per collection
+        active: dict[str, bool] = {}
         for m in self.endpoint.receive(["confirmations"]):
             for item in m.body["confirmations"]:
                 c = Confirmation.from_json(item["confirmation"])
@@ -271,7 +282,8 @@ class SalesBank(Participant):
                         f"confirmation of 0x{c.requestId.hex()} from {m.sender} names issuer {c.issuer}")
                 if req.issuer not in signers:
                     signers[req.issuer] = self.issuer_signers(req.issuer)
-                eip712.check_confirmation(dom, c, sig, signers[req.issuer])
+                    active[req.issuer] = bool(self.inst.registry.isActive(req.issuer))
+                eip712.check_confirmation(dom, c, sig, signers[req.issuer], active[req.issuer])
                 data_hash = eip712.second_transaction_hash(req, c, sig)
                 self.store.put("second", _h(c.requestId), {
                     "issuer": req.issuer, "data_hash": _h(data_hash), "signature": _h(sig),
@@ -305,7 +317,8 @@ class SalesBank(Participant):
         return tree.root
 
     def proof_of(self, request_id: bytes) -> tuple[bytes, tuple, list[bytes]]:
-        """(root, record, proof) of an anchored request, for anyone to verify on or off chain."""
+        """(root, record, proof) of an anchored request, for anyone to verify on or off chain (on chain:
+        `verifyRecord(bank, root, *record, proof)` with this bank's address, the root's anchoring bank)."""
         p = self.store.get("proof", _h(request_id))
         if p is None:
             raise KeyError(f"request 0x{request_id.hex()} was not anchored by this bank")
@@ -362,13 +375,22 @@ class PaymentClient(Participant):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        # roots are the key: commitBilateral refuses a committed root, committedDayOf tells its day
+        # (bank, root) is the key: commitBilateral refuses a root this bank committed,
+        # committedDayOf(bank, root) tells its day
         self.outbox.register_call(COMMIT, partial(self._tx, self.recon.commitBilateral),
                                   self._committed)
 
     def _committed(self, args: list) -> Recorded | None:
-        day_key = _b(str(self.recon.committedDayOf(args[2])))
-        return Recorded(None, {"dayKey": _h(day_key)}) if day_key != ZERO32 else None
+        """The day this bank committed the batch's root to: None if none; another day is a conflict."""
+        day_key = _b(str(self.recon.committedDayOf(self.address, args[2])))
+        if day_key == ZERO32:
+            return None
+        expected = _b(str(self.recon.dayKey(self.address, args[0], args[1])))
+        if day_key != expected:
+            raise OutboxConflict(
+                f"bilateral root {_h(_b(args[2]))} was committed "
+                f"by {self.address} to day key {_h(day_key)}, not to {_h(expected)} ({args[0]}, day {args[1]})")
+        return Recorded(None, {"dayKey": _h(day_key)})
 
     def record_day(self, fc: str, reconciler: str, day: int, payments: pd.DataFrame,
                    batch: int = MAX_BILATERAL_BATCH) -> list[bytes]:
@@ -467,7 +489,7 @@ class Reconciler(Participant):
         for b in batches:
             root = _b(b["root"])
             leaves = [_b(x) for x in b["leaves"]]
-            on_chain = _b(str(self.recon.committedDayOf(root))) == _b(str(key))
+            on_chain = _b(str(self.recon.committedDayOf(bank, root))) == _b(str(key))
             if on_chain and merkle.root_of_leaves(leaves) == root:
                 committed_leaves.update(leaves)
             frames.append(pd.DataFrame(b["rows"], columns=["id", "amount", "paid_at"]))
@@ -494,8 +516,18 @@ class Reconciler(Participant):
                     break
         return df
 
+    def close_day(self, bank: str, fc: str, day: int) -> Any:
+        """Close the day to new batches before reading what was committed (once: a closed day is left
+        as it is), so no batch the bank adds later can move the total this reconciler reconciles."""
+        d = self.recon.getDay(self.recon.dayKey(bank, fc, day))
+        if d[14]:  # closed already (an earlier run, or another reconciler)
+            return None
+        return self._tx(self.recon.closeDay, bank, fc, day)
+
     def reconcile_day(self, bank: str, fc: str, day: int, bilateral: list[dict[str, Any]],
                       debit: pd.DataFrame, credit: pd.DataFrame) -> DayResult:
+        """Close the day, then reconcile the copies against the batches it holds."""
+        self.close_day(bank, fc, day)
         b, leaves = self.bilateral_frame(bank, fc, day, bilateral)
         b = self.resolve(b, [debit, credit], bank, fc, leaves)
         return reconcile(b, debit, credit)
@@ -506,6 +538,7 @@ class Reconciler(Participant):
         key = self.recon.dayKey(bank, fc, day)
         d = self.recon.getDay(key)
         if not d[3]:
+            self.close_day(bank, fc, day)
             summary = (result.matched, len(result.breaks), result.presented[1], result.presented[2],
                        result.corrected_total, result.corrected_total, result.breaks_root())
             self._tx(self.recon.recordReconciliation, bank, fc, day, summary)

@@ -45,6 +45,11 @@ class Institution:
     def request_channel(self, counterparty: str, agreement: str) -> Any:
         return self.registry.requestChannel(counterparty, doc_hash(agreement), {"from": self.account})
 
+    def withdraw_channel_request(self, counterparty: str) -> Any:
+        """Withdraw this member's pending channel request with `counterparty`, or decline theirs (a
+        request is fixed once made: a new agreement is requested only after this)."""
+        return self.registry.withdrawChannelRequest(counterparty, {"from": self.account})
+
     def approve_amendment(self, terms_id: bytes, party_a: str, party_b: str, terms: bytes) -> Any:
         return self.registry.approveAmendment(terms_id, party_a, party_b, terms, {"from": self.account})
 

@@ -126,7 +126,8 @@ def run_day(ctx: DayContext) -> LineResult:
     pipe.wait()
     provable = all(merkle.verify(*bank.proof_of(q.requestId)) for q in accepted)
     sample = accepted[: min(3, len(accepted))]
-    on_chain = all(ctx.suite["ConfirmationAnchor"].verifyRecord(*_flat(bank.proof_of(q.requestId))) for q in sample)
+    on_chain = all(ctx.suite["ConfirmationAnchor"].verifyRecord(sales.address, *_flat(bank.proof_of(q.requestId)))
+                   for q in sample)
 
     # ---------------------------------------------------------------- B. reconciliation
     recon = ctx.suite["Reconciliation"]

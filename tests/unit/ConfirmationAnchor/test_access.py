@@ -11,7 +11,7 @@ TABLE = {
     "submitRegistration": ("sales_bank", lambda c: (c.issuer_a.address, H, H)),
     "decideRegistration": ("issuer_a", lambda c: (H, True, H)),
     "anchorPacket": ("sales_bank", lambda c: (c.issuer_a.address, 1, H, 1)),
-    "anchorPeriod": ("sales_bank", lambda c: (1, H, 1)),
+    "anchorPeriod": ("sales_bank", lambda c: (1, H, 1, [c.issuer_a.address])),
 }
 
 

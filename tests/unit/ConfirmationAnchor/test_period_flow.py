@@ -54,11 +54,11 @@ def test_period__several_issuers__packet_per_issuer_confirmed_and_anchored(ancho
     confirmed = bank.collect_confirmations()
     for issuer, items in confirmed.items():
         root = bank.anchor_packet(issuer, items)
-        assert anchor.anchorOf(root)[2] == len(items)
+        assert anchor.anchorOf(conf_cast.sales_bank.address, root)[2] == len(items)
     for q in reqs:
         root, rec, proof = bank.proof_of(q.requestId)
         assert merkle.verify(root, rec, proof)
-        assert anchor.verifyRecord(root, *rec, proof)
+        assert anchor.verifyRecord(conf_cast.sales_bank.address, root, *rec, proof)
 
 
 def test_anchor_packet__agent_restarted__no_double_anchor(anchor, people, conf_cast, agreed, make_request):

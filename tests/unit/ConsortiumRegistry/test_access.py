@@ -86,6 +86,7 @@ def test_table__every_state_changing_function_is_classified(registry):
         "addOperator",
         "removeOperator",
         "requestChannel",
+        "withdrawChannelRequest",
         "closeChannel",
         "approveAmendment",
     }
@@ -103,6 +104,7 @@ def test_table__every_state_changing_function_is_classified(registry):
         ("addOperator", lambda c: ("0x" + "12" * 20,)),
         ("removeOperator", lambda c: ("0x" + "12" * 20,)),
         ("requestChannel", lambda c: (c["regulator"], H)),
+        ("withdrawChannelRequest", lambda c: (c["regulator"],)),
         ("closeChannel", lambda c: (c["broker"], c["regulator"], H)),
         ("approveAmendment", lambda c: (H, c["broker"], c["regulator"], H)),
     ],

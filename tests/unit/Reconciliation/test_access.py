@@ -10,6 +10,7 @@ SUMMARY = (0, 0, 0, 0, 0, 0, b"\0" * 32)
 
 TABLE = {
     "commitBilateral": ("bank", lambda c: (c.fc.address, 1, H, 1, 1)),
+    "closeDay": ("reconciler", lambda c: (c.bank.address, c.fc.address, 1)),
     "recordReconciliation": ("reconciler", lambda c: (c.bank.address, c.fc.address, 1, SUMMARY)),
     "recordBreaks": ("reconciler", lambda c: (H, [(0, H, 1, 1, 0, 0)])),
     "settleDay": ("fc", lambda c: (c.bank.address, 1, H)),

@@ -21,7 +21,7 @@ def test_commitBilateral__count_at_and_above_max__max_accepted_above_refused(
         )
     d = recon.getDay(key)
     assert (d["committedCount"], d["batches"], d["committedTotal"]) == (MAX_RECORDS, 1, 7)
-    assert recon.committedDayOf(_root(1)) == "0x" + "00" * 32
+    assert recon.committedDayOf(bank.address, _root(1)) == "0x" + "00" * 32
 
 
 def test_commitBilateral__batch_after_the_256th__reverts_and_day_unchanged(
@@ -37,4 +37,4 @@ def test_commitBilateral__batch_after_the_256th__reverts_and_day_unchanged(
         )
     d = recon.getDay(key)
     assert (d["committedCount"], d["batches"], d["committedTotal"]) == (256, 256, 2560)
-    assert recon.committedDayOf(_root(MAX_BATCHES)) == "0x" + "00" * 32
+    assert recon.committedDayOf(bank.address, _root(MAX_BATCHES)) == "0x" + "00" * 32

@@ -116,7 +116,12 @@ def test_record__wrong_totals_or_too_early__reverts(recon, conf_cast, chain, pas
         recon.commitBilateral(conf_cast.fc.address, day, bytes([day % 256]) + H[1:], 3, 300, {"from": conf_cast.bank.account})
     ok = (3, 0, 300, 300, 300, 300, b"\0" * 32)
     with brownie.reverts(revert_pattern=r"ReconciliationTooEarly:.*"):
+        recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, today, {"from": conf_cast.reconciler.account})
+    with brownie.reverts(revert_pattern=r"ReconciliationDayNotClosed:.*"):
         recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, today, ok, {"from": conf_cast.reconciler.account})
+    with brownie.reverts(revert_pattern=r"ReconciliationDayNotClosed:.*"):
+        recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, ok, {"from": conf_cast.reconciler.account})
+    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
     for bad, err in [((3, 0, 300, 300, 299, 300, b"\0" * 32), "ReconciliationCorrectedTotalMismatch"),
                      ((3, 0, 300, 300, 300, 301, b"\0" * 32), "ReconciliationCorrectedTotalMismatch"),
                      ((4, 0, 300, 300, 300, 300, b"\0" * 32), "ReconciliationCountMismatch"),
@@ -146,6 +151,7 @@ def test_breaks__out_of_order_or_bad_cause__reverts(recon, conf_cast, past_day):
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotReconciled:.*"):
         recon.recordBreaks(key, [(0, H, 1, 1, 0, 5)], {"from": conf_cast.reconciler.account})
+    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
     recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 2, 5, 10, 10, 10, H),
                                {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationBreakOutOfOrder:.*"):
@@ -162,6 +168,7 @@ def test_settle__not_reconciled_twice_or_other_party__reverts(recon, conf_cast, 
     recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 10, {"from": conf_cast.bank.account})
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotReconciled:.*"):
         recon.settleDay(conf_cast.bank.address, past_day, H, {"from": conf_cast.fc.account})
+    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
     recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 0, 10, 10, 10, 10, b"\0" * 32),
                                {"from": conf_cast.reconciler.account})
     token.approve(recon, 10, {"from": conf_cast.fc.account})
@@ -175,7 +182,7 @@ def test_settle__not_reconciled_twice_or_other_party__reverts(recon, conf_cast, 
 def test_commit__root_again__reverts_naming_its_day(recon, conf_cast, past_day):
     recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 5, {"from": conf_cast.bank.account})
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
-    assert recon.committedDayOf(H) == key
+    assert recon.committedDayOf(conf_cast.bank.address, H) == key
     # a resend, even for another day, is refused with the day the root was committed to
     for day in (past_day, past_day - 1):
         with brownie.reverts(f"ReconciliationRootAlreadyCommitted: {H!r}, {bytes(key)!r}"):
@@ -187,6 +194,7 @@ def test_commit__root_again__reverts_naming_its_day(recon, conf_cast, past_day):
 def test_breaks__call_resent__reverts_naming_first_call(recon, conf_cast, past_day):
     recon.commitBilateral(conf_cast.fc.address, past_day, H, 3, 10, {"from": conf_cast.bank.account})
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
+    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
     recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 3, 5, 10, 10, 10, H),
                                {"from": conf_cast.reconciler.account})
     chunk = [(0, H, 1, 1, 0, 5), (1, H, 2, 2, 6, 5)]
@@ -205,6 +213,7 @@ def test_breaks__call_resent__reverts_naming_first_call(recon, conf_cast, past_d
 
 def test_settle__resent__reverts_naming_first_payment(recon, conf_cast, past_day, token, funded):
     recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 10, {"from": conf_cast.bank.account})
+    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
     recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 0, 10, 10, 10, 10, b"\0" * 32),
                                {"from": conf_cast.reconciler.account})
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
@@ -234,5 +243,6 @@ def test_engine__random_day__chain_accepts_exact_totals(recon, conf_cast, past_d
     recon.commitBilateral(conf_cast.fc.address, past_day, b"\x07" * 32, n, sum(amounts), {"from": conf_cast.bank.account})
     s = (res.matched, len(res.breaks), res.presented[1], res.presented[2], res.corrected_total,
          res.corrected_total, res.breaks_root())
+    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
     tx = recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, s, {"from": conf_cast.reconciler.account})
     assert tx.events["DayReconciled"]["corrected"] == sum(amounts)

@@ -13,6 +13,7 @@ def key(recon, conf_cast, past_day):
     bank, fc = conf_cast.bank, conf_cast.fc
     recon.commitBilateral(fc.address, past_day, H, 200, 1_000, {"from": bank.account})
     summary = (80, 120, 1_000, 1_000, 1_000, 1_000, H)
+    recon.closeDay(bank.address, fc.address, past_day, {"from": conf_cast.reconciler.account})
     recon.recordReconciliation(
         bank.address, fc.address, past_day, summary, {"from": conf_cast.reconciler.account}
     )

@@ -29,6 +29,8 @@ REFUSED = {
         "suspended_reporter": r"RegistryNotActiveMember:.*",
         "applicant": r"RegistryNotActiveMember:.*",
         "stranger": r"RegistryNotActiveMember:.*",
+        # a REPORTER, but not the regulator's: no channel with it (issue 17 item 14)
+        "other_reporter": r"RegistryChannelNotOpen:.*",
     },
 }
 ALLOWED = {"setRules": ["manager", "reporter"], "anchor": ["reporter"]}
@@ -50,6 +52,7 @@ def cast(
 ):
     suspended = admit(accounts[10], ["REPORTER"], "CN", regulator=regulator_cn)
     manager.suspend(suspended.address, "x")
+    other_reporter = admit(accounts[12], ["REPORTER"], "CN", regulator=regulator_cn)
     registry.applyForMembership(
         b"\x01" * 32,
         b"CN".ljust(32, b"\0"),
@@ -68,6 +71,7 @@ def cast(
             "regulator": regulator_cn.account,
             "broker": cn["broker"].account,
             "suspended_reporter": suspended.account,
+            "other_reporter": other_reporter.account,
             "applicant": accounts[11],
             "stranger": stranger,
         },

@@ -89,7 +89,14 @@ def test_anchor__version_not_next__reverts(
     assert report_anchor.latestVersion(regulator_cn.address, today) == 0
 
 
-def test_anchor__not_a_regulator__reverts(report_anchor, reporter, cn, rules, today):
+def test_anchor__not_a_regulator__reverts(report_anchor, reporter, cn, rules, today, connect):
+    with brownie.reverts(
+        f"RegistryChannelNotOpen: {reporter.address.lower()}, {cn['bank'].address.lower()}"
+    ):
+        report_anchor.anchor(
+            cn["bank"].address, today, 1, ROOT, rules.rules_hash, 1, {"from": reporter.account}
+        )
+    connect(reporter, cn["bank"])  # even over a channel, a member that is no regulator is refused
     with brownie.reverts(f"AnchorNotRegulator: {cn['bank'].address.lower()}"):
         report_anchor.anchor(
             cn["bank"].address, today, 1, ROOT, rules.rules_hash, 1, {"from": reporter.account}
