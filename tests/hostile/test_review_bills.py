@@ -253,7 +253,7 @@ def test_item6_default_refs__secret_salted__unpredictable_and_same_after_restart
     agent = BillClient(bill_cast.core.inst, bills, store=Store.at(path))
     other = BillClient(bill_cast.core.inst, bills, store=Store.at(tmp_path / "elsewhere.sqlite"))
     # what an outsider could derive (the old default) is not the key, and another salt gives another
-    old_default = doc_hash('["redeem", [[%d, "%s", 10000]], "0x%s"]' % (bill_id, items[0][1], "00" * 32))
+    old_default = doc_hash(f'["redeem", [[{bill_id}, "{items[0][1]}", 10000]], "0x{"00" * 32}"]')
     with dies_after_send(agent):
         agent.redeem(items)
     (row,) = agent.store.intents(kinds=[REDEEM])

@@ -129,7 +129,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
                 or (n.state == NodeState.QUOTED and n.kind == NodeKind.FINANCING)
             ]
 
-        @sf.precondition(lambda self: self._cancellable())
+        # only with two or more waiting: a cancel ends a lifecycle, and runs should still reach the
+        # signed financings the deadline rule expires
+        @sf.precondition(lambda self: len(self._cancellable()) >= 2)
         @sf.rule(i=pick)
         def cancel(self, i):
             """The requester withdraws a request nobody acted on: escrow back to the parent."""

@@ -147,7 +147,10 @@ class BillClient(_BillRole):
             lambda receipt, a: {"billId": requested_node(receipt)},
             tx=self._tx,
         )
-        for kind, fn in ((TRANSFER, self.bills.requestTransfer), (FINANCE, self.bills.requestFinancing)):
+        for kind, fn in (
+            (TRANSFER, self.bills.requestTransfer),
+            (FINANCE, self.bills.requestFinancing),
+        ):
             self.outbox.register_call(
                 kind,
                 fn,
@@ -274,7 +277,9 @@ class BillClient(_BillRole):
 
     def _transfer(self, node_id, to, amount, documents, request_ref) -> tuple[str, list]:
         doc = _hash(documents)
-        ref = self._request_ref(request_ref, ["transfer", node_id, str(to), amount, "0x" + doc.hex()])
+        ref = self._request_ref(
+            request_ref, ["transfer", node_id, str(to), amount, "0x" + doc.hex()]
+        )
         return key_of(ref), [node_id, to, amount, doc, ref]
 
     def request_financing(
@@ -339,7 +344,8 @@ class BillClient(_BillRole):
         ours on chain: (debtor, reference)); by default it is derived from the items and the
         reference under our secret salt (unpredictable to others, the same after a restart), so pass
         one to pay the same items twice (instalments). Returns the transaction (through a pipe in
-        flight until the outbox is collected), or None when the chain held the redemption already."""
+        flight until the outbox is collected), or None when the chain held the redemption
+        already."""
         nodes, holders, amounts = zip(*items) if items else ((), (), ())
         ref = ZERO32 if payment_ref is None else _hash(payment_ref)
         if batch_ref is None:
