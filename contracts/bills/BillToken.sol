@@ -47,7 +47,8 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     mapping(address debtor => mapping(bytes32 batchRef => IdempotencyKeys.Use)) private _redemptions;
 
     /// @param registry_ the consortium registry
-    /// @param cash_ deposit token for on-chain payments, or zero (payments recorded by reference only)
+    /// @param cash_ deposit token for on-chain payments, or zero (payments declared off chain, each
+    /// confirmed by its payee)
     /// @param uri_ ERC-1155 metadata URI template
     constructor(IConsortiumRegistry registry_, IDepositToken cash_, string memory uri_)
         ERC1155(uri_)

@@ -414,3 +414,45 @@ def test_item15_agent_transfer_twice__one_node(bills, bill_cast, make_bill):
     assert first == again and tx is not None and tx2 is None
     assert bills.node(first)["kind"] == NodeKind.TRANSFER and bills.locked(first) == 1_00
     assert bill_cast.tier1.holding(bill_id) == FACE - 1_00
+
+
+# ============================================================================ the exits' other refusals
+
+
+def test_exits__unknown_node_zero_reason_unknown_declaration__named_refusals(
+    bills, bill_cast, held
+):
+    holder = bill_cast.tier2a
+    for call in (
+        lambda: holder.cancel_request(999_999, "x"),
+        lambda: holder.expire(999_999, "x"),
+        lambda: bills.deadlineOf(999_999),
+    ):
+        with brownie.reverts(revert_pattern=r"BillUnknownNode: 999999"):
+            call()
+    fin, _ = holder.request_financing(held, AMOUNT, "financing request")
+    acct = {"from": holder.inst.account}
+    with brownie.reverts(revert_pattern=r"BillZeroHash"):
+        bills.cancelRequest(fin, b"\0" * 32, acct)
+    with brownie.reverts(revert_pattern=r"BillZeroHash"):
+        bills.expireRequest(fin, b"\0" * 32, acct)
+    for call in (lambda: holder.confirm_payment(7), lambda: holder.withdraw_payment(7)):
+        with brownie.reverts(revert_pattern=r"BillUnknownPayment: 7"):
+            call()
+    assert tuple(bills.payment(7))[3] == PaymentKind.NONE
+
+
+def test_item10_disbursement_declared_then_financing_expired__confirm_refused_payer_withdraws(
+    bills, bill_cast, usd_bill, transfer, chain
+):
+    node = transfer(bill_cast.tier1, usd_bill, bill_cast.tier2a, AMOUNT)
+    fin, _ = _financed_to_audit(bill_cast, node)
+    (declared,) = bill_cast.factor.declarations(bill_cast.factor.disburse(fin, "USD wire 8"))
+    warp(chain, int(bills.deadlineOf(fin)))
+    bill_cast.tier2a.expire(fin, "the wire never came")
+    assert bill_cast.tier2a.holding(node) == AMOUNT
+    with brownie.reverts(revert_pattern=r"BillNodeState:.*"):
+        bill_cast.tier2a.confirm_payment(declared)
+    warp(chain, int(bills.payment(declared)["deadline"]))
+    bill_cast.factor.withdraw_payment(declared)
+    assert bills.balanceOf(bill_cast.factor.address, fin) == 0

@@ -57,6 +57,26 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             return [(nid, h) for (nid, h), v in self.m.balances.items() if v > 0 and h in by_addr]
 
         # ------------------------------------------------------------ rules
+        @sf.initialize(face=st.integers(2, 10**8))
+        def signed_financing(self, face):
+            """Every run starts with a live bill and a financing of half of it the holder signed, so
+            the deadline's exit (and disbursement before it) is always within reach."""
+            core, holder, factor = bill_cast.core, bill_cast.tier1, bill_cast.factor
+            bill_id, _ = core.request_issue(holder.address, face, maturity, f"po {self.m.next_id}")
+            assert bill_id == self.m.issue(core.address, holder.address, face)
+            holder.review(bill_id, True, "ok")
+            bill_cast.auditor.audit(bill_id, True, "ok")
+            self.m.advance(bill_id, NodeState.REVIEWED)
+            self.m.deliver(bill_id)
+            fin, _ = holder.request_financing(
+                bill_id, face // 2, "fin", request_ref=f"f {next(serial)}"
+            )
+            assert fin == self.m.request(bill_id, holder.address, None, face // 2, NodeKind.FINANCING)
+            factor.quote(fin, 500, "agreement")
+            holder.accept_financing(fin, "agreement", factor.address, 500)
+            self.m.advance(fin, NodeState.AGREED, receiver=factor.address)
+            self.deadline[fin] = int(bills.deadlineOf(fin))
+
         @sf.precondition(lambda self: len(self._nodes(NodeState.REQUESTED, NodeState.REVIEWED)) < 3)
         @sf.rule(receiver=st.integers(1, 3), face=st.integers(1, 10**8))
         def request_issue(self, receiver, face):
