@@ -30,7 +30,19 @@ pragma solidity ^0.8.24;
 /// Cash: where the contract was deployed with a deposit token (`cash()`), a zero payment reference
 /// means "pay on chain": the contract moves the deposit as the token's settlement agent (a CASH_ISSUER
 /// member must call `DepositToken.setSettlementAgent(bill contract, true)`). A non-zero reference
-/// records a payment made off chain.
+/// declares a payment made off chain, allowed only for a bill the cash token cannot pay (no token, or
+/// another currency: BillOffChainPaymentRefused otherwise). A declaration moves nothing: the payee
+/// confirms receipt (`confirmPayment`), which burns the redeemed holding or delivers the financed one;
+/// an unconfirmed declaration may be withdrawn by its payer after PAYMENT_CONFIRMATION_WINDOW.
+///
+/// Exits: the requester cancels a request nobody acted on (`cancelRequest`: an issue or transfer
+/// before its review, a financing before the holder signs); any pending node can be expired by its
+/// requester or an auditor after its deadline (`expireRequest`: the bill's maturity, or for a financing
+/// the holder signed, FINANCING_WINDOW after the signature, capped at maturity). Either returns the
+/// escrow to the parent node, or cancels the bill for an issue.
+///
+/// Idempotency keys are scoped to their owner: a debtor's trade documents (`requestIssue`), a holder's
+/// request reference (`requestTransfer`, `requestFinancing`), a debtor's redemption reference (`redeem`).
 interface IBillToken {
     /// @notice Lifecycle of a bill (the original debt).
     enum BillStatus {
@@ -59,7 +71,14 @@ interface IBillToken {
         Agreed, // financing: the holder signed the factor's agreement too
         Audited, // financing: auditor approved; waiting for the disbursement
         Valid, // delivered: the holder's balance is spendable
-        Rejected // rejected at any step: amount returned (or the bill cancelled)
+        Rejected // rejected, cancelled or expired: amount returned (or the bill cancelled)
+    }
+
+    /// @notice What an off-chain payment declaration pays for.
+    enum PaymentKind {
+        None,
+        Redemption, // the debtor paid a holder at maturity: confirmation burns the holding
+        Disbursement // the factor paid the holder: confirmation delivers the financed amount
     }
 
     /// @notice Steps folded into a node's evidence digest.
@@ -70,7 +89,9 @@ interface IBillToken {
         Audit,
         Quote,
         Agree,
-        Disburse
+        Disburse,
+        Cancel,
+        Expire
     }
 
     /// @notice The original debt.
@@ -102,9 +123,21 @@ interface IBillToken {
         address factor;
         uint16 rateBps;
         bool holderSigned;
+        uint64 deadline; // set when the holder signs: min(signature + FINANCING_WINDOW, maturity)
         uint128 amount;
         uint128 proceeds;
         bytes32 agreementHash;
+    }
+
+    /// @notice A payer's declaration of an off-chain payment, waiting for the payee's confirmation.
+    struct PaymentDeclaration {
+        address payer;
+        uint64 deadline; // the payer may withdraw it from then on
+        address payee;
+        PaymentKind kind;
+        uint64 nodeId;
+        uint128 amount;
+        bytes32 paymentRef;
     }
 
     // ----------------------------------------------------------------- events
@@ -144,6 +177,32 @@ interface IBillToken {
     event BillRedeemed(uint256 indexed nodeId, uint256 indexed billId, address indexed holder, uint256 amount, bytes32 paymentRef);
     event BillSettled(uint256 indexed billId, address indexed debtor, uint256 faceValue);
     event BillMarkedOverdue(uint256 indexed billId, address indexed debtor, address indexed markedBy, uint256 outstanding);
+    event BillRequestCancelled(
+        uint256 indexed nodeId, uint256 indexed billId, address indexed requester, NodeKind kind, uint256 amount, bytes32 reasonHash
+    );
+    event BillRequestExpired(
+        uint256 indexed nodeId,
+        uint256 indexed billId,
+        address indexed expiredBy,
+        NodeKind kind,
+        NodeState state,
+        uint256 amount,
+        bytes32 reasonHash
+    );
+    event BillPaymentDeclared(
+        uint256 indexed declarationId,
+        uint256 indexed nodeId,
+        address indexed payer,
+        address payee,
+        PaymentKind kind,
+        uint256 amount,
+        bytes32 paymentRef,
+        uint64 deadline
+    );
+    event BillPaymentConfirmed(
+        uint256 indexed declarationId, uint256 indexed nodeId, address indexed payee, uint256 amount, bytes32 paymentRef
+    );
+    event BillPaymentWithdrawn(uint256 indexed declarationId, uint256 indexed nodeId, address indexed payer, uint256 amount);
 
     // ----------------------------------------------------------------- errors
     error BillZeroAmount();
@@ -175,8 +234,34 @@ interface IBillToken {
     error BillBatchLengthMismatch(uint256 nodes, uint256 holders, uint256 amounts);
     error BillLineageTooDeep(uint256 nodeId, uint256 depth, uint256 max);
     error BillDirectTransferDisabled(address operator);
-    error BillDocumentsAlreadyIssued(bytes32 docHash, uint256 billId, uint256 blockNumber);
-    error BillRedemptionRefUsed(bytes32 batchRef, uint256 count, uint256 blockNumber);
+    error BillDocumentsAlreadyIssued(address debtor, bytes32 docHash, uint256 billId, uint256 blockNumber);
+    error BillRedemptionRefUsed(address debtor, bytes32 batchRef, uint256 count, uint256 blockNumber);
+    /// @notice The holder used `requestRef` already, for the request that created `nodeId`.
+    error BillRequestRefUsed(address holder, bytes32 requestRef, uint256 nodeId, uint256 blockNumber);
+    /// @notice `receiver` is an operator address acting for `member`, not a member's own address.
+    error BillReceiverNotMemberAddress(address receiver, address member);
+    /// @notice Only the node's requester may cancel it.
+    error BillNotRequester(uint256 nodeId, address caller, address requester);
+    /// @notice The node was acted on already (reviewed, or a financing signed), or is finished.
+    error BillNotCancellable(uint256 nodeId, NodeKind kind, NodeState state);
+    /// @notice The node is delivered (Valid) or finished (Rejected): nothing to expire.
+    error BillNotExpirable(uint256 nodeId, NodeState state);
+    /// @notice Only the node's requester or an auditor may expire it.
+    error BillNotRequesterOrAuditor(uint256 nodeId, address caller, address requester);
+    /// @notice The node's deadline has not come yet.
+    error BillDeadlineNotReached(uint256 nodeId, uint256 deadline, uint256 timestamp);
+    /// @notice The financing's deadline passed: it can only be expired now.
+    error BillDisbursementDeadlinePassed(uint256 nodeId, uint256 deadline, uint256 timestamp);
+    /// @notice The bill can be paid on chain (a cash token in its currency): no off-chain declaration.
+    error BillOffChainPaymentRefused(uint256 billId, bytes32 currency);
+    /// @notice No pending payment declaration under this id (never made, confirmed or withdrawn).
+    error BillUnknownPayment(uint256 declarationId);
+    /// @notice Only the declaration's payee may confirm it.
+    error BillNotPayee(uint256 declarationId, address caller, address payee);
+    /// @notice Only the declaration's payer may withdraw it.
+    error BillNotPayer(uint256 declarationId, address caller, address payer);
+    /// @notice The payee still has time to confirm the declaration.
+    error BillPaymentNotExpired(uint256 declarationId, uint256 deadline, uint256 timestamp);
 
     // ----------------------------------------------------------------- issue (开单)
     /// @notice Request to issue a bill on the caller (the debtor) to `receiver`, locked in escrow until
@@ -188,15 +273,17 @@ interface IBillToken {
     /// @param docHash hash of the underlying trade documents (contract, invoice, delivery note)
     /// @param requireChannel whether every move of this bill needs an open registry channel
     /// @return billId the new bill id (also the id of its root lineage node)
-    /// @dev `docHash` is the issue's idempotency key (one storage slot per bill): one set of trade
-    /// documents backs one bill, so a resent issue (or a second bill on the same invoice) is refused
-    /// with BillDocumentsAlreadyIssued(docHash, billId, blockNumber) unless that bill was cancelled;
-    /// billOfDocuments answers for a hash.
+    /// @dev (debtor, `docHash`) is the issue's idempotency key (one storage slot per bill): one set of
+    /// trade documents backs one bill of that debtor, so a resent issue is refused with
+    /// BillDocumentsAlreadyIssued(debtor, docHash, billId, blockNumber) unless that bill was cancelled;
+    /// billOfDocuments answers for a debtor and hash. Scoped to the debtor: another member issuing on
+    /// the same hash blocks nothing of ours.
     /// Requirements:
     /// - caller holds SUPPLY_CHAIN_CLIENT
-    /// - receiver is another active member holding SUPPLY_CHAIN_CLIENT; channel open if required
+    /// - receiver is another member's own address (not an operator: BillReceiverNotMemberAddress),
+    ///   active and holding SUPPLY_CHAIN_CLIENT; channel open if required
     /// - 0 < faceValue <= type(uint128).max; maturity in the future; docHash and currency non-zero
-    /// - no bill issued on `docHash` unless it was cancelled
+    /// - no bill of the caller issued on `docHash` unless it was cancelled
     function requestIssue(
         address receiver,
         uint256 faceValue,
@@ -220,26 +307,34 @@ interface IBillToken {
     /// Requirements:
     /// - caller holds AUDITOR
     /// - issue/transfer node in state Reviewed, or financing node in state Agreed; auditHash non-zero
-    /// - an approval of a transfer or financing happens before maturity
+    /// - an approval happens before maturity; an approval of an issue or transfer needs the receiver
+    ///   still active (RegistryNotActiveMember otherwise: it may have been suspended since its review)
     function audit(uint256 nodeId, bool approved, bytes32 auditHash) external;
 
     // ----------------------------------------------------------------- transfer, split (转单)
     /// @notice Request to transfer `amount` of the caller's holding of `nodeId` to `to` (all of it or
     /// a split). The amount is locked in escrow on a new child node until review and audit.
+    /// @param requestRef the holder's reference of this request, its idempotency key (scoped to the
+    /// holder; `requestOf` answers for it): a resent request is refused with BillRequestRefUsed
     /// @return newNodeId the child node `to` will hold
     /// Requirements:
-    /// - caller holds SUPPLY_CHAIN_CLIENT; `to` another active member holding SUPPLY_CHAIN_CLIENT
+    /// - caller holds SUPPLY_CHAIN_CLIENT; `to` another member's own address, active, holding
+    ///   SUPPLY_CHAIN_CLIENT
     /// - node Valid, its bill Active and not matured; 0 < amount <= caller's balance of the node
     /// - channel open if the bill requires one; lineage depth below MAX_LINEAGE_DEPTH
-    function requestTransfer(uint256 nodeId, address to, uint256 amount, bytes32 docHash)
+    /// - requestRef non-zero and never used by the caller (BillRequestRefUsed)
+    function requestTransfer(uint256 nodeId, address to, uint256 amount, bytes32 docHash, bytes32 requestRef)
         external
         returns (uint256 newNodeId);
 
     // ----------------------------------------------------------------- financing (融资)
     /// @notice Ask any factor to finance `amount` of the caller's holding (publicised by the event).
     /// The amount is locked in escrow on a new financing node.
+    /// @param requestRef the holder's reference of this request (as requestTransfer's; same key space)
     /// Requirements: as requestTransfer, without a receiver.
-    function requestFinancing(uint256 nodeId, uint256 amount, bytes32 docHash) external returns (uint256 finNodeId);
+    function requestFinancing(uint256 nodeId, uint256 amount, bytes32 docHash, bytes32 requestRef)
+        external
+        returns (uint256 finNodeId);
 
     /// @notice A factor accepts a financing request at an annual discount rate and proposes the
     /// agreement (its hash); the factor's call is its approval of that agreement.
@@ -252,6 +347,8 @@ interface IBillToken {
     function quoteFinancing(uint256 finNodeId, uint16 rateBps, bytes32 agreementHash) external;
 
     /// @notice The holder signs (or declines) the factor's agreement. Declining returns the amount.
+    /// Signing starts the financing's deadline: audit and disbursement must happen before
+    /// min(now + FINANCING_WINDOW, maturity), after which the holder or an auditor may expire it.
     /// @dev The holder names the terms it saw (agreement hash, factor, rate): the agreement hash is
     /// public once quoted, so without the factor and the rate another factor could front-run the quote
     /// with the same hash at a worse rate and the holder's signature would accept those terms instead.
@@ -263,29 +360,68 @@ interface IBillToken {
     function acceptFinancing(uint256 finNodeId, bool accepted, bytes32 agreementHash, address factor, uint16 rateBps)
         external;
 
-    /// @notice The factor pays the holder and receives the financed amount of the bill, atomically:
-    /// with `paymentRef` zero the proceeds move on chain in the deposit token, otherwise `paymentRef`
-    /// records the off-chain payment.
+    /// @notice The factor pays the holder and receives the financed amount of the bill: with
+    /// `paymentRef` zero the proceeds move on chain in the deposit token, atomically with the bill;
+    /// otherwise the factor only declares an off-chain payment under `paymentRef` (BillPaymentDeclared)
+    /// and the bill moves when the holder confirms receipt (`confirmPayment`).
     /// Requirements:
     /// - caller holds ASSET_MANAGER and is the quoting factor; node Audited; bill not matured
+    /// - before the financing's deadline (BillDisbursementDeadlinePassed)
     /// - on-chain payment: a deposit token in the bill's currency, this contract its settlement agent,
     ///   the factor's deposit balance covering the proceeds
+    /// - off-chain declaration: no deposit token in the bill's currency (BillOffChainPaymentRefused)
     function disburseFinancing(uint256 finNodeId, bytes32 paymentRef) external;
+
+    // ----------------------------------------------------------------- exits
+    /// @notice The requester withdraws a request nobody acted on: an issue or transfer before its
+    /// review, a financing before the holder signed a quote (Requested or Quoted). The escrow returns
+    /// to the parent node (an issue's bill is cancelled, freeing its documents).
+    /// Requirements:
+    /// - caller holds SUPPLY_CHAIN_CLIENT and is the node's requester (BillNotRequester)
+    /// - node Requested, or a financing node Quoted (BillNotCancellable); reasonHash non-zero
+    function cancelRequest(uint256 nodeId, bytes32 reasonHash) external;
+
+    /// @notice Expire a pending node past its deadline (`deadlineOf`): the bill's maturity, or for a
+    /// financing the holder signed, its FINANCING_WINDOW deadline. The escrow returns to the parent
+    /// node (an issue's bill is cancelled).
+    /// Requirements:
+    /// - caller an active member: the node's requester or an AUDITOR (BillNotRequesterOrAuditor)
+    /// - node neither Valid nor Rejected (BillNotExpirable); reasonHash non-zero
+    /// - now >= the node's deadline (BillDeadlineNotReached)
+    function expireRequest(uint256 nodeId, bytes32 reasonHash) external;
+
+    // ----------------------------------------------------------------- off-chain payments
+    /// @notice The payee confirms it received the off-chain payment declared under `declarationId`:
+    /// a redemption burns the holding (BillRedeemed), a disbursement delivers the financed amount to
+    /// the factor (BillFinancingDisbursed).
+    /// Requirements:
+    /// - caller an active member, the declaration's payee (BillNotPayee); declaration pending
+    ///   (BillUnknownPayment)
+    /// - redemption: node Valid, bill Active or Overdue, the payee still holding the amount
+    /// - disbursement: node still Audited (not expired), the factor still active
+    function confirmPayment(uint256 declarationId) external;
+
+    /// @notice The payer withdraws a declaration its payee did not confirm in time.
+    /// Requirements: caller an active member, the declaration's payer (BillNotPayer); declaration
+    /// pending (BillUnknownPayment); now >= its deadline (BillPaymentNotExpired).
+    function withdrawPayment(uint256 declarationId) external;
 
     // ----------------------------------------------------------------- redemption
     /// @notice The debtor pays holders at or after maturity; paid amounts are burned. Partial amounts
     /// and several holdings per call are allowed.
-    /// @dev `batchRef` is the redemption's idempotency key (one storage slot per call): a resent
-    /// redemption is refused with BillRedemptionRefUsed(batchRef, count, blockNumber) instead of paying
-    /// twice; redemptionOf answers for a reference.
-    /// @param batchRef the debtor's reference of this redemption (its payment order), unique
-    /// @param paymentRef zero: pay on chain in deposits; otherwise the off-chain payment's reference
+    /// @dev (debtor, `batchRef`) is the redemption's idempotency key (one storage slot per call): a
+    /// resent redemption is refused with BillRedemptionRefUsed(debtor, batchRef, count, blockNumber)
+    /// instead of paying twice; redemptionOf answers for a debtor and reference.
+    /// @param batchRef the debtor's reference of this redemption (its payment order), unique per debtor
+    /// @param paymentRef zero: pay on chain in deposits; otherwise declare an off-chain payment per
+    /// holding (BillPaymentDeclared), burned when each holder confirms it (`confirmPayment`)
     /// Requirements:
     /// - caller holds SUPPLY_CHAIN_CLIENT and is the debtor of every node's bill
     /// - arrays of equal length, at most MAX_REDEMPTION_BATCH
     /// - batchRef non-zero (BillZeroHash) and never used (BillRedemptionRefUsed)
     /// - each bill Active or Overdue and matured; each node Valid; 0 < amount <= holder's balance
     /// - paymentRef zero: deposit token in the bill's currency and enough debtor deposits
+    /// - paymentRef non-zero: no deposit token in the bill's currency (BillOffChainPaymentRefused)
     function redeem(
         bytes32 batchRef,
         uint256[] calldata nodeIds,
@@ -311,14 +447,24 @@ interface IBillToken {
     /// @notice The path from `nodeId` back to its original bill: [nodeId, parent, …, billId].
     function lineage(uint256 nodeId) external view returns (uint256[] memory ids, Node[] memory nodes);
 
-    /// @notice The bill issued on the trade documents `docHash`, and the block of its issue request.
+    /// @notice The bill `debtor` issued on the trade documents `docHash`, and the block of its request.
     /// @return billId zero if none (a cancelled bill's documents may be issued again: read its status)
-    function billOfDocuments(bytes32 docHash) external view returns (uint256 billId, uint256 blockNumber);
+    function billOfDocuments(address debtor, bytes32 docHash) external view returns (uint256 billId, uint256 blockNumber);
 
-    /// @notice Whether a redemption was made under `batchRef`.
-    /// @return count holdings it paid (0: never used)
+    /// @notice The node `holder`'s transfer or financing request `requestRef` created, and its block.
+    /// @return nodeId zero if the reference was never used
+    function requestOf(address holder, bytes32 requestRef) external view returns (uint256 nodeId, uint256 blockNumber);
+
+    /// @notice Whether `debtor` made a redemption under `batchRef`.
+    /// @return count holdings it paid or declared (0: never used)
     /// @return blockNumber the block of the redemption (0: never used)
-    function redemptionOf(bytes32 batchRef) external view returns (uint256 count, uint256 blockNumber);
+    function redemptionOf(address debtor, bytes32 batchRef) external view returns (uint256 count, uint256 blockNumber);
+
+    /// @notice A pending off-chain payment declaration (kind None once confirmed or withdrawn).
+    function payment(uint256 declarationId) external view returns (PaymentDeclaration memory);
+
+    /// @notice When a pending node may be expired (`expireRequest`).
+    function deadlineOf(uint256 nodeId) external view returns (uint256);
 
     /// @notice Face value not yet redeemed.
     function outstanding(uint256 billId) external view returns (uint256);

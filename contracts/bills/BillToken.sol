@@ -25,19 +25,30 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     uint256 public constant MAX_RATE_BPS = 10_000;
     /// @dev 10,000 bps × 365 days: discount = floor(amount × rateBps × days / DISCOUNT_DENOMINATOR).
     uint256 private constant DISCOUNT_DENOMINATOR = 3_650_000;
+    /// @notice Time a financing has, from the holder's agreement, to be audited and disbursed (capped
+    /// at the bill's maturity); after it the holder or an auditor may expire the financing.
+    uint256 public constant FINANCING_WINDOW = 7 days;
+    /// @notice Time a payee has to confirm an off-chain payment before the payer may withdraw it.
+    uint256 public constant PAYMENT_CONFIRMATION_WINDOW = 7 days;
 
     IDepositToken private immutable _cash;
     uint64 private _next = 1;
+    uint64 private _nextPayment = 1;
     mapping(uint256 billId => Bill) private _bills;
     mapping(uint256 nodeId => Node) private _nodes;
     mapping(uint256 finNodeId => Financing) private _financings;
-    // idempotency keys, one slot per bill or redemption batch: the trade documents of an issue
-    // (recordedAs: the bill id), the debtor's reference of a redemption (recordedAs: holdings paid)
-    mapping(bytes32 docHash => IdempotencyKeys.Use) private _issueDocs;
-    mapping(bytes32 batchRef => IdempotencyKeys.Use) private _redemptions;
+    mapping(uint256 declarationId => PaymentDeclaration) private _payments;
+    // idempotency keys, one slot per bill, request or redemption batch, each scoped to its owner (nobody
+    // can burn another member's key): the trade documents of a debtor's issue (recordedAs: the bill
+    // id), a holder's reference of a transfer or financing request (recordedAs: the node id), the
+    // debtor's reference of a redemption (recordedAs: holdings paid or declared)
+    mapping(address debtor => mapping(bytes32 docHash => IdempotencyKeys.Use)) private _issueDocs;
+    mapping(address holder => mapping(bytes32 requestRef => IdempotencyKeys.Use)) private _requests;
+    mapping(address debtor => mapping(bytes32 batchRef => IdempotencyKeys.Use)) private _redemptions;
 
     /// @param registry_ the consortium registry
-    /// @param cash_ deposit token for on-chain payments, or zero (payments recorded by reference only)
+    /// @param cash_ deposit token for on-chain payments, or zero (payments declared off chain, each
+    /// confirmed by its payee)
     /// @param uri_ ERC-1155 metadata URI template
     constructor(IConsortiumRegistry registry_, IDepositToken cash_, string memory uri_)
         ERC1155(uri_)
@@ -64,11 +75,11 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         if (maturity <= block.timestamp) revert BillMaturityInPast(maturity, block.timestamp);
         _checkReceiver(debtor, receiver, requireChannel);
         billId = _next++;
-        IdempotencyKeys.Use memory earlier = _issueDocs[docHash];
+        IdempotencyKeys.Use memory earlier = _issueDocs[debtor][docHash];
         if (earlier.blockNumber != 0 && _bills[earlier.recordedAs].status != BillStatus.Cancelled) {
-            revert BillDocumentsAlreadyIssued(docHash, earlier.recordedAs, earlier.blockNumber);
+            revert BillDocumentsAlreadyIssued(debtor, docHash, earlier.recordedAs, earlier.blockNumber);
         }
-        _issueDocs.record(docHash, billId);
+        _issueDocs[debtor].record(docHash, billId);
         _bills[billId] = Bill({
             debtor: debtor,
             maturity: maturity,
@@ -127,6 +138,8 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
             if (kind == NodeKind.Financing) {
                 n.state = NodeState.Audited;
             } else {
+                // the receiver may have been suspended since its review (RegistryNotActiveMember)
+                _checkActive(n.to);
                 if (kind == NodeKind.Issue) b.status = BillStatus.Active;
                 n.state = NodeState.Valid;
                 _deliver(nodeId, n.to, balanceOf(address(this), nodeId));
@@ -138,11 +151,12 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     // ================================================================= transfer, split
 
     /// @inheritdoc IBillToken
-    function requestTransfer(uint256 nodeId, address to, uint256 amount, bytes32 docHash)
+    function requestTransfer(uint256 nodeId, address to, uint256 amount, bytes32 docHash, bytes32 requestRef)
         external
         returns (uint256 newNodeId)
     {
         address holder = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        _claimRequest(holder, requestRef);
         uint256 billId;
         (newNodeId, billId) = _split(nodeId, holder, to, amount, docHash, NodeKind.Transfer);
         emit BillTransferRequested(newNodeId, billId, holder, to, nodeId, amount, docHash);
@@ -151,8 +165,12 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     // ================================================================= financing
 
     /// @inheritdoc IBillToken
-    function requestFinancing(uint256 nodeId, uint256 amount, bytes32 docHash) external returns (uint256 finNodeId) {
+    function requestFinancing(uint256 nodeId, uint256 amount, bytes32 docHash, bytes32 requestRef)
+        external
+        returns (uint256 finNodeId)
+    {
         address holder = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        _claimRequest(holder, requestRef);
         uint256 billId;
         (finNodeId, billId) = _split(nodeId, holder, address(0), amount, docHash, NodeKind.Financing);
         emit BillFinancingRequested(finNodeId, billId, holder, nodeId, amount, docHash);
@@ -186,6 +204,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
             factor: factor,
             rateBps: rateBps,
             holderSigned: false,
+            deadline: 0,
             amount: uint128(amount),
             proceeds: uint128(proceeds),
             agreementHash: agreementHash
@@ -212,6 +231,9 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         n.evidence = _chain(n.evidence, EvidenceStep.Agree, holder, agreementHash, accepted);
         if (accepted) {
             f.holderSigned = true;
+            uint64 maturity = _bills[n.billId].maturity;
+            uint256 deadline = block.timestamp + FINANCING_WINDOW;
+            f.deadline = deadline < maturity ? uint64(deadline) : maturity;
             n.state = NodeState.Agreed;
         } else {
             _reject(finNodeId, n);
@@ -229,16 +251,91 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         Bill storage b = _bills[billId];
         _requireNotMatured(billId, b.maturity);
         Financing storage f = _financings[finNodeId];
-        uint256 amount = f.amount;
-        uint256 proceeds = f.proceeds;
-        address holder = n.from;
-        n.state = NodeState.Valid;
-        n.evidence = _chain(n.evidence, EvidenceStep.Disburse, factor, paymentRef, true);
-        // pay before delivering: the delivery calls the factor's ERC-1155 hook, so every effect and the
-        // cash leg are done by then (checks-effects-interactions; tests/hostile/test_reentrancy.py)
-        if (paymentRef == bytes32(0)) _payCash(billId, b.currency, factor, holder, proceeds);
-        _deliver(finNodeId, factor, amount);
-        emit BillFinancingDisbursed(finNodeId, billId, factor, holder, amount, proceeds, paymentRef);
+        if (block.timestamp >= f.deadline) {
+            revert BillDisbursementDeadlinePassed(finNodeId, f.deadline, block.timestamp);
+        }
+        if (paymentRef != bytes32(0)) {
+            // off chain: only a declaration; the holder's confirmation delivers (confirmPayment)
+            _declare(billId, b.currency, PaymentKind.Disbursement, finNodeId, factor, n.from, f.proceeds, paymentRef);
+            return;
+        }
+        _disburse(finNodeId, n, billId, factor, paymentRef);
+    }
+
+    // ================================================================= exits
+
+    /// @inheritdoc IBillToken
+    function cancelRequest(uint256 nodeId, bytes32 reasonHash) external {
+        address requester = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        Node storage n = _nodes[nodeId];
+        NodeState state = n.state;
+        if (state == NodeState.None) revert BillUnknownNode(nodeId);
+        if (requester != n.from) revert BillNotRequester(nodeId, requester, n.from);
+        NodeKind kind = n.kind;
+        if (state != NodeState.Requested && !(kind == NodeKind.Financing && state == NodeState.Quoted)) {
+            revert BillNotCancellable(nodeId, kind, state);
+        }
+        if (reasonHash == bytes32(0)) revert BillZeroHash();
+        uint256 amount = balanceOf(address(this), nodeId);
+        n.evidence = _chain(n.evidence, EvidenceStep.Cancel, requester, reasonHash, true);
+        _reject(nodeId, n);
+        emit BillRequestCancelled(nodeId, n.billId, requester, kind, amount, reasonHash);
+    }
+
+    /// @inheritdoc IBillToken
+    function expireRequest(uint256 nodeId, bytes32 reasonHash) external {
+        address caller = _checkActive(msg.sender);
+        Node storage n = _nodes[nodeId];
+        NodeState state = n.state;
+        if (state == NodeState.None) revert BillUnknownNode(nodeId);
+        if (state == NodeState.Valid || state == NodeState.Rejected) revert BillNotExpirable(nodeId, state);
+        if (caller != n.from && !registry.hasRole(msg.sender, Roles.AUDITOR)) {
+            revert BillNotRequesterOrAuditor(nodeId, caller, n.from);
+        }
+        if (reasonHash == bytes32(0)) revert BillZeroHash();
+        uint256 deadline = _deadline(nodeId, n);
+        if (block.timestamp < deadline) revert BillDeadlineNotReached(nodeId, deadline, block.timestamp);
+        uint256 amount = balanceOf(address(this), nodeId);
+        n.evidence = _chain(n.evidence, EvidenceStep.Expire, caller, reasonHash, true);
+        _reject(nodeId, n);
+        emit BillRequestExpired(nodeId, n.billId, caller, n.kind, state, amount, reasonHash);
+    }
+
+    // ================================================================= off-chain payments
+
+    /// @inheritdoc IBillToken
+    function confirmPayment(uint256 declarationId) external {
+        address payee = _checkActive(msg.sender);
+        PaymentDeclaration memory d = _payments[declarationId];
+        if (d.kind == PaymentKind.None) revert BillUnknownPayment(declarationId);
+        if (payee != d.payee) revert BillNotPayee(declarationId, payee, d.payee);
+        delete _payments[declarationId];
+        uint256 nodeId = d.nodeId;
+        Node storage n = _nodes[nodeId];
+        if (d.kind == PaymentKind.Redemption) {
+            _burnRedeemed(d.payer, nodeId, n, d.payee, d.amount, d.paymentRef);
+        } else {
+            _expectState(nodeId, n.state, NodeState.Audited);
+            // the factor may have been suspended since it declared (RegistryNotActiveMember)
+            _checkActive(n.to);
+            emit BillPaymentConfirmed(declarationId, nodeId, payee, d.amount, d.paymentRef);
+            _disburse(nodeId, n, n.billId, n.to, d.paymentRef);
+            return;
+        }
+        emit BillPaymentConfirmed(declarationId, nodeId, payee, d.amount, d.paymentRef);
+    }
+
+    /// @inheritdoc IBillToken
+    function withdrawPayment(uint256 declarationId) external {
+        address payer = _checkActive(msg.sender);
+        PaymentDeclaration storage d = _payments[declarationId];
+        if (d.kind == PaymentKind.None) revert BillUnknownPayment(declarationId);
+        if (payer != d.payer) revert BillNotPayer(declarationId, payer, d.payer);
+        if (block.timestamp < d.deadline) revert BillPaymentNotExpired(declarationId, d.deadline, block.timestamp);
+        uint256 nodeId = d.nodeId;
+        uint256 amount = d.amount;
+        delete _payments[declarationId];
+        emit BillPaymentWithdrawn(declarationId, nodeId, payer, amount);
     }
 
     // ================================================================= redemption
@@ -259,8 +356,10 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         }
         if (len == 0) revert BillZeroAmount();
         if (batchRef == bytes32(0)) revert BillZeroHash();
-        IdempotencyKeys.Use memory earlier = _redemptions.claim(batchRef, len);
-        if (earlier.blockNumber != 0) revert BillRedemptionRefUsed(batchRef, earlier.recordedAs, earlier.blockNumber);
+        IdempotencyKeys.Use memory earlier = _redemptions[debtor].claim(batchRef, len);
+        if (earlier.blockNumber != 0) {
+            revert BillRedemptionRefUsed(debtor, batchRef, earlier.recordedAs, earlier.blockNumber);
+        }
         for (uint256 i; i < len; ++i) {
             _redeemOne(debtor, nodeIds[i], holders[i], amounts[i], paymentRef);
         }
@@ -324,13 +423,38 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     }
 
     /// @inheritdoc IBillToken
-    function billOfDocuments(bytes32 docHash) external view returns (uint256 billId, uint256 blockNumber) {
-        return IdempotencyKeys.answer(_issueDocs[docHash]);
+    function billOfDocuments(address debtor, bytes32 docHash)
+        external
+        view
+        returns (uint256 billId, uint256 blockNumber)
+    {
+        return IdempotencyKeys.answer(_issueDocs[debtor][docHash]);
     }
 
     /// @inheritdoc IBillToken
-    function redemptionOf(bytes32 batchRef) external view returns (uint256 count, uint256 blockNumber) {
-        return IdempotencyKeys.answer(_redemptions[batchRef]);
+    function requestOf(address holder, bytes32 requestRef) external view returns (uint256 nodeId, uint256 blockNumber) {
+        return IdempotencyKeys.answer(_requests[holder][requestRef]);
+    }
+
+    /// @inheritdoc IBillToken
+    function redemptionOf(address debtor, bytes32 batchRef)
+        external
+        view
+        returns (uint256 count, uint256 blockNumber)
+    {
+        return IdempotencyKeys.answer(_redemptions[debtor][batchRef]);
+    }
+
+    /// @inheritdoc IBillToken
+    function payment(uint256 declarationId) external view returns (PaymentDeclaration memory) {
+        return _payments[declarationId];
+    }
+
+    /// @inheritdoc IBillToken
+    function deadlineOf(uint256 nodeId) external view returns (uint256) {
+        Node storage n = _nodes[nodeId];
+        if (n.state == NodeState.None) revert BillUnknownNode(nodeId);
+        return _deadline(nodeId, n);
     }
 
     /// @inheritdoc IBillToken
@@ -399,6 +523,31 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         if (b.status != BillStatus.Active && b.status != BillStatus.Overdue) revert BillNotActive(billId, b.status);
         if (block.timestamp < b.maturity) revert BillNotMatured(billId, b.maturity, block.timestamp);
         if (amount == 0) revert BillZeroAmount();
+        if (paymentRef != bytes32(0)) {
+            // off chain: only a declaration; the holder's confirmation burns (confirmPayment)
+            uint256 available = balanceOf(holder, nodeId);
+            if (amount > available) revert BillAmountExceedsBalance(nodeId, holder, amount, available);
+            _declare(billId, b.currency, PaymentKind.Redemption, nodeId, debtor, holder, amount, paymentRef);
+            return;
+        }
+        _burnRedeemed(debtor, nodeId, n, holder, amount, paymentRef);
+        _payCash(billId, b.currency, debtor, holder, amount);
+    }
+
+    /// @dev Burn `amount` of the holder's `nodeId` as redeemed by `debtor` (on chain: before the cash
+    /// leg; off chain: on the holder's confirmation, the node and bill checked again).
+    function _burnRedeemed(
+        address debtor,
+        uint256 nodeId,
+        Node storage n,
+        address holder,
+        uint256 amount,
+        bytes32 paymentRef
+    ) internal {
+        _expectState(nodeId, n.state, NodeState.Valid);
+        uint256 billId = n.billId;
+        Bill storage b = _bills[billId];
+        if (b.status != BillStatus.Active && b.status != BillStatus.Overdue) revert BillNotActive(billId, b.status);
         uint256 available = balanceOf(holder, nodeId);
         if (amount > available) revert BillAmountExceedsBalance(nodeId, holder, amount, available);
         _move(holder, address(0), nodeId, amount);
@@ -406,9 +555,73 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         b.redeemed = redeemed;
         bool settled = redeemed == b.faceValue;
         if (settled) b.status = BillStatus.Settled;
-        if (paymentRef == bytes32(0)) _payCash(billId, b.currency, debtor, holder, amount);
         emit BillRedeemed(nodeId, billId, holder, amount, paymentRef);
         if (settled) emit BillSettled(billId, debtor, redeemed);
+    }
+
+    /// @dev Deliver an audited financing to its factor (state, evidence, escrow, event).
+    function _disburse(uint256 finNodeId, Node storage n, uint256 billId, address factor, bytes32 paymentRef)
+        internal
+    {
+        Financing storage f = _financings[finNodeId];
+        uint256 amount = f.amount;
+        uint256 proceeds = f.proceeds;
+        address holder = n.from;
+        n.state = NodeState.Valid;
+        n.evidence = _chain(n.evidence, EvidenceStep.Disburse, factor, paymentRef, true);
+        // pay before delivering: the delivery calls the factor's ERC-1155 hook, so every effect and the
+        // cash leg are done by then (checks-effects-interactions; tests/hostile/test_reentrancy_bills.py)
+        if (paymentRef == bytes32(0)) _payCash(billId, _bills[billId].currency, factor, holder, proceeds);
+        _deliver(finNodeId, factor, amount);
+        emit BillFinancingDisbursed(finNodeId, billId, factor, holder, amount, proceeds, paymentRef);
+    }
+
+    /// @dev Record a payer's declaration of an off-chain payment, refused where the bill can be paid
+    /// on chain (a cash token in its currency).
+    function _declare(
+        uint256 billId,
+        bytes32 currency,
+        PaymentKind kind,
+        uint256 nodeId,
+        address payer,
+        address payee,
+        uint256 amount,
+        bytes32 paymentRef
+    ) internal {
+        if (address(_cash) != address(0) && _cash.currency() == currency) {
+            revert BillOffChainPaymentRefused(billId, currency);
+        }
+        uint256 id = _nextPayment++;
+        uint64 deadline = uint64(block.timestamp + PAYMENT_CONFIRMATION_WINDOW);
+        _payments[id] = PaymentDeclaration({
+            payer: payer,
+            deadline: deadline,
+            payee: payee,
+            kind: kind,
+            nodeId: uint64(nodeId),
+            amount: uint128(amount),
+            paymentRef: paymentRef
+        });
+        emit BillPaymentDeclared(id, nodeId, payer, payee, kind, amount, paymentRef, deadline);
+    }
+
+    /// @dev A holder's request reference: used once per holder (BillRequestRefUsed), booked as the id
+    /// the request's node gets.
+    function _claimRequest(address holder, bytes32 requestRef) internal {
+        if (requestRef == bytes32(0)) revert BillZeroHash();
+        IdempotencyKeys.Use memory earlier = _requests[holder].claim(requestRef, _next);
+        if (earlier.blockNumber != 0) {
+            revert BillRequestRefUsed(holder, requestRef, earlier.recordedAs, earlier.blockNumber);
+        }
+    }
+
+    /// @dev When a pending node may be expired: an agreed or audited financing at its deadline,
+    /// anything else at the bill's maturity.
+    function _deadline(uint256 nodeId, Node storage n) internal view returns (uint256) {
+        if (n.kind == NodeKind.Financing && (n.state == NodeState.Agreed || n.state == NodeState.Audited)) {
+            return _financings[nodeId].deadline;
+        }
+        return _bills[n.billId].maturity;
     }
 
     /// @dev Reject a node: escrow burned; the amount returns to the parent node's holder, or the bill
@@ -426,6 +639,9 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
 
     function _checkReceiver(address holder, address to, bool requireChannel) internal view {
         if (to == holder) revert BillSelfTransfer(holder);
+        // a member's own address: an operator address could never review (nor hold) the bill
+        address member = registry.memberOf(to);
+        if (member != to && member != address(0)) revert BillReceiverNotMemberAddress(to, member);
         if (!registry.hasRole(to, Roles.SUPPLY_CHAIN_CLIENT)) revert BillReceiverNotClient(to);
         if (requireChannel) _checkChannel(holder, to);
     }

@@ -119,6 +119,11 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "disburseFinancing": role("ASSET_MANAGER"),
         "redeem": role("SUPPLY_CHAIN_CLIENT"),
         "markOverdue": member(),
+        "cancelRequest": role("SUPPLY_CHAIN_CLIENT"),
+        # the node's requester or an AUDITOR; the payee; the payer (parties: tests/hostile/test_review_bills.py)
+        "expireRequest": member(),
+        "confirmPayment": member(),
+        "withdrawPayment": member(),
         "safeTransferFrom": open_("always reverts BillDirectTransferDisabled: bills move only by "
                                   "request → review → audit (tests/unit/BillToken)"),
         "safeBatchTransferFrom": open_("always reverts BillDirectTransferDisabled (as safeTransferFrom)"),

@@ -52,3 +52,23 @@ def test_run_day__no_redemption__bills_stay_outstanding(day):
     result = run_day(day({"bills": 1, "bill_redeem": 0}, seed=3))
     assert result.ok and "maturity paid right holders" not in result.checks
     assert result.metrics["redeemed"] == 0 and result.counts["redemptions"] == 0
+
+
+def test_run_day__no_cash_token__off_chain_payments_declared_and_confirmed(
+    day, BillToken, registry, registry_admin
+):
+    """Without a cash token the factor and the debtors declare their wires and every payee confirms
+    receipt before the bill moves or burns (issue 17 item 10): the day's checks still hold."""
+    bare = BillToken.deploy(registry, "0x" + "00" * 20, "", {"from": registry_admin})
+    ctx = day({"bills": 1}, seed=5)
+    ctx = DayContext(
+        suite=Suite(registry=registry, contracts={"BillToken": bare}),
+        members=ctx.members,
+        manager=ctx.manager,
+        rng=ctx.rng,
+        size=ctx.size,
+    )
+    result = run_day(ctx)
+    assert result.ok, result.checks
+    assert result.metrics["on_chain_cash"] is False
+    assert result.metrics["redeemed"] == result.metrics["face_total"]

@@ -1,16 +1,20 @@
-"""Stateful: random interleavings of issue, split, financing, review, audit and rejection.
+"""Stateful: random interleavings of issue, split, financing, review, audit, rejection and the exits
+(the requester's cancel before anyone acted, the expiry of an agreed financing past its deadline).
 
 Invariants after every step, against the pure model in consortium.domain.bills.BillLedger:
 - for every bill: Σ holders' balances + locked (escrow) + redeemed = face value (zero if cancelled);
 - every balance on chain equals the model's; locked amounts and unaudited nodes cannot be moved;
 - lineage is complete: every node's path on chain ends at its bill and equals the model's.
-The teardown warps to maturity and redeems everything, which must settle every live bill.
+The teardown warps to maturity, expires every node still pending (the auditor's exit at maturity)
+and redeems everything on chain, which must settle every live bill: nothing stays locked for ever.
 
 Rules run only when their precondition holds (never a discarded run: hypothesis explores what it
 was given) on tests/stateful/machine.py's ChainMachine: the chain reverted to the test's snapshot
 for every run (brownie 1.22.2's compiled stateful wrapper fails, see TOOLCHAIN-NOTES) and runs too
 short to mean anything rejected.
 """
+
+import itertools
 
 import brownie
 from hypothesis import stateful as sf
@@ -23,6 +27,7 @@ from tests.stateful.machine import ChainMachine, machine_settings
 pick = st.integers(min_value=0, max_value=10_000)
 # mostly yes: a rejection ends a lifecycle, and a run should reach splits, financing and redemption
 yes_mostly = st.sampled_from([True, True, True, False])
+serial = itertools.count(1)  # unique request references and funding references across runs
 
 
 def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_cast, chain, maturity):
@@ -41,6 +46,8 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
         def __init__(self):
             super().__init__(chain)
             self.m = BillLedger(next_id=int(bills.nextId()))
+            self.deadline: dict[int, int] = {}  # agreed financings: when they may be expired
+            self.expiries = 0
 
         # ------------------------------------------------------------ helpers
         def _nodes(self, *states):
@@ -50,8 +57,28 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             return [(nid, h) for (nid, h), v in self.m.balances.items() if v > 0 and h in by_addr]
 
         # ------------------------------------------------------------ rules
+        @sf.initialize(face=st.integers(2, 10**8))
+        def signed_financing(self, face):
+            """Every run starts with a live bill and a financing of half of it the holder signed, so
+            the deadline's exit (and disbursement before it) is always within reach."""
+            core, holder, factor = bill_cast.core, bill_cast.tier1, bill_cast.factor
+            bill_id, _ = core.request_issue(holder.address, face, maturity, f"po {self.m.next_id}")
+            assert bill_id == self.m.issue(core.address, holder.address, face)
+            holder.review(bill_id, True, "ok")
+            bill_cast.auditor.audit(bill_id, True, "ok")
+            self.m.advance(bill_id, NodeState.REVIEWED)
+            self.m.deliver(bill_id)
+            fin, _ = holder.request_financing(
+                bill_id, face // 2, "fin", request_ref=f"f {next(serial)}"
+            )
+            assert fin == self.m.request(bill_id, holder.address, None, face // 2, NodeKind.FINANCING)
+            factor.quote(fin, 500, "agreement")
+            holder.accept_financing(fin, "agreement", factor.address, 500)
+            self.m.advance(fin, NodeState.AGREED, receiver=factor.address)
+            self.deadline[fin] = int(bills.deadlineOf(fin))
+
         @sf.precondition(lambda self: len(self._nodes(NodeState.REQUESTED, NodeState.REVIEWED)) < 3)
-        @sf.rule(receiver=st.integers(1, 3), face=st.integers(1, 10**9))
+        @sf.rule(receiver=st.integers(1, 3), face=st.integers(1, 10**8))
         def request_issue(self, receiver, face):
             # each bill on its own trade documents (one set of documents backs one bill)
             doc = f"po {self.m.next_id}"
@@ -66,7 +93,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             # any client but the holder (a shift of 1..3 over the four clients)
             receiver = clients[([c.address for c in clients].index(holder) + to) % len(clients)]
             amount = max(1, int(self.m.balance(nid, holder) * share))
-            new_id, _ = by_addr[holder].request_transfer(nid, receiver.address, amount, "sub")
+            new_id, _ = by_addr[holder].request_transfer(
+                nid, receiver.address, amount, "sub", request_ref=f"t {next(serial)}"
+            )
             assert new_id == self.m.request(
                 nid, holder, receiver.address, amount, NodeKind.TRANSFER
             )
@@ -77,7 +106,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             held = self._held()
             nid, holder = held[i % len(held)]
             amount = max(1, int(self.m.balance(nid, holder) * share))
-            fin, _ = by_addr[holder].request_financing(nid, amount, "fin")
+            fin, _ = by_addr[holder].request_financing(
+                nid, amount, "fin", request_ref=f"f {next(serial)}"
+            )
             assert fin == self.m.request(nid, holder, None, amount, NodeKind.FINANCING)
 
         @sf.precondition(requested(False))
@@ -104,7 +135,48 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             by_addr[n.sender].accept_financing(
                 n.node_id, "agreement", bill_cast.factor.address, 500, accept=ok
             )
-            self.m.advance(n.node_id, NodeState.AGREED) if ok else self.m.reject(n.node_id)
+            if ok:
+                self.m.advance(n.node_id, NodeState.AGREED)
+                self.deadline[n.node_id] = int(bills.deadlineOf(n.node_id))
+            else:
+                self.m.reject(n.node_id)
+
+        def _cancellable(self):
+            return [
+                n
+                for n in self.m.nodes.values()
+                if n.state == NodeState.REQUESTED
+                or (n.state == NodeState.QUOTED and n.kind == NodeKind.FINANCING)
+            ]
+
+        # only with two or more waiting: a cancel ends a lifecycle, and runs should still reach the
+        # signed financings the deadline rule expires
+        @sf.precondition(lambda self: len(self._cancellable()) >= 2)
+        @sf.rule(i=pick)
+        def cancel(self, i):
+            """The requester withdraws a request nobody acted on: escrow back to the parent."""
+            pending = self._cancellable()
+            n = pending[i % len(pending)]
+            requester = bill_cast.core if n.kind == NodeKind.ISSUE else by_addr[n.sender]
+            requester.cancel_request(n.node_id, "withdrawn")
+            self.m.reject(n.node_id)
+
+        @sf.precondition(
+            lambda self: self.expiries < 3 and self._nodes(NodeState.AGREED, NodeState.AUDITED)
+        )
+        @sf.rule(i=pick, by_auditor=st.booleans())
+        def expire_after_deadline(self, i, by_auditor):
+            """A financing the factor never disbursed: expired past its deadline (not before)."""
+            pending = self._nodes(NodeState.AGREED, NodeState.AUDITED)
+            n = pending[i % len(pending)]
+            who = bill_cast.auditor if by_auditor else by_addr[n.sender]
+            if chain[-1].timestamp + 15 < self.deadline[n.node_id]:
+                with brownie.reverts(revert_pattern=r"BillDeadlineNotReached:.*"):
+                    who.expire(n.node_id, "too early")
+                warp(chain, self.deadline[n.node_id])
+            who.expire(n.node_id, "not disbursed in time")
+            self.m.reject(n.node_id)
+            self.expiries += 1
 
         @sf.precondition(lambda self: self._nodes(NodeState.REVIEWED, NodeState.AGREED))
         @sf.rule(i=pick, ok=yes_mostly)
@@ -119,12 +191,20 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             else:
                 self.m.deliver(n.node_id)
 
-        @sf.precondition(lambda self: self._nodes(NodeState.AUDITED))
+        def _disbursable(self):
+            now = chain[-1].timestamp + 15
+            return [n for n in self._nodes(NodeState.AUDITED) if now < self.deadline[n.node_id]]
+
+        @sf.precondition(lambda self: self._disbursable())
         @sf.rule(i=pick)
         def disburse(self, i):
-            pending = self._nodes(NodeState.AUDITED)
+            pending = self._disbursable()
             n = pending[i % len(pending)]
-            bill_cast.factor.disburse(n.node_id, "wire")
+            # on chain only (the bills are CNY and the contract pays in CNY deposits)
+            bill_cast.cash_issuer.fund(
+                bill_cast.factor.address, n.amount, f"factor cash {next(serial)}"
+            )
+            bill_cast.factor.disburse(n.node_id)
             self.m.deliver(n.node_id)
 
         @sf.precondition(lambda self: self.m.nodes)
@@ -137,7 +217,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             receiver = clients[([c.address for c in clients].index(holder) + to) % len(clients)]
             free = self.m.balance(n.node_id, holder)
             with brownie.reverts():
-                by_addr[holder].request_transfer(n.node_id, receiver.address, free + 1, "too much")
+                by_addr[holder].request_transfer(
+                    n.node_id, receiver.address, free + 1, "too much", request_ref=f"x {next(serial)}"
+                )
 
         # ------------------------------------------------------------ invariants
         @sf.invariant()
@@ -170,14 +252,25 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             if not self.run_completed() or not self.m.face:
                 return
             warp(chain, maturity)
+            # every node still pending is expired at maturity: its escrow returns to its parent
+            for n in self._nodes(
+                NodeState.REQUESTED, NodeState.REVIEWED, NodeState.QUOTED, NodeState.AGREED,
+                NodeState.AUDITED,
+            ):
+                tx = bill_cast.auditor.expire(n.node_id, "pending at maturity")
+                assert tx.events["BillRequestExpired"]["amount"] == self.m.locked(n.node_id)
+                self.m.reject(n.node_id)
             items = [(nid, h, v) for (nid, h), v in self.m.balances.items() if v > 0]
+            total = sum(v for _, _, v in items)
+            if total:
+                bill_cast.cash_issuer.fund(bill_cast.core.address, total, f"core cash {next(serial)}")
             for start in range(0, len(items), 50):
-                bill_cast.core.redeem(items[start : start + 50], payment_ref="maturity wire")
+                bill_cast.core.redeem(items[start : start + 50], batch_ref=f"r {next(serial)}")
             for nid, h, v in items:
                 self.m.redeem(nid, h, v)
             for bill_id, status in self.m.status.items():
-                live = status != BillStatus.CANCELLED and self.m.locked_total(bill_id) == 0
-                if live:
+                assert self.m.locked_total(bill_id) == 0
+                if status != BillStatus.CANCELLED:
                     assert bills.bill(bill_id)["status"] == BillStatus.SETTLED
                 assert self.m.conserved(bill_id)
 

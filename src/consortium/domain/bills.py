@@ -18,6 +18,8 @@ MAX_RATE_BPS = 10_000
 DISCOUNT_DENOMINATOR = 3_650_000  # 10,000 bps × 365 days
 MAX_LINEAGE_DEPTH = 32
 MAX_REDEMPTION_BATCH = 50
+FINANCING_WINDOW = 7 * SECONDS_PER_DAY  # from the holder's signature to audit and disbursement
+PAYMENT_CONFIRMATION_WINDOW = 7 * SECONDS_PER_DAY  # a payee's time to confirm an off-chain payment
 
 
 class EvidenceStep(IntEnum):
@@ -30,6 +32,8 @@ class EvidenceStep(IntEnum):
     QUOTE = 4
     AGREE = 5
     DISBURSE = 6
+    CANCEL = 7
+    EXPIRE = 8
 
 
 class NodeState(IntEnum):
@@ -52,6 +56,20 @@ class NodeKind(IntEnum):
     ISSUE = 1
     TRANSFER = 2
     FINANCING = 3
+
+
+class PaymentKind(IntEnum):
+    """IBillToken.PaymentKind: what an off-chain payment declaration pays for."""
+
+    NONE = 0
+    REDEMPTION = 1
+    DISBURSEMENT = 2
+
+
+def financing_deadline(signed_at: int, maturity: int) -> int:
+    """When an agreed financing may be expired: min(signature + FINANCING_WINDOW, maturity), as
+    BillToken.acceptFinancing sets it."""
+    return min(signed_at + FINANCING_WINDOW, maturity)
 
 
 class BillStatus(IntEnum):
@@ -211,7 +229,8 @@ class BillLedger:
             self.status[n.bill_id] = BillStatus.ACTIVE
 
     def reject(self, node_id: int) -> None:
-        """Rejection at any step: escrow returned to the parent holding (or the issue cancelled)."""
+        """Rejection, cancellation or expiry at any step: escrow returned to the parent holding (or
+        the issue cancelled)."""
         n = self._node(node_id)
         n.state = NodeState.REJECTED
         if n.kind == NodeKind.ISSUE:

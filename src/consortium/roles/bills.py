@@ -9,27 +9,40 @@
 Documents never go on chain: each method takes the document text (or bytes) and sends its keccak hash.
 `deploy(proj, registry, admin)` deploys the line's contracts.
 
-Issues, redemptions and deposit issues go through the institution's outbox (consortium.outbox, over
-its `store`), keyed by the trade documents' hash, the redemption's reference and the payment
-reference: an agent restarted after a crash books what the chain holds and resends only the rest.
+Issues, transfer and financing requests, redemptions and deposit issues go through the
+institution's outbox (consortium.outbox, over its `store`), keyed by the trade documents' hash, the
+request's reference, the redemption's reference and the payment reference: an agent restarted after a
+crash books what the chain holds and resends only the rest. Every bill key is scoped to the member on
+chain (nobody can use it first), and the probes check that what they find is ours.
+
+Default redemption references are unpredictable (HMAC-SHA256 under a secret salt kept in the
+institution's store, so a restarted agent derives the same reference and stays idempotent).
+
+Off-chain payments take two steps: the payer declares (`redeem` or `disburse` with a reference), the
+payee confirms receipt (`confirm_payment`), or the payer withdraws an unconfirmed declaration after
+its deadline (`withdraw_payment`). Bills the cash token can pay are paid on chain only.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from consortium.domain.bills import BillStatus, NodeState, proceeds
-from consortium.domain.hashing import code32, doc_hash
-from consortium.outbox import Outbox, Submission, key_of, recorded
+from consortium.domain.hashing import code32, doc_hash, new_salt
+from consortium.outbox import Outbox, OutboxConflict, Submission, key_of, recorded
 from consortium.roles.deposits import register_deposit_issue
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
 ZERO32 = b"\0" * 32
 ISSUE = "BillToken.requestIssue"
+TRANSFER = "BillToken.requestTransfer"
+FINANCE = "BillToken.requestFinancing"
 REDEEM = "BillToken.redeem"
+SECRETS = "bills.secret"  # the store's kind for the redemption-reference salt
 ISSUE_CASH = "DepositToken.issue"
 
 
@@ -110,6 +123,25 @@ class _BillRole:
         ids, _ = self.bills.lineage(node_id)
         return [int(i) for i in ids]
 
+    def declarations(self, tx: Any) -> list[int]:
+        """Ids of the off-chain payment declarations a receipt made (BillPaymentDeclared)."""
+        if tx is None or "BillPaymentDeclared" not in tx.events:
+            return []
+        return [int(e["declarationId"]) for e in tx.events["BillPaymentDeclared"]]
+
+    def confirm_payment(self, declaration_id: int) -> Any:
+        """As payee: confirm we received the declared off-chain payment (burns the redeemed holding,
+        or delivers the financed one to the factor). Only after checking our own bank account."""
+        return self.bills.confirmPayment(declaration_id, self._tx())
+
+    def withdraw_payment(self, declaration_id: int) -> Any:
+        """As payer: withdraw a declaration the payee did not confirm before its deadline."""
+        return self.bills.withdrawPayment(declaration_id, self._tx())
+
+    def expire(self, node_id: int, reason: str | bytes) -> Any:
+        """As requester or auditor: expire a pending node past its deadline (escrow returned)."""
+        return self.bills.expireRequest(node_id, _hash(reason), self._tx())
+
 
 @dataclass
 class BillClient(_BillRole):
@@ -124,17 +156,70 @@ class BillClient(_BillRole):
             lambda receipt, a: {"billId": requested_node(receipt)},
             tx=self._tx,
         )
+        for kind, fn in (
+            (TRANSFER, self.bills.requestTransfer),
+            (FINANCE, self.bills.requestFinancing),
+        ):
+            self.outbox.register_call(
+                kind,
+                fn,
+                self._requested,
+                lambda receipt, a: {"nodeId": requested_node(receipt)},
+                tx=self._tx,
+            )
         self.outbox.register_counted(
-            REDEEM, self.bills.redeem, lambda a: self.bills.redemptionOf(a[0]), tx=self._tx
+            REDEEM,
+            self.bills.redeem,
+            lambda a: self.bills.redemptionOf(self.address, a[0]),
+            tx=self._tx,
         )
 
     def _issued(self, args: list) -> Any:
-        """The live bill issued on these documents, if any (a cancelled one frees them again)."""
-        bill_id, block = self.bills.billOfDocuments(args[4])
+        """Our live bill issued on these documents, if any (a cancelled one frees them again). The
+        key is ours on chain (debtor, documents); a bill found under it owed by anyone else is a
+        conflict, never booked as ours."""
+        bill_id, block = self.bills.billOfDocuments(self.address, args[4])
         found = recorded(block, billId=int(bill_id))
-        if found is not None and int(self.bills.bill(bill_id)["status"]) == BillStatus.CANCELLED:
+        if found is None:
+            return None
+        b = self.bills.bill(bill_id)
+        if str(b["debtor"]).lower() != self.address.lower():
+            raise OutboxConflict(
+                f"{ISSUE}: bill {bill_id} on our documents is owed by {b['debtor']}, not us"
+            )
+        if int(b["status"]) == BillStatus.CANCELLED:
             return None
         return found
+
+    def _requested(self, args: list) -> Any:
+        """The node our request reference (the last argument) created, if any; a node found under
+        it that is not our request from the same holding is a conflict (a reused reference)."""
+        node_id, block = self.bills.requestOf(self.address, args[-1])
+        found = recorded(block, nodeId=int(node_id))
+        if found is None:
+            return None
+        n = self.bills.node(node_id)
+        if str(n["from"]).lower() != self.address.lower() or int(n["parent"]) != int(args[0]):
+            raise OutboxConflict(
+                f"request reference {args[-1]}: node {node_id} is from {n['from']} on node "
+                f"{n['parent']}, not our request on node {args[0]}"
+            )
+        return found
+
+    def _secret(self) -> bytes:
+        """The institution's secret salt for redemption references, made once and kept in its store
+        (a restarted agent derives the same references: its redemptions stay idempotent)."""
+        row = self.store.get(SECRETS, "redemption-salt")
+        if row is None:
+            row = {"salt": new_salt().hex()}
+            self.store.put(SECRETS, "redemption-salt", row)
+        return bytes.fromhex(row["salt"])
+
+    def _request_ref(self, request_ref: str | bytes | None, content: list) -> bytes:
+        """A request's reference: the one given (hashed), or one derived from its content."""
+        if request_ref is None:
+            request_ref = json.dumps(["request", content])
+        return _hash(request_ref)
 
     def request_issue(self, *args: Any, **kwargs: Any) -> tuple[int, Any]:
         """Issue a bill on ourselves, once per set of trade documents; returns (bill id, receipt),
@@ -165,33 +250,77 @@ class BillClient(_BillRole):
         """Accept or reject an issue or transfer addressed to us (the reason is kept off chain)."""
         return self.bills.review(node_id, accept, _hash(reason), self._tx())
 
-    def request_transfer(
-        self, node_id: int, to: str, amount: int, transfer_documents: str | bytes
-    ) -> tuple[int, Any]:
-        """Pass `amount` of our holding of `node_id` to `to`; returns (new node id, receipt)."""
-        tx = self.send_transfer_request(node_id, to, amount, transfer_documents)
-        return requested_node(tx), tx
+    def cancel_request(self, node_id: int, reason: str | bytes) -> Any:
+        """Withdraw our issue, transfer or financing request before anyone acted on it."""
+        return self.bills.cancelRequest(node_id, _hash(reason), self._tx())
 
-    def send_transfer_request(
-        self, node_id: int, to: str, amount: int, transfer_documents: str | bytes
-    ) -> Any:
-        """The transfer request's transaction alone (its node id: `requested_node(tx)`)."""
-        return self.bills.requestTransfer(
-            node_id, to, amount, _hash(transfer_documents), self._tx()
+    def request_transfer(
+        self,
+        node_id: int,
+        to: str,
+        amount: int,
+        transfer_documents: str | bytes,
+        request_ref: str | bytes | None = None,
+    ) -> tuple[int, Any]:
+        """Pass `amount` of our holding of `node_id` to `to`, once per `request_ref` (by default
+        derived from the request: pass one to send the same request twice); returns (new node id,
+        receipt), the receipt None when the chain held the request already."""
+        booked = self.outbox.send(
+            TRANSFER, *self._transfer(node_id, to, amount, transfer_documents, request_ref)
+        )
+        return int(booked.value["nodeId"]), booked.tx
+
+    def submit_transfer_request(
+        self,
+        node_id: int,
+        to: str,
+        amount: int,
+        transfer_documents: str | bytes,
+        request_ref: str | bytes | None = None,
+    ) -> Submission:
+        """The transfer request through the outbox without waiting (its node id:
+        `sub.value["nodeId"]` once the outbox is collected)."""
+        return self.outbox.submit(
+            TRANSFER, *self._transfer(node_id, to, amount, transfer_documents, request_ref)
         )
 
-    def request_financing(
-        self, node_id: int, amount: int, request_documents: str | bytes
-    ) -> tuple[int, Any]:
-        """Offer `amount` of our holding to the factors; returns (financing node id, receipt)."""
-        tx = self.send_financing_request(node_id, amount, request_documents)
-        return requested_node(tx), tx
+    def _transfer(self, node_id, to, amount, documents, request_ref) -> tuple[str, list]:
+        doc = _hash(documents)
+        ref = self._request_ref(
+            request_ref, ["transfer", node_id, str(to), amount, "0x" + doc.hex()]
+        )
+        return key_of(ref), [node_id, to, amount, doc, ref]
 
-    def send_financing_request(
-        self, node_id: int, amount: int, request_documents: str | bytes
-    ) -> Any:
-        """The financing request's transaction alone (its node id: `requested_node(tx)`)."""
-        return self.bills.requestFinancing(node_id, amount, _hash(request_documents), self._tx())
+    def request_financing(
+        self,
+        node_id: int,
+        amount: int,
+        request_documents: str | bytes,
+        request_ref: str | bytes | None = None,
+    ) -> tuple[int, Any]:
+        """Offer `amount` of our holding to the factors, once per `request_ref` (as
+        `request_transfer`); returns (financing node id, receipt)."""
+        booked = self.outbox.send(
+            FINANCE, *self._financing(node_id, amount, request_documents, request_ref)
+        )
+        return int(booked.value["nodeId"]), booked.tx
+
+    def submit_financing_request(
+        self,
+        node_id: int,
+        amount: int,
+        request_documents: str | bytes,
+        request_ref: str | bytes | None = None,
+    ) -> Submission:
+        """The financing request through the outbox without waiting (`sub.value["nodeId"]`)."""
+        return self.outbox.submit(
+            FINANCE, *self._financing(node_id, amount, request_documents, request_ref)
+        )
+
+    def _financing(self, node_id, amount, documents, request_ref) -> tuple[str, list]:
+        doc = _hash(documents)
+        ref = self._request_ref(request_ref, ["financing", node_id, amount, "0x" + doc.hex()])
+        return key_of(ref), [node_id, amount, doc, ref]
 
     def accept_financing(
         self,
@@ -217,17 +346,22 @@ class BillClient(_BillRole):
         payment_ref: str | bytes | None = None,
         batch_ref: str | bytes | None = None,
     ) -> Any:
-        """Pay holders [(node id, holder, amount), …] at maturity; on chain cash when no reference.
+        """Pay holders [(node id, holder, amount), …] at maturity; on chain cash when no reference,
+        otherwise a declaration of the off-chain payment per holding (each holder confirms it).
 
-        `batch_ref` names this redemption (its payment order) and makes it happen once; by default
-        it is derived from the items and the reference, so pass one to pay the same items twice
-        (instalments). Returns the transaction (through a pipe in flight until the outbox is
-        collected), or None when the chain held the redemption already."""
+        `batch_ref` names this redemption (its payment order) and makes it happen once (the key is
+        ours on chain: (debtor, reference)); by default it is derived from the items and the
+        reference under our secret salt (unpredictable to others, the same after a restart), so pass
+        one to pay the same items twice (instalments). Returns the transaction (through a pipe in
+        flight until the outbox is collected), or None when the chain held the redemption
+        already."""
         nodes, holders, amounts = zip(*items) if items else ((), (), ())
         ref = ZERO32 if payment_ref is None else _hash(payment_ref)
         if batch_ref is None:
-            batch_ref = json.dumps(["redeem", [list(i) for i in items], "0x" + ref.hex()])
-        key = _hash(batch_ref)
+            content = json.dumps(["redeem", [list(i) for i in items], "0x" + ref.hex()])
+            key = hmac.new(self._secret(), content.encode(), "sha256").digest()
+        else:
+            key = _hash(batch_ref)
         args = [key, list(nodes), list(holders), list(amounts), ref]
         return self.outbox.submit(REDEEM, key_of(key), args).tx
 
@@ -267,7 +401,8 @@ class BillFactor(_BillRole):
         return self.bills.quoteFinancing(fin_node_id, rate_bps, _hash(agreement), self._tx())
 
     def disburse(self, fin_node_id: int, payment_ref: str | bytes | None = None) -> Any:
-        """Pay the holder (on chain in deposits when no reference) and take the bill, atomically."""
+        """Pay the holder on chain in deposits and take the bill, atomically; with a reference,
+        declare the off-chain payment instead (the bill moves when the holder confirms it)."""
         ref = ZERO32 if payment_ref is None else _hash(payment_ref)
         return self.bills.disburseFinancing(fin_node_id, ref, self._tx())
 

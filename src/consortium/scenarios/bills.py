@@ -8,8 +8,10 @@ the holders of record; on a live network the bills stay outstanding and the rede
 Sizes (ctx.size): `bills` (default 2), `bill_maturity_days` (default 7), `bill_redeem` (default 1:
 time-travel to maturity and redeem on local chains; 0 leaves the clock alone for later lines).
 
-Issues, redemptions and the cash issuer's funding are keyed batches: they go through each
-institution's outbox (in its store, `ctx.store`) in the same phases, booked after each phase.
+Issues, transfer and financing requests, redemptions and the cash issuer's funding are keyed
+batches: they go through each institution's outbox (in its store, `ctx.store`) in the same phases,
+booked after each phase. The day pays on chain in the line's CNY deposit token (the bills are CNY);
+off-chain payments (declared, then confirmed by the payee) are only for bills no cash token pays.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from consortium.roles.bills import (
     BillClient,
     BillFactor,
     CashIssuer,
-    requested_node,
 )
 from consortium.scenarios import DayContext, LineResult
 
@@ -77,7 +78,7 @@ def run_day(ctx: DayContext) -> LineResult:
     on_chain_cash = cash is not None and bool(issuers)
     n_bills = ctx.size.get("bills", 2)
     maturity_days = ctx.size.get("bill_maturity_days", 7)
-    outboxes = [c.outbox for c in clients]  # the clients' issues and redemptions
+    outboxes = [c.outbox for c in clients]  # the clients' issues, requests and redemptions
 
     if on_chain_cash:
         issuer = CashIssuer(issuers[0], pipe.bind(cash), store=ctx.store(issuers[0]))
@@ -107,26 +108,26 @@ def run_day(ctx: DayContext) -> LineResult:
         auditor.audit(b.bill_id, True, "issue audit")
     pipe.wait()
     splits = [(b, r, part) for b in plans for r, part in ((b.t2a, b.part_a), (b.t2b, b.part_b))]
-    txs = [
-        b.tier1.send_transfer_request(b.bill_id, r.address, part, "sub-contract")
+    subs = [
+        b.tier1.submit_transfer_request(b.bill_id, r.address, part, "sub-contract")
         for b, r, part in splits
     ]
-    pipe.wait()
-    for (b, receiver, _), tx in zip(splits, txs):
-        b.nodes[receiver.address] = requested_node(tx)
+    close_phase(pipe, *outboxes)
+    for (b, receiver, _), sub in zip(splits, subs):
+        b.nodes[receiver.address] = int(sub.value["nodeId"])
         receiver.review(b.nodes[receiver.address], True, "accepted")
     pipe.wait()
     for b, receiver, _ in splits:
         auditor.audit(b.nodes[receiver.address], True, "transfer audit")
     pipe.wait()
-    txs = [
-        b.t2a.send_financing_request(b.nodes[b.t2a.address], b.part_a, "financing request")
+    subs = [
+        b.t2a.submit_financing_request(b.nodes[b.t2a.address], b.part_a, "financing request")
         for b in plans
     ]
-    pipe.wait()
+    close_phase(pipe, *outboxes)
     quotes = []
-    for b, tx in zip(plans, txs):
-        b.fin = requested_node(tx)
+    for b, sub in zip(plans, subs):
+        b.fin = int(sub.value["nodeId"])
         quotes.append(factor.quote(b.fin, b.rate, f"factoring agreement {b.fin}"))
     pipe.wait()
     for b in plans:
@@ -137,9 +138,13 @@ def run_day(ctx: DayContext) -> LineResult:
     pipe.wait()
     sellers = {b.t2a.address for b in plans}
     before = {a: int(cash.balanceOf(a)) for a in sellers} if on_chain_cash else {}
-    for b in plans:
-        factor.disburse(b.fin, None if on_chain_cash else f"wire {b.fin}")
+    disbursed = [factor.disburse(b.fin, None if on_chain_cash else f"wire {b.fin}") for b in plans]
     pipe.wait()
+    if not on_chain_cash:  # declared off chain: each seller confirms the wire it received
+        for b, tx in zip(plans, disbursed):
+            for d in factor.declarations(tx):
+                b.t2a.confirm_payment(d)
+        pipe.wait()
     holdings: list[tuple[int, int, BillClient | BillFactor, int]] = (
         []
     )  # (bill, node, holder, amount)
@@ -189,9 +194,17 @@ def run_day(ctx: DayContext) -> LineResult:
             for _, a, amt in payments[bill_id]:
                 moves[a] = moves.get(a, 0) + amt
         before = {a: int(cash.balanceOf(a)) for a in moves} if on_chain_cash else {}
-        for bill_id, (core, _) in faces.items():
+        paid = [
             core.redeem(payments[bill_id], None if on_chain_cash else f"maturity wire {bill_id}")
+            for bill_id, (core, _) in faces.items()
+        ]
         close_phase(pipe, *outboxes)
+        if not on_chain_cash:  # declared off chain: each holder confirms the wire it received
+            by_address = {r.address: r for r in [*clients, factor]}
+            for tx in paid:
+                for d in factor.declarations(tx):
+                    by_address[str(bills.payment(d)["payee"])].confirm_payment(d)
+            pipe.wait()
         settled = not on_chain_cash or all(
             int(cash.balanceOf(a)) == before[a] + moves[a] for a in moves
         )

@@ -16,13 +16,19 @@ GATED = {
     "requestIssue": ("SUPPLY_CHAIN_CLIENT", lambda c: (c.tier1.address, 1, H, 2**40, H, False)),
     "review": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, True, H)),
     "audit": ("AUDITOR", lambda c: (1, True, H)),
-    "requestTransfer": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, c.tier2a.address, 1, H)),
-    "requestFinancing": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, 1, H)),
+    "requestTransfer": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, c.tier2a.address, 1, H, H)),
+    "requestFinancing": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, 1, H, H)),
     "quoteFinancing": ("ASSET_MANAGER", lambda c: (1, 100, H)),
     "acceptFinancing": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, True, H, Z, 100)),
     "disburseFinancing": ("ASSET_MANAGER", lambda c: (1, H)),
     "redeem": ("SUPPLY_CHAIN_CLIENT", lambda c: (H, [1], [c.tier1.address], [1], H)),
     "markOverdue": ("ACTIVE_MEMBER", lambda c: (1,)),
+    "cancelRequest": ("SUPPLY_CHAIN_CLIENT", lambda c: (1, H)),
+    # requester or auditor, confirming payee, withdrawing payer: parties checked after membership
+    # (tests/hostile/test_review_bills.py refuses the wrong parties)
+    "expireRequest": ("ACTIVE_MEMBER", lambda c: (1, H)),
+    "confirmPayment": ("ACTIVE_MEMBER", lambda c: (1,)),
+    "withdrawPayment": ("ACTIVE_MEMBER", lambda c: (1,)),
 }
 DISABLED = {
     "safeTransferFrom": lambda c: (c.tier1.address, c.tier2a.address, 1, 1, b""),

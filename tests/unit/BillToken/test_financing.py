@@ -93,17 +93,16 @@ def test_financing__full_path_on_chain_cash__atomic_swap(bills, cash, bill_cast,
     assert bills.node(fin)["state"] == NodeState.VALID
 
 
-def test_disburse__payment_reference__records_off_chain_payment(bills, cash, bill_cast, agreed):
+def test_disburse__payment_reference_where_cash_pays__refused_unchanged(bills, cash, bill_cast, agreed):
+    """A CNY bill on a contract paying in CNY deposits is paid on chain only: the factor's word
+    that it wired the proceeds moves nothing (issue 17 item 10)."""
     fin = agreed()
     bill_cast.auditor.audit(fin, True, "ok")
-    before = cash.balanceOf(bill_cast.tier2a.address)
-    tx = bill_cast.factor.disburse(fin, "SWIFT MT103 ref 42")
-    assert (
-        tx.events["BillFinancingDisbursed"]["paymentRef"]
-        == "0x" + doc_hash("SWIFT MT103 ref 42").hex()
-    )
-    assert cash.balanceOf(bill_cast.tier2a.address) == before
-    assert bills.balanceOf(bill_cast.factor.address, fin) == AMOUNT
+    before = snapshot(bills, [fin], [bill_cast.tier2a.address, bill_cast.factor.address])
+    with brownie.reverts(revert_pattern=r"BillOffChainPaymentRefused:.*"):
+        bill_cast.factor.disburse(fin, "SWIFT MT103 ref 42")
+    assert snapshot(bills, [fin], [bill_cast.tier2a.address, bill_cast.factor.address]) == before
+    assert bills.node(fin)["state"] == NodeState.AUDITED
 
 
 def test_financing__partial_amount__rest_stays_with_holder(bills, bill_cast, held, agreed):
@@ -267,7 +266,7 @@ def test_disburse__no_cash_token__on_chain_payment_refused(
     bill_id = tx.events["BillIssueRequested"]["billId"]
     bare.review(bill_id, True, doc_hash("ok"), acct(bill_cast.tier1))
     bare.audit(bill_id, True, doc_hash("ok"), acct(bill_cast.auditor))
-    fin = bare.requestFinancing(bill_id, 100, doc_hash("r"), acct(bill_cast.tier1)).events[
+    fin = bare.requestFinancing(bill_id, 100, doc_hash("r"), doc_hash("r"), acct(bill_cast.tier1)).events[
         "BillFinancingRequested"
     ]["nodeId"]
     bare.quoteFinancing(fin, RATE, doc_hash("a"), acct(bill_cast.factor))
@@ -275,5 +274,10 @@ def test_disburse__no_cash_token__on_chain_payment_refused(
     bare.audit(fin, True, doc_hash("ok"), acct(bill_cast.auditor))
     with brownie.reverts(revert_pattern=r"BillNoCash.*"):
         bare.disburseFinancing(fin, b"\0" * 32, acct(bill_cast.factor))
-    bare.disburseFinancing(fin, doc_hash("wire 1"), acct(bill_cast.factor))
+    # without a cash token the factor declares its wire; the bill moves on the holder's confirmation
+    tx = bare.disburseFinancing(fin, doc_hash("wire 1"), acct(bill_cast.factor))
+    declared = tx.events["BillPaymentDeclared"]["declarationId"]
+    assert bare.balanceOf(bill_cast.factor.address, fin) == 0 and bare.locked(fin) == 100
+    tx = bare.confirmPayment(declared, acct(bill_cast.tier1))
+    assert tx.events["BillFinancingDisbursed"]["paymentRef"] == "0x" + doc_hash("wire 1").hex()
     assert bare.balanceOf(bill_cast.factor.address, fin) == 100

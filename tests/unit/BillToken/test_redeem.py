@@ -51,15 +51,14 @@ def test_redeem__matured__pays_each_holder_and_burns(bills, cash, bill_cast, spl
     )
 
 
-def test_redeem__partial_with_reference__bill_stays_active(bills, cash, bill_cast, split, matured):
+def test_redeem__reference_where_cash_pays__refused_unchanged(bills, cash, bill_cast, split, matured):
+    """A CNY bill on a contract paying in CNY deposits is redeemed on chain only (item 10)."""
     bill_id, child = split
-    before = cash.balanceOf(bill_cast.tier2a.address)
-    tx = bill_cast.core.redeem([(child, bill_cast.tier2a.address, 100_00)], payment_ref="bank transfer 9")
-    assert tx.events["BillRedeemed"]["paymentRef"] == "0x" + doc_hash("bank transfer 9").hex()
-    assert "BillSettled" not in tx.events
-    assert cash.balanceOf(bill_cast.tier2a.address) == before
-    assert bills.balanceOf(bill_cast.tier2a.address, child) == PART - 100_00
-    assert bills.outstanding(bill_id) == FACE - 100_00
+    before = snapshot(bills, [child], [bill_cast.tier2a.address])
+    with brownie.reverts(revert_pattern=r"BillOffChainPaymentRefused:.*"):
+        bill_cast.core.redeem([(child, bill_cast.tier2a.address, 100_00)], payment_ref="bank transfer 9")
+    assert snapshot(bills, [child], [bill_cast.tier2a.address]) == before
+    assert bills.outstanding(bill_id) == FACE
     assert bills.bill(bill_id)["status"] == BillStatus.ACTIVE
 
 
@@ -120,10 +119,10 @@ def test_redeem__batch_ref_used__reverts_and_pays_nothing_twice(bills, cash, bil
     _, child = split
     ref = doc_hash("payment order 2026-0042")
     tx = bill_cast.core.redeem([(child, bill_cast.tier2a.address, 100_00)], batch_ref=ref)
-    assert bills.redemptionOf(ref) == (1, tx.block_number)
+    assert bills.redemptionOf(bill_cast.core.address, ref) == (1, tx.block_number)
     paid = cash.balanceOf(bill_cast.tier2a.address)
     before = snapshot(bills, [child], [bill_cast.tier2a.address])
-    with brownie.reverts(f"BillRedemptionRefUsed: {ref!r}, 1, {tx.block_number}"):
+    with brownie.reverts(f"BillRedemptionRefUsed: {bill_cast.core.address.lower()}, {ref!r}, 1, {tx.block_number}"):
         bills.redeem(
             ref, [child], [bill_cast.tier2a.address], [100_00], b"\0" * 32,
             {"from": bill_cast.core.inst.account},
@@ -133,7 +132,7 @@ def test_redeem__batch_ref_used__reverts_and_pays_nothing_twice(bills, cash, bil
     # the same items again under another reference are another (instalment) payment
     bill_cast.core.redeem([(child, bill_cast.tier2a.address, 100_00)], batch_ref="payment order 43")
     assert cash.balanceOf(bill_cast.tier2a.address) == paid + 100_00
-    assert bills.redemptionOf(doc_hash("never used")) == (0, 0)
+    assert bills.redemptionOf(bill_cast.core.address, doc_hash("never used")) == (0, 0)
 
 
 def test_redeem__zero_batch_ref__reverts(bills, bill_cast, split, matured):
@@ -175,7 +174,11 @@ def test_redeem__currency_without_cash_token__on_chain_refused(bills, bill_cast,
     warp(chain, maturity)
     with brownie.reverts(revert_pattern=r"BillCurrencyMismatch:.*"):
         bill_cast.core.redeem([(bill_id, bill_cast.tier1.address, 100)])
-    bill_cast.core.redeem([(bill_id, bill_cast.tier1.address, 100)], payment_ref="USD wire")
+    tx = bill_cast.core.redeem([(bill_id, bill_cast.tier1.address, 100)], payment_ref="USD wire")
+    # declared only: the holder's claim stands until it confirms receipt
+    assert bills.balanceOf(bill_cast.tier1.address, bill_id) == 100
+    (declared,) = bill_cast.core.declarations(tx)
+    bill_cast.tier1.confirm_payment(declared)
     assert bills.bill(bill_id)["status"] == BillStatus.SETTLED
 
 

@@ -142,7 +142,7 @@ def test_request_transfer__not_holder__reverts(bills, bill_cast, bill_id):
 def test_request_transfer__zero_doc_or_unknown_node__reverts(bills, bill_cast, bill_id):
     with brownie.reverts(revert_pattern=r"BillZeroHash.*"):
         bills.requestTransfer(
-            bill_id, bill_cast.tier2a.address, 1, b"\0" * 32, {"from": bill_cast.tier1.inst.account}
+            bill_id, bill_cast.tier2a.address, 1, b"\0" * 32, doc_hash("ref"), {"from": bill_cast.tier1.inst.account}
         )
     with brownie.reverts(revert_pattern=r"BillUnknownNode:.*"):
         bill_cast.tier1.request_transfer(12345, bill_cast.tier2a.address, 1, "sub")
