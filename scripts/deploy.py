@@ -12,7 +12,10 @@ from consortium.deploy import deploy_all
 
 
 def main():
-    if network.show_active() in ("development", "ganache-local") or "DEPLOYER_ACCOUNT" not in os.environ:
+    if (
+        network.show_active() in ("development", "ganache-local")
+        or "DEPLOYER_ACCOUNT" not in os.environ
+    ):
         admin = accounts[0]
     else:
         admin = accounts.load(os.environ["DEPLOYER_ACCOUNT"])

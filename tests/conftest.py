@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's package first (worktrees, CI clones)
 
-from consortium.chain import patch_receipt_race, use_free_ports  # noqa: E402
+from consortium.chain import patch_receipt_race, use_free_ports
 
 use_free_ports()  # before brownie launches its chain: parallel runs must not share port 8545
 patch_receipt_race()  # anvil shows the new nonce before the receipt: see chain.patch_receipt_race

@@ -40,12 +40,19 @@ def _send_presigned(url: str, raws: list[str], one_batch: bool) -> tuple[list[di
     if one_batch:
         hashes = _rpc_batch(url, [("eth_sendRawTransaction", [r]) for r in raws])
     else:
-        hashes = [session.post(url, json={"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction",
-                                          "params": [r]}).json()["result"] for i, r in enumerate(raws)]
+        hashes = [
+            session.post(
+                url,
+                json={"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [r]},
+            ).json()["result"]
+            for i, r in enumerate(raws)
+        ]
     receipts: dict[str, dict] = {}
     pending = list(hashes)
     while pending:
-        for h, r in zip(pending, _rpc_batch(url, [("eth_getTransactionReceipt", [h]) for h in pending])):
+        for h, r in zip(
+            pending, _rpc_batch(url, [("eth_getTransactionReceipt", [h]) for h in pending])
+        ):
             if r is not None:
                 receipts[h] = r
         pending = [h for h in pending if h not in receipts]
@@ -71,12 +78,26 @@ def raw_tx_per_second(accounts, n: int = 2000) -> dict[str, float]:
     chain_id = w3.eth.chain_id
     gas_price = max(int(w3.eth.gas_price), 10**9)
     figures: dict[str, float] = {"raw_tx_count": n}
-    for label, seed in (("raw_tx_per_second", "bench-raw-1"), ("raw_tx_per_second_batch_rpc", "bench-raw-2")):
+    for label, seed in (
+        ("raw_tx_per_second", "bench-raw-1"),
+        ("raw_tx_per_second_batch_rpc", "bench-raw-2"),
+    ):
         sender = _funded_sender(accounts, seed)
         nonce = w3.eth.get_transaction_count(sender.address)
-        raws = ["0x" + sender.sign_transaction({
-            "to": accounts[1].address, "value": 1, "gas": 21000, "gasPrice": gas_price,
-            "nonce": nonce + i, "chainId": chain_id}).raw_transaction.hex() for i in range(n)]
+        raws = [
+            "0x"
+            + sender.sign_transaction(
+                {
+                    "to": accounts[1].address,
+                    "value": 1,
+                    "gas": 21000,
+                    "gasPrice": gas_price,
+                    "nonce": nonce + i,
+                    "chainId": chain_id,
+                }
+            ).raw_transaction.hex()
+            for i in range(n)
+        ]
         _, elapsed = _send_presigned(url, raws, one_batch=label != "raw_tx_per_second")
         figures[label] = round(n / elapsed, 1)
     return figures
@@ -97,9 +118,12 @@ def business_tx_per_second(accounts, n: int = 2000) -> dict[str, float]:
     w3 = chain.web3()
     admin = accounts[0]
     registry = chain.project().ConsortiumRegistry.deploy(
-        doc_hash("bench: business ceiling"), code32("CN"), {"from": admin, "silent": True})
+        doc_hash("bench: business ceiling"), code32("CN"), {"from": admin, "silent": True}
+    )
     manager = PermissionManager("bench manager", admin, registry, "CN")
-    regulator = Institution("bench regulator", accounts.add(institution_key(0, "bench-biz-reg")), registry)
+    regulator = Institution(
+        "bench regulator", accounts.add(institution_key(0, "bench-biz-reg")), registry
+    )
     admin.transfer(regulator.account, 10**20, silent=True)
     manager.admit(regulator, ["REGULATOR"], None)
     figures: dict[str, float] = {"business_tx_count": n}
@@ -111,12 +135,26 @@ def business_tx_per_second(accounts, n: int = 2000) -> dict[str, float]:
         if label == "business_tx_per_second":
             pipe = TxPipe(w3)
             nonce = w3.eth.get_transaction_count(member.address)
-            raws = ["0x" + Account.sign_transaction({
-                "to": registry.address, "data": registry.addOperator.encode_input(op), "value": 0,
-                "gas": pipe.gas, "gasPrice": pipe.gas_price, "nonce": nonce + i, "chainId": w3.eth.chain_id,
-            }, member.account.private_key).raw_transaction.hex() for i, op in enumerate(operators)]
+            raws = [
+                "0x"
+                + Account.sign_transaction(
+                    {
+                        "to": registry.address,
+                        "data": registry.addOperator.encode_input(op),
+                        "value": 0,
+                        "gas": pipe.gas,
+                        "gasPrice": pipe.gas_price,
+                        "nonce": nonce + i,
+                        "chainId": w3.eth.chain_id,
+                    },
+                    member.account.private_key,
+                ).raw_transaction.hex()
+                for i, op in enumerate(operators)
+            ]
             receipts, elapsed = _send_presigned(w3.provider.endpoint_uri, raws, one_batch=False)
-            assert all(int(r["status"], 16) == 1 for r in receipts), "business ceiling: a call failed"
+            assert all(
+                int(r["status"], 16) == 1 for r in receipts
+            ), "business ceiling: a call failed"
             figures["business_tx_gas"] = int(receipts[-1]["gasUsed"], 16)
         else:
             pipe = TxPipe(w3)
@@ -144,11 +182,15 @@ def run_bench(accounts, args: argparse.Namespace) -> int:
     # 500 calls in both modes: a longer burst outruns anvil's automine (one 16M-gas call per block)
     # and the backlog it leaves slows every later transaction of the run
     figures.update(business_tx_per_second(accounts, 500))
-    console.print(f"business ceiling: {figures['business_tx_per_second']} tx/s presigned, "
-                  f"{figures['business_tx_per_second_pipe']} tx/s through TxPipe")
+    console.print(
+        f"business ceiling: {figures['business_tx_per_second']} tx/s presigned, "
+        f"{figures['business_tx_per_second_pipe']} tx/s through TxPipe"
+    )
     figures.update(demo_throughput(accounts, args, float(figures["raw_tx_per_second"])))
-    console.print(f"business day ({figures['demo_size']}): {figures['demo_tx_per_second']} tx/s, "
-                  f"{figures['demo_tx_ratio_to_raw']:.1%} of the raw ceiling")
+    console.print(
+        f"business day ({figures['demo_size']}): {figures['demo_tx_per_second']} tx/s, "
+        f"{figures['demo_tx_ratio_to_raw']:.1%} of the raw ceiling"
+    )
     chain.brownie.chain.revert()
     for line in LINE_BENCHES:
         try:
@@ -164,7 +206,9 @@ def run_bench(accounts, args: argparse.Namespace) -> int:
         with deterministic_salts(f"bench-{line}"):  # gas figures repeat exactly, run after run
             figures.update(fn(proj, accounts, **kwargs))
         console.print(f"{line}: done in {time.perf_counter() - t0:.1f} s")
-    figures["machine"] = f"{platform.machine()} {platform.python_version()} network={chain.network_name()}"
+    figures["machine"] = (
+        f"{platform.machine()} {platform.python_version()} network={chain.network_name()}"
+    )
     (out / "results.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     (out / "RESULTS.md").write_text(render_markdown(figures))
     console.print(f"wrote {out / 'results.json'} and {out / 'RESULTS.md'}")
@@ -183,8 +227,15 @@ def demo_throughput(accounts, args: argparse.Namespace, raw: float) -> dict[str,
     size = "medium"
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    results, _ = run_day(accounts, "config/consortium.yaml", size, 20261122, Path(args.out) / "day",
-                         Console(quiet=True), seconds=seconds)
+    results, _ = run_day(
+        accounts,
+        "config/consortium.yaml",
+        size,
+        20261122,
+        Path(args.out) / "day",
+        Console(quiet=True),
+        seconds=seconds,
+    )
     elapsed = time.perf_counter() - t0
     windows = [r.window for r in results if r.window]
     business = max(w[1] for w in windows) - min(w[0] for w in windows)
@@ -192,9 +243,13 @@ def demo_throughput(accounts, args: argparse.Namespace, raw: float) -> dict[str,
     ops = sum(sum(v for v in r.counts.values() if isinstance(v, int)) for r in results)
     tps = txs / business
     figures: dict[str, float | str] = {
-        "demo_size": size, "demo_transactions": txs, "demo_operations": ops,
-        "demo_business_seconds": round(business, 2), "demo_tx_per_second": round(tps, 1),
-        "demo_ops_per_second": round(ops / business, 1), "demo_tx_ratio_to_raw": round(tps / raw, 3),
+        "demo_size": size,
+        "demo_transactions": txs,
+        "demo_operations": ops,
+        "demo_business_seconds": round(business, 2),
+        "demo_tx_per_second": round(tps, 1),
+        "demo_ops_per_second": round(ops / business, 1),
+        "demo_tx_ratio_to_raw": round(tps / raw, 3),
         "demo_gas_per_tx": round(sum(r.gas for r in results) / max(txs, 1)),
         "demo_seconds": round(elapsed, 2),
     }
@@ -210,9 +265,18 @@ def demo_throughput(accounts, args: argparse.Namespace, raw: float) -> dict[str,
 
 
 def render_markdown(figures: dict) -> str:
-    lines = ["# Benchmark results", "", "Produced by `make bench` (`python -m consortium.cli bench`). "
-             "Gas is exact and deterministic; seconds are from this machine, measured in the same run "
-             "as their baseline.", "", "| figure | value |", "|---|---|"]
+    lines = [
+        "# Benchmark results",
+        "",
+        (
+            "Produced by `make bench` (`python -m consortium.cli bench`). "
+            "Gas is exact and deterministic; seconds are from this machine, measured in the same "
+            "run as their baseline."
+        ),
+        "",
+        "| figure | value |",
+        "|---|---|",
+    ]
     for k in sorted(figures):
         v = figures[k]
         lines.append(f"| `{k}` | {v:,} |" if isinstance(v, (int, float)) else f"| `{k}` | {v} |")

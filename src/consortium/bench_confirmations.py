@@ -40,7 +40,9 @@ def _input_bytes(tx: Any) -> bytes:
 def anchor_gas(proj: Any, accounts: Any) -> dict[str, float]:
     """Deploy a fresh registry and the line; anchor roots of 1, 100 and 1,000 records both ways."""
     admin = accounts[0]
-    registry = proj.ConsortiumRegistry.deploy(doc_hash("bench manager"), code32("CN"), {"from": admin})
+    registry = proj.ConsortiumRegistry.deploy(
+        doc_hash("bench manager"), code32("CN"), {"from": admin}
+    )
     suite = line.deploy(proj, registry, admin)
     anchor = suite["ConfirmationAnchor"]
     mgr = PermissionManager("bench manager", admin, registry)
@@ -55,12 +57,18 @@ def anchor_gas(proj: Any, accounts: Any) -> dict[str, float]:
     for n in SIZES:
         for how in ("packet", "period"):
             rng = random.Random(f"anchor-{how}-{n}")  # seeded: calldata, so gas, repeats exactly
-            recs = [(PERIOD, rng.randbytes(32), issuer.address, rng.randbytes(32)) for _ in range(n)]
+            recs = [
+                (PERIOD, rng.randbytes(32), issuer.address, rng.randbytes(32)) for _ in range(n)
+            ]
             tree = merkle.RecordTree(recs)
             if how == "packet":
-                tx = anchor.anchorPacket(issuer.address, PERIOD, tree.root, n, {"from": bank.account})
+                tx = anchor.anchorPacket(
+                    issuer.address, PERIOD, tree.root, n, {"from": bank.account}
+                )
             else:
-                tx = anchor.anchorPeriod(PERIOD, tree.root, n, [issuer.address], {"from": bank.account})
+                tx = anchor.anchorPeriod(
+                    PERIOD, tree.root, n, [issuer.address], {"from": bank.account}
+                )
             floor = INTRINSIC + calldata_gas(_input_bytes(tx)) + FRESH_SLOT
             prefix = "anchor" if how == "packet" else "anchor_period"
             out[f"{prefix}_gas_per_record_{n}"] = round(tx.gas_used / n, 2)
@@ -79,13 +87,21 @@ def synthetic_day(n: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, pd
     k = max(1, n // 1000)
     committed[:k] = False
     resolved = np.where(committed, np.nan, amounts.astype(float))
-    bil = pd.DataFrame({"id": ids, "amount": amounts, "committed": committed, "resolved_amount": resolved})
+    bil = pd.DataFrame(
+        {"id": ids, "amount": amounts, "committed": committed, "resolved_amount": resolved}
+    )
     debit = pd.DataFrame({"id": ids, "amount": amounts})
     credit = debit.copy()
     debit = debit.drop(index=np.arange(k, 2 * k))
-    credit.loc[2 * k:3 * k - 1, "amount"] += 1
-    debit = pd.concat([debit, debit.iloc[3 * k:4 * k],
-                       pd.DataFrame({"id": -np.arange(1, k + 1, dtype=np.int64), "amount": 5})], ignore_index=True)
+    credit.loc[2 * k : 3 * k - 1, "amount"] += 1
+    debit = pd.concat(
+        [
+            debit,
+            debit.iloc[3 * k : 4 * k],
+            pd.DataFrame({"id": -np.arange(1, k + 1, dtype=np.int64), "amount": 5}),
+        ],
+        ignore_index=True,
+    )
     return bil, debit.sample(frac=1, random_state=1), credit.sample(frac=1, random_state=2)
 
 

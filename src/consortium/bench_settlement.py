@@ -151,9 +151,9 @@ if (
     import json
     import sys
 
-    from consortium import chain
-
     from brownie._config import CONFIG
+
+    from consortium import chain
 
     proj = chain.project()
     # a benchmark needs no step traces; anvil keeping them for multi-million-gas uploads runs out of

@@ -132,23 +132,42 @@ def qbft_extra_data(validators: list[str]) -> str:
     return "0x" + rlp.encode(body).hex()
 
 
-def qbft_genesis(validators: list[str], chain_id: int, alloc: dict[str, int] | None = None,
-                 block_period_seconds: int = 2) -> dict:
+def qbft_genesis(
+    validators: list[str],
+    chain_id: int,
+    alloc: dict[str, int] | None = None,
+    block_period_seconds: int = 2,
+) -> dict:
     """A QBFT genesis for a consortium chain: zero base fee (free gas for members, gas is still
     metered), shanghai rules to match the contracts' evm_version, and the validators above.
     ValueError naming the bad value for an invalid address or chain id (nothing to write then)."""
-    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or not 1 <= chain_id <= MAX_CHAIN_ID:
+    if (
+        isinstance(chain_id, bool)
+        or not isinstance(chain_id, int)
+        or not 1 <= chain_id <= MAX_CHAIN_ID
+    ):
         raise ValueError(f"chain id must be 1 .. {MAX_CHAIN_ID} (EIP-2294), got {chain_id!r}")
     _check_addresses("funded account", list(alloc or {}))
     return {
         "config": {
             "chainId": chain_id,
-            "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
-            "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0,
-            "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0, "shanghaiTime": 0,
+            "homesteadBlock": 0,
+            "eip150Block": 0,
+            "eip155Block": 0,
+            "eip158Block": 0,
+            "byzantiumBlock": 0,
+            "constantinopleBlock": 0,
+            "petersburgBlock": 0,
+            "istanbulBlock": 0,
+            "berlinBlock": 0,
+            "londonBlock": 0,
+            "shanghaiTime": 0,
             "zeroBaseFee": True,
-            "qbft": {"blockperiodseconds": block_period_seconds, "epochlength": 30000,
-                     "requesttimeoutseconds": 4},
+            "qbft": {
+                "blockperiodseconds": block_period_seconds,
+                "epochlength": 30000,
+                "requesttimeoutseconds": 4,
+            },
         },
         "nonce": "0x0",
         "timestamp": "0x0",
@@ -159,6 +178,8 @@ def qbft_genesis(validators: list[str], chain_id: int, alloc: dict[str, int] | N
         "difficulty": "0x1",
         "mixHash": "0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365",
         "coinbase": "0x0000000000000000000000000000000000000000",
-        "alloc": {a.lower().removeprefix("0x"): {"balance": hex(v)} for a, v in (alloc or {}).items()},
+        "alloc": {
+            a.lower().removeprefix("0x"): {"balance": hex(v)} for a, v in (alloc or {}).items()
+        },
         "extraData": qbft_extra_data(validators),
     }

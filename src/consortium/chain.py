@@ -81,8 +81,13 @@ def project():
     return proj
 
 
-def connect(network_id: str = "development", quiet: bool = True, port: int | None = None,
-            rpc: str | None = None, attach_local: bool = False) -> None:
+def connect(
+    network_id: str = "development",
+    quiet: bool = True,
+    port: int | None = None,
+    rpc: str | None = None,
+    attach_local: bool = False,
+) -> None:
     """Connect to `network_id`, launching a local chain on a free port when brownie owns it.
 
     `quiet` stops brownie printing every transaction (the demo and bench print their own progress).
@@ -118,7 +123,8 @@ def connect(network_id: str = "development", quiet: bool = True, port: int | Non
 
 def _point_at(network_id: str, settings: dict, url: str) -> None:
     """Make `network_id` talk to the node at `url` (brownie attaches to a local network's node
-    that answers instead of launching one); CommandError, before anything is sent, if none answers."""
+    that answers instead of launching one); CommandError, before anything is sent, if none answers.
+    """
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -131,7 +137,9 @@ def _point_at(network_id: str, settings: dict, url: str) -> None:
         )
     if "cmd" in settings:
         settings["host"] = f"{parts.scheme}://{parts.hostname}"
-        settings.setdefault("cmd_settings", {})["port"] = parts.port or (443 if parts.scheme == "https" else 80)
+        settings.setdefault("cmd_settings", {})["port"] = parts.port or (
+            443 if parts.scheme == "https" else 80
+        )
     else:
         settings["host"] = url
 
@@ -210,8 +218,10 @@ class DeploymentRecord:
         if self.block_hash:
             found = "0x" + bytes(w3.eth.get_block(self.block)["hash"]).hex()
             if found.lower() != self.block_hash.lower():
-                return (f"its block {self.block} is {found[:18]}…, the record's is "
-                        f"{self.block_hash[:18]}… (another chain, or one restarted without its state)")
+                return (
+                    f"its block {self.block} is {found[:18]}…, the record's is "
+                    f"{self.block_hash[:18]}… (another chain, or one restarted without its state)"
+                )
         registry = self.contracts["ConsortiumRegistry"]
         if len(w3.eth.get_code(registry)) == 0:
             return f"there is no contract at the registry's address {registry}"

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 import ecies
 from coincurve import PrivateKey, PublicKey
@@ -45,7 +46,7 @@ class UnknownCounterparty(LookupError):
 
 def _key_bytes(k: bytes | str) -> bytes:
     if isinstance(k, str):
-        k = bytes.fromhex(k[2:] if k.startswith("0x") else k)
+        k = bytes.fromhex(k.removeprefix("0x"))
     return bytes(k)
 
 
@@ -74,20 +75,25 @@ class Envelope:
     version: int = ENVELOPE_VERSION
 
     def to_bytes(self) -> bytes:
-        return json.dumps({
-            "v": self.version,
-            "nonce": self.nonce.hex(),
-            "ct": self.ciphertext.hex(),
-            "tag": self.tag.hex(),
-            "aad": self.aad.hex(),
-            "to": [[p.hex(), w.hex()] for p, w in self.recipients],
-        }, separators=(",", ":")).encode()
+        return json.dumps(
+            {
+                "v": self.version,
+                "nonce": self.nonce.hex(),
+                "ct": self.ciphertext.hex(),
+                "tag": self.tag.hex(),
+                "aad": self.aad.hex(),
+                "to": [[p.hex(), w.hex()] for p, w in self.recipients],
+            },
+            separators=(",", ":"),
+        ).encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Envelope":
+    def from_bytes(cls, data: bytes) -> Envelope:
         d = json.loads(data)
         if d.get("v") != ENVELOPE_VERSION:
-            raise ValueError(f"envelope version {d.get('v')} not supported (expected {ENVELOPE_VERSION})")
+            raise ValueError(
+                f"envelope version {d.get('v')} not supported (expected {ENVELOPE_VERSION})"
+            )
         return cls(
             nonce=bytes.fromhex(d["nonce"]),
             ciphertext=bytes.fromhex(d["ct"]),
@@ -101,7 +107,9 @@ class Envelope:
         return keccak(self.to_bytes())
 
 
-def encrypt_for(plaintext: bytes, pubkeys: Sequence[bytes], aad: bytes = b"") -> tuple[bytes, bytes, bytes, list[bytes]]:
+def encrypt_for(
+    plaintext: bytes, pubkeys: Sequence[bytes], aad: bytes = b""
+) -> tuple[bytes, bytes, bytes, list[bytes]]:
     """The envelope primitive every sealed value in the project uses (channels and reports).
 
     A fresh 256-bit data key encrypts `plaintext` once with AES-256-GCM (pycryptodome), bound to
@@ -115,8 +123,9 @@ def encrypt_for(plaintext: bytes, pubkeys: Sequence[bytes], aad: bytes = b"") ->
     return cipher.nonce, ciphertext, tag, [ecies.encrypt(bytes(p), data_key) for p in pubkeys]
 
 
-def decrypt_with(nonce: bytes, ciphertext: bytes, tag: bytes, wrapped: bytes, privkey: bytes,
-                 aad: bytes = b"") -> bytes:
+def decrypt_with(
+    nonce: bytes, ciphertext: bytes, tag: bytes, wrapped: bytes, privkey: bytes, aad: bytes = b""
+) -> bytes:
     """Unwrap the data key with `privkey` and decrypt; ValueError if the key or the data is wrong."""
     data_key = ecies.decrypt(privkey, wrapped)
     cipher = AES.new(data_key, AES.MODE_GCM, nonce=nonce)
@@ -133,7 +142,7 @@ def seal(plaintext: bytes, recipients_pubkeys: Sequence[bytes | str], aad: bytes
     return Envelope(nonce, ciphertext, tag, tuple(zip(pubs, wrapped)), aad)
 
 
-def open(envelope: Envelope | bytes, privkey: bytes | str) -> bytes:  # noqa: A001 - the public name asked for
+def open(envelope: Envelope | bytes, privkey: bytes | str) -> bytes:
     """Decrypt an envelope with one recipient's private key."""
     env = Envelope.from_bytes(envelope) if isinstance(envelope, (bytes, bytearray)) else envelope
     sk = _key_bytes(privkey)
@@ -146,7 +155,9 @@ def open(envelope: Envelope | bytes, privkey: bytes | str) -> bytes:  # noqa: A0
     try:
         return decrypt_with(env.nonce, env.ciphertext, env.tag, wrapped, sk, env.aad)
     except ValueError as e:
-        raise EnvelopeTampered(f"envelope failed authentication ({e}); discard it and ask for a resend") from e
+        raise EnvelopeTampered(
+            f"envelope failed authentication ({e}); discard it and ask for a resend"
+        ) from e
 
 
 # ---------------------------------------------------------------- transport
@@ -184,7 +195,9 @@ class DirectoryMailbox:
         tmp.rename(box / name)
 
     def pending(self, to: str) -> list[tuple[str, bytes]]:
-        return [(p.stem.split("-", 1)[1], p.read_bytes()) for p in sorted(self._box(to).glob("*.msg"))]
+        return [
+            (p.stem.split("-", 1)[1], p.read_bytes()) for p in sorted(self._box(to).glob("*.msg"))
+        ]
 
     def ack(self, to: str, msg_id: str) -> None:
         for p in self._box(to).glob(f"*-{msg_id}.msg"):
@@ -241,8 +254,11 @@ class Endpoint:
                 f"no open data channel between {self.member} and {to}: request one "
                 "(registry.requestChannel) and have the permission manager open it; nothing was sent"
             )
-        payload = json.dumps({"from": self.member, "to": to, "kind": kind, "body": body},
-                             separators=(",", ":"), sort_keys=True).encode()
+        payload = json.dumps(
+            {"from": self.member, "to": to, "kind": kind, "body": body},
+            separators=(",", ":"),
+            sort_keys=True,
+        ).encode()
         sig = PrivateKey(self.private_key).sign_recoverable(keccak(payload), hasher=None)
         env = seal(sig + payload, [self._pub(to)], aad=kind.encode())
         digest = env.digest()
@@ -263,9 +279,13 @@ class Endpoint:
             raw = open(env, self.private_key)
             sig, payload = raw[:65], raw[65:]
             d = json.loads(payload)
-            signer = PublicKey.from_signature_and_message(sig, keccak(payload), hasher=None).format(True)
+            signer = PublicKey.from_signature_and_message(sig, keccak(payload), hasher=None).format(
+                True
+            )
             if signer != self._pub(d["from"]):
-                raise EnvelopeTampered(f"message {msg_id} claims sender {d['from']} but is signed by another key")
+                raise EnvelopeTampered(
+                    f"message {msg_id} claims sender {d['from']} but is signed by another key"
+                )
             out.append(Message(msg_id, d["from"], d["to"], d["kind"], d["body"], env.digest()))
             if ack:
                 self.transport.ack(self.member, msg_id)

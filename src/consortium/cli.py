@@ -12,8 +12,9 @@ import sys
 from consortium.inputs import CommandError
 
 
-def _connect(network: str, port: int | None = None, rpc: str | None = None,
-             attach_local: bool = False):
+def _connect(
+    network: str, port: int | None = None, rpc: str | None = None, attach_local: bool = False
+):
     from consortium import chain
 
     chain.project()
@@ -45,8 +46,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print(f"{name:32} {address}")
     print(f"recorded in {chain.DeploymentRecord.path_for(chain.network_name())}")
     if chain.is_ephemeral():
-        print("note: this chain stops with this command, and the deployment with it; "
-              "`make chain` (consortium chain start) runs one that lasts", file=sys.stderr)
+        print(
+            "note: this chain stops with this command, and the deployment with it; "
+            "`make chain` (consortium chain start) runs one that lasts",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -62,7 +66,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
         address = store.create(passphrase, args.scrypt_n)
     else:  # import: the key from a file, never from the command line (shell history, ps)
         if not args.private_key_file:
-            raise CommandError("keys import needs --private-key-file FILE (a hex key on its first line)")
+            raise CommandError(
+                "keys import needs --private-key-file FILE (a hex key on its first line)"
+            )
         try:
             with open(args.private_key_file, encoding="utf-8") as f:
                 key = f.readline().strip()
@@ -79,17 +85,23 @@ def cmd_chain(args: argparse.Namespace) -> int:
     home = ChainHome(args.home)
     if args.action == "start":
         url, started = home.start(args.kind, args.port)
-        print(f"{args.kind} {'started' if started else 'already running'} at {url} "
-              f"(state in {home.state_path(args.kind)})")
+        print(
+            f"{args.kind} {'started' if started else 'already running'} at {url} "
+            f"(state in {home.state_path(args.kind)})"
+        )
     elif args.action == "stop":
         print("stopped; its state is saved" if home.stop() else "no local chain was running")
     else:
         st = home.status()
         if st["running"]:
-            print(f"{st['kind']} running at {st['url']}: chain {st['chain_id']}, block {st['block']}, "
-                  f"state in {st['state']}")
+            print(
+                f"{st['kind']} running at {st['url']}: chain {st['chain_id']}, block {st['block']}, "
+                f"state in {st['state']}"
+            )
         else:
-            print(f"no local chain running (home {st['home']}); `consortium chain start` starts one")
+            print(
+                f"no local chain running (home {st['home']}); `consortium chain start` starts one"
+            )
             return 1
     return 0
 
@@ -149,7 +161,9 @@ def cmd_besu_genesis(args: argparse.Namespace) -> int:
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(genesis, indent=2))
     tmp.replace(out)  # never a half-written genesis
-    print(f"QBFT genesis for {len(args.validators)} validators, chain id {args.chain_id} -> {args.out}")
+    print(
+        f"QBFT genesis for {len(args.validators)} validators, chain id {args.chain_id} -> {args.out}"
+    )
     return 0
 
 
@@ -161,8 +175,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     suite = load_suite(chain.network_name())
     reporter = chain.accounts()[args.reporter] if args.reporter is not None else None
     try:  # no --day: the day of the latest block
-        built = ReportJob(suite, args.day, args.regulator, reporter, rules_path=args.rules,
-                          db_url=args.db, out=args.out, anchor=suite["ReportAnchor"]).run()
+        built = ReportJob(
+            suite,
+            args.day,
+            args.regulator,
+            reporter,
+            rules_path=args.rules,
+            db_url=args.db,
+            out=args.out,
+            anchor=suite["ReportAnchor"],
+        ).run()
     except (ReportingError, RulesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -197,77 +219,140 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_network(p, rpc: bool = False):
-        p.add_argument("--network", default="development", help="brownie network id (default: anvil)")
+        p.add_argument(
+            "--network", default="development", help="brownie network id (default: anvil)"
+        )
         if rpc:
-            p.add_argument("--rpc", metavar="URL",
-                           help="the node to talk to (deploy, report, verify, besu-export: default "
-                                "the lasting local chain if it runs; demo, bench: a fresh chain)")
+            p.add_argument(
+                "--rpc",
+                metavar="URL",
+                help="the node to talk to (deploy, report, verify, besu-export: default "
+                "the lasting local chain if it runs; demo, bench: a fresh chain)",
+            )
         return p
 
     dep = with_network(sub.add_parser("deploy", help="deploy the suite and record it"), rpc=True)
     dep.set_defaults(func=cmd_deploy)
     keys = sub.add_parser("keys", help="an institution's key in an encrypted (V3, scrypt) keystore")
     keys.add_argument("action", choices=("new", "import", "address"))
-    keys.add_argument("keystore", help="the keystore file (created by new and import, never overwritten)")
-    keys.add_argument("--passphrase-env", default="CONSORTIUM_PASSPHRASE", metavar="NAME",
-                      help="environment variable holding the passphrase (default CONSORTIUM_PASSPHRASE)")
-    keys.add_argument("--passphrase-file", metavar="FILE", help="file whose first line is the passphrase")
+    keys.add_argument(
+        "keystore", help="the keystore file (created by new and import, never overwritten)"
+    )
+    keys.add_argument(
+        "--passphrase-env",
+        default="CONSORTIUM_PASSPHRASE",
+        metavar="NAME",
+        help="environment variable holding the passphrase (default CONSORTIUM_PASSPHRASE)",
+    )
+    keys.add_argument(
+        "--passphrase-file", metavar="FILE", help="file whose first line is the passphrase"
+    )
     keys.add_argument("--private-key-file", metavar="FILE", help="import: the hex key's file")
-    keys.add_argument("--scrypt-n", type=int, metavar="N",
-                      help="scrypt cost (default eth-account's 2**18; lower only for tests)")
+    keys.add_argument(
+        "--scrypt-n",
+        type=int,
+        metavar="N",
+        help="scrypt cost (default eth-account's 2**18; lower only for tests)",
+    )
     keys.set_defaults(func=cmd_keys)
-    ch = sub.add_parser("chain", help="a local chain that lasts between commands (state kept on disk)")
+    ch = sub.add_parser(
+        "chain", help="a local chain that lasts between commands (state kept on disk)"
+    )
     ch.add_argument("action", choices=("start", "stop", "status"))
     ch.add_argument("--kind", choices=("anvil", "ganache"), default="anvil")
     ch.add_argument("--port", type=int, help="port (default: the recorded one, else 8545)")
-    ch.add_argument("--home", help="folder of its state and record (default .chain/ or "
-                                   "$CONSORTIUM_CHAIN_HOME)")
+    ch.add_argument(
+        "--home",
+        help="folder of its state and record (default .chain/ or " "$CONSORTIUM_CHAIN_HOME)",
+    )
     ch.set_defaults(func=cmd_chain)
-    demo = with_network(sub.add_parser("demo", help="run one consortium business day end to end"),
-                        rpc=True)
+    demo = with_network(
+        sub.add_parser("demo", help="run one consortium business day end to end"), rpc=True
+    )
     demo.add_argument("--config", default="config/consortium.yaml")
     demo.add_argument("--size", default="quick", help="day size profile from config/day-sizes.yaml")
     demo.add_argument("--seed", type=int, default=20261122)
-    demo.add_argument("--out", default="reports",
-                      help="folder of the day: reports, the day's record, stores, index")
+    demo.add_argument(
+        "--out",
+        default="reports",
+        help="folder of the day: reports, the day's record, stores, index",
+    )
     lines = ("annuity", "confirmations", "settlement", "bills")
-    demo.add_argument("--lines", nargs="+", choices=lines, metavar="LINE",
-                      help=f"run only these business lines (default: all of {', '.join(lines)})")
-    demo.add_argument("--stop-after", metavar="LINE", choices=lines,
-                      help="stop after this line (its events indexed); continue later with --resume")
-    demo.add_argument("--resume", action="store_true",
-                      help="continue the day recorded in --out (e.g. on a chain restarted from its state)")
-    demo.add_argument("--rpc-port", type=int, metavar="PORT",
-                      help="attach to the local chain listening on this port instead of launching one")
+    demo.add_argument(
+        "--lines",
+        nargs="+",
+        choices=lines,
+        metavar="LINE",
+        help=f"run only these business lines (default: all of {', '.join(lines)})",
+    )
+    demo.add_argument(
+        "--stop-after",
+        metavar="LINE",
+        choices=lines,
+        help="stop after this line (its events indexed); continue later with --resume",
+    )
+    demo.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the day recorded in --out (e.g. on a chain restarted from its state)",
+    )
+    demo.add_argument(
+        "--rpc-port",
+        type=int,
+        metavar="PORT",
+        help="attach to the local chain listening on this port instead of launching one",
+    )
     demo.set_defaults(func=cmd_demo)
     bench = with_network(sub.add_parser("bench", help="gas and throughput benchmark"), rpc=True)
     bench.add_argument("--out", default="bench")
     bench.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
     bench.set_defaults(func=cmd_bench)
-    besu = with_network(sub.add_parser("besu-export", help="export Besu allowlists from the registry"),
-                        rpc=True)
+    besu = with_network(
+        sub.add_parser("besu-export", help="export Besu allowlists from the registry"), rpc=True
+    )
     besu.add_argument("--out", default="config/besu/permissions_config.toml")
-    besu.add_argument("--push", nargs="*", default=[], metavar="RPC_URL",
-                      help="also apply the changes to running nodes over their PERM API")
+    besu.add_argument(
+        "--push",
+        nargs="*",
+        default=[],
+        metavar="RPC_URL",
+        help="also apply the changes to running nodes over their PERM API",
+    )
     besu.set_defaults(func=cmd_besu_export)
-    gen = sub.add_parser("besu-genesis", help="write a QBFT genesis for the consortium's validators")
-    gen.add_argument("--validators", nargs="+", required=True, metavar="ADDRESS",
-                     help="validator node addresses (`besu public-key export-address`)")
+    gen = sub.add_parser(
+        "besu-genesis", help="write a QBFT genesis for the consortium's validators"
+    )
+    gen.add_argument(
+        "--validators",
+        nargs="+",
+        required=True,
+        metavar="ADDRESS",
+        help="validator node addresses (`besu public-key export-address`)",
+    )
     gen.add_argument("--chain-id", type=int, default=2026)
     gen.add_argument("--fund", nargs="*", default=[], metavar="ADDRESS")
     gen.add_argument("--out", default="config/besu/genesis.json")
     gen.set_defaults(func=cmd_besu_genesis)
-    rep = with_network(sub.add_parser("report", help="build, anchor and write regulators' reports for a day"),
-                       rpc=True)
+    rep = with_network(
+        sub.add_parser("report", help="build, anchor and write regulators' reports for a day"),
+        rpc=True,
+    )
     rep.add_argument("--day", help="YYYY-MM-DD or day number (default: the latest block's UTC day)")
     rep.add_argument("--regulator", help="regulator address (default: every regulator)")
     rep.add_argument("--out", default="reports")
     rep.add_argument("--rules", help="reporting rules file (default config/reporting-rules.yaml)")
-    rep.add_argument("--db", help="SQLAlchemy URL of the regulator's index (default SQLite under --out)")
-    rep.add_argument("--reporter", type=int, help="account index holding REPORTER, with a channel to each regulator (anchors the roots)")
+    rep.add_argument(
+        "--db", help="SQLAlchemy URL of the regulator's index (default SQLite under --out)"
+    )
+    rep.add_argument(
+        "--reporter",
+        type=int,
+        help="account index holding REPORTER, with a channel to each regulator (anchors the roots)",
+    )
     rep.set_defaults(func=cmd_report)
-    ver = with_network(sub.add_parser("verify", help="verify a report.json against the on-chain root"),
-                       rpc=True)
+    ver = with_network(
+        sub.add_parser("verify", help="verify a report.json against the on-chain root"), rpc=True
+    )
     ver.add_argument("path")
     ver.set_defaults(func=cmd_verify)
     cov = sub.add_parser("coverage-summary", help="print branch coverage from brownie's report")

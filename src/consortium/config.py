@@ -56,7 +56,9 @@ def load_consortium(path: str | Path) -> Consortium:
     """Parse and validate; raises ConfigError naming `path:line` and the problem."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"{path}: no such file (the consortium description; see config/consortium.yaml)")
+        raise ConfigError(
+            f"{path}: no such file (the consortium description; see config/consortium.yaml)"
+        )
     raw = _read_yaml(path)
 
     def fail(line: int, msg: str) -> None:
@@ -99,8 +101,10 @@ def _check_top(raw: Any, fail) -> None:
         fail(raw.line, "'jurisdictions' must map codes (CN, HK …) to {regulator: <institution id>}")
     for code, j in jurisdictions.items():
         if not (isinstance(j, dict) and isinstance(j.get("regulator", ""), str)):
-            fail(_line(j, raw.line) if isinstance(j, dict) else raw.line,
-                 f"jurisdiction '{code}' must be {{regulator: <institution id>}}, got {plain(j)!r}")
+            fail(
+                _line(j, raw.line) if isinstance(j, dict) else raw.line,
+                f"jurisdiction '{code}' must be {{regulator: <institution id>}}, got {plain(j)!r}",
+            )
     if not isinstance(raw["institutions"] or [], list):
         fail(raw.line, f"'institutions' must be a list, got {plain(raw['institutions'])!r}")
     for key in ("channels", "currencies", "securities"):
@@ -117,7 +121,9 @@ def _institution(item: Any, jurisdictions: LineDict, seen: dict[str, int], fail)
         fail(line, "an institution needs at least 'id', 'name', 'jurisdiction' and 'roles'")
     for key in ("id", "name", "jurisdiction", "regulator"):
         if isinstance(item.get(key), (dict, list)):
-            fail(line, f"institution field '{key}' must be a single value, got {plain(item[key])!r}")
+            fail(
+                line, f"institution field '{key}' must be a single value, got {plain(item[key])!r}"
+            )
     ident = str(item["id"])
     if ident in seen:
         fail(line, f"institution '{ident}' defined twice (first on line {seen[ident]})")
@@ -132,30 +138,49 @@ def _institution(item: Any, jurisdictions: LineDict, seen: dict[str, int], fail)
         fail(line, f"institution '{ident}': no roles")
     for role in roles:
         if not isinstance(role, str) or role not in ROLES:
-            fail(line, f"institution '{ident}': unknown role {plain(role)!r} (known: {', '.join(sorted(ROLES))})")
+            fail(
+                line,
+                f"institution '{ident}': unknown role {plain(role)!r} (known: {', '.join(sorted(ROLES))})",
+            )
     juris = str(item["jurisdiction"])
     if juris not in jurisdictions:
-        fail(line, f"institution '{ident}': jurisdiction '{juris}' is not declared under 'jurisdictions'")
+        fail(
+            line,
+            f"institution '{ident}': jurisdiction '{juris}' is not declared under 'jurisdictions'",
+        )
     regulator = item.get("regulator")
     if regulator is not None:
         regulator = str(regulator)
     if regulator is None and "REGULATOR" not in roles:
         regulator = jurisdictions[juris].get("regulator")
         if regulator is None:
-            fail(line, f"institution '{ident}' has no regulator: set 'regulator' or one for jurisdiction '{juris}'")
+            fail(
+                line,
+                f"institution '{ident}' has no regulator: set 'regulator' or one for jurisdiction '{juris}'",
+            )
     return InstitutionSpec(ident, str(item["name"]), juris, roles, regulator, line)
 
 
-def _check_regulators(institutions: list[InstitutionSpec], jurisdictions: LineDict,
-                      by_id: dict[str, InstitutionSpec], fail) -> None:
+def _check_regulators(
+    institutions: list[InstitutionSpec],
+    jurisdictions: LineDict,
+    by_id: dict[str, InstitutionSpec],
+    fail,
+) -> None:
     """Every regulator named (by an institution or a jurisdiction) is here and holds REGULATOR."""
     for inst in institutions:
         if inst.regulator is not None:
             reg = by_id.get(inst.regulator)
             if reg is None:
-                fail(inst.line, f"institution '{inst.id}': regulator '{inst.regulator}' is not an institution here")
+                fail(
+                    inst.line,
+                    f"institution '{inst.id}': regulator '{inst.regulator}' is not an institution here",
+                )
             if "REGULATOR" not in reg.roles:
-                fail(inst.line, f"institution '{inst.id}': regulator '{inst.regulator}' does not hold role REGULATOR")
+                fail(
+                    inst.line,
+                    f"institution '{inst.id}': regulator '{inst.regulator}' does not hold role REGULATOR",
+                )
     for code, j in jurisdictions.items():
         reg = j.get("regulator")
         if reg is not None and reg not in by_id:
@@ -187,7 +212,9 @@ def load_sizes(path: str | Path, profile: str) -> dict[str, dict[str, int]]:
     the line and the entry on anything but {profile: {line: {key: 0 .. MAX_DAY_SIZE}}}."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"{path}: no such file (the day size profiles; see config/day-sizes.yaml)")
+        raise ConfigError(
+            f"{path}: no such file (the day size profiles; see config/day-sizes.yaml)"
+        )
     data = _read_yaml(path)
     if not isinstance(data, dict) or not data:
         raise ConfigError(f"{path}:1: expected a mapping of size profiles (quick, medium, large …)")
@@ -196,12 +223,20 @@ def load_sizes(path: str | Path, profile: str) -> dict[str, dict[str, int]]:
         raise ConfigError(f"{path}: no size profile '{profile}' (have: {have})")
     lines = data[profile]
     if not isinstance(lines, dict):
-        raise ConfigError(f"{path}:{data.line_of(profile)}: profile '{profile}' must map each line to its sizes")
+        raise ConfigError(
+            f"{path}:{data.line_of(profile)}: profile '{profile}' must map each line to its sizes"
+        )
     for line_name, sizes in lines.items():
         if not isinstance(sizes, dict):
-            raise ConfigError(f"{path}:{lines.line}: {profile}.{line_name} must be a mapping of sizes")
+            raise ConfigError(
+                f"{path}:{lines.line}: {profile}.{line_name} must be a mapping of sizes"
+            )
         for key, value in sizes.items():
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAY_SIZE:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not 0 <= value <= MAX_DAY_SIZE
+            ):
                 raise ConfigError(
                     f"{path}:{sizes.line}: {profile}.{line_name}.{key} must be a whole number "
                     f"0 .. {MAX_DAY_SIZE:,}, got {value!r}"

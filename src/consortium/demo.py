@@ -38,29 +38,45 @@ LINES = ("annuity", "confirmations", "settlement", "bills")
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), transient=False)
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    )
 
 
 class ResumeError(RuntimeError):
     """The recorded day cannot be resumed (no record, or a line interrupted half-way)."""
 
 
-def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: Console,
-            stop_after: str | None = None, resume: bool = False,
-            lines: tuple[str, ...] = LINES,
-            seconds: dict[str, float] | None = None) -> tuple[list[LineResult], dict]:
+def run_day(
+    accounts,
+    cfg_path: str,
+    size: str,
+    seed: int,
+    out: Path,
+    console: Console,
+    stop_after: str | None = None,
+    resume: bool = False,
+    lines: tuple[str, ...] = LINES,
+    seconds: dict[str, float] | None = None,
+) -> tuple[list[LineResult], dict]:
     """Run the day's `lines` (or resume the day recorded in `out`); returns each line's result and
     what the reporting step produced ({"stopped_after": line} when stopped after a line).
 
     `seconds`, if given, receives the wall time of each stage: deploy (or resume), bootstrap, lines,
-    reports (each line's business window, first transaction sent to last receipt, is its `window`)."""
+    reports (each line's business window, first transaction sent to last receipt, is its `window`).
+    """
     seconds = {} if seconds is None else seconds
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / "day.json"
     if resume:
         if not record_path.exists():
-            raise ResumeError(f"{record_path}: no day recorded here to resume; run without --resume")
+            raise ResumeError(
+                f"{record_path}: no day recorded here to resume; run without --resume"
+            )
         day = json.loads(record_path.read_text())
         cfg_path, size, seed, lines = day["config"], day["size"], day["seed"], tuple(day["lines"])
     cfg = load_consortium(ROOT / cfg_path if not Path(cfg_path).is_absolute() else cfg_path)
@@ -73,12 +89,15 @@ def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: C
         results = [LineResult(**r) for r in day["results"]]
         seconds["resume"] = time.perf_counter() - t0
     else:
-        suite = deploy_all(founder, cfg.founder, cfg.founder_jurisdiction,
-                           issuers=token_issuers(cfg, seed))
+        suite = deploy_all(
+            founder, cfg.founder, cfg.founder_jurisdiction, issuers=token_issuers(cfg, seed)
+        )
         seconds["deploy"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         with _progress() as bar:
-            task = bar.add_task("admit institutions", total=len(cfg.institutions) + len(cfg.channels))
+            task = bar.add_task(
+                "admit institutions", total=len(cfg.institutions) + len(cfg.channels)
+            )
             members, manager = bootstrap_consortium(
                 suite, cfg, founder, accounts, seed, progress=lambda _x: bar.advance(task)
             )
@@ -86,12 +105,29 @@ def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: C
         results = []
         # the institutions' stores and mailboxes belong to this run's freshly deployed suite
         shutil.rmtree(out / "work", ignore_errors=True)
-        day = {"config": str(cfg_path), "size": size, "seed": seed, "lines": list(lines), "suite": suite.addresses(),
-               "block": suite.block, "first_day": _chain_day(), "started": None, "results": []}
+        day = {
+            "config": str(cfg_path),
+            "size": size,
+            "seed": seed,
+            "lines": list(lines),
+            "suite": suite.addresses(),
+            "block": suite.block,
+            "first_day": _chain_day(),
+            "started": None,
+            "results": [],
+        }
     t_lines = time.perf_counter()
-    contexts = {line: DayContext(suite=suite, members=members, manager=manager,
-                                 rng=random.Random(f"{seed}:{line}"), size=sizes.get(line, {}),
-                                 workdir=out / "work" / line) for line in LINES}
+    contexts = {
+        line: DayContext(
+            suite=suite,
+            members=members,
+            manager=manager,
+            rng=random.Random(f"{seed}:{line}"),
+            size=sizes.get(line, {}),
+            workdir=out / "work" / line,
+        )
+        for line in LINES
+    }
     if resume:
         _resume_agents(day, contexts, console)
     done = {r.line for r in results}
@@ -114,7 +150,11 @@ def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: C
         result = module.run_day(ctx)
         result.metrics.setdefault("seconds", round(time.perf_counter() - t0, 2))
         pipe = ctx.pipe
-        if pipe is not None and pipe.first_sent_at is not None and pipe.last_collected_at is not None:
+        if (
+            pipe is not None
+            and pipe.first_sent_at is not None
+            and pipe.last_collected_at is not None
+        ):
             result.window = (pipe.first_sent_at, pipe.last_collected_at)
         results.append(result)
         day["results"].append(asdict(result))
@@ -122,8 +162,10 @@ def run_day(accounts, cfg_path: str, size: str, seed: int, out: Path, console: C
         _save(record_path, day)
         if line == stop_after:
             run = index_day(suite, out)
-            console.print(f"stopped after {line}: {run.events} events indexed up to block "
-                          f"{run.to_block}; continue with --resume")
+            console.print(
+                f"stopped after {line}: {run.events} events indexed up to block "
+                f"{run.to_block}; continue with --resume"
+            )
             return results, {"stopped_after": line}
     seconds["lines"] = time.perf_counter() - t_lines
     t0 = time.perf_counter()
@@ -184,8 +226,9 @@ def _chain_day() -> int:
     return latest_day(chain.web3())
 
 
-def write_and_verify_reports(suite, members, seed: int, out: Path, console: Console,
-                             days: list[int]) -> dict:
+def write_and_verify_reports(
+    suite, members, seed: int, out: Path, console: Console, days: list[int]
+) -> dict:
     """Every regulator's report of the day: built from the indexed events, anchored by the
     reporting node, written as JSON/CSV/HTML, then verified record by record against the chain."""
     from eth_utils import keccak
@@ -203,8 +246,14 @@ def write_and_verify_reports(suite, members, seed: int, out: Path, console: Cons
     console.print("[bold]reports[/bold] indexing and building …")
     built = []
     for day in days:  # the business day, and the maturity day the bills' redemption ran on
-        built += ReportJob(suite, day, reporter=members.one("REPORTER").account, keys=keys,
-                           private_keys=private, out=out).run()
+        built += ReportJob(
+            suite,
+            day,
+            reporter=members.one("REPORTER").account,
+            keys=keys,
+            private_keys=private,
+            out=out,
+        ).run()
     names = {inst.address: ident for ident, inst in members.by_name.items()}
     summary: dict = {"regulators": {}, "ok": True}
     for b in built:
@@ -237,7 +286,11 @@ def summary_table(results: list[LineResult]) -> Table:
     for r in results:
         counts = ", ".join(f"{k} {_fmt(v)}" for k, v in r.counts.items())
         failed = [k for k, ok in r.checks.items() if not ok]
-        checks = f"[green]{len(r.checks)} ok[/green]" if not failed else f"[red]FAILED: {', '.join(failed)}[/red]"
+        checks = (
+            f"[green]{len(r.checks)} ok[/green]"
+            if not failed
+            else f"[red]FAILED: {', '.join(failed)}[/red]"
+        )
         table.add_row(r.line, counts, _fmt(r.transactions), _fmt(r.gas), checks)
     return table
 
@@ -246,8 +299,15 @@ def key_figures(results: list[LineResult]) -> list[str]:
     """One line of figures per business line (netting efficiency, breaks, …), for people."""
     lines = []
     for r in results:
-        shown = {k: v for k, v in r.metrics.items() if k != "roots" and (not isinstance(v, (dict, list)) or v)}
-        lines.append(f"  {r.line:14} " + "; ".join(f"{k.replace('_', ' ')} {_fmt(v, k)}" for k, v in shown.items()))
+        shown = {
+            k: v
+            for k, v in r.metrics.items()
+            if k != "roots" and (not isinstance(v, (dict, list)) or v)
+        }
+        lines.append(
+            f"  {r.line:14} "
+            + "; ".join(f"{k.replace('_', ' ')} {_fmt(v, k)}" for k, v in shown.items())
+        )
     return lines
 
 
@@ -255,9 +315,17 @@ def run_demo(accounts, args: argparse.Namespace) -> int:
     console = Console()
     t0 = time.perf_counter()
     try:
-        results, reports = run_day(accounts, args.config, args.size, args.seed, Path(args.out), console,
-                                   getattr(args, "stop_after", None), getattr(args, "resume", False),
-                                   tuple(getattr(args, "lines", None) or LINES))
+        results, reports = run_day(
+            accounts,
+            args.config,
+            args.size,
+            args.seed,
+            Path(args.out),
+            console,
+            getattr(args, "stop_after", None),
+            getattr(args, "resume", False),
+            tuple(getattr(args, "lines", None) or LINES),
+        )
     except ResumeError as exc:
         console.print(f"[red]error: {exc}[/red]")
         return 2
@@ -271,6 +339,8 @@ def run_demo(accounts, args: argparse.Namespace) -> int:
     ok = all(r.ok for r in results) and reports.get("ok", True)
     elapsed = time.perf_counter() - t0
     txs = sum(r.transactions for r in results)
-    console.print(f"{txs} business transactions, {sum(r.gas for r in results):,} gas, {elapsed:.1f} s; "
-                  + ("[green]all checks passed[/green]" if ok else "[red]some checks FAILED[/red]"))
+    console.print(
+        f"{txs} business transactions, {sum(r.gas for r in results):,} gas, {elapsed:.1f} s; "
+        + ("[green]all checks passed[/green]" if ok else "[red]some checks FAILED[/red]")
+    )
     return 0 if ok else 1

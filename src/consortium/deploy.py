@@ -6,9 +6,9 @@ the deployment path the users take is the tested one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from consortium import chain
 from consortium.domain.hashing import code32, doc_hash
@@ -65,8 +65,13 @@ class Suite:
         }
 
 
-def deploy_all(admin: Any, founder_name: str = "Consortium permission manager", jurisdiction: str = "CN",
-               record: bool = True, issuers: Mapping[str, str] | None = None) -> Suite:
+def deploy_all(
+    admin: Any,
+    founder_name: str = "Consortium permission manager",
+    jurisdiction: str = "CN",
+    record: bool = True,
+    issuers: Mapping[str, str] | None = None,
+) -> Suite:
     """Deploy the registry (admin becomes its permission manager) and every business line.
 
     `issuers` maps each token's suite key ("SecurityToken", "DepositToken:CNY", "DepositToken:HKD")

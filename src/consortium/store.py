@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
-    BigInteger, Column, Integer, MetaData, String, Table, Text, create_engine, delete, event, select,
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    select,
     update,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,7 +34,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 metadata = MetaData()
 
 documents = Table(
-    "documents", metadata,
+    "documents",
+    metadata,
     Column("kind", String(64), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("body", Text, nullable=False),
@@ -31,7 +43,8 @@ documents = Table(
 )
 
 details = Table(
-    "details", metadata,
+    "details",
+    metadata,
     Column("row", Integer, primary_key=True, autoincrement=True),
     Column("side", String(16), nullable=False, index=True),
     Column("day", Integer, nullable=False, index=True),
@@ -42,19 +55,23 @@ details = Table(
 )
 
 journal = Table(
-    "journal", metadata,
+    "journal",
+    metadata,
     Column("step", String(200), primary_key=True),
     Column("ref", Text, nullable=False),
     Column("done_at", BigInteger, nullable=False),
 )
 
 outbox = Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     Column("kind", String(64), primary_key=True),  # e.g. "AnnuityLedger.receiveContributions"
     Column("key", String(200), primary_key=True),  # the batch's idempotency key
     Column("args", Text, nullable=False),  # JSON: the call's arguments, enough to resend it
     Column("intended_at", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False, index=True),  # "pending" until booked, then "booked"
+    Column(
+        "status", String(16), nullable=False, index=True
+    ),  # "pending" until booked, then "booked"
     Column("booking", Text),  # JSON: block, what the chain recorded, tx hash, source
     Column("booked_at", BigInteger),
 )
@@ -83,7 +100,7 @@ class Store:
         metadata.create_all(self.engine)
 
     @classmethod
-    def at(cls, path: str | Path) -> "Store":
+    def at(cls, path: str | Path) -> Store:
         """A SQLite file store (created with its folder if missing)."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +109,12 @@ class Store:
     # ------------------------------------------------------------ documents
     def put(self, kind: str, key: str, body: dict[str, Any]) -> None:
         """Insert or replace one document."""
-        row = {"kind": kind, "key": key, "body": json.dumps(body, sort_keys=True), "updated_at": time.time_ns()}
+        row = {
+            "kind": kind,
+            "key": key,
+            "body": json.dumps(body, sort_keys=True),
+            "updated_at": time.time_ns(),
+        }
         with self.engine.begin() as c:
             if self.engine.dialect.name == "sqlite":
                 stmt = sqlite_insert(documents).values(row)
@@ -103,18 +125,25 @@ class Store:
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:
-            r = c.execute(select(documents.c.body).where(documents.c.kind == kind, documents.c.key == key)).first()
+            r = c.execute(
+                select(documents.c.body).where(documents.c.kind == kind, documents.c.key == key)
+            ).first()
         return json.loads(r[0]) if r else None
 
     def all(self, kind: str) -> dict[str, dict[str, Any]]:
         with self.engine.connect() as c:
-            rows = c.execute(select(documents.c.key, documents.c.body).where(documents.c.kind == kind)
-                             .order_by(documents.c.key)).all()
+            rows = c.execute(
+                select(documents.c.key, documents.c.body)
+                .where(documents.c.kind == kind)
+                .order_by(documents.c.key)
+            ).all()
         return {k: json.loads(b) for k, b in rows}
 
     def keys(self, kind: str) -> Iterator[str]:
         with self.engine.connect() as c:
-            yield from (r[0] for r in c.execute(select(documents.c.key).where(documents.c.kind == kind)))
+            yield from (
+                r[0] for r in c.execute(select(documents.c.key).where(documents.c.kind == kind))
+            )
 
     # ------------------------------------------------------------ details
     def add_details(self, side: str, day: int, frame: pd.DataFrame) -> int:
@@ -126,7 +155,14 @@ class Store:
             if col not in df:
                 df[col] = default
         rows = [
-            {"side": side, "day": int(day), "id": int(i), "amount": int(a), "counterparty": str(cp), "paid_at": int(t)}
+            {
+                "side": side,
+                "day": int(day),
+                "id": int(i),
+                "amount": int(a),
+                "counterparty": str(cp),
+                "paid_at": int(t),
+            }
             for i, a, cp, t in df[DETAIL_COLUMNS].itertuples(index=False, name=None)
         ]
         with self.engine.begin() as c:
@@ -135,8 +171,11 @@ class Store:
 
     def details(self, side: str, day: int) -> pd.DataFrame:
         """The side's details of `day`, in insertion order."""
-        q = (select(details.c.id, details.c.amount, details.c.counterparty, details.c.paid_at)
-             .where(details.c.side == side, details.c.day == int(day)).order_by(details.c.row))
+        q = (
+            select(details.c.id, details.c.amount, details.c.counterparty, details.c.paid_at)
+            .where(details.c.side == side, details.c.day == int(day))
+            .order_by(details.c.row)
+        )
         with self.engine.connect() as c:
             rows = c.execute(q).all()
         df = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
@@ -158,8 +197,15 @@ class Store:
     # ------------------------------------------------------------ outbox
     def intend(self, kind: str, key: str, args: Any) -> None:
         """Record that a keyed batch is about to be sent (replaces an earlier intent of the key)."""
-        row = {"kind": kind, "key": key, "args": json.dumps(args, sort_keys=True),
-               "intended_at": time.time_ns(), "status": "pending", "booking": None, "booked_at": None}
+        row = {
+            "kind": kind,
+            "key": key,
+            "args": json.dumps(args, sort_keys=True),
+            "intended_at": time.time_ns(),
+            "status": "pending",
+            "booking": None,
+            "booked_at": None,
+        }
         with self.engine.begin() as c:
             c.execute(delete(outbox).where(outbox.c.kind == kind, outbox.c.key == key))
             c.execute(outbox.insert().values(row))
@@ -171,7 +217,11 @@ class Store:
             done = c.execute(
                 update(outbox)
                 .where(outbox.c.kind == kind, outbox.c.key == key, outbox.c.status == "pending")
-                .values(status="booked", booking=json.dumps(booking, sort_keys=True), booked_at=time.time_ns())
+                .values(
+                    status="booked",
+                    booking=json.dumps(booking, sort_keys=True),
+                    booked_at=time.time_ns(),
+                )
             )
         return done.rowcount == 1
 
@@ -186,7 +236,9 @@ class Store:
             r = c.execute(select(outbox).where(outbox.c.kind == kind, outbox.c.key == key)).first()
         return _outbox_row(r) if r else None
 
-    def intents(self, status: str | None = None, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    def intents(
+        self, status: str | None = None, kinds: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Outbox rows (all, or only `status`, only of `kinds`) in the order they were intended."""
         q = select(outbox).order_by(outbox.c.intended_at)
         if status is not None:

@@ -50,7 +50,9 @@ def open_(reason: str) -> Rule:
 
 MATRIX: dict[str, dict[str, Rule]] = {
     "ConsortiumRegistry": {
-        "applyForMembership": open_("anyone may apply; the audit decides (members get RegistryAlreadyApplied)"),
+        "applyForMembership": open_(
+            "anyone may apply; the audit decides (members get RegistryAlreadyApplied)"
+        ),
         "auditMembership": role("PERMISSION_MANAGER"),
         "grantRole": role("PERMISSION_MANAGER"),
         "revokeRole": role("PERMISSION_MANAGER"),
@@ -89,7 +91,9 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "settleDay": role("FINANCE_COMPANY"),
     },
     "AnnuityPlans": {
-        "definePlan": role("TRUSTEE"),  # a later version: the plan's trustee (AnnuityNotPlanTrustee)
+        "definePlan": role(
+            "TRUSTEE"
+        ),  # a later version: the plan's trustee (AnnuityNotPlanTrustee)
         "appointInvestmentManager": role("TRUSTEE"),  # the plan's trustee (AnnuityNotPlanTrustee)
     },
     # the role first; then the appointed party (tests/hostile/test_review_annuity.py:
@@ -124,9 +128,13 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "expireRequest": member(),
         "confirmPayment": member(),
         "withdrawPayment": member(),
-        "safeTransferFrom": open_("always reverts BillDirectTransferDisabled: bills move only by "
-                                  "request → review → audit (tests/unit/BillToken)"),
-        "safeBatchTransferFrom": open_("always reverts BillDirectTransferDisabled (as safeTransferFrom)"),
+        "safeTransferFrom": open_(
+            "always reverts BillDirectTransferDisabled: bills move only by "
+            "request → review → audit (tests/unit/BillToken)"
+        ),
+        "safeBatchTransferFrom": open_(
+            "always reverts BillDirectTransferDisabled (as safeTransferFrom)"
+        ),
         "setApprovalForAll": open_("an approval moves nothing: direct transfers are disabled"),
     },
     "SecurityToken": {
@@ -136,10 +144,14 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "redeem": role("CSD", not_party_error=r"SecurityNotCsd:.*"),
         "setSettlementAgent": role("PERMISSION_MANAGER"),
         "agentTransfer": open_("gated by the agent list, not by role: SecurityNotSettlementAgent"),
-        "safeTransferFrom": open_("the holder's operator approval is the gate; both holders are "
-                                  "member-checked in _update (tests/unit/SecurityToken)"),
+        "safeTransferFrom": open_(
+            "the holder's operator approval is the gate; both holders are "
+            "member-checked in _update (tests/unit/SecurityToken)"
+        ),
         "safeBatchTransferFrom": open_("as safeTransferFrom"),
-        "setApprovalForAll": open_("an approval moves nothing; holders are member-checked in _update"),
+        "setApprovalForAll": open_(
+            "an approval moves nothing; holders are member-checked in _update"
+        ),
     },
     "SettlementEngine": {
         "listCurrency": role("PERMISSION_MANAGER"),
@@ -151,11 +163,21 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "deferTrades": role("CCP"),
         "settle": role("CSD"),
         # first parties: BROKER, CUSTODIAN or EXCHANGE; second parties: CCP or CSD
-        "uploadTrades": role("BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"),
-        "setClearingConfig": role("BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"),
-        "reconcile": role("BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"),
-        "reconcileInvestor": role("BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"),
-        "submitSecondClearing": role("CCP", "CSD", missing_role_error=r"SettlementNotSecondParty:.*"),
+        "uploadTrades": role(
+            "BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"
+        ),
+        "setClearingConfig": role(
+            "BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"
+        ),
+        "reconcile": role(
+            "BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"
+        ),
+        "reconcileInvestor": role(
+            "BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"
+        ),
+        "submitSecondClearing": role(
+            "CCP", "CSD", missing_role_error=r"SettlementNotSecondParty:.*"
+        ),
     },
     "DepositToken": {
         # the token's one issuing member (or its operators) only; agents are appointed by governance
@@ -164,8 +186,10 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "setSettlementAgent": role("PERMISSION_MANAGER"),
         "agentTransfer": open_("gated by the agent list, not by role: DepositNotSettlementAgent"),
         "transfer": member(missing_role_error=r"ERC20InsufficientBalance:.*"),
-        "transferFrom": open_("the holder's allowance is the gate: business contracts (Reconciliation, "
-                              "bill financing) spend it; both holders are member-checked in _update"),
+        "transferFrom": open_(
+            "the holder's allowance is the gate: business contracts (Reconciliation, "
+            "bill financing) spend it; both holders are member-checked in _update"
+        ),
         "approve": open_("an allowance moves nothing; holders are checked when it is used"),
     },
 }

@@ -59,7 +59,12 @@ def callers(suite, registry_admin, manager, regulator_cn, accounts, stranger):
     def all_but(roles: tuple[str, ...]):
         return made[tuple(sorted(roles))]
 
-    return {"stranger": stranger, "suspended": suspended.account, "all_but": all_but, "member": reg.address}
+    return {
+        "stranger": stranger,
+        "suspended": suspended.account,
+        "all_but": all_but,
+        "member": reg.address,
+    }
 
 
 def _dummy(abi_type: str, member: str):
@@ -90,15 +95,20 @@ def _args(fn_abi, member):
 
 
 def _state_changing(contract):
-    return {x["name"]: x for x in contract.abi
-            if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")}
+    return {
+        x["name"]: x
+        for x in contract.abi
+        if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")
+    }
 
 
 def _cases():
     for cname, fns in MATRIX.items():
         for fname, rule in fns.items():
             if rule.kind != "open":
-                whos = ("stranger", "suspended") + (("wrong_role",) if rule.missing_role_error else ())
+                whos = ("stranger", "suspended") + (
+                    ("wrong_role",) if rule.missing_role_error else ()
+                )
                 whos += ("not_party",) if rule.not_party_error else ()
                 for who in whos:
                     yield pytest.param(cname, fname, who, id=f"{cname}.{fname}-{who}")
@@ -139,6 +149,11 @@ def test_matrix__covers_every_state_changing_function(contracts):
 
 
 def test_matrix__lists_no_function_that_does_not_exist(contracts):
-    stale = [f"{c}.{f}" for c, fns in MATRIX.items() if c in contracts
-             for f in fns if f not in _state_changing(contracts[c])]
+    stale = [
+        f"{c}.{f}"
+        for c, fns in MATRIX.items()
+        if c in contracts
+        for f in fns
+        if f not in _state_changing(contracts[c])
+    ]
     assert not stale, stale

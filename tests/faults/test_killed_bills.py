@@ -36,7 +36,9 @@ def test_request_issue__killed_after_send__booked_once_and_resend_refused(
     )
     assert (again, tx, bills.nextId()) == (bill_id, None, next_id + 1)
     assert len(logs_since(web3, bills, "BillIssueRequested", start)) == 1
-    with brownie.reverts(f"BillDocumentsAlreadyIssued: {core.address.lower()}, {doc!r}, {bill_id}, {block}"):
+    with brownie.reverts(
+        f"BillDocumentsAlreadyIssued: {core.address.lower()}, {doc!r}, {bill_id}, {block}"
+    ):
         bills.requestIssue(
             bill_cast.tier1.address,
             FACE,

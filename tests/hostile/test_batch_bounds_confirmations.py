@@ -39,7 +39,9 @@ def world(recon, anchor, conf_cast, past_day):
     for i in range(255):
         pipe.submit(bank, recon, "commitBilateral", fc, past_day - 1, _root(i), 1, 1, gas=200_000)
     pipe.wait()
-    anchor.anchorPeriod(1, H, 10, [conf_cast.issuer_a.address], {"from": conf_cast.sales_bank.account})
+    anchor.anchorPeriod(
+        1, H, 10, [conf_cast.issuer_a.address], {"from": conf_cast.sales_bank.account}
+    )
     return SimpleNamespace(
         recon=recon,
         anchor=anchor,
@@ -72,11 +74,19 @@ def _commit_count(w, n):
 
 
 def _anchor_count(w, n):
-    return w.anchor.anchorPeriod, (2, H[:31] + b"\2", n, [w.cast.issuer_a.address]), w.cast.sales_bank.account
+    return (
+        w.anchor.anchorPeriod,
+        (2, H[:31] + b"\2", n, [w.cast.issuer_a.address]),
+        w.cast.sales_bank.account,
+    )
 
 
 def _proof(w, n):
-    return w.anchor.verifyRecord, (w.cast.sales_bank.address, H, 1, H, w.cast.issuer_a.address, H, [H] * n), w.cast.bank.account
+    return (
+        w.anchor.verifyRecord,
+        (w.cast.sales_bank.address, H, 1, H, w.cast.issuer_a.address, H, [H] * n),
+        w.cast.bank.account,
+    )
 
 
 def _day(key):

@@ -41,7 +41,10 @@ def committed(recon, conf_cast, past_day):
         conf_cast.fc.address, past_day, H, 2, 10, {"from": conf_cast.bank.account}
     )
     recon.closeDay(
-        conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account}
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        {"from": conf_cast.reconciler.account},
     )
     return recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
 

@@ -120,7 +120,16 @@ def test_redeem__contract_holder__no_callback_paid_exactly(
     bill_id = _issue_to(attacker, bills, bill_cast, maturity)
     bill_cast.auditor.audit(bill_id, True, H_AUDIT)
     assert attacker.received() == 1  # the delivery of the audit
-    arm(attacker, bills, "redeem", doc_hash("re-entered redemption"), [bill_id], [attacker.address], [1], ZERO32)
+    arm(
+        attacker,
+        bills,
+        "redeem",
+        doc_hash("re-entered redemption"),
+        [bill_id],
+        [attacker.address],
+        [1],
+        ZERO32,
+    )
     warp(chain, maturity)
     before = cash.balanceOf(attacker)
     bill_cast.core.redeem([(bill_id, attacker.address, FACE)])

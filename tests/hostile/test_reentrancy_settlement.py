@@ -46,10 +46,14 @@ def netted(engine, settle_cast, attacker):
         via(attacker, engine, "reconcile", CID, ccp.address)
         seller.reconcile(CID, ccp.address)
         settle_cast.csd.issue(seller.address, SID, QTY, "hostile: the seller's custody deposit")
-        settle_cast.cash.issue(attacker.address, "HKD", PRICE, "hostile: the attacker's settlement cash")
+        settle_cast.cash.issue(
+            attacker.address, "HKD", PRICE, "hostile: the attacker's settlement cash"
+        )
         ccp.close_uploads(CID)
         empty = trade_set([], legs)  # no trades uploaded: zero counts per participant
-        engine.submitNetting(CID, 0, empty.hash, [x.as_tuple() for x in legs], {"from": ccp.account})
+        engine.submitNetting(
+            CID, 0, empty.hash, [x.as_tuple() for x in legs], {"from": ccp.account}
+        )
         return legs
 
     return _netted

@@ -41,7 +41,8 @@ AMOUNT, RATE = 400_000_00, 800
 def rival(admit, regulator_cn, accounts, bills):
     """Another core enterprise (SUPPLY_CHAIN_CLIENT): a debtor of its own, the squatter."""
     return BillClient(
-        admit(accounts[15], ["SUPPLY_CHAIN_CLIENT"], regulator=regulator_cn, name="rival core"), bills
+        admit(accounts[15], ["SUPPLY_CHAIN_CLIENT"], regulator=regulator_cn, name="rival core"),
+        bills,
     )
 
 
@@ -69,7 +70,9 @@ def _financed_to_audit(bill_cast, node, amount=AMOUNT, docs="financing request")
 # ============================================================================ item 3: exits
 
 
-def test_item3_cancel__financing_nobody_quotes__holder_cancels_escrow_returned(bills, bill_cast, held):
+def test_item3_cancel__financing_nobody_quotes__holder_cancels_escrow_returned(
+    bills, bill_cast, held
+):
     holder = bill_cast.tier2a
     fin, _ = holder.request_financing(held, AMOUNT, "financing request")
     assert bills.locked(fin) == AMOUNT and holder.holding(held) == 0
@@ -78,19 +81,30 @@ def test_item3_cancel__financing_nobody_quotes__holder_cancels_escrow_returned(b
     tx = holder.cancel_request(fin, "no factor quoted in a week")
     ev = tx.events["BillRequestCancelled"]
     assert (ev["nodeId"], ev["requester"], ev["kind"], ev["amount"]) == (
-        fin, holder.address, NodeKind.FINANCING, AMOUNT
+        fin,
+        holder.address,
+        NodeKind.FINANCING,
+        AMOUNT,
     )
     assert bills.node(fin)["state"] == NodeState.REJECTED
     assert bills.locked(fin) == 0 and holder.holding(held) == AMOUNT
-    assert bills.node(fin)["evidence"] == "0x" + evidence_of([
-        (EvidenceStep.REQUEST, holder.address, doc_hash("financing request"), True),
-        (EvidenceStep.CANCEL, holder.address, doc_hash("no factor quoted in a week"), True),
-    ]).hex()
+    assert (
+        bills.node(fin)["evidence"]
+        == "0x"
+        + evidence_of(
+            [
+                (EvidenceStep.REQUEST, holder.address, doc_hash("financing request"), True),
+                (EvidenceStep.CANCEL, holder.address, doc_hash("no factor quoted in a week"), True),
+            ]
+        ).hex()
+    )
     with brownie.reverts(revert_pattern=r"BillNotCancellable:.*"):  # once only
         holder.cancel_request(fin, "again")
 
 
-def test_item3_cancel__quoted_financing__holder_walks_away_after_signing_refused(bills, bill_cast, held):
+def test_item3_cancel__quoted_financing__holder_walks_away_after_signing_refused(
+    bills, bill_cast, held
+):
     holder = bill_cast.tier2a
     fin, _ = holder.request_financing(held, AMOUNT, "financing request")
     bill_cast.factor.quote(fin, RATE, "agreement")
@@ -100,8 +114,10 @@ def test_item3_cancel__quoted_financing__holder_walks_away_after_signing_refused
     fin, _ = holder.request_financing(held, AMOUNT, "financing request 2")
     bill_cast.factor.quote(fin, RATE, "agreement 2")
     holder.accept_financing(fin, "agreement 2", bill_cast.factor.address, RATE)
-    with brownie.reverts(revert_pattern=rf"BillNotCancellable: {fin}, {int(NodeKind.FINANCING)}, "
-                         rf"{int(NodeState.AGREED)}"):
+    with brownie.reverts(
+        revert_pattern=rf"BillNotCancellable: {fin}, {int(NodeKind.FINANCING)}, "
+        rf"{int(NodeState.AGREED)}"
+    ):
         holder.cancel_request(fin, "changed my mind")
 
 
@@ -112,7 +128,11 @@ def test_item3_expire__factor_never_disburses__holder_takes_escrow_back_after_de
     fin, signed = _financed_to_audit(bill_cast, held)
     deadline = int(bills.deadlineOf(fin))
     maturity = int(bills.bill(bills.node(fin)["billId"])["maturity"])
-    assert deadline == financing_deadline(signed.timestamp, maturity) == signed.timestamp + FINANCING_WINDOW
+    assert (
+        deadline
+        == financing_deadline(signed.timestamp, maturity)
+        == signed.timestamp + FINANCING_WINDOW
+    )
     with brownie.reverts(revert_pattern=rf"BillDeadlineNotReached: {fin}, {deadline}, .*"):
         holder.expire(fin, "factor silent")
     warp(chain, deadline)
@@ -125,7 +145,10 @@ def test_item3_expire__factor_never_disburses__holder_takes_escrow_back_after_de
     tx = holder.expire(fin, "factor silent")
     ev = tx.events["BillRequestExpired"]
     assert (ev["nodeId"], ev["expiredBy"], ev["state"], ev["amount"]) == (
-        fin, holder.address, NodeState.AUDITED, AMOUNT
+        fin,
+        holder.address,
+        NodeState.AUDITED,
+        AMOUNT,
     )
     assert holder.holding(held) == AMOUNT and bills.locked(fin) == 0
     assert cash.balanceOf(factor.address) == factor_cash
@@ -145,8 +168,12 @@ def test_item3_expire__audited_financing_at_maturity__auditor_expires_and_bill_f
     tx = bill_cast.auditor.expire(fin, "not disbursed by maturity")
     assert tx.events["BillRequestExpired"]["expiredBy"] == bill_cast.auditor.address
     # nothing stays locked for ever: the whole face value is redeemable
-    bill_cast.core.redeem([(bill_id, bill_cast.tier1.address, FACE - AMOUNT),
-                           (node, bill_cast.tier2a.address, AMOUNT)])
+    bill_cast.core.redeem(
+        [
+            (bill_id, bill_cast.tier1.address, FACE - AMOUNT),
+            (node, bill_cast.tier2a.address, AMOUNT),
+        ]
+    )
     assert bills.bill(bill_id)["status"] == BillStatus.SETTLED and bills.outstanding(bill_id) == 0
 
 
@@ -199,8 +226,10 @@ def test_item5_squat__rival_issues_on_victims_documents_to_its_operator__refused
 ):
     docs = "po 2026-77 + invoice (core enterprise)"
     # the attack: the rival's bill on the victim's documents, to an address that can never review
-    with brownie.reverts(f"BillReceiverNotMemberAddress: {rival_operator.address.lower()}, "
-                         f"{rival.address.lower()}"):
+    with brownie.reverts(
+        f"BillReceiverNotMemberAddress: {rival_operator.address.lower()}, "
+        f"{rival.address.lower()}"
+    ):
         rival.request_issue(rival_operator.address, 1, maturity, docs)
     # a rival bill on the same documents to a real member: its own key, the victim's stays free
     squat, _ = rival.request_issue(bill_cast.tier2b.address, 1, maturity, docs)
@@ -276,8 +305,15 @@ def test_item6_default_refs__secret_salted__unpredictable_and_same_after_restart
 @pytest.fixture
 def usd_bill(bills, bill_cast, maturity):
     """A USD bill (the contract's cash token is CNY: USD can only be paid off chain)."""
-    tx = bills.requestIssue(bill_cast.tier1.address, FACE, code32("USD"), maturity, doc_hash("usd po"),
-                            False, {"from": bill_cast.core.inst.account})
+    tx = bills.requestIssue(
+        bill_cast.tier1.address,
+        FACE,
+        code32("USD"),
+        maturity,
+        doc_hash("usd po"),
+        False,
+        {"from": bill_cast.core.inst.account},
+    )
     bill_id = tx.events["BillIssueRequested"]["billId"]
     bill_cast.tier1.review(bill_id, True, "ok")
     bill_cast.auditor.audit(bill_id, True, "ok")
@@ -293,7 +329,9 @@ def test_item10_debtor_declares_paying_factor__refused_where_cash_pays(
     before = snapshot(bills, [fin], [bill_cast.factor.address])
     # the attack: the debtor "pays" the factor, owed cash, with a wire reference of its own word
     with brownie.reverts(revert_pattern=r"BillOffChainPaymentRefused:.*"):
-        bill_cast.core.redeem([(fin, bill_cast.factor.address, AMOUNT)], payment_ref="wire, trust me")
+        bill_cast.core.redeem(
+            [(fin, bill_cast.factor.address, AMOUNT)], payment_ref="wire, trust me"
+        )
     assert snapshot(bills, [fin], [bill_cast.factor.address]) == before
     assert bills.balanceOf(bill_cast.factor.address, fin) == AMOUNT
 
@@ -303,15 +341,22 @@ def test_item10_off_chain_redemption__holder_confirms_or_payer_withdraws_after_d
 ):
     core, holder = bill_cast.core, bill_cast.tier1
     warp(chain, maturity)
-    tx = core.redeem([(usd_bill, holder.address, 100_00), (usd_bill, holder.address, 200_00)],
-                     payment_ref="USD wire 1")
+    tx = core.redeem(
+        [(usd_bill, holder.address, 100_00), (usd_bill, holder.address, 200_00)],
+        payment_ref="USD wire 1",
+    )
     first, second = core.declarations(tx)
     ev = tx.events["BillPaymentDeclared"][0]
     assert (ev["payer"], ev["payee"], ev["kind"], ev["amount"]) == (
-        core.address, holder.address, PaymentKind.REDEMPTION, 100_00
+        core.address,
+        holder.address,
+        PaymentKind.REDEMPTION,
+        100_00,
     )
     assert "BillRedeemed" not in tx.events
-    assert holder.holding(usd_bill) == FACE and bills.outstanding(usd_bill) == FACE  # nothing burned
+    assert (
+        holder.holding(usd_bill) == FACE and bills.outstanding(usd_bill) == FACE
+    )  # nothing burned
     with brownie.reverts(revert_pattern=r"BillNotPayee:.*"):
         core.confirm_payment(first)  # the payer cannot confirm its own word
     with brownie.reverts(revert_pattern=r"BillPaymentNotExpired:.*"):
@@ -319,7 +364,9 @@ def test_item10_off_chain_redemption__holder_confirms_or_payer_withdraws_after_d
     tx = holder.confirm_payment(first)
     assert tx.events["BillRedeemed"]["amount"] == 100_00
     assert tx.events["BillPaymentConfirmed"]["declarationId"] == first
-    assert holder.holding(usd_bill) == FACE - 100_00 and bills.outstanding(usd_bill) == FACE - 100_00
+    assert (
+        holder.holding(usd_bill) == FACE - 100_00 and bills.outstanding(usd_bill) == FACE - 100_00
+    )
     with brownie.reverts(revert_pattern=r"BillUnknownPayment:.*"):
         holder.confirm_payment(first)  # once
     # the second wire never arrived: after the deadline the debtor withdraws its declaration
@@ -377,12 +424,18 @@ def test_item15_request_ref__resent_transfer_refused_and_other_holders_key_untou
     bill_id = make_bill()
     ref = doc_hash("transfer order 15")
     tier1 = bill_cast.tier1.inst.account
-    tx = bills.requestTransfer(bill_id, bill_cast.tier2a.address, 1_00, doc_hash("sub"), ref, {"from": tier1})
+    tx = bills.requestTransfer(
+        bill_id, bill_cast.tier2a.address, 1_00, doc_hash("sub"), ref, {"from": tier1}
+    )
     node = tx.events["BillTransferRequested"]["nodeId"]
     assert bills.requestOf(bill_cast.tier1.address, ref) == (node, tx.block_number)
-    with brownie.reverts(f"BillRequestRefUsed: {bill_cast.tier1.address.lower()}, {ref!r}, {node}, "
-                         f"{tx.block_number}"):
-        bills.requestTransfer(bill_id, bill_cast.tier2a.address, 1_00, doc_hash("sub"), ref, {"from": tier1})
+    with brownie.reverts(
+        f"BillRequestRefUsed: {bill_cast.tier1.address.lower()}, {ref!r}, {node}, "
+        f"{tx.block_number}"
+    ):
+        bills.requestTransfer(
+            bill_id, bill_cast.tier2a.address, 1_00, doc_hash("sub"), ref, {"from": tier1}
+        )
     with brownie.reverts(revert_pattern=r"BillRequestRefUsed:.*"):  # one key space per holder
         bills.requestFinancing(bill_id, 1_00, doc_hash("fin"), ref, {"from": tier1})
     # the same reference is another holder's own key: nobody can burn it for them
@@ -403,7 +456,9 @@ def test_item15_agent_killed_after_financing_request__booked_once_not_resent(
     assert bills.requestOf(holder.address, ref)[0] == next_id
     fresh = BillClient(holder.inst, bills, store=Store.at(path))
     resumed_once(fresh, FINANCE, key_of(ref), {"nodeId": next_id})
-    again, tx = fresh.request_financing(held, AMOUNT, "financing request", request_ref="fin order 1")
+    again, tx = fresh.request_financing(
+        held, AMOUNT, "financing request", request_ref="fin order 1"
+    )
     assert (again, tx, bills.nextId()) == (next_id, None, next_id + 1)
 
 

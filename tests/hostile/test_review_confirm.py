@@ -68,26 +68,43 @@ def test_item4__rival_anchors_victims_root_first_under_wrong_period__victim_anch
     recs, tree = _packet(conf_cast)
     victim = conf_cast.sales_bank
     # the attack: the rival takes the victim's root first, for another day
-    tx = anchor.anchorPeriod(DAY + 5, tree.root, 4, [conf_cast.issuer_b.address], {"from": rival_sales.account})
+    tx = anchor.anchorPeriod(
+        DAY + 5, tree.root, 4, [conf_cast.issuer_b.address], {"from": rival_sales.account}
+    )
     assert tx.events["PeriodAnchored"]["salesBank"] == rival_sales.address
     assert anchor.anchorOf(victim.address, tree.root)[0] == ZERO  # nothing under the victim's key
     # the victim still anchors its own root, for its real day
-    tx = anchor.anchorPacket(conf_cast.issuer_a.address, DAY, tree.root, 4, {"from": victim.account})
+    tx = anchor.anchorPacket(
+        conf_cast.issuer_a.address, DAY, tree.root, 4, {"from": victim.account}
+    )
     assert tx.events["PacketAnchored"]["salesBank"] == victim.address
-    assert tuple(anchor.anchorOf(victim.address, tree.root)) == (victim.address, tx.timestamp, 4, DAY)
-    assert anchor.anchorOf(rival_sales.address, tree.root)[3] == DAY + 5  # the rival's own, untouched
+    assert tuple(anchor.anchorOf(victim.address, tree.root)) == (
+        victim.address,
+        tx.timestamp,
+        4,
+        DAY,
+    )
+    assert (
+        anchor.anchorOf(rival_sales.address, tree.root)[3] == DAY + 5
+    )  # the rival's own, untouched
     rec = recs[1]
     proof = tree.proof(rec)
     assert anchor.verifyRecord(victim.address, tree.root, *rec, proof)  # provable for its real day
-    assert not anchor.verifyRecord(rival_sales.address, tree.root, *rec, proof)  # rival's claim proves nothing
+    assert not anchor.verifyRecord(
+        rival_sales.address, tree.root, *rec, proof
+    )  # rival's claim proves nothing
     # a resend by the victim is refused naming its own anchor
     with brownie.reverts(f"AnchorRootAlreadyAnchored: {tree.root!r}, {_lo(victim)}, {DAY}"):
         anchor.anchorPacket(conf_cast.issuer_a.address, DAY, tree.root, 4, {"from": victim.account})
 
 
-def test_item4__verifyRecord_for_a_bank_that_never_anchored__reverts(anchor, conf_cast, rival_sales):
+def test_item4__verifyRecord_for_a_bank_that_never_anchored__reverts(
+    anchor, conf_cast, rival_sales
+):
     recs, tree = _packet(conf_cast, 2)
-    anchor.anchorPacket(conf_cast.issuer_a.address, DAY, tree.root, 2, {"from": conf_cast.sales_bank.account})
+    anchor.anchorPacket(
+        conf_cast.issuer_a.address, DAY, tree.root, 2, {"from": conf_cast.sales_bank.account}
+    )
     with brownie.reverts(f"AnchorRootUnknown: {_lo(rival_sales)}, {tree.root!r}"):
         anchor.verifyRecord(rival_sales.address, tree.root, *recs[0], tree.proof(recs[0]))
 
@@ -97,12 +114,19 @@ def test_item4__anchorPeriod_without_channel_to_a_named_issuer__reverts_nothing_
 ):
     root = os.urandom(32)
     with brownie.reverts(f"RegistryChannelNotOpen: {_lo(rival_sales)}, {_lo(conf_cast.issuer_a)}"):
-        anchor.anchorPeriod(DAY, root, 3, [conf_cast.issuer_b.address, conf_cast.issuer_a.address],
-                            {"from": rival_sales.account})
+        anchor.anchorPeriod(
+            DAY,
+            root,
+            3,
+            [conf_cast.issuer_b.address, conf_cast.issuer_a.address],
+            {"from": rival_sales.account},
+        )
     with brownie.reverts("AnchorPeriodIssuersOutOfRange: 0, 64"):
         anchor.anchorPeriod(DAY, root, 3, [], {"from": rival_sales.account})
     with brownie.reverts("AnchorPeriodIssuersOutOfRange: 65, 64"):
-        anchor.anchorPeriod(DAY, root, 3, [conf_cast.issuer_b.address] * 65, {"from": rival_sales.account})
+        anchor.anchorPeriod(
+            DAY, root, 3, [conf_cast.issuer_b.address] * 65, {"from": rival_sales.account}
+        )
     assert anchor.anchorOf(rival_sales.address, root)[0] == ZERO
 
 
@@ -112,12 +136,18 @@ def test_item4__agent_probe__rival_anchor_not_taken_for_its_own_other_period_con
     bank = people.sales_bank
     _, tree = _packet(conf_cast, 3)
     args = [conf_cast.issuer_a.address, DAY, "0x" + tree.root.hex(), 3]
-    anchor.anchorPeriod(DAY + 1, tree.root, 3, [conf_cast.issuer_b.address], {"from": rival_sales.account})
+    anchor.anchorPeriod(
+        DAY + 1, tree.root, 3, [conf_cast.issuer_b.address], {"from": rival_sales.account}
+    )
     assert bank._anchored(args) is None  # the rival's anchor is not this bank's packet: it sends
-    anchor.anchorPacket(conf_cast.issuer_a.address, DAY + 2, tree.root, 3, {"from": conf_cast.sales_bank.account})
+    anchor.anchorPacket(
+        conf_cast.issuer_a.address, DAY + 2, tree.root, 3, {"from": conf_cast.sales_bank.account}
+    )
     with pytest.raises(OutboxConflict, match=f"for period {DAY + 2}"):
         bank._anchored(args)  # its own root, but for another day: not booked as this packet
-    assert bank._anchored([conf_cast.issuer_a.address, DAY + 2, "0x" + tree.root.hex(), 3]) is not None
+    assert (
+        bank._anchored([conf_cast.issuer_a.address, DAY + 2, "0x" + tree.root.hex(), 3]) is not None
+    )
 
 
 # ===================================================================== item 7: bilateral-root squatting
@@ -129,7 +159,9 @@ def test_item7__rival_commits_victims_root_into_its_own_day__victim_commits_and_
     bank, fc = conf_cast.bank, conf_cast.fc
     root = os.urandom(32)
     rival_key = recon.dayKey(rival_bank.address, fc.address, past_day)
-    recon.commitBilateral(fc.address, past_day, root, 5, 0, {"from": rival_bank.account})  # the attack
+    recon.commitBilateral(
+        fc.address, past_day, root, 5, 0, {"from": rival_bank.account}
+    )  # the attack
     assert recon.committedDayOf(rival_bank.address, root) == rival_key
     assert recon.committedDayOf(bank.address, root) == ZERO32
     tx = recon.commitBilateral(fc.address, past_day, root, 5, 1_234, {"from": bank.account})
@@ -140,7 +172,9 @@ def test_item7__rival_commits_victims_root_into_its_own_day__victim_commits_and_
     assert (d["batches"], d["committedCount"], d["committedTotal"]) == (1, 5, 1_234)
 
 
-def test_item7__counterparty_without_finance_company_role__reverts(recon, conf_cast, rival_bank, past_day):
+def test_item7__counterparty_without_finance_company_role__reverts(
+    recon, conf_cast, rival_bank, past_day
+):
     root = os.urandom(32)
     issuer = conf_cast.issuer_a.address
     with brownie.reverts(f"ReconciliationNotFinanceCompany: {_lo(issuer)}"):
@@ -161,17 +195,28 @@ def test_item7__agent_probe__rival_commit_ignored_own_root_of_another_day_confli
     with pytest.raises(OutboxConflict, match="was committed"):
         client._committed(args)
     found = client._committed([fc, past_day - 3, "0x" + root.hex(), 2, 20])
-    assert found.value["dayKey"] == "0x" + bytes(recon.dayKey(conf_cast.bank.address, fc, past_day - 3)).hex()
+    assert (
+        found.value["dayKey"]
+        == "0x" + bytes(recon.dayKey(conf_cast.bank.address, fc, past_day - 3)).hex()
+    )
 
 
-def test_item7__reconciler_reads_only_the_days_bank_commitments(recon, people, conf_cast, rival_bank, past_day):
+def test_item7__reconciler_reads_only_the_days_bank_commitments(
+    recon, people, conf_cast, rival_bank, past_day
+):
     bank, fc = conf_cast.bank.address, conf_cast.fc.address
     rows = [[1, 500, past_day * 86_400 + 60]]
     recs = [(line.record_id32(1), 500, bank, fc, past_day * 86_400 + 60)]
     tree = merkle.RecordTree(recs, line.BILATERAL_TYPES)
-    batch = {"day": past_day, "root": "0x" + tree.root.hex(), "leaves": ["0x" + x.hex() for x in tree.leaves],
-             "rows": rows}
-    recon.commitBilateral(fc, past_day, tree.root, 1, 0, {"from": rival_bank.account})  # squatted only
+    batch = {
+        "day": past_day,
+        "root": "0x" + tree.root.hex(),
+        "leaves": ["0x" + x.hex() for x in tree.leaves],
+        "rows": rows,
+    }
+    recon.commitBilateral(
+        fc, past_day, tree.root, 1, 0, {"from": rival_bank.account}
+    )  # squatted only
     df, leaves = people.reconciler.bilateral_frame(bank, fc, past_day, [batch])
     assert not leaves and not df["committed"].any()
     recon.commitBilateral(fc, past_day, tree.root, 1, 500, {"from": conf_cast.bank.account})
@@ -182,11 +227,14 @@ def test_item7__reconciler_reads_only_the_days_bank_commitments(recon, people, c
 # ===================================================================== item 13: suspended signer
 
 
-def test_item13__suspended_issuers_signature__refused_on_and_off_chain(anchor, people, conf_cast, manager,
-                                                                         make_request):
+def test_item13__suspended_issuers_signature__refused_on_and_off_chain(
+    anchor, people, conf_cast, manager, make_request
+):
     dom = anchor_domain(anchor)
     q = make_request(conf_cast.issuer_a)
-    c = eip712.Confirmation(q.requestId, q.struct_hash(), conf_cast.issuer_a.address, 1, q.amount, q.shares, 7)
+    c = eip712.Confirmation(
+        q.requestId, q.struct_hash(), conf_cast.issuer_a.address, 1, q.amount, q.shares, 7
+    )
     sig = eip712.sign_confirmation(dom, c, people.issuer_a.key.key)
     assert anchor.checkConfirmation(c.as_tuple(), sig) == conf_cast.issuer_a.address
     manager.suspend(conf_cast.issuer_a.address, "issuer suspended")
@@ -205,13 +253,17 @@ def test_item13__suspended_issuers_signature__refused_on_and_off_chain(anchor, p
 # ===================================================================== item 14a: approvals per pair
 
 
-def test_item14__approval_given_for_one_pair__does_not_enact_terms_for_another(registry, manager, conf_cast):
+def test_item14__approval_given_for_one_pair__does_not_enact_terms_for_another(
+    registry, manager, conf_cast
+):
     p, q, r = conf_cast.sales_bank, conf_cast.issuer_a, conf_cast.issuer_b
     terms, h = doc_hash("terms 14a"), doc_hash("amendment 14a")
     p.approve_amendment(terms, p.address, q.address, h)  # P agrees to terms with Q
     r.approve_amendment(terms, p.address, r.address, h)  # R approves the same hash with P
     with brownie.reverts(f"RegistryAmendmentNotApproved: {terms!r}, {_lo(p)}, {h!r}"):
-        manager.enact(terms, p.address, r.address, h)  # P's approval for (P, Q) does not count for (P, R)
+        manager.enact(
+            terms, p.address, r.address, h
+        )  # P's approval for (P, Q) does not count for (P, R)
     assert registry.getTerms(terms)[3] == 0
     q.approve_amendment(terms, p.address, q.address, h)
     tx = manager.enact(terms, p.address, q.address, h)  # the pair P approved for is enacted
@@ -238,9 +290,13 @@ def test_item14__reporter_of_another_regulator_takes_the_next_version__refused(
     cn, hk = reporters
     day = report_anchor.today()
     with brownie.reverts(f"RegistryChannelNotOpen: {_lo(hk)}, {_lo(regulator_cn)}"):
-        report_anchor.anchor(regulator_cn.address, day, 1, H, rules.rules_hash, 1, {"from": hk.account})
+        report_anchor.anchor(
+            regulator_cn.address, day, 1, H, rules.rules_hash, 1, {"from": hk.account}
+        )
     assert report_anchor.latestVersion(regulator_cn.address, day) == 0
-    tx = report_anchor.anchor(regulator_cn.address, day, 1, H, rules.rules_hash, 1, {"from": cn.account})
+    tx = report_anchor.anchor(
+        regulator_cn.address, day, 1, H, rules.rules_hash, 1, {"from": cn.account}
+    )
     assert tx.events["ReportAnchored"]["reporter"] == cn.address
     assert report_anchor.latestVersion(regulator_cn.address, day) == 1
 
@@ -250,10 +306,16 @@ def test_item14__regulator_closes_the_channel__its_former_reporter_refused(
 ):
     cn, _ = reporters
     day = report_anchor.today()
-    registry.closeChannel(cn.address, regulator_cn.address, doc_hash("reporter replaced"),
-                          {"from": regulator_cn.account})
+    registry.closeChannel(
+        cn.address,
+        regulator_cn.address,
+        doc_hash("reporter replaced"),
+        {"from": regulator_cn.account},
+    )
     with brownie.reverts(f"RegistryChannelNotOpen: {_lo(cn)}, {_lo(regulator_cn)}"):
-        report_anchor.anchor(regulator_cn.address, day, 1, H, rules.rules_hash, 1, {"from": cn.account})
+        report_anchor.anchor(
+            regulator_cn.address, day, 1, H, rules.rules_hash, 1, {"from": cn.account}
+        )
     assert report_anchor.latestVersion(regulator_cn.address, day) == 0
 
 
@@ -267,11 +329,21 @@ def test_item14__bank_adds_a_batch_after_the_reconciler_closed_the_day__refused_
     key = recon.dayKey(bank.address, fc.address, past_day)
     recon.commitBilateral(fc.address, past_day, os.urandom(32), 2, 100, {"from": bank.account})
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotClosed: .*"):
-        recon.recordReconciliation(bank.address, fc.address, past_day, (2, 0, 100, 100, 100, 100, b"\0" * 32),
-                                   {"from": rec.account})
+        recon.recordReconciliation(
+            bank.address,
+            fc.address,
+            past_day,
+            (2, 0, 100, 100, 100, 100, b"\0" * 32),
+            {"from": rec.account},
+        )
     tx = recon.closeDay(bank.address, fc.address, past_day, {"from": rec.account})
     ev = tx.events["DayClosed"]
-    assert (ev["dayKey"], ev["reconciler"], ev["batches"], ev["committedTotal"]) == (key, rec.address, 1, 100)
+    assert (ev["dayKey"], ev["reconciler"], ev["batches"], ev["committedTotal"]) == (
+        key,
+        rec.address,
+        1,
+        100,
+    )
     late = os.urandom(32)
     with brownie.reverts(f"ReconciliationDayClosed: {bytes(key)!r}"):  # the front-running batch
         recon.commitBilateral(fc.address, past_day, late, 1, 999, {"from": bank.account})
@@ -280,12 +352,19 @@ def test_item14__bank_adds_a_batch_after_the_reconciler_closed_the_day__refused_
     assert (d["batches"], d["committedTotal"], d["closed"]) == (1, 100, True)
     with brownie.reverts(f"ReconciliationDayAlreadyClosed: {bytes(key)!r}, 1, 100"):
         recon.closeDay(bank.address, fc.address, past_day, {"from": rec.account})
-    tx = recon.recordReconciliation(bank.address, fc.address, past_day, (2, 0, 100, 100, 100, 100, b"\0" * 32),
-                                    {"from": rec.account})
+    tx = recon.recordReconciliation(
+        bank.address,
+        fc.address,
+        past_day,
+        (2, 0, 100, 100, 100, 100, b"\0" * 32),
+        {"from": rec.account},
+    )
     assert tx.events["DayReconciled"]["corrected"] == 100
 
 
-def test_item14__close_before_the_reconciliation_time__refused_commits_stay_open(recon, conf_cast, chain):
+def test_item14__close_before_the_reconciliation_time__refused_commits_stay_open(
+    recon, conf_cast, chain
+):
     bank, fc, rec = conf_cast.bank, conf_cast.fc, conf_cast.reconciler
     today = chain.time() // 86_400
     recon.commitBilateral(fc.address, today, os.urandom(32), 1, 5, {"from": bank.account})
@@ -308,7 +387,9 @@ def test_item14__close_by_a_reconciler_without_both_channels_or_of_an_empty_day_
     with brownie.reverts(f"RegistryChannelNotOpen: {_lo(rival)}, {_lo(fc)}"):
         recon.closeDay(bank.address, fc.address, past_day, {"from": rival.account})
     assert not recon.getDay(key)["closed"]
-    recon.commitBilateral(fc.address, past_day, os.urandom(32), 1, 5, {"from": bank.account})  # still open
+    recon.commitBilateral(
+        fc.address, past_day, os.urandom(32), 1, 5, {"from": bank.account}
+    )  # still open
     assert recon.getDay(key)["batches"] == 2
 
 
@@ -345,7 +426,9 @@ def test_item15__pending_request_overwritten_by_either_party__refused_opened_on_
         ):
             registry.requestChannel(other.address, swapped, {"from": who.account})
     assert tuple(registry.channelRequest(b.address, a.address)) == (a.address, "0x" + first.hex())
-    tx = b.request_channel(a.address, "agreement as signed")  # the counterparty consents: same agreement
+    tx = b.request_channel(
+        a.address, "agreement as signed"
+    )  # the counterparty consents: same agreement
     assert tx.events["ChannelRequested"]["agreementHash"] == "0x" + first.hex()
     tx = manager.open_channel(a.address, b.address)
     assert tx.events["ChannelOpened"]["agreementHash"] == "0x" + first.hex()
@@ -359,13 +442,21 @@ def test_item15__request_withdrawn_or_declined__then_another_agreement_may_be_re
     a.request_channel(b.address, "v1")
     tx = a.withdraw_channel_request(b.address)  # the requester withdraws
     ev = tx.events["ChannelRequestWithdrawn"]
-    assert (ev["requester"], ev["counterparty"], ev["withdrawnBy"]) == (a.address, b.address, a.address)
+    assert (ev["requester"], ev["counterparty"], ev["withdrawnBy"]) == (
+        a.address,
+        b.address,
+        a.address,
+    )
     with brownie.reverts(revert_pattern=r"RegistryChannelNotRequested: .*"):
         manager.open_channel(a.address, b.address)
     a.request_channel(b.address, "v2")
     tx = b.withdraw_channel_request(a.address)  # the counterparty declines
     ev = tx.events["ChannelRequestWithdrawn"]
-    assert (ev["requester"], ev["counterparty"], ev["withdrawnBy"]) == (a.address, b.address, b.address)
+    assert (ev["requester"], ev["counterparty"], ev["withdrawnBy"]) == (
+        a.address,
+        b.address,
+        b.address,
+    )
     with brownie.reverts(f"RegistryChannelNotRequested: {_lo(b)}, {_lo(a)}"):
         b.withdraw_channel_request(a.address)
     b.request_channel(a.address, "v3")

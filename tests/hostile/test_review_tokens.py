@@ -264,7 +264,7 @@ def test_token_issuers__named_from_the_consortium_file_before_admission():
     from consortium.config import load_consortium
 
     cfg = load_consortium(ROOT / "config/consortium.yaml")
-    at = lambda ident: Account.from_key(institution_key(7, ident)).address  # noqa: E731
+    at = lambda ident: Account.from_key(institution_key(7, ident)).address
     assert token_issuers(cfg, 7) == {
         "SecurityToken": at("csd"),
         "DepositToken:CNY": at("sales-bank"),

@@ -7,7 +7,6 @@ from consortium.scenarios import DayContext, Members
 from consortium.scenarios.annuity import run_day
 
 
-
 def test_annuity_day__quick_size__every_check_holds(
     registry, manager, annuity, platform, trustee, account_manager, investment_manager
 ):

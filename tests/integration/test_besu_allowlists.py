@@ -1,5 +1,6 @@
 """The Besu allowlists exported from the registry follow membership: joins, operators, suspensions,
-reinstatements and nodes; and a push brings a node (a PERM JSON-RPC stand-in on loopback) in line."""
+reinstatements and nodes; and a push brings a node (a PERM JSON-RPC stand-in on loopback) in line.
+"""
 
 import json
 import threading
@@ -81,10 +82,14 @@ def _lower(*accts):
     return tuple(sorted(a.address.lower() if hasattr(a, "address") else a.lower() for a in accts))
 
 
-def test_export__matches_active_membership(registry, members, manager, regulator_cn, regulator_hk, accounts):
+def test_export__matches_active_membership(
+    registry, members, manager, regulator_cn, regulator_hk, accounts
+):
     broker, custodian = members
     lists = besu.allowlists(registry)
-    assert lists.accounts == _lower(manager, regulator_cn, regulator_hk, broker, custodian, accounts[7])
+    assert lists.accounts == _lower(
+        manager, regulator_cn, regulator_hk, broker, custodian, accounts[7]
+    )
     assert lists.nodes == tuple(sorted([ENODE.format(5), ENODE.format(6)]))
 
 

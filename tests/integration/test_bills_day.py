@@ -9,7 +9,6 @@ from consortium.scenarios import DayContext, Members
 from consortium.scenarios.bills import run_day
 
 
-
 @pytest.fixture(scope="module")
 def day(registry, bill_suite, manager, core, tier1, tier2a, tier2b, auditor, factor, cash_issuer):
     people = {

@@ -8,7 +8,6 @@ from consortium.scenarios import DayContext, Members
 from consortium.scenarios.confirmations import run_day
 
 
-
 @pytest.fixture(scope="module")
 def day_context(line_suite, manager, admit, regulator_cn, accounts, tmp_path_factory):
     conf_cast = {
@@ -21,18 +20,27 @@ def day_context(line_suite, manager, admit, regulator_cn, accounts, tmp_path_fac
         "reconciler": (accounts[17], ["RECONCILER"]),
         "cash issuer": (accounts[9], ["CASH_ISSUER"]),  # line_suite's deposit token names it
     }
-    by_name = {n: admit(a, roles, regulator=regulator_cn, name=n) for n, (a, roles) in conf_cast.items()}
+    by_name = {
+        n: admit(a, roles, regulator=regulator_cn, name=n) for n, (a, roles) in conf_cast.items()
+    }
     members = Members(by_name=by_name, roles={n: r for n, (_, r) in conf_cast.items()})
-    return DayContext(suite=line_suite, members=members, manager=manager, rng=random.Random(7),
-                      size={"orders": 30, "payments": 40, "customers": 5},
-                      workdir=tmp_path_factory.mktemp("confirmations-day"))
+    return DayContext(
+        suite=line_suite,
+        members=members,
+        manager=manager,
+        rng=random.Random(7),
+        size={"orders": 30, "payments": 40, "customers": 5},
+        workdir=tmp_path_factory.mktemp("confirmations-day"),
+    )
 
 
 def test_run_day__orders_confirmed_anchored_payments_reconciled(day_context):
     result = run_day(day_context)
     failed = [k for k, v in result.checks.items() if not v]
     assert not failed, (failed, result.metrics)
-    assert result.counts["packets"] >= 2  # several issuers, one packet each (the check compares exactly)
+    assert (
+        result.counts["packets"] >= 2
+    )  # several issuers, one packet each (the check compares exactly)
     assert result.counts["breaks_found"] == result.counts["breaks_corrected"] == 6
     assert result.metrics["payment"] > 0
     assert result.transactions > 0 and result.gas > 0

@@ -8,7 +8,9 @@ from consortium.demo import LINES, run_day
 
 
 def test_small_day__every_line_and_report_checks_out(accounts, tmp_path):
-    results, reports = run_day(accounts, "config/consortium.yaml", "quick", 7, tmp_path, Console(quiet=True))
+    results, reports = run_day(
+        accounts, "config/consortium.yaml", "quick", 7, tmp_path, Console(quiet=True)
+    )
     assert [r.line for r in results] == list(LINES)
     for r in results:
         assert r.checks, f"{r.line} reported no checks"

@@ -9,7 +9,6 @@ from consortium.reporting import ReportingError, build_reports, verify_report
 from consortium.reporting.builder import open_report
 from consortium.reporting.verify import record_hash
 
-
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}(?![0-9a-fA-F])")
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from consortium.reporting import build_reports
 
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,6 @@ from sqlalchemy import update
 from consortium.reporting.indexer import Indexer, index_state, sources_from_contracts
 
 
-
 class Stop(Exception):
     pass
 

@@ -121,7 +121,9 @@ def backlog(pipe):
     pipe.rpc("evm_setAutomine", [True]) if anvil else pipe.rpc("miner_start", [])
 
 
-def test_wait__backlog_left_unmined__local_chain_mines_it(pipe, backlog, registry, broker, accounts):
+def test_wait__backlog_left_unmined__local_chain_mines_it(
+    pipe, backlog, registry, broker, accounts
+):
     ops = [accounts.add() for _ in range(3)]
     start = web3().eth.block_number
     sent = [pipe.submit(broker.account, registry, "addOperator", o.address) for o in ops]

@@ -1,7 +1,7 @@
 """QBFT genesis extraData matches Besu's encoding."""
 
-import rlp
 import pytest
+import rlp
 
 from consortium import besu
 
@@ -14,7 +14,7 @@ def test_extra_data__four_validators__has_besu_layout():
     # then a list of four 20-byte addresses, empty vote list, round 0, empty seals
     assert extra.startswith("0xf87aa0" + "00" * 32 + "f854")
     assert extra.endswith("c080c0")
-    vanity, validators, vote, rnd, seals = rlp.decode(bytes.fromhex(extra[2:]))
+    _vanity, validators, vote, rnd, seals = rlp.decode(bytes.fromhex(extra[2:]))
     assert [("0x" + v.hex()) for v in validators] == VALIDATORS
     assert (vote, rnd, seals) == ([], b"", [])
 

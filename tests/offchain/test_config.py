@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from consortium.config import ConfigError, load_consortium
 from consortium.chain import ROOT
+from consortium.config import ConfigError, load_consortium
 
 HEAD = """\
 version: 1
@@ -33,20 +33,41 @@ def test_shipped_consortium_file_is_valid():
 @pytest.mark.parametrize(
     "body,message",
     [
-        ("  - {id: b, name: B, jurisdiction: CN, roles: [ASTRONAUT]}\n",
-         r"c.yaml:7: institution 'b': unknown role 'ASTRONAUT'"),
-        ("  - {id: b, name: B, jurisdiction: XX, roles: [BROKER]}\n",
-         r"c.yaml:7: institution 'b': jurisdiction 'XX' is not declared"),
-        ("  - {id: b, name: B, jurisdiction: CN, roles: [BROKER], regulator: nobody}\n",
-         r"c.yaml:7: institution 'b': regulator 'nobody' is not an institution here"),
-        ("  - {id: b, name: B, jurisdiction: CN, roles: [BROKER], regulator: c}\n"
-         "  - {id: c, name: C, jurisdiction: CN, roles: [BROKER]}\n",
-         r"c.yaml:7: institution 'b': regulator 'c' does not hold role REGULATOR"),
-        ("  - {id: reg-cn, name: B, jurisdiction: CN, roles: [BROKER]}\n",
-         r"c.yaml:7: institution 'reg-cn' defined twice \(first on line 6\)"),
-        ("  - {id: b, name: B, jurisdiction: CN, roles: []}\n", r"c.yaml:7: institution 'b': no roles"),
-        ("  - {id: b, name: B, roles: [BROKER]}\n", r"c.yaml:7: institution 'b': missing 'jurisdiction'"),
-        ("channels:\n  - [reg-cn, ghost]\n", r"c.yaml:8: channel reg-cn <-> ghost: 'ghost' is nobody"),
+        (
+            "  - {id: b, name: B, jurisdiction: CN, roles: [ASTRONAUT]}\n",
+            r"c.yaml:7: institution 'b': unknown role 'ASTRONAUT'",
+        ),
+        (
+            "  - {id: b, name: B, jurisdiction: XX, roles: [BROKER]}\n",
+            r"c.yaml:7: institution 'b': jurisdiction 'XX' is not declared",
+        ),
+        (
+            "  - {id: b, name: B, jurisdiction: CN, roles: [BROKER], regulator: nobody}\n",
+            r"c.yaml:7: institution 'b': regulator 'nobody' is not an institution here",
+        ),
+        (
+            (
+                "  - {id: b, name: B, jurisdiction: CN, roles: [BROKER], regulator: c}\n"
+                "  - {id: c, name: C, jurisdiction: CN, roles: [BROKER]}\n"
+            ),
+            r"c.yaml:7: institution 'b': regulator 'c' does not hold role REGULATOR",
+        ),
+        (
+            "  - {id: reg-cn, name: B, jurisdiction: CN, roles: [BROKER]}\n",
+            r"c.yaml:7: institution 'reg-cn' defined twice \(first on line 6\)",
+        ),
+        (
+            "  - {id: b, name: B, jurisdiction: CN, roles: []}\n",
+            r"c.yaml:7: institution 'b': no roles",
+        ),
+        (
+            "  - {id: b, name: B, roles: [BROKER]}\n",
+            r"c.yaml:7: institution 'b': missing 'jurisdiction'",
+        ),
+        (
+            "channels:\n  - [reg-cn, ghost]\n",
+            r"c.yaml:8: channel reg-cn <-> ghost: 'ghost' is nobody",
+        ),
         ("channels:\n  - [reg-cn, reg-cn]\n", r"c.yaml:8: .*two different institutions"),
         ("channels:\n  - [reg-cn]\n", r"c.yaml:8: a channel is a pair"),
         ("  - {id: b, name: B, jurisdiction: CN, roles: [BROKER]\n", r"c.yaml:\d+: not valid YAML"),

@@ -11,11 +11,11 @@ from brownie.network import contract as brownie_contract
 from brownie.network import transaction as brownie_transaction
 from brownie.network import web3
 from brownie.network.transaction import TransactionReceipt, _get_memory
-from brownie.test import coverage as brownie_coverage
 from brownie.project import main as project_main
+from brownie.test import coverage as brownie_coverage
 
-from consortium.devtools import coverage_build
 from consortium.chain import ROOT
+from consortium.devtools import coverage_build
 from consortium.devtools.coverage import branch_coverage, missing, summarise
 
 SOURCES = {
@@ -231,8 +231,10 @@ def test_coverage_build_examples__property_tests_capped_others_untouched():
 
 
 def test_lean_trace__memory_sent_anyway__kept():
-    steps = [{"op": "MSTORE", "stack": [], "memory": ["01" * 32]},
-             {"op": "RETURN", "stack": ["0x20", "0x0"], "memory": ["01" * 32]}]
+    steps = [
+        {"op": "MSTORE", "stack": [], "memory": ["01" * 32]},
+        {"op": "RETURN", "stack": ["0x20", "0x0"], "memory": ["01" * 32]},
+    ]
     coverage_build.lean_trace({"structLogs": steps, "returnValue": ""})
     assert [s["memory"] for s in steps] == [["01" * 32], ["01" * 32]]
 
@@ -257,12 +259,18 @@ def test_lean_trace__same_coverage_return_value_and_revert_as_full_trace(
 ):
     """Coverage runs trace without memory: every branch outcome brownie records, the return value
     and the decoded custom error are those of the full trace (a call through the registry, a
-    revert raised inside the registry). On ganache, which sends memory regardless, nothing changes."""
-    ok = plans.definePlan(b"LEAN".ljust(32, b"\0"), [b"A".ljust(32, b"\0")], [10_000],
-                          {"from": trustee.institution.account})
+    revert raised inside the registry). On ganache, which sends memory regardless, nothing changes.
+    """
+    ok = plans.definePlan(
+        b"LEAN".ljust(32, b"\0"),
+        [b"A".ljust(32, b"\0")],
+        [10_000],
+        {"from": trustee.institution.account},
+    )
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
-        plans.definePlan(b"LEAN".ljust(32, b"\0"), [b"A".ljust(32, b"\0")], [10_000],
-                         {"from": stranger})
+        plans.definePlan(
+            b"LEAN".ljust(32, b"\0"), [b"A".ljust(32, b"\0")], [10_000], {"from": stranger}
+        )
     refused = brownie.history[-1]
     lean = coverage_build._LeanTraceWeb3(web3)
     for txid in (ok.txid, refused.txid):
@@ -270,7 +278,10 @@ def test_lean_trace__same_coverage_return_value_and_revert_as_full_trace(
         lean_cov, thin = _traced(txid, lean, monkeypatch)
         assert lean_cov == full_cov and lean_cov  # some outcomes recorded, the same ones
         assert (thin.status, thin.return_value, thin.revert_msg) == (
-            full.status, full.return_value, full.revert_msg)
+            full.status,
+            full.return_value,
+            full.revert_msg,
+        )
         assert [s["pc"] for s in thin._raw_trace] == [s["pc"] for s in full._raw_trace]
         if web3.client_version.lower().startswith("anvil"):  # the chain `make coverage` runs
             raw = web3.provider.make_request(

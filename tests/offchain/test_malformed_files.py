@@ -103,7 +103,10 @@ SIZES_CASES = {
     "size a word": ("medium:\n  bills: {bills: many}\n", r"s.yaml:2: medium.bills.bills .* 'many'"),
     "size negative": ("medium:\n  bills: {bills: -3}\n", r"medium.bills.bills .* got -3"),
     "size huge": ("medium:\n  bills: {bills: 10000000000000000000000}\n", r"0 .. 1,000,000"),
-    "duplicate size": ("medium:\n  bills: {bills: 3}\n  bills: {bills: 4}\n", r"s.yaml:3: duplicate key 'bills'"),
+    "duplicate size": (
+        "medium:\n  bills: {bills: 3}\n  bills: {bills: 4}\n",
+        r"s.yaml:3: duplicate key 'bills'",
+    ),
     "size a boolean": ("medium:\n  bills: {bills: yes}\n", r"got True"),
 }
 
@@ -358,10 +361,13 @@ def _w3(**kw):
 
 
 STALE_CASES = {
-    "other chain id": (dict(chain_id=31337), r"that chain's id is 31337"),
-    "restarted empty": (dict(height=0), r"that chain has only 1 block\(s\) \(restarted empty"),
-    "other block hash": (dict(block_hash=b"\xcd" * 32), r"its block 1 is 0xcdcd.*the record's is 0xabab"),
-    "no registry code": (dict(code=b""), r"no contract at the registry's address 0x2222"),
+    "other chain id": ({"chain_id": 31337}, r"that chain's id is 31337"),
+    "restarted empty": ({"height": 0}, r"that chain has only 1 block\(s\) \(restarted empty"),
+    "other block hash": (
+        {"block_hash": b"\xcd" * 32},
+        r"its block 1 is 0xcdcd.*the record's is 0xabab",
+    ),
+    "no registry code": ({"code": b""}, r"no contract at the registry's address 0x2222"),
 }
 
 
@@ -389,9 +395,13 @@ ANCHOR = "0x" + "33" * 20
 @pytest.mark.parametrize(
     "anchor, node, message",
     [
-        ({"contract": ANCHOR, "chainId": 1337}, dict(chain_id=2026), r"the chain at u is chain 2026"),
-        ({"contract": ANCHOR, "chainId": 1337}, dict(code=b""), r"has no contract at 0x3333"),
-        ({}, dict(), r"names no anchor contract"),
+        (
+            {"contract": ANCHOR, "chainId": 1337},
+            {"chain_id": 2026},
+            r"the chain at u is chain 2026",
+        ),
+        ({"contract": ANCHOR, "chainId": 1337}, {"code": b""}, r"has no contract at 0x3333"),
+        ({}, {}, r"names no anchor contract"),
     ],
 )
 def test_anchor_address__report_of_another_chain__names_its_chain_and_anchor(anchor, node, message):
@@ -409,4 +419,7 @@ def test_anchor_address__report_names_none__falls_back_to_the_recorded_anchor():
 
     report = {"anchor": {"version": 1}}
     assert anchor_address(report, "r.json", _w3(), "u", ANCHOR) == ANCHOR
-    assert anchor_address({"anchor": {"contract": ANCHOR, "chainId": 1337}}, "r", _w3(), "u", None) == ANCHOR
+    assert (
+        anchor_address({"anchor": {"contract": ANCHOR, "chainId": 1337}}, "r", _w3(), "u", None)
+        == ANCHOR
+    )

@@ -12,7 +12,9 @@ from consortium.store import Store
 
 
 def test_merkle__each_record_provable_and_tamper_detected():
-    recs = [(20_454, os.urandom(32), "0x" + os.urandom(20).hex(), os.urandom(32)) for _ in range(33)]
+    recs = [
+        (20_454, os.urandom(32), "0x" + os.urandom(20).hex(), os.urandom(32)) for _ in range(33)
+    ]
     tree = merkle.RecordTree(recs)
     assert merkle.root_of_leaves(tree.leaves) == tree.root
     for r in recs:
@@ -30,9 +32,14 @@ def test_merkle__each_record_provable_and_tamper_detected():
 def test_eip712__sign_recover_and_wrong_issuer():
     a, b = Account.create(), Account.create()
     dom = eip712.Domain(1337, "0x" + "11" * 20)
-    q = eip712.Request(os.urandom(32), "0x" + "22" * 20, a.address, os.urandom(32), 1, 100, 10, os.urandom(32), 1)
+    q = eip712.Request(
+        os.urandom(32), "0x" + "22" * 20, a.address, os.urandom(32), 1, 100, 10, os.urandom(32), 1
+    )
     c = eip712.Confirmation(q.requestId, q.struct_hash(), a.address, 1, 100, 10, 5)
-    assert eip712.check_confirmation(dom, c, eip712.sign_confirmation(dom, c, a.key), {a.address}) == a.address
+    assert (
+        eip712.check_confirmation(dom, c, eip712.sign_confirmation(dom, c, a.key), {a.address})
+        == a.address
+    )
     with pytest.raises(eip712.ConfirmationSignerMismatch):
         eip712.check_confirmation(dom, c, eip712.sign_confirmation(dom, c, b.key), {a.address})
     other = eip712.Request(*q.values()[:5], 101, *q.values()[6:])
@@ -47,7 +54,13 @@ def test_envelope__seal_open_many_recipients_and_refusals():
     assert C.open(env, keys[0]) == C.open(env.to_bytes(), keys[1]) == b"confidential"
     with pytest.raises(C.NotARecipient):
         C.open(env, keys[2])
-    flipped = C.Envelope(env.nonce, bytes([env.ciphertext[0] ^ 1]) + env.ciphertext[1:], env.tag, env.recipients, env.aad)
+    flipped = C.Envelope(
+        env.nonce,
+        bytes([env.ciphertext[0] ^ 1]) + env.ciphertext[1:],
+        env.tag,
+        env.recipients,
+        env.aad,
+    )
     with pytest.raises(C.EnvelopeTampered):
         C.open(flipped, keys[0])
     assert b"confidential" not in env.to_bytes()

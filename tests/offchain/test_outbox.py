@@ -303,7 +303,7 @@ class Contract:
 
     def upload(self, *args):
         self.calls.append(args)
-        *batch, params = args
+        *batch, _params = args
         self.held[batch[0]] = (len(batch[1]), 20 + len(self.calls))
         return SimpleNamespace(block_number=20 + len(self.calls), txid="0x" + "cd" * 32)
 
@@ -313,8 +313,14 @@ class Contract:
 
 def test_register_call__sent_args_and_params__booked_as_given(tmp_path):
     c, box = Contract(), Outbox(Store.at(tmp_path / "s.sqlite"))
-    box.register_call("up", c.upload, lambda a: None, lambda r, a: {"block": r.block_number},
-                      tx=lambda: {"from": "0xA"}, sent=2)
+    box.register_call(
+        "up",
+        c.upload,
+        lambda a: None,
+        lambda r, a: {"block": r.block_number},
+        tx=lambda: {"from": "0xA"},
+        sent=2,
+    )
     b = box.send("up", "k1", ["k1", [1, 2], "content hash kept off the call"])
     assert c.calls == [("k1", [1, 2], {"from": "0xA"})]
     assert (b.source, b.value) == ("receipt", {"block": 21})
@@ -323,8 +329,9 @@ def test_register_call__sent_args_and_params__booked_as_given(tmp_path):
 def test_register_call__no_params_no_booking__whole_args_booked_empty(tmp_path):
     box = Outbox(Store.at(tmp_path / "s.sqlite"))
     sent = []
-    box.register_call("up", lambda *a: sent.append(a) or SimpleNamespace(block_number=3),
-                      lambda a: None)
+    box.register_call(
+        "up", lambda *a: sent.append(a) or SimpleNamespace(block_number=3), lambda a: None
+    )
     assert box.send("up", "k1", ["k1", 7]).value == {}
     assert sent == [("k1", 7)]
 
@@ -333,8 +340,9 @@ def test_register_counted__booked_as_count_and_found_on_chain_with_it(tmp_path):
     c = Contract()
     box = Outbox(Store.at(tmp_path / "a.sqlite"))
     for b in (box, again := Outbox(Store.at(tmp_path / "b.sqlite"))):  # again: a restarted agent
-        b.register_counted("up", c.upload, lambda a: c.uploadOf(a[0]), tx=lambda: {"from": "0xA"},
-                           sent=2)
+        b.register_counted(
+            "up", c.upload, lambda a: c.uploadOf(a[0]), tx=lambda: {"from": "0xA"}, sent=2
+        )
     first = box.send("up", "k1", ["k1", [1, 2, 3], "hash"])
     found = again.send("up", "k1", ["k1", [1, 2, 3], "hash"])
     assert (first.source, first.value) == ("receipt", {"count": 3})
@@ -347,6 +355,8 @@ def test_register_counted__key_holds_another_count__conflict_nothing_sent(tmp_pa
     c.held["k1"] = (5, 9)
     box = Outbox(Store.at(tmp_path / "s.sqlite"))
     box.register_counted("up", c.upload, lambda a: c.uploadOf(a[0]))
-    with pytest.raises(OutboxConflict, match="up: the chain holds a batch of 5 under this key, not 2"):
+    with pytest.raises(
+        OutboxConflict, match="up: the chain holds a batch of 5 under this key, not 2"
+    ):
         box.send("up", "k1", ["k1", [1, 2]])
     assert c.calls == []

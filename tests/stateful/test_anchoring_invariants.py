@@ -30,7 +30,9 @@ def test_confirmation_anchor__random_roots_and_replays__record_provable_only_for
 ):
     bank = conf_cast.sales_bank
     issuers = [conf_cast.issuer_a.address, conf_cast.issuer_b.address]
-    rival = admit(accounts[11], ["SALES_BANK"], regulator=conf_cast.regulator, name="rival sales bank")
+    rival = admit(
+        accounts[11], ["SALES_BANK"], regulator=conf_cast.regulator, name="rival sales bank"
+    )
     connect(rival, conf_cast.issuer_a)
     chain.snapshot()
 
@@ -74,7 +76,9 @@ def test_confirmation_anchor__random_roots_and_replays__record_provable_only_for
         @sf.precondition(lambda self: set(self.roots) - set(self.squatted))
         @sf.rule(i=pick, shift=st.integers(1, 3))
         def rival_squats_anchored_root(self, i, shift):
-            root = sorted(set(self.roots) - set(self.squatted))[i % len(set(self.roots) - set(self.squatted))]
+            root = sorted(set(self.roots) - set(self.squatted))[
+                i % len(set(self.roots) - set(self.squatted))
+            ]
             period, tree = self.roots[root]
             self._squat(root, period + shift, len(tree))
 
@@ -100,7 +104,9 @@ def test_confirmation_anchor__random_roots_and_replays__record_provable_only_for
                         tree.records[0][2], period + shift, root, len(tree), {"from": bank.account}
                     )
                 else:
-                    anchor.anchorPeriod(period + shift, root, len(tree), issuers, {"from": bank.account})
+                    anchor.anchorPeriod(
+                        period + shift, root, len(tree), issuers, {"from": bank.account}
+                    )
             assert anchor.anchorOf(bank.address, root) == before
 
         @sf.invariant()
@@ -114,11 +120,13 @@ def test_confirmation_anchor__random_roots_and_replays__record_provable_only_for
             for root, period in list(self.squatted.items())[-3:]:
                 assert anchor.anchorOf(rival.address, root)[3] == period
                 if root in self.roots:
-                    own, tree = self.roots[root]
+                    _own, tree = self.roots[root]
                     rec = tree.records[0]
                     proof = tree.proof(rec)
                     assert anchor.verifyRecord(bank.address, root, *rec, proof)
-                    assert not anchor.verifyRecord(rival.address, root, *rec, proof)  # own != period
+                    assert not anchor.verifyRecord(
+                        rival.address, root, *rec, proof
+                    )  # own != period
 
         @sf.invariant()
         def provable_only_for_own_day(self):
@@ -126,7 +134,9 @@ def test_confirmation_anchor__random_roots_and_replays__record_provable_only_for
             for root, (period, tree) in list(self.roots.items())[-3:]:
                 rec = tree.records[-1]
                 proof = tree.proof(rec)
-                assert anchor.verifyRecord(bank.address, root, *rec, proof) and merkle.verify(root, rec, proof)
+                assert anchor.verifyRecord(bank.address, root, *rec, proof) and merkle.verify(
+                    root, rec, proof
+                )
                 for d in days - {period}:
                     claimed = (d, *rec[1:])
                     assert not anchor.verifyRecord(bank.address, root, *claimed, proof)

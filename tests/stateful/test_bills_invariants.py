@@ -30,7 +30,9 @@ yes_mostly = st.sampled_from([True, True, True, False])
 serial = itertools.count(1)  # unique request references and funding references across runs
 
 
-def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_cast, chain, maturity):
+def test_bills__random_lifecycles__conserved_locked_and_traceable(
+    bills, bill_cast, chain, maturity
+):
     chain.snapshot()
     clients = [bill_cast.core, bill_cast.tier1, bill_cast.tier2a, bill_cast.tier2b]
     by_addr = {c.address: c for c in clients}
@@ -71,7 +73,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             fin, _ = holder.request_financing(
                 bill_id, face // 2, "fin", request_ref=f"f {next(serial)}"
             )
-            assert fin == self.m.request(bill_id, holder.address, None, face // 2, NodeKind.FINANCING)
+            assert fin == self.m.request(
+                bill_id, holder.address, None, face // 2, NodeKind.FINANCING
+            )
             factor.quote(fin, 500, "agreement")
             holder.accept_financing(fin, "agreement", factor.address, 500)
             self.m.advance(fin, NodeState.AGREED, receiver=factor.address)
@@ -82,7 +86,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
         def request_issue(self, receiver, face):
             # each bill on its own trade documents (one set of documents backs one bill)
             doc = f"po {self.m.next_id}"
-            bill_id, _ = bill_cast.core.request_issue(clients[receiver].address, face, maturity, doc)
+            bill_id, _ = bill_cast.core.request_issue(
+                clients[receiver].address, face, maturity, doc
+            )
             assert bill_id == self.m.issue(bill_cast.core.address, clients[receiver].address, face)
 
         @sf.precondition(lambda self: self._held())
@@ -218,7 +224,11 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             free = self.m.balance(n.node_id, holder)
             with brownie.reverts():
                 by_addr[holder].request_transfer(
-                    n.node_id, receiver.address, free + 1, "too much", request_ref=f"x {next(serial)}"
+                    n.node_id,
+                    receiver.address,
+                    free + 1,
+                    "too much",
+                    request_ref=f"x {next(serial)}",
                 )
 
         # ------------------------------------------------------------ invariants
@@ -254,7 +264,10 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             warp(chain, maturity)
             # every node still pending is expired at maturity: its escrow returns to its parent
             for n in self._nodes(
-                NodeState.REQUESTED, NodeState.REVIEWED, NodeState.QUOTED, NodeState.AGREED,
+                NodeState.REQUESTED,
+                NodeState.REVIEWED,
+                NodeState.QUOTED,
+                NodeState.AGREED,
                 NodeState.AUDITED,
             ):
                 tx = bill_cast.auditor.expire(n.node_id, "pending at maturity")
@@ -263,7 +276,9 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(bills, bill_ca
             items = [(nid, h, v) for (nid, h), v in self.m.balances.items() if v > 0]
             total = sum(v for _, _, v in items)
             if total:
-                bill_cast.cash_issuer.fund(bill_cast.core.address, total, f"core cash {next(serial)}")
+                bill_cast.cash_issuer.fund(
+                    bill_cast.core.address, total, f"core cash {next(serial)}"
+                )
             for start in range(0, len(items), 50):
                 bill_cast.core.redeem(items[start : start + 50], batch_ref=f"r {next(serial)}")
             for nid, h, v in items:

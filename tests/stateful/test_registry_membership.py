@@ -28,24 +28,47 @@ class RegistryMachine:
                 raise
 
     def rule_apply(self, st_who, st_role):
-        self._call(self.registry.applyForMembership, b"\x01" * 32, b"CN".ljust(32, b"\0"),
-                   self.regulator, [ROLE_IDS[st_role]], doc_hash("app"), {"from": self.actors[st_who]})
+        self._call(
+            self.registry.applyForMembership,
+            b"\x01" * 32,
+            b"CN".ljust(32, b"\0"),
+            self.regulator,
+            [ROLE_IDS[st_role]],
+            doc_hash("app"),
+            {"from": self.actors[st_who]},
+        )
 
     def rule_audit(self, st_who, st_ok):
-        self._call(self.registry.auditMembership, self.actors[st_who], st_ok, doc_hash("audit"),
-                   {"from": self.manager})
+        self._call(
+            self.registry.auditMembership,
+            self.actors[st_who],
+            st_ok,
+            doc_hash("audit"),
+            {"from": self.manager},
+        )
 
     def rule_suspend(self, st_who):
-        self._call(self.registry.suspendMember, self.actors[st_who], doc_hash("s"), {"from": self.manager})
+        self._call(
+            self.registry.suspendMember, self.actors[st_who], doc_hash("s"), {"from": self.manager}
+        )
 
     def rule_reinstate(self, st_who):
-        self._call(self.registry.reinstateMember, self.actors[st_who], doc_hash("r"), {"from": self.manager})
+        self._call(
+            self.registry.reinstateMember,
+            self.actors[st_who],
+            doc_hash("r"),
+            {"from": self.manager},
+        )
 
     def rule_grant(self, st_who, st_role):
-        self._call(self.registry.grantRole, self.actors[st_who], ROLE_IDS[st_role], {"from": self.manager})
+        self._call(
+            self.registry.grantRole, self.actors[st_who], ROLE_IDS[st_role], {"from": self.manager}
+        )
 
     def rule_revoke(self, st_who, st_role):
-        self._call(self.registry.revokeRole, self.actors[st_who], ROLE_IDS[st_role], {"from": self.manager})
+        self._call(
+            self.registry.revokeRole, self.actors[st_who], ROLE_IDS[st_role], {"from": self.manager}
+        )
 
     def invariant_no_role_without_audited_membership(self):
         for a in self.actors:
@@ -66,6 +89,16 @@ class RegistryMachine:
 def test_registry_state_machine(state_machine, registry, manager, regulator_cn, accounts):
     # the other machines' profile (tests/stateful/machine.py): hypothesis' health checks judge
     # generation by time and size, which a loaded chain host fails without any bug
-    state_machine(RegistryMachine, registry, manager.account, regulator_cn.address, accounts,
-                  settings={"max_examples": 15, "stateful_step_count": 12, "deadline": None,
-                            "suppress_health_check": list(HealthCheck)})
+    state_machine(
+        RegistryMachine,
+        registry,
+        manager.account,
+        regulator_cn.address,
+        accounts,
+        settings={
+            "max_examples": 15,
+            "stateful_step_count": 12,
+            "deadline": None,
+            "suppress_health_check": list(HealthCheck),
+        },
+    )

@@ -87,7 +87,9 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             super().__init__(chain)
             unique_txs()
             self.cycles = 0
-            self.moves = 0  # payment references of deposit issues and redemptions are keys: one each
+            self.moves = (
+                0  # payment references of deposit issues and redemptions are keys: one each
+            )
             self.balances = dict(balances0)
             self.carried = []  # trades deferred out of a cycle, uploaded again in the next one
             self._new_cycle_model()
@@ -136,9 +138,13 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             own = [t for p in participants for t in self.uploaded[p] if t.participant == p]
             chain_set = trade_set(own, legs, self.deferred)
             if refusal is None and chain_set.count != count:
-                refusal = named_error("SettlementTradeCountMismatch", self.cid, chain_set.count, count)
+                refusal = named_error(
+                    "SettlementTradeCountMismatch", self.cid, chain_set.count, count
+                )
             if refusal is None and chain_set.hash != set_hash:
-                refusal = named_error("SettlementTradeSetMismatch", self.cid, chain_set.hash, set_hash)
+                refusal = named_error(
+                    "SettlementTradeSetMismatch", self.cid, chain_set.hash, set_hash
+                )
             return refusal
 
         def _move_balance(self, holder: str, kind: int, asset: int, delta: int) -> None:
@@ -153,7 +159,11 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             elif delta < 0:
                 if kind == SECURITY:
                     security_token.redeem(
-                        holder, asset, -delta, doc_hash(f"securities out {self.moves}"), cast.csd._tx()
+                        holder,
+                        asset,
+                        -delta,
+                        doc_hash(f"securities out {self.moves}"),
+                        cast.csd._tx(),
                     )
                 else:
                     tokens[asset].redeem(
@@ -202,7 +212,9 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                     self.own[others[i % len(others)]][t.trade_id] = day.tamper(t)
 
         @sf.precondition(
-            lambda self: self.status == OPEN and not self.closed and any(map(self._pending, by_addr))
+            lambda self: self.status == OPEN
+            and not self.closed
+            and any(map(self._pending, by_addr))
         )
         @sf.rule(i=pick, size=st.integers(1, 4))
         def upload(self, i, size):
@@ -232,7 +244,9 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
         def close_uploads(self):
             """The CCP closes uploads once every participant uploaded (again: refused by name)."""
             if self.closed:
-                with brownie.reverts(revert_pattern=named_error("SettlementUploadsClosed", self.cid)):
+                with brownie.reverts(
+                    revert_pattern=named_error("SettlementUploadsClosed", self.cid)
+                ):
                     cast.ccp.close_uploads(self.cid)
                 return
             tx = cast.ccp.close_uploads(self.cid)
@@ -418,7 +432,9 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
                     cast.csd.settle(self.cid, self.legs)
                 tx = cast.ccp.unwind(self.cid, "stateful: participant suspended")
-                assert tx.events["CycleUnwound"]["legsHash"] == hx(net(self.trades, self.deferred).legs_hash)
+                assert tx.events["CycleUnwound"]["legsHash"] == hx(
+                    net(self.trades, self.deferred).legs_hash
+                )
                 self.status, self.legs = OPEN, []
                 self.cycle_buckets_and_reconciliations_match_model()
                 for dtx in cast.ccp.defer(self.cid, fresh, "stateful: participant suspended"):

@@ -83,19 +83,28 @@ class Domain:
         return keccak(
             encode(
                 ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-                [DOMAIN_TYPEHASH, keccak(text=self.name), keccak(text=self.version), self.chain_id,
-                 self.verifying_contract],
+                [
+                    DOMAIN_TYPEHASH,
+                    keccak(text=self.name),
+                    keccak(text=self.version),
+                    self.chain_id,
+                    self.verifying_contract,
+                ],
             )
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "chainId": self.chain_id,
-                "verifyingContract": to_checksum_address(self.verifying_contract)}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "chainId": self.chain_id,
+            "verifyingContract": to_checksum_address(self.verifying_contract),
+        }
 
 
 def _b32(v: bytes | str) -> bytes:
     if isinstance(v, str):
-        v = bytes.fromhex(v[2:] if v.startswith("0x") else v)
+        v = bytes.fromhex(v.removeprefix("0x"))
     if len(v) != 32:
         raise ValueError(f"expected 32 bytes, got {len(v)}")
     return bytes(v)
@@ -160,9 +169,12 @@ class Confirmation(_Typed):
 
 
 def _struct_hash(typehash: bytes, fields: list[tuple[str, str]], values: list[Any]) -> bytes:
-    return keccak(encode(["bytes32"] + [t for _, t in fields], [typehash] + [
-        _b32(v) if t == "bytes32" else v for (_, t), v in zip(fields, values)
-    ]))
+    return keccak(
+        encode(
+            ["bytes32"] + [t for _, t in fields],
+            [typehash] + [_b32(v) if t == "bytes32" else v for (_, t), v in zip(fields, values)],
+        )
+    )
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
@@ -224,11 +236,18 @@ def recover_signer(domain: Domain, c: Confirmation, signature: bytes) -> str:
     """The address that signed `c` under `domain`; ConfirmationSignatureInvalid for a form the
     contract refuses (so Python never accepts a signature the chain rejects)."""
     check_signature_form(signature)
-    return Account.recover_message(encode_typed_data(full_message=_typed(domain, c)), signature=signature)
+    return Account.recover_message(
+        encode_typed_data(full_message=_typed(domain, c)), signature=signature
+    )
 
 
-def check_confirmation(domain: Domain, c: Confirmation, signature: bytes, issuer_signers: set[str],
-                       issuer_active: bool = True) -> str:
+def check_confirmation(
+    domain: Domain,
+    c: Confirmation,
+    signature: bytes,
+    issuer_signers: set[str],
+    issuer_active: bool = True,
+) -> str:
     """Recover the signer and require it to be one of the issuer's signing keys; returns the signer.
 
     `issuer_signers` are the issuer's member address and its operators (registry.operatorsOf), the same
@@ -250,7 +269,9 @@ def check_confirmation(domain: Domain, c: Confirmation, signature: bytes, issuer
     return signer
 
 
-def second_transaction_hash(request: Request, confirmation: Confirmation, signature: bytes) -> bytes:
+def second_transaction_hash(
+    request: Request, confirmation: Confirmation, signature: bytes
+) -> bytes:
     """Hash of the "second transaction data" (request + signed confirmation) that gets anchored.
 
     keccak256(abi.encode(requestStructHash, confirmationStructHash, keccak256(signature))).
@@ -259,5 +280,9 @@ def second_transaction_hash(request: Request, confirmation: Confirmation, signat
         raise ValueError(
             f"confirmation of 0x{confirmation.requestId.hex()} is for another version of the request"
         )
-    return keccak(encode(["bytes32", "bytes32", "bytes32"],
-                         [request.struct_hash(), confirmation.struct_hash(), keccak(signature)]))
+    return keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32"],
+            [request.struct_hash(), confirmation.struct_hash(), keccak(signature)],
+        )
+    )

@@ -7,8 +7,9 @@ off chain exactly as `ConfirmationAnchor.verifyRecord(bank, root, ...)` proves i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from eth_abi import encode
 from eth_utils import keccak
@@ -45,12 +46,16 @@ def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
     return node
 
 
-def verify(root: bytes, values: Sequence[Any], proof: Sequence[bytes], types: Sequence[str] = RECORD_TYPES) -> bool:
+def verify(
+    root: bytes, values: Sequence[Any], proof: Sequence[bytes], types: Sequence[str] = RECORD_TYPES
+) -> bool:
     """Whether `values` (one record) is under `root` by `proof`."""
     return process_proof(leaf_hash(values, types), proof) == bytes(root)
 
 
-def require_proven(root: bytes, values: Sequence[Any], proof: Sequence[bytes], types: Sequence[str] = RECORD_TYPES) -> None:
+def require_proven(
+    root: bytes, values: Sequence[Any], proof: Sequence[bytes], types: Sequence[str] = RECORD_TYPES
+) -> None:
     """Raise ProofInvalid (naming the record and root) unless the record proves against `root`."""
     if not verify(root, values, proof, types):
         raise ProofInvalid(
@@ -70,7 +75,7 @@ def _norm(values: Sequence[Any], types: Sequence[str]) -> tuple:
         if t == "address":
             out.append(str(v).lower())
         elif t.startswith("bytes") and isinstance(v, str):
-            out.append(bytes.fromhex(v[2:] if v.startswith("0x") else v))
+            out.append(bytes.fromhex(v.removeprefix("0x")))
         else:
             out.append(bytes(v) if isinstance(v, (bytes, bytearray)) else v)
     return tuple(out)
@@ -89,7 +94,9 @@ class RecordTree:
             raise ValueError("a Merkle tree needs at least one record; nothing to anchor")
         self.records = [_norm(r, self.types) for r in self.records]
         if len(set(self.records)) != len(self.records):
-            raise ValueError("duplicate records in one tree: give every record a unique id before anchoring")
+            raise ValueError(
+                "duplicate records in one tree: give every record a unique id before anchoring"
+            )
         self._tree = MerkleTree(self.records, list(self.types))
 
     @property
@@ -106,7 +113,9 @@ class RecordTree:
         try:
             return self._tree.get_proofs(key)
         except KeyError:
-            raise RecordNotInTree(f"record {key} is not in this tree (root 0x{self.root.hex()})") from None
+            raise RecordNotInTree(
+                f"record {key} is not in this tree (root 0x{self.root.hex()})"
+            ) from None
 
     def __len__(self) -> int:
         return len(self.records)

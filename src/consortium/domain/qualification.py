@@ -8,8 +8,8 @@ screens every request against the agreed rules before sending and keeps each rej
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from eth_utils import keccak
 
@@ -81,12 +81,21 @@ def check(rules: QualificationRules, investor: Investor) -> list[tuple[str, str]
     """Every rule the investor fails, as (code, explanation); empty when the investor qualifies."""
     failed: list[tuple[str, str]] = []
     if investor.age < rules.min_age:
-        failed.append((UNDER_MIN_AGE, f"investor is {investor.age}, product requires {rules.min_age}+"))
-    if rules.require_registered and rules.issuer.lower() not in {i.lower() for i in investor.registered_with}:
-        failed.append((NOT_REGISTERED, f"investor is not a registered customer of issuer {rules.issuer}"))
+        failed.append(
+            (UNDER_MIN_AGE, f"investor is {investor.age}, product requires {rules.min_age}+")
+        )
+    if rules.require_registered and rules.issuer.lower() not in {
+        i.lower() for i in investor.registered_with
+    }:
+        failed.append(
+            (NOT_REGISTERED, f"investor is not a registered customer of issuer {rules.issuer}")
+        )
     if investor.risk_level < rules.product_risk:
         failed.append(
-            (RISK_TOO_LOW, f"investor risk level {investor.risk_level} < product risk {rules.product_risk}")
+            (
+                RISK_TOO_LOW,
+                f"investor risk level {investor.risk_level} < product risk {rules.product_risk}",
+            )
         )
     return failed
 
@@ -106,18 +115,27 @@ def screen(
     for request_id, product_id, investor in items:
         rules = rules_by_product.get(product_id)
         if rules is None:
-            rejected.append(Rejection(request_id, (UNKNOWN_PRODUCT,), f"no rules for product 0x{product_id.hex()}"))
+            rejected.append(
+                Rejection(
+                    request_id, (UNKNOWN_PRODUCT,), f"no rules for product 0x{product_id.hex()}"
+                )
+            )
             continue
         if agreed_hashes.get(product_id) != rules.terms_hash():
-            rejected.append(Rejection(
-                request_id, (RULES_NOT_AGREED,),
-                f"rules of product 0x{product_id.hex()} differ from the terms agreed on chain; "
-                "amend them jointly (approveAmendment by both, enactAmendment by the manager)",
-            ))
+            rejected.append(
+                Rejection(
+                    request_id,
+                    (RULES_NOT_AGREED,),
+                    f"rules of product 0x{product_id.hex()} differ from the terms agreed on chain; "
+                    "amend them jointly (approveAmendment by both, enactAmendment by the manager)",
+                )
+            )
             continue
         failed = check(rules, investor)
         if failed:
-            rejected.append(Rejection(request_id, tuple(c for c, _ in failed), "; ".join(m for _, m in failed)))
+            rejected.append(
+                Rejection(request_id, tuple(c for c, _ in failed), "; ".join(m for _, m in failed))
+            )
         else:
             accepted.append(request_id)
     return accepted, rejected

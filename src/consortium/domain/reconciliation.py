@@ -74,7 +74,9 @@ class DayResult:
         ]
 
     def breaks_root(self) -> bytes:
-        return b"\0" * 32 if self.breaks.empty else RecordTree(self.break_leaves(), BREAK_TYPES).root
+        return (
+            b"\0" * 32 if self.breaks.empty else RecordTree(self.break_leaves(), BREAK_TYPES).root
+        )
 
     def describe(self) -> list[str]:
         """One sentence per break, for the person reading the result."""
@@ -99,8 +101,9 @@ def _frame(df: pd.DataFrame, name: str) -> pd.DataFrame:
     return df
 
 
-def _side_breaks(truth: pd.DataFrame, side_df: pd.DataFrame, limbo: np.ndarray, side: int,
-                 known: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _side_breaks(
+    truth: pd.DataFrame, side_df: pd.DataFrame, limbo: np.ndarray, side: int, known: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Breaks of one side against the truth; returns (breaks, truth ids with a break on this side)."""
     g = side_df.groupby("id", sort=False)["amount"].agg(["sum", "size", "first"])
     gid = g.index.to_numpy(np.int64)
@@ -110,13 +113,15 @@ def _side_breaks(truth: pd.DataFrame, side_df: pd.DataFrame, limbo: np.ndarray, 
     oid = other.index.to_numpy(np.int64)
     is_limbo = _isin(oid, limbo)
     is_known = _isin(oid, known)
-    unk = pd.DataFrame({
-        "id": oid,
-        "cause": np.where(is_limbo | is_known, COMMITMENT_MISMATCH, UNKNOWN_ID),
-        "side": side,
-        "presented": other["sum"].to_numpy(np.int64),
-        "corrected": 0,
-    })
+    unk = pd.DataFrame(
+        {
+            "id": oid,
+            "cause": np.where(is_limbo | is_known, COMMITMENT_MISMATCH, UNKNOWN_ID),
+            "side": side,
+            "presented": other["sum"].to_numpy(np.int64),
+            "corrected": 0,
+        }
+    )
     # truth ids: join the side's aggregates
     t = truth.join(g, how="left")
     size = t["size"].fillna(0).to_numpy(np.int64)
@@ -127,13 +132,15 @@ def _side_breaks(truth: pd.DataFrame, side_df: pd.DataFrame, limbo: np.ndarray, 
         [size == 0, size > 1, first != amount], [MISSING, DUPLICATE, AMOUNT_MISMATCH], 0
     )
     bad = cause != 0
-    tb = pd.DataFrame({
-        "id": t.index.to_numpy(np.int64)[bad],
-        "cause": cause[bad],
-        "side": side,
-        "presented": total[bad],
-        "corrected": amount[bad],
-    })
+    tb = pd.DataFrame(
+        {
+            "id": t.index.to_numpy(np.int64)[bad],
+            "cause": cause[bad],
+            "side": side,
+            "presented": total[bad],
+            "corrected": amount[bad],
+        }
+    )
     return pd.concat([tb, unk], ignore_index=True), tb["id"].to_numpy(np.int64)
 
 
@@ -142,27 +149,46 @@ def reconcile(bilateral: pd.DataFrame, debit: pd.DataFrame, credit: pd.DataFrame
     b = _frame(bilateral, "bilateral")
     debit, credit = _frame(debit, "debit"), _frame(credit, "credit")
     committed = b["committed"].to_numpy(bool) if "committed" in b else np.ones(len(b), bool)
-    resolved = (b["resolved_amount"].to_numpy(float) if "resolved_amount" in b
-                else np.full(len(b), np.nan))
+    resolved = (
+        b["resolved_amount"].to_numpy(float) if "resolved_amount" in b else np.full(len(b), np.nan)
+    )
     ids = b["id"].to_numpy(np.int64)
     amounts = b["amount"].to_numpy(np.int64)
     first = ~pd.Series(ids).duplicated().to_numpy()
     has_truth = first & (committed | ~np.isnan(resolved))
     truth_amount = np.where(committed, amounts, np.nan_to_num(resolved).astype(np.int64))
-    truth = pd.DataFrame({"amount": truth_amount[has_truth]}, index=pd.Index(ids[has_truth], name="id"))
+    truth = pd.DataFrame(
+        {"amount": truth_amount[has_truth]}, index=pd.Index(ids[has_truth], name="id")
+    )
     limbo = ids[first & ~has_truth]  # copy matches no commitment and nothing resolves it
 
     bil_breaks = []
     dup = ~first
     if dup.any():
-        bil_breaks.append(pd.DataFrame({"id": ids[dup], "cause": DUPLICATE, "side": BILATERAL,
-                                        "presented": amounts[dup], "corrected": 0}))
+        bil_breaks.append(
+            pd.DataFrame(
+                {
+                    "id": ids[dup],
+                    "cause": DUPLICATE,
+                    "side": BILATERAL,
+                    "presented": amounts[dup],
+                    "corrected": 0,
+                }
+            )
+        )
     cm = first & ~committed
     if cm.any():
-        bil_breaks.append(pd.DataFrame({
-            "id": ids[cm], "cause": COMMITMENT_MISMATCH, "side": BILATERAL, "presented": amounts[cm],
-            "corrected": np.where(has_truth[cm], truth_amount[cm], 0),
-        }))
+        bil_breaks.append(
+            pd.DataFrame(
+                {
+                    "id": ids[cm],
+                    "cause": COMMITMENT_MISMATCH,
+                    "side": BILATERAL,
+                    "presented": amounts[cm],
+                    "corrected": np.where(has_truth[cm], truth_amount[cm], 0),
+                }
+            )
+        )
     d_breaks, d_bad = _side_breaks(truth, debit, limbo, DEBIT, ids)
     c_breaks, c_bad = _side_breaks(truth, credit, limbo, CREDIT, ids)
     breaks = pd.concat([*bil_breaks, d_breaks, c_breaks], ignore_index=True)

@@ -21,7 +21,6 @@ from coincurve import PrivateKey
 from consortium.channels import decrypt_with, encrypt_for
 
 
-
 class EnvelopeError(ValueError):
     """An envelope that cannot be opened by this recipient (not entitled, or tampered with)."""
 
@@ -88,7 +87,9 @@ def seal(plaintext: bytes, recipients: Mapping[str, bytes], aad: bytes = b"") ->
     if not recipients:
         raise EnvelopeError("no recipient: a confidential value must be sealed to at least one key")
     ids = list(recipients)
-    nonce, ciphertext, tag, wrapped = encrypt_for(plaintext, [bytes(recipients[i]) for i in ids], aad)
+    nonce, ciphertext, tag, wrapped = encrypt_for(
+        plaintext, [bytes(recipients[i]) for i in ids], aad
+    )
     return Envelope(nonce, ciphertext, tag, {rid.lower(): w for rid, w in zip(ids, wrapped)})
 
 

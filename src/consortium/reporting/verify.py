@@ -145,7 +145,8 @@ def check_report_shape(report: Any, where: str) -> None:
     uint("day", report.get("day"), 32)
     uint("anchor.version", report["anchor"].get("version"), 32)
     if report["anchor"].get("contract") is not None and not (
-        isinstance(report["anchor"]["contract"], str) and _ADDRESS.fullmatch(report["anchor"]["contract"])
+        isinstance(report["anchor"]["contract"], str)
+        and _ADDRESS.fullmatch(report["anchor"]["contract"])
     ):
         fail("anchor.contract", "a 0x-prefixed 20-byte address", report["anchor"]["contract"])
     if report["anchor"].get("chainId") is not None:

@@ -223,7 +223,8 @@ class BillClient(_BillRole):
 
     def request_issue(self, *args: Any, **kwargs: Any) -> tuple[int, Any]:
         """Issue a bill on ourselves, once per set of trade documents; returns (bill id, receipt),
-        the receipt None when the chain held the issue already. Arguments: `submit_issue_request`."""
+        the receipt None when the chain held the issue already. Arguments: `submit_issue_request`.
+        """
         booked = self.outbox.send(ISSUE, *self._issue(*args, **kwargs))
         return int(booked.value["billId"]), booked.tx
 

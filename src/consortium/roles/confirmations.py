@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,10 @@ from consortium.domain import eip712, merkle, qualification
 from consortium.domain.eip712 import Confirmation, Domain, Request
 from consortium.domain.hashing import commit, doc_hash, new_salt
 from consortium.domain.reconciliation import (
-    DayResult, reconcile, record_id32, require_resolved,
+    DayResult,
+    reconcile,
+    record_id32,
+    require_resolved,
 )
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of
 from consortium.roles.membership import Institution
@@ -53,7 +57,7 @@ def _h(b: bytes) -> str:
 
 
 def _b(s: str | bytes) -> bytes:
-    return bytes(s) if isinstance(s, (bytes, bytearray)) else bytes.fromhex(s[2:] if s.startswith("0x") else s)
+    return bytes(s) if isinstance(s, (bytes, bytearray)) else bytes.fromhex(s.removeprefix("0x"))
 
 
 def day_of(timestamp: int) -> int:
@@ -61,19 +65,31 @@ def day_of(timestamp: int) -> int:
     return int(timestamp) // 86_400
 
 
-def deploy(proj: Any, registry: Any, admin: Any, reconcile_offset: int = 2 * 3600,
-           settlement_token: Any = None, issuer: str | None = None) -> dict[str, Any]:
+def deploy(
+    proj: Any,
+    registry: Any,
+    admin: Any,
+    reconcile_offset: int = 2 * 3600,
+    settlement_token: Any = None,
+    issuer: str | None = None,
+) -> dict[str, Any]:
     """Deploy the line: ConfirmationAnchor, a CNY DepositToken for the day's payment, Reconciliation.
 
     `reconcile_offset` is the configured time of the next day (seconds after 00:00 UTC) from which a day
     may be reconciled. Pass `settlement_token` to pay with an existing deposit token instead; a token
     deployed here is issued by `issuer` (a CASH_ISSUER member's address; `admin` when not given).
     """
-    out: dict[str, Any] = {"ConfirmationAnchor": proj.ConfirmationAnchor.deploy(registry, {"from": admin})}
+    out: dict[str, Any] = {
+        "ConfirmationAnchor": proj.ConfirmationAnchor.deploy(registry, {"from": admin})
+    }
     if settlement_token is None:
         settlement_token = proj.DepositToken.deploy(
-            registry, b"CNY".ljust(32, b"\0"), issuer or admin.address, "Reconciliation deposit CNY",
-            "dCNYr", {"from": admin}
+            registry,
+            b"CNY".ljust(32, b"\0"),
+            issuer or admin.address,
+            "Reconciliation deposit CNY",
+            "dCNYr",
+            {"from": admin},
         )
         out["DepositToken:reconciliation"] = settlement_token
     out["Reconciliation"] = proj.Reconciliation.deploy(
@@ -90,7 +106,7 @@ class Network:
     directory: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
-    def local(cls, root: str | Path) -> "Network":
+    def local(cls, root: str | Path) -> Network:
         return cls(DirectoryMailbox(Path(root) / "mailbox"))
 
 
@@ -110,8 +126,15 @@ class Participant:
         self.outbox = Outbox(self.store)
 
     @classmethod
-    def build(cls, inst: Institution, suite: Any, net: Network, workdir: str | Path,
-              key: Any = None, register_operator: bool = True) -> "Participant":
+    def build(
+        cls,
+        inst: Institution,
+        suite: Any,
+        net: Network,
+        workdir: str | Path,
+        key: Any = None,
+        register_operator: bool = True,
+    ) -> Participant:
         """Create (or reuse) the institution's key and store; register the key as its operator once."""
         workdir = Path(workdir)
         store = Store.at(workdir / f"{inst.address.lower()}.sqlite")
@@ -151,7 +174,9 @@ class Participant:
 
     def approve_rules(self, rules: qualification.QualificationRules, bank: str, issuer: str) -> Any:
         """Approve `rules` as the next version of the product's terms (one half of a joint amendment)."""
-        return self._tx(self.inst.registry.approveAmendment, rules.terms_id, bank, issuer, rules.terms_hash())
+        return self._tx(
+            self.inst.registry.approveAmendment, rules.terms_id, bank, issuer, rules.terms_hash()
+        )
 
 
 def anchor_domain(anchor: Any) -> Domain:
@@ -173,37 +198,55 @@ class SalesBank(Participant):
     def __post_init__(self) -> None:
         super().__post_init__()
         # (bank, root) is the packet's key in ConfirmationAnchor, anchorOf(bank, root) its view
-        self.outbox.register_call(ANCHOR_PACKET, partial(self._tx, self.anchor.anchorPacket),
-                                  self._anchored)
+        self.outbox.register_call(
+            ANCHOR_PACKET, partial(self._tx, self.anchor.anchorPacket), self._anchored
+        )
 
     def _anchored(self, args: list) -> Recorded | None:
         """What this bank anchored under the packet's root: None if nothing; a root of this bank's
-        anchored for another period (or by anyone else) is a conflict, never taken as this packet."""
+        anchored for another period (or by anyone else) is a conflict, never taken as this packet.
+        """
         by, _, count, period = self.anchor.anchorOf(self.address, args[2])
         if str(by) == ZERO_ADDRESS:
             return None
-        if str(by).lower() != self.address.lower() or int(period) != int(args[1]) or int(count) != int(args[3]):
+        if (
+            str(by).lower() != self.address.lower()
+            or int(period) != int(args[1])
+            or int(count) != int(args[3])
+        ):
             raise OutboxConflict(
                 f"root {_h(_b(args[2]))} is anchored by {by} "
                 f"for period {period} ({count} records), not by {self.address} for period {args[1]} "
-                f"({args[3]} records): the packet is not anchored as sent; rebuild it")
+                f"({args[3]} records): the packet is not anchored as sent; rebuild it"
+            )
         return Recorded(None, {})
 
     # ---- registration
-    def register_user(self, issuer: str, investor: qualification.Investor, profile: dict[str, Any]) -> bytes:
+    def register_user(
+        self, issuer: str, investor: qualification.Investor, profile: dict[str, Any]
+    ) -> bytes:
         """Forward a registration application to `issuer`; only a salted commitment goes on chain."""
         reg_id = os.urandom(32)
         salt = new_salt()
         blob = json.dumps(profile, sort_keys=True)
         commitment = commit(blob, salt)
         self._tx(self.anchor.submitRegistration, issuer, reg_id, commitment)
-        self.endpoint.send(issuer, "registration", {
-            "registration_id": _h(reg_id), "profile": profile, "salt": _h(salt),
-            "investor": _h(investor.commitment),
-        })
+        self.endpoint.send(
+            issuer,
+            "registration",
+            {
+                "registration_id": _h(reg_id),
+                "profile": profile,
+                "salt": _h(salt),
+                "investor": _h(investor.commitment),
+            },
+        )
         self.investors[investor.commitment] = investor
-        self.store.put("registration", _h(reg_id), {"issuer": issuer, "investor": _h(investor.commitment),
-                                                    "status": "pending"})
+        self.store.put(
+            "registration",
+            _h(reg_id),
+            {"issuer": issuer, "investor": _h(investor.commitment), "status": "pending"},
+        )
         return reg_id
 
     def collect_registration_results(self) -> int:
@@ -216,7 +259,10 @@ class SalesBank(Participant):
             if m.body["accepted"]:
                 inv = self.investors[_b(rec["investor"])]
                 self.investors[inv.commitment] = qualification.Investor(
-                    inv.commitment, inv.age, inv.risk_level, inv.registered_with | {m.sender.lower()}
+                    inv.commitment,
+                    inv.age,
+                    inv.risk_level,
+                    inv.registered_with | {m.sender.lower()},
                 )
             n += 1
         return n
@@ -224,17 +270,24 @@ class SalesBank(Participant):
     # ---- screening and packets
     def agreed_hashes(self) -> dict[bytes, bytes]:
         """The terms hash on chain for every product the bank has rules for."""
-        return {p: _b(str(self.inst.registry.getTerms(r.terms_id)[2])) for p, r in self.rules.items()}
+        return {
+            p: _b(str(self.inst.registry.getTerms(r.terms_id)[2])) for p, r in self.rules.items()
+        }
 
-    def screen(self, requests: list[Request]) -> tuple[list[Request], list[qualification.Rejection]]:
+    def screen(
+        self, requests: list[Request]
+    ) -> tuple[list[Request], list[qualification.Rejection]]:
         """Check each request against the agreed rules; refused ones are stored with their reason."""
         by_id = {q.requestId: q for q in requests}
         ok_ids, rejected = qualification.screen(
             ((q.requestId, q.productId, self.investors[q.investorCommitment]) for q in requests),
-            self.rules, self.agreed_hashes(),
+            self.rules,
+            self.agreed_hashes(),
         )
         for r in rejected:
-            self.store.put("rejection", _h(r.request_id), {"codes": list(r.codes), "reason": r.reason})
+            self.store.put(
+                "rejection", _h(r.request_id), {"codes": list(r.codes), "reason": r.reason}
+            )
         return [by_id[i] for i in ok_ids], rejected
 
     @staticmethod
@@ -250,12 +303,16 @@ class SalesBank(Participant):
         sent = {}
         for issuer, reqs in packets.items():
             if len(reqs) > MAX_PACKET:
-                raise ValueError(f"packet for {issuer} has {len(reqs)} requests; split it (max {MAX_PACKET})")
+                raise ValueError(
+                    f"packet for {issuer} has {len(reqs)} requests; split it (max {MAX_PACKET})"
+                )
             step = f"packet:{period}:{issuer}"
             if self.store.done(step):
                 sent[issuer] = self.store.done(step)
                 continue
-            m = self.endpoint.send(issuer, "packet", {"period": period, "requests": [q.to_json() for q in reqs]})
+            m = self.endpoint.send(
+                issuer, "packet", {"period": period, "requests": [q.to_json() for q in reqs]}
+            )
             for q in reqs:
                 self.store.put("request", _h(q.requestId), q.to_json())
             self.store.mark(step, m.msg_id)
@@ -279,16 +336,23 @@ class SalesBank(Participant):
                 req = Request.from_json(self.store.get("request", _h(c.requestId)))
                 if c.issuer.lower() != m.sender.lower() or req.issuer.lower() != c.issuer.lower():
                     raise eip712.ConfirmationSignerMismatch(
-                        f"confirmation of 0x{c.requestId.hex()} from {m.sender} names issuer {c.issuer}")
+                        f"confirmation of 0x{c.requestId.hex()} from {m.sender} names issuer {c.issuer}"
+                    )
                 if req.issuer not in signers:
                     signers[req.issuer] = self.issuer_signers(req.issuer)
                     active[req.issuer] = bool(self.inst.registry.isActive(req.issuer))
                 eip712.check_confirmation(dom, c, sig, signers[req.issuer], active[req.issuer])
                 data_hash = eip712.second_transaction_hash(req, c, sig)
-                self.store.put("second", _h(c.requestId), {
-                    "issuer": req.issuer, "data_hash": _h(data_hash), "signature": _h(sig),
-                    "confirmation": c.to_json(),
-                })
+                self.store.put(
+                    "second",
+                    _h(c.requestId),
+                    {
+                        "issuer": req.issuer,
+                        "data_hash": _h(data_hash),
+                        "signature": _h(sig),
+                        "confirmation": c.to_json(),
+                    },
+                )
                 out.setdefault(req.issuer.lower(), []).append((req, c, sig))
         return out
 
@@ -297,28 +361,43 @@ class SalesBank(Participant):
         """The one business day of a packet's requests (a packet never spans two days)."""
         periods = {q.period for q, _, _ in confirmed}
         if len(periods) != 1:
-            raise ValueError(f"a packet must hold requests of one period, got periods {sorted(periods)}")
+            raise ValueError(
+                f"a packet must hold requests of one period, got periods {sorted(periods)}"
+            )
         return periods.pop()
 
-    def records_for(self, issuer: str, confirmed: list[tuple[Request, Confirmation, bytes]]) -> list[tuple]:
+    def records_for(
+        self, issuer: str, confirmed: list[tuple[Request, Confirmation, bytes]]
+    ) -> list[tuple]:
         """Leaf values (period, requestId, issuer, second-transaction hash) of each confirmed request."""
-        return [(q.period, q.requestId, issuer, eip712.second_transaction_hash(q, c, s)) for q, c, s in confirmed]
+        return [
+            (q.period, q.requestId, issuer, eip712.second_transaction_hash(q, c, s))
+            for q, c, s in confirmed
+        ]
 
-    def anchor_packet(self, issuer: str, confirmed: list[tuple[Request, Confirmation, bytes]]) -> bytes:
+    def anchor_packet(
+        self, issuer: str, confirmed: list[tuple[Request, Confirmation, bytes]]
+    ) -> bytes:
         """Anchor the packet's records as one root; resumes safely if the root is already on chain."""
         period = self.packet_period(confirmed)
         tree = merkle.RecordTree(self.records_for(issuer, confirmed))
         self.outbox.send(ANCHOR_PACKET, key_of(tree.root), [issuer, period, tree.root, len(tree)])
         for rec in tree.records:
-            self.store.put("proof", _h(rec[1]), {
-                "root": _h(tree.root), "record": [rec[0], _h(rec[1]), rec[2], _h(rec[3])],
-                "proof": [_h(p) for p in tree.proof(rec)],
-            })
+            self.store.put(
+                "proof",
+                _h(rec[1]),
+                {
+                    "root": _h(tree.root),
+                    "record": [rec[0], _h(rec[1]), rec[2], _h(rec[3])],
+                    "proof": [_h(p) for p in tree.proof(rec)],
+                },
+            )
         return tree.root
 
     def proof_of(self, request_id: bytes) -> tuple[bytes, tuple, list[bytes]]:
         """(root, record, proof) of an anchored request, for anyone to verify on or off chain (on chain:
-        `verifyRecord(bank, root, *record, proof)` with this bank's address, the root's anchoring bank)."""
+        `verifyRecord(bank, root, *record, proof)` with this bank's address, the root's anchoring bank).
+        """
         p = self.store.get("proof", _h(request_id))
         if p is None:
             raise KeyError(f"request 0x{request_id.hex()} was not anchored by this bank")
@@ -339,9 +418,15 @@ class ProductIssuer(Participant):
             reg_id = _b(m.body["registration_id"])
             accepted = bool(m.body["profile"].get("kyc_ok", True))
             result = {"registration_id": m.body["registration_id"], "accepted": accepted}
-            self.store.put("customer", m.body["investor"], {"profile": m.body["profile"], "accepted": accepted})
-            if self.anchor.getRegistration(reg_id)[2] == 1:  # Pending: decide once, even after a restart
-                self._tx(self.anchor.decideRegistration, reg_id, accepted, doc_hash(json.dumps(result)))
+            self.store.put(
+                "customer", m.body["investor"], {"profile": m.body["profile"], "accepted": accepted}
+            )
+            if (
+                self.anchor.getRegistration(reg_id)[2] == 1
+            ):  # Pending: decide once, even after a restart
+                self._tx(
+                    self.anchor.decideRegistration, reg_id, accepted, doc_hash(json.dumps(result))
+                )
             self.endpoint.send(m.sender, "registration-result", result)
             n += 1
         return n
@@ -355,12 +440,21 @@ class ProductIssuer(Participant):
             for j in m.body["requests"]:
                 q = Request.from_json(j)
                 ok = q.requestId not in self.refuse
-                c = Confirmation(q.requestId, q.struct_hash(), self.address, eip712.CONFIRMED if ok else eip712.REFUSED,
-                                 q.amount if ok else 0, q.shares if ok else 0, confirmed_at)
+                c = Confirmation(
+                    q.requestId,
+                    q.struct_hash(),
+                    self.address,
+                    eip712.CONFIRMED if ok else eip712.REFUSED,
+                    q.amount if ok else 0,
+                    q.shares if ok else 0,
+                    confirmed_at,
+                )
                 sig = eip712.sign_confirmation(dom, c, self.key.key)
                 items.append({"confirmation": c.to_json(), "signature": _h(sig)})
                 self.store.put("confirmation", _h(q.requestId), items[-1])
-            self.endpoint.send(m.sender, "confirmations", {"period": m.body["period"], "confirmations": items})
+            self.endpoint.send(
+                m.sender, "confirmations", {"period": m.body["period"], "confirmations": items}
+            )
             n += len(items)
         return n
 
@@ -371,14 +465,16 @@ class ProductIssuer(Participant):
 @dataclass
 class PaymentClient(Participant):
     """The bank's payment client: one bilateral detail per payment, committed on chain in batches;
-    debit details to the finance company, credit details to the bank's store, bilateral to the reconciler."""
+    debit details to the finance company, credit details to the bank's store, bilateral to the reconciler.
+    """
 
     def __post_init__(self) -> None:
         super().__post_init__()
         # (bank, root) is the key: commitBilateral refuses a root this bank committed,
         # committedDayOf(bank, root) tells its day
-        self.outbox.register_call(COMMIT, partial(self._tx, self.recon.commitBilateral),
-                                  self._committed)
+        self.outbox.register_call(
+            COMMIT, partial(self._tx, self.recon.commitBilateral), self._committed
+        )
 
     def _committed(self, args: list) -> Recorded | None:
         """The day this bank committed the batch's root to: None if none; another day is a conflict."""
@@ -389,25 +485,50 @@ class PaymentClient(Participant):
         if day_key != expected:
             raise OutboxConflict(
                 f"bilateral root {_h(_b(args[2]))} was committed "
-                f"by {self.address} to day key {_h(day_key)}, not to {_h(expected)} ({args[0]}, day {args[1]})")
+                f"by {self.address} to day key {_h(day_key)}, not to {_h(expected)} ({args[0]}, day {args[1]})"
+            )
         return Recorded(None, {"dayKey": _h(day_key)})
 
-    def record_day(self, fc: str, reconciler: str, day: int, payments: pd.DataFrame,
-                   batch: int = MAX_BILATERAL_BATCH) -> list[bytes]:
+    def record_day(
+        self,
+        fc: str,
+        reconciler: str,
+        day: int,
+        payments: pd.DataFrame,
+        batch: int = MAX_BILATERAL_BATCH,
+    ) -> list[bytes]:
         """payments: id, amount, paid_at. Returns the committed roots."""
         roots = []
         for start in range(0, len(payments), batch):
-            part = payments.iloc[start:start + batch]
-            recs = [(record_id32(i), int(a), self.address, fc, int(t))
-                    for i, a, t in part[["id", "amount", "paid_at"]].itertuples(index=False, name=None)]
+            part = payments.iloc[start : start + batch]
+            recs = [
+                (record_id32(i), int(a), self.address, fc, int(t))
+                for i, a, t in part[["id", "amount", "paid_at"]].itertuples(index=False, name=None)
+            ]
             tree = merkle.RecordTree(recs, BILATERAL_TYPES)
-            self.outbox.send(COMMIT, key_of(tree.root), [fc, day, tree.root, len(recs), int(part["amount"].sum())])
+            self.outbox.send(
+                COMMIT,
+                key_of(tree.root),
+                [fc, day, tree.root, len(recs), int(part["amount"].sum())],
+            )
             cols = part[["id", "amount", "paid_at"]]
-            self.endpoint.send(reconciler, "bilateral", {
-                "day": day, "root": _h(tree.root), "bank": self.address, "fc": fc,
-                "leaves": [_h(x) for x in tree.leaves], "rows": cols.to_numpy().tolist(),
-            })
-            self.endpoint.send(fc, "debit", {"day": day, "counterparty": self.address, "rows": cols.to_numpy().tolist()})
+            self.endpoint.send(
+                reconciler,
+                "bilateral",
+                {
+                    "day": day,
+                    "root": _h(tree.root),
+                    "bank": self.address,
+                    "fc": fc,
+                    "leaves": [_h(x) for x in tree.leaves],
+                    "rows": cols.to_numpy().tolist(),
+                },
+            )
+            self.endpoint.send(
+                fc,
+                "debit",
+                {"day": day, "counterparty": self.address, "rows": cols.to_numpy().tolist()},
+            )
             self.store.add_details("credit", day, cols.assign(counterparty=fc))
             roots.append(tree.root)
         return roots
@@ -419,7 +540,11 @@ class Bank(Participant):
 
     def provide_credits(self, day: int, reconciler: str) -> int:
         df = self.store.details("credit", day)
-        self.endpoint.send(reconciler, "credit", {"day": day, "rows": df[["id", "amount", "paid_at"]].to_numpy().tolist()})
+        self.endpoint.send(
+            reconciler,
+            "credit",
+            {"day": day, "rows": df[["id", "amount", "paid_at"]].to_numpy().tolist()},
+        )
         return len(df)
 
 
@@ -430,8 +555,9 @@ class FinanceCompany(Participant):
     def __post_init__(self) -> None:
         super().__post_init__()
         # the day is the key: settleDay refuses a settled day, getDay shows its payment
-        self.outbox.register_call(SETTLE_DAY, partial(self._tx, self.recon.settleDay),
-                                  self._settled)
+        self.outbox.register_call(
+            SETTLE_DAY, partial(self._tx, self.recon.settleDay), self._settled
+        )
 
     def _settled(self, args: list) -> Recorded | None:
         d = self.recon.getDay(self.recon.dayKey(args[0], self.address, args[1]))
@@ -440,13 +566,19 @@ class FinanceCompany(Participant):
     def collect_debits(self) -> int:
         n = 0
         for m in self.endpoint.receive(["debit"]):
-            df = pd.DataFrame(m.body["rows"], columns=["id", "amount", "paid_at"]).assign(counterparty=m.sender)
+            df = pd.DataFrame(m.body["rows"], columns=["id", "amount", "paid_at"]).assign(
+                counterparty=m.sender
+            )
             n += self.store.add_details("debit", m.body["day"], df)
         return n
 
     def provide_debits(self, day: int, reconciler: str) -> int:
         df = self.store.details("debit", day)
-        self.endpoint.send(reconciler, "debit-details", {"day": day, "rows": df[["id", "amount", "paid_at"]].to_numpy().tolist()})
+        self.endpoint.send(
+            reconciler,
+            "debit-details",
+            {"day": day, "rows": df[["id", "amount", "paid_at"]].to_numpy().tolist()},
+        )
         return len(df)
 
     def settle(self, bank: str, day: int, token: Any = None) -> Any:
@@ -469,8 +601,11 @@ class Reconciler(Participant):
     def __post_init__(self) -> None:
         super().__post_init__()
         # (day, first seq) is the key of a breaks call: recordBreaks refuses it twice, breaksBatchOf tells
-        self.outbox.register_counted(BREAKS, partial(self._tx, self.recon.recordBreaks),
-                                     lambda a: self.recon.breaksBatchOf(a[0], a[1][0][0]))
+        self.outbox.register_counted(
+            BREAKS,
+            partial(self._tx, self.recon.recordBreaks),
+            lambda a: self.recon.breaksBatchOf(a[0], a[1][0][0]),
+        )
 
     def collect(self) -> dict[str, list[dict[str, Any]]]:
         got: dict[str, list[dict[str, Any]]] = {}
@@ -481,7 +616,9 @@ class Reconciler(Participant):
                 self.store.put("bilateral", body["root"], body)
         return got
 
-    def bilateral_frame(self, bank: str, fc: str, day: int, batches: list[dict[str, Any]]) -> tuple[pd.DataFrame, set[bytes]]:
+    def bilateral_frame(
+        self, bank: str, fc: str, day: int, batches: list[dict[str, Any]]
+    ) -> tuple[pd.DataFrame, set[bytes]]:
         """The copies received, with `committed` = leaf is under a root the chain holds for this day."""
         key = self.recon.dayKey(bank, fc, day)
         committed_leaves: set[bytes] = set()
@@ -493,23 +630,37 @@ class Reconciler(Participant):
             if on_chain and merkle.root_of_leaves(leaves) == root:
                 committed_leaves.update(leaves)
             frames.append(pd.DataFrame(b["rows"], columns=["id", "amount", "paid_at"]))
-        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "amount", "paid_at"])
+        df = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=["id", "amount", "paid_at"])
+        )
         df["committed"] = [
-            merkle.leaf_hash((record_id32(i), int(a), bank, fc, int(t)), BILATERAL_TYPES) in committed_leaves
+            merkle.leaf_hash((record_id32(i), int(a), bank, fc, int(t)), BILATERAL_TYPES)
+            in committed_leaves
             for i, a, t in df[["id", "amount", "paid_at"]].itertuples(index=False, name=None)
         ]
         return df, committed_leaves
 
     @staticmethod
-    def resolve(df: pd.DataFrame, sides: list[pd.DataFrame], bank: str, fc: str, leaves: set[bytes]) -> pd.DataFrame:
+    def resolve(
+        df: pd.DataFrame, sides: list[pd.DataFrame], bank: str, fc: str, leaves: set[bytes]
+    ) -> pd.DataFrame:
         """For copies not matching their commitment, the amount of a side's detail that does (else NaN)."""
         df = df.copy()
         df["resolved_amount"] = np.nan
         for idx in df.index[~df["committed"]]:
             rid = int(df.at[idx, "id"])
             for side in sides:
-                for a, t in side.loc[side["id"] == rid, ["amount", "paid_at"]].itertuples(index=False, name=None):
-                    if merkle.leaf_hash((record_id32(rid), int(a), bank, fc, int(t)), BILATERAL_TYPES) in leaves:
+                for a, t in side.loc[side["id"] == rid, ["amount", "paid_at"]].itertuples(
+                    index=False, name=None
+                ):
+                    if (
+                        merkle.leaf_hash(
+                            (record_id32(rid), int(a), bank, fc, int(t)), BILATERAL_TYPES
+                        )
+                        in leaves
+                    ):
                         df.at[idx, "resolved_amount"] = int(a)
                         break
                 if not np.isnan(df.at[idx, "resolved_amount"]):
@@ -524,8 +675,15 @@ class Reconciler(Participant):
             return None
         return self._tx(self.recon.closeDay, bank, fc, day)
 
-    def reconcile_day(self, bank: str, fc: str, day: int, bilateral: list[dict[str, Any]],
-                      debit: pd.DataFrame, credit: pd.DataFrame) -> DayResult:
+    def reconcile_day(
+        self,
+        bank: str,
+        fc: str,
+        day: int,
+        bilateral: list[dict[str, Any]],
+        debit: pd.DataFrame,
+        credit: pd.DataFrame,
+    ) -> DayResult:
         """Close the day, then reconcile the copies against the batches it holds."""
         self.close_day(bank, fc, day)
         b, leaves = self.bilateral_frame(bank, fc, day, bilateral)
@@ -539,17 +697,32 @@ class Reconciler(Participant):
         d = self.recon.getDay(key)
         if not d[3]:
             self.close_day(bank, fc, day)
-            summary = (result.matched, len(result.breaks), result.presented[1], result.presented[2],
-                       result.corrected_total, result.corrected_total, result.breaks_root())
+            summary = (
+                result.matched,
+                len(result.breaks),
+                result.presented[1],
+                result.presented[2],
+                result.corrected_total,
+                result.corrected_total,
+                result.breaks_root(),
+            )
             self._tx(self.recon.recordReconciliation, bank, fc, day, summary)
             d = self.recon.getDay(key)
         done = int(d[7])
         leaves = result.break_leaves()
         for start in range(done, len(leaves), BREAKS_PER_CALL):
-            chunk = [(s, rid, c, sd, p, cr) for s, rid, c, sd, p, cr in leaves[start:start + BREAKS_PER_CALL]]
+            chunk = [
+                (s, rid, c, sd, p, cr)
+                for s, rid, c, sd, p, cr in leaves[start : start + BREAKS_PER_CALL]
+            ]
             self.outbox.send(BREAKS, key_of(key, start), [key, chunk])
-        body = {"day": day, "matched": result.matched, "breaks": result.describe(),
-                "corrected_total": result.corrected_total, "presented": {str(k): v for k, v in result.presented.items()}}
+        body = {
+            "day": day,
+            "matched": result.matched,
+            "breaks": result.describe(),
+            "corrected_total": result.corrected_total,
+            "presented": {str(k): v for k, v in result.presented.items()},
+        }
         self.store.put("result", f"{bank}:{fc}:{day}", body)
         for to in (bank, fc):
             step = f"result-sent:{to}:{day}"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.roles import ROLES
@@ -43,7 +44,9 @@ class Institution:
         )
 
     def request_channel(self, counterparty: str, agreement: str) -> Any:
-        return self.registry.requestChannel(counterparty, doc_hash(agreement), {"from": self.account})
+        return self.registry.requestChannel(
+            counterparty, doc_hash(agreement), {"from": self.account}
+        )
 
     def withdraw_channel_request(self, counterparty: str) -> Any:
         """Withdraw this member's pending channel request with `counterparty`, or decline theirs (a
@@ -51,7 +54,9 @@ class Institution:
         return self.registry.withdrawChannelRequest(counterparty, {"from": self.account})
 
     def approve_amendment(self, terms_id: bytes, party_a: str, party_b: str, terms: bytes) -> Any:
-        return self.registry.approveAmendment(terms_id, party_a, party_b, terms, {"from": self.account})
+        return self.registry.approveAmendment(
+            terms_id, party_a, party_b, terms, {"from": self.account}
+        )
 
     def add_operator(self, operator: str) -> Any:
         return self.registry.addOperator(operator, {"from": self.account})
@@ -80,7 +85,9 @@ class PermissionManager(Institution):
         self.open_channel(a.address, b.address)
 
     def enact(self, terms_id: bytes, party_a: str, party_b: str, terms: bytes) -> Any:
-        return self.registry.enactAmendment(terms_id, party_a, party_b, terms, {"from": self.account})
+        return self.registry.enactAmendment(
+            terms_id, party_a, party_b, terms, {"from": self.account}
+        )
 
     def appoint_settlement_agent(self, token: Any, agent: Any, allowed: bool = True) -> Any:
         """Appoint (or dismiss) a business contract as settlement agent of a DepositToken or the

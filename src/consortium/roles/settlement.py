@@ -43,7 +43,7 @@ from consortium.domain.clearing import (
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.netting import Leg, NettingResult, deferrals, net
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of, recorded
-from consortium.roles.deposits import register_deposit_issue, issue_kind
+from consortium.roles.deposits import issue_kind, register_deposit_issue
 from consortium.roles.membership import Institution
 from consortium.store import Store
 

@@ -62,6 +62,7 @@ class DayContext:
 
             self.pipe = TxPipe(chain.web3())
         return self.pipe
+
     stores: dict[str, Store] = field(default_factory=dict)
 
     def store(self, inst: Institution) -> Store:

@@ -13,8 +13,8 @@ from consortium.domain.hashing import code32
 from consortium.outbox import close_phase
 from consortium.roles.annuity import (
     AccountManagerPlatform,
-    ContributionBatch,
     AnnuityServicePlatform,
+    ContributionBatch,
     InvestmentManagerPlatform,
     PriceSeries,
     TrusteePlatform,
@@ -154,8 +154,13 @@ def run_day(ctx: DayContext) -> LineResult:
     return result
 
 
-def _contribute(pipe, trustee: TrusteePlatform, manager: AccountManagerPlatform, payroll_ref: str,
-                amounts: dict[bytes, int]) -> None:
+def _contribute(
+    pipe,
+    trustee: TrusteePlatform,
+    manager: AccountManagerPlatform,
+    payroll_ref: str,
+    amounts: dict[bytes, int],
+) -> None:
     """The payroll's batches in one phase (with whatever the phase holds already), their postings
     in the next; both keyed, through the trustee's and the account manager's outboxes."""
     received = trustee.submit_contributions(payroll_ref, amounts)

@@ -27,8 +27,9 @@ from consortium.scenarios import DayContext, LineResult
 INJECTED = 5  # breaks injected into B: missing debit, missing credit, amount, duplicate, unknown id; + 1 tampered copy
 
 
-def _ensure_channels(ctx: DayContext, pipe: Any, pairs: list[tuple[Institution, Institution]]
-                     ) -> None:
+def _ensure_channels(
+    ctx: DayContext, pipe: Any, pairs: list[tuple[Institution, Institution]]
+) -> None:
     """Open the line's channels not open yet: every request in one phase, then every opening."""
     missing = [(a, b) for a, b in pairs if not ctx.suite.registry.channelOpen(a.address, b.address)]
     for a, b in missing:
@@ -40,10 +41,18 @@ def _ensure_channels(ctx: DayContext, pipe: Any, pairs: list[tuple[Institution, 
     pipe.wait()
 
 
-def _agree(ctx: DayContext, pipe: Any, rules: list[qualification.QualificationRules],
-           bank: Institution, issuers: dict[str, Institution]) -> None:
+def _agree(
+    ctx: DayContext,
+    pipe: Any,
+    rules: list[qualification.QualificationRules],
+    bank: Institution,
+    issuers: dict[str, Institution],
+) -> None:
     """Both parties approve each product's rules not agreed yet (one phase); the manager enacts."""
-    agreed = {r.terms_id: bytes.fromhex(str(ctx.suite.registry.getTerms(r.terms_id)[2])[2:]) for r in rules}
+    agreed = {
+        r.terms_id: bytes.fromhex(str(ctx.suite.registry.getTerms(r.terms_id)[2])[2:])
+        for r in rules
+    }
     todo = [r for r in rules if agreed[r.terms_id] != r.terms_hash()]
     for r in todo:
         for party in (bank, issuers[r.issuer]):
@@ -58,8 +67,12 @@ def agents(ctx: DayContext) -> list:
     """The line's role objects that send keyed batches (each with its outbox), over their stores."""
     workdir = Path(ctx.workdir or tempfile.mkdtemp(prefix="confirmations-")) / "confirmations"
     net, m = line.Network.local(workdir), ctx.members
-    cast = [(line.SalesBank, m.one("SALES_BANK")), (line.PaymentClient, m.one("BANK")),
-            (line.FinanceCompany, m.one("FINANCE_COMPANY")), (line.Reconciler, m.one("RECONCILER"))]
+    cast = [
+        (line.SalesBank, m.one("SALES_BANK")),
+        (line.PaymentClient, m.one("BANK")),
+        (line.FinanceCompany, m.one("FINANCE_COMPANY")),
+        (line.Reconciler, m.one("RECONCILER")),
+    ]
     return [cls.build(inst, ctx.suite, net, workdir) for cls, inst in cast]
 
 
@@ -85,13 +98,19 @@ def run_day(ctx: DayContext) -> LineResult:
 
     bank = mk(line.SalesBank, sales)
     iss = [mk(line.ProductIssuer, i) for i in issuers]
-    client, fc, rec = mk(line.PaymentClient, bank_i), mk(line.FinanceCompany, fc_i), mk(line.Reconciler, rec_i)
+    client, fc, rec = (
+        mk(line.PaymentClient, bank_i),
+        mk(line.FinanceCompany, fc_i),
+        mk(line.Reconciler, rec_i),
+    )
 
     # ---------------------------------------------------------------- A. confirmations
     products = {}
     for k, i in enumerate(issuers):
         pid = doc_hash(f"WM product of {i.name}")
-        products[pid] = qualification.QualificationRules(pid, i.address, product_risk=2 + k % 3, min_age=18)
+        products[pid] = qualification.QualificationRules(
+            pid, i.address, product_risk=2 + k % 3, min_age=18
+        )
     _agree(ctx, pipe, list(products.values()), sales, {i.address: i for i in issuers})
     bank.rules.update(products)
     customers = []
@@ -113,9 +132,19 @@ def run_day(ctx: DayContext) -> LineResult:
         pid = pids[rng.randrange(len(pids))]
         inv = customers[rng.randrange(len(customers))]
         amount = rng.randint(1, 500) * 1_000
-        orders.append(eip712.Request(os.urandom(32), sales.address, products[pid].issuer, pid,
-                                     rng.choice([eip712.SUBSCRIPTION, eip712.REDEMPTION, eip712.SHARE_CHANGE]),
-                                     amount, amount // 10, inv.commitment, period))
+        orders.append(
+            eip712.Request(
+                os.urandom(32),
+                sales.address,
+                products[pid].issuer,
+                pid,
+                rng.choice([eip712.SUBSCRIPTION, eip712.REDEMPTION, eip712.SHARE_CHANGE]),
+                amount,
+                amount // 10,
+                inv.commitment,
+                period,
+            )
+        )
     accepted, rejected = bank.screen(orders)
     packets = bank.packets(accepted)
     bank.send_packets(period, packets)
@@ -126,17 +155,25 @@ def run_day(ctx: DayContext) -> LineResult:
     pipe.wait()
     provable = all(merkle.verify(*bank.proof_of(q.requestId)) for q in accepted)
     sample = accepted[: min(3, len(accepted))]
-    on_chain = all(ctx.suite["ConfirmationAnchor"].verifyRecord(sales.address, *_flat(bank.proof_of(q.requestId)))
-                   for q in sample)
+    on_chain = all(
+        ctx.suite["ConfirmationAnchor"].verifyRecord(
+            sales.address, *_flat(bank.proof_of(q.requestId))
+        )
+        for q in sample
+    )
 
     # ---------------------------------------------------------------- B. reconciliation
     recon = ctx.suite["Reconciliation"]
     day = now // 86_400 - (1 if now % 86_400 >= int(recon.reconcileOffset()) else 2)
     n_pay = ctx.size.get("payments", 60)
     base = rng.randrange(1, 1 << 40)
-    pay = pd.DataFrame({"id": np.arange(base, base + n_pay, dtype=np.int64),
-                        "amount": [rng.randint(100, 1_000_000) for _ in range(n_pay)],
-                        "paid_at": [day * 86_400 + rng.randrange(86_400) for _ in range(n_pay)]})
+    pay = pd.DataFrame(
+        {
+            "id": np.arange(base, base + n_pay, dtype=np.int64),
+            "amount": [rng.randint(100, 1_000_000) for _ in range(n_pay)],
+            "paid_at": [day * 86_400 + rng.randrange(86_400) for _ in range(n_pay)],
+        }
+    )
     client.record_day(fc_i.address, rec_i.address, day, pay, batch=max(1, n_pay // 2))
     pipe.wait()
     fc.collect_debits()
@@ -147,16 +184,26 @@ def run_day(ctx: DayContext) -> LineResult:
     debit = debit[debit.id != ids[0]]
     credit = credit[credit.id != ids[1]]
     credit.loc[credit.id == ids[2], "amount"] += 7
-    debit = pd.concat([debit, debit[debit.id == ids[3]],
-                       pd.DataFrame({"id": [-1], "amount": [1], "counterparty": [""], "paid_at": [0]})], ignore_index=True)
+    debit = pd.concat(
+        [
+            debit,
+            debit[debit.id == ids[3]],
+            pd.DataFrame({"id": [-1], "amount": [1], "counterparty": [""], "paid_at": [0]}),
+        ],
+        ignore_index=True,
+    )
     row = bil[0]["rows"][4]
     bil[0]["rows"][4] = [row[0], row[1] + 1, row[2]]  # the reconciler's copy altered in transit
     day_result = rec.reconcile_day(bank_i.address, fc_i.address, day, bil, debit, credit)
     token = pipe.bind(_token(ctx))
     issuer_inst = _cash_issuer(ctx, pipe, token)
     rec.record(bank_i.address, fc_i.address, day, day_result)
-    token.issue(fc_i.address, day_result.corrected_total, doc_hash(f"funding {day}"),
-                {"from": issuer_inst.account})
+    token.issue(
+        fc_i.address,
+        day_result.corrected_total,
+        doc_hash(f"funding {day}"),
+        {"from": issuer_inst.account},
+    )
     pipe.wait()
     client_results = client.endpoint.receive(["reconciliation-result"])
     fc.collect_results()
@@ -169,30 +216,45 @@ def run_day(ctx: DayContext) -> LineResult:
     result.record(*pipe.collected)
     anchored = sum(len(v) for v in confirmed.values())
     anchor_gas = sum(int(t.gas_used) for t in bank.receipts if "PacketAnchored" in t.events)
-    result.counts.update({
-        "orders": len(orders), "rejected": len(rejected), "packets": len(packets), "confirmed": anchored,
-        "payments": n_pay, "breaks_found": len(day_result.breaks), "breaks_corrected": int(d[7]),
-    })
-    result.metrics.update({
-        "anchor_gas_per_record": round(anchor_gas / max(anchored, 1), 1),
-        "rejection_reasons": sorted({c for r in rejected for c in r.codes}),
-        "breaks": day_result.counts_by_cause(),
-        "payment": paid,
-        "roots": {k: "0x" + v.hex() for k, v in roots.items()},
-    })
+    result.counts.update(
+        {
+            "orders": len(orders),
+            "rejected": len(rejected),
+            "packets": len(packets),
+            "confirmed": anchored,
+            "payments": n_pay,
+            "breaks_found": len(day_result.breaks),
+            "breaks_corrected": int(d[7]),
+        }
+    )
+    result.metrics.update(
+        {
+            "anchor_gas_per_record": round(anchor_gas / max(anchored, 1), 1),
+            "rejection_reasons": sorted({c for r in rejected for c in r.codes}),
+            "breaks": day_result.counts_by_cause(),
+            "payment": paid,
+            "roots": {k: "0x" + v.hex() for k, v in roots.items()},
+        }
+    )
     causes = set(day_result.breaks.cause.tolist())
-    result.checks.update({
-        "one packet per issuer with orders": set(packets) == {q.issuer.lower() for q in accepted},
-        "every rejection has a reason": all(r.reason for r in rejected),
-        "every confirmation verified and anchored": anchored == len(accepted),
-        "every record provable off chain": provable,
-        "sample records provable on chain": on_chain,
-        "every break class found": causes == set(CAUSES),
-        "commitment break on the bilateral side": bool((day_result.breaks.side == BILATERAL).any()),
-        "breaks recorded on chain": int(d[7]) == len(day_result.breaks),
-        "payment equals committed total": paid == int(d[2]) == int(pay.amount.sum()),
-        "result sent to both": len(client_results) == 1 and fc.store.get("reconciliation", str(day)) is not None,
-    })
+    result.checks.update(
+        {
+            "one packet per issuer with orders": set(packets)
+            == {q.issuer.lower() for q in accepted},
+            "every rejection has a reason": all(r.reason for r in rejected),
+            "every confirmation verified and anchored": anchored == len(accepted),
+            "every record provable off chain": provable,
+            "sample records provable on chain": on_chain,
+            "every break class found": causes == set(CAUSES),
+            "commitment break on the bilateral side": bool(
+                (day_result.breaks.side == BILATERAL).any()
+            ),
+            "breaks recorded on chain": int(d[7]) == len(day_result.breaks),
+            "payment equals committed total": paid == int(d[2]) == int(pay.amount.sum()),
+            "result sent to both": len(client_results) == 1
+            and fc.store.get("reconciliation", str(day)) is not None,
+        }
+    )
     return result
 
 
@@ -228,8 +290,9 @@ def _cash_issuer(ctx: DayContext, pipe: Any, token: Any) -> Institution:
             "suite with the issuers of consortium.bootstrap.token_issuers"
         )
     if not ctx.suite.registry.hasRole(address, line_role("CASH_ISSUER")):
-        pipe.bind(ctx.suite.registry).grantRole(address, line_role("CASH_ISSUER"),
-                                                {"from": ctx.manager.account})
+        pipe.bind(ctx.suite.registry).grantRole(
+            address, line_role("CASH_ISSUER"), {"from": ctx.manager.account}
+        )
         pipe.wait()
     return found[0]
 

@@ -26,6 +26,7 @@ from consortium.domain.clearing import (
 )
 from consortium.domain.hashing import code32
 from consortium.domain.netting import CASH, SECURITY, NettingResult, currency_asset
+from consortium.outbox import close_phase
 from consortium.roles.settlement import (
     Broker,
     CashIssuer,
@@ -36,7 +37,6 @@ from consortium.roles.settlement import (
     Exchange,
     FirstParty,
 )
-from consortium.outbox import close_phase
 from consortium.scenarios import DayContext, LineResult
 from consortium.store import Store
 

@@ -54,7 +54,10 @@ def _define(trustee, code, items, ratios, investment_manager):
 @settings(
     max_examples=25,
     deadline=None,
-    suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow],  # clean-clone CI hit it
+    suppress_health_check=[
+        HealthCheck.data_too_large,
+        HealthCheck.too_slow,
+    ],  # clean-clone CI hit it
 )
 @given(
     amounts=strategy("uint256[]", min_value=1, max_value=10**15, min_length=1, max_length=4),

@@ -129,8 +129,13 @@ def test_lifecycle__unknown_instruction__reverts(
 
 @pytest.mark.parametrize(
     "call,tamper",
-    [("execute", "legs"), ("execute", "items"), ("execute", "prices_length"),
-     ("report", "items"), ("report", "prices_length")],
+    [
+        ("execute", "legs"),
+        ("execute", "items"),
+        ("execute", "prices_length"),
+        ("report", "items"),
+        ("report", "prices_length"),
+    ],
 )
 def test_execute_and_report__not_as_issued__reverts(
     ledger, issued, investment_manager, call, tamper

@@ -6,7 +6,6 @@ import pytest
 from consortium.domain.hashing import doc_hash
 from tests.unit.BillToken.helpers import state_changing
 
-
 H = doc_hash("x")
 Z = "0x" + "00" * 20
 

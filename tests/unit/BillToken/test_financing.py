@@ -8,7 +8,6 @@ from consortium.domain.hashing import doc_hash
 from tests.fixtures.bills import FACE, FUNDS, warp
 from tests.unit.BillToken.helpers import snapshot
 
-
 AMOUNT = 400_000_00
 RATE = 800  # 8 % a year
 Z20 = "0x" + "00" * 20  # no factor: a declined quote names no terms
@@ -53,7 +52,9 @@ def test_quote__factor_rate__proceeds_match_python(bills, bill_cast, held, matur
     ev = tx.events["BillFinancingQuoted"]
     expected = proceeds(AMOUNT, RATE, maturity, tx.timestamp)
     assert (
-        ev["proceeds"] == expected and ev["factor"] == bill_cast.factor.address and ev["rateBps"] == RATE
+        ev["proceeds"] == expected
+        and ev["factor"] == bill_cast.factor.address
+        and ev["rateBps"] == RATE
     )
     f = bills.financing(fin)
     assert (f["factor"], f["amount"], f["proceeds"], f["holderSigned"]) == (
@@ -93,7 +94,9 @@ def test_financing__full_path_on_chain_cash__atomic_swap(bills, cash, bill_cast,
     assert bills.node(fin)["state"] == NodeState.VALID
 
 
-def test_disburse__payment_reference_where_cash_pays__refused_unchanged(bills, cash, bill_cast, agreed):
+def test_disburse__payment_reference_where_cash_pays__refused_unchanged(
+    bills, cash, bill_cast, agreed
+):
     """A CNY bill on a contract paying in CNY deposits is paid on chain only: the factor's word
     that it wired the proceeds moves nothing (issue 17 item 10)."""
     fin = agreed()
@@ -128,7 +131,10 @@ def test_disburse__twice__reverts(bills, bill_cast, cash, agreed):
     fin = agreed()
     bill_cast.auditor.audit(fin, True, "ok")
     bill_cast.factor.disburse(fin)
-    before = (cash.balanceOf(bill_cast.factor.address), bills.balanceOf(bill_cast.factor.address, fin))
+    before = (
+        cash.balanceOf(bill_cast.factor.address),
+        bills.balanceOf(bill_cast.factor.address, fin),
+    )
     with brownie.reverts(revert_pattern=r"BillNodeState:.*"):
         bill_cast.factor.disburse(fin)
     assert (
@@ -137,7 +143,9 @@ def test_disburse__twice__reverts(bills, bill_cast, cash, agreed):
     ) == before
 
 
-def test_quote__second_factor_or_twice__reverts(bills, bill_cast, held, admit, regulator_cn, accounts):
+def test_quote__second_factor_or_twice__reverts(
+    bills, bill_cast, held, admit, regulator_cn, accounts
+):
     fin, _ = bill_cast.tier2a.request_financing(held, AMOUNT, "r")
     bill_cast.factor.quote(fin, RATE, "agreement v1")
     with brownie.reverts(revert_pattern=r"BillNodeState:.*"):
@@ -177,7 +185,9 @@ def test_accept__other_agreement__reverts_unchanged(bills, bill_cast, held):
     bill_cast.factor.quote(fin, RATE, "agreement v1")
     before = snapshot(bills, [fin], [bill_cast.tier2a.address])
     with brownie.reverts(revert_pattern=r"BillAgreementMismatch:.*"):
-        bill_cast.tier2a.accept_financing(fin, "agreement v2 (edited)", bill_cast.factor.address, RATE)
+        bill_cast.tier2a.accept_financing(
+            fin, "agreement v2 (edited)", bill_cast.factor.address, RATE
+        )
     with brownie.reverts(revert_pattern=r"BillNotHolder:.*"):
         bill_cast.tier2b.accept_financing(fin, "agreement v1", bill_cast.factor.address, RATE)
     assert snapshot(bills, [fin], [bill_cast.tier2a.address]) == before
@@ -261,16 +271,24 @@ def test_disburse__no_cash_token__on_chain_payment_refused(
     from consortium.domain.hashing import code32
 
     tx = bare.requestIssue(
-        bill_cast.tier1.address, 100, code32("CNY"), maturity, doc_hash("po"), False, acct(bill_cast.core)
+        bill_cast.tier1.address,
+        100,
+        code32("CNY"),
+        maturity,
+        doc_hash("po"),
+        False,
+        acct(bill_cast.core),
     )
     bill_id = tx.events["BillIssueRequested"]["billId"]
     bare.review(bill_id, True, doc_hash("ok"), acct(bill_cast.tier1))
     bare.audit(bill_id, True, doc_hash("ok"), acct(bill_cast.auditor))
-    fin = bare.requestFinancing(bill_id, 100, doc_hash("r"), doc_hash("r"), acct(bill_cast.tier1)).events[
-        "BillFinancingRequested"
-    ]["nodeId"]
+    fin = bare.requestFinancing(
+        bill_id, 100, doc_hash("r"), doc_hash("r"), acct(bill_cast.tier1)
+    ).events["BillFinancingRequested"]["nodeId"]
     bare.quoteFinancing(fin, RATE, doc_hash("a"), acct(bill_cast.factor))
-    bare.acceptFinancing(fin, True, doc_hash("a"), bill_cast.factor.address, RATE, acct(bill_cast.tier1))
+    bare.acceptFinancing(
+        fin, True, doc_hash("a"), bill_cast.factor.address, RATE, acct(bill_cast.tier1)
+    )
     bare.audit(fin, True, doc_hash("ok"), acct(bill_cast.auditor))
     with brownie.reverts(revert_pattern=r"BillNoCash.*"):
         bare.disburseFinancing(fin, b"\0" * 32, acct(bill_cast.factor))

@@ -9,7 +9,6 @@ from tests.fixtures.bills import DAY, FACE, warp
 from tests.unit.BillToken.helpers import snapshot
 
 
-
 def test_request_issue__valid__locks_face_value_in_escrow(bills, bill_cast, maturity):
     bill_id, tx = bill_cast.core.request_issue(bill_cast.tier1.address, FACE, maturity, "po 1")
     ev = tx.events["BillIssueRequested"]
@@ -118,7 +117,14 @@ BAD_ISSUES = {
 
 
 def _issue_args(
-    bill_cast, maturity, receiver="tier1", face=FACE, currency=None, doc=None, channel=False, mat=None
+    bill_cast,
+    maturity,
+    receiver="tier1",
+    face=FACE,
+    currency=None,
+    doc=None,
+    channel=False,
+    mat=None,
 ):
     """A valid requestIssue argument tuple with the given fields replaced."""
     to = receiver if receiver.startswith("0x") else getattr(bill_cast, receiver).address
@@ -130,7 +136,9 @@ def test_request_issue__bad_input__reverts_unchanged(bills, bill_cast, maturity,
     over, error = BAD_ISSUES[case]
     before = bills.nextId()
     with brownie.reverts(revert_pattern=error):
-        bills.requestIssue(*_issue_args(bill_cast, maturity, **over), {"from": bill_cast.core.inst.account})
+        bills.requestIssue(
+            *_issue_args(bill_cast, maturity, **over), {"from": bill_cast.core.inst.account}
+        )
     assert bills.nextId() == before
 
 
@@ -188,7 +196,9 @@ def test_audit__before_review_or_zero_hash__reverts_unchanged(bills, bill_cast, 
 
 
 def test_audit__approval_after_maturity__reverts(bills, bill_cast, chain):
-    bill_id, _ = bill_cast.core.request_issue(bill_cast.tier1.address, FACE, chain[-1].timestamp + DAY, "po")
+    bill_id, _ = bill_cast.core.request_issue(
+        bill_cast.tier1.address, FACE, chain[-1].timestamp + DAY, "po"
+    )
     bill_cast.tier1.review(bill_id, True, "ok")
     warp(chain, chain[-1].timestamp + 2 * DAY)
     with brownie.reverts(revert_pattern=r"BillMatured:.*"):
@@ -204,9 +214,16 @@ def test_request_issue__same_documents_again__reverts_naming_the_bill(bills, bil
     before = snapshot(bills, [bill_id], [bill_cast.core.address, bill_cast.tier1.address])
     # a resend, or a second bill on the same invoice (even to another supplier), is refused
     for receiver in (bill_cast.tier1, bill_cast.tier2a):
-        with brownie.reverts(f"BillDocumentsAlreadyIssued: {bill_cast.core.address.lower()}, {doc!r}, {bill_id}, {tx.block_number}"):
+        with brownie.reverts(
+            f"BillDocumentsAlreadyIssued: {bill_cast.core.address.lower()}, {doc!r}, {bill_id}, {tx.block_number}"
+        ):
             bills.requestIssue(
-                receiver.address, FACE, code32("CNY"), maturity, doc, False,
+                receiver.address,
+                FACE,
+                code32("CNY"),
+                maturity,
+                doc,
+                False,
                 {"from": bill_cast.core.inst.account},
             )
     assert snapshot(bills, [bill_id], [bill_cast.core.address, bill_cast.tier1.address]) == before
@@ -218,5 +235,7 @@ def test_request_issue__documents_of_cancelled_bill__issued_again(bills, bill_ca
     bill_cast.tier1.review(bill_id, False, "wrong amount")
     assert bills.bill(bill_id)["status"] == BillStatus.CANCELLED
     again, tx = bill_cast.core.request_issue(bill_cast.tier1.address, FACE - 1, maturity, "po 79")
-    assert again != bill_id and bills.billOfDocuments(bill_cast.core.address, doc_hash("po 79")) == (again, tx.block_number)
+    assert again != bill_id and bills.billOfDocuments(
+        bill_cast.core.address, doc_hash("po 79")
+    ) == (again, tx.block_number)
     assert tx.events["BillIssueRequested"]["faceValue"] == FACE - 1

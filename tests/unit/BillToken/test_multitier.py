@@ -4,7 +4,6 @@ factor → maturity redemption pays the right holders."""
 from consortium.domain.bills import BillStatus, NodeState, proceeds
 from tests.fixtures.bills import FACE, warp
 
-
 A, B = 350_000_00, 500_000_00  # tier-1 keeps FACE - A - B = 150,000.00
 RATE = 600
 

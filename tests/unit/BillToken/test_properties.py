@@ -9,7 +9,6 @@ from consortium.domain.bills import EvidenceStep, NodeState, chain_evidence, evi
 from tests.fixtures.bills import DAY
 
 
-
 @given(
     amount=strategy("uint256", min_value=1, max_value=10**15),
     rate=strategy("uint16", max_value=10_000),
@@ -17,7 +16,9 @@ from tests.fixtures.bills import DAY
     offset=strategy("uint256", max_value=DAY - 1),
 )
 @settings(max_examples=25, suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow])
-def test_quote__random_terms__proceeds_match_python(bills, bill_cast, chain, amount, rate, days, offset):
+def test_quote__random_terms__proceeds_match_python(
+    bills, bill_cast, chain, amount, rate, days, offset
+):
     mat = chain[-1].timestamp + days * DAY + offset
     bill_id, _ = bill_cast.core.request_issue(bill_cast.tier1.address, amount, mat, "po")
     bill_cast.tier1.review(bill_id, True, "ok")
@@ -44,7 +45,9 @@ def test_evidence__random_hashes__digest_matches_python(bills, bill_cast, maturi
         bill_cast.auditor.audit(bill_id, oks[1], docs[2])
         steps.append((EvidenceStep.AUDIT, bill_cast.auditor.address, docs[2], oks[1]))
     assert bills.node(bill_id)["evidence"] == "0x" + evidence_of(steps).hex()
-    assert evidence_of(steps[:1]) == chain_evidence(b"\0" * 32, 1, bill_cast.core.address, docs[0], True)
+    assert evidence_of(steps[:1]) == chain_evidence(
+        b"\0" * 32, 1, bill_cast.core.address, docs[0], True
+    )
 
 
 def test_quote__discount_above_amount__reverts_unchanged(bills, bill_cast, chain):

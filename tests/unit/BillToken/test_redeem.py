@@ -8,7 +8,6 @@ from consortium.domain.hashing import doc_hash
 from tests.fixtures.bills import FACE, warp
 from tests.unit.BillToken.helpers import snapshot
 
-
 PART = 300_000_00
 H = doc_hash("redemption batch")
 
@@ -51,12 +50,16 @@ def test_redeem__matured__pays_each_holder_and_burns(bills, cash, bill_cast, spl
     )
 
 
-def test_redeem__reference_where_cash_pays__refused_unchanged(bills, cash, bill_cast, split, matured):
+def test_redeem__reference_where_cash_pays__refused_unchanged(
+    bills, cash, bill_cast, split, matured
+):
     """A CNY bill on a contract paying in CNY deposits is redeemed on chain only (item 10)."""
     bill_id, child = split
     before = snapshot(bills, [child], [bill_cast.tier2a.address])
     with brownie.reverts(revert_pattern=r"BillOffChainPaymentRefused:.*"):
-        bill_cast.core.redeem([(child, bill_cast.tier2a.address, 100_00)], payment_ref="bank transfer 9")
+        bill_cast.core.redeem(
+            [(child, bill_cast.tier2a.address, 100_00)], payment_ref="bank transfer 9"
+        )
     assert snapshot(bills, [child], [bill_cast.tier2a.address]) == before
     assert bills.outstanding(bill_id) == FACE
     assert bills.bill(bill_id)["status"] == BillStatus.ACTIVE
@@ -67,7 +70,10 @@ def test_redeem__before_maturity__reverts_unchanged(bills, bill_cast, split):
     before = snapshot(bills, [bill_id, child], [bill_cast.tier1.address, bill_cast.tier2a.address])
     with brownie.reverts(revert_pattern=r"BillNotMatured:.*"):
         bill_cast.core.redeem([(child, bill_cast.tier2a.address, 1)])
-    assert snapshot(bills, [bill_id, child], [bill_cast.tier1.address, bill_cast.tier2a.address]) == before
+    assert (
+        snapshot(bills, [bill_id, child], [bill_cast.tier1.address, bill_cast.tier2a.address])
+        == before
+    )
 
 
 @pytest.mark.parametrize(
@@ -86,13 +92,17 @@ def test_redeem__before_maturity__reverts_unchanged(bills, bill_cast, split):
 def test_redeem__bad_item__reverts_unchanged(bills, bill_cast, split, matured, case, item, error):
     bill_id, child = split
     before = snapshot(
-        bills, [bill_id, child], [bill_cast.tier1.address, bill_cast.tier2a.address, bill_cast.tier2b.address]
+        bills,
+        [bill_id, child],
+        [bill_cast.tier1.address, bill_cast.tier2a.address, bill_cast.tier2b.address],
     )
     with brownie.reverts(revert_pattern=error):
         bill_cast.core.redeem([(bill_id, bill_cast.tier1.address, 1), item(split, bill_cast)])
     assert (
         snapshot(
-            bills, [bill_id, child], [bill_cast.tier1.address, bill_cast.tier2a.address, bill_cast.tier2b.address]
+            bills,
+            [bill_id, child],
+            [bill_cast.tier1.address, bill_cast.tier2a.address, bill_cast.tier2b.address],
         )
         == before
     )
@@ -115,16 +125,24 @@ def test_redeem__batch_bounds__reverts(bills, bill_cast, split, matured):
     assert len(tx.events["BillRedeemed"]) == 50
 
 
-def test_redeem__batch_ref_used__reverts_and_pays_nothing_twice(bills, cash, bill_cast, split, matured):
+def test_redeem__batch_ref_used__reverts_and_pays_nothing_twice(
+    bills, cash, bill_cast, split, matured
+):
     _, child = split
     ref = doc_hash("payment order 2026-0042")
     tx = bill_cast.core.redeem([(child, bill_cast.tier2a.address, 100_00)], batch_ref=ref)
     assert bills.redemptionOf(bill_cast.core.address, ref) == (1, tx.block_number)
     paid = cash.balanceOf(bill_cast.tier2a.address)
     before = snapshot(bills, [child], [bill_cast.tier2a.address])
-    with brownie.reverts(f"BillRedemptionRefUsed: {bill_cast.core.address.lower()}, {ref!r}, 1, {tx.block_number}"):
+    with brownie.reverts(
+        f"BillRedemptionRefUsed: {bill_cast.core.address.lower()}, {ref!r}, 1, {tx.block_number}"
+    ):
         bills.redeem(
-            ref, [child], [bill_cast.tier2a.address], [100_00], b"\0" * 32,
+            ref,
+            [child],
+            [bill_cast.tier2a.address],
+            [100_00],
+            b"\0" * 32,
             {"from": bill_cast.core.inst.account},
         )
     assert snapshot(bills, [child], [bill_cast.tier2a.address]) == before
@@ -139,13 +157,19 @@ def test_redeem__zero_batch_ref__reverts(bills, bill_cast, split, matured):
     _, child = split
     with brownie.reverts(revert_pattern=r"BillZeroHash.*"):
         bills.redeem(
-            b"\0" * 32, [child], [bill_cast.tier2a.address], [1], b"\0" * 32,
+            b"\0" * 32,
+            [child],
+            [bill_cast.tier2a.address],
+            [1],
+            b"\0" * 32,
             {"from": bill_cast.core.inst.account},
         )
     assert bills.locked(child) == 0 and bills.balanceOf(bill_cast.tier2a.address, child) == PART
 
 
-def test_redeem__locked_escrow__not_redeemable_until_rejected(bills, bill_cast, split, maturity, chain):
+def test_redeem__locked_escrow__not_redeemable_until_rejected(
+    bills, bill_cast, split, maturity, chain
+):
     _bill_id, child = split
     pending, _ = bill_cast.tier2a.request_transfer(child, bill_cast.tier2b.address, PART, "sub")
     warp(chain, maturity)

@@ -9,7 +9,6 @@ from tests.fixtures.bills import FACE, warp
 from tests.unit.BillToken.helpers import snapshot
 
 
-
 @pytest.fixture(scope="module")
 def bill_id(make_bill):
     return make_bill()
@@ -80,7 +79,9 @@ def test_lineage__two_hops__path_back_to_bill_with_parties(bills, bill_cast, bil
 
 
 def test_review__rejected__amount_returns_to_sender(bills, bill_cast, bill_id):
-    child, _ = bill_cast.tier1.request_transfer(bill_id, bill_cast.tier2a.address, 400_000_00, "sub")
+    child, _ = bill_cast.tier1.request_transfer(
+        bill_id, bill_cast.tier2a.address, 400_000_00, "sub"
+    )
     tx = bill_cast.tier2a.review(child, False, "price dispute")
     assert tx.events["BillReviewed"]["accepted"] is False
     assert bills.balanceOf(bill_cast.tier1.address, bill_id) == FACE
@@ -105,7 +106,9 @@ def test_request_transfer__locked_amount__cannot_be_transferred_again(bills, bil
 
 
 def test_request_transfer__unaudited_node__reverts(bills, bill_cast, bill_id):
-    child, _ = bill_cast.tier1.request_transfer(bill_id, bill_cast.tier2a.address, 400_000_00, "sub")
+    child, _ = bill_cast.tier1.request_transfer(
+        bill_id, bill_cast.tier2a.address, 400_000_00, "sub"
+    )
     bill_cast.tier2a.review(child, True, "ok")
     with brownie.reverts(revert_pattern=r"BillNodeState:.*"):
         bill_cast.tier2a.request_transfer(child, bill_cast.tier2b.address, 1, "too early")
@@ -142,13 +145,20 @@ def test_request_transfer__not_holder__reverts(bills, bill_cast, bill_id):
 def test_request_transfer__zero_doc_or_unknown_node__reverts(bills, bill_cast, bill_id):
     with brownie.reverts(revert_pattern=r"BillZeroHash.*"):
         bills.requestTransfer(
-            bill_id, bill_cast.tier2a.address, 1, b"\0" * 32, doc_hash("ref"), {"from": bill_cast.tier1.inst.account}
+            bill_id,
+            bill_cast.tier2a.address,
+            1,
+            b"\0" * 32,
+            doc_hash("ref"),
+            {"from": bill_cast.tier1.inst.account},
         )
     with brownie.reverts(revert_pattern=r"BillUnknownNode:.*"):
         bill_cast.tier1.request_transfer(12345, bill_cast.tier2a.address, 1, "sub")
 
 
-def test_request_transfer__after_maturity__reverts_unchanged(bills, bill_cast, bill_id, chain, maturity):
+def test_request_transfer__after_maturity__reverts_unchanged(
+    bills, bill_cast, bill_id, chain, maturity
+):
     warp(chain, maturity)
     before = snapshot(bills, [bill_id], [bill_cast.tier1.address])
     with brownie.reverts(revert_pattern=r"BillMatured:.*"):
@@ -189,7 +199,9 @@ def test_direct_erc1155_transfer__disabled(bills, bill_cast, bill_id, accounts):
     with brownie.reverts(revert_pattern=r"BillDirectTransferDisabled:.*"):
         bills.safeTransferFrom(acct, bill_cast.tier2a.address, bill_id, 1, b"", {"from": acct})
     with brownie.reverts(revert_pattern=r"BillDirectTransferDisabled:.*"):
-        bills.safeBatchTransferFrom(acct, bill_cast.tier2a.address, [bill_id], [1], b"", {"from": acct})
+        bills.safeBatchTransferFrom(
+            acct, bill_cast.tier2a.address, [bill_id], [1], b"", {"from": acct}
+        )
     assert bills.balanceOf(bill_cast.tier1.address, bill_id) == FACE
 
 

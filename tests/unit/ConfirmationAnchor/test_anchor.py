@@ -35,7 +35,12 @@ def test_anchor_packet__root_stored_and_event(anchor, conf_cast, chain):
         DAY,
         5,
     )
-    assert tuple(anchor.anchorOf(conf_cast.sales_bank.address, tree.root)) == (conf_cast.sales_bank.address, tx.timestamp, 5, DAY)
+    assert tuple(anchor.anchorOf(conf_cast.sales_bank.address, tree.root)) == (
+        conf_cast.sales_bank.address,
+        tx.timestamp,
+        5,
+        DAY,
+    )
 
 
 def test_anchor__same_root_twice__reverts_and_keeps_first(anchor, conf_cast):
@@ -51,7 +56,9 @@ def test_anchor__same_root_twice__reverts_and_keeps_first(anchor, conf_cast):
             conf_cast.issuer_a.address, DAY, tree.root, 3, {"from": conf_cast.sales_bank.account}
         )
     with brownie.reverts(revert_pattern=r"AnchorRootAlreadyAnchored:.*"):
-        anchor.anchorPeriod(DAY + 1, tree.root, 3, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account})
+        anchor.anchorPeriod(
+            DAY + 1, tree.root, 3, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account}
+        )
     assert anchor.anchorOf(conf_cast.sales_bank.address, tree.root) == before
 
 
@@ -100,21 +107,29 @@ def test_anchor__bad_input__reverts(anchor, conf_cast, root, count, err, how):
                 conf_cast.issuer_a.address, DAY, root, count, {"from": conf_cast.sales_bank.account}
             )
         else:
-            anchor.anchorPeriod(DAY, root, count, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account})
+            anchor.anchorPeriod(
+                DAY, root, count, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account}
+            )
     assert anchor.anchorOf(conf_cast.sales_bank.address, root)[0] == ZERO
 
 
 def test_anchor__max_records__count_stored_exactly(anchor, conf_cast):
     root = b"\x35" * 32
-    anchor.anchorPeriod(DAY, root, 1_000_000, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account})
-    assert anchor.anchorOf(conf_cast.sales_bank.address, root)[2] == 1_000_000  # the packed uint24 holds the bound
+    anchor.anchorPeriod(
+        DAY, root, 1_000_000, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account}
+    )
+    assert (
+        anchor.anchorOf(conf_cast.sales_bank.address, root)[2] == 1_000_000
+    )  # the packed uint24 holds the bound
 
 
 def test_anchor_period__event(anchor, conf_cast):
     tree = merkle.RecordTree(
         _records(conf_cast.issuer_a.address, 4) + _records(conf_cast.issuer_b.address, 4)
     )
-    tx = anchor.anchorPeriod(DAY, tree.root, 8, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account})
+    tx = anchor.anchorPeriod(
+        DAY, tree.root, 8, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account}
+    )
     ev = tx.events["PeriodAnchored"]
     assert (ev["root"], ev["salesBank"], ev["period"], ev["count"]) == (
         "0x" + tree.root.hex(),
@@ -127,7 +142,13 @@ def test_anchor_period__event(anchor, conf_cast):
 def test_verify__unknown_root__reverts(anchor, conf_cast):
     with brownie.reverts(revert_pattern=r"AnchorRootUnknown: .*"):
         anchor.verifyRecord(
-            conf_cast.sales_bank.address, b"\x09" * 32, DAY, b"\x01" * 32, conf_cast.issuer_a.address, b"\x02" * 32, []
+            conf_cast.sales_bank.address,
+            b"\x09" * 32,
+            DAY,
+            b"\x01" * 32,
+            conf_cast.issuer_a.address,
+            b"\x02" * 32,
+            [],
         )
 
 
@@ -141,24 +162,34 @@ def test_verify__tampered_record_or_wrong_proof__false_on_and_off_chain(anchor, 
     proof = tree.proof(recs[4])
     assert anchor.verifyRecord(conf_cast.sales_bank.address, tree.root, day, rid, who, data, proof)
     tampered = bytes([data[0] ^ 1]) + data[1:]
-    assert not anchor.verifyRecord(conf_cast.sales_bank.address, tree.root, day, rid, who, tampered, proof)
+    assert not anchor.verifyRecord(
+        conf_cast.sales_bank.address, tree.root, day, rid, who, tampered, proof
+    )
     assert not merkle.verify(tree.root, (day, rid, who, tampered), proof)
     wrong = tree.proof(recs[5])
-    assert not anchor.verifyRecord(conf_cast.sales_bank.address, tree.root, day, rid, who, data, wrong)
+    assert not anchor.verifyRecord(
+        conf_cast.sales_bank.address, tree.root, day, rid, who, data, wrong
+    )
     with pytest.raises(merkle.ProofInvalid, match="does not prove"):
         merkle.require_proven(tree.root, (day, rid, who, data), wrong)
-    assert not anchor.verifyRecord(conf_cast.sales_bank.address, tree.root, day, rid, conf_cast.issuer_b.address, data, proof)
+    assert not anchor.verifyRecord(
+        conf_cast.sales_bank.address, tree.root, day, rid, conf_cast.issuer_b.address, data, proof
+    )
 
 
 def test_verify__record_claimed_for_another_day__false_on_and_off_chain(anchor, conf_cast):
     recs = _records(conf_cast.issuer_a.address, 6)
     tree = merkle.RecordTree(recs)
-    anchor.anchorPeriod(DAY, tree.root, 6, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account})
+    anchor.anchorPeriod(
+        DAY, tree.root, 6, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account}
+    )
     day, rid, who, data = recs[2]
     proof = tree.proof(recs[2])
     assert anchor.verifyRecord(conf_cast.sales_bank.address, tree.root, day, rid, who, data, proof)
     for other in (day - 1, day + 1):
-        assert not anchor.verifyRecord(conf_cast.sales_bank.address, tree.root, other, rid, who, data, proof)
+        assert not anchor.verifyRecord(
+            conf_cast.sales_bank.address, tree.root, other, rid, who, data, proof
+        )
         assert not merkle.verify(tree.root, (other, rid, who, data), proof)
 
 
@@ -169,22 +200,34 @@ def test_verify__same_record_anchored_under_another_day__provable_only_for_its_o
     the leaf binds the day, so the old record (day D) never proves under the day D+1 root."""
     mine = _records(conf_cast.issuer_a.address, 4)
     anchor.anchorPeriod(
-        DAY, merkle.RecordTree(mine).root, 4, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account}
+        DAY,
+        merkle.RecordTree(mine).root,
+        4,
+        PERIOD_ISSUERS(conf_cast),
+        {"from": conf_cast.sales_bank.account},
     )
     _, rid, who, data = mine[0]
     replay = [(DAY + 1, rid, who, data)] + _records(conf_cast.issuer_a.address, 3, DAY + 1)
     later = merkle.RecordTree(replay)
-    anchor.anchorPeriod(DAY + 1, later.root, 4, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account})
+    anchor.anchorPeriod(
+        DAY + 1, later.root, 4, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account}
+    )
     proof = later.proof(replay[0])
-    assert not anchor.verifyRecord(conf_cast.sales_bank.address, later.root, DAY, rid, who, data, proof)
-    assert anchor.verifyRecord(conf_cast.sales_bank.address, later.root, DAY + 1, rid, who, data, proof)
+    assert not anchor.verifyRecord(
+        conf_cast.sales_bank.address, later.root, DAY, rid, who, data, proof
+    )
+    assert anchor.verifyRecord(
+        conf_cast.sales_bank.address, later.root, DAY + 1, rid, who, data, proof
+    )
 
 
 @given(n=strategy("uint16", min_value=1, max_value=300), pick=strategy("uint16"))
 def test_verify__every_record_provable__chain_matches_python(anchor, conf_cast, n, pick):
     recs = _records(conf_cast.issuer_a.address, n, period=DAY + n)
     tree = merkle.RecordTree(recs)
-    anchor.anchorPeriod(DAY + n, tree.root, n, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account})
+    anchor.anchorPeriod(
+        DAY + n, tree.root, n, PERIOD_ISSUERS(conf_cast), {"from": conf_cast.sales_bank.account}
+    )
     for rec in {recs[0], recs[-1], recs[pick % n]}:
         proof = tree.proof(rec)
         assert merkle.verify(tree.root, rec, proof)

@@ -11,7 +11,6 @@ from consortium.domain import eip712
 from consortium.roles.confirmations import anchor_domain
 
 
-
 @given(
     amount=strategy("uint256"),
     shares=strategy("uint256"),
@@ -20,40 +19,69 @@ from consortium.roles.confirmations import anchor_domain
     at=strategy("uint64"),
     status=strategy("uint8"),
 )
-def test_hashes__random_structs__chain_matches_python(anchor, conf_cast, amount, shares, kind, period, at, status):
+def test_hashes__random_structs__chain_matches_python(
+    anchor, conf_cast, amount, shares, kind, period, at, status
+):
     dom = anchor_domain(anchor)
-    q = eip712.Request(os.urandom(32), conf_cast.sales_bank.address, conf_cast.issuer_a.address, os.urandom(32), kind,
-                       amount, shares, os.urandom(32), period)
-    c = eip712.Confirmation(q.requestId, q.struct_hash(), conf_cast.issuer_a.address, status, amount, shares, at)
+    q = eip712.Request(
+        os.urandom(32),
+        conf_cast.sales_bank.address,
+        conf_cast.issuer_a.address,
+        os.urandom(32),
+        kind,
+        amount,
+        shares,
+        os.urandom(32),
+        period,
+    )
+    c = eip712.Confirmation(
+        q.requestId, q.struct_hash(), conf_cast.issuer_a.address, status, amount, shares, at
+    )
     assert anchor.requestStructHash(q.as_tuple()) == "0x" + q.struct_hash().hex()
     assert anchor.requestDigest(q.as_tuple()) == "0x" + eip712.digest(dom, q.struct_hash()).hex()
-    assert anchor.confirmationDigest(c.as_tuple()) == "0x" + eip712.digest(dom, c.struct_hash()).hex()
+    assert (
+        anchor.confirmationDigest(c.as_tuple()) == "0x" + eip712.digest(dom, c.struct_hash()).hex()
+    )
 
 
-def test_check__signed_by_issuer_operator_key__returns_issuer(anchor, people, conf_cast, make_request):
+def test_check__signed_by_issuer_operator_key__returns_issuer(
+    anchor, people, conf_cast, make_request
+):
     dom = anchor_domain(anchor)
     q = make_request(conf_cast.issuer_a)
-    c = eip712.Confirmation(q.requestId, q.struct_hash(), conf_cast.issuer_a.address, 1, q.amount, q.shares, 7)
+    c = eip712.Confirmation(
+        q.requestId, q.struct_hash(), conf_cast.issuer_a.address, 1, q.amount, q.shares, 7
+    )
     sig = eip712.sign_confirmation(dom, c, people.issuer_a.key.key)
     assert anchor.checkConfirmation(c.as_tuple(), sig) == conf_cast.issuer_a.address
-    assert eip712.check_confirmation(dom, c, sig, people.sales_bank.issuer_signers(conf_cast.issuer_a.address))
+    assert eip712.check_confirmation(
+        dom, c, sig, people.sales_bank.issuer_signers(conf_cast.issuer_a.address)
+    )
 
 
-def test_check__signed_by_another_issuer__reverts_and_raises(anchor, people, conf_cast, make_request):
+def test_check__signed_by_another_issuer__reverts_and_raises(
+    anchor, people, conf_cast, make_request
+):
     dom = anchor_domain(anchor)
     q = make_request(conf_cast.issuer_a)
-    c = eip712.Confirmation(q.requestId, q.struct_hash(), conf_cast.issuer_a.address, 1, q.amount, q.shares, 7)
+    c = eip712.Confirmation(
+        q.requestId, q.struct_hash(), conf_cast.issuer_a.address, 1, q.amount, q.shares, 7
+    )
     sig = eip712.sign_confirmation(dom, c, people.issuer_b.key.key)
     with brownie.reverts(revert_pattern=r"AnchorConfirmationWrongSigner:.*"):
         anchor.checkConfirmation(c.as_tuple(), sig)
     with pytest.raises(eip712.ConfirmationSignerMismatch, match="not one of that issuer's keys"):
-        eip712.check_confirmation(dom, c, sig, people.sales_bank.issuer_signers(conf_cast.issuer_a.address))
+        eip712.check_confirmation(
+            dom, c, sig, people.sales_bank.issuer_signers(conf_cast.issuer_a.address)
+        )
 
 
 def test_check__stranger_key_or_altered_amount__reverts(anchor, people, conf_cast, make_request):
     dom = anchor_domain(anchor)
     q = make_request(conf_cast.issuer_a)
-    c = eip712.Confirmation(q.requestId, q.struct_hash(), conf_cast.issuer_a.address, 1, q.amount, q.shares, 7)
+    c = eip712.Confirmation(
+        q.requestId, q.struct_hash(), conf_cast.issuer_a.address, 1, q.amount, q.shares, 7
+    )
     sig = eip712.sign_confirmation(dom, c, Account.create().key)
     with brownie.reverts(revert_pattern=r"AnchorConfirmationWrongSigner:.*"):
         anchor.checkConfirmation(c.as_tuple(), sig)

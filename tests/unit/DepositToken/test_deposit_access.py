@@ -6,7 +6,6 @@ import pytest
 from consortium.domain.hashing import doc_hash
 from tests.unit.BillToken.helpers import state_changing
 
-
 H = doc_hash("x")
 ISSUER_ONLY = {
     "issue": lambda c: (c.core.address, 1, H),
@@ -69,4 +68,6 @@ def test_agent_only__non_agent__reverts(cash, bill_cast, callers, caller):
 
 
 def test_table__every_state_changing_function_is_classified(cash):
-    assert state_changing(cash) == set(ISSUER_ONLY) | set(GOVERNANCE_ONLY) | set(AGENT_ONLY) | HOLDER
+    assert (
+        state_changing(cash) == set(ISSUER_ONLY) | set(GOVERNANCE_ONLY) | set(AGENT_ONLY) | HOLDER
+    )

@@ -6,7 +6,6 @@ import pytest
 from consortium.domain.hashing import code32, doc_hash
 
 
-
 @pytest.fixture(scope="module")
 def t(cash, cash_issuer, core, tier1, suspended_client):
     return cash

@@ -4,7 +4,6 @@ import pytest
 
 from tests.fixtures.confirmations import assert_refused, permission_cases, state_changing
 
-
 H = b"\x42" * 32
 SUMMARY = (0, 0, 0, 0, 0, 0, b"\0" * 32)
 

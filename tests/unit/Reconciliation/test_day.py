@@ -8,15 +8,18 @@ from brownie.test import given, strategy
 
 from consortium.domain import reconciliation as R
 
-
 H = b"\x42" * 32
 
 
 def _payments(n, day, seed=1):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"id": np.arange(1, n + 1, dtype=np.int64) + day * 1_000_000,
-                         "amount": rng.integers(1, 100_000, n, dtype=np.int64),
-                         "paid_at": day * 86_400 + rng.integers(0, 86_400, n, dtype=np.int64)})
+    return pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1, dtype=np.int64) + day * 1_000_000,
+            "amount": rng.integers(1, 100_000, n, dtype=np.int64),
+            "paid_at": day * 86_400 + rng.integers(0, 86_400, n, dtype=np.int64),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,86 +63,167 @@ def _inject_every_break(debit, credit, bil):
     credit = credit[credit.id != ids[1]]  # missing credit
     credit.loc[credit.id == ids[2], "amount"] += 5  # amount mismatch on credit
     debit = pd.concat([debit, debit[debit.id == ids[3]]], ignore_index=True)  # duplicate debit
-    debit = pd.concat([debit, pd.DataFrame({"id": [999], "amount": [77], "paid_at": [0],
-                                            "counterparty": [""]})], ignore_index=True)  # unknown id
+    debit = pd.concat(
+        [debit, pd.DataFrame({"id": [999], "amount": [77], "paid_at": [0], "counterparty": [""]})],
+        ignore_index=True,
+    )  # unknown id
     rows = bil[0]["rows"]
     rows[4] = [rows[4][0], rows[4][1] + 1000, rows[4][2]]  # the reconciler's copy was altered
     return debit, credit, bil
 
 
-def test_day__every_break_class__classified_corrected_and_published(recon, people, conf_cast, past_day, funded):
+def test_day__every_break_class__classified_corrected_and_published(
+    recon, people, conf_cast, past_day, funded
+):
     past_day -= 1  # role objects' stores outlive the chain snapshot: one day per test
     pay = _payments(60, past_day, seed=2)
     result = _run_day(people, conf_cast, past_day, pay, tamper=_inject_every_break)
     ids = pay.id.tolist()
     got = {(int(r.id), int(r.side)): int(r.cause) for r in result.breaks.itertuples()}
     assert got == {
-        (ids[0], R.DEBIT): R.MISSING, (ids[1], R.CREDIT): R.MISSING, (ids[2], R.CREDIT): R.AMOUNT_MISMATCH,
-        (ids[3], R.DEBIT): R.DUPLICATE, (999, R.DEBIT): R.UNKNOWN_ID, (ids[4], R.BILATERAL): R.COMMITMENT_MISMATCH,
+        (ids[0], R.DEBIT): R.MISSING,
+        (ids[1], R.CREDIT): R.MISSING,
+        (ids[2], R.CREDIT): R.AMOUNT_MISMATCH,
+        (ids[3], R.DEBIT): R.DUPLICATE,
+        (999, R.DEBIT): R.UNKNOWN_ID,
+        (ids[4], R.BILATERAL): R.COMMITMENT_MISMATCH,
     }
     total = int(pay.amount.sum())
     assert result.corrected_total == total and result.matched == 60 - 5
     cm = result.breaks[result.breaks.cause == R.COMMITMENT_MISMATCH].iloc[0]
-    assert int(cm.corrected) == int(pay.amount[4]) and int(cm.presented) == int(pay.amount[4]) + 1000
+    assert (
+        int(cm.corrected) == int(pay.amount[4]) and int(cm.presented) == int(pay.amount[4]) + 1000
+    )
     key = people.reconciler.record(conf_cast.bank.address, conf_cast.fc.address, past_day, result)
     d = recon.getDay(key)
     assert (d[5], d[6], d[7], d[2]) == (55, 6, 6, total)
     evs = people.reconciler.receipts[-1].events["BreakRecorded"]
-    assert [(e["seq"], e["cause"]) for e in evs] == [(i, int(c)) for i, c in enumerate(result.breaks.cause)]
+    assert [(e["seq"], e["cause"]) for e in evs] == [
+        (i, int(c)) for i, c in enumerate(result.breaks.cause)
+    ]
     assert any("amount differs" in line for line in result.describe())
     bank_before = funded.balanceOf(conf_cast.bank.address)
     people.fc.settle(conf_cast.bank.address, past_day, funded)
     assert funded.balanceOf(conf_cast.bank.address) - bank_before == total
 
 
-def test_record__twice__reverts_and_resume_records_nothing_twice(recon, people, conf_cast, past_day):
+def test_record__twice__reverts_and_resume_records_nothing_twice(
+    recon, people, conf_cast, past_day
+):
     past_day -= 2
     pay = _payments(10, past_day, seed=3)
     result = _run_day(people, conf_cast, past_day, pay, tamper=_inject_every_break)
     key = people.reconciler.record(conf_cast.bank.address, conf_cast.fc.address, past_day, result)
     n = len(people.reconciler.receipts)
-    assert people.reconciler.record(conf_cast.bank.address, conf_cast.fc.address, past_day, result) == key
+    assert (
+        people.reconciler.record(conf_cast.bank.address, conf_cast.fc.address, past_day, result)
+        == key
+    )
     assert len(people.reconciler.receipts) == n  # the resumed agent found everything on chain
-    s = (result.matched, 6, 0, 0, result.corrected_total, result.corrected_total, result.breaks_root())
+    s = (
+        result.matched,
+        6,
+        0,
+        0,
+        result.corrected_total,
+        result.corrected_total,
+        result.breaks_root(),
+    )
     with brownie.reverts(revert_pattern=r"ReconciliationDayAlreadyReconciled:.*"):
-        recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, s, {"from": conf_cast.reconciler.account})
+        recon.recordReconciliation(
+            conf_cast.bank.address,
+            conf_cast.fc.address,
+            past_day,
+            s,
+            {"from": conf_cast.reconciler.account},
+        )
     with brownie.reverts(revert_pattern=r"ReconciliationTooManyBreaks:.*"):
         recon.recordBreaks(key, [(6, H, 1, 1, 0, 0)], {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationDayClosed:.*"):
-        recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 1, {"from": conf_cast.bank.account})
+        recon.commitBilateral(
+            conf_cast.fc.address, past_day, H, 1, 1, {"from": conf_cast.bank.account}
+        )
     assert recon.getDay(key)[7] == 6
 
 
 def test_record__wrong_totals_or_too_early__reverts(recon, conf_cast, chain, past_day):
     today = chain.time() // 86_400
     for day in (past_day, today):
-        recon.commitBilateral(conf_cast.fc.address, day, bytes([day % 256]) + H[1:], 3, 300, {"from": conf_cast.bank.account})
+        recon.commitBilateral(
+            conf_cast.fc.address,
+            day,
+            bytes([day % 256]) + H[1:],
+            3,
+            300,
+            {"from": conf_cast.bank.account},
+        )
     ok = (3, 0, 300, 300, 300, 300, b"\0" * 32)
     with brownie.reverts(revert_pattern=r"ReconciliationTooEarly:.*"):
-        recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, today, {"from": conf_cast.reconciler.account})
+        recon.closeDay(
+            conf_cast.bank.address,
+            conf_cast.fc.address,
+            today,
+            {"from": conf_cast.reconciler.account},
+        )
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotClosed:.*"):
-        recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, today, ok, {"from": conf_cast.reconciler.account})
+        recon.recordReconciliation(
+            conf_cast.bank.address,
+            conf_cast.fc.address,
+            today,
+            ok,
+            {"from": conf_cast.reconciler.account},
+        )
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotClosed:.*"):
-        recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, ok, {"from": conf_cast.reconciler.account})
-    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
-    for bad, err in [((3, 0, 300, 300, 299, 300, b"\0" * 32), "ReconciliationCorrectedTotalMismatch"),
-                     ((3, 0, 300, 300, 300, 301, b"\0" * 32), "ReconciliationCorrectedTotalMismatch"),
-                     ((4, 0, 300, 300, 300, 300, b"\0" * 32), "ReconciliationCountMismatch"),
-                     ((3, 1, 300, 300, 300, 300, b"\0" * 32), "ReconciliationBreaksRootMissing"),
-                     ((3, 0, 300, 300, 300, 300, H), "ReconciliationBreaksRootMissing")]:
+        recon.recordReconciliation(
+            conf_cast.bank.address,
+            conf_cast.fc.address,
+            past_day,
+            ok,
+            {"from": conf_cast.reconciler.account},
+        )
+    recon.closeDay(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        {"from": conf_cast.reconciler.account},
+    )
+    for bad, err in [
+        ((3, 0, 300, 300, 299, 300, b"\0" * 32), "ReconciliationCorrectedTotalMismatch"),
+        ((3, 0, 300, 300, 300, 301, b"\0" * 32), "ReconciliationCorrectedTotalMismatch"),
+        ((4, 0, 300, 300, 300, 300, b"\0" * 32), "ReconciliationCountMismatch"),
+        ((3, 1, 300, 300, 300, 300, b"\0" * 32), "ReconciliationBreaksRootMissing"),
+        ((3, 0, 300, 300, 300, 300, H), "ReconciliationBreaksRootMissing"),
+    ]:
         with brownie.reverts(revert_pattern=err + ":.*"):
-            recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, bad, {"from": conf_cast.reconciler.account})
+            recon.recordReconciliation(
+                conf_cast.bank.address,
+                conf_cast.fc.address,
+                past_day,
+                bad,
+                {"from": conf_cast.reconciler.account},
+            )
     with brownie.reverts(revert_pattern=r"ReconciliationNothingCommitted:.*"):
-        recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day - 1, ok, {"from": conf_cast.reconciler.account})
-    assert recon.getDay(recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day))[3] is False
+        recon.recordReconciliation(
+            conf_cast.bank.address,
+            conf_cast.fc.address,
+            past_day - 1,
+            ok,
+            {"from": conf_cast.reconciler.account},
+        )
+    assert (
+        recon.getDay(recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day))[3]
+        is False
+    )
 
 
 def test_commit__bad_input__reverts(recon, conf_cast, registry, past_day):
     recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 5, {"from": conf_cast.bank.account})
-    for args, err in [((conf_cast.fc.address, past_day, H, 1, 5), "ReconciliationRootAlreadyCommitted"),
-                      ((conf_cast.fc.address, past_day, b"\0" * 32, 1, 5), "ReconciliationZeroRoot"),
-                      ((conf_cast.fc.address, past_day, b"\x01" * 32, 0, 5), "ReconciliationCountOutOfRange"),
-                      ((conf_cast.issuer_a.address, past_day, b"\x01" * 32, 1, 5), "RegistryChannelNotOpen")]:
+    for args, err in [
+        ((conf_cast.fc.address, past_day, H, 1, 5), "ReconciliationRootAlreadyCommitted"),
+        ((conf_cast.fc.address, past_day, b"\0" * 32, 1, 5), "ReconciliationZeroRoot"),
+        ((conf_cast.fc.address, past_day, b"\x01" * 32, 0, 5), "ReconciliationCountOutOfRange"),
+        ((conf_cast.issuer_a.address, past_day, b"\x01" * 32, 1, 5), "RegistryChannelNotOpen"),
+    ]:
         with brownie.reverts(revert_pattern=err + ".*"):
             recon.commitBilateral(*args, {"from": conf_cast.bank.account})
     d = recon.getDay(recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day))
@@ -147,30 +231,58 @@ def test_commit__bad_input__reverts(recon, conf_cast, registry, past_day):
 
 
 def test_breaks__out_of_order_or_bad_cause__reverts(recon, conf_cast, past_day):
-    recon.commitBilateral(conf_cast.fc.address, past_day, H, 2, 10, {"from": conf_cast.bank.account})
+    recon.commitBilateral(
+        conf_cast.fc.address, past_day, H, 2, 10, {"from": conf_cast.bank.account}
+    )
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotReconciled:.*"):
         recon.recordBreaks(key, [(0, H, 1, 1, 0, 5)], {"from": conf_cast.reconciler.account})
-    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
-    recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 2, 5, 10, 10, 10, H),
-                               {"from": conf_cast.reconciler.account})
+    recon.closeDay(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        {"from": conf_cast.reconciler.account},
+    )
+    recon.recordReconciliation(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        (1, 2, 5, 10, 10, 10, H),
+        {"from": conf_cast.reconciler.account},
+    )
     with brownie.reverts(revert_pattern=r"ReconciliationBreakOutOfOrder:.*"):
         recon.recordBreaks(key, [(1, H, 1, 1, 0, 5)], {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationBadBreak:.*"):
         recon.recordBreaks(key, [(0, H, 6, 1, 0, 5)], {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationTooManyBreaks:.*"):
         recon.recordBreaks(key, [], {"from": conf_cast.reconciler.account})
-    recon.recordBreaks(key, [(0, H, 1, 1, 0, 5), (1, H, 2, 2, 6, 5)], {"from": conf_cast.reconciler.account})
+    recon.recordBreaks(
+        key, [(0, H, 1, 1, 0, 5), (1, H, 2, 2, 6, 5)], {"from": conf_cast.reconciler.account}
+    )
     assert recon.getDay(key)[7] == 2
 
 
-def test_settle__not_reconciled_twice_or_other_party__reverts(recon, conf_cast, past_day, token, funded):
-    recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 10, {"from": conf_cast.bank.account})
+def test_settle__not_reconciled_twice_or_other_party__reverts(
+    recon, conf_cast, past_day, token, funded
+):
+    recon.commitBilateral(
+        conf_cast.fc.address, past_day, H, 1, 10, {"from": conf_cast.bank.account}
+    )
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotReconciled:.*"):
         recon.settleDay(conf_cast.bank.address, past_day, H, {"from": conf_cast.fc.account})
-    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
-    recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 0, 10, 10, 10, 10, b"\0" * 32),
-                               {"from": conf_cast.reconciler.account})
+    recon.closeDay(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        {"from": conf_cast.reconciler.account},
+    )
+    recon.recordReconciliation(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        (1, 0, 10, 10, 10, 10, b"\0" * 32),
+        {"from": conf_cast.reconciler.account},
+    )
     token.approve(recon, 10, {"from": conf_cast.fc.account})
     recon.settleDay(conf_cast.bank.address, past_day, H, {"from": conf_cast.fc.account})
     with brownie.reverts(revert_pattern=r"ReconciliationDayAlreadySettled:.*"):
@@ -186,17 +298,31 @@ def test_commit__root_again__reverts_naming_its_day(recon, conf_cast, past_day):
     # a resend, even for another day, is refused with the day the root was committed to
     for day in (past_day, past_day - 1):
         with brownie.reverts(f"ReconciliationRootAlreadyCommitted: {H!r}, {bytes(key)!r}"):
-            recon.commitBilateral(conf_cast.fc.address, day, H, 1, 5, {"from": conf_cast.bank.account})
+            recon.commitBilateral(
+                conf_cast.fc.address, day, H, 1, 5, {"from": conf_cast.bank.account}
+            )
     d = recon.getDay(key)
     assert (d[0], d[1], d[2]) == (1, 1, 5)
 
 
 def test_breaks__call_resent__reverts_naming_first_call(recon, conf_cast, past_day):
-    recon.commitBilateral(conf_cast.fc.address, past_day, H, 3, 10, {"from": conf_cast.bank.account})
+    recon.commitBilateral(
+        conf_cast.fc.address, past_day, H, 3, 10, {"from": conf_cast.bank.account}
+    )
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
-    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
-    recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 3, 5, 10, 10, 10, H),
-                               {"from": conf_cast.reconciler.account})
+    recon.closeDay(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        {"from": conf_cast.reconciler.account},
+    )
+    recon.recordReconciliation(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        (1, 3, 5, 10, 10, 10, H),
+        {"from": conf_cast.reconciler.account},
+    )
     chunk = [(0, H, 1, 1, 0, 5), (1, H, 2, 2, 6, 5)]
     tx = recon.recordBreaks(key, chunk, {"from": conf_cast.reconciler.account})
     assert recon.breaksBatchOf(key, 0) == (2, tx.block_number)
@@ -212,10 +338,22 @@ def test_breaks__call_resent__reverts_naming_first_call(recon, conf_cast, past_d
 
 
 def test_settle__resent__reverts_naming_first_payment(recon, conf_cast, past_day, token, funded):
-    recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 10, {"from": conf_cast.bank.account})
-    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
-    recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, (1, 0, 10, 10, 10, 10, b"\0" * 32),
-                               {"from": conf_cast.reconciler.account})
+    recon.commitBilateral(
+        conf_cast.fc.address, past_day, H, 1, 10, {"from": conf_cast.bank.account}
+    )
+    recon.closeDay(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        {"from": conf_cast.reconciler.account},
+    )
+    recon.recordReconciliation(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        (1, 0, 10, 10, 10, 10, b"\0" * 32),
+        {"from": conf_cast.reconciler.account},
+    )
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
     assert recon.getDay(key)[8] == 0
     token.approve(recon, 20, {"from": conf_cast.fc.account})
@@ -227,11 +365,19 @@ def test_settle__resent__reverts_naming_first_payment(recon, conf_cast, past_day
         f"ReconciliationDayAlreadySettled: {bytes(key)!r}, {H!r}, {tx.block_number}"
     ):
         recon.settleDay(conf_cast.bank.address, past_day, other, {"from": conf_cast.fc.account})
-    assert token.balanceOf(conf_cast.bank.address) == paid and recon.getDay(key)[12] == "0x" + H.hex()
+    assert (
+        token.balanceOf(conf_cast.bank.address) == paid and recon.getDay(key)[12] == "0x" + H.hex()
+    )
 
 
-@given(amounts=strategy("uint32[]", min_length=1, max_length=40), drop=strategy("uint8"), bump=strategy("uint16"))
-def test_engine__random_day__chain_accepts_exact_totals(recon, conf_cast, past_day, amounts, drop, bump):
+@given(
+    amounts=strategy("uint32[]", min_length=1, max_length=40),
+    drop=strategy("uint8"),
+    bump=strategy("uint16"),
+)
+def test_engine__random_day__chain_accepts_exact_totals(
+    recon, conf_cast, past_day, amounts, drop, bump
+):
     """Property: whatever the breaks, the engine's corrected totals equal what the chain committed."""
     n = len(amounts)
     ids = np.arange(1, n + 1, dtype=np.int64)
@@ -240,9 +386,34 @@ def test_engine__random_day__chain_accepts_exact_totals(recon, conf_cast, past_d
     credit = bil[["id", "amount"]].copy()
     credit.loc[bump % n, "amount"] += bump
     res = R.reconcile(bil, debit, credit)
-    recon.commitBilateral(conf_cast.fc.address, past_day, b"\x07" * 32, n, sum(amounts), {"from": conf_cast.bank.account})
-    s = (res.matched, len(res.breaks), res.presented[1], res.presented[2], res.corrected_total,
-         res.corrected_total, res.breaks_root())
-    recon.closeDay(conf_cast.bank.address, conf_cast.fc.address, past_day, {"from": conf_cast.reconciler.account})
-    tx = recon.recordReconciliation(conf_cast.bank.address, conf_cast.fc.address, past_day, s, {"from": conf_cast.reconciler.account})
+    recon.commitBilateral(
+        conf_cast.fc.address,
+        past_day,
+        b"\x07" * 32,
+        n,
+        sum(amounts),
+        {"from": conf_cast.bank.account},
+    )
+    s = (
+        res.matched,
+        len(res.breaks),
+        res.presented[1],
+        res.presented[2],
+        res.corrected_total,
+        res.corrected_total,
+        res.breaks_root(),
+    )
+    recon.closeDay(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        {"from": conf_cast.reconciler.account},
+    )
+    tx = recon.recordReconciliation(
+        conf_cast.bank.address,
+        conf_cast.fc.address,
+        past_day,
+        s,
+        {"from": conf_cast.reconciler.account},
+    )
     assert tx.events["DayReconciled"]["corrected"] == sum(amounts)

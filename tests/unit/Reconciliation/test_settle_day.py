@@ -18,7 +18,9 @@ def test_settleDay__no_settlement_token__settled_by_reference_only(
 ):
     bank, fc = conf_cast.bank, conf_cast.fc
     recon_by_ref.commitBilateral(fc.address, past_day, H, 2, 500, {"from": bank.account})
-    recon_by_ref.closeDay(bank.address, fc.address, past_day, {"from": conf_cast.reconciler.account})
+    recon_by_ref.closeDay(
+        bank.address, fc.address, past_day, {"from": conf_cast.reconciler.account}
+    )
     recon_by_ref.recordReconciliation(
         bank.address,
         fc.address,

@@ -16,7 +16,11 @@ def test_setRules__reporter_new_version__appended_and_event(report_anchor, repor
     h, version = doc_hash("next rules"), rules.version + 1
     tx = report_anchor.setRules(h, version, {"from": reporter.account})
     ev = tx.events["RulesSet"]
-    assert (ev["rulesHash"], ev["version"], ev["setter"]) == ("0x" + h.hex(), version, reporter.address)
+    assert (ev["rulesHash"], ev["version"], ev["setter"]) == (
+        "0x" + h.hex(),
+        version,
+        reporter.address,
+    )
     assert report_anchor.rulesCount() == 2
     assert report_anchor.rulesAt(0)[0] == rules.rules_hash_hex  # history kept
     r = report_anchor.rulesAt(1)

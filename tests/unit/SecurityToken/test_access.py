@@ -6,7 +6,6 @@ import pytest
 
 from consortium.domain.hashing import code32, doc_hash
 
-
 H = doc_hash("x")
 CSD_ONLY = {
     "listSecurity": lambda f: (99, code32("NEW")),

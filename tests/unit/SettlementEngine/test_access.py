@@ -5,7 +5,6 @@ import pytest
 
 from consortium.domain.hashing import code32, doc_hash
 
-
 H = doc_hash("x")
 FIRST = {"broker", "custodian", "exchange"}
 SECOND = {"ccp", "csd"}

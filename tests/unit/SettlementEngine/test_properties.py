@@ -12,7 +12,6 @@ from consortium.domain.netting import apply_legs
 from consortium.scenarios import settlement as day
 
 
-
 @settings(max_examples=12)
 @given(
     seed=strategy("uint32"), n=strategy("uint8", min_value=1, max_value=12), short=strategy("bool")
@@ -37,13 +36,19 @@ def test_random_day__clearing_matches_python__settlement_exact_or_nothing(
         cut = held - abs(leg.amount) + 1  # leave one unit short of the delivery
         if leg.kind == 0:
             settle_cast.csd.security_token.redeem(
-                leg.participant, leg.asset, cut, doc_hash(f"withdrawn {cid.hex()}"),
-                {"from": settle_cast.csd.account}
+                leg.participant,
+                leg.asset,
+                cut,
+                doc_hash(f"withdrawn {cid.hex()}"),
+                {"from": settle_cast.csd.account},
             )
         else:
             ccy = leg.asset.to_bytes(32, "big").rstrip(b"\0").decode()
             settle_cast.cash.tokens[ccy].redeem(
-                leg.participant, cut, doc_hash(f"cut {cid.hex()}"), {"from": settle_cast.cash.account}
+                leg.participant,
+                cut,
+                doc_hash(f"cut {cid.hex()}"),
+                {"from": settle_cast.cash.account},
             )
         before = day.balances(settle_cast, holders)
         with brownie.reverts(
@@ -54,4 +59,6 @@ def test_random_day__clearing_matches_python__settlement_exact_or_nothing(
         assert engine.getCycle(cid)["status"] == 2
     else:
         settle_cast.csd.settle(cid, result.legs)
-        assert day.balances(settle_cast, holders) == apply_legs(before, result.legs, settle_cast.ccp.address)
+        assert day.balances(settle_cast, holders) == apply_legs(
+            before, result.legs, settle_cast.ccp.address
+        )

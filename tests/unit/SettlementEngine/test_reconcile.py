@@ -6,7 +6,6 @@ from consortium.domain.clearing import SecondClearing, peer_key, second_clearing
 from consortium.scenarios.settlement import tamper
 
 
-
 def test_second_clearing__distributed_event(engine, settle_cast, trades, cycle):
     p = settle_cast.participants[0]
     [entry] = settle_cast.csd.compute(trades, [p.address])
@@ -34,7 +33,9 @@ def test_second_clearing__same_batch_resent__reverts_correction_accepted(
         f"SettlementSecondClearingAlreadySubmitted: {cycle!r}, {settle_cast.csd.address.lower()}, "
         f"{key!r}, 1, {tx.block_number}"
     ):
-        engine.submitSecondClearing(cycle, [entry.as_tuple()], key, {"from": settle_cast.csd.account})
+        engine.submitSecondClearing(
+            cycle, [entry.as_tuple()], key, {"from": settle_cast.csd.account}
+        )
     assert engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address)) == before
     # a correction carries the next reference: accepted, and it replaces the party's entry
     fixed = SecondClearing(p.address, entry.trade_count - 1, b"\x07" * 32, 0, 0, entry.config_hash)
@@ -42,7 +43,10 @@ def test_second_clearing__same_batch_resent__reverts_correction_accepted(
         cycle, [fixed.as_tuple()], second_clearing_ref(1), {"from": settle_cast.csd.account}
     )
     assert tx.events["SecondClearingDistributed"]["tradeCount"] == entry.trade_count - 1
-    assert engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address))[0] == entry.trade_count - 1
+    assert (
+        engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address))[0]
+        == entry.trade_count - 1
+    )
 
 
 def test_second_clearing__to_non_first_party__reverts(engine, settle_cast, cycle):
@@ -88,7 +92,9 @@ def test_reconcile__tampered_trade__broken_with_both_counts(engine, settle_cast,
     assert not ev["matched"]
 
 
-def test_reconcile__unknown_counterparty__reverts(engine, settle_cast, cycle, settle_auditor, stranger):
+def test_reconcile__unknown_counterparty__reverts(
+    engine, settle_cast, cycle, settle_auditor, stranger
+):
     p = settle_cast.participants[0]
     for cp in (settle_auditor.address, stranger.address, p.address):
         with brownie.reverts(revert_pattern=r"SettlementUnknownCounterparty:.*"):

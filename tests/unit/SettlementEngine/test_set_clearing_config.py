@@ -5,7 +5,6 @@ import brownie
 from consortium.domain.clearing import Charge, ChargeKind, Payer, config_hash
 from consortium.domain.hashing import code32
 
-
 C = [Charge(ChargeKind.FEE, Payer.BOTH, 3, 500), Charge(ChargeKind.TAX, Payer.SELLER, 10, 0)]
 
 

@@ -6,7 +6,6 @@ from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.netting import Leg, apply_legs
 from consortium.scenarios import settlement as day
 
-
 CID = code32("SETTLE-1")
 
 
@@ -33,7 +32,9 @@ def test_settle__twice__reverts(engine, settle_cast, trades, prepare, holders):
     assert day.balances(settle_cast, holders) == before
 
 
-def test_settle__before_netting_or_reconciliation__reverts(engine, settle_cast, trades, prepare, holders):
+def test_settle__before_netting_or_reconciliation__reverts(
+    engine, settle_cast, trades, prepare, holders
+):
     result = prepare(CID, trades)
     before = day.balances(settle_cast, holders)
     with brownie.reverts(revert_pattern=r"SettlementCycleNotNetted:.*"):
@@ -52,13 +53,19 @@ def test_settle__legs_not_the_netted_ones__reverts(engine, settle_cast, trades, 
     assert engine.getCycle(CID)["status"] == 2
 
 
-def test_settle__one_participant_short__nothing_moves(engine, settle_cast, trades, prepare, holders):
+def test_settle__one_participant_short__nothing_moves(
+    engine, settle_cast, trades, prepare, holders
+):
     result = prepare(CID, trades)
     settle_cast.ccp.instruct(CID, result)
     short = next(x for x in result.legs if x.amount < 0 and x.kind == 0)
     held = settle_cast.csd.security_token.balanceOf(short.participant, short.asset)
     settle_cast.csd.security_token.redeem(
-        short.participant, short.asset, held, doc_hash("withdrawn"), {"from": settle_cast.csd.account}
+        short.participant,
+        short.asset,
+        held,
+        doc_hash("withdrawn"),
+        {"from": settle_cast.csd.account},
     )
     before = day.balances(settle_cast, holders)
     with brownie.reverts(revert_pattern=r"ERC1155InsufficientBalance:.*"):

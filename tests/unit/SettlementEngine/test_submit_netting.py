@@ -1,13 +1,14 @@
 """submitNetting: novation and netting gated on reconciliation; every asset sums to zero."""
 
+import functools
 import itertools
+import operator
 
 import brownie
 import pytest
 
 from consortium.domain.hashing import code32
 from consortium.domain.netting import Leg, legs_hash, settlement_order
-
 
 CID = code32("NET-1")
 
@@ -37,14 +38,14 @@ def _assets_swapped(legs):
     """The first two securities' legs in reverse order (same kind, descending asset)."""
     g = _groups(legs)
     assert g[0][0].kind == g[1][0].kind == 0 and g[0][0].asset < g[1][0].asset
-    return g[1] + g[0] + sum(g[2:], [])
+    return g[1] + g[0] + functools.reduce(operator.iadd, g[2:], [])
 
 
 def _cash_first(legs):
     """The last asset (a currency, kind 1) moved before the securities (kind 0)."""
     g = _groups(legs)
     assert g[-1][0].kind == 1 and g[0][0].kind == 0
-    return g[-1] + sum(g[:-1], [])
+    return g[-1] + functools.reduce(operator.iadd, g[:-1], [])
 
 
 def _submit(engine, settle_cast, legs, cid=CID):
@@ -63,7 +64,9 @@ def test_netting__before_reconciliation__reverts(engine, settle_cast, trades):
     assert engine.getCycle(CID)["status"] == 1
 
 
-def test_netting__match_gone_stale_after_a_correction__reverts(engine, settle_cast, trades, prepare):
+def test_netting__match_gone_stale_after_a_correction__reverts(
+    engine, settle_cast, trades, prepare
+):
     import dataclasses
 
     result = prepare(CID, trades, fund=False)
@@ -137,7 +140,7 @@ def test_netting__asset_unbalanced__refused_where_the_next_asset_starts(
     with brownie.reverts(
         revert_pattern=rf"SettlementAssetNotBalanced: {first.kind}, {first.asset}, {-first.amount}"
     ):
-        _submit(engine, settle_cast, g[0][1:] + sum(g[1:], []))
+        _submit(engine, settle_cast, g[0][1:] + functools.reduce(operator.iadd, g[1:], []))
     assert engine.getCycle(CID)["status"] == 1
 
 
@@ -151,7 +154,9 @@ def test_netting__bounds_and_state__revert(engine, settle_cast, trades, prepare)
         _submit(engine, settle_cast, result.legs, code32("NOPE"))
 
 
-def test_netting__other_ccp__reverts(engine, settle_cast, trades, prepare, admit, regulator_hk, accounts):
+def test_netting__other_ccp__reverts(
+    engine, settle_cast, trades, prepare, admit, regulator_hk, accounts
+):
     result = prepare(CID, trades, fund=False)
     other = admit(accounts[16], ["CCP"], "HK", regulator_hk, name="another CCP")
     with brownie.reverts(revert_pattern=r"SettlementNotCycleCcp:.*"):

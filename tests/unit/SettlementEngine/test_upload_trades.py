@@ -24,7 +24,9 @@ def _hex(b):
     return "0x" + b.hex()
 
 
-def test_upload__participant__totals_buckets_and_hash_match_python(engine, settle_cast, trades, cycle):
+def test_upload__participant__totals_buckets_and_hash_match_python(
+    engine, settle_cast, trades, cycle
+):
     p = settle_cast.participants[0]
     txs = p.upload(cycle, trades)
     want = first_clearing(p.address, trades, p.charges)
@@ -140,7 +142,9 @@ def test_upload__charges_exceed_gross_on_sell__reverts(
     engine, settle_cast, trades, cycle, monkeypatch
 ):
     p = settle_cast.participants[0]
-    monkeypatch.setattr(p, "charges", dict(p.charges))  # the chain is reverted after the test; so is this
+    monkeypatch.setattr(
+        p, "charges", dict(p.charges)
+    )  # the chain is reverted after the test; so is this
     sell = next(t for t in p.mine(trades) if t.side == 1)
     p.configure(sell.security_id, [Charge(ChargeKind.FEE, Payer.SELLER, 0, sell.gross + 1)])
     with brownie.reverts(revert_pattern=r"ClearingChargesExceedGross:.*"):
@@ -172,7 +176,8 @@ def test_upload__charge_borne_by_buyer_or_seller__applies_to_that_side_only(
         if {t.side for t in mine if t.security_id == s} == {0, 1}
     )
     p.configure(
-        sec, [Charge(ChargeKind.FEE, Payer.BUYER, 25, 7), Charge(ChargeKind.TAX, Payer.SELLER, 10, 1)]
+        sec,
+        [Charge(ChargeKind.FEE, Payer.BUYER, 25, 7), Charge(ChargeKind.TAX, Payer.SELLER, 10, 1)],
     )
     p.upload(cycle, trades)
     want = first_clearing(p.address, trades, p.charges)
