@@ -494,7 +494,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             revert SettlementNotReconciled(cycleId, participant);
         }
         Bucket storage up = _ownTrades[cycleId][participant];
-        Bucket memory off;
+        // nothing deferred (the usual case) costs one storage read, not two
+        Bucket memory off = Bucket({count: 0, hash: bytes32(0)});
         if (_deferred[cycleId][participant].count != 0) off = _deferred[cycleId][participant];
         netted = up.count - off.count;
         return (netted, keccak256(abi.encode(setHash, participant, up.count, up.hash, off.count, off.hash)));
