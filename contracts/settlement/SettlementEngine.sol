@@ -501,7 +501,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             revert SettlementNotReconciled(cycleId, participant);
         }
         Bucket storage up = s.ownTrades[participant];
-        Bucket memory off;
+        Bucket memory off = Bucket(0, bytes32(0));
         if (s.deferred[participant].count != 0) off = s.deferred[participant];
         netted = up.count - off.count;
         return (netted, keccak256(abi.encode(setHash, participant, up.count, up.hash, off.count, off.hash)));
