@@ -206,7 +206,10 @@ interface IBillToken {
 
     // ----------------------------------------------------------------- errors
     error BillZeroAmount();
-    error BillZeroHash();
+    /// @notice A required hash or reference was zero; `field` names the argument (`docHash`, `currency`,
+    /// `reasonHash`, `auditHash`, `agreementHash`, `batchRef` or `requestRef`), so a revert reads
+    /// `BillZeroHash: docHash`.
+    error BillZeroHash(string field);
     error BillFaceValueTooLarge(uint256 faceValue, uint256 max);
     error BillMaturityInPast(uint64 maturity, uint256 timestamp);
     error BillReceiverNotClient(address receiver);

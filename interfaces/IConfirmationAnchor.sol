@@ -84,7 +84,9 @@ interface IConfirmationAnchor {
     error AnchorPeriodIssuersOutOfRange(uint256 given, uint256 max);
     /// @notice The confirmation was signed for a member that is not active (suspended or never admitted).
     error AnchorConfirmationSignerNotActive(bytes32 requestId, address signerMember, address signer);
-    error AnchorProofTooLong(uint256 length, uint256 max);
+    /// @notice A Merkle proof longer than MAX_PROOF_LENGTH (named for this contract: the report anchor
+    /// refuses with its own ReportAnchorProofTooLong).
+    error ConfirmationAnchorProofTooLong(uint256 length, uint256 max);
     error AnchorRegistrationExists(bytes32 registrationId);
     error AnchorRegistrationUnknown(bytes32 registrationId);
     error AnchorRegistrationAlreadyDecided(bytes32 registrationId, RegistrationStatus status);
@@ -147,7 +149,7 @@ interface IConfirmationAnchor {
     /// at most 20 siblings; longer ones are refused before any hashing (the view is also called by
     /// contracts, whose gas an unbounded proof would burn).
     /// Requirements: `root` anchored by `bank` (AnchorRootUnknown otherwise); proof.length <=
-    /// MAX_PROOF_LENGTH (AnchorProofTooLong otherwise).
+    /// MAX_PROOF_LENGTH (ConfirmationAnchorProofTooLong otherwise).
     function verifyRecord(
         address bank,
         bytes32 root,

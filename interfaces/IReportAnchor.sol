@@ -58,7 +58,9 @@ interface IReportAnchor {
     error AnchorVersionAlreadyAnchored(address regulator, uint32 day, uint32 version, bytes32 root, uint64 blockNumber);
     error AnchorRootCountMismatch(bytes32 root, uint64 recordCount);
     error AnchorNotFound(address regulator, uint32 day, uint32 version);
-    error AnchorProofTooLong(uint256 length, uint256 max);
+    /// @notice A Merkle proof longer than MAX_PROOF_LENGTH (named for this contract: the confirmation
+    /// anchor refuses with its own ConfirmationAnchorProofTooLong).
+    error ReportAnchorProofTooLong(uint256 length, uint256 max);
     error AnchorUnknownRulesIndex(uint256 index, uint256 count);
 
     // ----------------------------------------------------------------- rules

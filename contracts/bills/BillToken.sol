@@ -71,7 +71,8 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         address debtor = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
         if (faceValue == 0) revert BillZeroAmount();
         if (faceValue > type(uint128).max) revert BillFaceValueTooLarge(faceValue, type(uint128).max);
-        if (docHash == bytes32(0) || currency == bytes32(0)) revert BillZeroHash();
+        if (docHash == bytes32(0)) revert BillZeroHash("docHash");
+        if (currency == bytes32(0)) revert BillZeroHash("currency");
         if (maturity <= block.timestamp) revert BillMaturityInPast(maturity, block.timestamp);
         _checkReceiver(debtor, receiver, requireChannel);
         billId = _next++;
@@ -111,7 +112,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         _expectState(nodeId, n.state, NodeState.Requested);
         if (n.kind == NodeKind.Financing) revert BillWrongKind(nodeId, NodeKind.Financing);
         if (reviewer != n.to) revert BillNotReceiver(nodeId, reviewer, n.to);
-        if (reasonHash == bytes32(0)) revert BillZeroHash();
+        if (reasonHash == bytes32(0)) revert BillZeroHash("reasonHash");
         n.evidence = _chain(n.evidence, EvidenceStep.Review, reviewer, reasonHash, accepted);
         if (accepted) {
             n.state = NodeState.Reviewed;
@@ -127,7 +128,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         Node storage n = _nodes[nodeId];
         NodeKind kind = n.kind;
         _expectState(nodeId, n.state, kind == NodeKind.Financing ? NodeState.Agreed : NodeState.Reviewed);
-        if (auditHash == bytes32(0)) revert BillZeroHash();
+        if (auditHash == bytes32(0)) revert BillZeroHash("auditHash");
         uint256 billId = n.billId;
         n.evidence = _chain(n.evidence, EvidenceStep.Audit, auditor, auditHash, approved);
         if (!approved) {
@@ -183,7 +184,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         _expectState(finNodeId, n.state, NodeState.Requested);
         if (n.kind != NodeKind.Financing) revert BillWrongKind(finNodeId, n.kind);
         if (rateBps > MAX_RATE_BPS) revert BillRateOutOfRange(rateBps, MAX_RATE_BPS);
-        if (agreementHash == bytes32(0)) revert BillZeroHash();
+        if (agreementHash == bytes32(0)) revert BillZeroHash("agreementHash");
         address holder = n.from;
         if (factor == holder) revert BillSelfTransfer(factor);
         uint256 billId = n.billId;
@@ -220,7 +221,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         Node storage n = _nodes[finNodeId];
         _expectState(finNodeId, n.state, NodeState.Quoted);
         if (holder != n.from) revert BillNotHolder(finNodeId, holder, n.from);
-        if (agreementHash == bytes32(0)) revert BillZeroHash();
+        if (agreementHash == bytes32(0)) revert BillZeroHash("agreementHash");
         Financing storage f = _financings[finNodeId];
         if (accepted && agreementHash != f.agreementHash) {
             revert BillAgreementMismatch(finNodeId, f.agreementHash, agreementHash);
@@ -275,7 +276,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         if (state != NodeState.Requested && !(kind == NodeKind.Financing && state == NodeState.Quoted)) {
             revert BillNotCancellable(nodeId, kind, state);
         }
-        if (reasonHash == bytes32(0)) revert BillZeroHash();
+        if (reasonHash == bytes32(0)) revert BillZeroHash("reasonHash");
         uint256 amount = balanceOf(address(this), nodeId);
         n.evidence = _chain(n.evidence, EvidenceStep.Cancel, requester, reasonHash, true);
         _reject(nodeId, n);
@@ -292,7 +293,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         if (caller != n.from && !registry.hasRole(msg.sender, Roles.AUDITOR)) {
             revert BillNotRequesterOrAuditor(nodeId, caller, n.from);
         }
-        if (reasonHash == bytes32(0)) revert BillZeroHash();
+        if (reasonHash == bytes32(0)) revert BillZeroHash("reasonHash");
         uint256 deadline = _deadline(nodeId, n);
         if (block.timestamp < deadline) revert BillDeadlineNotReached(nodeId, deadline, block.timestamp);
         uint256 amount = balanceOf(address(this), nodeId);
@@ -355,7 +356,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
             revert BillBatchLengthMismatch(len, holders.length, amounts.length);
         }
         if (len == 0) revert BillZeroAmount();
-        if (batchRef == bytes32(0)) revert BillZeroHash();
+        if (batchRef == bytes32(0)) revert BillZeroHash("batchRef");
         IdempotencyKeys.Use memory earlier = _redemptions[debtor].claim(batchRef, len);
         if (earlier.blockNumber != 0) {
             revert BillRedemptionRefUsed(debtor, batchRef, earlier.recordedAs, earlier.blockNumber);
@@ -492,7 +493,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         if (b.status != BillStatus.Active) revert BillNotActive(billId, b.status);
         _requireNotMatured(billId, b.maturity);
         if (amount == 0) revert BillZeroAmount();
-        if (docHash == bytes32(0)) revert BillZeroHash();
+        if (docHash == bytes32(0)) revert BillZeroHash("docHash");
         uint256 available = balanceOf(holder, parentId);
         if (amount > available) revert BillAmountExceedsBalance(parentId, holder, amount, available);
         if (kind == NodeKind.Transfer) _checkReceiver(holder, to, b.requireChannel);
@@ -608,7 +609,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     /// @dev A holder's request reference: used once per holder (BillRequestRefUsed), booked as the id
     /// the request's node gets.
     function _claimRequest(address holder, bytes32 requestRef) internal {
-        if (requestRef == bytes32(0)) revert BillZeroHash();
+        if (requestRef == bytes32(0)) revert BillZeroHash("requestRef");
         IdempotencyKeys.Use memory earlier = _requests[holder].claim(requestRef, _next);
         if (earlier.blockNumber != 0) {
             revert BillRequestRefUsed(holder, requestRef, earlier.recordedAs, earlier.blockNumber);

@@ -112,7 +112,7 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
         bytes32 dataHash,
         bytes32[] calldata proof
     ) external view returns (bool) {
-        if (proof.length > MAX_PROOF_LENGTH) revert AnchorProofTooLong(proof.length, MAX_PROOF_LENGTH);
+        if (proof.length > MAX_PROOF_LENGTH) revert ConfirmationAnchorProofTooLong(proof.length, MAX_PROOF_LENGTH);
         Anchor storage a = _anchors[bank][root];
         if (a.anchoredBy == address(0)) revert AnchorRootUnknown(bank, root);
         return a.period == period

@@ -71,7 +71,7 @@ contract ReportAnchor is ConsortiumManaged, IReportAnchor {
         view
         returns (bool)
     {
-        if (proof.length > MAX_PROOF_LENGTH) revert AnchorProofTooLong(proof.length, MAX_PROOF_LENGTH);
+        if (proof.length > MAX_PROOF_LENGTH) revert ReportAnchorProofTooLong(proof.length, MAX_PROOF_LENGTH);
         Anchor storage a = _anchors[_reportKey(regulator, day, version)];
         if (a.root == bytes32(0)) return false;
         return MerkleProof.verifyCalldata(proof, a.root, _leaf(regulator, day, a.rulesHash, recordHash));

@@ -34,29 +34,32 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     ISecurityToken private immutable _security;
 
     mapping(bytes32 currency => address token) private _cash;
-    // the deposit token of each currency a cycle's legs move, fixed at netting (checked at settlement)
-    mapping(bytes32 cycleId => mapping(bytes32 currency => address token)) private _cycleCash;
     // written through the storage pointer `stored` in setClearingConfig (push/pop), which Slither misses
     // slither-disable-next-line uninitialized-state
     mapping(address party => mapping(uint256 securityId => Charge[])) private _configs;
-    mapping(bytes32 cycleId => Cycle) private _cycles;
-    mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 peer => Bucket))) private _buckets;
-    mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 currency => ClearingTotals))) private _totals;
-    mapping(bytes32 cycleId => mapping(address party => bytes32)) private _clearingHash;
-    mapping(bytes32 cycleId => mapping(address party => bytes32)) private _lastTradeId;
-    mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 peer => ReconStatus))) private _recon;
-    // trades uploaded by the participant named on them (hash chain in upload order): what a cycle's
-    // netting may cover; and those of them the CCP deferred to a later cycle (in deferral order, each
-    // record once)
-    mapping(bytes32 cycleId => mapping(address participant => Bucket)) private _ownTrades;
-    mapping(bytes32 cycleId => mapping(address participant => Bucket)) private _deferred;
-    mapping(bytes32 cycleId => mapping(bytes32 record => bool)) private _isDeferred;
-    // idempotency keys, one slot per batch: the first trade id of an upload, the caller's reference of
-    // a second clearing batch (recordedAs: the batch's size)
-    mapping(bytes32 cycleId => mapping(address party => mapping(bytes32 firstTradeId => IdempotencyKeys.Use)))
-        private _uploads;
-    mapping(bytes32 cycleId => mapping(address second => mapping(bytes32 batchRef => IdempotencyKeys.Use)))
-        private _secondBatches;
+    // everything a cycle holds, under its id (as Uniswap v4's Pool.State)
+    mapping(bytes32 cycleId => CycleState) private _cycles;
+
+    /// @dev One cycle's state. `info` is what getCycle returns; the deposit token of each currency the
+    /// legs move is fixed at netting (checked at settlement); `ownTrades` are the trades uploaded by
+    /// the participant named on them (hash chain in upload order): what a netting may cover, and
+    /// `deferred` those of them the CCP deferred to a later cycle (in deferral order, each record
+    /// once); idempotency keys, one slot per batch: the first trade id of an upload, the caller's
+    /// reference of a second clearing batch (recordedAs: the batch's size).
+    struct CycleState {
+        Cycle info;
+        mapping(bytes32 currency => address token) cash;
+        mapping(address party => mapping(bytes32 peer => Bucket)) buckets;
+        mapping(address party => mapping(bytes32 currency => ClearingTotals)) totals;
+        mapping(address party => bytes32) clearingHash;
+        mapping(address party => bytes32) lastTradeId;
+        mapping(address party => mapping(bytes32 peer => ReconStatus)) recon;
+        mapping(address participant => Bucket) ownTrades;
+        mapping(address participant => Bucket) deferred;
+        mapping(bytes32 record => bool) isDeferred;
+        mapping(address party => mapping(bytes32 firstTradeId => IdempotencyKeys.Use)) uploads;
+        mapping(address second => mapping(bytes32 batchRef => IdempotencyKeys.Use)) secondBatches;
+    }
 
     constructor(IConsortiumRegistry registry_, ISecurityToken security_) ConsortiumManaged(registry_) {
         _security = security_;
@@ -103,7 +106,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         address ccp = _checkRole(Roles.CCP);
         if (cycleId == bytes32(0)) revert SettlementZeroCycleId();
         if (tradeDate == 0) revert SettlementZeroTradeDate();
-        Cycle storage c = _cycles[cycleId];
+        Cycle storage c = _cycles[cycleId].info;
         if (c.status != CycleStatus.None) revert SettlementCycleExists(cycleId);
         c.status = CycleStatus.Open;
         c.tradeDate = tradeDate;
@@ -114,18 +117,18 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     /// @inheritdoc ISettlementEngine
     function uploadTrades(bytes32 cycleId, Trade[] calldata trades) external {
         address party = _checkFirstParty();
-        Cycle storage c = _checkOpen(cycleId);
-        if (c.uploadsClosed) revert SettlementUploadsClosed(cycleId);
-        uint32 tradeDate = c.tradeDate;
+        CycleState storage s = _checkOpen(cycleId);
+        if (s.info.uploadsClosed) revert SettlementUploadsClosed(cycleId);
+        uint32 tradeDate = s.info.tradeDate;
         _checkBatch(trades.length);
         bytes32 first = trades[0].tradeId;
-        IdempotencyKeys.Use memory earlier = _uploads[cycleId][party].claim(first, trades.length);
+        IdempotencyKeys.Use memory earlier = s.uploads[party].claim(first, trades.length);
         if (earlier.blockNumber != 0) {
             revert SettlementBatchAlreadyUploaded(cycleId, party, first, earlier.recordedAs, earlier.blockNumber);
         }
-        bytes32 last = _lastTradeId[cycleId][party];
-        bytes32 chain = _clearingHash[cycleId][party];
-        Bucket memory own = _ownTrades[cycleId][party];
+        bytes32 last = s.lastTradeId[party];
+        bytes32 chain = s.clearingHash[party];
+        Bucket memory own = s.ownTrades[party];
         uint64 ownBefore = own.count;
         for (uint256 i; i < trades.length; ++i) {
             Trade calldata t = trades[i];
@@ -133,26 +136,26 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             last = t.tradeId;
             if (t.tradeDate != tradeDate) revert SettlementTradeDateMismatch(t.tradeId, t.tradeDate, tradeDate);
             bytes32 record;
-            (chain, record) = _ingest(cycleId, party, t, chain);
+            (chain, record) = _ingest(s, party, t, chain);
             if (t.participant == party) {
                 own.count += 1;
                 own.hash = keccak256(abi.encodePacked(own.hash, record));
             }
         }
-        if (own.count != ownBefore) _ownTrades[cycleId][party] = own;
-        _lastTradeId[cycleId][party] = last;
-        _clearingHash[cycleId][party] = chain;
-        Bucket storage all = _buckets[cycleId][party][ALL];
+        if (own.count != ownBefore) s.ownTrades[party] = own;
+        s.lastTradeId[party] = last;
+        s.clearingHash[party] = chain;
+        Bucket storage all = s.buckets[party][ALL];
         emit TradesUploaded(cycleId, party, trades.length, all.count, all.hash, chain);
     }
 
     /// @inheritdoc ISettlementEngine
     function submitSecondClearing(bytes32 cycleId, SecondClearing[] calldata entries, bytes32 batchRef) external {
         address second = _checkSecondParty();
-        _checkOpen(cycleId);
+        CycleState storage s = _checkOpen(cycleId);
         _checkBatch(entries.length);
         if (batchRef == bytes32(0)) revert SettlementZeroBatchRef(cycleId);
-        IdempotencyKeys.Use memory earlier = _secondBatches[cycleId][second].claim(batchRef, entries.length);
+        IdempotencyKeys.Use memory earlier = s.secondBatches[second].claim(batchRef, entries.length);
         if (earlier.blockNumber != 0) {
             revert SettlementSecondClearingAlreadySubmitted(
                 cycleId, second, batchRef, earlier.recordedAs, earlier.blockNumber
@@ -161,7 +164,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         for (uint256 i; i < entries.length; ++i) {
             SecondClearing calldata e = entries[i];
             if (!_isFirstParty(e.party)) revert SettlementPartyNotFirstParty(e.party);
-            _buckets[cycleId][second][_key(e.party)] = Bucket(e.tradeCount, e.tradeSetHash);
+            s.buckets[second][_key(e.party)] = Bucket(e.tradeCount, e.tradeSetHash);
             emit SecondClearingDistributed(cycleId, e.party, second, e.tradeCount, e.tradeSetHash, e.fees, e.taxes, e.configHash);
         }
     }
@@ -169,15 +172,15 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     /// @inheritdoc ISettlementEngine
     function reconcile(bytes32 cycleId, address counterparty) external returns (bool matched) {
         address party = _checkFirstParty();
-        _checkOpen(cycleId);
+        CycleState storage s = _checkOpen(cycleId);
         bytes32 peer = _key(counterparty);
         if (counterparty == party || !registry.isActive(counterparty)) revert SettlementUnknownCounterparty(counterparty);
         // a second party (CCP or CSD) reconciles against all of our trades, a first party against ours with it
         bool secondParty = registry.hasRole(counterparty, Roles.CCP) || registry.hasRole(counterparty, Roles.CSD);
         if (!secondParty && !_isFirstParty(counterparty)) revert SettlementUnknownCounterparty(counterparty);
-        Bucket memory ours = _buckets[cycleId][party][secondParty ? ALL : peer];
+        Bucket memory ours = s.buckets[party][secondParty ? ALL : peer];
         ReconLevel level = secondParty ? ReconLevel.SecondParty : ReconLevel.Intermediary;
-        Bucket memory theirs = _buckets[cycleId][counterparty][_key(party)];
+        Bucket memory theirs = s.buckets[counterparty][_key(party)];
         matched = _record(cycleId, party, peer, level, ours, theirs);
     }
 
@@ -187,15 +190,15 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         returns (bool matched)
     {
         address party = _checkFirstParty();
-        _checkOpen(cycleId);
+        CycleState storage s = _checkOpen(cycleId);
         if (ownerCommitment == bytes32(0)) revert SettlementZeroCommitment(bytes32(0));
-        Bucket memory ours = _buckets[cycleId][party][ownerCommitment];
+        Bucket memory ours = s.buckets[party][ownerCommitment];
         matched = _record(cycleId, party, ownerCommitment, ReconLevel.Investor, ours, Bucket(statementCount, statementHash));
     }
 
     /// @inheritdoc ISettlementEngine
     function closeUploads(bytes32 cycleId) external {
-        Cycle storage c = _checkCycleCcp(cycleId);
+        Cycle storage c = _checkCycleCcp(cycleId).info;
         _checkOpenStatus(cycleId, c);
         if (c.uploadsClosed) revert SettlementUploadsClosed(cycleId);
         c.uploadsClosed = true;
@@ -204,7 +207,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     /// @inheritdoc ISettlementEngine
     function submitNetting(bytes32 cycleId, uint64 tradeCount, bytes32 tradeSetHash, Leg[] calldata legs) external {
-        Cycle storage c = _checkCycleCcp(cycleId);
+        Cycle storage c = _checkCycleCcp(cycleId).info;
         _checkOpenStatus(cycleId, c);
         if (!c.uploadsClosed) revert SettlementUploadsNotClosed(cycleId);
         address ccp = c.ccp;
@@ -234,7 +237,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     /// @inheritdoc ISettlementEngine
     function unwindCycle(bytes32 cycleId, bytes32 reasonHash) external {
-        Cycle storage c = _checkCycleCcp(cycleId);
+        Cycle storage c = _checkCycleCcp(cycleId).info;
         if (c.status == CycleStatus.Settled) revert SettlementAlreadySettled(cycleId, c.settledBlock);
         if (c.status != CycleStatus.Netted) revert SettlementCycleNotNetted(cycleId, c.status);
         bytes32 legsHash = c.legsHash;
@@ -248,7 +251,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     /// @inheritdoc ISettlementEngine
     function deferTrades(bytes32 cycleId, Trade[] calldata trades, bytes32 reasonHash) external {
-        Cycle storage c = _checkCycleCcp(cycleId);
+        CycleState storage s = _checkCycleCcp(cycleId);
+        Cycle storage c = s.info;
         _checkOpenStatus(cycleId, c);
         if (!c.uploadsClosed) revert SettlementUploadsNotClosed(cycleId);
         _checkBatch(trades.length);
@@ -257,10 +261,10 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             address p = t.participant;
             if (t.tradeDate != c.tradeDate) revert SettlementTradeDateMismatch(t.tradeId, t.tradeDate, c.tradeDate);
             bytes32 record = keccak256(abi.encode(t));
-            if (_isDeferred[cycleId][record]) revert SettlementTradeAlreadyDeferred(cycleId, p, t.tradeId);
-            _isDeferred[cycleId][record] = true;
-            Bucket storage d = _deferred[cycleId][p];
-            uint64 uploaded = _ownTrades[cycleId][p].count;
+            if (s.isDeferred[record]) revert SettlementTradeAlreadyDeferred(cycleId, p, t.tradeId);
+            s.isDeferred[record] = true;
+            Bucket storage d = s.deferred[p];
+            uint64 uploaded = s.ownTrades[p].count;
             if (d.count >= uploaded) revert SettlementDeferralExceedsTrades(cycleId, p, d.count + 1, uploaded);
             _fold(d, record);
             emit TradeDeferred(cycleId, p, t.tradeId, record, reasonHash);
@@ -270,7 +274,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     /// @inheritdoc ISettlementEngine
     function settle(bytes32 cycleId, Leg[] calldata legs) external {
         _checkRole(Roles.CSD);
-        Cycle storage c = _cycles[cycleId];
+        CycleState storage s = _cycles[cycleId];
+        Cycle storage c = s.info;
         if (c.status == CycleStatus.Settled) revert SettlementAlreadySettled(cycleId, c.settledBlock);
         if (c.status != CycleStatus.Netted) revert SettlementCycleNotNetted(cycleId, c.status);
         bytes32 given = keccak256(abi.encode(legs));
@@ -280,7 +285,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
                 continue;
             }
             bytes32 currency = bytes32(legs[i].asset);
-            address fixedToken = _cycleCash[cycleId][currency];
+            address fixedToken = s.cash[currency];
             if (_cash[currency] != fixedToken) {
                 revert SettlementCurrencyTokenChanged(cycleId, currency, fixedToken, _cash[currency]);
             }
@@ -291,10 +296,10 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         address ccp = c.ccp;
         // deliveries to the CCP first, then receipts from it: the CCP ends flat in every asset
         for (uint256 i; i < legs.length; ++i) {
-            if (legs[i].amount < 0) _move(cycleId, legs[i], legs[i].participant, ccp, uint256(-legs[i].amount));
+            if (legs[i].amount < 0) _move(s, legs[i], legs[i].participant, ccp, uint256(-legs[i].amount));
         }
         for (uint256 i; i < legs.length; ++i) {
-            if (legs[i].amount > 0) _move(cycleId, legs[i], ccp, legs[i].participant, uint256(legs[i].amount));
+            if (legs[i].amount > 0) _move(s, legs[i], ccp, legs[i].participant, uint256(legs[i].amount));
         }
         emit CycleSettled(cycleId, msg.sender, given, legs.length, block.number);
     }
@@ -318,22 +323,22 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     /// @inheritdoc ISettlementEngine
     function getCycle(bytes32 cycleId) external view returns (Cycle memory) {
-        return _cycles[cycleId];
+        return _cycles[cycleId].info;
     }
 
     /// @inheritdoc ISettlementEngine
     function bucket(bytes32 cycleId, address party, bytes32 peer) external view returns (Bucket memory) {
-        return _buckets[cycleId][party][peer];
+        return _cycles[cycleId].buckets[party][peer];
     }
 
     /// @inheritdoc ISettlementEngine
     function firstClearing(bytes32 cycleId, address party, bytes32 currency) external view returns (ClearingTotals memory) {
-        return _totals[cycleId][party][currency];
+        return _cycles[cycleId].totals[party][currency];
     }
 
     /// @inheritdoc ISettlementEngine
     function clearingHash(bytes32 cycleId, address party) external view returns (bytes32) {
-        return _clearingHash[cycleId][party];
+        return _cycles[cycleId].clearingHash[party];
     }
 
     /// @inheritdoc ISettlementEngine
@@ -342,7 +347,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         view
         returns (uint256 count, uint256 blockNumber)
     {
-        return IdempotencyKeys.answer(_uploads[cycleId][party][firstTradeId]);
+        return IdempotencyKeys.answer(_cycles[cycleId].uploads[party][firstTradeId]);
     }
 
     /// @inheritdoc ISettlementEngine
@@ -351,7 +356,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         view
         returns (uint256 count, uint256 blockNumber)
     {
-        return IdempotencyKeys.answer(_secondBatches[cycleId][secondParty][batchRef]);
+        return IdempotencyKeys.answer(_cycles[cycleId].secondBatches[secondParty][batchRef]);
     }
 
     /// @inheritdoc ISettlementEngine
@@ -360,23 +365,24 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         view
         returns (Bucket memory uploaded, Bucket memory deferred)
     {
-        return (_ownTrades[cycleId][participant], _deferred[cycleId][participant]);
+        CycleState storage s = _cycles[cycleId];
+        return (s.ownTrades[participant], s.deferred[participant]);
     }
 
     /// @inheritdoc ISettlementEngine
     function cycleCashToken(bytes32 cycleId, bytes32 currency) external view returns (address) {
-        return _cycleCash[cycleId][currency];
+        return _cycles[cycleId].cash[currency];
     }
 
     /// @inheritdoc ISettlementEngine
     function reconStatus(bytes32 cycleId, address party, bytes32 peer) external view returns (ReconStatus) {
-        return _recon[cycleId][party][peer];
+        return _cycles[cycleId].recon[party][peer];
     }
 
     // ----------------------------------------------------------------- internals
 
     /// @dev One trade: validate, clear with the party's charges, fold into totals and buckets.
-    function _ingest(bytes32 cycleId, address party, Trade calldata t, bytes32 chain)
+    function _ingest(CycleState storage s, address party, Trade calldata t, bytes32 chain)
         private
         returns (bytes32, bytes32 record)
     {
@@ -389,7 +395,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         Line memory line = Clearing.clear(t.side, t.quantity, t.price, _configs[party][t.securityId]);
         record = keccak256(abi.encode(t));
 
-        ClearingTotals storage tot = _totals[cycleId][party][t.currency];
+        ClearingTotals storage tot = s.totals[party][t.currency];
         tot.trades += 1;
         tot.gross += line.gross;
         tot.fees += line.fees;
@@ -397,7 +403,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         if (t.side == Clearing.BUY) tot.buyNet += line.net;
         else tot.sellNet += line.net;
 
-        mapping(bytes32 => Bucket) storage b = _buckets[cycleId][party];
+        mapping(bytes32 => Bucket) storage b = s.buckets[party];
         _fold(b[ALL], record);
         _fold(b[t.ownerCommitment], record);
         _foldPeer(b, party, t.localBroker, address(0), address(0), address(0), record);
@@ -431,7 +437,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         returns (bool matched)
     {
         matched = ours.count == theirs.count && ours.hash == theirs.hash;
-        _recon[cycleId][party][peer] = matched ? ReconStatus.Matched : ReconStatus.Broken;
+        _cycles[cycleId].recon[party][peer] = matched ? ReconStatus.Matched : ReconStatus.Broken;
         emit Reconciled(cycleId, party, peer, level, matched, ours.count, theirs.count, ours.hash, theirs.hash);
     }
 
@@ -462,7 +468,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             if (newAsset) {
                 sum = 0;
                 _checkAsset(l.kind, l.asset);
-                if (l.kind == AssetKind.Cash) _cycleCash[cycleId][bytes32(l.asset)] = _cash[bytes32(l.asset)];
+                if (l.kind == AssetKind.Cash) _cycles[cycleId].cash[bytes32(l.asset)] = _cash[bytes32(l.asset)];
             }
             sum += l.amount;
             if (l.participant == address(0)) revert SettlementNotReconciled(cycleId, address(0));
@@ -477,9 +483,9 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     }
 
     /// @dev A match recorded earlier still holds if neither side changed since (re-upload, re-submission).
-    function _stillMatches(bytes32 cycleId, address participant, address ccp) private view returns (bool) {
-        Bucket storage ours = _buckets[cycleId][participant][ALL];
-        Bucket storage theirs = _buckets[cycleId][ccp][_key(participant)];
+    function _stillMatches(CycleState storage s, address participant, address ccp) private view returns (bool) {
+        Bucket storage ours = s.buckets[participant][ALL];
+        Bucket storage theirs = s.buckets[ccp][_key(participant)];
         return ours.count == theirs.count && ours.hash == theirs.hash;
     }
 
@@ -490,13 +496,14 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         view
         returns (uint64 netted, bytes32)
     {
-        if (_recon[cycleId][participant][_key(ccp)] != ReconStatus.Matched || !_stillMatches(cycleId, participant, ccp)) {
+        CycleState storage s = _cycles[cycleId];
+        if (s.recon[participant][_key(ccp)] != ReconStatus.Matched || !_stillMatches(s, participant, ccp)) {
             revert SettlementNotReconciled(cycleId, participant);
         }
-        Bucket storage up = _ownTrades[cycleId][participant];
+        Bucket storage up = s.ownTrades[participant];
         // nothing deferred (the usual case) costs one storage read, not two
-        Bucket memory off = Bucket({count: 0, hash: bytes32(0)});
-        if (_deferred[cycleId][participant].count != 0) off = _deferred[cycleId][participant];
+        Bucket memory off = Bucket(0, bytes32(0));
+        if (s.deferred[participant].count != 0) off = s.deferred[participant];
         netted = up.count - off.count;
         return (netted, keccak256(abi.encode(setHash, participant, up.count, up.hash, off.count, off.hash)));
     }
@@ -522,9 +529,10 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     }
 
     /// @dev The caller holds CCP and is (an operator of) the cycle's CCP.
-    function _checkCycleCcp(bytes32 cycleId) private view returns (Cycle storage c) {
+    function _checkCycleCcp(bytes32 cycleId) private view returns (CycleState storage s) {
         _checkRole(Roles.CCP);
-        c = _cycles[cycleId];
+        s = _cycles[cycleId];
+        Cycle storage c = s.info;
         // an unknown cycle is refused by the caller's status check
         if (c.status != CycleStatus.None && registry.memberOf(msg.sender) != c.ccp) {
             revert SettlementNotCycleCcp(cycleId, msg.sender, c.ccp);
@@ -543,14 +551,14 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         }
     }
 
-    function _move(bytes32 cycleId, Leg calldata l, address from, address to, uint256 amount) private {
+    function _move(CycleState storage s, Leg calldata l, address from, address to, uint256 amount) private {
         if (l.kind == AssetKind.Security) _security.agentTransfer(from, to, l.asset, amount);
-        else IDepositToken(_cycleCash[cycleId][bytes32(l.asset)]).agentTransfer(from, to, amount);
+        else IDepositToken(s.cash[bytes32(l.asset)]).agentTransfer(from, to, amount);
     }
 
-    function _checkOpen(bytes32 cycleId) private view returns (Cycle storage c) {
-        c = _cycles[cycleId];
-        if (c.status != CycleStatus.Open) revert SettlementCycleNotOpen(cycleId, c.status);
+    function _checkOpen(bytes32 cycleId) private view returns (CycleState storage s) {
+        s = _cycles[cycleId];
+        if (s.info.status != CycleStatus.Open) revert SettlementCycleNotOpen(cycleId, s.info.status);
     }
 
     function _checkBatch(uint256 n) private pure {

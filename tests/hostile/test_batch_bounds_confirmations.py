@@ -137,7 +137,12 @@ BOUNDS = {
         _anchored,
     ),
     "verifyRecord proof length": Bound(
-        64, _proof, r"AnchorProofTooLong: 65, 64", lambda w: None, _refused_quietly, view=True
+        64,
+        _proof,
+        r"ConfirmationAnchorProofTooLong: 65, 64",
+        lambda w: None,
+        _refused_quietly,
+        view=True,
     ),
 }
 

@@ -50,7 +50,7 @@ BOUNDS = {
         _applied,
     ),
     "ReportAnchor.verifyRecord proof length": Bound(
-        64, _proof, r"AnchorProofTooLong: 65, 64", lambda w: None, _not_proven, view=True
+        64, _proof, r"ReportAnchorProofTooLong: 65, 64", lambda w: None, _not_proven, view=True
     ),
 }
 

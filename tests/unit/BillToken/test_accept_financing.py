@@ -23,7 +23,7 @@ def quoted(make_bill, transfer, bill_cast):
 def test_acceptFinancing__zero_agreement_hash__reverts_unchanged(bills, bill_cast, quoted, accept):
     held, fin = quoted
     before = snapshot(bills, [held, fin], [bill_cast.tier2a.address])
-    with brownie.reverts("BillZeroHash: "):
+    with brownie.reverts("BillZeroHash: agreementHash"):
         bill_cast.tier2a.accept_financing(fin, ZERO32, bill_cast.factor.address, 800, accept=accept)
     assert snapshot(bills, [held, fin], [bill_cast.tier2a.address]) == before
     assert bills.node(fin)["state"] == NodeState.QUOTED

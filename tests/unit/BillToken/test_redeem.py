@@ -155,7 +155,7 @@ def test_redeem__batch_ref_used__reverts_and_pays_nothing_twice(
 
 def test_redeem__zero_batch_ref__reverts(bills, bill_cast, split, matured):
     _, child = split
-    with brownie.reverts(revert_pattern=r"BillZeroHash.*"):
+    with brownie.reverts(revert_pattern=r"BillZeroHash: batchRef"):
         bills.redeem(
             b"\0" * 32,
             [child],

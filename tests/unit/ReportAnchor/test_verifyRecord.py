@@ -48,5 +48,5 @@ def test_verifyRecord__unknown_anchor__false(report_anchor, regulator_cn):
 
 
 def test_verifyRecord__proof_too_long__reverts(report_anchor, regulator_cn):
-    with brownie.reverts("AnchorProofTooLong: 65, 64"):
+    with brownie.reverts("ReportAnchorProofTooLong: 65, 64"):
         report_anchor.verifyRecord(regulator_cn.address, 1, 1, b"\1" * 32, [b"\2" * 32] * 65)

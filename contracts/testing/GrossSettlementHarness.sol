@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {IConsortiumRegistry} from "../../../interfaces/IConsortiumRegistry.sol";
-import {IDepositToken} from "../../../interfaces/IDepositToken.sol";
-import {ISecurityToken} from "../../../interfaces/ISecurityToken.sol";
-import {ConsortiumManaged} from "../../consortium/ConsortiumManaged.sol";
-import {Roles} from "../../consortium/Roles.sol";
+import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
+import {IDepositToken} from "../../interfaces/IDepositToken.sol";
+import {ISecurityToken} from "../../interfaces/ISecurityToken.sol";
+import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
+import {Roles} from "../consortium/Roles.sol";
 
 /// @title GrossSettlementHarness
 /// @notice Benchmark only: settles executions one by one (gross DvP, two transfers per execution) so its
