@@ -9,10 +9,18 @@ Entry kinds:
 - member()        any active member (the registry refuses strangers and suspended members); with
                   missing_role_error, also a member that is not the right party (e.g. not the
                   operator's owner) is tried;
+- refused(error)   nobody may call it this way: every caller (stranger, suspended member, a member
+                  holding every role) gets `error` (disabled transfers, agent-only moves);
 - open(reason)    callable by anyone by design (say why); the test only checks it is listed.
 
-A rule with not_party_error is also called by a member holding every role that is not the one
-member the contract names (the token's issuer, its CSD), expecting that error.
+Every role() and member() rule is called by a stranger, an applicant not yet audited and a
+suspended member holding every role (RegistryNotActiveMember). A rule with missing_role_error is
+also called by a member holding every role but the allowed ones, and (role() rules) by an operator
+of that member. A rule with not_party_error is also called by a member holding every role that is
+not the one party the contract names (the token's issuer, its CSD, the regulator's reporter with a
+channel to it), expecting that error.
+
+The unit folders keep only the "allowed caller succeeds" cases; refusals by caller live here.
 """
 
 from __future__ import annotations
@@ -48,6 +56,10 @@ def open_(reason: str) -> Rule:
     return Rule("open", reason=reason)
 
 
+def refused(error: str, reason: str) -> Rule:
+    return Rule("refused", reason=reason, missing_role_error=error)
+
+
 MATRIX: dict[str, dict[str, Rule]] = {
     "ConsortiumRegistry": {
         "applyForMembership": open_(
@@ -74,8 +86,9 @@ MATRIX: dict[str, dict[str, Rule]] = {
     "ReportAnchor": {
         # REPORTER or PERMISSION_MANAGER; a member with neither is told it lacks PERMISSION_MANAGER
         "setRules": role("REPORTER", "PERMISSION_MANAGER"),
-        # REPORTER with an open channel to the regulator (the channel is tried in tests/unit/ReportAnchor)
-        "anchor": role("REPORTER"),
+        # REPORTER with an open channel to the regulator (issue 17 item 14): a REPORTER without
+        # one is refused
+        "anchor": role("REPORTER", not_party_error=r"RegistryChannelNotOpen:.*"),
     },
     "ConfirmationAnchor": {
         "submitRegistration": role("SALES_BANK"),
@@ -128,13 +141,11 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "expireRequest": member(),
         "confirmPayment": member(),
         "withdrawPayment": member(),
-        "safeTransferFrom": open_(
-            "always reverts BillDirectTransferDisabled: bills move only by "
-            "request → review → audit (tests/unit/BillToken)"
+        "safeTransferFrom": refused(
+            r"BillDirectTransferDisabled:.*",
+            "bills move only by request → review → audit (tests/unit/BillToken)",
         ),
-        "safeBatchTransferFrom": open_(
-            "always reverts BillDirectTransferDisabled (as safeTransferFrom)"
-        ),
+        "safeBatchTransferFrom": refused(r"BillDirectTransferDisabled:.*", "as safeTransferFrom"),
         "setApprovalForAll": open_("an approval moves nothing: direct transfers are disabled"),
     },
     "SecurityToken": {
@@ -143,7 +154,9 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "issue": role("CSD", not_party_error=r"SecurityNotCsd:.*"),
         "redeem": role("CSD", not_party_error=r"SecurityNotCsd:.*"),
         "setSettlementAgent": role("PERMISSION_MANAGER"),
-        "agentTransfer": open_("gated by the agent list, not by role: SecurityNotSettlementAgent"),
+        "agentTransfer": refused(
+            r"SecurityNotSettlementAgent:.*", "gated by the agent list (contracts), not by role"
+        ),
         "safeTransferFrom": open_(
             "the holder's operator approval is the gate; both holders are "
             "member-checked in _update (tests/unit/SecurityToken)"
@@ -184,7 +197,9 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "issue": role("CASH_ISSUER", not_party_error=r"DepositNotIssuer:.*"),
         "redeem": role("CASH_ISSUER", not_party_error=r"DepositNotIssuer:.*"),
         "setSettlementAgent": role("PERMISSION_MANAGER"),
-        "agentTransfer": open_("gated by the agent list, not by role: DepositNotSettlementAgent"),
+        "agentTransfer": refused(
+            r"DepositNotSettlementAgent:.*", "gated by the agent list (contracts), not by role"
+        ),
         "transfer": member(missing_role_error=r"ERC20InsufficientBalance:.*"),
         "transferFrom": open_(
             "the holder's allowance is the gate: business contracts (Reconciliation, "

@@ -4,9 +4,11 @@ import brownie
 import pytest
 
 from consortium.deploy import deploy_all
+from consortium.domain.hashing import doc_hash
 from consortium.domain.roles import ROLE_NAMES, ROLES
 from consortium.roles.membership import Institution
 
+from .abi import state_changing
 from .matrix import MATRIX
 
 ZERO32 = b"\x00" * 31 + b"\x01"
@@ -34,7 +36,8 @@ def _grant_all(registry, admin, who, roles):
 
 @pytest.fixture(scope="module")
 def callers(suite, registry_admin, manager, regulator_cn, accounts, stranger):
-    """stranger, a suspended member holding every role, and a factory for 'every role but these'."""
+    """stranger, an applicant not yet audited, a suspended member holding every role, and factories
+    for 'a member holding every role but these' and an operator acting for that member."""
     registry = suite.registry
     pm = manager.__class__(manager.name, registry_admin, registry, "CN")
     # regulator on the suite's own registry
@@ -44,9 +47,19 @@ def callers(suite, registry_admin, manager, regulator_cn, accounts, stranger):
     pm.admit(suspended, ["BROKER"], reg.address)
     _grant_all(registry, registry_admin, suspended.address, ROLE_NAMES)
     pm.suspend(suspended.address, "matrix")
+    applicant = accounts.add()
+    registry_admin.transfer(applicant, 10**20, silent=True)
+    registry.applyForMembership(
+        doc_hash("applicant"),
+        b"CN".ljust(32, b"\0"),
+        reg.address,
+        [ROLES["BROKER"]],
+        doc_hash("dossier"),
+        {"from": applicant},
+    )
     # one member per distinct allowed-role set, holding every other role; made here, in the module
     # fixture, because per-test isolation would roll back a member made inside a test
-    made = {}
+    made, operators = {}, {}
     role_sets = sorted({tuple(sorted(r.roles)) for fns in MATRIX.values() for r in fns.values()})
     for i, key in enumerate(role_sets):
         inst = Institution(f"all-but {key}", accounts.add(), registry, "CN")
@@ -55,14 +68,16 @@ def callers(suite, registry_admin, manager, regulator_cn, accounts, stranger):
         pm.admit(inst, others[:1], reg.address)
         _grant_all(registry, registry_admin, inst.address, others)
         made[key] = inst.account
-
-    def all_but(roles: tuple[str, ...]):
-        return made[tuple(sorted(roles))]
+        operators[key] = accounts.add()
+        registry_admin.transfer(operators[key], 10**20, silent=True)
+        inst.add_operator(operators[key].address)
 
     return {
         "stranger": stranger,
+        "applicant": applicant,
         "suspended": suspended.account,
-        "all_but": all_but,
+        "all_but": lambda roles: made[tuple(sorted(roles))],
+        "operator_of_all_but": lambda roles: operators[tuple(sorted(roles))],
         "member": reg.address,
     }
 
@@ -94,24 +109,37 @@ def _args(fn_abi, member):
     return [build(i) for i in fn_abi["inputs"]]
 
 
-def _state_changing(contract):
-    return {
-        x["name"]: x
-        for x in contract.abi
-        if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")
-    }
+def _whos(rule):
+    """The callers a rule refuses (see matrix.py)."""
+    if rule.kind == "open":
+        return ()
+    if rule.kind == "refused":
+        return ("stranger", "applicant", "suspended", "every_role")
+    whos = ("stranger", "applicant", "suspended")
+    if rule.missing_role_error:
+        whos += ("wrong_role",) + (("wrong_role_operator",) if rule.kind == "role" else ())
+    return whos + (("not_party",) if rule.not_party_error else ())
 
 
 def _cases():
     for cname, fns in MATRIX.items():
         for fname, rule in fns.items():
-            if rule.kind != "open":
-                whos = ("stranger", "suspended") + (
-                    ("wrong_role",) if rule.missing_role_error else ()
-                )
-                whos += ("not_party",) if rule.not_party_error else ()
-                for who in whos:
-                    yield pytest.param(cname, fname, who, id=f"{cname}.{fname}-{who}")
+            for who in _whos(rule):
+                yield pytest.param(cname, fname, who, id=f"{cname}.{fname}-{who}")
+
+
+def _caller(callers, rule, who):
+    """(account, expected revert pattern) for one refused caller of `rule`."""
+    if rule.kind == "refused":
+        account = callers["all_but"](()) if who == "every_role" else callers[who]
+        return account, rule.missing_role_error
+    if who == "wrong_role":
+        return callers["all_but"](rule.roles), rule.missing_role_error
+    if who == "wrong_role_operator":  # acts for a member without the role
+        return callers["operator_of_all_but"](rule.roles), rule.missing_role_error
+    if who == "not_party":  # holds every role, but is not the member the contract names
+        return callers["all_but"](()), rule.not_party_error
+    return callers[who], r"RegistryNotActiveMember:.*"
 
 
 @pytest.mark.parametrize("cname,fname,who", list(_cases()))
@@ -120,19 +148,11 @@ def test_matrix__wrong_caller__reverts_with_named_error(contracts, callers, cnam
         pytest.skip(f"{cname} is not deployed by deploy_all")
     contract = contracts[cname]
     rule = MATRIX[cname][fname]
-    fn_abi = _state_changing(contract)[fname]
+    fn_abi = state_changing(contract.abi)[fname]
     args = _args(fn_abi, callers["member"])
     for i, v in rule.args.items():
         args[i] = v(callers) if callable(v) else v
-    if who == "wrong_role":
-        account = callers["all_but"](rule.roles)
-        pattern = rule.missing_role_error
-    elif who == "not_party":  # holds every role, but is not the member the contract names
-        account = callers["all_but"](())
-        pattern = rule.not_party_error
-    else:
-        account = callers[who]
-        pattern = r"RegistryNotActiveMember:.*"
+    account, pattern = _caller(callers, rule, who)
     overloads = getattr(contract, fname)
     with brownie.reverts(revert_pattern=pattern):
         overloads(*args, {"from": account})
@@ -142,7 +162,7 @@ def test_matrix__covers_every_state_changing_function(contracts):
     missing = []
     for cname, contract in contracts.items():
         listed = MATRIX.get(cname, {})
-        for fname in _state_changing(contract):
+        for fname in state_changing(contract.abi):
             if fname not in listed:
                 missing.append(f"{cname}.{fname}")
     assert not missing, f"add access rules to tests/access/matrix.py for: {missing}"
@@ -154,6 +174,6 @@ def test_matrix__lists_no_function_that_does_not_exist(contracts):
         for c, fns in MATRIX.items()
         if c in contracts
         for f in fns
-        if f not in _state_changing(contracts[c])
+        if f not in state_changing(contracts[c].abi)
     ]
     assert not stale, stale

@@ -11,12 +11,3 @@ def snapshot(bills, node_ids, holders):
         "nodes": {n: tuple(bills.node(n)) for n in node_ids},
         "bills": {b: tuple(bills.bill(b)) for b in bill_ids},
     }
-
-
-def state_changing(contract):
-    """Names of the contract's functions that are neither view nor pure (for permission tables)."""
-    return {
-        x["name"]
-        for x in contract.abi
-        if x["type"] == "function" and x["stateMutability"] not in ("view", "pure")
-    }

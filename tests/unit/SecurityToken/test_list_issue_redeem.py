@@ -1,5 +1,6 @@
-"""Permission table of SecurityToken: CSD-only and governance-only functions, the settlement agent,
-member-only holders, the custody reference as idempotency key."""
+"""SecurityToken: the CSD lists, issues and redeems (events, the custody reference as idempotency
+key, input checks); holders must be active members. Refusals by caller (CSD-only, governance-only,
+agent-only, not the token's CSD) live in tests/access/matrix.py."""
 
 import brownie
 import pytest
@@ -7,61 +8,15 @@ import pytest
 from consortium.domain.hashing import code32, doc_hash
 
 H = doc_hash("x")
-CSD_ONLY = {
-    "listSecurity": lambda f: (99, code32("NEW")),
-    "issue": lambda f: (f["broker"], 1, 10, H),
-    "redeem": lambda f: (f["broker"], 1, 10, H),
-}
-# the permission manager appoints settlement agents, the CSD does not
-GOVERNANCE_ONLY = {"setSettlementAgent": lambda f: (f["broker"], True)}
-HOLDER_FUNCTIONS = {"safeTransferFrom", "safeBatchTransferFrom", "setApprovalForAll"}
-CALLERS = ["ccp", "cash", "broker", "settle_auditor", "suspended", "stranger"]
 
 
 @pytest.fixture(scope="module")
-def who(settle_cast, suspended, settle_auditor, stranger):
+def who(settle_cast):
     settle_cast.csd.issue(settle_cast.participants[0].address, 1, 100, "custody deposit 1")
     return {
-        "accounts": {
-            "csd": settle_cast.csd.account,
-            "ccp": settle_cast.ccp.account,
-            "cash": settle_cast.cash.account,
-            "broker": settle_cast.participants[0].account,
-            "settle_auditor": settle_auditor.account,
-            "suspended": suspended.account,
-            "stranger": stranger,
-        },
+        "accounts": {"broker": settle_cast.participants[0].account},
         "broker": settle_cast.participants[0].address,
     }
-
-
-@pytest.mark.parametrize("fn", sorted(CSD_ONLY))
-@pytest.mark.parametrize("caller", CALLERS)
-def test_csd_only__wrong_caller__reverts(security_token, who, fn, caller):
-    error = (
-        "RegistryNotActiveMember" if caller in ("suspended", "stranger") else "RegistryMissingRole"
-    )
-    with brownie.reverts(revert_pattern=rf"{error}:.*"):
-        getattr(security_token, fn)(*CSD_ONLY[fn](who), {"from": who["accounts"][caller]})
-
-
-@pytest.mark.parametrize("fn", sorted(GOVERNANCE_ONLY))
-@pytest.mark.parametrize("caller", CALLERS + ["csd"])
-def test_governance_only__wrong_caller__reverts(security_token, who, fn, caller):
-    error = (
-        "RegistryNotActiveMember" if caller in ("suspended", "stranger") else "RegistryMissingRole"
-    )
-    with brownie.reverts(revert_pattern=rf"{error}:.*"):
-        getattr(security_token, fn)(*GOVERNANCE_ONLY[fn](who), {"from": who["accounts"][caller]})
-    assert not security_token.isSettlementAgent(who["broker"])
-
-
-@pytest.mark.parametrize("caller", CALLERS)
-def test_agent_transfer__not_agent__reverts(security_token, who, caller):
-    with brownie.reverts(revert_pattern=r"SecurityNotSettlementAgent:.*"):
-        security_token.agentTransfer(
-            who["broker"], who["broker"], 1, 1, {"from": who["accounts"][caller]}
-        )
 
 
 def test_transfer__to_stranger__reverts_and_balances_unchanged(security_token, who, stranger):
@@ -71,15 +26,6 @@ def test_transfer__to_stranger__reverts_and_balances_unchanged(security_token, w
         )
     assert security_token.balanceOf(who["broker"], 1) == 100
     assert security_token.balanceOf(stranger, 1) == 0
-
-
-def test_table__covers_every_state_changing_function(security_token):
-    changing = {
-        x["name"]
-        for x in security_token.abi
-        if x["type"] == "function" and x["stateMutability"] != "view"
-    }
-    assert changing == set(CSD_ONLY) | set(GOVERNANCE_ONLY) | HOLDER_FUNCTIONS | {"agentTransfer"}
 
 
 def test_list_issue_redeem__happy_path_events(security_token, settle_cast, who):
