@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from consortium.domain import days
 from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.bills import BillAuditor, BillClient, BillFactor, CashIssuer, deploy
 from consortium.roles.membership import Institution, PermissionManager
-
-DAY = 86_400
 
 
 def _admit(
@@ -78,7 +77,7 @@ def bench_bills(proj: Any, accounts: Any) -> dict[str, int | float]:
     )
 
     out: dict[str, int | float] = {"erc1155_transfer_gas": plain_tx.gas_used}
-    maturity = _clock().time() + 90 * DAY
+    maturity = _clock().time() + days.days(90)
 
     bill_id, t_req = core.request_issue(tier1.address, 1_000_000, maturity, "po + invoice")
     t_rev = tier1.review(bill_id, True, "goods received")

@@ -13,7 +13,8 @@ from enum import IntEnum
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
-SECONDS_PER_DAY = 86_400
+from consortium.domain.days import SECONDS_PER_DAY, days_to_maturity
+
 MAX_RATE_BPS = 10_000
 DISCOUNT_DENOMINATOR = 3_650_000  # 10,000 bps × 365 days
 MAX_LINEAGE_DEPTH = 32
@@ -81,11 +82,6 @@ class BillStatus(IntEnum):
     OVERDUE = 3
     SETTLED = 4
     CANCELLED = 5
-
-
-def days_to_maturity(maturity: int, now: int) -> int:
-    """Whole days left, rounded down: floor((maturity − now) / 86,400); 0 once matured."""
-    return max(0, maturity - now) // SECONDS_PER_DAY
 
 
 def discount(amount: int, rate_bps: int, days: int) -> int:

@@ -11,7 +11,7 @@ chain's, so the chain's rows are dropped and indexing starts again from the depl
 changed set of watched sources (a line's events added to the rules) also re-indexes from the
 deployment block, so new rules apply to the whole history.
 
-Business day: `days.day_of(timestamp)`, the UTC day of the block timestamp.
+Business day: `domain.days.day_of(timestamp)`, the UTC day of the block timestamp.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from web3._utils.events import get_event_data
 
-from consortium.reporting.days import day_of
+from consortium.domain.days import day_of
 
 DEFAULT_CHUNK = 500
 

@@ -60,11 +60,6 @@ def _b(s: str | bytes) -> bytes:
     return bytes(s) if isinstance(s, (bytes, bytearray)) else bytes.fromhex(s.removeprefix("0x"))
 
 
-def day_of(timestamp: int) -> int:
-    """UTC day number of a unix timestamp (the `day` of Reconciliation.sol)."""
-    return int(timestamp) // 86_400
-
-
 def deploy(
     proj: Any,
     registry: Any,

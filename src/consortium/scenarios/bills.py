@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from consortium.domain import days
 from consortium.domain.bills import BillStatus, proceeds
 from consortium.outbox import close_phase
 from consortium.roles.bills import (
@@ -29,7 +30,6 @@ from consortium.roles.bills import (
 )
 from consortium.scenarios import DayContext, LineResult
 
-DAY = 86_400
 LOCAL_CHAINS = ("development", "ganache-local")
 
 
@@ -88,7 +88,7 @@ def run_day(ctx: DayContext) -> LineResult:
         issuer.fund(factor.address, 10**13, "factor: cash for bill financing")
 
     now = int(_clock().web3().eth.get_block("latest").timestamp)
-    maturity = now + maturity_days * DAY
+    maturity = now + days.days(maturity_days)
     plans = []  # one per bill: who takes part, and the amounts and rate drawn for it
     for _ in range(n_bills):
         core, tier1, t2a, t2b = ctx.rng.sample(clients, 4)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from consortium.domain import eip712, merkle, qualification
+from consortium.domain import days, eip712, merkle, qualification
 from consortium.domain.hashing import doc_hash
 from consortium.domain.reconciliation import BILATERAL, CAUSES
 from consortium.roles import confirmations as line
@@ -125,7 +125,7 @@ def run_day(ctx: DayContext) -> LineResult:
     pipe.wait()
     bank.collect_registration_results()
     now = _chain_time()
-    period = now // 86_400  # the order period is the business day
+    period = days.day_of(now)  # the order period is the business day
     pids = list(products)
     orders = []
     for n in range(ctx.size.get("orders", 24)):
@@ -164,14 +164,18 @@ def run_day(ctx: DayContext) -> LineResult:
 
     # ---------------------------------------------------------------- B. reconciliation
     recon = ctx.suite["Reconciliation"]
-    day = now // 86_400 - (1 if now % 86_400 >= int(recon.reconcileOffset()) else 2)
+    day = days.day_of(now) - (
+        1 if days.seconds_into_day(now) >= int(recon.reconcileOffset()) else 2
+    )
     n_pay = ctx.size.get("payments", 60)
     base = rng.randrange(1, 1 << 40)
     pay = pd.DataFrame(
         {
             "id": np.arange(base, base + n_pay, dtype=np.int64),
             "amount": [rng.randint(100, 1_000_000) for _ in range(n_pay)],
-            "paid_at": [day * 86_400 + rng.randrange(86_400) for _ in range(n_pay)],
+            "paid_at": [
+                days.day_bounds(day)[0] + rng.randrange(days.SECONDS_PER_DAY) for _ in range(n_pay)
+            ],
         }
     )
     client.record_day(fc_i.address, rec_i.address, day, pay, batch=max(1, n_pay // 2))
