@@ -14,6 +14,7 @@ from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
 from consortium.domain.days import SECONDS_PER_DAY, days_to_maturity
+from consortium.domain.encoding import b32
 
 MAX_RATE_BPS = 10_000
 DISCOUNT_DENOMINATOR = 3_650_000  # 10,000 bps × 365 days
@@ -110,19 +111,12 @@ def proceeds(amount: int, rate_bps: int, maturity: int, now: int) -> int:
     return amount - d
 
 
-def _b32(value: bytes | str) -> bytes:
-    raw = bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
-    if len(raw) != 32:
-        raise ValueError(f"expected 32 bytes, got {len(raw)}")
-    return raw
-
-
 def chain_evidence(prev: bytes | str, step: int, actor: str, doc: bytes | str, ok: bool) -> bytes:
     """Next evidence digest: keccak256(abi.encode(prev, step, actor, hash, ok)), as BillToken._chain."""
     return keccak(
         encode(
             ["bytes32", "uint8", "address", "bytes32", "bool"],
-            [_b32(prev), int(step), to_checksum_address(actor), _b32(doc), bool(ok)],
+            [b32(prev), int(step), to_checksum_address(actor), b32(doc), bool(ok)],
         )
     )
 
