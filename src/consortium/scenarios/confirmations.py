@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -80,7 +81,16 @@ def run_day(ctx: DayContext) -> LineResult:
     """The day; each phase's independent transactions go out through the line's pipe together."""
     result = LineResult("confirmations")
     pipe = ctx.tx_pipe()
-    rng = ctx.rng
+    cast = _cast(ctx, pipe)
+    a = _confirmations(ctx, pipe, cast)
+    b = _reconciliation(ctx, pipe, cast, a.now)
+    result.record(*pipe.collected)
+    _report(result, cast, a, b)
+    return result
+
+
+def _cast(ctx: DayContext, pipe: Any) -> SimpleNamespace:
+    """The line's members, channels and participants (operator keys registered one by one)."""
     m = ctx.members
     sales, issuers = m.one("SALES_BANK"), m.with_role("PRODUCT_ISSUER")
     bank_i, fc_i, rec_i = m.one("BANK"), m.one("FINANCE_COMPANY"), m.one("RECONCILER")
@@ -103,8 +113,25 @@ def run_day(ctx: DayContext) -> LineResult:
         mk(line.FinanceCompany, fc_i),
         mk(line.Reconciler, rec_i),
     )
+    return SimpleNamespace(
+        sales=sales,
+        issuers=issuers,
+        bank_i=bank_i,
+        fc_i=fc_i,
+        rec_i=rec_i,
+        bank=bank,
+        iss=iss,
+        client=client,
+        fc=fc,
+        rec=rec,
+    )
 
-    # ---------------------------------------------------------------- A. confirmations
+
+def _confirmations(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> SimpleNamespace:
+    """A. confirmations: products agreed, customers registered, orders screened, confirmed,
+    anchored per issuer, and proved off and on chain."""
+    rng, sales, issuers = ctx.rng, cast.sales, cast.issuers
+    bank, iss = cast.bank, cast.iss
     products = {}
     for k, i in enumerate(issuers):
         pid = doc_hash(f"WM product of {i.name}")
@@ -161,8 +188,24 @@ def run_day(ctx: DayContext) -> LineResult:
         )
         for q in sample
     )
+    return SimpleNamespace(
+        now=now,
+        orders=orders,
+        accepted=accepted,
+        rejected=rejected,
+        packets=packets,
+        confirmed=confirmed,
+        roots=roots,
+        provable=provable,
+        on_chain=on_chain,
+    )
 
-    # ---------------------------------------------------------------- B. reconciliation
+
+def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) -> SimpleNamespace:
+    """B. reconciliation: a day's payments recorded by both sides, breaks planted, reconciled,
+    recorded on chain, funded and settled."""
+    rng, bank_i, fc_i, rec_i = ctx.rng, c.bank_i, c.fc_i, c.rec_i
+    client, fc, rec = c.client, c.fc, c.rec
     recon = ctx.suite["Reconciliation"]
     day = days.day_of(now) - (
         1 if days.seconds_into_day(now) >= int(recon.reconcileOffset()) else 2
@@ -216,10 +259,25 @@ def run_day(ctx: DayContext) -> LineResult:
     pipe.wait()
     paid = int(token.balanceOf(bank_i.address)) - before
     d = recon.getDay(recon.dayKey(bank_i.address, fc_i.address, day))
+    return SimpleNamespace(
+        day=day,
+        pay=pay,
+        n_pay=n_pay,
+        day_result=day_result,
+        client_results=client_results,
+        paid=paid,
+        d=d,
+    )
 
-    result.record(*pipe.collected)
+
+def _report(result: LineResult, c: SimpleNamespace, a: SimpleNamespace, b: SimpleNamespace) -> None:
+    """The day's counts, metrics and checks."""
+    orders, rejected, packets, accepted = a.orders, a.rejected, a.packets, a.accepted
+    confirmed, roots, provable, on_chain = a.confirmed, a.roots, a.provable, a.on_chain
+    day, pay, n_pay, day_result = b.day, b.pay, b.n_pay, b.day_result
+    client_results, paid, d, fc = b.client_results, b.paid, b.d, c.fc
     anchored = sum(len(v) for v in confirmed.values())
-    anchor_gas = sum(int(t.gas_used) for t in bank.receipts if "PacketAnchored" in t.events)
+    anchor_gas = sum(int(t.gas_used) for t in c.bank.receipts if "PacketAnchored" in t.events)
     result.counts.update(
         {
             "orders": len(orders),
@@ -259,7 +317,6 @@ def run_day(ctx: DayContext) -> LineResult:
             and fc.store.get("reconciliation", str(day)) is not None,
         }
     )
-    return result
 
 
 def _flat(proof: tuple[bytes, tuple, list[bytes]]) -> tuple[Any, ...]:
