@@ -82,8 +82,8 @@ def run_day(ctx: DayContext) -> LineResult:
     result = LineResult("confirmations")
     pipe = ctx.tx_pipe()
     cast = _cast(ctx, pipe)
-    a = _confirmations(ctx, pipe, cast)
-    b = _reconciliation(ctx, pipe, cast, a.now)
+    now, a = _confirmations(ctx, pipe, cast)
+    b = _reconciliation(ctx, pipe, cast, now)
     result.record(*pipe.collected)
     _report(result, cast, a, b)
     return result
@@ -127,7 +127,7 @@ def _cast(ctx: DayContext, pipe: Any) -> SimpleNamespace:
     )
 
 
-def _confirmations(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> SimpleNamespace:
+def _confirmations(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> tuple[int, tuple]:
     """A. confirmations: products agreed, customers registered, orders screened, confirmed,
     anchored per issuer, and proved off and on chain."""
     rng, sales, issuers = ctx.rng, cast.sales, cast.issuers
@@ -188,20 +188,10 @@ def _confirmations(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> SimpleN
         )
         for q in sample
     )
-    return SimpleNamespace(
-        now=now,
-        orders=orders,
-        accepted=accepted,
-        rejected=rejected,
-        packets=packets,
-        confirmed=confirmed,
-        roots=roots,
-        provable=provable,
-        on_chain=on_chain,
-    )
+    return now, (orders, accepted, rejected, packets, confirmed, roots, provable, on_chain)
 
 
-def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) -> SimpleNamespace:
+def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) -> tuple:
     """B. reconciliation: a day's payments recorded by both sides, breaks planted, reconciled,
     recorded on chain, funded and settled."""
     rng, bank_i, fc_i, rec_i = ctx.rng, c.bank_i, c.fc_i, c.rec_i
@@ -259,23 +249,15 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
     pipe.wait()
     paid = int(token.balanceOf(bank_i.address)) - before
     d = recon.getDay(recon.dayKey(bank_i.address, fc_i.address, day))
-    return SimpleNamespace(
-        day=day,
-        pay=pay,
-        n_pay=n_pay,
-        day_result=day_result,
-        client_results=client_results,
-        paid=paid,
-        d=d,
-    )
+    return day, pay, n_pay, day_result, client_results, paid, d
 
 
-def _report(result: LineResult, c: SimpleNamespace, a: SimpleNamespace, b: SimpleNamespace) -> None:
-    """The day's counts, metrics and checks."""
-    orders, rejected, packets, accepted = a.orders, a.rejected, a.packets, a.accepted
-    confirmed, roots, provable, on_chain = a.confirmed, a.roots, a.provable, a.on_chain
-    day, pay, n_pay, day_result = b.day, b.pay, b.n_pay, b.day_result
-    client_results, paid, d, fc = b.client_results, b.paid, b.d, c.fc
+def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
+    """The day's counts, metrics and checks, from what `_confirmations` (a) and
+    `_reconciliation` (b) returned."""
+    orders, accepted, rejected, packets, confirmed, roots, provable, on_chain = a
+    day, pay, n_pay, day_result, client_results, paid, d = b
+    fc = c.fc
     anchored = sum(len(v) for v in confirmed.values())
     anchor_gas = sum(int(t.gas_used) for t in c.bank.receipts if "PacketAnchored" in t.events)
     result.counts.update(
