@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from consortium.inputs import CommandError
 
@@ -214,24 +215,21 @@ def cmd_coverage_summary(args: argparse.Namespace) -> int:
     return summarise(args.path, args.build, args.missing)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="consortium", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def with_network(p, rpc: bool = False):
+def _with_network(p: Any, rpc: bool = False) -> Any:
+    p.add_argument("--network", default="development", help="brownie network id (default: anvil)")
+    if rpc:
         p.add_argument(
-            "--network", default="development", help="brownie network id (default: anvil)"
+            "--rpc",
+            metavar="URL",
+            help="the node to talk to (deploy, report, verify, besu-export: default "
+            "the lasting local chain if it runs; demo, bench: a fresh chain)",
         )
-        if rpc:
-            p.add_argument(
-                "--rpc",
-                metavar="URL",
-                help="the node to talk to (deploy, report, verify, besu-export: default "
-                "the lasting local chain if it runs; demo, bench: a fresh chain)",
-            )
-        return p
+    return p
 
-    dep = with_network(sub.add_parser("deploy", help="deploy the suite and record it"), rpc=True)
+
+def _add_setup_commands(sub: Any) -> None:
+    """deploy, keys, chain."""
+    dep = _with_network(sub.add_parser("deploy", help="deploy the suite and record it"), rpc=True)
     dep.set_defaults(func=cmd_deploy)
     keys = sub.add_parser("keys", help="an institution's key in an encrypted (V3, scrypt) keystore")
     keys.add_argument("action", choices=("new", "import", "address"))
@@ -266,7 +264,11 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of its state and record (default .chain/ or " "$CONSORTIUM_CHAIN_HOME)",
     )
     ch.set_defaults(func=cmd_chain)
-    demo = with_network(
+
+
+def _add_day_commands(sub: Any) -> None:
+    """demo, bench."""
+    demo = _with_network(
         sub.add_parser("demo", help="run one consortium business day end to end"), rpc=True
     )
     demo.add_argument("--config", default="config/consortium.yaml")
@@ -303,11 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         help="attach to the local chain listening on this port instead of launching one",
     )
     demo.set_defaults(func=cmd_demo)
-    bench = with_network(sub.add_parser("bench", help="gas and throughput benchmark"), rpc=True)
+    bench = _with_network(sub.add_parser("bench", help="gas and throughput benchmark"), rpc=True)
     bench.add_argument("--out", default="bench")
     bench.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
     bench.set_defaults(func=cmd_bench)
-    besu = with_network(
+
+
+def _add_besu_commands(sub: Any) -> None:
+    """besu-export, besu-genesis."""
+    besu = _with_network(
         sub.add_parser("besu-export", help="export Besu allowlists from the registry"), rpc=True
     )
     besu.add_argument("--out", default="config/besu/permissions_config.toml")
@@ -333,7 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--fund", nargs="*", default=[], metavar="ADDRESS")
     gen.add_argument("--out", default="config/besu/genesis.json")
     gen.set_defaults(func=cmd_besu_genesis)
-    rep = with_network(
+
+
+def _add_report_commands(sub: Any) -> None:
+    """report, verify, coverage-summary."""
+    rep = _with_network(
         sub.add_parser("report", help="build, anchor and write regulators' reports for a day"),
         rpc=True,
     )
@@ -350,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         help="account index holding REPORTER, with a channel to each regulator (anchors the roots)",
     )
     rep.set_defaults(func=cmd_report)
-    ver = with_network(
+    ver = _with_network(
         sub.add_parser("verify", help="verify a report.json against the on-chain root"), rpc=True
     )
     ver.add_argument("path")
@@ -360,6 +370,13 @@ def main(argv: list[str] | None = None) -> int:
     cov.add_argument("--build", help="build folder the report was measured on (default build/)")
     cov.add_argument("--missing", action="store_true", help="list each branch outcome never taken")
     cov.set_defaults(func=cmd_coverage_summary)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="consortium", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_setup_commands, _add_day_commands, _add_besu_commands, _add_report_commands):
+        add(sub)
 
     args = parser.parse_args(argv)
     try:

@@ -22,6 +22,7 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -89,45 +90,12 @@ def run_day(
         results = [LineResult(**r) for r in day["results"]]
         seconds["resume"] = time.perf_counter() - t0
     else:
-        suite = deploy_all(
-            founder, cfg.founder, cfg.founder_jurisdiction, issuers=token_issuers(cfg, seed)
+        suite, members, manager, day = _fresh_day(
+            accounts, cfg, (cfg_path, size, seed, lines), out, seconds
         )
-        seconds["deploy"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        with _progress() as bar:
-            task = bar.add_task(
-                "admit institutions", total=len(cfg.institutions) + len(cfg.channels)
-            )
-            members, manager = bootstrap_consortium(
-                suite, cfg, founder, accounts, seed, progress=lambda _x: bar.advance(task)
-            )
-        seconds["bootstrap"] = time.perf_counter() - t0
         results = []
-        # the institutions' stores and mailboxes belong to this run's freshly deployed suite
-        shutil.rmtree(out / "work", ignore_errors=True)
-        day = {
-            "config": str(cfg_path),
-            "size": size,
-            "seed": seed,
-            "lines": list(lines),
-            "suite": suite.addresses(),
-            "block": suite.block,
-            "first_day": _chain_day(),
-            "started": None,
-            "results": [],
-        }
     t_lines = time.perf_counter()
-    contexts = {
-        line: DayContext(
-            suite=suite,
-            members=members,
-            manager=manager,
-            rng=random.Random(f"{seed}:{line}"),
-            size=sizes.get(line, {}),
-            workdir=out / "work" / line,
-        )
-        for line in LINES
-    }
+    contexts = _contexts(suite, members, manager, seed, sizes, out)
     if resume:
         _resume_agents(day, contexts, console)
     done = {r.line for r in results}
@@ -141,21 +109,7 @@ def run_day(
                 raise
             console.print(f"[yellow]{line}: no scenario in this build, skipped[/yellow]")
             continue
-        ctx = contexts[line]
-        ctx.workdir.mkdir(parents=True, exist_ok=True)
-        day["started"] = line
-        _save(record_path, day)
-        t0 = time.perf_counter()
-        console.print(f"[bold]{line}[/bold] day …")
-        result = module.run_day(ctx)
-        result.metrics.setdefault("seconds", round(time.perf_counter() - t0, 2))
-        pipe = ctx.pipe
-        if (
-            pipe is not None
-            and pipe.first_sent_at is not None
-            and pipe.last_collected_at is not None
-        ):
-            result.window = (pipe.first_sent_at, pipe.last_collected_at)
+        result = _run_line(line, module, contexts[line], day, record_path, console)
         results.append(result)
         day["results"].append(asdict(result))
         day["started"] = None
@@ -173,6 +127,74 @@ def run_day(
     reports = write_and_verify_reports(suite, members, seed, out, console, days)
     seconds["reports"] = time.perf_counter() - t0
     return results, reports
+
+
+def _fresh_day(
+    accounts, cfg: Any, given: tuple, out: Path, seconds: dict[str, float]
+) -> tuple[Any, Any, Any, dict]:
+    """A new day: the suite deployed, the consortium admitted, the day's record started."""
+    cfg_path, size, seed, lines = given
+    founder = accounts[0]
+    t0 = time.perf_counter()
+    suite = deploy_all(
+        founder, cfg.founder, cfg.founder_jurisdiction, issuers=token_issuers(cfg, seed)
+    )
+    seconds["deploy"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("admit institutions", total=len(cfg.institutions) + len(cfg.channels))
+        members, manager = bootstrap_consortium(
+            suite, cfg, founder, accounts, seed, progress=lambda _x: bar.advance(task)
+        )
+    seconds["bootstrap"] = time.perf_counter() - t0
+    # the institutions' stores and mailboxes belong to this run's freshly deployed suite
+    shutil.rmtree(out / "work", ignore_errors=True)
+    day = {
+        "config": str(cfg_path),
+        "size": size,
+        "seed": seed,
+        "lines": list(lines),
+        "suite": suite.addresses(),
+        "block": suite.block,
+        "first_day": _chain_day(),
+        "started": None,
+        "results": [],
+    }
+    return suite, members, manager, day
+
+
+def _contexts(
+    suite: Any, members: Any, manager: Any, seed: int, sizes: dict, out: Path
+) -> dict[str, DayContext]:
+    """Each line's context: the suite, the members, its own seeded generator, sizes and folder."""
+    return {
+        line: DayContext(
+            suite=suite,
+            members=members,
+            manager=manager,
+            rng=random.Random(f"{seed}:{line}"),
+            size=sizes.get(line, {}),
+            workdir=out / "work" / line,
+        )
+        for line in LINES
+    }
+
+
+def _run_line(
+    line: str, module: Any, ctx: DayContext, day: dict, record_path: Path, console: Console
+) -> LineResult:
+    """One line's day, recorded as started before and timed (its business window) after."""
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    day["started"] = line
+    _save(record_path, day)
+    t0 = time.perf_counter()
+    console.print(f"[bold]{line}[/bold] day …")
+    result = module.run_day(ctx)
+    result.metrics.setdefault("seconds", round(time.perf_counter() - t0, 2))
+    pipe = ctx.pipe
+    if pipe is not None and pipe.first_sent_at is not None and pipe.last_collected_at is not None:
+        result.window = (pipe.first_sent_at, pipe.last_collected_at)
+    return result
 
 
 def _resume_agents(day: dict, contexts: dict[str, DayContext], console: Console) -> None:

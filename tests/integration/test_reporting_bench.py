@@ -1,7 +1,7 @@
 """bench_reporting runs on a fresh registry and returns named gas figures."""
 
 from consortium import chain as _chain
-from consortium.bench_reporting import bench_reporting
+from consortium.bench.reporting import bench_reporting
 
 
 def test_bench_reporting__fresh_registry__gas_figures(accounts, capsys):

@@ -204,3 +204,31 @@ def test_reporting_init__only_re_exports_what_it_lists():
     assert set(exported) == set(reporting._EXPORTS)
     assert graph["consortium.reporting"] == set()  # nothing loaded at import: names come lazily
     assert not [i for i in found if i.importer == "consortium.reporting" and i.deferred]
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions(root: Path, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """Every function (or method) under `root` longer than `limit` lines, decorators aside."""
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > limit:
+                    out.append(
+                        f"{path.relative_to(root)}:{node.lineno} {node.name} ({lines} lines)"
+                    )
+    return out
+
+
+def test_long_functions__hand_made_module__is_found(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    (tmp_path / "m.py").write_text(f"def short():\n    pass\n\n\ndef long():\n{body}\n")
+    assert long_functions(tmp_path) == [f"m.py:5 long ({MAX_FUNCTION_LINES + 1} lines)"]
+
+
+def test_src__no_function_over_80_lines():
+    found = long_functions(SRC)
+    assert not found, "split along its natural steps: " + "; ".join(found)

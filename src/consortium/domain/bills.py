@@ -13,7 +13,9 @@ from enum import IntEnum
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
-SECONDS_PER_DAY = 86_400
+from consortium.domain.days import SECONDS_PER_DAY, days_to_maturity
+from consortium.domain.encoding import b32
+
 MAX_RATE_BPS = 10_000
 DISCOUNT_DENOMINATOR = 3_650_000  # 10,000 bps × 365 days
 MAX_LINEAGE_DEPTH = 32
@@ -83,11 +85,6 @@ class BillStatus(IntEnum):
     CANCELLED = 5
 
 
-def days_to_maturity(maturity: int, now: int) -> int:
-    """Whole days left, rounded down: floor((maturity − now) / 86,400); 0 once matured."""
-    return max(0, maturity - now) // SECONDS_PER_DAY
-
-
 def discount(amount: int, rate_bps: int, days: int) -> int:
     """Factor's discount in minor units: floor(amount × rateBps × days / 3,650,000).
 
@@ -114,19 +111,12 @@ def proceeds(amount: int, rate_bps: int, maturity: int, now: int) -> int:
     return amount - d
 
 
-def _b32(value: bytes | str) -> bytes:
-    raw = bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
-    if len(raw) != 32:
-        raise ValueError(f"expected 32 bytes, got {len(raw)}")
-    return raw
-
-
 def chain_evidence(prev: bytes | str, step: int, actor: str, doc: bytes | str, ok: bool) -> bytes:
     """Next evidence digest: keccak256(abi.encode(prev, step, actor, hash, ok)), as BillToken._chain."""
     return keccak(
         encode(
             ["bytes32", "uint8", "address", "bytes32", "bool"],
-            [_b32(prev), int(step), to_checksum_address(actor), _b32(doc), bool(ok)],
+            [b32(prev), int(step), to_checksum_address(actor), b32(doc), bool(ok)],
         )
     )
 

@@ -16,6 +16,8 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
+from consortium.domain.encoding import b32
+
 DOMAIN_NAME = "ConsortiumConfirmations"
 DOMAIN_VERSION = "1"
 
@@ -102,14 +104,6 @@ class Domain:
         }
 
 
-def _b32(v: bytes | str) -> bytes:
-    if isinstance(v, str):
-        v = bytes.fromhex(v.removeprefix("0x"))
-    if len(v) != 32:
-        raise ValueError(f"expected 32 bytes, got {len(v)}")
-    return bytes(v)
-
-
 class _Typed:
     """Shared behaviour of the EIP-712 structs: field values, struct hash, ABI tuple, JSON."""
 
@@ -172,7 +166,7 @@ def _struct_hash(typehash: bytes, fields: list[tuple[str, str]], values: list[An
     return keccak(
         encode(
             ["bytes32"] + [t for _, t in fields],
-            [typehash] + [_b32(v) if t == "bytes32" else v for (_, t), v in zip(fields, values)],
+            [typehash] + [b32(v) if t == "bytes32" else v for (_, t), v in zip(fields, values)],
         )
     )
 
@@ -182,7 +176,7 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_jsonable(d: dict[str, Any], fields: list[tuple[str, str]]) -> dict[str, Any]:
-    return {n: (_b32(d[n]) if t == "bytes32" else d[n]) for n, t in fields}
+    return {n: (b32(d[n]) if t == "bytes32" else d[n]) for n, t in fields}
 
 
 def digest(domain: Domain, struct_hash: bytes) -> bytes:

@@ -1,5 +1,8 @@
 """Merkle trees in OpenZeppelin's standard format (sorted pairs, double-hashed leaves).
 
+The one home of every leaf encoding the contracts prove against (`*_TYPES` below) and of the
+report's record hash (canonical JSON, `record_hash`) and leaf (`report_leaf`).
+
 Trees are built with `merkle-zeppelin` (roots and proofs match `@openzeppelin/merkle-tree`); proofs are
 checked here with the same rule as OpenZeppelin's `MerkleProof.verify`, so a record is provable by itself
 off chain exactly as `ConfirmationAnchor.verifyRecord(bank, root, ...)` proves it on chain.
@@ -7,6 +10,7 @@ off chain exactly as `ConfirmationAnchor.verifyRecord(bank, root, ...)` proves i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +19,19 @@ from eth_abi import encode
 from eth_utils import keccak
 from merkle_zeppelin import MerkleTree
 
+from consortium.domain.encoding import b32
+
 # leaf of an anchored confirmation record: (period, recordId, counterparty, dataHash); the period
 # (business day) in the leaf makes a record provable only under roots anchored for its own day
 RECORD_TYPES: tuple[str, ...] = ("uint32", "bytes32", "address", "bytes32")
+# leaf of a bilateral payment detail: (recordId, amount, bank, financeCompany, paidAt)
+BILATERAL_TYPES: tuple[str, ...] = ("bytes32", "uint256", "address", "address", "uint64")
+# leaf of a reconciliation break: (day, recordId, cause, side, presented, corrected)
+BREAK_TYPES: tuple[str, ...] = ("uint32", "bytes32", "uint8", "uint8", "uint128", "uint128")
+# leaf of a report record (ReportAnchor.leafOf): (regulator, day, rulesHash, recordHash)
+REPORT_TYPES: tuple[str, ...] = ("address", "uint32", "bytes32", "bytes32")
+# report record fields left out of its hash (the hash itself, its proof, the opened disclosures)
+NOT_HASHED = ("recordHash", "proof", "opened")
 
 
 class ProofInvalid(ValueError):
@@ -38,11 +52,11 @@ def hash_pair(a: bytes, b: bytes) -> bytes:
     return keccak(a + b) if a < b else keccak(b + a)
 
 
-def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
-    """The root a proof leads to from `leaf` (OpenZeppelin `MerkleProof.processProof`)."""
+def process_proof(leaf: bytes, proof: Sequence[bytes | str]) -> bytes:
+    """The root a proof (bytes32 or hex siblings) leads to from `leaf` (`MerkleProof.processProof`)."""
     node = leaf
     for sibling in proof:
-        node = hash_pair(node, bytes(sibling))
+        node = hash_pair(node, b32(sibling))
     return node
 
 
@@ -133,3 +147,37 @@ def root_of_leaves(leaves: Sequence[bytes]) -> bytes:
         tree.append(hash_pair(tree[i], tree[i + 1]))
         i += 2
     return tree[-1]
+
+
+# ------------------------------------------------------------------ report records
+def canonical_json(record: dict) -> bytes:
+    """UTF-8 JSON of a report record without NOT_HASHED fields: keys sorted, no whitespace."""
+    body = {k: v for k, v in record.items() if k not in NOT_HASHED}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(record: dict) -> bytes:
+    """keccak256 of the record's canonical JSON."""
+    return keccak(canonical_json(record))
+
+
+def report_leaf(regulator: str, day: int, rules_hash: str | bytes, rec_hash: str | bytes) -> tuple:
+    """The leaf value of a report record (regulator, day, rulesHash, recordHash), REPORT_TYPES."""
+    return (
+        regulator.lower() if isinstance(regulator, str) else regulator,
+        int(day),
+        b32(rules_hash),
+        b32(rec_hash),
+    )
+
+
+def report_leaf_hash(
+    regulator: str, day: int, rules_hash: str | bytes, rec_hash: str | bytes
+) -> bytes:
+    """The standard-format leaf of a report record, as ReportAnchor.leafOf computes it."""
+    return leaf_hash(report_leaf(regulator, day, rules_hash, rec_hash), REPORT_TYPES)
+
+
+def report_tree(leaves: list[tuple]) -> MerkleTree | None:
+    """OpenZeppelin standard tree of report leaf values; None for an empty report (root zero)."""
+    return MerkleTree(leaves, list(REPORT_TYPES)) if leaves else None

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from consortium.domain.merkle import RecordTree
+from consortium.domain.merkle import BREAK_TYPES, RecordTree
 
 MISSING, AMOUNT_MISMATCH, DUPLICATE, UNKNOWN_ID, COMMITMENT_MISMATCH = 1, 2, 3, 4, 5
 CAUSES = {
@@ -35,7 +35,6 @@ CAUSES = {
 BILATERAL, DEBIT, CREDIT = 0, 1, 2
 SIDES = {BILATERAL: "bilateral", DEBIT: "debit (finance company)", CREDIT: "credit (bank)"}
 BREAK_COLUMNS = ["id", "cause", "side", "presented", "corrected"]
-BREAK_TYPES: tuple[str, ...] = ("uint32", "bytes32", "uint8", "uint8", "uint128", "uint128")
 
 
 class UnresolvedCommitment(ValueError):

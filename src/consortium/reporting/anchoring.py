@@ -10,9 +10,9 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import event_abi_to_log_topic
 
+from consortium.domain.encoding import hexstr
 from consortium.outbox import Booking, Kind, Outbox, OutboxConflict, Recorded, key_of
 from consortium.reporting.days import day_bounds
-from consortium.reporting.directory import as_hex
 from consortium.reporting.errors import ReportingError
 from consortium.reporting.rules import ReportingRules
 from consortium.store import Store
@@ -41,10 +41,10 @@ def rules_status(rules: ReportingRules, anchor: Any, day: int) -> RulesStatus:
     mine = rules.rules_hash_hex
     current = history[-1] if history else None
     st = RulesStatus(
-        None, as_hex(current[0]) if current else None, int(current[1]) if current else None
+        None, hexstr(current[0]) if current else None, int(current[1]) if current else None
     )
     for h in history:
-        if as_hex(h[0]) == mine:
+        if hexstr(h[0]) == mine:
             st.registered_version = int(h[1])
     if st.registered_version is None:
         in_force = (
@@ -100,10 +100,10 @@ def anchor_outbox(anchor: Any, reporter: Any, store: Store | None = None) -> Out
         if int(anchor.latestVersion(regulator, day)) < version:
             return None
         onchain = anchor.getAnchor(regulator, day, version)
-        if as_hex(onchain[0]) != as_hex(root):
+        if hexstr(onchain[0]) != hexstr(root):
             raise OutboxConflict(
                 f"version {version} of {regulator} day {day} was anchored with root "
-                f"{as_hex(onchain[0])}, not {as_hex(root)}: another reporter anchored it; "
+                f"{hexstr(onchain[0])}, not {hexstr(root)}: another reporter anchored it; "
                 "build again"
             )
         return Recorded(int(onchain[5]), {"version": version})
@@ -193,4 +193,4 @@ def _anchor_tx(anchor: Any, report: dict, version: int, block: int) -> str | Non
     logs = w3.eth.get_logs(
         {"address": str(anchor.address), "fromBlock": block, "toBlock": block, "topics": topics}
     )
-    return as_hex(logs[0]["transactionHash"]) if logs else None
+    return hexstr(logs[0]["transactionHash"]) if logs else None

@@ -21,6 +21,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from consortium.domain.encoding import hexstr
 from consortium.domain.roles import role_name
 from consortium.reporting.anchoring import RulesStatus
 from consortium.reporting.days import day_bounds, day_date
@@ -28,7 +29,6 @@ from consortium.reporting.directory import (
     PartyInfo,
     RegistryDirectory,
     as_code,
-    as_hex,
     pseudonym,
 )
 from consortium.reporting.envelope import Envelope, EnvelopeError, KeyDirectory, open_envelope, seal
@@ -47,9 +47,9 @@ def _format(value: Any, spec: FieldSpec) -> Any:
     if spec.fmt == "code":
         return as_code(value)
     if spec.fmt == "role":
-        return role_name(as_hex(value))
+        return role_name(hexstr(value))
     if spec.fmt == "hex":
-        return as_hex(value) if not isinstance(value, int) else hex(value)
+        return hexstr(value) if not isinstance(value, int) else hex(value)
     if spec.fmt == "int":
         return int(value)
     if spec.fmt == "text":
@@ -107,7 +107,7 @@ def _party_value(value: Any, regulator: PartyInfo, ctx: RecordContext) -> str:
     """A bytes32 that may hold an address (bytes32(uint160(a))): the institution as the regulator
     may see it (clear if supervised, else its pseudonym); 'ALL' for zero; other values in hex
     (e.g. a beneficial owner's commitment, already a pseudonym)."""
-    h = as_hex(value) if not isinstance(value, int) else f"0x{value:064x}"
+    h = hexstr(value) if not isinstance(value, int) else f"0x{value:064x}"
     raw = bytes.fromhex(h[2:].rjust(64, "0"))
     if not any(raw):
         return "ALL"
@@ -169,7 +169,7 @@ def make_record(
                 _party_value(raw, regulator, ctx) if f.fmt == "party" else _format(raw, f)
             )
             continue
-        value = ctx.disclosures.get(as_hex(raw)) if f.disclosed else _format(raw, f)
+        value = ctx.disclosures.get(hexstr(raw)) if f.disclosed else _format(raw, f)
         if value is None:
             sealed[f.name] = {"status": "undisclosed"}
             continue

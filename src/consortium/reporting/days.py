@@ -1,8 +1,7 @@
-"""The business day of reports: the UTC day of the block timestamp.
+"""The business day of reports: the rule lives in `consortium.domain.days`.
 
-`day = timestamp // 86400`, the number of days since 1970-01-01; the one home of that rule in
-reporting (the indexer's `day` column, the report's `dayStart`/`dayEnd` and `date`, the demo's
-labels and the default day of `consortium report` all come from here).
+This module re-exports it for reporting, turns a bad day into a `ReportingError`, and reads the
+day of the chain's latest block (the default day of `consortium report`).
 """
 
 from __future__ import annotations
@@ -10,15 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from consortium.domain import days as _days
+from consortium.domain.days import SECONDS_PER_DAY, day_bounds, day_date, day_of
 from consortium.reporting.errors import ReportingError
 
-SECONDS_PER_DAY = 86400
-EPOCH = dt.date(1970, 1, 1)
-
-
-def day_of(timestamp: int) -> int:
-    """UTC business day of a block timestamp: days since 1970-01-01."""
-    return int(timestamp) // SECONDS_PER_DAY
+__all__ = ["SECONDS_PER_DAY", "day_bounds", "day_date", "day_of", "latest_day", "parse_day"]
 
 
 def latest_day(w3: Any) -> int:
@@ -27,28 +22,8 @@ def latest_day(w3: Any) -> int:
 
 
 def parse_day(day: int | str | dt.date) -> int:
-    """A UTC business day as days since 1970-01-01, from an int, a date or 'YYYY-MM-DD'."""
-    if isinstance(day, bool):
-        raise ReportingError(f"day {day!r}: give a date 'YYYY-MM-DD' or a day number")
-    if isinstance(day, int):
-        return day
-    if isinstance(day, dt.datetime):
-        day = day.date()
-    if isinstance(day, dt.date):
-        return (day - EPOCH).days
+    """`domain.days.parse_day`, raising `ReportingError` (a ValueError) on a bad day."""
     try:
-        return (dt.date.fromisoformat(str(day)) - EPOCH).days
-    except ValueError:
-        raise ReportingError(
-            f"day {day!r}: give a date 'YYYY-MM-DD' (UTC) or a day number"
-        ) from None
-
-
-def day_date(day: int) -> str:
-    """The ISO date 'YYYY-MM-DD' of a business day number."""
-    return (EPOCH + dt.timedelta(days=int(day))).isoformat()
-
-
-def day_bounds(day: int) -> tuple[int, int]:
-    """The first and the last second (timestamps, inclusive) of a business day."""
-    return day * SECONDS_PER_DAY, (day + 1) * SECONDS_PER_DAY - 1
+        return _days.parse_day(day)
+    except ValueError as e:
+        raise ReportingError(str(e)) from None

@@ -11,23 +11,16 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
+from consortium.domain.encoding import hexstr
 from consortium.domain.roles import ROLES, role_name
 from consortium.reporting.errors import ReportingError
 
 REGULATOR_ROLE = "0x" + ROLES["REGULATOR"].hex()
 
 
-def as_hex(value: Any) -> str:
-    """Lower-case 0x-hex of bytes, or of a hex string with or without its 0x."""
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    s = str(value)
-    return s.lower() if s.startswith("0x") else "0x" + s.lower()
-
-
 def as_code(value: Any) -> str:
     """The text of a right-zero-padded bytes32 code (a jurisdiction: 'CN')."""
-    raw = bytes.fromhex(as_hex(value)[2:])
+    raw = bytes.fromhex(hexstr(value)[2:])
     return raw.rstrip(b"\0").decode("utf-8", "replace")
 
 
@@ -58,7 +51,7 @@ class RegistryDirectory:
             m = self.registry.getMember(to_checksum_address(address))
             status, jurisdiction, regulator = int(m[0]), as_code(m[2]), str(m[3])
             roles = frozenset(
-                role_name(as_hex(r)) for r in self.registry.rolesOf(to_checksum_address(address))
+                role_name(hexstr(r)) for r in self.registry.rolesOf(to_checksum_address(address))
             )
             if int(regulator, 16) == 0:
                 regulator = address if "REGULATOR" in roles else ""

@@ -11,7 +11,7 @@ chain's, so the chain's rows are dropped and indexing starts again from the depl
 changed set of watched sources (a line's events added to the rules) also re-indexes from the
 deployment block, so new rules apply to the whole history.
 
-Business day: `days.day_of(timestamp)`, the UTC day of the block timestamp.
+Business day: `domain.days.day_of(timestamp)`, the UTC day of the block timestamp.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from web3._utils.events import get_event_data
 
-from consortium.reporting.days import day_of
+from consortium.domain.days import day_of
+from consortium.domain.encoding import hexstr
 
 DEFAULT_CHUNK = 500
 
@@ -114,10 +115,6 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-def _hex(value: Any) -> str:
-    return value.hex() if isinstance(value, str) else "0x" + bytes(value).hex().removeprefix("0x")
-
-
 class Indexer:
     """Indexes `sources` from `deployment_block` into the database at `db_url`.
 
@@ -160,7 +157,7 @@ class Indexer:
             return dict(row._mapping) if row else None
 
     def _block_hash(self, number: int) -> str:
-        return _hex(self.w3.eth.get_block(number)["hash"])
+        return hexstr(self.w3.eth.get_block(number)["hash"])
 
     def check_chain(self) -> str | None:
         """Why the indexed history is no longer this chain's (None when it still is)."""
@@ -263,8 +260,8 @@ class Indexer:
                     {
                         "chain_id": self.chain_id,
                         "block_number": n,
-                        "block_hash": _hex(log["blockHash"]),
-                        "tx_hash": _hex(log["transactionHash"]),
+                        "block_hash": hexstr(log["blockHash"]),
+                        "tx_hash": hexstr(log["transactionHash"]),
                         "log_index": int(log["logIndex"]),
                         "timestamp": ts,
                         "day": day_of(ts),

@@ -17,68 +17,50 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode
-from eth_utils import keccak
-from merkle_zeppelin import MerkleTree
-
+from consortium.domain.encoding import b32, hexstr
+from consortium.domain.merkle import (
+    NOT_HASHED,
+    REPORT_TYPES,
+    canonical_json,
+    process_proof,
+    record_hash,
+    report_leaf,
+    report_leaf_hash,
+    report_tree,
+)
 from consortium.inputs import CommandError, InputFileError
 
-LEAF_ENCODING = ["address", "uint32", "bytes32", "bytes32"]
-NOT_HASHED = ("recordHash", "proof", "opened")
+LEAF_ENCODING = list(REPORT_TYPES)
 ZERO32 = "0x" + "00" * 32
 
+# the report's leaf rules live in domain/merkle.py; these names are reporting's view of them
+leaf_value = report_leaf
+leaf_hash = report_leaf_hash
+build_tree = report_tree
 
-def _b32(value: str | bytes) -> bytes:
-    raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
-    if len(raw) != 32:
-        raise ValueError(f"expected 32 bytes, got {len(raw)}")
-    return raw
-
-
-def canonical_json(record: dict) -> bytes:
-    body = {k: v for k, v in record.items() if k not in NOT_HASHED}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def record_hash(record: dict) -> bytes:
-    """keccak256 of the record's canonical JSON."""
-    return keccak(canonical_json(record))
-
-
-def leaf_value(regulator: str, day: int, rules_hash: str | bytes, rec_hash: str | bytes) -> tuple:
-    """The abi-encoded leaf value (regulator, day, rulesHash, recordHash)."""
-    return (
-        regulator.lower() if isinstance(regulator, str) else regulator,
-        int(day),
-        _b32(rules_hash),
-        _b32(rec_hash),
-    )
-
-
-def leaf_hash(regulator: str, day: int, rules_hash: str | bytes, rec_hash: str | bytes) -> bytes:
-    """The standard-format leaf, as ReportAnchor.leafOf computes it."""
-    return keccak(
-        keccak(encode(LEAF_ENCODING, list(leaf_value(regulator, day, rules_hash, rec_hash))))
-    )
-
-
-def build_tree(leaves: list[tuple]) -> MerkleTree | None:
-    """OpenZeppelin standard tree of the leaf values; None for an empty report (root zero)."""
-    return MerkleTree(leaves, LEAF_ENCODING) if leaves else None
-
-
-def process_proof(leaf: bytes, proof: Iterable[str | bytes]) -> bytes:
-    """The root a proof leads to (sorted-pair hashing, as MerkleProof.processProof)."""
-    node = leaf
-    for sibling in proof:
-        s = _b32(sibling)
-        node = keccak(min(node, s) + max(node, s))
-    return node
+__all__ = [
+    "LEAF_ENCODING",
+    "NOT_HASHED",
+    "ZERO32",
+    "RecordCheck",
+    "ReportFileError",
+    "Verification",
+    "anchor_address",
+    "build_tree",
+    "canonical_json",
+    "check_report_shape",
+    "leaf_hash",
+    "leaf_value",
+    "load_report",
+    "process_proof",
+    "record_hash",
+    "verify_record",
+    "verify_report",
+]
 
 
 # ------------------------------------------------------------------ the report file
@@ -246,14 +228,7 @@ def _onchain_anchor(
     except Exception:  # noqa: BLE001 - AnchorNotFound (revert) or node error: not anchored here
         return None
     root, rules_hash, count = a[0], a[1], a[2]
-    return _hexstr(root), _hexstr(rules_hash), int(count)
-
-
-def _hexstr(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    s = str(value)
-    return s if s.startswith("0x") else "0x" + s
+    return hexstr(root), hexstr(rules_hash), int(count)
 
 
 def verify_record(
@@ -285,7 +260,7 @@ def verify_record(
     if "recordHash" in record and record["recordHash"].lower() != "0x" + rh.hex():
         return RecordCheck(rid, False, "content does not match its recordHash (altered)")
     proof = record.get("proof", [])
-    if process_proof(leaf_hash(regulator, day, chain_rules, rh), proof) != _b32(root):
+    if process_proof(leaf_hash(regulator, day, chain_rules, rh), proof) != b32(root):
         return RecordCheck(
             rid,
             False,
@@ -293,7 +268,7 @@ def verify_record(
             "regulator's, day's or version's record)",
         )
     if onchain_view and not anchor_contract.verifyRecord(
-        regulator, day, version, rh, [_b32(p) for p in proof]
+        regulator, day, version, rh, [b32(p) for p in proof]
     ):
         return RecordCheck(rid, False, "ReportAnchor.verifyRecord refused the record")
     return RecordCheck(rid, True)

@@ -29,6 +29,7 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from consortium.domain.allocation import INITIAL_UNIT_PRICE, check_ratios
+from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.outbox import Outbox, OutboxConflict, Submission, key_of, recorded
 from consortium.roles.membership import Institution
@@ -38,11 +39,6 @@ MAX_BATCH = 256  # AnnuityLedger.MAX_BATCH
 MAX_ALLOCATION_BATCH = 50  # AnnuityLedger.MAX_ALLOCATION_BATCH
 RECEIVE = "AnnuityLedger.receiveContributions"
 POST = "AnnuityLedger.postContributions"
-
-
-def _b32(value: Any) -> bytes:
-    """bytes32 from an event or call value (hex string or bytes)."""
-    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
 
 
 def _chunks(seq: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -78,8 +74,8 @@ class ContributionBatch:
         ref, accounts, amounts = sub.args
         return cls(
             int(sub.value["batchId"]),
-            _b32(ref),
-            tuple(_b32(a) for a in accounts),
+            b32(ref),
+            tuple(b32(a) for a in accounts),
             tuple(int(x) for x in amounts),
         )
 
@@ -102,12 +98,12 @@ class IssuedInstruction:
     def from_event(cls, ev: Mapping[str, Any]) -> IssuedInstruction:
         return cls(
             instruction_id=int(ev["instructionId"]),
-            account_id=_b32(ev["account"]),
+            account_id=b32(ev["account"]),
             kind=int(ev["kind"]),
-            plan_code=_b32(ev["planCode"]),
+            plan_code=b32(ev["planCode"]),
             plan_version=int(ev["planVersion"]),
             amount=int(ev["amount"]),
-            items=tuple(_b32(i) for i in ev["items"]),
+            items=tuple(b32(i) for i in ev["items"]),
             legs=tuple(int(x) for x in ev["legs"]),
             sell_out=int(ev["sellOutMask"]),
         )
@@ -135,7 +131,7 @@ def skipped_in(tx: Any) -> list[tuple[bytes, str]]:
     if "AllocationSkipped" not in tx.events:
         return []
     return [
-        (_b32(ev["account"]), SKIP_REASONS[int(ev["reason"])])
+        (b32(ev["account"]), SKIP_REASONS[int(ev["reason"])])
         for ev in tx.events["AllocationSkipped"]
     ]
 
@@ -257,14 +253,14 @@ class AnnuityServicePlatform(_Sender):
             contributed=int(contributed),
             total_return=int(total_return),
             holdings=tuple(
-                Holding(_b32(i), int(u), int(v)) for i, u, v in zip(items, units, values)
+                Holding(b32(i), int(u), int(v)) for i, u, v in zip(items, units, values)
             ),
         )
 
 
 def contribution_hash(accounts: Sequence[Any], amounts: Sequence[int]) -> bytes:
     """keccak256(abi.encode(accounts, amounts)): a batch's contentHash as AnnuityLedger keeps it."""
-    return keccak(encode(["bytes32[]", "uint256[]"], [[_b32(a) for a in accounts], list(amounts)]))
+    return keccak(encode(["bytes32[]", "uint256[]"], [[b32(a) for a in accounts], list(amounts)]))
 
 
 @dataclass
@@ -297,7 +293,7 @@ class TrusteePlatform(_Sender):
         batch_id, block = self.ledger.batchOfRef(args[0])
         found = recorded(block, batchId=int(batch_id))
         if found is not None:
-            content = _b32(self.ledger.getContributionBatch(batch_id)["contentHash"])
+            content = b32(self.ledger.getContributionBatch(batch_id)["contentHash"])
             if content != contribution_hash(args[1], args[2]):
                 raise OutboxConflict(
                     f"payroll reference {args[0]} is batch {batch_id} on chain, with other contributions"

@@ -28,7 +28,9 @@ from eth_account import Account
 from consortium.channels import DirectoryMailbox, Endpoint, Transport
 from consortium.domain import eip712, merkle, qualification
 from consortium.domain.eip712 import Confirmation, Domain, Request
+from consortium.domain.encoding import from_hex, hexstr
 from consortium.domain.hashing import commit, doc_hash, new_salt
+from consortium.domain.merkle import BILATERAL_TYPES
 from consortium.domain.reconciliation import (
     DayResult,
     reconcile,
@@ -40,8 +42,6 @@ from consortium.roles.membership import Institution
 from consortium.store import Store
 
 ZERO32 = b"\0" * 32
-# leaf of a bilateral payment detail: (recordId, amount, bank, financeCompany, paidAt)
-BILATERAL_TYPES: tuple[str, ...] = ("bytes32", "uint256", "address", "address", "uint64")
 MAX_PACKET = 1_000  # records per anchored packet root (keeps proofs short and trees cheap to build)
 MAX_BILATERAL_BATCH = 10_000
 BREAKS_PER_CALL = 100  # Reconciliation.MAX_BREAKS_PER_CALL
@@ -50,19 +50,6 @@ COMMIT = "Reconciliation.commitBilateral"
 BREAKS = "Reconciliation.recordBreaks"
 SETTLE_DAY = "Reconciliation.settleDay"
 ZERO_ADDRESS = "0x" + "00" * 20
-
-
-def _h(b: bytes) -> str:
-    return "0x" + bytes(b).hex()
-
-
-def _b(s: str | bytes) -> bytes:
-    return bytes(s) if isinstance(s, (bytes, bytearray)) else bytes.fromhex(s.removeprefix("0x"))
-
-
-def day_of(timestamp: int) -> int:
-    """UTC day number of a unix timestamp (the `day` of Reconciliation.sol)."""
-    return int(timestamp) // 86_400
 
 
 def deploy(
@@ -215,7 +202,7 @@ class SalesBank(Participant):
             or int(count) != int(args[3])
         ):
             raise OutboxConflict(
-                f"root {_h(_b(args[2]))} is anchored by {by} "
+                f"root {hexstr(from_hex(args[2]))} is anchored by {by} "
                 f"for period {period} ({count} records), not by {self.address} for period {args[1]} "
                 f"({args[3]} records): the packet is not anchored as sent; rebuild it"
             )
@@ -235,17 +222,17 @@ class SalesBank(Participant):
             issuer,
             "registration",
             {
-                "registration_id": _h(reg_id),
+                "registration_id": hexstr(reg_id),
                 "profile": profile,
-                "salt": _h(salt),
-                "investor": _h(investor.commitment),
+                "salt": hexstr(salt),
+                "investor": hexstr(investor.commitment),
             },
         )
         self.investors[investor.commitment] = investor
         self.store.put(
             "registration",
-            _h(reg_id),
-            {"issuer": issuer, "investor": _h(investor.commitment), "status": "pending"},
+            hexstr(reg_id),
+            {"issuer": issuer, "investor": hexstr(investor.commitment), "status": "pending"},
         )
         return reg_id
 
@@ -257,7 +244,7 @@ class SalesBank(Participant):
             rec["status"] = "accepted" if m.body["accepted"] else "rejected"
             self.store.put("registration", m.body["registration_id"], rec)
             if m.body["accepted"]:
-                inv = self.investors[_b(rec["investor"])]
+                inv = self.investors[from_hex(rec["investor"])]
                 self.investors[inv.commitment] = qualification.Investor(
                     inv.commitment,
                     inv.age,
@@ -271,7 +258,8 @@ class SalesBank(Participant):
     def agreed_hashes(self) -> dict[bytes, bytes]:
         """The terms hash on chain for every product the bank has rules for."""
         return {
-            p: _b(str(self.inst.registry.getTerms(r.terms_id)[2])) for p, r in self.rules.items()
+            p: from_hex(str(self.inst.registry.getTerms(r.terms_id)[2]))
+            for p, r in self.rules.items()
         }
 
     def screen(
@@ -286,7 +274,7 @@ class SalesBank(Participant):
         )
         for r in rejected:
             self.store.put(
-                "rejection", _h(r.request_id), {"codes": list(r.codes), "reason": r.reason}
+                "rejection", hexstr(r.request_id), {"codes": list(r.codes), "reason": r.reason}
             )
         return [by_id[i] for i in ok_ids], rejected
 
@@ -314,7 +302,7 @@ class SalesBank(Participant):
                 issuer, "packet", {"period": period, "requests": [q.to_json() for q in reqs]}
             )
             for q in reqs:
-                self.store.put("request", _h(q.requestId), q.to_json())
+                self.store.put("request", hexstr(q.requestId), q.to_json())
             self.store.mark(step, m.msg_id)
             sent[issuer] = m.msg_id
         return sent
@@ -332,8 +320,8 @@ class SalesBank(Participant):
         for m in self.endpoint.receive(["confirmations"]):
             for item in m.body["confirmations"]:
                 c = Confirmation.from_json(item["confirmation"])
-                sig = _b(item["signature"])
-                req = Request.from_json(self.store.get("request", _h(c.requestId)))
+                sig = from_hex(item["signature"])
+                req = Request.from_json(self.store.get("request", hexstr(c.requestId)))
                 if c.issuer.lower() != m.sender.lower() or req.issuer.lower() != c.issuer.lower():
                     raise eip712.ConfirmationSignerMismatch(
                         f"confirmation of 0x{c.requestId.hex()} from {m.sender} names issuer {c.issuer}"
@@ -345,11 +333,11 @@ class SalesBank(Participant):
                 data_hash = eip712.second_transaction_hash(req, c, sig)
                 self.store.put(
                     "second",
-                    _h(c.requestId),
+                    hexstr(c.requestId),
                     {
                         "issuer": req.issuer,
-                        "data_hash": _h(data_hash),
-                        "signature": _h(sig),
+                        "data_hash": hexstr(data_hash),
+                        "signature": hexstr(sig),
                         "confirmation": c.to_json(),
                     },
                 )
@@ -385,11 +373,11 @@ class SalesBank(Participant):
         for rec in tree.records:
             self.store.put(
                 "proof",
-                _h(rec[1]),
+                hexstr(rec[1]),
                 {
-                    "root": _h(tree.root),
-                    "record": [rec[0], _h(rec[1]), rec[2], _h(rec[3])],
-                    "proof": [_h(p) for p in tree.proof(rec)],
+                    "root": hexstr(tree.root),
+                    "record": [rec[0], hexstr(rec[1]), rec[2], hexstr(rec[3])],
+                    "proof": [hexstr(p) for p in tree.proof(rec)],
                 },
             )
         return tree.root
@@ -398,12 +386,12 @@ class SalesBank(Participant):
         """(root, record, proof) of an anchored request, for anyone to verify on or off chain (on chain:
         `verifyRecord(bank, root, *record, proof)` with this bank's address, the root's anchoring bank).
         """
-        p = self.store.get("proof", _h(request_id))
+        p = self.store.get("proof", hexstr(request_id))
         if p is None:
             raise KeyError(f"request 0x{request_id.hex()} was not anchored by this bank")
         period, rid, who, data = p["record"]
-        rec = (int(period), _b(rid), who, _b(data))
-        return _b(p["root"]), rec, [_b(x) for x in p["proof"]]
+        rec = (int(period), from_hex(rid), who, from_hex(data))
+        return from_hex(p["root"]), rec, [from_hex(x) for x in p["proof"]]
 
 
 @dataclass
@@ -415,7 +403,7 @@ class ProductIssuer(Participant):
     def handle_registrations(self) -> int:
         n = 0
         for m in self.endpoint.receive(["registration"]):
-            reg_id = _b(m.body["registration_id"])
+            reg_id = from_hex(m.body["registration_id"])
             accepted = bool(m.body["profile"].get("kyc_ok", True))
             result = {"registration_id": m.body["registration_id"], "accepted": accepted}
             self.store.put(
@@ -450,8 +438,8 @@ class ProductIssuer(Participant):
                     confirmed_at,
                 )
                 sig = eip712.sign_confirmation(dom, c, self.key.key)
-                items.append({"confirmation": c.to_json(), "signature": _h(sig)})
-                self.store.put("confirmation", _h(q.requestId), items[-1])
+                items.append({"confirmation": c.to_json(), "signature": hexstr(sig)})
+                self.store.put("confirmation", hexstr(q.requestId), items[-1])
             self.endpoint.send(
                 m.sender, "confirmations", {"period": m.body["period"], "confirmations": items}
             )
@@ -478,16 +466,16 @@ class PaymentClient(Participant):
 
     def _committed(self, args: list) -> Recorded | None:
         """The day this bank committed the batch's root to: None if none; another day is a conflict."""
-        day_key = _b(str(self.recon.committedDayOf(self.address, args[2])))
+        day_key = from_hex(str(self.recon.committedDayOf(self.address, args[2])))
         if day_key == ZERO32:
             return None
-        expected = _b(str(self.recon.dayKey(self.address, args[0], args[1])))
+        expected = from_hex(str(self.recon.dayKey(self.address, args[0], args[1])))
         if day_key != expected:
             raise OutboxConflict(
-                f"bilateral root {_h(_b(args[2]))} was committed "
-                f"by {self.address} to day key {_h(day_key)}, not to {_h(expected)} ({args[0]}, day {args[1]})"
+                f"bilateral root {hexstr(from_hex(args[2]))} was committed "
+                f"by {self.address} to day key {hexstr(day_key)}, not to {hexstr(expected)} ({args[0]}, day {args[1]})"
             )
-        return Recorded(None, {"dayKey": _h(day_key)})
+        return Recorded(None, {"dayKey": hexstr(day_key)})
 
     def record_day(
         self,
@@ -517,10 +505,10 @@ class PaymentClient(Participant):
                 "bilateral",
                 {
                     "day": day,
-                    "root": _h(tree.root),
+                    "root": hexstr(tree.root),
                     "bank": self.address,
                     "fc": fc,
-                    "leaves": [_h(x) for x in tree.leaves],
+                    "leaves": [hexstr(x) for x in tree.leaves],
                     "rows": cols.to_numpy().tolist(),
                 },
             )
@@ -561,7 +549,7 @@ class FinanceCompany(Participant):
 
     def _settled(self, args: list) -> Recorded | None:
         d = self.recon.getDay(self.recon.dayKey(args[0], self.address, args[1]))
-        return Recorded(int(d[8]), {"paymentRef": _h(_b(str(d[12])))}) if d[4] else None
+        return Recorded(int(d[8]), {"paymentRef": hexstr(from_hex(str(d[12])))}) if d[4] else None
 
     def collect_debits(self) -> int:
         n = 0
@@ -624,9 +612,9 @@ class Reconciler(Participant):
         committed_leaves: set[bytes] = set()
         frames = []
         for b in batches:
-            root = _b(b["root"])
-            leaves = [_b(x) for x in b["leaves"]]
-            on_chain = _b(str(self.recon.committedDayOf(bank, root))) == _b(str(key))
+            root = from_hex(b["root"])
+            leaves = [from_hex(x) for x in b["leaves"]]
+            on_chain = from_hex(str(self.recon.committedDayOf(bank, root))) == from_hex(str(key))
             if on_chain and merkle.root_of_leaves(leaves) == root:
                 committed_leaves.update(leaves)
             frames.append(pd.DataFrame(b["rows"], columns=["id", "amount", "paid_at"]))
@@ -728,4 +716,4 @@ class Reconciler(Participant):
             step = f"result-sent:{to}:{day}"
             if not self.store.done(step):
                 self.store.mark(step, self.endpoint.send(to, "reconciliation-result", body).msg_id)
-        return _b(str(key))
+        return from_hex(str(key))

@@ -8,6 +8,8 @@ the service platform reads every employee's statement. Checks recompute every le
 
 from __future__ import annotations
 
+from typing import Any
+
 from consortium.domain.allocation import INITIAL_UNIT_PRICE, split, value_of
 from consortium.domain.hashing import code32
 from consortium.outbox import close_phase
@@ -59,6 +61,70 @@ def run_day(ctx: DayContext) -> LineResult:
     resets = min(n, int(ctx.size.get("annuity_resets", 2)))
     ledger = platform.ledger
 
+    versions, employees, ids = _open_accounts(ctx, pipe, platform, trustee, account_manager, im, n)
+
+    # month 1: plans chosen at enrolment (no money yet), contributions arrive, trustee invests
+    chosen = {}
+    for e in employees:
+        chosen[e] = rng.choice(sorted(PLANS))
+        platform.choose_plan(e, chosen[e], versions[chosen[e]])
+    month1 = {a: rng.randint(50_000, 300_000) for a in ids}
+    _contribute(pipe, trustee, account_manager, "employer payroll month 1", month1)
+    exact = True
+    issued = trustee.allocate_cash(ids)
+    for tx_ins in issued:
+        ratios = list(PLANS[chosen[employees[ids.index(tx_ins.account_id)]]].values())
+        exact &= list(tx_ins.legs) == split(month1[tx_ins.account_id], ratios)
+    _settle_all(pipe, im, trustee, [(ins, None) for ins in issued])
+    im.series.advance()
+
+    month2, exact2, reset_ok = _month2(
+        ctx,
+        pipe,
+        (platform, trustee, account_manager, im),
+        employees,
+        ids,
+        resets,
+        chosen,
+        versions,
+    )
+    exact &= exact2
+
+    statements = [platform.statement(e) for e in employees]
+    contributed = sum(month1.values()) + sum(month2.values())
+    result.counts = {
+        "employees": n,
+        "contributions": 2 * n,
+        "instructions": int(ledger.instructionCount()),
+        "resets": resets,
+    }
+    result.record(*pipe.collected)
+    result.metrics = {
+        "contributed_minor_units": contributed,
+        "assets_minor_units": sum(s.total for s in statements),
+        "return_minor_units": sum(s.total_return for s in statements),
+    }
+    result.checks = {
+        "allocation legs exact": exact,
+        "reset within one minor unit per item": reset_ok,
+        "contributions booked": sum(s.contributed for s in statements) == contributed,
+        "no cash left unallocated": all(s.cash == 0 for s in statements),
+        "statements add up": all(s.total - s.contributed == s.total_return for s in statements),
+    }
+    return result
+
+
+def _open_accounts(
+    ctx: DayContext,
+    pipe: Any,
+    platform: Any,
+    trustee: Any,
+    account_manager: Any,
+    im: Any,
+    n: int,
+) -> tuple[dict, list[str], list[bytes]]:
+    """Plans defined and entrusted, the day's prices set, `n` employees enrolled with accounts."""
+    rng = ctx.rng
     versions = {}
     for code, ratios in PLANS.items():
         versions[code] = trustee.define_plan(code, ratios)
@@ -81,22 +147,24 @@ def run_day(ctx: DayContext) -> LineResult:
     ids = [platform.account_id(e) for e in employees]
     account_manager.open_accounts(ids)
     pipe.wait()
+    return versions, employees, ids
 
-    # month 1: plans chosen at enrolment (no money yet), contributions arrive, trustee invests
-    chosen = {}
-    for e in employees:
-        chosen[e] = rng.choice(sorted(PLANS))
-        platform.choose_plan(e, chosen[e], versions[chosen[e]])
-    month1 = {a: rng.randint(50_000, 300_000) for a in ids}
-    _contribute(pipe, trustee, account_manager, "employer payroll month 1", month1)
+
+def _month2(
+    ctx: DayContext,
+    pipe: Any,
+    roles: tuple,
+    employees: list[str],
+    ids: list[bytes],
+    resets: int,
+    chosen: dict,
+    versions: dict,
+) -> tuple[dict, bool, bool]:
+    """Month 2: contributions; the first `resets` employees switch plan with reset, the rest
+    invest new money. Returns the contributions, whether legs were exact, whether resets hit."""
+    platform, trustee, account_manager, im = roles
+    rng, ledger = ctx.rng, platform.ledger
     exact = True
-    issued = trustee.allocate_cash(ids)
-    for tx_ins in issued:
-        ratios = list(PLANS[chosen[employees[ids.index(tx_ins.account_id)]]].values())
-        exact &= list(tx_ins.legs) == split(month1[tx_ins.account_id], ratios)
-    _settle_all(pipe, im, trustee, [(ins, None) for ins in issued])
-    im.series.advance()
-
     # month 2: contributions; some employees switch plan with reset, the rest invest new money
     month2 = {a: rng.randint(50_000, 300_000) for a in ids}
     _contribute(pipe, trustee, account_manager, "employer payroll month 2", month2)
@@ -129,29 +197,7 @@ def run_day(ctx: DayContext) -> LineResult:
         for a, (its, prices, goal) in goals.items()
         for i, p, g in zip(its, prices, goal)
     )
-
-    statements = [platform.statement(e) for e in employees]
-    contributed = sum(month1.values()) + sum(month2.values())
-    result.counts = {
-        "employees": n,
-        "contributions": 2 * n,
-        "instructions": int(ledger.instructionCount()),
-        "resets": resets,
-    }
-    result.record(*pipe.collected)
-    result.metrics = {
-        "contributed_minor_units": contributed,
-        "assets_minor_units": sum(s.total for s in statements),
-        "return_minor_units": sum(s.total_return for s in statements),
-    }
-    result.checks = {
-        "allocation legs exact": exact,
-        "reset within one minor unit per item": reset_ok,
-        "contributions booked": sum(s.contributed for s in statements) == contributed,
-        "no cash left unallocated": all(s.cash == 0 for s in statements),
-        "statements add up": all(s.total - s.contributed == s.total_return for s in statements),
-    }
-    return result
+    return month2, exact, reset_ok
 
 
 def _contribute(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from consortium.domain import days
 from consortium.domain.bills import BillStatus, proceeds
 from consortium.outbox import close_phase
 from consortium.roles.bills import (
@@ -29,7 +30,6 @@ from consortium.roles.bills import (
 )
 from consortium.scenarios import DayContext, LineResult
 
-DAY = 86_400
 LOCAL_CHAINS = ("development", "ganache-local")
 
 
@@ -80,6 +80,7 @@ def run_day(ctx: DayContext) -> LineResult:
     maturity_days = ctx.size.get("bill_maturity_days", 7)
     outboxes = [c.outbox for c in clients]  # the clients' issues, requests and redemptions
 
+    issuer = None
     if on_chain_cash:
         issuer = CashIssuer(issuers[0], pipe.bind(cash), store=ctx.store(issuers[0]))
         outboxes.append(issuer.outbox)  # the funding
@@ -87,8 +88,62 @@ def run_day(ctx: DayContext) -> LineResult:
             ctx.manager.appoint_settlement_agent(pipe.bind(cash), bills)
         issuer.fund(factor.address, 10**13, "factor: cash for bill financing")
 
+    day = _BillsDay(
+        ctx, pipe, bills, clients, auditor, factor, cash, issuer, on_chain_cash, outboxes
+    )
+    plans, maturity = _issue(day, n_bills, maturity_days)
+    _split(day, plans)
+    quotes, before = _finance(day, plans)
+    holdings, faces, financed, proceeds_total = _holdings(
+        day, plans, quotes, before, maturity, result
+    )
+    redeemed = _redeem(day, holdings, faces, maturity, result)
+    result.record(*pipe.collected)
+
+    result.counts = {
+        "bills": len(faces),
+        "transfers": 2 * len(faces),
+        "financings": len(faces),
+        "redemptions": len(faces) if redeemed else 0,
+    }
+    result.metrics = {
+        "face_total": sum(f for _, f in faces.values()),
+        "financed": financed,
+        "proceeds": proceeds_total,
+        "redeemed": redeemed,
+        "on_chain_cash": on_chain_cash,
+        "redeemed_on_chain_clock": bool(redeemed),
+    }
+    return result
+
+
+@dataclass
+class _BillsDay:
+    """Who and what one bills day works with (the steps below share it)."""
+
+    ctx: DayContext
+    pipe: Any
+    bills: Any
+    clients: list[BillClient]
+    auditor: BillAuditor
+    factor: BillFactor
+    cash: Any
+    issuer: CashIssuer | None
+    on_chain_cash: bool
+    outboxes: list
+
+
+def _issue(day: _BillsDay, n_bills: int, maturity_days: int) -> tuple[list[_Bill], int]:
+    """Each bill drawn, requested by its core, reviewed by its tier-1 and audited."""
+    ctx, pipe, clients, auditor, outboxes = (
+        day.ctx,
+        day.pipe,
+        day.clients,
+        day.auditor,
+        day.outboxes,
+    )
     now = int(_clock().web3().eth.get_block("latest").timestamp)
-    maturity = now + maturity_days * DAY
+    maturity = now + days.days(maturity_days)
     plans = []  # one per bill: who takes part, and the amounts and rate drawn for it
     for _ in range(n_bills):
         core, tier1, t2a, t2b = ctx.rng.sample(clients, 4)
@@ -107,6 +162,12 @@ def run_day(ctx: DayContext) -> LineResult:
     for b in plans:
         auditor.audit(b.bill_id, True, "issue audit")
     pipe.wait()
+    return plans, maturity
+
+
+def _split(day: _BillsDay, plans: list[_Bill]) -> None:
+    """Each tier-1 splits two parts to its tier-2s; they accept, the auditor audits."""
+    pipe, auditor, outboxes = day.pipe, day.auditor, day.outboxes
     splits = [(b, r, part) for b in plans for r, part in ((b.t2a, b.part_a), (b.t2b, b.part_b))]
     subs = [
         b.tier1.submit_transfer_request(b.bill_id, r.address, part, "sub-contract")
@@ -120,6 +181,18 @@ def run_day(ctx: DayContext) -> LineResult:
     for b, receiver, _ in splits:
         auditor.audit(b.nodes[receiver.address], True, "transfer audit")
     pipe.wait()
+
+
+def _finance(day: _BillsDay, plans: list[_Bill]) -> tuple[list[Any], dict[str, int]]:
+    """Each first tier-2 finances its part with the factor: quote, accept, audit, disburse."""
+    pipe, auditor, factor, cash, on_chain_cash, outboxes = (
+        day.pipe,
+        day.auditor,
+        day.factor,
+        day.cash,
+        day.on_chain_cash,
+        day.outboxes,
+    )
     subs = [
         b.t2a.submit_financing_request(b.nodes[b.t2a.address], b.part_a, "financing request")
         for b in plans
@@ -145,6 +218,19 @@ def run_day(ctx: DayContext) -> LineResult:
             for d in factor.declarations(tx):
                 b.t2a.confirm_payment(d)
         pipe.wait()
+    return quotes, before
+
+
+def _holdings(
+    day: _BillsDay,
+    plans: list[_Bill],
+    quotes: list[Any],
+    before: dict[str, int],
+    maturity: int,
+    result: LineResult,
+) -> tuple[list, dict, int, int]:
+    """Who holds what after the financings; checks balances, lineage and the proceeds paid."""
+    bills, factor, cash, on_chain_cash = day.bills, day.factor, day.cash, day.on_chain_cash
     holdings: list[tuple[int, int, BillClient | BillFactor, int]] = (
         []
     )  # (bill, node, holder, amount)
@@ -171,6 +257,22 @@ def run_day(ctx: DayContext) -> LineResult:
     )
     result.checks["financing paid"] = paid_ok
 
+    return holdings, faces, financed, proceeds_total
+
+
+def _redeem(day: _BillsDay, holdings: list, faces: dict, maturity: int, result: LineResult) -> int:
+    """On local chains: the clock past maturity, each core pays its bill's face to the holders."""
+    ctx, pipe, bills, clients, factor, cash, issuer, on_chain_cash, outboxes = (
+        day.ctx,
+        day.pipe,
+        day.bills,
+        day.clients,
+        day.factor,
+        day.cash,
+        day.issuer,
+        day.on_chain_cash,
+        day.outboxes,
+    )
     redeemed = 0
     local = _clock().network_name() in LOCAL_CHAINS
     if ctx.size.get("bill_redeem", 1) and local:
@@ -215,23 +317,7 @@ def run_day(ctx: DayContext) -> LineResult:
             )
             redeemed += face
         result.checks["maturity paid right holders"] = settled
-    result.record(*pipe.collected)
-
-    result.counts = {
-        "bills": len(faces),
-        "transfers": 2 * len(faces),
-        "financings": len(faces),
-        "redemptions": len(faces) if redeemed else 0,
-    }
-    result.metrics = {
-        "face_total": sum(f for _, f in faces.values()),
-        "financed": financed,
-        "proceeds": proceeds_total,
-        "redeemed": redeemed,
-        "on_chain_cash": on_chain_cash,
-        "redeemed_on_chain_clock": bool(redeemed),
-    }
-    return result
+    return redeemed
 
 
 def _roles(ctx: DayContext, bills: Any) -> tuple[list[BillClient], BillAuditor, BillFactor]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from consortium.domain import eip712, merkle, qualification
+from consortium.domain import days, eip712, merkle, qualification
 from consortium.domain.hashing import doc_hash
 from consortium.domain.reconciliation import BILATERAL, CAUSES
 from consortium.roles import confirmations as line
@@ -80,7 +81,16 @@ def run_day(ctx: DayContext) -> LineResult:
     """The day; each phase's independent transactions go out through the line's pipe together."""
     result = LineResult("confirmations")
     pipe = ctx.tx_pipe()
-    rng = ctx.rng
+    cast = _cast(ctx, pipe)
+    now, a = _confirmations(ctx, pipe, cast)
+    b = _reconciliation(ctx, pipe, cast, now)
+    result.record(*pipe.collected)
+    _report(result, cast, a, b)
+    return result
+
+
+def _cast(ctx: DayContext, pipe: Any) -> SimpleNamespace:
+    """The line's members, channels and participants (operator keys registered one by one)."""
     m = ctx.members
     sales, issuers = m.one("SALES_BANK"), m.with_role("PRODUCT_ISSUER")
     bank_i, fc_i, rec_i = m.one("BANK"), m.one("FINANCE_COMPANY"), m.one("RECONCILER")
@@ -103,8 +113,25 @@ def run_day(ctx: DayContext) -> LineResult:
         mk(line.FinanceCompany, fc_i),
         mk(line.Reconciler, rec_i),
     )
+    return SimpleNamespace(
+        sales=sales,
+        issuers=issuers,
+        bank_i=bank_i,
+        fc_i=fc_i,
+        rec_i=rec_i,
+        bank=bank,
+        iss=iss,
+        client=client,
+        fc=fc,
+        rec=rec,
+    )
 
-    # ---------------------------------------------------------------- A. confirmations
+
+def _confirmations(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> tuple[int, tuple]:
+    """A. confirmations: products agreed, customers registered, orders screened, confirmed,
+    anchored per issuer, and proved off and on chain."""
+    rng, sales, issuers = ctx.rng, cast.sales, cast.issuers
+    bank, iss = cast.bank, cast.iss
     products = {}
     for k, i in enumerate(issuers):
         pid = doc_hash(f"WM product of {i.name}")
@@ -125,7 +152,7 @@ def run_day(ctx: DayContext) -> LineResult:
     pipe.wait()
     bank.collect_registration_results()
     now = _chain_time()
-    period = now // 86_400  # the order period is the business day
+    period = days.day_of(now)  # the order period is the business day
     pids = list(products)
     orders = []
     for n in range(ctx.size.get("orders", 24)):
@@ -161,17 +188,27 @@ def run_day(ctx: DayContext) -> LineResult:
         )
         for q in sample
     )
+    return now, (orders, accepted, rejected, packets, confirmed, roots, provable, on_chain)
 
-    # ---------------------------------------------------------------- B. reconciliation
+
+def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) -> tuple:
+    """B. reconciliation: a day's payments recorded by both sides, breaks planted, reconciled,
+    recorded on chain, funded and settled."""
+    rng, bank_i, fc_i, rec_i = ctx.rng, c.bank_i, c.fc_i, c.rec_i
+    client, fc, rec = c.client, c.fc, c.rec
     recon = ctx.suite["Reconciliation"]
-    day = now // 86_400 - (1 if now % 86_400 >= int(recon.reconcileOffset()) else 2)
+    day = days.day_of(now) - (
+        1 if days.seconds_into_day(now) >= int(recon.reconcileOffset()) else 2
+    )
     n_pay = ctx.size.get("payments", 60)
     base = rng.randrange(1, 1 << 40)
     pay = pd.DataFrame(
         {
             "id": np.arange(base, base + n_pay, dtype=np.int64),
             "amount": [rng.randint(100, 1_000_000) for _ in range(n_pay)],
-            "paid_at": [day * 86_400 + rng.randrange(86_400) for _ in range(n_pay)],
+            "paid_at": [
+                days.day_bounds(day)[0] + rng.randrange(days.SECONDS_PER_DAY) for _ in range(n_pay)
+            ],
         }
     )
     client.record_day(fc_i.address, rec_i.address, day, pay, batch=max(1, n_pay // 2))
@@ -212,10 +249,17 @@ def run_day(ctx: DayContext) -> LineResult:
     pipe.wait()
     paid = int(token.balanceOf(bank_i.address)) - before
     d = recon.getDay(recon.dayKey(bank_i.address, fc_i.address, day))
+    return day, pay, n_pay, day_result, client_results, paid, d
 
-    result.record(*pipe.collected)
+
+def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
+    """The day's counts, metrics and checks, from what `_confirmations` (a) and
+    `_reconciliation` (b) returned."""
+    orders, accepted, rejected, packets, confirmed, roots, provable, on_chain = a
+    day, pay, n_pay, day_result, client_results, paid, d = b
+    fc = c.fc
     anchored = sum(len(v) for v in confirmed.values())
-    anchor_gas = sum(int(t.gas_used) for t in bank.receipts if "PacketAnchored" in t.events)
+    anchor_gas = sum(int(t.gas_used) for t in c.bank.receipts if "PacketAnchored" in t.events)
     result.counts.update(
         {
             "orders": len(orders),
@@ -255,7 +299,6 @@ def run_day(ctx: DayContext) -> LineResult:
             and fc.store.get("reconciliation", str(day)) is not None,
         }
     )
-    return result
 
 
 def _flat(proof: tuple[bytes, tuple, list[bytes]]) -> tuple[Any, ...]:

@@ -7,7 +7,6 @@ measured in the same run as their baseline, so ratios are what to compare across
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
 import json
 import platform
@@ -20,10 +19,18 @@ from eth_account import Account
 from rich.console import Console
 
 from consortium import chain
+from consortium.bench import annuity, bills, confirmations, reporting, settlement
 from consortium.bootstrap import institution_key
 from consortium.domain.hashing import code32, deterministic_salts, doc_hash
 
-LINE_BENCHES = ("annuity", "bills", "confirmations", "settlement", "reporting")
+# one module per line; each module's `bench_<line>(proj, accounts, ...)` returns its figures
+LINE_BENCHES = {
+    "annuity": annuity.bench_annuity,
+    "bills": bills.bench_bills,
+    "confirmations": confirmations.bench_confirmations,
+    "settlement": settlement.bench_settlement,
+    "reporting": reporting.bench_reporting,
+}
 
 
 def _rpc_batch(url: str, calls: list[tuple[str, list]]) -> list:
@@ -192,13 +199,7 @@ def run_bench(accounts, args: argparse.Namespace) -> int:
         f"{figures['demo_tx_ratio_to_raw']:.1%} of the raw ceiling"
     )
     chain.brownie.chain.revert()
-    for line in LINE_BENCHES:
-        try:
-            module = importlib.import_module(f"consortium.bench_{line}")
-        except ModuleNotFoundError:
-            console.print(f"[yellow]{line}: no benchmark module yet[/yellow]")
-            continue
-        fn = getattr(module, f"bench_{line}")
+    for line, fn in LINE_BENCHES.items():
         t0 = time.perf_counter()
         kwargs = {}
         if args.quick and "sizes" in inspect.signature(fn).parameters:

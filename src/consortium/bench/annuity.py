@@ -47,25 +47,7 @@ EIGHT_B = {
 
 def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
     """Flat {figure name: gas} for the annuity line on a fresh registry (uses accounts 0, 1, 3..6)."""
-    admin = accounts[0]
-    registry = proj.ConsortiumRegistry.deploy(
-        doc_hash("bench manager"), code32("CN"), {"from": admin}
-    )
-    manager = PermissionManager("bench manager", admin, registry)
-    regulator = Institution("bench regulator", accounts[1], registry)
-    manager.admit(regulator, ["REGULATOR"], None)
-    suite = deploy(proj, registry, admin)
-    ledger, plans = suite["AnnuityLedger"], suite["AnnuityPlans"]
-
-    def inst(i: int, role: str) -> Institution:
-        member = Institution(f"bench {role.lower()}", accounts[i], registry)
-        manager.admit(member, [role], regulator.address)
-        return member
-
-    platform = AnnuityServicePlatform(inst(3, "ANNUITY_PLATFORM"), ledger, plans)
-    trustee = TrusteePlatform(inst(4, "TRUSTEE"), ledger, plans)
-    am = AccountManagerPlatform(inst(5, "ACCOUNT_MANAGER"), ledger)
-    im = InvestmentManagerPlatform(inst(6, "INVESTMENT_MANAGER"), ledger)
+    ledger, plans, platform, trustee, am, im = _members(proj, accounts)
     gas: dict[str, int] = {}
 
     tx = plans.definePlan(
@@ -100,30 +82,7 @@ def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
     gas["annuity.openAccounts.batch_100"] = sum(t.gas_used for t in reqs + opens)
 
     solo = platform.account_id("bench-solo")
-    for label, contributions in (
-        ("single", {solo: 100_000}),
-        ("batch_100", {platform.account_id(e): 80_000 + k for k, e in enumerate(employees)}),
-    ):
-        (batch,) = trustee.receive_contributions(f"bench payroll {label}", contributions)
-        rx = ledger.receiveContributions(
-            doc_hash(f"again {label}"),
-            list(batch.accounts),
-            list(batch.amounts),
-            {"from": trustee.institution.account},
-        )
-        # measure a first (record-creating) posting and a later one
-        tx_first = am.post_contributions(batch)
-        again = ContributionBatch(
-            int(rx.events["ContributionBatchReceived"]["batchId"]),
-            doc_hash(f"again {label}"),
-            batch.accounts,
-            batch.amounts,
-        )
-        tx_later = am.post_contributions(again)
-        gas[f"annuity.contribution.{label}.receive"] = rx.gas_used
-        gas[f"annuity.contribution.{label}.post_first"] = tx_first.gas_used
-        gas[f"annuity.contribution.{label}.post_later"] = tx_later.gas_used
-        gas[f"annuity.contribution.{label}.total_first"] = rx.gas_used + tx_first.gas_used
+    _contributions(platform, trustee, am, ledger, solo, employees, gas)
 
     # plan switch without reset: 8-item First instruction for the account's cash
     tx = platform.choose_plan("bench-solo", "EIGHT", 1)
@@ -149,3 +108,58 @@ def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
         ins, [int(ledger.unitPrice(i)) for i in ins.items]
     ).gas_used
     return gas
+
+
+def _members(proj: Any, accounts: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """A fresh registry and annuity suite with its regulator and the four platforms admitted."""
+    admin = accounts[0]
+    registry = proj.ConsortiumRegistry.deploy(
+        doc_hash("bench manager"), code32("CN"), {"from": admin}
+    )
+    manager = PermissionManager("bench manager", admin, registry)
+    regulator = Institution("bench regulator", accounts[1], registry)
+    manager.admit(regulator, ["REGULATOR"], None)
+    suite = deploy(proj, registry, admin)
+    ledger, plans = suite["AnnuityLedger"], suite["AnnuityPlans"]
+
+    def inst(i: int, role: str) -> Institution:
+        member = Institution(f"bench {role.lower()}", accounts[i], registry)
+        manager.admit(member, [role], regulator.address)
+        return member
+
+    platform = AnnuityServicePlatform(inst(3, "ANNUITY_PLATFORM"), ledger, plans)
+    trustee = TrusteePlatform(inst(4, "TRUSTEE"), ledger, plans)
+    am = AccountManagerPlatform(inst(5, "ACCOUNT_MANAGER"), ledger)
+    im = InvestmentManagerPlatform(inst(6, "INVESTMENT_MANAGER"), ledger)
+    return ledger, plans, platform, trustee, am, im
+
+
+def _contributions(
+    platform: Any, trustee: Any, am: Any, ledger: Any, solo: bytes, employees: list[str], gas: dict
+) -> None:
+    """Contributions received and posted (a first, record-creating posting and a later one), for
+    one account and for a batch of 100."""
+    for label, contributions in (
+        ("single", {solo: 100_000}),
+        ("batch_100", {platform.account_id(e): 80_000 + k for k, e in enumerate(employees)}),
+    ):
+        (batch,) = trustee.receive_contributions(f"bench payroll {label}", contributions)
+        rx = ledger.receiveContributions(
+            doc_hash(f"again {label}"),
+            list(batch.accounts),
+            list(batch.amounts),
+            {"from": trustee.institution.account},
+        )
+        # measure a first (record-creating) posting and a later one
+        tx_first = am.post_contributions(batch)
+        again = ContributionBatch(
+            int(rx.events["ContributionBatchReceived"]["batchId"]),
+            doc_hash(f"again {label}"),
+            batch.accounts,
+            batch.amounts,
+        )
+        tx_later = am.post_contributions(again)
+        gas[f"annuity.contribution.{label}.receive"] = rx.gas_used
+        gas[f"annuity.contribution.{label}.post_first"] = tx_first.gas_used
+        gas[f"annuity.contribution.{label}.post_later"] = tx_later.gas_used
+        gas[f"annuity.contribution.{label}.total_first"] = rx.gas_used + tx_first.gas_used

@@ -147,7 +147,7 @@ def bench_settlement(
 
 if (
     __name__ == "__main__"
-):  # PYTHONPATH=src .venv/bin/python -m consortium.bench_settlement [sizes...]
+):  # PYTHONPATH=src .venv/bin/python -m consortium.bench.settlement [sizes...]
     import json
     import sys
 

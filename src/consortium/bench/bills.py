@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from consortium.domain import days
 from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.bills import BillAuditor, BillClient, BillFactor, CashIssuer, deploy
 from consortium.roles.membership import Institution, PermissionManager
-
-DAY = 86_400
 
 
 def _admit(
@@ -35,40 +34,7 @@ def _admit(
 def bench_bills(proj: Any, accounts: Any) -> dict[str, int | float]:
     """Deploy a fresh consortium and the bill line; measure issue, split, financing, redemption."""
     admin = accounts[0]
-    registry = proj.ConsortiumRegistry.deploy(
-        doc_hash("bench manager"), code32("CN"), {"from": admin}
-    )
-    manager = PermissionManager("bench manager", admin, registry, "CN")
-    regulator = _admit(manager, registry, accounts[1], ["REGULATOR"], None, "regulator")
-    suite = deploy(proj, registry, admin, issuer=accounts[9].address)  # the bank admitted below
-    bills, cash = suite["BillToken"], suite["DepositToken:CNY-bills"]
-
-    def client(i: int, name: str) -> BillClient:
-        return BillClient(
-            _admit(
-                manager, registry, accounts[i], ["SUPPLY_CHAIN_CLIENT"], regulator.address, name
-            ),
-            bills,
-        )
-
-    core, tier1, tier2a, tier2b = (
-        client(3, "core"),
-        client(4, "tier1"),
-        client(5, "tier2a"),
-        client(6, "tier2b"),
-    )
-    auditor = BillAuditor(
-        _admit(manager, registry, accounts[7], ["AUDITOR"], regulator.address, "auditor"), bills
-    )
-    factor = BillFactor(
-        _admit(manager, registry, accounts[8], ["ASSET_MANAGER"], regulator.address, "factor"),
-        bills,
-    )
-    issuer = CashIssuer(
-        _admit(manager, registry, accounts[9], ["CASH_ISSUER"], regulator.address, "bank"), cash
-    )
-    issuer.fund(factor.address, 10**12, "factor cash")
-    issuer.fund(core.address, 10**12, "core cash")
+    core, tier1, tier2a, tier2b, auditor, factor = _members(proj, accounts)
 
     # baseline: a partial transfer to a fresh holder in a plain OZ ERC-1155
     plain = proj.PlainERC1155.deploy({"from": admin})
@@ -78,7 +44,7 @@ def bench_bills(proj: Any, accounts: Any) -> dict[str, int | float]:
     )
 
     out: dict[str, int | float] = {"erc1155_transfer_gas": plain_tx.gas_used}
-    maturity = _clock().time() + 90 * DAY
+    maturity = _clock().time() + days.days(90)
 
     bill_id, t_req = core.request_issue(tier1.address, 1_000_000, maturity, "po + invoice")
     t_rev = tier1.review(bill_id, True, "goods received")
@@ -128,6 +94,47 @@ def bench_bills(proj: Any, accounts: Any) -> dict[str, int | float]:
         out["bill_split_total_gas"] / out["erc1155_transfer_gas"], 3
     )
     return out
+
+
+def _members(proj: Any, accounts: Any) -> tuple[Any, ...]:
+    """A fresh registry and bill line: core, tier-1, two tier-2s, auditor and factor admitted, the
+    factor and the core funded by the line's cash issuer."""
+    admin = accounts[0]
+    registry = proj.ConsortiumRegistry.deploy(
+        doc_hash("bench manager"), code32("CN"), {"from": admin}
+    )
+    manager = PermissionManager("bench manager", admin, registry, "CN")
+    regulator = _admit(manager, registry, accounts[1], ["REGULATOR"], None, "regulator")
+    suite = deploy(proj, registry, admin, issuer=accounts[9].address)  # the bank admitted below
+    bills, cash = suite["BillToken"], suite["DepositToken:CNY-bills"]
+
+    def client(i: int, name: str) -> BillClient:
+        return BillClient(
+            _admit(
+                manager, registry, accounts[i], ["SUPPLY_CHAIN_CLIENT"], regulator.address, name
+            ),
+            bills,
+        )
+
+    core, tier1, tier2a, tier2b = (
+        client(3, "core"),
+        client(4, "tier1"),
+        client(5, "tier2a"),
+        client(6, "tier2b"),
+    )
+    auditor = BillAuditor(
+        _admit(manager, registry, accounts[7], ["AUDITOR"], regulator.address, "auditor"), bills
+    )
+    factor = BillFactor(
+        _admit(manager, registry, accounts[8], ["ASSET_MANAGER"], regulator.address, "factor"),
+        bills,
+    )
+    issuer = CashIssuer(
+        _admit(manager, registry, accounts[9], ["CASH_ISSUER"], regulator.address, "bank"), cash
+    )
+    issuer.fund(factor.address, 10**12, "factor cash")
+    issuer.fund(core.address, 10**12, "core cash")
+    return core, tier1, tier2a, tier2b, auditor, factor
 
 
 def _clock() -> Any:
