@@ -271,15 +271,17 @@ _RECORD_FIELDS = {
     "timestamp": int,
     "block_hash": str,
 }
+# fields a record may lack (written before they were kept), with the value they then stand for
+_OPTIONAL_FIELDS = {"timestamp": 0, "block_hash": ""}
 
 
 def _check_record(data: Any, path: Path) -> None:
     if not isinstance(data, dict):
         raise DeploymentRecordError(f"{path}: expected a JSON object (a deployment record)")
     for name, kind in _RECORD_FIELDS.items():
-        if name not in data and name not in ("timestamp", "block_hash"):
+        if name not in data and name not in _OPTIONAL_FIELDS:
             raise DeploymentRecordError(f"{path}: field '{name}' is missing")
-        value = data.get(name, "" if kind is str and name == "block_hash" else 0)
+        value = data.get(name, _OPTIONAL_FIELDS.get(name))
         if isinstance(value, bool) or not isinstance(value, kind):
             raise DeploymentRecordError(
                 f"{path}: field '{name}' must be a JSON {kind.__name__}, got {value!r:.60}"
