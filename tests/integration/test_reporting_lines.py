@@ -118,7 +118,9 @@ def test_demo__lines_ran_and_reports_verified_on_chain(demo, reports):
     assert all("verified on chain" in v for v in summary["regulators"].values()), summary
     assert set(reports) == {"reg-cn", "reg-hk"}
     for reg, reps in reports.items():
-        assert all(r["anchor"]["anchored"] and r["rules"]["version"] == load_rules().version for r in reps)
+        assert all(
+            r["anchor"]["anchored"] and r["rules"]["version"] == load_rules().version for r in reps
+        )
         counts = Counter(r["table"] for r in _records(reports, reg))
         print(reg, len(_records(reports, reg)), "records", dict(sorted(counts.items())))
 
