@@ -75,10 +75,10 @@ def _cycle(
     cast.ccp.open_cycle(cid, day.TRADE_DATE)
     upload = [tx for p in cast.participants for tx in p.upload(cid, trades)]
     addrs = [p.address for p in cast.participants]
-    cast.ccp.distribute(cid, cast.ccp.compute(trades, addrs))
+    cast.ccp.distribute(cid, cast.ccp.compute(cid, addrs))  # the CCP reads the uploads on chain
     cast.ccp.close_uploads(cid)
     recon = [p.reconcile(cid, cast.ccp.address) for p in cast.participants]
-    result = cast.ccp.net(trades)
+    result = cast.ccp.net(cid)
     netting = cast.ccp.instruct(cid, result)
     settle = cast.csd.settle(cid, result.legs)
 
