@@ -3,10 +3,13 @@
 A CCP object built fresh (its account, the engine at its address, an empty store, its own charges)
 reads the same executions, second clearing and netting as the day's CCP; a first party's tampered
 upload, even one sent before the exchange's, changes nothing the CCP takes as of record and shows as
-that party's reconciliation break, as before.
+that party's reconciliation break, as before. The CSD settles the legs the CCP instructed, read
+from the chain.
 """
 
 import random
+
+import pytest
 
 from consortium import chain
 from consortium.chain import web3
@@ -15,7 +18,7 @@ from consortium.domain.hashing import code32
 from consortium.domain.netting import net
 from consortium.roles.executions import UploadBreak
 from consortium.roles.membership import Institution
-from consortium.roles.settlement import CentralCounterparty, CentralDepository
+from consortium.roles.settlement import CentralCounterparty, CentralDepository, CycleNotNetted
 from consortium.scenarios import settlement as day
 from consortium.store import Store
 from consortium.txpipe import TxPipe
@@ -38,10 +41,9 @@ def _distributed(tx_list, second):
     """{party: (count, set hash, fees, taxes)} as `second` distributed it on chain."""
     out = {}
     for tx in tx_list:
-        events = tx.events if tx else {}
-        for ev in (
-            events["SecondClearingDistributed"] if "SecondClearingDistributed" in events else ()
-        ):
+        if tx is None or "SecondClearingDistributed" not in tx.events:
+            continue
+        for ev in tx.events["SecondClearingDistributed"]:
             if ev["secondParty"] == second:
                 out[ev["party"]] = (ev["tradeCount"], ev["tradeSetHash"], ev["fees"], ev["taxes"])
     return out
@@ -83,7 +85,7 @@ def test_fresh_ccp__from_chain_alone__same_second_clearing_and_netting_as_the_da
             p: (c, _b32(h), f, x) for p, (c, h, f, x) in want.items()
         }
     result = ccp.net(cid)
-    assert result.legs == out.netting.legs == net(trades).legs
+    assert result.legs == out.netting.legs == net(trades).legs == csd.instructed_legs(cid)
     assert result.trade_set.as_tuple() == out.netting.trade_set.as_tuple()
     on_chain = engine.getCycle(cid)
     assert on_chain["legsHash"] == "0x" + result.legs_hash.hex()
@@ -122,5 +124,27 @@ def test_tampered_upload_before_the_exchange__not_of_record__break_shows_as_befo
     assert result.legs == net(trades).legs
     day.fund(cast, trades, ref="isolation tamper")
     ccp.instruct(cid, result)
-    cast.csd.settle(cid, result.legs)
+    cast.csd.settle(cid)
+    assert engine.getCycle(cid)["status"] == 3
+
+
+def test_csd__settles_the_legs_instructed_on_chain__none_after_an_unwind(
+    settle_cast, engine, registry, prepare
+):
+    trades, _ = day.generate_trades(random.Random(31), 8, settle_cast, owners=2)
+    cid = code32("ISOLATION-LEGS")
+    result = prepare(cid, trades)
+    csd = _fresh(CentralDepository, settle_cast.csd, registry, "csd")
+    assert csd.instructed_legs(cid) == []  # not netted yet
+    with pytest.raises(CycleNotNetted):
+        csd.settle(cid)
+    settle_cast.ccp.instruct(cid, result)
+    assert csd.instructed_legs(cid) == result.legs
+    settle_cast.ccp.unwind(cid, "isolation: unwound")
+    assert csd.instructed_legs(cid) == []
+    with pytest.raises(CycleNotNetted):
+        csd.settle(cid)
+    settle_cast.ccp.instruct(cid, settle_cast.ccp.net(cid))
+    tx = csd.settle(cid)
+    assert tx.events["CycleSettled"]["legsHash"] == "0x" + result.legs_hash.hex()
     assert engine.getCycle(cid)["status"] == 3

@@ -13,17 +13,22 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from consortium.domain.clearing import BUY, SELL, Trade, trade_id
+from consortium.domain.netting import LEG_TYPE, Leg, legs_hash
 from consortium.roles.executions import (
+    CYCLE_NETTED,
+    CYCLE_UNWOUND,
     DEFER_SELECTOR,
+    NETTING_SELECTOR,
     TRADE_DEFERRED,
     TRADE_TUPLE,
     TRADES_UPLOADED,
     UPLOAD_SELECTOR,
+    CallNotDecodable,
     Upload,
     UploadBreak,
-    UploadNotDecodable,
     of_record,
     read_cycle,
+    read_legs,
 )
 
 BUILD = Path(__file__).resolve().parents[2] / "build/contracts/SettlementEngine.json"
@@ -87,6 +92,9 @@ def test_selectors_and_topics__those_of_the_engines_abi():
     assert keccak(text=by_name["deferTrades"])[:4] == DEFER_SELECTOR
     assert keccak(text=by_name["TradesUploaded"]) == TRADES_UPLOADED
     assert keccak(text=by_name["TradeDeferred"]) == TRADE_DEFERRED
+    assert keccak(text=by_name["submitNetting"])[:4] == NETTING_SELECTOR
+    assert keccak(text=by_name["CycleNetted"]) == CYCLE_NETTED
+    assert keccak(text=by_name["CycleUnwound"]) == CYCLE_UNWOUND
 
 
 def _type(item: dict) -> str:
@@ -149,8 +157,42 @@ def test_read_cycle__uploads_and_deferrals_from_logs_and_calldata():
 def test_read_cycle__upload_relayed_through_another_contract__refused_by_name():
     logs = {TRADES_UPLOADED: [_log(TRADES_UPLOADED, EXCH, 5, "0xa1")]}
     relayed = _upload_tx("0x" + "77" * 20, [BUY1])
-    with pytest.raises(UploadNotDecodable, match="without calling it directly"):
+    with pytest.raises(CallNotDecodable, match="without calling it directly"):
         read_cycle(_W3(logs, {"0xa1": relayed}), ENGINE, CID)
     wrong_call = {"to": ENGINE, "input": "0x" + (DEFER_SELECTOR + b"\0" * 64).hex()}
-    with pytest.raises(UploadNotDecodable):
+    with pytest.raises(CallNotDecodable):
         read_cycle(_W3(logs, {"0xa1": wrong_call}), ENGINE, CID)
+
+
+LEGS = [Leg(P1, 0, 1, 100), Leg(P2, 0, 1, -100)]
+
+
+def _netting(legs: list[Leg], stated: bytes, block: int, tx: str) -> tuple[dict, dict]:
+    data = NETTING_SELECTOR + encode(
+        ["bytes32", "uint64", "bytes32", f"{LEG_TYPE}[]"],
+        [CID, 2, b"\x03" * 32, [x.as_tuple() for x in legs]],
+    )
+    log = _log(
+        CYCLE_NETTED,
+        EXCH,
+        block,
+        tx,
+        encode(["uint64", "bytes32", "bytes32", "uint256"], [2, b"\x03" * 32, stated, len(legs)]),
+    )
+    return log, {"to": ENGINE, "input": "0x" + data.hex()}
+
+
+def test_read_legs__last_netting_unless_unwound_since_and_checked_against_its_log():
+    log1, tx1 = _netting(LEGS, legs_hash(LEGS), 5, "0xb1")
+    assert read_legs(_W3({CYCLE_NETTED: [log1]}, {"0xb1": tx1}), ENGINE, CID) == LEGS
+    assert read_legs(_W3({}, {}), ENGINE, CID) == []
+    unwound = _log(CYCLE_UNWOUND, EXCH, 6, "0xb2")
+    logs = {CYCLE_NETTED: [log1], CYCLE_UNWOUND: [unwound]}
+    assert read_legs(_W3(logs, {"0xb1": tx1}), ENGINE, CID) == []
+    other = [Leg(P1, 0, 1, 50), Leg(P2, 0, 1, -50)]
+    log2, tx2 = _netting(other, legs_hash(other), 7, "0xb3")
+    logs[CYCLE_NETTED].append(log2)
+    assert read_legs(_W3(logs, {"0xb1": tx1, "0xb3": tx2}), ENGINE, CID) == other
+    lying, tx3 = _netting(LEGS, legs_hash(other), 8, "0xb4")
+    with pytest.raises(CallNotDecodable, match="other than its log states"):
+        read_legs(_W3({CYCLE_NETTED: [lying]}, {"0xb4": tx3}), ENGINE, CID)

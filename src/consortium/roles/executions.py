@@ -4,9 +4,11 @@ A second party (CCP, CSD) has no list of the cycle's trades handed to it: it rea
 uploads from the chain. `TradesUploaded` logs of the engine under the cycle's id (eth_getLogs on the
 engine's address and the cycleId topic) name the transactions; each transaction's input is a direct
 `uploadTrades(cycleId, trades)` call (an upload relayed through another contract has other calldata
-and is refused with UploadNotDecodable: the engine's logs do not carry the trades). Deferrals are read
+and is refused with CallNotDecodable: the engine's logs do not carry the trades). Deferrals are read
 the same way: `TradeDeferred` logs, each trade taken from its `deferTrades` calldata by its record
-hash, in log order (the engine's deferral order).
+hash, in log order (the engine's deferral order); and the CSD's legs to settle: the `submitNetting`
+calldata of the cycle's last `CycleNetted` (none when a `CycleUnwound` came after it), checked
+against the legs hash the log states.
 
 Executions of record (the rule, per trade id):
 - the venue is the source of executions: a trade is taken as uploaded by the exchange it names;
@@ -30,18 +32,24 @@ from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 
 from consortium.domain.clearing import TRADE_TYPES, ZERO_ADDRESS, Trade
+from consortium.domain.netting import LEG_TYPE, Leg, legs_hash
 
 TRADE_TUPLE = "(" + ",".join(TRADE_TYPES) + ")"
 UPLOAD_SIGNATURE = f"uploadTrades(bytes32,{TRADE_TUPLE}[])"
 DEFER_SIGNATURE = f"deferTrades(bytes32,{TRADE_TUPLE}[],bytes32)"
 UPLOAD_SELECTOR = keccak(text=UPLOAD_SIGNATURE)[:4]
 DEFER_SELECTOR = keccak(text=DEFER_SIGNATURE)[:4]
+NETTING_SIGNATURE = f"submitNetting(bytes32,uint64,bytes32,{LEG_TYPE}[])"
+NETTING_SELECTOR = keccak(text=NETTING_SIGNATURE)[:4]
+CYCLE_NETTED = keccak(text="CycleNetted(bytes32,address,uint64,bytes32,bytes32,uint256)")
+CYCLE_UNWOUND = keccak(text="CycleUnwound(bytes32,address,bytes32,bytes32)")
 TRADES_UPLOADED = keccak(text="TradesUploaded(bytes32,address,uint256,uint64,bytes32,bytes32)")
 TRADE_DEFERRED = keccak(text="TradeDeferred(bytes32,address,bytes32,bytes32,bytes32)")
 
 
-class UploadNotDecodable(RuntimeError):
-    """A cycle's log points at a transaction whose input is not the engine call that emitted it."""
+class CallNotDecodable(RuntimeError):
+    """A cycle's log points at a transaction whose input is not the engine call that emitted it
+    (relayed through another contract, or not the content the log states)."""
 
 
 class UnknownExecution(ValueError):
@@ -116,7 +124,7 @@ def _calldata(w3: Any, tx_hash: Any, selector: bytes, types: list[str], engine: 
     tx = w3.eth.get_transaction(tx_hash)
     data = _bytes(tx["input"])
     if str(tx.get("to") or "").lower() != engine.lower() or data[:4] != selector:
-        raise UploadNotDecodable(
+        raise CallNotDecodable(
             f"transaction {_bytes(tx_hash).hex()} emitted the engine's log without calling it "
             "directly; read that cycle from a trace-capable node or upload directly"
         )
@@ -154,7 +162,11 @@ def read_deferred(w3: Any, engine: str, cycle_id: bytes, from_block: int = 0) ->
         h = _bytes(log["transactionHash"])
         if h not in decoded:
             _, rows, _ = _calldata(
-                w3, log["transactionHash"], DEFER_SELECTOR, ["bytes32", f"{TRADE_TUPLE}[]", "bytes32"], engine
+                w3,
+                log["transactionHash"],
+                DEFER_SELECTOR,
+                ["bytes32", f"{TRADE_TUPLE}[]", "bytes32"],
+                engine,
             )
             decoded[h] = {t.record_hash(): t for t in _trades(rows)}
         record = _bytes(log["data"])[32:64]
@@ -191,3 +203,29 @@ def read_cycle(w3: Any, engine: str, cycle_id: bytes, from_block: int = 0) -> Cy
     out = of_record(read_uploads(w3, engine, cycle_id, from_block))
     out.deferred = read_deferred(w3, engine, cycle_id, from_block)
     return out
+
+
+def read_legs(w3: Any, engine: str, cycle_id: bytes, from_block: int = 0) -> list[Leg]:
+    """The legs of the cycle's standing netting as the CCP instructed them (leg order, the order
+    the legs hash covers); [] when the cycle is not netted now (never, or unwound since)."""
+    netted = _logs(w3, engine, CYCLE_NETTED, cycle_id, from_block)
+    unwound = _logs(w3, engine, CYCLE_UNWOUND, cycle_id, from_block)
+    at = lambda g: (int(g["blockNumber"]), int(g["logIndex"]))
+    if not netted or (unwound and at(unwound[-1]) > at(netted[-1])):
+        return []
+    log = netted[-1]
+    *_, rows = _calldata(
+        w3,
+        log["transactionHash"],
+        NETTING_SELECTOR,
+        ["bytes32", "uint64", "bytes32", f"{LEG_TYPE}[]"],
+        engine,
+    )
+    legs = [Leg(to_checksum_address(p), int(k), int(a), int(x)) for p, k, a, x in rows]
+    stated = _bytes(log["data"])[64:96]  # (tradeCount, tradeSetHash, legsHash, legCount)
+    if legs_hash(legs) != stated:
+        raise CallNotDecodable(
+            f"netting transaction {_bytes(log['transactionHash']).hex()} carries legs other than "
+            "its log states; read that cycle from a trace-capable node"
+        )
+    return legs

@@ -12,7 +12,8 @@ engine as every token's settlement agent.
 
 Second parties receive no trades from anyone: they read the cycle from the chain
 (consortium.roles.executions: the first parties' uploads, the exchange's as the executions of record,
-and the deferrals), so a CCP or CSD process needs only its account, the engine and its store.
+and the deferrals; the CSD its legs from the CCP's netting), so a CCP or CSD process needs only its
+account, the engine and its store.
 
 Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades carry a
 salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels' envelopes)
@@ -48,7 +49,7 @@ from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.netting import Leg, NettingResult, deferrals, net
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of, recorded
 from consortium.roles.deposits import issue_kind, register_deposit_issue
-from consortium.roles.executions import CycleExecutions, UnknownExecution, read_cycle
+from consortium.roles.executions import CycleExecutions, UnknownExecution, read_cycle, read_legs
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
@@ -63,6 +64,10 @@ SECURITY_ISSUE = "SecurityToken.issue"
 
 # encrypt(plaintext, recipient addresses) -> envelope bytes; supplied by consortium.channels
 EncryptHook = Callable[[bytes, Sequence[str]], bytes]
+
+
+class CycleNotNetted(RuntimeError):
+    """The CSD was asked to settle a cycle the chain shows no standing netting for."""
 
 
 @dataclass(frozen=True)
@@ -353,7 +358,20 @@ class CentralDepository(SecondParty):
         h = doc_hash(ref)
         return self.outbox.submit(SECURITY_ISSUE, key_of(h), [to, security_id, amount, h]).tx
 
-    def settle(self, cycle_id: bytes, legs: Sequence[Leg]) -> Any:
+    def instructed_legs(self, cycle_id: bytes) -> list[Leg]:
+        """The legs the CCP instructed for the cycle's standing netting, read from the chain."""
+        return read_legs(self._web3(), self.engine.address, cycle_id, self.from_block)
+
+    def settle(self, cycle_id: bytes, legs: Sequence[Leg] | None = None) -> Any:
+        """Settle DvP the legs the CCP instructed (read from the chain; `legs` given: those, which
+        the engine refuses unless they are the instructed ones)."""
+        if legs is None:
+            legs = self.instructed_legs(cycle_id)
+            if not legs:
+                raise CycleNotNetted(
+                    f"cycle {cycle_id.hex()} has no standing netting on chain; wait for the CCP's "
+                    "instructions (CycleNetted) before settling"
+                )
         return self.engine.settle(cycle_id, [leg.as_tuple() for leg in legs], self._tx())
 
 

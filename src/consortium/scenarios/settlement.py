@@ -309,7 +309,7 @@ def run_cycle(
     txs.append(cast.ccp.instruct(cycle_id, result))
     phase()
     if settle:
-        txs.append(cast.csd.settle(cycle_id, result.legs))
+        txs.append(cast.csd.settle(cycle_id))  # the legs the CCP instructed, read from the chain
         phase()
     events = [dict(tx.events["Reconciled"]) for tx in recon]
     return CycleOutcome(result, events, txs)
