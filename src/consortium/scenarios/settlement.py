@@ -107,11 +107,13 @@ def build_cast(
     def kw(inst):
         return {"store": store_of(inst)} if store_of else {}
 
+    # the second parties look for a cycle's logs from the suite's deployment block when known
+    since = {"from_block": int(getattr(suite, "block", 0) or 0)}
     first = lambda cls, inst, kind: cls(inst, engine, encrypt, charges_for(kind), **kw(inst))
     return SettlementCast(
-        ccp=CentralCounterparty(ccp, engine, encrypt, charges_for("ccp"), **kw(ccp)),
+        ccp=CentralCounterparty(ccp, engine, encrypt, charges_for("ccp"), **kw(ccp), **since),
         csd=CentralDepository(
-            csd, engine, encrypt, charges_for("csd"), suite["SecurityToken"], **kw(csd)
+            csd, engine, encrypt, charges_for("csd"), suite["SecurityToken"], **kw(csd), **since
         ),
         cash=CashIssuer(cash_issuer, engine, encrypt, tokens, **kw(cash_issuer)),
         participants=[first(Broker, i, "broker") for i in participants],
