@@ -369,3 +369,60 @@ def test_recover__same_signer_as_eth_account():
 def test_transport__in_memory_sqlite__refused_with_a_reason(cast):
     with pytest.raises(ValueError, match="file store"):
         T.HttpTransport(Store(), cast["alice"])
+
+
+class _FlakyChain:
+    """A registry that is unreachable for the first `down` questions, then answers from `real`."""
+
+    def __init__(self, real, down):
+        self.real, self.down = real, down
+
+    def _ask(self, name, *args):
+        if self.down > 0:
+            self.down -= 1
+            raise ConnectionError("chain node unreachable")
+        return getattr(self.real, name)(*args)
+
+    def is_active(self, member):
+        return self._ask("is_active", member)
+
+    def is_suspended(self, member):
+        return self._ask("is_suspended", member)
+
+    def channel_open(self, a, b):
+        return self._ask("channel_open", a, b)
+
+
+def test_receiver_cannot_read_the_chain__503_nothing_stored_and_sender_retries(
+    nodes, cast, membership
+):
+    now = [0.0]
+    bob = nodes("bob", cast["bob"])
+    bob.membership = _FlakyChain(membership, down=1)
+    alice = nodes("alice", cast["alice"], {cast["bob"].address: bob.serve()}, lambda: now[0])
+    alice.transport.put(cast["bob"].address, "m-1", b"sealed")
+    [out] = alice.transport.outgoing()
+    assert (out["status"], out["attempts"]) == ("pending", 1)
+    assert out["last_error"].startswith("HTTP 503") and bob.stored() == []
+    now[0] = 1.0
+    assert alice.transport.deliver_pending().delivered == ["m-1"]
+    assert bob.transport.pending(cast["bob"].address) == [("m-1", b"sealed")]
+
+
+def test_endpoint__member_relays_another_members_message__refused_on_receive(nodes, bob_node, cast):
+    """carol seals and signs for bob; alice (who has the channel) delivers it as her own."""
+    captured = []
+
+    class Capture:
+        def put(self, to, msg_id, data):
+            captured.append((msg_id, data))
+
+    carol = C.Endpoint(cast["carol"].address, cast["carol"].key, Capture(), {})
+    carol.directory[cast["bob"].address.lower()] = T.address_key(cast["bob"])
+    carol.send(cast["bob"].address, "packet", {"forged": True})
+    alice = nodes("alice", cast["alice"], {cast["bob"].address: bob_node.server.url})
+    alice.transport.put(cast["bob"].address, *captured[0])
+    bob = bob_node.endpoint()
+    bob.directory[cast["carol"].address] = T.address_key(cast["carol"])
+    with pytest.raises(C.EnvelopeTampered, match="delivered by " + cast["alice"].address.lower()):
+        bob.receive()
