@@ -27,11 +27,14 @@ MAX_AMOUNT = 10**15  # minor units: 10 trillion in a currency of cents; a larger
 MAX_ID_LENGTH = 64  # characters of an id or reference
 MAX_INT64 = 2**63 - 1  # payment ids and node ids: what the store's BigInteger columns hold
 MAX_PLAN_VERSION = 1_000_000
-MIN_DATE, MAX_DATE = date(2000, 1, 1), date(2199, 12, 31)
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2199, 12, 31)
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MONTH = re.compile(r"\d{4}-\d{2}")
-_DIGITS = re.compile(r"\d{1,30}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+_DIGITS = re.compile(r"[0-9]{1,30}")
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
 _HEX32 = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 _TRUE, _FALSE = {"yes", "true", "1", "y"}, {"no", "false", "0", "n"}
 
@@ -170,7 +173,7 @@ def _datetime(raw: Any) -> int:
     would shift by the agent's time zone)."""
     text = raw.strip() if isinstance(raw, str) else ""
     try:
-        if not _DATE.match(text):
+        if not _DATETIME.fullmatch(text):
             raise ValueError
         value = datetime.fromisoformat(text)
     except ValueError:

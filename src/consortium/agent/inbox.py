@@ -163,7 +163,11 @@ def read_rows(name: str, data: bytes, ctx: InboxContext) -> tuple[Format, list[d
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise NotText(f"the file is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
-    raw = _csv_rows(text) if suffix == "csv" else _json_rows(text)
+    if suffix == "csv":
+        header, raw = _csv_rows(text)
+        _check_columns(fmt, {name: "" for name in header}, 1)
+    else:
+        raw = _json_rows(text)
     if not raw:
         raise EmptyFile("the file holds no rows")
     if len(raw) > MAX_ROWS:
@@ -173,8 +177,9 @@ def read_rows(name: str, data: bytes, ctx: InboxContext) -> tuple[Format, list[d
     return fmt, rows
 
 
-def _csv_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
-    """(line, {column: text}) of each data row; blank lines skipped, the header is line 1."""
+def _csv_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """The header and (line, {column: text}) of each data row; blank lines skipped, the header
+    is line 1."""
     if "\0" in text:
         raise MalformedFile("the file contains NUL characters; it is not a CSV text file")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -196,7 +201,7 @@ def _csv_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
             out.append((reader.line_num, dict(zip(header, values, strict=True))))
     except csv.Error as e:
         raise MalformedFile(f"not valid CSV ({e})", reader.line_num) from None
-    return out
+    return header, out
 
 
 def _check_header(names: list[str], line: int | None) -> None:
@@ -212,8 +217,8 @@ def _json_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
     try:
         doc = json.loads(text, parse_constant=_no_constant)
     except (json.JSONDecodeError, ValueError) as e:
-        line = getattr(e, "lineno", None)
-        raise MalformedFile(f"not valid JSON ({getattr(e, 'msg', e)})", line) from None
+        where = f" at text line {e.lineno} column {e.colno}" if hasattr(e, "lineno") else ""
+        raise MalformedFile(f"not valid JSON ({getattr(e, 'msg', e)}{where})") from None
     if isinstance(doc, dict) and set(doc) == {"rows"}:
         doc = doc["rows"]
     if not isinstance(doc, list):
@@ -230,21 +235,14 @@ def _no_constant(name: str) -> Any:
 
 def _typed(fmt: Format, line: int, values: dict[str, Any], ctx: InboxContext) -> dict[str, Any]:
     """One row's typed values, every column checked; refusals name the line and the column."""
-    unknown = [k for k in values if fmt.column(k) is None]
-    if unknown:
-        raise BadColumns(
-            f"unknown column {unknown[0]!r} for {fmt.name} "
-            f"(columns: {', '.join(c.name for c in fmt.columns)})",
-            line,
-        )
+    _check_columns(fmt, values, line)
     row: dict[str, Any] = {}
     for col in fmt.columns:
         raw = values.get(col.name)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if col.required:
-                what = "missing" if col.name not in values else "empty"
-                raise (BadColumns if what == "missing" else BadValue)(
-                    f"column {col.name!r} is {what}; it is required ({col.meaning})", line
+                raise BadValue(
+                    f"column {col.name!r} is empty; it is required ({col.meaning})", line
                 )
             row[col.name] = col.default
             continue
@@ -255,6 +253,20 @@ def _typed(fmt: Format, line: int, values: dict[str, Any], ctx: InboxContext) ->
         except ReferenceRefused as e:
             raise UnknownReference(f"{col.name}: {e}", line) from None
     return row
+
+
+def _check_columns(fmt: Format, values: dict[str, Any], line: int) -> None:
+    """No unknown column, every required one present (CSV: the header, line 1; JSON: each row)."""
+    unknown = [k for k in values if fmt.column(k) is None]
+    if unknown:
+        raise BadColumns(
+            f"unknown column {unknown[0]!r} for {fmt.name} "
+            f"(columns: {', '.join(c.name for c in fmt.columns)})",
+            line,
+        )
+    missing = [c.name for c in fmt.columns if c.required and c.name not in values]
+    if missing:
+        raise BadColumns(f"column {missing[0]!r} is missing; {fmt.name} requires it", line)
 
 
 def _check_across(
