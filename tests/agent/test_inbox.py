@@ -241,12 +241,31 @@ def test_typed_values__as_the_runtime_reads_them(make_inbox):
     assert age_on(date(1980, 4, 2), date(2026, 4, 2)) == 46
 
 
-def test_csv_with_bom_crlf_and_blank_lines__accepted(make_inbox):
+def test_csv_with_bom_crlf_and_blank_lines__accepted_with_their_lines(make_inbox):
     ib = make_inbox("annuity-platform")
-    text = csv_text(example("plan-choices")).replace("\n", "\r\n") + "\r\n\r\n"
+    head, first, second = csv_text(example("plan-choices")).splitlines()
+    text = f"{head}\r\n\r\n{first}\r\n\r\n\r\n{second}\r\n\r\n"
     drop(ib, "plan-choices-x.csv", b"\xef\xbb\xbf" + text.encode())
     (f,) = ib.poll()
     assert [r["employee_id"] for r in f.rows] == ["E-1001", "E-1002"]
+    assert (f.lines, f.line_of(1)) == ([3, 6], 6)
+
+
+def test_json_rows__lines_are_list_positions(make_inbox):
+    ib = make_inbox("annuity-platform")
+    drop(ib, "plan-choices.json", json.dumps(example("plan-choices")))
+    (f,) = ib.poll()
+    assert (f.lines, f.line_of(0)) == ([1, 2], 1)
+
+
+def test_release__a_file_whose_processing_failed_is_handed_over_again(make_inbox):
+    ib = make_inbox("annuity-platform")
+    drop(ib, "plan-choices.csv", csv_text(example("plan-choices")))
+    (f,) = ib.poll()
+    assert ib.poll() == []
+    ib.release(f)
+    (again,) = ib.poll()
+    assert again.sha256 == f.sha256
 
 
 # ------------------------------------------------------------------ refused for every format

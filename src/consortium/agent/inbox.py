@@ -39,7 +39,15 @@ from consortium.agent.formats import (
 from consortium.config import Consortium
 from consortium.store import Store
 
-__all__ = ["FORMATS", "Inbox", "InboxContext", "InboxFile", "InboxRefusal", "read_rows"]
+__all__ = [
+    "FORMATS",
+    "Inbox",
+    "InboxContext",
+    "InboxFile",
+    "InboxRefusal",
+    "read_file",
+    "read_rows",
+]
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a day's file of 100,000 rows fits with room to spare
 MAX_ROWS = 100_000
@@ -133,10 +141,15 @@ class InboxFile:
     format: str
     sha256: str
     rows: list[dict[str, Any]] = field(compare=False)
+    lines: list[int] = field(default_factory=list, compare=False)  # each row's line, as in refusals
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    def line_of(self, index: int) -> int:
+        """The line of row `index` as a refusal names it (CSV: header = 1; JSON: index + 1)."""
+        return self.lines[index] if self.lines else index + 2
 
 
 # ------------------------------------------------------------------ reading
@@ -145,6 +158,14 @@ class InboxFile:
 def read_rows(name: str, data: bytes, ctx: InboxContext) -> tuple[Format, list[dict[str, Any]]]:
     """The format and typed rows of a file named `name` holding `data`; InboxRefusal (a subclass
     per reason) naming the line and the reason on the first fault."""
+    fmt, rows, _ = read_file(name, data, ctx)
+    return fmt, rows
+
+
+def read_file(
+    name: str, data: bytes, ctx: InboxContext
+) -> tuple[Format, list[dict[str, Any]], list[int]]:
+    """`read_rows` with each row's line number."""
     fmt = format_of(name)
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if fmt is None or suffix not in ("csv", "json"):
@@ -174,7 +195,7 @@ def read_rows(name: str, data: bytes, ctx: InboxContext) -> tuple[Format, list[d
         raise FileTooLarge(f"the file has {len(raw):,} rows; at most {MAX_ROWS:,} per file")
     rows = [_typed(fmt, line, values, ctx) for line, values in raw]
     _check_across(fmt, raw, rows, ctx)
-    return fmt, rows
+    return fmt, rows, [line for line, _ in raw]
 
 
 def _csv_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
@@ -366,13 +387,18 @@ class Inbox:
                     f"already processed: the same content was done as {earlier['file']!r} "
                     f"({earlier['format']}); nothing was sent again"
                 )
-            fmt, rows = read_rows(name, data, self.context)
+            fmt, rows, lines = read_file(name, data, self.context)
         except InboxRefusal as e:
             probe = InboxFile(path, format_of(name).name if format_of(name) else "", sha, [])
             self._finish(probe, self.rejected_dir, "rejected", _refusal(e))
             return None
         self._handed[name] = sha
-        return InboxFile(path, fmt.name, sha, rows)
+        return InboxFile(path, fmt.name, sha, rows, lines)
+
+    def release(self, f: InboxFile) -> None:
+        """Hand `f` over again at the next poll (its processing failed for a passing reason, e.g.
+        the chain did not answer); without it a file is handed over once per process."""
+        self._handed.pop(f.name, None)
 
     def done(self, f: InboxFile, result: dict[str, Any]) -> Path:
         """Move a processed file to done/ with `<name>.result.json` (status done, the agent's
