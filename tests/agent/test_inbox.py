@@ -806,3 +806,16 @@ def test_files_handed_over_oldest_first(make_inbox):
         p = drop(ib, name, csv_text([dict(example("plan-choices")[0], employee_id=f"E{n}")]))
         os.utime(p, (1_000_000 + n, 1_000_000 + n))
     assert [f.name for f in ib.poll()] == ["plan-choices-b.csv", "plan-choices-a.csv"]
+
+
+# ------------------------------------------------------------------ docs/formats.md
+
+
+def test_docs_formats_md__holds_every_format_and_refusal_as_the_code_has_them():
+    from consortium.agent.formats import format_markdown
+
+    doc = (ROOT / "docs/formats.md").read_text()
+    for fmt in FORMATS.values():
+        assert format_markdown(fmt) in doc, f"docs/formats.md: regenerate the {fmt.name} section"
+    for cls in inbox_mod.InboxRefusal.__subclasses__():
+        assert f"| `{cls.__name__}` |" in doc

@@ -105,6 +105,7 @@ class Format:
     check: Callable[[list[dict[str, Any]], InboxContext], tuple[int, str] | None] | None = field(
         default=None, compare=False
     )  # cross-row rule: (row index, reason) of the first row breaking it, or None
+    rules: str = ""  # the cross-row rule in words (docs/formats.md)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -380,6 +381,7 @@ _ANNUITY = [
             },
         ),
         _same_within("employer_ref", "trustee", "account_manager"),
+        "the rows of one employer_ref name the same trustee and account_manager.",
     ),
     Format(
         "contributions",
@@ -616,6 +618,8 @@ _SETTLEMENT = [
             },
         ),
         _trade_rules,
+        "the currency is the security's (consortium file); every trade names the submitter as "
+        "participant, local_broker, custodian or exchange (a party uploads only its own trades).",
     ),
     Format(
         "charges",
@@ -772,6 +776,8 @@ _BILLS = [
             },
         ),
         _redemption_rules,
+        f"at most {MAX_REDEMPTION_BATCH} rows per batch_ref; the rows of one batch_ref have the "
+        "same payment_ref.",
     ),
 ]
 
@@ -786,3 +792,28 @@ def format_of(file_name: str) -> Format | None:
     stem = file_name.rsplit(".", 1)[0]
     fits = [f for f in FORMATS if stem == f or stem.startswith(f + "-")]
     return FORMATS[max(fits, key=len)] if fits else None
+
+
+def format_markdown(fmt: Format) -> str:
+    """The format's section of docs/formats.md (tests check the document holds it verbatim)."""
+    who = " or ".join(sorted(fmt.roles))
+    out = [
+        f"### `{fmt.name}` ({fmt.line})",
+        "",
+        fmt.summary,
+        "",
+        f"- File name: `{fmt.name}.csv`, `{fmt.name}-<anything>.csv` or `.json`",
+        f"- Submitted by: an institution holding {who}",
+        "- Unique within a file: " + "; ".join(" + ".join(f"`{c}`" for c in k) for k in fmt.keys),
+    ]
+    if fmt.rules:
+        out.append(f"- Across rows: {fmt.rules}")
+    out += ["", "| column | required | type and range | meaning |", "|---|---|---|---|"]
+    for c in fmt.columns:
+        req = "yes" if c.required else ("no" if c.default is None else f"no (default {c.default})")
+        out.append(f"| `{c.name}` | {req} | {c.range_text} | {c.meaning} |")
+    header = [c.name for c in fmt.columns]
+    out += ["", "Example:", "", "```csv", ",".join(header)]
+    out += [",".join(str(row.get(h, "")) for h in header) for row in fmt.example]
+    out += ["```", "", f"What the agent does: {fmt.action}", ""]
+    return "\n".join(out)
