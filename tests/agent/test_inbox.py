@@ -819,3 +819,52 @@ def test_docs_formats_md__holds_every_format_and_refusal_as_the_code_has_them():
         assert format_markdown(fmt) in doc, f"docs/formats.md: regenerate the {fmt.name} section"
     for cls in inbox_mod.InboxRefusal.__subclasses__():
         assert f"| `{cls.__name__}` |" in doc
+
+
+# ------------------------------------------------------------------ hostile folder contents
+
+
+def test_symlink_and_fifo__never_read(make_inbox, tmp_path):
+    import os
+
+    ib = make_inbox("annuity-platform")
+    secret = tmp_path / "secret.csv"
+    secret.write_text(csv_text(example("plan-choices")))
+    (ib.inbox / "plan-choices.csv").symlink_to(secret)
+    os.mkfifo(ib.inbox / "plan-choices-2.csv")  # opening it to read would block the agent
+    (ib.inbox / "plan-choices-dir.csv").mkdir()
+    assert ib.poll() == [] and ib.poll() == []
+    assert secret.exists() and list(ib.rejected_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('[{"employee_id": "E1", "employee_id": "E2", "plan_code": "growth"}]', "given twice"),
+        ('[{"employee_id": "E1", "plan_code": "growth", "version": 1' + "0" * 5000 + "}]", "JSON"),
+    ],
+)
+def test_json_hostile__refused(make_inbox, content, words):
+    ib = make_inbox("annuity-platform")
+    drop(ib, "plan-choices.json", content)
+    assert_rejected(ib, "plan-choices.json", "MalformedFile", None, words)
+
+
+def test_json_nested_value__refused(make_inbox):
+    ib = make_inbox("annuity-platform")
+    rows = [{"employee_id": {"$ne": ""}, "plan_code": "growth"}]
+    drop(ib, "plan-choices.json", json.dumps(rows))
+    assert_rejected(ib, "plan-choices.json", "BadValue", 1, "must be text")
+
+
+def test_file_replaced_after_poll__new_content_left_for_the_next_poll(make_inbox):
+    ib = make_inbox("annuity-platform")
+    drop(ib, "plan-choices.csv", csv_text(example("plan-choices")))
+    (f,) = ib.poll()
+    newer = [dict(example("plan-choices")[0], employee_id="E-NEW")]
+    drop(ib, "plan-choices.csv", csv_text(newer))  # renamed over the old one meanwhile
+    ib.done(f, {})
+    assert (ib.inbox / "plan-choices.csv").exists()  # not moved to done/ unprocessed
+    (g,) = ib.poll()
+    assert g.rows[0]["employee_id"] == "E-NEW"

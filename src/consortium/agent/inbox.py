@@ -236,7 +236,9 @@ def _check_header(names: list[str], line: int | None) -> None:
 def _json_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
     """(list index + 1, object) of each row of `[...]` or `{"rows": [...]}`."""
     try:
-        doc = json.loads(text, parse_constant=_no_constant)
+        doc = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_repeated_keys)
+    except RecursionError:
+        raise MalformedFile("the JSON is nested too deeply; rows are flat objects") from None
     except (json.JSONDecodeError, ValueError) as e:
         where = f" at text line {e.lineno} column {e.colno}" if hasattr(e, "lineno") else ""
         raise MalformedFile(f"not valid JSON ({getattr(e, 'msg', e)}{where})") from None
@@ -248,6 +250,16 @@ def _json_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
         if not isinstance(row, dict):
             raise MalformedFile(f"row {n + 1} is {type(row).__name__}, not an object", n + 1)
     return [(n + 1, row) for n, row in enumerate(doc)]
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object that gives a key twice is ambiguous (which value did the sender mean?)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} given twice in one object")
+        out[key] = value
+    return out
 
 
 def _no_constant(name: str) -> Any:
@@ -354,8 +366,10 @@ class Inbox:
         ready = []
         for entry in os.scandir(self.inbox):
             name = entry.name
-            if name.startswith(".") or name.endswith(IGNORED_SUFFIXES) or not entry.is_file():
+            if name.startswith(".") or name.endswith(IGNORED_SUFFIXES):
                 continue
+            if not entry.is_file(follow_symlinks=False):
+                continue  # regular files only: a symlink could point anywhere, a FIFO would block
             st = entry.stat()
             stats[name] = (st.st_size, st.st_mtime_ns)
             old = now - st.st_mtime_ns > self.settle_seconds * 1e9
@@ -372,7 +386,7 @@ class Inbox:
             data = path.read_bytes() if size <= MAX_FILE_BYTES else b""
         except OSError:
             return None  # gone or unreadable for the moment (moved by the writer): next poll
-        sha = hashlib.sha256(data).hexdigest() if data else f"size:{size}"
+        sha = hashlib.sha256(data).hexdigest() if size <= MAX_FILE_BYTES else f"size:{size}"
         if self._handed.get(name) == sha:
             return None
         try:
@@ -435,13 +449,24 @@ class Inbox:
         tmp = result.with_name(result.name + ".tmp")
         tmp.write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n", encoding="utf-8")
         os.replace(tmp, result)
-        try:
+        if _sha256_of(f.path) == f.sha256:
             os.replace(f.path, target)
-        except FileNotFoundError:
-            pass  # moved already (a second finish of the same file)
+        # else: moved already, or replaced by new content since poll (left for the next poll)
         self._handed.pop(f.name, None)
         self._seen.pop(f.name, None)
         return target
+
+
+def _sha256_of(path: Path) -> str | None:
+    """The file's identity as `poll` took it: its sha256, `size:N` past MAX_FILE_BYTES (never
+    read), None when it is gone."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return f"size:{size}"
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _refusal(e: InboxRefusal) -> dict[str, Any]:
