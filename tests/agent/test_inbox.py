@@ -868,3 +868,14 @@ def test_file_replaced_after_poll__new_content_left_for_the_next_poll(make_inbox
     assert (ib.inbox / "plan-choices.csv").exists()  # not moved to done/ unprocessed
     (g,) = ib.poll()
     assert g.rows[0]["employee_id"] == "E-NEW"
+
+
+def test_choice_words__map_to_the_chain_codes():
+    from consortium.agent.formats import CHARGE_KINDS, ORDER_KINDS, PAYERS, SIDES
+    from consortium.domain import clearing, eip712
+
+    assert ORDER_KINDS["share-change"] == eip712.SHARE_CHANGE
+    assert (SIDES["buy"], SIDES["sell"]) == (clearing.BUY, clearing.SELL)
+    assert CHARGE_KINDS["tax"] is clearing.ChargeKind.TAX
+    assert PAYERS["seller"] is clearing.Payer.SELLER
+    assert FORMATS["orders"].column("kind").choices == tuple(ORDER_KINDS)

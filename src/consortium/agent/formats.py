@@ -18,7 +18,16 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from consortium.domain.bills import MAX_REDEMPTION_BATCH
-from consortium.domain.clearing import BPS_DENOMINATOR, MAX_PRICE, MAX_QUANTITY
+from consortium.domain.clearing import (
+    BPS_DENOMINATOR,
+    BUY,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    SELL,
+    ChargeKind,
+    Payer,
+)
+from consortium.domain.eip712 import REDEMPTION, SHARE_CHANGE, SUBSCRIPTION
 
 if TYPE_CHECKING:
     from consortium.agent.inbox import InboxContext
@@ -28,6 +37,12 @@ MAX_ID_LENGTH = 64  # characters of an id or reference
 MAX_INT64 = 2**63 - 1  # payment ids and node ids: what the store's BigInteger columns hold
 MAX_PLAN_VERSION = 1_000_000
 MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2199, 12, 31)
+
+# the chain's codes of the choice columns' words (orders.kind, trades.side, charges.kind/payer)
+ORDER_KINDS = {"subscription": SUBSCRIPTION, "redemption": REDEMPTION, "share-change": SHARE_CHANGE}
+SIDES = {"buy": BUY, "sell": SELL}
+CHARGE_KINDS = {"fee": ChargeKind.FEE, "tax": ChargeKind.TAX}
+PAYERS = {"both": Payer.BOTH, "buyer": Payer.BUYER, "seller": Payer.SELLER}
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
@@ -489,7 +504,7 @@ _CONFIRMATIONS = [
                 "kind",
                 "choice",
                 "what is asked",
-                choices=("subscription", "redemption", "share-change"),
+                choices=tuple(ORDER_KINDS),
             ),
             _amount("the order's amount in minor units"),
             Column("shares", "int", "shares (redemptions, share changes)", low=0, high=MAX_AMOUNT),
@@ -587,7 +602,7 @@ _SETTLEMENT = [
             Column("trade_id", "id", "the execution side's id (hashed on chain)"),
             Column("security", "security", "the security traded"),
             Column("currency", "currency", "the trade currency (the security's)"),
-            Column("side", "choice", "the participant's side", choices=("buy", "sell")),
+            Column("side", "choice", "the participant's side", choices=tuple(SIDES)),
             Column("quantity", "int", "shares", low=1, high=MAX_QUANTITY),
             Column("price", "int", "price per share in minor units", low=1, high=MAX_PRICE),
             Column("trade_date", "date", "the trade date (the settlement cycle)"),
@@ -627,8 +642,8 @@ _SETTLEMENT = [
         FIRST_PARTIES,
         (
             Column("security", "security", "the security the charge applies to"),
-            Column("kind", "choice", "fee or tax", choices=("fee", "tax")),
-            Column("payer", "choice", "who pays it", choices=("both", "buyer", "seller")),
+            Column("kind", "choice", "fee or tax", choices=tuple(CHARGE_KINDS)),
+            Column("payer", "choice", "who pays it", choices=tuple(PAYERS)),
             Column("bps", "int", "rate in basis points", low=0, high=BPS_DENOMINATOR),
             Column(
                 "minimum",
