@@ -225,6 +225,9 @@ class Agent:
             log.warning("%s: refused %s line %s: %s", self.spec.id, file.path.name, exc.line, exc)
             self.inbox.reject(file, exc.line, exc.reason)
             return
+        except Exception:
+            log.exception("%s: %s failed; it stays in the inbox", self.spec.id, file.path.name)
+            return
         self.inbox.done(file, result)
         log.info("%s: done %s", self.spec.id, file.path.name)
 

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from consortium.outbox import jsonable
 from consortium.store import Store
 
 CURSOR_KIND, CURSOR_KEY = "follower", "cursor"
+FAILED_KIND = "follower.failed"  # (event, handler) pairs that raised, retried on the next polls
+MAX_ATTEMPTS = 5
 MAX_RANGE = 2_000  # blocks per eth_getLogs call: nodes cap the range of one query
 
 log = logging.getLogger("consortium.agent")
@@ -79,6 +82,7 @@ class Follower:
     def poll(self, stop: Callable[[], bool] = lambda: False) -> int:
         """Dispatch every event of the blocks after the cursor up to the head; returns how many.
         Stops between two ranges when `stop()` says so (the cursor then marks what was done)."""
+        self.retry_failed()
         head = int(self.w3.eth.block_number) - self.confirmations
         seen = 0
         start = self.cursor + 1
@@ -135,25 +139,52 @@ class Follower:
         ]
 
     def dispatch(self, ev: ChainEvent) -> None:
-        """Every handler of the event; one that fails is logged and the others still run (the
-        agent's other duties go on; a handler retried on the next start sees the same event)."""
+        """Every handler of the event. One that fails is logged and its (event, handler) kept in
+        the store to be retried on the next polls (a node that hiccuped, a counterparty's step not
+        mined yet); the other handlers and events go on."""
         for handler in self.handlers.get(ev.name, []):
-            try:
-                handler(ev)
-            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the agent
-                log.error(
-                    "handler %s failed on %s at block %s (tx %s): %s",
-                    getattr(handler, "__qualname__", handler),
-                    ev.name,
-                    ev.block,
-                    ev.tx_hash,
-                    exc,
-                )
-                self.store.put(
-                    "follower.failed",
-                    f"{ev.block}:{ev.log_index}:{getattr(handler, '__name__', 'handler')}",
-                    {"event": ev.name, "tx": ev.tx_hash, "error": str(exc)[:500]},
-                )
+            self._run(handler, ev, attempts=0)
+
+    def _run(self, handler: Handler, ev: ChainEvent, attempts: int) -> bool:
+        key = f"{ev.block}:{ev.log_index}:{_name(handler)}"
+        try:
+            handler(ev)
+        except Exception as exc:  # noqa: BLE001 - one bad event must not stop the agent
+            attempts += 1
+            given_up = attempts >= MAX_ATTEMPTS
+            log.error(
+                "handler %s failed on %s at block %s (tx %s), attempt %d%s: %s",
+                _name(handler),
+                ev.name,
+                ev.block,
+                ev.tx_hash,
+                attempts,
+                " (given up: see the store's follower.failed)" if given_up else "",
+                str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+            )
+            body = {"event": jsonable(asdict(ev)), "handler": _name(handler)}
+            status = "given-up" if given_up else "retry"
+            self.store.put(FAILED_KIND, key, body | {"attempts": attempts, "status": status})
+            return False
+        if attempts:
+            self.store.put(FAILED_KIND, key, {"status": "done", "attempts": attempts})
+        return True
+
+    def retry_failed(self) -> int:
+        """Run again every handler that failed on an event and is not given up; how many now passed."""
+        by_name = {_name(h): h for hs in self.handlers.values() for h in hs}
+        passed = 0
+        for row in self.store.all(FAILED_KIND).values():
+            handler = by_name.get(row.get("handler", ""))
+            if row.get("status") != "retry" or handler is None:
+                continue
+            ev = ChainEvent(**row["event"])
+            passed += self._run(handler, ev, int(row["attempts"]))
+        return passed
+
+
+def _name(handler: Any) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)
 
 
 def _hex(value: Any) -> str:

@@ -27,6 +27,7 @@ import logging
 from typing import Any, ClassVar
 
 from consortium.agent.base import FileRefused, Role
+from consortium.agent.settings import SettingsError
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32, doc_hash
 from consortium.outbox import OutboxConflict, OutboxRefused
@@ -46,6 +47,7 @@ from consortium.roles.annuity import InvestmentManagerPlatform as _IM
 
 log = logging.getLogger("consortium.agent")
 
+MAX_PRICE = 10**18  # AnnuityLedger.MAX_UNIT_PRICE
 NONE, REQUESTED, OPEN = 0, 1, 2  # IAnnuityLedger.AccountStatus
 ISSUED, EXECUTED, REPORTED = 1, 2, 3  # IAnnuityLedger.InstructionStatus
 CHOICE_KIND = "annuity.choice"  # plan choices waiting for their account to open
@@ -106,17 +108,27 @@ class AnnuityPlatformRole(_AnnuityRole):
         for n, row in enumerate(file.rows):
             by_employer.setdefault(row["employer_ref"], []).append((n, row))
         for ref, rows in by_employer.items():
-            self.platform.employer = self._employer(ref, rows[0], file)
+            self.platform.employer = self._employer(ref, rows[0][1], file)
             fresh = [self._registered(file, n, row) for n, row in rows]
             missing = [a for a in fresh if int(self.ledger.getAccount(a)["status"]) == NONE]
             for k, start in enumerate(range(0, len(missing), MAX_BATCH)):
                 log.info("enrolment batch %d of %s: %d accounts", k + 1, ref, len(missing))
                 self.platform.request_accounts(missing[start : start + MAX_BATCH])
             requested += len(missing)
-            for n, row in rows:
+            for _, row in rows:
                 if row.get("plan_code"):
                     self._queue_choice(file, row["employee_id"], row["plan_code"], None, False)
+        self._write_accounts(file)
         return {"employees": len(file.rows), "accounts_requested": requested}
+
+    def _write_accounts(self, file: Any) -> None:
+        """outbox/accounts/<file>.csv: each enrolled employee's account id, for the employer's
+        payroll (the trustee's contributions name accounts, never employees' salts)."""
+        lines = ["employee_id,account_id"] + [
+            f"{r['employee_id']},0x{self.platform.account_id(r['employee_id']).hex()}"
+            for r in file.rows
+        ]
+        self.agent.write_output("accounts", f"{file.path.stem}.csv", "\n".join(lines) + "\n")
 
     def _employer(self, ref: str, row: dict, file: Any) -> int:
         """The employer id of `ref`: from the store, else from the chain (registered by an earlier
@@ -417,6 +429,12 @@ class InvestmentManagerRole(_AnnuityRole):
     def __init__(self, agent: Any):
         super().__init__(agent)
         prices = agent.settings.line("annuity").get("prices") or {}
+        for item, price in prices.items():
+            if isinstance(price, bool) or not isinstance(price, int) or not 0 < price <= MAX_PRICE:
+                raise SettingsError(
+                    f"{agent.settings.home / 'agent.yaml'}: annuity.prices.{item} must be a whole "
+                    f"number 1 .. {MAX_PRICE} (minor units per 1e18 units), got {price!r}"
+                )
         series = PriceSeries({code32(str(i)): [int(p)] for i, p in prices.items()})
         self.im = _IM(agent.institution, self.ledger, series)
 

@@ -1,0 +1,195 @@
+"""The annuity line played by four agents, each its own OS process, against the test's chain.
+
+The test drops the files a bank's systems would produce (enrolments and plan choices at the service
+platform, a payroll at the trustee) and waits for the outcome on chain and in the outboxes; every
+decision in between is an agent reacting to a chain event (accounts requested -> opened, batch
+received -> posted -> invested, instruction issued -> executed -> feedback -> forwarded -> settled).
+Then SIGTERM: each agent exits 0. No Python object is shared with the agents.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from consortium.domain.allocation import split
+from tests.agent.harness import (
+    ANNUITY_IDS,
+    PRICES,
+    AgentProcess,
+    alive_until,
+    csv_text,
+    drop,
+    files_under,
+    make_home,
+    make_world,
+    read_accounts,
+    result_of,
+    start_all,
+    stop_all,
+)
+
+EMPLOYEES = {"E-1": "balanced", "E-2": "conservative", "E-3": "balanced", "E-4": "", "E-5": ""}
+LATER = {"E-4": "conservative", "E-5": "balanced"}
+AMOUNTS = {"E-1": 150_000, "E-2": 99_999, "E-3": 10_001, "E-4": 230_000, "E-5": 77_777}
+RATIOS = {"balanced": [2000, 4000, 4000], "conservative": [6000, 4000]}
+TIMEOUT = 120
+AGENTS: list = []  # the running agent processes (alive_until fails fast when one dies)
+
+
+@dataclass
+class Day:
+    world: object
+    homes: dict
+    agents: dict
+    accounts: dict
+    exit_codes: dict
+
+
+def _enrol(homes, ledger) -> dict[str, str]:
+    header = ["employee_id", "employer_ref", "trustee", "account_manager", "plan_code"]
+    rows = [[e, "ACME-CN", "trustee", "account-manager", p] for e, p in EMPLOYEES.items()]
+    drop(homes["annuity-platform"], "enrolments-2026-12.csv", csv_text(header, rows))
+    out = homes["annuity-platform"].outbox / "accounts" / "enrolments-2026-12.csv"
+    alive_until(AGENTS, out.exists, TIMEOUT, "the platform's account list")
+    accounts = read_accounts(homes["annuity-platform"], "enrolments-2026-12")
+    alive_until(
+        AGENTS,
+        lambda: all(ledger.getAccount(a)["status"] == 2 for a in accounts.values()),
+        TIMEOUT,
+        "the account manager to open every account",
+    )
+    return accounts
+
+
+def _choose(homes, ledger, accounts) -> None:
+    header = ["employee_id", "plan_code", "version", "reset"]
+    drop(
+        homes["annuity-platform"],
+        "plan-choices-2026-12.csv",
+        csv_text(header, [[e, p, "", "no"] for e, p in LATER.items()]),
+    )
+    alive_until(
+        AGENTS,
+        lambda: all(int(ledger.getAccount(a)["planVersion"]) == 1 for a in accounts.values()),
+        TIMEOUT,
+        "every employee's plan on chain",
+    )
+
+
+def _pay(homes, accounts) -> None:
+    header = ["payroll_ref", "employee_id", "amount", "period", "account_id"]
+    trustee = homes["trustee"]
+    drop(trustee, "contributions-bad.csv", csv_text(header, [["PAY-X", "E-1", 5, "2026-12", ""]]))
+    rows = [["PAY-2026-12", e, AMOUNTS[e], "2026-12", accounts[e]] for e in EMPLOYEES]
+    drop(trustee, "contributions-2026-12.csv", csv_text(header, rows))
+
+    def statements() -> bool:
+        folder = homes["annuity-platform"].outbox / "statements"
+        found = {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+        return len(found) == len(EMPLOYEES) and all(
+            s["contributed"] == AMOUNTS[e] and s["cash"] == 0 for e, s in found.items()
+        )
+
+    alive_until(AGENTS, statements, TIMEOUT, "every employee's statement, invested")
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory, accounts):
+    base = tmp_path_factory.mktemp("annuity-agents")
+    world = make_world(base / "world", accounts[0], accounts)
+    homes = {
+        i: make_home(
+            world,
+            i,
+            base / i,
+            annuity={"investment_manager": "investment-manager", "prices": PRICES, "batch_size": 2},
+        )
+        for i in ANNUITY_IDS
+    }
+    agents = {i: AgentProcess(i, homes[i]) for i in ANNUITY_IDS}
+    AGENTS[:] = agents.values()
+    ledger = world.suite["AnnuityLedger"]
+    try:
+        start_all(list(agents.values()))
+        accounts_of = _enrol(homes, ledger)
+        _choose(homes, ledger, accounts_of)
+        _pay(homes, accounts_of)
+        codes = stop_all(list(agents.values()))
+        yield Day(world, homes, agents, accounts_of, codes)
+    finally:
+        for a in agents.values():
+            if a.running():
+                a.kill()
+
+
+def test_annuity_day__four_agent_processes__every_employee_invested_by_plan(day):
+    ledger = day.world.suite["AnnuityLedger"]
+    for emp, account in day.accounts.items():
+        a = ledger.getAccount(account)
+        plan = EMPLOYEES[emp] or LATER[emp]
+        assert a["planCode"] == "0x" + plan.encode().ljust(32, b"\0").hex()
+        assert (a["contributed"], a["cash"], a["openInstruction"]) == (AMOUNTS[emp], 0, 0)
+        items, _units, values = ledger.holdingsOf(account)
+        assert len(items) == len(RATIOS[plan])
+        # invested at the investment manager's prices: each leg's value within a minor unit
+        for value, leg in zip(values, split(AMOUNTS[emp], RATIOS[plan])):
+            assert leg - 1 <= value <= leg
+    assert ledger.instructionCount() == len(EMPLOYEES)
+    assert all(ledger.getInstruction(i)["status"] == 4 for i in range(1, len(EMPLOYEES) + 1))
+
+
+def test_annuity_day__payroll__three_batches_each_on_chain_once_and_posted(day):
+    ledger = day.world.suite["AnnuityLedger"]
+    assert ledger.batchCount() == 3  # 5 accounts, batch_size 2
+    for batch_id in (1, 2, 3):
+        assert ledger.getContributionBatch(batch_id)["posted"]
+    result = result_of(day.homes["trustee"], "done", "contributions-2026-12.csv")
+    assert result["status"] == "done" and result["result"]["batches"] == [1, 2, 3]
+
+
+def test_annuity_day__statements__in_the_platform_outbox_add_up(day):
+    folder = day.homes["annuity-platform"].outbox / "statements"
+    for emp in EMPLOYEES:
+        s = json.loads((folder / f"{emp}.json").read_text())
+        assert s["contributed"] == AMOUNTS[emp] and s["cash"] == 0
+        assert s["total"] == s["invested"] and s["total"] - s["contributed"] == s["total_return"]
+
+
+def test_annuity_day__inbox__good_files_done_bad_file_rejected_with_line_and_reason(day):
+    platform, trustee = day.homes["annuity-platform"], day.homes["trustee"]
+    for name in ("enrolments-2026-12.csv", "plan-choices-2026-12.csv"):
+        assert result_of(platform, "done", name)["status"] == "done"
+    assert result_of(platform, "done", "enrolments-2026-12.csv")["result"] == {
+        "employees": 5,
+        "accounts_requested": 5,
+    }
+    bad = result_of(trustee, "rejected", "contributions-bad.csv")
+    assert bad["status"] == "rejected" and bad["line"] == 2 and "account_id" in bad["reason"]
+    assert not list(platform.inbox.iterdir()) and not list(trustee.inbox.iterdir())
+
+
+def test_annuity_day__sigterm__every_agent_exits_0_with_nothing_pending(day):
+    from consortium.agent.settings import load_settings
+    from consortium.store import Store
+
+    assert day.exit_codes == dict.fromkeys(ANNUITY_IDS, 0)
+    for ident, agent in day.agents.items():
+        assert "stopped cleanly" in agent.log(), agent.tail()
+        assert " ERROR " not in agent.log(), agent.log()
+        store = Store(load_settings(day.homes[ident].path).store_url)
+        assert store.intents("pending") == []
+
+
+def test_annuity_day__homes__no_private_key_of_the_day_anywhere(day):
+    keys = [k.lower().removeprefix("0x") for k in day.world.keys.values()]
+    needles = [n for k in keys for n in (k, "0x" + k)]
+    for home in day.homes.values():
+        files = files_under(home.path)
+        assert any(p.name == "store.sqlite" for p in files)
+        for path in files:
+            text = path.read_bytes().lower()
+            for needle in needles:
+                assert needle.encode() not in text, f"a private key in {path}"
