@@ -24,6 +24,10 @@ FOLDERS = ("inbox", "done", "rejected", "outbox")
 DEFAULT_ROOT = Path("agents")
 
 
+class HomeLocked(CommandError):
+    """Another agent process runs on this home: two would send the same batches and race."""
+
+
 class HomeExists(CommandError):
     """`agent init` found settings in the home already: they are never overwritten."""
 
@@ -60,6 +64,29 @@ class AgentHome:
     @property
     def outbox(self) -> Path:
         return self.path / "outbox"
+
+    def lock(self) -> Any:
+        """Hold the home's lock for this process's life (an OS lock: released when the process
+        ends, even by SIGKILL); HomeLocked when another process holds it."""
+        import fcntl
+        import os
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path / "agent.lock", "a+")  # noqa: SIM115 - held until exit
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            other = handle.read().strip() or "?"
+            handle.close()
+            raise HomeLocked(
+                f"{self.path}: an agent runs on this home already (pid {other}); stop it first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return handle
 
     def make_folders(self) -> None:
         for name in FOLDERS:

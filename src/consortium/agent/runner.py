@@ -82,6 +82,11 @@ def run_agent(
     if rpc is not None:
         settings.rpc = rpc
     passphrase = passphrase_from(file=settings.passphrase_file)
-    setup_logging(AgentHome(settings.home), echo)
-    agent = Agent(settings)
-    return agent.run(passphrase, connect_chain)
+    home = AgentHome(settings.home)
+    lock = home.lock()  # before anything is logged or sent: one process per home
+    try:
+        setup_logging(home, echo)
+        agent = Agent(settings)
+        return agent.run(passphrase, connect_chain)
+    finally:
+        lock.close()
