@@ -96,7 +96,9 @@ class Connected:
 class Agent:
     """One institution's agent over its home; `run()` is the process's life."""
 
-    def __init__(self, settings: AgentSettings, role_classes: Iterable[type[Role]] | None = None):
+    def __init__(self, settings: AgentSettings, role_classes: Iterable[type[Role]]):
+        """`role_classes`: every role the runtime knows (consortium.agent.lines.ROLE_CLASSES); the
+        agent drives those its institution holds."""
         from consortium.config import load_consortium
 
         self.settings = settings
@@ -107,9 +109,7 @@ class Agent:
         self.store = Store(settings.store_url)
         self.decisions = Decisions(self.store, self.home.outbox)
         self._stop = threading.Event()
-        self.role_classes = [
-            c for c in (role_classes or _line_roles()) if c.role in self.spec.roles
-        ]
+        self.role_classes = [c for c in role_classes if c.role in self.spec.roles]
         if not self.role_classes:
             raise NoRoleHere(
                 f"{self.spec.id} holds {', '.join(self.spec.roles)}: no agent line drives these roles"
@@ -260,12 +260,6 @@ class Agent:
         tmp.write_text(text)
         tmp.replace(out / name)
         return out / name
-
-
-def _line_roles() -> list[type[Role]]:
-    from consortium.agent.lines import ROLE_CLASSES
-
-    return list(ROLE_CLASSES)
 
 
 def _make_inbox(agent: Agent) -> Any:

@@ -86,7 +86,9 @@ def run_agent(
     lock = home.lock()  # before anything is logged or sent: one process per home
     try:
         setup_logging(home, echo)
-        agent = Agent(settings)
+        from consortium.agent.lines import ROLE_CLASSES
+
+        agent = Agent(settings, ROLE_CLASSES)
         return agent.run(passphrase, connect_chain)
     finally:
         lock.close()
