@@ -1,5 +1,6 @@
 """Agents stopped in the middle of a batch: SIGKILL (nothing lost, nothing sent twice) and SIGTERM
-(the step in flight finishes and is booked, exit 0).
+(the step in flight finishes and is booked, exit 0); then a payroll over the trustee's limit waits
+for a person's `consortium decide` while the agent runs.
 
 The trustee's payroll goes on chain one keyed batch per account (batch_size 1), so a file is many
 transactions; the test waits until the trustee's log shows a batch booked and stops it there. After
@@ -9,7 +10,11 @@ each), every intent in its store is booked as the chain holds it, and the file i
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -21,6 +26,7 @@ from consortium.store import Store
 from tests.agent.harness import (
     ANNUITY_IDS,
     PRICES,
+    ROOT,
     AgentProcess,
     alive_until,
     csv_text,
@@ -49,7 +55,14 @@ def world(tmp_path_factory, accounts):
     base = tmp_path_factory.mktemp("agent-kill")
     world = make_world(base / "world", accounts[0], accounts)
     settings = {"investment_manager": "investment-manager", "prices": PRICES, "batch_size": 1}
-    homes = {i: make_home(world, i, base / i, annuity=settings) for i in ANNUITY_IDS}
+    review = {  # the trustee asks a person about a payroll run above 1,000,000
+        "limits": {"contribution_max_total": 1_000_000},
+        "decisions": {"contribution_review": "queue"},
+    }
+    homes = {
+        i: make_home(world, i, base / i, annuity=settings, **(review if i == "trustee" else {}))
+        for i in ANNUITY_IDS
+    }
     agents = {i: AgentProcess(i, homes[i]) for i in ANNUITY_IDS}
     world.homes, world.agents = homes, agents
     ledger = world.suite["AnnuityLedger"]
@@ -161,3 +174,55 @@ def test_trustee__sigterm_in_the_middle_of_a_payroll__finishes_the_file_books_it
     start_all([trustee])  # the rest of the day (allocation) goes on after a restart
     _invested(world, 3_000)
     assert int(ledger.batchCount()) - before == N  # nothing sent again
+
+
+def _decide(world, item: str, answer: str, reason: str) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "consortium.cli",
+            "decide",
+            "--institution",
+            "trustee",
+            "--home",
+            str(world.homes["trustee"].path),
+            item,
+            answer,
+            "--reason",
+            reason,
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_trustee__payroll_over_its_limit__queued_until_a_person_decides(world):
+    ledger, home = world.suite["AnnuityLedger"], world.homes["trustee"]
+    before = int(ledger.batchCount())
+    big, no = _payroll(world, "PAY-BIG", 200_000), _payroll(world, "PAY-NO", 300_000)
+    agents = list(world.agents.values())
+    alive_until(agents, lambda: result_of(home, "done", no), TIMEOUT, "both files done")
+    assert result_of(home, "done", big)["result"]["queued_for_review"] == ["payroll-PAY-BIG"]
+    queued = json.loads((home.outbox / "decisions" / "payroll-PAY-BIG.json").read_text())
+    assert (queued["status"], queued["subject"]["total"]) == ("queued", N * 200_000)
+    assert int(ledger.batchCount()) == before  # nothing sent before a person answers
+
+    _decide(world, "payroll-PAY-NO", "reject", "not our employer's payroll")
+    _decide(world, "payroll-PAY-BIG", "accept", "year-end bonus, checked with HR")
+    _invested(world, 3_000 + 200_000)
+    assert int(ledger.batchCount()) - before == N
+    assert all(ledger.batchOfRef(doc_hash(f"PAY-NO#{n}"))[1] == 0 for n in range(N))
+    outcome = json.loads((home.outbox / "decisions" / "payroll-PAY-NO.outcome.json").read_text())
+    assert outcome == {"item": "payroll-PAY-NO", "answer": "reject"}
+    accepted = home.outbox / "decisions" / "payroll-PAY-BIG.outcome.json"
+    alive_until(agents, accepted.exists, TIMEOUT, "the accepted payroll's outcome")
+    assert len(json.loads(accepted.read_text())["batches"]) == N
+    assert (
+        "payroll PAY-BIG: accept (year-end bonus, checked with HR)" in world.agents["trustee"].log()
+    )

@@ -8,7 +8,9 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   employee's statement in outbox/statements/.
 - TRUSTEE: defines the consortium file's annuity plans at start (those not defined yet) and appoints
   the investment manager named in agent.yaml (`annuity: {investment_manager: <id>}`); `contributions`
-  files -> receiveContributions, one keyed batch at a time; a posted batch (ContributionBatchPosted)
+  files -> receiveContributions, one keyed batch at a time (a run above agent.yaml
+  `limits.contribution_max_total` is refused, or with `decisions: {contribution_review: queue}`
+  waits for `consortium decide`); a posted batch (ContributionBatchPosted)
   -> allocateCash for its accounts; a reported feedback (FeedbackReported) -> forwardFeedback.
 - ACCOUNT_MANAGER: AccountOpeningRequested -> openAccounts (gathered per range of blocks);
   ContributionBatchReceived -> postContributions with the batch read from the trustee's transaction
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, ClassVar
 
 from consortium.agent.base import FileRefused, Role
@@ -50,6 +53,7 @@ log = logging.getLogger("consortium.agent")
 MAX_PRICE = 10**18  # AnnuityLedger.MAX_UNIT_PRICE
 NONE, REQUESTED, OPEN = 0, 1, 2  # IAnnuityLedger.AccountStatus
 ISSUED, EXECUTED, REPORTED = 1, 2, 3  # IAnnuityLedger.InstructionStatus
+REVIEW = "contribution_review"  # a payroll run above limits.contribution_max_total
 CHOICE_KIND = "annuity.choice"  # plan choices waiting for their account to open
 ZERO = "0x" + "00" * 20
 
@@ -259,6 +263,7 @@ class AnnuityPlatformRole(_AnnuityRole):
 class TrusteeRole(_AnnuityRole):
     role = "TRUSTEE"
     formats = ("contributions",)
+    decisions = (REVIEW,)
     events: ClassVar[dict[str, str]] = {
         "ContributionBatchPosted": "on_posted",
         "InstructionIssued": "on_issued",
@@ -285,32 +290,92 @@ class TrusteeRole(_AnnuityRole):
                 self.trustee.appoint_investment_manager(str(plan["id"]), im)
 
     def handle_file(self, file: Any) -> dict[str, Any]:
+        """Book each payroll run of the file; a run above `limits.contribution_max_total` is queued
+        for a person (decisions.contribution_review: queue) or refused (auto, the default)."""
+        runs, first_line = self._runs(file)
+        limit = self.agent.settings.limits.get("contribution_max_total")
+        batches, queued = [], []
+        for ref, contributions in runs.items():
+            total = sum(contributions.values())
+            if limit is not None and total > limit:
+                if self.agent.settings.decision_mode(REVIEW) != "queue":
+                    raise FileRefused(
+                        first_line[ref],
+                        f"payroll {ref} totals {total:,}, above the limit {limit:,} "
+                        f"(limits.contribution_max_total); nothing was sent",
+                    )
+                queued.append(self._queue_review(file, ref, contributions, total, limit))
+                continue
+            batches += self._send_run(ref, contributions)
+        return {"payroll_runs": len(runs), "batches": batches, "queued_for_review": queued}
+
+    def _runs(self, file: Any) -> tuple[dict[str, dict[bytes, int]], dict[str, int]]:
+        """{payroll ref: {account: amount}} and each run's first line."""
         runs: dict[str, dict[bytes, int]] = {}
+        first_line: dict[str, int] = {}
         for n, row in enumerate(file.rows):
             if not row.get("account_id"):
                 raise FileRefused(
                     row_line(file, n),
                     "account_id is empty: give the employee's account id (the platform's "
-                    "statement shows it)",
+                    "outbox/accounts list shows it)",
                 )
             run = runs.setdefault(row["payroll_ref"], {})
+            first_line.setdefault(row["payroll_ref"], row_line(file, n))
             run[b32(row["account_id"])] = run.get(b32(row["account_id"]), 0) + row["amount"]
+        return runs, first_line
+
+    def _queue_review(
+        self, file: Any, ref: str, contributions: dict[bytes, int], total: int, limit: int
+    ) -> str:
+        item = "payroll-" + re.sub(r"[^0-9A-Za-z_.-]", "_", ref)
+        log.info("payroll %s (%s) queued for review: %s above %s", ref, item, total, limit)
+        self.agent.decisions.queue(
+            REVIEW,
+            item,
+            {
+                "payroll_ref": ref,
+                "file": file.name,
+                "total": total,
+                "limit": limit,
+                "contributions": [["0x" + a.hex(), v] for a, v in contributions.items()],
+            },
+        )
+        return item
+
+    def _send_run(self, ref: str, contributions: dict[bytes, int]) -> list[int]:
+        """One payroll run on chain, one keyed batch at a time; the batch ids."""
         batches = []
-        for ref, contributions in runs.items():
-            work = contribution_batches(ref, contributions, self.batch_size)
-            for k, (key, args) in enumerate(work):
-                log.info("contribution batch %d/%d of %s start", k + 1, len(work), ref)
-                try:
-                    booking = self.trustee.outbox.send(RECEIVE, key, args)
-                except (OutboxRefused, OutboxConflict) as exc:
-                    raise FileRefused(0, f"payroll {ref} batch {k + 1}: {exc}") from None
-                except Exception as exc:
-                    if getattr(exc, "revert_msg", None) is None:
-                        raise
-                    raise FileRefused(0, f"payroll {ref} batch {k + 1}: {exc.revert_msg}") from None
-                log.info("contribution batch %d/%d of %s booked", k + 1, len(work), ref)
-                batches.append(int(booking.value["batchId"]))
-        return {"payroll_runs": len(runs), "batches": batches}
+        work = contribution_batches(ref, contributions, self.batch_size)
+        for k, (key, args) in enumerate(work):
+            log.info("contribution batch %d/%d of %s start", k + 1, len(work), ref)
+            try:
+                booking = self.trustee.outbox.send(RECEIVE, key, args)
+            except (OutboxRefused, OutboxConflict) as exc:
+                raise FileRefused(0, f"payroll {ref} batch {k + 1}: {exc}") from None
+            except Exception as exc:
+                if getattr(exc, "revert_msg", None) is None:
+                    raise
+                raise FileRefused(0, f"payroll {ref} batch {k + 1}: {exc.revert_msg}") from None
+            log.info("contribution batch %d/%d of %s booked", k + 1, len(work), ref)
+            batches.append(int(booking.value["batchId"]))
+        return batches
+
+    def on_decision(self, decision: Any) -> None:
+        """A person's answer to a payroll review: accepted runs go on chain, rejected ones never."""
+        ref = decision.subject["payroll_ref"]
+        outcome: dict[str, Any] = {"item": decision.item, "answer": decision.answer}
+        if decision.accepted:
+            contributions = {b32(a): int(v) for a, v in decision.subject["contributions"]}
+            try:
+                outcome["batches"] = self._send_run(ref, contributions)
+            except FileRefused as exc:
+                log.error("payroll %s accepted but refused on chain: %s", ref, exc.reason)
+                outcome["refused"] = exc.reason
+        log.info("payroll %s: %s (%s)", ref, decision.answer, decision.reason)
+        self.agent.write_output(
+            "decisions", f"{decision.item}.outcome.json", json.dumps(outcome, indent=2)
+        )
 
     def on_posted(self, ev: Any) -> None:
         batch_id = int(ev["batchId"])
