@@ -13,7 +13,9 @@ import json
 from dataclasses import dataclass
 
 import pytest
+import requests
 
+from consortium.chain import free_port
 from consortium.domain.allocation import split
 from tests.agent.harness import (
     ANNUITY_IDS,
@@ -46,6 +48,7 @@ class Day:
     agents: dict
     accounts: dict
     exit_codes: dict
+    health: dict
 
 
 def _enrol(homes, ledger) -> dict[str, str]:
@@ -100,12 +103,15 @@ def _pay(homes, accounts) -> None:
 def day(tmp_path_factory, accounts):
     base = tmp_path_factory.mktemp("annuity-agents")
     world = make_world(base / "world", accounts[0], accounts)
+    ports = {i: free_port() for i in ANNUITY_IDS}
     homes = {
         i: make_home(
             world,
             i,
             base / i,
             annuity={"investment_manager": "investment-manager", "prices": PRICES, "batch_size": 2},
+            listen=f"127.0.0.1:{ports[i]}",
+            peers={j: f"http://127.0.0.1:{p}" for j, p in ports.items() if j != i},
         )
         for i in ANNUITY_IDS
     }
@@ -114,11 +120,15 @@ def day(tmp_path_factory, accounts):
     ledger = world.suite["AnnuityLedger"]
     try:
         start_all(list(agents.values()))
+        health = {
+            i: requests.get(f"http://127.0.0.1:{p}/v1/health", timeout=10).json()
+            for i, p in ports.items()
+        }
         accounts_of = _enrol(homes, ledger)
         _choose(homes, ledger, accounts_of)
         _pay(homes, accounts_of)
         codes = stop_all(list(agents.values()))
-        yield Day(world, homes, agents, accounts_of, codes)
+        yield Day(world, homes, agents, accounts_of, codes, health)
     finally:
         for a in agents.values():
             if a.running():
@@ -193,3 +203,11 @@ def test_annuity_day__homes__no_private_key_of_the_day_anywhere(day):
             text = path.read_bytes().lower()
             for needle in needles:
                 assert needle.encode() not in text, f"a private key in {path}"
+
+
+def test_annuity_day__transport__each_agent_served_its_endpoint_as_its_own_address(day):
+    assert day.health == {
+        i: {"status": "ok", "address": day.world.addresses[i]} for i in ANNUITY_IDS
+    }
+    for agent in day.agents.values():
+        assert "serving http://127.0.0.1:" in agent.log()
