@@ -35,6 +35,8 @@ from tests.agent.harness import (
 
 EMPLOYEES = {"E-1": "balanced", "E-2": "conservative", "E-3": "balanced", "E-4": "", "E-5": ""}
 LATER = {"E-4": "conservative", "E-5": "balanced"}
+SWITCH = {"E-1": "conservative"}  # after the payroll is invested: a switch with a reset
+FINAL = {e: SWITCH.get(e) or p or LATER[e] for e, p in EMPLOYEES.items()}
 AMOUNTS = {"E-1": 150_000, "E-2": 99_999, "E-3": 10_001, "E-4": 230_000, "E-5": 77_777}
 RATIOS = {"balanced": [2000, 4000, 4000], "conservative": [6000, 4000]}
 TIMEOUT = 120
@@ -99,6 +101,26 @@ def _pay(homes, accounts) -> None:
     alive_until(AGENTS, statements, TIMEOUT, "every employee's statement, invested")
 
 
+def _switch(homes, ledger, accounts) -> None:
+    """E-1 moves its holdings to another plan: the platform sends the choice, the account manager
+    resets the holdings, the investment manager executes, the trustee forwards the feedback."""
+    header = ["employee_id", "plan_code", "version", "reset"]
+    drop(
+        homes["annuity-platform"],
+        "plan-choices-switch.csv",
+        csv_text(header, [[e, p, "", "yes"] for e, p in SWITCH.items()]),
+    )
+    account = accounts["E-1"]
+    alive_until(
+        AGENTS,
+        lambda: ledger.instructionCount() == len(EMPLOYEES) + 1
+        and ledger.getInstruction(len(EMPLOYEES) + 1)["status"] == 4
+        and ledger.getAccount(account)["openInstruction"] == 0,
+        TIMEOUT,
+        "E-1's reset instruction settled",
+    )
+
+
 @pytest.fixture(scope="module")
 def day(tmp_path_factory, accounts):
     base = tmp_path_factory.mktemp("annuity-agents")
@@ -127,6 +149,7 @@ def day(tmp_path_factory, accounts):
         accounts_of = _enrol(homes, ledger)
         _choose(homes, ledger, accounts_of)
         _pay(homes, accounts_of)
+        _switch(homes, ledger, accounts_of)
         codes = stop_all(list(agents.values()))
         yield Day(world, homes, agents, accounts_of, codes, health)
     finally:
@@ -139,7 +162,7 @@ def test_annuity_day__four_agent_processes__every_employee_invested_by_plan(day)
     ledger = day.world.suite["AnnuityLedger"]
     for emp, account in day.accounts.items():
         a = ledger.getAccount(account)
-        plan = EMPLOYEES[emp] or LATER[emp]
+        plan = FINAL[emp]
         assert a["planCode"] == "0x" + plan.encode().ljust(32, b"\0").hex()
         assert (a["contributed"], a["cash"], a["openInstruction"]) == (AMOUNTS[emp], 0, 0)
         items, _units, values = ledger.holdingsOf(account)
@@ -147,8 +170,10 @@ def test_annuity_day__four_agent_processes__every_employee_invested_by_plan(day)
         # invested at the investment manager's prices: each leg's value within a minor unit
         for value, leg in zip(values, split(AMOUNTS[emp], RATIOS[plan])):
             assert leg - 1 <= value <= leg
-    assert ledger.instructionCount() == len(EMPLOYEES)
-    assert all(ledger.getInstruction(i)["status"] == 4 for i in range(1, len(EMPLOYEES) + 1))
+    assert ledger.instructionCount() == len(EMPLOYEES) + len(SWITCH)  # one First each, one Reset
+    assert all(ledger.getInstruction(i)["status"] == 4 for i in range(1, len(EMPLOYEES) + 2))
+    assert ledger.getInstruction(len(EMPLOYEES) + 1)["kind"] == 1  # Reset
+    assert not ledger.getAccount(day.accounts["E-1"])["resetPending"]
 
 
 def test_annuity_day__payroll__three_batches_each_on_chain_once_and_posted(day):
@@ -170,7 +195,7 @@ def test_annuity_day__statements__in_the_platform_outbox_add_up(day):
 
 def test_annuity_day__inbox__good_files_done_bad_file_rejected_with_line_and_reason(day):
     platform, trustee = day.homes["annuity-platform"], day.homes["trustee"]
-    for name in ("enrolments-2026-12.csv", "plan-choices-2026-12.csv"):
+    for name in ("enrolments-2026-12.csv", "plan-choices-2026-12.csv", "plan-choices-switch.csv"):
         assert result_of(platform, "done", name)["status"] == "done"
     assert result_of(platform, "done", "enrolments-2026-12.csv")["result"] == {
         "employees": 5,
