@@ -352,3 +352,48 @@ def test_cli__agent_for_another_institution_or_unknown_one__exit_2_one_sentence(
     assert wrong.returncode == 2 and "not 'csd'" in wrong.stderr and "Traceback" not in wrong.stderr
     nobody = _cli("agent", "init", "--institution", "nobody", "--home", str(tmp_path / "n"))
     assert nobody.returncode == 2 and "no institution 'nobody'" in nobody.stderr
+
+
+def test_agent__wrong_passphrase__exit_2_before_anything_is_sent(tmp_path):
+    home = AgentHome(tmp_path / "t")
+    init_home(home, "trustee", CONSORTIUM, PASS, "0x" + "44" * 32, 2**4, rpc="http://127.0.0.1:9")
+    done = _cli(
+        "agent",
+        "--institution",
+        "trustee",
+        "--home",
+        str(home.path),
+        env={"CONSORTIUM_PASSPHRASE": "not it"},
+    )
+    assert done.returncode == 2 and "wrong passphrase" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_agent__deployment_record_missing__exit_2_naming_the_file(tmp_path, web3):
+    home = AgentHome(tmp_path / "t")
+    missing = tmp_path / "nowhere.json"
+    init_home(
+        home,
+        "trustee",
+        CONSORTIUM,
+        PASS,
+        "0x" + "55" * 32,
+        2**4,
+        rpc=str(web3.provider.endpoint_uri),
+        deployments=str(missing),
+    )
+    done = _cli("agent", "--institution", "trustee", "--home", str(home.path))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert str(missing) in done.stderr and "Traceback" not in done.stderr
+    assert "running roles" not in home.log.read_text()
+
+
+def test_agent__two_processes_on_one_home__the_second_refused(tmp_path):
+    home = AgentHome(tmp_path / "t")
+    init_home(home, "trustee", CONSORTIUM, PASS, "0x" + "66" * 32, 2**4, rpc="http://127.0.0.1:9")
+    held = home.lock()
+    try:
+        done = _cli("agent", "--institution", "trustee", "--home", str(home.path))
+    finally:
+        held.close()
+    assert done.returncode == 2 and "an agent runs on this home already" in done.stderr
