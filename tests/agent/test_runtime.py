@@ -397,3 +397,16 @@ def test_agent__two_processes_on_one_home__the_second_refused(tmp_path):
     finally:
         held.close()
     assert done.returncode == 2 and "an agent runs on this home already" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "name, kept",
+    [("E-1001.json", True), ("../../etc/x.json", False), ("A/B.json", False), (".x", False)],
+)
+def test_safe_name__business_ids__never_leave_the_folder_never_collide(name, kept):
+    from consortium.agent.base import safe_name
+
+    safe = safe_name(name)
+    assert (safe == name) is kept
+    assert "/" not in safe and not safe.startswith(".")
+    assert safe_name("A/B.json") != safe_name("A_B.json") == "A_B.json"  # no collision

@@ -14,7 +14,9 @@ handler asks the chain's state before it sends, and the inbox journals each file
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import signal
 import threading
 from collections.abc import Iterable
@@ -253,13 +255,27 @@ class Agent:
         return self.follower.history(str(contract.address), contract.topics[name])
 
     def write_output(self, folder: str, name: str, text: str) -> Path:
-        """Write a file to outbox/<folder>/ atomically (a reader never sees half a file)."""
+        """Write a file to outbox/<folder>/ atomically (a reader never sees half a file). `name`
+        may carry business ids (an employee's): see `safe_name`."""
         out = self.home.outbox / folder
         out.mkdir(parents=True, exist_ok=True)
+        name = safe_name(name)
         tmp = out / f".{name}.tmp"
         tmp.write_text(text)
         tmp.replace(out / name)
         return out / name
+
+
+def safe_name(name: str) -> str:
+    """A file name from a business id: kept as it is when made of letters, digits, `_ . -` only
+    (and not starting with a dot); otherwise those characters kept, the rest `_`, plus 8 hex digits
+    of its sha256 so two ids never share a file (an id like `../x` never leaves the folder)."""
+    clean = re.sub(r"[^0-9A-Za-z_.-]", "_", name).lstrip(".")
+    if clean == name and clean:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    stem, dot, suffix = clean.rpartition(".")
+    return f"{stem or suffix}-{digest}.{suffix}" if dot and stem else f"{clean or '_'}-{digest}"
 
 
 def _make_inbox(agent: Agent) -> Any:
