@@ -110,6 +110,16 @@ def _switch(homes, ledger, accounts) -> None:
         "plan-choices-switch.csv",
         csv_text(header, [[e, p, "", "yes"] for e, p in SWITCH.items()]),
     )
+    platform = homes["annuity-platform"]
+    enrol_header = ["employee_id", "employer_ref", "trustee", "account_manager", "plan_code"]
+    dup = [
+        ["E-9", "ACME-CN", "trustee", "account-manager", ""],
+        ["E-1", "ACME-CN", "trustee", "account-manager", ""],
+    ]
+    drop(platform, "enrolments-dup.csv", csv_text(enrol_header, dup))
+    drop(platform, "plan-choices-unknown.csv", csv_text(header, [["E-404", "balanced", "", "no"]]))
+    for name in ("enrolments-dup.csv", "plan-choices-unknown.csv"):
+        alive_until(AGENTS, lambda n=name: result_of(platform, "rejected", n), TIMEOUT, name)
     account = accounts["E-1"]
     alive_until(
         AGENTS,
@@ -203,6 +213,21 @@ def test_annuity_day__inbox__good_files_done_bad_file_rejected_with_line_and_rea
     }
     bad = result_of(trustee, "rejected", "contributions-bad.csv")
     assert bad["status"] == "rejected" and bad["line"] == 2 and "account_id" in bad["reason"]
+    dup = result_of(platform, "rejected", "enrolments-dup.csv")
+    assert dup["line"] == 3 and "'E-1' is enrolled already" in dup["reason"]
+    unknown = result_of(platform, "rejected", "plan-choices-unknown.csv")
+    assert unknown["line"] == 2 and "'E-404' is not enrolled" in unknown["reason"]
+    # nothing of a refused file was kept or sent: E-9 is in no register, no account was requested
+    from consortium.agent.settings import load_settings
+    from consortium.store import Store
+
+    store = Store(load_settings(platform.path).store_url)
+    assert store.get("annuity.employee", "E-9") is None
+    ledger = day.world.suite["AnnuityLedger"]
+    requested = ledger.events.get_sequence(
+        day.world.suite.block, event_type="AccountOpeningRequested"
+    )
+    assert len(requested) == len(EMPLOYEES)
     assert not list(platform.inbox.iterdir()) and not list(trustee.inbox.iterdir())
 
 

@@ -107,6 +107,9 @@ class AnnuityPlatformRole(_AnnuityRole):
 
     # ---------------------------------------------------------------- enrolments
     def enrol(self, file: Any) -> dict[str, Any]:
+        """Every row checked before anything is stored or sent (a refused file leaves nothing),
+        then per employer: registered once, the register kept, the missing accounts requested."""
+        self._check_enrolments(file)
         requested = 0
         by_employer: dict[str, list[tuple[int, dict]]] = {}
         for n, row in enumerate(file.rows):
@@ -140,8 +143,8 @@ class AnnuityPlatformRole(_AnnuityRole):
         known = self.platform.employer_of(ref)
         if known is not None:
             return known
-        trustee = self._address(row["trustee"], file)
-        manager = self._address(row["account_manager"], file)
+        trustee = self._address(row["trustee"])
+        manager = self._address(row["account_manager"])
         found = self._employer_on_chain(ref)
         if found is not None:
             self.agent.store.put("annuity.employer", ref, {"employer": found})
@@ -162,25 +165,33 @@ class AnnuityPlatformRole(_AnnuityRole):
                 return b32(ev["employerRef"])
         return None
 
-    def _address(self, ident: str, file: Any) -> str:
+    def _address(self, ident: str, line: int = 0) -> str:
         address = self.agent.settings.addresses.get(ident)
         if address is None:
             raise FileRefused(
-                row_line(file, 0),
+                line,
                 f"no member address for {ident!r}: add it under 'addresses:' in agent.yaml",
             )
         return address
 
+    def _check_enrolments(self, file: Any) -> None:
+        for n, row in enumerate(file.rows):
+            for ident in (row["trustee"], row["account_manager"]):
+                self._address(ident, row_line(file, n))
+            entry = self.platform.registered(row["employee_id"])
+            if entry is not None and entry.get("source") != file.sha256:
+                raise FileRefused(
+                    row_line(file, n),
+                    f"employee {row['employee_id']!r} is enrolled already (by an earlier file); "
+                    f"nothing of this file was sent",
+                )
+
     def _registered(self, file: Any, n: int, row: dict) -> bytes:
+        """The employee's account id: registered now, or by this same file before a restart."""
         emp = row["employee_id"]
-        entry = self.platform.registered(emp)
-        if entry is None:
+        if self.platform.registered(emp) is None:
             return self.platform.register(emp, source=file.sha256)
-        if entry.get("source") != file.sha256:
-            raise FileRefused(
-                row_line(file, n), f"employee {emp!r} is enrolled already (by an earlier file)"
-            )
-        return self.platform.account_id(emp)  # this file, resumed after a restart
+        return self.platform.account_id(emp)
 
     # ---------------------------------------------------------------- plan choices
     def choose(self, file: Any) -> dict[str, Any]:
