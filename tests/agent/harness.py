@@ -162,14 +162,21 @@ class AgentProcess:
     starts: int = 0
     out: Any = field(default=None, repr=False)
 
-    def start(self) -> AgentProcess:
+    def start(self, kill_at: tuple[str, int] | None = None) -> AgentProcess:
+        """Start the agent; `kill_at=(kind, n)`: it SIGKILLs itself after the n-th batch of that
+        outbox kind is mined, before booking it (tests/agent/killhook.py)."""
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), CONSORTIUM_PASSPHRASE=PASSPHRASE)
+        module = "consortium.cli"
+        if kill_at is not None:
+            env |= {"KILL_AT_KIND": kill_at[0], "KILL_AT_NTH": str(kill_at[1])}
+            env["PYTHONPATH"] += os.pathsep + str(ROOT)
+            module = "tests.agent.killhook"
         self.out = open(self.home.path.parent / f"{self.ident}.process.out", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "consortium.cli",
+                module,
                 "agent",
                 "--institution",
                 self.ident,

@@ -21,7 +21,7 @@ import pytest
 from consortium.agent.inbox import JOURNAL
 from consortium.agent.settings import load_settings
 from consortium.domain.hashing import doc_hash
-from consortium.roles.annuity import RECEIVE
+from consortium.roles.annuity import POST, RECEIVE
 from consortium.store import Store
 from tests.agent.harness import (
     ANNUITY_IDS,
@@ -226,3 +226,31 @@ def test_trustee__payroll_over_its_limit__queued_until_a_person_decides(world):
     assert (
         "payroll PAY-BIG: accept (year-end bonus, checked with HR)" in world.agents["trustee"].log()
     )
+
+
+@pytest.mark.parametrize("ident, kind", [("trustee", RECEIVE), ("account-manager", POST)])
+def test_agent__sigkill_after_a_batch_is_mined_before_it_is_booked__booked_from_the_chain_once(
+    world, web3, ident, kind
+):
+    """The exact window the outbox exists for: the 3rd batch is on chain, its intent pending."""
+    agent, ledger = world.agents[ident], world.suite["AnnuityLedger"]
+    agent.signal(signal.SIGTERM)
+    assert agent.stop(signalled=True) == 0
+    agent.start(kill_at=(kind, 3))
+    agent.wait_log("running roles", TIMEOUT, count=agent.starts)
+    before, start = int(ledger.batchCount()), web3.eth.block_number + 1
+    total = ledger.getAccount(next(iter(world.accounts.values())))["contributed"]
+    ref = f"PAY-{ident.upper()}-HOOK"
+    _payroll(world, ref, 7)
+    assert agent.proc.wait(TIMEOUT) == -signal.SIGKILL
+    (pending,) = _store(world, ident).intents("pending")
+    assert pending["kind"] == kind  # on chain, not booked: the process died in between
+
+    start_all([agent])
+    _invested(world, total + 7)
+    assert int(ledger.batchCount()) - before == N
+    event = "ContributionBatchReceived" if kind == RECEIVE else "ContributionBatchPosted"
+    assert len(logs_since(web3, ledger, event, start)) == N
+    rows = _store(world, ident).intents(kinds=[kind])
+    assert all(r["status"] == "booked" for r in rows)
+    assert pending["key"] in {r["key"] for r in rows if r["booking"]["source"] == "chain"}
