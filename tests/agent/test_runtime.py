@@ -410,3 +410,74 @@ def test_safe_name__business_ids__never_leave_the_folder_never_collide(name, kep
     assert (safe == name) is kept
     assert "/" not in safe and not safe.startswith(".")
     assert safe_name("A/B.json") != safe_name("A_B.json") == "A_B.json"  # no collision
+
+
+# ------------------------------------------------------------------ the agent's file step
+@dataclass
+class FakeInbox:
+    """Records what the agent does with a file (Inbox's release, reject, done)."""
+
+    released: list = field(default_factory=list)
+    finished: list = field(default_factory=list)
+    rejected: list = field(default_factory=list)
+
+    def release(self, f):
+        self.released.append(f.name)
+
+    def reject(self, f, line, reason):
+        self.rejected.append((f.name, line, reason))
+
+    def done(self, f, result):
+        self.finished.append((f.name, result))
+
+
+def _agent_with(tmp_path, handle):
+    from consortium.agent.base import Agent, Role
+
+    class Trustee(Role):
+        role = "TRUSTEE"
+        formats = ("contributions",)
+
+        def handle_file(self, file):
+            return handle(file)
+
+    home = AgentHome(tmp_path / "t")
+    init_home(home, "trustee", CONSORTIUM, PASS, "0x" + "88" * 32, 2**4)
+    agent = Agent(load_settings(home.path), [Trustee])
+    agent.inbox = FakeInbox()
+    agent.roles = [Trustee(agent)]
+    return agent, agent.inbox
+
+
+def _file(fmt="contributions"):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(path=Path(f"{fmt}-x.csv"), name=f"{fmt}-x.csv", format=fmt, sha256="ab")
+
+
+def test_agent_process__role_fails_unexpectedly__file_released_for_a_retry_a_few_times(tmp_path):
+    from consortium.agent.base import MAX_FILE_ATTEMPTS
+
+    agent, inbox = _agent_with(tmp_path, lambda f: (_ for _ in ()).throw(OSError("node down")))
+    for _ in range(MAX_FILE_ATTEMPTS + 2):
+        agent.process(_file())
+    assert len(inbox.released) == MAX_FILE_ATTEMPTS - 1  # then left for the next start
+    assert inbox.finished == [] and inbox.rejected == []
+
+
+def test_agent_process__refusal_and_unhandled_format__rejected_with_line_and_reason(tmp_path):
+    from consortium.agent.base import FileRefused
+
+    def refuse(f):
+        raise FileRefused(4, "payroll above the limit")
+
+    agent, inbox = _agent_with(tmp_path, refuse)
+    agent.process(_file())
+    agent.process(_file("enrolments"))
+    assert inbox.rejected == [
+        ("contributions-x.csv", 4, "payroll above the limit"),
+        ("enrolments-x.csv", 0, "no role of trustee processes enrolments files"),
+    ]
+    ok, inbox2 = _agent_with(tmp_path / "2", lambda f: {"batches": [1]})
+    ok.process(_file())
+    assert inbox2.finished == [("contributions-x.csv", {"batches": [1]})]

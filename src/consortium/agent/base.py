@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from consortium.config import Consortium, InstitutionSpec
 
 log = logging.getLogger("consortium.agent")
+MAX_FILE_ATTEMPTS = 5  # a file failing for an unexpected reason, retried in this process
 
 
 class NoRoleHere(CommandError):
@@ -111,6 +112,7 @@ class Agent:
         self.store = Store(settings.store_url)
         self.decisions = Decisions(self.store, self.home.outbox)
         self._stop = threading.Event()
+        self._file_failures: dict[str, int] = {}
         self.role_classes = [c for c in role_classes if c.role in self.spec.roles]
         if not self.role_classes:
             raise NoRoleHere(
@@ -228,7 +230,17 @@ class Agent:
             self.inbox.reject(file, exc.line, exc.reason)
             return
         except Exception:
-            log.exception("%s: %s failed; it stays in the inbox", self.spec.id, file.path.name)
+            failures = self._file_failures[file.sha256] = (
+                self._file_failures.get(file.sha256, 0) + 1
+            )
+            log.exception(
+                "%s: %s failed (attempt %d); it stays in the inbox",
+                self.spec.id,
+                file.path.name,
+                failures,
+            )
+            if failures < MAX_FILE_ATTEMPTS:  # a passing failure (the node): retried next loop
+                self.inbox.release(file)  # keys make the retry safe; else retried at restart
             return
         self.inbox.done(file, result)
         log.info("%s: done %s", self.spec.id, file.path.name)

@@ -59,9 +59,8 @@ ZERO = "0x" + "00" * 20
 
 
 def row_line(file: Any, index: int) -> int:
-    """The line in the file of row `index` (CSV: the header is line 1)."""
-    lines = getattr(file, "lines", None)
-    return int(lines[index]) if lines else index + 2
+    """The line in the file of row `index`, as the inbox's own refusals name it."""
+    return int(file.line_of(index))
 
 
 def _same(a: str, b: str) -> bool:
