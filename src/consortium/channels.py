@@ -286,6 +286,12 @@ class Endpoint:
                 raise EnvelopeTampered(
                     f"message {msg_id} claims sender {d['from']} but is signed by another key"
                 )
+            wire_sender = getattr(self.transport, "sender_of", None)  # a transport that verified it
+            if wire_sender is not None and wire_sender(self.member, msg_id) != d["from"].lower():
+                raise EnvelopeTampered(
+                    f"message {msg_id} claims sender {d['from']} but was delivered by "
+                    f"{wire_sender(self.member, msg_id)} (a member relaying another's message)"
+                )
             out.append(Message(msg_id, d["from"], d["to"], d["kind"], d["body"], env.digest()))
             if ack:
                 self.transport.ack(self.member, msg_id)

@@ -7,6 +7,7 @@ when brownie owns the chain), then calls the same functions scripts/*.py call un
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -214,6 +215,84 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    from consortium.agent.home import AgentHome
+
+    home = AgentHome.of(args.institution, args.home)
+    if args.action == "init":
+        return _agent_init(args, home)
+    from consortium.agent.runner import run_agent
+    from consortium.agent.settings import load_settings
+
+    settings = load_settings(home.path)
+    if settings.institution != args.institution:
+        raise CommandError(
+            f"{home.settings}: this home is the agent of {settings.institution!r}, "
+            f"not {args.institution!r}"
+        )
+    return run_agent(home.path, args.network, args.rpc)
+
+
+def _agent_init(args: argparse.Namespace, home: Any) -> int:
+    """`consortium agent init`: folders, agent.yaml and the keystore of a new agent's home."""
+    import shutil
+
+    from consortium.agent.home import init_home
+    from consortium.config import load_consortium
+    from consortium.keys import passphrase_from
+
+    cfg = load_consortium(args.consortium)
+    if args.institution not in {i.id for i in cfg.institutions}:
+        raise CommandError(f"{args.consortium}: no institution {args.institution!r} there")
+    passphrase = passphrase_from(file=args.passphrase_file)
+    key = None
+    if args.import_key:
+        try:
+            with open(args.import_key, encoding="utf-8") as f:
+                key = f.readline().strip()
+        except OSError as exc:
+            raise CommandError(f"{args.import_key}: cannot read the key ({exc})") from None
+    elif args.key_file:
+        home.path.mkdir(parents=True, exist_ok=True)
+        if not home.keystore.exists():
+            shutil.copyfile(args.key_file, home.keystore)
+    address = init_home(
+        home,
+        args.institution,
+        str(args.consortium),
+        passphrase,
+        key,
+        args.scrypt_n,
+        network=args.network,
+        rpc=args.rpc,
+        deployments=args.deployments,
+        listen=args.listen,
+        passphrase_file=args.passphrase_file,
+    )
+    print(f"{args.institution}: {address}, home {home.path}")
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from consortium.agent.decisions import Decisions
+    from consortium.agent.home import AgentHome
+    from consortium.agent.settings import load_settings
+    from consortium.store import Store
+
+    home = AgentHome.of(args.institution, args.home)
+    settings = load_settings(home.path)
+    decisions = Decisions(Store(settings.store_url), home.outbox)
+    if args.item is None:
+        for d in decisions.queued():
+            print(f"{d.item}  {d.kind}  {json.dumps(d.subject)[:120]}")
+        return 0
+    if args.answer is None or not args.reason:
+        raise CommandError("decide ITEM needs accept or reject and --reason TEXT")
+    d = decisions.answer(args.item, args.answer == "accept", args.reason)
+    print(f"{d.item}: {d.answer} ({d.reason}); the agent acts on its next loop")
+    return 0
+
+
 def cmd_coverage_summary(args: argparse.Namespace) -> int:
     from consortium.devtools.coverage import summarise
 
@@ -389,10 +468,47 @@ def _add_report_commands(sub: Any) -> None:
     cov.set_defaults(func=cmd_coverage_summary)
 
 
+def _add_agent_commands(sub: Any) -> None:
+    """agent, agent init, decide."""
+    agent = _with_network(
+        sub.add_parser("agent", help="run an institution's agent (or `agent init` its home)"),
+        rpc=True,
+    )
+    agent.set_defaults(network=None)  # agent.yaml's network unless given
+    agent.add_argument("action", nargs="?", choices=("run", "init"), default="run")
+    agent.add_argument("--institution", required=True, help="its id in the consortium file")
+    agent.add_argument("--home", help="the agent's folder (default agents/<institution>)")
+    agent.add_argument("--consortium", default="config/consortium.yaml", help="init: the file")
+    agent.add_argument("--deployments", help="init: the deployment record the agent loads")
+    agent.add_argument("--listen", help="init: host:port of the agent's HTTP endpoint")
+    agent.add_argument("--passphrase-file", help="file whose first line is the passphrase")
+    keys = agent.add_mutually_exclusive_group()
+    keys.add_argument("--key-file", help="init: an existing V3 keystore to use")
+    keys.add_argument(
+        "--import", dest="import_key", metavar="FILE", help="init: a hex key file to encrypt"
+    )
+    keys.add_argument("--new", action="store_true", help="init: a new random key (the default)")
+    agent.add_argument("--scrypt-n", type=int, help="init: scrypt cost (lower only for tests)")
+    agent.set_defaults(func=cmd_agent)
+    decide = sub.add_parser("decide", help="answer a decision an agent queued for a person")
+    decide.add_argument("--institution", required=True)
+    decide.add_argument("--home", help="the agent's folder (default agents/<institution>)")
+    decide.add_argument("item", nargs="?", help="the decision (none: list the queued ones)")
+    decide.add_argument("answer", nargs="?", choices=("accept", "reject"))
+    decide.add_argument("--reason", help="why (kept with the answer)")
+    decide.set_defaults(func=cmd_decide)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="consortium", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_setup_commands, _add_day_commands, _add_besu_commands, _add_report_commands):
+    for add in (
+        _add_setup_commands,
+        _add_day_commands,
+        _add_besu_commands,
+        _add_report_commands,
+        _add_agent_commands,
+    ):
         add(sub)
 
     args = parser.parse_args(argv)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from consortium.domain.roles import ROLES
 from consortium.inputs import InputFileError
@@ -27,6 +28,9 @@ class InstitutionSpec:
     roles: list[str]
     regulator: str | None  # institution id of its regulator; None for a regulator itself
     line: int = 0
+    endpoint: str | None = (
+        None  # base URL of its agent's transport (http://host:port), if published
+    )
 
 
 @dataclass
@@ -158,7 +162,42 @@ def _institution(item: Any, jurisdictions: LineDict, seen: dict[str, int], fail)
                 line,
                 f"institution '{ident}' has no regulator: set 'regulator' or one for jurisdiction '{juris}'",
             )
-    return InstitutionSpec(ident, str(item["name"]), juris, roles, regulator, line)
+    endpoint = item.get("endpoint")
+    if endpoint is not None:
+        try:
+            endpoint = endpoint_url(endpoint)
+        except ValueError as exc:
+            fail(line, f"institution '{ident}': {exc}")
+    return InstitutionSpec(ident, str(item["name"]), juris, roles, regulator, line, endpoint)
+
+
+def endpoint_url(value: Any) -> str:
+    """An agent's base URL, normalised (no trailing slash); ValueError saying what is wrong.
+
+    Only scheme, host and port: the transport adds its own paths (/v1/messages), so a path, query
+    or credentials in the URL are mistakes that would otherwise fail only at the first delivery."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"endpoint must be a URL such as http://10.0.0.5:9107, got {plain(value)!r}"
+        )
+    parts = urlsplit(value.strip())
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = "must start with http:// or https://"
+    elif not parts.hostname:
+        problem = "has no host"
+    elif parts.path not in ("", "/") or parts.query or parts.fragment:
+        problem = "must be only scheme://host:port (the transport adds its own paths)"
+    elif parts.username or parts.password:
+        problem = "must not carry credentials"
+    else:
+        try:
+            _ = parts.port  # urlsplit checks the port only when asked
+        except ValueError:
+            problem = "has an invalid port"
+    if problem:
+        raise ValueError(f"endpoint {value!r} {problem}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _check_regulators(

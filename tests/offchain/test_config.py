@@ -94,3 +94,33 @@ def test_institution_without_any_regulator(tmp_path):
 def test_missing_file_says_what_it_is(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_consortium(tmp_path / "nope.yaml")
+
+
+def test_endpoint__optional_normalised_and_exposed(tmp_path):
+    c = _load(
+        tmp_path,
+        "  - {id: b, name: B, jurisdiction: CN, roles: [BROKER], endpoint: 'http://10.0.0.5:9107/'}\n"
+        "  - {id: h, name: H, jurisdiction: CN, roles: [BROKER], endpoint: 'https://h.example'}\n",
+    )
+    assert c.by_id("b").endpoint == "http://10.0.0.5:9107"
+    assert c.by_id("h").endpoint == "https://h.example"
+    assert c.by_id("reg-cn").endpoint is None
+
+
+@pytest.mark.parametrize(
+    "value,problem",
+    [
+        ("ftp://h:1", "must start with http:// or https://"),
+        ("10.0.0.5:9107", "must start with http:// or https://"),
+        ("http://:9107", "has no host"),
+        ("http://h:99999", "has an invalid port"),
+        ("http://h:1/v1/messages", "must be only scheme://host:port"),
+        ("http://u:p@h:1", "must not carry credentials"),
+        ("''", "endpoint must be a URL"),
+        ("[http://h:1]", "endpoint must be a URL"),
+    ],
+)
+def test_endpoint__not_a_base_url__names_line_and_problem(tmp_path, value, problem):
+    body = f"  - {{id: b, name: B, jurisdiction: CN, roles: [BROKER], endpoint: {value}}}\n"
+    with pytest.raises(ConfigError, match=rf"c.yaml:7: institution 'b': .*{problem}"):
+        _load(tmp_path, body)

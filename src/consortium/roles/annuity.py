@@ -179,15 +179,35 @@ class _Sender:
         return {"from": self.institution.account}
 
 
+EMPLOYEE_KIND = (
+    "annuity.employee"  # the platform's register in its store: employee id -> salt, account
+)
+EMPLOYER_KIND = "annuity.employer"  # employer reference -> employer id on chain
+
+
 @dataclass
 class AnnuityServicePlatform(_Sender):
-    """The employee-facing platform: enrolment, plan choice, statements."""
+    """The employee-facing platform: enrolment, plan choice, statements.
+
+    With a `store`, the register (employee id, salt, account id) and the employer ids live there,
+    written before anything is sent: a restarted platform still knows every employee's account (the
+    salt cannot be recomputed, and the chain holds only the salted hash). Without one (the in-process
+    day and the tests) it lives in memory."""
 
     institution: Institution
     ledger: Any
     plans: Any
     accounts: dict[str, EmployeeAccount] = field(default_factory=dict)
     employer: int | None = None  # the employer id new employees are enrolled under
+    store: Store | None = None
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            return
+        for emp, row in self.store.all(EMPLOYEE_KIND).items():
+            self.accounts[emp] = EmployeeAccount(
+                emp, bytes.fromhex(row["salt"]), bytes.fromhex(row["account_id"])
+            )
 
     @property
     def address(self) -> str:
@@ -200,7 +220,14 @@ class AnnuityServicePlatform(_Sender):
             doc_hash(employer_ref), trustee, account_manager, self._tx()
         )
         self.employer = int(tx.events["EmployerRegistered"]["employerId"])
+        if self.store is not None:
+            self.store.put(EMPLOYER_KIND, employer_ref, {"employer": self.employer})
         return self.employer
+
+    def employer_of(self, employer_ref: str) -> int | None:
+        """The id of an employer this platform registered (from its store), or None."""
+        row = self.store.get(EMPLOYER_KIND, employer_ref) if self.store is not None else None
+        return int(row["employer"]) if row else None
 
     def account_id(self, employee_id: str) -> bytes:
         try:
@@ -210,6 +237,35 @@ class AnnuityServicePlatform(_Sender):
                 f"employee {employee_id!r} is not enrolled here; call enrol() first"
             ) from None
 
+    def employee_of(self, account_id: bytes) -> str | None:
+        """The employee behind an account id, if enrolled here."""
+        return next((e for e, a in self.accounts.items() if a.account_id == account_id), None)
+
+    def register(self, employee_id: str, source: str = "") -> bytes:
+        """Draw the employee's salt and keep (employee id, salt, account id), in the store first when
+        there is one; returns the account id. `source` says what enrolled it (an inbox file)."""
+        if employee_id in self.accounts:
+            raise ValueError(f"employee {employee_id!r} is already enrolled")
+        salt = new_salt()
+        entry = EmployeeAccount(employee_id, salt, commit(employee_id, salt))
+        if self.store is not None:
+            self.store.put(
+                EMPLOYEE_KIND,
+                employee_id,
+                {
+                    "salt": salt.hex(),
+                    "account_id": entry.account_id.hex(),
+                    "employer": self.employer,
+                    "source": source,
+                },
+            )
+        self.accounts[employee_id] = entry
+        return entry.account_id
+
+    def registered(self, employee_id: str) -> dict[str, Any] | None:
+        """The stored register entry of an employee (employer, source), or None."""
+        return self.store.get(EMPLOYEE_KIND, employee_id) if self.store is not None else None
+
     def enrol(self, employee_ids: Sequence[str]) -> list[Any]:
         """Ask for accounts for new employees of the registered employer; only salted hashes of their
         ids reach the chain."""
@@ -217,16 +273,14 @@ class AnnuityServicePlatform(_Sender):
             raise ValueError(
                 "no employer registered on this platform; call register_employer() first"
             )
-        fresh = []
-        for emp in employee_ids:
-            if emp in self.accounts:
-                raise ValueError(f"employee {emp!r} is already enrolled")
-            salt = new_salt()
-            self.accounts[emp] = EmployeeAccount(emp, salt, commit(emp, salt))
-            fresh.append(self.accounts[emp].account_id)
+        fresh = [self.register(emp) for emp in employee_ids]
+        return self.request_accounts(fresh)
+
+    def request_accounts(self, account_ids: Sequence[bytes]) -> list[Any]:
+        """requestAccounts under the current employer, chunked at MAX_BATCH."""
         return [
             self.ledger.requestAccounts(self.employer, list(chunk), self._tx())
-            for chunk in _chunks(fresh, MAX_BATCH)
+            for chunk in _chunks(list(account_ids), MAX_BATCH)
         ]
 
     def choose_plan(
@@ -261,6 +315,20 @@ class AnnuityServicePlatform(_Sender):
 def contribution_hash(accounts: Sequence[Any], amounts: Sequence[int]) -> bytes:
     """keccak256(abi.encode(accounts, amounts)): a batch's contentHash as AnnuityLedger keeps it."""
     return keccak(encode(["bytes32[]", "uint256[]"], [[b32(a) for a in accounts], list(amounts)]))
+
+
+def contribution_batches(
+    payroll_ref: str, contributions: Mapping[bytes, int], size: int = MAX_BATCH
+) -> list[tuple[str, list]]:
+    """(outbox key, receiveContributions args) of each batch of a payroll run, `size` accounts per
+    batch: the n-th batch's reference is doc_hash("<payroll_ref>#<n>"), its idempotency key. `size`
+    must stay the same for a run across restarts (it decides which accounts a key holds)."""
+    entries = list(contributions.items())
+    return [
+        (key_of(ref), [ref, [a for a, _ in chunk], [int(x) for _, x in chunk]])
+        for n, chunk in enumerate(_chunks(entries, size))
+        for ref in [doc_hash(f"{payroll_ref}#{n}")]
+    ]
 
 
 @dataclass
@@ -334,14 +402,9 @@ class TrusteePlatform(_Sender):
     ) -> list[Submission]:
         """The batches of `receive_contributions` submitted through the outbox without waiting (a
         pipelined phase): `ContributionBatch.booked(sub)` once the outbox is collected."""
-        entries = list(contributions.items())
         return [
-            self.outbox.submit(
-                RECEIVE,
-                key_of(ref := doc_hash(f"{payroll_ref}#{n}")),
-                [ref, [a for a, _ in chunk], [int(x) for _, x in chunk]],
-            )
-            for n, chunk in enumerate(_chunks(entries, MAX_BATCH))
+            self.outbox.submit(RECEIVE, key, args)
+            for key, args in contribution_batches(payroll_ref, contributions)
         ]
 
     def allocate_cash(self, account_ids: Sequence[bytes]) -> list[IssuedInstruction]:

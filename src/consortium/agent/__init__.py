@@ -1,0 +1,1 @@
+"""One process per institution: its key, its store, its inbox and outbox, following the chain."""

@@ -1,0 +1,7 @@
+"""The roles agents drive, one module per business line; ROLE_CLASSES lists every one."""
+
+from __future__ import annotations
+
+from consortium.agent.lines.annuity import ANNUITY_ROLES
+
+ROLE_CLASSES = [*ANNUITY_ROLES]

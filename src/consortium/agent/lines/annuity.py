@@ -1,0 +1,530 @@
+"""The enterprise annuity line as four agents, each driven by its own files and the chain's events.
+
+Who starts what (no Python object is shared; each agent reads the chain or its own store):
+- ANNUITY_PLATFORM: `enrolments` files -> registers the employer once (its trustee and account
+  manager by member address, agent.yaml `addresses:`), keeps the salted register in its store,
+  requests the accounts; a plan given at enrolment or in a `plan-choices` file is sent once the
+  account is open (AccountOpened); each settled instruction (InstructionSettled) refreshes the
+  employee's statement in outbox/statements/.
+- TRUSTEE: defines the consortium file's annuity plans at start (those not defined yet) and appoints
+  the investment manager named in agent.yaml (`annuity: {investment_manager: <id>}`); `contributions`
+  files -> receiveContributions, one keyed batch at a time (a run above agent.yaml
+  `limits.contribution_max_total` is refused, or with `decisions: {contribution_review: queue}`
+  waits for `consortium decide`); a posted batch (ContributionBatchPosted)
+  -> allocateCash for its accounts; a reported feedback (FeedbackReported) -> forwardFeedback.
+- ACCOUNT_MANAGER: AccountOpeningRequested -> openAccounts (gathered per range of blocks);
+  ContributionBatchReceived -> postContributions with the batch read from the trustee's transaction
+  on chain (its content hash checked); PlanChosen with a reset -> resetHoldings.
+- INVESTMENT_MANAGER: InstructionIssued for a plan it manages -> executeInstruction at its prices
+  (agent.yaml `annuity: {prices: {<item id>: <18-decimal price>}}`) -> reportFeedback.
+
+Every handler asks the chain's state first (an account's status, an instruction's status, a batch's
+posted flag), so an event replayed after a kill sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any, ClassVar
+
+from consortium.agent.base import FileRefused, Role
+from consortium.agent.settings import SettingsError
+from consortium.domain.encoding import b32
+from consortium.domain.hashing import code32, doc_hash
+from consortium.outbox import OutboxConflict, OutboxRefused
+from consortium.roles.annuity import (
+    MAX_BATCH,
+    RECEIVE,
+    AccountManagerPlatform,
+    AnnuityServicePlatform,
+    ContributionBatch,
+    IssuedInstruction,
+    PriceSeries,
+    TrusteePlatform,
+    contribution_batches,
+    contribution_hash,
+)
+from consortium.roles.annuity import InvestmentManagerPlatform as _IM
+
+log = logging.getLogger("consortium.agent")
+
+MAX_PRICE = 10**18  # AnnuityLedger.MAX_UNIT_PRICE
+NONE, REQUESTED, OPEN = 0, 1, 2  # IAnnuityLedger.AccountStatus
+ISSUED, EXECUTED, REPORTED = 1, 2, 3  # IAnnuityLedger.InstructionStatus
+REVIEW = "contribution_review"  # a payroll run above limits.contribution_max_total
+CHOICE_KIND = "annuity.choice"  # plan choices waiting for their account to open
+ZERO = "0x" + "00" * 20
+
+
+def row_line(file: Any, index: int) -> int:
+    """The line in the file of row `index`, as the inbox's own refusals name it."""
+    return int(file.line_of(index))
+
+
+def _same(a: str, b: str) -> bool:
+    return str(a).lower() == str(b).lower()
+
+
+class _AnnuityRole(Role):
+    @property
+    def ledger(self) -> Any:
+        return self.agent.suite["AnnuityLedger"]
+
+    @property
+    def plans(self) -> Any:
+        return self.agent.suite["AnnuityPlans"]
+
+    @property
+    def me(self) -> str:
+        return self.agent.account.address
+
+    def employer_of_account(self, account: bytes) -> Any:
+        a = self.ledger.getAccount(account)
+        return self.ledger.getEmployer(a["employer"]), a
+
+
+class AnnuityPlatformRole(_AnnuityRole):
+    role = "ANNUITY_PLATFORM"
+    formats = ("enrolments", "plan-choices")
+    events: ClassVar[dict[str, str]] = {
+        "AccountOpened": "on_opened",
+        "InstructionSettled": "on_settled",
+    }
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        self.platform = AnnuityServicePlatform(
+            agent.institution, self.ledger, self.plans, store=agent.store
+        )
+
+    def handle_file(self, file: Any) -> dict[str, Any]:
+        if file.format == "enrolments":
+            return self.enrol(file)
+        return self.choose(file)
+
+    # ---------------------------------------------------------------- enrolments
+    def enrol(self, file: Any) -> dict[str, Any]:
+        """Every row checked before anything is stored or sent (a refused file leaves nothing),
+        then per employer: registered once, the register kept, the missing accounts requested."""
+        self._check_enrolments(file)
+        requested = 0
+        by_employer: dict[str, list[tuple[int, dict]]] = {}
+        for n, row in enumerate(file.rows):
+            by_employer.setdefault(row["employer_ref"], []).append((n, row))
+        for ref, rows in by_employer.items():
+            self.platform.employer = self._employer(ref, rows[0][1], file)
+            fresh = [self._registered(file, n, row) for n, row in rows]
+            missing = [a for a in fresh if int(self.ledger.getAccount(a)["status"]) == NONE]
+            for k, start in enumerate(range(0, len(missing), MAX_BATCH)):
+                log.info("enrolment batch %d of %s: %d accounts", k + 1, ref, len(missing))
+                self.platform.request_accounts(missing[start : start + MAX_BATCH])
+            requested += len(missing)
+            for _, row in rows:
+                if row.get("plan_code"):
+                    self._queue_choice(file, row["employee_id"], row["plan_code"], None, False)
+        self._write_accounts(file)
+        return {"employees": len(file.rows), "accounts_requested": requested}
+
+    def _write_accounts(self, file: Any) -> None:
+        """outbox/accounts/<file>.csv: each enrolled employee's account id, for the employer's
+        payroll (the trustee's contributions name accounts, never employees' salts)."""
+        lines = ["employee_id,account_id"] + [
+            f"{r['employee_id']},0x{self.platform.account_id(r['employee_id']).hex()}"
+            for r in file.rows
+        ]
+        self.agent.write_output("accounts", f"{file.path.stem}.csv", "\n".join(lines) + "\n")
+
+    def _employer(self, ref: str, row: dict, file: Any) -> int:
+        """The employer id of `ref`: from the store, else from the chain (registered by an earlier
+        process that died before storing it), else registered now."""
+        known = self.platform.employer_of(ref)
+        if known is not None:
+            return known
+        trustee = self._address(row["trustee"])
+        manager = self._address(row["account_manager"])
+        found = self._employer_on_chain(ref)
+        if found is not None:
+            self.agent.store.put("annuity.employer", ref, {"employer": found})
+            return found
+        log.info("registering employer %s", ref)
+        return self.platform.register_employer(ref, trustee, manager)
+
+    def _employer_on_chain(self, ref: str) -> int | None:
+        for n in range(1, int(self.ledger.employerCount()) + 1):
+            e = self.ledger.getEmployer(n)
+            if _same(e["platform"], self.me) and self._registered_ref(n) == doc_hash(ref):
+                return n
+        return None
+
+    def _registered_ref(self, employer: int) -> bytes | None:
+        for ev in self.agent.events_of(self.ledger, "EmployerRegistered"):
+            if int(ev["employerId"]) == employer:
+                return b32(ev["employerRef"])
+        return None
+
+    def _address(self, ident: str, line: int = 0) -> str:
+        address = self.agent.settings.addresses.get(ident)
+        if address is None:
+            raise FileRefused(
+                line,
+                f"no member address for {ident!r}: add it under 'addresses:' in agent.yaml",
+            )
+        return address
+
+    def _check_enrolments(self, file: Any) -> None:
+        for n, row in enumerate(file.rows):
+            for ident in (row["trustee"], row["account_manager"]):
+                self._address(ident, row_line(file, n))
+            entry = self.platform.registered(row["employee_id"])
+            if entry is not None and entry.get("source") != file.sha256:
+                raise FileRefused(
+                    row_line(file, n),
+                    f"employee {row['employee_id']!r} is enrolled already (by an earlier file); "
+                    f"nothing of this file was sent",
+                )
+
+    def _registered(self, file: Any, n: int, row: dict) -> bytes:
+        """The employee's account id: registered now, or by this same file before a restart."""
+        emp = row["employee_id"]
+        if self.platform.registered(emp) is None:
+            return self.platform.register(emp, source=file.sha256)
+        return self.platform.account_id(emp)
+
+    # ---------------------------------------------------------------- plan choices
+    def choose(self, file: Any) -> dict[str, Any]:
+        for n, row in enumerate(file.rows):
+            if row["employee_id"] not in self.platform.accounts:
+                raise FileRefused(
+                    row_line(file, n),
+                    f"employee {row['employee_id']!r} is not enrolled here; enrol them first",
+                )
+        sent = 0
+        for row in file.rows:
+            version = row.get("version")
+            sent += self._queue_choice(
+                file, row["employee_id"], row["plan_code"], version, bool(row.get("reset"))
+            )
+        return {
+            "choices": len(file.rows),
+            "sent": sent,
+            "waiting_for_account": len(file.rows) - sent,
+        }
+
+    def _queue_choice(
+        self, file: Any, emp: str, plan: str, version: int | None, reset: bool
+    ) -> int:
+        key = f"{file.sha256}:{emp}"
+        if self.agent.store.get(CHOICE_KIND, key) is None:
+            body = {"employee": emp, "plan": plan, "version": version, "reset": reset}
+            self.agent.store.put(CHOICE_KIND, key, body | {"status": "waiting"})
+        return self._apply_choice(key)
+
+    def _apply_choice(self, key: str) -> int:
+        """Send one stored choice if its account is open; 1 if sent (now or before), else 0."""
+        c = self.agent.store.get(CHOICE_KIND, key)
+        if c["status"] == "sent":
+            return 1
+        account = self.platform.account_id(c["employee"])
+        a = self.ledger.getAccount(account)
+        if int(a["status"]) != OPEN:
+            return 0
+        code = code32(c["plan"])
+        version = c["version"] or int(self.plans.latestVersion(code))
+        done = b32(a["planCode"]) == code and int(a["planVersion"]) == version
+        if not (done and c["status"] == "sending"):  # sending: a kill after the send, it landed
+            self.agent.store.put(CHOICE_KIND, key, c | {"status": "sending"})
+            log.info("plan %s v%s for %s", c["plan"], version, key.split(":")[1])
+            self.platform.choose_plan(c["employee"], c["plan"], version, c["reset"])
+        self.agent.store.put(CHOICE_KIND, key, c | {"status": "sent", "version": version})
+        return 1
+
+    def on_opened(self, ev: Any) -> None:
+        emp = self.platform.employee_of(b32(ev["account"]))
+        if emp is None:
+            return
+        for key, c in self.agent.store.all(CHOICE_KIND).items():
+            if c["employee"] == emp and c["status"] != "sent":
+                self._apply_choice(key)
+
+    # ---------------------------------------------------------------- statements
+    def on_settled(self, ev: Any) -> None:
+        emp = self.platform.employee_of(b32(ev["account"]))
+        if emp is None:
+            return
+        s = self.platform.statement(emp)
+        body = {
+            "employee_id": emp,
+            "invested": s.invested,
+            "cash": s.cash,
+            "contributed": s.contributed,
+            "total_return": s.total_return,
+            "total": s.total,
+            "holdings": [
+                {"item": "0x" + h.item.hex(), "units": str(h.units), "value": h.value}
+                for h in s.holdings
+            ],
+            "as_of_block": ev.block,
+        }
+        self.agent.write_output("statements", f"{emp}.json", json.dumps(body, indent=2))
+
+
+class TrusteeRole(_AnnuityRole):
+    role = "TRUSTEE"
+    formats = ("contributions",)
+    decisions = (REVIEW,)
+    events: ClassVar[dict[str, str]] = {
+        "ContributionBatchPosted": "on_posted",
+        "InstructionIssued": "on_issued",
+        "FeedbackReported": "on_feedback",
+    }
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        self.trustee = TrusteePlatform(agent.institution, self.ledger, self.plans, agent.store)
+        self.batch_size = int(agent.settings.line("annuity").get("batch_size", MAX_BATCH))
+
+    def start(self) -> None:
+        """Book what an earlier process sent, then define the consortium's plans not defined yet."""
+        self.trustee.outbox.resume()
+        manager = self.agent.settings.line("annuity").get("investment_manager")
+        im = self.agent.settings.addresses.get(manager) if manager else None
+        for plan in self.agent.consortium.products.get("annuity_plans") or []:
+            code = code32(str(plan["id"]))
+            if int(self.plans.latestVersion(code)) == 0:
+                log.info("defining plan %s", plan["id"])
+                self.trustee.define_plan(str(plan["id"]), dict(plan["items"]))
+            owner = self.plans.trusteeOf(code)
+            if im and _same(owner, self.me) and _same(self.plans.investmentManagerOf(code), ZERO):
+                self.trustee.appoint_investment_manager(str(plan["id"]), im)
+
+    def handle_file(self, file: Any) -> dict[str, Any]:
+        """Book each payroll run of the file; a run above `limits.contribution_max_total` is queued
+        for a person (decisions.contribution_review: queue) or refused (auto, the default)."""
+        runs, first_line = self._runs(file)
+        limit = self.agent.settings.limits.get("contribution_max_total")
+        batches, queued = [], []
+        for ref, contributions in runs.items():
+            total = sum(contributions.values())
+            if limit is not None and total > limit:
+                if self.agent.settings.decision_mode(REVIEW) != "queue":
+                    raise FileRefused(
+                        first_line[ref],
+                        f"payroll {ref} totals {total:,}, above the limit {limit:,} "
+                        f"(limits.contribution_max_total); nothing was sent",
+                    )
+                queued.append(self._queue_review(file, ref, contributions, total, limit))
+                continue
+            batches += self._send_run(ref, contributions)
+        return {"payroll_runs": len(runs), "batches": batches, "queued_for_review": queued}
+
+    def _runs(self, file: Any) -> tuple[dict[str, dict[bytes, int]], dict[str, int]]:
+        """{payroll ref: {account: amount}} and each run's first line."""
+        runs: dict[str, dict[bytes, int]] = {}
+        first_line: dict[str, int] = {}
+        for n, row in enumerate(file.rows):
+            if not row.get("account_id"):
+                raise FileRefused(
+                    row_line(file, n),
+                    "account_id is empty: give the employee's account id (the platform's "
+                    "outbox/accounts list shows it)",
+                )
+            run = runs.setdefault(row["payroll_ref"], {})
+            first_line.setdefault(row["payroll_ref"], row_line(file, n))
+            run[b32(row["account_id"])] = run.get(b32(row["account_id"]), 0) + row["amount"]
+        return runs, first_line
+
+    def _queue_review(
+        self, file: Any, ref: str, contributions: dict[bytes, int], total: int, limit: int
+    ) -> str:
+        item = "payroll-" + re.sub(r"[^0-9A-Za-z_.-]", "_", ref)
+        log.info("payroll %s (%s) queued for review: %s above %s", ref, item, total, limit)
+        self.agent.decisions.queue(
+            REVIEW,
+            item,
+            {
+                "payroll_ref": ref,
+                "file": file.name,
+                "total": total,
+                "limit": limit,
+                "contributions": [["0x" + a.hex(), v] for a, v in contributions.items()],
+            },
+        )
+        return item
+
+    def _send_run(self, ref: str, contributions: dict[bytes, int]) -> list[int]:
+        """One payroll run on chain, one keyed batch at a time; the batch ids."""
+        batches = []
+        work = contribution_batches(ref, contributions, self.batch_size)
+        for k, (key, args) in enumerate(work):
+            log.info("contribution batch %d/%d of %s start", k + 1, len(work), ref)
+            try:
+                booking = self.trustee.outbox.send(RECEIVE, key, args)
+            except (OutboxRefused, OutboxConflict) as exc:
+                raise FileRefused(0, f"payroll {ref} batch {k + 1}: {exc}") from None
+            except Exception as exc:
+                if getattr(exc, "revert_msg", None) is None:
+                    raise
+                raise FileRefused(0, f"payroll {ref} batch {k + 1}: {exc.revert_msg}") from None
+            log.info("contribution batch %d/%d of %s booked", k + 1, len(work), ref)
+            batches.append(int(booking.value["batchId"]))
+        return batches
+
+    def on_decision(self, decision: Any) -> None:
+        """A person's answer to a payroll review: accepted runs go on chain, rejected ones never."""
+        ref = decision.subject["payroll_ref"]
+        outcome: dict[str, Any] = {"item": decision.item, "answer": decision.answer}
+        if decision.accepted:
+            contributions = {b32(a): int(v) for a, v in decision.subject["contributions"]}
+            try:
+                outcome["batches"] = self._send_run(ref, contributions)
+            except FileRefused as exc:
+                log.error("payroll %s accepted but refused on chain: %s", ref, exc.reason)
+                outcome["refused"] = exc.reason
+        log.info("payroll %s: %s (%s)", ref, decision.answer, decision.reason)
+        self.agent.write_output(
+            "decisions", f"{decision.item}.outcome.json", json.dumps(outcome, indent=2)
+        )
+
+    def on_posted(self, ev: Any) -> None:
+        batch_id = int(ev["batchId"])
+        step = f"annuity.allocate:{batch_id}"
+        if self.agent.store.done(step):
+            return
+        mine = [
+            r
+            for r in self.agent.store.intents("booked", [RECEIVE])
+            if int(r["booking"]["value"]["batchId"]) == batch_id
+        ]
+        if not mine:
+            return  # another trustee's batch
+        accounts = [b32(a) for a in mine[0]["args"][1]]
+        log.info("allocating cash of batch %d (%d accounts)", batch_id, len(accounts))
+        issued = self.trustee.allocate_cash(accounts)
+        self.agent.store.mark(step, json.dumps([i.instruction_id for i in issued]))
+
+    def on_issued(self, ev: Any) -> None:
+        ins = IssuedInstruction.from_event(ev.args)
+        self.agent.store.put(
+            "annuity.instruction", str(ins.instruction_id), {"items": [i.hex() for i in ins.items]}
+        )
+
+    def on_feedback(self, ev: Any) -> None:
+        iid = int(ev["instructionId"])
+        if int(self.ledger.getInstruction(iid)["status"]) != REPORTED:
+            return  # forwarded already (a replayed event), or not ours to forward yet
+        employer, _ = self.employer_of_account(b32(ev["account"]))
+        if not _same(employer["trustee"], self.me):
+            return
+        row = self.agent.store.get("annuity.instruction", str(iid))
+        items = [bytes.fromhex(i) for i in row["items"]]
+        prices = [int(p) for p in ev["unitPrices"]]
+        log.info("forwarding feedback of instruction %d", iid)
+        self.ledger.forwardFeedback(iid, items, prices, self.agent.tx())
+
+
+class AccountManagerRole(_AnnuityRole):
+    role = "ACCOUNT_MANAGER"
+    events: ClassVar[dict[str, str]] = {
+        "AccountOpeningRequested": "on_requested",
+        "ContributionBatchReceived": "on_received",
+        "PlanChosen": "on_plan_chosen",
+    }
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        self.manager = AccountManagerPlatform(agent.institution, self.ledger, agent.store)
+        self._to_open: list[bytes] = []
+        self._employers: dict[int, bool] = {}
+        agent.follower.after_range(self.flush)
+
+    def start(self) -> None:
+        self.manager.outbox.resume()
+
+    def _mine(self, employer: int) -> bool:
+        if employer not in self._employers:
+            e = self.ledger.getEmployer(employer)
+            self._employers[employer] = _same(e["accountManager"], self.me)
+        return self._employers[employer]
+
+    def on_requested(self, ev: Any) -> None:
+        if self._mine(int(ev["employerId"])):
+            self._to_open.append(b32(ev["account"]))
+
+    def flush(self) -> None:
+        """Open the range's requested accounts still requested on chain, in batches."""
+        todo, self._to_open = self._to_open, []
+        todo = [a for a in todo if int(self.ledger.getAccount(a)["status"]) == REQUESTED]
+        if todo:
+            log.info("opening %d accounts", len(todo))
+            self.manager.open_accounts(todo)
+
+    def on_received(self, ev: Any) -> None:
+        batch_id = int(ev["batchId"])
+        ref, accounts, amounts = self._batch_calldata(ev.tx_hash)
+        if not accounts or not self._mine(int(self.ledger.getAccount(accounts[0])["employer"])):
+            return
+        onchain = self.ledger.getContributionBatch(batch_id)
+        if b32(onchain["contentHash"]) != contribution_hash(accounts, amounts):
+            log.error(
+                "batch %d: the transaction's content is not the batch's; not posted", batch_id
+            )
+            return
+        log.info("posting batch %d (%d accounts)", batch_id, len(accounts))
+        batch = ContributionBatch(batch_id, ref, tuple(accounts), tuple(amounts))
+        tx = self.manager.post_contributions(batch)
+        if tx is not None and not getattr(tx, "collected", True):
+            self.manager.outbox.collect()
+
+    def _batch_calldata(self, tx_hash: str) -> tuple[bytes, list[bytes], list[int]]:
+        """The receiveContributions arguments of the trustee's transaction, read from the chain."""
+        tx = self.agent.w3.eth.get_transaction(tx_hash)
+        data = tx["input"]
+        data = data if isinstance(data, str) else "0x" + bytes(data).hex()
+        name, args = self.ledger.decode_input(data)
+        if not name.startswith("receiveContributions"):
+            return b"", [], []
+        return b32(args[0]), [b32(a) for a in args[1]], [int(x) for x in args[2]]
+
+    def on_plan_chosen(self, ev: Any) -> None:
+        if not ev["reset"]:
+            return
+        account = b32(ev["account"])
+        a = self.ledger.getAccount(account)
+        if a["resetPending"] and self._mine(int(a["employer"])):
+            log.info("resetting holdings of %s", "0x" + account.hex())
+            self.manager.reset_holdings(account)
+
+
+class InvestmentManagerRole(_AnnuityRole):
+    role = "INVESTMENT_MANAGER"
+    events: ClassVar[dict[str, str]] = {"InstructionIssued": "on_issued"}
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        prices = agent.settings.line("annuity").get("prices") or {}
+        for item, price in prices.items():
+            if isinstance(price, bool) or not isinstance(price, int) or not 0 < price <= MAX_PRICE:
+                raise SettingsError(
+                    f"{agent.settings.home / 'agent.yaml'}: annuity.prices.{item} must be a whole "
+                    f"number 1 .. {MAX_PRICE} (minor units per 1e18 units), got {price!r}"
+                )
+        series = PriceSeries({code32(str(i)): [int(p)] for i, p in prices.items()})
+        self.im = _IM(agent.institution, self.ledger, series)
+
+    def on_issued(self, ev: Any) -> None:
+        ins = IssuedInstruction.from_event(ev.args)
+        if not _same(self.plans.investmentManagerOf(ins.plan_code), self.me):
+            return
+        status = int(self.ledger.getInstruction(ins.instruction_id)["status"])
+        if status == ISSUED:
+            log.info("executing instruction %d", ins.instruction_id)
+            self.im.execute(ins)
+            status = EXECUTED
+        if status == EXECUTED:
+            log.info("reporting feedback of instruction %d", ins.instruction_id)
+            self.im.report_feedback(ins)
+
+
+ANNUITY_ROLES = [AnnuityPlatformRole, TrusteeRole, AccountManagerRole, InvestmentManagerRole]

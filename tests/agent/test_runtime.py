@@ -1,0 +1,483 @@
+"""The agent runtime without a chain: settings, home, the follower's cursor, decisions, the CLI.
+
+The follower runs over a fake node (blocks of logs in memory) and a fake decoder, so cursor moves,
+replays after a kill and retried handlers are checked exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from consortium.agent.decisions import DecisionAnswered, Decisions, UnknownDecision
+from consortium.agent.follower import FAILED_KIND, MAX_ATTEMPTS, Follower
+from consortium.agent.home import AgentHome, HomeExists, init_home
+from consortium.agent.settings import SettingsError, load_settings
+from consortium.keys import Keystore
+from consortium.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+CONSORTIUM = str(ROOT / "config" / "consortium.yaml")
+PASS = "runtime test passphrase"
+
+
+@pytest.fixture(autouse=True)
+def isolation():
+    """No chain is used here."""
+    yield
+
+
+def _settings(home: Path, text: str) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "agent.yaml").write_text(text)
+    return home
+
+
+# ------------------------------------------------------------------ settings
+def test_load_settings__full_file__typed_and_resolved(tmp_path):
+    home = _settings(
+        tmp_path / "a",
+        f"institution: trustee\nconsortium: {CONSORTIUM}\nrpc: http://127.0.0.1:8545\n"
+        "poll_seconds: 0.5\ndecisions: {contribution_review: queue}\n"
+        "limits: {contribution_max_total: 1000}\nannuity: {batch_size: 3}\n"
+        "addresses: {trustee: '0x" + "ab" * 20 + "'}\n",
+    )
+    s = load_settings(home)
+    assert (s.institution, s.rpc, s.poll_seconds) == ("trustee", "http://127.0.0.1:8545", 0.5)
+    assert s.consortium == Path(CONSORTIUM) and s.keystore == home.resolve() / "keystore.json"
+    assert s.store_url == f"sqlite:///{home.resolve() / 'store.sqlite'}"
+    assert s.decision_mode("contribution_review") == "queue" and s.decision_mode("x") == "auto"
+    assert s.line("annuity") == {"batch_size": 3} and s.line("bills") == {}
+    assert s.limits == {"contribution_max_total": 1000}
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ("consortium: c.yaml\n", ["'institution' is missing"]),
+        ("institution: t\nconsortium: c.yaml\nnetwrok: x\n", [":3:", "unknown setting 'netwrok'"]),
+        ("institution: t\nconsortium: c.yaml\npoll_seconds: fast\n", [":3:", "poll_seconds"]),
+        ("institution: t\nconsortium: c.yaml\npoll_seconds: 0\n", ["must be > 0"]),
+        ("institution: t\nconsortium: c.yaml\ndecisions: {x: maybe}\n", ["auto or queue"]),
+        ("institution: t\nconsortium: c.yaml\nlimits: {x: -1}\n", ["limit 'x'"]),
+        ("institution: t\nconsortium: c.yaml\naddresses: {t: '0x12'}\n", ["address of 't'"]),
+        ("institution: t\ninstitution: u\nconsortium: c.yaml\n", [":2:", "duplicate key"]),
+        ("- a\n- b\n", ["expected a mapping"]),
+    ],
+)
+def test_load_settings__bad_file__refused_naming_line_and_problem(tmp_path, body, words):
+    home = _settings(tmp_path / "a", body)
+    with pytest.raises(SettingsError) as err:
+        load_settings(home)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_load_settings__no_file__says_how_to_make_one(tmp_path):
+    with pytest.raises(SettingsError, match="consortium agent init"):
+        load_settings(tmp_path)
+
+
+# ------------------------------------------------------------------ home
+def test_init_home__import__folders_settings_and_keystore_without_plaintext(tmp_path):
+    key = "0x" + "11" * 32
+    home = AgentHome(tmp_path / "trustee")
+    address = init_home(home, "trustee", CONSORTIUM, PASS, key, 2**4, rpc="http://x:1", store=None)
+    assert address == Account.from_key(key).address
+    assert all((home.path / f).is_dir() for f in ("inbox", "done", "rejected", "outbox"))
+    assert load_settings(home.path).rpc == "http://x:1"
+    assert Keystore(home.keystore).unlock(PASS).address == address
+    for p in home.path.rglob("*"):
+        if p.is_file():
+            assert "11" * 32 not in p.read_text()
+    with pytest.raises(HomeExists):
+        init_home(home, "trustee", CONSORTIUM, PASS, key, 2**4)
+
+
+def test_home_lock__second_process__refused_with_the_holder(tmp_path):
+    home = AgentHome(tmp_path / "h")
+    held = home.lock()
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[2]);"
+        "from consortium.agent.home import AgentHome, HomeLocked\n"
+        "try:\n AgentHome(__import__('pathlib').Path(sys.argv[1])).lock()\n"
+        "except HomeLocked as e:\n print(e); sys.exit(3)"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code, str(home.path), str(ROOT / "src")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert other.returncode == 3 and f"pid {os.getpid()}" in other.stdout
+    held.close()
+    home.lock().close()  # free again once the holder is gone
+
+
+# ------------------------------------------------------------------ follower
+@dataclass
+class FakeEth:
+    blocks: dict[int, list[dict]] = field(default_factory=dict)
+    block_number: int = 0
+    calls: list = field(default_factory=list)
+
+    def get_logs(self, flt):
+        self.calls.append(flt)
+        end = self.block_number if flt["toBlock"] == "latest" else flt["toBlock"]
+        return [
+            log
+            for b in range(flt["fromBlock"], end + 1)
+            for log in self.blocks.get(b, [])
+            if "topics" not in flt or log["topics"][0] == flt["topics"][0]
+        ]
+
+
+@dataclass
+class FakeW3:
+    eth: FakeEth
+
+
+class Decoded(dict):
+    name = ""
+
+
+def fake_decode(logs):
+    out = []
+    for log in logs:
+        ev = Decoded(value=int(log["data"], 16))
+        ev.name = bytes.fromhex(log["topics"][0][2:]).rstrip(b"\0").decode()
+        out.append(ev)
+    return out
+
+
+def _log(block: int, index: int, name: str, value: int) -> dict:
+    return {
+        "blockNumber": block,
+        "logIndex": index,
+        "address": "0x" + "cc" * 20,
+        "topics": ["0x" + name.encode().ljust(32, b"\0").hex()],
+        "data": hex(value),
+        "transactionHash": "0x" + f"{block:02x}{index:02x}".rjust(64, "0"),
+        "blockHash": "0x" + f"{block:02x}".rjust(64, "0"),
+    }
+
+
+def _follower(store, eth, start=5):
+    return Follower(store, FakeW3(eth), ["0x" + "cc" * 20], fake_decode, start_block=start)
+
+
+def test_follower__new_blocks__dispatched_in_chain_order_once_and_cursor_persisted():
+    store, eth = Store(), FakeEth(block_number=7)
+    eth.blocks = {6: [_log(6, 1, "B", 2), _log(6, 0, "A", 1)], 7: [_log(7, 0, "Other", 9)]}
+    seen = []
+    f = _follower(store, eth)
+    f.on("A", lambda ev: seen.append(("A", ev["value"], ev.block)))
+    f.on("B", lambda ev: seen.append(("B", ev["value"], ev.block)))
+    assert f.cursor == 4  # nothing seen: starts at the deployment block
+    assert f.poll() == 2 and seen == [("A", 1, 6), ("B", 2, 6)]
+    assert f.cursor == 7 and f.poll() == 0 and len(seen) == 2  # nothing twice
+    eth.blocks[8] = [_log(8, 0, "A", 3)]
+    eth.block_number = 8
+    again = _follower(store, eth)  # a restarted agent: the cursor comes from the store
+    again.on("A", lambda ev: seen.append(("A", ev["value"], ev.block)))
+    assert again.poll() == 1 and seen[-1] == ("A", 3, 8)
+
+
+def test_follower__killed_inside_a_range__replays_it_and_flush_runs_before_the_cursor_moves():
+    store, eth = Store(), FakeEth(block_number=6)
+    eth.blocks = {6: [_log(6, 0, "A", 1)]}
+    f = _follower(store, eth)
+    f.on("A", lambda ev: None)
+
+    def killed():
+        raise SystemExit("killed")
+
+    f.after_range(killed)
+    with pytest.raises(SystemExit):
+        f.poll()
+    assert f.cursor == 4  # the range is replayed by the next process
+    seen = []
+    g = _follower(store, eth)
+    g.on("A", lambda ev: seen.append(ev.block))
+    g.after_range(lambda: seen.append("flush"))
+    g.poll()
+    assert seen == [6, "flush"] and g.cursor == 6
+
+
+def test_follower__failing_handler__others_go_on_and_it_is_retried_until_it_passes():
+    store, eth = Store(), FakeEth(block_number=6)
+    eth.blocks = {6: [_log(6, 0, "A", 1), _log(6, 1, "A", 2)]}
+    calls, ok = [], []
+    fail = {"left": 2}
+
+    def flaky(ev):
+        calls.append(ev["value"])
+        if ev["value"] == 1 and fail["left"]:
+            fail["left"] -= 1
+            raise RuntimeError("node hiccup")
+
+    f = _follower(store, eth)
+    f.on("A", flaky)
+    f.on("A", lambda ev: ok.append(ev["value"]))
+    f.poll()
+    assert calls == [1, 2] and ok == [1, 2] and f.cursor == 6
+    (row,) = store.all(FAILED_KIND).values()
+    assert (row["status"], row["attempts"]) == ("retry", 1)
+    f.poll()  # retried: fails again
+    f.poll()  # retried: passes
+    assert calls == [1, 2, 1, 1] and ok == [1, 2]
+    assert [r["status"] for r in store.all(FAILED_KIND).values()] == ["done"]
+    f.poll()
+    assert calls == [1, 2, 1, 1]
+
+
+def test_follower__handler_always_failing__given_up_after_max_attempts():
+    store, eth = Store(), FakeEth(block_number=6)
+    eth.blocks = {6: [_log(6, 0, "A", 1)]}
+    f = _follower(store, eth)
+    count = []
+    f.on("A", lambda ev: count.append(1) or (_ for _ in ()).throw(ValueError("refused")))
+    for _ in range(MAX_ATTEMPTS + 3):
+        f.poll()
+    assert len(count) == MAX_ATTEMPTS
+    (row,) = store.all(FAILED_KIND).values()
+    assert row["status"] == "given-up" and row["attempts"] == MAX_ATTEMPTS
+
+
+def test_follower__history__every_event_of_a_topic_since_the_start_block():
+    eth = FakeEth(block_number=9, blocks={4: [_log(4, 0, "A", 0)], 5: [_log(5, 0, "A", 7)]})
+    f = _follower(Store(), eth)
+    (ev,) = f.history("0x" + "cc" * 20, "0x" + b"A".ljust(32, b"\0").hex())
+    assert (ev.name, ev["value"], ev.block) == ("A", 7, 5)
+
+
+# ------------------------------------------------------------------ decisions
+def test_decisions__queue_answer_act__once_each_and_visible_in_the_outbox(tmp_path):
+    d = Decisions(Store(), tmp_path / "outbox")
+    first = d.queue("contribution_review", "pay-1", {"total": 5})
+    assert d.queue("contribution_review", "pay-1", {"total": 999}).subject == {"total": 5}
+    assert json.loads((tmp_path / "outbox" / "decisions" / "pay-1.json").read_text())["status"] == (
+        "queued"
+    )
+    assert [x.item for x in d.queued()] == ["pay-1"] and d.answered() == []
+    answered = d.answer("pay-1", False, "amount unexplained")
+    assert (answered.answer, answered.reason, answered.accepted) == (
+        "reject",
+        "amount unexplained",
+        False,
+    )
+    with pytest.raises(DecisionAnswered):
+        d.answer("pay-1", True, "changed my mind")
+    with pytest.raises(UnknownDecision):
+        d.answer("pay-2", True, "x")
+    (todo,) = d.answered()
+    d.acted(todo)
+    assert d.answered() == [] and d.get("pay-1").status == "acted" and first.item == "pay-1"
+
+
+def _cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "consortium.cli", *args],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "src"), CONSORTIUM_PASSPHRASE=PASS)
+        | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli__agent_init_then_decide__home_made_and_answer_stored(tmp_path):
+    keyfile = tmp_path / "key.hex"
+    keyfile.write_text("0x" + "22" * 32 + "\n")
+    home = tmp_path / "agents" / "trustee"
+    done = _cli(
+        "agent",
+        "init",
+        "--institution",
+        "trustee",
+        "--home",
+        str(home),
+        "--consortium",
+        CONSORTIUM,
+        "--rpc",
+        "http://127.0.0.1:1",
+        "--import",
+        str(keyfile),
+        "--scrypt-n",
+        "16",
+    )
+    assert done.returncode == 0, done.stderr
+    assert Account.from_key("0x" + "22" * 32).address in done.stdout
+    assert load_settings(home).rpc == "http://127.0.0.1:1"
+    again = _cli("agent", "init", "--institution", "trustee", "--home", str(home), "--new")
+    assert (
+        again.returncode == 2 and "never overwritten" in again.stderr or "already" in again.stderr
+    )
+    Decisions(Store(load_settings(home).store_url), home / "outbox").queue("k", "item-1", {})
+    listed = _cli("decide", "--institution", "trustee", "--home", str(home))
+    assert "item-1" in listed.stdout
+    answer = _cli(
+        "decide",
+        "--institution",
+        "trustee",
+        "--home",
+        str(home),
+        "item-1",
+        "accept",
+        "--reason",
+        "checked with payroll",
+    )
+    assert answer.returncode == 0, answer.stderr
+    d = Decisions(Store(load_settings(home).store_url)).get("item-1")
+    assert (d.answer, d.reason) == ("accept", "checked with payroll")
+    unknown = _cli(
+        "decide", "--institution", "trustee", "--home", str(home), "nope", "reject", "--reason", "x"
+    )
+    assert unknown.returncode == 2 and "no decision 'nope'" in unknown.stderr
+
+
+def test_cli__agent_for_another_institution_or_unknown_one__exit_2_one_sentence(tmp_path):
+    home = AgentHome(tmp_path / "t")
+    init_home(home, "trustee", CONSORTIUM, PASS, "0x" + "33" * 32, 2**4)
+    wrong = _cli("agent", "--institution", "csd", "--home", str(home.path))
+    assert wrong.returncode == 2 and "not 'csd'" in wrong.stderr and "Traceback" not in wrong.stderr
+    nobody = _cli("agent", "init", "--institution", "nobody", "--home", str(tmp_path / "n"))
+    assert nobody.returncode == 2 and "no institution 'nobody'" in nobody.stderr
+
+
+def test_agent__wrong_passphrase__exit_2_before_anything_is_sent(tmp_path):
+    home = AgentHome(tmp_path / "t")
+    init_home(home, "trustee", CONSORTIUM, PASS, "0x" + "44" * 32, 2**4, rpc="http://127.0.0.1:9")
+    done = _cli(
+        "agent",
+        "--institution",
+        "trustee",
+        "--home",
+        str(home.path),
+        env={"CONSORTIUM_PASSPHRASE": "not it"},
+    )
+    assert done.returncode == 2 and "wrong passphrase" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_agent__deployment_record_missing__exit_2_naming_the_file(tmp_path, web3):
+    home = AgentHome(tmp_path / "t")
+    missing = tmp_path / "nowhere.json"
+    init_home(
+        home,
+        "trustee",
+        CONSORTIUM,
+        PASS,
+        "0x" + "55" * 32,
+        2**4,
+        rpc=str(web3.provider.endpoint_uri),
+        deployments=str(missing),
+    )
+    done = _cli("agent", "--institution", "trustee", "--home", str(home.path))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert str(missing) in done.stderr and "Traceback" not in done.stderr
+    assert "running roles" not in home.log.read_text()
+
+
+def test_agent__two_processes_on_one_home__the_second_refused(tmp_path):
+    home = AgentHome(tmp_path / "t")
+    init_home(home, "trustee", CONSORTIUM, PASS, "0x" + "66" * 32, 2**4, rpc="http://127.0.0.1:9")
+    held = home.lock()
+    try:
+        done = _cli("agent", "--institution", "trustee", "--home", str(home.path))
+    finally:
+        held.close()
+    assert done.returncode == 2 and "an agent runs on this home already" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "name, kept",
+    [("E-1001.json", True), ("../../etc/x.json", False), ("A/B.json", False), (".x", False)],
+)
+def test_safe_name__business_ids__never_leave_the_folder_never_collide(name, kept):
+    from consortium.agent.base import safe_name
+
+    safe = safe_name(name)
+    assert (safe == name) is kept
+    assert "/" not in safe and not safe.startswith(".")
+    assert safe_name("A/B.json") != safe_name("A_B.json") == "A_B.json"  # no collision
+
+
+# ------------------------------------------------------------------ the agent's file step
+@dataclass
+class FakeInbox:
+    """Records what the agent does with a file (Inbox's release, reject, done)."""
+
+    released: list = field(default_factory=list)
+    finished: list = field(default_factory=list)
+    rejected: list = field(default_factory=list)
+
+    def release(self, f):
+        self.released.append(f.name)
+
+    def reject(self, f, line, reason):
+        self.rejected.append((f.name, line, reason))
+
+    def done(self, f, result):
+        self.finished.append((f.name, result))
+
+
+def _agent_with(tmp_path, handle):
+    from consortium.agent.base import Agent, Role
+
+    class Trustee(Role):
+        role = "TRUSTEE"
+        formats = ("contributions",)
+
+        def handle_file(self, file):
+            return handle(file)
+
+    home = AgentHome(tmp_path / "t")
+    init_home(home, "trustee", CONSORTIUM, PASS, "0x" + "88" * 32, 2**4)
+    agent = Agent(load_settings(home.path), [Trustee])
+    agent.inbox = FakeInbox()
+    agent.roles = [Trustee(agent)]
+    return agent, agent.inbox
+
+
+def _file(fmt="contributions"):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(path=Path(f"{fmt}-x.csv"), name=f"{fmt}-x.csv", format=fmt, sha256="ab")
+
+
+def test_agent_process__role_fails_unexpectedly__file_released_for_a_retry_a_few_times(tmp_path):
+    from consortium.agent.base import MAX_FILE_ATTEMPTS
+
+    agent, inbox = _agent_with(tmp_path, lambda f: (_ for _ in ()).throw(OSError("node down")))
+    for _ in range(MAX_FILE_ATTEMPTS + 2):
+        agent.process(_file())
+    assert len(inbox.released) == MAX_FILE_ATTEMPTS - 1  # then left for the next start
+    assert inbox.finished == [] and inbox.rejected == []
+
+
+def test_agent_process__refusal_and_unhandled_format__rejected_with_line_and_reason(tmp_path):
+    from consortium.agent.base import FileRefused
+
+    def refuse(f):
+        raise FileRefused(4, "payroll above the limit")
+
+    agent, inbox = _agent_with(tmp_path, refuse)
+    agent.process(_file())
+    agent.process(_file("enrolments"))
+    assert inbox.rejected == [
+        ("contributions-x.csv", 4, "payroll above the limit"),
+        ("enrolments-x.csv", 0, "no role of trustee processes enrolments files"),
+    ]
+    ok, inbox2 = _agent_with(tmp_path / "2", lambda f: {"batches": [1]})
+    ok.process(_file())
+    assert inbox2.finished == [("contributions-x.csv", {"batches": [1]})]
