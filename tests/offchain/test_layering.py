@@ -179,6 +179,25 @@ def test_domain__imports_neither_brownie_nor_web3():
     assert not bad, "domain/ must stay free of chain libraries: " + "; ".join(bad)
 
 
+def test_business_layers__never_import_the_agent_runtime():
+    """Roles, scenarios, domain and reporting stay usable without the process runtime (the
+    in-process driver of tests and bench uses them); only entry points and agent/ know agents."""
+    _, found = src_graph()
+    layers = (
+        "consortium.domain",
+        "consortium.roles",
+        "consortium.scenarios",
+        "consortium.reporting",
+    )
+    bad = [
+        f"{i.importer} line {i.line}: {i.imported}"
+        for i in found
+        if i.importer.startswith(layers)
+        and (i.imported == "consortium.agent" or i.imported.startswith("consortium.agent."))
+    ]
+    assert not bad, "a business layer imports agent/: " + "; ".join(bad)
+
+
 def test_deploy__imports_no_reporting_module_at_module_level():
     _, found = src_graph()
     bad = [
