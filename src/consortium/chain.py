@@ -118,6 +118,8 @@ def connect(
         # attaching to a lasting chain: its height is expected, not a stray node to warn about
         warnings.filterwarnings("ignore", message="Development network has a block height")
         network.connect(network_id)
+    if quiet:  # again: connecting loads the network's settings over brownie's arguments
+        CONFIG.argv["silent"] = True
     patch_receipt_race()
 
 

@@ -293,6 +293,53 @@ def cmd_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_member(args: argparse.Namespace) -> int:
+    """`consortium member …`: an institution joins from its agent home; the permission manager
+    answers with its own keystore; `status` reads the registry."""
+    from consortium.agent import onboarding as ob
+    from consortium.agent.home import AgentHome
+    from consortium.keys import passphrase_from
+
+    reads = args.action == "status"
+    passphrase = None if reads else passphrase_from(file=args.passphrase_file)
+    if args.action in ("apply", "request-channel"):
+        if not args.institution:
+            raise CommandError(f"member {args.action} needs --institution ID (its agent home)")
+        acting = ob.as_institution(AgentHome.of(args.institution, args.home).path, passphrase)
+        if args.action == "apply":
+            print(ob.apply(acting, args.dossier or ""))
+        else:
+            if not args.peer:
+                raise CommandError("member request-channel needs --with PEER_ID")
+            print(ob.request_channel(acting, args.peer, args.agreement or "cooperation agreement"))
+        return 0
+    if not args.keystore and not reads:
+        raise CommandError(f"member {args.action} needs --keystore FILE (the manager's key)")
+    acting = ob.as_manager(
+        None if reads else args.keystore,
+        passphrase,
+        args.consortium,
+        args.network,
+        args.rpc,
+        args.deployments,
+    )
+    members = args.members or []
+    wanted = {"audit": 1, "open-channel": 2, "status": 1, "fund": 1}[args.action]
+    if len(members) != wanted:
+        raise CommandError(f"member {args.action} takes {wanted} member address(es)")
+    if args.action == "audit":
+        if args.approve is None or not args.report:
+            raise CommandError("member audit needs --approve or --reject, and --report TEXT")
+        print(ob.audit(acting, members[0], args.approve, args.report))
+    elif args.action == "open-channel":
+        print(ob.open_channel(acting, *members))
+    elif args.action == "fund":
+        print(ob.fund(acting, members[0], args.wei))
+    else:
+        print(f"{members[0]}: {ob.status(acting, members[0])}")
+    return 0
+
+
 def cmd_coverage_summary(args: argparse.Namespace) -> int:
     from consortium.devtools.coverage import summarise
 
@@ -497,6 +544,32 @@ def _add_agent_commands(sub: Any) -> None:
     decide.add_argument("answer", nargs="?", choices=("accept", "reject"))
     decide.add_argument("--reason", help="why (kept with the answer)")
     decide.set_defaults(func=cmd_decide)
+    member = _with_network(
+        sub.add_parser("member", help="join the consortium (apply, channels) and answer joiners"),
+        rpc=True,
+    )
+    member.add_argument(
+        "action",
+        choices=("apply", "request-channel", "audit", "open-channel", "status", "fund"),
+    )
+    member.add_argument(
+        "members", nargs="*", help="audit, status, fund: ADDRESS; open-channel: A B"
+    )
+    member.add_argument("--institution", help="apply, request-channel: its id (its agent home)")
+    member.add_argument("--home", help="the agent's folder (default agents/<institution>)")
+    member.add_argument("--dossier", help="apply: the application dossier's text (hashed)")
+    member.add_argument("--with", dest="peer", help="request-channel: the peer's id")
+    member.add_argument("--agreement", help="request-channel: the agreement's text (hashed)")
+    member.add_argument("--keystore", help="audit, open-channel, fund: the manager's keystore")
+    member.add_argument("--consortium", default="config/consortium.yaml")
+    member.add_argument("--deployments", help="the deployment record (default the network's)")
+    verdict = member.add_mutually_exclusive_group()
+    verdict.add_argument("--approve", dest="approve", action="store_true", default=None)
+    verdict.add_argument("--reject", dest="approve", action="store_false")
+    member.add_argument("--report", help="audit: the audit report's text (hashed)")
+    member.add_argument("--wei", type=int, default=10**20, help="fund: gas money for a local chain")
+    member.add_argument("--passphrase-file", help="file whose first line is the passphrase")
+    member.set_defaults(func=cmd_member)
 
 
 def main(argv: list[str] | None = None) -> int:

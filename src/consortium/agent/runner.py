@@ -65,7 +65,7 @@ def connect_chain(settings: AgentSettings, local: Any) -> Connected:
     record = deployment_record(settings)
     record.check_chain(chain.web3(), chain.rpc_url())
     suite = suite_at(record.contracts, record.block)
-    account = chain.accounts().add(local.key.hex())
+    account = chain.accounts().add(local.key.hex()) if local is not None else None  # None: reads
     return Connected(suite=suite, account=account, w3=chain.web3(), decode=chain.decode_logs)
 
 

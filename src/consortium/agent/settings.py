@@ -117,9 +117,17 @@ def load_settings(home: str | Path, root: str | Path | None = None) -> AgentSett
         decisions=data.get("decisions") or {},
         limits=data.get("limits") or {},
         peers=data.get("peers") or {},
-        addresses=data.get("addresses") or {},
+        addresses={k: _address(v) for k, v in (data.get("addresses") or {}).items()},
         lines={k: data[k] for k in LINE_SECTIONS if k in data},
     )
+
+
+def _address(value: Any) -> Any:
+    """An address as text: YAML reads an unquoted 0x… as a hexadecimal integer, which is what an
+    operator writes; anything else is returned as is for the check to name."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**160:
+        return f"0x{value:040x}"
+    return value
 
 
 def _check(raw: LineDict, path: Path) -> None:
@@ -145,6 +153,7 @@ def _check(raw: LineDict, path: Path) -> None:
                 f"queue, got {mode!r}"
             )
     for ident, address in (raw.get("addresses") or {}).items():
+        address = _address(address)
         if not (isinstance(address, str) and len(address) == 42 and address.startswith("0x")):
             raise SettingsError(
                 f"{path}:{raw['addresses'].line_of(ident)}: address of '{ident}' must be 0x and "

@@ -1,0 +1,181 @@
+"""Joining the consortium from an institution's own home, and the permission manager's answers.
+
+Why here and not in the demo's bootstrap: a bank that joins a running consortium applies with its
+own key (its agent's keystore), on its own node, and the permission manager audits with *its* key;
+nobody else holds either. `consortium member apply|request-channel` act for the institution of an
+agent home; `consortium member audit|open-channel` for the permission manager, whose key is a
+keystore of its own (`--keystore`); `consortium member status` reads the registry with no key.
+A refusal of the registry is one sentence naming its custom error (exit 2); nothing else is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from consortium.agent.runner import connect_chain
+from consortium.agent.settings import AgentSettings, load_settings
+from consortium.inputs import CommandError
+from consortium.keys import Keystore
+
+STATUS = {0: "none", 1: "applied", 2: "active", 3: "suspended", 4: "rejected"}  # MemberStatus
+
+
+class RegistryRefused(CommandError):
+    """The registry reverted the call; the message names its custom error."""
+
+
+class NoGasMoney(CommandError):
+    """The acting key cannot pay for gas on a chain with a gas price."""
+
+
+class UnknownAddress(CommandError):
+    """agent.yaml `addresses` lacks a member this step needs."""
+
+
+@dataclass
+class Acting:
+    """Who acts and against which suite: the brownie account (key in memory only) and the registry."""
+
+    account: Any
+    suite: Any
+    settings: AgentSettings
+
+    @property
+    def registry(self) -> Any:
+        return self.suite.registry
+
+
+def _connect(settings: AgentSettings, keystore: Path | None, passphrase: str | None) -> Acting:
+    local = Keystore(keystore).unlock(passphrase) if keystore is not None else None
+    conn = connect_chain(settings, local)
+    return Acting(conn.account, conn.suite, settings)
+
+
+def as_institution(home: str | Path, passphrase: str) -> Acting:
+    """The institution of an agent home, connected as its agent would be."""
+    settings = load_settings(home)
+    return _connect(settings, settings.keystore, passphrase)
+
+
+def as_manager(
+    keystore: str | Path | None,
+    passphrase: str | None,
+    consortium: str | Path,
+    network: str,
+    rpc: str | None,
+    deployments: str | Path | None,
+) -> Acting:
+    """The permission manager: its keystore (None: read only), and the chain and record it names
+    on the command."""
+    settings = AgentSettings(
+        home=Path("."),
+        institution="permission-manager",
+        consortium=Path(consortium),
+        network=network,
+        rpc=rpc,
+        deployments=Path(deployments) if deployments else None,
+    )
+    return _connect(settings, Path(keystore) if keystore else None, passphrase)
+
+
+def _send(what: str, call: Callable[[], Any]) -> Any:
+    """Send one registry call; a revert becomes RegistryRefused naming the contract's error."""
+    from brownie.exceptions import VirtualMachineError
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # brownie prints every transaction
+            return call()
+    except VirtualMachineError as exc:
+        raise RegistryRefused(f"{what} refused by the registry: {exc.revert_msg}") from None
+    except ValueError as exc:  # web3's answer to a key without gas money
+        if "insufficient funds" not in str(exc).lower():
+            raise
+        raise NoGasMoney(
+            f"{what} not sent: the key has no funds for gas on this chain; the permission manager "
+            "sends some (consortium member fund ADDRESS), or run a zero-gas-price network"
+        ) from None
+
+
+def apply(acting: Acting, dossier: str = "") -> str:
+    """Apply for the roles the consortium file gives the home's institution, under the regulator
+    of its jurisdiction (a regulator applies under none). The name goes on chain salted."""
+    from consortium.config import load_consortium
+    from consortium.roles.membership import Institution
+
+    cfg = load_consortium(acting.settings.consortium)
+    spec = next(i for i in cfg.institutions if i.id == acting.settings.institution)
+    regulator = None
+    if spec.regulator and spec.regulator != spec.id:
+        regulator = acting.settings.addresses.get(spec.regulator)
+        if regulator is None:
+            raise UnknownAddress(
+                f"{acting.settings.home / 'agent.yaml'}: `addresses` has no {spec.regulator!r}, "
+                f"the regulator of {spec.jurisdiction}; add its member address"
+            )
+    inst = Institution(spec.name, acting.account, acting.registry, spec.jurisdiction)
+    _send("the application", lambda: inst.apply(spec.roles, regulator, dossier))
+    return (
+        f"{spec.id} ({acting.account.address}) applied for {', '.join(spec.roles)}"
+        + (f" under {spec.regulator}" if regulator else "")
+        + "; the permission manager audits next"
+    )
+
+
+def request_channel(acting: Acting, peer: str, agreement: str) -> str:
+    """Ask for a data channel with the member `peer` (an id of agent.yaml `addresses`)."""
+    address = acting.settings.addresses.get(peer)
+    if address is None:
+        raise UnknownAddress(
+            f"{acting.settings.home / 'agent.yaml'}: `addresses` has no {peer!r}; "
+            "add its member address"
+        )
+    from consortium.domain.hashing import doc_hash
+
+    _send(
+        "the channel request",
+        lambda: acting.registry.requestChannel(
+            address, doc_hash(agreement), {"from": acting.account}
+        ),
+    )
+    return f"channel with {peer} ({address}) requested; the permission manager opens it"
+
+
+def audit(acting: Acting, applicant: str, approve: bool, report: str) -> str:
+    """The permission manager's audit of an application: roles granted on approval."""
+    from consortium.domain.hashing import doc_hash
+
+    _send(
+        "the audit",
+        lambda: acting.registry.auditMembership(
+            applicant, approve, doc_hash(report), {"from": acting.account}
+        ),
+    )
+    return f"{applicant}: {'approved' if approve else 'rejected'}; now {status(acting, applicant)}"
+
+
+def open_channel(acting: Acting, a: str, b: str) -> str:
+    _send(
+        "opening the channel", lambda: acting.registry.openChannel(a, b, {"from": acting.account})
+    )
+    return f"channel {a} <-> {b} open"
+
+
+def fund(acting: Acting, address: str, wei: int) -> str:
+    """Send gas money to a new member's key: on a local chain with a gas price; a Besu network at
+    zero gas price needs none."""
+    _send("the funding", lambda: acting.account.transfer(address, wei, silent=True))
+    return f"{address}: funded with {wei} wei"
+
+
+def status(acting: Acting, member: str) -> str:
+    """One line: the member's status and roles as the registry holds them."""
+    from consortium.domain.roles import ROLE_BY_ID
+
+    m = acting.registry.getMember(member)
+    roles = [ROLE_BY_ID.get(bytes(r), bytes(r).hex()) for r in acting.registry.rolesOf(member)]
+    return f"{STATUS.get(int(m['status']), m['status'])}, roles {', '.join(roles) or 'none'}"
