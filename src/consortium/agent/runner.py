@@ -6,8 +6,10 @@ the process (logging to agent.log, exit code), so base and the roles stay testab
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,9 @@ def run_agent(
         from consortium.agent.lines import ROLE_CLASSES
 
         agent = Agent(settings, ROLE_CLASSES)
-        return agent.run(passphrase, connect_chain)
+        # brownie prints every transaction to stdout whatever its settings (contract calls pass
+        # silent=False); the agent's own account of what it did is its log
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+            return agent.run(passphrase, connect_chain)
     finally:
         lock.close()
