@@ -171,6 +171,7 @@ def _orders(today: str) -> list[list]:
         ["O-5", "C-2", "WM-001", "redemption", 100_000, 10, today],
         ["O-6", "C-4", "WM-101", "subscription", 10_000, 0, today],  # the issuer refused C-4
         ["O-7", "C-1", "WM-101", "subscription", 200_000, 0, today],
+        ["O-8", "C-1", "WM-001", "subscription", 60 * LIMIT, 0, today],  # refused by issuer 1
     ]
 
 
@@ -325,8 +326,12 @@ def test_confirmations_day__orders__screened_confirmed_and_each_packet_anchored_
     by_issuer = {f["issuer"]: f for f in files.values()}
     assert set(by_issuer) == {"wm-issuer-1", "wm-issuer-2"}
     orders = {i: sorted(r["order_id"] for r in f["records"]) for i, f in by_issuer.items()}
-    assert orders == {"wm-issuer-1": ["O-1", "O-5"], "wm-issuer-2": ["O-4", "O-7"]}
-    assert all(r["status"] == "confirmed" for f in files.values() for r in f["records"])
+    assert orders == {"wm-issuer-1": ["O-1", "O-5", "O-8"], "wm-issuer-2": ["O-4", "O-7"]}
+    status = {
+        r["order_id"]: (r["status"], r["amount"]) for f in files.values() for r in f["records"]
+    }
+    assert status["O-8"] == ("refused", 0)  # above issuer 1's limit, its policy auto: refused
+    assert all(s == "confirmed" for o, (s, _) in status.items() if o != "O-8")
     held = next(r for r in by_issuer["wm-issuer-2"]["records"] if r["order_id"] == "O-4")
     assert held["amount"] == 2_000_000
     anchored = _events(day, "ConfirmationAnchor", "PacketAnchored")
@@ -336,14 +341,15 @@ def test_confirmations_day__orders__screened_confirmed_and_each_packet_anchored_
     for ev in anchored:
         f = roots["0x" + bytes(ev["root"]).hex()]
         assert ev["salesBank"] == bank and ev["issuer"] == day.world.addresses[f["issuer"]]
-        assert ev["count"] == 2 and days.day_date(int(ev["period"])) == f["period"]
+        n = len(f["records"])
+        assert ev["count"] == n and days.day_date(int(ev["period"])) == f["period"]
         by, _, count, _ = day.world.suite["ConfirmationAnchor"].anchorOf(bank, ev["root"])
-        assert by == bank and count == 2
+        assert by == bank and count == n
 
 
 def test_confirmations_day__screening__refusals_with_reasons_in_result_and_outbox(day):
     result = result_of(day.homes["sales-bank"], "done", "orders-2026-12.csv")["result"]
-    assert (result["orders"], result["sent"], result["packets"]) == (7, 4, 2)
+    assert (result["orders"], result["sent"], result["packets"]) == (8, 5, 2)
     codes = {r["order_id"]: r["codes"] for r in result["refused"]}
     assert codes == {
         "O-2": ["RISK_LEVEL_BELOW_PRODUCT_RISK"],

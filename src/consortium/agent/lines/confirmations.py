@@ -739,7 +739,10 @@ class ReconcilerRole(_ConfRole):
             if self.agent.stopping:
                 return
             if not self.agent.store.done(f"conf.reconciled:{key}"):
-                self._try_day(key, credit)
+                try:
+                    self._try_day(key, credit)
+                except Exception:  # the node, or a day that cannot be reconciled yet
+                    log.exception("day %s not reconciled; tried again next loop", key)
 
     def on_details(self, m: Message) -> None:
         body, sender = m.body, m.sender.lower()
