@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -267,32 +267,55 @@ class Endpoint:
         self.sent.append(msg_id)
         return Message(msg_id, self.member, to, kind, body, digest)
 
-    def receive(self, kinds: Iterable[str] | None = None, ack: bool = True) -> list[Message]:
-        """Open every pending message (optionally of some kinds), verifying the sender's signature."""
+    def receive(
+        self,
+        kinds: Iterable[str] | None = None,
+        ack: bool = True,
+        refuse: Callable[[str, Exception], None] | None = None,
+    ) -> list[Message]:
+        """Open every pending message (optionally of some kinds), verifying the sender's signature.
+
+        Without `refuse`, a message that cannot be opened or verified raises (and stays pending).
+        With it, such a message is set aside so it never blocks the queue: `refuse(msg_id, error)`
+        records it, it is acknowledged, and the other messages are returned."""
         wanted = set(kinds) if kinds is not None else None
         out = []
         for msg_id, data in self.transport.pending(self.member):
-            env = Envelope.from_bytes(data)
-            kind = env.aad.decode()
-            if wanted is not None and kind not in wanted:
+            try:
+                message = self._open_one(msg_id, data, wanted)
+            except Exception as exc:
+                if refuse is None:
+                    raise
+                refuse(msg_id, exc)
+                self.transport.ack(self.member, msg_id)
                 continue
-            raw = open(env, self.private_key)
-            sig, payload = raw[:65], raw[65:]
-            d = json.loads(payload)
-            signer = PublicKey.from_signature_and_message(sig, keccak(payload), hasher=None).format(
-                True
-            )
-            if signer != self._pub(d["from"]):
-                raise EnvelopeTampered(
-                    f"message {msg_id} claims sender {d['from']} but is signed by another key"
-                )
-            wire_sender = getattr(self.transport, "sender_of", None)  # a transport that verified it
-            if wire_sender is not None and wire_sender(self.member, msg_id) != d["from"].lower():
-                raise EnvelopeTampered(
-                    f"message {msg_id} claims sender {d['from']} but was delivered by "
-                    f"{wire_sender(self.member, msg_id)} (a member relaying another's message)"
-                )
-            out.append(Message(msg_id, d["from"], d["to"], d["kind"], d["body"], env.digest()))
+            if message is None:
+                continue
+            out.append(message)
             if ack:
                 self.transport.ack(self.member, msg_id)
         return out
+
+    def _open_one(self, msg_id: str, data: bytes, wanted: set[str] | None) -> Message | None:
+        """The opened, verified message; None when it is of a kind not wanted."""
+        env = Envelope.from_bytes(data)
+        kind = env.aad.decode()
+        if wanted is not None and kind not in wanted:
+            return None
+        raw = open(env, self.private_key)
+        sig, payload = raw[:65], raw[65:]
+        d = json.loads(payload)
+        signer = PublicKey.from_signature_and_message(sig, keccak(payload), hasher=None).format(
+            True
+        )
+        if signer != self._pub(d["from"]):
+            raise EnvelopeTampered(
+                f"message {msg_id} claims sender {d['from']} but is signed by another key"
+            )
+        wire_sender = getattr(self.transport, "sender_of", None)  # a transport that verified it
+        if wire_sender is not None and wire_sender(self.member, msg_id) != d["from"].lower():
+            raise EnvelopeTampered(
+                f"message {msg_id} claims sender {d['from']} but was delivered by "
+                f"{wire_sender(self.member, msg_id)} (a member relaying another's message)"
+            )
+        return Message(msg_id, d["from"], d["to"], d["kind"], d["body"], env.digest())

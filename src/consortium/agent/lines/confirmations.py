@@ -1,0 +1,815 @@
+"""The wealth-product confirmations and next-day reconciliation line as agents, one per institution.
+
+Who starts what (no Python object is shared; data between institutions goes over the signed HTTP
+transport, sealed by `channels.Endpoint`, or the chain):
+- SALES_BANK: `customers` files -> the salted profile committed on chain (submitRegistration), the
+  profile and salt sent to the issuer ("registration"); the issuer's answer makes the customer
+  registered (outbox/registrations/). `orders` files -> each order screened against the product's
+  jointly agreed rules (refusals with their reason in outbox/screening/), one packet per issuer and
+  day sent ("packet"); each packet's signed confirmations ("confirmations") are verified, the
+  packet's root anchored once (ConfirmationAnchor.anchorPacket) and written to
+  outbox/confirmations/.
+- PRODUCT_ISSUER: a registration is decided on chain after its profile is checked against the
+  commitment; a packet's requests are confirmed and signed (EIP-712). Policy `order_review`: an
+  order above `limits.order_review_max_amount` is refused (auto, the default) or queued for a person
+  (agent.yaml `decisions: {order_review: queue}`, answered with `consortium decide`); the packet's
+  confirmations go back once every request is answered.
+- BANK: `credits` files -> the day's bilateral roots committed on chain (commitBilateral), the
+  copies ("bilateral") and the bank's credit details ("credit") sent to the reconciler.
+- FINANCE_COMPANY: `debits` files -> its debit details sent to the reconciler ("debit-details").
+- RECONCILER: holds each day's details in its store; at its cut-off (agent.yaml
+  `confirmations: {cutoff: "HH:MM"}` on the next day, UTC, or "now") and once the chain allows it,
+  closes the day, reconciles, records the result and breaks on chain and sends the result to both
+  parties ("reconciliation-result"); each writes it to outbox/reconciliations/.
+
+Every message is handled once (journal `conf.msg:<id>`) and acknowledged only after it was handled,
+so a kill at any point replays it; each handler is idempotent (the chain asked first, keyed outbox
+batches, deterministic ids, stored signed confirmations). A message that cannot be opened or
+verified is set aside (acknowledged, recorded as `conf.refused` with its reason) and never blocks
+the queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from consortium.agent.base import FileRefused, Role
+from consortium.agent.formats import ORDER_KINDS, age_on
+from consortium.agent.settings import SettingsError
+from consortium.channels import Endpoint, Message
+from consortium.domain import days, eip712, merkle, qualification
+from consortium.domain.encoding import from_hex, hexstr
+from consortium.domain.hashing import code32, commit, doc_hash, new_salt
+from consortium.domain.merkle import BILATERAL_TYPES
+from consortium.domain.reconciliation import record_id32
+from consortium.outbox import key_of
+from consortium.roles.confirmations import (
+    COMMIT,
+    MAX_BILATERAL_BATCH,
+    MAX_PACKET,
+    PaymentClient,
+    Reconciler,
+    SalesBank,
+    anchor_domain,
+)
+
+log = logging.getLogger("consortium.agent")
+
+LINE = "confirmations"  # agent.yaml section
+ORDER_REVIEW = "order_review"  # issuer policy: orders above limits.order_review_max_amount
+REVIEW_LIMIT = "order_review_max_amount"
+PENDING = 1  # IConfirmationAnchor.RegistrationStatus.Pending
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class MessageSetAside(Exception):
+    """A message opened fine but its content cannot be accepted (names another issuer, a request
+    never sent, a bad signature): it is recorded as refused and acknowledged, never retried."""
+
+
+def product_rules(consortium: Any, addresses: dict[str, str]) -> dict[str, Any]:
+    """{wealth product id: QualificationRules} from the consortium file's `products.wealth`
+    (issuer, risk_level, min_age); the product's on-chain id is code32 of its id."""
+    out = {}
+    for p in consortium.products.get("wealth") or []:
+        issuer = addresses.get(str(p["issuer"]))
+        if issuer is None:
+            continue
+        out[str(p["id"])] = qualification.QualificationRules(
+            code32(str(p["id"])),
+            issuer,
+            product_risk=int(p.get("risk_level", 1)),
+            min_age=int(p.get("min_age", 18)),
+        )
+    return out
+
+
+def day_number(value: dt.date) -> int:
+    return days.parse_day(value)
+
+
+def _chain_now(agent: Any) -> int:
+    return int(agent.w3.eth.get_block("latest")["timestamp"])
+
+
+class _ConfRole(Role):
+    """What every role of the line shares: the contracts, the member addresses, the endpoint over
+    the agent's transport and the once-only message loop."""
+
+    @property
+    def anchor(self) -> Any:
+        return self.agent.suite["ConfirmationAnchor"]
+
+    @property
+    def recon(self) -> Any:
+        return self.agent.suite["Reconciliation"]
+
+    @property
+    def me(self) -> str:
+        return str(self.agent.account.address)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """One endpoint per agent (two roles of one institution share it)."""
+        ep = getattr(self.agent, "_conf_endpoint", None)
+        if ep is None:
+            t = self.agent.transport
+            if t is None:
+                raise SettingsError(
+                    f"{self.agent.settings.home / 'agent.yaml'}: the confirmations line talks to "
+                    f"its counterparties over the transport; set 'listen: host:port'"
+                )
+            ep = Endpoint(self.me, bytes(self.agent.local.key), t, t.directory, self.registry)
+            self.agent._conf_endpoint = ep
+        return ep
+
+    @property
+    def registry(self) -> Any:
+        return self.agent.suite.registry
+
+    def address(self, ident: str, line: int = 0) -> str:
+        address = self.agent.settings.addresses.get(ident)
+        if address is None:
+            raise FileRefused(
+                line, f"no member address for {ident!r}: add it under 'addresses:' in agent.yaml"
+            )
+        return str(address)
+
+    def ident_of(self, address: str) -> str:
+        for ident, a in self.agent.settings.addresses.items():
+            if str(a).lower() == address.lower():
+                return str(ident)
+        return address
+
+    def only_one(self, role: str) -> str:
+        """The address of the consortium's one institution holding `role`."""
+        ids = [i.id for i in self.agent.consortium.institutions if role in i.roles]
+        if len(ids) != 1:
+            raise SettingsError(f"the consortium file must name one {role}, it names {ids}")
+        return self.address(ids[0])
+
+    def send_once(self, step: str, to: str, kind: str, body: Any) -> None:
+        """Send a message unless the journal says it went (a kill between the send and the mark
+        sends it again: every receiver dedupes by business key)."""
+        if self.agent.store.done(step):
+            return
+        m = self.endpoint.send(to, kind, body)
+        self.agent.store.mark(step, m.msg_id)
+
+    def handle_messages(self, kinds: list[str], handle: Callable[[Message], None]) -> None:
+        """Each pending message of `kinds` handled once, acknowledged after; one that cannot be
+        opened or accepted is set aside; one whose handling fails for a passing reason (the node)
+        stays pending for the next loop."""
+        ep = self.endpoint
+        for m in ep.receive(kinds, ack=False, refuse=self.set_aside):
+            step = f"conf.msg:{m.msg_id}"
+            if not self.agent.store.done(step):
+                try:
+                    handle(m)
+                except MessageSetAside as exc:
+                    self.set_aside(m.msg_id, exc, m)
+                except Exception:
+                    log.exception("%s message %s failed; kept for the next loop", m.kind, m.msg_id)
+                    continue
+                self.agent.store.mark(step, m.kind)
+            ep.transport.ack(ep.member, m.msg_id)
+            if self.agent.stopping:
+                return
+
+    def set_aside(self, msg_id: str, exc: Exception, m: Message | None = None) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        log.warning("message %s set aside: %s", msg_id, reason)
+        body = {"reason": reason, "at": int(time.time())}
+        if m is not None:
+            body |= {"kind": m.kind, "sender": m.sender}
+        self.agent.store.put("conf.refused", msg_id, body)
+
+    def write_result(self, body: dict[str, Any], day: int, parties: str) -> None:
+        name = f"{days.day_date(day)}-{parties}.json"
+        self.agent.write_output("reconciliations", name, json.dumps(body, indent=2))
+
+    def on_result(self, m: Message) -> None:
+        """A reconciler's day result addressed to this institution: kept and written out."""
+        body = m.body
+        self.agent.store.put("conf.result", f"{body['day']}:{m.sender.lower()}", body)
+        self.write_result(
+            body | {"reconciler": self.ident_of(m.sender)}, int(body["day"]), "result"
+        )
+
+
+# ===================================================================== sales bank and issuers
+
+
+class SalesBankRole(_ConfRole):
+    role = "SALES_BANK"
+    formats = ("customers", "orders")
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        self.bank: SalesBank | None = None
+
+    def start(self) -> None:
+        self.bank = SalesBank(
+            self.agent.institution,
+            self.anchor,
+            self.recon,
+            self.agent.store,
+            self.endpoint,
+            self.agent.local,
+        )
+        self.bank.rules = {
+            r.product_id: r
+            for r in product_rules(self.agent.consortium, self.agent.settings.addresses).values()
+        }
+        self.bank.outbox.resume()
+
+    def handle_file(self, file: Any) -> dict[str, Any]:
+        if file.format == "customers":
+            return self.register(file)
+        return self.orders(file)
+
+    def tick(self) -> None:
+        self.handle_messages(["registration-result"], self.on_registration_result)
+        self.handle_messages(["confirmations"], self.on_confirmations)
+
+    # ---------------------------------------------------------------- registrations
+    def register(self, file: Any) -> dict[str, Any]:
+        """Each customer registered with the issuer named (once: a known registration is left as
+        it is); the profile's salted commitment on chain, the profile and salt to the issuer."""
+        for n, row in enumerate(file.rows):
+            self.address(row["issuer"], file.line_of(n))
+        sent = 0
+        for row in file.rows:
+            sent += self._register_one(file, row)
+        return {"customers": len(file.rows), "registrations_sent": sent}
+
+    def _customer(self, row: dict) -> dict[str, Any]:
+        cid = row["customer_id"]
+        c = self.agent.store.get("conf.customer", cid)
+        if c is None:
+            salt = new_salt()
+            c = {
+                "salt": hexstr(salt),
+                "investor": hexstr(commit(f"investor:{cid}", salt)),
+                "birth_date": row["birth_date"].isoformat(),
+                "risk_level": row["risk_level"],
+                "registrations": {},
+            }
+            self.agent.store.put("conf.customer", cid, c)
+        return c
+
+    def _register_one(self, file: Any, row: dict) -> int:
+        cid, issuer_id = row["customer_id"], row["issuer"]
+        c = self._customer(row)
+        reg = c["registrations"].get(issuer_id)
+        if reg is not None and reg["source"] != file.sha256:
+            return 0  # registered with this issuer by an earlier file
+        if reg is None:
+            reg = {
+                "id": hexstr(doc_hash(f"{self.me}:{file.sha256}:{cid}:{issuer_id}")),
+                "salt": hexstr(new_salt()),
+                "source": file.sha256,
+                "status": "pending",
+            }
+            c["registrations"][issuer_id] = reg
+            self.agent.store.put("conf.customer", cid, c)
+        profile = {
+            "customer_id": cid,
+            "birth_date": c["birth_date"],
+            "risk_level": c["risk_level"],
+            "kyc_ok": bool(row["kyc_ok"]),
+        }
+        blob = json.dumps(profile, sort_keys=True)
+        reg_id, issuer = from_hex(reg["id"]), self.address(issuer_id)
+        if str(self.anchor.getRegistration(reg_id)[0]) == ZERO_ADDRESS:
+            log.info("registering %s with %s", cid, issuer_id)
+            commitment = commit(blob, from_hex(reg["salt"]))
+            self.anchor.submitRegistration(issuer, reg_id, commitment, self.agent.tx())
+        body = {
+            "registration_id": reg["id"],
+            "profile": profile,
+            "salt": reg["salt"],
+            "investor": c["investor"],
+        }
+        self.send_once(f"conf.reg-sent:{reg['id']}", issuer, "registration", body)
+        return 1
+
+    def on_registration_result(self, m: Message) -> None:
+        body = m.body
+        for cid, c in self.agent.store.all("conf.customer").items():
+            for issuer_id, reg in c["registrations"].items():
+                if reg["id"] != body["registration_id"]:
+                    continue
+                if self.address(issuer_id).lower() != m.sender.lower():
+                    raise MessageSetAside(f"result of {reg['id']} from another issuer {m.sender}")
+                reg["status"] = "accepted" if body["accepted"] else "rejected"
+                self.agent.store.put("conf.customer", cid, c)
+                out = {"customer_id": cid, "issuer": issuer_id, "status": reg["status"]}
+                self.agent.write_output(
+                    "registrations", f"{cid}-{issuer_id}.json", json.dumps(out, indent=2)
+                )
+                return
+        raise MessageSetAside(f"no registration {body['registration_id']} was sent from here")
+
+    # ---------------------------------------------------------------- orders
+    def orders(self, file: Any) -> dict[str, Any]:
+        """Every row checked first (a refused file sends nothing); then screened, the accepted
+        orders sent as one packet per issuer and day."""
+        rules = product_rules(self.agent.consortium, self.agent.settings.addresses)
+        for n, row in enumerate(file.rows):
+            self._check_order(file, n, row)
+        items = [self._request(file, row, rules) for row in file.rows]
+        ok_ids, rejected = qualification.screen(
+            ((q.requestId, q.productId, inv) for q, inv, _ in items),
+            self.bank.rules,
+            self.bank.agreed_hashes(),
+        )
+        ok = set(ok_ids)
+        order_of = {q.requestId: oid for q, _, oid in items}
+        packets: dict[tuple[str, int], list[eip712.Request]] = {}
+        for q, _, oid in items:
+            self.agent.store.put("request", hexstr(q.requestId), q.to_json())
+            self.agent.store.put("conf.order-of", hexstr(q.requestId), {"order_id": oid})
+            if q.requestId in ok:
+                packets.setdefault((q.issuer, q.period), []).append(q)
+        for (issuer, period), reqs in packets.items():
+            for k, start in enumerate(range(0, len(reqs), MAX_PACKET)):
+                part = reqs[start : start + MAX_PACKET]
+                body = {"period": period, "requests": [q.to_json() for q in part]}
+                log.info("packet of %d orders to %s", len(part), self.ident_of(issuer))
+                self.send_once(
+                    f"conf.packet:{file.sha256}:{issuer}:{period}:{k}", issuer, "packet", body
+                )
+        refused = [
+            {"order_id": order_of[r.request_id], "codes": list(r.codes), "reason": r.reason}
+            for r in rejected
+        ]
+        screening = {"file": file.name, "sent": len(ok), "refused": refused}
+        self.agent.write_output(
+            "screening", f"{file.path.stem}.json", json.dumps(screening, indent=2)
+        )
+        return {"orders": len(items), "sent": len(ok), "packets": len(packets), "refused": refused}
+
+    def _check_order(self, file: Any, n: int, row: dict) -> None:
+        line, oid = file.line_of(n), row["order_id"]
+        if self.agent.store.get("conf.customer", row["customer_id"]) is None:
+            raise FileRefused(
+                line,
+                f"customer {row['customer_id']!r} is not known here; register them with a "
+                f"customers file first; nothing of this file was sent",
+            )
+        earlier = self.agent.store.get("conf.order", oid)
+        if earlier is not None and earlier["source"] != file.sha256:
+            raise FileRefused(
+                line,
+                f"order {oid!r} was sent already (by an earlier file); nothing of this file "
+                f"was sent",
+            )
+
+    def _request(
+        self, file: Any, row: dict, rules: dict[str, Any]
+    ) -> tuple[eip712.Request, qualification.Investor, str]:
+        """The order as a request, with the customer as the rules see them on the order's day."""
+        oid = row["order_id"]
+        c = self.agent.store.get("conf.customer", row["customer_id"])
+        rid = doc_hash(f"{self.me}:order:{oid}")
+        self.agent.store.put("conf.order", oid, {"source": file.sha256, "request": hexstr(rid)})
+        r = rules[row["product"]]
+        q = eip712.Request(
+            rid,
+            self.me,
+            r.issuer,
+            r.product_id,
+            ORDER_KINDS[row["kind"]],
+            row["amount"],
+            row["shares"],
+            from_hex(c["investor"]),
+            day_number(row["order_date"]),
+        )
+        accepted_with = frozenset(
+            self.address(i).lower()
+            for i, reg in c["registrations"].items()
+            if reg["status"] == "accepted"
+        )
+        birth = dt.date.fromisoformat(c["birth_date"])
+        inv = qualification.Investor(
+            q.investorCommitment, age_on(birth, row["order_date"]), c["risk_level"], accepted_with
+        )
+        return q, inv, oid
+
+    # ---------------------------------------------------------------- confirmations
+    def on_confirmations(self, m: Message) -> None:
+        """Verify each confirmation (signer, request), anchor the packet's root once, write the
+        confirmations received to outbox/confirmations/."""
+        confirmed = [self._verified(m, item) for item in m.body["confirmations"]]
+        if not confirmed:
+            raise MessageSetAside("a confirmations message without confirmations")
+        root = self.bank.anchor_packet(m.sender, confirmed)
+        period = confirmed[0][0].period
+        records = [
+            {
+                "order_id": (self.agent.store.get("conf.order-of", hexstr(q.requestId)) or {}).get(
+                    "order_id"
+                ),
+                "request_id": hexstr(q.requestId),
+                "status": "confirmed" if c.status == eip712.CONFIRMED else "refused",
+                "amount": c.confirmedAmount,
+                "shares": c.confirmedShares,
+                "confirmed_at": c.confirmedAt,
+                "signature": hexstr(sig),
+            }
+            for q, c, sig in confirmed
+        ]
+        issuer = self.ident_of(m.sender)
+        body = {"issuer": issuer, "period": days.day_date(period), "root": hexstr(root)}
+        name = f"{issuer}-{days.day_date(period)}-{root.hex()[:12]}.json"
+        log.info("packet of %s anchored: %d records, root %s", issuer, len(records), root.hex())
+        self.agent.write_output(
+            "confirmations", name, json.dumps(body | {"records": records}, indent=2)
+        )
+
+    def _verified(self, m: Message, item: dict) -> tuple[Any, Any, bytes]:
+        try:
+            c = eip712.Confirmation.from_json(item["confirmation"])
+            sig = from_hex(item["signature"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessageSetAside(f"a confirmation that does not parse ({exc})") from None
+        stored = self.agent.store.get("request", hexstr(c.requestId))
+        if stored is None:
+            raise MessageSetAside(f"confirmation of 0x{c.requestId.hex()}, a request never sent")
+        q = eip712.Request.from_json(stored)
+        if not (c.issuer.lower() == m.sender.lower() == q.issuer.lower()):
+            raise MessageSetAside(
+                f"confirmation of 0x{c.requestId.hex()} from {m.sender} names issuer {c.issuer}"
+            )
+        if c.requestHash != q.struct_hash():
+            raise MessageSetAside(f"confirmation of 0x{c.requestId.hex()} is for another request")
+        signers = self.bank.issuer_signers(q.issuer)
+        try:
+            eip712.check_confirmation(
+                self.bank.domain(), c, sig, signers, bool(self.registry.isActive(q.issuer))
+            )
+        except ValueError as exc:
+            raise MessageSetAside(str(exc)) from None
+        return q, c, sig
+
+
+class IssuerRole(_ConfRole):
+    role = "PRODUCT_ISSUER"
+    decisions = (ORDER_REVIEW,)
+
+    def tick(self) -> None:
+        self.handle_messages(["registration"], self.on_registration)
+        self.handle_messages(["packet"], self.on_packet)
+
+    def on_registration(self, m: Message) -> None:
+        """Accept a customer whose KYC passed and whose profile is the one committed on chain;
+        decide once on chain, answer the bank."""
+        body = m.body
+        reg_id = from_hex(body["registration_id"])
+        r = self.anchor.getRegistration(reg_id)
+        bank, issuer, status, commitment = str(r[0]), str(r[1]), int(r[2]), from_hex(str(r[3]))
+        if bank.lower() != m.sender.lower() or issuer.lower() != self.me.lower():
+            raise MessageSetAside(
+                f"registration {body['registration_id']} is not {m.sender}'s to us"
+            )
+        blob = json.dumps(body["profile"], sort_keys=True)
+        matches = commit(blob, from_hex(body["salt"])) == commitment
+        accepted = matches and bool(body["profile"].get("kyc_ok"))
+        result = {"registration_id": body["registration_id"], "accepted": accepted}
+        if not matches:
+            result["reason"] = "the profile is not the one committed on chain"
+        self.agent.store.put(
+            "conf.customer", body["investor"], {"profile": body["profile"], "accepted": accepted}
+        )
+        if status == PENDING:
+            log.info("registration %s: %s", body["registration_id"][:10], accepted)
+            self.anchor.decideRegistration(
+                reg_id, accepted, doc_hash(json.dumps(result, sort_keys=True)), self.agent.tx()
+            )
+        self.send_once(
+            f"conf.reg-result:{body['registration_id']}", m.sender, "registration-result", result
+        )
+
+    def on_packet(self, m: Message) -> None:
+        """Answer every request of the packet (policy `order_review`), then send the signed
+        confirmations; a packet already answered is answered again with the same confirmations."""
+        try:
+            reqs = [eip712.Request.from_json(j) for j in m.body["requests"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessageSetAside(f"a packet that does not parse ({exc})") from None
+        for q in reqs:
+            if q.issuer.lower() != self.me.lower() or q.salesBank.lower() != m.sender.lower():
+                raise MessageSetAside(f"request 0x{q.requestId.hex()} is not {m.sender}'s to us")
+        key = hexstr(doc_hash(",".join(sorted(hexstr(q.requestId) for q in reqs))))
+        if self.agent.store.get("conf.packet", key) is None:
+            answers = {hexstr(q.requestId): self._answer(q, key) for q in reqs}
+            packet = {
+                "sender": m.sender,
+                "period": m.body["period"],
+                "requests": [q.to_json() for q in reqs],
+                "answers": {k: v for k, v in answers.items() if v is not None},
+            }
+            self.agent.store.put("conf.packet", key, packet)
+        self._finish(key, resend=self.agent.store.done(f"conf.confirmed:{key}") is not None)
+
+    def _answer(self, q: eip712.Request, packet: str) -> bool | None:
+        """True to confirm, False to refuse, None when a person is asked."""
+        limit = self.agent.settings.limits.get(REVIEW_LIMIT)
+        if limit is None or q.amount <= limit:
+            return True
+        if self.agent.settings.decision_mode(ORDER_REVIEW) != "queue":
+            log.info("order 0x%s refused: %d above %d", q.requestId.hex()[:12], q.amount, limit)
+            return False
+        item = f"order-{q.requestId.hex()[:16]}"
+        if self.agent.decisions.get(item) is None:
+            log.info("order 0x%s queued for review (%s)", q.requestId.hex()[:12], item)
+            subject = {
+                "packet": packet,
+                "request_id": hexstr(q.requestId),
+                "product": hexstr(q.productId),
+                "amount": q.amount,
+                "limit": limit,
+            }
+            self.agent.decisions.queue(ORDER_REVIEW, item, subject)
+        return None
+
+    def on_decision(self, decision: Any) -> None:
+        key = decision.subject["packet"]
+        packet = self.agent.store.get("conf.packet", key)
+        packet["answers"][decision.subject["request_id"]] = decision.accepted
+        self.agent.store.put("conf.packet", key, packet)
+        log.info("order %s: %s (%s)", decision.item, decision.answer, decision.reason)
+        self._finish(key, resend=False)
+
+    def _finish(self, key: str, resend: bool) -> None:
+        """Sign (once, kept in the store) and send the packet's confirmations when every request
+        is answered."""
+        packet = self.agent.store.get("conf.packet", key)
+        if len(packet["answers"]) < len(packet["requests"]):
+            return
+        if "items" not in packet:
+            packet["items"] = self._sign(packet)
+            self.agent.store.put("conf.packet", key, packet)
+        body = {"period": packet["period"], "confirmations": packet["items"]}
+        if resend:
+            self.endpoint.send(packet["sender"], "confirmations", body)
+            return
+        self.send_once(f"conf.confirmed:{key}", packet["sender"], "confirmations", body)
+        confirmed = sum(1 for v in packet["answers"].values() if v)
+        log.info(
+            "packet %s: %d confirmed, %d refused",
+            key[:10],
+            confirmed,
+            len(packet["items"]) - confirmed,
+        )
+
+    def _sign(self, packet: dict) -> list[dict[str, str]]:
+        dom = anchor_domain(self.anchor)
+        now = _chain_now(self.agent)
+        items = []
+        for j in packet["requests"]:
+            q = eip712.Request.from_json(j)
+            ok = packet["answers"][hexstr(q.requestId)]
+            c = eip712.Confirmation(
+                q.requestId,
+                q.struct_hash(),
+                self.me,
+                eip712.CONFIRMED if ok else eip712.REFUSED,
+                q.amount if ok else 0,
+                q.shares if ok else 0,
+                now,
+            )
+            sig = eip712.sign_confirmation(dom, c, bytes(self.agent.local.key))
+            items.append({"confirmation": c.to_json(), "signature": hexstr(sig)})
+        return items
+
+
+# ================================================================= reconciliation
+
+
+class BankRole(_ConfRole):
+    role = "BANK"
+    formats = ("credits",)
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        self.client: PaymentClient | None = None
+
+    def start(self) -> None:
+        self.client = PaymentClient(
+            self.agent.institution,
+            self.anchor,
+            self.recon,
+            self.agent.store,
+            self.endpoint,
+            self.agent.local,
+        )
+        self.client.outbox.resume()
+
+    def tick(self) -> None:
+        self.handle_messages(["reconciliation-result"], self.on_result)
+
+    def handle_file(self, file: Any) -> dict[str, Any]:
+        """Per finance company and day: the bilateral roots committed, the copies and the credit
+        details to the reconciler."""
+        groups = _by_party_day(file, self)
+        reconciler = self.only_one("RECONCILER")
+        roots = []
+        for (fc, day), frame in groups.items():
+            roots += self._commit_day(file, fc, day, frame, reconciler)
+        return {
+            "days": len(groups),
+            "payments": len(file.rows),
+            "roots": [hexstr(r) for r in roots],
+        }
+
+    def _commit_day(
+        self, file: Any, fc: str, day: int, frame: pd.DataFrame, reconciler: str
+    ) -> list[bytes]:
+        roots = []
+        for start in range(0, len(frame), MAX_BILATERAL_BATCH):
+            part = frame.iloc[start : start + MAX_BILATERAL_BATCH]
+            recs = [
+                (record_id32(i), int(a), self.me, fc, int(t))
+                for i, a, t in part[["id", "amount", "paid_at"]].itertuples(index=False, name=None)
+            ]
+            tree = merkle.RecordTree(recs, BILATERAL_TYPES)
+            log.info("committing %d payments of day %s to %s", len(recs), day, self.ident_of(fc))
+            self.client.outbox.send(
+                COMMIT,
+                key_of(tree.root),
+                [fc, day, tree.root, len(recs), int(part["amount"].sum())],
+            )
+            body = {
+                "day": day,
+                "root": hexstr(tree.root),
+                "bank": self.me,
+                "fc": fc,
+                "leaves": [hexstr(x) for x in tree.leaves],
+                "rows": part[["id", "amount", "paid_at"]].to_numpy().tolist(),
+            }
+            self.send_once(f"conf.bilateral:{hexstr(tree.root)}", reconciler, "bilateral", body)
+            roots.append(tree.root)
+        credit = {
+            "day": day,
+            "fc": fc,
+            "roots": [hexstr(r) for r in roots],
+            "rows": frame[["id", "amount", "paid_at"]].to_numpy().tolist(),
+        }
+        self.agent.store.put("conf.credit", f"{fc.lower()}:{day}", credit | {"source": file.sha256})
+        self.send_once(f"conf.credit:{file.sha256}:{fc}:{day}", reconciler, "credit", credit)
+        return roots
+
+
+class FinanceCompanyRole(_ConfRole):
+    role = "FINANCE_COMPANY"
+    formats = ("debits",)
+
+    def tick(self) -> None:
+        self.handle_messages(["reconciliation-result"], self.on_result)
+
+    def handle_file(self, file: Any) -> dict[str, Any]:
+        groups = _by_party_day(file, self)
+        reconciler = self.only_one("RECONCILER")
+        for (bank, day), frame in groups.items():
+            body = {"day": day, "bank": bank, "rows": frame.to_numpy().tolist()}
+            self.agent.store.put(
+                "conf.debit", f"{bank.lower()}:{day}", body | {"source": file.sha256}
+            )
+            log.info("debit details of day %s (%d) to the reconciler", day, len(frame))
+            self.send_once(
+                f"conf.debit:{file.sha256}:{bank}:{day}", reconciler, "debit-details", body
+            )
+        return {"days": len(groups), "payments": len(file.rows)}
+
+
+def _by_party_day(file: Any, role: _ConfRole) -> dict[tuple[str, int], pd.DataFrame]:
+    """{(counterparty address, day): its id, amount, paid_at frame}; a day given by an earlier
+    file is refused (a day's side is given once)."""
+    groups: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
+    first: dict[tuple[str, int], int] = {}
+    kind = "conf.credit" if file.format == "credits" else "conf.debit"
+    for n, row in enumerate(file.rows):
+        key = (role.address(row["counterparty"], file.line_of(n)), day_number(row["day"]))
+        groups.setdefault(key, []).append((row["payment_id"], row["amount"], row["paid_at"]))
+        first.setdefault(key, file.line_of(n))
+    for (party, day), line in first.items():
+        doc = role.agent.store.get(kind, f"{party.lower()}:{day}")
+        if doc is not None and doc.get("source") != file.sha256:
+            raise FileRefused(
+                line,
+                f"day {days.day_date(day)} with {role.ident_of(party)} was given by an earlier "
+                f"file; a day's details are given once; nothing of this file was sent",
+            )
+    return {k: pd.DataFrame(v, columns=["id", "amount", "paid_at"]) for k, v in groups.items()}
+
+
+class ReconcilerRole(_ConfRole):
+    role = "RECONCILER"
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        self.rec: Reconciler | None = None
+        self.cutoff = 0
+
+    def start(self) -> None:
+        self.rec = Reconciler(
+            self.agent.institution,
+            self.anchor,
+            self.recon,
+            self.agent.store,
+            self.endpoint,
+            self.agent.local,
+        )
+        self.rec.outbox.resume()
+        cutoff = str(self.agent.settings.line(LINE).get("cutoff", "now"))
+        self.cutoff = _cutoff_seconds(cutoff, self.agent.settings.home)
+
+    def tick(self) -> None:
+        self.handle_messages(["bilateral", "credit", "debit-details"], self.on_details)
+        for key, credit in self.agent.store.all("conf.recon.credit").items():
+            if self.agent.stopping:
+                return
+            if not self.agent.store.done(f"conf.reconciled:{key}"):
+                try:
+                    self._try_day(key, credit)
+                except Exception:  # the node, or a day that cannot be reconciled yet
+                    log.exception("day %s not reconciled; tried again next loop", key)
+
+    def on_details(self, m: Message) -> None:
+        body, sender = m.body, m.sender.lower()
+        day = int(body["day"])
+        if m.kind == "bilateral":
+            if body["bank"].lower() != sender:
+                raise MessageSetAside(f"bilateral copy of {body['bank']} sent by {m.sender}")
+            self.agent.store.put("conf.recon.bilateral", body["root"], body)
+        elif m.kind == "credit":
+            key = f"{sender}:{body['fc'].lower()}:{day}"
+            self.agent.store.put("conf.recon.credit", key, body | {"bank": m.sender})
+        else:
+            key = f"{body['bank'].lower()}:{sender}:{day}"
+            self.agent.store.put("conf.recon.debit", key, body | {"fc": m.sender})
+
+    def _try_day(self, key: str, credit: dict) -> None:
+        """Reconcile the day once both sides and every bilateral copy are here, the cut-off has
+        passed and the chain allows it; record it and tell both parties."""
+        debit = self.agent.store.get("conf.recon.debit", key)
+        copies = [self.agent.store.get("conf.recon.bilateral", r) for r in credit["roots"]]
+        if debit is None or any(c is None for c in copies):
+            return
+        bank, fc, day = credit["bank"], debit["fc"], int(credit["day"])
+        now = _chain_now(self.agent)
+        cutoff = max(self.cutoff, int(self.recon.reconcileOffset()))
+        if now < (day + 1) * days.SECONDS_PER_DAY + cutoff:
+            return
+        frame = lambda rows: pd.DataFrame(rows, columns=["id", "amount", "paid_at"])
+        log.info(
+            "reconciling day %s of %s / %s",
+            days.day_date(day),
+            self.ident_of(bank),
+            self.ident_of(fc),
+        )
+        result = self.rec.reconcile_day(
+            bank, fc, day, copies, frame(debit["rows"]), frame(credit["rows"])
+        )
+        day_key = self.rec.record(bank, fc, day, result)
+        body = self.agent.store.get("result", f"{bank}:{fc}:{day}") | {
+            "day_key": hexstr(day_key),
+            "bank": self.ident_of(bank),
+            "finance_company": self.ident_of(fc),
+            "date": days.day_date(day),
+        }
+        self.write_result(body, day, f"{self.ident_of(bank)}-{self.ident_of(fc)}")
+        log.info(
+            "day %s reconciled: %d matched, %d breaks",
+            days.day_date(day),
+            result.matched,
+            len(result.breaks),
+        )
+        self.agent.store.mark(f"conf.reconciled:{key}", hexstr(day_key))
+
+
+def _cutoff_seconds(text: str, home: Any) -> int:
+    """Seconds into the next day from which a day is reconciled: "now" (as soon as the chain
+    allows) or "HH:MM" UTC."""
+    if text == "now":
+        return 0
+    try:
+        t = dt.time.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(
+            f"{home / 'agent.yaml'}: confirmations.cutoff must be \"now\" or \"HH:MM\" (UTC), "
+            f"got {text!r}"
+        ) from None
+    return t.hour * 3600 + t.minute * 60
+
+
+CONFIRMATIONS_ROLES = [SalesBankRole, IssuerRole, BankRole, FinanceCompanyRole, ReconcilerRole]
