@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from consortium.agent.lines.annuity import ANNUITY_ROLES
+from consortium.agent.lines.bills import BILLS_ROLES
 
-ROLE_CLASSES = [*ANNUITY_ROLES]
+ROLE_CLASSES = [*ANNUITY_ROLES, *BILLS_ROLES]
