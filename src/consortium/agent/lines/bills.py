@@ -30,6 +30,7 @@ from datetime import UTC, datetime, time
 from typing import Any, ClassVar
 
 from consortium.agent.base import FileRefused, Role
+from consortium.agent.settings import SettingsError
 from consortium.domain.bills import BillStatus, NodeKind, NodeState
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import doc_hash
@@ -49,6 +50,7 @@ NODE_KIND = "bills.node"  # what the chain's request events said of each node (d
 REVIEW, ACCEPT, CONFIRM, AUDIT = "bill_review", "financing_accept", "payment_confirm", "bill_audit"
 ZERO = "0x" + "00" * 20
 DEFAULT_RATE_BPS = 500
+MAX_RATE_BPS = 10_000  # BillToken.MAX_RATE_BPS
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -75,6 +77,11 @@ class _BillsRole(Role):
     def __init__(self, agent: Any):
         super().__init__(agent)
         self.dirty = True
+        # a suite without the bill line: the role stays idle (its roles may serve other lines)
+        self.active = "BillToken" in agent.suite.contracts
+        if not self.active:
+            self.events, self.formats, self.decisions = {}, (), ()
+            return
         agent.follower.after_range(self._after_range)
 
     @property
@@ -266,10 +273,12 @@ class BillClientRole(_HolderRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
-        self.client = BillClient(agent.institution, self.bills, store=agent.store)
+        if self.active:
+            self.client = BillClient(agent.institution, self.bills, store=agent.store)
 
     def start(self) -> None:
-        self.client.outbox.resume()
+        if self.active:
+            self.client.outbox.resume()
 
     def handle_file(self, file: Any) -> dict[str, Any]:
         handler = {
@@ -311,10 +320,10 @@ class BillClientRole(_HolderRole):
                     f"was sent",
                 )
             work.append((key, args))
-        bills = [self._send(file, ISSUE, key, args, "billId") for key, args in work]
+        bills = [self._send(ISSUE, key, args, "billId") for key, args in work]
         return {"bills": bills}
 
-    def _send(self, file: Any, kind: str, key: str, args: list, field: str) -> int:
+    def _send(self, kind: str, key: str, args: list, field: str) -> int:
         try:
             booking = self.client.outbox.send(kind, key, args)
         except OutboxConflict as exc:
@@ -381,11 +390,11 @@ class BillClientRole(_HolderRole):
 
     def transfer(self, file: Any) -> dict[str, Any]:
         work = self._requests(file, TRANSFER)
-        return {"nodes": [self._send(file, TRANSFER, k, a, "nodeId") for k, a, _ in work]}
+        return {"nodes": [self._send(TRANSFER, k, a, "nodeId") for k, a, _ in work]}
 
     def finance(self, file: Any) -> dict[str, Any]:
         work = self._requests(file, FINANCING)
-        return {"nodes": [self._send(file, FINANCING, k, a, "nodeId") for k, a, _ in work]}
+        return {"nodes": [self._send(FINANCING, k, a, "nodeId") for k, a, _ in work]}
 
     def redeem(self, file: Any) -> dict[str, Any]:
         """Each batch once, every row checked first: our bill, matured, the holder holds it, the
@@ -520,7 +529,8 @@ class BillAuditorRole(_BillsRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
-        self.auditor = BillAuditor(agent.institution, self.bills, store=agent.store)
+        if self.active:
+            self.auditor = BillAuditor(agent.institution, self.bills, store=agent.store)
 
     def on_reviewed(self, ev: Any) -> None:
         if ev["accepted"]:
@@ -563,8 +573,15 @@ class BillFactorRole(_HolderRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
-        self.factor = BillFactor(agent.institution, self.bills, store=agent.store)
-        self.rate = int(agent.settings.line("bills").get("rate_bps", DEFAULT_RATE_BPS))
+        rate = agent.settings.line("bills").get("rate_bps", DEFAULT_RATE_BPS)
+        if isinstance(rate, bool) or not isinstance(rate, int) or not 0 <= rate <= MAX_RATE_BPS:
+            raise SettingsError(
+                f"{agent.settings.home / 'agent.yaml'}: bills.rate_bps must be a whole number "
+                f"0 .. {MAX_RATE_BPS} (annual discount, basis points), got {rate!r}"
+            )
+        self.rate = rate
+        if self.active:
+            self.factor = BillFactor(agent.institution, self.bills, store=agent.store)
 
     def on_requested(self, ev: Any) -> None:
         """Quote each financing request still waiting, at our rate; the agreement's text is ours
