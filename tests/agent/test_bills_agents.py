@@ -120,6 +120,7 @@ class Day:
     mid_positions: dict
     first_exit: int
     decided: str
+    maturity: str
 
 
 def chain_day(offset_days: int) -> str:
@@ -141,7 +142,7 @@ def decide(home, ident: str, item: str, answer: str, reason: str) -> subprocess.
     )
 
 
-def _issue(homes, bills_c) -> dict:
+def _issue(homes, bills_c) -> tuple[dict, str]:
     header = ["request_ref", "receiver", "amount", "currency", "maturity", "documents_sha256"]
     due = chain_day(3)
     core = homes["core"]
@@ -162,7 +163,7 @@ def _issue(homes, bills_c) -> dict:
     )
     a, b = done["result"]["bills"]
     alive_until(AGENTS, lambda: bills_c.node(a)["state"] == 6, TIMEOUT, "bill A reviewed, audited")
-    return {"A": a, "B": b}
+    return {"A": a, "B": b}, due
 
 
 def _decide_b(homes, bills_c, b: int) -> str:
@@ -292,7 +293,7 @@ def day(tmp_path_factory, accounts):
             a.start(("BillToken.requestTransfer", 1) if i == "tier1" else None)
         for a in agents.values():
             a.wait_log("running roles", TIMEOUT)
-        ids = _issue(homes, bills_c)
+        ids, due = _issue(homes, bills_c)
         decided = _decide_b(homes, bills_c, ids["B"])
         nodes, first_exit = _split(homes, agents, bills_c, ids["A"])
         AGENTS[:] = agents.values()
@@ -300,7 +301,7 @@ def day(tmp_path_factory, accounts):
         mid = {i: positions(homes[i]) for i in IDS if i != "auditor"}
         _redeem(homes, bills_c, ids["A"])
         codes = stop_all(list(agents.values()))
-        yield Day(world, homes, agents, ids, nodes, codes, mid, first_exit, decided)
+        yield Day(world, homes, agents, ids, nodes, codes, mid, first_exit, decided, due)
     finally:
         for a in agents.values():
             if a.running():
@@ -342,6 +343,7 @@ def test_bills_day__mid_day_positions__each_holder_its_holdings(day):
     t1 = day.mid_positions["tier1"]["holdings"]
     assert {h["documents_sha256"] for h in t1} == {"0x" + DOCS["po-A"], "0x" + DOCS["po-B"]}
     assert all(h["debtor"] == "core" for h in t1)
+    assert {h["maturity_date"] for h in t1} == {day.maturity}
     # after the redemption only B is left, at tier1
     final = {i: positions(day.homes[i]).get("holdings", []) for i in CLIENTS}
     assert [(h["node_id"], h["amount"]) for h in final["tier1"]] == [(b, FACE_B)]

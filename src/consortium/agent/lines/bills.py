@@ -204,6 +204,9 @@ class _HolderRole(_BillsRole):
                         "amount": amount,
                         "debtor": self.who(b["debtor"]),
                         "maturity": int(b["maturity"]),
+                        "maturity_date": str(
+                            datetime.fromtimestamp(int(b["maturity"]), UTC).date()
+                        ),
                         "documents_sha256": info["docs"],
                     }
                 )
