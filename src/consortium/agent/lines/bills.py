@@ -12,7 +12,8 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   auto, or queued for a person who checks the bank account first).
 - AUDITOR: a reviewed issue or transfer, an agreed financing -> audit (`decisions.bill_audit`,
   auto within `limits.bill_audit_max_amount` when set).
-- ASSET_MANAGER (the factor): a financing request -> quote at agent.yaml `bills: {rate_bps: N}`;
+- ASSET_MANAGER (the factor): a financing request -> quote at agent.yaml `bills: {rate_bps: N}`
+  (an asset manager without it is no factor and never quotes);
   the audited financing -> disburse (in the cash token when it pays the bill's currency, else a
   declared off-chain payment the holder confirms); payments declared to it -> confirm, as a holder.
 
@@ -49,7 +50,6 @@ log = logging.getLogger("consortium.agent")
 NODE_KIND = "bills.node"  # what the chain's request events said of each node (docs, parties)
 REVIEW, ACCEPT, CONFIRM, AUDIT = "bill_review", "financing_accept", "payment_confirm", "bill_audit"
 ZERO = "0x" + "00" * 20
-DEFAULT_RATE_BPS = 500
 MAX_RATE_BPS = 10_000  # BillToken.MAX_RATE_BPS
 
 
@@ -576,8 +576,10 @@ class BillFactorRole(_HolderRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
-        rate = agent.settings.line("bills").get("rate_bps", DEFAULT_RATE_BPS)
-        if isinstance(rate, bool) or not isinstance(rate, int) or not 0 <= rate <= MAX_RATE_BPS:
+        rate = agent.settings.line("bills").get("rate_bps")  # none: this member is no factor
+        if rate is not None and (
+            isinstance(rate, bool) or not isinstance(rate, int) or not 0 <= rate <= MAX_RATE_BPS
+        ):
             raise SettingsError(
                 f"{agent.settings.home / 'agent.yaml'}: bills.rate_bps must be a whole number "
                 f"0 .. {MAX_RATE_BPS} (annual discount, basis points), got {rate!r}"
@@ -587,14 +589,22 @@ class BillFactorRole(_HolderRole):
             self.factor = BillFactor(agent.institution, self.bills, store=agent.store)
 
     def on_requested(self, ev: Any) -> None:
-        """Quote each financing request still waiting, at our rate; the agreement's text is ours
-        (the holder signs its hash, read from the quote)."""
+        """Quote each financing request still waiting, at our rate (agent.yaml `bills.rate_bps`;
+        an asset manager without one does not factor); the agreement's text is ours (the holder
+        signs its hash, read from the quote). Another factor quoting first is no failure."""
         self.remember(ev)
         node = int(ev["nodeId"])
-        if self.state(node) != NodeState.REQUESTED:
+        if self.rate is None or self.state(node) != NodeState.REQUESTED:
             return  # quoted already (by us before a restart, or by another factor)
         log.info("quoting node %d at %d bps", node, self.rate)
-        self.factor.quote(node, self.rate, f"factoring agreement node {node} at {self.rate} bps")
+        try:
+            self.factor.quote(
+                node, self.rate, f"factoring agreement node {node} at {self.rate} bps"
+            )
+        except Exception:
+            if self.state(node) == NodeState.REQUESTED:
+                raise
+            log.info("node %d was quoted by another factor first", node)
 
     def on_audited(self, ev: Any) -> None:
         """Pay for an audited financing once: in the cash token when it pays the bill's currency,
