@@ -312,6 +312,18 @@ def _redemption_rules(rows: list[dict[str, Any]], _ctx: Any = None) -> tuple[int
     return _same_within("batch_ref", "payment_ref")(rows)
 
 
+ONE_HOLDING = "each row names its holding by node_id or by from_documents, not both."
+
+
+def _one_holding(rows: list[dict[str, Any]], _ctx: Any = None) -> tuple[int, str] | None:
+    """A holding is named once: by its node id, or by the documents that created it (what a
+    bank's systems know when they never read the positions)."""
+    for n, row in enumerate(rows):
+        if (row.get("node_id") is None) == (row.get("from_documents") is None):
+            return n, "give node_id or from_documents (one of them) to name the holding"
+    return None
+
+
 def _trade_rules(rows: list[dict[str, Any]], ctx: InboxContext) -> tuple[int, str] | None:
     """A trade is in its security's currency, and names the submitter in one of its roles (a
     party uploads only the trades it is on)."""
@@ -345,6 +357,20 @@ NODE = Column(
     "the bill node (holding) on chain, as in the bill positions",
     low=1,
     high=MAX_INT64,
+)
+HELD = Column(
+    "node_id",
+    "int",
+    "the holding passed on, as in the bill positions (or give from_documents)",
+    required=False,
+    low=1,
+    high=MAX_INT64,
+)
+FROM_DOCS = Column(
+    "from_documents",
+    "hex32",
+    "instead of node_id: sha256 of the documents of the bill or transfer that gave the holding",
+    required=False,
 )
 DOCS = Column("documents_sha256", "hex32", "sha256 of the documents (the file, not its contents)")
 REF = Column("request_ref", "id", "the request's own reference: the same reference is sent once")
@@ -716,7 +742,8 @@ _BILLS = [
         frozenset({CLIENT}),
         (
             REF,
-            NODE,
+            HELD,
+            FROM_DOCS,
             Column(
                 "to",
                 "institution",
@@ -734,11 +761,14 @@ _BILLS = [
             {
                 "request_ref": "TR-0001",
                 "node_id": "3",
+                "from_documents": "",
                 "to": "tier2-supplier-a",
                 "amount": "100000000",
                 "documents_sha256": "ab" * 32,
             },
         ),
+        _one_holding,
+        ONE_HOLDING,
     ),
     Format(
         "bill-financing",
@@ -746,7 +776,8 @@ _BILLS = [
         frozenset({CLIENT}),
         (
             REF,
-            NODE,
+            HELD,
+            FROM_DOCS,
             _amount("the part offered for financing, in minor units"),
             Column("documents_sha256", "hex32", "sha256 of the financing request's documents"),
         ),
@@ -757,10 +788,13 @@ _BILLS = [
             {
                 "request_ref": "FIN-0001",
                 "node_id": "5",
+                "from_documents": "",
                 "amount": "60000000",
                 "documents_sha256": "cd" * 32,
             },
         ),
+        _one_holding,
+        ONE_HOLDING,
     ),
     Format(
         "bill-redemptions",

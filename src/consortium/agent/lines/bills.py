@@ -1,0 +1,641 @@
+"""The supply-chain bill line as agents: clients (debtor and suppliers), the auditor, the factor.
+
+Who starts what (no Python object is shared; each agent reads the chain or its own store):
+- SUPPLY_CHAIN_CLIENT: `bill-issues` -> requestIssue on itself (it is the debtor); `bill-transfers`
+  and `bill-financing` -> requestTransfer / requestFinancing of a holding named by its node id or
+  by the documents of the bill or transfer that gave it (`from_documents`: what both sides of a
+  trade know, where a node id is only in the positions); `bill-redemptions` -> redeem at maturity.
+  Reacts to a bill or transfer addressed to it (review: agent.yaml `decisions.bill_review`, auto
+  within `limits.bill_review_max_amount`, else queued for `consortium decide`), to a factor's quote
+  of its financing request (`decisions.financing_accept`, auto up to
+  `limits.financing_max_rate_bps`), and to an off-chain payment declared to it (`payment_confirm`:
+  auto, or queued for a person who checks the bank account first).
+- AUDITOR: a reviewed issue or transfer, an agreed financing -> audit (`decisions.bill_audit`,
+  auto within `limits.bill_audit_max_amount` when set).
+- ASSET_MANAGER (the factor): a financing request -> quote at agent.yaml `bills: {rate_bps: N}`
+  (an asset manager without it is no factor and never quotes);
+  the audited financing -> disburse (in the cash token when it pays the bill's currency, else a
+  declared off-chain payment the holder confirms); payments declared to it -> confirm, as a holder.
+
+Every client and the factor write their positions to outbox/positions/ after each change:
+holdings.json (what it holds, per node) and, for a debtor, owed.json (who holds its bills). Every
+handler asks the chain's state before it sends, so an event replayed after a kill sends nothing
+twice; requests go through the outbox keyed by the request reference (issues by the documents).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, time
+from typing import Any, ClassVar
+
+from consortium.agent.base import FileRefused, Role
+from consortium.agent.settings import SettingsError
+from consortium.domain.bills import BillStatus, NodeKind, NodeState
+from consortium.domain.encoding import b32
+from consortium.domain.hashing import doc_hash
+from consortium.outbox import OutboxConflict, jsonable
+from consortium.roles.bills import FINANCE as FINANCING
+from consortium.roles.bills import (
+    ISSUE,
+    TRANSFER,
+    BillAuditor,
+    BillClient,
+    BillFactor,
+)
+
+log = logging.getLogger("consortium.agent")
+
+NODE_KIND = "bills.node"  # what the chain's request events said of each node (docs, parties)
+REVIEW, ACCEPT, CONFIRM, AUDIT = "bill_review", "financing_accept", "payment_confirm", "bill_audit"
+ZERO = "0x" + "00" * 20
+MAX_RATE_BPS = 10_000  # BillToken.MAX_RATE_BPS
+
+
+def _same(a: Any, b: Any) -> bool:
+    return str(a).lower() == str(b).lower()
+
+
+def _hex(value: Any) -> str:
+    return "0x" + b32(value).hex()
+
+
+def maturity_of(day: Any) -> int:
+    """A maturity date as the chain's timestamp: the start of that day, UTC (the bill falls due
+    on that day; redemption is possible from its first second)."""
+    return int(datetime.combine(day, time(), UTC).timestamp())
+
+
+def line_of(file: Any, index: int) -> int:
+    return int(file.line_of(index))
+
+
+class _BillsRole(Role):
+    """What every bill role shares: the contract, the chain's view of nodes, the policy helper."""
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        self.dirty = True
+        # a suite without the bill line: the role stays idle (its roles may serve other lines)
+        self.active = "BillToken" in agent.suite.contracts
+        if not self.active:
+            self.events, self.formats, self.decisions = {}, (), ()
+            return
+        agent.follower.after_range(self._after_range)
+
+    @property
+    def bills(self) -> Any:
+        return self.agent.suite["BillToken"]
+
+    @property
+    def me(self) -> str:
+        return self.agent.account.address
+
+    def who(self, address: Any) -> str:
+        """The institution id of a member address (agent.yaml `addresses`), else the address."""
+        for ident, a in self.agent.settings.addresses.items():
+            if _same(a, address):
+                return ident
+        return str(address)
+
+    def address_of(self, ident: str, line: int) -> str:
+        address = self.agent.settings.addresses.get(ident)
+        if address is None:
+            raise FileRefused(
+                line, f"no member address for {ident!r}: add it under 'addresses:' in agent.yaml"
+            )
+        return address
+
+    def state(self, node_id: int) -> int:
+        return int(self.bills.node(node_id)["state"])
+
+    def now(self) -> int:
+        return int(self.agent.w3.eth.get_block("latest")["timestamp"])
+
+    def remember(self, ev: Any) -> None:
+        """Keep what a request event said of its node (its documents, parties): the chain's node
+        has no documents hash, and `from_documents` and the positions need it."""
+        node = int(ev["billId"] if ev.name == "BillIssueRequested" else ev["nodeId"])
+        body = {
+            "bill": int(ev["billId"]),
+            "kind": ev.name,
+            "from": str(ev.args.get("debtor") or ev.args.get("from") or ev.args.get("holder")),
+            "to": str(ev.args.get("receiver") or ev.args.get("to") or ZERO),
+            "docs": _hex(ev["docHash"]),
+            "amount": int(ev.args.get("faceValue") or ev.args.get("amount")),
+        }
+        self.agent.store.put(NODE_KIND, str(node), body)
+        self.dirty = True
+
+    def nodes(self) -> dict[int, dict[str, Any]]:
+        return {int(k): v for k, v in self.agent.store.all(NODE_KIND).items()}
+
+    def mark(self, _ev: Any = None) -> None:
+        """Any bill event: the positions are written again after this range of blocks."""
+        self.dirty = True
+
+    def _after_range(self) -> None:
+        if self.dirty:
+            self.dirty = False
+            self.write_positions()
+
+    def write_positions(self) -> None:
+        """Hook: roles that hold bills write their positions."""
+
+    def policy(self, kind: str, within: bool, item: str, subject: dict[str, Any]) -> bool:
+        """True: act now (auto and within the limits); else queued once for a person."""
+        if self.agent.settings.decision_mode(kind) == "auto" and within:
+            return True
+        if self.agent.decisions.get(item) is None:
+            log.info("%s queued for a person (%s)", item, kind)
+        self.agent.decisions.queue(kind, item, subject)
+        return False
+
+    def limit(self, name: str) -> int | None:
+        value = self.agent.settings.limits.get(name)
+        return None if value is None else int(value)
+
+    def outcome(self, decision: Any, **more: Any) -> None:
+        body = {"item": decision.item, "answer": decision.answer, "reason": decision.reason}
+        self.agent.write_output(
+            "decisions", f"{decision.item}.outcome.json", json.dumps(body | more, indent=2)
+        )
+
+
+class _HolderRole(_BillsRole):
+    """A role that holds bills: confirms payments declared to it and writes its positions."""
+
+    def on_declared(self, ev: Any) -> None:
+        """An off-chain payment declared to us (a disbursement or a redemption): confirmed once
+        (a replayed event finds the declaration gone), by policy or by a person."""
+        self.dirty = True
+        if not _same(ev["payee"], self.me):
+            return
+        did = int(ev["declarationId"])
+        if int(self.bills.payment(did)["kind"]) == 0:
+            return  # confirmed (or withdrawn) already
+        subject = {
+            "declaration": did,
+            "node": int(ev["nodeId"]),
+            "amount": int(ev["amount"]),
+            "payer": self.who(ev["payer"]),
+            "payment_ref": _hex(ev["paymentRef"]),
+        }
+        if self.policy(CONFIRM, True, f"bill-payment-{did}", subject):
+            self.confirm(did)
+
+    def confirm(self, did: int) -> None:
+        if int(self.bills.payment(did)["kind"]) == 0:
+            return
+        log.info("confirming payment %d received", did)
+        self.bills.confirmPayment(did, self.agent.tx())
+
+    def holdings(self) -> list[dict[str, Any]]:
+        out = []
+        for node, info in sorted(self.nodes().items()):
+            amount = int(self.bills.balanceOf(self.me, node))
+            if amount:
+                b = self.bills.bill(info["bill"])
+                out.append(
+                    {
+                        "node_id": node,
+                        "bill_id": info["bill"],
+                        "amount": amount,
+                        "debtor": self.who(b["debtor"]),
+                        "maturity": int(b["maturity"]),
+                        "maturity_date": str(
+                            datetime.fromtimestamp(int(b["maturity"]), UTC).date()
+                        ),
+                        "documents_sha256": info["docs"],
+                    }
+                )
+        return out
+
+    def owed(self) -> list[dict[str, Any]]:
+        """Every holding of the bills we owe (what a redemption file names)."""
+        nodes = self.nodes()
+        mine = {n for n, i in nodes.items() if i["kind"] == "BillIssueRequested"}
+        mine = {n for n in mine if _same(self.bills.bill(n)["debtor"], self.me)}
+        out = []
+        for node, info in sorted(nodes.items()):
+            if info["bill"] not in mine:
+                continue
+            holder = self.bills.node(node)["to"]
+            amount = int(self.bills.balanceOf(holder, node)) if not _same(holder, ZERO) else 0
+            if amount:
+                out.append(
+                    {
+                        "bill_id": info["bill"],
+                        "node_id": node,
+                        "holder": self.who(holder),
+                        "amount": amount,
+                    }
+                )
+        return out
+
+    def write_positions(self) -> None:
+        block = int(self.agent.w3.eth.block_number)
+        held = {"institution": self.agent.spec.id, "as_of_block": block, "holdings": []}
+        held["holdings"] = self.holdings()
+        self.agent.write_output("positions", "holdings.json", json.dumps(held, indent=2))
+        owed = self.owed()
+        if owed:
+            body = {"institution": self.agent.spec.id, "as_of_block": block, "owed": owed}
+            self.agent.write_output("positions", "owed.json", json.dumps(body, indent=2))
+
+
+_CLIENT_EVENTS = {
+    "BillIssueRequested": "on_issue",
+    "BillTransferRequested": "on_transfer",
+    "BillFinancingRequested": "remember",
+    "BillFinancingQuoted": "on_quoted",
+    "BillPaymentDeclared": "on_declared",
+    **dict.fromkeys(
+        (
+            "BillReviewed",
+            "BillAudited",
+            "BillFinancingAgreed",
+            "BillFinancingDisbursed",
+            "BillRedeemed",
+            "BillSettled",
+            "BillPaymentConfirmed",
+            "BillRequestCancelled",
+            "BillRequestExpired",
+        ),
+        "mark",
+    ),
+}
+
+
+class BillClientRole(_HolderRole):
+    role = "SUPPLY_CHAIN_CLIENT"
+    formats = ("bill-issues", "bill-transfers", "bill-financing", "bill-redemptions")
+    decisions = (REVIEW, ACCEPT, CONFIRM)
+    events: ClassVar[dict[str, str]] = dict(_CLIENT_EVENTS)
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        if self.active:
+            self.client = BillClient(agent.institution, self.bills, store=agent.store)
+
+    def start(self) -> None:
+        if self.active:
+            self.client.outbox.resume()
+
+    def handle_file(self, file: Any) -> dict[str, Any]:
+        handler = {
+            "bill-issues": self.issue,
+            "bill-transfers": self.transfer,
+            "bill-financing": self.finance,
+            "bill-redemptions": self.redeem,
+        }[file.format]
+        result = handler(file)
+        self.write_positions()
+        return result
+
+    # ---------------------------------------------------------------- files
+    def _ours(self, kind: str, key: str, args: list) -> bool:
+        """An earlier run of the same request (a restart): its intent holds the same args."""
+        row = self.agent.store.intent(kind, key)
+        return row is not None and row["args"] == jsonable(list(args))
+
+    def issue(self, file: Any) -> dict[str, Any]:
+        """Every row checked first (nothing sent for a refused file), then each issue once."""
+        now, work = self.now(), []
+        for n, row in enumerate(file.rows):
+            line = line_of(file, n)
+            maturity = maturity_of(row["maturity"])
+            if maturity <= now:
+                raise FileRefused(
+                    line, f"maturity {row['maturity']} is not after the chain's time; nothing sent"
+                )
+            receiver = self.address_of(row["receiver"], line)
+            key, args = self.client._issue(
+                receiver, row["amount"], maturity, row["documents_sha256"], row["currency"]
+            )
+            bill_id, block = self.bills.billOfDocuments(self.me, args[4])
+            live = int(block) and int(self.bills.bill(bill_id)["status"]) != BillStatus.CANCELLED
+            if live and not self._ours(ISSUE, key, args):
+                raise FileRefused(
+                    line,
+                    f"these documents are bill {int(bill_id)} already; nothing of this file "
+                    f"was sent",
+                )
+            work.append((key, args))
+        bills = [self._send(ISSUE, key, args, "billId") for key, args in work]
+        return {"bills": bills}
+
+    def _send(self, kind: str, key: str, args: list, field: str) -> int:
+        try:
+            booking = self.client.outbox.send(kind, key, args)
+        except OutboxConflict as exc:
+            raise FileRefused(0, str(exc)) from None
+        except Exception as exc:
+            if getattr(exc, "revert_msg", None) is None:
+                raise
+            raise FileRefused(0, f"{kind}: {exc.revert_msg}") from None
+        log.info("%s %s booked as %s", kind, key[:18], booking.value)
+        return int(booking.value[field])
+
+    def _holding(self, file: Any, n: int, row: dict[str, Any]) -> int:
+        """The node a transfer or financing row draws on: its node_id, or our holding created by
+        the documents of `from_documents`."""
+        if row.get("node_id") is not None:
+            return int(row["node_id"])
+        docs = "0x" + row["from_documents"].hex()
+        for node, info in sorted(self.nodes().items()):
+            if info["docs"] == docs and int(self.bills.balanceOf(self.me, node)):
+                return node
+        raise FileRefused(
+            line_of(file, n),
+            f"no holding of ours came from documents {docs[:12]}…: wait until it is audited "
+            f"(outbox/positions/holdings.json lists it) or give node_id",
+        )
+
+    def _requests(self, file: Any, kind: str) -> list[tuple[str, list, int]]:
+        """(outbox key, args, line) of each row, every row checked against our holdings first;
+        rows already on chain from this same request (a restart) are not checked again."""
+        work, drawn = [], {}
+        for n, row in enumerate(file.rows):
+            line, ref = line_of(file, n), doc_hash(row["request_ref"])
+            found, block = self.bills.requestOf(self.me, ref)
+            if int(block):
+                parent = int(self.bills.node(found)["parent"])
+                key, args = self._request_args(kind, parent, row, line)
+                if not self._ours(kind, key, args):
+                    raise FileRefused(
+                        line,
+                        f"request_ref {row['request_ref']!r} was used before (node "
+                        f"{int(found)}); give each request a new reference",
+                    )
+                work.append((key, args, line))
+                continue
+            node = self._holding(file, n, row)
+            key, args = self._request_args(kind, node, row, line)
+            drawn[node] = drawn.get(node, 0) + row["amount"]
+            held = int(self.bills.balanceOf(self.me, node))
+            if drawn[node] > held:
+                raise FileRefused(
+                    line,
+                    f"node {node}: we hold {held:,}, the file draws {drawn[node]:,} on it; "
+                    f"nothing of this file was sent",
+                )
+            work.append((key, args, line))
+        return work
+
+    def _request_args(self, kind: str, node: int, row: dict, line: int) -> tuple[str, list]:
+        docs, ref = row["documents_sha256"], row["request_ref"]
+        if kind == TRANSFER:
+            to = self.address_of(row["to"], line)
+            return self.client._transfer(node, to, row["amount"], docs, ref)
+        return self.client._financing(node, row["amount"], docs, ref)
+
+    def transfer(self, file: Any) -> dict[str, Any]:
+        work = self._requests(file, TRANSFER)
+        return {"nodes": [self._send(TRANSFER, k, a, "nodeId") for k, a, _ in work]}
+
+    def finance(self, file: Any) -> dict[str, Any]:
+        work = self._requests(file, FINANCING)
+        return {"nodes": [self._send(FINANCING, k, a, "nodeId") for k, a, _ in work]}
+
+    def redeem(self, file: Any) -> dict[str, Any]:
+        """Each batch once, every row checked first: our bill, matured, the holder holds it, the
+        payment's way (cash token or off-chain reference) the one the bill's currency allows."""
+        batches: dict[str, list] = {}
+        refs: dict[str, Any] = {}
+        now = self.now()
+        for n, row in enumerate(file.rows):
+            batch = row["batch_ref"]
+            if int(self.bills.redemptionOf(self.me, doc_hash(batch))[1]) == 0:
+                self._check_redemption(file, n, row, now)
+            holder = self.address_of(row["holder"], line_of(file, n))
+            batches.setdefault(batch, []).append((row["node_id"], holder, row["amount"]))
+            refs[batch] = row.get("payment_ref")
+        done = []
+        for batch, items in batches.items():
+            try:
+                self.client.redeem(items, refs[batch], batch)
+            except OutboxConflict as exc:
+                raise FileRefused(0, f"batch {batch}: {exc}") from None
+            done.append(batch)
+        return {"batches": done, "holdings": sum(len(i) for i in batches.values())}
+
+    def _check_redemption(self, file: Any, n: int, row: dict, now: int) -> None:
+        line, node = line_of(file, n), row["node_id"]
+        if int(self.bills.node(node)["state"]) == NodeState.NONE:
+            raise FileRefused(line, f"node {node} does not exist")
+        bill_id = int(self.bills.node(node)["billId"])
+        b = self.bills.bill(bill_id)
+        if not _same(b["debtor"], self.me):
+            raise FileRefused(line, f"bill {bill_id} (node {node}) is not ours to pay")
+        if now < int(b["maturity"]):
+            day = datetime.fromtimestamp(int(b["maturity"]), UTC).date()
+            raise FileRefused(line, f"bill {bill_id} matures on {day}; redeem it from then on")
+        holder = self.address_of(row["holder"], line)
+        held = int(self.bills.balanceOf(holder, node))
+        if row["amount"] > held:
+            raise FileRefused(
+                line, f"{row['holder']} holds {held:,} of node {node}, not {row['amount']:,}"
+            )
+        on_chain = self._cash_pays(b["currency"])
+        if on_chain == bool(row.get("payment_ref")):
+            how = "leave payment_ref empty" if on_chain else "give the wire's payment_ref"
+            raise FileRefused(line, f"bill {bill_id}: {how} (its currency's payment way)")
+
+    def _cash_pays(self, currency: Any) -> bool:
+        return _cash_pays(self.agent, self.bills, currency)
+
+    # ---------------------------------------------------------------- events
+    def on_issue(self, ev: Any) -> None:
+        self.remember(ev)
+        if _same(ev["receiver"], self.me):
+            self._review(int(ev["billId"]), int(ev["faceValue"]), self.who(ev["debtor"]))
+
+    def on_transfer(self, ev: Any) -> None:
+        self.remember(ev)
+        if _same(ev["to"], self.me):
+            self._review(int(ev["nodeId"]), int(ev["amount"]), self.who(ev["from"]))
+
+    def _review(self, node: int, amount: int, sender: str) -> None:
+        if self.state(node) != NodeState.REQUESTED:
+            return  # reviewed already (a replayed event), or withdrawn
+        limit = self.limit("bill_review_max_amount")
+        within = limit is None or amount <= limit
+        subject = {"node": node, "amount": amount, "from": sender, "limit": limit}
+        if self.policy(REVIEW, within, f"bill-review-{node}", subject):
+            log.info("accepting node %d (%s from %s)", node, amount, sender)
+            self.client.review(node, True, f"accepted within limits: node {node}")
+
+    def on_quoted(self, ev: Any) -> None:
+        self.dirty = True
+        node = int(ev["nodeId"])
+        n = self.bills.node(node)
+        if not _same(n["from"], self.me) or int(n["state"]) != NodeState.QUOTED:
+            return
+        rate, limit = int(ev["rateBps"]), self.limit("financing_max_rate_bps")
+        subject = {
+            "node": node,
+            "factor": str(ev["factor"]),
+            "rate_bps": rate,
+            "proceeds": int(ev["proceeds"]),
+            "agreement": _hex(ev["agreementHash"]),
+        }
+        if self.policy(ACCEPT, limit is None or rate <= limit, f"bill-quote-{node}", subject):
+            self._accept(subject, True)
+
+    def _accept(self, s: dict[str, Any], accept: bool) -> None:
+        if self.state(s["node"]) != NodeState.QUOTED:
+            return
+        log.info(
+            "%s quote of node %d at %d bps",
+            "accepting" if accept else "declining",
+            s["node"],
+            s["rate_bps"],
+        )
+        self.client.accept_financing(
+            s["node"], b32(s["agreement"]), s["factor"], s["rate_bps"], accept
+        )
+
+    def on_decision(self, decision: Any) -> None:
+        s = decision.subject
+        if decision.kind == REVIEW:
+            if self.state(s["node"]) == NodeState.REQUESTED:
+                self.client.review(s["node"], decision.accepted, decision.reason or decision.answer)
+        elif decision.kind == ACCEPT:
+            self._accept(s, decision.accepted)
+        elif decision.kind == CONFIRM and decision.accepted:
+            self.confirm(s["declaration"])
+        self.outcome(decision, node=s.get("node"))
+        self.write_positions()
+
+
+def _cash_pays(agent: Any, bills: Any, currency: Any) -> bool:
+    """The bill contract pays this currency on chain (its cash token's currency)."""
+    cash = str(bills.cash())
+    if int(cash, 16) == 0:
+        return False
+    token = next(
+        (c for c in agent.suite.contracts.values() if _same(getattr(c, "address", ""), cash)),
+        None,
+    )
+    return token is not None and b32(token.currency()) == b32(currency)
+
+
+class BillAuditorRole(_BillsRole):
+    role = "AUDITOR"
+    decisions = (AUDIT,)
+    events: ClassVar[dict[str, str]] = {
+        "BillReviewed": "on_reviewed",
+        "BillFinancingAgreed": "on_agreed",
+    }
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        if self.active:
+            self.auditor = BillAuditor(agent.institution, self.bills, store=agent.store)
+
+    def on_reviewed(self, ev: Any) -> None:
+        if ev["accepted"]:
+            self._audit(int(ev["nodeId"]), NodeState.REVIEWED)
+
+    def on_agreed(self, ev: Any) -> None:
+        if ev["accepted"]:
+            self._audit(int(ev["nodeId"]), NodeState.AGREED)
+
+    def _audit(self, node: int, waiting: int) -> None:
+        if self.state(node) != waiting:
+            return  # audited already (a replayed event), or expired
+        amount = int(self.bills.locked(node))
+        limit = self.limit("bill_audit_max_amount")
+        subject = {"node": node, "amount": amount, "limit": limit}
+        if self.policy(AUDIT, limit is None or amount <= limit, f"bill-audit-{node}", subject):
+            log.info("auditing node %d: approved", node)
+            self.auditor.audit(node, True, f"audit of node {node}: documents in order")
+
+    def on_decision(self, decision: Any) -> None:
+        node = decision.subject["node"]
+        if self.state(node) in (NodeState.REVIEWED, NodeState.AGREED):
+            self.auditor.audit(node, decision.accepted, decision.reason or decision.answer)
+        self.outcome(decision, node=node)
+
+
+class BillFactorRole(_HolderRole):
+    role = "ASSET_MANAGER"
+    events: ClassVar[dict[str, str]] = {
+        "BillIssueRequested": "remember",
+        "BillTransferRequested": "remember",
+        "BillFinancingRequested": "on_requested",
+        "BillAudited": "on_audited",
+        "BillPaymentDeclared": "on_declared",
+        "BillRedeemed": "mark",
+        "BillPaymentConfirmed": "mark",
+        "BillFinancingDisbursed": "mark",
+    }
+    decisions = (CONFIRM,)
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        rate = agent.settings.line("bills").get("rate_bps")  # none: this member is no factor
+        if rate is not None and (
+            isinstance(rate, bool) or not isinstance(rate, int) or not 0 <= rate <= MAX_RATE_BPS
+        ):
+            raise SettingsError(
+                f"{agent.settings.home / 'agent.yaml'}: bills.rate_bps must be a whole number "
+                f"0 .. {MAX_RATE_BPS} (annual discount, basis points), got {rate!r}"
+            )
+        self.rate = rate
+        if self.active:
+            self.factor = BillFactor(agent.institution, self.bills, store=agent.store)
+
+    def on_requested(self, ev: Any) -> None:
+        """Quote each financing request still waiting, at our rate (agent.yaml `bills.rate_bps`;
+        an asset manager without one does not factor); the agreement's text is ours (the holder
+        signs its hash, read from the quote). Another factor quoting first is no failure."""
+        self.remember(ev)
+        node = int(ev["nodeId"])
+        if self.rate is None or self.state(node) != NodeState.REQUESTED:
+            return  # quoted already (by us before a restart, or by another factor)
+        log.info("quoting node %d at %d bps", node, self.rate)
+        try:
+            self.factor.quote(
+                node, self.rate, f"factoring agreement node {node} at {self.rate} bps"
+            )
+        except Exception:
+            if self.state(node) == NodeState.REQUESTED:
+                raise
+            log.info("node %d was quoted by another factor first", node)
+
+    def on_audited(self, ev: Any) -> None:
+        """Pay for an audited financing once: in the cash token when it pays the bill's currency,
+        else declare the wire (the holder's confirmation delivers the bill)."""
+        self.dirty = True
+        node = int(ev["nodeId"])
+        if int(ev["kind"]) != NodeKind.FINANCING or not ev["approved"]:
+            return
+        n = self.bills.node(node)
+        if not _same(n["to"], self.me) or int(n["state"]) != NodeState.AUDITED:
+            return
+        if self._declared(node):
+            return  # declared before a restart: waiting for the holder's confirmation
+        currency = self.bills.bill(int(n["billId"]))["currency"]
+        ref = None if _cash_pays(self.agent, self.bills, currency) else f"disbursement {node}"
+        log.info("disbursing node %d (%s)", node, "on chain" if ref is None else "off chain")
+        self.factor.disburse(node, ref)
+
+    def _declared(self, node: int) -> bool:
+        topic = self.bills.topics["BillPaymentDeclared"]
+        for ev in self.agent.follower.history(str(self.bills.address), topic):
+            live = int(self.bills.payment(int(ev["declarationId"]))["kind"]) != 0
+            if int(ev["nodeId"]) == node and _same(ev["payer"], self.me) and live:
+                return True
+        return False
+
+    def on_decision(self, decision: Any) -> None:
+        if decision.kind == CONFIRM and decision.accepted:
+            self.confirm(decision.subject["declaration"])
+        self.outcome(decision)
+        self.write_positions()
+
+
+BILLS_ROLES = [BillClientRole, BillAuditorRole, BillFactorRole]
