@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from consortium.agent.lines.annuity import ANNUITY_ROLES
+from consortium.agent.lines.settlement import SETTLEMENT_ROLES
 
-ROLE_CLASSES = [*ANNUITY_ROLES]
+ROLE_CLASSES = [*ANNUITY_ROLES, *SETTLEMENT_ROLES]
