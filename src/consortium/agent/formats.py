@@ -673,12 +673,25 @@ _SETTLEMENT += [
         (
             Column("cycle_id", "id", "the cycle's reference, at most 32 bytes (bytes32 on chain)"),
             Column("trade_date", "date", "the trade date whose executions the cycle settles"),
+            Column(
+                "cut_off",
+                "datetime",
+                "when uploads close even if an expected first party has not uploaded",
+                required=False,
+            ),
         ),
-        (("cycle_id",), ("trade_date",)),
+        (("cycle_id",),),
         "The settlement cycles the CCP opens (its cut-off calendar).",
         "Opens each cycle not open yet (openCycle); the first parties upload the trades of its "
-        "trade date when they see it open, and the cycle runs from the chain's events.",
-        ({"cycle_id": "SETTLE-2026-12-05", "trade_date": "2026-12-05"},),
+        "trade date when they see it open; uploads close once every expected first party "
+        "uploaded, or at the cut-off; the cycle runs from the chain's events.",
+        (
+            {
+                "cycle_id": "SETTLE-2026-12-05",
+                "trade_date": "2026-12-05",
+                "cut_off": "2026-12-05T16:00:00+08:00",
+            },
+        ),
     ),
     Format(
         "issues",

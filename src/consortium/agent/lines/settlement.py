@@ -7,7 +7,7 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   deposit it received). The CSD lists the consortium file's securities at start.
 - CCP: `cycles` files -> openCycle. TradesUploaded: once every expected first party uploaded
   (agent.yaml `settlement: {first_parties: [ids]}`, default every BROKER, CUSTODIAN and EXCHANGE
-  of the consortium file) -> closeUploads. UploadsClosed -> its second clearing, computed from the
+  of the consortium file) -> closeUploads; so does the cycle's `cut_off` when it passes. UploadsClosed -> its second clearing, computed from the
   chain's executions of record, distributed. Reconciled: once every first party that uploaded has
   reconciled with it -> nets and instructs; a party whose reconciliation broke has its executions
   deferred first (decision `reconciliation_break`: auto, or queue for `consortium decide`:
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import date
 from typing import Any, ClassVar
 
@@ -60,6 +61,7 @@ BREAK = "reconciliation_break"  # the CCP's decision kind: defer a breaking part
 TRADES = "settlement.trade"  # a first party's trades: trade id text -> row
 CYCLES = "settlement.cycle"  # a first party's open cycles: trade date -> cycle id
 FIRST_ROLES = ("BROKER", "CUSTODIAN", "EXCHANGE")
+CUT_OFF = "settlement.cut_off"  # the CCP's cut-offs: cycle id -> unix seconds
 
 
 class NotListed(RuntimeError):
@@ -400,14 +402,26 @@ class CcpRole(_SettlementRole):
         return [self.agent.settings.addresses[i] for i in ids]
 
     def handle_file(self, file: Any) -> dict[str, Any]:
+        """Open each cycle not open yet; one cycle per trade date (the first parties upload a trade
+        date's executions to the cycle opened for it)."""
+        dates: dict[Any, str] = {}
         for n, row in enumerate(file.rows):
             if len(row["cycle_id"].encode()) > 32:
                 raise FileRefused(
                     file.line_of(n), f"cycle id {row['cycle_id']!r} is over 32 bytes; shorten it"
                 )
+            other = dates.setdefault(row["trade_date"], row["cycle_id"])
+            if other != row["cycle_id"]:
+                raise FileRefused(
+                    file.line_of(n),
+                    f"trade date {row['trade_date']} has cycle {other} on an earlier row; one "
+                    "cycle per trade date",
+                )
         opened, already = [], []
         for row in file.rows:
             cycle_id = code32(row["cycle_id"])
+            if row.get("cut_off") is not None:
+                self.agent.store.put(CUT_OFF, "0x" + cycle_id.hex(), {"at": int(row["cut_off"])})
             if self.status(cycle_id) != NONE:
                 already.append(row["cycle_id"])
                 continue
@@ -415,6 +429,19 @@ class CcpRole(_SettlementRole):
             self.ccp.open_cycle(cycle_id, date_number(row["trade_date"]))
             opened.append(row["cycle_id"])
         return {"opened": opened, "open_already": already}
+
+    def tick(self) -> None:
+        """Close the uploads of a cycle whose cut-off passed (waiting for nobody any longer)."""
+        now = time.time()
+        for key, row in self.agent.store.all(CUT_OFF).items():
+            if row.get("closed") or now < row["at"]:
+                continue
+            cycle_id = b32(key)
+            cycle = self.engine.getCycle(cycle_id)
+            if int(cycle["status"]) == OPEN and not cycle["uploadsClosed"]:
+                log.info("cycle %s: cut-off passed; closing uploads", _name(cycle_id))
+                self.ccp.close_uploads(cycle_id)
+            self.agent.store.put(CUT_OFF, key, row | {"closed": True})
 
     def _mine(self, cycle_id: bytes) -> bool:
         return _same(self.engine.getCycle(cycle_id)["ccp"], self.me)
