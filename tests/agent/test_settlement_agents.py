@@ -54,6 +54,9 @@ IDS = ("broker-a", "broker-b", "custodian-hk", "exchange-hk", "ccp", "csd", "ban
 FIRST = ("broker-a", "broker-b", "custodian-hk", "exchange-hk")
 TIMEOUT = 120
 CYCLE = "SETTLE-2026-12-05"
+# the next day: broker-b's systems hold T-9's sell at another price than the exchange executed
+CYCLE_2 = "SETTLE-2026-12-06"
+EXECUTIONS_2 = [("T-9", "0005.HK", 300, 6_600, "broker-a", "broker-b", "client-1", "client-7")]
 
 CONSORTIUM_YAML = """\
 version: 1
@@ -98,20 +101,20 @@ EXECUTIONS = [
 ]
 
 
-def _rows() -> list[list]:
+def _rows(executions=EXECUTIONS, day: str = "2026-12-05") -> list[list]:
     rows = []
-    for tid, sec, qty, price, buyer, seller, buy_owner, sell_owner in EXECUTIONS:
+    for tid, sec, qty, price, buyer, seller, buy_owner, sell_owner in executions:
         for side, party, owner in (("buy", buyer, buy_owner), ("sell", seller, sell_owner)):
             custodian = "custodian-hk" if party == "broker-a" else ""
             rows.append(
-                [f"{tid}-{side[0].upper()}", sec, "HKD", side, qty, price, "2026-12-05", owner]
+                [f"{tid}-{side[0].upper()}", sec, "HKD", side, qty, price, day, owner]
                 + [party, "", custodian, "exchange-hk"]
             )
     return rows
 
 
-def _rows_of(ident: str) -> list[list]:
-    return [r for r in _rows() if ident in r[8:]]
+def _rows_of(ident: str, rows: list[list] | None = None) -> list[list]:
+    return [r for r in (rows or _rows()) if ident in r[8:]]
 
 
 def _trades(addresses: dict[str, str]) -> list:
@@ -273,6 +276,7 @@ def cycle(tmp_path_factory, accounts):
             "the brokers' settlement reports",
         )
         after = _holdings(world, holders)
+        _breaking_cycle(homes, live)
         codes = stop_all(live)
         yield Cycle(world, homes, agents, trades, before, after, codes, killed)
     finally:
@@ -281,14 +285,34 @@ def cycle(tmp_path_factory, accounts):
                 a.kill()
 
 
-def _report(home) -> dict:
-    path = home.outbox / "settlement" / f"{CYCLE}.json"
+def _breaking_cycle(homes: dict, live: list) -> None:
+    """Cycle 2: broker-b's upload differs from the exchange's record, its reconciliation with the
+    CCP breaks, and the CCP defers broker-b's executions (both sides) before netting."""
+    rows = _rows(EXECUTIONS_2, "2026-12-06")
+    for i in FIRST:
+        mine = _rows_of(i, rows)
+        if i == "broker-b":
+            mine = [r[:5] + [r[5] + 1] + r[6:] for r in mine]
+        drop(homes[i], "trades-2026-12-06.csv", csv_text(TRADE_HEADER, mine))
+    for i in FIRST:
+        wait_for(lambda i=i: result_of(homes[i], "done", "trades-2026-12-06.csv"), TIMEOUT, i)
+    calendar = csv_text(["cycle_id", "trade_date"], [[CYCLE_2, "2026-12-06"]])
+    drop(homes["ccp"], "cycles-2026-12-06.csv", calendar)
+    alive_until(
+        live, lambda: "netting" in _report(homes["ccp"], CYCLE_2), TIMEOUT, "cycle 2's netting"
+    )
+
+
+def _report(home, cycle: str = CYCLE) -> dict:
+    path = home.outbox / "settlement" / f"{cycle}.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _events(cycle: Cycle, name: str) -> list:
+def _events(cycle: Cycle, name: str, of: str = CYCLE) -> list:
+    """The engine's `name` events of cycle `of`, in chain order."""
     engine = cycle.world.suite["SettlementEngine"]
-    return [e.args for e in engine.events.get_sequence(cycle.world.suite.block, event_type=name)]
+    found = engine.events.get_sequence(cycle.world.suite.block, event_type=name)
+    return [e.args for e in found if e.args["cycleId"] == code32(of)]
 
 
 def test_settlement_cycle__seven_agent_processes__balances_moved_as_netting_computes(cycle):
@@ -306,7 +330,7 @@ def test_settlement_cycle__seven_agent_processes__balances_moved_as_netting_comp
 
 
 def test_settlement_cycle__every_level_reconciled_and_matched_once(cycle):
-    recon = [e for e in _events(cycle, "Reconciled")]
+    recon = _events(cycle, "Reconciled")
     pairs = Counter((e["party"], e["peer"]) for e in recon)
     assert pairs and max(pairs.values()) == 1
     assert all(e["matched"] for e in recon)
@@ -333,7 +357,7 @@ def test_settlement_cycle__ccp_sigkilled_after_its_batch__restarted__every_recor
     assert len(_events(cycle, "CycleNetted")) == 1 and len(_events(cycle, "CycleSettled")) == 1
     store = Store(load_settings(cycle.homes["ccp"].path).store_url)
     assert store.intents("pending") == []
-    assert [r["status"] for r in store.intents(kinds=[SECOND])] == ["booked"]
+    assert [r["status"] for r in store.intents(kinds=[SECOND])] == ["booked"] * 2  # a batch a cycle
 
 
 def test_settlement_cycle__outboxes__instructions_and_results_per_party(cycle):
@@ -390,3 +414,28 @@ def test_settlement_cycle__homes__no_private_key_of_the_day_anywhere(cycle):
             text = path.read_bytes().lower()
             for needle in needles:
                 assert needle.encode() not in text, f"a private key in {path}"
+
+
+def test_breaking_cycle__broker_b_broke_with_the_ccp__its_executions_deferred_nothing_netted(cycle):
+    a, cycle_id = cycle.world.addresses, code32(CYCLE_2)
+    recon = _events(cycle, "Reconciled", CYCLE_2)
+    with_ccp = {e["party"]: e["matched"] for e in recon if e["peer"] == _peer(a["ccp"])}
+    assert with_ccp == {
+        a["broker-a"]: True,
+        a["broker-b"]: False,
+        a["custodian-hk"]: True,
+        a["exchange-hk"]: True,
+    }
+    deferred = _events(cycle, "TradeDeferred", CYCLE_2)
+    ids = {doc_hash(f"T-9-{s}") for s in "BS"}
+    assert {bytes(e["tradeId"]) for e in deferred} == ids and len(deferred) == 2
+    netting = _report(cycle.homes["ccp"], CYCLE_2)["netting"]
+    assert netting["deferred_parties"] == [a["broker-b"]] and netting["instructed"] is False
+    assert sorted(bytes.fromhex(d[2:]) for d in netting["deferred"]) == sorted(ids)
+    engine = cycle.world.suite["SettlementEngine"]
+    assert int(engine.getCycle(cycle_id)["status"]) == 1  # open: nothing left to net
+    assert _events(cycle, "CycleNetted", CYCLE_2) == []
+
+
+def _peer(address: str) -> bytes:
+    return bytes(12) + bytes.fromhex(address[2:])

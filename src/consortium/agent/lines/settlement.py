@@ -42,7 +42,7 @@ from consortium.agent.formats import CHARGE_KINDS, PAYERS, SIDES
 from consortium.domain.clearing import ZERO_ADDRESS, Charge, Trade
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32, commit, doc_hash
-from consortium.domain.netting import NettingImbalance
+from consortium.domain.netting import NettingImbalance, deferrals
 from consortium.roles.settlement import (
     CURRENCIES,
     Broker,
@@ -506,31 +506,51 @@ class CcpRole(_SettlementRole):
         first), net the rest and instruct; the netting goes to outbox/settlement."""
         if self.status(cycle_id) != OPEN:
             return
-        reason = f"reconciliation broke: {', '.join(defaulters)}"
-        log.info("cycle %s: netting (deferring the executions of %s)", _name(cycle_id), defaulters)
-        try:
-            result, deferred = self.ccp.exclude(cycle_id, defaulters, reason)
-        except NettingImbalance as exc:
-            log.error("cycle %s cannot net: %s", _name(cycle_id), exc)
+        name = _name(cycle_id)
+        if defaulters:
+            cycle = self.ccp.read_cycle(cycle_id)
+            earlier = {t.record_hash() for t in cycle.deferred}
+            try:
+                fresh = deferrals(
+                    [t for t in cycle.trades if t.record_hash() not in earlier], defaulters
+                )
+            except NettingImbalance as exc:
+                log.error("cycle %s: cannot defer the executions of %s: %s", name, defaulters, exc)
+                return
+            if fresh:
+                log.info("cycle %s: deferring %d trades of %s", name, len(fresh), defaulters)
+                self.ccp.defer(
+                    cycle_id, [t.trade_id for t in fresh], f"reconciliation broke: {defaulters}"
+                )
+        result = self.ccp.net(cycle_id)
+        deferred = self.ccp.read_cycle(cycle_id).deferred
+        body = {
+            "legs": [
+                {
+                    "participant": g.participant,
+                    "kind": g.kind,
+                    "asset": str(g.asset),
+                    "amount": g.amount,
+                }
+                for g in result.legs
+            ],
+            "trades": result.trade_set.count,
+            "deferred": ["0x" + t.trade_id.hex() for t in deferred],
+            "deferred_parties": defaulters,
+        }
+        if not result.legs:
+            log.warning("cycle %s: nothing left to net after the deferrals; not instructed", name)
+            self.report(cycle_id, "netting", body | {"instructed": False})
             return
+        log.info(
+            "cycle %s: netting %d trades into %d legs",
+            name,
+            result.trade_set.count,
+            len(result.legs),
+        )
+        self.ccp.instruct(cycle_id, result)
         self.report(
-            cycle_id,
-            "netting",
-            {
-                "legs": [
-                    {
-                        "participant": g.participant,
-                        "kind": g.kind,
-                        "asset": str(g.asset),
-                        "amount": g.amount,
-                    }
-                    for g in result.legs
-                ],
-                "trades": result.trade_set.count,
-                "deferred": ["0x" + t.trade_id.hex() for t in deferred],
-                "deferred_parties": defaulters,
-                "efficiency": result.efficiency(),
-            },
+            cycle_id, "netting", body | {"instructed": True, "efficiency": result.efficiency()}
         )
 
 
