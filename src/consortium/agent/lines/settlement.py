@@ -121,7 +121,20 @@ def _row_back(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class _SettlementRole(Role):
-    """What every role of the line shares: the engine, the party's own settings, its reports."""
+    """What every role of the line shares: the engine, the party's own settings, its reports.
+
+    An institution holding a role of this line on a deployment without the settlement engine
+    (another line's suite) runs its other roles: this one stays idle and refuses its files."""
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        self.live = "SettlementEngine" in agent.suite.contracts
+
+    def check_live(self) -> None:
+        if not self.live:
+            raise FileRefused(
+                0, "the deployment has no settlement engine; point agent.yaml at one that has"
+            )
 
     @property
     def engine(self) -> Any:
@@ -174,12 +187,17 @@ class _FirstPartyRole(_SettlementRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
+        if not self.live:
+            return
         self.party = self.party_class(agent.institution, self.engine, None, **self.party_kw())
 
     def start(self) -> None:
+        if not self.live:
+            return
         self.party.outbox.resume()
 
     def handle_file(self, file: Any) -> dict[str, Any]:
+        self.check_live()
         if file.format == "charges":
             return self.configure(file)
         return self.take_trades(file)
@@ -387,9 +405,13 @@ class CcpRole(_SettlementRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
+        if not self.live:
+            return
         self.ccp = CentralCounterparty(agent.institution, self.engine, None, **self.party_kw())
 
     def start(self) -> None:
+        if not self.live:
+            return
         self.ccp.outbox.resume()
 
     def expected(self) -> list[str]:
@@ -404,6 +426,7 @@ class CcpRole(_SettlementRole):
     def handle_file(self, file: Any) -> dict[str, Any]:
         """Open each cycle not open yet; one cycle per trade date (the first parties upload a trade
         date's executions to the cycle opened for it)."""
+        self.check_live()
         dates: dict[Any, str] = {}
         for n, row in enumerate(file.rows):
             if len(row["cycle_id"].encode()) > 32:
@@ -568,6 +591,7 @@ class _IssuerRole(_SettlementRole):
         raise NotImplementedError
 
     def handle_file(self, file: Any) -> dict[str, Any]:
+        self.check_live()
         holders = []
         for n, row in enumerate(file.rows):
             why = self.check_asset(row["asset"])
@@ -589,6 +613,8 @@ class CsdRole(_IssuerRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
+        if not self.live:
+            return
         self.csd = CentralDepository(
             agent.institution,
             self.engine,
@@ -600,6 +626,8 @@ class CsdRole(_IssuerRole):
 
     def start(self) -> None:
         """Book what an earlier process sent; list the consortium file's securities not listed."""
+        if not self.live:
+            return
         self.csd.outbox.resume()
         token = self.csd.security_token
         if not _same(token.csd(), self.me):
@@ -647,6 +675,8 @@ class CashIssuerRole(_IssuerRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
+        if not self.live:
+            return
         tokens = {}
         for code in CURRENCIES:
             token = agent.suite.contracts.get(f"DepositToken:{code}")
@@ -656,6 +686,8 @@ class CashIssuerRole(_IssuerRole):
         self.outbox = self.cash.outbox
 
     def start(self) -> None:
+        if not self.live:
+            return
         self.cash.outbox.resume()
 
     def check_asset(self, asset: str) -> str | None:
