@@ -64,10 +64,6 @@ FIRST_ROLES = ("BROKER", "CUSTODIAN", "EXCHANGE")
 CUT_OFF = "settlement.cut_off"  # the CCP's cut-offs: cycle id -> unix seconds
 
 
-class NotListed(RuntimeError):
-    """A security is not listed by the CSD yet."""
-
-
 def security_number(code: str) -> int:
     """The chain's id of a consortium file's security: its code as bytes32, read as an integer."""
     return int.from_bytes(code32(code), "big")
