@@ -34,6 +34,8 @@ SUBMITTER = {
     "credits": "sales-bank",
     "trades": "broker-hk",
     "charges": "broker-hk",
+    "cycles": "ccp",
+    "issues": "csd",
     "bill-issues": "core-enterprise",
     "bill-transfers": "tier1-supplier",
     "bill-financing": "tier2-supplier-a",

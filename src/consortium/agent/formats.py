@@ -691,6 +691,59 @@ _SETTLEMENT = [
     ),
 ]
 
+_SETTLEMENT += [
+    Format(
+        "cycles",
+        "settlement",
+        frozenset({"CCP"}),
+        (
+            Column("cycle_id", "id", "the cycle's reference, at most 32 bytes (bytes32 on chain)"),
+            Column("trade_date", "date", "the trade date whose executions the cycle settles"),
+            Column(
+                "cut_off",
+                "datetime",
+                "when uploads close even if an expected first party has not uploaded",
+                required=False,
+            ),
+        ),
+        (("cycle_id",),),
+        "The settlement cycles the CCP opens (its cut-off calendar).",
+        "Opens each cycle not open yet (openCycle); the first parties upload the trades of its "
+        "trade date when they see it open; uploads close once every expected first party "
+        "uploaded, or at the cut-off; the cycle runs from the chain's events.",
+        (
+            {
+                "cycle_id": "SETTLE-2026-12-05",
+                "trade_date": "2026-12-05",
+                "cut_off": "2026-12-05T16:00:00+08:00",
+            },
+        ),
+    ),
+    Format(
+        "issues",
+        "settlement",
+        frozenset({"CSD", "CASH_ISSUER"}),
+        (
+            Column("ref", "id", "the custody or payment reference (once only, kept on chain)"),
+            Column("holder", "institution", "the member credited"),
+            Column("asset", "id", "a security id (CSD) or currency code (cash issuer)"),
+            _amount("shares (securities) or minor units (cash) credited"),
+        ),
+        (("ref",),),
+        "Securities deposited with the CSD, or cash received by a deposit-token issuer.",
+        "Issues each row once by its reference (SecurityToken.issue or DepositToken.issue); a "
+        "reference booked before is not issued again.",
+        (
+            {
+                "ref": "CUST-2026-12-05-001",
+                "holder": "broker-hk",
+                "asset": "0700.HK",
+                "amount": "5000",
+            },
+        ),
+    ),
+]
+
 CLIENT = "SUPPLY_CHAIN_CLIENT"
 
 _BILLS = [

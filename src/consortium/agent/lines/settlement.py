@@ -1,0 +1,699 @@
+"""The cross-border settlement line as agents: each first party, the CCP, the CSD and the cash
+issuers in their own process, driven by their own files and the chain's events.
+
+Who starts what (no Python object is shared; each agent reads the chain or its own store):
+- CSD and CASH_ISSUER: `issues` files -> SecurityToken.issue / DepositToken.issue, once per
+  reference (the funding a participant holds before settling; a real depository or bank books the
+  deposit it received). The CSD lists the consortium file's securities at start.
+- CCP: `cycles` files -> openCycle. TradesUploaded: once every expected first party uploaded
+  (agent.yaml `settlement: {first_parties: [ids]}`, default every BROKER, CUSTODIAN and EXCHANGE
+  of the consortium file) -> closeUploads; so does the cycle's `cut_off` when it passes. UploadsClosed -> its second clearing, computed from the
+  chain's executions of record, distributed. Reconciled: once every first party that uploaded has
+  reconciled with it -> nets and instructs; a party whose reconciliation broke has its executions
+  deferred first (decision `reconciliation_break`: auto, or queue for `consortium decide`:
+  accept = defer them, reject = net the executions of record as they stand).
+- CSD: UploadsClosed -> its second clearing distributed; CycleNetted -> settle (DvP).
+- BROKER, CUSTODIAN, EXCHANGE: `charges` files -> setClearingConfig; `trades` files kept in the
+  store until the CCP opens the cycle of their trade date (CycleOpened) -> uploadTrades;
+  SecondClearingDistributed for it -> reconcile with that second party; UploadsClosed -> reconcile
+  with its counterparties along the chain and (brokers) each investor's statement;
+  SettlementInstructed / CycleSettled -> outbox/settlement/<cycle>.json (instructions, results).
+
+On chain a security is `security_number(id)` (its id as a bytes32 code read as an integer: the
+same for every member without a table to agree on), a trade id is the keccak of the trade's id
+text, a beneficial owner `owner_commitment(owner_ref, trade date)`: salted with a salt every party
+of the trade derives alike, so they upload one record (a salt agreed over a channel per owner
+would hide the pseudonym better; the pseudonym is already not a name).
+
+Every handler asks the chain first (a cycle's status, a reconciliation's status, the outbox's
+keyed batches), so an event replayed after a kill sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import date
+from typing import Any, ClassVar
+
+from consortium.agent.base import FileRefused, Role
+from consortium.agent.formats import CHARGE_KINDS, PAYERS, SIDES
+from consortium.domain.clearing import ZERO_ADDRESS, Charge, Trade
+from consortium.domain.encoding import b32
+from consortium.domain.hashing import code32, commit, doc_hash
+from consortium.domain.netting import NettingImbalance, deferrals
+from consortium.roles.settlement import (
+    CURRENCIES,
+    Broker,
+    CashIssuer,
+    CentralCounterparty,
+    CentralDepository,
+    Custodian,
+    Exchange,
+)
+
+log = logging.getLogger("consortium.agent")
+
+NONE, OPEN, NETTED, SETTLED = 0, 1, 2, 3  # ISettlementEngine.CycleStatus
+RECON_NONE, MATCHED, BROKEN = 0, 1, 2  # ISettlementEngine.ReconStatus
+BREAK = "reconciliation_break"  # the CCP's decision kind: defer a breaking party?
+TRADES = "settlement.trade"  # a first party's trades: trade id text -> row
+CYCLES = "settlement.cycle"  # a first party's open cycles: trade date -> cycle id
+FIRST_ROLES = ("BROKER", "CUSTODIAN", "EXCHANGE")
+CUT_OFF = "settlement.cut_off"  # the CCP's cut-offs: cycle id -> unix seconds
+
+
+def security_number(code: str) -> int:
+    """The chain's id of a consortium file's security: its code as bytes32, read as an integer."""
+    return int.from_bytes(code32(code), "big")
+
+
+def date_number(day: date) -> int:
+    """A trade date as the engine holds it (yyyymmdd)."""
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
+def owner_commitment(owner_ref: str, trade_date: int) -> bytes:
+    """The beneficial owner's commitment on a trade, alike for every party uploading it."""
+    return commit(owner_ref, doc_hash(f"owner salt {trade_date} {owner_ref}"))
+
+
+def peer_key(address: str) -> bytes:
+    """The engine's bucket key of a counterparty (bytes32 of its address)."""
+    return bytes(12) + bytes.fromhex(address[2:])
+
+
+def trade_of(row: dict[str, Any], addresses: dict[str, str]) -> Trade:
+    """The on-chain trade of a `trades` row; `addresses`: institution id -> member address."""
+    day = date_number(row["trade_date"])
+    party = lambda col: addresses[row[col]] if row.get(col) else ZERO_ADDRESS
+    return Trade(
+        doc_hash(row["trade_id"]),
+        security_number(row["security"]),
+        code32(row["currency"]),
+        int(SIDES[row["side"]]),
+        int(row["quantity"]),
+        int(row["price"]),
+        day,
+        owner_commitment(row["owner_ref"], day),
+        party("local_broker"),
+        party("participant"),
+        party("custodian"),
+        party("exchange"),
+    )
+
+
+def _same(a: str, b: str) -> bool:
+    return str(a).lower() == str(b).lower()
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
+
+
+def _row_back(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {"trade_date": date.fromisoformat(row["trade_date"])}
+
+
+class _SettlementRole(Role):
+    """What every role of the line shares: the engine, the party's own settings, its reports.
+
+    An institution holding a role of this line on a deployment without the settlement engine
+    (another line's suite) runs its other roles: this one stays idle and refuses its files."""
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        self.live = "SettlementEngine" in agent.suite.contracts
+
+    def check_live(self) -> None:
+        if not self.live:
+            raise FileRefused(
+                0, "the deployment has no settlement engine; point agent.yaml at one that has"
+            )
+
+    @property
+    def engine(self) -> Any:
+        return self.agent.suite["SettlementEngine"]
+
+    @property
+    def me(self) -> str:
+        return self.agent.account.address
+
+    def party_kw(self) -> dict[str, Any]:
+        return {
+            "store": self.agent.store,
+            "web3": self.agent.w3,
+            "from_block": int(self.agent.suite.block),
+        }
+
+    def address_of(self, ident: str, line: int = 0) -> str:
+        address = self.agent.settings.addresses.get(ident)
+        if address is None:
+            raise FileRefused(
+                line, f"no member address for {ident!r}: add it under 'addresses:' in agent.yaml"
+            )
+        return address
+
+    def status(self, cycle_id: bytes) -> int:
+        return int(self.engine.getCycle(cycle_id)["status"])
+
+    def report(self, cycle_id: bytes, part: str, body: Any) -> None:
+        """outbox/settlement/<cycle>.json: this party's view of the cycle, one part at a time."""
+        name = f"{cycle_id.rstrip(bytes(1)).decode(errors='replace')}.json"
+        path = self.agent.home.outbox / "settlement" / name
+        known = json.loads(path.read_text()) if path.exists() else {"cycle": "0x" + cycle_id.hex()}
+        self.agent.write_output("settlement", name, json.dumps(known | {part: body}, indent=2))
+
+
+# ---------------------------------------------------------------------------- first parties
+
+
+class _FirstPartyRole(_SettlementRole):
+    formats = ("trades", "charges")
+    events: ClassVar[dict[str, str]] = {
+        "CycleOpened": "on_opened",
+        "SecondClearingDistributed": "on_distributed",
+        "UploadsClosed": "on_closed",
+        "Reconciled": "on_reconciled",
+        "SettlementInstructed": "on_instructed",
+        "CycleSettled": "on_settled",
+    }
+    party_class: ClassVar[type] = Broker
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        if not self.live:
+            return
+        self.party = self.party_class(agent.institution, self.engine, None, **self.party_kw())
+
+    def start(self) -> None:
+        if not self.live:
+            return
+        self.party.outbox.resume()
+
+    def handle_file(self, file: Any) -> dict[str, Any]:
+        self.check_live()
+        if file.format == "charges":
+            return self.configure(file)
+        return self.take_trades(file)
+
+    # ------------------------------------------------------------ charges
+    def configure(self, file: Any) -> dict[str, Any]:
+        """The whole configuration of each security named, set once (skipped when the chain holds
+        it already)."""
+        token = self.agent.suite["SecurityToken"]
+        by_security: dict[str, list[Charge]] = {}
+        for n, row in enumerate(file.rows):
+            if not token.isListed(security_number(row["security"])):
+                raise FileRefused(
+                    file.line_of(n),
+                    f"security {row['security']} is not listed by the CSD yet; drop the file "
+                    "again once it is",
+                )
+            charge = Charge(
+                CHARGE_KINDS[row["kind"]], PAYERS[row["payer"]], row["bps"], row["minimum"] or 0
+            )
+            by_security.setdefault(row["security"], []).append(charge)
+        set_now = []
+        for code, charges in by_security.items():
+            sid, wanted = security_number(code), [c.as_tuple() for c in charges]
+            held = [tuple(int(x) for x in c) for c in self.engine.clearingConfig(self.me, sid)]
+            if held != wanted:
+                self.party.configure(sid, charges)
+                set_now.append(code)
+        return {"securities": sorted(by_security), "set": set_now}
+
+    # ------------------------------------------------------------ trades
+    def take_trades(self, file: Any) -> dict[str, Any]:
+        """Every row checked before anything is kept or sent; kept, then uploaded at once when the
+        cycle of its trade date is open (else when the CCP opens it)."""
+        store = self.agent.store
+        dates = set()
+        for n, row in enumerate(file.rows):
+            line = file.line_of(n)
+            for col in ("participant", "local_broker", "custodian", "exchange"):
+                if row.get(col):
+                    self.address_of(row[col], line)
+            earlier = store.get(TRADES, row["trade_id"])
+            if earlier is not None and earlier["file"] != file.sha256:
+                raise FileRefused(
+                    line,
+                    f"trade {row['trade_id']} came in an earlier file already; send a "
+                    "correction as a new trade id",
+                )
+            day = date_number(row["trade_date"])
+            cycle = store.get(CYCLES, str(day))
+            if cycle is not None and self._uploaded_or_closed(b32(cycle["cycle"])):
+                raise FileRefused(
+                    line,
+                    f"cycle {cycle['name']} of trade date {row['trade_date']} has taken its "
+                    "uploads; late trades go to a later cycle",
+                )
+            dates.add(day)
+        for row in file.rows:
+            store.put(TRADES, row["trade_id"], _jsonable(row) | {"file": file.sha256})
+        uploaded = []
+        for day in sorted(dates):
+            cycle = store.get(CYCLES, str(day))
+            if cycle is not None:
+                self.upload(b32(cycle["cycle"]), day)
+                uploaded.append(cycle["name"])
+        return {"trades": len(file.rows), "uploaded_to": uploaded}
+
+    def _uploaded_or_closed(self, cycle_id: bytes) -> bool:
+        cycle = self.engine.getCycle(cycle_id)
+        if int(cycle["status"]) != OPEN or cycle["uploadsClosed"]:
+            return True
+        return self.agent.store.done(f"settlement.uploaded:{cycle_id.hex()}")
+
+    def my_trades(self, day: int) -> list[Trade]:
+        addresses = self.agent.settings.addresses
+        rows = self.agent.store.all(TRADES).values()
+        out = [trade_of(_row_back(r), addresses) for r in rows]
+        return [t for t in out if t.trade_date == day]
+
+    def upload(self, cycle_id: bytes, day: int) -> None:
+        """Upload the day's trades once (the outbox keys each batch; a mark keeps later files out)."""
+        step = f"settlement.uploaded:{cycle_id.hex()}"
+        if self.agent.store.done(step):
+            return
+        trades = self.my_trades(day)
+        if trades:
+            log.info("uploading %d trades to cycle %s", len(trades), _name(cycle_id))
+            self.party.upload(cycle_id, trades)
+        self.agent.store.mark(step, str(len(trades)))
+
+    def on_opened(self, ev: Any) -> None:
+        cycle_id, day = b32(ev["cycleId"]), int(ev["tradeDate"])
+        self.agent.store.put(
+            CYCLES, str(day), {"cycle": "0x" + cycle_id.hex(), "name": _name(cycle_id)}
+        )
+        if self.status(cycle_id) == OPEN and not self.engine.getCycle(cycle_id)["uploadsClosed"]:
+            self.upload(cycle_id, day)
+
+    # ------------------------------------------------------------ reconciliation
+    def reconcile(self, cycle_id: bytes, peer: str) -> None:
+        if int(self.engine.reconStatus(cycle_id, self.me, peer_key(peer))) != RECON_NONE:
+            return
+        if self.status(cycle_id) != OPEN:
+            return
+        log.info("reconciling cycle %s with %s", _name(cycle_id), peer)
+        self.party.reconcile(cycle_id, peer)
+
+    def on_distributed(self, ev: Any) -> None:
+        if _same(ev["party"], self.me):
+            self.reconcile(b32(ev["cycleId"]), str(ev["secondParty"]))
+
+    def on_closed(self, ev: Any) -> None:
+        """Reconcile with each counterparty along my trades' chains, and each investor."""
+        cycle_id = b32(ev["cycleId"])
+        day = int(self.engine.getCycle(cycle_id)["tradeDate"])
+        mine = [t for t in self.my_trades(day) if t.involves(self.me)]
+        peers = {a for t in mine for a in t.chain_parties()} - {self.me}
+        for peer in sorted(peers):
+            self.reconcile(cycle_id, peer)
+        if not isinstance(self.party, Broker):
+            return
+        for owner in sorted({t.owner_commitment for t in mine}):
+            if self.status(cycle_id) != OPEN:
+                return
+            status = self.engine.reconStatus(cycle_id, self.me, owner)
+            if int(status) == RECON_NONE:
+                statement = [t for t in mine if t.owner_commitment == owner]
+                self.party.reconcile_investor(cycle_id, owner, statement)
+
+    def on_reconciled(self, ev: Any) -> None:
+        if not _same(ev["party"], self.me):
+            return
+        cycle_id = b32(ev["cycleId"])
+        key = "0x" + b32(ev["peer"]).hex()
+        entry = {"level": int(ev["level"]), "matched": bool(ev["matched"]), "block": ev.block}
+        recon = dict(self._part(cycle_id, "reconciliations")) | {key: entry}
+        self.report(cycle_id, "reconciliations", recon)
+
+    def _part(self, cycle_id: bytes, part: str) -> Any:
+        name = f"{_name(cycle_id)}.json"
+        path = self.agent.home.outbox / "settlement" / name
+        return json.loads(path.read_text()).get(part, {}) if path.exists() else {}
+
+    # ------------------------------------------------------------ instructions and results
+    def on_instructed(self, ev: Any) -> None:
+        if not _same(ev["participant"], self.me):
+            return
+        cycle_id = b32(ev["cycleId"])
+        leg = {
+            "kind": "cash" if int(ev["kind"]) else "security",
+            "asset": str(ev["asset"]),
+            "amount": int(ev["amount"]),
+        }
+        legs = dict(self._part(cycle_id, "instructions")) | {str(int(ev["sequence"])): leg}
+        self.report(cycle_id, "instructions", legs)
+
+    def on_settled(self, ev: Any) -> None:
+        cycle_id = b32(ev["cycleId"])
+        legs = self._part(cycle_id, "instructions")
+        if not legs:
+            return
+        holdings = {}
+        for leg in legs.values():
+            holdings[leg["asset"]] = self._balance(leg["kind"], int(leg["asset"]))
+        self.report(cycle_id, "settled", {"block": ev.block, "balances_after": holdings})
+
+    def _balance(self, kind: str, asset: int) -> int:
+        if kind == "security":
+            return int(self.agent.suite["SecurityToken"].balanceOf(self.me, asset))
+        code = asset.to_bytes(32, "big").rstrip(bytes(1)).decode()
+        return int(self.agent.suite[f"DepositToken:{code}"].balanceOf(self.me))
+
+
+def _name(cycle_id: bytes) -> str:
+    return cycle_id.rstrip(bytes(1)).decode(errors="replace")
+
+
+class BrokerRole(_FirstPartyRole):
+    role = "BROKER"
+    party_class = Broker
+
+
+class CustodianRole(_FirstPartyRole):
+    role = "CUSTODIAN"
+    party_class = Custodian
+
+
+class ExchangeRole(_FirstPartyRole):
+    role = "EXCHANGE"
+    party_class = Exchange
+
+
+# ---------------------------------------------------------------------------- CCP
+
+
+class CcpRole(_SettlementRole):
+    role = "CCP"
+    formats = ("cycles",)
+    decisions = (BREAK,)
+    events: ClassVar[dict[str, str]] = {
+        "TradesUploaded": "on_uploaded",
+        "UploadsClosed": "on_closed",
+        "Reconciled": "on_reconciled",
+    }
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        if not self.live:
+            return
+        self.ccp = CentralCounterparty(agent.institution, self.engine, None, **self.party_kw())
+
+    def start(self) -> None:
+        if not self.live:
+            return
+        self.ccp.outbox.resume()
+
+    def expected(self) -> list[str]:
+        """The first parties whose upload closes a cycle (settings, else the consortium file's)."""
+        ids = self.agent.settings.line("settlement").get("first_parties")
+        if ids is None:
+            ids = [
+                i.id for i in self.agent.consortium.institutions if set(i.roles) & set(FIRST_ROLES)
+            ]
+        return [self.agent.settings.addresses[i] for i in ids]
+
+    def handle_file(self, file: Any) -> dict[str, Any]:
+        """Open each cycle not open yet; one cycle per trade date (the first parties upload a trade
+        date's executions to the cycle opened for it)."""
+        self.check_live()
+        dates: dict[Any, str] = {}
+        for n, row in enumerate(file.rows):
+            if len(row["cycle_id"].encode()) > 32:
+                raise FileRefused(
+                    file.line_of(n), f"cycle id {row['cycle_id']!r} is over 32 bytes; shorten it"
+                )
+            other = dates.setdefault(row["trade_date"], row["cycle_id"])
+            if other != row["cycle_id"]:
+                raise FileRefused(
+                    file.line_of(n),
+                    f"trade date {row['trade_date']} has cycle {other} on an earlier row; one "
+                    "cycle per trade date",
+                )
+        opened, already = [], []
+        for row in file.rows:
+            cycle_id = code32(row["cycle_id"])
+            if row.get("cut_off") is not None:
+                self.agent.store.put(CUT_OFF, "0x" + cycle_id.hex(), {"at": int(row["cut_off"])})
+            if self.status(cycle_id) != NONE:
+                already.append(row["cycle_id"])
+                continue
+            log.info("opening cycle %s for %s", row["cycle_id"], row["trade_date"])
+            self.ccp.open_cycle(cycle_id, date_number(row["trade_date"]))
+            opened.append(row["cycle_id"])
+        return {"opened": opened, "open_already": already}
+
+    def tick(self) -> None:
+        """Close the uploads of a cycle whose cut-off passed (waiting for nobody any longer)."""
+        now = time.time()
+        for key, row in self.agent.store.all(CUT_OFF).items():
+            if row.get("closed") or now < row["at"]:
+                continue
+            cycle_id = b32(key)
+            cycle = self.engine.getCycle(cycle_id)
+            if int(cycle["status"]) == OPEN and not cycle["uploadsClosed"]:
+                log.info("cycle %s: cut-off passed; closing uploads", _name(cycle_id))
+                self.ccp.close_uploads(cycle_id)
+            self.agent.store.put(CUT_OFF, key, row | {"closed": True})
+
+    def _mine(self, cycle_id: bytes) -> bool:
+        return _same(self.engine.getCycle(cycle_id)["ccp"], self.me)
+
+    def on_uploaded(self, ev: Any) -> None:
+        cycle_id = b32(ev["cycleId"])
+        if not self._mine(cycle_id):
+            return
+        cycle = self.engine.getCycle(cycle_id)
+        if int(cycle["status"]) != OPEN or cycle["uploadsClosed"]:
+            return
+        uploaders = {a.lower() for a in self.ccp.read_cycle(cycle_id).uploaders()}
+        waiting = [a for a in self.expected() if a.lower() not in uploaders]
+        if waiting:
+            log.info("cycle %s: waiting for uploads of %s", _name(cycle_id), waiting)
+            return
+        log.info("cycle %s: every first party uploaded; closing uploads", _name(cycle_id))
+        self.ccp.close_uploads(cycle_id)
+
+    def on_closed(self, ev: Any) -> None:
+        cycle_id = b32(ev["cycleId"])
+        if self._mine(cycle_id) and self.status(cycle_id) == OPEN:
+            log.info("cycle %s: distributing second clearing", _name(cycle_id))
+            self.ccp.distribute(cycle_id, self.ccp.compute(cycle_id))
+
+    def on_reconciled(self, ev: Any) -> None:
+        """Net once every first party that uploaded has reconciled with the CCP."""
+        cycle_id = b32(ev["cycleId"])
+        if int(ev["level"]) != 0 or b32(ev["peer"]) != peer_key(self.me):
+            return
+        if not self._mine(cycle_id) or self.status(cycle_id) != OPEN:
+            return
+        cycle = self.ccp.read_cycle(cycle_id)
+        status = {
+            p: int(self.engine.reconStatus(cycle_id, p, peer_key(self.me)))
+            for p in cycle.uploaders()
+        }
+        if any(s == RECON_NONE for s in status.values()):
+            return
+        broken = sorted(p for p, s in status.items() if s == BROKEN)
+        if not broken:
+            return self.net(cycle_id, [])
+        if self.agent.settings.decision_mode(BREAK) == "queue":
+            item = f"break-{_name(cycle_id)}"
+            log.info(
+                "cycle %s: reconciliation broke for %s; asking (%s)", _name(cycle_id), broken, item
+            )
+            self.agent.decisions.queue(
+                BREAK, item, {"cycle": "0x" + cycle_id.hex(), "parties": broken}
+            )
+            return None
+        return self.net(cycle_id, broken)
+
+    def on_decision(self, decision: Any) -> None:
+        """accept: defer the breaking parties' executions and net; reject: net them as they stand."""
+        cycle_id = b32(decision.subject["cycle"])
+        if self.status(cycle_id) == OPEN:
+            self.net(cycle_id, decision.subject["parties"] if decision.accepted else [])
+
+    def net(self, cycle_id: bytes, defaulters: list[str]) -> None:
+        """Defer the defaulters' executions (both sides; once: the chain's deferrals are read
+        first), net the rest and instruct; the netting goes to outbox/settlement."""
+        if self.status(cycle_id) != OPEN:
+            return
+        name = _name(cycle_id)
+        if defaulters:
+            cycle = self.ccp.read_cycle(cycle_id)
+            earlier = {t.record_hash() for t in cycle.deferred}
+            try:
+                fresh = deferrals(
+                    [t for t in cycle.trades if t.record_hash() not in earlier], defaulters
+                )
+            except NettingImbalance as exc:
+                log.error("cycle %s: cannot defer the executions of %s: %s", name, defaulters, exc)
+                return
+            if fresh:
+                log.info("cycle %s: deferring %d trades of %s", name, len(fresh), defaulters)
+                self.ccp.defer(
+                    cycle_id, [t.trade_id for t in fresh], f"reconciliation broke: {defaulters}"
+                )
+        result = self.ccp.net(cycle_id)
+        deferred = self.ccp.read_cycle(cycle_id).deferred
+        body = {
+            "legs": [
+                {
+                    "participant": g.participant,
+                    "kind": g.kind,
+                    "asset": str(g.asset),
+                    "amount": g.amount,
+                }
+                for g in result.legs
+            ],
+            "trades": result.trade_set.count,
+            "deferred": ["0x" + t.trade_id.hex() for t in deferred],
+            "deferred_parties": defaulters,
+        }
+        if not result.legs:
+            log.warning("cycle %s: nothing left to net after the deferrals; not instructed", name)
+            self.report(cycle_id, "netting", body | {"instructed": False})
+            return
+        log.info(
+            "cycle %s: netting %d trades into %d legs",
+            name,
+            result.trade_set.count,
+            len(result.legs),
+        )
+        self.ccp.instruct(cycle_id, result)
+        self.report(
+            cycle_id, "netting", body | {"instructed": True, "efficiency": result.efficiency()}
+        )
+
+
+# ---------------------------------------------------------------------------- CSD and cash
+
+
+class _IssuerRole(_SettlementRole):
+    formats = ("issues",)
+
+    def issue_row(self, row: dict[str, Any], holder: str) -> None:
+        raise NotImplementedError
+
+    def check_asset(self, asset: str) -> str | None:
+        """Why this issuer cannot issue `asset` (None when it can)."""
+        raise NotImplementedError
+
+    def handle_file(self, file: Any) -> dict[str, Any]:
+        self.check_live()
+        holders = []
+        for n, row in enumerate(file.rows):
+            why = self.check_asset(row["asset"])
+            if why:
+                raise FileRefused(file.line_of(n), why)
+            holders.append(self.address_of(row["holder"], file.line_of(n)))
+        for row, holder in zip(file.rows, holders, strict=True):
+            self.issue_row(row, holder)
+        self.outbox.collect()
+        return {"issued": len(file.rows)}
+
+
+class CsdRole(_IssuerRole):
+    role = "CSD"
+    events: ClassVar[dict[str, str]] = {
+        "UploadsClosed": "on_closed",
+        "CycleNetted": "on_netted",
+    }
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        if not self.live:
+            return
+        self.csd = CentralDepository(
+            agent.institution,
+            self.engine,
+            None,
+            security_token=agent.suite["SecurityToken"],
+            **self.party_kw(),
+        )
+        self.outbox = self.csd.outbox
+
+    def start(self) -> None:
+        """Book what an earlier process sent; list the consortium file's securities not listed."""
+        if not self.live:
+            return
+        self.csd.outbox.resume()
+        token = self.csd.security_token
+        if not _same(token.csd(), self.me):
+            return
+        for sec in self.agent.consortium.securities:
+            if not token.isListed(security_number(str(sec["id"]))):
+                log.info("listing security %s", sec["id"])
+                self.csd.list_security(security_number(str(sec["id"])), str(sec["id"]))
+
+    def check_asset(self, asset: str) -> str | None:
+        known = {str(s["id"]) for s in self.agent.consortium.securities}
+        if asset not in known:
+            return (
+                f"{asset!r} is no security of the consortium file; the CSD issues securities only"
+            )
+        return None
+
+    def issue_row(self, row: dict[str, Any], holder: str) -> None:
+        self.csd.issue(holder, security_number(row["asset"]), row["amount"], row["ref"])
+
+    def on_closed(self, ev: Any) -> None:
+        cycle_id = b32(ev["cycleId"])
+        if self.status(cycle_id) == OPEN:
+            log.info("cycle %s: distributing the CSD's second clearing", _name(cycle_id))
+            self.csd.distribute(cycle_id, self.csd.compute(cycle_id))
+
+    def on_netted(self, ev: Any) -> None:
+        cycle_id = b32(ev["cycleId"])
+        if self.status(cycle_id) != NETTED:
+            return
+        log.info("cycle %s: settling", _name(cycle_id))
+        tx = self.csd.settle(cycle_id)
+        self.report(
+            cycle_id,
+            "settled",
+            {
+                "block": int(tx.block_number),
+                "legs": int(self.engine.getCycle(cycle_id)["legCount"]),
+            },
+        )
+
+
+class CashIssuerRole(_IssuerRole):
+    role = "CASH_ISSUER"
+
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        if not self.live:
+            return
+        tokens = {}
+        for code in CURRENCIES:
+            token = agent.suite.contracts.get(f"DepositToken:{code}")
+            if token is not None and _same(token.issuer(), self.me):
+                tokens[code] = token
+        self.cash = CashIssuer(agent.institution, self.engine, None, tokens, **self.party_kw())
+        self.outbox = self.cash.outbox
+
+    def start(self) -> None:
+        if not self.live:
+            return
+        self.cash.outbox.resume()
+
+    def check_asset(self, asset: str) -> str | None:
+        if asset not in self.cash.tokens:
+            have = ", ".join(sorted(self.cash.tokens)) or "none"
+            return f"this cash issuer issues no deposit token of {asset!r} (it issues: {have})"
+        return None
+
+    def issue_row(self, row: dict[str, Any], holder: str) -> None:
+        self.cash.issue(holder, row["asset"], row["amount"], row["ref"])
+
+
+SETTLEMENT_ROLES = [BrokerRole, CustodianRole, ExchangeRole, CcpRole, CsdRole, CashIssuerRole]

@@ -1,0 +1,441 @@
+"""The cross-border settlement cycle played by seven agents, each its own OS process.
+
+Two brokers, a custodian, the exchange, the CCP, the CSD and a cash issuer. The test drops what
+each institution's systems would produce: the depository's and the bank's funding (`issues`), each
+first party's charges and trades, a hostile trades file, then the CCP's cycle calendar; everything
+after is agents reacting to the chain (cycle opened -> uploads -> uploads closed -> second
+clearing -> reconciliations -> netting -> DvP settlement). The CCP is SIGKILLed right after its
+second clearing batch is mined and before it booked it, and restarted: every record is on chain
+once. No Python object is shared with the agents.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import pytest
+from eth_account import Account
+
+from consortium import chain
+from consortium.agent.lines.settlement import (
+    SETTLED,
+    security_number,
+    trade_of,
+)
+from consortium.agent.settings import load_settings
+from consortium.bootstrap import bootstrap_consortium, institution_key
+from consortium.config import load_consortium
+from consortium.deploy import Suite
+from consortium.domain.clearing import SELL
+from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.netting import CASH, SECURITY, currency_asset, net
+from consortium.roles.settlement import SECOND
+from consortium.roles.settlement import deploy as deploy_settlement
+from consortium.store import Store
+from tests.agent.harness import (
+    SEED,
+    AgentProcess,
+    World,
+    alive_until,
+    csv_text,
+    drop,
+    files_under,
+    make_home,
+    network_id,
+    result_of,
+    stop_all,
+    wait_for,
+)
+
+IDS = ("broker-a", "broker-b", "custodian-hk", "exchange-hk", "ccp", "csd", "bank-hk")
+FIRST = ("broker-a", "broker-b", "custodian-hk", "exchange-hk")
+TIMEOUT = 120
+CYCLE = "SETTLE-2026-12-05"
+# the next day: broker-b's systems hold T-9's sell at another price than the exchange executed
+CYCLE_2 = "SETTLE-2026-12-06"
+EXECUTIONS_2 = [("T-9", "0005.HK", 300, 6_600, "broker-a", "broker-b", "client-1", "client-7")]
+
+CONSORTIUM_YAML = """\
+version: 1
+consortium: {name: Settlement agent test, founder: Test permission manager, jurisdiction: HK}
+jurisdictions:
+  HK: {regulator: reg-hk}
+institutions:
+  - {id: reg-hk, name: Test regulator, jurisdiction: HK, roles: [REGULATOR]}
+  - {id: broker-a, name: Test broker A, jurisdiction: HK, roles: [BROKER]}
+  - {id: broker-b, name: Test broker B, jurisdiction: HK, roles: [BROKER]}
+  - {id: custodian-hk, name: Test custodian, jurisdiction: HK, roles: [CUSTODIAN]}
+  - {id: exchange-hk, name: Test exchange, jurisdiction: HK, roles: [EXCHANGE]}
+  - {id: ccp, name: Test CCP, jurisdiction: HK, roles: [CCP]}
+  - {id: csd, name: Test CSD, jurisdiction: HK, roles: [CSD]}
+  - {id: bank-hk, name: Test settlement bank, jurisdiction: HK, roles: [CASH_ISSUER]}
+channels: []
+currencies: [HKD, CNY]
+securities:
+  - {id: "0700.HK", currency: HKD, name: Tencent Holdings}
+  - {id: "0005.HK", currency: HKD, name: HSBC Holdings}
+"""
+
+TRADE_HEADER = [
+    "trade_id",
+    "security",
+    "currency",
+    "side",
+    "quantity",
+    "price",
+    "trade_date",
+    "owner_ref",
+    "participant",
+    "local_broker",
+    "custodian",
+    "exchange",
+]
+# three executions, each a buy and a sell side; the custodian holds for broker-a
+EXECUTIONS = [
+    ("T-1", "0700.HK", 1000, 38_000, "broker-a", "broker-b", "client-1", "client-7"),
+    ("T-2", "0005.HK", 2000, 6_500, "broker-b", "broker-a", "client-8", "client-1"),
+    ("T-3", "0700.HK", 500, 38_100, "broker-b", "broker-a", "client-7", "client-2"),
+]
+
+
+def _rows(executions=EXECUTIONS, day: str = "2026-12-05") -> list[list]:
+    rows = []
+    for tid, sec, qty, price, buyer, seller, buy_owner, sell_owner in executions:
+        for side, party, owner in (("buy", buyer, buy_owner), ("sell", seller, sell_owner)):
+            custodian = "custodian-hk" if party == "broker-a" else ""
+            rows.append(
+                [f"{tid}-{side[0].upper()}", sec, "HKD", side, qty, price, day, owner]
+                + [party, "", custodian, "exchange-hk"]
+            )
+    return rows
+
+
+def _rows_of(ident: str, rows: list[list] | None = None) -> list[list]:
+    return [r for r in (rows or _rows()) if ident in r[8:]]
+
+
+def _trades(addresses: dict[str, str]) -> list:
+    """The executions as the chain holds them, built the agents' way (typed rows)."""
+    from datetime import date
+
+    out = []
+    for r in _rows():
+        row = dict(zip(TRADE_HEADER, r, strict=True))
+        row["trade_date"] = date.fromisoformat(row["trade_date"])
+        out.append(trade_of(row, addresses))
+    return out
+
+
+def make_world(base, founder, accounts) -> World:
+    """Registry, members, then the settlement suite: the CSD issues securities, bank-hk deposits."""
+    base.mkdir(parents=True, exist_ok=True)
+    cfg_path = base / "consortium.yaml"
+    cfg_path.write_text(CONSORTIUM_YAML)
+    cfg = load_consortium(cfg_path)
+    proj = chain.project()
+    registry = proj.ConsortiumRegistry.deploy(
+        doc_hash("test founder"), code32("HK"), {"from": founder}
+    )
+    suite = Suite(registry=registry, block=registry.tx.block_number)
+    members, _ = bootstrap_consortium(suite, cfg, founder, accounts, SEED, fund_wei=10**20)
+    keys = {i.id: institution_key(SEED, i.id) for i in cfg.institutions}
+    addresses = {k: Account.from_key(v).address for k, v in keys.items()}
+    issuers = {"SecurityToken": addresses["csd"]}
+    issuers |= {f"DepositToken:{c}": addresses["bank-hk"] for c in ("HKD", "CNY")}
+    suite.contracts.update(deploy_settlement(proj, registry, founder, issuers))
+    w3 = chain.web3()
+    record = chain.DeploymentRecord(
+        network=network_id(),
+        chain_id=int(w3.eth.chain_id),
+        block=suite.block,
+        block_hash="0x" + bytes(w3.eth.get_block(suite.block)["hash"]).hex(),
+        deployer=founder.address,
+        contracts=suite.addresses(),
+        compiler=chain.compiler_settings(),
+    )
+    path = base / "deployment.json"
+    path.write_text(json.dumps(asdict(record), indent=2))
+    return World(base, suite, cfg_path, path, keys, addresses, members)
+
+
+@dataclass
+class Cycle:
+    world: World
+    homes: dict
+    agents: dict
+    trades: list
+    before: dict
+    after: dict
+    exit_codes: dict
+    ccp_killed: int
+
+
+def _holdings(world: World, holders: list[str]) -> dict:
+    token = world.suite["SecurityToken"]
+    out = {}
+    for h in holders:
+        for sec in ("0700.HK", "0005.HK"):
+            sid = security_number(sec)
+            out[(h, SECURITY, sid)] = int(token.balanceOf(h, sid))
+        out[(h, CASH, currency_asset(code32("HKD")))] = int(
+            world.suite["DepositToken:HKD"].balanceOf(h)
+        )
+    return out
+
+
+def _fund(world: World, homes: dict, trades: list) -> None:
+    """The CSD's custody deposits (what each seller delivers) and the bank's cash (what each buyer
+    pays), as their own systems would book them."""
+    ident_of = {a: i for i, a in world.addresses.items()}
+    securities, cash = Counter(), Counter()
+    code_of = {security_number(s): s for s in ("0700.HK", "0005.HK")}
+    for t in trades:
+        who = ident_of[t.participant]
+        if t.side == SELL:
+            securities[(who, code_of[t.security_id])] += t.quantity
+        else:
+            cash[who] += t.gross
+    header = ["ref", "holder", "asset", "amount"]
+    rows = [[f"CUST-{w}-{s}", w, s, n] for (w, s), n in sorted(securities.items())]
+    drop(homes["csd"], "issues-custody.csv", csv_text(header, rows))
+    rows = [[f"PAY-{w}", w, "HKD", n] for w, n in sorted(cash.items())]
+    drop(homes["bank-hk"], "issues-cash.csv", csv_text(header, rows))
+    # hostile: the bank is asked for a security, the CSD for cash: each refused, nothing issued
+    drop(
+        homes["bank-hk"], "issues-wrong.csv", csv_text(header, [["X-1", "broker-a", "0700.HK", 5]])
+    )
+    for home, name in ((homes["csd"], "issues-custody.csv"), (homes["bank-hk"], "issues-cash.csv")):
+        wait_for(lambda h=home, n=name: result_of(h, "done", n), TIMEOUT, name)
+
+
+@pytest.fixture(autouse=True)
+def isolation():
+    """No per-test rollback: the agents outside keep their state across this module's tests."""
+    yield
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory, accounts):
+    base = tmp_path_factory.mktemp("settlement-agents")
+    world = make_world(base / "world", accounts[0], accounts)
+    homes = {
+        i: make_home(world, i, base / i, settlement={"first_parties": list(FIRST)}) for i in IDS
+    }
+    agents = {i: AgentProcess(i, homes[i]) for i in IDS}
+    live = list(agents.values())
+    engine, token = world.suite["SettlementEngine"], world.suite["SecurityToken"]
+    cycle_id = code32(CYCLE)
+    trades = _trades(world.addresses)
+    try:
+        for i in IDS:  # the CCP dies right after its second clearing batch is mined
+            agents[i].start(kill_at=(SECOND, 1) if i == "ccp" else None)
+        for a in live:
+            a.wait_log("running roles", TIMEOUT)
+        alive_until(live, lambda: token.isListed(security_number("0005.HK")), TIMEOUT, "listing")
+        _fund(world, homes, trades)
+        charges = [["0700.HK", "fee", "both", 3, 500], ["0005.HK", "fee", "both", 2, 0]]
+        for i in FIRST:
+            drop(
+                homes[i],
+                "charges.csv",
+                csv_text(["security", "kind", "payer", "bps", "minimum"], charges),
+            )
+            drop(homes[i], "trades-2026-12-05.csv", csv_text(TRADE_HEADER, _rows_of(i)))
+        hostile = _rows_of("broker-a")[:2]
+        hostile[1] = hostile[1][:8] + ["broker-zz", "", "", "exchange-hk"]
+        drop(homes["broker-a"], "trades-hostile.csv", csv_text(TRADE_HEADER, hostile))
+        for i in FIRST:
+            wait_for(lambda i=i: result_of(homes[i], "done", "trades-2026-12-05.csv"), TIMEOUT, i)
+        holders = [world.addresses[b] for b in ("broker-a", "broker-b", "ccp")]
+        before = _holdings(world, holders)
+        drop(
+            homes["ccp"],
+            "cycles-2026-12.csv",
+            csv_text(["cycle_id", "trade_date"], [[CYCLE, "2026-12-05"]]),
+        )
+        ccp = agents["ccp"]
+        wait_for(lambda: not ccp.running(), TIMEOUT, "the CCP's kill after its second clearing")
+        killed = ccp.proc.returncode
+        ccp.out.close()
+        ccp.start()
+        ccp.wait_log("running roles", TIMEOUT, count=2)
+        alive_until(
+            live, lambda: int(engine.getCycle(cycle_id)["status"]) == SETTLED, TIMEOUT, "settled"
+        )
+        late = [r[:0] + [r[0] + "-late"] + r[1:] for r in _rows_of("broker-b")[:1]]
+        drop(homes["broker-b"], "trades-late.csv", csv_text(TRADE_HEADER, late))
+        wait_for(
+            lambda: result_of(homes["broker-b"], "rejected", "trades-late.csv"), TIMEOUT, "late"
+        )
+        wait_for(
+            lambda: all("settled" in _report(homes[b]) for b in ("broker-a", "broker-b")),
+            TIMEOUT,
+            "the brokers' settlement reports",
+        )
+        after = _holdings(world, holders)
+        _breaking_cycle(homes, live)
+        codes = stop_all(live)
+        yield Cycle(world, homes, agents, trades, before, after, codes, killed)
+    finally:
+        for a in live:
+            if a.running():
+                a.kill()
+
+
+def _breaking_cycle(homes: dict, live: list) -> None:
+    """Cycle 2: broker-b's upload differs from the exchange's record, its reconciliation with the
+    CCP breaks, and the CCP defers broker-b's executions (both sides) before netting."""
+    rows = _rows(EXECUTIONS_2, "2026-12-06")
+    for i in FIRST:
+        mine = _rows_of(i, rows)
+        if i == "broker-b":
+            mine = [r[:5] + [r[5] + 1] + r[6:] for r in mine]
+        drop(homes[i], "trades-2026-12-06.csv", csv_text(TRADE_HEADER, mine))
+    for i in FIRST:
+        wait_for(lambda i=i: result_of(homes[i], "done", "trades-2026-12-06.csv"), TIMEOUT, i)
+    calendar = csv_text(["cycle_id", "trade_date"], [[CYCLE_2, "2026-12-06"]])
+    drop(homes["ccp"], "cycles-2026-12-06.csv", calendar)
+    alive_until(
+        live, lambda: "netting" in _report(homes["ccp"], CYCLE_2), TIMEOUT, "cycle 2's netting"
+    )
+
+
+def _report(home, cycle: str = CYCLE) -> dict:
+    path = home.outbox / "settlement" / f"{cycle}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _events(cycle: Cycle, name: str, of: str = CYCLE) -> list:
+    """The engine's `name` events of cycle `of`, in chain order."""
+    engine = cycle.world.suite["SettlementEngine"]
+    found = engine.events.get_sequence(cycle.world.suite.block, event_type=name)
+    return [e.args for e in found if e.args["cycleId"] == code32(of)]
+
+
+def test_settlement_cycle__seven_agent_processes__balances_moved_as_netting_computes(cycle):
+    result = net(cycle.trades)
+    expected = dict(cycle.before)
+    for leg in result.legs:
+        expected[(leg.participant, leg.kind, leg.asset)] += leg.amount
+    assert cycle.after == expected
+    assert cycle.after != cycle.before
+    ccp = cycle.world.addresses["ccp"]
+    assert all(v == cycle.before[k] for k, v in cycle.after.items() if k[0] == ccp)
+    engine = cycle.world.suite["SettlementEngine"]
+    c = engine.getCycle(code32(CYCLE))
+    assert int(c["status"]) == SETTLED and int(c["tradeCount"]) == len(cycle.trades)
+
+
+def test_settlement_cycle__every_level_reconciled_and_matched_once(cycle):
+    recon = _events(cycle, "Reconciled")
+    pairs = Counter((e["party"], e["peer"]) for e in recon)
+    assert pairs and max(pairs.values()) == 1
+    assert all(e["matched"] for e in recon)
+    a = cycle.world.addresses
+    levels = Counter(int(e["level"]) for e in recon)
+    assert levels[0] == 2 * len(FIRST)  # each first party with the CCP and the CSD
+    assert levels[1] > 0 and levels[2] > 0  # along the chain, and investors (brokers)
+    broker_a = cycle.homes["broker-a"]
+    mine = [e for e in recon if e["party"] == a["broker-a"]]
+    assert len(_report(broker_a)["reconciliations"]) == len(mine)
+
+
+def test_settlement_cycle__ccp_sigkilled_after_its_batch__restarted__every_record_once(cycle):
+    assert cycle.ccp_killed == -signal.SIGKILL
+    assert cycle.agents["ccp"].starts == 2
+    a = cycle.world.addresses
+    uploads = Counter(e["party"] for e in _events(cycle, "TradesUploaded"))
+    assert uploads == Counter({a[i]: 1 for i in FIRST})
+    second = Counter(
+        (e["secondParty"], e["party"]) for e in _events(cycle, "SecondClearingDistributed")
+    )
+    assert second == Counter({(a[s], a[p]): 1 for s in ("ccp", "csd") for p in FIRST})
+    assert len(_events(cycle, "UploadsClosed")) == 1
+    assert len(_events(cycle, "CycleNetted")) == 1 and len(_events(cycle, "CycleSettled")) == 1
+    store = Store(load_settings(cycle.homes["ccp"].path).store_url)
+    assert store.intents("pending") == []
+    assert [r["status"] for r in store.intents(kinds=[SECOND])] == ["booked"] * 2  # a batch a cycle
+
+
+def test_settlement_cycle__outboxes__instructions_and_results_per_party(cycle):
+    result = net(cycle.trades)
+    for ident in ("broker-a", "broker-b"):
+        report = _report(cycle.homes[ident])
+        address = cycle.world.addresses[ident]
+        mine = sorted(
+            (g.kind, str(g.asset), g.amount) for g in result.legs if g.participant == address
+        )
+        got = sorted(
+            (1 if leg["kind"] == "cash" else 0, leg["asset"], leg["amount"])
+            for leg in report["instructions"].values()
+        )
+        assert got == mine
+        assert report["settled"]["balances_after"]
+    netting = _report(cycle.homes["ccp"])["netting"]
+    assert netting["trades"] == len(cycle.trades) and netting["deferred"] == []
+    assert len(netting["legs"]) == len(result.legs)
+    assert _report(cycle.homes["csd"])["settled"]["legs"] == len(result.legs)
+
+
+def test_settlement_cycle__hostile_files__rejected_with_line_and_reason_nothing_sent(cycle):
+    hostile = result_of(cycle.homes["broker-a"], "rejected", "trades-hostile.csv")
+    assert hostile["line"] == 3 and "broker-zz" in hostile["reason"]
+    late = result_of(cycle.homes["broker-b"], "rejected", "trades-late.csv")
+    assert late["line"] == 2 and "late trades go to a later cycle" in late["reason"]
+    wrong = result_of(cycle.homes["bank-hk"], "rejected", "issues-wrong.csv")
+    assert wrong["line"] == 2 and "issues no deposit token of '0700.HK'" in wrong["reason"]
+    # nothing of them reached the chain: each party's one upload is its good file's rows
+    a = cycle.world.addresses
+    counts = {e["party"]: int(e["count"]) for e in _events(cycle, "TradesUploaded")}
+    assert counts == {a[i]: len(_rows_of(i)) for i in FIRST}
+    _, block = cycle.world.suite["DepositToken:HKD"].paymentRefUse(doc_hash("X-1"))
+    assert int(block) == 0
+
+
+def test_settlement_cycle__sigterm__every_agent_exits_0_nothing_pending(cycle):
+    assert cycle.exit_codes == dict.fromkeys(IDS, 0)
+    for ident, agent in cycle.agents.items():
+        assert "stopped cleanly" in agent.log(), agent.tail()
+        assert " ERROR " not in agent.log(), agent.log()[-3000:]
+        store = Store(load_settings(cycle.homes[ident].path).store_url)
+        assert store.intents("pending") == []
+
+
+def test_settlement_cycle__homes__no_private_key_of_the_day_anywhere(cycle):
+    keys = [k.lower().removeprefix("0x") for k in cycle.world.keys.values()]
+    needles = [n for k in keys for n in (k, "0x" + k)]
+    for home in cycle.homes.values():
+        files = files_under(home.path)
+        assert any(p.name == "store.sqlite" for p in files)
+        for path in files:
+            text = path.read_bytes().lower()
+            for needle in needles:
+                assert needle.encode() not in text, f"a private key in {path}"
+
+
+def test_breaking_cycle__broker_b_broke_with_the_ccp__its_executions_deferred_nothing_netted(cycle):
+    a, cycle_id = cycle.world.addresses, code32(CYCLE_2)
+    recon = _events(cycle, "Reconciled", CYCLE_2)
+    with_ccp = {e["party"]: e["matched"] for e in recon if e["peer"] == _peer(a["ccp"])}
+    assert with_ccp == {
+        a["broker-a"]: True,
+        a["broker-b"]: False,
+        a["custodian-hk"]: True,
+        a["exchange-hk"]: True,
+    }
+    deferred = _events(cycle, "TradeDeferred", CYCLE_2)
+    ids = {doc_hash(f"T-9-{s}") for s in "BS"}
+    assert {bytes(e["tradeId"]) for e in deferred} == ids and len(deferred) == 2
+    netting = _report(cycle.homes["ccp"], CYCLE_2)["netting"]
+    assert netting["deferred_parties"] == [a["broker-b"]] and netting["instructed"] is False
+    assert sorted(bytes.fromhex(d[2:]) for d in netting["deferred"]) == sorted(ids)
+    engine = cycle.world.suite["SettlementEngine"]
+    assert int(engine.getCycle(cycle_id)["status"]) == 1  # open: nothing left to net
+    assert _events(cycle, "CycleNetted", CYCLE_2) == []
+
+
+def _peer(address: str) -> bytes:
+    return bytes(12) + bytes.fromhex(address[2:])
