@@ -12,6 +12,7 @@ from typing import Any
 
 from consortium import chain
 from consortium.domain.hashing import code32, doc_hash
+from consortium.roles.settlement import CURRENCIES
 
 # A line deployer takes (project, registry, admin, deployed so far) and returns {key: contract}; the
 # key is the contract name, or "Name:label" where one contract is deployed several times (e.g. the
@@ -19,17 +20,130 @@ from consortium.domain.hashing import code32, doc_hash
 LineDeployer = Callable[[Any, Any, Any, dict[str, Any]], dict[str, Any]]
 
 
+# ------------------------------------------------------------------ each line's contracts
+def deploy_annuity(proj: Any, registry: Any, admin: Any) -> dict[str, Any]:
+    """Deploy the annuity line: AnnuityPlans, then AnnuityLedger reading it. No wiring needed."""
+    plans = proj.AnnuityPlans.deploy(registry, {"from": admin})
+    ledger = proj.AnnuityLedger.deploy(registry, plans, {"from": admin})
+    return {"AnnuityPlans": plans, "AnnuityLedger": ledger}
+
+
+def deploy_settlement(
+    proj: Any, registry: Any, admin: Any, issuers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """SecurityToken, SettlementEngine and one DepositToken per currency of the line.
+
+    `issuers` maps a token's key ("SecurityToken", "DepositToken:CNY", …) to the member that alone
+    issues it (the CSD, each currency's CASH_ISSUER; fixed in the token for good); a token missing
+    there is issued by `admin`. The deployer is the permission manager (governance): it appoints the
+    engine as settlement agent of every token and lists each currency's token once
+    (`list_currencies`). Listing securities is the CSD's, at the start of the day
+    (CentralDepository.list_security).
+    """
+    issuers = issuers or {}
+    security = proj.SecurityToken.deploy(
+        registry, issuers.get("SecurityToken", admin.address), {"from": admin}
+    )
+    engine = proj.SettlementEngine.deploy(registry, security, {"from": admin})
+    out = {"SecurityToken": security, "SettlementEngine": engine}
+    for code in CURRENCIES:
+        key = f"DepositToken:{code}"
+        out[key] = proj.DepositToken.deploy(
+            registry,
+            code32(code),
+            issuers.get(key, admin.address),
+            f"Tokenised deposit {code}",
+            f"d{code}",
+            {"from": admin},
+        )
+    for key in ("SecurityToken", *(f"DepositToken:{c}" for c in CURRENCIES)):
+        out[key].setSettlementAgent(engine, True, {"from": admin})
+    list_currencies(engine, {c: out[f"DepositToken:{c}"] for c in CURRENCIES}, admin)
+    return out
+
+
+def list_currencies(engine: Any, tokens: dict[str, Any], governance: Any) -> list[Any]:
+    """Governance (PERMISSION_MANAGER) lists each currency's deposit token with the engine, once:
+    a listed currency changes only by `replaceCurrency`, so no cash issuer can re-point it."""
+    return [
+        engine.listCurrency(code32(code), token.address, {"from": governance})
+        for code, token in tokens.items()
+        if engine.cashToken(code32(code)) != token.address
+    ]
+
+
+def deploy_bills(
+    proj: Any, registry: Any, admin: Any, cash: Any = None, issuer: str | None = None
+) -> dict[str, Any]:
+    """Deploy the bill line: BillToken, paying on chain in `cash` (a DepositToken).
+
+    Without `cash` a CNY DepositToken of the line's own is deployed ("DepositToken:CNY-bills"),
+    issued by `issuer` (a CASH_ISSUER member's address; `admin` when not given). The deployer is the
+    permission manager, so it makes BillToken the token's settlement agent here (disbursements and
+    redemptions move deposits without allowances).
+    """
+    out: dict[str, Any] = {}
+    if cash is None:
+        cash = proj.DepositToken.deploy(
+            registry,
+            code32("CNY"),
+            issuer or admin.address,
+            "Deposit CNY (bills)",
+            "dCNY",
+            {"from": admin},
+        )
+        out["DepositToken:CNY-bills"] = cash
+    out["BillToken"] = proj.BillToken.deploy(
+        registry, cash, "consortium://bills/{id}", {"from": admin}
+    )
+    cash.setSettlementAgent(out["BillToken"], True, {"from": admin})
+    return out
+
+
+def deploy_confirmations(
+    proj: Any,
+    registry: Any,
+    admin: Any,
+    reconcile_offset: int = 2 * 3600,
+    settlement_token: Any = None,
+    issuer: str | None = None,
+) -> dict[str, Any]:
+    """Deploy the line: ConfirmationAnchor, a CNY DepositToken for the day's payment,
+    Reconciliation.
+
+    `reconcile_offset` is the configured time of the next day (seconds after 00:00 UTC) from which a
+    day may be reconciled. Pass `settlement_token` to pay with an existing deposit token instead; a
+    token deployed here is issued by `issuer` (a CASH_ISSUER member's address; `admin` when not
+    given).
+    """
+    out: dict[str, Any] = {
+        "ConfirmationAnchor": proj.ConfirmationAnchor.deploy(registry, {"from": admin})
+    }
+    if settlement_token is None:
+        settlement_token = proj.DepositToken.deploy(
+            registry,
+            b"CNY".ljust(32, b"\0"),
+            issuer or admin.address,
+            "Reconciliation deposit CNY",
+            "dCNYr",
+            {"from": admin},
+        )
+        out["DepositToken:reconciliation"] = settlement_token
+    out["Reconciliation"] = proj.Reconciliation.deploy(
+        registry, reconcile_offset, settlement_token, {"from": admin}
+    )
+    return out
+
+
 def _line_deployers(issuers: Mapping[str, str]) -> list[LineDeployer]:
     """Business lines in deployment order. Settlement deploys one DepositToken per currency
     (CNY, HKD); bill financing and the reconciliation payment use the same CNY token, so a
     member's cash is one balance whichever line moves it. `issuers`: see `deploy_all`."""
-    from consortium.roles import annuity, bills, confirmations, settlement
-
     return [
-        lambda p, r, a, d: annuity.deploy(p, r, a),
-        lambda p, r, a, d: settlement.deploy(p, r, a, issuers),
-        lambda p, r, a, d: bills.deploy(p, r, a, cash=d["DepositToken:CNY"]),
-        lambda p, r, a, d: confirmations.deploy(p, r, a, settlement_token=d["DepositToken:CNY"]),
+        lambda p, r, a, d: deploy_annuity(p, r, a),
+        lambda p, r, a, d: deploy_settlement(p, r, a, issuers),
+        lambda p, r, a, d: deploy_bills(p, r, a, cash=d["DepositToken:CNY"]),
+        lambda p, r, a, d: deploy_confirmations(p, r, a, settlement_token=d["DepositToken:CNY"]),
         lambda p, r, a, d: _deploy_reporting(p, r, a),
     ]
 

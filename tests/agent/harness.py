@@ -25,10 +25,9 @@ from consortium import chain
 from consortium.agent.home import AgentHome, init_home
 from consortium.bootstrap import bootstrap_consortium, institution_key
 from consortium.config import load_consortium
-from consortium.deploy import Suite
+from consortium.deploy import Suite, deploy_annuity
 from consortium.domain.allocation import INITIAL_UNIT_PRICE
 from consortium.domain.hashing import code32, doc_hash
-from consortium.roles.annuity import deploy as deploy_annuity
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "agent test passphrase"

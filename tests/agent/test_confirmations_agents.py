@@ -29,12 +29,11 @@ from consortium.agent.transport import HttpTransport
 from consortium.bootstrap import bootstrap_consortium, institution_key
 from consortium.chain import free_port
 from consortium.config import load_consortium
-from consortium.deploy import Suite
+from consortium.deploy import Suite, deploy_confirmations
 from consortium.domain import days
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.reconciliation import AMOUNT_MISMATCH, DEBIT, MISSING
 from consortium.roles.confirmations import ANCHOR_PACKET
-from consortium.roles.confirmations import deploy as deploy_confirmations
 from consortium.store import Store
 from tests.agent.harness import (
     PASSPHRASE,

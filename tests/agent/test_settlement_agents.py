@@ -28,12 +28,11 @@ from consortium.agent.lines.settlement import (
 from consortium.agent.settings import load_settings
 from consortium.bootstrap import bootstrap_consortium, institution_key
 from consortium.config import load_consortium
-from consortium.deploy import Suite
+from consortium.deploy import Suite, deploy_settlement
 from consortium.domain.clearing import SELL
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.netting import CASH, SECURITY, currency_asset, net
 from consortium.roles.settlement import SECOND
-from consortium.roles.settlement import deploy as deploy_settlement
 from consortium.store import Store
 from tests.agent.harness import (
     SEED,

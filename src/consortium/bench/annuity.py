@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from consortium.deploy import deploy_annuity as deploy
 from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.annuity import (
     AccountManagerPlatform,
@@ -19,7 +20,6 @@ from consortium.roles.annuity import (
     ContributionBatch,
     InvestmentManagerPlatform,
     TrusteePlatform,
-    deploy,
     instructions_in,
 )
 from consortium.roles.membership import Institution, PermissionManager

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from consortium.deploy import deploy_bills as deploy
 from consortium.domain import days
 from consortium.domain.hashing import code32, doc_hash
-from consortium.roles.bills import BillAuditor, BillClient, BillFactor, CashIssuer, deploy
+from consortium.roles.bills import BillAuditor, BillClient, BillFactor, CashIssuer
 from consortium.roles.membership import Institution, PermissionManager
 
 

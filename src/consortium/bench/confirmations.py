@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from consortium.deploy import deploy_confirmations
 from consortium.domain import merkle
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.reconciliation import plain_merge, reconcile
-from consortium.roles import confirmations as line
 from consortium.roles.membership import Institution, PermissionManager
 
 INTRINSIC = 21_000
@@ -44,7 +44,7 @@ def anchor_gas(proj: Any, accounts: Any) -> dict[str, float]:
     registry = proj.ConsortiumRegistry.deploy(
         doc_hash("bench manager"), code32("CN"), {"from": admin}
     )
-    suite = line.deploy(proj, registry, admin)
+    suite = deploy_confirmations(proj, registry, admin)
     anchor = suite["ConfirmationAnchor"]
     mgr = PermissionManager("bench manager", admin, registry)
     reg = Institution("bench regulator", accounts[1], registry)

@@ -13,9 +13,10 @@ import random
 import time
 from typing import Any
 
+from consortium.deploy import deploy_settlement as deploy
 from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.membership import Institution, PermissionManager
-from consortium.roles.settlement import CURRENCIES, deploy
+from consortium.roles.settlement import CURRENCIES
 from consortium.scenarios import settlement as day
 
 PARTICIPANTS = 20

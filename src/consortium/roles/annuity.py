@@ -530,10 +530,3 @@ class InvestmentManagerPlatform(_Sender):
             self._tx(),
         )
         return Feedback(instruction.instruction_id, instruction.items, prices, report, tx)
-
-
-def deploy(proj: Any, registry: Any, admin: Any) -> dict[str, Any]:
-    """Deploy the annuity line: AnnuityPlans, then AnnuityLedger reading it. No wiring needed."""
-    plans = proj.AnnuityPlans.deploy(registry, {"from": admin})
-    ledger = proj.AnnuityLedger.deploy(registry, plans, {"from": admin})
-    return {"AnnuityPlans": plans, "AnnuityLedger": ledger}

@@ -53,34 +53,6 @@ def _hash(document: str | bytes) -> bytes:
     return doc_hash(document)
 
 
-def deploy(
-    proj: Any, registry: Any, admin: Any, cash: Any = None, issuer: str | None = None
-) -> dict[str, Any]:
-    """Deploy the bill line: BillToken, paying on chain in `cash` (a DepositToken).
-
-    Without `cash` a CNY DepositToken of the line's own is deployed ("DepositToken:CNY-bills"),
-    issued by `issuer` (a CASH_ISSUER member's address; `admin` when not given). The deployer is the
-    permission manager, so it makes BillToken the token's settlement agent here (disbursements and
-    redemptions move deposits without allowances).
-    """
-    out: dict[str, Any] = {}
-    if cash is None:
-        cash = proj.DepositToken.deploy(
-            registry,
-            code32("CNY"),
-            issuer or admin.address,
-            "Deposit CNY (bills)",
-            "dCNY",
-            {"from": admin},
-        )
-        out["DepositToken:CNY-bills"] = cash
-    out["BillToken"] = proj.BillToken.deploy(
-        registry, cash, "consortium://bills/{id}", {"from": admin}
-    )
-    cash.setSettlementAgent(out["BillToken"], True, {"from": admin})
-    return out
-
-
 # the event (and its id field) each request emits for the node it creates
 _REQUESTED = (
     ("BillIssueRequested", "billId"),

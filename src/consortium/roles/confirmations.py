@@ -53,41 +53,6 @@ SETTLE_DAY = "Reconciliation.settleDay"
 ZERO_ADDRESS = "0x" + "00" * 20
 
 
-def deploy(
-    proj: Any,
-    registry: Any,
-    admin: Any,
-    reconcile_offset: int = 2 * 3600,
-    settlement_token: Any = None,
-    issuer: str | None = None,
-) -> dict[str, Any]:
-    """Deploy the line: ConfirmationAnchor, a CNY DepositToken for the day's payment,
-    Reconciliation.
-
-    `reconcile_offset` is the configured time of the next day (seconds after 00:00 UTC) from which a
-    day may be reconciled. Pass `settlement_token` to pay with an existing deposit token instead; a
-    token deployed here is issued by `issuer` (a CASH_ISSUER member's address; `admin` when not
-    given).
-    """
-    out: dict[str, Any] = {
-        "ConfirmationAnchor": proj.ConfirmationAnchor.deploy(registry, {"from": admin})
-    }
-    if settlement_token is None:
-        settlement_token = proj.DepositToken.deploy(
-            registry,
-            b"CNY".ljust(32, b"\0"),
-            issuer or admin.address,
-            "Reconciliation deposit CNY",
-            "dCNYr",
-            {"from": admin},
-        )
-        out["DepositToken:reconciliation"] = settlement_token
-    out["Reconciliation"] = proj.Reconciliation.deploy(
-        registry, reconcile_offset, settlement_token, {"from": admin}
-    )
-    return out
-
-
 @dataclass
 class Network:
     """What the institutions of this line share off chain: mailbox transport and published keys."""

@@ -30,7 +30,7 @@ restores an earlier content.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -411,47 +411,3 @@ class CashIssuer(SettlementParty):
         the chain had the reference booked already)."""
         h = doc_hash(ref)
         return self.outbox.submit(issue_kind(code), key_of(h), [to, amount, h]).tx
-
-
-def deploy(
-    proj: Any, registry: Any, admin: Any, issuers: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """SecurityToken, SettlementEngine and one DepositToken per currency of the line.
-
-    `issuers` maps a token's key ("SecurityToken", "DepositToken:CNY", …) to the member that alone
-    issues it (the CSD, each currency's CASH_ISSUER; fixed in the token for good); a token missing
-    there is issued by `admin`. The deployer is the permission manager (governance): it appoints the
-    engine as settlement agent of every token and lists each currency's token once
-    (`list_currencies`). Listing securities is the CSD's, at the start of the day
-    (CentralDepository.list_security).
-    """
-    issuers = issuers or {}
-    security = proj.SecurityToken.deploy(
-        registry, issuers.get("SecurityToken", admin.address), {"from": admin}
-    )
-    engine = proj.SettlementEngine.deploy(registry, security, {"from": admin})
-    out = {"SecurityToken": security, "SettlementEngine": engine}
-    for code in CURRENCIES:
-        key = f"DepositToken:{code}"
-        out[key] = proj.DepositToken.deploy(
-            registry,
-            code32(code),
-            issuers.get(key, admin.address),
-            f"Tokenised deposit {code}",
-            f"d{code}",
-            {"from": admin},
-        )
-    for key in ("SecurityToken", *(f"DepositToken:{c}" for c in CURRENCIES)):
-        out[key].setSettlementAgent(engine, True, {"from": admin})
-    list_currencies(engine, {c: out[f"DepositToken:{c}"] for c in CURRENCIES}, admin)
-    return out
-
-
-def list_currencies(engine: Any, tokens: dict[str, Any], governance: Any) -> list[Any]:
-    """Governance (PERMISSION_MANAGER) lists each currency's deposit token with the engine, once:
-    a listed currency changes only by `replaceCurrency`, so no cash issuer can re-point it."""
-    return [
-        engine.listCurrency(code32(code), token.address, {"from": governance})
-        for code, token in tokens.items()
-        if engine.cashToken(code32(code)) != token.address
-    ]
