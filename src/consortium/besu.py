@@ -43,13 +43,15 @@ def allowlists(registry: Any) -> Allowlists:
 
 
 def render_permissions_config(lists: Allowlists) -> str:
-    """The TOML Besu reads with `--permissions-accounts-config-file`/`--permissions-nodes-config-file`."""
+    """The TOML Besu reads with
+    `--permissions-accounts-config-file`/`--permissions-nodes-config-file`."""
 
     def arr(items: tuple[str, ...]) -> str:
         return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
     return (
-        "# Generated from the ConsortiumRegistry by `consortium besu-export`; do not edit by hand.\n"
+        "# Generated from the ConsortiumRegistry by `consortium besu-export`; "
+        "do not edit by hand.\n"
         f"accounts-allowlist={arr(lists.accounts)}\n"
         f"nodes-allowlist={arr(lists.nodes)}\n"
     )

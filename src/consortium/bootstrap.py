@@ -35,6 +35,24 @@ def token_issuers(cfg: Consortium, seed: int) -> dict[str, str]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+DEFAULT_SEED = 20261122  # the demo's default: the same seed gives the same institutions' keys
+
+
+def deploy_for(admin: Any, cfg: Consortium, seed: int = DEFAULT_SEED, record: bool = True) -> Any:
+    """The suite as `consortium deploy` and scripts/deploy.py deploy it for the consortium file
+    `cfg`: its founder and jurisdiction, and each token's issuer the member of `cfg` the day's lines
+    act as (token_issuers), so the admin does not issue every token."""
+    from consortium.deploy import deploy_all
+
+    return deploy_all(
+        admin,
+        cfg.founder,
+        cfg.founder_jurisdiction,
+        record=record,
+        issuers=token_issuers(cfg, seed),
+    )
+
+
 def bootstrap_consortium(
     suite: Any,
     cfg: Consortium,

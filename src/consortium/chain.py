@@ -152,7 +152,8 @@ def is_ephemeral() -> bool:
 
 
 def recorded_address(network_id: str, name: str) -> str | None:
-    """`name`'s address in the deployment record of `network_id`, or None without a usable record."""
+    """`name`'s address in the deployment record of `network_id`,
+    or None without a usable record."""
     try:
         return DeploymentRecord.load(network_id).contracts.get(name)
     except InputFileError:

@@ -40,12 +40,17 @@ def _without_step_tracing(network: str) -> None:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    chain = _attach(args)
-    from consortium.deploy import deploy_all
+    from consortium.config import load_consortium
 
-    suite = deploy_all(chain.accounts()[0])
+    cfg = load_consortium(args.config)  # a bad file stops before any chain is touched
+    chain = _attach(args)
+    from consortium.bootstrap import deploy_for, token_issuers
+
+    suite = deploy_for(chain.accounts()[0], cfg, args.seed)
     for name, address in suite.addresses().items():
         print(f"{name:32} {address}")
+    for token, issuer in sorted(token_issuers(cfg, args.seed).items()):
+        print(f"issuer of {token:22} {issuer}")
     print(f"recorded in {chain.DeploymentRecord.path_for(chain.network_name())}")
     if chain.is_ephemeral():
         print(
@@ -309,6 +314,18 @@ def _with_network(p: Any, rpc: bool = False) -> Any:
 def _add_setup_commands(sub: Any) -> None:
     """deploy, keys, chain."""
     dep = _with_network(sub.add_parser("deploy", help="deploy the suite and record it"), rpc=True)
+    dep.add_argument(
+        "--config",
+        default="config/consortium.yaml",
+        help="the consortium file: founder, jurisdiction and the tokens' issuers (its CSD and "
+        "CASH_ISSUER)",
+    )
+    dep.add_argument(
+        "--seed",
+        type=int,
+        default=20261122,
+        help="seed of the institutions' keys, as `consortium demo --seed` (default: the demo's)",
+    )
     dep.set_defaults(func=cmd_deploy)
     keys = sub.add_parser("keys", help="an institution's key in an encrypted (V3, scrypt) keystore")
     keys.add_argument("action", choices=("new", "import", "address"))

@@ -4,12 +4,13 @@ validate the consortium file → deploy the suite → admit the institutions and
 run each business line's day → write and verify every regulator's reports → print a summary.
 Exits 1 if any check of any line fails.
 
-A day can stop and resume (a chain stopped mid-day and restarted from its saved state): the out folder
-keeps the day's record (`day.json`: suite, lines done and their results), every institution's store
-(outboxes) and the reporting node's index. `--stop-after LINE` indexes what happened so far and stops;
-`--resume` rebuilds the suite and the members, lets every agent resume its outbox (book what the chain
-holds, resend the rest), runs the lines not done and writes the reports (the index resumes at its
-cursor). A line is the unit of resumption: one interrupted half-way is refused, not replayed.
+A day can stop and resume (a chain stopped mid-day and restarted from its saved state): the out
+folder keeps the day's record (`day.json`: suite, lines done and their results), every institution's
+store (outboxes) and the reporting node's index. `--stop-after LINE` indexes what happened so far
+and stops; `--resume` rebuilds the suite and the members, lets every agent resume its outbox (book
+what the chain holds, resend the rest), runs the lines not done and writes the reports (the index
+resumes at its cursor). A line is the unit of resumption: one interrupted half-way is refused, not
+replayed.
 """
 
 from __future__ import annotations
@@ -198,8 +199,8 @@ def _run_line(
 
 
 def _resume_agents(day: dict, contexts: dict[str, DayContext], console: Console) -> None:
-    """Every agent of the lines that ran resumes its outbox: what the chain holds is booked, the rest
-    resent. A line interrupted half-way cannot be replayed (its other steps are not keyed)."""
+    """Every agent of the lines that ran resumes its outbox: what the chain holds is booked, the
+    rest resent. A line interrupted half-way cannot be replayed (its other steps are not keyed)."""
     ran = [r["line"] for r in day["results"]] + ([day["started"]] if day["started"] else [])
     booked = resent = 0
     for line in ran:
@@ -211,8 +212,8 @@ def _resume_agents(day: dict, contexts: dict[str, DayContext], console: Console)
     console.print(f"resumed: {booked} batch(es) booked from the chain, {resent} resent")
     if day["started"]:
         raise ResumeError(
-            f"line {day['started']} was interrupted half-way: its keyed batches are booked, but its "
-            "other steps cannot be replayed; run the day again on a fresh chain"
+            f"line {day['started']} was interrupted half-way: its keyed batches are booked, "
+            "but its other steps cannot be replayed; run the day again on a fresh chain"
         )
 
 

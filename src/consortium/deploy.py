@@ -75,11 +75,11 @@ def deploy_all(
     """Deploy the registry (admin becomes its permission manager) and every business line.
 
     `issuers` maps each token's suite key ("SecurityToken", "DepositToken:CNY", "DepositToken:HKD")
-    to the one member that may issue and redeem it (its CSD, its CASH_ISSUER), fixed in the token for
-    good; the members need not be admitted yet (consortium.bootstrap.token_issuers gives them from
-    the consortium file). A token missing there is issued by `admin`, who must then be granted the
-    role to use it. The admin, as permission manager, appoints the settlement agents (the engine,
-    the bill contract)."""
+    to the one member that may issue and redeem it (its CSD, its CASH_ISSUER), fixed in the token
+    for good; the members need not be admitted yet (consortium.bootstrap.token_issuers gives them
+    from the consortium file). A token missing there is issued by `admin`, who must then be granted
+    the role to use it. The admin, as permission manager, appoints the settlement agents (the
+    engine, the bill contract)."""
     proj = chain.project()
     registry = proj.ConsortiumRegistry.deploy(
         doc_hash(founder_name), code32(jurisdiction), {"from": admin}

@@ -1,11 +1,11 @@
 """A local chain that outlives the command that started it, and the chain a test stops and restarts.
 
-`consortium chain start` (or `make chain`) runs anvil (or ganache) detached, its state in a file under
-the chain's home folder (`.chain/` in the project, or $CONSORTIUM_CHAIN_HOME): anvil loads it at start
-and dumps it every few seconds and on exit (`--state`, `--state-interval`), ganache keeps its database
-folder. `chain.json` in the home records the kind, port and process, so every later command
-(`consortium deploy|report|verify|besu-export`, the agents) attaches to the same chain, and a
-stopped chain restarts where it was: same blocks, same hashes, same deployment.
+`consortium chain start` (or `make chain`) runs anvil (or ganache) detached, its state in a file
+under the chain's home folder (`.chain/` in the project, or $CONSORTIUM_CHAIN_HOME): anvil loads it
+at start and dumps it every few seconds and on exit (`--state`, `--state-interval`), ganache keeps
+its database folder. `chain.json` in the home records the kind, port and process, so every later
+command (`consortium deploy|report|verify|besu-export`, the agents) attaches to the same chain, and
+a stopped chain restarts where it was: same blocks, same hashes, same deployment.
 
 The port defaults to the one brownie's network definition names (8545 in config/networks.yaml), so
 `brownie console` and `brownie run` attach to the lasting chain too. Tests, the demo and the
@@ -57,7 +57,8 @@ STATE_INTERVAL = 2  # seconds between anvil's state dumps: a killed chain loses 
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on now, so several runs (tests, demo, bench) can share a machine."""
+    """A TCP port nobody listens on now, so several runs
+    (tests, demo, bench) can share a machine."""
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

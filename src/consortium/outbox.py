@@ -1,12 +1,13 @@
 """An institution's outbox: every keyed batch is recorded before it is sent and booked after.
 
-Why: an agent can die between sending a batch and recording its receipt. Each batch an agent sends at
-volume carries an idempotency key the contract checks (a reused key is refused with a named error and
-changes nothing) and can be asked about (a view: was this key recorded, and as what?). The outbox
-writes the intent (kind, key, arguments) to the institution's Store before sending and the booking
-(block, what the chain recorded it as, tx hash) after. On start, `resume()` asks the chain about every
-intent left unbooked, books the ones the chain holds and resends only the others; `send()` asks the
-chain before every send too. So a batch is on chain once and booked once, whenever the agent died.
+Why: an agent can die between sending a batch and recording its receipt. Each batch an agent sends
+at volume carries an idempotency key the contract checks (a reused key is refused with a named error
+and changes nothing) and can be asked about (a view: was this key recorded, and as what?). The
+outbox writes the intent (kind, key, arguments) to the institution's Store before sending and the
+booking (block, what the chain recorded it as, tx hash) after. On start, `resume()` asks the chain
+about every intent left unbooked, books the ones the chain holds and resends only the others;
+`send()` asks the chain before every send too. So a batch is on chain once and booked once, whenever
+the agent died.
 
 A phase that sends many keyed batches pipelined (consortium.txpipe) uses the two-step path:
 `submit()` asks the chain, records the intent and sends without waiting; after the phase's receipts
@@ -30,7 +31,8 @@ from consortium.store import Store
 
 
 class OutboxConflict(RuntimeError):
-    """The chain holds this key for other content: the agent reused a key (a bug to fix, not retry)."""
+    """The chain holds this key for other content: the agent reused a key
+    (a bug to fix, not retry)."""
 
 
 class OutboxRefused(RuntimeError):
@@ -52,8 +54,8 @@ class Kind:
     """How one kind of keyed batch is sent and looked up.
 
     send(args)          sends the batch (args as stored, JSON types) and returns the receipt
-    probe(args)         what the chain recorded under the batch's key, or None; raises OutboxConflict
-                        when the key is recorded for other content
+    probe(args)         what the chain recorded under the batch's key, or None; raises
+                        OutboxConflict when the key is recorded for other content
     booked_as(tx, args) what the receipt recorded, the same dict a later probe returns as `value`
     """
 
@@ -236,8 +238,8 @@ class Outbox:
 
     # ---------------------------------------------------------------- sending
     def send(self, kind: str, key: Any, args: Iterable[Any]) -> Booking:
-        """Send one keyed batch once and book it: `submit()`, and for a transaction in flight through
-        a pipe its `collect()` at once (reading its receipt waits for the phase so far)."""
+        """Send one keyed batch once and book it: `submit()`, and for a transaction in flight
+        through a pipe its `collect()` at once (reading its receipt waits for the phase so far)."""
         sub = self.submit(kind, key, args)
         if sub.booking is None:
             del self._inflight[(sub.kind, sub.key)]
@@ -267,8 +269,8 @@ class Outbox:
             row = None  # an intent the chain never recorded (it was rolled back): replaced below
         if row is not None and row["status"] == "booked" and k.probe(args) is not None:
             return Submission(kind, key, args, booking=Booking.from_row(row))
-        # pending (an earlier process died around the send), booked but no longer on chain (the chain
-        # restarted from an older state), or new: the chain decides
+        # pending (an earlier process died around the send), booked but no longer on chain (the
+        # chain restarted from an older state), or new: the chain decides
         found = k.probe(args)
         self.store.intend(kind, key, args)  # before sending: a death from here on leaves it pending
         if found is not None:
@@ -324,9 +326,9 @@ class Outbox:
 
     # ---------------------------------------------------------------- internals
     def _finish(self, sub: Submission) -> Booking:
-        """Book a sent batch from its receipt; a failed one as `_refused` says. An error raised while
-        reading the receipt (through a pipe: a failure anywhere in the phase) is raised again once
-        this batch is settled, so no failure of the phase is lost."""
+        """Book a sent batch from its receipt; a failed one as `_refused` says. An error raised
+        while reading the receipt (through a pipe: a failure anywhere in the phase) is raised again
+        once this batch is settled, so no failure of the phase is lost."""
         tx = sub.tx
         try:
             ok = _status(tx) == 1

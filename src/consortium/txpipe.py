@@ -2,21 +2,22 @@
 
 brownie's call-and-wait makes ~11 RPC calls per transaction and waits for each receipt; a business
 day of thousands of operations spends most of its time there. A TxPipe encodes the call with the
-contract's ABI (brownie's own argument conversion), signs it locally with the sender's key (coincurve
-backend) or lets the node sign for its unlocked dev accounts, keeps nonces per sender itself, uses a
-fixed gas limit instead of estimating each transaction, posts each transaction without waiting for
-it and collects the phase's receipts at `wait()` in JSON-RPC batches. (Sends are not batched: anvil's
-automine mines the ready transactions of a batch that did not fit one block only when the next
-transaction arrives, and ganache answers a send whose nonce is ahead only once it is mined.) A failed transaction is
-reported with its decoded custom error (replayed with eth_call on the state before its block), so
-errors stay as readable as brownie's; ganache, which reports a revert at send time, is handled too.
-Views read through a pipe are one eth_call each (web3's middleware would ask for the chain id first).
+contract's ABI (brownie's own argument conversion), signs it locally with the sender's key
+(coincurve backend) or lets the node sign for its unlocked dev accounts, keeps nonces per sender
+itself, uses a fixed gas limit instead of estimating each transaction, posts each transaction
+without waiting for it and collects the phase's receipts at `wait()` in JSON-RPC batches. (Sends are
+not batched: anvil's automine mines the ready transactions of a batch that did not fit one block
+only when the next transaction arrives, and ganache answers a send whose nonce is ahead only once it
+is mined.) A failed transaction is reported with its decoded custom error (replayed with eth_call on
+the state before its block), so errors stay as readable as brownie's; ganache, which reports a
+revert at send time, is handled too. Views read through a pipe are one eth_call each (web3's
+middleware would ask for the chain id first).
 
 Two ways to send, one place that computes a call's arguments: `pipe.piped(role)` returns a copy of a
-role object (or of any dataclass holding contracts) whose contracts send through the pipe. The role's
-method runs unchanged and returns a `PendingTx`, which reads like brownie's receipt (`events`,
-`gas_used`, `status`, `txid`, `timestamp`) once the phase is collected; reading a result of a
-transaction still in flight waits for the phase so far, as a dependent step must.
+role object (or of any dataclass holding contracts) whose contracts send through the pipe. The
+role's method runs unchanged and returns a `PendingTx`, which reads like brownie's receipt
+(`events`, `gas_used`, `status`, `txid`, `timestamp`) once the phase is collected; reading a result
+of a transaction still in flight waits for the phase so far, as a dependent step must.
 
 Use one phase for transactions that do not read each other's results; order within one sender is
 kept by the nonces, so one sender's dependent steps may share a phase. Between two waits a sender's
@@ -60,7 +61,8 @@ class TxPipeTimeout(TxPipeError):
 
 
 class PendingTx:
-    """A transaction sent through a pipe; reads like a brownie receipt once its phase is collected."""
+    """A transaction sent through a pipe;
+    reads like a brownie receipt once its phase is collected."""
 
     def __init__(
         self, pipe: TxPipe, label: str, tx: dict, txid: str, send_error: str | None = None
@@ -128,7 +130,8 @@ class PendingTx:
 
 
 class PipedContract:
-    """A contract whose state-changing methods send through a pipe; views read the chain directly."""
+    """A contract whose state-changing methods send through a pipe;
+    views read the chain directly."""
 
     def __init__(self, pipe: TxPipe, contract: Any):
         self._pipe = pipe
@@ -306,7 +309,8 @@ class TxPipe:
         gas: int | None = None,
         label: str | None = None,
     ) -> PendingTx:
-        """Send `contract.fn(*args)` from `sender` (a brownie account) now; returns its PendingTx."""
+        """Send `contract.fn(*args)` from `sender` (a brownie account) now;
+        returns its PendingTx."""
         contract = _unwrap(contract)
         return self.send(sender, contract, getattr(contract, fn), args, gas=gas, label=label)
 
@@ -363,8 +367,8 @@ class TxPipe:
     def wait(self, raise_on_failure: bool = True) -> list[PendingTx]:
         """Close the phase: every receipt of the transactions sent since the last wait, in order.
 
-        Raises TxPipeError naming each failed transaction and its decoded error (unless told not to).
-        The nonce cache is dropped, so the senders may send through brownie between phases."""
+        Raises TxPipeError naming each failed transaction and its decoded error (unless told not
+        to). The nonce cache is dropped, so the senders may send through brownie between phases."""
         phase, self.pending = self.pending, []
         self._nonces.clear()
         receipts = self._receipts([p.txid for p in phase if p.txid], phase)

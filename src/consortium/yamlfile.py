@@ -1,10 +1,11 @@
-"""The one YAML loader of the project's configuration files: line numbers kept, duplicate keys refused.
+"""The one YAML loader of the project's configuration files: line numbers kept,
+duplicate keys refused.
 
 The consortium file, the day sizes and the reporting rules are written by people; a message about
 them must name the line, and a key written twice (the second silently winning) is a mistake to
 report, not to guess about. `load_yaml` returns plain dicts and lists that remember where they are:
-a mapping's `.line` (where it starts) and `.key_lines[key]`, a sequence's `.line`. Problems are raised
-as the caller's own InputFileError subclass: `file:line: what`.
+a mapping's `.line` (where it starts) and `.key_lines[key]`, a sequence's `.line`. Problems are
+raised as the caller's own InputFileError subclass: `file:line: what`.
 """
 
 from __future__ import annotations

@@ -10,17 +10,20 @@
 import dataclasses
 
 import brownie
+import pytest
 
 from consortium import chain
 from consortium.domain.clearing import (
     ALL,
     SecondClearing,
     peer_key,
+    second_clearing,
     second_clearing_ref,
     set_bucket,
 )
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.netting import CASH, apply_legs, currency_asset, deferrals, trade_set
+from consortium.roles.executions import UnknownExecution
 from consortium.scenarios import settlement as day
 
 CID, LATER = code32("REVIEW-SETTLE"), code32("REVIEW-SETTLE-LATER")
@@ -105,7 +108,8 @@ def test_cycle_hostage__participant_suspended_after_netting__unwound_renetted_wi
     assert cycle["status"] == 1 and cycle["legsHash"] == _hex(b"\0" * 32) and cycle["legCount"] == 0
     deferred = deferrals(trades, [defaulter])
     assert {t.participant for t in deferred} > {defaulter}  # the other sides go with them
-    (dtx,) = settle_cast.ccp.defer(CID, deferred, "participant suspended")
+    ids = [t.trade_id for t in deferred]
+    (dtx,) = settle_cast.ccp.defer(CID, ids, "participant suspended")
     assert [e["recordHash"] for e in dtx.events["TradeDeferred"]] == [
         _hex(t.record_hash()) for t in deferred
     ]
@@ -115,7 +119,7 @@ def test_cycle_hostage__participant_suspended_after_netting__unwound_renetted_wi
             set_bucket(t for t in deferred if t.participant == p).count,
             _hex(set_bucket(t for t in deferred if t.participant == p).hash),
         )
-    renet = settle_cast.ccp.net(trades, deferred)
+    renet = settle_cast.ccp.net(CID)  # the deferrals read back from the chain
     assert defaulter not in {x.participant for x in renet.legs}
     ntx = settle_cast.ccp.instruct(CID, renet)
     assert ntx.events["CycleNetted"]["tradeCount"] == renet.trade_set.count
@@ -144,18 +148,19 @@ def test_exclude__short_participant__one_call_exit(engine, settle_cast, trades, 
     defaulter = result.legs[0].participant
     others = [t for t in trades if t not in deferrals(trades, [defaulter])]
     day.fund(settle_cast, others, ref="review: funding without the defaulter")
-    renet, deferred = settle_cast.ccp.exclude(CID, trades, [defaulter], "short of its delivery")
+    renet, deferred = settle_cast.ccp.exclude(CID, [defaulter], "short of its delivery")
+    assert deferred == deferrals(trades, [defaulter])
     assert engine.getCycle(CID)["status"] == 2
     assert engine.getCycle(CID)["legsHash"] == _hex(renet.legs_hash)
     # a trade deferred twice, or more trades than a participant uploaded: refused
     with brownie.reverts(revert_pattern=r"SettlementCycleNotOpen:.*"):
-        settle_cast.ccp.defer(CID, deferred[:1], "again")
+        settle_cast.ccp.defer(CID, [deferred[0].trade_id], "again")
     settle_cast.ccp.unwind(CID, "again")
     first = deferred[0]
     with brownie.reverts(
         f"SettlementTradeAlreadyDeferred: {CID!r}, {first.participant.lower()}, {first.trade_id!r}"
     ):
-        settle_cast.ccp.defer(CID, [first], "again")
+        settle_cast.ccp.defer(CID, [first.trade_id], "again")
     before = day.balances(settle_cast, holders)
     settle_cast.ccp.instruct(CID, renet)
     settle_cast.csd.settle(CID, renet.legs)
@@ -182,13 +187,18 @@ def test_unwind_and_defer__refusals(
     p = settle_cast.participants[0]
     mine = [t for t in trades if t.participant == p.address]
     extra = dataclasses.replace(mine[-1], trade_id=(10**9).to_bytes(32, "big"))
+    # the CCP role defers executions of record only; a CCP sending more is refused by the engine
+    with pytest.raises(UnknownExecution):
+        settle_cast.ccp.defer(CID, [extra.trade_id], "not uploaded")
     with brownie.reverts(
         f"SettlementDeferralExceedsTrades: {CID!r}, {p.address.lower()}, {len(mine) + 1}, {len(mine)}"
     ):
-        settle_cast.ccp.defer(CID, [*mine, extra], "more than uploaded")
+        engine.deferTrades(
+            CID, [t.as_tuple() for t in [*mine, extra]], doc_hash("x"), settle_cast.ccp._tx()
+        )
     # deferring one side of an execution only: the re-net cannot balance, and the engine refuses it
     lone = mine[:1]
-    settle_cast.ccp.defer(CID, lone, "one side only")
+    settle_cast.ccp.defer(CID, [lone[0].trade_id], "one side only")
     with brownie.reverts(revert_pattern=r"SettlementTradeCountMismatch:.*"):
         settle_cast.ccp.instruct(CID, result)
 
@@ -211,7 +221,7 @@ def test_netting__rogue_one_trade_upload__does_not_block_and_uploads_close(
     for p in settle_cast.participants:
         p.upload(CID, trades)
     addrs = [p.address for p in settle_cast.participants]
-    settle_cast.ccp.distribute(CID, settle_cast.ccp.compute(trades, addrs))
+    settle_cast.ccp.distribute(CID, settle_cast.ccp.compute(CID, addrs))
     tx = settle_cast.ccp.close_uploads(CID)
     assert tx.events["UploadsClosed"]["ccp"] == settle_cast.ccp.address
     assert engine.getCycle(CID)["uploadsClosed"] is True
@@ -222,7 +232,9 @@ def test_netting__rogue_one_trade_upload__does_not_block_and_uploads_close(
         settle_cast.ccp.close_uploads(CID)
     for p in settle_cast.participants:
         p.reconcile(CID, settle_cast.ccp.address)
-    result = settle_cast.ccp.net(trades)  # the rogue's trade is none of the legs' participants'
+    # the rogue's trade names no exchange: no venue execution, the CCP does not clear it
+    assert settle_cast.ccp.read_cycle(CID).off_venue == [own]
+    result = settle_cast.ccp.net(CID)
     ntx = settle_cast.ccp.instruct(CID, result)
     assert ntx.events["CycleNetted"]["tradeCount"] == len(trades)
     assert engine.participantTrades(CID, rogue.address)[0][0] == 1
@@ -233,7 +245,7 @@ def test_second_clearing__correction_back_to_earlier_content__accepted_resend_re
     engine, settle_cast, trades, cycle
 ):
     csd, p = settle_cast.csd, settle_cast.participants[0]
-    [e1] = csd.compute(trades, [p.address])
+    e1 = second_clearing(p.address, trades, csd.charges)  # nothing uploaded: contents of any kind
     e2 = SecondClearing(p.address, e1.trade_count - 1, b"\x07" * 32, 0, 0, e1.config_hash)
     for seq, entry in enumerate([e1, e2, e1]):
         (tx,) = csd.distribute(cycle, [entry], sequence=seq)

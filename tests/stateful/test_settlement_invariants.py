@@ -40,7 +40,15 @@ import brownie
 from hypothesis import stateful as sf
 from hypothesis import strategies as st
 
-from consortium.domain.clearing import ALL, Bucket, first_clearing, peer_key, set_bucket, trade_id
+from consortium.domain.clearing import (
+    ALL,
+    Bucket,
+    first_clearing,
+    peer_key,
+    second_clearing,
+    set_bucket,
+    trade_id,
+)
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.netting import (
     CASH,
@@ -266,7 +274,9 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 last = self.sent[second.address]
                 assert second.distribute(self.cid, last, sequence=seq - 1) == [None]
                 return
-            entries = second.compute(self.trades, list(by_addr))
+            # the model's second party: entries over the true trades (the contract is under test
+            # here; the role's reading of the chain: tests/integration/test_settlement_isolation.py)
+            entries = [second_clearing(p, self.trades, second.charges) for p in by_addr]
             (tx,) = second.distribute(self.cid, entries, sequence=seq)
             self.sequence[second.address] = seq + 1
             self.sent[second.address] = entries
@@ -441,8 +451,13 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 )
                 self.status, self.legs = OPEN, []
                 self.cycle_buckets_and_reconciliations_match_model()
-                for dtx in cast.ccp.defer(self.cid, fresh, "stateful: participant suspended"):
-                    assert len(dtx.events["TradeDeferred"]) == len(fresh)
+                dtx = engine.deferTrades(  # the model's deferral: the true trades
+                    self.cid,
+                    [t.as_tuple() for t in sorted(fresh, key=lambda t: t.trade_id)],
+                    doc_hash("stateful: participant suspended"),
+                    cast.ccp._tx(),
+                )
+                assert len(dtx.events["TradeDeferred"]) == len(fresh)
                 self.deferred = deferred
                 self.submit_netting()
                 assert self.status == NETTED and defaulter not in {x.participant for x in self.legs}

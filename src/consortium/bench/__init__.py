@@ -183,8 +183,9 @@ def run_bench(accounts, args: argparse.Namespace) -> int:
     proj = chain.project()
     figures.update(raw_tx_per_second(accounts, 500 if args.quick else 2000))
     console.print(f"raw ceiling: {figures['raw_tx_per_second']} tx/s")
-    # the business ceiling and the day on the node the raw ceiling was just measured on (a long-lived
-    # anvil slows down), then back to this state: the line benches run on the node as they did
+    # the business ceiling and the day on the node the raw ceiling was just measured on (a
+    # long-lived anvil slows down), then back to this state: the line benches run on the node as
+    # they did
     chain.brownie.chain.snapshot()
     # 500 calls in both modes: a longer burst outruns anvil's automine (one 16M-gas call per block)
     # and the backlog it leaves slows every later transaction of the run

@@ -1,10 +1,11 @@
 """Gas figures of the annuity line (called by `make bench`; no wall-clock assertions).
 
 Deploys its own registry and annuity contracts, admits the four platforms, then measures:
-appointing a plan's investment manager, registering an employer, open account (request + open, one account), contribution (receive + post) single and batch of 100
-(first contributions, creating asset records), plan switch without reset (First instruction, 8 items)
-and with reset (choosePlan + resetHoldings, 8-item plan over 8 held items), and the instruction
-lifecycle (execute, report, forward) of the 8-item instructions.
+appointing a plan's investment manager, registering an employer, open account (request + open, one
+account), contribution (receive + post) single and batch of 100 (first contributions, creating asset
+records), plan switch without reset (First instruction, 8 items) and with reset (choosePlan +
+resetHoldings, 8-item plan over 8 held items), and the instruction lifecycle (execute, report,
+forward) of the 8-item instructions.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ EIGHT_B = {
 
 
 def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
-    """Flat {figure name: gas} for the annuity line on a fresh registry (uses accounts 0, 1, 3..6)."""
+    """Flat {figure name: gas} for the annuity line on a fresh registry
+    (uses accounts 0, 1, 3..6)."""
     ledger, plans, platform, trustee, am, im = _members(proj, accounts)
     gas: dict[str, int] = {}
 

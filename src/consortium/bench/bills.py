@@ -138,7 +138,8 @@ def _members(proj: Any, accounts: Any) -> tuple[Any, ...]:
 
 
 def _clock() -> Any:
-    """brownie's chain object (time travel on local chains), via the only module importing brownie."""
+    """brownie's chain object (time travel on local chains),
+    via the only module importing brownie."""
     from consortium import chain as _chain
 
     return _chain.brownie.chain

@@ -1,9 +1,10 @@
 """Benchmark of the confirmations line: gas per anchored record against the floor, and the 1M-record
-reconciliation time against a plain pandas merge of the same data (a ratio, since the machine is shared).
+reconciliation time against a plain pandas merge of the same data (a ratio, since the machine is
+shared).
 
 Floor of one anchoring transaction = 21,000 intrinsic + calldata gas of the actual input bytes
-(4 per zero byte, 16 per non-zero byte) + one fresh storage slot (20,000 SSTORE + 2,100 cold access);
-divided by the records under the root.
+(4 per zero byte, 16 per non-zero byte) + one fresh storage slot (20,000 SSTORE + 2,100 cold
+access); divided by the records under the root.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def synthetic_day(n: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, pd
 
 
 def reconcile_1m(n: int = 1_000_000) -> dict[str, float]:
-    """Seconds to reconcile n records with the engine, and to merge the same frames plainly (same run)."""
+    """Seconds to reconcile n records with the engine, and to merge the same frames plainly
+    (same run)."""
     bil, debit, credit = synthetic_day(n)
     t0 = time.perf_counter()
     plain_merge(bil, debit, credit)

@@ -15,7 +15,8 @@ from consortium.roles.membership import Institution, PermissionManager
 
 
 def bench_reporting(proj: Any, accounts: Any, leaves: int = 1024) -> dict[str, int]:
-    """Deploy, setRules, anchor (first and next version), verifyRecord of a `leaves`-record report."""
+    """Deploy, setRules, anchor (first and next version),
+    verifyRecord of a `leaves`-record report."""
     admin, reg_acc, rep_acc = accounts[0], accounts[1], accounts[3]
     registry = proj.ConsortiumRegistry.deploy(
         doc_hash("bench manager"), code32("CN"), {"from": admin}

@@ -52,7 +52,8 @@ Reports = Path | str | Sequence[Path | str]
 
 
 def branches(reports: Reports, build_dir: Path) -> list[Branch]:
-    """Every branch of our sources, with the outcomes any deployment of any report took, in order."""
+    """Every branch of our sources, with the outcomes any deployment of any report took,
+    in order."""
     artefacts = _artefacts(build_dir)
     found: dict[tuple[str, int, int], Branch] = {}
     for art in artefacts.values():

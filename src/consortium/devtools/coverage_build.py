@@ -1,9 +1,10 @@
-"""pytest plugin of `make coverage` (`-p consortium.devtools.coverage_build`): what brownie needs to measure.
+"""pytest plugin of `make coverage` (`-p consortium.devtools.coverage_build`):
+what brownie needs to measure.
 
 1. Unoptimized bytecode. brownie registers a branch only where an opcode mapped to the condition's
    source precedes a JUMPI. With solc's optimizer on, 35 of our 327 traceable conditions (mostly
-   `x == bytes32(0)` and a plain `if (flag)`) compile without such an opcode and silently drop out of
-   brownie's count (292 registered); without the optimizer all 327 are (the 2 conditions of
+   `x == bytes32(0)` and a plain `if (flag)`) compile without such an opcode and silently drop out
+   of brownie's count (292 registered); without the optimizer all 327 are (the 2 conditions of
    constructors are never traced). So coverage compiles the contracts unoptimized into
    build/coverage/ (the optimized build/ that tests, demo and benchmark use stays as it is) and runs
    them on an anvil without the EIP-170 size limit: unoptimized BillToken and SettlementEngine are
@@ -25,8 +26,8 @@
    REVERT, out of gas or INVALID, where brownie reads it from an inner REVERT). `make coverage`
    runs anvil; ganache ignores `enableMemory` and sends memory anyway, which is then kept.
 
-Only loaded by `make coverage`; brownie 1.22.2 is pinned, and tests/offchain/test_coverage_summary.py
-checks what apply() changes.
+Only loaded by `make coverage`; brownie 1.22.2 is pinned, and
+tests/offchain/test_coverage_summary.py checks what apply() changes.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def _without_metadata(code: bytes) -> bytes:
 
 
 def immutable_slots(code: bytes) -> list[int]:
-    """Offsets of the 32 bytes after each PUSH32 of zeros: where solc leaves an immutable's value."""
+    """Offsets of the 32 bytes after each PUSH32 of zeros:
+    where solc leaves an immutable's value."""
     slots, pc = [], 0
     while pc < len(code):
         op = code[pc]

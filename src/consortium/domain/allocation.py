@@ -1,21 +1,22 @@
-"""Exact allocation of annuity money over investment items: the oracle for contracts/libraries/Allocation.sol.
+"""Exact allocation of annuity money over investment items:
+the oracle for contracts/libraries/Allocation.sol.
 
 Why a mirror: the trustee, the investment manager and the regulators must be able to recompute every
 allocation instruction and every valuation off chain, to the minor unit. The rules below are the
 contract's NatSpec, word for word:
 
-- split: leg_i = floor(amount * r_i / 10_000); the `amount - sum(leg_i)` minor units left over (always
-  fewer than the number of items) go one each to the items with the largest remainder
-  `amount * r_i mod 10_000`, ties broken by the lowest item index (largest-remainder method). The legs
-  therefore sum to `amount` exactly and no leg is negative.
-- rebalance: target_i = split(sum(current) + new_money); leg_i = target_i - current_i (signed: positive
-  buys, negative sells); the legs sum to `new_money` exactly. Bit i of `sellOut` (here `sold_out`) is
-  set when target_i == 0 (for i < 256): that item is sold out, all of its units whatever the leg, so
-  no zero-value dust is left.
+- split: leg_i = floor(amount * r_i / 10_000); the `amount - sum(leg_i)` minor units left over
+  (always fewer than the number of items) go one each to the items with the largest remainder
+  `amount * r_i mod 10_000`, ties broken by the lowest item index (largest-remainder method). The
+  legs therefore sum to `amount` exactly and no leg is negative.
+- rebalance: target_i = split(sum(current) + new_money); leg_i = target_i - current_i (signed:
+  positive buys, negative sells); the legs sum to `new_money` exactly. Bit i of `sellOut` (here
+  `sold_out`) is set when target_i == 0 (for i < 256): that item is sold out, all of its units
+  whatever the leg, so no zero-value dust is left.
 - value_of: floor(units * price / 1e18) (the holder never gains from rounding).
 - units_to_buy: floor(amount * 1e18 / price) (a buy never gets more units than it paid for).
-- units_to_sell: ceil(amount * 1e18 / price), capped at the units held (a sell raises at least `amount`
-  unless it sells everything); a leg whose `sellOut` bit is set sells every unit held.
+- units_to_sell: ceil(amount * 1e18 / price), capped at the units held (a sell raises at least
+  `amount` unless it sells everything); a leg whose `sellOut` bit is set sells every unit held.
 
 `price` is the minor-unit value of one unit as an 18-decimal fixed-point number (PRICE_SCALE).
 """
@@ -33,7 +34,8 @@ MAX_PLAN_ITEMS = 16
 
 
 def check_ratios(ratios_bps: Sequence[int]) -> None:
-    """Raise ValueError naming the problem when ratios cannot define a plan (as AnnuityPlans does)."""
+    """Raise ValueError naming the problem when ratios cannot define a plan
+    (as AnnuityPlans does)."""
     if not ratios_bps:
         raise ValueError("a plan needs at least one item")
     if len(ratios_bps) > MAX_PLAN_ITEMS:
@@ -67,7 +69,8 @@ def rebalance(current: Sequence[int], new_money: int, ratios_bps: Sequence[int])
 
 
 def sold_out(current: Sequence[int], new_money: int, ratios_bps: Sequence[int]) -> int:
-    """Bitmask of the items `rebalance` takes to a zero target (bit i: item i, i < 256): sold out."""
+    """Bitmask of the items `rebalance` takes to a zero target (bit i: item i, i < 256):
+    sold out."""
     target = split(sum(current) + new_money, ratios_bps)
     return sum(1 << i for i, t in enumerate(target) if t == 0 and i < 256)
 
@@ -130,7 +133,8 @@ class Book:
         prices: Sequence[int],
         sell_out: int = 0,
     ) -> list[int]:
-        """Apply an instruction's legs (`sell_out`: its sold-out bitmask); returns the unit deltas."""
+        """Apply an instruction's legs (`sell_out`: its sold-out bitmask);
+        returns the unit deltas."""
         deltas = []
         for k, (item, leg, price) in enumerate(zip(items, legs, prices)):
             delta, after = execute_leg(self.units.get(item, 0), leg, price, bool(sell_out >> k & 1))

@@ -100,10 +100,11 @@ def discount(amount: int, rate_bps: int, days: int) -> int:
 
 
 def proceeds(amount: int, rate_bps: int, maturity: int, now: int) -> int:
-    """What the factor pays the holder for `amount` of a bill maturing at `maturity`, quoted at `now`.
+    """What the factor pays the holder for `amount` of a bill maturing at `maturity`,
+    quoted at `now`.
 
-    Raises ValueError where the discount would exceed the amount (the chain refuses such a quote with
-    BillDiscountExceedsAmount): quote a lower rate or finance a shorter maturity.
+    Raises ValueError where the discount would exceed the amount (the chain refuses such a quote
+    with BillDiscountExceedsAmount): quote a lower rate or finance a shorter maturity.
     """
     d = discount(amount, rate_bps, days_to_maturity(maturity, now))
     if d > amount:
@@ -112,7 +113,8 @@ def proceeds(amount: int, rate_bps: int, maturity: int, now: int) -> int:
 
 
 def chain_evidence(prev: bytes | str, step: int, actor: str, doc: bytes | str, ok: bool) -> bytes:
-    """Next evidence digest: keccak256(abi.encode(prev, step, actor, hash, ok)), as BillToken._chain."""
+    """Next evidence digest: keccak256(abi.encode(prev, step, actor, hash, ok)),
+    as BillToken._chain."""
     return keccak(
         encode(
             ["bytes32", "uint8", "address", "bytes32", "bool"],
@@ -122,7 +124,8 @@ def chain_evidence(prev: bytes | str, step: int, actor: str, doc: bytes | str, o
 
 
 def evidence_of(steps: list[tuple[int, str, bytes | str, bool]]) -> bytes:
-    """Digest of a node after `steps` [(step, actor, hash, ok), …], starting from zero at the request."""
+    """Digest of a node after `steps` [(step, actor, hash, ok), …],
+    starting from zero at the request."""
     digest = b"\0" * 32
     for step, actor, doc, ok in steps:
         digest = chain_evidence(digest, step, actor, doc, ok)

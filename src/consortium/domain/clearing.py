@@ -1,14 +1,15 @@
 """Clearing data of cross-border securities trades, exactly as contracts/libraries/Clearing.sol and
 contracts/settlement/SettlementEngine.sol compute it (the property tests compare both).
 
-Rounding rule (identical on chain): every charge is ``max(minimum, (gross * bps + 5_000) // 10_000)``,
-i.e. the basis-point rate applied to the gross amount, rounded half up to the minor unit, floored at the
-charge's minimum. Charges are computed independently on the gross amount, never on each other. A buy pays
-``gross + fees + taxes``; a sell receives ``gross - fees - taxes`` (charges above gross are refused).
+Rounding rule (identical on chain): every charge is
+``max(minimum, (gross * bps + 5_000) // 10_000)``, i.e. the basis-point rate applied to the gross
+amount, rounded half up to the minor unit, floored at the charge's minimum. Charges are computed
+independently on the gross amount, never on each other. A buy pays ``gross + fees + taxes``; a sell
+receives ``gross - fees - taxes`` (charges above gross are refused).
 
-A *trade* is one side of an execution: the side its client took, settled by the clearing participant.
-Trades reach the chain only as record hashes folded into hash chains ("buckets"): two parties hold the
-same trades in common exactly when their buckets for each other agree.
+A *trade* is one side of an execution: the side its client took, settled by the clearing
+participant. Trades reach the chain only as record hashes folded into hash chains ("buckets"): two
+parties hold the same trades in common exactly when their buckets for each other agree.
 """
 
 from __future__ import annotations
@@ -334,7 +335,8 @@ class SecondClearing:
 def second_clearing(
     party: str, trades: Iterable[Trade], charges: dict[int, Sequence[Charge]] | None = None
 ) -> SecondClearing:
-    """A second party's data for `party`: the trades it appears on and the second party's own charges."""
+    """A second party's data for `party`:
+    the trades it appears on and the second party's own charges."""
     party = _addr(party)
     charges = charges or {}
     mine = sorted_for(party, trades)

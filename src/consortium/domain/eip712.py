@@ -1,9 +1,10 @@
-"""EIP-712 typed data of sales requests and issuers' confirmations, mirroring ConfirmationAnchor.sol.
+"""EIP-712 typed data of sales requests and issuers' confirmations,
+mirroring ConfirmationAnchor.sol.
 
-Why typed signatures: any third party (the other party's auditor, a regulator, a court) can check which
-issuer confirmed which request from the signature alone. Hashes here are computed by hand with eth-abi
-(the oracle the property tests compare with the contract); signing and recovery use eth-account's
-typed-data encoder, so the two implementations check each other.
+Why typed signatures: any third party (the other party's auditor, a regulator, a court) can check
+which issuer confirmed which request from the signature alone. Hashes here are computed by hand with
+eth-abi (the oracle the property tests compare with the contract); signing and recovery use
+eth-account's typed-data encoder, so the two implementations check each other.
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ class _Typed:
 
 @dataclass(frozen=True)
 class Request(_Typed):
-    """A subscription, redemption or share change a sales bank sends to an issuer (minor units / shares)."""
+    """A subscription, redemption or share change a sales bank sends to an issuer
+    (minor units / shares)."""
 
     requestId: bytes
     salesBank: str
@@ -180,7 +182,8 @@ def _from_jsonable(d: dict[str, Any], fields: list[tuple[str, str]]) -> dict[str
 
 
 def digest(domain: Domain, struct_hash: bytes) -> bytes:
-    """keccak256("\\x19\\x01" ‖ domainSeparator ‖ structHash), as OpenZeppelin `_hashTypedDataV4`."""
+    """keccak256("\\x19\\x01" ‖ domainSeparator ‖ structHash),
+    as OpenZeppelin `_hashTypedDataV4`."""
     return keccak(b"\x19\x01" + domain.separator() + struct_hash)
 
 
@@ -212,13 +215,15 @@ def check_signature_form(signature: bytes) -> None:
     sig = bytes(signature)
     if len(sig) != 65:
         raise ConfirmationSignatureInvalid(
-            f"signature is {len(sig)} bytes, expected 65 (r ‖ s ‖ v): ECDSAInvalidSignatureLength on chain"
+            f"signature is {len(sig)} bytes, expected 65 (r ‖ s ‖ v): "
+            "ECDSAInvalidSignatureLength on chain"
         )
     s = int.from_bytes(sig[32:64], "big")
     if s > SECP256K1_N // 2:
         raise ConfirmationSignatureInvalid(
-            f"signature s = {hex(s)} is in the upper half of the curve order (the malleable twin of a "
-            "valid signature): ECDSAInvalidSignatureS on chain; ask the signer for its own signature"
+            f"signature s = {hex(s)} is in the upper half of the curve order "
+            "(the malleable twin of a valid signature): ECDSAInvalidSignatureS on chain; "
+            "ask the signer for its own signature"
         )
     if sig[64] not in (27, 28):
         raise ConfirmationSignatureInvalid(
@@ -244,20 +249,22 @@ def check_confirmation(
 ) -> str:
     """Recover the signer and require it to be one of the issuer's signing keys; returns the signer.
 
-    `issuer_signers` are the issuer's member address and its operators (registry.operatorsOf), the same
-    resolution `ConfirmationAnchor.checkConfirmation` does with `registry.memberOf`; `issuer_active` is
-    `registry.isActive(issuer)`: a suspended issuer's signature counts for nothing, as on chain
-    (AnchorConfirmationSignerNotActive).
+    `issuer_signers` are the issuer's member address and its operators (registry.operatorsOf), the
+    same resolution `ConfirmationAnchor.checkConfirmation` does with `registry.memberOf`;
+    `issuer_active` is `registry.isActive(issuer)`: a suspended issuer's signature counts for
+    nothing, as on chain (AnchorConfirmationSignerNotActive).
     """
     signer = recover_signer(domain, c, signature)
     if signer.lower() not in {s.lower() for s in issuer_signers}:
         raise ConfirmationSignerMismatch(
-            f"confirmation of request 0x{c.requestId.hex()} names issuer {c.issuer} but was signed by "
+            f"confirmation of request 0x{c.requestId.hex()} names issuer {c.issuer} "
+            "but was signed by "
             f"{signer}, not one of that issuer's keys: refuse it and ask the issuer to re-sign"
         )
     if not issuer_active:
         raise ConfirmationSignerMismatch(
-            f"confirmation of request 0x{c.requestId.hex()} is signed for {c.issuer}, which is not an "
+            f"confirmation of request 0x{c.requestId.hex()} is signed for {c.issuer}, "
+            "which is not an "
             "active member (suspended): it counts for nothing; wait for its reinstatement"
         )
     return signer
@@ -272,7 +279,8 @@ def second_transaction_hash(
     """
     if confirmation.requestHash != request.struct_hash():
         raise ValueError(
-            f"confirmation of 0x{confirmation.requestId.hex()} is for another version of the request"
+            f"confirmation of 0x{confirmation.requestId.hex()} "
+            "is for another version of the request"
         )
     return keccak(
         encode(

@@ -48,7 +48,8 @@ def doc_hash(document: str | bytes) -> bytes:
 
 
 def code32(code: str) -> bytes:
-    """A short code (jurisdiction, currency, security id) as left-aligned bytes32, like `bytes32("CN")`."""
+    """A short code (jurisdiction, currency, security id) as left-aligned bytes32,
+    like `bytes32("CN")`."""
     raw = code.encode()
     if len(raw) > 32:
         raise ValueError(f"code {code!r} longer than 32 bytes")

@@ -3,9 +3,10 @@
 The one home of every leaf encoding the contracts prove against (`*_TYPES` below) and of the
 report's record hash (canonical JSON, `record_hash`) and leaf (`report_leaf`).
 
-Trees are built with `merkle-zeppelin` (roots and proofs match `@openzeppelin/merkle-tree`); proofs are
-checked here with the same rule as OpenZeppelin's `MerkleProof.verify`, so a record is provable by itself
-off chain exactly as `ConfirmationAnchor.verifyRecord(bank, root, ...)` proves it on chain.
+Trees are built with `merkle-zeppelin` (roots and proofs match `@openzeppelin/merkle-tree`); proofs
+are checked here with the same rule as OpenZeppelin's `MerkleProof.verify`, so a record is provable
+by itself off chain exactly as `ConfirmationAnchor.verifyRecord(bank, root, ...)` proves it on
+chain.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def hash_pair(a: bytes, b: bytes) -> bytes:
 
 
 def process_proof(leaf: bytes, proof: Sequence[bytes | str]) -> bytes:
-    """The root a proof (bytes32 or hex siblings) leads to from `leaf` (`MerkleProof.processProof`)."""
+    """The root a proof (bytes32 or hex siblings) leads to from `leaf`
+    (`MerkleProof.processProof`)."""
     node = leaf
     for sibling in proof:
         node = hash_pair(node, b32(sibling))
@@ -73,8 +75,10 @@ def require_proven(
     """Raise ProofInvalid (naming the record and root) unless the record proves against `root`."""
     if not verify(root, values, proof, types):
         raise ProofInvalid(
-            f"record {tuple(_show(v) for v in values)} does not prove against root 0x{bytes(root).hex()}: "
-            "the record was altered or the proof belongs to another record; fetch the original from the sender"
+            f"record {tuple(_show(v) for v in values)} "
+            f"does not prove against root 0x{bytes(root).hex()}: "
+            "the record was altered or the proof belongs to another record; "
+            "fetch the original from the sender"
         )
 
 
@@ -83,7 +87,8 @@ def _show(v: Any) -> Any:
 
 
 def _norm(values: Sequence[Any], types: Sequence[str]) -> tuple:
-    """Canonical tuple form of a record (bytes for bytesN, checksummed-insensitive lower-case addresses)."""
+    """Canonical tuple form of a record
+    (bytes for bytesN, checksummed-insensitive lower-case addresses)."""
     out = []
     for v, t in zip(values, types):
         if t == "address":
@@ -119,7 +124,8 @@ class RecordTree:
 
     @property
     def leaves(self) -> list[bytes]:
-        """The tree's leaf hashes (a receiver checks membership of a record's leaf against these)."""
+        """The tree's leaf hashes
+        (a receiver checks membership of a record's leaf against these)."""
         return list(self._tree.leaves)
 
     def proof(self, record: Sequence[Any]) -> list[bytes]:
@@ -140,7 +146,8 @@ def root_of_leaves(leaves: Sequence[bytes]) -> bytes:
     if not leaves:
         raise ValueError("no leaves")
     nodes = sorted((bytes(x) for x in leaves), reverse=True)
-    # the standard tree stores leaves descending at the end of the array; rebuild level-free as in BinaryTree
+    # the standard tree stores leaves descending at the end of the array; rebuild level-free as in
+    # BinaryTree
     tree = nodes[::-1]
     i = 0
     while i < len(tree) - 1:

@@ -1,15 +1,16 @@
-"""Novation and multilateral netting by the CCP, exactly as SettlementEngine.submitNetting accepts it.
+"""Novation and multilateral netting by the CCP,
+exactly as SettlementEngine.submitNetting accepts it.
 
-After novation the CCP is the counterparty of every trade, so each participant owes or is owed one net
-amount per asset: a buy adds +quantity of the security and -gross of the currency, a sell the opposite.
-Legs are sorted by (kind, asset, participant) — securities (kind 0, by security id) before cash (kind 1,
-by the currency code read as an integer), participants by address value — and every asset's legs sum
-to exactly zero (the CCP ends flat); the contract enforces both. The trade count and trade-set hash
-submitted with the legs are recomputed by the contract (`trade_set`): only the trades of the legs'
-participants count, as each uploaded them as participant, less those the CCP deferred out of the
-cycle (`deferrals`: a defaulter's trades and the other side of each of its executions). Settlement
-runs every delivery (amount < 0, participant -> CCP) before every receipt (amount > 0, CCP ->
-participant).
+After novation the CCP is the counterparty of every trade, so each participant owes or is owed one
+net amount per asset: a buy adds +quantity of the security and -gross of the currency, a sell the
+opposite. Legs are sorted by (kind, asset, participant) — securities (kind 0, by security id) before
+cash (kind 1, by the currency code read as an integer), participants by address value — and every
+asset's legs sum to exactly zero (the CCP ends flat); the contract enforces both. The trade count
+and trade-set hash submitted with the legs are recomputed by the contract (`trade_set`): only the
+trades of the legs' participants count, as each uploaded them as participant, less those the CCP
+deferred out of the cycle (`deferrals`: a defaulter's trades and the other side of each of its
+executions). Settlement runs every delivery (amount < 0, participant -> CCP) before every receipt
+(amount > 0, CCP -> participant).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def positions(trades: Iterable[Trade]) -> dict[tuple[str, int, int], int]:
 
 
 def legs_hash(legs: Sequence[Leg]) -> bytes:
-    """keccak256(abi.encode(Leg[])) — what the contract stores at netting and checks at settlement."""
+    """keccak256(abi.encode(Leg[])) —
+    what the contract stores at netting and checks at settlement."""
     return keccak(encode([f"{LEG_TYPE}[]"], [[leg.as_tuple() for leg in legs]]))
 
 
@@ -92,7 +94,8 @@ class NettingResult:
         return legs_hash(self.legs)
 
     def efficiency(self) -> dict[str, float]:
-        """Share of obligations and of cash value removed by netting (1.0 = everything netted away)."""
+        """Share of obligations and of cash value removed by netting
+        (1.0 = everything netted away)."""
         gv, nv = sum(self.gross_value.values()), sum(self.net_value.values())
         return {
             "count": 1 - self.net_count / self.gross_count if self.gross_count else 0.0,
@@ -108,10 +111,10 @@ def leg_participants(legs: Sequence[Leg]) -> list[str]:
 def trade_set(
     trades: Iterable[Trade], legs: Sequence[Leg], deferred: Iterable[Trade] = ()
 ) -> Bucket:
-    """The trade count and trade-set hash SettlementEngine.submitNetting recomputes: per distinct leg
-    participant p (first appearance order), `uploaded` the trades with participant p (as p uploads
-    them, ascending ids) and `off` those of them deferred (`deferred` in deferral order, as the
-    engine folds them); count = sum(uploaded - off), hash chain
+    """The trade count and trade-set hash SettlementEngine.submitNetting recomputes: per distinct
+    leg participant p (first appearance order), `uploaded` the trades with participant p (as p
+    uploads them, ascending ids) and `off` those of them deferred (`deferred` in deferral order, as
+    the engine folds them); count = sum(uploaded - off), hash chain
     h = keccak256(abi.encode(h, p, uploaded.count, uploaded.hash, off.count, off.hash)) from zero.
     """
     trades, deferred = list(trades), list(deferred)
@@ -154,7 +157,8 @@ def deferrals(trades: Sequence[Trade], defaulters: Iterable[str]) -> list[Trade]
         ]
         if not match:
             raise NettingImbalance(
-                f"trade {pool[k].trade_id.hex()} of a defaulter has no opposite side to defer with it"
+                f"trade {pool[k].trade_id.hex()} of a defaulter "
+                "has no opposite side to defer with it"
             )
         o = min(match, key=lambda o: abs(number[o] - number[k]))
         paired |= {k, o}

@@ -1,8 +1,9 @@
 """Per-product qualification rules a sales bank and an issuer agreed, and the screening of requests.
 
-The rules are contract terms: their hash must equal `registry.getTerms(terms_id(product)).termsHash`,
-which changes only by joint amendment (both parties approve, the permission manager enacts). A sales bank
-screens every request against the agreed rules before sending and keeps each rejection with its reason.
+The rules are contract terms: their hash must equal
+`registry.getTerms(terms_id(product)).termsHash`, which changes only by joint amendment (both
+parties approve, the permission manager enacts). A sales bank screens every request against the
+agreed rules before sending and keeps each rejection with its reason.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ UNKNOWN_PRODUCT = "UNKNOWN_PRODUCT"
 
 
 def terms_id(product_id: bytes) -> bytes:
-    """Registry terms id of a product's qualification rules: keccak256("QUALIFICATION" ‖ productId)."""
+    """Registry terms id of a product's qualification rules:
+    keccak256("QUALIFICATION" ‖ productId)."""
     return keccak(b"QUALIFICATION" + bytes(product_id))
 
 
 @dataclass(frozen=True)
 class QualificationRules:
-    """What an investor must satisfy to buy `product_id` of `issuer` (risk levels 1 = lowest … 5)."""
+    """What an investor must satisfy to buy `product_id` of `issuer`
+    (risk levels 1 = lowest … 5)."""
 
     product_id: bytes
     issuer: str
@@ -70,7 +73,8 @@ class Investor:
 
 @dataclass(frozen=True)
 class Rejection:
-    """A request refused before sending, with its reason codes and a sentence a person can act on."""
+    """A request refused before sending,
+    with its reason codes and a sentence a person can act on."""
 
     request_id: bytes
     codes: tuple[str, ...]
@@ -107,8 +111,9 @@ def screen(
 ) -> tuple[list[bytes], list[Rejection]]:
     """Split (request_id, product_id, investor) items into accepted request ids and rejections.
 
-    `agreed_hashes` maps product id -> the terms hash currently on chain; rules whose hash differs are
-    not in force and every request for that product is refused (the parties must amend jointly first).
+    `agreed_hashes` maps product id -> the terms hash currently on chain; rules whose hash differs
+    are not in force and every request for that product is refused (the parties must amend jointly
+    first).
     """
     accepted: list[bytes] = []
     rejected: list[Rejection] = []

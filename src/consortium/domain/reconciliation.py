@@ -1,15 +1,15 @@
 """Next-day reconciliation engine (vectorised pandas/numpy) with every break class.
 
 Inputs (one day, one bank / finance-company pair), integer minor units, int64 record ids:
-- `bilateral`: id, amount, committed (bool: the reconciler's copy hashes to a leaf under the on-chain
-  root), optional resolved_amount (for a copy that does not match its commitment, the amount of a debit or
-  credit rebuild that does; NaN when none does).
+- `bilateral`: id, amount, committed (bool: the reconciler's copy hashes to a leaf under the
+  on-chain root), optional resolved_amount (for a copy that does not match its commitment, the
+  amount of a debit or credit rebuild that does; NaN when none does).
 - `debit` (finance company's store) and `credit` (bank's store): id, amount.
 
-The on-chain bilateral record is the truth. Each (id, side) gets at most one break; cause priority per
-side: missing > duplicate > amount mismatch; ids nobody committed are unknown. Rounding: none — amounts are
-integers and every corrected amount is a truth amount (the same rule as Reconciliation.sol, which requires
-corrected debit == corrected credit == committed total).
+The on-chain bilateral record is the truth. Each (id, side) gets at most one break; cause priority
+per side: missing > duplicate > amount mismatch; ids nobody committed are unknown. Rounding: none —
+amounts are integers and every corrected amount is a truth amount (the same rule as
+Reconciliation.sol, which requires corrected debit == corrected credit == committed total).
 
 Invariant (tested): for each side s, presented_total[s] - Σ_{breaks on s}(presented - corrected)
 == corrected_total; so a reader can explain every unit of difference by a break.
@@ -103,7 +103,8 @@ def _frame(df: pd.DataFrame, name: str) -> pd.DataFrame:
 def _side_breaks(
     truth: pd.DataFrame, side_df: pd.DataFrame, limbo: np.ndarray, side: int, known: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Breaks of one side against the truth; returns (breaks, truth ids with a break on this side)."""
+    """Breaks of one side against the truth; returns
+    (breaks, truth ids with a break on this side)."""
     g = side_df.groupby("id", sort=False)["amount"].agg(["sum", "size", "first"])
     gid = g.index.to_numpy(np.int64)
     in_truth = _isin(gid, truth.index.to_numpy(np.int64))
@@ -144,7 +145,8 @@ def _side_breaks(
 
 
 def reconcile(bilateral: pd.DataFrame, debit: pd.DataFrame, credit: pd.DataFrame) -> DayResult:
-    """Match the day's debit and credit details to the committed bilateral records; classify breaks."""
+    """Match the day's debit and credit details to the committed bilateral records;
+    classify breaks."""
     b = _frame(bilateral, "bilateral")
     debit, credit = _frame(debit, "debit"), _frame(credit, "credit")
     committed = b["committed"].to_numpy(bool) if "committed" in b else np.ones(len(b), bool)
@@ -212,11 +214,13 @@ def reconcile(bilateral: pd.DataFrame, debit: pd.DataFrame, credit: pd.DataFrame
 
 
 def require_resolved(result: DayResult) -> None:
-    """Refuse to record a day whose truth is incomplete (the chain would reject the totals anyway)."""
+    """Refuse to record a day whose truth is incomplete
+    (the chain would reject the totals anyway)."""
     if result.unresolved:
         raise UnresolvedCommitment(
-            f"{len(result.unresolved)} bilateral record(s) (ids {result.unresolved[:10]}) match no on-chain "
-            "commitment and neither side's detail rebuilds them: obtain the original records from the "
+            f"{len(result.unresolved)} bilateral record(s) (ids {result.unresolved[:10]}) "
+            "match no on-chain commitment and neither side's detail rebuilds them: "
+            "obtain the original records from the "
             "paying client before recording the day"
         )
 

@@ -3,8 +3,8 @@
 Each confidential value gets its own random 256-bit data key; the value is encrypted once with
 AES-256-GCM (pycryptodome) under that key, and the data key is wrapped for every entitled recipient
 with ECIES on secp256k1 (eciespy + coincurve). A recipient opens the envelope with its own private
-key; anyone else sees only ciphertext. The associated data (AAD) binds the envelope to the record and
-field it belongs to, so an envelope moved to another record fails to open.
+key; anyone else sees only ciphertext. The associated data (AAD) binds the envelope to the record
+and field it belongs to, so an envelope moved to another record fails to open.
 
 The cryptography is consortium.channels' (encrypt_for / decrypt_with), the one envelope primitive
 of the project; this module only addresses envelopes by recipient id (a member's address) and

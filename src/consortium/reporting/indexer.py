@@ -168,11 +168,17 @@ class Indexer:
             return f"genesis block changed ({st['genesis_hash'][:12]}… → new chain)"
         head = int(self.w3.eth.block_number)
         if head < st["cursor_block"]:
-            return f"chain head {head} is below the indexed cursor {st['cursor_block']} (chain restarted)"
+            return (
+                f"chain head {head} is below the indexed cursor {st['cursor_block']} "
+                "(chain restarted)"
+            )
         if st["cursor_block"] >= self.deployment_block and st["cursor_hash"] != self._block_hash(
             st["cursor_block"]
         ):
-            return f"block {st['cursor_block']} has a different hash than when indexed (chain restarted or reorganised)"
+            return (
+                f"block {st['cursor_block']} has a different hash than when indexed "
+                "(chain restarted or reorganised)"
+            )
         if st["sources_hash"] != self.sources_hash:
             return "the watched contracts or events changed (reporting rules or deployment changed)"
         if st["deployment_block"] != self.deployment_block:
@@ -318,7 +324,8 @@ class Indexer:
             )
 
     def keys(self) -> list[tuple]:
-        """Unique keys of every indexed event (chain id, block number, block hash, tx hash, log index)."""
+        """Unique keys of every indexed event
+        (chain id, block number, block hash, tx hash, log index)."""
         with self.engine.connect() as c:
             rows = c.execute(
                 select(

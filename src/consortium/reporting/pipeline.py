@@ -145,8 +145,8 @@ def build_reports(
                  `anchor` is not given
     regulator    a regulator member's address; None builds one report per regulator in the registry
     anchor       ReportAnchor contract: checks the rules are registered; with `reporter` (an account
-                 holding REPORTER, with an open channel to the report's regulator) each report's root
-                 is anchored as the next version of its day
+                 holding REPORTER, with an open channel to the report's regulator) each report's
+                 root is anchored as the next version of its day
     db_url       SQLAlchemy URL of the index (default sqlite file in `out`)
     keys         public encryption keys by address (confidential fields are sealed to them)
     private_keys regulators' private encryption keys, to write decrypted HTML/CSV views

@@ -19,7 +19,8 @@ from consortium.reporting.tables import table_rows
 PALETTE = ["#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#e16f24", "#57606a"]
 CSS = """
 body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#1f2328;background:#fff}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de}
+h1{font-size:22px;margin:0 0 4px} \
+h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de}
 .meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;font-size:13px}
 .meta b{color:#57606a;font-weight:normal} code{font-size:12px}
 table{border-collapse:collapse;font-size:12px;margin:8px 0}
@@ -58,7 +59,8 @@ def _svg_open(w: int, h: int, title: str) -> str:
 
 
 def _hbar(items: list[tuple[str, float]], title: str, unit: str = "", pct: bool = False) -> str:
-    """Horizontal bar chart, one bar per (label, value); negative values drawn in red to the left."""
+    """Horizontal bar chart, one bar per (label, value);
+    negative values drawn in red to the left."""
     if not items:
         return ""
     w, lw, bh, gap = 720, 230, 20, 6
@@ -76,7 +78,8 @@ def _hbar(items: list[tuple[str, float]], title: str, unit: str = "", pct: bool 
         color = "#cf222e" if v < 0 else PALETTE[i % len(PALETTE)]
         shown = f"{v * 100:.1f}%" if pct else f"{v:,.0f}{unit}"
         out.append(
-            f'<text x="{lw - 6}" y="{y + 14}" font-size="11" text-anchor="end">{escape(_short(label, 30))}</text>'
+            f'<text x="{lw - 6}" y="{y + 14}" font-size="11" text-anchor="end">'
+            f"{escape(_short(label, 30))}</text>"
             f'<rect x="{x:.1f}" y="{y}" width="{max(bw, 1):.1f}" height="{bh}" fill="{color}"/>'
             f'<text x="{(x + bw if v >= 0 else zero) + 4:.1f}" y="{y + 14}" font-size="11">'
             f"{escape(shown)}</text>"
@@ -114,16 +117,20 @@ def _lineage(rows: list[dict], p: dict, title: str) -> str:
         if parent in pos and parent != n:
             (x1, y1), (x2, y2) = pos[parent], pos[n]
             out.append(
-                f'<path d="M{x1 + bw},{y1 + bh / 2} C{x1 + bw + 25},{y1 + bh / 2} {x2 - 25},{y2 + bh / 2} '
+                f'<path d="M{x1 + bw},{y1 + bh / 2} '
+                f"C{x1 + bw + 25},{y1 + bh / 2} {x2 - 25},{y2 + bh / 2} "
                 f'{x2},{y2 + bh / 2}" fill="none" stroke="#57606a"/>'
             )
     for n, (x, y) in pos.items():
         v = _num(nodes[n].get(p["value"]))
         kind = "bill" if depth[n] == 0 else "split"  # roots are bills, the others their splits
         out.append(
-            f'<rect x="{x}" y="{y}" width="{bw}" height="{bh}" rx="5" fill="#ddf4ff" stroke="#1f6feb"/>'
-            f'<text x="{x + 8}" y="{y + 14}" font-size="11" font-weight="bold">{kind} {escape(_short(n))}</text>'
-            f'<text x="{x + 8}" y="{y + 28}" font-size="11">{"" if v is None else f"{v:,.0f}"}</text>'
+            f'<rect x="{x}" y="{y}" width="{bw}" height="{bh}" rx="5" '
+            'fill="#ddf4ff" stroke="#1f6feb"/>'
+            f'<text x="{x + 8}" y="{y + 14}" font-size="11" font-weight="bold">'
+            f"{kind} {escape(_short(n))}</text>"
+            f'<text x="{x + 8}" y="{y + 28}" font-size="11">'
+            f'{"" if v is None else f"{v:,.0f}"}</text>'
         )
     out.append("</svg>")
     return "".join(out)
@@ -180,7 +187,8 @@ def render_html(report: dict) -> str:
     """The whole page as one string."""
     a, rules = report["anchor"], report["rules"]
     anchored = (
-        f'<span class="ok">anchored</span> as version {a["version"]} in {escape(str(a["contract"]))} '
+        f'<span class="ok">anchored</span> as version {a["version"]} '
+        f'in {escape(str(a["contract"]))} '
         f'(tx <code>{escape(str(a["txHash"]))}</code>)'
         if a["anchored"]
         else "not anchored"
@@ -188,7 +196,10 @@ def render_html(report: dict) -> str:
     meta = [
         (
             "Regulator",
-            f"<code>{escape(report['regulator'])}</code> ({escape(report['regulatorJurisdiction'])})",
+            (
+                f"<code>{escape(report['regulator'])}</code> "
+                f"({escape(report['regulatorJurisdiction'])})"
+            ),
         ),
         ("Business day", f"{escape(report['date'])} (UTC day {report['day']} of block timestamps)"),
         ("Chain", str(report["chainId"])),
@@ -227,7 +238,8 @@ def render_html(report: dict) -> str:
         parts.append("</table>")
     parts.append(
         f'<p class="empty">Every row is a record of report.json with its Merkle proof; check it '
-        f"with <code>consortium verify</code>. Rendered {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.</p>"
+        f"with <code>consortium verify</code>. "
+        f"Rendered {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.</p>"
     )
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -146,7 +146,8 @@ class ReportingRules:
     def check_against_abis(self, abis: Mapping[str, list[dict]]) -> None:
         """Check every rule against the contracts' ABIs (by contract name): events and parameters
         exist, parties are addresses, and no address is reported as a plain field (addresses are
-        institutions: they must be parties, so that other regulators' institutions are pseudonymised).
+        institutions: they must be parties, so that other regulators' institutions are
+        pseudonymised).
         """
         for rule in self.rules:
             where = f"{self.path}:{rule.source_line}: rule {rule.id!r}"
@@ -301,7 +302,8 @@ class _Parser:
             if ctype not in CHART_TYPES:
                 raise self.fail(
                     self._line(c, "type"),
-                    f"table {name!r}: chart type {ctype!r} unknown; use one of {sorted(CHART_TYPES)}",
+                    f"table {name!r}: chart type {ctype!r} unknown; "
+                    f"use one of {sorted(CHART_TYPES)}",
                 )
             need = CHART_TYPES[ctype]
             self._unknown(c, ("type", "title", *need), f"table {name!r} chart {ctype}")

@@ -8,9 +8,10 @@ MerkleProof by ReportAnchor.verifyRecord):
                                                  bytes32 recordHash)))
     parent     = keccak256(sorted(left, right) concatenated)
 
-Canonical JSON: UTF-8, keys sorted, no whitespace (`json.dumps(sort_keys=True, separators=(",", ":"),
-ensure_ascii=False)`). Because the regulator, the day and the rules hash are inside every leaf, a
-record cannot be passed off as another regulator's, another day's or another rules version's.
+Canonical JSON: UTF-8, keys sorted, no whitespace
+(`json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`). Because the regulator,
+the day and the rules hash are inside every leaf, a record cannot be passed off as another
+regulator's, another day's or another rules version's.
 """
 
 from __future__ import annotations
@@ -210,7 +211,8 @@ class Verification:
         bad = self.failed
         state = "VERIFIED" if self.ok else "FAILED"
         head = (
-            f"{state}: {self.path} regulator {self.regulator} day {self.day} version {self.version}: "
+            f"{state}: {self.path} regulator {self.regulator} day {self.day} "
+            f"version {self.version}: "
             f"{len(self.records) - len(bad)}/{len(self.records)} records verify against root "
             f"{self.onchain_root or '(none on chain)'}"
         )

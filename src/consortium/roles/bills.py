@@ -6,14 +6,14 @@
 - `BillAuditor`: the audit institution (AUDITOR) that audits every issue, transfer and financing.
 - `BillFactor`: an asset manager (ASSET_MANAGER) that buys bills at a discount (quote, disburse).
 
-Documents never go on chain: each method takes the document text (or bytes) and sends its keccak hash.
-`deploy(proj, registry, admin)` deploys the line's contracts.
+Documents never go on chain: each method takes the document text (or bytes) and sends its keccak
+hash. `deploy(proj, registry, admin)` deploys the line's contracts.
 
 Issues, transfer and financing requests, redemptions and deposit issues go through the
 institution's outbox (consortium.outbox, over its `store`), keyed by the trade documents' hash, the
-request's reference, the redemption's reference and the payment reference: an agent restarted after a
-crash books what the chain holds and resends only the rest. Every bill key is scoped to the member on
-chain (nobody can use it first), and the probes check that what they find is ours.
+request's reference, the redemption's reference and the payment reference: an agent restarted after
+a crash books what the chain holds and resends only the rest. Every bill key is scoped to the member
+on chain (nobody can use it first), and the probes check that what they find is ours.
 
 Default redemption references are unpredictable (HMAC-SHA256 under a secret salt kept in the
 institution's store, so a restarted agent derives the same reference and stays idempotent).
@@ -392,7 +392,8 @@ class BillFactor(_BillRole):
     """Asset manager (factor): prices financing requests and pays for the bills it buys."""
 
     def price(self, fin_node_id: int, rate_bps: int, now: int) -> int:
-        """Proceeds we would pay at `rate_bps` if we quoted at `now` (same rounding as the chain)."""
+        """Proceeds we would pay at `rate_bps` if we quoted at `now`
+        (same rounding as the chain)."""
         n = self.bills.node(fin_node_id)
         b = self.bills.bill(n["billId"])
         return proceeds(int(self.bills.locked(fin_node_id)), rate_bps, int(b["maturity"]), now)

@@ -1,7 +1,8 @@
 """Trade confirmations and next-day reconciliation: one class per institution role.
 
-A. SalesBank ↔ ProductIssuer: registration round trip, qualification screening against jointly agreed
-   rules, packets per issuer over encrypted channels, EIP-712 confirmations, Merkle-root anchoring.
+A. SalesBank ↔ ProductIssuer: registration round trip, qualification screening against jointly
+   agreed rules, packets per issuer over encrypted channels, EIP-712 confirmations, Merkle-root
+   anchoring.
 B. PaymentClient (run by the bank) → FinanceCompany / Bank stores; Reconciler the next day; payment.
 
 Every institution keeps its records in its own Store and journals finished steps; every keyed batch
@@ -60,11 +61,13 @@ def deploy(
     settlement_token: Any = None,
     issuer: str | None = None,
 ) -> dict[str, Any]:
-    """Deploy the line: ConfirmationAnchor, a CNY DepositToken for the day's payment, Reconciliation.
+    """Deploy the line: ConfirmationAnchor, a CNY DepositToken for the day's payment,
+    Reconciliation.
 
-    `reconcile_offset` is the configured time of the next day (seconds after 00:00 UTC) from which a day
-    may be reconciled. Pass `settlement_token` to pay with an existing deposit token instead; a token
-    deployed here is issued by `issuer` (a CASH_ISSUER member's address; `admin` when not given).
+    `reconcile_offset` is the configured time of the next day (seconds after 00:00 UTC) from which a
+    day may be reconciled. Pass `settlement_token` to pay with an existing deposit token instead; a
+    token deployed here is issued by `issuer` (a CASH_ISSUER member's address; `admin` when not
+    given).
     """
     out: dict[str, Any] = {
         "ConfirmationAnchor": proj.ConfirmationAnchor.deploy(registry, {"from": admin})
@@ -99,14 +102,16 @@ class Network:
 
 @dataclass
 class Participant:
-    """An institution acting in this line: member account, operator signing key, store and endpoint."""
+    """An institution acting in this line: member account, operator signing key,
+    store and endpoint."""
 
     inst: Institution
     anchor: Any
     recon: Any
     store: Store
     endpoint: Endpoint
-    key: Any  # eth_account LocalAccount: signs confirmations, opens envelopes; an operator of the member
+    # eth_account LocalAccount: signs confirmations, opens envelopes; an operator of the member
+    key: Any
     receipts: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -122,7 +127,8 @@ class Participant:
         key: Any = None,
         register_operator: bool = True,
     ) -> Participant:
-        """Create (or reuse) the institution's key and store; register the key as its operator once."""
+        """Create (or reuse) the institution's key and store;
+        register the key as its operator once."""
         workdir = Path(workdir)
         store = Store.at(workdir / f"{inst.address.lower()}.sqlite")
         saved = store.get("key", "operator")
@@ -160,14 +166,16 @@ class Participant:
         return out
 
     def approve_rules(self, rules: qualification.QualificationRules, bank: str, issuer: str) -> Any:
-        """Approve `rules` as the next version of the product's terms (one half of a joint amendment)."""
+        """Approve `rules` as the next version of the product's terms
+        (one half of a joint amendment)."""
         return self._tx(
             self.inst.registry.approveAmendment, rules.terms_id, bank, issuer, rules.terms_hash()
         )
 
 
 def anchor_domain(anchor: Any) -> Domain:
-    """The EIP-712 domain of a deployed ConfirmationAnchor, read from its ERC-5267 `eip712Domain()`."""
+    """The EIP-712 domain of a deployed ConfirmationAnchor,
+    read from its ERC-5267 `eip712Domain()`."""
     _, name, version, chain_id, verifying, _, _ = anchor.eip712Domain()
     return Domain(int(chain_id), str(verifying), str(name), str(version))
 
@@ -203,7 +211,8 @@ class SalesBank(Participant):
         ):
             raise OutboxConflict(
                 f"root {hexstr(from_hex(args[2]))} is anchored by {by} "
-                f"for period {period} ({count} records), not by {self.address} for period {args[1]} "
+                f"for period {period} ({count} records), "
+                f"not by {self.address} for period {args[1]} "
                 f"({args[3]} records): the packet is not anchored as sent; rebuild it"
             )
         return Recorded(None, {})
@@ -212,7 +221,8 @@ class SalesBank(Participant):
     def register_user(
         self, issuer: str, investor: qualification.Investor, profile: dict[str, Any]
     ) -> bytes:
-        """Forward a registration application to `issuer`; only a salted commitment goes on chain."""
+        """Forward a registration application to `issuer`;
+        only a salted commitment goes on chain."""
         reg_id = os.urandom(32)
         salt = new_salt()
         blob = json.dumps(profile, sort_keys=True)
@@ -237,7 +247,8 @@ class SalesBank(Participant):
         return reg_id
 
     def collect_registration_results(self) -> int:
-        """Apply the issuers' results: an accepted investor becomes a registered customer of the issuer."""
+        """Apply the issuers' results:
+        an accepted investor becomes a registered customer of the issuer."""
         n = 0
         for m in self.endpoint.receive(["registration-result"]):
             rec = self.store.get("registration", m.body["registration_id"])
@@ -265,7 +276,8 @@ class SalesBank(Participant):
     def screen(
         self, requests: list[Request]
     ) -> tuple[list[Request], list[qualification.Rejection]]:
-        """Check each request against the agreed rules; refused ones are stored with their reason."""
+        """Check each request against the agreed rules;
+        refused ones are stored with their reason."""
         by_id = {q.requestId: q for q in requests}
         ok_ids, rejected = qualification.screen(
             ((q.requestId, q.productId, self.investors[q.investorCommitment]) for q in requests),
@@ -312,7 +324,8 @@ class SalesBank(Participant):
         return {issuer, *self.inst.registry.operatorsOf(issuer)}
 
     def collect_confirmations(self) -> dict[str, list[tuple[Request, Confirmation, bytes]]]:
-        """Verify every received confirmation's signature and compute its second-transaction hash."""
+        """Verify every received confirmation's signature and compute its second-transaction
+        hash."""
         out: dict[str, list[tuple[Request, Confirmation, bytes]]] = {}
         dom = self.domain()
         signers: dict[str, set[str]] = {}  # per issuer, read once per collection
@@ -324,7 +337,8 @@ class SalesBank(Participant):
                 req = Request.from_json(self.store.get("request", hexstr(c.requestId)))
                 if c.issuer.lower() != m.sender.lower() or req.issuer.lower() != c.issuer.lower():
                     raise eip712.ConfirmationSignerMismatch(
-                        f"confirmation of 0x{c.requestId.hex()} from {m.sender} names issuer {c.issuer}"
+                        f"confirmation of 0x{c.requestId.hex()} from {m.sender} "
+                        f"names issuer {c.issuer}"
                     )
                 if req.issuer not in signers:
                     signers[req.issuer] = self.issuer_signers(req.issuer)
@@ -357,7 +371,8 @@ class SalesBank(Participant):
     def records_for(
         self, issuer: str, confirmed: list[tuple[Request, Confirmation, bytes]]
     ) -> list[tuple]:
-        """Leaf values (period, requestId, issuer, second-transaction hash) of each confirmed request."""
+        """Leaf values (period, requestId, issuer, second-transaction hash) of each confirmed
+        request."""
         return [
             (q.period, q.requestId, issuer, eip712.second_transaction_hash(q, c, s))
             for q, c, s in confirmed
@@ -366,7 +381,8 @@ class SalesBank(Participant):
     def anchor_packet(
         self, issuer: str, confirmed: list[tuple[Request, Confirmation, bytes]]
     ) -> bytes:
-        """Anchor the packet's records as one root; resumes safely if the root is already on chain."""
+        """Anchor the packet's records as one root;
+        resumes safely if the root is already on chain."""
         period = self.packet_period(confirmed)
         tree = merkle.RecordTree(self.records_for(issuer, confirmed))
         self.outbox.send(ANCHOR_PACKET, key_of(tree.root), [issuer, period, tree.root, len(tree)])
@@ -383,8 +399,9 @@ class SalesBank(Participant):
         return tree.root
 
     def proof_of(self, request_id: bytes) -> tuple[bytes, tuple, list[bytes]]:
-        """(root, record, proof) of an anchored request, for anyone to verify on or off chain (on chain:
-        `verifyRecord(bank, root, *record, proof)` with this bank's address, the root's anchoring bank).
+        """(root, record, proof) of an anchored request, for anyone to verify on or off chain (on
+        chain: `verifyRecord(bank, root, *record, proof)` with this bank's address, the root's
+        anchoring bank).
         """
         p = self.store.get("proof", hexstr(request_id))
         if p is None:
@@ -420,7 +437,8 @@ class ProductIssuer(Participant):
         return n
 
     def confirm_packets(self, confirmed_at: int) -> int:
-        """Check, confirm and sign every request of every packet received; send the confirmations back."""
+        """Check, confirm and sign every request of every packet received;
+        send the confirmations back."""
         dom = self.domain()
         n = 0
         for m in self.endpoint.receive(["packet"]):
@@ -447,13 +465,14 @@ class ProductIssuer(Participant):
         return n
 
 
-# ===================================================================== B. payments and reconciliation
+# ================================================================= B. payments and reconciliation
 
 
 @dataclass
 class PaymentClient(Participant):
     """The bank's payment client: one bilateral detail per payment, committed on chain in batches;
-    debit details to the finance company, credit details to the bank's store, bilateral to the reconciler.
+    debit details to the finance company, credit details to the bank's store, bilateral to the
+    reconciler.
     """
 
     def __post_init__(self) -> None:
@@ -465,7 +484,8 @@ class PaymentClient(Participant):
         )
 
     def _committed(self, args: list) -> Recorded | None:
-        """The day this bank committed the batch's root to: None if none; another day is a conflict."""
+        """The day this bank committed the batch's root to: None if none;
+        another day is a conflict."""
         day_key = from_hex(str(self.recon.committedDayOf(self.address, args[2])))
         if day_key == ZERO32:
             return None
@@ -473,7 +493,8 @@ class PaymentClient(Participant):
         if day_key != expected:
             raise OutboxConflict(
                 f"bilateral root {hexstr(from_hex(args[2]))} was committed "
-                f"by {self.address} to day key {hexstr(day_key)}, not to {hexstr(expected)} ({args[0]}, day {args[1]})"
+                f"by {self.address} to day key {hexstr(day_key)}, "
+                f"not to {hexstr(expected)} ({args[0]}, day {args[1]})"
             )
         return Recorded(None, {"dayKey": hexstr(day_key)})
 
@@ -538,7 +559,8 @@ class Bank(Participant):
 
 @dataclass
 class FinanceCompany(Participant):
-    """The finance company: stores debit details, provides them, pays the bank the day's credit total."""
+    """The finance company: stores debit details, provides them,
+    pays the bank the day's credit total."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -570,7 +592,8 @@ class FinanceCompany(Participant):
         return len(df)
 
     def settle(self, bank: str, day: int, token: Any = None) -> Any:
-        """Pay the bank the day's corrected credit total (token allowance first when a token is used)."""
+        """Pay the bank the day's corrected credit total
+        (token allowance first when a token is used)."""
         key = self.recon.dayKey(bank, self.address, day)
         d = self.recon.getDay(key)
         if d[4]:  # settled already (restart after the payment): nothing to do
@@ -588,7 +611,8 @@ class Reconciler(Participant):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        # (day, first seq) is the key of a breaks call: recordBreaks refuses it twice, breaksBatchOf tells
+        # (day, first seq) is the key of a breaks call: recordBreaks refuses it twice, breaksBatchOf
+        # tells
         self.outbox.register_counted(
             BREAKS,
             partial(self._tx, self.recon.recordBreaks),
@@ -607,7 +631,8 @@ class Reconciler(Participant):
     def bilateral_frame(
         self, bank: str, fc: str, day: int, batches: list[dict[str, Any]]
     ) -> tuple[pd.DataFrame, set[bytes]]:
-        """The copies received, with `committed` = leaf is under a root the chain holds for this day."""
+        """The copies received,
+        with `committed` = leaf is under a root the chain holds for this day."""
         key = self.recon.dayKey(bank, fc, day)
         committed_leaves: set[bytes] = set()
         frames = []
@@ -634,7 +659,8 @@ class Reconciler(Participant):
     def resolve(
         df: pd.DataFrame, sides: list[pd.DataFrame], bank: str, fc: str, leaves: set[bytes]
     ) -> pd.DataFrame:
-        """For copies not matching their commitment, the amount of a side's detail that does (else NaN)."""
+        """For copies not matching their commitment, the amount of a side's detail that does
+        (else NaN)."""
         df = df.copy()
         df["resolved_amount"] = np.nan
         for idx in df.index[~df["committed"]]:
@@ -656,8 +682,9 @@ class Reconciler(Participant):
         return df
 
     def close_day(self, bank: str, fc: str, day: int) -> Any:
-        """Close the day to new batches before reading what was committed (once: a closed day is left
-        as it is), so no batch the bank adds later can move the total this reconciler reconciles."""
+        """Close the day to new batches before reading what was committed (once: a closed day is
+        left as it is), so no batch the bank adds later can move the total this reconciler
+        reconciles."""
         d = self.recon.getDay(self.recon.dayKey(bank, fc, day))
         if d[14]:  # closed already (an earlier run, or another reconciler)
             return None

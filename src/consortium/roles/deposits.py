@@ -1,8 +1,9 @@
-"""The deposit token's issue as an outbox kind, shared by every line whose cash issuer funds members.
+"""The deposit token's issue as an outbox kind,
+shared by every line whose cash issuer funds members.
 
-Why: an issue resent after a crash would credit a member twice; DepositToken refuses a reused payment
-reference (DepositPaymentRefUsed) and `paymentRefUse` says for whom it was booked, which is what the
-outbox (consortium.outbox) asks before sending.
+Why: an issue resent after a crash would credit a member twice; DepositToken refuses a reused
+payment reference (DepositPaymentRefUsed) and `paymentRefUse` says for whom it was booked, which is
+what the outbox (consortium.outbox) asks before sending.
 """
 
 from __future__ import annotations

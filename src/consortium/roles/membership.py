@@ -64,7 +64,8 @@ class Institution:
 
 @dataclass
 class PermissionManager(Institution):
-    """The consortium's permission manager: audits applications, opens channels, enacts amendments."""
+    """The consortium's permission manager: audits applications, opens channels, enacts
+    amendments."""
 
     def audit(self, applicant: str, approved: bool, report: str) -> Any:
         return self.registry.auditMembership(

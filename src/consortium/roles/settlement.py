@@ -2,13 +2,18 @@
 
 First parties (BROKER, CUSTODIAN, EXCHANGE) configure their charges, upload the trades they appear on
 (the contract computes their first clearing data) and reconcile on their own, level by level. Second
-parties (CCP, CSD) compute their clearing data from the same trades and distribute it; the CCP novates,
+parties (CCP, CSD) compute their clearing data from the trades the chain holds and distribute it; the CCP novates,
 nets and instructs (after closing the cycle's uploads); the CSD settles delivery-versus-payment. When a
 participant defaults after netting (suspended, or short of what it delivers), the CCP unwinds the
 cycle, defers the defaulter's executions to a later cycle and nets again (`exclude`). Each token names
 its one issuing member at deployment (the CSD, each currency's cash issuer); governance (the permission
 manager, at deployment) lists each currency's deposit token once (`list_currencies`) and appoints the
 engine as every token's settlement agent.
+
+Second parties receive no trades from anyone: they read the cycle from the chain
+(consortium.roles.executions: the first parties' uploads, the exchange's as the executions of record,
+and the deferrals; the CSD its legs from the CCP's netting), so a CCP or CSD process needs only its
+account, the engine and its store.
 
 Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades carry a
 salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels' envelopes)
@@ -44,6 +49,7 @@ from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.netting import Leg, NettingResult, deferrals, net
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of, recorded
 from consortium.roles.deposits import issue_kind, register_deposit_issue
+from consortium.roles.executions import CycleExecutions, UnknownExecution, read_cycle, read_legs
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
@@ -58,6 +64,10 @@ SECURITY_ISSUE = "SecurityToken.issue"
 
 # encrypt(plaintext, recipient addresses) -> envelope bytes; supplied by consortium.channels
 EncryptHook = Callable[[bytes, Sequence[str]], bytes]
+
+
+class CycleNotNetted(RuntimeError):
+    """The CSD was asked to settle a cycle the chain shows no standing netting for."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,10 @@ class SettlementParty:
     engine: Any
     encrypt: EncryptHook | None = None
     store: Store = field(default_factory=Store, kw_only=True)
+    # how this party reads logs and transactions (default: the connected network's web3), and from
+    # which block it looks for a cycle's logs (a long-lived chain: the engine's deployment block)
+    web3: Any = field(default=None, kw_only=True)
+    from_block: int = field(default=0, kw_only=True)
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.store)
@@ -101,6 +115,13 @@ class SettlementParty:
 
     def _tx(self) -> dict[str, Any]:
         return {"from": self.institution.account, "gas_limit": TX_GAS_LIMIT}
+
+    def _web3(self) -> Any:
+        if self.web3 is None:
+            from consortium import chain
+
+            return chain.web3()
+        return self.web3
 
     def seal(self, ticket: ConfidentialTicket, recipients: Sequence[str]) -> bytes:
         """Encrypt a trade's confidential fields to the parties and regulators entitled to them."""
@@ -183,7 +204,8 @@ class Exchange(FirstParty):
 
 @dataclass
 class SecondParty(SettlementParty):
-    """CCP or CSD: computes second clearing data from the same trades and distributes it."""
+    """CCP or CSD: computes second clearing data from the cycle's executions of record on chain and
+    distributes it."""
 
     charges: dict[int, list[Charge]] = field(default_factory=dict)
 
@@ -196,8 +218,24 @@ class SecondParty(SettlementParty):
             tx=self._tx,
         )
 
-    def compute(self, trades: Sequence[Trade], parties: Iterable[str]) -> list[SecondClearing]:
-        return [second_clearing(p, trades, self.charges) for p in parties]
+    def read_cycle(self, cycle_id: bytes) -> CycleExecutions:
+        """The cycle as the chain holds it: executions of record, deferrals, differing uploads."""
+        return read_cycle(self._web3(), self.engine.address, cycle_id, self.from_block)
+
+    def cycle_trades(self, cycle_id: bytes) -> list[Trade]:
+        """The cycle's executions of record, read from the chain (ascending trade ids)."""
+        return self.read_cycle(cycle_id).trades
+
+    def compute(
+        self, cycle_id: bytes, parties: Iterable[str] | None = None
+    ) -> list[SecondClearing]:
+        """This party's second clearing data for each first party (default: every first party the
+        chain shows on the cycle, by address), from the executions of record on chain."""
+        cycle = self.read_cycle(cycle_id)
+        if parties is None:
+            named = {a for t in cycle.trades for a in t.chain_parties()} | set(cycle.uploaders())
+            parties = sorted(named, key=lambda a: int(a, 16))
+        return [second_clearing(p, cycle.trades, self.charges) for p in parties]
 
     def distribute(
         self, cycle_id: bytes, entries: Sequence[SecondClearing], sequence: int = 0
@@ -227,16 +265,34 @@ class CentralCounterparty(SecondParty):
         """Fix the cycle's trade set before netting: later uploads are refused."""
         return self.engine.closeUploads(cycle_id, self._tx())
 
-    def net(self, trades: Sequence[Trade], deferred: Sequence[Trade] = ()) -> NettingResult:
-        """Multilateral net legs of the trades less `deferred`, exactly what submitNetting accepts."""
-        return net(trades, deferred)
+    def net(self, cycle_id: bytes) -> NettingResult:
+        """Multilateral net legs of the cycle's executions of record less its deferrals, both read
+        from the chain: exactly what submitNetting accepts."""
+        cycle = self.read_cycle(cycle_id)
+        return net(cycle.trades, cycle.deferred)
 
     def unwind(self, cycle_id: bytes, reason: str) -> Any:
         """Take a netted cycle that cannot settle back to Open (its legs cleared)."""
         return self.engine.unwindCycle(cycle_id, doc_hash(reason), self._tx())
 
-    def defer(self, cycle_id: bytes, trades: Sequence[Trade], reason: str) -> list[Any]:
-        """Defer trades out of the cycle (carried to a later one), in bounded batches."""
+    def defer(self, cycle_id: bytes, trade_ids: Iterable[bytes], reason: str) -> list[Any]:
+        """Defer executions of record (by trade id) out of the cycle, carried to a later one, in
+        bounded batches of ascending ids. Raises UnknownExecution for an id the chain does not
+        hold as an execution of the cycle (nothing is sent)."""
+        return self._defer(cycle_id, self._of_record(self.read_cycle(cycle_id), trade_ids), reason)
+
+    @staticmethod
+    def _of_record(cycle: CycleExecutions, trade_ids: Iterable[bytes]) -> list[Trade]:
+        by_id, trade_ids = cycle.by_id(), [bytes(i) for i in trade_ids]
+        missing = [i.hex() for i in trade_ids if i not in by_id]
+        if missing:
+            raise UnknownExecution(
+                f"trade ids {missing} are none of the cycle's executions of record on chain; "
+                "defer only trades some first party uploaded"
+            )
+        return [by_id[i] for i in trade_ids]
+
+    def _defer(self, cycle_id: bytes, trades: Sequence[Trade], reason: str) -> list[Any]:
         ordered = sorted(trades, key=lambda t: t.trade_id)
         return [
             self.engine.deferTrades(
@@ -249,26 +305,22 @@ class CentralCounterparty(SecondParty):
         ]
 
     def exclude(
-        self,
-        cycle_id: bytes,
-        trades: Sequence[Trade],
-        defaulters: Sequence[str],
-        reason: str,
-        deferred: Sequence[Trade] = (),
+        self, cycle_id: bytes, defaulters: Sequence[str], reason: str
     ) -> tuple[NettingResult, list[Trade]]:
         """The exit of a cycle a defaulter holds hostage after netting: unwind it, defer the
-        defaulters' executions (both sides; `deferred`: those deferred earlier), net again without
-        them and instruct. Returns the new netting and every trade deferred so far, in deferral
-        order (to carry to a later cycle of the same trade date)."""
+        defaulters' executions (both sides; those deferred earlier are read from the chain), net
+        again without them and instruct. Returns the new netting and every trade deferred so far,
+        in deferral order (to carry to a later cycle of the same trade date)."""
         if int(self.engine.getCycle(cycle_id)["status"]) == 2:  # Netted
             self.unwind(cycle_id, reason)
-        earlier = {t.record_hash() for t in deferred}
-        remaining = [t for t in trades if t.record_hash() not in earlier]
+        cycle = self.read_cycle(cycle_id)
+        earlier = {t.record_hash() for t in cycle.deferred}
+        remaining = [t for t in cycle.trades if t.record_hash() not in earlier]
         fresh = deferrals(remaining, defaulters)
         if fresh:
-            self.defer(cycle_id, fresh, reason)
-        every = [*deferred, *sorted(fresh, key=lambda t: t.trade_id)]  # deferral order
-        result = self.net(trades, every)
+            self._defer(cycle_id, fresh, reason)
+        every = [*cycle.deferred, *sorted(fresh, key=lambda t: t.trade_id)]  # deferral order
+        result = net(cycle.trades, every)
         self.instruct(cycle_id, result)
         return result, every
 
@@ -306,7 +358,20 @@ class CentralDepository(SecondParty):
         h = doc_hash(ref)
         return self.outbox.submit(SECURITY_ISSUE, key_of(h), [to, security_id, amount, h]).tx
 
-    def settle(self, cycle_id: bytes, legs: Sequence[Leg]) -> Any:
+    def instructed_legs(self, cycle_id: bytes) -> list[Leg]:
+        """The legs the CCP instructed for the cycle's standing netting, read from the chain."""
+        return read_legs(self._web3(), self.engine.address, cycle_id, self.from_block)
+
+    def settle(self, cycle_id: bytes, legs: Sequence[Leg] | None = None) -> Any:
+        """Settle DvP the legs the CCP instructed (read from the chain; `legs` given: those, which
+        the engine refuses unless they are the instructed ones)."""
+        if legs is None:
+            legs = self.instructed_legs(cycle_id)
+            if not legs:
+                raise CycleNotNetted(
+                    f"cycle {cycle_id.hex()} has no standing netting on chain; wait for the CCP's "
+                    "instructions (CycleNetted) before settling"
+                )
         return self.engine.settle(cycle_id, [leg.as_tuple() for leg in legs], self._tx())
 
 

@@ -84,7 +84,8 @@ class LineResult:
     gas: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
-    # perf_counter() of the line's first transaction sent and last receipt collected (set by the demo)
+    # perf_counter() of the line's first transaction sent and last receipt collected (set by the
+    # demo)
     window: tuple[float, float] | None = None
 
     def record(self, *txs: Any) -> None:

@@ -289,7 +289,8 @@ def _redeem(day: _BillsDay, holdings: list, faces: dict, maturity: int, result: 
             for bill_id, (core, face) in faces.items():
                 issuer.fund(core.address, face, f"core cash {bill_id}")
             close_phase(pipe, issuer.outbox)
-        # every cash move of the redemptions: each debtor pays its bill's face, each holder its amount
+        # every cash move of the redemptions: each debtor pays its bill's face, each holder its
+        # amount
         moves: dict[str, int] = {}
         for bill_id, (core, face) in faces.items():
             moves[core.address] = moves.get(core.address, 0) - face

@@ -1,10 +1,10 @@
 """One day of the confirmations line.
 
-A. The sales bank registers a few customers with each issuer, screens the period's orders against the
-   jointly agreed rules, sends one packet per issuer, collects EIP-712 confirmations and anchors each
-   packet's root. B. The bank's payment client commits the day's payments; next day the reconciler
-   reconciles them (with injected breaks of every class), records the result and breaks on chain, and
-   the finance company pays the bank the exact corrected credit total.
+A. The sales bank registers a few customers with each issuer, screens the period's orders against
+   the jointly agreed rules, sends one packet per issuer, collects EIP-712 confirmations and anchors
+   each packet's root. B. The bank's payment client commits the day's payments; next day the
+   reconciler reconciles them (with injected breaks of every class), records the result and breaks
+   on chain, and the finance company pays the bank the exact corrected credit total.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from consortium.roles import confirmations as line
 from consortium.roles.membership import Institution
 from consortium.scenarios import DayContext, LineResult
 
-INJECTED = 5  # breaks injected into B: missing debit, missing credit, amount, duplicate, unknown id; + 1 tampered copy
+# breaks injected into B: missing debit, missing credit, amount, duplicate, unknown id;
+# + 1 tampered copy
+INJECTED = 5
 
 
 def _ensure_channels(

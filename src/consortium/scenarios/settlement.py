@@ -107,11 +107,13 @@ def build_cast(
     def kw(inst):
         return {"store": store_of(inst)} if store_of else {}
 
+    # the second parties look for a cycle's logs from the suite's deployment block when known
+    since = {"from_block": int(getattr(suite, "block", 0) or 0)}
     first = lambda cls, inst, kind: cls(inst, engine, encrypt, charges_for(kind), **kw(inst))
     return SettlementCast(
-        ccp=CentralCounterparty(ccp, engine, encrypt, charges_for("ccp"), **kw(ccp)),
+        ccp=CentralCounterparty(ccp, engine, encrypt, charges_for("ccp"), **kw(ccp), **since),
         csd=CentralDepository(
-            csd, engine, encrypt, charges_for("csd"), suite["SecurityToken"], **kw(csd)
+            csd, engine, encrypt, charges_for("csd"), suite["SecurityToken"], **kw(csd), **since
         ),
         cash=CashIssuer(cash_issuer, engine, encrypt, tokens, **kw(cash_issuer)),
         participants=[first(Broker, i, "broker") for i in participants],
@@ -270,8 +272,10 @@ def run_cycle(
     """Upload, distribute, reconcile at every level, net, instruct and settle one cycle.
 
     `corrupt` maps a first party's address to a trade id it uploads with a wrong price (injected break).
+    `trades` are the first parties' business (each uploads those it appears on); the CCP and CSD
+    never see the list: they read the uploads from the chain.
     With a `pipe` (consortium.txpipe.TxPipe) each step is one phase of transactions sent without
-    waiting: open; uploads and second clearing data; every reconciliation; netting; settlement.
+    waiting: open; uploads; second clearing data; every reconciliation; netting; settlement.
     """
     corrupt = corrupt or {}
     if pipe is not None:
@@ -283,11 +287,13 @@ def run_cycle(
         bad = corrupt.get(party.address)
         own = [tamper(t) if t.trade_id == bad else t for t in trades]
         txs += party.upload(cycle_id, own)
-    first = [p.address for p in cast.first_parties()]
+    # keyed batches: booked from their receipts once the phase is in; the second parties read the
+    # uploads from the chain, so they compute once these are mined
+    close_phase(pipe, *(p.outbox for p in cast.first_parties()))
+    first = [p.address for p in cast.first_parties()]  # the members, from the registry's roles
     for second in (cast.ccp, cast.csd):
-        txs += second.distribute(cycle_id, second.compute(trades, first))
-    # keyed batches: booked from their receipts once the phase is in
-    close_phase(pipe, *(p.outbox for p in cast.first_parties()), cast.ccp.outbox, cast.csd.outbox)
+        txs += second.distribute(cycle_id, second.compute(cycle_id, first))
+    close_phase(pipe, cast.ccp.outbox, cast.csd.outbox)
     txs.append(cast.ccp.close_uploads(cycle_id))  # the trade set is fixed before netting
     recon: list[Any] = []
     for party in cast.first_parties():
@@ -301,11 +307,11 @@ def run_cycle(
                 recon.append(party.reconcile_investor(cycle_id, owner, statement))
     txs += recon
     phase()  # netting closes the cycle to reconciliation
-    result = cast.ccp.net(trades)
+    result = cast.ccp.net(cycle_id)  # from the chain: the executions of record
     txs.append(cast.ccp.instruct(cycle_id, result))
     phase()
     if settle:
-        txs.append(cast.csd.settle(cycle_id, result.legs))
+        txs.append(cast.csd.settle(cycle_id))  # the legs the CCP instructed, read from the chain
         phase()
     events = [dict(tx.events["Reconciled"]) for tx in recon]
     return CycleOutcome(result, events, txs)

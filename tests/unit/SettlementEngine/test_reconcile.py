@@ -2,13 +2,24 @@
 
 import brownie
 
-from consortium.domain.clearing import SecondClearing, peer_key, second_clearing_ref, set_bucket
+from consortium.domain.clearing import (
+    SecondClearing,
+    peer_key,
+    second_clearing,
+    second_clearing_ref,
+    set_bucket,
+)
 from consortium.scenarios.settlement import tamper
+
+
+def _entry(second, trades, party):
+    """Second clearing data over `trades` (none uploaded yet: the distribution is under test)."""
+    return second_clearing(party.address, trades, second.charges)
 
 
 def test_second_clearing__distributed_event(engine, settle_cast, trades, cycle):
     p = settle_cast.participants[0]
-    [entry] = settle_cast.csd.compute(trades, [p.address])
+    entry = _entry(settle_cast.csd, trades, p)
     tx = settle_cast.csd.distribute(cycle, [entry])[0]
     ev = tx.events["SecondClearingDistributed"]
     assert (ev["party"], ev["secondParty"], ev["tradeCount"]) == (
@@ -23,7 +34,7 @@ def test_second_clearing__same_batch_resent__reverts_correction_accepted(
     engine, settle_cast, trades, cycle
 ):
     p = settle_cast.participants[0]
-    [entry] = settle_cast.csd.compute(trades, [p.address])
+    entry = _entry(settle_cast.csd, trades, p)
     (tx,) = settle_cast.csd.distribute(cycle, [entry])
     key = second_clearing_ref(0)
     assert engine.secondClearingOf(cycle, settle_cast.csd.address, key) == (1, tx.block_number)
@@ -62,7 +73,7 @@ def test_second_clearing__to_non_first_party__reverts(engine, settle_cast, cycle
 def test_reconcile__each_level_on_its_own__matched(engine, settle_cast, trades, cycle):
     p, local = settle_cast.participants[0], settle_cast.locals[0]
     p.upload(cycle, trades)
-    settle_cast.ccp.distribute(cycle, settle_cast.ccp.compute(trades, [p.address]))
+    settle_cast.ccp.distribute(cycle, settle_cast.ccp.compute(cycle, [p.address]))
     # the participant reconciles with the CCP before the local broker uploaded anything
     ev = p.reconcile(cycle, settle_cast.ccp.address).events["Reconciled"]
     assert ev["matched"] and ev["level"] == 0

@@ -8,7 +8,7 @@ import brownie
 import pytest
 
 from consortium.domain.hashing import code32
-from consortium.domain.netting import Leg, legs_hash, settlement_order
+from consortium.domain.netting import Leg, legs_hash, net, settlement_order
 
 CID = code32("NET-1")
 
@@ -59,8 +59,9 @@ def test_netting__before_reconciliation__reverts(engine, settle_cast, trades):
     p = settle_cast.participants[0]
     p.upload(CID, trades)
     settle_cast.ccp.close_uploads(CID)
+    # the day's legs (the CCP's own reading holds one participant's trades only: unbalanced)
     with brownie.reverts(revert_pattern=r"SettlementNotReconciled:.*"):
-        settle_cast.ccp.instruct(CID, settle_cast.ccp.net(trades))
+        settle_cast.ccp.instruct(CID, net(trades))
     assert engine.getCycle(CID)["status"] == 1
 
 
@@ -71,7 +72,7 @@ def test_netting__match_gone_stale_after_a_correction__reverts(
 
     result = prepare(CID, trades, fund=False)
     p = settle_cast.participants[0]
-    [entry] = settle_cast.ccp.compute(trades, [p.address])
+    [entry] = settle_cast.ccp.compute(CID, [p.address])
     settle_cast.ccp.distribute(CID, [dataclasses.replace(entry, trade_count=1)], sequence=1)
     with brownie.reverts(revert_pattern=rf"SettlementNotReconciled: .*, {p.address.lower()}"):
         settle_cast.ccp.instruct(CID, result)
@@ -82,7 +83,7 @@ def test_netting__uploads_not_closed__reverts(engine, settle_cast, trades):
     for p in settle_cast.participants:
         p.upload(CID, trades)
     with brownie.reverts(f"SettlementUploadsNotClosed: {CID!r}"):
-        settle_cast.ccp.instruct(CID, settle_cast.ccp.net(trades))
+        settle_cast.ccp.instruct(CID, settle_cast.ccp.net(CID))
     assert engine.getCycle(CID)["status"] == 1
 
 
@@ -197,6 +198,6 @@ def test_submit_netting__trades_no_participant_uploaded__reverts(
     with brownie.reverts(
         revert_pattern=rf"SettlementTradeCountMismatch: .*, {len(confirmed)}, {len(trades)}"
     ):
-        settle_cast.ccp.instruct(CID, settle_cast.ccp.net(trades))
+        settle_cast.ccp.instruct(CID, net(trades))  # a CCP netting what nobody uploaded
     cycle = engine.getCycle(CID)
     assert cycle["status"] == 1 and cycle["legsHash"] == "0x" + "00" * 32
