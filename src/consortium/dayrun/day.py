@@ -57,6 +57,7 @@ class DayOptions:
     fast_keys: bool = False
     chaos: bool = False
     chaos_every: float = 4.0  # seconds between two kills (jittered)
+    chaos_min_kills: int = 0  # the day is not over before this many kills (a test's "a few")
     verbose: bool = False
     timeout: float = 900.0  # seconds for the business part of the day
     poll: float = 0.25
@@ -136,6 +137,8 @@ def run_processes_day(accounts: Any, opts: DayOptions, console: Any) -> DayOutco
         procs.start_all(START_TIMEOUT)
         day.seconds["agents_start"] = time.perf_counter() - t1
         _follow(day, console)
+        # an agent restarted by the chaos monkey a moment ago stops cleanly only once it runs
+        procs.wait_started(list(procs.agents.values()), START_TIMEOUT)
         procs.stop_all()
     outcome = _outcome(day, skipped)
     if opts.reports:
@@ -238,22 +241,49 @@ def _follow(day: _Day, console: Any) -> None:
     opts, procs = day.opts, day.procs
     t0 = time.perf_counter()
     deadline = time.monotonic() + opts.timeout
-    rng = random.Random(f"{opts.seed}:chaos")
-    next_kill = time.monotonic() + opts.chaos_every
-    while any(line.finished_at is None for line in day.lines):
+    chaos = None
+    if opts.chaos:
+        chaos = Chaos(procs, opts.chaos_every, random.Random(f"{opts.seed}:chaos"))
+    while any(line.finished_at is None for line in day.lines) or (
+        chaos is not None and chaos.kills < opts.chaos_min_kills
+    ):
         procs.check_alive()
         procs.sample_rss()
         for line in day.lines:
             _advance(line, day.view, console, t0)
-        if opts.chaos and time.monotonic() >= next_kill:
-            victim = rng.choice(sorted(procs.agents))
-            console.print(f"  chaos: SIGKILL {victim}, restarted")
-            procs.restart(victim)
-            next_kill = time.monotonic() + opts.chaos_every * rng.uniform(0.5, 1.5)
+        if chaos is not None:
+            chaos.step(console)
         if time.monotonic() > deadline:
             raise DayTimeout(_waiting_for(day.lines, opts.timeout))
         time.sleep(opts.poll)
     day.seconds["business"] = time.perf_counter() - t0
+
+
+class Chaos:
+    """The chaos monkey: SIGKILLs one running agent (one still starting has nothing in flight) and
+    starts it again at once (it resumes from its home); the next kill comes `every` seconds
+    (jittered) after the victim runs its roles again, so the day moves on between kills."""
+
+    def __init__(self, procs: AgentProcesses, every: float, rng: random.Random):
+        self.procs, self.every, self.rng = procs, every, rng
+        self.victim: str | None = None
+        self.next_kill = time.monotonic() + every
+        self.kills = 0
+
+    def step(self, console: Any) -> None:
+        if self.victim is not None:
+            if not self.procs.agents[self.victim].started():
+                return
+            self.victim = None
+            self.next_kill = time.monotonic() + self.every * self.rng.uniform(0.5, 1.5)
+        if time.monotonic() < self.next_kill:
+            return
+        running = sorted(i for i, a in self.procs.agents.items() if a.running() and a.started())
+        if running:
+            self.victim = self.rng.choice(running)
+            console.print(f"  chaos: SIGKILL {self.victim}, restarted")
+            self.procs.restart(self.victim)
+            self.kills += 1
 
 
 def _waiting_for(lines: list[DayLine], timeout: float) -> str:
