@@ -21,9 +21,48 @@ ANNUITY_AGENTS = {"annuity-platform", "trustee", "account-manager", "investment-
 SEED = 20261205
 
 
-def _options(out: Path, **kw) -> DayOptions:
+# the annuity line's institutions only (fewer to admit): for the chaos, interrupt and deadline days
+SMALL_CONSORTIUM = """\
+version: 1
+consortium: {name: Small consortium, founder: Operations office, jurisdiction: CN}
+jurisdictions:
+  CN: {regulator: reg-cn}
+institutions:
+  - {id: reg-cn, name: Regulator, jurisdiction: CN, roles: [REGULATOR]}
+  - {id: reporter, name: Reporting node, jurisdiction: CN, roles: [REPORTER]}
+  - {id: annuity-platform, name: Annuity platform, jurisdiction: CN, roles: [ANNUITY_PLATFORM]}
+  - {id: trustee, name: Trustee, jurisdiction: CN, roles: [TRUSTEE]}
+  - {id: account-manager, name: Account manager, jurisdiction: CN, roles: [ACCOUNT_MANAGER]}
+  - {id: investment-manager, name: Investment manager, jurisdiction: CN,
+     roles: [INVESTMENT_MANAGER]}
+channels:
+  - [annuity-platform, trustee]
+  - [annuity-platform, account-manager]
+  - [trustee, investment-manager]
+  - [reporter, reg-cn]
+currencies: [CNY]
+products:
+  annuity_plans:
+    - {id: conservative, items: {money-market: 6000, bond-fund: 4000}}
+    - {id: balanced, items: {money-market: 2000, bond-fund: 4000, equity-fund: 4000}}
+"""
+
+
+def _options(out: Path, small: bool = False, **kw) -> DayOptions:
+    config = "config/consortium.yaml"
+    if small:
+        config = str(out / "consortium.yaml")
+        out.mkdir(parents=True, exist_ok=True)
+        Path(config).write_text(SMALL_CONSORTIUM)
     return DayOptions(
-        size="tiny", seed=SEED, out=out, lines=("annuity",), fast_keys=True, timeout=240, **kw
+        config=config,
+        size="tiny",
+        seed=SEED,
+        out=out,
+        lines=("annuity",),
+        fast_keys=True,
+        timeout=240,
+        **kw,
     )
 
 
@@ -95,7 +134,7 @@ def test_processes_day__keys__encrypted_with_a_day_passphrase_only_the_owner_rea
 def test_processes_day__chaos__agents_killed_and_restarted_the_day_still_passes(accounts, tmp_path):
     outcome = run_processes_day(
         accounts,
-        _options(tmp_path, chaos=True, chaos_every=2, chaos_min_kills=3),
+        _options(tmp_path, small=True, chaos=True, chaos_every=2, chaos_min_kills=3),
         Console(quiet=True),
     )
     assert outcome.kills >= 3, outcome.agents
@@ -117,13 +156,15 @@ def test_processes_day__interrupted__every_agent_stopped(accounts, tmp_path, mon
 
     monkeypatch.setattr(dayrun, "_follow", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_processes_day(accounts, _options(tmp_path, reports=False), Console(quiet=True))
+        run_processes_day(
+            accounts, _options(tmp_path, small=True, reports=False), Console(quiet=True)
+        )
     assert len(started) == len(ANNUITY_AGENTS)
     assert not [pid for pid in started if pid_alive(pid)]
 
 
 def test_processes_day__deadline_passed__named_and_every_agent_stopped(accounts, tmp_path):
-    opts = _options(tmp_path, reports=False)
+    opts = _options(tmp_path, small=True, reports=False)
     opts.timeout = 0.5
     with pytest.raises(dayrun.DayTimeout, match="waiting for annuity"):
         run_processes_day(accounts, opts, Console(quiet=True))

@@ -42,6 +42,7 @@ class AgentProcess:
     proc: subprocess.Popen | None = None
     starts: int = 0
     kills: int = 0
+    terminated: bool = False  # SIGTERM sent to the current process
     _out: Any = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -59,6 +60,7 @@ class AgentProcess:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: see the module's docstring
         )
+        self.terminated = False
         self.starts += 1
 
     @property
@@ -80,12 +82,19 @@ class AgentProcess:
             self.proc.wait(30)
             self.kills += 1
 
+    def terminate(self) -> None:
+        """SIGTERM, once per process: a second one during the interpreter's exit would meet the
+        default handler and kill it mid-exit."""
+        if self.running() and not self.terminated:
+            _signal_group(self.proc, signal.SIGTERM)
+            self.terminated = True
+
     def stop(self, timeout: float = 60) -> int | None:
         """SIGTERM and wait (the step in flight is booked); SIGKILL after `timeout`."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            _signal_group(self.proc, signal.SIGTERM)
+            self.terminate()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -178,8 +187,7 @@ class AgentProcesses:
     def stop_all(self) -> dict[str, int | None]:
         """SIGTERM every agent at once, then wait for each (idempotent)."""
         for a in self.agents.values():
-            if a.running():
-                _signal_group(a.proc, signal.SIGTERM)
+            a.terminate()
         for ident, a in self.agents.items():
             code = a.stop()
             if ident not in self.exit_codes:
