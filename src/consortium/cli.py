@@ -117,6 +117,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from consortium.config import DEFAULT_SIZES, load_consortium, load_sizes
 
     # a bad consortium or sizes file stops before any chain is launched or transaction sent
+    if not args.processes:
+        given = [f"--{o.replace('_', '-')}" for o in ("chaos", "fast_keys") if getattr(args, o)]
+        if given:
+            raise CommandError(f"{', '.join(given)}: only with --processes (one agent each)")
     load_consortium(args.config)
     load_sizes(DEFAULT_SIZES, args.size)
     _without_step_tracing(args.network)

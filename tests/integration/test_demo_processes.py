@@ -173,3 +173,13 @@ def test_processes_day__deadline_passed__named_and_every_agent_stopped(accounts,
     assert not [pid for pid in pids if pid_alive(pid)]
     for home in homes:  # SIGTERM, not a kill: the step in flight was booked
         assert "stopped cleanly" in (home / "agent.log").read_text()
+
+
+def test_demo__chaos_without_processes__refused_before_any_transaction(capsys):
+    from consortium import chain
+    from consortium.cli import main as cli_main
+
+    height = chain.web3().eth.block_number
+    assert cli_main(["demo", "--chaos", "--fast-keys"]) == 2
+    assert "--chaos, --fast-keys: only with --processes" in capsys.readouterr().err
+    assert chain.web3().eth.block_number == height

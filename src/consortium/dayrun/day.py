@@ -435,4 +435,7 @@ def run_processes_demo(accounts: Any, args: Any) -> int:
     except (DayTimeout, RuntimeError) as exc:
         console.print(f"[red]the day failed: {exc}[/red]")
         return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: every agent was stopped[/yellow]")
+        return 130
     return print_summary(outcome, console)
