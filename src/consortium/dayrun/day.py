@@ -60,7 +60,7 @@ class DayOptions:
     chaos_min_kills: int = 0  # the day is not over before this many kills (a test's "a few")
     verbose: bool = False
     timeout: float = 900.0  # seconds for the business part of the day
-    poll: float = 0.25
+    poll: float = 0.5  # seconds between two looks at the chain and the outboxes
     reports: bool = True
 
 

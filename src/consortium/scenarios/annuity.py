@@ -9,6 +9,7 @@ the service platform reads every employee's statement. Checks recompute every le
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -358,13 +359,32 @@ def _accounts(view: Any, d: FileDay) -> dict[str, str]:
     return {r["employee_id"]: r["account_id"] for r in read_csv(path)}
 
 
-def _chain_accounts(view: Any, d: FileDay) -> dict[str, Any] | None:
-    """employee id -> the account on chain, None until every employee has an account id."""
+class _ChainAccounts(Mapping):
+    """employee id -> the account on chain, each read when first asked: a readiness check stops
+    at the first account not there yet instead of reading them all (the agents share the node)."""
+
+    def __init__(self, ledger: Any, ids: dict[str, str], employees: tuple[str, ...]):
+        self.ledger, self.ids, self.employees = ledger, ids, employees
+        self.read: dict[str, Any] = {}
+
+    def __getitem__(self, employee: str) -> Any:
+        if employee not in self.read:
+            self.read[employee] = self.ledger.getAccount(self.ids[employee])
+        return self.read[employee]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.employees)
+
+    def __len__(self) -> int:
+        return len(self.employees)
+
+
+def _chain_accounts(view: Any, d: FileDay) -> _ChainAccounts | None:
+    """The employees' accounts on chain, None until every employee has an account id."""
     accounts = _accounts(view, d)
     if len(accounts) < len(d.employees):
         return None
-    ledger = view.suite["AnnuityLedger"]
-    return {e: ledger.getAccount(accounts[e]) for e in d.employees}
+    return _ChainAccounts(view.suite["AnnuityLedger"], accounts, d.employees)
 
 
 def _day(view: Any) -> FileDay:
