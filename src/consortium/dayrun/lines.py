@@ -61,7 +61,10 @@ def playable(names: tuple[str, ...], roles: set[str]) -> tuple[list[DayLine], li
             continue
         missing = [a for a in INTERFACE if not hasattr(module, a)]
         if missing:
-            skipped.append(f"{name}: no input files for agents yet ({missing[0]}), skipped")
+            skipped.append(
+                f"{name}: not playable by agents yet (its scenario has no {missing[0]}; "
+                "see consortium.scenarios.files), skipped"
+            )
             continue
         absent = sorted(set(module.ROLES) - roles)
         if absent:
