@@ -400,8 +400,6 @@ def print_summary(outcome: DayOutcome, console: Any) -> int:
     console.print("[bold]agents[/bold] (one process each)")
     for a in outcome.agents:
         console.print(a.line(), soft_wrap=True)
-    for reason in outcome.skipped:
-        console.print(f"  {reason}")
     txs = sum(r.transactions for r in outcome.results)
     gas = sum(r.gas for r in outcome.results)
     chaos = f", {outcome.kills} agent kill(s) survived" if outcome.kills else ""

@@ -61,10 +61,7 @@ def playable(names: tuple[str, ...], roles: set[str]) -> tuple[list[DayLine], li
             continue
         missing = [a for a in INTERFACE if not hasattr(module, a)]
         if missing:
-            skipped.append(
-                f"{name}: not playable by agents yet (its scenario has no {missing[0]}; "
-                "see consortium.scenarios.files), skipped"
-            )
+            skipped.append(f"{name}: no agents yet (no input files in its scenario), skipped")
             continue
         absent = sorted(set(module.ROLES) - roles)
         if absent:
