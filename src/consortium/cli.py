@@ -117,10 +117,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from consortium.config import DEFAULT_SIZES, load_consortium, load_sizes
 
     # a bad consortium or sizes file stops before any chain is launched or transaction sent
+    if not args.processes:
+        given = [f"--{o.replace('_', '-')}" for o in ("chaos", "fast_keys") if getattr(args, o)]
+        if given:
+            raise CommandError(f"{', '.join(given)}: only with --processes (one agent each)")
     load_consortium(args.config)
     load_sizes(DEFAULT_SIZES, args.size)
     _without_step_tracing(args.network)
     chain = _connect(args.network, args.rpc_port, args.rpc)
+    if args.processes:
+        from consortium.dayrun.day import run_processes_demo
+
+        return run_processes_demo(chain.accounts(), args)
     from consortium.demo import run_demo
 
     return run_demo(chain.accounts(), args)
@@ -447,11 +455,45 @@ def _add_day_commands(sub: Any) -> None:
         metavar="PORT",
         help="attach to the local chain listening on this port instead of launching one",
     )
+    _add_processes_options(demo)
     demo.set_defaults(func=cmd_demo)
     bench = _with_network(sub.add_parser("bench", help="gas and throughput benchmark"), rpc=True)
     bench.add_argument("--out", default="bench")
     bench.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
     bench.set_defaults(func=cmd_bench)
+
+
+def _add_processes_options(demo: Any) -> None:
+    """demo --processes and its options (the multi-process day, consortium.dayrun)."""
+    mode = demo.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--processes",
+        action="store_true",
+        help="one agent process per institution, fed by business files (lines without agents "
+        "yet are skipped)",
+    )
+    mode.add_argument(
+        "--in-process",
+        dest="processes",
+        action="store_false",
+        help="one process plays every institution (today's default)",
+    )
+    demo.add_argument(
+        "--chaos",
+        action="store_true",
+        help="--processes: SIGKILL a random agent every few seconds and restart it",
+    )
+    demo.add_argument(
+        "--chaos-every", type=float, default=4.0, metavar="S", help="seconds between kills"
+    )
+    demo.add_argument(
+        "--fast-keys",
+        action="store_true",
+        help="--processes: keystores with a low scrypt cost (2**14) for quick agent restarts",
+    )
+    demo.add_argument(
+        "--verbose", action="store_true", help="--processes: show the chain's transaction lines"
+    )
 
 
 def _add_besu_commands(sub: Any) -> None:

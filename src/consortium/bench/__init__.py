@@ -199,6 +199,13 @@ def run_bench(accounts, args: argparse.Namespace) -> int:
         f"business day ({figures['demo_size']}): {figures['demo_tx_per_second']} tx/s, "
         f"{figures['demo_tx_ratio_to_raw']:.1%} of the raw ceiling"
     )
+    figures.update(day_processes_figures(accounts, out, float(figures["business_tx_per_second"])))
+    console.print(
+        f"multi-process day ({figures['day_processes_lines']}): "
+        f"{figures['day_processes_tx_per_second']} tx/s, "
+        f"{figures['day_processes_tx_ratio_to_business']:.1%} of the business ceiling, "
+        f"agents' peak RSS {figures['day_processes_peak_rss_mb']} MB"
+    )
     chain.brownie.chain.revert()
     for line, fn in LINE_BENCHES.items():
         t0 = time.perf_counter()
@@ -263,6 +270,19 @@ def demo_throughput(accounts, args: argparse.Namespace, raw: float) -> dict[str,
             figures[f"demo_{r.line}_transactions"] = r.transactions
             figures[f"demo_{r.line}_business_seconds"] = round(span, 2)
             figures[f"demo_{r.line}_tx_per_second"] = round(r.transactions / span, 1)
+    return figures
+
+
+def day_processes_figures(accounts, out: Path, business: float) -> dict[str, Any]:
+    """The medium day played by one agent process per institution (consortium.dayrun.bench), on
+    the node the business ceiling was just measured on; `day_processes_tx_ratio_to_business`
+    compares the two (the goal: at least 50%)."""
+    from consortium.dayrun.bench import day_processes_throughput
+
+    figures = day_processes_throughput(accounts, out / "day-processes", "medium")
+    figures["day_processes_tx_ratio_to_business"] = round(
+        figures["day_processes_tx_per_second"] / business, 3
+    )
     return figures
 
 

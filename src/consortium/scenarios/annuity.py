@@ -8,9 +8,13 @@ the service platform reads every employee's statement. Checks recompute every le
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from consortium.domain.allocation import INITIAL_UNIT_PRICE, split, value_of
+from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32
 from consortium.outbox import close_phase
 from consortium.roles.annuity import (
@@ -227,3 +231,264 @@ def _settle_all(pipe, im: InvestmentManagerPlatform, trustee: TrusteePlatform, w
     for fb in feedback:
         trustee.forward_feedback(fb)
     pipe.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# The same day as business files, for the multi-process day (consortium.scenarios.files): the
+# platform enrols the employees with the plan each chose, the employer's payroll of month 1 reaches
+# the trustee, a few employees switch plan with a reset of their holdings, then month 2's payroll.
+
+ROLES = ("ANNUITY_PLATFORM", "TRUSTEE", "ACCOUNT_MANAGER", "INVESTMENT_MANAGER")
+PHASES = ("enrol", "payroll-1", "switch", "payroll-2")
+MONTHS = ("2026-11", "2026-12")
+SETTLED = 4  # IAnnuityLedger.InstructionStatus.Settled
+_OPEN = 2  # IAnnuityLedger.AccountStatus.Open
+
+
+@dataclass(frozen=True)
+class FileDay:
+    """The seeded content of the annuity day's files; `checks` recomputes its expectations."""
+
+    platform: str
+    trustee: str
+    account_manager: str
+    investment_manager: str
+    employer: str
+    employees: tuple[str, ...]
+    chosen: dict[str, str]  # employee -> plan at enrolment
+    switched: dict[str, str]  # employee -> plan after the reset
+    months: tuple[dict[str, int], dict[str, int]]  # employee -> contribution per month
+    prices: dict[str, int]  # item id -> the investment manager's price
+
+    @property
+    def final(self) -> dict[str, str]:
+        return {e: self.switched.get(e, p) for e, p in self.chosen.items()}
+
+    @property
+    def instructions(self) -> int:
+        return 2 * len(self.employees) + len(self.switched)
+
+
+def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
+    """The day's seeded content: sizes as the in-process day (annuity_employees, annuity_resets)."""
+    import random
+
+    rng = random.Random(f"{seed}:annuity-files")
+    plans = {str(p["id"]): dict(p["items"]) for p in cfg.products.get("annuity_plans") or []}
+    n = max(2, int(sizes.get("annuity_employees", 12)))
+    resets = min(n, int(sizes.get("annuity_resets", 2)))
+    employees = tuple(f"EMP-{rng.randrange(10**8):08d}-{k}" for k in range(n))
+    chosen = {e: rng.choice(sorted(plans)) for e in employees}
+    switched = {}
+    for e in employees[:resets]:
+        others = [p for p in sorted(plans) if p != chosen[e]]
+        switched[e] = rng.choice(others)
+    months = tuple({e: rng.randint(50_000, 300_000) for e in employees} for _ in MONTHS)
+    items = sorted({i for ratios in plans.values() for i in ratios})
+    prices = {i: INITIAL_UNIT_PRICE * rng.randint(95, 112) // 100 for i in items}
+
+    def one(role: str) -> str:
+        return cfg.with_role(role)[0].id
+
+    return FileDay(
+        one("ANNUITY_PLATFORM"),
+        one("TRUSTEE"),
+        one("ACCOUNT_MANAGER"),
+        one("INVESTMENT_MANAGER"),
+        f"EMPLOYER-{seed}",
+        employees,
+        chosen,
+        switched,
+        months,  # type: ignore[arg-type]
+        prices,
+    )
+
+
+def agent_settings(cfg: Any, sizes: dict, seed: int) -> dict[str, dict]:
+    """agent.yaml's `annuity:` section: whom the trustee appoints, the investment manager's prices."""
+    d = file_day(cfg, sizes, seed)
+    section = {"investment_manager": d.investment_manager, "prices": d.prices}
+    return {
+        ident: {"annuity": section}
+        for ident in (d.platform, d.trustee, d.account_manager, d.investment_manager)
+    }
+
+
+def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
+    """The platform's enrolments and plan switches, the trustee's two payrolls (their account ids
+    read from the platform's account list when the payroll phase begins)."""
+    from consortium.scenarios.files import InputFile, csv_bytes
+
+    d = file_day(cfg, sizes, seed)
+    enrol = csv_bytes(
+        ["employee_id", "employer_ref", "trustee", "account_manager", "plan_code"],
+        [[e, d.employer, d.trustee, d.account_manager, d.chosen[e]] for e in d.employees],
+    )
+    switch = csv_bytes(
+        ["employee_id", "plan_code", "version", "reset"],
+        [[e, p, "", "yes"] for e, p in d.switched.items()],
+    )
+
+    def payroll(month: int) -> Any:
+        def content(view: Any) -> bytes:
+            accounts = _accounts(view, d)
+            ref = f"{d.employer}-{MONTHS[month]}"
+            rows = [[ref, e, d.months[month][e], MONTHS[month], accounts[e]] for e in d.employees]
+            header = ["payroll_ref", "employee_id", "amount", "period", "account_id"]
+            return csv_bytes(header, rows)
+
+        return content
+
+    platform = [InputFile(f"enrolments-{d.employer}.csv", enrol, "enrol")]
+    if d.switched:
+        platform.append(InputFile(f"plan-choices-{d.employer}-switch.csv", switch, "switch"))
+    return {
+        d.platform: platform,
+        d.trustee: [
+            InputFile(f"contributions-{d.employer}-{MONTHS[m]}.csv", payroll(m), f"payroll-{m + 1}")
+            for m in range(len(MONTHS))
+        ],
+    }
+
+
+def _accounts(view: Any, d: FileDay) -> dict[str, str]:
+    """employee id -> account id, from the platform's outbox list (empty until it is written)."""
+    from consortium.scenarios.files import read_csv
+
+    path = view.outbox(d.platform) / "accounts" / f"enrolments-{d.employer}.csv"
+    return {r["employee_id"]: r["account_id"] for r in read_csv(path)}
+
+
+class _ChainAccounts(Mapping):
+    """employee id -> the account on chain, each read when first asked: a readiness check stops
+    at the first account not there yet instead of reading them all (the agents share the node)."""
+
+    def __init__(self, ledger: Any, ids: dict[str, str], employees: tuple[str, ...]):
+        self.ledger, self.ids, self.employees = ledger, ids, employees
+        self.read: dict[str, Any] = {}
+
+    def __getitem__(self, employee: str) -> Any:
+        if employee not in self.read:
+            self.read[employee] = self.ledger.getAccount(self.ids[employee])
+        return self.read[employee]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.employees)
+
+    def __len__(self) -> int:
+        return len(self.employees)
+
+
+def _chain_accounts(view: Any, d: FileDay) -> _ChainAccounts | None:
+    """The employees' accounts on chain, None until every employee has an account id."""
+    accounts = _accounts(view, d)
+    if len(accounts) < len(d.employees):
+        return None
+    return _ChainAccounts(view.suite["AnnuityLedger"], accounts, d.employees)
+
+
+def _day(view: Any) -> FileDay:
+    return view.memo("annuity", lambda: file_day(view.cfg, view.sizes_of("annuity"), view.seed))
+
+
+def ready(phase: str, view: Any) -> bool:
+    """Whether `phase` may begin: each waits for what a bank would wait for before sending on."""
+    d = _day(view)
+    if phase == "enrol":
+        return True
+    chain_accounts = _chain_accounts(view, d)
+    if chain_accounts is None:
+        return False
+    a = chain_accounts
+    if phase == "payroll-1":  # accounts open, each with its plan
+        return all(int(x["status"]) == _OPEN and int(x["planVersion"]) >= 1 for x in a.values())
+    if phase == "switch":  # month 1 invested
+        return all(_settled(x, d.months[0][e]) for e, x in a.items())
+    if phase == "payroll-2":  # the switches done: holdings reset into the new plan
+        return all(
+            _settled(a[e], d.months[0][e])
+            and b32(a[e]["planCode"]) == code32(p)
+            and not a[e]["resetPending"]
+            for e, p in d.switched.items()
+        ) and int(view.suite["AnnuityLedger"].instructionCount()) >= len(d.employees) + len(
+            d.switched
+        )
+    raise ValueError(f"unknown annuity phase {phase!r}")
+
+
+def _settled(account: Any, contributed: int) -> bool:
+    return (
+        int(account["contributed"]) == contributed
+        and int(account["cash"]) == 0
+        and int(account["openInstruction"]) == 0
+    )
+
+
+def _statements(view: Any, d: FileDay) -> dict[str, dict]:
+    folder = view.outbox(d.platform) / "statements"
+    found = {}
+    for e in d.employees:
+        path = folder / f"{e}.json"
+        if path.exists():
+            found[e] = json.loads(path.read_text())
+    return found
+
+
+def done(view: Any) -> bool:
+    """Month 2 invested for everyone and every employee's statement in the platform's outbox."""
+    d = _day(view)
+    a = _chain_accounts(view, d)
+    if a is None or not all(_settled(a[e], d.months[0][e] + d.months[1][e]) for e in a):
+        return False
+    statements = _statements(view, d)
+    return len(statements) == len(d.employees) and all(
+        s["contributed"] == d.months[0][e] + d.months[1][e] and s["cash"] == 0
+        for e, s in statements.items()
+    )
+
+
+def checks(view: Any) -> LineResult:
+    """The day's outcome recomputed from its files, read from the chain and the outboxes."""
+    d = _day(view)
+    ledger = view.suite["AnnuityLedger"]
+    a = _chain_accounts(view, d) or {}
+    accounts = _accounts(view, d)
+    statements = _statements(view, d)
+    expected = {e: d.months[0][e] + d.months[1][e] for e in d.employees}
+    count = int(ledger.instructionCount())
+    plans = {str(p["id"]): p["items"] for p in _plans_of(view)}
+    holdings_ok = all(
+        len(ledger.holdingsOf(accounts[e])[0]) == len(plans.get(p, ())) for e, p in d.final.items()
+    )
+    result = LineResult(line="annuity")
+    result.counts = {
+        "employees": len(d.employees),
+        "contributions": 2 * len(d.employees),
+        "instructions": count,
+        "resets": len(d.switched),
+    }
+    result.metrics = {
+        "contributed_minor_units": sum(expected.values()),
+        "assets_minor_units": sum(s["total"] for s in statements.values()),
+        "return_minor_units": sum(s["total_return"] for s in statements.values()),
+    }
+    result.checks = {
+        "contributions booked": len(a) == len(d.employees)
+        and all(int(a[e]["contributed"]) == v for e, v in expected.items()),
+        "no cash left unallocated": bool(a) and all(int(x["cash"]) == 0 for x in a.values()),
+        "every instruction settled": count == d.instructions
+        and all(int(ledger.getInstruction(i)["status"]) == SETTLED for i in range(1, count + 1)),
+        "plans as chosen, resets applied": bool(a)
+        and all(b32(a[e]["planCode"]) == code32(p) for e, p in d.final.items()),
+        "holdings follow the plan": bool(a) and holdings_ok,
+        "statements add up": len(statements) == len(d.employees)
+        and all(
+            s["total"] - s["contributed"] == s["total_return"] and s["contributed"] == expected[e]
+            for e, s in statements.items()
+        ),
+    }
+    return result
+
+
+def _plans_of(view: Any) -> list:
+    return list(view.cfg.products.get("annuity_plans") or [])

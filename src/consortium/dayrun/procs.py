@@ -1,0 +1,239 @@
+"""The day's agent processes: started, watched, killed (chaos) and restarted, always stopped.
+
+Why each agent in its own process group: the driver decides when and in which order agents stop
+(SIGTERM, then the step in flight finishes and is booked), and a kill reaches whatever an agent
+started. Ctrl-C at the terminal reaches the driver only; its handler, `atexit` and the `finally` of
+the day all come to `AgentProcesses.stop_all`, so no agent outlives the day.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import consortium
+
+SRC = Path(consortium.__file__).resolve().parents[1]  # this checkout's src/, first on the path
+STARTED = "running roles"  # what agent.log says once an agent's roles run
+
+
+class AgentDied(RuntimeError):
+    """An agent process exited on its own during the day (not killed by the chaos monkey)."""
+
+
+class AgentSlow(RuntimeError):
+    """An agent did not report its roles running within the deadline."""
+
+
+@dataclass
+class AgentProcess:
+    """One agent: `python -m consortium.cli agent` on its home, output in <home>/process.out."""
+
+    ident: str
+    home: Path
+    root: Path
+    proc: subprocess.Popen | None = None
+    starts: int = 0
+    kills: int = 0
+    terminated: bool = False  # SIGTERM sent to the current process
+    _out: Any = field(default=None, repr=False)
+
+    def start(self) -> None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(self.root)]))
+        env.pop("CONSORTIUM_PASSPHRASE", None)  # the home's passphrase file is the one to use
+        if self._out is None:
+            self._out = open(self.home / "process.out", "ab")  # noqa: SIM115 - held for the day
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "consortium.cli", "agent", "--institution", self.ident]
+            + ["--home", str(self.home)],
+            cwd=self.root,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: see the module's docstring
+        )
+        self.terminated = False
+        self.starts += 1
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def started(self) -> bool:
+        """Whether agent.log shows this process's roles running (one line per start)."""
+        log = self.home / "agent.log"
+        return log.exists() and log.read_text(errors="replace").count(STARTED) >= self.starts
+
+    def kill(self) -> None:
+        """SIGKILL the agent's process group (chaos), and reap it."""
+        if self.running():
+            _signal_group(self.proc, signal.SIGKILL)
+            self.proc.wait(30)
+            self.kills += 1
+
+    def terminate(self) -> None:
+        """SIGTERM, once per process: a second one during the interpreter's exit would meet the
+        default handler and kill it mid-exit."""
+        if self.running() and not self.terminated:
+            _signal_group(self.proc, signal.SIGTERM)
+            self.terminated = True
+
+    def stop(self, timeout: float = 60) -> int | None:
+        """SIGTERM and wait (the step in flight is booked); SIGKILL after `timeout`."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.proc, signal.SIGKILL)
+                self.proc.wait(30)
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        return self.proc.returncode
+
+    def tail(self, n: int = 2000) -> str:
+        path = self.home / "process.out"
+        return path.read_text(errors="replace")[-n:] if path.exists() else ""
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+class AgentProcesses:
+    """Every agent of the day; stopped at exit and on SIGINT/SIGTERM whatever happens."""
+
+    def __init__(self, agents: list[AgentProcess]):
+        self.agents = {a.ident: a for a in agents}
+        self.exit_codes: dict[str, int | None] = {}
+        self.peak_rss = 0
+        self._previous: dict[int, Any] = {}
+        atexit.register(self.stop_all)
+
+    def __enter__(self) -> Self:
+        self._install_signals()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop_all()
+        self._restore_signals()
+        atexit.unregister(self.stop_all)
+
+    def _install_signals(self) -> None:
+        if not _main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, _interrupt)
+
+    def _restore_signals(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def start_all(self, timeout: float) -> None:
+        """Start every agent and wait until each runs its roles."""
+        for a in self.agents.values():
+            a.start()
+        self.wait_started(list(self.agents.values()), timeout)
+
+    def wait_started(self, agents: list[AgentProcess], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = list(agents)
+        while waiting:
+            self.check_alive()
+            waiting = [a for a in waiting if not a.started()]
+            if waiting and time.monotonic() > deadline:
+                names = ", ".join(a.ident for a in waiting)
+                raise AgentSlow(f"{names}: not running after {timeout:.0f} s; see its agent.log")
+            time.sleep(0.1)
+
+    def check_alive(self) -> None:
+        for a in self.agents.values():
+            if a.proc is not None and not a.running():
+                raise AgentDied(
+                    f"agent {a.ident} exited ({a.proc.returncode}) during the day; "
+                    f"see {a.home / 'agent.log'}:\n{a.tail()}"
+                )
+
+    def restart(self, ident: str) -> None:
+        """Kill one agent (SIGKILL) and start it again at once: it resumes from its home."""
+        a = self.agents[ident]
+        a.kill()
+        a.start()
+
+    def sample_rss(self) -> int:
+        """All agents' resident memory now (bytes); the peak is kept."""
+        total = sum(rss_of(a.pid) for a in self.agents.values() if a.running())
+        self.peak_rss = max(self.peak_rss, total)
+        return total
+
+    def stop_all(self) -> dict[str, int | None]:
+        """SIGTERM every agent at once, then wait for each (idempotent)."""
+        for a in self.agents.values():
+            a.terminate()
+        for ident, a in self.agents.items():
+            code = a.stop()
+            if ident not in self.exit_codes:
+                self.exit_codes[ident] = code
+        return dict(self.exit_codes)
+
+    @property
+    def pids(self) -> list[int]:
+        return [a.pid for a in self.agents.values() if a.pid is not None]
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    """Ctrl-C or SIGTERM of the driver: unwind (the day's `finally` stops every agent)."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def rss_of(pid: int | None) -> int:
+    """A process's resident memory in bytes (psutil if installed, else /proc), 0 once it is gone."""
+    if pid is None:
+        return 0
+    try:
+        import psutil
+
+        try:
+            return int(psutil.Process(pid).memory_info().rss)
+        except psutil.Error:
+            return 0
+    except ImportError:
+        pass
+    try:
+        fields = Path(f"/proc/{pid}/statm").read_text().split()
+        return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id still exists (and is not a zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

@@ -1,0 +1,99 @@
+"""What each agent did, read from the chain and its home (not from the agent: it may be dead).
+
+- transactions sent and gas: every transaction of the day's blocks, by sender address;
+- files processed and rejected: its done/ and rejected/ folders;
+- messages sent and received: its store's transport tables (`transport_out`, `transport_in`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class AgentStats:
+    ident: str
+    transactions: int = 0
+    gas: int = 0
+    processed: int = 0
+    rejected: int = 0
+    sent: int = 0
+    received: int = 0
+    starts: int = 0
+    kills: int = 0
+    exit_code: int | None = None
+
+    def line(self) -> str:
+        restarts = f", {self.kills} kill(s)" if self.kills else ""
+        return (
+            f"  {self.ident:20} {self.transactions:>6,} txs, files {self.processed} processed / "
+            f"{self.rejected} rejected, messages {self.sent} sent / {self.received} received"
+            f"{restarts}, exit {self.exit_code}"
+        )
+
+
+def chain_activity(w3: Any, first: int, last: int) -> dict[str, tuple[int, int]]:
+    """{sender address (lower case): (transactions, gas)} of blocks first..last."""
+    out: dict[str, list[int]] = {}
+    for number in range(first, last + 1):
+        block = w3.eth.get_block(number, full_transactions=True)
+        txs = block["transactions"]
+        if not txs:
+            continue
+        if len(txs) == 1:
+            gases = [int(block["gasUsed"])]
+        else:
+            gases = [int(w3.eth.get_transaction_receipt(t["hash"])["gasUsed"]) for t in txs]
+        for tx, gas in zip(txs, gases):
+            entry = out.setdefault(str(tx["from"]).lower(), [0, 0])
+            entry[0] += 1
+            entry[1] += gas
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def _files(folder: Path) -> int:
+    if not folder.exists():
+        return 0
+    return sum(1 for p in folder.iterdir() if p.is_file() and not p.name.endswith(".result.json"))
+
+
+def _messages(home: Path) -> tuple[int, int]:
+    """(messages sent, received) from the home's store; (0, 0) before the transport made its tables."""
+    from sqlalchemy import create_engine, inspect, text
+
+    path = home / "store.sqlite"
+    if not path.exists():
+        return 0, 0
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        tables = set(inspect(engine).get_table_names())
+        counts = []
+        with engine.connect() as c:
+            for table in ("transport_out", "transport_in"):
+                n = (
+                    c.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
+                    if table in tables
+                    else 0
+                )
+                counts.append(int(n or 0))
+        return counts[0], counts[1]
+    finally:
+        engine.dispose()
+
+
+def agent_stats(
+    ident: str, home: Path, address: str, activity: dict[str, tuple[int, int]]
+) -> AgentStats:
+    txs, gas = activity.get(address.lower(), (0, 0))
+    sent, received = _messages(home)
+    return AgentStats(
+        ident,
+        transactions=txs,
+        gas=gas,
+        processed=_files(home / "done"),
+        rejected=_files(home / "rejected"),
+        sent=sent,
+        received=received,
+    )

@@ -1,0 +1,185 @@
+"""The main job as a consortium of processes: a small day (the annuity line's agents) on the test's
+chain, each institution its own OS process fed only by its business files; then with the chaos
+monkey; then interrupted. Afterwards no agent process is left, checked by pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from consortium.bootstrap import institution_key
+from consortium.dayrun import DayOptions, run_processes_day
+from consortium.dayrun import day as dayrun
+from consortium.dayrun.procs import pid_alive
+
+ANNUITY_AGENTS = {"annuity-platform", "trustee", "account-manager", "investment-manager"}
+SEED = 20261205
+
+
+# the annuity line's institutions only (fewer to admit): for the chaos, interrupt and deadline days
+SMALL_CONSORTIUM = """\
+version: 1
+consortium: {name: Small consortium, founder: Operations office, jurisdiction: CN}
+jurisdictions:
+  CN: {regulator: reg-cn}
+institutions:
+  - {id: reg-cn, name: Regulator, jurisdiction: CN, roles: [REGULATOR]}
+  - {id: reporter, name: Reporting node, jurisdiction: CN, roles: [REPORTER]}
+  - {id: annuity-platform, name: Annuity platform, jurisdiction: CN, roles: [ANNUITY_PLATFORM]}
+  - {id: trustee, name: Trustee, jurisdiction: CN, roles: [TRUSTEE]}
+  - {id: account-manager, name: Account manager, jurisdiction: CN, roles: [ACCOUNT_MANAGER]}
+  - {id: investment-manager, name: Investment manager, jurisdiction: CN,
+     roles: [INVESTMENT_MANAGER]}
+channels:
+  - [annuity-platform, trustee]
+  - [annuity-platform, account-manager]
+  - [trustee, investment-manager]
+  - [reporter, reg-cn]
+currencies: [CNY]
+products:
+  annuity_plans:
+    - {id: conservative, items: {money-market: 6000, bond-fund: 4000}}
+    - {id: balanced, items: {money-market: 2000, bond-fund: 4000, equity-fund: 4000}}
+"""
+
+
+def _options(out: Path, small: bool = False, **kw) -> DayOptions:
+    config = "config/consortium.yaml"
+    if small:
+        config = str(out / "consortium.yaml")
+        out.mkdir(parents=True, exist_ok=True)
+        Path(config).write_text(SMALL_CONSORTIUM)
+    return DayOptions(
+        config=config,
+        size="tiny",
+        seed=SEED,
+        out=out,
+        lines=("annuity",),
+        fast_keys=True,
+        timeout=240,
+        **kw,
+    )
+
+
+def _failed(outcome) -> dict:
+    """What made a day fail, for the assertion's message."""
+    return {
+        "checks": {r.line: [k for k, ok in r.checks.items() if not ok] for r in outcome.results},
+        "reports": outcome.reports.get("ok"),
+        "exit codes": {a.ident: a.exit_code for a in outcome.agents},
+    }
+
+
+@pytest.fixture(scope="module")
+def day(accounts, tmp_path_factory):
+    out = tmp_path_factory.mktemp("processes-day")
+    outcome = run_processes_day(accounts, _options(out), Console(quiet=True))
+    return outcome, out
+
+
+def test_processes_day__annuity_agents__every_check_and_report_passes(day):
+    outcome, _ = day
+    assert outcome.ok, (_failed(outcome), outcome.agents)
+    (annuity,) = outcome.results
+    assert annuity.line == "annuity" and len(annuity.checks) >= 7
+    assert annuity.checks["every input file processed"]
+    assert annuity.counts == {"employees": 2, "contributions": 4, "instructions": 5, "resets": 1}
+    assert annuity.transactions > 0 and annuity.gas > 0
+    assert outcome.reports["ok"] and outcome.reports["regulators"]
+    assert all("verified on chain" in v for v in outcome.reports["regulators"].values())
+    assert outcome.kills == 0
+
+
+def test_processes_day__one_agent_per_annuity_institution__figures_from_chain_and_homes(day):
+    outcome, out = day
+    stats = {a.ident: a for a in outcome.agents}
+    assert set(stats) == ANNUITY_AGENTS
+    assert all(a.exit_code == 0 and a.starts == 1 for a in stats.values())
+    assert all(a.transactions > 0 for a in stats.values())  # each sent with its own key
+    assert sum(a.transactions for a in stats.values()) == outcome.results[0].transactions
+    # the platform's enrolments and switch, the trustee's two payrolls; nothing refused
+    assert (stats["annuity-platform"].processed, stats["trustee"].processed) == (2, 2)
+    assert all(a.rejected == 0 for a in stats.values())
+    for ident in ANNUITY_AGENTS:
+        log = (out / "agents" / ident / "agent.log").read_text()
+        assert "stopped cleanly" in log and " ERROR " not in log
+
+
+def test_processes_day__afterwards__no_agent_process_left(day):
+    outcome, _ = day
+    assert len(outcome.pids) == len(ANNUITY_AGENTS)
+    assert not [pid for pid in outcome.pids if pid_alive(pid)]
+
+
+def test_processes_day__keys__encrypted_with_a_day_passphrase_only_the_owner_reads(day):
+    _, out = day
+    mode = stat.S_IMODE((out / "passphrase").stat().st_mode)
+    assert mode == 0o600
+    needles = []
+    for ident in ANNUITY_AGENTS:
+        key = institution_key(SEED, ident).lower().removeprefix("0x")
+        needles += [key.encode(), ("0x" + key).encode()]
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.name == "keystore.json" for p in files)
+    for path in files:
+        text = path.read_bytes().lower()
+        assert not [n for n in needles if n in text], f"a private key in {path}"
+
+
+def test_processes_day__chaos__agents_killed_and_restarted_the_day_still_passes(accounts, tmp_path):
+    outcome = run_processes_day(
+        accounts,
+        _options(tmp_path, small=True, chaos=True, chaos_every=2, chaos_min_kills=3),
+        Console(quiet=True),
+    )
+    assert outcome.kills >= 3, outcome.agents
+    assert outcome.ok, (_failed(outcome), outcome.agents)
+    assert sum(a.starts for a in outcome.agents) == len(ANNUITY_AGENTS) + outcome.kills
+    assert not [pid for pid in outcome.pids if pid_alive(pid)]
+
+
+def test_processes_day__interrupted__every_agent_stopped(accounts, tmp_path, monkeypatch):
+    """Ctrl-C while the day runs (its handler raises KeyboardInterrupt): no agent outlives it."""
+    started: list[int] = []
+    real = dayrun._follow
+
+    def interrupted(day, console):
+        started.extend(day.procs.pids)
+        assert all(pid_alive(p) for p in started)
+        os.kill(os.getpid(), signal.SIGINT)  # the driver's handler: unwind
+        real(day, console)
+
+    monkeypatch.setattr(dayrun, "_follow", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_processes_day(
+            accounts, _options(tmp_path, small=True, reports=False), Console(quiet=True)
+        )
+    assert len(started) == len(ANNUITY_AGENTS)
+    assert not [pid for pid in started if pid_alive(pid)]
+
+
+def test_processes_day__deadline_passed__named_and_every_agent_stopped(accounts, tmp_path):
+    opts = _options(tmp_path, small=True, reports=False)
+    opts.timeout = 0.5
+    with pytest.raises(dayrun.DayTimeout, match="waiting for annuity"):
+        run_processes_day(accounts, opts, Console(quiet=True))
+    homes = [tmp_path / "agents" / ident for ident in ANNUITY_AGENTS]
+    pids = [int((home / "agent.lock").read_text()) for home in homes]  # each agent wrote its pid
+    assert not [pid for pid in pids if pid_alive(pid)]
+    for home in homes:  # SIGTERM, not a kill: the step in flight was booked
+        assert "stopped cleanly" in (home / "agent.log").read_text()
+
+
+def test_demo__chaos_without_processes__refused_before_any_transaction(capsys):
+    from consortium import chain
+    from consortium.cli import main as cli_main
+
+    height = chain.web3().eth.block_number
+    assert cli_main(["demo", "--chaos", "--fast-keys"]) == 2
+    assert "--chaos, --fast-keys: only with --processes" in capsys.readouterr().err
+    assert chain.web3().eth.block_number == height
