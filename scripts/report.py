@@ -20,7 +20,8 @@ from consortium.reporting import ReportingError, ReportJob, load_report, verify_
 
 
 def main():
-    """Entry point; a malformed input file (report, rules, deployment record) exits with its message."""
+    """Entry point; a malformed input file (report, rules, deployment record) exits with its
+    message."""
     try:
         _main()
     except (CommandError, ReportingError) as exc:

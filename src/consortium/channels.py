@@ -1,13 +1,13 @@
 """Encrypted point-to-point data channels between two members (the chain sees only hashes).
 
-Envelope encryption: each message gets a fresh random 256-bit data key; the payload is encrypted once
-with AES-256-GCM (pycryptodome) and the data key is wrapped for each recipient with ECIES on secp256k1
-(eciespy + coincurve). No hand-rolled cryptography: `seal` and `open` only compose those libraries.
-Messages are also signed by the sender's key (coincurve recoverable ECDSA over keccak256 of the payload),
-so the receiver knows which member sent them.
+Envelope encryption: each message gets a fresh random 256-bit data key; the payload is encrypted
+once with AES-256-GCM (pycryptodome) and the data key is wrapped for each recipient with ECIES on
+secp256k1 (eciespy + coincurve). No hand-rolled cryptography: `seal` and `open` only compose those
+libraries. Messages are also signed by the sender's key (coincurve recoverable ECDSA over keccak256
+of the payload), so the receiver knows which member sent them.
 
-`seal(plaintext, recipients_pubkeys) -> Envelope` and `open(envelope, privkey) -> bytes` are the public
-functions other lines reuse for confidential fields.
+`seal(plaintext, recipients_pubkeys) -> Envelope` and `open(envelope, privkey) -> bytes` are the
+public functions other lines reuse for confidential fields.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ class Envelope:
         )
 
     def digest(self) -> bytes:
-        """keccak256 of the serialised envelope: the only trace of the message that may go on chain."""
+        """keccak256 of the serialised envelope: the only trace of the message that may go on
+        chain."""
         return keccak(self.to_bytes())
 
 
@@ -126,7 +127,8 @@ def encrypt_for(
 def decrypt_with(
     nonce: bytes, ciphertext: bytes, tag: bytes, wrapped: bytes, privkey: bytes, aad: bytes = b""
 ) -> bytes:
-    """Unwrap the data key with `privkey` and decrypt; ValueError if the key or the data is wrong."""
+    """Unwrap the data key with `privkey` and decrypt;
+    ValueError if the key or the data is wrong."""
     data_key = ecies.decrypt(privkey, wrapped)
     cipher = AES.new(data_key, AES.MODE_GCM, nonce=nonce)
     cipher.update(aad)
@@ -134,7 +136,8 @@ def decrypt_with(
 
 
 def seal(plaintext: bytes, recipients_pubkeys: Sequence[bytes | str], aad: bytes = b"") -> Envelope:
-    """Encrypt `plaintext` for every recipient public key (AES-256-GCM data key wrapped with ECIES)."""
+    """Encrypt `plaintext` for every recipient public key (AES-256-GCM data key wrapped with
+    ECIES)."""
     if not recipients_pubkeys:
         raise ValueError("seal needs at least one recipient public key")
     pubs = [normalize_pubkey(p) for p in recipients_pubkeys]
@@ -150,7 +153,8 @@ def open(envelope: Envelope | bytes, privkey: bytes | str) -> bytes:
     wrapped = next((w for p, w in env.recipients if p == mine), None)
     if wrapped is None:
         raise NotARecipient(
-            f"key {mine.hex()[:16]}… is not a recipient of this envelope; ask the sender to seal it for you"
+            f"key {mine.hex()[:16]}… is not a recipient of this envelope; "
+            "ask the sender to seal it for you"
         )
     try:
         return decrypt_with(env.nonce, env.ciphertext, env.tag, wrapped, sk, env.aad)
@@ -164,7 +168,8 @@ def open(envelope: Envelope | bytes, privkey: bytes | str) -> bytes:
 
 
 class Transport(Protocol):
-    """Where sealed messages wait for their recipient (a directory here; a queue or HTTPS in production)."""
+    """Where sealed messages wait for their recipient (a directory here; a queue or HTTPS in
+    production)."""
 
     def put(self, to: str, msg_id: str, data: bytes) -> None: ...
 
@@ -221,10 +226,11 @@ class Message:
 
 @dataclass
 class Endpoint:
-    """A member's end of its data channels: sends sealed, signed messages; receives and verifies them.
+    """A member's end of its data channels: sends sealed, signed messages;
+    receives and verifies them.
 
-    `registry` (optional) is asked `channelOpen(me, them)` before every send; `directory` maps member
-    addresses (lower-case) to their published messaging public keys.
+    `registry` (optional) is asked `channelOpen(me, them)` before every send; `directory` maps
+    member addresses (lower-case) to their published messaging public keys.
     """
 
     member: str
@@ -248,11 +254,13 @@ class Endpoint:
             raise UnknownCounterparty(f"no messaging key published for member {member}") from None
 
     def send(self, to: str, kind: str, body: Any) -> Message:
-        """Seal `body` (JSON-serialisable) for `to` over the open channel; returns the sent message."""
+        """Seal `body` (JSON-serialisable) for `to` over the open channel;
+        returns the sent message."""
         if self.registry is not None and not self.registry.channelOpen(self.member, to):
             raise ChannelClosed(
                 f"no open data channel between {self.member} and {to}: request one "
-                "(registry.requestChannel) and have the permission manager open it; nothing was sent"
+                "(registry.requestChannel) and have the permission manager open it; "
+                "nothing was sent"
             )
         payload = json.dumps(
             {"from": self.member, "to": to, "kind": kind, "body": body},

@@ -102,7 +102,8 @@ def cmd_chain(args: argparse.Namespace) -> int:
         st = home.status()
         if st["running"]:
             print(
-                f"{st['kind']} running at {st['url']}: chain {st['chain_id']}, block {st['block']}, "
+                f"{st['kind']} running at {st['url']}: "
+                f"chain {st['chain_id']}, block {st['block']}, "
                 f"state in {st['state']}"
             )
         else:
@@ -177,7 +178,8 @@ def cmd_besu_genesis(args: argparse.Namespace) -> int:
     tmp.write_text(json.dumps(genesis, indent=2))
     tmp.replace(out)  # never a half-written genesis
     print(
-        f"QBFT genesis for {len(args.validators)} validators, chain id {args.chain_id} -> {args.out}"
+        f"QBFT genesis for {len(args.validators)} validators, "
+        f"chain id {args.chain_id} -> {args.out}"
     )
     return 0
 

@@ -144,7 +144,8 @@ def _institution(item: Any, jurisdictions: LineDict, seen: dict[str, int], fail)
         if not isinstance(role, str) or role not in ROLES:
             fail(
                 line,
-                f"institution '{ident}': unknown role {plain(role)!r} (known: {', '.join(sorted(ROLES))})",
+                f"institution '{ident}': unknown role {plain(role)!r} "
+                f"(known: {', '.join(sorted(ROLES))})",
             )
     juris = str(item["jurisdiction"])
     if juris not in jurisdictions:
@@ -160,7 +161,8 @@ def _institution(item: Any, jurisdictions: LineDict, seen: dict[str, int], fail)
         if regulator is None:
             fail(
                 line,
-                f"institution '{ident}' has no regulator: set 'regulator' or one for jurisdiction '{juris}'",
+                f"institution '{ident}' has no regulator: "
+                f"set 'regulator' or one for jurisdiction '{juris}'",
             )
     endpoint = item.get("endpoint")
     if endpoint is not None:
@@ -213,12 +215,14 @@ def _check_regulators(
             if reg is None:
                 fail(
                     inst.line,
-                    f"institution '{inst.id}': regulator '{inst.regulator}' is not an institution here",
+                    f"institution '{inst.id}': regulator '{inst.regulator}' "
+                    "is not an institution here",
                 )
             if "REGULATOR" not in reg.roles:
                 fail(
                     inst.line,
-                    f"institution '{inst.id}': regulator '{inst.regulator}' does not hold role REGULATOR",
+                    f"institution '{inst.id}': regulator '{inst.regulator}' "
+                    "does not hold role REGULATOR",
                 )
     for code, j in jurisdictions.items():
         reg = j.get("regulator")

@@ -1,9 +1,10 @@
 """An institution's own embedded database (SQLite by default via SQLAlchemy 2; any URL works).
 
-Why: each institution keeps its own records (requests, confirmations, details, results) and a journal of
-the steps it finished, so an agent killed between sending and recording can resume: it asks the journal
-(and the chain) what is done and redoes only the rest. The `outbox` table holds every keyed batch the
-institution sends: the intent before sending, the booking after (consortium.outbox drives it).
+Why: each institution keeps its own records (requests, confirmations, details, results) and a
+journal of the steps it finished, so an agent killed between sending and recording can resume: it
+asks the journal (and the chain) what is done and redoes only the rest. The `outbox` table holds
+every keyed batch the institution sends: the intent before sending, the booking after
+(consortium.outbox drives it).
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ class Store:
 
     # ------------------------------------------------------------ details
     def add_details(self, side: str, day: int, frame: pd.DataFrame) -> int:
-        """Append payment details (columns id, amount[, counterparty, paid_at]); returns rows written."""
+        """Append payment details (columns id, amount[, counterparty, paid_at]);
+        returns rows written."""
         if frame.empty:
             return 0
         df = frame.copy()

@@ -7,9 +7,9 @@ the same loop: follow chain -> poll inbox -> act on decisions -> periodic work. 
 only says which files, events and decisions it handles.
 
 Stopping: SIGTERM/SIGINT set a flag the loop checks between steps; the step in flight (a file, an
-event, a batch) finishes and is booked, then the agent exits 0. A SIGKILL loses nothing either: every
-keyed batch goes through the outbox (intent before, booking after, the chain asked on resume), every
-handler asks the chain's state before it sends, and the inbox journals each file's sha256.
+event, a batch) finishes and is booked, then the agent exits 0. A SIGKILL loses nothing either:
+every keyed batch goes through the outbox (intent before, booking after, the chain asked on resume),
+every handler asks the chain's state before it sends, and the inbox journals each file's sha256.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ class Role:
         self.agent = agent
 
     def start(self) -> None:
-        """Resume what an earlier process left unfinished (outboxes). Called once before the loop."""
+        """Resume what an earlier process left unfinished (outboxes).
+        Called once before the loop."""
 
     def handle_file(self, file: Any) -> dict[str, Any]:
         """Process one inbox file; the result dict goes to done/<file>.result.json."""
@@ -116,7 +117,8 @@ class Agent:
         self.role_classes = [c for c in role_classes if c.role in self.spec.roles]
         if not self.role_classes:
             raise NoRoleHere(
-                f"{self.spec.id} holds {', '.join(self.spec.roles)}: no agent line drives these roles"
+                f"{self.spec.id} holds {', '.join(self.spec.roles)}: "
+                "no agent line drives these roles"
             )
         self.roles: list[Role] = []
         self.inbox: Any = None
@@ -155,7 +157,8 @@ class Agent:
         signal.signal(signal.SIGINT, self.stop)
 
     def run(self, passphrase: str, connect: Any) -> int:
-        """Unlock, connect (`connect(settings) -> Connected`), start the roles, loop until stopped."""
+        """Unlock, connect (`connect(settings) -> Connected`), start the roles,
+        loop until stopped."""
         from consortium.keys import Keystore
 
         self.install_signals()
@@ -174,7 +177,8 @@ class Agent:
         return 0
 
     def attach(self, conn: Connected) -> None:
-        """Build everything that needs the chain: the institution, roles, follower, inbox, transport."""
+        """Build everything that needs the chain: the institution, roles, follower, inbox,
+        transport."""
         from consortium.roles.membership import Institution
 
         self.suite, self.account = conn.suite, conn.account

@@ -32,8 +32,8 @@ class DecisionAnswered(CommandError):
 
 @dataclass
 class Decision:
-    """One question to a person: `kind` (the policy's name), `item` (its id), `subject` (what the role
-    needs to act later, JSON types), the status, the answer and its reason."""
+    """One question to a person: `kind` (the policy's name), `item` (its id), `subject` (what the
+    role needs to act later, JSON types), the status, the answer and its reason."""
 
     item: str
     kind: str

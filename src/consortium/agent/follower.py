@@ -171,7 +171,8 @@ class Follower:
         return True
 
     def retry_failed(self) -> int:
-        """Run again every handler that failed on an event and is not given up; how many now passed."""
+        """Run again every handler that failed on an event and is not given up;
+        how many now passed."""
         by_name = {_name(h): h for hs in self.handlers.values() for h in hs}
         passed = 0
         for row in self.store.all(FAILED_KIND).values():

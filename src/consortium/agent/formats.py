@@ -3,9 +3,9 @@
 Why a table: the inbox validates every file against it before anything reaches the chain (types,
 ranges, known counterparties, duplicate keys, who may submit it), docs/formats.md describes the same
 table for the people who write those files, and the runtime reads typed rows keyed by the column
-names below. Personal data (employee ids, customer ids, birth dates, beneficial owners) is carried in
-the clear here because it stays with the institution: the agent salts and hashes it before anything
-leaves for the chain or a channel.
+names below. Personal data (employee ids, customer ids, birth dates, beneficial owners) is carried
+in the clear here because it stays with the institution: the agent salts and hashes it before
+anything leaves for the chain or a channel.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]{1,30}")
 _DATETIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+    r"(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
 )
 _HEX32 = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 _TRUE, _FALSE = {"yes", "true", "1", "y"}, {"no", "false", "0", "n"}

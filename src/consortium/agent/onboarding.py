@@ -39,7 +39,8 @@ class UnknownAddress(CommandError):
 
 @dataclass
 class Acting:
-    """Who acts and against which suite: the brownie account (key in memory only) and the registry."""
+    """Who acts and against which suite: the brownie account (key in memory only) and the
+    registry."""
 
     account: Any
     suite: Any

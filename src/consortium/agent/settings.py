@@ -1,8 +1,8 @@
 """An agent's settings (`<home>/agent.yaml`): who it is, which chain, where its key and store are.
 
 Why a file and not flags: an institution's operations team keeps one reviewed file per agent next to
-its keystore and folders; a flag on the command line (`--network`, `--rpc`) only overrides it for one
-run. Every problem names the file, the line and what to write instead (exit 2 from the CLI).
+its keystore and folders; a flag on the command line (`--network`, `--rpc`) only overrides it for
+one run. Every problem names the file, the line and what to write instead (exit 2 from the CLI).
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def _path(value: str | None, home: Path, root: Path) -> Path | None:
 
 
 def load_settings(home: str | Path, root: str | Path | None = None) -> AgentSettings:
-    """The settings of the agent whose home is `home`; SettingsError naming the line of a problem."""
+    """The settings of the agent whose home is `home`;
+    SettingsError naming the line of a problem."""
     home = Path(home).resolve()
     path = home / SETTINGS_FILE
     if not path.exists():

@@ -240,7 +240,10 @@ def wire_text(msg_id: str, sender: str, recipient: str, body_sha256: str) -> str
 
 
 def identity_text(address: str, public_key_hex: str, nonce: str) -> str:
-    return f"{PROTOCOL} identity\naddress:{address.lower()}\npublic_key:{public_key_hex}\nnonce:{nonce}"
+    return (
+        f"{PROTOCOL} identity\naddress:{address.lower()}\n"
+        f"public_key:{public_key_hex}\nnonce:{nonce}"
+    )
 
 
 def sha256_hex(data: bytes) -> str:

@@ -2,8 +2,8 @@
 resident memory of all agents together (sampled each time the driver looks at the day).
 
 Business seconds run from the first file dropped to the day's end seen on chain and in the outboxes
-(the agents' start, deploy, bootstrap and reports are not in them), as `demo_tx_per_second` counts the
-in-process day from its first transaction sent to its last receipt. Keystores use the low scrypt
+(the agents' start, deploy, bootstrap and reports are not in them), as `demo_tx_per_second` counts
+the in-process day from its first transaction sent to its last receipt. Keystores use the low scrypt
 cost: unlocking is not what is measured.
 """
 

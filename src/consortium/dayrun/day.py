@@ -12,7 +12,8 @@ Layout of the day's folder (`--out`, default reports/):
                         rejected/, outbox/, agent.log (its log), process.out (its stdout/stderr)
     passphrase          the day's keystore passphrase (0600; see consortium.dayrun.homes)
     deployment.json     the suite's deployment record the agents load
-    driver.log          the driver's own chain output (brownie's transaction lines), unless --verbose
+    driver.log          the driver's own chain output (brownie's transaction lines), unless
+                        --verbose
     <reports>           the regulators' reports, as `consortium demo`
 """
 

@@ -5,11 +5,11 @@ the one the bootstrap admitted), encrypted at once into its keystore; the driver
 plaintext. The keystores' passphrase is drawn afresh for each day and kept in `<day>/passphrase`
 (owner-only, 0600), named by every agent.yaml as `passphrase_file`.
 
-The trade-off: with the passphrase next to the keystores, anyone who can read the day's folder as its
-owner can unlock them; the keystores protect the keys from other users and from a copied home, not
-from the owner. That is what a demo on one machine needs (agents restarted by the chaos monkey must
-unlock without a person). A real institution keeps its passphrase out of the home (a secret manager
-feeding $CONSORTIUM_PASSPHRASE, or an HSM) and runs `consortium agent init` itself.
+The trade-off: with the passphrase next to the keystores, anyone who can read the day's folder as
+its owner can unlock them; the keystores protect the keys from other users and from a copied home,
+not from the owner. That is what a demo on one machine needs (agents restarted by the chaos monkey
+must unlock without a person). A real institution keeps its passphrase out of the home (a secret
+manager feeding $CONSORTIUM_PASSPHRASE, or an HSM) and runs `consortium agent init` itself.
 
 scrypt cost: eth-account's default (n = 2**18: ~0.7 s and 256 MB per unlock) unless `fast_keys`
 (n = 2**14, ~50 ms); every (re)start of an agent unlocks its keystore once, so the chaos day and the

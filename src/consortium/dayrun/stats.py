@@ -60,7 +60,8 @@ def _files(folder: Path) -> int:
 
 
 def _messages(home: Path) -> tuple[int, int]:
-    """(messages sent, received) from the home's store; (0, 0) before the transport made its tables."""
+    """(messages sent, received) from the home's store;
+    (0, 0) before the transport made its tables."""
     from sqlalchemy import create_engine, inspect, text
 
     path = home / "store.sqlite"

@@ -1,7 +1,7 @@
 """Enterprise annuity: the four platforms driving AnnuityPlans and AnnuityLedger.
 
-- AnnuityServicePlatform (ANNUITY_PLATFORM): registers the employer with the trustee it entrusted and
-  the account manager keeping its accounts, enrols employees (salted hashes only go on chain),
+- AnnuityServicePlatform (ANNUITY_PLATFORM): registers the employer with the trustee it entrusted
+  and the account manager keeping its accounts, enrols employees (salted hashes only go on chain),
   sends each employee's target plan, shows each employee their assets and returns.
 - TrusteePlatform (TRUSTEE): defines plans and appoints each plan's investment manager, receives
   employers' contributions, invests new money, forwards the investment manager's feedback.
@@ -15,8 +15,8 @@ its accounts, only a plan's appointed investment manager executes its instructio
 
 The classes receive deployed contracts and accounts; they never import brownie. The trustee and the
 account manager send their batches through an outbox in their store (consortium.outbox): a
-contribution batch is keyed by its payroll reference, a posting by its batch id, so an agent restarted
-after a crash books what the chain recorded and resends only the rest.
+contribution batch is keyed by its payroll reference, a posting by its batch id, so an agent
+restarted after a crash books what the chain recorded and resends only the rest.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ class ContributionBatch:
 
     @classmethod
     def booked(cls, sub: Submission) -> ContributionBatch:
-        """The batch a booked receiveContributions submission (args: ref, accounts, amounts) became."""
+        """The batch a booked receiveContributions submission (args: ref, accounts, amounts)
+        became."""
         ref, accounts, amounts = sub.args
         return cls(
             int(sub.value["batchId"]),
@@ -156,7 +157,8 @@ class Holding:
 
 @dataclass(frozen=True)
 class Statement:
-    """What the employee sees: assets by item, unallocated cash, contributions and return (minor units)."""
+    """What the employee sees: assets by item, unallocated cash,
+    contributions and return (minor units)."""
 
     employee_id: str
     invested: int
@@ -191,8 +193,8 @@ class AnnuityServicePlatform(_Sender):
 
     With a `store`, the register (employee id, salt, account id) and the employer ids live there,
     written before anything is sent: a restarted platform still knows every employee's account (the
-    salt cannot be recomputed, and the chain holds only the salted hash). Without one (the in-process
-    day and the tests) it lives in memory."""
+    salt cannot be recomputed, and the chain holds only the salted hash). Without one (the
+    in-process day and the tests) it lives in memory."""
 
     institution: Institution
     ledger: Any
@@ -242,8 +244,9 @@ class AnnuityServicePlatform(_Sender):
         return next((e for e, a in self.accounts.items() if a.account_id == account_id), None)
 
     def register(self, employee_id: str, source: str = "") -> bytes:
-        """Draw the employee's salt and keep (employee id, salt, account id), in the store first when
-        there is one; returns the account id. `source` says what enrolled it (an inbox file)."""
+        """Draw the employee's salt and keep (employee id, salt, account id), in the store first
+        when there is one; returns the account id. `source` says what enrolled it (an inbox
+        file)."""
         if employee_id in self.accounts:
             raise ValueError(f"employee {employee_id!r} is already enrolled")
         salt = new_salt()
@@ -267,8 +270,8 @@ class AnnuityServicePlatform(_Sender):
         return self.store.get(EMPLOYEE_KIND, employee_id) if self.store is not None else None
 
     def enrol(self, employee_ids: Sequence[str]) -> list[Any]:
-        """Ask for accounts for new employees of the registered employer; only salted hashes of their
-        ids reach the chain."""
+        """Ask for accounts for new employees of the registered employer; only salted hashes of
+        their ids reach the chain."""
         if self.employer is None:
             raise ValueError(
                 "no employer registered on this platform; call register_employer() first"
@@ -364,7 +367,8 @@ class TrusteePlatform(_Sender):
             content = b32(self.ledger.getContributionBatch(batch_id)["contentHash"])
             if content != contribution_hash(args[1], args[2]):
                 raise OutboxConflict(
-                    f"payroll reference {args[0]} is batch {batch_id} on chain, with other contributions"
+                    f"payroll reference {args[0]} is batch {batch_id} on chain, "
+                    "with other contributions"
                 )
         return found
 

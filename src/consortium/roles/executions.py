@@ -1,14 +1,15 @@
-"""A settlement cycle's executions as the chain holds them: what a CCP or CSD clears, nets and defers.
+"""A settlement cycle's executions as the chain holds them:
+what a CCP or CSD clears, nets and defers.
 
-A second party (CCP, CSD) has no list of the cycle's trades handed to it: it reads the first parties'
-uploads from the chain. `TradesUploaded` logs of the engine under the cycle's id (eth_getLogs on the
-engine's address and the cycleId topic) name the transactions; each transaction's input is a direct
-`uploadTrades(cycleId, trades)` call (an upload relayed through another contract has other calldata
-and is refused with CallNotDecodable: the engine's logs do not carry the trades). Deferrals are read
-the same way: `TradeDeferred` logs, each trade taken from its `deferTrades` calldata by its record
-hash, in log order (the engine's deferral order); and the CSD's legs to settle: the `submitNetting`
-calldata of the cycle's last `CycleNetted` (none when a `CycleUnwound` came after it), checked
-against the legs hash the log states.
+A second party (CCP, CSD) has no list of the cycle's trades handed to it: it reads the first
+parties' uploads from the chain. `TradesUploaded` logs of the engine under the cycle's id
+(eth_getLogs on the engine's address and the cycleId topic) name the transactions; each
+transaction's input is a direct `uploadTrades(cycleId, trades)` call (an upload relayed through
+another contract has other calldata and is refused with CallNotDecodable: the engine's logs do not
+carry the trades). Deferrals are read the same way: `TradeDeferred` logs, each trade taken from its
+`deferTrades` calldata by its record hash, in log order (the engine's deferral order); and the CSD's
+legs to settle: the `submitNetting` calldata of the cycle's last `CycleNetted` (none when a
+`CycleUnwound` came after it), checked against the legs hash the log states.
 
 Executions of record (the rule, per trade id):
 - the venue is the source of executions: a trade is taken as uploaded by the exchange it names;

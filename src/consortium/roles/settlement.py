@@ -1,30 +1,30 @@
 """Cross-border securities settlement: the institutions and what each does in a settlement cycle.
 
-First parties (BROKER, CUSTODIAN, EXCHANGE) configure their charges, upload the trades they appear on
-(the contract computes their first clearing data) and reconcile on their own, level by level. Second
-parties (CCP, CSD) compute their clearing data from the trades the chain holds and distribute it; the CCP novates,
-nets and instructs (after closing the cycle's uploads); the CSD settles delivery-versus-payment. When a
-participant defaults after netting (suspended, or short of what it delivers), the CCP unwinds the
-cycle, defers the defaulter's executions to a later cycle and nets again (`exclude`). Each token names
-its one issuing member at deployment (the CSD, each currency's cash issuer); governance (the permission
-manager, at deployment) lists each currency's deposit token once (`list_currencies`) and appoints the
-engine as every token's settlement agent.
+First parties (BROKER, CUSTODIAN, EXCHANGE) configure their charges, upload the trades they appear
+on (the contract computes their first clearing data) and reconcile on their own, level by level.
+Second parties (CCP, CSD) compute their clearing data from the trades the chain holds and distribute
+it; the CCP novates, nets and instructs (after closing the cycle's uploads); the CSD settles
+delivery-versus-payment. When a participant defaults after netting (suspended, or short of what it
+delivers), the CCP unwinds the cycle, defers the defaulter's executions to a later cycle and nets
+again (`exclude`). Each token names its one issuing member at deployment (the CSD, each currency's
+cash issuer); governance (the permission manager, at deployment) lists each currency's deposit token
+once (`list_currencies`) and appoints the engine as every token's settlement agent.
 
 Second parties receive no trades from anyone: they read the cycle from the chain
-(consortium.roles.executions: the first parties' uploads, the exchange's as the executions of record,
-and the deferrals; the CSD its legs from the CCP's netting), so a CCP or CSD process needs only its
-account, the engine and its store.
+(consortium.roles.executions: the first parties' uploads, the exchange's as the executions of
+record, and the deferrals; the CSD its legs from the CCP's netting), so a CCP or CSD process needs
+only its account, the engine and its store.
 
-Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades carry a
-salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels' envelopes)
-for the parties and regulators entitled to it.
+Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades
+carry a salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels'
+envelopes) for the parties and regulators entitled to it.
 
-Batches go through each institution's outbox (consortium.outbox, over its `store`): an upload is keyed
-by (cycle, party, first trade id), a second clearing batch by its reference, a deposit issue by its
-payment reference, a securities issue by its custody reference; an agent restarted after a crash
-books what the chain holds and resends the rest. A second clearing batch's reference is
-`second_clearing_ref(sequence, index)`: a correction is the next sequence, so it is sent even when it
-restores an earlier content.
+Batches go through each institution's outbox (consortium.outbox, over its `store`): an upload is
+keyed by (cycle, party, first trade id), a second clearing batch by its reference, a deposit issue
+by its payment reference, a securities issue by its custody reference; an agent restarted after a
+crash books what the chain holds and resends the rest. A second clearing batch's reference is
+`second_clearing_ref(sequence, index)`: a correction is the next sequence, so it is sent even when
+it restores an earlier content.
 """
 
 from __future__ import annotations

@@ -305,7 +305,8 @@ def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
 
 
 def agent_settings(cfg: Any, sizes: dict, seed: int) -> dict[str, dict]:
-    """agent.yaml's `annuity:` section: whom the trustee appoints, the investment manager's prices."""
+    """agent.yaml's `annuity:` section: whom the trustee appoints,
+    the investment manager's prices."""
     d = file_day(cfg, sizes, seed)
     section = {"investment_manager": d.investment_manager, "prices": d.prices}
     return {

@@ -1,8 +1,8 @@
 """The day as business input files: what each line gives the multi-process day (consortium.dayrun).
 
 Why files: in the multi-process day no institution shares a Python object with another; the day
-reaches each agent only as the files its own systems would drop in its inbox, and is followed only by
-reading the chain and the agents' outboxes. A line that has agents plugs in by exposing, in its
+reaches each agent only as the files its own systems would drop in its inbox, and is followed only
+by reading the chain and the agents' outboxes. A line that has agents plugs in by exposing, in its
 scenario module (`consortium.scenarios.<line>`):
 
     ROLES: tuple[str, ...]                    roles whose agents must exist for the line to run
@@ -17,9 +17,10 @@ scenario module (`consortium.scenarios.<line>`):
 
 `sizes` is the line's section of config/day-sizes.yaml. `input_files` is pure and seeded: the same
 (cfg, sizes, seed) give the same files, so `checks` recomputes what to expect from them (the view
-carries cfg, sizes and seed, and `memo` keeps what a line computes once). A file whose content depends on what an earlier phase produced
-(a payroll naming the account ids the platform's outbox lists, as an employer's payroll system would
-read them) gives a callable `content(view) -> bytes`, resolved when its phase is dropped.
+carries cfg, sizes and seed, and `memo` keeps what a line computes once). A file whose content
+depends on what an earlier phase produced (a payroll naming the account ids the platform's outbox
+lists, as an employer's payroll system would read them) gives a callable `content(view) -> bytes`,
+resolved when its phase is dropped.
 """
 
 from __future__ import annotations

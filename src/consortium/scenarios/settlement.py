@@ -1,10 +1,10 @@
 """One business day of cross-border securities settlement, driven by the institutions' role objects.
 
-The day: the CSD lists securities and appoints the engine, the cash issuer appoints it too (governance
-listed the currencies at deployment); first parties configure charges and upload the trades they
-appear on; the CCP and CSD distribute second clearing data; the CCP closes uploads; every first party
-reconciles at each level on its own (a break at one level never holds the others up); the CCP
-novates, nets and instructs; the CSD settles DvP; balances are checked exactly.
+The day: the CSD lists securities and appoints the engine, the cash issuer appoints it too
+(governance listed the currencies at deployment); first parties configure charges and upload the
+trades they appear on; the CCP and CSD distribute second clearing data; the CCP closes uploads;
+every first party reconciles at each level on its own (a break at one level never holds the others
+up); the CCP novates, nets and instructs; the CSD settles DvP; balances are checked exactly.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ SECURITIES: dict[int, tuple[str, str, int]] = {
 TRADE_DATE = 20261123
 
 F, T = ChargeKind.FEE, ChargeKind.TAX
-# Charges per role: commission, stamp duty (HK both sides, CN sells only), exchange and depository fees.
+# Charges per role: commission, stamp duty (HK both sides, CN sells only),
+# exchange and depository fees.
 CHARGES: dict[str, list[Charge]] = {
     "broker_hk": [Charge(F, Payer.BOTH, 3, 500), Charge(T, Payer.BOTH, 10, 100)],
     "broker_cn": [Charge(F, Payer.BOTH, 3, 500), Charge(T, Payer.SELLER, 5, 0)],
@@ -198,8 +199,9 @@ def fund(
 
     Each issue's reference (the cash issue's payment reference, the securities issue's custody
     reference) is `ref` with the trade set, the holder and the asset: funding the same trades twice
-    needs another `ref` (a resent funding is booked once). Through a pipe the issues are keyed batches
-    in flight: the phase ends with `close_phase(pipe, cast.cash.outbox, cast.csd.outbox)`."""
+    needs another `ref` (a resent funding is booked once). Through a pipe the issues are keyed
+    batches in flight: the phase ends with
+    `close_phase(pipe, cast.cash.outbox, cast.csd.outbox)`."""
     trade_set = "0x" + set_bucket(trades).hash.hex()
     need: dict[tuple[str, int, Any], int] = {}
     for t in trades:
@@ -271,9 +273,9 @@ def run_cycle(
 ) -> CycleOutcome:
     """Upload, distribute, reconcile at every level, net, instruct and settle one cycle.
 
-    `corrupt` maps a first party's address to a trade id it uploads with a wrong price (injected break).
-    `trades` are the first parties' business (each uploads those it appears on); the CCP and CSD
-    never see the list: they read the uploads from the chain.
+    `corrupt` maps a first party's address to a trade id it uploads with a wrong price (injected
+    break). `trades` are the first parties' business (each uploads those it appears on); the CCP and
+    CSD never see the list: they read the uploads from the chain.
     With a `pipe` (consortium.txpipe.TxPipe) each step is one phase of transactions sent without
     waiting: open; uploads; second clearing data; every reconciliation; netting; settlement.
     """

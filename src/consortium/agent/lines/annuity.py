@@ -7,8 +7,8 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   account is open (AccountOpened); each settled instruction (InstructionSettled) refreshes the
   employee's statement in outbox/statements/.
 - TRUSTEE: defines the consortium file's annuity plans at start (those not defined yet) and appoints
-  the investment manager named in agent.yaml (`annuity: {investment_manager: <id>}`); `contributions`
-  files -> receiveContributions, one keyed batch at a time (a run above agent.yaml
+  the investment manager named in agent.yaml (`annuity: {investment_manager: <id>}`);
+  `contributions` files -> receiveContributions, one keyed batch at a time (a run above agent.yaml
   `limits.contribution_max_total` is refused, or with `decisions: {contribution_review: queue}`
   waits for `consortium decide`); a posted batch (ContributionBatchPosted)
   -> allocateCash for its accounts; a reported feedback (FeedbackReported) -> forwardFeedback.

@@ -7,11 +7,12 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   deposit it received). The CSD lists the consortium file's securities at start.
 - CCP: `cycles` files -> openCycle. TradesUploaded: once every expected first party uploaded
   (agent.yaml `settlement: {first_parties: [ids]}`, default every BROKER, CUSTODIAN and EXCHANGE
-  of the consortium file) -> closeUploads; so does the cycle's `cut_off` when it passes. UploadsClosed -> its second clearing, computed from the
-  chain's executions of record, distributed. Reconciled: once every first party that uploaded has
-  reconciled with it -> nets and instructs; a party whose reconciliation broke has its executions
-  deferred first (decision `reconciliation_break`: auto, or queue for `consortium decide`:
-  accept = defer them, reject = net the executions of record as they stand).
+  of the consortium file) -> closeUploads; so does the cycle's `cut_off` when it passes.
+  UploadsClosed -> its second clearing, computed from the chain's executions of record, distributed.
+  Reconciled: once every first party that uploaded has reconciled with it -> nets and instructs; a
+  party whose reconciliation broke has its executions deferred first (decision
+  `reconciliation_break`: auto, or queue for `consortium decide`: accept = defer them, reject = net
+  the executions of record as they stand).
 - CSD: UploadsClosed -> its second clearing distributed; CycleNetted -> settle (DvP).
 - BROKER, CUSTODIAN, EXCHANGE: `charges` files -> setClearingConfig; `trades` files kept in the
   store until the CCP opens the cycle of their trade date (CycleOpened) -> uploadTrades;
@@ -274,7 +275,8 @@ class _FirstPartyRole(_SettlementRole):
         return [t for t in out if t.trade_date == day]
 
     def upload(self, cycle_id: bytes, day: int) -> None:
-        """Upload the day's trades once (the outbox keys each batch; a mark keeps later files out)."""
+        """Upload the day's trades once (the outbox keys each batch; a mark keeps later files
+        out)."""
         step = f"settlement.uploaded:{cycle_id.hex()}"
         if self.agent.store.done(step):
             return
@@ -515,7 +517,8 @@ class CcpRole(_SettlementRole):
         return self.net(cycle_id, broken)
 
     def on_decision(self, decision: Any) -> None:
-        """accept: defer the breaking parties' executions and net; reject: net them as they stand."""
+        """accept: defer the breaking parties' executions and net;
+        reject: net them as they stand."""
         cycle_id = b32(decision.subject["cycle"])
         if self.status(cycle_id) == OPEN:
             self.net(cycle_id, decision.subject["parties"] if decision.accepted else [])
