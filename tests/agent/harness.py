@@ -119,6 +119,14 @@ def make_world(base: Path, founder: Any, accounts: Any) -> World:
     suite = Suite(registry=registry, block=registry.tx.block_number)
     suite.contracts.update(deploy_annuity(proj, registry, founder))
     members, _ = bootstrap_consortium(suite, cfg, founder, accounts, SEED, fund_wei=10**20)
+    path = record_deployment(base, suite, founder)
+    keys, addresses = demo_keys(cfg)
+    return World(base, suite, cfg_path, path, keys, addresses, members)
+
+
+def record_deployment(base: Path, suite: Suite, founder: Any) -> Path:
+    """<base>/deployment.json: the record the agents load the suite from (checked on their side
+    against the chain, as a real institution's agent does)."""
     w3 = chain.web3()
     record = chain.DeploymentRecord(
         network=network_id(),
@@ -131,9 +139,34 @@ def make_world(base: Path, founder: Any, accounts: Any) -> World:
     )
     path = base / "deployment.json"
     path.write_text(json.dumps(asdict(record), indent=2))
+    return path
+
+
+def demo_keys(cfg: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """({id: private key}, {id: address}) of the deterministic keys bootstrap admitted."""
     keys = {i.id: institution_key(SEED, i.id) for i in cfg.institutions}
-    addresses = {k: Account.from_key(v).address for k, v in keys.items()}
-    return World(base, suite, cfg_path, path, keys, addresses, members)
+    return keys, {k: Account.from_key(v).address for k, v in keys.items()}
+
+
+def assert_stopped_cleanly(exit_codes: dict, agents: dict, ids: Any) -> None:
+    """Every agent exited 0 on SIGTERM, said so, and logged no error."""
+    assert exit_codes == dict.fromkeys(ids, 0)
+    for agent in agents.values():
+        assert "stopped cleanly" in agent.log(), agent.tail()
+        assert " ERROR " not in agent.log(), agent.log()[-3000:]
+
+
+def assert_no_private_key(keys: dict[str, str], homes: dict) -> None:
+    """No private key of the day, with or without 0x, in any file under any agent home."""
+    bare = [k.lower().removeprefix("0x") for k in keys.values()]
+    needles = [n for k in bare for n in (k, "0x" + k)]
+    for home in homes.values():
+        files = files_under(home.path)
+        assert any(p.name == "store.sqlite" for p in files)
+        for path in files:
+            text = path.read_bytes().lower()
+            for needle in needles:
+                assert needle.encode() not in text, f"a private key in {path}"
 
 
 def make_home(world: World, ident: str, folder: Path, **settings: Any) -> AgentHome:

@@ -22,9 +22,10 @@ from tests.agent.harness import (
     PRICES,
     AgentProcess,
     alive_until,
+    assert_no_private_key,
+    assert_stopped_cleanly,
     csv_text,
     drop,
-    files_under,
     make_home,
     make_world,
     read_accounts,
@@ -235,24 +236,14 @@ def test_annuity_day__sigterm__every_agent_exits_0_with_nothing_pending(day):
     from consortium.agent.settings import load_settings
     from consortium.store import Store
 
-    assert day.exit_codes == dict.fromkeys(ANNUITY_IDS, 0)
-    for ident, agent in day.agents.items():
-        assert "stopped cleanly" in agent.log(), agent.tail()
-        assert " ERROR " not in agent.log(), agent.log()
+    assert_stopped_cleanly(day.exit_codes, day.agents, ANNUITY_IDS)
+    for ident in day.agents:
         store = Store(load_settings(day.homes[ident].path).store_url)
         assert store.intents("pending") == []
 
 
 def test_annuity_day__homes__no_private_key_of_the_day_anywhere(day):
-    keys = [k.lower().removeprefix("0x") for k in day.world.keys.values()]
-    needles = [n for k in keys for n in (k, "0x" + k)]
-    for home in day.homes.values():
-        files = files_under(home.path)
-        assert any(p.name == "store.sqlite" for p in files)
-        for path in files:
-            text = path.read_bytes().lower()
-            for needle in needles:
-                assert needle.encode() not in text, f"a private key in {path}"
+    assert_no_private_key(day.world.keys, day.homes)
 
 
 def test_annuity_day__transport__each_agent_served_its_endpoint_as_its_own_address(day):

@@ -17,14 +17,13 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from eth_account import Account
 
 from consortium import chain
-from consortium.bootstrap import bootstrap_consortium, institution_key
+from consortium.bootstrap import bootstrap_consortium
 from consortium.config import load_consortium
 from consortium.deploy import Suite
 from consortium.domain.hashing import code32, doc_hash
@@ -35,11 +34,13 @@ from tests.agent.harness import (
     AgentProcess,
     World,
     alive_until,
+    assert_no_private_key,
+    assert_stopped_cleanly,
     csv_text,
+    demo_keys,
     drop,
-    files_under,
     make_home,
-    network_id,
+    record_deployment,
     result_of,
     stop_all,
 )
@@ -92,20 +93,8 @@ def make_bills_world(base, founder, accounts) -> World:
         registry, "0x" + "00" * 20, "consortium://bills/{id}", {"from": founder}
     )
     members, _ = bootstrap_consortium(suite, cfg, founder, accounts, SEED, fund_wei=10**20)
-    w3 = chain.web3()
-    record = chain.DeploymentRecord(
-        network=network_id(),
-        chain_id=int(w3.eth.chain_id),
-        block=suite.block,
-        block_hash="0x" + bytes(w3.eth.get_block(suite.block)["hash"]).hex(),
-        deployer=founder.address,
-        contracts=suite.addresses(),
-        compiler=chain.compiler_settings(),
-    )
-    path = base / "deployment.json"
-    path.write_text(json.dumps(asdict(record), indent=2))
-    keys = {i.id: institution_key(SEED, i.id) for i in cfg.institutions}
-    addresses = {k: Account.from_key(v).address for k, v in keys.items()}
+    path = record_deployment(base, suite, founder)
+    keys, addresses = demo_keys(cfg)
     return World(base, suite, cfg_path, path, keys, addresses, members)
 
 
@@ -418,19 +407,8 @@ def test_bills_day__hostile_files__rejected_with_line_and_reason_nothing_sent(da
 
 
 def test_bills_day__sigterm__every_agent_exits_0_without_errors(day):
-    assert day.codes == dict.fromkeys(IDS, 0)
-    for agent in day.agents.values():
-        assert "stopped cleanly" in agent.log(), agent.tail()
-        assert " ERROR " not in agent.log(), agent.log()
+    assert_stopped_cleanly(day.codes, day.agents, IDS)
 
 
 def test_bills_day__homes__no_private_key_of_the_day_anywhere(day):
-    keys = [k.lower().removeprefix("0x") for k in day.world.keys.values()]
-    needles = [n for k in keys for n in (k, "0x" + k)]
-    for home in day.homes.values():
-        files = files_under(home.path)
-        assert any(p.name == "store.sqlite" for p in files)
-        for path in files:
-            text = path.read_bytes().lower()
-            for needle in needles:
-                assert needle.encode() not in text, f"a private key in {path}"
+    assert_no_private_key(day.world.keys, day.homes)

@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from consortium import chain
 from consortium.agent.lines.confirmations import product_rules
 from consortium.agent.settings import load_settings
 from consortium.agent.transport import HttpTransport
-from consortium.bootstrap import bootstrap_consortium, institution_key
+from consortium.bootstrap import bootstrap_consortium
 from consortium.chain import free_port
 from consortium.config import load_consortium
 from consortium.deploy import Suite, deploy_confirmations
@@ -42,10 +42,13 @@ from tests.agent.harness import (
     AgentProcess,
     World,
     alive_until,
+    assert_no_private_key,
+    assert_stopped_cleanly,
     csv_text,
+    demo_keys,
     drop,
-    files_under,
     make_home,
+    record_deployment,
     result_of,
     start_all,
     stop_all,
@@ -112,26 +115,14 @@ def _world(base: Path, founder, accounts) -> World:
     suite = Suite(registry=registry, block=registry.tx.block_number)
     suite.contracts.update(deploy_confirmations(proj, registry, founder))
     members, manager = bootstrap_consortium(suite, cfg, founder, accounts, SEED, fund_wei=10**20)
-    keys = {i.id: institution_key(SEED, i.id) for i in cfg.institutions}
-    addresses = {k: Account.from_key(v).address for k, v in keys.items()}
+    keys, addresses = demo_keys(cfg)
     bank = members.by_name["sales-bank"]
     for rules in product_rules(cfg, addresses).values():
         issuer = next(i for i in members.by_name.values() if i.address == rules.issuer)
         for party in (bank, issuer):
             party.approve_amendment(rules.terms_id, bank.address, rules.issuer, rules.terms_hash())
         manager.enact(rules.terms_id, bank.address, rules.issuer, rules.terms_hash())
-    w3 = chain.web3()
-    record = chain.DeploymentRecord(
-        network=chain.network_name(),
-        chain_id=int(w3.eth.chain_id),
-        block=suite.block,
-        block_hash="0x" + bytes(w3.eth.get_block(suite.block)["hash"]).hex(),
-        deployer=founder.address,
-        contracts=suite.addresses(),
-        compiler=chain.compiler_settings(),
-    )
-    path = base / "deployment.json"
-    path.write_text(json.dumps(asdict(record), indent=2))
+    path = record_deployment(base, suite, founder)
     return World(base, suite, cfg_path, path, keys, addresses, members)
 
 
@@ -431,19 +422,8 @@ def test_confirmations_day__kill__sales_bank_killed_after_anchoring_finished_onc
 
 
 def test_confirmations_day__sigterm__every_agent_exits_0(day):
-    assert day.exit_codes == dict.fromkeys(IDS, 0)
-    for agent in day.agents.values():
-        assert "stopped cleanly" in agent.log(), agent.tail()
-        assert " ERROR " not in agent.log(), agent.log()
+    assert_stopped_cleanly(day.exit_codes, day.agents, IDS)
 
 
 def test_confirmations_day__homes__no_private_key_of_the_day_anywhere(day):
-    keys = [k.lower().removeprefix("0x") for k in day.world.keys.values()]
-    needles = [n for k in keys for n in (k, "0x" + k)]
-    for home in day.homes.values():
-        files = files_under(home.path)
-        assert any(p.name == "store.sqlite" for p in files)
-        for path in files:
-            text = path.read_bytes().lower()
-            for needle in needles:
-                assert needle.encode() not in text, f"a private key in {path}"
+    assert_no_private_key(day.world.keys, day.homes)

@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 import signal
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pytest
-from eth_account import Account
 
 from consortium import chain
 from consortium.agent.lines.settlement import (
@@ -26,7 +25,7 @@ from consortium.agent.lines.settlement import (
     trade_of,
 )
 from consortium.agent.settings import load_settings
-from consortium.bootstrap import bootstrap_consortium, institution_key
+from consortium.bootstrap import bootstrap_consortium
 from consortium.config import load_consortium
 from consortium.deploy import Suite, deploy_settlement
 from consortium.domain.clearing import SELL
@@ -39,11 +38,13 @@ from tests.agent.harness import (
     AgentProcess,
     World,
     alive_until,
+    assert_no_private_key,
+    assert_stopped_cleanly,
     csv_text,
+    demo_keys,
     drop,
-    files_under,
     make_home,
-    network_id,
+    record_deployment,
     result_of,
     stop_all,
     wait_for,
@@ -140,23 +141,11 @@ def make_world(base, founder, accounts) -> World:
     )
     suite = Suite(registry=registry, block=registry.tx.block_number)
     members, _ = bootstrap_consortium(suite, cfg, founder, accounts, SEED, fund_wei=10**20)
-    keys = {i.id: institution_key(SEED, i.id) for i in cfg.institutions}
-    addresses = {k: Account.from_key(v).address for k, v in keys.items()}
+    keys, addresses = demo_keys(cfg)
     issuers = {"SecurityToken": addresses["csd"]}
     issuers |= {f"DepositToken:{c}": addresses["bank-hk"] for c in ("HKD", "CNY")}
     suite.contracts.update(deploy_settlement(proj, registry, founder, issuers))
-    w3 = chain.web3()
-    record = chain.DeploymentRecord(
-        network=network_id(),
-        chain_id=int(w3.eth.chain_id),
-        block=suite.block,
-        block_hash="0x" + bytes(w3.eth.get_block(suite.block)["hash"]).hex(),
-        deployer=founder.address,
-        contracts=suite.addresses(),
-        compiler=chain.compiler_settings(),
-    )
-    path = base / "deployment.json"
-    path.write_text(json.dumps(asdict(record), indent=2))
+    path = record_deployment(base, suite, founder)
     return World(base, suite, cfg_path, path, keys, addresses, members)
 
 
@@ -395,24 +384,14 @@ def test_settlement_cycle__hostile_files__rejected_with_line_and_reason_nothing_
 
 
 def test_settlement_cycle__sigterm__every_agent_exits_0_nothing_pending(cycle):
-    assert cycle.exit_codes == dict.fromkeys(IDS, 0)
-    for ident, agent in cycle.agents.items():
-        assert "stopped cleanly" in agent.log(), agent.tail()
-        assert " ERROR " not in agent.log(), agent.log()[-3000:]
+    assert_stopped_cleanly(cycle.exit_codes, cycle.agents, IDS)
+    for ident in cycle.agents:
         store = Store(load_settings(cycle.homes[ident].path).store_url)
         assert store.intents("pending") == []
 
 
 def test_settlement_cycle__homes__no_private_key_of_the_day_anywhere(cycle):
-    keys = [k.lower().removeprefix("0x") for k in cycle.world.keys.values()]
-    needles = [n for k in keys for n in (k, "0x" + k)]
-    for home in cycle.homes.values():
-        files = files_under(home.path)
-        assert any(p.name == "store.sqlite" for p in files)
-        for path in files:
-            text = path.read_bytes().lower()
-            for needle in needles:
-                assert needle.encode() not in text, f"a private key in {path}"
+    assert_no_private_key(cycle.world.keys, cycle.homes)
 
 
 def test_breaking_cycle__broker_b_broke_with_the_ccp__its_executions_deferred_nothing_netted(cycle):
