@@ -8,8 +8,9 @@ SHELL := /bin/bash
 CHAIN ?= anvil
 ARGS ?=
 TESTS ?= tests
-# coverage traces every transaction (about 20x slower): it runs each contract's own unit tests
-COVERAGE_TESTS ?= tests/unit
+# coverage traces every transaction (about 20x slower): each contract's unit tests, the access
+# matrix (it owns every refusal by role) and the security review's regression tests
+COVERAGE_TESTS ?= tests/unit tests/access tests/hostile/test_review_*.py
 PY := .venv/bin/python
 BROWNIE := .venv/bin/brownie
 
