@@ -481,3 +481,8 @@ def test_allocateCash__one_account_past_the_cap__skipped_and_reported_batch_allo
     assert len(ins.items) == 48 and ins.sell_out == (2**32 - 1) << 16
     settle(ins, exec_prices=[ledger.unitPrice(i) for i in ins.items])
     assert {bytes(i) for i in ledger.holdingsOf(bad)[0]} == {code32(f"W2_{i}") for i in range(16)}
+
+
+def test_appointInvestmentManager__plan_never_defined__refused(plans, trustee, investment_manager):
+    with brownie.reverts(revert_pattern=r"AnnuityUnknownPlan:.*"):
+        trustee.appoint_investment_manager("NO-SUCH-PLAN", investment_manager.address)

@@ -285,3 +285,23 @@ def test_netting__trade_set_hash_not_the_uploaded_one__refused(
     assert tx.events["CycleNetted"]["tradeSetHash"] == _hex(want.hash)
     assert want == trade_set(trades, result.legs)
     assert engine.bucket(CID, settle_cast.participants[0].address, ALL)[0] > 0
+
+
+def test_defer_and_replace__before_uploads_close_other_date_unlisted_currency__refused(
+    engine, settle_cast, trades, registry_admin
+):
+    """Deferral only fixes a closed trade set of the cycle's own date; replacing a currency needs
+    one listed first. Each refusal is named and changes nothing."""
+    cid = code32("REVIEW-DEFER-EARLY")
+    settle_cast.ccp.open_cycle(cid, day.TRADE_DATE)
+    trade = trades[0]
+    with brownie.reverts(f"SettlementUploadsNotClosed: {cid!r}"):
+        engine.deferTrades(cid, [trade.as_tuple()], doc_hash("x"), settle_cast.ccp._tx())
+    settle_cast.ccp.close_uploads(cid)
+    other_day = dataclasses.replace(trade, trade_date=day.TRADE_DATE + 1)
+    with brownie.reverts(revert_pattern=r"SettlementTradeDateMismatch:.*"):
+        engine.deferTrades(cid, [other_day.as_tuple()], doc_hash("x"), settle_cast.ccp._tx())
+    eur = code32("EUR")
+    with brownie.reverts(f"SettlementUnknownCurrency: {eur!r}"):
+        engine.replaceCurrency(eur, engine.address, {"from": registry_admin})
+    assert engine.cashToken(eur) == "0x" + "00" * 20
