@@ -511,3 +511,12 @@ def test_item10_disbursement_declared_then_financing_expired__confirm_refused_pa
     warp(chain, int(bills.payment(declared)["deadline"]))
     bill_cast.factor.withdraw_payment(declared)
     assert bills.balanceOf(bill_cast.factor.address, fin) == 0
+
+
+def test_exits__valid_holding__not_expirable_holding_unchanged(bill_cast, held):
+    """Only a request can expire; a holding already valid is the holder's until redeemed."""
+    holder = bill_cast.tier2a
+    before = holder.holding(held)
+    with brownie.reverts(revert_pattern=rf"BillNotExpirable: {held}, .*"):
+        holder.expire(held, "not a request")
+    assert holder.holding(held) == before > 0
