@@ -486,3 +486,10 @@ def test_allocateCash__one_account_past_the_cap__skipped_and_reported_batch_allo
 def test_appointInvestmentManager__plan_never_defined__refused(plans, trustee, investment_manager):
     with brownie.reverts(revert_pattern=r"AnnuityUnknownPlan:.*"):
         trustee.appoint_investment_manager("NO-SUCH-PLAN", investment_manager.address)
+
+
+def test_requestAccounts__employer_never_registered__refused_nothing_requested(ledger, platform):
+    account = doc_hash("account of an unknown employer")
+    with brownie.reverts("AnnuityUnknownEmployer: 999"):
+        ledger.requestAccounts(999, [account], {"from": platform.institution.account})
+    assert ledger.getAccount(account)["status"] == 0
