@@ -130,6 +130,17 @@ class _ConfRole(Role):
             self.agent._conf_endpoint = ep
         return ep
 
+    def participant(self, cls: type) -> Any:
+        """The line's role object (roles/confirmations.py) on this agent's key, store, endpoint."""
+        return cls(
+            self.agent.institution,
+            self.anchor,
+            self.recon,
+            self.agent.store,
+            self.endpoint,
+            self.agent.local,
+        )
+
     @property
     def registry(self) -> Any:
         return self.agent.suite.registry
@@ -216,14 +227,7 @@ class SalesBankRole(_ConfRole):
         self.bank: SalesBank | None = None
 
     def start(self) -> None:
-        self.bank = SalesBank(
-            self.agent.institution,
-            self.anchor,
-            self.recon,
-            self.agent.store,
-            self.endpoint,
-            self.agent.local,
-        )
+        self.bank = self.participant(SalesBank)
         self.bank.rules = {
             r.product_id: r
             for r in product_rules(self.agent.consortium, self.agent.settings.addresses).values()
@@ -604,14 +608,7 @@ class BankRole(_ConfRole):
         self.client: PaymentClient | None = None
 
     def start(self) -> None:
-        self.client = PaymentClient(
-            self.agent.institution,
-            self.anchor,
-            self.recon,
-            self.agent.store,
-            self.endpoint,
-            self.agent.local,
-        )
+        self.client = self.participant(PaymentClient)
         self.client.outbox.resume()
 
     def tick(self) -> None:
@@ -721,14 +718,7 @@ class ReconcilerRole(_ConfRole):
         self.cutoff = 0
 
     def start(self) -> None:
-        self.rec = Reconciler(
-            self.agent.institution,
-            self.anchor,
-            self.recon,
-            self.agent.store,
-            self.endpoint,
-            self.agent.local,
-        )
+        self.rec = self.participant(Reconciler)
         self.rec.outbox.resume()
         cutoff = str(self.agent.settings.line(LINE).get("cutoff", "now"))
         self.cutoff = _cutoff_seconds(cutoff, self.agent.settings.home)
