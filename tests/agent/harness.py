@@ -108,20 +108,28 @@ class World:
 
 def make_world(base: Path, founder: Any, accounts: Any) -> World:
     """Deploy the registry and the annuity line, admit the test consortium, record the deployment."""
-    base.mkdir(parents=True, exist_ok=True)
-    cfg_path = base / "consortium.yaml"
-    cfg_path.write_text(CONSORTIUM_YAML)
-    cfg = load_consortium(cfg_path)
-    proj = chain.project()
-    registry = proj.ConsortiumRegistry.deploy(
-        doc_hash("test founder"), code32("CN"), {"from": founder}
-    )
-    suite = Suite(registry=registry, block=registry.tx.block_number)
+    cfg_path, cfg, proj, registry, suite = new_consortium(base, CONSORTIUM_YAML, founder, "CN")
     suite.contracts.update(deploy_annuity(proj, registry, founder))
     members, _ = bootstrap_consortium(suite, cfg, founder, accounts, SEED, fund_wei=10**20)
     path = record_deployment(base, suite, founder)
     keys, addresses = demo_keys(cfg)
     return World(base, suite, cfg_path, path, keys, addresses, members)
+
+
+def new_consortium(
+    base: Path, consortium_yaml: str, founder: Any, jurisdiction: str = "CN"
+) -> tuple[Path, Any, Any, Any, Suite]:
+    """The test's consortium file written under `base` and a fresh registry deployed by `founder`:
+    (file, its Consortium, the project, the registry, the suite to deploy a line into)."""
+    base.mkdir(parents=True, exist_ok=True)
+    cfg_path = base / "consortium.yaml"
+    cfg_path.write_text(consortium_yaml)
+    proj = chain.project()
+    registry = proj.ConsortiumRegistry.deploy(
+        doc_hash("test founder"), code32(jurisdiction), {"from": founder}
+    )
+    suite = Suite(registry=registry, block=registry.tx.block_number)
+    return cfg_path, load_consortium(cfg_path), proj, registry, suite
 
 
 def record_deployment(base: Path, suite: Suite, founder: Any) -> Path:

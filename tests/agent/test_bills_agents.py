@@ -24,9 +24,7 @@ import pytest
 
 from consortium import chain
 from consortium.bootstrap import bootstrap_consortium
-from consortium.config import load_consortium
-from consortium.deploy import Suite
-from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.hashing import doc_hash
 from tests.agent.harness import (
     PASSPHRASE,
     ROOT,
@@ -40,6 +38,7 @@ from tests.agent.harness import (
     demo_keys,
     drop,
     make_home,
+    new_consortium,
     record_deployment,
     result_of,
     stop_all,
@@ -80,15 +79,7 @@ DOCS = {k: sha(k) for k in ("po-A", "po-B", "sub-A", "sub-B", "fin", "past", "ba
 
 def make_bills_world(base, founder, accounts) -> World:
     """Registry + BillToken without a cash token (payments off chain), the test consortium."""
-    base.mkdir(parents=True, exist_ok=True)
-    cfg_path = base / "consortium.yaml"
-    cfg_path.write_text(CONSORTIUM_YAML)
-    cfg = load_consortium(cfg_path)
-    proj = chain.project()
-    registry = proj.ConsortiumRegistry.deploy(
-        doc_hash("test founder"), code32("CN"), {"from": founder}
-    )
-    suite = Suite(registry=registry, block=registry.tx.block_number)
+    cfg_path, cfg, proj, registry, suite = new_consortium(base, CONSORTIUM_YAML, founder, "CN")
     suite.contracts["BillToken"] = proj.BillToken.deploy(
         registry, "0x" + "00" * 20, "consortium://bills/{id}", {"from": founder}
     )

@@ -28,10 +28,8 @@ from consortium.agent.settings import load_settings
 from consortium.agent.transport import HttpTransport
 from consortium.bootstrap import bootstrap_consortium
 from consortium.chain import free_port
-from consortium.config import load_consortium
-from consortium.deploy import Suite, deploy_confirmations
+from consortium.deploy import deploy_confirmations
 from consortium.domain import days
-from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.reconciliation import AMOUNT_MISMATCH, DEBIT, MISSING
 from consortium.roles.confirmations import ANCHOR_PACKET
 from consortium.store import Store
@@ -48,6 +46,7 @@ from tests.agent.harness import (
     demo_keys,
     drop,
     make_home,
+    new_consortium,
     record_deployment,
     result_of,
     start_all,
@@ -104,15 +103,7 @@ class Day:
 def _world(base: Path, founder, accounts) -> World:
     """Registry and the confirmations line deployed, the consortium admitted, the products' rules
     agreed by both parties and enacted by the permission manager."""
-    base.mkdir(parents=True, exist_ok=True)
-    cfg_path = base / "consortium.yaml"
-    cfg_path.write_text(CONSORTIUM_YAML)
-    cfg = load_consortium(cfg_path)
-    proj = chain.project()
-    registry = proj.ConsortiumRegistry.deploy(
-        doc_hash("test founder"), code32("CN"), {"from": founder}
-    )
-    suite = Suite(registry=registry, block=registry.tx.block_number)
+    cfg_path, cfg, proj, registry, suite = new_consortium(base, CONSORTIUM_YAML, founder, "CN")
     suite.contracts.update(deploy_confirmations(proj, registry, founder))
     members, manager = bootstrap_consortium(suite, cfg, founder, accounts, SEED, fund_wei=10**20)
     keys, addresses = demo_keys(cfg)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from consortium import chain
 from consortium.agent.lines.settlement import (
     SETTLED,
     security_number,
@@ -26,8 +25,7 @@ from consortium.agent.lines.settlement import (
 )
 from consortium.agent.settings import load_settings
 from consortium.bootstrap import bootstrap_consortium
-from consortium.config import load_consortium
-from consortium.deploy import Suite, deploy_settlement
+from consortium.deploy import deploy_settlement
 from consortium.domain.clearing import SELL
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.netting import CASH, SECURITY, currency_asset, net
@@ -44,6 +42,7 @@ from tests.agent.harness import (
     demo_keys,
     drop,
     make_home,
+    new_consortium,
     record_deployment,
     result_of,
     stop_all,
@@ -131,15 +130,7 @@ def _trades(addresses: dict[str, str]) -> list:
 
 def make_world(base, founder, accounts) -> World:
     """Registry, members, then the settlement suite: the CSD issues securities, bank-hk deposits."""
-    base.mkdir(parents=True, exist_ok=True)
-    cfg_path = base / "consortium.yaml"
-    cfg_path.write_text(CONSORTIUM_YAML)
-    cfg = load_consortium(cfg_path)
-    proj = chain.project()
-    registry = proj.ConsortiumRegistry.deploy(
-        doc_hash("test founder"), code32("HK"), {"from": founder}
-    )
-    suite = Suite(registry=registry, block=registry.tx.block_number)
+    cfg_path, cfg, proj, registry, suite = new_consortium(base, CONSORTIUM_YAML, founder, "HK")
     members, _ = bootstrap_consortium(suite, cfg, founder, accounts, SEED, fund_wei=10**20)
     keys, addresses = demo_keys(cfg)
     issuers = {"SecurityToken": addresses["csd"]}
