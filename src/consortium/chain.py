@@ -6,6 +6,7 @@ Everything else receives contract objects and accounts from here (or from browni
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -76,7 +77,13 @@ def project():
     loaded = brownie.project.get_loaded_projects()
     if loaded:
         return loaded[0]
-    proj = brownie.project.load(str(ROOT), name="ConsortiumLedger")
+    # brownie prunes stale build files as it loads; institutions' agents start side by side on one
+    # checkout, and two prunes of the same file race (FileNotFoundError), so loads take turns
+    build = ROOT / "build"
+    build.mkdir(exist_ok=True)
+    with open(build / ".load.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proj = brownie.project.load(str(ROOT), name="ConsortiumLedger")
     proj.load_config()
     return proj
 
