@@ -122,7 +122,7 @@ def deploy_confirmations(
     if settlement_token is None:
         settlement_token = proj.DepositToken.deploy(
             registry,
-            b"CNY".ljust(32, b"\0"),
+            code32("CNY"),
             issuer or admin.address,
             "Reconciliation deposit CNY",
             "dCNYr",

@@ -8,7 +8,8 @@ import brownie
 
 from consortium.domain.hashing import code32, doc_hash
 from consortium.outbox import key_of
-from consortium.roles.bills import ISSUE, ISSUE_CASH, REDEEM, BillClient, CashIssuer
+from consortium.roles.bills import ISSUE, REDEEM, BillClient
+from consortium.roles.deposits import CashIssuer, issue_kind
 from consortium.store import Store
 from tests.faults.helpers import dies_after_send, logs_since, resumed_once
 from tests.fixtures.bills import FACE, warp
@@ -85,14 +86,14 @@ def test_redeem__killed_after_send__paid_once_and_resend_refused(
 def test_fund__killed_after_send__issued_once_and_resend_refused(cash, bill_cast, tmp_path, web3):
     issuer, to = bill_cast.cash_issuer, bill_cast.tier2a.address
     path, start, held = tmp_path / "bank.sqlite", web3.eth.block_number + 1, cash.balanceOf(to)
-    with dies_after_send(agent := CashIssuer(issuer.inst, cash, store=Store.at(path))):
-        agent.fund(to, 70_000, "cash in 2026-11-30/17")
+    with dies_after_send(agent := CashIssuer.of(issuer.inst, cash, store=Store.at(path))):
+        agent.issue(to, "CNY", 70_000, "cash in 2026-11-30/17")
     ref = doc_hash("cash in 2026-11-30/17")
     _, block = cash.paymentRefUse(ref)
 
-    fresh = CashIssuer(issuer.inst, cash, store=Store.at(path))
-    resumed_once(fresh, ISSUE_CASH, key_of(ref), {"holder": to})
-    assert fresh.fund(to, 70_000, "cash in 2026-11-30/17") is None
+    fresh = CashIssuer.of(issuer.inst, cash, store=Store.at(path))
+    resumed_once(fresh, issue_kind("CNY"), key_of(ref), {"holder": to})
+    assert fresh.issue(to, "CNY", 70_000, "cash in 2026-11-30/17") is None
     assert cash.balanceOf(to) == held + 70_000
     assert len(logs_since(web3, cash, "DepositIssued", start)) == 1
     with brownie.reverts(f"DepositPaymentRefUsed: {ref!r}, {to.lower()}, {block}"):

@@ -10,7 +10,7 @@ from consortium.domain.clearing import peer_key, second_clearing, second_clearin
 from consortium.domain.hashing import doc_hash
 from consortium.outbox import key_of
 from consortium.roles import settlement as roles
-from consortium.roles.deposits import issue_kind
+from consortium.roles.deposits import CashIssuer, issue_kind
 from consortium.store import Store
 from tests.faults.helpers import dies_after_send, logs_since, resumed_once
 
@@ -20,8 +20,8 @@ ALL = b"\0" * 32
 def _again(role, path):
     """The same institution's role object, rebuilt over its store (a restarted agent)."""
     cls = type(role)
-    if isinstance(role, roles.CashIssuer):
-        return cls(role.institution, role.engine, None, role.tokens, store=Store.at(path))
+    if isinstance(role, CashIssuer):
+        return cls(role.inst, role.tokens, store=Store.at(path))
     return cls(role.institution, role.engine, None, role.charges, store=Store.at(path))
 
 

@@ -23,7 +23,7 @@ H_REVIEW, H_AUDIT = doc_hash("goods received"), doc_hash("issue audit")
 def attacker(make_attacker, regulator_cn, bill_cast, cash):
     """A contract member holding the client and factor roles, with deposits to pay a financing."""
     a = make_attacker(["SUPPLY_CHAIN_CLIENT", "ASSET_MANAGER"], regulator_cn)
-    bill_cast.cash_issuer.fund(a.address, FACE, "attacker cash in")
+    bill_cast.cash_issuer.issue(a.address, "CNY", FACE, "attacker cash in")
     return a
 
 

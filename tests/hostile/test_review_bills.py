@@ -260,7 +260,7 @@ def test_item6_squat__rival_debtor_uses_victims_batch_ref_first__victim_still_pa
     rival_bill, _ = rival.request_issue(bill_cast.tier2b.address, 1_00, maturity, "rival po")
     bill_cast.tier2b.review(rival_bill, True, "ok")
     bill_cast.auditor.audit(rival_bill, True, "ok")
-    bill_cast.cash_issuer.fund(rival.address, 1_00, "rival cash")
+    bill_cast.cash_issuer.issue(rival.address, "CNY", 1_00, "rival cash")
     warp(chain, maturity)
     ref = "core payment order 2026-12"
     rival.redeem([(rival_bill, bill_cast.tier2b.address, 1_00)], batch_ref=ref)  # the squat

@@ -101,7 +101,7 @@ def test_deposit_issue__other_cash_issuers_operator__reverts(settle_cast, hk_cas
 def test_deposit_issue__issuers_operator__acts_for_the_issuer(settle_cast, victim, accounts):
     operator = accounts.add()
     accounts[0].transfer(operator, 10**18, silent=True)
-    settle_cast.cash.institution.add_operator(operator.address)
+    settle_cast.cash.inst.add_operator(operator.address)
     cny, before = _cny(settle_cast), _cny(settle_cast).balanceOf(victim.address)
     tx = cny.issue(victim.address, 7, doc_hash("operator issue"), {"from": operator})
     assert tx.events["DepositIssued"]["issuer"] == operator.address

@@ -69,7 +69,7 @@ def test_run_day__from_day_context__all_checks_hold(
         [
             (settle_cast.ccp.institution, "CCP"),
             (settle_cast.csd.institution, "CSD"),
-            (settle_cast.cash.institution, "CASH_ISSUER"),
+            (settle_cast.cash.inst, "CASH_ISSUER"),
         ]
         + [(p.institution, "BROKER") for p in settle_cast.participants + settle_cast.locals]
         + [(p.institution, "CUSTODIAN") for p in settle_cast.custodians]

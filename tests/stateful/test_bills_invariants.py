@@ -207,8 +207,8 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(
             pending = self._disbursable()
             n = pending[i % len(pending)]
             # on chain only (the bills are CNY and the contract pays in CNY deposits)
-            bill_cast.cash_issuer.fund(
-                bill_cast.factor.address, n.amount, f"factor cash {next(serial)}"
+            bill_cast.cash_issuer.issue(
+                bill_cast.factor.address, "CNY", n.amount, f"factor cash {next(serial)}"
             )
             bill_cast.factor.disburse(n.node_id)
             self.m.deliver(n.node_id)
@@ -276,8 +276,8 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(
             items = [(nid, h, v) for (nid, h), v in self.m.balances.items() if v > 0]
             total = sum(v for _, _, v in items)
             if total:
-                bill_cast.cash_issuer.fund(
-                    bill_cast.core.address, total, f"core cash {next(serial)}"
+                bill_cast.cash_issuer.issue(
+                    bill_cast.core.address, "CNY", total, f"core cash {next(serial)}"
                 )
             for start in range(0, len(items), 50):
                 bill_cast.core.redeem(items[start : start + 50], batch_ref=f"r {next(serial)}")

@@ -15,7 +15,8 @@ from typing import Any
 from consortium.deploy import deploy_bills as deploy
 from consortium.domain import days
 from consortium.domain.hashing import code32, doc_hash
-from consortium.roles.bills import BillAuditor, BillClient, BillFactor, CashIssuer
+from consortium.roles.bills import BillAuditor, BillClient, BillFactor
+from consortium.roles.deposits import CashIssuer
 from consortium.roles.membership import Institution, PermissionManager
 
 
@@ -130,11 +131,11 @@ def _members(proj: Any, accounts: Any) -> tuple[Any, ...]:
         _admit(manager, registry, accounts[8], ["ASSET_MANAGER"], regulator.address, "factor"),
         bills,
     )
-    issuer = CashIssuer(
+    issuer = CashIssuer.of(
         _admit(manager, registry, accounts[9], ["CASH_ISSUER"], regulator.address, "bank"), cash
     )
-    issuer.fund(factor.address, 10**12, "factor cash")
-    issuer.fund(core.address, 10**12, "core cash")
+    issuer.issue(factor.address, "CNY", 10**12, "factor cash")
+    issuer.issue(core.address, "CNY", 10**12, "core cash")
     return core, tier1, tier2a, tier2b, auditor, factor
 
 

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from consortium.deploy import deploy_settlement as deploy
-from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.hashing import code32, code_text, doc_hash
 from consortium.roles.membership import Institution, PermissionManager
 from consortium.roles.settlement import CURRENCIES
 from consortium.scenarios import settlement as day
@@ -103,7 +103,7 @@ def _cycle(
     execs = []
     for k in range(executions):
         buy, sell = by_id[(2 * k + 1).to_bytes(32, "big")], by_id[(2 * k + 2).to_bytes(32, "big")]
-        token = cast.cash.tokens[buy.currency.rstrip(b"\0").decode()]
+        token = cast.cash.tokens[code_text(buy.currency)]
         execs.append(
             (
                 buy.participant,

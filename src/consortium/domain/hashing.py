@@ -54,3 +54,8 @@ def code32(code: str) -> bytes:
     if len(raw) > 32:
         raise ValueError(f"code {code!r} longer than 32 bytes")
     return raw.ljust(32, b"\0")
+
+
+def code_text(raw: bytes) -> str:
+    """The short code a `code32` bytes32 holds ("CNY")."""
+    return bytes(raw).rstrip(b"\0").decode()

@@ -33,8 +33,7 @@ from typing import Any
 from consortium.domain.bills import BillStatus, NodeState, proceeds
 from consortium.domain.hashing import code32, doc_hash, new_salt
 from consortium.outbox import Outbox, OutboxConflict, Submission, key_of, recorded
-from consortium.roles.deposits import register_deposit_issue
-from consortium.roles.membership import Institution
+from consortium.roles.membership import ActsAs, Institution
 from consortium.store import Store
 
 ZERO32 = b"\0" * 32
@@ -43,7 +42,6 @@ TRANSFER = "BillToken.requestTransfer"
 FINANCE = "BillToken.requestFinancing"
 REDEEM = "BillToken.redeem"
 SECRETS = "bills.secret"  # the store's kind for the redemption-reference salt
-ISSUE_CASH = "DepositToken.issue"
 
 
 def _hash(document: str | bytes) -> bytes:
@@ -70,7 +68,7 @@ def requested_node(tx: Any) -> int:
 
 
 @dataclass
-class _BillRole:
+class _BillRole(ActsAs):
     """An institution acting on the bill contract with its own account."""
 
     inst: Institution
@@ -80,12 +78,8 @@ class _BillRole:
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.store)
 
-    @property
-    def address(self) -> str:
-        return self.inst.address
-
     def _tx(self) -> dict[str, Any]:
-        return {"from": self.inst.account}
+        return {"from": self.account}
 
     def node(self, node_id: int) -> Any:
         return self.bills.node(node_id)
@@ -379,27 +373,3 @@ class BillFactor(_BillRole):
         declare the off-chain payment instead (the bill moves when the holder confirms it)."""
         ref = ZERO32 if payment_ref is None else _hash(payment_ref)
         return self.bills.disburseFinancing(fin_node_id, ref, self._tx())
-
-
-@dataclass
-class CashIssuer:
-    """The deposit token's issuer (CASH_ISSUER) as far as bills need it."""
-
-    inst: Institution
-    cash: Any
-    store: Store = field(default_factory=Store, kw_only=True)
-
-    def __post_init__(self) -> None:
-        self.outbox = Outbox(self.store)
-        register_deposit_issue(self.outbox, ISSUE_CASH, self.cash, self._tx)
-
-    def _tx(self) -> dict[str, Any]:
-        return {"from": self.inst.account}
-
-    def fund(self, member: str, amount: int, payment_ref: str) -> Any:
-        """Issue deposits against cash received off chain under `payment_ref`, once.
-
-        Returns the transaction (through a pipe in flight until the outbox is collected), or None
-        when the chain had the reference booked already."""
-        h = doc_hash(payment_ref)
-        return self.outbox.submit(ISSUE_CASH, key_of(h), [member, amount, h]).tx

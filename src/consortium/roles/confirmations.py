@@ -39,7 +39,7 @@ from consortium.domain.reconciliation import (
     require_resolved,
 )
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of
-from consortium.roles.membership import Institution
+from consortium.roles.membership import ActsAs, Institution
 from consortium.store import Store
 
 ZERO32 = b"\0" * 32
@@ -66,7 +66,7 @@ class Network:
 
 
 @dataclass
-class Participant:
+class Participant(ActsAs):
     """An institution acting in this line: member account, operator signing key,
     store and endpoint."""
 
@@ -106,14 +106,6 @@ class Participant:
             inst.add_operator(key.address)
         ep = Endpoint(inst.address, bytes(key.key), net.transport, net.directory, registry)
         return cls(inst, suite["ConfirmationAnchor"], suite["Reconciliation"], store, ep, key)
-
-    @property
-    def address(self) -> str:
-        return self.inst.address
-
-    @property
-    def account(self) -> Any:
-        return self.inst.account
 
     def _tx(self, fn: Any, *args: Any) -> Any:
         tx = fn(*args, {"from": self.account})

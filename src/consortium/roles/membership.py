@@ -103,3 +103,18 @@ class PermissionManager(Institution):
 
     def add_node(self, member: str, enode: str) -> Any:
         return self.registry.addNode(member, enode, {"from": self.account})
+
+
+class ActsAs:
+    """Mixin of a role object acting as one member (its `inst`): the member's address, and the
+    account that signs its transactions."""
+
+    inst: Institution
+
+    @property
+    def address(self) -> str:
+        return self.inst.address
+
+    @property
+    def account(self) -> Any:
+        return self.inst.account

@@ -48,7 +48,6 @@ from consortium.domain.clearing import (
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.netting import Leg, NettingResult, deferrals, net
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of, recorded
-from consortium.roles.deposits import issue_kind, register_deposit_issue
 from consortium.roles.executions import CycleExecutions, UnknownExecution, read_cycle, read_legs
 from consortium.roles.membership import Institution
 from consortium.store import Store
@@ -390,24 +389,3 @@ def register_security_issue(outbox: Outbox, token: Any, tx: Callable[[], dict[st
     outbox.register_call(
         SECURITY_ISSUE, token.issue, probe, lambda receipt, a: {"holder": str(a[0])}, tx=tx
     )
-
-
-@dataclass
-class CashIssuer(SettlementParty):
-    """Issuer of tokenised deposits: lists each currency with the engine (the engine is each token's
-    settlement agent, appointed by the permission manager at deployment: see `deploy`)."""
-
-    tokens: dict[str, Any] = field(default_factory=dict)  # currency code -> DepositToken
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for code, token in self.tokens.items():
-            register_deposit_issue(self.outbox, issue_kind(code), token, self._tx)
-
-    def issue(self, to: str, code: str, amount: int, ref: str) -> Any:
-        """Issue deposits against the cash received under `ref` (its payment reference), once.
-
-        Returns the transaction (through a pipe in flight until the outbox is collected; None when
-        the chain had the reference booked already)."""
-        h = doc_hash(ref)
-        return self.outbox.submit(issue_kind(code), key_of(h), [to, amount, h]).tx

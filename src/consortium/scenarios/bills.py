@@ -26,8 +26,8 @@ from consortium.roles.bills import (
     BillAuditor,
     BillClient,
     BillFactor,
-    CashIssuer,
 )
+from consortium.roles.deposits import CashIssuer, currency_code
 from consortium.scenarios import DayContext, LineResult
 
 LOCAL_CHAINS = ("development", "ganache-local")
@@ -82,11 +82,11 @@ def run_day(ctx: DayContext) -> LineResult:
 
     issuer = None
     if on_chain_cash:
-        issuer = CashIssuer(issuers[0], pipe.bind(cash), store=ctx.store(issuers[0]))
+        issuer = CashIssuer.of(issuers[0], pipe.bind(cash), store=ctx.store(issuers[0]))
         outboxes.append(issuer.outbox)  # the funding
         if not cash.isSettlementAgent(bills):  # governance appoints the bill contract (deploy does)
             ctx.manager.appoint_settlement_agent(pipe.bind(cash), bills)
-        issuer.fund(factor.address, 10**13, "factor: cash for bill financing")
+        issuer.issue(factor.address, currency_code(cash), 10**13, "factor: cash for bill financing")
 
     day = _BillsDay(
         ctx, pipe, bills, clients, auditor, factor, cash, issuer, on_chain_cash, outboxes
@@ -286,8 +286,9 @@ def _redeem(day: _BillsDay, holdings: list, faces: dict, maturity: int, result: 
             for bill_id in faces
         }
         if on_chain_cash:
+            code = currency_code(cash)
             for bill_id, (core, face) in faces.items():
-                issuer.fund(core.address, face, f"core cash {bill_id}")
+                issuer.issue(core.address, code, face, f"core cash {bill_id}")
             close_phase(pipe, issuer.outbox)
         # every cash move of the redemptions: each debtor pays its bill's face, each holder its
         # amount
@@ -343,7 +344,7 @@ def agents(ctx: DayContext) -> list:
     cash = _cash_contract(ctx, ctx.suite["BillToken"])
     issuers = _cash_issuers(ctx, cash)
     if cash is not None and issuers:
-        out.append(CashIssuer(issuers[0], cash, store=ctx.store(issuers[0])))
+        out.append(CashIssuer.of(issuers[0], cash, store=ctx.store(issuers[0])))
     return out
 
 

@@ -24,12 +24,12 @@ from consortium.domain.clearing import (
     set_bucket,
     trade_id,
 )
-from consortium.domain.hashing import code32
+from consortium.domain.hashing import code32, code_text
 from consortium.domain.netting import CASH, SECURITY, NettingResult, currency_asset
 from consortium.outbox import close_phase
+from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
     Broker,
-    CashIssuer,
     CentralCounterparty,
     CentralDepository,
     ConfidentialTicket,
@@ -116,7 +116,7 @@ def build_cast(
         csd=CentralDepository(
             csd, engine, encrypt, charges_for("csd"), suite["SecurityToken"], **kw(csd), **since
         ),
-        cash=CashIssuer(cash_issuer, engine, encrypt, tokens, **kw(cash_issuer)),
+        cash=CashIssuer(cash_issuer, tokens, **kw(cash_issuer)),
         participants=[first(Broker, i, "broker") for i in participants],
         locals=[first(Broker, i, "broker") for i in locals_],
         custodians=[first(Custodian, i, "custodian") for i in custodians],
@@ -220,7 +220,7 @@ def fund(
                 )
             )
         else:
-            code = asset.rstrip(b"\0").decode()
+            code = code_text(asset)
             txs.append(
                 cast.cash.issue(
                     who, code, amount + buffer, f"{ref}: trades {trade_set} {who} {code}"

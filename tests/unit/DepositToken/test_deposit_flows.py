@@ -17,7 +17,7 @@ def test_metadata__currency_issuer_and_zero_decimals(t, cash_issuer):
 
 
 def test_issue__to_member__mints_and_emits(t, cash_issuer, core):
-    tx = cash_issuer.fund(core.address, 500, "cash in 1")
+    tx = cash_issuer.issue(core.address, "CNY", 500, "cash in 1")
     ev = tx.events["DepositIssued"]
     assert (ev["to"], ev["amount"], ev["issuer"]) == (core.address, 500, cash_issuer.inst.address)
     assert ev["paymentRef"] == "0x" + doc_hash("cash in 1").hex()
@@ -25,7 +25,7 @@ def test_issue__to_member__mints_and_emits(t, cash_issuer, core):
 
 
 def test_redeem__burns_and_emits(t, cash_issuer, core):
-    cash_issuer.fund(core.address, 500, "in")
+    cash_issuer.issue(core.address, "CNY", 500, "in")
     tx = t.redeem(core.address, 200, doc_hash("out"), {"from": cash_issuer.inst.account})
     assert tx.events["DepositRedeemed"]["amount"] == 200
     assert t.balanceOf(core.address) == 300 and t.totalSupply() == 300
@@ -39,7 +39,7 @@ def test_issue_redeem__zero_amount__reverts_unchanged(t, cash_issuer, core, fn):
 
 
 def test_redeem__above_balance__reverts_unchanged(t, cash_issuer, core):
-    cash_issuer.fund(core.address, 5, "in")
+    cash_issuer.issue(core.address, "CNY", 5, "in")
     with brownie.reverts(revert_pattern=r"ERC20InsufficientBalance:.*"):
         t.redeem(core.address, 6, doc_hash("out"), {"from": cash_issuer.inst.account})
     assert t.balanceOf(core.address) == 5
@@ -48,7 +48,7 @@ def test_redeem__above_balance__reverts_unchanged(t, cash_issuer, core):
 @pytest.mark.parametrize("fn", ["issue", "redeem"])
 def test_issue_redeem__payment_ref_used__reverts_unchanged(t, cash_issuer, core, tier1, fn):
     ref = doc_hash("SWIFT MT103 0042")
-    first = cash_issuer.fund(core.address, 50, "cash in for the redemption")
+    first = cash_issuer.issue(core.address, "CNY", 50, "cash in for the redemption")
     if fn == "redeem":
         first = t.redeem(core.address, 20, ref, {"from": cash_issuer.inst.account})
     else:
@@ -66,7 +66,7 @@ def test_issue_redeem__payment_ref_used__reverts_unchanged(t, cash_issuer, core,
 
 @pytest.mark.parametrize("fn", ["issue", "redeem"])
 def test_issue_redeem__zero_payment_ref__reverts_unchanged(t, cash_issuer, core, fn):
-    cash_issuer.fund(core.address, 5, "cash in")
+    cash_issuer.issue(core.address, "CNY", 5, "cash in")
     with brownie.reverts(revert_pattern=r"DepositZeroPaymentRef.*"):
         getattr(t, fn)(core.address, 1, b"\0" * 32, {"from": cash_issuer.inst.account})
     assert t.totalSupply() == 5 and t.paymentRefUse(b"\0" * 32) == ("0x" + "00" * 20, 0)
@@ -78,12 +78,12 @@ def test_issue__to_non_member_or_suspended__reverts(
 ):
     to = stranger.address if who == "stranger" else suspended_client.address
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
-        cash_issuer.fund(to, 1, "in")
+        cash_issuer.issue(to, "CNY", 1, "in")
     assert t.balanceOf(to) == 0
 
 
 def test_transfer__between_members__moves(t, cash_issuer, core, tier1):
-    cash_issuer.fund(core.address, 10, "in")
+    cash_issuer.issue(core.address, "CNY", 10, "in")
     t.transfer(tier1.address, 4, {"from": core.inst.account})
     assert (t.balanceOf(core.address), t.balanceOf(tier1.address)) == (6, 4)
 
@@ -91,11 +91,11 @@ def test_transfer__between_members__moves(t, cash_issuer, core, tier1):
 def test_transfer__to_stranger_or_from_suspended__reverts(
     t, cash_issuer, core, stranger, suspended_client, manager
 ):
-    cash_issuer.fund(core.address, 10, "in")
+    cash_issuer.issue(core.address, "CNY", 10, "in")
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
         t.transfer(stranger.address, 1, {"from": core.inst.account})
     manager.reinstate(suspended_client.address, "cleared")
-    cash_issuer.fund(suspended_client.address, 3, "in 2")
+    cash_issuer.issue(suspended_client.address, "CNY", 3, "in 2")
     manager.suspend(suspended_client.address, "again")
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
         t.transfer(core.address, 1, {"from": suspended_client.inst.account})
@@ -131,13 +131,13 @@ def test_set_settlement_agent__eoa__reverts_even_for_governance(t, manager, acco
 
 def test_agent_transfer__agent_moves_without_allowance(t, manager, agent, cash_issuer, core, tier1):
     manager.appoint_settlement_agent(t, agent)
-    cash_issuer.fund(core.address, 10, "in")
+    cash_issuer.issue(core.address, "CNY", 10, "in")
     _agent_transfer(t, agent, core.address, tier1.address, 7)
     assert (t.balanceOf(core.address), t.balanceOf(tier1.address)) == (3, 7)
 
 
 def test_agent_transfer__not_agent__reverts_unchanged(t, cash_issuer, core, tier1):
-    cash_issuer.fund(core.address, 10, "in")
+    cash_issuer.issue(core.address, "CNY", 10, "in")
     with brownie.reverts(revert_pattern=r"DepositNotSettlementAgent:.*"):
         t.agentTransfer(core.address, tier1.address, 7, {"from": tier1.inst.account})
     assert t.balanceOf(core.address) == 10
@@ -145,7 +145,7 @@ def test_agent_transfer__not_agent__reverts_unchanged(t, cash_issuer, core, tier
 
 def test_agent_transfer__to_non_member__reverts(t, manager, agent, cash_issuer, core, stranger):
     manager.appoint_settlement_agent(t, agent)
-    cash_issuer.fund(core.address, 10, "in")
+    cash_issuer.issue(core.address, "CNY", 10, "in")
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
         _agent_transfer(t, agent, core.address, stranger.address, 1)
     assert t.balanceOf(core.address) == 10

@@ -44,10 +44,10 @@ from consortium.domain.clearing import ZERO_ADDRESS, Charge, Trade
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32, commit, doc_hash
 from consortium.domain.netting import NettingImbalance, deferrals
+from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
     CURRENCIES,
     Broker,
-    CashIssuer,
     CentralCounterparty,
     CentralDepository,
     Custodian,
@@ -681,7 +681,7 @@ class CashIssuerRole(_IssuerRole):
             token = agent.suite.contracts.get(f"DepositToken:{code}")
             if token is not None and _same(token.issuer(), self.me):
                 tokens[code] = token
-        self.cash = CashIssuer(agent.institution, self.engine, None, tokens, **self.party_kw())
+        self.cash = CashIssuer(agent.institution, tokens, store=agent.store)
         self.outbox = self.cash.outbox
 
     def start(self) -> None:
