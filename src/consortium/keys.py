@@ -22,6 +22,11 @@ from eth_account.signers.local import LocalAccount
 from consortium.inputs import CommandError, InputFileError
 
 PASSPHRASE_ENV = "CONSORTIUM_PASSPHRASE"
+# scrypt cost for the keys of a simulated day on a local chain (tests, the in-process demo, the
+# multi-process day's --fast-keys): the same format at 1/16 of the default cost
+FAST_SCRYPT_N = 2**14
+# what locks the in-process day's operator keystores when $CONSORTIUM_PASSPHRASE is unset
+LOCAL_DAY_PASSPHRASE = "consortium-ledger local day"
 
 
 class KeystoreError(InputFileError):

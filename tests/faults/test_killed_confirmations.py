@@ -5,6 +5,7 @@ batch's (bank, root) (commitBilateral), a breaks call's (day, first seq) (record
 (settleDay). Each agent is rebuilt over its store and key (Participant.build on the same folder).
 """
 
+import json
 import os
 
 import brownie
@@ -174,3 +175,19 @@ def test_anchor_packet__killed_after_send__booked_once_and_resend_refused(
         anchor.anchorPacket(
             conf_cast.issuer_a.address, 7, root, 2, {"from": conf_cast.sales_bank.account}
         )
+
+
+def test_build__operator_key__kept_in_a_keystore_only_and_the_same_after_a_restart(
+    build, conf_cast, tmp_path, registry
+):
+    """The in-process participant's operator key is never written in plaintext: it sits in a V3
+    keystore beside the store, and the restarted participant unlocks the same key from it."""
+    first = build(line.SalesBank, conf_cast.sales_bank)
+    keystore = tmp_path / f"{conf_cast.sales_bank.address.lower()}.keystore.json"
+    assert json.loads(keystore.read_text())["version"] == 3
+    secret = first.key.key.hex().removeprefix("0x").encode()
+    for path in (p for p in tmp_path.rglob("*") if p.is_file()):
+        assert secret not in path.read_bytes().lower(), f"the operator key in plaintext in {path}"
+    again = build(line.SalesBank, conf_cast.sales_bank)
+    assert again.key.address == first.key.address
+    assert registry.memberOf(first.key.address) == conf_cast.sales_bank.address

@@ -26,8 +26,7 @@ from typing import Any
 
 from consortium.agent.home import AgentHome, init_home
 from consortium.bootstrap import institution_key
-
-FAST_SCRYPT_N = 2**14
+from consortium.keys import FAST_SCRYPT_N
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from eth_account import Account
 
 from consortium.channels import DirectoryMailbox, Endpoint, Transport
 from consortium.domain import eip712, merkle, qualification
@@ -38,6 +37,7 @@ from consortium.domain.reconciliation import (
     record_id32,
     require_resolved,
 )
+from consortium.keys import FAST_SCRYPT_N, LOCAL_DAY_PASSPHRASE, PASSPHRASE_ENV, Keystore
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of
 from consortium.roles.membership import ActsAs, Institution
 from consortium.store import Store
@@ -63,6 +63,15 @@ class Network:
     @classmethod
     def local(cls, root: str | Path) -> Network:
         return cls(DirectoryMailbox(Path(root) / "mailbox"))
+
+
+def _operator_key(path: Path) -> Any:
+    """The operator key in the keystore at `path`, made there first if there is none."""
+    keystore = Keystore(path)
+    passphrase = os.environ.get(PASSPHRASE_ENV) or LOCAL_DAY_PASSPHRASE
+    if not path.exists():
+        keystore.create(passphrase, FAST_SCRYPT_N)
+    return keystore.unlock(passphrase)
 
 
 @dataclass
@@ -92,15 +101,16 @@ class Participant(ActsAs):
         key: Any = None,
         register_operator: bool = True,
     ) -> Participant:
-        """Create (or reuse) the institution's key and store;
-        register the key as its operator once."""
+        """Create (or reuse) the institution's operator key and store; register the key as its
+        operator once.
+
+        A key made here is kept in a V3 keystore beside the store (`<member>.keystore.json`, locked
+        with $CONSORTIUM_PASSPHRASE or the local day's passphrase, at the simulated day's scrypt
+        cost), never in plaintext; an agent brings its own key from its home instead (`key`)."""
         workdir = Path(workdir)
         store = Store.at(workdir / f"{inst.address.lower()}.sqlite")
-        saved = store.get("key", "operator")
         if key is None:
-            key = Account.from_key(saved["private_key"]) if saved else Account.create()
-        if not saved:
-            store.put("key", "operator", {"private_key": key.key.hex(), "address": key.address})
+            key = _operator_key(workdir / f"{inst.address.lower()}.keystore.json")
         registry = inst.registry
         if register_operator and registry.memberOf(key.address) != inst.address:
             inst.add_operator(key.address)
