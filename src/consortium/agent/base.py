@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from consortium.agent.decisions import Decision, Decisions
 from consortium.agent.follower import Follower
 from consortium.agent.home import AgentHome
-from consortium.agent.settings import AgentSettings
+from consortium.agent.settings import AgentSettings, SettingsError
+from consortium.channels import Endpoint
 from consortium.inputs import CommandError
 from consortium.store import Store
 
@@ -130,6 +131,7 @@ class Agent:
         self.suite: Any = None
         self.institution: Any = None
         self.w3: Any = None
+        self._endpoint: Endpoint | None = None
 
     def _spec(self) -> InstitutionSpec:
         ident = self.settings.institution
@@ -140,6 +142,21 @@ class Agent:
             f"{self.settings.home / 'agent.yaml'}: institution {ident!r} is not in "
             f"{self.consortium.path}; use one of its ids"
         )
+
+    def endpoint(self, line: str) -> Endpoint:
+        """The agent's one channel endpoint (sealed, signed messages over its transport), made on
+        first use and shared by its roles; SettingsError when the agent serves no transport."""
+        if self._endpoint is None:
+            if self.transport is None:
+                raise SettingsError(
+                    f"{self.settings.home / 'agent.yaml'}: the {line} line talks to its "
+                    f"counterparties over the transport; set 'listen: host:port'"
+                )
+            me = str(self.account.address)
+            key = bytes(self.local.key)
+            registry = self.suite.registry
+            self._endpoint = Endpoint(me, key, self.transport, self.transport.directory, registry)
+        return self._endpoint
 
     # ------------------------------------------------------------------ life
     @property

@@ -117,18 +117,8 @@ class _ConfRole(Role):
 
     @property
     def endpoint(self) -> Endpoint:
-        """One endpoint per agent (two roles of one institution share it)."""
-        ep = getattr(self.agent, "_conf_endpoint", None)
-        if ep is None:
-            t = self.agent.transport
-            if t is None:
-                raise SettingsError(
-                    f"{self.agent.settings.home / 'agent.yaml'}: the confirmations line talks to "
-                    f"its counterparties over the transport; set 'listen: host:port'"
-                )
-            ep = Endpoint(self.me, bytes(self.agent.local.key), t, t.directory, self.registry)
-            self.agent._conf_endpoint = ep
-        return ep
+        """The agent's endpoint (two roles of one institution share it)."""
+        return self.agent.endpoint("confirmations")
 
     def participant(self, cls: type) -> Any:
         """The line's role object (roles/confirmations.py) on this agent's key, store, endpoint."""
