@@ -1,39 +1,25 @@
 """Encrypted point-to-point data channels between two members (the chain sees only hashes).
 
-Envelope encryption: each message gets a fresh random 256-bit data key; the payload is encrypted
-once with AES-256-GCM (pycryptodome) and the data key is wrapped for each recipient with ECIES on
-secp256k1 (eciespy + coincurve). No hand-rolled cryptography: `seal` and `open` only compose those
-libraries. Messages are also signed by the sender's key (coincurve recoverable ECDSA over keccak256
-of the payload), so the receiver knows which member sent them.
-
-`seal(plaintext, recipients_pubkeys) -> Envelope` and `open(envelope, privkey) -> bytes` are the
-public functions other lines reuse for confidential fields.
+Each message is a sealed envelope (consortium.envelope: AES-256-GCM data key wrapped to the
+recipient with ECIES on secp256k1) whose associated data is the message kind, so a receiver can
+pick the kinds it wants before it decrypts. The content is also signed by the sender's key
+(coincurve recoverable ECDSA over keccak256 of the payload), so the receiver knows which member
+sent it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import ecies
 from coincurve import PrivateKey, PublicKey
-from Crypto.Cipher import AES
 from eth_utils import keccak
 
-ENVELOPE_VERSION = 1
-
-
-class NotARecipient(PermissionError):
-    """The key given to `open` is not among the envelope's recipients."""
-
-
-class EnvelopeTampered(ValueError):
-    """Authentication failed: the envelope was altered or the wrong key was used."""
+from consortium.envelope import Envelope, EnvelopeTampered, open, public_key_of, seal
 
 
 class ChannelClosed(PermissionError):
@@ -42,126 +28,6 @@ class ChannelClosed(PermissionError):
 
 class UnknownCounterparty(LookupError):
     """No published messaging key for a member."""
-
-
-def _key_bytes(k: bytes | str) -> bytes:
-    if isinstance(k, str):
-        k = bytes.fromhex(k.removeprefix("0x"))
-    return bytes(k)
-
-
-def normalize_pubkey(pub: bytes | str) -> bytes:
-    """A secp256k1 public key in compressed form, from 33/65-byte SEC1 or a 64-byte Ethereum key."""
-    raw = _key_bytes(pub)
-    if len(raw) == 64:
-        raw = b"\x04" + raw
-    return PublicKey(raw).format(compressed=True)
-
-
-def public_key_of(privkey: bytes | str) -> bytes:
-    """Compressed public key of a private key."""
-    return PrivateKey(_key_bytes(privkey)).public_key.format(compressed=True)
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """Ciphertext for one or more recipients; serialisable with to_bytes/from_bytes."""
-
-    nonce: bytes
-    ciphertext: bytes
-    tag: bytes
-    recipients: tuple[tuple[bytes, bytes], ...]  # (compressed pubkey, ECIES-wrapped data key)
-    aad: bytes = b""
-    version: int = ENVELOPE_VERSION
-
-    def to_bytes(self) -> bytes:
-        return json.dumps(
-            {
-                "v": self.version,
-                "nonce": self.nonce.hex(),
-                "ct": self.ciphertext.hex(),
-                "tag": self.tag.hex(),
-                "aad": self.aad.hex(),
-                "to": [[p.hex(), w.hex()] for p, w in self.recipients],
-            },
-            separators=(",", ":"),
-        ).encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Envelope:
-        d = json.loads(data)
-        if d.get("v") != ENVELOPE_VERSION:
-            raise ValueError(
-                f"envelope version {d.get('v')} not supported (expected {ENVELOPE_VERSION})"
-            )
-        return cls(
-            nonce=bytes.fromhex(d["nonce"]),
-            ciphertext=bytes.fromhex(d["ct"]),
-            tag=bytes.fromhex(d["tag"]),
-            recipients=tuple((bytes.fromhex(p), bytes.fromhex(w)) for p, w in d["to"]),
-            aad=bytes.fromhex(d["aad"]),
-        )
-
-    def digest(self) -> bytes:
-        """keccak256 of the serialised envelope: the only trace of the message that may go on
-        chain."""
-        return keccak(self.to_bytes())
-
-
-def encrypt_for(
-    plaintext: bytes, pubkeys: Sequence[bytes], aad: bytes = b""
-) -> tuple[bytes, bytes, bytes, list[bytes]]:
-    """The envelope primitive every sealed value in the project uses (channels and reports).
-
-    A fresh 256-bit data key encrypts `plaintext` once with AES-256-GCM (pycryptodome), bound to
-    `aad`; the data key is wrapped to each public key with ECIES on secp256k1 (eciespy + coincurve).
-    Returns (nonce, ciphertext, tag, wrapped keys in the order of `pubkeys`).
-    """
-    data_key = os.urandom(32)
-    cipher = AES.new(data_key, AES.MODE_GCM, nonce=os.urandom(12))
-    cipher.update(aad)
-    ciphertext, tag = cipher.encrypt_and_digest(plaintext)
-    return cipher.nonce, ciphertext, tag, [ecies.encrypt(bytes(p), data_key) for p in pubkeys]
-
-
-def decrypt_with(
-    nonce: bytes, ciphertext: bytes, tag: bytes, wrapped: bytes, privkey: bytes, aad: bytes = b""
-) -> bytes:
-    """Unwrap the data key with `privkey` and decrypt;
-    ValueError if the key or the data is wrong."""
-    data_key = ecies.decrypt(privkey, wrapped)
-    cipher = AES.new(data_key, AES.MODE_GCM, nonce=nonce)
-    cipher.update(aad)
-    return cipher.decrypt_and_verify(ciphertext, tag)
-
-
-def seal(plaintext: bytes, recipients_pubkeys: Sequence[bytes | str], aad: bytes = b"") -> Envelope:
-    """Encrypt `plaintext` for every recipient public key (AES-256-GCM data key wrapped with
-    ECIES)."""
-    if not recipients_pubkeys:
-        raise ValueError("seal needs at least one recipient public key")
-    pubs = [normalize_pubkey(p) for p in recipients_pubkeys]
-    nonce, ciphertext, tag, wrapped = encrypt_for(plaintext, pubs, aad)
-    return Envelope(nonce, ciphertext, tag, tuple(zip(pubs, wrapped)), aad)
-
-
-def open(envelope: Envelope | bytes, privkey: bytes | str) -> bytes:
-    """Decrypt an envelope with one recipient's private key."""
-    env = Envelope.from_bytes(envelope) if isinstance(envelope, (bytes, bytearray)) else envelope
-    sk = _key_bytes(privkey)
-    mine = public_key_of(sk)
-    wrapped = next((w for p, w in env.recipients if p == mine), None)
-    if wrapped is None:
-        raise NotARecipient(
-            f"key {mine.hex()[:16]}… is not a recipient of this envelope; "
-            "ask the sender to seal it for you"
-        )
-    try:
-        return decrypt_with(env.nonce, env.ciphertext, env.tag, wrapped, sk, env.aad)
-    except ValueError as e:
-        raise EnvelopeTampered(
-            f"envelope failed authentication ({e}); discard it and ask for a resend"
-        ) from e
 
 
 # ---------------------------------------------------------------- transport
@@ -236,7 +102,7 @@ class Endpoint:
     member: str
     private_key: bytes
     transport: Transport
-    directory: dict[str, bytes]
+    directory: MutableMapping[str, bytes]
     registry: Any = None
     sent: list[str] = field(default_factory=list)
 

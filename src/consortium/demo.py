@@ -256,14 +256,15 @@ def write_and_verify_reports(
     reporting node, written as JSON/CSV/HTML, then verified record by record against the chain."""
     from eth_utils import keccak
 
-    from consortium.reporting import KeyDirectory, KeyPair, ReportJob, verify_report
+    from consortium.envelope import KeyPair
+    from consortium.reporting import ReportJob, verify_report
     from consortium.reporting.days import day_date
 
-    keys, private = KeyDirectory(), {}
+    keys, private = {}, {}
     for ident, inst in members.by_name.items():
         # each institution's encryption key is its own, separate from its signing key
         pair = KeyPair(keccak(text=f"consortium-ledger-demo-enc:{seed}:{ident}"))
-        keys.add(inst.address, pair.public_key)
+        keys[inst.address] = pair.public_key
         if "REGULATOR" in members.roles[ident]:
             private[inst.address] = pair.private_key
     console.print("[bold]reports[/bold] indexing and building …")

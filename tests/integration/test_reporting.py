@@ -192,9 +192,24 @@ def test_confidential__regulator_opens_only_entitled_fields(
         if r["table"] == "reconciliation_breaks" and r["fields"]["difference"] == -120
     )
     assert brk["opened"] == {"beneficialOwner": "BO-7731 (pseudonym)"}
-    # the HK regulator's key opens nothing in the CN report
+    # the HK regulator's key opens in the CN report only what it is entitled to itself: fields of
+    # records with an HK party (its own report carries them too), never a CN-only one
     wrong = open_report(cn_report, enc_keys[regulator_hk.address].private_key)
-    assert all(v.startswith("[sealed") for r in wrong["records"] for v in r["opened"].values())
+    cross_border = 0
+    for theirs, mine in zip(wrong["records"], opened["records"]):
+        hk_party = any(p["jurisdiction"] == "HK" for p in theirs["parties"].values())
+        for name, value in theirs["opened"].items():
+            reason = isinstance(value, str) and value.startswith("[")  # not opened, and why
+            if not reason:
+                assert hk_party and value == mine["opened"][name], (theirs["id"], name)
+                cross_border += 1
+            elif value != mine["opened"][name]:  # a status both see, or sealed for CN only
+                assert value == "[sealed: not entitled]", (theirs["id"], name, value)
+    assert cross_border and cross_border < sum(len(r["opened"]) for r in wrong["records"])
+    assert next(r for r in wrong["records"] if r["table"] == "contributions")["opened"] == {
+        "amount": "[sealed: not entitled]",
+        "beneficiary": "[sealed: not entitled]",
+    }
     # the decrypted view is in the regulator's HTML, not in its JSON
     assert "BEN-42" in built[regulator_cn.address].paths["html"].read_text()
     assert "BEN-43" not in built[regulator_cn.address].paths["html"].read_text()

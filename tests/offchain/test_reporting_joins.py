@@ -3,7 +3,6 @@
 from consortium.reporting.anchoring import RulesStatus
 from consortium.reporting.builder import RecordContext, build_report, join_index
 from consortium.reporting.directory import PartyInfo, pseudonym
-from consortium.reporting.envelope import KeyDirectory
 from consortium.reporting.rules import parse_rules
 from tests.offchain.test_reporting_rules import JOINED
 
@@ -60,7 +59,7 @@ def test_build_report__joined_parties_alias_scale_and_peer_format():
     ctx = RecordContext(
         rules,
         directory,
-        KeyDirectory(),
+        {},
         {},
         [directory.people[REG_CN], directory.people[REG_HK]],
         join_index(rules, opened),
@@ -79,7 +78,7 @@ def test_build_report__joined_parties_alias_scale_and_peer_format():
     assert hk["records"][0]["parties"]["payer"]["id"] == FOREIGN
     assert any("rule part: 1 event(s)" in n for n in cn["notes"])
     # own supervised peer in clear; a commitment (not an address) as it is
-    ctx2 = RecordContext(rules, directory, KeyDirectory(), {}, ctx.regulators, ctx.joins)
+    ctx2 = RecordContext(rules, directory, {}, {}, ctx.regulators, ctx.joins)
     more = [
         _event("Part", 8, dayKey=key1, amount=1, peer=_peer(COMPANY)),
         _event("Part", 9, dayKey=key1, amount=1, peer="0x" + "ab" * 32),

@@ -71,7 +71,7 @@ from sqlalchemy import (
 from sqlalchemy import Table as _Table
 from sqlalchemy.exc import IntegrityError
 
-from consortium.channels import normalize_pubkey
+from consortium.envelope import normalize_pubkey
 from consortium.store import Store, metadata
 
 log = logging.getLogger(__name__)

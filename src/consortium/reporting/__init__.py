@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names below, for type checkers and readers; loaded on first use
     from consortium.deploy import _deploy_reporting as deploy
+    from consortium.envelope import KeyPair
     from consortium.reporting.anchoring import (
         anchor_outbox,
         anchor_report,
@@ -38,7 +39,6 @@ if TYPE_CHECKING:  # the names below, for type checkers and readers; loaded on f
     from consortium.reporting.builder import RecordContext, build_report, join_index, open_report
     from consortium.reporting.days import parse_day
     from consortium.reporting.directory import RegistryDirectory
-    from consortium.reporting.envelope import KeyDirectory, KeyPair
     from consortium.reporting.errors import ReportingError
     from consortium.reporting.indexer import Indexer, sources_from_contracts
     from consortium.reporting.output import write_report
@@ -58,11 +58,10 @@ if TYPE_CHECKING:  # the names below, for type checkers and readers; loaded on f
     )
     from consortium.store import Store
 
-__all__ = [  # every name this package exported before it was split by stage, and ReportJob
+__all__ = [  # what this package exported before it was split by stage, and ReportJob
     "DEFAULT_RULES_PATH",
     "BuiltReport",
     "Indexer",
-    "KeyDirectory",
     "KeyPair",
     "RecordContext",
     "RegistryDirectory",
@@ -95,6 +94,7 @@ __all__ = [  # every name this package exported before it was split by stage, an
 _EXPORTS: dict[str, tuple[str, str]] = {
     "deploy": ("consortium.deploy", "_deploy_reporting"),
     "Store": ("consortium.store", "Store"),
+    "KeyPair": ("consortium.envelope", "KeyPair"),
     **{
         name: (f"consortium.reporting.{module}", name)
         for module, names in {
@@ -102,7 +102,6 @@ _EXPORTS: dict[str, tuple[str, str]] = {
             "builder": ("RecordContext", "build_report", "join_index", "open_report"),
             "days": ("parse_day",),
             "directory": ("RegistryDirectory",),
-            "envelope": ("KeyDirectory", "KeyPair"),
             "errors": ("ReportingError",),
             "indexer": ("Indexer", "sources_from_contracts"),
             "output": ("write_report",),

@@ -5,7 +5,8 @@ A regulator's report for a UTC day holds one record per (event of that day, matc
 rules send to it: the record goes to the regulators of the event's qualifying parties. Inside a
 report, institutions the regulator does not supervise appear only as pseudonyms (directory.py), so
 nothing of another regulator's institutions is disclosed. Confidential fields are sealed per record
-to the entitled parties and their regulators (envelope.py).
+to the entitled parties and their regulators (consortium.envelope: the envelope names no recipient,
+so sealing discloses nobody).
 
 The JSON report (docs/report-schema.json) is the source of truth; CSV and HTML are rendered from it
 (tables.py, render_html.py, written by output.py).
@@ -23,15 +24,17 @@ from eth_utils import to_checksum_address
 
 from consortium.domain.encoding import hexstr
 from consortium.domain.roles import role_name
+from consortium.envelope import Envelope, EnvelopeTampered, NotARecipient, seal
+from consortium.envelope import open as open_envelope
 from consortium.reporting.anchoring import RulesStatus
 from consortium.reporting.days import day_bounds, day_date
 from consortium.reporting.directory import (
     PartyInfo,
     RegistryDirectory,
     as_code,
+    key_of,
     pseudonym,
 )
-from consortium.reporting.envelope import Envelope, EnvelopeError, KeyDirectory, open_envelope, seal
 from consortium.reporting.rules import FieldSpec, ReportingRules, Rule
 from consortium.reporting.verify import LEAF_ENCODING, ZERO32, build_tree, leaf_value, record_hash
 
@@ -61,7 +64,7 @@ def _format(value: Any, spec: FieldSpec) -> Any:
 class RecordContext:
     rules: ReportingRules
     directory: RegistryDirectory
-    keys: KeyDirectory
+    keys: Mapping[str, bytes]  # public encryption keys by address (any case)
     disclosures: Mapping[str, str]
     regulators: list[PartyInfo]
     # (contract key, event, key parameter, key value) -> args of the joined event (rules' `join`)
@@ -176,13 +179,12 @@ def make_record(
         entitled_parties = [parties[n] for n in (f.recipients or parties.keys())]
         entitled = {p.address.lower() for p in entitled_parties if p.member}
         entitled |= {p.regulator.lower() for p in entitled_parties if p.member and p.regulator}
-        keyed = {a: ctx.keys.get(a) for a in sorted(entitled) if ctx.keys.get(a) is not None}
-        if not keyed:
+        pubkeys = [k for k in (key_of(ctx.keys, a) for a in sorted(entitled)) if k is not None]
+        if not pubkeys:
             sealed[f.name] = {"status": "withheld: no encryption key for any entitled recipient"}
             continue
-        env = seal(json.dumps(value).encode(), keyed, aad=f"{rid}|{f.name}".encode())
-        # recipients are addressed by key only: foreign recipients' addresses are not written out
-        sealed[f.name] = {"status": "sealed", "envelope": _anonymise_keys(env, regulator)}
+        env = seal(json.dumps(value).encode(), pubkeys, aad=_aad(rid, f.name))
+        sealed[f.name] = {"status": "sealed", "envelope": env.to_json()}
     return {
         "id": rid,
         "rule": rule.id,
@@ -205,33 +207,25 @@ def make_record(
     }
 
 
-def _anonymise_keys(env: Envelope, regulator: PartyInfo) -> dict:
-    """Envelope JSON whose recipient ids are the regulator's own address or pseudonyms."""
-    data = env.to_json()
-    mine = regulator.address.lower()
-    data["keys"] = {
-        (a if a == mine else pseudonym(regulator.address, a)): k for a, k in data["keys"].items()
-    }
-    return data
+def _aad(record_id: str, field_name: str) -> bytes:
+    """What a sealed field is bound to: its record and its name, so it opens nowhere else."""
+    return f"{record_id}|{field_name}".encode()
 
 
-def open_record(record: dict, regulator: str, private_key: bytes) -> dict[str, Any]:
-    """Plaintext of the sealed fields `regulator` is entitled to; others map to a reason string."""
+def open_record(record: dict, private_key: bytes) -> dict[str, Any]:
+    """Plaintext of the sealed fields `private_key` opens; the others map to a reason string."""
     out: dict[str, Any] = {}
     for name, s in record.get("sealed", {}).items():
         if s.get("status") != "sealed":
             out[name] = f"[{s.get('status')}]"
             continue
         try:
-            plain = open_envelope(
-                Envelope.from_json(s["envelope"]),
-                regulator.lower(),
-                private_key,
-                aad=f"{record['id']}|{name}".encode(),
-            )
-            out[name] = json.loads(plain)
-        except EnvelopeError:
+            env = Envelope.from_json(s["envelope"])
+            out[name] = json.loads(open_envelope(env, private_key, aad=_aad(record["id"], name)))
+        except NotARecipient:
             out[name] = "[sealed: not entitled]"
+        except EnvelopeTampered:
+            out[name] = "[sealed: altered or moved, does not open]"
     return out
 
 
@@ -241,7 +235,7 @@ def open_report(report: dict, private_key: bytes) -> dict:
     For display only (HTML/CSV on the regulator's desk): report.json on disk stays sealed."""
     opened = json.loads(json.dumps(report))
     for rec in opened["records"]:
-        rec["opened"] = open_record(rec, report["regulator"], private_key)
+        rec["opened"] = open_record(rec, private_key)
     return opened
 
 

@@ -6,6 +6,7 @@ a hash of regulator and address), so nothing of another regulator's institutions
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,3 +88,11 @@ class RegistryDirectory:
 def pseudonym(regulator: str, address: str) -> str:
     """Stable, per-regulator pseudonym of an institution the regulator does not supervise."""
     return "ext:" + keccak(text=f"{regulator.lower()}|{address.lower()}").hex()[:16]
+
+
+def key_of(keys: Mapping[str, bytes] | None, address: str) -> bytes | None:
+    """An address's key in a mapping keyed by address in any case (a plain dict of checksummed
+    addresses, or the agents' store-backed directory, which keys by lower case); None if absent."""
+    if keys is None:  # not `not keys`: an empty store-backed directory still learns keys
+        return None
+    return keys.get(address.lower()) or keys.get(to_checksum_address(address))

@@ -21,8 +21,7 @@ from consortium.reporting.anchoring import (
 )
 from consortium.reporting.builder import RecordContext, build_report, join_index
 from consortium.reporting.days import latest_day, parse_day
-from consortium.reporting.directory import RegistryDirectory
-from consortium.reporting.envelope import KeyDirectory
+from consortium.reporting.directory import RegistryDirectory, key_of
 from consortium.reporting.errors import ReportingError
 from consortium.reporting.indexer import Indexer, sources_from_contracts
 from consortium.reporting.output import write_report
@@ -115,11 +114,6 @@ def _resume(
     return outbox, resume_anchors(outbox, anchor)
 
 
-def _private_key(private_keys: Mapping[str, bytes] | None, regulator: str) -> bytes | None:
-    keys = private_keys or {}
-    return keys.get(regulator) or keys.get(regulator.lower())
-
-
 def build_reports(
     suite: Any,
     day: Any,
@@ -130,7 +124,7 @@ def build_reports(
     rules_path: str | Path | None = None,
     db_url: str | None = None,
     out: str | Path = "reports",
-    keys: KeyDirectory | None = None,
+    keys: Mapping[str, bytes] | None = None,
     private_keys: Mapping[str, bytes] | None = None,
     disclosures: Mapping[str, str] | None = None,
     w3: Any = None,
@@ -148,7 +142,8 @@ def build_reports(
                  holding REPORTER, with an open channel to the report's regulator) each report's
                  root is anchored as the next version of its day
     db_url       SQLAlchemy URL of the index (default sqlite file in `out`)
-    keys         public encryption keys by address (confidential fields are sealed to them)
+    keys         public encryption keys by address, any Mapping[str, bytes] (a dict, or the agents'
+                 store-backed directory); confidential fields are sealed to them
     private_keys regulators' private encryption keys, to write decrypted HTML/CSV views
     disclosures  {on-chain hash (0x…): plaintext} disclosed off chain by institutions
     store        the reporting node's Store (default: a sqlite file per chain in `out`): its
@@ -173,7 +168,12 @@ def build_reports(
     indexer = open_index(contracts, rules, out, w3, db_url, deployment_block)
     events, joins = _index(indexer, rules, day_n, progress)
     ctx = RecordContext(
-        rules, directory, keys or KeyDirectory(), disclosures or {}, directory.regulators(), joins
+        rules,
+        directory,
+        {} if keys is None else keys,
+        disclosures or {},
+        directory.regulators(),
+        joins,
     )
     outbox, finished = _resume(anchor, reporter, store, out, w3, chain_id)
     done = {(r["regulator"].lower(), int(r["day"])) for r in finished}
@@ -189,7 +189,7 @@ def build_reports(
         reg_address = report["regulator"]
         paths: dict[str, Path] = {}
         if write:
-            paths = write_report(report, out, _private_key(private_keys, reg_address))
+            paths = write_report(report, out, key_of(private_keys, reg_address))
         built.append(BuiltReport(reg_address, int(report["day"]), report, paths))
     return built
 
@@ -214,7 +214,7 @@ class ReportJob:
     rules_path: str | Path | None = None
     db_url: str | None = None
     out: str | Path = "reports"
-    keys: KeyDirectory | None = None
+    keys: Mapping[str, bytes] | None = None
     private_keys: Mapping[str, bytes] | None = None
     anchor: Any = None
     w3: Any = None
