@@ -18,8 +18,6 @@ from consortium.domain.clearing import (
     BUY,
     SELL,
     Charge,
-    ChargeKind,
-    Payer,
     Trade,
     set_bucket,
     trade_id,
@@ -38,28 +36,17 @@ from consortium.roles.settlement import (
     FirstParty,
 )
 from consortium.scenarios import DayContext, LineResult
+from consortium.scenarios.settlement_files import (  # noqa: F401  the day as files (dayrun)
+    PHASES,
+    ROLES,
+    agent_settings,
+    checks,
+    done,
+    input_files,
+    ready,
+)
+from consortium.scenarios.settlement_tables import CHARGES, SECURITIES, TRADE_DATE
 from consortium.store import Store
-
-# security id -> (code, currency, reference price in minor units per share)
-SECURITIES: dict[int, tuple[str, str, int]] = {
-    1: ("HK.0700", "HKD", 38_000),
-    2: ("HK.0005", "HKD", 6_500),
-    3: ("CN.600519", "CNY", 170_000),
-    4: ("CN.601318", "CNY", 4_500),
-}
-TRADE_DATE = 20261123
-
-F, T = ChargeKind.FEE, ChargeKind.TAX
-# Charges per role: commission, stamp duty (HK both sides, CN sells only),
-# exchange and depository fees.
-CHARGES: dict[str, list[Charge]] = {
-    "broker_hk": [Charge(F, Payer.BOTH, 3, 500), Charge(T, Payer.BOTH, 10, 100)],
-    "broker_cn": [Charge(F, Payer.BOTH, 3, 500), Charge(T, Payer.SELLER, 5, 0)],
-    "custodian": [Charge(F, Payer.BOTH, 1, 100)],
-    "exchange": [Charge(F, Payer.BOTH, 1, 0)],
-    "ccp": [Charge(F, Payer.BOTH, 1, 200)],
-    "csd": [Charge(F, Payer.BOTH, 1, 100)],
-}
 
 
 def charges_for(kind: str) -> dict[int, list[Charge]]:
