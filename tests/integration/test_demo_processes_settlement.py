@@ -149,27 +149,3 @@ def test_settlement_checks__a_participants_outbox_report_gone__that_check_fails(
     result = line.checks(DayView(view.suite, homes, view.cfg, view.sizes, view.seed))
     assert not result.checks["instructions and results in the participants' outboxes"]
     assert result.checks["cycle settled"] and result.checks["balances exact"]
-
-
-def test_settlement_files__seeded_and_pure__one_broker_refused():
-    cfg = load_consortium_text(SETTLEMENT_CONSORTIUM)
-    first = line.input_files(cfg, SIZES, SEED)
-    again = line.input_files(cfg, SIZES, SEED)
-    assert first == again
-    assert first != line.input_files(cfg, SIZES, SEED + 1)
-    assert [f.phase for f in first["ccp"]] == ["cycle"]
-    assert {f.phase for f in first["csd"]} == {"funding"}
-    lonely = load_consortium_text(
-        SETTLEMENT_CONSORTIUM.replace("roles: [BROKER]}\n", "roles: [CUSTODIAN]}\n", 1)
-    )
-    with pytest.raises(ValueError, match="two brokers"):
-        line.input_files(lonely, SIZES, SEED)
-
-
-def load_consortium_text(text: str):
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "consortium.yaml"
-        path.write_text(text)
-        return load_consortium(path)

@@ -32,9 +32,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from consortium.domain.clearing import (
+    BUY,
+    SELL,
+    ZERO_ADDRESS,
     Charge,
     FirstClearing,
     SecondClearing,
@@ -63,6 +67,47 @@ SECURITY_ISSUE = "SecurityToken.issue"
 
 # encrypt(plaintext, recipient addresses) -> envelope bytes; supplied by consortium.channels
 EncryptHook = Callable[[bytes, Sequence[str]], bytes]
+
+
+# ---------------------------------------------------------------------------- a trades file's rows
+# as the chain holds them: every party of a trade derives the same record from its own row
+
+SIDES = {"buy": BUY, "sell": SELL}  # a trades file's side words
+
+
+def security_number(code: str) -> int:
+    """The chain's id of a consortium file's security: its code as bytes32, read as an integer."""
+    return int.from_bytes(code32(code), "big")
+
+
+def date_number(day: date) -> int:
+    """A trade date as the engine holds it (yyyymmdd)."""
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
+def owner_commitment(owner_ref: str, trade_date: int) -> bytes:
+    """The beneficial owner's commitment on a trade, alike for every party uploading it."""
+    return commit(owner_ref, doc_hash(f"owner salt {trade_date} {owner_ref}"))
+
+
+def trade_of(row: dict[str, Any], addresses: dict[str, str]) -> Trade:
+    """The on-chain trade of a `trades` row; `addresses`: institution id -> member address."""
+    day = date_number(row["trade_date"])
+    party = lambda col: addresses[row[col]] if row.get(col) else ZERO_ADDRESS
+    return Trade(
+        doc_hash(row["trade_id"]),
+        security_number(row["security"]),
+        code32(row["currency"]),
+        int(SIDES[row["side"]]),
+        int(row["quantity"]),
+        int(row["price"]),
+        day,
+        owner_commitment(row["owner_ref"], day),
+        party("local_broker"),
+        party("participant"),
+        party("custodian"),
+        party("exchange"),
+    )
 
 
 class CycleNotNetted(RuntimeError):

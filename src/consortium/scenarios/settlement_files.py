@@ -31,12 +31,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from consortium.agent.formats import CHARGE_KINDS, PAYERS
-from consortium.agent.lines.settlement import SETTLED, security_number, trade_of
 from consortium.domain.clearing import Trade
 from consortium.domain.hashing import code32
 from consortium.domain.netting import CASH, SECURITY, NettingResult, currency_asset, net
-from consortium.roles.settlement import CURRENCIES
+from consortium.roles.settlement import CURRENCIES, security_number, trade_of
 from consortium.scenarios import LineResult
 from consortium.scenarios.settlement_tables import CHARGES, SECURITIES, TRADE_DATE
 
@@ -58,8 +56,7 @@ TRADE_HEADER = [
     "exchange",
 ]
 PARTY_COLUMNS = ("participant", "local_broker", "custodian", "exchange")
-_KIND_NAMES = {v: k for k, v in CHARGE_KINDS.items()}
-_PAYER_NAMES = {v: k for k, v in PAYERS.items()}
+SETTLED = 3  # ISettlementEngine.CycleStatus.Settled
 
 
 @dataclass(frozen=True)
@@ -196,7 +193,7 @@ def _charges_rows(cfg: Any, ident: str, d: FileDay) -> list[list[Any]]:
     for code, (ccy, _) in sorted(d.securities.items()):
         table = kind if kind != "broker" else ("broker_hk" if ccy == "HKD" else "broker_cn")
         for c in CHARGES[table]:
-            rows.append([code, _KIND_NAMES[c.kind], _PAYER_NAMES[c.payer], c.bps, c.minimum])
+            rows.append([code, c.kind.name.lower(), c.payer.name.lower(), c.bps, c.minimum])
     return rows
 
 

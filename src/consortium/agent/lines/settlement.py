@@ -39,10 +39,10 @@ from datetime import date
 from typing import Any, ClassVar
 
 from consortium.agent.base import FileRefused, Role
-from consortium.agent.formats import CHARGE_KINDS, PAYERS, SIDES
-from consortium.domain.clearing import ZERO_ADDRESS, Charge, Trade
+from consortium.agent.formats import CHARGE_KINDS, PAYERS
+from consortium.domain.clearing import Charge, Trade
 from consortium.domain.encoding import b32
-from consortium.domain.hashing import code32, commit, doc_hash
+from consortium.domain.hashing import code32
 from consortium.domain.netting import NettingImbalance, deferrals
 from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
@@ -52,6 +52,9 @@ from consortium.roles.settlement import (
     CentralDepository,
     Custodian,
     Exchange,
+    date_number,
+    security_number,
+    trade_of,
 )
 
 log = logging.getLogger("consortium.agent")
@@ -65,44 +68,9 @@ FIRST_ROLES = ("BROKER", "CUSTODIAN", "EXCHANGE")
 CUT_OFF = "settlement.cut_off"  # the CCP's cut-offs: cycle id -> unix seconds
 
 
-def security_number(code: str) -> int:
-    """The chain's id of a consortium file's security: its code as bytes32, read as an integer."""
-    return int.from_bytes(code32(code), "big")
-
-
-def date_number(day: date) -> int:
-    """A trade date as the engine holds it (yyyymmdd)."""
-    return day.year * 10_000 + day.month * 100 + day.day
-
-
-def owner_commitment(owner_ref: str, trade_date: int) -> bytes:
-    """The beneficial owner's commitment on a trade, alike for every party uploading it."""
-    return commit(owner_ref, doc_hash(f"owner salt {trade_date} {owner_ref}"))
-
-
 def peer_key(address: str) -> bytes:
     """The engine's bucket key of a counterparty (bytes32 of its address)."""
     return bytes(12) + bytes.fromhex(address[2:])
-
-
-def trade_of(row: dict[str, Any], addresses: dict[str, str]) -> Trade:
-    """The on-chain trade of a `trades` row; `addresses`: institution id -> member address."""
-    day = date_number(row["trade_date"])
-    party = lambda col: addresses[row[col]] if row.get(col) else ZERO_ADDRESS
-    return Trade(
-        doc_hash(row["trade_id"]),
-        security_number(row["security"]),
-        code32(row["currency"]),
-        int(SIDES[row["side"]]),
-        int(row["quantity"]),
-        int(row["price"]),
-        day,
-        owner_commitment(row["owner_ref"], day),
-        party("local_broker"),
-        party("participant"),
-        party("custodian"),
-        party("exchange"),
-    )
 
 
 def _same(a: str, b: str) -> bool:
