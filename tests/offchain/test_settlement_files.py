@@ -118,3 +118,11 @@ def test_file_day__fewer_than_two_brokers__refused_naming_what_to_add(tmp_path):
     path.write_text(text.replace("roles: [BROKER]}", "roles: [CUSTODIAN]}"))
     with pytest.raises(ValueError, match="needs two brokers"):
         line.file_day(load_consortium(path), _sizes("tiny"), 7)
+
+
+def test_file_day__no_ccp__refused_naming_the_role(tmp_path):
+    text = (ROOT / "config/consortium.yaml").read_text()
+    path = tmp_path / "consortium.yaml"
+    path.write_text(text.replace("roles: [CCP]}", "roles: [CUSTODIAN]}"))
+    with pytest.raises(ValueError, match="holding CCP"):
+        line.file_day(load_consortium(path), _sizes("tiny"), 7)

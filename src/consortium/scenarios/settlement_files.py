@@ -119,6 +119,16 @@ def _brokers(cfg: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(b.id for b in overseas), tuple(b.id for b in brokers if b not in overseas)
 
 
+def _first(cfg: Any, role: str) -> str:
+    found = cfg.with_role(role)
+    if not found:
+        raise ValueError(
+            f"the settlement day needs an institution holding {role} in the consortium file; add "
+            "one or leave the settlement line out"
+        )
+    return found[0].id
+
+
 def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
     """The day's seeded content: the in-process generator's draws (scenarios.settlement.
     generate_trades) over the consortium file's institutions and securities."""
@@ -162,9 +172,9 @@ def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
                 }
             )
     return FileDay(
-        cfg.with_role("CCP")[0].id,
-        cfg.with_role("CSD")[0].id,
-        cfg.with_role("CASH_ISSUER")[0].id,  # the issuer of every deposit token (token_issuers)
+        _first(cfg, "CCP"),
+        _first(cfg, "CSD"),
+        _first(cfg, "CASH_ISSUER"),  # the issuer of every deposit token (token_issuers)
         participants,
         locals_,
         custodians,
