@@ -378,6 +378,7 @@ def _conserved(bills: Any, bill_id: int, face: int, holdings: list) -> bool:
 
 # the line in the multi-process day (consortium.dayrun): its business files, readiness and checks
 from consortium.scenarios.bills_files import (  # noqa: F401
+    CLOCK_PHASE,
     PHASES,
     ROLES,
     agent_settings,

@@ -46,6 +46,9 @@ PHASES = ("issue", "split", "finance", "redeem")
 CURRENCY = "CNY"  # the bills' currency: BillToken pays in the CNY deposit token
 RATES = (400, 600, 800)  # the factor's annual discount rate, basis points (as in-process)
 LOCAL_CHAINS = ("development", "ganache-local")  # where the driver may move the clock
+# the phase whose readiness moves a local chain's clock (to the bills' maturity): a driver playing
+# lines side by side may hold it until the other lines are done (they may read the clock too)
+CLOCK_PHASE = "redeem"
 
 
 class NotEnoughParties(LookupError):
