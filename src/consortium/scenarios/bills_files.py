@@ -477,7 +477,9 @@ def checks(view: Any) -> LineResult:
         "financing paid": complete and o.cash is not None and _financing_paid(o),
     }
     if d.redeem:
-        result.checks["maturity paid right holders"] = complete and _maturity_paid(o)
+        result.checks["maturity paid right holders"] = (
+            complete and o.cash is not None and _maturity_paid(o)
+        )
     result.checks["positions in the outboxes agree"] = complete and _positions_agree(view, d, ids)
     return result
 
