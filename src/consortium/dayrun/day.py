@@ -251,7 +251,8 @@ def _follow(day: _Day, console: Any) -> None:
         procs.check_alive()
         procs.sample_rss()
         for line in day.lines:
-            _advance(line, day.view, console, t0)
+            others_done = all(o.finished_at is not None for o in day.lines if o is not line)
+            _advance(line, day.view, console, t0, others_done)
         if chaos is not None:
             chaos.step(console)
         if time.monotonic() > deadline:
@@ -303,10 +304,18 @@ def _waiting_for(lines: list[DayLine], timeout: float) -> str:
     )
 
 
-def _advance(line: DayLine, view: DayView, console: Any, t0: float) -> None:
-    """Drop the line's next phases as they become ready; mark the line finished at its end."""
-    while not line.all_dropped and line.module.ready(line.phases[line.next_phase], view):
+def _advance(line: DayLine, view: DayView, console: Any, t0: float, others_done: bool) -> None:
+    """Drop the line's next phases as they become ready; mark the line finished at its end.
+
+    A line's CLOCK_PHASE (bills' redemption moves a local chain's clock to maturity) waits until
+    every other line has finished: the lines run side by side, and a jump of days under a line
+    that reads the clock (reconciliation's cut-off, report days) would move its day."""
+    while not line.all_dropped:
         phase = line.phases[line.next_phase]
+        if phase == getattr(line.module, "CLOCK_PHASE", None) and not others_done:
+            break
+        if not line.module.ready(phase, view):
+            break
         files = line.files_of(phase)
         for ident, f in files:
             drop(view.homes[ident] / "inbox", f.name, f.resolve(view))

@@ -374,3 +374,16 @@ def _conserved(bills: Any, bill_id: int, face: int, holdings: list) -> bool:
     nodes = {node for b, node, _, _ in holdings if b == bill_id}
     locked = sum(int(bills.locked(n)) for n in nodes)
     return held + locked + int(bills.bill(bill_id)["redeemed"]) == face
+
+
+# the line in the multi-process day (consortium.dayrun): its business files, readiness and checks
+from consortium.scenarios.bills_files import (  # noqa: F401
+    CLOCK_PHASE,
+    PHASES,
+    ROLES,
+    agent_settings,
+    checks,
+    done,
+    input_files,
+    ready,
+)

@@ -24,6 +24,15 @@ from consortium.domain.reconciliation import BILATERAL, CAUSES
 from consortium.roles import confirmations as line
 from consortium.roles.membership import Institution
 from consortium.scenarios import DayContext, LineResult
+from consortium.scenarios.confirmations_files import (  # noqa: F401  the multi-process day's plug-in
+    PHASES,
+    ROLES,
+    agent_settings,
+    checks,
+    done,
+    input_files,
+    ready,
+)
 
 # breaks injected into B: missing debit, missing credit, amount, duplicate, unknown id;
 # + 1 tampered copy
@@ -343,6 +352,6 @@ def _cash_issuer(ctx: DayContext, pipe: Any, token: Any) -> Institution:
 
 
 def line_role(name: str) -> bytes:
-    from consortium.domain.roles import ROLES
+    from consortium.domain.roles import ROLES as ROLE_IDS
 
-    return ROLES[name]
+    return ROLE_IDS[name]

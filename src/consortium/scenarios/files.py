@@ -14,6 +14,8 @@ scenario module (`consortium.scenarios.<line>`):
     checks(view) -> LineResult                counts, metrics and checks (the driver adds
                                               transactions and gas, read from the chain, and
                                               checks every dropped file was processed)
+    CLOCK_PHASE: str  (optional)              a phase that moves a local chain's clock: the
+                                              driver drops it only after every other line ended
 
 `sizes` is the line's section of config/day-sizes.yaml. `input_files` is pure and seeded: the same
 (cfg, sizes, seed) give the same files, so `checks` recomputes what to expect from them (the view

@@ -1,0 +1,488 @@
+"""The confirmations line in the multi-process day: its business files and how its day is judged.
+
+The sales bank's systems drop the customers to register with each issuer, then (once every
+registration is answered) the day's orders; the bank's and the finance company's books drop
+yesterday's credits and debits, the debits carrying one break of each kind a book can hold (a
+payment missing, an amount changed, an id the bank never committed). Everything else happens
+between the agents: registrations decided on chain, orders screened against the products' rules
+agreed on chain, packets confirmed by the issuers and anchored, the day reconciled at the
+reconciler's cut-off with its breaks recorded on chain and sent to both parties.
+
+Seeded as the in-process day's sizes (customers, orders, payments); the dates are the chain's
+(orders belong to the chain's day, payments to the last day the Reconciliation contract lets the
+reconciler close), fixed once per day in the view's memo so `checks` recomputes the same files.
+
+What the agents cannot do yet (no agent path), and so this day does not fake: agreeing the
+products' qualification rules (both parties approve, the permission manager enacts), without which
+the sales bank refuses every order as `RULES_NOT_AGREED` — `checks` then expects exactly that and
+says so in the check's name; and the finance company's payment of the corrected total.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from consortium.domain import days, qualification
+from consortium.domain.hashing import code32
+from consortium.domain.reconciliation import AMOUNT_MISMATCH, CAUSES, MISSING, UNKNOWN_ID
+from consortium.roles.confirmations import MAX_PACKET
+from consortium.scenarios import LineResult
+
+ROLES = ("SALES_BANK", "PRODUCT_ISSUER", "BANK", "FINANCE_COMPANY", "RECONCILER")
+PHASES = ("customers", "payments", "orders")
+KINDS = ("subscription", "redemption", "share-change")  # the `orders` format's kinds
+INJECTED = (
+    {  # the debits file's breaks, by cause: a missing payment, a changed amount, an unknown id
+        CAUSES[MISSING]: 1,
+        CAUSES[AMOUNT_MISMATCH]: 1,
+        CAUSES[UNKNOWN_ID]: 1,
+    }
+)
+CHANGED_BY = 7  # minor units added to the changed debit
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    age: int
+    risk_level: int
+    kyc_ok: bool
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    customer_id: str
+    product: str
+    kind: str
+    amount: int
+    shares: int
+
+
+@dataclass(frozen=True)
+class FileDay:
+    """The seeded content of the line's files; `checks` recomputes its expectations from it."""
+
+    sales_bank: str
+    bank: str
+    finance_company: str
+    reconciler: str
+    issuers: tuple[str, ...]
+    products: dict[str, dict]  # product id -> its consortium-file entry
+    customers: tuple[Customer, ...]
+    orders: tuple[Order, ...]
+    payments: dict[int, tuple[int, int]]  # payment id -> (amount, seconds into its day)
+    missing: int  # payment id the debits leave out
+    changed: int  # payment id whose debit amount differs
+    unknown: int  # payment id only the debits hold
+
+    @property
+    def registrations(self) -> int:
+        return len(self.customers) * len(self.issuers)
+
+    @property
+    def orders_file(self) -> str:
+        return f"orders-{self.sales_bank}.csv"
+
+
+def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
+    """The day's seeded content (sizes: customers, orders, payments, as the in-process day)."""
+    rng = random.Random(f"{seed}:confirmations-files")
+
+    def one(role: str) -> str:
+        return cfg.with_role(role)[0].id
+
+    members = {i.id for i in cfg.institutions}
+    products = {
+        str(p["id"]): dict(p)
+        for p in cfg.products.get("wealth") or []
+        if str(p["issuer"]) in members
+    }
+    issuers = tuple(sorted({str(p["issuer"]) for p in products.values()}))
+    n = max(1, int(sizes.get("customers", 6)))
+    customers = tuple(
+        Customer(
+            f"C-{seed % 10_000:04d}-{k:04d}",
+            rng.randint(16, 70),
+            rng.randint(1, 5),
+            not (n >= 3 and k == n - 1),  # the last one's KYC failed
+        )
+        for k in range(n)
+    )
+    orders = []
+    for k in range(int(sizes.get("orders", 24))):
+        amount = rng.randint(1, 500) * 1_000
+        kind = rng.choice(KINDS)
+        orders.append(
+            Order(
+                f"O-{seed % 10_000:04d}-{k:05d}",
+                rng.choice(customers).customer_id,
+                rng.choice(sorted(products)),
+                kind,
+                amount,
+                0 if kind == "subscription" else amount // 10,
+            )
+        )
+    base = rng.randrange(1, 1 << 40)
+    n_pay = max(3, int(sizes.get("payments", 60)))
+    payments = {
+        base + k: (rng.randint(100, 1_000_000), rng.randrange(days.SECONDS_PER_DAY))
+        for k in range(n_pay)
+    }
+    ids = sorted(payments)
+    return FileDay(
+        one("SALES_BANK"),
+        one("BANK"),
+        one("FINANCE_COMPANY"),
+        one("RECONCILER"),
+        issuers,
+        products,
+        customers,
+        tuple(orders),
+        payments,
+        ids[0],
+        ids[1],
+        base + n_pay + 1,
+    )
+
+
+def agent_settings(cfg: Any, sizes: dict, seed: int) -> dict[str, dict]:
+    """The reconciler closes a day as soon as the chain allows it (agent.yaml
+    `confirmations: {cutoff: now}`): the day's payments are yesterday's."""
+    return {file_day(cfg, sizes, seed).reconciler: {"confirmations": {"cutoff": "now"}}}
+
+
+def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
+    """The sales bank's customers and orders, the bank's credits, the finance company's debits
+    (their dates the chain's, read when their phase begins)."""
+    from consortium.scenarios.files import InputFile, csv_bytes
+
+    d = file_day(cfg, sizes, seed)
+
+    def customers(view: Any) -> bytes:
+        year = _today(view).year
+        rows = [
+            [c.customer_id, i, f"{year - c.age}-01-01", c.risk_level, "yes" if c.kyc_ok else "no"]
+            for c in d.customers
+            for i in d.issuers
+        ]
+        return csv_bytes(["customer_id", "issuer", "birth_date", "risk_level", "kyc_ok"], rows)
+
+    def orders(view: Any) -> bytes:
+        today = _today(view).isoformat()
+        header = ["order_id", "customer_id", "product", "kind", "amount", "shares", "order_date"]
+        rows = [
+            [o.order_id, o.customer_id, o.product, o.kind, o.amount, o.shares, today]
+            for o in d.orders
+        ]
+        return csv_bytes(header, rows)
+
+    def book(side: str) -> Any:
+        def content(view: Any) -> bytes:
+            day = _recon_day(view)
+            rows = _book_rows(d, side)
+            counterparty = d.finance_company if side == "credits" else d.bank
+            header = ["payment_id", "amount", "paid_at", "counterparty", "day"]
+            return csv_bytes(
+                header,
+                [[i, a, _paid_at(day, s), counterparty, days.day_date(day)] for i, a, s in rows],
+            )
+
+        return content
+
+    files: dict[str, list] = {}
+    files.setdefault(d.sales_bank, []).append(
+        InputFile(f"customers-{d.sales_bank}.csv", customers, "customers")
+    )
+    files.setdefault(d.bank, []).append(
+        InputFile(f"credits-{d.bank}.csv", book("credits"), "payments")
+    )
+    files.setdefault(d.finance_company, []).append(
+        InputFile(f"debits-{d.finance_company}.csv", book("debits"), "payments")
+    )
+    if d.orders:
+        files[d.sales_bank].append(InputFile(d.orders_file, orders, "orders"))
+    return files
+
+
+def _book_rows(d: FileDay, side: str) -> list[tuple[int, int, int]]:
+    """(payment id, amount, seconds into the day) of one side's book: the credits as paid, the
+    debits with the injected breaks."""
+    rows = [(i, a, s) for i, (a, s) in sorted(d.payments.items())]
+    if side == "credits":
+        return rows
+    out = [(i, a + (CHANGED_BY if i == d.changed else 0), s) for i, a, s in rows if i != d.missing]
+    return out + [(d.unknown, 1, 0)]
+
+
+def _paid_at(day: int, seconds: int) -> str:
+    at = dt.datetime.fromtimestamp(days.day_bounds(day)[0] + seconds, dt.UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _chain_now(view: Any) -> int:
+    from consortium import chain
+
+    return int(chain.web3().eth.get_block("latest")["timestamp"])
+
+
+def _today(view: Any) -> dt.date:
+    """The chain's day when the line's files were first written (orders belong to it)."""
+    stamp = view.memo("confirmations:now", lambda: _chain_now(view))
+    return dt.datetime.fromtimestamp(stamp, dt.UTC).date()
+
+
+def _recon_day(view: Any) -> int:
+    """The last day the Reconciliation contract lets the reconciler close now (as the in-process
+    day picks it)."""
+
+    def pick() -> int:
+        now = view.memo("confirmations:now", lambda: _chain_now(view))
+        offset = int(view.suite["Reconciliation"].reconcileOffset())
+        return days.day_of(now) - (1 if days.seconds_into_day(now) >= offset else 2)
+
+    return view.memo("confirmations:recon-day", pick)
+
+
+def _day(view: Any) -> FileDay:
+    return view.memo(
+        "confirmations", lambda: file_day(view.cfg, view.sizes_of("confirmations"), view.seed)
+    )
+
+
+def _json_files(folder: Any) -> list[dict]:
+    out = []
+    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, ValueError):  # written by rename, but be safe
+            continue
+    return out
+
+
+def _registrations(view: Any, d: FileDay) -> list[dict]:
+    return _json_files(view.outbox(d.sales_bank) / "registrations")
+
+
+def _screening(view: Any, d: FileDay) -> dict | None:
+    path = view.outbox(d.sales_bank) / "screening" / f"orders-{d.sales_bank}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):  # not written yet
+        return None
+
+
+def _confirmed(view: Any, d: FileDay) -> list[dict]:
+    return _json_files(view.outbox(d.sales_bank) / "confirmations")
+
+
+def _results(view: Any, ident: str) -> list[dict]:
+    return _json_files(view.outbox(ident) / "reconciliations")
+
+
+def ready(phase: str, view: Any) -> bool:
+    """Customers and the books at once; the orders once every registration is answered (a bank
+    sends orders only for customers the issuers have decided on)."""
+    d = _day(view)
+    if phase in ("customers", "payments"):
+        return True
+    if phase == "orders":
+        return len(_registrations(view, d)) >= d.registrations
+    raise ValueError(f"unknown confirmations phase {phase!r}")
+
+
+def done(view: Any) -> bool:
+    """Orders screened, every expected packet anchored, the day's result with all three."""
+    d = _day(view)
+    if d.orders and _screening(view, d) is None:
+        return False
+    expected = _expected_screening(view, d)
+    if len(_confirmed(view, d)) < expected.packets:
+        return False
+    return all(_results(view, i) for i in (d.reconciler, d.bank, d.finance_company))
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the sales bank's screening must give, recomputed from the files and the rules the
+    chain holds as agreed."""
+
+    accepted: dict[str, list[str]]  # issuer id -> its accepted order ids
+    refused: dict[str, list[str]]  # order id -> its reason codes
+    agreed: int  # products whose rules are in force on chain
+
+    @property
+    def packets(self) -> int:
+        return sum(math.ceil(len(v) / MAX_PACKET) for v in self.accepted.values() if v)
+
+    @property
+    def confirmed(self) -> int:
+        return sum(len(v) for v in self.accepted.values())
+
+
+def _addresses(view: Any, d: FileDay) -> dict[str, str]:
+    """Every member's address, as the sales bank's agent.yaml names them."""
+    import yaml
+
+    return view.memo(
+        "confirmations:addresses",
+        lambda: dict(
+            yaml.safe_load((view.homes[d.sales_bank] / "agent.yaml").read_text())["addresses"]
+        ),
+    )
+
+
+def _expected_screening(view: Any, d: FileDay) -> Expected:
+    addresses = _addresses(view, d)
+    registry = view.suite.registry
+    rules = {
+        pid: qualification.QualificationRules(
+            code32(pid),
+            addresses[str(p["issuer"])],
+            product_risk=int(p.get("risk_level", 1)),
+            min_age=int(p.get("min_age", 18)),
+        )
+        for pid, p in d.products.items()
+    }
+    agreed = {
+        r.product_id: bytes.fromhex(str(registry.getTerms(r.terms_id)[2])[2:])
+        for r in rules.values()
+    }
+    customers = {c.customer_id: c for c in d.customers}
+    items = []
+    for o in d.orders:
+        c = customers[o.customer_id]
+        registered = frozenset(addresses[i].lower() for i in d.issuers) if c.kyc_ok else frozenset()
+        investor = qualification.Investor(b"", c.age, c.risk_level, registered)
+        items.append((o.order_id.encode(), code32(o.product), investor))
+    by_product = {r.product_id: r for r in rules.values()}
+    ok, rejected = qualification.screen(items, by_product, agreed)
+    accepted: dict[str, list[str]] = {}
+    product_of = {o.order_id: o.product for o in d.orders}
+    for rid in ok:
+        oid = rid.decode()
+        accepted.setdefault(str(d.products[product_of[oid]]["issuer"]), []).append(oid)
+    refused = {r.request_id.decode(): list(r.codes) for r in rejected}
+    n_agreed = sum(1 for r in rules.values() if agreed[r.product_id] == r.terms_hash())
+    return Expected(accepted, refused, n_agreed)
+
+
+def checks(view: Any) -> LineResult:
+    """The day's outcome recomputed from its files, read from the chain and the outboxes."""
+    d = _day(view)
+    result = LineResult(line="confirmations")
+    a = _confirmation_checks(view, d, result)
+    b = _reconciliation_checks(view, d, result)
+    result.checks.update(a | b)
+    return result
+
+
+def _events(view: Any, contract: str, name: str) -> list:
+    c = view.suite[contract]
+    return [e.args for e in c.events.get_sequence(view.suite.block, event_type=name)]
+
+
+def _confirmation_checks(view: Any, d: FileDay, result: LineResult) -> dict[str, bool]:
+    """Registrations, screening, packets confirmed and anchored."""
+    expected = _expected_screening(view, d)
+    regs = _registrations(view, d)
+    kyc = {c.customer_id: c.kyc_ok for c in d.customers}
+    decided = _events(view, "ConfirmationAnchor", "RegistrationDecided")
+    screening = _screening(view, d) or {}
+    refused = {r["order_id"]: r for r in screening.get("refused", [])}
+    files = _confirmed(view, d)
+    records = [r for f in files for r in f.get("records", [])]
+    bank = _addresses(view, d)[d.sales_bank]
+    anchor = view.suite["ConfirmationAnchor"]
+    anchored = all(int(anchor.anchorOf(bank, f["root"])[2]) == len(f["records"]) for f in files)
+    result.counts.update(
+        {
+            "registrations": len(regs),
+            "orders": len(d.orders),
+            "rejected": len(refused),
+            "packets": len(files),
+            "confirmed": sum(1 for r in records if r.get("status") == "confirmed"),
+        }
+    )
+    result.metrics.update(
+        {
+            "rules_agreed": f"{expected.agreed}/{len(d.products)}",
+            "rejection_reasons": sorted({c for r in refused.values() for c in r["codes"]}),
+            "roots": {f["issuer"]: f["root"] for f in files},
+        }
+    )
+    screened = "orders screened as the rules agreed on chain say"
+    if expected.agreed == 0 and d.orders:
+        screened = (
+            "every order refused: no product's rules are agreed on chain "
+            "(no agent path agrees them yet)"
+        )
+    out = {
+        "registrations decided on chain as the bank's KYC says": len(regs) == d.registrations
+        and len(decided) == d.registrations
+        and all((r["status"] == "accepted") == kyc[r["customer_id"]] for r in regs),
+        screened: screening.get("sent") == expected.confirmed
+        and {k: r["codes"] for k, r in refused.items()} == expected.refused,
+        "every rejection has a reason": all(r.get("reason") for r in refused.values()),
+    }
+    if expected.confirmed or files:  # nothing to confirm: no check that would verify nothing
+        out |= {
+            "one packet per issuer with orders": sorted(f["issuer"] for f in files)
+            == sorted(i for i, v in expected.accepted.items() if v),
+            "every confirmation verified and anchored": len(records) == expected.confirmed
+            and sorted(r["order_id"] for r in records)
+            == sorted(o for v in expected.accepted.values() for o in v)
+            and anchored,
+        }
+    return out
+
+
+def _reconciliation_checks(view: Any, d: FileDay, result: LineResult) -> dict[str, bool]:
+    """The day reconciled at the reconciler's cut-off, its breaks found, recorded, sent to both."""
+    day = _recon_day(view)
+    addresses = _addresses(view, d)
+    recon = view.suite["Reconciliation"]
+    key = recon.dayKey(addresses[d.bank], addresses[d.finance_company], day)
+    got = recon.getDay(key)
+    mine = [r for r in _results(view, d.reconciler) if int(r.get("day", -1)) == day]
+    theirs = {
+        i: [r for r in _results(view, i) if int(r.get("day", -1)) == day]
+        for i in (d.bank, d.finance_company)
+    }
+    found: dict[str, int] = {}
+    for ev in _events(view, "Reconciliation", "BreakRecorded"):
+        if bytes(ev["dayKey"]) == bytes(key):
+            cause = CAUSES.get(int(ev["cause"]), str(ev["cause"]))
+            found[cause] = found.get(cause, 0) + 1
+    total = sum(a for a, _ in d.payments.values())
+    n_breaks = sum(INJECTED.values())
+    result.counts.update(
+        {
+            "payments": len(d.payments),
+            "breaks_found": sum(found.values()),
+            "breaks_corrected": int(got["breaksRecorded"]),
+        }
+    )
+    result.metrics.update(
+        {
+            "breaks": found,
+            "reconciled_day": days.day_date(day),
+            "payment": "not played (no agent pays the corrected total yet)",
+        }
+    )
+    return {
+        "every injected break found": found == INJECTED,
+        "breaks recorded on chain": bool(got["reconciled"])
+        and int(got["breaks"]) == int(got["breaksRecorded"]) == n_breaks,
+        "committed total is the bank's credits": int(got["committedTotal"]) == total
+        and bool(mine)
+        and int(mine[0].get("corrected_total", -1)) == total,
+        "result sent to both": all(
+            len(v) == 1 and len(v[0].get("breaks", [])) == n_breaks for v in theirs.values()
+        ),
+    }

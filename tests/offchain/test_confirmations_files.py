@@ -1,0 +1,110 @@
+"""The confirmations line's day files (scenarios/confirmations_files.py), without a chain: seeded
+and pure, dated by the chain's clock, the debits holding exactly the injected breaks."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from consortium.config import load_consortium, load_sizes
+from consortium.domain import days
+from consortium.scenarios import confirmations_files as conf
+from consortium.scenarios.files import DayView
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = 1_796_000_000  # a chain timestamp (2026-11-30, 00:53 UTC)
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_consortium(ROOT / "config/consortium.yaml")
+
+
+@pytest.fixture(scope="module")
+def sizes():
+    return load_sizes(ROOT / "config/day-sizes.yaml", "tiny")["confirmations"]
+
+
+def _view(cfg, sizes, offset: int) -> DayView:
+    recon = SimpleNamespace(reconcileOffset=lambda: offset)
+    view = DayView({"Reconciliation": recon}, {}, cfg, {"confirmations": sizes}, 7)
+    view.memo("confirmations:now", lambda: NOW)
+    return view
+
+
+def _rows(files: dict, view: DayView, name: str) -> list[dict]:
+    (f,) = [f for fs in files.values() for f in fs if f.name == name]
+    return list(csv.DictReader(io.StringIO(f.resolve(view).decode())))
+
+
+def test_file_day__same_seed_same_day__another_seed_another(cfg, sizes):
+    assert conf.file_day(cfg, sizes, 7) == conf.file_day(cfg, sizes, 7)
+    assert conf.file_day(cfg, sizes, 7) != conf.file_day(cfg, sizes, 8)
+    d = conf.file_day(cfg, sizes, 7)
+    assert (len(d.customers), len(d.orders), len(d.payments)) == (3, 8, 12)
+    assert d.issuers == ("wm-issuer-1", "wm-issuer-2") and d.registrations == 6
+    assert [c.kyc_ok for c in d.customers] == [True, True, False]
+
+
+def test_input_files__each_institution_its_own_files_in_their_phases(cfg, sizes):
+    files = conf.input_files(cfg, sizes, 7)
+    phases = {(i, f.name): f.phase for i, fs in files.items() for f in fs}
+    assert phases == {
+        ("sales-bank", "customers-sales-bank.csv"): "customers",
+        ("sales-bank", "credits-sales-bank.csv"): "payments",
+        ("sales-bank", "orders-sales-bank.csv"): "orders",
+        ("finance-company", "debits-finance-company.csv"): "payments",
+    }
+    assert set(conf.PHASES) == set(phases.values())
+    assert conf.agent_settings(cfg, sizes, 7) == {
+        "reconciler": {"confirmations": {"cutoff": "now"}}
+    }
+
+
+def test_books__debits_hold_one_break_of_each_kind_a_book_can_hold(cfg, sizes):
+    view = _view(cfg, sizes, 0)
+    files = conf.input_files(cfg, sizes, 7)
+    d = conf.file_day(cfg, sizes, 7)
+    credits = {int(r["payment_id"]): r for r in _rows(files, view, "credits-sales-bank.csv")}
+    debits = {int(r["payment_id"]): r for r in _rows(files, view, "debits-finance-company.csv")}
+    assert {i: int(r["amount"]) for i, r in credits.items()} == {
+        i: a for i, (a, _) in d.payments.items()
+    }
+    assert set(credits) - set(debits) == {d.missing}
+    assert set(debits) - set(credits) == {d.unknown}
+    changed = {i for i in set(credits) & set(debits) if credits[i]["amount"] != debits[i]["amount"]}
+    assert changed == {d.changed}
+    assert int(debits[d.changed]["amount"]) == int(credits[d.changed]["amount"]) + conf.CHANGED_BY
+    assert sum(conf.INJECTED.values()) == 3
+
+
+@pytest.mark.parametrize("offset, back", [(0, 1), (6 * 3600, 2)])
+def test_books__dated_the_last_day_the_contract_lets_the_reconciler_close(cfg, sizes, offset, back):
+    """00:53 UTC: past a cut-off at midnight yesterday closes; before a 06:00 cut-off, the day
+    before."""
+    view = _view(cfg, sizes, offset)
+    rows = _rows(conf.input_files(cfg, sizes, 7), view, "credits-sales-bank.csv")
+    day = days.day_of(NOW) - back
+    assert {r["day"] for r in rows} == {days.day_date(day)}
+    assert all(r["paid_at"].startswith(days.day_date(day)) for r in rows)
+
+
+def test_orders_and_customers__dated_by_the_chain_ages_as_seeded(cfg, sizes):
+    view = _view(cfg, sizes, 0)
+    files = conf.input_files(cfg, sizes, 7)
+    d = conf.file_day(cfg, sizes, 7)
+    orders = _rows(files, view, "orders-sales-bank.csv")
+    assert [r["order_id"] for r in orders] == [o.order_id for o in d.orders]
+    assert {r["order_date"] for r in orders} == {"2026-11-30"}
+    customers = _rows(files, view, "customers-sales-bank.csv")
+    ages = {r["customer_id"]: 2026 - int(r["birth_date"][:4]) for r in customers}
+    assert ages == {c.customer_id: c.age for c in d.customers}
+
+
+def test_ready__unknown_phase__refused(cfg, sizes):
+    with pytest.raises(ValueError, match="unknown confirmations phase"):
+        conf.ready("lunch", _view(cfg, sizes, 0))

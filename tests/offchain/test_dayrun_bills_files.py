@@ -1,0 +1,192 @@
+"""The bills line's input files for the multi-process day, without a chain: seeded, sized as the
+in-process day, valid for the agents' inbox formats, refused for a consortium that lacks a party."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from consortium.agent.inbox import InboxContext, read_file
+from consortium.config import load_consortium, load_sizes
+from consortium.dayrun.lines import agent_institutions, agent_roles, playable
+from consortium.domain.hashing import doc_hash
+from consortium.scenarios import bills
+from consortium.scenarios.bills_files import RATES, NotEnoughParties, file_day
+from consortium.scenarios.files import DayView
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cfg():
+    return load_consortium(ROOT / "config/consortium.yaml")
+
+
+def _sizes(profile: str = "quick") -> dict:
+    return load_sizes(ROOT / "config/day-sizes.yaml", profile)["bills"]
+
+
+def _rows(data: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(data.decode())))
+
+
+def _static(files: dict) -> dict:
+    return {
+        (i, f.name, f.phase): f.content
+        for i, fs in files.items()
+        for f in fs
+        if not callable(f.content)
+    }
+
+
+def test_playable__every_agent_role__bills_played_by_its_institutions():
+    roles = agent_roles()
+    played, skipped = playable(("bills",), roles)
+    assert [line.name for line in played] == ["bills"] and skipped == []
+    assert agent_institutions(_cfg(), played, roles) == [
+        "auditor",
+        "core-enterprise",
+        "tier1-supplier",
+        "tier2-supplier-a",
+        "tier2-supplier-b",
+        "factor",
+        "sales-bank",  # the CNY deposit token's issuer: the factor's and the cores' cash
+        "settlement-bank-hk",
+    ]
+
+
+def test_bills_input_files__quick_size__seeded_sized_and_valid_for_the_inbox_formats():
+    cfg, sizes = _cfg(), _sizes()
+    files = bills.input_files(cfg, sizes, 7)
+    assert _static(files) == _static(bills.input_files(cfg, sizes, 7))
+    assert _static(files) != _static(bills.input_files(cfg, sizes, 8))
+    d = file_day(cfg, sizes, 7)
+    assert len(d.bills) == sizes["bills"] == 3 and d.redeem
+    phases = {f.phase for fs in files.values() for f in fs}
+    assert phases == set(bills.PHASES)
+    for ident, fs in files.items():
+        ctx = InboxContext.of(cfg, ident)
+        for f in fs:
+            if not callable(f.content):
+                read_file(f.name, f.content, ctx)  # refused: an InboxRefusal
+    (credit,) = files["sales-bank"]
+    rows = {r["holder"]: int(r["amount"]) for r in _rows(credit.content)}
+    assert rows[d.factor] == sum(b.part_a for b in d.bills)
+    for core in {b.core for b in d.bills}:
+        owed = sum(b.face for b in d.bills if b.core == core)
+        assert rows[core] == owed + (sum(b.part_a for b in d.bills) if core == d.factor else 0)
+    for b in d.bills:
+        assert len({b.core, b.tier1, b.t2a, b.t2b}) == 4
+        assert 0 < b.rest and b.face == b.rest + b.part_a + b.part_b
+
+
+def test_bills_input_files__split_and_finance__drawn_on_the_documents_both_sides_know():
+    cfg, sizes = _cfg(), {"bills": 1, "bill_maturity_days": 7, "bill_redeem": 1}
+    files, (b,) = bills.input_files(cfg, sizes, 3), file_day(cfg, sizes, 3).bills
+    (transfers,) = [f for f in files[b.tier1] if f.phase == "split"]
+    rows = _rows(transfers.content)
+    assert [(r["from_documents"], r["to"], int(r["amount"])) for r in rows] == [
+        (b.docs, b.t2a, b.part_a),
+        (b.docs, b.t2b, b.part_b),
+    ]
+    (financing,) = [f for f in files[b.t2a] if f.phase == "finance"]
+    (row,) = _rows(financing.content)
+    assert row["from_documents"] == rows[0]["documents_sha256"]  # the transfer's documents
+    assert int(row["amount"]) == b.part_a
+    assert [f.phase for f in files[b.core]] == ["issue", "redeem"]
+    assert all(callable(f.content) for f in files[b.core])  # read when dropped
+
+
+def test_bills_input_files__no_redemption__no_redeem_files_no_cash_for_the_cores():
+    sizes = {"bills": 2, "bill_maturity_days": 7, "bill_redeem": 0}
+    files, d = bills.input_files(_cfg(), sizes, 5), file_day(_cfg(), sizes, 5)
+    assert not [f for fs in files.values() for f in fs if f.phase == "redeem"]
+    (credit,) = files["sales-bank"]
+    assert [r["holder"] for r in _rows(credit.content)] == [d.factor]
+
+
+def test_bills_agent_settings__only_the_factor__a_rate_from_the_seed():
+    settings = bills.agent_settings(_cfg(), _sizes(), 7)
+    assert list(settings) == ["factor"] and settings["factor"]["bills"]["rate_bps"] in RATES
+
+
+class _FakeBills:
+    """BillToken's lookups by documents and request reference: bill 11 for one set of documents,
+    each request a node of its own."""
+
+    def __init__(self, d):
+        self.refs = {}
+        for b in d.bills:
+            for n, what in enumerate(("TR-A", "TR-B", "FIN")):
+                self.refs[doc_hash(b.ref(what))] = 20 + 10 * b.k + n
+        self.docs = {"0x" + b.docs: 11 + b.k for b in d.bills}
+
+    def billOfDocuments(self, _debtor, docs):
+        return (self.docs.get(docs, 0), 7 if docs in self.docs else 0)
+
+    def requestOf(self, _holder, ref):
+        return (self.refs.get(ref, 0), 7 if ref in self.refs else 0)
+
+
+def test_bills_redemption_file__rows_of_the_cores_owed_positions__its_bills_only(tmp_path):
+    cfg, sizes = _cfg(), {"bills": 1, "bill_maturity_days": 7, "bill_redeem": 1}
+    (b,) = file_day(cfg, sizes, 3).bills
+    files = bills.input_files(cfg, sizes, 3)
+    homes = {b.core: tmp_path / b.core}  # the core's home only: it is all the file reads
+    (homes[b.core] / "outbox" / "positions").mkdir(parents=True)
+    addresses = {i.id: f"0x{n + 1:040x}" for n, i in enumerate(cfg.institutions)}
+    (homes[b.core] / "agent.yaml").write_text(json.dumps({"addresses": addresses}))
+    owed = [
+        {"bill_id": 11, "node_id": 11, "holder": b.tier1, "amount": b.rest},
+        {"bill_id": 11, "node_id": 21, "holder": b.t2b, "amount": b.part_b},
+        {"bill_id": 99, "node_id": 99, "holder": b.t2b, "amount": 5},  # another day's bill
+    ]
+    body = {"institution": b.core, "owed": owed}
+    (homes[b.core] / "outbox" / "positions" / "owed.json").write_text(json.dumps(body))
+    view = DayView({"BillToken": _FakeBills(file_day(cfg, sizes, 3))}, homes, cfg, {}, 3)
+    view.sizes["bills"] = sizes
+    (redeem,) = [f for f in files[b.core] if f.phase == "redeem"]
+    data = redeem.resolve(view)
+    rows = _rows(data)
+    assert [(r["batch_ref"], int(r["node_id"]), r["holder"]) for r in rows] == [
+        (b.ref("PAY"), 11, b.tier1),
+        (b.ref("PAY"), 21, b.t2b),
+    ]
+    assert all(r["payment_ref"] == "" for r in rows)  # paid in cash tokens on chain
+    read_file(redeem.name, data, InboxContext.of(cfg, b.core))
+
+
+CONSORTIUM = """\
+version: 1
+consortium: {{name: C, founder: Ops, jurisdiction: CN}}
+jurisdictions:
+  CN: {{regulator: reg-cn}}
+institutions:
+  - {{id: reg-cn, name: Regulator, jurisdiction: CN, roles: [REGULATOR]}}
+  - {{id: auditor, name: Auditor, jurisdiction: CN, roles: [AUDITOR]}}
+  - {{id: factor, name: Factor, jurisdiction: CN, roles: [ASSET_MANAGER]}}
+{more}
+channels: []
+currencies: [CNY]
+"""
+
+
+def _client(ident: str) -> str:
+    return f"  - {{id: {ident}, name: {ident}, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT]}}"
+
+
+@pytest.mark.parametrize(
+    ("clients", "cash", "missing"),
+    [(3, True, "4 SUPPLY_CHAIN_CLIENT members"), (4, False, "a CASH_ISSUER member")],
+)
+def test_bills_input_files__a_party_missing__refused_naming_it(tmp_path, clients, cash, missing):
+    more = [_client(f"c{k}") for k in range(clients)]
+    if cash:
+        more.append("  - {id: bank, name: Bank, jurisdiction: CN, roles: [CASH_ISSUER]}")
+    path = tmp_path / "consortium.yaml"
+    path.write_text(CONSORTIUM.format(more="\n".join(more)))
+    with pytest.raises(NotEnoughParties, match=missing):
+        bills.input_files(load_consortium(path), {"bills": 1}, 1)
