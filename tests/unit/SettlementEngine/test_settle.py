@@ -85,3 +85,21 @@ def test_settle__engine_not_cash_agent__nothing_moves(
     with brownie.reverts(revert_pattern=r"DepositNotSettlementAgent:.*"):
         settle_cast.csd.settle(CID, result.legs)
     assert day.balances(settle_cast, holders) == before
+
+
+def test_settle__engine_no_longer_security_agent__nothing_moves(
+    engine, settle_cast, trades, prepare, holders, manager
+):
+    """Revoking the engine as the security token's agent stops delivery-versus-payment at once."""
+    result = prepare(CID, trades)
+    settle_cast.ccp.instruct(CID, result)
+    security = settle_cast.csd.security_token
+    tx = manager.appoint_settlement_agent(security, engine, False)
+    ev = tx.events["SecuritySettlementAgentSet"]
+    assert (ev["agent"], ev["allowed"]) == (engine.address, False)
+    assert not security.isSettlementAgent(engine)
+    before = day.balances(settle_cast, holders)
+    with brownie.reverts(f"SecurityNotSettlementAgent: {engine.address.lower()}"):
+        settle_cast.csd.settle(CID, result.legs)
+    assert day.balances(settle_cast, holders) == before
+    assert engine.getCycle(CID)["status"] == 2
