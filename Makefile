@@ -9,8 +9,9 @@ CHAIN ?= anvil
 ARGS ?=
 TESTS ?= tests
 # coverage traces every transaction (about 20x slower): each contract's unit tests, the access
-# matrix (it owns every refusal by role) and the security review's regression tests
-COVERAGE_TESTS ?= tests/unit tests/access tests/hostile/test_review_*.py
+# matrix (it owns every refusal by role), the security review's regression tests and the
+# front-running refusals (quote terms, breaks by another reconciler: 7 tests, ~40 s traced)
+COVERAGE_TESTS ?= tests/unit tests/access tests/hostile/test_review_*.py tests/hostile/test_front_running_*.py
 PY := .venv/bin/python
 BROWNIE := .venv/bin/brownie
 

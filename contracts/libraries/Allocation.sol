@@ -70,7 +70,8 @@ library Allocation {
         legs = new int256[](target.length);
         for (uint256 i; i < target.length; ++i) {
             legs[i] = int256(target[i]) - int256(current[i]);
-            if (target[i] == 0 && i < 256) sellOut |= 1 << i;
+            // from i = 256 on, 1 << i is 0 (shifts truncate): no bit to set, nothing to guard
+            if (target[i] == 0) sellOut |= 1 << i;
         }
     }
 

@@ -101,3 +101,27 @@ def test_reset__nothing_held_no_cash__reverts(
         account_manager.reset_holdings(a)
     assert ledger.getAccount(a)["resetPending"] is True
     assert ledger.instructionCount() == 0
+
+
+def test_reset__price_fell_before_execution__sale_capped_at_units_held(
+    ledger, invested, platform, account_manager, investment_manager
+):
+    """A partial sale (target above zero) valued at the ledger's price but executed after the price
+    fell needs more units than the account holds: it sells every unit held, never more, and the
+    item leaves the holdings (the market moved: the reset's next feedback tops it back up)."""
+    a = invested
+    platform.choose_plan("E1", "THIRDS", reset=True)
+    ins = account_manager.reset_holdings(a)
+    i = ins.items.index(EQ)
+    assert ins.legs[i] < 0 and not ins.sell_out >> i & 1  # a partial sale: target 36,829
+    held = ledger.unitsOf(a, EQ)
+    total = ledger.totalUnits(EQ)
+    prices = [ledger.unitPrice(x) for x in ins.items]
+    prices[i] = -ins.legs[i] * 10**18 // held  # the sale now needs at least every unit held
+    tx = investment_manager.execute(ins, prices)
+    assert tx.events["InstructionExecuted"]["unitDeltas"][i] == -held
+    assert tx.events["InstructionExecuted"]["unitsAfter"][i] == 0
+    assert ledger.unitsOf(a, EQ) == 0
+    assert ledger.totalUnits(EQ) == total - held
+    items, _units, _values = ledger.holdingsOf(a)
+    assert EQ not in {bytes(x) for x in items}

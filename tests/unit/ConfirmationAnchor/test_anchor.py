@@ -152,6 +152,23 @@ def test_verify__unknown_root__reverts(anchor, conf_cast):
         )
 
 
+def test_verify__proof_longer_than_bound__reverts_at_65_answers_at_64(anchor, conf_cast):
+    """The bound is checked before any hashing, on a root that is anchored: 64 siblings are still
+    verified (a wrong proof: false), 65 are refused with the bound named."""
+    recs = _records(conf_cast.issuer_a.address, 3)
+    tree = merkle.RecordTree(recs)
+    anchor.anchorPacket(
+        conf_cast.issuer_a.address, DAY, tree.root, 3, {"from": conf_cast.sales_bank.account}
+    )
+    bank = conf_cast.sales_bank.address
+    assert anchor.MAX_PROOF_LENGTH() == 64
+    assert not anchor.verifyRecord(bank, tree.root, *recs[0], [b"\x07" * 32] * 64)
+    proof = tree.proof(recs[0])
+    with brownie.reverts("ConfirmationAnchorProofTooLong: 65, 64"):
+        anchor.verifyRecord(bank, tree.root, *recs[0], proof + [b"\x07" * 32] * (65 - len(proof)))
+    assert anchor.verifyRecord(bank, tree.root, *recs[0], proof)
+
+
 def test_verify__tampered_record_or_wrong_proof__false_on_and_off_chain(anchor, conf_cast):
     recs = _records(conf_cast.issuer_a.address, 9)
     tree = merkle.RecordTree(recs)

@@ -39,6 +39,21 @@ def test_list_currency__mismatch__reverts(engine, settle_cast, registry_admin):
     assert engine.cashToken(code32("HKD")) == settle_cast.cash.tokens["HKD"].address
 
 
+def test_list_currency__token_of_no_currency__reverts_nothing_listed(
+    engine, registry, registry_admin, DepositToken
+):
+    """A deposit token deployed without a currency code matches the zero code it reports; the
+    engine still refuses it: a cash leg's asset is its currency code, and zero names none."""
+    zero = b"\x00" * 32
+    token = DepositToken.deploy(
+        registry, zero, registry_admin, "No currency", "dNONE", {"from": registry_admin}
+    )
+    assert token.currency() == "0x" + zero.hex()
+    with brownie.reverts(f"SettlementCurrencyMismatch: {zero!r}, {zero!r}"):
+        engine.listCurrency(zero, token, {"from": registry_admin})
+    assert engine.cashToken(zero) == "0x" + "00" * 20
+
+
 def test_open_cycle__event_and_bad_input(engine, settle_cast):
     tx = settle_cast.ccp.open_cycle(code32("C1"), 20261123)
     assert tx.events["CycleOpened"]["ccp"] == settle_cast.ccp.address

@@ -129,6 +129,21 @@ def test_netting__bad_legs__revert_and_cycle_stays_open(
     assert engine.getCycle(CID)["status"] == 1
 
 
+def test_netting__leg_of_the_zero_address__refused_as_not_reconciled(
+    engine, settle_cast, trades, prepare
+):
+    """A leg naming no participant (the zero address sorts first, so the order check passes) is
+    refused: nobody reconciled as address zero, and nothing could be delivered to or from it."""
+    result = prepare(CID, trades, fund=False)
+    legs = list(result.legs)
+    first = legs[0]
+    zero = "0x" + "00" * 20
+    assert int(first.participant, 16) > 0
+    with brownie.reverts(revert_pattern=rf"SettlementNotReconciled: .*, {zero}"):
+        _submit(engine, settle_cast, [Leg(zero, first.kind, first.asset, first.amount)] + legs[1:])
+    assert engine.getCycle(CID)["status"] == 1
+
+
 def test_netting__asset_unbalanced__refused_where_the_next_asset_starts(
     engine, settle_cast, trades, prepare
 ):
