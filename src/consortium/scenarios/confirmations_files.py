@@ -100,7 +100,8 @@ def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
     rng = random.Random(f"{seed}:confirmations-files")
 
     def one(role: str) -> str:
-        return cfg.with_role(role)[0].id
+        found = cfg.with_role(role)
+        return found[0].id if found else ""
 
     members = {i.id for i in cfg.institutions}
     products = {
@@ -207,7 +208,7 @@ def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
             InputFile(f"product-rules-{ident}.csv", _rules_file(d, ident), "rules")
         )
     files[d.sales_bank].append(InputFile(f"customers-{d.sales_bank}.csv", customers, "customers"))
-    if not set(ROLES) & set(cfg.by_id(d.cash_issuer).roles):
+    if not d.cash_issuer or not set(ROLES) & set(cfg.by_id(d.cash_issuer).roles):
         raise ValueError(
             f"the day is paid in the deposit token {d.cash_issuer!r} issues, but it runs no agent "
             f"of this line (roles {', '.join(ROLES)}); make the first CASH_ISSUER one of them"
