@@ -549,6 +549,14 @@ _CONFIRMATIONS = [
                 "min_age": "18",
                 "require_registered": "yes",
             },
+            {
+                "product": "WM-002",
+                "sales_bank": "sales-bank",
+                "issuer": "wm-issuer-1",
+                "product_risk": "4",
+                "min_age": "18",
+                "require_registered": "yes",
+            },
         ),
         _rules_parties,
         "the issuer is the product's issuer in the consortium file; the submitter is the "
