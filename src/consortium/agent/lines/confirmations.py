@@ -822,7 +822,9 @@ class FinanceCompanyRole(_ConfRole):
             "block": int(d["settledBlock"]),
         }
         self.agent.write_output(
-            "payments", f"{days.day_date(day)}-{self.ident_of(bank)}.json", json.dumps(body)
+            "payments",
+            f"{days.day_date(day)}-{self.ident_of(bank)}.json",
+            json.dumps(body, indent=2),
         )
         self.agent.store.mark(step, body["payment_ref"])
         return True
