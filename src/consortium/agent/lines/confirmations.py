@@ -2,6 +2,11 @@
 
 Who starts what (no Python object is shared; data between institutions goes over the signed HTTP
 transport, sealed by `channels.Endpoint`, or the chain):
+- SALES_BANK and PRODUCT_ISSUER: `product-rules` files -> each product's qualification rules
+  approved as its terms (ConsortiumRegistry.approveAmendment) with the party's own key, once (terms
+  in force or an approval of ours on chain are left as they are); the permission manager enacts
+  them once both approved (in the multi-process day: the operations office, scenarios' `govern`).
+  The sales bank screens orders by the rules it approved (else the consortium file's).
 - SALES_BANK: `customers` files -> the salted profile committed on chain (submitRegistration), the
   profile and salt sent to the issuer ("registration"); the issuer's answer makes the customer
   registered (outbox/registrations/). `orders` files -> each order screened against the product's
@@ -17,6 +22,10 @@ transport, sealed by `channels.Endpoint`, or the chain):
 - BANK: `credits` files -> the day's bilateral roots committed on chain (commitBilateral), the
   copies ("bilateral") and the bank's credit details ("credit") sent to the reconciler.
 - FINANCE_COMPANY: `debits` files -> its debit details sent to the reconciler ("debit-details").
+  Once the reconciler's result of a day is here, the day reconciled on chain with every break
+  recorded, the result's corrected total the committed one and its funds enough: pays the day
+  (Reconciliation.settleDay, through its outbox: asked of the chain first), once; written to
+  outbox/payments/.
 - RECONCILER: holds each day's details in its store; at its cut-off (agent.yaml
   `confirmations: {cutoff: "HH:MM"}` on the next day, UTC, or "now") and once the chain allows it,
   closes the day, reconciles, records the result and breaks on chain and sends the result to both
@@ -268,7 +277,8 @@ class _ConfRole(Role):
         return row, rules, bank
 
     def _approve_once(self, rules: Any, bank: str) -> str:
-        """'in force', 'approved' (by an earlier run) or 'approved' now; never twice on chain."""
+        """'in force' (nothing to do) or 'approved' (now, or found approved by us on chain:
+        approveAmendment refuses a second approval, and a restart must not send one)."""
         _, _, held, version = self.registry.getTerms(rules.terms_id)
         wanted = rules.terms_hash()
         if _b32(held) == wanted:
