@@ -28,6 +28,7 @@ SUBMITTER = {
     "enrolments": "annuity-platform",
     "contributions": "trustee",
     "plan-choices": "annuity-platform",
+    "product-rules": "sales-bank",
     "customers": "sales-bank",
     "orders": "sales-bank",
     "debits": "finance-company",

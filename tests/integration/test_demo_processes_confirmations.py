@@ -1,10 +1,14 @@
 """The confirmations line as a consortium of processes: a tiny day on the test's chain, its five
-institutions' agents fed only by the files the seeded generator gives (customers and orders at the
-sales bank, credits at the bank, debits at the finance company) and followed only through the chain
-and their homes. Afterwards no agent process is left, checked by pid."""
+institutions' agents fed only by the files the seeded generator gives (the products' rules at the
+sales bank and each issuer, customers and orders at the sales bank, credits at the bank, debits at
+the finance company, its funding at the deposit-token issuer) and followed only through the chain
+and their homes: rules approved by both parties and enacted by the driver (the operations office),
+orders confirmed and anchored, the day reconciled and paid. Afterwards no agent process is left,
+checked by pid."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,7 +37,7 @@ jurisdictions:
 institutions:
   - {id: reg-cn, name: Regulator, jurisdiction: CN, roles: [REGULATOR]}
   - {id: reporter, name: Reporting node, jurisdiction: CN, roles: [REPORTER]}
-  - {id: sales-bank, name: Sales bank, jurisdiction: CN, roles: [SALES_BANK, BANK]}
+  - {id: sales-bank, name: Sales bank, jurisdiction: CN, roles: [SALES_BANK, BANK, CASH_ISSUER]}
   - {id: wm-issuer-1, name: Issuer 1, jurisdiction: CN, roles: [PRODUCT_ISSUER]}
   - {id: wm-issuer-2, name: Issuer 2, jurisdiction: CN, roles: [PRODUCT_ISSUER]}
   - {id: finance-company, name: Finance company, jurisdiction: CN, roles: [FINANCE_COMPANY]}
@@ -113,25 +117,37 @@ def test_confirmations_day__every_check_and_report_passes(day):
     assert outcome.reports["ok"] and outcome.kills == 0
 
 
-def test_confirmations_day__counts__as_the_seed_says(day):
+def test_confirmations_day__counts__as_the_seed_says(day, suite):
     outcome, out = day
     d = _seeded(out)
     (line,) = outcome.results
-    # no agent agrees the products' rules yet: every order is refused as not agreed
-    assert line.counts == {
+    counts = dict(line.counts)
+    assert counts.pop("confirmed") > 0 and counts.pop("packets") >= 1
+    rejected = counts.pop("rejected")
+    assert 0 < rejected < len(d.orders) and rejected + line.counts["confirmed"] == len(d.orders)
+    assert counts == {
         "registrations": len(d.customers) * 2,
         "orders": len(d.orders),
-        "rejected": len(d.orders),
-        "packets": 0,
-        "confirmed": 0,
         "payments": len(d.payments),
         "breaks_found": sum(INJECTED.values()),
         "breaks_corrected": sum(INJECTED.values()),
     }
-    assert line.metrics["rejection_reasons"] == [RULES_NOT_AGREED]
-    assert line.metrics["breaks"] == INJECTED and line.metrics["rules_agreed"] == "0/3"
-    # nothing to confirm: no packet check that would verify nothing
-    assert "every confirmation verified and anchored" not in line.checks
+    assert line.metrics["breaks"] == INJECTED and line.metrics["rules_agreed"] == "3/3"
+    assert RULES_NOT_AGREED not in line.metrics["rejection_reasons"]
+    assert line.metrics["payment"] == d.total > 0
+    for check in (
+        "every product's rules approved by both parties and enacted",
+        "every confirmation verified and anchored",
+        "day paid once on chain: the committed total",
+    ):
+        assert line.checks[check], check
+    # every packet's root anchored on chain by the sales bank, as its outbox says
+    anchor = suite["ConfirmationAnchor"]
+    bank = yaml.safe_load((out / "agents" / "sales-bank" / "agent.yaml").read_text())
+    bank = bank["addresses"]["sales-bank"]
+    for f in (out / "agents" / "sales-bank" / "outbox" / "confirmations").glob("*.json"):
+        doc = json.loads(f.read_text())
+        assert int(anchor.anchorOf(bank, doc["root"])[2]) == len(doc["records"])
 
 
 def test_confirmations_day__agents__own_keys_exit_0_no_error_logged(day):
@@ -139,11 +155,13 @@ def test_confirmations_day__agents__own_keys_exit_0_no_error_logged(day):
     stats = {a.ident: a for a in outcome.agents}
     assert set(stats) == AGENTS
     assert all(a.exit_code == 0 and a.starts == 1 for a in stats.values())
-    # the finance company only sends its debits to the reconciler: no transaction of its own
-    assert all(stats[i].transactions > 0 for i in AGENTS - {"finance-company"})
-    assert stats["finance-company"].transactions == 0 and stats["finance-company"].sent > 0
+    # the finance company's own transactions: the allowance and the day's payment, once
+    assert all(stats[i].transactions > 0 for i in AGENTS)
+    assert stats["finance-company"].transactions == 2 and stats["finance-company"].sent > 0
     assert sum(a.transactions for a in stats.values()) == outcome.results[0].transactions
-    assert (stats["sales-bank"].processed, stats["finance-company"].processed) == (3, 1)
+    # sales bank: product-rules, customers, credits, orders, the funding (its deposit token)
+    assert (stats["sales-bank"].processed, stats["finance-company"].processed) == (5, 1)
+    assert stats["wm-issuer-1"].processed == stats["wm-issuer-2"].processed == 1
     assert all(a.rejected == 0 for a in stats.values())
     for ident in AGENTS:
         log = (out / "agents" / ident / "agent.log").read_text()
@@ -174,4 +192,5 @@ def test_confirmations_checks__homes_where_nothing_was_done__fail(day, suite, tm
     failed = {k for k, ok in result.checks.items() if not ok}
     assert "result sent to both" in failed
     assert "registrations decided on chain as the bank's KYC says" in failed
-    assert any(k.startswith("every order refused") for k in failed)
+    assert "every product's rules approved by both parties and enacted" in failed
+    assert "day paid once on chain: the committed total" in failed

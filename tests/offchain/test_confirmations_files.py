@@ -54,11 +54,16 @@ def test_input_files__each_institution_its_own_files_in_their_phases(cfg, sizes)
     files = conf.input_files(cfg, sizes, 7)
     phases = {(i, f.name): f.phase for i, fs in files.items() for f in fs}
     assert phases == {
+        ("sales-bank", "product-rules-sales-bank.csv"): "rules",
+        ("wm-issuer-1", "product-rules-wm-issuer-1.csv"): "rules",
+        ("wm-issuer-2", "product-rules-wm-issuer-2.csv"): "rules",
         ("sales-bank", "customers-sales-bank.csv"): "customers",
         ("sales-bank", "credits-sales-bank.csv"): "payments",
+        ("sales-bank", "issues-finance-company-funding.csv"): "payments",  # its deposit token
         ("sales-bank", "orders-sales-bank.csv"): "orders",
         ("finance-company", "debits-finance-company.csv"): "payments",
     }
+    assert conf.PHASES[0] == "rules" and conf.PHASES[-1] == "orders"
     assert set(conf.PHASES) == set(phases.values())
     assert conf.agent_settings(cfg, sizes, 7) == {
         "reconciler": {"confirmations": {"cutoff": "now"}}
@@ -108,3 +113,53 @@ def test_orders_and_customers__dated_by_the_chain_ages_as_seeded(cfg, sizes):
 def test_ready__unknown_phase__refused(cfg, sizes):
     with pytest.raises(ValueError, match="unknown confirmations phase"):
         conf.ready("lunch", _view(cfg, sizes, 0))
+
+
+def test_rules_files__the_bank_every_product__each_issuer_its_own__as_the_consortium_file(
+    cfg, sizes
+):
+    view = _view(cfg, sizes, 0)
+    files = conf.input_files(cfg, sizes, 7)
+    d = conf.file_day(cfg, sizes, 7)
+    bank = _rows(files, view, "product-rules-sales-bank.csv")
+    assert sorted(r["product"] for r in bank) == sorted(d.products)
+    for r in bank:
+        p = d.products[r["product"]]
+        assert r["issuer"] == p["issuer"] and r["sales_bank"] == "sales-bank"
+        assert (int(r["product_risk"]), int(r["min_age"])) == (p["risk_level"], p["min_age"])
+    for issuer in d.issuers:
+        own = _rows(files, view, f"product-rules-{issuer}.csv")
+        assert own and {r["issuer"] for r in own} == {issuer}
+        assert own == [r for r in bank if r["issuer"] == issuer]
+
+
+def test_funding__the_finance_company_gets_exactly_the_day_s_credits(cfg, sizes):
+    view = _view(cfg, sizes, 0)
+    files = conf.input_files(cfg, sizes, 7)
+    d = conf.file_day(cfg, sizes, 7)
+    (row,) = _rows(files, view, "issues-finance-company-funding.csv")
+    credits = _rows(files, view, "credits-sales-bank.csv")
+    assert row["holder"] == "finance-company" and row["asset"] == "CNY"
+    assert int(row["amount"]) == d.total == sum(int(r["amount"]) for r in credits)
+
+
+def test_input_files__no_cash_issuer_among_the_line_s_agents__refused(cfg, sizes):
+    import dataclasses
+
+    others = [
+        dataclasses.replace(i, roles=tuple(r for r in i.roles if r != "CASH_ISSUER"))
+        for i in cfg.institutions
+    ]
+    bare = dataclasses.replace(cfg, institutions=others)
+    with pytest.raises(ValueError, match="CASH_ISSUER"):
+        conf.input_files(bare, sizes, 7)
+
+
+def test_ready__orders_wait_for_the_rules_in_force(cfg, sizes, monkeypatch):
+    view = _view(cfg, sizes, 0)
+    monkeypatch.setattr(conf, "_registrations", lambda v, d: [{}] * d.registrations)
+    monkeypatch.setattr(conf, "_all_enacted", lambda v, d: False)
+    assert conf.ready("rules", view) and conf.ready("customers", view)
+    assert not conf.ready("orders", view)
+    monkeypatch.setattr(conf, "_all_enacted", lambda v, d: True)
+    assert conf.ready("orders", view)

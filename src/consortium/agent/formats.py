@@ -488,7 +488,80 @@ _ANNUITY = [
     ),
 ]
 
+
+def _rules_parties(rows: list[dict[str, Any]], ctx: InboxContext) -> tuple[int, str] | None:
+    """The issuer named is the product's issuer in the consortium file, and the submitter is one of
+    the two parties (each approves with its own key)."""
+    products = known_products(ctx)
+    for n, row in enumerate(rows):
+        owner = str(products[row["product"]]["issuer"])
+        if row["issuer"] != owner:
+            return n, (
+                f"product {row['product']!r} is issued by {owner!r}, not {row['issuer']!r}; "
+                "name its issuer"
+            )
+        if ctx.institution not in (row["sales_bank"], row["issuer"]):
+            return n, (
+                f"{ctx.institution!r} is no party to these rules ({row['sales_bank']!r} and "
+                f"{row['issuer']!r} are); each party submits its own file"
+            )
+    return None
+
+
 _CONFIRMATIONS = [
+    Format(
+        "product-rules",
+        "confirmations",
+        frozenset({"SALES_BANK", "PRODUCT_ISSUER"}),
+        (
+            Column("product", "product", "the wealth product the rules are for"),
+            Column("sales_bank", "institution", "the bank selling it", role="SALES_BANK"),
+            Column("issuer", "institution", "the product's issuer", role="PRODUCT_ISSUER"),
+            Column("product_risk", "int", "the lowest customer risk level allowed", low=1, high=5),
+            Column(
+                "min_age",
+                "int",
+                "the youngest customer allowed (age on the order's day)",
+                required=False,
+                default=18,
+                high=150,
+            ),
+            Column(
+                "require_registered",
+                "bool",
+                "whether the customer must be registered with the issuer",
+                required=False,
+                default=True,
+            ),
+        ),
+        (("product", "sales_bank"),),
+        "Qualification rules of a wealth product, as the sales bank and the issuer agreed them.",
+        "Approves the rules as the product's terms on chain (approveAmendment) with this "
+        "institution's key, once: rules already approved or in force are left as they are. The "
+        "consortium's operations office enacts them once both parties approved; the sales bank "
+        "screens orders against them from then on. Results in outbox/product-rules/.",
+        (
+            {
+                "product": "WM-001",
+                "sales_bank": "sales-bank",
+                "issuer": "wm-issuer-1",
+                "product_risk": "2",
+                "min_age": "18",
+                "require_registered": "yes",
+            },
+            {
+                "product": "WM-002",
+                "sales_bank": "sales-bank",
+                "issuer": "wm-issuer-1",
+                "product_risk": "4",
+                "min_age": "18",
+                "require_registered": "yes",
+            },
+        ),
+        _rules_parties,
+        "the issuer is the product's issuer in the consortium file; the submitter is the "
+        "sales_bank or the issuer named.",
+    ),
     Format(
         "customers",
         "confirmations",

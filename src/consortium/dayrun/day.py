@@ -98,6 +98,7 @@ class _Day:
     lines: list[DayLine]
     suite: Any = None
     members: Any = None
+    manager: Any = None  # the permission manager (the founder's key): the operations office
     view: Any = None
     procs: Any = None
     first_block: int = 0
@@ -182,7 +183,9 @@ def _setup_chain(day: _Day, accounts: Any, console: Any) -> None:
     console.print(
         f"admitting {len(day.cfg.institutions)} institutions, {len(day.cfg.channels)} channels …"
     )
-    day.members, _ = bootstrap_consortium(day.suite, day.cfg, founder, accounts, day.opts.seed)
+    day.members, day.manager = bootstrap_consortium(
+        day.suite, day.cfg, founder, accounts, day.opts.seed
+    )
     day.seconds["bootstrap"] = time.perf_counter() - t0
     w3 = chain.web3()
     day.first_block = int(w3.eth.block_number) + 1
@@ -251,6 +254,9 @@ def _follow(day: _Day, console: Any) -> None:
         procs.check_alive()
         procs.sample_rss()
         for line in day.lines:
+            if line.finished_at is None and line.governed:
+                with _quiet(day.folder, opts.verbose):
+                    line.govern(day.view, day.manager)
             others_done = all(o.finished_at is not None for o in day.lines if o is not line)
             _advance(line, day.view, console, t0, others_done)
         if chaos is not None:

@@ -10,6 +10,7 @@ from typing import Any
 # bills last, as in the in-process day: its redemption moves a local chain's clock
 LINES = ("annuity", "confirmations", "settlement", "bills")
 INTERFACE = ("ROLES", "PHASES", "input_files", "agent_settings", "ready", "done", "checks")
+OPTIONAL = ("govern",)  # consortium.scenarios.files: a line without it is not governed
 
 
 @dataclass
@@ -35,6 +36,15 @@ class DayLine:
     @property
     def all_dropped(self) -> bool:
         return self.next_phase >= len(self.phases)
+
+    @property
+    def governed(self) -> bool:
+        return hasattr(self.module, "govern")
+
+    def govern(self, view: Any, manager: Any) -> None:
+        """The line's governance by the operations office (`govern` of its scenario), if any."""
+        if self.governed:
+            self.module.govern(view, manager)
 
     def files_of(self, phase: str) -> list[tuple[str, Any]]:
         return [(i, f) for i, fs in self.files.items() for f in fs if f.phase == phase]

@@ -30,6 +30,7 @@ from consortium.scenarios.confirmations_files import (  # noqa: F401  the multi-
     agent_settings,
     checks,
     done,
+    govern,
     input_files,
     ready,
 )

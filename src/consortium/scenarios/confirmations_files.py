@@ -1,21 +1,20 @@
 """The confirmations line in the multi-process day: its business files and how its day is judged.
 
-The sales bank's systems drop the customers to register with each issuer, then (once every
-registration is answered) the day's orders; the bank's and the finance company's books drop
-yesterday's credits and debits, the debits carrying one break of each kind a book can hold (a
-payment missing, an amount changed, an id the bank never committed). Everything else happens
-between the agents: registrations decided on chain, orders screened against the products' rules
-agreed on chain, packets confirmed by the issuers and anchored, the day reconciled at the
-reconciler's cut-off with its breaks recorded on chain and sent to both parties.
+The sales bank and each issuer drop the products' qualification rules first (each approves them on
+chain with its own key; the operations office, `govern`, enacts each product's rules once both
+approved); the sales bank's systems drop the customers to register with each issuer, then (once
+every registration is answered and every product's rules are in force) the day's orders; the
+bank's and the finance company's books drop yesterday's credits and debits, the debits carrying one
+break of each kind a book can hold (a payment missing, an amount changed, an id the bank never
+committed), and the deposit-token issuer the cash the finance company pays in with. Everything else
+happens between the agents: registrations decided on chain, orders screened against the agreed
+rules, packets confirmed by the issuers and anchored, the day reconciled at the reconciler's
+cut-off with its breaks recorded on chain and sent to both parties, and the day's total paid by the
+finance company (Reconciliation.settleDay).
 
 Seeded as the in-process day's sizes (customers, orders, payments); the dates are the chain's
 (orders belong to the chain's day, payments to the last day the Reconciliation contract lets the
 reconciler close), fixed once per day in the view's memo so `checks` recomputes the same files.
-
-What the agents cannot do yet (no agent path), and so this day does not fake: agreeing the
-products' qualification rules (both parties approve, the permission manager enacts), without which
-the sales bank refuses every order as `RULES_NOT_AGREED` — `checks` then expects exactly that and
-says so in the check's name; and the finance company's payment of the corrected total.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from consortium.roles.confirmations import MAX_PACKET
 from consortium.scenarios import LineResult
 
 ROLES = ("SALES_BANK", "PRODUCT_ISSUER", "BANK", "FINANCE_COMPANY", "RECONCILER")
-PHASES = ("customers", "payments", "orders")
+PHASES = ("rules", "customers", "payments", "orders")
 KINDS = ("subscription", "redemption", "share-change")  # the `orders` format's kinds
 INJECTED = (
     {  # the debits file's breaks, by cause: a missing payment, a changed amount, an unknown id
@@ -69,6 +68,7 @@ class FileDay:
     """The seeded content of the line's files; `checks` recomputes its expectations from it."""
 
     sales_bank: str
+    cash_issuer: str  # issues the deposit token the day is paid in (the first CASH_ISSUER)
     bank: str
     finance_company: str
     reconciler: str
@@ -89,13 +89,19 @@ class FileDay:
     def orders_file(self) -> str:
         return f"orders-{self.sales_bank}.csv"
 
+    @property
+    def total(self) -> int:
+        """The day's credits: what the bank committed and the finance company pays."""
+        return sum(a for a, _ in self.payments.values())
+
 
 def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
     """The day's seeded content (sizes: customers, orders, payments, as the in-process day)."""
     rng = random.Random(f"{seed}:confirmations-files")
 
     def one(role: str) -> str:
-        return cfg.with_role(role)[0].id
+        found = cfg.with_role(role)
+        return found[0].id if found else ""
 
     members = {i.id for i in cfg.institutions}
     products = {
@@ -137,6 +143,7 @@ def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
     ids = sorted(payments)
     return FileDay(
         one("SALES_BANK"),
+        one("CASH_ISSUER"),
         one("BANK"),
         one("FINANCE_COMPANY"),
         one("RECONCILER"),
@@ -196,8 +203,23 @@ def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
         return content
 
     files: dict[str, list] = {}
-    files.setdefault(d.sales_bank, []).append(
-        InputFile(f"customers-{d.sales_bank}.csv", customers, "customers")
+    for ident in (d.sales_bank, *d.issuers):
+        files.setdefault(ident, []).append(
+            InputFile(f"product-rules-{ident}.csv", _rules_file(d, ident), "rules")
+        )
+    files[d.sales_bank].append(InputFile(f"customers-{d.sales_bank}.csv", customers, "customers"))
+    if not d.cash_issuer or not set(ROLES) & set(cfg.by_id(d.cash_issuer).roles):
+        raise ValueError(
+            f"the day is paid in the deposit token {d.cash_issuer!r} issues, but it runs no agent "
+            f"of this line (roles {', '.join(ROLES)}); make the first CASH_ISSUER one of them"
+        )
+    funding = [[f"FUND-{d.finance_company}-{seed}", d.finance_company, "CNY", d.total]]
+    files.setdefault(d.cash_issuer, []).append(
+        InputFile(
+            f"issues-{d.finance_company}-funding.csv",
+            csv_bytes(["ref", "holder", "asset", "amount"], funding),
+            "payments",
+        )
     )
     files.setdefault(d.bank, []).append(
         InputFile(f"credits-{d.bank}.csv", book("credits"), "payments")
@@ -208,6 +230,19 @@ def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
     if d.orders:
         files[d.sales_bank].append(InputFile(d.orders_file, orders, "orders"))
     return files
+
+
+def _rules_file(d: FileDay, ident: str) -> bytes:
+    """The products' rules as the consortium file gives them: all for the sales bank, its own for
+    an issuer."""
+    from consortium.scenarios.files import csv_bytes
+
+    rows = [
+        [pid, d.sales_bank, p["issuer"], int(p.get("risk_level", 1)), int(p.get("min_age", 18))]
+        for pid, p in sorted(d.products.items())
+        if ident in (d.sales_bank, str(p["issuer"]))
+    ]
+    return csv_bytes(["product", "sales_bank", "issuer", "product_risk", "min_age"], rows)
 
 
 def _book_rows(d: FileDay, side: str) -> list[tuple[int, int, int]]:
@@ -286,25 +321,74 @@ def _results(view: Any, ident: str) -> list[dict]:
 
 
 def ready(phase: str, view: Any) -> bool:
-    """Customers and the books at once; the orders once every registration is answered (a bank
-    sends orders only for customers the issuers have decided on)."""
+    """The rules, customers and books at once; the orders once every registration is answered
+    (a bank sends orders only for customers the issuers have decided on) and every product's
+    rules are in force on chain."""
     d = _day(view)
-    if phase in ("customers", "payments"):
+    if phase in ("rules", "customers", "payments"):
         return True
     if phase == "orders":
-        return len(_registrations(view, d)) >= d.registrations
+        return len(_registrations(view, d)) >= d.registrations and _all_enacted(view, d)
     raise ValueError(f"unknown confirmations phase {phase!r}")
 
 
+def govern(view: Any, manager: Any) -> None:
+    """The operations office enacts each product's rules once both parties approved them on chain
+    (asked of the chain each time: rules in force are left as they are)."""
+    d = _day(view)
+    state = view.memo("confirmations:governed", dict)
+    if state.get("enacted"):
+        return
+    registry = view.suite.registry
+    bank = _addresses(view, d)[d.sales_bank]
+    pending = {r.terms_id: r for r in _rules(view, d).values() if not _in_force(view, r)}
+    if not pending:
+        state["enacted"] = True
+        return
+    approvals: dict[bytes, set[str]] = {}
+    events = registry.events.get_sequence(view.suite.block, event_type="AmendmentApproved")
+    for ev in (e.args for e in events):
+        r = pending.get(bytes(ev["termsId"]))
+        if r is None or bytes(ev["amendmentHash"]) != r.terms_hash():
+            continue
+        if int(ev["version"]) == int(registry.getTerms(r.terms_id)[3]) + 1:
+            approvals.setdefault(r.terms_id, set()).add(str(ev["party"]).lower())
+    for tid, r in pending.items():
+        if {bank.lower(), r.issuer.lower()} <= approvals.get(tid, set()):
+            manager.enact(tid, bank, r.issuer, r.terms_hash())
+
+
+def _in_force(view: Any, r: qualification.QualificationRules) -> bool:
+    held = str(view.suite.registry.getTerms(r.terms_id)[2])
+    return bytes.fromhex(held[2:]) == r.terms_hash()
+
+
+def _all_enacted(view: Any, d: FileDay) -> bool:
+    return all(_in_force(view, r) for r in _rules(view, d).values())
+
+
+def _paid(view: Any, d: FileDay) -> dict | None:
+    """The finance company's payment of the reconciled day, as its outbox writes it."""
+    out = [
+        p
+        for p in _json_files(view.outbox(d.finance_company) / "payments")
+        if p.get("day") == days.day_date(_recon_day(view))
+    ]
+    return out[0] if out else None
+
+
 def done(view: Any) -> bool:
-    """Orders screened, every expected packet anchored, the day's result with all three."""
+    """Orders screened, every expected packet anchored, the day's result with all three, the day
+    paid."""
     d = _day(view)
     if d.orders and _screening(view, d) is None:
         return False
     expected = _expected_screening(view, d)
     if len(_confirmed(view, d)) < expected.packets:
         return False
-    return all(_results(view, i) for i in (d.reconciler, d.bank, d.finance_company))
+    if not all(_results(view, i) for i in (d.reconciler, d.bank, d.finance_company)):
+        return False
+    return _paid(view, d) is not None
 
 
 @dataclass(frozen=True)
@@ -337,10 +421,10 @@ def _addresses(view: Any, d: FileDay) -> dict[str, str]:
     )
 
 
-def _expected_screening(view: Any, d: FileDay) -> Expected:
+def _rules(view: Any, d: FileDay) -> dict[str, qualification.QualificationRules]:
+    """{product id: the rules its product-rules files give} (the consortium file's)."""
     addresses = _addresses(view, d)
-    registry = view.suite.registry
-    rules = {
+    return {
         pid: qualification.QualificationRules(
             code32(pid),
             addresses[str(p["issuer"])],
@@ -349,6 +433,12 @@ def _expected_screening(view: Any, d: FileDay) -> Expected:
         )
         for pid, p in d.products.items()
     }
+
+
+def _expected_screening(view: Any, d: FileDay) -> Expected:
+    addresses = _addresses(view, d)
+    registry = view.suite.registry
+    rules = _rules(view, d)
     agreed = {
         r.product_id: bytes.fromhex(str(registry.getTerms(r.terms_id)[2])[2:])
         for r in rules.values()
@@ -417,12 +507,10 @@ def _confirmation_checks(view: Any, d: FileDay, result: LineResult) -> dict[str,
         }
     )
     screened = "orders screened as the rules agreed on chain say"
-    if expected.agreed == 0 and d.orders:
-        screened = (
-            "every order refused: no product's rules are agreed on chain "
-            "(no agent path agrees them yet)"
-        )
     out = {
+        "every product's rules approved by both parties and enacted": expected.agreed
+        == len(d.products)
+        and len(_json_files(view.outbox(d.sales_bank) / "product-rules")) == len(d.products),
         "registrations decided on chain as the bank's KYC says": len(regs) == d.registrations
         and len(decided) == d.registrations
         and all((r["status"] == "accepted") == kyc[r["customer_id"]] for r in regs),
@@ -459,8 +547,12 @@ def _reconciliation_checks(view: Any, d: FileDay, result: LineResult) -> dict[st
         if bytes(ev["dayKey"]) == bytes(key):
             cause = CAUSES.get(int(ev["cause"]), str(ev["cause"]))
             found[cause] = found.get(cause, 0) + 1
-    total = sum(a for a, _ in d.payments.values())
+    total = d.total
     n_breaks = sum(INJECTED.values())
+    settled = [
+        e for e in _events(view, "Reconciliation", "DaySettled") if bytes(e["dayKey"]) == bytes(key)
+    ]
+    paid = _paid(view, d) or {}
     result.counts.update(
         {
             "payments": len(d.payments),
@@ -472,7 +564,7 @@ def _reconciliation_checks(view: Any, d: FileDay, result: LineResult) -> dict[st
         {
             "breaks": found,
             "reconciled_day": days.day_date(day),
-            "payment": "not played (no agent pays the corrected total yet)",
+            "payment": int(settled[0]["amount"]) if settled else 0,
         }
     )
     return {
@@ -485,4 +577,8 @@ def _reconciliation_checks(view: Any, d: FileDay, result: LineResult) -> dict[st
         "result sent to both": all(
             len(v) == 1 and len(v[0].get("breaks", [])) == n_breaks for v in theirs.values()
         ),
+        "day paid once on chain: the committed total": bool(got["settled"])
+        and len(settled) == 1
+        and int(settled[0]["amount"]) == total
+        and paid.get("amount") == total,
     }

@@ -17,6 +17,16 @@ scenario module (`consortium.scenarios.<line>`):
     CLOCK_PHASE: str  (optional)              a phase that moves a local chain's clock: the
                                               driver drops it only after every other line ended
 
+and, optionally (a line without it is not governed):
+
+    govern(view, manager) -> None             the consortium's governance the day's operations
+                                              office performs (it deployed the suite and admitted
+                                              the members with the permission manager's key:
+                                              `manager` is that roles.membership.PermissionManager),
+                                              called on every poll of the day; each act asks the
+                                              chain first, so a call that finds nothing to do does
+                                              nothing
+
 `sizes` is the line's section of config/day-sizes.yaml. `input_files` is pure and seeded: the same
 (cfg, sizes, seed) give the same files, so `checks` recomputes what to expect from them (the view
 carries cfg, sizes and seed, and `memo` keeps what a line computes once). A file whose content

@@ -2,6 +2,11 @@
 
 Who starts what (no Python object is shared; data between institutions goes over the signed HTTP
 transport, sealed by `channels.Endpoint`, or the chain):
+- SALES_BANK and PRODUCT_ISSUER: `product-rules` files -> each product's qualification rules
+  approved as its terms (ConsortiumRegistry.approveAmendment) with the party's own key, once (terms
+  in force or an approval of ours on chain are left as they are); the permission manager enacts
+  them once both approved (in the multi-process day: the operations office, scenarios' `govern`).
+  The sales bank screens orders by the rules it approved (else the consortium file's).
 - SALES_BANK: `customers` files -> the salted profile committed on chain (submitRegistration), the
   profile and salt sent to the issuer ("registration"); the issuer's answer makes the customer
   registered (outbox/registrations/). `orders` files -> each order screened against the product's
@@ -17,6 +22,10 @@ transport, sealed by `channels.Endpoint`, or the chain):
 - BANK: `credits` files -> the day's bilateral roots committed on chain (commitBilateral), the
   copies ("bilateral") and the bank's credit details ("credit") sent to the reconciler.
 - FINANCE_COMPANY: `debits` files -> its debit details sent to the reconciler ("debit-details").
+  Once the reconciler's result of a day is here, the day reconciled on chain with every break
+  recorded, the result's corrected total the committed one and its funds enough: pays the day
+  (Reconciliation.settleDay, through its outbox: asked of the chain first), once; written to
+  outbox/payments/.
 - RECONCILER: holds each day's details in its store; at its cut-off (agent.yaml
   `confirmations: {cutoff: "HH:MM"}` on the next day, UTC, or "now") and once the chain allows it,
   closes the day, reconciles, records the result and breaks on chain and sends the result to both
@@ -54,6 +63,7 @@ from consortium.roles.confirmations import (
     COMMIT,
     MAX_BILATERAL_BATCH,
     MAX_PACKET,
+    FinanceCompany,
     PaymentClient,
     Reconciler,
     SalesBank,
@@ -89,6 +99,25 @@ def product_rules(consortium: Any, addresses: dict[str, str]) -> dict[str, Any]:
             min_age=int(p.get("min_age", 18)),
         )
     return out
+
+
+def agreed_rules(role: Any) -> dict[str, Any]:
+    """The rules this agent screens by: the consortium file's, replaced by those its
+    `product-rules` files approved (the terms both parties sign off)."""
+    out = product_rules(role.agent.consortium, role.agent.settings.addresses)
+    for pid, r in role.agent.store.all("conf.rules").items():
+        out[pid] = qualification.QualificationRules(
+            code32(pid),
+            r["issuer"],
+            product_risk=int(r["product_risk"]),
+            min_age=int(r["min_age"]),
+            require_registered=bool(r["require_registered"]),
+        )
+    return out
+
+
+def _b32(value: Any) -> bytes:
+    return bytes(value) if isinstance(value, (bytes, bytearray)) else from_hex(str(value))
 
 
 def day_number(value: dt.date) -> int:
@@ -204,13 +233,85 @@ class _ConfRole(Role):
             body | {"reconciler": self.ident_of(m.sender)}, int(body["day"]), "result"
         )
 
+    # ---------------------------------------------------------------- product rules
+    def approve_rules(self, file: Any) -> dict[str, Any]:
+        """Approve each row's rules as its product's terms with this institution's key, once (the
+        chain asked first: terms in force or an approval of ours are left as they are)."""
+        rows = [self._rules_of(file, n, row) for n, row in enumerate(file.rows)]
+        approved = 0
+        for row, rules, bank in rows:
+            status = self._approve_once(rules, bank)
+            approved += status == "approved"
+            if self.role == "SALES_BANK":
+                self.agent.store.put("conf.rules", row["product"], _rules_doc(rules))
+            out = {
+                "product": row["product"],
+                "sales_bank": row["sales_bank"],
+                "issuer": row["issuer"],
+                "terms_id": hexstr(rules.terms_id),
+                "terms_hash": hexstr(rules.terms_hash()),
+                "status": status,
+            }
+            name = f"{row['product']}-{row['sales_bank']}.json"
+            self.agent.write_output("product-rules", name, json.dumps(out, indent=2))
+        return {"products": len(rows), "approved": approved}
+
+    def _rules_of(self, file: Any, n: int, row: dict) -> tuple[dict, Any, str]:
+        line = file.line_of(n)
+        bank, issuer = self.address(row["sales_bank"], line), self.address(row["issuer"], line)
+        rules = qualification.QualificationRules(
+            code32(row["product"]),
+            issuer,
+            product_risk=row["product_risk"],
+            min_age=row["min_age"],
+            require_registered=bool(row["require_registered"]),
+        )
+        a, b, _, version = self.registry.getTerms(rules.terms_id)
+        if int(version) and (str(a).lower(), str(b).lower()) != (bank.lower(), issuer.lower()):
+            raise FileRefused(
+                line,
+                f"the terms of {row['product']!r} are agreed between {self.ident_of(str(a))} and "
+                f"{self.ident_of(str(b))}; only they can amend them; nothing of this file was "
+                "approved",
+            )
+        return row, rules, bank
+
+    def _approve_once(self, rules: Any, bank: str) -> str:
+        """'in force' (nothing to do) or 'approved' (now, or found approved by us on chain:
+        approveAmendment refuses a second approval, and a restart must not send one)."""
+        _, _, held, version = self.registry.getTerms(rules.terms_id)
+        wanted = rules.terms_hash()
+        if _b32(held) == wanted:
+            return "in force"
+        for ev in self.agent.events_of(self.registry, "AmendmentApproved"):
+            a = ev.args
+            if (
+                _b32(a["termsId"]) == rules.terms_id
+                and str(a["party"]).lower() == self.me.lower()
+                and _b32(a["amendmentHash"]) == wanted
+                and int(a["version"]) == int(version) + 1
+            ):
+                return "approved"
+        log.info("approving the rules of 0x%s as terms v%d", rules.product_id.hex()[:12], version)
+        self.registry.approveAmendment(rules.terms_id, bank, rules.issuer, wanted, self.agent.tx())
+        return "approved"
+
+
+def _rules_doc(rules: Any) -> dict[str, Any]:
+    return {
+        "issuer": rules.issuer,
+        "product_risk": rules.product_risk,
+        "min_age": rules.min_age,
+        "require_registered": rules.require_registered,
+    }
+
 
 # ===================================================================== sales bank and issuers
 
 
 class SalesBankRole(_ConfRole):
     role = "SALES_BANK"
-    formats = ("customers", "orders")
+    formats = ("product-rules", "customers", "orders")
 
     def __init__(self, agent: Any):
         super().__init__(agent)
@@ -218,13 +319,12 @@ class SalesBankRole(_ConfRole):
 
     def start(self) -> None:
         self.bank = self.participant(SalesBank)
-        self.bank.rules = {
-            r.product_id: r
-            for r in product_rules(self.agent.consortium, self.agent.settings.addresses).values()
-        }
+        self.bank.rules = {r.product_id: r for r in agreed_rules(self).values()}
         self.bank.outbox.resume()
 
     def handle_file(self, file: Any) -> dict[str, Any]:
+        if file.format == "product-rules":
+            return self.approve_rules(file)
         if file.format == "customers":
             return self.register(file)
         return self.orders(file)
@@ -316,7 +416,8 @@ class SalesBankRole(_ConfRole):
     def orders(self, file: Any) -> dict[str, Any]:
         """Every row checked first (a refused file sends nothing); then screened, the accepted
         orders sent as one packet per issuer and day."""
-        rules = product_rules(self.agent.consortium, self.agent.settings.addresses)
+        rules = agreed_rules(self)
+        self.bank.rules = {r.product_id: r for r in rules.values()}
         for n, row in enumerate(file.rows):
             self._check_order(file, n, row)
         items = [self._request(file, row, rules) for row in file.rows]
@@ -457,7 +558,19 @@ class SalesBankRole(_ConfRole):
 
 class IssuerRole(_ConfRole):
     role = "PRODUCT_ISSUER"
+    formats = ("product-rules",)
     decisions = (ORDER_REVIEW,)
+
+    def handle_file(self, file: Any) -> dict[str, Any]:
+        """Rules of this issuer's own products only (another issuer approves its own)."""
+        for n, row in enumerate(file.rows):
+            if row["issuer"] != self.agent.spec.id:
+                raise FileRefused(
+                    file.line_of(n),
+                    f"{row['product']!r} is {row['issuer']}'s product; an issuer approves only "
+                    "its own products' rules; nothing of this file was approved",
+                )
+        return self.approve_rules(file)
 
     def tick(self) -> None:
         self.handle_messages(["registration"], self.on_registration)
@@ -657,11 +770,87 @@ class BankRole(_ConfRole):
 
 
 class FinanceCompanyRole(_ConfRole):
+    """Besides its debits: pays each reconciled day's total to the bank once (settleDay)."""
+
     role = "FINANCE_COMPANY"
     formats = ("debits",)
 
+    def __init__(self, agent: Any):
+        super().__init__(agent)
+        self.fc: FinanceCompany | None = None
+        self.waiting: set[str] = set()  # days whose payment waits for funds (logged once)
+
+    def start(self) -> None:
+        self.fc = self.participant(FinanceCompany)
+        self.fc.outbox.resume()
+
     def tick(self) -> None:
         self.handle_messages(["reconciliation-result"], self.on_result)
+        for key in self.agent.store.all("conf.result"):
+            if self.agent.stopping:
+                return
+            for bank in self._banks_of(int(key.split(":")[0])):
+                try:
+                    self.pay(bank, int(key.split(":")[0]))
+                except Exception:  # the node: paid (or not) is asked of the chain next loop
+                    log.exception("day %s not paid; tried again next loop", key)
+
+    def _banks_of(self, day: int) -> list[str]:
+        """The banks this finance company gave debits of `day` for (one payment each)."""
+        keys = self.agent.store.all("conf.debit")
+        return [k.split(":")[0] for k in keys if int(k.split(":")[1]) == day]
+
+    def pay(self, bank: str, day: int) -> bool:
+        """Pay the bank the day's total once the day is reconciled and every break recorded (the
+        contract pays the committed total; the reconciler's corrected total must equal it); once:
+        a paid day (on chain) is only written out. True when the day is paid."""
+        step = f"conf.paid:{bank}:{day}"
+        if self.agent.store.done(step):
+            return True
+        d = self.recon.getDay(self.recon.dayKey(bank, self.me, day))
+        if not d["reconciled"] or int(d["breaksRecorded"]) < int(d["breaks"]):
+            return False
+        total = int(d["committedTotal"])
+        if not d["settled"]:
+            result = self.agent.store.get("conf.result", f"{day}:{str(d['reconciler']).lower()}")
+            if result is None or int(result["corrected_total"]) != total:
+                return False  # no result of the day's own reconciler yet
+            token = self._token()
+            if token is not None and int(token.balanceOf(self.me)) < total:
+                if step not in self.waiting:
+                    log.warning("day %s: %d to pay, funds short; waiting", day, total)
+                    self.waiting.add(step)
+                return False
+            log.info("paying day %s: %d to %s", days.day_date(day), total, self.ident_of(bank))
+            self.fc.settle(bank, day, token)
+            d = self.recon.getDay(self.recon.dayKey(bank, self.me, day))
+        body = {
+            "day": days.day_date(day),
+            "bank": self.ident_of(bank),
+            "amount": total,
+            "payment_ref": hexstr(_b32(d["paymentRef"])),
+            "block": int(d["settledBlock"]),
+        }
+        self.agent.write_output(
+            "payments",
+            f"{days.day_date(day)}-{self.ident_of(bank)}.json",
+            json.dumps(body, indent=2),
+        )
+        self.agent.store.mark(step, body["payment_ref"])
+        return True
+
+    def _token(self) -> Any:
+        """The deposit token the Reconciliation contract pays in (None: a reference only)."""
+        address = str(self.recon.settlementToken())
+        if address == ZERO_ADDRESS:
+            return None
+        for contract in self.agent.suite.contracts.values():
+            if str(contract.address).lower() == address.lower():
+                return contract
+        raise SettingsError(
+            f"the Reconciliation pays in {address}, a token the deployment record does not list; "
+            "point agent.yaml at the deployment that deployed it"
+        )
 
     def handle_file(self, file: Any) -> dict[str, Any]:
         groups = _by_party_day(file, self)
