@@ -1,5 +1,6 @@
 # Consortium Ledger — one entry point. Every target installs what it needs first (idempotent).
-#   make demo                 the main job: one consortium business day on a fresh local chain
+#   make demo                 the main job: one business day on a fresh local chain, an agent
+#                             process per institution (ARGS=--in-process: one driver process)
 #   make test [CHAIN=ganache] the test suite on anvil (default) or ganache
 #   make bench                gas and throughput figures -> bench/RESULTS.md, bench/results.json
 #   make coverage             contract coverage; the last line states branch coverage

@@ -153,6 +153,20 @@ def _point_at(network_id: str, settings: dict, url: str) -> None:
         settings["host"] = url
 
 
+def estimate_gas(buffer: float = 1.25, reverting: int = 7_000_000) -> None:
+    """Send each transaction with its estimated gas (times `buffer`), not the block's whole limit;
+    one whose estimate reverts is sent with `reverting` gas (mined, so the refusal is on record).
+
+    Why: the local networks' default (`gas_limit: max`) suits one sender; when several processes
+    send at once, a transaction asking for the whole block fits only an otherwise empty block, and
+    an automining chain (anvil, ganache) leaves it pending once no other transaction arrives to
+    trigger a block: the day stalls. Estimates leave room for many transactions per block."""
+    network.gas_limit("auto")
+    settings = CONFIG.active_network["settings"]  # brownie has no setter for these two
+    settings["gas_buffer"] = buffer
+    settings["reverting_tx_gas_limit"] = reverting
+
+
 def is_ephemeral() -> bool:
     """Whether this process launched the chain it talks to (it stops when the process ends)."""
     from brownie.network import rpc

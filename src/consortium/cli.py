@@ -122,6 +122,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         given = [f"--{o.replace('_', '-')}" for o in ("chaos", "fast_keys") if getattr(args, o)]
         if given:
             raise CommandError(f"{', '.join(given)}: only with --processes (one agent each)")
+    else:
+        given = [f"--{o.replace('_', '-')}" for o in ("stop_after", "resume") if getattr(args, o)]
+        if given:
+            raise CommandError(f"{', '.join(given)}: only with --in-process (one driver process)")
     load_consortium(args.config)
     load_sizes(DEFAULT_SIZES, args.size)
     _without_step_tracing(args.network)
@@ -444,12 +448,14 @@ def _add_day_commands(sub: Any) -> None:
         "--stop-after",
         metavar="LINE",
         choices=lines,
-        help="stop after this line (its events indexed); continue later with --resume",
+        help="--in-process: stop after this line (its events indexed); continue later with "
+        "--resume",
     )
     demo.add_argument(
         "--resume",
         action="store_true",
-        help="continue the day recorded in --out (e.g. on a chain restarted from its state)",
+        help="--in-process: continue the day recorded in --out (e.g. on a chain restarted from "
+        "its state)",
     )
     demo.add_argument(
         "--rpc-port",
@@ -471,14 +477,15 @@ def _add_processes_options(demo: Any) -> None:
     mode.add_argument(
         "--processes",
         action="store_true",
-        help="one agent process per institution, fed by business files (lines without agents "
-        "yet are skipped)",
+        default=True,
+        help="one agent process per institution, fed only by business files (the default)",
     )
     mode.add_argument(
         "--in-process",
         dest="processes",
         action="store_false",
-        help="one process plays every institution (today's default)",
+        help="one driver process plays every institution (tests and the benchmark use it; "
+        "--stop-after and --resume need it)",
     )
     demo.add_argument(
         "--chaos",

@@ -150,6 +150,7 @@ class Cycle:
     after: dict
     exit_codes: dict
     ccp_killed: int
+    first_block: int  # the first block the agents could send in (the world was built before)
 
 
 def _holdings(world: World, holders: list[str]) -> dict:
@@ -197,7 +198,7 @@ def isolation():
 
 
 @pytest.fixture(scope="module")
-def cycle(tmp_path_factory, accounts):
+def cycle(tmp_path_factory, accounts, web3):
     base = tmp_path_factory.mktemp("settlement-agents")
     world = make_world(base / "world", accounts[0], accounts)
     homes = {
@@ -208,6 +209,7 @@ def cycle(tmp_path_factory, accounts):
     engine, token = world.suite["SettlementEngine"], world.suite["SecurityToken"]
     cycle_id = code32(CYCLE)
     trades = _trades(world.addresses)
+    first_block = web3.eth.block_number + 1
     try:
         for i in IDS:  # the CCP dies right after its second clearing batch is mined
             agents[i].start(kill_at=(SECOND, 1) if i == "ccp" else None)
@@ -257,7 +259,7 @@ def cycle(tmp_path_factory, accounts):
         after = _holdings(world, holders)
         _breaking_cycle(homes, live)
         codes = stop_all(live)
-        yield Cycle(world, homes, agents, trades, before, after, codes, killed)
+        yield Cycle(world, homes, agents, trades, before, after, codes, killed, first_block)
     finally:
         for a in live:
             if a.running():
@@ -408,3 +410,17 @@ def test_breaking_cycle__broker_b_broke_with_the_ccp__its_executions_deferred_no
 
 def _peer(address: str) -> bytes:
     return bytes(12) + bytes.fromhex(address[2:])
+
+
+def test_settlement_cycle__agents_ask_for_estimated_gas__never_a_whole_block(cycle, web3):
+    """Institutions send side by side: a transaction asking for the block's whole gas fits only an
+    empty block and stays pending on an automining chain once traffic stops (the day stalled so)."""
+    senders = {cycle.world.addresses[i].lower() for i in IDS}
+    sent = []
+    for number in range(cycle.first_block, web3.eth.block_number + 1):
+        block = web3.eth.get_block(number, full_transactions=True)
+        sent += [
+            (t["gas"], block.gasLimit) for t in block.transactions if t["from"].lower() in senders
+        ]
+    assert len(sent) > 20
+    assert all(gas <= limit // 4 for gas, limit in sent), max(sent)

@@ -42,6 +42,7 @@ def _demo(node, out, *args):
         "-m",
         "consortium.cli",
         "demo",
+        "--in-process",
         "--network",
         node.network,
         "--rpc-port",

@@ -175,11 +175,22 @@ def test_processes_day__deadline_passed__named_and_every_agent_stopped(accounts,
         assert "stopped cleanly" in (home / "agent.log").read_text()
 
 
-def test_demo__chaos_without_processes__refused_before_any_transaction(capsys):
+def test_demo__chaos_in_process__refused_before_any_transaction(capsys):
     from consortium import chain
     from consortium.cli import main as cli_main
 
     height = chain.web3().eth.block_number
-    assert cli_main(["demo", "--chaos", "--fast-keys"]) == 2
+    assert cli_main(["demo", "--in-process", "--chaos", "--fast-keys"]) == 2
     assert "--chaos, --fast-keys: only with --processes" in capsys.readouterr().err
+    assert chain.web3().eth.block_number == height
+
+
+def test_demo__stop_after_without_in_process__refused_before_any_transaction(capsys):
+    """The multi-process day is the default; stopping and resuming a day is the driver's."""
+    from consortium import chain
+    from consortium.cli import main as cli_main
+
+    height = chain.web3().eth.block_number
+    assert cli_main(["demo", "--stop-after", "annuity", "--resume"]) == 2
+    assert "--stop-after, --resume: only with --in-process" in capsys.readouterr().err
     assert chain.web3().eth.block_number == height

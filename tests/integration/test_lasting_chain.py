@@ -113,6 +113,7 @@ def test_commands__chain_without_deployment__exit_2_and_nothing_sent(lasting):
 def test_day_then_commands__lasting_chain__verify_report_and_export_succeed(lasting):
     day = lasting.run(
         "demo",
+        "--in-process",
         "--rpc",
         lasting.url,
         "--lines",

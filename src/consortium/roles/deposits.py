@@ -21,7 +21,8 @@ from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of, recorded
 from consortium.roles.membership import ActsAs, Institution
 from consortium.store import Store
 
-# an issue's gas limit: explicit, so issues pipeline (no estimate against a pending state)
+# an issue's gas limit: explicit, so issues pipeline (no estimate against a pending state); far
+# below a block's, so agents sending side by side never wait for an empty block
 ISSUE_GAS_LIMIT = 300_000
 
 

@@ -145,6 +145,9 @@ class SettlementParty:
     # which block it looks for a cycle's logs (a long-lived chain: the engine's deployment block)
     web3: Any = field(default=None, kw_only=True)
     from_block: int = field(default=0, kw_only=True)
+    # each transaction's gas limit: fixed for the in-process day (its pipeline cannot estimate
+    # against state still pending); None lets brownie estimate (agents sending side by side)
+    gas_limit: int | None = field(default=TX_GAS_LIMIT, kw_only=True)
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.store)
@@ -158,7 +161,10 @@ class SettlementParty:
         return self.institution.account
 
     def _tx(self) -> dict[str, Any]:
-        return {"from": self.institution.account, "gas_limit": TX_GAS_LIMIT}
+        tx: dict[str, Any] = {"from": self.institution.account}
+        if self.gas_limit is not None:
+            tx["gas_limit"] = self.gas_limit
+        return tx
 
     def _web3(self) -> Any:
         if self.web3 is None:

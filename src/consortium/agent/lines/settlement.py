@@ -114,6 +114,7 @@ class _SettlementRole(Role):
             "store": self.agent.store,
             "web3": self.agent.w3,
             "from_block": int(self.agent.suite.block),
+            "gas_limit": None,  # estimated: the institutions send side by side
         }
 
     def address_of(self, ident: str, line: int = 0) -> str:
