@@ -60,6 +60,12 @@ products:
 """
 
 
+# how long a test waits for the agents to get somewhere: a deadline, never a speed assertion (a
+# loaded 2-core machine on ganache, whose gas estimates are slow, needs minutes where anvil takes
+# seconds)
+WAIT_SECONDS = 300
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
     """Poll `predicate` until it returns something truthy; AssertionError naming `what` after
     `timeout` seconds."""

@@ -27,6 +27,7 @@ from tests.agent.harness import (
     ANNUITY_IDS,
     PRICES,
     ROOT,
+    WAIT_SECONDS,
     AgentProcess,
     alive_until,
     csv_text,
@@ -41,7 +42,7 @@ from tests.agent.harness import (
 from tests.faults.helpers import logs_since
 
 N = 10  # employees: one batch each
-TIMEOUT = 120
+TIMEOUT = WAIT_SECONDS
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ from consortium.domain.allocation import split
 from tests.agent.harness import (
     ANNUITY_IDS,
     PRICES,
+    WAIT_SECONDS,
     AgentProcess,
     alive_until,
     assert_no_private_key,
@@ -40,7 +41,7 @@ SWITCH = {"E-1": "conservative"}  # after the payroll is invested: a switch with
 FINAL = {e: SWITCH.get(e) or p or LATER[e] for e, p in EMPLOYEES.items()}
 AMOUNTS = {"E-1": 150_000, "E-2": 99_999, "E-3": 10_001, "E-4": 230_000, "E-5": 77_777}
 RATIOS = {"balanced": [2000, 4000, 4000], "conservative": [6000, 4000]}
-TIMEOUT = 120
+TIMEOUT = WAIT_SECONDS
 AGENTS: list = []  # the running agent processes (alive_until fails fast when one dies)
 
 

@@ -29,6 +29,7 @@ from tests.agent.harness import (
     PASSPHRASE,
     ROOT,
     SEED,
+    WAIT_SECONDS,
     AgentProcess,
     World,
     alive_until,
@@ -46,7 +47,7 @@ from tests.agent.harness import (
 
 CLIENTS = ("core", "tier1", "tier2-a", "tier2-b")
 IDS = (*CLIENTS, "auditor", "factor")
-TIMEOUT = 90
+TIMEOUT = WAIT_SECONDS
 FACE_A, FACE_B = 1_000_000, 9_000_000  # B is above tier1's review limit: a person decides
 PART_A, PART_B, FINANCED = 300_000, 250_000, 200_000
 RATE = 600

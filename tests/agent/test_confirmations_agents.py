@@ -37,6 +37,7 @@ from tests.agent.harness import (
     PASSPHRASE,
     ROOT,
     SEED,
+    WAIT_SECONDS,
     AgentProcess,
     World,
     alive_until,
@@ -54,7 +55,7 @@ from tests.agent.harness import (
 )
 
 IDS = ("sales-bank", "wm-issuer-1", "wm-issuer-2", "finance-company", "reconciler")
-TIMEOUT = 120
+TIMEOUT = WAIT_SECONDS
 LIMIT = 1_000_000  # wm-issuer-2: orders above it wait for a person
 
 CONSORTIUM_YAML = """\

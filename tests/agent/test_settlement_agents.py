@@ -33,6 +33,7 @@ from consortium.roles.settlement import SECOND
 from consortium.store import Store
 from tests.agent.harness import (
     SEED,
+    WAIT_SECONDS,
     AgentProcess,
     World,
     alive_until,
@@ -51,7 +52,7 @@ from tests.agent.harness import (
 
 IDS = ("broker-a", "broker-b", "custodian-hk", "exchange-hk", "ccp", "csd", "bank-hk")
 FIRST = ("broker-a", "broker-b", "custodian-hk", "exchange-hk")
-TIMEOUT = 120
+TIMEOUT = WAIT_SECONDS
 CYCLE = "SETTLE-2026-12-05"
 # the next day: broker-b's systems hold T-9's sell at another price than the exchange executed
 CYCLE_2 = "SETTLE-2026-12-06"
