@@ -20,7 +20,7 @@ from brownie import network
 from brownie._config import CONFIG
 
 from consortium.inputs import CommandError, InputFileError
-from consortium.localchain import KIND_OF, ChainHome, answers, free_port
+from consortium.localchain import KIND_OF, STALL_SECONDS, ChainHome, answers, automines, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # where deployment records live; $CONSORTIUM_DEPLOYMENTS moves them (tests, a second consortium)
@@ -41,13 +41,16 @@ def use_free_ports() -> None:
 
 
 def patch_receipt_race(wait_seconds: float = 180.0) -> None:
-    """Work around brownie declaring a mined transaction "dropped without known replacement".
+    """Work around brownie declaring a mined transaction "dropped without known replacement", and
+    a local chain leaving a sent transaction pending.
 
     anvil (with steps tracing, for data-heavy transactions) makes the sender's new nonce visible
     before the receipt; brownie 1.22 checks the nonce first, finds no receipt and marks the
     transaction dropped. Waiting for the receipt (up to `wait_seconds`) before brownie's own
-    confirmation loop closes the race. Idempotent.
-    Applied by tests/conftest.py and consortium.chain.connect (demo, bench).
+    confirmation loop closes the race. While it waits on a local chain, a receipt missing for
+    `STALL_SECONDS` means the chain left the transaction pending until the next arrival (see
+    `localchain.automines`): the waiting sender mines a block, as txpipe does for its backlogs.
+    Idempotent. Applied by tests/conftest.py and consortium.chain.connect (demo, bench, agents).
     """
     from brownie.network.transaction import TransactionReceipt
     from brownie.network.web3 import web3
@@ -58,13 +61,17 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
         return
 
     def _await_confirmation(self, block_number=None, required_confs=1):
-        deadline = time.time() + wait_seconds
-        while time.time() < deadline:
+        started = time.monotonic()
+        deadline, stalled_at = started + wait_seconds, started + STALL_SECONDS
+        while time.monotonic() < deadline:
             try:
                 if web3.eth.get_transaction_receipt(self.txid)["blockHash"] is not None:
                     break
             except TransactionNotFound:
                 pass
+            if time.monotonic() > stalled_at and automines(str(web3.client_version)):
+                web3.provider.make_request("evm_mine", [])
+                stalled_at = time.monotonic() + STALL_SECONDS
             time.sleep(0.05)
         original(self, block_number, required_confs)
 

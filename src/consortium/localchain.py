@@ -56,6 +56,21 @@ DEFAULT_PORT = 8545  # brownie's local networks in config/networks.yaml
 STATE_INTERVAL = 2  # seconds between anvil's state dumps: a killed chain loses at most this much
 
 
+# a local chain mines on arrival; one that leaves a ready transaction pending (anvil's automine can
+# miss one when several senders' transactions arrive together, foundry-rs/foundry#10122; a block
+# full at the senders' gas limits) mines it only when the next transaction arrives. A sender
+# that waited this long for its receipt mines a block itself (see `automines`).
+STALL_SECONDS = 3.0
+
+
+def automines(client_version: str) -> bool:
+    """Whether a node of this `web3_clientVersion` is a local chain that mines on arrival (anvil,
+    ganache), where mining a block for a stalled backlog is harmless; a real network (Besu) makes
+    blocks on its own clock and is never asked to."""
+    client = client_version.lower()
+    return any(name in client for name in ("anvil", "ganache", "ethereumjs"))
+
+
 def free_port() -> int:
     """A TCP port nobody listens on now, so several runs
     (tests, demo, bench) can share a machine."""

@@ -36,6 +36,8 @@ from coincurve import PrivateKey
 from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
 
+from consortium.localchain import automines
+
 # One transaction's gas limit: under the EIP-7825 cap of 2**24 that networks adopt, and never above
 # the node's block gas limit. No estimate per transaction (brownie's `gas_limit: max` estimates none
 # either); an out-of-gas transaction fails like any other, named in TxPipeError.
@@ -230,8 +232,7 @@ class TxPipe:
         # a local chain mines on a transaction's arrival, one block each time, and a block holds as
         # many transactions as their gas limits fit: a backlog left when the sends stop waits for
         # the next arrival (see _receipts). A real network produces blocks on its own clock.
-        client = str(web3.client_version).lower()
-        self._automine = any(name in client for name in ("anvil", "ganache", "ethereumjs"))
+        self._automine = automines(str(web3.client_version))
 
     # ------------------------------------------------------------------ JSON-RPC
     def rpc(self, method: str, params: list) -> Any:

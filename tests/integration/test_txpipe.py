@@ -121,6 +121,15 @@ def backlog(pipe):
     pipe.rpc("evm_setAutomine", [True]) if anvil else pipe.rpc("miner_start", [])
 
 
+def test_brownie_send__chain_leaves_it_pending__its_waiting_sender_mines_a_block(
+    backlog, registry, broker, accounts
+):
+    op, start = accounts.add(), web3().eth.block_number
+    tx = registry.addOperator(op.address, {"from": broker.account})
+    assert tx.status == 1 and tx.block_number == start + 1  # one block, mined by the sender
+    assert registry.operatorsOf(broker.address)[-1] == op.address
+
+
 def test_wait__backlog_left_unmined__local_chain_mines_it(
     pipe, backlog, registry, broker, accounts
 ):

@@ -72,3 +72,11 @@ def test_pins_openzeppelin_540_and_shanghai_everywhere():
 def test_local_chains_get_a_free_port_not_8545():
     ports = {CONFIG.networks[n]["cmd_settings"]["port"] for n in ("development", "ganache-local")}
     assert 8545 not in ports
+
+
+def test_automines__local_chains_yes__besu_and_others_never_nudged():
+    from consortium.localchain import automines
+
+    assert automines("anvil/v1.7.1") and automines("Ganache/v7.9.2/EthereumJS TestRPC/v7.9.2")
+    assert not automines("besu/v24.12.2/linux-x86_64/openjdk-java-21")
+    assert not automines("Geth/v1.14.0-stable/linux-amd64/go1.22.2")
