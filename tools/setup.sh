@@ -44,9 +44,12 @@ fi
 #    the local compiler and node_modules/.bin (anvil, ganache) without any shell setup.
 tools/install-solc.sh "$root/.solcx" > /dev/null
 site=$(echo "$venv"/lib/python3*/site-packages)
-cat > "$site/consortium_toolchain.pth" <<PTH
+# written aside and moved into place: a python starting meanwhile never reads a half-written file
+pth=$(mktemp "$site/.toolchain.XXXXXX")
+cat > "$pth" <<PTH
 import os; os.environ.setdefault("SOLCX_BINARY_PATH", "$root/.solcx"); os.environ["PATH"] = "$root/node_modules/.bin" + os.pathsep + os.environ.get("PATH", "") if "$root/node_modules/.bin" not in os.environ.get("PATH", "") else os.environ["PATH"]
 PTH
+mv -f "$pth" "$site/consortium_toolchain.pth"
 
 # 3b. Slither's own venv, only when asked (`tools/setup.sh slither`)
 if [ "${1:-}" = "slither" ]; then
@@ -68,3 +71,8 @@ if [ "$(cat "$HOME/.brownie/.consortium-networks" 2>/dev/null)" != "$want" ] \
   "$venv/bin/brownie" networks import config/networks.yaml True > /dev/null
   echo "$want" > "$HOME/.brownie/.consortium-networks"
 fi
+
+# 5. contracts, compiled once here (brownie recompiles only changed sources): runs started side by
+#    side afterwards (CI tests both chains at once) find build/ current and never write it together
+mkdir -p "$root/build"
+"$venv/bin/brownie" compile > "$root/build/.compile.log" 2>&1 || { cat "$root/build/.compile.log"; exit 1; }
