@@ -26,12 +26,12 @@ from consortium.domain.bills import (
     evidence_of,
     financing_deadline,
 )
-from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.hashing import doc_hash
 from consortium.outbox import key_of
 from consortium.roles.bills import FINANCE, REDEEM, BillClient
 from consortium.store import Store
 from tests.faults.helpers import dies_after_send, resumed_once
-from tests.fixtures.bills import FACE, warp
+from tests.fixtures.bills import FACE, accepted_foreign_bill, warp
 from tests.unit.BillToken.helpers import snapshot
 
 AMOUNT, RATE = 400_000_00, 800
@@ -305,19 +305,7 @@ def test_item6_default_refs__secret_salted__unpredictable_and_same_after_restart
 @pytest.fixture
 def usd_bill(bills, bill_cast, maturity):
     """A USD bill (the contract's cash token is CNY: USD can only be paid off chain)."""
-    tx = bills.requestIssue(
-        bill_cast.tier1.address,
-        FACE,
-        code32("USD"),
-        maturity,
-        doc_hash("usd po"),
-        False,
-        {"from": bill_cast.core.inst.account},
-    )
-    bill_id = tx.events["BillIssueRequested"]["billId"]
-    bill_cast.tier1.review(bill_id, True, "ok")
-    bill_cast.auditor.audit(bill_id, True, "ok")
-    return bill_id
+    return accepted_foreign_bill(bills, bill_cast, FACE, maturity, "usd po")
 
 
 def test_item10_debtor_declares_paying_factor__refused_where_cash_pays(

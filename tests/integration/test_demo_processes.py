@@ -7,18 +7,24 @@ from __future__ import annotations
 import os
 import signal
 import stat
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from consortium.bootstrap import institution_key
-from consortium.dayrun import DayOptions, run_processes_day
 from consortium.dayrun import day as dayrun
+from consortium.dayrun import run_processes_day
 from consortium.dayrun.procs import pid_alive
+from tests.integration.processes import (
+    SEED,
+    assert_no_agent_left,
+    assert_one_clean_agent_each,
+    failed,
+    options,
+    play,
+)
 
 ANNUITY_AGENTS = {"annuity-platform", "trustee", "account-manager", "investment-manager"}
-SEED = 20261205
 
 
 # the annuity line's institutions only (fewer to admit): for the chaos, interrupt and deadline days
@@ -48,43 +54,19 @@ products:
 """
 
 
-def _options(out: Path, small: bool = False, **kw) -> DayOptions:
-    config = "config/consortium.yaml"
-    if small:
-        config = str(out / "consortium.yaml")
-        out.mkdir(parents=True, exist_ok=True)
-        Path(config).write_text(SMALL_CONSORTIUM)
-    return DayOptions(
-        config=config,
-        size="tiny",
-        seed=SEED,
-        out=out,
-        lines=("annuity",),
-        fast_keys=True,
-        timeout=240,
-        **kw,
-    )
-
-
-def _failed(outcome) -> dict:
-    """What made a day fail, for the assertion's message."""
-    return {
-        "checks": {r.line: [k for k, ok in r.checks.items() if not ok] for r in outcome.results},
-        "reports": outcome.reports.get("ok"),
-        "exit codes": {a.ident: a.exit_code for a in outcome.agents},
-    }
+def _small(out, **kw):
+    return options(out, "annuity", SMALL_CONSORTIUM, **kw)
 
 
 @pytest.fixture(scope="module")
 def day(accounts, tmp_path_factory):
     out = tmp_path_factory.mktemp("processes-day")
-    outcome = run_processes_day(accounts, _options(out), Console(quiet=True))
-    return outcome, out
+    return play(accounts, out, "annuity"), out
 
 
 def test_processes_day__annuity_agents__every_check_and_report_passes(day):
     outcome, _ = day
-    assert outcome.ok, (_failed(outcome), outcome.agents)
+    assert outcome.ok, failed(outcome)
     (annuity,) = outcome.results
     assert annuity.line == "annuity" and len(annuity.checks) >= 7
     assert annuity.checks["every input file processed"]
@@ -97,23 +79,13 @@ def test_processes_day__annuity_agents__every_check_and_report_passes(day):
 
 def test_processes_day__one_agent_per_annuity_institution__figures_from_chain_and_homes(day):
     outcome, out = day
-    stats = {a.ident: a for a in outcome.agents}
-    assert set(stats) == ANNUITY_AGENTS
-    assert all(a.exit_code == 0 and a.starts == 1 for a in stats.values())
-    assert all(a.transactions > 0 for a in stats.values())  # each sent with its own key
-    assert sum(a.transactions for a in stats.values()) == outcome.results[0].transactions
-    # the platform's enrolments and switch, the trustee's two payrolls; nothing refused
+    stats = assert_one_clean_agent_each(outcome, out, ANNUITY_AGENTS)
+    # the platform's enrolments and switch, the trustee's two payrolls
     assert (stats["annuity-platform"].processed, stats["trustee"].processed) == (2, 2)
-    assert all(a.rejected == 0 for a in stats.values())
-    for ident in ANNUITY_AGENTS:
-        log = (out / "agents" / ident / "agent.log").read_text()
-        assert "stopped cleanly" in log and " ERROR " not in log
 
 
 def test_processes_day__afterwards__no_agent_process_left(day):
-    outcome, _ = day
-    assert len(outcome.pids) == len(ANNUITY_AGENTS)
-    assert not [pid for pid in outcome.pids if pid_alive(pid)]
+    assert_no_agent_left(day[0], ANNUITY_AGENTS)
 
 
 def test_processes_day__keys__encrypted_with_a_day_passphrase_only_the_owner_reads(day):
@@ -132,13 +104,17 @@ def test_processes_day__keys__encrypted_with_a_day_passphrase_only_the_owner_rea
 
 
 def test_processes_day__chaos__agents_killed_and_restarted_the_day_still_passes(accounts, tmp_path):
-    outcome = run_processes_day(
+    outcome = play(
         accounts,
-        _options(tmp_path, small=True, chaos=True, chaos_every=2, chaos_min_kills=3),
-        Console(quiet=True),
+        tmp_path,
+        "annuity",
+        SMALL_CONSORTIUM,
+        chaos=True,
+        chaos_every=2,
+        chaos_min_kills=3,
     )
     assert outcome.kills >= 3, outcome.agents
-    assert outcome.ok, (_failed(outcome), outcome.agents)
+    assert outcome.ok, failed(outcome)
     assert sum(a.starts for a in outcome.agents) == len(ANNUITY_AGENTS) + outcome.kills
     assert not [pid for pid in outcome.pids if pid_alive(pid)]
 
@@ -156,15 +132,13 @@ def test_processes_day__interrupted__every_agent_stopped(accounts, tmp_path, mon
 
     monkeypatch.setattr(dayrun, "_follow", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_processes_day(
-            accounts, _options(tmp_path, small=True, reports=False), Console(quiet=True)
-        )
+        run_processes_day(accounts, _small(tmp_path, reports=False), Console(quiet=True))
     assert len(started) == len(ANNUITY_AGENTS)
     assert not [pid for pid in started if pid_alive(pid)]
 
 
 def test_processes_day__deadline_passed__named_and_every_agent_stopped(accounts, tmp_path):
-    opts = _options(tmp_path, small=True, reports=False)
+    opts = _small(tmp_path, reports=False)
     opts.timeout = 0.5
     with pytest.raises(dayrun.DayTimeout, match="waiting for annuity"):
         run_processes_day(accounts, opts, Console(quiet=True))

@@ -6,18 +6,20 @@ else is an agent reacting to the chain. The driver moves the local chain's clock
 from __future__ import annotations
 
 import pytest
-from rich.console import Console
 
 from consortium.chain import ROOT
 from consortium.config import load_consortium, load_sizes
-from consortium.dayrun import DayOptions, run_processes_day
-from consortium.dayrun import day as dayrun
-from consortium.dayrun.procs import pid_alive
 from consortium.scenarios import bills
 from consortium.scenarios.bills_files import file_day
 from consortium.scenarios.files import DayView
+from tests.integration.processes import (
+    SEED,
+    assert_no_agent_left,
+    assert_one_clean_agent_each,
+    failed,
+    play,
+)
 
-SEED = 20261205
 CLIENTS = ("core", "tier1", "tier2-a", "tier2-b")
 BILLS_AGENTS = {*CLIENTS, "auditor", "factor", "cash-bank"}
 
@@ -43,51 +45,23 @@ currencies: [CNY]
 """
 
 
-def _failed(outcome) -> dict:
-    return {
-        "checks": {r.line: [k for k, ok in r.checks.items() if not ok] for r in outcome.results},
-        "reports": outcome.reports.get("ok"),
-        "exit codes": {a.ident: a.exit_code for a in outcome.agents},
-    }
-
-
 @pytest.fixture(scope="module")
-def day(accounts, tmp_path_factory, monkeypatch_module):
-    """The tiny bills day; its DayView kept (from the driver's own step) for the checks below."""
+def day(accounts, tmp_path_factory):
+    """The tiny bills day, the driver's view of it (for the checks below) and the seeded day."""
     out = tmp_path_factory.mktemp("bills-processes-day")
-    config = out / "consortium.yaml"
-    config.write_text(BILLS_CONSORTIUM)
-    views: list[DayView] = []
-    real = dayrun._outcome
-
-    def keep_view(d, skipped):
-        views.append(d.view)
-        return real(d, skipped)
-
-    monkeypatch_module.setattr(dayrun, "_outcome", keep_view)
-    opts = DayOptions(
-        config=str(config),
-        size="tiny",
-        seed=SEED,
-        out=out,
-        lines=("bills",),
-        fast_keys=True,
-        timeout=240,
-    )
-    outcome = run_processes_day(accounts, opts, Console(quiet=True))
+    outcome = play(accounts, out, "bills", BILLS_CONSORTIUM)
     sizes = load_sizes(ROOT / "config/day-sizes.yaml", "tiny")["bills"]
-    return outcome, out, views[0], file_day(load_consortium(config), sizes, SEED)
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as mp:
-        yield mp
+    return (
+        outcome,
+        out,
+        outcome.view,
+        file_day(load_consortium(out / "consortium.yaml"), sizes, SEED),
+    )
 
 
 def test_bills_processes_day__every_check_and_report_passes(day):
     outcome, _, _, _ = day
-    assert outcome.ok, (_failed(outcome), outcome.agents)
+    assert outcome.ok, failed(outcome)
     (line,) = outcome.results
     assert line.line == "bills" and outcome.skipped == []
     assert set(line.checks) >= {
@@ -115,26 +89,16 @@ def test_bills_processes_day__counts_and_metrics__as_the_seed_says(day):
 
 def test_bills_processes_day__one_agent_per_institution__each_with_its_own_key(day):
     outcome, out, _, d = day
-    stats = {a.ident: a for a in outcome.agents}
-    assert set(stats) == BILLS_AGENTS
-    assert all(a.exit_code == 0 and a.starts == 1 for a in stats.values())
-    assert all(a.transactions > 0 for a in stats.values()), stats  # each sent with its own key
-    assert sum(a.transactions for a in stats.values()) == outcome.results[0].transactions
+    stats = assert_one_clean_agent_each(outcome, out, BILLS_AGENTS)
     (b,) = d.bills
     files = {i: 0 for i in BILLS_AGENTS}
     for ident in (b.core, b.core, b.tier1, b.t2a, d.cash_issuer):  # core: issue, redemption
         files[ident] += 1
     assert {i: a.processed for i, a in stats.items()} == files
-    assert all(a.rejected == 0 for a in stats.values())
-    for ident in BILLS_AGENTS:
-        log = (out / "agents" / ident / "agent.log").read_text()
-        assert "stopped cleanly" in log and " ERROR " not in log
 
 
 def test_bills_processes_day__afterwards__no_agent_process_left(day):
-    outcome, _, _, _ = day
-    assert len(outcome.pids) == len(BILLS_AGENTS)
-    assert not [pid for pid in outcome.pids if pid_alive(pid)]
+    assert_no_agent_left(day[0], BILLS_AGENTS)
 
 
 def test_bills_checks__a_day_whose_files_were_never_dropped__fail(day):

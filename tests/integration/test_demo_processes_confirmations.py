@@ -13,64 +13,39 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rich.console import Console
 
 from consortium.chain import ROOT
 from consortium.config import load_consortium, load_sizes
-from consortium.dayrun import DayOptions, run_processes_day
-from consortium.dayrun import day as dayrun
-from consortium.dayrun.procs import pid_alive
 from consortium.domain.qualification import RULES_NOT_AGREED
 from consortium.scenarios import confirmations
 from consortium.scenarios.confirmations_files import INJECTED, file_day
 from consortium.scenarios.files import DayView
+from tests.agent.test_confirmations_agents import CONSORTIUM_YAML as AGENTS_YAML
+from tests.integration.processes import (
+    SEED,
+    assert_no_agent_left,
+    assert_one_clean_agent_each,
+    failed,
+    play,
+)
 
-SEED = 20261205
 AGENTS = {"sales-bank", "wm-issuer-1", "wm-issuer-2", "finance-company", "reconciler"}
 
-# the confirmations line's institutions only (fewer to admit), a reporter for the regulator's report
-CONSORTIUM = """\
-version: 1
-consortium: {name: Confirmations consortium, founder: Operations office, jurisdiction: CN}
-jurisdictions:
-  CN: {regulator: reg-cn}
-institutions:
-  - {id: reg-cn, name: Regulator, jurisdiction: CN, roles: [REGULATOR]}
-  - {id: reporter, name: Reporting node, jurisdiction: CN, roles: [REPORTER]}
-  - {id: sales-bank, name: Sales bank, jurisdiction: CN, roles: [SALES_BANK, BANK, CASH_ISSUER]}
-  - {id: wm-issuer-1, name: Issuer 1, jurisdiction: CN, roles: [PRODUCT_ISSUER]}
-  - {id: wm-issuer-2, name: Issuer 2, jurisdiction: CN, roles: [PRODUCT_ISSUER]}
-  - {id: finance-company, name: Finance company, jurisdiction: CN, roles: [FINANCE_COMPANY]}
-  - {id: reconciler, name: Reconciler, jurisdiction: CN, roles: [RECONCILER]}
-channels:
-  - [sales-bank, wm-issuer-1]
-  - [sales-bank, wm-issuer-2]
-  - [sales-bank, finance-company]
-  - [reconciler, sales-bank]
-  - [reconciler, finance-company]
-  - [reporter, reg-cn]
-currencies: [CNY]
-products:
-  wealth:
-    - {id: WM-001, issuer: wm-issuer-1, risk_level: 2, min_age: 18}
-    - {id: WM-002, issuer: wm-issuer-1, risk_level: 4, min_age: 18}
-    - {id: WM-101, issuer: wm-issuer-2, risk_level: 3, min_age: 21}
-"""
 
-
-def _options(out: Path) -> DayOptions:
-    out.mkdir(parents=True, exist_ok=True)
-    config = out / "consortium.yaml"
-    config.write_text(CONSORTIUM)
-    return DayOptions(
-        config=str(config),
-        size="tiny",
-        seed=SEED,
-        out=out,
-        lines=("confirmations",),
-        fast_keys=True,
-        timeout=240,
+def _consortium() -> str:
+    """The agent tests' consortium of the line, plus what the whole day needs: a reporting node
+    for the regulator's report and the sales bank issuing the deposit tokens that pay the day."""
+    cfg = yaml.safe_load(AGENTS_YAML)
+    cfg["institutions"].append(
+        {"id": "reporter", "name": "Reporting node", "jurisdiction": "CN", "roles": ["REPORTER"]}
     )
+    bank = next(i for i in cfg["institutions"] if i["id"] == "sales-bank")
+    bank["roles"].append("CASH_ISSUER")
+    cfg["channels"].append(["reporter", "reg-cn"])
+    return yaml.safe_dump(cfg)
+
+
+CONSORTIUM = _consortium()
 
 
 def _sizes() -> dict:
@@ -81,35 +56,20 @@ def _seeded(out: Path):
     return file_day(load_consortium(out / "consortium.yaml"), _sizes(), SEED)
 
 
-SEEN: dict = {}
-
-
 @pytest.fixture(scope="module")
 def day(accounts, tmp_path_factory):
     out = tmp_path_factory.mktemp("confirmations-day")
-    real = dayrun._outcome
-
-    def spy(d, skipped):  # keeps the day's suite for the unhappy-path test below
-        SEEN["suite"] = d.suite
-        return real(d, skipped)
-
-    dayrun._outcome = spy
-    try:
-        outcome = run_processes_day(accounts, _options(out), Console(quiet=True))
-    finally:
-        dayrun._outcome = real
-    return outcome, out
+    return play(accounts, out, "confirmations", CONSORTIUM), out
 
 
 @pytest.fixture(scope="module")
 def suite(day):
-    return SEEN["suite"]
+    return day[0].view.suite
 
 
 def test_confirmations_day__every_check_and_report_passes(day):
     outcome, _ = day
-    failed = {r.line: [k for k, ok in r.checks.items() if not ok] for r in outcome.results}
-    assert outcome.ok, (failed, outcome.reports.get("ok"), outcome.agents)
+    assert outcome.ok, failed(outcome)
     (line,) = outcome.results
     assert line.line == "confirmations" and len(line.checks) >= 8
     assert all(line.checks.values()) and line.checks["every input file processed"]
@@ -152,26 +112,16 @@ def test_confirmations_day__counts__as_the_seed_says(day, suite):
 
 def test_confirmations_day__agents__own_keys_exit_0_no_error_logged(day):
     outcome, out = day
-    stats = {a.ident: a for a in outcome.agents}
-    assert set(stats) == AGENTS
-    assert all(a.exit_code == 0 and a.starts == 1 for a in stats.values())
+    stats = assert_one_clean_agent_each(outcome, out, AGENTS)
     # the finance company's own transactions: the allowance and the day's payment, once
-    assert all(stats[i].transactions > 0 for i in AGENTS)
     assert stats["finance-company"].transactions == 2 and stats["finance-company"].sent > 0
-    assert sum(a.transactions for a in stats.values()) == outcome.results[0].transactions
     # sales bank: product-rules, customers, credits, orders, the funding (its deposit token)
     assert (stats["sales-bank"].processed, stats["finance-company"].processed) == (5, 1)
     assert stats["wm-issuer-1"].processed == stats["wm-issuer-2"].processed == 1
-    assert all(a.rejected == 0 for a in stats.values())
-    for ident in AGENTS:
-        log = (out / "agents" / ident / "agent.log").read_text()
-        assert "stopped cleanly" in log and " ERROR " not in log
 
 
 def test_confirmations_day__afterwards__no_agent_process_left(day):
-    outcome, _ = day
-    assert len(outcome.pids) == len(AGENTS)
-    assert not [pid for pid in outcome.pids if pid_alive(pid)]
+    assert_no_agent_left(day[0], AGENTS)
 
 
 def test_confirmations_checks__homes_where_nothing_was_done__fail(day, suite, tmp_path):

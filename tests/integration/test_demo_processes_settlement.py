@@ -4,19 +4,19 @@ gives it (scenarios.settlement_files); the outcome read from the chain and the a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from rich.console import Console
 
 from consortium.config import load_consortium
-from consortium.dayrun import DayOptions, run_processes_day
-from consortium.dayrun import day as dayrun
-from consortium.dayrun.procs import pid_alive
 from consortium.scenarios import settlement_files as line
 from consortium.scenarios.files import DayView
+from tests.integration.processes import (
+    SEED,
+    assert_no_agent_left,
+    assert_one_clean_agent_each,
+    failed,
+    play,
+)
 
-SEED = 20261205
 SIZES = {"executions": 3, "owners": 2}  # config/day-sizes.yaml `tiny`
 
 # the settlement line's institutions only (two clearing brokers, a custodian, the exchange, the CCP,
@@ -46,49 +46,17 @@ securities:
 AGENTS = {"broker-hk", "broker-hk-2", "custodian-hk", "exchange-hk", "ccp", "csd", "bank-hk"}
 
 
-def _options(out: Path) -> DayOptions:
-    out.mkdir(parents=True, exist_ok=True)
-    config = out / "consortium.yaml"
-    config.write_text(SETTLEMENT_CONSORTIUM)
-    return DayOptions(
-        config=str(config),
-        size="tiny",
-        seed=SEED,
-        out=out,
-        lines=("settlement",),
-        fast_keys=True,
-        timeout=240,
-    )
-
-
-def _failed(outcome) -> dict:
-    return {
-        "checks": {r.line: [k for k, ok in r.checks.items() if not ok] for r in outcome.results},
-        "reports": outcome.reports.get("ok"),
-        "exit codes": {a.ident: a.exit_code for a in outcome.agents},
-    }
-
-
 @pytest.fixture(scope="module")
 def day(accounts, tmp_path_factory):
     """The day, and the driver's view of it (kept to recompute the checks afterwards)."""
     out = tmp_path_factory.mktemp("settlement-processes-day")
-    seen = {}
-    real = dayrun._outcome
-
-    def keep(d, skipped):
-        seen["view"] = d.view
-        return real(d, skipped)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(dayrun, "_outcome", keep)
-        outcome = run_processes_day(accounts, _options(out), Console(quiet=True))
-    return outcome, out, seen["view"]
+    outcome = play(accounts, out, "settlement", SETTLEMENT_CONSORTIUM)
+    return outcome, out, outcome.view
 
 
 def test_settlement_day__agents__every_check_passes_counts_as_the_seed_says(day):
     outcome, out, _ = day
-    assert outcome.ok, (_failed(outcome), outcome.agents)
+    assert outcome.ok, failed(outcome)
     (settlement,) = outcome.results
     assert settlement.line == "settlement" and len(settlement.checks) == 7
     assert all(settlement.checks.values())
@@ -105,24 +73,14 @@ def test_settlement_day__agents__every_check_passes_counts_as_the_seed_says(day)
 
 def test_settlement_day__one_agent_per_institution__own_key_clean_exit_files_processed(day):
     outcome, out, _ = day
-    stats = {a.ident: a for a in outcome.agents}
-    assert set(stats) == AGENTS
-    assert all(a.exit_code == 0 and a.starts == 1 for a in stats.values())
-    assert all(a.transactions > 0 for a in stats.values())  # each sent with its own key
-    assert sum(a.transactions for a in stats.values()) == outcome.results[0].transactions
+    stats = assert_one_clean_agent_each(outcome, out, AGENTS)
     cfg = load_consortium(out / "consortium.yaml")
     files = line.input_files(cfg, SIZES, SEED)
     assert {i: a.processed for i, a in stats.items()} == {i: len(files.get(i, [])) for i in AGENTS}
-    assert all(a.rejected == 0 for a in stats.values())
-    for ident in AGENTS:
-        log = (out / "agents" / ident / "agent.log").read_text()
-        assert "stopped cleanly" in log and " ERROR " not in log
 
 
 def test_settlement_day__afterwards__no_agent_process_left(day):
-    outcome, _, _ = day
-    assert len(outcome.pids) == len(AGENTS)
-    assert not [pid for pid in outcome.pids if pid_alive(pid)]
+    assert_no_agent_left(day[0], AGENTS)
 
 
 def test_settlement_checks__another_seeds_day__not_on_chain__checks_fail(day):

@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 from consortium.domain.bills import MAX_REDEMPTION_BATCH
 from consortium.domain.clearing import (
     BPS_DENOMINATOR,
-    BUY,
     MAX_PRICE,
     MAX_QUANTITY,
-    SELL,
+    SIDES,
     ChargeKind,
     Payer,
 )
@@ -40,7 +39,6 @@ MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2199, 12, 31)
 
 # the chain's codes of the choice columns' words (orders.kind, trades.side, charges.kind/payer)
 ORDER_KINDS = {"subscription": SUBSCRIPTION, "redemption": REDEMPTION, "share-change": SHARE_CHANGE}
-SIDES = {"buy": BUY, "sell": SELL}
 CHARGE_KINDS = {"fee": ChargeKind.FEE, "tax": ChargeKind.TAX}
 PAYERS = {"both": Payer.BOTH, "buyer": Payer.BUYER, "seller": Payer.SELLER}
 

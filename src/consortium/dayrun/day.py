@@ -77,6 +77,9 @@ class DayOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
     peak_rss: int = 0
     pids: list[int] = field(default_factory=list)
+    # the driver's view of the day (its suite, the agents' homes, the seeded sizes): the lines'
+    # checks read it, and a caller may read them again against it, or against a changed copy
+    view: DayView | None = None
 
     @property
     def ok(self) -> bool:
@@ -386,6 +389,7 @@ def _outcome(day: _Day, skipped: list[str]) -> DayOutcome:
         kills=sum(a.kills for a in agents),
         peak_rss=day.procs.peak_rss,
         pids=day.procs.pids,
+        view=day.view,
     )
 
 

@@ -25,6 +25,7 @@ BPS_DENOMINATOR = 10_000
 MAX_QUANTITY = 10**15
 MAX_PRICE = 10**18
 BUY, SELL = 0, 1
+SIDES = {"buy": BUY, "sell": SELL}  # a trades file's side words
 ZERO_ADDRESS = "0x" + "00" * 20
 ALL = b"\x00" * 32  # the bucket of every trade a party holds
 

@@ -36,8 +36,7 @@ from datetime import date
 from typing import Any
 
 from consortium.domain.clearing import (
-    BUY,
-    SELL,
+    SIDES,
     ZERO_ADDRESS,
     Charge,
     FirstClearing,
@@ -71,8 +70,6 @@ EncryptHook = Callable[[bytes, Sequence[str]], bytes]
 
 # ---------------------------------------------------------------------------- a trades file's rows
 # as the chain holds them: every party of a trade derives the same record from its own row
-
-SIDES = {"buy": BUY, "sell": SELL}  # a trades file's side words
 
 
 def security_number(code: str) -> int:

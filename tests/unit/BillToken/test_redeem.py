@@ -5,7 +5,7 @@ import pytest
 
 from consortium.domain.bills import BillStatus
 from consortium.domain.hashing import doc_hash
-from tests.fixtures.bills import FACE, warp
+from tests.fixtures.bills import FACE, accepted_foreign_bill, warp
 from tests.unit.BillToken.helpers import snapshot
 
 PART = 300_000_00
@@ -181,20 +181,7 @@ def test_redeem__locked_escrow__not_redeemable_until_rejected(
 
 
 def test_redeem__currency_without_cash_token__on_chain_refused(bills, bill_cast, maturity, chain):
-    from consortium.domain.hashing import code32
-
-    tx = bills.requestIssue(
-        bill_cast.tier1.address,
-        100,
-        code32("USD"),
-        maturity,
-        doc_hash("po"),
-        False,
-        {"from": bill_cast.core.inst.account},
-    )
-    bill_id = tx.events["BillIssueRequested"]["billId"]
-    bill_cast.tier1.review(bill_id, True, "ok")
-    bill_cast.auditor.audit(bill_id, True, "ok")
+    bill_id = accepted_foreign_bill(bills, bill_cast, 100, maturity, "po")
     warp(chain, maturity)
     with brownie.reverts(revert_pattern=r"BillCurrencyMismatch:.*"):
         bill_cast.core.redeem([(bill_id, bill_cast.tier1.address, 100)])

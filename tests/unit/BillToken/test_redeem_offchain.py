@@ -6,8 +6,7 @@ import brownie
 import pytest
 
 from consortium.domain.bills import BillStatus
-from consortium.domain.hashing import code32, doc_hash
-from tests.fixtures.bills import warp
+from tests.fixtures.bills import accepted_foreign_bill, warp
 
 FACE_USD = 100_00
 
@@ -15,18 +14,7 @@ FACE_USD = 100_00
 @pytest.fixture
 def usd_bill(bills, bill_cast, maturity, chain):
     """A matured USD bill held whole by tier-1 (no USD cash token: redeemed off chain only)."""
-    tx = bills.requestIssue(
-        bill_cast.tier1.address,
-        FACE_USD,
-        code32("USD"),
-        maturity,
-        doc_hash("USD purchase order"),
-        False,
-        {"from": bill_cast.core.inst.account},
-    )
-    bill_id = tx.events["BillIssueRequested"]["billId"]
-    bill_cast.tier1.review(bill_id, True, "ok")
-    bill_cast.auditor.audit(bill_id, True, "ok")
+    bill_id = accepted_foreign_bill(bills, bill_cast, FACE_USD, maturity, "USD purchase order")
     warp(chain, maturity)
     return bill_id
 
