@@ -9,6 +9,9 @@ SHELL := /bin/bash
 CHAIN ?= anvil
 ARGS ?=
 TESTS ?= tests
+# test files spread over this many pytest-xdist workers, each with its own chain on a free port
+# (brownie keeps a file's tests on one worker); WORKERS=0 runs them in this one process
+WORKERS ?= 2
 # coverage traces every transaction (about 20x slower): each contract's unit tests, the access
 # matrix (it owns every refusal by role), the security review's regression tests and the
 # front-running refusals (quote terms, breaks by another reconciler: 7 tests, ~40 s traced)
@@ -30,7 +33,7 @@ setup:
 	@bash tools/setup.sh
 
 test: setup
-	$(BROWNIE) test $(TESTS) --network $(NETWORK) -p no:cacheprovider $(ARGS)
+	$(BROWNIE) test $(TESTS) --network $(NETWORK) -p no:cacheprovider -n $(WORKERS) $(ARGS)
 
 demo: setup
 	$(PY) -m consortium.cli demo --network $(NETWORK) $(ARGS)
