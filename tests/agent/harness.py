@@ -62,8 +62,9 @@ products:
 
 # how long a test waits for the agents to get somewhere: a deadline, never a speed assertion (a
 # loaded 2-core machine on ganache, whose gas estimates are slow, needs minutes where anvil takes
-# seconds)
-WAIT_SECONDS = 300
+# seconds; under load an agent's request now and then goes unanswered until the RPC timeout, 120 s,
+# and web3 retries it: a test must outlive a few of those)
+WAIT_SECONDS = 600
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
@@ -262,7 +263,7 @@ class AgentProcess:
         self.proc.send_signal(signal.SIGKILL)
         return self.proc.wait(30)
 
-    def stop(self, timeout: float = 60, signalled: bool = False) -> int:
+    def stop(self, timeout: float = WAIT_SECONDS, signalled: bool = False) -> int:
         """SIGTERM (once: a second one during the interpreter's exit would meet the default
         handler) and wait for the exit code."""
         if not signalled and self.running():

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from consortium.dayrun import DayOptions, run_processes_day
 from consortium.dayrun.procs import pid_alive
+from tests.agent.harness import WAIT_SECONDS
 
 SEED = 20261205
 
@@ -30,7 +31,7 @@ def options(out: Path, line: str, consortium: str | None = None, **kw: Any) -> D
         out=out,
         lines=(line,),
         fast_keys=True,
-        timeout=240,
+        timeout=WAIT_SECONDS,
         **kw,
     )
 
