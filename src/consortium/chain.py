@@ -172,6 +172,38 @@ def estimate_gas(buffer: float = 1.25, reverting: int = 7_000_000) -> None:
     settings = CONFIG.active_network["settings"]  # brownie has no setter for these two
     settings["gas_buffer"] = buffer
     settings["reverting_tx_gas_limit"] = reverting
+    _estimates_time_out(ESTIMATE_TIMEOUT)
+
+
+# under load, ganache (and, in CI, anvil) now and then never answers an eth_estimateGas while
+# other senders' transactions are mined: the request waited out the network's 120 s RPC timeout
+# before web3 retried it (seen with strace on an agent). An estimate is a read that web3 retries
+# by itself, so it gets a short timeout of its own; sends and other calls keep the network's.
+ESTIMATE_TIMEOUT = 15.0
+
+
+def _estimates_time_out(seconds: float) -> None:
+    from brownie.network.web3 import web3 as w3
+
+    eth = w3.eth
+    original = getattr(eth.estimate_gas, "_untimed", eth.estimate_gas)
+
+    def estimate_gas(*args: Any, **kwargs: Any) -> Any:
+        request = getattr(w3.provider, "_request_kwargs", None)
+        if request is None:  # not an HTTP provider: nothing to shorten
+            return original(*args, **kwargs)
+        saved = request.get("timeout")
+        request["timeout"] = seconds
+        try:
+            return original(*args, **kwargs)
+        finally:
+            if saved is None:
+                request.pop("timeout", None)
+            else:
+                request["timeout"] = saved
+
+    estimate_gas._untimed = original
+    eth.estimate_gas = estimate_gas
 
 
 def is_ephemeral() -> bool:
