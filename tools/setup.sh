@@ -74,5 +74,10 @@ fi
 
 # 5. contracts, compiled once here (brownie recompiles only changed sources): runs started side by
 #    side afterwards (CI tests both chains at once) find build/ current and never write it together
-mkdir -p "$root/build"
-"$venv/bin/brownie" compile > "$root/build/.compile.log" 2>&1 || { cat "$root/build/.compile.log"; exit 1; }
+#    (skipped, like the steps above, while the sources and the compiler are what it last compiled)
+want=$(stamp $(find contracts interfaces -name '*.sol' | sort) brownie-config.yaml package-lock.json)
+if [ "$(cat "$root/build/.stamp" 2>/dev/null)" != "$want" ]; then
+  mkdir -p "$root/build"
+  "$venv/bin/brownie" compile > "$root/build/.compile.log" 2>&1 || { cat "$root/build/.compile.log"; exit 1; }
+  echo "$want" > "$root/build/.stamp"
+fi
