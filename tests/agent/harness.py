@@ -62,8 +62,8 @@ products:
 
 # how long a test waits for the agents to get somewhere: a deadline, never a speed assertion (a
 # loaded 2-core machine on ganache, whose gas estimates are slow, needs minutes where anvil takes
-# seconds; under load an agent's request now and then goes unanswered until the RPC timeout, 120 s,
-# and web3 retries it: a test must outlive a few of those)
+# seconds; under load a node now and then leaves a request unanswered until its timeout, 15 s for
+# a gas estimate and 120 s for anything else, before web3 retries it: a test outlives a few)
 WAIT_SECONDS = 600
 
 
