@@ -6,6 +6,7 @@ problem: unknown role, institution without a regulator, channel to nobody, dupli
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit
 from consortium.domain.roles import ROLES
 from consortium.inputs import InputFileError
 from consortium.yamlfile import LineDict, load_yaml, plain
+
+DEFAULT_BUSINESS_TIME_ZONE = "Asia/Shanghai"
 
 
 class ConfigError(InputFileError):
@@ -44,6 +47,9 @@ class Consortium:
     securities: list[dict[str, Any]] = field(default_factory=list)
     products: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    # the institutions' own business day (次日预设时刻 is local): cut-offs, report days and the
+    # times a person reads follow this IANA zone, not UTC
+    business_time_zone: str = DEFAULT_BUSINESS_TIME_ZONE
 
     def by_id(self, ident: str) -> InstitutionSpec:
         return next(i for i in self.institutions if i.id == ident)
@@ -88,7 +94,21 @@ def load_consortium(path: str | Path) -> Consortium:
         securities=plain(raw.get("securities") or []),
         products=plain(raw.get("products") or {}),
         path=str(path),
+        business_time_zone=_time_zone(head, fail),
     )
+
+
+def _time_zone(head: Any, fail) -> str:
+    """The consortium's business time zone: an IANA name that this machine's tz database knows."""
+    name = str(head.get("business_time_zone", DEFAULT_BUSINESS_TIME_ZONE))
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        fail(
+            _line(head, 1),
+            f"business_time_zone {name!r} is not an IANA time zone (such as Asia/Shanghai)",
+        )
+    return name
 
 
 def _check_top(raw: Any, fail) -> None:

@@ -124,3 +124,20 @@ def test_endpoint__not_a_base_url__names_line_and_problem(tmp_path, value, probl
     body = f"  - {{id: b, name: B, jurisdiction: CN, roles: [BROKER], endpoint: {value}}}\n"
     with pytest.raises(ConfigError, match=rf"c.yaml:7: institution 'b': .*{problem}"):
         _load(tmp_path, body)
+
+
+def test_business_time_zone__defaults_to_shanghai_and_reads_the_file(tmp_path):
+    assert _load(tmp_path, "").business_time_zone == "Asia/Shanghai"
+    p = tmp_path / "hk.yaml"
+    p.write_text(HEAD.replace("{name: t}", "{name: t, business_time_zone: Asia/Hong_Kong}"))
+    assert load_consortium(p).business_time_zone == "Asia/Hong_Kong"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "UTC+8", "../etc"])
+def test_business_time_zone__unknown_zone_names_line(tmp_path, zone):
+    p = tmp_path / "c.yaml"
+    p.write_text(HEAD.replace("{name: t}", f"{{name: t, business_time_zone: '{zone}'}}"))
+    with pytest.raises(
+        ConfigError, match=r"c.yaml:\d+: business_time_zone .* not an IANA time zone"
+    ):
+        load_consortium(p)
