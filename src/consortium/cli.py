@@ -235,16 +235,9 @@ def cmd_agent(args: argparse.Namespace) -> int:
     home = AgentHome.of(args.institution, args.home)
     if args.action == "init":
         return _agent_init(args, home)
-    from consortium.agent.runner import run_agent
-    from consortium.agent.settings import load_settings
+    from consortium.agent.runner import run_institution
 
-    settings = load_settings(home.path)
-    if settings.institution != args.institution:
-        raise CommandError(
-            f"{home.settings}: this home is the agent of {settings.institution!r}, "
-            f"not {args.institution!r}"
-        )
-    return run_agent(home.path, args.network, args.rpc)
+    return run_institution(args.institution, home.path, args.network, args.rpc)
 
 
 def _agent_init(args: argparse.Namespace, home: Any) -> int:

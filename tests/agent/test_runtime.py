@@ -20,6 +20,7 @@ from consortium.agent.decisions import DecisionAnswered, Decisions, UnknownDecis
 from consortium.agent.follower import FAILED_KIND, MAX_ATTEMPTS, Follower
 from consortium.agent.home import AgentHome, HomeExists, init_home
 from consortium.agent.settings import SettingsError, load_settings
+from consortium.dayrun.launcher import start_agent
 from consortium.keys import Keystore
 from consortium.store import Store
 
@@ -352,6 +353,18 @@ def test_cli__agent_for_another_institution_or_unknown_one__exit_2_one_sentence(
     assert wrong.returncode == 2 and "not 'csd'" in wrong.stderr and "Traceback" not in wrong.stderr
     nobody = _cli("agent", "init", "--institution", "nobody", "--home", str(tmp_path / "n"))
     assert nobody.returncode == 2 and "no institution 'nobody'" in nobody.stderr
+
+
+def test_day_launcher__agent_for_another_institution__exit_2_in_its_own_output(tmp_path):
+    """The one-machine day forks its agents from a preloaded server (dayrun/launcher.py): a forked
+    agent refuses another's home as `consortium agent` does, and says so in its process.out."""
+    home = AgentHome(tmp_path / "t")
+    init_home(home, "trustee", CONSORTIUM, PASS, "0x" + "55" * 32, 2**4)
+    proc = start_agent("csd", home.path, tmp_path / "process.out", ROOT)
+    proc.join(180)
+    out = (tmp_path / "process.out").read_text()
+    assert proc.exitcode == 2 and "error:" in out and "not 'csd'" in out
+    assert "Traceback" not in out
 
 
 def test_agent__wrong_passphrase__exit_2_before_anything_is_sent(tmp_path):

@@ -8,12 +8,14 @@ import os
 import signal
 import stat
 
+import psutil
 import pytest
 from rich.console import Console
 
 from consortium.bootstrap import institution_key
 from consortium.dayrun import day as dayrun
 from consortium.dayrun import run_processes_day
+from consortium.dayrun.launcher import memory_of
 from consortium.dayrun.procs import pid_alive
 from tests.integration.processes import (
     SEED,
@@ -120,13 +122,23 @@ def test_processes_day__chaos__agents_killed_and_restarted_the_day_still_passes(
 
 
 def test_processes_day__interrupted__every_agent_stopped(accounts, tmp_path, monkeypatch):
-    """Ctrl-C while the day runs (its handler raises KeyboardInterrupt): no agent outlives it."""
+    """Ctrl-C while the day runs (its handler raises KeyboardInterrupt): no agent outlives it.
+
+    Before that, while they run: each agent is a process, session and group of its own (the
+    driver signals the group; a Ctrl-C at the terminal never reaches it), all forked from one
+    server that is not the driver, and the day's memory counts the pages they share once."""
     started: list[int] = []
+    seen: dict = {}
     real = dayrun._follow
 
     def interrupted(day, console):
         started.extend(day.procs.pids)
         assert all(pid_alive(p) for p in started)
+        procs = [psutil.Process(p) for p in started]
+        seen["parents"] = {p.ppid() for p in procs}
+        seen["groups"] = {p.pid: (os.getpgid(p.pid), os.getsid(p.pid)) for p in procs}
+        seen["memory"] = memory_of(started)
+        seen["resident"] = sum(p.memory_info().rss for p in procs)
         os.kill(os.getpid(), signal.SIGINT)  # the driver's handler: unwind
         real(day, console)
 
@@ -135,6 +147,9 @@ def test_processes_day__interrupted__every_agent_stopped(accounts, tmp_path, mon
         run_processes_day(accounts, _small(tmp_path, reports=False), Console(quiet=True))
     assert len(started) == len(ANNUITY_AGENTS)
     assert not [pid for pid in started if pid_alive(pid)]
+    assert len(seen["parents"]) == 1 and seen["parents"] != {os.getpid()}
+    assert all(group == (pid, pid) for pid, group in seen["groups"].items())
+    assert 0 < seen["memory"] < seen["resident"]  # shared pages once, the server's included
 
 
 def test_processes_day__deadline_passed__named_and_every_agent_stopped(accounts, tmp_path):

@@ -72,6 +72,21 @@ def connect_chain(settings: AgentSettings, local: Any) -> Connected:
     return Connected(suite=suite, account=account, w3=chain.web3(), decode=chain.decode_logs)
 
 
+def run_institution(
+    institution: str, home: str | Path | None, network: str | None = None, rpc: str | None = None
+) -> int:
+    """`consortium agent --institution X`: run X's agent from its home, refusing another's home
+    (its keystore would sign as someone else)."""
+    path = AgentHome.of(institution, home).path
+    settings = load_settings(path)
+    if settings.institution != institution:
+        raise CommandError(
+            f"{path / 'agent.yaml'}: this home is the agent of {settings.institution!r}, "
+            f"not {institution!r}"
+        )
+    return run_agent(path, network, rpc)
+
+
 def run_agent(
     home: str | Path,
     network: str | None = None,

@@ -204,7 +204,7 @@ def run_bench(accounts, args: argparse.Namespace) -> int:
         f"multi-process day ({figures['day_processes_lines']}): "
         f"{figures['day_processes_tx_per_second']} tx/s, "
         f"{figures['day_processes_tx_ratio_to_business']:.1%} of the business ceiling, "
-        f"agents' peak RSS {figures['day_processes_peak_rss_mb']} MB"
+        f"agents' peak memory {figures['day_processes_peak_rss_mb']} MB (proportional set sizes)"
     )
     chain.brownie.chain.revert()
     for line, fn in LINE_BENCHES.items():

@@ -24,8 +24,9 @@ def day_processes_throughput(
     console: Any = None,
 ) -> dict[str, Any]:
     """Run the multi-process day of `size` (no reports) and return its figures:
-    day_processes_tx_per_second, day_processes_ops_per_second, day_processes_peak_rss_mb, and the
-    counts they come from. The lines without agents yet are left out (day_processes_lines)."""
+    day_processes_tx_per_second, day_processes_ops_per_second, day_processes_peak_rss_mb (the
+    agents' and their fork server's proportional set sizes: shared pages counted once, what the
+    day takes from the machine; see dayrun/launcher.py), and the counts they come from."""
     from rich.console import Console
 
     opts = DayOptions(size=size, seed=seed, out=Path(out), fast_keys=True, reports=False)

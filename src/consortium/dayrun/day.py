@@ -425,7 +425,7 @@ def print_summary(outcome: DayOutcome, console: Any) -> int:
     chaos = f", {outcome.kills} agent kill(s) survived" if outcome.kills else ""
     console.print(
         f"{txs} business transactions, {gas:,} gas, "
-        f"{outcome.seconds.get('total', 0):.1f} s, peak agents' RSS "
+        f"{outcome.seconds.get('total', 0):.1f} s, agents' peak memory "
         f"{outcome.peak_rss / 2**20:,.0f} MB{chaos}; "
         + ("[green]all checks passed[/green]" if outcome.ok else "[red]some checks FAILED[/red]")
     )

@@ -11,16 +11,13 @@ from __future__ import annotations
 import atexit
 import os
 import signal
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-import consortium
+from consortium.dayrun.launcher import memory_of, start_agent
 
-SRC = Path(consortium.__file__).resolve().parents[1]  # this checkout's src/, first on the path
 STARTED = "running roles"  # what agent.log says once an agent's roles run
 
 
@@ -34,32 +31,20 @@ class AgentSlow(RuntimeError):
 
 @dataclass
 class AgentProcess:
-    """One agent: `python -m consortium.cli agent` on its home, output in <home>/process.out."""
+    """One agent: `consortium agent` on its home in a process of its own, output in
+    <home>/process.out."""
 
     ident: str
     home: Path
     root: Path
-    proc: subprocess.Popen | None = None
+    proc: Any = None  # a multiprocessing.Process, forked by launcher.start_agent
     starts: int = 0
     kills: int = 0
     terminated: bool = False  # SIGTERM sent to the current process
-    _out: Any = field(default=None, repr=False)
 
     def start(self) -> None:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(self.root)]))
-        env.pop("CONSORTIUM_PASSPHRASE", None)  # the home's passphrase file is the one to use
-        if self._out is None:
-            self._out = open(self.home / "process.out", "ab")  # noqa: SIM115 - held for the day
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "consortium.cli", "agent", "--institution", self.ident]
-            + ["--home", str(self.home)],
-            cwd=self.root,
-            env=env,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: see the module's docstring
-        )
+        """A fork of the day's preloaded agent server (see launcher.py), in its own group."""
+        self.proc = start_agent(self.ident, self.home, self.home / "process.out", self.root)
         self.terminated = False
         self.starts += 1
 
@@ -67,8 +52,12 @@ class AgentProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
+    @property
+    def exit_code(self) -> int | None:
+        return self.proc.exitcode if self.proc is not None else None
+
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.proc is not None and self.proc.is_alive()
 
     def started(self) -> bool:
         """Whether agent.log shows this process's roles running (one line per start)."""
@@ -78,41 +67,37 @@ class AgentProcess:
     def kill(self) -> None:
         """SIGKILL the agent's process group (chaos), and reap it."""
         if self.running():
-            _signal_group(self.proc, signal.SIGKILL)
-            self.proc.wait(30)
+            _signal_group(self.pid, signal.SIGKILL)
+            self.proc.join(30)
             self.kills += 1
 
     def terminate(self) -> None:
         """SIGTERM, once per process: a second one during the interpreter's exit would meet the
         default handler and kill it mid-exit."""
         if self.running() and not self.terminated:
-            _signal_group(self.proc, signal.SIGTERM)
+            _signal_group(self.pid, signal.SIGTERM)
             self.terminated = True
 
     def stop(self, timeout: float = 60) -> int | None:
         """SIGTERM and wait (the step in flight is booked); SIGKILL after `timeout`."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
+        if self.running():
             self.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.proc, signal.SIGKILL)
-                self.proc.wait(30)
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-        return self.proc.returncode
+            self.proc.join(timeout)
+            if self.running():
+                _signal_group(self.pid, signal.SIGKILL)
+                self.proc.join(30)
+        return self.exit_code
 
     def tail(self, n: int = 2000) -> str:
         path = self.home / "process.out"
         return path.read_text(errors="replace")[-n:] if path.exists() else ""
 
 
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+def _signal_group(pid: int, sig: int) -> None:
     try:
-        os.killpg(proc.pid, sig)
+        os.killpg(pid, sig)
     except ProcessLookupError:
         pass
 
@@ -168,7 +153,7 @@ class AgentProcesses:
         for a in self.agents.values():
             if a.proc is not None and not a.running():
                 raise AgentDied(
-                    f"agent {a.ident} exited ({a.proc.returncode}) during the day; "
+                    f"agent {a.ident} exited ({a.exit_code}) during the day; "
                     f"see {a.home / 'agent.log'}:\n{a.tail()}"
                 )
 
@@ -179,8 +164,8 @@ class AgentProcesses:
         a.start()
 
     def sample_rss(self) -> int:
-        """All agents' resident memory now (bytes); the peak is kept."""
-        total = sum(rss_of(a.pid) for a in self.agents.values() if a.running())
+        """The memory all agents take now (bytes, see launcher.memory_of); the peak is kept."""
+        total = memory_of([a.pid for a in self.agents.values() if a.running()])
         self.peak_rss = max(self.peak_rss, total)
         return total
 
@@ -208,26 +193,6 @@ def _main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
-
-
-def rss_of(pid: int | None) -> int:
-    """A process's resident memory in bytes (psutil if installed, else /proc), 0 once it is gone."""
-    if pid is None:
-        return 0
-    try:
-        import psutil
-
-        try:
-            return int(psutil.Process(pid).memory_info().rss)
-        except psutil.Error:
-            return 0
-    except ImportError:
-        pass
-    try:
-        fields = Path(f"/proc/{pid}/statm").read_text().split()
-        return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def pid_alive(pid: int) -> bool:
