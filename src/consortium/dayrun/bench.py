@@ -1,5 +1,6 @@
 """The multi-process day measured: transactions and business operations per second, and the peak
-memory of all agents together (proportional set sizes) (sampled each time the driver looks at the day).
+memory of all agents together, as proportional set sizes (sampled each time the driver looks at
+the day).
 
 Business seconds run from the first file dropped to the day's end seen on chain and in the outboxes
 (the agents' start, deploy, bootstrap and reports are not in them), as `demo_tx_per_second` counts
