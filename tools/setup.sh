@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent install of everything the project needs, from PyPI and the npm registry only:
-#   node_modules/  solc (npm), OpenZeppelin 5.4.0, anvil, ganache   (package-lock.json)
+#   node_modules/  solc (npm), OpenZeppelin 5.4.0, anvil, ganache, axe-core (the browser tests' accessibility check; package-lock.json)
 #   .venv/         brownie and the off-chain package                 (requirements.lock)
 #   .solcx/        the py-solc-x shim that runs npm solc             (tools/install-solc.sh)
 # and registers the project's networks with brownie (config/networks.yaml). Each step is
