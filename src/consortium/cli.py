@@ -205,6 +205,7 @@ def cmd_besu_genesis(args: argparse.Namespace) -> int:
 
     try:
         genesis = besu.qbft_genesis(args.validators, args.chain_id, {a: 10**24 for a in args.fund})
+        besu.check_genesis(genesis)  # Besu's rules, before a node is started with it
     except ValueError as exc:  # bad addresses, chain id: nothing is written
         print(f"error: {exc}", file=sys.stderr)
         return 2
