@@ -343,13 +343,21 @@ def read_permissions_config(text: str, where: str = "permissions_config.toml") -
     return Allowlists(accounts=lists[0], nodes=lists[1])
 
 
+class RegistryReadError(RuntimeError):
+    """The address read over JSON-RPC does not answer as a ConsortiumRegistry."""
+
+
 def _call(url: str, to: str, signature: str, args: tuple = (), types: tuple = ()) -> bytes:
     from eth_abi import encode
     from eth_utils import keccak
 
     data = keccak(text=signature)[:4] + encode(list(types), list(args))
-    out = _rpc(url, "eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"])
-    return bytes.fromhex(out.removeprefix("0x"))
+    out = bytes.fromhex(
+        _rpc(url, "eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"])[2:]
+    )
+    if not out:
+        raise RegistryReadError(f"{url}: {signature} at {to} returned nothing: no registry there")
+    return out
 
 
 def allowlists_over_rpc(url: str, registry: str) -> Allowlists:
