@@ -42,6 +42,16 @@ def allowlists(registry: Any) -> Allowlists:
     )
 
 
+def with_invited(lists: Allowlists, invited: list[str]) -> Allowlists:
+    """`lists` plus accounts invited to apply: an applicant's key must be allowed to send its
+    application before the registry knows it (Besu refuses transactions of other accounts). Keep
+    inviting it at each export until its audit; a rejected applicant is left out by not inviting
+    it again. ValueError naming a bad address."""
+    _check_addresses("invited account", invited)
+    accounts = tuple(sorted(set(lists.accounts) | {a.lower() for a in invited}))
+    return Allowlists(accounts=accounts, nodes=lists.nodes)
+
+
 def render_permissions_config(lists: Allowlists) -> str:
     """The TOML Besu reads with
     `--permissions-accounts-config-file`/`--permissions-nodes-config-file`."""

@@ -153,7 +153,10 @@ def cmd_besu_export(args: argparse.Namespace) -> int:
     from consortium.deploy import load_suite
 
     suite = load_suite(chain.network_name())
-    lists = besu.allowlists(suite.registry)
+    try:
+        lists = besu.with_invited(besu.allowlists(suite.registry), args.invite)
+    except ValueError as exc:
+        raise CommandError(f"besu-export --invite: {exc}") from None
     path = besu.write_permissions_config(lists, args.out)
     print(f"{len(lists.accounts)} accounts, {len(lists.nodes)} nodes -> {path}")
     if args.push:
@@ -552,6 +555,13 @@ def _add_besu_commands(sub: Any) -> None:
         default=[],
         metavar="RPC_URL",
         help="also apply the changes to running nodes over their PERM API",
+    )
+    besu.add_argument(
+        "--invite",
+        nargs="*",
+        default=[],
+        metavar="ADDRESS",
+        help="also allow these accounts: applicants, until the audit (they must send `apply`)",
     )
     besu.set_defaults(func=cmd_besu_export)
     gen = sub.add_parser(

@@ -601,7 +601,7 @@ def _advice(op: Operation, v: Volumes) -> BatchAdvice | None:
         fewer = math.ceil(op.items_per_day / best) * op.txs_per_batch
         advice = f"raise to {best:,}: {op.txs_per_day:,} -> {fewer:,} transactions a day"
     else:
-        advice = "keep: at the contract's maximum, under the cap"
+        advice = "keep: at the most the code allows, under the cap"
     return BatchAdvice(op.line, op.name, op.batch, op.gas_per_tx, largest, op.contract_max, advice)
 
 
@@ -649,7 +649,7 @@ def _n(x: float) -> str:
 
 
 def _gb(x: float) -> str:
-    return f"{x / 1e9:,.1f} GB"
+    return f"{x / 1e9:,.1f} GB" if x >= 1e9 else f"{x / 1e6:,.1f} MB"
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:

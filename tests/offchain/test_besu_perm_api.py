@@ -140,3 +140,12 @@ def test_permissions_config__rendered__parses_back_with_tomllib():
 def test_permissions_config__malformed__refused(text, message):
     with pytest.raises(besu.PermissionsConfigInvalid, match=message):
         besu.read_permissions_config(text, "node1/permissions_config.toml")
+
+
+def test_with_invited__applicant_allowed_beside_members_once_and_lower_case():
+    applicant = "0xB9B81EE349C3807E46BC71AA2632203C5B462099"
+    lists = besu.with_invited(WANT, [applicant, WANT.accounts[0]])
+    assert lists.accounts == tuple(sorted({*WANT.accounts, applicant.lower()}))
+    assert lists.nodes == WANT.nodes
+    with pytest.raises(ValueError, match="invited account '0x12' is not an address"):
+        besu.with_invited(WANT, ["0x12"])

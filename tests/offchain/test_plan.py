@@ -234,3 +234,21 @@ def test_cli_plan__bad_volumes__exit_2_with_file_and_line(tmp_path, capsys):
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'v.yaml'}:7: `market.regulators`" in err
+
+
+def test_scaling_doc__quotes_the_tables_of_the_default_plan():
+    """docs/scaling.md quotes `consortium plan` for the default volumes: when bench/results.json
+    moves, regenerate the page's tables from the command (this test names the first one that
+    differs) and the run it names."""
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs/scaling.md").read_text()
+    results = root / "bench/results.json"
+    p = planning.plan(
+        planning.load_volumes(root / "config/volumes.yaml"), planning.load_results(results)
+    )
+    digest = planning.provenance(results, {})["sha256"]
+    assert digest in doc, f"docs/scaling.md does not name the bench run {digest} it quotes"
+    for block in planning.render(p).split("\n### ")[1:]:
+        title, _, table = block.partition("\n\n")
+        table = table.split("\n\n")[0]
+        assert table in doc, f"docs/scaling.md: the table {title!r} differs from `consortium plan`"
