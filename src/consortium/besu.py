@@ -90,13 +90,22 @@ def _rpc(url: str, method: str, params: list, timeout: float = 10.0) -> Any:
     return reply["result"]
 
 
+def node_allowlists(url: str) -> Allowlists:
+    """What a running Besu node allows now, read over its PERM API (accounts lower-cased)."""
+    accounts = {a.lower() for a in _rpc(url, "perm_getAccountsAllowlist", [])}
+    return Allowlists(
+        accounts=tuple(sorted(accounts)),
+        nodes=tuple(sorted(set(_rpc(url, "perm_getNodesAllowlist", [])))),
+    )
+
+
 def push(lists: Allowlists, url: str) -> dict[str, list[str]]:
     """Bring a running Besu node's allowlists to `lists` over its PERM API; returns what changed.
 
     Only differences are sent, so pushing the same state twice changes nothing.
     """
-    current_accounts = {a.lower() for a in _rpc(url, "perm_getAccountsAllowlist", [])}
-    current_nodes = set(_rpc(url, "perm_getNodesAllowlist", []))
+    current = node_allowlists(url)
+    current_accounts, current_nodes = set(current.accounts), set(current.nodes)
     want_accounts, want_nodes = set(lists.accounts), set(lists.nodes)
     changes = {
         "accounts_added": sorted(want_accounts - current_accounts),

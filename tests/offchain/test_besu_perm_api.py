@@ -116,6 +116,13 @@ def test_push__besu_refuses__perm_error_names_the_node_and_besus_message(replay,
     assert node.mismatches == [] and node.pending == []  # nothing sent after the refusal
 
 
+def test_node_allowlists__reads_both_lists_as_recorded(replay):
+    node = replay("push_to_a_node_in_line")
+    got = besu.node_allowlists(node.url)
+    assert got.accounts == tuple(sorted(WANT.accounts)) and got.nodes == tuple(sorted(WANT.nodes))
+    assert node.mismatches == [] and node.pending == []
+
+
 def test_replay_node__request_differing_from_the_recording__caught(replay):
     node = replay("push_to_a_node_in_line")
     with pytest.raises(besu.PermRpcError):
