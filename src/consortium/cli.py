@@ -153,13 +153,50 @@ def cmd_besu_export(args: argparse.Namespace) -> int:
     from consortium.deploy import load_suite
 
     suite = load_suite(chain.network_name())
-    lists = besu.allowlists(suite.registry)
+    try:
+        lists = besu.with_invited(besu.allowlists(suite.registry), args.invite)
+    except ValueError as exc:
+        raise CommandError(f"besu-export --invite: {exc}") from None
     path = besu.write_permissions_config(lists, args.out)
     print(f"{len(lists.accounts)} accounts, {len(lists.nodes)} nodes -> {path}")
     if args.push:
         for url in args.push:
             changes = besu.push(lists, url)
             print(f"{url}: {changes}")
+    return 0
+
+
+def _last_commit(path: str) -> str:
+    """`<short hash> <date>` of the commit that last changed `path`, or "" outside a git clone."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%h %cI", "--", path],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from consortium import planning
+
+    volumes = planning.load_volumes(args.volumes)
+    results = planning.load_results(args.results)
+    plan = planning.plan(volumes, results, args.results)
+    plan.provenance.update(
+        {"volumes": args.volumes}
+        | planning.provenance(args.results, results, _last_commit(args.results))
+    )
+    if args.json:
+        print(json.dumps(plan.as_dict(), indent=2, default=str))
+    else:
+        print(planning.render(plan), end="")
     return 0
 
 
@@ -171,6 +208,7 @@ def cmd_besu_genesis(args: argparse.Namespace) -> int:
 
     try:
         genesis = besu.qbft_genesis(args.validators, args.chain_id, {a: 10**24 for a in args.fund})
+        besu.check_genesis(genesis)  # Besu's rules, before a node is started with it
     except ValueError as exc:  # bad addresses, chain id: nothing is written
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -499,7 +537,7 @@ def _add_processes_options(demo: Any) -> None:
 
 
 def _add_besu_commands(sub: Any) -> None:
-    """besu-export, besu-genesis."""
+    """besu-export, besu-genesis, plan."""
     besu = _with_network(
         sub.add_parser("besu-export", help="export Besu allowlists from the registry"), rpc=True
     )
@@ -510,6 +548,13 @@ def _add_besu_commands(sub: Any) -> None:
         default=[],
         metavar="RPC_URL",
         help="also apply the changes to running nodes over their PERM API",
+    )
+    besu.add_argument(
+        "--invite",
+        nargs="*",
+        default=[],
+        metavar="ADDRESS",
+        help="also allow these accounts: applicants, until the audit (they must send `apply`)",
     )
     besu.set_defaults(func=cmd_besu_export)
     gen = sub.add_parser(
@@ -526,6 +571,13 @@ def _add_besu_commands(sub: Any) -> None:
     gen.add_argument("--fund", nargs="*", default=[], metavar="ADDRESS")
     gen.add_argument("--out", default="config/besu/genesis.json")
     gen.set_defaults(func=cmd_besu_genesis)
+    plan = sub.add_parser(
+        "plan", help="the consortium at a market's volume, from the bench's measured gas"
+    )
+    plan.add_argument("--volumes", default="config/volumes.yaml", help="the market's volumes")
+    plan.add_argument("--results", default="bench/results.json", help="`make bench`'s figures")
+    plan.add_argument("--json", action="store_true", help="the plan as JSON instead of tables")
+    plan.set_defaults(func=cmd_plan)
 
 
 def _add_report_commands(sub: Any) -> None:
