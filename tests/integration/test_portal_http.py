@@ -11,7 +11,9 @@ import pytest
 import requests
 
 from consortium.portal.auth import COOKIE, SignIn
-from tests.fixtures.portal import portal_server as _portal_server  # noqa: F401 - registers it
+from tests.fixtures import portal as portal_fixtures
+
+portal_server = portal_fixtures.portal_server  # the module-scoped portal of the fixture day
 
 
 def _challenge(p, address, s=None):
