@@ -173,3 +173,72 @@ def test_overview__members_and_channels(portal_server):
     for reg in p.regulators.values():
         assert reg.address in page.text
     assert "↔" in page.text  # the reporter's channels to the regulators
+
+
+def test_consortium_serve__one_command__serves_the_reports_with_keystore_opened(
+    portal_server, enc_keys, tmp_path
+):
+    """`consortium serve` as its own process: the deployment record, the node, the reports
+    folder and a regulator's keystore (its sealed fields opened) from the command line."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from consortium.keys import Keystore
+    from tests.fixtures.portal import free_port
+
+    p = portal_server
+    cn = p.regulators["cn"]
+    view = p.portal.view
+    record = tmp_path / "deployment.json"
+    record.write_text(json.dumps({"chain_id": view.chain_id, "contracts": view.addresses}))
+    Keystore(tmp_path / "reg-cn.json").import_key(
+        enc_keys[cn.address].private_key, "pass phrase", iterations=2**4
+    )
+    (tmp_path / "pass.txt").write_text("pass phrase\n")
+    port = free_port()
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "consortium.cli", "serve", "--port", str(port)]
+    cmd += ["--rpc", view.w3.provider.endpoint_uri, "--deployments", str(record)]
+    cmd += [
+        "--reports",
+        str(p.portal.reports),
+        "--keystore",
+        f"{cn.address}={tmp_path / 'reg-cn.json'}",
+    ]
+    cmd += ["--passphrase-file", str(tmp_path / "pass.txt")]
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    out = open(tmp_path / "serve.out", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(url + "/signin", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, (tmp_path / "serve.out").read_text()
+            assert time.monotonic() < deadline, "consortium serve did not answer"
+            time.sleep(0.2)
+        printed = (tmp_path / "serve.out").read_text()
+        assert f"{url}/regulators/{cn.address}" in printed
+        s = requests.Session()
+        text = s.get(f"{url}/auth/challenge", params={"address": cn.address}).json()["message"]
+        assert f"{url}\n" in text.replace("URI: ", "") and f"127.0.0.1:{port} wants" in text
+        r = s.post(
+            f"{url}/auth/signin", json={"message": text, "signature": p.sign(cn.address, text)}
+        )
+        assert r.status_code == 200, r.text
+        b = p.reports[cn.address]
+        page = s.get(f"{url}/regulators/{cn.address}/reports/{b.report['date']}/v{b.version}")
+        assert page.status_code == 200 and "opened with your key" in page.text
+        assert "BEN-42" in page.text and "[sealed]" not in page.text
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        out.close()
