@@ -242,3 +242,27 @@ def test_consortium_serve__one_command__serves_the_reports_with_keystore_opened(
         proc.terminate()
         proc.wait(30)
         out.close()
+
+
+def test_institution__sees_its_own_page_and_agent_folders_only(portal_server, cn, tmp_path):
+    p = portal_server
+    bank, broker = cn["bank"], cn["broker"]
+    home = tmp_path / "cn-bank"
+    for folder, name in (("inbox", "payments-0002.csv"), ("done", "payments-0001.csv")):
+        (home / folder).mkdir(parents=True)
+        (home / folder / name).write_text("x")
+    p.portal.homes[bank.address.lower()] = home
+    try:
+        s = p.session(bank)
+        page = s.get(f"{p.url}/me")
+        assert page.url.endswith(f"/institutions/{bank.address}") and page.status_code == 200
+        assert "payments-0002.csv" in page.text and "payments-0001.csv" in page.text
+        assert "BANK" in page.text and "CASH_ISSUER" in page.text
+        assert s.get(f"{p.url}/institutions/{broker.address}").status_code == 403
+        reg = p.regulators["cn"]
+        assert s.get(f"{p.url}/regulators/{reg.address}").status_code == 403
+        assert s.get(f"{p.url}/regulators/{reg.address}/feed/events").status_code == 403
+        bare = p.session(broker).get(f"{p.url}/institutions/{broker.address}")
+        assert bare.status_code == 200 and "No agent home given" in bare.text
+    finally:
+        p.portal.homes.clear()
