@@ -230,23 +230,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
     from consortium.portal.serve import ServeOptions, serve
 
-    return serve(
-        ServeOptions(
-            reports=args.reports,
-            host=args.host,
-            port=args.port,
-            network=args.network,
-            rpc=args.rpc,
-            deployments=args.deployments,
-            keystores=args.keystore,
-            passphrase_file=args.passphrase_file,
-            homes=args.homes,
-            consortium=args.consortium,
-            public_url=args.public_url,
-        )
-    )
+    return serve(ServeOptions(**{f.name: getattr(args, f.name) for f in fields(ServeOptions)}))
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -595,13 +583,8 @@ def _add_serve_command(sub: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default local)")
     serve.add_argument("--port", type=int, default=8600)
     serve.add_argument("--deployments", help="the deployment record (default the network's)")
-    serve.add_argument(
-        "--keystore",
-        action="append",
-        default=[],
-        metavar="[0xREGULATOR=]PATH",
-        help="a regulator's V3 keystore: its reports' sealed fields are opened (repeatable)",
-    )
+    keystore = "a regulator's V3 keystore: its reports' sealed fields are opened (repeatable)"
+    serve.add_argument("--keystore", dest="keystores", action="append", default=[], help=keystore)
     serve.add_argument("--passphrase-file", help="file whose first line is the passphrase")
     serve.add_argument("--homes", help="folder of agent homes (institutions' inbox/outbox pages)")
     serve.add_argument("--consortium", default="config/consortium.yaml")

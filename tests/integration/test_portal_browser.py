@@ -14,12 +14,12 @@ or on the report HTML (the test skips with the reason otherwise).
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from consortium.portal.auth import COOKIE
+from tests.agent.harness import wait_for
 from tests.fixtures import portal as portal_fixtures
 
 portal_server = portal_fixtures.portal_server  # the module-scoped portal of the fixture day
@@ -52,18 +52,6 @@ window.ethereum = {
   }
 };
 """
-
-
-def wait_for(predicate, what, timeout=20.0):
-    """Poll `predicate` until it returns a true value (returned) or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +91,7 @@ class Session:
         d.find_element("id", "wallet-signin").click()
         pending = wait_for(
             lambda: d.execute_script("return window.__pendingSign && window.__pendingSign.message"),
+            20,
             "the page to ask the wallet to sign",
         )
         message = bytes.fromhex(pending[2:]).decode()
@@ -110,7 +99,7 @@ class Session:
         d.execute_script(
             "window.__pendingSign.resolve(arguments[0])", self.p.sign(self.reg.address, message)
         )
-        wait_for(lambda: f"/regulators/{self.reg.address}" in d.current_url, "the home page")
+        wait_for(lambda: f"/regulators/{self.reg.address}" in d.current_url, 20, "the home page")
         return self
 
     def open(self, path):
@@ -166,7 +155,7 @@ def test_verify_and_filter__in_the_page(browser, portal_server):
     first = d.find_elements("css selector", "button.verify")[0]
     first.click()
     result = first.find_element("xpath", "following-sibling::span")
-    wait_for(lambda: "verified" in result.text or "FAILED" in result.text, "the proof check")
+    wait_for(lambda: "verified" in result.text or "FAILED" in result.text, 20, "the proof check")
     assert "verified against the anchored root" in result.text
     table = d.find_element("css selector", "input.filter").get_attribute("data-table")
     rows = d.find_elements("css selector", f"#{table} tr.record")
@@ -184,11 +173,12 @@ def test_live_feed__an_event_arrives_after_a_transaction(browser, portal_server,
     p = portal_server
     s = Session(browser, p, p.regulators["cn"]).sign_in()
     d = s.open(f"/regulators/{p.regulators['cn'].address}/feed")
-    wait_for(lambda: d.find_element("id", "feed-state").text == "live", "the feed to connect")
+    wait_for(lambda: d.find_element("id", "feed-state").text == "live", 20, "the feed to connect")
     before = len(d.find_elements("css selector", "#feed li.live"))
     cny.issue(cn["bank"].address, 777, b"\x42" * 32, {"from": cn["bank"].account})
     wait_for(
         lambda: len(d.find_elements("css selector", "#feed li.live")) > before,
+        20,
         "the DepositIssued event in the page",
     )
     live = d.find_elements("css selector", "#feed li.live")[-1].text

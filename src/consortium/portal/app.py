@@ -40,6 +40,7 @@ class Portal:
     homes: dict[str, Path] = field(default_factory=dict)  # address (lower) -> agent home
     poll_seconds: float = 0.5
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    closing: bool = False  # the server stops: live feeds end so the shutdown does not wait on them
 
     def name(self, address: str) -> str:
         return self.names.get(address.lower(), pages.short(address))
@@ -195,7 +196,7 @@ async def feed_events(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     last = int(request.headers.get("Last-Event-ID") or request.query.get("after") or 0)
     await resp.write(b": connected\n\n")
-    while True:
+    while not p.closing:
         for e in _concerning(p, reg, last):
             await resp.write(f"id: {e['seq']}\nevent: chain\ndata: {json.dumps(e)}\n\n".encode())
             last = e["seq"]
@@ -203,6 +204,7 @@ async def feed_events(request: web.Request) -> web.StreamResponse:
             await asyncio.wait_for(p.changed.wait(), 15)
             continue
         await resp.write(b": still here\n\n")
+    return resp
 
 
 # ------------------------------------------------------------------ everyone
@@ -283,10 +285,16 @@ async def _poller(app: web.Application) -> Any:
         await task
 
 
+async def _end_feeds(app: web.Application) -> None:
+    app[KEY].closing = True
+    app[KEY].changed.set()
+
+
 def create_app(portal: Portal) -> web.Application:
     app = web.Application()
     app[KEY] = portal
     app.cleanup_ctx.append(_poller)
+    app.on_shutdown.append(_end_feeds)
     reg = "/regulators/{address}"
     rep = reg + r"/reports/{date}/v{version:\d+}"
     app.add_routes(
