@@ -5,6 +5,7 @@ the session is a signed cookie. A regulator sees its own reports and feed only (
 nobody unsigned sees anything (401), an altered cookie is no session.
 """
 
+import json
 import re
 
 import pytest
@@ -180,7 +181,6 @@ def test_consortium_serve__one_command__serves_the_reports_with_keystore_opened(
 ):
     """`consortium serve` as its own process: the deployment record, the node, the reports
     folder and a regulator's keystore (its sealed fields opened) from the command line."""
-    import json
     import os
     import subprocess
     import sys
@@ -251,6 +251,10 @@ def test_institution__sees_its_own_page_and_agent_folders_only(portal_server, cn
     for folder, name in (("inbox", "payments-0002.csv"), ("done", "payments-0001.csv")):
         (home / folder).mkdir(parents=True)
         (home / folder / name).write_text("x")
+    (home / "outbox" / "decisions").mkdir(parents=True)
+    for item, status in (("limit-7", "queued"), ("limit-6", "acted")):
+        decision = {"item": item, "kind": "payment_limit", "status": status}
+        (home / "outbox" / "decisions" / f"{item}.json").write_text(json.dumps(decision))
     p.portal.homes[bank.address.lower()] = home
     try:
         s = p.session(bank)
@@ -258,6 +262,7 @@ def test_institution__sees_its_own_page_and_agent_folders_only(portal_server, cn
         assert page.url.endswith(f"/institutions/{bank.address}") and page.status_code == 200
         assert "payments-0002.csv" in page.text and "payments-0001.csv" in page.text
         assert "BANK" in page.text and "CASH_ISSUER" in page.text
+        assert "limit-7 (payment_limit)" in page.text and "limit-6" not in page.text
         assert s.get(f"{p.url}/institutions/{broker.address}").status_code == 403
         reg = p.regulators["cn"]
         assert s.get(f"{p.url}/regulators/{reg.address}").status_code == 403

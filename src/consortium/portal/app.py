@@ -250,11 +250,22 @@ HOME_FOLDERS = {
 
 
 def _home_listing(home: Path) -> dict[str, list[str]]:
-    """The agent home's business files by folder (names only: the files stay on the agent)."""
-    return {
+    """The agent home's business files by folder (names only: the files stay on the agent) and the
+    decisions it queued for a person (outbox/decisions/, still `queued`)."""
+    out = {
         title: sorted(f.name for f in (home / folder).glob("*") if f.is_file())[-50:]
         for folder, title in HOME_FOLDERS.items()
     }
+    pending = []
+    for path in sorted((home / "outbox" / "decisions").glob("*.json")):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            d = json.loads(path.read_text(encoding="utf-8"))
+            if d.get("status") == "queued":
+                pending.append(
+                    f"{d['item']} ({d['kind']}): consortium decide {d['item']} accept|reject"
+                )
+    out["Pending decisions"] = pending
+    return out
 
 
 async def index(request: web.Request) -> web.Response:
