@@ -114,6 +114,18 @@ def test_signin__replay_expiry_and_other_signer__refused(signer):
         s.check("hello", "0x00")
 
 
+def test_signin__many_challenges__the_oldest_dropped(signer, monkeypatch):
+    from consortium.portal import auth
+
+    monkeypatch.setattr(auth, "MAX_NONCES", 3)
+    s = _sign_in()
+    texts = [s.challenge(signer.address) for _ in range(4)]
+    assert len(s._nonces) == 3
+    with pytest.raises(UnknownNonce):
+        s.check(texts[0], _sign(signer, texts[0]))
+    assert s.check(texts[3], _sign(signer, texts[3])) == signer.address
+
+
 def test_signin__another_site_or_chain__refused(signer):
     s = _sign_in()
     for other, error in (

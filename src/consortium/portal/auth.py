@@ -23,6 +23,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from siwe import SiweMessage, VerificationError
 
 NONCE_SECONDS = 300
+MAX_NONCES = 10_000  # outstanding challenges kept; the oldest go first (asking costs nothing)
 SESSION_SECONDS = 8 * 3600
 COOKIE = "consortium_portal"
 STATEMENT = "Sign in to the Consortium Ledger portal. This signature sends no transaction."
@@ -70,7 +71,8 @@ class SignIn:
     def challenge(self, address: str) -> str:
         """The message for `address` to sign, with a fresh nonce."""
         now = self.clock()
-        self._nonces = {n: t for n, t in self._nonces.items() if now - t < self.nonce_seconds}
+        live = [(n, t) for n, t in self._nonces.items() if now - t < self.nonce_seconds]
+        self._nonces = dict(live[-(MAX_NONCES - 1) :])
         nonce = secrets.token_hex(16)
         self._nonces[nonce] = now
         issued = dt.datetime.fromtimestamp(now, dt.UTC)
