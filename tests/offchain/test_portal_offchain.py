@@ -158,3 +158,27 @@ def test_portal_hint__latest_report_of_each_regulator(tmp_path):
         f"  {REG_A}: http://127.0.0.1:8700/regulators/{REG_A}/reports/2026-12-02/v2",
         f"  {REG_B.lower()}: http://127.0.0.1:8700/regulators/{REG_B.lower()}/reports/2026-12-01/v1",
     ]
+
+
+def test_homes_and_names__agent_homes_named_by_the_consortium_file(tmp_path):
+    from pathlib import Path
+
+    from consortium.keys import Keystore
+    from consortium.portal.serve import ServeOptions, homes_and_names, opening_keys
+
+    root = Path(__file__).resolve().parents[2]
+    key = Account.create()
+    Keystore(tmp_path / "reg-cn" / "keystore.json").import_key(key.key, "pw", iterations=2**4)
+    (tmp_path / "stray").mkdir()  # no keystore: not a home
+    opts = ServeOptions(homes=tmp_path, consortium=root / "config" / "consortium.yaml")
+    homes, names = homes_and_names(opts)
+    assert homes == {key.address.lower(): tmp_path / "reg-cn"}
+    assert names == {key.address.lower(): "Mainland securities and pensions regulator"}
+    (tmp_path / "pw.txt").write_text("pw\n")
+    keystore = str(tmp_path / "reg-cn" / "keystore.json")
+    opened = opening_keys(ServeOptions(keystores=[keystore], passphrase_file=tmp_path / "pw.txt"))
+    assert opened == {key.address.lower(): bytes(key.key)}
+    named = opening_keys(
+        ServeOptions(keystores=[f"{REG_B}={keystore}"], passphrase_file=tmp_path / "pw.txt")
+    )
+    assert named == {REG_B.lower(): bytes(key.key)}
