@@ -267,6 +267,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from consortium.portal.serve import ServeOptions, serve
+
+    return serve(ServeOptions(**{f.name: getattr(args, f.name) for f in fields(ServeOptions)}))
+
+
 def cmd_agent(args: argparse.Namespace) -> int:
     from consortium.agent.home import AgentHome
 
@@ -604,11 +612,29 @@ def _add_report_commands(sub: Any) -> None:
     )
     ver.add_argument("path")
     ver.set_defaults(func=cmd_verify)
+    _add_serve_command(sub)
     cov = sub.add_parser("coverage-summary", help="print branch coverage from brownie's report")
     cov.add_argument("path", nargs="+", help="coverage.json of one or more runs on the same build")
     cov.add_argument("--build", help="build folder the report was measured on (default build/)")
     cov.add_argument("--missing", action="store_true", help="list each branch outcome never taken")
     cov.set_defaults(func=cmd_coverage_summary)
+
+
+def _add_serve_command(sub: Any) -> None:
+    serve = _with_network(
+        sub.add_parser("serve", help="the regulators' and institutions' web portal"), rpc=True
+    )
+    serve.add_argument("--reports", default="reports", help="the reports folder (default reports)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default local)")
+    serve.add_argument("--port", type=int, default=8600)
+    serve.add_argument("--deployments", help="the deployment record (default the network's)")
+    keystore = "a regulator's V3 keystore: its reports' sealed fields are opened (repeatable)"
+    serve.add_argument("--keystore", dest="keystores", action="append", default=[], help=keystore)
+    serve.add_argument("--passphrase-file", help="file whose first line is the passphrase")
+    serve.add_argument("--homes", help="folder of agent homes (institutions' inbox/outbox pages)")
+    serve.add_argument("--consortium", default="config/consortium.yaml")
+    serve.add_argument("--public-url", help="the URL people open, if a proxy stands in front")
+    serve.set_defaults(func=cmd_serve)
 
 
 def _add_agent_commands(sub: Any) -> None:

@@ -251,3 +251,17 @@ def test_long_functions__hand_made_module__is_found(tmp_path):
 def test_src__no_function_over_80_lines():
     found = long_functions(SRC)
     assert not found, "split along its natural steps: " + "; ".join(found)
+
+
+def test_portal__is_an_entry_point__only_cli_imports_it():
+    """The web portal sits on top like cli: a business module importing it would pull aiohttp
+    and the sign-in into the day's code."""
+    _, found = src_graph()
+    bad = [
+        f"{i.importer} line {i.line}: {i.imported}"
+        for i in found
+        if (i.imported == "consortium.portal" or i.imported.startswith("consortium.portal."))
+        and not i.importer.startswith("consortium.portal")
+        and i.importer != "consortium.cli"
+    ]
+    assert not bad, "only cli may import the portal: " + "; ".join(bad)
