@@ -62,24 +62,42 @@ CONSORTIUM_CASES = {
     ),
     "roles a string": (
         CONSORTIUM.replace("roles: [AUDITOR]", "roles: AUDITOR", 1),
-        r"c.yaml:19: institution 'auditor': 'roles' must be a list",
+        r"c.yaml:20: institution 'auditor': 'roles' must be a list",
     ),
     "regulator a list": (
         CONSORTIUM.replace("roles: [AUDITOR]}", "roles: [AUDITOR], regulator: [reg-cn]}", 1),
-        r"c.yaml:19: institution field 'regulator' must be a single value",
+        r"c.yaml:20: institution field 'regulator' must be a single value",
     ),
     "channel end a list": (
         CONSORTIUM.replace("[broker-cn, broker-hk]", "[[broker-cn], broker-hk]", 1),
-        r"c.yaml:62: channel \['broker-cn'\] <-> broker-hk: .* is nobody",
+        r"c.yaml:63: channel \['broker-cn'\] <-> broker-hk: .* is nobody",
     ),
-    "currencies a mapping": (
-        CONSORTIUM.replace("currencies: [CNY, HKD, USD]", "currencies: {CNY: 1}", 1),
-        r"c.yaml:\d+: 'currencies' must be a list",
+    "currencies a string": (
+        CONSORTIUM.replace("currencies: {CNY: 2, HKD: 2, USD: 2, JPY: 0}", "currencies: CNY", 1),
+        r"c.yaml:\d+: 'currencies' must map codes to decimals",
+    ),
+    "decimals not a number": (
+        CONSORTIUM.replace("{CNY: 2, HKD: 2,", "{CNY: two, HKD: 2,", 1),
+        r"c.yaml:\d+: currency CNY: decimals must be a whole number 0 .. 18, got 'two'",
+    ),
+    "decimals negative": (
+        CONSORTIUM.replace("JPY: 0}", "JPY: -1}", 1),
+        r"c.yaml:\d+: currency JPY: decimals must be a whole number 0 .. 18, got -1",
+    ),
+    "currency code not three letters": (
+        CONSORTIUM.replace("JPY: 0}", "yen: 0}", 1),
+        r"c.yaml:\d+: currency 'yen' must be a three-letter code",
+    ),
+    "unknown currency without decimals": (
+        CONSORTIUM.replace(
+            "currencies: {CNY: 2, HKD: 2, USD: 2, JPY: 0}", "currencies: [CNY, XAU]"
+        ),
+        r"c.yaml:\d+: currency XAU: give its decimals",
     ),
     # a key written twice is a mistake to report (YAML would let the second silently win)
     "duplicate key": (
         CONSORTIUM.replace("roles: [AUDITOR]}", "roles: [AUDITOR], roles: [BROKER]}", 1),
-        r"c.yaml:19: duplicate key 'roles'",
+        r"c.yaml:20: duplicate key 'roles'",
     ),
 }
 

@@ -21,7 +21,7 @@ from consortium.reporting.anchoring import (
 )
 from consortium.reporting.builder import RecordContext, build_report, join_index
 from consortium.reporting.days import latest_day, parse_day
-from consortium.reporting.directory import RegistryDirectory, key_of
+from consortium.reporting.directory import Dossier, RegistryDirectory, key_of
 from consortium.reporting.errors import ReportingError
 from consortium.reporting.indexer import Indexer, sources_from_contracts
 from consortium.reporting.output import write_report
@@ -132,12 +132,13 @@ def build_reports(
     progress: bool = True,
     write: bool = True,
     store: Store | None = None,
+    dossier: Dossier | None = None,
 ) -> list[BuiltReport]:
     """Index the chain, then build (and anchor, and write) the reports of `day`.
 
     suite        consortium.deploy.Suite or {key: contract}; ReportAnchor is taken from it if
                  `anchor` is not given
-    regulator    a regulator member's address; None builds one report per regulator in the registry
+    regulator    a regulator's address, or its id in the dossier (reg-cn); None: every regulator
     anchor       ReportAnchor contract: checks the rules are registered; with `reporter` (an account
                  holding REPORTER, with an open channel to the report's regulator) each report's
                  root is anchored as the next version of its day
@@ -149,6 +150,9 @@ def build_reports(
     store        the reporting node's Store (default: a sqlite file per chain in `out`): its
                  outbox holds each report saved before its root is anchored, so a run killed in
                  between is finished by the next one (that report is not built again)
+    dossier      the regulators' membership dossier (names by address, currencies' decimals, the
+                 business time zone): reports name the institutions their regulator supervises,
+                 sit in folders by regulator id and show amounts and times for people
     Raises ReportingError (unknown regulator, unregistered rules) and RulesError (bad rules file).
     """
     if w3 is None:
@@ -160,6 +164,8 @@ def build_reports(
     rules.check_against_abis({k.split(":")[0]: list(c.abi) for k, c in contracts.items()})
     day_n = parse_day(day)
     directory = RegistryDirectory(contracts["ConsortiumRegistry"])
+    if regulator and dossier is not None and not regulator.startswith("0x"):
+        regulator = _address_of(dossier, regulator)
     targets = [directory.require_regulator(regulator)] if regulator else directory.regulators()
     status = rules_status(rules, anchor, day_n)  # before indexing: fail fast on unregistered rules
     out = Path(out)
@@ -174,6 +180,7 @@ def build_reports(
         disclosures or {},
         directory.regulators(),
         joins,
+        dossier,
     )
     outbox, finished = _resume(anchor, reporter, store, out, w3, chain_id)
     done = {(r["regulator"].lower(), int(r["day"])) for r in finished}
@@ -194,6 +201,17 @@ def build_reports(
     return built
 
 
+def _address_of(dossier: Dossier, ident: str) -> str:
+    """The address of the institution the dossier calls `ident` (a regulator id: 'reg-cn')."""
+    for address, (known, _name) in dossier.names.items():
+        if known == ident:
+            return address
+    raise ReportingError(
+        f"unknown regulator {ident!r}: not an institution of the consortium file; give its id "
+        "(reg-cn) or its address"
+    )
+
+
 @dataclass
 class ReportJob:
     """One run of the pipeline as `consortium report`, scripts/report.py and the demo ask for it:
@@ -205,6 +223,7 @@ class ReportJob:
     regulator    one regulator's address; None: every regulator in the registry
     reporter     an account holding REPORTER: anchors each report's root; None builds unanchored
     anchor       the ReportAnchor to check rules and anchor against; None: the suite's
+    dossier      names, currencies' decimals and time zone for readers (see build_reports)
     """
 
     suite: Any
@@ -219,6 +238,7 @@ class ReportJob:
     anchor: Any = None
     w3: Any = None
     deployment_block: int | None = None  # None: the suite's (Suite.block)
+    dossier: Dossier | None = None
 
     def run(self) -> list[BuiltReport]:
         """Build, anchor and write the reports; raises ReportingError and RulesError as
@@ -238,4 +258,5 @@ class ReportJob:
             private_keys=self.private_keys,
             w3=w3,
             deployment_block=block if block is not None else getattr(self.suite, "block", None),
+            dossier=self.dossier,
         )
