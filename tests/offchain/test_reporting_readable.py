@@ -20,6 +20,7 @@ from consortium.reporting.output import report_dir, report_url, write_report
 from consortium.reporting.render_html import render_html
 from consortium.reporting.rules import RulesError, parse_rules
 from consortium.reporting.tables import local_time, table_rows
+from tests.offchain.test_reporting_joins import _event as joined_event
 
 ROOT = Path(__file__).resolve().parents[2]
 REG_CN, REG_HK = "0x" + "c1" * 20, "0x" + "d1" * 20
@@ -74,25 +75,9 @@ DOSSIER = Dossier(
 
 
 def _event(n, amount, fee, contract="Cash:CNY", ccy="JPY", timestamp=LATE):
-    return {
-        "chain_id": 1,
-        "block_number": n,
-        "block_hash": "0x" + "00" * 32,
-        "tx_hash": f"0x{n:064x}",
-        "log_index": 0,
-        "timestamp": timestamp,
-        "contract": contract,
-        "address": "0x" + "99" * 20,
-        "event": "Paid",
-        "args": {
-            "payer": BANK,
-            "payee": FOREIGN,
-            "amount": amount,
-            "fee": fee,
-            "units": 7,
-            "ccy": "0x" + ccy.encode().hex().ljust(64, "0"),
-        },
-    }
+    args = {"payer": BANK, "payee": FOREIGN, "amount": amount, "fee": fee, "units": 7}
+    args["ccy"] = "0x" + ccy.encode().hex().ljust(64, "0")
+    return {**joined_event("Paid", n, **args), "contract": contract, "timestamp": timestamp}
 
 
 def _report(regulator=REG_CN, dossier=DOSSIER, rules_path="/somewhere/else/rules.yaml"):

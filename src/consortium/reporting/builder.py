@@ -299,6 +299,21 @@ def supervised_names(records: list[dict], regulator: PartyInfo, ctx: RecordConte
     return out
 
 
+def _heading(records: list[dict], regulator: PartyInfo, ctx: RecordContext) -> dict:
+    """Who the report is for and how a person reads it: the regulator's id, the business time
+    zone, the currencies' decimals and the names of the institutions it supervises."""
+    dossier = ctx.dossier
+    return {
+        "schema": SCHEMA_ID,
+        "regulator": regulator.address,
+        "regulatorId": dossier.ident(regulator.address) if dossier else None,
+        "regulatorJurisdiction": regulator.jurisdiction,
+        "timeZone": dossier.time_zone if dossier else "UTC",
+        "currencies": dict(dossier.decimals) if dossier else {},
+        "institutions": supervised_names(records, regulator, ctx),
+    }
+
+
 def build_report(
     events: Iterable[dict],
     regulator: PartyInfo,
@@ -341,15 +356,8 @@ def build_report(
         )
     if not records:
         notes.append("no records for this regulator on this day: the report is empty and valid")
-    dossier = ctx.dossier
     return {
-        "schema": SCHEMA_ID,
-        "regulator": regulator.address,
-        "regulatorId": dossier.ident(regulator.address) if dossier else None,
-        "regulatorJurisdiction": regulator.jurisdiction,
-        "timeZone": dossier.time_zone if dossier else "UTC",
-        "currencies": dict(dossier.decimals) if dossier else {},
-        "institutions": supervised_names(records, regulator, ctx),
+        **_heading(records, regulator, ctx),
         "day": day,
         "date": day_date(day),
         "dayStart": day_bounds(day)[0],

@@ -150,9 +150,8 @@ def build_reports(
     store        the reporting node's Store (default: a sqlite file per chain in `out`): its
                  outbox holds each report saved before its root is anchored, so a run killed in
                  between is finished by the next one (that report is not built again)
-    dossier      the regulators' membership dossier (names by address, currencies' decimals, the
-                 business time zone): reports name the institutions their regulator supervises,
-                 sit in folders by regulator id and show amounts and times for people
+    dossier      names by address, currencies' decimals, time zone (directory.Dossier): reports
+                 name whom their regulator supervises, sit in folders by regulator id
     Raises ReportingError (unknown regulator, unregistered rules) and RulesError (bad rules file).
     """
     if w3 is None:
@@ -164,24 +163,16 @@ def build_reports(
     rules.check_against_abis({k.split(":")[0]: list(c.abi) for k, c in contracts.items()})
     day_n = parse_day(day)
     directory = RegistryDirectory(contracts["ConsortiumRegistry"])
-    if regulator and dossier is not None and not regulator.startswith("0x"):
-        regulator = _address_of(dossier, regulator)
-    targets = [directory.require_regulator(regulator)] if regulator else directory.regulators()
+    targets = _targets(directory, regulator, dossier)
     status = rules_status(rules, anchor, day_n)  # before indexing: fail fast on unregistered rules
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     chain_id = int(w3.eth.chain_id)
     indexer = open_index(contracts, rules, out, w3, db_url, deployment_block)
     events, joins = _index(indexer, rules, day_n, progress)
-    ctx = RecordContext(
-        rules,
-        directory,
-        {} if keys is None else keys,
-        disclosures or {},
-        directory.regulators(),
-        joins,
-        dossier,
-    )
+    regulators = directory.regulators()
+    keys = {} if keys is None else keys  # not `keys or {}`: an empty store-backed one still learns
+    ctx = RecordContext(rules, directory, keys, disclosures or {}, regulators, joins, dossier)
     outbox, finished = _resume(anchor, reporter, store, out, w3, chain_id)
     done = {(r["regulator"].lower(), int(r["day"])) for r in finished}
     reports = finished + [
@@ -199,6 +190,16 @@ def build_reports(
             paths = write_report(report, out, key_of(private_keys, reg_address))
         built.append(BuiltReport(reg_address, int(report["day"]), report, paths))
     return built
+
+
+def _targets(directory: RegistryDirectory, regulator: str | None, dossier: Dossier | None) -> list:
+    """The regulators to report to: the one given (by address, or by id in the dossier), else
+    every regulator in the registry."""
+    if not regulator:
+        return directory.regulators()
+    if dossier is not None and not regulator.startswith("0x"):
+        regulator = _address_of(dossier, regulator)
+    return [directory.require_regulator(regulator)]
 
 
 def _address_of(dossier: Dossier, ident: str) -> str:

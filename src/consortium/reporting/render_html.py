@@ -28,7 +28,7 @@ h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de}
 .meta b{color:#57606a;font-weight:normal} code{font-size:12px}
 table{border-collapse:collapse;font-size:12px;margin:8px 0}
 th,td{border:1px solid #d0d7de;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .note{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px;margin:6px 0;font-size:13px}
 .ok{color:#1a7f37} .sealed{color:#8250df} .empty{color:#57606a;font-style:italic}
 .hash{font-family:monospace;font-size:11px;max-width:180px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
