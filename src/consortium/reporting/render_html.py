@@ -15,7 +15,7 @@ from collections import defaultdict
 from html import escape
 from typing import Any
 
-from consortium.reporting.tables import _named, local_time, table_rows
+from consortium.reporting.tables import local_time, named_value, table_rows
 
 _AMOUNT_TEXT = re.compile(r"[A-Z]{3} -?[0-9]")
 
@@ -242,7 +242,7 @@ def _table(report: dict, name: str, t: dict) -> list[str]:
     names = report.get("institutions") or {}
     _, raw = table_rows(report, name)  # charts sum the integers; labels are names too
     parts.append(
-        chart_svg(t.get("chart"), [{k: _named(v, names) for k, v in r.items()} for r in raw])
+        chart_svg(t.get("chart"), [{k: named_value(v, names) for k, v in r.items()} for r in raw])
     )
     zone = report.get("timeZone") or "UTC"
     heads = [f"time ({zone})" if c == "time" else c for c in cols]

@@ -33,7 +33,7 @@ def amount_text(value: Any, currency: str | None, decimals: dict[str, int]) -> A
     return format_amount(value, currency, decimals[currency])
 
 
-def _named(value: Any, names: dict[str, dict]) -> Any:
+def named_value(value: Any, names: dict[str, dict]) -> Any:
     """An address the report names (a supervised institution) as its name, the rest unchanged."""
     entry = names.get(value) if isinstance(value, str) else None
     return entry["name"] if entry else value
@@ -44,7 +44,7 @@ def readable_row(report: dict, record: dict, row: dict) -> dict:
     names = report.get("institutions") or {}
     currency = record.get("currency", {})
     decimals = report.get("currencies") or {}
-    out = {k: _named(v, names) for k, v in row.items()}
+    out = {k: named_value(v, names) for k, v in row.items()}
     for k, code in currency.items():
         if k in out:
             out[k] = amount_text(row[k], code, decimals)
