@@ -16,7 +16,9 @@ from consortium.domain.money import AmountFormatError, format_amount, parse_amou
 from consortium.reporting.anchoring import RulesStatus
 from consortium.reporting.builder import RecordContext, build_report, portable_path
 from consortium.reporting.directory import Dossier, PartyInfo, pseudonym
+from consortium.reporting.errors import ReportingError
 from consortium.reporting.output import report_dir, report_url, write_report
+from consortium.reporting.pipeline import _targets
 from consortium.reporting.render_html import render_html
 from consortium.reporting.rules import RulesError, parse_rules
 from consortium.reporting.tables import local_time, table_rows
@@ -239,3 +241,26 @@ def test_report__no_absolute_path_in_any_written_file(tmp_path):
 )
 def test_portable_path(given_path, shown):
     assert portable_path(given_path) == shown
+
+
+# ------------------------------------------------------------------ a regulator by id
+class Registry:
+    """The RegistryDirectory's view of the regulators (require_regulator by address)."""
+
+    def regulators(self):
+        return [PEOPLE[REG_CN], PEOPLE[REG_HK]]
+
+    def require_regulator(self, address):
+        if address.lower() not in (REG_CN, REG_HK):
+            raise ReportingError(f"unknown regulator {address}")
+        return PEOPLE[address.lower()]
+
+
+def test_targets__regulator_by_id_address_or_every_one():
+    assert _targets(Registry(), "reg-hk", DOSSIER) == [PEOPLE[REG_HK]]
+    assert _targets(Registry(), REG_CN, DOSSIER) == [PEOPLE[REG_CN]]
+    assert _targets(Registry(), None, DOSSIER) == [PEOPLE[REG_CN], PEOPLE[REG_HK]]
+    with pytest.raises(ReportingError, match="unknown regulator 'reg-xx': not an institution"):
+        _targets(Registry(), "reg-xx", DOSSIER)
+    with pytest.raises(ReportingError, match="unknown regulator"):
+        _targets(Registry(), "reg-hk", None)  # no dossier: ids mean nothing
