@@ -2,10 +2,12 @@
 
     brownie run scripts/report.py --network <id>                 today's reports for every regulator
     REPORT_DAY=2026-11-22 REPORT_REGULATOR=0x… brownie run scripts/report.py
-    REPORT_VERIFY=reports/0x…/2026-11-22/v1/report.json brownie run scripts/report.py
+    REPORT_VERIFY=reports/reg-cn/2026-11-22/v1/report.json brownie run scripts/report.py
 
 Environment: REPORT_DAY (YYYY-MM-DD or day number; default: the day of the latest block, UTC),
-REPORT_REGULATOR (address; default all), REPORT_OUT (default reports), REPORT_RULES (rules file),
+REPORT_REGULATOR (id such as reg-cn, or address; default all), REPORT_OUT (default reports),
+REPORT_RULES (rules file), REPORT_CONFIG (the consortium file naming the institutions, default
+config/consortium.yaml), REPORT_SEED (seed of the institutions' keys, default the demo's),
 REPORT_DB (SQLAlchemy URL of the index), REPORT_REPORTER (account index holding REPORTER, with an
 open channel to each regulator it reports to: anchors the roots; default: build without anchoring).
 """
@@ -14,6 +16,7 @@ import os
 import sys
 
 from consortium import chain
+from consortium.cli import report_dossier
 from consortium.deploy import load_suite
 from consortium.inputs import CommandError
 from consortium.reporting import ReportingError, ReportJob, load_report, verify_report
@@ -51,10 +54,14 @@ def _main():
         out=os.environ.get("REPORT_OUT", "reports"),
         anchor=anchor,
         w3=chain.web3(),
+        dossier=report_dossier(
+            os.environ.get("REPORT_CONFIG"), int(os.environ.get("REPORT_SEED", "20261122"))
+        ),
     ).run()
     for b in built:
         a = b.report["anchor"]
         print(
-            f"{b.regulator} {b.report['date']} v{a['version']}: {a['recordCount']} records, "
+            f"{b.report.get('regulatorId') or b.regulator} {b.report['date']} v{a['version']}: "
+            f"{a['recordCount']} records, "
             f"root {a['root']} -> {b.paths.get('html')}"
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -243,13 +244,37 @@ def cmd_report(args: argparse.Namespace) -> int:
             db_url=args.db,
             out=args.out,
             anchor=suite["ReportAnchor"],
+            dossier=report_dossier(args.config, args.seed),
         ).run()
     except (ReportingError, RulesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for b in built:
-        print(f"{b.regulator} day {b.day} v{b.version}: {b.paths.get('json')}")
+        who = b.report.get("regulatorId") or b.regulator
+        print(f"{who} {b.report['date']} v{b.version}: {b.paths.get('html')}")
     return 0
+
+
+DEFAULT_CONSORTIUM = "config/consortium.yaml"
+
+
+def report_dossier(config: str | None, seed: int) -> Any:
+    """The regulators' membership dossier: the consortium file's institutions at the addresses of
+    their keys (`consortium demo --seed`), its currencies' decimals and business time zone; None
+    (reports by address, as before) when no --config is given and there is no default file."""
+    from eth_account import Account
+
+    from consortium.bootstrap import institution_key
+    from consortium.config import load_consortium
+    from consortium.reporting.directory import Dossier
+
+    if config is None and not os.path.exists(DEFAULT_CONSORTIUM):
+        return None
+    cfg = load_consortium(config or DEFAULT_CONSORTIUM)
+    addresses = {
+        i.id: Account.from_key(institution_key(seed, i.id)).address for i in cfg.institutions
+    }
+    return Dossier.of(cfg, addresses)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -540,7 +565,9 @@ def _add_processes_options(demo: Any) -> None:
         help="--processes: keystores with a low scrypt cost (2**14) for quick agent restarts",
     )
     demo.add_argument(
-        "--verbose", action="store_true", help="--processes: show the chain's transaction lines"
+        "--verbose",
+        action="store_true",
+        help="show the chain's transaction lines (default: they go to <out>/driver.log)",
     )
 
 
@@ -595,7 +622,20 @@ def _add_report_commands(sub: Any) -> None:
         rpc=True,
     )
     rep.add_argument("--day", help="YYYY-MM-DD or day number (default: the latest block's UTC day)")
-    rep.add_argument("--regulator", help="regulator address (default: every regulator)")
+    rep.add_argument(
+        "--regulator", help="regulator id (reg-cn) or address (default: every regulator)"
+    )
+    rep.add_argument(
+        "--config",
+        help=f"the consortium file (default {DEFAULT_CONSORTIUM}): names of the institutions "
+        "each regulator supervises, currencies' decimals, business time zone",
+    )
+    rep.add_argument(
+        "--seed",
+        type=int,
+        default=20261122,
+        help="seed of the institutions' keys, as `consortium demo --seed` (default: the demo's)",
+    )
     rep.add_argument("--out", default="reports")
     rep.add_argument("--rules", help="reporting rules file (default config/reporting-rules.yaml)")
     rep.add_argument(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from consortium.domain.money import ISO_DECIMALS, MAX_DECIMALS
 from consortium.domain.roles import ROLES
 from consortium.inputs import InputFileError
 from consortium.yamlfile import LineDict, load_yaml, plain
@@ -50,6 +51,9 @@ class Consortium:
     # the institutions' own business day (次日预设时刻 is local): cut-offs, report days and the
     # times a person reads follow this IANA zone, not UTC
     business_time_zone: str = DEFAULT_BUSINESS_TIME_ZONE
+    # digits of each currency's minor unit (CNY 2, JPY 0): amounts stay integers of minor units,
+    # these say where the point goes when a person reads one (domain.money.format_amount)
+    decimals: dict[str, int] = field(default_factory=dict)
 
     def by_id(self, ident: str) -> InstitutionSpec:
         return next(i for i in self.institutions if i.id == ident)
@@ -84,18 +88,50 @@ def load_consortium(path: str | Path) -> Consortium:
     _check_regulators(institutions, jurisdictions, by_id, fail)
     channels = [_channel(item, by_id, fail) for item in raw.get("channels") or []]
     head = raw["consortium"]
+    decimals = _currencies(raw.get("currencies") or [], fail)
     return Consortium(
         name=str(head.get("name", "consortium")),
         founder=str(head.get("founder", "Consortium permission manager")),
         founder_jurisdiction=str(head.get("jurisdiction", "CN")),
         institutions=institutions,
         channels=channels,
-        currencies=[str(c) for c in raw.get("currencies") or []],
+        currencies=list(decimals),
         securities=plain(raw.get("securities") or []),
         products=plain(raw.get("products") or {}),
         path=str(path),
         business_time_zone=_time_zone(head, fail),
+        decimals=decimals,
     )
+
+
+def _currencies(section: Any, fail) -> dict[str, int]:
+    """{code: decimals} of 'currencies': a mapping `CNY: 2` (digits of the minor unit), or a list
+    of codes whose ISO 4217 minor units this module knows (ISO_DECIMALS)."""
+    line = _line(section, 1)
+    entries = section.items() if isinstance(section, dict) else ((c, None) for c in section)
+    out: dict[str, int] = {}
+    for code, decimals in entries:
+        if not isinstance(code, str) or not code.isascii() or not code.isupper() or len(code) != 3:
+            fail(line, f"currency {plain(code)!r} must be a three-letter code such as CNY")
+        if decimals is None and code not in ISO_DECIMALS:
+            fail(
+                line,
+                f"currency {code}: give its decimals ({code}: 2), it is not one of "
+                f"{', '.join(sorted(ISO_DECIMALS))}",
+            )
+        decimals = ISO_DECIMALS[code] if decimals is None else decimals
+        if (
+            isinstance(decimals, bool)
+            or not isinstance(decimals, int)
+            or not (0 <= decimals <= MAX_DECIMALS)
+        ):
+            fail(
+                line,
+                f"currency {code}: decimals must be a whole number 0 .. {MAX_DECIMALS}, "
+                f"got {plain(decimals)!r}",
+            )
+        out[code] = decimals
+    return out
 
 
 def _time_zone(head: Any, fail) -> str:
@@ -131,9 +167,11 @@ def _check_top(raw: Any, fail) -> None:
             )
     if not isinstance(raw["institutions"] or [], list):
         fail(raw.line, f"'institutions' must be a list, got {plain(raw['institutions'])!r}")
-    for key in ("channels", "currencies", "securities"):
+    for key in ("channels", "securities"):
         if not isinstance(raw.get(key) or [], list):
             fail(raw.line, f"'{key}' must be a list, got {plain(raw[key])!r}")
+    if not isinstance(raw.get("currencies") or [], (list, dict)):
+        fail(raw.line, f"'currencies' must map codes to decimals, got {plain(raw['currencies'])!r}")
     if not isinstance(raw.get("products") or {}, dict):
         fail(raw.line, f"'products' must be a mapping, got {plain(raw['products'])!r}")
 

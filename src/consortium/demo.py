@@ -16,11 +16,14 @@ replayed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import random
 import shutil
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -37,16 +40,35 @@ from consortium.scenarios import DayContext, LineResult
 
 # bills last: its redemption moves a local chain's clock to the bills' maturity (days later)
 LINES = ("annuity", "confirmations", "settlement", "bills")
+# where `consortium serve` listens by default: the demo prints each report's page under it
+PORTAL_URL = "http://127.0.0.1:8600"
 
 
-def _progress() -> Progress:
+def _progress(console: Console | None = None) -> Progress:
     return Progress(
         TextColumn("{task.description:<28}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         transient=False,
+        console=console,
     )
+
+
+@contextlib.contextmanager
+def quiet_lines(folder: Path, verbose: bool) -> Iterator[None]:
+    """brownie's per-transaction lines (and the indexer's progress bar) go to <folder>/driver.log
+    unless `verbose`: a person reads the summary, not hundreds of transaction lines."""
+    if verbose:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with (
+        open(folder / "driver.log", "a") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        yield
 
 
 class ResumeError(RuntimeError):
@@ -92,7 +114,7 @@ def run_day(
         seconds["resume"] = time.perf_counter() - t0
     else:
         suite, members, manager, day = _fresh_day(
-            accounts, cfg, (cfg_path, size, seed, lines), out, seconds
+            accounts, cfg, (cfg_path, size, seed, lines), out, seconds, console
         )
         results = []
     t_lines = time.perf_counter()
@@ -125,13 +147,13 @@ def run_day(
     seconds["lines"] = time.perf_counter() - t_lines
     t0 = time.perf_counter()
     days = sorted({day["first_day"], _chain_day()})
-    reports = write_and_verify_reports(suite, members, seed, out, console, days)
+    reports = write_and_verify_reports(suite, members, seed, out, console, days, cfg)
     seconds["reports"] = time.perf_counter() - t0
     return results, reports
 
 
 def _fresh_day(
-    accounts, cfg: Any, given: tuple, out: Path, seconds: dict[str, float]
+    accounts, cfg: Any, given: tuple, out: Path, seconds: dict[str, float], console: Console
 ) -> tuple[Any, Any, Any, dict]:
     """A new day: the suite deployed, the consortium admitted, the day's record started."""
     cfg_path, size, seed, lines = given
@@ -142,7 +164,7 @@ def _fresh_day(
     )
     seconds["deploy"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    with _progress() as bar:
+    with _progress(console) as bar:
         task = bar.add_task("admit institutions", total=len(cfg.institutions) + len(cfg.channels))
         members, manager = bootstrap_consortium(
             suite, cfg, founder, accounts, seed, progress=lambda _x: bar.advance(task)
@@ -250,15 +272,22 @@ def _chain_day() -> int:
 
 
 def write_and_verify_reports(
-    suite, members, seed: int, out: Path, console: Console, days: list[int]
+    suite, members, seed: int, out: Path, console: Console, days: list[int], cfg: Any = None
 ) -> dict:
     """Every regulator's report of the day: built from the indexed events, anchored by the
-    reporting node, written as JSON/CSV/HTML, then verified record by record against the chain."""
+    reporting node, written as JSON/CSV/HTML, then verified record by record against the chain.
+    With the consortium file `cfg`, reports name the institutions each regulator supervises and
+    sit in folders by regulator id."""
     from eth_utils import keccak
 
     from consortium.envelope import KeyPair
     from consortium.reporting import ReportJob, verify_report
     from consortium.reporting.days import day_date
+    from consortium.reporting.directory import Dossier
+    from consortium.reporting.output import report_url
+
+    addresses = {ident: inst.address for ident, inst in members.by_name.items()}
+    dossier = Dossier.of(cfg, addresses) if cfg is not None else None
 
     keys, private = {}, {}
     for ident, inst in members.by_name.items():
@@ -277,17 +306,31 @@ def write_and_verify_reports(
             keys=keys,
             private_keys=private,
             out=out,
+            dossier=dossier,
         ).run()
     names = {inst.address: ident for ident, inst in members.by_name.items()}
-    summary: dict = {"regulators": {}, "ok": True}
+    summary: dict = {"regulators": {}, "ok": True, "out": str(out), "portal": []}
     for b in built:
         check = verify_report(b.paths["json"], suite["ReportAnchor"])
         summary["ok"] &= check.ok
-        summary["regulators"][f"{names.get(b.regulator, b.regulator)} {day_date(b.day)}"] = (
+        label = f"{names.get(b.regulator, b.regulator)} {day_date(b.day)}"
+        summary["regulators"][label] = (
             f"{len(b.report['records'])} records, v{b.version}, "
             f"{'verified on chain' if check.ok else 'VERIFICATION FAILED'}: {b.paths['html']}"
         )
+        summary["portal"].append((label, report_url(PORTAL_URL, b.report), str(b.paths["html"])))
     return summary
+
+
+def portal_lines(reports: dict) -> list[str]:
+    """The summary's last lines: the portal command and each regulator's report page on it (with
+    the file of its report.html, which opens without the portal too)."""
+    if not reports.get("portal"):
+        return []
+    command = f"consortium serve --reports {reports['out']}"
+    lines = [f"[bold]regulators' portal[/bold]: {command}   (then {PORTAL_URL}/)"]
+    lines += [f"  {label}: {url}  ({html})" for label, url, html in reports["portal"]]
+    return lines
 
 
 def _fmt(v, key: str = "") -> str:
@@ -336,20 +379,21 @@ def key_figures(results: list[LineResult]) -> list[str]:
 
 
 def run_demo(accounts, args: argparse.Namespace) -> int:
-    console = Console()
+    console = Console(file=sys.stdout)  # bound now: brownie's own lines are redirected below
     t0 = time.perf_counter()
     try:
-        results, reports = run_day(
-            accounts,
-            args.config,
-            args.size,
-            args.seed,
-            Path(args.out),
-            console,
-            getattr(args, "stop_after", None),
-            getattr(args, "resume", False),
-            tuple(getattr(args, "lines", None) or LINES),
-        )
+        with quiet_lines(Path(args.out), getattr(args, "verbose", False)):
+            results, reports = run_day(
+                accounts,
+                args.config,
+                args.size,
+                args.seed,
+                Path(args.out),
+                console,
+                getattr(args, "stop_after", None),
+                getattr(args, "resume", False),
+                tuple(getattr(args, "lines", None) or LINES),
+            )
     except ResumeError as exc:
         console.print(f"[red]error: {exc}[/red]")
         return 2
@@ -367,4 +411,6 @@ def run_demo(accounts, args: argparse.Namespace) -> int:
         f"{txs} business transactions, {sum(r.gas for r in results):,} gas, {elapsed:.1f} s; "
         + ("[green]all checks passed[/green]" if ok else "[red]some checks FAILED[/red]")
     )
+    for line in portal_lines(reports):
+        console.print(line, soft_wrap=True)
     return 0 if ok else 1

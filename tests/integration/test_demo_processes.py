@@ -4,9 +4,12 @@ monkey; then interrupted. Afterwards no agent process is left, checked by pid.""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import signal
 import stat
+from pathlib import Path
 
 import psutil
 import pytest
@@ -77,6 +80,26 @@ def test_processes_day__annuity_agents__every_check_and_report_passes(day):
     assert outcome.reports["ok"] and outcome.reports["regulators"]
     assert all("verified on chain" in v for v in outcome.reports["regulators"].values())
     assert outcome.kills == 0
+
+
+def test_processes_day__summary_ends_with_the_portal_and_each_regulators_report_page(day):
+    outcome, out = day
+    shown = io.StringIO()
+    assert dayrun.print_summary(outcome, Console(file=shown, width=400)) == 0
+    lines = shown.getvalue().strip().splitlines()
+    portal = next(i for i, line in enumerate(lines) if "regulators' portal" in line)
+    assert f"consortium serve --reports {out}" in lines[portal]
+    pages = lines[portal + 1 :]
+    assert pages and len(pages) == len(outcome.reports["regulators"])
+    for line in pages:
+        m = re.search(
+            r"http://127\.0\.0\.1:8600/regulators/(reg-[a-z]+)/reports/([0-9-]+)/v(\d+)/ +\((.+)\)$",
+            line,
+        )
+        assert m, line
+        assert m[4] == str(out / m[1] / m[2] / f"v{m[3]}" / "report.html")
+        if m[1] == "reg-cn":  # its annuity institutions by name
+            assert "Annuity service platform" in Path(m[4]).read_text()
 
 
 def test_processes_day__one_agent_per_annuity_institution__figures_from_chain_and_homes(day):

@@ -240,8 +240,9 @@ def _rules_v2(tmp_path, rules):
         rules.raw.decode()
         .replace(f"version: {rules.version}\n", f"version: {rules.version + 1}\n", 1)
         .replace(
-            "      settlementId: public\n      amount: public\n",
-            "      settlementId: public\n      amount: {level: confidential, recipients: [payer]}\n",
+            "      settlementId: public\n      amount: {level: public, currency: param:currency}\n",
+            "      settlementId: public\n"
+            "      amount: {level: confidential, recipients: [payer], currency: param:currency}\n",
         )
     )
     path = tmp_path / "reporting-rules-v2.yaml"

@@ -56,9 +56,10 @@ def reports(demo, institutions):
     _, _, out = demo
     by_address = {a: i for i, a in institutions.items()}
     found: dict[str, list[dict]] = {}
-    for path in sorted(Path(out).glob("0x*/*/v*/report.json")):
+    for path in sorted(Path(out).glob("reg-*/*/v*/report.json")):
         report = json.loads(path.read_text())
-        found.setdefault(by_address[report["regulator"]], []).append(report)
+        assert path.parts[-4] == report["regulatorId"] == by_address[report["regulator"]]
+        found.setdefault(report["regulatorId"], []).append(report)
     return found
 
 
@@ -166,7 +167,7 @@ def test_hk_report__settlement_records_of_its_institutions(reports, institutions
 
 @pytest.mark.parametrize("reg", ["reg-cn", "reg-hk"])
 def test_reports__no_other_regulators_institution_in_clear(
-    reports, institutions, regulator_of, reg
+    demo, reports, institutions, regulator_of, reg
 ):
     me = institutions[reg].lower()
     records = _records(reports, reg)
@@ -183,3 +184,12 @@ def test_reports__no_other_regulators_institution_in_clear(
         for a in ADDRESS.findall(text):
             other = regulator_of.get(a.lower())
             assert other is None or other == me, (r["id"], a)
+    # by name: only the institutions it supervises, never another regulator's (not in the page)
+    cfg = load_consortium(ROOT / CONSORTIUM)
+    for rep in reports[reg]:
+        named = {v["id"] for v in rep["institutions"].values()}
+        assert named and all(i == reg or cfg.by_id(i).regulator == reg for i in named), named
+        html = demo[2] / reg / rep["date"] / f"v{rep['anchor']['version']}" / "report.html"
+        page = html.read_text()
+        foreign = [i.name for i in cfg.institutions if i.regulator not in (reg, None)]
+        assert not [n for n in foreign if n in page]

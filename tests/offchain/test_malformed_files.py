@@ -81,9 +81,27 @@ CONSORTIUM_CASES = {
         CONSORTIUM.replace("[broker-cn, broker-hk]", "[[broker-cn], broker-hk]", 1),
         rf"c.yaml:{CHANNEL}: channel \['broker-cn'\] <-> broker-hk: .* is nobody",
     ),
-    "currencies a mapping": (
-        CONSORTIUM.replace("currencies: [CNY, HKD, USD]", "currencies: {CNY: 1}", 1),
-        r"c.yaml:\d+: 'currencies' must be a list",
+    "currencies a string": (
+        CONSORTIUM.replace("currencies: {CNY: 2, HKD: 2, USD: 2, JPY: 0}", "currencies: CNY", 1),
+        r"c.yaml:\d+: 'currencies' must map codes to decimals",
+    ),
+    "decimals not a number": (
+        CONSORTIUM.replace("{CNY: 2, HKD: 2,", "{CNY: two, HKD: 2,", 1),
+        r"c.yaml:\d+: currency CNY: decimals must be a whole number 0 .. 18, got 'two'",
+    ),
+    "decimals negative": (
+        CONSORTIUM.replace("JPY: 0}", "JPY: -1}", 1),
+        r"c.yaml:\d+: currency JPY: decimals must be a whole number 0 .. 18, got -1",
+    ),
+    "currency code not three letters": (
+        CONSORTIUM.replace("JPY: 0}", "yen: 0}", 1),
+        r"c.yaml:\d+: currency 'yen' must be a three-letter code",
+    ),
+    "unknown currency without decimals": (
+        CONSORTIUM.replace(
+            "currencies: {CNY: 2, HKD: 2, USD: 2, JPY: 0}", "currencies: [CNY, XAU]"
+        ),
+        r"c.yaml:\d+: currency XAU: give its decimals",
     ),
     # a key written twice is a mistake to report (YAML would let the second silently win)
     "duplicate key": (

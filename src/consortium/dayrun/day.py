@@ -24,7 +24,6 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,19 +155,12 @@ def run_processes_day(accounts: Any, opts: DayOptions, console: Any) -> DayOutco
     return outcome
 
 
-@contextlib.contextmanager
-def _quiet(folder: Path, verbose: bool) -> Iterator[None]:
+def _quiet(folder: Path, verbose: bool) -> contextlib.AbstractContextManager[None]:
     """brownie's per-transaction lines (and the indexer's progress bar) go to <day>/driver.log
-    unless --verbose."""
-    if verbose:
-        yield
-        return
-    with (
-        open(folder / "driver.log", "a") as log,
-        contextlib.redirect_stdout(log),
-        contextlib.redirect_stderr(log),
-    ):
-        yield
+    unless --verbose (as the in-process day's)."""
+    from consortium.demo import quiet_lines
+
+    return quiet_lines(folder, verbose)
 
 
 def _setup_chain(day: _Day, accounts: Any, console: Any) -> None:
@@ -401,14 +393,14 @@ def _reports(day: _Day, console: Any) -> dict:
 
     days = sorted({day.first_day, latest_day(chain.web3())})
     return write_and_verify_reports(
-        day.suite, day.members, day.opts.seed, day.folder, console, days
+        day.suite, day.members, day.opts.seed, day.folder, console, days, day.cfg
     )
 
 
 def print_summary(outcome: DayOutcome, console: Any) -> int:
     """The summary a person reads (as the in-process day's, plus one line per agent); the exit
     code: 0 when every check held."""
-    from consortium.demo import key_figures, summary_table
+    from consortium.demo import key_figures, portal_lines, summary_table
 
     console.print(summary_table(outcome.results))
     console.print("[bold]key figures[/bold]")
@@ -429,6 +421,8 @@ def print_summary(outcome: DayOutcome, console: Any) -> int:
         f"{outcome.peak_rss / 2**20:,.0f} MB{chaos}; "
         + ("[green]all checks passed[/green]" if outcome.ok else "[red]some checks FAILED[/red]")
     )
+    for line in portal_lines(outcome.reports):
+        console.print(line, soft_wrap=True)
     return 0 if outcome.ok else 1
 
 

@@ -40,6 +40,13 @@ def day_date(day: int) -> str:
     return (EPOCH + dt.timedelta(days=int(day))).isoformat()
 
 
+def date_number(day: int) -> int:
+    """A business day as the number YYYYMMDD identifiers carry (SETTLE-20261202-…, a trade date):
+    the day the business ran for, not a fixed date."""
+    d = EPOCH + dt.timedelta(days=int(day))
+    return d.year * 10_000 + d.month * 100 + d.day
+
+
 def parse_day(day: int | str | dt.date) -> int:
     """A UTC business day as days since 1970-01-01, from an int, a date or 'YYYY-MM-DD'.
 

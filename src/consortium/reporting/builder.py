@@ -18,6 +18,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -29,6 +30,7 @@ from consortium.envelope import open as open_envelope
 from consortium.reporting.anchoring import RulesStatus
 from consortium.reporting.days import day_bounds, day_date
 from consortium.reporting.directory import (
+    Dossier,
     PartyInfo,
     RegistryDirectory,
     as_code,
@@ -69,6 +71,8 @@ class RecordContext:
     regulators: list[PartyInfo]
     # (contract key, event, key parameter, key value) -> args of the joined event (rules' `join`)
     joins: Mapping[tuple, dict] = field(default_factory=dict)
+    # names, currencies' decimals and time zone for readers; None: addresses, minor units, UTC
+    dossier: Dossier | None = None
 
 
 def _join_value(value: Any) -> str:
@@ -165,6 +169,7 @@ def make_record(
         }
     public: dict[str, Any] = {}
     sealed: dict[str, Any] = {}
+    currencies = {f.name: code for f in rule.fields if (code := _currency_of(f, event)) is not None}
     for f in rule.fields:
         raw = event["args"][f.source]
         if f.level == "public":
@@ -204,7 +209,23 @@ def make_record(
         "parties": shown,
         "fields": public,
         "sealed": sealed,
+        **({"currency": currencies} if currencies else {}),
     }
+
+
+def _currency_of(spec: FieldSpec, event: dict) -> str | None:
+    """The currency code of an amount field (its rule's `currency`), None if not an amount or the
+    code is not in the event."""
+    where = spec.currency
+    if where is None:
+        return None
+    if where == "contract":
+        label = event["contract"].partition(":")[2]
+        return label or None
+    if where.startswith("param:"):
+        value = event["args"].get(where[len("param:") :])
+        return as_code(value) or None if value is not None else None
+    return where
 
 
 def _aad(record_id: str, field_name: str) -> bytes:
@@ -240,6 +261,59 @@ def open_report(report: dict, private_key: bytes) -> dict:
 
 
 # ------------------------------------------------------------------ the report
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+def portable_path(path: str) -> str:
+    """A rules file's path as a report states it: relative to the project root, or only its name
+    for a file elsewhere (its hash identifies it): no report carries the author's folders."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return p.name
+
+
+def supervised_names(records: list[dict], regulator: PartyInfo, ctx: RecordContext) -> dict:
+    """{address: {id, name}} of the institutions in `records` that `regulator` supervises and its
+    dossier names, itself included: the names a reader sees in place of their addresses."""
+    dossier = ctx.dossier
+    if dossier is None:
+        return {}
+    seen = {regulator.address}
+    for rec in records:
+        seen |= {p["id"] for p in rec["parties"].values() if p["supervised"]}
+        seen |= {
+            v for v in rec["fields"].values() if isinstance(v, str) and v.lower() in dossier.names
+        }
+    out = {}
+    for address in sorted(seen):
+        entry = dossier.names.get(address.lower())
+        if entry is None or not address.startswith("0x") or len(address) != 42:
+            continue
+        if ctx.directory.info(address).regulator.lower() != regulator.address.lower():
+            continue  # a field's address the regulator does not supervise: never named
+        out[address] = {"id": entry[0], "name": entry[1]}
+    return out
+
+
+def _heading(records: list[dict], regulator: PartyInfo, ctx: RecordContext) -> dict:
+    """Who the report is for and how a person reads it: the regulator's id, the business time
+    zone, the currencies' decimals and the names of the institutions it supervises."""
+    dossier = ctx.dossier
+    return {
+        "schema": SCHEMA_ID,
+        "regulator": regulator.address,
+        "regulatorId": dossier.ident(regulator.address) if dossier else None,
+        "regulatorJurisdiction": regulator.jurisdiction,
+        "timeZone": dossier.time_zone if dossier else "UTC",
+        "currencies": dict(dossier.decimals) if dossier else {},
+        "institutions": supervised_names(records, regulator, ctx),
+    }
+
+
 def build_report(
     events: Iterable[dict],
     regulator: PartyInfo,
@@ -283,9 +357,7 @@ def build_report(
     if not records:
         notes.append("no records for this regulator on this day: the report is empty and valid")
     return {
-        "schema": SCHEMA_ID,
-        "regulator": regulator.address,
-        "regulatorJurisdiction": regulator.jurisdiction,
+        **_heading(records, regulator, ctx),
         "day": day,
         "date": day_date(day),
         "dayStart": day_bounds(day)[0],
@@ -295,7 +367,7 @@ def build_report(
         "rules": {
             "hash": rules_hash,
             "version": ctx.rules.version,
-            "path": ctx.rules.path,
+            "path": portable_path(ctx.rules.path),
             "registeredVersion": status.registered_version,
             "inForceHash": status.in_force_hash,
             "inForceVersion": status.in_force_version,

@@ -96,3 +96,33 @@ def key_of(keys: Mapping[str, bytes] | None, address: str) -> bytes | None:
     if keys is None:  # not `not keys`: an empty store-backed directory still learns keys
         return None
     return keys.get(address.lower()) or keys.get(to_checksum_address(address))
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """What the regulator holds beyond the chain to make a report readable: the membership dossier
+    (institution id and name by address, from the consortium file), each currency's decimals and
+    the consortium's business time zone.
+
+    The chain holds only salted hashes of names, so names come from here; a report names only the
+    institutions its regulator supervises (the rest stay pseudonyms, whatever the dossier holds)."""
+
+    names: Mapping[str, tuple[str, str]]  # lower-case address -> (institution id, name)
+    decimals: Mapping[str, int]  # currency code -> digits of its minor unit
+    time_zone: str = "UTC"
+
+    @classmethod
+    def of(cls, consortium: Any, addresses: Mapping[str, str]) -> Dossier:
+        """From a consortium.config.Consortium and each institution's address by id (institutions
+        without an address are left out)."""
+        names = {
+            addresses[i.id].lower(): (i.id, i.name)
+            for i in consortium.institutions
+            if i.id in addresses
+        }
+        return cls(names, dict(consortium.decimals), consortium.business_time_zone)
+
+    def ident(self, address: str) -> str | None:
+        """The institution id of `address` ('reg-cn'), None when not in the dossier."""
+        entry = self.names.get(address.lower())
+        return entry[0] if entry else None

@@ -14,7 +14,17 @@ from consortium.reporting.tables import write_csv
 
 
 def report_dir(out: Path, report: dict) -> Path:
-    return Path(out) / report["regulator"] / report["date"] / f"v{report['anchor']['version']}"
+    """`<out>/<regulator id>/<date>/v<version>` (reports/reg-cn/2026-12-02/v1): by the id the
+    consortium file gives the regulator, or by its address when the report has no dossier."""
+    folder = report.get("regulatorId") or report["regulator"]
+    return Path(out) / folder / report["date"] / f"v{report['anchor']['version']}"
+
+
+def report_url(base: str, report: dict) -> str:
+    """The report's page on the portal (`consortium serve`): the same path as its folder."""
+    folder = report.get("regulatorId") or report["regulator"]
+    version = report["anchor"]["version"]
+    return f"{base.rstrip('/')}/regulators/{folder}/reports/{report['date']}/v{version}/"
 
 
 def write_report(report: dict, out: Path, private_key: bytes | None = None) -> dict[str, Path]:

@@ -21,7 +21,7 @@ from consortium.reporting.anchoring import (
 )
 from consortium.reporting.builder import RecordContext, build_report, join_index
 from consortium.reporting.days import latest_day, parse_day
-from consortium.reporting.directory import RegistryDirectory, key_of
+from consortium.reporting.directory import Dossier, RegistryDirectory, key_of
 from consortium.reporting.errors import ReportingError
 from consortium.reporting.indexer import Indexer, sources_from_contracts
 from consortium.reporting.output import write_report
@@ -132,12 +132,13 @@ def build_reports(
     progress: bool = True,
     write: bool = True,
     store: Store | None = None,
+    dossier: Dossier | None = None,
 ) -> list[BuiltReport]:
     """Index the chain, then build (and anchor, and write) the reports of `day`.
 
     suite        consortium.deploy.Suite or {key: contract}; ReportAnchor is taken from it if
                  `anchor` is not given
-    regulator    a regulator member's address; None builds one report per regulator in the registry
+    regulator    a regulator's address, or its id in the dossier (reg-cn); None: every regulator
     anchor       ReportAnchor contract: checks the rules are registered; with `reporter` (an account
                  holding REPORTER, with an open channel to the report's regulator) each report's
                  root is anchored as the next version of its day
@@ -149,6 +150,8 @@ def build_reports(
     store        the reporting node's Store (default: a sqlite file per chain in `out`): its
                  outbox holds each report saved before its root is anchored, so a run killed in
                  between is finished by the next one (that report is not built again)
+    dossier      names by address, currencies' decimals, time zone (directory.Dossier): reports
+                 name whom their regulator supervises, sit in folders by regulator id
     Raises ReportingError (unknown regulator, unregistered rules) and RulesError (bad rules file).
     """
     if w3 is None:
@@ -160,21 +163,16 @@ def build_reports(
     rules.check_against_abis({k.split(":")[0]: list(c.abi) for k, c in contracts.items()})
     day_n = parse_day(day)
     directory = RegistryDirectory(contracts["ConsortiumRegistry"])
-    targets = [directory.require_regulator(regulator)] if regulator else directory.regulators()
+    targets = _targets(directory, regulator, dossier)
     status = rules_status(rules, anchor, day_n)  # before indexing: fail fast on unregistered rules
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     chain_id = int(w3.eth.chain_id)
     indexer = open_index(contracts, rules, out, w3, db_url, deployment_block)
     events, joins = _index(indexer, rules, day_n, progress)
-    ctx = RecordContext(
-        rules,
-        directory,
-        {} if keys is None else keys,
-        disclosures or {},
-        directory.regulators(),
-        joins,
-    )
+    regulators = directory.regulators()
+    keys = {} if keys is None else keys  # not `keys or {}`: an empty store-backed one still learns
+    ctx = RecordContext(rules, directory, keys, disclosures or {}, regulators, joins, dossier)
     outbox, finished = _resume(anchor, reporter, store, out, w3, chain_id)
     done = {(r["regulator"].lower(), int(r["day"])) for r in finished}
     reports = finished + [
@@ -194,6 +192,27 @@ def build_reports(
     return built
 
 
+def _targets(directory: RegistryDirectory, regulator: str | None, dossier: Dossier | None) -> list:
+    """The regulators to report to: the one given (by address, or by id in the dossier), else
+    every regulator in the registry."""
+    if not regulator:
+        return directory.regulators()
+    if dossier is not None and not regulator.startswith("0x"):
+        regulator = _address_of(dossier, regulator)
+    return [directory.require_regulator(regulator)]
+
+
+def _address_of(dossier: Dossier, ident: str) -> str:
+    """The address of the institution the dossier calls `ident` (a regulator id: 'reg-cn')."""
+    for address, (known, _name) in dossier.names.items():
+        if known == ident:
+            return address
+    raise ReportingError(
+        f"unknown regulator {ident!r}: not an institution of the consortium file; give its id "
+        "(reg-cn) or its address"
+    )
+
+
 @dataclass
 class ReportJob:
     """One run of the pipeline as `consortium report`, scripts/report.py and the demo ask for it:
@@ -205,6 +224,7 @@ class ReportJob:
     regulator    one regulator's address; None: every regulator in the registry
     reporter     an account holding REPORTER: anchors each report's root; None builds unanchored
     anchor       the ReportAnchor to check rules and anchor against; None: the suite's
+    dossier      names, currencies' decimals and time zone for readers (see build_reports)
     """
 
     suite: Any
@@ -219,6 +239,7 @@ class ReportJob:
     anchor: Any = None
     w3: Any = None
     deployment_block: int | None = None  # None: the suite's (Suite.block)
+    dossier: Dossier | None = None
 
     def run(self) -> list[BuiltReport]:
         """Build, anchor and write the reports; raises ReportingError and RulesError as
@@ -238,4 +259,5 @@ class ReportJob:
             private_keys=self.private_keys,
             w3=w3,
             deployment_block=block if block is not None else getattr(self.suite, "block", None),
+            dossier=self.dossier,
         )

@@ -10,11 +10,14 @@ out). Sums are by full label; labels are shortened only when drawn.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from html import escape
 from typing import Any
 
-from consortium.reporting.tables import table_rows
+from consortium.reporting.tables import local_time, named_value, table_rows
+
+_AMOUNT_TEXT = re.compile(r"[A-Z]{3} -?[0-9]")
 
 PALETTE = ["#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#e16f24", "#57606a"]
 CSS = """
@@ -25,7 +28,7 @@ h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de}
 .meta b{color:#57606a;font-weight:normal} code{font-size:12px}
 table{border-collapse:collapse;font-size:12px;margin:8px 0}
 th,td{border:1px solid #d0d7de;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .note{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px;margin:6px 0;font-size:13px}
 .ok{color:#1a7f37} .sealed{color:#8250df} .empty{color:#57606a;font-style:italic}
 .hash{font-family:monospace;font-size:11px;max-width:180px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
@@ -176,6 +179,10 @@ def _cell(v: Any) -> str:
     if isinstance(v, (int, float)):
         return f'<td class="num">{v:,}</td>'
     s = str(v)
+    if _AMOUNT_TEXT.match(s):
+        return f'<td class="num">{escape(s)}</td>'
+    if s.startswith("ext:"):
+        return f'<td title="an institution another regulator supervises">{escape(s)}</td>'
     if s.startswith(("[sealed", "[withheld", "[undisclosed")):
         return f'<td class="sealed">&#128274; {escape(s.strip("[]"))}</td>'
     if s.startswith("0x") and len(s) > 20:
@@ -183,9 +190,28 @@ def _cell(v: Any) -> str:
     return f"<td>{escape(s)}</td>"
 
 
-def render_html(report: dict) -> str:
-    """The whole page as one string."""
+def _regulator(report: dict) -> str:
+    """The regulator by name and id when the report names it, with its address."""
+    own = (report.get("institutions") or {}).get(report["regulator"])
+    who = f"{escape(own['name'])} ({escape(own['id'])}), " if own else ""
+    return (
+        f"{who}<code>{escape(report['regulator'])}</code> "
+        f"({escape(report['regulatorJurisdiction'])})"
+    )
+
+
+def _generated(report: dict, zone: str) -> str:
+    """When the report was built, in the business time zone (the JSON keeps UTC)."""
+    try:
+        at = dt.datetime.fromisoformat(report["generatedAt"])
+    except (TypeError, ValueError):
+        return escape(str(report["generatedAt"]))
+    return f"{local_time(int(at.timestamp()), zone)} ({escape(zone)})"
+
+
+def _meta(report: dict) -> list[tuple[str, str]]:
     a, rules = report["anchor"], report["rules"]
+    zone = report.get("timeZone") or "UTC"
     anchored = (
         f'<span class="ok">anchored</span> as version {a["version"]} '
         f'in {escape(str(a["contract"]))} '
@@ -193,53 +219,70 @@ def render_html(report: dict) -> str:
         if a["anchored"]
         else "not anchored"
     )
-    meta = [
-        (
-            "Regulator",
-            (
-                f"<code>{escape(report['regulator'])}</code> "
-                f"({escape(report['regulatorJurisdiction'])})"
-            ),
-        ),
+    return [
+        ("Regulator", _regulator(report)),
         ("Business day", f"{escape(report['date'])} (UTC day {report['day']} of block timestamps)"),
+        ("Times shown in", f"{escape(zone)} (the consortium's business time zone)"),
         ("Chain", str(report["chainId"])),
         ("Rules", f"version {rules['version']} <code>{escape(rules['hash'])}</code>"),
         (
             "Merkle root",
             f"<code>{escape(a['root'])}</code>, {a['recordCount']} records, {anchored}",
         ),
-        ("Generated", escape(report["generatedAt"])),
+        ("Generated", _generated(report, zone)),
     ]
+
+
+def _table(report: dict, name: str, t: dict) -> list[str]:
+    """One table's heading, chart and rows: names, amounts with currency, local times."""
+    cols, rows = table_rows(report, name, readable=True)
+    parts = [f'<h2 id="{escape(name)}">{escape(t["title"])} ({len(rows)})</h2>']
+    if not rows:
+        return [*parts, '<p class="empty">No records.</p>']
+    names = report.get("institutions") or {}
+    _, raw = table_rows(report, name)  # charts sum the integers; labels are names too
+    parts.append(
+        chart_svg(t.get("chart"), [{k: named_value(v, names) for k, v in r.items()} for r in raw])
+    )
+    zone = report.get("timeZone") or "UTC"
+    heads = [f"time ({zone})" if c == "time" else c for c in cols]
+    parts.append(
+        "<table><tr>" + "".join(f'<th scope="col">{escape(c)}</th>' for c in heads) + "</tr>"
+    )
+    for r in rows:
+        parts.append("<tr>" + "".join(_cell(r.get(c, "")) for c in cols) + "</tr>")
+    parts.append("</table>")
+    return parts
+
+
+def render_html(report: dict) -> str:
+    """The whole page as one string."""
+    own = (report.get("institutions") or {}).get(report["regulator"])
+    title = own["id"] if own else report["regulator"]
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        f"<title>Regulator report {escape(report['date'])} {escape(report['regulator'])}</title>",
-        f"<style>{CSS}</style></head><body>",
+        f"<title>Regulator report {escape(report['date'])} {escape(title)}</title>",
+        f"<style>{CSS}</style></head><body><main>",
         f"<h1>Regulator report — {escape(report['date'])}</h1><div class=\"meta\">",
-        "".join(f"<b>{k}</b><span>{v}</span>" for k, v in meta),
+        "".join(f"<b>{k}</b><span>{v}</span>" for k, v in _meta(report)),
         "</div>",
     ]
     parts += [f'<div class="note">{escape(n)}</div>' for n in report["notes"]]
-    parts.append("<h2>Summary</h2><table><tr><th>Table</th><th>Records</th></tr>")
+    parts.append(
+        '<h2>Summary</h2><table><tr><th scope="col">Table</th><th scope="col">Records</th></tr>'
+    )
     parts += [
         f"<tr><td>{escape(t['title'])}</td><td class=\"num\">{t['count']}</td></tr>"
         for t in report["tables"].values()
     ]
     parts.append("</table>")
     for name, t in report["tables"].items():
-        cols, rows = table_rows(report, name)
-        parts.append(f'<h2 id="{escape(name)}">{escape(t["title"])} ({len(rows)})</h2>')
-        if not rows:
-            parts.append('<p class="empty">No records.</p>')
-            continue
-        parts.append(chart_svg(t.get("chart"), rows))
-        parts.append("<table><tr>" + "".join(f"<th>{escape(c)}</th>" for c in cols) + "</tr>")
-        for r in rows:
-            parts.append("<tr>" + "".join(_cell(r.get(c, "")) for c in cols) + "</tr>")
-        parts.append("</table>")
+        parts += _table(report, name, t)
+    zone = report.get("timeZone") or "UTC"
+    now = local_time(int(dt.datetime.now(dt.UTC).timestamp()), zone)
     parts.append(
         f'<p class="empty">Every row is a record of report.json with its Merkle proof; check it '
-        f"with <code>consortium verify</code>. "
-        f"Rendered {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.</p>"
+        f"with <code>consortium verify</code>. Rendered {now} ({escape(zone)}).</p>"
     )
-    parts.append("</body></html>")
+    parts.append("</main></body></html>")
     return "\n".join(parts)

@@ -68,6 +68,10 @@ class FieldSpec:
     disclosed: bool = False  # value is looked up in the disclosures by the parameter's value
     recipients: tuple[str, ...] = ()  # confidential: party fields entitled (empty = all parties)
     scale: int = 1  # integer parameter reported multiplied (e.g. 2 obligations per trade)
+    # an amount in minor units of: a code ('CNY'), 'contract' (the label of the contract key,
+    # DepositToken:CNY) or 'param:<name>' (a bytes32 code parameter of the event, or of the event
+    # it joins); None: not an amount. Readers show it with its currency (domain.money)
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -471,7 +475,9 @@ class _Parser:
         if not isinstance(spec, _LineDict):
             raise self.fail(line, f"{what}: field {name!r} must be a level or a mapping")
         w = f"{what} field {name!r}"
-        self._unknown(spec, ("from", "level", "format", "disclosed", "recipients", "scale"), w)
+        self._unknown(
+            spec, ("from", "level", "format", "disclosed", "recipients", "scale", "currency"), w
+        )
         level = spec.get("level", "public")
         if level not in LEVELS:
             raise self.fail(
@@ -508,6 +514,27 @@ class _Parser:
             raise self.fail(
                 self._line(spec, "scale"), f"{w}: scale applies to integer parameters only"
             )
+        currency = self._currency(spec, fmt, disclosed, w)
         return FieldSpec(
-            name, str(spec.get("from", name)), level, fmt, disclosed, recipients, scale
+            name, str(spec.get("from", name)), level, fmt, disclosed, recipients, scale, currency
         )
+
+    def _currency(self, spec: _LineDict, fmt: str, disclosed: bool, w: str) -> str | None:
+        """A field's `currency`: a three-letter code, 'contract' or 'param:<event parameter>'."""
+        if "currency" not in spec:
+            return None
+        value = spec["currency"]
+        line = self._line(spec, "currency")
+        code = isinstance(value, str) and len(value) == 3 and value.isascii() and value.isupper()
+        named = isinstance(value, str) and (
+            value == "contract" or (value.startswith("param:") and len(value) > 6)
+        )
+        if not (code or named):
+            raise self.fail(
+                line,
+                f"{w}: currency {value!r} must be a code (CNY), 'contract' (the contract key's "
+                "label, DepositToken:CNY) or 'param:<event parameter holding the code>'",
+            )
+        if disclosed or fmt not in ("auto", "int"):
+            raise self.fail(line, f"{w}: currency applies to integer amounts only")
+        return str(value)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from consortium.domain import days
 from consortium.domain.clearing import (
     BUY,
     SELL,
@@ -331,21 +332,35 @@ def agents(ctx: DayContext) -> list:
     return [*cast.first_parties(), cast.ccp, cast.csd, cast.cash]
 
 
+def business_date() -> int:
+    """The business day of the chain's latest block as YYYYMMDD (a settlement cycle run on
+    2 December is SETTLE-20261202-…, its trades dated 2026-12-02)."""
+    from consortium import chain
+
+    timestamp = int(chain.web3().eth.get_block("latest")["timestamp"])
+    return days.date_number(days.day_of(timestamp))
+
+
 def run_day(ctx: DayContext) -> LineResult:
     """The settlement line's day: sizes `executions` (default 20) and `owners` (default 6)."""
     result = LineResult("settlement")
     pipe = ctx.tx_pipe()
     cast = pipe.piped(_cast_from_context(ctx))
     set_up(cast)  # one phase: listings, currencies, every party's charges and the funding
+    trade_date = business_date()  # the day this day runs for: trades and cycle dated by it
     trades, _ = generate_trades(
-        ctx.rng, ctx.size.get("executions", 20), cast, owners=ctx.size.get("owners", 6)
+        ctx.rng,
+        ctx.size.get("executions", 20),
+        cast,
+        trade_date=trade_date,
+        owners=ctx.size.get("owners", 6),
     )
     holders = [p.address for p in cast.participants] + [cast.ccp.address]
-    cycle_id = code32(f"SETTLE-{TRADE_DATE}-{ctx.rng.getrandbits(32):08x}")
+    cycle_id = code32(f"SETTLE-{trade_date}-{ctx.rng.getrandbits(32):08x}")
     fund(cast, trades, ref=f"cash received for cycle {cycle_id.hex()}")
     close_phase(pipe, cast.cash.outbox, cast.csd.outbox)  # the set-up phase, with the keyed issues
     before = balances(cast, holders)
-    outcome = run_cycle(cast, cycle_id, trades, pipe=pipe)
+    outcome = run_cycle(cast, cycle_id, trades, trade_date=trade_date, pipe=pipe)
     result.record(*pipe.collected)
     after = balances(cast, holders)
     expected = dict(before)
