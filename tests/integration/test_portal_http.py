@@ -83,6 +83,24 @@ def test_other_regulators_report_and_feed__403(portal_server):
     assert s.post(f"{_report_url(p, hk.address)}/records/{rid}/verify").status_code == 403
 
 
+def test_regulator_by_id__the_urls_the_demo_prints__own_served_others_403(portal_server):
+    """`make demo` prints each report's URL by the regulator's id (reg-cn), not its address."""
+    p = portal_server
+    cn, hk = p.regulators["cn"], p.regulators["hk"]
+    s = p.session(cn)
+    date, version = p.reports[cn.address].report["date"], p.reports[cn.address].version
+    own = s.get(f"{p.url}/regulators/reg-cn/reports/{date}/v{version}")
+    assert own.status_code == 200 and "<table" in own.text
+    assert s.get(f"{p.url}/regulators/reg-cn/feed").status_code == 200
+    for url in (
+        "/regulators/reg-hk",
+        f"/regulators/reg-hk/reports/{date}/v{version}",
+        "/regulators/x",
+    ):
+        assert s.get(p.url + url).status_code == 403, url
+    assert p.session(hk).get(f"{p.url}/regulators/reg-cn").status_code == 403
+
+
 def test_unsigned_and_tampered_session__401(portal_server):
     p = portal_server
     cn = p.regulators["cn"]

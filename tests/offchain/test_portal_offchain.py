@@ -17,7 +17,6 @@ from consortium.portal.auth import (
     WrongDomain,
 )
 from consortium.portal.reports import find_report, list_reports
-from consortium.portal.serve import portal_hint
 
 REG_A = "0x" + "aa" * 20
 REG_B = "0x" + "Bb" * 20
@@ -146,18 +145,6 @@ def test_sessions__altered_foreign_or_expired__no_session():
     assert Sessions("another secret").read(cookie) is None
     assert sessions.read(None) is None and sessions.read("junk") is None
     assert Sessions("secret", max_age=-1).read(cookie) is None
-
-
-def test_portal_hint__latest_report_of_each_regulator(tmp_path):
-    _write(tmp_path, "reg-cn", "2026-12-02", 1, REG_A)
-    _write(tmp_path, "reg-cn", "2026-12-02", 2, REG_A)
-    _write(tmp_path, "reg-hk", "2026-12-01", 1, REG_B)
-    lines = portal_hint(tmp_path, port=8700)
-    assert lines[0].startswith(f"portal: consortium serve --reports {tmp_path} --port 8700")
-    assert lines[1:] == [
-        f"  {REG_A}: http://127.0.0.1:8700/regulators/{REG_A}/reports/2026-12-02/v2",
-        f"  {REG_B.lower()}: http://127.0.0.1:8700/regulators/{REG_B.lower()}/reports/2026-12-01/v1",
-    ]
 
 
 def test_homes_and_names__agent_homes_named_by_the_consortium_file(tmp_path):

@@ -19,7 +19,7 @@ from aiohttp import web
 from consortium.portal import pages
 from consortium.portal.auth import COOKIE, NotAMember, Sessions, SignIn, SignInRefused
 from consortium.portal.chainview import ChainView
-from consortium.portal.reports import find_report, list_reports
+from consortium.portal.reports import find_report, list_reports, regulator_address
 from consortium.reporting.builder import open_report
 from consortium.reporting.verify import ReportFileError, load_report
 
@@ -62,10 +62,10 @@ def _signed(request: web.Request) -> str:
 
 
 def _own(request: web.Request, what: str) -> str:
-    """The signed-in address when it is the page's `{address}`; 403 for anyone else."""
-    who = _signed(request)
-    if request.match_info["address"].lower() != who.lower():
-        p = _portal(request)
+    """The signed-in address when it is the page's `{address}` (or the id of that regulator);
+    403 for anyone else."""
+    who, p = _signed(request), _portal(request)
+    if regulator_address(p.reports, request.match_info["address"]).lower() != who.lower():
         reason = f"This {what} belongs to another member; you are signed in as {p.name(who)}."
         raise web.HTTPForbidden(
             text=pages.refused_page(reason, who, p.name(who)), content_type=HTML

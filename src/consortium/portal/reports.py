@@ -26,6 +26,7 @@ class ReportRef:
     date: str  # YYYY-MM-DD
     version: int
     folder: Path  # the v<n> folder: report.json, report.html, csv/
+    regulator_id: str | None = None  # its `regulatorId` (reg-cn) when built with the dossier
 
     @property
     def json_path(self) -> Path:
@@ -43,18 +44,29 @@ def list_reports(root: str | Path) -> list[ReportRef]:
         version, date = _VERSION.fullmatch(folder.name), folder.parent.name
         if version is None or not _DATE.fullmatch(date):
             continue
-        regulator = _regulator_of(path)
+        regulator, ident = _regulator_of(path)
         if regulator:
-            out.append(ReportRef(regulator, date, int(version.group(1)), folder))
+            out.append(ReportRef(regulator, date, int(version.group(1)), folder, ident))
     return sorted(out, key=lambda r: (r.regulator, r.date, r.version))
 
 
-def _regulator_of(path: Path) -> str | None:
+def _regulator_of(path: Path) -> tuple[str | None, str | None]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("regulator")
+        report = json.loads(path.read_text(encoding="utf-8"))
+        value, ident = report.get("regulator"), report.get("regulatorId")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        return None
-    return value.lower() if isinstance(value, str) else None
+        return None, None
+    if not isinstance(value, str):
+        return None, None
+    return value.lower(), ident if isinstance(ident, str) else None
+
+
+def regulator_address(root: str | Path, segment: str) -> str:
+    """The regulator a URL's segment names: an address as given, or a regulator id (`reg-cn`, as
+    the demo prints the URLs) as its reports record it; "" for an id no report carries."""
+    if segment.lower().startswith("0x"):
+        return segment
+    return next((r.regulator for r in list_reports(root) if r.regulator_id == segment), "")
 
 
 def find_report(root: str | Path, regulator: str, date: str, version: int) -> ReportRef | None:

@@ -145,20 +145,3 @@ def serve(opts: ServeOptions) -> int:
         )
     web.run_app(create_app(portal), host=opts.host, port=opts.port, print=None)
     return 0
-
-
-def portal_hint(reports: str | Path, host: str = "127.0.0.1", port: int = 8600) -> list[str]:
-    """What a command that wrote reports prints last: the portal command and the URL of each
-    regulator's latest report (the demo's closing lines)."""
-    from consortium.portal.reports import list_reports
-
-    latest = {}
-    for ref in list_reports(reports):
-        latest[ref.regulator] = ref  # sorted by (regulator, date, version): the last is the latest
-    base = f"http://{host}:{port}"
-    lines = [f"portal: consortium serve --reports {reports} --port {port}   ({base}/)"]
-    lines += [
-        f"  {ref.regulator}: {base}/regulators/{ref.regulator}/reports/{ref.date}/v{ref.version}"
-        for ref in latest.values()
-    ]
-    return lines
