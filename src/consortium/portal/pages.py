@@ -10,8 +10,7 @@ from typing import Any
 
 from consortium.reporting.directory import PartyInfo
 from consortium.reporting.render_html import CSS as REPORT_CSS
-from consortium.reporting.render_html import _cell, chart_svg
-from consortium.reporting.tables import table_rows
+from consortium.reporting.render_html import _cell, readable_table
 
 CSS = REPORT_CSS + """
 nav{display:flex;gap:16px;align-items:center;border-bottom:1px solid #d0d7de;padding:0 0 8px}
@@ -93,7 +92,7 @@ def regulator_home(reg: str, reports: list[Any], who: str, name: str) -> str:
 
 
 def _table_section(report: dict, name: str, spec: dict, base: str) -> str:
-    cols, rows = table_rows(report, name)
+    heads, cols, rows, chart = readable_table(report, name, spec)
     ids = [r["id"] for r in report["records"] if r["table"] == name]
     head = f'<h2 id="t-{escape(name)}">{escape(spec["title"])} ({len(rows)})</h2>'
     if not rows:
@@ -103,11 +102,11 @@ def _table_section(report: dict, name: str, spec: dict, base: str) -> str:
         f'<input id="f-{escape(name)}" class="filter" data-table="tbl-{escape(name)}" '
         'type="search"></p>'
     )
-    cells = "".join(f'<th scope="col">{escape(c)}</th>' for c in cols)
+    cells = "".join(f'<th scope="col">{escape(c)}</th>' for c in heads)
     out = [
         head,
         filt,
-        chart_svg(spec.get("chart"), rows),
+        chart,
         f'<table id="tbl-{escape(name)}"><tr><th scope="col">proof</th>{cells}</tr>',
     ]
     for rid, r in zip(ids, rows, strict=True):

@@ -233,19 +233,29 @@ def _meta(report: dict) -> list[tuple[str, str]]:
     ]
 
 
-def _table(report: dict, name: str, t: dict) -> list[str]:
-    """One table's heading, chart and rows: names, amounts with currency, local times."""
+def readable_table(
+    report: dict, name: str, t: dict
+) -> tuple[list[str], list[str], list[dict], str]:
+    """One table as a person reads it (the report file and the portal show the same): column
+    headings, row keys, rows with names, amounts with currency and local times, and the chart."""
     cols, rows = table_rows(report, name, readable=True)
-    parts = [f'<h2 id="{escape(name)}">{escape(t["title"])} ({len(rows)})</h2>']
-    if not rows:
-        return [*parts, '<p class="empty">No records.</p>']
     names = report.get("institutions") or {}
     _, raw = table_rows(report, name)  # charts sum the integers; labels are names too
-    parts.append(
-        chart_svg(t.get("chart"), [{k: named_value(v, names) for k, v in r.items()} for r in raw])
+    chart = chart_svg(
+        t.get("chart"), [{k: named_value(v, names) for k, v in r.items()} for r in raw]
     )
     zone = report.get("timeZone") or "UTC"
     heads = [f"time ({zone})" if c == "time" else c for c in cols]
+    return heads, cols, rows, chart
+
+
+def _table(report: dict, name: str, t: dict) -> list[str]:
+    """One table's heading, chart and rows."""
+    heads, cols, rows, chart = readable_table(report, name, t)
+    parts = [f'<h2 id="{escape(name)}">{escape(t["title"])} ({len(rows)})</h2>']
+    if not rows:
+        return [*parts, '<p class="empty">No records.</p>']
+    parts.append(chart)
     parts.append(
         "<table><tr>" + "".join(f'<th scope="col">{escape(c)}</th>' for c in heads) + "</tr>"
     )
