@@ -26,6 +26,15 @@ from consortium.reporting.verify import ReportFileError, load_report, verify_rep
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSORTIUM = (ROOT / "config/consortium.yaml").read_text()
+
+
+def _line_of(text: str) -> int:
+    """The line of config/consortium.yaml holding `text` (the file grows; the cases follow it)."""
+    return next(i for i, line in enumerate(CONSORTIUM.splitlines(), 1) if text in line)
+
+
+AUDITOR_LINE = _line_of("roles: [AUDITOR]}")
+CHANNEL_LINE = _line_of("[broker-cn, broker-hk]")
 SIZES = (ROOT / "config/day-sizes.yaml").read_text()
 RULES = (ROOT / "config/reporting-rules.yaml").read_text()
 BINARY = b"\xff\xfe\x00\x01 not text"
@@ -62,15 +71,15 @@ CONSORTIUM_CASES = {
     ),
     "roles a string": (
         CONSORTIUM.replace("roles: [AUDITOR]", "roles: AUDITOR", 1),
-        r"c.yaml:19: institution 'auditor': 'roles' must be a list",
+        rf"c.yaml:{AUDITOR_LINE}: institution 'auditor': 'roles' must be a list",
     ),
     "regulator a list": (
         CONSORTIUM.replace("roles: [AUDITOR]}", "roles: [AUDITOR], regulator: [reg-cn]}", 1),
-        r"c.yaml:19: institution field 'regulator' must be a single value",
+        rf"c.yaml:{AUDITOR_LINE}: institution field 'regulator' must be a single value",
     ),
     "channel end a list": (
         CONSORTIUM.replace("[broker-cn, broker-hk]", "[[broker-cn], broker-hk]", 1),
-        r"c.yaml:62: channel \['broker-cn'\] <-> broker-hk: .* is nobody",
+        rf"c.yaml:{CHANNEL_LINE}: channel \['broker-cn'\] <-> broker-hk: .* is nobody",
     ),
     "currencies a mapping": (
         CONSORTIUM.replace("currencies: [CNY, HKD, USD]", "currencies: {CNY: 1}", 1),
@@ -79,7 +88,7 @@ CONSORTIUM_CASES = {
     # a key written twice is a mistake to report (YAML would let the second silently win)
     "duplicate key": (
         CONSORTIUM.replace("roles: [AUDITOR]}", "roles: [AUDITOR], roles: [BROKER]}", 1),
-        r"c.yaml:19: duplicate key 'roles'",
+        rf"c.yaml:{AUDITOR_LINE}: duplicate key 'roles'",
     ),
 }
 
