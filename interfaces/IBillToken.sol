@@ -123,7 +123,9 @@ interface IBillToken {
         address factor;
         uint16 rateBps;
         bool holderSigned;
-        uint64 deadline; // set when the holder signs: min(signature + FINANCING_WINDOW, maturity)
+        // until the holder signs: the end of the request's quote window (0: the first quote binds);
+        // from the signature: min(signature + FINANCING_WINDOW, maturity)
+        uint64 deadline;
         uint128 amount;
         uint128 proceeds;
         bytes32 agreementHash;
@@ -164,6 +166,10 @@ interface IBillToken {
     event BillFinancingQuoted(
         uint256 indexed nodeId, uint256 indexed billId, address indexed factor, uint16 rateBps, uint256 proceeds, bytes32 agreementHash
     );
+    /// @notice A financing request publicised with a quote window: factors quote until `quoteWindowEnd`.
+    event BillFinancingQuoteWindowOpened(uint256 indexed nodeId, uint64 quoteWindowEnd);
+    /// @notice A better quote in the window released `factor`'s quote (it binds nobody any more).
+    event BillFinancingQuoteReleased(uint256 indexed nodeId, address indexed factor, uint16 rateBps);
     event BillFinancingAgreed(uint256 indexed nodeId, uint256 indexed billId, address indexed holder, bool accepted, bytes32 agreementHash);
     event BillFinancingDisbursed(
         uint256 indexed nodeId,
@@ -265,6 +271,19 @@ interface IBillToken {
     error BillNotPayer(uint256 declarationId, address caller, address payer);
     /// @notice The payee still has time to confirm the declaration.
     error BillPaymentNotExpired(uint256 declarationId, uint256 deadline, uint256 timestamp);
+    /// @notice A quote window must be 1 s .. MAX_QUOTE_WINDOW long and end before the bill matures
+    /// (`max` is the longest window allowed now).
+    error BillQuoteWindowOutOfRange(uint256 quoteWindow, uint256 max);
+    /// @notice The financing's quote window closed at `windowEnd`: no more quotes.
+    error BillQuoteWindowClosed(uint256 nodeId, uint256 windowEnd, uint256 timestamp);
+    /// @notice The financing's quote window is still open until `windowEnd`: the holder signs after it.
+    error BillQuoteWindowOpen(uint256 nodeId, uint256 windowEnd, uint256 timestamp);
+    /// @notice In a quote window a new quote must beat the best so far (a lower rate).
+    error BillQuoteNotBetter(uint256 nodeId, uint16 bestRateBps, uint16 rateBps);
+    /// @notice Segregation of duties: the auditing member is a party to the node it would audit (its
+    /// sender or holder `from`, its receiver or factor `to`, or the bill's `debtor`); another audit
+    /// institution audits it.
+    error BillAuditorIsParty(uint256 nodeId, address auditor, address from, address to, address debtor);
 
     // ----------------------------------------------------------------- issue (开单)
     /// @notice Request to issue a bill on the caller (the debtor) to `receiver`, locked in escrow until
@@ -282,7 +301,7 @@ interface IBillToken {
     /// billOfDocuments answers for a debtor and hash. Scoped to the debtor: another member issuing on
     /// the same hash blocks nothing of ours.
     /// Requirements:
-    /// - caller holds SUPPLY_CHAIN_CLIENT
+    /// - caller holds BILL_ISSUER (the issue right, 开单权限)
     /// - receiver is another member's own address (not an operator: BillReceiverNotMemberAddress),
     ///   active and holding SUPPLY_CHAIN_CLIENT; channel open if required
     /// - 0 < faceValue <= type(uint128).max; maturity in the future; docHash and currency non-zero
@@ -308,7 +327,8 @@ interface IBillToken {
     /// (the bill becomes Active on its issue); approval of a financing allows the disbursement.
     /// A rejection returns the amount to its parent node (or cancels the bill for an issue).
     /// Requirements:
-    /// - caller holds AUDITOR
+    /// - caller holds AUDITOR and is no party to the node: not its sender or holder, receiver or
+    ///   factor, nor the bill's debtor (BillAuditorIsParty: segregation of duties)
     /// - issue/transfer node in state Reviewed, or financing node in state Agreed; auditHash non-zero
     /// - an approval happens before maturity; an approval of an issue or transfer needs the receiver
     ///   still active (RegistryNotActiveMember otherwise: it may have been suspended since its review)
@@ -321,8 +341,8 @@ interface IBillToken {
     /// holder; `requestOf` answers for it): a resent request is refused with BillRequestRefUsed
     /// @return newNodeId the child node `to` will hold
     /// Requirements:
-    /// - caller holds SUPPLY_CHAIN_CLIENT; `to` another member's own address, active, holding
-    ///   SUPPLY_CHAIN_CLIENT
+    /// - caller holds BILL_TRANSFEROR (the transfer right, 转单权限); `to` another member's own
+    ///   address, active, holding SUPPLY_CHAIN_CLIENT
     /// - node Valid, its bill Active and not matured; 0 < amount <= caller's balance of the node
     /// - channel open if the bill requires one; lineage depth below MAX_LINEAGE_DEPTH
     /// - requestRef non-zero and never used by the caller (BillRequestRefUsed)
@@ -334,17 +354,35 @@ interface IBillToken {
     /// @notice Ask any factor to finance `amount` of the caller's holding (publicised by the event).
     /// The amount is locked in escrow on a new financing node.
     /// @param requestRef the holder's reference of this request (as requestTransfer's; same key space)
-    /// Requirements: as requestTransfer, without a receiver.
+    /// Requirements: as requestTransfer, without a receiver, the caller holding
+    /// BILL_FINANCING_APPLICANT (the financing right, 融资权限) instead of BILL_TRANSFEROR.
     function requestFinancing(uint256 nodeId, uint256 amount, bytes32 docHash, bytes32 requestRef)
         external
         returns (uint256 finNodeId);
+
+    /// @notice As requestFinancing, publicised with a quote window (融资请求进行公示): factors quote until
+    /// now + `quoteWindow`, each quote beating the best so far (a lower rate: the one it beats is
+    /// released, BillFinancingQuoteReleased); after the window the holder signs the best quote
+    /// (acceptFinancing), or declines or cancels. requestFinancing keeps the first-quote path.
+    /// Requirements: as requestFinancing; 0 < quoteWindow <= MAX_QUOTE_WINDOW and the window ends
+    /// before the bill's maturity (BillQuoteWindowOutOfRange).
+    function requestFinancingQuotes(
+        uint256 nodeId,
+        uint256 amount,
+        bytes32 docHash,
+        bytes32 requestRef,
+        uint64 quoteWindow
+    ) external returns (uint256 finNodeId);
 
     /// @notice A factor accepts a financing request at an annual discount rate and proposes the
     /// agreement (its hash); the factor's call is its approval of that agreement.
     /// @dev proceeds = amount − floor(amount × rateBps × days / 3,650,000), days = floor((maturity −
     /// now) / 86,400): the discount rounds down, in the holder's favour.
+    /// In a quote window (requestFinancingQuotes) several factors quote: each quote before the window's
+    /// end must beat the best so far (BillQuoteNotBetter), the node stays Quoted with the best one.
     /// Requirements:
-    /// - caller holds ASSET_MANAGER; financing node in state Requested; bill not matured
+    /// - caller holds ASSET_MANAGER; financing node in state Requested (or Quoted, in an open quote
+    ///   window: BillQuoteWindowClosed after it); bill not matured
     /// - rateBps <= MAX_RATE_BPS; agreementHash non-zero; channel with the holder if the bill requires one
     /// - the discount does not exceed the amount (long maturities at high rates)
     function quoteFinancing(uint256 finNodeId, uint16 rateBps, bytes32 agreementHash) external;
@@ -355,7 +393,8 @@ interface IBillToken {
     /// @dev The holder names the terms it saw (agreement hash, factor, rate): the agreement hash is
     /// public once quoted, so without the factor and the rate another factor could front-run the quote
     /// with the same hash at a worse rate and the holder's signature would accept those terms instead.
-    /// Requirements: caller holds SUPPLY_CHAIN_CLIENT and is the requesting holder; node Quoted;
+    /// Requirements: caller holds BILL_FINANCING_APPLICANT and is the requesting holder; node Quoted;
+    /// an acceptance waits for the end of the request's quote window (BillQuoteWindowOpen);
     /// on acceptance `agreementHash` equals the quoted one (BillAgreementMismatch) and `factor` and
     /// `rateBps` equal the quoting factor and its rate (BillQuoteMismatch).
     /// @param factor the factor whose quote the holder accepts (ignored when declining)

@@ -58,6 +58,10 @@ interface IConsortiumRegistry {
     event AmendmentEnacted(bytes32 indexed termsId, address indexed manager, bytes32 termsHash, uint64 version);
     event NodeAdded(address indexed member, bytes32 indexed nodeId, string enode);
     event NodeRemoved(address indexed member, bytes32 indexed nodeId);
+    event RoleAuditorSet(bytes32 indexed role, bytes32 indexed auditorRole, address indexed manager);
+    event QualificationAudited(
+        address indexed applicant, bytes32 indexed role, address indexed auditor, bool passed, bytes32 auditHash
+    );
 
     // ----------------------------------------------------------------- errors
     error RegistryZeroAddress();
@@ -93,6 +97,20 @@ interface IConsortiumRegistry {
     error RegistryNodeExists(bytes32 nodeId);
     error RegistryUnknownNode(bytes32 nodeId);
     error RegistryEnodeInvalid(uint256 length);
+    /// @notice The role's membership audit is not routed to an auditing role: the permission manager
+    /// audits it alone (auditMembership), there is no qualification audit to record.
+    error RegistryRoleNotRouted(bytes32 role);
+    /// @notice `account` does not act for an active member holding `auditorRole`, the role the
+    /// qualification audit of `role` is routed to.
+    error RegistryNotRoleAuditor(address account, bytes32 role, bytes32 auditorRole);
+    /// @notice An institution never audits its own qualification.
+    error RegistrySelfQualification(address applicant);
+    /// @notice The applicant did not apply for `role` (a pending application) or is not an active
+    /// member (a later grant): there is nothing to audit.
+    error RegistryQualificationNotRequested(address applicant, bytes32 role);
+    /// @notice The permission manager grants `role` only after an `auditorRole` holder passed the
+    /// applicant's qualification audit for it (auditQualification).
+    error RegistryQualificationNotPassed(address applicant, bytes32 role, bytes32 auditorRole);
 
     // ----------------------------------------------------------------- membership
     /// @notice Apply for membership with the roles the institution wants to hold.
@@ -117,13 +135,37 @@ interface IConsortiumRegistry {
     /// @param applicant the applicant's primary address
     /// @param approved the audit result
     /// @param auditHash hash of the audit content kept off chain
-    /// Requirements: caller holds PERMISSION_MANAGER; application pending.
+    /// Requirements: caller holds PERMISSION_MANAGER; application pending; on approval, every requested
+    /// role routed to an auditing role (setRoleAuditor) has a passed qualification audit by a holder of
+    /// that role (RegistryQualificationNotPassed).
     function auditMembership(address applicant, bool approved, bytes32 auditHash) external;
 
-    /// @notice Grant a business service type to an active member. Requirements: PERMISSION_MANAGER.
+    /// @notice Route the qualification audit of `role` to the holders of `auditorRole` (zero: the
+    /// permission manager audits it alone). The source's supply-chain clients are audited by the audit
+    /// institution (AUDITOR); the permission manager still grants the role, only after that audit.
+    /// Requirements: caller holds PERMISSION_MANAGER; `role` registered; `auditorRole` zero or registered
+    /// and not `role` itself (RegistryUnknownRole).
+    function setRoleAuditor(bytes32 role, bytes32 auditorRole) external;
+
+    /// @notice An auditing institution's qualification audit of an applicant for one routed role
+    /// (资质审核 by the audit terminal): a pass lets the permission manager grant the role; a fail (or a
+    /// new application) withdraws an earlier pass.
+    /// @param applicant a member with a pending application asking for `role`, or an active member (for
+    /// a later grantRole)
+    /// @param auditHash hash of the audit content kept off chain
+    /// Requirements:
+    /// - `role` routed (RegistryRoleNotRouted); caller acts for an active member holding the role it is
+    ///   routed to (RegistryNotRoleAuditor), other than the applicant (RegistrySelfQualification)
+    /// - the applicant asks for `role` in its pending application, or is active
+    ///   (RegistryQualificationNotRequested); auditHash non-zero
+    function auditQualification(address applicant, bytes32 role, bool passed, bytes32 auditHash) external;
+
+    /// @notice Grant a business service type to an active member. Requirements: PERMISSION_MANAGER; a
+    /// routed role needs the member's passed qualification audit (RegistryQualificationNotPassed).
     function grantRole(address member, bytes32 role) external;
 
-    /// @notice Revoke a business service type. Requirements: PERMISSION_MANAGER; member holds it.
+    /// @notice Revoke a business service type (and its qualification: a new grant needs a new audit).
+    /// Requirements: PERMISSION_MANAGER; member holds it.
     function revokeRole(address member, bytes32 role) external;
 
     /// @notice Register a new business service type. Requirements: PERMISSION_MANAGER; role not yet known.
@@ -215,6 +257,12 @@ interface IConsortiumRegistry {
 
     /// @notice Whether `role` is a registered business service type.
     function isRoleType(bytes32 role) external view returns (bool);
+
+    /// @notice The role whose holders audit the qualification for `role` (zero: not routed).
+    function roleAuditor(bytes32 role) external view returns (bytes32);
+
+    /// @notice Whether the applicant's qualification audit for `role` passed (and stands).
+    function qualificationPassed(address applicant, bytes32 role) external view returns (bool);
 
     /// @notice The member's record.
     function getMember(address member) external view returns (Member memory);

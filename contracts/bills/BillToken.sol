@@ -30,6 +30,8 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     uint256 public constant FINANCING_WINDOW = 7 days;
     /// @notice Time a payee has to confirm an off-chain payment before the payer may withdraw it.
     uint256 public constant PAYMENT_CONFIRMATION_WINDOW = 7 days;
+    /// @notice Longest quote window a publicised financing request may have.
+    uint256 public constant MAX_QUOTE_WINDOW = 3 days;
 
     IDepositToken private immutable _cash;
     uint64 private _next = 1;
@@ -68,7 +70,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         bytes32 docHash,
         bool requireChannel
     ) external returns (uint256 billId) {
-        address debtor = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        address debtor = _checkRole(Roles.BILL_ISSUER);
         if (faceValue == 0) revert BillZeroAmount();
         if (faceValue > type(uint128).max) revert BillFaceValueTooLarge(faceValue, type(uint128).max);
         if (docHash == bytes32(0)) revert BillZeroHash("docHash");
@@ -130,11 +132,15 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         _expectState(nodeId, n.state, kind == NodeKind.Financing ? NodeState.Agreed : NodeState.Reviewed);
         if (auditHash == bytes32(0)) revert BillZeroHash("auditHash");
         uint256 billId = n.billId;
+        Bill storage b = _bills[billId];
+        // segregation of duties: an auditor that is also a client or factor never audits its own deal
+        if (auditor == n.from || auditor == n.to || auditor == b.debtor) {
+            revert BillAuditorIsParty(nodeId, auditor, n.from, n.to, b.debtor);
+        }
         n.evidence = _chain(n.evidence, EvidenceStep.Audit, auditor, auditHash, approved);
         if (!approved) {
             _reject(nodeId, n);
         } else {
-            Bill storage b = _bills[billId];
             _requireNotMatured(billId, b.maturity);
             if (kind == NodeKind.Financing) {
                 n.state = NodeState.Audited;
@@ -156,7 +162,7 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         external
         returns (uint256 newNodeId)
     {
-        address holder = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        address holder = _checkRole(Roles.BILL_TRANSFEROR);
         _claimRequest(holder, requestRef);
         uint256 billId;
         (newNodeId, billId) = _split(nodeId, holder, to, amount, docHash, NodeKind.Transfer);
@@ -170,7 +176,28 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         external
         returns (uint256 finNodeId)
     {
-        address holder = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        return _requestFinancing(nodeId, amount, docHash, requestRef);
+    }
+
+    /// @inheritdoc IBillToken
+    function requestFinancingQuotes(
+        uint256 nodeId, uint256 amount, bytes32 docHash, bytes32 requestRef, uint64 quoteWindow
+    ) external returns (uint256 finNodeId) {
+        finNodeId = _requestFinancing(nodeId, amount, docHash, requestRef);
+        uint256 maturity = _bills[_nodes[finNodeId].billId].maturity; // not matured: _split checked
+        uint256 max = maturity - block.timestamp - 1;
+        if (max > MAX_QUOTE_WINDOW) max = MAX_QUOTE_WINDOW;
+        if (quoteWindow == 0 || quoteWindow > max) revert BillQuoteWindowOutOfRange(quoteWindow, max);
+        uint64 end = uint64(block.timestamp + quoteWindow);
+        _financings[finNodeId].deadline = end;
+        emit BillFinancingQuoteWindowOpened(finNodeId, end);
+    }
+
+    function _requestFinancing(uint256 nodeId, uint256 amount, bytes32 docHash, bytes32 requestRef)
+        internal
+        returns (uint256 finNodeId)
+    {
+        address holder = _checkRole(Roles.BILL_FINANCING_APPLICANT);
         _claimRequest(holder, requestRef);
         uint256 billId;
         (finNodeId, billId) = _split(nodeId, holder, address(0), amount, docHash, NodeKind.Financing);
@@ -181,23 +208,15 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     function quoteFinancing(uint256 finNodeId, uint16 rateBps, bytes32 agreementHash) external {
         address factor = _checkRole(Roles.ASSET_MANAGER);
         Node storage n = _nodes[finNodeId];
-        _expectState(finNodeId, n.state, NodeState.Requested);
+        Financing storage f = _financings[finNodeId];
+        bool outbid = _checkQuoteWindow(finNodeId, n.state, f, rateBps);
         if (n.kind != NodeKind.Financing) revert BillWrongKind(finNodeId, n.kind);
         if (rateBps > MAX_RATE_BPS) revert BillRateOutOfRange(rateBps, MAX_RATE_BPS);
         if (agreementHash == bytes32(0)) revert BillZeroHash("agreementHash");
-        address holder = n.from;
-        if (factor == holder) revert BillSelfTransfer(factor);
+        if (factor == n.from) revert BillSelfTransfer(factor);
         uint256 billId = n.billId;
-        Bill storage b = _bills[billId];
-        _requireNotMatured(billId, b.maturity);
-        if (b.requireChannel) _checkChannel(holder, factor);
-        uint256 amount = balanceOf(address(this), finNodeId);
-        // whole days to maturity, rounded down before the multiplication on purpose (DISCOUNT_DENOMINATOR;
-        // mirrored by consortium.domain.bills.days_to_maturity and discount)
-        // slither-disable-next-line divide-before-multiply
-        uint256 discount = (amount * rateBps * ((b.maturity - block.timestamp) / 1 days)) / DISCOUNT_DENOMINATOR;
-        if (discount > amount) revert BillDiscountExceedsAmount(amount, discount);
-        uint256 proceeds = amount - discount;
+        (uint256 amount, uint256 proceeds) = _price(finNodeId, billId, n.from, factor, rateBps);
+        (address released, uint16 releasedRate) = (f.factor, f.rateBps);
         n.to = factor;
         n.state = NodeState.Quoted;
         n.evidence = _chain(n.evidence, EvidenceStep.Quote, factor, agreementHash, true);
@@ -205,11 +224,12 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
             factor: factor,
             rateBps: rateBps,
             holderSigned: false,
-            deadline: 0,
+            deadline: f.deadline,
             amount: uint128(amount),
             proceeds: uint128(proceeds),
             agreementHash: agreementHash
         });
+        if (outbid) emit BillFinancingQuoteReleased(finNodeId, released, releasedRate);
         emit BillFinancingQuoted(finNodeId, billId, factor, rateBps, proceeds, agreementHash);
     }
 
@@ -217,12 +237,15 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
     function acceptFinancing(uint256 finNodeId, bool accepted, bytes32 agreementHash, address factor, uint16 rateBps)
         external
     {
-        address holder = _checkRole(Roles.SUPPLY_CHAIN_CLIENT);
+        address holder = _checkRole(Roles.BILL_FINANCING_APPLICANT);
         Node storage n = _nodes[finNodeId];
         _expectState(finNodeId, n.state, NodeState.Quoted);
         if (holder != n.from) revert BillNotHolder(finNodeId, holder, n.from);
         if (agreementHash == bytes32(0)) revert BillZeroHash("agreementHash");
         Financing storage f = _financings[finNodeId];
+        if (accepted && block.timestamp < f.deadline) {
+            revert BillQuoteWindowOpen(finNodeId, f.deadline, block.timestamp);
+        }
         if (accepted && agreementHash != f.agreementHash) {
             revert BillAgreementMismatch(finNodeId, f.agreementHash, agreementHash);
         }
@@ -558,6 +581,41 @@ contract BillToken is ERC1155, ConsortiumManaged, IBillToken {
         if (settled) b.status = BillStatus.Settled;
         emit BillRedeemed(nodeId, billId, holder, amount, paymentRef);
         if (settled) emit BillSettled(billId, debtor, redeemed);
+    }
+
+    /// @dev Whether a quote may be made now: a Requested financing, or in an open quote window (the
+    /// request's `deadline` until the holder signs) a Quoted one at a better rate.
+    /// @return outbid whether the quote replaces (releases) the best one so far
+    function _checkQuoteWindow(uint256 finNodeId, NodeState state, Financing storage f, uint16 rateBps)
+        internal
+        view
+        returns (bool outbid)
+    {
+        uint64 windowEnd = f.deadline;
+        outbid = windowEnd != 0 && state == NodeState.Quoted;
+        if (!outbid) _expectState(finNodeId, state, NodeState.Requested);
+        if (windowEnd != 0 && block.timestamp >= windowEnd) {
+            revert BillQuoteWindowClosed(finNodeId, windowEnd, block.timestamp);
+        }
+        if (outbid && rateBps >= f.rateBps) revert BillQuoteNotBetter(finNodeId, f.rateBps, rateBps);
+    }
+
+    /// @dev The escrowed amount of a financing and the proceeds a factor pays for it at `rateBps`.
+    function _price(uint256 finNodeId, uint256 billId, address holder, address factor, uint16 rateBps)
+        internal
+        view
+        returns (uint256 amount, uint256 proceeds)
+    {
+        Bill storage b = _bills[billId];
+        _requireNotMatured(billId, b.maturity);
+        if (b.requireChannel) _checkChannel(holder, factor);
+        amount = balanceOf(address(this), finNodeId);
+        // whole days to maturity, rounded down before the multiplication on purpose (DISCOUNT_DENOMINATOR;
+        // mirrored by consortium.domain.bills.days_to_maturity and discount)
+        // slither-disable-next-line divide-before-multiply
+        uint256 discount = (amount * rateBps * ((b.maturity - block.timestamp) / 1 days)) / DISCOUNT_DENOMINATOR;
+        if (discount > amount) revert BillDiscountExceedsAmount(amount, discount);
+        proceeds = amount - discount;
     }
 
     /// @dev Deliver an audited financing to its factor (state, evidence, escrow, event).

@@ -24,6 +24,10 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     address[] private _memberList;
 
     mapping(bytes32 role => bool) private _roleTypes;
+    /// @dev Qualification audit routing (issue 18): a routed role is granted only after a holder of its
+    /// auditor role passed the applicant's qualification audit for it.
+    mapping(bytes32 role => bytes32 auditorRole) private _roleAuditor;
+    mapping(address applicant => mapping(bytes32 role => bool)) private _qualified;
     /// @dev Derived, for the hot path of every business call: true iff the member holds the role AND is
     /// active. One cold slot answers requireRole for a member calling itself (instead of its status and
     /// the role set's position). Kept in step by auditMembership, grantRole, revokeRole, suspendMember
@@ -52,7 +56,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     /// @param nameHash salted hash of the founding permission manager's name
     /// @param jurisdiction the founder's jurisdiction code
     constructor(bytes32 nameHash, bytes32 jurisdiction) {
-        bytes32[21] memory known = [
+        bytes32[24] memory known = [
             Roles.PERMISSION_MANAGER,
             Roles.REGULATOR,
             Roles.AUDITOR,
@@ -73,7 +77,10 @@ contract ConsortiumRegistry is IConsortiumRegistry {
             Roles.CCP,
             Roles.CSD,
             Roles.CASH_ISSUER,
-            Roles.REPORTER
+            Roles.REPORTER,
+            Roles.BILL_ISSUER,
+            Roles.BILL_TRANSFEROR,
+            Roles.BILL_FINANCING_APPLICANT
         ];
         for (uint256 i; i < known.length; ++i) {
             _roleTypes[known[i]] = true;
@@ -132,6 +139,10 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         m.applicationHash = applicationHash;
         m.auditHash = bytes32(0);
         m.auditor = address(0);
+        for (uint256 i; i < roles.length; ++i) {
+            // a new application is audited anew: a pass of an earlier one does not carry over
+            delete _qualified[msg.sender][roles[i]];
+        }
         _requestedRoles[msg.sender] = roles;
         emit MembershipApplied(msg.sender, nameHash, jurisdiction, regulator, roles, applicationHash);
     }
@@ -141,6 +152,12 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         Member storage m = _members[applicant];
         if (m.status != MemberStatus.Applied) revert RegistryNotPendingApplication(applicant, m.status);
         if (auditHash == bytes32(0)) revert RegistryZeroHash();
+        if (approved) {
+            bytes32[] storage asked = _requestedRoles[applicant];
+            for (uint256 i; i < asked.length; ++i) {
+                _requireQualified(applicant, asked[i]);
+            }
+        }
         m.status = approved ? MemberStatus.Active : MemberStatus.Rejected;
         m.auditHash = auditHash;
         m.auditor = msg.sender;
@@ -161,6 +178,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     function grantRole(address member, bytes32 role) external onlyManager {
         if (!_roleTypes[role]) revert RegistryUnknownRole(role);
         _requireMemberActive(member);
+        _requireQualified(member, role);
         if (!_roles[member].add(role)) revert RegistryRoleAlreadyGranted(member, role);
         _activeGrant[member][role] = true;
         emit RoleGranted(member, role, msg.sender);
@@ -171,7 +189,34 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (!_roleTypes[role]) revert RegistryUnknownRole(role);
         if (!_roles[member].remove(role)) revert RegistryMissingRole(member, role);
         _activeGrant[member][role] = false;
+        delete _qualified[member][role];
         emit RoleRevoked(member, role, msg.sender);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function setRoleAuditor(bytes32 role, bytes32 auditorRole) external onlyManager {
+        if (!_roleTypes[role]) revert RegistryUnknownRole(role);
+        if (auditorRole != bytes32(0) && (!_roleTypes[auditorRole] || auditorRole == role)) {
+            revert RegistryUnknownRole(auditorRole);
+        }
+        _roleAuditor[role] = auditorRole;
+        emit RoleAuditorSet(role, auditorRole, msg.sender);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function auditQualification(address applicant, bytes32 role, bool passed, bytes32 auditHash) external {
+        address auditor = _requireActive(msg.sender);
+        bytes32 auditorRole = _roleAuditor[role];
+        if (auditorRole == bytes32(0)) revert RegistryRoleNotRouted(role);
+        if (!_activeGrant[auditor][auditorRole]) revert RegistryNotRoleAuditor(msg.sender, role, auditorRole);
+        if (auditor == applicant) revert RegistrySelfQualification(applicant);
+        if (auditHash == bytes32(0)) revert RegistryZeroHash();
+        MemberStatus status = _members[applicant].status;
+        if (status != MemberStatus.Active && !(status == MemberStatus.Applied && _asks(applicant, role))) {
+            revert RegistryQualificationNotRequested(applicant, role);
+        }
+        _qualified[applicant][role] = passed;
+        emit QualificationAudited(applicant, role, auditor, passed, auditHash);
     }
 
     /// @inheritdoc IConsortiumRegistry
@@ -382,6 +427,16 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function roleAuditor(bytes32 role) external view returns (bytes32) {
+        return _roleAuditor[role];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function qualificationPassed(address applicant, bytes32 role) external view returns (bool) {
+        return _qualified[applicant][role];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function getMember(address member) external view returns (Member memory) {
         return _members[member];
     }
@@ -472,6 +527,23 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (member != address(0) && _activeGrant[member][role]) return member;
         _requireActive(account);
         revert RegistryMissingRole(account, role);
+    }
+
+    /// @dev A routed role needs the member's passed qualification audit before it is granted.
+    function _requireQualified(address member, bytes32 role) internal view {
+        bytes32 auditorRole = _roleAuditor[role];
+        if (auditorRole != bytes32(0) && !_qualified[member][role]) {
+            revert RegistryQualificationNotPassed(member, role, auditorRole);
+        }
+    }
+
+    /// @dev Whether the pending application asks for `role` (at most MAX_ROLES_PER_APPLICATION).
+    function _asks(address applicant, bytes32 role) internal view returns (bool) {
+        bytes32[] storage asked = _requestedRoles[applicant];
+        for (uint256 i; i < asked.length; ++i) {
+            if (asked[i] == role) return true;
+        }
+        return false;
     }
 
     /// @dev The member's roles are bounded by the registered role types (tens), so the loop is bounded.

@@ -15,8 +15,13 @@ library Roles {
     bytes32 internal constant TRUSTEE = keccak256("TRUSTEE");
     bytes32 internal constant ACCOUNT_MANAGER = keccak256("ACCOUNT_MANAGER");
     bytes32 internal constant INVESTMENT_MANAGER = keccak256("INVESTMENT_MANAGER");
-    // supply-chain bills
+    // supply-chain bills: SUPPLY_CHAIN_CLIENT is the membership (receive and review bills, pay one's
+    // own bills, withdraw one's own requests); the three rights the audit grants apart (开单权限、
+    // 转单权限、融资权限) are each a role of their own
     bytes32 internal constant SUPPLY_CHAIN_CLIENT = keccak256("SUPPLY_CHAIN_CLIENT");
+    bytes32 internal constant BILL_ISSUER = keccak256("BILL_ISSUER");
+    bytes32 internal constant BILL_TRANSFEROR = keccak256("BILL_TRANSFEROR");
+    bytes32 internal constant BILL_FINANCING_APPLICANT = keccak256("BILL_FINANCING_APPLICANT");
     bytes32 internal constant ASSET_MANAGER = keccak256("ASSET_MANAGER");
     // confirmations and reconciliation
     bytes32 internal constant SALES_BANK = keccak256("SALES_BANK");

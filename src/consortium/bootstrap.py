@@ -9,6 +9,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from consortium.config import Consortium
+from consortium.domain.bills import AUDIT_ROUTES
 from consortium.roles.membership import Institution, PermissionManager
 from consortium.scenarios import Members
 
@@ -70,14 +71,23 @@ def bootstrap_consortium(
     registry = suite.registry
     manager = PermissionManager(cfg.founder, founder, registry, cfg.founder_jurisdiction)
     by_name: dict[str, Institution] = {}
-    ordered = sorted(cfg.institutions, key=lambda i: "REGULATOR" not in i.roles)
+    routes = audit_routes(cfg)
+    for role, auditor_role in routes.items():
+        manager.route_audit(role, auditor_role)
+    auditing = set(routes.values())
+    # regulators first (everyone names one), then the auditing institutions (they audit the
+    # qualification of the roles routed to them before the permission manager grants those)
+    ordered = sorted(
+        cfg.institutions,
+        key=lambda i: ("REGULATOR" not in i.roles, not auditing & set(i.roles)),
+    )
     for spec in ordered:
         account = accounts.add(institution_key(seed, spec.id))
         if fund_wei and account.balance() < fund_wei // 2:
             founder.transfer(account, fund_wei, silent=True)
         inst = Institution(spec.name, account, registry, spec.jurisdiction)
         regulator = by_name[spec.regulator].address if spec.regulator else None
-        manager.admit(inst, spec.roles, regulator)
+        manager.admit(inst, spec.roles, regulator, _qualifier(cfg, by_name, spec, routes))
         by_name[spec.id] = inst
         if progress:
             progress(spec.id)
@@ -86,6 +96,26 @@ def bootstrap_consortium(
         if progress:
             progress(f"{a}<->{b}")
     return Members(by_name=by_name, roles={i.id: list(i.roles) for i in cfg.institutions}), manager
+
+
+def audit_routes(cfg: Consortium) -> dict[str, str]:
+    """The qualification-audit routes (domain.bills.AUDIT_ROUTES) a consortium file can serve: a
+    role someone asks for, routed to an auditing role someone holds (without an audit institution
+    the permission manager audits alone)."""
+    held = {r for i in cfg.institutions for r in i.roles}
+    return {role: aud for role, aud in AUDIT_ROUTES.items() if role in held and aud in held}
+
+
+def _qualifier(
+    cfg: Consortium, admitted: dict[str, Institution], spec: Any, routes: dict[str, str]
+) -> Institution | None:
+    """An admitted institution, not `spec` itself, holding the auditing role of `spec`'s routed
+    roles (the first in the file)."""
+    needed = {routes[r] for r in spec.roles if r in routes}
+    for other in cfg.institutions:
+        if other.id != spec.id and other.id in admitted and needed <= set(other.roles):
+            return admitted[other.id]
+    return None
 
 
 def rebuild_members(

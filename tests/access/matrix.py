@@ -82,6 +82,11 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "withdrawChannelRequest": member(),
         "closeChannel": member(),  # parties or the permission manager: tests/unit/…/test_channels.py
         "approveAmendment": member(missing_role_error=r"RegistryNotTermsParty:.*"),
+        "setRoleAuditor": role("PERMISSION_MANAGER"),
+        # any active member reaches the routing check (the suite routes nothing: RegistryRoleNotRouted);
+        # the holder of the routed auditor role only (RegistryNotRoleAuditor), never for itself:
+        # tests/unit/ConsortiumRegistry/test_qualification_audit.py
+        "auditQualification": member(missing_role_error=r"RegistryRoleNotRouted:.*"),
     },
     "ReportAnchor": {
         # REPORTER or PERMISSION_MANAGER; a member with neither is told it lacks PERMISSION_MANAGER
@@ -126,14 +131,19 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "forwardFeedback": role("TRUSTEE"),
     },
     "BillToken": {
-        "requestIssue": role("SUPPLY_CHAIN_CLIENT"),
+        # the three rights apart (issue 18): a member holding every role but the right is refused, so
+        # SUPPLY_CHAIN_CLIENT (the membership) alone neither issues, transfers nor finances
+        "requestIssue": role("BILL_ISSUER"),
         "review": role("SUPPLY_CHAIN_CLIENT"),
         "audit": role("AUDITOR"),
-        "requestTransfer": role("SUPPLY_CHAIN_CLIENT"),
-        "requestFinancing": role("SUPPLY_CHAIN_CLIENT"),
+        "requestTransfer": role("BILL_TRANSFEROR"),
+        "requestFinancing": role("BILL_FINANCING_APPLICANT"),
+        "requestFinancingQuotes": role("BILL_FINANCING_APPLICANT"),
         "quoteFinancing": role("ASSET_MANAGER"),
-        "acceptFinancing": role("SUPPLY_CHAIN_CLIENT"),
+        "acceptFinancing": role("BILL_FINANCING_APPLICANT"),
         "disburseFinancing": role("ASSET_MANAGER"),
+        # paying one's own bills and withdrawing one's own requests need no right: a right revoked
+        # never traps a debt or an escrow
         "redeem": role("SUPPLY_CHAIN_CLIENT"),
         "markOverdue": member(),
         "cancelRequest": role("SUPPLY_CHAIN_CLIENT"),

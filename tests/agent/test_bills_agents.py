@@ -60,9 +60,12 @@ jurisdictions:
   CN: {regulator: reg-cn}
 institutions:
   - {id: reg-cn, name: Test regulator, jurisdiction: CN, roles: [REGULATOR]}
-  - {id: core, name: Core enterprise, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT]}
-  - {id: tier1, name: Tier-1 supplier, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT]}
-  - {id: tier2-a, name: Tier-2 supplier A, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT]}
+  - {id: core, name: Core enterprise, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT, BILL_ISSUER]}
+  - {id: tier1, name: Tier-1 supplier, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT, BILL_TRANSFEROR]}
+  - id: tier2-a
+    name: Tier-2 supplier A
+    jurisdiction: CN
+    roles: [SUPPLY_CHAIN_CLIENT, BILL_FINANCING_APPLICANT]
   - {id: tier2-b, name: Tier-2 supplier B, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT]}
   - {id: auditor, name: Audit institution, jurisdiction: CN, roles: [AUDITOR]}
   - {id: factor, name: Factor, jurisdiction: CN, roles: [ASSET_MANAGER]}

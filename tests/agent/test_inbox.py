@@ -369,6 +369,21 @@ def test_role_not_held__refused(make_inbox, fmt):
 
 
 @pytest.mark.parametrize(
+    "fmt,submitter,right",
+    [
+        ("bill-issues", "tier2-supplier-a", "BILL_ISSUER"),
+        ("bill-transfers", "tier2-supplier-b", "BILL_TRANSFEROR"),
+    ],
+)
+def test_bill_right_not_held__client_refused(make_inbox, fmt, submitter, right):
+    """Issue 18: a supply-chain client without the file's right (its membership alone is not
+    enough) is refused at the inbox, naming the right."""
+    ib = make_inbox(submitter)
+    drop(ib, f"{fmt}.csv", csv_text(two_rows(fmt)))
+    assert_rejected(ib, f"{fmt}.csv", "RoleNotHeld", None, f"submitted by {right}")
+
+
+@pytest.mark.parametrize(
     "suffix,content,refusal,line,words",
     [
         (".csv", b"", "EmptyFile", None, "empty"),

@@ -9,7 +9,7 @@ escrow locks and deposit-token payments call no hook at all (ERC-20 has none).
 
 import pytest
 
-from consortium.domain.bills import BillStatus, EvidenceStep, NodeState, evidence_of
+from consortium.domain.bills import FULL_CLIENT, BillStatus, EvidenceStep, NodeState, evidence_of
 from consortium.domain.hashing import doc_hash
 from tests.fixtures.bills import FACE, warp
 from tests.fixtures.hostile import arm, decode_error, via
@@ -22,7 +22,7 @@ H_REVIEW, H_AUDIT = doc_hash("goods received"), doc_hash("issue audit")
 @pytest.fixture(scope="module")
 def attacker(make_attacker, regulator_cn, bill_cast, cash):
     """A contract member holding the client and factor roles, with deposits to pay a financing."""
-    a = make_attacker(["SUPPLY_CHAIN_CLIENT", "ASSET_MANAGER"], regulator_cn)
+    a = make_attacker([*FULL_CLIENT, "ASSET_MANAGER"], regulator_cn)
     bill_cast.cash_issuer.issue(a.address, "CNY", FACE, "attacker cash in")
     return a
 

@@ -17,6 +17,7 @@ import pytest
 
 from consortium.domain.bills import (
     FINANCING_WINDOW,
+    FULL_CLIENT,
     PAYMENT_CONFIRMATION_WINDOW,
     BillStatus,
     EvidenceStep,
@@ -41,7 +42,7 @@ AMOUNT, RATE = 400_000_00, 800
 def rival(admit, regulator_cn, accounts, bills):
     """Another core enterprise (SUPPLY_CHAIN_CLIENT): a debtor of its own, the squatter."""
     return BillClient(
-        admit(accounts[15], ["SUPPLY_CHAIN_CLIENT"], regulator=regulator_cn, name="rival core"),
+        admit(accounts[15], list(FULL_CLIENT), regulator=regulator_cn, name="rival core"),
         bills,
     )
 

@@ -5,19 +5,39 @@ import random
 import pytest
 
 from consortium.deploy import Suite
+from consortium.domain.bills import FULL_CLIENT
 from consortium.scenarios import DayContext, Members
 from consortium.scenarios.bills import run_day
 
 
 @pytest.fixture(scope="module")
-def day(registry, bill_suite, manager, core, tier1, tier2a, tier2b, auditor, factor, cash_issuer):
+def second_factor(admit, regulator_cn, accounts):
+    """Another factor: the day's first financing is publicised with a quote window it quotes in."""
+    return admit(accounts[14], ["ASSET_MANAGER"], regulator=regulator_cn, name="second factor")
+
+
+@pytest.fixture(scope="module")
+def day(
+    registry,
+    bill_suite,
+    manager,
+    core,
+    tier1,
+    tier2a,
+    tier2b,
+    auditor,
+    factor,
+    cash_issuer,
+    second_factor,
+):
     people = {
-        "core": (core.inst, ["SUPPLY_CHAIN_CLIENT"]),
-        "tier1": (tier1.inst, ["SUPPLY_CHAIN_CLIENT"]),
-        "tier2a": (tier2a.inst, ["SUPPLY_CHAIN_CLIENT"]),
-        "tier2b": (tier2b.inst, ["SUPPLY_CHAIN_CLIENT"]),
+        "core": (core.inst, list(FULL_CLIENT)),
+        "tier1": (tier1.inst, list(FULL_CLIENT)),
+        "tier2a": (tier2a.inst, list(FULL_CLIENT)),
+        "tier2b": (tier2b.inst, list(FULL_CLIENT)),
         "auditor": (auditor.inst, ["AUDITOR"]),
         "factor": (factor.inst, ["ASSET_MANAGER"]),
+        "factor2": (second_factor, ["ASSET_MANAGER"]),
         "bank": (cash_issuer.inst, ["CASH_ISSUER"]),
     }
     members = Members(
@@ -40,6 +60,7 @@ def test_run_day__on_chain_cash__all_checks_hold(day):
         "lineage complete",
         "financing paid",
         "maturity paid right holders",
+        "competing quotes: best signed, other released",
     }
     assert result.counts == {"bills": 2, "transfers": 4, "financings": 2, "redemptions": 2}
     assert result.metrics["on_chain_cash"] is True

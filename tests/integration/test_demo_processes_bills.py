@@ -33,10 +33,16 @@ institutions:
   - {id: reg-cn, name: Regulator, jurisdiction: CN, roles: [REGULATOR]}
   - {id: reporter, name: Reporting node, jurisdiction: CN, roles: [REPORTER]}
   - {id: auditor, name: Audit institution, jurisdiction: CN, roles: [AUDITOR]}
-  - {id: core, name: Core enterprise, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT]}
-  - {id: tier1, name: Tier-1 supplier, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT]}
-  - {id: tier2-a, name: Tier-2 supplier A, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT]}
-  - {id: tier2-b, name: Tier-2 supplier B, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT]}
+  - {id: core, name: Core enterprise, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT, BILL_ISSUER]}
+  - id: tier1
+    name: Tier-1 supplier
+    jurisdiction: CN
+    roles: [SUPPLY_CHAIN_CLIENT, BILL_ISSUER, BILL_TRANSFEROR, BILL_FINANCING_APPLICANT]
+  - id: tier2-a
+    name: Tier-2 supplier A
+    jurisdiction: CN
+    roles: [SUPPLY_CHAIN_CLIENT, BILL_TRANSFEROR, BILL_FINANCING_APPLICANT]
+  - {id: tier2-b, name: Tier-2 supplier B, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT, BILL_FINANCING_APPLICANT]}
   - {id: factor, name: Factor, jurisdiction: CN, roles: [ASSET_MANAGER]}
   - {id: cash-bank, name: Deposit bank, jurisdiction: CN, roles: [CASH_ISSUER]}
 channels:

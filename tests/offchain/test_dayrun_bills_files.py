@@ -13,6 +13,7 @@ import pytest
 from consortium.agent.inbox import InboxContext, read_file
 from consortium.config import load_consortium, load_sizes
 from consortium.dayrun.lines import agent_institutions, agent_roles, playable
+from consortium.domain.bills import RIGHTS
 from consortium.domain.hashing import doc_hash
 from consortium.scenarios import bills
 from consortium.scenarios.bills_files import RATES, NotEnoughParties, file_day
@@ -53,6 +54,7 @@ def test_playable__every_agent_role__bills_played_by_its_institutions():
         "tier2-supplier-a",
         "tier2-supplier-b",
         "factor",
+        "factor-2",  # an asset manager: its agent runs, without bills.rate_bps it never quotes
         "sales-bank",  # the CNY deposit token's issuer: the factor's and the cores' cash
         "settlement-bank-hk",
     ]
@@ -174,16 +176,24 @@ currencies: [CNY]
 """
 
 
-def _client(ident: str) -> str:
-    return f"  - {{id: {ident}, name: {ident}, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT]}}"
+def _client(ident: str, rights: str = ", ".join(RIGHTS)) -> str:
+    roles = f"SUPPLY_CHAIN_CLIENT, {rights}" if rights else "SUPPLY_CHAIN_CLIENT"
+    return f"  - {{id: {ident}, name: {ident}, jurisdiction: CN, roles: [{roles}]}}"
 
 
 @pytest.mark.parametrize(
-    ("clients", "cash", "missing"),
-    [(3, True, "4 SUPPLY_CHAIN_CLIENT members"), (4, False, "a CASH_ISSUER member")],
+    ("clients", "rights", "cash", "missing"),
+    [
+        (3, ", ".join(RIGHTS), True, "4 SUPPLY_CHAIN_CLIENT members"),
+        (4, ", ".join(RIGHTS), False, "a CASH_ISSUER member"),
+        # four clients, but none may issue: no core for a bill (issue 18: the rights apart)
+        (4, "BILL_TRANSFEROR, BILL_FINANCING_APPLICANT", True, "one holding BILL_ISSUER"),
+    ],
 )
-def test_bills_input_files__a_party_missing__refused_naming_it(tmp_path, clients, cash, missing):
-    more = [_client(f"c{k}") for k in range(clients)]
+def test_bills_input_files__a_party_missing__refused_naming_it(
+    tmp_path, clients, rights, cash, missing
+):
+    more = [_client(f"c{k}", rights) for k in range(clients)]
     if cash:
         more.append("  - {id: bank, name: Bank, jurisdiction: CN, roles: [CASH_ISSUER]}")
     path = tmp_path / "consortium.yaml"

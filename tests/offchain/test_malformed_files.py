@@ -26,6 +26,7 @@ from consortium.reporting.verify import ReportFileError, load_report, verify_rep
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSORTIUM = (ROOT / "config/consortium.yaml").read_text()
+
 SIZES = (ROOT / "config/day-sizes.yaml").read_text()
 RULES = (ROOT / "config/reporting-rules.yaml").read_text()
 BINARY = b"\xff\xfe\x00\x01 not text"

@@ -49,6 +49,8 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(
             super().__init__(chain)
             self.m = BillLedger(next_id=int(bills.nextId()))
             self.deadline: dict[int, int] = {}  # agreed financings: when they may be expired
+            self.windows: dict[int, int] = {}  # publicised financings: end of their quote window
+            self.rates: dict[int, int] = {}  # quoted financings: the standing quote's rate
             self.expiries = 0
 
         # ------------------------------------------------------------ helpers
@@ -117,6 +119,37 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(
             )
             assert fin == self.m.request(nid, holder, None, amount, NodeKind.FINANCING)
 
+        @sf.precondition(lambda self: self._held())
+        @sf.rule(i=pick, share=st.floats(0.01, 1.0))
+        def request_financing_window(self, i, share):
+            """A financing publicised with a quote window (issue 18): quoted, outbid, signed after."""
+            held = self._held()
+            nid, holder = held[i % len(held)]
+            amount = max(1, int(self.m.balance(nid, holder) * share))
+            fin, tx = by_addr[holder].request_financing_quotes(nid, amount, "fin", 3600)
+            assert fin == self.m.request(nid, holder, None, amount, NodeKind.FINANCING)
+            self.windows[fin] = int(tx.events["BillFinancingQuoteWindowOpened"]["quoteWindowEnd"])
+
+        def _outbiddable(self):
+            now = chain[-1].timestamp + 15
+            return [
+                n
+                for n in self._nodes(NodeState.QUOTED)
+                if now < self.windows.get(n.node_id, 0) and self.rates[n.node_id] > 100
+            ]
+
+        @sf.precondition(lambda self: self._outbiddable())
+        @sf.rule(i=pick)
+        def outbid(self, i):
+            """In the window a lower rate replaces the standing quote; a higher one is refused."""
+            pending = self._outbiddable()
+            n = pending[i % len(pending)]
+            rate = self.rates[n.node_id]
+            with brownie.reverts(revert_pattern=r"BillQuoteNotBetter:.*"):
+                bill_cast.factor.quote(n.node_id, rate + 1, f"agreement {rate + 1}")
+            bill_cast.factor.quote(n.node_id, rate - 100, f"agreement {rate - 100}")
+            self.rates[n.node_id] = rate - 100
+
         @sf.precondition(requested(False))
         @sf.rule(i=pick, ok=yes_mostly)
         def review(self, i, ok):
@@ -128,9 +161,17 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(
         @sf.precondition(requested(True))
         @sf.rule(i=pick)
         def quote(self, i):
-            pending = [n for n in self._nodes(NodeState.REQUESTED) if n.kind == NodeKind.FINANCING]
+            now = chain[-1].timestamp + 15
+            pending = [
+                n
+                for n in self._nodes(NodeState.REQUESTED)
+                if n.kind == NodeKind.FINANCING and now < self.windows.get(n.node_id, 2**64)
+            ]
+            if not pending:
+                return  # only publicised requests whose window closed unquoted: they expire
             n = pending[i % len(pending)]
-            bill_cast.factor.quote(n.node_id, 500, "agreement")
+            bill_cast.factor.quote(n.node_id, 500, "agreement 500")
+            self.rates[n.node_id] = 500
             self.m.advance(n.node_id, NodeState.QUOTED, receiver=bill_cast.factor.address)
 
         @sf.precondition(lambda self: self._nodes(NodeState.QUOTED))
@@ -138,8 +179,15 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(
         def accept(self, i, ok):
             pending = self._nodes(NodeState.QUOTED)
             n = pending[i % len(pending)]
+            rate = self.rates[n.node_id]
+            if ok and chain[-1].timestamp + 15 < self.windows.get(n.node_id, 0):
+                with brownie.reverts(revert_pattern=r"BillQuoteWindowOpen:.*"):
+                    by_addr[n.sender].accept_financing(
+                        n.node_id, f"agreement {rate}", bill_cast.factor.address, rate
+                    )
+                warp(chain, self.windows[n.node_id])
             by_addr[n.sender].accept_financing(
-                n.node_id, "agreement", bill_cast.factor.address, 500, accept=ok
+                n.node_id, f"agreement {rate}", bill_cast.factor.address, rate, accept=ok
             )
             if ok:
                 self.m.advance(n.node_id, NodeState.AGREED)

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from consortium.domain.bills import MAX_REDEMPTION_BATCH
+from consortium.domain.bills import (
+    CLIENT_ROLE,
+    FINANCING_RIGHT,
+    ISSUE_RIGHT,
+    MAX_REDEMPTION_BATCH,
+    TRANSFER_RIGHT,
+)
 from consortium.domain.clearing import (
     BPS_DENOMINATOR,
     MAX_PRICE,
@@ -816,13 +822,13 @@ _SETTLEMENT += [
     ),
 ]
 
-CLIENT = "SUPPLY_CHAIN_CLIENT"
+CLIENT = CLIENT_ROLE  # the membership: who may receive a bill
 
 _BILLS = [
     Format(
         "bill-issues",
         "bills",
-        frozenset({CLIENT}),
+        frozenset({ISSUE_RIGHT}),
         (
             REF,
             Column(
@@ -864,7 +870,7 @@ _BILLS = [
     Format(
         "bill-transfers",
         "bills",
-        frozenset({CLIENT}),
+        frozenset({TRANSFER_RIGHT}),
         (
             REF,
             HELD,
@@ -898,7 +904,7 @@ _BILLS = [
     Format(
         "bill-financing",
         "bills",
-        frozenset({CLIENT}),
+        frozenset({FINANCING_RIGHT}),
         (
             REF,
             HELD,

@@ -14,6 +14,7 @@ from typing import Any
 
 from consortium.deploy import deploy_bills as deploy
 from consortium.domain import days
+from consortium.domain.bills import FULL_CLIENT
 from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.bills import BillAuditor, BillClient, BillFactor
 from consortium.roles.deposits import CashIssuer
@@ -112,9 +113,7 @@ def _members(proj: Any, accounts: Any) -> tuple[Any, ...]:
 
     def client(i: int, name: str) -> BillClient:
         return BillClient(
-            _admit(
-                manager, registry, accounts[i], ["SUPPLY_CHAIN_CLIENT"], regulator.address, name
-            ),
+            _admit(manager, registry, accounts[i], list(FULL_CLIENT), regulator.address, name),
             bills,
         )
 

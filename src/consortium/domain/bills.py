@@ -7,8 +7,11 @@ their oracle for balances, locks and redemptions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from itertools import permutations
+from typing import Any
 
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
@@ -22,6 +25,102 @@ MAX_LINEAGE_DEPTH = 32
 MAX_REDEMPTION_BATCH = 50
 FINANCING_WINDOW = 7 * SECONDS_PER_DAY  # from the holder's signature to audit and disbursement
 PAYMENT_CONFIRMATION_WINDOW = 7 * SECONDS_PER_DAY  # a payee's time to confirm an off-chain payment
+MAX_QUOTE_WINDOW = 3 * SECONDS_PER_DAY  # longest quote window of a publicised financing request
+
+# The supply-chain client's roles (issue 18): SUPPLY_CHAIN_CLIENT is the membership (receive and
+# review bills, pay one's own, withdraw one's own requests); the joining audit grants the three
+# rights apart (开单权限、转单权限、融资权限), each a role BillToken checks where it applies.
+CLIENT_ROLE = "SUPPLY_CHAIN_CLIENT"
+ISSUE_RIGHT = "BILL_ISSUER"  # requestIssue
+TRANSFER_RIGHT = "BILL_TRANSFEROR"  # requestTransfer
+FINANCING_RIGHT = "BILL_FINANCING_APPLICANT"  # requestFinancing, acceptFinancing
+RIGHTS = (ISSUE_RIGHT, TRANSFER_RIGHT, FINANCING_RIGHT)
+FULL_CLIENT = (CLIENT_ROLE, *RIGHTS)  # a client holding every right
+# whose qualification audit each client role is routed to (ConsortiumRegistry.setRoleAuditor): the
+# source's audit terminal audits a supply-chain client's joining application
+AUDIT_ROUTES: dict[str, str] = {role: "AUDITOR" for role in FULL_CLIENT}
+
+
+def auditor_is_party(auditor: str, node_from: str, node_to: str, debtor: str) -> bool:
+    """Segregation of duties (BillToken.audit, BillAuditorIsParty): an audit institution that is
+    also a client or factor never audits a node it sends, holds, receives or finances, nor a node of
+    a bill it owes."""
+    me = auditor.lower()
+    return me in {node_from.lower(), node_to.lower(), debtor.lower()}
+
+
+class QuoteRefused(ValueError):
+    """A quote the chain would refuse in a financing's quote window (BillToken.quoteFinancing)."""
+
+
+class QuoteWindowClosed(QuoteRefused):
+    """BillQuoteWindowClosed: the window ended; no more quotes."""
+
+
+class QuoteNotBetter(QuoteRefused):
+    """BillQuoteNotBetter: in a window a quote must beat the best so far (a lower rate)."""
+
+
+class QuoteWindowOpen(QuoteRefused):
+    """BillQuoteWindowOpen: the holder signs only after the window ends."""
+
+
+def max_quote_window(now: int, maturity: int) -> int:
+    """Longest quote window a financing request may have at `now` (it ends before maturity)."""
+    return min(MAX_QUOTE_WINDOW, maturity - now - 1)
+
+
+@dataclass
+class QuoteWindow:
+    """Twin of a financing request publicised with a quote window (requestFinancingQuotes): factors
+    quote until `ends`, each beating the best so far (the one beaten is released); after `ends` the
+    holder signs the best quote. A factor's agent uses it to tell whether quoting is worth a
+    transaction, the holder's to know when it may sign."""
+
+    ends: int
+    best: tuple[str, int] | None = None  # (factor, rate bps) of the quote standing
+    released: list[tuple[str, int]] = field(default_factory=list)
+
+    def quote(self, factor: str, rate_bps: int, now: int) -> None:
+        if now >= self.ends:
+            raise QuoteWindowClosed(f"the quote window closed at {self.ends} (now {now})")
+        if self.best is not None and rate_bps >= self.best[1]:
+            raise QuoteNotBetter(f"{rate_bps} bps does not beat the best quote {self.best[1]} bps")
+        if self.best is not None:
+            self.released.append(self.best)
+        self.best = (factor, rate_bps)
+
+    def accept(self, now: int) -> tuple[str, int]:
+        """The quote the holder signs: the best one, once the window ended."""
+        if now < self.ends:
+            raise QuoteWindowOpen(f"the quote window is open until {self.ends} (now {now})")
+        if self.best is None:
+            raise LookupError("no factor quoted in the window")
+        return self.best
+
+
+class NoBillParties(LookupError):
+    """The clients' rights leave no core (issue right), tier-1 (transfer right), financing tier-2
+    (financing right) and fourth client for a day's bill."""
+
+
+def draw_parties(rng: Any, rights: Mapping[str, Iterable[str]]) -> tuple[str, str, str, str]:
+    """A bill's core, tier-1, financing tier-2 and receiving tier-2, drawn from the clients (id ->
+    roles held) so each holds the right its step needs: the first fitting order of a shuffle, so any
+    consortium whose rights allow a day finds one (a greedy draw could pick the only transferor as
+    core)."""
+    ids = sorted(i for i, held in rights.items() if CLIENT_ROLE in set(held))
+    held = {i: set(rights[i]) for i in ids}
+    needs = (ISSUE_RIGHT, TRANSFER_RIGHT, FINANCING_RIGHT, CLIENT_ROLE)
+    for four in permutations(rng.sample(ids, len(ids)), 4):
+        if all(need in held[who] for who, need in zip(four, needs)):
+            return four[0], four[1], four[2], four[3]
+    raise NoBillParties(
+        f"a bill needs 4 {CLIENT_ROLE} members: one holding {ISSUE_RIGHT} (core), another "
+        f"{TRANSFER_RIGHT} (tier-1), another {FINANCING_RIGHT} (the tier-2 that finances) and "
+        f"a fourth; "
+        f"the consortium has {sorted((i, sorted(h & set(RIGHTS))) for i, h in held.items())}"
+    )
 
 
 class EvidenceStep(IntEnum):

@@ -26,6 +26,9 @@ ROLE_NAMES: tuple[str, ...] = (
     "CSD",
     "CASH_ISSUER",
     "REPORTER",
+    "BILL_ISSUER",
+    "BILL_TRANSFEROR",
+    "BILL_FINANCING_APPLICANT",
 )
 
 

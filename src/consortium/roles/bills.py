@@ -1,9 +1,11 @@
 """Supply-chain finance bills: the institutions that issue, pass on, audit, finance and pay them.
 
-- `BillClient`: a core enterprise or supplier (SUPPLY_CHAIN_CLIENT). Issues bills on itself (the
-  debtor), reviews bills sent to it, passes them (or parts) up its supply chain, asks for financing,
-  signs the factor's agreement and, as debtor, pays the holders at maturity.
-- `BillAuditor`: the audit institution (AUDITOR) that audits every issue, transfer and financing.
+- `BillClient`: a core enterprise or supplier (SUPPLY_CHAIN_CLIENT, the membership). Issues bills
+  on itself (the debtor: BILL_ISSUER), reviews bills sent to it, passes them (or parts) up its
+  supply chain (BILL_TRANSFEROR), asks for financing and signs the factor's agreement
+  (BILL_FINANCING_APPLICANT) and, as debtor, pays the holders at maturity (no right needed).
+- `BillAuditor`: the audit institution (AUDITOR) that audits every issue, transfer and financing
+  it is no party to (segregation of duties: `is_party`).
 - `BillFactor`: an asset manager (ASSET_MANAGER) that buys bills at a discount (quote, disburse).
 
 Documents never go on chain: each method takes the document text (or bytes) and sends its keccak
@@ -30,7 +32,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from consortium.domain.bills import BillStatus, NodeState, proceeds
+from consortium.domain.bills import BillStatus, NodeState, auditor_is_party, proceeds
 from consortium.domain.hashing import code32, doc_hash, new_salt
 from consortium.outbox import Outbox, OutboxConflict, Submission, key_of, recorded
 from consortium.roles.membership import ActsAs, Institution
@@ -40,6 +42,7 @@ ZERO32 = b"\0" * 32
 ISSUE = "BillToken.requestIssue"
 TRANSFER = "BillToken.requestTransfer"
 FINANCE = "BillToken.requestFinancing"
+FINANCE_QUOTES = "BillToken.requestFinancingQuotes"
 REDEEM = "BillToken.redeem"
 SECRETS = "bills.secret"  # the store's kind for the redemption-reference salt
 
@@ -133,6 +136,13 @@ class BillClient(_BillRole):
                 lambda receipt, a: {"nodeId": requested_node(receipt)},
                 tx=self._tx,
             )
+        self.outbox.register_call(
+            FINANCE_QUOTES,
+            self.bills.requestFinancingQuotes,
+            lambda a: self._requested(a[:4]),  # the window is the last argument, the ref before it
+            lambda receipt, a: {"nodeId": requested_node(receipt)},
+            tx=self._tx,
+        )
         self.outbox.register_counted(
             REDEEM,
             self.bills.redeem,
@@ -284,6 +294,30 @@ class BillClient(_BillRole):
             FINANCE, *self._financing(node_id, amount, request_documents, request_ref)
         )
 
+    def request_financing_quotes(
+        self, node_id: int, amount: int, request_documents: str | bytes, quote_window: int
+    ) -> tuple[int, Any]:
+        """Offer `amount` of our holding publicised with a quote window of `quote_window` seconds:
+        factors outbid each other until it ends, then we sign the best quote (`accept_financing`).
+        Returns (financing node id, receipt)."""
+        booked = self.outbox.send(
+            FINANCE_QUOTES, *self._quotes(node_id, amount, request_documents, quote_window)
+        )
+        return int(booked.value["nodeId"]), booked.tx
+
+    def submit_financing_quotes_request(
+        self, node_id: int, amount: int, request_documents: str | bytes, quote_window: int
+    ) -> Submission:
+        """`request_financing_quotes` through the outbox without waiting (`sub.value["nodeId"]`)."""
+        return self.outbox.submit(
+            FINANCE_QUOTES, *self._quotes(node_id, amount, request_documents, quote_window)
+        )
+
+    def _quotes(self, node_id, amount, documents, quote_window) -> tuple[str, list]:
+        ref = json.dumps(["financing-quotes", node_id, amount, quote_window])
+        key, args = self._financing(node_id, amount, documents, ref)
+        return key, [*args, quote_window]
+
     def _financing(self, node_id, amount, documents, request_ref) -> tuple[str, list]:
         doc = _hash(documents)
         ref = self._request_ref(request_ref, ["financing", node_id, amount, "0x" + doc.hex()])
@@ -346,6 +380,14 @@ class BillAuditor(_BillRole):
     def audit(self, node_id: int, approve: bool, report: str | bytes) -> Any:
         """Record the audit result and the hash of the audit report kept off chain."""
         return self.bills.audit(node_id, approve, _hash(report), self._tx())
+
+    def is_party(self, node_id: int) -> bool:
+        """Whether we are a party to the node (its sender or holder, receiver or factor, or the
+        bill's debtor): the chain refuses our audit of it (BillAuditorIsParty), another audit
+        institution audits it."""
+        n = self.bills.node(node_id)
+        debtor = self.bills.bill(n["billId"])["debtor"]
+        return auditor_is_party(self.address, str(n["from"]), str(n["to"]), str(debtor))
 
     def pending(self, node_ids: list[int]) -> list[int]:
         """Of `node_ids`, those waiting for us (reviewed issues/transfers, agreed financings)."""

@@ -9,6 +9,8 @@ from typing import Any
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.domain.roles import ROLES
 
+ZERO_ROLE = b"\0" * 32
+
 
 def _role_ids(roles: Iterable[str]) -> list[bytes]:
     unknown = [r for r in roles if r not in ROLES]
@@ -61,6 +63,14 @@ class Institution:
     def add_operator(self, operator: str) -> Any:
         return self.registry.addOperator(operator, {"from": self.account})
 
+    def audit_qualification(self, applicant: str, role: str, passed: bool, report: str) -> Any:
+        """As an auditing institution (the holder of the role `role`'s audit is routed to), record
+        the qualification audit of `applicant` for `role`: the permission manager grants a routed
+        role only after a pass."""
+        return self.registry.auditQualification(
+            applicant, ROLES[role], passed, doc_hash(report), {"from": self.account}
+        )
+
 
 @dataclass
 class PermissionManager(Institution):
@@ -72,10 +82,33 @@ class PermissionManager(Institution):
             applicant, approved, doc_hash(report), {"from": self.account}
         )
 
-    def admit(self, institution: Institution, roles: Iterable[str], regulator: str | None) -> None:
-        """Application and approving audit in one step (used when bootstrapping a consortium)."""
+    def admit(
+        self,
+        institution: Institution,
+        roles: Iterable[str],
+        regulator: str | None,
+        qualifier: Institution | None = None,
+    ) -> None:
+        """Application and approving audit in one step (used when bootstrapping a consortium).
+
+        A role whose qualification audit is routed to an auditing role (`route_audit`) is audited
+        first by `qualifier`, an institution holding that role; without one the registry refuses the
+        grant (RegistryQualificationNotPassed)."""
+        roles = list(roles)
         institution.apply(roles, regulator)
+        if qualifier is not None:
+            for role in roles:
+                if bytes(self.registry.roleAuditor(ROLES[role])) != ZERO_ROLE:
+                    qualifier.audit_qualification(
+                        institution.address, role, True, f"{role} qualification: {institution.name}"
+                    )
         self.audit(institution.address, True, f"qualification audit of {institution.name}: passed")
+
+    def route_audit(self, role: str, auditor_role: str | None) -> Any:
+        """Route the qualification audit of `role` to the holders of `auditor_role` (None: the
+        permission manager audits it alone)."""
+        auditor = ROLES[auditor_role] if auditor_role else ZERO_ROLE
+        return self.registry.setRoleAuditor(ROLES[role], auditor, {"from": self.account})
 
     def open_channel(self, a: str, b: str) -> Any:
         return self.registry.openChannel(a, b, {"from": self.account})

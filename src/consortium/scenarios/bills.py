@@ -1,9 +1,12 @@
 """One business day of supply-chain finance bills.
 
 Core enterprises issue bills to tier-1 suppliers; each tier-1 splits its bill to two tier-2
-suppliers; one of them sells its part to a factor. Every step is reviewed by the counterparty and
-audited. On a local chain the day then moves the clock to the (short) maturity and the debtors pay
-the holders of record; on a live network the bills stay outstanding and the redemption is skipped.
+suppliers; one of them sells its part to a factor. Each bill's parties are drawn among the clients
+holding the right their step needs (BILL_ISSUER for the core, BILL_TRANSFEROR for the tier-1,
+BILL_FINANCING_APPLICANT for the tier-2 that finances: `domain.bills.draw_parties`). Every step
+is reviewed by the counterparty and audited. On a local chain the day then moves the clock to the
+(short) maturity and the debtors pay the holders of record; on a live network the bills stay
+outstanding and the redemption is skipped.
 
 Sizes (ctx.size): `bills` (default 2), `bill_maturity_days` (default 7), `bill_redeem` (default 1:
 time-travel to maturity and redeem on local chains; 0 leaves the clock alone for later lines).
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consortium.domain import days
-from consortium.domain.bills import BillStatus, proceeds
+from consortium.domain.bills import BillStatus, QuoteWindow, draw_parties, proceeds
 from consortium.outbox import close_phase
 from consortium.roles.bills import (
     BillAuditor,
@@ -31,6 +34,7 @@ from consortium.roles.deposits import CashIssuer, currency_code
 from consortium.scenarios import DayContext, LineResult
 
 LOCAL_CHAINS = ("development", "ganache-local")
+QUOTE_WINDOW = 4 * 3600  # the publicised financing's quote window (seconds)
 
 
 @dataclass
@@ -73,6 +77,7 @@ def run_day(ctx: DayContext) -> LineResult:
             f"bills day needs 4 SUPPLY_CHAIN_CLIENT members (core, tier-1, two tier-2), "
             f"found {len(clients)}: add them to config/consortium.yaml"
         )
+    draw_parties(ctx.rng, _rights(ctx, clients))  # the rights allow a bill (NoBillParties)
     cash = _cash_contract(ctx, bills)
     issuers = _cash_issuers(ctx, cash)
     on_chain_cash = cash is not None and bool(issuers)
@@ -91,9 +96,10 @@ def run_day(ctx: DayContext) -> LineResult:
     day = _BillsDay(
         ctx, pipe, bills, clients, auditor, factor, cash, issuer, on_chain_cash, outboxes
     )
+    day.rival = _rival(ctx, pipe.bind(bills))
     plans, maturity = _issue(day, n_bills, maturity_days)
     _split(day, plans)
-    quotes, before = _finance(day, plans)
+    quotes, before = _finance(day, plans, result)
     holdings, faces, financed, proceeds_total = _holdings(
         day, plans, quotes, before, maturity, result
     )
@@ -131,6 +137,7 @@ class _BillsDay:
     issuer: CashIssuer | None
     on_chain_cash: bool
     outboxes: list
+    rival: BillFactor | None = None  # a second factor: the day's first financing gets two quotes
 
 
 def _issue(day: _BillsDay, n_bills: int, maturity_days: int) -> tuple[list[_Bill], int]:
@@ -145,8 +152,10 @@ def _issue(day: _BillsDay, n_bills: int, maturity_days: int) -> tuple[list[_Bill
     now = int(_clock().web3().eth.get_block("latest").timestamp)
     maturity = now + days.days(maturity_days)
     plans = []  # one per bill: who takes part, and the amounts and rate drawn for it
+    rights = _rights(ctx, clients)
+    by_address = {c.address: c for c in clients}
     for _ in range(n_bills):
-        core, tier1, t2a, t2b = ctx.rng.sample(clients, 4)
+        core, tier1, t2a, t2b = (by_address[a] for a in draw_parties(ctx.rng, rights))
         face = ctx.rng.randrange(100_000_00, 5_000_000_00)
         po = f"po {ctx.rng.random()}"
         part_a = face * ctx.rng.randrange(20, 50) // 100
@@ -183,8 +192,13 @@ def _split(day: _BillsDay, plans: list[_Bill]) -> None:
     pipe.wait()
 
 
-def _finance(day: _BillsDay, plans: list[_Bill]) -> tuple[list[Any], dict[str, int]]:
-    """Each first tier-2 finances its part with the factor: quote, accept, audit, disburse."""
+def _finance(
+    day: _BillsDay, plans: list[_Bill], result: LineResult
+) -> tuple[list[Any], dict[str, int]]:
+    """Each first tier-2 finances its part with the factor: quote, accept, audit, disburse. With a
+    second factor on a local chain, the first financing is publicised with a quote window: the
+    second factor quotes, the day's factor outbids it, the holder signs the best after the window
+    (`_close_window`)."""
     pipe, auditor, factor, cash, on_chain_cash, outboxes = (
         day.pipe,
         day.auditor,
@@ -193,16 +207,31 @@ def _finance(day: _BillsDay, plans: list[_Bill]) -> tuple[list[Any], dict[str, i
         day.on_chain_cash,
         day.outboxes,
     )
+    local = _clock().network_name() in LOCAL_CHAINS  # the quote window needs the clock moved
+    windowed = plans[0] if day.rival is not None and local else None
     subs = [
-        b.t2a.submit_financing_request(b.nodes[b.t2a.address], b.part_a, "financing request")
+        (
+            b.t2a.submit_financing_quotes_request(
+                b.nodes[b.t2a.address], b.part_a, "financing request", QUOTE_WINDOW
+            )
+            if b is windowed
+            else b.t2a.submit_financing_request(
+                b.nodes[b.t2a.address], b.part_a, "financing request"
+            )
+        )
         for b in plans
     ]
     close_phase(pipe, *outboxes)
     quotes = []
     for b, sub in zip(plans, subs):
         b.fin = int(sub.value["nodeId"])
+        if b is windowed and day.rival is not None:  # the second factor first, at a worse rate
+            day.rival.quote(b.fin, b.rate + 200, f"factoring agreement {b.fin} (second factor)")
+            pipe.wait()
         quotes.append(factor.quote(b.fin, b.rate, f"factoring agreement {b.fin}"))
     pipe.wait()
+    if windowed is not None:
+        _close_window(day, windowed, quotes[0], result)
     for b in plans:
         b.t2a.accept_financing(b.fin, f"factoring agreement {b.fin}", factor.address, b.rate)
     pipe.wait()
@@ -219,6 +248,27 @@ def _finance(day: _BillsDay, plans: list[_Bill]) -> tuple[list[Any], dict[str, i
                 b.t2a.confirm_payment(d)
         pipe.wait()
     return quotes, before
+
+
+def _close_window(day: _BillsDay, b: _Bill, best: Any, result: LineResult) -> None:
+    """The clock past the quote window (local chains); checks the day's factor's quote stands (as
+    the domain twin has it) and released the second factor's."""
+    ends = int(day.bills.financing(b.fin)["deadline"])
+    clock = _clock().brownie.chain
+    clock.sleep(max(1, ends - int(_clock().web3().eth.get_block("latest").timestamp) + 1))
+    clock.mine()
+    rival = day.rival.address if day.rival is not None else ""
+    twin = QuoteWindow(ends)
+    twin.quote(rival, b.rate + 200, ends - 2)
+    twin.quote(day.factor.address, b.rate, ends - 1)
+    f = day.bills.financing(b.fin)
+    name = "BillFinancingQuoteReleased"
+    released = best.events[name] if best is not None and name in best.events else None
+    result.checks["competing quotes: best signed, other released"] = (
+        twin.accept(ends) == (str(f["factor"]), int(f["rateBps"]))
+        and released is not None
+        and (str(released["factor"]), int(released["rateBps"])) == twin.released[0]
+    )
 
 
 def _holdings(
@@ -320,6 +370,18 @@ def _redeem(day: _BillsDay, holdings: list, faces: dict, maturity: int, result: 
             redeemed += face
         result.checks["maturity paid right holders"] = settled
     return redeemed
+
+
+def _rights(ctx: DayContext, clients: list[BillClient]) -> dict[str, list[str]]:
+    """Each client's roles by address: which of the three bill rights it holds."""
+    names = {inst.address: name for name, inst in ctx.members.by_name.items()}
+    return {c.address: ctx.members.roles[names[c.address]] for c in clients}
+
+
+def _rival(ctx: DayContext, bills: Any) -> BillFactor | None:
+    """A second factor (ASSET_MANAGER) of the consortium file, if it names one."""
+    factors = ctx.members.with_role("ASSET_MANAGER")
+    return BillFactor(factors[1], bills, store=ctx.store(factors[1])) if len(factors) > 1 else None
 
 
 def _roles(ctx: DayContext, bills: Any) -> tuple[list[BillClient], BillAuditor, BillFactor]:

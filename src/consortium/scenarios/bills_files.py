@@ -37,7 +37,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from consortium.domain.bills import BillStatus, NodeState, proceeds
+from consortium.domain.bills import (
+    CLIENT_ROLE,
+    BillStatus,
+    NoBillParties,
+    NodeState,
+    draw_parties,
+    proceeds,
+)
 from consortium.domain.hashing import doc_hash
 from consortium.scenarios import LineResult
 
@@ -125,7 +132,7 @@ def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
         )
     bills = []
     for k in range(max(1, int(sizes.get("bills", 2)))):
-        core, tier1, t2a, t2b = rng.sample(clients, 4)
+        core, tier1, t2a, t2b = _draw(rng, cfg)
         face = rng.randrange(100_000_00, 5_000_000_00)
         part_a = face * rng.randrange(20, 50) // 100
         part_b = face * rng.randrange(20, 50) // 100
@@ -141,6 +148,14 @@ def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
         bool(sizes.get("bill_redeem", 1)),
         seed,
     )
+
+
+def _draw(rng: random.Random, cfg: Any) -> tuple[str, str, str, str]:
+    """A bill's four clients, each holding the right its step needs (domain.bills.draw_parties)."""
+    try:
+        return draw_parties(rng, {i.id: i.roles for i in cfg.with_role(CLIENT_ROLE)})
+    except NoBillParties as e:
+        raise NotEnoughParties(str(e)) from e
 
 
 def _one(cfg: Any, role: str) -> str:

@@ -1,8 +1,9 @@
 """The supply-chain bill line as agents: clients (debtor and suppliers), the auditor, the factor.
 
 Who starts what (no Python object is shared; each agent reads the chain or its own store):
-- SUPPLY_CHAIN_CLIENT: `bill-issues` -> requestIssue on itself (it is the debtor); `bill-transfers`
-  and `bill-financing` -> requestTransfer / requestFinancing of a holding named by its node id or
+- SUPPLY_CHAIN_CLIENT: `bill-issues` (BILL_ISSUER) -> requestIssue on itself (it is the debtor);
+  `bill-transfers` (BILL_TRANSFEROR) and `bill-financing` (BILL_FINANCING_APPLICANT) ->
+  requestTransfer / requestFinancing of a holding named by its node id or
   by the documents of the bill or transfer that gave it (`from_documents`: what both sides of a
   trade know, where a node id is only in the positions); `bill-redemptions` -> redeem at maturity.
   Reacts to a bill or transfer addressed to it (review: agent.yaml `decisions.bill_review`, auto
@@ -11,7 +12,8 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   `limits.financing_max_rate_bps`), and to an off-chain payment declared to it (`payment_confirm`:
   auto, or queued for a person who checks the bank account first).
 - AUDITOR: a reviewed issue or transfer, an agreed financing -> audit (`decisions.bill_audit`,
-  auto within `limits.bill_audit_max_amount` when set).
+  auto within `limits.bill_audit_max_amount` when set), unless it is a party to it (segregation of
+  duties: another audit institution audits it).
 - ASSET_MANAGER (the factor): a financing request -> quote at agent.yaml `bills: {rate_bps: N}`
   (an asset manager without it is no factor and never quotes);
   the audited financing -> disburse (in the cash token when it pays the bill's currency, else a
@@ -32,7 +34,7 @@ from typing import Any, ClassVar
 
 from consortium.agent.base import FileRefused, Role
 from consortium.agent.settings import SettingsError
-from consortium.domain.bills import BillStatus, NodeKind, NodeState
+from consortium.domain.bills import BillStatus, NodeKind, NodeState, QuoteRefused, QuoteWindow
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import doc_hash
 from consortium.outbox import OutboxConflict, jsonable
@@ -276,12 +278,23 @@ class BillClientRole(_HolderRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
+        self.windows: dict[int, int] = {}  # financing node -> end of its quote window
         if self.active:
             self.client = BillClient(agent.institution, self.bills, store=agent.store)
 
     def start(self) -> None:
         if self.active:
             self.client.outbox.resume()
+
+    def tick(self) -> None:
+        """Sign (or queue) the best quote on each publicised request of ours after its window."""
+        if not self.windows:
+            return
+        now = self.now()
+        for node, ends in list(self.windows.items()):
+            if now >= ends:
+                del self.windows[node]
+                self._consider(node)
 
     def handle_file(self, file: Any) -> dict[str, Any]:
         handler = {
@@ -473,13 +486,24 @@ class BillClientRole(_HolderRole):
         n = self.bills.node(node)
         if not _same(n["from"], self.me) or int(n["state"]) != NodeState.QUOTED:
             return
-        rate, limit = int(ev["rateBps"]), self.limit("financing_max_rate_bps")
+        ends = int(self.bills.financing(node)["deadline"])  # a quote window's end, before we sign
+        if ends > self.now():
+            self.windows[node] = ends  # other factors may still outbid: `tick` signs the best
+            return
+        self._consider(node)
+
+    def _consider(self, node: int) -> None:
+        """Sign (policy `financing_accept`) the quote standing on our financing request."""
+        if self.state(node) != NodeState.QUOTED:
+            return
+        f = self.bills.financing(node)
+        rate, limit = int(f["rateBps"]), self.limit("financing_max_rate_bps")
         subject = {
             "node": node,
-            "factor": str(ev["factor"]),
+            "factor": str(f["factor"]),
             "rate_bps": rate,
-            "proceeds": int(ev["proceeds"]),
-            "agreement": _hex(ev["agreementHash"]),
+            "proceeds": int(f["proceeds"]),
+            "agreement": _hex(f["agreementHash"]),
         }
         if self.policy(ACCEPT, limit is None or rate <= limit, f"bill-quote-{node}", subject):
             self._accept(subject, True)
@@ -546,6 +570,9 @@ class BillAuditorRole(_BillsRole):
     def _audit(self, node: int, waiting: int) -> None:
         if self.state(node) != waiting:
             return  # audited already (a replayed event), or expired
+        if self.auditor.is_party(node):
+            log.info("node %d: we are a party to it, another audit institution audits it", node)
+            return
         amount = int(self.bills.locked(node))
         limit = self.limit("bill_audit_max_amount")
         subject = {"node": node, "amount": amount, "limit": limit}
@@ -566,6 +593,7 @@ class BillFactorRole(_HolderRole):
         "BillIssueRequested": "remember",
         "BillTransferRequested": "remember",
         "BillFinancingRequested": "on_requested",
+        "BillFinancingQuoted": "on_quoted",
         "BillAudited": "on_audited",
         "BillPaymentDeclared": "on_declared",
         "BillRedeemed": "mark",
@@ -593,18 +621,43 @@ class BillFactorRole(_HolderRole):
         an asset manager without one does not factor); the agreement's text is ours (the holder
         signs its hash, read from the quote). Another factor quoting first is no failure."""
         self.remember(ev)
-        node = int(ev["nodeId"])
-        if self.rate is None or self.state(node) != NodeState.REQUESTED:
-            return  # quoted already (by us before a restart, or by another factor)
+        self._quote(int(ev["nodeId"]))
+
+    def on_quoted(self, ev: Any) -> None:
+        """Another factor quoted in a publicised request's window: outbid it at a lower rate."""
+        if not _same(ev["factor"], self.me):
+            self._quote(int(ev["nodeId"]))
+
+    def _quote(self, node: int) -> None:
+        if self.rate is None or not self._open_to_us(node):
+            return  # quoted already (by us before a restart, or by another factor), or beaten
         log.info("quoting node %d at %d bps", node, self.rate)
         try:
             self.factor.quote(
                 node, self.rate, f"factoring agreement node {node} at {self.rate} bps"
             )
         except Exception:
-            if self.state(node) == NodeState.REQUESTED:
+            if self._open_to_us(node):
                 raise
-            log.info("node %d was quoted by another factor first", node)
+            log.info("node %d was quoted by another factor first (or better)", node)
+
+    def _open_to_us(self, node: int) -> bool:
+        """A request waiting for its first quote, or in an open quote window a standing quote of
+        another factor our rate beats (QuoteWindow, the chain's rule)."""
+        state = self.state(node)
+        if state == NodeState.REQUESTED:
+            return True
+        if state != NodeState.QUOTED:
+            return False
+        f = self.bills.financing(node)
+        window = QuoteWindow(int(f["deadline"]), best=(str(f["factor"]), int(f["rateBps"])))
+        if window.ends == 0 or _same(f["factor"], self.me):
+            return False
+        try:
+            window.quote(self.me, int(self.rate or 0), self.now())
+        except QuoteRefused:
+            return False
+        return True
 
     def on_audited(self, ev: Any) -> None:
         """Pay for an audited financing once: in the cash token when it pays the bill's currency,
