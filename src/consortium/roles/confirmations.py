@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -251,11 +251,8 @@ class SalesBank(Participant):
             self.store.put("registration", m.body["registration_id"], rec)
             if m.body["accepted"]:
                 inv = self.investors[from_hex(rec["investor"])]
-                self.investors[inv.commitment] = qualification.Investor(
-                    inv.commitment,
-                    inv.age,
-                    inv.risk_level,
-                    inv.registered_with | {m.sender.lower()},
+                self.investors[inv.commitment] = replace(
+                    inv, registered_with=inv.registered_with | {m.sender.lower()}
                 )
             n += 1
         return n
