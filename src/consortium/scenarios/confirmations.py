@@ -49,12 +49,14 @@ INJECTED = 5
 def _ensure_channels(
     ctx: DayContext, pipe: Any, pairs: list[tuple[Institution, Institution]]
 ) -> None:
-    """Open the line's channels not open yet: every request in one phase, then every opening."""
+    """Open the line's channels not open yet: every request in one phase, every countersignature
+    (the counterparty, the same agreement) in the next, then every opening."""
     missing = [(a, b) for a, b in pairs if not ctx.suite.registry.channelOpen(a.address, b.address)]
-    for a, b in missing:
-        agreement = f"confirmations cooperation agreement {a.name} / {b.name}"
-        pipe.piped(a).request_channel(b.address, agreement)
-    pipe.wait()
+    for who, other in ((0, 1), (1, 0)):
+        for pair in missing:
+            agreement = f"confirmations cooperation agreement {pair[0].name} / {pair[1].name}"
+            pipe.piped(pair[who]).request_channel(pair[other].address, agreement)
+        pipe.wait()
     for a, b in missing:
         pipe.piped(ctx.manager).open_channel(a.address, b.address)
     pipe.wait()
