@@ -68,7 +68,9 @@ from consortium.roles.confirmations import (
     Reconciler,
     SalesBank,
     anchor_domain,
-    order_of,
+)
+from consortium.roles.confirmations import (
+    order_of as request_order,
 )
 
 log = logging.getLogger("consortium.agent")
@@ -458,7 +460,7 @@ class SalesBankRole(_ConfRole):
             self._check_order(file, n, row)
         items = [self._request(file, row, rules) for row in file.rows]
         ok_ids, rejected = qualification.screen(
-            (order_of(q, inv) for q, inv, _ in items),
+            (request_order(q, inv) for q, inv, _ in items),
             self.bank.rules,
             self.bank.agreed_hashes(),
         )
