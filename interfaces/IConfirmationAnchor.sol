@@ -61,6 +61,9 @@ interface IConfirmationAnchor {
         uint256 confirmedAmount;
         uint256 confirmedShares;
         uint64 confirmedAt;
+        /// @dev why a refused request was refused (a short reason code, left-aligned, like
+        /// bytes32("ORDER_AFTER_PRODUCT_CUTOFF")); zero for a confirmed request
+        bytes32 reason;
     }
 
     // ----------------------------------------------------------------- events
@@ -92,6 +95,11 @@ interface IConfirmationAnchor {
     error AnchorRegistrationAlreadyDecided(bytes32 registrationId, RegistrationStatus status);
     error AnchorNotRegistrationIssuer(bytes32 registrationId, address caller, address issuer);
     error AnchorZeroCommitment();
+    /// @notice A confirmation's outcome is inconsistent: CONFIRMED (1) carries no reason; REFUSED (2)
+    /// carries its reason code and confirms no amount and no shares; no other status exists.
+    error AnchorConfirmationOutcomeInvalid(
+        bytes32 requestId, uint8 status, bytes32 reason, uint256 confirmedAmount, uint256 confirmedShares
+    );
     error AnchorConfirmationWrongSigner(bytes32 requestId, address expectedIssuer, address signer, address signerMember);
 
     // ----------------------------------------------------------------- registration
@@ -178,10 +186,17 @@ interface IConfirmationAnchor {
     /// @notice EIP-712 digest of a confirmation under this contract's domain.
     function confirmationDigest(Confirmation calldata confirmation) external view returns (bytes32);
 
+    /// @notice The registry terms id of the qualification rules `salesBank` agreed with the issuer of
+    /// `productId`: keccak256(abi.encodePacked("QUALIFICATION", salesBank, productId)). Keyed on the
+    /// bank as well as the product, so every bank distributing a product holds its own joint terms.
+    function qualificationTermsId(address salesBank, bytes32 productId) external pure returns (bytes32);
+
     /// @notice The member that signed `confirmation` (the signer itself or the member it operates for).
     /// Requirements: a valid ECDSA signature (OpenZeppelin ECDSA errors otherwise); the signer's member is
     /// `confirmation.issuer` (AnchorConfirmationWrongSigner otherwise) and is active now
-    /// (AnchorConfirmationSignerNotActive otherwise: a suspended issuer's signature counts for nothing).
+    /// (AnchorConfirmationSignerNotActive otherwise: a suspended issuer's signature counts for nothing);
+    /// then a consistent outcome (AnchorConfirmationOutcomeInvalid: a refused request is confirmed as
+    /// refused, with its reason code and nothing confirmed, never as a confirmed one of zero amount).
     function checkConfirmation(Confirmation calldata confirmation, bytes calldata signature)
         external
         view

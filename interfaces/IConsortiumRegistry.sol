@@ -52,6 +52,9 @@ interface IConsortiumRegistry {
     event ChannelRequestWithdrawn(
         address indexed requester, address indexed counterparty, address indexed withdrawnBy, bytes32 agreementHash
     );
+    /// @notice The counterparty of a pending channel request sent the same agreement hash: both parties signed
+    /// the cooperation agreement the channel will be opened on.
+    event ChannelCountersigned(address indexed requester, address indexed counterparty, bytes32 agreementHash);
     event ChannelOpened(address indexed memberA, address indexed memberB, address indexed manager, bytes32 agreementHash);
     event ChannelClosed(address indexed memberA, address indexed memberB, address indexed closedBy, bytes32 reasonHash);
     event AmendmentApproved(bytes32 indexed termsId, address indexed party, bytes32 amendmentHash, uint64 version);
@@ -87,6 +90,10 @@ interface IConsortiumRegistry {
         address caller, address counterparty, address requester, bytes32 pendingAgreementHash
     );
     error RegistryChannelNotOpen(address memberA, address memberB);
+    /// @notice The pending request of the pair (made by `requester`) has not been countersigned by
+    /// `counterparty` (its requestChannel with the same agreement hash): a joining application is an
+    /// agreement of both parties, and the permission manager opens the channel only then.
+    error RegistryChannelNotCountersigned(address requester, address counterparty, bytes32 agreementHash);
     error RegistryNotChannelParty(address caller, address memberA, address memberB);
     error RegistryNotTermsParty(bytes32 termsId, address caller);
     error RegistryTermsPartiesMismatch(bytes32 termsId, address partyA, address partyB);
@@ -188,7 +195,9 @@ interface IConsortiumRegistry {
     // ----------------------------------------------------------------- channels
     /// @notice Ask the permission manager to open a data channel with `counterparty`.
     /// @dev The request is fixed once made: nobody (either party included) can swap the agreement the
-    /// manager will open the channel on. The counterparty sending the same agreement consents to it.
+    /// manager will open the channel on. The counterparty sending the same agreement countersigns it
+    /// (ChannelCountersigned): its hash of the cooperation agreement both parties signed; only a
+    /// countersigned request can be opened.
     /// @param agreementHash hash of the signed cooperation agreement
     /// Requirements:
     /// - caller and counterparty active members, distinct; channel not open
@@ -202,7 +211,8 @@ interface IConsortiumRegistry {
     function withdrawChannelRequest(address counterparty) external;
 
     /// @notice Open a requested channel on the agreement requested. Requirements: PERMISSION_MANAGER;
-    /// requested by either party; both active.
+    /// requested by either party (RegistryChannelNotRequested) and countersigned by the other with the
+    /// same agreement hash (RegistryChannelNotCountersigned); both active.
     function openChannel(address memberA, address memberB) external;
 
     /// @notice Close an open channel. Requirements: PERMISSION_MANAGER or one of the two parties.
@@ -276,6 +286,10 @@ interface IConsortiumRegistry {
     /// @notice The pending channel request between members `a` and `b` (either order): who requested it and
     /// the agreement hash (zero when none is pending).
     function channelRequest(address a, address b) external view returns (address requester, bytes32 agreementHash);
+
+    /// @notice Whether the pending channel request between members `a` and `b` (either order) has been
+    /// countersigned by its counterparty (false when none is pending).
+    function channelCountersigned(address a, address b) external view returns (bool);
 
     /// @notice Whether a channel between the members of `a` and `b` is open (either order).
     function channelOpen(address a, address b) external view returns (bool);

@@ -25,8 +25,12 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
     bytes32 public constant REQUEST_TYPEHASH = keccak256(
         "Request(bytes32 requestId,address salesBank,address issuer,bytes32 productId,uint8 kind,uint256 amount,uint256 shares,bytes32 investorCommitment,uint64 period)"
     );
+    /// @notice Confirmation statuses (eip712.CONFIRMED / REFUSED in Python).
+    uint8 public constant CONFIRMED = 1;
+    uint8 public constant REFUSED = 2;
+
     bytes32 public constant CONFIRMATION_TYPEHASH = keccak256(
-        "Confirmation(bytes32 requestId,bytes32 requestHash,address issuer,uint8 status,uint256 confirmedAmount,uint256 confirmedShares,uint64 confirmedAt)"
+        "Confirmation(bytes32 requestId,bytes32 requestHash,address issuer,uint8 status,uint256 confirmedAmount,uint256 confirmedShares,uint64 confirmedAt,bytes32 reason)"
     );
 
     /// @dev Keyed by the anchoring bank first: a root is one bank's key, so no other bank can take it.
@@ -129,6 +133,11 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
     }
 
     /// @inheritdoc IConfirmationAnchor
+    function qualificationTermsId(address salesBank, bytes32 productId) external pure returns (bytes32) {
+        return keccak256(abi.encodePacked("QUALIFICATION", salesBank, productId));
+    }
+
+    /// @inheritdoc IConfirmationAnchor
     function getRegistration(bytes32 registrationId) external view returns (Registration memory) {
         return _registrations[registrationId];
     }
@@ -168,7 +177,8 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
                     c.status,
                     c.confirmedAmount,
                     c.confirmedShares,
-                    c.confirmedAt
+                    c.confirmedAt,
+                    c.reason
                 )
             )
         );
@@ -187,6 +197,19 @@ contract ConfirmationAnchor is IConfirmationAnchor, ConsortiumManaged, EIP712 {
         }
         if (!registry.isActive(signerMember)) {
             revert AnchorConfirmationSignerNotActive(confirmation.requestId, signerMember, signer);
+        }
+        _checkOutcome(confirmation);
+    }
+
+    /// @dev A confirmed request carries no reason; a refused one carries its reason and nothing confirmed.
+    function _checkOutcome(Confirmation calldata c) internal pure {
+        bool confirmed = c.status == CONFIRMED && c.reason == bytes32(0);
+        bool refused =
+            c.status == REFUSED && c.reason != bytes32(0) && c.confirmedAmount == 0 && c.confirmedShares == 0;
+        if (!confirmed && !refused) {
+            revert AnchorConfirmationOutcomeInvalid(
+                c.requestId, c.status, c.reason, c.confirmedAmount, c.confirmedShares
+            );
         }
     }
 }

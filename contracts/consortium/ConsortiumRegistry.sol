@@ -38,6 +38,8 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     mapping(bytes32 channelKey => bytes32 agreementHash) private _channelRequest;
     /// @dev Who made the pending request of a pair (the request is fixed once made: see requestChannel).
     mapping(bytes32 channelKey => address requester) private _channelRequester;
+    /// @dev The counterparty sent the pending request's agreement hash too (requestChannel): both signed.
+    mapping(bytes32 channelKey => bool) private _channelCountersigned;
 
     mapping(bytes32 termsId => Terms) private _terms;
     /// approvals keyed by (termsId, version, partyA, partyB, party, amendmentHash): an approval counts only
@@ -284,6 +286,10 @@ contract ConsortiumRegistry is IConsortiumRegistry {
             if (pending != agreementHash) {
                 revert RegistryChannelAlreadyRequested(requester, counterparty, _channelRequester[key], pending);
             }
+            if (requester != _channelRequester[key] && !_channelCountersigned[key]) {
+                _channelCountersigned[key] = true;
+                emit ChannelCountersigned(counterparty, requester, agreementHash);
+            }
         } else {
             _channelRequest[key] = agreementHash;
             _channelRequester[key] = requester;
@@ -300,6 +306,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         address requester = _channelRequester[key];
         delete _channelRequest[key];
         delete _channelRequester[key];
+        delete _channelCountersigned[key];
         emit ChannelRequestWithdrawn(requester, caller == requester ? counterparty : caller, caller, agreementHash);
     }
 
@@ -308,11 +315,16 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         bytes32 key = _channelKey(memberA, memberB);
         bytes32 agreementHash = _channelRequest[key];
         if (agreementHash == bytes32(0)) revert RegistryChannelNotRequested(memberA, memberB);
+        if (!_channelCountersigned[key]) {
+            address requester = _channelRequester[key];
+            revert RegistryChannelNotCountersigned(requester, requester == memberA ? memberB : memberA, agreementHash);
+        }
         _requireMemberActive(memberA);
         _requireMemberActive(memberB);
         _channelOpen[key] = true;
         delete _channelRequest[key];
         delete _channelRequester[key];
+        delete _channelCountersigned[key];
         emit ChannelOpened(memberA, memberB, msg.sender, agreementHash);
     }
 
@@ -455,6 +467,11 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     function channelRequest(address a, address b) external view returns (address requester, bytes32 agreementHash) {
         bytes32 key = _channelKey(a, b);
         return (_channelRequester[key], _channelRequest[key]);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function channelCountersigned(address a, address b) external view returns (bool) {
+        return _channelCountersigned[_channelKey(a, b)];
     }
 
     /// @inheritdoc IConsortiumRegistry

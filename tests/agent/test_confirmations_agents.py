@@ -109,7 +109,7 @@ def _world(base: Path, founder, accounts) -> World:
     members, manager = bootstrap_consortium(suite, cfg, founder, accounts, SEED, fund_wei=10**20)
     keys, addresses = demo_keys(cfg)
     bank = members.by_name["sales-bank"]
-    for rules in product_rules(cfg, addresses).values():
+    for rules in product_rules(cfg, addresses, bank.address).values():
         issuer = next(i for i in members.by_name.values() if i.address == rules.issuer)
         for party in (bank, issuer):
             party.approve_amendment(rules.terms_id, bank.address, rules.issuer, rules.terms_hash())
@@ -150,7 +150,9 @@ def _orders(today: str) -> list[list]:
         ["O-2", "C-2", "WM-002", "subscription", 300_000, 0, today],  # risk 2 < 4
         ["O-3", "C-3", "WM-001", "subscription", 10_000, 0, today],  # 17 years old
         ["O-4", "C-1", "WM-101", "subscription", 2_000_000, 0, today],  # above LIMIT: a person
-        ["O-5", "C-2", "WM-001", "redemption", 100_000, 10, today],
+        # a redemption by the 17-year-old: never refused on the purchase rules (age), but no shares
+        # are held yet (the holding grows with confirmed subscriptions): SHARES_EXCEED_HOLDING
+        ["O-5", "C-3", "WM-001", "redemption", 100_000, 10, today],
         ["O-6", "C-4", "WM-101", "subscription", 10_000, 0, today],  # the issuer refused C-4
         ["O-7", "C-1", "WM-101", "subscription", 200_000, 0, today],
         ["O-8", "C-1", "WM-001", "subscription", 60 * LIMIT, 0, today],  # refused by issuer 1
@@ -308,11 +310,14 @@ def test_confirmations_day__orders__screened_confirmed_and_each_packet_anchored_
     by_issuer = {f["issuer"]: f for f in files.values()}
     assert set(by_issuer) == {"wm-issuer-1", "wm-issuer-2"}
     orders = {i: sorted(r["order_id"] for r in f["records"]) for i, f in by_issuer.items()}
-    assert orders == {"wm-issuer-1": ["O-1", "O-5", "O-8"], "wm-issuer-2": ["O-4", "O-7"]}
+    assert orders == {"wm-issuer-1": ["O-1", "O-8"], "wm-issuer-2": ["O-4", "O-7"]}
     status = {
         r["order_id"]: (r["status"], r["amount"]) for f in files.values() for r in f["records"]
     }
     assert status["O-8"] == ("refused", 0)  # above issuer 1's limit, its policy auto: refused
+    reasons = {r["order_id"]: r["reason"] for f in files.values() for r in f["records"]}
+    assert reasons["O-8"] == "REFUSED_ON_ORDER_REVIEW"  # the reason the signed confirmation carries
+    assert all(reasons[o] is None for o in ("O-1", "O-4", "O-7"))
     assert all(s == "confirmed" for o, (s, _) in status.items() if o != "O-8")
     held = next(r for r in by_issuer["wm-issuer-2"]["records"] if r["order_id"] == "O-4")
     assert held["amount"] == 2_000_000
@@ -331,11 +336,12 @@ def test_confirmations_day__orders__screened_confirmed_and_each_packet_anchored_
 
 def test_confirmations_day__screening__refusals_with_reasons_in_result_and_outbox(day):
     result = result_of(day.homes["sales-bank"], "done", "orders-2026-12.csv")["result"]
-    assert (result["orders"], result["sent"], result["packets"]) == (8, 5, 2)
+    assert (result["orders"], result["sent"], result["packets"]) == (8, 4, 2)
     codes = {r["order_id"]: r["codes"] for r in result["refused"]}
     assert codes == {
         "O-2": ["RISK_LEVEL_BELOW_PRODUCT_RISK"],
         "O-3": ["UNDER_MIN_AGE"],
+        "O-5": ["SHARES_EXCEED_HOLDING"],
         "O-6": ["NOT_REGISTERED_WITH_ISSUER"],
     }
     screening = day.homes["sales-bank"].outbox / "screening" / "orders-2026-12.json"

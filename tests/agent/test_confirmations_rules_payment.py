@@ -113,7 +113,8 @@ def _view(world: World, folder: Path) -> DayView:
 
 def _rules(world: World, row: list) -> QualificationRules:
     pid, _, issuer, risk, age = row
-    return QualificationRules(code32(pid), world.addresses[issuer], risk, age)
+    bank = world.addresses["sales-bank"]
+    return QualificationRules(code32(pid), world.addresses[issuer], risk, age, sales_bank=bank)
 
 
 # ------------------------------------------------------------------ product rules

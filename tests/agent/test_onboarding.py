@@ -12,6 +12,7 @@ from eth_account import Account
 
 from consortium import cli
 from consortium.agent.home import AgentHome, init_home
+from consortium.domain.hashing import doc_hash
 from consortium.keys import Keystore
 from tests.agent.harness import CONSORTIUM_YAML, PASSPHRASE, SCRYPT_N, make_world, rpc_url
 
@@ -78,7 +79,9 @@ def manager_args(joining, keystore=None) -> list[str]:
     ]
 
 
-def test_member__apply_audit_channel__the_bank_joins_with_its_own_key(joining, capsys, monkeypatch):
+def test_member__apply_audit_channel__the_bank_joins_with_its_own_key(
+    joining, capsys, monkeypatch, accounts
+):
     world, home, _, address, _, _, _, _ = joining
     registry = world.suite.registry
     code, out, _ = run(capsys, monkeypatch, "member", "fund", address, *manager_args(joining))
@@ -98,6 +101,14 @@ def test_member__apply_audit_channel__the_bank_joins_with_its_own_key(joining, c
     code, out, _ = run(capsys, monkeypatch, "member", "request-channel", "--institution", LATE,
                        "--home", str(home.path), "--with", "trustee")  # fmt: skip
     assert code == 0 and registry.channelRequest(address, world.addresses["trustee"])[0] == address
+    # not countersigned by the trustee yet: the manager's opening is refused, named, nothing opens
+    code, _, err = run(capsys, monkeypatch, "member", "open-channel", address,
+                       world.addresses["trustee"], *manager_args(joining))  # fmt: skip
+    assert code == 2 and "RegistryChannelNotCountersigned" in err
+    assert not registry.channelOpen(address, world.addresses["trustee"])
+    trustee = accounts.add(world.keys["trustee"])  # the counterparty countersigns: same agreement
+    registry.requestChannel(address, doc_hash("cooperation agreement"), {"from": trustee})
+    assert registry.channelCountersigned(address, world.addresses["trustee"])
     code, out, _ = run(capsys, monkeypatch, "member", "open-channel", address,
                        world.addresses["trustee"], *manager_args(joining))  # fmt: skip
     assert code == 0 and registry.channelOpen(address, world.addresses["trustee"])

@@ -155,6 +155,8 @@ def test_anchor_packet__killed_after_send__booked_once_and_resend_refused(
         os.urandom(32), 40, 5, frozenset({conf_cast.issuer_a.address.lower()})
     )
     bank.investors[inv.commitment] = inv
+    people.issuer_a.book.products[PA] = qualification.Product(PA)
+    people.issuer_a.book.registered.add(inv.commitment)
     reqs = [
         make_request(conf_cast.issuer_a, 100 + i, PA, investor=inv.commitment) for i in range(2)
     ]

@@ -460,6 +460,7 @@ def test_item15__request_withdrawn_or_declined__then_another_agreement_may_be_re
     with brownie.reverts(f"RegistryChannelNotRequested: {_lo(b)}, {_lo(a)}"):
         b.withdraw_channel_request(a.address)
     b.request_channel(a.address, "v3")
+    a.request_channel(b.address, "v3")  # countersigned by the other party
     tx = manager.open_channel(b.address, a.address)
     assert tx.events["ChannelOpened"]["agreementHash"] == "0x" + doc_hash("v3").hex()
     assert registry.channelOpen(a.address, b.address)

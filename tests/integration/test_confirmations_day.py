@@ -12,6 +12,7 @@ from consortium.scenarios.confirmations import run_day
 def day_context(line_suite, manager, admit, regulator_cn, accounts, tmp_path_factory):
     conf_cast = {
         "sales bank": (accounts[11], ["SALES_BANK"]),
+        "sales bank 2": (accounts[18], ["SALES_BANK"]),  # a second bank on the first product
         "WM subsidiary A": (accounts[12], ["PRODUCT_ISSUER"]),
         "WM subsidiary B": (accounts[13], ["PRODUCT_ISSUER"]),
         "WM subsidiary C": (accounts[14], ["PRODUCT_ISSUER"]),
@@ -43,4 +44,12 @@ def test_run_day__orders_confirmed_anchored_payments_reconciled(day_context):
     )  # several issuers, one packet each (the check compares exactly)
     assert result.counts["breaks_found"] == result.counts["breaks_corrected"] == 6
     assert result.metrics["payment"] > 0
+    for check in (
+        "a redemption within the holding confirmed",
+        "a subscription above the limit confirmed as refused, with its reason",
+        "two banks hold their own terms for one product",
+        "the second bank's order confirmed and anchored under its root",
+    ):
+        assert result.checks[check], check
+    assert "AMOUNT_ABOVE_PRODUCT_MAXIMUM" in result.metrics["issuer_refusal_reasons"]
     assert result.transactions > 0 and result.gas > 0

@@ -128,7 +128,8 @@ def apply(acting: Acting, dossier: str = "") -> str:
 
 
 def request_channel(acting: Acting, peer: str, agreement: str) -> str:
-    """Ask for a data channel with the member `peer` (an id of agent.yaml `addresses`)."""
+    """Ask for a data channel with the member `peer` (an id of agent.yaml `addresses`), or
+    countersign `peer`'s pending request: the same agreement text from the other party."""
     address = acting.settings.addresses.get(peer)
     if address is None:
         raise UnknownAddress(
@@ -143,7 +144,11 @@ def request_channel(acting: Acting, peer: str, agreement: str) -> str:
             address, doc_hash(agreement), {"from": acting.account}
         ),
     )
-    return f"channel with {peer} ({address}) requested; the permission manager opens it"
+    return (
+        f"channel with {peer} ({address}) requested on the agreement given; it is opened once the "
+        "other party has sent the same agreement (countersigned) and the permission manager opens"
+        " it"
+    )
 
 
 def audit(acting: Acting, applicant: str, approve: bool, report: str) -> str:

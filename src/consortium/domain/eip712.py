@@ -41,10 +41,12 @@ CONFIRMATION_FIELDS = [
     ("confirmedAmount", "uint256"),
     ("confirmedShares", "uint256"),
     ("confirmedAt", "uint64"),
+    ("reason", "bytes32"),
 ]
 
 # request kinds (what the issuer must confirm) and confirmation statuses
 SUBSCRIPTION, REDEMPTION, SHARE_CHANGE = 1, 2, 3
+KINDS = (SUBSCRIPTION, REDEMPTION, SHARE_CHANGE)
 KIND_NAMES = {SUBSCRIPTION: "subscription", REDEMPTION: "redemption", SHARE_CHANGE: "share change"}
 CONFIRMED, REFUSED = 1, 2
 
@@ -62,6 +64,30 @@ DOMAIN_TYPEHASH = keccak(
 
 class ConfirmationSignerMismatch(ValueError):
     """A confirmation was signed by someone other than the issuer it names."""
+
+
+class ConfirmationOutcomeInvalid(ValueError):
+    """A confirmation whose status, reason and amounts disagree (on chain:
+    AnchorConfirmationOutcomeInvalid): a confirmed request carries no reason; a refused one
+    carries its reason and confirms nothing."""
+
+
+def check_outcome(c: Confirmation) -> None:
+    """The rule ConfirmationAnchor.checkConfirmation applies to a confirmation's outcome."""
+    zero = b"\0" * 32
+    confirmed = c.status == CONFIRMED and bytes(c.reason) == zero
+    refused = (
+        c.status == REFUSED
+        and bytes(c.reason) != zero
+        and c.confirmedAmount == 0
+        and c.confirmedShares == 0
+    )
+    if not (confirmed or refused):
+        raise ConfirmationOutcomeInvalid(
+            f"confirmation of 0x{c.requestId.hex()}: status {c.status} with reason "
+            f"0x{bytes(c.reason).hex()} and {c.confirmedAmount}/{c.confirmedShares} confirmed; "
+            "a confirmed request carries no reason, a refused one its reason and nothing confirmed"
+        )
 
 
 class ConfirmationSignatureInvalid(ValueError):
@@ -159,6 +185,8 @@ class Confirmation(_Typed):
     confirmedAmount: int
     confirmedShares: int
     confirmedAt: int
+    # why a refused request was refused (qualification.reason_code32); zero when confirmed
+    reason: bytes = b"\0" * 32
 
     FIELDS: ClassVar[list[tuple[str, str]]] = CONFIRMATION_FIELDS
     TYPEHASH: ClassVar[bytes] = CONFIRMATION_TYPEHASH
@@ -267,6 +295,7 @@ def check_confirmation(
             "which is not an "
             "active member (suspended): it counts for nothing; wait for its reinstatement"
         )
+    check_outcome(c)  # after the signer: a tampered field is a wrong signature first
     return signer
 
 

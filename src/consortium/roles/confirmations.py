@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,34 @@ class Participant(ActsAs):
         )
 
 
+def order_of(q: Request, investor: qualification.Investor) -> qualification.Order:
+    """A request as screening sees it (its business type, amount and shares)."""
+    return qualification.Order(q.requestId, q.productId, investor, q.kind, q.amount, q.shares)
+
+
+def answer(
+    book: qualification.IssuerBook, q: Request, received_at: int, confirmed_at: int
+) -> Confirmation:
+    """The issuer's answer to one request, checked against its books (and booked when confirmed):
+    a refused request is confirmed as refused, its reason code in the confirmation."""
+    code = book.decide(
+        q.productId, q.investorCommitment, q.kind, q.amount, q.shares, q.period, received_at
+    )
+    if code is None:
+        book.apply(q.productId, q.investorCommitment, q.kind, q.amount, q.shares)
+    ok = code is None
+    return Confirmation(
+        q.requestId,
+        q.struct_hash(),
+        book.issuer,
+        eip712.CONFIRMED if ok else eip712.REFUSED,
+        q.amount if ok else 0,
+        q.shares if ok else 0,
+        confirmed_at,
+        qualification.reason_code32(code),
+    )
+
+
 def anchor_domain(anchor: Any) -> Domain:
     """The EIP-712 domain of a deployed ConfirmationAnchor,
     read from its ERC-5267 `eip712Domain()`."""
@@ -223,11 +251,8 @@ class SalesBank(Participant):
             self.store.put("registration", m.body["registration_id"], rec)
             if m.body["accepted"]:
                 inv = self.investors[from_hex(rec["investor"])]
-                self.investors[inv.commitment] = qualification.Investor(
-                    inv.commitment,
-                    inv.age,
-                    inv.risk_level,
-                    inv.registered_with | {m.sender.lower()},
+                self.investors[inv.commitment] = replace(
+                    inv, registered_with=inv.registered_with | {m.sender.lower()}
                 )
             n += 1
         return n
@@ -243,11 +268,12 @@ class SalesBank(Participant):
     def screen(
         self, requests: list[Request]
     ) -> tuple[list[Request], list[qualification.Rejection]]:
-        """Check each request against the agreed rules;
-        refused ones are stored with their reason."""
+        """Check each request against the agreed rules of its business type (purchase rules for a
+        subscription, the holding for a redemption or share change); refused ones are stored with
+        their reason."""
         by_id = {q.requestId: q for q in requests}
         ok_ids, rejected = qualification.screen(
-            ((q.requestId, q.productId, self.investors[q.investorCommitment]) for q in requests),
+            (order_of(q, self.investors[q.investorCommitment]) for q in requests),
             self.rules,
             self.agreed_hashes(),
         )
@@ -380,9 +406,16 @@ class SalesBank(Participant):
 
 @dataclass
 class ProductIssuer(Participant):
-    """A wealth-management subsidiary's node: registers users, confirms and signs requests."""
+    """A wealth-management subsidiary's node: registers users, checks, confirms and signs requests.
 
-    refuse: set[bytes] = field(default_factory=set)  # request ids the issuer's checks refuse
+    `products`: the issuer's own product parameters (business types open, limits, quota, cut-off);
+    the customers it registered and the shares they hold are booked as it goes (`book`)."""
+
+    products: dict[bytes, qualification.Product] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.book = qualification.IssuerBook(self.address, self.products)
 
     def handle_registrations(self) -> int:
         n = 0
@@ -393,6 +426,8 @@ class ProductIssuer(Participant):
             self.store.put(
                 "customer", m.body["investor"], {"profile": m.body["profile"], "accepted": accepted}
             )
+            if accepted:
+                self.book.registered.add(from_hex(m.body["investor"]))
             if (
                 self.anchor.getRegistration(reg_id)[2] == 1
             ):  # Pending: decide once, even after a restart
@@ -403,24 +438,20 @@ class ProductIssuer(Participant):
             n += 1
         return n
 
-    def confirm_packets(self, confirmed_at: int) -> int:
-        """Check, confirm and sign every request of every packet received;
-        send the confirmations back."""
+    def confirm_packets(self, confirmed_at: int, received_at: int | None = None) -> int:
+        """Check every request of every packet received against the issuer's books (registered
+        investor, product open for the business type, limits, quota, cut-off; `received_at`, the
+        time the packet is taken in, defaults to `confirmed_at`), confirm or refuse it with its
+        reason, sign, and send the confirmations back: a refused request is answered, not dropped.
+        """
         dom = self.domain()
         n = 0
         for m in self.endpoint.receive(["packet"]):
             items = []
             for j in m.body["requests"]:
                 q = Request.from_json(j)
-                ok = q.requestId not in self.refuse
-                c = Confirmation(
-                    q.requestId,
-                    q.struct_hash(),
-                    self.address,
-                    eip712.CONFIRMED if ok else eip712.REFUSED,
-                    q.amount if ok else 0,
-                    q.shares if ok else 0,
-                    confirmed_at,
+                c = answer(
+                    self.book, q, confirmed_at if received_at is None else received_at, confirmed_at
                 )
                 sig = eip712.sign_confirmation(dom, c, self.key.key)
                 items.append({"confirmation": c.to_json(), "signature": hexstr(sig)})

@@ -114,8 +114,10 @@ class PermissionManager(Institution):
         return self.registry.openChannel(a, b, {"from": self.account})
 
     def connect(self, a: Institution, b: Institution, agreement: str) -> None:
-        """Request (by `a`) and open a data channel between two members."""
+        """Request (by `a`), countersign (by `b`, the same agreement) and open a data channel
+        between two members: the channel is an agreement of both parties."""
         a.request_channel(b.address, agreement)
+        b.request_channel(a.address, agreement)
         self.open_channel(a.address, b.address)
 
     def enact(self, terms_id: bytes, party_a: str, party_b: str, terms: bytes) -> Any:

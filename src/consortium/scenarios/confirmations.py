@@ -1,8 +1,13 @@
 """One day of the confirmations line.
 
 A. The sales bank registers a few customers with each issuer, screens the period's orders against
-   the jointly agreed rules, sends one packet per issuer, collects EIP-712 confirmations and anchors
-   each packet's root. B. The bank's payment client commits the day's payments; next day the
+   the jointly agreed rules of their business type (purchase rules for subscriptions, the holding
+   for redemptions and share changes), sends one packet per issuer; each issuer checks every order
+   against its books (registered, open, limits, quota, cut-off) and confirms or refuses it, the
+   reason in the signed confirmation; the bank collects them and anchors each packet's root. A
+   second sales bank, when the consortium has one, agrees its own terms for the first issuer's
+   product and sends an order of its own (two banks on one product).
+B. The bank's payment client commits the day's payments; next day the
    reconciler reconciles them (with injected breaks of every class), records the result and breaks
    on chain, and the finance company pays the bank the exact corrected credit total.
 """
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -43,12 +49,14 @@ INJECTED = 5
 def _ensure_channels(
     ctx: DayContext, pipe: Any, pairs: list[tuple[Institution, Institution]]
 ) -> None:
-    """Open the line's channels not open yet: every request in one phase, then every opening."""
+    """Open the line's channels not open yet: every request in one phase, every countersignature
+    (the counterparty, the same agreement) in the next, then every opening."""
     missing = [(a, b) for a, b in pairs if not ctx.suite.registry.channelOpen(a.address, b.address)]
-    for a, b in missing:
-        agreement = f"confirmations cooperation agreement {a.name} / {b.name}"
-        pipe.piped(a).request_channel(b.address, agreement)
-    pipe.wait()
+    for who, other in ((0, 1), (1, 0)):
+        for pair in missing:
+            agreement = f"confirmations cooperation agreement {pair[0].name} / {pair[1].name}"
+            pipe.piped(pair[who]).request_channel(pair[other].address, agreement)
+        pipe.wait()
     for a, b in missing:
         pipe.piped(ctx.manager).open_channel(a.address, b.address)
     pipe.wait()
@@ -108,7 +116,9 @@ def _cast(ctx: DayContext, pipe: Any) -> SimpleNamespace:
     bank_i, fc_i, rec_i = m.one("BANK"), m.one("FINANCE_COMPANY"), m.one("RECONCILER")
     workdir = Path(ctx.workdir or tempfile.mkdtemp(prefix="confirmations-")) / "confirmations"
     net = line.Network.local(workdir)
+    second = m.with_role("SALES_BANK")[1:2]  # another bank distributing the first product
     pairs = [*((sales, i) for i in issuers), (bank_i, fc_i), (rec_i, bank_i), (rec_i, fc_i)]
+    pairs += [(b, issuers[0]) for b in second]
     _ensure_channels(ctx, pipe, pairs)
 
     def mk(cls: Any, inst: Institution) -> Any:
@@ -119,6 +129,7 @@ def _cast(ctx: DayContext, pipe: Any) -> SimpleNamespace:
         return participant
 
     bank = mk(line.SalesBank, sales)
+    bank2 = [mk(line.SalesBank, b) for b in second]
     iss = [mk(line.ProductIssuer, i) for i in issuers]
     client, fc, rec = (
         mk(line.PaymentClient, bank_i),
@@ -132,6 +143,8 @@ def _cast(ctx: DayContext, pipe: Any) -> SimpleNamespace:
         fc_i=fc_i,
         rec_i=rec_i,
         bank=bank,
+        second=second,
+        bank2=bank2,
         iss=iss,
         client=client,
         fc=fc,
@@ -139,51 +152,74 @@ def _cast(ctx: DayContext, pipe: Any) -> SimpleNamespace:
     )
 
 
-def _confirmations(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> tuple[int, tuple]:
-    """A. confirmations: products agreed, customers registered, orders screened, confirmed,
-    anchored per issuer, and proved off and on chain."""
-    rng, sales, issuers = ctx.rng, cast.sales, cast.issuers
-    bank, iss = cast.bank, cast.iss
+# every customer holds this many shares of every product (positions carried from earlier days)
+HELD = 1_000
+MAX_SUBSCRIPTION = 400_000  # the issuers' product limit: a larger subscription is refused
+
+
+def _products(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> dict[bytes, Any]:
+    """One product per issuer: the terms the sales bank agrees with it, the issuer's own books."""
     products = {}
-    for k, i in enumerate(issuers):
+    for k, (i, p) in enumerate(zip(cast.issuers, cast.iss, strict=True)):
         pid = doc_hash(f"WM product of {i.name}")
         products[pid] = qualification.QualificationRules(
-            pid, i.address, product_risk=2 + k % 3, min_age=18
+            pid, i.address, product_risk=2 + k % 3, min_age=18, sales_bank=cast.sales.address
         )
-    _agree(ctx, pipe, list(products.values()), sales, {i.address: i for i in issuers})
-    bank.rules.update(products)
+        p.book.products[pid] = qualification.Product(pid, max_amount=MAX_SUBSCRIPTION)
+    _agree(ctx, pipe, list(products.values()), cast.sales, {i.address: i for i in cast.issuers})
+    cast.bank.rules.update(products)
+    return products
+
+
+def _customers(ctx: DayContext, pipe: Any, cast: SimpleNamespace, pids: list[bytes]) -> list:
+    """Customers registered with every issuer (the first one qualifies for every product), each
+    holding HELD shares of every product on both sides' books."""
+    rng, bank = ctx.rng, cast.bank
     customers = []
     for c in range(ctx.size.get("customers", 6)):
-        inv = qualification.Investor(os.urandom(32), rng.randint(16, 70), rng.randint(1, 5))
-        for i in issuers:
+        age, risk = (40, 5) if c == 0 else (rng.randint(16, 70), rng.randint(1, 5))
+        inv = qualification.Investor(os.urandom(32), age, risk, holdings=dict.fromkeys(pids, HELD))
+        for i in cast.issuers:
             bank.register_user(i.address, inv, {"customer": c, "kyc_ok": True})
         customers.append(inv)
     pipe.wait()
-    for p in iss:
+    for p in cast.iss:
         p.handle_registrations()
+        for inv in customers:
+            p.book.holdings.update({(inv.commitment, pid): HELD for pid in p.book.products})
     pipe.wait()
     bank.collect_registration_results()
+    return customers
+
+
+def _confirmations(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> tuple[int, tuple]:
+    """A. confirmations: products agreed, customers registered, orders screened, confirmed or
+    refused by the issuers, anchored per issuer, and proved off and on chain."""
+    rng, sales = ctx.rng, cast.sales
+    bank, iss = cast.bank, cast.iss
+    products = _products(ctx, pipe, cast)
+    pids = list(products)
+    customers = _customers(ctx, pipe, cast, pids)
     now = _chain_time()
     period = days.day_of(now)  # the order period is the business day
-    pids = list(products)
+
+    def order(pid: bytes, inv: Any, kind: int, amount: int, shares: int) -> eip712.Request:
+        issuer = products[pid].issuer
+        args = (pid, kind, amount, shares, inv.commitment, period)
+        return eip712.Request(os.urandom(32), sales.address, issuer, *args)
+
     orders = []
-    for n in range(ctx.size.get("orders", 24)):
+    for _ in range(ctx.size.get("orders", 24)):
         pid = pids[rng.randrange(len(pids))]
-        inv = customers[rng.randrange(len(customers))]
         amount = rng.randint(1, 500) * 1_000
-        orders.append(
-            eip712.Request(
-                os.urandom(32),
-                sales.address,
-                products[pid].issuer,
-                pid,
-                rng.choice([eip712.SUBSCRIPTION, eip712.REDEMPTION, eip712.SHARE_CHANGE]),
-                amount,
-                amount // 10,
-                inv.commitment,
-                period,
-            )
-        )
+        kind = rng.choice([eip712.SUBSCRIPTION, eip712.REDEMPTION, eip712.SHARE_CHANGE])
+        inv = customers[rng.randrange(len(customers))]
+        orders.append(order(pid, inv, kind, amount, amount // 1_000))
+    # the day's fixed cases: a redemption within the holding (passes), a subscription above the
+    # issuer's limit by a customer qualified for it (sent, refused by the issuer with its reason)
+    redemption = order(pids[0], customers[1 % len(customers)], eip712.REDEMPTION, 0, HELD // 2)
+    too_big = order(pids[0], customers[0], eip712.SUBSCRIPTION, MAX_SUBSCRIPTION + 1_000, 401)
+    orders += [redemption, too_big]
     accepted, rejected = bank.screen(orders)
     packets = bank.packets(accepted)
     bank.send_packets(period, packets)
@@ -193,14 +229,67 @@ def _confirmations(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> tuple[i
     roots = {issuer: bank.anchor_packet(issuer, items) for issuer, items in confirmed.items()}
     pipe.wait()
     provable = all(merkle.verify(*bank.proof_of(q.requestId)) for q in accepted)
-    sample = accepted[: min(3, len(accepted))]
+    sample = [*accepted[: min(3, len(accepted))], too_big]
     on_chain = all(
         ctx.suite["ConfirmationAnchor"].verifyRecord(
             sales.address, *_flat(bank.proof_of(q.requestId))
         )
         for q in sample
     )
-    return now, (orders, accepted, rejected, packets, confirmed, roots, provable, on_chain)
+    answers = {q.requestId: c for items in confirmed.values() for q, c, _ in items}
+    fixed = {
+        "a redemption within the holding confirmed": _status(answers, redemption) == (1, None),
+        "a subscription above the limit confirmed as refused, with its reason": _status(
+            answers, too_big
+        )
+        == (eip712.REFUSED, qualification.ABOVE_MAX_AMOUNT),
+        **_second_bank(ctx, pipe, cast, products[pids[0]], period, now),
+    }
+    return now, (orders, accepted, rejected, packets, confirmed, roots, provable, on_chain, fixed)
+
+
+def _status(answers: dict[bytes, Any], q: eip712.Request) -> tuple[int, str | None] | None:
+    c = answers.get(q.requestId)
+    return None if c is None else (c.status, qualification.reason_of(c.reason))
+
+
+def _second_bank(
+    ctx: DayContext, pipe: Any, cast: SimpleNamespace, first: Any, period: int, now: int
+) -> dict[str, bool]:
+    """Two banks on one product: the second bank agrees its own terms for the first issuer's
+    product (the first bank's stay as they are), registers a customer and has an order confirmed
+    and anchored under its own root. Nothing when the consortium has one sales bank."""
+    if not cast.bank2:
+        return {}
+    inst, bank2, issuer = cast.second[0], cast.bank2[0], cast.iss[0]
+    rules = replace(first, sales_bank=inst.address, product_risk=1)
+    _agree(ctx, pipe, [rules], inst, {cast.issuers[0].address: cast.issuers[0]})
+    bank2.rules[rules.product_id] = rules
+    inv = qualification.Investor(os.urandom(32), 30, 1)
+    bank2.register_user(issuer.address, inv, {"customer": "second bank's", "kyc_ok": True})
+    pipe.wait()
+    issuer.handle_registrations()
+    pipe.wait()
+    bank2.collect_registration_results()
+    q = eip712.Request(
+        os.urandom(32), inst.address, issuer.address, first.product_id, 1, 5_000, 5,
+        inv.commitment, period,
+    )  # fmt: skip
+    accepted, _ = bank2.screen([q])
+    bank2.send_packets(period, bank2.packets(accepted))
+    issuer.confirm_packets(now)
+    got = bank2.collect_confirmations().get(issuer.address.lower(), [])
+    root = bank2.anchor_packet(issuer.address, got) if got else None
+    pipe.wait()
+    registry = ctx.suite.registry
+    return {
+        "two banks hold their own terms for one product": first.terms_id != rules.terms_id
+        and str(registry.getTerms(first.terms_id)[0]) == cast.sales.address
+        and str(registry.getTerms(rules.terms_id)[0]) == inst.address,
+        "the second bank's order confirmed and anchored under its root": len(got) == 1
+        and got[0][1].status == eip712.CONFIRMED
+        and int(ctx.suite["ConfirmationAnchor"].anchorOf(inst.address, root)[2]) == 1,
+    }
 
 
 def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) -> tuple:
@@ -267,17 +356,19 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
 def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
     """The day's counts, metrics and checks, from what `_confirmations` (a) and
     `_reconciliation` (b) returned."""
-    orders, accepted, rejected, packets, confirmed, roots, provable, on_chain = a
+    orders, accepted, rejected, packets, confirmed, roots, provable, on_chain, fixed = a
     day, pay, n_pay, day_result, client_results, paid, d = b
     fc = c.fc
     anchored = sum(len(v) for v in confirmed.values())
     anchor_gas = sum(int(t.gas_used) for t in c.bank.receipts if "PacketAnchored" in t.events)
+    refused = [x for items in confirmed.values() for _, x, _ in items if x.status == eip712.REFUSED]
     result.counts.update(
         {
             "orders": len(orders),
             "rejected": len(rejected),
             "packets": len(packets),
             "confirmed": anchored,
+            "refused_by_issuers": len(refused),
             "payments": n_pay,
             "breaks_found": len(day_result.breaks),
             "breaks_corrected": int(d[7]),
@@ -287,6 +378,7 @@ def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
         {
             "anchor_gas_per_record": round(anchor_gas / max(anchored, 1), 1),
             "rejection_reasons": sorted({c for r in rejected for c in r.codes}),
+            "issuer_refusal_reasons": sorted({qualification.reason_of(x.reason) for x in refused}),
             "breaks": day_result.counts_by_cause(),
             "payment": paid,
             "roots": {k: "0x" + v.hex() for k, v in roots.items()},
@@ -298,6 +390,8 @@ def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
             "one packet per issuer with orders": set(packets)
             == {q.issuer.lower() for q in accepted},
             "every rejection has a reason": all(r.reason for r in rejected),
+            "every issuer refusal carries its reason": all(x.reason != bytes(32) for x in refused),
+            **fixed,
             "every confirmation verified and anchored": anchored == len(accepted),
             "every record provable off chain": provable,
             "sample records provable on chain": on_chain,

@@ -26,7 +26,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from consortium.domain import days, qualification
+from consortium.domain import days, eip712, qualification
 from consortium.domain.hashing import code32
 from consortium.domain.reconciliation import AMOUNT_MISMATCH, CAUSES, MISSING, UNKNOWN_ID
 from consortium.roles.confirmations import MAX_PACKET
@@ -430,6 +430,7 @@ def _rules(view: Any, d: FileDay) -> dict[str, qualification.QualificationRules]
             addresses[str(p["issuer"])],
             product_risk=int(p.get("risk_level", 1)),
             min_age=int(p.get("min_age", 18)),
+            sales_bank=addresses[d.sales_bank],
         )
         for pid, p in d.products.items()
     }
@@ -449,7 +450,18 @@ def _expected_screening(view: Any, d: FileDay) -> Expected:
         c = customers[o.customer_id]
         registered = frozenset(addresses[i].lower() for i in d.issuers) if c.kyc_ok else frozenset()
         investor = qualification.Investor(b"", c.age, c.risk_level, registered)
-        items.append((o.order_id.encode(), code32(o.product), investor))
+        # one file, screened before any confirmation: no holdings yet (a redemption or share
+        # change of this day is refused SHARES_EXCEED_HOLDING, never on the purchase rules)
+        items.append(
+            qualification.Order(
+                o.order_id.encode(),
+                code32(o.product),
+                investor,
+                dict(zip(KINDS, eip712.KINDS))[o.kind],
+                o.amount,
+                o.shares,
+            )
+        )
     by_product = {r.product_id: r for r in rules.values()}
     ok, rejected = qualification.screen(items, by_product, agreed)
     accepted: dict[str, list[str]] = {}

@@ -18,9 +18,10 @@ from consortium.roles.confirmations import anchor_domain
     period=strategy("uint64"),
     at=strategy("uint64"),
     status=strategy("uint8"),
+    reason=strategy("bytes32"),
 )
 def test_hashes__random_structs__chain_matches_python(
-    anchor, conf_cast, amount, shares, kind, period, at, status
+    anchor, conf_cast, amount, shares, kind, period, at, status, reason
 ):
     dom = anchor_domain(anchor)
     q = eip712.Request(
@@ -35,7 +36,7 @@ def test_hashes__random_structs__chain_matches_python(
         period,
     )
     c = eip712.Confirmation(
-        q.requestId, q.struct_hash(), conf_cast.issuer_a.address, status, amount, shares, at
+        q.requestId, q.struct_hash(), conf_cast.issuer_a.address, status, amount, shares, at, reason
     )
     assert anchor.requestStructHash(q.as_tuple()) == "0x" + q.struct_hash().hex()
     assert anchor.requestDigest(q.as_tuple()) == "0x" + eip712.digest(dom, q.struct_hash()).hex()

@@ -19,14 +19,25 @@ def agreed(people, conf_cast, make_rules, agree):
     agree(rules[PA], conf_cast.sales_bank, conf_cast.issuer_a)
     agree(rules[PB], conf_cast.sales_bank, conf_cast.issuer_b)
     people.sales_bank.rules.update(rules)
+    people.issuer_a.book.products[PA] = qualification.Product(PA)
+    people.issuer_b.book.products[PB] = qualification.Product(PB)
+    _PEOPLE.update({conf_cast.issuer_a.address: people.issuer_a})
+    _PEOPLE.update({conf_cast.issuer_b.address: people.issuer_b})
     return rules
 
 
+_PEOPLE = {}  # issuer address -> its ProductIssuer (set by `agreed`)
+
+
 def _investor(bank, age, risk, issuers):
+    """A customer of the bank, registered with `issuers` on both sides (the bank's record and the
+    issuer's books)."""
     inv = qualification.Investor(
         os.urandom(32), age, risk, frozenset(i.address.lower() for i in issuers)
     )
     bank.investors[inv.commitment] = inv
+    for i in issuers:
+        _PEOPLE[i.address].book.registered.add(inv.commitment)
     return inv
 
 
@@ -148,7 +159,9 @@ def test_rules__joint_amendment__only_with_both_approvals(
 
     bank = people.sales_bank
     old = agreed[PA]
-    new = qualification.QualificationRules(PA, conf_cast.issuer_a.address, 2, 18, True)
+    new = qualification.QualificationRules(
+        PA, conf_cast.issuer_a.address, 2, 18, True, conf_cast.sales_bank.address
+    )
     inv = _investor(bank, 40, 2, [conf_cast.issuer_a])
     q = make_request(conf_cast.issuer_a, 10, PA, investor=inv.commitment)
     assert bank.screen([q])[1][0].codes == (

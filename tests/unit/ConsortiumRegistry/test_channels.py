@@ -10,6 +10,10 @@ def test_request_then_open__channel_is_open_both_ways(registry, manager, bank, i
     tx = bank.request_channel(issuer.address, "agreement v1")
     assert tx.events["ChannelRequested"]["agreementHash"] == "0x" + doc_hash("agreement v1").hex()
     assert not registry.channelOpen(bank.address, issuer.address)
+    tx = issuer.request_channel(bank.address, "agreement v1")  # the counterparty countersigns
+    ev = tx.events["ChannelCountersigned"]
+    assert (ev["requester"], ev["counterparty"]) == (bank.address, issuer.address)
+    assert registry.channelCountersigned(bank.address, issuer.address)
     tx = manager.open_channel(issuer.address, bank.address)
     assert tx.events["ChannelOpened"]["agreementHash"] == "0x" + doc_hash("agreement v1").hex()
     assert registry.channelOpen(bank.address, issuer.address)
@@ -44,8 +48,35 @@ def test_request__bad_counterparty__reverts(registry, bank, accounts):
         registry.requestChannel(accounts[6], b"\x00" * 32, {"from": bank.account})
 
 
+def test_open__not_countersigned__reverts_named_nothing_opens(registry, manager, bank, issuer):
+    """The joining application is an agreement of both parties: the requester's resend is no
+    countersignature, and the manager cannot open a request the counterparty did not sign."""
+    bank.request_channel(issuer.address, "agreement as signed")
+    bank.request_channel(issuer.address, "agreement as signed")  # the requester again: no consent
+    assert not registry.channelCountersigned(bank.address, issuer.address)
+    agreement = doc_hash("agreement as signed")
+    with brownie.reverts(
+        f"RegistryChannelNotCountersigned: {bank.address.lower()}, {issuer.address.lower()}, "
+        f"{agreement!r}"
+    ):
+        manager.open_channel(issuer.address, bank.address)
+    assert not registry.channelOpen(bank.address, issuer.address)
+    assert registry.channelRequest(bank.address, issuer.address)[0] == bank.address
+
+
+def test_withdraw__countersigned_request__consent_goes_with_it(registry, manager, bank, issuer):
+    bank.request_channel(issuer.address, "v1")
+    issuer.request_channel(bank.address, "v1")
+    bank.withdraw_channel_request(issuer.address)
+    assert not registry.channelCountersigned(bank.address, issuer.address)
+    bank.request_channel(issuer.address, "v1")  # requested anew: a new countersignature is needed
+    with brownie.reverts(revert_pattern=r"RegistryChannelNotCountersigned: .*"):
+        manager.open_channel(bank.address, issuer.address)
+
+
 def test_open__party_suspended_meanwhile__reverts(manager, bank, issuer):
     bank.request_channel(issuer.address, "a")
+    issuer.request_channel(bank.address, "a")
     manager.suspend(issuer.address, "x")
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
         manager.open_channel(bank.address, issuer.address)

@@ -69,12 +69,16 @@ from consortium.roles.confirmations import (
     SalesBank,
     anchor_domain,
 )
+from consortium.roles.confirmations import (
+    order_of as request_order,
+)
 
 log = logging.getLogger("consortium.agent")
 
 LINE = "confirmations"  # agent.yaml section
 ORDER_REVIEW = "order_review"  # issuer policy: orders above limits.order_review_max_amount
 REVIEW_LIMIT = "order_review_max_amount"
+REVIEW_REFUSED = "REFUSED_ON_ORDER_REVIEW"  # reason code of an order refused by policy or a person
 PENDING = 1  # IConfirmationAnchor.RegistrationStatus.Pending
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -84,9 +88,10 @@ class MessageSetAside(Exception):
     never sent, a bad signature): it is recorded as refused and acknowledged, never retried."""
 
 
-def product_rules(consortium: Any, addresses: dict[str, str]) -> dict[str, Any]:
+def product_rules(consortium: Any, addresses: dict[str, str], bank: str) -> dict[str, Any]:
     """{wealth product id: QualificationRules} from the consortium file's `products.wealth`
-    (issuer, risk_level, min_age); the product's on-chain id is code32 of its id."""
+    (issuer, risk_level, min_age, min_amount) as sales bank `bank` agrees them; the product's
+    on-chain id is code32 of its id."""
     out = {}
     for p in consortium.products.get("wealth") or []:
         issuer = addresses.get(str(p["issuer"]))
@@ -97,14 +102,43 @@ def product_rules(consortium: Any, addresses: dict[str, str]) -> dict[str, Any]:
             issuer,
             product_risk=int(p.get("risk_level", 1)),
             min_age=int(p.get("min_age", 18)),
+            sales_bank=bank,
+            min_amount=int(p.get("min_amount", 0)),
         )
     return out
+
+
+def issuer_products(consortium: Any, issuer_id: str) -> dict[bytes, qualification.Product]:
+    """The issuer's own products as the consortium file's `products.wealth` describes them:
+    business types `open` (default all), `min_amount`, `max_amount`, `quota` (minor units) and a
+    `cutoff` "HH:MM" (UTC, into the order's day)."""
+    out = {}
+    for p in consortium.products.get("wealth") or []:
+        if str(p["issuer"]) != issuer_id:
+            continue
+        kinds = p.get("open") or list(ORDER_KINDS)
+        cutoff = p.get("cutoff")
+        pid = code32(str(p["id"]))
+        out[pid] = qualification.Product(
+            pid,
+            open_kinds=frozenset(ORDER_KINDS[str(k)] for k in kinds),
+            min_amount=int(p.get("min_amount", 0)),
+            max_amount=None if p.get("max_amount") is None else int(p["max_amount"]),
+            quota=None if p.get("quota") is None else int(p["quota"]),
+            cutoff=None if cutoff is None else _hhmm_seconds(str(cutoff)),
+        )
+    return out
+
+
+def _hhmm_seconds(text: str) -> int:
+    hours, minutes = (int(x) for x in text.split(":"))
+    return hours * 3600 + minutes * 60
 
 
 def agreed_rules(role: Any) -> dict[str, Any]:
     """The rules this agent screens by: the consortium file's, replaced by those its
     `product-rules` files approved (the terms both parties sign off)."""
-    out = product_rules(role.agent.consortium, role.agent.settings.addresses)
+    out = product_rules(role.agent.consortium, role.agent.settings.addresses, role.me)
     for pid, r in role.agent.store.all("conf.rules").items():
         out[pid] = qualification.QualificationRules(
             code32(pid),
@@ -112,6 +146,8 @@ def agreed_rules(role: Any) -> dict[str, Any]:
             product_risk=int(r["product_risk"]),
             min_age=int(r["min_age"]),
             require_registered=bool(r["require_registered"]),
+            sales_bank=role.me,
+            min_amount=int(r.get("min_amount", 0)),
         )
     return out
 
@@ -265,6 +301,7 @@ class _ConfRole(Role):
             product_risk=row["product_risk"],
             min_age=row["min_age"],
             require_registered=bool(row["require_registered"]),
+            sales_bank=bank,
         )
         a, b, _, version = self.registry.getTerms(rules.terms_id)
         if int(version) and (str(a).lower(), str(b).lower()) != (bank.lower(), issuer.lower()):
@@ -303,6 +340,7 @@ def _rules_doc(rules: Any) -> dict[str, Any]:
         "product_risk": rules.product_risk,
         "min_age": rules.min_age,
         "require_registered": rules.require_registered,
+        "min_amount": rules.min_amount,
     }
 
 
@@ -422,7 +460,7 @@ class SalesBankRole(_ConfRole):
             self._check_order(file, n, row)
         items = [self._request(file, row, rules) for row in file.rows]
         ok_ids, rejected = qualification.screen(
-            ((q.requestId, q.productId, inv) for q, inv, _ in items),
+            (request_order(q, inv) for q, inv, _ in items),
             self.bank.rules,
             self.bank.agreed_hashes(),
         )
@@ -494,8 +532,13 @@ class SalesBankRole(_ConfRole):
             if reg["status"] == "accepted"
         )
         birth = dt.date.fromisoformat(c["birth_date"])
+        holdings = {from_hex(p): int(n) for p, n in (c.get("holdings") or {}).items()}
         inv = qualification.Investor(
-            q.investorCommitment, age_on(birth, row["order_date"]), c["risk_level"], accepted_with
+            q.investorCommitment,
+            age_on(birth, row["order_date"]),
+            c["risk_level"],
+            accepted_with,
+            holdings,
         )
         return q, inv, oid
 
@@ -507,6 +550,8 @@ class SalesBankRole(_ConfRole):
         if not confirmed:
             raise MessageSetAside("a confirmations message without confirmations")
         root = self.bank.anchor_packet(m.sender, confirmed)
+        for q, c, _ in confirmed:
+            self._book_holding(q, c)
         period = confirmed[0][0].period
         records = [
             {
@@ -515,6 +560,7 @@ class SalesBankRole(_ConfRole):
                 ),
                 "request_id": hexstr(q.requestId),
                 "status": "confirmed" if c.status == eip712.CONFIRMED else "refused",
+                "reason": qualification.reason_of(c.reason),
                 "amount": c.confirmedAmount,
                 "shares": c.confirmedShares,
                 "confirmed_at": c.confirmedAt,
@@ -529,6 +575,23 @@ class SalesBankRole(_ConfRole):
         self.agent.write_output(
             "confirmations", name, json.dumps(body | {"records": records}, indent=2)
         )
+
+    def _book_holding(self, q: eip712.Request, c: eip712.Confirmation) -> None:
+        """A confirmed subscription adds the shares to the customer's holding, a confirmed
+        redemption takes them (once per request): what later redemptions are screened against."""
+        if c.status != eip712.CONFIRMED or q.kind == eip712.SHARE_CHANGE:
+            return
+        step = f"conf.held:{hexstr(q.requestId)}"
+        if self.agent.store.done(step):
+            return
+        for cid, cust in self.agent.store.all("conf.customer").items():
+            if cust["investor"] != hexstr(q.investorCommitment):
+                continue
+            held = cust.setdefault("holdings", {})
+            sign = 1 if q.kind == eip712.SUBSCRIPTION else -1
+            held[hexstr(q.productId)] = int(held.get(hexstr(q.productId), 0)) + sign * q.shares
+            self.agent.store.put("conf.customer", cid, cust)
+        self.agent.store.mark(step, "booked")
 
     def _verified(self, m: Message, item: dict) -> tuple[Any, Any, bytes]:
         try:
@@ -627,14 +690,57 @@ class IssuerRole(_ConfRole):
             self.agent.store.put("conf.packet", key, packet)
         self._finish(key, resend=self.agent.store.done(f"conf.confirmed:{key}") is not None)
 
-    def _answer(self, q: eip712.Request, packet: str) -> bool | None:
-        """True to confirm, False to refuse, None when a person is asked."""
+    def _book(self) -> qualification.IssuerBook:
+        """The issuer's books: its products (consortium file), the customers it accepted, and the
+        quota used and shares held as its earlier confirmations left them (kept in its store)."""
+        state = self.agent.store.get("conf.book", "state") or {"used": {}, "holdings": {}}
+        registered = {
+            from_hex(inv)
+            for inv, c in self.agent.store.all("conf.customer").items()
+            if c.get("accepted")
+        }
+        holdings = {}
+        for key, n in state["holdings"].items():
+            inv, pid = key.split(":")
+            holdings[(from_hex(inv), from_hex(pid))] = int(n)
+        return qualification.IssuerBook(
+            self.me,
+            issuer_products(self.agent.consortium, self.agent.spec.id),
+            registered,
+            holdings,
+            {from_hex(p): int(n) for p, n in state["used"].items()},
+        )
+
+    def _keep(self, book: qualification.IssuerBook) -> None:
+        state = {
+            "used": {hexstr(p): n for p, n in book.used.items()},
+            "holdings": {f"{hexstr(i)}:{hexstr(p)}": n for (i, p), n in book.holdings.items()},
+        }
+        self.agent.store.put("conf.book", "state", state)
+
+    def _answer(self, q: eip712.Request, packet: str) -> bool | str | None:
+        """True to confirm, a reason code to refuse, None when a person is asked: the issuer's
+        books first (registered investor, product open for the business type, limits, quota,
+        cut-off), then policy `order_review` for an amount above the review limit."""
+        book = self._book()
+        code = book.decide(
+            q.productId,
+            q.investorCommitment,
+            q.kind,
+            q.amount,
+            q.shares,
+            q.period,
+            _chain_now(self.agent),
+        )
+        if code is not None:
+            log.info("order 0x%s refused: %s", q.requestId.hex()[:12], code)
+            return code
         limit = self.agent.settings.limits.get(REVIEW_LIMIT)
         if limit is None or q.amount <= limit:
-            return True
+            return self._booked(book, q)
         if self.agent.settings.decision_mode(ORDER_REVIEW) != "queue":
             log.info("order 0x%s refused: %d above %d", q.requestId.hex()[:12], q.amount, limit)
-            return False
+            return REVIEW_REFUSED
         item = f"order-{q.requestId.hex()[:16]}"
         if self.agent.decisions.get(item) is None:
             log.info("order 0x%s queued for review (%s)", q.requestId.hex()[:12], item)
@@ -648,10 +754,24 @@ class IssuerRole(_ConfRole):
             self.agent.decisions.queue(ORDER_REVIEW, item, subject)
         return None
 
+    def _booked(self, book: qualification.IssuerBook, q: eip712.Request) -> bool:
+        book.apply(q.productId, q.investorCommitment, q.kind, q.amount, q.shares)
+        self._keep(book)
+        return True
+
     def on_decision(self, decision: Any) -> None:
         key = decision.subject["packet"]
         packet = self.agent.store.get("conf.packet", key)
-        packet["answers"][decision.subject["request_id"]] = decision.accepted
+        rid = decision.subject["request_id"]
+        answer: bool | str = REVIEW_REFUSED
+        if decision.accepted:
+            q = next(
+                eip712.Request.from_json(j)
+                for j in packet["requests"]
+                if j["requestId"].lower() == rid.lower()
+            )
+            answer = self._booked(self._book(), q)
+        packet["answers"][rid] = answer
         self.agent.store.put("conf.packet", key, packet)
         log.info("order %s: %s (%s)", decision.item, decision.answer, decision.reason)
         self._finish(key, resend=False)
@@ -670,7 +790,7 @@ class IssuerRole(_ConfRole):
             self.endpoint.send(packet["sender"], "confirmations", body)
             return
         self.send_once(f"conf.confirmed:{key}", packet["sender"], "confirmations", body)
-        confirmed = sum(1 for v in packet["answers"].values() if v)
+        confirmed = sum(1 for v in packet["answers"].values() if v is True)
         log.info(
             "packet %s: %d confirmed, %d refused",
             key[:10],
@@ -684,7 +804,9 @@ class IssuerRole(_ConfRole):
         items = []
         for j in packet["requests"]:
             q = eip712.Request.from_json(j)
-            ok = packet["answers"][hexstr(q.requestId)]
+            answer = packet["answers"][hexstr(q.requestId)]
+            ok = answer is True
+            code = None if ok else (answer if isinstance(answer, str) else REVIEW_REFUSED)
             c = eip712.Confirmation(
                 q.requestId,
                 q.struct_hash(),
@@ -693,6 +815,7 @@ class IssuerRole(_ConfRole):
                 q.amount if ok else 0,
                 q.shares if ok else 0,
                 now,
+                qualification.reason_code32(code),
             )
             sig = eip712.sign_confirmation(dom, c, bytes(self.agent.local.key))
             items.append({"confirmation": c.to_json(), "signature": hexstr(sig)})
