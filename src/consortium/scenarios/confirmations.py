@@ -224,8 +224,9 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
         }
     )
     client.record_day(fc_i.address, rec_i.address, day, pay, batch=max(1, n_pay // 2))
+    fc.collect_debits()  # the finance company countersigns each batch
+    client.commit_countersigned()
     pipe.wait()
-    fc.collect_debits()
     got = rec.collect()
     bil = [b for b in got.get("bilateral", []) if b["day"] == day]
     debit, credit = fc.store.details("debit", day), client.store.details("credit", day)
