@@ -32,13 +32,20 @@ class BusinessZoneHasDaylightSaving(ValueError):
     could not follow it, so the deployment refuses it."""
 
 
-@lru_cache(maxsize=32)
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(name)
+# a zone: an IANA name (the consortium file's business_time_zone), or a fixed offset from UTC in
+# seconds (Reconciliation.businessUtcOffset(), what the chain holds)
+Zone = str | int
 
 
 @lru_cache(maxsize=32)
-def fixed_utc_offset(zone: str) -> int:
+def _zone(zone: Zone) -> dt.tzinfo:
+    if isinstance(zone, int):
+        return dt.timezone(dt.timedelta(seconds=zone))
+    return zoneinfo.ZoneInfo(zone)
+
+
+@lru_cache(maxsize=32)
+def fixed_utc_offset(zone: Zone) -> int:
     """The zone's offset from UTC in seconds (+28800 for Asia/Shanghai), the same all year in
     every year of FIXED_OFFSET_YEARS; BusinessZoneHasDaylightSaving when it is not."""
     tz = _zone(zone)
@@ -56,36 +63,36 @@ def fixed_utc_offset(zone: str) -> int:
     return seen.pop()
 
 
-def business_day_of(timestamp: int, zone: str) -> int:
+def business_day_of(timestamp: int, zone: Zone) -> int:
     """The local business day of a timestamp in `zone`: local days since 1970-01-01."""
     local = dt.datetime.fromtimestamp(int(timestamp), _zone(zone)).date()
     return (local - EPOCH).days
 
 
-def business_day_start(day: int, zone: str) -> int:
+def business_day_start(day: int, zone: Zone) -> int:
     """The timestamp of local midnight opening business day `day` in `zone`."""
     midnight = dt.datetime.combine(EPOCH + dt.timedelta(days=int(day)), dt.time(), _zone(zone))
     return int(midnight.timestamp())
 
 
-def business_day_bounds(day: int, zone: str) -> tuple[int, int]:
+def business_day_bounds(day: int, zone: Zone) -> tuple[int, int]:
     """The first and the last second (timestamps, inclusive) of a local business day."""
     return business_day_start(day, zone), business_day_start(day + 1, zone) - 1
 
 
-def business_seconds_into_day(timestamp: int, zone: str) -> int:
+def business_seconds_into_day(timestamp: int, zone: Zone) -> int:
     """Seconds since local midnight of the timestamp's business day."""
     return int(timestamp) - business_day_start(business_day_of(timestamp, zone), zone)
 
 
-def business_cutoff(day: int, offset: int, zone: str) -> int:
+def business_cutoff(day: int, offset: int, zone: Zone) -> int:
     """The first timestamp at which business day `day` may be reconciled: the preset time
     `offset` (seconds after local midnight) of the next local day; Reconciliation.closeDay's
     `(day + 1) * 86400 + reconcileOffset - businessUtcOffset` for a fixed-offset zone."""
     return business_day_start(day + 1, zone) + int(offset)
 
 
-def last_closable_day(now: int, offset: int, zone: str) -> int:
+def last_closable_day(now: int, offset: int, zone: Zone) -> int:
     """The latest business day whose cut-off has passed at `now`."""
     day = business_day_of(now, zone)
     return day - 1 if now >= business_cutoff(day - 1, offset, zone) else day - 2

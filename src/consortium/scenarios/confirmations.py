@@ -209,9 +209,8 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
     rng, bank_i, fc_i, rec_i = ctx.rng, c.bank_i, c.fc_i, c.rec_i
     client, fc, rec = c.client, c.fc, c.rec
     recon = ctx.suite["Reconciliation"]
-    day = days.day_of(now) - (
-        1 if days.seconds_into_day(now) >= int(recon.reconcileOffset()) else 2
-    )
+    zone = int(recon.businessUtcOffset())  # the business day is the institutions' local one
+    day = days.last_closable_day(now, int(recon.reconcileOffset()), zone)
     n_pay = ctx.size.get("payments", 60)
     base = rng.randrange(1, 1 << 40)
     pay = pd.DataFrame(
@@ -219,7 +218,8 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
             "id": np.arange(base, base + n_pay, dtype=np.int64),
             "amount": [rng.randint(100, 1_000_000) for _ in range(n_pay)],
             "paid_at": [
-                days.day_bounds(day)[0] + rng.randrange(days.SECONDS_PER_DAY) for _ in range(n_pay)
+                days.business_day_start(day, zone) + rng.randrange(days.SECONDS_PER_DAY)
+                for _ in range(n_pay)
             ],
         }
     )
