@@ -51,7 +51,8 @@ interface IAnnuityLedger {
         Issued,
         Executed,
         FeedbackReported,
-        Settled
+        Settled,
+        AwaitingTrustee // a Reset instruction the trustee has not confirmed yet (confirmReset)
     }
 
     struct Account {
@@ -130,6 +131,8 @@ interface IAnnuityLedger {
         uint256 sellOutMask
     );
     event AllocationSkipped(bytes32 indexed account, address indexed trustee, AllocationSkipReason reason);
+    /// @notice The trustee confirmed a Reset instruction: the investment manager may execute it.
+    event ResetConfirmed(uint256 indexed instructionId, bytes32 indexed account, address indexed trustee);
     event InstructionExecuted(
         uint256 indexed instructionId,
         bytes32 indexed account,
@@ -179,6 +182,8 @@ interface IAnnuityLedger {
     error AnnuityTooManyHoldings(bytes32 account, uint256 items, uint256 max);
     error AnnuityUnknownInstruction(uint256 instructionId);
     error AnnuityInstructionNotInState(uint256 instructionId, InstructionStatus status, InstructionStatus expected);
+    /// @notice A Reset instruction is executed only once the account's trustee confirmed it (confirmReset).
+    error AnnuityResetNotConfirmed(uint256 instructionId, address trustee);
     error AnnuityInstructionMismatch(uint256 instructionId);
     error AnnuityPriceOutOfRange(bytes32 item, uint256 price, uint256 max);
     /// @notice No employer has id `employerId`.
@@ -282,11 +287,21 @@ interface IAnnuityLedger {
     /// outside the plan, and plan items too small to get a minor unit) is sold out: its bit in
     /// `sellOutMask` is set and executing sells all of its units, so no zero-value dust is left and the
     /// account afterwards holds only plan items (at most MAX_PLAN_ITEMS <= MAX_HELD_ITEMS): repeated
-    /// resets never grow the holdings past the cap.
+    /// resets never grow the holdings past the cap. The Reset instruction awaits the trustee
+    /// (status AwaitingTrustee) until it confirms it (confirmReset).
     /// Requirements:
     /// - caller acts for an active member holding ACCOUNT_MANAGER, the account's (AnnuityNotAccountManager)
     /// - account Open with a reset pending and no instruction in flight; value + cash > 0
     function resetHoldings(bytes32 account) external returns (uint256 instructionId);
+
+    /// @notice The trustee confirms a Reset instruction (the second investment information comes
+    /// from the trustee platform): until then the investment manager cannot execute it.
+    /// Requirements:
+    /// - caller acts for an active member holding TRUSTEE, the trustee of the account's employer
+    ///   (AnnuityNotTrustee)
+    /// - the instruction exists (AnnuityUnknownInstruction) and awaits the trustee
+    ///   (AnnuityInstructionNotInState: a First instruction, or one confirmed before)
+    function confirmReset(uint256 instructionId) external;
 
     /// @notice Split the cash of accounts by their current plans (monthly investment of contributions).
     /// An account that cannot be allocated now (not open, no plan, reset pending, instruction in
@@ -306,6 +321,7 @@ interface IAnnuityLedger {
     /// Requirements:
     /// - caller acts for an active member holding INVESTMENT_MANAGER, the one appointed for the
     ///   instruction's plan (AnnuityNotInvestmentManager)
+    /// - a Reset instruction confirmed by the trustee first (AnnuityResetNotConfirmed)
     /// - instruction Issued; `items` and `legs` exactly as issued; one price per item, 1..MAX_UNIT_PRICE
     function executeInstruction(
         uint256 instructionId,

@@ -193,6 +193,16 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     }
 
     /// @inheritdoc IAnnuityLedger
+    function confirmReset(uint256 instructionId) external {
+        address trustee = _checkRole(Roles.TRUSTEE);
+        Instruction storage ins = _instructionIn(instructionId, InstructionStatus.AwaitingTrustee);
+        bytes32 account = ins.account;
+        _checkTrustee(account, _accounts[account], trustee);
+        ins.status = InstructionStatus.Issued;
+        emit ResetConfirmed(instructionId, account, trustee);
+    }
+
+    /// @inheritdoc IAnnuityLedger
     function allocateCash(bytes32[] calldata accounts) external returns (uint256[] memory instructionIds) {
         address trustee = _checkRole(Roles.TRUSTEE);
         _checkBatch(accounts.length, MAX_ALLOCATION_BATCH);
@@ -222,6 +232,10 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         uint256[] calldata prices
     ) external {
         address manager = _checkRole(Roles.INVESTMENT_MANAGER);
+        if (_instructions[instructionId].status == InstructionStatus.AwaitingTrustee) {
+            bytes32 acc = _instructions[instructionId].account;
+            revert AnnuityResetNotConfirmed(instructionId, _employers[_accounts[acc].employer].trustee);
+        }
         Instruction storage ins = _instructionIn(instructionId, InstructionStatus.Issued);
         _checkInvestmentManager(instructionId, ins, manager);
         if (
@@ -541,7 +555,7 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             planCode: a.planCode,
             planVersion: a.planVersion,
             kind: kind,
-            status: InstructionStatus.Issued,
+            status: kind == InstructionKind.Reset ? InstructionStatus.AwaitingTrustee : InstructionStatus.Issued,
             amount: uint128(amount),
             sellOutMask: uint64(sellOut), // at most 48 legs (see _issueReset)
             itemsHash: keccak256(abi.encode(items)),

@@ -411,6 +411,12 @@ class TrusteePlatform(_Sender):
             for key, args in contribution_batches(payroll_ref, contributions)
         ]
 
+    def confirm_reset(self, instruction: IssuedInstruction | int) -> Any:
+        """Confirm a Reset instruction (the trustee's part of the reset: the investment manager can
+        execute it only then)."""
+        iid = instruction if isinstance(instruction, int) else instruction.instruction_id
+        return self.ledger.confirmReset(iid, self._tx())
+
     def allocate_cash(self, account_ids: Sequence[bytes]) -> list[IssuedInstruction]:
         """Invest the accounts' new money by their plans (chunked at MAX_ALLOCATION_BATCH); accounts
         the ledger passes over (AllocationSkipped, see `skipped_in`) issue nothing."""

@@ -185,9 +185,13 @@ def _month2(
         for e in resetters
     ]
     pipe.wait()
+    # the trustee confirms each reset instruction before the investment manager may execute it
+    resets = [instructions_in(tx)[0] for tx in reset_txs]
+    confirmed = [trustee.confirm_reset(ins) for ins in resets]
+    pipe.wait()
+    exact &= all("ResetConfirmed" in tx.events for tx in confirmed)
     switched, goals = [], {}
-    for e, tx in zip(resetters, reset_txs):
-        (ins,) = instructions_in(tx)
+    for e, ins in zip(resetters, resets):
         exact &= sum(ins.legs) == ins.amount
         prices = [int(ledger.unitPrice(i)) for i in ins.items]
         a = platform.account_id(e)

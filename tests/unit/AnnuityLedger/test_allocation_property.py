@@ -135,6 +135,7 @@ def test_reset__random__holdings_reach_target_within_one_minor_unit(
         return  # holdings floored to nothing, no new money: refused (test_resetHoldings covers it)
     held = {bytes(i) for i in ledger.holdingsOf(a)[0]}  # plan A items whose buy got any units
     ins = account_manager.reset_holdings(a)
+    trustee.confirm_reset(ins)
     onchain = [ledger.unitPrice(i) for i in ins.items]
     current = [value_of(ledger.unitsOf(a, i), p) for i, p in zip(ins.items, onchain)]
     ratios = [dict(zip(items_b, ratios_b)).get(i, 0) for i in ins.items]
