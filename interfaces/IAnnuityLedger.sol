@@ -65,6 +65,7 @@ interface IAnnuityLedger {
         bytes32 planCode; // zero until a plan is chosen
         uint128 cash; // contributed, not yet allocated (minor units)
         uint128 contributed; // all contributions posted (minor units)
+        bytes32 choiceHash; // the evidence of the employee's current plan choice (choosePlan)
     }
 
     struct Instruction {
@@ -78,6 +79,7 @@ interface IAnnuityLedger {
         bytes32 itemsHash; // keccak256(abi.encode(items))
         bytes32 legsHash; // keccak256(abi.encode(legs))
         bytes32 feedbackHash; // keccak256(abi.encode(unitPrices)) once reported
+        bytes32 choiceHash; // the employee's plan choice (its evidence hash) that produced it
     }
 
     /// @notice An employer's appointed counterparties (member addresses).
@@ -184,6 +186,9 @@ interface IAnnuityLedger {
     error AnnuityInstructionNotInState(uint256 instructionId, InstructionStatus status, InstructionStatus expected);
     /// @notice A Reset instruction is executed only once the account's trustee confirmed it (confirmReset).
     error AnnuityResetNotConfirmed(uint256 instructionId, address trustee);
+    /// @notice A plan choice is recorded only with the hash of its evidence: the employee's signed choice,
+    /// or the platform's attestation with the employee's consent reference.
+    error AnnuityChoiceNotEvidenced(bytes32 account);
     error AnnuityInstructionMismatch(uint256 instructionId);
     error AnnuityPriceOutOfRange(bytes32 item, uint256 price, uint256 max);
     /// @notice No employer has id `employerId`.
@@ -269,15 +274,20 @@ interface IAnnuityLedger {
     /// @notice Record the employee's chosen target plan. Without reset, the account's cash (if any) is
     /// split by the plan's ratios into a First instruction to the investment manager. With reset, the
     /// account manager must reset the holdings (resetHoldings) to issue the Reset instruction.
+    /// Every instruction the choice produces (First, Reset, or the later months' First) carries its
+    /// `choiceHash` (getInstruction), so a statement shows which choice produced which instruction.
+    /// @param choiceHash keccak256 of the choice's evidence (consortium.domain.annuity_choice): the
+    /// employee's signed choice, or the platform's attestation with the employee's consent reference
     /// @return instructionId the First instruction issued, 0 when none (reset asked, or no cash)
     /// Requirements:
+    /// - a non-zero choiceHash (AnnuityChoiceNotEvidenced)
     /// - caller acts for an active member holding ANNUITY_PLATFORM, the platform of the account's
     ///   employer (AnnuityNotEmployerPlatform)
     /// - account Open, no instruction in flight; plan version defined
     /// - the plan belongs to the account's trustee (AnnuityPlanOfOtherTrustee) and has an investment
     ///   manager (AnnuityNoInvestmentManager)
     /// - without reset: the account holds at most MAX_HELD_ITEMS items afterwards
-    function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset)
+    function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset, bytes32 choiceHash)
         external
         returns (uint256 instructionId);
 

@@ -154,11 +154,12 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     // ================================================================= plans and instructions
 
     /// @inheritdoc IAnnuityLedger
-    function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset)
+    function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset, bytes32 choiceHash)
         external
         returns (uint256 instructionId)
     {
         address platform = _checkRole(Roles.ANNUITY_PLATFORM);
+        if (choiceHash == bytes32(0)) revert AnnuityChoiceNotEvidenced(account);
         Account storage a = _openAccount(account);
         Employer storage e = _employers[a.employer];
         if (e.platform != platform) revert AnnuityNotEmployerPlatform(a.employer, platform, e.platform);
@@ -171,6 +172,7 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         a.planCode = planCode;
         a.planVersion = version;
         a.resetPending = reset;
+        a.choiceHash = choiceHash;
         emit PlanChosen(account, planCode, platform, version, reset);
         if (!reset && a.cash > 0) {
             uint256 count = _heldAfter(account, items);
@@ -560,7 +562,8 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             sellOutMask: uint64(sellOut), // at most 48 legs (see _issueReset)
             itemsHash: keccak256(abi.encode(items)),
             legsHash: keccak256(abi.encode(legs)),
-            feedbackHash: bytes32(0)
+            feedbackHash: bytes32(0),
+            choiceHash: a.choiceHash
         });
         a.cash = 0;
         a.openInstruction = uint64(id);

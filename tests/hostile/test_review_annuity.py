@@ -30,6 +30,8 @@ from consortium.roles.annuity import (
 from tests.fixtures.annuity import item_of
 from tests.stateful.machine import named_error
 
+CHOICE = b"\xc4" * 32  # a plan choice's evidence hash (the platform keeps the evidence)
+
 EQ, BOND, MM = item_of("CN_EQUITY"), item_of("CN_BOND"), item_of("MONEY_MKT")
 
 
@@ -146,7 +148,7 @@ def _attacks(w, r, ok):
             ),
         ),
         "choosePlan": (
-            lambda: L.choosePlan(acc, code32("THIRDS"), 1, True, {"from": P}),
+            lambda: L.choosePlan(acc, code32("THIRDS"), 1, True, CHOICE, {"from": P}),
             "AnnuityNotEmployerPlatform",
             (1, r.platform.address, ok.platform.address),
             None,
@@ -264,7 +266,9 @@ def test_choosePlan__plan_of_another_trustee__refused(ledger, platform, trustee,
             (acc, code32("RIVAL"), rivals.trustee.address, trustee.address),
         )
     ):
-        ledger.choosePlan(acc, code32("RIVAL"), 1, False, {"from": platform.institution.account})
+        ledger.choosePlan(
+            acc, code32("RIVAL"), 1, False, CHOICE, {"from": platform.institution.account}
+        )
     assert ledger.getAccount(acc) == before
 
 

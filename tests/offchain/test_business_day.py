@@ -76,3 +76,16 @@ def test_countersignature__other_values_or_other_key__refused():
         )
     with pytest.raises(eip712.ConfirmationSignatureInvalid):
         eip712.check_countersignature(domain, _batch(), sig[:64], {fc.address})
+
+
+def test_plan_choice__neither_or_both_evidence__refused():
+    from consortium.domain.annuity_choice import ChoiceNotEvidenced, PlanChoice
+
+    with pytest.raises(ChoiceNotEvidenced):
+        PlanChoice(H, H, 1, False, 5)
+    with pytest.raises(ChoiceNotEvidenced):
+        PlanChoice(H, H, 1, False, 5, b"\1" * 32, b"\2" * 65)
+    signed = PlanChoice.signed(H, H, 1, True, 5, Account.create().key)
+    attested = PlanChoice(H, H, 1, True, 5, b"\1" * 32)
+    assert signed.evidence_hash() != attested.evidence_hash()
+    assert attested.signer() is None

@@ -241,7 +241,12 @@ class AnnuityPlatformRole(_AnnuityRole):
         if not (done and c["status"] == "sending"):  # sending: a kill after the send, it landed
             self.agent.store.put(CHOICE_KIND, key, c | {"status": "sending"})
             log.info("plan %s v%s for %s", c["plan"], version, key.split(":")[1])
-            self.platform.choose_plan(c["employee"], c["plan"], version, c["reset"])
+            # the platform attests the choice; the employee's consent is the row of the
+            # plan-choices file it sent (file hash and employee)
+            consent = doc_hash(f"plan-choices {key}")
+            self.platform.choose_plan(
+                c["employee"], c["plan"], version, c["reset"], consent_ref=consent
+            )
         self.agent.store.put(CHOICE_KIND, key, c | {"status": "sent", "version": version})
         return 1
 
