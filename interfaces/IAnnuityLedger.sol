@@ -51,7 +51,8 @@ interface IAnnuityLedger {
         Issued,
         Executed,
         FeedbackReported,
-        Settled
+        Settled,
+        AwaitingTrustee // a Reset instruction the trustee has not confirmed yet (confirmReset)
     }
 
     struct Account {
@@ -64,6 +65,7 @@ interface IAnnuityLedger {
         bytes32 planCode; // zero until a plan is chosen
         uint128 cash; // contributed, not yet allocated (minor units)
         uint128 contributed; // all contributions posted (minor units)
+        bytes32 choiceHash; // the evidence of the employee's current plan choice (choosePlan)
     }
 
     struct Instruction {
@@ -77,6 +79,7 @@ interface IAnnuityLedger {
         bytes32 itemsHash; // keccak256(abi.encode(items))
         bytes32 legsHash; // keccak256(abi.encode(legs))
         bytes32 feedbackHash; // keccak256(abi.encode(unitPrices)) once reported
+        bytes32 choiceHash; // the employee's plan choice (its evidence hash) that produced it
     }
 
     /// @notice An employer's appointed counterparties (member addresses).
@@ -130,6 +133,8 @@ interface IAnnuityLedger {
         uint256 sellOutMask
     );
     event AllocationSkipped(bytes32 indexed account, address indexed trustee, AllocationSkipReason reason);
+    /// @notice The trustee confirmed a Reset instruction: the investment manager may execute it.
+    event ResetConfirmed(uint256 indexed instructionId, bytes32 indexed account, address indexed trustee);
     event InstructionExecuted(
         uint256 indexed instructionId,
         bytes32 indexed account,
@@ -179,6 +184,11 @@ interface IAnnuityLedger {
     error AnnuityTooManyHoldings(bytes32 account, uint256 items, uint256 max);
     error AnnuityUnknownInstruction(uint256 instructionId);
     error AnnuityInstructionNotInState(uint256 instructionId, InstructionStatus status, InstructionStatus expected);
+    /// @notice A Reset instruction is executed only once the account's trustee confirmed it (confirmReset).
+    error AnnuityResetNotConfirmed(uint256 instructionId, address trustee);
+    /// @notice A plan choice is recorded only with the hash of its evidence: the employee's signed choice,
+    /// or the platform's attestation with the employee's consent reference.
+    error AnnuityChoiceNotEvidenced(bytes32 account);
     error AnnuityInstructionMismatch(uint256 instructionId);
     error AnnuityPriceOutOfRange(bytes32 item, uint256 price, uint256 max);
     /// @notice No employer has id `employerId`.
@@ -264,15 +274,20 @@ interface IAnnuityLedger {
     /// @notice Record the employee's chosen target plan. Without reset, the account's cash (if any) is
     /// split by the plan's ratios into a First instruction to the investment manager. With reset, the
     /// account manager must reset the holdings (resetHoldings) to issue the Reset instruction.
+    /// Every instruction the choice produces (First, Reset, or the later months' First) carries its
+    /// `choiceHash` (getInstruction), so a statement shows which choice produced which instruction.
+    /// @param choiceHash keccak256 of the choice's evidence (consortium.domain.annuity_choice): the
+    /// employee's signed choice, or the platform's attestation with the employee's consent reference
     /// @return instructionId the First instruction issued, 0 when none (reset asked, or no cash)
     /// Requirements:
+    /// - a non-zero choiceHash (AnnuityChoiceNotEvidenced)
     /// - caller acts for an active member holding ANNUITY_PLATFORM, the platform of the account's
     ///   employer (AnnuityNotEmployerPlatform)
     /// - account Open, no instruction in flight; plan version defined
     /// - the plan belongs to the account's trustee (AnnuityPlanOfOtherTrustee) and has an investment
     ///   manager (AnnuityNoInvestmentManager)
     /// - without reset: the account holds at most MAX_HELD_ITEMS items afterwards
-    function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset)
+    function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset, bytes32 choiceHash)
         external
         returns (uint256 instructionId);
 
@@ -282,11 +297,21 @@ interface IAnnuityLedger {
     /// outside the plan, and plan items too small to get a minor unit) is sold out: its bit in
     /// `sellOutMask` is set and executing sells all of its units, so no zero-value dust is left and the
     /// account afterwards holds only plan items (at most MAX_PLAN_ITEMS <= MAX_HELD_ITEMS): repeated
-    /// resets never grow the holdings past the cap.
+    /// resets never grow the holdings past the cap. The Reset instruction awaits the trustee
+    /// (status AwaitingTrustee) until it confirms it (confirmReset).
     /// Requirements:
     /// - caller acts for an active member holding ACCOUNT_MANAGER, the account's (AnnuityNotAccountManager)
     /// - account Open with a reset pending and no instruction in flight; value + cash > 0
     function resetHoldings(bytes32 account) external returns (uint256 instructionId);
+
+    /// @notice The trustee confirms a Reset instruction (the second investment information comes
+    /// from the trustee platform): until then the investment manager cannot execute it.
+    /// Requirements:
+    /// - caller acts for an active member holding TRUSTEE, the trustee of the account's employer
+    ///   (AnnuityNotTrustee)
+    /// - the instruction exists (AnnuityUnknownInstruction) and awaits the trustee
+    ///   (AnnuityInstructionNotInState: a First instruction, or one confirmed before)
+    function confirmReset(uint256 instructionId) external;
 
     /// @notice Split the cash of accounts by their current plans (monthly investment of contributions).
     /// An account that cannot be allocated now (not open, no plan, reset pending, instruction in
@@ -306,6 +331,7 @@ interface IAnnuityLedger {
     /// Requirements:
     /// - caller acts for an active member holding INVESTMENT_MANAGER, the one appointed for the
     ///   instruction's plan (AnnuityNotInvestmentManager)
+    /// - a Reset instruction confirmed by the trustee first (AnnuityResetNotConfirmed)
     /// - instruction Issued; `items` and `legs` exactly as issued; one price per item, 1..MAX_UNIT_PRICE
     function executeInstruction(
         uint256 instructionId,

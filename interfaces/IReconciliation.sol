@@ -6,7 +6,8 @@ pragma solidity ^0.8.24;
 /// committed as Merkle roots with their count and total during the day; at the configured time of the
 /// next day the reconciler closes the day to new batches (closeDay), then records the day's result (exact corrected amounts, breaks by cause), and the
 /// finance company pays the bank the day's corrected credit total.
-/// @dev A day is keyed by `dayKey(bank, financeCompany, day)`, `day` = UTC days since 1970-01-01.
+/// @dev A day is keyed by `dayKey(bank, financeCompany, day)`, `day` = business days since 1970-01-01:
+/// floor((timestamp + businessUtcOffset) / 86400), the institutions' local day (consortium.domain.days).
 /// Rounding: none; amounts are integer minor units and the corrected total must equal the committed
 /// total exactly (the on-chain bilateral commitment is the truth).
 interface IReconciliation {
@@ -27,6 +28,17 @@ interface IReconciliation {
         bytes32 paymentRef;
         address reconciler; // the member that recorded the reconciliation (only it publishes the breaks)
         bool closed; // closed to new batches by a reconciler (closeDay), before it reconciles
+    }
+
+    /// @notice One batch of bilateral details as both sides agree it: the EIP-712 struct the finance
+    /// company countersigns (domain "ConsortiumReconciliation", version "1", this contract).
+    struct Bilateral {
+        address bank;
+        address financeCompany;
+        uint32 day;
+        bytes32 root;
+        uint32 count;
+        uint128 total;
     }
 
     /// @notice The reconciler's summary of a day.
@@ -103,25 +115,49 @@ interface IReconciliation {
     error ReconciliationNotDayParty(bytes32 dayKey, address caller);
     error ReconciliationNotDayReconciler(bytes32 dayKey, address caller, address reconciler);
     error ReconciliationBreaksAlreadyRecorded(bytes32 dayKey, uint32 firstSeq, uint256 count, uint256 blockNumber);
+    /// @notice A batch was committed without the finance company's countersignature (empty signature).
+    error ReconciliationCountersignatureMissing(bytes32 root);
+    /// @notice The countersignature is not a valid ECDSA signature (OpenZeppelin ECDSA.RecoverError:
+    /// 1 invalid, 2 bad length, 3 high s).
+    error ReconciliationCountersignatureInvalid(bytes32 root, uint8 recoverError);
+    /// @notice The countersignature recovers to a key that is not the batch's finance company nor one of
+    /// its operators (another member, or a signature over other values: another root, count, total or day).
+    error ReconciliationCountersignedByOther(bytes32 root, address financeCompany, address signer, address signerMember);
+    /// @notice The business time zone's offset is beyond the widest of the tz database.
+    error ReconciliationUtcOffsetOutOfRange(int256 utcOffset, int256 max);
 
     // ----------------------------------------------------------------- day
     /// @notice Commit one batch of the day's bilateral details (root, count, total) for a bank / finance
-    /// company pair; the debit and credit details go off chain to each side's store.
+    /// company pair, countersigned by the finance company: the batch counts for the day only as both
+    /// sides agreed it. The debit and credit details go off chain to each side's store.
     /// @dev The (bank, root) pair is the batch's idempotency key: a resent batch is refused with
     /// ReconciliationRootAlreadyCommitted(root, dayKey); committedDayOf(bank, root) answers for it. Another
     /// bank committing the same root takes nothing from this bank (keys are per bank).
     /// @param financeCompany the counterparty of the payments
-    /// @param day UTC day number of the payments
+    /// @param day business day number of the payments (local days since 1970-01-01)
     /// @param root OpenZeppelin standard Merkle root over the bilateral details
     /// @param count number of details under the root (1..MAX_RECORDS_PER_BATCH)
     /// @param total sum of their amounts in minor units
+    /// @param countersignature the finance company's EIP-712 signature of
+    /// Bilateral(bank, financeCompany, day, root, count, total) (bilateralDigest), by its member key or an
+    /// operator of it
     /// Requirements:
     /// - caller acts for an active member holding BANK; channel with `financeCompany` open
     /// - `financeCompany` is an active member holding FINANCE_COMPANY (ReconciliationNotFinanceCompany)
+    /// - a countersignature is given (ReconciliationCountersignatureMissing), is a valid ECDSA signature
+    ///   (ReconciliationCountersignatureInvalid) and recovers to the finance company or one of its
+    ///   operators over exactly these values (ReconciliationCountersignedByOther)
     /// - root non-zero and never committed by this bank; at most MAX_BATCHES_PER_DAY batches a day
     /// - the day is not closed (closeDay) nor reconciled (ReconciliationDayClosed): a bank cannot add a
     ///   batch to a day the reconciler has closed to count it
-    function commitBilateral(address financeCompany, uint32 day, bytes32 root, uint32 count, uint128 total) external;
+    function commitBilateral(
+        address financeCompany,
+        uint32 day,
+        bytes32 root,
+        uint32 count,
+        uint128 total,
+        bytes calldata countersignature
+    ) external;
 
     /// @notice Close a past day to new batches, fixing the committed count and total the reconciler then
     /// reconciles (so no batch added in between can move the total it reconciles against).
@@ -130,7 +166,8 @@ interface IReconciliation {
     /// - caller acts for an active member holding RECONCILER, with an open channel to both the bank and
     ///   the finance company (RegistryChannelNotOpen)
     /// - something was committed for the day (ReconciliationNothingCommitted)
-    /// - now >= (day + 1) * 1 days + reconcileOffset (ReconciliationTooEarly)
+    /// - now >= (day + 1) * 1 days + reconcileOffset - businessUtcOffset (ReconciliationTooEarly): the
+    ///   preset time of the next local business day
     /// - not closed before (ReconciliationDayAlreadyClosed: safe to retry after a crash)
     function closeDay(address bank, address financeCompany, uint32 day) external;
 
@@ -180,8 +217,15 @@ interface IReconciliation {
     /// @return blockNumber the block of that call (0: none)
     function breaksBatchOf(bytes32 dayKey_, uint32 firstSeq) external view returns (uint256 count, uint256 blockNumber);
 
-    /// @notice Seconds after midnight UTC of the following day from which a day may be reconciled.
+    /// @notice Seconds after local midnight of the following business day from which a day may be
+    /// reconciled.
     function reconcileOffset() external view returns (uint256);
+
+    /// @notice The business time zone's fixed offset from UTC in seconds (+28800: Asia/Shanghai).
+    function businessUtcOffset() external view returns (int32);
+
+    /// @notice The EIP-712 digest the finance company signs to countersign a batch.
+    function bilateralDigest(Bilateral memory b) external view returns (bytes32);
 
     /// @notice The deposit token the finance company pays with (zero: payment reference only).
     function settlementToken() external view returns (address);

@@ -154,11 +154,12 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     // ================================================================= plans and instructions
 
     /// @inheritdoc IAnnuityLedger
-    function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset)
+    function choosePlan(bytes32 account, bytes32 planCode, uint32 version, bool reset, bytes32 choiceHash)
         external
         returns (uint256 instructionId)
     {
         address platform = _checkRole(Roles.ANNUITY_PLATFORM);
+        if (choiceHash == bytes32(0)) revert AnnuityChoiceNotEvidenced(account);
         Account storage a = _openAccount(account);
         Employer storage e = _employers[a.employer];
         if (e.platform != platform) revert AnnuityNotEmployerPlatform(a.employer, platform, e.platform);
@@ -171,6 +172,7 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         a.planCode = planCode;
         a.planVersion = version;
         a.resetPending = reset;
+        a.choiceHash = choiceHash;
         emit PlanChosen(account, planCode, platform, version, reset);
         if (!reset && a.cash > 0) {
             uint256 count = _heldAfter(account, items);
@@ -190,6 +192,16 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         uint256 invested;
         (instructionId, invested) = _issueReset(account, a, manager);
         emit HoldingsReset(account, instructionId, manager, invested);
+    }
+
+    /// @inheritdoc IAnnuityLedger
+    function confirmReset(uint256 instructionId) external {
+        address trustee = _checkRole(Roles.TRUSTEE);
+        Instruction storage ins = _instructionIn(instructionId, InstructionStatus.AwaitingTrustee);
+        bytes32 account = ins.account;
+        _checkTrustee(account, _accounts[account], trustee);
+        ins.status = InstructionStatus.Issued;
+        emit ResetConfirmed(instructionId, account, trustee);
     }
 
     /// @inheritdoc IAnnuityLedger
@@ -222,6 +234,10 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         uint256[] calldata prices
     ) external {
         address manager = _checkRole(Roles.INVESTMENT_MANAGER);
+        if (_instructions[instructionId].status == InstructionStatus.AwaitingTrustee) {
+            bytes32 acc = _instructions[instructionId].account;
+            revert AnnuityResetNotConfirmed(instructionId, _employers[_accounts[acc].employer].trustee);
+        }
         Instruction storage ins = _instructionIn(instructionId, InstructionStatus.Issued);
         _checkInvestmentManager(instructionId, ins, manager);
         if (
@@ -541,12 +557,13 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
             planCode: a.planCode,
             planVersion: a.planVersion,
             kind: kind,
-            status: InstructionStatus.Issued,
+            status: kind == InstructionKind.Reset ? InstructionStatus.AwaitingTrustee : InstructionStatus.Issued,
             amount: uint128(amount),
             sellOutMask: uint64(sellOut), // at most 48 legs (see _issueReset)
             itemsHash: keccak256(abi.encode(items)),
             legsHash: keccak256(abi.encode(legs)),
-            feedbackHash: bytes32(0)
+            feedbackHash: bytes32(0),
+            choiceHash: a.choiceHash
         });
         a.cash = 0;
         a.openInstruction = uint64(id);

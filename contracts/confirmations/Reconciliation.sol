@@ -3,6 +3,8 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
 import {IReconciliation} from "../../interfaces/IReconciliation.sol";
 import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
@@ -10,11 +12,13 @@ import {Roles} from "../consortium/Roles.sol";
 import {IdempotencyKeys} from "../libraries/IdempotencyKeys.sol";
 
 /// @title Reconciliation
-/// @notice Bilateral commitments of a day, the next-day reconciliation result and the payment of the
-/// day's credit total from the finance company to the bank.
+/// @notice Bilateral commitments of a day, agreed by both sides (the bank commits, the finance company
+/// countersigns with EIP-712), the next-day reconciliation result and the payment of the day's credit
+/// total from the finance company to the bank. Days are the institutions' business days: UTC shifted by
+/// a fixed offset set at deploy (a zone without daylight saving, such as Asia/Shanghai).
 /// @dev Invariant enforced, not hoped for: the recorded corrected debit and credit totals both equal the
 /// committed total of the day's bilateral details, so the payment is exactly what the client committed.
-contract Reconciliation is IReconciliation, ConsortiumManaged {
+contract Reconciliation is IReconciliation, ConsortiumManaged, EIP712 {
     using SafeERC20 for IERC20;
     using IdempotencyKeys for mapping(bytes32 => IdempotencyKeys.Use);
 
@@ -23,9 +27,15 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
     uint256 public constant MAX_BREAKS_PER_CALL = 100;
     uint8 internal constant MAX_CAUSE = 5;
     uint8 internal constant MAX_SIDE = 2;
+    /// @dev The widest offsets of the tz database (Etc/GMT+12, Pacific/Kiritimati at +14).
+    int256 public constant MAX_UTC_OFFSET = 14 hours;
+    bytes32 public constant BILATERAL_TYPEHASH = keccak256(
+        "Bilateral(address bank,address financeCompany,uint32 day,bytes32 root,uint32 count,uint128 total)"
+    );
 
     uint256 private immutable _offset;
     IERC20 private immutable _token;
+    int32 private immutable _utcOffset;
 
     mapping(bytes32 dayKey => Day) private _days;
     /// @dev Keyed by the committing bank first: a root is one bank's key, so no other bank can take it.
@@ -33,15 +43,31 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
     // idempotency keys of recordBreaks: the first seq of a call, per day (recordedAs: entries)
     mapping(bytes32 dayKey => mapping(bytes32 firstSeq => IdempotencyKeys.Use)) private _breakBatches;
 
-    /// @param offset_ seconds after midnight UTC of the next day when reconciliation may run
+    /// @param offset_ seconds after local midnight of the next business day when reconciliation may run
     /// @param token_ the deposit token used to pay (zero: payment by reference only)
-    constructor(IConsortiumRegistry registry_, uint256 offset_, IERC20 token_) ConsortiumManaged(registry_) {
+    /// @param utcOffset_ the business time zone's fixed offset from UTC in seconds (+28800 for
+    /// Asia/Shanghai); |utcOffset_| <= MAX_UTC_OFFSET (ReconciliationUtcOffsetOutOfRange)
+    constructor(IConsortiumRegistry registry_, uint256 offset_, IERC20 token_, int32 utcOffset_)
+        ConsortiumManaged(registry_)
+        EIP712("ConsortiumReconciliation", "1")
+    {
+        if (utcOffset_ > MAX_UTC_OFFSET || utcOffset_ < -MAX_UTC_OFFSET) {
+            revert ReconciliationUtcOffsetOutOfRange(utcOffset_, MAX_UTC_OFFSET);
+        }
         _offset = offset_;
         _token = token_;
+        _utcOffset = utcOffset_;
     }
 
     /// @inheritdoc IReconciliation
-    function commitBilateral(address financeCompany, uint32 day, bytes32 root, uint32 count, uint128 total) external {
+    function commitBilateral(
+        address financeCompany,
+        uint32 day,
+        bytes32 root,
+        uint32 count,
+        uint128 total,
+        bytes calldata countersignature
+    ) external {
         address bank = _checkRoleWithChannel(Roles.BANK, financeCompany);
         if (!registry.hasRole(financeCompany, Roles.FINANCE_COMPANY)) {
             revert ReconciliationNotFinanceCompany(financeCompany);
@@ -54,6 +80,7 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
         Day storage d = _days[key];
         if (d.closed) revert ReconciliationDayClosed(key);
         if (d.batches >= MAX_BATCHES_PER_DAY) revert ReconciliationTooManyBatches(key, MAX_BATCHES_PER_DAY);
+        _checkCountersignature(Bilateral(bank, financeCompany, day, root, count, total), countersignature);
         _rootDay[bank][root] = key;
         d.batches += 1;
         d.committedCount += count;
@@ -68,7 +95,7 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
         bytes32 key = dayKey(bank, financeCompany, day);
         Day storage d = _days[key];
         if (d.batches == 0) revert ReconciliationNothingCommitted(key);
-        uint256 notBefore = (uint256(day) + 1) * 1 days + _offset;
+        uint256 notBefore = uint256(int256((uint256(day) + 1) * 1 days + _offset) - _utcOffset);
         if (block.timestamp < notBefore) revert ReconciliationTooEarly(key, notBefore, block.timestamp);
         if (d.closed) revert ReconciliationDayAlreadyClosed(key, d.batches, d.committedTotal);
         d.closed = true;
@@ -172,5 +199,28 @@ contract Reconciliation is IReconciliation, ConsortiumManaged {
     /// @inheritdoc IReconciliation
     function settlementToken() external view returns (address) {
         return address(_token);
+    }
+
+    /// @inheritdoc IReconciliation
+    function businessUtcOffset() external view returns (int32) {
+        return _utcOffset;
+    }
+
+    /// @inheritdoc IReconciliation
+    function bilateralDigest(Bilateral memory b) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(BILATERAL_TYPEHASH, b.bank, b.financeCompany, b.day, b.root, b.count, b.total))
+        );
+    }
+
+    /// @dev The finance company (its member key or an operator of it) signed exactly this batch.
+    function _checkCountersignature(Bilateral memory b, bytes calldata signature) private view {
+        if (signature.length == 0) revert ReconciliationCountersignatureMissing(b.root);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(bilateralDigest(b), signature);
+        if (err != ECDSA.RecoverError.NoError) revert ReconciliationCountersignatureInvalid(b.root, uint8(err));
+        address signerMember = registry.memberOf(signer);
+        if (signerMember != b.financeCompany) {
+            revert ReconciliationCountersignedByOther(b.root, b.financeCompany, signer, signerMember);
+        }
     }
 }

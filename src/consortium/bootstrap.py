@@ -51,6 +51,7 @@ def deploy_for(admin: Any, cfg: Consortium, seed: int = DEFAULT_SEED, record: bo
         cfg.founder_jurisdiction,
         record=record,
         issuers=token_issuers(cfg, seed),
+        business_time_zone=cfg.business_time_zone,
     )
 
 

@@ -160,7 +160,11 @@ def _fresh_day(
     founder = accounts[0]
     t0 = time.perf_counter()
     suite = deploy_all(
-        founder, cfg.founder, cfg.founder_jurisdiction, issuers=token_issuers(cfg, seed)
+        founder,
+        cfg.founder,
+        cfg.founder_jurisdiction,
+        issuers=token_issuers(cfg, seed),
+        business_time_zone=cfg.business_time_zone,
     )
     seconds["deploy"] = time.perf_counter() - t0
     t0 = time.perf_counter()

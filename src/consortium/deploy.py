@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consortium import chain
+from consortium.config import DEFAULT_BUSINESS_TIME_ZONE
+from consortium.domain import days
 from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.settlement import CURRENCIES
 
@@ -107,15 +109,19 @@ def deploy_confirmations(
     reconcile_offset: int = 2 * 3600,
     settlement_token: Any = None,
     issuer: str | None = None,
+    business_time_zone: str = DEFAULT_BUSINESS_TIME_ZONE,
 ) -> dict[str, Any]:
     """Deploy the line: ConfirmationAnchor, a CNY DepositToken for the day's payment,
     Reconciliation.
 
-    `reconcile_offset` is the configured time of the next day (seconds after 00:00 UTC) from which a
-    day may be reconciled. Pass `settlement_token` to pay with an existing deposit token instead; a
-    token deployed here is issued by `issuer` (a CASH_ISSUER member's address; `admin` when not
-    given).
+    `reconcile_offset` is the configured time of the next business day (seconds after local
+    midnight in `business_time_zone`) from which a day may be reconciled; the zone's fixed offset
+    from UTC is set in the contract for good (a zone with daylight saving is refused:
+    BusinessZoneHasDaylightSaving). Pass `settlement_token` to pay with an existing deposit token
+    instead; a token deployed here is issued by `issuer` (a CASH_ISSUER member's address; `admin`
+    when not given).
     """
+    utc_offset = days.fixed_utc_offset(business_time_zone)
     out: dict[str, Any] = {
         "ConfirmationAnchor": proj.ConfirmationAnchor.deploy(registry, {"from": admin})
     }
@@ -130,20 +136,22 @@ def deploy_confirmations(
         )
         out["DepositToken:reconciliation"] = settlement_token
     out["Reconciliation"] = proj.Reconciliation.deploy(
-        registry, reconcile_offset, settlement_token, {"from": admin}
+        registry, reconcile_offset, settlement_token, utc_offset, {"from": admin}
     )
     return out
 
 
-def _line_deployers(issuers: Mapping[str, str]) -> list[LineDeployer]:
+def _line_deployers(issuers: Mapping[str, str], zone: str) -> list[LineDeployer]:
     """Business lines in deployment order. Settlement deploys one DepositToken per currency
     (CNY, HKD); bill financing and the reconciliation payment use the same CNY token, so a
-    member's cash is one balance whichever line moves it. `issuers`: see `deploy_all`."""
+    member's cash is one balance whichever line moves it. `issuers`, `zone`: see `deploy_all`."""
     return [
         lambda p, r, a, d: deploy_annuity(p, r, a),
         lambda p, r, a, d: deploy_settlement(p, r, a, issuers),
         lambda p, r, a, d: deploy_bills(p, r, a, cash=d["DepositToken:CNY"]),
-        lambda p, r, a, d: deploy_confirmations(p, r, a, settlement_token=d["DepositToken:CNY"]),
+        lambda p, r, a, d: deploy_confirmations(
+            p, r, a, settlement_token=d["DepositToken:CNY"], business_time_zone=zone
+        ),
         lambda p, r, a, d: _deploy_reporting(p, r, a),
     ]
 
@@ -185,6 +193,7 @@ def deploy_all(
     jurisdiction: str = "CN",
     record: bool = True,
     issuers: Mapping[str, str] | None = None,
+    business_time_zone: str = DEFAULT_BUSINESS_TIME_ZONE,
 ) -> Suite:
     """Deploy the registry (admin becomes its permission manager) and every business line.
 
@@ -193,13 +202,14 @@ def deploy_all(
     for good; the members need not be admitted yet (consortium.bootstrap.token_issuers gives them
     from the consortium file). A token missing there is issued by `admin`, who must then be granted
     the role to use it. The admin, as permission manager, appoints the settlement agents (the
-    engine, the bill contract)."""
+    engine, the bill contract). `business_time_zone` (the consortium file's) sets the business day
+    of the reconciliation line for good."""
     proj = chain.project()
     registry = proj.ConsortiumRegistry.deploy(
         doc_hash(founder_name), code32(jurisdiction), {"from": admin}
     )
     suite = Suite(registry=registry, block=registry.tx.block_number)
-    for deployer in _line_deployers(issuers or {}):
+    for deployer in _line_deployers(issuers or {}, business_time_zone):
         suite.contracts.update(deployer(proj, registry, admin, suite.contracts))
     if record:
         w3 = chain.web3()

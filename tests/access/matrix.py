@@ -125,6 +125,7 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "postContributions": role("ACCOUNT_MANAGER"),
         "choosePlan": role("ANNUITY_PLATFORM"),
         "resetHoldings": role("ACCOUNT_MANAGER"),
+        "confirmReset": role("TRUSTEE"),
         "allocateCash": role("TRUSTEE"),
         "executeInstruction": role("INVESTMENT_MANAGER"),
         "reportFeedback": role("INVESTMENT_MANAGER"),

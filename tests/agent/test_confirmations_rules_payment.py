@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from consortium import chain
 from consortium.agent.base import Agent, Connected
@@ -42,6 +43,7 @@ from tests.agent.harness import (
     result_of,
 )
 from tests.agent.test_confirmations_agents import CONSORTIUM_YAML as AGENTS_YAML
+from tests.fixtures.confirmations import countersignature
 
 # the agents test's consortium, the sales bank also the deposit-token issuer the day's files fund
 # the finance company with (conf.file_day names one)
@@ -214,7 +216,9 @@ def _reconciled_day(world: World, day: int, total: int, breaks: int = 0) -> byte
     bank, fc = world.addresses["sales-bank"], world.addresses["finance-company"]
     bank_acct = chain.accounts().add(world.keys["sales-bank"])
     rec_acct = chain.accounts().add(world.keys["reconciler"])
-    recon.commitBilateral(fc, day, doc_hash(f"root {day}"), 3, total, {"from": bank_acct})
+    root, fc_key = doc_hash(f"root {day}"), Account.from_key(world.keys["finance-company"])
+    sig = countersignature(recon, bank, fc, day, root, 3, total, key=fc_key)
+    recon.commitBilateral(fc, day, root, 3, total, sig, {"from": bank_acct})
     recon.closeDay(bank, fc, day, {"from": rec_acct})
     root = doc_hash(f"breaks {day}") if breaks else b"\0" * 32
     summary = (3 - breaks, breaks, total, total, total, total, root)

@@ -17,6 +17,7 @@ from consortium.domain import merkle, qualification
 from consortium.outbox import key_of
 from consortium.roles import confirmations as line
 from tests.faults.helpers import dies_after_send, logs_since, resumed_once
+from tests.fixtures.confirmations import commit_bilateral
 
 PA = b"A" * 32
 
@@ -53,6 +54,7 @@ def _reconciled(build, conf_cast, day, drop_debit=True):
     pay = _payments(day)
     client.record_day(conf_cast.fc.address, conf_cast.reconciler.address, day, pay)
     fc.collect_debits()
+    client.commit_countersigned()
     bil = [b for b in rec.collect()["bilateral"] if b["day"] == day]
     debit, credit = fc.store.details("debit", day), client.store.details("credit", day)
     if drop_debit:
@@ -67,9 +69,13 @@ def test_commit_bilateral__killed_after_send__booked_once_and_resend_refused(
 ):
     day, start = past_day - 10, web3.eth.block_number + 1
     pay = _payments(day)
-    build(line.FinanceCompany, conf_cast.fc), build(line.Reconciler, conf_cast.reconciler)  # keys
-    with dies_after_send(agent := build(line.PaymentClient, conf_cast.bank)):
-        agent.record_day(conf_cast.fc.address, conf_cast.reconciler.address, day, pay)
+    fc = build(line.FinanceCompany, conf_cast.fc)
+    build(line.Reconciler, conf_cast.reconciler)  # keys
+    agent = build(line.PaymentClient, conf_cast.bank)
+    agent.record_day(conf_cast.fc.address, conf_cast.reconciler.address, day, pay)
+    fc.collect_debits()  # countersigned: the commit is the bank's next step
+    with dies_after_send(agent):
+        agent.commit_countersigned()
     recs = [
         (line.record_id32(i), int(a), conf_cast.bank.address, conf_cast.fc.address, int(t))
         for i, a, t in pay[["id", "amount", "paid_at"]].itertuples(index=False, name=None)
@@ -81,15 +87,18 @@ def test_commit_bilateral__killed_after_send__booked_once_and_resend_refused(
     fresh = build(line.PaymentClient, conf_cast.bank)
     resumed_once(fresh, line.COMMIT, key_of(root), {"dayKey": key})
     assert fresh.record_day(conf_cast.fc.address, conf_cast.reconciler.address, day, pay) == [root]
+    fc.collect_debits()
+    assert fresh.commit_countersigned() == [root]  # booked: not sent again
     assert len(logs_since(web3, recon, "BilateralCommitted", start)) == 1
     with brownie.reverts(f"ReconciliationRootAlreadyCommitted: {root!r}, {bytes(key)!r}"):
-        recon.commitBilateral(
+        commit_bilateral(
+            recon,
+            conf_cast.bank.account,
             conf_cast.fc.address,
             day,
             root,
             len(pay),
             int(pay.amount.sum()),
-            {"from": conf_cast.bank.account},
         )
     assert recon.getDay(key)[1] == 1  # one batch committed
 

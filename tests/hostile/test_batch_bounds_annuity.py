@@ -13,6 +13,8 @@ import pytest
 from consortium.domain.hashing import code32, doc_hash
 from tests.fixtures.hostile import Bound, bound_tests
 
+CHOICE = b"\xc4" * 32  # a plan choice's evidence hash (the platform keeps the evidence)
+
 PLAN16 = {f"ITEM{i:02}": 625 for i in range(16)}  # MAX_PLAN_ITEMS items, 16 × 625 bps
 
 
@@ -42,7 +44,7 @@ def world(ledger, plans, platform, trustee, account_manager, investment_manager,
     version = trustee.define_plan("HOSTILE16", PLAN16)
     trustee.appoint_investment_manager("HOSTILE16", investment_manager.address)
     for a in w.alloc:
-        ledger.choosePlan(a, code32("HOSTILE16"), version, False, {"from": w.P})
+        ledger.choosePlan(a, code32("HOSTILE16"), version, False, CHOICE, {"from": w.P})
     tx = ledger.receiveContributions(b"\2" * 32, w.alloc, [10**6] * 50, {"from": w.T})
     bid = tx.events["ContributionBatchReceived"]["batchId"]
     ledger.postContributions(bid, w.alloc, [10**6] * 50, {"from": w.M})

@@ -12,6 +12,7 @@ import pytest
 
 from consortium.chain import web3
 from consortium.txpipe import TxPipe
+from tests.fixtures.confirmations import commit_bilateral, countersignature
 from tests.fixtures.hostile import Bound, bound_tests
 
 H = b"\x42" * 32
@@ -26,7 +27,7 @@ def _root(i):
 def world(recon, anchor, conf_cast, past_day):
     """Day D reconciled with 101 breaks to publish; day D-1 holding 255 batches; a period root."""
     bank, fc = conf_cast.bank.account, conf_cast.fc.address
-    recon.commitBilateral(fc, past_day, H, 200, 10, {"from": bank})
+    commit_bilateral(recon, bank, fc, past_day, H, 200, 10)
     recon.closeDay(bank.address, fc, past_day, {"from": conf_cast.reconciler.account})
     recon.recordReconciliation(
         bank.address,
@@ -37,7 +38,9 @@ def world(recon, anchor, conf_cast, past_day):
     )
     pipe = TxPipe(web3())
     for i in range(255):
-        pipe.submit(bank, recon, "commitBilateral", fc, past_day - 1, _root(i), 1, 1, gas=200_000)
+        args = (fc, past_day - 1, _root(i), 1, 1)
+        sig = countersignature(recon, bank.address, *args)
+        pipe.submit(bank, recon, "commitBilateral", *args, sig, gas=200_000)
     pipe.wait()
     anchor.anchorPeriod(
         1, H, 10, [conf_cast.issuer_a.address], {"from": conf_cast.sales_bank.account}
@@ -61,16 +64,15 @@ def _nth_batch(w, n):
     """The n-th batch of the full day (n - 1 are there: the 256th is sent first when n = 257)."""
     bank, fc = w.cast.bank.account, w.cast.fc.address
     if n == 257:
-        w.recon.commitBilateral(fc, w.day - 1, _root(255), 1, 1, {"from": bank})
-    return w.recon.commitBilateral, (fc, w.day - 1, _root(n - 1), 1, 1), bank
+        commit_bilateral(w.recon, bank, fc, w.day - 1, _root(255), 1, 1)
+    args = (fc, w.day - 1, _root(n - 1), 1, 1)
+    return w.recon.commitBilateral, (*args, countersignature(w.recon, bank.address, *args)), bank
 
 
 def _commit_count(w, n):
-    return (
-        w.recon.commitBilateral,
-        (w.cast.fc.address, w.day + 1, H[:31] + b"\1", n, 1),
-        w.cast.bank.account,
-    )
+    args = (w.cast.fc.address, w.day + 1, H[:31] + b"\1", n, 1)
+    sig = countersignature(w.recon, w.cast.bank.address, *args)
+    return (w.recon.commitBilateral, (*args, sig), w.cast.bank.account)
 
 
 def _anchor_count(w, n):

@@ -12,6 +12,8 @@ wrong finance company are refused in tests/unit (AnchorNotRegistrationIssuer, Re
 import brownie
 import pytest
 
+from tests.fixtures.confirmations import commit_bilateral
+
 H = b"\x42" * 32
 SUMMARY = (
     1,
@@ -37,9 +39,7 @@ def rival(admit, regulator_cn, accounts):
 
 @pytest.fixture
 def committed(recon, conf_cast, past_day):
-    recon.commitBilateral(
-        conf_cast.fc.address, past_day, H, 2, 10, {"from": conf_cast.bank.account}
-    )
+    commit_bilateral(recon, conf_cast.bank.account, conf_cast.fc.address, past_day, H, 2, 10)
     recon.closeDay(
         conf_cast.bank.address,
         conf_cast.fc.address,

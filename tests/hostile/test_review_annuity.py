@@ -30,6 +30,8 @@ from consortium.roles.annuity import (
 from tests.fixtures.annuity import item_of
 from tests.stateful.machine import named_error
 
+CHOICE = b"\xc4" * 32  # a plan choice's evidence hash (the platform keeps the evidence)
+
 EQ, BOND, MM = item_of("CN_EQUITY"), item_of("CN_BOND"), item_of("MONEY_MKT")
 
 
@@ -146,7 +148,7 @@ def _attacks(w, r, ok):
             ),
         ),
         "choosePlan": (
-            lambda: L.choosePlan(acc, code32("THIRDS"), 1, True, {"from": P}),
+            lambda: L.choosePlan(acc, code32("THIRDS"), 1, True, CHOICE, {"from": P}),
             "AnnuityNotEmployerPlatform",
             (1, r.platform.address, ok.platform.address),
             None,
@@ -264,7 +266,9 @@ def test_choosePlan__plan_of_another_trustee__refused(ledger, platform, trustee,
             (acc, code32("RIVAL"), rivals.trustee.address, trustee.address),
         )
     ):
-        ledger.choosePlan(acc, code32("RIVAL"), 1, False, {"from": platform.institution.account})
+        ledger.choosePlan(
+            acc, code32("RIVAL"), 1, False, CHOICE, {"from": platform.institution.account}
+        )
     assert ledger.getAccount(acc) == before
 
 
@@ -350,7 +354,7 @@ def invested(ledger, enrol, fund, platform, settle, annuity_world):
 
 @pytest.mark.parametrize("exec_factor", [(1, 1), (3, 2), (1, 2)])
 def test_reset_after_feedback__items_outside_new_plan__sold_out_no_dust(
-    ledger, invested, fund, platform, account_manager, investment_manager, exec_factor
+    trustee, ledger, invested, fund, platform, account_manager, investment_manager, exec_factor
 ):
     a = invested
     units_eq = ledger.unitsOf(a, EQ)
@@ -361,6 +365,7 @@ def test_reset_after_feedback__items_outside_new_plan__sold_out_no_dust(
     fund({a: 30_000}, ref="p2")
     platform.choose_plan("E1", "CONSERVATIVE", reset=True)
     ins = account_manager.reset_holdings(a)
+    trustee.confirm_reset(ins)  # the trustee confirms the reset first
     assert list(ins.items) == [BOND, MM, EQ]
     valued = [ledger.unitPrice(i) for i in ins.items]
     current = [value_of(ledger.unitsOf(a, i), p) for i, p in zip(ins.items, valued)]
@@ -399,6 +404,7 @@ def test_reset__plan_item_with_zero_target__sold_out(
     assert ledger.unitsOf(a, EQ) > 0
     platform.choose_plan("E1", "TINY", reset=True)
     ins = account_manager.reset_holdings(a)
+    trustee.confirm_reset(ins)  # the trustee confirms the reset first
     assert ins.items[1] == EQ and ins.sell_out >> 1 & 1
     investment_manager.execute(ins, [ledger.unitPrice(i) for i in ins.items])
     assert ledger.unitsOf(a, EQ) == 0
@@ -433,6 +439,7 @@ def test_repeated_resets__after_feedback__never_past_the_cap_and_allocation_stil
         code = _wide(trustee, investment_manager, n)
         platform.choose_plan("E1", code, reset=True)
         ins = account_manager.reset_holdings(a)
+        trustee.confirm_reset(ins)  # the trustee confirms the reset first
         assert len(ins.items) == 32 and ins.sell_out == (2**16 - 1) << 16  # the old plan, sold out
         settle(
             ins,
@@ -478,6 +485,7 @@ def test_allocateCash__one_account_past_the_cap__skipped_and_reported_batch_allo
     # the exit for the skipped account: a reset to its plan sells everything else out
     platform.choose_plan("BAD", "WIDE2", reset=True)
     ins = account_manager.reset_holdings(bad)
+    trustee.confirm_reset(ins)  # the trustee confirms the reset first
     assert len(ins.items) == 48 and ins.sell_out == (2**32 - 1) << 16
     settle(ins, exec_prices=[ledger.unitPrice(i) for i in ins.items])
     assert {bytes(i) for i in ledger.holdingsOf(bad)[0]} == {code32(f"W2_{i}") for i in range(16)}

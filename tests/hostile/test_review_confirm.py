@@ -21,11 +21,12 @@ import brownie
 import pandas as pd
 import pytest
 
-from consortium.domain import eip712, merkle
+from consortium.domain import days, eip712, merkle
 from consortium.domain.hashing import doc_hash
 from consortium.outbox import OutboxConflict
 from consortium.roles import confirmations as line
 from consortium.roles.confirmations import anchor_domain
+from tests.fixtures.confirmations import commit_bilateral
 
 DAY = 20_454
 H = b"\x42" * 32
@@ -159,12 +160,10 @@ def test_item7__rival_commits_victims_root_into_its_own_day__victim_commits_and_
     bank, fc = conf_cast.bank, conf_cast.fc
     root = os.urandom(32)
     rival_key = recon.dayKey(rival_bank.address, fc.address, past_day)
-    recon.commitBilateral(
-        fc.address, past_day, root, 5, 0, {"from": rival_bank.account}
-    )  # the attack
+    commit_bilateral(recon, rival_bank.account, fc.address, past_day, root, 5, 0)  # the attack
     assert recon.committedDayOf(rival_bank.address, root) == rival_key
     assert recon.committedDayOf(bank.address, root) == ZERO32
-    tx = recon.commitBilateral(fc.address, past_day, root, 5, 1_234, {"from": bank.account})
+    tx = commit_bilateral(recon, bank.account, fc.address, past_day, root, 5, 1_234)
     key = recon.dayKey(bank.address, fc.address, past_day)
     assert tx.events["BilateralCommitted"]["dayKey"] == key
     assert recon.committedDayOf(bank.address, root) == key
@@ -178,7 +177,7 @@ def test_item7__counterparty_without_finance_company_role__reverts(
     root = os.urandom(32)
     issuer = conf_cast.issuer_a.address
     with brownie.reverts(f"ReconciliationNotFinanceCompany: {_lo(issuer)}"):
-        recon.commitBilateral(issuer, past_day, root, 5, 0, {"from": rival_bank.account})
+        commit_bilateral(recon, rival_bank.account, issuer, past_day, root, 5, 0)
     assert recon.committedDayOf(rival_bank.address, root) == ZERO32
     assert recon.getDay(recon.dayKey(rival_bank.address, issuer, past_day))["batches"] == 0
 
@@ -189,9 +188,9 @@ def test_item7__agent_probe__rival_commit_ignored_own_root_of_another_day_confli
     client, fc = people.client, conf_cast.fc.address
     root = os.urandom(32)
     args = [fc, past_day, "0x" + root.hex(), 2, 20]
-    recon.commitBilateral(fc, past_day, root, 2, 0, {"from": rival_bank.account})
+    commit_bilateral(recon, rival_bank.account, fc, past_day, root, 2, 0)
     assert client._committed(args) is None  # not under this bank's key: the batch is sent
-    recon.commitBilateral(fc, past_day - 3, root, 2, 20, {"from": conf_cast.bank.account})
+    commit_bilateral(recon, conf_cast.bank.account, fc, past_day - 3, root, 2, 20)
     with pytest.raises(OutboxConflict, match="was committed"):
         client._committed(args)
     found = client._committed([fc, past_day - 3, "0x" + root.hex(), 2, 20])
@@ -214,12 +213,10 @@ def test_item7__reconciler_reads_only_the_days_bank_commitments(
         "leaves": ["0x" + x.hex() for x in tree.leaves],
         "rows": rows,
     }
-    recon.commitBilateral(
-        fc, past_day, tree.root, 1, 0, {"from": rival_bank.account}
-    )  # squatted only
+    commit_bilateral(recon, rival_bank.account, fc, past_day, tree.root, 1, 0)  # squatted only
     df, leaves = people.reconciler.bilateral_frame(bank, fc, past_day, [batch])
     assert not leaves and not df["committed"].any()
-    recon.commitBilateral(fc, past_day, tree.root, 1, 500, {"from": conf_cast.bank.account})
+    commit_bilateral(recon, conf_cast.bank.account, fc, past_day, tree.root, 1, 500)
     df, leaves = people.reconciler.bilateral_frame(bank, fc, past_day, [batch])
     assert df["committed"].all()
 
@@ -327,7 +324,7 @@ def test_item14__bank_adds_a_batch_after_the_reconciler_closed_the_day__refused_
 ):
     bank, fc, rec = conf_cast.bank, conf_cast.fc, conf_cast.reconciler
     key = recon.dayKey(bank.address, fc.address, past_day)
-    recon.commitBilateral(fc.address, past_day, os.urandom(32), 2, 100, {"from": bank.account})
+    commit_bilateral(recon, bank.account, fc.address, past_day, os.urandom(32), 2, 100)
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotClosed: .*"):
         recon.recordReconciliation(
             bank.address,
@@ -346,7 +343,7 @@ def test_item14__bank_adds_a_batch_after_the_reconciler_closed_the_day__refused_
     )
     late = os.urandom(32)
     with brownie.reverts(f"ReconciliationDayClosed: {bytes(key)!r}"):  # the front-running batch
-        recon.commitBilateral(fc.address, past_day, late, 1, 999, {"from": bank.account})
+        commit_bilateral(recon, bank.account, fc.address, past_day, late, 1, 999)
     assert recon.committedDayOf(bank.address, late) == ZERO32
     d = recon.getDay(key)
     assert (d["batches"], d["committedTotal"], d["closed"]) == (1, 100, True)
@@ -366,11 +363,11 @@ def test_item14__close_before_the_reconciliation_time__refused_commits_stay_open
     recon, conf_cast, chain
 ):
     bank, fc, rec = conf_cast.bank, conf_cast.fc, conf_cast.reconciler
-    today = chain.time() // 86_400
-    recon.commitBilateral(fc.address, today, os.urandom(32), 1, 5, {"from": bank.account})
+    today = days.business_day_of(chain.time(), "Asia/Shanghai")
+    commit_bilateral(recon, bank.account, fc.address, today, os.urandom(32), 1, 5)
     with brownie.reverts(revert_pattern=r"ReconciliationTooEarly: .*"):
         recon.closeDay(bank.address, fc.address, today, {"from": rec.account})
-    recon.commitBilateral(fc.address, today, os.urandom(32), 1, 5, {"from": bank.account})
+    commit_bilateral(recon, bank.account, fc.address, today, os.urandom(32), 1, 5)
     assert recon.getDay(recon.dayKey(bank.address, fc.address, today))["batches"] == 2
 
 
@@ -383,19 +380,17 @@ def test_item14__close_by_a_reconciler_without_both_channels_or_of_an_empty_day_
     key = recon.dayKey(bank.address, fc.address, past_day)
     with brownie.reverts(f"ReconciliationNothingCommitted: {bytes(key)!r}"):
         recon.closeDay(bank.address, fc.address, past_day, {"from": conf_cast.reconciler.account})
-    recon.commitBilateral(fc.address, past_day, os.urandom(32), 1, 5, {"from": bank.account})
+    commit_bilateral(recon, bank.account, fc.address, past_day, os.urandom(32), 1, 5)
     with brownie.reverts(f"RegistryChannelNotOpen: {_lo(rival)}, {_lo(fc)}"):
         recon.closeDay(bank.address, fc.address, past_day, {"from": rival.account})
     assert not recon.getDay(key)["closed"]
-    recon.commitBilateral(
-        fc.address, past_day, os.urandom(32), 1, 5, {"from": bank.account}
-    )  # still open
+    commit_bilateral(recon, bank.account, fc.address, past_day, os.urandom(32), 1, 5)  # still open
     assert recon.getDay(key)["batches"] == 2
 
 
 def test_item14__reconciler_agent_closes_before_it_reads(recon, people, conf_cast, past_day):
     bank, fc = conf_cast.bank.address, conf_cast.fc.address
-    recon.commitBilateral(fc, past_day, os.urandom(32), 1, 7, {"from": conf_cast.bank.account})
+    commit_bilateral(recon, conf_cast.bank.account, fc, past_day, os.urandom(32), 1, 7)
     empty = pd.DataFrame(columns=["id", "amount", "paid_at"])
     people.reconciler.reconcile_day(bank, fc, past_day, [], empty, empty)
     assert recon.getDay(recon.dayKey(bank, fc, past_day))["closed"]

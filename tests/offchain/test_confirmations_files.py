@@ -4,6 +4,7 @@ and pure, dated by the chain's clock, the debits holding exactly the injected br
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,8 +30,8 @@ def sizes():
     return load_sizes(ROOT / "config/day-sizes.yaml", "tiny")["confirmations"]
 
 
-def _view(cfg, sizes, offset: int) -> DayView:
-    recon = SimpleNamespace(reconcileOffset=lambda: offset)
+def _view(cfg, sizes, offset: int, utc_offset: int = 0) -> DayView:
+    recon = SimpleNamespace(reconcileOffset=lambda: offset, businessUtcOffset=lambda: utc_offset)
     view = DayView({"Reconciliation": recon}, {}, cfg, {"confirmations": sizes}, 7)
     view.memo("confirmations:now", lambda: NOW)
     return view
@@ -87,15 +88,22 @@ def test_books__debits_hold_one_break_of_each_kind_a_book_can_hold(cfg, sizes):
     assert sum(conf.INJECTED.values()) == 3
 
 
-@pytest.mark.parametrize("offset, back", [(0, 1), (6 * 3600, 2)])
-def test_books__dated_the_last_day_the_contract_lets_the_reconciler_close(cfg, sizes, offset, back):
-    """00:53 UTC: past a cut-off at midnight yesterday closes; before a 06:00 cut-off, the day
-    before."""
-    view = _view(cfg, sizes, offset)
+@pytest.mark.parametrize(
+    "utc_offset, offset, back",
+    [(0, 0, 1), (0, 6 * 3600, 2), (8 * 3600, 6 * 3600, 1), (8 * 3600, 9 * 3600, 2)],
+)
+def test_books__dated_the_last_day_the_contract_lets_the_reconciler_close(
+    cfg, sizes, utc_offset, offset, back
+):
+    """00:53 UTC (08:53 in Shanghai): past a cut-off at midnight yesterday closes; before a 06:00
+    cut-off in UTC, the day before; in Shanghai 06:00 local has passed, 09:00 has not. Payments are
+    stamped inside the local business day."""
+    view = _view(cfg, sizes, offset, utc_offset)
     rows = _rows(conf.input_files(cfg, sizes, 7), view, "credits-sales-bank.csv")
-    day = days.day_of(NOW) - back
+    day = days.business_day_of(NOW, utc_offset) - back
     assert {r["day"] for r in rows} == {days.day_date(day)}
-    assert all(r["paid_at"].startswith(days.day_date(day)) for r in rows)
+    stamps = [dt.datetime.fromisoformat(r["paid_at"]) for r in rows]
+    assert {days.business_day_of(int(t.timestamp()), utc_offset) for t in stamps} == {day}
 
 
 def test_orders_and_customers__dated_by_the_chain_ages_as_seeded(cfg, sizes):

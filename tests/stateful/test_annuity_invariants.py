@@ -1,7 +1,7 @@
 """Stateful: random interleavings over the annuity line (AnnuityPlans + AnnuityLedger).
 
 Rules: open accounts; contributions, single and in small batches; new plan versions; plan choices
-with and without reset; resetHoldings; allocateCash; executeInstruction at the prices an instruction
+with and without reset; resetHoldings (each reset confirmed by the trustee); allocateCash; executeInstruction at the prices an instruction
 was valued at or at moved ones; reportFeedback / forwardFeedback with moving unit prices; replays
 of executed, reported and settled instructions, and refused calls, each expecting its named error.
 
@@ -53,6 +53,8 @@ from consortium.domain.hashing import code32
 from consortium.roles.annuity import Feedback, IssuedInstruction, instructions_in, skipped_in
 from tests.fixtures.annuity import PLANS, ratio_vectors
 from tests.stateful.machine import ChainMachine, machine_settings, named_error, read_all
+
+AWAITING_TRUSTEE = 5  # IAnnuityLedger.InstructionStatus.AwaitingTrustee
 
 ISSUED, EXECUTED, REPORTED, SETTLED = 1, 2, 3, 4
 FIRST, RESET = 0, 1
@@ -336,6 +338,9 @@ def test_annuity__random_interleavings__legs_holdings_and_values_exact(
             self._record(tx, [(acc, RESET, full, legs, mask)])
             a.open.target = tuple(target)
             a.reset_pending = False
+            # the trustee's part of the reset: only a confirmed reset can be executed
+            assert int(ledger.getInstruction(issued.instruction_id)["status"]) == AWAITING_TRUSTEE
+            trustee.confirm_reset(issued)
 
         @sf.precondition(lambda self: any(a.plan and a.book.cash for a in self.accts.values()))
         @sf.rule(i=pick, n=st.integers(1, 3), eligible_only=st.booleans())

@@ -106,6 +106,8 @@ def bench_annuity(proj: Any, accounts: Any) -> dict[str, int]:
     gas["annuity.resetHoldings.8_items"] = reset.gas_used
     gas["annuity.planSwitch.reset.total"] = choose.gas_used + reset.gas_used
     (ins,) = instructions_in(reset)
+    gas["annuity.confirmReset"] = trustee.confirm_reset(ins).gas_used
+    gas["annuity.planSwitch.reset.total"] += gas["annuity.confirmReset"]
     gas["annuity.executeInstruction.reset_8_legs"] = im.execute(
         ins, [int(ledger.unitPrice(i)) for i in ins.items]
     ).gas_used

@@ -317,3 +317,89 @@ def second_transaction_hash(
             [request.struct_hash(), confirmation.struct_hash(), keccak(signature)],
         )
     )
+
+
+# ------------------------------------------------------------------ bilateral countersignature
+
+RECONCILIATION_DOMAIN_NAME = "ConsortiumReconciliation"
+BILATERAL_FIELDS = [
+    ("bank", "address"),
+    ("financeCompany", "address"),
+    ("day", "uint32"),
+    ("root", "bytes32"),
+    ("count", "uint32"),
+    ("total", "uint128"),
+]
+BILATERAL_TYPEHASH = keccak(text=_type_string("Bilateral", BILATERAL_FIELDS))
+
+
+class CountersignatureMismatch(ValueError):
+    """A bilateral batch's countersignature is not the finance company's over exactly that batch."""
+
+
+@dataclass(frozen=True)
+class Bilateral(_Typed):
+    """One batch of a day's bilateral details as both sides agree it (Reconciliation.Bilateral):
+    the bank commits it, the finance company countersigns it, so neither side alone sets the
+    truth the payment follows."""
+
+    bank: str
+    financeCompany: str
+    day: int
+    root: bytes
+    count: int
+    total: int
+
+    FIELDS: ClassVar[list[tuple[str, str]]] = BILATERAL_FIELDS
+    TYPEHASH: ClassVar[bytes] = BILATERAL_TYPEHASH
+
+
+def reconciliation_domain(chain_id: int, reconciliation: str) -> Domain:
+    """The EIP-712 domain of a deployed Reconciliation (its constructor's EIP712 name, version)."""
+    return Domain(chain_id, reconciliation, RECONCILIATION_DOMAIN_NAME, DOMAIN_VERSION)
+
+
+def _bilateral_typed(domain: Domain, b: Bilateral) -> dict[str, Any]:
+    domain_fields = [("name", "string"), ("version", "string"), ("chainId", "uint256")]
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": n, "type": t}
+                for n, t in [*domain_fields, ("verifyingContract", "address")]
+            ],
+            "Bilateral": [{"name": n, "type": t} for n, t in BILATERAL_FIELDS],
+        },
+        "primaryType": "Bilateral",
+        "domain": domain.as_dict(),
+        "message": {
+            **b.to_json(),
+            "bank": to_checksum_address(b.bank),
+            "financeCompany": to_checksum_address(b.financeCompany),
+        },
+    }
+
+
+def sign_bilateral(domain: Domain, b: Bilateral, private_key: bytes | str) -> bytes:
+    """The finance company's 65-byte countersignature (r ‖ s ‖ v) of a bilateral batch."""
+    signed = Account.sign_message(
+        encode_typed_data(full_message=_bilateral_typed(domain, b)), private_key
+    )
+    return bytes(signed.signature)
+
+
+def check_countersignature(
+    domain: Domain, b: Bilateral, signature: bytes, fc_signers: set[str]
+) -> str:
+    """The signer of a countersignature, required to be one of the finance company's keys (its
+    member address, its operators), as `Reconciliation.commitBilateral` requires; returns it."""
+    check_signature_form(signature)
+    signer = Account.recover_message(
+        encode_typed_data(full_message=_bilateral_typed(domain, b)), signature=signature
+    )
+    if signer.lower() not in {s.lower() for s in fc_signers}:
+        raise CountersignatureMismatch(
+            f"bilateral batch 0x{b.root.hex()} of day {b.day} is countersigned by {signer}, "
+            f"not by a key of finance company {b.financeCompany}: ask it to countersign the batch "
+            "as committed (ReconciliationCountersignedByOther on chain)"
+        )
+    return signer

@@ -21,6 +21,7 @@ restarted after a crash books what the chain recorded and resends only the rest.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from consortium.domain.allocation import INITIAL_UNIT_PRICE, check_ratios
+from consortium.domain.annuity_choice import ChoiceNotEvidenced, PlanChoice
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
 from consortium.outbox import Outbox, OutboxConflict, Submission, key_of, recorded
@@ -172,6 +174,32 @@ class Statement:
         return self.invested + self.cash
 
 
+@dataclass(frozen=True)
+class ChoiceLine:
+    """One line of the choice statement: an instruction and the employee's choice behind it
+    (None when this platform holds no evidence under the hash: another platform's choice)."""
+
+    instruction_id: int
+    kind: int  # 0 First, 1 Reset
+    choice_hash: bytes
+    choice: PlanChoice | None
+
+
+CHOICE_EVIDENCE_KIND = "annuity.choice-evidence"
+
+
+def _choice_from_json(doc: Mapping[str, Any]) -> PlanChoice:
+    return PlanChoice(
+        b32(doc["account"]),
+        b32(doc["plan_code"]),
+        int(doc["version"]),
+        bool(doc["reset"]),
+        int(doc["chosen_at"]),
+        b32(doc["consent_ref"]),
+        bytes.fromhex(doc["signature"][2:]),
+    )
+
+
 class _Sender:
     """A role's transaction parameters: sent from its institution's account."""
 
@@ -202,6 +230,7 @@ class AnnuityServicePlatform(_Sender):
     accounts: dict[str, EmployeeAccount] = field(default_factory=dict)
     employer: int | None = None  # the employer id new employees are enrolled under
     store: Store | None = None
+    choices: dict[bytes, PlanChoice] = field(default_factory=dict)  # evidence by its hash
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -287,17 +316,61 @@ class AnnuityServicePlatform(_Sender):
         ]
 
     def choose_plan(
-        self, employee_id: str, plan_code: str, version: int | None = None, reset: bool = False
+        self,
+        employee_id: str,
+        plan_code: str,
+        version: int | None = None,
+        reset: bool = False,
+        evidence: PlanChoice | None = None,
+        consent_ref: bytes | None = None,
     ) -> Any:
-        """Send the employee's target plan (latest version unless one is named)."""
+        """Send the employee's target plan (latest version unless one is named) with the hash of
+        its evidence: `evidence` (the employee's signed choice), else the platform's attestation
+        with the employee's consent reference (`consent_ref`; by default the reference of the
+        consent the platform recorded for this choice). The evidence is kept first."""
         code = code32(plan_code)
         if version is None:
             version = int(self.plans.latestVersion(code))
             if version == 0:
                 raise ValueError(f"plan {plan_code!r} is not defined; the trustee defines plans")
+        account = self.account_id(employee_id)
+        if evidence is None:
+            consent = consent_ref or doc_hash(
+                f"consent {employee_id} {plan_code} {version} {reset}"
+            )
+            evidence = PlanChoice(account, code, version, reset, int(time.time()), consent)
+        elif (evidence.account, evidence.plan_code, evidence.version, evidence.reset) != (
+            account,
+            code,
+            version,
+            reset,
+        ):
+            raise ChoiceNotEvidenced(
+                f"the evidence given is of another choice than {employee_id}'s {plan_code} "
+                f"v{version} (reset {reset}): record the employee's choice as sent"
+            )
+        self.record_choice(evidence)
         return self.ledger.choosePlan(
-            self.account_id(employee_id), code, version, reset, self._tx()
+            account, code, version, reset, evidence.evidence_hash(), self._tx()
         )
+
+    def record_choice(self, choice: PlanChoice) -> bytes:
+        """Keep a choice's evidence under its hash (in the store when there is one)."""
+        h = choice.evidence_hash()
+        self.choices[h] = choice
+        if self.store is not None:
+            self.store.put(CHOICE_EVIDENCE_KIND, "0x" + h.hex(), choice.to_json())
+        return h
+
+    def choice_of(self, instruction_id: int) -> ChoiceLine:
+        """Which recorded choice produced an instruction (its choiceHash on chain)."""
+        ins = self.ledger.getInstruction(instruction_id)
+        h = b32(ins["choiceHash"])
+        choice = self.choices.get(h)
+        if choice is None and self.store is not None:
+            doc = self.store.get(CHOICE_EVIDENCE_KIND, "0x" + h.hex())
+            choice = _choice_from_json(doc) if doc else None
+        return ChoiceLine(instruction_id, int(ins["kind"]), h, choice)
 
     def statement(self, employee_id: str) -> Statement:
         account = self.account_id(employee_id)
@@ -410,6 +483,12 @@ class TrusteePlatform(_Sender):
             self.outbox.submit(RECEIVE, key, args)
             for key, args in contribution_batches(payroll_ref, contributions)
         ]
+
+    def confirm_reset(self, instruction: IssuedInstruction | int) -> Any:
+        """Confirm a Reset instruction (the trustee's part of the reset: the investment manager can
+        execute it only then)."""
+        iid = instruction if isinstance(instruction, int) else instruction.instruction_id
+        return self.ledger.confirmReset(iid, self._tx())
 
     def allocate_cash(self, account_ids: Sequence[bytes]) -> list[IssuedInstruction]:
         """Invest the accounts' new money by their plans (chunked at MAX_ALLOCATION_BATCH); accounts

@@ -468,9 +468,10 @@ class ProductIssuer(Participant):
 
 @dataclass
 class PaymentClient(Participant):
-    """The bank's payment client: one bilateral detail per payment, committed on chain in batches;
-    debit details to the finance company, credit details to the bank's store, bilateral to the
-    reconciler.
+    """The bank's payment client: one bilateral detail per payment, in batches the finance company
+    countersigns before the bank commits them on chain (a batch counts for the day only as both
+    sides agreed it); debit details to the finance company with the request, credit details to the
+    bank's store, the bank's bilateral copy to the reconciler.
     """
 
     def __post_init__(self) -> None:
@@ -504,41 +505,115 @@ class PaymentClient(Participant):
         payments: pd.DataFrame,
         batch: int = MAX_BILATERAL_BATCH,
     ) -> list[bytes]:
-        """payments: id, amount, paid_at. Returns the committed roots."""
+        """payments: id, amount, paid_at. Each batch goes to the finance company for its
+        countersignature (commit_countersigned commits it once signed). Returns the roots."""
         roots = []
         for start in range(0, len(payments), batch):
             part = payments.iloc[start : start + batch]
-            recs = [
-                (record_id32(i), int(a), self.address, fc, int(t))
-                for i, a, t in part[["id", "amount", "paid_at"]].itertuples(index=False, name=None)
-            ]
-            tree = merkle.RecordTree(recs, BILATERAL_TYPES)
-            self.outbox.send(
-                COMMIT,
-                key_of(tree.root),
-                [fc, day, tree.root, len(recs), int(part["amount"].sum())],
-            )
-            cols = part[["id", "amount", "paid_at"]]
-            self.endpoint.send(
-                reconciler,
-                "bilateral",
-                {
-                    "day": day,
-                    "root": hexstr(tree.root),
-                    "bank": self.address,
-                    "fc": fc,
-                    "leaves": [hexstr(x) for x in tree.leaves],
-                    "rows": cols.to_numpy().tolist(),
-                },
-            )
-            self.endpoint.send(
-                fc,
-                "debit",
-                {"day": day, "counterparty": self.address, "rows": cols.to_numpy().tolist()},
-            )
-            self.store.add_details("credit", day, cols.assign(counterparty=fc))
+            tree, _ = bilateral_batch(self.address, fc, day, part)
+            body = countersign_request(self.address, fc, day, part, tree)
+            self.store.put("bilateral.pending", hexstr(tree.root), body | {"to": reconciler})
+            self.endpoint.send(fc, "countersign-request", body)
+            self.store.add_details("credit", day, part[list(DETAIL)].assign(counterparty=fc))
             roots.append(tree.root)
         return roots
+
+    def commit_countersigned(self) -> list[bytes]:
+        """Commit each batch the finance company countersigned (the signature checked first: one
+        of its keys over exactly the batch) and send the bank's bilateral copy to the reconciler.
+        Returns the roots committed."""
+        roots = []
+        for m in self.endpoint.receive(["countersignature"]):
+            pending = self.store.get("bilateral.pending", m.body["root"])
+            if pending is None or pending["fc"].lower() != m.sender.lower():
+                continue  # not a batch of ours to that finance company
+            signature = from_hex(m.body["signature"])
+            b = bilateral_of(pending)
+            eip712.check_countersignature(
+                bilateral_domain(self.recon), b, signature, self.fc_signers(b.financeCompany)
+            )
+            self.outbox.send(COMMIT, key_of(b.root), [*bilateral_args(b), signature])
+            self.endpoint.send(pending["to"], "bilateral", pending)
+            roots.append(b.root)
+        return roots
+
+    def fc_signers(self, fc: str) -> set[str]:
+        return {fc, *self.inst.registry.operatorsOf(fc)}
+
+
+DETAIL = ("id", "amount", "paid_at")
+
+
+def bilateral_batch(
+    bank: str, fc: str, day: int, part: pd.DataFrame
+) -> tuple[merkle.RecordTree, eip712.Bilateral]:
+    """A batch's tree over its bilateral leaves and the struct both sides agree on."""
+    recs = [
+        (record_id32(i), int(a), bank, fc, int(t))
+        for i, a, t in part[list(DETAIL)].itertuples(index=False, name=None)
+    ]
+    tree = merkle.RecordTree(recs, BILATERAL_TYPES)
+    return tree, eip712.Bilateral(bank, fc, day, tree.root, len(recs), int(part["amount"].sum()))
+
+
+def countersign_request(
+    bank: str, fc: str, day: int, part: pd.DataFrame, tree: merkle.RecordTree
+) -> dict[str, Any]:
+    """The batch as the bank sends it for countersignature (and later to the reconciler)."""
+    return {
+        "day": day,
+        "root": hexstr(tree.root),
+        "bank": bank,
+        "fc": fc,
+        "count": len(part),
+        "total": int(part["amount"].sum()),
+        "leaves": [hexstr(x) for x in tree.leaves],
+        "rows": part[list(DETAIL)].to_numpy().tolist(),
+    }
+
+
+def bilateral_of(body: dict[str, Any]) -> eip712.Bilateral:
+    return eip712.Bilateral(
+        body["bank"],
+        body["fc"],
+        int(body["day"]),
+        from_hex(body["root"]),
+        int(body["count"]),
+        int(body["total"]),
+    )
+
+
+def bilateral_args(b: eip712.Bilateral) -> list[Any]:
+    """commitBilateral's arguments but the countersignature."""
+    return [b.financeCompany, b.day, b.root, b.count, b.total]
+
+
+def bilateral_domain(recon: Any) -> Domain:
+    """The EIP-712 domain of a deployed Reconciliation, read from its ERC-5267 `eip712Domain()`."""
+    _, name, version, chain_id, verifying, _, _ = recon.eip712Domain()
+    return Domain(int(chain_id), str(verifying), str(name), str(version))
+
+
+class CountersignRefused(ValueError):
+    """A batch sent for countersignature is not what its rows make (root, count or total)."""
+
+
+def countersign(
+    domain: Domain, body: dict[str, Any], sender: str, fc: str, key: Any
+) -> tuple[eip712.Bilateral, bytes]:
+    """The finance company's countersignature of a batch it received: the rows rebuilt into the
+    tree with the sender as bank and itself as finance company must give the batch's root, count
+    and total, else CountersignRefused (nothing is signed)."""
+    part = pd.DataFrame(body["rows"], columns=list(DETAIL))
+    _, b = bilateral_batch(sender, fc, int(body["day"]), part)
+    claimed = bilateral_of(body | {"bank": sender, "fc": fc})
+    if b != claimed:
+        raise CountersignRefused(
+            f"batch {body['root']} of day {body['day']} from {sender}: its rows make root "
+            f"{hexstr(b.root)}, {b.count} records, total {b.total}, not the root, count and "
+            f"total it claims ({claimed.count}, {claimed.total}); not countersigned"
+        )
+    return b, eip712.sign_bilateral(domain, b, bytes(key.key))
 
 
 @dataclass
@@ -572,12 +647,21 @@ class FinanceCompany(Participant):
         return Recorded(int(d[8]), {"paymentRef": hexstr(from_hex(str(d[12])))}) if d[4] else None
 
     def collect_debits(self) -> int:
+        """Keep the debit details of each batch the bank sends and countersign the batch (its rows
+        rebuilt first); a batch that does not rebuild is answered "countersign-refused"."""
         n = 0
-        for m in self.endpoint.receive(["debit"]):
-            df = pd.DataFrame(m.body["rows"], columns=["id", "amount", "paid_at"]).assign(
-                counterparty=m.sender
-            )
-            n += self.store.add_details("debit", m.body["day"], df)
+        for m in self.endpoint.receive(["countersign-request"]):
+            try:
+                b, signature = countersign(
+                    bilateral_domain(self.recon), m.body, m.sender, self.address, self.key
+                )
+            except CountersignRefused as exc:
+                self.endpoint.send(m.sender, "countersign-refused", {"reason": str(exc)})
+                continue
+            df = pd.DataFrame(m.body["rows"], columns=list(DETAIL)).assign(counterparty=m.sender)
+            n += self.store.add_details("debit", b.day, df)
+            body = {"root": hexstr(b.root), "signature": hexstr(signature)}
+            self.endpoint.send(m.sender, "countersignature", body)
         return n
 
     def provide_debits(self, day: int, reconciler: str) -> int:

@@ -110,7 +110,7 @@ def run_day(ctx: DayContext) -> LineResult:
     }
     result.checks = {
         "allocation legs exact": exact,
-        "reset within one minor unit per item": reset_ok,
+        "reset within one minor unit per item, from the employee's evidenced choice": reset_ok,
         "contributions booked": sum(s.contributed for s in statements) == contributed,
         "no cash left unallocated": all(s.cash == 0 for s in statements),
         "statements add up": all(s.total - s.contributed == s.total_return for s in statements),
@@ -185,9 +185,13 @@ def _month2(
         for e in resetters
     ]
     pipe.wait()
+    # the trustee confirms each reset instruction before the investment manager may execute it
+    resets = [instructions_in(tx)[0] for tx in reset_txs]
+    confirmed = [trustee.confirm_reset(ins) for ins in resets]
+    pipe.wait()
+    exact &= all("ResetConfirmed" in tx.events for tx in confirmed)
     switched, goals = [], {}
-    for e, tx in zip(resetters, reset_txs):
-        (ins,) = instructions_in(tx)
+    for e, ins in zip(resetters, resets):
         exact &= sum(ins.legs) == ins.amount
         prices = [int(ledger.unitPrice(i)) for i in ins.items]
         a = platform.account_id(e)
@@ -201,6 +205,9 @@ def _month2(
         for a, (its, prices, goal) in goals.items()
         for i, p, g in zip(its, prices, goal)
     )
+    # the statement of choices: each reset instruction was produced by the employee's reset choice
+    lines = [platform.choice_of(ins.instruction_id) for ins in resets]
+    reset_ok &= all(ln.choice is not None and ln.choice.reset for ln in lines)
     return month2, exact, reset_ok
 
 

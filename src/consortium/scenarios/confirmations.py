@@ -298,9 +298,8 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
     rng, bank_i, fc_i, rec_i = ctx.rng, c.bank_i, c.fc_i, c.rec_i
     client, fc, rec = c.client, c.fc, c.rec
     recon = ctx.suite["Reconciliation"]
-    day = days.day_of(now) - (
-        1 if days.seconds_into_day(now) >= int(recon.reconcileOffset()) else 2
-    )
+    zone = int(recon.businessUtcOffset())  # the business day is the institutions' local one
+    day = days.last_closable_day(now, int(recon.reconcileOffset()), zone)
     n_pay = ctx.size.get("payments", 60)
     base = rng.randrange(1, 1 << 40)
     pay = pd.DataFrame(
@@ -308,13 +307,15 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
             "id": np.arange(base, base + n_pay, dtype=np.int64),
             "amount": [rng.randint(100, 1_000_000) for _ in range(n_pay)],
             "paid_at": [
-                days.day_bounds(day)[0] + rng.randrange(days.SECONDS_PER_DAY) for _ in range(n_pay)
+                days.business_day_start(day, zone) + rng.randrange(days.SECONDS_PER_DAY)
+                for _ in range(n_pay)
             ],
         }
     )
     client.record_day(fc_i.address, rec_i.address, day, pay, batch=max(1, n_pay // 2))
+    fc.collect_debits()  # the finance company countersigns each batch
+    client.commit_countersigned()
     pipe.wait()
-    fc.collect_debits()
     got = rec.collect()
     bil = [b for b in got.get("bilateral", []) if b["day"] == day]
     debit, credit = fc.store.details("debit", day), client.store.details("credit", day)

@@ -191,13 +191,16 @@ def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
 
     def book(side: str) -> Any:
         def content(view: Any) -> bytes:
-            day = _recon_day(view)
+            day, zone = _recon_day(view), int(view.suite["Reconciliation"].businessUtcOffset())
             rows = _book_rows(d, side)
             counterparty = d.finance_company if side == "credits" else d.bank
             header = ["payment_id", "amount", "paid_at", "counterparty", "day"]
             return csv_bytes(
                 header,
-                [[i, a, _paid_at(day, s), counterparty, days.day_date(day)] for i, a, s in rows],
+                [
+                    [i, a, _paid_at(day, s, zone), counterparty, days.day_date(day)]
+                    for i, a, s in rows
+                ],
             )
 
         return content
@@ -255,8 +258,9 @@ def _book_rows(d: FileDay, side: str) -> list[tuple[int, int, int]]:
     return out + [(d.unknown, 1, 0)]
 
 
-def _paid_at(day: int, seconds: int) -> str:
-    at = dt.datetime.fromtimestamp(days.day_bounds(day)[0] + seconds, dt.UTC)
+def _paid_at(day: int, seconds: int, zone: days.Zone) -> str:
+    """A payment's time, `seconds` into the local business day `day`, as a UTC stamp."""
+    at = dt.datetime.fromtimestamp(days.business_day_start(day, zone) + seconds, dt.UTC)
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -278,8 +282,9 @@ def _recon_day(view: Any) -> int:
 
     def pick() -> int:
         now = view.memo("confirmations:now", lambda: _chain_now(view))
-        offset = int(view.suite["Reconciliation"].reconcileOffset())
-        return days.day_of(now) - (1 if days.seconds_into_day(now) >= offset else 2)
+        recon = view.suite["Reconciliation"]
+        zone = int(recon.businessUtcOffset())  # the institutions' local business day
+        return days.last_closable_day(now, int(recon.reconcileOffset()), zone)
 
     return view.memo("confirmations:recon-day", pick)
 

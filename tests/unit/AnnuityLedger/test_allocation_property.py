@@ -24,6 +24,8 @@ from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.annuity import ContributionBatch, instructions_in
 from tests.fixtures.annuity import ratio_vectors
 
+CHOICE = b"\xc4" * 32  # a plan choice's evidence hash (the platform keeps the evidence)
+
 POOL = [code32(f"ITEM{i:02}") for i in range(12)]
 _serial = itertools.count()
 
@@ -80,7 +82,7 @@ def test_first_allocation__random__legs_match_oracle_and_sum_exactly(
     ids = _open_and_fund(ledger, platform, account_manager, trustee, amounts)
     for a, amount in zip(ids, amounts):
         tx = ledger.choosePlan(
-            a, code32("RANDOM"), version, False, {"from": platform.institution.account}
+            a, code32("RANDOM"), version, False, CHOICE, {"from": platform.institution.account}
         )
         (ins,) = instructions_in(tx)
         assert list(ins.legs) == split(amount, ratios)
@@ -123,18 +125,21 @@ def test_reset__random__holdings_reach_target_within_one_minor_unit(
     vb = _define(trustee, "PLAN_B", items_b, ratios_b, investment_manager)
     (a,) = _open_and_fund(ledger, platform, account_manager, trustee, [first])
     pf = platform.institution.account
-    (ins,) = instructions_in(ledger.choosePlan(a, code32("PLAN_A"), va, False, {"from": pf}))
+    (ins,) = instructions_in(
+        ledger.choosePlan(a, code32("PLAN_A"), va, False, CHOICE, {"from": pf})
+    )
     investment_manager.execute(ins, [INITIAL_UNIT_PRICE] * len(ins.items))
     price = dict(zip(POOL, prices))
     fb = investment_manager.report_feedback(ins, [price[i] for i in ins.items])
     trustee.forward_feedback(fb)
     if extra:
         _fund(ledger, trustee, account_manager, [a], [extra])
-    ledger.choosePlan(a, code32("PLAN_B"), vb, True, {"from": pf})
+    ledger.choosePlan(a, code32("PLAN_B"), vb, True, CHOICE, {"from": pf})
     if ledger.valuation(a)[0] + extra == 0:
         return  # holdings floored to nothing, no new money: refused (test_resetHoldings covers it)
     held = {bytes(i) for i in ledger.holdingsOf(a)[0]}  # plan A items whose buy got any units
     ins = account_manager.reset_holdings(a)
+    trustee.confirm_reset(ins)
     onchain = [ledger.unitPrice(i) for i in ins.items]
     current = [value_of(ledger.unitsOf(a, i), p) for i, p in zip(ins.items, onchain)]
     ratios = [dict(zip(items_b, ratios_b)).get(i, 0) for i in ins.items]

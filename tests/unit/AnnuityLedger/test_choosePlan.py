@@ -7,6 +7,8 @@ from consortium.domain.hashing import code32, doc_hash
 from consortium.roles.annuity import instructions_in
 from tests.fixtures.annuity import PLANS, c32
 
+CHOICE = b"\xc4" * 32  # a plan choice's evidence hash (the platform keeps the evidence)
+
 
 def test_choosePlan__with_cash__issues_first_instruction_exact(
     ledger, enrol, fund, platform, annuity_world
@@ -96,7 +98,9 @@ def test_choosePlan__bad_input__reverts_and_changes_nothing(
         platform.choose_plan("E1", "BALANCED")
     before = ledger.getAccount(account)
     with brownie.reverts(revert_pattern=error):
-        ledger.choosePlan(account, code, version, False, {"from": platform.institution.account})
+        ledger.choosePlan(
+            account, code, version, False, CHOICE, {"from": platform.institution.account}
+        )
     assert ledger.getAccount(account) == before
 
 

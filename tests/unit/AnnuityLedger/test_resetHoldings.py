@@ -37,6 +37,7 @@ def test_reset__moves_holdings_to_new_plan_and_sells_items_outside_it(
     assert ev["legs"] == [45_850, 32_150, -48_000]  # targets 98,350 / 42,150 / 0 of 140,500
     assert sum(ev["legs"]) == 30_000
     (ins,) = instructions_in(tx)
+    trustee.confirm_reset(ins)
     prices = [ledger.unitPrice(i) for i in ins.items]
     tx = investment_manager.execute(ins, prices)
     assert (
@@ -60,12 +61,13 @@ def test_reset__moves_holdings_to_new_plan_and_sells_items_outside_it(
 
 
 def test_reset__same_prices__targets_within_one_minor_unit(
-    ledger, invested, fund, platform, account_manager, investment_manager
+    ledger, invested, fund, platform, account_manager, investment_manager, trustee
 ):
     a = invested
     fund({a: 12_345}, ref="p2")
     platform.choose_plan("E1", "DIVERSIFIED8", reset=True)
     ins = account_manager.reset_holdings(a)
+    trustee.confirm_reset(ins)
     prices = {i: ledger.unitPrice(i) for i in ins.items}
     current = [value_of(ledger.unitsOf(a, i), prices[i]) for i in ins.items]
     assert len(ins.items) == 8  # every BALANCED item is in DIVERSIFIED8
@@ -104,7 +106,7 @@ def test_reset__nothing_held_no_cash__reverts(
 
 
 def test_reset__price_fell_before_execution__sale_capped_at_units_held(
-    ledger, invested, platform, account_manager, investment_manager
+    ledger, invested, platform, account_manager, investment_manager, trustee
 ):
     """A partial sale (target above zero) valued at the ledger's price but executed after the price
     fell needs more units than the account holds: it sells every unit held, never more, and the
@@ -112,6 +114,7 @@ def test_reset__price_fell_before_execution__sale_capped_at_units_held(
     a = invested
     platform.choose_plan("E1", "THIRDS", reset=True)
     ins = account_manager.reset_holdings(a)
+    trustee.confirm_reset(ins)
     i = ins.items.index(EQ)
     assert ins.legs[i] < 0 and not ins.sell_out >> i & 1  # a partial sale: target 36,829
     held = ledger.unitsOf(a, EQ)

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 from brownie.test import given, strategy
 
+from consortium.domain import days
 from consortium.domain import reconciliation as R
+from tests.fixtures.confirmations import commit_bilateral
 
 H = b"\x42" * 32
 
@@ -33,6 +35,7 @@ def _run_day(people, conf_cast, day, payments, tamper=None):
     client, fc, rec = people.client, people.fc, people.reconciler
     client.record_day(conf_cast.fc.address, conf_cast.reconciler.address, day, payments, batch=40)
     fc.collect_debits()
+    client.commit_countersigned()
     got = rec.collect()
     bil = got["bilateral"]
     debit, credit = fc.store.details("debit", day), client.store.details("credit", day)
@@ -140,22 +143,21 @@ def test_record__twice__reverts_and_resume_records_nothing_twice(
     with brownie.reverts(revert_pattern=r"ReconciliationTooManyBreaks:.*"):
         recon.recordBreaks(key, [(6, H, 1, 1, 0, 0)], {"from": conf_cast.reconciler.account})
     with brownie.reverts(revert_pattern=r"ReconciliationDayClosed:.*"):
-        recon.commitBilateral(
-            conf_cast.fc.address, past_day, H, 1, 1, {"from": conf_cast.bank.account}
-        )
+        commit_bilateral(recon, conf_cast.bank.account, conf_cast.fc.address, past_day, H, 1, 1)
     assert recon.getDay(key)[7] == 6
 
 
 def test_record__wrong_totals_or_too_early__reverts(recon, conf_cast, chain, past_day):
-    today = chain.time() // 86_400
+    today = days.business_day_of(chain.time(), "Asia/Shanghai")  # the local day, not UTC's
     for day in (past_day, today):
-        recon.commitBilateral(
+        commit_bilateral(
+            recon,
+            conf_cast.bank.account,
             conf_cast.fc.address,
             day,
             bytes([day % 256]) + H[1:],
             3,
             300,
-            {"from": conf_cast.bank.account},
         )
     ok = (3, 0, 300, 300, 300, 300, b"\0" * 32)
     with brownie.reverts(revert_pattern=r"ReconciliationTooEarly:.*"):
@@ -217,7 +219,7 @@ def test_record__wrong_totals_or_too_early__reverts(recon, conf_cast, chain, pas
 
 
 def test_commit__bad_input__reverts(recon, conf_cast, registry, past_day):
-    recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 5, {"from": conf_cast.bank.account})
+    commit_bilateral(recon, conf_cast.bank.account, conf_cast.fc.address, past_day, H, 1, 5)
     for args, err in [
         ((conf_cast.fc.address, past_day, H, 1, 5), "ReconciliationRootAlreadyCommitted"),
         ((conf_cast.fc.address, past_day, b"\0" * 32, 1, 5), "ReconciliationZeroRoot"),
@@ -225,15 +227,13 @@ def test_commit__bad_input__reverts(recon, conf_cast, registry, past_day):
         ((conf_cast.issuer_a.address, past_day, b"\x01" * 32, 1, 5), "RegistryChannelNotOpen"),
     ]:
         with brownie.reverts(revert_pattern=err + ".*"):
-            recon.commitBilateral(*args, {"from": conf_cast.bank.account})
+            commit_bilateral(recon, conf_cast.bank.account, *args)
     d = recon.getDay(recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day))
     assert (d[0], d[1], d[2]) == (1, 1, 5)
 
 
 def test_breaks__out_of_order_or_bad_cause__reverts(recon, conf_cast, past_day):
-    recon.commitBilateral(
-        conf_cast.fc.address, past_day, H, 2, 10, {"from": conf_cast.bank.account}
-    )
+    commit_bilateral(recon, conf_cast.bank.account, conf_cast.fc.address, past_day, H, 2, 10)
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotReconciled:.*"):
         recon.recordBreaks(key, [(0, H, 1, 1, 0, 5)], {"from": conf_cast.reconciler.account})
@@ -265,9 +265,7 @@ def test_breaks__out_of_order_or_bad_cause__reverts(recon, conf_cast, past_day):
 def test_settle__not_reconciled_twice_or_other_party__reverts(
     recon, conf_cast, past_day, token, funded
 ):
-    recon.commitBilateral(
-        conf_cast.fc.address, past_day, H, 1, 10, {"from": conf_cast.bank.account}
-    )
+    commit_bilateral(recon, conf_cast.bank.account, conf_cast.fc.address, past_day, H, 1, 10)
     with brownie.reverts(revert_pattern=r"ReconciliationDayNotReconciled:.*"):
         recon.settleDay(conf_cast.bank.address, past_day, H, {"from": conf_cast.fc.account})
     recon.closeDay(
@@ -292,23 +290,19 @@ def test_settle__not_reconciled_twice_or_other_party__reverts(
 
 
 def test_commit__root_again__reverts_naming_its_day(recon, conf_cast, past_day):
-    recon.commitBilateral(conf_cast.fc.address, past_day, H, 1, 5, {"from": conf_cast.bank.account})
+    commit_bilateral(recon, conf_cast.bank.account, conf_cast.fc.address, past_day, H, 1, 5)
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
     assert recon.committedDayOf(conf_cast.bank.address, H) == key
     # a resend, even for another day, is refused with the day the root was committed to
     for day in (past_day, past_day - 1):
         with brownie.reverts(f"ReconciliationRootAlreadyCommitted: {H!r}, {bytes(key)!r}"):
-            recon.commitBilateral(
-                conf_cast.fc.address, day, H, 1, 5, {"from": conf_cast.bank.account}
-            )
+            commit_bilateral(recon, conf_cast.bank.account, conf_cast.fc.address, day, H, 1, 5)
     d = recon.getDay(key)
     assert (d[0], d[1], d[2]) == (1, 1, 5)
 
 
 def test_breaks__call_resent__reverts_naming_first_call(recon, conf_cast, past_day):
-    recon.commitBilateral(
-        conf_cast.fc.address, past_day, H, 3, 10, {"from": conf_cast.bank.account}
-    )
+    commit_bilateral(recon, conf_cast.bank.account, conf_cast.fc.address, past_day, H, 3, 10)
     key = recon.dayKey(conf_cast.bank.address, conf_cast.fc.address, past_day)
     recon.closeDay(
         conf_cast.bank.address,
@@ -338,9 +332,7 @@ def test_breaks__call_resent__reverts_naming_first_call(recon, conf_cast, past_d
 
 
 def test_settle__resent__reverts_naming_first_payment(recon, conf_cast, past_day, token, funded):
-    recon.commitBilateral(
-        conf_cast.fc.address, past_day, H, 1, 10, {"from": conf_cast.bank.account}
-    )
+    commit_bilateral(recon, conf_cast.bank.account, conf_cast.fc.address, past_day, H, 1, 10)
     recon.closeDay(
         conf_cast.bank.address,
         conf_cast.fc.address,
@@ -386,13 +378,8 @@ def test_engine__random_day__chain_accepts_exact_totals(
     credit = bil[["id", "amount"]].copy()
     credit.loc[bump % n, "amount"] += bump
     res = R.reconcile(bil, debit, credit)
-    recon.commitBilateral(
-        conf_cast.fc.address,
-        past_day,
-        b"\x07" * 32,
-        n,
-        sum(amounts),
-        {"from": conf_cast.bank.account},
+    commit_bilateral(
+        recon, conf_cast.bank.account, conf_cast.fc.address, past_day, b"\x07" * 32, n, sum(amounts)
     )
     s = (
         res.matched,

@@ -4,6 +4,8 @@ records no break."""
 import brownie
 import pytest
 
+from tests.fixtures.confirmations import commit_bilateral
+
 H = b"\x42" * 32
 
 
@@ -11,7 +13,7 @@ H = b"\x42" * 32
 def key(recon, conf_cast, past_day):
     """A reconciled day with 120 breaks announced and none recorded yet."""
     bank, fc = conf_cast.bank, conf_cast.fc
-    recon.commitBilateral(fc.address, past_day, H, 200, 1_000, {"from": bank.account})
+    commit_bilateral(recon, bank.account, fc.address, past_day, H, 200, 1_000)
     summary = (80, 120, 1_000, 1_000, 1_000, 1_000, H)
     recon.closeDay(bank.address, fc.address, past_day, {"from": conf_cast.reconciler.account})
     recon.recordReconciliation(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.fixtures.confirmations import OFFSET
+from tests.fixtures.confirmations import OFFSET, SHANGHAI, commit_bilateral
 
 H = b"\x42" * 32
 ZERO = "0x" + "00" * 20
@@ -10,14 +10,14 @@ ZERO = "0x" + "00" * 20
 
 @pytest.fixture(scope="module")
 def recon_by_ref(Reconciliation, registry, registry_admin):
-    return Reconciliation.deploy(registry, OFFSET, ZERO, {"from": registry_admin})
+    return Reconciliation.deploy(registry, OFFSET, ZERO, SHANGHAI, {"from": registry_admin})
 
 
 def test_settleDay__no_settlement_token__settled_by_reference_only(
     recon_by_ref, conf_cast, past_day, token
 ):
     bank, fc = conf_cast.bank, conf_cast.fc
-    recon_by_ref.commitBilateral(fc.address, past_day, H, 2, 500, {"from": bank.account})
+    commit_bilateral(recon_by_ref, bank.account, fc.address, past_day, H, 2, 500)
     recon_by_ref.closeDay(
         bank.address, fc.address, past_day, {"from": conf_cast.reconciler.account}
     )

@@ -15,7 +15,10 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
 - ACCOUNT_MANAGER: AccountOpeningRequested -> openAccounts (gathered per range of blocks);
   ContributionBatchReceived -> postContributions with the batch read from the trustee's transaction
   on chain (its content hash checked); PlanChosen with a reset -> resetHoldings.
-- INVESTMENT_MANAGER: InstructionIssued for a plan it manages -> executeInstruction at its prices
+- TRUSTEE: InstructionIssued of a Reset for one of its accounts -> confirmReset (a reset is
+  executable only once its trustee confirmed it).
+- INVESTMENT_MANAGER: InstructionIssued for a plan it manages (a Reset: once ResetConfirmed) ->
+  executeInstruction at its prices
   (agent.yaml `annuity: {prices: {<item id>: <18-decimal price>}}`) -> reportFeedback.
 
 Every handler asks the chain's state first (an account's status, an instruction's status, a batch's
@@ -53,6 +56,8 @@ log = logging.getLogger("consortium.agent")
 MAX_PRICE = 10**18  # AnnuityLedger.MAX_UNIT_PRICE
 NONE, REQUESTED, OPEN = 0, 1, 2  # IAnnuityLedger.AccountStatus
 ISSUED, EXECUTED, REPORTED = 1, 2, 3  # IAnnuityLedger.InstructionStatus
+AWAITING_TRUSTEE = 5  # IAnnuityLedger.InstructionStatus.AwaitingTrustee (a Reset not confirmed)
+RESET = 1  # IAnnuityLedger.InstructionKind.Reset
 REVIEW = "contribution_review"  # a payroll run above limits.contribution_max_total
 CHOICE_KIND = "annuity.choice"  # plan choices waiting for their account to open
 ZERO = "0x" + "00" * 20
@@ -236,7 +241,12 @@ class AnnuityPlatformRole(_AnnuityRole):
         if not (done and c["status"] == "sending"):  # sending: a kill after the send, it landed
             self.agent.store.put(CHOICE_KIND, key, c | {"status": "sending"})
             log.info("plan %s v%s for %s", c["plan"], version, key.split(":")[1])
-            self.platform.choose_plan(c["employee"], c["plan"], version, c["reset"])
+            # the platform attests the choice; the employee's consent is the row of the
+            # plan-choices file it sent (file hash and employee)
+            consent = doc_hash(f"plan-choices {key}")
+            self.platform.choose_plan(
+                c["employee"], c["plan"], version, c["reset"], consent_ref=consent
+            )
         self.agent.store.put(CHOICE_KIND, key, c | {"status": "sent", "version": version})
         return 1
 
@@ -405,10 +415,19 @@ class TrusteeRole(_AnnuityRole):
         self.agent.store.mark(step, json.dumps([i.instruction_id for i in issued]))
 
     def on_issued(self, ev: Any) -> None:
+        """Keep the instruction's items (for its feedback); confirm a Reset of one of this
+        trustee's accounts (the trustee's part of the reset: executable only then)."""
         ins = IssuedInstruction.from_event(ev.args)
         self.agent.store.put(
             "annuity.instruction", str(ins.instruction_id), {"items": [i.hex() for i in ins.items]}
         )
+        if ins.kind != RESET:
+            return
+        status = int(self.ledger.getInstruction(ins.instruction_id)["status"])
+        employer, _ = self.employer_of_account(ins.account_id)
+        if status == AWAITING_TRUSTEE and _same(employer["trustee"], self.me):
+            log.info("confirming reset instruction %d", ins.instruction_id)
+            self.trustee.confirm_reset(ins)
 
     def on_feedback(self, ev: Any) -> None:
         iid = int(ev["instructionId"])
@@ -499,7 +518,10 @@ class AccountManagerRole(_AnnuityRole):
 
 class InvestmentManagerRole(_AnnuityRole):
     role = "INVESTMENT_MANAGER"
-    events: ClassVar[dict[str, str]] = {"InstructionIssued": "on_issued"}
+    events: ClassVar[dict[str, str]] = {
+        "InstructionIssued": "on_issued",
+        "ResetConfirmed": "on_confirmed",
+    }
 
     def __init__(self, agent: Any):
         super().__init__(agent)
@@ -517,6 +539,18 @@ class InvestmentManagerRole(_AnnuityRole):
         ins = IssuedInstruction.from_event(ev.args)
         if not _same(self.plans.investmentManagerOf(ins.plan_code), self.me):
             return
+        self.agent.store.put("annuity.issued", str(ins.instruction_id), _instruction_doc(ins))
+        self._execute(ins)
+
+    def on_confirmed(self, ev: Any) -> None:
+        """A reset the trustee confirmed: executed now (its InstructionIssued was kept)."""
+        args = self.agent.store.get("annuity.issued", str(int(ev["instructionId"])))
+        if args is not None:
+            self._execute(IssuedInstruction.from_event(args))
+
+    def _execute(self, ins: IssuedInstruction) -> None:
+        """Execute an issued instruction and report its feedback; a reset still awaiting the
+        trustee waits for its ResetConfirmed."""
         status = int(self.ledger.getInstruction(ins.instruction_id)["status"])
         if status == ISSUED:
             log.info("executing instruction %d", ins.instruction_id)
@@ -525,6 +559,22 @@ class InvestmentManagerRole(_AnnuityRole):
         if status == EXECUTED:
             log.info("reporting feedback of instruction %d", ins.instruction_id)
             self.im.report_feedback(ins)
+
+
+def _instruction_doc(ins: IssuedInstruction) -> dict[str, Any]:
+    """An instruction as its InstructionIssued event's arguments, in JSON form (kept by the
+    investment manager until the trustee confirms a reset)."""
+    return {
+        "instructionId": ins.instruction_id,
+        "account": "0x" + ins.account_id.hex(),
+        "kind": ins.kind,
+        "planCode": "0x" + ins.plan_code.hex(),
+        "planVersion": ins.plan_version,
+        "amount": ins.amount,
+        "items": ["0x" + i.hex() for i in ins.items],
+        "legs": list(ins.legs),
+        "sellOutMask": ins.sell_out,
+    }
 
 
 ANNUITY_ROLES = [AnnuityPlatformRole, TrusteeRole, AccountManagerRole, InvestmentManagerRole]

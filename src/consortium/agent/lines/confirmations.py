@@ -19,15 +19,20 @@ transport, sealed by `channels.Endpoint`, or the chain):
   order above `limits.order_review_max_amount` is refused (auto, the default) or queued for a person
   (agent.yaml `decisions: {order_review: queue}`, answered with `consortium decide`); the packet's
   confirmations go back once every request is answered.
-- BANK: `credits` files -> the day's bilateral roots committed on chain (commitBilateral), the
-  copies ("bilateral") and the bank's credit details ("credit") sent to the reconciler.
-- FINANCE_COMPANY: `debits` files -> its debit details sent to the reconciler ("debit-details").
+- BANK: `credits` files -> each batch of the day's bilateral details sent to the finance company
+  to countersign ("countersign-request"); once its EIP-712 countersignature is back and checked
+  ("countersignature"), the root committed on chain with it (commitBilateral) and the bank's copy
+  ("bilateral") sent to the reconciler; the bank's credit details ("credit") to the reconciler.
+- FINANCE_COMPANY: countersigns each batch whose rows rebuild the root, count and total it claims
+  (else answers "countersign-refused" with the reason); `debits` files -> its debit details sent
+  to the reconciler ("debit-details").
   Once the reconciler's result of a day is here, the day reconciled on chain with every break
   recorded, the result's corrected total the committed one and its funds enough: pays the day
   (Reconciliation.settleDay, through its outbox: asked of the chain first), once; written to
   outbox/payments/.
 - RECONCILER: holds each day's details in its store; at its cut-off (agent.yaml
-  `confirmations: {cutoff: "HH:MM"}` on the next day, UTC, or "now") and once the chain allows it,
+  `confirmations: {cutoff: "HH:MM"}` on the next local business day, or "now") and once the chain
+  allows it (the contract's business time zone),
   closes the day, reconciles, records the result and breaks on chain and sends the result to both
   parties ("reconciliation-result"); each writes it to outbox/reconciliations/.
 
@@ -53,21 +58,26 @@ from consortium.agent.base import FileRefused, Role
 from consortium.agent.formats import ORDER_KINDS, age_on
 from consortium.agent.settings import SettingsError
 from consortium.channels import Endpoint, Message
-from consortium.domain import days, eip712, merkle, qualification
+from consortium.domain import days, eip712, qualification
 from consortium.domain.encoding import from_hex, hexstr
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
-from consortium.domain.merkle import BILATERAL_TYPES
-from consortium.domain.reconciliation import record_id32
 from consortium.outbox import key_of
 from consortium.roles.confirmations import (
     COMMIT,
     MAX_BILATERAL_BATCH,
     MAX_PACKET,
+    CountersignRefused,
     FinanceCompany,
     PaymentClient,
     Reconciler,
     SalesBank,
     anchor_domain,
+    bilateral_args,
+    bilateral_batch,
+    bilateral_domain,
+    bilateral_of,
+    countersign,
+    countersign_request,
 )
 from consortium.roles.confirmations import (
     order_of as request_order,
@@ -839,47 +849,36 @@ class BankRole(_ConfRole):
 
     def tick(self) -> None:
         self.handle_messages(["reconciliation-result"], self.on_result)
+        self.handle_messages(["countersignature", "countersign-refused"], self.on_countersigned)
 
     def handle_file(self, file: Any) -> dict[str, Any]:
-        """Per finance company and day: the bilateral roots committed, the copies and the credit
-        details to the reconciler."""
+        """Per finance company and day: each batch sent to the finance company for its
+        countersignature (committed once it comes back), the credit details to the reconciler."""
         groups = _by_party_day(file, self)
         reconciler = self.only_one("RECONCILER")
         roots = []
         for (fc, day), frame in groups.items():
-            roots += self._commit_day(file, fc, day, frame, reconciler)
+            roots += self._send_day(file, fc, day, frame, reconciler)
         return {
             "days": len(groups),
             "payments": len(file.rows),
             "roots": [hexstr(r) for r in roots],
         }
 
-    def _commit_day(
+    def _send_day(
         self, file: Any, fc: str, day: int, frame: pd.DataFrame, reconciler: str
     ) -> list[bytes]:
         roots = []
         for start in range(0, len(frame), MAX_BILATERAL_BATCH):
             part = frame.iloc[start : start + MAX_BILATERAL_BATCH]
-            recs = [
-                (record_id32(i), int(a), self.me, fc, int(t))
-                for i, a, t in part[["id", "amount", "paid_at"]].itertuples(index=False, name=None)
-            ]
-            tree = merkle.RecordTree(recs, BILATERAL_TYPES)
-            log.info("committing %d payments of day %s to %s", len(recs), day, self.ident_of(fc))
-            self.client.outbox.send(
-                COMMIT,
-                key_of(tree.root),
-                [fc, day, tree.root, len(recs), int(part["amount"].sum())],
+            tree, _ = bilateral_batch(self.me, fc, day, part)
+            body = countersign_request(self.me, fc, day, part, tree)
+            root = hexstr(tree.root)
+            self.agent.store.put("conf.cosign", root, body | {"to": reconciler})
+            log.info(
+                "%d payments of day %s to %s to countersign", len(part), day, self.ident_of(fc)
             )
-            body = {
-                "day": day,
-                "root": hexstr(tree.root),
-                "bank": self.me,
-                "fc": fc,
-                "leaves": [hexstr(x) for x in tree.leaves],
-                "rows": part[["id", "amount", "paid_at"]].to_numpy().tolist(),
-            }
-            self.send_once(f"conf.bilateral:{hexstr(tree.root)}", reconciler, "bilateral", body)
+            self.send_once(f"conf.cosign:{root}", fc, "countersign-request", body)
             roots.append(tree.root)
         credit = {
             "day": day,
@@ -890,6 +889,26 @@ class BankRole(_ConfRole):
         self.agent.store.put("conf.credit", f"{fc.lower()}:{day}", credit | {"source": file.sha256})
         self.send_once(f"conf.credit:{file.sha256}:{fc}:{day}", reconciler, "credit", credit)
         return roots
+
+    def on_countersigned(self, m: Message) -> None:
+        """The finance company's answer to a batch: a countersignature (checked: one of its keys
+        over exactly the batch) commits the batch and sends the bank's copy to the reconciler; a
+        refusal is set aside with its reason."""
+        if m.kind == "countersign-refused":
+            raise MessageSetAside(f"countersignature refused: {m.body.get('reason')}")
+        pending = self.agent.store.get("conf.cosign", m.body["root"])
+        if pending is None or pending["fc"].lower() != m.sender.lower():
+            raise MessageSetAside(f"countersignature of {m.body['root']}: no such batch of ours")
+        b, signature = bilateral_of(pending), from_hex(m.body["signature"])
+        try:
+            eip712.check_countersignature(
+                bilateral_domain(self.recon), b, signature, self.client.fc_signers(b.financeCompany)
+            )
+        except ValueError as exc:
+            raise MessageSetAside(str(exc)) from None
+        log.info("committing %d payments of day %s to %s", b.count, b.day, self.ident_of(b.bank))
+        self.client.outbox.send(COMMIT, key_of(b.root), [*bilateral_args(b), signature])
+        self.send_once(f"conf.bilateral:{m.body['root']}", pending["to"], "bilateral", pending)
 
 
 class FinanceCompanyRole(_ConfRole):
@@ -909,6 +928,7 @@ class FinanceCompanyRole(_ConfRole):
 
     def tick(self) -> None:
         self.handle_messages(["reconciliation-result"], self.on_result)
+        self.handle_messages(["countersign-request"], self.on_countersign_request)
         for key in self.agent.store.all("conf.result"):
             if self.agent.stopping:
                 return
@@ -917,6 +937,28 @@ class FinanceCompanyRole(_ConfRole):
                     self.pay(bank, int(key.split(":")[0]))
                 except Exception:  # the node: paid (or not) is asked of the chain next loop
                     log.exception("day %s not paid; tried again next loop", key)
+
+    def on_countersign_request(self, m: Message) -> None:
+        """Countersign a batch of the bank's bilateral details (its rows rebuilt into the root,
+        count and total it claims, else refused with the reason): the batch counts for the day only
+        with this signature."""
+        try:
+            b, signature = countersign(
+                bilateral_domain(self.recon), m.body, m.sender, self.me, self.agent.local
+            )
+        except CountersignRefused as exc:
+            self.send_once(
+                f"conf.cosign-refused:{m.msg_id}",
+                m.sender,
+                "countersign-refused",
+                {"reason": str(exc)},
+            )
+            raise MessageSetAside(str(exc)) from None
+        log.info(
+            "countersigning %d payments of day %s of %s", b.count, b.day, self.ident_of(b.bank)
+        )
+        body = {"root": hexstr(b.root), "signature": hexstr(signature)}
+        self.send_once(f"conf.cosigned:{hexstr(b.root)}", m.sender, "countersignature", body)
 
     def _banks_of(self, day: int) -> list[str]:
         """The banks this finance company gave debits of `day` for (one payment each)."""
@@ -1060,8 +1102,8 @@ class ReconcilerRole(_ConfRole):
         bank, fc, day = credit["bank"], debit["fc"], int(credit["day"])
         now = _chain_now(self.agent)
         cutoff = max(self.cutoff, int(self.recon.reconcileOffset()))
-        if now < (day + 1) * days.SECONDS_PER_DAY + cutoff:
-            return
+        if now < days.business_cutoff(day, cutoff, int(self.recon.businessUtcOffset())):
+            return  # the preset time of the next local business day has not come
         frame = lambda rows: pd.DataFrame(rows, columns=["id", "amount", "paid_at"])
         log.info(
             "reconciling day %s of %s / %s",
@@ -1090,15 +1132,15 @@ class ReconcilerRole(_ConfRole):
 
 
 def _cutoff_seconds(text: str, home: Any) -> int:
-    """Seconds into the next day from which a day is reconciled: "now" (as soon as the chain
-    allows) or "HH:MM" UTC."""
+    """Seconds into the next business day from which a day is reconciled: "now" (as soon as the
+    chain allows) or "HH:MM" local time of the business time zone."""
     if text == "now":
         return 0
     try:
         t = dt.time.fromisoformat(text)
     except ValueError:
         raise SettingsError(
-            f"{home / 'agent.yaml'}: confirmations.cutoff must be \"now\" or \"HH:MM\" (UTC), "
+            f"{home / 'agent.yaml'}: confirmations.cutoff must be \"now\" or \"HH:MM\" (local), "
             f"got {text!r}"
         ) from None
     return t.hour * 3600 + t.minute * 60
