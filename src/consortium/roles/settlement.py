@@ -49,9 +49,17 @@ from consortium.domain.clearing import (
     sorted_for,
 )
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
+from consortium.domain.instructions import InstructionLine, derive
 from consortium.domain.netting import Leg, NettingResult, deferrals, net
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of, recorded
-from consortium.roles.executions import CycleExecutions, UnknownExecution, read_cycle, read_legs
+from consortium.roles.executions import (
+    CycleExecutions,
+    UnknownExecution,
+    read_cycle,
+    read_deferred,
+    read_instructions,
+    read_legs,
+)
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
@@ -227,6 +235,24 @@ class FirstParty(SettlementParty):
         """Reconcile with a CCP/CSD or another first party; does not wait for any other level."""
         return self.engine.reconcile(cycle_id, counterparty, self._tx())
 
+    def name_charge_accounts(self, fee_collector: str, tax_authority: str) -> Any:
+        """Name where this party's fees and taxes are paid at settlement (its configuration)."""
+        return self.engine.setChargeAccounts(fee_collector, tax_authority, self._tx())
+
+    def instruction(self, cycle_id: bytes, trades: Iterable[Trade]) -> list[InstructionLine]:
+        """This participant's settlement instruction from its own trades, less the deferrals the
+        chain shows: what it agrees to deliver, receive and pay in fees and taxes."""
+        deferred = read_deferred(self._web3(), self.engine.address, cycle_id, self.from_block)
+        return derive(self.address, self.mine(trades), self.charges, deferred)
+
+    def submit_instruction(self, cycle_id: bytes, trades: Iterable[Trade]) -> Any:
+        """Upload this participant's instruction (after reconciling with the CCP); None when it has
+        nothing to settle. A resend replaces it with the same lines."""
+        lines = self.instruction(cycle_id, trades)
+        if not lines:
+            return None
+        return self.engine.submitInstruction(cycle_id, [x.as_tuple() for x in lines], self._tx())
+
     def reconcile_investor(
         self, cycle_id: bytes, owner_commitment: bytes, statement: Iterable[Trade]
     ) -> Any:
@@ -317,6 +343,10 @@ class CentralCounterparty(SecondParty):
         from the chain: exactly what submitNetting accepts."""
         cycle = self.read_cycle(cycle_id)
         return net(cycle.trades, cycle.deferred)
+
+    def instructions(self, cycle_id: bytes) -> dict[str, list[InstructionLine]]:
+        """The participants' standing settlement instructions of the cycle, read from the chain."""
+        return read_instructions(self._web3(), self.engine.address, cycle_id, self.from_block)
 
     def unwind(self, cycle_id: bytes, reason: str) -> Any:
         """Take a netted cycle that cannot settle back to Open (its legs cleared)."""
