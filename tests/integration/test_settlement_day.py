@@ -34,6 +34,16 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(set
     assert broken and all(r["party"] == local.address or r["peer"] == local_key for r in broken)
     assert out.breaks()[LEVEL_INTERMEDIARY] >= 2  # both sides see it
     assert out.breaks()[LEVEL_INVESTOR] == 1
+    # redone by amounts: each break names the tampered trade and the fields that differ
+    assert out.amount_breaks and all(
+        b.trade_ids() == [victim.trade_id]
+        and {"price", "gross"} <= {x.field for x in b.trade_breaks}
+        for b in out.amount_breaks
+    )
+    summary = out.summary()
+    assert summary["instructions_matched"] == len(settle_cast.participants)
+    assert summary["amount_breaks"][0]["trade_ids"] == ["0x" + victim.trade_id.hex()]
+    assert sum(summary["charges_paid"].values()) > 0
     # every clearing participant matched the CCP and CSD: netting and settlement did not wait
     for p in settle_cast.participants:
         seconds = [

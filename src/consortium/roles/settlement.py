@@ -385,9 +385,10 @@ class CentralCounterparty(SecondParty):
         self, cycle_id: bytes, defaulters: Sequence[str], reason: str
     ) -> tuple[NettingResult, list[Trade]]:
         """The exit of a cycle a defaulter holds hostage after netting: unwind it, defer the
-        defaulters' executions (both sides; those deferred earlier are read from the chain), net
-        again without them and instruct. Returns the new netting and every trade deferred so far,
-        in deferral order (to carry to a later cycle of the same trade date)."""
+        defaulters' executions (both sides; those deferred earlier are read from the chain) and net
+        again without them. Returns the new netting, to submit with `instruct` once the
+        participants whose instructions the deferral voided instructed again, and every trade
+        deferred so far, in deferral order (to carry to a later cycle of the same trade date)."""
         if int(self.engine.getCycle(cycle_id)["status"]) == 2:  # Netted
             self.unwind(cycle_id, reason)
         cycle = self.read_cycle(cycle_id)
@@ -397,9 +398,7 @@ class CentralCounterparty(SecondParty):
         if fresh:
             self._defer(cycle_id, fresh, reason)
         every = [*cycle.deferred, *sorted(fresh, key=lambda t: t.trade_id)]  # deferral order
-        result = net(cycle.trades, every)
-        self.instruct(cycle_id, result)
-        return result, every
+        return net(cycle.trades, every), every
 
     def instruct(self, cycle_id: bytes, result: NettingResult) -> Any:
         return self.engine.submitNetting(

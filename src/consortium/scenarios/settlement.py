@@ -17,6 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils import to_checksum_address
+
+from consortium.domain.amounts import AmountReconciliation, reconcile_amounts
 from consortium.domain.clearing import (
     BUY,
     SELL,
@@ -268,6 +271,8 @@ class CycleOutcome:
     txs: list[Any] = field(default_factory=list)
     # every participant's standing instruction when the CCP netted (read from the chain)
     instructions: dict[str, list[InstructionLine]] = field(default_factory=dict)
+    # each broken reconciliation redone by amounts off chain: the trade ids and fields that differ
+    amount_breaks: list[AmountReconciliation] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The day's settlement in figures: trades, legs, instructions matched, charges paid."""
@@ -276,6 +281,17 @@ class CycleOutcome:
             "legs": self.netting.net_count,
             "instructions_matched": len(self.instructions),
             "charges_paid": charges_paid(self.instructions),
+            "amount_breaks": [
+                {
+                    "level": b.level,
+                    "trade_ids": ["0x" + i.hex() for i in b.trade_ids()],
+                    "fields": sorted({x.field for x in b.trade_breaks}),
+                    "totals": sorted(
+                        {(x.currency.rstrip(b"\0").decode(), x.field) for x in b.totals_breaks}
+                    ),
+                }
+                for b in self.amount_breaks
+            ],
         }
 
     def breaks(self) -> dict[int, int]:
@@ -341,14 +357,7 @@ def run_cycle(
                 recon.append(party.reconcile_investor(cycle_id, owner, statement))
     txs += recon
     phase()  # each participant instructs once reconciled with the CCP
-    for party in cast.participants:
-        if int(party.engine.reconStatus(cycle_id, party.address, peer_key(cast.ccp.address))) != 1:
-            continue  # a participant whose reconciliation broke cannot instruct
-        bad = corrupt.get(party.address)
-        tx = party.submit_instruction(
-            cycle_id, [tamper(t) if t.trade_id == bad else t for t in trades]
-        )
-        txs += [tx] if tx is not None else []
+    txs += instruct(cast, cycle_id, trades, corrupt)
     phase()  # netting closes the cycle to reconciliation and instructions
     result = cast.ccp.net(cycle_id)  # from the chain: the executions of record
     instructions = cast.ccp.instructions(cycle_id)
@@ -358,7 +367,64 @@ def run_cycle(
         txs.append(cast.csd.settle(cycle_id))  # the legs the CCP instructed, read from the chain
         phase()
     events = [dict(tx.events["Reconciled"]) for tx in recon]
-    return CycleOutcome(result, events, txs, instructions)
+    breaks = by_amounts(cast, trades, corrupt, events)
+    return CycleOutcome(result, events, txs, instructions, breaks)
+
+
+def by_amounts(
+    cast: SettlementCast,
+    trades: Sequence[Trade],
+    corrupt: dict[str, bytes],
+    reconciliations: Sequence[dict[str, Any]],
+) -> list[AmountReconciliation]:
+    """Each broken reconciliation between first parties (intermediary) or with an investor, redone
+    by amounts from both sides' books (each party's uploads; the investor's statement the true
+    trades): which trade ids and fields differ, which totals per currency."""
+    parties = {p.address: p for p in cast.first_parties()}
+
+    def book(who: str) -> list[Trade]:
+        bad = corrupt.get(who)
+        return [tamper(t) if t.trade_id == bad else t for t in trades if t.involves(who)]
+
+    out = []
+    for r in reconciliations:
+        if r["matched"] or int(r["level"]) == 0:
+            continue
+        party, peer = parties[r["party"]], bytes.fromhex(str(r["peer"])[2:])
+        if int(r["level"]) == 1:
+            other = to_checksum_address(peer[-20:])
+            ours = [t for t in book(party.address) if t.involves(other)]
+            theirs = [t for t in book(other) if t.involves(party.address)]
+        else:
+            ours = [t for t in book(party.address) if t.owner_commitment == peer]
+            theirs = [t for t in party.mine(trades) if t.owner_commitment == peer]
+        out.append(reconcile_amounts(int(r["level"]), ours, theirs, party.charges))
+    return out
+
+
+def instruct(
+    cast: SettlementCast,
+    cycle_id: bytes,
+    trades: Sequence[Trade],
+    corrupt: dict[str, bytes] | None = None,
+) -> list[Any]:
+    """Every clearing participant that is active and reconciled (matched) with the CCP uploads its
+    settlement instruction from its own book (`corrupt`: as in run_cycle), less the chain's
+    deferrals: the step before netting, and again after a deferral voided instructions."""
+    corrupt = corrupt or {}
+    ccp = peer_key(cast.ccp.address)
+    txs = []
+    for party in cast.participants:
+        engine = party.engine
+        if not party.institution.registry.isActive(party.address):
+            continue  # a suspended participant sends nothing (its trades are deferred)
+        if int(engine.reconStatus(cycle_id, party.address, ccp)) != 1:
+            continue  # a participant whose reconciliation broke cannot instruct
+        bad = corrupt.get(party.address)
+        book = [tamper(t) if t.trade_id == bad else t for t in trades]
+        tx = party.submit_instruction(cycle_id, book)
+        txs += [tx] if tx is not None else []
+    return txs
 
 
 def _cast_from_context(ctx: DayContext) -> SettlementCast:
