@@ -138,14 +138,14 @@ class _SettlementRole(Role):
 
     def charge_accounts(self) -> tuple[str, str]:
         """(fee collector, tax authority): agent.yaml's ids, else the consortium file's first
-        CASH_ISSUER and the first regulator of the first CCP's jurisdiction."""
+        CASH_ISSUER and the first regulator of the first CCP's jurisdiction (else the collector)."""
         section = self.agent.settings.line("settlement")
         cfg = self.agent.consortium
         fee = section.get("fee_collector") or cfg.with_role("CASH_ISSUER")[0].id
         tax = section.get("tax_authority")
         if tax is None:
             where = cfg.with_role("CCP")[0].jurisdiction
-            tax = next(r.id for r in cfg.with_role("REGULATOR") if r.jurisdiction == where)
+            tax = next((r.id for r in cfg.with_role("REGULATOR") if r.jurisdiction == where), fee)
         return self.address_of(fee), self.address_of(tax)
 
     def report(self, cycle_id: bytes, part: str, body: Any) -> None:
