@@ -39,7 +39,9 @@ from consortium.domain.clearing import (
     SIDES,
     ZERO_ADDRESS,
     Charge,
+    ChargeKind,
     FirstClearing,
+    Payer,
     SecondClearing,
     Trade,
     first_clearing,
@@ -248,10 +250,22 @@ class FirstParty(SettlementParty):
     def submit_instruction(self, cycle_id: bytes, trades: Iterable[Trade]) -> Any:
         """Upload this participant's instruction (after reconciling with the CCP); None when it has
         nothing to settle. A resend replaces it with the same lines."""
-        lines = self.instruction(cycle_id, trades)
+        return self.send_instruction(cycle_id, self.instruction(cycle_id, trades))
+
+    def send_instruction(self, cycle_id: bytes, lines: Sequence[InstructionLine]) -> Any:
+        """Upload these lines as the instruction (None for none)."""
         if not lines:
             return None
         return self.engine.submitInstruction(cycle_id, [x.as_tuple() for x in lines], self._tx())
+
+    def charges_from_chain(self, security_ids: Iterable[int]) -> None:
+        """Take this party's charges of each security as the chain holds them (what its uploads
+        were cleared with), e.g. after a restart."""
+        for sid in security_ids:
+            held = self.engine.clearingConfig(self.address, sid)
+            self.charges[sid] = [
+                Charge(ChargeKind(int(k)), Payer(int(p)), int(b), int(m)) for k, p, b, m in held
+            ]
 
     def reconcile_investor(
         self, cycle_id: bytes, owner_commitment: bytes, statement: Iterable[Trade]

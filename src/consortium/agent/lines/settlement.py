@@ -345,9 +345,23 @@ class _FirstPartyRole(_SettlementRole):
         held = tuple(str(a) for a in self.engine.chargeAccounts(self.me))
         if tuple(a.lower() for a in held) != tuple(a.lower() for a in wanted):
             self.party.name_charge_accounts(*wanted)
+        self.party.charges_from_chain({t.security_id for t in trades})
         lines = self.party.instruction(cycle_id, trades)
+        if not lines:
+            return
+        try:  # a dry run first: a deferral mined since we read the chain voids these lines
+            self.engine.submitInstruction.call(
+                cycle_id, [x.as_tuple() for x in lines], {"from": self.agent.account}
+            )
+        except Exception as exc:  # noqa: BLE001  the refusal, named by the engine
+            log.warning(
+                "cycle %s: instruction refused at a dry run (%s); its event retries",
+                _name(cycle_id),
+                exc,
+            )
+            return
         log.info("cycle %s: instructing %d lines", _name(cycle_id), len(lines))
-        self.party.submit_instruction(cycle_id, trades)
+        self.party.send_instruction(cycle_id, lines)
         self.report(cycle_id, "instruction", [_line_row(x) for x in lines])
 
     def _part(self, cycle_id: bytes, part: str) -> Any:
