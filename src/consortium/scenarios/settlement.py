@@ -223,8 +223,9 @@ def fund(
         need[key] = need.get(key, 0) + (t.quantity if t.side == SELL else t.gross)
     for p in cast.participants:  # and the fees and taxes it pays at settlement
         for ccy, tot in first_clearing(p.address, trades, p.charges).totals.items():
-            key = (p.address, CASH, ccy)
-            need[key] = need.get(key, 0) + tot.fees + tot.taxes
+            if tot.fees + tot.taxes:
+                key = (p.address, CASH, ccy)
+                need[key] = need.get(key, 0) + tot.fees + tot.taxes
     txs = []
     for (who, kind, asset), amount in sorted(need.items(), key=str):
         if kind == SECURITY:
