@@ -497,7 +497,9 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             # no asset created or lost: per asset, the holders lost exactly the charges paid out
             charges = defaultdict(int)
             for e in _events(tx, "ChargesPaid"):
-                charges[(CASH, int(e["currency"], 16))] += e["fees"] + e["taxes"]
+                charges[(CASH, int.from_bytes(bytes(e["currency"]), "big"))] += (
+                    e["fees"] + e["taxes"]
+                )
             for asset in {(k[1], k[2]) for k in after}:
                 assert _total(before, asset) - _total(after, asset) == charges[asset]
             self.balances = {k: moved[k] for k in self.balances}
