@@ -116,6 +116,21 @@ interface ISettlementEngine is IClearing {
         int256 amount;
     }
 
+    /// @notice One line of a clearing participant's settlement instruction: what it agrees to deliver
+    /// (amount < 0) or receive (amount > 0) against the CCP in one asset, and for a cash line the fees
+    /// and taxes it pays on top (its first clearing data in that currency, less deferred trades).
+    /// @param asset the security id for Security, `uint256(currency)` for Cash
+    /// @param amount the net with the CCP; zero only on a cash line that carries charges alone
+    /// @param fees fees paid to the party's fee collector (Cash lines only)
+    /// @param taxes taxes paid to the party's tax authority (Cash lines only)
+    struct InstructionLine {
+        AssetKind kind;
+        uint256 asset;
+        int256 amount;
+        uint256 fees;
+        uint256 taxes;
+    }
+
     /// @notice A cycle as recorded.
     /// @dev `tradeCount` and `tradeSetHash` (recomputed on chain at netting, see submitNetting) cover
     /// the trades netted; `uploadsClosed` is set by closeUploads and stays set through an unwind.
@@ -174,6 +189,31 @@ interface ISettlementEngine is IClearing {
     event CycleNetted(
         bytes32 indexed cycleId, address indexed ccp, uint64 tradeCount, bytes32 tradeSetHash, bytes32 legsHash, uint256 legCount
     );
+    event ChargeAccountsSet(address indexed party, address feeCollector, address taxAuthority);
+    /// @notice One line of a participant's settlement instruction (emitted in line order, before
+    /// InstructionSubmitted closes it).
+    event InstructionLineSubmitted(
+        bytes32 indexed cycleId,
+        address indexed participant,
+        AssetKind kind,
+        uint256 asset,
+        int256 amount,
+        uint256 fees,
+        uint256 taxes
+    );
+    /// @notice A participant's instruction of `lines` lines stands (it replaces any earlier one).
+    event InstructionSubmitted(bytes32 indexed cycleId, address indexed participant, uint256 lines);
+    /// @notice A deferral of the participant's trade voided its instruction: it instructs again.
+    event InstructionVoided(bytes32 indexed cycleId, address indexed participant, bytes32 reasonHash);
+    event ChargesPaid(
+        bytes32 indexed cycleId,
+        address indexed participant,
+        bytes32 indexed currency,
+        address feeCollector,
+        uint256 fees,
+        address taxAuthority,
+        uint256 taxes
+    );
     event CycleSettled(bytes32 indexed cycleId, address indexed settledBy, bytes32 legsHash, uint256 legCount, uint256 blockNumber);
 
     // ----------------------------------------------------------------- errors
@@ -222,6 +262,28 @@ interface ISettlementEngine is IClearing {
     error SettlementNotReconciled(bytes32 cycleId, address participant);
     error SettlementLegsMismatch(bytes32 cycleId, bytes32 expected, bytes32 given);
     error SettlementTradeCountMismatch(bytes32 cycleId, uint64 uploaded, uint64 given);
+    /// @notice `participant` has a net leg in (kind, asset) but no standing settlement instruction.
+    error SettlementNoInstruction(bytes32 cycleId, address participant, AssetKind kind, uint256 asset);
+    /// @notice The CCP's net for `participant` in (kind, asset) is not what it instructed (0 where
+    /// one side has no line).
+    error SettlementInstructionMismatch(
+        bytes32 cycleId, address participant, AssetKind kind, uint256 asset, int256 instructed, int256 netted
+    );
+    /// @notice A cash line's fees or taxes are not the party's first clearing data in the currency
+    /// (less the charges of its deferred trades).
+    error SettlementChargesMismatch(
+        bytes32 cycleId, address participant, bytes32 currency, uint256 fees, uint256 dueFees, uint256 taxes, uint256 dueTaxes
+    );
+    /// @notice Instruction lines go strictly ascending by (kind, asset).
+    error SettlementInstructionNotSorted(uint256 index);
+    /// @notice An instruction line moves nothing (zero amount, no charges).
+    error SettlementZeroInstructionLine(uint256 index);
+    /// @notice A securities line carries fees or taxes (charges are paid in cash).
+    error SettlementChargesOnSecurity(uint256 index, uint256 fees, uint256 taxes);
+    /// @notice The party pays charges but named no fee collector and tax authority (setChargeAccounts).
+    error SettlementNoChargeAccounts(address party);
+    /// @notice A fee collector or tax authority account must be non-zero.
+    error SettlementZeroChargeAccount(address feeCollector, address taxAuthority);
     error SettlementBatchAlreadyUploaded(
         bytes32 cycleId, address party, bytes32 firstTradeId, uint256 count, uint256 blockNumber
     );
@@ -253,6 +315,13 @@ interface ISettlementEngine is IClearing {
     /// - caller holds BROKER, CUSTODIAN or EXCHANGE
     /// - the security is listed; at most MAX_CHARGES lines; every bps <= 10_000
     function setClearingConfig(uint256 securityId, Charge[] calldata charges) external;
+
+    /// @notice Name the accounts the calling first party's charges are paid to at settlement: fees to
+    /// `feeCollector`, taxes to `taxAuthority` (part of its clearing configuration; replaces earlier).
+    /// Requirements:
+    /// - caller holds BROKER, CUSTODIAN or EXCHANGE
+    /// - both accounts non-zero (SettlementZeroChargeAccount)
+    function setChargeAccounts(address feeCollector, address taxAuthority) external;
 
     // ----------------------------------------------------------------- cycle
     /// @notice Open the settlement cycle of a trade date; the caller becomes its central counterparty.
@@ -306,6 +375,20 @@ interface ISettlementEngine is IClearing {
         external
         returns (bool matched);
 
+    /// @notice Upload the caller's settlement instruction for the cycle, after reconciling with its CCP:
+    /// per asset what it delivers or receives against the CCP, and per currency the fees and taxes it
+    /// pays. Replaces an earlier instruction; a deferral of one of its trades voids it
+    /// (InstructionVoided). The CCP's netting must equal every instruction (submitNetting).
+    /// Requirements:
+    /// - caller holds BROKER, CUSTODIAN or EXCHANGE; cycle Open; uploads closed
+    /// - caller reconciled Matched with the cycle's CCP and still matches (SettlementNotReconciled)
+    /// - 1..MAX_INSTRUCTION_LINES lines, strictly ascending by (kind, asset), each moving something,
+    ///   assets listed, |amount| <= MAX_LEG_AMOUNT
+    /// - securities lines carry no charges; each cash line's fees and taxes equal the caller's first
+    ///   clearing data in the currency less its deferred trades' (SettlementChargesMismatch)
+    /// - charges paid need charge accounts named (SettlementNoChargeAccounts)
+    function submitInstruction(bytes32 cycleId, InstructionLine[] calldata lines) external;
+
     /// @notice Close the cycle's uploads: from now on its trade set is fixed (netting needs it).
     /// Requirements:
     /// - caller is the cycle's CCP (holding CCP); cycle Open; uploads not closed yet
@@ -327,6 +410,9 @@ interface ISettlementEngine is IClearing {
     ///   |amount| <= MAX_LEG_AMOUNT, assets listed
     /// - every asset sums to zero
     /// - every leg's participant has reconciled Matched with the CCP and still matches
+    /// - every leg's participant has a standing instruction (SettlementNoInstruction) and each
+    ///   participant's legs are exactly its instruction's non-zero lines; an instructing participant
+    ///   without legs instructed charges only (SettlementInstructionMismatch, naming party and asset)
     /// - `tradeCount` and `tradeSetHash` equal the recomputed ones (SettlementTradeCountMismatch,
     ///   SettlementTradeSetMismatch)
     function submitNetting(bytes32 cycleId, uint64 tradeCount, bytes32 tradeSetHash, Leg[] calldata legs) external;
@@ -350,6 +436,8 @@ interface ISettlementEngine is IClearing {
     /// - caller is the cycle's CCP (holding CCP); cycle Open; uploads closed; 1..MAX_BATCH trades
     /// - each trade: the cycle's trade date; not deferred before (SettlementTradeAlreadyDeferred);
     ///   per participant at most the trades it uploaded as participant (SettlementDeferralExceedsTrades)
+    /// @dev Each deferred trade's participant has its instruction voided (InstructionVoided) and the
+    /// trade's charges, under the participant's configuration at deferral, leave its charges due.
     function deferTrades(bytes32 cycleId, Trade[] calldata trades, bytes32 reasonHash) external;
 
     /// @notice Settle a netted cycle delivery-versus-payment: every net delivery moves to the CCP, then
@@ -359,7 +447,9 @@ interface ISettlementEngine is IClearing {
     /// - cycle Netted (not yet settled); `legs` are exactly the netted legs
     /// - every currency's listed token is still the one fixed at netting (SettlementCurrencyTokenChanged)
     /// - this contract is a settlement agent of the security token and of every deposit token involved;
-    ///   every delivering participant holds its delivery
+    ///   every delivering participant holds its delivery and, after the receipts, its charges
+    /// @dev After the legs, every instructing participant pays each cash line's fees to its fee
+    /// collector and taxes to its tax authority (ChargesPaid).
     function settle(bytes32 cycleId, Leg[] calldata legs) external;
 
     // ----------------------------------------------------------------- views
@@ -403,6 +493,9 @@ interface ISettlementEngine is IClearing {
         external
         view
         returns (Bucket memory uploaded, Bucket memory deferred);
+
+    /// @notice The accounts `party`'s fees and taxes are paid to.
+    function chargeAccounts(address party) external view returns (address feeCollector, address taxAuthority);
 
     /// @notice The deposit token of `currency` fixed for the cycle at its netting (zero before).
     function cycleCashToken(bytes32 cycleId, bytes32 currency) external view returns (address);

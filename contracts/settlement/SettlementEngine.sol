@@ -9,6 +9,7 @@ import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
 import {Roles} from "../consortium/Roles.sol";
 import {Clearing} from "../libraries/Clearing.sol";
 import {IdempotencyKeys} from "../libraries/IdempotencyKeys.sol";
+import {Instructions} from "../libraries/Instructions.sol";
 
 /// @title SettlementEngine
 /// @notice Clearing data, hierarchical reconciliation, multilateral netting with novation to the CCP and
@@ -29,6 +30,9 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     /// @notice Largest absolute leg amount (keeps every per-asset sum far from int256 overflow).
     int256 public constant MAX_LEG_AMOUNT = int256(1 << 200);
 
+    /// @notice Most lines of one settlement instruction (a participant's assets and currencies).
+    uint256 public constant MAX_INSTRUCTION_LINES = 100;
+
     bytes32 private constant ALL = bytes32(0);
 
     ISecurityToken private immutable _security;
@@ -37,6 +41,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     // written through the storage pointer `stored` in setClearingConfig (push/pop), which Slither misses
     // slither-disable-next-line uninitialized-state
     mapping(address party => mapping(uint256 securityId => Charge[])) private _configs;
+    mapping(address party => Instructions.Accounts) private _chargeAccounts;
     // everything a cycle holds, under its id (as Uniswap v4's Pool.State)
     mapping(bytes32 cycleId => CycleState) private _cycles;
 
@@ -48,6 +53,10 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     /// reference of a second clearing batch (recordedAs: the batch's size).
     struct CycleState {
         Cycle info;
+        mapping(address participant => Instructions.Line[]) instructions;
+        address[] instructors;
+        mapping(address participant => bool) isInstructor;
+        mapping(address participant => mapping(bytes32 currency => Charges)) deferredCharges;
         mapping(bytes32 currency => address token) cash;
         mapping(address party => mapping(bytes32 peer => Bucket)) buckets;
         mapping(address party => mapping(bytes32 currency => ClearingTotals)) totals;
@@ -59,6 +68,11 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         mapping(bytes32 record => bool) isDeferred;
         mapping(address party => mapping(bytes32 firstTradeId => IdempotencyKeys.Use)) uploads;
         mapping(address second => mapping(bytes32 batchRef => IdempotencyKeys.Use)) secondBatches;
+    }
+
+    struct Charges {
+        uint128 fees;
+        uint128 taxes;
     }
 
     constructor(IConsortiumRegistry registry_, ISecurityToken security_) ConsortiumManaged(registry_) {
@@ -97,6 +111,16 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             stored.push(charges[i]);
         }
         emit ClearingConfigSet(party, securityId, keccak256(abi.encode(charges)), charges.length);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function setChargeAccounts(address feeCollector, address taxAuthority) external {
+        address party = _checkFirstParty();
+        if (feeCollector == address(0) || taxAuthority == address(0)) {
+            revert SettlementZeroChargeAccount(feeCollector, taxAuthority);
+        }
+        _chargeAccounts[party] = Instructions.Accounts(feeCollector, taxAuthority);
+        emit ChargeAccountsSet(party, feeCollector, taxAuthority);
     }
 
     // ----------------------------------------------------------------- cycle
@@ -197,6 +221,31 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     }
 
     /// @inheritdoc ISettlementEngine
+    function submitInstruction(bytes32 cycleId, InstructionLine[] calldata lines) external {
+        address party = _checkFirstParty();
+        CycleState storage s = _checkOpen(cycleId);
+        if (!s.info.uploadsClosed) revert SettlementUploadsNotClosed(cycleId);
+        address ccp = s.info.ccp;
+        if (s.recon[party][_key(ccp)] != ReconStatus.Matched || !_stillMatches(s, party, ccp)) {
+            revert SettlementNotReconciled(cycleId, party);
+        }
+        if (lines.length == 0) revert SettlementEmptyBatch();
+        if (lines.length > MAX_INSTRUCTION_LINES) revert SettlementBatchTooLarge(lines.length, MAX_INSTRUCTION_LINES);
+        for (uint256 i; i < lines.length; ++i) {
+            InstructionLine calldata l = lines[i];
+            _checkAsset(l.kind, l.asset);
+            if (l.kind == AssetKind.Cash) _checkCharges(s, cycleId, party, l);
+        }
+        bool charged = Instructions.store(s.instructions[party], cycleId, party, lines, MAX_LEG_AMOUNT);
+        if (charged && _chargeAccounts[party].feeCollector == address(0)) revert SettlementNoChargeAccounts(party);
+        if (!s.isInstructor[party]) {
+            s.isInstructor[party] = true;
+            s.instructors.push(party);
+        }
+        emit InstructionSubmitted(cycleId, party, lines.length);
+    }
+
+    /// @inheritdoc ISettlementEngine
     function closeUploads(bytes32 cycleId) external {
         Cycle storage c = _checkCycleCcp(cycleId).info;
         _checkOpenStatus(cycleId, c);
@@ -216,6 +265,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         (uint64 netted, bytes32 setHash) = _checkLegs(cycleId, ccp, legs);
         if (tradeCount != netted) revert SettlementTradeCountMismatch(cycleId, netted, tradeCount);
         if (tradeSetHash != setHash) revert SettlementTradeSetMismatch(cycleId, setHash, tradeSetHash);
+        Instructions.check(_cycles[cycleId].instructions, _cycles[cycleId].instructors, cycleId, legs);
         bytes32 legsHash = keccak256(abi.encode(legs));
         c.status = CycleStatus.Netted;
         c.tradeCount = tradeCount;
@@ -268,6 +318,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             if (d.count >= uploaded) revert SettlementDeferralExceedsTrades(cycleId, p, d.count + 1, uploaded);
             _fold(d, record);
             emit TradeDeferred(cycleId, p, t.tradeId, record, reasonHash);
+            _deferCharges(s, cycleId, t, reasonHash);
         }
     }
 
@@ -301,6 +352,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         for (uint256 i; i < legs.length; ++i) {
             if (legs[i].amount > 0) _move(s, legs[i], ccp, legs[i].participant, uint256(legs[i].amount));
         }
+        Instructions.pay(s.instructions, s.instructors, _chargeAccounts, _cash, cycleId);
         emit CycleSettled(cycleId, msg.sender, given, legs.length, block.number);
     }
 
@@ -367,6 +419,12 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     {
         CycleState storage s = _cycles[cycleId];
         return (s.ownTrades[participant], s.deferred[participant]);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function chargeAccounts(address party) external view returns (address feeCollector, address taxAuthority) {
+        Instructions.Accounts storage a = _chargeAccounts[party];
+        return (a.feeCollector, a.taxAuthority);
     }
 
     /// @inheritdoc ISettlementEngine
@@ -480,6 +538,36 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         }
         Leg calldata lastLeg = legs[legs.length - 1];
         if (sum != 0) revert SettlementAssetNotBalanced(lastLeg.kind, lastLeg.asset, sum);
+    }
+
+    /// @dev A cash line's charges are the party's first clearing data in the currency less the charges
+    /// of its deferred trades.
+    function _checkCharges(CycleState storage s, bytes32 cycleId, address party, InstructionLine calldata l)
+        private
+        view
+    {
+        bytes32 currency = bytes32(l.asset);
+        ClearingTotals storage tot = s.totals[party][currency];
+        Charges storage off = s.deferredCharges[party][currency];
+        uint256 dueFees = tot.fees - off.fees;
+        uint256 dueTaxes = tot.taxes - off.taxes;
+        if (l.fees != dueFees || l.taxes != dueTaxes || dueFees > type(uint128).max || dueTaxes > type(uint128).max) {
+            revert SettlementChargesMismatch(cycleId, party, currency, l.fees, dueFees, l.taxes, dueTaxes);
+        }
+    }
+
+    /// @dev A deferred trade leaves its participant's charges due and voids its instruction.
+    function _deferCharges(CycleState storage s, bytes32 cycleId, Trade calldata t, bytes32 reasonHash) private {
+        address p = t.participant;
+        Line memory line = Clearing.clear(t.side, t.quantity, t.price, _configs[p][t.securityId]);
+        Charges storage off = s.deferredCharges[p][t.currency];
+        // a deferred trade's charges never exceed what its participant's uploads summed (uint256)
+        off.fees += uint128(line.fees);
+        off.taxes += uint128(line.taxes);
+        Instructions.Line[] storage stored = s.instructions[p];
+        if (stored.length == 0) return;
+        while (stored.length > 0) stored.pop();
+        emit InstructionVoided(cycleId, p, reasonHash);
     }
 
     /// @dev A match recorded earlier still holds if neither side changed since (re-upload, re-submission).

@@ -46,6 +46,8 @@ def deploy_settlement(
     security = proj.SecurityToken.deploy(
         registry, issuers.get("SecurityToken", admin.address), {"from": admin}
     )
+    # the instructions library is linked into the engine (brownie links the latest deployment)
+    proj.Instructions.deploy({"from": admin})
     engine = proj.SettlementEngine.deploy(registry, security, {"from": admin})
     out = {"SecurityToken": security, "SettlementEngine": engine}
     for code in CURRENCIES:

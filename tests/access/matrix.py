@@ -199,6 +199,12 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "reconcileInvestor": role(
             "BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"
         ),
+        "submitInstruction": role(
+            "BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"
+        ),
+        "setChargeAccounts": role(
+            "BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"
+        ),
         "submitSecondClearing": role(
             "CCP", "CSD", missing_role_error=r"SettlementNotSecondParty:.*"
         ),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from consortium.agent.formats import CHARGE_KINDS, PAYERS
 from consortium.agent.lines.settlement import (
     SETTLED,
     security_number,
@@ -26,8 +27,9 @@ from consortium.agent.lines.settlement import (
 from consortium.agent.settings import load_settings
 from consortium.bootstrap import bootstrap_consortium
 from consortium.deploy import deploy_settlement
-from consortium.domain.clearing import SELL
+from consortium.domain.clearing import SELL, Charge
 from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.instructions import apply_charges, derive
 from consortium.domain.netting import CASH, SECURITY, currency_asset, net
 from consortium.roles.settlement import SECOND
 from consortium.store import Store
@@ -167,6 +169,17 @@ def _holdings(world: World, holders: list[str]) -> dict:
     return out
 
 
+CHARGES = [["0700.HK", "fee", "both", 3, 500], ["0005.HK", "fee", "both", 2, 0]]
+
+
+def _instructions(trades: list) -> dict:
+    """What each participant instructs (its charges from the charges files below)."""
+    charges = {}
+    for code, kind, payer, bps, minimum in CHARGES:
+        charges[security_number(code)] = [Charge(CHARGE_KINDS[kind], PAYERS[payer], bps, minimum)]
+    return {p: derive(p, trades, charges) for p in sorted({t.participant for t in trades})}
+
+
 def _fund(world: World, homes: dict, trades: list) -> None:
     """The CSD's custody deposits (what each seller delivers) and the bank's cash (what each buyer
     pays), as their own systems would book them."""
@@ -179,6 +192,8 @@ def _fund(world: World, homes: dict, trades: list) -> None:
             securities[(who, code_of[t.security_id])] += t.quantity
         else:
             cash[who] += t.gross
+    for p, lines in _instructions(trades).items():  # and the fees each pays at settlement
+        cash[ident_of[p]] += sum(x.fees + x.taxes for x in lines)
     header = ["ref", "holder", "asset", "amount"]
     rows = [[f"CUST-{w}-{s}", w, s, n] for (w, s), n in sorted(securities.items())]
     drop(homes["csd"], "issues-custody.csv", csv_text(header, rows))
@@ -218,7 +233,7 @@ def cycle(tmp_path_factory, accounts, web3):
             a.wait_log("running roles", TIMEOUT)
         alive_until(live, lambda: token.isListed(security_number("0005.HK")), TIMEOUT, "listing")
         _fund(world, homes, trades)
-        charges = [["0700.HK", "fee", "both", 3, 500], ["0005.HK", "fee", "both", 2, 0]]
+        charges = CHARGES
         for i in FIRST:
             drop(
                 homes[i],
@@ -302,7 +317,13 @@ def test_settlement_cycle__seven_agent_processes__balances_moved_as_netting_comp
     expected = dict(cycle.before)
     for leg in result.legs:
         expected[(leg.participant, leg.kind, leg.asset)] += leg.amount
-    assert cycle.after == expected
+    bank, tax = cycle.world.addresses["bank-hk"], cycle.world.addresses["reg-hk"]
+    instructions = _instructions(cycle.trades)  # each participant's, fees paid to the bank
+    expected = apply_charges(expected, instructions, bank, tax)
+    assert cycle.after == {k: expected[k] for k in cycle.after}
+    paid = _events(cycle, "ChargesPaid")
+    assert sum(e["fees"] for e in paid) == sum(x.fees for v in instructions.values() for x in v) > 0
+    assert {e["participant"] for e in _events(cycle, "InstructionSubmitted")} == set(instructions)
     assert cycle.after != cycle.before
     ccp = cycle.world.addresses["ccp"]
     assert all(v == cycle.before[k] for k, v in cycle.after.items() if k[0] == ccp)

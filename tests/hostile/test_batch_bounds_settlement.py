@@ -4,7 +4,8 @@ At the bound: 200 trades of one beneficial owner (the cheapest valid batch; the 
 distinct owner per trade and so a fresh owner bucket each, is checked under the EIP-7825 cap by
 `test_uploadTrades__distinct_owners_at_the_bound__fit_the_cap`), 200 second-clearing entries spread
 over every first party, 400 net legs over 50
-securities × 8 first parties, and their DvP (every receipt a fresh balance slot). settle has no size
+securities × 8 first parties (each party instructing its 50), and their DvP (every receipt a fresh
+balance slot); an instruction of 100 lines (MAX_INSTRUCTION_LINES). settle has no size
 check of its own: its legs must be the netted ones, so a longer list is refused by hash.
 """
 
@@ -19,7 +20,9 @@ from consortium.scenarios import settlement as day
 from tests.fixtures.hostile import TX_GAS_CAP, Bound, bound_tests
 
 UP, NET, SET = code32("BOUND-UPLOAD"), code32("BOUND-NET"), code32("BOUND-SETTLE")
+INSTR = code32("BOUND-INSTRUCT")
 EXTRA = [100 + i for i in range(46)]  # listed here; with the scenario's 4 securities: 50
+MORE = [200 + i for i in range(51)]  # listed too: 101 securities for an instruction's lines
 
 
 def _legs(parties, sids):
@@ -37,20 +40,24 @@ def world(engine, security_token, settle_cast):
     """An open upload cycle; a reconciled cycle to net; a netted one to settle, its seller funded."""
     ccp, csd = settle_cast.ccp, settle_cast.csd
     parties = [p.address for p in settle_cast.first_parties()]
-    for sid in EXTRA:
+    for sid in EXTRA + MORE:
         csd.list_security(sid, f"HOSTILE.{sid}")
     sids = sorted(day.SECURITIES) + EXTRA
     legs = _legs(parties, sids)
-    for cycle in (UP, NET, SET):
+    for cycle in (UP, NET, SET, INSTR):
         ccp.open_cycle(cycle, day.TRADE_DATE)
-    for cycle in (NET, SET):  # nothing uploaded: every party's buckets match the CCP's (empty)
+    for cycle in (NET, SET, INSTR):  # nothing uploaded: every party's buckets match the CCP's
         for p in settle_cast.first_parties():
             p.reconcile(cycle, ccp.address)
     seller = min(parties, key=lambda a: int(a, 16))
     for sid in sids:
         csd.issue(seller, sid, len(parties) - 1, f"hostile: custody deposit {sid}")
-    for cycle in (NET, SET):
+    for cycle in (NET, SET, INSTR):
         ccp.close_uploads(cycle)
+    for cycle in (NET, SET):  # each party instructs its legs (50 lines: under the bound)
+        for p in settle_cast.first_parties():
+            mine = [(k, a, x, 0, 0) for q, k, a, x in legs if q == p.address]
+            engine.submitInstruction(cycle, mine, p._tx())
     empty = _empty_set(legs)
     engine.submitNetting(SET, 0, empty, legs, {"from": ccp.account})
     return SimpleNamespace(
@@ -92,6 +99,17 @@ def _entries(w, n):
         (w.parties[i % len(w.parties)], 1, doc_hash(f"set {i}"), 0, 0, doc_hash("config"))
         for i in range(n)
     ]
+
+
+def _lines(n):
+    """n securities lines: the scenario's, EXTRA's and MORE's securities, one unit each."""
+    sids = sorted(day.SECURITIES) + EXTRA + MORE
+    return [(SECURITY, sid, 1, 0, 0) for sid in sids[:n]]
+
+
+def _instructed(w, tx, n):
+    assert tx.events["InstructionSubmitted"]["lines"] == n
+    assert len(tx.events["InstructionLineSubmitted"]) == n
 
 
 def _extra_leg(w, n):
@@ -174,6 +192,13 @@ BOUNDS = {
         _holdings,
         _settled,
         mine_refusal=False,
+    ),
+    "submitInstruction": Bound(
+        100,
+        lambda w, n: (w.engine.submitInstruction, (INSTR, _lines(n)), w.broker.account),
+        r"SettlementBatchTooLarge: 101, 100",
+        lambda w: w.cast.ccp.instructions(INSTR).get(w.broker.address),
+        _instructed,
     ),
     "setClearingConfig": Bound(
         8,

@@ -50,6 +50,12 @@ def netted(engine, settle_cast, attacker):
             attacker.address, "HKD", PRICE, "hostile: the attacker's settlement cash"
         )
         ccp.close_uploads(CID)
+        for who in (attacker.address, seller.address):  # each instructs its own legs
+            mine = [(x.kind, x.asset, x.amount, 0, 0) for x in legs if x.participant == who]
+            if who == seller.address:
+                engine.submitInstruction(CID, mine, seller._tx())
+            else:
+                via(attacker, engine, "submitInstruction", CID, mine)
         empty = trade_set([], legs)  # no trades uploaded: zero counts per participant
         engine.submitNetting(
             CID, 0, empty.hash, [x.as_tuple() for x in legs], {"from": ccp.account}
@@ -73,6 +79,17 @@ def test_settle__participant_hook_reenters_settle__refused_balances_exact(
     assert attacker.received() == 1  # one security receipt; the cash legs are ERC-20, no hook
     assert day.balances(settle_cast, holders) == apply_legs(before, legs, settle_cast.ccp.address)
     assert len(tx.events["CycleSettled"]) == 1 and engine.getCycle(CID)["status"] == 3
+
+
+def test_settle__participant_hook_reinstructs__refused_cycle_closed(
+    engine, settle_cast, attacker, netted
+):
+    """No instruction changes while the cycle settles (its charges are paid from the stored ones)."""
+    legs = netted()
+    arm(attacker, engine, "submitInstruction", CID, [(SECURITY, SID, 1, 0, 0)])
+    settle_cast.csd.settle(CID, legs)
+    assert attacker.attempts() == 1 and attacker.lastSucceeded() is False
+    assert decode_error(attacker.lastResult(), engine) == ("SettlementCycleNotOpen", (CID, 3))
 
 
 def test_settle__participant_hook_uploads_trades__refused_cycle_closed(

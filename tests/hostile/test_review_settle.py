@@ -22,7 +22,7 @@ from consortium.domain.clearing import (
     set_bucket,
 )
 from consortium.domain.hashing import code32, doc_hash
-from consortium.domain.netting import CASH, apply_legs, currency_asset, deferrals, trade_set
+from consortium.domain.netting import CASH, currency_asset, deferrals, trade_set
 from consortium.roles.executions import UnknownExecution
 from consortium.scenarios import settlement as day
 
@@ -78,8 +78,8 @@ def test_settle__currency_replaced_after_netting__refused_token_fixed_at_netting
     # governance puts the real token back: the cycle settles in the token fixed at its netting
     engine.replaceCurrency(CNY, real, {"from": registry_admin})
     settle_cast.csd.settle(CID, result.legs)
-    assert day.balances(settle_cast, holders) == apply_legs(
-        before, result.legs, settle_cast.ccp.address
+    assert day.balances(settle_cast, holders) == day.after_settlement(
+        settle_cast, before, result.legs, settle_cast.ccp.instructions(CID)
     )
     assert any(x.kind == CASH and x.asset == currency_asset(CNY) for x in result.legs)
 
@@ -121,13 +121,19 @@ def test_cycle_hostage__participant_suspended_after_netting__unwound_renetted_wi
         )
     renet = settle_cast.ccp.net(CID)  # the deferrals read back from the chain
     assert defaulter not in {x.participant for x in renet.legs}
+    voided = {e["participant"] for e in dtx.events["InstructionVoided"]}
+    assert voided == {t.participant for t in deferred}  # both sides instruct again
+    with brownie.reverts(revert_pattern=r"SettlementNoInstruction:.*"):
+        settle_cast.ccp.instruct(CID, renet)
+    day.instruct(settle_cast, CID, trades)
     ntx = settle_cast.ccp.instruct(CID, renet)
     assert ntx.events["CycleNetted"]["tradeCount"] == renet.trade_set.count
     assert renet.trade_set.count == len(trades) - len(deferred)
     stx = settle_cast.csd.settle(CID, renet.legs)
     assert stx.events["CycleSettled"]["legCount"] == len(renet.legs)
     after = day.balances(settle_cast, holders)
-    assert after == apply_legs(before, renet.legs, settle_cast.ccp.address)
+    paid = settle_cast.ccp.instructions(CID)
+    assert after == day.after_settlement(settle_cast, before, renet.legs, paid)
     assert all(after[k] == before[k] for k in after if k[0] == defaulter)
 
     # carried to a later cycle of the same trade date once the defaulter is reinstated
@@ -136,13 +142,14 @@ def test_cycle_hostage__participant_suspended_after_netting__unwound_renetted_wi
     settle_cast.ccp.instruct(LATER, later)
     mid = day.balances(settle_cast, holders)
     settle_cast.csd.settle(LATER, later.legs)
-    assert day.balances(settle_cast, holders) == apply_legs(
-        mid, later.legs, settle_cast.ccp.address
+    assert day.balances(settle_cast, holders) == day.after_settlement(
+        settle_cast, mid, later.legs, settle_cast.ccp.instructions(LATER)
     )
 
 
 def test_exclude__short_participant__one_call_exit(engine, settle_cast, trades, prepare, holders):
-    """The CCP role's `exclude` does unwind, defer and re-net in one go; refusals around it."""
+    """The CCP role's `exclude` does unwind, defer and re-net in one go (the participants then
+    instruct again); refusals around it."""
     result = prepare(CID, trades, fund=False)
     settle_cast.ccp.instruct(CID, result)
     defaulter = result.legs[0].participant
@@ -150,6 +157,9 @@ def test_exclude__short_participant__one_call_exit(engine, settle_cast, trades, 
     day.fund(settle_cast, others, ref="review: funding without the defaulter")
     renet, deferred = settle_cast.ccp.exclude(CID, [defaulter], "short of its delivery")
     assert deferred == deferrals(trades, [defaulter])
+    assert engine.getCycle(CID)["status"] == 1  # the voided instructions come first
+    day.instruct(settle_cast, CID, trades)
+    settle_cast.ccp.instruct(CID, renet)
     assert engine.getCycle(CID)["status"] == 2
     assert engine.getCycle(CID)["legsHash"] == _hex(renet.legs_hash)
     # a trade deferred twice, or more trades than a participant uploaded: refused
@@ -164,8 +174,8 @@ def test_exclude__short_participant__one_call_exit(engine, settle_cast, trades, 
     before = day.balances(settle_cast, holders)
     settle_cast.ccp.instruct(CID, renet)
     settle_cast.csd.settle(CID, renet.legs)
-    assert day.balances(settle_cast, holders) == apply_legs(
-        before, renet.legs, settle_cast.ccp.address
+    assert day.balances(settle_cast, holders) == day.after_settlement(
+        settle_cast, before, renet.legs, settle_cast.ccp.instructions(CID)
     )
     with brownie.reverts(revert_pattern=r"SettlementAlreadySettled:.*"):
         settle_cast.ccp.unwind(CID, "after settlement")
@@ -234,6 +244,7 @@ def test_netting__rogue_one_trade_upload__does_not_block_and_uploads_close(
         p.reconcile(CID, settle_cast.ccp.address)
     # the rogue's trade names no exchange: no venue execution, the CCP does not clear it
     assert settle_cast.ccp.read_cycle(CID).off_venue == [own]
+    day.instruct(settle_cast, CID, trades)  # the rogue is no participant: it instructs nothing
     result = settle_cast.ccp.net(CID)
     ntx = settle_cast.ccp.instruct(CID, result)
     assert ntx.events["CycleNetted"]["tradeCount"] == len(trades)

@@ -12,17 +12,11 @@ from consortium.txpipe import TxPipe
 LEVEL_SECOND, LEVEL_INTERMEDIARY, LEVEL_INVESTOR = 0, 1, 2
 
 
-def _expected(before, legs):
-    out = dict(before)
-    for leg in legs:
-        out[(leg.participant, leg.kind, leg.asset)] += leg.amount
-    return out
-
-
 def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(settle_cast, engine):
     trades, _ = day.generate_trades(random.Random(11), 40, settle_cast, owners=5)
     day.fund(settle_cast, trades)
     holders = [p.address for p in settle_cast.participants] + [settle_cast.ccp.address]
+    holders += [settle_cast.fee_collector, settle_cast.tax_authority]
     before = day.balances(settle_cast, holders)
     local = settle_cast.locals[0]
     victim = next(t for t in trades if t.local_broker == local.address)
@@ -40,6 +34,16 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(set
     assert broken and all(r["party"] == local.address or r["peer"] == local_key for r in broken)
     assert out.breaks()[LEVEL_INTERMEDIARY] >= 2  # both sides see it
     assert out.breaks()[LEVEL_INVESTOR] == 1
+    # redone by amounts: each break names the tampered trade and the fields that differ
+    assert out.amount_breaks and all(
+        b.trade_ids() == [victim.trade_id]
+        and {"price", "gross"} <= {x.field for x in b.trade_breaks}
+        for b in out.amount_breaks
+    )
+    summary = out.summary()
+    assert summary["instructions_matched"] == len(settle_cast.participants)
+    assert summary["amount_breaks"][0]["trade_ids"] == ["0x" + victim.trade_id.hex()]
+    assert sum(summary["charges_paid"].values()) > 0
     # every clearing participant matched the CCP and CSD: netting and settlement did not wait
     for p in settle_cast.participants:
         seconds = [
@@ -48,7 +52,8 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(set
         assert seconds and all(r["matched"] for r in seconds)
 
     after = day.balances(settle_cast, holders)
-    assert after == _expected(before, out.netting.legs)
+    assert after == day.after_settlement(settle_cast, before, out.netting.legs, out.instructions)
+    assert set(out.instructions) == {p.address for p in settle_cast.participants}
     assert all(after[k] == before[k] for k in after if k[0] == settle_cast.ccp.address)  # CCP flat
     pos = positions(trades)
     assert {(l.participant, l.kind, l.asset): l.amount for l in out.netting.legs} == {

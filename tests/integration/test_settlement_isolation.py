@@ -123,6 +123,7 @@ def test_tampered_upload_before_the_exchange__not_of_record__break_shows_as_befo
     result = ccp.net(cid)
     assert result.legs == net(trades).legs
     day.fund(cast, trades, ref="isolation tamper")
+    day.instruct(cast, cid, trades)  # the participants, each from its own book
     ccp.instruct(cid, result)
     cast.csd.settle(cid)
     assert engine.getCycle(cid)["status"] == 3

@@ -13,8 +13,10 @@ import pytest
 from consortium.agent.inbox import InboxContext, read_rows
 from consortium.config import load_consortium, load_sizes
 from consortium.dayrun.lines import agent_roles, playable
+from consortium.domain.clearing import SIDES, clear
 from consortium.scenarios import settlement_files as line
 from consortium.scenarios.files import DayView
+from consortium.scenarios.settlement_tables import CHARGES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,7 +64,7 @@ def test_input_files__quick__valid_for_each_inbox_sized_and_seeded():
     assert [(r["cycle_id"], r["trade_date"]) for r in calendar] == [(d.cycle, d.trade_date)]
 
 
-def test_input_files__funding__each_seller_its_shares_each_buyer_its_cash():
+def test_input_files__funding__each_seller_its_shares_each_buyer_its_cash_and_charges():
     cfg, sizes = _cfg(), _sizes()
     files = line.input_files(cfg, sizes, 7)
     rows = _all_rows(cfg, files)
@@ -73,6 +75,11 @@ def test_input_files__funding__each_seller_its_shares_each_buyer_its_cash():
             delivered[(r["participant"], r["security"])] += r["quantity"]
         else:
             paid[(r["participant"], r["currency"])] += r["quantity"] * r["price"]
+    for r in d.rows:  # and the fees and taxes each pays at settlement, under its broker charges
+        table = CHARGES["broker_hk" if r["currency"] == "HKD" else "broker_cn"]
+        line_ = clear(SIDES[r["side"]], r["quantity"], r["price"], table)
+        paid[(r["participant"], r["currency"])] += line_.fees + line_.taxes
+    assert sum(d.charges()[k][0] for k in d.charges()) > 0  # the brokers' fees are charged
     custody = rows[("csd", f"issues-custody-{d.cycle}.csv")]
     cash = rows[(d.cash_issuer, f"issues-cash-{d.cycle}.csv")]
     assert d.cash_issuer == "sales-bank"  # the first CASH_ISSUER: the deposit tokens' issuer

@@ -12,7 +12,10 @@ that must be refused by name; DvP settlement, sometimes with one participant one
 participant suspended after netting (settlement refused), then the exit: unwind, defer its
 executions, net again without it (its trades carried to the next cycle); premature and repeated
 netting, settlement and unwinding; second clearing corrections under fresh references and
-resends under the last one.
+resends under the last one; each participant's settlement instruction (derived from its own
+uploads less deferrals; refused before it reconciled with the CCP; voided by a deferral of one of
+its trades and given again), which the netting must equal (SettlementNoInstruction /
+SettlementInstructionMismatch as consortium.domain.instructions.check predicts).
 
 Invariants after every step, against consortium.domain.clearing / netting:
 - every party's buckets and the cycle's status, legs hash and legs are the model's; the netted legs
@@ -24,7 +27,10 @@ Invariants after every step, against consortium.domain.clearing / netting:
 - a cycle settles once (SettlementAlreadySettled), never before netting (SettlementCycleNotNetted),
   and nets only once every participant on its legs reconciled with the CCP and still matches;
 - every participant's deferred trades on chain are the model's, and the netted legs are the
-  oracle's over the cycle's trades less the deferred ones (every asset still sums to zero).
+  oracle's over the cycle's trades less the deferred ones (every asset still sums to zero);
+- the standing instructions on chain are the model's; settlement moves exactly the legs and
+  each instruction's fees and taxes to the fee collector and tax authority (no asset created or
+  lost: the holders' totals per asset change only by the charges that left for those accounts).
 The teardown brings the open cycle to settlement (everything uploaded, distributed, reconciled,
 funded) and checks the balances moved by exactly the legs.
 
@@ -50,6 +56,13 @@ from consortium.domain.clearing import (
     trade_id,
 )
 from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.instructions import (
+    InstructionMismatch,
+    NoInstruction,
+    apply_charges,
+    check,
+    derive,
+)
 from consortium.domain.netting import (
     CASH,
     SECURITY,
@@ -74,6 +87,16 @@ def hx(value: bytes) -> str:
 
 def key(peer) -> bytes:
     return peer if isinstance(peer, bytes) else peer_key(peer)
+
+
+def _events(tx, name: str) -> list:
+    """The transaction's `name` events ([] when none: brownie's EventDict has no .get)."""
+    return list(tx.events[name]) if name in tx.events else []
+
+
+def _total(balances, asset) -> int:
+    """Every holder's balance of one (kind, asset), summed."""
+    return sum(v for k, v in balances.items() if (k[1], k[2]) == asset)
 
 
 def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
@@ -116,6 +139,8 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             self.deferred = []  # trades deferred out of this cycle (ascending ids)
             self.sequence = {s.address: 0 for s in seconds}  # next second clearing reference
             self.sent = {}  # second party -> the entries it last distributed
+            # participant -> its standing instruction ([] once voided), in first-instruction order
+            self.instructed = {}
 
         # ------------------------------------------------------------ model
         def _bucket(self, party: str, peer) -> Bucket:
@@ -154,7 +179,28 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 refusal = named_error(
                     "SettlementTradeSetMismatch", self.cid, chain_set.hash, set_hash
                 )
+            if refusal is None:
+                refusal = self._instruction_refusal(legs)
             return refusal
+
+        def _instruction_refusal(self, legs) -> str | None:
+            try:
+                check(self.instructed, legs)
+            except NoInstruction as e:
+                return named_error(
+                    "SettlementNoInstruction", self.cid, e.participant, e.kind, e.asset
+                )
+            except InstructionMismatch as e:
+                return named_error(
+                    "SettlementInstructionMismatch",
+                    self.cid,
+                    e.participant,
+                    e.kind,
+                    e.asset,
+                    e.instructed,
+                    e.netted,
+                )
+            return None
 
         def _move_balance(self, holder: str, kind: int, asset: int, delta: int) -> None:
             """Issue (delta > 0) or redeem (delta < 0) so the model and the chain move together."""
@@ -323,6 +369,28 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             assert ev["matched"] == matched and ev["level"] == 2
             self.recon[(party.address, owner)] = MATCHED if matched else BROKEN
 
+        @sf.precondition(lambda self: self.status == OPEN and self.closed)
+        @sf.rule(i=pick)
+        def instruct(self, i):
+            """A participant uploads its instruction: from its own uploads less the deferrals;
+            refused by name before it reconciled (and still matches) with the CCP."""
+            p = cast.participants[i % len(cast.participants)]
+            lines = derive(p.address, self.uploaded[p.address], p.charges, self.deferred)
+            if not lines:
+                return
+            rows = [x.as_tuple() for x in lines]
+            if self.recon.get((p.address, key(cast.ccp.address))) != MATCHED or not (
+                self._still_matches(p.address)
+            ):
+                with brownie.reverts(
+                    revert_pattern=named_error("SettlementNotReconciled", self.cid, p.address)
+                ):
+                    engine.submitInstruction(self.cid, rows, p._tx())
+                return
+            tx = engine.submitInstruction(self.cid, rows, p._tx())
+            assert tx.events["InstructionSubmitted"]["lines"] == len(lines)
+            self.instructed[p.address] = lines
+
         @sf.precondition(lambda self: self.status == OPEN and self.trades)
         @sf.rule(i=pick)
         def catch_up(self, i):
@@ -338,6 +406,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             for n, p in enumerate(cast.participants):
                 if n != skip:
                     self.reconcile(firsts.index(p), 0)
+                    self.instruct(n)
 
         @sf.precondition(lambda self: self.status == OPEN and self.trades)
         @sf.rule()
@@ -410,6 +479,9 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 have = self.balances[(x.participant, x.kind, x.asset)]
                 if have < need or x is shorted:
                     self._move_balance(x.participant, x.kind, x.asset, need - have)
+            for p, lines in self.instructed.items():  # and the charges each pays, fresh
+                for x in (x for x in lines if x.kind == CASH and x.fees + x.taxes):
+                    self._move_balance(p, CASH, x.asset, x.fees + x.taxes)
             if shorted is not None:  # all or nothing: the invariants find every balance unmoved
                 with brownie.reverts(revert_pattern=SHORT):
                     cast.csd.settle(self.cid, self.legs)
@@ -419,9 +491,18 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             ev = tx.events["CycleSettled"]
             assert (ev["settledBy"], ev["legCount"]) == (cast.csd.address, len(self.legs))
             after = self._chain_balances()
-            moved = {k: after[k] - before[k] for k in after if after[k] != before[k]}
-            assert moved == {(x.participant, x.kind, x.asset): x.amount for x in self.legs}
-            self.balances = apply_legs(self.balances, self.legs, cast.ccp.address)
+            moved = apply_legs(self.balances, self.legs, cast.ccp.address)
+            moved = apply_charges(moved, self.instructed, cast.fee_collector, cast.tax_authority)
+            assert after == {k: moved[k] for k in after}
+            # no asset created or lost: per asset, the holders lost exactly the charges paid out
+            charges = defaultdict(int)
+            for e in _events(tx, "ChargesPaid"):
+                charges[(CASH, int.from_bytes(bytes(e["currency"]), "big"))] += (
+                    e["fees"] + e["taxes"]
+                )
+            for asset in {(k[1], k[2]) for k in after}:
+                assert _total(before, asset) - _total(after, asset) == charges[asset]
+            self.balances = {k: moved[k] for k in self.balances}
             self.status = SETTLED
 
         @sf.precondition(lambda self: self.status == NETTED)
@@ -458,7 +539,18 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                     cast.ccp._tx(),
                 )
                 assert len(dtx.events["TradeDeferred"]) == len(fresh)
+                sides = {t.participant for t in fresh}
+                voided = _events(dtx, "InstructionVoided")
+                assert {e["participant"] for e in voided} == {
+                    p for p in sides if self.instructed.get(p)
+                }
                 self.deferred = deferred
+                for p in sides:  # a deferral voids the instructions of both sides
+                    if p in self.instructed:
+                        self.instructed[p] = []
+                for n, p in enumerate(cast.participants):  # who still settles instructs again
+                    if p.address in sides and p.address != defaulter:
+                        self.instruct(n)
                 self.submit_netting()
                 assert self.status == NETTED and defaulter not in {x.participant for x in self.legs}
             finally:

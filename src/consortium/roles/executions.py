@@ -33,6 +33,7 @@ from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 
 from consortium.domain.clearing import TRADE_TYPES, ZERO_ADDRESS, Trade
+from consortium.domain.instructions import InstructionLine
 from consortium.domain.netting import LEG_TYPE, Leg, legs_hash
 
 TRADE_TUPLE = "(" + ",".join(TRADE_TYPES) + ")"
@@ -46,6 +47,11 @@ CYCLE_NETTED = keccak(text="CycleNetted(bytes32,address,uint64,bytes32,bytes32,u
 CYCLE_UNWOUND = keccak(text="CycleUnwound(bytes32,address,bytes32,bytes32)")
 TRADES_UPLOADED = keccak(text="TradesUploaded(bytes32,address,uint256,uint64,bytes32,bytes32)")
 TRADE_DEFERRED = keccak(text="TradeDeferred(bytes32,address,bytes32,bytes32,bytes32)")
+INSTRUCTION_LINE = keccak(
+    text="InstructionLineSubmitted(bytes32,address,uint8,uint256,int256,uint256,uint256)"
+)
+INSTRUCTION_SUBMITTED = keccak(text="InstructionSubmitted(bytes32,address,uint256)")
+INSTRUCTION_VOIDED = keccak(text="InstructionVoided(bytes32,address,bytes32)")
 
 
 class CallNotDecodable(RuntimeError):
@@ -230,3 +236,29 @@ def read_legs(w3: Any, engine: str, cycle_id: bytes, from_block: int = 0) -> lis
             "its log states; read that cycle from a trace-capable node"
         )
     return legs
+
+
+def read_instructions(
+    w3: Any, engine: str, cycle_id: bytes, from_block: int = 0
+) -> dict[str, list[InstructionLine]]:
+    """Every participant's standing settlement instruction of the cycle, from the logs alone: the
+    lines of its last InstructionSubmitted (each preceded by its InstructionLineSubmitted logs),
+    none once an InstructionVoided came after it."""
+    logs = [
+        g
+        for topic in (INSTRUCTION_LINE, INSTRUCTION_SUBMITTED, INSTRUCTION_VOIDED)
+        for g in _logs(w3, engine, topic, cycle_id, from_block)
+    ]
+    logs.sort(key=lambda g: (int(g["blockNumber"]), int(g["logIndex"])))
+    pending: dict[str, list[InstructionLine]] = {}
+    standing: dict[str, list[InstructionLine]] = {}
+    for g in logs:
+        party, topic = _address(g["topics"][2]), _bytes(g["topics"][0])
+        if topic == INSTRUCTION_LINE:
+            row = decode(["uint8", "uint256", "int256", "uint256", "uint256"], _bytes(g["data"]))
+            pending.setdefault(party, []).append(InstructionLine(*(int(x) for x in row)))
+        elif topic == INSTRUCTION_SUBMITTED:
+            standing[party] = pending.pop(party, [])
+        else:
+            standing.pop(party, None)
+    return standing

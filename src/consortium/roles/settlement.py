@@ -39,7 +39,9 @@ from consortium.domain.clearing import (
     SIDES,
     ZERO_ADDRESS,
     Charge,
+    ChargeKind,
     FirstClearing,
+    Payer,
     SecondClearing,
     Trade,
     first_clearing,
@@ -49,9 +51,17 @@ from consortium.domain.clearing import (
     sorted_for,
 )
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
+from consortium.domain.instructions import InstructionLine, derive
 from consortium.domain.netting import Leg, NettingResult, deferrals, net
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of, recorded
-from consortium.roles.executions import CycleExecutions, UnknownExecution, read_cycle, read_legs
+from consortium.roles.executions import (
+    CycleExecutions,
+    UnknownExecution,
+    read_cycle,
+    read_deferred,
+    read_instructions,
+    read_legs,
+)
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
@@ -227,6 +237,36 @@ class FirstParty(SettlementParty):
         """Reconcile with a CCP/CSD or another first party; does not wait for any other level."""
         return self.engine.reconcile(cycle_id, counterparty, self._tx())
 
+    def name_charge_accounts(self, fee_collector: str, tax_authority: str) -> Any:
+        """Name where this party's fees and taxes are paid at settlement (its configuration)."""
+        return self.engine.setChargeAccounts(fee_collector, tax_authority, self._tx())
+
+    def instruction(self, cycle_id: bytes, trades: Iterable[Trade]) -> list[InstructionLine]:
+        """This participant's settlement instruction from its own trades, less the deferrals the
+        chain shows: what it agrees to deliver, receive and pay in fees and taxes."""
+        deferred = read_deferred(self._web3(), self.engine.address, cycle_id, self.from_block)
+        return derive(self.address, self.mine(trades), self.charges, deferred)
+
+    def submit_instruction(self, cycle_id: bytes, trades: Iterable[Trade]) -> Any:
+        """Upload this participant's instruction (after reconciling with the CCP); None when it has
+        nothing to settle. A resend replaces it with the same lines."""
+        return self.send_instruction(cycle_id, self.instruction(cycle_id, trades))
+
+    def send_instruction(self, cycle_id: bytes, lines: Sequence[InstructionLine]) -> Any:
+        """Upload these lines as the instruction (None for none)."""
+        if not lines:
+            return None
+        return self.engine.submitInstruction(cycle_id, [x.as_tuple() for x in lines], self._tx())
+
+    def charges_from_chain(self, security_ids: Iterable[int]) -> None:
+        """Take this party's charges of each security as the chain holds them (what its uploads
+        were cleared with), e.g. after a restart."""
+        for sid in security_ids:
+            held = self.engine.clearingConfig(self.address, sid)
+            self.charges[sid] = [
+                Charge(ChargeKind(int(k)), Payer(int(p)), int(b), int(m)) for k, p, b, m in held
+            ]
+
     def reconcile_investor(
         self, cycle_id: bytes, owner_commitment: bytes, statement: Iterable[Trade]
     ) -> Any:
@@ -318,6 +358,10 @@ class CentralCounterparty(SecondParty):
         cycle = self.read_cycle(cycle_id)
         return net(cycle.trades, cycle.deferred)
 
+    def instructions(self, cycle_id: bytes) -> dict[str, list[InstructionLine]]:
+        """The participants' standing settlement instructions of the cycle, read from the chain."""
+        return read_instructions(self._web3(), self.engine.address, cycle_id, self.from_block)
+
     def unwind(self, cycle_id: bytes, reason: str) -> Any:
         """Take a netted cycle that cannot settle back to Open (its legs cleared)."""
         return self.engine.unwindCycle(cycle_id, doc_hash(reason), self._tx())
@@ -355,9 +399,10 @@ class CentralCounterparty(SecondParty):
         self, cycle_id: bytes, defaulters: Sequence[str], reason: str
     ) -> tuple[NettingResult, list[Trade]]:
         """The exit of a cycle a defaulter holds hostage after netting: unwind it, defer the
-        defaulters' executions (both sides; those deferred earlier are read from the chain), net
-        again without them and instruct. Returns the new netting and every trade deferred so far,
-        in deferral order (to carry to a later cycle of the same trade date)."""
+        defaulters' executions (both sides; those deferred earlier are read from the chain) and net
+        again without them. Returns the new netting, to submit with `instruct` once the
+        participants whose instructions the deferral voided instructed again, and every trade
+        deferred so far, in deferral order (to carry to a later cycle of the same trade date)."""
         if int(self.engine.getCycle(cycle_id)["status"]) == 2:  # Netted
             self.unwind(cycle_id, reason)
         cycle = self.read_cycle(cycle_id)
@@ -367,9 +412,7 @@ class CentralCounterparty(SecondParty):
         if fresh:
             self._defer(cycle_id, fresh, reason)
         every = [*cycle.deferred, *sorted(fresh, key=lambda t: t.trade_id)]  # deferral order
-        result = net(cycle.trades, every)
-        self.instruct(cycle_id, result)
-        return result, every
+        return net(cycle.trades, every), every
 
     def instruct(self, cycle_id: bytes, result: NettingResult) -> Any:
         return self.engine.submitNetting(

@@ -4,7 +4,10 @@ The day: the CSD lists securities and appoints the engine, the cash issuer appoi
 (governance listed the currencies at deployment); first parties configure charges and upload the
 trades they appear on; the CCP and CSD distribute second clearing data; the CCP closes uploads;
 every first party reconciles at each level on its own (a break at one level never holds the others
-up); the CCP novates, nets and instructs; the CSD settles DvP; balances are checked exactly.
+up); each clearing participant, reconciled with the CCP, uploads its own settlement instruction
+(what it delivers, receives and pays in fees and taxes); the CCP novates and nets, accepted only
+when its legs are every participant's instruction; the CSD settles DvP and the charges go to the
+fee collector and the tax authority; balances are checked exactly.
 """
 
 from __future__ import annotations
@@ -14,17 +17,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from consortium.domain import days
+from consortium.domain.amounts import AmountReconciliation, reconcile_amounts
 from consortium.domain.clearing import (
     BUY,
     SELL,
     Charge,
     Trade,
+    first_clearing,
+    peer_key,
     set_bucket,
     trade_id,
 )
 from consortium.domain.hashing import code32, code_text
-from consortium.domain.netting import CASH, SECURITY, NettingResult, currency_asset
+from consortium.domain.instructions import InstructionLine, apply_charges, charges_paid
+from consortium.domain.netting import CASH, SECURITY, NettingResult, apply_legs, currency_asset
 from consortium.outbox import close_phase
 from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
@@ -71,6 +80,14 @@ class SettlementCast:
     locals: list[Broker] = field(default_factory=list)
     custodians: list[Custodian] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
+    # where the participants' fees and taxes go (members: deposits move between members only);
+    # default the settlement bank (collecting for the market) and, by build_cast, a regulator
+    fee_collector: str = ""
+    tax_authority: str = ""
+
+    def __post_init__(self) -> None:
+        self.fee_collector = self.fee_collector or self.cash.address
+        self.tax_authority = self.tax_authority or self.cash.address
 
     def first_parties(self) -> list[FirstParty]:
         return [*self.participants, *self.locals, *self.custodians, *self.exchanges]
@@ -87,9 +104,11 @@ def build_cast(
     exchanges=(),
     encrypt=None,
     store_of: Callable[[Any], Store] | None = None,
+    tax_authority: str = "",
 ) -> SettlementCast:
     """Role objects from admitted Institutions and the deployed suite; `store_of(institution)` gives
-    each its store (default: one in memory each)."""
+    each its store (default: one in memory each). The participants' taxes go to `tax_authority`
+    (a member's address; default the cash issuer), their fees to the cash issuer."""
     engine = suite["SettlementEngine"]
     tokens = {c: suite[f"DepositToken:{c}"] for c in ("CNY", "HKD")}
 
@@ -109,6 +128,7 @@ def build_cast(
         locals=[first(Broker, i, "broker") for i in locals_],
         custodians=[first(Custodian, i, "custodian") for i in custodians],
         exchanges=[first(Exchange, i, "exchange") for i in exchanges],
+        tax_authority=tax_authority,
     )
 
 
@@ -126,6 +146,8 @@ def set_up(
     for party in cast.first_parties():
         for sid in securities:
             txs.append(party.configure(sid, party.charges[sid]))
+    for party in cast.participants:
+        txs.append(party.name_charge_accounts(cast.fee_collector, cast.tax_authority))
     return txs
 
 
@@ -183,7 +205,8 @@ def generate_trades(
 def fund(
     cast: SettlementCast, trades: Sequence[Trade], buffer: int = 0, ref: str = "cash received"
 ) -> list[Any]:
-    """Give each participant exactly the securities it sells and the cash it pays (plus `buffer`).
+    """Give each participant exactly the securities it sells and the cash it pays, fees and taxes
+    included (plus `buffer`).
 
     Each issue's reference (the cash issue's payment reference, the securities issue's custody
     reference) is `ref` with the trade set, the holder and the asset: funding the same trades twice
@@ -199,6 +222,11 @@ def fund(
             else (t.participant, CASH, t.currency)
         )
         need[key] = need.get(key, 0) + (t.quantity if t.side == SELL else t.gross)
+    for p in cast.participants:  # and the fees and taxes it pays at settlement
+        for ccy, tot in first_clearing(p.address, trades, p.charges).totals.items():
+            if tot.fees + tot.taxes:
+                key = (p.address, CASH, ccy)
+                need[key] = need.get(key, 0) + tot.fees + tot.taxes
     txs = []
     for (who, kind, asset), amount in sorted(need.items(), key=str):
         if kind == SECURITY:
@@ -215,6 +243,14 @@ def fund(
                 )
             )
     return txs
+
+
+def after_settlement(
+    cast: SettlementCast, before: dict[tuple, int], legs: Sequence[Any], instructions: dict
+) -> dict[tuple, int]:
+    """The balances a settlement should leave: the legs through the CCP, then the charges."""
+    moved = apply_legs(before, legs, cast.ccp.address)
+    return apply_charges(moved, instructions, cast.fee_collector, cast.tax_authority)
 
 
 def balances(
@@ -235,6 +271,30 @@ class CycleOutcome:
     netting: NettingResult
     reconciliations: list[dict[str, Any]] = field(default_factory=list)  # the Reconciled events
     txs: list[Any] = field(default_factory=list)
+    # every participant's standing instruction when the CCP netted (read from the chain)
+    instructions: dict[str, list[InstructionLine]] = field(default_factory=dict)
+    # each broken reconciliation redone by amounts off chain: the trade ids and fields that differ
+    amount_breaks: list[AmountReconciliation] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The day's settlement in figures: trades, legs, instructions matched, charges paid."""
+        return {
+            "trades": self.netting.trade_set.count,
+            "legs": self.netting.net_count,
+            "instructions_matched": len(self.instructions),
+            "charges_paid": charges_paid(self.instructions),
+            "amount_breaks": [
+                {
+                    "level": b.level,
+                    "trade_ids": ["0x" + i.hex() for i in b.trade_ids()],
+                    "fields": sorted({x.field for x in b.trade_breaks}),
+                    "totals": sorted(
+                        {(x.currency.rstrip(b"\0").decode(), x.field) for x in b.totals_breaks}
+                    ),
+                }
+                for b in self.amount_breaks
+            ],
+        }
 
     def breaks(self) -> dict[int, int]:
         """Breaks per level (0 second party, 1 intermediary, 2 investor)."""
@@ -259,13 +319,15 @@ def run_cycle(
     settle: bool = True,
     pipe: Any = None,
 ) -> CycleOutcome:
-    """Upload, distribute, reconcile at every level, net, instruct and settle one cycle.
+    """Upload, distribute, reconcile at every level, instruct (each participant), net and settle
+    one cycle.
 
     `corrupt` maps a first party's address to a trade id it uploads with a wrong price (injected
     break). `trades` are the first parties' business (each uploads those it appears on); the CCP and
     CSD never see the list: they read the uploads from the chain.
     With a `pipe` (consortium.txpipe.TxPipe) each step is one phase of transactions sent without
-    waiting: open; uploads; second clearing data; every reconciliation; netting; settlement.
+    waiting: open; uploads; second clearing data; every reconciliation; the participants'
+    instructions; netting; settlement.
     """
     corrupt = corrupt or {}
     if pipe is not None:
@@ -296,15 +358,75 @@ def run_cycle(
                 statement = [t for t in mine if t.owner_commitment == owner]
                 recon.append(party.reconcile_investor(cycle_id, owner, statement))
     txs += recon
-    phase()  # netting closes the cycle to reconciliation
+    phase()  # each participant instructs once reconciled with the CCP
+    txs += instruct(cast, cycle_id, trades, corrupt)
+    phase()  # netting closes the cycle to reconciliation and instructions
     result = cast.ccp.net(cycle_id)  # from the chain: the executions of record
+    instructions = cast.ccp.instructions(cycle_id)
     txs.append(cast.ccp.instruct(cycle_id, result))
     phase()
     if settle:
         txs.append(cast.csd.settle(cycle_id))  # the legs the CCP instructed, read from the chain
         phase()
     events = [dict(tx.events["Reconciled"]) for tx in recon]
-    return CycleOutcome(result, events, txs)
+    breaks = by_amounts(cast, trades, corrupt, events)
+    return CycleOutcome(result, events, txs, instructions, breaks)
+
+
+def by_amounts(
+    cast: SettlementCast,
+    trades: Sequence[Trade],
+    corrupt: dict[str, bytes],
+    reconciliations: Sequence[dict[str, Any]],
+) -> list[AmountReconciliation]:
+    """Each broken reconciliation between first parties (intermediary) or with an investor, redone
+    by amounts from both sides' books (each party's uploads; the investor's statement the true
+    trades): which trade ids and fields differ, which totals per currency."""
+    parties = {p.address: p for p in cast.first_parties()}
+
+    def book(who: str) -> list[Trade]:
+        bad = corrupt.get(who)
+        return [tamper(t) if t.trade_id == bad else t for t in trades if t.involves(who)]
+
+    out = []
+    for r in reconciliations:
+        if r["matched"] or int(r["level"]) == 0:
+            continue
+        party, peer = parties[r["party"]], bytes.fromhex(str(r["peer"])[2:])
+        if int(r["level"]) == 1:
+            other = to_checksum_address(peer[-20:])
+            ours = [t for t in book(party.address) if t.involves(other)]
+            theirs = [t for t in book(other) if t.involves(party.address)]
+        else:
+            ours = [t for t in book(party.address) if t.owner_commitment == peer]
+            theirs = [t for t in party.mine(trades) if t.owner_commitment == peer]
+        out.append(reconcile_amounts(int(r["level"]), ours, theirs, party.charges))
+    return out
+
+
+def instruct(
+    cast: SettlementCast,
+    cycle_id: bytes,
+    trades: Sequence[Trade],
+    corrupt: dict[str, bytes] | None = None,
+) -> list[Any]:
+    """Every clearing participant that is active and reconciled (matched) with the CCP uploads its
+    settlement instruction from its own book (`corrupt`: as in run_cycle), less the chain's
+    deferrals: the step before netting, and again after a deferral voided instructions."""
+    corrupt = corrupt or {}
+    ccp = peer_key(cast.ccp.address)
+    txs = []
+    for party in cast.participants:
+        engine = party.engine
+        if not party.institution.registry.isActive(party.address):
+            continue  # a suspended participant sends nothing (its trades are deferred)
+        if int(engine.reconStatus(cycle_id, party.address, ccp)) != 1:
+            continue  # a participant whose reconciliation broke cannot instruct
+        bad = corrupt.get(party.address)
+        book = [tamper(t) if t.trade_id == bad else t for t in trades]
+        tx = party.submit_instruction(cycle_id, book)
+        txs += [tx] if tx is not None else []
+    return txs
 
 
 def _cast_from_context(ctx: DayContext) -> SettlementCast:
@@ -323,7 +445,15 @@ def _cast_from_context(ctx: DayContext) -> SettlementCast:
         ctx.members.with_role("CUSTODIAN"),
         ctx.members.with_role("EXCHANGE")[:1],
         store_of=ctx.store,
+        tax_authority=_tax_authority(ctx),
     )
+
+
+def _tax_authority(ctx: DayContext) -> str:
+    """The market's tax authority on chain: the CCP's jurisdiction's regulator (a member)."""
+    where = ctx.members.one("CCP").jurisdiction
+    regulators = [r for r in ctx.members.with_role("REGULATOR") if r.jurisdiction == where]
+    return regulators[0].address if regulators else ""
 
 
 def agents(ctx: DayContext) -> list:
@@ -356,6 +486,7 @@ def run_day(ctx: DayContext) -> LineResult:
         owners=ctx.size.get("owners", 6),
     )
     holders = [p.address for p in cast.participants] + [cast.ccp.address]
+    holders += [cast.fee_collector, cast.tax_authority]
     cycle_id = code32(f"SETTLE-{trade_date}-{ctx.rng.getrandbits(32):08x}")
     fund(cast, trades, ref=f"cash received for cycle {cycle_id.hex()}")
     close_phase(pipe, cast.cash.outbox, cast.csd.outbox)  # the set-up phase, with the keyed issues
@@ -366,22 +497,39 @@ def run_day(ctx: DayContext) -> LineResult:
     expected = dict(before)
     for leg in outcome.netting.legs:
         expected[(leg.participant, leg.kind, leg.asset)] += leg.amount
+    expected = apply_charges(expected, outcome.instructions, cast.fee_collector, cast.tax_authority)
     eff = outcome.netting.efficiency()
+    summary = outcome.summary()
     result.counts.update(
         trades=len(trades),
         legs=outcome.netting.net_count,
         reconciliations=len(outcome.reconciliations),
+        instructions_matched=summary["instructions_matched"],
     )
     result.metrics.update(
         netting_efficiency_count=round(eff["count"], 4),
         netting_efficiency_value=round(eff["value"], 4),
         breaks_per_level=outcome.breaks(),
         settle_gas=int(outcome.txs[-1].gas_used),
+        charges_paid=summary["charges_paid"],
     )
     cycle = cast.ccp.engine.getCycle(cycle_id)
     result.checks.update(
         {
             "every reconciliation matched": not outcome.breaks(),
+            "every leg participant instructed": {g.participant for g in outcome.netting.legs}
+            <= set(outcome.instructions),
+            "charges paid as cleared": all(
+                x.fees + x.taxes
+                == sum(
+                    tot.fees + tot.taxes
+                    for c, tot in first_clearing(p.address, trades, p.charges).totals.items()
+                    if currency_asset(c) == x.asset
+                )
+                for p in cast.participants
+                for x in outcome.instructions.get(p.address, [])
+                if x.kind == CASH
+            ),
             "balances exact": after == expected,
             "ccp flat": all(after[k] == before[k] for k in after if k[0] == cast.ccp.address),
             "cycle settled": int(cycle[0]) == 3,

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from consortium.domain.clearing import Trade
+from consortium.domain.clearing import SIDES, Trade, clear
 from consortium.domain.hashing import code32
 from consortium.domain.netting import CASH, SECURITY, NettingResult, currency_asset, net
 from consortium.roles.settlement import CURRENCIES, security_number, trade_of
@@ -74,6 +74,8 @@ class FileDay:
     rows: tuple[dict[str, Any], ...]  # one per execution side, as the trades files carry them
     cycle: str
     trade_date: date
+    fee_collector: str = ""  # where the participants' fees and taxes go (institution ids)
+    tax_authority: str = ""
 
     def rows_of(self, ident: str) -> list[dict[str, Any]]:
         return [r for r in self.rows if ident in (r[c] for c in PARTY_COLUMNS)]
@@ -85,7 +87,8 @@ class FileDay:
         return list(dict.fromkeys(named))
 
     def funding(self) -> tuple[Counter, Counter]:
-        """(seller, security) -> shares it delivers; (buyer, currency) -> cash it pays."""
+        """(seller, security) -> shares it delivers; (buyer, currency) -> cash it pays, and every
+        participant's fees and taxes in the currency."""
         securities: Counter = Counter()
         cash: Counter = Counter()
         for r in self.rows:
@@ -93,7 +96,20 @@ class FileDay:
                 securities[(r["participant"], r["security"])] += r["quantity"]
             else:
                 cash[(r["participant"], r["currency"])] += r["quantity"] * r["price"]
+        for key, (fees, taxes) in self.charges().items():
+            cash[key] += fees + taxes
         return securities, cash
+
+    def charges(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(participant, currency) -> (fees, taxes) it pays at settlement: its brokers' charges
+        (the in-process day's table by currency) on every trade it clears."""
+        out: dict[tuple[str, str], tuple[int, int]] = {}
+        for r in self.rows:
+            table = CHARGES["broker_hk" if r["currency"] == "HKD" else "broker_cn"]
+            line = clear(SIDES[r["side"]], r["quantity"], r["price"], table)
+            fees, taxes = out.get((r["participant"], r["currency"]), (0, 0))
+            out[(r["participant"], r["currency"])] = (fees + line.fees, taxes + line.taxes)
+        return out
 
 
 def _reference_prices(cfg: Any, seed: int) -> dict[str, tuple[str, int]]:
@@ -183,14 +199,27 @@ def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
         tuple(rows),
         f"SETTLE-{TRADE_DATE}-{rng.getrandbits(32):08x}",
         day,
+        _first(cfg, "CASH_ISSUER"),
+        _tax_authority(cfg),
     )
+
+
+def _tax_authority(cfg: Any) -> str:
+    """The first regulator of the CCP's jurisdiction (the market's tax authority on chain)."""
+    where = cfg.by_id(_first(cfg, "CCP")).jurisdiction
+    found = [r.id for r in cfg.with_role("REGULATOR") if r.jurisdiction == where]
+    return found[0] if found else _first(cfg, "CASH_ISSUER")
 
 
 def agent_settings(cfg: Any, sizes: dict, seed: int) -> dict[str, dict]:
     """agent.yaml's `settlement:` section: the first parties whose uploads close the cycle (those
     the day's trades name), for every institution of the line."""
     d = file_day(cfg, sizes, seed)
-    section = {"first_parties": d.first_parties}
+    section = {
+        "first_parties": d.first_parties,
+        "fee_collector": d.fee_collector,
+        "tax_authority": d.tax_authority,
+    }
     idents = [i.id for i in cfg.institutions if set(ROLES) & set(i.roles)]
     return {ident: {"settlement": section} for ident in idents}
 
@@ -434,10 +463,16 @@ def checks(view: Any) -> LineResult:
     netting = _report(view, e.day.ccp, e.day.cycle).get("netting") or {}
     efficiency = netting.get("efficiency") or {"count": 0.0, "value": 0.0}
     holders = [i for i in e.day.participants if i in e.day.first_parties] + [e.day.ccp]
+    holders += [i for i in (e.day.fee_collector, e.day.tax_authority) if i not in holders]
     after = _balances(view, e, holders)
     expected = _funded(e, list(after))
     for leg in e.netting.legs:
         expected[(leg.participant, leg.kind, leg.asset)] += leg.amount
+    for (who, ccy), (fees, taxes) in e.day.charges().items():  # paid at settlement
+        asset = currency_asset(code32(ccy))
+        expected[(e.addresses[who], CASH, asset)] -= fees + taxes
+        expected[(e.addresses[e.day.fee_collector], CASH, asset)] += fees
+        expected[(e.addresses[e.day.tax_authority], CASH, asset)] += taxes
     ccp = e.addresses[e.day.ccp]
     computed = [(g.participant, g.kind, str(g.asset), g.amount) for g in e.netting.legs]
     reported = [

@@ -8,7 +8,6 @@ from hypothesis import settings
 
 from consortium.domain.clearing import first_clearing
 from consortium.domain.hashing import code32, doc_hash
-from consortium.domain.netting import apply_legs
 from consortium.scenarios import settlement as day
 
 
@@ -59,6 +58,6 @@ def test_random_day__clearing_matches_python__settlement_exact_or_nothing(
         assert engine.getCycle(cid)["status"] == 2
     else:
         settle_cast.csd.settle(cid, result.legs)
-        assert day.balances(settle_cast, holders) == apply_legs(
-            before, result.legs, settle_cast.ccp.address
+        assert day.balances(settle_cast, holders) == day.after_settlement(
+            settle_cast, before, result.legs, settle_cast.ccp.instructions(cid)
         )

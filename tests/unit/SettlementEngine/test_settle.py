@@ -6,7 +6,7 @@ import brownie
 
 from consortium.domain.clearing import BUY, SELL, trade_id
 from consortium.domain.hashing import code32, doc_hash
-from consortium.domain.netting import CASH, Leg, apply_legs
+from consortium.domain.netting import CASH, Leg
 from consortium.scenarios import settlement as day
 
 CID = code32("SETTLE-1")
@@ -18,7 +18,9 @@ def test_settle__every_balance_exact_and_final(engine, settle_cast, trades, prep
     before = day.balances(settle_cast, holders)
     tx = settle_cast.csd.settle(CID, result.legs)
     after = day.balances(settle_cast, holders)
-    assert after == apply_legs(before, result.legs, settle_cast.ccp.address)
+    assert after == day.after_settlement(
+        settle_cast, before, result.legs, settle_cast.ccp.instructions(CID)
+    )
     ev = tx.events["CycleSettled"]
     assert ev["settledBy"] == settle_cast.csd.address and ev["legCount"] == result.net_count
     cycle = engine.getCycle(CID)
@@ -129,7 +131,9 @@ def test_settle__cash_only_cycle__pays_the_difference_securities_untouched(
     before = day.balances(settle_cast, holders)
     settle_cast.csd.settle(CID, result.legs)
     after = day.balances(settle_cast, holders)
-    assert after == apply_legs(before, result.legs, settle_cast.ccp.address)
+    assert after == day.after_settlement(
+        settle_cast, before, result.legs, settle_cast.ccp.instructions(CID)
+    )
     assert {k: v for k, v in after.items() if k[1] != CASH} == {
         k: v for k, v in before.items() if k[1] != CASH
     }

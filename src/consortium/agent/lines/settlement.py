@@ -12,12 +12,19 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   Reconciled: once every first party that uploaded has reconciled with it -> nets and instructs; a
   party whose reconciliation broke has its executions deferred first (decision
   `reconciliation_break`: auto, or queue for `consortium decide`: accept = defer them, reject = net
-  the executions of record as they stand).
+  the executions of record as they stand). The netting waits for every leg participant's own
+  instruction (InstructionSubmitted retries it) and is sent only when the legs equal them all
+  (consortium.domain.instructions.check; a difference is logged and reported, naming the party
+  and asset, and waits for a corrected instruction).
 - CSD: UploadsClosed -> its second clearing distributed; CycleNetted -> settle (DvP).
 - BROKER, CUSTODIAN, EXCHANGE: `charges` files -> setClearingConfig; `trades` files kept in the
   store until the CCP opens the cycle of their trade date (CycleOpened) -> uploadTrades;
   SecondClearingDistributed for it -> reconcile with that second party; UploadsClosed -> reconcile
-  with its counterparties along the chain and (brokers) each investor's statement;
+  with its counterparties along the chain and (brokers) each investor's statement; its own
+  Reconciled matched with the cycle's CCP (or an InstructionVoided of it: a deferral) -> a clearing
+  participant names its charge accounts (agent.yaml `settlement: {fee_collector, tax_authority}`,
+  institution ids; default the first CASH_ISSUER and the CCP's jurisdiction's regulator) and
+  uploads its settlement instruction, derived from its own trades less the chain's deferrals;
   SettlementInstructed / CycleSettled -> outbox/settlement/<cycle>.json (instructions, results).
 
 On chain a security is `security_number(id)` (its id as a bytes32 code read as an integer: the
@@ -43,6 +50,7 @@ from consortium.agent.formats import CHARGE_KINDS, PAYERS
 from consortium.domain.clearing import Charge, Trade
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32
+from consortium.domain.instructions import InstructionMismatch, NoInstruction, check
 from consortium.domain.netting import NettingImbalance, deferrals
 from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
@@ -128,6 +136,18 @@ class _SettlementRole(Role):
     def status(self, cycle_id: bytes) -> int:
         return int(self.engine.getCycle(cycle_id)["status"])
 
+    def charge_accounts(self) -> tuple[str, str]:
+        """(fee collector, tax authority): agent.yaml's ids, else the consortium file's first
+        CASH_ISSUER and the first regulator of the first CCP's jurisdiction (else the collector)."""
+        section = self.agent.settings.line("settlement")
+        cfg = self.agent.consortium
+        fee = section.get("fee_collector") or cfg.with_role("CASH_ISSUER")[0].id
+        tax = section.get("tax_authority")
+        if tax is None:
+            where = cfg.with_role("CCP")[0].jurisdiction
+            tax = next((r.id for r in cfg.with_role("REGULATOR") if r.jurisdiction == where), fee)
+        return self.address_of(fee), self.address_of(tax)
+
     def report(self, cycle_id: bytes, part: str, body: Any) -> None:
         """outbox/settlement/<cycle>.json: this party's view of the cycle, one part at a time."""
         name = f"{cycle_id.rstrip(bytes(1)).decode(errors='replace')}.json"
@@ -146,6 +166,7 @@ class _FirstPartyRole(_SettlementRole):
         "SecondClearingDistributed": "on_distributed",
         "UploadsClosed": "on_closed",
         "Reconciled": "on_reconciled",
+        "InstructionVoided": "on_voided",
         "SettlementInstructed": "on_instructed",
         "CycleSettled": "on_settled",
     }
@@ -302,6 +323,46 @@ class _FirstPartyRole(_SettlementRole):
         entry = {"level": int(ev["level"]), "matched": bool(ev["matched"]), "block": ev.block}
         recon = dict(self._part(cycle_id, "reconciliations")) | {key: entry}
         self.report(cycle_id, "reconciliations", recon)
+        ccp = self.engine.getCycle(cycle_id)["ccp"]
+        if int(ev["level"]) == 0 and bool(ev["matched"]) and b32(ev["peer"]) == peer_key(ccp):
+            self.instruct(cycle_id)
+
+    def on_voided(self, ev: Any) -> None:
+        """A deferral of one of my trades voided my instruction: instruct again without it."""
+        if _same(ev["participant"], self.me):
+            self.instruct(b32(ev["cycleId"]))
+
+    def instruct(self, cycle_id: bytes) -> None:
+        """Upload my settlement instruction (a clearing participant, reconciled with the CCP, the
+        cycle open): charge accounts named first when they differ."""
+        if self.status(cycle_id) != OPEN:
+            return
+        day = int(self.engine.getCycle(cycle_id)["tradeDate"])
+        trades = self.my_trades(day)
+        if not any(_same(t.participant, self.me) for t in trades):
+            return
+        wanted = self.charge_accounts()
+        held = tuple(str(a) for a in self.engine.chargeAccounts(self.me))
+        if tuple(a.lower() for a in held) != tuple(a.lower() for a in wanted):
+            self.party.name_charge_accounts(*wanted)
+        self.party.charges_from_chain({t.security_id for t in trades})
+        lines = self.party.instruction(cycle_id, trades)
+        if not lines:
+            return
+        try:  # a dry run first: a deferral mined since we read the chain voids these lines
+            self.engine.submitInstruction.call(
+                cycle_id, [x.as_tuple() for x in lines], {"from": self.agent.account}
+            )
+        except Exception as exc:  # noqa: BLE001  the refusal, named by the engine
+            log.warning(
+                "cycle %s: instruction refused at a dry run (%s); its event retries",
+                _name(cycle_id),
+                exc,
+            )
+            return
+        log.info("cycle %s: instructing %d lines", _name(cycle_id), len(lines))
+        self.party.send_instruction(cycle_id, lines)
+        self.report(cycle_id, "instruction", [_line_row(x) for x in lines])
 
     def _part(self, cycle_id: bytes, part: str) -> Any:
         name = f"{_name(cycle_id)}.json"
@@ -338,6 +399,13 @@ class _FirstPartyRole(_SettlementRole):
         return int(self.agent.suite[f"DepositToken:{code}"].balanceOf(self.me))
 
 
+def _line_row(line: Any) -> dict[str, Any]:
+    """An instruction line as the participant's outbox reports it (asset as text: JSON-safe)."""
+    kind, asset, amount, fees, taxes = line.as_tuple()
+    kind_name = "cash" if kind else "security"
+    return {"kind": kind_name, "asset": str(asset), "amount": amount, "fees": fees, "taxes": taxes}
+
+
 def _name(cycle_id: bytes) -> str:
     return cycle_id.rstrip(bytes(1)).decode(errors="replace")
 
@@ -368,6 +436,7 @@ class CcpRole(_SettlementRole):
         "TradesUploaded": "on_uploaded",
         "UploadsClosed": "on_closed",
         "Reconciled": "on_reconciled",
+        "InstructionSubmitted": "on_instruction",
     }
 
     def __init__(self, agent: Any):
@@ -513,6 +582,19 @@ class CcpRole(_SettlementRole):
                 self.ccp.defer(
                     cycle_id, [t.trade_id for t in fresh], f"reconciliation broke: {defaulters}"
                 )
+        self.agent.store.mark(f"settlement.ready:{cycle_id.hex()}", "defer:" + ",".join(defaulters))
+        self.submit_netting(cycle_id, defaulters)
+
+    def on_instruction(self, ev: Any) -> None:
+        """A participant instructed: net if the cycle was waiting only for instructions."""
+        cycle_id = b32(ev["cycleId"])
+        ready = self.agent.store.done(f"settlement.ready:{cycle_id.hex()}")
+        if ready is not None and self._mine(cycle_id) and self.status(cycle_id) == OPEN:
+            self.submit_netting(cycle_id, [p for p in ready.removeprefix("defer:").split(",") if p])
+
+    def submit_netting(self, cycle_id: bytes, defaulters: list[str]) -> None:
+        """Net and instruct once every leg participant's instruction equals its legs."""
+        name = _name(cycle_id)
         result = self.ccp.net(cycle_id)
         deferred = self.ccp.read_cycle(cycle_id).deferred
         body = {
@@ -532,6 +614,15 @@ class CcpRole(_SettlementRole):
         if not result.legs:
             log.warning("cycle %s: nothing left to net after the deferrals; not instructed", name)
             self.report(cycle_id, "netting", body | {"instructed": False})
+            return
+        try:
+            check(self.ccp.instructions(cycle_id), result.legs)
+        except NoInstruction as exc:
+            log.info("cycle %s: waiting for instructions: %s", name, exc)
+            return
+        except InstructionMismatch as exc:
+            log.error("cycle %s: an instruction differs from the netting: %s", name, exc)
+            self.report(cycle_id, "instruction_break", str(exc))
             return
         log.info(
             "cycle %s: netting %d trades into %d legs",
