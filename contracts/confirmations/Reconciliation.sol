@@ -216,6 +216,8 @@ contract Reconciliation is IReconciliation, ConsortiumManaged, EIP712 {
     /// @dev The finance company (its member key or an operator of it) signed exactly this batch.
     function _checkCountersignature(Bilateral memory b, bytes calldata signature) private view {
         if (signature.length == 0) revert ReconciliationCountersignatureMissing(b.root);
+        // the third value (the signature's length or its s) adds nothing to the error's code here
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(bilateralDigest(b), signature);
         if (err != ECDSA.RecoverError.NoError) revert ReconciliationCountersignatureInvalid(b.root, uint8(err));
         address signerMember = registry.memberOf(signer);
