@@ -19,11 +19,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import consortium
+
 PRELOAD = ["consortium.agent.preload"]
+SRC = Path(consortium.__file__).resolve().parents[1]  # the package the driver runs
 
 
 def context() -> Any:
-    """The fork-server context; the server starts at the first agent and lives as long as we do."""
+    """The fork-server context; the server starts at the first agent and lives as long as we do.
+
+    The server must import the package the driver runs (a worktree's or a CI clone's src/, not
+    whatever an editable install points at), and Python 3.11's forkserver ignores the driver's
+    sys.path: it inherits the environment, so this checkout's src/ goes first on PYTHONPATH."""
+    path = os.environ.get("PYTHONPATH", "")
+    if path.split(os.pathsep)[0] != str(SRC):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), path) if p)
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     return ctx
