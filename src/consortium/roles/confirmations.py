@@ -155,11 +155,17 @@ def answer(
     )
     if code is None:
         book.apply(q.productId, q.investorCommitment, q.kind, q.amount, q.shares)
+    return outcome(q, book.issuer, code, confirmed_at)
+
+
+def outcome(q: Request, issuer: str, code: str | None, confirmed_at: int) -> Confirmation:
+    """The confirmation of `q`: confirmed in full without a reason code, else refused with it
+    (nothing confirmed), as the contract's outcome check requires."""
     ok = code is None
     return Confirmation(
         q.requestId,
         q.struct_hash(),
-        book.issuer,
+        issuer,
         eip712.CONFIRMED if ok else eip712.REFUSED,
         q.amount if ok else 0,
         q.shares if ok else 0,

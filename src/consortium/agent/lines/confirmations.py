@@ -78,6 +78,7 @@ from consortium.roles.confirmations import (
     bilateral_of,
     countersign,
     countersign_request,
+    outcome,
 )
 from consortium.roles.confirmations import (
     order_of as request_order,
@@ -815,18 +816,10 @@ class IssuerRole(_ConfRole):
         for j in packet["requests"]:
             q = eip712.Request.from_json(j)
             answer = packet["answers"][hexstr(q.requestId)]
-            ok = answer is True
-            code = None if ok else (answer if isinstance(answer, str) else REVIEW_REFUSED)
-            c = eip712.Confirmation(
-                q.requestId,
-                q.struct_hash(),
-                self.me,
-                eip712.CONFIRMED if ok else eip712.REFUSED,
-                q.amount if ok else 0,
-                q.shares if ok else 0,
-                now,
-                qualification.reason_code32(code),
+            code = (
+                None if answer is True else (answer if isinstance(answer, str) else REVIEW_REFUSED)
             )
+            c = outcome(q, self.me, code, now)
             sig = eip712.sign_confirmation(dom, c, bytes(self.agent.local.key))
             items.append({"confirmation": c.to_json(), "signature": hexstr(sig)})
         return items
