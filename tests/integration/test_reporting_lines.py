@@ -27,9 +27,10 @@ LINE_TABLES = {
     "annuity": {"contributions", "annuity_postings", "annuity_instructions", "annuity_accounts"},
     "bills": {"bills", "bill_events", "fund_flows"},
     "confirmations": {"confirmations", "reconciliation", "reconciliation_breaks", "fund_flows"},
-    # CN's institutions (broker-cn, custodian-global) upload and reconcile trades; the netting, the
-    # legs and the securities are the HK clearing participants', CCP's and CSD's: HK's data only
-    "settlement": {"trades", "settlement_reconciliation"},
+    # CN's institutions (broker-cn, custodian-global) upload and reconcile trades, instruct their
+    # settlement and pay its charges; the netting, the legs and the securities are the HK clearing
+    # participants', CCP's and CSD's: HK's data only
+    "settlement": {"trades", "settlement_reconciliation", "settlement"},
 }
 HK_SETTLEMENT = ("broker-hk", "ccp", "csd", "custodian-hk", "exchange-hk")
 

@@ -44,7 +44,6 @@ AFTER_CUTOFF = "ORDER_AFTER_PRODUCT_CUTOFF"
 WRONG_ISSUER = "PRODUCT_NOT_OF_THIS_ISSUER"
 
 
-
 def terms_id(sales_bank: str, product_id: bytes) -> bytes:
     """Registry terms id of the qualification rules `sales_bank` agreed with the product's issuer:
     keccak256(abi.encodePacked("QUALIFICATION", salesBank, productId)), as
