@@ -239,6 +239,29 @@ def test_follower__failing_handler__others_go_on_and_it_is_retried_until_it_pass
     assert calls == [1, 2, 1, 1]
 
 
+def test_follower__failing_handler_on_brownie_args__kept_for_retry_not_crashing():
+    """A handler failing on an event whose args brownie decoded (HexString for bytes32: a deep
+    copy of it raises TypeError) is kept for a retry, args as hex, and the agent goes on."""
+    from brownie.convert.datatypes import HexString
+
+    from consortium.agent.follower import ChainEvent
+
+    store = Store()
+    f = _follower(store, FakeEth(block_number=6))
+    cycle = HexString(b"SETTLE".ljust(32, b"\0"), "bytes32")
+    ev = ChainEvent("Reconciled", {"cycleId": cycle, "n": 2}, "0x" + "cc" * 20, 6, "0x01", 0)
+
+    def fails(_ev):
+        raise RuntimeError("revert: SettlementChargesMismatch")
+
+    assert f._run(fails, ev, attempts=0) is False
+    (row,) = store.all(FAILED_KIND).values()
+    assert row["status"] == "retry" and row["event"]["args"] == {
+        "cycleId": "0x" + bytes(cycle).hex(),
+        "n": 2,
+    }
+
+
 def test_follower__handler_always_failing__given_up_after_max_attempts():
     store, eth = Store(), FakeEth(block_number=6)
     eth.blocks = {6: [_log(6, 0, "A", 1)]}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from consortium.outbox import jsonable
@@ -162,7 +162,9 @@ class Follower:
                 " (given up: see the store's follower.failed)" if given_up else "",
                 str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
             )
-            body = {"event": jsonable(asdict(ev)), "handler": _name(handler)}
+            # fields one level deep, not asdict: its deep copy fails on brownie's HexString args
+            event = {f.name: getattr(ev, f.name) for f in fields(ev)}
+            body = {"event": jsonable(event), "handler": _name(handler)}
             status = "given-up" if given_up else "retry"
             self.store.put(FAILED_KIND, key, body | {"attempts": attempts, "status": status})
             return False

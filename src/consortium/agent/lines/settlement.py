@@ -361,7 +361,15 @@ class _FirstPartyRole(_SettlementRole):
             )
             return
         log.info("cycle %s: instructing %d lines", _name(cycle_id), len(lines))
-        self.party.send_instruction(cycle_id, lines)
+        try:
+            self.party.send_instruction(cycle_id, lines)
+        except Exception as exc:
+            if "revert" not in str(exc):
+                raise  # a node that hiccuped: the follower retries the event
+            # a deferral mined between the dry run and the send: it voided these lines, and its
+            # InstructionVoided event instructs again with the charges left
+            log.warning("cycle %s: instruction refused when sent (%s)", _name(cycle_id), exc)
+            return
         self.report(cycle_id, "instruction", [_line_row(x) for x in lines])
 
     def _part(self, cycle_id: bytes, part: str) -> Any:
