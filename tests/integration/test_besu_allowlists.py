@@ -2,63 +2,44 @@
 reinstatements and nodes; and a push brings a node (a PERM JSON-RPC stand-in on loopback) in line.
 """
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from consortium import besu
+from tests.fixtures.jsonrpc import LoopbackJsonRpc
 
 ENODE = "enode://" + "ab" * 64 + "@10.0.0.{}:30303"
 
 
-class FakePermNode:
+class FakePermNode(LoopbackJsonRpc):
     """Besu's PERM API semantics for the six methods `besu.push` uses, on 127.0.0.1."""
 
     def __init__(self, accounts=(), nodes=()):
         self.accounts, self.nodes, self.calls = set(accounts), set(nodes), []
-        node = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                node.calls.append(req["method"])
-                p = req["params"][0] if req["params"] else None
-                m = req["method"]
-                if m == "perm_getAccountsAllowlist":
-                    res = sorted(node.accounts)
-                elif m == "perm_getNodesAllowlist":
-                    res = sorted(node.nodes)
-                elif m == "perm_addAccountsToAllowlist":
-                    node.accounts |= set(p)
-                    res = "Success"
-                elif m == "perm_removeAccountsFromAllowlist":
-                    node.accounts -= set(p)
-                    res = "Success"
-                elif m == "perm_addNodesToAllowlist":
-                    node.nodes |= set(p)
-                    res = "Success"
-                elif m == "perm_removeNodesFromAllowlist":
-                    node.nodes -= set(p)
-                    res = "Success"
-                else:
-                    res = None
-                body = json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": res}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+    def answer(self, req: dict) -> dict:
+        self.calls.append(req["method"])
+        p = req["params"][0] if req["params"] else None
+        m = req["method"]
+        if m == "perm_getAccountsAllowlist":
+            res = sorted(self.accounts)
+        elif m == "perm_getNodesAllowlist":
+            res = sorted(self.nodes)
+        elif m == "perm_addAccountsToAllowlist":
+            self.accounts |= set(p)
+            res = "Success"
+        elif m == "perm_removeAccountsFromAllowlist":
+            self.accounts -= set(p)
+            res = "Success"
+        elif m == "perm_addNodesToAllowlist":
+            self.nodes |= set(p)
+            res = "Success"
+        elif m == "perm_removeNodesFromAllowlist":
+            self.nodes -= set(p)
+            res = "Success"
+        else:
+            res = None
+        return {"jsonrpc": "2.0", "id": req["id"], "result": res}
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ that checks every request the push sends, in order."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from consortium import besu
+from tests.fixtures.jsonrpc import LoopbackJsonRpc
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures/besu/perm_api.json").read_text())
 WANT = besu.Allowlists(
@@ -19,31 +18,13 @@ WANT = besu.Allowlists(
 )
 
 
-class ReplayNode:
+class ReplayNode(LoopbackJsonRpc):
     """Answers the recorded exchanges in order; a request that differs from the recording is
     kept in `mismatches` and answered with a JSON-RPC error, so the push stops there."""
 
     def __init__(self, exchanges: list[dict]):
         self.pending, self.mismatches = list(exchanges), []
-        node = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                got = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                reply = node.answer(got)
-                body = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__()
 
     def answer(self, got: dict) -> dict:
         if not self.pending:
@@ -55,10 +36,6 @@ class ReplayNode:
             self.mismatches.append((want["request"], got))
             return {"jsonrpc": "2.0", "id": got.get("id"), "error": {"code": -1, "message": "x"}}
         return dict(want["response"], id=got.get("id"))
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
