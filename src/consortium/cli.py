@@ -391,8 +391,15 @@ def cmd_member(args: argparse.Namespace) -> int:
                 raise CommandError("member request-channel needs --with PEER_ID")
             print(ob.request_channel(acting, args.peer, args.agreement or "cooperation agreement"))
         return 0
+    auditing = args.action == "audit-qualification"
     if not args.keystore and not reads:
-        raise CommandError(f"member {args.action} needs --keystore FILE (the manager's key)")
+        whose = "the auditing institution's" if auditing else "the manager's"
+        raise CommandError(f"member {args.action} needs --keystore FILE ({whose} key)")
+    members = args.members or []
+    wanted = {"audit": 1, "audit-qualification": 1, "open-channel": 2, "status": 1, "fund": 1}
+    if len(members) != wanted[args.action]:
+        raise CommandError(f"member {args.action} takes {wanted[args.action]} member address(es)")
+    report = _audit_report(args) if args.action in ("audit", "audit-qualification") else ""
     acting = ob.as_manager(
         None if reads else args.keystore,
         passphrase,
@@ -400,15 +407,12 @@ def cmd_member(args: argparse.Namespace) -> int:
         args.network,
         args.rpc,
         args.deployments,
+        who="auditor" if auditing else "permission-manager",
     )
-    members = args.members or []
-    wanted = {"audit": 1, "open-channel": 2, "status": 1, "fund": 1}[args.action]
-    if len(members) != wanted:
-        raise CommandError(f"member {args.action} takes {wanted} member address(es)")
-    if args.action == "audit":
-        if args.approve is None or not args.report:
-            raise CommandError("member audit needs --approve or --reject, and --report TEXT")
-        print(ob.audit(acting, members[0], args.approve, args.report))
+    if auditing:
+        print(ob.audit_qualification(acting, members[0], args.approve, report, args.role))
+    elif args.action == "audit":
+        print(ob.audit(acting, members[0], args.approve, report))
     elif args.action == "open-channel":
         print(ob.open_channel(acting, *members))
     elif args.action == "fund":
@@ -416,6 +420,28 @@ def cmd_member(args: argparse.Namespace) -> int:
     else:
         print(f"{members[0]}: {ob.status(acting, members[0])}")
     return 0
+
+
+def _audit_report(args: argparse.Namespace) -> str | bytes:
+    """The verdict and the report of `member audit` and `audit-qualification`, checked before a
+    key is unlocked or the chain touched: the report's text (--report) or a file's bytes
+    (--report-file), whose keccak256 is the audit hash the registry records."""
+    from eth_utils import is_address
+
+    if not is_address(args.members[0]):
+        raise CommandError(f"member {args.action}: {args.members[0]!r} is not an address")
+    if args.approve is None or not (args.report or args.report_file):
+        raise CommandError(
+            f"member {args.action} needs --approve or --reject, and --report TEXT or "
+            "--report-file FILE"
+        )
+    if args.report_file is None:
+        return str(args.report)
+    try:
+        with open(args.report_file, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise CommandError(f"{args.report_file}: cannot read the audit report ({exc})") from None
 
 
 def cmd_coverage_summary(args: argparse.Namespace) -> int:
@@ -712,23 +738,46 @@ def _add_agent_commands(sub: Any) -> None:
     )
     member.add_argument(
         "action",
-        choices=("apply", "request-channel", "audit", "open-channel", "status", "fund"),
+        choices=(
+            "apply",
+            "request-channel",
+            "audit",
+            "audit-qualification",
+            "open-channel",
+            "status",
+            "fund",
+        ),
     )
     member.add_argument(
-        "members", nargs="*", help="audit, status, fund: ADDRESS; open-channel: A B"
+        "members",
+        nargs="*",
+        help="audit, audit-qualification, status, fund: ADDRESS; open-channel: A B",
     )
     member.add_argument("--institution", help="apply, request-channel: its id (its agent home)")
     member.add_argument("--home", help="the agent's folder (default agents/<institution>)")
     member.add_argument("--dossier", help="apply: the application dossier's text (hashed)")
     member.add_argument("--with", dest="peer", help="request-channel: the peer's id")
     member.add_argument("--agreement", help="request-channel: the agreement's text (hashed)")
-    member.add_argument("--keystore", help="audit, open-channel, fund: the manager's keystore")
+    member.add_argument(
+        "--keystore",
+        help="audit, open-channel, fund: the manager's keystore; audit-qualification: the "
+        "auditing institution's (holding the role the audit is routed to)",
+    )
     member.add_argument("--consortium", default="config/consortium.yaml")
     member.add_argument("--deployments", help="the deployment record (default the network's)")
     verdict = member.add_mutually_exclusive_group()
     verdict.add_argument("--approve", dest="approve", action="store_true", default=None)
     verdict.add_argument("--reject", dest="approve", action="store_false")
-    member.add_argument("--report", help="audit: the audit report's text (hashed)")
+    report = member.add_mutually_exclusive_group()
+    report.add_argument("--report", help="audit, audit-qualification: the report's text (hashed)")
+    report.add_argument(
+        "--report-file", help="audit, audit-qualification: the report's file (its bytes hashed)"
+    )
+    member.add_argument(
+        "--role",
+        help="audit-qualification: only this role (default: every routed role the pending "
+        "application asks for); also an active member's later grant",
+    )
     member.add_argument("--wei", type=int, default=10**20, help="fund: gas money for a local chain")
     member.add_argument("--passphrase-file", help="file whose first line is the passphrase")
     member.set_defaults(func=cmd_member)

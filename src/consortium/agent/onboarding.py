@@ -4,7 +4,9 @@ Why here and not in the demo's bootstrap: a bank that joins a running consortium
 own key (its agent's keystore), on its own node, and the permission manager audits with *its* key;
 nobody else holds either. `consortium member apply|request-channel` act for the institution of an
 agent home; `consortium member audit|open-channel` for the permission manager, whose key is a
-keystore of its own (`--keystore`); `consortium member status` reads the registry with no key.
+keystore of its own (`--keystore`); `consortium member audit-qualification` for the auditing
+institution a role's joining audit is routed to (its own keystore), before the permission manager's
+audit; `consortium member status` reads the registry with no key.
 A refusal of the registry is one sentence naming its custom error (exit 2); nothing else is sent.
 """
 
@@ -21,8 +23,10 @@ from consortium.agent.runner import connect_chain
 from consortium.agent.settings import AgentSettings, load_settings
 from consortium.inputs import CommandError
 from consortium.keys import Keystore
+from consortium.roles.membership import ZERO_ROLE
 
 STATUS = {0: "none", 1: "applied", 2: "active", 3: "suspended", 4: "rejected"}  # MemberStatus
+APPLIED, ACTIVE = 1, 2
 
 
 class RegistryRefused(CommandError):
@@ -35,6 +39,29 @@ class NoGasMoney(CommandError):
 
 class UnknownAddress(CommandError):
     """agent.yaml `addresses` lacks a member this step needs."""
+
+
+class NamedRefusal(CommandError):
+    """A refusal of the command itself, before anything is sent; its message starts with its name,
+    as the registry's custom errors read (`NothingPending: 0x…: …`)."""
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}: {super().__str__()}"
+
+
+class NothingPending(NamedRefusal):
+    """No qualification audit awaits the applicant: no pending application (asking for the role),
+    or, for an active member's later grant, a role it already holds."""
+
+
+class NoRoutedRole(NamedRefusal):
+    """The role (or every role the application asks for) is not routed to an auditing role: the
+    permission manager audits it alone (`member audit`)."""
+
+
+class NotRoutedAuditor(NamedRefusal):
+    """The keystore's account does not act for a member holding the auditing role the role's
+    qualification audit is routed to."""
 
 
 @dataclass
@@ -70,12 +97,14 @@ def as_manager(
     network: str,
     rpc: str | None,
     deployments: str | Path | None,
+    who: str = "permission-manager",
 ) -> Acting:
-    """The permission manager: its keystore (None: read only), and the chain and record it names
-    on the command."""
+    """The permission manager (or `who`, another key acting without an agent home: an auditing
+    institution): its keystore (None: read only), and the chain and record it names on the
+    command."""
     settings = AgentSettings(
         home=Path("."),
-        institution="permission-manager",
+        institution=who,
         consortium=Path(consortium),
         network=network,
         rpc=rpc,
@@ -151,7 +180,7 @@ def request_channel(acting: Acting, peer: str, agreement: str) -> str:
     )
 
 
-def audit(acting: Acting, applicant: str, approve: bool, report: str) -> str:
+def audit(acting: Acting, applicant: str, approve: bool, report: str | bytes) -> str:
     """The permission manager's audit of an application: roles granted on approval."""
     from consortium.domain.hashing import doc_hash
 
@@ -162,6 +191,121 @@ def audit(acting: Acting, applicant: str, approve: bool, report: str) -> str:
         ),
     )
     return f"{applicant}: {'approved' if approve else 'rejected'}; now {status(acting, applicant)}"
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A role awaiting the applicant's qualification audit and the auditing role it is routed to."""
+
+    role: bytes
+    auditor_role: bytes
+
+
+def requested_roles(acting: Acting, applicant: str) -> list[bytes]:
+    """The roles of the applicant's pending application. The registry keeps them without a getter,
+    so they are read from its latest MembershipApplied event (indexed by the applicant) since the
+    deployment block."""
+    from consortium import chain
+
+    registry = acting.registry
+    contract = chain.web3().eth.contract(address=registry.address, abi=registry.abi)
+    logs = contract.events.MembershipApplied().get_logs(
+        from_block=int(acting.suite.block), argument_filters={"applicant": applicant}
+    )
+    if not logs:
+        return []
+    latest = max(logs, key=lambda e: (int(e["blockNumber"]), int(e["logIndex"])))
+    return [bytes(r) for r in latest["args"]["roles"]]
+
+
+def _names(roles: list[bytes]) -> str:
+    from consortium.domain.roles import role_name
+
+    return ", ".join(role_name(r) for r in roles) or "no role"
+
+
+def qualifications_due(acting: Acting, applicant: str, role: str | None = None) -> list[Routed]:
+    """The routed roles awaiting `applicant`'s qualification audit, read before anything is sent:
+    those its pending application asks for, or only `role`, which may also be a role an active
+    member does not hold yet (a later grant). NothingPending, NoRoutedRole otherwise."""
+    from consortium.domain.roles import ROLES
+
+    registry = acting.registry
+    status = int(registry.getMember(applicant)["status"])
+    shown = STATUS.get(status, str(status))
+    if role is not None and role not in ROLES:
+        raise CommandError(f"--role {role}: no such role; known: {', '.join(sorted(ROLES))}")
+    if status == APPLIED:
+        asked = requested_roles(acting, applicant)
+        if role is not None and ROLES[role] not in asked:
+            raise NothingPending(
+                f"{applicant}: its pending application asks for {_names(asked)}, not {role}: "
+                "nothing to audit"
+            )
+        candidates = [ROLES[role]] if role is not None else asked
+    elif status == ACTIVE and role is not None:
+        if ROLES[role] in {bytes(r) for r in registry.rolesOf(applicant)}:
+            raise NothingPending(f"{applicant}: active and already holds {role}: nothing to audit")
+        candidates = [ROLES[role]]
+    else:
+        later = " (an active member's later grant: --role ROLE)" if status == ACTIVE else ""
+        raise NothingPending(
+            f"{applicant}: {shown}, no pending application{later}: nothing to audit"
+        )
+    routed = [Routed(r, bytes(registry.roleAuditor(r))) for r in candidates]
+    due = [q for q in routed if q.auditor_role != ZERO_ROLE]
+    if not due:
+        raise NoRoutedRole(
+            f"{_names(candidates)}: no auditing role is routed for "
+            f"{'it' if len(candidates) == 1 else 'them'}; the permission manager audits "
+            f"{applicant} alone (consortium member audit)"
+        )
+    return due
+
+
+def audit_qualification(
+    acting: Acting, applicant: str, approve: bool, report: str | bytes, role: str | None = None
+) -> str:
+    """An auditing institution's qualification audit of `applicant` (资质审核): each routed role its
+    pending application asks for (or `role`) passed or failed on one report, whose keccak256 goes
+    on chain. Nothing is sent unless every role is due (NothingPending, NoRoutedRole), the key
+    holds each routed auditing role (NotRoutedAuditor) and the registry accepts each call in a dry
+    run (RegistryRefused naming its error): a refusal never leaves a half-recorded audit."""
+    from eth_utils import to_checksum_address
+
+    from consortium.domain.roles import role_name
+    from consortium.roles.membership import Institution
+
+    applicant = to_checksum_address(applicant)
+    due = qualifications_due(acting, applicant, role)
+    me = acting.account.address
+    for q in due:
+        if not acting.registry.hasRole(me, q.auditor_role):
+            raise NotRoutedAuditor(
+                f"{me} does not hold {role_name(q.auditor_role)}, the role the qualification "
+                f"audit of {role_name(q.role)} is routed to: only its holders audit it"
+            )
+    auditor = Institution(acting.settings.institution, acting.account, acting.registry)
+    for dry_run in (True, False):
+        for q in due:
+            _send(
+                f"the qualification audit of {role_name(q.role)}",
+                lambda q=q, dry=dry_run: auditor.audit_qualification(
+                    applicant, q.role, approve, report, dry_run=dry
+                ),
+            )
+    roles = _names([q.role for q in due])
+    if approve:
+        return (
+            f"{applicant}: qualification for {roles} passed; the permission manager can grant "
+            + ("it" if len(due) == 1 else "them")
+            + " now (consortium member audit APPLICANT --approve)"
+        )
+    return (
+        f"{applicant}: qualification for {roles} failed; the permission manager cannot grant "
+        + ("it" if len(due) == 1 else "them")
+        + " until a new audit passes (RegistryQualificationNotPassed)"
+    )
 
 
 def open_channel(acting: Acting, a: str, b: str) -> str:

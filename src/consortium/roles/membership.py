@@ -63,12 +63,26 @@ class Institution:
     def add_operator(self, operator: str) -> Any:
         return self.registry.addOperator(operator, {"from": self.account})
 
-    def audit_qualification(self, applicant: str, role: str, passed: bool, report: str) -> Any:
+    def audit_qualification(
+        self,
+        applicant: str,
+        role: str | bytes,
+        passed: bool,
+        report: str | bytes,
+        dry_run: bool = False,
+    ) -> Any:
         """As an auditing institution (the holder of the role `role`'s audit is routed to), record
-        the qualification audit of `applicant` for `role`: the permission manager grants a routed
-        role only after a pass."""
-        return self.registry.auditQualification(
-            applicant, ROLES[role], passed, doc_hash(report), {"from": self.account}
+        the qualification audit of `applicant` for `role` (a name, or a role id): the permission
+        manager grants a routed role only after a pass. The report (text or a file's bytes) goes on
+        chain as its keccak256. `dry_run`: the registry's answer without sending (an eth_call), so a
+        caller auditing several roles can be refused before any is sent."""
+        audit = self.registry.auditQualification
+        return (audit.call if dry_run else audit)(
+            applicant,
+            ROLES[role] if isinstance(role, str) else role,
+            passed,
+            doc_hash(report),
+            {"from": self.account},
         )
 
 
