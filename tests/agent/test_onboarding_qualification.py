@@ -13,7 +13,6 @@ import pytest
 from brownie import web3
 from eth_account import Account
 
-from consortium import cli
 from consortium.bootstrap import bootstrap_consortium, institution_key
 from consortium.domain.hashing import doc_hash
 from consortium.domain.roles import ROLE_BY_ID, ROLES
@@ -28,7 +27,7 @@ from tests.agent.harness import (
     record_deployment,
     rpc_url,
 )
-from tests.agent.test_onboarding import FOUNDER_KEY
+from tests.agent.test_onboarding import FOUNDER_KEY, run
 
 CLIENT, ISSUER, TRANSFEROR = "SUPPLY_CHAIN_CLIENT", "BILL_ISSUER", "BILL_TRANSFEROR"
 NONE, APPLIED, ACTIVE, REJECTED = 0, 1, 2, 4  # IConsortiumRegistry.MemberStatus
@@ -95,14 +94,6 @@ def applicant(qc, accounts):
     return inst, lambda roles: inst.apply(roles, regulator, "supplier dossier")
 
 
-def run(capsys, monkeypatch, *argv: str) -> tuple[int, str, str]:
-    monkeypatch.setenv("CONSORTIUM_PASSPHRASE", PASSPHRASE)
-    capsys.readouterr()
-    code = cli.main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def qualify(qc, capsys, monkeypatch, who: str, *args: str) -> tuple[int, str, str]:
     """`consortium member audit-qualification …` with `who`'s keystore."""
     store = ["--keystore", str(qc["stores"][who])]
@@ -154,6 +145,7 @@ def test_audit_qualification__approve__the_manager_then_grants_the_roles(
                              "--report-file", str(qc["report"]))  # fmt: skip
     assert code == 0, err
     assert f"qualification for {CLIENT}, {ISSUER} passed" in out
+    assert f"(consortium member audit {inst.address} --approve)" in out
     assert registry.qualificationPassed(inst.address, ROLES[CLIENT])
     assert registry.qualificationPassed(inst.address, ROLES[ISSUER])
     # the report file's bytes, hashed as the contract takes it (keccak256, bytes32)
@@ -176,7 +168,7 @@ def test_audit_qualification__role_of_an_active_member__the_manager_then_grants_
     code, out, err = qualify(qc, capsys, monkeypatch, "auditor", tier1, "--approve",
                              "--role", TRANSFEROR, "--report", "transfer right: checked")  # fmt: skip
     assert code == 0, err
-    assert f"qualification for {TRANSFEROR} passed" in out
+    assert f"qualification for {TRANSFEROR} passed" in out and "(grantRole)" in out
     assert audited_hashes(qc, tier1)[TRANSFEROR] == doc_hash("transfer right: checked")
     tx = manager.registry.grantRole(tier1, ROLES[TRANSFEROR], {"from": manager.account})
     assert tx.events["RoleGranted"]["member"] == tier1

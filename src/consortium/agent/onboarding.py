@@ -294,17 +294,18 @@ def audit_qualification(
                     applicant, q.role, approve, report, dry_run=dry
                 ),
             )
-    roles = _names([q.role for q in due])
-    if approve:
+    them = "it" if len(due) == 1 else "them"
+    verdict = f"{applicant}: qualification for {_names([q.role for q in due])}"
+    if not approve:
         return (
-            f"{applicant}: qualification for {roles} passed; the permission manager can grant "
-            + ("it" if len(due) == 1 else "them")
-            + " now (consortium member audit APPLICANT --approve)"
+            f"{verdict} failed; the permission manager cannot grant {them} until a new audit "
+            "passes (RegistryQualificationNotPassed)"
         )
+    if int(acting.registry.getMember(applicant)["status"]) == ACTIVE:  # a later grant
+        return f"{verdict} passed; the permission manager can grant {them} now (grantRole)"
     return (
-        f"{applicant}: qualification for {roles} failed; the permission manager cannot grant "
-        + ("it" if len(due) == 1 else "them")
-        + " until a new audit passes (RegistryQualificationNotPassed)"
+        f"{verdict} passed; the permission manager can grant {them} now "
+        f"(consortium member audit {applicant} --approve)"
     )
 
 
