@@ -312,10 +312,24 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
             ],
         }
     )
+    since = int(chain_web3().eth.block_number) + 1
     client.record_day(fc_i.address, rec_i.address, day, pay, batch=max(1, n_pay // 2))
     fc.collect_debits()  # the finance company countersigns each batch
     client.commit_countersigned()
     pipe.wait()
+    key = recon.dayKey(bank_i.address, fc_i.address, day)
+    committed = [  # commitBilateral takes a batch only with the finance company's countersignature
+        e["args"]
+        for e in recon.events.get_sequence(since, event_type="BilateralCommitted") or []
+        if bytes(e["args"]["dayKey"]) == bytes(key)
+    ]
+    countersigned = (
+        len(committed),
+        bool(committed)
+        and all(str(e["financeCompany"]).lower() == fc_i.address.lower() for e in committed)
+        and sum(int(e["count"]) for e in committed) == n_pay
+        and sum(int(e["total"]) for e in committed) == int(pay.amount.sum()),
+    )
     got = rec.collect()
     bil = [b for b in got.get("bilateral", []) if b["day"] == day]
     debit, credit = fc.store.details("debit", day), client.store.details("credit", day)
@@ -351,14 +365,14 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
     pipe.wait()
     paid = int(token.balanceOf(bank_i.address)) - before
     d = recon.getDay(recon.dayKey(bank_i.address, fc_i.address, day))
-    return day, pay, n_pay, day_result, client_results, paid, d
+    return day, pay, n_pay, day_result, client_results, paid, d, countersigned
 
 
 def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
     """The day's counts, metrics and checks, from what `_confirmations` (a) and
     `_reconciliation` (b) returned."""
     orders, accepted, rejected, packets, confirmed, roots, provable, on_chain, fixed = a
-    day, pay, n_pay, day_result, client_results, paid, d = b
+    day, pay, n_pay, day_result, client_results, paid, d, countersigned = b
     fc = c.fc
     anchored = sum(len(v) for v in confirmed.values())
     anchor_gas = sum(int(t.gas_used) for t in c.bank.receipts if "PacketAnchored" in t.events)
@@ -370,6 +384,14 @@ def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
             "packets": len(packets),
             "confirmed": anchored,
             "refused_by_issuers": len(refused),
+            "redemptions_confirmed": sum(
+                1
+                for items in confirmed.values()
+                for q, x, _ in items
+                if q.kind == eip712.REDEMPTION and x.status == eip712.CONFIRMED
+            ),
+            "banks_on_one_product": 1 + len(c.bank2),
+            "countersigned_batches": countersigned[0],
             "payments": n_pay,
             "breaks_found": len(day_result.breaks),
             "breaks_corrected": int(d[7]),
@@ -397,6 +419,7 @@ def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
             "every record provable off chain": provable,
             "sample records provable on chain": on_chain,
             "every break class found": causes == set(CAUSES),
+            "bilateral record countersigned by the finance company": countersigned[1],
             "commitment break on the bilateral side": bool(
                 (day_result.breaks.side == BILATERAL).any()
             ),
@@ -411,6 +434,12 @@ def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
 def _flat(proof: tuple[bytes, tuple, list[bytes]]) -> tuple[Any, ...]:
     root, rec, p = proof
     return (root, *rec, p)
+
+
+def chain_web3() -> Any:
+    from consortium import chain
+
+    return chain.web3()
 
 
 def _chain_time() -> int:
