@@ -257,47 +257,7 @@ def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
     from consortium.scenarios.files import InputFile, csv_bytes
 
     d = file_day(cfg, sizes, seed)
-
-    def customers(who: tuple[Customer, ...], issuers: tuple[str, ...]) -> Any:
-        def content(view: Any) -> bytes:
-            year = _today(view).year
-            rows = [
-                [c.customer_id, i, f"{year - c.age}-01-01", c.risk_level, _yes(c.kyc_ok)]
-                for c in who
-                for i in issuers
-            ]
-            return csv_bytes(["customer_id", "issuer", "birth_date", "risk_level", "kyc_ok"], rows)
-
-        return content
-
-    def orders(which: tuple[Order, ...]) -> Any:
-        def content(view: Any) -> bytes:
-            today = _today(view).isoformat()
-            header = ["order_id", "customer_id", "product", "kind", "amount", "shares"]
-            rows = [
-                [o.order_id, o.customer_id, o.product, o.kind, o.amount, o.shares, today]
-                for o in which
-            ]
-            return csv_bytes([*header, "order_date"], rows)
-
-        return content
-
-    def book(side: str) -> Any:
-        def content(view: Any) -> bytes:
-            day, zone = _recon_day(view), int(view.suite["Reconciliation"].businessUtcOffset())
-            rows = _book_rows(d, side)
-            counterparty = d.finance_company if side == "credits" else d.bank
-            header = ["payment_id", "amount", "paid_at", "counterparty", "day"]
-            return csv_bytes(
-                header,
-                [
-                    [i, a, _paid_at(day, s, zone), counterparty, days.day_date(day)]
-                    for i, a, s in rows
-                ],
-            )
-
-        return content
-
+    customers, orders, book = _customers_file, _orders_file, _book_file
     files: dict[str, list] = {}
     for ident in (d.sales_bank, *d.issuers, *([d.second_bank] if d.second_bank else [])):
         files.setdefault(ident, []).append(
@@ -327,16 +287,64 @@ def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
         )
     )
     files.setdefault(d.bank, []).append(
-        InputFile(f"credits-{d.bank}.csv", book("credits"), "payments")
+        InputFile(f"credits-{d.bank}.csv", book(d, "credits"), "payments")
     )
     files.setdefault(d.finance_company, []).append(
-        InputFile(f"debits-{d.finance_company}.csv", book("debits"), "payments")
+        InputFile(f"debits-{d.finance_company}.csv", book(d, "debits"), "payments")
     )
     if d.orders:
         files[d.sales_bank].append(InputFile(d.orders_file, orders(d.orders), "orders"))
     if d.later:
         files[d.sales_bank].append(InputFile(d.later_file, orders(d.later), "redemptions"))
     return files
+
+
+def _customers_file(who: tuple[Customer, ...], issuers: tuple[str, ...]) -> Any:
+    """A bank's customers file: each customer with each issuer (birth dates by the chain's year)."""
+    from consortium.scenarios.files import csv_bytes
+
+    def content(view: Any) -> bytes:
+        year = _today(view).year
+        rows = [
+            [c.customer_id, i, f"{year - c.age}-01-01", c.risk_level, _yes(c.kyc_ok)]
+            for c in who
+            for i in issuers
+        ]
+        return csv_bytes(["customer_id", "issuer", "birth_date", "risk_level", "kyc_ok"], rows)
+
+    return content
+
+
+def _orders_file(which: tuple[Order, ...]) -> Any:
+    """An orders file, its orders of the chain's day."""
+    from consortium.scenarios.files import csv_bytes
+
+    def content(view: Any) -> bytes:
+        today = _today(view).isoformat()
+        header = ["order_id", "customer_id", "product", "kind", "amount", "shares", "order_date"]
+        rows = [
+            [o.order_id, o.customer_id, o.product, o.kind, o.amount, o.shares, today] for o in which
+        ]
+        return csv_bytes(header, rows)
+
+    return content
+
+
+def _book_file(d: FileDay, side: str) -> Any:
+    """The bank's credits or the finance company's debits of the day the reconciler closes."""
+    from consortium.scenarios.files import csv_bytes
+
+    def content(view: Any) -> bytes:
+        day, zone = _recon_day(view), int(view.suite["Reconciliation"].businessUtcOffset())
+        counterparty = d.finance_company if side == "credits" else d.bank
+        header = ["payment_id", "amount", "paid_at", "counterparty", "day"]
+        rows = [
+            [i, a, _paid_at(day, s, zone), counterparty, days.day_date(day)]
+            for i, a, s in _book_rows(d, side)
+        ]
+        return csv_bytes(header, rows)
+
+    return content
 
 
 def _yes(flag: bool) -> str:
