@@ -55,6 +55,7 @@ def test_run_day__orders_confirmed_anchored_payments_reconciled(day_context):
     assert result.counts["redemptions_confirmed"] >= 1
     assert result.counts["refused_by_issuers"] >= 1
     assert result.counts["banks_on_one_product"] == 2
+    assert result.counts["second_bank_confirmed"] == 1
     assert result.counts["countersigned_batches"] == 2  # 40 payments in batches of 20
     assert "AMOUNT_ABOVE_PRODUCT_MAXIMUM" in result.metrics["issuer_refusal_reasons"]
     assert result.transactions > 0 and result.gas > 0

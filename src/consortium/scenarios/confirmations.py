@@ -237,15 +237,27 @@ def _confirmations(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> tuple[i
         for q in sample
     )
     answers = {q.requestId: c for items in confirmed.values() for q, c, _ in items}
+    second, n_second = _second_bank(ctx, pipe, cast, products[pids[0]], period, now)
     fixed = {
         "a redemption within the holding confirmed": _status(answers, redemption) == (1, None),
         "a subscription above the limit confirmed as refused, with its reason": _status(
             answers, too_big
         )
         == (eip712.REFUSED, qualification.ABOVE_MAX_AMOUNT),
-        **_second_bank(ctx, pipe, cast, products[pids[0]], period, now),
+        **second,
     }
-    return now, (orders, accepted, rejected, packets, confirmed, roots, provable, on_chain, fixed)
+    return now, (
+        orders,
+        accepted,
+        rejected,
+        packets,
+        confirmed,
+        roots,
+        provable,
+        on_chain,
+        fixed,
+        n_second,
+    )
 
 
 def _status(answers: dict[bytes, Any], q: eip712.Request) -> tuple[int, str | None] | None:
@@ -255,12 +267,13 @@ def _status(answers: dict[bytes, Any], q: eip712.Request) -> tuple[int, str | No
 
 def _second_bank(
     ctx: DayContext, pipe: Any, cast: SimpleNamespace, first: Any, period: int, now: int
-) -> dict[str, bool]:
+) -> tuple[dict[str, bool], int]:
     """Two banks on one product: the second bank agrees its own terms for the first issuer's
     product (the first bank's stay as they are), registers a customer and has an order confirmed
-    and anchored under its own root. Nothing when the consortium has one sales bank."""
+    and anchored under its own root. Its checks and its orders confirmed; nothing when the
+    consortium has one sales bank."""
     if not cast.bank2:
-        return {}
+        return {}, 0
     inst, bank2, issuer = cast.second[0], cast.bank2[0], cast.iss[0]
     rules = replace(first, sales_bank=inst.address, product_risk=1)
     _agree(ctx, pipe, [rules], inst, {cast.issuers[0].address: cast.issuers[0]})
@@ -282,6 +295,7 @@ def _second_bank(
     root = bank2.anchor_packet(issuer.address, got) if got else None
     pipe.wait()
     registry = ctx.suite.registry
+    n_confirmed = sum(1 for _, c, _ in got if c.status == eip712.CONFIRMED)
     return {
         "two banks hold their own terms for one product": first.terms_id != rules.terms_id
         and str(registry.getTerms(first.terms_id)[0]) == cast.sales.address
@@ -289,7 +303,7 @@ def _second_bank(
         "the second bank's order confirmed and anchored under its root": len(got) == 1
         and got[0][1].status == eip712.CONFIRMED
         and int(ctx.suite["ConfirmationAnchor"].anchorOf(inst.address, root)[2]) == 1,
-    }
+    }, n_confirmed
 
 
 def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) -> tuple:
@@ -371,7 +385,7 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
 def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
     """The day's counts, metrics and checks, from what `_confirmations` (a) and
     `_reconciliation` (b) returned."""
-    orders, accepted, rejected, packets, confirmed, roots, provable, on_chain, fixed = a
+    orders, accepted, rejected, packets, confirmed, roots, provable, on_chain, fixed, n_second = a
     day, pay, n_pay, day_result, client_results, paid, d, countersigned = b
     fc = c.fc
     anchored = sum(len(v) for v in confirmed.values())
@@ -391,6 +405,7 @@ def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
                 if q.kind == eip712.REDEMPTION and x.status == eip712.CONFIRMED
             ),
             "banks_on_one_product": 1 + len(c.bank2),
+            "second_bank_confirmed": n_second,
             "countersigned_batches": countersigned[0],
             "payments": n_pay,
             "breaks_found": len(day_result.breaks),
