@@ -240,7 +240,7 @@ def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
             add(ident, InputFile(f"bill-transfers-{seed}.csv", csv_bytes(header, rows), "split"))
         else:
             header = ["request_ref", "from_documents", "amount", "documents_sha256"]
-            header.append("quote_window_minutes")
+            header += ["quote_window_minutes"]  # the first bill's, with a second factor
             rows = [
                 [
                     b.ref("FIN"),
