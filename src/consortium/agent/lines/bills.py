@@ -287,6 +287,15 @@ class BillClientRole(_HolderRole):
     def start(self) -> None:
         if self.active:
             self.client.outbox.resume()
+            self._resume_windows()
+
+    def _resume_windows(self) -> None:
+        """Our financing requests quoted before a restart are considered again (a quote window's
+        end is kept in memory only): `tick` signs the best once its window ended."""
+        for node, info in self.nodes().items():
+            ours = info["kind"] == "BillFinancingRequested" and _same(info["from"], self.me)
+            if ours and self.state(node) == NodeState.QUOTED:
+                self.windows[node] = int(self.bills.financing(node)["deadline"])
 
     def tick(self) -> None:
         """Sign (or queue) the best quote on each publicised request of ours after its window."""
