@@ -92,3 +92,45 @@ def test_financing_row__with_a_quote_window__sent_as_requestFinancingQuotes():
     assert _sent_as(FINANCE, args) == FINANCE
     assert _sent_as(FINANCE, [*args, 600]) == FINANCE_QUOTES
     assert _sent_as(TRANSFER, [5, ME, 1, b"\x01" * 32, b"\x02" * 32]) == TRANSFER
+
+
+class _Nodes(_Bills):
+    """Node states and financing deadlines per node."""
+
+    def __init__(self, nodes: dict[int, tuple[int, int]]):
+        super().__init__(NodeState.NONE)
+        self.nodes = nodes
+
+    def node(self, node: int) -> dict:
+        return {"state": self.nodes[node][0]}
+
+    def financing(self, node: int) -> dict:
+        return {"deadline": self.nodes[node][1]}
+
+
+def test_client_restarted__its_quoted_financings_considered_again__windows_from_the_chain():
+    """A holder restarted inside a quote window (its end was in memory only) finds its quoted
+    requests again: each is signed when its window ends (deadline 0: a first quote, at once);
+    others' requests, requests not quoted and transfers are left alone."""
+    from consortium.agent.lines.bills import BillClientRole
+
+    fin = "BillFinancingRequested"
+    stored = {
+        "7": {"kind": fin, "from": ME},  # quoted in a window ending at NOW + 600
+        "8": {"kind": fin, "from": ME},  # a first quote standing
+        "9": {"kind": fin, "from": ME},  # still waiting for a quote
+        "10": {"kind": fin, "from": OTHER},  # another holder's
+        "11": {"kind": "BillTransferRequested", "from": ME},
+    }
+    quoted = NodeState.QUOTED
+    bills = _Nodes(
+        {7: (quoted, NOW + 600), 8: (quoted, 0), 9: (NodeState.REQUESTED, 0), 10: (quoted, 5)}
+    )
+    agent = SimpleNamespace(
+        suite=_Suite(bills),
+        account=SimpleNamespace(address=ME),
+        store=SimpleNamespace(all=lambda _kind: stored),
+    )
+    role = BillClientRole(agent)
+    role._resume_windows()
+    assert role.windows == {7: NOW + 600, 8: 0}
