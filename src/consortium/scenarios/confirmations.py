@@ -326,7 +326,7 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
             ],
         }
     )
-    since = int(chain_web3().eth.block_number) + 1
+    since = int(_web3().eth.block_number) + 1
     client.record_day(fc_i.address, rec_i.address, day, pay, batch=max(1, n_pay // 2))
     fc.collect_debits()  # the finance company countersigns each batch
     client.commit_countersigned()
@@ -451,7 +451,7 @@ def _flat(proof: tuple[bytes, tuple, list[bytes]]) -> tuple[Any, ...]:
     return (root, *rec, p)
 
 
-def chain_web3() -> Any:
+def _web3() -> Any:
     from consortium import chain
 
     return chain.web3()
