@@ -35,6 +35,8 @@ def test_annuity_day__quick_size__every_check_holds(
     assert result.ok, result.checks
     assert result.counts["employees"] == 10
     assert result.counts["instructions"] == 20  # 10 first + 3 resets + 7 month-two allocations
+    assert result.counts["resets_confirmed_by_trustee"] == 3
+    assert result.checks["every reset confirmed by the trustee before it was executed"]
     assert (
         result.metrics["assets_minor_units"] - result.metrics["contributed_minor_units"]
         == result.metrics["return_minor_units"]

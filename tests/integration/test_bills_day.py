@@ -62,7 +62,13 @@ def test_run_day__on_chain_cash__all_checks_hold(day):
         "maturity paid right holders",
         "competing quotes: best signed, other released",
     }
-    assert result.counts == {"bills": 2, "transfers": 4, "financings": 2, "redemptions": 2}
+    assert result.counts == {
+        "bills": 2,
+        "transfers": 4,
+        "financings": 2,
+        "redemptions": 2,
+        "competing_quotes": 1,
+    }
     assert result.metrics["on_chain_cash"] is True
     assert result.transactions > 20 and result.gas > 0
     assert result.metrics["redeemed"] == result.metrics["face_total"]

@@ -49,7 +49,13 @@ def test_run_day__orders_confirmed_anchored_payments_reconciled(day_context):
         "a subscription above the limit confirmed as refused, with its reason",
         "two banks hold their own terms for one product",
         "the second bank's order confirmed and anchored under its root",
+        "bilateral record countersigned by the finance company",
     ):
         assert result.checks[check], check
+    assert result.counts["redemptions_confirmed"] >= 1
+    assert result.counts["refused_by_issuers"] >= 1
+    assert result.counts["banks_on_one_product"] == 2
+    assert result.counts["second_bank_confirmed"] == 1
+    assert result.counts["countersigned_batches"] == 2  # 40 payments in batches of 20
     assert "AMOUNT_ABOVE_PRODUCT_MAXIMUM" in result.metrics["issuer_refusal_reasons"]
     assert result.transactions > 0 and result.gas > 0

@@ -75,7 +75,14 @@ def test_processes_day__annuity_agents__every_check_and_report_passes(day):
     (annuity,) = outcome.results
     assert annuity.line == "annuity" and len(annuity.checks) >= 7
     assert annuity.checks["every input file processed"]
-    assert annuity.counts == {"employees": 2, "contributions": 4, "instructions": 5, "resets": 1}
+    assert annuity.counts == {
+        "employees": 2,
+        "contributions": 4,
+        "instructions": 5,
+        "resets": 1,
+        "resets_confirmed_by_trustee": 1,
+    }
+    assert annuity.checks["every reset confirmed by the trustee before it was executed"]
     assert annuity.transactions > 0 and annuity.gas > 0
     assert outcome.reports["ok"] and outcome.reports["regulators"]
     assert all("verified on chain" in v for v in outcome.reports["regulators"].values())

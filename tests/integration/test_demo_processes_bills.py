@@ -21,7 +21,7 @@ from tests.integration.processes import (
 )
 
 CLIENTS = ("core", "tier1", "tier2-a", "tier2-b")
-BILLS_AGENTS = {*CLIENTS, "auditor", "factor", "cash-bank"}
+BILLS_AGENTS = {*CLIENTS, "auditor", "factor", "factor-2", "cash-bank"}
 
 # the bills line's institutions only (fewer to admit), the regulator and the reporting node
 BILLS_CONSORTIUM = """\
@@ -44,6 +44,7 @@ institutions:
     roles: [SUPPLY_CHAIN_CLIENT, BILL_TRANSFEROR, BILL_FINANCING_APPLICANT]
   - {id: tier2-b, name: Tier-2 supplier B, jurisdiction: CN, roles: [SUPPLY_CHAIN_CLIENT, BILL_FINANCING_APPLICANT]}
   - {id: factor, name: Factor, jurisdiction: CN, roles: [ASSET_MANAGER]}
+  - {id: factor-2, name: Second factor, jurisdiction: CN, roles: [ASSET_MANAGER]}
   - {id: cash-bank, name: Deposit bank, jurisdiction: CN, roles: [CASH_ISSUER]}
 channels:
   - [reporter, reg-cn]
@@ -86,7 +87,14 @@ def test_bills_processes_day__counts_and_metrics__as_the_seed_says(day):
     (line,) = outcome.results
     n = len(d.bills)
     assert n == 1  # tiny
-    assert line.counts == {"bills": n, "transfers": 2 * n, "financings": n, "redemptions": n}
+    assert line.counts == {
+        "bills": n,
+        "transfers": 2 * n,
+        "financings": n,
+        "redemptions": n,
+        "competing_quotes": 1,  # the first bill's quote window: both factors quoted
+    }
+    assert line.checks["competing quotes: best signed, other released"]
     assert line.metrics["face_total"] == line.metrics["redeemed"] == sum(b.face for b in d.bills)
     assert line.metrics["financed"] == sum(b.part_a for b in d.bills)
     assert 0 < line.metrics["proceeds"] < line.metrics["financed"]  # discounted

@@ -16,7 +16,7 @@ import yaml
 
 from consortium.chain import ROOT
 from consortium.config import load_consortium, load_sizes
-from consortium.domain.qualification import RULES_NOT_AGREED
+from consortium.domain.qualification import ABOVE_MAX_AMOUNT, RULES_NOT_AGREED
 from consortium.scenarios import confirmations
 from consortium.scenarios.confirmations_files import INJECTED, file_day
 from consortium.scenarios.files import DayView
@@ -29,19 +29,31 @@ from tests.integration.processes import (
     play,
 )
 
-AGENTS = {"sales-bank", "wm-issuer-1", "wm-issuer-2", "finance-company", "reconciler"}
+AGENTS = {
+    "sales-bank",
+    "sales-bank-2",
+    "wm-issuer-1",
+    "wm-issuer-2",
+    "finance-company",
+    "reconciler",
+}
+MAX_AMOUNT = 500_000  # WM-001's maximum in the issuer's books: the day's order above it is refused
 
 
 def _consortium() -> str:
     """The agent tests' consortium of the line, plus what the whole day needs: a reporting node
-    for the regulator's report and the sales bank issuing the deposit tokens that pay the day."""
+    for the regulator's report, the sales bank issuing the deposit tokens that pay the day, a
+    second sales bank distributing WM-001 (two banks on one product) and WM-001's maximum."""
     cfg = yaml.safe_load(AGENTS_YAML)
-    cfg["institutions"].append(
-        {"id": "reporter", "name": "Reporting node", "jurisdiction": "CN", "roles": ["REPORTER"]}
-    )
+    cfg["institutions"] += [
+        {"id": "reporter", "name": "Reporting node", "jurisdiction": "CN", "roles": ["REPORTER"]},
+        {"id": "sales-bank-2", "name": "Bank 2", "jurisdiction": "CN", "roles": ["SALES_BANK"]},
+    ]
     bank = next(i for i in cfg["institutions"] if i["id"] == "sales-bank")
     bank["roles"].append("CASH_ISSUER")
-    cfg["channels"].append(["reporter", "reg-cn"])
+    cfg["channels"] += [["reporter", "reg-cn"], ["sales-bank-2", "wm-issuer-1"]]
+    wm1 = next(p for p in cfg["products"]["wealth"] if p["id"] == "WM-001")
+    wm1["max_amount"] = MAX_AMOUNT
     return yaml.safe_dump(cfg)
 
 
@@ -82,16 +94,25 @@ def test_confirmations_day__counts__as_the_seed_says(day, suite):
     d = _seeded(out)
     (line,) = outcome.results
     counts = dict(line.counts)
-    assert counts.pop("confirmed") > 0 and counts.pop("packets") >= 1
+    assert counts.pop("confirmed") > 0 and counts.pop("packets") >= 2  # the redemption's own
     rejected = counts.pop("rejected")
-    assert 0 < rejected < len(d.orders) and rejected + line.counts["confirmed"] == len(d.orders)
+    orders = len(d.orders) + len(d.later)
+    assert 0 < rejected < orders
+    # each order is refused by the bank's screening, confirmed, or confirmed as refused
+    assert rejected + line.counts["confirmed"] + line.counts["refused_by_issuers"] == orders
     assert counts == {
         "registrations": len(d.customers) * 2,
-        "orders": len(d.orders),
+        "orders": orders,
+        "refused_by_issuers": 1,  # the order above WM-001's maximum
+        "redemptions_confirmed": 1,
+        "banks_on_one_product": 2,
+        "second_bank_confirmed": 1,
+        "countersigned_batches": 1,  # the tiny day's payments fit one bilateral batch
         "payments": len(d.payments),
         "breaks_found": sum(INJECTED.values()),
         "breaks_corrected": sum(INJECTED.values()),
     }
+    assert line.metrics["issuer_refusal_reasons"] == [ABOVE_MAX_AMOUNT]
     assert line.metrics["breaks"] == INJECTED and line.metrics["rules_agreed"] == "3/3"
     assert RULES_NOT_AGREED not in line.metrics["rejection_reasons"]
     assert line.metrics["payment"] == d.total > 0
@@ -99,6 +120,12 @@ def test_confirmations_day__counts__as_the_seed_says(day, suite):
         "every product's rules approved by both parties and enacted",
         "every confirmation verified and anchored",
         "day paid once on chain: the committed total",
+        "a redemption within the holding confirmed",
+        "an order above the product maximum confirmed as refused, with its reason",
+        "two banks hold their own terms for one product",
+        "the second bank's order confirmed and anchored under its root",
+        "bilateral record countersigned by the finance company",
+        "every issuer refusal carries its reason",
     ):
         assert line.checks[check], check
     # every packet's root anchored on chain by the sales bank, as its outbox says
@@ -115,8 +142,10 @@ def test_confirmations_day__agents__own_keys_exit_0_no_error_logged(day):
     stats = assert_one_clean_agent_each(outcome, out, AGENTS)
     # the finance company's own transactions: the allowance and the day's payment, once
     assert stats["finance-company"].transactions == 2 and stats["finance-company"].sent > 0
-    # sales bank: product-rules, customers, credits, orders, the funding (its deposit token)
-    assert (stats["sales-bank"].processed, stats["finance-company"].processed) == (5, 1)
+    # sales bank: product-rules, customers, credits, orders, the later orders (the redemption),
+    # the funding (its deposit token); the second bank: its product-rules, customers, orders
+    assert (stats["sales-bank"].processed, stats["finance-company"].processed) == (6, 1)
+    assert stats["sales-bank-2"].processed == 3
     assert stats["wm-issuer-1"].processed == stats["wm-issuer-2"].processed == 1
 
 
@@ -144,3 +173,7 @@ def test_confirmations_checks__homes_where_nothing_was_done__fail(day, suite, tm
     assert "registrations decided on chain as the bank's KYC says" in failed
     assert "every product's rules approved by both parties and enacted" in failed
     assert "day paid once on chain: the committed total" in failed
+    assert "a redemption within the holding confirmed" in failed
+    assert "an order above the product maximum confirmed as refused, with its reason" in failed
+    assert "the second bank's order confirmed and anchored under its root" in failed
+    assert result.counts["redemptions_confirmed"] == result.counts["refused_by_issuers"] == 0

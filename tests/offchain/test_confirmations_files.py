@@ -46,9 +46,20 @@ def test_file_day__same_seed_same_day__another_seed_another(cfg, sizes):
     assert conf.file_day(cfg, sizes, 7) == conf.file_day(cfg, sizes, 7)
     assert conf.file_day(cfg, sizes, 7) != conf.file_day(cfg, sizes, 8)
     d = conf.file_day(cfg, sizes, 7)
-    assert (len(d.customers), len(d.orders), len(d.payments)) == (3, 8, 12)
+    # 8 seeded orders + the fixed subscription of shares and the one above WM-001's maximum
+    assert (len(d.customers), len(d.orders), len(d.payments)) == (3, 10, 12)
     assert d.issuers == ("wm-issuer-1", "wm-issuer-2") and d.registrations == 6
     assert [c.kyc_ok for c in d.customers] == [True, True, False]
+    held, big = d.orders[-2:]
+    first = d.customers[0]
+    assert (first.age, first.risk_level) == (40, 5)  # qualifies for every product
+    assert (held.order_id, held.customer_id, held.product) == (d.held, first.customer_id, "WM-001")
+    assert held.kind == "subscription" and held.shares == conf.HELD_SHARES
+    assert big.order_id == d.too_big and big.amount > d.products["WM-001"]["max_amount"]
+    (redeem,) = d.later
+    assert redeem.kind == "redemption" and 0 < redeem.shares <= held.shares
+    assert d.second_bank == "sales-bank-2" and len(d.second_orders) == 1
+    assert d.second_orders[0].product == "WM-001"
 
 
 def test_input_files__each_institution_its_own_files_in_their_phases(cfg, sizes):
@@ -62,9 +73,13 @@ def test_input_files__each_institution_its_own_files_in_their_phases(cfg, sizes)
         ("sales-bank", "credits-sales-bank.csv"): "payments",
         ("sales-bank", "issues-finance-company-funding.csv"): "payments",  # its deposit token
         ("sales-bank", "orders-sales-bank.csv"): "orders",
+        ("sales-bank", "orders-sales-bank-later.csv"): "redemptions",
         ("finance-company", "debits-finance-company.csv"): "payments",
+        ("sales-bank-2", "product-rules-sales-bank-2.csv"): "rules",
+        ("sales-bank-2", "customers-sales-bank-2.csv"): "customers",
+        ("sales-bank-2", "orders-sales-bank-2.csv"): "orders",
     }
-    assert conf.PHASES[0] == "rules" and conf.PHASES[-1] == "orders"
+    assert conf.PHASES[0] == "rules" and conf.PHASES[-1] == "redemptions"
     assert set(conf.PHASES) == set(phases.values())
     assert conf.agent_settings(cfg, sizes, 7) == {
         "reconciler": {"confirmations": {"cutoff": "now"}}
@@ -135,10 +150,21 @@ def test_rules_files__the_bank_every_product__each_issuer_its_own__as_the_consor
         p = d.products[r["product"]]
         assert r["issuer"] == p["issuer"] and r["sales_bank"] == "sales-bank"
         assert (int(r["product_risk"]), int(r["min_age"])) == (p["risk_level"], p["min_age"])
+    # the second bank's own terms for WM-001 (other than the first bank's)
+    (second,) = _rows(files, view, "product-rules-sales-bank-2.csv")
+    assert (second["product"], second["sales_bank"], second["issuer"]) == (
+        "WM-001",
+        "sales-bank-2",
+        "wm-issuer-1",
+    )
+    assert (
+        second["product_risk"] != next(r for r in bank if r["product"] == "WM-001")["product_risk"]
+    )
     for issuer in d.issuers:
         own = _rows(files, view, f"product-rules-{issuer}.csv")
         assert own and {r["issuer"] for r in own} == {issuer}
-        assert own == [r for r in bank if r["issuer"] == issuer]
+        mine = [r for r in bank if r["issuer"] == issuer]
+        assert own == (mine + [second] if issuer == "wm-issuer-1" else mine)
 
 
 def test_funding__the_finance_company_gets_exactly_the_day_s_credits(cfg, sizes):
@@ -165,9 +191,23 @@ def test_input_files__no_cash_issuer_among_the_line_s_agents__refused(cfg, sizes
 
 def test_ready__orders_wait_for_the_rules_in_force(cfg, sizes, monkeypatch):
     view = _view(cfg, sizes, 0)
-    monkeypatch.setattr(conf, "_registrations", lambda v, d: [{}] * d.registrations)
+    d = conf.file_day(cfg, sizes, view.seed)
+    answered = {"sales-bank": d.registrations, "sales-bank-2": 1}
+    monkeypatch.setattr(conf, "_registrations", lambda v, bank: [{}] * answered[bank])
     monkeypatch.setattr(conf, "_all_enacted", lambda v, d: False)
     assert conf.ready("rules", view) and conf.ready("customers", view)
     assert not conf.ready("orders", view)
     monkeypatch.setattr(conf, "_all_enacted", lambda v, d: True)
     assert conf.ready("orders", view)
+    answered["sales-bank-2"] = 0  # the second bank's customer not answered yet
+    assert not conf.ready("orders", view)
+
+
+def test_ready__the_redemption_waits_for_the_shares_it_draws_on(cfg, sizes, monkeypatch):
+    view = _view(cfg, sizes, 0)
+    d = conf.file_day(cfg, sizes, view.seed)
+    records: dict = {}
+    monkeypatch.setattr(conf, "_record_of", lambda v, bank, oid: records.get((bank, oid)))
+    assert not conf.ready("redemptions", view)
+    records[("sales-bank", d.held)] = {"status": "confirmed"}
+    assert conf.ready("redemptions", view)

@@ -16,7 +16,13 @@ from consortium.dayrun.lines import agent_institutions, agent_roles, playable
 from consortium.domain.bills import RIGHTS
 from consortium.domain.hashing import doc_hash
 from consortium.scenarios import bills
-from consortium.scenarios.bills_files import RATES, NotEnoughParties, file_day
+from consortium.scenarios.bills_files import (
+    OUTBID_BY,
+    QUOTE_WINDOW_MINUTES,
+    RATES,
+    NotEnoughParties,
+    file_day,
+)
 from consortium.scenarios.files import DayView
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,10 +82,12 @@ def test_bills_input_files__quick_size__seeded_sized_and_valid_for_the_inbox_for
                 read_file(f.name, f.content, ctx)  # refused: an InboxRefusal
     (credit,) = files["sales-bank"]
     rows = {r["holder"]: int(r["amount"]) for r in _rows(credit.content)}
-    assert rows[d.factor] == sum(b.part_a for b in d.bills)
+    # each factor what it finances: the second factor the first bill (it outbids in its window)
+    assert d.rival == "factor-2" and d.windowed(d.bills[0]) and not d.windowed(d.bills[1])
+    assert rows[d.factor] == sum(b.part_a for b in d.bills[1:])
+    assert rows[d.rival] == d.bills[0].part_a
     for core in {b.core for b in d.bills}:
-        owed = sum(b.face for b in d.bills if b.core == core)
-        assert rows[core] == owed + (sum(b.part_a for b in d.bills) if core == d.factor else 0)
+        assert rows[core] == sum(b.face for b in d.bills if b.core == core)
     for b in d.bills:
         assert len({b.core, b.tier1, b.t2a, b.t2b}) == 4
         assert 0 < b.rest and b.face == b.rest + b.part_a + b.part_b
@@ -98,6 +106,8 @@ def test_bills_input_files__split_and_finance__drawn_on_the_documents_both_sides
     (row,) = _rows(financing.content)
     assert row["from_documents"] == rows[0]["documents_sha256"]  # the transfer's documents
     assert int(row["amount"]) == b.part_a
+    # publicised: both factors quote in its window (the first bill, with a second factor)
+    assert int(row["quote_window_minutes"]) == QUOTE_WINDOW_MINUTES
     assert [f.phase for f in files[b.core]] == ["issue", "redeem"]
     assert all(callable(f.content) for f in files[b.core])  # read when dropped
 
@@ -107,12 +117,29 @@ def test_bills_input_files__no_redemption__no_redeem_files_no_cash_for_the_cores
     files, d = bills.input_files(_cfg(), sizes, 5), file_day(_cfg(), sizes, 5)
     assert not [f for fs in files.values() for f in fs if f.phase == "redeem"]
     (credit,) = files["sales-bank"]
-    assert [r["holder"] for r in _rows(credit.content)] == [d.factor]
+    assert [r["holder"] for r in _rows(credit.content)] == sorted([d.factor, d.rival])
 
 
-def test_bills_agent_settings__only_the_factor__a_rate_from_the_seed():
+def test_bills_agent_settings__the_factors__a_rate_from_the_seed__the_second_outbids_only():
     settings = bills.agent_settings(_cfg(), _sizes(), 7)
-    assert list(settings) == ["factor"] and settings["factor"]["bills"]["rate_bps"] in RATES
+    assert list(settings) == ["factor", "factor-2"]
+    rate = settings["factor"]["bills"]["rate_bps"]
+    assert rate in RATES and "outbid_only" not in settings["factor"]["bills"]
+    assert settings["factor-2"]["bills"] == {"rate_bps": rate - OUTBID_BY, "outbid_only": True}
+
+
+def test_bills_file_day__one_factor__no_window_every_financing_the_factor_s():
+    import dataclasses
+
+    cfg = _cfg()
+    one = [i for i in cfg.institutions if i.id != "factor-2"]
+    d = file_day(dataclasses.replace(cfg, institutions=one), _sizes(), 7)
+    assert d.rival == "" and not any(d.windowed(b) for b in d.bills)
+    assert {d.financier(b) for b in d.bills} == {(d.factor, d.rate)}
+    files = bills.input_files(dataclasses.replace(cfg, institutions=one), _sizes(), 7)
+    for b in d.bills:
+        (fin,) = [f for f in files[b.t2a] if f.phase == "finance"]
+        assert {r["quote_window_minutes"] for r in _rows(fin.content)} == {""}
 
 
 class _FakeBills:

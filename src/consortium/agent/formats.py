@@ -21,6 +21,7 @@ from consortium.domain.bills import (
     CLIENT_ROLE,
     FINANCING_RIGHT,
     ISSUE_RIGHT,
+    MAX_QUOTE_WINDOW,
     MAX_REDEMPTION_BATCH,
     TRANSFER_RIGHT,
 )
@@ -911,10 +912,20 @@ _BILLS = [
             FROM_DOCS,
             _amount("the part offered for financing, in minor units"),
             Column("documents_sha256", "hex32", "sha256 of the financing request's documents"),
+            Column(
+                "quote_window_minutes",
+                "int",
+                "publicise the request for this long: factors outbid each other, the best quote "
+                "is signed after it (empty: the first quote)",
+                required=False,
+                low=1,
+                high=MAX_QUOTE_WINDOW // 60,
+            ),
         ),
         (("request_ref",),),
         "Parts of bills held offered to the factors for financing.",
-        "Requests the financing on chain (requestFinancing, once per request_ref); factors quote.",
+        "Requests the financing on chain (requestFinancing, once per request_ref; with a quote "
+        "window requestFinancingQuotes, and the best quote is signed when it ends); factors quote.",
         (
             {
                 "request_ref": "FIN-0001",
@@ -922,6 +933,7 @@ _BILLS = [
                 "from_documents": "",
                 "amount": "60000000",
                 "documents_sha256": "cd" * 32,
+                "quote_window_minutes": "",
             },
         ),
         _one_holding,

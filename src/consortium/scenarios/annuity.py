@@ -65,6 +65,7 @@ def run_day(ctx: DayContext) -> LineResult:
     resets = min(n, int(ctx.size.get("annuity_resets", 2)))
     ledger = platform.ledger
 
+    since = int(_web3().eth.block_number) + 1  # the day's events (the trustee's confirmations)
     versions, employees, ids = _open_accounts(ctx, pipe, platform, trustee, account_manager, im, n)
 
     # month 1: plans chosen at enrolment (no money yet), contributions arrive, trustee invests
@@ -101,6 +102,7 @@ def run_day(ctx: DayContext) -> LineResult:
         "contributions": 2 * n,
         "instructions": int(ledger.instructionCount()),
         "resets": resets,
+        "resets_confirmed_by_trustee": len(_resets_confirmed(ctx.suite, since)),
     }
     result.record(*pipe.collected)
     result.metrics = {
@@ -111,6 +113,13 @@ def run_day(ctx: DayContext) -> LineResult:
     result.checks = {
         "allocation legs exact": exact,
         "reset within one minor unit per item, from the employee's evidenced choice": reset_ok,
+        "every reset confirmed by the trustee before it was executed": result.counts[
+            "resets_confirmed_by_trustee"
+        ]
+        == resets
+        and all(
+            _trustee_confirmed(ctx.suite, since, e) for e in _resets_confirmed(ctx.suite, since)
+        ),
         "contributions booked": sum(s.contributed for s in statements) == contributed,
         "no cash left unallocated": all(s.cash == 0 for s in statements),
         "statements add up": all(s.total - s.contributed == s.total_return for s in statements),
@@ -249,6 +258,7 @@ ROLES = ("ANNUITY_PLATFORM", "TRUSTEE", "ACCOUNT_MANAGER", "INVESTMENT_MANAGER")
 PHASES = ("enrol", "payroll-1", "switch", "payroll-2")
 MONTHS = ("2026-11", "2026-12")
 SETTLED = 4  # IAnnuityLedger.InstructionStatus.Settled
+RESET = 1  # IAnnuityLedger.InstructionKind.Reset
 _OPEN = 2  # IAnnuityLedger.AccountStatus.Open
 
 
@@ -468,12 +478,14 @@ def checks(view: Any) -> LineResult:
     holdings_ok = all(
         len(ledger.holdingsOf(accounts[e])[0]) == len(plans.get(p, ())) for e, p in d.final.items()
     )
+    confirmed = _resets_confirmed(view.suite, view.suite.block)
     result = LineResult(line="annuity")
     result.counts = {
         "employees": len(d.employees),
         "contributions": 2 * len(d.employees),
         "instructions": count,
         "resets": len(d.switched),
+        "resets_confirmed_by_trustee": len(confirmed),
     }
     result.metrics = {
         "contributed_minor_units": sum(expected.values()),
@@ -488,6 +500,9 @@ def checks(view: Any) -> LineResult:
         and all(int(ledger.getInstruction(i)["status"]) == SETTLED for i in range(1, count + 1)),
         "plans as chosen, resets applied": bool(a)
         and all(b32(a[e]["planCode"]) == code32(p) for e, p in d.final.items()),
+        "every reset confirmed by the trustee before it was executed": len(confirmed)
+        == len(d.switched)
+        and all(_trustee_confirmed(view.suite, view.suite.block, e) for e in confirmed),
         "holdings follow the plan": bool(a) and holdings_ok,
         "statements add up": len(statements) == len(d.employees)
         and all(
@@ -498,5 +513,36 @@ def checks(view: Any) -> LineResult:
     return result
 
 
+def _resets_confirmed(suite: Any, since: int) -> list:
+    """ResetConfirmed events from block `since` on (the trustee's confirmation of each reset)."""
+    ledger = suite["AnnuityLedger"]
+    return list(ledger.events.get_sequence(since, event_type="ResetConfirmed") or [])
+
+
+def _trustee_confirmed(suite: Any, since: int, ev: Any) -> bool:
+    """A reset confirmed by a TRUSTEE member, for a Reset instruction, before the investment
+    manager executed it (its one InstructionExecuted comes after)."""
+    from consortium.domain.roles import ROLES as ROLE_IDS
+
+    ledger, iid = suite["AnnuityLedger"], int(ev["args"]["instructionId"])
+    executed = [
+        (int(e["blockNumber"]), int(e["logIndex"]))
+        for e in ledger.events.get_sequence(since, event_type="InstructionExecuted") or []
+        if int(e["args"]["instructionId"]) == iid
+    ]
+    return (
+        bool(suite.registry.hasRole(ev["args"]["trustee"], ROLE_IDS["TRUSTEE"]))
+        and int(ledger.getInstruction(iid)["kind"]) == RESET
+        and len(executed) == 1
+        and executed[0] > (int(ev["blockNumber"]), int(ev["logIndex"]))
+    )
+
+
 def _plans_of(view: Any) -> list:
     return list(view.cfg.products.get("annuity_plans") or [])
+
+
+def _web3() -> Any:
+    from consortium import chain
+
+    return chain.web3()

@@ -111,6 +111,7 @@ def run_day(ctx: DayContext) -> LineResult:
         "transfers": 2 * len(faces),
         "financings": len(faces),
         "redemptions": len(faces) if redeemed else 0,
+        "competing_quotes": int(day.rival is not None and _clock().network_name() in LOCAL_CHAINS),
     }
     result.metrics = {
         "face_total": sum(f for _, f in faces.values()),
@@ -446,6 +447,7 @@ from consortium.scenarios.bills_files import (  # noqa: F401
     agent_settings,
     checks,
     done,
+    govern,
     input_files,
     ready,
 )

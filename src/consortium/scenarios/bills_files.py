@@ -13,8 +13,8 @@ file dropped in one institution's inbox, or an agent reacting to the chain by it
     split    each tier-1: bill-transfers (from_documents:   receivers review, auditor audits
              the bill's documents, what both sides know)
     finance  each first tier-2: bill-financing (its whole   factor quotes at agent.yaml's rate,
-             part, from the transfer's documents)            holder accepts, auditor audits,
-                                                              factor disburses in cash tokens
+             part, from the transfer's documents; the        holder accepts, auditor audits,
+             first bill's publicised: quote_window_minutes)  factor disburses in cash tokens
     redeem   each core: bill-redemptions (the rows of its   (the debtor's batch pays every holder
              own outbox/positions/owed.json, as its          on chain)
              payables system reads them)
@@ -23,6 +23,14 @@ The redemption needs the chain's clock past maturity: on a local chain the drive
 in-process day does; no member acts), on a live network the phase waits for the date, so a live
 day runs with `bill_redeem: 0` (no redeem phase files). The factor quotes one rate (agent.yaml
 `bills.rate_bps`, drawn from the seed) where the in-process day draws one per bill.
+
+Two competing quotes, certain rather than a race: when the consortium names a second factor (a
+second ASSET_MANAGER), the first bill's financing request is publicised with a quote window. The
+day's factor quotes it as it quotes every request; the second factor (agent.yaml
+`bills: {rate_bps: rate - 100, outbid_only: true}`) quotes only to beat a standing quote in a
+window, so it outbids the first and its quote releases the first one; after the window the holder
+signs the best (the second factor's). Once both quotes stand, a local chain's clock is moved past
+the window (`govern`: time passing, as for the maturity; no member acts).
 
 Sizes (config/day-sizes.yaml `bills:`): `bills`, `bill_maturity_days`, `bill_redeem`, as the
 in-process day. Checks read the chain and the agents' homes only.
@@ -53,6 +61,8 @@ PHASES = ("issue", "split", "finance", "redeem")
 CURRENCY = "CNY"  # the bills' currency: BillToken pays in the CNY deposit token
 RATES = (400, 600, 800)  # the factor's annual discount rate, basis points (as in-process)
 LOCAL_CHAINS = ("development", "ganache-local")  # where the driver may move the clock
+QUOTE_WINDOW_MINUTES = 10  # the publicised financing's window (a local chain's clock is moved)
+OUTBID_BY = 100  # the second factor's rate is this many bps below the day's factor's
 # the phase whose readiness moves a local chain's clock (to the bills' maturity): a driver playing
 # lines side by side may hold it until the other lines are done (they may read the clock too)
 CLOCK_PHASE = "redeem"
@@ -102,19 +112,35 @@ class FileDay:
     maturity_days: int
     redeem: bool
     seed: int
+    rival: str = ""  # a second factor: it outbids the first in the first bill's quote window
+
+    @property
+    def rival_rate(self) -> int:
+        return self.rate - OUTBID_BY
+
+    def windowed(self, b: FileBill) -> bool:
+        """The bill whose financing is publicised with a quote window (the first, with a rival)."""
+        return bool(self.rival) and b.k == 0
+
+    def financier(self, b: FileBill) -> tuple[str, int]:
+        """(factor, rate bps) that finances `b`: the rival where it outbid the day's factor."""
+        return (self.rival, self.rival_rate) if self.windowed(b) else (self.factor, self.rate)
 
     @property
     def funding(self) -> dict[str, int]:
-        """Cash the issuer credits at the start: the factor what it finances, each core (when the
+        """Cash the issuer credits at the start: each factor what it finances, each core (when the
         day redeems) the face of its bills."""
-        out = {self.factor: sum(b.part_a for b in self.bills)}
+        out: dict[str, int] = {}
+        for b in self.bills:
+            who = self.financier(b)[0]
+            out[who] = out.get(who, 0) + b.part_a
         if self.redeem:
             for b in self.bills:
                 out[b.core] = out.get(b.core, 0) + b.face
         return out
 
     def participants(self) -> list[str]:
-        found = {self.factor}
+        found = {self.factor} | ({self.rival} if self.rival else set())
         for b in self.bills:
             found |= {b.core, b.tier1, b.t2a, b.t2b}
         return sorted(found)
@@ -138,6 +164,7 @@ def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
         part_b = face * rng.randrange(20, 50) // 100
         docs = hashlib.sha256(f"purchase order {seed} {k} {rng.random()}".encode()).hexdigest()
         bills.append(FileBill(k, core, tier1, t2a, t2b, face, part_a, part_b, docs, seed))
+    factors = [i.id for i in cfg.with_role("ASSET_MANAGER")]
     return FileDay(
         tuple(bills),
         _one(cfg, "AUDITOR"),
@@ -147,6 +174,7 @@ def file_day(cfg: Any, sizes: dict, seed: int) -> FileDay:
         int(sizes.get("bill_maturity_days", 7)),
         bool(sizes.get("bill_redeem", 1)),
         seed,
+        factors[1] if len(factors) > 1 else "",
     )
 
 
@@ -169,10 +197,14 @@ def _one(cfg: Any, role: str) -> str:
 
 
 def agent_settings(cfg: Any, sizes: dict, seed: int) -> dict[str, dict]:
-    """agent.yaml's `bills:` section of the factor: its discount rate (an asset manager without
-    one is no factor and never quotes)."""
+    """agent.yaml's `bills:` section of the factors: the day's factor's discount rate (an asset
+    manager without one is no factor and never quotes); the second factor's, lower, and its policy
+    to quote only to beat a standing quote in a quote window."""
     d = file_day(cfg, sizes, seed)
-    return {d.factor: {"bills": {"rate_bps": d.rate}}}
+    out = {d.factor: {"bills": {"rate_bps": d.rate}}}
+    if d.rival:
+        out[d.rival] = {"bills": {"rate_bps": d.rival_rate, "outbid_only": True}}
+    return out
 
 
 def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
@@ -208,8 +240,16 @@ def input_files(cfg: Any, sizes: dict, seed: int) -> dict[str, list]:
             add(ident, InputFile(f"bill-transfers-{seed}.csv", csv_bytes(header, rows), "split"))
         else:
             header = ["request_ref", "from_documents", "amount", "documents_sha256"]
+            header += ["quote_window_minutes"]  # the first bill's, with a second factor
             rows = [
-                [b.ref("FIN"), b.documents("sub-A"), b.part_a, b.documents("fin")] for b in bills
+                [
+                    b.ref("FIN"),
+                    b.documents("sub-A"),
+                    b.part_a,
+                    b.documents("fin"),
+                    QUOTE_WINDOW_MINUTES if d.windowed(b) else "",
+                ]
+                for b in bills
             ]
             add(ident, InputFile(f"bill-financing-{seed}.csv", csv_bytes(header, rows), "finance"))
     return out
@@ -331,7 +371,7 @@ def _expected(d: FileDay, ids: _Ids) -> list[tuple[int, int, str, int]]:
         out += [
             (bill, bill, b.tier1, b.rest),
             (bill, ids.tr_b[b.k], b.t2b, b.part_b),
-            (bill, ids.fin[b.k], d.factor, b.part_a),
+            (bill, ids.fin[b.k], d.financier(b)[0], b.part_a),
         ]
     return out
 
@@ -374,6 +414,37 @@ def _owed_listed(view: Any, d: FileDay, ids: _Ids) -> bool:
         if listed != {e for e in expected if e[0] in mine}:
             return False
     return True
+
+
+def govern(view: Any, manager: Any) -> None:
+    """Once both factors' quotes stand in the first bill's quote window, a local chain's clock is
+    moved past its end (time passing, as for the maturity: no member acts, and the holder's agent
+    then signs the best quote); on a live network the window ends by itself."""
+    from consortium import chain
+
+    d = _day(view)
+    state = view.memo("bills:window", dict)
+    if not d.rival or state.get("closed"):
+        return
+    if chain.network_name() not in LOCAL_CHAINS:
+        return
+    fin = _ids(view, d).fin.get(0)
+    if fin is None:
+        return
+    bills, addr = view.suite["BillToken"], _addresses(view)
+    f = bills.financing(fin)
+    if int(bills.node(fin)["state"]) != NodeState.QUOTED or not _same(f["factor"], addr[d.rival]):
+        return
+    now = int(chain.web3().eth.get_block("latest")["timestamp"])
+    if int(f["deadline"]) >= now:
+        clock = chain.brownie.chain
+        clock.sleep(int(f["deadline"]) - now + 1)
+        clock.mine()
+    state["closed"] = True
+
+
+def _same(a: Any, b: Any) -> bool:
+    return str(a).lower() == str(b).lower()
 
 
 def _matured(view: Any, d: FileDay, ids: _Ids) -> bool:
@@ -450,6 +521,7 @@ def _outcome(view: Any) -> _Outcome:
     bills = view.suite["BillToken"]
     names = ("BillReviewed", "BillAudited", "BillFinancingQuoted", "BillFinancingDisbursed")
     names += ("BillRedeemed", "BillRequestCancelled", "BillRequestExpired")
+    names += ("BillFinancingQuoteReleased",)
     events = {
         n: list(bills.events.get_sequence(view.suite.block, event_type=n) or []) for n in names
     }
@@ -474,6 +546,7 @@ def checks(view: Any) -> LineResult:
         "transfers": len(ids.tr_a) + len(ids.tr_b),
         "financings": len(o.events["BillFinancingDisbursed"]),
         "redemptions": sum(int(b["status"]) == BillStatus.SETTLED for b in on_chain),
+        "competing_quotes": _competing(o),
     }
     result.metrics = {
         "face_total": sum(int(b["faceValue"]) for b in on_chain),
@@ -491,12 +564,51 @@ def checks(view: Any) -> LineResult:
         "lineage complete": complete and _lineage_complete(o),
         "financing paid": complete and o.cash is not None and _financing_paid(o),
     }
+    if d.rival:
+        result.checks["competing quotes: best signed, other released"] = complete and _best_signed(
+            o
+        )
     if d.redeem:
         result.checks["maturity paid right holders"] = (
             complete and o.cash is not None and _maturity_paid(o)
         )
     result.checks["positions in the outboxes agree"] = complete and _positions_agree(view, d, ids)
     return result
+
+
+def _competing(o: _Outcome) -> int:
+    """Financings of the day that more than one factor quoted."""
+    fins = set(o.ids.fin.values())
+    factors: dict[int, set[str]] = {}
+    for e in o.events["BillFinancingQuoted"]:
+        factors.setdefault(int(e["args"]["nodeId"]), set()).add(str(e["args"]["factor"]).lower())
+    return sum(1 for n, f in factors.items() if n in fins and len(f) > 1)
+
+
+def _best_signed(o: _Outcome) -> bool:
+    """The publicised financing: both factors quoted, the day's factor's quote released by the
+    second's better one, and the holder signed the best (the chain's financing is the second's)."""
+    b = next(b for b in o.d.bills if o.d.windowed(b))
+    fin = o.ids.fin[b.k]
+    quoted = [
+        (str(e["args"]["factor"]).lower(), int(e["args"]["rateBps"]))
+        for e in o.events["BillFinancingQuoted"]
+        if int(e["args"]["nodeId"]) == fin
+    ]
+    released = [
+        (str(e["args"]["factor"]).lower(), int(e["args"]["rateBps"]))
+        for e in o.events["BillFinancingQuoteReleased"]
+        if int(e["args"]["nodeId"]) == fin
+    ]
+    first = (o.addr[o.d.factor].lower(), o.d.rate)
+    best = (o.addr[o.d.rival].lower(), o.d.rival_rate)
+    f = o.bills.financing(fin)
+    return (
+        quoted == [first, best]
+        and released == [first]
+        and (str(f["factor"]).lower(), int(f["rateBps"])) == best
+        and int(f["deadline"]) > 0
+    )
 
 
 def _issued_as_drawn(o: _Outcome) -> bool:
@@ -558,9 +670,9 @@ def _lineage_complete(o: _Outcome) -> bool:
 
 
 def _financing_paid(o: _Outcome) -> bool:
-    """Each financing at the factor's rate for the whole first part, its proceeds as the domain
-    computes them at the quote's time, disbursed to the seller; every party's cash before the
-    redemption as the credits and proceeds say."""
+    """Each financing at its factor's rate (the second factor's where it outbid) for the whole
+    first part, its proceeds as the domain computes them at the signed quote's time, disbursed
+    to the seller; every party's cash before the redemption as the credits and proceeds say."""
     from consortium import chain
 
     w3 = chain.web3()
@@ -578,16 +690,16 @@ def _financing_paid(o: _Outcome) -> bool:
         if fin not in quoted:
             return False
         at = int(w3.eth.get_block(quoted[fin])["timestamp"])
-        due = proceeds(b.part_a, o.d.rate, int(o.bills.bill(o.ids.bill[b.k])["maturity"]), at)
+        factor, rate = o.d.financier(b)
+        due = proceeds(b.part_a, rate, int(o.bills.bill(o.ids.bill[b.k])["maturity"]), at)
         if (
-            str(f["factor"]).lower() != o.addr[o.d.factor].lower()
-            or (int(f["rateBps"]), int(f["amount"]), int(f["proceeds"]))
-            != (o.d.rate, b.part_a, due)
+            str(f["factor"]).lower() != o.addr[factor].lower()
+            or (int(f["rateBps"]), int(f["amount"]), int(f["proceeds"])) != (rate, b.part_a, due)
             or paid.get(fin) != (o.addr[b.t2a].lower(), due)
         ):
             return False
         cash[b.t2a] += due
-        cash[o.d.factor] -= due
+        cash[factor] -= due
     return _cash_is(o, cash, o.before)
 
 

@@ -237,15 +237,27 @@ def _confirmations(ctx: DayContext, pipe: Any, cast: SimpleNamespace) -> tuple[i
         for q in sample
     )
     answers = {q.requestId: c for items in confirmed.values() for q, c, _ in items}
+    second, n_second = _second_bank(ctx, pipe, cast, products[pids[0]], period, now)
     fixed = {
         "a redemption within the holding confirmed": _status(answers, redemption) == (1, None),
         "a subscription above the limit confirmed as refused, with its reason": _status(
             answers, too_big
         )
         == (eip712.REFUSED, qualification.ABOVE_MAX_AMOUNT),
-        **_second_bank(ctx, pipe, cast, products[pids[0]], period, now),
+        **second,
     }
-    return now, (orders, accepted, rejected, packets, confirmed, roots, provable, on_chain, fixed)
+    return now, (
+        orders,
+        accepted,
+        rejected,
+        packets,
+        confirmed,
+        roots,
+        provable,
+        on_chain,
+        fixed,
+        n_second,
+    )
 
 
 def _status(answers: dict[bytes, Any], q: eip712.Request) -> tuple[int, str | None] | None:
@@ -255,12 +267,13 @@ def _status(answers: dict[bytes, Any], q: eip712.Request) -> tuple[int, str | No
 
 def _second_bank(
     ctx: DayContext, pipe: Any, cast: SimpleNamespace, first: Any, period: int, now: int
-) -> dict[str, bool]:
+) -> tuple[dict[str, bool], int]:
     """Two banks on one product: the second bank agrees its own terms for the first issuer's
     product (the first bank's stay as they are), registers a customer and has an order confirmed
-    and anchored under its own root. Nothing when the consortium has one sales bank."""
+    and anchored under its own root. Its checks and its orders confirmed; nothing when the
+    consortium has one sales bank."""
     if not cast.bank2:
-        return {}
+        return {}, 0
     inst, bank2, issuer = cast.second[0], cast.bank2[0], cast.iss[0]
     rules = replace(first, sales_bank=inst.address, product_risk=1)
     _agree(ctx, pipe, [rules], inst, {cast.issuers[0].address: cast.issuers[0]})
@@ -282,6 +295,7 @@ def _second_bank(
     root = bank2.anchor_packet(issuer.address, got) if got else None
     pipe.wait()
     registry = ctx.suite.registry
+    n_confirmed = sum(1 for _, c, _ in got if c.status == eip712.CONFIRMED)
     return {
         "two banks hold their own terms for one product": first.terms_id != rules.terms_id
         and str(registry.getTerms(first.terms_id)[0]) == cast.sales.address
@@ -289,7 +303,7 @@ def _second_bank(
         "the second bank's order confirmed and anchored under its root": len(got) == 1
         and got[0][1].status == eip712.CONFIRMED
         and int(ctx.suite["ConfirmationAnchor"].anchorOf(inst.address, root)[2]) == 1,
-    }
+    }, n_confirmed
 
 
 def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) -> tuple:
@@ -312,10 +326,24 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
             ],
         }
     )
+    since = int(_web3().eth.block_number) + 1
     client.record_day(fc_i.address, rec_i.address, day, pay, batch=max(1, n_pay // 2))
     fc.collect_debits()  # the finance company countersigns each batch
     client.commit_countersigned()
     pipe.wait()
+    key = recon.dayKey(bank_i.address, fc_i.address, day)
+    committed = [  # commitBilateral takes a batch only with the finance company's countersignature
+        e["args"]
+        for e in recon.events.get_sequence(since, event_type="BilateralCommitted") or []
+        if bytes(e["args"]["dayKey"]) == bytes(key)
+    ]
+    countersigned = (
+        len(committed),
+        bool(committed)
+        and all(str(e["financeCompany"]).lower() == fc_i.address.lower() for e in committed)
+        and sum(int(e["count"]) for e in committed) == n_pay
+        and sum(int(e["total"]) for e in committed) == int(pay.amount.sum()),
+    )
     got = rec.collect()
     bil = [b for b in got.get("bilateral", []) if b["day"] == day]
     debit, credit = fc.store.details("debit", day), client.store.details("credit", day)
@@ -351,14 +379,14 @@ def _reconciliation(ctx: DayContext, pipe: Any, c: SimpleNamespace, now: int) ->
     pipe.wait()
     paid = int(token.balanceOf(bank_i.address)) - before
     d = recon.getDay(recon.dayKey(bank_i.address, fc_i.address, day))
-    return day, pay, n_pay, day_result, client_results, paid, d
+    return day, pay, n_pay, day_result, client_results, paid, d, countersigned
 
 
 def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
     """The day's counts, metrics and checks, from what `_confirmations` (a) and
     `_reconciliation` (b) returned."""
-    orders, accepted, rejected, packets, confirmed, roots, provable, on_chain, fixed = a
-    day, pay, n_pay, day_result, client_results, paid, d = b
+    orders, accepted, rejected, packets, confirmed, roots, provable, on_chain, fixed, n_second = a
+    day, pay, n_pay, day_result, client_results, paid, d, countersigned = b
     fc = c.fc
     anchored = sum(len(v) for v in confirmed.values())
     anchor_gas = sum(int(t.gas_used) for t in c.bank.receipts if "PacketAnchored" in t.events)
@@ -370,6 +398,15 @@ def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
             "packets": len(packets),
             "confirmed": anchored,
             "refused_by_issuers": len(refused),
+            "redemptions_confirmed": sum(
+                1
+                for items in confirmed.values()
+                for q, x, _ in items
+                if q.kind == eip712.REDEMPTION and x.status == eip712.CONFIRMED
+            ),
+            "banks_on_one_product": 1 + len(c.bank2),
+            "second_bank_confirmed": n_second,
+            "countersigned_batches": countersigned[0],
             "payments": n_pay,
             "breaks_found": len(day_result.breaks),
             "breaks_corrected": int(d[7]),
@@ -397,6 +434,7 @@ def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
             "every record provable off chain": provable,
             "sample records provable on chain": on_chain,
             "every break class found": causes == set(CAUSES),
+            "bilateral record countersigned by the finance company": countersigned[1],
             "commitment break on the bilateral side": bool(
                 (day_result.breaks.side == BILATERAL).any()
             ),
@@ -411,6 +449,12 @@ def _report(result: LineResult, c: SimpleNamespace, a: tuple, b: tuple) -> None:
 def _flat(proof: tuple[bytes, tuple, list[bytes]]) -> tuple[Any, ...]:
     root, rec, p = proof
     return (root, *rec, p)
+
+
+def _web3() -> Any:
+    from consortium import chain
+
+    return chain.web3()
 
 
 def _chain_time() -> int:

@@ -15,7 +15,8 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   auto within `limits.bill_audit_max_amount` when set), unless it is a party to it (segregation of
   duties: another audit institution audits it).
 - ASSET_MANAGER (the factor): a financing request -> quote at agent.yaml `bills: {rate_bps: N}`
-  (an asset manager without it is no factor and never quotes);
+  (an asset manager without it is no factor and never quotes; with `outbid_only: true` it quotes
+  only in a publicised request's quote window, to beat another factor's standing quote);
   the audited financing -> disburse (in the cash token when it pays the bill's currency, else a
   declared off-chain payment the holder confirms); payments declared to it -> confirm, as a holder.
 
@@ -40,6 +41,7 @@ from consortium.domain.hashing import doc_hash
 from consortium.outbox import OutboxConflict, jsonable
 from consortium.roles.bills import FINANCE as FINANCING
 from consortium.roles.bills import (
+    FINANCE_QUOTES,
     ISSUE,
     TRANSFER,
     BillAuditor,
@@ -285,6 +287,15 @@ class BillClientRole(_HolderRole):
     def start(self) -> None:
         if self.active:
             self.client.outbox.resume()
+            self._resume_windows()
+
+    def _resume_windows(self) -> None:
+        """Our financing requests quoted before a restart are considered again (a quote window's
+        end is kept in memory only): `tick` signs the best once its window ended."""
+        for node, info in self.nodes().items():
+            ours = info["kind"] == "BillFinancingRequested" and _same(info["from"], self.me)
+            if ours and self.state(node) == NodeState.QUOTED:
+                self.windows[node] = int(self.bills.financing(node)["deadline"])
 
     def tick(self) -> None:
         """Sign (or queue) the best quote on each publicised request of ours after its window."""
@@ -376,7 +387,7 @@ class BillClientRole(_HolderRole):
             if int(block):
                 parent = int(self.bills.node(found)["parent"])
                 key, args = self._request_args(kind, parent, row, line)
-                if not self._ours(kind, key, args):
+                if not self._ours(_sent_as(kind, args), key, args):
                     raise FileRefused(
                         line,
                         f"request_ref {row['request_ref']!r} was used before (node "
@@ -402,15 +413,19 @@ class BillClientRole(_HolderRole):
         if kind == TRANSFER:
             to = self.address_of(row["to"], line)
             return self.client._transfer(node, to, row["amount"], docs, ref)
-        return self.client._financing(node, row["amount"], docs, ref)
+        key, args = self.client._financing(node, row["amount"], docs, ref)
+        minutes = row.get("quote_window_minutes")
+        return key, args if minutes is None else [*args, 60 * int(minutes)]
 
     def transfer(self, file: Any) -> dict[str, Any]:
         work = self._requests(file, TRANSFER)
         return {"nodes": [self._send(TRANSFER, k, a, "nodeId") for k, a, _ in work]}
 
     def finance(self, file: Any) -> dict[str, Any]:
+        """Each request once; a row with quote_window_minutes publicised with that window
+        (requestFinancingQuotes): `tick` signs the best quote when it ends."""
         work = self._requests(file, FINANCING)
-        return {"nodes": [self._send(FINANCING, k, a, "nodeId") for k, a, _ in work]}
+        return {"nodes": [self._send(_sent_as(FINANCING, a), k, a, "nodeId") for k, a, _ in work]}
 
     def redeem(self, file: Any) -> dict[str, Any]:
         """Each batch once, every row checked first: our bill, matured, the holder holds it, the
@@ -534,6 +549,12 @@ class BillClientRole(_HolderRole):
         self.write_positions()
 
 
+def _sent_as(kind: str, args: list) -> str:
+    """The outbox kind of a request's args: a financing with a quote window (its fifth argument)
+    is requestFinancingQuotes."""
+    return FINANCE_QUOTES if kind == FINANCING and len(args) == 5 else kind
+
+
 def _cash_pays(agent: Any, bills: Any, currency: Any) -> bool:
     """The bill contract pays this currency on chain (its cash token's currency)."""
     cash = str(bills.cash())
@@ -613,6 +634,12 @@ class BillFactorRole(_HolderRole):
                 f"0 .. {MAX_RATE_BPS} (annual discount, basis points), got {rate!r}"
             )
         self.rate = rate
+        self.outbid_only = agent.settings.line("bills").get("outbid_only", False)
+        if not isinstance(self.outbid_only, bool):
+            raise SettingsError(
+                f"{agent.settings.home / 'agent.yaml'}: bills.outbid_only must be true or false "
+                f"(quote only to beat a standing quote in a quote window), got {self.outbid_only!r}"
+            )
         if self.active:
             self.factor = BillFactor(agent.institution, self.bills, store=agent.store)
 
@@ -642,11 +669,11 @@ class BillFactorRole(_HolderRole):
             log.info("node %d was quoted by another factor first (or better)", node)
 
     def _open_to_us(self, node: int) -> bool:
-        """A request waiting for its first quote, or in an open quote window a standing quote of
-        another factor our rate beats (QuoteWindow, the chain's rule)."""
+        """A request waiting for its first quote (unless we only outbid), or in an open quote
+        window a standing quote of another factor our rate beats (QuoteWindow, the chain's rule)."""
         state = self.state(node)
         if state == NodeState.REQUESTED:
-            return True
+            return not self.outbid_only
         if state != NodeState.QUOTED:
             return False
         f = self.bills.financing(node)
