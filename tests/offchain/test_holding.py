@@ -14,6 +14,7 @@ from consortium.domain.holding import (
     investor_leaves,
     legs_per_tier,
     plan,
+    steps_of,
     verify_investor,
 )
 from consortium.domain.netting import Leg, positions
@@ -104,6 +105,9 @@ def test_plan__every_tier_conserves_and_investors_hold_every_leg(rows):
             )
     counts = legs_per_tier(steps, legs)
     assert counts[0] == len(legs)
+    # each intermediary plans its own steps from its own book alone, as the whole plan has them
+    for party in c.holders:
+        assert steps_of(party, trades, c) == [s for s in steps if s.party == party]
 
 
 def _opened():

@@ -183,8 +183,21 @@ def plan(legs: Sequence[Leg], trades: Iterable[Trade], chain: ChainConfig) -> li
                 f"participant {key[0]} asset {key[1:]}: leg {top.get(key, 0)} but its trades "
                 f"pass down {f.through.get(key, 0)}; plan from the cycle's netted trades"
             )
-    # due: what a leg or a parent's non-zero allocation opened (even if receipts cancel to zero)
-    due = set(top) | {(c, k, a) for (_, c, k, a), v in f.edges.items() if v}
+    return _steps(f, chain)
+
+
+def steps_of(party: str, trades: Iterable[Trade], chain: ChainConfig) -> list[Step]:
+    """One intermediary's steps from its own book: the netted trades it is on (a trade's route
+    passes only through parties on it, so these give its receipts and allocations exactly)."""
+    mine = [t for t in trades if t.involves(party)]
+    return [s for s in _steps(flows(mine, chain), chain) if s.party == party]
+
+
+def _steps(f: Flows, chain: ChainConfig) -> list[Step]:
+    # due: what a leg (a participant's non-zero position) or a parent's non-zero allocation opened,
+    # even when receipts from several parents cancel to zero
+    due = {k for k, v in f.through.items() if v and chain.tier(k[0]) == 1}
+    due |= {(c, k, a) for (_, c, k, a), v in f.edges.items() if v}
     keys = due | {k for k, v in f.through.items() if v} | {(p, k, a) for (p, _, k, a) in f.edges}
     steps = []
     for party, kind, asset in sorted(keys, key=lambda k: (chain.tier(k[0]), k)):

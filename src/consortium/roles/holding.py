@@ -67,6 +67,11 @@ class HoldingDepository:
         )
 
 
+def wired(holding: Any, legs: Sequence[Leg]) -> bool:
+    """Whether every leg's participant is a tier-1 intermediary on chain (the chain is wired)."""
+    return bool(legs) and all(int(holding.holderOf(g.participant)[0]) == 1 for g in legs)
+
+
 def chain_of(holding: Any, parties: Iterable[str]) -> ChainConfig:
     """The holding chain configured on chain among `parties` (holderOf, isClient)."""
     from consortium.domain.holding import Holder
