@@ -123,7 +123,7 @@ def test_twin__refusals_named_as_the_contract_names_them():
     top = next(s for s in steps if s.party == P1 and s.kind == 0)
     with pytest.raises(HoldingError) as e:
         twin.allocate(P1, 0, 1, ((CUST, 9),))
-    assert (e.value.name, e.value.args_[-2:]) == ("HoldingNotConserved", (10, 9))
+    assert (e.value.name, e.value.values[-2:]) == ("HoldingNotConserved", (10, 9))
     with pytest.raises(HoldingError, match="HoldingNotClient"):
         twin.allocate(P1, 0, 1, ((P2, 10),))
     with pytest.raises(HoldingError, match="HoldingOutOfSequence"):

@@ -30,7 +30,7 @@ pick = st.integers(min_value=0, max_value=10_000)
 
 
 def _pattern(err: HoldingError) -> str:
-    return named_error(err.name, *err.args_)
+    return named_error(err.name, *err.values)
 
 
 def test_holding__random_steps__every_tier_conserves_nothing_created_or_lost(

@@ -13,10 +13,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from consortium.bench.settlement import _consortium
+from consortium.bootstrap import institution_key
 from consortium.deploy import wire_holding_chain
 from consortium.domain.hashing import code32
 from consortium.roles.holding import HoldingDepository, HoldingParty, chain_of, run_down
 from consortium.roles.membership import Institution
+from consortium.roles.settlement import Broker
 from consortium.scenarios import settlement as day
 
 EXECUTIONS = 20
@@ -24,15 +26,22 @@ EXECUTIONS = 20
 
 def bench_holding(proj: Any, accounts: Any, executions: int = EXECUTIONS) -> dict[str, int]:
     """Deploy, settle one cycle, pass it down the chain; returns the named gas figures."""
-    registry, suite, cast, manager = _consortium(proj, accounts, 2)
-    lower = []
-    for role, name in (("CUSTODIAN", "bench custodian"), ("BROKER", "bench local broker")):
-        a = accounts.add()
+    registry, suite, cast, manager = _consortium(proj, accounts, 0)
+    made = []  # deterministic keys: addresses order the legs and the steps, so the gas repeats
+    for role, name in (
+        ("BROKER", "participant 1"),
+        ("BROKER", "participant 2"),
+        ("CUSTODIAN", "custodian"),
+        ("BROKER", "local broker"),
+    ):
+        a = accounts.add(institution_key(EXECUTIONS, f"bench-holding {name}"))
         accounts[0].transfer(a, 10**19, silent=True)
         inst = Institution(name, a, registry, "HK")
         manager.admit(inst, [role], accounts[1].address)
-        lower.append(inst)
-    custodian, local = lower
+        made.append(inst)
+    *firsts, custodian, local = made
+    lower = [custodian, local]
+    cast.participants = [Broker(i, suite["SettlementEngine"], None, {}) for i in firsts]
     cast.custodians = [SimpleNamespace(address=custodian.address)]
     cast.locals = [SimpleNamespace(address=local.address)]
     holding = suite["HoldingChain"]

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from consortium.domain.clearing import BUY, ZERO_ADDRESS, Trade
+from consortium.domain.clearing import BUY, ZERO_ADDRESS, ClearingError, Trade
 from consortium.domain.merkle import RecordTree, leaf_hash, process_proof
 from consortium.domain.netting import CASH, SECURITY, Leg, currency_asset
 
@@ -32,13 +32,8 @@ MAX_AMOUNT = 1 << 200
 Asset = tuple[int, int]  # (kind, asset): SECURITY with a security id, CASH with uint256(currency)
 
 
-class HoldingError(ValueError):
-    """A step the contract refuses: `name` is its custom error, `args` its values in order."""
-
-    def __init__(self, name: str, *args: object) -> None:
-        super().__init__(f"{name}: {', '.join(map(str, args))}")
-        self.name = name
-        self.args_ = args
+class HoldingError(ClearingError):
+    """A step the contract refuses: `name` is its custom error, `values` its values in order."""
 
 
 @dataclass(frozen=True)

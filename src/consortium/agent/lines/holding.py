@@ -13,8 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from consortium.agent.base import Role
-from consortium.agent.lines.settlement import SETTLED, TRADES, _name, _row_back
+from consortium.agent.lines.settlement import SETTLED, TRADES, _name, _row_back, _SettlementRole
 from consortium.domain.encoding import b32
 from consortium.domain.holding import steps_of
 from consortium.roles.executions import read_legs
@@ -24,25 +23,16 @@ from consortium.roles.settlement import trade_of
 log = logging.getLogger("consortium.agent")
 
 
-class _HoldingRole(Role):
+class _HoldingRole(_SettlementRole):
     """Idle on a deployment without the holding chain or the engine."""
 
     def __init__(self, agent: Any):
         super().__init__(agent)
-        contracts = agent.suite.contracts
-        self.live = "HoldingChain" in contracts and "SettlementEngine" in contracts
+        self.live = self.live and "HoldingChain" in agent.suite.contracts
 
     @property
     def holding(self) -> Any:
         return self.agent.suite["HoldingChain"]
-
-    @property
-    def engine(self) -> Any:
-        return self.agent.suite["SettlementEngine"]
-
-    @property
-    def me(self) -> str:
-        return self.agent.account.address
 
 
 class HoldingCsdRole(_HoldingRole):
