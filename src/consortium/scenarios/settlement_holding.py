@@ -28,9 +28,14 @@ class HoldingOutcome:
 
 
 def run_holding(
-    cast: Any, holding: Any, cycle_id: bytes, legs: Sequence[Leg], trades: Sequence[Trade]
+    cast: Any, suite: Any, cycle_id: bytes, legs: Sequence[Leg], trades: Sequence[Trade]
 ) -> HoldingOutcome | None:
-    """Open the tiers (the CSD) and let each intermediary step in sequence; None if not wired."""
+    """Open the tiers (the CSD) and let each intermediary step in sequence; None where the suite
+    (a Suite or a {key: contract} dict) has no holding chain or it is not wired."""
+    try:
+        holding = suite["HoldingChain"]
+    except KeyError:
+        return None
     if not wired(holding, legs):
         return None
     who = [*cast.participants, *cast.custodians, *cast.locals]
