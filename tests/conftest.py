@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fixtures.bills",
     "tests.fixtures.confirmations",
     "tests.fixtures.settlement",
+    "tests.fixtures.holding",
     "tests.fixtures.reporting",
     "tests.fixtures.hostile",
     "tests.fixtures.faults",

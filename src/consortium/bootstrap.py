@@ -96,6 +96,11 @@ def bootstrap_consortium(
         manager.connect(by_name[a], by_name[b], f"cooperation agreement {a} / {b}")
         if progress:
             progress(f"{a}<->{b}")
+    if cfg.holding_chain and "HoldingChain" in suite.contracts:
+        from consortium.deploy import wire_holding_chain
+
+        address_of = {k: v.address for k, v in by_name.items()}
+        wire_holding_chain(suite["HoldingChain"], cfg.holding_chain, address_of, founder)
     return Members(by_name=by_name, roles={i.id: list(i.roles) for i in cfg.institutions}), manager
 
 

@@ -54,6 +54,8 @@ class Consortium:
     # digits of each currency's minor unit (CNY 2, JPY 0): amounts stay integers of minor units,
     # these say where the point goes when a person reads one (domain.money.format_amount)
     decimals: dict[str, int] = field(default_factory=dict)
+    # the nominee holding chain, in sequence: [{party, tier, clients, investors}] (holding_chain:)
+    holding_chain: list[dict[str, Any]] = field(default_factory=list)
 
     def by_id(self, ident: str) -> InstitutionSpec:
         return next(i for i in self.institutions if i.id == ident)
@@ -101,7 +103,46 @@ def load_consortium(path: str | Path) -> Consortium:
         path=str(path),
         business_time_zone=_time_zone(head, fail),
         decimals=decimals,
+        holding_chain=_holding_chain(raw.get("holding_chain") or [], by_id, fail),
     )
+
+
+def _holding_chain(section: Any, by_id: dict[str, InstitutionSpec], fail) -> list[dict[str, Any]]:
+    """'holding_chain': entries {party, tier (1 = clearing participant), clients, investors}, each
+    party an institution once, each client an entry of a higher tier."""
+    if not isinstance(section, list):
+        fail(_line(section, 1), f"'holding_chain' must be a list, got {plain(section)!r}")
+    out: list[dict[str, Any]] = []
+    for item in section:
+        line = _line(item)
+        e = plain(item)
+        if not isinstance(e, dict) or not isinstance(e.get("party"), str):
+            fail(line, f"a holding_chain entry is {{party, tier, clients, investors}}, got {e!r}")
+        if e["party"] not in by_id or any(x["party"] == e["party"] for x in out):
+            fail(
+                line, f"holding_chain: '{e['party']}' is nobody in 'institutions', or listed twice"
+            )
+        tier = e.get("tier")
+        if not isinstance(tier, int) or not 1 <= tier <= 8:
+            fail(line, f"holding_chain: '{e['party']}' needs a tier 1..8, got {tier!r}")
+        out.append(
+            {
+                "party": e["party"],
+                "tier": tier,
+                "clients": list(e.get("clients") or []),
+                "investors": bool(e.get("investors", True)),
+            }
+        )
+    tiers = {e["party"]: e["tier"] for e in out}
+    for e in out:
+        for c in e["clients"]:
+            if tiers.get(c, 0) <= e["tier"]:
+                fail(
+                    _line(section, 1),
+                    f"holding_chain: client '{c}' of '{e['party']}' must be "
+                    "an entry of a higher tier",
+                )
+    return out
 
 
 def _currencies(section: Any, fail) -> dict[str, int]:

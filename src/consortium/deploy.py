@@ -63,7 +63,30 @@ def deploy_settlement(
     for key in ("SecurityToken", *(f"DepositToken:{c}" for c in CURRENCIES)):
         out[key].setSettlementAgent(engine, True, {"from": admin})
     list_currencies(engine, {c: out[f"DepositToken:{c}"] for c in CURRENCIES}, admin)
+    # settlement down the holding chain, opened from the legs the engine settled
+    out["HoldingChain"] = proj.HoldingChain.deploy(registry, engine, {"from": admin})
     return out
+
+
+def wire_holding_chain(
+    holding: Any, entries: list[dict[str, Any]], address_of: Mapping[str, str], governance: Any
+) -> list[Any]:
+    """Governance (PERMISSION_MANAGER) configures the consortium file's `holding_chain:` entries
+    ({party, tier, clients, investors}, institution ids; `address_of` their addresses): every
+    holder first, then every client link; what is already on chain is left as it is (a re-run
+    sends nothing)."""
+    txs = []
+    for e in entries:
+        who = address_of[e["party"]]
+        have = holding.holderOf(who)
+        if (int(have[0]), bool(have[1])) != (e["tier"], e["investors"]):
+            txs.append(holding.setHolder(who, e["tier"], e["investors"], {"from": governance}))
+    for e in entries:
+        for c in e["clients"]:
+            who, client = address_of[e["party"]], address_of[c]
+            if not holding.isClient(who, client):
+                txs.append(holding.linkClient(who, client, {"from": governance}))
+    return txs
 
 
 def list_currencies(engine: Any, tokens: dict[str, Any], governance: Any) -> list[Any]:

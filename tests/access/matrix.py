@@ -209,6 +209,14 @@ MATRIX: dict[str, dict[str, Rule]] = {
             "CCP", "CSD", missing_role_error=r"SettlementNotSecondParty:.*"
         ),
     },
+    "HoldingChain": {
+        "setHolder": role("PERMISSION_MANAGER"),
+        "linkClient": role("PERMISSION_MANAGER"),
+        "openTiers": role("CSD"),
+        # any active member configured as an intermediary (its tier), not a role: a member holding
+        # every role but configured nowhere in the chain is refused by name
+        "allocate": member(missing_role_error=r"HoldingNotIntermediary:.*"),
+    },
     "DepositToken": {
         # the token's one issuing member (or its operators) only; agents are appointed by governance
         "issue": role("CASH_ISSUER", not_party_error=r"DepositNotIssuer:.*"),

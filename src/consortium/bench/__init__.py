@@ -19,7 +19,7 @@ from eth_account import Account
 from rich.console import Console
 
 from consortium import chain
-from consortium.bench import annuity, bills, confirmations, reporting, settlement
+from consortium.bench import annuity, bills, confirmations, holding, reporting, settlement
 from consortium.bootstrap import institution_key
 from consortium.domain.hashing import code32, deterministic_salts, doc_hash
 
@@ -29,6 +29,7 @@ LINE_BENCHES = {
     "bills": bills.bench_bills,
     "confirmations": confirmations.bench_confirmations,
     "settlement": settlement.bench_settlement,
+    "holding": holding.bench_holding,
     "reporting": reporting.bench_reporting,
 }
 

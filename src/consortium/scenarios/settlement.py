@@ -493,6 +493,12 @@ def run_day(ctx: DayContext) -> LineResult:
     before = balances(cast, holders)
     outcome = run_cycle(cast, cycle_id, trades, trade_date=trade_date, pipe=pipe)
     result.record(*pipe.collected)
+    from consortium.scenarios import settlement_holding  # down the holding chain, in sequence
+
+    settlement_holding.report(
+        result,
+        settlement_holding.run_holding(cast, ctx.suite, cycle_id, outcome.netting.legs, trades),
+    )
     after = balances(cast, holders)
     expected = dict(before)
     for leg in outcome.netting.legs:
