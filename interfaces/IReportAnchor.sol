@@ -5,9 +5,10 @@ pragma solidity ^0.8.24;
 /// @notice Anchors the Merkle root of every regulator's daily report, together with the hash of the
 /// reporting rules that produced it, so that each record of a report can be proven to come from the
 /// chain under stated rules.
-/// @dev A report is identified by (regulator, day, version). `day` is the UTC business day of the
-/// records: `floor(block.timestamp / 86400)` of the blocks whose events the report holds (days since
-/// 1970-01-01). Versions of a (regulator, day) start at 1 and grow by one: a re-built report is
+/// @dev A report is identified by (regulator, day, version). `day` is the business day of the
+/// records in the institutions' business time zone: `floor((block.timestamp + businessUtcOffset) /
+/// 86400)` of the blocks whose events the report holds (local days since 1970-01-01; the offset is
+/// fixed at deploy, +28800 for Asia/Shanghai, so a Shanghai day runs from 16:00 to 16:00 UTC). Versions of a (regulator, day) start at 1 and grow by one: a re-built report is
 /// anchored as the next version, an existing version is never overwritten.
 ///
 /// Leaf format (OpenZeppelin standard Merkle tree, as the JS package openzeppelin merkle-tree and the Python
@@ -62,6 +63,8 @@ interface IReportAnchor {
     /// anchor refuses with its own ConfirmationAnchorProofTooLong).
     error ReportAnchorProofTooLong(uint256 length, uint256 max);
     error AnchorUnknownRulesIndex(uint256 index, uint256 count);
+    /// @notice A business time zone offset no zone has: beyond +-max seconds or not a multiple of step.
+    error AnchorUtcOffsetOutOfRange(int256 utcOffset, int256 max, int256 step);
 
     // ----------------------------------------------------------------- rules
     /// @notice Register the hash of the reporting rules now in force (keccak256 of the exact bytes of
@@ -80,7 +83,8 @@ interface IReportAnchor {
     /// AnchorVersionAlreadyAnchored(regulator, day, version, root, blockNumber) naming the root
     /// anchored first; getAnchor answers for a key (latestVersion tells whether it exists).
     /// @param regulator the regulator member the report is for
-    /// @param day UTC business day (days since 1970-01-01 of the records' block timestamps)
+    /// @param day business day (local days since 1970-01-01 of the records' block timestamps, see
+    /// businessUtcOffset)
     /// @param version 1 + the last anchored version of (regulator, day)
     /// @param root Merkle root of the report's leaves; zero exactly when `recordCount` is zero
     /// @param rulesHash the registered rules that produced the report
@@ -91,7 +95,7 @@ interface IReportAnchor {
     ///   opened by the permission manager on request and either party may close it) takes the regulator's
     ///   next version; any other reporter is refused
     /// - `regulator` is an active member holding REGULATOR
-    /// - `day` is not after the current block's day
+    /// - `day` is not after the current block's business day (today())
     /// - `version` is not anchored yet (AnchorVersionAlreadyAnchored) and is exactly the next version of
     ///   (regulator, day) (AnchorVersionNotNext): nothing is overwritten
     /// - `rulesHash` was registered with setRules
@@ -140,6 +144,10 @@ interface IReportAnchor {
     /// @notice The version under which `rulesHash` was registered; zero if never.
     function rulesVersionOf(bytes32 rulesHash) external view returns (uint64);
 
-    /// @notice The UTC day of the current block.
+    /// @notice The business day of the current block: floor((block.timestamp + businessUtcOffset) / 86400).
     function today() external view returns (uint32);
+
+    /// @notice The business time zone's fixed offset from UTC in seconds, set at deploy (+28800 for
+    /// Asia/Shanghai); report days are local days in that zone.
+    function businessUtcOffset() external view returns (int32);
 }

@@ -6,22 +6,38 @@ import {IConsortiumRegistry} from "../../interfaces/IConsortiumRegistry.sol";
 import {IReportAnchor} from "../../interfaces/IReportAnchor.sol";
 import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
 import {Roles} from "../consortium/Roles.sol";
+import {BusinessDay} from "../libraries/BusinessDay.sol";
 
 /// @title ReportAnchor
 /// @notice Merkle roots of the regulators' daily reports and the history of the reporting rules.
 /// @dev Storage grows with (regulators x days x versions) and with rules versions, never with
-/// business volume: a report of any size is one root.
+/// business volume: a report of any size is one root. Days are the institutions' business days (UTC
+/// shifted by the business time zone's fixed offset, set at deploy), the days reconciliation keeps.
 contract ReportAnchor is ConsortiumManaged, IReportAnchor {
     /// @notice Longest proof verifyRecord accepts (a tree of 2^64 leaves).
     uint256 public constant MAX_PROOF_LENGTH = 64;
-    uint256 private constant DAY = 86400;
+    /// @notice Widest business time zone offset accepted, in seconds (Pacific/Kiritimati at +14 h).
+    int256 public constant MAX_UTC_OFFSET = BusinessDay.MAX_UTC_OFFSET;
+    /// @notice Business time zone offsets are whole multiples of this many seconds (a quarter hour).
+    int256 public constant UTC_OFFSET_STEP = BusinessDay.UTC_OFFSET_STEP;
+
+    int32 private immutable _utcOffset;
 
     RulesVersion[] private _rules;
     mapping(bytes32 rulesHash => uint64 version) private _rulesVersion;
     mapping(bytes32 reportKey => Anchor) private _anchors;
     mapping(bytes32 dayKey => uint32 version) private _latest;
 
-    constructor(IConsortiumRegistry registry_) ConsortiumManaged(registry_) {}
+    /// @param registry_ the consortium's registry, asked for every permission
+    /// @param utcOffset_ the business time zone's fixed offset from UTC in seconds (+28800 for
+    /// Asia/Shanghai): |utcOffset_| <= MAX_UTC_OFFSET and a multiple of UTC_OFFSET_STEP
+    /// (AnchorUtcOffsetOutOfRange otherwise)
+    constructor(IConsortiumRegistry registry_, int32 utcOffset_) ConsortiumManaged(registry_) {
+        if (!BusinessDay.isUtcOffset(utcOffset_)) {
+            revert AnchorUtcOffsetOutOfRange(utcOffset_, MAX_UTC_OFFSET, UTC_OFFSET_STEP);
+        }
+        _utcOffset = utcOffset_;
+    }
 
     /// @inheritdoc IReportAnchor
     function setRules(bytes32 rulesHash, uint64 version) external {
@@ -123,8 +139,13 @@ contract ReportAnchor is ConsortiumManaged, IReportAnchor {
         return _today();
     }
 
+    /// @inheritdoc IReportAnchor
+    function businessUtcOffset() external view returns (int32) {
+        return _utcOffset;
+    }
+
     function _today() internal view returns (uint32) {
-        return uint32(block.timestamp / DAY);
+        return BusinessDay.dayOf(block.timestamp, _utcOffset);
     }
 
     function _reportKey(address regulator, uint32 day, uint32 version) internal pure returns (bytes32) {

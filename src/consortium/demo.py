@@ -146,7 +146,7 @@ def run_day(
             return results, {"stopped_after": line}
     seconds["lines"] = time.perf_counter() - t_lines
     t0 = time.perf_counter()
-    days = sorted({day["first_day"], _chain_day()})
+    days = sorted({day["first_day"], _chain_day(suite)})
     reports = write_and_verify_reports(suite, members, seed, out, console, days, cfg)
     seconds["reports"] = time.perf_counter() - t0
     return results, reports
@@ -183,7 +183,7 @@ def _fresh_day(
         "lines": list(lines),
         "suite": suite.addresses(),
         "block": suite.block,
-        "first_day": _chain_day(),
+        "first_day": _chain_day(suite),
         "started": None,
         "results": [],
     }
@@ -268,11 +268,12 @@ def index_day(suite, out: Path):
         indexer.dispose()
 
 
-def _chain_day() -> int:
+def _chain_day(suite) -> int:
+    """The report day of the latest block: in the suite's ReportAnchor's business time zone."""
     from consortium import chain
-    from consortium.reporting.days import latest_day
+    from consortium.reporting.days import suite_day
 
-    return latest_day(chain.web3())
+    return suite_day(suite, chain.web3())
 
 
 def write_and_verify_reports(

@@ -177,19 +177,26 @@ def _line_deployers(issuers: Mapping[str, str], zone: str) -> list[LineDeployer]
         lambda p, r, a, d: deploy_confirmations(
             p, r, a, settlement_token=d["DepositToken:CNY"], business_time_zone=zone
         ),
-        lambda p, r, a, d: _deploy_reporting(p, r, a),
+        lambda p, r, a, d: _deploy_reporting(p, r, a, zone),
     ]
 
 
-def _deploy_reporting(proj: Any, registry: Any, admin: Any) -> dict[str, Any]:
+def _deploy_reporting(
+    proj: Any, registry: Any, admin: Any, business_time_zone: str = DEFAULT_BUSINESS_TIME_ZONE
+) -> dict[str, Any]:
     """Deploy ReportAnchor against the registry and register the rules in force.
+
+    The zone's fixed offset from UTC is set in the anchor for good, as in Reconciliation: report
+    days are the same local business days reconciliation keeps (a zone with daylight saving is
+    refused: BusinessZoneHasDaylightSaving).
 
     The deployer (the permission manager) may register rules: setRules accepts PERMISSION_MANAGER.
     Only the rules file is read (consortium.reporting.rules): the indexer and SQLAlchemy stay
     unloaded."""
     from consortium.reporting.rules import load_rules
 
-    anchor = proj.ReportAnchor.deploy(registry, {"from": admin})
+    utc_offset = days.fixed_utc_offset(business_time_zone)
+    anchor = proj.ReportAnchor.deploy(registry, utc_offset, {"from": admin})
     rules = load_rules()
     anchor.setRules(rules.rules_hash, rules.version, {"from": admin})
     return {"ReportAnchor": anchor}
@@ -228,7 +235,7 @@ def deploy_all(
     from the consortium file). A token missing there is issued by `admin`, who must then be granted
     the role to use it. The admin, as permission manager, appoints the settlement agents (the
     engine, the bill contract). `business_time_zone` (the consortium file's) sets the business day
-    of the reconciliation line for good."""
+    of the reconciliation line and of the regulators' report days for good."""
     proj = chain.project()
     registry = proj.ConsortiumRegistry.deploy(
         doc_hash(founder_name), code32(jurisdiction), {"from": admin}

@@ -7,6 +7,7 @@ import pytest
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.roles import ROLES
 from tests.fixtures.hostile import Bound, bound_tests
+from tests.fixtures.reporting import BUSINESS_UTC_OFFSET
 
 H = b"\x42" * 32
 ASKABLE = sorted(r for r in ROLES if r != "REGULATOR")
@@ -18,7 +19,7 @@ def world(registry, regulator_cn, accounts, ReportAnchor, registry_admin):
         registry=registry,
         regulator=regulator_cn,
         applicant=accounts[5],
-        reports=ReportAnchor.deploy(registry, {"from": registry_admin}),
+        reports=ReportAnchor.deploy(registry, BUSINESS_UTC_OFFSET, {"from": registry_admin}),
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from consortium.config import DEFAULT_BUSINESS_TIME_ZONE
+from consortium.domain.days import fixed_utc_offset
 from consortium.domain.hashing import code32, doc_hash
 from consortium.reporting.rules import load_rules
 from consortium.reporting.verify import build_tree, leaf_value
@@ -27,7 +29,9 @@ def bench_reporting(proj: Any, accounts: Any, leaves: int = 1024) -> dict[str, i
     reporter = Institution("bench reporter", rep_acc, registry, "CN")
     manager.admit(reporter, ["REPORTER"], reg_acc.address)
     manager.connect(reporter, regulator, "bench reporting agreement")  # anchors only over a channel
-    anchor = proj.ReportAnchor.deploy(registry, {"from": admin})
+    # the default business time zone's offset, as deploy_all sets it (Asia/Shanghai: +28800)
+    offset = fixed_utc_offset(DEFAULT_BUSINESS_TIME_ZONE)
+    anchor = proj.ReportAnchor.deploy(registry, offset, {"from": admin})
     rules = load_rules()
     set_rules = anchor.setRules(rules.rules_hash, rules.version, {"from": admin})
     day = int(anchor.today())

@@ -167,7 +167,7 @@ def _setup_chain(day: _Day, accounts: Any, console: Any) -> None:
     """Deploy the suite for the consortium file, admit the institutions, record the deployment."""
     from consortium import chain
     from consortium.bootstrap import bootstrap_consortium, deploy_for
-    from consortium.reporting.days import latest_day
+    from consortium.reporting.days import suite_day
 
     founder = accounts[0]
     t0 = time.perf_counter()
@@ -184,7 +184,7 @@ def _setup_chain(day: _Day, accounts: Any, console: Any) -> None:
     day.seconds["bootstrap"] = time.perf_counter() - t0
     w3 = chain.web3()
     day.first_block = int(w3.eth.block_number) + 1
-    day.first_day = latest_day(w3)
+    day.first_day = suite_day(day.suite, w3)  # in the anchor's business time zone
     record = chain.DeploymentRecord(
         network=chain.network_name(),
         chain_id=int(w3.eth.chain_id),
@@ -389,9 +389,9 @@ def _reports(day: _Day, console: Any) -> dict:
     """Every regulator's report of the day, built, anchored and verified as `consortium demo`."""
     from consortium import chain
     from consortium.demo import write_and_verify_reports
-    from consortium.reporting.days import latest_day
+    from consortium.reporting.days import suite_day
 
-    days = sorted({day.first_day, latest_day(chain.web3())})
+    days = sorted({day.first_day, suite_day(day.suite, chain.web3())})
     return write_and_verify_reports(
         day.suite, day.members, day.opts.seed, day.folder, console, days, day.cfg
     )

@@ -9,14 +9,17 @@ Public API (what `consortium report` / `consortium verify`, scripts/report.py an
                   db_url=None, out="reports", keys=None, private_keys=None, disclosures=None,
                   w3=None, progress=True, write=True) -> list[BuiltReport]
     verify_report(path, anchor_contract, onchain_view=True) -> Verification   (.ok, .summary())
-    deploy(proj, registry, admin) -> {"ReportAnchor": contract}   (consortium.deploy)
+    deploy(proj, registry, admin, business_time_zone) -> {"ReportAnchor": contract}
+                                                 (consortium.deploy)
 
 Modules by stage: days (the business day), directory (who is who, pseudonyms), rules, indexer,
 builder (joins, records, sealing), anchoring (rules and roots on chain), tables (rows, CSV),
 render_html, output (files), verify, errors, pipeline (the orchestration).
 
-Business day: the UTC day of the block timestamp, `day = timestamp // 86400` (days since
-1970-01-01, days.py); `day` arguments take that number, a datetime.date or 'YYYY-MM-DD'.
+Business day: the local day of the block timestamp in the business time zone the ReportAnchor was
+deployed with, `day = (timestamp + anchor.businessUtcOffset()) // 86400` (local days since
+1970-01-01; a Shanghai day runs 16:00-16:00 UTC), or the UTC day under `business_day: utc` rules
+(days.py); `day` arguments take that number, a datetime.date or 'YYYY-MM-DD'.
 
 This module only re-exports, and lazily: importing one stage (say `consortium.reporting.rules`,
 as deploying does) does not load the others (SQLAlchemy, the indexer).

@@ -12,7 +12,7 @@ from eth_utils import event_abi_to_log_topic
 
 from consortium.domain.encoding import hexstr
 from consortium.outbox import Booking, Kind, Outbox, OutboxConflict, Recorded, key_of
-from consortium.reporting.days import day_bounds
+from consortium.reporting.days import business_day_bounds
 from consortium.reporting.errors import ReportingError
 from consortium.reporting.rules import ReportingRules
 from consortium.store import Store
@@ -29,8 +29,9 @@ class RulesStatus:
     notes: list[str] = field(default_factory=list)
 
 
-def rules_status(rules: ReportingRules, anchor: Any, day: int) -> RulesStatus:
-    """Check the rules file against the on-chain history; notes for a change during `day`.
+def rules_status(rules: ReportingRules, anchor: Any, day: int, utc_offset: int = 0) -> RulesStatus:
+    """Check the rules file against the on-chain history; notes for a change during `day` (a
+    business day at `utc_offset` seconds from UTC).
 
     Raises ReportingError when the file's hash was never registered: reports must state rules the
     chain knows."""
@@ -63,7 +64,7 @@ def rules_status(rules: ReportingRules, anchor: Any, day: int) -> RulesStatus:
             f"rules file {rules.path} says version {rules.version} but its hash is "
             f"registered as version {st.registered_version}; fix the file's version"
         )
-    start, last = day_bounds(day)
+    start, last = business_day_bounds(day, utc_offset)
     for prev, h in zip([None] + history[:-1], history):
         if start <= int(h[2]) <= last and prev is not None:
             when = dt.datetime.fromtimestamp(int(h[2]), dt.UTC).strftime("%H:%M:%S UTC")

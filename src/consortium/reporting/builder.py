@@ -28,7 +28,7 @@ from consortium.domain.roles import role_name
 from consortium.envelope import Envelope, EnvelopeTampered, NotARecipient, seal
 from consortium.envelope import open as open_envelope
 from consortium.reporting.anchoring import RulesStatus
-from consortium.reporting.days import day_bounds, day_date
+from consortium.reporting.days import business_day_bounds, day_date, zone_of_offset
 from consortium.reporting.directory import (
     Dossier,
     PartyInfo,
@@ -71,8 +71,12 @@ class RecordContext:
     regulators: list[PartyInfo]
     # (contract key, event, key parameter, key value) -> args of the joined event (rules' `join`)
     joins: Mapping[tuple, dict] = field(default_factory=dict)
-    # names, currencies' decimals and time zone for readers; None: addresses, minor units, UTC
+    # names, currencies' decimals and time zone for readers; None: addresses, minor units, and
+    # times in the zone of `utc_offset`
     dossier: Dossier | None = None
+    # the business time zone's offset from UTC (seconds) the report's day is counted in: the
+    # ReportAnchor's businessUtcOffset (days.report_utc_offset)
+    utc_offset: int = 0
 
 
 def _join_value(value: Any) -> str:
@@ -308,7 +312,8 @@ def _heading(records: list[dict], regulator: PartyInfo, ctx: RecordContext) -> d
         "regulator": regulator.address,
         "regulatorId": dossier.ident(regulator.address) if dossier else None,
         "regulatorJurisdiction": regulator.jurisdiction,
-        "timeZone": dossier.time_zone if dossier else "UTC",
+        "timeZone": dossier.time_zone if dossier else zone_of_offset(ctx.utc_offset),
+        "utcOffset": ctx.utc_offset,
         "currencies": dict(dossier.decimals) if dossier else {},
         "institutions": supervised_names(records, regulator, ctx),
     }
@@ -360,8 +365,8 @@ def build_report(
         **_heading(records, regulator, ctx),
         "day": day,
         "date": day_date(day),
-        "dayStart": day_bounds(day)[0],
-        "dayEnd": day_bounds(day)[1],
+        "dayStart": business_day_bounds(day, ctx.utc_offset)[0],
+        "dayEnd": business_day_bounds(day, ctx.utc_offset)[1],
         "chainId": chain_id,
         "generatedAt": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "rules": {

@@ -12,6 +12,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
+from consortium.config import DEFAULT_BUSINESS_TIME_ZONE
 from consortium.domain.encoding import hexstr
 from consortium.domain.roles import ROLES, role_name
 from consortium.reporting.errors import ReportingError
@@ -105,11 +106,13 @@ class Dossier:
     the consortium's business time zone.
 
     The chain holds only salted hashes of names, so names come from here; a report names only the
-    institutions its regulator supervises (the rest stay pseudonyms, whatever the dossier holds)."""
+    institutions its regulator supervises (the rest stay pseudonyms, whatever the dossier holds).
+    The zone defaults to the consortium file's default (Asia/Shanghai), the zone a suite is deployed
+    in by default: a report checks it against its ReportAnchor's offset (days.check_zone)."""
 
     names: Mapping[str, tuple[str, str]]  # lower-case address -> (institution id, name)
     decimals: Mapping[str, int]  # currency code -> digits of its minor unit
-    time_zone: str = "UTC"
+    time_zone: str = DEFAULT_BUSINESS_TIME_ZONE
 
     @classmethod
     def of(cls, consortium: Any, addresses: Mapping[str, str]) -> Dossier:

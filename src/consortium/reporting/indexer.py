@@ -8,10 +8,12 @@ log index), and a chunk is re-written idempotently (its block range is cleared f
 Chain restarts and reorganisations are detected before every run: a different genesis hash, a head
 below the cursor, or a different block hash at the cursor means the indexed history is no longer the
 chain's, so the chain's rows are dropped and indexing starts again from the deployment block. A
-changed set of watched sources (a line's events added to the rules) also re-indexes from the
-deployment block, so new rules apply to the whole history.
+changed set of watched sources (a line's events added to the rules) or a changed business time zone
+also re-indexes from the deployment block, so new rules and days apply to the whole history.
 
-Business day: `domain.days.day_of(timestamp)`, the UTC day of the block timestamp.
+Business day: `domain.days.business_day_of(timestamp, utc_offset)`, the local day of the block
+timestamp in the business time zone of the ReportAnchor (`utc_offset` seconds from UTC; 0: the UTC
+day).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from web3._utils.events import get_event_data
 
-from consortium.domain.days import day_of
+from consortium.domain.days import business_day_of
 from consortium.domain.encoding import hexstr
 
 DEFAULT_CHUNK = 500
@@ -119,7 +121,10 @@ class Indexer:
     """Indexes `sources` from `deployment_block` into the database at `db_url`.
 
     `w3` is a web3.py instance (consortium.chain.web3() under brownie). Several indexers (one per
-    regulator) may share a chain; each keeps its own database.
+    regulator) may share a chain; each keeps its own database. `utc_offset`: the business time
+    zone's offset from UTC in seconds, in which each event's day is counted (the ReportAnchor's
+    businessUtcOffset; pipeline.open_index passes it): part of what the index is, so every run over
+    one database must give the same one.
     """
 
     def __init__(
@@ -129,8 +134,10 @@ class Indexer:
         db_url: str,
         deployment_block: int = 0,
         chunk: int = DEFAULT_CHUNK,
+        utc_offset: int = 0,
     ):
         self.w3 = w3
+        self.utc_offset = int(utc_offset)
         self.sources = [s for s in sources if s.events]
         self.deployment_block = int(deployment_block)
         self.chunk = max(1, int(chunk))
@@ -147,7 +154,10 @@ class Indexer:
     @property
     def sources_hash(self) -> str:
         spec = sorted((s.key, s.address.lower(), sorted(s.events)) for s in self.sources)
-        return "0x" + keccak(text=json.dumps([spec, self.deployment_block])).hex()
+        identity: list = [spec, self.deployment_block]
+        if self.utc_offset:  # an index of UTC days keeps the identity it had before zones
+            identity.append(self.utc_offset)
+        return "0x" + keccak(text=json.dumps(identity)).hex()
 
     def state(self) -> dict | None:
         with self.engine.connect() as c:
@@ -180,7 +190,10 @@ class Indexer:
                 "(chain restarted or reorganised)"
             )
         if st["sources_hash"] != self.sources_hash:
-            return "the watched contracts or events changed (reporting rules or deployment changed)"
+            return (
+                "the watched contracts, events or business time zone changed (reporting rules or "
+                "deployment changed)"
+            )
         if st["deployment_block"] != self.deployment_block:
             return "the deployment block changed"
         return None
@@ -270,7 +283,7 @@ class Indexer:
                         "tx_hash": hexstr(log["transactionHash"]),
                         "log_index": int(log["logIndex"]),
                         "timestamp": ts,
-                        "day": day_of(ts),
+                        "day": business_day_of(ts, self.utc_offset),
                         "contract": src.key,
                         "address": self.w3.to_checksum_address(log["address"]),
                         "event": abi["name"],
@@ -295,7 +308,8 @@ class Indexer:
 
     # ---------------------------------------------------------------- reading
     def events_of_day(self, day: int) -> list[dict]:
-        """Indexed events of UTC day `day`, in chain order, args decoded from JSON."""
+        """Indexed events of business day `day` (local days at the indexer's utc_offset), in chain
+        order, args decoded from JSON."""
         with self.engine.connect() as c:
             rows = c.execute(
                 select(events)

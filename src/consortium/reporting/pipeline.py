@@ -20,7 +20,13 @@ from consortium.reporting.anchoring import (
     rules_status,
 )
 from consortium.reporting.builder import RecordContext, build_report, join_index
-from consortium.reporting.days import latest_day, parse_day
+from consortium.reporting.days import (
+    anchor_of,
+    check_zone,
+    latest_day,
+    parse_day,
+    report_utc_offset,
+)
 from consortium.reporting.directory import Dossier, RegistryDirectory, key_of
 from consortium.reporting.errors import ReportingError
 from consortium.reporting.indexer import Indexer, sources_from_contracts
@@ -75,16 +81,22 @@ def open_index(
     w3: Any,
     db_url: str | None = None,
     deployment_block: int | None = None,
+    utc_offset: int | None = None,
 ) -> Indexer:
     """The reporting node's indexer of `suite`'s events under `rules` (default database: sqlite file
     `index-<chain id>.sqlite` in `out`), the one build_reports runs: indexing during the day with it
-    lets the report step resume at its cursor."""
+    lets the report step resume at its cursor. Its days are in `utc_offset` (default: the suite's
+    ReportAnchor's, see days.report_utc_offset), so the day's indexing and the report step agree
+    on the zone and the report step resumes instead of re-indexing."""
     contracts = contracts_of(suite)
+    if utc_offset is None:
+        utc_offset = report_utc_offset(rules, contracts.get("ReportAnchor"))
     return Indexer(
         w3,
         sources_from_contracts(contracts, rules),
         db_url or f"sqlite:///{Path(out) / f'index-{int(w3.eth.chain_id)}.sqlite'}",
         _deployment_block(contracts, deployment_block),
+        utc_offset=utc_offset,
     )
 
 
@@ -151,8 +163,11 @@ def build_reports(
                  outbox holds each report saved before its root is anchored, so a run killed in
                  between is finished by the next one (that report is not built again)
     dossier      names by address, currencies' decimals, time zone (directory.Dossier): reports
-                 name whom their regulator supervises, sit in folders by regulator id
-    Raises ReportingError (unknown regulator, unregistered rules) and RulesError (bad rules file).
+                 name whom their regulator supervises, sit in folders by regulator id; its zone
+                 must have the anchor's businessUtcOffset (ReportingError otherwise)
+    `day` is a local business day at the anchor's businessUtcOffset (UTC: `business_day: utc`).
+    Raises ReportingError (unknown regulator, unregistered rules, a dossier of another zone) and
+    RulesError (bad rules file).
     """
     if w3 is None:
         w3 = _web3()
@@ -162,17 +177,20 @@ def build_reports(
     rules = load_rules(rules_path or DEFAULT_RULES_PATH)
     rules.check_against_abis({k.split(":")[0]: list(c.abi) for k, c in contracts.items()})
     day_n = parse_day(day)
+    utc_offset = _day_offset(rules, anchor, dossier)
     directory = RegistryDirectory(contracts["ConsortiumRegistry"])
     targets = _targets(directory, regulator, dossier)
-    status = rules_status(rules, anchor, day_n)  # before indexing: fail fast on unregistered rules
+    status = rules_status(rules, anchor, day_n, utc_offset)  # fail fast on unregistered rules
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     chain_id = int(w3.eth.chain_id)
-    indexer = open_index(contracts, rules, out, w3, db_url, deployment_block)
+    indexer = open_index(contracts, rules, out, w3, db_url, deployment_block, utc_offset)
     events, joins = _index(indexer, rules, day_n, progress)
     regulators = directory.regulators()
     keys = {} if keys is None else keys  # not `keys or {}`: an empty store-backed one still learns
-    ctx = RecordContext(rules, directory, keys, disclosures or {}, regulators, joins, dossier)
+    ctx = RecordContext(
+        rules, directory, keys, disclosures or {}, regulators, joins, dossier, utc_offset
+    )
     outbox, finished = _resume(anchor, reporter, store, out, w3, chain_id)
     done = {(r["regulator"].lower(), int(r["day"])) for r in finished}
     reports = finished + [
@@ -180,16 +198,31 @@ def build_reports(
         for reg in targets
         if (reg.address.lower(), day_n) not in done
     ]
-    built = []
-    for report in reports:
-        if outbox is not None and not report["anchor"]["anchored"]:
-            anchor_report(report, anchor, reporter, outbox)
-        reg_address = report["regulator"]
-        paths: dict[str, Path] = {}
-        if write:
-            paths = write_report(report, out, key_of(private_keys, reg_address))
-        built.append(BuiltReport(reg_address, int(report["day"]), report, paths))
-    return built
+    return [
+        _finish(r, anchor, reporter, outbox, out if write else None, private_keys) for r in reports
+    ]
+
+
+def _finish(
+    report: dict, anchor: Any, reporter: Any, outbox: Any, out: Path | None, private_keys: Any
+) -> BuiltReport:
+    """Anchor a built report's root (unless already anchored or not anchoring), then write its
+    files to `out` (None: not written)."""
+    if outbox is not None and not report["anchor"]["anchored"]:
+        anchor_report(report, anchor, reporter, outbox)
+    reg_address = report["regulator"]
+    paths: dict[str, Path] = {}
+    if out is not None:
+        paths = write_report(report, out, key_of(private_keys, reg_address))
+    return BuiltReport(reg_address, int(report["day"]), report, paths)
+
+
+def _day_offset(rules: ReportingRules, anchor: Any, dossier: Dossier | None) -> int:
+    """The offset report days are counted in (days.report_utc_offset), after checking that the
+    dossier's zone, in which readers see the report's times, has the anchor's offset."""
+    if dossier is not None and anchor is not None:
+        check_zone(dossier.time_zone, int(anchor.businessUtcOffset()))
+    return report_utc_offset(rules, anchor, dossier.time_zone if dossier else None)
 
 
 def _targets(directory: RegistryDirectory, regulator: str | None, dossier: Dossier | None) -> list:
@@ -220,7 +253,8 @@ class ReportJob:
     block) and the chain (the day of the latest block when no day is given).
 
     suite        consortium.deploy.Suite (or {key: contract}, see build_reports)
-    day          'YYYY-MM-DD', a day number or a date; None or '': the day of the latest block
+    day          'YYYY-MM-DD', a day number or a date; None or '': the business day of the latest
+                 block (in the anchor's business time zone, see days.report_utc_offset)
     regulator    one regulator's address; None: every regulator in the registry
     reporter     an account holding REPORTER: anchors each report's root; None builds unanchored
     anchor       the ReportAnchor to check rules and anchor against; None: the suite's
@@ -246,9 +280,14 @@ class ReportJob:
         build_reports does."""
         w3 = self.w3 if self.w3 is not None else _web3()
         block = self.deployment_block
+        day = self.day
+        if day is None or day == "":
+            rules = load_rules(self.rules_path or DEFAULT_RULES_PATH)
+            anchor = self.anchor if self.anchor is not None else anchor_of(self.suite)
+            day = latest_day(w3, report_utc_offset(rules, anchor))
         return build_reports(
             self.suite,
-            latest_day(w3) if self.day is None or self.day == "" else self.day,
+            day,
             self.regulator,
             anchor=self.anchor,
             reporter=self.reporter,

@@ -31,6 +31,8 @@ CHART_TYPES = {
     "bar": ("label", "value"),
 }
 REGULATOR_SELECTORS = ("supervising",)  # plus "jurisdiction:XX"
+# a record's day: local in the business time zone (the default, as reconciliation's), or UTC
+BUSINESS_DAYS = ("business", "utc")
 DEFAULT_RULES_PATH = Path(__file__).resolve().parents[3] / "config" / "reporting-rules.yaml"
 
 
@@ -126,6 +128,9 @@ class ReportingRules:
     tables: dict[str, TableSpec]
     path: str
     raw: bytes = field(repr=False, default=b"")
+    # which day a record belongs to: 'business' (local days at the ReportAnchor's
+    # businessUtcOffset) or 'utc' (UTC days); consortium.reporting.days.report_utc_offset
+    business_day: str = "business"
 
     @property
     def rules_hash(self) -> bytes:
@@ -270,11 +275,12 @@ class _Parser:
             raise self.fail(
                 self._line(doc, "version"), f"version must be in 1 .. 2**64 - 1, got {version}"
             )
-        day = doc.get("business_day", "utc")
-        if day != "utc":
+        day = doc.get("business_day", BUSINESS_DAYS[0])
+        if day not in BUSINESS_DAYS:
             raise self.fail(
                 self._line(doc, "business_day"),
-                f"business_day {day!r} unsupported: days are UTC days of block timestamps ('utc')",
+                f"business_day {day!r} unknown: 'business' (local days in the ReportAnchor's "
+                "business time zone) or 'utc' (UTC days of block timestamps)",
             )
         tables_doc = self._need(doc, "tables", dict, "rules file")
         tables = {name: self.table(name, t, tables_doc) for name, t in tables_doc.items()}
@@ -291,7 +297,14 @@ class _Parser:
                 raise self.fail(r.line, f"rule id {rule.id!r} already used at line {seen[rule.id]}")
             seen[rule.id] = r.line
             rules.append(rule)
-        return ReportingRules(version=version, rules=rules, tables=tables, path=self.path, raw=raw)
+        return ReportingRules(
+            version=version,
+            rules=rules,
+            tables=tables,
+            path=self.path,
+            raw=raw,
+            business_day=day,
+        )
 
     def table(self, name: str, t: Any, parent: _LineDict) -> TableSpec:
         if not isinstance(t, _LineDict):

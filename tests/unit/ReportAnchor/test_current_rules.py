@@ -4,12 +4,13 @@ import brownie
 import pytest
 
 from consortium.domain.hashing import doc_hash
+from tests.fixtures.reporting import BUSINESS_UTC_OFFSET
 
 
 @pytest.fixture(scope="module")
 def fresh_anchor(ReportAnchor, registry, registry_admin):
     """A ReportAnchor no rules were registered on yet (the shared fixture registers the rules file)."""
-    return ReportAnchor.deploy(registry, {"from": registry_admin})
+    return ReportAnchor.deploy(registry, BUSINESS_UTC_OFFSET, {"from": registry_admin})
 
 
 def test_currentRules__no_rules_yet__all_zero(fresh_anchor):
