@@ -14,7 +14,7 @@ from typing import Any
 
 from consortium.domain.clearing import BUY, ZERO_ADDRESS, Trade
 from consortium.domain.encoding import b32
-from consortium.envelope import public_key_of
+from consortium.envelope import NotARecipient, public_key_of
 from consortium.lookthrough import (
     Position,
     Record,
@@ -24,7 +24,6 @@ from consortium.lookthrough import (
     proves,
     seal_positions,
 )
-from consortium.envelope import NotARecipient
 
 
 @dataclass
