@@ -1,9 +1,10 @@
 """Sealed look-through records: an intermediary's investors' positions, provable and sealed.
 
 Per settlement cycle an intermediary builds one OpenZeppelin standard Merkle tree over its
-investors' position leaves (`position_leaf`) and seals each position, with its proof, to the regulator of the
-investor's jurisdiction (consortium.envelope: AES-256-GCM data key wrapped with ECIES, bound to the
-intermediary and cycle). SealedRecords.sol keeps the root and emits the ciphertext; nothing else.
+investors' position leaves (`position_leaf`) and seals each position, with its proof, to the
+regulator of the investor's jurisdiction (consortium.envelope: AES-256-GCM data key wrapped with
+ECIES, bound to the intermediary and cycle). SealedRecords.sol keeps the root and emits the
+ciphertext; nothing else.
 A regulator opens the records sealed to it (`open_records`); another regulator's key opens none.
 Each opened record proves against the root on chain (`SealedRecords.verifyPosition`) or off chain
 (`prove`), and its commitment is the one the investor's trades carry (`commit(investor id, salt)`).
