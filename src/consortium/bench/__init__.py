@@ -19,7 +19,7 @@ from eth_account import Account
 from rich.console import Console
 
 from consortium import chain
-from consortium.bench import annuity, bills, confirmations, reporting, settlement
+from consortium.bench import annuity, bills, confirmations, lookthrough, reporting, settlement
 from consortium.bootstrap import institution_key
 from consortium.domain.hashing import code32, deterministic_salts, doc_hash
 
@@ -30,6 +30,7 @@ LINE_BENCHES = {
     "confirmations": confirmations.bench_confirmations,
     "settlement": settlement.bench_settlement,
     "reporting": reporting.bench_reporting,
+    "lookthrough": lookthrough.bench_lookthrough,
 }
 
 
