@@ -662,8 +662,7 @@ def _add_report_commands(sub: Any) -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from consortium.portal.feed import watch
-    from consortium.portal.serve import ServeOptions
+    from consortium.portal.serve import ServeOptions, watch
 
     opts = ServeOptions(
         network=args.network,
