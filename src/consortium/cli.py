@@ -679,11 +679,46 @@ def _add_report_commands(sub: Any) -> None:
     ver.add_argument("path")
     ver.set_defaults(func=cmd_verify)
     _add_serve_command(sub)
+    _add_watch_command(sub)
     cov = sub.add_parser("coverage-summary", help="print branch coverage from brownie's report")
     cov.add_argument("path", nargs="+", help="coverage.json of one or more runs on the same build")
     cov.add_argument("--build", help="build folder the report was measured on (default build/)")
     cov.add_argument("--missing", action="store_true", help="list each branch outcome never taken")
     cov.set_defaults(func=cmd_coverage_summary)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from consortium.portal.serve import ServeOptions, watch
+
+    opts = ServeOptions(
+        network=args.network,
+        rpc=args.rpc,
+        deployments=args.deployments,
+        keystores=args.keystores,
+        passphrase_file=args.passphrase_file,
+        homes=args.homes,
+    )
+    try:
+        return watch(opts, args.regulator, args.from_block, args.once, args.interval)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _add_watch_command(sub: Any) -> None:
+    w = _with_network(
+        sub.add_parser("watch", help="a regulator's live look-through feed as blocks arrive"),
+        rpc=True,
+    )
+    w.add_argument("--regulator", required=True, help="the regulator's address or id (--homes)")
+    w.add_argument("--from-block", type=int, help="first block to read (default: recent blocks)")
+    w.add_argument("--once", action="store_true", help="print what the chain holds, then stop")
+    w.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    w.add_argument("--deployments", help="the deployment record (default the network's)")
+    help_ = "the regulator's V3 keystore: its sealed records are opened ([0xREGULATOR=]PATH)"
+    w.add_argument("--keystore", dest="keystores", action="append", default=[], help=help_)
+    w.add_argument("--passphrase-file", help="file whose first line is the passphrase")
+    w.add_argument("--homes", help="folder of agent homes (the regulator by its id)")
+    w.set_defaults(func=cmd_watch)
 
 
 def _add_serve_command(sub: Any) -> None:

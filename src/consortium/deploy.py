@@ -178,6 +178,7 @@ def _line_deployers(issuers: Mapping[str, str], zone: str) -> list[LineDeployer]
             p, r, a, settlement_token=d["DepositToken:CNY"], business_time_zone=zone
         ),
         lambda p, r, a, d: _deploy_reporting(p, r, a, zone),
+        lambda p, r, a, d: {"SealedRecords": p.SealedRecords.deploy(r, {"from": a})},
     ]
 
 

@@ -95,6 +95,10 @@ MATRIX: dict[str, dict[str, Rule]] = {
         # one is refused
         "anchor": role("REPORTER", not_party_error=r"RegistryChannelNotOpen:.*"),
     },
+    "SealedRecords": {
+        # any active member, for itself only: the publisher is the member the caller acts for
+        "publish": member(),
+    },
     "ConfirmationAnchor": {
         "submitRegistration": role("SALES_BANK"),
         "decideRegistration": role("PRODUCT_ISSUER"),

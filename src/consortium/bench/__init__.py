@@ -19,7 +19,7 @@ from eth_account import Account
 from rich.console import Console
 
 from consortium import chain
-from consortium.bench import annuity, bills, confirmations, holding, reporting, settlement
+from consortium.bench import annuity, bills, confirmations, holding, lookthrough, reporting, settlement
 from consortium.bootstrap import institution_key
 from consortium.domain.hashing import code32, deterministic_salts, doc_hash
 
@@ -31,6 +31,7 @@ LINE_BENCHES = {
     "settlement": settlement.bench_settlement,
     "holding": holding.bench_holding,
     "reporting": reporting.bench_reporting,
+    "lookthrough": lookthrough.bench_lookthrough,
 }
 
 

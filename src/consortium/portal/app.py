@@ -19,6 +19,7 @@ from aiohttp import web
 from consortium.portal import pages
 from consortium.portal.auth import COOKIE, NotAMember, Sessions, SignIn, SignInRefused
 from consortium.portal.chainview import ChainView
+from consortium.portal.feed import RegulatorFeed
 from consortium.portal.reports import find_report, list_reports, regulator_address
 from consortium.reporting.builder import open_report
 from consortium.reporting.verify import ReportFileError, load_report
@@ -41,9 +42,18 @@ class Portal:
     poll_seconds: float = 0.5
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     closing: bool = False  # the server stops: live feeds end so the shutdown does not wait on them
+    feeds: dict[str, RegulatorFeed] = field(default_factory=dict)  # regulator (lower) -> feed
 
     def name(self, address: str) -> str:
         return self.names.get(address.lower(), pages.short(address))
+
+    def feed(self, regulator: str) -> RegulatorFeed:
+        """The regulator's feed (the same module as `consortium watch`), opening its sealed
+        records with its keystore's key when the portal holds it."""
+        reg = regulator.lower()
+        if reg not in self.feeds:
+            self.feeds[reg] = RegulatorFeed(self.view, reg, self.keys.get(reg))
+        return self.feeds[reg]
 
 
 KEY = web.AppKey("portal", Portal)
@@ -173,12 +183,13 @@ async def verify(request: web.Request) -> web.Response:
 
 
 def _concerning(p: Portal, reg: str, after: int = 0) -> list[dict]:
-    return [e.as_json() for e in list(p.view.events) if reg in e.regulators and e.seq > after]
+    """The regulator's feed items of the events kept since `after` (portal/feed.py)."""
+    return p.feed(reg).items([e for e in list(p.view.events) if e.seq > after])
 
 
 async def feed_page(request: web.Request) -> web.Response:
     who, p = _own(request, "feed"), _portal(request)
-    backlog = _concerning(p, who.lower())[-50:]
+    backlog = (await asyncio.to_thread(_concerning, p, who.lower()))[-50:]
     after = max((e.seq for e in list(p.view.events)), default=0)
     return web.Response(
         text=pages.feed_page(who, backlog, after, who, p.name(who)), content_type=HTML
@@ -197,7 +208,7 @@ async def feed_events(request: web.Request) -> web.StreamResponse:
     last = int(request.headers.get("Last-Event-ID") or request.query.get("after") or 0)
     await resp.write(b": connected\n\n")
     while not p.closing:
-        for e in _concerning(p, reg, last):
+        for e in await asyncio.to_thread(_concerning, p, reg, last):
             await resp.write(f"id: {e['seq']}\nevent: chain\ndata: {json.dumps(e)}\n\n".encode())
             last = e["seq"]
         with contextlib.suppress(asyncio.TimeoutError):

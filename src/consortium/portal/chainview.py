@@ -37,6 +37,7 @@ LINES = {
     "Reconciliation": "confirmations",
     "ReportAnchor": "reporting",
     "ReportingEventSource": "reporting",
+    "SealedRecords": "lookthrough",
 }
 
 

@@ -149,6 +149,8 @@ def feed_page(reg: str, events: list[dict], after: int, who: str, name: str) -> 
 
 
 def event_line(e: dict) -> str:
+    if "text" in e:  # a feed item (portal/feed.py): clearing data, opened records
+        return e["text"]
     args = ", ".join(f"{k}={short(str(v))}" for k, v in e["args"].items())
     return f"block {e['block']} · {e['line']} · {e['contract']} · {e['event']}({args})"
 

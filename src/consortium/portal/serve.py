@@ -145,3 +145,48 @@ def serve(opts: ServeOptions) -> int:
         )
     web.run_app(create_app(portal), host=opts.host, port=opts.port, print=None)
     return 0
+
+
+# ------------------------------------------------------------------ `consortium watch`
+def regulator_address(ident: str, homes: str | None) -> str:
+    """A regulator named by address, or by its id in the consortium file with its agent home
+    under `homes` (`<homes>/<id>/keystore.json`, read without the passphrase)."""
+    if ident.startswith("0x") and len(ident) == 42:
+        return ident.lower()
+    keystore = Path(homes or "") / ident / "keystore.json"
+    if homes is None or not keystore.exists():
+        raise CommandError(
+            f"regulator {ident!r}: pass its address (0x…), or --homes with its agent home "
+            f"({keystore} not found)"
+        )
+    return Keystore(keystore).address().lower()
+
+
+def watch(opts, regulator: str, from_block: int | None, once: bool, interval: float = 1.0) -> int:
+    """Print the regulator's feed as blocks arrive (`--once`: what the chain holds now, then stop).
+
+    `opts` are the portal's ServeOptions (deployment record, node, keystores, passphrase): the
+    regulator's sealed records open with its keystore's key, as in the portal."""
+    import time
+
+    from web3 import Web3
+
+    from consortium.portal.chainview import ChainView
+    from consortium.portal.feed import RegulatorFeed, describe
+
+    addresses = deployment_addresses(opts)
+    addresses.pop("__chain_id__")
+    w3 = Web3(Web3.HTTPProvider(node_url(opts), request_kwargs={"timeout": 30}))
+    reg = regulator_address(regulator, None if opts.homes is None else str(opts.homes))
+    keys = opening_keys(opts)
+    feed = RegulatorFeed(ChainView(w3, addresses), reg, keys.get(reg))
+    if from_block is not None:
+        feed.start_at(from_block)
+    opened = "opening its sealed records" if feed.private_key else "no key: records stay sealed"
+    print(f"watching regulator {reg} ({opened})", flush=True)
+    while True:
+        for item in feed.poll():
+            print(describe(item), flush=True)
+        if once:
+            return 0
+        time.sleep(interval)

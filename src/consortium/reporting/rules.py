@@ -40,6 +40,35 @@ class RulesError(InputFileError):
     """A rules file that cannot be used; the message names file, line and problem."""
 
 
+class ConfidentialityTableError(RulesError):
+    """The `confidentiality:` table itself is inconsistent (unknown level, reader or on-chain
+    form; a secret data type in clear on chain; a parameter claimed by two data types)."""
+
+
+class UnknownDataType(RulesError):
+    """A field names a data type (`type:`) the confidentiality table does not declare."""
+
+
+class ConfidentialFieldInClear(RulesError):
+    """A field of a confidential data type reported at level public."""
+
+
+class SecretFieldInClear(RulesError):
+    """A field of a secret data type (investor identity, holdings) reported at level public."""
+
+
+class SecretFieldFromChain(RulesError):
+    """A field of a secret data type read from an event parameter: the chain holds only its
+    commitment or ciphertext, so the value can only come from a disclosure (`disclosed: true`)."""
+
+
+# the confidentiality table's vocabulary: levels in increasing order, who may read, what goes on
+# chain (clear: the value; commitment: a salted hash; sealed: ciphertext to the entitled readers)
+CONFIDENTIALITY_LEVELS = ("public", "confidential", "secret")
+READERS = ("parties", "regulators", "consortium")
+ON_CHAIN = ("clear", "commitment", "sealed")
+
+
 # mappings of the rules file remember their lines (consortium.yamlfile, the project's one loader)
 _LineDict = LineDict
 
@@ -74,6 +103,23 @@ class FieldSpec:
     # DepositToken:CNY) or 'param:<name>' (a bytes32 code parameter of the event, or of the event
     # it joins); None: not an amount. Readers show it with its currency (domain.money)
     currency: str | None = None
+    data_type: str | None = None  # the confidentiality table's data type named by `type:`
+    source_line: int = 0
+
+
+@dataclass(frozen=True)
+class DataType:
+    """One row of the confidentiality table: a kind of data, its level, who may read it, what
+    goes on chain, and the event parameters holding it (`params`: read from the chain;
+    `disclosed`: the value disclosed off chain against that parameter's hash)."""
+
+    name: str
+    level: str
+    readers: tuple[str, ...]
+    on_chain: str
+    params: tuple[str, ...] = ()
+    disclosed: tuple[str, ...] = ()
+    source_line: int = 0
 
 
 @dataclass(frozen=True)
@@ -131,6 +177,7 @@ class ReportingRules:
     # which day a record belongs to: 'business' (local days at the ReportAnchor's
     # businessUtcOffset) or 'utc' (UTC days); consortium.reporting.days.report_utc_offset
     business_day: str = "business"
+    confidentiality: dict[str, DataType] = field(default_factory=dict)
 
     @property
     def rules_hash(self) -> bytes:
@@ -151,6 +198,47 @@ class ReportingRules:
 
     def rules_for(self, contract_key: str, event: str) -> list[Rule]:
         return [r for r in self.rules if r.matches(contract_key, event)]
+
+    def data_type_of(self, f: FieldSpec) -> DataType | None:
+        """The field's data type: named by `type:`, else the one whose `params` (read from the
+        chain) or `disclosed` (disclosed off chain) list the field's source parameter."""
+        if f.data_type is not None:
+            return self.confidentiality.get(f.data_type)
+        for dt in self.confidentiality.values():
+            if f.source in (dt.disclosed if f.disclosed else dt.params):
+                return dt
+        return None
+
+    def check_confidentiality(self) -> None:
+        """Every rule's fields against the confidentiality table: a confidential or secret data
+        type is never reported in clear, and a secret one never read from the chain."""
+        for rule in self.rules:
+            for f in rule.fields:
+                at = f.source_line or rule.source_line
+                where = f"{self.path}:{at}: rule {rule.id!r} field {f.name!r}"
+                if f.data_type is not None and f.data_type not in self.confidentiality:
+                    raise UnknownDataType(
+                        f"{where}: data type {f.data_type!r} is not in the confidentiality table "
+                        f"({sorted(self.confidentiality)}); add it there or fix the name"
+                    )
+                dt = self.data_type_of(f)
+                if dt is None:
+                    continue
+                if dt.level == "secret" and f.level == "public":
+                    raise SecretFieldInClear(
+                        f"{where}: data type {dt.name!r} is secret (on chain: {dt.on_chain}); "
+                        "it cannot be reported in clear: make the field level confidential"
+                    )
+                if dt.level == "secret" and not f.disclosed:
+                    raise SecretFieldFromChain(
+                        f"{where}: data type {dt.name!r} is secret: the chain holds only its "
+                        f"{dt.on_chain} form; take the value from a disclosure (disclosed: true)"
+                    )
+                if dt.level == "confidential" and f.level == "public":
+                    raise ConfidentialFieldInClear(
+                        f"{where}: data type {dt.name!r} is confidential (readers "
+                        f"{list(dt.readers)}); report it at level confidential"
+                    )
 
     def check_against_abis(self, abis: Mapping[str, list[dict]]) -> None:
         """Check every rule against the contracts' ABIs (by contract name): events and parameters
@@ -269,7 +357,9 @@ class _Parser:
                 )
 
     def document(self, doc: _LineDict, raw: bytes) -> ReportingRules:
-        self._unknown(doc, ("version", "business_day", "tables", "rules"), "rules file")
+        self._unknown(
+            doc, ("version", "business_day", "confidentiality", "tables", "rules"), "rules file"
+        )
         version = self._need(doc, "version", int, "rules file")
         if not 1 <= version < 2**64:  # ReportAnchor.setRules takes a uint64
             raise self.fail(
@@ -297,14 +387,62 @@ class _Parser:
                 raise self.fail(r.line, f"rule id {rule.id!r} already used at line {seen[rule.id]}")
             seen[rule.id] = r.line
             rules.append(rule)
-        return ReportingRules(
+        out = ReportingRules(
             version=version,
             rules=rules,
             tables=tables,
             path=self.path,
             raw=raw,
             business_day=day,
+            confidentiality=self.confidentiality(doc),
         )
+        out.check_confidentiality()
+        return out
+
+    def confidentiality(self, doc: _LineDict) -> dict[str, DataType]:
+        """The `confidentiality:` table: data type -> {level, readers, on_chain, params,
+        disclosed}; checked in itself (named ConfidentialityTableError)."""
+        if "confidentiality" not in doc:
+            return {}
+        table = doc["confidentiality"]
+        if not isinstance(table, _LineDict):
+            raise self.fail(self._line(doc, "confidentiality"), "confidentiality must be a mapping")
+        out: dict[str, DataType] = {}
+        owner: dict[tuple[str, str], str] = {}
+        for name, spec in table.items():
+            line = self._line(table, name)
+            what = f"confidentiality {name!r}"
+
+            def bad(msg: str, at: int = line, what: str = what) -> ConfidentialityTableError:
+                return ConfidentialityTableError(f"{self.path}:{at}: {what}: {msg}")
+
+            if not isinstance(spec, _LineDict):
+                raise bad("must be a mapping {level, readers, on_chain, params}")
+            self._unknown(spec, ("level", "readers", "on_chain", "params", "disclosed"), what)
+            level = spec.get("level")
+            if level not in CONFIDENTIALITY_LEVELS:
+                raise bad(f"level {level!r} unknown; use one of {CONFIDENTIALITY_LEVELS}")
+            readers = self._names(spec, "readers", what)
+            if not readers or any(r not in READERS for r in readers):
+                raise bad(f"readers {list(readers)} must be a non-empty subset of {READERS}")
+            on_chain = spec.get("on_chain")
+            if on_chain not in ON_CHAIN:
+                raise bad(f"on_chain {on_chain!r} unknown; use one of {ON_CHAIN}")
+            if level == "secret" and on_chain == "clear":
+                raise bad("a secret data type is never in clear on chain: commitment or sealed")
+            if level == "public" and "consortium" not in readers:
+                raise bad("a public data type is read by the whole consortium: add consortium")
+            if level != "public" and "consortium" in readers:
+                raise bad(f"a {level} data type is not read by the whole consortium")
+            params = self._names(spec, "params", what)
+            disclosed = self._names(spec, "disclosed", what)
+            for kind, names in (("params", params), ("disclosed", disclosed)):
+                for p in names:
+                    if (kind, p) in owner:
+                        raise bad(f"{kind} {p!r} is already data type {owner[(kind, p)]!r}")
+                    owner[(kind, p)] = name
+            out[name] = DataType(name, level, readers, on_chain, params, disclosed, line)
+        return out
 
     def table(self, name: str, t: Any, parent: _LineDict) -> TableSpec:
         if not isinstance(t, _LineDict):
@@ -484,12 +622,14 @@ class _Parser:
                 raise self.fail(
                     line, f"{what}: field {name!r} level {spec!r} unknown; use one of {LEVELS}"
                 )
-            return FieldSpec(name, name, spec)
+            return FieldSpec(name, name, spec, source_line=line)
         if not isinstance(spec, _LineDict):
             raise self.fail(line, f"{what}: field {name!r} must be a level or a mapping")
         w = f"{what} field {name!r}"
         self._unknown(
-            spec, ("from", "level", "format", "disclosed", "recipients", "scale", "currency"), w
+            spec,
+            ("from", "level", "format", "disclosed", "recipients", "scale", "currency", "type"),
+            w,
         )
         level = spec.get("level", "public")
         if level not in LEVELS:
@@ -528,8 +668,20 @@ class _Parser:
                 self._line(spec, "scale"), f"{w}: scale applies to integer parameters only"
             )
         currency = self._currency(spec, fmt, disclosed, w)
+        data_type = spec.get("type")
+        if data_type is not None and not isinstance(data_type, str):
+            raise self.fail(self._line(spec, "type"), f"{w}: type must be a data type name")
         return FieldSpec(
-            name, str(spec.get("from", name)), level, fmt, disclosed, recipients, scale, currency
+            name,
+            str(spec.get("from", name)),
+            level,
+            fmt,
+            disclosed,
+            recipients,
+            scale,
+            currency,
+            data_type,
+            line,
         )
 
     def _currency(self, spec: _LineDict, fmt: str, disclosed: bool, w: str) -> str | None:

@@ -478,7 +478,7 @@ def run_day(ctx: DayContext) -> LineResult:
     cast = pipe.piped(_cast_from_context(ctx))
     set_up(cast)  # one phase: listings, currencies, every party's charges and the funding
     trade_date = business_date()  # the day this day runs for: trades and cycle dated by it
-    trades, _ = generate_trades(
+    trades, tickets = generate_trades(
         ctx.rng,
         ctx.size.get("executions", 20),
         cast,
@@ -541,4 +541,30 @@ def run_day(ctx: DayContext) -> LineResult:
             "cycle settled": int(cycle[0]) == 3,
         }
     )
+    if int(cycle[0]) == 3 and "SealedRecords" in getattr(ctx.suite, "contracts", {}):
+        publish_lookthrough(ctx, cycle_id, trades, tickets, result)
     return result
+
+
+def publish_lookthrough(
+    ctx: DayContext, cycle_id: bytes, trades: Sequence[Trade], tickets: dict, result: LineResult
+) -> None:
+    """After settlement, each intermediary publishes its investors' positions sealed to their
+    regulators (roles.lookthrough.publish_positions)."""
+    from consortium.roles.lookthrough import (
+        Intermediary,
+        positions_from_trades,
+        publish_positions,
+        regulator_keys,
+    )
+
+    members = {i.address.lower(): i for i in ctx.members.by_name.values()}
+    where = {a: i.jurisdiction for a, i in members.items()}
+    regulators = regulator_keys(ctx.members.with_role("REGULATOR"))
+    published = 0
+    for who, positions in sorted(positions_from_trades(trades, tickets, where).items()):
+        if positions:
+            broker = Intermediary(members[who.lower()], ctx.suite["SealedRecords"])
+            result.record(publish_positions(broker, cycle_id, positions, regulators))
+            published += len(positions)
+    result.counts.update(lookthrough_positions=published)

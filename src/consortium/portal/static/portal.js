@@ -89,8 +89,8 @@ function setupFeed() {
     const args = Object.entries(e.args).map(([k, v]) => k + "=" + short(String(v))).join(", ");
     const li = document.createElement("li");
     li.className = "live";
-    li.textContent = "block " + e.block + " · " + e.line + " · " + e.contract + " · " +
-      e.event + "(" + args + ")";
+    li.textContent = e.text || ("block " + e.block + " · " + e.line + " · " + e.contract + " · " +
+      e.event + "(" + args + ")");
     list.appendChild(li);
   });
 }

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title ISealedRecords
+/// @notice Look-through for regulators: per settlement cycle, an intermediary publishes the Merkle
+/// root of its investors' positions and, for each position, the record sealed to the regulator of
+/// the investor's jurisdiction. Nothing personal is in clear: the chain holds the root and
+/// ciphertext only; a regulator opens the records sealed to it off chain and proves each one
+/// against the root with `verifyPosition`.
+/// @dev Leaf format (OpenZeppelin standard Merkle tree, `merkle-zeppelin` / `@openzeppelin/merkle-tree`):
+///     leaf = keccak256(bytes.concat(keccak256(abi.encode(commitment, asset, amount))))
+/// with types (bytes32, bytes32, int256): `commitment` is the investor's salted commitment
+/// keccak256(investorId, salt) (consortium.domain.hashing.commit), `asset` a security id or a
+/// currency code as bytes32, `amount` the position in units or minor units (negative: delivered).
+/// A sealed record is the compact form of an ECIES envelope (consortium.lookthrough) holding
+/// (asset, amount, investor id, salt, proof); a published (intermediary, cycle) is final.
+interface ISealedRecords {
+    /// @notice One published root of an intermediary's cycle.
+    struct Publication {
+        bytes32 root;
+        uint32 leafCount;
+        uint32 recordCount;
+        uint64 blockNumber;
+    }
+
+    // ----------------------------------------------------------------- events
+    /// @notice `intermediary` published the root of its investors' positions for `cycleId`.
+    event PositionsPublished(
+        address indexed intermediary, bytes32 indexed cycleId, bytes32 root, uint32 leafCount, uint32 recordCount
+    );
+    /// @notice One position record of `intermediary`'s cycle, sealed to `regulator` (ciphertext only).
+    event RecordSealed(
+        address indexed intermediary, bytes32 indexed cycleId, address indexed regulator, bytes sealedRecord
+    );
+
+    // ----------------------------------------------------------------- errors
+    error SealedZeroRoot(address intermediary, bytes32 cycleId);
+    error SealedZeroCycle(address intermediary);
+    error SealedAlreadyPublished(address intermediary, bytes32 cycleId, bytes32 root, uint64 blockNumber);
+    error SealedLengthMismatch(uint256 regulators, uint256 records);
+    error SealedTooManyRecords(uint256 records, uint256 leafCount);
+    error SealedBatchTooLarge(uint256 records, uint256 max);
+    error SealedZeroLeaves(address intermediary, bytes32 cycleId);
+    error SealedNotRegulator(uint256 index, address regulator);
+    error SealedEmptyRecord(uint256 index);
+    error SealedProofTooLong(uint256 length, uint256 max);
+    error SealedNotPublished(address intermediary, bytes32 cycleId);
+
+    // ----------------------------------------------------------------- publishing
+    /// @notice Publish, for the caller's own member and `cycleId`, the root of its investors'
+    /// position leaves and the records sealed to each investor's regulator.
+    /// @dev The publisher is the member the caller acts for (itself or as its operator): nobody
+    /// publishes for another member. Emits PositionsPublished, then one RecordSealed per record.
+    /// @param cycleId the settlement cycle (SettlementEngine's cycle id)
+    /// @param root the Merkle root of every position leaf of the intermediary's investors
+    /// @param leafCount the number of leaves under `root`
+    /// @param regulators the regulator each record is sealed to (same length as `sealedRecords`)
+    /// @param sealedRecords the compact envelopes, one per position of a supervised investor
+    /// Requirements:
+    /// - caller acts for an active member
+    /// - `cycleId` and `root` are not zero, `leafCount` > 0
+    /// - (member, cycleId) was never published
+    /// - `regulators` and `sealedRecords` have the same length, at most `leafCount` and
+    ///   MAX_RECORDS; every regulator holds REGULATOR; no record is empty
+    function publish(
+        bytes32 cycleId,
+        bytes32 root,
+        uint32 leafCount,
+        address[] calldata regulators,
+        bytes[] calldata sealedRecords
+    ) external;
+
+    // ----------------------------------------------------------------- reading
+    /// @notice The publication of `intermediary` for `cycleId` (reverts SealedNotPublished if none).
+    function publication(address intermediary, bytes32 cycleId) external view returns (Publication memory);
+
+    /// @notice Whether the position (commitment, asset, amount) is under the root `intermediary`
+    /// published for `cycleId`, by `proof` (false when nothing was published).
+    /// @param proof sibling hashes, at most MAX_PROOF_LENGTH
+    function verifyPosition(
+        address intermediary,
+        bytes32 cycleId,
+        bytes32 commitment,
+        bytes32 asset,
+        int256 amount,
+        bytes32[] calldata proof
+    ) external view returns (bool);
+
+    /// @notice The leaf of a position, as the off-chain tree builds it.
+    function positionLeaf(bytes32 commitment, bytes32 asset, int256 amount) external pure returns (bytes32);
+}

@@ -1,0 +1,133 @@
+"""A regulator's live look-through feed, as the blocks arrive: one module for `consortium watch`
+and the portal's feed page.
+
+From the suite's decoded events (ChainView) it keeps those concerning the regulator: events naming
+an institution it supervises (uploads, instructions, charges, settlement, ...), each upload with
+the party's first clearing data per currency (SettlementEngine.firstClearing: trades, gross, fees,
+taxes, net), and the look-through records sealed to it (SealedRecords.RecordSealed), opened with
+its key and proved against the published root (off chain and with verifyPosition). Records sealed
+to another regulator are not shown: the regulator could not open them anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from consortium.domain.encoding import from_hex
+from consortium.domain.hashing import code32
+from consortium.envelope import EnvelopeTampered
+from consortium.portal.chainview import ChainEvent, ChainView
+from consortium.roles.lookthrough import open_sealed
+from consortium.roles.settlement import CURRENCIES
+
+CLEARING_FIELDS = ("trades", "gross", "fees", "taxes", "buyNet", "sellNet")
+
+
+@dataclass
+class RegulatorFeed:
+    """The feed of regulator `regulator` over `view`; `private_key` opens its sealed records
+    (without it they are listed as sealed, unopened)."""
+
+    view: ChainView
+    regulator: str
+    private_key: bytes | None = None
+    currencies: tuple[str, ...] = CURRENCIES
+    _seen: dict[int, dict | None] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.regulator = self.regulator.lower()
+
+    def poll(self) -> list[dict]:
+        """New items since the last poll (ChainView reads the new blocks)."""
+        return self.items(self.view.poll())
+
+    def start_at(self, block: int) -> None:
+        """The next poll reads from `block` on."""
+        self.view.cursor = block - 1
+
+    def items(self, events: Iterable[ChainEvent]) -> list[dict]:
+        """The feed's items for `events` (each computed once: chain calls are not repeated)."""
+        out = []
+        for e in events:
+            if e.seq not in self._seen:
+                item = self._item(e)
+                if item is not None:
+                    item["text"] = describe(item)
+                self._seen[e.seq] = item
+            if self._seen[e.seq] is not None:
+                out.append(self._seen[e.seq])
+        return out
+
+    def _item(self, e: ChainEvent) -> dict | None:
+        if e.event == "RecordSealed":
+            if str(e.args.get("regulator", "")).lower() != self.regulator:
+                return None
+            return self._sealed(e)
+        if self.regulator not in e.regulators:
+            return None
+        item = e.as_json()
+        if e.event == "TradesUploaded" and e.contract == "SettlementEngine":
+            item["clearing"] = self._first_clearing(e)
+        return item
+
+    def _first_clearing(self, e: ChainEvent) -> dict[str, dict[str, int]]:
+        engine = self.view.contract("SettlementEngine", self.view.addresses["SettlementEngine"])
+        out = {}
+        for ccy in self.currencies:
+            totals = engine.firstClearing(e.args["cycleId"], e.args["party"], code32(ccy))
+            if int(totals[0]):
+                out[ccy] = {k: int(v) for k, v in zip(CLEARING_FIELDS, totals)}
+        return out
+
+    def _sealed(self, e: ChainEvent) -> dict:
+        item = e.as_json()
+        args = {k: v for k, v in e.args.items() if k != "sealedRecord"}
+        item["args"] = args | {"sealed": "unopened (no key)"}
+        if self.private_key is None:
+            return item
+        contract = self.view.contract("SealedRecords", self.view.addresses["SealedRecords"])
+        try:
+            opened = open_sealed(
+                contract,
+                e.args["intermediary"],
+                e.args["cycleId"],
+                from_hex(e.args["sealedRecord"]),
+                self.private_key,
+                e.block,
+            )
+        except EnvelopeTampered as exc:
+            item["args"] = args | {"sealed": f"refused: {exc}"}
+            return item
+        if opened is None:
+            item["args"] = args | {"sealed": "not openable with this key"}
+            return item
+        record = opened.as_json()
+        item["record"] = record
+        item["args"] = args | {
+            "investor": record["investor"],
+            "asset": record["asset"],
+            "amount": record["amount"],
+            "proven": record["proven"],
+        }
+        return item
+
+
+def describe(item: dict) -> str:
+    """One line of text for an item (the terminal's `consortium watch`)."""
+    args = item["args"]
+    head = f"block {item['block']} · {item['line']} · {item['event']}"
+    if "record" in item:
+        r = item["record"]
+        proof = "proven against root" if r["proven"] else "NOT PROVEN"
+        return (
+            f"{head}: investor {r['investor']} asset {r['asset'][:18]}… amount {r['amount']} "
+            f"at {r['intermediary']} ({proof} {r['root'][:18]}…)"
+        )
+    text = ", ".join(f"{k}={v}" for k, v in args.items())
+    for ccy, t in item.get("clearing", {}).items():
+        text += (
+            f"; first clearing {ccy}: {t['trades']} trades, gross {t['gross']}, fees {t['fees']},"
+            f" taxes {t['taxes']}, buy net {t['buyNet']}, sell net {t['sellNet']}"
+        )
+    return f"{head}({text})"

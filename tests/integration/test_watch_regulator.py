@@ -1,0 +1,155 @@
+"""The regulator's live look-through feed (`consortium watch`, the portal's feed page): after a
+settled cycle, each intermediary publishes its investors' positions sealed to their regulators;
+reg-hk sees its institutions' uploads with first clearing data and opens exactly its own records,
+none of reg-cn's, and the reverse."""
+
+import json
+import random
+
+import pytest
+
+from consortium import chain
+from consortium.cli import main
+from consortium.domain.hashing import code32
+from consortium.envelope import KeyPair
+from consortium.keys import Keystore
+from consortium.lookthrough import RegulatorKey
+from consortium.portal.chainview import ChainView
+from consortium.portal.feed import RegulatorFeed
+from consortium.roles.lookthrough import Intermediary, positions_from_trades, publish_positions
+from consortium.scenarios import settlement as day
+from consortium.txpipe import TxPipe
+
+CYCLE = code32("WATCH-1")
+
+
+@pytest.fixture(scope="module")
+def enc(regulator_cn, regulator_hk):
+    """Each regulator's encryption key (the dev accounts hold no private key to use)."""
+    return {r.address.lower(): KeyPair.generate().private_key for r in (regulator_cn, regulator_hk)}
+
+
+@pytest.fixture(scope="module")
+def published(
+    settle_cast, settlement_suite, registry, registry_admin, regulator_cn, regulator_hk, enc
+):
+    """One settled cycle, then every intermediary's positions published (as the day does)."""
+    from consortium.envelope import public_key_of
+
+    sealed_records = chain.project().SealedRecords.deploy(registry, {"from": registry_admin})
+    trades, tickets = day.generate_trades(random.Random(5), 10, settle_cast, owners=6)
+    day.fund(settle_cast, trades)
+    out = day.run_cycle(settle_cast, CYCLE, trades, pipe=TxPipe(chain.web3()))
+    assert int(settle_cast.ccp.engine.getCycle(CYCLE)[0]) == 3  # settled
+    members = {
+        m.institution.address.lower(): m.institution
+        for m in [
+            *settle_cast.participants,
+            *settle_cast.locals,
+            *settle_cast.custodians,
+            *settle_cast.exchanges,
+        ]
+    }
+    where = {a: m.jurisdiction for a, m in members.items()}
+    keys = {
+        r.jurisdiction: RegulatorKey(r.address, public_key_of(enc[r.address.lower()]))
+        for r in (regulator_cn, regulator_hk)
+    }
+    by_broker = positions_from_trades(trades, tickets, where)
+    for who, ps in by_broker.items():
+        publish_positions(Intermediary(members[who.lower()], sealed_records), CYCLE, ps, keys)
+    addresses = {k: v.address for k, v in settlement_suite.items()}
+    addresses |= {"ConsortiumRegistry": registry.address, "SealedRecords": sealed_records.address}
+    return {"by_broker": by_broker, "addresses": addresses, "out": out, "where": where}
+
+
+def _feed(published, regulator, key):
+    view = ChainView(chain.web3(), published["addresses"])
+    feed = RegulatorFeed(view, regulator, key)
+    feed.start_at(0)
+    return feed.poll()
+
+
+def _expected(published, jurisdiction):
+    return sorted(
+        (p.investor_id, p.amount)
+        for ps in published["by_broker"].values()
+        for p in ps
+        if p.jurisdiction == jurisdiction
+    )
+
+
+@pytest.mark.parametrize("mine,other", [("HK", "CN"), ("CN", "HK")])
+def test_watch__regulator_opens_exactly_its_records_and_not_the_others(
+    published, regulator_cn, regulator_hk, enc, mine, other
+):
+    regs = {"CN": regulator_cn, "HK": regulator_hk}
+    reg = regs[mine]
+    items = _feed(published, reg.address, enc[reg.address.lower()])
+    records = [i["record"] for i in items if "record" in i]
+    assert records and all(r["proven"] for r in records)
+    assert sorted((r["investor"], r["amount"]) for r in records) == _expected(published, mine)
+    assert _expected(published, other)  # the other regulator has records too: none shown here
+    assert all(
+        i["args"]["regulator"].lower() == reg.address.lower()
+        for i in items
+        if i["event"] == "RecordSealed"
+    )
+    # the other regulator's key opens none of this regulator's records
+    foreign = _feed(published, reg.address, enc[regs[other].address.lower()])
+    sealed = [i for i in foreign if i["event"] == "RecordSealed"]
+    assert sealed and not any("record" in i for i in sealed)
+    assert all(i["args"]["sealed"] == "not openable with this key" for i in sealed)
+
+
+def test_watch__hk_uploads_carry_first_clearing_per_currency(published, regulator_hk, enc):
+    items = _feed(published, regulator_hk.address, None)
+    uploads = [i for i in items if i["event"] == "TradesUploaded"]
+    assert uploads
+    where = published["where"]
+    assert all(where[i["args"]["party"].lower()] == "HK" for i in uploads)  # its own institutions
+    with_data = [i for i in uploads if i["clearing"]]
+    assert with_data and all(
+        t["gross"] > 0 and t["trades"] > 0 for i in with_data for t in i["clearing"].values()
+    )
+    events = {i["event"] for i in items}
+    assert {"InstructionSubmitted", "CycleSettled", "PositionsPublished"} & events
+    # without the key, its records are listed sealed, never opened
+    assert all("record" not in i for i in items)
+
+
+def test_watch_cli__once__prints_own_records_only(
+    published, regulator_hk, enc, tmp_path, capsys, monkeypatch
+):
+    deployments = tmp_path / "deployment.json"
+    deployments.write_text(
+        json.dumps({"chain_id": chain.web3().eth.chain_id, "contracts": published["addresses"]})
+    )
+    keystore = tmp_path / "reg-hk.json"
+    key = enc[regulator_hk.address.lower()]
+    Keystore(keystore).import_key(key, "pass", iterations=2**12)
+    enc_address = Keystore(keystore).address()
+    monkeypatch.setenv("CONSORTIUM_PASSPHRASE", "pass")
+    rc = main(
+        [
+            "watch",
+            "--regulator",
+            regulator_hk.address,
+            "--once",
+            "--from-block",
+            "0",
+            "--rpc",
+            chain.rpc_url(),
+            "--deployments",
+            str(deployments),
+            "--keystore",
+            f"{regulator_hk.address}={keystore}",
+        ]
+    )
+    assert rc == 0 and enc_address  # the encryption key is a key of its own
+    out = capsys.readouterr().out
+    mine = _expected(published, "HK")
+    for investor, amount in mine:
+        assert f"investor {investor} " in out
+    assert out.count("proven against root") == len(mine)
+    assert "first clearing" in out

@@ -1,0 +1,182 @@
+"""SealedRecords.publish and the regulators' look-through: each opens exactly its own records."""
+
+import brownie
+import pytest
+
+from consortium.domain.hashing import code32
+from consortium.envelope import EnvelopeTampered, KeyPair, NotARecipient, public_key_of
+from consortium.lookthrough import (
+    Position,
+    RegulatorKey,
+    open_record,
+    open_records,
+    position_leaf,
+    proves,
+    seal_positions,
+)
+from consortium.roles.lookthrough import Intermediary, publish_positions, read_sealed
+
+CYCLE = code32("SETTLE-20261206-0001")
+
+
+@pytest.fixture(scope="module")
+def sealed_records(SealedRecords, registry, registry_admin):
+    return SealedRecords.deploy(registry, {"from": registry_admin})
+
+
+@pytest.fixture(scope="module")
+def broker(admit, accounts, regulator_hk):
+    return admit(accounts[7], ["BROKER"], "HK", regulator=regulator_hk, name="HK broker")
+
+
+@pytest.fixture(scope="module")
+def enc():
+    """Each regulator's encryption key (dev accounts hold no private key to use)."""
+    return {"CN": KeyPair.generate().private_key, "HK": KeyPair.generate().private_key}
+
+
+@pytest.fixture(scope="module")
+def keys(regulator_cn, regulator_hk, enc):
+    return {
+        r.jurisdiction: RegulatorKey(r.address, public_key_of(enc[r.jurisdiction]))
+        for r in (regulator_cn, regulator_hk)
+    }
+
+
+def positions(n_cn=2, n_hk=2):
+    """Investors of both jurisdictions at one intermediary (cross-border clients)."""
+    out = [Position(f"cn-investor-{i}", 700, 100 * (i + 1), "CN") for i in range(n_cn)]
+    return out + [Position(f"hk-investor-{i}", "HKD", -5_000 * (i + 1), "HK") for i in range(n_hk)]
+
+
+def _events(tx, name):
+    return list(tx.events[name]) if name in tx.events else []
+
+
+def test_publish__member_for_itself__root_stored_and_only_ciphertext_emitted(
+    sealed_records, broker, keys
+):
+    ps = positions()
+    tx = publish_positions(Intermediary(broker, sealed_records), CYCLE, ps, keys)
+    ev = tx.events["PositionsPublished"]
+    sealed = seal_positions(broker.address, CYCLE, ps, keys)
+    assert ev["intermediary"] == broker.address
+    assert ev["root"] == "0x" + sealed.root.hex()
+    assert (ev["leafCount"], ev["recordCount"]) == (4, 4)
+    pub = sealed_records.publication(broker.address, CYCLE)
+    assert (pub[0], pub[1], pub[2], pub[3]) == ("0x" + sealed.root.hex(), 4, 4, tx.block_number)
+    records = _events(tx, "RecordSealed")
+    assert [r["regulator"] for r in records] == [keys[p.jurisdiction].address for p in ps]
+    for r, p in zip(records, ps):  # no investor id, no amount in clear
+        data = bytes(r["sealedRecord"])
+        assert p.investor_id.encode() not in data and p.commitment not in data
+
+
+def test_regulators__each_opens_exactly_its_own_jurisdiction_on_chain(
+    enc, sealed_records, broker, keys, regulator_cn, regulator_hk, web3
+):
+    ps = positions()
+    publish_positions(Intermediary(broker, sealed_records), CYCLE, ps, keys)
+    cn = read_sealed(sealed_records, regulator_cn.address, enc["CN"], web3)
+    hk = read_sealed(sealed_records, regulator_hk.address, enc["HK"], web3)
+    assert sorted(o.record.investor_id for o in cn) == ["cn-investor-0", "cn-investor-1"]
+    assert sorted(o.record.investor_id for o in hk) == ["hk-investor-0", "hk-investor-1"]
+    assert all(o.proven for o in cn + hk)
+    # the other way round: a regulator's key reads nothing of the other's events
+    assert read_sealed(sealed_records, regulator_hk.address, enc["CN"], web3) == []
+    assert read_sealed(sealed_records, regulator_cn.address, enc["HK"], web3) == []
+
+
+def test_regulators__other_key_opens_nothing_off_chain(
+    enc, broker, keys, regulator_cn, regulator_hk
+):
+    sealed = seal_positions(broker.address, CYCLE, positions(), keys)
+    cn_records = [r for r, a in zip(sealed.records, sealed.regulators) if a == regulator_cn.address]
+    hk_records = [r for r, a in zip(sealed.records, sealed.regulators) if a == regulator_hk.address]
+    cn_key, hk_key = enc["CN"], enc["HK"]
+    assert len(open_records(broker.address, CYCLE, cn_records, cn_key)) == 2
+    assert open_records(broker.address, CYCLE, cn_records, hk_key) == []
+    assert open_records(broker.address, CYCLE, hk_records, cn_key) == []
+    with pytest.raises(NotARecipient):
+        open_record(broker.address, CYCLE, hk_records[0], cn_key)
+    # moved to another cycle or intermediary: it does not open, even for its own regulator
+    with pytest.raises(EnvelopeTampered):
+        open_record(broker.address, code32("other"), hk_records[0], hk_key)
+
+
+def test_verify_position__opened_record_proves_and_altered_does_not(
+    enc, sealed_records, broker, keys, regulator_hk
+):
+    ps = positions()
+    publish_positions(Intermediary(broker, sealed_records), CYCLE, ps, keys)
+    sealed = seal_positions(broker.address, CYCLE, ps, keys)  # same tree, fresh envelopes
+    rec = open_record(broker.address, CYCLE, sealed.records[-1], enc["HK"])
+    args = (broker.address, CYCLE, rec.commitment, rec.asset)
+    assert sealed_records.verifyPosition(*args, rec.amount, rec.proof)
+    assert not sealed_records.verifyPosition(*args, rec.amount + 1, rec.proof)
+    assert not sealed_records.verifyPosition(
+        broker.address, code32("x"), *args[2:], rec.amount, rec.proof
+    )
+    assert sealed_records.positionLeaf(rec.commitment, rec.asset, rec.amount) == "0x" + (
+        position_leaf(rec.commitment, rec.asset, rec.amount).hex()
+    )
+    assert proves(rec, sealed.root)
+
+
+def test_publish__twice_same_cycle__reverts_and_keeps_first(sealed_records, broker, keys):
+    inter = Intermediary(broker, sealed_records)
+    first = publish_positions(inter, CYCLE, positions(), keys)
+    root = sealed_records.publication(broker.address, CYCLE)[0]
+    with brownie.reverts(revert_pattern=r"SealedAlreadyPublished:.*"):
+        publish_positions(inter, CYCLE, positions(1, 1), keys)
+    assert sealed_records.publication(broker.address, CYCLE)[0] == root
+    assert first.block_number == sealed_records.publication(broker.address, CYCLE)[3]
+
+
+@pytest.mark.parametrize(
+    "change,error",
+    [
+        (lambda a: (code32(""),) + a[1:], r"SealedZeroCycle:.*"),
+        (lambda a: (a[0], b"\0" * 32) + a[2:], r"SealedZeroRoot:.*"),
+        (lambda a: a[:2] + (0,) + a[3:], r"SealedZeroLeaves:.*"),
+        (lambda a: a[:3] + (a[3][:-1], a[4]), r"SealedLengthMismatch: 3, 4"),
+        (lambda a: a[:2] + (3,) + a[3:], r"SealedTooManyRecords: 4, 3"),
+        (lambda a: a[:4] + ([*a[4][:-1], b""],), r"SealedEmptyRecord: 3"),
+    ],
+)
+def test_publish__bad_input__named_error_and_nothing_stored(
+    sealed_records, broker, keys, change, error
+):
+    args = change(seal_positions(broker.address, CYCLE, positions(), keys).args())
+    with brownie.reverts(revert_pattern=error):
+        sealed_records.publish(*args, {"from": broker.account})
+    with brownie.reverts(revert_pattern=r"SealedNotPublished:.*"):
+        sealed_records.publication(broker.address, CYCLE)
+
+
+def test_publish__record_to_a_non_regulator__reverts(sealed_records, broker, keys):
+    args = seal_positions(broker.address, CYCLE, positions(), keys).args()
+    regs = [*args[3][:-1], broker.address]
+    with brownie.reverts(revert_pattern=rf"(?i)SealedNotRegulator: 3, {broker.address}"):
+        sealed_records.publish(*args[:3], regs, args[4], {"from": broker.account})
+
+
+def test_publish__batch_over_max__reverts(sealed_records, broker, regulator_hk):
+    n = sealed_records.MAX_RECORDS() + 1
+    with brownie.reverts(revert_pattern=rf"SealedBatchTooLarge: {n}, {n - 1}"):
+        sealed_records.publish(
+            CYCLE, b"\1" * 32, n, [regulator_hk.address] * n, [b"\1"] * n, {"from": broker.account}
+        )
+
+
+def test_verify_position__proof_too_long__reverts(sealed_records, broker):
+    with brownie.reverts(revert_pattern=r"SealedProofTooLong: 65, 64"):
+        sealed_records.verifyPosition(
+            broker.address, CYCLE, b"\1" * 32, b"\1" * 32, 1, [b"\1" * 32] * 65
+        )
+
+
+def test_publish__stranger__reverts(sealed_records, stranger, keys, broker):
+    args = seal_positions(broker.address, CYCLE, positions(), keys).args()
+    with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
+        sealed_records.publish(*args, {"from": stranger})
