@@ -19,7 +19,15 @@ from eth_account import Account
 from rich.console import Console
 
 from consortium import chain
-from consortium.bench import annuity, bills, confirmations, holding, lookthrough, reporting, settlement
+from consortium.bench import (
+    annuity,
+    bills,
+    confirmations,
+    holding,
+    lookthrough,
+    reporting,
+    settlement,
+)
 from consortium.bootstrap import institution_key
 from consortium.domain.hashing import code32, deterministic_salts, doc_hash
 
