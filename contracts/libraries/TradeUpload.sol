@@ -239,8 +239,7 @@ library TradeUpload {
             if (w.totals[i].currency == currency) return w.totals[i].sums;
         }
         if (cash[currency] == address(0)) revert ISettlementEngine.SettlementUnknownCurrency(currency);
-        Totals memory fresh;
-        fresh.currency = currency;
+        Totals memory fresh = Totals(currency, ISettlementEngine.ClearingTotals(0, 0, 0, 0, 0, 0));
         w.totals[w.totalsCount++] = fresh;
         return fresh.sums;
     }

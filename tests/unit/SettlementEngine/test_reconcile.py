@@ -77,7 +77,10 @@ def test_second_clearing__hash_above_192_bits__reverts_nothing_stored(
         engine.submitSecondClearing(
             cycle, [wide.as_tuple()], second_clearing_ref(0), {"from": settle_cast.csd.account}
         )
-    assert engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address)) == (0, b"\x00" * 32)
+    assert engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address)) == (
+        0,
+        "0x" + "00" * 32,
+    )
     assert engine.secondClearingOf(cycle, settle_cast.csd.address, second_clearing_ref(0)) == (0, 0)
 
 
