@@ -73,7 +73,9 @@ interface ISettlementEngine is IClearing {
         address exchange;
     }
 
-    /// @notice A hash chain of trade records one party holds in common with a peer.
+    /// @notice A hash chain of trade records one party holds in common with a peer: `count` records,
+    /// `hash` = uint192(keccak256(abi.encodePacked(hash, record))) folded from zero (192 bits, so count and
+    /// hash share one storage word).
     struct Bucket {
         uint64 count;
         bytes32 hash;
@@ -220,6 +222,9 @@ interface ISettlementEngine is IClearing {
     error SettlementNotFirstParty(address account);
     error SettlementNotSecondParty(address account);
     error SettlementPartyNotFirstParty(address party);
+    /// @notice A second clearing trade-set hash above 192 bits: bucket hash chains are kept to 192
+    /// bits so a bucket's count and hash share one storage word (TradeUpload).
+    error SettlementTradeSetHashOutOfRange(address party, bytes32 tradeSetHash);
     error SettlementUnknownCounterparty(address counterparty);
     error SettlementCurrencyMismatch(bytes32 currency, bytes32 tokenCurrency);
     /// @notice `currency` is listed already, to `token`: only replaceCurrency (governance) changes it.

@@ -10,6 +10,7 @@ import {Roles} from "../consortium/Roles.sol";
 import {Clearing} from "../libraries/Clearing.sol";
 import {IdempotencyKeys} from "../libraries/IdempotencyKeys.sol";
 import {Instructions} from "../libraries/Instructions.sol";
+import {TradeUpload} from "../libraries/TradeUpload.sol";
 
 /// @title SettlementEngine
 /// @notice Clearing data, hierarchical reconciliation, multilateral netting with novation to the CCP and
@@ -58,7 +59,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         mapping(address participant => bool) isInstructor;
         mapping(address participant => mapping(bytes32 currency => Charges)) deferredCharges;
         mapping(bytes32 currency => address token) cash;
-        mapping(address party => mapping(bytes32 peer => Bucket)) buckets;
+        mapping(address party => mapping(bytes32 peer => uint256 word)) buckets;
         mapping(address party => mapping(bytes32 currency => ClearingTotals)) totals;
         mapping(address party => bytes32) clearingHash;
         mapping(address party => bytes32) lastTradeId;
@@ -150,26 +151,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         if (earlier.blockNumber != 0) {
             revert SettlementBatchAlreadyUploaded(cycleId, party, first, earlier.recordedAs, earlier.blockNumber);
         }
-        bytes32 last = s.lastTradeId[party];
-        bytes32 chain = s.clearingHash[party];
-        Bucket memory own = s.ownTrades[party];
-        uint64 ownBefore = own.count;
-        for (uint256 i; i < trades.length; ++i) {
-            Trade calldata t = trades[i];
-            if (t.tradeId <= last) revert SettlementTradeOutOfOrder(t.tradeId, last);
-            last = t.tradeId;
-            if (t.tradeDate != tradeDate) revert SettlementTradeDateMismatch(t.tradeId, t.tradeDate, tradeDate);
-            bytes32 record;
-            (chain, record) = _ingest(s, party, t, chain);
-            if (t.participant == party) {
-                own.count += 1;
-                own.hash = keccak256(abi.encodePacked(own.hash, record));
-            }
-        }
-        if (own.count != ownBefore) s.ownTrades[party] = own;
-        s.lastTradeId[party] = last;
-        s.clearingHash[party] = chain;
-        Bucket storage all = s.buckets[party][ALL];
+        (Bucket memory all, bytes32 chain) = _ingest(s, party, tradeDate, trades);
         emit TradesUploaded(cycleId, party, trades.length, all.count, all.hash, chain);
     }
 
@@ -188,7 +170,10 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         for (uint256 i; i < entries.length; ++i) {
             SecondClearing calldata e = entries[i];
             if (!_isFirstParty(e.party)) revert SettlementPartyNotFirstParty(e.party);
-            s.buckets[second][_key(e.party)] = Bucket(e.tradeCount, e.tradeSetHash);
+            if (uint256(e.tradeSetHash) > TradeUpload.HASH_MASK) {
+                revert SettlementTradeSetHashOutOfRange(e.party, e.tradeSetHash);
+            }
+            s.buckets[second][_key(e.party)] = TradeUpload.pack(e.tradeCount, e.tradeSetHash);
             emit SecondClearingDistributed(cycleId, e.party, second, e.tradeCount, e.tradeSetHash, e.fees, e.taxes, e.configHash);
         }
     }
@@ -202,9 +187,9 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         // a second party (CCP or CSD) reconciles against all of our trades, a first party against ours with it
         bool secondParty = registry.hasRole(counterparty, Roles.CCP) || registry.hasRole(counterparty, Roles.CSD);
         if (!secondParty && !_isFirstParty(counterparty)) revert SettlementUnknownCounterparty(counterparty);
-        Bucket memory ours = s.buckets[party][secondParty ? ALL : peer];
+        Bucket memory ours = TradeUpload.unpack(s.buckets[party][secondParty ? ALL : peer]);
         ReconLevel level = secondParty ? ReconLevel.SecondParty : ReconLevel.Intermediary;
-        Bucket memory theirs = s.buckets[counterparty][_key(party)];
+        Bucket memory theirs = TradeUpload.unpack(s.buckets[counterparty][_key(party)]);
         matched = _record(cycleId, party, peer, level, ours, theirs);
     }
 
@@ -216,7 +201,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         address party = _checkFirstParty();
         CycleState storage s = _checkOpen(cycleId);
         if (ownerCommitment == bytes32(0)) revert SettlementZeroCommitment(bytes32(0));
-        Bucket memory ours = s.buckets[party][ownerCommitment];
+        Bucket memory ours = TradeUpload.unpack(s.buckets[party][ownerCommitment]);
         matched = _record(cycleId, party, ownerCommitment, ReconLevel.Investor, ours, Bucket(statementCount, statementHash));
     }
 
@@ -380,7 +365,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     /// @inheritdoc ISettlementEngine
     function bucket(bytes32 cycleId, address party, bytes32 peer) external view returns (Bucket memory) {
-        return _cycles[cycleId].buckets[party][peer];
+        return TradeUpload.unpack(_cycles[cycleId].buckets[party][peer]);
     }
 
     /// @inheritdoc ISettlementEngine
@@ -439,55 +424,34 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     // ----------------------------------------------------------------- internals
 
-    /// @dev One trade: validate, clear with the party's charges, fold into totals and buckets.
-    function _ingest(CycleState storage s, address party, Trade calldata t, bytes32 chain)
+    /// @dev A batch through TradeUpload (in memory, each storage word written once); the party's own
+    /// trades, last trade id and clearing hash kept. Returns its all-trades bucket and clearing hash.
+    function _ingest(CycleState storage s, address party, uint32 tradeDate, Trade[] calldata trades)
         private
-        returns (bytes32, bytes32 record)
+        returns (Bucket memory all, bytes32)
     {
-        if (party != t.localBroker && party != t.participant && party != t.custodian && party != t.exchange) {
-            revert SettlementNotTradeParty(t.tradeId, party);
-        }
-        if (t.ownerCommitment == bytes32(0)) revert SettlementZeroCommitment(t.tradeId);
-        if (!_security.isListed(t.securityId)) revert SettlementUnknownSecurity(t.securityId);
-        if (_cash[t.currency] == address(0)) revert SettlementUnknownCurrency(t.currency);
-        Line memory line = Clearing.clear(t.side, t.quantity, t.price, _configs[party][t.securityId]);
-        record = keccak256(abi.encode(t));
-
-        ClearingTotals storage tot = s.totals[party][t.currency];
-        tot.trades += 1;
-        tot.gross += line.gross;
-        tot.fees += line.fees;
-        tot.taxes += line.taxes;
-        if (t.side == Clearing.BUY) tot.buyNet += line.net;
-        else tot.sellNet += line.net;
-
-        mapping(bytes32 => Bucket) storage b = s.buckets[party];
-        _fold(b[ALL], record);
-        _fold(b[t.ownerCommitment], record);
-        _foldPeer(b, party, t.localBroker, address(0), address(0), address(0), record);
-        _foldPeer(b, party, t.participant, t.localBroker, address(0), address(0), record);
-        _foldPeer(b, party, t.custodian, t.localBroker, t.participant, address(0), record);
-        _foldPeer(b, party, t.exchange, t.localBroker, t.participant, t.custodian, record);
-        return (keccak256(abi.encode(chain, record, line.gross, line.fees, line.taxes, line.net)), record);
-    }
-
-    /// @dev Fold into the bucket for `peer` unless it is zero, the party itself, or already folded.
-    function _foldPeer(
-        mapping(bytes32 => Bucket) storage b,
-        address party,
-        address peer,
-        address seen1,
-        address seen2,
-        address seen3,
-        bytes32 record
-    ) private {
-        if (peer == address(0) || peer == party || peer == seen1 || peer == seen2 || peer == seen3) return;
-        _fold(b[_key(peer)], record);
+        Bucket storage ownStored = s.ownTrades[party];
+        TradeUpload.Outcome memory start = TradeUpload.Outcome(
+            _security,
+            party,
+            tradeDate,
+            s.lastTradeId[party],
+            s.clearingHash[party],
+            TradeUpload.pack(ownStored.count, ownStored.hash),
+            0
+        );
+        TradeUpload.Outcome memory out =
+            TradeUpload.ingest(s.buckets[party], s.totals[party], _configs[party], _cash, start, trades);
+        Bucket memory own = TradeUpload.unpack(out.own);
+        if (own.count != ownStored.count) (ownStored.count, ownStored.hash) = (own.count, own.hash);
+        s.lastTradeId[party] = out.last;
+        s.clearingHash[party] = out.chain;
+        return (TradeUpload.unpack(out.all), out.chain);
     }
 
     function _fold(Bucket storage b, bytes32 record) private {
-        b.count += 1;
-        b.hash = keccak256(abi.encodePacked(b.hash, record));
+        Bucket memory m = TradeUpload.unpack(TradeUpload.fold(TradeUpload.pack(b.count, b.hash), record));
+        (b.count, b.hash) = (m.count, m.hash);
     }
 
     function _record(bytes32 cycleId, address party, bytes32 peer, ReconLevel level, Bucket memory ours, Bucket memory theirs)
@@ -572,9 +536,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     /// @dev A match recorded earlier still holds if neither side changed since (re-upload, re-submission).
     function _stillMatches(CycleState storage s, address participant, address ccp) private view returns (bool) {
-        Bucket storage ours = s.buckets[participant][ALL];
-        Bucket storage theirs = s.buckets[ccp][_key(participant)];
-        return ours.count == theirs.count && ours.hash == theirs.hash;
+        return s.buckets[participant][ALL] == s.buckets[ccp][_key(participant)];
     }
 
     /// @dev A leg participant seen first: reconciled and still matching; its trades netted (uploaded

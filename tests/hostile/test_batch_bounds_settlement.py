@@ -96,7 +96,15 @@ def _trades(w, n, owners=1):
 
 def _entries(w, n):
     return [
-        (w.parties[i % len(w.parties)], 1, doc_hash(f"set {i}"), 0, 0, doc_hash("config"))
+        # a trade-set hash is a 192-bit bucket hash chain (TradeUpload)
+        (
+            w.parties[i % len(w.parties)],
+            1,
+            b"\x00" * 8 + doc_hash(f"set {i}")[8:],
+            0,
+            0,
+            doc_hash("config"),
+        )
         for i in range(n)
     ]
 

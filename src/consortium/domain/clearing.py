@@ -215,9 +215,13 @@ def trade_id(n: int) -> bytes:
     return n.to_bytes(32, "big")
 
 
+HASH_BYTES = 24  # bucket hash chains keep 192 bits: count and hash share one storage word
+
+
 def fold(chain: bytes, record: bytes) -> bytes:
-    """One step of a bucket's hash chain: keccak256(abi.encodePacked(chain, record))."""
-    return keccak(chain + record)
+    """One step of a bucket's hash chain, as TradeUpload.fold: the low 192 bits of
+    keccak256(abi.encodePacked(chain, record)), as a bytes32 (so count and hash fit one word)."""
+    return keccak(chain + record)[-HASH_BYTES:].rjust(32, b"\x00")
 
 
 @dataclass

@@ -49,7 +49,9 @@ def test_second_clearing__same_batch_resent__reverts_correction_accepted(
         )
     assert engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address)) == before
     # a correction carries the next reference: accepted, and it replaces the party's entry
-    fixed = SecondClearing(p.address, entry.trade_count - 1, b"\x07" * 32, 0, 0, entry.config_hash)
+    fixed = SecondClearing(
+        p.address, entry.trade_count - 1, b"\x00" * 8 + b"\x07" * 24, 0, 0, entry.config_hash
+    )
     tx = engine.submitSecondClearing(
         cycle, [fixed.as_tuple()], second_clearing_ref(1), {"from": settle_cast.csd.account}
     )
@@ -58,6 +60,28 @@ def test_second_clearing__same_batch_resent__reverts_correction_accepted(
         engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address))[0]
         == entry.trade_count - 1
     )
+
+
+def test_second_clearing__hash_above_192_bits__reverts_nothing_stored(
+    engine, settle_cast, trades, cycle
+):
+    """A bucket keeps its count and a 192-bit hash chain in one word: a wider hash is refused."""
+    p = settle_cast.participants[0]
+    entry = _entry(settle_cast.csd, trades, p)
+    wide = SecondClearing(
+        p.address, entry.trade_count, b"\x01" + b"\x00" * 31, 0, 0, entry.config_hash
+    )
+    with brownie.reverts(
+        f"SettlementTradeSetHashOutOfRange: {p.address.lower()}, {wide.trade_set_hash!r}"
+    ):
+        engine.submitSecondClearing(
+            cycle, [wide.as_tuple()], second_clearing_ref(0), {"from": settle_cast.csd.account}
+        )
+    assert engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address)) == (
+        0,
+        "0x" + "00" * 32,
+    )
+    assert engine.secondClearingOf(cycle, settle_cast.csd.address, second_clearing_ref(0)) == (0, 0)
 
 
 def test_second_clearing__to_non_first_party__reverts(engine, settle_cast, cycle):
