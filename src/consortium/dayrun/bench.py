@@ -65,6 +65,24 @@ def _prefix(size: str) -> str:
     return "day_processes_" if size == "medium" else f"day_processes_{size}_"
 
 
+_DAY_KEYS = (
+    "size", "lines", "agents", "transactions", "operations", "business_seconds",
+    "tx_per_second", "ops_per_second", "peak_rss_mb", "seconds", "ok", "timed_out",
+    "tx_ratio_to_business", "business_tx_per_second",
+)  # fmt: skip
+
+
+def _size_of(key: str) -> str | None:
+    """The day size a `day_processes_*` key belongs to (None: not a day key)."""
+    if not key.startswith("day_processes_"):
+        return None
+    rest = key.removeprefix("day_processes_")
+    if rest in _DAY_KEYS:
+        return "medium"
+    size, _, name = rest.partition("_")
+    return size if name in _DAY_KEYS else None
+
+
 def run_day_bench(
     accounts: Any, args: Any, ceiling: Callable[..., dict[str, Any]], console: Any
 ) -> int:
@@ -79,7 +97,8 @@ def run_day_bench(
     figures: dict[str, Any] = {}
     business = float(ceiling(accounts, 500)["business_tx_per_second"])
     console.print(f"business ceiling: {business} tx/s")
-    for size in [s.strip() for s in str(args.day_size).split(",") if s.strip()]:
+    measured = [s.strip() for s in str(args.day_size).split(",") if s.strip()]
+    for size in measured:
         key = _prefix(size)
         chain.brownie.chain.snapshot()
         try:
@@ -116,6 +135,8 @@ def run_day_bench(
         )
     path = out / "results.json"
     merged = json.loads(path.read_text()) if path.exists() else {}
+    for size in measured:  # an earlier run's keys of a size measured now: replaced, not mixed
+        merged = {k: v for k, v in merged.items() if _size_of(k) != size}
     merged.update(figures)
     path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
     console.print(f"merged {len(figures)} day figures into {path}")
