@@ -44,7 +44,12 @@ class NothingToPlay(CommandError):
 
 
 class DayTimeout(RuntimeError):
-    """The day did not end within its deadline; names the line and the phase it waited for."""
+    """The day did not end within its deadline; names the line and the phase it waited for.
+    `first_block` and `seconds` say where the day's business began and how long it ran, so a
+    caller can count how far it got."""
+
+    first_block: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -257,7 +262,9 @@ def _follow(day: _Day, console: Any) -> None:
         if chaos is not None:
             chaos.step(console)
         if time.monotonic() > deadline:
-            raise DayTimeout(_waiting_for(day.lines, opts.timeout))
+            exc = DayTimeout(_waiting_for(day.lines, opts.timeout))
+            exc.first_block, exc.seconds = day.first_block, time.perf_counter() - t0
+            raise exc
         time.sleep(opts.poll)
     day.seconds["business"] = time.perf_counter() - t0
 
