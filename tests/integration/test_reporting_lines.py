@@ -91,6 +91,8 @@ NOT_REPORTED = {
     "ReportAnchored",
     # derived state: the executed instruction's amounts (annuity-instruction-executed) give it
     "UnitPriceUpdated",
+    # derived state naming no party: the cycle's last HoldingStepped (holding-stepped) gives it
+    "TiersCompleted",
 }
 
 
