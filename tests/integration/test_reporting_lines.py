@@ -30,7 +30,7 @@ LINE_TABLES = {
     # CN's institutions (broker-cn, custodian-global) upload and reconcile trades, instruct their
     # settlement and pay its charges; the netting, the legs and the securities are the HK clearing
     # participants', CCP's and CSD's: HK's data only
-    "settlement": {"trades", "settlement_reconciliation", "settlement"},
+    "settlement": {"trades", "settlement_reconciliation", "settlement", "holding"},
 }
 HK_SETTLEMENT = ("broker-hk", "ccp", "csd", "custodian-hk", "exchange-hk")
 
@@ -160,6 +160,7 @@ def test_hk_report__settlement_records_of_its_institutions(reports, institutions
         "netting",
         "settlement",
         "securities",
+        "holding",
     }
     named = {p["id"] for r in records for p in r["parties"].values() if p["supervised"]}
     missing = [i for i in HK_SETTLEMENT if institutions[i] not in named]
