@@ -558,25 +558,6 @@ def _add_day_commands(sub: Any) -> None:
     bench = _with_network(sub.add_parser("bench", help="gas and throughput benchmark"), rpc=True)
     bench.add_argument("--out", default="bench")
     bench.add_argument("--quick", action="store_true", help="smaller sizes (for a smoke run)")
-    bench.add_argument(
-        "--only",
-        choices=["day"],
-        help="day: only the business ceiling and the multi-process day(s), their keys merged "
-        "into OUT/results.json (the others kept)",
-    )
-    bench.add_argument(
-        "--day-size",
-        default="medium",
-        metavar="SIZES",
-        help="--only day: comma-separated day sizes (default medium; e.g. quick,medium,large)",
-    )
-    bench.add_argument(
-        "--day-timeout",
-        type=float,
-        default=900.0,
-        metavar="S",
-        help="seconds the multi-process day's business part may take before it is stopped",
-    )
     bench.set_defaults(func=cmd_bench)
 
 

@@ -23,16 +23,11 @@ Each role object holds one Outbox over its institution's Store and registers the
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from consortium.store import Store
-from consortium.txpipe import independent
-
-# every Outbox of this process, so an agent's phase end finds those with batches in flight
-_OUTBOXES: weakref.WeakSet[Outbox] = weakref.WeakSet()
 
 
 class OutboxConflict(RuntimeError):
@@ -151,10 +146,8 @@ def counted(answer: Any, entries: Any, kind: str) -> Recorded | None:
     return found
 
 
-def is_refusal(exc: BaseException) -> bool:
-    """A node's definite refusal (a revert), as opposed to a send whose fate is unknown: brownie's
-    VirtualMachineError (also ganache's revert reported at send time), a pipe's failed transaction
-    (TxPipeError, not its timeout), anything carrying a `revert_msg`."""
+def _is_refusal(exc: BaseException) -> bool:
+    """A node's definite refusal (a revert), as opposed to a send whose fate is unknown."""
     return getattr(exc, "revert_msg", None) is not None or type(exc).__name__ in (
         "VirtualMachineError",
         "TxPipeError",
@@ -196,12 +189,6 @@ class Outbox:
         self.store = store
         self.kinds: dict[str, Kind] = dict(kinds or {})
         self._inflight: dict[tuple[str, str], Submission] = {}  # submitted, not collected yet
-        _OUTBOXES.add(self)
-
-    @staticmethod
-    def in_flight(store: Store) -> list[Outbox]:
-        """The outboxes over `store` holding batches submitted and not collected yet."""
-        return [o for o in list(_OUTBOXES) if o.store is store and o._inflight]
 
     def register(self, name: str, kind: Kind) -> None:
         self.kinds[name] = kind
@@ -272,26 +259,6 @@ class Outbox:
             if inflight.args != args:
                 raise OutboxConflict(f"{kind} key {key} is in flight for other content")
             return inflight
-        with independent():  # asking about this key and recording its intent wait for no batch
-            found = self._before_send(kind, k, key, args)
-        if isinstance(found, Submission):
-            return found
-        try:
-            tx = k.send(args)
-        except Exception as exc:
-            if not is_refusal(exc):
-                raise  # fate unknown (node down, timeout): the intent stays pending for resume()
-            return Submission(kind, key, args, booking=self._refused(kind, key, args, exc))
-        sub = Submission(kind, key, args, tx)
-        if getattr(tx, "collected", True):
-            self._finish(sub)  # a final receipt (brownie waits for it): booked now
-        else:
-            self._inflight[(kind, key)] = sub  # in flight through a pipe: collect() books it
-        return sub
-
-    def _before_send(self, kind: str, k: Kind, key: str, args: list) -> Submission | None:
-        """The Submission booked from the chain when it holds the key already, else None with
-        the intent recorded (what `submit` does before sending)."""
         row = self.store.intent(kind, key)
         if row is not None and row["args"] != args:
             if k.probe(row["args"]) is not None:
@@ -308,7 +275,18 @@ class Outbox:
         self.store.intend(kind, key, args)  # before sending: a death from here on leaves it pending
         if found is not None:
             return Submission(kind, key, args, booking=self._book(kind, key, args, found, None))
-        return None
+        try:
+            tx = k.send(args)
+        except Exception as exc:
+            if not _is_refusal(exc):
+                raise  # fate unknown (node down, timeout): the intent stays pending for resume()
+            return Submission(kind, key, args, booking=self._refused(kind, key, args, exc))
+        sub = Submission(kind, key, args, tx)
+        if getattr(tx, "collected", True):
+            self._finish(sub)  # a final receipt (brownie waits for it): booked now
+        else:
+            self._inflight[(kind, key)] = sub  # in flight through a pipe: collect() books it
+        return sub
 
     def collect(self) -> list[Booking]:
         """Second step, once the phase's receipts are in (after its `pipe.wait()`, whatever it
@@ -355,7 +333,7 @@ class Outbox:
         try:
             ok = _status(tx) == 1
         except Exception as exc:
-            if not is_refusal(exc):
+            if not _is_refusal(exc):
                 raise  # the receipt never came: fate unknown, the intent stays pending
             try:  # the phase is collected now: this batch's own receipt tells
                 ok = _status(tx) == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,14 +99,6 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_without_fsync_per_commit)
         metadata.create_all(self.engine)
-        # called before every write: an agent sending in phases waits there for its transactions
-        # in flight, so nothing is recorded as done before the chain has it (consortium.agent.base)
-        self.before_write: Callable[[], None] | None = None
-
-    def _begin(self) -> Any:
-        if self.before_write is not None:
-            self.before_write()
-        return self.engine.begin()
 
     @classmethod
     def at(cls, path: str | Path) -> Store:
@@ -124,7 +116,7 @@ class Store:
             "body": json.dumps(body, sort_keys=True),
             "updated_at": time.time_ns(),
         }
-        with self._begin() as c:
+        with self.engine.begin() as c:
             if self.engine.dialect.name == "sqlite":
                 stmt = sqlite_insert(documents).values(row)
                 c.execute(stmt.on_conflict_do_update(index_elements=["kind", "key"], set_=row))
@@ -175,7 +167,7 @@ class Store:
             }
             for i, a, cp, t in df[DETAIL_COLUMNS].itertuples(index=False, name=None)
         ]
-        with self._begin() as c:
+        with self.engine.begin() as c:
             c.execute(details.insert(), rows)
         return len(rows)
 
@@ -200,7 +192,7 @@ class Store:
 
     def mark(self, step: str, ref: str) -> None:
         """Record that `step` finished; marking twice keeps the first reference."""
-        with self._begin() as c:
+        with self.engine.begin() as c:
             if c.execute(select(journal.c.step).where(journal.c.step == step)).first() is None:
                 c.execute(journal.insert().values(step=step, ref=ref, done_at=time.time_ns()))
 
@@ -216,14 +208,14 @@ class Store:
             "booking": None,
             "booked_at": None,
         }
-        with self._begin() as c:
+        with self.engine.begin() as c:
             c.execute(delete(outbox).where(outbox.c.kind == kind, outbox.c.key == key))
             c.execute(outbox.insert().values(row))
 
     def book(self, kind: str, key: str, booking: dict[str, Any]) -> bool:
         """Book a pending intent with what the chain recorded; False if it was booked already (the
         first booking stands)."""
-        with self._begin() as c:
+        with self.engine.begin() as c:
             done = c.execute(
                 update(outbox)
                 .where(outbox.c.kind == kind, outbox.c.key == key, outbox.c.status == "pending")
@@ -237,7 +229,7 @@ class Store:
 
     def forget(self, kind: str, key: str) -> None:
         """Drop an intent the chain never recorded (the send was refused for another reason)."""
-        with self._begin() as c:
+        with self.engine.begin() as c:
             c.execute(delete(outbox).where(outbox.c.kind == kind, outbox.c.key == key))
 
     def intent(self, kind: str, key: str) -> dict[str, Any] | None:

@@ -26,11 +26,8 @@ transactions all go through the pipe: brownie would take the nonces of those sti
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -45,38 +42,13 @@ from consortium.localchain import automines
 # the node's block gas limit. No estimate per transaction (brownie's `gas_limit: max` estimates none
 # either); an out-of-gas transaction fails like any other, named in TxPipeError.
 DEFAULT_GAS = 16_000_000
-ESTIMATE_BUFFER = 1.25  # an estimate's margin (brownie's gas_buffer for the agents)
-REVERTING_GAS = 7_000_000  # gas of a transaction whose estimate reverted (mined, its refusal kept)
-ESTIMATE_TIMEOUT = 15.0  # seconds for one eth_estimateGas (see chain.ESTIMATE_TIMEOUT)
 RECEIPT_BATCH = 500  # receipts asked for in one JSON-RPC batch
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
 STALL = 0.5  # seconds without a new receipt after which a local chain's backlog is mined
 
 
-# Set inside `independent()`: a view read (and, through an agent's store hook, a store write) that
-# does not depend on the transactions in flight, so it need not wait for them (an outbox's probe of
-# a fresh key, the intent it records before sending).
-_INDEPENDENT: contextvars.ContextVar[bool] = contextvars.ContextVar("independent", default=False)
-
-
-@contextmanager
-def independent() -> Iterator[None]:
-    """Reads and records in this block do not depend on the transactions in flight."""
-    token = _INDEPENDENT.set(True)
-    try:
-        yield
-    finally:
-        _INDEPENDENT.reset(token)
-
-
-def is_independent() -> bool:
-    return _INDEPENDENT.get()
-
-
 class TxPipeError(RuntimeError):
-    """Some transactions of a pipe failed; `.failures` lists (label, error). `revert_msg` (the
-    first failure's decoded error) reads as brownie's VirtualMachineError does: a definite
-    refusal."""
+    """Some transactions of a pipe failed; `.failures` lists (label, error)."""
 
     def __init__(self, failures: list[tuple[str, str]]):
         self.failures = failures
@@ -84,18 +56,10 @@ class TxPipeError(RuntimeError):
         more = f" (+{len(failures) - 5} more)" if len(failures) > 5 else ""
         super().__init__(f"{len(failures)} transaction(s) failed: {shown}{more}")
 
-    @property
-    def revert_msg(self) -> str | None:
-        return self.failures[0][1] if self.failures else None
-
 
 class TxPipeTimeout(TxPipeError):
     """Receipts that never came: those transactions' fate is unknown (they may still be mined), so
     an outbox keeps their intents pending instead of treating them as refused."""
-
-    @property
-    def revert_msg(self) -> str | None:
-        return None  # not a refusal: fate unknown
 
 
 class PendingTx:
@@ -214,8 +178,6 @@ class _PipedMethod:
         if hasattr(method, "methods"):  # brownie OverloadedMethod: pick by argument count
             method = method._get_fn_from_args(args)
         if method.abi.get("stateMutability") in ("view", "pure"):
-            if self._pipe.reads_wait:
-                self._pipe.settle()  # a read sees the transactions sent before it
             return self._pipe.call(self._contract, method, args)
         params = dict(args[-1]) if args and isinstance(args[-1], dict) else None
         if params is None or "from" not in params:
@@ -230,13 +192,6 @@ class _PipedMethod:
             gas=params.get("gas_limit") or params.get("gas"),
             value=params.get("value", 0),
         )
-
-    def call(self, *args: Any) -> Any:
-        """brownie's dry run (`fn.call(..., {'from': a})`) on the state the phase's transactions
-        sent so far leave (with `reads_wait`)."""
-        if self._pipe.reads_wait:
-            self._pipe.settle()
-        return self._method.call(*(_unwrap(a) for a in args))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._method, name)
@@ -259,23 +214,8 @@ class TxPipe:
         web3: Any,
         gas_price: int | None = None,
         gas: int | None = None,
-        keep: bool = True,
-        reads_wait: bool = False,
-        estimate: bool = False,
     ):
-        """`keep=False` keeps no collected transaction (a long-lived agent's pipe would hold every
-        receipt of its life); `count` still counts them. `reads_wait=True`: a view read or dry run
-        through the pipe first waits for the transactions in flight (`settle()`), as an agent's
-        handler written call-and-wait expects; the in-process driver orders its phases itself.
-        `estimate=True`: each transaction asks for its estimated gas (times ESTIMATE_BUFFER), not
-        the fixed limit, as brownie's agents did (chain.estimate_gas): processes sending side by
-        side on one chain must leave room for each other in a block; one whose estimate reverts
-        (it may depend on a transaction still in flight) is sent with REVERTING_GAS."""
         self.web3 = web3
-        self.keep = keep
-        self.reads_wait = reads_wait
-        self.estimate = estimate
-        self.count = 0  # transactions of the closed phases
         self._session = requests.Session()
         self._url = web3.provider.endpoint_uri
         self._chain_id = int(web3.eth.chain_id)
@@ -287,7 +227,6 @@ class TxPipe:
         self.phases = 0
         self.first_sent_at: float | None = None  # time.perf_counter() of the first send
         self.last_collected_at: float | None = None  # … and of the last phase's last receipt
-        self.label_prefix = ""  # put before each label sent (e.g. "rows.csv line 7: ")
         self._nonces: dict[str, int] = {}
         self._keys: dict[str, PrivateKey] = {}
         # a local chain mines on a transaction's arrival, one block each time, and a block holds as
@@ -394,13 +333,10 @@ class TxPipe:
             "data": method.encode_input(*args),
             "gas": int(gas or self.gas),
             "gasPrice": self.gas_price,
-            "nonce": 0,
+            "nonce": self._next_nonce(address),
             "chainId": self._chain_id,
             "value": int(value),
         }
-        if self.estimate and not gas:
-            tx["gas"] = self._estimated(tx)
-        tx["nonce"] = self._next_nonce(address)
         if self.first_sent_at is None:
             self.first_sent_at = time.perf_counter()
         key = getattr(sender, "private_key", None)
@@ -412,9 +348,7 @@ class TxPipe:
                 k: (hex(v) if isinstance(v, int) else v) for k, v in tx.items() if k != "chainId"
             }
             reply = self._post(_request("eth_sendTransaction", [unsigned]), timeout=60)
-        label = self.label_prefix + (
-            label or f"{method.abi['name']}#{self.count + len(self.pending)}"
-        )
+        label = label or f"{method.abi['name']}#{len(self.collected) + len(self.pending)}"
         if "error" not in reply:
             pending = PendingTx(self, label, tx, reply["result"])
         else:
@@ -430,34 +364,7 @@ class TxPipe:
         self.pending.append(pending)
         return pending
 
-    @contextmanager
-    def labelled(self, prefix: str) -> Iterator[None]:
-        """Label the transactions sent in this block with `prefix` (a file's line), so a failure
-        collected at the phase's end names where it came from."""
-        before, self.label_prefix = self.label_prefix, prefix
-        try:
-            yield
-        finally:
-            self.label_prefix = before
-
-    def _estimated(self, tx: dict) -> int:
-        call = {k: (hex(v) if isinstance(v, int) else v) for k, v in tx.items() if k != "gas"}
-        call = {k: v for k, v in call.items() if k in ("from", "to", "data", "value")}
-        try:
-            reply = self._post(_request("eth_estimateGas", [call]), timeout=ESTIMATE_TIMEOUT)
-        except requests.RequestException:
-            reply = {"error": {"message": "no estimate"}}
-        if "error" in reply:
-            return min(REVERTING_GAS, self.gas)
-        return min(int(int(reply["result"], 16) * ESTIMATE_BUFFER), self.gas)
-
     # ------------------------------------------------------------------ collecting
-    def settle(self) -> None:
-        """Wait for the transactions in flight before a read or record that depends on them
-        (nothing to do when none is, or inside `independent()`); raises as `wait()` does."""
-        if self.pending and not is_independent():
-            self.wait()
-
     def wait(self, raise_on_failure: bool = True) -> list[PendingTx]:
         """Close the phase: every receipt of the transactions sent since the last wait, in order.
 
@@ -475,9 +382,7 @@ class TxPipe:
             if int(p._receipt["status"], 16) != 1:
                 p.error = p.send_error or self._why(p)
                 failures.append((p.label, p.error))
-        if self.keep:
-            self.collected += phase
-        self.count += len(phase)
+        self.collected += phase
         self.phases += 1
         if phase:
             self.last_collected_at = time.perf_counter()

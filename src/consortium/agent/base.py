@@ -19,8 +19,7 @@ import logging
 import re
 import signal
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,9 +30,7 @@ from consortium.agent.home import AgentHome
 from consortium.agent.settings import AgentSettings, SettingsError
 from consortium.channels import Endpoint
 from consortium.inputs import CommandError
-from consortium.outbox import Outbox, close_phase
 from consortium.store import Store
-from consortium.txpipe import TxPipe, TxPipeError, TxPipeTimeout
 
 if TYPE_CHECKING:
     from consortium.config import Consortium, InstitutionSpec
@@ -135,8 +132,6 @@ class Agent:
         self.institution: Any = None
         self.w3: Any = None
         self._endpoint: Endpoint | None = None
-        self.pipe: TxPipe | None = None
-        self._phase_depth = 0
 
     def _spec(self) -> InstitutionSpec:
         ident = self.settings.institution
@@ -160,58 +155,8 @@ class Agent:
             me = str(self.account.address)
             key = bytes(self.local.key)
             registry = self.suite.registry
-            self._endpoint = _SettlingEndpoint(
-                me, key, self.transport, self.transport.directory, registry
-            )
-            self._endpoint.settle = self.settle
+            self._endpoint = Endpoint(me, key, self.transport, self.transport.directory, registry)
         return self._endpoint
-
-    # ------------------------------------------------------------------ phases
-    @contextmanager
-    def phase(self) -> Iterator[None]:
-        """One phase of sending: the transactions sent inside go out without waiting for each
-        other; at the end of the outermost phase their receipts are collected together and every
-        outbox batch still in flight is booked (or its refused intent dropped), then the phase's
-        failures are raised (TxPipeError naming each, with its decoded error). A read, a message
-        sent or a store record inside waits first for the transactions in flight (`settle`)."""
-        self._phase_depth += 1
-        failed = True
-        try:
-            yield
-            failed = False
-        finally:
-            self._phase_depth -= 1
-            if self._phase_depth == 0:
-                if failed:  # the body's own error is the one to raise; the phase is still closed
-                    try:
-                        self.end_phase()
-                    except Exception as exc:  # noqa: BLE001
-                        log.warning("%s: closing a failed phase: %s", self.spec.id, exc)
-                else:
-                    self.end_phase()
-
-    def end_phase(self) -> None:
-        """Collect the transactions in flight and book every outbox batch among them."""
-        if self.pipe is None:
-            return
-        outboxes = Outbox.in_flight(self.store)
-        if self.pipe.pending or outboxes:
-            close_phase(self.pipe, *outboxes)
-
-    def settle(self) -> None:
-        """Wait for the transactions in flight (a step that depends on them comes next)."""
-        if self.pipe is not None:
-            self.pipe.settle()
-
-    @contextmanager
-    def at_line(self, file: Any, line: int) -> Iterator[None]:
-        """Transactions sent inside are labelled with the file's line: a failure collected at the
-        phase's end refuses the file at that line."""
-        if self.pipe is None:
-            yield
-            return
-        with self.pipe.labelled(f"{file.path.name} line {int(line)}: "):
-            yield
 
     # ------------------------------------------------------------------ life
     @property
@@ -239,8 +184,7 @@ class Agent:
         self.attach(connect(self.settings, self.local))
         self.install_signals()  # again: connecting may have installed its own handlers
         for role in self.roles:
-            with self.phase():
-                role.start()
+            role.start()
         log.info("%s: running roles %s", self.spec.id, [r.role for r in self.roles])
         while not self.stopping:
             self.step()
@@ -254,11 +198,7 @@ class Agent:
         transport."""
         from consortium.roles.membership import Institution
 
-        # every transaction of this agent goes through its pipe (signed locally, posted without
-        # waiting, receipts collected at the end of each phase); reads wait for those in flight
-        self.pipe = TxPipe(conn.w3, keep=False, reads_wait=True, estimate=True)
-        self.suite, self.account = self.pipe.piped(conn.suite), conn.account
-        self.store.before_write = self.settle
+        self.suite, self.account = conn.suite, conn.account
         self.institution = Institution(
             self.spec.name, conn.account, self.suite.registry, self.spec.jurisdiction
         )
@@ -269,7 +209,6 @@ class Agent:
             list(self.suite.addresses().values()),
             conn.decode,
             start_block=int(self.suite.block),
-            phase=self.phase,
         )
         self.roles = [cls(self) for cls in self.role_classes]
         for role in self.roles:
@@ -293,8 +232,7 @@ class Agent:
             self._act(decision)
         for role in self.roles:
             if not self.stopping:
-                with self.phase():
-                    role.tick()
+                role.tick()
         if self.transport is not None and not self.stopping:
             self.transport.deliver_pending()
 
@@ -307,13 +245,7 @@ class Agent:
             return
         log.info("%s: processing %s (%s)", self.spec.id, file.path.name, file.format)
         try:
-            try:
-                with self.phase():  # the file's transactions, collected together at its end
-                    result = role.handle_file(file)
-            except TxPipeError as exc:
-                if isinstance(exc, TxPipeTimeout):
-                    raise  # fate unknown: retried (keyed batches are asked of the chain)
-                raise _refused_rows(exc) from exc
+            result = role.handle_file(file)
         except FileRefused as exc:
             log.warning("%s: refused %s line %s: %s", self.spec.id, file.path.name, exc.line, exc)
             self.inbox.reject(file, exc.line, exc.reason)
@@ -339,13 +271,10 @@ class Agent:
         if role is None:
             log.warning("decision %s of kind %s: no role acts on it", decision.item, decision.kind)
             return
-        with self.phase():
-            role.on_decision(decision)
+        role.on_decision(decision)
         self.decisions.acted(decision)
 
     def close(self) -> None:
-        if self.pipe is not None and self.pipe.pending:
-            self.end_phase()
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -356,7 +285,6 @@ class Agent:
 
     def events_of(self, contract: Any, name: str) -> list[Any]:
         """Every `name` event of `contract` since the deployment (a look back, not followed)."""
-        self.settle()
         return self.follower.history(str(contract.address), contract.topics[name])
 
     def write_output(self, folder: str, name: str, text: str) -> Path:
@@ -369,32 +297,6 @@ class Agent:
         tmp.write_text(text)
         tmp.replace(out / name)
         return out / name
-
-
-class _SettlingEndpoint(Endpoint):
-    """The agent's endpoint: a message sent waits first for the transactions in flight (the
-    counterparty acts on what the message says is on chain)."""
-
-    settle: Any = None
-
-    def send(self, to: str, kind: str, body: Any) -> Any:
-        if self.settle is not None:
-            self.settle()
-        return super().send(to, kind, body)
-
-
-_LINE = re.compile(r" line (\d+): ")
-
-
-def _refused_rows(exc: TxPipeError) -> FileRefused:
-    """A phase's failed transactions as a file refusal: at the first failed row's line (labelled by
-    `Agent.at_line`, else 0), each failure named with its decoded error. The rows that went
-    through are booked already (the phase collected every receipt before raising)."""
-    lines = [m for label, _ in exc.failures if (m := _LINE.search(label))]
-    line = int(lines[0].group(1)) if lines else 0
-    shown = "; ".join(f"{label}: {err}" for label, err in exc.failures[:5])
-    more = f" (+{len(exc.failures) - 5} more)" if len(exc.failures) > 5 else ""
-    return FileRefused(line, f"refused on chain: {shown}{more}")
 
 
 def safe_name(name: str) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -62,9 +61,6 @@ class Follower:
     confirmations: int = 0
     handlers: dict[str, list[Handler]] = field(default_factory=dict)
     flushers: list[Callable[[], None]] = field(default_factory=list)
-    # each handler (and each flush) runs as one phase of sending: its transactions are collected
-    # and its keyed batches booked when it returns, so a failure is that handler's (Agent.phase)
-    phase: Callable[[], AbstractContextManager[Any]] = nullcontext
 
     def on(self, event: str, handler: Handler) -> None:
         self.handlers.setdefault(event, []).append(handler)
@@ -96,8 +92,7 @@ class Follower:
             for ev in events:
                 self.dispatch(ev)
             for flush in self.flushers:
-                with self.phase():
-                    flush()
+                flush()
             seen += len(events)
             self._advance(end)
             start = end + 1
@@ -153,8 +148,7 @@ class Follower:
     def _run(self, handler: Handler, ev: ChainEvent, attempts: int) -> bool:
         key = f"{ev.block}:{ev.log_index}:{_name(handler)}"
         try:
-            with self.phase():
-                handler(ev)
+            handler(ev)
         except Exception as exc:  # noqa: BLE001 - one bad event must not stop the agent
             attempts += 1
             given_up = attempts >= MAX_ATTEMPTS

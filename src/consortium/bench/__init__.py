@@ -189,10 +189,6 @@ def run_bench(accounts, args: argparse.Namespace) -> int:
     console = Console()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if getattr(args, "only", None) == "day":
-        from consortium.dayrun.bench import run_day_bench
-
-        return run_day_bench(accounts, args, business_tx_per_second, console)
     figures: dict[str, float | int | str] = {}
     proj = chain.project()
     figures.update(raw_tx_per_second(accounts, 500 if args.quick else 2000))

@@ -44,12 +44,7 @@ class NothingToPlay(CommandError):
 
 
 class DayTimeout(RuntimeError):
-    """The day did not end within its deadline; names the line and the phase it waited for.
-    `first_block` and `seconds` say where the day's business began and how long it ran, so a
-    caller can count how far it got."""
-
-    first_block: int = 0
-    seconds: float = 0.0
+    """The day did not end within its deadline; names the line and the phase it waited for."""
 
 
 @dataclass
@@ -262,9 +257,7 @@ def _follow(day: _Day, console: Any) -> None:
         if chaos is not None:
             chaos.step(console)
         if time.monotonic() > deadline:
-            exc = DayTimeout(_waiting_for(day.lines, opts.timeout))
-            exc.first_block, exc.seconds = day.first_block, time.perf_counter() - t0
-            raise exc
+            raise DayTimeout(_waiting_for(day.lines, opts.timeout))
         time.sleep(opts.poll)
     day.seconds["business"] = time.perf_counter() - t0
 

@@ -346,24 +346,21 @@ class BillClientRole(_HolderRole):
                     f"these documents are bill {int(bill_id)} already; nothing of this file "
                     f"was sent",
                 )
-            work.append((key, args, line))
-        return {"bills": self._send_all(file, ISSUE, work, "billId")}
+            work.append((key, args))
+        bills = [self._send(ISSUE, key, args, "billId") for key, args in work]
+        return {"bills": bills}
 
-    def _send_all(self, file: Any, kind: str, work: list, field: str) -> list[int]:
-        """Each row's request submitted without waiting (labelled with its line), all booked
-        together at the phase's end; a refused row refuses the file at its line with its decoded
-        error (Agent.process), the rows that went through stay booked."""
-        subs = []
-        for key, args, line in work:
-            with self.agent.at_line(file, line):
-                try:
-                    subs.append(self.client.outbox.submit(_sent_as(kind, args), key, args))
-                except OutboxConflict as exc:
-                    raise FileRefused(line, str(exc)) from None
-        self.agent.end_phase()
-        for sub in subs:
-            log.info("%s %s booked as %s", kind, sub.key[:18], sub.value)
-        return [int(sub.value[field]) for sub in subs]
+    def _send(self, kind: str, key: str, args: list, field: str) -> int:
+        try:
+            booking = self.client.outbox.send(kind, key, args)
+        except OutboxConflict as exc:
+            raise FileRefused(0, str(exc)) from None
+        except Exception as exc:
+            if getattr(exc, "revert_msg", None) is None:
+                raise
+            raise FileRefused(0, f"{kind}: {exc.revert_msg}") from None
+        log.info("%s %s booked as %s", kind, key[:18], booking.value)
+        return int(booking.value[field])
 
     def _holding(self, file: Any, n: int, row: dict[str, Any]) -> int:
         """The node a transfer or financing row draws on: its node_id, or our holding created by
@@ -422,13 +419,13 @@ class BillClientRole(_HolderRole):
 
     def transfer(self, file: Any) -> dict[str, Any]:
         work = self._requests(file, TRANSFER)
-        return {"nodes": self._send_all(file, TRANSFER, work, "nodeId")}
+        return {"nodes": [self._send(TRANSFER, k, a, "nodeId") for k, a, _ in work]}
 
     def finance(self, file: Any) -> dict[str, Any]:
         """Each request once; a row with quote_window_minutes publicised with that window
         (requestFinancingQuotes): `tick` signs the best quote when it ends."""
         work = self._requests(file, FINANCING)
-        return {"nodes": self._send_all(file, FINANCING, work, "nodeId")}
+        return {"nodes": [self._send(_sent_as(FINANCING, a), k, a, "nodeId") for k, a, _ in work]}
 
     def redeem(self, file: Any) -> dict[str, Any]:
         """Each batch once, every row checked first: our bill, matured, the holder holds it, the

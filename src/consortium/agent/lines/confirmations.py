@@ -249,8 +249,7 @@ class _ConfRole(Role):
             step = f"conf.msg:{m.msg_id}"
             if not self.agent.store.done(step):
                 try:
-                    with self.agent.phase():  # one phase per message
-                        handle(m)
+                    handle(m)
                 except MessageSetAside as exc:
                     self.set_aside(m.msg_id, exc, m)
                 except Exception:

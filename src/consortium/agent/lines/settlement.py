@@ -52,7 +52,6 @@ from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32
 from consortium.domain.instructions import InstructionMismatch, NoInstruction, check
 from consortium.domain.netting import NettingImbalance, deferrals
-from consortium.outbox import is_refusal
 from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
     CURRENCIES,
@@ -365,7 +364,7 @@ class _FirstPartyRole(_SettlementRole):
         try:
             self.party.send_instruction(cycle_id, lines)
         except Exception as exc:
-            if not is_refusal(exc):
+            if "revert" not in str(exc):
                 raise  # a node that hiccuped: the follower retries the event
             # a deferral mined between the dry run and the send: it voided these lines, and its
             # InstructionVoided event instructs again with the charges left
