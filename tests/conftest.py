@@ -29,6 +29,16 @@ pytest_plugins = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def network_sending_defaults():
+    """A module that acts as an agent in this process (onboarding commands switch to estimated gas
+    with a short estimate timeout) leaves the worker's later modules the network's own settings."""
+    yield
+    from consortium.chain import default_sending
+
+    default_sending()
+
+
 @pytest.fixture(autouse=True)
 def isolation(fn_isolation):
     """Every test starts from the module's deployed state."""

@@ -168,11 +168,36 @@ def estimate_gas(buffer: float = 1.25, reverting: int = 7_000_000) -> None:
     send at once, a transaction asking for the whole block fits only an otherwise empty block, and
     an automining chain (anvil, ganache) leaves it pending once no other transaction arrives to
     trigger a block: the day stalls. Estimates leave room for many transactions per block."""
-    network.gas_limit("auto")
     settings = CONFIG.active_network["settings"]  # brownie has no setter for these two
+    _SENDING_DEFAULTS.setdefault(id(settings), {key: settings.get(key) for key in _SENDING_KEYS})
+    network.gas_limit("auto")
     settings["gas_buffer"] = buffer
     settings["reverting_tx_gas_limit"] = reverting
     _estimates_time_out(ESTIMATE_TIMEOUT)
+
+
+_SENDING_KEYS = ("gas_limit", "gas_buffer", "reverting_tx_gas_limit")
+_SENDING_DEFAULTS: dict[int, dict[str, Any]] = {}
+
+
+def default_sending() -> None:
+    """Undo `estimate_gas` in this process: the network's own gas settings and RPC timeouts again.
+
+    Why: the settings are process-wide. A test that acts as an agent in the test process (the
+    onboarding commands) would otherwise leave them to every later test on that worker, and a
+    large batch's estimate on a loaded ganache then outlasts the short estimate timeout."""
+    from brownie.network.web3 import web3 as w3
+
+    settings = CONFIG.active_network.get("settings", {})
+    saved = _SENDING_DEFAULTS.pop(id(settings), None)
+    if saved is not None:
+        for key, value in saved.items():
+            if value is None:
+                settings.pop(key, None)
+            else:
+                settings[key] = value
+    if hasattr(w3.eth.estimate_gas, "_untimed"):  # the wrapper is an instance attribute
+        del w3.eth.estimate_gas
 
 
 # under load, ganache (and, in CI, anvil) now and then never answers an eth_estimateGas while
