@@ -247,3 +247,51 @@ def test_watch_cli__once__prints_own_records_only(
     assert out.count("proven against root") == len(mine)
     assert out.count(f"; {HELD})") == len(mine)
     assert "first clearing" in out
+
+
+def test_run_day__publishes_the_holding_chains_investor_leaves_sealed(
+    settle_members,
+    settlement_suite,
+    holding_chain,
+    registry,
+    registry_admin,
+    manager,
+    regulator_cn,
+    regulator_hk,
+    enc,
+):
+    """The in-process day's look-through hook: after settlement down the holding chain, every
+    investor leaf is published sealed; each regulator opens its own, each proved on HoldingChain."""
+    from types import SimpleNamespace
+
+    from consortium.deploy import Suite
+    from consortium.roles.lookthrough import read_sealed
+    from consortium.scenarios import DayContext, Members
+
+    by_name, roles = dict(settle_members[0]), dict(settle_members[1])
+    regs = {"CN": regulator_cn, "HK": regulator_hk}
+    for where, reg in regs.items():  # as members whose accounts hold their encryption keys
+        by_name[reg.name] = SimpleNamespace(
+            name=reg.name,
+            address=reg.address,
+            jurisdiction=where,
+            account=SimpleNamespace(private_key=enc[reg.address.lower()]),
+        )
+        roles[reg.name] = ["REGULATOR"]
+    sealed_records = chain.project().SealedRecords.deploy(registry, {"from": registry_admin})
+    suite = Suite(registry, dict(settlement_suite, SealedRecords=sealed_records))
+    ctx = DayContext(suite, Members(by_name, roles), manager, random.Random(3), {"executions": 12})
+    result = day.run_day(ctx)
+    assert result.ok, result.checks
+    assert result.counts["holding_steps"] > 0 and result.counts["lookthrough_positions"] > 0
+    holding = settlement_suite["HoldingChain"]
+    opened = {
+        where: read_sealed(
+            sealed_records, reg.address, enc[reg.address.lower()], chain.web3(), 0, holding
+        )
+        for where, reg in regs.items()
+    }
+    # every position of both jurisdictions, each opened by its own regulator and held on chain
+    assert sum(len(o) for o in opened.values()) == result.counts["lookthrough_positions"]
+    assert all(o.proven and o.held for os in opened.values() for o in os)
+    assert all(opened.values())
