@@ -13,7 +13,7 @@ import {InvestorLeaf} from "../libraries/InvestorLeaf.sol";
 /// cycle, each position sealed to its investor's regulator. Only the root and ciphertext are stored
 /// or emitted; storage grows with (intermediaries x cycles), never with the number of investors.
 contract SealedRecords is ConsortiumManaged, ISealedRecords {
-    /// @notice Most records one publish takes (64 records: 1,393,117 gas; 256 stay far under the
+    /// @notice Most records one publish takes (64 records: 1,345,353 gas; 256 stay far under the
     /// EIP-7825 cap of 16,777,216).
     uint256 public constant MAX_RECORDS = 256;
     /// @notice Longest proof verifyPosition accepts (a tree of 2^64 leaves).

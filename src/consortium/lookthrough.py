@@ -24,8 +24,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from eth_abi import decode, encode
-
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import commit, new_salt
 from consortium.domain.holding import (
@@ -37,16 +35,10 @@ from consortium.domain.holding import (
 from consortium.domain.merkle import RecordTree, process_proof
 from consortium.envelope import Envelope, EnvelopeMalformed, NotARecipient, open, seal
 
-# a sealed record's plaintext: (kind, asset, amount, investor id, salt, proof, holding proof)
-RECORD_TYPES: tuple[str, ...] = (
-    "uint8",
-    "uint256",
-    "int256",
-    "string",
-    "bytes32",
-    "bytes32[]",
-    "bytes32[]",
-)
+# a sealed record's plaintext, tightly packed (every byte is ciphertext on chain, 16 gas each):
+# kind(1) | asset(32) | amount(32, two's complement) | salt(32) | n(1) | m(1) | n proof hashes |
+# m holding-proof hashes | investor id (UTF-8, the rest)
+_RECORD_HEAD = struct.Struct(">B32s32s32sBB")
 # SealedRecords.MAX_RECORDS: records one publish takes
 MAX_RECORDS = 256
 _PACK_VERSION = 2  # 2: the holding chain's leaf (uint256 asset), kind and holding proof carried
@@ -107,30 +99,39 @@ class Record:
         return investor_leaf(self.commitment, self.asset, self.amount)
 
     def to_bytes(self) -> bytes:
-        return encode(
-            list(RECORD_TYPES),
-            [
-                self.kind,
-                self.asset,
-                self.amount,
-                self.investor_id,
-                self.salt,
-                list(self.proof),
-                list(self.holding_proof),
-            ],
+        """The plaintext sealed (the layout above _RECORD_HEAD)."""
+        head = _RECORD_HEAD.pack(
+            self.kind,
+            self.asset.to_bytes(32, "big"),
+            self.amount.to_bytes(32, "big", signed=True),
+            b32(self.salt),
+            len(self.proof),
+            len(self.holding_proof),
         )
+        hashes = b"".join(b32(h) for h in (*self.proof, *self.holding_proof))
+        return head + hashes + self.investor_id.encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Record:
-        kind, asset, amount, investor, salt, proof, held = decode(list(RECORD_TYPES), data)
+        """The record of `to_bytes`; EnvelopeMalformed when the plaintext is not one."""
+        size = _RECORD_HEAD.size
+        try:
+            kind, asset, amount, salt, n, m = _RECORD_HEAD.unpack_from(data)
+            at = size + 32 * (n + m)
+            if len(data) < at:
+                raise ValueError(f"{len(data)} bytes, the proofs need {at}")
+            hashes = [bytes(data[i : i + 32]) for i in range(size, at, 32)]
+            investor = bytes(data[at:]).decode()
+        except (struct.error, ValueError) as exc:
+            raise EnvelopeMalformed(f"not a sealed look-through record ({exc})") from None
         return cls(
-            int(kind),
-            int(asset),
-            int(amount),
-            str(investor),
-            bytes(salt),
-            tuple(map(bytes, proof)),
-            tuple(map(bytes, held)),
+            kind,
+            int.from_bytes(asset, "big"),
+            int.from_bytes(amount, "big", signed=True),
+            investor,
+            salt,
+            tuple(hashes[:n]),
+            tuple(hashes[n:]),
         )
 
 

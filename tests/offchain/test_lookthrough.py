@@ -17,6 +17,7 @@ from consortium.domain.netting import CASH, SECURITY, currency_asset
 from consortium.envelope import EnvelopeMalformed, EnvelopeTampered, KeyPair, seal
 from consortium.lookthrough import (
     Position,
+    Record,
     RecordNotOnHoldingChain,
     RecordUnproven,
     RegulatorKey,
@@ -175,6 +176,27 @@ def test_pack__roundtrip_and_garbage_refused():
     for bad in (b"", b"\x09" + pack(env)[1:], pack(env)[:40]):
         with pytest.raises(EnvelopeMalformed):
             unpack(bad, b"a")
+
+
+def test_record__packed_roundtrip_and_garbage_refused():
+    rec = Record(
+        CASH,
+        HKD,
+        -(2**200),
+        "投资者-7",
+        b"\x05" * 32,
+        (b"\x01" * 32, b"\x02" * 32),
+        (b"\x03" * 32,),
+    )
+    data = rec.to_bytes()
+    assert Record.from_bytes(data) == rec
+    # tight: head (99 bytes), three hashes and the id, nothing else
+    assert len(data) == 99 + 3 * 32 + len("投资者-7".encode())
+    bare = Record(SECURITY, 700, 5, "a", b"\x06" * 32, ())
+    assert Record.from_bytes(bare.to_bytes()) == bare
+    for bad in (b"", data[:98], data[: 99 + 64], data[:-1] + b"\xff"):
+        with pytest.raises(EnvelopeMalformed, match="not a sealed look-through record"):
+            Record.from_bytes(bad)
 
 
 def test_seal__repeated_position_or_nothing__refused(regs):
