@@ -16,8 +16,9 @@ pragma solidity ^0.8.24;
 /// units (negative: delivered). The positions are the investor leaves the intermediary allocated
 /// down the holding chain in the cycle, so each one also proves against its investor root there
 /// (`HoldingChain.verifyInvestor`). A sealed record is the compact form of an ECIES envelope
-/// (consortium.lookthrough) holding (kind, asset, amount, investor id, salt, proof under this
-/// root, proof under the holding chain's investor root); a published (intermediary, cycle) is final.
+/// (consortium.lookthrough) of the packed record (kind, asset, amount, salt, proof under this
+/// root, proof under the holding chain's investor root, investor id); a published (intermediary,
+/// cycle) is final.
 interface ISealedRecords {
     /// @notice One published root of an intermediary's cycle.
     struct Publication {
