@@ -207,6 +207,8 @@ interface IHoldingChain {
         returns (InvestorSet memory);
 
     /// @notice Whether (commitment, amount) is one of the investor leaves `party` allocated in the asset.
+    /// @dev The leaf is InvestorLeaf.hash(commitment, asset, amount), the leaf SealedRecords seals too:
+    /// a regulator proves an opened look-through record against this root.
     function verifyInvestor(
         bytes32 cycleId,
         address party,

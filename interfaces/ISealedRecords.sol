@@ -8,12 +8,17 @@ pragma solidity ^0.8.24;
 /// ciphertext only; a regulator opens the records sealed to it off chain and proves each one
 /// against the root with `verifyPosition`.
 /// @dev Leaf format (OpenZeppelin standard Merkle tree, `merkle-zeppelin` / `@openzeppelin/merkle-tree`):
+/// HoldingChain's investor leaf (contracts/libraries/InvestorLeaf.sol)
 ///     leaf = keccak256(bytes.concat(keccak256(abi.encode(commitment, asset, amount))))
-/// with types (bytes32, bytes32, int256): `commitment` is the investor's salted commitment
-/// keccak256(investorId, salt) (consortium.domain.hashing.commit), `asset` a security id or a
-/// currency code as bytes32, `amount` the position in units or minor units (negative: delivered).
-/// A sealed record is the compact form of an ECIES envelope (consortium.lookthrough) holding
-/// (asset, amount, investor id, salt, proof); a published (intermediary, cycle) is final.
+/// with types (bytes32, uint256, int256): `commitment` is the investor's salted commitment
+/// keccak256(investorId, salt) (consortium.domain.hashing.commit), `asset` the engine's Leg.asset
+/// (a security id, or uint256(bytes32 currency code)), `amount` the position in units or minor
+/// units (negative: delivered). The positions are the investor leaves the intermediary allocated
+/// down the holding chain in the cycle, so each one also proves against its investor root there
+/// (`HoldingChain.verifyInvestor`). A sealed record is the compact form of an ECIES envelope
+/// (consortium.lookthrough) of the packed record (kind, asset, amount, salt, proof under this
+/// root, proof under the holding chain's investor root, investor id); a published (intermediary,
+/// cycle) is final.
 interface ISealedRecords {
     /// @notice One published root of an intermediary's cycle.
     struct Publication {
@@ -81,11 +86,12 @@ interface ISealedRecords {
         address intermediary,
         bytes32 cycleId,
         bytes32 commitment,
-        bytes32 asset,
+        uint256 asset,
         int256 amount,
         bytes32[] calldata proof
     ) external view returns (bool);
 
-    /// @notice The leaf of a position, as the off-chain tree builds it.
-    function positionLeaf(bytes32 commitment, bytes32 asset, int256 amount) external pure returns (bytes32);
+    /// @notice The leaf of a position, as the off-chain tree builds it: HoldingChain's investor leaf
+    /// of the same (commitment, asset, amount) (InvestorLeaf.hash).
+    function positionLeaf(bytes32 commitment, uint256 asset, int256 amount) external pure returns (bytes32);
 }

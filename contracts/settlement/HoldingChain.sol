@@ -7,6 +7,7 @@ import {IHoldingChain} from "../../interfaces/IHoldingChain.sol";
 import {ISettlementEngine} from "../../interfaces/ISettlementEngine.sol";
 import {ConsortiumManaged} from "../consortium/ConsortiumManaged.sol";
 import {Roles} from "../consortium/Roles.sol";
+import {InvestorLeaf} from "../libraries/InvestorLeaf.sol";
 
 /// @title HoldingChain
 /// @notice Settlement down the nominee holding chain, tier after tier, after the CSD settled the top
@@ -189,8 +190,7 @@ contract HoldingChain is ConsortiumManaged, IHoldingChain {
     ) external view returns (bool) {
         bytes32 root = _cycles[cycleId].investors[party][kind][asset].root;
         if (root == bytes32(0)) return false;
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(commitment, asset, amount))));
-        return MerkleProof.verifyCalldata(proof, root, leaf);
+        return MerkleProof.verifyCalldata(proof, root, InvestorLeaf.hash(commitment, asset, amount));
     }
 
     // ----------------------------------------------------------------- internals

@@ -1,13 +1,17 @@
 """Sealed look-through records: an intermediary's investors' positions, provable and sealed.
 
-Per settlement cycle an intermediary builds one OpenZeppelin standard Merkle tree over its
-investors' position leaves (`position_leaf`) and seals each position, with its proof, to the
-regulator of the investor's jurisdiction (consortium.envelope: AES-256-GCM data key wrapped with
-ECIES, bound to the intermediary and cycle). SealedRecords.sol keeps the root and emits the
-ciphertext; nothing else.
+Per settlement cycle an intermediary seals, to the regulator of each investor's jurisdiction, the
+investor leaves it allocated down the holding chain (HoldingChain.allocate): one OpenZeppelin
+standard Merkle tree over all of them (SealedRecords keeps its root), each position sealed with its
+proof under that root and its proof under the holding chain's investor root of its asset
+(consortium.envelope: AES-256-GCM data key wrapped with ECIES, bound to the intermediary and cycle).
+A position's leaf is the holding chain's investor leaf (`domain.holding.investor_leaf`, on chain
+InvestorLeaf.hash), so the same record proves in both places.
 A regulator opens the records sealed to it (`open_records`); another regulator's key opens none.
-Each opened record proves against the root on chain (`SealedRecords.verifyPosition`) or off chain
-(`prove`), and its commitment is the one the investor's trades carry (`commit(investor id, salt)`).
+Each opened record proves against the published root (`prove`, on chain `verifyPosition`) and
+against the intermediary's investor root on HoldingChain (`prove_held`, on chain
+`verifyInvestor`); its commitment is the one the investor's trades carry
+(`commit(investor id, salt)`).
 
 No chain here: `roles/lookthrough.py` sends and reads. The compact form on chain (`pack`/`unpack`)
 is a byte layout of the envelope's parts, not cryptography.
@@ -16,50 +20,49 @@ is a byte layout of the envelope's parts, not cryptography.
 from __future__ import annotations
 
 import struct
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from eth_abi import decode, encode
-
 from consortium.domain.encoding import b32
-from consortium.domain.hashing import code32, commit, new_salt
-from consortium.domain.merkle import RecordTree, leaf_hash, process_proof
+from consortium.domain.hashing import commit, new_salt
+from consortium.domain.holding import (
+    INVESTOR_TYPES,
+    InvestorSet,
+    investor_leaf,
+    verify_investor,
+)
+from consortium.domain.merkle import RecordTree, process_proof
 from consortium.envelope import Envelope, EnvelopeMalformed, NotARecipient, open, seal
 
-# leaf of a position (SealedRecords.positionLeaf): (investor commitment, asset, amount)
-POSITION_TYPES: tuple[str, ...] = ("bytes32", "bytes32", "int256")
-# a sealed record's plaintext: (asset, amount, investor id, salt, proof)
-RECORD_TYPES: tuple[str, ...] = ("bytes32", "int256", "string", "bytes32", "bytes32[]")
+# a sealed record's plaintext, tightly packed (every byte is ciphertext on chain, 16 gas each):
+# kind(1) | asset(32) | amount(32, two's complement) | salt(32) | n(1) | m(1) | n proof hashes |
+# m holding-proof hashes | investor id (UTF-8, the rest)
+_RECORD_HEAD = struct.Struct(">B32s32s32sBB")
 # SealedRecords.MAX_RECORDS: records one publish takes
 MAX_RECORDS = 256
-_PACK_VERSION = 1
+_PACK_VERSION = 2  # 2: the holding chain's leaf (uint256 asset), kind and holding proof carried
 
 
 class RecordUnproven(ValueError):
     """An opened record does not prove against the root its intermediary published."""
 
 
-def asset_bytes(asset: int | str | bytes) -> bytes:
-    """An asset as bytes32: a security id (int, big-endian), a code ('HKD') or a bytes32 already."""
-    if isinstance(asset, int):
-        return asset.to_bytes(32, "big")
-    if isinstance(asset, str) and not asset.startswith("0x"):
-        return code32(asset)
-    return b32(asset)
-
-
-def position_leaf(commitment: bytes, asset: int | str | bytes, amount: int) -> bytes:
-    """The standard-tree leaf of one position, as SealedRecords.positionLeaf computes it."""
-    return leaf_hash((b32(commitment), asset_bytes(asset), int(amount)), POSITION_TYPES)
+class RecordNotOnHoldingChain(RecordUnproven):
+    """An opened record is not one of the investor leaves its intermediary allocated on HoldingChain
+    (another amount, asset or investor than the holding chain settled, or no step there)."""
 
 
 @dataclass(frozen=True)
 class Position:
-    """One investor's position in one asset at an intermediary after a cycle (amount may be
-    negative: delivered). `salt` is the one of the investor's commitment on its trades."""
+    """One investor's position in one asset at an intermediary after a cycle: an investor leaf of
+    the intermediary's step down the holding chain. `kind` and `asset` are the engine's
+    (SECURITY with a security id, CASH with uint256(currency code)); `amount` may be negative
+    (delivered). `salt` is the one of the investor's commitment on its trades."""
 
     investor_id: str
-    asset: int | str | bytes
+    kind: int
+    asset: int
     amount: int
     jurisdiction: str
     salt: bytes = field(default_factory=new_salt)
@@ -68,19 +71,23 @@ class Position:
     def commitment(self) -> bytes:
         return commit(self.investor_id, self.salt)
 
-    def values(self) -> tuple[bytes, bytes, int]:
-        return (self.commitment, asset_bytes(self.asset), int(self.amount))
+    def values(self) -> tuple[bytes, int, int]:
+        """The investor leaf's values (commitment, asset, amount)."""
+        return (self.commitment, int(self.asset), int(self.amount))
 
 
 @dataclass(frozen=True)
 class Record:
-    """A sealed record once opened: the position, who holds it (id and salt), and its proof."""
+    """A sealed record once opened: the position, who holds it (id and salt), its proof under the
+    published root and its proof under the holding chain's investor root of (kind, asset)."""
 
-    asset: bytes
+    kind: int
+    asset: int
     amount: int
     investor_id: str
     salt: bytes
     proof: tuple[bytes, ...]
+    holding_proof: tuple[bytes, ...] = ()
 
     @property
     def commitment(self) -> bytes:
@@ -89,18 +96,43 @@ class Record:
 
     @property
     def leaf(self) -> bytes:
-        return position_leaf(self.commitment, self.asset, self.amount)
+        return investor_leaf(self.commitment, self.asset, self.amount)
 
     def to_bytes(self) -> bytes:
-        return encode(
-            list(RECORD_TYPES),
-            [self.asset, self.amount, self.investor_id, self.salt, list(self.proof)],
+        """The plaintext sealed (the layout above _RECORD_HEAD)."""
+        head = _RECORD_HEAD.pack(
+            self.kind,
+            self.asset.to_bytes(32, "big"),
+            self.amount.to_bytes(32, "big", signed=True),
+            b32(self.salt),
+            len(self.proof),
+            len(self.holding_proof),
         )
+        hashes = b"".join(b32(h) for h in (*self.proof, *self.holding_proof))
+        return head + hashes + self.investor_id.encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Record:
-        asset, amount, investor, salt, proof = decode(list(RECORD_TYPES), data)
-        return cls(bytes(asset), int(amount), str(investor), bytes(salt), tuple(map(bytes, proof)))
+        """The record of `to_bytes`; EnvelopeMalformed when the plaintext is not one."""
+        size = _RECORD_HEAD.size
+        try:
+            kind, asset, amount, salt, n, m = _RECORD_HEAD.unpack_from(data)
+            at = size + 32 * (n + m)
+            if len(data) < at:
+                raise ValueError(f"{len(data)} bytes, the proofs need {at}")
+            hashes = [bytes(data[i : i + 32]) for i in range(size, at, 32)]
+            investor = bytes(data[at:]).decode()
+        except (struct.error, ValueError) as exc:
+            raise EnvelopeMalformed(f"not a sealed look-through record ({exc})") from None
+        return cls(
+            kind,
+            int.from_bytes(asset, "big"),
+            int.from_bytes(amount, "big", signed=True),
+            investor,
+            salt,
+            tuple(hashes[:n]),
+            tuple(hashes[n:]),
+        )
 
 
 def aad(intermediary: str, cycle_id: bytes) -> bytes:
@@ -167,23 +199,18 @@ class Sealed:
 
 
 def tree_of(positions: Sequence[Position]) -> RecordTree:
-    """The positions' Merkle tree; a position repeated (same investor, asset, amount) is refused:
-    aggregate an investor's positions per asset first (`merge`)."""
-    return RecordTree([p.values() for p in positions], POSITION_TYPES)
+    """The positions' Merkle tree; a position repeated (same investor, asset, amount) is refused."""
+    return RecordTree([p.values() for p in positions], INVESTOR_TYPES)
 
 
-def merge(positions: Iterable[Position]) -> list[Position]:
-    """One position per (investor, salt, asset, jurisdiction), amounts summed, zeros kept out."""
-    out: dict[tuple, Position] = {}
+def holding_sets(positions: Iterable[Position]) -> dict[tuple[int, int], InvestorSet]:
+    """The positions grouped as the holding chain records them: one InvestorSet per (kind, asset),
+    whose root is the intermediary's investor root of that step on HoldingChain when the positions
+    are the step's investor leaves."""
+    groups: dict[tuple[int, int], list[tuple[bytes, int, int]]] = defaultdict(list)
     for p in positions:
-        key = (p.investor_id, p.salt, asset_bytes(p.asset), p.jurisdiction)
-        prev = out.get(key)
-        out[key] = (
-            p
-            if prev is None
-            else Position(p.investor_id, p.asset, prev.amount + p.amount, p.jurisdiction, p.salt)
-        )
-    return [p for p in out.values() if p.amount != 0]
+        groups[(int(p.kind), int(p.asset))].append(p.values())
+    return {k: InvestorSet(tuple(v)) for k, v in groups.items()}
 
 
 def seal_positions(
@@ -192,13 +219,15 @@ def seal_positions(
     positions: Sequence[Position],
     regulators: Mapping[str, RegulatorKey],
 ) -> Sealed:
-    """The root over every position, and each position sealed to its jurisdiction's regulator.
+    """The root over every position, and each position sealed to its jurisdiction's regulator with
+    its proofs (under that root, and under its (kind, asset) investor root: `holding_sets`).
 
     `regulators` maps a jurisdiction code to its regulator; a position of a jurisdiction without one
     stays in the tree, unsealed (listed in `unsealed`)."""
     if not positions:
         raise ValueError(f"{intermediary}: no positions for cycle 0x{b32(cycle_id).hex()}")
     tree = tree_of(positions)
+    held = holding_sets(positions)
     bound = aad(intermediary, cycle_id)
     regs, records, unsealed = [], [], []
     for p in positions:
@@ -208,7 +237,8 @@ def seal_positions(
             continue
         commitment, asset, amount = p.values()
         proof = tuple(tree.proof((commitment, asset, amount)))
-        record = Record(asset, amount, p.investor_id, p.salt, proof)
+        holding_proof = tuple(held[(int(p.kind), asset)].proof(commitment, amount))
+        record = Record(int(p.kind), asset, amount, p.investor_id, p.salt, proof, holding_proof)
         regs.append(reg.address)
         records.append(pack(seal(record.to_bytes(), [reg.public_key], aad=bound)))
     if len(records) > MAX_RECORDS:
@@ -248,7 +278,33 @@ def prove(record: Record, root: bytes) -> None:
     """Raise RecordUnproven (naming the investor's commitment and the root) unless it proves."""
     if not proves(record, root):
         raise RecordUnproven(
-            f"record of commitment 0x{record.commitment.hex()} (asset 0x{record.asset.hex()}, "
+            f"record of commitment 0x{record.commitment.hex()} (asset {record.asset}, "
             f"amount {record.amount}) does not prove against root 0x{b32(root).hex()}: "
             "it was altered or belongs to another publication"
         )
+
+
+def proves_held(record: Record, holding_root: bytes) -> bool:
+    """Whether the record is one of the investor leaves under `holding_root`, the intermediary's
+    investor root of (kind, asset) on HoldingChain (as verifyInvestor)."""
+    root = b32(holding_root)
+    return root != bytes(32) and verify_investor(
+        root, record.commitment, record.asset, record.amount, record.holding_proof
+    )
+
+
+def prove_held(record: Record, holding_root: bytes) -> None:
+    """Raise RecordNotOnHoldingChain (naming the position, the root and why) unless the record is
+    one of the intermediary's investor leaves on HoldingChain."""
+    if proves_held(record, holding_root):
+        return
+    why = (
+        "the intermediary allocated no investors in this asset on the holding chain"
+        if b32(holding_root) == bytes(32)
+        else "its amount, asset or investor is not what the holding chain settled"
+    )
+    raise RecordNotOnHoldingChain(
+        f"record of commitment 0x{record.commitment.hex()} (kind {record.kind}, asset "
+        f"{record.asset}, amount {record.amount}) does not prove against the holding chain's "
+        f"investor root 0x{b32(holding_root).hex()}: {why}"
+    )

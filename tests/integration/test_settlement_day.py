@@ -67,21 +67,9 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(set
 
 
 def test_run_day__from_day_context__all_checks_hold(
-    settle_cast, settlement_suite, registry, manager
+    settle_members, settlement_suite, registry, manager
 ):
-    by_name, roles = {}, {}
-    for inst, role in (
-        [
-            (settle_cast.ccp.institution, "CCP"),
-            (settle_cast.csd.institution, "CSD"),
-            (settle_cast.cash.inst, "CASH_ISSUER"),
-        ]
-        + [(p.institution, "BROKER") for p in settle_cast.participants + settle_cast.locals]
-        + [(p.institution, "CUSTODIAN") for p in settle_cast.custodians]
-        + [(p.institution, "EXCHANGE") for p in settle_cast.exchanges]
-    ):
-        by_name[inst.name] = inst
-        roles[inst.name] = [role]
+    by_name, roles = settle_members
     suite = dict(settlement_suite, ConsortiumRegistry=registry)
     ctx = DayContext(suite, Members(by_name, roles), manager, random.Random(3), {"executions": 15})
     result = day.run_day(ctx)

@@ -14,6 +14,7 @@ import random
 from typing import Any
 
 from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.netting import SECURITY
 from consortium.envelope import KeyPair
 from consortium.lookthrough import Position, RegulatorKey, seal_positions
 from consortium.roles.membership import Institution, PermissionManager
@@ -36,7 +37,9 @@ def bench_lookthrough(proj: Any, accounts: Any, sizes: tuple[int, ...] = (1, 64)
     out = {"lookthrough.SealedRecords.deploy": int(contract.tx.gas_used)}
     for n in sizes:
         positions = [
-            Position(f"investor-{i:06d}", 700 + i % 5, 100 * (i + 1), "HK", rng.randbytes(32))
+            Position(
+                f"investor-{i:06d}", SECURITY, 700 + i % 5, 100 * (i + 1), "HK", rng.randbytes(32)
+            )
             for i in range(n)
         ]
         sealed = seal_positions(broker.address, code32(f"BENCH-{n}"), positions, keys)

@@ -5,8 +5,10 @@ From the suite's decoded events (ChainView) it keeps those concerning the regula
 an institution it supervises (uploads, instructions, charges, settlement, ...), each upload with
 the party's first clearing data per currency (SettlementEngine.firstClearing: trades, gross, fees,
 taxes, net), and the look-through records sealed to it (SealedRecords.RecordSealed), opened with
-its key and proved against the published root (off chain and with verifyPosition). Records sealed
-to another regulator are not shown: the regulator could not open them anyway.
+its key and proved against the published root (off chain and with verifyPosition) and against
+the intermediary's investor root on HoldingChain (each record is shown "proved against the holding
+chain", or why not). Records sealed to another regulator are not shown: the regulator could not
+open them anyway.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ class RegulatorFeed:
         if self.private_key is None:
             return item
         contract = self.view.contract("SealedRecords", self.view.addresses["SealedRecords"])
+        holding_at = self.view.addresses.get("HoldingChain")
+        holding = self.view.contract("HoldingChain", holding_at) if holding_at else None
         try:
             opened = open_sealed(
                 contract,
@@ -95,6 +99,7 @@ class RegulatorFeed:
                 from_hex(e.args["sealedRecord"]),
                 self.private_key,
                 e.block,
+                holding,
             )
         except EnvelopeTampered as exc:
             item["args"] = args | {"sealed": f"refused: {exc}"}
@@ -106,9 +111,10 @@ class RegulatorFeed:
         item["record"] = record
         item["args"] = args | {
             "investor": record["investor"],
-            "asset": record["asset"],
+            "asset": record["assetName"],
             "amount": record["amount"],
             "proven": record["proven"],
+            "holding": record["holding"],
         }
         return item
 
@@ -121,8 +127,8 @@ def describe(item: dict) -> str:
         r = item["record"]
         proof = "proven against root" if r["proven"] else "NOT PROVEN"
         return (
-            f"{head}: investor {r['investor']} asset {r['asset'][:18]}… amount {r['amount']} "
-            f"at {r['intermediary']} ({proof} {r['root'][:18]}…)"
+            f"{head}: investor {r['investor']} asset {r['assetName']} amount {r['amount']} "
+            f"at {r['intermediary']} ({proof} {r['root'][:18]}…; {r['holding']})"
         )
     text = ", ".join(f"{k}={v}" for k, v in args.items())
     for ccy, t in item.get("clearing", {}).items():

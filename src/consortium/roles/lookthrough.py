@@ -1,5 +1,7 @@
-"""Look-through on chain: an intermediary publishes its investors' sealed positions per cycle; a
-regulator reads the records sealed to it, opens them and proves each against the published root.
+"""Look-through on chain: an intermediary publishes, per cycle, the positions of its investors as
+settled down the holding chain (its steps' investor leaves), sealed; a regulator reads the records
+sealed to it, opens them and proves each against the published root and against the
+intermediary's investor root on HoldingChain.
 
 The sealing and proving are consortium.lookthrough's; here only the chain is touched (a brownie
 SealedRecords contract to send, web3 logs to read). Regulators' encryption keys are their members'
@@ -9,21 +11,25 @@ keys, as for channels (the portal opens sealed fields with the regulator's keyst
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from consortium.domain.clearing import BUY, ZERO_ADDRESS, Trade
 from consortium.domain.encoding import b32
+from consortium.domain.holding import Step
+from consortium.domain.netting import CASH
 from consortium.envelope import NotARecipient, public_key_of
 from consortium.lookthrough import (
     Position,
     Record,
+    RecordNotOnHoldingChain,
     RegulatorKey,
-    merge,
     open_record,
+    prove_held,
     proves,
     seal_positions,
 )
+
+HELD = "proved against the holding chain"
 
 
 @dataclass
@@ -62,41 +68,39 @@ def regulator_keys(regulators: Iterable[Any]) -> dict[str, RegulatorKey]:
     return out
 
 
-def positions_from_trades(
-    trades: Iterable[Trade],
+def positions_from_steps(
+    steps: Iterable[Step],
     tickets: Mapping[bytes, Any],
     jurisdiction_of: Mapping[str, str],
 ) -> dict[str, list[Position]]:
-    """Each intermediary's investors' positions from a settled cycle's trades.
+    """Each intermediary's investors' positions as settled down the holding chain: the investor
+    leaves of its steps (domain.holding.plan / the holding scenario), exactly as HoldingChain
+    recorded them, so every sealed record proves against the intermediary's investor root there.
 
-    An investor's intermediary is its local broker where it has one, else the clearing
-    participant; its jurisdiction is that intermediary's (consortium file). Per trade the investor
-    receives the securities it bought (negative: delivered) and pays or receives the gross in the
-    trade's currency. `tickets` maps an owner commitment to its ticket (owner pseudonym, salt)."""
+    An investor's jurisdiction is its intermediary's (consortium file; lower-case addresses);
+    `tickets` maps an owner commitment to its ticket (owner pseudonym, salt). A leaf without a
+    ticket, or an intermediary without a jurisdiction, cannot be sealed: ValueError names it."""
     out: dict[str, list[Position]] = {}
-    for t in trades:
-        ticket = tickets.get(bytes(t.owner_commitment))
-        if ticket is None:
-            continue
-        who = t.local_broker if t.local_broker != ZERO_ADDRESS else t.participant
-        where = jurisdiction_of.get(who.lower())
-        if where is None:
-            continue
-        sign = 1 if t.side == BUY else -1
-        investor, salt = ticket.owner_pseudonym, ticket.salt
-        out.setdefault(who, []).extend(
-            [
-                Position(investor, t.security_id, sign * t.quantity, where, salt),
-                Position(investor, bytes(t.currency), -sign * t.gross, where, salt),
-            ]
-        )
-    return {who: merge(ps) for who, ps in out.items()}
+    for s in steps:
+        for commitment, asset, amount in s.investors.leaves:
+            ticket = tickets.get(bytes(commitment))
+            where = jurisdiction_of.get(s.party.lower())
+            if ticket is None or where is None:
+                raise ValueError(
+                    f"{s.party}: investor leaf 0x{bytes(commitment).hex()} (asset {asset}) has "
+                    f"{'no ticket' if ticket is None else 'no jurisdiction'}: cannot seal it"
+                )
+            out.setdefault(s.party, []).append(
+                Position(ticket.owner_pseudonym, s.kind, asset, amount, where, ticket.salt)
+            )
+    return out
 
 
 # ------------------------------------------------------------------ the regulator's side
 @dataclass(frozen=True)
 class OpenedRecord:
-    """A record sealed to a regulator, opened and checked against the root on chain."""
+    """A record sealed to a regulator, opened and checked against the root on chain and against
+    the intermediary's investor root on HoldingChain (`holding`: HELD, or why not)."""
 
     intermediary: str
     cycle_id: bytes
@@ -104,6 +108,11 @@ class OpenedRecord:
     root: bytes
     proven: bool  # off chain (the proof recomputed) and on chain (verifyPosition) both agree
     block: int
+    holding: str = "not checked against the holding chain (no HoldingChain given)"
+
+    @property
+    def held(self) -> bool:
+        return self.holding == HELD
 
     def as_json(self) -> dict:
         r = self.record
@@ -112,20 +121,53 @@ class OpenedRecord:
             "cycleId": "0x" + self.cycle_id.hex(),
             "investor": r.investor_id,
             "commitment": "0x" + r.commitment.hex(),
-            "asset": "0x" + r.asset.hex(),
+            "kind": r.kind,
+            "asset": hex(r.asset),
+            "assetName": asset_name(r.kind, r.asset),
             "amount": r.amount,
             "root": "0x" + self.root.hex(),
             "proven": self.proven,
+            "held": self.held,
+            "holding": self.holding,
             "block": self.block,
         }
 
 
+def asset_name(kind: int, asset: int) -> str:
+    """A position's asset for people: the currency code of cash, the security id otherwise."""
+    if kind == CASH:
+        return asset.to_bytes(32, "big").rstrip(b"\0").decode(errors="replace")
+    return str(asset)
+
+
+def held_on_chain(holding: Any, intermediary: str, cycle: bytes, record: Record) -> str:
+    """HELD when the record is one of the investor leaves `intermediary` allocated in its asset on
+    HoldingChain (the proof checked in Python against the root read from investorsOf, and with
+    verifyInvestor), else the reason it is not."""
+    root = b32(holding.investorsOf(cycle, intermediary, record.kind, record.asset)[0])
+    try:
+        prove_held(record, root)
+    except RecordNotOnHoldingChain as exc:
+        return f"not {HELD}: {exc}"
+    args = (cycle, intermediary, record.kind, record.asset, record.commitment, record.amount)
+    if not holding.verifyInvestor(*args, list(record.holding_proof)):
+        return f"not {HELD}: HoldingChain.verifyInvestor refuses it (root 0x{root.hex()})"
+    return HELD
+
+
 def open_sealed(
-    contract: Any, intermediary: str, cycle_id: Any, sealed: bytes, private_key: bytes, block: int
+    contract: Any,
+    intermediary: str,
+    cycle_id: Any,
+    sealed: bytes,
+    private_key: bytes,
+    block: int,
+    holding: Any = None,
 ) -> OpenedRecord | None:
-    """One RecordSealed's record opened with `private_key` (None when not sealed to it) and proved
-    against the published root, off chain and with the contract's verifyPosition (web3 or brownie
-    contract: `contract.publication` / `contract.verifyPosition` called as views)."""
+    """One RecordSealed's record opened with `private_key` (None when not sealed to it), proved
+    against the published root, off chain and with the contract's verifyPosition, and, given the
+    HoldingChain, against the intermediary's investor root there (web3 or brownie contracts:
+    their views called as `contract.publication(...)`)."""
     cycle = b32(cycle_id)
     try:
         record = open_record(intermediary, cycle, sealed, private_key)
@@ -137,14 +179,25 @@ def open_sealed(
             intermediary, cycle, record.commitment, record.asset, record.amount, list(record.proof)
         )
     )
-    return OpenedRecord(intermediary, cycle, record, root, proves(record, root) and on_chain, block)
+    opened = OpenedRecord(
+        intermediary, cycle, record, root, proves(record, root) and on_chain, block
+    )
+    if holding is None:
+        return opened
+    return replace(opened, holding=held_on_chain(holding, intermediary, cycle, record))
 
 
 def read_sealed(
-    contract: Any, regulator: str, private_key: bytes, web3: Any, from_block: int = 0
+    contract: Any,
+    regulator: str,
+    private_key: bytes,
+    web3: Any,
+    from_block: int = 0,
+    holding: Any = None,
 ) -> list[OpenedRecord]:
-    """Every record sealed to `regulator` since `from_block`, opened and proved (a record it cannot
-    open, e.g. one moved from another regulator's event, is left out)."""
+    """Every record sealed to `regulator` since `from_block`, opened and proved (against the
+    holding chain too, given it); a record it cannot open, e.g. one moved from another
+    regulator's event, is left out."""
     c = web3.eth.contract(address=contract.address, abi=contract.abi)
     logs = c.events.RecordSealed.get_logs(
         from_block=from_block, argument_filters={"regulator": regulator}
@@ -159,6 +212,7 @@ def read_sealed(
             bytes(a["sealedRecord"]),
             private_key,
             int(log["blockNumber"]),
+            holding,
         )
         if opened is not None:
             out.append(opened)

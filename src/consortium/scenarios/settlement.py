@@ -495,10 +495,10 @@ def run_day(ctx: DayContext) -> LineResult:
     result.record(*pipe.collected)
     from consortium.scenarios import settlement_holding  # down the holding chain, in sequence
 
-    settlement_holding.report(
-        result,
-        settlement_holding.run_holding(cast, ctx.suite, cycle_id, outcome.netting.legs, trades),
+    holding = settlement_holding.run_holding(
+        cast, ctx.suite, cycle_id, outcome.netting.legs, trades
     )
+    settlement_holding.report(result, holding)
     after = balances(cast, holders)
     expected = dict(before)
     for leg in outcome.netting.legs:
@@ -542,29 +542,34 @@ def run_day(ctx: DayContext) -> LineResult:
         }
     )
     if int(cycle[0]) == 3 and "SealedRecords" in getattr(ctx.suite, "contracts", {}):
-        publish_lookthrough(ctx, cycle_id, trades, tickets, result)
+        publish_lookthrough(ctx, cycle_id, holding, tickets, result)
     return result
 
 
 def publish_lookthrough(
-    ctx: DayContext, cycle_id: bytes, trades: Sequence[Trade], tickets: dict, result: LineResult
+    ctx: DayContext, cycle_id: bytes, holding: Any, tickets: dict, result: LineResult
 ) -> None:
-    """After settlement, each intermediary publishes its investors' positions sealed to their
-    regulators (roles.lookthrough.publish_positions)."""
+    """After settlement down the holding chain, each intermediary publishes its investors'
+    positions as the chain settled them (its steps' investor leaves, `holding` the
+    settlement_holding outcome) sealed to their regulators (roles.lookthrough.publish_positions):
+    each record proves against the intermediary's investor root on HoldingChain. Without a wired
+    holding chain no investor was settled: nothing is published."""
     from consortium.roles.lookthrough import (
         Intermediary,
-        positions_from_trades,
+        positions_from_steps,
         publish_positions,
         regulator_keys,
     )
 
+    if holding is None:
+        result.counts.update(lookthrough_positions=0)
+        return
     members = {i.address.lower(): i for i in ctx.members.by_name.values()}
     where = {a: i.jurisdiction for a, i in members.items()}
     regulators = regulator_keys(ctx.members.with_role("REGULATOR"))
     published = 0
-    for who, positions in sorted(positions_from_trades(trades, tickets, where).items()):
-        if positions:
-            broker = Intermediary(members[who.lower()], ctx.suite["SealedRecords"])
-            result.record(publish_positions(broker, cycle_id, positions, regulators))
-            published += len(positions)
+    for who, positions in sorted(positions_from_steps(holding.steps, tickets, where).items()):
+        broker = Intermediary(members[who.lower()], ctx.suite["SealedRecords"])
+        result.record(publish_positions(broker, cycle_id, positions, regulators))
+        published += len(positions)
     result.counts.update(lookthrough_positions=published)

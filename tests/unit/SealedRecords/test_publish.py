@@ -4,13 +4,14 @@ import brownie
 import pytest
 
 from consortium.domain.hashing import code32
+from consortium.domain.holding import investor_leaf
+from consortium.domain.netting import CASH, SECURITY, currency_asset
 from consortium.envelope import EnvelopeTampered, KeyPair, NotARecipient, public_key_of
 from consortium.lookthrough import (
     Position,
     RegulatorKey,
     open_record,
     open_records,
-    position_leaf,
     proves,
     seal_positions,
 )
@@ -45,8 +46,11 @@ def keys(regulator_cn, regulator_hk, enc):
 
 def positions(n_cn=2, n_hk=2):
     """Investors of both jurisdictions at one intermediary (cross-border clients)."""
-    out = [Position(f"cn-investor-{i}", 700, 100 * (i + 1), "CN") for i in range(n_cn)]
-    return out + [Position(f"hk-investor-{i}", "HKD", -5_000 * (i + 1), "HK") for i in range(n_hk)]
+    hkd = currency_asset(code32("HKD"))
+    out = [Position(f"cn-investor-{i}", SECURITY, 700, 100 * (i + 1), "CN") for i in range(n_cn)]
+    return out + [
+        Position(f"hk-investor-{i}", CASH, hkd, -5_000 * (i + 1), "HK") for i in range(n_hk)
+    ]
 
 
 def _events(tx, name):
@@ -118,7 +122,7 @@ def test_verify_position__opened_record_proves_and_altered_does_not(
         broker.address, code32("x"), *args[2:], rec.amount, rec.proof
     )
     assert sealed_records.positionLeaf(rec.commitment, rec.asset, rec.amount) == "0x" + (
-        position_leaf(rec.commitment, rec.asset, rec.amount).hex()
+        investor_leaf(rec.commitment, rec.asset, rec.amount).hex()
     )
     assert proves(rec, sealed.root)
 
@@ -171,9 +175,7 @@ def test_publish__batch_over_max__reverts(sealed_records, broker, regulator_hk):
 
 def test_verify_position__proof_too_long__reverts(sealed_records, broker):
     with brownie.reverts(revert_pattern=r"SealedProofTooLong: 65, 64"):
-        sealed_records.verifyPosition(
-            broker.address, CYCLE, b"\1" * 32, b"\1" * 32, 1, [b"\1" * 32] * 65
-        )
+        sealed_records.verifyPosition(broker.address, CYCLE, b"\1" * 32, 1, 1, [b"\1" * 32] * 65)
 
 
 def test_publish__stranger__reverts(sealed_records, stranger, keys, broker):
