@@ -46,10 +46,11 @@ library TradeUpload {
         IClearing.Charge[] charges;
     }
 
-    /// @notice A batch's party, its cycle's trade date and the security token; what it starts from
+    /// @notice A batch's cycle, party, trade date and the security token; what it starts from
     /// and leaves: the last trade id, the clearing hash chain, the party's own-trades bucket and its
     /// all-trades bucket (packed words).
     struct Outcome {
+        bytes32 cycleId;
         ISecurityToken security;
         address party;
         uint32 tradeDate;
@@ -61,7 +62,8 @@ library TradeUpload {
 
     /// @notice Ingest `trades` (ascending ids above `start.last`, all of its trade date) for its party:
     /// clearing lines under its `configs`, totals per currency, buckets per peer and owner commitment,
-    /// the clearing hash chain. Reverts with the first bad trade's named error.
+    /// the clearing hash chain. Reverts with the first bad trade's named error. Emits the party's
+    /// FirstClearingData (the cycle's sums after the batch) once per currency of the batch.
     /// @param buckets the party's bucket words of the cycle, by peer key (ALL = zero)
     /// @param totals the party's first clearing data of the cycle, by currency
     /// @param configs the party's charges, by security id
@@ -85,14 +87,12 @@ library TradeUpload {
             buckets[w.keys[k]] = w.words[k];
         }
         for (uint256 i; i < w.totalsCount; ++i) {
+            bytes32 currency = w.totals[i].currency;
             ISettlementEngine.ClearingTotals memory m = w.totals[i].sums;
-            ISettlementEngine.ClearingTotals storage s = totals[w.totals[i].currency];
-            s.trades += m.trades;
-            s.gross += m.gross;
-            if (m.fees != 0) s.fees += m.fees;
-            if (m.taxes != 0) s.taxes += m.taxes;
-            if (m.buyNet != 0) s.buyNet += m.buyNet;
-            if (m.sellNet != 0) s.sellNet += m.sellNet;
+            _accumulate(totals[currency], m);
+            emit ISettlementEngine.FirstClearingData(
+                out.cycleId, out.party, currency, m.trades, m.gross, m.fees, m.taxes, m.buyNet, m.sellNet
+            );
         }
     }
 
@@ -242,6 +242,19 @@ library TradeUpload {
         Totals memory fresh = Totals(currency, ISettlementEngine.ClearingTotals(0, 0, 0, 0, 0, 0));
         w.totals[w.totalsCount++] = fresh;
         return fresh.sums;
+    }
+
+    /// @dev The batch's sums `m` added into the cycle's stored sums `s`; `m` becomes the cycle's sums
+    /// (a word the batch adds nothing to is read and left as it is: a no-op write).
+    function _accumulate(ISettlementEngine.ClearingTotals storage s, ISettlementEngine.ClearingTotals memory m)
+        private
+    {
+        s.trades = m.trades += s.trades;
+        s.gross = m.gross += s.gross;
+        s.fees = m.fees += s.fees;
+        s.taxes = m.taxes += s.taxes;
+        s.buyNet = m.buyNet += s.buyNet;
+        s.sellNet = m.sellNet += s.sellNet;
     }
 
     function _add(ISettlementEngine.ClearingTotals memory tot, uint8 side, IClearing.Line memory line) private pure {
