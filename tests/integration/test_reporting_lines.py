@@ -30,7 +30,13 @@ LINE_TABLES = {
     # CN's institutions (broker-cn, custodian-global) upload and reconcile trades, instruct their
     # settlement and pay its charges; the netting, the legs and the securities are the HK clearing
     # participants', CCP's and CSD's: HK's data only
-    "settlement": {"trades", "settlement_reconciliation", "settlement", "holding"},
+    "settlement": {
+        "trades",
+        "first_clearing",
+        "settlement_reconciliation",
+        "settlement",
+        "holding",
+    },
 }
 HK_SETTLEMENT = ("broker-hk", "ccp", "csd", "custodian-hk", "exchange-hk")
 
@@ -156,6 +162,7 @@ def test_hk_report__settlement_records_of_its_institutions(reports, institutions
     records = [r for r in _records(reports, "reg-hk") if r["line"] == "settlement"]
     assert {r["table"] for r in records} == {
         "trades",
+        "first_clearing",
         "settlement_reconciliation",
         "netting",
         "settlement",
