@@ -244,17 +244,32 @@ library TradeUpload {
         return fresh.sums;
     }
 
-    /// @dev The batch's sums `m` added into the cycle's stored sums `s`; `m` becomes the cycle's sums
-    /// (a word the batch adds nothing to is read and left as it is: a no-op write).
+    /// @dev The batch's sums `m` added into the cycle's stored sums `s`; `m` becomes the cycle's sums.
+    /// Only TradeUpload writes the sums and every trade counts, so a zero count means every stored
+    /// sum is zero: a currency's first batch of the cycle reads nothing more and writes only non-zero
+    /// words; a later batch reads every word (the event carries them) and writes the changed ones.
     function _accumulate(ISettlementEngine.ClearingTotals storage s, ISettlementEngine.ClearingTotals memory m)
         private
     {
-        s.trades = m.trades += s.trades;
+        uint64 earlier = s.trades;
+        s.trades = m.trades += earlier;
+        if (earlier == 0) {
+            s.gross = m.gross;
+            if (m.fees != 0) s.fees = m.fees;
+            if (m.taxes != 0) s.taxes = m.taxes;
+            if (m.buyNet != 0) s.buyNet = m.buyNet;
+            if (m.sellNet != 0) s.sellNet = m.sellNet;
+            return;
+        }
         s.gross = m.gross += s.gross;
-        s.fees = m.fees += s.fees;
-        s.taxes = m.taxes += s.taxes;
-        s.buyNet = m.buyNet += s.buyNet;
-        s.sellNet = m.sellNet += s.sellNet;
+        if (m.fees != 0) s.fees = m.fees += s.fees;
+        else m.fees = s.fees;
+        if (m.taxes != 0) s.taxes = m.taxes += s.taxes;
+        else m.taxes = s.taxes;
+        if (m.buyNet != 0) s.buyNet = m.buyNet += s.buyNet;
+        else m.buyNet = s.buyNet;
+        if (m.sellNet != 0) s.sellNet = m.sellNet += s.sellNet;
+        else m.sellNet = s.sellNet;
     }
 
     function _add(ISettlementEngine.ClearingTotals memory tot, uint8 side, IClearing.Line memory line) private pure {

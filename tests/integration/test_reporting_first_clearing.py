@@ -135,3 +135,20 @@ def test_report_html__first_clearing_table_with_amounts_in_currency(demo, report
     for r in records[reg]:
         ccy = r["fields"]["currency"]
         assert format_amount(r["fields"]["gross"], ccy, DECIMALS[ccy]) in page
+
+
+def test_day_summary__settlement_figures_and_lookthrough_records_per_regulator(demo, reported):
+    """The day's summary for settlement: trades, legs per tier, fees and taxes paid per currency,
+    instructions matched, and per regulator the look-through records its report holds."""
+    (result,), _, _ = demo
+    _, records = reported
+    assert result.counts["trades"] > 0 and result.counts["instructions_matched"] > 0
+    assert result.metrics["legs_per_tier"]["tier 0"] == result.counts["legs"]
+    assert result.counts["holding_steps"] > 0
+    paid = result.metrics["charges_paid"]
+    assert {k.split()[0] for k in paid} == {"fees", "taxes"} and all(v > 0 for v in paid.values())
+    looked = result.metrics["lookthrough_records"]
+    for reg in ("reg-cn", "reg-hk"):
+        assert looked[f"{reg} first clearing"] == len(records[reg])
+    sealed = sum(v for k, v in looked.items() if k.endswith("sealed positions"))
+    assert sealed == result.counts["lookthrough_positions"] > 0

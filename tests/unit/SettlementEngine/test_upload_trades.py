@@ -76,6 +76,33 @@ def test_upload__each_batch__first_clearing_data_per_currency_is_the_running_sum
         assert tuple(engine.firstClearing(cycle, p.address, ccy)) == tot.as_tuple()
 
 
+def test_upload__one_trade_batches__sums_the_batch_adds_nothing_to_carried_over(
+    engine, settle_cast, trades, cycle, monkeypatch
+):
+    """Fees on buys only, taxes on sells only, one trade a batch: each batch adds nothing to one
+    net and to fees or taxes, and its events still carry the cycle's sums of every field."""
+    p = settle_cast.participants[0]
+    monkeypatch.setattr(p, "charges", dict(p.charges))
+    mine = p.mine(trades)
+    for sec in sorted({t.security_id for t in mine}):
+        p.configure(
+            sec,
+            [
+                Charge(ChargeKind.FEE, Payer.BUYER, 25, 7),
+                Charge(ChargeKind.TAX, Payer.SELLER, 10, 1),
+            ],
+        )
+    txs = p.upload(cycle, trades, batch=1)
+    assert len(txs) == len(mine)
+    for i, (t, tx) in enumerate(zip(mine, txs)):
+        (e,) = tx.events["FirstClearingData"]
+        assert bytes(e["currency"]) == t.currency
+        want = first_clearing(p.address, mine[: i + 1], p.charges).totals[t.currency]
+        assert tuple(e.values())[3:] == want.as_tuple()
+    last = first_clearing(p.address, mine, p.charges).totals.values()
+    assert any(x.fees and x.taxes and x.buy_net and x.sell_net for x in last)  # both sides
+
+
 def _bad(t, **kw):
     return dataclasses.replace(t, **kw)
 
