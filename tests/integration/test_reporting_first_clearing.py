@@ -10,16 +10,15 @@ import json
 from pathlib import Path
 
 import pytest
-from eth_account import Account
 from rich.console import Console
 
-from consortium.bootstrap import institution_key
 from consortium.chain import ROOT
 from consortium.config import load_consortium
 from consortium.domain.clearing import Charge, ChargeKind, Payer, first_clearing
 from consortium.domain.hashing import code32, code_text
 from consortium.domain.money import format_amount
 from consortium.roles.executions import read_uploads
+from tests.fixtures.reporting import demo_institutions
 
 SEED = 11
 CONSORTIUM = "config/consortium.yaml"
@@ -42,8 +41,7 @@ def demo(accounts, tmp_path_factory):
 @pytest.fixture(scope="module")
 def institutions():
     """{institution id: address}, as the demo derives them."""
-    cfg = load_consortium(ROOT / CONSORTIUM)
-    return {i.id: Account.from_key(institution_key(SEED, i.id)).address for i in cfg.institutions}
+    return demo_institutions(SEED, CONSORTIUM)
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from eth_account import Account
 from rich.console import Console
 
-from consortium.bootstrap import institution_key
 from consortium.chain import ROOT
 from consortium.config import load_consortium
 from consortium.reporting.rules import load_rules
+from tests.fixtures.reporting import demo_institutions
 
 SEED = 7
 CONSORTIUM = "config/consortium.yaml"
@@ -53,8 +52,7 @@ def demo(accounts, tmp_path_factory):
 @pytest.fixture(scope="module")
 def institutions():
     """{institution id: address}, as the demo derives them."""
-    cfg = load_consortium(ROOT / CONSORTIUM)
-    return {i.id: Account.from_key(institution_key(SEED, i.id)).address for i in cfg.institutions}
+    return demo_institutions(SEED, CONSORTIUM)
 
 
 @pytest.fixture(scope="module")
