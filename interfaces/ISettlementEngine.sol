@@ -164,6 +164,20 @@ interface ISettlementEngine is IClearing {
     event TradesUploaded(
         bytes32 indexed cycleId, address indexed party, uint256 count, uint64 totalCount, bytes32 tradeSetHash, bytes32 clearingHash
     );
+    /// @notice `party`'s first clearing data of the cycle in `currency` after an upload batch with
+    /// trades in it: the cycle's running sums (what firstClearing returns), so the cycle's last one is
+    /// the party's first clearing data. One per currency the batch touched, emitted by TradeUpload.
+    event FirstClearingData(
+        bytes32 indexed cycleId,
+        address indexed party,
+        bytes32 indexed currency,
+        uint64 tradeCount,
+        uint256 gross,
+        uint256 fees,
+        uint256 taxes,
+        uint256 buyNet,
+        uint256 sellNet
+    );
     event SecondClearingDistributed(
         bytes32 indexed cycleId,
         address indexed party,
@@ -336,6 +350,7 @@ interface ISettlementEngine is IClearing {
     function openCycle(bytes32 cycleId, uint32 tradeDate) external;
 
     /// @notice Upload a batch of trades; computes and accumulates the caller's first clearing data.
+    /// Emits FirstClearingData (the cycle's running sums) per currency of the batch, then TradesUploaded.
     /// @dev Idempotency key: (cycle, caller's member, first trade id of the batch), one storage slot
     /// per batch. A resent batch is refused with SettlementBatchAlreadyUploaded(cycleId, party,
     /// firstTradeId, count, blockNumber) before any trade is read; uploadOf answers for a key.

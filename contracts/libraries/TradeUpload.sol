@@ -46,10 +46,11 @@ library TradeUpload {
         IClearing.Charge[] charges;
     }
 
-    /// @notice A batch's party, its cycle's trade date and the security token; what it starts from
+    /// @notice A batch's cycle, party, trade date and the security token; what it starts from
     /// and leaves: the last trade id, the clearing hash chain, the party's own-trades bucket and its
     /// all-trades bucket (packed words).
     struct Outcome {
+        bytes32 cycleId;
         ISecurityToken security;
         address party;
         uint32 tradeDate;
@@ -61,7 +62,8 @@ library TradeUpload {
 
     /// @notice Ingest `trades` (ascending ids above `start.last`, all of its trade date) for its party:
     /// clearing lines under its `configs`, totals per currency, buckets per peer and owner commitment,
-    /// the clearing hash chain. Reverts with the first bad trade's named error.
+    /// the clearing hash chain. Reverts with the first bad trade's named error. Emits the party's
+    /// FirstClearingData (the cycle's sums after the batch) once per currency of the batch.
     /// @param buckets the party's bucket words of the cycle, by peer key (ALL = zero)
     /// @param totals the party's first clearing data of the cycle, by currency
     /// @param configs the party's charges, by security id
@@ -85,14 +87,12 @@ library TradeUpload {
             buckets[w.keys[k]] = w.words[k];
         }
         for (uint256 i; i < w.totalsCount; ++i) {
+            bytes32 currency = w.totals[i].currency;
             ISettlementEngine.ClearingTotals memory m = w.totals[i].sums;
-            ISettlementEngine.ClearingTotals storage s = totals[w.totals[i].currency];
-            s.trades += m.trades;
-            s.gross += m.gross;
-            if (m.fees != 0) s.fees += m.fees;
-            if (m.taxes != 0) s.taxes += m.taxes;
-            if (m.buyNet != 0) s.buyNet += m.buyNet;
-            if (m.sellNet != 0) s.sellNet += m.sellNet;
+            _accumulate(totals[currency], m);
+            emit ISettlementEngine.FirstClearingData(
+                out.cycleId, out.party, currency, m.trades, m.gross, m.fees, m.taxes, m.buyNet, m.sellNet
+            );
         }
     }
 
@@ -242,6 +242,34 @@ library TradeUpload {
         Totals memory fresh = Totals(currency, ISettlementEngine.ClearingTotals(0, 0, 0, 0, 0, 0));
         w.totals[w.totalsCount++] = fresh;
         return fresh.sums;
+    }
+
+    /// @dev The batch's sums `m` added into the cycle's stored sums `s`; `m` becomes the cycle's sums.
+    /// Only TradeUpload writes the sums and every trade counts, so a zero count means every stored
+    /// sum is zero: a currency's first batch of the cycle reads nothing more and writes only non-zero
+    /// words; a later batch reads every word (the event carries them) and writes the changed ones.
+    function _accumulate(ISettlementEngine.ClearingTotals storage s, ISettlementEngine.ClearingTotals memory m)
+        private
+    {
+        uint64 earlier = s.trades;
+        s.trades = m.trades += earlier;
+        if (earlier == 0) {
+            s.gross = m.gross;
+            if (m.fees != 0) s.fees = m.fees;
+            if (m.taxes != 0) s.taxes = m.taxes;
+            if (m.buyNet != 0) s.buyNet = m.buyNet;
+            if (m.sellNet != 0) s.sellNet = m.sellNet;
+            return;
+        }
+        s.gross = m.gross += s.gross;
+        if (m.fees != 0) s.fees = m.fees += s.fees;
+        else m.fees = s.fees;
+        if (m.taxes != 0) s.taxes = m.taxes += s.taxes;
+        else m.taxes = s.taxes;
+        if (m.buyNet != 0) s.buyNet = m.buyNet += s.buyNet;
+        else m.buyNet = s.buyNet;
+        if (m.sellNet != 0) s.sellNet = m.sellNet += s.sellNet;
+        else m.sellNet = s.sellNet;
     }
 
     function _add(ISettlementEngine.ClearingTotals memory tot, uint8 side, IClearing.Line memory line) private pure {

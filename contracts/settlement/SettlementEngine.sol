@@ -151,7 +151,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         if (earlier.blockNumber != 0) {
             revert SettlementBatchAlreadyUploaded(cycleId, party, first, earlier.recordedAs, earlier.blockNumber);
         }
-        (Bucket memory all, bytes32 chain) = _ingest(s, party, tradeDate, trades);
+        (Bucket memory all, bytes32 chain) = _ingest(cycleId, s, party, tradeDate, trades);
         emit TradesUploaded(cycleId, party, trades.length, all.count, all.hash, chain);
     }
 
@@ -426,12 +426,13 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     /// @dev A batch through TradeUpload (in memory, each storage word written once); the party's own
     /// trades, last trade id and clearing hash kept. Returns its all-trades bucket and clearing hash.
-    function _ingest(CycleState storage s, address party, uint32 tradeDate, Trade[] calldata trades)
+    function _ingest(bytes32 cycleId, CycleState storage s, address party, uint32 tradeDate, Trade[] calldata trades)
         private
         returns (Bucket memory all, bytes32)
     {
         Bucket storage ownStored = s.ownTrades[party];
         TradeUpload.Outcome memory start = TradeUpload.Outcome(
+            cycleId,
             _security,
             party,
             tradeDate,

@@ -11,13 +11,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from eth_account import Account
 from rich.console import Console
 
-from consortium.bootstrap import institution_key
 from consortium.chain import ROOT
 from consortium.config import load_consortium
 from consortium.reporting.rules import load_rules
+from tests.fixtures.reporting import demo_institutions
 
 SEED = 7
 CONSORTIUM = "config/consortium.yaml"
@@ -30,7 +29,13 @@ LINE_TABLES = {
     # CN's institutions (broker-cn, custodian-global) upload and reconcile trades, instruct their
     # settlement and pay its charges; the netting, the legs and the securities are the HK clearing
     # participants', CCP's and CSD's: HK's data only
-    "settlement": {"trades", "settlement_reconciliation", "settlement", "holding"},
+    "settlement": {
+        "trades",
+        "first_clearing",
+        "settlement_reconciliation",
+        "settlement",
+        "holding",
+    },
 }
 HK_SETTLEMENT = ("broker-hk", "ccp", "csd", "custodian-hk", "exchange-hk")
 
@@ -47,8 +52,7 @@ def demo(accounts, tmp_path_factory):
 @pytest.fixture(scope="module")
 def institutions():
     """{institution id: address}, as the demo derives them."""
-    cfg = load_consortium(ROOT / CONSORTIUM)
-    return {i.id: Account.from_key(institution_key(SEED, i.id)).address for i in cfg.institutions}
+    return demo_institutions(SEED, CONSORTIUM)
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +160,7 @@ def test_hk_report__settlement_records_of_its_institutions(reports, institutions
     records = [r for r in _records(reports, "reg-hk") if r["line"] == "settlement"]
     assert {r["table"] for r in records} == {
         "trades",
+        "first_clearing",
         "settlement_reconciliation",
         "netting",
         "settlement",

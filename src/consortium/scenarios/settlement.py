@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from consortium.domain import days
 from consortium.domain.amounts import AmountReconciliation, reconcile_amounts
@@ -456,6 +456,51 @@ def _tax_authority(ctx: DayContext) -> str:
     return regulators[0].address if regulators else ""
 
 
+FIRST_CLEARING_DATA = keccak(
+    text="FirstClearingData(bytes32,address,bytes32,uint64,uint256,uint256,uint256,uint256,uint256)"
+)
+RECORD_SEALED = keccak(text="RecordSealed(address,bytes32,address,bytes)")
+
+
+def lookthrough_records(ctx: DayContext, cast: SettlementCast, cycle_id: bytes) -> dict[str, int]:
+    """What each regulator's look-through holds of the cycle, read from the chain: its institutions'
+    first clearing data (one record per upload batch and currency, the regulator of the party) and
+    the investors' positions sealed to it; keyed `<regulator> first clearing` and `<regulator>
+    sealed positions` (a regulator named by its member name, else its address)."""
+    from consortium import chain
+
+    w3, since = chain.web3(), int(getattr(ctx.suite, "block", 0) or 0)
+    names = {i.address.lower(): n for n, i in ctx.members.by_name.items()}
+    registry = cast.ccp.institution.registry
+    out: dict[str, int] = {}
+
+    def count(regulator: str, what: str) -> None:
+        key = f"{names.get(regulator.lower(), regulator)} {what}"
+        out[key] = out.get(key, 0) + 1
+
+    def logs(address: str, topics: list) -> list:
+        return w3.eth.get_logs({"address": address, "topics": topics, "fromBlock": since})
+
+    cycle = "0x" + cycle_id.hex()
+    for log in logs(cast.ccp.engine.address, ["0x" + FIRST_CLEARING_DATA.hex(), cycle]):
+        party = to_checksum_address(bytes(log["topics"][2])[-20:])
+        count(str(registry.regulatorOf(party)), "first clearing")
+    if "SealedRecords" in getattr(ctx.suite, "contracts", {}):
+        sealed = ctx.suite["SealedRecords"].address
+        for log in logs(sealed, ["0x" + RECORD_SEALED.hex(), None, cycle]):
+            count(to_checksum_address(bytes(log["topics"][3])[-20:]), "sealed positions")
+    return dict(sorted(out.items()))
+
+
+def paid_by_currency(paid: dict[str, int]) -> dict[str, int]:
+    """`charges_paid`'s `fees:<asset>` keys as `fees CNY` (the currency's code), for people."""
+    out = {}
+    for key, amount in paid.items():
+        what, asset = key.split(":")
+        out[f"{what} {code_text(int(asset).to_bytes(32, 'big'))}"] = amount
+    return out
+
+
 def agents(ctx: DayContext) -> list:
     """The line's role objects that send keyed batches (each with its outbox), over their stores."""
     cast = _cast_from_context(ctx)
@@ -517,7 +562,7 @@ def run_day(ctx: DayContext) -> LineResult:
         netting_efficiency_value=round(eff["value"], 4),
         breaks_per_level=outcome.breaks(),
         settle_gas=int(outcome.txs[-1].gas_used),
-        charges_paid=summary["charges_paid"],
+        charges_paid=paid_by_currency(summary["charges_paid"]),
     )
     cycle = cast.ccp.engine.getCycle(cycle_id)
     result.checks.update(
@@ -543,6 +588,7 @@ def run_day(ctx: DayContext) -> LineResult:
     )
     if int(cycle[0]) == 3 and "SealedRecords" in getattr(ctx.suite, "contracts", {}):
         publish_lookthrough(ctx, cycle_id, holding, tickets, result)
+    result.metrics["lookthrough_records"] = lookthrough_records(ctx, cast, cycle_id)
     return result
 
 

@@ -49,6 +49,60 @@ def test_upload__two_batches__same_as_one(engine, settle_cast, trades, cycle):
     assert engine.bucket(cycle, p.address, ALL)[0] == len(p.mine(trades))
 
 
+def test_upload__each_batch__first_clearing_data_per_currency_is_the_running_sum(
+    engine, settle_cast, trades, cycle
+):
+    """One FirstClearingData per currency a batch touches, before its TradesUploaded, carrying the
+    cycle's sums so far: the Python mirror over the trades uploaded up to that batch."""
+    p = settle_cast.participants[1]
+    mine = p.mine(trades)
+    txs = p.upload(cycle, trades, batch=3)
+    assert len(txs) > 2 and len({t.currency for t in mine}) > 1
+    for i, tx in enumerate(txs):
+        so_far = first_clearing(p.address, mine[: 3 * (i + 1)], p.charges).totals
+        batch = {t.currency for t in mine[3 * i : 3 * (i + 1)]}
+        events = tx.events["FirstClearingData"]
+        assert sorted(_hex(e["currency"]) for e in events) == sorted(_hex(c) for c in batch)
+        for e in events:
+            assert e.address == engine.address
+            assert (e["cycleId"], e["party"]) == (_hex(cycle), p.address)
+            want = so_far[bytes(e["currency"])].as_tuple()
+            assert tuple(e.values())[3:] == want
+        names = [e.name for e in tx.events]
+        assert names.index("TradesUploaded") > max(
+            j for j, n in enumerate(names) if n == "FirstClearingData"
+        )
+    for ccy, tot in first_clearing(p.address, mine, p.charges).totals.items():  # the last ones
+        assert tuple(engine.firstClearing(cycle, p.address, ccy)) == tot.as_tuple()
+
+
+def test_upload__one_trade_batches__sums_the_batch_adds_nothing_to_carried_over(
+    engine, settle_cast, trades, cycle, monkeypatch
+):
+    """Fees on buys only, taxes on sells only, one trade a batch: each batch adds nothing to one
+    net and to fees or taxes, and its events still carry the cycle's sums of every field."""
+    p = settle_cast.participants[0]
+    monkeypatch.setattr(p, "charges", dict(p.charges))
+    mine = p.mine(trades)
+    for sec in sorted({t.security_id for t in mine}):
+        p.configure(
+            sec,
+            [
+                Charge(ChargeKind.FEE, Payer.BUYER, 25, 7),
+                Charge(ChargeKind.TAX, Payer.SELLER, 10, 1),
+            ],
+        )
+    txs = p.upload(cycle, trades, batch=1)
+    assert len(txs) == len(mine)
+    for i, (t, tx) in enumerate(zip(mine, txs)):
+        (e,) = tx.events["FirstClearingData"]
+        assert bytes(e["currency"]) == t.currency
+        want = first_clearing(p.address, mine[: i + 1], p.charges).totals[t.currency]
+        assert tuple(e.values())[3:] == want.as_tuple()
+    last = first_clearing(p.address, mine, p.charges).totals.values()
+    assert any(x.fees and x.taxes and x.buy_net and x.sell_net for x in last)  # both sides
+
+
 def _bad(t, **kw):
     return dataclasses.replace(t, **kw)
 
