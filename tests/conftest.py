@@ -12,9 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's package first (worktrees, CI clones)
 
 from consortium.chain import patch_receipt_race, use_free_ports
+from consortium.devtools import revert_cost
 
 use_free_ports()  # before brownie launches its chain: parallel runs must not share port 8545
 patch_receipt_race()  # anvil shows the new nonce before the receipt: see chain.patch_receipt_race
+revert_cost.apply()  # a test's revert without brownie's full gc and per-contract getCode calls
 
 pytest_plugins = [
     "tests.fixtures.consortium",
