@@ -14,25 +14,34 @@ executions, net again without it (its trades carried to the next cycle); prematu
 netting, settlement and unwinding; second clearing corrections under fresh references and
 resends under the last one; each participant's settlement instruction (derived from its own
 uploads less deferrals; refused before it reconciled with the CCP; voided by a deferral of one of
-its trades and given again), which the netting must equal (SettlementNoInstruction /
-SettlementInstructionMismatch as consortium.domain.instructions.check predicts).
+its trades and given again), or a wrong one (an amount off by one, its sign flipped, a line left
+out) or none, which the netting must equal (SettlementNoInstruction / SettlementInstructionMismatch
+naming the participant and the asset, as consortium.domain.instructions.check predicts): the CSD
+settles only a netting every participant instructed. After each settlement the CSD opens the
+cycle's tiers on HoldingChain.sol and the intermediaries' steps are rules (the next ones in
+sequence; one whose clients get more or less than it received: HoldingNotConserved, nothing
+changed), also while the next cycle runs (tests/stateful/machine.HoldingRun and its twin).
 
 Invariants after every step, against consortium.domain.clearing / netting:
 - every party's buckets and the cycle's status, legs hash and legs are the model's; the netted legs
   of every asset sum to exactly zero and equal the oracle's;
 - every reconciliation recorded is the model's (a break at one level never changes another's);
-- every participant's and the CCP's balances (securities per id, cash per currency) equal the
-  model's: after settlement each participant moved by exactly its net legs and the CCP is flat;
+- every holder's balances (securities per id, cash per currency) equal the model's: after settlement each participant moved by exactly its net legs and the CCP is flat;
   a failing settlement moved nothing and the cycle stays settleable once the participant is funded;
 - a cycle settles once (SettlementAlreadySettled), never before netting (SettlementCycleNotNetted),
   and nets only once every participant on its legs reconciled with the CCP and still matches;
 - every participant's deferred trades on chain are the model's, and the netted legs are the
   oracle's over the cycle's trades less the deferred ones (every asset still sums to zero);
 - the standing instructions on chain are the model's; settlement moves exactly the legs and
-  each instruction's fees and taxes to the fee collector and tax authority (no asset created or
-  lost: the holders' totals per asset change only by the charges that left for those accounts).
+  each instruction's fees and taxes to the fee collector and tax authority (ChargesPaid);
+- no asset created or lost across all tiers: per security and per currency, the CSD, the CCP, the
+  participants, custodians, local brokers, fee collector and tax authority hold together what the
+  machine issued less what it redeemed (a refused step changes nothing); down the holding chain,
+  every step on chain is the twin's and, per asset, what is pending at every tier plus every
+  investor total is what the top tier settled.
 The teardown brings the open cycle to settlement (everything uploaded, distributed, reconciled,
-funded) and checks the balances moved by exactly the legs.
+funded), checks the balances moved by exactly the legs, passes the last settled cycle down the
+holding chain to its investors and checks each investor holds exactly its trades' net.
 
 Why plain `hypothesis.stateful`: see tests/stateful/test_bills_invariants.py; why short runs are
 rejected: tests/stateful/machine.py.
@@ -73,7 +82,13 @@ from consortium.domain.netting import (
     trade_set,
 )
 from consortium.scenarios import settlement as day
-from tests.stateful.machine import ChainMachine, machine_settings, named_error, read_all
+from tests.stateful.machine import (
+    ChainMachine,
+    HoldingRun,
+    machine_settings,
+    named_error,
+    read_all,
+)
 
 OPEN, NETTED, SETTLED = 1, 2, 3
 MATCHED, BROKEN = 1, 2
@@ -100,7 +115,16 @@ def _total(balances, asset) -> int:
 
 
 def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
-    engine, security_token, settle_cast, manager, unique_txs, chain
+    engine,
+    security_token,
+    settle_cast,
+    manager,
+    unique_txs,
+    holding,
+    holding_chain,
+    holding_parties,
+    holding_csd,
+    chain,
 ):
     chain.snapshot()
     cast = settle_cast
@@ -108,10 +132,21 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
     seconds = [cast.ccp, cast.csd]
     by_addr = {p.address: p for p in firsts}
     participants = {p.address for p in cast.participants}
-    holders = sorted(participants) + [cast.ccp.address]
+    # every tier that can hold a token: the CSD, the CCP, the participants, the custodians and local
+    # brokers, the fee collector and the tax authority
+    holders = sorted(
+        {
+            p.address
+            for p in [cast.csd, cast.ccp, *cast.participants, *cast.custodians, *cast.locals]
+        }
+        | {cast.fee_collector, cast.tax_authority}
+    )
     tokens = {day.currency_asset(code32(c)): t for c, t in cast.cash.tokens.items()}
     sids = sorted(day.SECURITIES)
     balances0 = day.balances(cast, holders)
+    supply0 = defaultdict(int)  # per asset, everything the holders hold
+    for (_, kind, asset), v in balances0.items():
+        supply0[(kind, asset)] += v
 
     class Machine(ChainMachine):
         def __init__(self):
@@ -122,6 +157,8 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 0  # payment references of deposit issues and redemptions are keys: one each
             )
             self.balances = dict(balances0)
+            self.supply = dict(supply0)  # moved only by the issues and redemptions of _move_balance
+            self.down = None  # the last settled cycle's HoldingRun down the holding chain
             self.carried = []  # trades deferred out of a cycle, uploaded again in the next one
             self._new_cycle_model()
 
@@ -225,6 +262,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                         holder, -delta, doc_hash(f"cash out {self.moves}"), cast.cash._tx()
                     )
             self.balances[(holder, kind, asset)] += delta
+            self.supply[(kind, asset)] += delta
 
         # ------------------------------------------------------------ rules
         @sf.initialize(seed=st.integers(0, 2**32), n=st.integers(2, 4))
@@ -376,8 +414,10 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             refused by name before it reconciled (and still matches) with the CCP."""
             p = cast.participants[i % len(cast.participants)]
             lines = derive(p.address, self.uploaded[p.address], p.charges, self.deferred)
-            if not lines:
-                return
+            if lines:
+                self._send_instruction(p, lines)
+
+        def _send_instruction(self, p, lines) -> None:
             rows = [x.as_tuple() for x in lines]
             if self.recon.get((p.address, key(cast.ccp.address))) != MATCHED or not (
                 self._still_matches(p.address)
@@ -390,6 +430,29 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             tx = engine.submitInstruction(self.cid, rows, p._tx())
             assert tx.events["InstructionSubmitted"]["lines"] == len(lines)
             self.instructed[p.address] = lines
+
+        @sf.precondition(lambda self: self.status == OPEN and self.closed)
+        @sf.rule(i=pick, how=st.integers(0, 2))
+        def instruct_wrong(self, i, how):
+            """A participant instructs other than its trades' net: one amount off by one, its sign
+            flipped, or the line left out. The engine stores it (only the netting can tell), and
+            the netting is refused naming the participant and the asset
+            (SettlementInstructionMismatch, as consortium.domain.instructions.check predicts) until
+            the participant instructs again; nothing settles that it did not instruct."""
+            p = cast.participants[i % len(cast.participants)]
+            lines = derive(p.address, self.uploaded[p.address], p.charges, self.deferred)
+            moving = [n for n, x in enumerate(lines) if x.amount]
+            if not moving:
+                return
+            k = moving[i % len(moving)]
+            x = lines[k]
+            if how == 2 and len(lines) > 1:
+                del lines[k]
+            elif how == 1:
+                lines[k] = dataclasses.replace(x, amount=-x.amount)
+            else:
+                lines[k] = dataclasses.replace(x, amount=x.amount + (1 if x.amount != -1 else 2))
+            self._send_instruction(p, lines)
 
         @sf.precondition(lambda self: self.status == OPEN and self.trades)
         @sf.rule(i=pick)
@@ -494,16 +557,53 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             moved = apply_legs(self.balances, self.legs, cast.ccp.address)
             moved = apply_charges(moved, self.instructed, cast.fee_collector, cast.tax_authority)
             assert after == {k: moved[k] for k in after}
-            # no asset created or lost: per asset, the holders lost exactly the charges paid out
-            charges = defaultdict(int)
+            # the charges paid (ChargesPaid) are exactly what the fee collector and the tax
+            # authority received; per asset the holders of all tiers hold what they held
+            paid = defaultdict(int)
             for e in _events(tx, "ChargesPaid"):
-                charges[(CASH, int.from_bytes(bytes(e["currency"]), "big"))] += (
-                    e["fees"] + e["taxes"]
-                )
-            for asset in {(k[1], k[2]) for k in after}:
-                assert _total(before, asset) - _total(after, asset) == charges[asset]
+                currency = int.from_bytes(bytes(e["currency"]), "big")
+                paid[(e["feeCollector"], CASH, currency)] += e["fees"]
+                paid[(e["taxAuthority"], CASH, currency)] += e["taxes"]
+            for k, v in paid.items():
+                assert after[k] - before[k] == v
+            for asset in self.supply:
+                assert _total(before, asset) == _total(after, asset) == self.supply[asset]
             self.balances = {k: moved[k] for k in self.balances}
             self.status = SETTLED
+            self._down_the_chain()
+
+        def _down_the_chain(self) -> None:
+            """The CSD opens the settled cycle's tiers; the intermediaries' steps are rules. Steps
+            of the previous cycle left undone stay pending, as the chain shows them."""
+            if self.down is not None:
+                assert holding.openSteps(self.down.cid) == self.down.twin.open_steps
+            netted = [t for t in self.trades if t not in self.deferred]
+            self.down = HoldingRun(
+                holding, holding_chain, self.cid, self.legs, netted, holding_parties, holding_csd
+            )
+            self.down.open()
+
+        def _ready(self) -> list:
+            """The last settled cycle's steps not done yet, of the highest tier still open."""
+            left = self.down.next_steps() if self.down is not None else []
+            return [s for s in left if s.tier == left[0].tier] if left else []
+
+        @sf.precondition(lambda self: self._ready())
+        @sf.rule(n=st.integers(1, 4))
+        def holding_steps(self, n):
+            """The next intermediaries pass what they received down to their clients and their
+            investors, each step conserving it (the sequence number is the twin's)."""
+            for s in self.down.next_steps()[:n]:
+                self.down.attempt(s, s.clients)
+
+        @sf.precondition(lambda self: any(s.clients for s in self._ready()))
+        @sf.rule(i=pick, delta=st.integers(min_value=1, max_value=1000))
+        def holding_step_not_conserving(self, i, delta):
+            """A ready step whose clients get more or less than the party received: refused with
+            HoldingNotConserved (expected, given) and nothing changes."""
+            ready = [s for s in self._ready() if s.clients]
+            s = ready[i % len(ready)]
+            self.down.attempt(s, self.down.not_conserving(s, i, delta))
 
         @sf.precondition(lambda self: self.status == NETTED)
         @sf.rule(i=pick)
@@ -588,20 +688,37 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
 
         # ------------------------------------------------------------ invariants
         @sf.invariant()
-        def balances_match_model(self):
-            assert self._chain_balances() == self.balances
+        def nothing_created_or_lost(self):
+            """Every holder's balances are the model's, and per asset the tiers together hold what
+            the machine issued less what it redeemed; down the holding chain, every step is the
+            twin's and nothing is created or lost (HoldingRun.check). One batch of calls."""
+            calls = self._balance_calls()
+            n = len(calls)
+            got = read_all(calls + (self.down.calls() if self.down is not None else []))
+            balances = self._balances_of(got[:n])
+            assert balances == self.balances
+            for asset in self.supply:
+                assert _total(balances, asset) == self.supply[asset]
+            if self.down is not None:
+                self.down.check(got[n:])
 
-        def _chain_balances(self) -> dict[tuple[str, int, int], int]:
-            """Every holder's securities per id and cash per currency, in one batch of calls."""
+        def _balance_calls(self) -> list:
             owners = [h for h in holders for _ in sids]
             calls = [(security_token.balanceOfBatch, (owners, sids * len(holders)))]
-            calls += [(t.balanceOf, (h,)) for t in tokens.values() for h in holders]
-            securities, *cash = read_all(calls)
+            return calls + [(t.balanceOf, (h,)) for t in tokens.values() for h in holders]
+
+        def _balances_of(self, got) -> dict[tuple[str, int, int], int]:
+            securities, *cash = got
+            owners = [h for h in holders for _ in sids]
             out = {
                 (h, SECURITY, s): int(v) for h, s, v in zip(owners, sids * len(holders), securities)
             }
             cash_keys = [(h, CASH, a) for a in tokens for h in holders]
             return out | {k: int(v) for k, v in zip(cash_keys, cash, strict=True)}
+
+        def _chain_balances(self) -> dict[tuple[str, int, int], int]:
+            """Every holder's securities per id and cash per currency, in one batch of calls."""
+            return self._balances_of(read_all(self._balance_calls()))
 
         @sf.invariant()
         def cycle_buckets_and_reconciliations_match_model(self):
@@ -638,6 +755,8 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             if self.status == NETTED:
                 self.settle(False, 0)
             assert self.status in (0, SETTLED) or not self.trades  # nothing left unsettled
-            self.balances_match_model()
+            if self.down is not None:
+                self.down.finish()
+            self.nothing_created_or_lost()
 
     sf.run_state_machine_as_test(Machine, settings=machine_settings(6, 15))
