@@ -1,6 +1,6 @@
 """Stateful: a settled cycle passed down the holding chain in random order, with refused attempts.
 
-Rules: the CSD opens the tiers (again: refused); any intermediary's planned step sent at any time
+Rules: the CSD opens the tiers (again, once a run: refused); any intermediary's planned step sent at any time
 (out of sequence, re-done, before the tiers opened: refused by name as consortium.domain.holding's
 twin predicts, else accepted with the twin's sequence number); a step with one client's amount off
 by some units (HoldingNotConserved with expected and given); a step to a non-client.
@@ -50,12 +50,16 @@ def test_holding__random_steps__every_tier_conserves_nothing_created_or_lost(
         def __init__(self):
             super().__init__(chain)
             unique_txs()
+            self.reopened = False
             self.run = HoldingRun(
                 holding, holding_chain, CID, legs, trades, holding_parties, holding_csd
             )
 
+        @sf.precondition(lambda self: not self.reopened)
         @sf.rule()
         def open_tiers(self):
+            """Once open, opening again is refused (tried once a run: each refusal costs a trace)."""
+            self.reopened = self.run.twin.opened
             self.run.open()
 
         @sf.rule(i=pick)
