@@ -14,7 +14,7 @@ import sys
 from collections import defaultdict
 from unittest import mock
 
-from hypothesis import HealthCheck, reject, settings
+from hypothesis import HealthCheck, event, reject, settings
 from hypothesis import stateful as sf
 
 from consortium.domain.clearing import BUY
@@ -161,6 +161,7 @@ class HoldingRun:
             seq = self.twin.allocate(s.party, s.kind, s.asset, clients, s.investors)
         except HoldingError as err:
             assert self.twin == before  # the twin refuses before it changes anything
+            event(f"holding step refused: {err.name}")  # --hypothesis-show-statistics
             self._refused(err, send)
             return
         ev = send().events["HoldingStepped"]

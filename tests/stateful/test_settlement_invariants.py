@@ -52,12 +52,17 @@ import random
 from collections import defaultdict
 
 import brownie
+import pytest
+from hypothesis import event
 from hypothesis import stateful as sf
 from hypothesis import strategies as st
 
 from consortium.domain.clearing import (
     ALL,
+    BUY,
+    SELL,
     Bucket,
+    Trade,
     first_clearing,
     peer_key,
     second_clearing,
@@ -71,6 +76,7 @@ from consortium.domain.instructions import (
     apply_charges,
     check,
     derive,
+    due_charges,
 )
 from consortium.domain.netting import (
     CASH,
@@ -479,6 +485,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 return
             refusal = self._netting_refusal(result.legs, *result.trade_set.as_tuple())
             if refusal:
+                event(f"netting refused: {refusal.split(':')[0]}")  # --hypothesis-show-statistics
                 with brownie.reverts(revert_pattern=refusal):
                     cast.ccp.instruct(self.cid, result)
                 return
@@ -760,3 +767,43 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             self.nothing_created_or_lost()
 
     sf.run_state_machine_as_test(Machine, settings=machine_settings(6, 15))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the engine checks instructions only of the legs' participants and of those who "
+    "instructed: a participant whose trades net to zero owes charges yet need not instruct",
+)
+def test_settle__participant_nets_zero_without_instruction__still_pays_its_charges(
+    prepare, settle_cast
+):
+    """A participant buys 100 of a security from one peer and sells 100 at the same price to
+    another: it has no net leg but owes fees and taxes on both trades (its first clearing data).
+    It does not instruct; its peers do. The netting goes through and the settlement pays no charge
+    of it: the charges the clearing data computed never reach the fee collector and tax authority.
+    """
+    c = settle_cast
+    a, b, d = c.participants
+    sid = min(day.SECURITIES)
+    _, ccy, price = day.SECURITIES[sid]
+    execs = ((1, BUY, a), (2, SELL, b), (3, SELL, a), (4, BUY, d))
+    trades = [
+        Trade(trade_id(n), sid, code32(ccy), side, 100, price, day.TRADE_DATE, doc_hash(f"o{n}"))
+        for n, side, _ in execs
+    ]
+    trades = [dataclasses.replace(t, participant=p.address) for t, (_, _, p) in zip(trades, execs)]
+    due = due_charges(a.address, trades, a.charges)
+    assert any(f + x for f, x in due.values())  # it owes charges
+    cid = code32("ZERO-NET-CHARGES")
+    result = prepare(cid, trades, instruct=False)
+    assert a.address not in {g.participant for g in result.legs}
+    for p in (b, d):
+        p.submit_instruction(cid, trades)
+    c.ccp.instruct(cid, result)  # accepted: nothing names the participant that did not instruct
+    tx = c.csd.settle(cid, result.legs)
+    paid = {
+        int.from_bytes(bytes(e["currency"]), "big"): (e["fees"], e["taxes"])
+        for e in _events(tx, "ChargesPaid")
+        if e["participant"] == a.address
+    }
+    assert paid == {k: v for k, v in due.items() if v != (0, 0)}
