@@ -167,9 +167,9 @@ class HoldingRun:
         ev = send().events["HoldingStepped"]
         assert (ev["seq"], ev["received"]) == (seq, s.received)
 
-    def _send_quickly(self, steps) -> None:
-        """Accepted steps sent straight through web3 (each mined on arrival, in order), receipts
-        awaited at the end: brownie's per-transaction bookkeeping (an EVM snapshot, the
+    def send_quickly(self, steps) -> None:
+        """Steps the twin accepts, sent straight through web3 (each mined on arrival, in order),
+        receipts awaited at the end: brownie's per-transaction bookkeeping (an EVM snapshot, the
         transaction read back, events decoded) tripled the teardown's time. The twin records each
         step; `check` then compares every step's sequence number and amounts on chain with it."""
         from brownie import Wei, network, web3
@@ -242,7 +242,7 @@ class HoldingRun:
         and every investor holds, per asset, exactly the net of its trades of the cycle."""
         if not self.twin.opened:
             self.open()
-        self._send_quickly(self.next_steps())
+        self.send_quickly(self.next_steps())
         assert self.twin.open_steps == 0
         self.check_chain()  # every step's sequence number and pending amount are the twin's
         held = defaultdict(int)
