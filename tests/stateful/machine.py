@@ -16,6 +16,7 @@ from unittest import mock
 
 from hypothesis import HealthCheck, event, reject, settings
 from hypothesis import stateful as sf
+from web3.exceptions import Web3RPCError
 
 from consortium.domain.clearing import BUY
 from consortium.domain.holding import HoldingError, Tiers, flows, plan
@@ -197,7 +198,13 @@ class HoldingRun:
 
         with brownie.reverts(revert_pattern=named_error(err.name, *err.values)):
             fn.call(*args, {"from": sender})
-        assert web3.eth.wait_for_transaction_receipt(cls._send(fn, args, sender))["status"] == 0
+        try:
+            txid = cls._send(fn, args, sender)
+        except Web3RPCError as e:  # ganache answers a mined refusal with an error naming it
+            error = e.args[0] if e.args and isinstance(e.args[0], dict) else {}
+            error = error or (e.rpc_response or {}).get("error") or {}
+            (txid,) = [k for k in error.get("data") or {} if str(k).startswith("0x")]
+        assert web3.eth.wait_for_transaction_receipt(txid)["status"] == 0
 
     def next_steps(self) -> list:
         """The planned steps not yet done, in an order the contract accepts."""

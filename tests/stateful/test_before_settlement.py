@@ -1,0 +1,643 @@
+"""Stateful: random settlement cycles over the SettlementEngine.
+
+Rules: executions (a buy and a sell each) across the three clearing participants, the local brokers,
+custodians and the exchange, four securities and two currencies, optionally with a break injected
+(one non-participant uploads one trade with its price off by one); uploads per party in random
+batches of ascending ids; second clearing by the CCP or the CSD (over the trades known so far);
+reconciliation of any first party with the CCP, the CSD, a peer on its trades or an investor;
+closing uploads; netting by the CCP (the oracle's legs, accepted or refused as the model
+predicts: uploads open, a participant unreconciled, a count or trade-set hash not the uploaded
+one) and corrupted netting (an asset off by one or with a leg's sign flipped, a wrong trade count)
+that must be refused by name; DvP settlement, sometimes with one participant one unit short; a
+participant suspended after netting (settlement refused), then the exit: unwind, defer its
+executions, net again without it (its trades carried to the next cycle); premature and repeated
+netting, settlement and unwinding; second clearing corrections under fresh references and
+resends under the last one; each participant's settlement instruction (derived from its own
+uploads less deferrals; refused before it reconciled with the CCP; voided by a deferral of one of
+its trades and given again), which the netting must equal (SettlementNoInstruction /
+SettlementInstructionMismatch as consortium.domain.instructions.check predicts).
+
+Invariants after every step, against consortium.domain.clearing / netting:
+- every party's buckets and the cycle's status, legs hash and legs are the model's; the netted legs
+  of every asset sum to exactly zero and equal the oracle's;
+- every reconciliation recorded is the model's (a break at one level never changes another's);
+- every participant's and the CCP's balances (securities per id, cash per currency) equal the
+  model's: after settlement each participant moved by exactly its net legs and the CCP is flat;
+  a failing settlement moved nothing and the cycle stays settleable once the participant is funded;
+- a cycle settles once (SettlementAlreadySettled), never before netting (SettlementCycleNotNetted),
+  and nets only once every participant on its legs reconciled with the CCP and still matches;
+- every participant's deferred trades on chain are the model's, and the netted legs are the
+  oracle's over the cycle's trades less the deferred ones (every asset still sums to zero);
+- the standing instructions on chain are the model's; settlement moves exactly the legs and
+  each instruction's fees and taxes to the fee collector and tax authority (no asset created or
+  lost: the holders' totals per asset change only by the charges that left for those accounts).
+The teardown brings the open cycle to settlement (everything uploaded, distributed, reconciled,
+funded) and checks the balances moved by exactly the legs.
+
+Why plain `hypothesis.stateful`: see tests/stateful/test_bills_invariants.py; why short runs are
+rejected: tests/stateful/machine.py.
+"""
+
+import dataclasses
+import random
+from collections import defaultdict
+
+import brownie
+from hypothesis import stateful as sf
+from hypothesis import strategies as st
+
+from consortium.domain.clearing import (
+    ALL,
+    Bucket,
+    first_clearing,
+    peer_key,
+    second_clearing,
+    set_bucket,
+    trade_id,
+)
+from consortium.domain.hashing import code32, doc_hash
+from consortium.domain.instructions import (
+    InstructionMismatch,
+    NoInstruction,
+    apply_charges,
+    check,
+    derive,
+)
+from consortium.domain.netting import (
+    CASH,
+    SECURITY,
+    apply_legs,
+    deferrals,
+    deferred_bucket,
+    net,
+    trade_set,
+)
+from consortium.scenarios import settlement as day
+from tests.stateful._before_machine import ChainMachine, machine_settings, named_error, read_all
+
+OPEN, NETTED, SETTLED = 1, 2, 3
+MATCHED, BROKEN = 1, 2
+SHORT = r"(ERC1155InsufficientBalance|ERC20InsufficientBalance):.*"
+pick = st.integers(min_value=0, max_value=10_000)
+
+
+def hx(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def key(peer) -> bytes:
+    return peer if isinstance(peer, bytes) else peer_key(peer)
+
+
+def _events(tx, name: str) -> list:
+    """The transaction's `name` events ([] when none: brownie's EventDict has no .get)."""
+    return list(tx.events[name]) if name in tx.events else []
+
+
+def _total(balances, asset) -> int:
+    """Every holder's balance of one (kind, asset), summed."""
+    return sum(v for k, v in balances.items() if (k[1], k[2]) == asset)
+
+
+def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
+    engine, security_token, settle_cast, manager, unique_txs, chain
+):
+    chain.snapshot()
+    cast = settle_cast
+    firsts = cast.first_parties()
+    seconds = [cast.ccp, cast.csd]
+    by_addr = {p.address: p for p in firsts}
+    participants = {p.address for p in cast.participants}
+    holders = sorted(participants) + [cast.ccp.address]
+    tokens = {day.currency_asset(code32(c)): t for c, t in cast.cash.tokens.items()}
+    sids = sorted(day.SECURITIES)
+    balances0 = day.balances(cast, holders)
+
+    class Machine(ChainMachine):
+        def __init__(self):
+            super().__init__(chain)
+            unique_txs()
+            self.cycles = 0
+            self.moves = (
+                0  # payment references of deposit issues and redemptions are keys: one each
+            )
+            self.balances = dict(balances0)
+            self.carried = []  # trades deferred out of a cycle, uploaded again in the next one
+            self._new_cycle_model()
+
+        def _new_cycle_model(self):
+            self.cid = None
+            self.status = 0
+            self.trades = []  # the true trades of the cycle, ascending ids
+            # party -> {trade id: the trade as that party uploads it (a tampered copy for a break)}
+            self.own = {p.address: {} for p in firsts}
+            self.uploaded = {p.address: [] for p in firsts}
+            self.second = {}  # (second party, first party) -> Bucket distributed
+            self.recon = {}  # (party, peer key) -> MATCHED / BROKEN
+            self.legs = []
+            self.closed = False  # closeUploads
+            self.deferred = []  # trades deferred out of this cycle (ascending ids)
+            self.sequence = {s.address: 0 for s in seconds}  # next second clearing reference
+            self.sent = {}  # second party -> the entries it last distributed
+            # participant -> its standing instruction ([] once voided), in first-instruction order
+            self.instructed = {}
+
+        # ------------------------------------------------------------ model
+        def _bucket(self, party: str, peer) -> Bucket:
+            return first_clearing(party, self.uploaded[party]).bucket(key(peer))
+
+        def _pending(self, party: str) -> list:
+            done = len(self.uploaded[party])
+            return sorted(self.own[party].values(), key=lambda t: t.trade_id)[done:]
+
+        def _still_matches(self, participant: str) -> bool:
+            theirs = self.second.get((cast.ccp.address, participant), Bucket())
+            return self._bucket(participant, ALL).as_tuple() == theirs.as_tuple()
+
+        def _unreconciled(self, legs) -> str | None:
+            """NotReconciled for the first leg whose participant has no standing match with the CCP."""
+            ccp = key(cast.ccp.address)
+            for leg in legs:
+                p = leg.participant
+                if self.recon.get((p, ccp)) != MATCHED or not self._still_matches(p):
+                    return named_error("SettlementNotReconciled", self.cid, p)
+            return None
+
+        def _netting_refusal(self, legs, count: int, set_hash: bytes) -> str | None:
+            """The error submitNetting must raise for balanced `legs`, None when it accepts them."""
+            if not self.closed:
+                return named_error("SettlementUploadsNotClosed", self.cid)
+            refusal = self._unreconciled(legs)
+            # the trades netted: those the legs' participants uploaded as participant, less deferred
+            own = [t for p in participants for t in self.uploaded[p] if t.participant == p]
+            chain_set = trade_set(own, legs, self.deferred)
+            if refusal is None and chain_set.count != count:
+                refusal = named_error(
+                    "SettlementTradeCountMismatch", self.cid, chain_set.count, count
+                )
+            if refusal is None and chain_set.hash != set_hash:
+                refusal = named_error(
+                    "SettlementTradeSetMismatch", self.cid, chain_set.hash, set_hash
+                )
+            if refusal is None:
+                refusal = self._instruction_refusal(legs)
+            return refusal
+
+        def _instruction_refusal(self, legs) -> str | None:
+            try:
+                check(self.instructed, legs)
+            except NoInstruction as e:
+                return named_error(
+                    "SettlementNoInstruction", self.cid, e.participant, e.kind, e.asset
+                )
+            except InstructionMismatch as e:
+                return named_error(
+                    "SettlementInstructionMismatch",
+                    self.cid,
+                    e.participant,
+                    e.kind,
+                    e.asset,
+                    e.instructed,
+                    e.netted,
+                )
+            return None
+
+        def _move_balance(self, holder: str, kind: int, asset: int, delta: int) -> None:
+            """Issue (delta > 0) or redeem (delta < 0) so the model and the chain move together."""
+            self.moves += 1
+            if delta > 0:
+                if kind == SECURITY:
+                    cast.csd.issue(holder, asset, delta, f"securities in {self.moves}")
+                else:
+                    ref = doc_hash(f"cash in {self.moves}")
+                    tokens[asset].issue(holder, delta, ref, cast.cash._tx())
+            elif delta < 0:
+                if kind == SECURITY:
+                    security_token.redeem(
+                        holder,
+                        asset,
+                        -delta,
+                        doc_hash(f"securities out {self.moves}"),
+                        cast.csd._tx(),
+                    )
+                else:
+                    tokens[asset].redeem(
+                        holder, -delta, doc_hash(f"cash out {self.moves}"), cast.cash._tx()
+                    )
+            self.balances[(holder, kind, asset)] += delta
+
+        # ------------------------------------------------------------ rules
+        @sf.initialize(seed=st.integers(0, 2**32), n=st.integers(2, 4))
+        def cycle_with_executions(self, seed, n):
+            self.open_cycle()
+            self.add_executions(seed, n, False, 0)
+
+        @sf.precondition(lambda self: self.status in (0, SETTLED))
+        @sf.rule()
+        def open_cycle(self):
+            carried, self.carried = self.carried, []
+            self._new_cycle_model()
+            self.cycles += 1
+            self.cid = code32(f"STATEFUL-{self.cycles}")
+            tx = cast.ccp.open_cycle(self.cid, day.TRADE_DATE)
+            assert tx.events["CycleOpened"]["ccp"] == cast.ccp.address
+            self.status = OPEN
+            self.trades += carried  # the executions deferred out of the last cycle come back
+            for t in carried:
+                for party in t.chain_parties():
+                    self.own[party][t.trade_id] = t
+
+        @sf.precondition(lambda self: self.status == OPEN and not self.closed)
+        @sf.rule(seed=st.integers(0, 2**32), n=st.integers(1, 3), tamper=st.booleans(), i=pick)
+        def add_executions(self, seed, n, tamper, i):
+            """New executions known to all; with `tamper` one non-participant uploads a broken copy."""
+            fresh, _ = day.generate_trades(random.Random(seed), n, cast)
+            base = max((int.from_bytes(t.trade_id, "big") for t in self.trades), default=0)
+            fresh = [
+                dataclasses.replace(t, trade_id=trade_id(base + k + 1)) for k, t in enumerate(fresh)
+            ]
+            self.trades += fresh
+            for t in fresh:
+                for party in t.chain_parties():
+                    self.own[party][t.trade_id] = t
+            if tamper:
+                t = fresh[i % len(fresh)]
+                others = [a for a in t.chain_parties() if a not in participants]
+                if others:
+                    self.own[others[i % len(others)]][t.trade_id] = day.tamper(t)
+
+        @sf.precondition(
+            lambda self: self.status == OPEN
+            and not self.closed
+            and any(map(self._pending, by_addr))
+        )
+        @sf.rule(i=pick, size=st.integers(1, 4))
+        def upload(self, i, size):
+            waiting = [a for a in by_addr if self._pending(a)]
+            self._upload(by_addr[waiting[i % len(waiting)]], size)
+
+        def _upload(self, party, size: int) -> None:
+            batch = self._pending(party.address)[:size]
+            tx = engine.uploadTrades(self.cid, [t.as_tuple() for t in batch], party._tx())
+            self.uploaded[party.address] += batch
+            want = first_clearing(party.address, self.uploaded[party.address], party.charges)
+            ev = tx.events["TradesUploaded"]
+            assert (ev["count"], ev["totalCount"]) == (len(batch), want.bucket(ALL).count)
+            assert (ev["tradeSetHash"], ev["clearingHash"]) == (
+                hx(want.bucket(ALL).hash),
+                hx(want.clearing_hash),
+            )
+            ccys = sorted(want.totals)
+            got = read_all([(engine.firstClearing, (self.cid, party.address, c)) for c in ccys])
+            assert [tuple(g) for g in got] == [want.totals[c].as_tuple() for c in ccys]
+
+        @sf.precondition(
+            lambda self: self.status == OPEN
+            and (self.closed or not any(self._pending(p.address) for p in cast.participants))
+        )
+        @sf.rule()
+        def close_uploads(self):
+            """The CCP closes uploads once every participant uploaded (again: refused by name)."""
+            if self.closed:
+                with brownie.reverts(
+                    revert_pattern=named_error("SettlementUploadsClosed", self.cid)
+                ):
+                    cast.ccp.close_uploads(self.cid)
+                return
+            tx = cast.ccp.close_uploads(self.cid)
+            assert tx.events["UploadsClosed"]["cycleId"] == hx(self.cid)
+            self.closed = True
+
+        @sf.precondition(lambda self: self.status == OPEN)
+        @sf.rule(which=st.integers(0, 1), resend=st.booleans())
+        def distribute(self, which, resend=False):
+            """A distribution under the next reference (a correction, even back to an earlier
+            content), or with `resend` the last one again: booked by the outbox, nothing sent."""
+            second = seconds[which]
+            seq = self.sequence[second.address]
+            if resend and seq > 0:
+                # the same content under the same reference: the trades may have grown since
+                last = self.sent[second.address]
+                assert second.distribute(self.cid, last, sequence=seq - 1) == [None]
+                return
+            # the model's second party: entries over the true trades (the contract is under test
+            # here; the role's reading of the chain: tests/integration/test_settlement_isolation.py)
+            entries = [second_clearing(p, self.trades, second.charges) for p in by_addr]
+            (tx,) = second.distribute(self.cid, entries, sequence=seq)
+            self.sequence[second.address] = seq + 1
+            self.sent[second.address] = entries
+            assert len(tx.events["SecondClearingDistributed"]) == len(entries)
+            for e in entries:
+                self.second[(second.address, e.party)] = Bucket(e.trade_count, e.trade_set_hash)
+
+        @sf.precondition(lambda self: self.status == OPEN)
+        @sf.rule(i=pick, j=pick)
+        def reconcile(self, i, j):
+            """Any level, on its own: the result is the model's comparison of the two buckets."""
+            party = firsts[i % len(firsts)]
+            peers = sorted({a for t in self.own[party.address].values() for a in t.chain_parties()})
+            options = [s.address for s in seconds] + [a for a in peers if a != party.address]
+            cp = options[j % len(options)]
+            if cp in (cast.ccp.address, cast.csd.address):
+                ours = self._bucket(party.address, ALL)
+                theirs = self.second.get((cp, party.address), Bucket())
+            else:
+                ours = self._bucket(party.address, cp)
+                theirs = self._bucket(cp, party.address)
+            matched = ours.as_tuple() == theirs.as_tuple()
+            ev = party.reconcile(self.cid, cp).events["Reconciled"]
+            assert (ev["matched"], ev["ourCount"], ev["theirCount"]) == (
+                matched,
+                ours.count,
+                theirs.count,
+            )
+            self.recon[(party.address, key(cp))] = MATCHED if matched else BROKEN
+
+        @sf.precondition(lambda self: self.status == OPEN and self.trades)
+        @sf.rule(i=pick)
+        def reconcile_investor(self, i):
+            party = firsts[i % len(firsts)]
+            owners = sorted({t.owner_commitment for t in self.trades})
+            owner = owners[i % len(owners)]
+            statement = [
+                t for t in self.trades if t.owner_commitment == owner and t.involves(party.address)
+            ]
+            matched = (
+                self._bucket(party.address, owner).as_tuple() == set_bucket(statement).as_tuple()
+            )
+            ev = party.reconcile_investor(self.cid, owner, statement).events["Reconciled"]
+            assert ev["matched"] == matched and ev["level"] == 2
+            self.recon[(party.address, owner)] = MATCHED if matched else BROKEN
+
+        @sf.precondition(lambda self: self.status == OPEN and self.closed)
+        @sf.rule(i=pick)
+        def instruct(self, i):
+            """A participant uploads its instruction: from its own uploads less the deferrals;
+            refused by name before it reconciled (and still matches) with the CCP."""
+            p = cast.participants[i % len(cast.participants)]
+            lines = derive(p.address, self.uploaded[p.address], p.charges, self.deferred)
+            if not lines:
+                return
+            rows = [x.as_tuple() for x in lines]
+            if self.recon.get((p.address, key(cast.ccp.address))) != MATCHED or not (
+                self._still_matches(p.address)
+            ):
+                with brownie.reverts(
+                    revert_pattern=named_error("SettlementNotReconciled", self.cid, p.address)
+                ):
+                    engine.submitInstruction(self.cid, rows, p._tx())
+                return
+            tx = engine.submitInstruction(self.cid, rows, p._tx())
+            assert tx.events["InstructionSubmitted"]["lines"] == len(lines)
+            self.instructed[p.address] = lines
+
+        @sf.precondition(lambda self: self.status == OPEN and self.trades)
+        @sf.rule(i=pick)
+        def catch_up(self, i):
+            """The participants upload what they have left, the CCP distributes, and all but
+            (sometimes) one reconcile with it: the usual run-up to netting, in one step."""
+            if not self.closed:
+                for p in cast.participants:
+                    while self._pending(p.address):
+                        self._upload(p, 4)
+                self.close_uploads()
+            self.distribute(0)
+            skip = i % (2 * len(cast.participants))  # >= len: nobody is left out
+            for n, p in enumerate(cast.participants):
+                if n != skip:
+                    self.reconcile(firsts.index(p), 0)
+                    self.instruct(n)
+
+        @sf.precondition(lambda self: self.status == OPEN and self.trades)
+        @sf.rule()
+        def submit_netting(self):
+            result = net(self.trades, self.deferred)
+            if not result.legs:
+                return
+            refusal = self._netting_refusal(result.legs, *result.trade_set.as_tuple())
+            if refusal:
+                with brownie.reverts(revert_pattern=refusal):
+                    cast.ccp.instruct(self.cid, result)
+                return
+            tx = cast.ccp.instruct(self.cid, result)
+            ev = tx.events["CycleNetted"]
+            assert (ev["legsHash"], ev["legCount"]) == (hx(result.legs_hash), len(result.legs))
+            sent = [
+                (e["participant"], e["kind"], e["asset"], e["amount"])
+                for e in tx.events["SettlementInstructed"]
+            ]
+            assert sorted(sent) == sorted(leg.as_tuple() for leg in result.legs)
+            self.legs, self.status = result.legs, NETTED
+
+        @sf.precondition(lambda self: self.status == OPEN and self.trades)
+        @sf.rule(i=pick, how=st.integers(0, 2))
+        def submit_corrupted_netting(self, i, how):
+            """Legs or counts the CCP must not get away with: refused by name, the cycle stays open."""
+            result = net(self.trades, self.deferred)
+            legs, count = list(result.legs), result.trade_set.count
+            if not legs:
+                return
+            if how == 2:
+                count += 1 + i % 3
+                refusal = self._netting_refusal(legs, count, result.trade_set.hash)
+            else:
+                k = i % len(legs)
+                delta = 1 if how == 0 else -legs[k].amount * 2  # off by one, or the sign flipped
+                if legs[k].amount + delta == 0:
+                    delta = 2
+                legs[k] = dataclasses.replace(legs[k], amount=legs[k].amount + delta)
+                asset = (legs[k].kind, legs[k].asset)
+                last = max(n for n, x in enumerate(legs) if (x.kind, x.asset) == asset)
+                residual = sum(x.amount for x in legs if (x.kind, x.asset) == asset)
+                # the engine checks each leg's participant as it walks the legs, and an asset's
+                # sum when the walk leaves that asset: a stale match before it comes first
+                refusal = (
+                    None if self.closed else named_error("SettlementUploadsNotClosed", self.cid)
+                )
+                refusal = (
+                    refusal
+                    or self._unreconciled(legs[: last + 1])
+                    or named_error("SettlementAssetNotBalanced", *asset, residual)
+                )
+            with brownie.reverts(revert_pattern=refusal):
+                engine.submitNetting(
+                    self.cid,
+                    count,
+                    result.trade_set.hash,
+                    [x.as_tuple() for x in legs],
+                    cast.ccp._tx(),
+                )
+
+        @sf.precondition(lambda self: self.status == NETTED)
+        @sf.rule(short=st.booleans(), i=pick)
+        def settle(self, short, i):
+            """Fund every delivery (one of them one unit short with `short`), then settle DvP."""
+            deliveries = [x for x in self.legs if x.amount < 0]
+            shorted = deliveries[i % len(deliveries)] if short and deliveries else None
+            for x in deliveries:
+                need = -x.amount - (1 if x is shorted else 0)
+                have = self.balances[(x.participant, x.kind, x.asset)]
+                if have < need or x is shorted:
+                    self._move_balance(x.participant, x.kind, x.asset, need - have)
+            for p, lines in self.instructed.items():  # and the charges each pays, fresh
+                for x in (x for x in lines if x.kind == CASH and x.fees + x.taxes):
+                    self._move_balance(p, CASH, x.asset, x.fees + x.taxes)
+            if shorted is not None:  # all or nothing: the invariants find every balance unmoved
+                with brownie.reverts(revert_pattern=SHORT):
+                    cast.csd.settle(self.cid, self.legs)
+                return
+            before = self._chain_balances()
+            tx = cast.csd.settle(self.cid, self.legs)
+            ev = tx.events["CycleSettled"]
+            assert (ev["settledBy"], ev["legCount"]) == (cast.csd.address, len(self.legs))
+            after = self._chain_balances()
+            moved = apply_legs(self.balances, self.legs, cast.ccp.address)
+            moved = apply_charges(moved, self.instructed, cast.fee_collector, cast.tax_authority)
+            assert after == {k: moved[k] for k in after}
+            # no asset created or lost: per asset, the holders lost exactly the charges paid out
+            charges = defaultdict(int)
+            for e in _events(tx, "ChargesPaid"):
+                charges[(CASH, int.from_bytes(bytes(e["currency"]), "big"))] += (
+                    e["fees"] + e["taxes"]
+                )
+            for asset in {(k[1], k[2]) for k in after}:
+                assert _total(before, asset) - _total(after, asset) == charges[asset]
+            self.balances = {k: moved[k] for k in self.balances}
+            self.status = SETTLED
+
+        @sf.precondition(lambda self: self.status == NETTED)
+        @sf.rule(i=pick)
+        def default_after_netting(self, i):
+            """A participant on the legs is suspended: settlement is refused and moves nothing;
+            the CCP unwinds, defers the participant's executions (both sides) and nets again without
+            it; the participant is reinstated and its trades are carried to the next cycle."""
+            on_legs = sorted({x.participant for x in self.legs})
+            defaulter = on_legs[i % len(on_legs)]
+            remaining = [t for t in self.trades if t not in self.deferred]
+            fresh = deferrals(remaining, [defaulter])
+            deferred = [*self.deferred, *fresh]  # deferral order: the engine folds them so
+            if not net(self.trades, deferred).legs:
+                return  # nothing would be left to settle: the cycle just waits for the participant
+            manager.suspend(defaulter, "stateful: suspended after netting")
+            try:
+                for x in self.legs:  # every delivery funded: only the suspension stops it
+                    have = self.balances[(x.participant, x.kind, x.asset)]
+                    if x.amount < 0 and have < -x.amount and x.participant != defaulter:
+                        self._move_balance(x.participant, x.kind, x.asset, -x.amount - have)
+                with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
+                    cast.csd.settle(self.cid, self.legs)
+                tx = cast.ccp.unwind(self.cid, "stateful: participant suspended")
+                assert tx.events["CycleUnwound"]["legsHash"] == hx(
+                    net(self.trades, self.deferred).legs_hash
+                )
+                self.status, self.legs = OPEN, []
+                self.cycle_buckets_and_reconciliations_match_model()
+                dtx = engine.deferTrades(  # the model's deferral: the true trades
+                    self.cid,
+                    [t.as_tuple() for t in sorted(fresh, key=lambda t: t.trade_id)],
+                    doc_hash("stateful: participant suspended"),
+                    cast.ccp._tx(),
+                )
+                assert len(dtx.events["TradeDeferred"]) == len(fresh)
+                sides = {t.participant for t in fresh}
+                voided = _events(dtx, "InstructionVoided")
+                assert {e["participant"] for e in voided} == {
+                    p for p in sides if self.instructed.get(p)
+                }
+                self.deferred = deferred
+                for p in sides:  # a deferral voids the instructions of both sides
+                    if p in self.instructed:
+                        self.instructed[p] = []
+                for n, p in enumerate(cast.participants):  # who still settles instructs again
+                    if p.address in sides and p.address != defaulter:
+                        self.instruct(n)
+                self.submit_netting()
+                assert self.status == NETTED and defaulter not in {x.participant for x in self.legs}
+            finally:
+                manager.reinstate(defaulter, "stateful: reinstated")
+            self.carried = list(self.deferred)
+
+        @sf.precondition(lambda self: self.status != 0)
+        @sf.rule(i=pick)
+        def premature_or_repeated(self, i):
+            """Settle before netting, net again, or settle again: refused, nothing moves.
+
+            One refused transaction per call (each costs a trace).
+            """
+            legs = self.legs or (net(self.trades, self.deferred).legs if self.trades else [])
+            cid = self.cid
+            if self.status == OPEN and i % 3 == 0:
+                pattern = named_error("SettlementCycleNotNetted", cid, OPEN)
+                send = lambda: cast.ccp.unwind(cid, "premature")
+            elif self.status == SETTLED and i % 3 == 0:
+                settled_block = engine.getCycle(cid)["settledBlock"]
+                pattern = named_error("SettlementAlreadySettled", cid, settled_block)
+                send = lambda: cast.ccp.unwind(cid, "after settlement")
+            elif self.status == OPEN:
+                pattern = named_error("SettlementCycleNotNetted", cid, OPEN)
+                send = lambda: cast.csd.settle(cid, legs)
+            elif self.status == SETTLED and i % 2:
+                settled_block = engine.getCycle(cid)["settledBlock"]
+                pattern = named_error("SettlementAlreadySettled", cid, settled_block)
+                send = lambda: cast.csd.settle(cid, legs)
+            else:
+                pattern = named_error("SettlementCycleNotOpen", cid, self.status)
+                send = lambda: cast.ccp.instruct(cid, net(self.trades, self.deferred))
+            with brownie.reverts(revert_pattern=pattern):
+                send()
+
+        # ------------------------------------------------------------ invariants
+        @sf.invariant()
+        def balances_match_model(self):
+            assert self._chain_balances() == self.balances
+
+        def _chain_balances(self) -> dict[tuple[str, int, int], int]:
+            """Every holder's securities per id and cash per currency, in one batch of calls."""
+            owners = [h for h in holders for _ in sids]
+            calls = [(security_token.balanceOfBatch, (owners, sids * len(holders)))]
+            calls += [(t.balanceOf, (h,)) for t in tokens.values() for h in holders]
+            securities, *cash = read_all(calls)
+            out = {
+                (h, SECURITY, s): int(v) for h, s, v in zip(owners, sids * len(holders), securities)
+            }
+            cash_keys = [(h, CASH, a) for a in tokens for h in holders]
+            return out | {k: int(v) for k, v in zip(cash_keys, cash, strict=True)}
+
+        @sf.invariant()
+        def cycle_buckets_and_reconciliations_match_model(self):
+            if self.cid is None:
+                return
+            recon = sorted(self.recon)
+            calls = [(engine.getCycle, (self.cid,))]
+            calls += [(engine.bucket, (self.cid, a, ALL)) for a in by_addr]
+            calls += [(engine.reconStatus, (self.cid, p, peer)) for p, peer in recon]
+            calls += [(engine.participantTrades, (self.cid, p)) for p in sorted(participants)]
+            cycle, *rest = read_all(calls)
+            buckets, statuses = rest[: len(by_addr)], rest[len(by_addr) : len(by_addr) + len(recon)]
+            for p, (_, deferred) in zip(sorted(participants), rest[len(by_addr) + len(recon) :]):
+                want = deferred_bucket(self.deferred, p)
+                assert (deferred["count"], deferred["hash"]) == (want.count, hx(want.hash))
+            assert cycle["status"] == self.status and cycle["uploadsClosed"] == self.closed
+            for a, got in zip(by_addr, buckets):
+                want = self._bucket(a, ALL)
+                assert (got["count"], got["hash"]) == (want.count, hx(want.hash))
+            assert statuses == [self.recon[k] for k in recon]
+            if self.status >= NETTED:
+                assert cycle["legsHash"] == hx(net(self.trades, self.deferred).legs_hash)
+                sums = defaultdict(int)
+                for leg in self.legs:
+                    sums[(leg.kind, leg.asset)] += leg.amount
+                assert set(sums.values()) == {0}
+
+        def teardown(self):
+            if not self.run_completed():
+                return
+            if self.status == OPEN and self.trades:
+                self.catch_up(len(cast.participants))
+                self.submit_netting()
+            if self.status == NETTED:
+                self.settle(False, 0)
+            assert self.status in (0, SETTLED) or not self.trades  # nothing left unsettled
+            self.balances_match_model()
+
+    sf.run_state_machine_as_test(Machine, settings=machine_settings(6, 15))
