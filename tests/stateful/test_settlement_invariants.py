@@ -761,7 +761,9 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 self.down.finish()
             self.nothing_created_or_lost(holders)
 
-    sf.run_state_machine_as_test(Machine, settings=machine_settings(6, 13))
+    # 5 runs (6 before the instruction and holding-chain steps): the machine no slower than before
+    # on ganache, measured side by side with the same seed (93.3 s before, 90.5 s after)
+    sf.run_state_machine_as_test(Machine, settings=machine_settings(5, 15))
 
 
 @pytest.mark.xfail(
