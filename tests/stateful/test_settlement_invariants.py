@@ -438,7 +438,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             assert tx.events["InstructionSubmitted"]["lines"] == len(lines)
             self.instructed[p.address] = lines
 
-        @sf.precondition(lambda self: self.status == OPEN and self.closed)
+        @sf.precondition(lambda self: self.status == OPEN and self.trades)
         @sf.rule(i=pick, how=st.integers(0, 2))
         def instruct_wrong(self, i, how):
             """A participant instructs other than its trades' net: one amount off by one, its sign
@@ -446,6 +446,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             the netting is refused naming the participant and the asset
             (SettlementInstructionMismatch, as consortium.domain.instructions.check predicts) until
             the participant instructs again; nothing settles that it did not instruct."""
+            self.catch_up(len(cast.participants))  # everyone uploaded, reconciled, instructed
             p = cast.participants[i % len(cast.participants)]
             lines = derive(p.address, self.uploaded[p.address], p.charges, self.deferred)
             moving = [n for n, x in enumerate(lines) if x.amount]
@@ -460,6 +461,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             else:
                 lines[k] = dataclasses.replace(x, amount=x.amount + (1 if x.amount != -1 else 2))
             self._send_instruction(p, lines)
+            self.submit_netting()  # refused, naming p and the asset
 
         @sf.precondition(lambda self: self.status == OPEN and self.trades)
         @sf.rule(i=pick)
