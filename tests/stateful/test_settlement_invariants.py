@@ -14,25 +14,34 @@ executions, net again without it (its trades carried to the next cycle); prematu
 netting, settlement and unwinding; second clearing corrections under fresh references and
 resends under the last one; each participant's settlement instruction (derived from its own
 uploads less deferrals; refused before it reconciled with the CCP; voided by a deferral of one of
-its trades and given again), which the netting must equal (SettlementNoInstruction /
-SettlementInstructionMismatch as consortium.domain.instructions.check predicts).
+its trades and given again), or a wrong one (an amount off by one, its sign flipped, a line left
+out) or none, which the netting must equal (SettlementNoInstruction / SettlementInstructionMismatch
+naming the participant and the asset, as consortium.domain.instructions.check predicts): the CSD
+settles only a netting every participant instructed. After each settlement the CSD opens the
+cycle's tiers on HoldingChain.sol and the intermediaries' steps are rules (the next ones in
+sequence; one whose clients get more or less than it received: HoldingNotConserved, nothing
+changed), also while the next cycle runs (tests/stateful/machine.HoldingRun and its twin).
 
 Invariants after every step, against consortium.domain.clearing / netting:
 - every party's buckets and the cycle's status, legs hash and legs are the model's; the netted legs
   of every asset sum to exactly zero and equal the oracle's;
 - every reconciliation recorded is the model's (a break at one level never changes another's);
-- every participant's and the CCP's balances (securities per id, cash per currency) equal the
-  model's: after settlement each participant moved by exactly its net legs and the CCP is flat;
+- every holder's balances (securities per id, cash per currency) equal the model's: after settlement each participant moved by exactly its net legs and the CCP is flat;
   a failing settlement moved nothing and the cycle stays settleable once the participant is funded;
 - a cycle settles once (SettlementAlreadySettled), never before netting (SettlementCycleNotNetted),
   and nets only once every participant on its legs reconciled with the CCP and still matches;
 - every participant's deferred trades on chain are the model's, and the netted legs are the
   oracle's over the cycle's trades less the deferred ones (every asset still sums to zero);
 - the standing instructions on chain are the model's; settlement moves exactly the legs and
-  each instruction's fees and taxes to the fee collector and tax authority (no asset created or
-  lost: the holders' totals per asset change only by the charges that left for those accounts).
+  each instruction's fees and taxes to the fee collector and tax authority (ChargesPaid);
+- no asset created or lost across all tiers: per security and per currency, the CSD, the CCP, the
+  participants, custodians, local brokers, fee collector and tax authority hold together what the
+  machine issued less what it redeemed (a refused step changes nothing); down the holding chain,
+  after each step that touches it, every step on chain is the twin's and, per asset, what is
+  pending at every tier plus every investor total is what the top tier settled.
 The teardown brings the open cycle to settlement (everything uploaded, distributed, reconciled,
-funded) and checks the balances moved by exactly the legs.
+funded), checks the balances moved by exactly the legs, passes the last settled cycle down the
+holding chain to its investors and checks each investor holds exactly its trades' net.
 
 Why plain `hypothesis.stateful`: see tests/stateful/test_bills_invariants.py; why short runs are
 rejected: tests/stateful/machine.py.
@@ -43,12 +52,17 @@ import random
 from collections import defaultdict
 
 import brownie
+import pytest
+from hypothesis import event
 from hypothesis import stateful as sf
 from hypothesis import strategies as st
 
 from consortium.domain.clearing import (
     ALL,
+    BUY,
+    SELL,
     Bucket,
+    Trade,
     first_clearing,
     peer_key,
     second_clearing,
@@ -62,6 +76,7 @@ from consortium.domain.instructions import (
     apply_charges,
     check,
     derive,
+    due_charges,
 )
 from consortium.domain.netting import (
     CASH,
@@ -73,7 +88,13 @@ from consortium.domain.netting import (
     trade_set,
 )
 from consortium.scenarios import settlement as day
-from tests.stateful.machine import ChainMachine, machine_settings, named_error, read_all
+from tests.stateful.machine import (
+    ChainMachine,
+    HoldingRun,
+    machine_settings,
+    named_error,
+    read_all,
+)
 
 OPEN, NETTED, SETTLED = 1, 2, 3
 MATCHED, BROKEN = 1, 2
@@ -100,7 +121,16 @@ def _total(balances, asset) -> int:
 
 
 def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
-    engine, security_token, settle_cast, manager, unique_txs, chain
+    engine,
+    security_token,
+    settle_cast,
+    manager,
+    unique_txs,
+    holding,
+    holding_chain,
+    holding_parties,
+    holding_csd,
+    chain,
 ):
     chain.snapshot()
     cast = settle_cast
@@ -108,10 +138,22 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
     seconds = [cast.ccp, cast.csd]
     by_addr = {p.address: p for p in firsts}
     participants = {p.address for p in cast.participants}
-    holders = sorted(participants) + [cast.ccp.address]
+    # every tier that can hold a token: the CSD, the CCP, the participants, the custodians and local
+    # brokers, the fee collector and the tax authority
+    holders = sorted(
+        {
+            p.address
+            for p in [cast.csd, cast.ccp, *cast.participants, *cast.custodians, *cast.locals]
+        }
+        | {cast.fee_collector, cast.tax_authority}
+    )
     tokens = {day.currency_asset(code32(c)): t for c, t in cast.cash.tokens.items()}
     sids = sorted(day.SECURITIES)
+    moving = sorted(participants | {cast.ccp.address, cast.fee_collector, cast.tax_authority})
     balances0 = day.balances(cast, holders)
+    supply0 = defaultdict(int)  # per asset, everything the holders hold
+    for (_, kind, asset), v in balances0.items():
+        supply0[(kind, asset)] += v
 
     class Machine(ChainMachine):
         def __init__(self):
@@ -122,6 +164,8 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 0  # payment references of deposit issues and redemptions are keys: one each
             )
             self.balances = dict(balances0)
+            self.supply = dict(supply0)  # moved only by the issues and redemptions of _move_balance
+            self.down = None  # the last settled cycle's HoldingRun down the holding chain
             self.carried = []  # trades deferred out of a cycle, uploaded again in the next one
             self._new_cycle_model()
 
@@ -225,6 +269,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                         holder, -delta, doc_hash(f"cash out {self.moves}"), cast.cash._tx()
                     )
             self.balances[(holder, kind, asset)] += delta
+            self.supply[(kind, asset)] += delta
 
         # ------------------------------------------------------------ rules
         @sf.initialize(seed=st.integers(0, 2**32), n=st.integers(2, 4))
@@ -376,8 +421,10 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             refused by name before it reconciled (and still matches) with the CCP."""
             p = cast.participants[i % len(cast.participants)]
             lines = derive(p.address, self.uploaded[p.address], p.charges, self.deferred)
-            if not lines:
-                return
+            if lines:
+                self._send_instruction(p, lines)
+
+        def _send_instruction(self, p, lines) -> None:
             rows = [x.as_tuple() for x in lines]
             if self.recon.get((p.address, key(cast.ccp.address))) != MATCHED or not (
                 self._still_matches(p.address)
@@ -390,6 +437,39 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             tx = engine.submitInstruction(self.cid, rows, p._tx())
             assert tx.events["InstructionSubmitted"]["lines"] == len(lines)
             self.instructed[p.address] = lines
+
+        def _nets_now(self) -> bool:
+            """Whether the CCP's netting would be accepted now (uploads closed, everyone on the
+            legs reconciled and instructed what it nets)."""
+            if not (self.status == OPEN and self.closed and self.trades):
+                return False
+            result = net(self.trades, self.deferred)
+            legs = result.legs
+            return bool(legs) and self._netting_refusal(legs, *result.trade_set.as_tuple()) is None
+
+        @sf.precondition(lambda self: self._nets_now())
+        @sf.rule(i=pick, how=st.integers(0, 2))
+        def instruct_wrong(self, i, how):
+            """A participant instructs other than its trades' net: one amount off by one, its sign
+            flipped, or the line left out. The engine stores it (only the netting can tell), and
+            the netting is refused naming the participant and the asset
+            (SettlementInstructionMismatch, as consortium.domain.instructions.check predicts) until
+            the participant instructs again; nothing settles that it did not instruct."""
+            p = cast.participants[i % len(cast.participants)]
+            lines = derive(p.address, self.uploaded[p.address], p.charges, self.deferred)
+            moving = [n for n, x in enumerate(lines) if x.amount]
+            if not moving:
+                return
+            k = moving[i % len(moving)]
+            x = lines[k]
+            if how == 2 and len(lines) > 1:
+                del lines[k]
+            elif how == 1:
+                lines[k] = dataclasses.replace(x, amount=-x.amount)
+            else:
+                lines[k] = dataclasses.replace(x, amount=x.amount + (1 if x.amount != -1 else 2))
+            self._send_instruction(p, lines)
+            self.submit_netting()  # refused, naming p and the asset
 
         @sf.precondition(lambda self: self.status == OPEN and self.trades)
         @sf.rule(i=pick)
@@ -416,6 +496,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 return
             refusal = self._netting_refusal(result.legs, *result.trade_set.as_tuple())
             if refusal:
+                event(f"netting refused: {refusal.split(':')[0]}")  # --hypothesis-show-statistics
                 with brownie.reverts(revert_pattern=refusal):
                     cast.ccp.instruct(self.cid, result)
                 return
@@ -494,16 +575,56 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             moved = apply_legs(self.balances, self.legs, cast.ccp.address)
             moved = apply_charges(moved, self.instructed, cast.fee_collector, cast.tax_authority)
             assert after == {k: moved[k] for k in after}
-            # no asset created or lost: per asset, the holders lost exactly the charges paid out
-            charges = defaultdict(int)
+            # the charges paid (ChargesPaid) are exactly what the fee collector and the tax
+            # authority received; per asset the holders of all tiers hold what they held
+            paid = defaultdict(int)
             for e in _events(tx, "ChargesPaid"):
-                charges[(CASH, int.from_bytes(bytes(e["currency"]), "big"))] += (
-                    e["fees"] + e["taxes"]
-                )
-            for asset in {(k[1], k[2]) for k in after}:
-                assert _total(before, asset) - _total(after, asset) == charges[asset]
+                currency = int.from_bytes(bytes(e["currency"]), "big")
+                paid[(e["feeCollector"], CASH, currency)] += e["fees"]
+                paid[(e["taxAuthority"], CASH, currency)] += e["taxes"]
+            for k, v in paid.items():
+                assert after[k] - before[k] == v
+            for asset in self.supply:
+                assert _total(before, asset) == _total(after, asset) == self.supply[asset]
             self.balances = {k: moved[k] for k in self.balances}
             self.status = SETTLED
+            self._down_the_chain()
+
+        def _down_the_chain(self) -> None:
+            """The CSD opens the settled cycle's tiers; the intermediaries' steps are rules. Steps
+            of the previous cycle left undone stay pending, as the chain shows them."""
+            if self.down is not None:
+                assert holding.openSteps(self.down.cid) == self.down.twin.open_steps
+            netted = [t for t in self.trades if t not in self.deferred]
+            self.down = HoldingRun(
+                holding, holding_chain, self.cid, self.legs, netted, holding_parties, holding_csd
+            )
+            self.down.open()
+            self.down.check_chain()
+
+        def _ready(self) -> list:
+            """The last settled cycle's steps not done yet, of the highest tier still open."""
+            left = self.down.next_steps() if self.down is not None else []
+            return [s for s in left if s.tier == left[0].tier] if left else []
+
+        @sf.precondition(lambda self: self._ready())
+        @sf.rule(n=st.integers(1, 4))
+        def holding_steps(self, n):
+            """The next intermediaries pass what they received down to their clients and their
+            investors, each step conserving it (sent straight through web3: the invariants compare
+            every step's sequence number and amounts with the twin's)."""
+            self.down.send_quickly(self.down.next_steps()[:n])
+            self.down.check_chain()
+
+        @sf.precondition(lambda self: any(s.clients for s in self._ready()))
+        @sf.rule(i=pick, delta=st.integers(min_value=1, max_value=1000))
+        def holding_step_not_conserving(self, i, delta):
+            """A ready step whose clients get more or less than the party received: refused with
+            HoldingNotConserved (expected, given) and nothing changes."""
+            ready = [s for s in self._ready() if s.clients]
+            s = ready[i % len(ready)]
+            self.down.attempt(s, self.down.not_conserving(s, i, delta))
+            self.down.check_chain()
 
         @sf.precondition(lambda self: self.status == NETTED)
         @sf.rule(i=pick)
@@ -588,19 +709,27 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
 
         # ------------------------------------------------------------ invariants
         @sf.invariant()
-        def balances_match_model(self):
-            assert self._chain_balances() == self.balances
+        def nothing_created_or_lost(self, who=None):
+            """The balances of the holders that tokens move between (participants, CCP, fee
+            collector, tax authority; `who=holders`: every tier's, at settlement and at the end)
+            are the model's, and per asset every tier together holds what the machine issued less
+            what it redeemed. Down the holding chain (only its rules and the settlement touch it),
+            every step is the twin's and nothing is created or lost: HoldingRun.check after each of
+            those steps (reading every tier and step after every step cost 0.3 s on ganache)."""
+            balances = self._chain_balances(who or moving)
+            assert balances == {k: self.balances[k] for k in balances}
+            whole = self.balances | balances
+            for asset in self.supply:
+                assert _total(whole, asset) == self.supply[asset]
 
-        def _chain_balances(self) -> dict[tuple[str, int, int], int]:
-            """Every holder's securities per id and cash per currency, in one batch of calls."""
-            owners = [h for h in holders for _ in sids]
-            calls = [(security_token.balanceOfBatch, (owners, sids * len(holders)))]
-            calls += [(t.balanceOf, (h,)) for t in tokens.values() for h in holders]
+        def _chain_balances(self, who=holders) -> dict[tuple[str, int, int], int]:
+            """`who`'s securities per id and cash per currency, in one batch of calls."""
+            owners = [h for h in who for _ in sids]
+            calls = [(security_token.balanceOfBatch, (owners, sids * len(who)))]
+            calls += [(t.balanceOf, (h,)) for t in tokens.values() for h in who]
             securities, *cash = read_all(calls)
-            out = {
-                (h, SECURITY, s): int(v) for h, s, v in zip(owners, sids * len(holders), securities)
-            }
-            cash_keys = [(h, CASH, a) for a in tokens for h in holders]
+            out = {(h, SECURITY, s): int(v) for h, s, v in zip(owners, sids * len(who), securities)}
+            cash_keys = [(h, CASH, a) for a in tokens for h in who]
             return out | {k: int(v) for k, v in zip(cash_keys, cash, strict=True)}
 
         @sf.invariant()
@@ -638,6 +767,50 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             if self.status == NETTED:
                 self.settle(False, 0)
             assert self.status in (0, SETTLED) or not self.trades  # nothing left unsettled
-            self.balances_match_model()
+            if self.down is not None:
+                self.down.finish()
+            self.nothing_created_or_lost(holders)
 
-    sf.run_state_machine_as_test(Machine, settings=machine_settings(6, 15))
+    # 5 runs of 14 steps (6 of 15 before the instruction and holding-chain steps): no slower than
+    # before, measured side by side with the same seed (ganache 91.4 s before, 79.8 s after)
+    sf.run_state_machine_as_test(Machine, settings=machine_settings(5, 14))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the engine checks instructions only of the legs' participants and of those who "
+    "instructed: a participant whose trades net to zero owes charges yet need not instruct",
+)
+def test_settle__participant_nets_zero_without_instruction__still_pays_its_charges(
+    prepare, settle_cast
+):
+    """A participant buys 100 of a security from one peer and sells 100 at the same price to
+    another: it has no net leg but owes fees and taxes on both trades (its first clearing data).
+    It does not instruct; its peers do. The netting goes through and the settlement pays no charge
+    of it: the charges the clearing data computed never reach the fee collector and tax authority.
+    """
+    c = settle_cast
+    a, b, d = c.participants
+    sid = min(day.SECURITIES)
+    _, ccy, price = day.SECURITIES[sid]
+    execs = ((1, BUY, a), (2, SELL, b), (3, SELL, a), (4, BUY, d))
+    trades = [
+        Trade(trade_id(n), sid, code32(ccy), side, 100, price, day.TRADE_DATE, doc_hash(f"o{n}"))
+        for n, side, _ in execs
+    ]
+    trades = [dataclasses.replace(t, participant=p.address) for t, (_, _, p) in zip(trades, execs)]
+    due = due_charges(a.address, trades, a.charges)
+    assert any(f + x for f, x in due.values())  # it owes charges
+    cid = code32("ZERO-NET-CHARGES")
+    result = prepare(cid, trades, instruct=False)
+    assert a.address not in {g.participant for g in result.legs}
+    for p in (b, d):
+        p.submit_instruction(cid, trades)
+    c.ccp.instruct(cid, result)  # accepted: nothing names the participant that did not instruct
+    tx = c.csd.settle(cid, result.legs)
+    paid = {
+        int.from_bytes(bytes(e["currency"]), "big"): (e["fees"], e["taxes"])
+        for e in _events(tx, "ChargesPaid")
+        if e["participant"] == a.address
+    }
+    assert paid == {k: v for k, v in due.items() if v != (0, 0)}
