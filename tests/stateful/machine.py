@@ -12,14 +12,13 @@ import copy
 import re
 import sys
 from collections import defaultdict
-from unittest import mock
 
 from hypothesis import HealthCheck, event, reject, settings
 from hypothesis import stateful as sf
 from web3.exceptions import Web3RPCError
 
 from consortium.domain.clearing import BUY
-from consortium.domain.holding import HoldingError, Tiers, flows, plan
+from consortium.domain.holding import HoldingError, Tiers, plan
 from consortium.domain.netting import CASH, SECURITY, currency_asset
 
 
@@ -40,7 +39,7 @@ class ChainMachine(sf.RuleBasedStateMachine):
 
     def __init__(self, chain):
         super().__init__()
-        revert_quickly(chain)
+        chain.revert()  # cheap: tests/conftest.py applies consortium.devtools.revert_cost
         self.steps = -1  # the invariants run once before the first step
 
     @sf.invariant()
@@ -59,20 +58,6 @@ class ChainMachine(sf.RuleBasedStateMachine):
         if self.steps < self.min_steps:
             reject()
         return True
-
-
-def revert_quickly(chain) -> None:
-    """chain.revert() without the full garbage collection brownie runs on every revert.
-
-    Why: with hypothesis and brownie loaded, that gc.collect() took 0.75 s of the 1.6 s each example
-    spent reverting (profiled on the settlement machine); brownie needs it only so weak references
-    to objects already unreachable are dropped before it notifies them, which Python's own
-    collector does soon enough.
-    """
-    from brownie.network import state
-
-    with mock.patch.object(state.gc, "collect", lambda *args: 0):
-        chain.revert()
 
 
 def read_all(calls):
@@ -263,29 +248,9 @@ class HoldingRun:
         for (_, kind, _), inv in self.twin.investors.items():
             for commitment, asset, amount in inv.leaves:
                 held[(commitment, kind, asset)] += amount
-        for (_, kind, asset), owners in self.unplanned_investors().items():
-            for commitment, amount in owners.items():  # known gap, see unplanned_investors
-                held[(commitment, kind, asset)] += amount
         want = defaultdict(int)
         for t in self.trades:
             sign = 1 if t.side == BUY else -1
             want[(t.owner_commitment, SECURITY, t.security_id)] += sign * t.quantity
             want[(t.owner_commitment, CASH, currency_asset(t.currency))] -= sign * t.gross
         assert {k: v for k, v in held.items() if v} == {k: v for k, v in want.items() if v}
-
-    def unplanned_investors(self) -> dict:
-        """Investor positions of the cycle that no planned step records: {(party, kind, asset):
-        {commitment: amount}}. Empty when consortium.domain.holding.plan is right.
-
-        Known gap (domain/holding.py `_steps`): a party whose receipts in an asset cancel to zero
-        (a custodian gets +q from one participant and -q from another) passes nothing down, so its
-        client gets no step, and the client's investors (+q for one, -q for the other) are never
-        recorded although the contract accepts an investors-only step (HoldingNothingPending only
-        refuses a step with neither). test_holding_invariants.py holds the failing test.
-        """
-        planned = {(s.party, s.kind, s.asset) for s in self.steps}
-        return {
-            k: {c: a for c, a in owners.items() if a}
-            for k, owners in flows(self.trades, self.twin.chain).leaves.items()
-            if k not in planned and any(owners.values())
-        }

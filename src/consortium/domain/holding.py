@@ -194,6 +194,9 @@ def _steps(f: Flows, chain: ChainConfig) -> list[Step]:
     due = {k for k, v in f.through.items() if v and chain.tier(k[0]) == 1}
     due |= {(c, k, a) for (_, c, k, a), v in f.edges.items() if v}
     keys = due | {k for k, v in f.through.items() if v} | {(p, k, a) for (p, _, k, a) in f.edges}
+    # a party whose receipts cancel to zero gets no allocation from above, but the investors it
+    # holds for still moved (+q for one, -q for another): their investors-only step is due too
+    keys |= {k for k, owners in f.leaves.items() if any(owners.values())}
     steps = []
     for party, kind, asset in sorted(keys, key=lambda k: (chain.tier(k[0]), k)):
         clients = tuple(
