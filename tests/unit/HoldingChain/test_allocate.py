@@ -14,10 +14,14 @@ from tests.stateful.machine import named_error
 CID = code32("HOLD-1")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cycle(settled, trades, holding_chain):
-    """A settled cycle, its legs and the plan of its steps."""
+    """A settled cycle, its legs and the plan of its steps, settled once for the module.
+
+    brownie may take the first test's isolation snapshot before this fixture runs; the snapshot
+    taken here replaces it, so every test (the first too) reverts to the settled cycle."""
     result = settled(CID, trades)
+    brownie.chain.snapshot()
     return result.legs, plan(result.legs, trades, holding_chain)
 
 
@@ -87,10 +91,11 @@ def test_verify_investor__leaf_proves_and_a_changed_amount_does_not(
 
 
 def test_open_tiers__before_settlement__reverts(holding, holding_csd, prepare, trades):
-    result = prepare(CID, trades)
-    with brownie.reverts(revert_pattern=named_error("HoldingCycleNotSettled", CID, 1)):
-        holding_csd.open_tiers(CID, result.legs)
-    assert tuple(holding.cycleOf(CID)) == (False, 0)
+    unsettled = code32("HOLD-UNSETTLED")  # not the module's settled cycle
+    result = prepare(unsettled, trades)
+    with brownie.reverts(revert_pattern=named_error("HoldingCycleNotSettled", unsettled, 1)):
+        holding_csd.open_tiers(unsettled, result.legs)
+    assert tuple(holding.cycleOf(unsettled)) == (False, 0)
 
 
 def test_open_tiers__other_legs_or_twice__reverts(holding, holding_csd, cycle):
