@@ -445,4 +445,6 @@ def test_settlement_cycle__agents_ask_for_estimated_gas__never_a_whole_block(cyc
             (t["gas"], block.gasLimit) for t in block.transactions if t["from"].lower() in senders
         ]
     assert len(sent) > 20
-    assert all(gas <= limit // 4 for gas, limit in sent), max(sent)
+    # a refusal mined on record is sent with the reverting limit (chain.estimate_gas: 7,000,000
+    # times the 1.25 buffer), still far from a whole block
+    assert all(gas <= max(limit // 4, 8_750_000) < limit // 2 for gas, limit in sent), max(sent)

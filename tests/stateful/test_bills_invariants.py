@@ -126,7 +126,10 @@ def test_bills__random_lifecycles__conserved_locked_and_traceable(
             held = self._held()
             nid, holder = held[i % len(held)]
             amount = max(1, int(self.m.balance(nid, holder) * share))
-            fin, tx = by_addr[holder].request_financing_quotes(nid, amount, "fin", 3600)
+            # the outbox keys a quote request by (node, amount, window): a window of its own keeps
+            # two equal requests two requests (the same key is one request, booked once)
+            window = 3600 + next(serial)
+            fin, tx = by_addr[holder].request_financing_quotes(nid, amount, "fin", window)
             assert fin == self.m.request(nid, holder, None, amount, NodeKind.FINANCING)
             self.windows[fin] = int(tx.events["BillFinancingQuoteWindowOpened"]["quoteWindowEnd"])
 
