@@ -56,6 +56,7 @@ def code32(code: str) -> bytes:
     return raw.ljust(32, b"\0")
 
 
-def code_text(raw: bytes) -> str:
-    """The short code a `code32` bytes32 holds ("CNY")."""
-    return bytes(raw).rstrip(b"\0").decode()
+def code_text(raw: bytes, errors: str = "strict") -> str:
+    """The short code a `code32` bytes32 holds ("CNY"); `errors` as bytes.decode's (for bytes read
+    from someone else's record, "replace" shows them rather than failing)."""
+    return bytes(raw).rstrip(b"\0").decode(errors=errors)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from consortium.domain.encoding import b32
+from consortium.domain.hashing import code_text
 from consortium.domain.holding import Step
 from consortium.domain.netting import CASH
 from consortium.envelope import NotARecipient, public_key_of
@@ -136,7 +137,7 @@ class OpenedRecord:
 def asset_name(kind: int, asset: int) -> str:
     """A position's asset for people: the currency code of cash, the security id otherwise."""
     if kind == CASH:
-        return asset.to_bytes(32, "big").rstrip(b"\0").decode(errors="replace")
+        return code_text(asset.to_bytes(32, "big"), errors="replace")
     return str(asset)
 
 

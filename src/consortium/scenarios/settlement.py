@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
 from consortium.domain import days
 from consortium.domain.amounts import AmountReconciliation, reconcile_amounts
@@ -456,12 +456,6 @@ def _tax_authority(ctx: DayContext) -> str:
     return regulators[0].address if regulators else ""
 
 
-FIRST_CLEARING_DATA = keccak(
-    text="FirstClearingData(bytes32,address,bytes32,uint64,uint256,uint256,uint256,uint256,uint256)"
-)
-RECORD_SEALED = keccak(text="RecordSealed(address,bytes32,address,bytes)")
-
-
 def lookthrough_records(ctx: DayContext, cast: SettlementCast, cycle_id: bytes) -> dict[str, int]:
     """What each regulator's look-through holds of the cycle, read from the chain: its institutions'
     first clearing data (one record per upload batch and currency, the regulator of the party) and
@@ -478,17 +472,17 @@ def lookthrough_records(ctx: DayContext, cast: SettlementCast, cycle_id: bytes) 
         key = f"{names.get(regulator.lower(), regulator)} {what}"
         out[key] = out.get(key, 0) + 1
 
-    def logs(address: str, topics: list) -> list:
-        return w3.eth.get_logs({"address": address, "topics": topics, "fromBlock": since})
+    def logs(contract: Any, event: str) -> list:
+        events = w3.eth.contract(address=contract.address, abi=contract.abi).events
+        return getattr(events, event).get_logs(
+            from_block=since, argument_filters={"cycleId": cycle_id}
+        )
 
-    cycle = "0x" + cycle_id.hex()
-    for log in logs(cast.ccp.engine.address, ["0x" + FIRST_CLEARING_DATA.hex(), cycle]):
-        party = to_checksum_address(bytes(log["topics"][2])[-20:])
-        count(str(registry.regulatorOf(party)), "first clearing")
+    for log in logs(cast.ccp.engine, "FirstClearingData"):
+        count(str(registry.regulatorOf(log["args"]["party"])), "first clearing")
     if "SealedRecords" in getattr(ctx.suite, "contracts", {}):
-        sealed = ctx.suite["SealedRecords"].address
-        for log in logs(sealed, ["0x" + RECORD_SEALED.hex(), None, cycle]):
-            count(to_checksum_address(bytes(log["topics"][3])[-20:]), "sealed positions")
+        for log in logs(ctx.suite["SealedRecords"], "RecordSealed"):
+            count(log["args"]["regulator"], "sealed positions")
     return dict(sorted(out.items()))
 
 
