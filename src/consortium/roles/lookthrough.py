@@ -10,7 +10,7 @@ keys, as for channels (the portal opens sealed fields with the regulator's keyst
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,6 +29,7 @@ from consortium.lookthrough import (
     proves,
     seal_positions,
 )
+from consortium.outbox import Booking, Outbox, OutboxConflict, Recorded, key_of
 
 HELD = "proved against the holding chain"
 
@@ -61,12 +62,127 @@ def publish_positions(
 def regulator_keys(regulators: Iterable[Any]) -> dict[str, RegulatorKey]:
     """{jurisdiction: RegulatorKey} from regulator institutions whose accounts hold their keys
     (the member's key is its encryption key, as for channels); the first per jurisdiction."""
+    return keys_by_jurisdiction(
+        (r.jurisdiction, r.address, public_key_of(r.account.private_key))
+        for r in regulators
+        if getattr(r.account, "private_key", None) is not None
+    )
+
+
+def keys_by_jurisdiction(entries: Iterable[tuple[str, str, bytes]]) -> dict[str, RegulatorKey]:
+    """{jurisdiction: RegulatorKey} from (jurisdiction, address, public key) of regulators, the
+    first per jurisdiction (the in-process day's accounts, an agent's settings alike)."""
     out: dict[str, RegulatorKey] = {}
-    for r in regulators:
-        key = getattr(r.account, "private_key", None)
-        if key is not None:
-            out.setdefault(r.jurisdiction, RegulatorKey(r.address, public_key_of(key)))
+    for jurisdiction, address, public_key in entries:
+        out.setdefault(jurisdiction, RegulatorKey(address, public_key))
     return out
+
+
+# ------------------------------------------------------------------ publishing once (agents)
+PUBLISH = "lookthrough.publish"  # the outbox kind: key (cycle, intermediary)
+
+
+def publication(contract: Any, intermediary: str, cycle: bytes) -> Recorded | None:
+    """What SealedRecords holds for (intermediary, cycle): its root and counts, None when nothing
+    was published (the contract's view reverts SealedNotPublished then)."""
+    try:
+        root, _leaves, records, block = contract.publication(intermediary, b32(cycle))
+    except Exception as exc:
+        if "SealedNotPublished" in str(exc) or _selector(NOT_PUBLISHED) in str(exc):
+            return None
+        raise
+    return Recorded(int(block), {"root": "0x" + b32(root).hex(), "records": int(records)})
+
+
+NOT_PUBLISHED = "SealedNotPublished(address,bytes32)"
+
+
+def _selector(signature: str) -> str:
+    from eth_utils import keccak
+
+    return keccak(text=signature)[:4].hex()
+
+
+@dataclass
+class Publisher:
+    """An intermediary publishing its look-through records through its outbox: once per cycle,
+    whenever it is killed and restarted (the chain is asked before anything is sealed or sent, and
+    an intent left unbooked by a killed process is booked from the chain on `outbox.resume()`)."""
+
+    intermediary: Intermediary
+    outbox: Outbox
+    tx: Callable[[], dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        contract = self.intermediary.contract
+        self.outbox.register_call(
+            PUBLISH, contract.publish, self._probe, self._booked, tx=self.tx, sent=5
+        )
+
+    def _probe(self, args: list) -> Recorded | None:
+        found = publication(self.intermediary.contract, args[5], b32(args[0]))
+        if found is not None and found.value["root"] != str(args[1]).lower():
+            raise OutboxConflict(
+                f"{PUBLISH}: {args[5]} published another root for cycle {args[0]} "
+                f"({found.value['root']}, not {args[1]})"
+            )
+        return found
+
+    @staticmethod
+    def _booked(receipt: Any, args: list) -> dict[str, Any]:
+        return {"root": str(args[1]).lower(), "records": len(args[4])}
+
+    def published(self, cycle: bytes) -> bool:
+        """Whether this intermediary's records of `cycle` are booked or on chain."""
+        key = key_of(b32(cycle), self.intermediary.address)
+        if self.outbox.booking(PUBLISH, key) is not None:
+            return True
+        return publication(self.intermediary.contract, self.intermediary.address, cycle) is not None
+
+    def publish(
+        self, cycle: bytes, positions: Sequence[Position], regulators: Mapping[str, RegulatorKey]
+    ) -> Booking | None:
+        """Seal `positions` to their jurisdictions' `regulators` and publish them for `cycle`,
+        unless published already (None then)."""
+        if self.published(cycle):
+            return None
+        sealed = seal_positions(self.intermediary.address, cycle, positions, regulators)
+        key = key_of(b32(cycle), self.intermediary.address)
+        return self.outbox.send(PUBLISH, key, [*sealed.args(), self.intermediary.address])
+
+
+def records_per_regulator(
+    web3: Any,
+    engine: Any,
+    sealed_records: Any,
+    registry: Any,
+    cycle_id: bytes,
+    since: int,
+    names: Mapping[str, str],
+) -> dict[str, int]:
+    """What each regulator's look-through holds of the cycle, read from the chain: its institutions'
+    first clearing data (one record per upload batch and currency, the regulator of the party) and
+    the investors' positions sealed to it; keyed `<regulator> first clearing` and `<regulator>
+    sealed positions` (a regulator by its name in `names`, lower-case address -> name, else its
+    address). `sealed_records` None: a suite without SealedRecords."""
+    out: dict[str, int] = {}
+
+    def count(regulator: str, what: str) -> None:
+        key = f"{names.get(regulator.lower(), regulator)} {what}"
+        out[key] = out.get(key, 0) + 1
+
+    def logs(contract: Any, event: str) -> list:
+        events = web3.eth.contract(address=contract.address, abi=contract.abi).events
+        return getattr(events, event).get_logs(
+            from_block=since, argument_filters={"cycleId": b32(cycle_id)}
+        )
+
+    for log in logs(engine, "FirstClearingData"):
+        count(str(registry.regulatorOf(log["args"]["party"])), "first clearing")
+    if sealed_records is not None:
+        for log in logs(sealed_records, "RecordSealed"):
+            count(log["args"]["regulator"], "sealed positions")
+    return dict(sorted(out.items()))
 
 
 def positions_from_steps(

@@ -94,7 +94,16 @@ def date_number(day: date) -> int:
 
 def owner_commitment(owner_ref: str, trade_date: int) -> bytes:
     """The beneficial owner's commitment on a trade, alike for every party uploading it."""
-    return commit(owner_ref, doc_hash(f"owner salt {trade_date} {owner_ref}"))
+    return owner_ticket(owner_ref, trade_date).commitment
+
+
+def owner_ticket(owner_ref: str, trade_date: int) -> ConfidentialTicket:
+    """The owner's ticket behind `owner_commitment` (pseudonym and the salt every party of the
+    trade derives alike): what an intermediary seals to the owner's regulator in its look-through
+    records, so the regulator checks the commitment against the trades'."""
+    return ConfidentialTicket(
+        owner_ref, owner_ref, doc_hash(f"owner salt {trade_date} {owner_ref}")
+    )
 
 
 def trade_of(row: dict[str, Any], addresses: dict[str, str]) -> Trade:

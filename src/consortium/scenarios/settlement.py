@@ -457,33 +457,20 @@ def _tax_authority(ctx: DayContext) -> str:
 
 
 def lookthrough_records(ctx: DayContext, cast: SettlementCast, cycle_id: bytes) -> dict[str, int]:
-    """What each regulator's look-through holds of the cycle, read from the chain: its institutions'
-    first clearing data (one record per upload batch and currency, the regulator of the party) and
-    the investors' positions sealed to it; keyed `<regulator> first clearing` and `<regulator>
-    sealed positions` (a regulator named by its member name, else its address)."""
+    """What each regulator's look-through holds of the cycle, read from the chain
+    (roles.lookthrough.records_per_regulator; a regulator named by its member name)."""
     from consortium import chain
+    from consortium.roles.lookthrough import records_per_regulator
 
-    w3, since = chain.web3(), int(getattr(ctx.suite, "block", 0) or 0)
-    names = {i.address.lower(): n for n, i in ctx.members.by_name.items()}
-    registry = cast.ccp.institution.registry
-    out: dict[str, int] = {}
-
-    def count(regulator: str, what: str) -> None:
-        key = f"{names.get(regulator.lower(), regulator)} {what}"
-        out[key] = out.get(key, 0) + 1
-
-    def logs(contract: Any, event: str) -> list:
-        events = w3.eth.contract(address=contract.address, abi=contract.abi).events
-        return getattr(events, event).get_logs(
-            from_block=since, argument_filters={"cycleId": cycle_id}
-        )
-
-    for log in logs(cast.ccp.engine, "FirstClearingData"):
-        count(str(registry.regulatorOf(log["args"]["party"])), "first clearing")
-    if "SealedRecords" in getattr(ctx.suite, "contracts", {}):
-        for log in logs(ctx.suite["SealedRecords"], "RecordSealed"):
-            count(log["args"]["regulator"], "sealed positions")
-    return dict(sorted(out.items()))
+    return records_per_regulator(
+        chain.web3(),
+        cast.ccp.engine,
+        getattr(ctx.suite, "contracts", {}).get("SealedRecords"),
+        cast.ccp.institution.registry,
+        cycle_id,
+        int(getattr(ctx.suite, "block", 0) or 0),
+        {i.address.lower(): n for n, i in ctx.members.by_name.items()},
+    )
 
 
 def paid_by_currency(paid: dict[str, int]) -> dict[str, int]:

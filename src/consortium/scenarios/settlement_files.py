@@ -15,7 +15,11 @@ uploads closed -> second clearing -> reconciliations at every level -> netting -
 told in agent.yaml which first parties to wait for (those the seed names on a trade: a party
 with no trade never uploads). `checks` recomputes the netting from the same rows and reads the
 outcome from the chain (cycle, Reconciled events, balances) and the outboxes (the CCP's netting,
-each participant's instructions and results).
+each participant's instructions and results). With the consortium file's holding chain the
+intermediaries then step down it and each publishes its investors' positions sealed to their
+regulators (agent/lines/holding.py; the regulators' public keys in agent.yaml `regulator_keys`):
+the line ends once every one has, and `checks` opens each regulator's records with its key and
+proves them against the holding chain, as its follower (`consortium watch`) would.
 
 Not played here (no agent path yet): the CCP's and CSD's own charge configuration (no `charges`
 format for them; the in-process day sets it), and a cash issuer per currency (the first
@@ -33,8 +37,22 @@ from typing import Any
 
 from consortium.domain.clearing import SIDES, Trade, clear
 from consortium.domain.hashing import code32
+from consortium.domain.holding import chain_from_config, plan
 from consortium.domain.netting import CASH, SECURITY, NettingResult, currency_asset, net
-from consortium.roles.settlement import CURRENCIES, security_number, trade_of
+from consortium.lookthrough import Position
+from consortium.roles.lookthrough import (
+    positions_from_steps,
+    publication,
+    read_sealed,
+    records_per_regulator,
+)
+from consortium.roles.settlement import (
+    CURRENCIES,
+    date_number,
+    owner_ticket,
+    security_number,
+    trade_of,
+)
 from consortium.scenarios import LineResult
 from consortium.scenarios.settlement_tables import CHARGES, SECURITIES, TRADE_DATE
 
@@ -219,9 +237,23 @@ def agent_settings(cfg: Any, sizes: dict, seed: int) -> dict[str, dict]:
         "first_parties": d.first_parties,
         "fee_collector": d.fee_collector,
         "tax_authority": d.tax_authority,
+        "regulator_keys": regulator_keys(cfg, seed),
     }
     idents = [i.id for i in cfg.institutions if set(ROLES) & set(i.roles)]
     return {ident: {"settlement": section} for ident in idents}
+
+
+def regulator_keys(cfg: Any, seed: int) -> dict[str, str]:
+    """Each regulator's public encryption key (its member key's, as for channels), as the
+    operations office hands them to the intermediaries: the look-through records are sealed to
+    them. The demo's keys are bootstrap's; a real regulator publishes its own."""
+    from consortium.bootstrap import institution_key
+    from consortium.envelope import public_key_of
+
+    return {
+        r.id: "0x" + public_key_of(institution_key(seed, r.id)).hex()
+        for r in cfg.with_role("REGULATOR")
+    }
 
 
 def _charges_rows(cfg: Any, ident: str, d: FileDay) -> list[list[Any]]:
@@ -284,6 +316,36 @@ class _Expected:
     brokers: frozenset[str]
     trades: tuple[Trade, ...]
     netting: NettingResult
+    # each intermediary's investors' positions the holding chain settles (address -> positions):
+    # what it publishes sealed; {} without a holding chain wiring every leg's participant
+    positions: dict[str, list[Position]]
+
+    def sealed_to(self, regulators: dict[str, str]) -> Counter:
+        """(regulator address, intermediary, commitment, asset, amount) of every position sealed
+        (`regulators`: jurisdiction -> its regulator's address, the first per jurisdiction)."""
+        return Counter(
+            (regulators[p.jurisdiction].lower(), who.lower(), p.commitment, p.asset, p.amount)
+            for who, ps in self.positions.items()
+            for p in ps
+            if p.jurisdiction in regulators
+        )
+
+
+def _positions(cfg: Any, d: FileDay, addresses: dict, trades: tuple, netting: Any) -> dict:
+    """The look-through positions the intermediaries publish: the investor leaves of the holding
+    chain's steps (domain.holding.plan over the consortium file's holding chain), each owner's
+    ticket as every party derives it (roles.settlement.owner_ticket)."""
+    chain = chain_from_config(cfg.holding_chain, addresses)
+    legs = netting.legs
+    if not legs or any(chain.tier(g.participant) != 1 for g in legs):
+        return {}  # not wired: the CSD opens no tiers (roles.holding.wired)
+    day = date_number(d.trade_date)
+    tickets = {}
+    for r in d.rows:
+        ticket = owner_ticket(r["owner_ref"], day)
+        tickets[ticket.commitment] = ticket
+    where = {addresses[i.id].lower(): i.jurisdiction for i in cfg.institutions}
+    return positions_from_steps(plan(legs, trades, chain), tickets, where)
 
 
 def _expected(view: Any) -> _Expected:
@@ -301,7 +363,9 @@ def _expected(view: Any) -> _Expected:
         trades = tuple(trade_of(r, addresses) for r in d.rows)
         brokers = frozenset(i.id for i in view.cfg.with_role("BROKER"))
         files = input_files(view.cfg, sizes, view.seed)
-        return _Expected(d, files, addresses, brokers, trades, net(trades))
+        netting = net(trades)
+        positions = _positions(view.cfg, d, addresses, trades, netting)
+        return _Expected(d, files, addresses, brokers, trades, netting, positions)
 
     return view.memo("settlement", make)
 
@@ -315,6 +379,7 @@ def expected_counts(cfg: Any, sizes: dict, seed: int) -> dict[str, int]:
         "trades": len(e.trades),
         "legs": len(e.netting.legs),
         "reconciliations": expected_reconciliations(e),
+        "lookthrough_positions": sum(len(ps) for ps in e.positions.values()),
     }
 
 
@@ -371,7 +436,54 @@ def done(view: Any) -> bool:
         return True
     if int(_cycle(view, e)["status"]) != SETTLED:
         return False
-    return all("settled" in _report(view, i, e.day.cycle) for i in _holders_of_legs(e))
+    if not all("settled" in _report(view, i, e.day.cycle) for i in _holders_of_legs(e)):
+        return False
+    return _all_published(view, e)
+
+
+def _all_published(view: Any, e: _Expected) -> bool:
+    """Every intermediary with investors' positions published them (nothing due without)."""
+    if not e.positions or "SealedRecords" not in view.suite.contracts:
+        return True
+    sealed, cycle = view.suite["SealedRecords"], code32(e.day.cycle)
+    return all(publication(sealed, who, cycle) is not None for who in e.positions)
+
+
+def lookthrough(view: Any, e: _Expected) -> tuple[int, bool]:
+    """The positions published for the cycle (PositionsPublished leaf counts), and whether each
+    regulator, with its own key, opens exactly the records of its jurisdiction's positions, each
+    proved against the published root and the holding chain (roles.lookthrough.read_sealed: what
+    its follower and `consortium watch --regulator` do)."""
+    from consortium import chain
+    from consortium.bootstrap import institution_key
+
+    if "SealedRecords" not in view.suite.contracts:
+        return 0, not e.positions
+    w3, since = chain.web3(), int(view.suite.block)
+    sealed, cycle = view.suite["SealedRecords"], code32(e.day.cycle)
+    events = w3.eth.contract(address=sealed.address, abi=sealed.abi).events
+    published = events.PositionsPublished.get_logs(
+        from_block=since, argument_filters={"cycleId": cycle}
+    )
+    leaves = sum(int(log["args"]["leafCount"]) for log in published)
+    regulators: dict[str, str] = {}
+    for r in view.cfg.with_role("REGULATOR"):
+        regulators.setdefault(r.jurisdiction, e.addresses[r.id])
+    opened: Counter = Counter()
+    ok = True
+    holding = view.suite.contracts.get("HoldingChain")
+    for r in view.cfg.with_role("REGULATOR"):
+        address, key = e.addresses[r.id], institution_key(view.seed, r.id)
+        records = [
+            o for o in read_sealed(sealed, address, key, w3, since, holding) if o.cycle_id == cycle
+        ]
+        ok &= all(o.proven and o.held for o in records)
+        for o in records:
+            rec = o.record
+            opened[
+                (address.lower(), o.intermediary.lower(), rec.commitment, rec.asset, rec.amount)
+            ] += 1
+    return leaves, ok and opened == e.sealed_to(regulators)
 
 
 def _events(view: Any, e: _Expected, name: str) -> list:
@@ -478,17 +590,20 @@ def checks(view: Any) -> LineResult:
     reported = [
         (x["participant"], x["kind"], x["asset"], x["amount"]) for x in netting.get("legs", [])
     ]
+    positions, looked_through = lookthrough(view, e)
     result = LineResult("settlement")
     result.counts = {
         "trades": int(cycle["tradeCount"]),
         "legs": int(cycle["legCount"]),
         "reconciliations": len(recon),
+        "lookthrough_positions": positions,
     }
     result.metrics = {
         "netting_efficiency_count": round(float(efficiency["count"]), 4),
         "netting_efficiency_value": round(float(efficiency["value"]), 4),
         "breaks_per_level": breaks,
         "settle_gas": _gas_of(view, _events(view, e, "CycleSettled")),
+        "lookthrough_records": _records(view, e),
     }
     result.checks = {
         "every reconciliation matched": bool(recon)
@@ -502,5 +617,22 @@ def checks(view: Any) -> LineResult:
         "cycle settled": int(cycle["status"]) == SETTLED
         and int(cycle["tradeCount"]) == len(e.trades),
         "instructions and results in the participants' outboxes": _outboxes_ok(view, e),
+        "positions sealed to their regulators, opened and proved": looked_through,
     }
     return result
+
+
+def _records(view: Any, e: _Expected) -> dict[str, int]:
+    """Each regulator's look-through records of the cycle (first clearing, sealed positions),
+    by institution id, as the in-process day's summary counts them."""
+    from consortium import chain
+
+    return records_per_regulator(
+        chain.web3(),
+        view.suite["SettlementEngine"],
+        view.suite.contracts.get("SealedRecords"),
+        view.suite["ConsortiumRegistry"],
+        code32(e.day.cycle),
+        int(view.suite.block),
+        {a.lower(): i for i, a in e.addresses.items()},
+    )

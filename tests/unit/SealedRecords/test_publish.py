@@ -15,7 +15,16 @@ from consortium.lookthrough import (
     proves,
     seal_positions,
 )
-from consortium.roles.lookthrough import Intermediary, publish_positions, read_sealed
+from consortium.outbox import Outbox, OutboxConflict, jsonable, key_of
+from consortium.roles.lookthrough import (
+    PUBLISH,
+    Intermediary,
+    Publisher,
+    publication,
+    publish_positions,
+    read_sealed,
+)
+from consortium.store import Store
 
 CYCLE = code32("SETTLE-20261206-0001")
 
@@ -182,3 +191,56 @@ def test_publish__stranger__reverts(sealed_records, stranger, keys, broker):
     args = seal_positions(broker.address, CYCLE, positions(), keys).args()
     with brownie.reverts(revert_pattern=r"RegistryNotActiveMember:.*"):
         sealed_records.publish(*args, {"from": stranger})
+
+
+# ---------------------------------------------------------------- Publisher: once per cycle (agents)
+def _publisher(broker, sealed_records, store):
+    return Publisher(
+        Intermediary(broker, sealed_records), Outbox(store), lambda: {"from": broker.account}
+    )
+
+
+def test_publisher__publishes_once__again_or_from_a_store_that_lost_it__sends_nothing(
+    sealed_records, broker, keys, web3
+):
+    ps, store = positions(), Store()
+    assert publication(sealed_records, broker.address, CYCLE) is None
+    booking = _publisher(broker, sealed_records, store).publish(CYCLE, ps, keys)
+    sealed = seal_positions(broker.address, CYCLE, ps, keys)
+    assert booking.source == "receipt" and booking.value == {
+        "root": "0x" + sealed.root.hex(),
+        "records": 4,
+    }
+    found = publication(sealed_records, broker.address, CYCLE)
+    assert found.value == booking.value and found.block == booking.tx.block_number
+    head = web3.eth.block_number
+    assert _publisher(broker, sealed_records, store).publish(CYCLE, ps, keys) is None
+    assert _publisher(broker, sealed_records, Store()).publish(CYCLE, ps, keys) is None
+    assert web3.eth.block_number == head
+
+
+def test_publisher__killed_after_mining_before_booking__resume_books_it_from_the_chain(
+    sealed_records, broker, keys, web3
+):
+    ps, store = positions(), Store()
+    _publisher(broker, sealed_records, store).publish(CYCLE, ps, keys)
+    key = key_of(CYCLE, broker.address)
+    store.intend(PUBLISH, key, store.intent(PUBLISH, key)["args"])  # the booking never written
+    head = web3.eth.block_number
+    (booking,) = _publisher(broker, sealed_records, store).outbox.resume()
+    assert booking.source == "chain" and store.intent(PUBLISH, key)["status"] == "booked"
+    assert web3.eth.block_number == head
+
+
+def test_publisher__chain_holds_another_root__conflict_named_nothing_sent(
+    sealed_records, broker, keys, web3
+):
+    store = Store()
+    publish_positions(Intermediary(broker, sealed_records), CYCLE, positions(), keys)
+    other = seal_positions(broker.address, CYCLE, positions(), keys)  # fresh salts: another root
+    key = key_of(CYCLE, broker.address)
+    store.intend(PUBLISH, key, jsonable([*other.args(), broker.address]))
+    head = web3.eth.block_number
+    with pytest.raises(OutboxConflict, match="published another root"):
+        _publisher(broker, sealed_records, store).outbox.resume()
+    assert web3.eth.block_number == head
