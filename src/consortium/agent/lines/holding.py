@@ -151,10 +151,14 @@ class _IntermediaryRole(_HoldingRole):
 
     def regulator_keys(self) -> dict[str, RegulatorKey]:
         """{jurisdiction: RegulatorKey} from agent.yaml's regulator_keys, each key checked to
-        derive its regulator's member address (a key that does not is logged and left out)."""
+        derive its regulator's member address (a key that does not is logged and left out); the
+        first regulator per jurisdiction in the consortium file's order, as the in-process day."""
         cfg, addresses = self.agent.consortium, self.agent.settings.addresses
+        given = self.agent.settings.line("settlement").get("regulator_keys", {})
         entries = []
-        for ident, text in self.agent.settings.line("settlement").get("regulator_keys", {}).items():
+        for ident, text in (
+            (r.id, given[r.id]) for r in cfg.with_role("REGULATOR") if r.id in given
+        ):
             address = addresses.get(ident)
             try:
                 key = normalize_pubkey(str(text))
