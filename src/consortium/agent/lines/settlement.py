@@ -55,6 +55,7 @@ from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32
 from consortium.domain.instructions import InstructionMismatch, NoInstruction, check
 from consortium.domain.netting import NettingImbalance, deferrals
+from consortium.domain.roles import ROLES
 from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
     CURRENCIES,
@@ -569,8 +570,9 @@ class CcpRole(_SettlementRole):
         """The reconciliations the cycle still awaits, by first party (peer keys): each party that
         uploaded, with the CCP and the CSD, with each counterparty along its uploaded trades' chains
         and (a BROKER of the consortium file) with each investor on them, as each party derives its
-        own. Read from the chain's uploads (fixed once uploads closed) and reconciliation status
-        once per process; after that each Reconciled event `ev` crosses its own pair off."""
+        own (a counterparty the registry holds no active first party is left out: the engine
+        refuses it). Read from the chain's uploads (fixed once uploads closed), the registry and
+        reconciliation status once per process; then each Reconciled `ev` crosses its pair off."""
         expected = self._expected.get(cycle_id)
         if expected is not None:
             for party, keys in expected.items():
@@ -583,10 +585,17 @@ class CcpRole(_SettlementRole):
         brokers = {
             str(addresses.get(i.id, "")).lower() for i in self.agent.consortium.with_role("BROKER")
         }
+        registry = self.agent.suite.registry
+        # the engine refuses a counterparty no active first party (SettlementUnknownCounterparty)
+        first = {
+            a
+            for a in {a for u in cycle.uploads for t in u.trades for a in t.chain_parties()}
+            if registry.isActive(a) and any(registry.hasRole(a, ROLES[r]) for r in FIRST_ROLES)
+        }
         expected = {}
         for party in cycle.uploaders():
             mine = [t for u in cycle.uploads if u.party == party for t in u.trades]
-            keys = {peer_key(a) for a in {self.me, csd} | chain_peers(party, mine)}
+            keys = {peer_key(a) for a in {self.me, csd} | (chain_peers(party, mine) & first)}
             if party.lower() in brokers:
                 keys |= {bytes(t.owner_commitment) for t in mine if t.involves(party)}
             expected[party] = {
