@@ -15,12 +15,14 @@ import json
 import signal
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 
 from consortium.agent.formats import CHARGE_KINDS, PAYERS
 from consortium.agent.lines.settlement import (
     SETTLED,
+    chain_peers,
     security_number,
     trade_of,
 )
@@ -59,6 +61,10 @@ CYCLE = "SETTLE-2026-12-05"
 # the next day: broker-b's systems hold T-9's sell at another price than the exchange executed
 CYCLE_2 = "SETTLE-2026-12-06"
 EXECUTIONS_2 = [("T-9", "0005.HK", 300, 6_600, "broker-a", "broker-b", "client-1", "client-7")]
+# the day after: the CSD's agent is down until the CCP has seen every other step (its second
+# clearing, so every first party's reconciliation with it, comes last); broker-a sells from cycle 1
+CYCLE_3 = "SETTLE-2026-12-07"
+EXECUTIONS_3 = [("T-11", "0700.HK", 100, 38_000, "broker-b", "broker-a", "client-7", "client-1")]
 
 CONSORTIUM_YAML = """\
 version: 1
@@ -119,16 +125,14 @@ def _rows_of(ident: str, rows: list[list] | None = None) -> list[list]:
     return [r for r in (rows or _rows()) if ident in r[8:]]
 
 
-def _trades(addresses: dict[str, str]) -> list:
+def _trades(addresses: dict[str, str], rows: list[list] | None = None) -> list:
     """The executions as the chain holds them, built the agents' way (typed rows)."""
-    from datetime import date
+    return [trade_of(_typed(r), addresses) for r in (rows or _rows())]
 
-    out = []
-    for r in _rows():
-        row = dict(zip(TRADE_HEADER, r, strict=True))
-        row["trade_date"] = date.fromisoformat(row["trade_date"])
-        out.append(trade_of(row, addresses))
-    return out
+
+def _typed(row: list) -> dict:
+    out = dict(zip(TRADE_HEADER, row, strict=True))
+    return out | {"trade_date": date.fromisoformat(out["trade_date"])}
 
 
 def make_world(base, founder, accounts) -> World:
@@ -154,6 +158,7 @@ class Cycle:
     exit_codes: dict
     ccp_killed: int
     first_block: int  # the first block the agents could send in (the world was built before)
+    late: tuple  # cycle 3, CSD down, the rest in: the cycle's status and what the CCP awaited
 
 
 def _holdings(world: World, holders: list[str]) -> dict:
@@ -274,8 +279,9 @@ def cycle(tmp_path_factory, accounts, web3):
         )
         after = _holdings(world, holders)
         _breaking_cycle(homes, live)
+        late = _late_cycle(world, homes, agents)
         codes = stop_all(live)
-        yield Cycle(world, homes, agents, trades, before, after, codes, killed, first_block)
+        yield Cycle(world, homes, agents, trades, before, after, codes, killed, first_block, late)
     finally:
         for a in live:
             if a.running():
@@ -300,6 +306,63 @@ def _breaking_cycle(homes: dict, live: list) -> None:
     )
 
 
+def _late_cycle(world: World, homes: dict, agents: dict) -> tuple[int, dict | None]:
+    """Cycle 3 with the CSD's agent stopped until everything else of the cycle is mined and the
+    CCP's follower is past it: (the cycle's status, what the CCP reports awaiting) then. The CSD
+    restarted distributes, the first parties reconcile with it, the CCP nets and the CSD settles."""
+    engine, cycle_id = world.suite["SettlementEngine"], code32(CYCLE_3)
+    rows = _rows(EXECUTIONS_3, "2026-12-07")
+    trades = _trades(world.addresses, rows)
+    a = world.addresses
+    brokers = {a["broker-a"], a["broker-b"]}
+    without_csd = 0  # the CCP, each counterparty along the chain and (brokers) each investor
+    for i in FIRST:
+        mine = [t for t in trades if t.involves(a[i])]
+        without_csd += 1 + len(chain_peers(a[i], mine))
+        without_csd += len({t.owner_commitment for t in mine}) if a[i] in brokers else 0
+    csd = agents["csd"]
+    assert csd.stop() == 0
+    for i in FIRST:
+        drop(homes[i], "trades-2026-12-07.csv", csv_text(TRADE_HEADER, _rows_of(i, rows)))
+    for i in FIRST:
+        wait_for(lambda i=i: result_of(homes[i], "done", "trades-2026-12-07.csv"), TIMEOUT, i)
+    drop(
+        homes["ccp"],
+        "cycles-2026-12-07.csv",
+        csv_text(["cycle_id", "trade_date"], [[CYCLE_3, "2026-12-07"]]),
+    )
+    participants = {t.participant for t in trades}
+
+    def mined() -> list:
+        recon = _cycle_events(world, "Reconciled", CYCLE_3)
+        instructed = _cycle_events(world, "InstructionSubmitted", CYCLE_3)
+        done = (
+            len(recon) == without_csd
+            and {e.args["participant"] for e in instructed} == participants
+        )
+        return recon + instructed if done else []
+
+    events = wait_for(mined, TIMEOUT, "cycle 3's reconciliations and instructions, CSD down")
+    last = max(e.blockNumber for e in events)
+    ccp = Store(load_settings(homes["ccp"].path).store_url)
+    wait_for(lambda: ccp.get("follower", "cursor")["block"] >= last, TIMEOUT, "the CCP's follower")
+    then = int(engine.getCycle(cycle_id)["status"])
+    awaited = _report(homes["ccp"], CYCLE_3).get("awaiting_reconciliations")
+    csd.start()
+    csd.wait_log("running roles", TIMEOUT, count=2)
+    live = list(agents.values())
+    alive_until(
+        live, lambda: int(engine.getCycle(cycle_id)["status"]) == SETTLED, TIMEOUT, "cycle 3"
+    )
+    return then, awaited
+
+
+def _cycle_events(world: World, name: str, of: str) -> list:
+    engine = world.suite["SettlementEngine"]
+    found = engine.events.get_sequence(world.suite.block, event_type=name)
+    return [e for e in found if e.args["cycleId"] == code32(of)]
+
+
 def _report(home, cycle: str = CYCLE) -> dict:
     path = home.outbox / "settlement" / f"{cycle}.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -307,9 +370,7 @@ def _report(home, cycle: str = CYCLE) -> dict:
 
 def _events(cycle: Cycle, name: str, of: str = CYCLE) -> list:
     """The engine's `name` events of cycle `of`, in chain order."""
-    engine = cycle.world.suite["SettlementEngine"]
-    found = engine.events.get_sequence(cycle.world.suite.block, event_type=name)
-    return [e.args for e in found if e.args["cycleId"] == code32(of)]
+    return [e.args for e in _cycle_events(cycle.world, name, of)]
 
 
 def test_settlement_cycle__seven_agent_processes__balances_moved_as_netting_computes(cycle):
@@ -360,7 +421,7 @@ def test_settlement_cycle__ccp_sigkilled_after_its_batch__restarted__every_recor
     assert len(_events(cycle, "CycleNetted")) == 1 and len(_events(cycle, "CycleSettled")) == 1
     store = Store(load_settings(cycle.homes["ccp"].path).store_url)
     assert store.intents("pending") == []
-    assert [r["status"] for r in store.intents(kinds=[SECOND])] == ["booked"] * 2  # a batch a cycle
+    assert [r["status"] for r in store.intents(kinds=[SECOND])] == ["booked"] * 3  # a batch a cycle
 
 
 def test_settlement_cycle__outboxes__instructions_and_results_per_party(cycle):
@@ -448,3 +509,24 @@ def test_settlement_cycle__agents_ask_for_estimated_gas__never_a_whole_block(cyc
     # a refusal mined on record is sent with the reverting limit (chain.estimate_gas: 7,000,000
     # times the 1.25 buffer), still far from a whole block
     assert all(gas <= max(limit // 4, 8_750_000) < limit // 2 for gas, limit in sent), max(sent)
+
+
+def test_late_cycle__csd_down_until_the_rest_is_in__ccp_nets_only_after_every_reconciliation(cycle):
+    """Every first party reconciles with the CCP, the CSD, along the chain and (brokers) with each
+    investor before the CCP nets: with the CSD's second clearing late, the CCP waits and names who
+    it waits for, instead of netting and leaving the CSD reconciliations refused."""
+    status, awaited = cycle.late
+    assert status == 1, "netted with reconciliations missing"  # open
+    assert awaited == dict.fromkeys(FIRST, 1)  # each party's reconciliation with the CSD
+    found = _cycle_events(cycle.world, "Reconciled", CYCLE_3)
+    (netted,) = _cycle_events(cycle.world, "CycleNetted", CYCLE_3)
+    assert all(e.blockNumber < netted.blockNumber for e in found)
+    assert all(e.args["matched"] for e in found)
+    a = cycle.world.addresses
+    with_second = Counter(bytes(e.args["peer"]) for e in found if int(e.args["level"]) == 0)
+    assert with_second == Counter({_peer(a["ccp"]): len(FIRST), _peer(a["csd"]): len(FIRST)})
+    assert _report(cycle.homes["ccp"], CYCLE_3)["awaiting_reconciliations"] == {}
+    for i in FIRST:
+        assert "reconciliation_refused" not in _report(cycle.homes[i], CYCLE_3)
+    status = cycle.world.suite["SettlementEngine"].getCycle(code32(CYCLE_3))["status"]
+    assert int(status) == SETTLED

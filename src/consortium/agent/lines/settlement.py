@@ -9,7 +9,9 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   (agent.yaml `settlement: {first_parties: [ids]}`, default every BROKER, CUSTODIAN and EXCHANGE
   of the consortium file) -> closeUploads; so does the cycle's `cut_off` when it passes.
   UploadsClosed -> its second clearing, computed from the chain's executions of record, distributed.
-  Reconciled: once every first party that uploaded has reconciled with it -> nets and instructs; a
+  Reconciled: once every reconciliation the cycle expects is on chain (each first party that
+  uploaded, with the CCP, the CSD, its counterparties and, brokers, its investors; the ones late
+  named in its outbox: `awaiting_reconciliations`) -> nets and instructs; a
   party whose reconciliation broke has its executions deferred first (decision
   `reconciliation_break`: auto, or queue for `consortium decide`: accept = defer them, reject = net
   the executions of record as they stand). The netting waits for every leg participant's own
@@ -24,7 +26,8 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   Reconciled matched with the cycle's CCP (or an InstructionVoided of it: a deferral) -> a clearing
   participant names its charge accounts (agent.yaml `settlement: {fee_collector, tax_authority}`,
   institution ids; default the first CASH_ISSUER and the CCP's jurisdiction's regulator) and
-  uploads its settlement instruction, derived from its own trades less the chain's deferrals;
+  uploads its settlement instruction, derived from its own trades less the chain's deferrals; a
+  reconciliation the cycle no longer takes (netted) is refused, logged and reported by name;
   SettlementInstructed / CycleSettled -> outbox/settlement/<cycle>.json (instructions, results).
 
 On chain a security is `security_number(id)` (its id as a bytes32 code read as an integer: the
@@ -52,6 +55,7 @@ from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32
 from consortium.domain.instructions import InstructionMismatch, NoInstruction, check
 from consortium.domain.netting import NettingImbalance, deferrals
+from consortium.domain.roles import ROLES
 from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
     CURRENCIES,
@@ -79,6 +83,11 @@ CUT_OFF = "settlement.cut_off"  # the CCP's cut-offs: cycle id -> unix seconds
 def peer_key(address: str) -> bytes:
     """The engine's bucket key of a counterparty (bytes32 of its address)."""
     return bytes(12) + bytes.fromhex(address[2:])
+
+
+def chain_peers(me: str, trades: Any) -> set[str]:
+    """The counterparties `me` reconciles with along its trades' chains (level Intermediary)."""
+    return {a for t in trades if t.involves(me) for a in t.chain_parties()} - {me}
 
 
 def _same(a: str, b: str) -> bool:
@@ -288,10 +297,33 @@ class _FirstPartyRole(_SettlementRole):
     def reconcile(self, cycle_id: bytes, peer: str) -> None:
         if int(self.engine.reconStatus(cycle_id, self.me, peer_key(peer))) != RECON_NONE:
             return
-        if self.status(cycle_id) != OPEN:
+        if not self.still_open(cycle_id, peer_key(peer)):
             return
         log.info("reconciling cycle %s with %s", _name(cycle_id), peer)
-        self.party.reconcile(cycle_id, peer)
+        try:
+            self.party.reconcile(cycle_id, peer)
+        except Exception:
+            if self.still_open(cycle_id, peer_key(peer)):
+                raise  # not the cycle closing under us: the follower retries the event
+            # netted between our read and the send: reported by still_open, nothing to retry
+
+    def still_open(self, cycle_id: bytes, peer: bytes) -> bool:
+        """Whether the cycle still takes reconciliations; when it does not (netted before this
+        party reconciled with `peer`), the refusal is logged and reported by name in the outbox
+        (`reconciliation_refused`): the day's check counts the reconciliation missing."""
+        status = self.status(cycle_id)
+        if status == OPEN:
+            return True
+        key = "0x" + peer.hex()
+        log.warning(
+            "cycle %s: no longer open (status %d); reconciliation with %s refused",
+            _name(cycle_id),
+            status,
+            key,
+        )
+        refused = dict(self._part(cycle_id, "reconciliation_refused")) | {key: status}
+        self.report(cycle_id, "reconciliation_refused", refused)
+        return False
 
     def on_distributed(self, ev: Any) -> None:
         if _same(ev["party"], self.me):
@@ -302,13 +334,12 @@ class _FirstPartyRole(_SettlementRole):
         cycle_id = b32(ev["cycleId"])
         day = int(self.engine.getCycle(cycle_id)["tradeDate"])
         mine = [t for t in self.my_trades(day) if t.involves(self.me)]
-        peers = {a for t in mine for a in t.chain_parties()} - {self.me}
-        for peer in sorted(peers):
+        for peer in sorted(chain_peers(self.me, mine)):
             self.reconcile(cycle_id, peer)
         if not isinstance(self.party, Broker):
             return
         for owner in sorted({t.owner_commitment for t in mine}):
-            if self.status(cycle_id) != OPEN:
+            if not self.still_open(cycle_id, owner):
                 return
             status = self.engine.reconStatus(cycle_id, self.me, owner)
             if int(status) == RECON_NONE:
@@ -449,6 +480,7 @@ class CcpRole(_SettlementRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
+        self._expected: dict[bytes, dict[str, set[bytes]]] = {}  # cycle -> party -> peers awaited
         if not self.live:
             return
         self.ccp = CentralCounterparty(agent.institution, self.engine, None, **self.party_kw())
@@ -534,20 +566,61 @@ class CcpRole(_SettlementRole):
             log.info("cycle %s: distributing second clearing", _name(cycle_id))
             self.ccp.distribute(cycle_id, self.ccp.compute(cycle_id))
 
+    def awaited(self, cycle_id: bytes, ev: Any) -> dict[str, set[bytes]]:
+        """The reconciliations the cycle still awaits, by first party (peer keys): each party that
+        uploaded, with the CCP and the CSD, with each counterparty along its uploaded trades' chains
+        and (a BROKER of the consortium file) with each investor on them, as each party derives its
+        own (a counterparty the registry holds no active first party is left out: the engine
+        refuses it). Read from the chain's uploads (fixed once uploads closed), the registry and
+        reconciliation status once per process; then each Reconciled `ev` crosses its pair off."""
+        expected = self._expected.get(cycle_id)
+        if expected is not None:
+            for party, keys in expected.items():
+                if _same(party, ev["party"]):
+                    keys.discard(b32(ev["peer"]))
+            return expected
+        cycle = self.ccp.read_cycle(cycle_id)
+        csd = str(self.agent.suite["SecurityToken"].csd())
+        addresses = self.agent.settings.addresses
+        brokers = {
+            str(addresses.get(i.id, "")).lower() for i in self.agent.consortium.with_role("BROKER")
+        }
+        registry = self.agent.suite.registry
+        # the engine refuses a counterparty no active first party (SettlementUnknownCounterparty)
+        first = {
+            a
+            for a in {a for u in cycle.uploads for t in u.trades for a in t.chain_parties()}
+            if registry.isActive(a) and any(registry.hasRole(a, ROLES[r]) for r in FIRST_ROLES)
+        }
+        expected = {}
+        for party in cycle.uploaders():
+            mine = [t for u in cycle.uploads if u.party == party for t in u.trades]
+            keys = {peer_key(a) for a in {self.me, csd} | (chain_peers(party, mine) & first)}
+            if party.lower() in brokers:
+                keys |= {bytes(t.owner_commitment) for t in mine if t.involves(party)}
+            expected[party] = {
+                k for k in keys if int(self.engine.reconStatus(cycle_id, party, k)) == RECON_NONE
+            }
+        self._expected[cycle_id] = expected
+        return expected
+
     def on_reconciled(self, ev: Any) -> None:
-        """Net once every first party that uploaded has reconciled with the CCP."""
+        """Net once every reconciliation the cycle expects is on chain (`awaited`): the source
+        document has each first party reconcile at every level before settlement follows. Until
+        then the parties late are logged and named in the outbox (`awaiting_reconciliations`)."""
         cycle_id = b32(ev["cycleId"])
-        if int(ev["level"]) != 0 or b32(ev["peer"]) != peer_key(self.me):
-            return
         if not self._mine(cycle_id) or self.status(cycle_id) != OPEN:
             return
-        cycle = self.ccp.read_cycle(cycle_id)
-        status = {
-            p: int(self.engine.reconStatus(cycle_id, p, peer_key(self.me)))
-            for p in cycle.uploaders()
-        }
-        if any(s == RECON_NONE for s in status.values()):
+        if not self.engine.getCycle(cycle_id)["uploadsClosed"]:
             return
+        expected = self.awaited(cycle_id, ev)
+        ids = {a.lower(): i for i, a in self.agent.settings.addresses.items()}
+        late = {ids.get(p.lower(), p): len(k) for p, k in expected.items() if k}
+        self.report(cycle_id, "awaiting_reconciliations", late)
+        if late:
+            log.info("cycle %s: waiting for reconciliations of %s", _name(cycle_id), late)
+            return
+        status = {p: int(self.engine.reconStatus(cycle_id, p, peer_key(self.me))) for p in expected}
         broken = sorted(p for p, s in status.items() if s == BROKEN)
         if not broken:
             return self.net(cycle_id, [])
