@@ -50,7 +50,13 @@ from consortium.agent.formats import CHARGE_KINDS, PAYERS
 from consortium.domain.clearing import Charge, Trade
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32
-from consortium.domain.instructions import InstructionMismatch, NoInstruction, check
+from consortium.domain.instructions import (
+    CashNetMismatch,
+    InstructionMismatch,
+    NoInstruction,
+    check,
+    check_due,
+)
 from consortium.domain.netting import NettingImbalance, deferrals
 from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
@@ -590,6 +596,9 @@ class CcpRole(_SettlementRole):
                 self.ccp.defer(
                     cycle_id, [t.trade_id for t in fresh], f"reconciliation broke: {defaulters}"
                 )
+        off = self.ccp.defer_off_venue(cycle_id, "no venue execution")
+        if off:
+            log.info("cycle %s: deferred %d own uploads outside the venue", name, off)
         self.agent.store.mark(f"settlement.ready:{cycle_id.hex()}", "defer:" + ",".join(defaulters))
         self.submit_netting(cycle_id, defaulters)
 
@@ -624,11 +633,13 @@ class CcpRole(_SettlementRole):
             self.report(cycle_id, "netting", body | {"instructed": False})
             return
         try:
-            check(self.ccp.instructions(cycle_id), result.legs)
+            standing = self.ccp.instructions(cycle_id)
+            check(standing, result.legs)
+            check_due(standing, self.ccp.dues(cycle_id))
         except NoInstruction as exc:
             log.info("cycle %s: waiting for instructions: %s", name, exc)
             return
-        except InstructionMismatch as exc:
+        except (InstructionMismatch, CashNetMismatch) as exc:
             log.error("cycle %s: an instruction differs from the netting: %s", name, exc)
             self.report(cycle_id, "instruction_break", str(exc))
             return
