@@ -565,7 +565,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         returns (uint64 netted, bytes32)
     {
         address[] storage uploaders = s.uploaders;
-        uint256 sum;
+        uint256 sum = 0;
         for (uint256 i; i < uploaders.length; ++i) {
             address p = uploaders[i];
             Bucket memory up = s.ownTrades[p];

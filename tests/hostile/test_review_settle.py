@@ -254,7 +254,8 @@ def test_netting__rogue_one_trade_upload__blocks_until_deferred_and_uploads_clos
     result = settle_cast.ccp.net(CID)
     ntx = settle_cast.ccp.instruct(CID, result)
     assert ntx.events["CycleNetted"]["tradeCount"] == len(trades)
-    assert [tuple(b)[0] for b in engine.participantTrades(CID, rogue.address)] == [1, 1]
+    uploaded, deferred = engine.participantTrades(CID, rogue.address)
+    assert (uploaded["count"], deferred["count"]) == (1, 1)
 
 
 # ----------------------------------------------------------------- item 12

@@ -142,7 +142,7 @@ def dues(
                 for t in deferred
                 if t.participant == participant and t.currency == currency
             )
-            cash = tot.sell_net - tot.buy_net + tot.fees + tot.taxes - off
+            cash = tot.cash - off
         out[asset] = Due(*owed[asset], cash)
     return out
 
