@@ -362,19 +362,22 @@ class CentralCounterparty(SecondParty):
         """Fix the cycle's trade set before netting: later uploads are refused."""
         return self.engine.closeUploads(cycle_id, self._tx())
 
-    def net(self, cycle_id: bytes) -> NettingResult:
+    def net(self, cycle_id: bytes, cycle: CycleExecutions | None = None) -> NettingResult:
         """Multilateral net legs of the cycle's executions of record less its deferrals, both read
         from the chain, the trade set over every participant's own uploads: exactly what
         submitNetting accepts (an uploader left with trades outside the legs, e.g. off venue, must
-        reconcile or have them deferred first)."""
-        cycle = self.read_cycle(cycle_id)
+        reconcile or have them deferred first). `cycle`: the cycle as just read, if at hand."""
+        cycle = cycle or self.read_cycle(cycle_id)
         return net(cycle.trades, cycle.deferred, cycle.own_uploads())
 
-    def dues(self, cycle_id: bytes) -> dict[str, dict[int, Due]]:
+    def dues(
+        self, cycle_id: bytes, cycle: CycleExecutions | None = None
+    ) -> dict[str, dict[int, Due]]:
         """What every uploader (a participant that uploaded trades naming itself) answers for at
         netting, in order of its first own upload (consortium.domain.instructions.check_due): from
-        its uploads, its charges and the deferrals as the chain holds them."""
-        cycle = self.read_cycle(cycle_id)
+        its uploads, its charges and the deferrals as the chain holds them (`cycle`: as just read).
+        """
+        cycle = cycle or self.read_cycle(cycle_id)
         uploaded: dict[str, list[Trade]] = {}
         order: dict[str, None] = {}
         for u in cycle.uploads:
@@ -424,11 +427,14 @@ class CentralCounterparty(SecondParty):
             for i in range(0, len(ordered), MAX_BATCH)
         ]
 
-    def defer_off_venue(self, cycle_id: bytes, reason: str) -> int:
+    def defer_off_venue(
+        self, cycle_id: bytes, reason: str, cycle: CycleExecutions | None = None
+    ) -> int:
         """Defer every participant's own upload outside the venue (consortium.roles.executions:
         no execution of record, never netted), not deferred yet: the netting covers every own upload
-        (submitNetting), so these leave the cycle by deferral. Returns how many were deferred."""
-        cycle = self.read_cycle(cycle_id)
+        (submitNetting), so these leave the cycle by deferral. Returns how many were deferred
+        (`cycle`: as just read)."""
+        cycle = cycle or self.read_cycle(cycle_id)
         gone = {t.record_hash() for t in cycle.deferred}
         own = {t.record_hash() for t in cycle.own_uploads()}
         fresh = [
