@@ -157,5 +157,29 @@ def test_netting__uploader_owing_nothing_netting_to_zero__need_not_instruct(engi
     assert tx.events["CycleNetted"]["tradeCount"] == 4
 
 
+def test_netting__after_a_deferral__deferred_net_and_charges_leave_the_dues(engine, settle_cast):
+    """d defaults: its execution with b is deferred. b's cash net and charges count the deferred
+    trade out (it instructs again and nets); d, with every trade deferred, is asked nothing (no
+    reconciliation, no instruction)."""
+    c = settle_cast
+    a, b, d = c.participants
+    trades = [_trade(1, 1, BUY, a), _trade(2, 1, SELL, b)]
+    trades += [_trade(3, 1, BUY, d, qty=50), _trade(4, 1, SELL, b, qty=50)]
+    _prepare(c, trades, [a, b, d], reconciled=[a, b])
+    for p in (a, b):
+        p.submit_instruction(CID, trades)
+    _refused(c, c.ccp.net(CID), named_error("SettlementNotReconciled", CID, d.address))
+    tx = c.ccp.defer(CID, [trades[2].trade_id, trades[3].trade_id], "d defaults")[0]
+    assert {e["participant"] for e in tx.events["InstructionVoided"]} == {b.address}
+    b.submit_instruction(CID, trades)  # its lines less the deferred trade
+    due = dues(b.address, b.mine(trades), b.charges, trades[2:])[_asset(HKD)]
+    assert due.cash == 100 * day.SECURITIES[1][2]  # the deferred sell of 50 counted out
+    result = c.ccp.net(CID)
+    assert {g.participant for g in result.legs} == {a.address, b.address}
+    ntx = c.ccp.instruct(CID, result)
+    assert ntx.events["CycleNetted"]["tradeCount"] == 2
+    assert not c.ccp.instructions(CID).get(d.address)
+
+
 def _asset(currency: bytes) -> int:
     return currency_asset(currency)
