@@ -281,13 +281,18 @@ interface ISettlementEngine is IClearing {
     error SettlementNotReconciled(bytes32 cycleId, address participant);
     error SettlementLegsMismatch(bytes32 cycleId, bytes32 expected, bytes32 given);
     error SettlementTradeCountMismatch(bytes32 cycleId, uint64 uploaded, uint64 given);
-    /// @notice `participant` has a net leg in (kind, asset) but no standing settlement instruction.
+    /// @notice `participant` has a net leg in (kind, asset), or owes fees or taxes in that currency, but
+    /// no standing settlement instruction (line).
     error SettlementNoInstruction(bytes32 cycleId, address participant, AssetKind kind, uint256 asset);
     /// @notice The CCP's net for `participant` in (kind, asset) is not what it instructed (0 where
     /// one side has no line).
     error SettlementInstructionMismatch(
         bytes32 cycleId, address participant, AssetKind kind, uint256 asset, int256 instructed, int256 netted
     );
+    /// @notice `participant`'s cash net in `currency` from its first clearing data (sells' gross less
+    /// buys', less its deferred trades') is `cleared`, but the netting moves `netted` (its instructed
+    /// and netted cash amount, 0 without a line): the CCP left part of its trades out.
+    error SettlementCashNetMismatch(bytes32 cycleId, address participant, bytes32 currency, int256 cleared, int256 netted);
     /// @notice A cash line's fees or taxes are not the party's first clearing data in the currency
     /// (less the charges of its deferred trades).
     error SettlementChargesMismatch(
@@ -418,23 +423,29 @@ interface ISettlementEngine is IClearing {
     /// order; settlement instructions are emitted to each participant. The deposit token of every
     /// currency in the legs is fixed for the cycle (cycleCashToken).
     /// @dev Invariant enforced: for every asset the legs sum to exactly zero (the CCP ends flat).
-    /// Only the trades of the legs' participants count (a first party that is no participant of the
-    /// legs cannot hold the netting up with an upload of its own): per distinct participant, in order
-    /// of first appearance in the legs, the trades it uploaded as participant less those deferred.
-    /// `tradeCount` is their number and `tradeSetHash` their chain, both recomputed on chain:
-    /// h = 0; per participant p: h = keccak256(abi.encode(h, p, uploaded.count, uploaded.hash,
-    /// deferred.count, deferred.hash)) (participantTrades; consortium.domain.netting.trade_set).
+    /// Every uploader counts (every participant that uploaded trades naming itself participant,
+    /// whether or not it has legs): the netting covers all of their trades less those deferred, so
+    /// none is left out silently; the exit for an uploader that holds the netting up is deferTrades.
+    /// `tradeCount` is their number and `tradeSetHash` the sum (mod 2^256, independent of order) over
+    /// the uploaders p of keccak256(abi.encode(p, uploaded.count, uploaded.hash, deferred.count,
+    /// deferred.hash)), both recomputed on chain (participantTrades; consortium.domain.netting.trade_set).
     /// Requirements:
     /// - caller is the cycle's CCP (holding CCP); cycle Open; uploads closed
     /// - 1..MAX_LEGS legs, strictly ascending by (kind, asset, participant), amounts non-zero and
     ///   |amount| <= MAX_LEG_AMOUNT, assets listed
     /// - every asset sums to zero
-    /// - every leg's participant has reconciled Matched with the CCP and still matches
+    /// - every leg's participant (in leg order), then every uploader with trades left to net (in
+    ///   order of first upload), has reconciled Matched with the CCP and still matches
     /// - every leg's participant has a standing instruction (SettlementNoInstruction) and each
     ///   participant's legs are exactly its instruction's non-zero lines; an instructing participant
     ///   without legs instructed charges only (SettlementInstructionMismatch, naming party and asset)
     /// - `tradeCount` and `tradeSetHash` equal the recomputed ones (SettlementTradeCountMismatch,
     ///   SettlementTradeSetMismatch)
+    /// - every uploader, in upload order, per listed currency it has first clearing data in: owing
+    ///   fees or taxes there (first clearing less deferred), it instructed a cash line in it
+    ///   (SettlementNoInstruction, kind Cash); if every trade it uploaded is its own, its netted cash
+    ///   amount there is its first clearing cash net less its deferred trades' (SettlementCashNetMismatch).
+    ///   An uploader owing nothing and netting to zero need not instruct.
     function submitNetting(bytes32 cycleId, uint64 tradeCount, bytes32 tradeSetHash, Leg[] calldata legs) external;
 
     /// @notice Unwind a netted cycle that cannot settle (a participant suspended, or short of what it

@@ -19,6 +19,14 @@ library Instructions {
         uint128 taxes;
     }
 
+    /// @notice What a participant's deferred trades take out of a currency: their fees and taxes
+    /// (under its charges) and their cash net (sells' gross less buys' gross).
+    struct Deferred {
+        uint128 fees;
+        uint128 taxes;
+        int256 cash;
+    }
+
     /// @notice Where a first party's charges are paid (its clearing configuration).
     struct Accounts {
         address feeCollector;
@@ -97,6 +105,43 @@ library Instructions {
         }
     }
 
+    /// @notice What an uploader (a participant with own trades in the cycle) owes at netting, per
+    /// currency it has first clearing data in (`currencies`: every listed one, those without skipped):
+    /// fees or taxes due (first clearing less its deferred trades') need a cash line of its
+    /// instruction in the currency (SettlementNoInstruction); and when every trade it uploaded is its
+    /// own (`ownOnly`), its instructed cash amount there (0 without a line), which `check` bound to its
+    /// legs, must be its cleared cash net: sellNet - buyNet + fees + taxes (the sells' gross less the
+    /// buys') less its deferred trades' (SettlementCashNetMismatch). Nothing is asked of an uploader
+    /// that owes no charges and nets to zero.
+    function checkDue(
+        Line[] storage lines,
+        mapping(bytes32 => ISettlementEngine.ClearingTotals) storage totals,
+        mapping(bytes32 => Deferred) storage deferred,
+        bytes32[] storage currencies,
+        bytes32 cycleId,
+        address party,
+        bool ownOnly
+    ) external view {
+        for (uint256 j; j < currencies.length; ++j) {
+            bytes32 currency = currencies[j];
+            ISettlementEngine.ClearingTotals storage tot = totals[currency];
+            if (tot.trades == 0) continue;
+            Deferred storage off = deferred[currency];
+            (bool found, int256 instructed) = _cashLine(lines, currency);
+            if (!found && (tot.fees != off.fees || tot.taxes != off.taxes)) {
+                revert ISettlementEngine.SettlementNoInstruction(
+                    cycleId, party, ISettlementEngine.AssetKind.Cash, uint256(currency)
+                );
+            }
+            if (!ownOnly) continue;
+            // every sum < 2^110 per trade times at most 2^64 trades: exact in int256
+            int256 cleared = int256(tot.sellNet) - int256(tot.buyNet) + int256(tot.fees) + int256(tot.taxes) - off.cash;
+            if (cleared != instructed) {
+                revert ISettlementEngine.SettlementCashNetMismatch(cycleId, party, currency, cleared, instructed);
+            }
+        }
+    }
+
     /// @notice Every instructing participant pays its cash lines' fees to its fee collector and taxes
     /// to its tax authority, in the currency's listed deposit token (the engine is its agent).
     function pay(
@@ -123,6 +168,16 @@ library Instructions {
                 emit ISettlementEngine.ChargesPaid(cycleId, p, currency, to.feeCollector, fees, to.taxAuthority, taxes);
             }
         }
+    }
+
+    /// @dev Whether `lines` (ascending) hold a cash line in `currency`, and its amount.
+    function _cashLine(Line[] storage lines, bytes32 currency) private view returns (bool, int256) {
+        for (uint256 j = lines.length; j > 0; --j) {
+            Line storage l = lines[j - 1];
+            if (l.kind != ISettlementEngine.AssetKind.Cash || l.asset < uint256(currency)) break;
+            if (l.asset == uint256(currency)) return (true, l.amount);
+        }
+        return (false, 0);
     }
 
     function _chargesOnly(bytes32 cycleId, address participant, Line storage line) private view {

@@ -39,6 +39,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     ISecurityToken private immutable _security;
 
     mapping(bytes32 currency => address token) private _cash;
+    // every currency ever listed, in listing order (what an uploader's first clearing data can be in)
+    bytes32[] private _currencies;
     // written through the storage pointer `stored` in setClearingConfig (push/pop), which Slither misses
     // slither-disable-next-line uninitialized-state
     mapping(address party => mapping(uint256 securityId => Charge[])) private _configs;
@@ -48,16 +50,19 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     /// @dev One cycle's state. `info` is what getCycle returns; the deposit token of each currency the
     /// legs move is fixed at netting (checked at settlement); `ownTrades` are the trades uploaded by
-    /// the participant named on them (hash chain in upload order): what a netting may cover, and
+    /// the participant named on them (hash chain in upload order): what a netting covers, and
     /// `deferred` those of them the CCP deferred to a later cycle (in deferral order, each record
-    /// once); idempotency keys, one slot per batch: the first trade id of an upload, the caller's
+    /// once); `uploaders` the participants with own trades, in order of their first own upload;
+    /// `deferredDue` per participant and currency the charges and cash net of its deferred trades;
+    /// idempotency keys, one slot per batch: the first trade id of an upload, the caller's
     /// reference of a second clearing batch (recordedAs: the batch's size).
     struct CycleState {
         Cycle info;
         mapping(address participant => Instructions.Line[]) instructions;
         address[] instructors;
         mapping(address participant => bool) isInstructor;
-        mapping(address participant => mapping(bytes32 currency => Charges)) deferredCharges;
+        address[] uploaders;
+        mapping(address participant => mapping(bytes32 currency => Instructions.Deferred)) deferredDue;
         mapping(bytes32 currency => address token) cash;
         mapping(address party => mapping(bytes32 peer => uint256 word)) buckets;
         mapping(address party => mapping(bytes32 currency => ClearingTotals)) totals;
@@ -69,11 +74,6 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         mapping(bytes32 record => bool) isDeferred;
         mapping(address party => mapping(bytes32 firstTradeId => IdempotencyKeys.Use)) uploads;
         mapping(address second => mapping(bytes32 batchRef => IdempotencyKeys.Use)) secondBatches;
-    }
-
-    struct Charges {
-        uint128 fees;
-        uint128 taxes;
     }
 
     constructor(IConsortiumRegistry registry_, ISecurityToken security_) ConsortiumManaged(registry_) {
@@ -88,6 +88,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         if (listed != address(0)) revert SettlementCurrencyAlreadyListed(currency, listed);
         _checkTokenCurrency(currency, token);
         _cash[currency] = token;
+        _currencies.push(currency);
         emit CurrencyListed(currency, token, msg.sender);
     }
 
@@ -210,10 +211,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         address party = _checkFirstParty();
         CycleState storage s = _checkOpen(cycleId);
         if (!s.info.uploadsClosed) revert SettlementUploadsNotClosed(cycleId);
-        address ccp = s.info.ccp;
-        if (s.recon[party][_key(ccp)] != ReconStatus.Matched || !_stillMatches(s, party, ccp)) {
-            revert SettlementNotReconciled(cycleId, party);
-        }
+        _checkReconciled(s, cycleId, s.info.ccp, party);
         if (lines.length == 0) revert SettlementEmptyBatch();
         if (lines.length > MAX_INSTRUCTION_LINES) revert SettlementBatchTooLarge(lines.length, MAX_INSTRUCTION_LINES);
         for (uint256 i; i < lines.length; ++i) {
@@ -241,16 +239,19 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     /// @inheritdoc ISettlementEngine
     function submitNetting(bytes32 cycleId, uint64 tradeCount, bytes32 tradeSetHash, Leg[] calldata legs) external {
-        Cycle storage c = _checkCycleCcp(cycleId).info;
+        CycleState storage s = _checkCycleCcp(cycleId);
+        Cycle storage c = s.info;
         _checkOpenStatus(cycleId, c);
         if (!c.uploadsClosed) revert SettlementUploadsNotClosed(cycleId);
         address ccp = c.ccp;
         if (legs.length == 0) revert SettlementEmptyBatch();
         if (legs.length > MAX_LEGS) revert SettlementBatchTooLarge(legs.length, MAX_LEGS);
-        (uint64 netted, bytes32 setHash) = _checkLegs(cycleId, ccp, legs);
+        _checkLegs(s, cycleId, ccp, legs);
+        (uint64 netted, bytes32 setHash) = _countUploaders(s, cycleId, ccp);
         if (tradeCount != netted) revert SettlementTradeCountMismatch(cycleId, netted, tradeCount);
         if (tradeSetHash != setHash) revert SettlementTradeSetMismatch(cycleId, setHash, tradeSetHash);
-        Instructions.check(_cycles[cycleId].instructions, _cycles[cycleId].instructors, cycleId, legs);
+        Instructions.check(s.instructions, s.instructors, cycleId, legs);
+        _checkDue(s, cycleId);
         bytes32 legsHash = keccak256(abi.encode(legs));
         c.status = CycleStatus.Netted;
         c.tradeCount = tradeCount;
@@ -425,7 +426,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     // ----------------------------------------------------------------- internals
 
     /// @dev A batch through TradeUpload (in memory, each storage word written once); the party's own
-    /// trades, last trade id and clearing hash kept. Returns its all-trades bucket and clearing hash.
+    /// trades (and, at its first own trade, the party among the cycle's uploaders), last trade id and
+    /// clearing hash kept. Returns its all-trades bucket and clearing hash.
     function _ingest(bytes32 cycleId, CycleState storage s, address party, uint32 tradeDate, Trade[] calldata trades)
         private
         returns (Bucket memory all, bytes32)
@@ -444,7 +446,10 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         TradeUpload.Outcome memory out =
             TradeUpload.ingest(s.buckets[party], s.totals[party], _configs[party], _cash, start, trades);
         Bucket memory own = TradeUpload.unpack(out.own);
-        if (own.count != ownStored.count) (ownStored.count, ownStored.hash) = (own.count, own.hash);
+        if (own.count != ownStored.count) {
+            if (ownStored.count == 0) s.uploaders.push(party);
+            (ownStored.count, ownStored.hash) = (own.count, own.hash);
+        }
         s.lastTradeId[party] = out.last;
         s.clearingHash[party] = out.chain;
         return (TradeUpload.unpack(out.all), out.chain);
@@ -464,16 +469,9 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         emit Reconciled(cycleId, party, peer, level, matched, ours.count, theirs.count, ours.hash, theirs.hash);
     }
 
-    /// @dev Sorted, non-zero, bounded, listed, balanced per asset, and every participant reconciled;
-    /// fixes the cycle's deposit token per currency. Returns the trades netted — those the legs'
-    /// participants uploaded as participant, less the ones deferred — and their trade-set hash: a
-    /// chain over the legs' distinct participants in order of first appearance of
-    /// keccak256(abi.encode(previous, participant, uploaded.count, uploaded.hash, deferred.count,
-    /// deferred.hash)), from zero.
-    function _checkLegs(bytes32 cycleId, address ccp, Leg[] calldata legs)
-        private
-        returns (uint64 netted, bytes32 setHash)
-    {
+    /// @dev Sorted, non-zero, bounded, listed, balanced per asset, and every participant reconciled
+    /// (in leg order); fixes the cycle's deposit token per currency.
+    function _checkLegs(CycleState storage s, bytes32 cycleId, address ccp, Leg[] calldata legs) private {
         // open-addressing set of the participants seen so far (load factor <= 1/2)
         address[] memory seen = new address[](2 * legs.length);
         int256 sum = 0;
@@ -491,15 +489,11 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             if (newAsset) {
                 sum = 0;
                 _checkAsset(l.kind, l.asset);
-                if (l.kind == AssetKind.Cash) _cycles[cycleId].cash[bytes32(l.asset)] = _cash[bytes32(l.asset)];
+                if (l.kind == AssetKind.Cash) s.cash[bytes32(l.asset)] = _cash[bytes32(l.asset)];
             }
             sum += l.amount;
             if (l.participant == address(0)) revert SettlementNotReconciled(cycleId, address(0));
-            if (_firstSeen(seen, l.participant)) {
-                uint64 n;
-                (n, setHash) = _countParticipant(cycleId, ccp, l.participant, setHash);
-                netted += n;
-            }
+            if (_firstSeen(seen, l.participant)) _checkReconciled(s, cycleId, ccp, l.participant);
         }
         Leg calldata lastLeg = legs[legs.length - 1];
         if (sum != 0) revert SettlementAssetNotBalanced(lastLeg.kind, lastLeg.asset, sum);
@@ -513,7 +507,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     {
         bytes32 currency = bytes32(l.asset);
         ClearingTotals storage tot = s.totals[party][currency];
-        Charges storage off = s.deferredCharges[party][currency];
+        Instructions.Deferred storage off = s.deferredDue[party][currency];
         uint256 dueFees = tot.fees - off.fees;
         uint256 dueTaxes = tot.taxes - off.taxes;
         if (l.fees != dueFees || l.taxes != dueTaxes || dueFees > type(uint128).max || dueTaxes > type(uint128).max) {
@@ -521,14 +515,17 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         }
     }
 
-    /// @dev A deferred trade leaves its participant's charges due and voids its instruction.
+    /// @dev A deferred trade leaves its participant's charges due and its cash net (a buy's gross paid,
+    /// a sell's received) out of the cycle, and voids its instruction.
     function _deferCharges(CycleState storage s, bytes32 cycleId, Trade calldata t, bytes32 reasonHash) private {
         address p = t.participant;
         Line memory line = Clearing.clear(t.side, t.quantity, t.price, _configs[p][t.securityId]);
-        Charges storage off = s.deferredCharges[p][t.currency];
+        Instructions.Deferred storage off = s.deferredDue[p][t.currency];
         // a deferred trade's charges never exceed what its participant's uploads summed (uint256)
         off.fees += uint128(line.fees);
         off.taxes += uint128(line.taxes);
+        // gross < 2^110 (Clearing's bounds): exact
+        off.cash += t.side == Clearing.BUY ? -int256(line.gross) : int256(line.gross);
         Instructions.Line[] storage stored = s.instructions[p];
         if (stored.length == 0) return;
         while (stored.length > 0) stored.pop();
@@ -540,23 +537,49 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         return s.buckets[participant][ALL] == s.buckets[ccp][_key(participant)];
     }
 
-    /// @dev A leg participant seen first: reconciled and still matching; its trades netted (uploaded
-    /// as participant less deferred) and the trade-set chain extended by it.
-    function _countParticipant(bytes32 cycleId, address ccp, address participant, bytes32 setHash)
+    /// @dev Every uploader's charges instructed and cash net netted (Instructions.checkDue), in upload order.
+    function _checkDue(CycleState storage s, bytes32 cycleId) private view {
+        address[] storage uploaders = s.uploaders;
+        for (uint256 i; i < uploaders.length; ++i) {
+            address p = uploaders[i];
+            // its cash net follows from its first clearing data only if every trade it uploaded is its own
+            bool ownOnly = TradeUpload.unpack(s.buckets[p][ALL]).count == s.ownTrades[p].count;
+            Instructions.checkDue(s.instructions[p], s.totals[p], s.deferredDue[p], _currencies, cycleId, p, ownOnly);
+        }
+    }
+
+    /// @dev `participant` reconciled Matched with the CCP and still matches.
+    function _checkReconciled(CycleState storage s, bytes32 cycleId, address ccp, address participant) private view {
+        if (s.recon[participant][_key(ccp)] != ReconStatus.Matched || !_stillMatches(s, participant, ccp)) {
+            revert SettlementNotReconciled(cycleId, participant);
+        }
+    }
+
+    /// @dev The trades netted: every uploader's own trades less the deferred ones; an uploader with
+    /// trades left to net must be reconciled (in upload order). The trade-set hash is the sum
+    /// (mod 2^256, so independent of the upload order) over the uploaders of
+    /// keccak256(abi.encode(participant, uploaded.count, uploaded.hash, deferred.count, deferred.hash)).
+    function _countUploaders(CycleState storage s, bytes32 cycleId, address ccp)
         private
         view
         returns (uint64 netted, bytes32)
     {
-        CycleState storage s = _cycles[cycleId];
-        if (s.recon[participant][_key(ccp)] != ReconStatus.Matched || !_stillMatches(s, participant, ccp)) {
-            revert SettlementNotReconciled(cycleId, participant);
+        address[] storage uploaders = s.uploaders;
+        uint256 sum = 0;
+        for (uint256 i; i < uploaders.length; ++i) {
+            address p = uploaders[i];
+            Bucket memory up = s.ownTrades[p];
+            // nothing deferred (the usual case) costs one storage read, not two
+            Bucket memory off = Bucket(0, bytes32(0));
+            if (s.deferred[p].count != 0) off = s.deferred[p];
+            uint64 n = up.count - off.count;
+            if (n != 0) _checkReconciled(s, cycleId, ccp, p);
+            netted += n;
+            unchecked {
+                sum += uint256(keccak256(abi.encode(p, up.count, up.hash, off.count, off.hash)));
+            }
         }
-        Bucket storage up = s.ownTrades[participant];
-        // nothing deferred (the usual case) costs one storage read, not two
-        Bucket memory off = Bucket(0, bytes32(0));
-        if (s.deferred[participant].count != 0) off = s.deferred[participant];
-        netted = up.count - off.count;
-        return (netted, keccak256(abi.encode(setHash, participant, up.count, up.hash, off.count, off.hash)));
+        return (netted, bytes32(sum));
     }
 
     /// @dev Whether `participant` (non-zero) is not yet in the open-addressing set `table`; adds it.

@@ -56,7 +56,7 @@ def netted(engine, settle_cast, attacker):
                 engine.submitInstruction(CID, mine, seller._tx())
             else:
                 via(attacker, engine, "submitInstruction", CID, mine)
-        empty = trade_set([], legs)  # no trades uploaded: zero counts per participant
+        empty = trade_set([])  # no trades uploaded: no uploader, count and hash zero
         engine.submitNetting(
             CID, 0, empty.hash, [x.as_tuple() for x in legs], {"from": ccp.account}
         )

@@ -214,7 +214,7 @@ def test_unwind_and_defer__refusals(
 
 
 # ----------------------------------------------------------------- item 11
-def test_netting__rogue_one_trade_upload__does_not_block_and_uploads_close(
+def test_netting__rogue_one_trade_upload__blocks_until_deferred_and_uploads_close(
     engine, settle_cast, trades, prepare
 ):
     rogue = settle_cast.locals[0]  # a broker that is no clearing participant of the legs
@@ -244,11 +244,18 @@ def test_netting__rogue_one_trade_upload__does_not_block_and_uploads_close(
         p.reconcile(CID, settle_cast.ccp.address)
     # the rogue's trade names no exchange: no venue execution, the CCP does not clear it
     assert settle_cast.ccp.read_cycle(CID).off_venue == [own]
-    day.instruct(settle_cast, CID, trades)  # the rogue is no participant: it instructs nothing
+    day.instruct(settle_cast, CID, trades)  # the rogue is on no leg: it instructs nothing
+    # every own upload is netted: the rogue's one trade holds the netting up (it never reconciled)
+    with brownie.reverts(f"SettlementNotReconciled: {CID!r}, {rogue.address.lower()}"):
+        settle_cast.ccp.instruct(CID, settle_cast.ccp.net(CID))
+    # the exit: the CCP defers the upload outside the venue, then the rest nets without it
+    assert settle_cast.ccp.defer_off_venue(CID, "no venue execution") == 1
+    assert settle_cast.ccp.defer_off_venue(CID, "no venue execution") == 0  # once
     result = settle_cast.ccp.net(CID)
     ntx = settle_cast.ccp.instruct(CID, result)
     assert ntx.events["CycleNetted"]["tradeCount"] == len(trades)
-    assert engine.participantTrades(CID, rogue.address)[0][0] == 1
+    uploaded, deferred = engine.participantTrades(CID, rogue.address)
+    assert (uploaded["count"], deferred["count"]) == (1, 1)
 
 
 # ----------------------------------------------------------------- item 12
@@ -296,7 +303,7 @@ def test_netting__trade_set_hash_not_the_uploaded_one__refused(
     assert engine.getCycle(CID)["status"] == 1
     tx = settle_cast.ccp.instruct(CID, result)
     assert tx.events["CycleNetted"]["tradeSetHash"] == _hex(want.hash)
-    assert want == trade_set(trades, result.legs)
+    assert want == trade_set(trades)
     assert engine.bucket(CID, settle_cast.participants[0].address, ALL)[0] > 0
 
 

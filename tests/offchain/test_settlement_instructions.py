@@ -12,17 +12,22 @@ from hypothesis import strategies as st
 from consortium.domain.amounts import MISSING_OURS, MISSING_THEIRS, reconcile_amounts
 from consortium.domain.clearing import BUY, SELL, Charge, ChargeKind, Payer, Trade, trade_id
 from consortium.domain.instructions import (
+    CashNetMismatch,
+    Due,
     InstructionLine,
     InstructionMismatch,
     NoInstruction,
     apply_charges,
     check,
+    check_due,
     derive,
     due_charges,
+    dues,
 )
 from consortium.domain.netting import CASH, SECURITY, currency_asset, net
 
 A, B = to_checksum_address("0x" + "aa" * 20), to_checksum_address("0x" + "bb" * 20)
+C, D = to_checksum_address("0x" + "cc" * 20), to_checksum_address("0x" + "dd" * 20)
 HKD = b"HKD".ljust(32, b"\0")
 CHARGES = {
     1: [Charge(ChargeKind.FEE, Payer.BOTH, 3, 500), Charge(ChargeKind.TAX, Payer.SELLER, 10)]
@@ -108,6 +113,68 @@ def test_apply_charges__nothing_created_or_lost(executions):
         after[("0xfee", CASH, currency_asset(HKD))] + after[("0xtax", CASH, currency_asset(HKD))]
         == paid
     )
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3), st.integers(0, 2), st.integers(10, 500), st.integers(100, 900)
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.integers(0, 8),
+)
+def test_check_due__honest_instructions__pass_and_cash_is_the_derived_line(executions, cut):
+    """Every uploader's dues (its first clearing data less its deferred trades) agree with what it
+    derives: the charges of each cash line and, all its uploads being its own, the line's amount."""
+    parts = (A, B, C, D)
+    trades = [
+        t
+        for n, (b, s, q, p) in enumerate(executions)
+        for t in _execution(n, q, p, buyer=parts[b], seller=parts[(b + s + 1) % 4])
+    ]
+    deferred = trades[2 * (cut % len(executions)) :][:2]  # one whole execution, or none at the end
+    mine = {p: [t for t in trades if t.participant == p] for p in parts}
+    due = {p: dues(p, mine[p], CHARGES, deferred) for p in parts if mine[p]}
+    instructions = {p: derive(p, mine[p], CHARGES, deferred) for p in due}
+    check(instructions, net(trades, deferred).legs)
+    check_due(instructions, due)
+    for p, by_currency in due.items():
+        lines = {x.asset: x for x in instructions[p] if x.kind == CASH}
+        for asset, d in by_currency.items():
+            line = lines.get(asset, InstructionLine(CASH, asset, 0))
+            assert (d.fees, d.taxes, d.cash) == (line.fees, line.taxes, line.amount)
+
+
+def test_check_due__omitted_participants_and_charges__named_in_the_contracts_order():
+    """A buys from B, C from D; legs for C and D only: A (first uploader) is named, for the charges
+    it did not instruct, then for its cash net once it instructs its charges alone. An uploader
+    owing nothing and netting to zero is asked for nothing; one trading others' trades too has no
+    cash figure."""
+    trades = _execution(0, 100, 50) + _execution(1, 10, 70, buyer=C, seller=D)
+    mine = {p: [t for t in trades if t.participant == p] for p in (A, B, C, D)}
+    due = {p: dues(p, mine[p], CHARGES) for p in (A, B, C, D)}
+    legs = [g for g in net(trades).legs if g.participant in (C, D)]
+    instructions = {p: derive(p, mine[p], CHARGES) for p in (C, D)}
+    check(instructions, legs)
+    with pytest.raises(NoInstruction) as e:
+        check_due(instructions, due)
+    assert (e.value.participant, e.value.kind, e.value.asset) == (A, CASH, currency_asset(HKD))
+    for p in (A, B):
+        cash = [x for x in derive(p, mine[p], CHARGES) if x.kind == CASH]
+        instructions[p] = [dataclasses.replace(x, amount=0) for x in cash]
+    check(instructions, legs)
+    with pytest.raises(CashNetMismatch) as e:
+        check_due(instructions, due)
+    assert (e.value.participant, e.value.cleared, e.value.netted) == (A, -5000, 0)
+    own = [t for t in _execution(0, 100, 50) + _execution(1, 100, 50, B, A) if t.participant == A]
+    free = dues(A, own, {})[currency_asset(HKD)]  # no charges, bought and sold alike
+    assert free == Due(0, 0, 0)
+    check_due({}, {A: {currency_asset(HKD): free}})  # nothing asked of it
+    mixed = dues(A, trades[:2], CHARGES)  # A uploaded B's side too: its cash is not checkable
+    assert mixed[currency_asset(HKD)].cash is None
 
 
 def test_amounts__a_price_off_by_one__names_the_trade_and_fields_and_totals():

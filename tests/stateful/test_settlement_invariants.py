@@ -52,7 +52,6 @@ import random
 from collections import defaultdict
 
 import brownie
-import pytest
 from hypothesis import event
 from hypothesis import stateful as sf
 from hypothesis import strategies as st
@@ -71,12 +70,15 @@ from consortium.domain.clearing import (
 )
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.instructions import (
+    CashNetMismatch,
     InstructionMismatch,
     NoInstruction,
     apply_charges,
     check,
+    check_due,
     derive,
     due_charges,
+    dues,
 )
 from consortium.domain.netting import (
     CASH,
@@ -185,6 +187,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             self.sent = {}  # second party -> the entries it last distributed
             # participant -> its standing instruction ([] once voided), in first-instruction order
             self.instructed = {}
+            self.uploaders = []  # participants with own trades, in order of their first own upload
 
         # ------------------------------------------------------------ model
         def _bucket(self, party: str, peer) -> Bucket:
@@ -198,23 +201,27 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             theirs = self.second.get((cast.ccp.address, participant), Bucket())
             return self._bucket(participant, ALL).as_tuple() == theirs.as_tuple()
 
-        def _unreconciled(self, legs) -> str | None:
-            """NotReconciled for the first leg whose participant has no standing match with the CCP."""
+        def _unreconciled(self, legs, uploaders=()) -> str | None:
+            """NotReconciled for the first leg whose participant has no standing match with the
+            CCP, then for the first uploader (upload order) with trades left to net."""
             ccp = key(cast.ccp.address)
-            for leg in legs:
-                p = leg.participant
+            left = [p for p in uploaders if self._own(p) > deferred_bucket(self.deferred, p).count]
+            for p in [leg.participant for leg in legs] + left:
                 if self.recon.get((p, ccp)) != MATCHED or not self._still_matches(p):
                     return named_error("SettlementNotReconciled", self.cid, p)
             return None
+
+        def _own(self, p: str) -> int:
+            return sum(t.participant == p for t in self.uploaded[p])
 
         def _netting_refusal(self, legs, count: int, set_hash: bytes) -> str | None:
             """The error submitNetting must raise for balanced `legs`, None when it accepts them."""
             if not self.closed:
                 return named_error("SettlementUploadsNotClosed", self.cid)
-            refusal = self._unreconciled(legs)
-            # the trades netted: those the legs' participants uploaded as participant, less deferred
+            refusal = self._unreconciled(legs, self.uploaders)
+            # the trades netted: those every participant uploaded as participant, less deferred
             own = [t for p in participants for t in self.uploaded[p] if t.participant == p]
-            chain_set = trade_set(own, legs, self.deferred)
+            chain_set = trade_set(own, self.deferred)
             if refusal is None and chain_set.count != count:
                 refusal = named_error(
                     "SettlementTradeCountMismatch", self.cid, chain_set.count, count
@@ -228,8 +235,23 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             return refusal
 
         def _instruction_refusal(self, legs) -> str | None:
+            due = {
+                p: dues(p, self.uploaded[p], by_addr[p].charges, self.deferred)
+                for p in self.uploaders
+            }
             try:
                 check(self.instructed, legs)
+                check_due(self.instructed, due)  # the cast lists its currencies ascending
+            except CashNetMismatch as e:
+                currency = e.asset.to_bytes(32, "big")
+                return named_error(
+                    "SettlementCashNetMismatch",
+                    self.cid,
+                    e.participant,
+                    currency,
+                    e.cleared,
+                    e.netted,
+                )
             except NoInstruction as e:
                 return named_error(
                     "SettlementNoInstruction", self.cid, e.participant, e.kind, e.asset
@@ -325,6 +347,10 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             batch = self._pending(party.address)[:size]
             tx = engine.uploadTrades(self.cid, [t.as_tuple() for t in batch], party._tx())
             self.uploaded[party.address] += batch
+            if party.address not in self.uploaders and any(
+                t.participant == party.address for t in batch
+            ):
+                self.uploaders.append(party.address)
             want = first_clearing(party.address, self.uploaded[party.address], party.charges)
             ev = tx.events["TradesUploaded"]
             assert (ev["count"], ev["totalCount"]) == (len(batch), want.bucket(ALL).count)
@@ -776,18 +802,14 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
     sf.run_state_machine_as_test(Machine, settings=machine_settings(5, 14))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine checks instructions only of the legs' participants and of those who "
-    "instructed: a participant whose trades net to zero owes charges yet need not instruct",
-)
 def test_settle__participant_nets_zero_without_instruction__still_pays_its_charges(
     prepare, settle_cast
 ):
     """A participant buys 100 of a security from one peer and sells 100 at the same price to
     another: it has no net leg but owes fees and taxes on both trades (its first clearing data).
-    It does not instruct; its peers do. The netting goes through and the settlement pays no charge
-    of it: the charges the clearing data computed never reach the fee collector and tax authority.
+    While it has not instructed, the netting is refused naming it and the currency it owes in
+    (SettlementNoInstruction, kind cash); once it instructs its charges-only line the netting goes
+    through and the settlement pays exactly the charges the clearing data computed.
     """
     c = settle_cast
     a, b, d = c.participants
@@ -806,7 +828,20 @@ def test_settle__participant_nets_zero_without_instruction__still_pays_its_charg
     assert a.address not in {g.participant for g in result.legs}
     for p in (b, d):
         p.submit_instruction(cid, trades)
-    c.ccp.instruct(cid, result)  # accepted: nothing names the participant that did not instruct
+    (owed,) = [k for k, v in due.items() if v != (0, 0)]
+    with brownie.reverts(
+        revert_pattern=named_error("SettlementNoInstruction", cid, a.address, CASH, owed)
+    ):
+        c.ccp.instruct(cid, result)
+    (line,) = a.instruction(cid, trades)
+    assert (line.kind, line.asset, line.amount, (line.fees, line.taxes)) == (
+        CASH,
+        owed,
+        0,
+        due[owed],
+    )
+    a.submit_instruction(cid, trades)
+    c.ccp.instruct(cid, result)
     tx = c.csd.settle(cid, result.legs)
     paid = {
         int.from_bytes(bytes(e["currency"]), "big"): (e["fees"], e["taxes"])

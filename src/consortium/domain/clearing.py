@@ -271,6 +271,12 @@ class ClearingTotals:
         else:
             self.sell_net += line.net
 
+    @property
+    def cash(self) -> int:
+        """The cash the party's trades move for it before charges: the sells' gross less the
+        buys' (sellNet - buyNet + fees + taxes, as Instructions.checkDue computes it)."""
+        return self.sell_net - self.buy_net + self.fees + self.taxes
+
     def as_tuple(self) -> tuple[int, ...]:
         return (self.trades, self.gross, self.fees, self.taxes, self.buy_net, self.sell_net)
 

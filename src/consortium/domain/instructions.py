@@ -8,7 +8,11 @@ pays on top: its first clearing data in that currency (every trade it uploaded, 
 charges) less the charges of its deferred trades. Lines go ascending by (kind, asset); a line moves
 something (a cash line may carry charges alone). The CCP's net legs must be exactly every
 participant's non-zero lines (`check`, the twin of Instructions.check): a participant without an
-instruction, or one that differs, is named with the asset.
+instruction, or one that differs, is named with the asset. Every uploader (a participant that
+uploaded trades naming itself) answers for its first clearing data too (`dues`, `check_due`, the
+twin of Instructions.checkDue): charges due in a currency need a cash line there, and its cash net
+there (when all it uploaded is its own) must be what it instructed, so the CCP can leave no
+participant out. A participant that owes nothing and nets to zero instructs nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from consortium.domain.clearing import Charge, Trade, clear, first_clearing
+from consortium.domain.clearing import SELL, Charge, Trade, clear, first_clearing
 from consortium.domain.netting import CASH, SECURITY, Leg, currency_asset, positions
 
 MAX_INSTRUCTION_LINES = 100  # SettlementEngine.MAX_INSTRUCTION_LINES
@@ -43,14 +47,42 @@ class InstructionLine:
 
 
 class NoInstruction(ValueError):
-    """A leg's participant has no standing instruction (SettlementNoInstruction)."""
+    """A leg's participant has no standing instruction, or an uploader owing charges in a currency
+    no line there (SettlementNoInstruction)."""
 
-    def __init__(self, participant: str, kind: int, asset: int) -> None:
+    def __init__(self, participant: str, kind: int, asset: int, what: str = "a net leg") -> None:
         super().__init__(
-            f"participant {participant} has a net leg in {KIND_NAMES[kind]} {asset} but no "
-            "settlement instruction; it instructs after reconciling with the CCP"
+            f"participant {participant} has {what} in {KIND_NAMES[kind]} {asset} but no "
+            "settlement instruction for it; it instructs after reconciling with the CCP"
         )
         self.participant, self.kind, self.asset = participant, kind, asset
+
+
+class CashNetMismatch(ValueError):
+    """An uploader's cash net from its first clearing data is not what the netting moves for it
+    (SettlementCashNetMismatch): the CCP left some of its trades out."""
+
+    def __init__(self, participant: str, asset: int, cleared: int, netted: int) -> None:
+        super().__init__(
+            f"participant {participant} clears a cash net of {cleared} in currency {asset}, the "
+            f"netting moves {netted}; every trade it uploaded and the CCP did not defer is netted"
+        )
+        self.participant, self.asset, self.cleared, self.netted = (
+            participant,
+            asset,
+            cleared,
+            netted,
+        )
+
+
+@dataclass(frozen=True)
+class Due:
+    """What an uploader answers for in one currency at netting: its fees and taxes due and its
+    cleared cash net (None when it uploaded trades of other participants too: not checkable)."""
+
+    fees: int
+    taxes: int
+    cash: int | None
 
 
 class InstructionMismatch(ValueError):
@@ -85,6 +117,55 @@ def due_charges(
         due[0] -= line.fees
         due[1] -= line.taxes
     return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def dues(
+    participant: str,
+    uploaded: Iterable[Trade],
+    charges: Mapping[int, Sequence[Charge]],
+    deferred: Iterable[Trade] = (),
+) -> dict[int, Due]:
+    """Per currency asset of its first clearing data, what `participant` answers for at netting
+    (Instructions.checkDue): `uploaded` every trade it uploaded; the cash net is the engine's
+    sellNet - buyNet + fees + taxes less its deferred trades' (sells' gross less buys')."""
+    uploaded, deferred = list(uploaded), list(deferred)
+    totals = first_clearing(participant, uploaded, dict(charges)).totals
+    owed = due_charges(participant, uploaded, charges, deferred)
+    own_only = all(t.participant == participant for t in uploaded)
+    out = {}
+    for currency, tot in totals.items():
+        asset = currency_asset(currency)
+        cash = None
+        if own_only:
+            off = sum(
+                t.gross if t.side == SELL else -t.gross
+                for t in deferred
+                if t.participant == participant and t.currency == currency
+            )
+            cash = tot.cash - off
+        out[asset] = Due(*owed[asset], cash)
+    return out
+
+
+def check_due(
+    instructions: Mapping[str, Sequence[InstructionLine]],
+    due: Mapping[str, Mapping[int, Due]],
+    currencies: Sequence[int] | None = None,
+) -> None:
+    """Raise NoInstruction (kind cash) or CashNetMismatch, the first Instructions.checkDue meets,
+    unless every uploader (`due` in order of first upload) instructed a cash line where it owes
+    charges and its cash net where checkable. `currencies`: the engine's listing order (default
+    ascending); run after `check`, which binds the instructed amounts to the legs."""
+    for p, by_currency in due.items():
+        lines = {x.asset: x for x in instructions.get(p) or [] if x.kind == CASH}
+        order = currencies if currencies is not None else sorted(by_currency)
+        for asset in (a for a in order if a in by_currency):
+            d, line = by_currency[asset], lines.get(asset)
+            if line is None and (d.fees or d.taxes):
+                raise NoInstruction(p, CASH, asset, "fees or taxes due")
+            netted = line.amount if line is not None else 0
+            if d.cash is not None and d.cash != netted:
+                raise CashNetMismatch(p, asset, d.cash, netted)
 
 
 def derive(

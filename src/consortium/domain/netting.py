@@ -6,11 +6,11 @@ net amount per asset: a buy adds +quantity of the security and -gross of the cur
 opposite. Legs are sorted by (kind, asset, participant) — securities (kind 0, by security id) before
 cash (kind 1, by the currency code read as an integer), participants by address value — and every
 asset's legs sum to exactly zero (the CCP ends flat); the contract enforces both. The trade count
-and trade-set hash submitted with the legs are recomputed by the contract (`trade_set`): only the
-trades of the legs' participants count, as each uploaded them as participant, less those the CCP
-deferred out of the cycle (`deferrals`: a defaulter's trades and the other side of each of its
-executions). Settlement runs every delivery (amount < 0, participant -> CCP) before every receipt
-(amount > 0, CCP -> participant).
+and trade-set hash submitted with the legs are recomputed by the contract (`trade_set`): the trades
+of every uploader count (every participant that uploaded trades naming itself, legs or not), as each
+uploaded them as participant, less those the CCP deferred out of the cycle (`deferrals`: a
+defaulter's trades and the other side of each of its executions). Settlement runs every delivery
+(amount < 0, participant -> CCP) before every receipt (amount > 0, CCP -> participant).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from eth_utils import keccak
 
 from consortium.domain.clearing import BUY, Bucket, Trade, set_bucket
 
-TRADE_SET_STEP = ["bytes32", "address", "uint64", "bytes32", "uint64", "bytes32"]
+TRADE_SET_TERM = ["address", "uint64", "bytes32", "uint64", "bytes32"]
 
 SECURITY, CASH = 0, 1
 LEG_TYPE = "(address,uint8,uint256,int256)"
@@ -103,29 +103,23 @@ class NettingResult:
         }
 
 
-def leg_participants(legs: Sequence[Leg]) -> list[str]:
-    """The legs' distinct participants in order of first appearance."""
-    return list(dict.fromkeys(leg.participant for leg in legs))
-
-
-def trade_set(
-    trades: Iterable[Trade], legs: Sequence[Leg], deferred: Iterable[Trade] = ()
-) -> Bucket:
-    """The trade count and trade-set hash SettlementEngine.submitNetting recomputes: per distinct
-    leg participant p (first appearance order), `uploaded` the trades with participant p (as p
-    uploads them, ascending ids) and `off` those of them deferred (`deferred` in deferral order, as
-    the engine folds them); count = sum(uploaded - off), hash chain
-    h = keccak256(abi.encode(h, p, uploaded.count, uploaded.hash, off.count, off.hash)) from zero.
+def trade_set(trades: Iterable[Trade], deferred: Iterable[Trade] = ()) -> Bucket:
+    """The trade count and trade-set hash SettlementEngine.submitNetting recomputes over every
+    uploader p (each distinct participant of `trades`, the trades as their participants uploaded
+    them, ascending ids): `uploaded` the trades with participant p and `off` those of them deferred
+    (`deferred` in deferral order, as the engine folds them); count = sum(uploaded - off), hash =
+    the sum mod 2^256 of keccak256(abi.encode(p, uploaded.count, uploaded.hash, off.count,
+    off.hash)): independent of the order in which the participants first uploaded.
     """
     trades, deferred = list(trades), list(deferred)
-    out = Bucket()
-    for p in leg_participants(legs):
+    out, total = Bucket(), 0
+    for p in dict.fromkeys(t.participant for t in trades):
         up = set_bucket(t for t in trades if t.participant == p)
         off = deferred_bucket(deferred, p)
         out.count += up.count - off.count
-        out.hash = keccak(
-            encode(TRADE_SET_STEP, [out.hash, p, up.count, up.hash, off.count, off.hash])
-        )
+        term = keccak(encode(TRADE_SET_TERM, [p, up.count, up.hash, off.count, off.hash]))
+        total = (total + int.from_bytes(term, "big")) % 2**256
+    out.hash = total.to_bytes(32, "big")
     return out
 
 
@@ -175,12 +169,17 @@ def _pairs(a: Trade, b: Trade) -> bool:
     ) and a.side != b.side
 
 
-def net(trades: Sequence[Trade], deferred: Sequence[Trade] = ()) -> NettingResult:
+def net(
+    trades: Sequence[Trade],
+    deferred: Sequence[Trade] = (),
+    uploaded: Iterable[Trade] | None = None,
+) -> NettingResult:
     """Net the trades of a cycle less `deferred`; raises NettingImbalance naming the asset that does
-    not sum to zero."""
-    uploaded = list(trades)
+    not sum to zero. The trade set covers `uploaded`, the trades the participants uploaded naming
+    themselves (default: `trades`; the CCP reads them from the chain, an off-venue one included)."""
+    uploaded = list(trades if uploaded is None else uploaded)
     gone = {t.record_hash() for t in deferred}
-    trades = [t for t in uploaded if t.record_hash() not in gone]
+    trades = [t for t in trades if t.record_hash() not in gone]
     pos = positions(trades)
     sums: dict[tuple[int, int], int] = defaultdict(int)
     for (_, kind, asset), amount in pos.items():
@@ -204,7 +203,7 @@ def net(trades: Sequence[Trade], deferred: Sequence[Trade] = ()) -> NettingResul
             net_value[leg.asset] += abs(leg.amount)
     return NettingResult(
         legs=legs,
-        trade_set=trade_set(uploaded, legs, deferred),
+        trade_set=trade_set(uploaded, deferred),
         gross_count=2 * len(trades),  # one securities and one cash obligation per trade
         gross_value=dict(gross_value),
         net_value=dict(net_value),

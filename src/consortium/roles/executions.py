@@ -104,6 +104,11 @@ class CycleExecutions:
         """First parties that uploaded, in order of their first upload."""
         return list(dict.fromkeys(u.party for u in self.uploads))
 
+    def own_uploads(self) -> list[Trade]:
+        """The trades as uploaded by the participant named on them (an off-venue one included):
+        what the engine's trade set covers at netting."""
+        return [t for u in self.uploads for t in u.trades if t.participant == u.party]
+
 
 def _bytes(value: Any) -> bytes:
     if isinstance(value, str):

@@ -51,7 +51,7 @@ from consortium.domain.clearing import (
     sorted_for,
 )
 from consortium.domain.hashing import code32, commit, doc_hash, new_salt
-from consortium.domain.instructions import InstructionLine, derive
+from consortium.domain.instructions import Due, InstructionLine, derive, dues
 from consortium.domain.netting import Leg, NettingResult, deferrals, net
 from consortium.outbox import Outbox, OutboxConflict, Recorded, key_of, recorded
 from consortium.roles.executions import (
@@ -270,11 +270,7 @@ class FirstParty(SettlementParty):
     def charges_from_chain(self, security_ids: Iterable[int]) -> None:
         """Take this party's charges of each security as the chain holds them (what its uploads
         were cleared with), e.g. after a restart."""
-        for sid in security_ids:
-            held = self.engine.clearingConfig(self.address, sid)
-            self.charges[sid] = [
-                Charge(ChargeKind(int(k)), Payer(int(p)), int(b), int(m)) for k, p, b, m in held
-            ]
+        self.charges.update(charges_on_chain(self.engine, self.address, security_ids))
 
     def reconcile_investor(
         self, cycle_id: bytes, owner_commitment: bytes, statement: Iterable[Trade]
@@ -284,6 +280,20 @@ class FirstParty(SettlementParty):
         return self.engine.reconcileInvestor(
             cycle_id, owner_commitment, b.count, b.hash, self._tx()
         )
+
+
+def charges_on_chain(
+    engine: Any, party: str, security_ids: Iterable[int]
+) -> dict[int, list[Charge]]:
+    """`party`'s charges of each security as the engine holds them (what its uploads are cleared
+    with)."""
+    out = {}
+    for sid in security_ids:
+        held = engine.clearingConfig(party, sid)
+        out[sid] = [
+            Charge(ChargeKind(int(k)), Payer(int(p)), int(b), int(m)) for k, p, b, m in held
+        ]
+    return out
 
 
 class Broker(FirstParty):
@@ -361,11 +371,33 @@ class CentralCounterparty(SecondParty):
         """Fix the cycle's trade set before netting: later uploads are refused."""
         return self.engine.closeUploads(cycle_id, self._tx())
 
-    def net(self, cycle_id: bytes) -> NettingResult:
+    def net(self, cycle_id: bytes, cycle: CycleExecutions | None = None) -> NettingResult:
         """Multilateral net legs of the cycle's executions of record less its deferrals, both read
-        from the chain: exactly what submitNetting accepts."""
-        cycle = self.read_cycle(cycle_id)
-        return net(cycle.trades, cycle.deferred)
+        from the chain, the trade set over every participant's own uploads: exactly what
+        submitNetting accepts (an uploader left with trades outside the legs, e.g. off venue, must
+        reconcile or have them deferred first). `cycle`: the cycle as just read, if at hand."""
+        cycle = cycle or self.read_cycle(cycle_id)
+        return net(cycle.trades, cycle.deferred, cycle.own_uploads())
+
+    def dues(
+        self, cycle_id: bytes, cycle: CycleExecutions | None = None
+    ) -> dict[str, dict[int, Due]]:
+        """What every uploader (a participant that uploaded trades naming itself) answers for at
+        netting, in order of its first own upload (consortium.domain.instructions.check_due): from
+        its uploads, its charges and the deferrals as the chain holds them (`cycle`: as just read).
+        """
+        cycle = cycle or self.read_cycle(cycle_id)
+        uploaded: dict[str, list[Trade]] = {}
+        order: dict[str, None] = {}
+        for u in cycle.uploads:
+            uploaded.setdefault(u.party, []).extend(u.trades)
+            if any(t.participant == u.party for t in u.trades):
+                order.setdefault(u.party)
+        out = {}
+        for p in order:
+            charges = charges_on_chain(self.engine, p, {t.security_id for t in uploaded[p]})
+            out[p] = dues(p, uploaded[p], charges, cycle.deferred)
+        return out
 
     def instructions(self, cycle_id: bytes) -> dict[str, list[InstructionLine]]:
         """The participants' standing settlement instructions of the cycle, read from the chain."""
@@ -403,6 +435,23 @@ class CentralCounterparty(SecondParty):
             )
             for i in range(0, len(ordered), MAX_BATCH)
         ]
+
+    def defer_off_venue(
+        self, cycle_id: bytes, reason: str, cycle: CycleExecutions | None = None
+    ) -> int:
+        """Defer every participant's own upload outside the venue (consortium.roles.executions:
+        no execution of record, never netted), not deferred yet: the netting covers every own upload
+        (submitNetting), so these leave the cycle by deferral. Returns how many were deferred
+        (`cycle`: as just read)."""
+        cycle = cycle or self.read_cycle(cycle_id)
+        gone = {t.record_hash() for t in cycle.deferred}
+        own = {t.record_hash() for t in cycle.own_uploads()}
+        fresh = [
+            t for t in cycle.off_venue if t.record_hash() in own and t.record_hash() not in gone
+        ]
+        if fresh:
+            self._defer(cycle_id, fresh, reason)
+        return len(fresh)
 
     def exclude(
         self, cycle_id: bytes, defaulters: Sequence[str], reason: str

@@ -412,7 +412,9 @@ def instruct(
 ) -> list[Any]:
     """Every clearing participant that is active and reconciled (matched) with the CCP uploads its
     settlement instruction from its own book (`corrupt`: as in run_cycle), less the chain's
-    deferrals: the step before netting, and again after a deferral voided instructions."""
+    deferrals: the step before netting, and again after a deferral voided instructions. One whose
+    trades net to zero still instructs the charges it owes (the netting asks it, leg or no leg);
+    one owing nothing and netting to zero has nothing to send."""
     corrupt = corrupt or {}
     ccp = peer_key(cast.ccp.address)
     txs = []

@@ -53,7 +53,13 @@ from consortium.agent.formats import CHARGE_KINDS, PAYERS
 from consortium.domain.clearing import Charge, Trade
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32
-from consortium.domain.instructions import InstructionMismatch, NoInstruction, check
+from consortium.domain.instructions import (
+    CashNetMismatch,
+    InstructionMismatch,
+    NoInstruction,
+    check,
+    check_due,
+)
 from consortium.domain.netting import NettingImbalance, deferrals
 from consortium.domain.roles import ROLES
 from consortium.roles.deposits import CashIssuer
@@ -644,12 +650,13 @@ class CcpRole(_SettlementRole):
 
     def net(self, cycle_id: bytes, defaulters: list[str]) -> None:
         """Defer the defaulters' executions (both sides; once: the chain's deferrals are read
-        first), net the rest and instruct; the netting goes to outbox/settlement."""
+        first) and every own upload outside the venue (the netting covers every uploader), net the
+        rest and instruct; the netting goes to outbox/settlement."""
         if self.status(cycle_id) != OPEN:
             return
         name = _name(cycle_id)
+        cycle = self.ccp.read_cycle(cycle_id)
         if defaulters:
-            cycle = self.ccp.read_cycle(cycle_id)
             earlier = {t.record_hash() for t in cycle.deferred}
             try:
                 fresh = deferrals(
@@ -663,6 +670,9 @@ class CcpRole(_SettlementRole):
                 self.ccp.defer(
                     cycle_id, [t.trade_id for t in fresh], f"reconciliation broke: {defaulters}"
                 )
+        off = self.ccp.defer_off_venue(cycle_id, "no venue execution", cycle)
+        if off:
+            log.info("cycle %s: deferred %d own uploads outside the venue", name, off)
         self.agent.store.mark(f"settlement.ready:{cycle_id.hex()}", "defer:" + ",".join(defaulters))
         self.submit_netting(cycle_id, defaulters)
 
@@ -676,8 +686,9 @@ class CcpRole(_SettlementRole):
     def submit_netting(self, cycle_id: bytes, defaulters: list[str]) -> None:
         """Net and instruct once every leg participant's instruction equals its legs."""
         name = _name(cycle_id)
-        result = self.ccp.net(cycle_id)
-        deferred = self.ccp.read_cycle(cycle_id).deferred
+        cycle = self.ccp.read_cycle(cycle_id)
+        result = self.ccp.net(cycle_id, cycle)
+        deferred = cycle.deferred
         body = {
             "legs": [
                 {
@@ -697,11 +708,13 @@ class CcpRole(_SettlementRole):
             self.report(cycle_id, "netting", body | {"instructed": False})
             return
         try:
-            check(self.ccp.instructions(cycle_id), result.legs)
+            standing = self.ccp.instructions(cycle_id)
+            check(standing, result.legs)
+            check_due(standing, self.ccp.dues(cycle_id, cycle))
         except NoInstruction as exc:
             log.info("cycle %s: waiting for instructions: %s", name, exc)
             return
-        except InstructionMismatch as exc:
+        except (InstructionMismatch, CashNetMismatch) as exc:
             log.error("cycle %s: an instruction differs from the netting: %s", name, exc)
             self.report(cycle_id, "instruction_break", str(exc))
             return
