@@ -7,9 +7,9 @@ the access matrix and the inbox formats (hundreds of short tests) ahead, and the
 end, where one worker runs them while the other has nothing left. Longest-first (LPT) ordering by
 measured seconds instead ends both workers within about the shortest files' length of each other.
 
-`tests/durations.json` holds each file's seconds on ganache (the slower chain; only the order
-matters, so anvil's figures would sort the same), regenerated after a change that moves a file's
-time much with `python -m consortium.devtools.suite_order JUNIT_XML` from a run with
+`tests/durations.json` holds each file's measured seconds (one chain's run: only the order
+matters, and both chains sort the heavy files alike), regenerated after a change that moves a
+file's time much with `python -m consortium.devtools.suite_order JUNIT_XML` from a run with
 `--junitxml`. A file not listed (new) counts as `DEFAULT_SECONDS`. tests/conftest.py applies it.
 """
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m consortium.devtools.suite_order JUNIT_XML", file=sys.stderr)
         return 2
     table: dict[str, Any] = {
-        "about": "seconds per test file on ganache (pytest --junitxml); see "
+        "about": f"seconds per test file from {Path(args[0]).name} (pytest --junitxml); see "
         "src/consortium/devtools/suite_order.py",
         "seconds": from_junit(Path(args[0])),
     }
