@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's package first (worktrees, CI clones)
 
 from consortium.chain import patch_receipt_race, use_free_ports
-from consortium.devtools import revert_cost
+from consortium.devtools import revert_cost, suite_order
 
 use_free_ports()  # before brownie launches its chain: parallel runs must not share port 8545
 patch_receipt_race()  # anvil shows the new nonce before the receipt: see chain.patch_receipt_race
@@ -29,6 +29,19 @@ pytest_plugins = [
     "tests.fixtures.hostile",
     "tests.fixtures.faults",
 ]
+
+
+def pytest_configure(config):
+    """xdist's own queue (files with most tests first) would undo the longest-first order below."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items):
+    """Test files longest first (tests/durations.json), so the xdist workers end together."""
+    items[:] = suite_order.longest_first(
+        items, lambda i: i.nodeid.split("::")[0], suite_order.load()
+    )
 
 
 @pytest.fixture(autouse=True, scope="module")

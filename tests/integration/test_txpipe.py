@@ -111,6 +111,29 @@ def test_call__views_through_pipe__decoded_as_brownie_decodes(pipe, registry, br
     assert pipe.pending == [] and pipe.collected == []  # reads send nothing
 
 
+def test_call_batch__reads_and_refusals__each_answered_in_order(pipe, registry, broker, stranger):
+    add = registry.addOperator
+    height = web3().eth.block_number
+    answers = pipe.call_batch(
+        [
+            {"to": registry.address, "data": registry.memberOf.encode_input(broker.address)},
+            {"from": stranger.address, "to": registry.address, "data": add.encode_input(stranger)},
+            {
+                "from": broker.address,
+                "to": registry.address,
+                "data": add.encode_input("0x" + "00" * 20),
+            },
+        ]
+    )
+    data, error = answers[0]
+    assert error is None and registry.memberOf.decode_output(data) == broker.address
+    assert answers[1][0] is None
+    assert answers[1][1].lower() == f"RegistryNotActiveMember: {stranger.address}, 0".lower()
+    assert answers[2][0] is None and answers[2][1].startswith("RegistryZeroAddress")
+    assert pipe.call_batch([]) == []
+    assert pipe.pending == [] and web3().eth.block_number == height  # nothing sent
+
+
 @pytest.fixture
 def backlog(pipe):
     """The node stops mining on arrival, as a local chain's backlog does once the sends stop (it

@@ -6,6 +6,7 @@ keeping brownie's program-counter map of contracts with immutables.
 import json
 
 import brownie
+import pytest
 from brownie._config import CONFIG
 from brownie.network import contract as brownie_contract
 from brownie.network import transaction as brownie_transaction
@@ -17,6 +18,12 @@ from brownie.test import coverage as brownie_coverage
 from consortium.chain import ROOT
 from consortium.devtools import coverage_build
 from consortium.devtools.coverage import branch_coverage, missing, summarise
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    """Some tests here deploy: the per-test revert that tests/offchain/conftest.py leaves out."""
+
 
 SOURCES = {
     "contracts/a/A.sol": "contract A { function f(bool x, uint y) { if (x) {} if (!(y > 1)) {} } }",

@@ -1,7 +1,8 @@
 """Netting properties in Python: conservation per asset, gross positions reproduced, CCP flat."""
 
 import pytest
-from brownie.test import given, strategy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consortium.domain.clearing import BUY, SELL, Trade, trade_id
 from consortium.domain.netting import CASH, NettingImbalance, apply_legs, net, positions
@@ -25,10 +26,14 @@ def _trades(spec):
     return out
 
 
-EXEC = "(uint8,uint8,uint8,uint32,uint32)"
+# (buyer, seller, security, quantity, price) draws; chain-free, so hypothesis's own given (brownie's
+# reverts the test chain before every example)
+U8, U32 = st.integers(0, 2**8 - 1), st.integers(0, 2**32 - 1)
+EXECS = st.lists(st.tuples(U8, U8, U8, U32, U32), min_size=1, max_size=40)
 
 
-@given(spec=strategy(f"{EXEC}[]", min_length=1, max_length=40))
+@settings(max_examples=50, deadline=None)
+@given(spec=EXECS)
 def test_net__conserves_and_reproduces_positions(spec):
     spec = [(b % 6, s % 6, sid % 4 + 1, q + 1, p + 1) for b, s, sid, q, p in spec]
     trades = _trades(spec)
@@ -70,10 +75,8 @@ def test_efficiency__netting_reduces_obligations():
     assert result.efficiency()["count"] == pytest.approx(1 - 4 / 12)
 
 
-@given(
-    spec=strategy(f"{EXEC}[]", min_length=1, max_length=40),
-    who=strategy("uint8"),
-)
+@settings(max_examples=50, deadline=None)
+@given(spec=EXECS, who=U8)
 def test_deferrals__whole_executions__remaining_trades_still_net_to_zero(spec, who):
     """Deferring a defaulter's trades with the other side of each execution leaves a set that nets
     (the engine still checks every asset at zero); the defaulter is on no remaining leg, and the
