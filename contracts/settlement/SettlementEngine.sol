@@ -442,7 +442,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             0
         );
         TradeUpload.Outcome memory out =
-            TradeUpload.ingest(s.buckets[party], s.totals[party], _configs[party], _cash, start, trades);
+            TradeUpload.ingest(s.buckets[party], s.totals[party], _configs[party], _cash, start, TradeUpload.encoded(trades));
         Bucket memory own = TradeUpload.unpack(out.own);
         if (own.count != ownStored.count) (ownStored.count, ownStored.hash) = (own.count, own.hash);
         s.lastTradeId[party] = out.last;
