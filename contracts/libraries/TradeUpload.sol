@@ -35,13 +35,15 @@ library TradeUpload {
     uint256 private constant EXCHANGE = 0x160;
     uint256 private constant MAX_QUANTITY = 1e15; // Clearing.MAX_QUANTITY (Yul reads no library constant)
     uint256 private constant MAX_PRICE = 1e18; // Clearing.MAX_PRICE
+    uint256 private constant CACHE = 7;
     uint256 private constant FIRST_TABLE = 64; // (key, word) pairs; doubled while over half full
 
     /// @dev A batch's working set in memory, nothing allocated per trade: an open-addressing table
     /// of the peer and owner buckets it touches (`table` points at `mask + 1` (key, word) pairs, a
     /// zero key is free), the party's all-trades and own-trades words and clearing hash chain, a
     /// scratch buffer for the record and chain hashes, and two lists in first-sight order (memory
-    /// pointers, zero ends a list; `last*` is the entry found last): per currency its batch sums
+    /// pointers, zero ends a list; `*Cache` points at CACHE words, the entry of key `k` last found
+    /// at word `k % CACHE`): per currency its batch sums
     /// `[next, currency, trades, gross, fees, taxes, buyNet, sellNet]` (from `+ 0x40` a
     /// ClearingTotals), per security its charges `[next, id, words]` (`words` as in
     /// `Clearing.clearWords`).
@@ -51,9 +53,9 @@ library TradeUpload {
         uint256 filled;
         uint256 slot;
         uint256 sums;
-        uint256 lastSums;
+        uint256 sumsCache;
         uint256 charges;
-        uint256 lastCharges;
+        uint256 chargesCache;
         uint256 buffer;
         bytes32 chain;
         uint256 all;
@@ -146,7 +148,7 @@ library TradeUpload {
     }
 
     /// @dev Each trade in order: checked, cleared into its currency's sums, hashed and folded by
-    /// `_fast`; a trade it cannot take (a check fails, or its security or currency is new to the
+    /// `_run`; a trade it cannot take (a check fails, or its security or currency is new to the
     /// batch) goes through `_slow` first, which reverts with the trade's named error or loads what
     /// was new. Returns the last trade id.
     function _loop(
@@ -162,15 +164,13 @@ library TradeUpload {
             t := trades.offset
             end := add(t, trades.length)
         }
-        unchecked {
-            for (; t < end; t += TRADE_BYTES) {
-                if (!_fast(w, t, last)) {
-                    _slow(w, configs, cash, t, last);
-                    if (!_fast(w, t, last)) revert(); // unreachable: _slow checked and loaded all
-                }
-                last = bytes32(_word(t));
-                if (w.filled * 2 > w.mask) _grow(w);
-            }
+        while (true) {
+            (t, last) = _run(w, t, end, last);
+            if (t == end) break;
+            _slow(w, configs, cash, t, last);
+            (uint256 next, bytes32 id) = _run(w, t, t + TRADE_BYTES, last);
+            if (next == t) revert(); // unreachable: _slow checked the trade and loaded what it lacked
+            (t, last) = (next, id);
         }
         return last;
     }
@@ -209,26 +209,32 @@ library TradeUpload {
         if (side > type(uint8).max) revert();
     }
 
-    /// @dev One trade, without allocating, when every check passes and its security and currency
-    /// are in the batch's lists (else false, nothing changed): `Clearing.clearWords` on its charges,
+    /// @dev The trades from calldata offset `t` to `end`, without allocating per trade, up to the
+    /// first one whose checks fail or whose security or currency is not in the batch's lists yet
+    /// (returns its offset, or `end`, and the last id taken). Each: `Clearing.clearWords` on its charges,
     /// added to its currency's sums; its record (keccak of its 384 calldata bytes, copied once) into
     /// the clearing hash chain and the all-trades bucket, then into the party's own-trades bucket (as
     /// participant), its owner's and each distinct other party's.
-    function _fast(Work memory w, uint256 t, bytes32 last) private view returns (bool ok) {
+    function _run(Work memory w, uint256 t, uint256 end, bytes32 last) private view returns (uint256, bytes32) {
         assembly ("memory-safe") {
             function fold(word, record) -> r {
                 mstore(0, and(word, HASH_MASK))
                 mstore(32, record)
                 r := or(shl(HASH_BITS, add(shr(HASH_BITS, word), 1)), and(keccak256(0, 64), HASH_MASK))
             }
-            // the entry of a list (`at` first, then from `head`) whose second word is `key`; zero if none
-            function find(at, head, key) -> p {
-                switch and(iszero(iszero(at)), eq(mload(add(at, 0x20)), key))
-                case 1 { p := at }
-                default {
-                    for { p := head } iszero(iszero(p)) { p := mload(p) } {
-                        if eq(mload(add(p, 0x20)), key) { break }
-                    }
+            // the entry of a list whose second word is `key`; zero if none
+            function find(head, key) -> p {
+                for { p := head } iszero(iszero(p)) { p := mload(p) } {
+                    if eq(mload(add(p, 0x20)), key) { break }
+                }
+            }
+            // `find` through a direct-mapped cache of CACHE entries
+            function cached(cache, head, key) -> p {
+                let at := add(cache, shl(5, mod(key, CACHE)))
+                p := mload(at)
+                if iszero(and(iszero(iszero(p)), eq(mload(add(p, 0x20)), key))) {
+                    p := find(head, key)
+                    if p { mstore(at, p) }
                 }
             }
             // id order, date, parties (clean, the party on it), owner, side, quantity and price
@@ -290,6 +296,31 @@ library TradeUpload {
                 let at := add(sums, add(0xc0, shl(5, side)))
                 mstore(at, add(mload(at), net))
             }
+            // the table rehashed into twice its size (keeps the load at most one half)
+            function grow(work) {
+                let old := mload(work)
+                let cap := add(mload(add(work, 0x20)), 1)
+                let mask := sub(shl(1, cap), 1)
+                let table := mload(0x40)
+                calldatacopy(table, calldatasize(), shl(7, cap))
+                mstore(0x40, add(table, shl(7, cap)))
+                for { let i := 0 } lt(i, cap) { i := add(i, 1) } {
+                    let e := add(old, shl(6, i))
+                    let key := mload(e)
+                    if key {
+                        for { let k := and(xor(key, shr(128, key)), mask) } 1 { k := and(add(k, 1), mask) } {
+                            let f := add(table, shl(6, k))
+                            if iszero(mload(f)) {
+                                mstore(f, key)
+                                mstore(add(f, 0x20), mload(add(e, 0x20)))
+                                break
+                            }
+                        }
+                    }
+                }
+                mstore(work, table)
+                mstore(add(work, 0x20), mask)
+            }
             // the bucket `key` (non-zero) of the table: loaded from storage on first touch, folded
             function bump(work, key, record) {
                 let table := mload(work)
@@ -306,7 +337,9 @@ library TradeUpload {
                         mstore(0, key)
                         mstore(0x20, mload(add(work, 0x60)))
                         mstore(add(e, 0x20), fold(sload(keccak256(0, 0x40)), record))
-                        mstore(add(work, 0x40), add(mload(add(work, 0x40)), 1))
+                        let filled := add(mload(add(work, 0x40)), 1)
+                        mstore(add(work, 0x40), filled)
+                        if gt(shl(1, filled), mask) { grow(work) }
                         break
                     }
                 }
@@ -320,25 +353,27 @@ library TradeUpload {
                 mstore(add(work, 0x140), fold(mload(add(work, 0x140)), record))
                 if eq(pt, party) { mstore(add(work, 0x160), fold(mload(add(work, 0x160)), record)) }
                 bump(work, calldataload(add(at, OWNER)), record)
-                if and(iszero(iszero(lb)), iszero(eq(lb, party))) { bump(work, lb, record) }
-                if and(iszero(iszero(pt)), iszero(or(eq(pt, party), eq(pt, lb)))) { bump(work, pt, record) }
-                if and(iszero(iszero(cu)), iszero(or(eq(cu, party), or(eq(cu, lb), eq(cu, pt))))) {
-                    bump(work, cu, record)
-                }
-                if and(iszero(iszero(ex)), iszero(or(or(eq(ex, party), eq(ex, lb)), or(eq(ex, pt), eq(ex, cu))))) {
-                    bump(work, ex, record)
+                // other parties on the trade (most trades have none: the party is its participant)
+                if or(or(lb, cu), or(ex, xor(pt, party))) {
+                    if and(iszero(iszero(lb)), iszero(eq(lb, party))) { bump(work, lb, record) }
+                    if and(iszero(iszero(pt)), iszero(or(eq(pt, party), eq(pt, lb)))) { bump(work, pt, record) }
+                    if and(iszero(iszero(cu)), iszero(or(eq(cu, party), or(eq(cu, lb), eq(cu, pt))))) {
+                        bump(work, cu, record)
+                    }
+                    if and(iszero(iszero(ex)), iszero(or(or(eq(ex, party), eq(ex, lb)), or(eq(ex, pt), eq(ex, cu))))) {
+                        bump(work, ex, record)
+                    }
                 }
             }
-            for {} valid(w, t, last) {} {
-                let security := find(mload(add(w, 0xe0)), mload(add(w, 0xc0)), calldataload(add(t, SECURITY)))
-                let sums := find(mload(add(w, 0xa0)), mload(add(w, 0x80)), calldataload(add(t, CURRENCY)))
+            for {} lt(t, end) { t := add(t, TRADE_BYTES) } {
+                if iszero(valid(w, t, last)) { break }
+                let security := cached(mload(add(w, 0xe0)), mload(add(w, 0xc0)), calldataload(add(t, SECURITY)))
+                let sums := cached(mload(add(w, 0xa0)), mload(add(w, 0x80)), calldataload(add(t, CURRENCY)))
                 if or(iszero(security), iszero(sums)) { break }
                 let side := calldataload(add(t, SIDE))
                 let gross := mul(calldataload(add(t, QUANTITY)), calldataload(add(t, PRICE)))
                 let fees, taxes, net, yes := clear(mload(add(security, 0x40)), side, gross)
                 if iszero(yes) { break }
-                mstore(add(w, 0xe0), security)
-                mstore(add(w, 0xa0), sums)
                 tally(sums, side, gross, fees, taxes, net)
                 let buf := mload(add(w, 0x100))
                 calldatacopy(buf, t, TRADE_BYTES)
@@ -352,10 +387,10 @@ library TradeUpload {
                 mstore(add(buf, 0xa0), net)
                 mstore(add(w, 0x120), keccak256(buf, 0xc0))
                 folds(w, t, record)
-                ok := 1
-                break
+                last := calldataload(t)
             }
         }
+        return (t, last);
     }
 
     /// @dev An empty table of FIRST_TABLE pairs, the record buffer, and the buckets' storage slot.
@@ -363,33 +398,10 @@ library TradeUpload {
         w.table = _zeroed(FIRST_TABLE * 64);
         w.mask = FIRST_TABLE - 1;
         w.buffer = _zeroed(TRADE_BYTES);
+        (w.sumsCache, w.chargesCache) = (_zeroed(CACHE * 32), _zeroed(CACHE * 32));
         assembly {
             mstore(add(w, 0x60), buckets.slot)
         }
-    }
-
-    /// @dev The table rehashed into twice its size (keeps the load at most one half).
-    function _grow(Work memory w) private pure {
-        (uint256 old, uint256 oldCap) = (w.table, w.mask + 1);
-        uint256 mask = 2 * oldCap - 1;
-        uint256 table = _zeroed(2 * oldCap * 64);
-        assembly ("memory-safe") {
-            for { let i := 0 } lt(i, oldCap) { i := add(i, 1) } {
-                let e := add(old, shl(6, i))
-                let key := mload(e)
-                if key {
-                    for { let k := and(xor(key, shr(128, key)), mask) } 1 { k := and(add(k, 1), mask) } {
-                        let f := add(table, shl(6, k))
-                        if iszero(mload(f)) {
-                            mstore(f, key)
-                            mstore(add(f, 0x20), mload(add(e, 0x20)))
-                            break
-                        }
-                    }
-                }
-            }
-        }
-        (w.table, w.mask) = (table, mask);
     }
 
     /// @dev Each bucket the batch touched written once.
@@ -423,9 +435,8 @@ library TradeUpload {
         mapping(uint256 => IClearing.Charge[]) storage configs,
         uint256 securityId
     ) private view returns (uint256[] memory words) {
-        uint256 p = _find(w.lastCharges, w.charges, securityId);
+        uint256 p = _find(w.charges, securityId);
         if (p != 0) {
-            w.lastCharges = p;
             assembly ("memory-safe") {
                 words := mload(add(p, 0x40))
             }
@@ -445,7 +456,7 @@ library TradeUpload {
             mstore(add(p, 0x20), securityId)
             mstore(add(p, 0x40), words)
         }
-        (w.charges, w.lastCharges) = (p, p);
+        w.charges = p;
     }
 
     /// @dev A currency's running sums (a pointer, see Work), checked listed on first sight in the batch.
@@ -454,11 +465,8 @@ library TradeUpload {
         view
         returns (uint256 p)
     {
-        p = _find(w.lastSums, w.sums, currency);
-        if (p != 0) {
-            w.lastSums = p;
-            return p;
-        }
+        p = _find(w.sums, currency);
+        if (p != 0) return p;
         if (cash[bytes32(currency)] == address(0)) revert ISettlementEngine.SettlementUnknownCurrency(bytes32(currency));
         p = _zeroed(0x100);
         assembly ("memory-safe") {
@@ -466,19 +474,13 @@ library TradeUpload {
         }
         if (w.sums == 0) w.sums = p;
         else _mstore(w.tailSums, p);
-        (w.tailSums, w.lastSums) = (p, p);
+        w.tailSums = p;
     }
 
-    /// @dev The entry of a list (`last` first, then from `head`) whose second word is `key`; zero if none.
-    function _find(uint256 last, uint256 head, uint256 key) private pure returns (uint256 p) {
-        assembly ("memory-safe") {
-            switch and(iszero(iszero(last)), eq(mload(add(last, 0x20)), key))
-            case 1 { p := last }
-            default {
-                for { p := head } iszero(iszero(p)) { p := mload(p) } {
-                    if eq(mload(add(p, 0x20)), key) { break }
-                }
-            }
+    /// @dev The entry of a list whose second word is `key`; zero if none.
+    function _find(uint256 head, uint256 key) private pure returns (uint256 p) {
+        for (p = head; p != 0; p = _mload(p)) {
+            if (_mload(p + 0x20) == key) break;
         }
     }
 
