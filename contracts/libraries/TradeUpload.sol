@@ -41,7 +41,7 @@ library TradeUpload {
     /// @dev A batch's working set in memory, nothing allocated per trade: an open-addressing table
     /// of the peer and owner buckets it touches (`table` points at `mask + 1` (key, word) pairs, a
     /// zero key is free), the party's all-trades and own-trades words and clearing hash chain, a
-    /// scratch buffer for the record and chain hashes, and two lists in first-sight order (memory
+    /// scratch buffer for the record and, after it, the clearing line and chain hash input, and two lists in first-sight order (memory
     /// pointers, zero ends a list; `*Cache` points at CACHE words, the entry of key `k` last found
     /// at word `k % CACHE`): per currency its batch sums
     /// `[next, currency, trades, gross, fees, taxes, buyNet, sellNet]` (from `+ 0x40` a
@@ -263,8 +263,11 @@ library TradeUpload {
                     )
                 )
             }
-            // Clearing.clearWords: `yes` false when a sell's charges exceed its gross
-            function clear(words, side, gross) -> fees, taxes, net, yes {
+            // Clearing.clearWords into `line` = [chain, record, gross, fees, taxes, net] (from its third
+            // word); false when a sell's charges exceed its gross
+            function clear(words, side, gross, line) -> yes {
+                let fees := 0
+                let taxes := 0
                 let n := mload(words)
                 for { let i := 0 } lt(i, n) { i := add(i, 1) } {
                     let c := mload(add(words, shl(5, add(i, 1))))
@@ -278,23 +281,26 @@ library TradeUpload {
                         default { taxes := add(taxes, a) }
                     }
                 }
+                mstore(add(line, 0x40), gross)
+                mstore(add(line, 0x60), fees)
+                mstore(add(line, 0x80), taxes)
                 yes := 1
                 switch side
-                case 0 { net := add(gross, add(fees, taxes)) }
+                case 0 { mstore(add(line, 0xa0), add(gross, add(fees, taxes))) }
                 default {
-                    net := sub(gross, add(fees, taxes))
+                    mstore(add(line, 0xa0), sub(gross, add(fees, taxes)))
                     yes := iszero(gt(add(fees, taxes), gross))
                 }
             }
-            // [trades, gross, fees, taxes, buyNet, sellNet] from `sums + 0x40`; none can overflow:
-            // at most MAX_BATCH trades, each amount under 2^136
-            function tally(sums, side, gross, fees, taxes, net) {
+            // the line's amounts into [trades, gross, fees, taxes, buyNet, sellNet] from `sums + 0x40`;
+            // none can overflow: at most MAX_BATCH trades, each amount under 2^136
+            function tally(sums, side, line) {
                 mstore(add(sums, 0x40), add(mload(add(sums, 0x40)), 1))
-                mstore(add(sums, 0x60), add(mload(add(sums, 0x60)), gross))
-                mstore(add(sums, 0x80), add(mload(add(sums, 0x80)), fees))
-                mstore(add(sums, 0xa0), add(mload(add(sums, 0xa0)), taxes))
+                mstore(add(sums, 0x60), add(mload(add(sums, 0x60)), mload(add(line, 0x40))))
+                mstore(add(sums, 0x80), add(mload(add(sums, 0x80)), mload(add(line, 0x60))))
+                mstore(add(sums, 0xa0), add(mload(add(sums, 0xa0)), mload(add(line, 0x80))))
                 let at := add(sums, add(0xc0, shl(5, side)))
-                mstore(at, add(mload(at), net))
+                mstore(at, add(mload(at), mload(add(line, 0xa0))))
             }
             // the table rehashed into twice its size (keeps the load at most one half)
             function grow(work) {
@@ -365,28 +371,35 @@ library TradeUpload {
                     }
                 }
             }
-            for {} lt(t, end) { t := add(t, TRADE_BYTES) } {
-                if iszero(valid(w, t, last)) { break }
-                let security := cached(mload(add(w, 0xe0)), mload(add(w, 0xc0)), calldataload(add(t, SECURITY)))
-                let sums := cached(mload(add(w, 0xa0)), mload(add(w, 0x80)), calldataload(add(t, CURRENCY)))
-                if or(iszero(security), iszero(sums)) { break }
-                let side := calldataload(add(t, SIDE))
-                let gross := mul(calldataload(add(t, QUANTITY)), calldataload(add(t, PRICE)))
-                let fees, taxes, net, yes := clear(mload(add(security, 0x40)), side, gross)
-                if iszero(yes) { break }
-                tally(sums, side, gross, fees, taxes, net)
-                let buf := mload(add(w, 0x100))
-                calldatacopy(buf, t, TRADE_BYTES)
+            // the trade's sums, record, clearing hash chain and folds
+            function commit(work, at, sums, side) {
+                let buf := mload(add(work, 0x100))
+                let line := add(buf, TRADE_BYTES)
+                tally(sums, side, line)
+                calldatacopy(buf, at, TRADE_BYTES)
                 let record := keccak256(buf, TRADE_BYTES)
                 // keccak256(abi.encode(chain, record, gross, fees, taxes, net))
-                mstore(buf, mload(add(w, 0x120)))
-                mstore(add(buf, 0x20), record)
-                mstore(add(buf, 0x40), gross)
-                mstore(add(buf, 0x60), fees)
-                mstore(add(buf, 0x80), taxes)
-                mstore(add(buf, 0xa0), net)
-                mstore(add(w, 0x120), keccak256(buf, 0xc0))
-                folds(w, t, record)
+                mstore(line, mload(add(work, 0x120)))
+                mstore(add(line, 0x20), record)
+                mstore(add(work, 0x120), keccak256(line, 0xc0))
+                folds(work, at, record)
+            }
+            // one trade taken, or false (nothing changed)
+            function step(work, at, previous) -> ok {
+                if iszero(valid(work, at, previous)) { leave }
+                let security := cached(mload(add(work, 0xe0)), mload(add(work, 0xc0)), calldataload(add(at, SECURITY)))
+                let sums := cached(mload(add(work, 0xa0)), mload(add(work, 0x80)), calldataload(add(at, CURRENCY)))
+                if or(iszero(security), iszero(sums)) { leave }
+                let side := calldataload(add(at, SIDE))
+                let gross := mul(calldataload(add(at, QUANTITY)), calldataload(add(at, PRICE)))
+                if iszero(clear(mload(add(security, 0x40)), side, gross, add(mload(add(work, 0x100)), TRADE_BYTES))) {
+                    leave
+                }
+                commit(work, at, sums, side)
+                ok := 1
+            }
+            for {} lt(t, end) { t := add(t, TRADE_BYTES) } {
+                if iszero(step(w, t, last)) { break }
                 last := calldataload(t)
             }
         }
@@ -397,7 +410,7 @@ library TradeUpload {
     function _work(mapping(bytes32 => uint256) storage buckets) private pure returns (Work memory w) {
         w.table = _zeroed(FIRST_TABLE * 64);
         w.mask = FIRST_TABLE - 1;
-        w.buffer = _zeroed(TRADE_BYTES);
+        w.buffer = _zeroed(TRADE_BYTES + 0xc0);
         (w.sumsCache, w.chargesCache) = (_zeroed(CACHE * 32), _zeroed(CACHE * 32));
         assembly {
             mstore(add(w, 0x60), buckets.slot)
