@@ -82,6 +82,11 @@ library Clearing {
         netAmount = net(uint8(side), grossAmount, fees, taxes);
     }
 
+    /// @notice Revert with the named error `clearWords` would give for this trade, keeping nothing.
+    function checkWords(uint256 side, uint256 quantity, uint256 price, uint256[] memory words) internal pure {
+        clearWords(side, quantity, price, words);
+    }
+
     /// @notice A buy pays gross + fees + taxes; a sell receives gross - fees - taxes (charges above
     /// the gross refused).
     function net(uint8 side, uint256 grossAmount, uint256 fees, uint256 taxes) internal pure returns (uint256) {

@@ -119,11 +119,12 @@ library TradeUpload {
 
     /// @notice A batch's trades as the bytes of their ABI encoding (a Trade is static: twelve words
     /// each), which the engine passes on to `ingest` in one copy.
-    function encoded(ISettlementEngine.Trade[] calldata trades) internal pure returns (bytes calldata raw) {
+    function encoded(ISettlementEngine.Trade[] calldata trades) internal pure returns (bytes calldata) {
+        uint256 start;
         assembly {
-            raw.offset := trades.offset
-            raw.length := mul(trades.length, TRADE_BYTES)
+            start := trades.offset
         }
+        return msg.data[start:start + trades.length * TRADE_BYTES];
     }
 
     /// @notice One step of a bucket word: count plus one, hash chain folded and kept to 192 bits.
@@ -187,7 +188,7 @@ library TradeUpload {
         bytes32 id = bytes32(_word(t));
         if (id <= last) revert ISettlementEngine.SettlementTradeOutOfOrder(id, last);
         uint256 side = _check(w, t, id);
-        Clearing.clearWords(side, _word(t + QUANTITY), _word(t + PRICE), _charges(w, configs, _word(t + SECURITY)));
+        Clearing.checkWords(side, _word(t + QUANTITY), _word(t + PRICE), _charges(w, configs, _word(t + SECURITY)));
         _sums(w, cash, _word(t + CURRENCY));
     }
 
