@@ -51,17 +51,64 @@ library Clearing {
         line.gross = gross(quantity, price);
         for (uint256 i; i < charges.length; ++i) {
             IClearing.Charge memory c = charges[i];
-            if (!applies(c.payer, side)) continue;
-            uint256 amount = charge(line.gross, c.bps, c.minimum);
-            if (c.kind == IClearing.ChargeKind.Fee) line.fees += amount;
-            else line.taxes += amount;
+            (line.fees, line.taxes) = _apply(line.gross, side, c.kind, c.payer, c.bps, c.minimum, line.fees, line.taxes);
         }
-        if (side == BUY) {
-            line.net = line.gross + line.fees + line.taxes;
-        } else {
-            uint256 total = line.fees + line.taxes;
-            if (total > line.gross) revert IClearing.ClearingChargesExceedGross(line.gross, total);
-            line.net = line.gross - total;
+        line.net = net(side, line.gross, line.fees, line.taxes);
+    }
+
+    /// @notice `clear` over charges as their storage words (a memory array of `kind | payer << 8 |
+    /// bps << 16 | minimum << 32`, how a Charge packs in one slot), without allocating: the same
+    /// checks in the same order, the same integer math. `side` must already fit a uint8.
+    function clearWords(uint256 side, uint256 quantity, uint256 price, uint256[] memory words)
+        internal
+        pure
+        returns (uint256 grossAmount, uint256 fees, uint256 taxes, uint256 netAmount)
+    {
+        if (side > SELL) revert IClearing.ClearingInvalidSide(uint8(side));
+        grossAmount = gross(quantity, price);
+        for (uint256 i; i < words.length; ++i) {
+            uint256 w = words[i];
+            (fees, taxes) = _apply(
+                grossAmount,
+                uint8(side),
+                IClearing.ChargeKind(w & 0xff),
+                IClearing.Payer((w >> 8) & 0xff),
+                uint16(w >> 16),
+                uint128(w >> 32),
+                fees,
+                taxes
+            );
         }
+        netAmount = net(uint8(side), grossAmount, fees, taxes);
+    }
+
+    /// @notice Revert with the named error `clearWords` would give for this trade, keeping nothing.
+    function checkWords(uint256 side, uint256 quantity, uint256 price, uint256[] memory words) internal pure {
+        clearWords(side, quantity, price, words);
+    }
+
+    /// @notice A buy pays gross + fees + taxes; a sell receives gross - fees - taxes (charges above
+    /// the gross refused).
+    function net(uint8 side, uint256 grossAmount, uint256 fees, uint256 taxes) internal pure returns (uint256) {
+        if (side == BUY) return grossAmount + fees + taxes;
+        uint256 total = fees + taxes;
+        if (total > grossAmount) revert IClearing.ClearingChargesExceedGross(grossAmount, total);
+        return grossAmount - total;
+    }
+
+    /// @dev One charge line added to the fees or the taxes when it applies to `side`.
+    function _apply(
+        uint256 grossAmount,
+        uint8 side,
+        IClearing.ChargeKind kind,
+        IClearing.Payer payer,
+        uint256 bps,
+        uint256 minimum,
+        uint256 fees,
+        uint256 taxes
+    ) private pure returns (uint256, uint256) {
+        if (!applies(payer, side)) return (fees, taxes);
+        uint256 amount = charge(grossAmount, bps, minimum);
+        return kind == IClearing.ChargeKind.Fee ? (fees + amount, taxes) : (fees, taxes + amount);
     }
 }

@@ -20,30 +20,50 @@ library TradeUpload {
     uint256 internal constant HASH_MASK = (1 << 192) - 1;
     bytes32 private constant ALL = bytes32(0);
 
-    /// @dev A batch's working set in memory: an open-addressing table of the peer and owner buckets
-    /// it touches (keys, words, and the slots used in first-touch order) and its per-currency totals.
+    /// @dev A Trade's ABI encoding: twelve static words, so the batch is `trades.offset + i * 384`.
+    uint256 private constant TRADE_BYTES = 384;
+    uint256 private constant SECURITY = 0x20;
+    uint256 private constant CURRENCY = 0x40;
+    uint256 private constant SIDE = 0x60;
+    uint256 private constant QUANTITY = 0x80;
+    uint256 private constant PRICE = 0xa0;
+    uint256 private constant DATE = 0xc0;
+    uint256 private constant OWNER = 0xe0;
+    uint256 private constant LOCAL = 0x100;
+    uint256 private constant PARTICIPANT = 0x120;
+    uint256 private constant CUSTODIAN = 0x140;
+    uint256 private constant EXCHANGE = 0x160;
+    uint256 private constant MAX_QUANTITY = 1e15; // Clearing.MAX_QUANTITY (Yul reads no library constant)
+    uint256 private constant MAX_PRICE = 1e18; // Clearing.MAX_PRICE
+    uint256 private constant CACHE = 7;
+    uint256 private constant FIRST_TABLE = 64; // (key, word) pairs; doubled while over half full
+
+    /// @dev A batch's working set in memory, nothing allocated per trade: an open-addressing table
+    /// of the peer and owner buckets it touches (`table` points at `mask + 1` (key, word) pairs, a
+    /// zero key is free), the party's all-trades and own-trades words and clearing hash chain, a
+    /// scratch buffer for the record and, after it, the clearing line and chain hash input, and two lists in first-sight order (memory
+    /// pointers, zero ends a list; `*Cache` points at CACHE words, the entry of key `k` last found
+    /// at word `k % CACHE`): per currency its batch sums
+    /// `[next, currency, trades, gross, fees, taxes, buyNet, sellNet]` (from `+ 0x40` a
+    /// ClearingTotals), per security its charges `[next, id, words]` (`words` as in
+    /// `Clearing.clearWords`).
     struct Work {
-        bytes32[] keys;
-        uint256[] words;
-        uint256[] used;
-        uint256 usedCount;
-        Totals[] totals;
-        uint256 totalsCount;
-        Security[] securities;
-        uint256 securitiesCount;
+        uint256 table;
+        uint256 mask;
+        uint256 filled;
+        uint256 slot;
+        uint256 sums;
+        uint256 sumsCache;
+        uint256 charges;
+        uint256 chargesCache;
+        uint256 buffer;
+        bytes32 chain;
+        uint256 all;
+        uint256 own;
         ISecurityToken security;
         address party;
         uint32 tradeDate;
-    }
-
-    struct Totals {
-        bytes32 currency;
-        ISettlementEngine.ClearingTotals sums;
-    }
-
-    struct Security {
-        uint256 id;
-        IClearing.Charge[] charges;
+        uint256 tailSums;
     }
 
     /// @notice A batch's cycle, party, trade date and the security token; what it starts from
@@ -74,26 +94,37 @@ library TradeUpload {
         mapping(uint256 => IClearing.Charge[]) storage configs,
         mapping(bytes32 => address) storage cash,
         Outcome memory start,
-        ISettlementEngine.Trade[] calldata trades
+        bytes calldata trades
     ) external returns (Outcome memory out) {
         out = start;
-        out.all = buckets[ALL];
-        Work memory w = _work(trades.length);
+        Work memory w = _work(buckets);
         (w.security, w.party, w.tradeDate) = (out.security, out.party, out.tradeDate);
-        _loop(w, buckets, configs, cash, out, trades);
+        (w.chain, w.all, w.own) = (out.chain, buckets[ALL], out.own);
+        out.last = _loop(w, configs, cash, out.last, trades);
+        (out.chain, out.all, out.own) = (w.chain, w.all, w.own);
         buckets[ALL] = out.all;
-        for (uint256 i; i < w.usedCount; ++i) {
-            uint256 k = w.used[i];
-            buckets[w.keys[k]] = w.words[k];
-        }
-        for (uint256 i; i < w.totalsCount; ++i) {
-            bytes32 currency = w.totals[i].currency;
-            ISettlementEngine.ClearingTotals memory m = w.totals[i].sums;
+        _store(w);
+        for (uint256 p = w.sums; p != 0; p = _mload(p)) {
+            bytes32 currency = bytes32(_mload(p + 0x20));
+            ISettlementEngine.ClearingTotals memory m;
+            assembly ("memory-safe") {
+                m := add(p, 0x40)
+            }
             _accumulate(totals[currency], m);
             emit ISettlementEngine.FirstClearingData(
                 out.cycleId, out.party, currency, m.trades, m.gross, m.fees, m.taxes, m.buyNet, m.sellNet
             );
         }
+    }
+
+    /// @notice A batch's trades as the bytes of their ABI encoding (a Trade is static: twelve words
+    /// each), which the engine passes on to `ingest` in one copy.
+    function encoded(ISettlementEngine.Trade[] calldata trades) internal pure returns (bytes calldata) {
+        uint256 start;
+        assembly {
+            start := trades.offset
+        }
+        return msg.data[start:start + trades.length * TRADE_BYTES];
     }
 
     /// @notice One step of a bucket word: count plus one, hash chain folded and kept to 192 bits.
@@ -117,131 +148,366 @@ library TradeUpload {
         return ISettlementEngine.Bucket(uint64(word >> HASH_BITS), bytes32(word & HASH_MASK));
     }
 
+    /// @dev Each trade in order: checked, cleared into its currency's sums, hashed and folded by
+    /// `_run`; a trade it cannot take (a check fails, or its security or currency is new to the
+    /// batch) goes through `_slow` first, which reverts with the trade's named error or loads what
+    /// was new. Returns the last trade id.
     function _loop(
         Work memory w,
-        mapping(bytes32 => uint256) storage buckets,
         mapping(uint256 => IClearing.Charge[]) storage configs,
         mapping(bytes32 => address) storage cash,
-        Outcome memory out,
-        ISettlementEngine.Trade[] calldata trades
-    ) private view {
-        for (uint256 i; i < trades.length; ++i) {
-            ISettlementEngine.Trade calldata t = trades[i];
-            if (t.tradeId <= out.last) revert ISettlementEngine.SettlementTradeOutOfOrder(t.tradeId, out.last);
-            out.last = t.tradeId;
-            _folds(w, buckets, out, t, _line(w, configs, cash, t));
+        bytes32 last,
+        bytes calldata trades
+    ) private view returns (bytes32) {
+        uint256 t;
+        uint256 end;
+        assembly {
+            t := trades.offset
+            end := add(t, trades.length)
         }
-    }
-
-    /// @dev Check one trade (date, party on it, owner, security, currency) and clear it into its
-    /// currency's sums.
-    function _line(
-        Work memory w,
-        mapping(uint256 => IClearing.Charge[]) storage configs,
-        mapping(bytes32 => address) storage cash,
-        ISettlementEngine.Trade calldata t
-    ) private view returns (IClearing.Line memory line) {
-        if (t.tradeDate != w.tradeDate) {
-            revert ISettlementEngine.SettlementTradeDateMismatch(t.tradeId, t.tradeDate, w.tradeDate);
-        }
-        address party = w.party;
-        if (party != t.localBroker && party != t.participant && party != t.custodian && party != t.exchange) {
-            revert ISettlementEngine.SettlementNotTradeParty(t.tradeId, party);
-        }
-        if (t.ownerCommitment == bytes32(0)) revert ISettlementEngine.SettlementZeroCommitment(t.tradeId);
-        uint8 side = t.side;
-        line = Clearing.clear(side, t.quantity, t.price, _charges(w, configs, t.securityId));
-        _add(_sums(w, cash, t.currency), side, line);
-    }
-
-    /// @dev The trade's record into the clearing hash chain and the all-trades bucket, then into the
-    /// party's own-trades bucket (as participant), its owner's and each distinct other party's.
-    function _folds(
-        Work memory w,
-        mapping(bytes32 => uint256) storage buckets,
-        Outcome memory out,
-        ISettlementEngine.Trade calldata t,
-        IClearing.Line memory line
-    ) private view {
-        bytes32 record;
-        assembly ("memory-safe") {
-            let p := mload(0x40)
-            calldatacopy(p, t, 384)
-            record := keccak256(p, 384)
-        }
-        out.chain = _chain(out.chain, record, line);
-        out.all = fold(out.all, record);
-        address party = w.party;
-        (address lb, address pt, address cu, address ex) = (t.localBroker, t.participant, t.custodian, t.exchange);
-        if (pt == party) out.own = fold(out.own, record);
-        _fold(w, buckets, t.ownerCommitment, record);
-        if (lb != address(0) && lb != party) _fold(w, buckets, _key(lb), record);
-        if (pt != address(0) && pt != party && pt != lb) _fold(w, buckets, _key(pt), record);
-        if (cu != address(0) && cu != party && cu != lb && cu != pt) _fold(w, buckets, _key(cu), record);
-        if (ex != address(0) && ex != party && ex != lb && ex != pt && ex != cu) _fold(w, buckets, _key(ex), record);
-    }
-
-    function _work(uint256 n) private pure returns (Work memory w) {
-        // at most 1 owner + 3 peers per trade: 4n keys, a power of two at least 8n keeps probing short
-        uint256 size = 8;
-        while (size < 8 * n) size <<= 1;
-        w.keys = new bytes32[](size);
-        w.words = new uint256[](size);
-        w.used = new uint256[](4 * n);
-        w.totals = new Totals[](n);
-        w.securities = new Security[](n);
-    }
-
-    /// @dev Fold `record` into the bucket `key` (non-zero) of the working set, loading it on first touch.
-    function _fold(Work memory w, mapping(bytes32 => uint256) storage buckets, bytes32 key, bytes32 record)
-        private
-        view
-    {
-        bytes32[] memory keys = w.keys;
-        uint256 mask = keys.length - 1;
-        uint256 k = (uint256(key) ^ (uint256(key) >> 128)) & mask;
         while (true) {
-            bytes32 q = keys[k];
-            if (q == key) break;
-            if (q == bytes32(0)) {
-                keys[k] = key;
-                w.words[k] = buckets[key];
-                w.used[w.usedCount++] = k;
-                break;
-            }
-            k = (k + 1) & mask;
+            (t, last) = _run(w, t, end, last);
+            if (t == end) break;
+            _slow(w, configs, cash, t, last);
+            (uint256 next, bytes32 id) = _run(w, t, t + TRADE_BYTES, last);
+            if (next == t) revert(); // unreachable: _slow checked the trade and loaded what it lacked
+            (t, last) = (next, id);
         }
-        w.words[k] = fold(w.words[k], record);
+        return last;
     }
 
-    /// @dev A security's charges, checked listed and loaded once per batch.
+    /// @dev The checks of one trade in order, each with its named error; loads the trade's security
+    /// and currency into the batch's lists.
+    function _slow(
+        Work memory w,
+        mapping(uint256 => IClearing.Charge[]) storage configs,
+        mapping(bytes32 => address) storage cash,
+        uint256 t,
+        bytes32 last
+    ) private view {
+        bytes32 id = bytes32(_word(t));
+        if (id <= last) revert ISettlementEngine.SettlementTradeOutOfOrder(id, last);
+        uint256 side = _check(w, t, id);
+        Clearing.checkWords(side, _word(t + QUANTITY), _word(t + PRICE), _charges(w, configs, _word(t + SECURITY)));
+        _sums(w, cash, _word(t + CURRENCY));
+    }
+
+    /// @dev One trade's date, party on it, owner and side, with the decoder's refusal of dirty bits
+    /// in its narrow fields (the record hash takes the calldata as it is). Returns the side.
+    function _check(Work memory w, uint256 t, bytes32 id) private pure returns (uint256 side) {
+        (uint256 date, uint256 party, uint256 lb, uint256 pt, uint256 cu, uint256 ex) =
+            (_word(t + DATE), uint160(w.party), _word(t + LOCAL), _word(t + PARTICIPANT), _word(t + CUSTODIAN), _word(t + EXCHANGE));
+        if (date != w.tradeDate) {
+            if (date > type(uint32).max) revert();
+            revert ISettlementEngine.SettlementTradeDateMismatch(id, uint32(date), w.tradeDate);
+        }
+        if ((lb | pt | cu | ex) > type(uint160).max) revert();
+        if (party != lb && party != pt && party != cu && party != ex) {
+            revert ISettlementEngine.SettlementNotTradeParty(id, address(uint160(party)));
+        }
+        if (_word(t + OWNER) == 0) revert ISettlementEngine.SettlementZeroCommitment(id);
+        side = _word(t + SIDE);
+        if (side > type(uint8).max) revert();
+    }
+
+    /// @dev The trades from calldata offset `t` to `end`, without allocating per trade, up to the
+    /// first one whose checks fail or whose security or currency is not in the batch's lists yet
+    /// (returns its offset, or `end`, and the last id taken). Each: `Clearing.clearWords` on its charges,
+    /// added to its currency's sums; its record (keccak of its 384 calldata bytes, copied once) into
+    /// the clearing hash chain and the all-trades bucket, then into the party's own-trades bucket (as
+    /// participant), its owner's and each distinct other party's.
+    function _run(Work memory w, uint256 t, uint256 end, bytes32 last) private view returns (uint256, bytes32) {
+        assembly ("memory-safe") {
+            function fold(word, record) -> r {
+                mstore(0, and(word, HASH_MASK))
+                mstore(32, record)
+                r := or(shl(HASH_BITS, add(shr(HASH_BITS, word), 1)), and(keccak256(0, 64), HASH_MASK))
+            }
+            // the entry of a list whose second word is `key`; zero if none
+            function find(head, key) -> p {
+                for { p := head } iszero(iszero(p)) { p := mload(p) } {
+                    if eq(mload(add(p, 0x20)), key) { break }
+                }
+            }
+            // `find` through a direct-mapped cache of CACHE entries
+            function cached(cache, head, key) -> p {
+                let at := add(cache, shl(5, mod(key, CACHE)))
+                p := mload(at)
+                if iszero(and(iszero(iszero(p)), eq(mload(add(p, 0x20)), key))) {
+                    p := find(head, key)
+                    if p { mstore(at, p) }
+                }
+            }
+            // id order, date, parties (clean, the party on it), owner, side, quantity and price
+            function valid(work, at, previous) -> yes {
+                let lb := calldataload(add(at, LOCAL))
+                let pt := calldataload(add(at, PARTICIPANT))
+                let cu := calldataload(add(at, CUSTODIAN))
+                let ex := calldataload(add(at, EXCHANGE))
+                let party := mload(add(work, 0x1a0))
+                let q := calldataload(add(at, QUANTITY))
+                let p := calldataload(add(at, PRICE))
+                yes := and(
+                    and(gt(calldataload(at), previous), eq(calldataload(add(at, DATE)), mload(add(work, 0x1c0)))),
+                    and(
+                        and(
+                            iszero(shr(160, or(or(lb, pt), or(cu, ex)))),
+                            or(or(eq(party, lb), eq(party, pt)), or(eq(party, cu), eq(party, ex)))
+                        ),
+                        and(
+                            and(iszero(iszero(calldataload(add(at, OWNER)))), lt(calldataload(add(at, SIDE)), 2)),
+                            and(
+                                and(iszero(iszero(q)), iszero(gt(q, MAX_QUANTITY))),
+                                and(iszero(iszero(p)), iszero(gt(p, MAX_PRICE)))
+                            )
+                        )
+                    )
+                )
+            }
+            // Clearing.clearWords into `line` = [chain, record, gross, fees, taxes, net] (from its third
+            // word); false when a sell's charges exceed its gross
+            function clear(words, side, gross, line) -> yes {
+                let fees := 0
+                let taxes := 0
+                let n := mload(words)
+                for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                    let c := mload(add(words, shl(5, add(i, 1))))
+                    let payer := and(shr(8, c), 0xff)
+                    if or(iszero(payer), eq(payer, add(side, 1))) {
+                        let a := div(add(mul(gross, and(shr(16, c), 0xffff)), 5000), 10000)
+                        let m := and(shr(32, c), 0xffffffffffffffffffffffffffffffff)
+                        if lt(a, m) { a := m }
+                        switch and(c, 0xff)
+                        case 0 { fees := add(fees, a) }
+                        default { taxes := add(taxes, a) }
+                    }
+                }
+                mstore(add(line, 0x40), gross)
+                mstore(add(line, 0x60), fees)
+                mstore(add(line, 0x80), taxes)
+                yes := 1
+                switch side
+                case 0 { mstore(add(line, 0xa0), add(gross, add(fees, taxes))) }
+                default {
+                    mstore(add(line, 0xa0), sub(gross, add(fees, taxes)))
+                    yes := iszero(gt(add(fees, taxes), gross))
+                }
+            }
+            // the line's amounts into [trades, gross, fees, taxes, buyNet, sellNet] from `sums + 0x40`;
+            // none can overflow: at most MAX_BATCH trades, each amount under 2^136
+            function tally(sums, side, line) {
+                mstore(add(sums, 0x40), add(mload(add(sums, 0x40)), 1))
+                mstore(add(sums, 0x60), add(mload(add(sums, 0x60)), mload(add(line, 0x40))))
+                mstore(add(sums, 0x80), add(mload(add(sums, 0x80)), mload(add(line, 0x60))))
+                mstore(add(sums, 0xa0), add(mload(add(sums, 0xa0)), mload(add(line, 0x80))))
+                let at := add(sums, add(0xc0, shl(5, side)))
+                mstore(at, add(mload(at), mload(add(line, 0xa0))))
+            }
+            // the table rehashed into twice its size (keeps the load at most one half)
+            function grow(work) {
+                let old := mload(work)
+                let cap := add(mload(add(work, 0x20)), 1)
+                let mask := sub(shl(1, cap), 1)
+                let table := mload(0x40)
+                calldatacopy(table, calldatasize(), shl(7, cap))
+                mstore(0x40, add(table, shl(7, cap)))
+                for { let i := 0 } lt(i, cap) { i := add(i, 1) } {
+                    let e := add(old, shl(6, i))
+                    let key := mload(e)
+                    if key {
+                        for { let k := and(xor(key, shr(128, key)), mask) } 1 { k := and(add(k, 1), mask) } {
+                            let f := add(table, shl(6, k))
+                            if iszero(mload(f)) {
+                                mstore(f, key)
+                                mstore(add(f, 0x20), mload(add(e, 0x20)))
+                                break
+                            }
+                        }
+                    }
+                }
+                mstore(work, table)
+                mstore(add(work, 0x20), mask)
+            }
+            // the bucket `key` (non-zero) of the table: loaded from storage on first touch, folded
+            function bump(work, key, record) {
+                let table := mload(work)
+                let mask := mload(add(work, 0x20))
+                for { let k := and(xor(key, shr(128, key)), mask) } 1 { k := and(add(k, 1), mask) } {
+                    let e := add(table, shl(6, k))
+                    let q := mload(e)
+                    if eq(q, key) {
+                        mstore(add(e, 0x20), fold(mload(add(e, 0x20)), record))
+                        break
+                    }
+                    if iszero(q) {
+                        mstore(e, key)
+                        mstore(0, key)
+                        mstore(0x20, mload(add(work, 0x60)))
+                        mstore(add(e, 0x20), fold(sload(keccak256(0, 0x40)), record))
+                        let filled := add(mload(add(work, 0x40)), 1)
+                        mstore(add(work, 0x40), filled)
+                        if gt(shl(1, filled), mask) { grow(work) }
+                        break
+                    }
+                }
+            }
+            function folds(work, at, record) {
+                let party := mload(add(work, 0x1a0))
+                let lb := calldataload(add(at, LOCAL))
+                let pt := calldataload(add(at, PARTICIPANT))
+                let cu := calldataload(add(at, CUSTODIAN))
+                let ex := calldataload(add(at, EXCHANGE))
+                mstore(add(work, 0x140), fold(mload(add(work, 0x140)), record))
+                if eq(pt, party) { mstore(add(work, 0x160), fold(mload(add(work, 0x160)), record)) }
+                bump(work, calldataload(add(at, OWNER)), record)
+                // other parties on the trade (most trades have none: the party is its participant)
+                if or(or(lb, cu), or(ex, xor(pt, party))) {
+                    if and(iszero(iszero(lb)), iszero(eq(lb, party))) { bump(work, lb, record) }
+                    if and(iszero(iszero(pt)), iszero(or(eq(pt, party), eq(pt, lb)))) { bump(work, pt, record) }
+                    if and(iszero(iszero(cu)), iszero(or(eq(cu, party), or(eq(cu, lb), eq(cu, pt))))) {
+                        bump(work, cu, record)
+                    }
+                    if and(iszero(iszero(ex)), iszero(or(or(eq(ex, party), eq(ex, lb)), or(eq(ex, pt), eq(ex, cu))))) {
+                        bump(work, ex, record)
+                    }
+                }
+            }
+            // the trade's sums, record, clearing hash chain and folds
+            function commit(work, at, sums, side) {
+                let buf := mload(add(work, 0x100))
+                let line := add(buf, TRADE_BYTES)
+                tally(sums, side, line)
+                calldatacopy(buf, at, TRADE_BYTES)
+                let record := keccak256(buf, TRADE_BYTES)
+                // keccak256(abi.encode(chain, record, gross, fees, taxes, net))
+                mstore(line, mload(add(work, 0x120)))
+                mstore(add(line, 0x20), record)
+                mstore(add(work, 0x120), keccak256(line, 0xc0))
+                folds(work, at, record)
+            }
+            // one trade taken, or false (nothing changed)
+            function step(work, at, previous) -> ok {
+                if iszero(valid(work, at, previous)) { leave }
+                let security := cached(mload(add(work, 0xe0)), mload(add(work, 0xc0)), calldataload(add(at, SECURITY)))
+                let sums := cached(mload(add(work, 0xa0)), mload(add(work, 0x80)), calldataload(add(at, CURRENCY)))
+                if or(iszero(security), iszero(sums)) { leave }
+                let side := calldataload(add(at, SIDE))
+                let gross := mul(calldataload(add(at, QUANTITY)), calldataload(add(at, PRICE)))
+                if iszero(clear(mload(add(security, 0x40)), side, gross, add(mload(add(work, 0x100)), TRADE_BYTES))) {
+                    leave
+                }
+                commit(work, at, sums, side)
+                ok := 1
+            }
+            for {} lt(t, end) { t := add(t, TRADE_BYTES) } {
+                if iszero(step(w, t, last)) { break }
+                last := calldataload(t)
+            }
+        }
+        return (t, last);
+    }
+
+    /// @dev An empty table of FIRST_TABLE pairs, the record buffer, and the buckets' storage slot.
+    function _work(mapping(bytes32 => uint256) storage buckets) private pure returns (Work memory w) {
+        w.table = _zeroed(FIRST_TABLE * 64);
+        w.mask = FIRST_TABLE - 1;
+        w.buffer = _zeroed(TRADE_BYTES + 0xc0);
+        (w.sumsCache, w.chargesCache) = (_zeroed(CACHE * 32), _zeroed(CACHE * 32));
+        assembly {
+            mstore(add(w, 0x60), buckets.slot)
+        }
+    }
+
+    /// @dev Each bucket the batch touched written once.
+    function _store(Work memory w) private {
+        (uint256 table, uint256 cap, uint256 slot) = (w.table, w.mask + 1, w.slot);
+        assembly ("memory-safe") {
+            for { let i := 0 } lt(i, cap) { i := add(i, 1) } {
+                let e := add(table, shl(6, i))
+                let key := mload(e)
+                if key {
+                    mstore(0, key)
+                    mstore(0x20, slot)
+                    sstore(keccak256(0, 0x40), mload(add(e, 0x20)))
+                }
+            }
+        }
+    }
+
+    /// @dev `size` zeroed bytes of fresh memory.
+    function _zeroed(uint256 size) private pure returns (uint256 p) {
+        assembly ("memory-safe") {
+            p := mload(0x40)
+            calldatacopy(p, calldatasize(), size)
+            mstore(0x40, add(p, size))
+        }
+    }
+
+    /// @dev A security's charges, checked listed and loaded once per batch (as storage words).
     function _charges(
         Work memory w,
         mapping(uint256 => IClearing.Charge[]) storage configs,
         uint256 securityId
-    ) private view returns (IClearing.Charge[] memory) {
-        for (uint256 i; i < w.securitiesCount; ++i) {
-            if (w.securities[i].id == securityId) return w.securities[i].charges;
+    ) private view returns (uint256[] memory words) {
+        uint256 p = _find(w.charges, securityId);
+        if (p != 0) {
+            assembly ("memory-safe") {
+                words := mload(add(p, 0x40))
+            }
+            return words;
         }
         if (!w.security.isListed(securityId)) revert ISettlementEngine.SettlementUnknownSecurity(securityId);
-        IClearing.Charge[] memory charges = configs[securityId];
-        w.securities[w.securitiesCount++] = Security(securityId, charges);
-        return charges;
+        IClearing.Charge[] storage stored = configs[securityId];
+        words = new uint256[](stored.length);
+        p = _zeroed(0x60);
+        assembly ("memory-safe") {
+            mstore(0, stored.slot)
+            let data := keccak256(0, 0x20)
+            for { let i := 0 } lt(i, mload(words)) { i := add(i, 1) } {
+                mstore(add(words, shl(5, add(i, 1))), sload(add(data, i)))
+            }
+            mstore(p, mload(add(w, 0xc0)))
+            mstore(add(p, 0x20), securityId)
+            mstore(add(p, 0x40), words)
+        }
+        w.charges = p;
     }
 
-    /// @dev A currency's running sums, checked listed on first sight in the batch.
-    function _sums(
-        Work memory w,
-        mapping(bytes32 => address) storage cash,
-        bytes32 currency
-    ) private view returns (ISettlementEngine.ClearingTotals memory) {
-        for (uint256 i; i < w.totalsCount; ++i) {
-            if (w.totals[i].currency == currency) return w.totals[i].sums;
+    /// @dev A currency's running sums (a pointer, see Work), checked listed on first sight in the batch.
+    function _sums(Work memory w, mapping(bytes32 => address) storage cash, uint256 currency)
+        private
+        view
+        returns (uint256 p)
+    {
+        p = _find(w.sums, currency);
+        if (p != 0) return p;
+        if (cash[bytes32(currency)] == address(0)) revert ISettlementEngine.SettlementUnknownCurrency(bytes32(currency));
+        p = _zeroed(0x100);
+        assembly ("memory-safe") {
+            mstore(add(p, 0x20), currency)
         }
-        if (cash[currency] == address(0)) revert ISettlementEngine.SettlementUnknownCurrency(currency);
-        Totals memory fresh = Totals(currency, ISettlementEngine.ClearingTotals(0, 0, 0, 0, 0, 0));
-        w.totals[w.totalsCount++] = fresh;
-        return fresh.sums;
+        if (w.sums == 0) w.sums = p;
+        else _mstore(w.tailSums, p);
+        w.tailSums = p;
+    }
+
+    /// @dev The entry of a list whose second word is `key`; zero if none.
+    function _find(uint256 head, uint256 key) private pure returns (uint256 p) {
+        for (p = head; p != 0; p = _mload(p)) {
+            if (_mload(p + 0x20) == key) break;
+        }
+    }
+
+    function _mload(uint256 p) private pure returns (uint256 v) {
+        assembly ("memory-safe") {
+            v := mload(p)
+        }
+    }
+
+    function _mstore(uint256 p, uint256 v) private pure {
+        assembly ("memory-safe") {
+            mstore(p, v)
+        }
     }
 
     /// @dev The batch's sums `m` added into the cycle's stored sums `s`; `m` becomes the cycle's sums.
@@ -272,30 +538,9 @@ library TradeUpload {
         else m.sellNet = s.sellNet;
     }
 
-    function _add(ISettlementEngine.ClearingTotals memory tot, uint8 side, IClearing.Line memory line) private pure {
-        tot.trades += 1;
-        tot.gross += line.gross;
-        tot.fees += line.fees;
-        tot.taxes += line.taxes;
-        if (side == Clearing.BUY) tot.buyNet += line.net;
-        else tot.sellNet += line.net;
-    }
-
-    /// @dev keccak256(abi.encode(chain, record, gross, fees, taxes, net)).
-    function _chain(bytes32 chain, bytes32 record, IClearing.Line memory line) private pure returns (bytes32 h) {
-        assembly ("memory-safe") {
-            let p := mload(0x40)
-            mstore(p, chain)
-            mstore(add(p, 0x20), record)
-            mstore(add(p, 0x40), mload(line))
-            mstore(add(p, 0x60), mload(add(line, 0x20)))
-            mstore(add(p, 0x80), mload(add(line, 0x40)))
-            mstore(add(p, 0xa0), mload(add(line, 0x60)))
-            h := keccak256(p, 0xc0)
+    function _word(uint256 at) private pure returns (uint256 v) {
+        assembly {
+            v := calldataload(at)
         }
-    }
-
-    function _key(address a) private pure returns (bytes32) {
-        return bytes32(uint256(uint160(a)));
     }
 }

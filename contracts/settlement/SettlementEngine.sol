@@ -444,7 +444,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             0
         );
         TradeUpload.Outcome memory out =
-            TradeUpload.ingest(s.buckets[party], s.totals[party], _configs[party], _cash, start, trades);
+            TradeUpload.ingest(s.buckets[party], s.totals[party], _configs[party], _cash, start, TradeUpload.encoded(trades));
         Bucket memory own = TradeUpload.unpack(out.own);
         if (own.count != ownStored.count) {
             if (ownStored.count == 0) s.uploaders.push(party);
