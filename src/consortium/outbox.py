@@ -146,7 +146,7 @@ def counted(answer: Any, entries: Any, kind: str) -> Recorded | None:
     return found
 
 
-def _is_refusal(exc: BaseException) -> bool:
+def is_refusal(exc: BaseException) -> bool:
     """A node's definite refusal (a revert), as opposed to a send whose fate is unknown."""
     return getattr(exc, "revert_msg", None) is not None or type(exc).__name__ in (
         "VirtualMachineError",
@@ -278,7 +278,7 @@ class Outbox:
         try:
             tx = k.send(args)
         except Exception as exc:
-            if not _is_refusal(exc):
+            if not is_refusal(exc):
                 raise  # fate unknown (node down, timeout): the intent stays pending for resume()
             return Submission(kind, key, args, booking=self._refused(kind, key, args, exc))
         sub = Submission(kind, key, args, tx)
@@ -333,7 +333,7 @@ class Outbox:
         try:
             ok = _status(tx) == 1
         except Exception as exc:
-            if not _is_refusal(exc):
+            if not is_refusal(exc):
                 raise  # the receipt never came: fate unknown, the intent stays pending
             try:  # the phase is collected now: this batch's own receipt tells
                 ok = _status(tx) == 1

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from consortium.domain.clearing import SELL, Charge, Trade, clear, first_clearing
+from consortium.domain.clearing import SELL, Charge, ClearingTotals, Trade, clear, first_clearing
 from consortium.domain.netting import CASH, SECURITY, Leg, currency_asset, positions
 
 MAX_INSTRUCTION_LINES = 100  # SettlementEngine.MAX_INSTRUCTION_LINES
@@ -108,6 +108,16 @@ def due_charges(
     """Fees and taxes per currency asset a participant pays: its first clearing data less the
     charges of its deferred trades (under its charges, as deferTrades computes them)."""
     totals = first_clearing(participant, trades, dict(charges)).totals
+    return _less_deferred(totals, participant, charges, deferred)
+
+
+def _less_deferred(
+    totals: Mapping[bytes, ClearingTotals],
+    participant: str,
+    charges: Mapping[int, Sequence[Charge]],
+    deferred: Iterable[Trade],
+) -> dict[int, tuple[int, int]]:
+    """`totals`' fees and taxes per currency asset less those of `participant`'s deferred trades."""
     out = {currency_asset(c): [t.fees, t.taxes] for c, t in totals.items()}
     for t in deferred:
         if t.participant != participant:
@@ -130,7 +140,7 @@ def dues(
     sellNet - buyNet + fees + taxes less its deferred trades' (sells' gross less buys')."""
     uploaded, deferred = list(uploaded), list(deferred)
     totals = first_clearing(participant, uploaded, dict(charges)).totals
-    owed = due_charges(participant, uploaded, charges, deferred)
+    owed = _less_deferred(totals, participant, charges, deferred)
     own_only = all(t.participant == participant for t in uploaded)
     out = {}
     for currency, tot in totals.items():

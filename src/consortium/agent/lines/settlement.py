@@ -62,6 +62,7 @@ from consortium.domain.instructions import (
 )
 from consortium.domain.netting import NettingImbalance, deferrals
 from consortium.domain.roles import ROLES
+from consortium.outbox import is_refusal
 from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
     CURRENCIES,
@@ -308,9 +309,9 @@ class _FirstPartyRole(_SettlementRole):
         log.info("reconciling cycle %s with %s", _name(cycle_id), peer)
         try:
             self.party.reconcile(cycle_id, peer)
-        except Exception:
-            if self.still_open(cycle_id, peer_key(peer)):
-                raise  # not the cycle closing under us: the follower retries the event
+        except Exception as exc:
+            if not is_refusal(exc) or self.still_open(cycle_id, peer_key(peer)):
+                raise  # fate unknown, or not the cycle closing under us: the follower retries
             # netted between our read and the send: reported by still_open, nothing to retry
 
     def still_open(self, cycle_id: bytes, peer: bytes) -> bool:
@@ -615,9 +616,10 @@ class CcpRole(_SettlementRole):
         document has each first party reconcile at every level before settlement follows. Until
         then the parties late are logged and named in the outbox (`awaiting_reconciliations`)."""
         cycle_id = b32(ev["cycleId"])
-        if not self._mine(cycle_id) or self.status(cycle_id) != OPEN:
+        cycle = self.engine.getCycle(cycle_id)  # one read: each Reconciled event comes here
+        if not _same(cycle["ccp"], self.me) or int(cycle["status"]) != OPEN:
             return
-        if not self.engine.getCycle(cycle_id)["uploadsClosed"]:
+        if not cycle["uploadsClosed"]:
             return
         expected = self.awaited(cycle_id, ev)
         ids = {a.lower(): i for i, a in self.agent.settings.addresses.items()}
