@@ -15,7 +15,7 @@ import json
 import signal
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -33,7 +33,7 @@ from consortium.domain.clearing import SELL, Charge
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.instructions import apply_charges, derive
 from consortium.domain.netting import CASH, SECURITY, currency_asset, net
-from consortium.roles.settlement import SECOND
+from consortium.roles.settlement import SECOND, UPLOAD
 from consortium.store import Store
 from tests.agent.harness import (
     SEED,
@@ -65,6 +65,10 @@ EXECUTIONS_2 = [("T-9", "0005.HK", 300, 6_600, "broker-a", "broker-b", "client-1
 # clearing, so every first party's reconciliation with it, comes last); broker-a sells from cycle 1
 CYCLE_3 = "SETTLE-2026-12-07"
 EXECUTIONS_3 = [("T-11", "0700.HK", 100, 38_000, "broker-b", "broker-a", "client-7", "client-1")]
+# the day after: broker-b's agent dies right after its upload and is still down at the CCP's
+# reconciliation cut-off: the CCP defers broker-b's executions instead of waiting for it
+CYCLE_4 = "SETTLE-2026-12-08"
+EXECUTIONS_4 = [("T-12", "0700.HK", 100, 38_000, "broker-a", "broker-b", "client-1", "client-7")]
 
 CONSORTIUM_YAML = """\
 version: 1
@@ -159,6 +163,7 @@ class Cycle:
     ccp_killed: int
     first_block: int  # the first block the agents could send in (the world was built before)
     late: tuple  # cycle 3, CSD down, the rest in: the cycle's status and what the CCP awaited
+    cut_off: tuple  # cycle 4: (status and awaited before the cut-off, the CCP's report after it)
 
 
 def _holdings(world: World, holders: list[str]) -> dict:
@@ -280,8 +285,11 @@ def cycle(tmp_path_factory, accounts, web3):
         after = _holdings(world, holders)
         _breaking_cycle(homes, live)
         late = _late_cycle(world, homes, agents)
+        cut_off = _cut_off_cycle(world, homes, agents)
         codes = stop_all(live)
-        yield Cycle(world, homes, agents, trades, before, after, codes, killed, first_block, late)
+        yield Cycle(
+            world, homes, agents, trades, before, after, codes, killed, first_block, late, cut_off
+        )
     finally:
         for a in live:
             if a.running():
@@ -357,6 +365,52 @@ def _late_cycle(world: World, homes: dict, agents: dict) -> tuple[int, dict | No
     return then, awaited
 
 
+def _cut_off_cycle(world: World, homes: dict, agents: dict) -> tuple:
+    """Cycle 4: broker-b's agent SIGKILLs itself once its upload is mined; when the other parties
+    have reconciled with the CCP, a row for the open cycle sets its reconciliation cut-off in the
+    past. Returns (the status and what the CCP awaited before the cut-off, its report after it);
+    broker-b is restarted last."""
+    engine, cycle_id, a = world.suite["SettlementEngine"], code32(CYCLE_4), world.addresses
+    rows = _rows(EXECUTIONS_4, "2026-12-08")
+    broker_b = agents["broker-b"]
+    assert broker_b.stop() == 0
+    broker_b.start(kill_at=(UPLOAD, 1))
+    broker_b.wait_log("running roles", TIMEOUT, count=2)
+    for i in FIRST:
+        drop(homes[i], "trades-2026-12-08.csv", csv_text(TRADE_HEADER, _rows_of(i, rows)))
+    for i in FIRST:
+        wait_for(lambda i=i: result_of(homes[i], "done", "trades-2026-12-08.csv"), TIMEOUT, i)
+    header = ["cycle_id", "trade_date", "reconcile_by"]
+    drop(homes["ccp"], "cycles-2026-12-08.csv", csv_text(header[:2], [[CYCLE_4, "2026-12-08"]]))
+    wait_for(lambda: not broker_b.running(), TIMEOUT, "broker-b's kill after its upload")
+    others = {a[i] for i in FIRST if i != "broker-b"}
+
+    def reconciled() -> bool:
+        found = _cycle_events(world, "Reconciled", CYCLE_4)
+        return {
+            e.args["party"] for e in found if bytes(e.args["peer"]) == _peer(a["ccp"])
+        } == others
+
+    wait_for(reconciled, TIMEOUT, "the others' reconciliations with the CCP, broker-b down")
+
+    def awaiting() -> set:
+        return set(_report(homes["ccp"], CYCLE_4).get("awaiting_reconciliations") or ())
+
+    wait_for(lambda: awaiting() == {"broker-b"}, TIMEOUT, "the CCP awaiting broker-b alone")
+    before = (int(engine.getCycle(cycle_id)["status"]), awaiting())
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
+    drop(homes["ccp"], "cycles-cut-off.csv", csv_text(header, [[CYCLE_4, "2026-12-08", past]]))
+    live = [x for x in agents.values() if x is not broker_b]
+    alive_until(
+        live, lambda: "netting" in _report(homes["ccp"], CYCLE_4), TIMEOUT, "cycle 4's netting"
+    )
+    after = _report(homes["ccp"], CYCLE_4)
+    broker_b.out.close()
+    broker_b.start()
+    broker_b.wait_log("running roles", TIMEOUT, count=3)
+    return before, after
+
+
 def _cycle_events(world: World, name: str, of: str) -> list:
     engine = world.suite["SettlementEngine"]
     found = engine.events.get_sequence(world.suite.block, event_type=name)
@@ -421,7 +475,7 @@ def test_settlement_cycle__ccp_sigkilled_after_its_batch__restarted__every_recor
     assert len(_events(cycle, "CycleNetted")) == 1 and len(_events(cycle, "CycleSettled")) == 1
     store = Store(load_settings(cycle.homes["ccp"].path).store_url)
     assert store.intents("pending") == []
-    assert [r["status"] for r in store.intents(kinds=[SECOND])] == ["booked"] * 3  # a batch a cycle
+    assert [r["status"] for r in store.intents(kinds=[SECOND])] == ["booked"] * 4  # a batch a cycle
 
 
 def test_settlement_cycle__outboxes__instructions_and_results_per_party(cycle):
@@ -530,3 +584,20 @@ def test_late_cycle__csd_down_until_the_rest_is_in__ccp_nets_only_after_every_re
         assert "reconciliation_refused" not in _report(cycle.homes[i], CYCLE_3)
     status = cycle.world.suite["SettlementEngine"].getCycle(code32(CYCLE_3))["status"]
     assert int(status) == SETTLED
+
+
+def test_cut_off_cycle__broker_b_down_past_the_reconciliation_cut_off__its_executions_deferred(
+    cycle,
+):
+    """The CCP waits for every reconciliation, but not past the cycle's `reconcile_by`: then it
+    names who it still awaits, defers the executions of each party not reconciled with it (both
+    sides) and nets the rest."""
+    (status, awaited), report = cycle.cut_off
+    a = cycle.world.addresses
+    assert status == 1 and awaited == {"broker-b"}  # open, waiting for broker-b alone
+    assert set(report["reconciliation_cut_off"]) == {"broker-b"}
+    assert report["netting"]["deferred_parties"] == [a["broker-b"]]
+    deferred = _events(cycle, "TradeDeferred", CYCLE_4)
+    assert {bytes(e["tradeId"]) for e in deferred} == {doc_hash(f"T-12-{s}") for s in "BS"}
+    assert len(deferred) == 2
+    assert _events(cycle, "CycleNetted", CYCLE_4) == []  # broker-b was on every execution

@@ -784,17 +784,27 @@ _SETTLEMENT += [
                 "when uploads close even if an expected first party has not uploaded",
                 required=False,
             ),
+            Column(
+                "reconcile_by",
+                "datetime",
+                "when the CCP stops waiting for reconciliations: the executions of a party not "
+                "reconciled with it are deferred and the rest netted",
+                required=False,
+            ),
         ),
         (("cycle_id",),),
         "The settlement cycles the CCP opens (its cut-off calendar).",
         "Opens each cycle not open yet (openCycle); the first parties upload the trades of its "
         "trade date when they see it open; uploads close once every expected first party "
-        "uploaded, or at the cut-off; the cycle runs from the chain's events.",
+        "uploaded, or at the cut-off; the cycle runs from the chain's events. A row for a cycle "
+        "open already sets its cut-offs anew. At `reconcile_by` the CCP defers the executions "
+        "of each party not reconciled with it (decision `reconciliation_break`) and nets the rest.",
         (
             {
                 "cycle_id": "SETTLE-2026-12-05",
                 "trade_date": "2026-12-05",
                 "cut_off": "2026-12-05T16:00:00+08:00",
+                "reconcile_by": "2026-12-05T18:00:00+08:00",
             },
         ),
     ),

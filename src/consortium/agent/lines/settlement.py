@@ -14,10 +14,12 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   named in its outbox: `awaiting_reconciliations`) -> nets and instructs; a
   party whose reconciliation broke has its executions deferred first (decision
   `reconciliation_break`: auto, or queue for `consortium decide`: accept = defer them, reject = net
-  the executions of record as they stand). The netting waits for every leg participant's own
-  instruction (InstructionSubmitted retries it) and is sent only when the legs equal them all
-  (consortium.domain.instructions.check; a difference is logged and reported, naming the party
-  and asset, and waits for a corrected instruction).
+  the executions of record as they stand). At the cycle's `reconcile_by` it waits no longer: who
+  is still awaited goes to its outbox (`reconciliation_cut_off`), and each party not reconciled
+  with it has its executions deferred, as a break's are. The netting waits for every leg
+  participant's own instruction (InstructionSubmitted retries it) and is sent only when the legs
+  equal them all (consortium.domain.instructions.check; a difference is logged and reported,
+  naming the party and asset, and waits for a corrected instruction).
 - CSD: UploadsClosed -> its second clearing distributed; CycleNetted -> settle (DvP).
 - BROKER, CUSTODIAN, EXCHANGE: `charges` files -> setClearingConfig; `trades` files kept in the
   store until the CCP opens the cycle of their trade date (CycleOpened) -> uploadTrades;
@@ -85,6 +87,7 @@ TRADES = "settlement.trade"  # a first party's trades: trade id text -> row
 CYCLES = "settlement.cycle"  # a first party's open cycles: trade date -> cycle id
 FIRST_ROLES = ("BROKER", "CUSTODIAN", "EXCHANGE")
 CUT_OFF = "settlement.cut_off"  # the CCP's cut-offs: cycle id -> unix seconds
+RECONCILE_BY = "settlement.reconcile_by"  # the CCP's reconciliation cut-offs, the same way
 
 
 def peer_key(address: str) -> bytes:
@@ -526,8 +529,9 @@ class CcpRole(_SettlementRole):
         opened, already = [], []
         for row in file.rows:
             cycle_id = code32(row["cycle_id"])
-            if row.get("cut_off") is not None:
-                self.agent.store.put(CUT_OFF, "0x" + cycle_id.hex(), {"at": int(row["cut_off"])})
+            for column, kind in (("cut_off", CUT_OFF), ("reconcile_by", RECONCILE_BY)):
+                if row.get(column) is not None:
+                    self.agent.store.put(kind, "0x" + cycle_id.hex(), {"at": int(row[column])})
             if self.status(cycle_id) != NONE:
                 already.append(row["cycle_id"])
                 continue
@@ -537,8 +541,12 @@ class CcpRole(_SettlementRole):
         return {"opened": opened, "open_already": already}
 
     def tick(self) -> None:
-        """Close the uploads of a cycle whose cut-off passed (waiting for nobody any longer)."""
+        """Close the uploads of a cycle whose cut-off passed (waiting for nobody any longer); at a
+        cycle's reconciliation cut-off, net without the parties not reconciled with the CCP."""
         now = time.time()
+        for key, row in self.agent.store.all(RECONCILE_BY).items():
+            if not row.get("done") and now >= row["at"] and self.reconcile_cut_off(b32(key)):
+                self.agent.store.put(RECONCILE_BY, key, row | {"done": True})
         for key, row in self.agent.store.all(CUT_OFF).items():
             if row.get("closed") or now < row["at"]:
                 continue
@@ -573,7 +581,38 @@ class CcpRole(_SettlementRole):
             log.info("cycle %s: distributing second clearing", _name(cycle_id))
             self.ccp.distribute(cycle_id, self.ccp.compute(cycle_id))
 
-    def awaited(self, cycle_id: bytes, ev: Any) -> dict[str, set[bytes]]:
+    def reconcile_cut_off(self, cycle_id: bytes) -> bool:
+        """The reconciliation cut-off of `cycle_id` passed: the parties still awaited are named in
+        the outbox (`reconciliation_cut_off`: their missing peers); each one not reconciled with
+        the CCP (the engine nets no uploader's trades otherwise) has its executions deferred, as a
+        break is (decision `reconciliation_break`), and the rest is netted; one late only at
+        another level is netted as it stands. False while the cut-off cannot act yet: uploads not
+        closed, or the CCP's own second clearing not on chain for every uploader."""
+        cycle = self.engine.getCycle(cycle_id)
+        if not _same(cycle["ccp"], self.me) or int(cycle["status"]) != OPEN:
+            return True
+        if not cycle["uploadsClosed"]:
+            return False
+        expected = self.awaited(cycle_id, None)
+        me = peer_key(self.me)
+        if any(int(self.engine.bucket(cycle_id, self.me, peer_key(p))[0]) == 0 for p in expected):
+            return False  # our second clearing is still on its way: nobody could reconcile yet
+        late = {p: k for p, k in expected.items() if k}
+        if not late:
+            return True  # every reconciliation is in: the Reconciled events net
+        ids = {a.lower(): i for i, a in self.agent.settings.addresses.items()}
+        named = {
+            ids.get(p.lower(), p): sorted("0x" + k.hex() for k in keys) for p, keys in late.items()
+        }
+        log.warning(
+            "cycle %s: reconciliation cut-off passed; still awaited: %s", _name(cycle_id), named
+        )
+        self.report(cycle_id, "reconciliation_cut_off", named)
+        status = {p: int(self.engine.reconStatus(cycle_id, p, me)) for p in expected}
+        self.net_or_ask(cycle_id, sorted(p for p, s in status.items() if s != MATCHED))
+        return True
+
+    def awaited(self, cycle_id: bytes, ev: Any | None) -> dict[str, set[bytes]]:
         """The reconciliations the cycle still awaits, by first party (peer keys): each party that
         uploaded, with the CCP and the CSD, with each counterparty along its uploaded trades' chains
         and (a BROKER of the consortium file) with each investor on them, as each party derives its
@@ -582,7 +621,7 @@ class CcpRole(_SettlementRole):
         reconciliation status once per process; then each Reconciled `ev` crosses its pair off."""
         expected = self._expected.get(cycle_id)
         if expected is not None:
-            for party, keys in expected.items():
+            for party, keys in expected.items() if ev is not None else ():
                 if _same(party, ev["party"]):
                     keys.discard(b32(ev["peer"]))
             return expected
@@ -629,7 +668,11 @@ class CcpRole(_SettlementRole):
             log.info("cycle %s: waiting for reconciliations of %s", _name(cycle_id), late)
             return
         status = {p: int(self.engine.reconStatus(cycle_id, p, peer_key(self.me))) for p in expected}
-        broken = sorted(p for p, s in status.items() if s == BROKEN)
+        self.net_or_ask(cycle_id, sorted(p for p, s in status.items() if s == BROKEN))
+
+    def net_or_ask(self, cycle_id: bytes, broken: list[str]) -> None:
+        """Net; with parties `broken` (or not reconciled by the cut-off) defer their executions
+        first, or ask first when decision `reconciliation_break` is queued."""
         if not broken:
             return self.net(cycle_id, [])
         if self.agent.settings.decision_mode(BREAK) == "queue":
