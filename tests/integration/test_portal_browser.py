@@ -282,6 +282,7 @@ def lookthrough_portal(
     from consortium.portal.chainview import ChainView
     from consortium.reporting import build_reports
     from consortium.reporting.days import business_day_of, report_utc_offset
+    from consortium.reporting.directory import Dossier
     from consortium.roles.lookthrough import Intermediary, publish_positions
 
     sealed_records = SealedRecords.deploy(registry, {"from": registry_admin})
@@ -308,6 +309,7 @@ def lookthrough_portal(
         progress=False,
         private_keys={regulator_cn.address: enc_keys[regulator_cn.address].private_key},
         deployment_block=tx.block_number - 1,
+        dossier=Dossier({regulator_cn.address.lower(): ("reg-cn", regulator_cn.name)}, {"CNY": 2}),
     )
     w3 = Web3(Web3.HTTPProvider(brownie_web3.provider.endpoint_uri))
     port = portal_fixtures.free_port()

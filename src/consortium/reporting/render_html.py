@@ -329,7 +329,7 @@ def lookthrough_section(report: dict) -> str:
         f'<h2 id="lookthrough-positions">Look-through positions sealed to this regulator '
         f"({opened} of {len(rows)} opened)</h2>"
         '<p class="empty">Opened with the regulator\'s key for this page only: the anchored '
-        "records hold none of these values. Each is proved against the intermediary's published "
+        "records hold none of these values. Each is checked against the intermediary's published "
         "root and its investor root on HoldingChain.</p>"
         f'<table id="tbl-lookthrough-positions"><tr>{heads}</tr>{body}</table>'
     )
