@@ -12,8 +12,9 @@ from consortium.portal.pages import report_page, since_section
 from consortium.reporting.lookthrough import POSITION, SealedOpener, sealed_records_of
 from consortium.reporting.render_html import POSITION_HEADS, lookthrough_rows, render_html
 from consortium.roles.lookthrough import HELD, UNOPENED
+from tests.offchain.test_reporting_render import REG
+from tests.offchain.test_reporting_render import _report as synthetic_report
 
-REG = "0x" + "11" * 20
 BROKER = "0x" + "33" * 20
 COMMITMENT = "0x" + "ab" * 32
 
@@ -45,32 +46,13 @@ def _sealed_record(i):
 
 
 def _report(n=3):
-    records = [_sealed_record(i) for i in range(n)]
-    for r in records:
-        r["recordHash"] = "0x" + record_hash(r).hex()
-        r["proof"] = []
-    return {
-        "regulator": REG,
-        "regulatorJurisdiction": "CN",
-        "date": "1970-01-06",
-        "day": 5,
-        "chainId": 1,
-        "generatedAt": "now",
-        "notes": [],
-        "rules": {"hash": "0x" + "22" * 32, "version": 1},
-        "anchor": {
-            "anchored": False,
-            "version": 1,
-            "root": "0x" + "55" * 32,
-            "recordCount": n,
-            "contract": None,
-            "txHash": None,
-        },
+    """test_reporting_render's synthetic report, of `n` sealed look-through records."""
+    report = synthetic_report([_sealed_record(i) for i in range(n)])
+    return report | {
         "currencies": {"CNY": 2},
         "institutions": {BROKER: {"id": "broker-cn", "name": "Broker CN"}},
         "timeZone": "Asia/Shanghai",
         "tables": {"lookthrough": {"title": "Look-through publications", "count": n}},
-        "records": records,
     }
 
 
