@@ -7,6 +7,7 @@ against the intermediary's investor root on HoldingChain, none of reg-cn's, and 
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 
@@ -525,3 +526,32 @@ def test_report_html__a_record_sealed_to_another_regulator__never_opened_even_wi
         own = [r for r in rows[:-1] if r["opening"] == "opened"]
         assert len(own) == (len(rows) - 1 if key == enc[hk] else 0)
     assert "opened" not in report["records"][-1]  # the report itself is never changed
+
+
+def test_report_cli__keystore__html_opens_the_regulators_records(
+    published, registry, registry_admin, regulator_hk, enc, tmp_path, monkeypatch, capsys
+):
+    """`consortium report --keystore 0xREG=PATH`: the regulator's report.html shows its records
+    opened (the keystore's key is the one they are sealed to); report.json stays sealed."""
+    from types import SimpleNamespace
+
+    from consortium import cli, deploy
+    from consortium.reporting.days import business_day_of, day_date
+
+    anchor = deploy._deploy_reporting(chain.project(), registry, registry_admin)["ReportAnchor"]
+    contracts = {k: c for k, c in _report_suite(published).items() if k != "ConsortiumRegistry"}
+    suite = deploy.Suite(registry, contracts | {"ReportAnchor": anchor}, 0)
+    monkeypatch.setattr(cli, "_attach", lambda args: SimpleNamespace(network_name=lambda: "dev"))
+    monkeypatch.setattr(deploy, "load_suite", lambda network: suite)
+    keystore = tmp_path / "reg-hk.json"
+    Keystore(keystore).import_key(enc[regulator_hk.address.lower()], "pass", iterations=2**12)
+    monkeypatch.setenv("CONSORTIUM_PASSPHRASE", "pass")
+    block = chain.web3().eth.get_block("latest")
+    day = day_date(business_day_of(int(block["timestamp"]), int(anchor.businessUtcOffset())))
+    args = ["report", "--day", day, "--regulator", regulator_hk.address, "--out", str(tmp_path)]
+    assert main([*args, "--keystore", f"{regulator_hk.address}={keystore}"]) == 0
+    html = Path(capsys.readouterr().out.strip().splitlines()[-1].rsplit(": ", 1)[1])
+    rows = _position_rows(html.read_text())
+    assert rows and _opened(rows) == _sealed_to(published, regulator_hk.address, "HK")
+    report = json.loads((html.parent / "report.json").read_text())
+    assert all("opened" not in r for r in report["records"])
