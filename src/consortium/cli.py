@@ -230,10 +230,14 @@ def cmd_besu_genesis(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     chain = _attach(args)
     from consortium.deploy import load_suite
+    from consortium.portal.serve import ServeOptions, opening_keys
     from consortium.reporting import ReportingError, ReportJob, RulesError
 
     suite = load_suite(chain.network_name())
     reporter = chain.accounts()[args.reporter] if args.reporter is not None else None
+    keys = opening_keys(
+        ServeOptions(keystores=args.keystores, passphrase_file=args.passphrase_file)
+    )
     try:  # no --day: the day of the latest block
         built = ReportJob(
             suite,
@@ -245,6 +249,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             out=args.out,
             anchor=suite["ReportAnchor"],
             dossier=report_dossier(args.config, args.seed),
+            private_keys=keys or None,
         ).run()
     except (ReportingError, RulesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -672,6 +677,15 @@ def _add_report_commands(sub: Any) -> None:
         type=int,
         help="account index holding REPORTER, with a channel to each regulator (anchors the roots)",
     )
+    rep.add_argument(
+        "--keystore",
+        dest="keystores",
+        action="append",
+        default=[],
+        help="a regulator's V3 keystore ([0xREGULATOR=]PATH, repeatable): its report's HTML and "
+        "CSV show its sealed fields and look-through records opened (report.json stays sealed)",
+    )
+    rep.add_argument("--passphrase-file", help="file whose first line is the keystores' passphrase")
     rep.set_defaults(func=cmd_report)
     ver = _with_network(
         sub.add_parser("verify", help="verify a report.json against the on-chain root"), rpc=True

@@ -285,6 +285,7 @@ def write_and_verify_reports(
     sit in folders by regulator id."""
     from eth_utils import keccak
 
+    from consortium.domain.encoding import from_hex
     from consortium.envelope import KeyPair
     from consortium.reporting import ReportJob, verify_report
     from consortium.reporting.days import day_date
@@ -294,13 +295,16 @@ def write_and_verify_reports(
     addresses = {ident: inst.address for ident, inst in members.by_name.items()}
     dossier = Dossier.of(cfg, addresses) if cfg is not None else None
 
-    keys, private = {}, {}
+    keys, private, sealed_to = {}, {}, {}
     for ident, inst in members.by_name.items():
         # each institution's encryption key is its own, separate from its signing key
         pair = KeyPair(keccak(text=f"consortium-ledger-demo-enc:{seed}:{ident}"))
         keys[inst.address] = pair.public_key
         if "REGULATOR" in members.roles[ident]:
             private[inst.address] = pair.private_key
+            # look-through records are sealed to the member's key (roles.lookthrough)
+            if getattr(inst.account, "private_key", None) is not None:
+                sealed_to[inst.address] = from_hex(inst.account.private_key)
     console.print("[bold]reports[/bold] indexing and building …")
     built = []
     for day in days:  # the business day, and the maturity day the bills' redemption ran on
@@ -310,6 +314,7 @@ def write_and_verify_reports(
             reporter=members.one("REPORTER").account,
             keys=keys,
             private_keys=private,
+            lookthrough_keys=sealed_to,
             out=out,
             dossier=dossier,
         ).run()

@@ -261,3 +261,101 @@ def serious_violations(browser, axe: str) -> list[str]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+@pytest.fixture
+def lookthrough_portal(
+    suite, cn, regulator_cn, regulator_hk, enc_keys, registry, registry_admin, tmp_path
+):
+    """cn's broker publishes investors' positions sealed to reg-cn (two) and reg-hk (one) on a
+    SealedRecords of the fixture's registry; the day's reports built with it, served by a portal
+    holding reg-cn's key (no HoldingChain in this suite: positions are proved against the root)."""
+    from brownie import SealedRecords
+    from brownie import web3 as brownie_web3
+    from web3 import Web3
+
+    from consortium.domain.hashing import code32
+    from consortium.domain.netting import CASH, SECURITY
+    from consortium.lookthrough import Position, RegulatorKey
+    from consortium.portal.app import Portal, create_app
+    from consortium.portal.auth import Sessions, SignIn
+    from consortium.portal.chainview import ChainView
+    from consortium.reporting import build_reports
+    from consortium.reporting.days import business_day_of, report_utc_offset
+    from consortium.reporting.directory import Dossier
+    from consortium.roles.lookthrough import Intermediary, publish_positions
+
+    sealed_records = SealedRecords.deploy(registry, {"from": registry_admin})
+    positions = [
+        Position("inv-cn-1", SECURITY, 7001, 1_500, "CN"),
+        Position("inv-cn-2", CASH, int.from_bytes(code32("CNY"), "big"), 123_456, "CN"),
+        Position("inv-hk-1", SECURITY, 7001, 900, "HK"),
+    ]
+    keys = {
+        r.jurisdiction: RegulatorKey(r.address, enc_keys[r.address].public_key)
+        for r in (regulator_cn, regulator_hk)
+    }
+    tx = publish_positions(
+        Intermediary(cn["broker"], sealed_records), code32("C-1"), positions, keys
+    )
+    contracts = {k: c for k, c in suite.items() if k != "ReportAnchor"}
+    contracts["SealedRecords"] = sealed_records
+    offset = report_utc_offset()  # build_reports without an anchor counts days the same way
+    built = build_reports(
+        contracts,
+        business_day_of(brownie_web3.eth.get_block(tx.block_number)["timestamp"], offset),
+        regulator_cn.address,
+        out=tmp_path,
+        progress=False,
+        private_keys={regulator_cn.address: enc_keys[regulator_cn.address].private_key},
+        deployment_block=tx.block_number - 1,
+        dossier=Dossier({regulator_cn.address.lower(): ("reg-cn", regulator_cn.name)}, {"CNY": 2}),
+    )
+    w3 = Web3(Web3.HTTPProvider(brownie_web3.provider.endpoint_uri))
+    port = portal_fixtures.free_port()
+    view = ChainView(w3, {k: c.address for k, c in contracts.items()})
+    portal = Portal(
+        view=view,
+        reports=tmp_path,
+        sign_in=SignIn(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", view.chain_id),
+        sessions=Sessions(),
+        keys={regulator_cn.address.lower(): enc_keys[regulator_cn.address].private_key},
+        names={regulator_cn.address.lower(): regulator_cn.name},
+        poll_seconds=0.2,
+    )
+    server = portal_fixtures.ServerThread(create_app(portal), port).start()
+    yield portal_fixtures.PortalUnderTest(
+        f"http://127.0.0.1:{port}",
+        portal,
+        {"cn": regulator_cn},
+        {},
+        {b.regulator: b for b in built},
+    )
+    server.stop()
+
+
+def test_report_page__lookthrough_positions_opened_in_the_browser(browser, lookthrough_portal):
+    from consortium.reporting.lookthrough import OTHER_REGULATOR
+
+    p = lookthrough_portal
+    cn = p.regulators["cn"]
+    s = Session(browser, p, cn).sign_in()
+    for path in (report_path(p, cn), report_path(p, cn) + "/report.html"):
+        d = s.open(path)
+        table = d.find_element("id", "tbl-lookthrough-positions")
+        heads = [th.text for th in table.find_elements("css selector", "th")]
+        rows = [
+            dict(zip(heads, [td.text for td in tr.find_elements("tag name", "td")], strict=True))
+            for tr in table.find_elements("css selector", "tr")[1:]
+        ]
+        opened = sorted(
+            (r["investor"], r["security"], r["position"]) for r in rows if r["opening"] == "opened"
+        )
+        assert opened == [("inv-cn-1", "7001", "1,500"), ("inv-cn-2", "CNY", "CNY 1,234.56")]
+        assert all(r["proved against the root"] == "yes" for r in rows if r["opening"] == "opened")
+        other = [r for r in rows if r["opening"] != "opened"]
+        assert [r["opening"] for r in other] == [OTHER_REGULATOR]  # reg-hk's: never opened
+        assert "inv-hk-1" not in d.page_source and "900" not in other[0]["position"]
+        assert d.find_element("id", "since").text.startswith("Since the report")
+        assert d.find_element("link text", "live look-through feed").get_attribute("href")
+        shot(browser, "cn-lookthrough" + ("-file" if path.endswith(".html") else ""))

@@ -150,3 +150,23 @@ def test_day_summary__settlement_figures_and_lookthrough_records_per_regulator(d
         assert looked[f"{reg} first clearing"] == len(records[reg])
     sealed = sum(v for k, v in looked.items() if k.endswith("sealed positions"))
     assert sealed == result.counts["lookthrough_positions"] > 0
+
+
+@pytest.mark.parametrize("reg", ["reg-cn", "reg-hk"])
+def test_report_html__lookthrough_positions_opened_with_the_regulators_key(demo, reg):
+    """The day writes each regulator's page with the key its look-through records are sealed to
+    (the member's key): every record sealed to it is opened, proved against the published root
+    and the holding chain; report.json holds none of it and still verifies (the day's check)."""
+    from consortium.roles.lookthrough import HELD
+
+    (result,), _summary, out = demo
+    folder = next(Path(out).glob(f"{reg}/*/v*"))
+    report = json.loads((folder / "report.json").read_text())
+    sealed = [r for r in report["records"] if r["event"] == "RecordSealed"]
+    assert sealed and all("opened" not in r for r in report["records"])
+    page = (folder / "report.html").read_text()
+    n = len(sealed)
+    assert f"Look-through positions sealed to this regulator ({n} of {n} opened)" in page
+    assert page.count(f"<td>{HELD}</td>") == n
+    looked = result.metrics["lookthrough_records"]
+    assert looked[f"{reg} sealed positions"] == n

@@ -6,6 +6,8 @@ against the intermediary's investor root on HoldingChain, none of reg-cn's, and 
 
 import json
 import random
+import re
+from pathlib import Path
 
 import pytest
 
@@ -295,3 +297,261 @@ def test_run_day__publishes_the_holding_chains_investor_leaves_sealed(
     assert sum(len(o) for o in opened.values()) == result.counts["lookthrough_positions"]
     assert all(o.proven and o.held for os in opened.values() for o in os)
     assert all(opened.values())
+
+
+# ------------------------------------------------------------------ the same in the report's HTML
+def _report_suite(published, sealed_records=None):
+    """The suite's contracts the reports read ({key: brownie contract}), no ReportAnchor: built
+    unanchored; `sealed_records` in place of the fixture's SealedRecords."""
+    project = chain.project()
+    addresses = published["addresses"] | (
+        {"SealedRecords": sealed_records.address} if sealed_records is not None else {}
+    )
+    out = {}
+    for key, address in addresses.items():
+        name = key.split(":")[0]
+        if name != "ReportAnchor":
+            out[key] = getattr(project, name).at(address)
+    return out
+
+
+def _html_reports(published, enc, tmp_path, keys, sealed_records=None, block=None):
+    """{regulator (lower): (report.json dict, the look-through rows of its report.html)} of the
+    day of `block` (default the latest), written with `keys` ({regulator: private key})."""
+    from consortium.reporting.days import business_day_of, report_utc_offset
+    from consortium.reporting.pipeline import build_reports
+    from consortium.reporting.rules import DEFAULT_RULES_PATH, load_rules
+
+    w3 = chain.web3()
+    offset = report_utc_offset(load_rules(DEFAULT_RULES_PATH))
+    ts = w3.eth.get_block(block if block is not None else "latest")["timestamp"]
+    built = build_reports(
+        _report_suite(published, sealed_records),
+        business_day_of(int(ts), offset),
+        out=tmp_path,
+        private_keys=keys,
+        w3=w3,
+        deployment_block=0,
+        progress=False,
+    )
+    return {
+        b.regulator.lower(): (b.report, _position_rows(b.paths["html"].read_text())) for b in built
+    }
+
+
+def _position_rows(page):
+    """The rows of the report page's look-through positions table, as {heading: cell text}."""
+    from html.parser import HTMLParser
+
+    class Rows(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.inside, self.rows, self.cell = False, [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table" and ("id", "tbl-lookthrough-positions") in attrs:
+                self.inside = True
+            elif self.inside and tag == "tr":
+                self.rows.append([])
+            elif self.inside and tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag == "table":
+                self.inside = False
+            elif self.inside and tag in ("td", "th") and self.cell is not None:
+                self.rows[-1].append(self.cell.strip())
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Rows()
+    parser.feed(page)
+    if not parser.rows:
+        return []
+    heads, *rows = parser.rows
+    return [dict(zip(heads, r, strict=True)) for r in rows]
+
+
+def _sealed_to(published, regulator, jurisdiction):
+    """(investor, asset, amount) of every position the fixture sealed to `jurisdiction`."""
+    from consortium.roles.lookthrough import asset_name
+
+    return sorted(
+        (p.investor_id, asset_name(p.kind, p.asset), p.amount)
+        for ps in published["by_broker"].values()
+        for p in ps
+        if p.jurisdiction == jurisdiction
+    )
+
+
+def _amount(cell):
+    """A position's integer from its cell: '1,500', or a cash amount 'CNY 1,500 (minor units)'."""
+    return int(re.sub(r"[^0-9-]", "", cell.replace("(minor units)", "")))
+
+
+def _opened(rows):
+    return sorted(
+        (r["investor"], r["security"], _amount(r["position"]))
+        for r in rows
+        if r["opening"] == "opened"
+    )
+
+
+@pytest.fixture(scope="module")
+def report_pages(published, enc, tmp_path_factory):
+    """Each regulator's report of the publication's day, once with its key, once without, once
+    with the other regulator's key in its place."""
+    addresses = sorted(enc)
+    swapped = {a: enc[b] for a, b in zip(addresses, reversed(addresses), strict=True)}
+    return {
+        name: _html_reports(published, enc, tmp_path_factory.mktemp(name), keys)
+        for name, keys in (("own", enc), ("none", None), ("swapped", swapped))
+    }
+
+
+@pytest.mark.parametrize("jurisdiction", ["CN", "HK"])
+def test_report_html__own_key__positions_opened_equal_what_was_sealed(
+    published, report_pages, regulator_cn, regulator_hk, jurisdiction
+):
+    reg = {"CN": regulator_cn, "HK": regulator_hk}[jurisdiction].address.lower()
+    report, rows = report_pages["own"][reg]
+    sealed = [r for r in report["records"] if r["event"] == "RecordSealed"]
+    assert rows and len(rows) == len(sealed)  # one row per record sealed to it, none of another
+    expected = _sealed_to(published, reg, jurisdiction)
+    # investor amounts here are securities' units (no currency): the cell shows the integer
+    assert _opened(rows) == expected
+    assert all(r["proved against the root"] == "yes" for r in rows)
+    assert all(r["holding chain"] == HELD for r in rows)
+    commitments = {
+        "0x" + p.commitment.hex()
+        for ps in published["by_broker"].values()
+        for p in ps
+        if p.jurisdiction == jurisdiction
+    }
+    assert {r["investor commitment"] for r in rows} == commitments
+    names = {a.lower() for a in published["by_broker"]}
+    assert {r["intermediary"].lower() for r in rows} <= names
+
+
+@pytest.mark.parametrize("jurisdiction", ["CN", "HK"])
+def test_report_html__without_key_or_with_another_regulators__nothing_opens(
+    report_pages, regulator_cn, regulator_hk, jurisdiction
+):
+    reg = {"CN": regulator_cn, "HK": regulator_hk}[jurisdiction].address.lower()
+    for name, status in (
+        ("none", "sealed (no key given)"),
+        ("swapped", "not openable with this key"),
+    ):
+        _report, rows = report_pages[name][reg]
+        assert rows and all(r["opening"] == status for r in rows), name
+        assert all(r["investor"] == "🔒 sealed" and r["position"] == "🔒 sealed" for r in rows)
+
+
+def test_report_html__opening_leaves_the_anchored_records_and_root_unchanged(report_pages):
+    """The opened values are a view: report.json, its record hashes and Merkle root are the same
+    whether the HTML was written with the key, without, or with the wrong one."""
+    from consortium.domain.merkle import record_hash
+
+    for reg, (report, _rows) in report_pages["own"].items():
+        for other in ("none", "swapped"):
+            theirs = report_pages[other][reg][0]
+            assert theirs["anchor"]["root"] == report["anchor"]["root"]
+            assert [r["recordHash"] for r in theirs["records"]] == [
+                r["recordHash"] for r in report["records"]
+            ]
+        assert all("opened" not in r for r in report["records"])
+        assert all("0x" + record_hash(r).hex() == r["recordHash"] for r in report["records"])
+
+
+def test_report_html__tampered_records__shown_failed_not_opened_as_proved(
+    published, registry, registry_admin, regulator_hk, enc, tmp_path
+):
+    """An intermediary publishes one amount it did not allocate down the holding chain, and one
+    record's ciphertext is altered before publishing: the page shows the first opened but not
+    proved against the holding chain, the second refused; the others of other assets stay proved."""
+    from consortium.lookthrough import seal_positions
+
+    reg = regulator_hk.address
+    who, ps = next(
+        (w, ps) for w, ps in published["by_broker"].items() if ps[0].jurisdiction == "HK"
+    )
+    p = ps[0]
+    lie = Position(p.investor_id, p.kind, p.asset, p.amount + 1, p.jurisdiction, p.salt)
+    other = chain.project().SealedRecords.deploy(registry, {"from": registry_admin})
+    sealed = seal_positions(who, CYCLE, [lie, *ps[1:]], published["keys"])
+    mine = [i for i, r in enumerate(sealed.regulators) if r.lower() == reg.lower()]
+    assert len(mine) >= 2
+    flipped = mine[-1]
+    record = bytearray(sealed.records[flipped])
+    record[-1] ^= 0x01  # the ciphertext's last byte
+    sealed.records[flipped] = bytes(record)
+    tx = other.publish(*sealed.args(), {"from": published["members"][who.lower()].account})
+    pages = _html_reports(published, enc, tmp_path, enc, other, tx.block_number)
+    rows = pages[reg.lower()][1]
+    assert len(rows) == len(mine)
+    refused = [r for r in rows if r["opening"].startswith("refused: ")]
+    assert len(refused) == 1 and refused[0]["position"] == "🔒 sealed"
+    lied = [r for r in rows if r["opening"] == "opened" and r["investor"] == p.investor_id]
+    lied = [r for r in lied if _amount(r["position"]) == p.amount + 1]
+    assert len(lied) == 1
+    assert lied[0]["holding chain"].startswith(f"not {HELD}: ")
+    assert f"amount {p.amount + 1}" in lied[0]["holding chain"]
+    others = [r for r in rows if r["opening"] == "opened" and r is not lied[0]]
+    assert all(r["proved against the root"] == "yes" for r in others)
+
+
+def test_report_html__a_record_sealed_to_another_regulator__never_opened_even_with_its_key(
+    published, report_pages, regulator_cn, regulator_hk, enc
+):
+    """A record of reg-cn's jurisdiction put into reg-hk's report is not opened there, not even
+    with reg-cn's key at hand: the page says so and shows no value of it."""
+    from consortium.reporting.lookthrough import OTHER_REGULATOR, POSITION, sealed_opener
+    from consortium.reporting.render_html import render_html
+
+    cn, hk = regulator_cn.address.lower(), regulator_hk.address.lower()
+    theirs = next(r for r in report_pages["own"][cn][0]["records"] if r["event"] == "RecordSealed")
+    report = json.loads(json.dumps(report_pages["own"][hk][0]))
+    report["records"].append(theirs)
+    opener = sealed_opener(chain.web3(), _report_suite(published))
+    for key in (enc[hk], enc[cn]):
+        view = opener.open(report, key)
+        moved = view["records"][-1]["opened"][POSITION]
+        assert moved == {"status": OTHER_REGULATOR}
+        rows = _position_rows(render_html(view))
+        assert rows[-1]["opening"] == OTHER_REGULATOR and rows[-1]["investor"] == "🔒 sealed"
+        # reg-hk's own records open with its key only
+        own = [r for r in rows[:-1] if r["opening"] == "opened"]
+        assert len(own) == (len(rows) - 1 if key == enc[hk] else 0)
+    assert "opened" not in report["records"][-1]  # the report itself is never changed
+
+
+def test_report_cli__keystore__html_opens_the_regulators_records(
+    published, registry, registry_admin, regulator_hk, enc, tmp_path, monkeypatch, capsys
+):
+    """`consortium report --keystore 0xREG=PATH`: the regulator's report.html shows its records
+    opened (the keystore's key is the one they are sealed to); report.json stays sealed."""
+    from types import SimpleNamespace
+
+    from consortium import cli, deploy
+    from consortium.reporting.days import business_day_of, day_date
+
+    anchor = deploy._deploy_reporting(chain.project(), registry, registry_admin)["ReportAnchor"]
+    contracts = {k: c for k, c in _report_suite(published).items() if k != "ConsortiumRegistry"}
+    suite = deploy.Suite(registry, contracts | {"ReportAnchor": anchor}, 0)
+    monkeypatch.setattr(cli, "_attach", lambda args: SimpleNamespace(network_name=lambda: "dev"))
+    monkeypatch.setattr(deploy, "load_suite", lambda network: suite)
+    keystore = tmp_path / "reg-hk.json"
+    Keystore(keystore).import_key(enc[regulator_hk.address.lower()], "pass", iterations=2**12)
+    monkeypatch.setenv("CONSORTIUM_PASSPHRASE", "pass")
+    block = chain.web3().eth.get_block("latest")
+    day = day_date(business_day_of(int(block["timestamp"]), int(anchor.businessUtcOffset())))
+    args = ["report", "--day", day, "--regulator", regulator_hk.address, "--out", str(tmp_path)]
+    assert main([*args, "--keystore", f"{regulator_hk.address}={keystore}"]) == 0
+    html = Path(capsys.readouterr().out.strip().splitlines()[-1].rsplit(": ", 1)[1])
+    rows = _position_rows(html.read_text())
+    assert rows and _opened(rows) == _sealed_to(published, regulator_hk.address, "HK")
+    report = json.loads((html.parent / "report.json").read_text())
+    assert all("opened" not in r for r in report["records"])

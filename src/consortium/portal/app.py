@@ -161,18 +161,35 @@ def _report(request: web.Request) -> tuple[str, dict, str]:
     return who, (open_report(report, key) if key else report), base
 
 
+def _opened_view(p: Portal, who: str, report: dict) -> tuple[dict, list[dict]]:
+    """The report with the look-through records sealed to `who` opened with its key (the feed's
+    opening, read from the chain), and the feed's items since the report's last block."""
+    opener = p.view.sealed_opener()
+    key = p.keys.get(who.lower())
+    if opener is not None and key is not None:
+        report = opener.open(report, key)
+    last = max((int(r["chain"]["blockNumber"]) for r in report["records"]), default=0)
+    since = p.feed(who.lower()).items([e for e in list(p.view.events) if e.block > last])
+    return report, since
+
+
 async def report_page(request: web.Request) -> web.Response:
     who, report, base = _report(request)
-    opened = who.lower() in _portal(request).keys
-    name = _portal(request).name(who)
-    return web.Response(text=pages.report_page(report, base, opened, who, name), content_type=HTML)
+    p = _portal(request)
+    report, since = await asyncio.to_thread(_opened_view, p, who, report)
+    opened = who.lower() in p.keys
+    feed = f"/regulators/{request.match_info['address']}/feed"
+    page = pages.report_page(report, base, opened, who, p.name(who), feed, since)
+    return web.Response(text=page, content_type=HTML)
 
 
 async def report_html(request: web.Request) -> web.Response:
     from consortium.reporting.render_html import render_html
 
-    _who, report, _base = _report(request)
-    return web.Response(text=render_html(report), content_type=HTML)
+    who, report, _base = _report(request)
+    report, since = await asyncio.to_thread(_opened_view, _portal(request), who, report)
+    after = pages.since_section(since, f"/regulators/{request.match_info['address']}/feed")
+    return web.Response(text=render_html(report, after), content_type=HTML)
 
 
 async def verify(request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ from web3._utils.events import get_event_data
 
 from consortium.domain.encoding import hexstr
 from consortium.reporting.directory import PartyInfo, RegistryDirectory
+from consortium.reporting.lookthrough import SealedOpener
 from consortium.reporting.verify import RecordCheck, verify_record
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -132,6 +133,19 @@ class ChainView:
 
     def contract(self, name: str, address: str) -> Calls:
         return Calls(self.w3.eth.contract(address=address, abi=load_abi(name, self.build)))
+
+    def holding(self) -> Calls | None:
+        """The suite's HoldingChain (look-through records are proved against it), if deployed."""
+        address = self.addresses.get("HoldingChain")
+        return self.contract("HoldingChain", address) if address else None
+
+    def sealed_opener(self) -> SealedOpener | None:
+        """What opens a report's look-through records on this chain (None: no SealedRecords)."""
+        address = self.addresses.get("SealedRecords")
+        if address is None:
+            return None
+        abi = load_abi("SealedRecords", self.build)
+        return SealedOpener(self.w3, self.contract("SealedRecords", address), abi, self.holding())
 
     # ---------------------------------------------------------------- who is who
     def who(self, address: str) -> PartyInfo | None:

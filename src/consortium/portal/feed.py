@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 
 from consortium.domain.encoding import from_hex
 from consortium.domain.hashing import code32
-from consortium.envelope import EnvelopeTampered
 from consortium.portal.chainview import ChainEvent, ChainView
-from consortium.roles.lookthrough import open_sealed
+from consortium.roles.lookthrough import open_or_why
 from consortium.roles.settlement import CURRENCIES
 
 CLEARING_FIELDS = ("trades", "gross", "fees", "taxes", "buyNet", "sellNet")
@@ -85,27 +84,18 @@ class RegulatorFeed:
     def _sealed(self, e: ChainEvent) -> dict:
         item = e.as_json()
         args = {k: v for k, v in e.args.items() if k != "sealedRecord"}
-        item["args"] = args | {"sealed": "unopened (no key)"}
-        if self.private_key is None:
-            return item
         contract = self.view.contract("SealedRecords", self.view.addresses["SealedRecords"])
-        holding_at = self.view.addresses.get("HoldingChain")
-        holding = self.view.contract("HoldingChain", holding_at) if holding_at else None
-        try:
-            opened = open_sealed(
-                contract,
-                e.args["intermediary"],
-                e.args["cycleId"],
-                from_hex(e.args["sealedRecord"]),
-                self.private_key,
-                e.block,
-                holding,
-            )
-        except EnvelopeTampered as exc:
-            item["args"] = args | {"sealed": f"refused: {exc}"}
-            return item
+        opened, status = open_or_why(
+            contract,
+            e.args["intermediary"],
+            e.args["cycleId"],
+            from_hex(e.args["sealedRecord"]),
+            self.private_key,
+            e.block,
+            self.view.holding(),
+        )
         if opened is None:
-            item["args"] = args | {"sealed": "not openable with this key"}
+            item["args"] = args | {"sealed": status}
             return item
         record = opened.as_json()
         item["record"] = record

@@ -10,7 +10,12 @@ from typing import Any
 
 from consortium.reporting.directory import PartyInfo
 from consortium.reporting.render_html import CSS as REPORT_CSS
-from consortium.reporting.render_html import _cell, readable_table
+from consortium.reporting.render_html import (
+    LOOKTHROUGH_TABLE,
+    _cell,
+    lookthrough_section,
+    readable_table,
+)
 
 CSS = REPORT_CSS + """
 nav{display:flex;gap:16px;align-items:center;border-bottom:1px solid #d0d7de;padding:0 0 8px}
@@ -124,18 +129,48 @@ def _table_section(report: dict, name: str, spec: dict, base: str) -> str:
     return "".join(out)
 
 
-def report_page(report: dict, base: str, opened: bool, who: str, name: str) -> str:
+def report_page(
+    report: dict,
+    base: str,
+    opened: bool,
+    who: str,
+    name: str,
+    feed: str = "",
+    since: list[dict] | None = None,
+) -> str:
+    """A report's page: its tables with proof buttons, the look-through positions sealed to the
+    regulator (opened with its key when the portal holds it), and the live feed's items since."""
     a = report["anchor"]
     meta = (
         f'<div class="meta"><b>Business day</b><span>{escape(report["date"])}</span>'
         f"<b>Version</b><span>{a['version']}</span><b>Merkle root</b><span><code>"
         f"{escape(a['root'])}</code>, {a['recordCount']} records</span><b>Sealed fields</b><span>"
         + ("opened with your key" if opened else "sealed (no key given to this portal)")
-        + f'</span></div><p><a href="{base}/report.html">The report file (HTML)</a></p>'
+        + f'</span></div><p><a href="{base}/report.html">The report file (HTML)</a>'
+        + (f' · <a href="{escape(feed)}">Live look-through feed</a>' if feed else "")
+        + "</p>"
     )
-    sections = [_table_section(report, n, t, base) for n, t in report["tables"].items()]
+    sections = []
+    for n, t in report["tables"].items():
+        sections.append(_table_section(report, n, t, base))
+        if n == LOOKTHROUGH_TABLE:
+            sections.append(lookthrough_section(report))
+    if feed:
+        sections.append(since_section(since or [], feed))
     title = f"Report {report['date']} version {a['version']}"
     return layout(title, meta + "".join(sections), who, name)
+
+
+def since_section(items: list[dict], feed: str) -> str:
+    """The live feed's items after the report's last block (portal/feed.py), as the feed shows
+    them, with the link to the feed itself."""
+    lines = "".join(f"<li>{escape(event_line(e))}</li>" for e in items)
+    return (
+        f'<h2 id="since">Since the report ({len(items)})</h2><p>What the chain has added since '
+        f'this report\'s last record, from the <a href="{escape(feed)}">live look-through '
+        "feed</a> (not part of the anchored report).</p>"
+        + (f'<ol id="since-items">{lines}</ol>' if lines else '<p class="empty">Nothing yet.</p>')
+    )
 
 
 def feed_page(reg: str, events: list[dict], after: int, who: str, name: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from consortium.reporting.builder import open_report
 from consortium.reporting.render_html import render_html
@@ -27,14 +28,25 @@ def report_url(base: str, report: dict) -> str:
     return f"{base.rstrip('/')}/regulators/{folder}/reports/{report['date']}/v{version}/"
 
 
-def write_report(report: dict, out: Path, private_key: bytes | None = None) -> dict[str, Path]:
+def write_report(
+    report: dict,
+    out: Path,
+    private_key: bytes | None = None,
+    opener: Any = None,
+    lookthrough_key: bytes | None = None,
+) -> dict[str, Path]:
     """report.json (sealed, with proofs), <table>.csv and report.html; decrypted views if a key is
-    given."""
+    given, and with `opener` (lookthrough.SealedOpener) the look-through records sealed to the
+    regulator opened in the HTML with `lookthrough_key` (default `private_key`: the member's key
+    the records are sealed to); report.json stays as anchored."""
     d = report_dir(out, report)
     d.mkdir(parents=True, exist_ok=True)
     paths = {"json": d / "report.json"}
     paths["json"].write_text(json.dumps(report, indent=1, sort_keys=False) + "\n")
     view = open_report(report, private_key) if private_key is not None else report
+    lookthrough_key = lookthrough_key if lookthrough_key is not None else private_key
+    if opener is not None and lookthrough_key is not None:
+        view = opener.open(view, lookthrough_key)
     for p in write_csv(view, d / "csv"):
         paths[f"csv:{p.stem}"] = p
     paths["html"] = d / "report.html"

@@ -30,6 +30,7 @@ from consortium.reporting.days import (
 from consortium.reporting.directory import Dossier, RegistryDirectory, key_of
 from consortium.reporting.errors import ReportingError
 from consortium.reporting.indexer import Indexer, sources_from_contracts
+from consortium.reporting.lookthrough import sealed_opener
 from consortium.reporting.output import write_report
 from consortium.reporting.rules import DEFAULT_RULES_PATH, ReportingRules, load_rules
 from consortium.store import Store
@@ -138,6 +139,7 @@ def build_reports(
     out: str | Path = "reports",
     keys: Mapping[str, bytes] | None = None,
     private_keys: Mapping[str, bytes] | None = None,
+    lookthrough_keys: Mapping[str, bytes] | None = None,
     disclosures: Mapping[str, str] | None = None,
     w3: Any = None,
     deployment_block: int | None = None,
@@ -158,6 +160,8 @@ def build_reports(
     keys         public encryption keys by address, any Mapping[str, bytes] (a dict, or the agents'
                  store-backed directory); confidential fields are sealed to them
     private_keys regulators' private encryption keys, to write decrypted HTML/CSV views
+    lookthrough_keys the keys regulators' look-through records are sealed to (their members' keys),
+                 when not their `private_keys`: the HTML shows those records opened and proved
     disclosures  {on-chain hash (0x…): plaintext} disclosed off chain by institutions
     store        the reporting node's Store (default: a sqlite file per chain in `out`): its
                  outbox holds each report saved before its root is anchored, so a run killed in
@@ -198,13 +202,33 @@ def build_reports(
         for reg in targets
         if (reg.address.lower(), day_n) not in done
     ]
-    return [
-        _finish(r, anchor, reporter, outbox, out if write else None, private_keys) for r in reports
-    ]
+    opening = Opening(private_keys, lookthrough_keys, sealed_opener(w3, contracts))
+    return [_finish(r, anchor, reporter, outbox, out if write else None, opening) for r in reports]
+
+
+@dataclass
+class Opening:
+    """What opens a report's HTML/CSV view for its regulator: its private encryption key (sealed
+    fields) and the key its look-through records are sealed to (default the same), with the
+    opener reading those records from the chain."""
+
+    private_keys: Mapping[str, bytes] | None
+    lookthrough_keys: Mapping[str, bytes] | None
+    opener: Any
+
+    def write(self, report: dict, out: Path) -> dict[str, Path]:
+        reg = report["regulator"]
+        return write_report(
+            report,
+            out,
+            key_of(self.private_keys, reg),
+            self.opener,
+            key_of(self.lookthrough_keys, reg),
+        )
 
 
 def _finish(
-    report: dict, anchor: Any, reporter: Any, outbox: Any, out: Path | None, private_keys: Any
+    report: dict, anchor: Any, reporter: Any, outbox: Any, out: Path | None, opening: Opening
 ) -> BuiltReport:
     """Anchor a built report's root (unless already anchored or not anchoring), then write its
     files to `out` (None: not written)."""
@@ -213,7 +237,7 @@ def _finish(
     reg_address = report["regulator"]
     paths: dict[str, Path] = {}
     if out is not None:
-        paths = write_report(report, out, key_of(private_keys, reg_address))
+        paths = opening.write(report, out)
     return BuiltReport(reg_address, int(report["day"]), report, paths)
 
 
@@ -270,6 +294,7 @@ class ReportJob:
     out: str | Path = "reports"
     keys: Mapping[str, bytes] | None = None
     private_keys: Mapping[str, bytes] | None = None
+    lookthrough_keys: Mapping[str, bytes] | None = None
     anchor: Any = None
     w3: Any = None
     deployment_block: int | None = None  # None: the suite's (Suite.block)
@@ -296,6 +321,7 @@ class ReportJob:
             out=self.out,
             keys=self.keys,
             private_keys=self.private_keys,
+            lookthrough_keys=self.lookthrough_keys,
             w3=w3,
             deployment_block=block if block is not None else getattr(self.suite, "block", None),
             dossier=self.dossier,

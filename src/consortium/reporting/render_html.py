@@ -15,10 +15,13 @@ from collections import defaultdict
 from html import escape
 from typing import Any
 
-from consortium.reporting.tables import local_time, named_value, table_rows
+from consortium.domain.netting import CASH
+from consortium.reporting.lookthrough import POSITION, sealed_records_of
+from consortium.reporting.tables import amount_text, local_time, named_value, table_rows
 
 _AMOUNT_TEXT = re.compile(r"[A-Z]{3} -?[0-9]")
 
+LOOKTHROUGH_TABLE = "lookthrough"  # the rules' table of SealedRecords' events
 PALETTE = ["#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#e16f24", "#57606a"]
 CSS = """
 body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#1f2328;background:#fff}
@@ -265,8 +268,76 @@ def _table(report: dict, name: str, t: dict) -> list[str]:
     return parts
 
 
-def render_html(report: dict) -> str:
-    """The whole page as one string."""
+SEALED_TEXT = "[sealed]"
+POSITION_HEADS = (
+    "time",
+    "intermediary",
+    "cycle",
+    "opening",
+    "investor",
+    "investor commitment",
+    "security",
+    "position",
+    "proved against the root",
+    "holding chain",
+)
+
+
+def lookthrough_rows(report: dict) -> list[list[Any]]:
+    """One row per look-through record sealed to the report's regulator (POSITION_HEADS): opened
+    when the view carries its opening (reporting/lookthrough.py), else "sealed"."""
+    names = report.get("institutions") or {}
+    zone = report.get("timeZone") or "UTC"
+    decimals = report.get("currencies") or {}
+    rows = []
+    for rec in sealed_records_of(report):
+        p = rec.get("opened", {}).get(POSITION) or {"status": "sealed (no key given)"}
+        head = [
+            local_time(rec["chain"]["timestamp"], zone),
+            named_value(rec["parties"].get("intermediary", {}).get("id", ""), names),
+            rec["fields"].get("cycleId", ""),
+            p["status"],
+        ]
+        if "amount" not in p:
+            rows.append([*head, *[SEALED_TEXT] * (len(POSITION_HEADS) - len(head))])
+            continue
+        code = p["assetName"] if p["kind"] == CASH else None
+        rows.append(
+            [
+                *head,
+                p["investor"],
+                p["commitment"],
+                p["assetName"],
+                amount_text(p["amount"], code, decimals),
+                p["proven"],
+                p["holding"],
+            ]
+        )
+    return rows
+
+
+def lookthrough_section(report: dict) -> str:
+    """The look-through positions sealed to the regulator, opened with its key when the view
+    carries them ('' when the report has no sealed record)."""
+    rows = lookthrough_rows(report)
+    if not rows:
+        return ""
+    opened = sum(1 for r in rows if r[4] != SEALED_TEXT)
+    heads = "".join(f'<th scope="col">{escape(h)}</th>' for h in POSITION_HEADS)
+    body = "".join("<tr>" + "".join(_cell(v) for v in r) + "</tr>" for r in rows)
+    return (
+        f'<h2 id="lookthrough-positions">Look-through positions sealed to this regulator '
+        f"({opened} of {len(rows)} opened)</h2>"
+        '<p class="empty">Opened with the regulator\'s key for this page only: the anchored '
+        "records hold none of these values. Each is checked against the intermediary's published "
+        "root and its investor root on HoldingChain.</p>"
+        f'<table id="tbl-lookthrough-positions"><tr>{heads}</tr>{body}</table>'
+    )
+
+
+def render_html(report: dict, after: str = "") -> str:
+    """The whole page as one string; `after` is HTML placed after the tables (the portal's "since
+    the report" section)."""
     own = (report.get("institutions") or {}).get(report["regulator"])
     title = own["id"] if own else report["regulator"]
     parts = [
@@ -288,6 +359,9 @@ def render_html(report: dict) -> str:
     parts.append("</table>")
     for name, t in report["tables"].items():
         parts += _table(report, name, t)
+        if name == LOOKTHROUGH_TABLE:
+            parts.append(lookthrough_section(report))
+    parts.append(after)
     zone = report.get("timeZone") or "UTC"
     now = local_time(int(dt.datetime.now(dt.UTC).timestamp()), zone)
     parts.append(

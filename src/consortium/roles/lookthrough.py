@@ -18,7 +18,7 @@ from consortium.domain.encoding import b32
 from consortium.domain.hashing import code_text
 from consortium.domain.holding import Step
 from consortium.domain.netting import CASH
-from consortium.envelope import NotARecipient, public_key_of
+from consortium.envelope import EnvelopeTampered, NotARecipient, public_key_of
 from consortium.lookthrough import (
     Position,
     Record,
@@ -302,6 +302,33 @@ def open_sealed(
     if holding is None:
         return opened
     return replace(opened, holding=held_on_chain(holding, intermediary, cycle, record))
+
+
+UNOPENED = "unopened (no key)"
+NOT_OPENABLE = "not openable with this key"
+
+
+def open_or_why(
+    contract: Any,
+    intermediary: str,
+    cycle_id: Any,
+    sealed: bytes,
+    private_key: bytes | None,
+    block: int,
+    holding: Any = None,
+) -> tuple[OpenedRecord | None, str]:
+    """A RecordSealed's record as a reader sees it: (the record opened and proved, "opened"), or
+    (None, why not: no key, a key it is not sealed to, or an envelope altered or moved). The one
+    opening the live feed and the report's HTML both show (open_sealed does the proving)."""
+    if private_key is None:
+        return None, UNOPENED
+    try:
+        opened = open_sealed(contract, intermediary, cycle_id, sealed, private_key, block, holding)
+    except EnvelopeTampered as exc:
+        return None, f"refused: {exc}"
+    if opened is None:
+        return None, NOT_OPENABLE
+    return opened, "opened"
 
 
 def read_sealed(
