@@ -362,7 +362,7 @@ interface ISettlementEngine is IClearing {
     /// Requirements:
     /// - caller holds BROKER, CUSTODIAN or EXCHANGE and is localBroker, participant, custodian or
     ///   exchange of every trade
-    /// - cycle Open and its uploads not closed (SettlementUploadsClosed); 1..MAX_BATCH trades; no earlier batch of the caller began with the same trade id
+    /// - cycle Open and its uploads not closed (SettlementUploadsClosed); 1..MAX_UPLOAD_BATCH trades; no earlier batch of the caller began with the same trade id
     /// - trade ids strictly ascending over the caller's uploads
     /// - each trade: listed security and currency, side 0/1, quantity and price in range, the cycle's
     ///   trade date, non-zero owner commitment, charges not above gross on a sell

@@ -229,41 +229,6 @@ library TradeUpload {
                     if eq(mload(add(p, 0x20)), key) { break }
                 }
             }
-            // `find` through a direct-mapped cache of CACHE entries
-            function cached(cache, head, key) -> p {
-                let at := add(cache, shl(5, mod(key, CACHE)))
-                p := mload(at)
-                if iszero(and(iszero(iszero(p)), eq(mload(add(p, 0x20)), key))) {
-                    p := find(head, key)
-                    if p { mstore(at, p) }
-                }
-            }
-            // id order, date, parties (clean, the party on it), owner, side, quantity and price
-            function valid(work, at, previous) -> yes {
-                let lb := calldataload(add(at, LOCAL))
-                let pt := calldataload(add(at, PARTICIPANT))
-                let cu := calldataload(add(at, CUSTODIAN))
-                let ex := calldataload(add(at, EXCHANGE))
-                let party := mload(add(work, 0x1a0))
-                let q := calldataload(add(at, QUANTITY))
-                let p := calldataload(add(at, PRICE))
-                yes := and(
-                    and(gt(calldataload(at), previous), eq(calldataload(add(at, DATE)), mload(add(work, 0x1c0)))),
-                    and(
-                        and(
-                            iszero(shr(160, or(or(lb, pt), or(cu, ex)))),
-                            or(or(eq(party, lb), eq(party, pt)), or(eq(party, cu), eq(party, ex)))
-                        ),
-                        and(
-                            and(iszero(iszero(calldataload(add(at, OWNER)))), lt(calldataload(add(at, SIDE)), 2)),
-                            and(
-                                and(iszero(iszero(q)), iszero(gt(q, MAX_QUANTITY))),
-                                and(iszero(iszero(p)), iszero(gt(p, MAX_PRICE)))
-                            )
-                        )
-                    )
-                )
-            }
             // Clearing.clearWords into `line` = [chain, record, gross, fees, taxes, net] (from its third
             // word); false when a sell's charges exceed its gross
             function clear(words, side, gross, line) -> yes {
@@ -294,7 +259,7 @@ library TradeUpload {
                 }
             }
             // the line's amounts into [trades, gross, fees, taxes, buyNet, sellNet] from `sums + 0x40`;
-            // none can overflow: at most MAX_BATCH trades, each amount under 2^136
+            // none can overflow: at most MAX_UPLOAD_BATCH trades, each amount under 2^136
             function tally(sums, side, line) {
                 mstore(add(sums, 0x40), add(mload(add(sums, 0x40)), 1))
                 mstore(add(sums, 0x60), add(mload(add(sums, 0x60)), mload(add(line, 0x40))))
@@ -351,56 +316,137 @@ library TradeUpload {
                     }
                 }
             }
-            function folds(work, at, record) {
-                let party := mload(add(work, 0x1a0))
+            // each other party on the trade (lb, pt, cu, ex), once, unless it is the uploader
+            function others(work, at, party, record) {
                 let lb := calldataload(add(at, LOCAL))
                 let pt := calldataload(add(at, PARTICIPANT))
                 let cu := calldataload(add(at, CUSTODIAN))
                 let ex := calldataload(add(at, EXCHANGE))
-                mstore(add(work, 0x140), fold(mload(add(work, 0x140)), record))
-                if eq(pt, party) { mstore(add(work, 0x160), fold(mload(add(work, 0x160)), record)) }
-                bump(work, calldataload(add(at, OWNER)), record)
-                // other parties on the trade (most trades have none: the party is its participant)
-                if or(or(lb, cu), or(ex, xor(pt, party))) {
-                    if and(iszero(iszero(lb)), iszero(eq(lb, party))) { bump(work, lb, record) }
-                    if and(iszero(iszero(pt)), iszero(or(eq(pt, party), eq(pt, lb)))) { bump(work, pt, record) }
-                    if and(iszero(iszero(cu)), iszero(or(eq(cu, party), or(eq(cu, lb), eq(cu, pt))))) {
-                        bump(work, cu, record)
-                    }
-                    if and(iszero(iszero(ex)), iszero(or(or(eq(ex, party), eq(ex, lb)), or(eq(ex, pt), eq(ex, cu))))) {
-                        bump(work, ex, record)
-                    }
+                if and(iszero(iszero(lb)), iszero(eq(lb, party))) { bump(work, lb, record) }
+                if and(iszero(iszero(pt)), iszero(or(eq(pt, party), eq(pt, lb)))) { bump(work, pt, record) }
+                if and(iszero(iszero(cu)), iszero(or(eq(cu, party), or(eq(cu, lb), eq(cu, pt))))) {
+                    bump(work, cu, record)
+                }
+                if and(iszero(iszero(ex)), iszero(or(or(eq(ex, party), eq(ex, lb)), or(eq(ex, pt), eq(ex, cu))))) {
+                    bump(work, ex, record)
                 }
             }
-            // the trade's sums, record, clearing hash chain and folds
-            function commit(work, at, sums, side) {
-                let buf := mload(add(work, 0x100))
-                let line := add(buf, TRADE_BYTES)
-                tally(sums, side, line)
-                calldatacopy(buf, at, TRADE_BYTES)
-                let record := keccak256(buf, TRADE_BYTES)
-                // keccak256(abi.encode(chain, record, gross, fees, taxes, net))
-                mstore(line, mload(add(work, 0x120)))
-                mstore(add(line, 0x20), record)
-                mstore(add(work, 0x120), keccak256(line, 0xc0))
-                folds(work, at, record)
-            }
-            // one trade taken, or false (nothing changed)
-            function step(work, at, previous) -> ok {
-                if iszero(valid(work, at, previous)) { leave }
-                let security := cached(mload(add(work, 0xe0)), mload(add(work, 0xc0)), calldataload(add(at, SECURITY)))
-                let sums := cached(mload(add(work, 0xa0)), mload(add(work, 0x80)), calldataload(add(at, CURRENCY)))
-                if or(iszero(security), iszero(sums)) { leave }
-                let side := calldataload(add(at, SIDE))
-                let gross := mul(calldataload(add(at, QUANTITY)), calldataload(add(at, PRICE)))
-                if iszero(clear(mload(add(security, 0x40)), side, gross, add(mload(add(work, 0x100)), TRADE_BYTES))) {
-                    leave
-                }
-                commit(work, at, sums, side)
-                ok := 1
-            }
+            // One flat pass a trade (no call on its common path: a security without charges, a
+            // bucket found at its first probe); a trade it cannot take leaves everything unchanged.
             for {} lt(t, end) { t := add(t, TRADE_BYTES) } {
-                if iszero(step(w, t, last)) { break }
+                // id order, date, parties (clean, the party on it), owner, side, quantity and price
+                {
+                    let lb := calldataload(add(t, LOCAL))
+                    let pt := calldataload(add(t, PARTICIPANT))
+                    let cu := calldataload(add(t, CUSTODIAN))
+                    let ex := calldataload(add(t, EXCHANGE))
+                    let party := mload(add(w, 0x1a0))
+                    if iszero(
+                        and(
+                            and(gt(calldataload(t), last), eq(calldataload(add(t, DATE)), mload(add(w, 0x1c0)))),
+                            and(
+                                iszero(shr(160, or(or(lb, pt), or(cu, ex)))),
+                                or(or(eq(party, lb), eq(party, pt)), or(eq(party, cu), eq(party, ex)))
+                            )
+                        )
+                    ) { break }
+                }
+                {
+                    let q := calldataload(add(t, QUANTITY))
+                    let p := calldataload(add(t, PRICE))
+                    if iszero(
+                        and(
+                            and(iszero(iszero(calldataload(add(t, OWNER)))), lt(calldataload(add(t, SIDE)), 2)),
+                            and(
+                                and(iszero(iszero(q)), iszero(gt(q, MAX_QUANTITY))),
+                                and(iszero(iszero(p)), iszero(gt(p, MAX_PRICE)))
+                            )
+                        )
+                    ) { break }
+                }
+                // the security's charges and the currency's sums, each through a direct-mapped cache
+                // of CACHE entries (the entry of key `k` last found at word `k % CACHE`)
+                let line := add(mload(add(w, 0x100)), TRADE_BYTES)
+                {
+                let security := calldataload(add(t, SECURITY))
+                {
+                    let at := add(mload(add(w, 0xe0)), shl(5, mod(security, CACHE)))
+                    let p := mload(at)
+                    if iszero(and(iszero(iszero(p)), eq(mload(add(p, 0x20)), security))) {
+                        p := find(mload(add(w, 0xc0)), security)
+                        if iszero(p) { break }
+                        mstore(at, p)
+                    }
+                    security := p
+                }
+                let sums := calldataload(add(t, CURRENCY))
+                {
+                    let at := add(mload(add(w, 0xa0)), shl(5, mod(sums, CACHE)))
+                    let p := mload(at)
+                    if iszero(and(iszero(iszero(p)), eq(mload(add(p, 0x20)), sums))) {
+                        p := find(mload(add(w, 0x80)), sums)
+                        if iszero(p) { break }
+                        mstore(at, p)
+                    }
+                    sums := p
+                }
+                {
+                    let gross := mul(calldataload(add(t, QUANTITY)), calldataload(add(t, PRICE)))
+                    security := mload(add(security, 0x40)) // its charges (Clearing.clearWords words)
+                    switch mload(security)
+                    case 0 {
+                        // no charges: the line is [gross, 0, 0, gross], tallied into trades, gross, net
+                        mstore(add(line, 0x40), gross)
+                        mstore(add(line, 0x60), 0)
+                        mstore(add(line, 0x80), 0)
+                        mstore(add(line, 0xa0), gross)
+                        mstore(add(sums, 0x40), add(mload(add(sums, 0x40)), 1))
+                        mstore(add(sums, 0x60), add(mload(add(sums, 0x60)), gross))
+                        let at := add(sums, add(0xc0, shl(5, calldataload(add(t, SIDE)))))
+                        mstore(at, add(mload(at), gross))
+                    }
+                    default {
+                        if iszero(clear(security, calldataload(add(t, SIDE)), gross, line)) { break }
+                        tally(sums, calldataload(add(t, SIDE)), line)
+                    }
+                }
+                }
+                // the record, the clearing hash chain keccak256(abi.encode(chain, record, gross, fees,
+                // taxes, net)), the all-trades bucket, the own-trades one (as participant), the owner's
+                {
+                    calldatacopy(sub(line, TRADE_BYTES), t, TRADE_BYTES)
+                    let record := keccak256(sub(line, TRADE_BYTES), TRADE_BYTES)
+                    mstore(line, mload(add(w, 0x120)))
+                    mstore(add(line, 0x20), record)
+                    mstore(add(w, 0x120), keccak256(line, 0xc0))
+                    mstore(0x20, record)
+                    let word := mload(add(w, 0x140))
+                    mstore(0, and(word, HASH_MASK))
+                    mstore(add(w, 0x140), or(shl(HASH_BITS, add(shr(HASH_BITS, word), 1)), and(keccak256(0, 64), HASH_MASK)))
+                    let party := mload(add(w, 0x1a0))
+                    let pt := calldataload(add(t, PARTICIPANT))
+                    if eq(pt, party) {
+                        word := mload(add(w, 0x160))
+                        mstore(0, and(word, HASH_MASK))
+                        mstore(add(w, 0x160), or(shl(HASH_BITS, add(shr(HASH_BITS, word), 1)), and(keccak256(0, 64), HASH_MASK)))
+                    }
+                    let key := calldataload(add(t, OWNER))
+                    word := add(mload(w), shl(6, and(xor(key, shr(128, key)), mload(add(w, 0x20)))))
+                    switch eq(mload(word), key)
+                    case 0 { bump(w, key, record) }
+                    default {
+                        key := add(word, 0x20) // the entry's word
+                        word := mload(key)
+                        mstore(0, and(word, HASH_MASK))
+                        mstore(0x20, record)
+                        mstore(key, or(shl(HASH_BITS, add(shr(HASH_BITS, word), 1)), and(keccak256(0, 64), HASH_MASK)))
+                    }
+                    // other parties on the trade (most trades have none: the party is its participant)
+                    if or(
+                        or(calldataload(add(t, LOCAL)), calldataload(add(t, CUSTODIAN))),
+                        or(calldataload(add(t, EXCHANGE)), xor(pt, party))
+                    ) { others(w, t, party, record) }
+                }
                 last := calldataload(t)
             }
         }

@@ -20,10 +20,18 @@ import {TradeUpload} from "../libraries/TradeUpload.sol";
 contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     using IdempotencyKeys for mapping(bytes32 => IdempotencyKeys.Use);
 
-    /// @notice Most trades (or second clearing entries) per batch call. Sized so the worst case, a
-    /// distinct beneficial owner (or first party) per entry and so a fresh bucket slot each, stays
-    /// under the EIP-7825 cap of 16,777,216 gas per transaction that real networks adopt.
+    /// @notice Most second clearing entries (or deferred trades) per batch call. Sized so the worst
+    /// case, a distinct first party per entry and so a fresh bucket slot each, stays under the
+    /// EIP-7825 cap of 16,777,216 gas per transaction that real networks adopt.
     uint256 public constant MAX_BATCH = 200;
+    /// @notice Most trades per upload. Each batch rewrites the buckets it touches (a peer's or an
+    /// owner's slot is paid once a batch, whatever its trades), so the larger the batch the less
+    /// storage per trade. Bound by size: 320 trades are 122,980 calldata bytes (384 a trade, 100 of
+    /// selector, cycle id and array head), a signed transaction of about 123.1 KB, under the 128 KiB
+    /// (131,072 bytes) geth's pool accepts (txMaxSize) with 8 KB to spare; the worst case, a distinct
+    /// beneficial owner per trade (a fresh slot each), stays near half the EIP-7825 cap (see
+    /// docs/scaling.md).
+    uint256 public constant MAX_UPLOAD_BATCH = 320;
     /// @notice Most charge lines per party and product.
     uint256 public constant MAX_CHARGES = 8;
     /// @notice Most net legs per cycle.
@@ -146,7 +154,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         CycleState storage s = _checkOpen(cycleId);
         if (s.info.uploadsClosed) revert SettlementUploadsClosed(cycleId);
         uint32 tradeDate = s.info.tradeDate;
-        _checkBatch(trades.length);
+        _checkBatch(trades.length, MAX_UPLOAD_BATCH);
         bytes32 first = trades[0].tradeId;
         IdempotencyKeys.Use memory earlier = s.uploads[party].claim(first, trades.length);
         if (earlier.blockNumber != 0) {
@@ -160,7 +168,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     function submitSecondClearing(bytes32 cycleId, SecondClearing[] calldata entries, bytes32 batchRef) external {
         address second = _checkSecondParty();
         CycleState storage s = _checkOpen(cycleId);
-        _checkBatch(entries.length);
+        _checkBatch(entries.length, MAX_BATCH);
         if (batchRef == bytes32(0)) revert SettlementZeroBatchRef(cycleId);
         IdempotencyKeys.Use memory earlier = s.secondBatches[second].claim(batchRef, entries.length);
         if (earlier.blockNumber != 0) {
@@ -291,7 +299,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         Cycle storage c = s.info;
         _checkOpenStatus(cycleId, c);
         if (!c.uploadsClosed) revert SettlementUploadsNotClosed(cycleId);
-        _checkBatch(trades.length);
+        _checkBatch(trades.length, MAX_BATCH);
         for (uint256 i; i < trades.length; ++i) {
             Trade calldata t = trades[i];
             address p = t.participant;
@@ -635,9 +643,9 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         if (s.info.status != CycleStatus.Open) revert SettlementCycleNotOpen(cycleId, s.info.status);
     }
 
-    function _checkBatch(uint256 n) private pure {
+    function _checkBatch(uint256 n, uint256 max) private pure {
         if (n == 0) revert SettlementEmptyBatch();
-        if (n > MAX_BATCH) revert SettlementBatchTooLarge(n, MAX_BATCH);
+        if (n > max) revert SettlementBatchTooLarge(n, max);
     }
 
     /// @dev Active member (RegistryNotActiveMember otherwise) holding BROKER, CUSTODIAN or EXCHANGE.

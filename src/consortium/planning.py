@@ -359,6 +359,8 @@ def _confirmations(v: Volumes, g: _Figures) -> list[Operation]:
 
 
 def _settlement(v: Volumes, g: _Figures) -> list[Operation]:
+    from consortium.roles.settlement import MAX_UPLOAD_BATCH
+
     n, p = 10_000, MEASURED_SETTLEMENT_PARTICIPANTS
     cycles = v["settlement"]["cycles_per_day"]
     scale = v["market"]["institutions"] / p  # netting, settlement and reconciliation per member
@@ -381,7 +383,7 @@ def _settlement(v: Volumes, g: _Figures) -> list[Operation]:
             g(up),
             int(v["batches"]["settlement_upload"]),
             f"{up} (two sides a trade)",
-            contract_max=200,
+            contract_max=MAX_UPLOAD_BATCH,
             calldata_per_item=384,
         ),
         Operation(

@@ -1,6 +1,6 @@
 """Oversized batches, settlement line: trades, second clearing, net legs, DvP and charge lines.
 
-At the bound: 200 trades of one beneficial owner (the cheapest valid batch; the worst case, a
+At the bound: 320 trades of one beneficial owner (the cheapest valid batch; the worst case, a
 distinct owner per trade and so a fresh owner bucket each, is checked under the EIP-7825 cap by
 `test_uploadTrades__distinct_owners_at_the_bound__fit_the_cap`), 200 second-clearing entries spread
 over every first party, 400 net legs over 50
@@ -16,6 +16,7 @@ import pytest
 from consortium.domain.clearing import BUY, Charge, ChargeKind, Payer, Trade
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.netting import SECURITY, Leg, trade_set
+from consortium.roles.settlement import MAX_UPLOAD_BATCH
 from consortium.scenarios import settlement as day
 from tests.fixtures.hostile import TX_GAS_CAP, Bound, bound_tests
 
@@ -162,9 +163,9 @@ def _holdings(w):
 
 BOUNDS = {
     "uploadTrades": Bound(
-        200,
+        MAX_UPLOAD_BATCH,
         lambda w, n: (w.engine.uploadTrades, (UP, _trades(w, n)), w.broker.account),
-        r"SettlementBatchTooLarge: 201, 200",
+        rf"SettlementBatchTooLarge: {MAX_UPLOAD_BATCH + 1}, {MAX_UPLOAD_BATCH}",
         lambda w: (w.engine.clearingHash(UP, w.broker.address), tuple(w.engine.getCycle(UP))),
         _uploaded,
     ),
@@ -227,10 +228,10 @@ BOUNDS = {
 def test_uploadTrades__distinct_owners_at_the_bound__fit_the_cap(world):
     """The bound's worst case, executed under the cap (never mined): a distinct owner per trade.
 
-    300 such trades needed 18,808,220 gas (eth_estimateGas, anvil), over the EIP-7825 cap, so
-    MAX_BATCH is 200: the worst case at the bound must run within the cap. One eth_call (estimating
-    takes ganache ~40 s).
+    MAX_UPLOAD_BATCH (320) is bound by the transaction's size (about 123 KB, under the 128 KiB
+    pools accept), not by gas: 320 such trades need 9,202,486 gas (eth_estimateGas, anvil), 55 %
+    of the EIP-7825 cap. One eth_call (estimating takes ganache ~40 s).
     """
     upload, tx = world.engine.uploadTrades, {"from": world.broker.account, "gas_limit": TX_GAS_CAP}
-    n = int(world.engine.MAX_BATCH())
+    n = int(world.engine.MAX_UPLOAD_BATCH())
     upload.call(UP, _trades(world, n, owners=n), tx)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from consortium import cli, planning
+from consortium.roles.settlement import MAX_UPLOAD_BATCH
 
 RESULTS = {
     "annuity.contribution.batch_100.receive": 100_000,  # 1,000 a contribution
@@ -148,7 +149,9 @@ def test_plan__batches__raise_keep_and_lower(small_plan):
     advice = {(b.line, b.operation): b for b in small_plan.batches}
     upload = advice["settlement", "uploadTrades"]
     assert upload.largest_under_cap == 500  # 5,000,000 planned gas / 10,000 a side
-    assert upload.advice == "raise to 200: 20 -> 10 transactions a day"
+    # 2,000 sides a day in 20 batches of 100; the contract takes MAX_UPLOAD_BATCH (320) a batch
+    assert upload.contract_max == MAX_UPLOAD_BATCH
+    assert upload.advice == f"raise to {MAX_UPLOAD_BATCH}: 20 -> 7 transactions a day"
     assert advice["annuity", "allocateCash"].advice.startswith("keep")
     tight = planning.parse_volumes(
         VOLUMES.replace("tx_cap_margin: 0.5", "tx_cap_margin: 0.02"), "tight.yaml"
@@ -248,7 +251,9 @@ def test_scaling_doc__quotes_the_tables_of_the_default_plan():
     )
     digest = planning.provenance(results, {})["sha256"]
     assert digest in doc, f"docs/scaling.md does not name the bench run {digest} it quotes"
-    for block in planning.render(p).split("\n### ")[1:]:
+    blocks = ("\n" + planning.render(p)).split("\n### ")[1:]  # the first table too
+    assert len(blocks) == 6
+    for block in blocks:
         title, _, table = block.partition("\n\n")
         table = table.split("\n\n")[0]
         assert table in doc, f"docs/scaling.md: the table {title!r} differs from `consortium plan`"

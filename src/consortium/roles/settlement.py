@@ -65,7 +65,8 @@ from consortium.roles.executions import (
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
-MAX_BATCH = 200  # SettlementEngine.MAX_BATCH
+MAX_BATCH = 200  # SettlementEngine.MAX_BATCH: second clearing entries, deferred trades
+MAX_UPLOAD_BATCH = 320  # SettlementEngine.MAX_UPLOAD_BATCH: trades per upload (about 123 KB)
 # Gas limit of every transaction the roles send: under the EIP-7825 cap of 2**24 that networks adopt
 # (and an explicit limit: anvil drops some data-heavy transactions sent with the block gas limit).
 TX_GAS_LIMIT = 16_000_000
@@ -229,7 +230,9 @@ class FirstParty(SettlementParty):
         """This party's first clearing data, as the contract computes it at upload."""
         return first_clearing(self.address, trades, self.charges)
 
-    def upload(self, cycle_id: bytes, trades: Iterable[Trade], batch: int = MAX_BATCH) -> list[Any]:
+    def upload(
+        self, cycle_id: bytes, trades: Iterable[Trade], batch: int = MAX_UPLOAD_BATCH
+    ) -> list[Any]:
         """Upload the trades this party appears on, in bounded batches of ascending ids, each once.
 
         Returns the transactions (through a pipe in flight until the outbox is collected; None for a

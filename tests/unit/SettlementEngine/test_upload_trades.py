@@ -24,6 +24,7 @@ from consortium.domain.clearing import (
     trade_id,
 )
 from consortium.domain.hashing import code32
+from consortium.roles.settlement import MAX_BATCH, MAX_UPLOAD_BATCH
 from consortium.scenarios import settlement as day
 
 
@@ -183,12 +184,19 @@ def test_upload__batch_resent__reverts_naming_first_upload(engine, settle_cast, 
     assert engine.uploadOf(cycle, settle_cast.participants[1].address, first) == (0, 0)
 
 
+def test_batch_constants__python_twins__equal_the_contract(engine):
+    """Every batching caller (roles, agents, scenarios, bench, plan) splits by these constants."""
+    assert (engine.MAX_UPLOAD_BATCH(), engine.MAX_BATCH()) == (MAX_UPLOAD_BATCH, MAX_BATCH)
+
+
 def test_upload__batch_bounds__revert(engine, settle_cast, trades, cycle):
     p = settle_cast.participants[0]
     with brownie.reverts(revert_pattern=r"SettlementEmptyBatch.*"):
         engine.uploadTrades(cycle, [], {"from": p.account})
-    too_many = [p.mine(trades)[0].as_tuple()] * (engine.MAX_BATCH() + 1)
-    with brownie.reverts(revert_pattern=r"SettlementBatchTooLarge:.*"):
+    too_many = [p.mine(trades)[0].as_tuple()] * (MAX_UPLOAD_BATCH + 1)
+    with brownie.reverts(
+        revert_pattern=rf"SettlementBatchTooLarge: {MAX_UPLOAD_BATCH + 1}, {MAX_UPLOAD_BATCH}"
+    ):
         engine.uploadTrades(cycle, too_many, {"from": p.account})
     _unchanged(engine, cycle, p.address)
 
