@@ -155,6 +155,7 @@ interface ISettlementEngine is IClearing {
         bytes32 indexed currency, address indexed previousToken, address indexed token, address replacedBy
     );
     event UploadsClosed(bytes32 indexed cycleId, address indexed ccp);
+    event UploadsCompleted(bytes32 indexed cycleId, address indexed party, uint64 trades);
     event CycleUnwound(bytes32 indexed cycleId, address indexed ccp, bytes32 legsHash, bytes32 reasonHash);
     event TradeDeferred(
         bytes32 indexed cycleId, address indexed participant, bytes32 tradeId, bytes32 recordHash, bytes32 reasonHash
@@ -248,6 +249,7 @@ interface ISettlementEngine is IClearing {
     error SettlementCurrencyTokenChanged(bytes32 cycleId, bytes32 currency, address fixedToken, address currentToken);
     /// @notice The CCP closed the cycle's uploads (closeUploads), or closes them a second time.
     error SettlementUploadsClosed(bytes32 cycleId);
+    error SettlementUploadsCompleted(bytes32 cycleId, address party);
     /// @notice Netting and deferral need the cycle's uploads closed first (closeUploads).
     error SettlementUploadsNotClosed(bytes32 cycleId);
     /// @notice The trade-set hash given is not the one recomputed from the uploads and deferrals.
@@ -414,6 +416,16 @@ interface ISettlementEngine is IClearing {
     /// - charges paid need charge accounts named (SettlementNoChargeAccounts)
     function submitInstruction(bytes32 cycleId, InstructionLine[] calldata lines) external;
 
+    /// @notice A first party's end of file: every trade of the cycle it will upload is on chain. Its
+    /// further uploads to the cycle are refused, and the CCP may close the cycle's uploads once every
+    /// party it expects completed, rather than at a first batch of a party that uploads several (or at
+    /// its cut-off). A party with nothing to upload may complete too. Emits UploadsCompleted with the
+    /// party's trade count in the cycle.
+    /// Requirements:
+    /// - caller is an active first party (BROKER, CUSTODIAN or EXCHANGE); cycle Open; uploads not
+    ///   closed; not completed yet (SettlementUploadsCompleted)
+    function completeUploads(bytes32 cycleId) external;
+
     /// @notice Close the cycle's uploads: from now on its trade set is fixed (netting needs it).
     /// Requirements:
     /// - caller is the cycle's CCP (holding CCP); cycle Open; uploads not closed yet
@@ -494,6 +506,9 @@ interface ISettlementEngine is IClearing {
 
     /// @notice The bucket `party` holds for `peer` (ALL = zero key; address peers as bytes32(uint160)).
     function bucket(bytes32 cycleId, address party, bytes32 peer) external view returns (Bucket memory);
+
+    /// @notice Whether `party` declared its uploads to the cycle complete (completeUploads).
+    function uploadsCompleted(bytes32 cycleId, address party) external view returns (bool);
 
     function firstClearing(bytes32 cycleId, address party, bytes32 currency) external view returns (ClearingTotals memory);
 

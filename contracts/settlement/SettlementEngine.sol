@@ -82,6 +82,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         mapping(bytes32 record => bool) isDeferred;
         mapping(address party => mapping(bytes32 firstTradeId => IdempotencyKeys.Use)) uploads;
         mapping(address second => mapping(bytes32 batchRef => IdempotencyKeys.Use)) secondBatches;
+        mapping(address party => bool) completed;
     }
 
     constructor(IConsortiumRegistry registry_, ISecurityToken security_) ConsortiumManaged(registry_) {
@@ -160,6 +161,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         if (earlier.blockNumber != 0) {
             revert SettlementBatchAlreadyUploaded(cycleId, party, first, earlier.recordedAs, earlier.blockNumber);
         }
+        // after the idempotency answer: a batch replayed after completion is still told it is on chain
+        if (s.completed[party]) revert SettlementUploadsCompleted(cycleId, party);
         (Bucket memory all, bytes32 chain) = _ingest(cycleId, s, party, tradeDate, trades);
         emit TradesUploaded(cycleId, party, trades.length, all.count, all.hash, chain);
     }
@@ -234,6 +237,16 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             s.instructors.push(party);
         }
         emit InstructionSubmitted(cycleId, party, lines.length);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function completeUploads(bytes32 cycleId) external {
+        address party = _checkFirstParty();
+        CycleState storage s = _checkOpen(cycleId);
+        if (s.info.uploadsClosed) revert SettlementUploadsClosed(cycleId);
+        if (s.completed[party]) revert SettlementUploadsCompleted(cycleId, party);
+        s.completed[party] = true;
+        emit UploadsCompleted(cycleId, party, TradeUpload.unpack(s.buckets[party][ALL]).count);
     }
 
     /// @inheritdoc ISettlementEngine
@@ -375,6 +388,11 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     /// @inheritdoc ISettlementEngine
     function bucket(bytes32 cycleId, address party, bytes32 peer) external view returns (Bucket memory) {
         return TradeUpload.unpack(_cycles[cycleId].buckets[party][peer]);
+    }
+
+    /// @inheritdoc ISettlementEngine
+    function uploadsCompleted(bytes32 cycleId, address party) external view returns (bool) {
+        return _cycles[cycleId].completed[party];
     }
 
     /// @inheritdoc ISettlementEngine
