@@ -393,7 +393,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 return
             # the model's second party: entries over the true trades (the contract is under test
             # here; the role's reading of the chain: tests/integration/test_settlement_isolation.py)
-            entries = [second_clearing(p, self.trades, second.charges) for p in by_addr]
+            entries = [second_clearing(p, self.trades, by_addr[p].charges) for p in by_addr]
             (tx,) = second.distribute(self.cid, entries, sequence=seq)
             self.sequence[second.address] = seq + 1
             self.sent[second.address] = entries
