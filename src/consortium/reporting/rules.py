@@ -299,7 +299,7 @@ class ReportingRules:
             unlisted = [
                 n
                 for n, t in own.items()
-                if t == "address" and n not in {p.param for p in rule.parties}
+                if t == "address" and "." not in n and n not in {p.param for p in rule.parties}
             ]
             if unlisted:
                 raise RulesError(
