@@ -13,7 +13,9 @@ once (`list_currencies`) and appoints the engine as every token's settlement age
 Second parties receive no trades from anyone: they read the cycle from the chain
 (consortium.roles.executions: the first parties' uploads, the exchange's as the executions of
 record, and the deferrals; the CSD its legs from the CCP's netting), so a CCP or CSD process needs
-only its account, the engine and its store.
+only its account, the engine and its store. Their second clearing data of a first party is its
+trades' bucket and, per currency, their clearing totals under the party's charges as the chain
+holds them: what the party's first clearing data must be (reconcile compares them on chain).
 
 Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades
 carry a salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels'
