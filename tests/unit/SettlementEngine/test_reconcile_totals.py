@@ -247,3 +247,30 @@ def test_random_day__reconcile_totals_as_python(engine, settle_cast, seed, n, fi
     assert _mismatches(tx) == want
     assert bool(want) == (field < 6)
     assert tx.events["Reconciled"]["matched"] == (not want)
+
+
+def test_submit_second_clearing__fresh_entries_at_the_bound__fit_the_cap(
+    engine, settle_cast, cycle
+):
+    """The worst entry: a party without an entry yet, one line of six non-zero totals (a fresh
+    bucket, currencies count, currency and six words). Its cost, measured as the difference of a
+    batch of two and a batch of one, times MAX_SECOND_CLEARING_ENTRIES (= MAX_SECOND_CLEARING_LINES)
+    stays under the EIP-7825 cap."""
+    firsts = settle_cast.first_parties()
+    cap, n = 2**24, int(engine.MAX_SECOND_CLEARING_ENTRIES())
+    assert n == int(engine.MAX_SECOND_CLEARING_LINES())
+
+    def entry(p, i):
+        line = (1, 100 + i, 1, 1, 102 + i, 98 + i)
+        return (p.address, 1, b"\x00" * 8 + bytes([i + 1]) * 24, b"\x00" * 32, [(CNY, line)])
+
+    csd = settle_cast.csd
+    one = engine.submitSecondClearing(
+        cycle, [entry(firsts[0], 0)], second_clearing_ref(0), csd._tx()
+    )
+    two = engine.submitSecondClearing(
+        cycle, [entry(firsts[1], 1), entry(firsts[2], 2)], second_clearing_ref(1), csd._tx()
+    )
+    per_entry = two.gas_used - one.gas_used
+    assert per_entry > 7 * 20_000  # seven fresh words at least: the measure is the worst case
+    assert one.gas_used - per_entry + n * per_entry < cap
