@@ -93,20 +93,26 @@ interface ISettlementEngine is IClearing {
         uint256 sellNet;
     }
 
+    /// @notice A second party's clearing data of one first party in one currency.
+    struct CurrencyTotals {
+        bytes32 currency;
+        ClearingTotals totals;
+    }
+
     /// @notice Second clearing data of a CCP or CSD for one first party.
     /// @param party the first party it is distributed to
     /// @param tradeCount trades of the cycle on which `party` appears
     /// @param tradeSetHash hash chain of those trades' record hashes in ascending trade id order
-    /// @param fees the second party's fees on those trades (minor units, summed over currencies)
-    /// @param taxes the taxes it collects on them
-    /// @param configHash hash of the second party's configuration that produced the figures
+    /// @param configHash hash of the configuration that produced the figures
+    /// @param totals per currency (strictly ascending, listed, each with trades) the clearing data of
+    /// those trades: what `party`'s first clearing data in the currency must be (their trades sum to
+    /// `tradeCount`; a currency without trades has no line)
     struct SecondClearing {
         address party;
         uint64 tradeCount;
         bytes32 tradeSetHash;
-        uint256 fees;
-        uint256 taxes;
         bytes32 configHash;
+        CurrencyTotals[] totals;
     }
 
     /// @notice One net settlement leg: `amount` > 0 the participant receives from the CCP, < 0 it delivers.
@@ -179,15 +185,42 @@ interface ISettlementEngine is IClearing {
         uint256 buyNet,
         uint256 sellNet
     );
+    /// @notice A second party's entry for `party` stands (it replaces any earlier one): its bucket
+    /// and `currencies` lines of totals (one SecondClearingData each, emitted before).
     event SecondClearingDistributed(
         bytes32 indexed cycleId,
         address indexed party,
         address indexed secondParty,
         uint64 tradeCount,
         bytes32 tradeSetHash,
+        bytes32 configHash,
+        uint256 currencies
+    );
+    /// @notice `secondParty`'s clearing data of `party` in `currency` (what reconcile compares with
+    /// the party's FirstClearingData).
+    event SecondClearingData(
+        bytes32 indexed cycleId,
+        address indexed party,
+        bytes32 indexed currency,
+        address secondParty,
+        uint64 tradeCount,
+        uint256 gross,
         uint256 fees,
         uint256 taxes,
-        bytes32 configHash
+        uint256 buyNet,
+        uint256 sellNet
+    );
+    /// @notice At reconciliation (`level`), `party`'s first clearing data in `currency` (`ours`) is not
+    /// `counterparty`'s (`theirs`; zero where one side has no totals in the currency). The level
+    /// is recorded Broken.
+    event ClearingTotalsMismatch(
+        bytes32 indexed cycleId,
+        address indexed party,
+        address indexed counterparty,
+        ReconLevel level,
+        bytes32 currency,
+        ClearingTotals ours,
+        ClearingTotals theirs
     );
     event Reconciled(
         bytes32 indexed cycleId,
@@ -310,6 +343,16 @@ interface ISettlementEngine is IClearing {
     error SettlementNoChargeAccounts(address party);
     /// @notice A fee collector or tax authority account must be non-zero.
     error SettlementZeroChargeAccount(address feeCollector, address taxAuthority);
+    /// @notice A second clearing entry names `currency` twice.
+    error SettlementDuplicateCurrency(address party, bytes32 currency);
+    /// @notice A second clearing entry's currency lines go strictly ascending by currency.
+    error SettlementCurrenciesNotSorted(address party, uint256 index);
+    /// @notice A second clearing currency line counts no trade (a currency without trades has none).
+    error SettlementEmptyCurrencyTotals(address party, bytes32 currency);
+    /// @notice A second clearing entry's currency lines count `counted` trades, not its `tradeCount`.
+    error SettlementTotalsCountMismatch(address party, uint64 tradeCount, uint256 counted);
+    /// @notice A second clearing batch carries more currency lines than MAX_SECOND_CLEARING_LINES.
+    error SettlementTooManyTotals(uint256 given, uint256 max);
     error SettlementBatchAlreadyUploaded(
         bytes32 cycleId, address party, bytes32 firstTradeId, uint256 count, uint256 blockNumber
     );
@@ -370,8 +413,13 @@ interface ISettlementEngine is IClearing {
     ///   trade date, non-zero owner commitment, charges not above gross on a sell
     function uploadTrades(bytes32 cycleId, Trade[] calldata trades) external;
 
-    /// @notice Distribute second clearing data (per first party) of the calling CCP or CSD.
-    /// @dev Re-submitting for a party replaces its entry (corrections before netting). Idempotency
+    /// @notice Distribute second clearing data (per first party, per currency) of the calling CCP or
+    /// CSD: each entry's bucket (count and hash chain of the party's trades) and its clearing totals
+    /// per currency, stored per (second party, party, currency). Emits SecondClearingData per
+    /// currency line, then SecondClearingDistributed per entry.
+    /// @dev Re-submitting for a party replaces its entry, every currency (corrections before
+    /// netting). A match recorded earlier is judged on the buckets alone when netting (see
+    /// reconcile): a corrected entry is reconciled again by the party. Idempotency
     /// key: the caller's `batchRef` per (cycle, caller's member), one storage slot per batch: a batch
     /// under a reference already used is a resend and is refused with
     /// SettlementSecondClearingAlreadySubmitted(cycleId, secondParty, batchRef, count, blockNumber);
@@ -379,18 +427,31 @@ interface ISettlementEngine is IClearing {
     /// earlier batch (E1 -> E2 -> E1). secondClearingOf answers for a reference.
     /// Requirements:
     /// - caller holds CCP or CSD
-    /// - cycle Open; 1..MAX_BATCH entries; every `party` an active first party
+    /// - cycle Open; 1..MAX_SECOND_CLEARING_ENTRIES entries (SettlementBatchTooLarge), at most
+    ///   MAX_SECOND_CLEARING_LINES currency lines over all of them (SettlementTooManyTotals); every
+    ///   `party` a first party (SettlementPartyNotFirstParty); trade-set hash within 192 bits
+    /// - each entry's currency lines: listed currencies (SettlementUnknownCurrency), strictly
+    ///   ascending (SettlementDuplicateCurrency, SettlementCurrenciesNotSorted), each counting
+    ///   trades (SettlementEmptyCurrencyTotals), their trades summing to the entry's tradeCount
+    ///   (SettlementTotalsCountMismatch)
     /// - `batchRef` non-zero and never used by the caller in this cycle
     function submitSecondClearing(bytes32 cycleId, SecondClearing[] calldata entries, bytes32 batchRef) external;
 
     /// @notice Reconcile the caller's data with a counterparty's, independently of any other level.
-    /// @dev Against a CCP/CSD (level SecondParty): the caller's ALL bucket vs the second clearing data
-    /// distributed to it. Against a first party (level Intermediary): the two buckets the parties hold
-    /// for each other. Records Matched or Broken; may be repeated while the cycle is open.
+    /// @dev Against a CCP/CSD (level SecondParty): the caller's ALL bucket vs the second clearing
+    /// data distributed to it, and in every listed currency either side has totals in, the caller's
+    /// first clearing data (firstClearing) vs the second party's totals (secondClearing): each
+    /// currency that differs emits ClearingTotalsMismatch with both totals (a currency only one
+    /// side has is a mismatch against zeros), before Reconciled. Against a first party (level
+    /// Intermediary): the two buckets the parties hold for each other only; totals per peer are not
+    /// kept, as they would cost storage writes per trade at upload (a break's amounts are found off
+    /// chain: consortium.domain.amounts). Records Matched when the buckets and every currency's
+    /// totals agree, else Broken; may be repeated while the cycle is open. A match recorded earlier
+    /// is judged on the buckets alone when netting and instructing.
     /// Requirements:
     /// - caller holds BROKER, CUSTODIAN or EXCHANGE; cycle Open
     /// - counterparty is an active member holding CCP, CSD or a first-party role, not the caller
-    /// @return matched whether both sides hold the same trades
+    /// @return matched whether both sides hold the same trades (and, level SecondParty, the same totals)
     function reconcile(bytes32 cycleId, address counterparty) external returns (bool matched);
 
     /// @notice Record the reconciliation with one investor (level Investor): the caller's bucket for the
@@ -511,6 +572,13 @@ interface ISettlementEngine is IClearing {
     function uploadsCompleted(bytes32 cycleId, address party) external view returns (bool);
 
     function firstClearing(bytes32 cycleId, address party, bytes32 currency) external view returns (ClearingTotals memory);
+
+    /// @notice `secondParty`'s clearing data of `party` in `currency` from its standing entry (zeros
+    /// where the entry has no line in the currency).
+    function secondClearing(bytes32 cycleId, address secondParty, address party, bytes32 currency)
+        external
+        view
+        returns (ClearingTotals memory);
 
     /// @notice Hash chain of the party's per-trade clearing lines (record hash, gross, fees, taxes, net).
     function clearingHash(bytes32 cycleId, address party) external view returns (bytes32);

@@ -10,6 +10,7 @@ import {Roles} from "../consortium/Roles.sol";
 import {Clearing} from "../libraries/Clearing.sol";
 import {IdempotencyKeys} from "../libraries/IdempotencyKeys.sol";
 import {Instructions} from "../libraries/Instructions.sol";
+import {SecondClearings} from "../libraries/SecondClearings.sol";
 import {TradeUpload} from "../libraries/TradeUpload.sol";
 
 /// @title SettlementEngine
@@ -20,9 +21,9 @@ import {TradeUpload} from "../libraries/TradeUpload.sol";
 contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     using IdempotencyKeys for mapping(bytes32 => IdempotencyKeys.Use);
 
-    /// @notice Most second clearing entries (or deferred trades) per batch call. Sized so the worst
-    /// case, a distinct first party per entry and so a fresh bucket slot each, stays under the
-    /// EIP-7825 cap of 16,777,216 gas per transaction that real networks adopt.
+    /// @notice Most deferred trades per deferTrades call (second clearing has its own bounds,
+    /// MAX_SECOND_CLEARING_ENTRIES and MAX_SECOND_CLEARING_LINES), under the EIP-7825 cap of
+    /// 16,777,216 gas per transaction that real networks adopt.
     uint256 public constant MAX_BATCH = 200;
     /// @notice Most trades per upload. Each batch rewrites the buckets it touches (a peer's or an
     /// owner's slot is paid once a batch, whatever its trades), so the larger the batch the less
@@ -41,6 +42,13 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
 
     /// @notice Most lines of one settlement instruction (a participant's assets and currencies).
     uint256 public constant MAX_INSTRUCTION_LINES = 100;
+
+    /// @notice Most entries (first parties) per second clearing batch, and most currency lines over
+    /// all of them: each line stores seven fresh words at worst (the currency and six totals), each
+    /// entry two (its bucket and its currencies' count), so a full batch stays under the EIP-7825
+    /// cap of 16,777,216 gas per transaction.
+    uint256 public constant MAX_SECOND_CLEARING_ENTRIES = 50;
+    uint256 public constant MAX_SECOND_CLEARING_LINES = 50;
 
     bytes32 private constant ALL = bytes32(0);
 
@@ -63,7 +71,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     /// once); `uploaders` the participants with own trades, in order of their first own upload;
     /// `deferredDue` per participant and currency the charges and cash net of its deferred trades;
     /// idempotency keys, one slot per batch: the first trade id of an upload, the caller's
-    /// reference of a second clearing batch (recordedAs: the batch's size).
+    /// reference of a second clearing batch (recordedAs: the batch's size); `second` the second
+    /// parties' clearing data per first party and currency (SecondClearings).
     struct CycleState {
         Cycle info;
         mapping(address participant => Instructions.Line[]) instructions;
@@ -82,6 +91,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         mapping(bytes32 record => bool) isDeferred;
         mapping(address party => mapping(bytes32 firstTradeId => IdempotencyKeys.Use)) uploads;
         mapping(address second => mapping(bytes32 batchRef => IdempotencyKeys.Use)) secondBatches;
+        mapping(address second => mapping(address party => SecondClearings.Entry)) second;
         mapping(address party => bool) completed;
     }
 
@@ -171,7 +181,7 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     function submitSecondClearing(bytes32 cycleId, SecondClearing[] calldata entries, bytes32 batchRef) external {
         address second = _checkSecondParty();
         CycleState storage s = _checkOpen(cycleId);
-        _checkBatch(entries.length, MAX_BATCH);
+        _checkBatch(entries.length, MAX_SECOND_CLEARING_ENTRIES);
         if (batchRef == bytes32(0)) revert SettlementZeroBatchRef(cycleId);
         IdempotencyKeys.Use memory earlier = s.secondBatches[second].claim(batchRef, entries.length);
         if (earlier.blockNumber != 0) {
@@ -180,14 +190,11 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
             );
         }
         for (uint256 i; i < entries.length; ++i) {
-            SecondClearing calldata e = entries[i];
-            if (!_isFirstParty(e.party)) revert SettlementPartyNotFirstParty(e.party);
-            if (uint256(e.tradeSetHash) > TradeUpload.HASH_MASK) {
-                revert SettlementTradeSetHashOutOfRange(e.party, e.tradeSetHash);
-            }
-            s.buckets[second][_key(e.party)] = TradeUpload.pack(e.tradeCount, e.tradeSetHash);
-            emit SecondClearingDistributed(cycleId, e.party, second, e.tradeCount, e.tradeSetHash, e.fees, e.taxes, e.configHash);
+            if (!_isFirstParty(entries[i].party)) revert SettlementPartyNotFirstParty(entries[i].party);
         }
+        SecondClearings.store(
+            s.buckets[second], s.second[second], _cash, cycleId, second, entries, MAX_SECOND_CLEARING_LINES
+        );
     }
 
     /// @inheritdoc ISettlementEngine
@@ -202,7 +209,9 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         Bucket memory ours = TradeUpload.unpack(s.buckets[party][secondParty ? ALL : peer]);
         ReconLevel level = secondParty ? ReconLevel.SecondParty : ReconLevel.Intermediary;
         Bucket memory theirs = TradeUpload.unpack(s.buckets[counterparty][_key(party)]);
-        matched = _record(cycleId, party, peer, level, ours, theirs);
+        // per-currency totals exist against a second party only (see the interface)
+        bool same = !secondParty || _sameTotals(s, cycleId, party, counterparty);
+        matched = _record(cycleId, party, peer, level, ours, theirs, same);
     }
 
     /// @inheritdoc ISettlementEngine
@@ -214,7 +223,8 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         CycleState storage s = _checkOpen(cycleId);
         if (ownerCommitment == bytes32(0)) revert SettlementZeroCommitment(bytes32(0));
         Bucket memory ours = TradeUpload.unpack(s.buckets[party][ownerCommitment]);
-        matched = _record(cycleId, party, ownerCommitment, ReconLevel.Investor, ours, Bucket(statementCount, statementHash));
+        matched =
+            _record(cycleId, party, ownerCommitment, ReconLevel.Investor, ours, Bucket(statementCount, statementHash), true);
     }
 
     /// @inheritdoc ISettlementEngine
@@ -401,6 +411,15 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
     }
 
     /// @inheritdoc ISettlementEngine
+    function secondClearing(bytes32 cycleId, address secondParty, address party, bytes32 currency)
+        external
+        view
+        returns (ClearingTotals memory)
+    {
+        return _cycles[cycleId].second[secondParty][party].totals[currency];
+    }
+
+    /// @inheritdoc ISettlementEngine
     function clearingHash(bytes32 cycleId, address party) external view returns (bytes32) {
         return _cycles[cycleId].clearingHash[party];
     }
@@ -486,11 +505,23 @@ contract SettlementEngine is ConsortiumManaged, ISettlementEngine {
         (b.count, b.hash) = (m.count, m.hash);
     }
 
-    function _record(bytes32 cycleId, address party, bytes32 peer, ReconLevel level, Bucket memory ours, Bucket memory theirs)
-        private
-        returns (bool matched)
-    {
-        matched = ours.count == theirs.count && ours.hash == theirs.hash;
+    /// @dev `party`'s first clearing data against `second`'s entry for it, every listed currency
+    /// (SecondClearings.compare emits each mismatch).
+    function _sameTotals(CycleState storage s, bytes32 cycleId, address party, address second) private returns (bool) {
+        return SecondClearings.compare(s.totals[party], s.second[second][party], _currencies, cycleId, party, second);
+    }
+
+    /// @dev Matched when the buckets agree and `same` (the totals, where compared) holds.
+    function _record(
+        bytes32 cycleId,
+        address party,
+        bytes32 peer,
+        ReconLevel level,
+        Bucket memory ours,
+        Bucket memory theirs,
+        bool same
+    ) private returns (bool matched) {
+        matched = same && ours.count == theirs.count && ours.hash == theirs.hash;
         _cycles[cycleId].recon[party][peer] = matched ? ReconStatus.Matched : ReconStatus.Broken;
         emit Reconciled(cycleId, party, peer, level, matched, ours.count, theirs.count, ours.hash, theirs.hash);
     }

@@ -120,7 +120,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     # a bad consortium or sizes file stops before any chain is launched or transaction sent
     if not args.processes:
-        given = [f"--{o.replace('_', '-')}" for o in ("chaos", "fast_keys") if getattr(args, o)]
+        given = [
+            f"--{o.replace('_', '-')}"
+            for o in ("chaos", "fast_keys", "timeout")
+            if getattr(args, o)
+        ]
         if given:
             raise CommandError(f"{', '.join(given)}: only with --processes (one agent each)")
     else:
@@ -599,6 +603,13 @@ def _add_processes_options(demo: Any) -> None:
         "--verbose",
         action="store_true",
         help="show the chain's transaction lines (default: they go to <out>/driver.log)",
+    )
+    demo.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="--processes: seconds the business part may take (default: from the day's size, "
+        "at least 900)",
     )
 
 

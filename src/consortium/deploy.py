@@ -46,10 +46,11 @@ def deploy_settlement(
     security = proj.SecurityToken.deploy(
         registry, issuers.get("SecurityToken", admin.address), {"from": admin}
     )
-    # the instructions and upload libraries are linked into the engine (brownie links the latest
-    # deployment of each)
+    # the instructions, upload and second clearing libraries are linked into the engine (brownie
+    # links the latest deployment of each)
     proj.Instructions.deploy({"from": admin})
     proj.TradeUpload.deploy({"from": admin})
+    proj.SecondClearings.deploy({"from": admin})
     engine = proj.SettlementEngine.deploy(registry, security, {"from": admin})
     out = {"SecurityToken": security, "SettlementEngine": engine}
     for code in CURRENCIES:

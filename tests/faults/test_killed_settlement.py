@@ -22,6 +22,8 @@ def _again(role, path):
     cls = type(role)
     if isinstance(role, CashIssuer):
         return cls(role.inst, role.tokens, store=Store.at(path))
+    if isinstance(role, roles.SecondParty):
+        return cls(role.institution, role.engine, None, store=Store.at(path))
     return cls(role.institution, role.engine, None, role.charges, store=Store.at(path))
 
 
@@ -55,7 +57,7 @@ def test_submit_second_clearing__killed_after_send__booked_once_and_resend_refus
     ccp = settle_cast.ccp
     parties = [p.address for p in settle_cast.participants]
     # entries of any content: the outbox is under test, not the CCP's reading of the chain
-    entries = [second_clearing(p, trades, ccp.charges) for p in parties]
+    entries = [second_clearing(p.address, trades, p.charges) for p in settle_cast.participants]
     path, start = tmp_path / "ccp.sqlite", web3.eth.block_number + 1
     with dies_after_send(agent := _again(ccp, path)):
         agent.distribute(cycle, entries)

@@ -2,7 +2,8 @@
 
 At the bound: 320 trades of one beneficial owner (the cheapest valid batch; the worst case, a
 distinct owner per trade and so a fresh owner bucket each, is checked under the EIP-7825 cap by
-`test_uploadTrades__distinct_owners_at_the_bound__fit_the_cap`), 200 second-clearing entries spread
+`test_uploadTrades__distinct_owners_at_the_bound__fit_the_cap`), 50 second-clearing entries
+(MAX_SECOND_CLEARING_ENTRIES) of one currency line each (so MAX_SECOND_CLEARING_LINES) spread
 over every first party, 400 net legs over 50
 securities × 8 first parties (each party instructing its 50), and their DvP (every receipt a fresh
 balance slot); an instruction of 100 lines (MAX_INSTRUCTION_LINES). settle has no size
@@ -102,9 +103,8 @@ def _entries(w, n):
             w.parties[i % len(w.parties)],
             1,
             b"\x00" * 8 + doc_hash(f"set {i}")[8:],
-            0,
-            0,
             doc_hash("config"),
+            [(code32("CNY"), (1, 100, 1, 0, 101, 0))],
         )
         for i in range(n)
     ]
@@ -170,13 +170,13 @@ BOUNDS = {
         _uploaded,
     ),
     "submitSecondClearing": Bound(
-        200,
+        50,
         lambda w, n: (
             w.engine.submitSecondClearing,
             (UP, _entries(w, n), doc_hash(f"batch {n}")),
             w.cast.ccp.account,
         ),
-        r"SettlementBatchTooLarge: 201, 200",
+        r"SettlementBatchTooLarge: 51, 50",
         lambda w: [
             tuple(w.engine.bucket(UP, w.cast.ccp.address, "0x" + p[2:].rjust(64, "0")))
             for p in w.parties

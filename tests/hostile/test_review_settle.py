@@ -263,10 +263,8 @@ def test_second_clearing__correction_back_to_earlier_content__accepted_resend_re
     engine, settle_cast, trades, cycle
 ):
     csd, p = settle_cast.csd, settle_cast.participants[0]
-    e1 = second_clearing(p.address, trades, csd.charges)  # nothing uploaded: contents of any kind
-    e2 = SecondClearing(
-        p.address, e1.trade_count - 1, b"\x00" * 8 + b"\x07" * 24, 0, 0, e1.config_hash
-    )
+    e1 = second_clearing(p.address, trades, p.charges)  # nothing uploaded: contents of any kind
+    e2 = SecondClearing(p.address, 0, b"\x00" * 8 + b"\x07" * 24, e1.config_hash)
     for seq, entry in enumerate([e1, e2, e1]):
         (tx,) = csd.distribute(cycle, [entry], sequence=seq)
         assert tx.events["SecondClearingDistributed"]["tradeSetHash"] == _hex(entry.trade_set_hash)

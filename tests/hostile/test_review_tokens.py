@@ -234,7 +234,7 @@ def test_security_issue__agent_restarted_without_its_store__books_not_resends(
     held = security_token.balanceOf(victim.address, SID)
     csd = settle_cast.csd
     reborn = CentralDepository(
-        csd.institution, csd.engine, csd.encrypt, csd.charges, security_token, store=Store()
+        csd.institution, csd.engine, csd.encrypt, security_token, store=Store()
     )
     assert reborn.issue(victim.address, SID, 250, ref) is None  # booked from the chain
     assert security_token.balanceOf(victim.address, SID) == held

@@ -128,6 +128,7 @@ def test_settlement_checks__another_seeds_day__not_on_chain__checks_fail(day):
         "trades": 0,
         "legs": 0,
         "reconciliations": 0,
+        "totals_mismatches": 0,
         "lookthrough_positions": 0,
     }
     assert not line.done(other)

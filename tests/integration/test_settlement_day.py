@@ -44,6 +44,15 @@ def test_day__break_at_intermediary_level__others_proceed_and_balances_exact(set
     assert summary["instructions_matched"] == len(settle_cast.participants)
     assert summary["amount_breaks"][0]["trade_ids"] == ["0x" + victim.trade_id.hex()]
     assert sum(summary["charges_paid"].values()) > 0
+    # on chain, by amounts: against the CCP and the CSD the local broker's first clearing totals
+    # differ in the tampered trade's currency (its price, so its gross)
+    mismatches = summary["totals_mismatches"]
+    assert {(m["party"], m["counterparty"], m["level"]) for m in mismatches} == {
+        (local.address, settle_cast.ccp.address, LEVEL_SECOND),
+        (local.address, settle_cast.csd.address, LEVEL_SECOND),
+    }
+    ccy = victim.currency.rstrip(b"\0").decode()
+    assert all(m["currency"] == ccy and "gross" in m["fields"] for m in mismatches)
     # every clearing participant matched the CCP and CSD: netting and settlement did not wait
     for p in settle_cast.participants:
         seconds = [
@@ -75,4 +84,5 @@ def test_run_day__from_day_context__all_checks_hold(
     result = day.run_day(ctx)
     assert result.ok, result.checks
     assert result.counts["trades"] == 30
+    assert result.counts["totals_mismatches"] == 0
     assert result.metrics["netting_efficiency_count"] > 0

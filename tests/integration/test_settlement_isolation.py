@@ -30,7 +30,7 @@ def _fresh(cls, role, registry, kind):
     """A new process's role object: the account, the engine by address, an empty store."""
     inst = Institution(f"fresh {kind}", role.account, registry, "HK")
     engine = chain.project().SettlementEngine.at(role.engine.address)
-    return cls(inst, engine, None, day.charges_for(kind), store=Store())
+    return cls(inst, engine, None, store=Store())
 
 
 def _b32(value) -> bytes:
@@ -38,14 +38,22 @@ def _b32(value) -> bytes:
 
 
 def _distributed(tx_list, second):
-    """{party: (count, set hash, fees, taxes)} as `second` distributed it on chain."""
-    out = {}
+    """{party: (count, set hash, config hash, {currency: totals})} as `second` distributed it on
+    chain."""
+    out, totals = {}, {}
     for tx in tx_list:
         if tx is None or "SecondClearingDistributed" not in tx.events:
             continue
+        for ev in tx.events["SecondClearingData"]:
+            if ev["secondParty"] == second:
+                fields = ("tradeCount", "gross", "fees", "taxes", "buyNet", "sellNet")
+                line = tuple(ev[k] for k in fields)
+                totals.setdefault(ev["party"], {})[_b32(ev["currency"])] = line
         for ev in tx.events["SecondClearingDistributed"]:
             if ev["secondParty"] == second:
-                out[ev["party"]] = (ev["tradeCount"], ev["tradeSetHash"], ev["fees"], ev["taxes"])
+                party = ev["party"]
+                hashes = (_b32(ev["tradeSetHash"]), _b32(ev["configHash"]))
+                out[party] = (ev["tradeCount"], *hashes, totals.get(party, {}))
     return out
 
 
@@ -76,14 +84,16 @@ def test_fresh_ccp__from_chain_alone__same_second_clearing_and_netting_as_the_da
     assert cycle.deferred == [] and cycle.off_venue == []
     first = [p.address for p in settle_cast.first_parties()]
     assert set(cycle.uploaders()) == set(first)
+    charges = {p.address: p.charges for p in settle_cast.first_parties()}
     for fresh, role in ((ccp, settle_cast.ccp), (csd, settle_cast.csd)):
         entries = fresh.compute(cid)  # parties from the chain
-        assert entries == [second_clearing(e.party, trades, fresh.charges) for e in entries]
+        assert entries == [second_clearing(e.party, trades, charges[e.party]) for e in entries]
         assert {e.party for e in entries} == set(first)
         want = _distributed(out.txs, role.address)
-        assert {e.party: e.as_tuple()[1:5] for e in entries} == {
-            p: (c, _b32(h), f, x) for p, (c, h, f, x) in want.items()
-        }
+        assert {
+            e.party: (*e.as_tuple()[1:4], {c: t.as_tuple() for c, t in e.totals.items()})
+            for e in entries
+        } == want
     result = ccp.net(cid)
     assert result.legs == out.netting.legs == net(trades).legs == csd.instructed_legs(cid)
     assert result.trade_set.as_tuple() == out.netting.trade_set.as_tuple()

@@ -88,3 +88,74 @@ def test_set_bucket__order_independent_input_canonical_chain():
     for t in sorted(ts, key=lambda t: t.trade_id):
         h = fold(h, t.record_hash())
     assert (b.count, b.hash) == (3, h)
+
+
+HKD, CNY = b"HKD".ljust(32, b"\0"), b"CNY".ljust(32, b"\0")
+P, Q = "0x" + "11" * 20, "0x" + "22" * 20
+
+
+def _day():
+    from consortium.domain.clearing import Trade, trade_id
+
+    return [
+        Trade(
+            trade_id(i), 1 + i % 2, HKD if i % 3 else CNY, i % 2, 10 + i, 100 + i, 1, b"\x01" * 32
+        )
+        for i in range(1, 9)
+    ]
+
+
+def _party_trades():
+    from dataclasses import replace
+
+    return [replace(t, participant=P if t.side == BUY else Q) for t in _day()]
+
+
+def test_second_clearing__the_first_clearing_of_the_party__per_currency():
+    """One function for both: the second party's totals are the party's first clearing totals
+    under the same charges, its bucket the party's ALL bucket."""
+    from consortium.domain.clearing import ALL, first_clearing, second_clearing
+
+    charges = {
+        1: [Charge(ChargeKind.FEE, Payer.BOTH, 3, 5)],
+        2: [Charge(ChargeKind.TAX, Payer.SELLER, 10)],
+    }
+    trades = _party_trades()
+    first, second = first_clearing(P, trades, charges), second_clearing(P, trades, charges)
+    assert second.totals == first.totals and set(second.totals) == {HKD, CNY}
+    assert (second.trade_count, second.trade_set_hash) == first.bucket(ALL).as_tuple()
+    assert sum(t.trades for t in second.totals.values()) == second.trade_count
+    # currency lines strictly ascending, as the engine requires
+    assert [c for c, _ in second.as_tuple()[4]] == [CNY, HKD]
+    # the configuration hash covers the products the party's trades are in, nothing else
+    assert second_clearing(P, trades, charges | {9: []}).config_hash == second.config_hash
+
+
+def test_totals_mismatches__both_ways__each_currency_with_both_totals():
+    from dataclasses import replace
+
+    from consortium.domain.clearing import ClearingTotals, totals_mismatches
+
+    a = {HKD: ClearingTotals(2, 200, 2, 0, 202, 0), CNY: ClearingTotals(1, 50, 1, 1, 0, 48)}
+    assert totals_mismatches(a, dict(a)) == []
+    fee = replace(a[HKD], fees=3)
+    assert totals_mismatches(a, {HKD: fee, CNY: a[CNY]}) == [(HKD, a[HKD], fee)]
+    # a currency only one side has: against zeros, whichever side lacks it
+    assert totals_mismatches(a, {HKD: a[HKD]}) == [(CNY, a[CNY], ClearingTotals())]
+    assert totals_mismatches({HKD: a[HKD]}, a) == [(CNY, ClearingTotals(), a[CNY])]
+
+
+def test_second_clearing_batches__within_entries_and_lines():
+    from consortium.domain.clearing import ClearingTotals, SecondClearing
+    from consortium.roles.settlement import second_clearing_batches
+
+    one = SecondClearing(P, 1, b"\0" * 32, b"\0" * 32, {HKD: ClearingTotals(1)})
+    two = SecondClearing(
+        Q, 2, b"\0" * 32, b"\0" * 32, {HKD: ClearingTotals(1), CNY: ClearingTotals(1)}
+    )
+    none = SecondClearing(Q, 0, b"\0" * 32, b"\0" * 32)
+    batches = second_clearing_batches([two] * 3 + [one] + [none] * 3, max_entries=3, max_lines=5)
+    assert [len(b) for b in batches] == [2, 3, 2]
+    for b in batches:
+        assert len(b) <= 3 and sum(e.lines for e in b) <= 5
+    assert [e for b in batches for e in b] == [two] * 3 + [one] + [none] * 3

@@ -79,3 +79,27 @@ def test_annuity_payroll__account_ids_read_from_the_platform_outbox_when_dropped
     assert [(r["employee_id"], r["account_id"]) for r in rows] == list(ids.items())
     assert [int(r["amount"]) for r in rows] == [d.months[0][e] for e in d.employees]
     assert annuity.ready("enrol", view)
+
+
+def test_large_profile__seeded_days__at_least_issue_14_s_large_day():
+    """`--size large` is issue 14's large day, counted as the issue counts it: employees, orders,
+    trades (an execution is one trade, a buy and a sell row in the trades files), bills."""
+    from consortium.scenarios import bills_files, confirmations_files, settlement_files
+
+    cfg, sizes, seed = _cfg(), load_sizes(ROOT / "config/day-sizes.yaml", "large"), 20261122
+    assert len(annuity.file_day(cfg, sizes["annuity"], seed).employees) >= 10_000
+    assert len(confirmations_files.file_day(cfg, sizes["confirmations"], seed).orders) >= 5_000
+    rows = settlement_files.file_day(cfg, sizes["settlement"], seed).rows
+    assert len({r["trade_id"][:-2] for r in rows}) >= 10_000 and len(rows) == 2 * 10_000
+    assert len(bills_files.file_day(cfg, sizes["bills"], seed).bills) >= 200
+
+
+def test_day_timeout__grows_with_the_day_s_sizes_never_below_the_medium_deadline():
+    from consortium.dayrun.day import BUSINESS_TIMEOUT, SECONDS_PER_RECORD, day_timeout
+
+    tiny = load_sizes(ROOT / "config/day-sizes.yaml", "tiny")
+    large = load_sizes(ROOT / "config/day-sizes.yaml", "large")
+    assert day_timeout(tiny) == BUSINESS_TIMEOUT
+    records = sum(v for line in large.values() for v in line.values())
+    assert day_timeout(large) == SECONDS_PER_RECORD * records > 4 * BUSINESS_TIMEOUT
+    assert day_timeout({}) == BUSINESS_TIMEOUT

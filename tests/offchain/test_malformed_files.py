@@ -280,6 +280,15 @@ def test_cli_demo__bad_size_profile__exit_2_before_any_chain(tmp_path, capsys, m
     assert not (tmp_path / "out").exists()
 
 
+def test_cli_demo__timeout_in_process__exit_2_before_any_chain(tmp_path, capsys, monkeypatch):
+    """--timeout is the multi-process day's deadline; the in-process day has none to set."""
+    monkeypatch.setattr(cli, "_connect", lambda *a, **k: pytest.fail("a chain was launched"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["demo", "--in-process", "--timeout", "60", "--out", "out"]) == 2
+    assert "--timeout: only with --processes" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 GENESIS_CASES = {
     "validator not an address": (
         ["--validators", "0xnothex"],

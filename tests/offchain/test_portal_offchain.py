@@ -173,3 +173,34 @@ def test_homes_and_names__agent_homes_named_by_the_consortium_file(tmp_path):
         ServeOptions(keystores=[f"{REG_B}={keystore}"], passphrase_file=tmp_path / "pw.txt")
     )
     assert named == {REG_B.lower(): bytes(key.key)}
+
+
+def test_describe__totals_mismatch__names_currency_and_differing_fields():
+    from consortium.portal.feed import describe
+
+    ours = {"trades": 2, "gross": 200, "fees": 3, "taxes": 0, "buyNet": 203, "sellNet": 0}
+    item = {
+        "block": 9,
+        "line": "settlement",
+        "event": "ClearingTotalsMismatch",
+        "args": {
+            "party": "0xaa",
+            "counterparty": "0xbb",
+            "level": 0,
+            "currency": "0x" + b"HKD".hex() + "00" * 29,
+            "ours": ours,
+            "theirs": ours | {"fees": 4, "buyNet": 204},
+        },
+    }
+    text = describe(item)
+    assert "totals mismatch in HKD between 0xaa and 0xbb (level 0)" in text
+    assert text.endswith("fees ours 3 theirs 4, buyNet ours 203 theirs 204")
+
+
+def test_describe__second_clearing__per_currency_totals():
+    from consortium.portal.feed import describe
+
+    totals = {"trades": 1, "gross": 5, "fees": 1, "taxes": 0, "buyNet": 6, "sellNet": 0}
+    item = {"block": 1, "line": "settlement", "event": "SecondClearingDistributed", "args": {}}
+    text = describe(item | {"second_clearing": {"CNY": totals}})
+    assert "second clearing CNY: 1 trades, gross 5, fees 1, taxes 0, buy net 6" in text

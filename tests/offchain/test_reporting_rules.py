@@ -2,7 +2,7 @@
 
 import pytest
 
-from consortium.reporting.rules import RulesError, load_rules, parse_rules
+from consortium.reporting.rules import RulesError, event_value, load_rules, parse_rules
 
 GOOD = """version: 3
 tables:
@@ -218,3 +218,60 @@ def test_parse_rules__bad_join_scale_party__names_line(old, new, line, message):
     with pytest.raises(RulesError) as exc:
         parse_rules(JOINED.replace(old, new), "j.yaml")
     assert str(exc.value).startswith(f"j.yaml:{line}: ") and message in str(exc.value), exc.value
+
+
+STRUCT_ABI = [
+    {
+        "type": "event",
+        "name": "Differed",
+        "inputs": [
+            {"name": "payer", "type": "address"},
+            {
+                "name": "ours",
+                "type": "tuple",
+                "components": [
+                    {"name": "fees", "type": "uint256"},
+                    {"name": "by", "type": "address"},
+                ],
+            },
+        ],
+    }
+]
+STRUCT = """version: 1
+tables:
+  diffs: {title: Diffs, chart: {type: bar, label: payer, value: ourFees}}
+rules:
+  - id: differed
+    line: settlement
+    contract: Settlement
+    event: Differed
+    table: diffs
+    parties: [payer]
+    fields:
+      ourFees: {from: ours.fees}
+"""
+
+
+def test_check_against_abis__struct_component__ok_and_read():
+    """`from: param.component` reads one component of a struct parameter (a mismatch's totals)."""
+    rules = parse_rules(STRUCT)
+    rules.check_against_abis({"Settlement": STRUCT_ABI})
+    [f] = rules.rules[0].fields
+    assert event_value({"payer": "0x1", "ours": {"fees": 7, "by": "0x2"}}, f.source) == 7
+    assert event_value({"payer": "0x1"}, "payer") == "0x1"
+
+
+@pytest.mark.parametrize(
+    "new,message",
+    [
+        ("ours.fee", "reads 'ours.fee', which is not a parameter"),
+        ("payer.fees", "reads 'payer.fees', which is not a parameter"),
+        ("ours.by", "field 'ourFees' is an address"),
+    ],
+)
+def test_check_against_abis__bad_struct_component__names_rule(new, message):
+    with pytest.raises(RulesError) as exc:
+        parse_rules(STRUCT.replace("ours.fees", new), "s.yaml").check_against_abis(
+            {"Settlement": STRUCT_ABI}
+        )
+    assert str(exc.value).startswith("s.yaml:5: rule 'differed'") and message in str(exc.value)

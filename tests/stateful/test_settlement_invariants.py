@@ -66,6 +66,7 @@ from consortium.domain.clearing import (
     peer_key,
     second_clearing,
     set_bucket,
+    totals_mismatches,
     trade_id,
 )
 from consortium.domain.hashing import code32, doc_hash
@@ -179,6 +180,7 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
             self.own = {p.address: {} for p in firsts}
             self.uploaded = {p.address: [] for p in firsts}
             self.second = {}  # (second party, first party) -> Bucket distributed
+            self.second_totals = {}  # (second party, first party) -> its totals per currency
             self.recon = {}  # (party, peer key) -> MATCHED / BROKEN
             self.legs = []
             self.closed = False  # closeUploads
@@ -393,30 +395,43 @@ def test_settlement__random_cycles__nets_zero_dvp_exact_all_or_nothing(
                 return
             # the model's second party: entries over the true trades (the contract is under test
             # here; the role's reading of the chain: tests/integration/test_settlement_isolation.py)
-            entries = [second_clearing(p, self.trades, second.charges) for p in by_addr]
+            entries = [second_clearing(p, self.trades, by_addr[p].charges) for p in by_addr]
             (tx,) = second.distribute(self.cid, entries, sequence=seq)
             self.sequence[second.address] = seq + 1
             self.sent[second.address] = entries
             assert len(tx.events["SecondClearingDistributed"]) == len(entries)
             for e in entries:
                 self.second[(second.address, e.party)] = Bucket(e.trade_count, e.trade_set_hash)
+                self.second_totals[(second.address, e.party)] = e.totals
 
         @sf.precondition(lambda self: self.status == OPEN)
         @sf.rule(i=pick, j=pick)
         def reconcile(self, i, j):
-            """Any level, on its own: the result is the model's comparison of the two buckets."""
+            """Any level, on its own: the result is the model's comparison of the two buckets and,
+            against a second party, of the totals per currency (each mismatch an event)."""
             party = firsts[i % len(firsts)]
             peers = sorted({a for t in self.own[party.address].values() for a in t.chain_parties()})
             options = [s.address for s in seconds] + [a for a in peers if a != party.address]
             cp = options[j % len(options)]
+            differ = []
             if cp in (cast.ccp.address, cast.csd.address):
                 ours = self._bucket(party.address, ALL)
                 theirs = self.second.get((cp, party.address), Bucket())
+                mine = first_clearing(party.address, self.uploaded[party.address], party.charges)
+                given = self.second_totals.get((cp, party.address), {})
+                differ = totals_mismatches(mine.totals, given)
             else:
                 ours = self._bucket(party.address, cp)
                 theirs = self._bucket(cp, party.address)
-            matched = ours.as_tuple() == theirs.as_tuple()
-            ev = party.reconcile(self.cid, cp).events["Reconciled"]
+            matched = ours.as_tuple() == theirs.as_tuple() and not differ
+            tx = party.reconcile(self.cid, cp)
+            ev = tx.events["Reconciled"]
+            got = []
+            if "ClearingTotalsMismatch" in tx.events:
+                got = list(tx.events["ClearingTotalsMismatch"])
+            assert {bytes(m["currency"]): (tuple(m["ours"]), tuple(m["theirs"])) for m in got} == {
+                c: (a.as_tuple(), b.as_tuple()) for c, a, b in differ
+            }
             assert (ev["matched"], ev["ourCount"], ev["theirCount"]) == (
                 matched,
                 ours.count,

@@ -229,7 +229,9 @@ def run_bench(accounts, args: argparse.Namespace) -> int:
         f"{platform.machine()} {platform.python_version()} network={chain.network_name()}"
     )
     (out / "results.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    (out / "RESULTS.md").write_text(render_markdown(figures))
+    results_md = out / "RESULTS.md"
+    notes = kept_notes(results_md.read_text()) if results_md.exists() else ""
+    results_md.write_text(render_markdown(figures, notes))
     console.print(f"wrote {out / 'results.json'} and {out / 'RESULTS.md'}")
     return 0
 
@@ -296,7 +298,18 @@ def day_processes_figures(accounts, out: Path, business: float) -> dict[str, Any
     return figures
 
 
-def render_markdown(figures: dict) -> str:
+# RESULTS.md below this line is kept by `make bench`: runs measured by hand (the large day takes
+# most of an hour), which the next benchmark run must not erase
+NOTES_MARK = "<!-- measured by hand: kept by make bench -->"
+
+
+def kept_notes(text: str) -> str:
+    """The hand-measured part of an earlier RESULTS.md (from NOTES_MARK on), or ""."""
+    at = text.find(NOTES_MARK)
+    return text[at:] if at >= 0 else ""
+
+
+def render_markdown(figures: dict, notes: str = "") -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -312,4 +325,5 @@ def render_markdown(figures: dict) -> str:
     for k in sorted(figures):
         v = figures[k]
         lines.append(f"| `{k}` | {v:,} |" if isinstance(v, (int, float)) else f"| `{k}` | {v} |")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    return f"{text}\n{notes.rstrip()}\n" if notes else text

@@ -125,7 +125,8 @@ def _cycle(
     cast.ccp.open_cycle(cid, day.TRADE_DATE)
     upload = [tx for p in cast.participants for tx in p.upload(cid, trades)]
     addrs = [p.address for p in cast.participants]
-    cast.ccp.distribute(cid, cast.ccp.compute(cid, addrs))  # the CCP reads the uploads on chain
+    # the CCP reads the uploads on chain
+    second = [tx for tx in cast.ccp.distribute(cid, cast.ccp.compute(cid, addrs)) if tx]
     cast.ccp.close_uploads(cid)
     recon = [p.reconcile(cid, cast.ccp.address) for p in cast.participants]
     instruct = [p.submit_instruction(cid, trades) for p in cast.participants]
@@ -177,6 +178,8 @@ def _cycle(
         f"netting_gas_{n}_trades_{p}_participants": int(netting.gas_used),
         **_upload_figures(upload, n, p),
         f"reconcile_gas_{n}_trades_{p}_participants": _gas(recon),
+        # the CCP's second clearing data of every participant, per currency
+        f"second_clearing_gas_{n}_trades_{p}_participants": _gas(second),
         f"instruction_gas_{n}_trades_{p}_participants": _gas(x for x in instruct if x),
         f"ccp_chain_read_ms_{n}_trades_{p}_participants": read_ms,
     }

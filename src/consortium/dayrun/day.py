@@ -36,7 +36,11 @@ from consortium.inputs import CommandError
 from consortium.scenarios import LineResult
 from consortium.scenarios.files import DayView
 
-START_TIMEOUT = 180.0  # seconds for every agent to unlock its key, connect and run its roles
+# seconds for every agent to unlock its key, connect and run its roles: 24 agents took over 180 s
+# on the 2-core machine shared with other test runs (load 45); an agent that dies fails at once
+START_TIMEOUT = 600.0
+BUSINESS_TIMEOUT = 900.0  # the business part of the smallest days, at least
+SECONDS_PER_RECORD = 0.5  # and this per sized record (the medium day took 0.13 s per record)
 
 
 class NothingToPlay(CommandError):
@@ -59,7 +63,7 @@ class DayOptions:
     chaos_every: float = 4.0  # seconds between two kills (jittered)
     chaos_min_kills: int = 0  # the day is not over before this many kills (a test's "a few")
     verbose: bool = False
-    timeout: float = 900.0  # seconds for the business part of the day
+    timeout: float | None = None  # seconds for the business part (None: day_timeout(sizes))
     poll: float = 0.5  # seconds between two looks at the chain and the outboxes
     reports: bool = True
 
@@ -239,7 +243,8 @@ def _follow(day: _Day, console: Any) -> None:
     and restarts a random agent every few seconds meanwhile."""
     opts, procs = day.opts, day.procs
     t0 = time.perf_counter()
-    deadline = time.monotonic() + opts.timeout
+    timeout = opts.timeout if opts.timeout is not None else day_timeout(day.view.sizes)
+    deadline = time.monotonic() + timeout
     chaos = None
     if opts.chaos:
         chaos = Chaos(procs, opts.chaos_every, random.Random(f"{opts.seed}:chaos"))
@@ -257,9 +262,16 @@ def _follow(day: _Day, console: Any) -> None:
         if chaos is not None:
             chaos.step(console)
         if time.monotonic() > deadline:
-            raise DayTimeout(_waiting_for(day.lines, opts.timeout))
+            raise DayTimeout(_waiting_for(day.lines, timeout))
         time.sleep(opts.poll)
     day.seconds["business"] = time.perf_counter() - t0
+
+
+def day_timeout(sizes: dict[str, dict[str, int]]) -> float:
+    """The business part's deadline for a day of these sizes (config/day-sizes.yaml): a stuck day
+    fails, a large one is not cut off at a deadline sized for the medium day."""
+    records = sum(int(v) for line in sizes.values() for v in line.values())
+    return max(BUSINESS_TIMEOUT, SECONDS_PER_RECORD * records)
 
 
 class Chaos:
@@ -441,6 +453,7 @@ def run_processes_demo(accounts: Any, args: Any) -> int:
         chaos=getattr(args, "chaos", False),
         chaos_every=getattr(args, "chaos_every", 4.0),
         verbose=getattr(args, "verbose", False),
+        timeout=getattr(args, "timeout", None),
     )
     try:
         outcome = run_processes_day(accounts, opts, console)

@@ -323,45 +323,63 @@ def first_clearing(
 
 @dataclass(frozen=True)
 class SecondClearing:
-    """A CCP's or CSD's clearing data for one first party (ISettlementEngine.SecondClearing)."""
+    """A CCP's or CSD's clearing data for one first party (ISettlementEngine.SecondClearing): its
+    bucket and, per currency, the totals its first clearing data must have."""
 
     party: str
     trade_count: int
     trade_set_hash: bytes
-    fees: int
-    taxes: int
     config_hash: bytes
+    totals: dict[bytes, ClearingTotals] = field(default_factory=dict)
 
     def as_tuple(self) -> tuple:
+        """The entry as submitSecondClearing takes it: currency lines strictly ascending."""
         return (
             self.party,
             self.trade_count,
             self.trade_set_hash,
-            self.fees,
-            self.taxes,
             self.config_hash,
+            [(c, self.totals[c].as_tuple()) for c in sorted(self.totals)],
         )
+
+    @property
+    def lines(self) -> int:
+        """Currency lines of the entry (SettlementEngine.MAX_SECOND_CLEARING_LINES per batch)."""
+        return len(self.totals)
 
 
 def second_clearing(
     party: str, trades: Iterable[Trade], charges: dict[int, Sequence[Charge]] | None = None
 ) -> SecondClearing:
-    """A second party's data for `party`:
-    the trades it appears on and the second party's own charges."""
-    party = _addr(party)
+    """A second party's data for `party`: the trades it appears on (bucket) and their clearing
+    data per currency under `charges` (the party's configuration per security, as the chain holds
+    it), computed by `first_clearing` itself, so a second party agrees with the chain's first
+    clearing data exactly when both hold the same trades under the same charges."""
     charges = charges or {}
-    mine = sorted_for(party, trades)
-    b = set_bucket(mine)
-    fees = taxes = 0
-    for t in mine:
-        line = clear(t.side, t.quantity, t.price, charges.get(t.security_id, ()))
-        fees += line.fees
-        taxes += line.taxes
-    cfg = keccak(b"".join(config_hash(charges[k]) for k in sorted(charges)))
-    return SecondClearing(party, b.count, b.hash, fees, taxes, cfg)
+    mine = first_clearing(party, trades, charges)
+    b = mine.bucket(ALL)
+    # the configuration of each product the party's trades are in, ascending
+    products = sorted({t.security_id for t, _ in mine.lines})
+    cfg = keccak(b"".join(config_hash(charges.get(k, ())) for k in products))
+    return SecondClearing(mine.party, b.count, b.hash, cfg, mine.totals)
 
 
-SECOND_CLEARING_TYPE = "(address,uint64,bytes32,uint256,uint256,bytes32)[]"
+def totals_mismatches(
+    ours: dict[bytes, ClearingTotals], theirs: dict[bytes, ClearingTotals]
+) -> list[tuple[bytes, ClearingTotals, ClearingTotals]]:
+    """The currencies whose totals differ, ascending, each with both sides' totals (zeros where a
+    side has none): the ClearingTotalsMismatch events SettlementEngine.reconcile emits against a
+    second party (SecondClearings.compare), in currency order rather than listing order."""
+    out = []
+    for ccy in sorted(set(ours) | set(theirs)):
+        a, b = ours.get(ccy, ClearingTotals()), theirs.get(ccy, ClearingTotals())
+        if a.as_tuple() != b.as_tuple():
+            out.append((ccy, a, b))
+    return out
+
+
+TOTALS_TYPE = "(uint64,uint256,uint256,uint256,uint256,uint256)"
+SECOND_CLEARING_TYPE = f"(address,uint64,bytes32,bytes32,(bytes32,{TOTALS_TYPE})[])[]"
 
 
 def second_clearing_ref(sequence: int, index: int = 0) -> bytes:

@@ -4,11 +4,13 @@ and the portal's feed page.
 From the suite's decoded events (ChainView) it keeps those concerning the regulator: events naming
 an institution it supervises (uploads, instructions, charges, settlement, ...), each upload with
 the party's first clearing data per currency (SettlementEngine.firstClearing: trades, gross, fees,
-taxes, net), and the look-through records sealed to it (SealedRecords.RecordSealed), opened with
-its key and proved against the published root (off chain and with verifyPosition) and against
-the intermediary's investor root on HoldingChain (each record is shown "proved against the holding
-chain", or why not). Records sealed to another regulator are not shown: the regulator could not
-open them anyway.
+taxes, net), each second clearing entry with the second party's totals per currency
+(secondClearing), each reconciliation by amounts that differed (ClearingTotalsMismatch: the
+currency, ours and theirs), and the look-through records sealed to it
+(SealedRecords.RecordSealed), opened with its key and proved against the published root (off chain
+and with verifyPosition) and against the intermediary's investor root on HoldingChain (each record
+is shown "proved against the holding chain", or why not). Records sealed to another regulator are
+not shown: the regulator could not open them anyway.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from consortium.domain.encoding import from_hex
-from consortium.domain.hashing import code32
+from consortium.domain.hashing import code32, code_text
 from consortium.portal.chainview import ChainEvent, ChainView
 from consortium.roles.lookthrough import open_or_why
 from consortium.roles.settlement import CURRENCIES
@@ -68,15 +70,22 @@ class RegulatorFeed:
         if self.regulator not in e.regulators:
             return None
         item = e.as_json()
-        if e.event == "TradesUploaded" and e.contract == "SettlementEngine":
-            item["clearing"] = self._first_clearing(e)
+        if e.contract != "SettlementEngine":
+            return item
+        if e.event == "TradesUploaded":
+            item["clearing"] = self._totals("firstClearing", e.args["cycleId"], e.args["party"])
+        elif e.event == "SecondClearingDistributed":
+            who = (e.args["secondParty"], e.args["party"])
+            item["second_clearing"] = self._totals("secondClearing", e.args["cycleId"], *who)
         return item
 
-    def _first_clearing(self, e: ChainEvent) -> dict[str, dict[str, int]]:
+    def _totals(self, view: str, cycle_id: str, *who: str) -> dict[str, dict[str, int]]:
+        """Per currency with trades, the engine's `view` (firstClearing, secondClearing) of the
+        cycle for `who`, as of the latest block."""
         engine = self.view.contract("SettlementEngine", self.view.addresses["SettlementEngine"])
         out = {}
         for ccy in self.currencies:
-            totals = engine.firstClearing(e.args["cycleId"], e.args["party"], code32(ccy))
+            totals = getattr(engine, view)(cycle_id, *who, code32(ccy))
             if int(totals[0]):
                 out[ccy] = {k: int(v) for k, v in zip(CLEARING_FIELDS, totals)}
         return out
@@ -120,10 +129,22 @@ def describe(item: dict) -> str:
             f"{head}: investor {r['investor']} asset {r['assetName']} amount {r['amount']} "
             f"at {r['intermediary']} ({proof} {r['root'][:18]}…; {r['holding']})"
         )
-    text = ", ".join(f"{k}={v}" for k, v in args.items())
-    for ccy, t in item.get("clearing", {}).items():
-        text += (
-            f"; first clearing {ccy}: {t['trades']} trades, gross {t['gross']}, fees {t['fees']},"
-            f" taxes {t['taxes']}, buy net {t['buyNet']}, sell net {t['sellNet']}"
+    if item["event"] == "ClearingTotalsMismatch":
+        ours, theirs = args["ours"], args["theirs"]
+        differ = []
+        for k in CLEARING_FIELDS:
+            if ours[k] != theirs[k]:
+                differ.append(f"{k} ours {ours[k]} theirs {theirs[k]}")
+        return (
+            f"{head}: totals mismatch in {code_text(from_hex(args['currency']), 'replace')} "
+            f"between {args['party']} and {args['counterparty']} (level {args['level']}): "
+            + ", ".join(differ)
         )
+    text = ", ".join(f"{k}={v}" for k, v in args.items())
+    for label, key in (("first clearing", "clearing"), ("second clearing", "second_clearing")):
+        for ccy, t in item.get(key, {}).items():
+            text += (
+                f"; {label} {ccy}: {t['trades']} trades, gross {t['gross']}, fees {t['fees']},"
+                f" taxes {t['taxes']}, buy net {t['buyNet']}, sell net {t['sellNet']}"
+            )
     return f"{head}({text})"

@@ -37,7 +37,7 @@ from consortium.reporting.directory import (
     key_of,
     pseudonym,
 )
-from consortium.reporting.rules import FieldSpec, ReportingRules, Rule
+from consortium.reporting.rules import FieldSpec, ReportingRules, Rule, event_value
 from consortium.reporting.verify import LEAF_ENCODING, ZERO32, build_tree, leaf_value, record_hash
 
 SCHEMA_ID = "consortium-ledger/regulator-report/1"
@@ -175,7 +175,7 @@ def make_record(
     sealed: dict[str, Any] = {}
     currencies = {f.name: code for f in rule.fields if (code := _currency_of(f, event)) is not None}
     for f in rule.fields:
-        raw = event["args"][f.source]
+        raw = event_value(event["args"], f.source)
         if f.level == "public":
             public[f.name] = (
                 _party_value(raw, regulator, ctx) if f.fmt == "party" else _format(raw, f)

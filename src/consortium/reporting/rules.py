@@ -93,7 +93,7 @@ class FieldSpec:
     """A reported value: an event parameter, or a value disclosed off chain against a hash."""
 
     name: str
-    source: str  # the event parameter
+    source: str  # the event parameter; `param.component` reads a component of a struct parameter
     level: str = "public"
     fmt: str = "auto"
     disclosed: bool = False  # value is looked up in the disclosures by the parameter's value
@@ -204,8 +204,10 @@ class ReportingRules:
         chain) or `disclosed` (disclosed off chain) list the field's source parameter."""
         if f.data_type is not None:
             return self.confidentiality.get(f.data_type)
+        # a struct's component is of the data type its own name is (ours.fees: fees)
+        name = f.source.rpartition(".")[2]
         for dt in self.confidentiality.values():
-            if f.source in (dt.disclosed if f.disclosed else dt.params):
+            if name in (dt.disclosed if f.disclosed else dt.params):
                 return dt
         return None
 
@@ -257,7 +259,7 @@ class ReportingRules:
                     f"{where}: contract {rule.contract} has no event {rule.event}; "
                     f"its events are {sorted(events)}"
                 )
-            own = {i["name"]: i["type"] for i in events[rule.event]["inputs"]}
+            own = _param_types(events[rule.event]["inputs"])
             params = dict(own)
             if rule.join is not None:
                 joined = events.get(rule.join.event)
@@ -266,7 +268,7 @@ class ReportingRules:
                         f"{where}: join event {rule.join.event} is not an event of "
                         f"{rule.contract}; its events are {sorted(events)}"
                     )
-                jparams = {i["name"]: i["type"] for i in joined["inputs"]}
+                jparams = _param_types(joined["inputs"])
                 if rule.join.key not in own or jparams.get(rule.join.key) != own[rule.join.key]:
                     raise RulesError(
                         f"{where}: join key {rule.join.key!r} must be a parameter of both "
@@ -297,13 +299,31 @@ class ReportingRules:
             unlisted = [
                 n
                 for n, t in own.items()
-                if t == "address" and n not in {p.param for p in rule.parties}
+                if t == "address" and "." not in n and n not in {p.param for p in rule.parties}
             ]
             if unlisted:
                 raise RulesError(
                     f"{where}: address parameter(s) {unlisted} of {rule.event} are neither "
                     "parties nor excluded; add them under `parties`"
                 )
+
+
+def _param_types(inputs: list[dict]) -> dict[str, str]:
+    """An event's parameters by name -> ABI type, and each struct parameter's components as
+    `param.component` (what a field's `from` may read)."""
+    out = {}
+    for i in inputs:
+        out[i["name"]] = i["type"]
+        for c in i.get("components", ()) if i["type"] == "tuple" else ():
+            out[f"{i['name']}.{c['name']}"] = c["type"]
+    return out
+
+
+def event_value(args: Mapping[str, Any], source: str) -> Any:
+    """The value of a field's `source` in an event's decoded arguments (`param.component`: a
+    component of a struct parameter, decoded as a mapping)."""
+    param, _, component = source.partition(".")
+    return args[param][component] if component else args[param]
 
 
 # ------------------------------------------------------------------ parsing

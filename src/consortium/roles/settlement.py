@@ -13,7 +13,9 @@ once (`list_currencies`) and appoints the engine as every token's settlement age
 Second parties receive no trades from anyone: they read the cycle from the chain
 (consortium.roles.executions: the first parties' uploads, the exchange's as the executions of
 record, and the deferrals; the CSD its legs from the CCP's netting), so a CCP or CSD process needs
-only its account, the engine and its store.
+only its account, the engine and its store. Their second clearing data of a first party is its
+trades' bucket and, per currency, their clearing totals under the party's charges as the chain
+holds them: what the party's first clearing data must be (reconcile compares them on chain).
 
 Confidential fields (the beneficial owner's pseudonym, client ids) never reach the chain: trades
 carry a salted commitment; `seal` hands the plaintext to the `encrypt` hook (consortium.channels'
@@ -65,8 +67,12 @@ from consortium.roles.executions import (
 from consortium.roles.membership import Institution
 from consortium.store import Store
 
-MAX_BATCH = 200  # SettlementEngine.MAX_BATCH: second clearing entries, deferred trades
+MAX_BATCH = 200  # SettlementEngine.MAX_BATCH: deferred trades
 MAX_UPLOAD_BATCH = 320  # SettlementEngine.MAX_UPLOAD_BATCH: trades per upload (about 123 KB)
+# SettlementEngine.MAX_SECOND_CLEARING_ENTRIES and MAX_SECOND_CLEARING_LINES: a second clearing
+# batch's entries and their currency lines
+MAX_SECOND_ENTRIES = 50
+MAX_SECOND_LINES = 50
 # Gas limit of every transaction the roles send: under the EIP-7825 cap of 2**24 that networks adopt
 # (and an explicit limit: anvil drops some data-heavy transactions sent with the block gas limit).
 TX_GAS_LIMIT = 16_000_000
@@ -316,8 +322,6 @@ class SecondParty(SettlementParty):
     """CCP or CSD: computes second clearing data from the cycle's executions of record on chain and
     distributes it."""
 
-    charges: dict[int, list[Charge]] = field(default_factory=dict)
-
     def __post_init__(self) -> None:
         super().__post_init__()
         self.outbox.register_counted(  # args [cycle, rows, batch reference]
@@ -339,28 +343,52 @@ class SecondParty(SettlementParty):
         self, cycle_id: bytes, parties: Iterable[str] | None = None
     ) -> list[SecondClearing]:
         """This party's second clearing data for each first party (default: every first party the
-        chain shows on the cycle, by address), from the executions of record on chain."""
+        chain shows on the cycle, by address), from the executions of record on chain: per
+        currency their clearing data under the first party's charges as the chain holds them (what
+        its first clearing data is computed with), by the same function as the first clearing."""
         cycle = self.read_cycle(cycle_id)
         if parties is None:
             named = {a for t in cycle.trades for a in t.chain_parties()} | set(cycle.uploaders())
             parties = sorted(named, key=lambda a: int(a, 16))
-        return [second_clearing(p, cycle.trades, self.charges) for p in parties]
+        out = []
+        for p in parties:
+            securities = {t.security_id for t in cycle.trades if t.involves(p)}
+            charges = charges_on_chain(self.engine, p, sorted(securities))
+            out.append(second_clearing(p, cycle.trades, charges))
+        return out
 
     def distribute(
         self, cycle_id: bytes, entries: Sequence[SecondClearing], sequence: int = 0
     ) -> list[Any]:
-        """Submit the entries in bounded batches, each once, keyed by
+        """Submit the entries in bounded batches (second_clearing_batches), each once, keyed by
         `second_clearing_ref(sequence, batch index)`: a correction passes the next `sequence`.
 
         Returns the transactions (through a pipe in flight until the outbox is collected; None for a
         batch the chain already held)."""
         out = []
-        for i in range(0, len(entries), MAX_BATCH):
-            part = entries[i : i + MAX_BATCH]
-            ref = second_clearing_ref(sequence, i // MAX_BATCH)
+        for index, part in enumerate(second_clearing_batches(entries)):
+            ref = second_clearing_ref(sequence, index)
             args = [cycle_id, [e.as_tuple() for e in part], ref]
             out.append(self.outbox.submit(SECOND, key_of(cycle_id, ref), args).tx)
         return out
+
+
+def second_clearing_batches(
+    entries: Sequence[SecondClearing],
+    max_entries: int = MAX_SECOND_ENTRIES,
+    max_lines: int = MAX_SECOND_LINES,
+) -> list[list[SecondClearing]]:
+    """The entries in order, cut into batches the engine takes: at most `max_entries` entries and
+    `max_lines` currency lines each (an entry has at most one line per listed currency)."""
+    out: list[list[SecondClearing]] = []
+    lines = 0
+    for e in entries:
+        if not out or len(out[-1]) == max_entries or lines + e.lines > max_lines:
+            out.append([])
+            lines = 0
+        out[-1].append(e)
+        lines += e.lines
+    return out
 
 
 @dataclass

@@ -119,10 +119,8 @@ def build_cast(
     since = {"from_block": int(getattr(suite, "block", 0) or 0)}
     first = lambda cls, inst, kind: cls(inst, engine, encrypt, charges_for(kind), **kw(inst))
     return SettlementCast(
-        ccp=CentralCounterparty(ccp, engine, encrypt, charges_for("ccp"), **kw(ccp), **since),
-        csd=CentralDepository(
-            csd, engine, encrypt, charges_for("csd"), suite["SecurityToken"], **kw(csd), **since
-        ),
+        ccp=CentralCounterparty(ccp, engine, encrypt, **kw(ccp), **since),
+        csd=CentralDepository(csd, engine, encrypt, suite["SecurityToken"], **kw(csd), **since),
         cash=CashIssuer(cash_issuer, tokens, **kw(cash_issuer)),
         participants=[first(Broker, i, "broker") for i in participants],
         locals=[first(Broker, i, "broker") for i in locals_],
@@ -275,6 +273,8 @@ class CycleOutcome:
     instructions: dict[str, list[InstructionLine]] = field(default_factory=dict)
     # each broken reconciliation redone by amounts off chain: the trade ids and fields that differ
     amount_breaks: list[AmountReconciliation] = field(default_factory=list)
+    # the ClearingTotalsMismatch events of the reconciliations: on chain, per currency
+    totals_mismatches: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The day's settlement in figures: trades, legs, instructions matched, charges paid."""
@@ -283,6 +283,16 @@ class CycleOutcome:
             "legs": self.netting.net_count,
             "instructions_matched": len(self.instructions),
             "charges_paid": charges_paid(self.instructions),
+            "totals_mismatches": [
+                {
+                    "level": int(m["level"]),
+                    "party": str(m["party"]),
+                    "counterparty": str(m["counterparty"]),
+                    "currency": code_text(bytes(m["currency"]), "replace"),
+                    "fields": mismatched_fields(m["ours"], m["theirs"]),
+                }
+                for m in self.totals_mismatches
+            ],
             "amount_breaks": [
                 {
                     "level": b.level,
@@ -370,7 +380,19 @@ def run_cycle(
         phase()
     events = [dict(tx.events["Reconciled"]) for tx in recon]
     breaks = by_amounts(cast, trades, corrupt, events)
-    return CycleOutcome(result, events, txs, instructions, breaks)
+    mismatches = [
+        dict(m)
+        for tx in recon
+        if "ClearingTotalsMismatch" in tx.events
+        for m in tx.events["ClearingTotalsMismatch"]
+    ]
+    return CycleOutcome(result, events, txs, instructions, breaks, mismatches)
+
+
+def mismatched_fields(ours: Any, theirs: Any) -> list[str]:
+    """The totals' fields (ClearingTotals, as an event decodes it) that differ."""
+    names = ("trades", "gross", "fees", "taxes", "buyNet", "sellNet")
+    return [n for n, a, b in zip(names, ours, theirs, strict=True) if int(a) != int(b)]
 
 
 def by_amounts(
@@ -539,6 +561,7 @@ def run_day(ctx: DayContext) -> LineResult:
         legs=outcome.netting.net_count,
         reconciliations=len(outcome.reconciliations),
         instructions_matched=summary["instructions_matched"],
+        totals_mismatches=len(summary["totals_mismatches"]),
     )
     result.metrics.update(
         netting_efficiency_count=round(eff["count"], 4),

@@ -379,6 +379,7 @@ def expected_counts(cfg: Any, sizes: dict, seed: int) -> dict[str, int]:
         "trades": len(e.trades),
         "legs": len(e.netting.legs),
         "reconciliations": expected_reconciliations(e),
+        "totals_mismatches": 0,  # the agents' second clearing is every party's first
         "lookthrough_positions": sum(len(ps) for ps in e.positions.values()),
     }
 
@@ -572,6 +573,8 @@ def checks(view: Any) -> LineResult:
     cycle = _cycle(view, e)
     recon = [ev.args for ev in _events(view, e, "Reconciled")]
     breaks = dict(Counter(int(r["level"]) for r in recon if not r["matched"]))
+    # reconciliation by amounts against the CCP and CSD: a currency whose totals differ
+    mismatches = _events(view, e, "ClearingTotalsMismatch")
     netting = _report(view, e.day.ccp, e.day.cycle).get("netting") or {}
     efficiency = netting.get("efficiency") or {"count": 0.0, "value": 0.0}
     holders = [i for i in e.day.participants if i in e.day.first_parties] + [e.day.ccp]
@@ -596,6 +599,7 @@ def checks(view: Any) -> LineResult:
         "trades": int(cycle["tradeCount"]),
         "legs": int(cycle["legCount"]),
         "reconciliations": len(recon),
+        "totals_mismatches": len(mismatches),
         "lookthrough_positions": positions,
     }
     result.metrics = {
@@ -608,6 +612,7 @@ def checks(view: Any) -> LineResult:
     result.checks = {
         "every reconciliation matched": bool(recon)
         and not breaks
+        and not mismatches
         and len(recon) == expected_reconciliations(e),
         "netting as the files compute": bool(computed)
         and _legs_key(reported) == _legs_key(computed)

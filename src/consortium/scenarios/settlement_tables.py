@@ -16,13 +16,11 @@ SECURITIES: dict[int, tuple[str, str, int]] = {
 TRADE_DATE = 20261123
 
 F, T = ChargeKind.FEE, ChargeKind.TAX
-# Charges per role: commission, stamp duty (HK both sides, CN sells only),
-# exchange and depository fees.
+# Charges per first party's role: commission, stamp duty (HK both sides, CN sells only), custody
+# and exchange fees. The CCP and CSD clear each party's trades under that party's charges.
 CHARGES: dict[str, list[Charge]] = {
     "broker_hk": [Charge(F, Payer.BOTH, 3, 500), Charge(T, Payer.BOTH, 10, 100)],
     "broker_cn": [Charge(F, Payer.BOTH, 3, 500), Charge(T, Payer.SELLER, 5, 0)],
     "custodian": [Charge(F, Payer.BOTH, 1, 100)],
     "exchange": [Charge(F, Payer.BOTH, 1, 0)],
-    "ccp": [Charge(F, Payer.BOTH, 1, 200)],
-    "csd": [Charge(F, Payer.BOTH, 1, 100)],
 }

@@ -1,5 +1,7 @@
 """submitSecondClearing, reconcile and reconcileInvestor: matches, breaks, per level, independently."""
 
+from dataclasses import replace
+
 import brownie
 
 from consortium.domain.clearing import (
@@ -12,29 +14,38 @@ from consortium.domain.clearing import (
 from consortium.scenarios.settlement import tamper
 
 
-def _entry(second, trades, party):
-    """Second clearing data over `trades` (none uploaded yet: the distribution is under test)."""
-    return second_clearing(party.address, trades, second.charges)
+def _entry(trades, party):
+    """Second clearing data over `trades` under the party's charges (none uploaded yet: the
+    distribution is under test)."""
+    return second_clearing(party.address, trades, party.charges)
 
 
 def test_second_clearing__distributed_event(engine, settle_cast, trades, cycle):
     p = settle_cast.participants[0]
-    entry = _entry(settle_cast.csd, trades, p)
+    entry = _entry(trades, p)
     tx = settle_cast.csd.distribute(cycle, [entry])[0]
     ev = tx.events["SecondClearingDistributed"]
-    assert (ev["party"], ev["secondParty"], ev["tradeCount"]) == (
+    assert (ev["party"], ev["secondParty"], ev["tradeCount"], ev["currencies"]) == (
         p.address,
         settle_cast.csd.address,
         entry.trade_count,
+        len(entry.totals),
     )
-    assert ev["fees"] == entry.fees
+    data = {bytes(d["currency"]): d for d in tx.events["SecondClearingData"]}
+    assert set(data) == set(entry.totals)
+    for ccy, tot in entry.totals.items():
+        d = data[ccy]
+        assert (d["party"], d["secondParty"]) == (p.address, settle_cast.csd.address)
+        got = (d["tradeCount"], d["gross"], d["fees"], d["taxes"], d["buyNet"], d["sellNet"])
+        assert got == tot.as_tuple()
+        assert engine.secondClearing(cycle, settle_cast.csd.address, p.address, ccy) == got
 
 
 def test_second_clearing__same_batch_resent__reverts_correction_accepted(
     engine, settle_cast, trades, cycle
 ):
     p = settle_cast.participants[0]
-    entry = _entry(settle_cast.csd, trades, p)
+    entry = _entry(trades, p)
     (tx,) = settle_cast.csd.distribute(cycle, [entry])
     key = second_clearing_ref(0)
     assert engine.secondClearingOf(cycle, settle_cast.csd.address, key) == (1, tx.block_number)
@@ -49,17 +60,20 @@ def test_second_clearing__same_batch_resent__reverts_correction_accepted(
         )
     assert engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address)) == before
     # a correction carries the next reference: accepted, and it replaces the party's entry
+    ccy = max(entry.totals, key=lambda c: entry.totals[c].trades)
+    fewer = replace(entry.totals[ccy], trades=entry.totals[ccy].trades - 1)
     fixed = SecondClearing(
-        p.address, entry.trade_count - 1, b"\x00" * 8 + b"\x07" * 24, 0, 0, entry.config_hash
+        p.address, fewer.trades, b"\x00" * 8 + b"\x07" * 24, entry.config_hash, {ccy: fewer}
     )
     tx = engine.submitSecondClearing(
         cycle, [fixed.as_tuple()], second_clearing_ref(1), {"from": settle_cast.csd.account}
     )
-    assert tx.events["SecondClearingDistributed"]["tradeCount"] == entry.trade_count - 1
-    assert (
-        engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address))[0]
-        == entry.trade_count - 1
-    )
+    assert tx.events["SecondClearingDistributed"]["tradeCount"] == fewer.trades
+    assert engine.bucket(cycle, settle_cast.csd.address, peer_key(p.address))[0] == fewer.trades
+    # every currency of the earlier entry replaced: the one left out reads zeros
+    for c in entry.totals:
+        want = fewer.as_tuple() if c == ccy else (0,) * 6
+        assert engine.secondClearing(cycle, settle_cast.csd.address, p.address, c) == want
 
 
 def test_second_clearing__hash_above_192_bits__reverts_nothing_stored(
@@ -67,10 +81,8 @@ def test_second_clearing__hash_above_192_bits__reverts_nothing_stored(
 ):
     """A bucket keeps its count and a 192-bit hash chain in one word: a wider hash is refused."""
     p = settle_cast.participants[0]
-    entry = _entry(settle_cast.csd, trades, p)
-    wide = SecondClearing(
-        p.address, entry.trade_count, b"\x01" + b"\x00" * 31, 0, 0, entry.config_hash
-    )
+    entry = _entry(trades, p)
+    wide = replace(entry, trade_set_hash=b"\x01" + b"\x00" * 31)
     with brownie.reverts(
         f"SettlementTradeSetHashOutOfRange: {p.address.lower()}, {wide.trade_set_hash!r}"
     ):
@@ -88,7 +100,7 @@ def test_second_clearing__to_non_first_party__reverts(engine, settle_cast, cycle
     with brownie.reverts(revert_pattern=r"SettlementPartyNotFirstParty:.*"):
         engine.submitSecondClearing(
             cycle,
-            [(settle_cast.ccp.address, 0, b"\x00" * 32, 0, 0, b"\x00" * 32)],
+            [(settle_cast.ccp.address, 0, b"\x00" * 32, b"\x00" * 32, [])],
             second_clearing_ref(0),
             {"from": settle_cast.csd.account},
         )

@@ -73,7 +73,8 @@ def test_netting__match_gone_stale_after_a_correction__reverts(
     result = prepare(CID, trades, fund=False)
     p = settle_cast.participants[0]
     [entry] = settle_cast.ccp.compute(CID, [p.address])
-    settle_cast.ccp.distribute(CID, [dataclasses.replace(entry, trade_count=1)], sequence=1)
+    stale = dataclasses.replace(entry, trade_set_hash=b"\x00" * 8 + b"\x07" * 24)
+    settle_cast.ccp.distribute(CID, [stale], sequence=1)
     with brownie.reverts(revert_pattern=rf"SettlementNotReconciled: .*, {p.address.lower()}"):
         settle_cast.ccp.instruct(CID, result)
 
