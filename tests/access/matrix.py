@@ -194,6 +194,9 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "uploadTrades": role(
             "BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"
         ),
+        "completeUploads": role(
+            "BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"
+        ),
         "setClearingConfig": role(
             "BROKER", "CUSTODIAN", "EXCHANGE", missing_role_error=r"SettlementNotFirstParty:.*"
         ),

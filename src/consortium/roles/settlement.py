@@ -251,6 +251,14 @@ class FirstParty(SettlementParty):
             out.append(self.outbox.submit(UPLOAD, key, [cycle_id, [t.as_tuple() for t in part]]).tx)
         return out
 
+    def complete_uploads(self, cycle_id: bytes) -> Any:
+        """Declare this party's uploads to the cycle complete (its end of file, once its batches
+        are mined): the CCP closes the cycle's uploads once every party it expects completed, not at
+        a first batch. None when the chain holds it already (a restart)."""
+        if self.engine.uploadsCompleted(cycle_id, self.address):
+            return None
+        return self.engine.completeUploads(cycle_id, self._tx())
+
     def reconcile(self, cycle_id: bytes, counterparty: str) -> Any:
         """Reconcile with a CCP/CSD or another first party; does not wait for any other level."""
         return self.engine.reconcile(cycle_id, counterparty, self._tx())

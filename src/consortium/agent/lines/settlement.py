@@ -5,9 +5,9 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
 - CSD and CASH_ISSUER: `issues` files -> SecurityToken.issue / DepositToken.issue, once per
   reference (the funding a participant holds before settling; a real depository or bank books the
   deposit it received). The CSD lists the consortium file's securities at start.
-- CCP: `cycles` files -> openCycle. TradesUploaded: once every expected first party uploaded
-  (agent.yaml `settlement: {first_parties: [ids]}`, default every BROKER, CUSTODIAN and EXCHANGE
-  of the consortium file) -> closeUploads; so does the cycle's `cut_off` when it passes.
+- CCP: `cycles` files -> openCycle. UploadsCompleted: once every expected first party completed
+  its uploads (agent.yaml `settlement: {first_parties: [ids]}`, default every BROKER, CUSTODIAN and
+  EXCHANGE of the consortium file) -> closeUploads; so does the cycle's `cut_off` when it passes.
   UploadsClosed -> its second clearing, computed from the chain's executions of record, distributed.
   Reconciled: once every reconciliation the cycle expects is on chain (each first party that
   uploaded, with the CCP, the CSD, its counterparties and, brokers, its investors; the ones late
@@ -22,7 +22,8 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
   naming the party and asset, and waits for a corrected instruction).
 - CSD: UploadsClosed -> its second clearing distributed; CycleNetted -> settle (DvP).
 - BROKER, CUSTODIAN, EXCHANGE: `charges` files -> setClearingConfig; `trades` files kept in the
-  store until the CCP opens the cycle of their trade date (CycleOpened) -> uploadTrades;
+  store until the CCP opens the cycle of their trade date (CycleOpened) -> uploadTrades, then
+  completeUploads (its end of file, also with nothing to upload);
   SecondClearingDistributed for it -> reconcile with that second party; UploadsClosed -> reconcile
   with its counterparties along the chain and (brokers) each investor's statement; its own
   Reconciled matched with the cycle's CCP (or an InstructionVoided of it: a deferral) -> a clearing
@@ -293,6 +294,13 @@ class _FirstPartyRole(_SettlementRole):
         if trades:
             log.info("uploading %d trades to cycle %s", len(trades), _name(cycle_id))
             self.party.upload(cycle_id, trades)
+        try:  # my end of file: the CCP closes uploads once every party it expects completed
+            self.party.complete_uploads(cycle_id)
+        except Exception as exc:
+            cycle = self.engine.getCycle(cycle_id)
+            if not is_refusal(exc) or (int(cycle["status"]) == OPEN and not cycle["uploadsClosed"]):
+                raise  # fate unknown, or refused while open: the follower retries the event
+            log.warning("cycle %s: uploads closed before I completed them", _name(cycle_id))
         self.agent.store.mark(step, str(len(trades)))
 
     def on_opened(self, ev: Any) -> None:
@@ -482,7 +490,7 @@ class CcpRole(_SettlementRole):
     formats = ("cycles",)
     decisions = (BREAK,)
     events: ClassVar[dict[str, str]] = {
-        "TradesUploaded": "on_uploaded",
+        "UploadsCompleted": "on_completed",
         "UploadsClosed": "on_closed",
         "Reconciled": "on_reconciled",
         "InstructionSubmitted": "on_instruction",
@@ -560,19 +568,21 @@ class CcpRole(_SettlementRole):
     def _mine(self, cycle_id: bytes) -> bool:
         return _same(self.engine.getCycle(cycle_id)["ccp"], self.me)
 
-    def on_uploaded(self, ev: Any) -> None:
+    def on_completed(self, ev: Any) -> None:
+        """Close the cycle's uploads once every expected first party completed its own (its end of
+        file, UploadsCompleted): a party uploading several batches is never cut off after its
+        first one; one that never completes is waited for until the cycle's cut-off."""
         cycle_id = b32(ev["cycleId"])
-        if not self._mine(cycle_id):
-            return
         cycle = self.engine.getCycle(cycle_id)
-        if int(cycle["status"]) != OPEN or cycle["uploadsClosed"]:
+        if not _same(cycle["ccp"], self.me) or int(cycle["status"]) != OPEN:
             return
-        uploaders = {a.lower() for a in self.ccp.read_cycle(cycle_id).uploaders()}
-        waiting = [a for a in self.expected() if a.lower() not in uploaders]
+        if cycle["uploadsClosed"]:
+            return
+        waiting = [a for a in self.expected() if not self.engine.uploadsCompleted(cycle_id, a)]
         if waiting:
-            log.info("cycle %s: waiting for uploads of %s", _name(cycle_id), waiting)
+            log.info("cycle %s: waiting for the uploads of %s", _name(cycle_id), waiting)
             return
-        log.info("cycle %s: every first party uploaded; closing uploads", _name(cycle_id))
+        log.info("cycle %s: every first party completed its uploads; closing", _name(cycle_id))
         self.ccp.close_uploads(cycle_id)
 
     def on_closed(self, ev: Any) -> None:
