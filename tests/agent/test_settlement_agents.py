@@ -33,7 +33,7 @@ from consortium.domain.clearing import SELL, Charge
 from consortium.domain.hashing import code32, doc_hash
 from consortium.domain.instructions import apply_charges, derive
 from consortium.domain.netting import CASH, SECURITY, currency_asset, net
-from consortium.roles.settlement import SECOND, UPLOAD
+from consortium.roles.settlement import COMPLETE, SECOND
 from consortium.store import Store
 from tests.agent.harness import (
     SEED,
@@ -366,7 +366,8 @@ def _late_cycle(world: World, homes: dict, agents: dict) -> tuple[int, dict | No
 
 
 def _cut_off_cycle(world: World, homes: dict, agents: dict) -> tuple:
-    """Cycle 4: broker-b's agent SIGKILLs itself once its upload is mined; when the other parties
+    """Cycle 4: broker-b's agent SIGKILLs itself once its uploads' completion is mined (so the
+    CCP closes uploads without it); when the other parties
     have reconciled with the CCP, a row for the open cycle sets its reconciliation cut-off in the
     past. Returns (the status and what the CCP awaited before the cut-off, its report after it);
     broker-b is restarted last."""
@@ -374,7 +375,7 @@ def _cut_off_cycle(world: World, homes: dict, agents: dict) -> tuple:
     rows = _rows(EXECUTIONS_4, "2026-12-08")
     broker_b = agents["broker-b"]
     assert broker_b.stop() == 0
-    broker_b.start(kill_at=(UPLOAD, 1))
+    broker_b.start(kill_at=(COMPLETE, 1))
     broker_b.wait_log("running roles", TIMEOUT, count=2)
     for i in FIRST:
         drop(homes[i], "trades-2026-12-08.csv", csv_text(TRADE_HEADER, _rows_of(i, rows)))
@@ -382,7 +383,7 @@ def _cut_off_cycle(world: World, homes: dict, agents: dict) -> tuple:
         wait_for(lambda i=i: result_of(homes[i], "done", "trades-2026-12-08.csv"), TIMEOUT, i)
     header = ["cycle_id", "trade_date", "reconcile_by"]
     drop(homes["ccp"], "cycles-2026-12-08.csv", csv_text(header[:2], [[CYCLE_4, "2026-12-08"]]))
-    wait_for(lambda: not broker_b.running(), TIMEOUT, "broker-b's kill after its upload")
+    wait_for(lambda: not broker_b.running(), TIMEOUT, "broker-b's kill after its completion")
     others = {a[i] for i in FIRST if i != "broker-b"}
 
     def reconciled() -> bool:

@@ -796,9 +796,10 @@ _SETTLEMENT += [
         "The settlement cycles the CCP opens (its cut-off calendar).",
         "Opens each cycle not open yet (openCycle); the first parties upload the trades of its "
         "trade date when they see it open, then declare them complete; uploads close once every "
-        "expected first party completed its uploads, or at the cut-off; the cycle runs from the chain's events. A row for a cycle "
-        "open already sets its cut-offs anew. At `reconcile_by` the CCP defers the executions "
-        "of each party not reconciled with it (decision `reconciliation_break`) and nets the rest.",
+        "expected first party completed its uploads, or at the cut-off; the cycle runs from the "
+        "chain's events. A row for a cycle open already sets its cut-offs anew. At "
+        "`reconcile_by` the CCP defers the executions of each party not reconciled with it "
+        "(decision `reconciliation_break`) and nets the rest.",
         (
             {
                 "cycle_id": "SETTLE-2026-12-05",

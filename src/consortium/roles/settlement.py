@@ -78,6 +78,7 @@ MAX_SECOND_LINES = 50
 TX_GAS_LIMIT = 16_000_000
 CURRENCIES = ("CNY", "HKD")
 UPLOAD = "SettlementEngine.uploadTrades"
+COMPLETE = "SettlementEngine.completeUploads"
 SECOND = "SettlementEngine.submitSecondClearing"
 SECURITY_ISSUE = "SecurityToken.issue"
 
@@ -220,6 +221,15 @@ class FirstParty(SettlementParty):
             lambda a: self.engine.uploadOf(a[0], self.address, a[1][0][0]),
             tx=self._tx,
         )
+        self.outbox.register_call(
+            COMPLETE,
+            self.engine.completeUploads,
+            # the engine keeps no block for it: the flag alone says it is on chain
+            lambda a: (
+                Recorded(None, {}) if self.engine.uploadsCompleted(a[0], self.address) else None
+            ),
+            tx=self._tx,
+        )
 
     def configure(self, security_id: int, charges: Sequence[Charge]) -> Any:
         """Set this party's fees and taxes for one product, on chain and in its own book."""
@@ -254,10 +264,8 @@ class FirstParty(SettlementParty):
     def complete_uploads(self, cycle_id: bytes) -> Any:
         """Declare this party's uploads to the cycle complete (its end of file, once its batches
         are mined): the CCP closes the cycle's uploads once every party it expects completed, not at
-        a first batch. None when the chain holds it already (a restart)."""
-        if self.engine.uploadsCompleted(cycle_id, self.address):
-            return None
-        return self.engine.completeUploads(cycle_id, self._tx())
+        a first batch. Keyed by the cycle in the outbox: None when the chain holds it already."""
+        return self.outbox.submit(COMPLETE, key_of(cycle_id), [cycle_id]).tx
 
     def reconcile(self, cycle_id: bytes, counterparty: str) -> Any:
         """Reconcile with a CCP/CSD or another first party; does not wait for any other level."""
