@@ -34,7 +34,7 @@ library SecondClearings {
         ISettlementEngine.SecondClearing[] calldata batch,
         uint256 maxLines
     ) external {
-        uint256 lines;
+        uint256 lines = 0;
         for (uint256 i; i < batch.length; ++i) {
             ISettlementEngine.SecondClearing calldata e = batch[i];
             if (uint256(e.tradeSetHash) > TradeUpload.HASH_MASK) {
@@ -97,7 +97,7 @@ library SecondClearings {
             delete entry.totals[held[held.length - 1]];
             held.pop();
         }
-        uint256 counted;
+        uint256 counted = 0;
         for (uint256 j; j < e.totals.length; ++j) {
             ISettlementEngine.CurrencyTotals calldata line = e.totals[j];
             bytes32 currency = line.currency;
