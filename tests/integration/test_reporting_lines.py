@@ -32,6 +32,7 @@ LINE_TABLES = {
     "settlement": {
         "trades",
         "first_clearing",
+        "second_clearing",  # the CCP's and CSD's per currency, of each CN first party
         "settlement_reconciliation",
         "settlement",
         "holding",
@@ -161,6 +162,7 @@ def test_hk_report__settlement_records_of_its_institutions(reports, institutions
     assert {r["table"] for r in records} == {
         "trades",
         "first_clearing",
+        "second_clearing",
         "settlement_reconciliation",
         "netting",
         "settlement",
