@@ -512,13 +512,17 @@ def agents(ctx: DayContext) -> list:
     return [*cast.first_parties(), cast.ccp, cast.csd, cast.cash]
 
 
-def business_date() -> int:
+def business_date(suite: Any = None) -> int:
     """The business day of the chain's latest block as YYYYMMDD (a settlement cycle run on
-    2 December is SETTLE-20261202-…, its trades dated 2026-12-02)."""
+    2 December is SETTLE-20261202-…, its trades dated 2026-12-02), counted as the reports count
+    days: at the suite's ReportAnchor offset (the consortium's business time zone; UTC for a suite
+    without one). In UTC, a day run after 16:00 UTC was dated the day before its Shanghai report."""
     from consortium import chain
 
     timestamp = int(chain.web3().eth.get_block("latest")["timestamp"])
-    return days.date_number(days.day_of(timestamp))
+    anchor = getattr(suite, "contracts", {}).get("ReportAnchor")
+    offset = int(anchor.businessUtcOffset()) if anchor is not None else 0
+    return days.date_number(days.day_of(timestamp + offset))
 
 
 def run_day(ctx: DayContext) -> LineResult:
@@ -527,7 +531,7 @@ def run_day(ctx: DayContext) -> LineResult:
     pipe = ctx.tx_pipe()
     cast = pipe.piped(_cast_from_context(ctx))
     set_up(cast)  # one phase: listings, currencies, every party's charges and the funding
-    trade_date = business_date()  # the day this day runs for: trades and cycle dated by it
+    trade_date = business_date(ctx.suite)  # the day this day runs for: trades and cycle dated by it
     trades, tickets = generate_trades(
         ctx.rng,
         ctx.size.get("executions", 20),
