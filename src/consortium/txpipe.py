@@ -224,6 +224,8 @@ class TxPipe:
         self.gas = min(gas or DEFAULT_GAS, block_limit)
         self.pending: list[PendingTx] = []
         self.collected: list[PendingTx] = []  # every transaction of every closed phase, in order
+        self.keep_collected = True  # False: a long-lived sender keeps no receipts of closed phases
+        self._sent = 0
         self.phases = 0
         self.first_sent_at: float | None = None  # time.perf_counter() of the first send
         self.last_collected_at: float | None = None  # … and of the last phase's last receipt
@@ -356,7 +358,8 @@ class TxPipe:
                 k: (hex(v) if isinstance(v, int) else v) for k, v in tx.items() if k != "chainId"
             }
             reply = self._post(_request("eth_sendTransaction", [unsigned]), timeout=60)
-        label = label or f"{method.abi['name']}#{len(self.collected) + len(self.pending)}"
+        label = label or f"{method.abi['name']}#{self._sent}"
+        self._sent += 1
         if "error" not in reply:
             pending = PendingTx(self, label, tx, reply["result"])
         else:
@@ -390,7 +393,8 @@ class TxPipe:
             if int(p._receipt["status"], 16) != 1:
                 p.error = p.send_error or self._why(p)
                 failures.append((p.label, p.error))
-        self.collected += phase
+        if self.keep_collected:
+            self.collected += phase
         self.phases += 1
         if phase:
             self.last_collected_at = time.perf_counter()

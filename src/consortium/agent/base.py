@@ -132,6 +132,7 @@ class Agent:
         self.institution: Any = None
         self.w3: Any = None
         self._endpoint: Endpoint | None = None
+        self._pipe: Any = None
 
     def _spec(self) -> InstitutionSpec:
         ident = self.settings.institution
@@ -157,6 +158,20 @@ class Agent:
             registry = self.suite.registry
             self._endpoint = Endpoint(me, key, self.transport, self.transport.directory, registry)
         return self._endpoint
+
+    @property
+    def pipe(self) -> Any:
+        """The agent's TxPipe (consortium.txpipe), made on first use: a role posts a batch of
+        independent transactions signed with the agent's key without waiting for each receipt, then
+        closes the phase (`pipe.wait()`, or `outbox.close_phase` for keyed batches) before its
+        handler returns. Closing within the handler matters: the pipe keeps the account's nonces
+        only between two waits, so a plain brownie send never meets a nonce still queued."""
+        if self._pipe is None:
+            from consortium.txpipe import TxPipe
+
+            self._pipe = TxPipe(self.w3)
+            self._pipe.keep_collected = False  # a day-long process: receipts are its roles' to keep
+        return self._pipe
 
     # ------------------------------------------------------------------ life
     @property
