@@ -6,9 +6,12 @@ Everything else receives contract objects and accounts from here (or from browni
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import os
+import shutil
+import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -30,7 +33,8 @@ __all__ = ["free_port"]  # re-exported: tests and fixtures import it from here
 
 
 def use_free_ports() -> None:
-    """Point every chain brownie launches itself (anvil, ganache) at a fresh free port.
+    """Point every chain brownie launches itself (anvil, ganache) at a fresh free port, and
+    anvil's cache of historical states at this process's own folder (see `_anvil_cache`).
 
     Brownie's network definitions fix port 8545; two runs would then share one chain and corrupt
     each other ("nonce too low"). Called before brownie connects.
@@ -38,6 +42,26 @@ def use_free_ports() -> None:
     for settings in CONFIG.networks.values():
         if "cmd" in settings:
             settings.setdefault("cmd_settings", {})["port"] = free_port()
+            if (
+                settings["cmd"].split(" ")[0].endswith("anvil")
+                and "--cache-path" not in settings["cmd"]
+            ):
+                settings["cmd"] += f" --cache-path {_anvil_cache()}"
+
+
+_ANVIL_CACHE: list[str] = []
+
+
+def _anvil_cache() -> str:
+    """This process's folder for the states anvil moves out of memory, removed at exit (brownie
+    stops its chain with SIGKILL, and anvil's default ~/.foundry/anvil/tmp is never cleaned: each
+    test run left up to 700 MB there). One per process: brownie's launches split the command on
+    spaces, and a mkdtemp path has none."""
+    if not _ANVIL_CACHE:
+        path = tempfile.mkdtemp(prefix="consortium-anvil-")
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        _ANVIL_CACHE.append(path)
+    return _ANVIL_CACHE[0]
 
 
 def patch_receipt_race(wait_seconds: float = 180.0) -> None:

@@ -21,7 +21,7 @@ import pytest
 from brownie import network
 
 from consortium.chain import ROOT
-from consortium.localchain import ChainHome, free_port, rpc_call
+from consortium.localchain import ChainHome, anvil_cache, free_port, rpc_call
 
 
 def _kind():
@@ -182,8 +182,26 @@ def test_commands__rpc_where_nothing_answers__exit_2(lasting):
         refused(lasting.run(*args, "--rpc", silent), f"no Ethereum node answers at {silent}")
 
 
+def _command_lines(pid: int) -> list[list[str]]:
+    import psutil
+
+    leader = psutil.Process(pid)
+    return [p.cmdline() for p in [leader, *leader.children(recursive=True)]]
+
+
 def test_chain_stop__then_status__says_none_runs(lasting):
+    cache = anvil_cache(lasting.home.state_path("anvil"))
+    if lasting.kind == "anvil":  # its states moved out of memory go next to its state, not ~/.foundry
+        pid = json.loads((lasting.base / "chain" / "chain.json").read_text())["pid"]
+        assert any(
+            cmd[cmd.index("--cache-path") + 1] == str(cache)
+            for cmd in _command_lines(pid)
+            if "--cache-path" in cmd
+        )
+        cache.mkdir(exist_ok=True)
+        (cache / "state-0x01").write_text("{}")  # as anvil leaves it
     lasting.stop()
+    assert not cache.exists()
     status = lasting.run("chain", "status", network=False)
     assert status.returncode == 1 and "no local chain running" in status.stdout
     assert (

@@ -1,0 +1,40 @@
+"""The chain brownie launches for a run (tests, bench, the in-process demo) keeps what it writes to
+this run: anvil's cache of historical states goes to the run's own folder, removed at exit, not to
+~/.foundry/anvil/tmp, which nothing cleans (brownie stops its chain with SIGKILL)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from brownie import network
+
+from consortium.chain import ROOT, _anvil_cache
+
+
+@pytest.mark.skipif("network.show_active() != 'development'", reason="anvil's own cache")
+def test_launched_anvil__caches_its_states_in_this_run_s_folder():
+    leader = network.rpc.process
+    commands = [p.cmdline() for p in [leader, *leader.children(recursive=True)]]
+    paths = [c[c.index("--cache-path") + 1] for c in commands if "--cache-path" in c]
+    assert paths and set(paths) == {_anvil_cache()}
+    assert _anvil_cache() == _anvil_cache()  # one folder per process, whatever calls it again
+
+
+def test_anvil_cache__removed_when_its_process_exits():
+    code = (
+        "from pathlib import Path; from consortium.chain import _anvil_cache; "
+        "p = Path(_anvil_cache()); (p / 'state-0x01').write_text('{}'); print(p)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    folder = done.stdout.strip().splitlines()[-1]
+    assert "consortium-anvil-" in folder
+    assert not Path(folder).exists()
