@@ -252,6 +252,22 @@ class _ConfRole(Role):
             out.append((str(r[0]), str(r[1]), int(r[2]), _b32(r[3])))
         return out
 
+    def piped_phase(self, fn: str, calls: list[tuple]) -> list[str | None]:
+        """`anchor.fn(*args)` for each args, posted through the agent's pipe without waiting for
+        each, the phase closed before returning (the pipe's nonces live only between waits: brownie
+        sends next): each transaction's error, None when mined fine. Receipts that never came raise
+        TxPipeTimeout (their fate unknown: the caller's retry asks the chain first)."""
+        pipe = self.agent.pipe
+        method = getattr(pipe.piped(self.anchor), fn)
+        tx = self.agent.tx()
+        sent = []
+        try:
+            for args in calls:
+                sent.append(method(*args, tx))
+        finally:
+            pipe.wait(raise_on_failure=False)
+        return [None if p.status == 1 else str(p.error) for p in sent]
+
     def address(self, ident: str, line: int = 0) -> str:
         address = self.agent.settings.addresses.get(ident)
         if address is None:
@@ -537,19 +553,9 @@ class SalesBankRole(_ConfRole):
         if not missing:
             return
         log.info("registering %d customers", len(missing))
-        pipe = self.agent.pipe
-        anchor = pipe.piped(self.anchor)
-        sent = []
-        try:
-            for i in missing:
-                reg_id = from_hex(i["reg"]["id"])
-                tx = anchor.submitRegistration(
-                    i["issuer"], reg_id, i["commitment"], self.agent.tx()
-                )
-                sent.append((i, tx))
-        finally:
-            pipe.wait(raise_on_failure=False)
-        failed = [(i, tx.error) for i, tx in sent if tx.status != 1]
+        calls = [(i["issuer"], from_hex(i["reg"]["id"]), i["commitment"]) for i in missing]
+        errors = self.piped_phase("submitRegistration", calls)
+        failed = [(i, e) for i, e in zip(missing, errors) if e is not None]
         if not failed:
             return
         now = self.registrations([from_hex(i["reg"]["id"]) for i, _ in failed])
@@ -864,17 +870,8 @@ class IssuerRole(_ConfRole):
         loop, which asks the chain again)."""
         if not decide:
             return
-        pipe = self.agent.pipe
-        anchor = pipe.piped(self.anchor)
-        sent = []
-        try:
-            for reg_id, accepted, result_hash in decide:
-                sent.append(
-                    anchor.decideRegistration(reg_id, accepted, result_hash, self.agent.tx())
-                )
-        finally:
-            pipe.wait(raise_on_failure=False)
-        failed = [(reg_id, tx.error) for (reg_id, _, _), tx in zip(decide, sent) if tx.status != 1]
+        errors = self.piped_phase("decideRegistration", decide)
+        failed = [(d[0], e) for d, e in zip(decide, errors) if e is not None]
         if not failed:
             return
         held = self.registrations([reg_id for reg_id, _ in failed])
