@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import time
 
-from tests.agent.test_confirmations_registrations import (  # noqa: F401 (the module's fixture)
-    Day,
-    _customers,
-    _events,
-    _rows,
-    world,
-)
+from tests.agent import test_confirmations_registrations as registrations
+from tests.agent.test_confirmations_registrations import Day, _customers, _events, _rows
+
+world = registrations.world  # the deployed consortium, a fixture of this module too
 
 CUSTOMERS = 200
 
 
-def test_bench__customers_file__200_customers_2_issuers(world, tmp_path, web3):  # noqa: F811
+def test_bench__customers_file__200_customers_2_issuers(world, tmp_path, web3):
     day, start = Day(world, tmp_path), web3.eth.block_number + 1
     t0 = time.perf_counter()
     _customers(day, _rows(CUSTOMERS))

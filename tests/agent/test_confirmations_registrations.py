@@ -18,39 +18,21 @@ import pytest
 
 from consortium.agent.base import Agent
 from consortium.agent.lines import confirmations as lines
-from consortium.bootstrap import bootstrap_consortium
 from consortium.channels import DirectoryMailbox, Endpoint
-from consortium.deploy import deploy_confirmations
 from consortium.domain.hashing import doc_hash
+from tests.agent import test_confirmations_rules_payment as rules_payment
 from tests.agent.harness import (
-    SEED,
     World,
     csv_text,
-    demo_keys,
     drop,
-    new_consortium,
-    record_deployment,
     result_of,
 )
-from tests.agent.test_confirmations_agents import CONSORTIUM_YAML
 from tests.agent.test_confirmations_rules_payment import _agent, _process
+
+world = rules_payment.world  # that module's deployed consortium, a fixture of this module too
 
 IDS = ("sales-bank", "wm-issuer-1", "wm-issuer-2")
 HEADER = ["customer_id", "issuer", "birth_date", "risk_level", "kyc_ok"]
-
-
-@pytest.fixture(scope="module")
-def world(accounts, tmp_path_factory):
-    base = tmp_path_factory.mktemp("conf-registrations")
-    founder = accounts[0]
-    cfg_path, cfg, proj, registry, suite = new_consortium(base, CONSORTIUM_YAML, founder, "CN")
-    suite.contracts.update(deploy_confirmations(proj, registry, founder))
-    members, manager = bootstrap_consortium(suite, cfg, founder, accounts, SEED, fund_wei=10**20)
-    keys, addresses = demo_keys(cfg)
-    path = record_deployment(base, suite, founder)
-    w = World(base, suite, cfg_path, path, keys, addresses, members)
-    w.manager = manager
-    return w
 
 
 class Day:
