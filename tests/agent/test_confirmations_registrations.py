@@ -230,7 +230,14 @@ def test_issuer__entries_not_the_senders__answered_rejected_not_decided__none_se
     (answer,) = day.agents["sales-bank"].endpoint("confirmations").receive(["registration-results"])
     results = {r["registration_id"]: r for r in answer.body["results"]}
     assert results[theirs]["accepted"] is False and "not on chain as" in results[theirs]["reason"]
-    assert results[own["registration_id"]]["accepted"] is False  # profile does not match now
+    mine = results[own["registration_id"]]  # decided rejected before (KYC): answered as it stands
+    assert mine == {
+        "registration_id": own["registration_id"],
+        "accepted": False,
+        "reason": "the profile is not the one committed on chain",
+    }
+    issuer = day.agents["wm-issuer-2"].store.get("conf.customer", c1["investor"])
+    assert issuer["profile"]["customer_id"] == "C-1"  # its books keep the profile it decided on
 
 
 def test_register__one_issuer_s_channel_closed__its_rows_refused_with_reason_others_sent(

@@ -95,7 +95,7 @@ LINE = "confirmations"  # agent.yaml section
 ORDER_REVIEW = "order_review"  # issuer policy: orders above limits.order_review_max_amount
 REVIEW_LIMIT = "order_review_max_amount"
 REVIEW_REFUSED = "REFUSED_ON_ORDER_REVIEW"  # reason code of an order refused by policy or a person
-PENDING = 1  # IConfirmationAnchor.RegistrationStatus.Pending
+PENDING, ACCEPTED = 1, 2  # IConfirmationAnchor.RegistrationStatus.Pending, .Accepted
 ZERO_ADDRESS = "0x" + "00" * 20
 
 
@@ -822,7 +822,9 @@ class IssuerRole(_ConfRole):
         one committed on chain (else rejected, with the reason for a profile that does not match),
         the pending ones decided on chain through the agent's pipe in one phase, then one message
         back with every result. An entry that is not the sender's registration with this issuer is
-        answered rejected and not decided; a message holding none of the sender's is set aside."""
+        answered rejected and not decided; a message holding none of the sender's is set aside. A
+        registration decided before is answered as the chain holds it (a profile sent again with
+        other content changes neither the chain nor the issuer's books)."""
         entries = m.body.get("registrations") if isinstance(m.body, dict) else None
         if not isinstance(entries, list) or not entries:
             raise MessageSetAside("a registrations message without registrations")
@@ -843,14 +845,16 @@ class IssuerRole(_ConfRole):
             result["accepted"] = matches and bool(body["profile"].get("kyc_ok"))
             if not matches:
                 result["reason"] = "the profile is not the one committed on chain"
-            self.agent.store.put(
-                "conf.customer",
-                body["investor"],
-                {"profile": body["profile"], "accepted": result["accepted"]},
-            )
             if status == PENDING:
+                self.agent.store.put(  # before the decision: a replay finds it kept
+                    "conf.customer",
+                    body["investor"],
+                    {"profile": body["profile"], "accepted": result["accepted"]},
+                )
                 result_hash = doc_hash(json.dumps(result, sort_keys=True))
                 decide.append((reg_id, result["accepted"], result_hash))
+            else:  # decided before: answered as the chain holds it, the issuer's books unchanged
+                result["accepted"] = status == ACCEPTED
             results.append(result)
         if foreign == len(results):
             raise MessageSetAside(f"none of the {len(entries)} registrations is {m.sender}'s to us")
