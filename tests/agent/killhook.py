@@ -1,9 +1,11 @@
 """Run `consortium` in a process that SIGKILLs itself at an exact point: after the n-th keyed batch of
-a kind was mined and before the outbox books it (the window the outbox exists for).
+a kind was mined and before the outbox books it (the window the outbox exists for); or, with a kind
+`message:<kind>`, after the n-th message of that kind was handed to the transport and before the
+sender's journal marks it sent (the window `send_once` replays).
 
 Used as `python -m tests.agent.killhook agent --institution ...` with KILL_AT_KIND and KILL_AT_NTH in
 the environment. The kill is the operating system's SIGKILL of a real process; only its moment is
-chosen, by wrapping Outbox._book in this process.
+chosen, by wrapping Outbox._book (or Endpoint.send) in this process.
 """
 
 from __future__ import annotations
@@ -14,11 +16,23 @@ import sys
 
 
 def main() -> int:
-    from consortium import outbox
+    from consortium import channels, outbox
 
     kind, nth = os.environ["KILL_AT_KIND"], int(os.environ["KILL_AT_NTH"])
     original = outbox.Outbox._book
     sent = {"n": 0}
+    if kind.startswith("message:"):
+        send = channels.Endpoint.send
+
+        def _send(self, to, message_kind, body):
+            m = send(self, to, message_kind, body)
+            if f"message:{message_kind}" == kind:
+                sent["n"] += 1
+                if sent["n"] == nth:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return m
+
+        channels.Endpoint.send = _send
 
     def _book(self, k, key, args, found, tx):
         if k == kind and tx is not None:  # booked from this process's own receipt

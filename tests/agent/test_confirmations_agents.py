@@ -5,8 +5,9 @@ credits at the bank, debits at the finance company) and waits for the outcome on
 outboxes: registrations decided by the issuers, orders screened, packets confirmed (one held for a
 person at the second issuer and answered with `consortium decide`), anchored once each, the day
 reconciled at the reconciler's cut-off with its injected breaks. The sales bank is SIGKILLed right
-after its first packet is anchored and before it books it; restarted, it finishes with every
-record on chain once. A garbage message sent to an issuer is set aside without blocking its queue.
+after its first "registrations" message went and before it marked it sent (restarted, it sends that
+message again: every registration decided once, answered once), then right after its first packet
+is anchored and before it books it; restarted, it finishes with every record on chain once. A garbage message sent to an issuer is set aside without blocking its queue.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from sqlalchemy import select
 
 from consortium import chain
 from consortium.agent.lines.confirmations import product_rules
@@ -32,7 +34,7 @@ from consortium.deploy import deploy_confirmations
 from consortium.domain import days
 from consortium.domain.reconciliation import AMOUNT_MISMATCH, DEBIT, MISSING
 from consortium.roles.confirmations import ANCHOR_PACKET
-from consortium.store import Store
+from consortium.store import Store, journal
 from tests.agent.harness import (
     PASSPHRASE,
     ROOT,
@@ -86,7 +88,8 @@ products:
 
 PAYMENTS = {900000001 + k: 10_000 * (k + 1) for k in range(6)}
 MISSING_DEBIT, CHANGED_DEBIT = 900000002, 900000004  # the breaks the finance company's file holds
-AGENTS: list = []
+AGENTS: list = []  # the sales bank first
+KILLS: list = []  # the sales bank's exit codes of its kills, in order
 
 
 @dataclass
@@ -135,6 +138,13 @@ def _register(homes, today) -> None:
     ]
     header = ["customer_id", "issuer", "birth_date", "risk_level", "kyc_ok"]
     drop(homes["sales-bank"], "customers-2026-12.csv", csv_text(header, rows))
+    bank = AGENTS[0]  # killed after its first registrations message, before marking it
+    others = [a for a in AGENTS if a is not bank]
+    alive_until(others, lambda: not bank.running(), TIMEOUT, "the sales bank's first kill")
+    KILLS.append(bank.proc.wait())
+    bank.out.close()
+    bank.start(kill_at=(ANCHOR_PACKET, 1))
+    bank.wait_log("running roles", TIMEOUT, count=bank.starts)
     folder = homes["sales-bank"].outbox / "registrations"
     alive_until(
         AGENTS, lambda: len(list(folder.glob("*.json"))) == len(rows), TIMEOUT, "registrations"
@@ -216,7 +226,7 @@ def _confirm_day(homes, agents, today: str) -> tuple[int, str, str]:
     kill_code = bank.proc.wait()
     bank.out.close()
     bank.start()
-    bank.wait_log("running roles", TIMEOUT, count=2)
+    bank.wait_log("running roles", TIMEOUT, count=bank.starts)
     alive_until(AGENTS, lambda: len(_confirmed_files(homes)) == 1, TIMEOUT, "issuer 1's packet")
     folder = homes["wm-issuer-2"].outbox / "decisions"
     alive_until(AGENTS, lambda: list(folder.glob("*.json")), TIMEOUT, "issuer 2's decision")
@@ -278,7 +288,7 @@ def day(tmp_path_factory, accounts):
     agents = {i: AgentProcess(i, homes[i]) for i in IDS}
     AGENTS[:] = agents.values()
     try:
-        agents["sales-bank"].start(kill_at=(ANCHOR_PACKET, 1))
+        agents["sales-bank"].start(kill_at=("message:registrations", 1))
         start_all([a for i, a in agents.items() if i != "sales-bank"])
         agents["sales-bank"].wait_log("running roles", TIMEOUT)
         _garbage_to_issuer(base, world, f"http://127.0.0.1:{ports['wm-issuer-1']}")
@@ -303,6 +313,14 @@ def _events(day: Day, contract: str, name: str) -> list:
 
 def _store(day: Day, ident: str) -> Store:
     return Store(load_settings(day.homes[ident].path).store_url)
+
+
+def _handled(day: Day, ident: str, kind: str) -> int:
+    """How many messages of `kind` the institution handled (its journal's `conf.msg:` steps)."""
+    store = _store(day, ident)
+    with store.engine.connect() as c:
+        steps = c.execute(select(journal.c.step).where(journal.c.ref == kind)).all()
+    return sum(1 for (step,) in steps if step.startswith("conf.msg:"))
 
 
 def test_confirmations_day__orders__screened_confirmed_and_each_packet_anchored_once(day):
@@ -348,10 +366,19 @@ def test_confirmations_day__screening__refusals_with_reasons_in_result_and_outbo
     assert json.loads(screening.read_text())["refused"] == result["refused"]
 
 
-def test_confirmations_day__registrations__decided_on_chain_once_each(day):
+def test_confirmations_day__registrations__decided_on_chain_once_each_despite_a_kill(day):
+    assert KILLS == [-9]  # after the first registrations message went, before its mark
     submitted = _events(day, "ConfirmationAnchor", "RegistrationSubmitted")
     decided = _events(day, "ConfirmationAnchor", "RegistrationDecided")
     assert len(submitted) == len(decided) == 6
+    store = _store(day, "sales-bank")
+    sent = [r for c in store.all("conf.customer").values() for r in c["registrations"].values()]
+    assert len(sent) == 6 and {r["status"] for r in sent} == {"accepted", "rejected"}
+    # issuer 1 got its batch twice (the kill came between the send and its mark); each issuer
+    # answered once
+    handled = {i: _handled(day, i, "registrations") for i in ("wm-issuer-1", "wm-issuer-2")}
+    assert handled == {"wm-issuer-1": 2, "wm-issuer-2": 1}
+    assert _handled(day, "sales-bank", "registration-results") == 2
     assert sorted(bool(e["accepted"]) for e in decided) == [False] + [True] * 5
     folder = day.homes["sales-bank"].outbox / "registrations"
     c4 = json.loads((folder / "C-4-wm-issuer-2.json").read_text())
@@ -406,7 +433,7 @@ def test_confirmations_day__reconciliation__breaks_found_recorded_and_sent_to_bo
 
 
 def test_confirmations_day__kill__sales_bank_killed_after_anchoring_finished_once(day):
-    assert day.kill_code == -9 and day.agents["sales-bank"].starts == 2
+    assert day.kill_code == -9 and day.agents["sales-bank"].starts == 3
     store = _store(day, "sales-bank")
     assert store.intents("pending") == []
     booked = store.intents("booked", [ANCHOR_PACKET])
