@@ -123,59 +123,89 @@ def test_home_lock__second_process__refused_with_the_holder(tmp_path):
 
 
 # ------------------------------------------------------------------ follower
+ADDR = "0x" + "cc" * 20
+OTHER = "0x" + "dd" * 20
+
+
+def _topic(name: str) -> str:
+    return "0x" + name.encode().ljust(32, b"\0").hex()
+
+
 @dataclass
-class FakeEth:
+class FakeNode:
+    """A node's JSON-RPC over blocks of logs in memory: filters by address and topic0 as a node
+    does, answers hex quantities, and keeps every request it got."""
+
     blocks: dict[int, list[dict]] = field(default_factory=dict)
     block_number: int = 0
     calls: list = field(default_factory=list)
 
-    def get_logs(self, flt):
-        self.calls.append(flt)
-        end = self.block_number if flt["toBlock"] == "latest" else flt["toBlock"]
-        return [
+    def make_request(self, method, params):
+        self.calls.append((method, params))
+        if method == "eth_blockNumber":
+            return {"result": hex(self.block_number)}
+        (flt,) = params
+        end = self.block_number if flt["toBlock"] == "latest" else int(flt["toBlock"], 16)
+        addresses = flt["address"] if isinstance(flt["address"], list) else [flt["address"]]
+        (topic0s,) = flt["topics"]
+        logs = [
             log
-            for b in range(flt["fromBlock"], end + 1)
+            for b in range(int(flt["fromBlock"], 16), end + 1)
             for log in self.blocks.get(b, [])
-            if "topics" not in flt or log["topics"][0] == flt["topics"][0]
+            if log["address"] in addresses and log["topics"][0] in topic0s
         ]
+        return {"result": logs}
+
+    @property
+    def log_queries(self):
+        return [params[0] for method, params in self.calls if method == "eth_getLogs"]
 
 
 @dataclass
 class FakeW3:
-    eth: FakeEth
+    provider: FakeNode
 
 
 class Decoded(dict):
     name = ""
 
 
+DECODED = []  # every log fake_decode was given
+
+
 def fake_decode(logs):
     out = []
     for log in logs:
+        DECODED.append(log)
         ev = Decoded(value=int(log["data"], 16))
-        ev.name = bytes.fromhex(log["topics"][0][2:]).rstrip(b"\0").decode()
+        ev.name = bytes.fromhex(log["topics"][0][2:]).rstrip(b"\0").decode().split("(")[0]
         out.append(ev)
     return out
 
 
-def _log(block: int, index: int, name: str, value: int) -> dict:
+def _log(block: int, index: int, name: str, value: int, address: str = ADDR) -> dict:
     return {
-        "blockNumber": block,
-        "logIndex": index,
-        "address": "0x" + "cc" * 20,
-        "topics": ["0x" + name.encode().ljust(32, b"\0").hex()],
+        "blockNumber": hex(block),
+        "logIndex": hex(index),
+        "address": address,
+        "topics": [_topic(name)],
         "data": hex(value),
         "transactionHash": "0x" + f"{block:02x}{index:02x}".rjust(64, "0"),
         "blockHash": "0x" + f"{block:02x}".rjust(64, "0"),
     }
 
 
-def _follower(store, eth, start=5):
-    return Follower(store, FakeW3(eth), ["0x" + "cc" * 20], fake_decode, start_block=start)
+TOPICS = {name: {_topic(name)} for name in ("A", "B", "Other")}
+
+
+def _follower(store, eth, start=5, addresses=(ADDR,), topics=None):
+    return Follower(
+        store, FakeW3(eth), list(addresses), fake_decode, topics or TOPICS, start_block=start
+    )
 
 
 def test_follower__new_blocks__dispatched_in_chain_order_once_and_cursor_persisted():
-    store, eth = Store(), FakeEth(block_number=7)
+    store, eth = Store(), FakeNode(block_number=7)
     eth.blocks = {6: [_log(6, 1, "B", 2), _log(6, 0, "A", 1)], 7: [_log(7, 0, "Other", 9)]}
     seen = []
     f = _follower(store, eth)
@@ -192,7 +222,7 @@ def test_follower__new_blocks__dispatched_in_chain_order_once_and_cursor_persist
 
 
 def test_follower__killed_inside_a_range__replays_it_and_flush_runs_before_the_cursor_moves():
-    store, eth = Store(), FakeEth(block_number=6)
+    store, eth = Store(), FakeNode(block_number=6)
     eth.blocks = {6: [_log(6, 0, "A", 1)]}
     f = _follower(store, eth)
     f.on("A", lambda ev: None)
@@ -213,7 +243,7 @@ def test_follower__killed_inside_a_range__replays_it_and_flush_runs_before_the_c
 
 
 def test_follower__failing_handler__others_go_on_and_it_is_retried_until_it_passes():
-    store, eth = Store(), FakeEth(block_number=6)
+    store, eth = Store(), FakeNode(block_number=6)
     eth.blocks = {6: [_log(6, 0, "A", 1), _log(6, 1, "A", 2)]}
     calls, ok = [], []
     fail = {"left": 2}
@@ -247,9 +277,9 @@ def test_follower__failing_handler_on_brownie_args__kept_for_retry_not_crashing(
     from consortium.agent.follower import ChainEvent
 
     store = Store()
-    f = _follower(store, FakeEth(block_number=6))
+    f = _follower(store, FakeNode(block_number=6))
     cycle = HexString(b"SETTLE".ljust(32, b"\0"), "bytes32")
-    ev = ChainEvent("Reconciled", {"cycleId": cycle, "n": 2}, "0x" + "cc" * 20, 6, "0x01", 0)
+    ev = ChainEvent("Reconciled", {"cycleId": cycle, "n": 2}, ADDR, 6, "0x01", 0)
 
     def fails(_ev):
         raise RuntimeError("revert: SettlementChargesMismatch")
@@ -263,7 +293,7 @@ def test_follower__failing_handler_on_brownie_args__kept_for_retry_not_crashing(
 
 
 def test_follower__handler_always_failing__given_up_after_max_attempts():
-    store, eth = Store(), FakeEth(block_number=6)
+    store, eth = Store(), FakeNode(block_number=6)
     eth.blocks = {6: [_log(6, 0, "A", 1)]}
     f = _follower(store, eth)
     count = []
@@ -276,10 +306,120 @@ def test_follower__handler_always_failing__given_up_after_max_attempts():
 
 
 def test_follower__history__every_event_of_a_topic_since_the_start_block():
-    eth = FakeEth(block_number=9, blocks={4: [_log(4, 0, "A", 0)], 5: [_log(5, 0, "A", 7)]})
+    eth = FakeNode(block_number=9, blocks={4: [_log(4, 0, "A", 0)], 5: [_log(5, 0, "A", 7)]})
     f = _follower(Store(), eth)
-    (ev,) = f.history("0x" + "cc" * 20, "0x" + b"A".ljust(32, b"\0").hex())
+    (ev,) = f.history(ADDR, _topic("A"))
     assert (ev.name, ev["value"], ev.block) == ("A", 7, 5)
+
+
+def test_follower__unhandled_event__never_asked_of_the_node_nor_decoded():
+    store, node = Store(), FakeNode(block_number=7)
+    node.blocks = {6: [_log(6, 0, "Other", 9), _log(6, 1, "A", 1)], 7: [_log(7, 0, "B", 2)]}
+    seen = []
+    f = _follower(store, node)
+    f.on("A", lambda ev: seen.append(ev["value"]))
+    DECODED.clear()
+    assert f.poll() == 1 and seen == [1]
+    (query,) = node.log_queries
+    assert query["topics"] == [[_topic("A")]] and query["address"] == [ADDR]
+    assert (query["fromBlock"], query["toBlock"]) == ("0x5", "0x7")
+    assert [log["topics"][0] for log in DECODED] == [_topic("A")]
+
+
+def test_follower__idle_poll__one_block_number_request_and_no_store_read(monkeypatch):
+    store, node = Store(), FakeNode(block_number=6)
+    f = _follower(store, node)
+    f.on("A", lambda ev: None)
+    f.poll()
+    node.calls.clear()
+    reads = []
+    monkeypatch.setattr(store, "get", lambda *a: reads.append(a))
+    monkeypatch.setattr(store, "all", lambda *a: reads.append(a) or {})
+    assert f.poll() == 0 and f.poll() == 0
+    assert node.calls == [("eth_blockNumber", [])] * 2 and reads == []
+
+
+def test_follower__same_event_name_two_signatures__both_contracts_dispatched():
+    paid_amount, paid_to = _topic("Paid(uint256)"), _topic("Paid(address)")
+    node = FakeNode(block_number=6)
+    node.blocks = {
+        6: [_log(6, 0, "Paid(uint256)", 5), _log(6, 1, "Paid(address)", 7, address=OTHER)]
+    }
+    seen = []
+    f = _follower(Store(), node, addresses=(ADDR, OTHER), topics={"Paid": {paid_amount, paid_to}})
+    f.on("Paid", lambda ev: seen.append((ev.address.lower(), ev["value"])))
+    assert f.poll() == 2 and seen == [(ADDR, 5), (OTHER, 7)]
+    (query,) = node.log_queries
+    assert query["topics"] == [sorted([paid_amount, paid_to])]
+
+
+def test_follower__killed_in_a_handler_mid_range__that_range_replayed_earlier_ones_kept(
+    monkeypatch,
+):
+    monkeypatch.setattr("consortium.agent.follower.MAX_RANGE", 2)
+    store, node = Store(), FakeNode(block_number=8)
+    node.blocks = {b: [_log(b, 0, "A", b)] for b in (5, 6, 7, 8)}
+    seen = []
+
+    def dies_at_7(ev):
+        seen.append(ev.block)
+        if ev.block == 7:
+            raise SystemExit("killed")
+
+    f = _follower(store, node)
+    f.on("A", dies_at_7)
+    with pytest.raises(SystemExit):
+        f.poll()
+    assert seen == [5, 6, 7] and f.cursor == 6  # blocks 5..6 done, 7..8 not
+    again = _follower(store, node)
+    again.on("A", lambda ev: seen.append(ev.block))
+    assert again.poll() == 2 and seen[3:] == [7, 8] and again.cursor == 8
+
+
+def test_follower__handler_for_an_event_no_contract_declares__refused():
+    from consortium.agent.follower import UnknownEvent
+
+    f = _follower(Store(), FakeNode())
+    with pytest.raises(UnknownEvent, match="'Nope'"):
+        f.on("Nope", lambda ev: None)
+    assert f.handlers == {}
+
+
+def test_follower__node_error__raised_and_cursor_kept():
+    from consortium.agent.follower import NodeError
+
+    class Refusing(FakeNode):
+        def make_request(self, method, params):
+            if method == "eth_getLogs":
+                return {"error": {"code": -32005, "message": "query returned more than 10000"}}
+            return super().make_request(method, params)
+
+    f = _follower(Store(), Refusing(block_number=9))
+    f.on("A", lambda ev: None)
+    with pytest.raises(NodeError, match="eth_getLogs.*10000"):
+        f.poll()
+    assert f.cursor == 4
+
+
+@pytest.mark.parametrize(
+    "poll, active, waits",
+    [
+        (0.2, False, [0.4, 0.8, 1.0, 1.0]),  # still: doubling up to IDLE_SECONDS
+        (0.2, True, [0.2, 0.2, 0.2, 0.2]),  # the chain moves or files come: poll_seconds
+        (2.0, False, [2.0, 2.0, 2.0, 2.0]),  # a longer poll_seconds is never shortened
+    ],
+)
+def test_agent_next_wait__idle_loops_back_off_to_a_bound(poll, active, waits):
+    from types import SimpleNamespace
+
+    from consortium.agent.base import Agent
+
+    me = SimpleNamespace(settings=SimpleNamespace(poll_seconds=poll))
+    wait, got = poll, []
+    for _ in waits:
+        wait = Agent.next_wait(me, wait, active)
+        got.append(wait)
+    assert got == waits
 
 
 # ------------------------------------------------------------------ decisions

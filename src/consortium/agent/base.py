@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from consortium.agent.decisions import Decision, Decisions
-from consortium.agent.follower import Follower
+from consortium.agent.follower import Follower, topics_of
 from consortium.agent.home import AgentHome
 from consortium.agent.settings import AgentSettings, SettingsError
 from consortium.channels import Endpoint
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("consortium.agent")
 MAX_FILE_ATTEMPTS = 5  # a file failing for an unexpected reason, retried in this process
+IDLE_SECONDS = 1.0  # the longest wait between two loops while nothing moves (see Agent.next_wait)
 
 
 class NoRoleHere(CommandError):
@@ -201,9 +202,10 @@ class Agent:
         for role in self.roles:
             role.start()
         log.info("%s: running roles %s", self.spec.id, [r.role for r in self.roles])
+        wait = self.settings.poll_seconds
         while not self.stopping:
-            self.step()
-            self._stop.wait(self.settings.poll_seconds)
+            wait = self.next_wait(wait, active=self.step())
+            self._stop.wait(wait)
         self.close()
         log.info("%s: stopped cleanly", self.spec.id)
         return 0
@@ -223,6 +225,7 @@ class Agent:
             conn.w3,
             list(self.suite.addresses().values()),
             conn.decode,
+            topics_of([self.suite.registry, *self.suite.contracts.values()]),
             start_block=int(self.suite.block),
         )
         self.roles = [cls(self) for cls in self.role_classes]
@@ -232,24 +235,39 @@ class Agent:
         self.inbox = _make_inbox(self)
         self.transport = _make_transport(self)
 
-    def step(self) -> None:
+    def next_wait(self, wait: float, active: bool) -> float:
+        """Seconds to wait before the next loop: `poll_seconds` after a loop that found the chain
+        moving or had a file or decision; doubling while all stays still, up to IDLE_SECONDS (or
+        `poll_seconds` if longer). A still consortium then costs a loop a second per agent, and the
+        first file or block after a pause waits at most that long."""
+        if active:
+            return self.settings.poll_seconds
+        return min(wait * 2, max(self.settings.poll_seconds, IDLE_SECONDS))
+
+    def step(self) -> bool:
         """One loop: chain events, inbox files, answered decisions, periodic work; stops between
-        any two of them when asked."""
+        any two of them when asked. True when there was something: new blocks, a file, a
+        decision."""
+        cursor = self.follower.cursor
         self.follower.poll(stop=lambda: self.stopping)
+        active = self.follower.cursor != cursor
         if self.inbox is not None and not self.stopping:
             for file in self.inbox.poll():
+                active = True
                 self.process(file)
                 if self.stopping:
                     break
         for decision in self.decisions.answered():
             if self.stopping:
-                return
+                return active
+            active = True
             self._act(decision)
         for role in self.roles:
             if not self.stopping:
                 role.tick()
         if self.transport is not None and not self.stopping:
             self.transport.deliver_pending()
+        return active
 
     def process(self, file: Any) -> None:
         """One inbox file through the role that handles its format: done with the role's result,
