@@ -184,6 +184,17 @@ def _point_at(network_id: str, settings: dict, url: str) -> None:
         settings["host"] = url
 
 
+def ask_chain_id_once() -> None:
+    """web3's validation asks the node its chain id before every call and transaction it checks
+    (a busy agent sent 998 `eth_chainId` for 477 calls): a connection's chain id never changes, so
+    it is asked once and kept. Only that request is cached (a revert to a snapshot changes blocks,
+    never the chain id). Called by the agents (consortium.agent.runner.connect_chain)."""
+    provider = brownie.web3.provider
+    provider.cacheable_requests = {"eth_chainId"}
+    provider.request_cache_validation_threshold = None  # no block to validate: no extra request
+    provider.cache_allowed_requests = True
+
+
 def estimate_gas(buffer: float = 1.25, reverting: int = 7_000_000) -> None:
     """Send each transaction with its estimated gas (times `buffer`), not the block's whole limit;
     one whose estimate reverts is sent with `reverting` gas (mined, so the refusal is on record).

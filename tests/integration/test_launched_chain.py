@@ -38,3 +38,32 @@ def test_anvil_cache__removed_when_its_process_exits():
     folder = done.stdout.strip().splitlines()[-1]
     assert "consortium-anvil-" in folder
     assert not Path(folder).exists()
+
+
+def test_ask_chain_id_once__the_node_is_asked_once_and_other_reads_still_go_through(monkeypatch):
+    import brownie
+
+    from consortium.chain import ask_chain_id_once
+
+    provider = brownie.web3.provider
+    for attr in (
+        "cacheable_requests",
+        "cache_allowed_requests",
+        "request_cache_validation_threshold",
+    ):
+        monkeypatch.setattr(provider, attr, getattr(provider, attr))  # restored after the test
+    asked = []
+    monkeypatch.setattr(
+        provider,
+        "_make_request",
+        lambda method, data, f=provider._make_request: asked.append(method) or f(method, data),
+    )
+    chain_id = brownie.web3.eth.chain_id
+    assert brownie.web3.eth.chain_id == chain_id
+    assert asked.count("eth_chainId") == 2  # without the cache: every call asks
+    ask_chain_id_once()
+    heights = [brownie.web3.eth.block_number for _ in range(2)]
+    ids = {brownie.web3.eth.chain_id for _ in range(3)}
+    assert ids == {chain_id}
+    assert asked.count("eth_chainId") == 3  # the first call after the cache was made, then none
+    assert asked.count("eth_blockNumber") == 2 and heights[0] <= heights[1]

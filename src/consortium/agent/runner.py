@@ -65,6 +65,7 @@ def connect_chain(settings: AgentSettings, local: Any) -> Connected:
     chain.project()
     chain.connect(settings.network, rpc=settings.rpc, attach_local=True)
     chain.estimate_gas()  # institutions send side by side (see chain.estimate_gas)
+    chain.ask_chain_id_once()
     record = deployment_record(settings)
     record.check_chain(chain.web3(), chain.rpc_url())
     suite = suite_at(record.contracts, record.block)
