@@ -39,6 +39,13 @@ text, a beneficial owner `owner_commitment(owner_ref, trade date)`: salted with 
 of the trade derives alike, so they upload one record (a salt agreed over a channel per owner
 would hide the pseudonym better; the pseudonym is already not a name).
 
+What one handler sends side by side goes out as one phase of the agent's pipe (`Agent.pipe`,
+consortium.txpipe: posted without waiting, one wait for the receipts, closed inside the
+handler), each transaction with brownie's own gas estimate (`_Estimated`): a first party's upload
+batches, then its end of file once they are mined; its reconciliations of one event (every status
+read in one JSON-RPC batch first); a second party's clearing batches. The rest is one plain send at
+a time.
+
 Every handler asks the chain first (a cycle's status, a reconciliation's status, the outbox's
 keyed batches), so an event replayed after a kill sends nothing twice.
 """
