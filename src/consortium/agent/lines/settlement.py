@@ -202,6 +202,21 @@ class _SettlementRole(Role):
     def status(self, cycle_id: bytes) -> int:
         return int(self.engine.getCycle(cycle_id)["status"])
 
+    def recon_status(self, cycle_id: bytes, pairs: list[tuple[str, bytes]]) -> list[int]:
+        """The reconciliation status of each (party, peer key), read in one JSON-RPC batch (a
+        cycle's reconciliations are many: one request each was most of a handler's time)."""
+        method, address = self.engine.reconStatus, self.engine.address
+        calls = [
+            {"to": address, "data": method.encode_input(cycle_id, party, key)}
+            for party, key in pairs
+        ]
+        out = []
+        for data, error in self.agent.pipe.call_batch(calls):
+            if error is not None:
+                raise TxPipeError([("reconStatus", error)])
+            out.append(int(method.decode_output(data)))
+        return out
+
     def piped(self, party: Any) -> Any:
         """A copy of role object `party` whose engine sends through the agent's pipe, each
         transaction with its own estimated gas (`_Estimated`); its outbox is the copy's own, over
@@ -396,7 +411,7 @@ class _FirstPartyRole(_SettlementRole):
         statements = statements or {}
         wanted: dict[bytes, str | None] = {peer_key(p): p for p in peers}
         wanted |= dict.fromkeys(statements)
-        statuses = self.recon_status(cycle_id, wanted)
+        statuses = self.recon_status(cycle_id, [(self.me, k) for k in wanted])
         todo = [k for k, s in zip(wanted, statuses, strict=True) if s == RECON_NONE]
         if not todo:
             return
@@ -428,18 +443,6 @@ class _FirstPartyRole(_SettlementRole):
         if status == OPEN:  # not the cycle closing under us: the follower retries the event
             raise TxPipeError([(f"reconcile 0x{k.hex()}", str(e)) for k, e in failed.items()])
         return self.refused(cycle_id, status, list(failed))
-
-    def recon_status(self, cycle_id: bytes, keys: Iterable[bytes]) -> list[int]:
-        """My reconciliation status with each peer key, read in one JSON-RPC batch."""
-        method = self.engine.reconStatus
-        address = self.engine.address
-        calls = [{"to": address, "data": method.encode_input(cycle_id, self.me, k)} for k in keys]
-        out = []
-        for data, error in self.agent.pipe.call_batch(calls):
-            if error is not None:
-                raise TxPipeError([("reconStatus", error)])
-            out.append(int(method.decode_output(data)))
-        return out
 
     def refused(self, cycle_id: bytes, status: int, keys: list[bytes]) -> None:
         """The cycle no longer takes reconciliations (netted before this party reconciled with
@@ -734,7 +737,9 @@ class CcpRole(_SettlementRole):
             "cycle %s: reconciliation cut-off passed; still awaited: %s", _name(cycle_id), named
         )
         self.report(cycle_id, "reconciliation_cut_off", named)
-        status = {p: int(self.engine.reconStatus(cycle_id, p, me)) for p in expected}
+        status = dict(
+            zip(expected, self.recon_status(cycle_id, [(p, me) for p in expected]), strict=True)
+        )
         self.net_or_ask(cycle_id, sorted(p for p, s in status.items() if s != MATCHED))
         return True
 
@@ -764,15 +769,17 @@ class CcpRole(_SettlementRole):
             for a in {a for u in cycle.uploads for t in u.trades for a in t.chain_parties()}
             if registry.isActive(a) and any(registry.hasRole(a, ROLES[r]) for r in FIRST_ROLES)
         }
-        expected = {}
+        pairs = []
         for party in cycle.uploaders():
             mine = [t for u in cycle.uploads if u.party == party for t in u.trades]
             keys = {peer_key(a) for a in {self.me, csd} | (chain_peers(party, mine) & first)}
             if party.lower() in brokers:
                 keys |= {bytes(t.owner_commitment) for t in mine if t.involves(party)}
-            expected[party] = {
-                k for k in keys if int(self.engine.reconStatus(cycle_id, party, k)) == RECON_NONE
-            }
+            pairs += [(party, k) for k in sorted(keys)]
+        expected = {party: set() for party in cycle.uploaders()}
+        for (party, key), status in zip(pairs, self.recon_status(cycle_id, pairs), strict=True):
+            if status == RECON_NONE:
+                expected[party].add(key)
         self._expected[cycle_id] = expected
         return expected
 
@@ -793,7 +800,10 @@ class CcpRole(_SettlementRole):
         if late:
             log.info("cycle %s: waiting for reconciliations of %s", _name(cycle_id), late)
             return
-        status = {p: int(self.engine.reconStatus(cycle_id, p, peer_key(self.me))) for p in expected}
+        me = peer_key(self.me)
+        status = dict(
+            zip(expected, self.recon_status(cycle_id, [(p, me) for p in expected]), strict=True)
+        )
         self.net_or_ask(cycle_id, sorted(p for p, s in status.items() if s == BROKEN))
 
     def net_or_ask(self, cycle_id: bytes, broken: list[str]) -> None:
