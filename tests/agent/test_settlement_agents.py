@@ -268,18 +268,8 @@ def cycle(tmp_path_factory, accounts, web3):
             "cycles-2026-12.csv",
             csv_text(["cycle_id", "trade_date"], [[CYCLE, "2026-12-05"]]),
         )
-        ccp = agents["ccp"]
-        wait_for(lambda: not ccp.running(), TIMEOUT, "the CCP's kill after its second clearing")
-        killed = ccp.proc.returncode
-        ccp.out.close()
-        ccp.start()
-        ccp.wait_log("running roles", TIMEOUT, count=2)
-        broker_a = agents["broker-a"]
-        wait_for(lambda: not broker_a.running(), TIMEOUT, "broker-a's kill in its reconciliations")
-        broker_killed = broker_a.proc.returncode
-        broker_a.out.close()
-        broker_a.start()
-        broker_a.wait_log("running roles", TIMEOUT, count=2)
+        killed = _restarted(agents["ccp"], "the CCP's kill after its second clearing")
+        broker_killed = _restarted(agents["broker-a"], "broker-a's kill in its reconciliations")
         alive_until(
             live, lambda: int(engine.getCycle(cycle_id)["status"]) == SETTLED, TIMEOUT, "settled"
         )
@@ -316,6 +306,16 @@ def cycle(tmp_path_factory, accounts, web3):
         for a in live:
             if a.running():
                 a.kill()
+
+
+def _restarted(agent: AgentProcess, kill: str) -> int:
+    """Wait for the agent's kill (`kill` says which), start it again; its exit code."""
+    wait_for(lambda: not agent.running(), TIMEOUT, kill)
+    code = agent.proc.returncode
+    agent.out.close()
+    agent.start()
+    agent.wait_log("running roles", TIMEOUT, count=agent.starts)
+    return code
 
 
 def _breaking_cycle(homes: dict, live: list) -> None:
