@@ -149,11 +149,10 @@ class _Estimated:
         def send(*args: Any) -> Any:
             params = dict(args[-1])
             if params.get("gas_limit") is None:
-                from brownie._config import CONFIG
+                from consortium.chain import gas_buffer
 
-                buffer = CONFIG.active_network.get("settings", {}).get("gas_buffer") or 1
                 estimate = method.estimate_gas(*args[:-1], {"from": params["from"]})
-                params["gas_limit"] = int(estimate * buffer)
+                params["gas_limit"] = int(estimate * gas_buffer())
             return attr(*args[:-1], params)
 
         return send
