@@ -5,7 +5,8 @@ each institution's systems would produce: the depository's and the bank's fundin
 first party's charges and trades, a hostile trades file, then the CCP's cycle calendar; everything
 after is agents reacting to the chain (cycle opened -> uploads -> uploads closed -> second
 clearing -> reconciliations -> netting -> DvP settlement). The CCP is SIGKILLed right after its
-second clearing batch is mined and before it booked it, and restarted: every record is on chain
+second clearing batch is mined and before it booked it, broker-a once its reconciliations along the
+chain are sent and before their receipts are collected; both restarted: every record is on chain
 once. No Python object is shared with the agents.
 """
 
@@ -161,6 +162,7 @@ class Cycle:
     after: dict
     exit_codes: dict
     ccp_killed: int
+    broker_killed: int  # broker-a, in its phase of reconciliations along the chain
     first_block: int  # the first block the agents could send in (the world was built before)
     late: tuple  # cycle 3, CSD down, the rest in: the cycle's status and what the CCP awaited
     cut_off: tuple  # cycle 4: (status and awaited before the cut-off, the CCP's report after it)
@@ -237,8 +239,11 @@ def cycle(tmp_path_factory, accounts, web3):
     trades = _trades(world.addresses)
     first_block = web3.eth.block_number + 1
     try:
-        for i in IDS:  # the CCP dies right after its second clearing batch is mined
-            agents[i].start(kill_at=(SECOND, 1) if i == "ccp" else None)
+        # the CCP dies right after its second clearing batch is mined, broker-a with its
+        # reconciliations along the chain sent and not collected
+        kills = {"ccp": (SECOND, 1), "broker-a": ("wait:reconcile", 1)}
+        for i in IDS:
+            agents[i].start(kill_at=kills.get(i))
         for a in live:
             a.wait_log("running roles", TIMEOUT)
         alive_until(live, lambda: token.isListed(security_number("0005.HK")), TIMEOUT, "listing")
@@ -263,12 +268,8 @@ def cycle(tmp_path_factory, accounts, web3):
             "cycles-2026-12.csv",
             csv_text(["cycle_id", "trade_date"], [[CYCLE, "2026-12-05"]]),
         )
-        ccp = agents["ccp"]
-        wait_for(lambda: not ccp.running(), TIMEOUT, "the CCP's kill after its second clearing")
-        killed = ccp.proc.returncode
-        ccp.out.close()
-        ccp.start()
-        ccp.wait_log("running roles", TIMEOUT, count=2)
+        killed = _restarted(agents["ccp"], "the CCP's kill after its second clearing")
+        broker_killed = _restarted(agents["broker-a"], "broker-a's kill in its reconciliations")
         alive_until(
             live, lambda: int(engine.getCycle(cycle_id)["status"]) == SETTLED, TIMEOUT, "settled"
         )
@@ -288,12 +289,33 @@ def cycle(tmp_path_factory, accounts, web3):
         cut_off = _cut_off_cycle(world, homes, agents)
         codes = stop_all(live)
         yield Cycle(
-            world, homes, agents, trades, before, after, codes, killed, first_block, late, cut_off
+            world,
+            homes,
+            agents,
+            trades,
+            before,
+            after,
+            codes,
+            killed,
+            broker_killed,
+            first_block,
+            late,
+            cut_off,
         )
     finally:
         for a in live:
             if a.running():
                 a.kill()
+
+
+def _restarted(agent: AgentProcess, kill: str) -> int:
+    """Wait for the agent's kill (`kill` says which), start it again; its exit code."""
+    wait_for(lambda: not agent.running(), TIMEOUT, kill)
+    code = agent.proc.returncode
+    agent.out.close()
+    agent.start()
+    agent.wait_log("running roles", TIMEOUT, count=agent.starts)
+    return code
 
 
 def _breaking_cycle(homes: dict, live: list) -> None:
@@ -477,6 +499,22 @@ def test_settlement_cycle__ccp_sigkilled_after_its_batch__restarted__every_recor
     store = Store(load_settings(cycle.homes["ccp"].path).store_url)
     assert store.intents("pending") == []
     assert [r["status"] for r in store.intents(kinds=[SECOND])] == ["booked"] * 4  # a batch a cycle
+
+
+def test_settlement_cycle__broker_sigkilled_with_reconciliations_in_flight__each_sent_once(cycle):
+    """broker-a posts its reconciliations along the chain and with each investor in one phase and
+    dies before collecting them: restarted, it asks the chain first and sends none of them again."""
+    assert cycle.broker_killed == -signal.SIGKILL
+    assert cycle.agents["broker-a"].starts == 2
+    a = cycle.world.addresses
+    mine = [t for t in cycle.trades if t.involves(a["broker-a"])]
+    peers = chain_peers(a["broker-a"], mine) | {a["ccp"], a["csd"]}
+    expected = {_peer(p) for p in peers} | {bytes(t.owner_commitment) for t in mine}
+    recon = [e for e in _events(cycle, "Reconciled") if e["party"] == a["broker-a"]]
+    assert Counter(bytes(e["peer"]) for e in recon) == Counter(dict.fromkeys(expected, 1))
+    assert len(expected) > 4 and all(e["matched"] for e in recon)
+    # one phase along the chain (the one killed), one with each second party: none sent again
+    assert cycle.agents["broker-a"].log().count(f"reconciling cycle {CYCLE}:") == 3
 
 
 def test_settlement_cycle__outboxes__instructions_and_results_per_party(cycle):

@@ -39,15 +39,24 @@ text, a beneficial owner `owner_commitment(owner_ref, trade date)`: salted with 
 of the trade derives alike, so they upload one record (a salt agreed over a channel per owner
 would hide the pseudonym better; the pseudonym is already not a name).
 
+What one handler sends side by side goes out as one phase of the agent's pipe (`Agent.pipe`,
+consortium.txpipe: posted without waiting, one wait for the receipts, closed inside the
+handler), each transaction with brownie's own gas estimate (`_Estimated`): a first party's upload
+batches, then its end of file once they are mined; its reconciliations of one event (every status
+read in one JSON-RPC batch first); a second party's clearing batches. The rest is one plain send at
+a time.
+
 Every handler asks the chain first (a cycle's status, a reconciliation's status, the outbox's
 keyed batches), so an event replayed after a kill sends nothing twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, ClassVar
 
@@ -65,7 +74,7 @@ from consortium.domain.instructions import (
 )
 from consortium.domain.netting import NettingImbalance, deferrals
 from consortium.domain.roles import ROLES
-from consortium.outbox import is_refusal
+from consortium.outbox import close_phase, is_refusal
 from consortium.roles.deposits import CashIssuer
 from consortium.roles.settlement import (
     CURRENCIES,
@@ -78,6 +87,7 @@ from consortium.roles.settlement import (
     security_number,
     trade_of,
 )
+from consortium.txpipe import TxPipeError
 
 log = logging.getLogger("consortium.agent")
 
@@ -111,6 +121,41 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 def _row_back(row: dict[str, Any]) -> dict[str, Any]:
     return row | {"trade_date": date.fromisoformat(row["trade_date"])}
+
+
+class _Estimated:
+    """A piped contract (consortium.txpipe) whose transactions each carry brownie's own gas estimate
+    times the network's buffer (chain.estimate_gas), as the agents' plain sends do: the pipe's fixed
+    limit would fit one transaction per block beside the other institutions' (and a reverting
+    estimate gets brownie's reverting limit: the refusal is mined on record, named at the wait)."""
+
+    def __init__(self, piped: Any):
+        self._piped = piped
+
+    @property
+    def address(self) -> str:
+        return self._piped.address
+
+    def __str__(self) -> str:
+        return self._piped.address
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._piped, name)
+        method = getattr(self._piped.contract, name, None)
+        abi = getattr(method, "abi", None)
+        if not isinstance(abi, dict) or abi.get("stateMutability") in ("view", "pure"):
+            return attr
+
+        def send(*args: Any) -> Any:
+            params = dict(args[-1])
+            if params.get("gas_limit") is None:
+                from consortium.chain import gas_buffer
+
+                estimate = method.estimate_gas(*args[:-1], {"from": params["from"]})
+                params["gas_limit"] = int(estimate * gas_buffer())
+            return attr(*args[:-1], params)
+
+        return send
 
 
 class _SettlementRole(Role):
@@ -156,6 +201,28 @@ class _SettlementRole(Role):
     def status(self, cycle_id: bytes) -> int:
         return int(self.engine.getCycle(cycle_id)["status"])
 
+    def recon_status(self, cycle_id: bytes, pairs: list[tuple[str, bytes]]) -> list[int]:
+        """The reconciliation status of each (party, peer key), read in one JSON-RPC batch (a
+        cycle's reconciliations are many: one request each was most of a handler's time)."""
+        method, address = self.engine.reconStatus, self.engine.address
+        calls = [
+            {"to": address, "data": method.encode_input(cycle_id, party, key)}
+            for party, key in pairs
+        ]
+        out = []
+        for data, error in self.agent.pipe.call_batch(calls):
+            if error is not None:
+                raise TxPipeError([("reconStatus", error)])
+            out.append(int(method.decode_output(data)))
+        return out
+
+    def piped(self, party: Any) -> Any:
+        """A copy of role object `party` whose engine sends through the agent's pipe, each
+        transaction with its own estimated gas (`_Estimated`); its outbox is the copy's own, over
+        the same store: close the phase with `close_phase(self.agent.pipe, copy.outbox)`."""
+        engine = _Estimated(self.agent.pipe.bind(self.engine))
+        return dataclasses.replace(party, engine=engine)
+
     def charge_accounts(self) -> tuple[str, str]:
         """(fee collector, tax authority): agent.yaml's ids, else the consortium file's first
         CASH_ISSUER and the first regulator of the first CCP's jurisdiction (else the collector)."""
@@ -194,9 +261,17 @@ class _FirstPartyRole(_SettlementRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
+        self._sender: Any = None
         if not self.live:
             return
         self.party = self.party_class(agent.institution, self.engine, None, **self.party_kw())
+
+    @property
+    def sender(self) -> Any:
+        """My party sending through the agent's pipe (`piped`), made on first use."""
+        if self._sender is None:
+            self._sender = self.piped(self.party)
+        return self._sender
 
     def start(self) -> None:
         if not self.live:
@@ -286,16 +361,24 @@ class _FirstPartyRole(_SettlementRole):
 
     def upload(self, cycle_id: bytes, day: int) -> None:
         """Upload the day's trades once (the outbox keys each batch; a mark keeps later files
-        out)."""
+        out): the batches in one phase of the agent's pipe, then, once they are mined (the CCP
+        closes uploads on it), my end of file in a second."""
         step = f"settlement.uploaded:{cycle_id.hex()}"
         if self.agent.store.done(step):
             return
         trades = self.my_trades(day)
+        sender = self.sender
         if trades:
             log.info("uploading %d trades to cycle %s", len(trades), _name(cycle_id))
-            self.party.upload(cycle_id, trades)
+            try:
+                sender.upload(cycle_id, trades)
+            finally:
+                close_phase(self.agent.pipe, sender.outbox)
         try:  # my end of file: the CCP closes uploads once every party it expects completed
-            self.party.complete_uploads(cycle_id)
+            try:
+                sender.complete_uploads(cycle_id)
+            finally:
+                close_phase(self.agent.pipe, sender.outbox)
         except Exception as exc:
             cycle = self.engine.getCycle(cycle_id)
             if not is_refusal(exc) or (int(cycle["status"]) == OPEN and not cycle["uploadsClosed"]):
@@ -312,57 +395,82 @@ class _FirstPartyRole(_SettlementRole):
             self.upload(cycle_id, day)
 
     # ------------------------------------------------------------ reconciliation
-    def reconcile(self, cycle_id: bytes, peer: str) -> None:
-        if int(self.engine.reconStatus(cycle_id, self.me, peer_key(peer))) != RECON_NONE:
+    def reconcile(
+        self,
+        cycle_id: bytes,
+        peers: Iterable[str],
+        statements: Mapping[bytes, list[Trade]] | None = None,
+    ) -> None:
+        """Reconcile with each of `peers` and (a broker) each investor of `statements` (owner
+        commitment -> its trades) not reconciled yet, in one phase of the agent's pipe: every
+        status read in one batch, every reconciliation still needed posted without waiting, one
+        wait. A refusal because the cycle no longer takes reconciliations (netted under us) is
+        reported by name (`refused`); any other failure, or a fate unknown, raises: the follower
+        retries the event, and the retry asks the chain first, so nothing is sent twice."""
+        statements = statements or {}
+        wanted: dict[bytes, str | None] = {peer_key(p): p for p in peers}
+        wanted |= dict.fromkeys(statements)
+        statuses = self.recon_status(cycle_id, [(self.me, k) for k in wanted])
+        todo = [k for k, s in zip(wanted, statuses, strict=True) if s == RECON_NONE]
+        if not todo:
             return
-        if not self.still_open(cycle_id, peer_key(peer)):
-            return
-        log.info("reconciling cycle %s with %s", _name(cycle_id), peer)
-        try:
-            self.party.reconcile(cycle_id, peer)
-        except Exception as exc:
-            if not is_refusal(exc) or self.still_open(cycle_id, peer_key(peer)):
-                raise  # fate unknown, or not the cycle closing under us: the follower retries
-            # netted between our read and the send: reported by still_open, nothing to retry
-
-    def still_open(self, cycle_id: bytes, peer: bytes) -> bool:
-        """Whether the cycle still takes reconciliations; when it does not (netted before this
-        party reconciled with `peer`), the refusal is logged and reported by name in the outbox
-        (`reconciliation_refused`): the day's check counts the reconciliation missing."""
         status = self.status(cycle_id)
-        if status == OPEN:
-            return True
-        key = "0x" + peer.hex()
+        if status != OPEN:
+            return self.refused(cycle_id, status, todo)
+        log.info("reconciling cycle %s: %d reconciliations", _name(cycle_id), len(todo))
+        sent, failed = {}, {}
+        try:
+            for key in todo:
+                peer = wanted[key]
+                try:
+                    if peer is None:
+                        tx = self.sender.reconcile_investor(cycle_id, key, statements[key])
+                    else:
+                        tx = self.sender.reconcile(cycle_id, peer)
+                except Exception as exc:
+                    if not is_refusal(exc):
+                        raise  # fate unknown: the follower retries once the phase is closed
+                    failed[key] = str(exc)
+                else:
+                    sent[key] = tx
+        finally:
+            self.agent.pipe.wait(raise_on_failure=False)
+        failed |= {k: tx.error for k, tx in sent.items() if tx.status != 1}
+        if not failed:
+            return None
+        status = self.status(cycle_id)
+        if status == OPEN:  # not the cycle closing under us: the follower retries the event
+            raise TxPipeError([(f"reconcile 0x{k.hex()}", str(e)) for k, e in failed.items()])
+        return self.refused(cycle_id, status, list(failed))
+
+    def refused(self, cycle_id: bytes, status: int, keys: list[bytes]) -> None:
+        """The cycle no longer takes reconciliations (netted before this party reconciled with
+        `keys`): logged and reported by name in the outbox (`reconciliation_refused`), so the
+        day's check counts each reconciliation missing."""
+        named = ["0x" + k.hex() for k in keys]
         log.warning(
-            "cycle %s: no longer open (status %d); reconciliation with %s refused",
+            "cycle %s: no longer open (status %d); reconciliations with %s refused",
             _name(cycle_id),
             status,
-            key,
+            named,
         )
-        refused = dict(self._part(cycle_id, "reconciliation_refused")) | {key: status}
-        self.report(cycle_id, "reconciliation_refused", refused)
-        return False
+        earlier = dict(self._part(cycle_id, "reconciliation_refused"))
+        self.report(cycle_id, "reconciliation_refused", earlier | dict.fromkeys(named, status))
 
     def on_distributed(self, ev: Any) -> None:
         if _same(ev["party"], self.me):
-            self.reconcile(b32(ev["cycleId"]), str(ev["secondParty"]))
+            self.reconcile(b32(ev["cycleId"]), [str(ev["secondParty"])])
 
     def on_closed(self, ev: Any) -> None:
-        """Reconcile with each counterparty along my trades' chains, and each investor."""
+        """Reconcile with each counterparty along my trades' chains, and each investor, at once."""
         cycle_id = b32(ev["cycleId"])
         day = int(self.engine.getCycle(cycle_id)["tradeDate"])
         mine = [t for t in self.my_trades(day) if t.involves(self.me)]
-        for peer in sorted(chain_peers(self.me, mine)):
-            self.reconcile(cycle_id, peer)
-        if not isinstance(self.party, Broker):
-            return
-        for owner in sorted({t.owner_commitment for t in mine}):
-            if not self.still_open(cycle_id, owner):
-                return
-            status = self.engine.reconStatus(cycle_id, self.me, owner)
-            if int(status) == RECON_NONE:
-                statement = [t for t in mine if t.owner_commitment == owner]
-                self.party.reconcile_investor(cycle_id, owner, statement)
+        statements: dict[bytes, list[Trade]] = {}
+        if isinstance(self.party, Broker):
+            for t in sorted(mine, key=lambda t: bytes(t.owner_commitment)):
+                statements.setdefault(bytes(t.owner_commitment), []).append(t)
+        self.reconcile(cycle_id, sorted(chain_peers(self.me, mine)), statements)
 
     def on_reconciled(self, ev: Any) -> None:
         if not _same(ev["party"], self.me):
@@ -454,6 +562,16 @@ class _FirstPartyRole(_SettlementRole):
             return int(self.agent.suite["SecurityToken"].balanceOf(self.me, asset))
         code = asset.to_bytes(32, "big").rstrip(bytes(1)).decode()
         return int(self.agent.suite[f"DepositToken:{code}"].balanceOf(self.me))
+
+
+def distribute(role: _SettlementRole, party: Any, cycle_id: bytes) -> None:
+    """A second party's clearing data of every first party, its batches in one phase of the
+    agent's pipe (independent: each keyed by its own reference)."""
+    sender = role.piped(party)
+    try:
+        sender.distribute(cycle_id, sender.compute(cycle_id))
+    finally:
+        close_phase(role.agent.pipe, sender.outbox)
 
 
 def _line_row(line: Any) -> dict[str, Any]:
@@ -589,7 +707,7 @@ class CcpRole(_SettlementRole):
         cycle_id = b32(ev["cycleId"])
         if self._mine(cycle_id) and self.status(cycle_id) == OPEN:
             log.info("cycle %s: distributing second clearing", _name(cycle_id))
-            self.ccp.distribute(cycle_id, self.ccp.compute(cycle_id))
+            distribute(self, self.ccp, cycle_id)
 
     def reconcile_cut_off(self, cycle_id: bytes) -> bool:
         """The reconciliation cut-off of `cycle_id` passed: the parties still awaited are named in
@@ -618,7 +736,9 @@ class CcpRole(_SettlementRole):
             "cycle %s: reconciliation cut-off passed; still awaited: %s", _name(cycle_id), named
         )
         self.report(cycle_id, "reconciliation_cut_off", named)
-        status = {p: int(self.engine.reconStatus(cycle_id, p, me)) for p in expected}
+        status = dict(
+            zip(expected, self.recon_status(cycle_id, [(p, me) for p in expected]), strict=True)
+        )
         self.net_or_ask(cycle_id, sorted(p for p, s in status.items() if s != MATCHED))
         return True
 
@@ -648,15 +768,17 @@ class CcpRole(_SettlementRole):
             for a in {a for u in cycle.uploads for t in u.trades for a in t.chain_parties()}
             if registry.isActive(a) and any(registry.hasRole(a, ROLES[r]) for r in FIRST_ROLES)
         }
-        expected = {}
+        pairs = []
         for party in cycle.uploaders():
             mine = [t for u in cycle.uploads if u.party == party for t in u.trades]
             keys = {peer_key(a) for a in {self.me, csd} | (chain_peers(party, mine) & first)}
             if party.lower() in brokers:
                 keys |= {bytes(t.owner_commitment) for t in mine if t.involves(party)}
-            expected[party] = {
-                k for k in keys if int(self.engine.reconStatus(cycle_id, party, k)) == RECON_NONE
-            }
+            pairs += [(party, k) for k in sorted(keys)]
+        expected = {party: set() for party in cycle.uploaders()}
+        for (party, key), status in zip(pairs, self.recon_status(cycle_id, pairs), strict=True):
+            if status == RECON_NONE:
+                expected[party].add(key)
         self._expected[cycle_id] = expected
         return expected
 
@@ -677,7 +799,10 @@ class CcpRole(_SettlementRole):
         if late:
             log.info("cycle %s: waiting for reconciliations of %s", _name(cycle_id), late)
             return
-        status = {p: int(self.engine.reconStatus(cycle_id, p, peer_key(self.me))) for p in expected}
+        me = peer_key(self.me)
+        status = dict(
+            zip(expected, self.recon_status(cycle_id, [(p, me) for p in expected]), strict=True)
+        )
         self.net_or_ask(cycle_id, sorted(p for p, s in status.items() if s == BROKEN))
 
     def net_or_ask(self, cycle_id: bytes, broken: list[str]) -> None:
@@ -860,7 +985,7 @@ class CsdRole(_IssuerRole):
         cycle_id = b32(ev["cycleId"])
         if self.status(cycle_id) == OPEN:
             log.info("cycle %s: distributing the CSD's second clearing", _name(cycle_id))
-            self.csd.distribute(cycle_id, self.csd.compute(cycle_id))
+            distribute(self, self.csd, cycle_id)
 
     def on_netted(self, ev: Any) -> None:
         cycle_id = b32(ev["cycleId"])
