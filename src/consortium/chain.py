@@ -211,10 +211,12 @@ def estimate_gas(buffer: float = 1.25, reverting: int = 7_000_000) -> None:
     _estimates_time_out(ESTIMATE_TIMEOUT)
 
 
-def gas_buffer() -> float:
-    """The buffer `estimate_gas` set for this process's sends (1 without it): a send made outside
-    brownie (consortium.txpipe) with brownie's own estimate multiplies it alike."""
-    return float(CONFIG.active_network.get("settings", {}).get("gas_buffer") or 1)
+def sending_gas() -> tuple[float, int | None]:
+    """(buffer, reverting limit) `estimate_gas` set for this process's sends ((1, None) without
+    it): a send made outside brownie (an agent's consortium.txpipe) estimates alike."""
+    settings = CONFIG.active_network.get("settings", {})
+    reverting = settings.get("reverting_tx_gas_limit")
+    return float(settings.get("gas_buffer") or 1), int(reverting) if reverting else None
 
 
 _SENDING_KEYS = ("gas_limit", "gas_buffer", "reverting_tx_gas_limit")

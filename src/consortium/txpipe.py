@@ -214,7 +214,13 @@ class TxPipe:
         web3: Any,
         gas_price: int | None = None,
         gas: int | None = None,
+        estimate: float | None = None,
+        reverting_gas: int | None = None,
     ):
+        """`estimate`: each transaction sent without a gas limit gets the node's estimate times
+        this buffer (one more round trip per send; several senders then share a block), and one
+        whose estimate reverts gets `reverting_gas`, so its refusal is mined and named at `wait()`.
+        Without it every transaction declares the fixed limit `gas` (DEFAULT_GAS)."""
         self.web3 = web3
         self._session = requests.Session()
         self._url = web3.provider.endpoint_uri
@@ -222,6 +228,8 @@ class TxPipe:
         self.gas_price = gas_price if gas_price is not None else max(int(web3.eth.gas_price), 10**9)
         block_limit = int(web3.eth.get_block("latest")["gasLimit"])
         self.gas = min(gas or DEFAULT_GAS, block_limit)
+        self.estimate = estimate
+        self.reverting_gas = min(reverting_gas or self.gas, self.gas)
         self.pending: list[PendingTx] = []
         self.collected: list[PendingTx] = []  # every transaction of every closed phase, in order
         self.keep_collected = True  # False: a long-lived sender keeps no receipts of closed phases
@@ -337,10 +345,13 @@ class TxPipe:
     ) -> PendingTx:
         """Encode and sign (or leave to the node) one transaction and post it without waiting."""
         address = sender.address
+        data = method.encode_input(*args)
+        if gas is None and self.estimate:
+            gas = self._estimated(address, contract.address, data, int(value))
         tx = {
             "from": address,
             "to": contract.address,
-            "data": method.encode_input(*args),
+            "data": data,
             "gas": int(gas or self.gas),
             "gasPrice": self.gas_price,
             "nonce": self._next_nonce(address),
@@ -374,6 +385,13 @@ class TxPipe:
                 pending = PendingTx(self, label, tx, "", send_error=_decode(reply["error"]))
         self.pending.append(pending)
         return pending
+
+    def _estimated(self, sender: str, to: str, data: str, value: int) -> int:
+        call = {"from": sender, "to": to, "data": data, "value": hex(value)}
+        reply = self._post(_request("eth_estimateGas", [call]), timeout=60)
+        if "error" in reply:
+            return self.reverting_gas  # a refusal: mined on record, named by wait()
+        return min(int(int(reply["result"], 16) * self.estimate), self.gas)
 
     # ------------------------------------------------------------------ collecting
     def wait(self, raise_on_failure: bool = True) -> list[PendingTx]:

@@ -191,7 +191,8 @@ def _command_lines(pid: int) -> list[list[str]]:
 
 def test_chain_stop__then_status__says_none_runs(lasting):
     cache = anvil_cache(lasting.home.state_path("anvil"))
-    if lasting.kind == "anvil":  # its states moved out of memory go next to its state, not ~/.foundry
+    # anvil's states moved out of memory go next to its state, not to ~/.foundry
+    if lasting.kind == "anvil":
         pid = json.loads((lasting.base / "chain" / "chain.json").read_text())["pid"]
         assert any(
             cmd[cmd.index("--cache-path") + 1] == str(cache)

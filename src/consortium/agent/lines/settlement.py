@@ -41,7 +41,7 @@ would hide the pseudonym better; the pseudonym is already not a name).
 
 What one handler sends side by side goes out as one phase of the agent's pipe (`Agent.pipe`,
 consortium.txpipe: posted without waiting, one wait for the receipts, closed inside the
-handler), each transaction with brownie's own gas estimate (`_Estimated`): a first party's upload
+handler), each transaction with the node's gas estimate (see `Agent.pipe`): a first party's upload
 batches, then its end of file once they are mined; its reconciliations of one event (every status
 read in one JSON-RPC batch first); a second party's clearing batches. The rest is one plain send at
 a time.
@@ -123,41 +123,6 @@ def _row_back(row: dict[str, Any]) -> dict[str, Any]:
     return row | {"trade_date": date.fromisoformat(row["trade_date"])}
 
 
-class _Estimated:
-    """A piped contract (consortium.txpipe) whose transactions each carry brownie's own gas estimate
-    times the network's buffer (chain.estimate_gas), as the agents' plain sends do: the pipe's fixed
-    limit would fit one transaction per block beside the other institutions' (and a reverting
-    estimate gets brownie's reverting limit: the refusal is mined on record, named at the wait)."""
-
-    def __init__(self, piped: Any):
-        self._piped = piped
-
-    @property
-    def address(self) -> str:
-        return self._piped.address
-
-    def __str__(self) -> str:
-        return self._piped.address
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._piped, name)
-        method = getattr(self._piped.contract, name, None)
-        abi = getattr(method, "abi", None)
-        if not isinstance(abi, dict) or abi.get("stateMutability") in ("view", "pure"):
-            return attr
-
-        def send(*args: Any) -> Any:
-            params = dict(args[-1])
-            if params.get("gas_limit") is None:
-                from consortium.chain import gas_buffer
-
-                estimate = method.estimate_gas(*args[:-1], {"from": params["from"]})
-                params["gas_limit"] = int(estimate * gas_buffer())
-            return attr(*args[:-1], params)
-
-        return send
-
-
 class _SettlementRole(Role):
     """What every role of the line shares: the engine, the party's own settings, its reports.
 
@@ -217,11 +182,10 @@ class _SettlementRole(Role):
         return out
 
     def piped(self, party: Any) -> Any:
-        """A copy of role object `party` whose engine sends through the agent's pipe, each
-        transaction with its own estimated gas (`_Estimated`); its outbox is the copy's own, over
+        """A copy of role object `party` whose engine sends through the agent's pipe (each
+        transaction with its own estimated gas: `Agent.pipe`); its outbox is the copy's own, over
         the same store: close the phase with `close_phase(self.agent.pipe, copy.outbox)`."""
-        engine = _Estimated(self.agent.pipe.bind(self.engine))
-        return dataclasses.replace(party, engine=engine)
+        return dataclasses.replace(party, engine=self.agent.pipe.bind(self.engine))
 
     def charge_accounts(self) -> tuple[str, str]:
         """(fee collector, tax authority): agent.yaml's ids, else the consortium file's first
