@@ -162,3 +162,26 @@ def test_wait__backlog_left_unmined__local_chain_mines_it(
     assert web3().eth.block_number == start  # nothing mined by the sends
     assert pipe.wait() == sent and [p.status for p in sent] == [1, 1, 1]
     assert registry.operatorsOf(broker.address)[-3:] == [o.address for o in ops]
+
+
+def test_estimate__each_transaction_declares_its_estimate_times_the_buffer_a_refusal_the_reverting_limit(
+    registry, broker, regulator_cn, accounts
+):
+    pipe = TxPipe(web3(), estimate=1.25, reverting_gas=7_000_000)
+    op = accounts.add()
+    data = registry.addOperator.encode_input(op.address)
+    estimate = web3().eth.estimate_gas(
+        {"from": broker.address, "to": registry.address, "data": data}
+    )
+    added = pipe.submit(broker.account, registry, "addOperator", op.address)
+    refused = pipe.submit(broker.account, registry, "removeOperator", accounts.add().address)
+    kept = pipe.submit(
+        broker.account, registry, "addOperator", accounts.add().address, gas=2 * estimate
+    )
+    with pytest.raises(TxPipeError) as err:
+        pipe.wait()
+    assert added.tx["gas"] == int(estimate * 1.25) and added.status == 1
+    assert refused.tx["gas"] == 7_000_000 and refused.status == 0  # mined, named
+    assert [label for label, _ in err.value.failures] == [refused.label]
+    assert kept.tx["gas"] == 2 * estimate and kept.status == 1  # a limit given is kept
+    assert TxPipe(web3()).estimate is None  # without it: the fixed limit, as before
