@@ -38,6 +38,7 @@ from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32, doc_hash
 from consortium.outbox import OutboxConflict, OutboxRefused
 from consortium.roles.annuity import (
+    EMPLOYEE_KIND,
     MAX_BATCH,
     RECEIVE,
     AccountManagerPlatform,
@@ -48,8 +49,11 @@ from consortium.roles.annuity import (
     TrusteePlatform,
     contribution_batches,
     contribution_hash,
+    statement_of,
 )
 from consortium.roles.annuity import InvestmentManagerPlatform as _IM
+from consortium.txpipe import PHASE_TXS as PHASE
+from consortium.txpipe import in_phases
 
 log = logging.getLogger("consortium.agent")
 
@@ -69,6 +73,11 @@ ZERO = "0x" + "00" * 20
 def row_line(file: Any, index: int) -> int:
     """The line in the file of row `index`, as the inbox's own refusals name it."""
     return int(file.line_of(index))
+
+
+def _batches(accounts: list[bytes]) -> list[list[bytes]]:
+    """Accounts MAX_BATCH a transaction (AnnuityLedger.MAX_BATCH)."""
+    return [accounts[i : i + MAX_BATCH] for i in range(0, len(accounts), MAX_BATCH)]
 
 
 def _same(a: str, b: str) -> bool:
@@ -106,6 +115,11 @@ class AnnuityPlatformRole(_AnnuityRole):
         self.platform = AnnuityServicePlatform(
             agent.institution, self.ledger, self.plans, store=agent.store
         )
+        self._piped: AnnuityServicePlatform | None = None
+        self._opened: list[str] = []  # employees whose AccountOpened this range dispatched
+        self._settled: dict[str, int] = {}  # employee -> last block of its InstructionSettled
+        agent.follower.after_range(self.flush_choices)
+        agent.follower.after_range(self.flush_statements)
 
     def handle_file(self, file: Any) -> dict[str, Any]:
         if file.format == "enrolments":
@@ -115,25 +129,35 @@ class AnnuityPlatformRole(_AnnuityRole):
     # ---------------------------------------------------------------- enrolments
     def enrol(self, file: Any) -> dict[str, Any]:
         """Every row checked before anything is stored or sent (a refused file leaves nothing),
-        then per employer: registered once, the register kept, the missing accounts requested."""
+        then per employer: registered once, the register kept (one store transaction), the
+        accounts' states read in JSON-RPC batches, the missing accounts requested through the
+        agent's pipe (MAX_BATCH accounts a transaction, PHASE transactions a phase)."""
         self._check_enrolments(file)
         requested = 0
         by_employer: dict[str, list[tuple[int, dict]]] = {}
         for n, row in enumerate(file.rows):
             by_employer.setdefault(row["employer_ref"], []).append((n, row))
+        pipe = self.agent.pipe
         for ref, rows in by_employer.items():
             self.platform.employer = self._employer(ref, rows[0][1], file)
-            fresh = [self._registered(file, n, row) for n, row in rows]
-            missing = [a for a in fresh if int(self.ledger.getAccount(a)["status"]) == NONE]
-            for k, start in enumerate(range(0, len(missing), MAX_BATCH)):
-                log.info("enrolment batch %d of %s: %d accounts", k + 1, ref, len(missing))
-                self.platform.request_accounts(missing[start : start + MAX_BATCH])
+            fresh = self._registered(file, [row["employee_id"] for _, row in rows])
+            states = pipe.call_many(self.ledger, "getAccount", [(a,) for a in fresh])
+            missing = [a for a, x in zip(fresh, states) if int(x["status"]) == NONE]
+            log.info("enrolment of %s: %d accounts to request", ref, len(missing))
+            self._request(missing)
             requested += len(missing)
-            for _, row in rows:
-                if row.get("plan_code"):
-                    self._queue_choice(file, row["employee_id"], row["plan_code"], None, False)
+            choices = [(row["employee_id"], row["plan_code"]) for _, row in rows]
+            self._queue_choices(file, [(e, p, None, False) for e, p in choices if p])
         self._write_accounts(file)
         return {"employees": len(file.rows), "accounts_requested": requested}
+
+    def _request(self, accounts: list[bytes]) -> None:
+        """requestAccounts under the current employer through the agent's pipe, in phases."""
+        pipe, employer = self.agent.pipe, self.platform.employer
+        ledger = pipe.piped(self.ledger)
+        in_phases(
+            pipe, _batches(accounts), lambda c: ledger.requestAccounts(employer, c, self.agent.tx())
+        )
 
     def _write_accounts(self, file: Any) -> None:
         """outbox/accounts/<file>.csv: each enrolled employee's account id, for the employer's
@@ -182,10 +206,11 @@ class AnnuityPlatformRole(_AnnuityRole):
         return address
 
     def _check_enrolments(self, file: Any) -> None:
+        register = self.agent.store.all(EMPLOYEE_KIND)  # one read, not one per row
         for n, row in enumerate(file.rows):
             for ident in (row["trustee"], row["account_manager"]):
                 self._address(ident, row_line(file, n))
-            entry = self.platform.registered(row["employee_id"])
+            entry = register.get(row["employee_id"])
             if entry is not None and entry.get("source") != file.sha256:
                 raise FileRefused(
                     row_line(file, n),
@@ -193,12 +218,12 @@ class AnnuityPlatformRole(_AnnuityRole):
                     f"nothing of this file was sent",
                 )
 
-    def _registered(self, file: Any, n: int, row: dict) -> bytes:
-        """The employee's account id: registered now, or by this same file before a restart."""
-        emp = row["employee_id"]
-        if self.platform.registered(emp) is None:
-            return self.platform.register(emp, source=file.sha256)
-        return self.platform.account_id(emp)
+    def _registered(self, file: Any, employees: list[str]) -> list[bytes]:
+        """The employees' account ids: registered now (one store transaction), or by this same
+        file before a restart."""
+        new = [e for e in employees if e not in self.platform.accounts]
+        self.platform.register_many(new, source=file.sha256)
+        return [self.platform.account_id(e) for e in employees]
 
     # ---------------------------------------------------------------- plan choices
     def choose(self, file: Any) -> dict[str, Any]:
@@ -208,83 +233,150 @@ class AnnuityPlatformRole(_AnnuityRole):
                     row_line(file, n),
                     f"employee {row['employee_id']!r} is not enrolled here; enrol them first",
                 )
-        sent = 0
-        for row in file.rows:
-            version = row.get("version")
-            sent += self._queue_choice(
-                file, row["employee_id"], row["plan_code"], version, bool(row.get("reset"))
-            )
+        rows = [
+            (r["employee_id"], r["plan_code"], r.get("version"), bool(r.get("reset")))
+            for r in file.rows
+        ]
+        sent = self._queue_choices(file, rows)
         return {
             "choices": len(file.rows),
             "sent": sent,
             "waiting_for_account": len(file.rows) - sent,
         }
 
-    def _queue_choice(
-        self, file: Any, emp: str, plan: str, version: int | None, reset: bool
-    ) -> int:
-        key = f"{file.sha256}:{emp}"
-        if self.agent.store.get(CHOICE_KIND, key) is None:
+    def _queue_choices(self, file: Any, rows: list[tuple[str, str, Any, bool]]) -> int:
+        """Keep each (employee, plan, version, reset) of the file as a waiting choice (once: a
+        retried file finds its keys) and send those whose account is open; how many are sent."""
+        store = self.agent.store
+        keys = [f"{file.sha256}:{emp}" for emp, *_ in rows]
+        known = store.all(CHOICE_KIND)
+        new = [(k, r) for k, r in zip(keys, rows) if k not in known]
+        if new:
             # the index first: a kill between the two leaves a key without its choice (skipped)
-            keys = (self.agent.store.get(CHOICES_OF, emp) or {"keys": []})["keys"]
-            self.agent.store.put(CHOICES_OF, emp, {"keys": sorted({*keys, key})})
-            body = {"employee": emp, "plan": plan, "version": version, "reset": reset}
-            self.agent.store.put(CHOICE_KIND, key, body | {"status": "waiting"})
-        return self._apply_choice(key)
-
-    def _apply_choice(self, key: str) -> int:
-        """Send one stored choice if its account is open; 1 if sent (now or before), else 0."""
-        c = self.agent.store.get(CHOICE_KIND, key)
-        if c["status"] == "sent":
-            return 1
-        account = self.platform.account_id(c["employee"])
-        a = self.ledger.getAccount(account)
-        if int(a["status"]) != OPEN:
-            return 0
-        code = code32(c["plan"])
-        version = c["version"] or int(self.plans.latestVersion(code))
-        done = b32(a["planCode"]) == code and int(a["planVersion"]) == version
-        if not (done and c["status"] == "sending"):  # sending: a kill after the send, it landed
-            self.agent.store.put(CHOICE_KIND, key, c | {"status": "sending"})
-            log.info("plan %s v%s for %s", c["plan"], version, key.split(":")[1])
-            # the platform attests the choice; the employee's consent is the row of the
-            # plan-choices file it sent (file hash and employee)
-            consent = doc_hash(f"plan-choices {key}")
-            self.platform.choose_plan(
-                c["employee"], c["plan"], version, c["reset"], consent_ref=consent
+            index = store.all(CHOICES_OF)
+            of: dict[str, set[str]] = {}
+            for key, (emp, *_) in new:
+                of.setdefault(emp, set(index.get(emp, {"keys": []})["keys"])).add(key)
+            store.put_many(CHOICES_OF, {e: {"keys": sorted(ks)} for e, ks in of.items()})
+            store.put_many(
+                CHOICE_KIND,
+                {
+                    key: {
+                        "employee": emp,
+                        "plan": plan,
+                        "version": version,
+                        "reset": reset,
+                        "status": "waiting",
+                    }
+                    for key, (emp, plan, version, reset) in new
+                },
             )
-        self.agent.store.put(CHOICE_KIND, key, c | {"status": "sent", "version": version})
-        return 1
+        return self._apply_choices(keys)
+
+    def _apply_choices(self, keys: list[str]) -> int:
+        """Send the stored choices whose account is open (the accounts read in JSON-RPC batches,
+        the choices sent through the agent's pipe, PHASE a phase); how many are sent (now or
+        before). Each is marked "sending" before its phase and "sent" after: a kill in between
+        finds on chain the choices that landed and sends only the others."""
+        store = self.agent.store
+        choices = store.get_many(CHOICE_KIND, list(dict.fromkeys(keys)))
+        sent = sum(c["status"] == "sent" for c in choices.values())
+        todo = [(k, c) for k, c in choices.items() if c["status"] != "sent"]
+        pipe = self.agent.pipe
+        accounts = [self.platform.account_id(c["employee"]) for _, c in todo]
+        states = pipe.call_many(self.ledger, "getAccount", [(a,) for a in accounts])
+        latest: dict[bytes, int] = {}
+        to_send, landed = [], {}
+        for (key, c), a in zip(todo, states):
+            if int(a["status"]) != OPEN:
+                continue
+            code = code32(c["plan"])
+            if not c["version"] and code not in latest:
+                latest[code] = int(self.plans.latestVersion(code))
+            version = c["version"] or latest[code]
+            done = b32(a["planCode"]) == code and int(a["planVersion"]) == version
+            chosen = c | {"status": "sent", "version": version}
+            if done and c["status"] == "sending":  # a kill after the send: it landed
+                landed[key] = chosen
+            else:
+                to_send.append((key, c, version))
+        store.put_many(CHOICE_KIND, landed)
+        platform = self._piped_platform()
+        for start in range(0, len(to_send), PHASE):
+            part = to_send[start : start + PHASE]
+            store.put_many(CHOICE_KIND, {k: c | {"status": "sending"} for k, c, _ in part})
+            for key, c, version in part:
+                log.info("plan %s v%s for %s", c["plan"], version, key.split(":")[1])
+                # the platform attests the choice; the employee's consent is the row of the
+                # plan-choices file it sent (file hash and employee)
+                consent = doc_hash(f"plan-choices {key}")
+                platform.choose_plan(
+                    c["employee"], c["plan"], version, c["reset"], consent_ref=consent
+                )
+            pipe.wait()
+            store.put_many(
+                CHOICE_KIND, {k: c | {"status": "sent", "version": v} for k, c, v in part}
+            )
+        return sent + len(landed) + len(to_send)
+
+    def _piped_platform(self) -> AnnuityServicePlatform:
+        """The platform sending through the agent's pipe (made once: a copy shares its register
+        and its evidence with `self.platform`)."""
+        if self._piped is None:
+            self._piped = self.agent.pipe.piped(self.platform)
+        return self._piped
 
     def on_opened(self, ev: Any) -> None:
+        """An opened account's waiting choices are sent after the range (`flush_choices`): the
+        range's thousands of openings become a few phases of choices, not one wait each."""
         emp = self.platform.employee_of(b32(ev["account"]))
-        if emp is None:
+        if emp is not None:
+            self._opened.append(emp)
+
+    def flush_choices(self) -> None:
+        """Send the waiting choices of the range's opened accounts; before the cursor moves, so a
+        kill replays the range and sends what is still unsent."""
+        opened, self._opened = list(dict.fromkeys(self._opened)), []
+        if not opened:
             return
-        for key in (self.agent.store.get(CHOICES_OF, emp) or {"keys": []})["keys"]:
-            c = self.agent.store.get(CHOICE_KIND, key)
-            if c is not None and c["status"] != "sent":
-                self._apply_choice(key)
+        index = self.agent.store.all(CHOICES_OF)
+        keys = [k for emp in opened for k in index.get(emp, {"keys": []})["keys"]]
+        self._apply_choices(keys)
 
     # ---------------------------------------------------------------- statements
     def on_settled(self, ev: Any) -> None:
+        """The employee's statement is refreshed after the range (`flush_statements`)."""
         emp = self.platform.employee_of(b32(ev["account"]))
-        if emp is None:
+        if emp is not None:
+            self._settled[emp] = max(self._settled.get(emp, 0), ev.block)
+
+    def flush_statements(self) -> None:
+        """outbox/statements/<employee>.json of every employee settled in the range, their
+        valuations and holdings read in JSON-RPC batches (two reads each, one round trip per
+        CALL_BATCH employees instead of two per settlement)."""
+        settled, self._settled = self._settled, {}
+        if not settled:
             return
-        s = self.platform.statement(emp)
-        body = {
-            "employee_id": emp,
-            "invested": s.invested,
-            "cash": s.cash,
-            "contributed": s.contributed,
-            "total_return": s.total_return,
-            "total": s.total,
-            "holdings": [
-                {"item": "0x" + h.item.hex(), "units": str(h.units), "value": h.value}
-                for h in s.holdings
-            ],
-            "as_of_block": ev.block,
-        }
-        self.agent.write_output("statements", f"{emp}.json", json.dumps(body, indent=2))
+        pipe, employees = self.agent.pipe, list(settled)
+        args = [(self.platform.account_id(e),) for e in employees]
+        valuations = pipe.call_many(self.ledger, "valuation", args)
+        holdings = pipe.call_many(self.ledger, "holdingsOf", args)
+        for emp, value, held in zip(employees, valuations, holdings):
+            s = statement_of(emp, value, held)
+            body = {
+                "employee_id": emp,
+                "invested": s.invested,
+                "cash": s.cash,
+                "contributed": s.contributed,
+                "total_return": s.total_return,
+                "total": s.total,
+                "holdings": [
+                    {"item": "0x" + h.item.hex(), "units": str(h.units), "value": h.value}
+                    for h in s.holdings
+                ],
+                "as_of_block": settled[emp],
+            }
+            self.agent.write_output("statements", f"{emp}.json", json.dumps(body, indent=2))
 
 
 class TrusteeRole(_AnnuityRole):
@@ -418,7 +510,9 @@ class TrusteeRole(_AnnuityRole):
             return  # another trustee's batch
         accounts = [b32(a) for a in mine[0]["args"][1]]
         log.info("allocating cash of batch %d (%d accounts)", batch_id, len(accounts))
-        issued = self.trustee.allocate_cash(accounts)
+        # every chunk posted through the agent's pipe, the phase closed when the first result is
+        # read (allocate_cash reads the instructions only after sending them all)
+        issued = self.agent.pipe.piped(self.trustee).allocate_cash(accounts)
         self.agent.store.mark(step, json.dumps([i.instruction_id for i in issued]))
 
     def on_issued(self, ev: Any) -> None:
@@ -479,12 +573,16 @@ class AccountManagerRole(_AnnuityRole):
             self._to_open.append(b32(ev["account"]))
 
     def flush(self) -> None:
-        """Open the range's requested accounts still requested on chain, in batches."""
+        """Open the range's requested accounts still requested on chain (their states read in
+        JSON-RPC batches), MAX_BATCH accounts a transaction, sent through the agent's pipe."""
         todo, self._to_open = self._to_open, []
-        todo = [a for a in todo if int(self.ledger.getAccount(a)["status"]) == REQUESTED]
+        pipe = self.agent.pipe
+        states = pipe.call_many(self.ledger, "getAccount", [(a,) for a in todo])
+        todo = [a for a, x in zip(todo, states) if int(x["status"]) == REQUESTED]
         if todo:
             log.info("opening %d accounts", len(todo))
-            self.manager.open_accounts(todo)
+            ledger = pipe.piped(self.ledger)
+            in_phases(pipe, _batches(todo), lambda c: ledger.openAccounts(c, self.agent.tx()))
 
     def on_received(self, ev: Any) -> None:
         batch_id = int(ev["batchId"])
