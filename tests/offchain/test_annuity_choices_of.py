@@ -70,7 +70,9 @@ def _open(role, emp: str, plan: str = "", version: int = 0) -> None:
 
 
 def test_flush_choices__accounts_opened__only_those_employees_choices_sent(role):
-    role._queue_choices(_file("f1"), [("E-1", "balanced", None, False), ("E-2", "growth", 1, False)])
+    role._queue_choices(
+        _file("f1"), [("E-1", "balanced", None, False), ("E-2", "growth", 1, False)]
+    )
     role._queue_choices(_file("f2"), [("E-1", "growth", None, True)])  # a second file names E-1
     assert role.sent == []  # no account open yet: every choice waits
     _open(role, "E-1")
@@ -92,8 +94,8 @@ def test_flush_choices__many_openings__one_batch_of_reads_one_phase(role):
     assert role.agent.pipe.waits == 1
     assert sorted(s[0] for s in role.sent) == sorted(ACCOUNTS)
     role.sent.clear()
-    for emp in ACCOUNTS:  # the range replayed (a kill before the cursor moved)
-        role.on_opened({"account": ACCOUNTS[emp]})
+    for account in ACCOUNTS.values():  # the range replayed (a kill before the cursor moved)
+        role.on_opened({"account": account})
     role.flush_choices()
     assert role.sent == []  # each choice once
 

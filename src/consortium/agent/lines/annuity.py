@@ -4,8 +4,11 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
 - ANNUITY_PLATFORM: `enrolments` files -> registers the employer once (its trustee and account
   manager by member address, agent.yaml `addresses:`), keeps the salted register in its store,
   requests the accounts; a plan given at enrolment or in a `plan-choices` file is sent once the
-  account is open (AccountOpened); each settled instruction (InstructionSettled) refreshes the
-  employee's statement in outbox/statements/.
+  account is open (AccountOpened, gathered per range of blocks); each settled instruction
+  (InstructionSettled, gathered per range) refreshes the employee's statement in
+  outbox/statements/. At 10,000 employees nothing goes one by one: the register is one store
+  transaction, accounts are read in JSON-RPC batches (`pipe.call_many`) and requests and choices
+  are posted through the agent's pipe, each phase closed inside the handler (`in_phases`).
 - TRUSTEE: defines the consortium file's annuity plans at start (those not defined yet) and appoints
   the investment manager named in agent.yaml (`annuity: {investment_manager: <id>}`);
   `contributions` files -> receiveContributions, one keyed batch at a time (a run above agent.yaml
@@ -33,6 +36,7 @@ import re
 from typing import Any, ClassVar
 
 from consortium.agent.base import FileRefused, Role
+from consortium.agent.follower import MAX_ATTEMPTS
 from consortium.agent.settings import SettingsError
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32, doc_hash
@@ -73,6 +77,50 @@ ZERO = "0x" + "00" * 20
 def row_line(file: Any, index: int) -> int:
     """The line in the file of row `index`, as the inbox's own refusals name it."""
     return int(file.line_of(index))
+
+
+def send_each(pipe: Any, items: list, send: Any, chunk: int) -> list[tuple[Any, str | None]]:
+    """`send(item)` (the item's transactions through `pipe.piped(...)`, a list) for each item, a
+    phase closed every `chunk` items without raising; each item with the error of its first failed
+    transaction, or None: one item's failure is its own, not its phase's."""
+    out: list[tuple[Any, str | None]] = []
+    for start in range(0, len(items), chunk):
+        sent = [(item, send(item)) for item in items[start : start + chunk]]
+        pipe.wait(raise_on_failure=False)
+        for item, txs in sent:
+            out.append((item, next((t.error for t in txs if t.status != 1), None)))
+    return out
+
+
+class _Retries:
+    """Items of a range's flush whose transaction failed, kept in the store and tried again on the
+    next flushes, MAX_ATTEMPTS times, as the follower retries a failed handler: a failure does not
+    hold the cursor back (the range is done), and every step asks the chain first."""
+
+    def __init__(self, store: Any, kind: str):
+        self.store, self.kind = store, kind
+
+    def due(self) -> list[dict[str, Any]]:
+        return [r["item"] for r in self.store.all(self.kind).values() if r["status"] == "retry"]
+
+    def settle(self, key: str, item: dict[str, Any], error: str | None) -> None:
+        row = self.store.get(self.kind, key)
+        if error is None:
+            if row is not None:
+                self.store.put(self.kind, key, row | {"status": "done"})
+            return
+        attempts = (row or {}).get("attempts", 0) + 1
+        given_up = attempts >= MAX_ATTEMPTS
+        log.error(
+            "%s %s failed, attempt %d%s: %s",
+            self.kind,
+            key,
+            attempts,
+            " (given up)" if given_up else "",
+            error,
+        )
+        status = "given-up" if given_up else "retry"
+        self.store.put(self.kind, key, {"item": item, "attempts": attempts, "status": status})
 
 
 def _batches(accounts: list[bytes]) -> list[list[bytes]]:
@@ -393,6 +441,9 @@ class TrusteeRole(_AnnuityRole):
         super().__init__(agent)
         self.trustee = TrusteePlatform(agent.institution, self.ledger, self.plans, agent.store)
         self.batch_size = int(agent.settings.line("annuity").get("batch_size", MAX_BATCH))
+        self._feedback: list[dict[str, Any]] = []  # the range's reported feedback to forward
+        self._retries = _Retries(agent.store, "annuity.forward-failed")
+        agent.follower.after_range(self.flush_feedback)
 
     def start(self) -> None:
         """Book what an earlier process sent, then define the consortium's plans not defined yet."""
@@ -531,17 +582,45 @@ class TrusteeRole(_AnnuityRole):
             self.trustee.confirm_reset(ins)
 
     def on_feedback(self, ev: Any) -> None:
-        iid = int(ev["instructionId"])
-        if int(self.ledger.getInstruction(iid)["status"]) != REPORTED:
-            return  # forwarded already (a replayed event), or not ours to forward yet
-        employer, _ = self.employer_of_account(b32(ev["account"]))
-        if not _same(employer["trustee"], self.me):
+        """A reported feedback is forwarded after the range (`flush_feedback`)."""
+        self._feedback.append(
+            {
+                "instructionId": int(ev["instructionId"]),
+                "account": "0x" + b32(ev["account"]).hex(),
+                "unitPrices": [int(p) for p in ev["unitPrices"]],
+            }
+        )
+
+    def flush_feedback(self) -> None:
+        """Forward the range's feedback of our employers' instructions still REPORTED on chain:
+        instructions, accounts and employers read in JSON-RPC batches, the forwards posted
+        through the agent's pipe. One that fails is retried on the next ranges."""
+        todo = self._feedback + self._retries.due()
+        self._feedback = []
+        todo = list({int(f["instructionId"]): f for f in todo}.values())
+        if not todo:
             return
-        row = self.agent.store.get("annuity.instruction", str(iid))
-        items = [bytes.fromhex(i) for i in row["items"]]
-        prices = [int(p) for p in ev["unitPrices"]]
-        log.info("forwarding feedback of instruction %d", iid)
-        self.ledger.forwardFeedback(iid, items, prices, self.agent.tx())
+        pipe = self.agent.pipe
+        states = pipe.call_many(
+            self.ledger, "getInstruction", [(f["instructionId"],) for f in todo]
+        )
+        todo = [f for f, st in zip(todo, states) if int(st["status"]) == REPORTED]
+        accounts = pipe.call_many(self.ledger, "getAccount", [(b32(f["account"]),) for f in todo])
+        employers = list(dict.fromkeys(int(a["employer"]) for a in accounts))
+        found = pipe.call_many(self.ledger, "getEmployer", [(e,) for e in employers])
+        trustee_of = {e: x["trustee"] for e, x in zip(employers, found)}
+        ours = [f for f, a in zip(todo, accounts) if _same(trustee_of[int(a["employer"])], self.me)]
+        ledger = pipe.piped(self.ledger)
+
+        def forward(f: dict[str, Any]) -> list[Any]:
+            iid = f["instructionId"]
+            row = self.agent.store.get("annuity.instruction", str(iid))
+            items = [bytes.fromhex(i) for i in row["items"]]
+            log.info("forwarding feedback of instruction %d", iid)
+            return [ledger.forwardFeedback(iid, items, f["unitPrices"], self.agent.tx())]
+
+        for f, error in send_each(pipe, ours, forward, PHASE):
+            self._retries.settle(str(f["instructionId"]), f, error)
 
 
 class AccountManagerRole(_AnnuityRole):
@@ -639,31 +718,64 @@ class InvestmentManagerRole(_AnnuityRole):
                 )
         series = PriceSeries({code32(str(i)): [int(p)] for i, p in prices.items()})
         self.im = _IM(agent.institution, self.ledger, series)
+        self._piped: _IM | None = None
+        self._todo: list[IssuedInstruction] = []  # the range's instructions to execute
+        self._managers: dict[bytes, bool] = {}  # plan code -> managed by us (this range)
+        self._retries = _Retries(agent.store, "annuity.execute-failed")
+        agent.follower.after_range(self.flush)
 
     def on_issued(self, ev: Any) -> None:
+        """Keep an instruction of a plan we manage; it is executed after the range (`flush`)."""
         ins = IssuedInstruction.from_event(ev.args)
-        if not _same(self.plans.investmentManagerOf(ins.plan_code), self.me):
+        code = ins.plan_code
+        if code not in self._managers:  # one read per plan, not one per instruction
+            self._managers[code] = _same(self.plans.investmentManagerOf(code), self.me)
+        if not self._managers[code]:
             return
         self.agent.store.put("annuity.issued", str(ins.instruction_id), _instruction_doc(ins))
-        self._execute(ins)
+        self._todo.append(ins)
 
     def on_confirmed(self, ev: Any) -> None:
-        """A reset the trustee confirmed: executed now (its InstructionIssued was kept)."""
+        """A reset the trustee confirmed: executed after the range (its InstructionIssued was
+        kept)."""
         args = self.agent.store.get("annuity.issued", str(int(ev["instructionId"])))
         if args is not None:
-            self._execute(IssuedInstruction.from_event(args))
+            self._todo.append(IssuedInstruction.from_event(args))
 
-    def _execute(self, ins: IssuedInstruction) -> None:
-        """Execute an issued instruction and report its feedback; a reset still awaiting the
-        trustee waits for its ResetConfirmed."""
-        status = int(self.ledger.getInstruction(ins.instruction_id)["status"])
-        if status == ISSUED:
-            log.info("executing instruction %d", ins.instruction_id)
-            self.im.execute(ins)
-            status = EXECUTED
-        if status == EXECUTED:
-            log.info("reporting feedback of instruction %d", ins.instruction_id)
-            self.im.report_feedback(ins)
+    def flush(self) -> None:
+        """Execute the range's instructions and report their feedback (a reset still awaiting the
+        trustee waits for its ResetConfirmed): statuses read in JSON-RPC batches, both steps of
+        each instruction posted through the agent's pipe. One that fails is retried on the next
+        ranges (`_Retries`), the others go on."""
+        todo = self._todo + [IssuedInstruction.from_event(d) for d in self._retries.due()]
+        self._todo, self._managers = [], {}
+        todo = list({i.instruction_id: i for i in todo}.values())
+        if not todo:
+            return
+        states = self.agent.pipe.call_many(
+            self.ledger, "getInstruction", [(i.instruction_id,) for i in todo]
+        )
+        im = self._piped_im()
+
+        def steps(pair: tuple[IssuedInstruction, Any]) -> list[Any]:
+            ins, status, txs = pair[0], int(pair[1]["status"]), []
+            if status == ISSUED:
+                log.info("executing instruction %d", ins.instruction_id)
+                txs.append(im.execute(ins))
+                status = EXECUTED
+            if status == EXECUTED:
+                log.info("reporting feedback of instruction %d", ins.instruction_id)
+                txs.append(im.report_feedback(ins).tx)
+            return txs
+
+        pairs = list(zip(todo, states))
+        for (ins, _), error in send_each(self.agent.pipe, pairs, steps, PHASE // 2):
+            self._retries.settle(str(ins.instruction_id), _instruction_doc(ins), error)
+
+    def _piped_im(self) -> _IM:
+        if self._piped is None:
+            self._piped = self.agent.pipe.piped(self.im)
+        return self._piped
 
 
 def _instruction_doc(ins: IssuedInstruction) -> dict[str, Any]:

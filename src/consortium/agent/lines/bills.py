@@ -38,7 +38,7 @@ from consortium.agent.settings import SettingsError
 from consortium.domain.bills import BillStatus, NodeKind, NodeState, QuoteRefused, QuoteWindow
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import doc_hash
-from consortium.outbox import OutboxConflict, jsonable
+from consortium.outbox import OutboxConflict, OutboxRefused, close_phase, jsonable
 from consortium.roles.bills import FINANCE as FINANCING
 from consortium.roles.bills import (
     FINANCE_QUOTES,
@@ -48,6 +48,7 @@ from consortium.roles.bills import (
     BillClient,
     BillFactor,
 )
+from consortium.txpipe import PHASE_TXS, TxPipeError, TxPipeTimeout
 
 log = logging.getLogger("consortium.agent")
 
@@ -288,6 +289,7 @@ class BillClientRole(_HolderRole):
     def __init__(self, agent: Any):
         super().__init__(agent)
         self.windows: dict[int, int] = {}  # financing node -> end of its quote window
+        self._piped: BillClient | None = None  # the client sending through the agent's pipe
         if self.active:
             self.client = BillClient(agent.institution, self.bills, store=agent.store)
 
@@ -354,20 +356,33 @@ class BillClientRole(_HolderRole):
                     f"was sent",
                 )
             work.append((key, args))
-        bills = [self._send(ISSUE, key, args, "billId") for key, args in work]
-        return {"bills": bills}
+        return {"bills": self._send([(ISSUE, key, args) for key, args in work], "billId")}
 
-    def _send(self, kind: str, key: str, args: list, field: str) -> int:
-        try:
-            booking = self.client.outbox.send(kind, key, args)
-        except OutboxConflict as exc:
-            raise FileRefused(0, str(exc)) from None
-        except Exception as exc:
-            if getattr(exc, "revert_msg", None) is None:
-                raise
-            raise FileRefused(0, f"{kind}: {exc.revert_msg}") from None
-        log.info("%s %s booked as %s", kind, key[:18], booking.value)
-        return int(booking.value[field])
+    def _send(self, work: list[tuple[str, str, list]], field: str) -> list[int]:
+        """Each (kind, key, args) once through the outbox, posted through the agent's pipe,
+        PHASE_TXS a phase (a file of 200 bills is a few waits, not 200); what each was booked as.
+        A batch the chain refuses rejects the file naming it (the phases before stay booked: a
+        corrected file finds them on chain)."""
+        pipe = self.agent.pipe
+        if self._piped is None:
+            self._piped = pipe.piped(self.client)  # its outbox over the same store
+        outbox, booked = self._piped.outbox, []
+        for start in range(0, len(work), PHASE_TXS):
+            part = work[start : start + PHASE_TXS]
+            try:
+                subs = [outbox.submit(kind, key, args) for kind, key, args in part]
+                close_phase(pipe, outbox)
+            except OutboxConflict as exc:
+                close_phase(pipe, outbox)
+                raise FileRefused(0, str(exc)) from None
+            except (OutboxRefused, TxPipeError) as exc:
+                if isinstance(exc, TxPipeTimeout):
+                    raise  # fate unknown: the intents stay pending, the file is tried again
+                raise FileRefused(0, f"{part[0][0]}: {exc}") from None
+            for (kind, key, _), sub in zip(part, subs):
+                log.info("%s %s booked as %s", kind, key[:18], sub.booking.value)
+                booked.append(int(sub.booking.value[field]))
+        return booked
 
     def _holding(self, file: Any, n: int, row: dict[str, Any]) -> int:
         """The node a transfer or financing row draws on: its node_id, or our holding created by
@@ -426,13 +441,13 @@ class BillClientRole(_HolderRole):
 
     def transfer(self, file: Any) -> dict[str, Any]:
         work = self._requests(file, TRANSFER)
-        return {"nodes": [self._send(TRANSFER, k, a, "nodeId") for k, a, _ in work]}
+        return {"nodes": self._send([(TRANSFER, k, a) for k, a, _ in work], "nodeId")}
 
     def finance(self, file: Any) -> dict[str, Any]:
         """Each request once; a row with quote_window_minutes publicised with that window
         (requestFinancingQuotes): `tick` signs the best quote when it ends."""
         work = self._requests(file, FINANCING)
-        return {"nodes": [self._send(_sent_as(FINANCING, a), k, a, "nodeId") for k, a, _ in work]}
+        return {"nodes": self._send([(_sent_as(FINANCING, a), k, a) for k, a, _ in work], "nodeId")}
 
     def redeem(self, file: Any) -> dict[str, Any]:
         """Each batch once, every row checked first: our bill, matured, the holder holds it, the
