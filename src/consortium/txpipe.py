@@ -302,12 +302,16 @@ class TxPipe:
             raise ValueError(f"{method.abi['name']}: no data returned (the call likely reverted)")
         return method.decode_output(data)
 
+    def batch(self, method: str, params: list[list]) -> list[dict]:
+        """One JSON-RPC batch of `method`, one request per params list: the replies in order."""
+        body = [_request(method, p) | {"id": i} for i, p in enumerate(params)]
+        return sorted(self._post(body), key=lambda r: r["id"]) if body else []
+
     def call_batch(self, calls: list[dict]) -> list[tuple[str | None, str | None]]:
         """Many eth_calls ({"from", "to", "data"}) in one JSON-RPC batch at the latest block, for
         each (returned data, None) or (None, its error as brownie prints it): hundreds of reads or
         expected refusals for one round trip instead of one each."""
-        body = [_request("eth_call", [c, "latest"]) | {"id": i} for i, c in enumerate(calls)]
-        replies = sorted(self._post(body), key=lambda r: r["id"]) if body else []
+        replies = self.batch("eth_call", [[c, "latest"] for c in calls])
         return [(r.get("result"), _decode(r["error"]) if "error" in r else None) for r in replies]
 
     def call_many(self, contract: Any, fn: str, args: list[tuple], chunk: int = CALL_BATCH) -> list:
