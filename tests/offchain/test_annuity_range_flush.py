@@ -121,3 +121,18 @@ def test_send_each__chunks__one_phase_each_errors_per_item():
     out = send_each(pipe, list(range(5)), lambda n: [Tx(True), Tx(n != 3, f"bad {n}")], chunk=2)
     assert pipe.waits == 3
     assert out == [(0, None), (1, None), (2, None), (3, "bad 3"), (4, None)]
+
+
+def test_send_each__node_error_mid_phase__that_phase_s_items_failed_the_next_go_on():
+    pipe = FakePipe({})
+
+    def send(n):
+        if n == 2:
+            raise TimeoutError("the node did not answer")
+        return [Tx(True)]
+
+    out = send_each(pipe, list(range(6)), send, chunk=2)
+    assert out[:2] == [(0, None), (1, None)]
+    assert [n for n, e in out[2:4]] == [2, 3] and all("TimeoutError" in e for _, e in out[2:4])
+    assert out[4:] == [(4, None), (5, None)]
+    assert pipe.waits == 3  # the failed phase's pipe was still closed (reset)

@@ -30,6 +30,7 @@ posted flag), so an event replayed after a kill sends nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -82,11 +83,21 @@ def row_line(file: Any, index: int) -> int:
 def send_each(pipe: Any, items: list, send: Any, chunk: int) -> list[tuple[Any, str | None]]:
     """`send(item)` (the item's transactions through `pipe.piped(...)`, a list) for each item, a
     phase closed every `chunk` items without raising; each item with the error of its first failed
-    transaction, or None: one item's failure is its own, not its phase's."""
+    transaction, or None: one item's failure is its own, not its phase's. A node error while
+    sending or collecting a phase fails each item of that phase (their steps ask the chain first:
+    trying them again is safe) instead of stopping the agent."""
     out: list[tuple[Any, str | None]] = []
     for start in range(0, len(items), chunk):
-        sent = [(item, send(item)) for item in items[start : start + chunk]]
-        pipe.wait(raise_on_failure=False)
+        part = items[start : start + chunk]
+        try:
+            sent = [(item, send(item)) for item in part]
+            pipe.wait(raise_on_failure=False)
+        except Exception as exc:  # noqa: BLE001 - the node, not an item: every item tried again
+            log.error("a phase of %d item(s) not collected: %s", len(part), exc)
+            with contextlib.suppress(Exception):  # what was sent is collected, the pipe reset
+                pipe.wait(raise_on_failure=False)
+            out += [(item, f"{type(exc).__name__}: {exc}") for item in part]
+            continue
         for item, txs in sent:
             out.append((item, next((t.error for t in txs if t.status != 1), None)))
     return out
