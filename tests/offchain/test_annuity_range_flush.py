@@ -74,11 +74,12 @@ def test_flush__range_of_instructions__one_batch_of_reads_both_steps_piped(role)
     role._todo = [_ins(n) for n in (1, 2, 4)]
     role.agent.pipe.statuses[4] = EXECUTED  # executed before a kill: only its feedback is due
     role.flush()
-    assert role.agent.pipe.batches == [[1, 2, 4]] and role.agent.pipe.waits == 1
+    assert role.agent.pipe.batches == [[1, 2, 4]]
+    assert role.agent.pipe.waits == 2  # the executions' phase, then the reports'
     assert role.sent == [
         ("execute", 1),
-        ("report", 1),
         ("execute", 2),
+        ("report", 1),
         ("report", 2),
         ("report", 4),
     ]

@@ -766,22 +766,34 @@ class InvestmentManagerRole(_AnnuityRole):
         states = self.agent.pipe.call_many(
             self.ledger, "getInstruction", [(i.instruction_id,) for i in todo]
         )
-        im = self._piped_im()
+        im, pipe = self._piped_im(), self.agent.pipe
+        issued = [i for i, st in zip(todo, states) if int(st["status"]) == ISSUED]
+        errors: dict[int, str | None] = {i.instruction_id: None for i in todo}
 
-        def steps(pair: tuple[IssuedInstruction, Any]) -> list[Any]:
-            ins, status, txs = pair[0], int(pair[1]["status"]), []
-            if status == ISSUED:
-                log.info("executing instruction %d", ins.instruction_id)
-                txs.append(im.execute(ins))
-                status = EXECUTED
-            if status == EXECUTED:
-                log.info("reporting feedback of instruction %d", ins.instruction_id)
-                txs.append(im.report_feedback(ins).tx)
-            return txs
+        def execute(ins: IssuedInstruction) -> list[Any]:
+            log.info("executing instruction %d", ins.instruction_id)
+            return [im.execute(ins)]
 
-        pairs = list(zip(todo, states))
-        for (ins, _), error in send_each(self.agent.pipe, pairs, steps, PHASE // 2):
-            self._retries.settle(str(ins.instruction_id), _instruction_doc(ins), error)
+        def report(ins: IssuedInstruction) -> list[Any]:
+            log.info("reporting feedback of instruction %d", ins.instruction_id)
+            return [im.report_feedback(ins).tx]
+
+        # two phases, not one: a report depends on its execution, and ganache answers a send
+        # that waits on another of the same phase only once it is mined (it never is)
+        for ins, error in send_each(pipe, issued, execute, PHASE):
+            errors[ins.instruction_id] = error
+        executed = {i.instruction_id for i in issued if errors[i.instruction_id] is None}
+        due = [
+            i
+            for i, st in zip(todo, states)
+            if i.instruction_id in executed or int(st["status"]) == EXECUTED
+        ]
+        for ins, error in send_each(pipe, due, report, PHASE):
+            errors[ins.instruction_id] = error
+        for ins in todo:
+            self._retries.settle(
+                str(ins.instruction_id), _instruction_doc(ins), errors[ins.instruction_id]
+            )
 
     def _piped_im(self) -> _IM:
         if self._piped is None:
