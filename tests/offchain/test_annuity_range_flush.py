@@ -52,7 +52,9 @@ def _ins(iid: int) -> IssuedInstruction:
 def role(monkeypatch):
     role = object.__new__(InvestmentManagerRole)
     pipe = FakePipe({n: ISSUED for n in range(1, 8)})
-    role.agent = SimpleNamespace(store=Store(), pipe=pipe, suite={"AnnuityLedger": "ledger"})
+    w3 = SimpleNamespace(client_version="anvil/v1.7.1")
+    suite = {"AnnuityLedger": "ledger"}
+    role.agent = SimpleNamespace(store=Store(), pipe=pipe, suite=suite, w3=w3)
     role.failing = {3}  # instruction ids whose execution reverts
     role.sent = []
 
@@ -137,3 +139,11 @@ def test_send_each__node_error_mid_phase__that_phase_s_items_failed_the_next_go_
     assert [n for n, e in out[2:4]] == [2, 3] and all("TimeoutError" in e for _, e in out[2:4])
     assert out[4:] == [(4, None), (5, None)]
     assert pipe.waits == 3  # the failed phase's pipe was still closed (reset)
+
+
+def test_flush__on_ganache__one_transaction_a_phase(role):
+    role.agent.w3.client_version = "Ganache/v7.9.2/EthereumJS TestRPC/v7.9.2/ethereum-js"
+    role._todo = [_ins(n) for n in (1, 2)]
+    role.flush()
+    assert role.agent.pipe.waits == 4  # two executions, then two reports, each its own phase
+    assert role.agent.store.all(FAILED) == {}
