@@ -110,19 +110,28 @@ class Store:
     # ------------------------------------------------------------ documents
     def put(self, kind: str, key: str, body: dict[str, Any]) -> None:
         """Insert or replace one document."""
-        row = {
-            "kind": kind,
-            "key": key,
-            "body": json.dumps(body, sort_keys=True),
-            "updated_at": time.time_ns(),
-        }
+        self.put_many(kind, {key: body})
+
+    def put_many(self, kind: str, bodies: dict[str, dict[str, Any]]) -> None:
+        """Insert or replace documents of one kind in one transaction: all or none (a file of
+        10,000 employees is one commit, not 10,000)."""
+        now = time.time_ns()
         with self.engine.begin() as c:
-            if self.engine.dialect.name == "sqlite":
-                stmt = sqlite_insert(documents).values(row)
-                c.execute(stmt.on_conflict_do_update(index_elements=["kind", "key"], set_=row))
-            else:  # portable path for other databases
-                c.execute(delete(documents).where(documents.c.kind == kind, documents.c.key == key))
-                c.execute(documents.insert().values(row))
+            for key, body in bodies.items():
+                row = {
+                    "kind": kind,
+                    "key": key,
+                    "body": json.dumps(body, sort_keys=True),
+                    "updated_at": now,
+                }
+                if self.engine.dialect.name == "sqlite":
+                    stmt = sqlite_insert(documents).values(row)
+                    c.execute(stmt.on_conflict_do_update(index_elements=["kind", "key"], set_=row))
+                else:  # portable path for other databases
+                    c.execute(
+                        delete(documents).where(documents.c.kind == kind, documents.c.key == key)
+                    )
+                    c.execute(documents.insert().values(row))
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:
@@ -130,6 +139,21 @@ class Store:
                 select(documents.c.body).where(documents.c.kind == kind, documents.c.key == key)
             ).first()
         return json.loads(r[0]) if r else None
+
+    def get_many(self, kind: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The documents of these keys that exist, in the order of `keys` (a few queries, not one
+        per key)."""
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as c:
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
+                rows = c.execute(
+                    select(documents.c.key, documents.c.body).where(
+                        documents.c.kind == kind, documents.c.key.in_(part)
+                    )
+                ).all()
+                found.update((k, json.loads(b)) for k, b in rows)
+        return {k: found[k] for k in keys if k in found}
 
     def all(self, kind: str) -> dict[str, dict[str, Any]]:
         with self.engine.connect() as c:

@@ -43,6 +43,8 @@ from consortium.localchain import automines
 # either); an out-of-gas transaction fails like any other, named in TxPipeError.
 DEFAULT_GAS = 16_000_000
 RECEIPT_BATCH = 500  # receipts asked for in one JSON-RPC batch
+CALL_BATCH = 500  # views read in one JSON-RPC batch (call_many)
+PHASE_TXS = 200  # transactions posted before in_phases closes the phase
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
 STALL = 0.5  # seconds without a new receipt after which a local chain's backlog is mined
 
@@ -308,13 +310,33 @@ class TxPipe:
             raise ValueError(f"{method.abi['name']}: no data returned (the call likely reverted)")
         return method.decode_output(data)
 
+    def batch(self, method: str, params: list[list]) -> list[dict]:
+        """One JSON-RPC batch of `method`, one request per params list: the replies in order."""
+        body = [_request(method, p) | {"id": i} for i, p in enumerate(params)]
+        return sorted(self._post(body), key=lambda r: r["id"]) if body else []
+
     def call_batch(self, calls: list[dict]) -> list[tuple[str | None, str | None]]:
         """Many eth_calls ({"from", "to", "data"}) in one JSON-RPC batch at the latest block, for
         each (returned data, None) or (None, its error as brownie prints it): hundreds of reads or
         expected refusals for one round trip instead of one each."""
-        body = [_request("eth_call", [c, "latest"]) | {"id": i} for i, c in enumerate(calls)]
-        replies = sorted(self._post(body), key=lambda r: r["id"]) if body else []
+        replies = self.batch("eth_call", [[c, "latest"] for c in calls])
         return [(r.get("result"), _decode(r["error"]) if "error" in r else None) for r in replies]
+
+    def call_many(self, contract: Any, fn: str, args: list[tuple], chunk: int = CALL_BATCH) -> list:
+        """`contract.fn(*a)` for each `a` of `args`, decoded as brownie's call decodes it, in
+        JSON-RPC batches of `chunk`: thousands of views read in a few round trips instead of one
+        each (a reverting read raises ValueError naming the call and its error)."""
+        contract = _unwrap(contract)
+        method = getattr(contract, fn)
+        out: list = []
+        for start in range(0, len(args), chunk):
+            part = args[start : start + chunk]
+            calls = [{"to": contract.address, "data": method.encode_input(*a)} for a in part]
+            for a, (data, error) in zip(part, self.call_batch(calls)):
+                if error is not None or not data or (data == "0x" and method.abi.get("outputs")):
+                    raise ValueError(f"{fn}{tuple(a)}: {error or 'no data returned'}")
+                out.append(method.decode_output(data))
+        return out
 
     def bind(self, contract: Any) -> PipedContract:
         return PipedContract(self, _unwrap(contract))
@@ -483,6 +505,19 @@ class TxPipe:
         if self.first_sent_at is None or self.last_collected_at is None:
             return 0.0
         return self.last_collected_at - self.first_sent_at
+
+
+def in_phases(pipe: TxPipe, items: list, send: Any, chunk: int = PHASE_TXS) -> list[PendingTx]:
+    """`send(item)` for each item (a call through `pipe.piped(...)`), the phase closed with
+    `pipe.wait()` every `chunk` transactions: a loop of independent transactions costs a round
+    trip each to post and a few to collect, not a wait each. Raises TxPipeError as wait() does
+    (the phases before stay collected; a caller that asks the chain first can simply retry)."""
+    done: list[PendingTx] = []
+    for start in range(0, len(items), chunk):
+        for item in items[start : start + chunk]:
+            send(item)
+        done += pipe.wait()
+    return done
 
 
 def sign_legacy(tx: dict, key: PrivateKey) -> tuple[str, str]:

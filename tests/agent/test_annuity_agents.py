@@ -205,6 +205,30 @@ def test_annuity_day__statements__in_the_platform_outbox_add_up(day):
         assert s["total"] == s["invested"] and s["total"] - s["contributed"] == s["total_return"]
 
 
+def test_annuity_day__statements__batched_reads_same_as_one_by_one(day):
+    """The platform reads a range's statements in JSON-RPC batches: each is what reading the
+    employee's valuation and holdings one at a time gives. (Employees whose plan was switched
+    are left out: the day's fixture stops the agents once the reset is settled on chain, which
+    may be before the platform's last statement of it.)"""
+    ledger = day.world.suite["AnnuityLedger"]
+    folder = day.homes["annuity-platform"].outbox / "statements"
+    for emp, account in day.accounts.items():
+        if emp in SWITCH:
+            continue
+        s = json.loads((folder / f"{emp}.json").read_text())
+        invested, cash, contributed, total_return = ledger.valuation(account)
+        items, units, values = ledger.holdingsOf(account)
+        assert (s["invested"], s["cash"], s["contributed"], s["total_return"]) == (
+            invested,
+            cash,
+            contributed,
+            total_return,
+        )
+        assert s["holdings"] == [
+            {"item": str(i), "units": str(u), "value": v} for i, u, v in zip(items, units, values)
+        ]
+
+
 def test_annuity_day__inbox__good_files_done_bad_file_rejected_with_line_and_reason(day):
     platform, trustee = day.homes["annuity-platform"], day.homes["trustee"]
     for name in ("enrolments-2026-12.csv", "plan-choices-2026-12.csv", "plan-choices-switch.csv"):

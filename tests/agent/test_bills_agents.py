@@ -6,8 +6,9 @@ the outcome on chain and in the outboxes; everything in between is an agent reac
 event: the receiver reviews (auto within its limit; above it a person answers with `consortium
 decide`), the auditor audits, the factor quotes, the holder accepts, the factor declares its wire,
 the holder confirms it; at maturity (the test plays the clock) the holders confirm the debtor's
-wires. The tier-1 agent is SIGKILLed right after its first transfer is mined and restarted. The bill
-contract has no cash token here: every payment is off chain, in two steps.
+wires. The tier-1 agent is SIGKILLed right after its first transfer is mined (its file's transfers
+go out in one pipelined phase) and restarted. The bill contract has no cash token here: every
+payment is off chain, in two steps.
 """
 
 from __future__ import annotations
@@ -355,7 +356,10 @@ def test_bills_day__every_record_on_chain_once(day):
     assert all(e["args"]["approved"] for e in _events(day, "BillAudited"))
 
 
-def test_bills_day__sigkill_of_tier1_mid_batch__restarted_books_the_first_sends_the_second(day):
+def test_bills_day__sigkill_of_tier1_mid_batch__restarted_books_both_from_the_chain_once(day):
+    """The file's transfers go out through the agent's pipe in one phase: when the kill comes
+    (the first mined, not booked) the second is on chain too; the restarted agent books both from
+    the chain and sends nothing again."""
     assert day.first_exit == -9
     tier1 = day.agents["tier1"]
     assert tier1.starts == 2 and tier1.log().count("running roles") == 2
@@ -367,7 +371,13 @@ def test_bills_day__sigkill_of_tier1_mid_batch__restarted_books_the_first_sends_
     store = Store(load_settings(day.homes["tier1"].path).store_url)
     booked = store.intents("booked", ["BillToken.requestTransfer"])
     assert len(booked) == 2 and store.intents("pending") == []
-    assert {r["booking"]["source"] for r in booked} == {"chain", "receipt"}
+    assert [r["booking"]["source"] for r in booked] == ["chain", "chain"]
+    requested = [
+        e
+        for e in _events(day, "BillTransferRequested")
+        if int(e["args"]["nodeId"]) in day.nodes.values()
+    ]
+    assert len(requested) == 2  # each transfer on chain once
 
 
 def test_bills_day__queued_review__answered_with_consortium_decide(day):

@@ -134,6 +134,27 @@ def test_call_batch__reads_and_refusals__each_answered_in_order(pipe, registry, 
     assert pipe.pending == [] and web3().eth.block_number == height  # nothing sent
 
 
+def test_call_many__views_in_batches__same_as_one_by_one(
+    pipe, registry, broker, stranger, regulator_cn, accounts
+):
+    who = [broker.address, stranger.address, regulator_cn.address, accounts[0].address] * 2
+    many = pipe.call_many(registry, "getMember", [(a,) for a in who], chunk=3)  # 3 batches
+    assert many == [registry.getMember(a) for a in who]
+    assert [m["status"] for m in many[:2]] == [2, 0]  # named struct fields, as brownie's
+    assert pipe.call_many(pipe.bind(registry), "memberOf", [(broker.address,)]) == [
+        registry.memberOf(broker.address)
+    ]
+    assert pipe.call_many(registry, "getMember", []) == []
+
+
+def test_call_many__no_contract_at_the_address__raises_naming_the_call(pipe, registry, stranger):
+    from types import SimpleNamespace
+
+    nothing = SimpleNamespace(address=stranger.address, getMember=registry.getMember)  # no code
+    with pytest.raises(ValueError, match=r"getMember\('0x[0-9a-fA-F]{40}',\): no data returned"):
+        pipe.call_many(nothing, "getMember", [(stranger.address,)])
+
+
 @pytest.fixture
 def backlog(pipe):
     """The node stops mining on arrival, as a local chain's backlog does once the sends stop (it

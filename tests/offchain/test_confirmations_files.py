@@ -193,7 +193,7 @@ def test_ready__orders_wait_for_the_rules_in_force(cfg, sizes, monkeypatch):
     view = _view(cfg, sizes, 0)
     d = conf.file_day(cfg, sizes, view.seed)
     answered = {"sales-bank": d.registrations, "sales-bank-2": 1}
-    monkeypatch.setattr(conf, "_registrations", lambda v, bank: [{}] * answered[bank])
+    monkeypatch.setattr(conf, "_answered", lambda v, bank: answered[bank])
     monkeypatch.setattr(conf, "_all_enacted", lambda v, d: False)
     assert conf.ready("rules", view) and conf.ready("customers", view)
     assert not conf.ready("orders", view)
@@ -201,6 +201,18 @@ def test_ready__orders_wait_for_the_rules_in_force(cfg, sizes, monkeypatch):
     assert conf.ready("orders", view)
     answered["sales-bank-2"] = 0  # the second bank's customer not answered yet
     assert not conf.ready("orders", view)
+
+
+def test_answered__registration_files_counted_unread(cfg, sizes, tmp_path):
+    view = _view(cfg, sizes, 0)
+    view.homes = {"sales-bank": tmp_path}
+    assert conf._answered(view, "sales-bank") == 0  # no outbox folder yet
+    folder = tmp_path / "outbox" / "registrations"
+    folder.mkdir(parents=True)
+    for n in range(3):
+        (folder / f"C-{n}-issuer.json").write_text("{")  # counted without being parsed
+    (folder / ".C-9-issuer.json.tmp").write_text("{}")  # a file still being written
+    assert conf._answered(view, "sales-bank") == 3
 
 
 def test_ready__the_redemption_waits_for_the_shares_it_draws_on(cfg, sizes, monkeypatch):

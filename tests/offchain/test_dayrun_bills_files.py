@@ -160,6 +160,17 @@ class _FakeBills:
         return (self.refs.get(ref, 0), 7 if ref in self.refs else 0)
 
 
+class _Reader:
+    """The driver's batched reads (DayView.read_many) answered by the fake, each batch counted."""
+
+    def __init__(self):
+        self.batches = []
+
+    def call_many(self, contract, fn, args):
+        self.batches.append((fn, len(args)))
+        return [getattr(contract, fn)(*a) for a in args]
+
+
 def test_bills_redemption_file__rows_of_the_cores_owed_positions__its_bills_only(tmp_path):
     cfg, sizes = _cfg(), {"bills": 1, "bill_maturity_days": 7, "bill_redeem": 1}
     (b,) = file_day(cfg, sizes, 3).bills
@@ -177,8 +188,12 @@ def test_bills_redemption_file__rows_of_the_cores_owed_positions__its_bills_only
     (homes[b.core] / "outbox" / "positions" / "owed.json").write_text(json.dumps(body))
     view = DayView({"BillToken": _FakeBills(file_day(cfg, sizes, 3))}, homes, cfg, {}, 3)
     view.sizes["bills"] = sizes
+    reader = view.memo("reader", _Reader)
     (redeem,) = [f for f in files[b.core] if f.phase == "redeem"]
     data = redeem.resolve(view)
+    # each kind of id looked up in one batch for every bill, not one request per bill
+    kinds = ["billOfDocuments", "requestOf", "requestOf", "requestOf"]  # bill, TR-A, TR-B, FIN
+    assert reader.batches == [(fn, 1) for fn in kinds]
     rows = _rows(data)
     assert [(r["batch_ref"], int(r["node_id"]), r["holder"]) for r in rows] == [
         (b.ref("PAY"), 11, b.tier1),

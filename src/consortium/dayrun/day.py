@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from consortium.bootstrap import DEFAULT_SEED
 from consortium.dayrun.lines import LINES, DayLine, agent_institutions, agent_roles, playable
 from consortium.dayrun.procs import AgentProcess, AgentProcesses
@@ -248,23 +250,76 @@ def _follow(day: _Day, console: Any) -> None:
     chaos = None
     if opts.chaos:
         chaos = Chaos(procs, opts.chaos_every, random.Random(f"{opts.seed}:chaos"))
+    node = NodeRetry()
     while any(line.finished_at is None for line in day.lines) or (
         chaos is not None and chaos.kills < opts.chaos_min_kills
     ):
         procs.check_alive()
         procs.sample_rss()
-        for line in day.lines:
-            if line.finished_at is None and line.governed:
-                with _quiet(day.folder, opts.verbose):
-                    line.govern(day.view, day.manager)
-            others_done = all(o.finished_at is not None for o in day.lines if o is not line)
-            _advance(line, day.view, console, t0, others_done)
+        node.attempt(lambda: _look(day, console, t0), console)
         if chaos is not None:
             chaos.step(console)
         if time.monotonic() > deadline:
             raise DayTimeout(_waiting_for(day.lines, timeout))
         time.sleep(opts.poll)
     day.seconds["business"] = time.perf_counter() - t0
+
+
+def _look(day: _Day, console: Any, t0: float) -> None:
+    """One look at the day: each line governed, its next phases dropped as they become ready
+    (reads, and governance acts that ask the chain first: safe to repeat after a node error)."""
+    for line in day.lines:
+        if line.finished_at is None and line.governed:
+            with _quiet(day.folder, day.opts.verbose):
+                line.govern(day.view, day.manager)
+        others_done = all(o.finished_at is not None for o in day.lines if o is not line)
+        _advance(line, day.view, console, t0, others_done)
+
+
+class NodeUnreachable(RuntimeError):
+    """The node failed every try of one look at the day: the day ends, saying so."""
+
+
+# what a node that is passing through trouble raises under the driver's reads: the builtin
+# ConnectionError covers ConnectionResetError / ConnectionRefusedError / BrokenPipeError
+TRANSIENT: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+@dataclass
+class NodeRetry:
+    """A look at the day that failed on a passing node error (a reset connection under a large
+    day's load, a timeout) is tried again after a short backoff instead of killing the day; after
+    `tries` failures in a row the day ends with NodeUnreachable naming the last error."""
+
+    tries: int = 6
+    backoff: float = 0.5  # seconds before the first retry, doubled each time up to `longest`
+    longest: float = 8.0
+    sleep: Any = time.sleep
+
+    def attempt(self, look: Any, console: Any) -> Any:
+        wait = self.backoff
+        for n in range(1, self.tries + 1):
+            try:
+                return look()
+            except TRANSIENT as exc:
+                if n == self.tries:
+                    raise NodeUnreachable(
+                        f"the node did not answer the driver {self.tries} times in a row "
+                        f"(last: {type(exc).__name__}: {exc}); is it still running?"
+                    ) from exc
+                console.print(
+                    f"[yellow]  node error while following the day ({type(exc).__name__}: "
+                    f"{exc}); retrying in {wait:.1f} s ({n}/{self.tries - 1})[/yellow]"
+                )
+                self.sleep(wait)
+                wait = min(wait * 2, self.longest)
+        return None
 
 
 def day_timeout(sizes: dict[str, dict[str, int]]) -> float:
@@ -330,9 +385,12 @@ def _advance(line: DayLine, view: DayView, console: Any, t0: float, others_done:
         if not line.module.ready(phase, view):
             break
         files = line.files_of(phase)
-        for ident, f in files:
-            drop(view.homes[ident] / "inbox", f.name, f.resolve(view))
-            line.dropped.append((ident, f.name))
+        # every file's content first (a payroll reads the platform's outbox): a node error while
+        # resolving one drops none of the phase, and the retried look drops them all once
+        contents = [(ident, f.name, f.resolve(view)) for ident, f in files]
+        for ident, name, content in contents:
+            drop(view.homes[ident] / "inbox", name, content)
+            line.dropped.append((ident, name))
         line.started_at = line.started_at or time.perf_counter()
         line.next_phase += 1
         console.print(

@@ -231,6 +231,8 @@ class AnnuityServicePlatform(_Sender):
     employer: int | None = None  # the employer id new employees are enrolled under
     store: Store | None = None
     choices: dict[bytes, PlanChoice] = field(default_factory=dict)  # evidence by its hash
+    # account id -> employee: an event names the account (10,000 of them on the large day)
+    _by_account: dict[bytes, str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -270,29 +272,45 @@ class AnnuityServicePlatform(_Sender):
 
     def employee_of(self, account_id: bytes) -> str | None:
         """The employee behind an account id, if enrolled here."""
-        return next((e for e, a in self.accounts.items() if a.account_id == account_id), None)
+        index = self._by_account
+        if len(index) != len(self.accounts):  # rebuilt when an account was added since
+            index.clear()
+            index.update((a.account_id, e) for e, a in self.accounts.items())
+        return index.get(bytes(account_id))
 
     def register(self, employee_id: str, source: str = "") -> bytes:
         """Draw the employee's salt and keep (employee id, salt, account id), in the store first
         when there is one; returns the account id. `source` says what enrolled it (an inbox
         file)."""
-        if employee_id in self.accounts:
-            raise ValueError(f"employee {employee_id!r} is already enrolled")
-        salt = new_salt()
-        entry = EmployeeAccount(employee_id, salt, commit(employee_id, salt))
+        return self.register_many([employee_id], source)[0]
+
+    def register_many(self, employee_ids: Sequence[str], source: str = "") -> list[bytes]:
+        """`register` for many employees, kept in one store transaction (all or none); their
+        account ids in order."""
+        for employee_id in employee_ids:
+            if employee_id in self.accounts:
+                raise ValueError(f"employee {employee_id!r} is already enrolled")
+        if len(set(employee_ids)) != len(employee_ids):
+            raise ValueError("an employee is listed twice; enrol each once")
+        entries = []
+        for employee_id in employee_ids:
+            salt = new_salt()
+            entries.append(EmployeeAccount(employee_id, salt, commit(employee_id, salt)))
         if self.store is not None:
-            self.store.put(
+            self.store.put_many(
                 EMPLOYEE_KIND,
-                employee_id,
                 {
-                    "salt": salt.hex(),
-                    "account_id": entry.account_id.hex(),
-                    "employer": self.employer,
-                    "source": source,
+                    e.employee_id: {
+                        "salt": e.salt.hex(),
+                        "account_id": e.account_id.hex(),
+                        "employer": self.employer,
+                        "source": source,
+                    }
+                    for e in entries
                 },
             )
-        self.accounts[employee_id] = entry
-        return entry.account_id
+        self.accounts.update((e.employee_id, e) for e in entries)
+        return [e.account_id for e in entries]
 
     def registered(self, employee_id: str) -> dict[str, Any] | None:
         """The stored register entry of an employee (employer, source), or None."""
@@ -305,8 +323,7 @@ class AnnuityServicePlatform(_Sender):
             raise ValueError(
                 "no employer registered on this platform; call register_employer() first"
             )
-        fresh = [self.register(emp) for emp in employee_ids]
-        return self.request_accounts(fresh)
+        return self.request_accounts(self.register_many(employee_ids))
 
     def request_accounts(self, account_ids: Sequence[bytes]) -> list[Any]:
         """requestAccounts under the current employer, chunked at MAX_BATCH."""
@@ -374,18 +391,24 @@ class AnnuityServicePlatform(_Sender):
 
     def statement(self, employee_id: str) -> Statement:
         account = self.account_id(employee_id)
-        invested, cash, contributed, total_return = self.ledger.valuation(account)
-        items, units, values = self.ledger.holdingsOf(account)
-        return Statement(
-            employee_id=employee_id,
-            invested=int(invested),
-            cash=int(cash),
-            contributed=int(contributed),
-            total_return=int(total_return),
-            holdings=tuple(
-                Holding(b32(i), int(u), int(v)) for i, u, v in zip(items, units, values)
-            ),
+        return statement_of(
+            employee_id, self.ledger.valuation(account), self.ledger.holdingsOf(account)
         )
+
+
+def statement_of(employee_id: str, valuation: Sequence[Any], holdings: Sequence[Any]) -> Statement:
+    """An employee's statement from AnnuityLedger's `valuation` and `holdingsOf` answers (read
+    one at a time or many in a JSON-RPC batch)."""
+    invested, cash, contributed, total_return = valuation
+    items, units, values = holdings
+    return Statement(
+        employee_id=employee_id,
+        invested=int(invested),
+        cash=int(cash),
+        contributed=int(contributed),
+        total_return=int(total_return),
+        holdings=tuple(Holding(b32(i), int(u), int(v)) for i, u, v in zip(items, units, values)),
+    )
 
 
 def contribution_hash(accounts: Sequence[Any], amounts: Sequence[int]) -> bytes:

@@ -378,16 +378,26 @@ def _accounts(view: Any, d: FileDay) -> dict[str, str]:
 
 
 class _ChainAccounts(Mapping):
-    """employee id -> the account on chain, each read when first asked: a readiness check stops
-    at the first account not there yet instead of reading them all (the agents share the node)."""
+    """employee id -> the account on chain, read a batch at a time when first asked (one JSON-RPC
+    batch of `chunk` accounts, DayView.read_many): a readiness check stops at the first batch with
+    an account not there yet instead of reading them all (the agents share the node)."""
 
-    def __init__(self, ledger: Any, ids: dict[str, str], employees: tuple[str, ...]):
-        self.ledger, self.ids, self.employees = ledger, ids, employees
+    def __init__(
+        self, view: Any, ids: dict[str, str], employees: tuple[str, ...], chunk: int = 500
+    ):
+        self.view, self.ids, self.employees, self.chunk = view, ids, employees, chunk
+        self.ledger = view.suite["AnnuityLedger"]
+        self.index = {e: n for n, e in enumerate(employees)}
         self.read: dict[str, Any] = {}
 
     def __getitem__(self, employee: str) -> Any:
         if employee not in self.read:
-            self.read[employee] = self.ledger.getAccount(self.ids[employee])
+            start = self.index[employee] // self.chunk * self.chunk
+            part = self.employees[start : start + self.chunk]
+            accounts = self.view.read_many(
+                self.ledger, "getAccount", [(self.ids[e],) for e in part]
+            )
+            self.read.update(zip(part, accounts))
         return self.read[employee]
 
     def __iter__(self) -> Iterator[str]:
@@ -402,7 +412,7 @@ def _chain_accounts(view: Any, d: FileDay) -> _ChainAccounts | None:
     accounts = _accounts(view, d)
     if len(accounts) < len(d.employees):
         return None
-    return _ChainAccounts(view.suite["AnnuityLedger"], accounts, d.employees)
+    return _ChainAccounts(view, accounts, d.employees)
 
 
 def _day(view: Any) -> FileDay:
@@ -458,11 +468,17 @@ def done(view: Any) -> bool:
     a = _chain_accounts(view, d)
     if a is None or not all(_settled(a[e], d.months[0][e] + d.months[1][e]) for e in a):
         return False
-    statements = _statements(view, d)
-    return len(statements) == len(d.employees) and all(
-        s["contributed"] == d.months[0][e] + d.months[1][e] and s["cash"] == 0
-        for e, s in statements.items()
-    )
+    return all(_statement_final(view, d, e) for e in d.employees)  # stops at the first not yet
+
+
+def _statement_final(view: Any, d: FileDay, employee: str) -> bool:
+    """The employee's statement in the platform's outbox shows both months invested."""
+    path = view.outbox(d.platform) / "statements" / f"{employee}.json"
+    try:
+        s = json.loads(path.read_text())
+    except (OSError, ValueError):  # not written yet (written by rename, but be safe)
+        return False
+    return s["contributed"] == d.months[0][employee] + d.months[1][employee] and s["cash"] == 0
 
 
 def checks(view: Any) -> LineResult:
@@ -475,9 +491,12 @@ def checks(view: Any) -> LineResult:
     expected = {e: d.months[0][e] + d.months[1][e] for e in d.employees}
     count = int(ledger.instructionCount())
     plans = {str(p["id"]): p["items"] for p in _plans_of(view)}
-    holdings_ok = all(
-        len(ledger.holdingsOf(accounts[e])[0]) == len(plans.get(p, ())) for e, p in d.final.items()
+    finals = list(d.final.items()) if len(accounts) == len(d.employees) else []
+    held = view.read_many(ledger, "holdingsOf", [(accounts[e],) for e, _ in finals])
+    holdings_ok = len(held) == len(d.final) and all(
+        len(h[0]) == len(plans.get(p, ())) for (_, p), h in zip(finals, held)
     )
+    instructions = view.read_many(ledger, "getInstruction", [(i,) for i in range(1, count + 1)])
     confirmed = _resets_confirmed(view.suite, view.suite.block)
     result = LineResult(line="annuity")
     result.counts = {
@@ -497,7 +516,7 @@ def checks(view: Any) -> LineResult:
         and all(int(a[e]["contributed"]) == v for e, v in expected.items()),
         "no cash left unallocated": bool(a) and all(int(x["cash"]) == 0 for x in a.values()),
         "every instruction settled": count == d.instructions
-        and all(int(ledger.getInstruction(i)["status"]) == SETTLED for i in range(1, count + 1)),
+        and all(int(i["status"]) == SETTLED for i in instructions),
         "plans as chosen, resets applied": bool(a)
         and all(b32(a[e]["planCode"]) == code32(p) for e, p in d.final.items()),
         "every reset confirmed by the trustee before it was executed": len(confirmed)

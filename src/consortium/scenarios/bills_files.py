@@ -325,30 +325,30 @@ def _addresses(view: Any) -> dict[str, str]:
 
 def _ids(view: Any, d: FileDay) -> _Ids:
     """Each bill's ids on chain, looked up by the debtor's documents and the holders' request
-    references (once found, kept: an id never changes)."""
+    references (once found, kept: an id never changes), the bills still unknown in one batch of
+    reads per kind."""
     ids = view.memo("bills:ids", lambda: _Ids({}, {}, {}, {}))
     bills, addr = view.suite["BillToken"], _addresses(view)
 
-    def look(found: dict[int, int], k: int, fn: Any, *args: Any) -> None:
-        if k not in found:
-            value, block = fn(*args)
+    def look(found: dict[int, int], fn: str, key: Any) -> None:
+        todo = [b for b in d.bills if b.k not in found]
+        for b, (value, block) in zip(todo, view.read_many(bills, fn, [key(b) for b in todo])):
             if int(block):
-                found[k] = int(value)
+                found[b.k] = int(value)
 
-    for b in d.bills:
-        look(ids.bill, b.k, bills.billOfDocuments, addr[b.core], "0x" + b.docs)
-        look(ids.tr_a, b.k, bills.requestOf, addr[b.tier1], doc_hash(b.ref("TR-A")))
-        look(ids.tr_b, b.k, bills.requestOf, addr[b.tier1], doc_hash(b.ref("TR-B")))
-        look(ids.fin, b.k, bills.requestOf, addr[b.t2a], doc_hash(b.ref("FIN")))
+    look(ids.bill, "billOfDocuments", lambda b: (addr[b.core], "0x" + b.docs))
+    look(ids.tr_a, "requestOf", lambda b: (addr[b.tier1], doc_hash(b.ref("TR-A"))))
+    look(ids.tr_b, "requestOf", lambda b: (addr[b.tier1], doc_hash(b.ref("TR-B"))))
+    look(ids.fin, "requestOf", lambda b: (addr[b.t2a], doc_hash(b.ref("FIN"))))
     return ids
 
 
 def _valid(view: Any, nodes: dict[int, int], d: FileDay) -> bool:
-    """Every bill's node of this kind on chain and through its reviews and audit."""
-    bills = view.suite["BillToken"]
-    return len(nodes) == len(d.bills) and all(
-        int(bills.node(n)["state"]) == NodeState.VALID for n in nodes.values()
-    )
+    """Every bill's node of this kind on chain and through its reviews and audit (one batch)."""
+    if len(nodes) != len(d.bills):
+        return False
+    read = view.read_many(view.suite["BillToken"], "node", [(n,) for n in nodes.values()])
+    return all(int(node["state"]) == NodeState.VALID for node in read)
 
 
 def _positions(view: Any, ident: str, name: str = "holdings.json") -> dict | None:
@@ -453,7 +453,7 @@ def _matured(view: Any, d: FileDay, ids: _Ids) -> bool:
     from consortium import chain
 
     bills, w3 = view.suite["BillToken"], chain.web3()
-    due = max(int(bills.bill(i)["maturity"]) for i in ids.bill.values())
+    due = max(int(b["maturity"]) for b in view.read_many(bills, "bill", _each(ids.bill)))
     now = int(w3.eth.get_block("latest")["timestamp"])
     if now > due:
         return True
@@ -474,10 +474,16 @@ def done(view: Any) -> bool:
     if not _valid(view, ids.fin, d):
         return False
     if d.redeem and not all(
-        int(bills.bill(i)["status"]) == BillStatus.SETTLED for i in ids.bill.values()
+        int(b["status"]) == BillStatus.SETTLED
+        for b in view.read_many(bills, "bill", _each(ids.bill))
     ):
         return False
     return _positions_agree(view, d, ids)
+
+
+def _each(ids: dict[int, int]) -> list[tuple[int]]:
+    """The arguments of one read per id (DayView.read_many)."""
+    return [(i,) for i in ids.values()]
 
 
 def _held(d: FileDay, ids: _Ids) -> dict[str, dict[int, int]]:
@@ -538,8 +544,8 @@ def checks(view: Any) -> LineResult:
     """The day's outcome recomputed from its files' seed, read from the chain and the outboxes."""
     o = _outcome(view)
     d, ids, bills = o.d, o.ids, o.bills
-    on_chain = [bills.bill(i) for i in ids.bill.values()]
-    fins = [bills.financing(n) for n in ids.fin.values()]
+    on_chain = view.read_many(bills, "bill", _each(ids.bill))
+    fins = view.read_many(bills, "financing", _each(ids.fin))
     result = LineResult(line="bills")
     result.counts = {
         "bills": len(ids.bill),

@@ -425,6 +425,13 @@ def _registrations(view: Any, bank: str) -> list[dict]:
     return _json_files(view.outbox(bank) / "registrations")
 
 
+def _answered(view: Any, bank: str) -> int:
+    """How many registrations the bank's outbox lists as answered: its files counted, not read
+    (each is written by rename; a large day polls thousands of them)."""
+    folder = view.outbox(bank) / "registrations"
+    return sum(1 for _ in folder.glob("*.json")) if folder.exists() else 0
+
+
 def _screening(view: Any, d: FileDay, name: str | None = None) -> dict | None:
     """The sales bank's screening of one of its orders files (the day's first by default)."""
     stem = (name or d.orders_file).removesuffix(".csv")
@@ -460,14 +467,8 @@ def ready(phase: str, view: Any) -> bool:
     if phase in ("rules", "customers", "payments"):
         return True
     if phase == "orders":
-        second = not d.second_bank or len(_registrations(view, d.second_bank)) >= len(
-            d.second_customers
-        )
-        return (
-            len(_registrations(view, d.sales_bank)) >= d.registrations
-            and second
-            and _all_enacted(view, d)
-        )
+        second = not d.second_bank or _answered(view, d.second_bank) >= len(d.second_customers)
+        return _answered(view, d.sales_bank) >= d.registrations and second and _all_enacted(view, d)
     if phase == "redemptions":
         held = _record_of(view, d.sales_bank, d.held) if d.held else {"status": "confirmed"}
         return held is not None

@@ -4,8 +4,11 @@ Who starts what (no Python object is shared; each agent reads the chain or its o
 - ANNUITY_PLATFORM: `enrolments` files -> registers the employer once (its trustee and account
   manager by member address, agent.yaml `addresses:`), keeps the salted register in its store,
   requests the accounts; a plan given at enrolment or in a `plan-choices` file is sent once the
-  account is open (AccountOpened); each settled instruction (InstructionSettled) refreshes the
-  employee's statement in outbox/statements/.
+  account is open (AccountOpened, gathered per range of blocks); each settled instruction
+  (InstructionSettled, gathered per range) refreshes the employee's statement in
+  outbox/statements/. At 10,000 employees nothing goes one by one: the register is one store
+  transaction, accounts are read in JSON-RPC batches (`pipe.call_many`) and requests and choices
+  are posted through the agent's pipe, each phase closed inside the handler (`in_phases`).
 - TRUSTEE: defines the consortium file's annuity plans at start (those not defined yet) and appoints
   the investment manager named in agent.yaml (`annuity: {investment_manager: <id>}`);
   `contributions` files -> receiveContributions, one keyed batch at a time (a run above agent.yaml
@@ -27,17 +30,20 @@ posted flag), so an event replayed after a kill sends nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 from typing import Any, ClassVar
 
 from consortium.agent.base import FileRefused, Role
+from consortium.agent.follower import MAX_ATTEMPTS
 from consortium.agent.settings import SettingsError
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32, doc_hash
 from consortium.outbox import OutboxConflict, OutboxRefused
 from consortium.roles.annuity import (
+    EMPLOYEE_KIND,
     MAX_BATCH,
     RECEIVE,
     AccountManagerPlatform,
@@ -48,8 +54,11 @@ from consortium.roles.annuity import (
     TrusteePlatform,
     contribution_batches,
     contribution_hash,
+    statement_of,
 )
 from consortium.roles.annuity import InvestmentManagerPlatform as _IM
+from consortium.txpipe import PHASE_TXS as PHASE
+from consortium.txpipe import in_phases
 
 log = logging.getLogger("consortium.agent")
 
@@ -69,6 +78,74 @@ ZERO = "0x" + "00" * 20
 def row_line(file: Any, index: int) -> int:
     """The line in the file of row `index`, as the inbox's own refusals name it."""
     return int(file.line_of(index))
+
+
+def send_each(pipe: Any, items: list, send: Any, chunk: int) -> list[tuple[Any, str | None]]:
+    """`send(item)` (the item's transactions through `pipe.piped(...)`, a list) for each item, a
+    phase closed every `chunk` items without raising; each item with the error of its first failed
+    transaction, or None: one item's failure is its own, not its phase's. A node error while
+    sending or collecting a phase fails each item of that phase (their steps ask the chain first:
+    trying them again is safe) instead of stopping the agent."""
+    out: list[tuple[Any, str | None]] = []
+    for start in range(0, len(items), chunk):
+        part = items[start : start + chunk]
+        try:
+            sent = [(item, send(item)) for item in part]
+            pipe.wait(raise_on_failure=False)
+        except Exception as exc:  # noqa: BLE001 - the node, not an item: every item tried again
+            log.error("a phase of %d item(s) not collected: %s", len(part), exc)
+            with contextlib.suppress(Exception):  # what was sent is collected, the pipe reset
+                pipe.wait(raise_on_failure=False)
+            out += [(item, f"{type(exc).__name__}: {exc}") for item in part]
+            continue
+        for item, txs in sent:
+            out.append((item, next((t.error for t in txs if t.status != 1), None)))
+    return out
+
+
+def _phase_size(agent: Any) -> int:
+    """Transactions a flush posts before closing the phase: PHASE, but one on ganache, where a
+    second executeInstruction (or forwardFeedback) of the same sender in one phase was seen to
+    hang its send until the 60 s timeout (2026-12-06, ganache 7.9; choosePlan phases did not):
+    to be understood; anvil and real nodes take whole phases."""
+    client = str(getattr(agent.w3, "client_version", "") or "")
+    return 1 if "ganache" in client.lower() else PHASE
+
+
+class _Retries:
+    """Items of a range's flush whose transaction failed, kept in the store and tried again on the
+    next flushes, MAX_ATTEMPTS times, as the follower retries a failed handler: a failure does not
+    hold the cursor back (the range is done), and every step asks the chain first."""
+
+    def __init__(self, store: Any, kind: str):
+        self.store, self.kind = store, kind
+
+    def due(self) -> list[dict[str, Any]]:
+        return [r["item"] for r in self.store.all(self.kind).values() if r["status"] == "retry"]
+
+    def settle(self, key: str, item: dict[str, Any], error: str | None) -> None:
+        row = self.store.get(self.kind, key)
+        if error is None:
+            if row is not None:
+                self.store.put(self.kind, key, row | {"status": "done"})
+            return
+        attempts = (row or {}).get("attempts", 0) + 1
+        given_up = attempts >= MAX_ATTEMPTS
+        log.error(
+            "%s %s failed, attempt %d%s: %s",
+            self.kind,
+            key,
+            attempts,
+            " (given up)" if given_up else "",
+            error,
+        )
+        status = "given-up" if given_up else "retry"
+        self.store.put(self.kind, key, {"item": item, "attempts": attempts, "status": status})
+
+
+def _batches(accounts: list[bytes]) -> list[list[bytes]]:
+    """Accounts MAX_BATCH a transaction (AnnuityLedger.MAX_BATCH)."""
+    return [accounts[i : i + MAX_BATCH] for i in range(0, len(accounts), MAX_BATCH)]
 
 
 def _same(a: str, b: str) -> bool:
@@ -106,6 +183,11 @@ class AnnuityPlatformRole(_AnnuityRole):
         self.platform = AnnuityServicePlatform(
             agent.institution, self.ledger, self.plans, store=agent.store
         )
+        self._piped: AnnuityServicePlatform | None = None
+        self._opened: list[str] = []  # employees whose AccountOpened this range dispatched
+        self._settled: dict[str, int] = {}  # employee -> last block of its InstructionSettled
+        agent.follower.after_range(self.flush_choices)
+        agent.follower.after_range(self.flush_statements)
 
     def handle_file(self, file: Any) -> dict[str, Any]:
         if file.format == "enrolments":
@@ -115,25 +197,35 @@ class AnnuityPlatformRole(_AnnuityRole):
     # ---------------------------------------------------------------- enrolments
     def enrol(self, file: Any) -> dict[str, Any]:
         """Every row checked before anything is stored or sent (a refused file leaves nothing),
-        then per employer: registered once, the register kept, the missing accounts requested."""
+        then per employer: registered once, the register kept (one store transaction), the
+        accounts' states read in JSON-RPC batches, the missing accounts requested through the
+        agent's pipe (MAX_BATCH accounts a transaction, PHASE transactions a phase)."""
         self._check_enrolments(file)
         requested = 0
         by_employer: dict[str, list[tuple[int, dict]]] = {}
         for n, row in enumerate(file.rows):
             by_employer.setdefault(row["employer_ref"], []).append((n, row))
+        pipe = self.agent.pipe
         for ref, rows in by_employer.items():
             self.platform.employer = self._employer(ref, rows[0][1], file)
-            fresh = [self._registered(file, n, row) for n, row in rows]
-            missing = [a for a in fresh if int(self.ledger.getAccount(a)["status"]) == NONE]
-            for k, start in enumerate(range(0, len(missing), MAX_BATCH)):
-                log.info("enrolment batch %d of %s: %d accounts", k + 1, ref, len(missing))
-                self.platform.request_accounts(missing[start : start + MAX_BATCH])
+            fresh = self._registered(file, [row["employee_id"] for _, row in rows])
+            states = pipe.call_many(self.ledger, "getAccount", [(a,) for a in fresh])
+            missing = [a for a, x in zip(fresh, states) if int(x["status"]) == NONE]
+            log.info("enrolment of %s: %d accounts to request", ref, len(missing))
+            self._request(missing)
             requested += len(missing)
-            for _, row in rows:
-                if row.get("plan_code"):
-                    self._queue_choice(file, row["employee_id"], row["plan_code"], None, False)
+            choices = [(row["employee_id"], row["plan_code"]) for _, row in rows]
+            self._queue_choices(file, [(e, p, None, False) for e, p in choices if p])
         self._write_accounts(file)
         return {"employees": len(file.rows), "accounts_requested": requested}
+
+    def _request(self, accounts: list[bytes]) -> None:
+        """requestAccounts under the current employer through the agent's pipe, in phases."""
+        pipe, employer = self.agent.pipe, self.platform.employer
+        ledger = pipe.piped(self.ledger)
+        in_phases(
+            pipe, _batches(accounts), lambda c: ledger.requestAccounts(employer, c, self.agent.tx())
+        )
 
     def _write_accounts(self, file: Any) -> None:
         """outbox/accounts/<file>.csv: each enrolled employee's account id, for the employer's
@@ -182,10 +274,11 @@ class AnnuityPlatformRole(_AnnuityRole):
         return address
 
     def _check_enrolments(self, file: Any) -> None:
+        register = self.agent.store.all(EMPLOYEE_KIND)  # one read, not one per row
         for n, row in enumerate(file.rows):
             for ident in (row["trustee"], row["account_manager"]):
                 self._address(ident, row_line(file, n))
-            entry = self.platform.registered(row["employee_id"])
+            entry = register.get(row["employee_id"])
             if entry is not None and entry.get("source") != file.sha256:
                 raise FileRefused(
                     row_line(file, n),
@@ -193,12 +286,12 @@ class AnnuityPlatformRole(_AnnuityRole):
                     f"nothing of this file was sent",
                 )
 
-    def _registered(self, file: Any, n: int, row: dict) -> bytes:
-        """The employee's account id: registered now, or by this same file before a restart."""
-        emp = row["employee_id"]
-        if self.platform.registered(emp) is None:
-            return self.platform.register(emp, source=file.sha256)
-        return self.platform.account_id(emp)
+    def _registered(self, file: Any, employees: list[str]) -> list[bytes]:
+        """The employees' account ids: registered now (one store transaction), or by this same
+        file before a restart."""
+        new = [e for e in employees if e not in self.platform.accounts]
+        self.platform.register_many(new, source=file.sha256)
+        return [self.platform.account_id(e) for e in employees]
 
     # ---------------------------------------------------------------- plan choices
     def choose(self, file: Any) -> dict[str, Any]:
@@ -208,83 +301,150 @@ class AnnuityPlatformRole(_AnnuityRole):
                     row_line(file, n),
                     f"employee {row['employee_id']!r} is not enrolled here; enrol them first",
                 )
-        sent = 0
-        for row in file.rows:
-            version = row.get("version")
-            sent += self._queue_choice(
-                file, row["employee_id"], row["plan_code"], version, bool(row.get("reset"))
-            )
+        rows = [
+            (r["employee_id"], r["plan_code"], r.get("version"), bool(r.get("reset")))
+            for r in file.rows
+        ]
+        sent = self._queue_choices(file, rows)
         return {
             "choices": len(file.rows),
             "sent": sent,
             "waiting_for_account": len(file.rows) - sent,
         }
 
-    def _queue_choice(
-        self, file: Any, emp: str, plan: str, version: int | None, reset: bool
-    ) -> int:
-        key = f"{file.sha256}:{emp}"
-        if self.agent.store.get(CHOICE_KIND, key) is None:
+    def _queue_choices(self, file: Any, rows: list[tuple[str, str, Any, bool]]) -> int:
+        """Keep each (employee, plan, version, reset) of the file as a waiting choice (once: a
+        retried file finds its keys) and send those whose account is open; how many are sent."""
+        store = self.agent.store
+        keys = [f"{file.sha256}:{emp}" for emp, *_ in rows]
+        known = store.all(CHOICE_KIND)
+        new = [(k, r) for k, r in zip(keys, rows) if k not in known]
+        if new:
             # the index first: a kill between the two leaves a key without its choice (skipped)
-            keys = (self.agent.store.get(CHOICES_OF, emp) or {"keys": []})["keys"]
-            self.agent.store.put(CHOICES_OF, emp, {"keys": sorted({*keys, key})})
-            body = {"employee": emp, "plan": plan, "version": version, "reset": reset}
-            self.agent.store.put(CHOICE_KIND, key, body | {"status": "waiting"})
-        return self._apply_choice(key)
-
-    def _apply_choice(self, key: str) -> int:
-        """Send one stored choice if its account is open; 1 if sent (now or before), else 0."""
-        c = self.agent.store.get(CHOICE_KIND, key)
-        if c["status"] == "sent":
-            return 1
-        account = self.platform.account_id(c["employee"])
-        a = self.ledger.getAccount(account)
-        if int(a["status"]) != OPEN:
-            return 0
-        code = code32(c["plan"])
-        version = c["version"] or int(self.plans.latestVersion(code))
-        done = b32(a["planCode"]) == code and int(a["planVersion"]) == version
-        if not (done and c["status"] == "sending"):  # sending: a kill after the send, it landed
-            self.agent.store.put(CHOICE_KIND, key, c | {"status": "sending"})
-            log.info("plan %s v%s for %s", c["plan"], version, key.split(":")[1])
-            # the platform attests the choice; the employee's consent is the row of the
-            # plan-choices file it sent (file hash and employee)
-            consent = doc_hash(f"plan-choices {key}")
-            self.platform.choose_plan(
-                c["employee"], c["plan"], version, c["reset"], consent_ref=consent
+            index = store.all(CHOICES_OF)
+            of: dict[str, set[str]] = {}
+            for key, (emp, *_) in new:
+                of.setdefault(emp, set(index.get(emp, {"keys": []})["keys"])).add(key)
+            store.put_many(CHOICES_OF, {e: {"keys": sorted(ks)} for e, ks in of.items()})
+            store.put_many(
+                CHOICE_KIND,
+                {
+                    key: {
+                        "employee": emp,
+                        "plan": plan,
+                        "version": version,
+                        "reset": reset,
+                        "status": "waiting",
+                    }
+                    for key, (emp, plan, version, reset) in new
+                },
             )
-        self.agent.store.put(CHOICE_KIND, key, c | {"status": "sent", "version": version})
-        return 1
+        return self._apply_choices(keys)
+
+    def _apply_choices(self, keys: list[str]) -> int:
+        """Send the stored choices whose account is open (the accounts read in JSON-RPC batches,
+        the choices sent through the agent's pipe, PHASE a phase); how many are sent (now or
+        before). Each is marked "sending" before its phase and "sent" after: a kill in between
+        finds on chain the choices that landed and sends only the others."""
+        store = self.agent.store
+        choices = store.get_many(CHOICE_KIND, list(dict.fromkeys(keys)))
+        sent = sum(c["status"] == "sent" for c in choices.values())
+        todo = [(k, c) for k, c in choices.items() if c["status"] != "sent"]
+        pipe = self.agent.pipe
+        accounts = [self.platform.account_id(c["employee"]) for _, c in todo]
+        states = pipe.call_many(self.ledger, "getAccount", [(a,) for a in accounts])
+        latest: dict[bytes, int] = {}
+        to_send, landed = [], {}
+        for (key, c), a in zip(todo, states):
+            if int(a["status"]) != OPEN:
+                continue
+            code = code32(c["plan"])
+            if not c["version"] and code not in latest:
+                latest[code] = int(self.plans.latestVersion(code))
+            version = c["version"] or latest[code]
+            done = b32(a["planCode"]) == code and int(a["planVersion"]) == version
+            chosen = c | {"status": "sent", "version": version}
+            if done and c["status"] == "sending":  # a kill after the send: it landed
+                landed[key] = chosen
+            else:
+                to_send.append((key, c, version))
+        store.put_many(CHOICE_KIND, landed)
+        platform = self._piped_platform()
+        for start in range(0, len(to_send), PHASE):
+            part = to_send[start : start + PHASE]
+            store.put_many(CHOICE_KIND, {k: c | {"status": "sending"} for k, c, _ in part})
+            for key, c, version in part:
+                log.info("plan %s v%s for %s", c["plan"], version, key.split(":")[1])
+                # the platform attests the choice; the employee's consent is the row of the
+                # plan-choices file it sent (file hash and employee)
+                consent = doc_hash(f"plan-choices {key}")
+                platform.choose_plan(
+                    c["employee"], c["plan"], version, c["reset"], consent_ref=consent
+                )
+            pipe.wait()
+            store.put_many(
+                CHOICE_KIND, {k: c | {"status": "sent", "version": v} for k, c, v in part}
+            )
+        return sent + len(landed) + len(to_send)
+
+    def _piped_platform(self) -> AnnuityServicePlatform:
+        """The platform sending through the agent's pipe (made once: a copy shares its register
+        and its evidence with `self.platform`)."""
+        if self._piped is None:
+            self._piped = self.agent.pipe.piped(self.platform)
+        return self._piped
 
     def on_opened(self, ev: Any) -> None:
+        """An opened account's waiting choices are sent after the range (`flush_choices`): the
+        range's thousands of openings become a few phases of choices, not one wait each."""
         emp = self.platform.employee_of(b32(ev["account"]))
-        if emp is None:
+        if emp is not None:
+            self._opened.append(emp)
+
+    def flush_choices(self) -> None:
+        """Send the waiting choices of the range's opened accounts; before the cursor moves, so a
+        kill replays the range and sends what is still unsent."""
+        opened, self._opened = list(dict.fromkeys(self._opened)), []
+        if not opened:
             return
-        for key in (self.agent.store.get(CHOICES_OF, emp) or {"keys": []})["keys"]:
-            c = self.agent.store.get(CHOICE_KIND, key)
-            if c is not None and c["status"] != "sent":
-                self._apply_choice(key)
+        index = self.agent.store.all(CHOICES_OF)
+        keys = [k for emp in opened for k in index.get(emp, {"keys": []})["keys"]]
+        self._apply_choices(keys)
 
     # ---------------------------------------------------------------- statements
     def on_settled(self, ev: Any) -> None:
+        """The employee's statement is refreshed after the range (`flush_statements`)."""
         emp = self.platform.employee_of(b32(ev["account"]))
-        if emp is None:
+        if emp is not None:
+            self._settled[emp] = max(self._settled.get(emp, 0), ev.block)
+
+    def flush_statements(self) -> None:
+        """outbox/statements/<employee>.json of every employee settled in the range, their
+        valuations and holdings read in JSON-RPC batches (two reads each, one round trip per
+        CALL_BATCH employees instead of two per settlement)."""
+        settled, self._settled = self._settled, {}
+        if not settled:
             return
-        s = self.platform.statement(emp)
-        body = {
-            "employee_id": emp,
-            "invested": s.invested,
-            "cash": s.cash,
-            "contributed": s.contributed,
-            "total_return": s.total_return,
-            "total": s.total,
-            "holdings": [
-                {"item": "0x" + h.item.hex(), "units": str(h.units), "value": h.value}
-                for h in s.holdings
-            ],
-            "as_of_block": ev.block,
-        }
-        self.agent.write_output("statements", f"{emp}.json", json.dumps(body, indent=2))
+        pipe, employees = self.agent.pipe, list(settled)
+        args = [(self.platform.account_id(e),) for e in employees]
+        valuations = pipe.call_many(self.ledger, "valuation", args)
+        holdings = pipe.call_many(self.ledger, "holdingsOf", args)
+        for emp, value, held in zip(employees, valuations, holdings):
+            s = statement_of(emp, value, held)
+            body = {
+                "employee_id": emp,
+                "invested": s.invested,
+                "cash": s.cash,
+                "contributed": s.contributed,
+                "total_return": s.total_return,
+                "total": s.total,
+                "holdings": [
+                    {"item": "0x" + h.item.hex(), "units": str(h.units), "value": h.value}
+                    for h in s.holdings
+                ],
+                "as_of_block": settled[emp],
+            }
+            self.agent.write_output("statements", f"{emp}.json", json.dumps(body, indent=2))
 
 
 class TrusteeRole(_AnnuityRole):
@@ -301,6 +461,9 @@ class TrusteeRole(_AnnuityRole):
         super().__init__(agent)
         self.trustee = TrusteePlatform(agent.institution, self.ledger, self.plans, agent.store)
         self.batch_size = int(agent.settings.line("annuity").get("batch_size", MAX_BATCH))
+        self._feedback: list[dict[str, Any]] = []  # the range's reported feedback to forward
+        self._retries = _Retries(agent.store, "annuity.forward-failed")
+        agent.follower.after_range(self.flush_feedback)
 
     def start(self) -> None:
         """Book what an earlier process sent, then define the consortium's plans not defined yet."""
@@ -418,7 +581,9 @@ class TrusteeRole(_AnnuityRole):
             return  # another trustee's batch
         accounts = [b32(a) for a in mine[0]["args"][1]]
         log.info("allocating cash of batch %d (%d accounts)", batch_id, len(accounts))
-        issued = self.trustee.allocate_cash(accounts)
+        # every chunk posted through the agent's pipe, the phase closed when the first result is
+        # read (allocate_cash reads the instructions only after sending them all)
+        issued = self.agent.pipe.piped(self.trustee).allocate_cash(accounts)
         self.agent.store.mark(step, json.dumps([i.instruction_id for i in issued]))
 
     def on_issued(self, ev: Any) -> None:
@@ -437,17 +602,45 @@ class TrusteeRole(_AnnuityRole):
             self.trustee.confirm_reset(ins)
 
     def on_feedback(self, ev: Any) -> None:
-        iid = int(ev["instructionId"])
-        if int(self.ledger.getInstruction(iid)["status"]) != REPORTED:
-            return  # forwarded already (a replayed event), or not ours to forward yet
-        employer, _ = self.employer_of_account(b32(ev["account"]))
-        if not _same(employer["trustee"], self.me):
+        """A reported feedback is forwarded after the range (`flush_feedback`)."""
+        self._feedback.append(
+            {
+                "instructionId": int(ev["instructionId"]),
+                "account": "0x" + b32(ev["account"]).hex(),
+                "unitPrices": [int(p) for p in ev["unitPrices"]],
+            }
+        )
+
+    def flush_feedback(self) -> None:
+        """Forward the range's feedback of our employers' instructions still REPORTED on chain:
+        instructions, accounts and employers read in JSON-RPC batches, the forwards posted
+        through the agent's pipe. One that fails is retried on the next ranges."""
+        todo = self._feedback + self._retries.due()
+        self._feedback = []
+        todo = list({int(f["instructionId"]): f for f in todo}.values())
+        if not todo:
             return
-        row = self.agent.store.get("annuity.instruction", str(iid))
-        items = [bytes.fromhex(i) for i in row["items"]]
-        prices = [int(p) for p in ev["unitPrices"]]
-        log.info("forwarding feedback of instruction %d", iid)
-        self.ledger.forwardFeedback(iid, items, prices, self.agent.tx())
+        pipe = self.agent.pipe
+        states = pipe.call_many(
+            self.ledger, "getInstruction", [(f["instructionId"],) for f in todo]
+        )
+        todo = [f for f, st in zip(todo, states) if int(st["status"]) == REPORTED]
+        accounts = pipe.call_many(self.ledger, "getAccount", [(b32(f["account"]),) for f in todo])
+        employers = list(dict.fromkeys(int(a["employer"]) for a in accounts))
+        found = pipe.call_many(self.ledger, "getEmployer", [(e,) for e in employers])
+        trustee_of = {e: x["trustee"] for e, x in zip(employers, found)}
+        ours = [f for f, a in zip(todo, accounts) if _same(trustee_of[int(a["employer"])], self.me)]
+        ledger = pipe.piped(self.ledger)
+
+        def forward(f: dict[str, Any]) -> list[Any]:
+            iid = f["instructionId"]
+            row = self.agent.store.get("annuity.instruction", str(iid))
+            items = [bytes.fromhex(i) for i in row["items"]]
+            log.info("forwarding feedback of instruction %d", iid)
+            return [ledger.forwardFeedback(iid, items, f["unitPrices"], self.agent.tx())]
+
+        for f, error in send_each(pipe, ours, forward, _phase_size(self.agent)):
+            self._retries.settle(str(f["instructionId"]), f, error)
 
 
 class AccountManagerRole(_AnnuityRole):
@@ -479,12 +672,16 @@ class AccountManagerRole(_AnnuityRole):
             self._to_open.append(b32(ev["account"]))
 
     def flush(self) -> None:
-        """Open the range's requested accounts still requested on chain, in batches."""
+        """Open the range's requested accounts still requested on chain (their states read in
+        JSON-RPC batches), MAX_BATCH accounts a transaction, sent through the agent's pipe."""
         todo, self._to_open = self._to_open, []
-        todo = [a for a in todo if int(self.ledger.getAccount(a)["status"]) == REQUESTED]
+        pipe = self.agent.pipe
+        states = pipe.call_many(self.ledger, "getAccount", [(a,) for a in todo])
+        todo = [a for a, x in zip(todo, states) if int(x["status"]) == REQUESTED]
         if todo:
             log.info("opening %d accounts", len(todo))
-            self.manager.open_accounts(todo)
+            ledger = pipe.piped(self.ledger)
+            in_phases(pipe, _batches(todo), lambda c: ledger.openAccounts(c, self.agent.tx()))
 
     def on_received(self, ev: Any) -> None:
         batch_id = int(ev["batchId"])
@@ -541,31 +738,76 @@ class InvestmentManagerRole(_AnnuityRole):
                 )
         series = PriceSeries({code32(str(i)): [int(p)] for i, p in prices.items()})
         self.im = _IM(agent.institution, self.ledger, series)
+        self._piped: _IM | None = None
+        self._todo: list[IssuedInstruction] = []  # the range's instructions to execute
+        self._managers: dict[bytes, bool] = {}  # plan code -> managed by us (this range)
+        self._retries = _Retries(agent.store, "annuity.execute-failed")
+        agent.follower.after_range(self.flush)
 
     def on_issued(self, ev: Any) -> None:
+        """Keep an instruction of a plan we manage; it is executed after the range (`flush`)."""
         ins = IssuedInstruction.from_event(ev.args)
-        if not _same(self.plans.investmentManagerOf(ins.plan_code), self.me):
+        code = ins.plan_code
+        if code not in self._managers:  # one read per plan, not one per instruction
+            self._managers[code] = _same(self.plans.investmentManagerOf(code), self.me)
+        if not self._managers[code]:
             return
         self.agent.store.put("annuity.issued", str(ins.instruction_id), _instruction_doc(ins))
-        self._execute(ins)
+        self._todo.append(ins)
 
     def on_confirmed(self, ev: Any) -> None:
-        """A reset the trustee confirmed: executed now (its InstructionIssued was kept)."""
+        """A reset the trustee confirmed: executed after the range (its InstructionIssued was
+        kept)."""
         args = self.agent.store.get("annuity.issued", str(int(ev["instructionId"])))
         if args is not None:
-            self._execute(IssuedInstruction.from_event(args))
+            self._todo.append(IssuedInstruction.from_event(args))
 
-    def _execute(self, ins: IssuedInstruction) -> None:
-        """Execute an issued instruction and report its feedback; a reset still awaiting the
-        trustee waits for its ResetConfirmed."""
-        status = int(self.ledger.getInstruction(ins.instruction_id)["status"])
-        if status == ISSUED:
+    def flush(self) -> None:
+        """Execute the range's instructions and report their feedback (a reset still awaiting the
+        trustee waits for its ResetConfirmed): statuses read in JSON-RPC batches, both steps of
+        each instruction posted through the agent's pipe. One that fails is retried on the next
+        ranges (`_Retries`), the others go on."""
+        todo = self._todo + [IssuedInstruction.from_event(d) for d in self._retries.due()]
+        self._todo, self._managers = [], {}
+        todo = list({i.instruction_id: i for i in todo}.values())
+        if not todo:
+            return
+        states = self.agent.pipe.call_many(
+            self.ledger, "getInstruction", [(i.instruction_id,) for i in todo]
+        )
+        im, pipe = self._piped_im(), self.agent.pipe
+        issued = [i for i, st in zip(todo, states) if int(st["status"]) == ISSUED]
+        errors: dict[int, str | None] = {i.instruction_id: None for i in todo}
+
+        def execute(ins: IssuedInstruction) -> list[Any]:
             log.info("executing instruction %d", ins.instruction_id)
-            self.im.execute(ins)
-            status = EXECUTED
-        if status == EXECUTED:
+            return [im.execute(ins)]
+
+        def report(ins: IssuedInstruction) -> list[Any]:
             log.info("reporting feedback of instruction %d", ins.instruction_id)
-            self.im.report_feedback(ins)
+            return [im.report_feedback(ins).tx]
+
+        # two phases, not one: a report depends on its execution
+        chunk = _phase_size(self.agent)
+        for ins, error in send_each(pipe, issued, execute, chunk):
+            errors[ins.instruction_id] = error
+        executed = {i.instruction_id for i in issued if errors[i.instruction_id] is None}
+        due = [
+            i
+            for i, st in zip(todo, states)
+            if i.instruction_id in executed or int(st["status"]) == EXECUTED
+        ]
+        for ins, error in send_each(pipe, due, report, chunk):
+            errors[ins.instruction_id] = error
+        for ins in todo:
+            self._retries.settle(
+                str(ins.instruction_id), _instruction_doc(ins), errors[ins.instruction_id]
+            )
+
+    def _piped_im(self) -> _IM:
+        if self._piped is None:
+            self._piped = self.agent.pipe.piped(self.im)
+        return self._piped
 
 
 def _instruction_doc(ins: IssuedInstruction) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from consortium.agent.settings import SettingsError
 from consortium.domain.bills import BillStatus, NodeKind, NodeState, QuoteRefused, QuoteWindow
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import doc_hash
-from consortium.outbox import OutboxConflict, jsonable
+from consortium.outbox import OutboxConflict, OutboxRefused, close_phase, jsonable
 from consortium.roles.bills import FINANCE as FINANCING
 from consortium.roles.bills import (
     FINANCE_QUOTES,
@@ -48,6 +48,7 @@ from consortium.roles.bills import (
     BillClient,
     BillFactor,
 )
+from consortium.txpipe import PHASE_TXS, TxPipeError, TxPipeTimeout
 
 log = logging.getLogger("consortium.agent")
 
@@ -195,48 +196,55 @@ class _HolderRole(_BillsRole):
         log.info("confirming payment %d received", did)
         self.bills.confirmPayment(did, self.agent.tx())
 
+    def _read(self, fn: str, args: list[tuple]) -> list:
+        """`bills.fn(*a)` for each `a` in JSON-RPC batches (the agent's pipe): a position file
+        of hundreds of nodes is a few round trips, not two reads per node."""
+        return self.agent.pipe.call_many(self.bills, fn, args)
+
+    def _bills(self, ids: list[int]) -> dict[int, Any]:
+        ids = list(dict.fromkeys(ids))
+        return dict(zip(ids, self._read("bill", [(i,) for i in ids])))
+
     def holdings(self) -> list[dict[str, Any]]:
+        nodes = sorted(self.nodes().items())
+        amounts = self._read("balanceOf", [(self.me, node) for node, _ in nodes])
+        held = [(node, info, int(a)) for (node, info), a in zip(nodes, amounts) if int(a)]
+        bills = self._bills([info["bill"] for _, info, _ in held])
         out = []
-        for node, info in sorted(self.nodes().items()):
-            amount = int(self.bills.balanceOf(self.me, node))
-            if amount:
-                b = self.bills.bill(info["bill"])
-                out.append(
-                    {
-                        "node_id": node,
-                        "bill_id": info["bill"],
-                        "amount": amount,
-                        "debtor": self.who(b["debtor"]),
-                        "maturity": int(b["maturity"]),
-                        "maturity_date": str(
-                            datetime.fromtimestamp(int(b["maturity"]), UTC).date()
-                        ),
-                        "documents_sha256": info["docs"],
-                    }
-                )
+        for node, info, amount in held:
+            b = bills[info["bill"]]
+            out.append(
+                {
+                    "node_id": node,
+                    "bill_id": info["bill"],
+                    "amount": amount,
+                    "debtor": self.who(b["debtor"]),
+                    "maturity": int(b["maturity"]),
+                    "maturity_date": str(datetime.fromtimestamp(int(b["maturity"]), UTC).date()),
+                    "documents_sha256": info["docs"],
+                }
+            )
         return out
 
     def owed(self) -> list[dict[str, Any]]:
         """Every holding of the bills we owe (what a redemption file names)."""
         nodes = self.nodes()
-        mine = {n for n, i in nodes.items() if i["kind"] == "BillIssueRequested"}
-        mine = {n for n in mine if _same(self.bills.bill(n)["debtor"], self.me)}
-        out = []
-        for node, info in sorted(nodes.items()):
-            if info["bill"] not in mine:
-                continue
-            holder = self.bills.node(node)["to"]
-            amount = int(self.bills.balanceOf(holder, node)) if not _same(holder, ZERO) else 0
-            if amount:
-                out.append(
-                    {
-                        "bill_id": info["bill"],
-                        "node_id": node,
-                        "holder": self.who(holder),
-                        "amount": amount,
-                    }
-                )
-        return out
+        issued = self._bills([n for n, i in nodes.items() if i["kind"] == "BillIssueRequested"])
+        mine = {n for n, b in issued.items() if _same(b["debtor"], self.me)}
+        ours = [(node, info) for node, info in sorted(nodes.items()) if info["bill"] in mine]
+        holders = [n["to"] for n in self._read("node", [(node,) for node, _ in ours])]
+        live = [(node, info, h) for (node, info), h in zip(ours, holders) if not _same(h, ZERO)]
+        amounts = self._read("balanceOf", [(h, node) for node, _, h in live])
+        return [
+            {
+                "bill_id": info["bill"],
+                "node_id": node,
+                "holder": self.who(holder),
+                "amount": int(amount),
+            }
+            for (node, info, holder), amount in zip(live, amounts)
+            if int(amount)
+        ]
 
     def write_positions(self) -> None:
         block = int(self.agent.w3.eth.block_number)
@@ -281,6 +289,7 @@ class BillClientRole(_HolderRole):
     def __init__(self, agent: Any):
         super().__init__(agent)
         self.windows: dict[int, int] = {}  # financing node -> end of its quote window
+        self._piped: BillClient | None = None  # the client sending through the agent's pipe
         if self.active:
             self.client = BillClient(agent.institution, self.bills, store=agent.store)
 
@@ -347,20 +356,33 @@ class BillClientRole(_HolderRole):
                     f"was sent",
                 )
             work.append((key, args))
-        bills = [self._send(ISSUE, key, args, "billId") for key, args in work]
-        return {"bills": bills}
+        return {"bills": self._send([(ISSUE, key, args) for key, args in work], "billId")}
 
-    def _send(self, kind: str, key: str, args: list, field: str) -> int:
-        try:
-            booking = self.client.outbox.send(kind, key, args)
-        except OutboxConflict as exc:
-            raise FileRefused(0, str(exc)) from None
-        except Exception as exc:
-            if getattr(exc, "revert_msg", None) is None:
-                raise
-            raise FileRefused(0, f"{kind}: {exc.revert_msg}") from None
-        log.info("%s %s booked as %s", kind, key[:18], booking.value)
-        return int(booking.value[field])
+    def _send(self, work: list[tuple[str, str, list]], field: str) -> list[int]:
+        """Each (kind, key, args) once through the outbox, posted through the agent's pipe,
+        PHASE_TXS a phase (a file of 200 bills is a few waits, not 200); what each was booked as.
+        A batch the chain refuses rejects the file naming it (the phases before stay booked: a
+        corrected file finds them on chain)."""
+        pipe = self.agent.pipe
+        if self._piped is None:
+            self._piped = pipe.piped(self.client)  # its outbox over the same store
+        outbox, booked = self._piped.outbox, []
+        for start in range(0, len(work), PHASE_TXS):
+            part = work[start : start + PHASE_TXS]
+            try:
+                subs = [outbox.submit(kind, key, args) for kind, key, args in part]
+                close_phase(pipe, outbox)
+            except OutboxConflict as exc:
+                close_phase(pipe, outbox)
+                raise FileRefused(0, str(exc)) from None
+            except (OutboxRefused, TxPipeError) as exc:
+                if isinstance(exc, TxPipeTimeout):
+                    raise  # fate unknown: the intents stay pending, the file is tried again
+                raise FileRefused(0, f"{part[0][0]}: {exc}") from None
+            for (kind, key, _), sub in zip(part, subs):
+                log.info("%s %s booked as %s", kind, key[:18], sub.booking.value)
+                booked.append(int(sub.booking.value[field]))
+        return booked
 
     def _holding(self, file: Any, n: int, row: dict[str, Any]) -> int:
         """The node a transfer or financing row draws on: its node_id, or our holding created by
@@ -419,13 +441,13 @@ class BillClientRole(_HolderRole):
 
     def transfer(self, file: Any) -> dict[str, Any]:
         work = self._requests(file, TRANSFER)
-        return {"nodes": [self._send(TRANSFER, k, a, "nodeId") for k, a, _ in work]}
+        return {"nodes": self._send([(TRANSFER, k, a) for k, a, _ in work], "nodeId")}
 
     def finance(self, file: Any) -> dict[str, Any]:
         """Each request once; a row with quote_window_minutes publicised with that window
         (requestFinancingQuotes): `tick` signs the best quote when it ends."""
         work = self._requests(file, FINANCING)
-        return {"nodes": [self._send(_sent_as(FINANCING, a), k, a, "nodeId") for k, a, _ in work]}
+        return {"nodes": self._send([(_sent_as(FINANCING, a), k, a) for k, a, _ in work], "nodeId")}
 
     def redeem(self, file: Any) -> dict[str, Any]:
         """Each batch once, every row checked first: our bill, matured, the holder holds it, the
@@ -705,11 +727,12 @@ class BillFactorRole(_HolderRole):
 
     def _declared(self, node: int) -> bool:
         topic = self.bills.topics["BillPaymentDeclared"]
-        for ev in self.agent.follower.history(str(self.bills.address), topic):
-            live = int(self.bills.payment(int(ev["declarationId"]))["kind"]) != 0
-            if int(ev["nodeId"]) == node and _same(ev["payer"], self.me) and live:
-                return True
-        return False
+        ours = [
+            ev
+            for ev in self.agent.follower.history(str(self.bills.address), topic)
+            if int(ev["nodeId"]) == node and _same(ev["payer"], self.me)
+        ]  # the payment read only for this node's declarations, not for every one of the day
+        return any(int(self.bills.payment(int(ev["declarationId"]))["kind"]) != 0 for ev in ours)
 
     def on_decision(self, decision: Any) -> None:
         if decision.kind == CONFIRM and decision.accepted:
