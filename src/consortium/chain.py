@@ -215,8 +215,9 @@ def sending_gas() -> tuple[float, int | None]:
     """(buffer, reverting limit) `estimate_gas` set for this process's sends ((1, None) without
     it): a send made outside brownie (an agent's consortium.txpipe) estimates alike."""
     settings = CONFIG.active_network.get("settings", {})
-    reverting = settings.get("reverting_tx_gas_limit")
-    return float(settings.get("gas_buffer") or 1), int(reverting) if reverting else None
+    reverting = settings.get("reverting_tx_gas_limit")  # brownie's default: "max"
+    limit = int(reverting) if isinstance(reverting, int) and reverting > 0 else None
+    return float(settings.get("gas_buffer") or 1), limit
 
 
 _SENDING_KEYS = ("gas_limit", "gas_buffer", "reverting_tx_gas_limit")

@@ -241,16 +241,8 @@ class _ConfRole(Role):
     def registrations(self, ids: list[bytes]) -> list[tuple[str, str, int, bytes]]:
         """(sales bank, issuer, status, commitment) of each registration, read in one JSON-RPC
         batch through the agent's pipe (one round trip for a chunk, not one per registration)."""
-        fn = self.anchor.getRegistration
-        address = str(self.anchor.address)
-        calls = [{"to": address, "data": fn.encode_input(i)} for i in ids]
-        out = []
-        for reg_id, (data, error) in zip(ids, self.agent.pipe.call_batch(calls)):
-            if error is not None:
-                raise RuntimeError(f"getRegistration(0x{reg_id.hex()}): {error}")
-            r = fn.decode_output(data)
-            out.append((str(r[0]), str(r[1]), int(r[2]), _b32(r[3])))
-        return out
+        rows = self.agent.pipe.call_many(self.anchor, "getRegistration", [(i,) for i in ids])
+        return [(str(r[0]), str(r[1]), int(r[2]), _b32(r[3])) for r in rows]
 
     def piped_phase(self, fn: str, calls: list[tuple]) -> list[str | None]:
         """`anchor.fn(*args)` for each args, posted through the agent's pipe without waiting for

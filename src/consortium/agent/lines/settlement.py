@@ -169,17 +169,8 @@ class _SettlementRole(Role):
     def recon_status(self, cycle_id: bytes, pairs: list[tuple[str, bytes]]) -> list[int]:
         """The reconciliation status of each (party, peer key), read in one JSON-RPC batch (a
         cycle's reconciliations are many: one request each was most of a handler's time)."""
-        method, address = self.engine.reconStatus, self.engine.address
-        calls = [
-            {"to": address, "data": method.encode_input(cycle_id, party, key)}
-            for party, key in pairs
-        ]
-        out = []
-        for data, error in self.agent.pipe.call_batch(calls):
-            if error is not None:
-                raise TxPipeError([("reconStatus", error)])
-            out.append(int(method.decode_output(data)))
-        return out
+        args = [(cycle_id, party, key) for party, key in pairs]
+        return [int(x) for x in self.agent.pipe.call_many(self.engine, "reconStatus", args)]
 
     def piped(self, party: Any) -> Any:
         """A copy of role object `party` whose engine sends through the agent's pipe (each
