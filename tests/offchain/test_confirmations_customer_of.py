@@ -41,14 +41,15 @@ def _customer(bank, cid: str, issuer: str, reg_id: str) -> dict:
 
 
 def _result(reg_id: str, sender: str = ISSUER, accepted: bool = True) -> Message:
-    body = {"registration_id": reg_id, "accepted": accepted}
-    return Message("m1", sender, "0xbank", "registration-result", body, b"")
+    """An issuer's results message carrying one result."""
+    body = {"results": [{"registration_id": reg_id, "accepted": accepted}]}
+    return Message("m1", sender, "0xbank", "registration-results", body, b"")
 
 
-def test_on_registration_result__indexed__that_customer_booked(bank):
+def test_on_registration_results__indexed__that_customer_booked(bank):
     for k in range(3):
         _customer(bank, f"C-{k}", "wm-issuer-1", f"0x{k:064x}")
-    bank.on_registration_result(_result(f"0x{1:064x}"))
+    bank.on_registration_results(_result(f"0x{1:064x}"))
     statuses = {
         cid: c["registrations"]["wm-issuer-1"]["status"]
         for cid, c in bank.agent.store.all("conf.customer").items()
@@ -57,22 +58,22 @@ def test_on_registration_result__indexed__that_customer_booked(bank):
     assert list(bank.written) == ["registrations/C-1-wm-issuer-1.json"]
 
 
-def test_on_registration_result__no_index_entry__found_by_reading_every_customer(bank):
+def test_on_registration_results__no_index_entry__found_by_reading_every_customer(bank):
     _customer(bank, "C-0", "wm-issuer-1", "0xaa")
     bank.agent.store.put(CUSTOMER_OF, "reg:0xaa", {"customer_id": "C-gone"})  # a stale entry
-    bank.on_registration_result(_result("0xaa", accepted=False))
+    bank.on_registration_results(_result("0xaa", accepted=False))
     assert (
         bank.agent.store.get("conf.customer", "C-0")["registrations"]["wm-issuer-1"]["status"]
         == "rejected"
     )
 
 
-def test_on_registration_result__unknown_or_from_another_issuer__set_aside_nothing_booked(bank):
+def test_on_registration_results__unknown_or_from_another_issuer__set_aside_nothing_booked(bank):
     _customer(bank, "C-0", "wm-issuer-1", "0xaa")
-    with pytest.raises(MessageSetAside, match="no registration 0xbb"):
-        bank.on_registration_result(_result("0xbb"))
-    with pytest.raises(MessageSetAside, match="from another issuer"):
-        bank.on_registration_result(_result("0xaa", sender=OTHER))
+    with pytest.raises(MessageSetAside, match="1 of 1 results name no registration .*0xbb"):
+        bank.on_registration_results(_result("0xbb"))
+    with pytest.raises(MessageSetAside, match=f"sent from here to {OTHER}"):
+        bank.on_registration_results(_result("0xaa", sender=OTHER))
     assert (
         bank.agent.store.get("conf.customer", "C-0")["registrations"]["wm-issuer-1"]["status"]
         == "pending"
