@@ -58,10 +58,22 @@ def _anvil_cache() -> str:
     test run left up to 700 MB there). One per process: brownie's launches split the command on
     spaces, and a mkdtemp path has none."""
     if not _ANVIL_CACHE:
-        path = tempfile.mkdtemp(prefix="consortium-anvil-")
+        _drop_dead_caches()
+        path = tempfile.mkdtemp(prefix=f"consortium-anvil-{os.getpid()}-")
         atexit.register(shutil.rmtree, path, ignore_errors=True)
         _ANVIL_CACHE.append(path)
     return _ANVIL_CACHE[0]
+
+
+def _drop_dead_caches() -> None:
+    """Remove the cache folders of processes that died without their exit handlers (SIGKILL, a
+    test run's timeout): each folder names its process."""
+    from consortium.localchain import pid_alive
+
+    for folder in Path(tempfile.gettempdir()).glob("consortium-anvil-*-*"):
+        pid = folder.name.split("-")[2]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def patch_receipt_race(wait_seconds: float = 180.0) -> None:

@@ -203,7 +203,9 @@ def anvil_cache(state: Path) -> Path:
     return state.with_name(state.name + ".cache")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id still exists (a zombie, our own child not yet reaped, counts
+    as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -225,9 +227,9 @@ def stop_group(pid: int, timeout: float = 60) -> None:
     except ProcessLookupError:
         return
     deadline = time.time() + timeout
-    while _alive(pid) and time.time() < deadline:
+    while pid_alive(pid) and time.time() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
+    if pid_alive(pid):
         os.killpg(pid, signal.SIGKILL)
 
 
@@ -262,12 +264,12 @@ class ChainHome:
         if not data or not data.get("pid") or (kind and data.get("kind") != kind):
             return None
         url = f"http://127.0.0.1:{data['port']}"
-        return url if _alive(int(data["pid"])) and answers(url) else None
+        return url if pid_alive(int(data["pid"])) and answers(url) else None
 
     def start(self, kind: str = "anvil", port: int | None = None) -> tuple[str, bool]:
         """Start the lasting chain (from its saved state); returns (url, started now)."""
         data = self.read() or {}
-        if data.get("pid") and _alive(int(data["pid"])):
+        if data.get("pid") and pid_alive(int(data["pid"])):
             url = f"http://127.0.0.1:{data['port']}"
             if data.get("kind") != kind:
                 raise CommandError(
@@ -301,7 +303,7 @@ class ChainHome:
     def stop(self) -> bool:
         """Stop the lasting chain (its state is saved); False if none was running."""
         data = self.read()
-        if not data or not data.get("pid") or not _alive(int(data["pid"])):
+        if not data or not data.get("pid") or not pid_alive(int(data["pid"])):
             return False
         stop_group(int(data["pid"]))
         shutil.rmtree(anvil_cache(self.state_path("anvil")), ignore_errors=True)

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from consortium.dayrun import DayOptions, run_processes_day
-from consortium.dayrun.procs import pid_alive
+from consortium.localchain import pid_alive
 from tests.agent.harness import WAIT_SECONDS
 
 SEED = 20261205

@@ -19,7 +19,7 @@ from consortium.bootstrap import institution_key
 from consortium.dayrun import day as dayrun
 from consortium.dayrun import run_processes_day
 from consortium.dayrun.launcher import memory_of
-from consortium.dayrun.procs import pid_alive
+from consortium.localchain import pid_alive
 from tests.integration.processes import (
     SEED,
     assert_no_agent_left,

@@ -2,6 +2,7 @@
 this run: anvil's cache of historical states goes to the run's own folder, removed at exit, not to
 ~/.foundry/anvil/tmp, which nothing cleans (brownie stops its chain with SIGKILL)."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,24 @@ def test_ask_chain_id_once__the_node_is_asked_once_and_other_reads_still_go_thro
     assert ids == {chain_id}
     assert asked.count("eth_chainId") == 3  # the first call after the cache was made, then none
     assert asked.count("eth_blockNumber") == 2 and heights[0] <= heights[1]
+
+
+def test_drop_dead_caches__a_killed_process_s_folder_removed_a_living_one_s_kept(tmp_path):
+    import os
+    import tempfile
+
+    from consortium.chain import _drop_dead_caches
+
+    code = "import os; print(os.getpid())"
+    gone = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    dead = Path(tempfile.mkdtemp(prefix=f"consortium-anvil-{gone.stdout.strip()}-"))
+    (dead / "state-0x01").write_text("{}")  # as a SIGKILLed run leaves it
+    living = Path(tempfile.mkdtemp(prefix=f"consortium-anvil-{os.getppid()}-"))
+    try:
+        _drop_dead_caches()
+        assert not dead.exists() and living.exists()
+    finally:
+        shutil.rmtree(living, ignore_errors=True)
+        shutil.rmtree(dead, ignore_errors=True)
