@@ -716,7 +716,14 @@ class SalesBankRole(_ConfRole):
     def on_confirmations(self, m: Message) -> None:
         """Verify each confirmation (signer, request), anchor the packet's root once, write the
         confirmations received to outbox/confirmations/."""
-        confirmed = [self._verified(m, item) for item in m.body["confirmations"]]
+        # every item is the sender's (checked in _verified): its keys, standing and the domain are
+        # read once per message, not three chain reads per confirmation (226 in a medium packet)
+        keys = (
+            self.bank.domain(),
+            self.bank.issuer_signers(m.sender),
+            self.registry.isActive(m.sender),
+        )
+        confirmed = [self._verified(m, item, keys) for item in m.body["confirmations"]]
         if not confirmed:
             raise MessageSetAside("a confirmations message without confirmations")
         root = self.bank.anchor_packet(m.sender, confirmed)
@@ -763,7 +770,11 @@ class SalesBankRole(_ConfRole):
             self.agent.store.put("conf.customer", cid, cust)
         self.agent.store.mark(step, "booked")
 
-    def _verified(self, m: Message, item: dict) -> tuple[Any, Any, bytes]:
+    def _verified(
+        self, m: Message, item: dict, keys: tuple[Any, set[str], Any]
+    ) -> tuple[Any, Any, bytes]:
+        """(request, confirmation, signature) of one item of `m`, else MessageSetAside; `keys`:
+        the anchor's domain, the sender's signing keys and whether it is active."""
         try:
             c = eip712.Confirmation.from_json(item["confirmation"])
             sig = from_hex(item["signature"])
@@ -779,11 +790,9 @@ class SalesBankRole(_ConfRole):
             )
         if c.requestHash != q.struct_hash():
             raise MessageSetAside(f"confirmation of 0x{c.requestId.hex()} is for another request")
-        signers = self.bank.issuer_signers(q.issuer)
+        domain, signers, active = keys
         try:
-            eip712.check_confirmation(
-                self.bank.domain(), c, sig, signers, bool(self.registry.isActive(q.issuer))
-            )
+            eip712.check_confirmation(domain, c, sig, signers, bool(active))
         except ValueError as exc:
             raise MessageSetAside(str(exc)) from None
         return q, c, sig
@@ -890,7 +899,10 @@ class IssuerRole(_ConfRole):
                 raise MessageSetAside(f"request 0x{q.requestId.hex()} is not {m.sender}'s to us")
         key = hexstr(doc_hash(",".join(sorted(hexstr(q.requestId) for q in reqs))))
         if self.agent.store.get("conf.packet", key) is None:
-            answers = {hexstr(q.requestId): self._answer(q, key) for q in reqs}
+            # the books and the chain's clock read once per packet, not per request (the books
+            # read every accepted customer: 226 x 400 rows in a medium packet, 10^7 at large)
+            book, now = self._book(), _chain_now(self.agent)
+            answers = {hexstr(q.requestId): self._answer(q, key, book, now) for q in reqs}
             packet = {
                 "sender": m.sender,
                 "period": m.body["period"],
@@ -928,11 +940,13 @@ class IssuerRole(_ConfRole):
         }
         self.agent.store.put("conf.book", "state", state)
 
-    def _answer(self, q: eip712.Request, packet: str) -> bool | str | None:
+    def _answer(
+        self, q: eip712.Request, packet: str, book: qualification.IssuerBook, now: int
+    ) -> bool | str | None:
         """True to confirm, a reason code to refuse, None when a person is asked: the issuer's
         books first (registered investor, product open for the business type, limits, quota,
-        cut-off), then policy `order_review` for an amount above the review limit."""
-        book = self._book()
+        cut-off), then policy `order_review` for an amount above the review limit. `book` carries
+        the packet's earlier answers (each confirmed one applied and kept)."""
         code = book.decide(
             q.productId,
             q.investorCommitment,
@@ -940,7 +954,7 @@ class IssuerRole(_ConfRole):
             q.amount,
             q.shares,
             q.period,
-            _chain_now(self.agent),
+            now,
         )
         if code is not None:
             log.info("order 0x%s refused: %s", q.requestId.hex()[:12], code)
