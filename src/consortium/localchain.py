@@ -73,13 +73,37 @@ def automines(client_version: str) -> bool:
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on now, so several runs
-    (tests, demo, bench) can share a machine."""
+    """A TCP port nobody uses now, so several runs (tests, demo, bench) can share a machine.
+
+    Drawn at random below the kernel's ephemeral range, not from it (`bind(("", 0))`): a port is
+    chosen some seconds before its chain or agent binds it, and meanwhile any outgoing connection
+    may be given an ephemeral port (a multi-process day's agent failed to bind 58327 in CI, taken
+    by the day's own HTTP traffic). Below the range only another explicit choice can take it."""
+    import random
     import socket
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(FREE_PORTS_FROM, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise CommandError(f"no free TCP port between {FREE_PORTS_FROM} and {low}")
+
+
+FREE_PORTS_FROM = 10_000  # above the well-known and most registered services' ports
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux's default 32768)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return low if low > FREE_PORTS_FROM + 1000 else 32768
 
 
 def rpc_call(url: str, method: str, params: list | None = None, timeout: float = 10):

@@ -53,6 +53,8 @@ def test_ask_chain_id_once__the_node_is_asked_once_and_other_reads_still_go_thro
         "request_cache_validation_threshold",
     ):
         monkeypatch.setattr(provider, attr, getattr(provider, attr))  # restored after the test
+    # as a fresh connection: an agent run in this worker earlier may have cached it already
+    provider.cache_allowed_requests = False
     asked = []
     monkeypatch.setattr(
         provider,

@@ -74,6 +74,28 @@ def test_local_chains_get_a_free_port_not_8545():
     assert 8545 not in ports
 
 
+def test_free_port__below_the_ephemeral_range_free_and_never_one_in_use():
+    import socket
+
+    from consortium.localchain import FREE_PORTS_FROM, _ephemeral_low, free_port
+
+    low = _ephemeral_low()
+    ports = {free_port() for _ in range(50)}
+    assert all(FREE_PORTS_FROM <= p < low for p in ports) and len(ports) > 40  # drawn at random
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))  # an outgoing connection's kind of port, in the range
+        assert held.getsockname()[1] >= low
+        busy = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(3)]
+        try:
+            for s, p in zip(busy, sorted(ports)):
+                s.bind(("127.0.0.1", p))
+            taken = {s.getsockname()[1] for s in busy}
+            assert not taken & {free_port() for _ in range(200)}
+        finally:
+            for s in busy:
+                s.close()
+
+
 def test_automines__local_chains_yes__besu_and_others_never_nudged():
     from consortium.localchain import automines
 
