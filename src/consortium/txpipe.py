@@ -507,6 +507,54 @@ class TxPipe:
         return self.last_collected_at - self.first_sent_at
 
 
+class SerialPipe(TxPipe):
+    """A pipe whose every transaction goes through brownie's own send (its gas estimate and nonce,
+    waited for), with the same interface: each send returns a PendingTx, `wait()` collects. For
+    nodes where posting ahead stalls: on ganache 7.9 an agent's raw transactions stayed in the pool
+    unmined (2026-12-06: `evm_mine` mined empty blocks beside them, a dev account's transfer went
+    through; not understood), where brownie's sends of the same calls are mined."""
+
+    def send(
+        self,
+        sender: Any,
+        contract: Any,
+        method: Any,
+        args: tuple,
+        gas: int | None = None,
+        value: int = 0,
+        label: str | None = None,
+    ) -> PendingTx:
+        from brownie.exceptions import VirtualMachineError
+
+        label = label or f"{method.abi['name']}#{self._sent}"
+        self._sent += 1
+        if self.first_sent_at is None:
+            self.first_sent_at = time.perf_counter()
+        params: dict[str, Any] = {"from": sender}
+        if value:
+            params["value"] = int(value)
+        if gas:
+            params["gas_limit"] = int(gas)
+        tx = {"from": sender.address, "to": contract.address, "value": int(value)}
+        tx["data"] = method.encode_input(*args)
+        try:
+            txid, error = method(*args, params).txid, None
+        except VirtualMachineError as exc:  # mined and reverted: named at wait(); else refused
+            txid, error = getattr(exc, "txid", None) or "", str(exc)
+        if txid:
+            tx["gas"] = int(self.rpc("eth_getTransactionByHash", [txid])["gas"], 16)
+            pending = PendingTx(self, label, tx, txid)
+        else:
+            pending = PendingTx(self, label, tx | {"gas": 0}, "", send_error=error)
+        self.pending.append(pending)
+        return pending
+
+
+def serial_needed(client_version: str) -> bool:
+    """Whether a node needs `SerialPipe` (ganache: see there)."""
+    return "ganache" in client_version.lower()
+
+
 def in_phases(pipe: TxPipe, items: list, send: Any, chunk: int = PHASE_TXS) -> list[PendingTx]:
     """`send(item)` for each item (a call through `pipe.piped(...)`), the phase closed with
     `pipe.wait()` every `chunk` transactions: a loop of independent transactions costs a round

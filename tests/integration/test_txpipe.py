@@ -206,3 +206,24 @@ def test_estimate__each_transaction_declares_its_estimate_times_the_buffer_a_ref
     assert [label for label, _ in err.value.failures] == [refused.label]
     assert kept.tx["gas"] == 2 * estimate and kept.status == 1  # a limit given is kept
     assert TxPipe(web3()).estimate is None  # without it: the fixed limit, as before
+
+
+def test_serial_pipe__brownie_sends_each_same_interface_refusal_named_at_wait(
+    registry, broker, accounts
+):
+    from consortium.txpipe import SerialPipe, serial_needed
+
+    pipe = SerialPipe(web3())
+    op = accounts.add()
+    added = pipe.submit(broker.account, registry, "addOperator", op.address)
+    assert added.txid and added.collected is False  # mined already, collected at the wait
+    refused = pipe.submit(broker.account, registry, "removeOperator", accounts.add().address)
+    with pytest.raises(TxPipeError, match="removeOperator") as err:
+        pipe.wait()
+    assert [label for label, _ in err.value.failures] == [refused.label]
+    assert added.status == 1 and refused.status == 0
+    assert added.events["OperatorAdded"]["operator"] == op.address
+    assert added.tx["gas"] == web3().eth.get_transaction(added.txid)["gas"]  # brownie's choice
+    assert registry.operatorsOf(broker.address)[-1] == op.address
+    assert serial_needed("Ganache/v7.9.2/EthereumJS TestRPC/v7.9.2/ethereum-js")
+    assert not serial_needed("anvil/v1.7.1") and not serial_needed("besu/v24.12.2")

@@ -169,12 +169,15 @@ class Agent:
         only between two waits, so a plain brownie send never meets a nonce still queued."""
         if self._pipe is None:
             from consortium.chain import sending_gas
-            from consortium.txpipe import TxPipe
+            from consortium.txpipe import SerialPipe, TxPipe, serial_needed
 
             # each transaction with the node's estimate, as the agent's plain sends (see
             # chain.estimate_gas): a fixed limit would fit one per block beside the others'
             buffer, reverting = sending_gas()
-            self._pipe = TxPipe(self.w3, estimate=buffer, reverting_gas=reverting)
+            if serial_needed(str(self.w3.client_version)):
+                self._pipe = SerialPipe(self.w3)
+            else:
+                self._pipe = TxPipe(self.w3, estimate=buffer, reverting_gas=reverting)
             self._pipe.keep_collected = False  # a day-long process: receipts are its roles' to keep
         return self._pipe
 
