@@ -380,8 +380,7 @@ class TxPipe:
             "chainId": self._chain_id,
             "value": int(value),
         }
-        if self.first_sent_at is None:
-            self.first_sent_at = time.perf_counter()
+        self._mark_first_send()
         key = getattr(sender, "private_key", None)
         if key:
             raw, _ = sign_legacy(tx, self._key(key))
@@ -391,8 +390,7 @@ class TxPipe:
                 k: (hex(v) if isinstance(v, int) else v) for k, v in tx.items() if k != "chainId"
             }
             reply = self._post(_request("eth_sendTransaction", [unsigned]), timeout=60)
-        label = label or f"{method.abi['name']}#{self._sent}"
-        self._sent += 1
+        label = self._label(method, label)
         if "error" not in reply:
             pending = PendingTx(self, label, tx, reply["result"])
         else:
@@ -407,6 +405,15 @@ class TxPipe:
                 pending = PendingTx(self, label, tx, "", send_error=_decode(reply["error"]))
         self.pending.append(pending)
         return pending
+
+    def _label(self, method: Any, label: str | None) -> str:
+        """The given label, else `<function>#<n>`: n counts this pipe's sends."""
+        self._sent += 1
+        return label or f"{method.abi['name']}#{self._sent - 1}"
+
+    def _mark_first_send(self) -> None:
+        if self.first_sent_at is None:
+            self.first_sent_at = time.perf_counter()
 
     def _estimated(self, sender: str, to: str, data: str, value: int) -> int:
         call = {"from": sender, "to": to, "data": data, "value": hex(value)}
@@ -526,10 +533,8 @@ class SerialPipe(TxPipe):
     ) -> PendingTx:
         from brownie.exceptions import VirtualMachineError
 
-        label = label or f"{method.abi['name']}#{self._sent}"
-        self._sent += 1
-        if self.first_sent_at is None:
-            self.first_sent_at = time.perf_counter()
+        label = self._label(method, label)
+        self._mark_first_send()
         params: dict[str, Any] = {"from": sender}
         if value:
             params["value"] = int(value)

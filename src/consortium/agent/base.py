@@ -171,12 +171,12 @@ class Agent:
             from consortium.chain import sending_gas
             from consortium.txpipe import SerialPipe, TxPipe, serial_needed
 
-            # each transaction with the node's estimate, as the agent's plain sends (see
-            # chain.estimate_gas): a fixed limit would fit one per block beside the others'
-            buffer, reverting = sending_gas()
             if serial_needed(str(self.w3.client_version)):
-                self._pipe = SerialPipe(self.w3)
+                self._pipe = SerialPipe(self.w3)  # brownie's sends estimate for themselves
             else:
+                # each transaction with the node's estimate, as the agent's plain sends (see
+                # chain.estimate_gas): a fixed limit would fit one per block beside the others'
+                buffer, reverting = sending_gas()
                 self._pipe = TxPipe(self.w3, estimate=buffer, reverting_gas=reverting)
             self._pipe.keep_collected = False  # a day-long process: receipts are its roles' to keep
         return self._pipe
