@@ -23,7 +23,15 @@ from brownie import network
 from brownie._config import CONFIG
 
 from consortium.inputs import CommandError, InputFileError
-from consortium.localchain import KIND_OF, STALL_SECONDS, ChainHome, answers, automines, free_port
+from consortium.localchain import (
+    ANVIL_HISTORY,
+    KIND_OF,
+    STALL_SECONDS,
+    ChainHome,
+    answers,
+    automines,
+    free_port,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 # where deployment records live; $CONSORTIUM_DEPLOYMENTS moves them (tests, a second consortium)
@@ -33,8 +41,9 @@ __all__ = ["free_port"]  # re-exported: tests and fixtures import it from here
 
 
 def use_free_ports() -> None:
-    """Point every chain brownie launches itself (anvil, ganache) at a fresh free port, and
-    anvil's cache of historical states at this process's own folder (see `_anvil_cache`).
+    """Point every chain brownie launches itself (anvil, ganache) at a fresh free port; anvil keeps
+    ANVIL_HISTORY past states in memory only, and its cache of historical states (should it write
+    one) goes to this process's own folder (see `_anvil_cache`).
 
     Brownie's network definitions fix port 8545; two runs would then share one chain and corrupt
     each other ("nonce too low"). Called before brownie connects.
@@ -42,11 +51,11 @@ def use_free_ports() -> None:
     for settings in CONFIG.networks.values():
         if "cmd" in settings:
             settings.setdefault("cmd_settings", {})["port"] = free_port()
-            if (
-                settings["cmd"].split(" ")[0].endswith("anvil")
-                and "--cache-path" not in settings["cmd"]
-            ):
-                settings["cmd"] += f" --cache-path {_anvil_cache()}"
+            if settings["cmd"].split(" ")[0].endswith("anvil"):
+                if "--prune-history" not in settings["cmd"]:
+                    settings["cmd"] += f" --prune-history {ANVIL_HISTORY}"
+                if "--cache-path" not in settings["cmd"]:
+                    settings["cmd"] += f" --cache-path {_anvil_cache()}"
 
 
 _ANVIL_CACHE: list[str] = []

@@ -241,6 +241,7 @@ class TxPipe:
         self.last_collected_at: float | None = None  # … and of the last phase's last receipt
         self._nonces: dict[str, int] = {}
         self._keys: dict[str, PrivateKey] = {}
+        self._queued: list[tuple[PendingTx, str | None]] = []  # sent, not posted yet (`flush`)
         # a local chain mines on a transaction's arrival, one block each time, and a block holds as
         # many transactions as their gas limits fit: a backlog left when the sends stop waits for
         # the next arrival (see _receipts). A real network produces blocks on its own clock.
@@ -365,23 +366,54 @@ class TxPipe:
         value: int = 0,
         label: str | None = None,
     ) -> PendingTx:
-        """Encode and sign (or leave to the node) one transaction and post it without waiting."""
-        address = sender.address
-        data = method.encode_input(*args)
-        if gas is None and self.estimate:
-            gas = self._estimated(address, contract.address, data, int(value))
+        """Encode one transaction and post it without waiting; a pipe that estimates queues it
+        instead, and posts the phase's queue when it is closed or a result is read (`flush`)."""
         tx = {
-            "from": address,
+            "from": sender.address,
             "to": contract.address,
-            "data": data,
-            "gas": int(gas or self.gas),
+            "data": method.encode_input(*args),
+            "gas": gas,
+            "value": int(value),
+        }
+        pending = PendingTx(self, self._label(method, label), tx, "")
+        self.pending.append(pending)
+        self._queued.append((pending, getattr(sender, "private_key", None)))
+        if not self.estimate:
+            self.flush()
+        return pending
+
+    def flush(self) -> None:
+        """Post the queued transactions, in the order sent. The gas of those declaring none is
+        estimated first, all in one JSON-RPC batch: an estimate per send was one more round trip
+        each, waiting on the node's lock while it mined the other senders' blocks (an automining
+        anvil recomputes its whole state root per block: 60 ms each at the large day's size). The
+        estimates read the phase's starting state, so a transaction depending on an earlier one of
+        the phase gets `reverting_gas` and still runs."""
+        queued, self._queued = self._queued, []
+        try:
+            todo = [p for p, _ in queued if p.tx["gas"] is None and self.estimate]
+            for p, gas in zip(todo, self._estimates([p.tx for p in todo])):
+                p.tx["gas"] = gas
+            for p, key in queued:
+                self._post_one(p, key)
+        except Exception as exc:  # the node: what was not posted fails as such at wait()
+            for p, _ in queued:
+                if not p.txid and p.send_error is None:
+                    p.send_error = f"not sent: {type(exc).__name__}: {exc}"
+            self._nonces.clear()  # the node may have taken the one in flight: ask it again
+            raise
+
+    def _post_one(self, p: PendingTx, key: str | None) -> None:
+        """Sign (or leave to the node) and post one queued transaction; a refusal is kept on it."""
+        address = p.tx["from"]
+        tx = p.tx | {
+            "gas": int(p.tx["gas"] or self.gas),
             "gasPrice": self.gas_price,
             "nonce": self._next_nonce(address),
             "chainId": self._chain_id,
-            "value": int(value),
         }
+        p.tx = tx
         self._mark_first_send()
-        key = getattr(sender, "private_key", None)
         if key:
             raw, _ = sign_legacy(tx, self._key(key))
             reply = self._post(_request("eth_sendRawTransaction", [raw]), timeout=60)
@@ -390,21 +422,18 @@ class TxPipe:
                 k: (hex(v) if isinstance(v, int) else v) for k, v in tx.items() if k != "chainId"
             }
             reply = self._post(_request("eth_sendTransaction", [unsigned]), timeout=60)
-        label = self._label(method, label)
         if "error" not in reply:
-            pending = PendingTx(self, label, tx, reply["result"])
-        else:
-            # ganache (vmErrorsOnRPCResponse) answers a reverting transaction with an error, yet
-            # mines it: keep its hash so wait() reads the receipt and replays it for the reason
-            data = reply["error"].get("data")
-            mined = data.get("hash") if isinstance(data, dict) else None
-            if mined:
-                pending = PendingTx(self, label, tx, mined)
-            else:  # refused, never mined: the sender's next transaction reuses the nonce
-                self._nonces.pop(address, None)
-                pending = PendingTx(self, label, tx, "", send_error=_decode(reply["error"]))
-        self.pending.append(pending)
-        return pending
+            p.txid = reply["result"]
+            return
+        # ganache (vmErrorsOnRPCResponse) answers a reverting transaction with an error, yet
+        # mines it: keep its hash so wait() reads the receipt and replays it for the reason
+        data = reply["error"].get("data")
+        mined = data.get("hash") if isinstance(data, dict) else None
+        if mined:
+            p.txid = mined
+        else:  # refused, never mined: the sender's next transaction reuses the nonce
+            self._nonces.pop(address, None)
+            p.send_error = _decode(reply["error"])
 
     def _label(self, method: Any, label: str | None) -> str:
         """The given label, else `<function>#<n>`: n counts this pipe's sends."""
@@ -415,12 +444,22 @@ class TxPipe:
         if self.first_sent_at is None:
             self.first_sent_at = time.perf_counter()
 
-    def _estimated(self, sender: str, to: str, data: str, value: int) -> int:
-        call = {"from": sender, "to": to, "data": data, "value": hex(value)}
-        reply = self._post(_request("eth_estimateGas", [call]), timeout=60)
-        if "error" in reply:
-            return self.reverting_gas  # a refusal: mined on record, named by wait()
-        return min(int(int(reply["result"], 16) * self.estimate), self.gas)
+    def _estimates(self, txs: list[dict]) -> list[int]:
+        """The node's estimate times the buffer for each transaction, CALL_BATCH a round trip; one
+        whose estimate reverts gets `reverting_gas` (its refusal mined on record, named by
+        wait())."""
+        out: list[int] = []
+        for start in range(0, len(txs), CALL_BATCH):
+            calls = [
+                [{k: t[k] for k in ("from", "to", "data")} | {"value": hex(t["value"])}]
+                for t in txs[start : start + CALL_BATCH]
+            ]
+            for reply in self.batch("eth_estimateGas", calls):
+                if "error" in reply:
+                    out.append(self.reverting_gas)
+                else:
+                    out.append(min(int(int(reply["result"], 16) * self.estimate), self.gas))
+        return out
 
     # ------------------------------------------------------------------ collecting
     def wait(self, raise_on_failure: bool = True) -> list[PendingTx]:
@@ -428,6 +467,7 @@ class TxPipe:
 
         Raises TxPipeError naming each failed transaction and its decoded error (unless told not
         to). The nonce cache is dropped, so the senders may send through brownie between phases."""
+        self.flush()
         phase, self.pending = self.pending, []
         self._nonces.clear()
         receipts = self._receipts([p.txid for p in phase if p.txid], phase)

@@ -657,3 +657,44 @@ def test_agent_process__refusal_and_unhandled_format__rejected_with_line_and_rea
     ok, inbox2 = _agent_with(tmp_path / "2", lambda f: {"batches": [1]})
     ok.process(_file())
     assert inbox2.finished == [("contributions-x.csv", {"batches": [1]})]
+
+
+def test_agent_step__one_file_a_loop__files_others_wait_for_first__the_rest_in_order(tmp_path):
+    from types import SimpleNamespace
+
+    from consortium.agent.base import Role
+
+    order = []
+
+    class Bank(Role):
+        role = "TRUSTEE"
+        formats = ("customers", "orders")
+
+        def handle_file(self, file):
+            order.append(file.name)
+            return {}
+
+    class Issuer(Role):
+        role = "CASH_ISSUER"
+        formats = ("issues",)
+        first = True
+
+        def handle_file(self, file):
+            order.append(file.name)
+            return {}
+
+    agent, inbox = _agent_with(tmp_path, lambda f: {})
+    arriving = [
+        [_file("customers"), _file("orders")],  # the first poll
+        [SimpleNamespace(**{**vars(_file("issues")), "name": "issues-y.csv"})],  # ready later
+        [],
+        [],
+    ]
+    inbox.poll = lambda: arriving.pop(0)
+    agent.follower = SimpleNamespace(cursor=0, poll=lambda stop: 0)
+    agent.roles = [Bank(agent), Issuer(agent)]
+    assert [agent.step() for _ in range(3)] == [True, True, True]  # one file a loop
+    # the issue that became ready while the customers file was worked goes before the orders
+    assert order == ["customers-x.csv", "issues-y.csv", "orders-x.csv"]
+    assert [name for name, _ in inbox.finished] == order
+    assert agent.step() is False  # nothing left: an idle loop

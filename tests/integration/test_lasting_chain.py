@@ -21,7 +21,7 @@ import pytest
 from brownie import network
 
 from consortium.chain import ROOT
-from consortium.localchain import ChainHome, anvil_cache, free_port, rpc_call
+from consortium.localchain import ANVIL_HISTORY, ChainHome, anvil_cache, free_port, rpc_call
 
 
 def _kind():
@@ -194,11 +194,10 @@ def test_chain_stop__then_status__says_none_runs(lasting):
     # anvil's states moved out of memory go next to its state, not to ~/.foundry
     if lasting.kind == "anvil":
         pid = json.loads((lasting.base / "chain" / "chain.json").read_text())["pid"]
-        assert any(
-            cmd[cmd.index("--cache-path") + 1] == str(cache)
-            for cmd in _command_lines(pid)
-            if "--cache-path" in cmd
-        )
+        commands = [cmd for cmd in _command_lines(pid) if "--cache-path" in cmd]
+        assert any(cmd[cmd.index("--cache-path") + 1] == str(cache) for cmd in commands)
+        # and past states in memory only, as many as the brownie-launched chains keep
+        assert all(cmd[cmd.index("--prune-history") + 1] == str(ANVIL_HISTORY) for cmd in commands)
         cache.mkdir(exist_ok=True)
         (cache / "state-0x01").write_text("{}")  # as anvil leaves it
     lasting.stop()

@@ -11,6 +11,7 @@ import pytest
 from brownie import network
 
 from consortium.chain import ROOT, _anvil_cache
+from consortium.localchain import ANVIL_HISTORY
 
 
 @pytest.mark.skipif("network.show_active() != 'development'", reason="anvil's own cache")
@@ -20,6 +21,18 @@ def test_launched_anvil__caches_its_states_in_this_run_s_folder():
     paths = [c[c.index("--cache-path") + 1] for c in commands if "--cache-path" in c]
     assert paths and set(paths) == {_anvil_cache()}
     assert _anvil_cache() == _anvil_cache()  # one folder per process, whatever calls it again
+
+
+@pytest.mark.skipif("network.show_active() != 'development'", reason="anvil's own history")
+def test_launched_anvil__keeps_its_recent_states_in_memory_only():
+    leader = network.rpc.process
+    commands = [p.cmdline() for p in [leader, *leader.children(recursive=True)]]
+    kept = {c[c.index("--prune-history") + 1] for c in commands if "--prune-history" in c}
+    assert kept == {str(ANVIL_HISTORY)}
+    # a recent block's state still answers (a failed transaction's reason is read there)
+    before = network.web3.eth.block_number
+    network.web3.provider.make_request("evm_mine", [])
+    assert network.web3.eth.get_balance(network.accounts[0].address, before) > 0
 
 
 def test_anvil_cache__removed_when_its_process_exits():

@@ -227,3 +227,66 @@ def test_serial_pipe__brownie_sends_each_same_interface_refusal_named_at_wait(
     assert registry.operatorsOf(broker.address)[-1] == op.address
     assert serial_needed("Ganache/v7.9.2/EthereumJS TestRPC/v7.9.2/ethereum-js")
     assert not serial_needed("anvil/v1.7.1") and not serial_needed("besu/v24.12.2")
+
+
+def test_estimate__sends_queued_until_the_phase_closes__estimates_in_one_batch(
+    registry, broker, accounts, monkeypatch
+):
+    pipe = TxPipe(web3(), estimate=1.25, reverting_gas=7_000_000)
+    batches = []
+    real_batch = pipe.batch
+    monkeypatch.setattr(pipe, "batch", lambda m, p: batches.append((m, len(p))) or real_batch(m, p))
+    height = web3().eth.block_number
+    ops = [accounts.add().address for _ in range(3)]
+    sent = [pipe.submit(broker.account, registry, "addOperator", op) for op in ops]
+    assert web3().eth.block_number == height and all(s.txid == "" for s in sent)  # queued
+    pipe.wait()
+    assert batches == [("eth_estimateGas", 3)]  # one round trip for the phase's estimates
+    assert [s.status for s in sent] == [1, 1, 1]
+    assert [int(s.tx["nonce"]) for s in sent] == list(
+        range(sent[0].tx["nonce"], sent[0].tx["nonce"] + 3)
+    )
+    assert list(registry.operatorsOf(broker.address))[-3:] == ops  # posted in the order sent
+
+
+def test_estimate__a_step_depending_on_an_earlier_one_of_the_phase__gets_the_reverting_limit_and_runs(
+    registry, broker, accounts
+):
+    pipe = TxPipe(web3(), estimate=1.25, reverting_gas=7_000_000)
+    op = accounts.add().address
+    added = pipe.submit(broker.account, registry, "addOperator", op)
+    removed = pipe.submit(broker.account, registry, "removeOperator", op)  # needs the add first
+    pipe.wait()
+    assert added.status == 1 and removed.status == 1
+    assert removed.tx["gas"] == 7_000_000  # its estimate, on the phase's starting state, reverted
+    assert op not in list(registry.operatorsOf(broker.address))
+
+
+def test_estimate__node_fails_while_posting__the_rest_fails_as_not_sent_and_the_pipe_goes_on(
+    registry, broker, accounts, monkeypatch
+):
+    pipe = TxPipe(web3(), estimate=1.25, reverting_gas=7_000_000)
+    real_post, posts = pipe._post, []
+
+    def flaky(body, timeout=120):
+        if isinstance(body, dict) and body["method"].startswith("eth_send"):
+            posts.append(body)
+            if len(posts) == 2:
+                raise ConnectionResetError("reset by peer")
+        return real_post(body, timeout)
+
+    monkeypatch.setattr(pipe, "_post", flaky)
+    sent = [
+        pipe.submit(broker.account, registry, "addOperator", accounts.add().address)
+        for _ in range(3)
+    ]
+    with pytest.raises(ConnectionResetError):
+        pipe.wait()
+    phase = pipe.wait(raise_on_failure=False)  # what was queued is collected, failures named
+    assert phase == sent
+    assert sent[0].status == 1
+    assert [s.status for s in sent[1:]] == [0, 0]
+    assert all(s.error.startswith("not sent: ConnectionResetError") for s in sent[1:])
+    again = pipe.submit(broker.account, registry, "addOperator", accounts.add().address)
+    pipe.wait()  # the nonce asked again of the node: no gap left by the lost send
+    assert again.status == 1 and int(again.tx["nonce"]) == int(sent[0].tx["nonce"]) + 1

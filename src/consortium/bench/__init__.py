@@ -216,6 +216,11 @@ def run_bench(accounts, args: argparse.Namespace) -> int:
         f"{figures['day_processes_tx_ratio_to_business']:.1%} of the business ceiling, "
         f"agents' peak memory {figures['day_processes_peak_rss_mb']} MB (proportional set sizes)"
     )
+    figures.update(ceiling_after_days(accounts))
+    console.print(
+        f"business ceiling after the days: {figures['business_tx_per_second_after_days']} tx/s "
+        "presigned"
+    )
     chain.brownie.chain.revert()
     for line, fn in LINE_BENCHES.items():
         t0 = time.perf_counter()
@@ -283,6 +288,18 @@ def demo_throughput(accounts, args: argparse.Namespace, raw: float) -> dict[str,
             figures[f"demo_{r.line}_business_seconds"] = round(span, 2)
             figures[f"demo_{r.line}_tx_per_second"] = round(r.transactions / span, 1)
     return figures
+
+
+def ceiling_after_days(accounts) -> dict[str, float]:
+    """The business ceiling again, on the node that now holds the two days' state: an automining
+    anvil recomputes its whole state root for every block (two thirds of its CPU on the large day,
+    `perf`), so each transaction costs more as the state grows, and a day runs on a chain slower
+    at its end than the empty one `business_tx_per_second` measures."""
+    after = business_tx_per_second(accounts, 500)
+    return {
+        "business_tx_per_second_after_days": after["business_tx_per_second"],
+        "business_tx_per_second_pipe_after_days": after["business_tx_per_second_pipe"],
+    }
 
 
 def day_processes_figures(accounts, out: Path, business: float) -> dict[str, Any]:

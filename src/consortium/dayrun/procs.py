@@ -19,6 +19,10 @@ from typing import Any, Self
 from consortium.dayrun.launcher import memory_of, start_agent
 
 STARTED = "running roles"  # what agent.log says once an agent's roles run
+# seconds between two samples of the agents' memory: the kernel walks each process's pages for its
+# proportional size, and sampling 26 agents at every look (0.5 s) took half the driver's CPU on the
+# large day, from the same two cores as the chain and the agents; memory moves slower than that
+MEMORY_EVERY = 5.0
 
 
 class AgentDied(RuntimeError):
@@ -109,6 +113,7 @@ class AgentProcesses:
         self.agents = {a.ident: a for a in agents}
         self.exit_codes: dict[str, int | None] = {}
         self.peak_rss = 0
+        self._sampled_at = -MEMORY_EVERY
         self._previous: dict[int, Any] = {}
         atexit.register(self.stop_all)
 
@@ -163,8 +168,13 @@ class AgentProcesses:
         a.kill()
         a.start()
 
-    def sample_rss(self) -> int:
-        """The memory all agents take now (bytes, see launcher.memory_of); the peak is kept."""
+    def sample_rss(self, every: float = MEMORY_EVERY) -> int | None:
+        """The memory all agents take now (bytes, see launcher.memory_of), the peak kept; None
+        when the last sample is less than `every` seconds old."""
+        now = time.monotonic()
+        if now - self._sampled_at < every:
+            return None
+        self._sampled_at = now
         total = memory_of([a.pid for a in self.agents.values() if a.running()])
         self.peak_rss = max(self.peak_rss, total)
         return total

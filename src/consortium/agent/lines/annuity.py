@@ -165,9 +165,14 @@ class _AnnuityRole(Role):
     def me(self) -> str:
         return self.agent.account.address
 
-    def employer_of_account(self, account: bytes) -> Any:
-        a = self.ledger.getAccount(account)
-        return self.ledger.getEmployer(a["employer"]), a
+    def employers_of(self, accounts: list[bytes]) -> list[tuple[Any, Any]]:
+        """(employer, account) as on chain for each account, read in JSON-RPC batches, each
+        employer once: a range's items are checked in a few round trips, not three reads each."""
+        pipe = self.agent.pipe
+        found = pipe.call_many(self.ledger, "getAccount", [(a,) for a in accounts])
+        ids = list(dict.fromkeys(int(a["employer"]) for a in found))
+        employers = dict(zip(ids, pipe.call_many(self.ledger, "getEmployer", [(e,) for e in ids])))
+        return [(employers[int(a["employer"])], a) for a in found]
 
 
 class AnnuityPlatformRole(_AnnuityRole):
@@ -462,7 +467,10 @@ class TrusteeRole(_AnnuityRole):
         self.trustee = TrusteePlatform(agent.institution, self.ledger, self.plans, agent.store)
         self.batch_size = int(agent.settings.line("annuity").get("batch_size", MAX_BATCH))
         self._feedback: list[dict[str, Any]] = []  # the range's reported feedback to forward
+        self._resets: list[IssuedInstruction] = []  # the range's resets to confirm
         self._retries = _Retries(agent.store, "annuity.forward-failed")
+        self._reset_retries = _Retries(agent.store, "annuity.confirm-failed")
+        agent.follower.after_range(self.flush_resets)
         agent.follower.after_range(self.flush_feedback)
 
     def start(self) -> None:
@@ -587,19 +595,38 @@ class TrusteeRole(_AnnuityRole):
         self.agent.store.mark(step, json.dumps([i.instruction_id for i in issued]))
 
     def on_issued(self, ev: Any) -> None:
-        """Keep the instruction's items (for its feedback); confirm a Reset of one of this
-        trustee's accounts (the trustee's part of the reset: executable only then)."""
+        """Keep the instruction's items (for its feedback); a Reset is confirmed after the range
+        (`flush_resets`)."""
         ins = IssuedInstruction.from_event(ev.args)
         self.agent.store.put(
             "annuity.instruction", str(ins.instruction_id), {"items": [i.hex() for i in ins.items]}
         )
-        if ins.kind != RESET:
+        if ins.kind == RESET:
+            self._resets.append(ins)
+
+    def flush_resets(self) -> None:
+        """Confirm the range's Resets of this trustee's accounts still awaiting it on chain (the
+        trustee's part of a reset: the investment manager executes it only then), read in JSON-RPC
+        batches and posted through the agent's pipe; one that fails is retried on the next ranges.
+        One by one, the switches' resets held the next payroll back a second each."""
+        todo = self._resets + [IssuedInstruction.from_event(d) for d in self._reset_retries.due()]
+        self._resets = []
+        todo = list({i.instruction_id: i for i in todo}.values())
+        if not todo:
             return
-        status = int(self.ledger.getInstruction(ins.instruction_id)["status"])
-        employer, _ = self.employer_of_account(ins.account_id)
-        if status == AWAITING_TRUSTEE and _same(employer["trustee"], self.me):
+        pipe = self.agent.pipe
+        states = pipe.call_many(self.ledger, "getInstruction", [(i.instruction_id,) for i in todo])
+        todo = [i for i, st in zip(todo, states) if int(st["status"]) == AWAITING_TRUSTEE]
+        owners = self.employers_of([i.account_id for i in todo])
+        ours = [i for i, (e, _) in zip(todo, owners) if _same(e["trustee"], self.me)]
+        ledger = pipe.piped(self.ledger)
+
+        def confirm(ins: IssuedInstruction) -> list[Any]:
             log.info("confirming reset instruction %d", ins.instruction_id)
-            self.trustee.confirm_reset(ins)
+            return [ledger.confirmReset(ins.instruction_id, self.agent.tx())]
+
+        for ins, error in send_each(pipe, ours, confirm, _phase_size(self.agent)):
+            self._reset_retries.settle(str(ins.instruction_id), _instruction_doc(ins), error)
 
     def on_feedback(self, ev: Any) -> None:
         """A reported feedback is forwarded after the range (`flush_feedback`)."""
@@ -625,11 +652,8 @@ class TrusteeRole(_AnnuityRole):
             self.ledger, "getInstruction", [(f["instructionId"],) for f in todo]
         )
         todo = [f for f, st in zip(todo, states) if int(st["status"]) == REPORTED]
-        accounts = pipe.call_many(self.ledger, "getAccount", [(b32(f["account"]),) for f in todo])
-        employers = list(dict.fromkeys(int(a["employer"]) for a in accounts))
-        found = pipe.call_many(self.ledger, "getEmployer", [(e,) for e in employers])
-        trustee_of = {e: x["trustee"] for e, x in zip(employers, found)}
-        ours = [f for f, a in zip(todo, accounts) if _same(trustee_of[int(a["employer"])], self.me)]
+        owners = self.employers_of([b32(f["account"]) for f in todo])
+        ours = [f for f, (e, _) in zip(todo, owners) if _same(e["trustee"], self.me)]
         ledger = pipe.piped(self.ledger)
 
         def forward(f: dict[str, Any]) -> list[Any]:
@@ -655,8 +679,11 @@ class AccountManagerRole(_AnnuityRole):
         super().__init__(agent)
         self.manager = AccountManagerPlatform(agent.institution, self.ledger, agent.store)
         self._to_open: list[bytes] = []
+        self._to_reset: list[bytes] = []  # accounts whose plan switch asked for a reset
         self._employers: dict[int, bool] = {}
+        self._retries = _Retries(agent.store, "annuity.reset-failed")
         agent.follower.after_range(self.flush)
+        agent.follower.after_range(self.flush_resets)
 
     def start(self) -> None:
         self.manager.outbox.resume()
@@ -711,13 +738,35 @@ class AccountManagerRole(_AnnuityRole):
         return b32(args[0]), [b32(a) for a in args[1]], [int(x) for x in args[2]]
 
     def on_plan_chosen(self, ev: Any) -> None:
-        if not ev["reset"]:
+        """A switch with a reset: the holdings are reset after the range (`flush_resets`)."""
+        if ev["reset"]:
+            self._to_reset.append(b32(ev["account"]))
+
+    def flush_resets(self) -> None:
+        """Reset the holdings of the range's accounts of our employers still pending a reset on
+        chain (read in JSON-RPC batches), posted through the agent's pipe; one that fails is
+        retried on the next ranges."""
+        todo = self._to_reset + [b32(d["account"]) for d in self._retries.due()]
+        self._to_reset = []
+        todo = list(dict.fromkeys(todo))
+        if not todo:
             return
-        account = b32(ev["account"])
-        a = self.ledger.getAccount(account)
-        if a["resetPending"] and self._mine(int(a["employer"])):
+        pipe = self.agent.pipe
+        owners = self.employers_of(todo)
+        todo = [
+            a
+            for a, (e, x) in zip(todo, owners)
+            if x["resetPending"] and _same(e["accountManager"], self.me)
+        ]
+        ledger = pipe.piped(self.ledger)
+
+        def reset(account: bytes) -> list[Any]:
             log.info("resetting holdings of %s", "0x" + account.hex())
-            self.manager.reset_holdings(account)
+            return [ledger.resetHoldings(account, self.agent.tx())]
+
+        for account, error in send_each(pipe, todo, reset, _phase_size(self.agent)):
+            key = "0x" + account.hex()
+            self._retries.settle(key, {"account": key}, error)
 
 
 class InvestmentManagerRole(_AnnuityRole):

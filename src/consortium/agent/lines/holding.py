@@ -91,9 +91,13 @@ class _IntermediaryRole(_HoldingRole):
         book = self._book(cycle_id, day)
         chain = chain_of(self.holding, self._parties(book))
         steps = steps_of(self.me, book, chain)
-        for s in party.due(cycle_id, steps):
-            log.info("cycle %s: holding step in asset %d", _name(cycle_id), s.asset)
-            party.step(cycle_id, s)
+        due = party.due(cycle_id, steps)
+        if due:  # the assets' steps are independent: one phase of the agent's pipe
+            piped = self.agent.pipe.piped(party)
+            for s in due:
+                log.info("cycle %s: holding step in asset %d", _name(cycle_id), s.asset)
+                piped.step(cycle_id, s)
+            self.agent.pipe.wait()
         if steps and not party.due(cycle_id, steps):
             self.publish(cycle_id, day, steps)
 

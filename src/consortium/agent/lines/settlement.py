@@ -870,6 +870,7 @@ class CcpRole(_SettlementRole):
 
 class _IssuerRole(_SettlementRole):
     formats = ("issues",)
+    first = True  # the settlement and bills lines wait for this money and these securities
 
     def issue_row(self, row: dict[str, Any], holder: str) -> None:
         raise NotImplementedError
