@@ -10,14 +10,13 @@ from types import SimpleNamespace
 import pytest
 
 from consortium.agent.follower import MAX_ATTEMPTS
-from consortium.agent.lines import annuity
 from consortium.agent.lines.annuity import (
     EXECUTED,
     ISSUED,
     REPORTED,
     InvestmentManagerRole,
-    send_each,
 )
+from consortium.agent.ranged import Retries, send_each
 from consortium.roles.annuity import IssuedInstruction
 from consortium.store import Store
 
@@ -68,7 +67,7 @@ def role(monkeypatch):
 
     role._piped = SimpleNamespace(execute=execute, report_feedback=report)
     role._todo, role._managers = [], {}
-    role._retries = annuity._Retries(role.agent.store, FAILED)
+    role._retries = Retries(role.agent.store, FAILED)
     return role
 
 

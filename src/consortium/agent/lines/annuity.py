@@ -30,14 +30,13 @@ posted flag), so an event replayed after a kill sends nothing twice.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
 from typing import Any, ClassVar
 
 from consortium.agent.base import FileRefused, Role
-from consortium.agent.follower import MAX_ATTEMPTS
+from consortium.agent.ranged import Retries, phase_size, send_each
 from consortium.agent.settings import SettingsError
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import code32, doc_hash
@@ -78,69 +77,6 @@ ZERO = "0x" + "00" * 20
 def row_line(file: Any, index: int) -> int:
     """The line in the file of row `index`, as the inbox's own refusals name it."""
     return int(file.line_of(index))
-
-
-def send_each(pipe: Any, items: list, send: Any, chunk: int) -> list[tuple[Any, str | None]]:
-    """`send(item)` (the item's transactions through `pipe.piped(...)`, a list) for each item, a
-    phase closed every `chunk` items without raising; each item with the error of its first failed
-    transaction, or None: one item's failure is its own, not its phase's. A node error while
-    sending or collecting a phase fails each item of that phase (their steps ask the chain first:
-    trying them again is safe) instead of stopping the agent."""
-    out: list[tuple[Any, str | None]] = []
-    for start in range(0, len(items), chunk):
-        part = items[start : start + chunk]
-        try:
-            sent = [(item, send(item)) for item in part]
-            pipe.wait(raise_on_failure=False)
-        except Exception as exc:  # noqa: BLE001 - the node, not an item: every item tried again
-            log.error("a phase of %d item(s) not collected: %s", len(part), exc)
-            with contextlib.suppress(Exception):  # what was sent is collected, the pipe reset
-                pipe.wait(raise_on_failure=False)
-            out += [(item, f"{type(exc).__name__}: {exc}") for item in part]
-            continue
-        for item, txs in sent:
-            out.append((item, next((t.error for t in txs if t.status != 1), None)))
-    return out
-
-
-def _phase_size(agent: Any) -> int:
-    """Transactions a flush posts before closing the phase: PHASE, but one on ganache, where a
-    second executeInstruction (or forwardFeedback) of the same sender in one phase was seen to
-    hang its send until the 60 s timeout (2026-12-06, ganache 7.9; choosePlan phases did not):
-    to be understood; anvil and real nodes take whole phases."""
-    client = str(getattr(agent.w3, "client_version", "") or "")
-    return 1 if "ganache" in client.lower() else PHASE
-
-
-class _Retries:
-    """Items of a range's flush whose transaction failed, kept in the store and tried again on the
-    next flushes, MAX_ATTEMPTS times, as the follower retries a failed handler: a failure does not
-    hold the cursor back (the range is done), and every step asks the chain first."""
-
-    def __init__(self, store: Any, kind: str):
-        self.store, self.kind = store, kind
-
-    def due(self) -> list[dict[str, Any]]:
-        return [r["item"] for r in self.store.all(self.kind).values() if r["status"] == "retry"]
-
-    def settle(self, key: str, item: dict[str, Any], error: str | None) -> None:
-        row = self.store.get(self.kind, key)
-        if error is None:
-            if row is not None:
-                self.store.put(self.kind, key, row | {"status": "done"})
-            return
-        attempts = (row or {}).get("attempts", 0) + 1
-        given_up = attempts >= MAX_ATTEMPTS
-        log.error(
-            "%s %s failed, attempt %d%s: %s",
-            self.kind,
-            key,
-            attempts,
-            " (given up)" if given_up else "",
-            error,
-        )
-        status = "given-up" if given_up else "retry"
-        self.store.put(self.kind, key, {"item": item, "attempts": attempts, "status": status})
 
 
 def _batches(accounts: list[bytes]) -> list[list[bytes]]:
@@ -468,8 +404,8 @@ class TrusteeRole(_AnnuityRole):
         self.batch_size = int(agent.settings.line("annuity").get("batch_size", MAX_BATCH))
         self._feedback: list[dict[str, Any]] = []  # the range's reported feedback to forward
         self._resets: list[IssuedInstruction] = []  # the range's resets to confirm
-        self._retries = _Retries(agent.store, "annuity.forward-failed")
-        self._reset_retries = _Retries(agent.store, "annuity.confirm-failed")
+        self._retries = Retries(agent.store, "annuity.forward-failed")
+        self._reset_retries = Retries(agent.store, "annuity.confirm-failed")
         agent.follower.after_range(self.flush_resets)
         agent.follower.after_range(self.flush_feedback)
 
@@ -625,7 +561,7 @@ class TrusteeRole(_AnnuityRole):
             log.info("confirming reset instruction %d", ins.instruction_id)
             return [ledger.confirmReset(ins.instruction_id, self.agent.tx())]
 
-        for ins, error in send_each(pipe, ours, confirm, _phase_size(self.agent)):
+        for ins, error in send_each(pipe, ours, confirm, phase_size(self.agent)):
             self._reset_retries.settle(str(ins.instruction_id), _instruction_doc(ins), error)
 
     def on_feedback(self, ev: Any) -> None:
@@ -663,7 +599,7 @@ class TrusteeRole(_AnnuityRole):
             log.info("forwarding feedback of instruction %d", iid)
             return [ledger.forwardFeedback(iid, items, f["unitPrices"], self.agent.tx())]
 
-        for f, error in send_each(pipe, ours, forward, _phase_size(self.agent)):
+        for f, error in send_each(pipe, ours, forward, phase_size(self.agent)):
             self._retries.settle(str(f["instructionId"]), f, error)
 
 
@@ -681,7 +617,7 @@ class AccountManagerRole(_AnnuityRole):
         self._to_open: list[bytes] = []
         self._to_reset: list[bytes] = []  # accounts whose plan switch asked for a reset
         self._employers: dict[int, bool] = {}
-        self._retries = _Retries(agent.store, "annuity.reset-failed")
+        self._retries = Retries(agent.store, "annuity.reset-failed")
         agent.follower.after_range(self.flush)
         agent.follower.after_range(self.flush_resets)
 
@@ -764,7 +700,7 @@ class AccountManagerRole(_AnnuityRole):
             log.info("resetting holdings of %s", "0x" + account.hex())
             return [ledger.resetHoldings(account, self.agent.tx())]
 
-        for account, error in send_each(pipe, todo, reset, _phase_size(self.agent)):
+        for account, error in send_each(pipe, todo, reset, phase_size(self.agent)):
             key = "0x" + account.hex()
             self._retries.settle(key, {"account": key}, error)
 
@@ -790,7 +726,7 @@ class InvestmentManagerRole(_AnnuityRole):
         self._piped: _IM | None = None
         self._todo: list[IssuedInstruction] = []  # the range's instructions to execute
         self._managers: dict[bytes, bool] = {}  # plan code -> managed by us (this range)
-        self._retries = _Retries(agent.store, "annuity.execute-failed")
+        self._retries = Retries(agent.store, "annuity.execute-failed")
         agent.follower.after_range(self.flush)
 
     def on_issued(self, ev: Any) -> None:
@@ -815,7 +751,7 @@ class InvestmentManagerRole(_AnnuityRole):
         """Execute the range's instructions and report their feedback (a reset still awaiting the
         trustee waits for its ResetConfirmed): statuses read in JSON-RPC batches, both steps of
         each instruction posted through the agent's pipe. One that fails is retried on the next
-        ranges (`_Retries`), the others go on."""
+        ranges (`Retries`), the others go on."""
         todo = self._todo + [IssuedInstruction.from_event(d) for d in self._retries.due()]
         self._todo, self._managers = [], {}
         todo = list({i.instruction_id: i for i in todo}.values())
@@ -837,7 +773,7 @@ class InvestmentManagerRole(_AnnuityRole):
             return [im.report_feedback(ins).tx]
 
         # two phases, not one: a report depends on its execution
-        chunk = _phase_size(self.agent)
+        chunk = phase_size(self.agent)
         for ins, error in send_each(pipe, issued, execute, chunk):
             errors[ins.instruction_id] = error
         executed = {i.instruction_id for i in issued if errors[i.instruction_id] is None}

@@ -34,8 +34,16 @@ from datetime import UTC, datetime, time
 from typing import Any, ClassVar
 
 from consortium.agent.base import FileRefused, Role
+from consortium.agent.ranged import Retries, phase_size, send_each
 from consortium.agent.settings import SettingsError
-from consortium.domain.bills import BillStatus, NodeKind, NodeState, QuoteRefused, QuoteWindow
+from consortium.domain.bills import (
+    BillStatus,
+    NodeKind,
+    NodeState,
+    QuoteRefused,
+    QuoteWindow,
+    auditor_is_party,
+)
 from consortium.domain.encoding import b32
 from consortium.domain.hashing import doc_hash
 from consortium.outbox import OutboxConflict, OutboxRefused, close_phase, jsonable
@@ -290,8 +298,11 @@ class BillClientRole(_HolderRole):
         super().__init__(agent)
         self.windows: dict[int, int] = {}  # financing node -> end of its quote window
         self._piped: BillClient | None = None  # the client sending through the agent's pipe
+        self._to_review: dict[int, tuple[int, str]] = {}  # the range's nodes for us: amount, from
         if self.active:
             self.client = BillClient(agent.institution, self.bills, store=agent.store)
+            self._review_retries = Retries(agent.store, "bills.review-failed")
+            agent.follower.after_range(self.flush_reviews)
 
     def start(self) -> None:
         if self.active:
@@ -364,9 +375,7 @@ class BillClientRole(_HolderRole):
         A batch the chain refuses rejects the file naming it (the phases before stay booked: a
         corrected file finds them on chain)."""
         pipe = self.agent.pipe
-        if self._piped is None:
-            self._piped = pipe.piped(self.client)  # its outbox over the same store
-        outbox, booked = self._piped.outbox, []
+        outbox, booked = self._piped_client().outbox, []
         for start in range(0, len(work), PHASE_TXS):
             part = work[start : start + PHASE_TXS]
             try:
@@ -498,24 +507,56 @@ class BillClientRole(_HolderRole):
 
     # ---------------------------------------------------------------- events
     def on_issue(self, ev: Any) -> None:
+        """A bill issued to us: reviewed after the range (`flush_reviews`)."""
         self.remember(ev)
         if _same(ev["receiver"], self.me):
-            self._review(int(ev["billId"]), int(ev["faceValue"]), self.who(ev["debtor"]))
+            self._to_review[int(ev["billId"])] = (int(ev["faceValue"]), self.who(ev["debtor"]))
 
     def on_transfer(self, ev: Any) -> None:
+        """A part transferred to us: reviewed after the range (`flush_reviews`)."""
         self.remember(ev)
         if _same(ev["to"], self.me):
-            self._review(int(ev["nodeId"]), int(ev["amount"]), self.who(ev["from"]))
+            self._to_review[int(ev["nodeId"])] = (int(ev["amount"]), self.who(ev["from"]))
 
-    def _review(self, node: int, amount: int, sender: str) -> None:
-        if self.state(node) != NodeState.REQUESTED:
-            return  # reviewed already (a replayed event), or withdrawn
+    def flush_reviews(self) -> None:
+        """Review the range's nodes addressed to us still requested on chain (read in JSON-RPC
+        batches): accepted within `limits.bill_review_max_amount` (auto), else queued for a
+        person; the acceptances posted through the agent's pipe, one that fails retried on the
+        next ranges."""
+        todo, self._to_review = self._to_review, {}
+        for d in self._review_retries.due():
+            todo.setdefault(int(d["node"]), (int(d["amount"]), str(d["from"])))
+        if not todo:
+            return
+        pipe, ids = self.agent.pipe, list(todo)
+        nodes = pipe.call_many(self.bills, "node", [(n,) for n in ids])
         limit = self.limit("bill_review_max_amount")
-        within = limit is None or amount <= limit
-        subject = {"node": node, "amount": amount, "from": sender, "limit": limit}
-        if self.policy(REVIEW, within, f"bill-review-{node}", subject):
+        accepted = []
+        for node, n in zip(ids, nodes):
+            if int(n["state"]) != NodeState.REQUESTED:
+                continue  # reviewed already (a replayed event), or withdrawn
+            amount, sender = todo[node]
+            subject = {"node": node, "amount": amount, "from": sender, "limit": limit}
+            within = limit is None or amount <= limit
+            if self.policy(REVIEW, within, f"bill-review-{node}", subject):
+                accepted.append(node)
+        client = self._piped_client()
+
+        def accept(node: int) -> list[Any]:
+            amount, sender = todo[node]
             log.info("accepting node %d (%s from %s)", node, amount, sender)
-            self.client.review(node, True, f"accepted within limits: node {node}")
+            return [client.review(node, True, f"accepted within limits: node {node}")]
+
+        for node, error in send_each(pipe, accepted, accept, phase_size(self.agent)):
+            amount, sender = todo[node]
+            item = {"node": node, "amount": amount, "from": sender}
+            self._review_retries.settle(str(node), item, error)
+
+    def _piped_client(self) -> BillClient:
+        """The client sending through the agent's pipe (its outbox over the same store)."""
+        if self._piped is None:
+            self._piped = self.agent.pipe.piped(self.client)
+        return self._piped
 
     def on_quoted(self, ev: Any) -> None:
         self.dirty = True
@@ -599,29 +640,62 @@ class BillAuditorRole(_BillsRole):
 
     def __init__(self, agent: Any):
         super().__init__(agent)
+        self._to_audit: dict[int, int] = {}  # the range's nodes -> the state they wait for us in
         if self.active:
             self.auditor = BillAuditor(agent.institution, self.bills, store=agent.store)
+            self._retries = Retries(agent.store, "bills.audit-failed")
+            agent.follower.after_range(self.flush_audits)
 
     def on_reviewed(self, ev: Any) -> None:
+        """An issue or transfer accepted by its receiver: audited after the range."""
         if ev["accepted"]:
-            self._audit(int(ev["nodeId"]), NodeState.REVIEWED)
+            self._to_audit[int(ev["nodeId"])] = NodeState.REVIEWED
 
     def on_agreed(self, ev: Any) -> None:
+        """A financing agreed: audited after the range."""
         if ev["accepted"]:
-            self._audit(int(ev["nodeId"]), NodeState.AGREED)
+            self._to_audit[int(ev["nodeId"])] = NodeState.AGREED
 
-    def _audit(self, node: int, waiting: int) -> None:
-        if self.state(node) != waiting:
-            return  # audited already (a replayed event), or expired
-        if self.auditor.is_party(node):
-            log.info("node %d: we are a party to it, another audit institution audits it", node)
+    def flush_audits(self) -> None:
+        """Audit the range's nodes still waiting for us on chain, unless we are a party to one
+        (another audit institution audits it): nodes, bills and locked amounts read in JSON-RPC
+        batches, approved within `limits.bill_audit_max_amount` (auto) or queued for a person,
+        the audits posted through the agent's pipe, one that fails retried on the next ranges.
+        One by one, the medium day's 30 audits held its bills line half a minute."""
+        todo, self._to_audit = self._to_audit, {}
+        for d in self._retries.due():
+            todo.setdefault(int(d["node"]), int(d["waiting"]))
+        if not todo:
             return
-        amount = int(self.bills.locked(node))
+        pipe, ids = self.agent.pipe, list(todo)
+        nodes = dict(zip(ids, pipe.call_many(self.bills, "node", [(n,) for n in ids])))
+        waiting = [n for n in ids if int(nodes[n]["state"]) == todo[n]]  # else audited, expired
+        bill_ids = list(dict.fromkeys(int(nodes[n]["billId"]) for n in waiting))
+        bills = pipe.call_many(self.bills, "bill", [(b,) for b in bill_ids])
+        debtor = {b: str(x["debtor"]) for b, x in zip(bill_ids, bills)}
+        ours = []
+        for n in waiting:
+            x = nodes[n]
+            if auditor_is_party(self.me, str(x["from"]), str(x["to"]), debtor[int(x["billId"])]):
+                log.info("node %d: we are a party to it, another audit institution audits it", n)
+            else:
+                ours.append(n)
+        locked = pipe.call_many(self.bills, "locked", [(n,) for n in ours])
         limit = self.limit("bill_audit_max_amount")
-        subject = {"node": node, "amount": amount, "limit": limit}
-        if self.policy(AUDIT, limit is None or amount <= limit, f"bill-audit-{node}", subject):
+        approved = []
+        for n, amount in zip(ours, locked):
+            subject = {"node": n, "amount": int(amount), "limit": limit}
+            within = limit is None or int(amount) <= limit
+            if self.policy(AUDIT, within, f"bill-audit-{n}", subject):
+                approved.append(n)
+        auditor = pipe.piped(self.auditor)
+
+        def audit(node: int) -> list[Any]:
             log.info("auditing node %d: approved", node)
-            self.auditor.audit(node, True, f"audit of node {node}: documents in order")
+            return [auditor.audit(node, True, f"audit of node {node}: documents in order")]
+
+        for node, error in send_each(pipe, approved, audit, phase_size(self.agent)):
+            self._retries.settle(str(node), {"node": node, "waiting": todo[node]}, error)
 
     def on_decision(self, decision: Any) -> None:
         node = decision.subject["node"]
