@@ -36,7 +36,7 @@ from coincurve import PrivateKey
 from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
 
-from consortium.localchain import automines
+from consortium.localchain import StallWatch, automines
 
 # One transaction's gas limit: under the EIP-7825 cap of 2**24 that networks adopt, and never above
 # the node's block gas limit. No estimate per transaction (brownie's `gas_limit: max` estimates none
@@ -46,7 +46,9 @@ RECEIPT_BATCH = 500  # receipts asked for in one JSON-RPC batch
 CALL_BATCH = 500  # views read in one JSON-RPC batch (call_many)
 PHASE_TXS = 200  # transactions posted before in_phases closes the phase
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
-STALL = 0.5  # seconds without a new receipt after which a local chain's backlog is mined
+# seconds without a receipt nor a new block after which a local chain's backlog is mined
+STALL = 0.5
+POLL_PAUSES = (0.002, 0.05)  # seconds between two receipt polls: the first, doubling to the last
 
 
 class TxPipeError(RuntimeError):
@@ -229,6 +231,7 @@ class TxPipe:
         self._chain_id = int(web3.eth.chain_id)
         self.gas_price = gas_price if gas_price is not None else max(int(web3.eth.gas_price), 10**9)
         block_limit = int(web3.eth.get_block("latest")["gasLimit"])
+        self._block_gas = block_limit
         self.gas = min(gas or DEFAULT_GAS, block_limit)
         self.estimate = estimate
         self.reverting_gas = min(reverting_gas or self.gas, self.gas)
@@ -498,8 +501,9 @@ class TxPipe:
     def _receipts(self, hashes: list[str], phase: list[PendingTx]) -> dict[str, dict]:
         receipts: dict[str, dict] = {}
         todo = list(hashes)
-        deadline = last_progress = time.monotonic()
-        deadline += RECEIPT_TIMEOUT
+        deadline = time.monotonic() + RECEIPT_TIMEOUT
+        watch = StallWatch(lambda: int(self.rpc("eth_blockNumber", []), 16), STALL)
+        pause = POLL_PAUSES[0]
         while todo:
             for start in range(0, len(todo), RECEIPT_BATCH):
                 part = todo[start : start + RECEIPT_BATCH]
@@ -517,19 +521,31 @@ class TxPipe:
                         receipts[part[r["id"]]] = r["result"]
             left = [h for h in todo if h not in receipts]
             if len(left) < len(todo):
-                last_progress = time.monotonic()
+                watch.progress()
+                pause = POLL_PAUSES[0]
             todo = left
             if todo:
-                if self._automine and time.monotonic() - last_progress > STALL:
-                    self._mine(min(len(todo), RECEIPT_BATCH))
-                    last_progress = time.monotonic()
+                if self._automine and watch.stalled():
+                    self._mine(self._blocks_for(todo, phase))
                 if time.monotonic() > deadline:
                     labels = [p.label for p in phase if p.txid in set(todo)]
                     raise TxPipeTimeout(
                         [(label, f"not mined after {RECEIPT_TIMEOUT:.0f} s") for label in labels]
                     )
-                time.sleep(0.002)
+                # a waiting sender's polls are the node's load too: 26 agents polling every 2 ms
+                # kept anvil busy answering them
+                time.sleep(pause)
+                pause = min(pause * 2, POLL_PAUSES[1])
         return receipts
+
+    def _blocks_for(self, todo: list[str], phase: list[PendingTx]) -> int:
+        """Blocks a stalled backlog needs: as many of its transactions a block as their declared
+        gas fits (one each at the fixed limit, many at their estimates), never one block per
+        transaction regardless: each block costs anvil its whole state root."""
+        left = set(todo)
+        most = max((int(p.tx["gas"]) for p in phase if p.txid in left), default=self.gas)
+        per_block = max(1, self._block_gas // max(most, 1))
+        return min(RECEIPT_BATCH, -(-len(left) // per_block))
 
     def _why(self, p: PendingTx) -> str:
         """Replay the failed call on the state before its block to read the revert reason."""
