@@ -28,7 +28,6 @@ from consortium.localchain import (
     KIND_OF,
     STALL_SECONDS,
     ChainHome,
-    StallWatch,
     answers,
     automines,
     free_port,
@@ -94,9 +93,8 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
     before the receipt; brownie 1.22 checks the nonce first, finds no receipt and marks the
     transaction dropped. Waiting for the receipt (up to `wait_seconds`) before brownie's own
     confirmation loop closes the race. While it waits on a local chain, a receipt missing for
-    `STALL_SECONDS` with no new block meanwhile means the chain left the transaction pending
-    until the next arrival (see `localchain.automines`): the waiting sender mines a block, as
-    txpipe does for its backlogs (`localchain.StallWatch`: never on a chain busy with blocks).
+    `STALL_SECONDS` means the chain left the transaction pending until the next arrival (see
+    `localchain.automines`): the waiting sender mines a block, as txpipe does for its backlogs.
     Idempotent. Applied by tests/conftest.py and consortium.chain.connect (demo, bench, agents).
     """
     from brownie.network.transaction import TransactionReceipt
@@ -108,16 +106,17 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
         return
 
     def _await_confirmation(self, block_number=None, required_confs=1):
-        deadline = time.monotonic() + wait_seconds
-        watch = StallWatch(lambda: web3.eth.block_number, STALL_SECONDS / 2)
+        started = time.monotonic()
+        deadline, stalled_at = started + wait_seconds, started + STALL_SECONDS
         while time.monotonic() < deadline:
             try:
                 if web3.eth.get_transaction_receipt(self.txid)["blockHash"] is not None:
                     break
             except TransactionNotFound:
                 pass
-            if watch.stalled() and automines(str(web3.client_version)):
+            if time.monotonic() > stalled_at and automines(str(web3.client_version)):
                 web3.provider.make_request("evm_mine", [])
+                stalled_at = time.monotonic() + STALL_SECONDS
             time.sleep(0.05)
         original(self, block_number, required_confs)
 

@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,35 +70,8 @@ STATE_INTERVAL = 2  # seconds between anvil's state dumps: a killed chain loses 
 # a local chain mines on arrival; one that leaves a ready transaction pending (anvil's automine can
 # miss one when several senders' transactions arrive together, foundry-rs/foundry#10122; a block
 # full at the senders' gas limits) mines it only when the next transaction arrives. A sender
-# that waited this long for its receipt, with no new block meanwhile, mines a block itself (see
-# `automines`, `StallWatch`).
+# that waited this long for its receipt mines a block itself (see `automines`).
 STALL_SECONDS = 3.0
-
-
-class StallWatch:
-    """Whether a local chain left a sender's transactions pending: no progress (a receipt) for
-    `seconds`, and no new block over the `seconds` before either. Only then may the sender mine
-    a block itself: on a busy chain the others' blocks pick its transactions up, and a block mined
-    there is an empty one, which costs anvil its whole state root all the same. The large day's
-    waiting senders mined 222 blocks for 95 transactions in 20 s that way."""
-
-    def __init__(self, head: Callable[[], int], seconds: float):
-        self.head, self.seconds = head, seconds
-        self.progress()
-
-    def progress(self) -> None:
-        """A receipt came: the wait starts over."""
-        self.since, self.last_head = time.monotonic(), None
-
-    def stalled(self) -> bool:
-        """True when the chain's head did not move over the last `seconds` without progress (the
-        head is read at most once per `seconds`)."""
-        if time.monotonic() - self.since < self.seconds:
-            return False
-        head = self.head()
-        stalled = head == self.last_head
-        self.since, self.last_head = time.monotonic(), head
-        return stalled
 
 
 def automines(client_version: str) -> bool:

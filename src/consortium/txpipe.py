@@ -36,7 +36,7 @@ from coincurve import PrivateKey
 from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
 
-from consortium.localchain import StallWatch, automines
+from consortium.localchain import automines
 
 # One transaction's gas limit: under the EIP-7825 cap of 2**24 that networks adopt, and never above
 # the node's block gas limit. No estimate per transaction (brownie's `gas_limit: max` estimates none
@@ -46,8 +46,7 @@ RECEIPT_BATCH = 500  # receipts asked for in one JSON-RPC batch
 CALL_BATCH = 500  # views read in one JSON-RPC batch (call_many)
 PHASE_TXS = 200  # transactions posted before in_phases closes the phase
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
-# seconds without a receipt nor a new block after which a local chain's backlog is mined
-STALL = 0.5
+STALL = 0.5  # seconds without a new receipt after which a local chain's backlog is mined
 POLL_PAUSES = (0.002, 0.05)  # seconds between two receipt polls: the first, doubling to the last
 
 
@@ -501,8 +500,8 @@ class TxPipe:
     def _receipts(self, hashes: list[str], phase: list[PendingTx]) -> dict[str, dict]:
         receipts: dict[str, dict] = {}
         todo = list(hashes)
-        deadline = time.monotonic() + RECEIPT_TIMEOUT
-        watch = StallWatch(lambda: int(self.rpc("eth_blockNumber", []), 16), STALL)
+        deadline = last_progress = time.monotonic()
+        deadline += RECEIPT_TIMEOUT
         pause = POLL_PAUSES[0]
         while todo:
             for start in range(0, len(todo), RECEIPT_BATCH):
@@ -521,12 +520,13 @@ class TxPipe:
                         receipts[part[r["id"]]] = r["result"]
             left = [h for h in todo if h not in receipts]
             if len(left) < len(todo):
-                watch.progress()
+                last_progress = time.monotonic()
                 pause = POLL_PAUSES[0]
             todo = left
             if todo:
-                if self._automine and watch.stalled():
+                if self._automine and time.monotonic() - last_progress > STALL:
                     self._mine(self._blocks_for(todo, phase))
+                    last_progress = time.monotonic()
                 if time.monotonic() > deadline:
                     labels = [p.label for p in phase if p.txid in set(todo)]
                     raise TxPipeTimeout(
@@ -540,8 +540,9 @@ class TxPipe:
 
     def _blocks_for(self, todo: list[str], phase: list[PendingTx]) -> int:
         """Blocks a stalled backlog needs: as many of its transactions a block as their declared
-        gas fits (one each at the fixed limit, many at their estimates), never one block per
-        transaction regardless: each block costs anvil its whole state root."""
+        gas fits (one each at the fixed limit, many at their estimates). One block per waiting
+        transaction, as before, mined mostly empty blocks, each costing anvil its whole state root:
+        the large day's waiting agents made 222 blocks for 95 transactions in 20 s."""
         left = set(todo)
         most = max((int(p.tx["gas"]) for p in phase if p.txid in left), default=self.gas)
         per_block = max(1, self._block_gas // max(most, 1))

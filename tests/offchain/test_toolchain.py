@@ -103,26 +103,3 @@ def test_automines__local_chains_yes__besu_and_others_never_nudged():
     assert not automines("besu/v24.12.2/linux-x86_64/openjdk-java-21")
     assert not automines("Geth/v1.14.0-stable/linux-amd64/go1.22.2")
 
-
-def test_stall_watch__mines_only_when_no_receipt_and_no_block_came_for_a_while(monkeypatch):
-    from types import SimpleNamespace
-
-    from consortium import localchain
-    from consortium.localchain import StallWatch
-
-    clock, heads = [0.0], iter([7, 8, 8, 8, 9])
-    monkeypatch.setattr(localchain, "time", SimpleNamespace(monotonic=lambda: clock[0]))
-    watch = StallWatch(lambda: next(heads), 0.5)
-
-    def at(t):
-        clock[0] = t
-        return watch.stalled()
-
-    assert at(0.4) is False  # too soon: the head is not even read
-    assert at(0.5) is False  # head 7, first look: nothing to compare with
-    assert at(1.0) is False  # head 8: the chain is busy, others' blocks will carry ours
-    assert at(1.5) is True  # head 8 again: idle with our transactions pending
-    watch.progress()  # a receipt came: the wait starts over
-    assert at(1.9) is False
-    assert at(2.0) is False  # head 8, first look since the progress
-    assert at(2.5) is False  # head 9: busy again

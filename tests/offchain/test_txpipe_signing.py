@@ -55,3 +55,23 @@ def test_sign_legacy__recovered_sender__is_the_key_holder():
     }
     raw, _ = sign_legacy(tx, PrivateKey(key))
     assert Account.recover_transaction(raw) == Account.from_key(key).address
+
+
+def test_blocks_for__a_stalled_backlog__as_many_blocks_as_its_gas_needs_not_one_each():
+    from types import SimpleNamespace
+
+    from consortium.txpipe import DEFAULT_GAS, TxPipe
+
+    pipe = object.__new__(TxPipe)
+    pipe._block_gas, pipe.gas = 30_000_000, DEFAULT_GAS
+
+    def phase(*gases):
+        return [SimpleNamespace(txid=f"0x{i}", tx={"gas": g}) for i, g in enumerate(gases)]
+
+    estimated = phase(*[150_000] * 300)
+    assert pipe._blocks_for([p.txid for p in estimated], estimated) == 2  # 200 a block
+    fixed = phase(*[DEFAULT_GAS] * 3)  # the fixed limit: one a block
+    assert pipe._blocks_for([p.txid for p in fixed], fixed) == 3
+    mixed = phase(150_000, 7_000_000, 150_000)  # a refusal's limit sets the pace
+    assert pipe._blocks_for(["0x0", "0x1"], mixed) == 1  # only what is still waiting counts
+    assert pipe._blocks_for([p.txid for p in mixed], mixed) == 1
