@@ -44,6 +44,9 @@ from consortium.localchain import automines
 DEFAULT_GAS = 16_000_000
 RECEIPT_BATCH = 500  # receipts asked for in one JSON-RPC batch
 CALL_BATCH = 500  # views read in one JSON-RPC batch (call_many)
+# calldata (hex characters) of the estimates asked in one JSON-RPC batch: anvil refused a batch
+# of a settlement party's 44 uploads of 320 trades each (4 MB) as a whole
+ESTIMATE_BATCH_BYTES = 1_000_000
 PHASE_TXS = 200  # transactions posted before in_phases closes the phase
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
 STALL = 0.5  # seconds without a new receipt after which a local chain's backlog is mined
@@ -314,9 +317,17 @@ class TxPipe:
         return method.decode_output(data)
 
     def batch(self, method: str, params: list[list]) -> list[dict]:
-        """One JSON-RPC batch of `method`, one request per params list: the replies in order."""
+        """One JSON-RPC batch of `method`, one request per params list: the replies in order.
+        A node that refuses the batch as a whole (one error object, not a list of replies: a body
+        too large) raises TxPipeError naming its error."""
         body = [_request(method, p) | {"id": i} for i, p in enumerate(params)]
-        return sorted(self._post(body), key=lambda r: r["id"]) if body else []
+        if not body:
+            return []
+        replies = self._post(body)
+        if not isinstance(replies, list):
+            error = replies.get("error") if isinstance(replies, dict) else replies
+            raise TxPipeError([(f"{method} batch of {len(body)}", _decode(error or {}))])
+        return sorted(replies, key=lambda r: r["id"])
 
     def call_batch(self, calls: list[dict]) -> list[tuple[str | None, str | None]]:
         """Many eth_calls ({"from", "to", "data"}) in one JSON-RPC batch at the latest block, for
@@ -451,10 +462,10 @@ class TxPipe:
         whose estimate reverts gets `reverting_gas` (its refusal mined on record, named by
         wait())."""
         out: list[int] = []
-        for start in range(0, len(txs), CALL_BATCH):
+        for part in _by_size(txs, CALL_BATCH, ESTIMATE_BATCH_BYTES):
             calls = [
                 [{k: t[k] for k in ("from", "to", "data")} | {"value": hex(t["value"])}]
-                for t in txs[start : start + CALL_BATCH]
+                for t in part
             ]
             for reply in self.batch("eth_estimateGas", calls):
                 if "error" in reply:
@@ -651,6 +662,21 @@ def sign_legacy(tx: dict, key: PrivateKey) -> tuple[str, str]:
         [*fields, v, int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big")]
     )
     return "0x" + raw.hex(), "0x" + keccak(raw).hex()
+
+
+def _by_size(txs: list[dict], most: int, most_bytes: int) -> list[list[dict]]:
+    """The transactions in order, in parts of at most `most` and about `most_bytes` of calldata
+    (a part holds at least one)."""
+    parts: list[list[dict]] = []
+    size = 0
+    for t in txs:
+        n = len(t["data"])
+        if not parts or len(parts[-1]) >= most or size + n > most_bytes:
+            parts.append([])
+            size = 0
+        parts[-1].append(t)
+        size += n
+    return parts
 
 
 def _request(method: str, params: list) -> dict:

@@ -102,4 +102,3 @@ def test_automines__local_chains_yes__besu_and_others_never_nudged():
     assert automines("anvil/v1.7.1") and automines("Ganache/v7.9.2/EthereumJS TestRPC/v7.9.2")
     assert not automines("besu/v24.12.2/linux-x86_64/openjdk-java-21")
     assert not automines("Geth/v1.14.0-stable/linux-amd64/go1.22.2")
-

@@ -75,3 +75,30 @@ def test_blocks_for__a_stalled_backlog__as_many_blocks_as_its_gas_needs_not_one_
     mixed = phase(150_000, 7_000_000, 150_000)  # a refusal's limit sets the pace
     assert pipe._blocks_for(["0x0", "0x1"], mixed) == 1  # only what is still waiting counts
     assert pipe._blocks_for([p.txid for p in mixed], mixed) == 1
+
+
+def test_estimate_parts__bounded_by_count_and_calldata_size_in_order():
+    from consortium.txpipe import _by_size
+
+    txs = [{"data": "0x" + "00" * n, "i": i} for i, n in enumerate([10, 10, 400, 10, 600, 10])]
+    parts = _by_size(txs, most=2, most_bytes=1_000)
+    assert [[t["i"] for t in p] for p in parts] == [[0, 1], [2, 3], [4], [5]]
+    big = [{"data": "0x" + "00" * 5_000}]  # larger than a part: sent alone
+    assert _by_size(big, most=500, most_bytes=1_000) == [big]
+    assert _by_size([], most=500, most_bytes=1_000) == []
+
+
+def test_batch__refused_as_a_whole_by_the_node__named_not_misread():
+    import pytest
+
+    from consortium.txpipe import TxPipe, TxPipeError
+
+    pipe = object.__new__(TxPipe)
+    pipe._post = lambda body, timeout=120: {  # anvil's answer to a 4.5 MB batch
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32600, "message": "Invalid request"},
+    }
+    with pytest.raises(TxPipeError, match=r"eth_estimateGas batch of 2: .*Invalid request"):
+        pipe.batch("eth_estimateGas", [[{}], [{}]])
+    assert pipe.batch("eth_estimateGas", []) == []
