@@ -33,10 +33,11 @@ MNEMONIC = "test test test test test test test test test test test junk"  # conf
 # Past blocks whose state anvil keeps, in memory only (`--prune-history`). By default it keeps 500,
 # then writes one older block's whole state to its disk cache for each new block: under automine a
 # serialization of the whole state per transaction, growing with the state. A medium day's 2,817
-# transactions wrote 3.9 GB there and took 71.3 business seconds; with this, nothing is written and
-# the day took 58.0 s (2026-12-06). A read at a block further back fails: the deepest the day reads
-# is the bills line's check before its redemptions, a few hundred blocks at the large size.
-ANVIL_HISTORY = 512
+# transactions wrote 3.9 GB there and took 71.3 business seconds; with 256 states nothing is written
+# and the day took 58.0 s (2026-12-06). Each kept state is a whole copy: 512 of them took 9.2 GB 18
+# minutes into the large day. A read at a block further back fails: the deepest the day reads is
+# the bills line's check before its redemptions, some tens of blocks at the large size.
+ANVIL_HISTORY = 256
 
 # what config/networks.yaml (through brownie) gives the local networks of each kind, plus anvil's
 # history (consortium.chain.use_free_ports gives brownie's launches the same)
