@@ -106,8 +106,8 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
         return
 
     def _await_confirmation(self, block_number=None, required_confs=1):
-        started = time.monotonic()
-        deadline, stalled_at = started + wait_seconds, started + STALL_SECONDS
+        started, nudge = time.monotonic(), STALL_SECONDS
+        deadline, stalled_at = started + wait_seconds, started + nudge
         while time.monotonic() < deadline:
             try:
                 if web3.eth.get_transaction_receipt(self.txid)["blockHash"] is not None:
@@ -116,7 +116,8 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
                 pass
             if time.monotonic() > stalled_at and automines(str(web3.client_version)):
                 web3.provider.make_request("evm_mine", [])
-                stalled_at = time.monotonic() + STALL_SECONDS
+                nudge = min(nudge * 2, 8 * STALL_SECONDS)  # a slow chain: fewer empty blocks
+                stalled_at = time.monotonic() + nudge
             time.sleep(0.05)
         original(self, block_number, required_confs)
 

@@ -33,11 +33,12 @@ MNEMONIC = "test test test test test test test test test test test junk"  # conf
 # Past blocks whose state anvil keeps, in memory only (`--prune-history`). By default it keeps 500,
 # then writes one older block's whole state to its disk cache for each new block: under automine a
 # serialization of the whole state per transaction, growing with the state. A medium day's 2,817
-# transactions wrote 3.9 GB there and took 71.3 business seconds; with 256 states nothing is written
-# and the day took 58.0 s (2026-12-06). Each kept state is a whole copy: 512 of them took 9.2 GB 18
-# minutes into the large day. A read at a block further back fails: the deepest the day reads is
-# the bills line's check before its redemptions, some tens of blocks at the large size.
-ANVIL_HISTORY = 256
+# transactions wrote 3.9 GB there and took 71.3 business seconds; kept in memory only, nothing is
+# written and the day took 58.0 s (2026-12-06). A read at a block further back fails: the deepest
+# the day reads is the bills line's check before its redemptions, 292 blocks back in a medium day
+# (256 states were too few). Each kept state is a whole copy: 512 of them took anvil to 11.5 GB
+# 24 minutes into the large day.
+ANVIL_HISTORY = 512
 
 # what config/networks.yaml (through brownie) gives the local networks of each kind, plus anvil's
 # history (consortium.chain.use_free_ports gives brownie's launches the same)

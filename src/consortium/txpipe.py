@@ -51,6 +51,7 @@ PHASE_TXS = 200  # transactions posted before in_phases closes the phase
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
 STALL = 0.5  # seconds without a new receipt after which a local chain's backlog is mined
 POLL_PAUSES = (0.002, 0.05)  # seconds between two receipt polls: the first, doubling to the last
+STALL_MAX = 8.0  # seconds: the longest a backlog waits between two nudges (doubling from STALL)
 
 
 class TxPipeError(RuntimeError):
@@ -513,7 +514,7 @@ class TxPipe:
         todo = list(hashes)
         deadline = last_progress = time.monotonic()
         deadline += RECEIPT_TIMEOUT
-        pause = POLL_PAUSES[0]
+        pause, stall = POLL_PAUSES[0], STALL
         while todo:
             for start in range(0, len(todo), RECEIPT_BATCH):
                 part = todo[start : start + RECEIPT_BATCH]
@@ -532,12 +533,16 @@ class TxPipe:
             left = [h for h in todo if h not in receipts]
             if len(left) < len(todo):
                 last_progress = time.monotonic()
-                pause = POLL_PAUSES[0]
+                pause, stall = POLL_PAUSES[0], STALL
             todo = left
             if todo:
-                if self._automine and time.monotonic() - last_progress > STALL:
+                if self._automine and time.monotonic() - last_progress > stall:
                     self._mine(self._blocks_for(todo, phase))
                     last_progress = time.monotonic()
+                    # a chain slow to mine is not stalled: mining again at once only adds empty
+                    # blocks (each waiting agent every 0.5 s: 43 blocks for 6 transactions in 10 s
+                    # late in the large day), so each further nudge waits twice as long
+                    stall = min(stall * 2, STALL_MAX)
                 if time.monotonic() > deadline:
                     labels = [p.label for p in phase if p.txid in set(todo)]
                     raise TxPipeTimeout(
