@@ -146,3 +146,15 @@ def test_flush__on_ganache__one_transaction_a_phase(role):
     role.flush()
     assert role.agent.pipe.waits == 4  # two executions, then two reports, each its own phase
     assert role.agent.store.all(FAILED) == {}
+
+
+def test_retries__store_read_once_while_nothing_failed__again_after_a_failure():
+    store, reads = Store(), []
+    real = store.all
+    store.all = lambda kind: reads.append(kind) or real(kind)
+    retries = Retries(store, FAILED)
+    assert retries.due() == [] and retries.due() == [] and len(reads) == 1
+    retries.settle("3", {"n": 3}, "AnnuityPriceOutOfRange: 0")
+    assert retries.due() == [{"n": 3}] and len(reads) == 2
+    retries.settle("3", {"n": 3}, None)
+    assert retries.due() == [] and retries.due() == [] and len(reads) == 3

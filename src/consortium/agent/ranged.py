@@ -54,9 +54,16 @@ class Retries:
 
     def __init__(self, store: Any, kind: str):
         self.store, self.kind = store, kind
+        # whether rows to retry may exist: the store is read at the first flush and after a
+        # failure only, not at every range of blocks (as the follower's own retries)
+        self._maybe = True
 
     def due(self) -> list[dict[str, Any]]:
-        return [r["item"] for r in self.store.all(self.kind).values() if r["status"] == "retry"]
+        if not self._maybe:
+            return []
+        due = [r["item"] for r in self.store.all(self.kind).values() if r["status"] == "retry"]
+        self._maybe = bool(due)
+        return due
 
     def settle(self, key: str, item: dict[str, Any], error: str | None) -> None:
         row = self.store.get(self.kind, key)
@@ -75,4 +82,5 @@ class Retries:
             error,
         )
         status = "given-up" if given_up else "retry"
+        self._maybe = self._maybe or not given_up
         self.store.put(self.kind, key, {"item": item, "attempts": attempts, "status": status})
