@@ -75,7 +75,7 @@ def _agent(pipe, limits=None, mode="auto"):
 def _auditor(pipe, **kw):
     role = object.__new__(BillAuditorRole)
     role.agent = _agent(pipe, **kw)
-    role.auditor, role._to_audit = "auditor", {}
+    role.auditor, role._to_audit, role._piped = "auditor", {}, None
     role._retries = Retries(role.agent.store, "bills.audit-failed")
     return role
 

@@ -641,6 +641,7 @@ class BillAuditorRole(_BillsRole):
     def __init__(self, agent: Any):
         super().__init__(agent)
         self._to_audit: dict[int, int] = {}  # the range's nodes -> the state they wait for us in
+        self._piped: BillAuditor | None = None
         if self.active:
             self.auditor = BillAuditor(agent.institution, self.bills, store=agent.store)
             self._retries = Retries(agent.store, "bills.audit-failed")
@@ -688,7 +689,9 @@ class BillAuditorRole(_BillsRole):
             within = limit is None or int(amount) <= limit
             if self.policy(AUDIT, within, f"bill-audit-{n}", subject):
                 approved.append(n)
-        auditor = pipe.piped(self.auditor)
+        if self._piped is None:  # the auditor sending through the agent's pipe, made once
+            self._piped = pipe.piped(self.auditor)
+        auditor = self._piped
 
         def audit(node: int) -> list[Any]:
             log.info("auditing node %d: approved", node)
