@@ -5,12 +5,13 @@ day of thousands of operations spends most of its time there. A TxPipe encodes t
 contract's ABI (brownie's own argument conversion), signs it locally with the sender's key
 (coincurve backend) or lets the node sign for its unlocked dev accounts, keeps nonces per sender
 itself, uses a fixed gas limit instead of estimating each transaction, posts each transaction
-without waiting for it and collects the phase's receipts at `wait()` in JSON-RPC batches. (Sends are
-not batched: anvil's automine mines the ready transactions of a batch that did not fit one block
-only when the next transaction arrives, and ganache answers a send whose nonce is ahead only once it
-is mined.) A failed transaction is reported with its decoded custom error (replayed with eth_call on
-the state before its block), so errors stay as readable as brownie's; ganache, which reports a
-revert at send time, is handled too. Views read through a pipe are one eth_call each (web3's
+without waiting for it and collects the phase's receipts at `wait()` in JSON-RPC batches. A pipe
+that estimates (the agents') queues the phase's sends, estimates them in one batch and posts them
+in another, so an automining anvil puts them in a few blocks, not one each; a pipe at the fixed
+limit posts each at once (a block holds one such transaction, and what a batch leaves unmined
+waits for the next arrival or `_mine`). A failed transaction is reported with its decoded custom
+error (replayed with eth_call on the state before its block), so errors stay as readable as
+brownie's; ganache, which reports a revert at send time, is handled too. Views read through a pipe are one eth_call each (web3's
 middleware would ask for the chain id first).
 
 Two ways to send, one place that computes a call's arguments: `pipe.piped(role)` returns a copy of a
@@ -44,9 +45,10 @@ from consortium.localchain import automines
 DEFAULT_GAS = 16_000_000
 RECEIPT_BATCH = 500  # receipts asked for in one JSON-RPC batch
 CALL_BATCH = 500  # views read in one JSON-RPC batch (call_many)
-# calldata (hex characters) of the estimates asked in one JSON-RPC batch: anvil refused a batch
-# of a settlement party's 44 uploads of 320 trades each (4 MB) as a whole
-ESTIMATE_BATCH_BYTES = 1_000_000
+SEND_BATCH = 500  # a phase's transactions posted in one JSON-RPC batch (an estimating pipe)
+# calldata (hex characters) of the estimates, or signed transactions, posted in one JSON-RPC batch:
+# anvil refused a batch of a settlement party's 44 uploads of 320 trades each (4 MB) as a whole
+BATCH_BYTES = 1_000_000
 PHASE_TXS = 200  # transactions posted before in_phases closes the phase
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
 STALL = 0.5  # seconds without a new receipt after which a local chain's backlog is mined
@@ -408,8 +410,7 @@ class TxPipe:
             todo = [p for p, _ in queued if p.tx["gas"] is None and self.estimate]
             for p, gas in zip(todo, self._estimates([p.tx for p in todo])):
                 p.tx["gas"] = gas
-            for p, key in queued:
-                self._post_one(p, key)
+            self._post_all(queued)
         except Exception as exc:  # the node: what was not posted fails as such at wait()
             for p, _ in queued:
                 if not p.txid and p.send_error is None:
@@ -417,25 +418,60 @@ class TxPipe:
             self._nonces.clear()  # the node may have taken the one in flight: ask it again
             raise
 
-    def _post_one(self, p: PendingTx, key: str | None) -> None:
-        """Sign (or leave to the node) and post one queued transaction; a refusal is kept on it."""
-        address = p.tx["from"]
+    def _post_all(self, queued: list[tuple[PendingTx, str | None]]) -> None:
+        """Sign (or leave to the node) and post the queued transactions in JSON-RPC batches (at
+        most SEND_BATCH, about BATCH_BYTES each). Posted one request each, an agent's phase made
+        one block per transaction on an automining anvil, which recomputes its whole state root
+        for every block; posted together they share blocks. A refusal is kept on its transaction
+        (`_settle`), and a gap it leaves before the sender's later nonces is filled (`_fill_gap`).
+        """
+        sends = [(p, key, self._request_for(p, key)) for p, key in queued]
+        parts = _by_size(
+            [{"data": str(r["params"][0]), "i": i} for i, (_, _, r) in enumerate(sends)],
+            SEND_BATCH,
+            BATCH_BYTES,
+        )
+        for part in parts:
+            body = [sends[t["i"]][2] | {"id": t["i"]} for t in part]
+            if len(body) == 1:  # ganache answers a refused send with "id": null
+                self._settle(sends[body[0]["id"]][0], self._post(body[0], timeout=60))
+                continue
+            replies = self._post(body, timeout=60)
+            if not isinstance(replies, list) or len(replies) != len(body):
+                error = replies.get("error") if isinstance(replies, dict) else replies
+                raise TxPipeError([(f"a batch of {len(body)} sends", _decode(error or {}))])
+            if all(isinstance(r.get("id"), int) for r in replies):
+                replies = sorted(replies, key=lambda r: r["id"])
+            for request, reply in zip(body, replies):  # else in order, as ganache answers
+                self._settle(sends[request["id"]][0], reply)
+        refused = [(p, key) for p, key, _ in sends if not p.txid]
+        for p, key in refused:
+            self._fill_gap(p, key, [q for q, _, _ in sends])
+
+    def _request_for(self, p: PendingTx, key: str | None) -> dict:
+        """The send request of one queued transaction, its nonce taken now."""
         tx = p.tx | {
             "gas": int(p.tx["gas"] or self.gas),
             "gasPrice": self.gas_price,
-            "nonce": self._next_nonce(address),
+            "nonce": self._next_nonce(p.tx["from"]),
             "chainId": self._chain_id,
         }
         p.tx = tx
         self._mark_first_send()
+        return self._send_request(tx, key)
+
+    def _send_request(self, tx: dict, key: str | None) -> dict:
         if key:
             raw, _ = sign_legacy(tx, self._key(key))
-            reply = self._post(_request("eth_sendRawTransaction", [raw]), timeout=60)
-        else:  # unlocked dev account: the node signs
-            unsigned = {
-                k: (hex(v) if isinstance(v, int) else v) for k, v in tx.items() if k != "chainId"
-            }
-            reply = self._post(_request("eth_sendTransaction", [unsigned]), timeout=60)
+            return _request("eth_sendRawTransaction", [raw])
+        # unlocked dev account: the node signs
+        unsigned = {
+            k: (hex(v) if isinstance(v, int) else v) for k, v in tx.items() if k != "chainId"
+        }
+        return _request("eth_sendTransaction", [unsigned])
+
+    def _settle(self, p: PendingTx, reply: dict) -> None:
+        """Keep a send's answer on its transaction: its hash, or why the node refused it."""
         if "error" not in reply:
             p.txid = reply["result"]
             return
@@ -445,9 +481,31 @@ class TxPipe:
         mined = data.get("hash") if isinstance(data, dict) else None
         if mined:
             p.txid = mined
-        else:  # refused, never mined: the sender's next transaction reuses the nonce
-            self._nonces.pop(address, None)
+        else:  # refused, never mined
             p.send_error = _decode(reply["error"])
+
+    def _fill_gap(self, p: PendingTx, key: str | None, sent: list[PendingTx]) -> None:
+        """A refused transaction's nonce: the sender's next transaction takes it when none of the
+        batch came after it; else those later ones wait behind it, and a no-op transfer to the
+        sender itself takes it, so they run in their order as if it had never been sent. (A filler
+        refused too leaves them waiting: their phase ends in TxPipeTimeout, fate unknown.)"""
+        sender, nonce = p.tx["from"], p.tx["nonce"]
+        if not any(q.txid and q.tx["from"] == sender and q.tx["nonce"] > nonce for q in sent):
+            self._nonces.pop(sender, None)  # asked again: the node knows which it took
+            return
+        filler = {
+            "from": sender,
+            "to": sender,
+            "value": 0,
+            "gas": 21_000,
+            "data": "0x",
+            "gasPrice": self.gas_price,
+            "nonce": nonce,
+            "chainId": self._chain_id,
+        }
+        reply = self._post(self._send_request(filler, key), timeout=60)
+        if "error" in reply:
+            p.send_error += f" (and its nonce's no-op filler: {_decode(reply['error'])})"
 
     def _label(self, method: Any, label: str | None) -> str:
         """The given label, else `<function>#<n>`: n counts this pipe's sends."""
@@ -463,7 +521,7 @@ class TxPipe:
         whose estimate reverts gets `reverting_gas` (its refusal mined on record, named by
         wait())."""
         out: list[int] = []
-        for part in _by_size(txs, CALL_BATCH, ESTIMATE_BATCH_BYTES):
+        for part in _by_size(txs, CALL_BATCH, BATCH_BYTES):
             calls = [
                 [{k: t[k] for k in ("from", "to", "data")} | {"value": hex(t["value"])}]
                 for t in part
