@@ -11,8 +11,8 @@ in another, so an automining anvil puts them in a few blocks, not one each; a pi
 limit posts each at once (a block holds one such transaction, and what a batch leaves unmined
 waits for the next arrival or `_mine`). A failed transaction is reported with its decoded custom
 error (replayed with eth_call on the state before its block), so errors stay as readable as
-brownie's; ganache, which reports a revert at send time, is handled too. Views read through a pipe are one eth_call each (web3's
-middleware would ask for the chain id first).
+brownie's; ganache, which reports a revert at send time, is handled too. Views read through a pipe
+are one eth_call each (web3's middleware would ask for the chain id first).
 
 Two ways to send, one place that computes a call's arguments: `pipe.piped(role)` returns a copy of a
 role object (or of any dataclass holding contracts) whose contracts send through the pipe. The
