@@ -37,8 +37,20 @@ MNEMONIC = "test test test test test test test test test test test junk"  # conf
 # written and the day took 58.0 s (2026-12-06). A read at a block further back fails: the deepest
 # the day reads is the bills line's check before its redemptions, 292 blocks back in a medium day
 # (256 states were too few). Each kept state is a whole copy: 512 of them took anvil to 11.5 GB
-# 24 minutes into the large day.
-ANVIL_HISTORY = 512
+# 24 minutes into the large day. $CONSORTIUM_ANVIL_HISTORY sets another number for the chains this
+# process launches: fewer states, less memory (a large day's 512 took anvil near 20 GB), reads less
+# far back.
+HISTORY_ENV = "CONSORTIUM_ANVIL_HISTORY"
+
+
+def _anvil_history() -> int:
+    raw = os.environ.get(HISTORY_ENV, "").strip() or "512"  # set but empty: as unset
+    if not raw.isdigit() or int(raw) < 1:
+        raise CommandError(f"{HISTORY_ENV}={raw!r}: give a whole number of blocks, at least 1")
+    return int(raw)
+
+
+ANVIL_HISTORY = _anvil_history()
 
 # what config/networks.yaml (through brownie) gives the local networks of each kind, plus anvil's
 # history (consortium.chain.use_free_ports gives brownie's launches the same)
