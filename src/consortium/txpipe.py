@@ -326,11 +326,21 @@ class TxPipe:
         body = [_request(method, p) | {"id": i} for i, p in enumerate(params)]
         if not body:
             return []
-        replies = self._post(body)
-        if not isinstance(replies, list):
+        return self._post_batch(body, f"{method} batch of {len(body)}")
+
+    def _post_batch(self, body: list[dict], what: str, timeout: float = 120) -> list[dict]:
+        """Post a JSON-RPC batch; its replies in the order of `body` (by id, or by position from
+        a node that answers without ids: ganache). A node that refuses the batch as a whole (one
+        error object, not a reply per request: a body too large) raises TxPipeError naming `what`
+        and its error."""
+        replies = self._post(body, timeout=timeout)
+        if not isinstance(replies, list) or len(replies) != len(body):
             error = replies.get("error") if isinstance(replies, dict) else replies
-            raise TxPipeError([(f"{method} batch of {len(body)}", _decode(error or {}))])
-        return sorted(replies, key=lambda r: r["id"])
+            raise TxPipeError([(what, _decode(error or {}))])
+        if all(isinstance(r.get("id"), int) for r in replies):
+            at = {r["id"]: r for r in replies}
+            return [at[request["id"]] for request in body]
+        return replies
 
     def call_batch(self, calls: list[dict]) -> list[tuple[str | None, str | None]]:
         """Many eth_calls ({"from", "to", "data"}) in one JSON-RPC batch at the latest block, for
@@ -436,17 +446,13 @@ class TxPipe:
             if len(body) == 1:  # ganache answers a refused send with "id": null
                 self._settle(sends[body[0]["id"]][0], self._post(body[0], timeout=60))
                 continue
-            replies = self._post(body, timeout=60)
-            if not isinstance(replies, list) or len(replies) != len(body):
-                error = replies.get("error") if isinstance(replies, dict) else replies
-                raise TxPipeError([(f"a batch of {len(body)} sends", _decode(error or {}))])
-            if all(isinstance(r.get("id"), int) for r in replies):
-                replies = sorted(replies, key=lambda r: r["id"])
-            for request, reply in zip(body, replies):  # else in order, as ganache answers
+            replies = self._post_batch(body, f"a batch of {len(body)} sends", timeout=60)
+            for request, reply in zip(body, replies):
                 self._settle(sends[request["id"]][0], reply)
-        refused = [(p, key) for p, key, _ in sends if not p.txid]
-        for p, key in refused:
-            self._fill_gap(p, key, [q for q, _, _ in sends])
+        posted = [p for p, _, _ in sends]
+        for p, key, _ in sends:
+            if not p.txid:
+                self._fill_gap(p, key, posted)
 
     def _request_for(self, p: PendingTx, key: str | None) -> dict:
         """The send request of one queued transaction, its nonce taken now."""
