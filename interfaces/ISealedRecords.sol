@@ -17,15 +17,19 @@ pragma solidity ^0.8.24;
 /// down the holding chain in the cycle, so each one also proves against its investor root there
 /// (`HoldingChain.verifyInvestor`). A sealed record is the compact form of an ECIES envelope
 /// (consortium.lookthrough) of the packed record (kind, asset, amount, salt, proof under this
-/// root, proof under the holding chain's investor root, investor id); a published (intermediary,
-/// cycle) is final.
+/// root, proof under the holding chain's investor root, investor id). A published (intermediary,
+/// cycle) is final: its root, leaf count and declared record count never change. Its records come
+/// in parts of at most MAX_RECORDS (a broker of a busy day seals thousands): `publish` carries the
+/// first, `appendRecords` the others, each at the next offset, until the declared count is sealed
+/// (`Publication.sealedCount == recordCount`: complete).
 interface ISealedRecords {
     /// @notice One published root of an intermediary's cycle.
     struct Publication {
         bytes32 root;
         uint32 leafCount;
-        uint32 recordCount;
-        uint64 blockNumber;
+        uint32 recordCount; // declared at publish: the records the publication holds once complete
+        uint32 sealedCount; // sealed so far (publish's part and every appendRecords part)
+        uint64 blockNumber; // of the publish
     }
 
     // ----------------------------------------------------------------- events
@@ -50,27 +54,52 @@ interface ISealedRecords {
     error SealedEmptyRecord(uint256 index);
     error SealedProofTooLong(uint256 length, uint256 max);
     error SealedNotPublished(address intermediary, bytes32 cycleId);
+    error SealedOverDeclared(uint256 records, uint256 declared);
+    error SealedOutOfOrder(address intermediary, bytes32 cycleId, uint32 expected, uint32 offset);
+    error SealedNoRecords(address intermediary, bytes32 cycleId);
 
     // ----------------------------------------------------------------- publishing
     /// @notice Publish, for the caller's own member and `cycleId`, the root of its investors'
-    /// position leaves and the records sealed to each investor's regulator.
+    /// position leaves, how many records it seals, and the first part of those records.
     /// @dev The publisher is the member the caller acts for (itself or as its operator): nobody
     /// publishes for another member. Emits PositionsPublished, then one RecordSealed per record.
     /// @param cycleId the settlement cycle (SettlementEngine's cycle id)
     /// @param root the Merkle root of every position leaf of the intermediary's investors
     /// @param leafCount the number of leaves under `root`
+    /// @param recordCount the records the publication will hold (this part and every append)
     /// @param regulators the regulator each record is sealed to (same length as `sealedRecords`)
-    /// @param sealedRecords the compact envelopes, one per position of a supervised investor
+    /// @param sealedRecords the compact envelopes, one per position of a supervised investor: the
+    /// first `sealedRecords.length` of the `recordCount`
     /// Requirements:
     /// - caller acts for an active member
-    /// - `cycleId` and `root` are not zero, `leafCount` > 0
+    /// - `cycleId` and `root` are not zero, `leafCount` > 0, `recordCount` <= `leafCount`
     /// - (member, cycleId) was never published
-    /// - `regulators` and `sealedRecords` have the same length, at most `leafCount` and
+    /// - `regulators` and `sealedRecords` have the same length, at most `recordCount` and
     ///   MAX_RECORDS; every regulator holds REGULATOR; no record is empty
     function publish(
         bytes32 cycleId,
         bytes32 root,
         uint32 leafCount,
+        uint32 recordCount,
+        address[] calldata regulators,
+        bytes[] calldata sealedRecords
+    ) external;
+
+    /// @notice Seal the next part of the caller's publication of `cycleId`: the records from
+    /// `offset` on. The offset makes a resent part harmless: it is refused, nothing sealed twice.
+    /// @dev Emits one RecordSealed per record.
+    /// @param cycleId the cycle published
+    /// @param offset the index of the part's first record: the records sealed so far
+    /// @param regulators the regulator each record is sealed to (same length as `sealedRecords`)
+    /// @param sealedRecords the part's compact envelopes
+    /// Requirements:
+    /// - caller acts for an active member that published `cycleId` (SealedNotPublished)
+    /// - `offset` is the publication's `sealedCount` (SealedOutOfOrder)
+    /// - at least one record, at most MAX_RECORDS, and no more than the declared count in all
+    ///   (SealedOverDeclared); every regulator holds REGULATOR; no record is empty
+    function appendRecords(
+        bytes32 cycleId,
+        uint32 offset,
         address[] calldata regulators,
         bytes[] calldata sealedRecords
     ) external;

@@ -39,8 +39,9 @@ from consortium.envelope import Envelope, EnvelopeMalformed, NotARecipient, open
 # kind(1) | asset(32) | amount(32, two's complement) | salt(32) | n(1) | m(1) | n proof hashes |
 # m holding-proof hashes | investor id (UTF-8, the rest)
 _RECORD_HEAD = struct.Struct(">B32s32s32sBB")
-# SealedRecords.MAX_RECORDS: records one publish takes
+# SealedRecords.MAX_RECORDS: records one part takes (publish's first, each appendRecords')
 MAX_RECORDS = 256
+PART_BYTES = 96_000  # records' bytes in one part (below geth's 128 KB transaction, with the ABI's)
 _PACK_VERSION = 2  # 2: the holding chain's leaf (uint256 asset), kind and holding proof carried
 
 
@@ -185,7 +186,11 @@ class RegulatorKey:
 
 @dataclass
 class Sealed:
-    """What one intermediary publishes for one cycle (the arguments of SealedRecords.publish)."""
+    """What one intermediary publishes for one cycle: the root and its records, sent in parts
+    (SealedRecords.publish carries the first, appendRecords each other) of at most `part` records
+    and `part_bytes` bytes of records, whichever comes first: a record grows with the log of the
+    leaf count (its two proofs), ~870 bytes at 1,353 leaves, and a transaction of 256 such records
+    (~250 KB) is over what nodes take into their pools (geth 128 KB)."""
 
     cycle_id: bytes
     root: bytes
@@ -193,9 +198,40 @@ class Sealed:
     regulators: list[str]
     records: list[bytes]  # packed envelopes, one per position of a supervised investor
     unsealed: list[Position] = field(default_factory=list)  # no regulator for their jurisdiction
+    part: int = MAX_RECORDS
+    part_bytes: int = PART_BYTES
 
     def args(self) -> tuple:
-        return (self.cycle_id, self.root, self.leaf_count, self.regulators, self.records)
+        """SealedRecords.publish's arguments: the root, the counts and the first part."""
+        end = self._end(0)
+        return (
+            self.cycle_id,
+            self.root,
+            self.leaf_count,
+            len(self.records),
+            self.regulators[:end],
+            self.records[:end],
+        )
+
+    def appends(self, sealed: int | None = None) -> list[tuple]:
+        """SealedRecords.appendRecords' arguments of every part after the first, in order: the
+        ones from record `sealed` on (what the chain holds already; by default the first part)."""
+        out, start = [], self._end(0) if sealed is None else sealed
+        while start < len(self.records):
+            end = self._end(start)
+            out.append((self.cycle_id, start, self.regulators[start:end], self.records[start:end]))
+            start = end
+        return out
+
+    def _end(self, start: int) -> int:
+        """The end of the part from record `start`: at least one record, then as many as fit."""
+        end, size = start, 0
+        while end < len(self.records) and end - start < self.part:
+            size += len(self.records[end])
+            if end > start and size > self.part_bytes:
+                break
+            end += 1
+        return end
 
 
 def tree_of(positions: Sequence[Position]) -> RecordTree:
@@ -241,11 +277,6 @@ def seal_positions(
         record = Record(int(p.kind), asset, amount, p.investor_id, p.salt, proof, holding_proof)
         regs.append(reg.address)
         records.append(pack(seal(record.to_bytes(), [reg.public_key], aad=bound)))
-    if len(records) > MAX_RECORDS:
-        raise ValueError(
-            f"{intermediary}: {len(records)} sealed records exceed SealedRecords.MAX_RECORDS "
-            f"({MAX_RECORDS}) for one cycle"
-        )
     return Sealed(b32(cycle_id), tree.root, len(positions), regs, records, unsealed)
 
 

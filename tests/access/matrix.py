@@ -98,6 +98,9 @@ MATRIX: dict[str, dict[str, Rule]] = {
     "SealedRecords": {
         # any active member, for itself only: the publisher is the member the caller acts for
         "publish": member(),
+        # the same: a member appends to its own publication only (another's is not published
+        # for it: SealedNotPublished, test_parts)
+        "appendRecords": member(),
     },
     "ConfirmationAnchor": {
         "submitRegistration": role("SALES_BANK"),

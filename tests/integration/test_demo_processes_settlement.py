@@ -12,7 +12,7 @@ from consortium.bootstrap import institution_key
 from consortium.config import load_consortium
 from consortium.domain.hashing import code32
 from consortium.outbox import key_of
-from consortium.roles.lookthrough import PUBLISH, open_sealed, publication
+from consortium.roles.lookthrough import PUBLISH, complete, open_sealed, publication
 from consortium.scenarios import settlement_files as line
 from consortium.scenarios.files import DayView
 from consortium.store import Store
@@ -206,7 +206,7 @@ def test_lookthrough__published_once_per_intermediary__through_its_outbox(day):
         store = Store.at(out / "agents" / who / "store.sqlite")
         row = store.intent(PUBLISH, key_of(cycle, e.addresses[who]))
         assert row["status"] == "booked" and row["booking"]["source"] == "receipt"
-        assert publication(sealed, e.addresses[who], cycle) is not None
+        assert complete(publication(sealed, e.addresses[who], cycle))
 
 
 def test_lookthrough__killed_before_booking_and_restarted__nothing_published_twice(day):

@@ -295,7 +295,7 @@ def lookthrough_portal(
         r.jurisdiction: RegulatorKey(r.address, enc_keys[r.address].public_key)
         for r in (regulator_cn, regulator_hk)
     }
-    tx = publish_positions(
+    (tx,) = publish_positions(
         Intermediary(cn["broker"], sealed_records), code32("C-1"), positions, keys
     )
     contracts = {k: c for k, c in suite.items() if k != "ReportAnchor"}

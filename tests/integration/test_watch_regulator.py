@@ -163,7 +163,7 @@ def test_watch__record_amount_not_the_holding_chains__shown_not_proved(
     p = ps[0]
     lie = Position(p.investor_id, p.kind, p.asset, p.amount + 1, p.jurisdiction, p.salt)
     other = chain.project().SealedRecords.deploy(registry, {"from": registry_admin})
-    tx = publish_positions(
+    (tx,) = publish_positions(
         Intermediary(published["members"][who.lower()], other),
         CYCLE,
         [lie, *ps[1:]],

@@ -206,3 +206,45 @@ def test_seal__repeated_position_or_nothing__refused(regs):
         seal_positions(BROKER, CYCLE, [p, p], keys)
     with pytest.raises(ValueError, match="no positions"):
         seal_positions(BROKER, CYCLE, [], keys)
+
+
+# ------------------------------------------------------------------ parts
+def _sealed(n, regs, **limits):
+    ps = [Position(f"investor-{i:04d}", SECURITY, 700, i + 1, "HK") for i in range(n)]
+    sealed = seal_positions(BROKER, CYCLE, ps, regs[1])
+    for k, v in limits.items():
+        setattr(sealed, k, v)
+    return sealed
+
+
+def _parts(sealed, at=None):
+    first = sealed.args()
+    return [(0, first[4], first[5])] + [(o, r, s) for _, o, r, s in sealed.appends(at)]
+
+
+@pytest.mark.parametrize("limits", [{"part": 4}, {"part_bytes": 3_000}, {}])
+def test_parts__every_record_once_in_order_within_both_limits(regs, limits):
+    sealed = _sealed(23, regs, **limits)
+    parts = _parts(sealed)
+    assert sealed.args()[3] == 23  # the declared count: every record, not the first part's
+    assert [o for o, _, _ in parts] == [
+        sum(len(p[2]) for p in parts[:i]) for i in range(len(parts))
+    ]
+    assert [r for _, _, recs in parts for r in recs] == sealed.records
+    assert [a for _, regs_, _ in parts for a in regs_] == sealed.regulators
+    for _, regs_, recs in parts:
+        assert 1 <= len(recs) == len(regs_) <= sealed.part
+        assert sum(map(len, recs)) <= sealed.part_bytes
+    if not limits:  # 23 records of ~600 bytes fit one part
+        assert len(parts) == 1 and sealed.appends() == []
+    else:
+        assert len(parts) > 1
+
+
+def test_parts__from_what_the_chain_holds__and_a_record_over_the_byte_limit_goes_alone(regs):
+    sealed = _sealed(10, regs, part=4)
+    assert [a[1] for a in sealed.appends()] == [4, 8]
+    assert [a[1] for a in sealed.appends(6)] == [6]  # a part sealed by another run's split
+    assert sealed.appends(10) == []
+    alone = _sealed(3, regs, part_bytes=1)
+    assert [len(r) for _, _, r in _parts(alone)] == [1, 1, 1]

@@ -20,6 +20,7 @@ from consortium.domain.holding import Step
 from consortium.domain.netting import CASH
 from consortium.envelope import EnvelopeTampered, NotARecipient, public_key_of
 from consortium.lookthrough import (
+    MAX_RECORDS,
     Position,
     Record,
     RecordNotOnHoldingChain,
@@ -51,12 +52,16 @@ def publish_positions(
     cycle: bytes,
     positions: Sequence[Position],
     regulators: Mapping[str, RegulatorKey],
-) -> Any:
+    part: int = MAX_RECORDS,
+) -> list[Any]:
     """Seal `positions` (one per investor and asset) to their jurisdictions' `regulators` and
-    publish the root and records for `cycle`, from the intermediary's own account. The hook the
-    holding chain's investor step calls; the in-process day calls it after settlement."""
-    sealed = seal_positions(intermediary.address, cycle, positions, regulators)
-    return intermediary.contract.publish(*sealed.args(), {"from": intermediary.institution.account})
+    publish the root and records for `cycle`, from the intermediary's own account: publish with
+    the first `part` records, appendRecords with each next part; the receipts in order. The hook
+    the holding chain's investor step calls; the in-process day calls it after settlement."""
+    sealed = replace(seal_positions(intermediary.address, cycle, positions, regulators), part=part)
+    tx = {"from": intermediary.institution.account}
+    c = intermediary.contract
+    return [c.publish(*sealed.args(), tx)] + [c.appendRecords(*a, tx) for a in sealed.appends()]
 
 
 def regulator_keys(regulators: Iterable[Any]) -> dict[str, RegulatorKey]:
@@ -80,18 +85,26 @@ def keys_by_jurisdiction(entries: Iterable[tuple[str, str, bytes]]) -> dict[str,
 
 # ------------------------------------------------------------------ publishing once (agents)
 PUBLISH = "lookthrough.publish"  # the outbox kind: key (cycle, intermediary)
+APPEND = "lookthrough.append"  # the outbox kind: key (cycle, intermediary, offset)
 
 
 def publication(contract: Any, intermediary: str, cycle: bytes) -> Recorded | None:
-    """What SealedRecords holds for (intermediary, cycle): its root and counts, None when nothing
-    was published (the contract's view reverts SealedNotPublished then)."""
+    """What SealedRecords holds for (intermediary, cycle): its root, declared record count
+    ("records") and records sealed so far ("sealed"); None when nothing was published (the
+    contract's view reverts SealedNotPublished then)."""
     try:
-        root, _leaves, records, block = contract.publication(intermediary, b32(cycle))
+        root, _leaves, records, sealed, block = contract.publication(intermediary, b32(cycle))
     except Exception as exc:
         if "SealedNotPublished" in str(exc) or _selector(NOT_PUBLISHED) in str(exc):
             return None
         raise
-    return Recorded(int(block), {"root": "0x" + b32(root).hex(), "records": int(records)})
+    value = {"root": "0x" + b32(root).hex(), "records": int(records), "sealed": int(sealed)}
+    return Recorded(int(block), value)
+
+
+def complete(found: Recorded | None) -> bool:
+    """Whether a publication (`publication`'s answer) holds every record it declared."""
+    return found is not None and found.value["sealed"] == found.value["records"]
 
 
 NOT_PUBLISHED = "SealedNotPublished(address,bytes32)"
@@ -107,48 +120,83 @@ def _selector(signature: str) -> str:
 class Publisher:
     """An intermediary publishing its look-through records through its outbox: once per cycle,
     whenever it is killed and restarted (the chain is asked before anything is sealed or sent, and
-    an intent left unbooked by a killed process is booked from the chain on `outbox.resume()`)."""
+    an intent left unbooked by a killed process is booked from the chain on `outbox.resume()`).
+
+    The records go in parts (publish, then appendRecords at each part's offset): a process killed
+    between parts is continued from the chain's sealed count by the next `publish`, the remaining
+    records sealed afresh (same positions, same root); a part resent is refused by its offset."""
 
     intermediary: Intermediary
     outbox: Outbox
     tx: Callable[[], dict[str, Any]]
+    part: int = MAX_RECORDS  # records per transaction
 
     def __post_init__(self) -> None:
         contract = self.intermediary.contract
         self.outbox.register_call(
-            PUBLISH, contract.publish, self._probe, self._booked, tx=self.tx, sent=5
+            PUBLISH, contract.publish, self._probe, self._booked, tx=self.tx, sent=6
+        )
+        self.outbox.register_call(
+            APPEND,
+            contract.appendRecords,
+            self._probe_part,
+            lambda receipt, a: {"sealed": int(a[1]) + len(a[3])},
+            tx=self.tx,
+            sent=4,
         )
 
-    def _probe(self, args: list) -> Recorded | None:
-        found = publication(self.intermediary.contract, args[5], b32(args[0]))
-        if found is not None and found.value["root"] != str(args[1]).lower():
+    def _found(self, cycle: Any, root: Any) -> Recorded | None:
+        found = publication(self.intermediary.contract, self.intermediary.address, b32(cycle))
+        if found is not None and found.value["root"] != str(root).lower():
             raise OutboxConflict(
-                f"{PUBLISH}: {args[5]} published another root for cycle {args[0]} "
-                f"({found.value['root']}, not {args[1]})"
+                f"{PUBLISH}: {self.intermediary.address} published another root for cycle "
+                f"{cycle} ({found.value['root']}, not {root})"
             )
         return found
 
+    def _probe(self, args: list) -> Recorded | None:
+        found = self._found(args[0], args[1])
+        if found is None:
+            return None
+        return Recorded(
+            found.block, {"root": found.value["root"], "records": found.value["records"]}
+        )
+
+    def _probe_part(self, args: list) -> Recorded | None:
+        """A part is on chain once the publication's sealed count reaches its end (parts are
+        sealed in order; the root is checked by the intent's key holder, the publish)."""
+        found = publication(self.intermediary.contract, self.intermediary.address, b32(args[0]))
+        end = int(args[1]) + len(args[3])
+        if found is None or found.value["sealed"] < end:
+            return None
+        return Recorded(None, {"sealed": end})
+
     @staticmethod
     def _booked(receipt: Any, args: list) -> dict[str, Any]:
-        return {"root": str(args[1]).lower(), "records": len(args[4])}
+        return {"root": str(args[1]).lower(), "records": int(args[3])}
 
     def published(self, cycle: bytes) -> bool:
-        """Whether this intermediary's records of `cycle` are booked or on chain."""
-        key = key_of(b32(cycle), self.intermediary.address)
-        if self.outbox.booking(PUBLISH, key) is not None:
-            return True
-        return publication(self.intermediary.contract, self.intermediary.address, cycle) is not None
+        """Whether this intermediary's records of `cycle` are all on chain."""
+        return complete(publication(self.intermediary.contract, self.intermediary.address, cycle))
 
     def publish(
         self, cycle: bytes, positions: Sequence[Position], regulators: Mapping[str, RegulatorKey]
-    ) -> Booking | None:
-        """Seal `positions` to their jurisdictions' `regulators` and publish them for `cycle`,
-        unless published already (None then)."""
-        if self.published(cycle):
-            return None
-        sealed = seal_positions(self.intermediary.address, cycle, positions, regulators)
-        key = key_of(b32(cycle), self.intermediary.address)
-        return self.outbox.send(PUBLISH, key, [*sealed.args(), self.intermediary.address])
+    ) -> list[Booking]:
+        """Seal `positions` to their jurisdictions' `regulators` and publish them for `cycle`: the
+        root with the first part, then every other part; from where the chain stands (nothing sent
+        when it holds them all). The bookings of what was sent or found, in order."""
+        me = self.intermediary.address
+        sealed = replace(seal_positions(me, cycle, positions, regulators), part=self.part)
+        found = self._found(sealed.cycle_id, "0x" + sealed.root.hex())
+        if complete(found):
+            return []
+        done = []
+        if found is None:
+            done.append(self.outbox.send(PUBLISH, key_of(b32(cycle), me), [*sealed.args(), me]))
+        at = None if found is None else found.value["sealed"]
+        for part in sealed.appends(at):
+            done.append(self.outbox.send(APPEND, key_of(b32(cycle), me, part[1]), [*part, me]))
+        return done
 
 
 def records_per_regulator(

@@ -626,6 +626,6 @@ def publish_lookthrough(
     published = 0
     for who, positions in sorted(positions_from_steps(holding.steps, tickets, where).items()):
         broker = Intermediary(members[who.lower()], ctx.suite["SealedRecords"])
-        result.record(publish_positions(broker, cycle_id, positions, regulators))
+        result.record(*publish_positions(broker, cycle_id, positions, regulators))
         published += len(positions)
     result.counts.update(lookthrough_positions=published)

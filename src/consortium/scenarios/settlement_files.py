@@ -41,6 +41,7 @@ from consortium.domain.holding import chain_from_config, plan
 from consortium.domain.netting import CASH, SECURITY, NettingResult, currency_asset, net
 from consortium.lookthrough import Position
 from consortium.roles.lookthrough import (
+    complete,
     positions_from_steps,
     publication,
     read_sealed,
@@ -447,7 +448,7 @@ def _all_published(view: Any, e: _Expected) -> bool:
     if not e.positions or "SealedRecords" not in view.suite.contracts:
         return True
     sealed, cycle = view.suite["SealedRecords"], code32(e.day.cycle)
-    return all(publication(sealed, who, cycle) is not None for who in e.positions)
+    return all(complete(publication(sealed, who, cycle)) for who in e.positions)
 
 
 def lookthrough(view: Any, e: _Expected) -> tuple[int, bool]:

@@ -5,11 +5,8 @@ import pytest
 
 from consortium.domain.hashing import code32
 from consortium.domain.holding import investor_leaf
-from consortium.domain.netting import CASH, SECURITY, currency_asset
-from consortium.envelope import EnvelopeTampered, KeyPair, NotARecipient, public_key_of
+from consortium.envelope import EnvelopeTampered, NotARecipient
 from consortium.lookthrough import (
-    Position,
-    RegulatorKey,
     open_record,
     open_records,
     proves,
@@ -25,41 +22,7 @@ from consortium.roles.lookthrough import (
     read_sealed,
 )
 from consortium.store import Store
-
-CYCLE = code32("SETTLE-20261206-0001")
-
-
-@pytest.fixture(scope="module")
-def sealed_records(SealedRecords, registry, registry_admin):
-    return SealedRecords.deploy(registry, {"from": registry_admin})
-
-
-@pytest.fixture(scope="module")
-def broker(admit, accounts, regulator_hk):
-    return admit(accounts[7], ["BROKER"], "HK", regulator=regulator_hk, name="HK broker")
-
-
-@pytest.fixture(scope="module")
-def enc():
-    """Each regulator's encryption key (dev accounts hold no private key to use)."""
-    return {"CN": KeyPair.generate().private_key, "HK": KeyPair.generate().private_key}
-
-
-@pytest.fixture(scope="module")
-def keys(regulator_cn, regulator_hk, enc):
-    return {
-        r.jurisdiction: RegulatorKey(r.address, public_key_of(enc[r.jurisdiction]))
-        for r in (regulator_cn, regulator_hk)
-    }
-
-
-def positions(n_cn=2, n_hk=2):
-    """Investors of both jurisdictions at one intermediary (cross-border clients)."""
-    hkd = currency_asset(code32("HKD"))
-    out = [Position(f"cn-investor-{i}", SECURITY, 700, 100 * (i + 1), "CN") for i in range(n_cn)]
-    return out + [
-        Position(f"hk-investor-{i}", CASH, hkd, -5_000 * (i + 1), "HK") for i in range(n_hk)
-    ]
+from tests.unit.SealedRecords.conftest import CYCLE, positions
 
 
 def _events(tx, name):
@@ -70,14 +33,14 @@ def test_publish__member_for_itself__root_stored_and_only_ciphertext_emitted(
     sealed_records, broker, keys
 ):
     ps = positions()
-    tx = publish_positions(Intermediary(broker, sealed_records), CYCLE, ps, keys)
+    (tx,) = publish_positions(Intermediary(broker, sealed_records), CYCLE, ps, keys)
     ev = tx.events["PositionsPublished"]
     sealed = seal_positions(broker.address, CYCLE, ps, keys)
     assert ev["intermediary"] == broker.address
     assert ev["root"] == "0x" + sealed.root.hex()
     assert (ev["leafCount"], ev["recordCount"]) == (4, 4)
     pub = sealed_records.publication(broker.address, CYCLE)
-    assert (pub[0], pub[1], pub[2], pub[3]) == ("0x" + sealed.root.hex(), 4, 4, tx.block_number)
+    assert tuple(pub) == ("0x" + sealed.root.hex(), 4, 4, 4, tx.block_number)
     records = _events(tx, "RecordSealed")
     assert [r["regulator"] for r in records] == [keys[p.jurisdiction].address for p in ps]
     for r, p in zip(records, ps):  # no investor id, no amount in clear
@@ -138,12 +101,12 @@ def test_verify_position__opened_record_proves_and_altered_does_not(
 
 def test_publish__twice_same_cycle__reverts_and_keeps_first(sealed_records, broker, keys):
     inter = Intermediary(broker, sealed_records)
-    first = publish_positions(inter, CYCLE, positions(), keys)
+    (first,) = publish_positions(inter, CYCLE, positions(), keys)
     root = sealed_records.publication(broker.address, CYCLE)[0]
     with brownie.reverts(revert_pattern=r"SealedAlreadyPublished:.*"):
         publish_positions(inter, CYCLE, positions(1, 1), keys)
     assert sealed_records.publication(broker.address, CYCLE)[0] == root
-    assert first.block_number == sealed_records.publication(broker.address, CYCLE)[3]
+    assert first.block_number == sealed_records.publication(broker.address, CYCLE)[4]
 
 
 @pytest.mark.parametrize(
@@ -152,9 +115,10 @@ def test_publish__twice_same_cycle__reverts_and_keeps_first(sealed_records, brok
         (lambda a: (code32(""),) + a[1:], r"SealedZeroCycle:.*"),
         (lambda a: (a[0], b"\0" * 32) + a[2:], r"SealedZeroRoot:.*"),
         (lambda a: a[:2] + (0,) + a[3:], r"SealedZeroLeaves:.*"),
-        (lambda a: a[:3] + (a[3][:-1], a[4]), r"SealedLengthMismatch: 3, 4"),
+        (lambda a: a[:4] + (a[4][:-1], a[5]), r"SealedLengthMismatch: 3, 4"),
         (lambda a: a[:2] + (3,) + a[3:], r"SealedTooManyRecords: 4, 3"),
-        (lambda a: a[:4] + ([*a[4][:-1], b""],), r"SealedEmptyRecord: 3"),
+        (lambda a: a[:3] + (3,) + a[4:], r"SealedOverDeclared: 4, 3"),
+        (lambda a: a[:5] + ([*a[5][:-1], b""],), r"SealedEmptyRecord: 3"),
     ],
 )
 def test_publish__bad_input__named_error_and_nothing_stored(
@@ -169,16 +133,22 @@ def test_publish__bad_input__named_error_and_nothing_stored(
 
 def test_publish__record_to_a_non_regulator__reverts(sealed_records, broker, keys):
     args = seal_positions(broker.address, CYCLE, positions(), keys).args()
-    regs = [*args[3][:-1], broker.address]
+    regs = [*args[4][:-1], broker.address]
     with brownie.reverts(revert_pattern=rf"(?i)SealedNotRegulator: 3, {broker.address}"):
-        sealed_records.publish(*args[:3], regs, args[4], {"from": broker.account})
+        sealed_records.publish(*args[:4], regs, args[5], {"from": broker.account})
 
 
 def test_publish__batch_over_max__reverts(sealed_records, broker, regulator_hk):
     n = sealed_records.MAX_RECORDS() + 1
     with brownie.reverts(revert_pattern=rf"SealedBatchTooLarge: {n}, {n - 1}"):
         sealed_records.publish(
-            CYCLE, b"\1" * 32, n, [regulator_hk.address] * n, [b"\1"] * n, {"from": broker.account}
+            CYCLE,
+            b"\1" * 32,
+            n,
+            n,
+            [regulator_hk.address] * n,
+            [b"\1"] * n,
+            {"from": broker.account},
         )
 
 
@@ -205,17 +175,18 @@ def test_publisher__publishes_once__again_or_from_a_store_that_lost_it__sends_no
 ):
     ps, store = positions(), Store()
     assert publication(sealed_records, broker.address, CYCLE) is None
-    booking = _publisher(broker, sealed_records, store).publish(CYCLE, ps, keys)
+    (booking,) = _publisher(broker, sealed_records, store).publish(CYCLE, ps, keys)
     sealed = seal_positions(broker.address, CYCLE, ps, keys)
     assert booking.source == "receipt" and booking.value == {
         "root": "0x" + sealed.root.hex(),
         "records": 4,
     }
     found = publication(sealed_records, broker.address, CYCLE)
-    assert found.value == booking.value and found.block == booking.tx.block_number
+    assert found.value == {**booking.value, "sealed": 4}
+    assert found.block == booking.tx.block_number
     head = web3.eth.block_number
-    assert _publisher(broker, sealed_records, store).publish(CYCLE, ps, keys) is None
-    assert _publisher(broker, sealed_records, Store()).publish(CYCLE, ps, keys) is None
+    assert _publisher(broker, sealed_records, store).publish(CYCLE, ps, keys) == []
+    assert _publisher(broker, sealed_records, Store()).publish(CYCLE, ps, keys) == []
     assert web3.eth.block_number == head
 
 

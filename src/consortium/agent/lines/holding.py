@@ -145,8 +145,7 @@ class _IntermediaryRole(_HoldingRole):
                 ", ".join(lacking),
             )
             return
-        booking = self.publisher.publish(cycle_id, positions, regulators)
-        if booking is not None:
+        if self.publisher.publish(cycle_id, positions, regulators):
             log.info(
                 "cycle %s: %d investors' positions sealed to their regulators and published",
                 _name(cycle_id),
