@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from consortium.domain.clearing import BUY, ZERO_ADDRESS, ClearingError, Trade
 from consortium.domain.merkle import RecordTree, leaf_hash, process_proof
@@ -78,9 +79,14 @@ class InvestorSet:
     def total(self) -> int:
         return sum(a for _, _, a in self.leaves)
 
+    @cached_property
+    def _tree(self) -> RecordTree:
+        """Built once: a broker seals a proof for each of its thousands of investors."""
+        return RecordTree(list(self.leaves), INVESTOR_TYPES)
+
     @property
     def root(self) -> bytes:
-        return investor_root(self.leaves) if self.leaves else b"\0" * 32
+        return self._tree.root if self.leaves else b"\0" * 32
 
     def as_tuple(self) -> tuple[bytes, int, int]:
         """The InvestorSet struct (root, count, total)."""
@@ -88,9 +94,7 @@ class InvestorSet:
 
     def proof(self, commitment: bytes, amount: int) -> list[bytes]:
         """The proof verifyInvestor takes for one investor's leaf."""
-        return RecordTree(list(self.leaves), INVESTOR_TYPES).proof(
-            (commitment, self.leaves[0][1], amount)
-        )
+        return self._tree.proof((commitment, self.leaves[0][1], amount))
 
 
 def investor_leaf(commitment: bytes, asset: int, amount: int) -> bytes:
