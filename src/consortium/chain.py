@@ -24,11 +24,12 @@ from brownie._config import CONFIG
 
 from consortium.inputs import CommandError, InputFileError
 from consortium.localchain import (
-    ANVIL_HISTORY,
+    DEFAULT_HISTORY,
     KIND_OF,
     STALL_SECONDS,
     ChainHome,
     answers,
+    anvil_history,
     automines,
     free_port,
 )
@@ -40,10 +41,11 @@ DEPLOYMENTS = Path(os.environ.get("CONSORTIUM_DEPLOYMENTS") or ROOT / "deploymen
 __all__ = ["free_port"]  # re-exported: tests and fixtures import it from here
 
 
-def use_free_ports() -> None:
+def use_free_ports(history: int = DEFAULT_HISTORY) -> None:
     """Point every chain brownie launches itself (anvil, ganache) at a fresh free port; anvil keeps
-    ANVIL_HISTORY past states in memory only, and its cache of historical states (should it write
-    one) goes to this process's own folder (see `_anvil_cache`).
+    `history` past states (or $CONSORTIUM_ANVIL_HISTORY's: localchain.anvil_history) in memory
+    only, and its cache of historical states (should it write one) goes to this process's own
+    folder (see `_anvil_cache`).
 
     Brownie's network definitions fix port 8545; two runs would then share one chain and corrupt
     each other ("nonce too low"). Called before brownie connects.
@@ -53,7 +55,7 @@ def use_free_ports() -> None:
             settings.setdefault("cmd_settings", {})["port"] = free_port()
             if settings["cmd"].split(" ")[0].endswith("anvil"):
                 if "--prune-history" not in settings["cmd"]:
-                    settings["cmd"] += f" --prune-history {ANVIL_HISTORY}"
+                    settings["cmd"] += f" --prune-history {anvil_history(history)}"
                 if "--cache-path" not in settings["cmd"]:
                     settings["cmd"] += f" --cache-path {_anvil_cache()}"
 
@@ -147,8 +149,10 @@ def connect(
     port: int | None = None,
     rpc: str | None = None,
     attach_local: bool = False,
+    history: int = DEFAULT_HISTORY,
 ) -> None:
-    """Connect to `network_id`, launching a local chain on a free port when brownie owns it.
+    """Connect to `network_id`, launching a local chain on a free port when brownie owns it
+    (an anvil keeping `history` past states: `use_free_ports`).
 
     `quiet` stops brownie printing every transaction (the demo and bench print their own progress).
     `port` attaches to the local chain already listening there instead (a chain restarted from its
@@ -173,7 +177,7 @@ def connect(
     elif port is not None:
         settings.setdefault("cmd_settings", {})["port"] = int(port)
     elif "cmd" in settings:
-        use_free_ports()
+        use_free_ports(history)
     with warnings.catch_warnings():
         # attaching to a lasting chain: its height is expected, not a stray node to warn about
         warnings.filterwarnings("ignore", message="Development network has a block height")

@@ -16,12 +16,23 @@ from consortium.inputs import CommandError
 
 
 def _connect(
-    network: str, port: int | None = None, rpc: str | None = None, attach_local: bool = False
+    network: str,
+    port: int | None = None,
+    rpc: str | None = None,
+    attach_local: bool = False,
+    history: int | None = None,
 ):
     from consortium import chain
+    from consortium.localchain import DEFAULT_HISTORY
 
     chain.project()
-    chain.connect(network, port=port, rpc=rpc, attach_local=attach_local)
+    chain.connect(
+        network,
+        port=port,
+        rpc=rpc,
+        attach_local=attach_local,
+        history=DEFAULT_HISTORY if history is None else history,
+    )
     return chain
 
 
@@ -134,7 +145,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     load_consortium(args.config)
     load_sizes(DEFAULT_SIZES, args.size)
     _without_step_tracing(args.network)
-    chain = _connect(args.network, args.rpc_port, args.rpc)
+    from consortium.localchain import DAY_HISTORY
+
+    # the day reads no past state: fewer kept states, far less memory (a large day's anvil)
+    chain = _connect(args.network, args.rpc_port, args.rpc, history=DAY_HISTORY)
     if args.processes:
         from consortium.dayrun.day import run_processes_demo
 

@@ -34,23 +34,29 @@ MNEMONIC = "test test test test test test test test test test test junk"  # conf
 # then writes one older block's whole state to its disk cache for each new block: under automine a
 # serialization of the whole state per transaction, growing with the state. A medium day's 2,817
 # transactions wrote 3.9 GB there and took 71.3 business seconds; kept in memory only, nothing is
-# written and the day took 58.0 s (2026-12-06). A read at a block further back fails: the deepest
-# the day reads is the bills line's check before its redemptions, 292 blocks back in a medium day
-# (256 states were too few). Each kept state is a whole copy: 512 of them took anvil to 11.5 GB
-# 24 minutes into the large day. $CONSORTIUM_ANVIL_HISTORY sets another number for the chains this
-# process launches: fewer states, less memory (a large day's 512 took anvil near 20 GB), reads less
-# far back.
+# written and the day took 58.0 s (2026-12-06). Each kept state is a whole copy: 512 of them took
+# anvil near 20 GB 19 minutes into the large day, 128 to 18.5 GB at 40. A read at a block further
+# back fails. The day reads no past state (the bills' checks read the state before the redemptions
+# as they become ready), so `consortium demo` keeps DAY_HISTORY; the chains the suite, the
+# benchmark and `consortium chain start` launch keep ANVIL_HISTORY (a test may read further back).
+# $CONSORTIUM_ANVIL_HISTORY sets another number for every chain this process launches.
 HISTORY_ENV = "CONSORTIUM_ANVIL_HISTORY"
+DEFAULT_HISTORY = 512
+DAY_HISTORY = 32
 
 
-def _anvil_history() -> int:
-    raw = os.environ.get(HISTORY_ENV, "").strip() or "512"  # set but empty: as unset
+def anvil_history(default: int = DEFAULT_HISTORY) -> int:
+    """$CONSORTIUM_ANVIL_HISTORY when set (CommandError unless a whole number >= 1), else
+    `default`."""
+    raw = os.environ.get(HISTORY_ENV, "").strip()  # set but empty: as unset
+    if not raw:
+        return default
     if not raw.isdigit() or int(raw) < 1:
         raise CommandError(f"{HISTORY_ENV}={raw!r}: give a whole number of blocks, at least 1")
     return int(raw)
 
 
-ANVIL_HISTORY = _anvil_history()
+ANVIL_HISTORY = anvil_history()
 
 # what config/networks.yaml (through brownie) gives the local networks of each kind, plus anvil's
 # history (consortium.chain.use_free_ports gives brownie's launches the same)

@@ -342,24 +342,34 @@ class TxPipe:
             return [at[request["id"]] for request in body]
         return replies
 
-    def call_batch(self, calls: list[dict]) -> list[tuple[str | None, str | None]]:
-        """Many eth_calls ({"from", "to", "data"}) in one JSON-RPC batch at the latest block, for
-        each (returned data, None) or (None, its error as brownie prints it): hundreds of reads or
+    def call_batch(
+        self, calls: list[dict], block: int | str = "latest"
+    ) -> list[tuple[str | None, str | None]]:
+        """Many eth_calls ({"from", "to", "data"}) in one JSON-RPC batch at `block`, for each
+        (returned data, None) or (None, its error as brownie prints it): hundreds of reads or
         expected refusals for one round trip instead of one each."""
-        replies = self.batch("eth_call", [[c, "latest"] for c in calls])
+        at = hex(block) if isinstance(block, int) else block
+        replies = self.batch("eth_call", [[c, at] for c in calls])
         return [(r.get("result"), _decode(r["error"]) if "error" in r else None) for r in replies]
 
-    def call_many(self, contract: Any, fn: str, args: list[tuple], chunk: int = CALL_BATCH) -> list:
-        """`contract.fn(*a)` for each `a` of `args`, decoded as brownie's call decodes it, in
-        JSON-RPC batches of `chunk`: thousands of views read in a few round trips instead of one
-        each (a reverting read raises ValueError naming the call and its error)."""
+    def call_many(
+        self,
+        contract: Any,
+        fn: str,
+        args: list[tuple],
+        chunk: int = CALL_BATCH,
+        block: int | str = "latest",
+    ) -> list:
+        """`contract.fn(*a)` for each `a` of `args` at `block`, decoded as brownie's call decodes
+        it, in JSON-RPC batches of `chunk`: thousands of views read in a few round trips instead
+        of one each (a reverting read raises ValueError naming the call and its error)."""
         contract = _unwrap(contract)
         method = getattr(contract, fn)
         out: list = []
         for start in range(0, len(args), chunk):
             part = args[start : start + chunk]
             calls = [{"to": contract.address, "data": method.encode_input(*a)} for a in part]
-            for a, (data, error) in zip(part, self.call_batch(calls)):
+            for a, (data, error) in zip(part, self.call_batch(calls, block)):
                 if error is not None or not data or (data == "0x" and method.abi.get("outputs")):
                     raise ValueError(f"{fn}{tuple(a)}: {error or 'no data returned'}")
                 out.append(method.decode_output(data))

@@ -111,6 +111,31 @@ def test_bills_processes_day__one_agent_per_institution__each_with_its_own_key(d
     assert {i: a.processed for i, a in stats.items()} == files
 
 
+def test_bills_state_before_redemption__read_as_it_became_ready__as_the_chain_held_it(day):
+    """The checks compare the redemption with the state read when it became ready (the node need
+    keep no history); a view that did not see it reads the block before the first redemption:
+    the same values."""
+    from consortium.scenarios.bills_files import BEFORE, _outcome
+
+    _, _, view, d = day
+    seen = view.memo(BEFORE, lambda: None)
+    redeemed = view.suite["BillToken"].events.get_sequence(
+        int(view.suite.block), event_type="BillRedeemed"
+    )
+    assert seen is not None and int(seen.block) < min(int(e.blockNumber) for e in redeemed)
+    fresh = _outcome(DayView(view.suite, view.homes, view.cfg, view.sizes, SEED)).before
+    assert fresh.block == min(int(e.blockNumber) for e in redeemed) - 1
+    assert (fresh.held, fresh.locked, fresh.redeemed, fresh.cash) == (
+        seen.held,
+        seen.locked,
+        seen.redeemed,
+        seen.cash,
+    )
+    (b,) = d.bills
+    assert sum(seen.held.values()) + sum(seen.locked.values()) == b.face  # nothing redeemed yet
+    assert set(seen.cash) == set(d.participants())
+
+
 def test_bills_processes_day__afterwards__no_agent_process_left(day):
     assert_no_agent_left(day[0], BILLS_AGENTS)
 

@@ -166,7 +166,7 @@ class _Reader:
     def __init__(self):
         self.batches = []
 
-    def call_many(self, contract, fn, args):
+    def call_many(self, contract, fn, args, block="latest"):
         self.batches.append((fn, len(args)))
         return [getattr(contract, fn)(*a) for a in args]
 

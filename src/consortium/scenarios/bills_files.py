@@ -395,10 +395,83 @@ def ready(phase: str, view: Any) -> bool:
     if phase == "redeem":
         if not _valid(view, ids.fin, d):  # every financing disbursed
             return False
-        if not d.redeem:
-            return True
-        return _owed_listed(view, d, ids) and _matured(view, d, ids)
+        if d.redeem and not (_owed_listed(view, d, ids) and _matured(view, d, ids)):
+            return False
+        before_redemption(view, d, ids)
+        return True
     raise ValueError(f"unknown bills phase {phase!r}")
+
+
+@dataclass(frozen=True)
+class _Before:
+    """The bills' holdings, locks, redeemed amounts and the participants' cash at one block before
+    the redemptions: what the checks compare the redemption against."""
+
+    block: int | str
+    held: dict[tuple[str, int], int]  # (holder id, node id) -> units
+    locked: dict[int, int]  # node id -> units locked
+    redeemed: dict[int, int]  # bill id -> redeemed
+    cash: dict[str, int]  # participant id -> cash units (empty without on-chain cash)
+
+
+BEFORE = "bills:before redemption"
+
+
+def before_redemption(view: Any, d: FileDay, ids: _Ids) -> _Before:
+    """The state before the redemptions, read once as they become ready (the driver drops their
+    files right after): the checks then read no past block, so the node need keep no history
+    (a large day's redemptions come thousands of blocks after the financings)."""
+    return view.memo(BEFORE, lambda: _read_before(view, d, ids, int(chain_head(view))))
+
+
+def chain_head(view: Any) -> int:
+    from consortium import chain
+
+    return int(chain.web3().eth.block_number)
+
+
+def _holdings(d: FileDay, ids: _Ids, b: Any) -> list[tuple[str, int, int]]:
+    """(holder, node, units) a bill's holders hold once financed: the expected holdings and the
+    first tier-2's emptied transfer."""
+    bill = ids.bill[b.k]
+    out = [(h, n, amt) for bid, n, h, amt in _expected(d, ids) if bid == bill]
+    return out + [(b.t2a, ids.tr_a[b.k], 0)]
+
+
+def _nodes(ids: _Ids, b: Any) -> tuple[int, int, int, int]:
+    return (ids.bill[b.k], ids.tr_a[b.k], ids.tr_b[b.k], ids.fin[b.k])
+
+
+def _read_before(view: Any, d: FileDay, ids: _Ids, block: int | str) -> _Before:
+    """Every value the checks need of `block`, in batched reads at that block."""
+    bills, addr = view.suite["BillToken"], _addresses(view)
+    pairs = sorted({(h, n) for b in d.bills for h, n, _ in _holdings(d, ids, b)})
+    nodes = sorted({n for b in d.bills for n in _nodes(ids, b)})
+    firsts = sorted({ids.bill[b.k] for b in d.bills})
+    held = view.read_many(bills, "balanceOf", [(addr[h], n) for h, n in pairs], block)
+    locked = view.read_many(bills, "locked", [(n,) for n in nodes], block)
+    on_chain = view.read_many(bills, "bill", [(n,) for n in firsts], block)
+    cash, parts = _cash_of(view), d.participants()
+    amounts = (
+        []
+        if cash is None
+        else view.read_many(cash, "balanceOf", [(addr[i],) for i in parts], block)
+    )
+    return _Before(
+        block,
+        {p: int(v) for p, v in zip(pairs, held)},
+        {n: int(v) for n, v in zip(nodes, locked)},
+        {n: int(b["redeemed"]) for n, b in zip(firsts, on_chain)},
+        {i: int(v) for i, v in zip(parts, amounts)},
+    )
+
+
+def _cash_of(view: Any) -> Any:
+    """The cash token the bills are paid in, among the suite's contracts (None if off chain)."""
+    address = str(view.suite["BillToken"].cash()).lower()
+    return next(
+        (c for c in view.suite.contracts.values() if str(c.address).lower() == address), None
+    )
 
 
 def _owed_listed(view: Any, d: FileDay, ids: _Ids) -> bool:
@@ -516,7 +589,7 @@ class _Outcome:
     cash: Any
     addr: dict[str, str]
     events: dict[str, list]
-    before: int | str  # the last block before the first redemption ("latest": none yet)
+    before: _Before  # the state before the first redemption
 
     def complete(self) -> bool:
         return all(len(x) == len(self.d.bills) for x in vars(self.ids).values())
@@ -532,12 +605,16 @@ def _outcome(view: Any) -> _Outcome:
         n: list(bills.events.get_sequence(view.suite.block, event_type=n) or []) for n in names
     }
     redeemed = [int(e["blockNumber"]) for e in events["BillRedeemed"]]
-    address = str(bills.cash()).lower()
-    cash = next(
-        (c for c in view.suite.contracts.values() if str(c.address).lower() == address), None
+    ids = _ids(view, d)
+    # read as the redemptions became ready; a view that did not see them (a check of a finished
+    # day) reads the last block before the first one, which the node must still hold
+    block = min(redeemed) - 1 if redeemed else "latest"
+    o = _Outcome(
+        d, ids, bills, _cash_of(view), _addresses(view), events, _Before(block, {}, {}, {}, {})
     )
-    before: int | str = min(redeemed) - 1 if redeemed else "latest"
-    return _Outcome(d, _ids(view, d), bills, cash, _addresses(view), events, before)
+    if o.complete():  # otherwise the checks that read it fail on the missing bills first
+        o.before = view.memo(BEFORE, lambda: _read_before(view, d, ids, block))
+    return o
 
 
 def checks(view: Any) -> LineResult:
@@ -647,18 +724,14 @@ def _all_approved(o: _Outcome) -> bool:
 def _balances_exact(o: _Outcome) -> bool:
     """Before the redemption: each holder holds its part, the first tier-2 nothing left, and
     holdings + locked + redeemed = face for every bill."""
-    at = {"block_identifier": o.before}
+    before = o.before
     for b in o.d.bills:
-        k = b.k
-        nodes = (o.ids.bill[k], o.ids.tr_a[k], o.ids.tr_b[k], o.ids.fin[k])
-        holdings = [(h, n, amt) for bill, n, h, amt in _expected(o.d, o.ids) if bill == nodes[0]]
-        holdings.append((b.t2a, o.ids.tr_a[k], 0))
-        held = [int(o.bills.balanceOf(o.addr[h], n, **at)) for h, n, _ in holdings]
+        holdings, nodes = _holdings(o.d, o.ids, b), _nodes(o.ids, b)
+        held = [before.held[(h, n)] for h, n, _ in holdings]
         if held != [amt for _, _, amt in holdings]:
             return False
-        locked = sum(int(o.bills.locked(n, **at)) for n in nodes)
-        redeemed = int(o.bills.bill(nodes[0], **at)["redeemed"])
-        if sum(held) + locked + redeemed != b.face:
+        locked = sum(before.locked[n] for n in nodes)
+        if sum(held) + locked + before.redeemed[nodes[0]] != b.face:
             return False
     return True
 
@@ -706,13 +779,11 @@ def _financing_paid(o: _Outcome) -> bool:
             return False
         cash[b.t2a] += due
         cash[factor] -= due
-    return _cash_is(o, cash, o.before)
+    return all(o.before.cash.get(i) == v for i, v in cash.items())
 
 
-def _cash_is(o: _Outcome, expected: dict[str, int], block: int | str) -> bool:
-    return all(
-        int(o.cash.balanceOf(o.addr[i], block_identifier=block)) == v for i, v in expected.items()
-    )
+def _cash_now(o: _Outcome, expected: dict[str, int]) -> bool:
+    return all(int(o.cash.balanceOf(o.addr[i])) == v for i, v in expected.items())
 
 
 def _maturity_paid(o: _Outcome) -> bool:
@@ -729,9 +800,7 @@ def _maturity_paid(o: _Outcome) -> bool:
     }
     if redeemed != {(b, n, o.addr[h].lower(), a) for b, n, h, a in expected}:
         return False
-    moves = {
-        i: int(o.cash.balanceOf(o.addr[i], block_identifier=o.before)) for i in o.d.participants()
-    }
+    moves = dict(o.before.cash)
     for b in o.d.bills:
         bill = o.bills.bill(o.ids.bill[b.k])
         if int(bill["status"]) != BillStatus.SETTLED or int(bill["redeemed"]) != b.face:
@@ -741,4 +810,4 @@ def _maturity_paid(o: _Outcome) -> bool:
         moves[b.core] -= b.face
     for _, _, holder, amount in expected:
         moves[holder] += amount
-    return _cash_is(o, moves, "latest")
+    return _cash_now(o, moves)

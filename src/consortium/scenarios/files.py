@@ -78,13 +78,15 @@ class DayView:
             self._memo[key] = make()
         return self._memo[key]
 
-    def read_many(self, contract: Any, fn: str, args: list[tuple]) -> list:
-        """`contract.fn(*a)` for each `a`, in JSON-RPC batches (consortium.txpipe's `call_many`):
-        a look at hundreds of bills or thousands of accounts is a few round trips, not one each
-        (the agents share the node, and a large day's polls reset its connections)."""
+    def read_many(
+        self, contract: Any, fn: str, args: list[tuple], block: int | str = "latest"
+    ) -> list:
+        """`contract.fn(*a)` for each `a` at `block`, in JSON-RPC batches (consortium.txpipe's
+        `call_many`): a look at hundreds of bills or thousands of accounts is a few round trips,
+        not one each (the agents share the node, and a large day's polls reset its connections)."""
         if not args:
             return []
-        return self.memo("reader", _reader).call_many(contract, fn, args)
+        return self.memo("reader", _reader).call_many(contract, fn, args, block=block)
 
     def outbox(self, ident: str) -> Path:
         return self.homes[ident] / "outbox"
