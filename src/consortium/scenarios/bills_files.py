@@ -365,15 +365,17 @@ def _owed(view: Any, core: str) -> list[dict]:
 
 def _expected(d: FileDay, ids: _Ids) -> list[tuple[int, int, str, int]]:
     """(bill id, node id, holder, amount) of every holding once the financings are done."""
-    out = []
-    for b in d.bills:
-        bill = ids.bill[b.k]
-        out += [
-            (bill, bill, b.tier1, b.rest),
-            (bill, ids.tr_b[b.k], b.t2b, b.part_b),
-            (bill, ids.fin[b.k], d.financier(b)[0], b.part_a),
-        ]
-    return out
+    return [e for b in d.bills for e in _expected_of(d, ids, b)]
+
+
+def _expected_of(d: FileDay, ids: _Ids, b: Any) -> list[tuple[int, int, str, int]]:
+    """`_expected` of one bill."""
+    bill = ids.bill[b.k]
+    return [
+        (bill, bill, b.tier1, b.rest),
+        (bill, ids.tr_b[b.k], b.t2b, b.part_b),
+        (bill, ids.fin[b.k], d.financier(b)[0], b.part_a),
+    ]
 
 
 def ready(phase: str, view: Any) -> bool:
@@ -421,10 +423,10 @@ def before_redemption(view: Any, d: FileDay, ids: _Ids) -> _Before:
     """The state before the redemptions, read once as they become ready (the driver drops their
     files right after): the checks then read no past block, so the node need keep no history
     (a large day's redemptions come thousands of blocks after the financings)."""
-    return view.memo(BEFORE, lambda: _read_before(view, d, ids, int(chain_head(view))))
+    return view.memo(BEFORE, lambda: _read_before(view, d, ids, _head()))
 
 
-def chain_head(view: Any) -> int:
+def _head() -> int:
     from consortium import chain
 
     return int(chain.web3().eth.block_number)
@@ -433,8 +435,7 @@ def chain_head(view: Any) -> int:
 def _holdings(d: FileDay, ids: _Ids, b: Any) -> list[tuple[str, int, int]]:
     """(holder, node, units) a bill's holders hold once financed: the expected holdings and the
     first tier-2's emptied transfer."""
-    bill = ids.bill[b.k]
-    out = [(h, n, amt) for bid, n, h, amt in _expected(d, ids) if bid == bill]
+    out = [(h, n, amt) for _, n, h, amt in _expected_of(d, ids, b)]
     return out + [(b.t2a, ids.tr_a[b.k], 0)]
 
 
