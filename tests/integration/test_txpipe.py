@@ -301,9 +301,7 @@ def test_estimate__node_fails_while_posting__the_rest_fails_as_not_sent_and_the_
     assert again.status == 1 and int(again.tx["nonce"]) == int(sent[1].tx["nonce"]) + 1
 
 
-def test_estimate__a_phase_s_sends__one_json_rpc_batch_sharing_blocks(
-    registry, broker, accounts, monkeypatch
-):
+def test_estimate__a_phase_s_sends__one_json_rpc_batch(registry, broker, accounts, monkeypatch):
     pipe = TxPipe(web3(), estimate=1.25, reverting_gas=7_000_000)
     real_post, sends = pipe._post, []
 
@@ -313,16 +311,14 @@ def test_estimate__a_phase_s_sends__one_json_rpc_batch_sharing_blocks(
         return real_post(body, timeout)
 
     monkeypatch.setattr(pipe, "_post", counting)
-    height = web3().eth.block_number
     sent = [
         pipe.submit(broker.account, registry, "addOperator", accounts.add().address)
         for _ in range(8)
     ]
     pipe.wait()
+    # how many blocks the batch shares is the chain's scheduling (anvil's automine mines on arrival
+    # and usually packs a batch into a few blocks, but a clean-clone CI run saw eight): not asserted
     assert sends == [8] and [s.status for s in sent] == [1] * 8
-    if "anvil" in str(web3().client_version).lower():  # ganache mines one block per transaction
-        assert len({s.block_number for s in sent}) < 8  # one block per transaction before
-        assert web3().eth.block_number - height < 8
 
 
 def test_estimate__refused_in_the_middle_of_a_batch__a_no_op_takes_its_nonce_the_rest_runs(
