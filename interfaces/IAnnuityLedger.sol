@@ -82,6 +82,29 @@ interface IAnnuityLedger {
         bytes32 choiceHash; // the employee's plan choice (its evidence hash) that produced it
     }
 
+    /// @notice One instruction's execution in executeInstructions (executeInstruction's arguments).
+    struct Execution {
+        uint256 instructionId;
+        bytes32[] items;
+        int256[] legs;
+        uint256[] prices;
+    }
+
+    /// @notice One instruction's feedback in reportFeedbacks (reportFeedback's arguments).
+    struct FeedbackReport {
+        uint256 instructionId;
+        bytes32[] items;
+        uint256[] unitPrices;
+        bytes32 reportHash;
+    }
+
+    /// @notice One instruction's feedback in forwardFeedbacks (forwardFeedback's arguments).
+    struct FeedbackForward {
+        uint256 instructionId;
+        bytes32[] items;
+        uint256[] unitPrices;
+    }
+
     /// @notice An employer's appointed counterparties (member addresses).
     struct Employer {
         address platform; // the annuity service platform that registered it and speaks for it
@@ -340,6 +363,12 @@ interface IAnnuityLedger {
         uint256[] calldata prices
     ) external;
 
+    /// @notice executeInstruction for each of `executions`, all or none: the investment manager
+    /// executes what one allocateCash call issued in one transaction. The same events as one by one.
+    /// Requirements: executeInstruction's, for every execution (a refused one names its instruction
+    /// and nothing of the batch is executed); 1..MAX_INSTRUCTION_BATCH executions
+    function executeInstructions(Execution[] calldata executions) external;
+
     /// @notice Report the investment feedback of an executed instruction: the unit price of each of
     /// its items after execution.
     /// @param reportHash hash of the full feedback report kept off chain
@@ -350,6 +379,11 @@ interface IAnnuityLedger {
     function reportFeedback(uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices, bytes32 reportHash)
         external;
 
+    /// @notice reportFeedback for each of `reports`, all or none (the same events as one by one).
+    /// Requirements: reportFeedback's, for every report (a refused one names its instruction and
+    /// nothing of the batch is reported); 1..MAX_INSTRUCTION_BATCH reports
+    function reportFeedbacks(FeedbackReport[] calldata reports) external;
+
     /// @notice Forward reported feedback: the unit prices become the items' prices, the instruction is
     /// settled and the account's value and return are published.
     /// Requirements:
@@ -357,6 +391,12 @@ interface IAnnuityLedger {
     ///   (AnnuityNotTrustee)
     /// - instruction FeedbackReported; `items` and `unitPrices` exactly as reported
     function forwardFeedback(uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices) external;
+
+    /// @notice forwardFeedback for each of `forwards`, all or none (the same events as one by one):
+    /// the trustee settles a day's feedback in a few transactions instead of one per instruction.
+    /// Requirements: forwardFeedback's, for every forward (a refused one names its instruction and
+    /// nothing of the batch is forwarded); 1..MAX_INSTRUCTION_BATCH forwards
+    function forwardFeedbacks(FeedbackForward[] calldata forwards) external;
 
     // ----------------------------------------------------------------- views
     /// @notice The plans contract instructions are computed from.

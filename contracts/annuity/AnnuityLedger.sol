@@ -21,6 +21,9 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     uint256 public constant MAX_BATCH = 256;
     /// @notice Accounts per allocateCash call (each issues an instruction of up to 16 legs).
     uint256 public constant MAX_ALLOCATION_BATCH = 50;
+    /// @notice Instructions per executeInstructions / reportFeedbacks / forwardFeedbacks call (what
+    /// one allocateCash call issues at most).
+    uint256 public constant MAX_INSTRUCTION_BATCH = 50;
     /// @notice Distinct items an account may hold; a Reset instruction has at most 16 + this many legs.
     uint256 public constant MAX_HELD_ITEMS = 32;
     /// @notice Largest single contribution, in minor units (keeps every total inside uint128).
@@ -233,68 +236,51 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
         int256[] calldata legs,
         uint256[] calldata prices
     ) external {
+        _execute(_checkRole(Roles.INVESTMENT_MANAGER), instructionId, items, legs, prices);
+    }
+
+    /// @inheritdoc IAnnuityLedger
+    function executeInstructions(Execution[] calldata executions) external {
         address manager = _checkRole(Roles.INVESTMENT_MANAGER);
-        if (_instructions[instructionId].status == InstructionStatus.AwaitingTrustee) {
-            bytes32 acc = _instructions[instructionId].account;
-            revert AnnuityResetNotConfirmed(instructionId, _employers[_accounts[acc].employer].trustee);
+        _checkBatch(executions.length, MAX_INSTRUCTION_BATCH);
+        for (uint256 i; i < executions.length; ++i) {
+            Execution calldata e = executions[i];
+            _execute(manager, e.instructionId, e.items, e.legs, e.prices);
         }
-        Instruction storage ins = _instructionIn(instructionId, InstructionStatus.Issued);
-        _checkInvestmentManager(instructionId, ins, manager);
-        if (
-            keccak256(abi.encode(items)) != ins.itemsHash || keccak256(abi.encode(legs)) != ins.legsHash
-                || prices.length != items.length
-        ) revert AnnuityInstructionMismatch(instructionId);
-        bytes32 account = ins.account;
-        uint256 sellOut = ins.sellOutMask;
-        int256[] memory deltas = new int256[](items.length);
-        uint256[] memory after_ = new uint256[](items.length);
-        for (uint256 i; i < items.length; ++i) {
-            _checkPrice(items[i], prices[i]);
-            (deltas[i], after_[i]) =
-                _executeLeg(instructionId, account, items[i], legs[i], prices[i], (sellOut >> i) & 1 == 1);
-        }
-        ins.status = InstructionStatus.Executed;
-        emit InstructionExecuted(instructionId, account, manager, items, prices, deltas, after_);
     }
 
     /// @inheritdoc IAnnuityLedger
     function reportFeedback(uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices, bytes32 reportHash)
         external
     {
+        _report(_checkRole(Roles.INVESTMENT_MANAGER), instructionId, items, unitPrices, reportHash);
+    }
+
+    /// @inheritdoc IAnnuityLedger
+    function reportFeedbacks(FeedbackReport[] calldata reports) external {
         address manager = _checkRole(Roles.INVESTMENT_MANAGER);
-        Instruction storage ins = _instructionIn(instructionId, InstructionStatus.Executed);
-        _checkInvestmentManager(instructionId, ins, manager);
-        if (keccak256(abi.encode(items)) != ins.itemsHash || unitPrices.length != items.length) {
-            revert AnnuityInstructionMismatch(instructionId);
+        _checkBatch(reports.length, MAX_INSTRUCTION_BATCH);
+        for (uint256 i; i < reports.length; ++i) {
+            FeedbackReport calldata r = reports[i];
+            _report(manager, r.instructionId, r.items, r.unitPrices, r.reportHash);
         }
-        for (uint256 i; i < items.length; ++i) {
-            _checkPrice(items[i], unitPrices[i]);
-        }
-        ins.feedbackHash = keccak256(abi.encode(unitPrices));
-        ins.status = InstructionStatus.FeedbackReported;
-        emit FeedbackReported(instructionId, ins.account, manager, unitPrices, reportHash);
     }
 
     /// @inheritdoc IAnnuityLedger
     function forwardFeedback(uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices)
         external
     {
+        _forward(_checkRole(Roles.TRUSTEE), instructionId, items, unitPrices);
+    }
+
+    /// @inheritdoc IAnnuityLedger
+    function forwardFeedbacks(FeedbackForward[] calldata forwards) external {
         address trustee = _checkRole(Roles.TRUSTEE);
-        Instruction storage ins = _instructionIn(instructionId, InstructionStatus.FeedbackReported);
-        bytes32 account = ins.account;
-        Account storage a = _accounts[account];
-        _checkTrustee(account, a, trustee);
-        if (keccak256(abi.encode(items)) != ins.itemsHash || keccak256(abi.encode(unitPrices)) != ins.feedbackHash) {
-            revert AnnuityInstructionMismatch(instructionId);
+        _checkBatch(forwards.length, MAX_INSTRUCTION_BATCH);
+        for (uint256 i; i < forwards.length; ++i) {
+            FeedbackForward calldata f = forwards[i];
+            _forward(trustee, f.instructionId, f.items, f.unitPrices);
         }
-        for (uint256 i; i < items.length; ++i) {
-            _price[items[i]] = unitPrices[i];
-            emit UnitPriceUpdated(items[i], instructionId, unitPrices[i]);
-        }
-        ins.status = InstructionStatus.Settled;
-        a.openInstruction = 0;
-        (uint256 invested, uint256 cash, uint256 contributed, int256 totalReturn) = _valuation(account);
-        emit InstructionSettled(instructionId, account, trustee, invested, cash, contributed, totalReturn);
     }
 
     // ================================================================= views
@@ -384,6 +370,79 @@ contract AnnuityLedger is ConsortiumManaged, IAnnuityLedger {
     }
 
     // ================================================================= internals
+
+    /// @dev executeInstruction's checks and effects for `manager` (the caller's member).
+    function _execute(
+        address manager,
+        uint256 instructionId,
+        bytes32[] calldata items,
+        int256[] calldata legs,
+        uint256[] calldata prices
+    ) private {
+        if (_instructions[instructionId].status == InstructionStatus.AwaitingTrustee) {
+            bytes32 acc = _instructions[instructionId].account;
+            revert AnnuityResetNotConfirmed(instructionId, _employers[_accounts[acc].employer].trustee);
+        }
+        Instruction storage ins = _instructionIn(instructionId, InstructionStatus.Issued);
+        _checkInvestmentManager(instructionId, ins, manager);
+        if (
+            keccak256(abi.encode(items)) != ins.itemsHash || keccak256(abi.encode(legs)) != ins.legsHash
+                || prices.length != items.length
+        ) revert AnnuityInstructionMismatch(instructionId);
+        bytes32 account = ins.account;
+        uint256 sellOut = ins.sellOutMask;
+        int256[] memory deltas = new int256[](items.length);
+        uint256[] memory after_ = new uint256[](items.length);
+        for (uint256 i; i < items.length; ++i) {
+            _checkPrice(items[i], prices[i]);
+            (deltas[i], after_[i]) =
+                _executeLeg(instructionId, account, items[i], legs[i], prices[i], (sellOut >> i) & 1 == 1);
+        }
+        ins.status = InstructionStatus.Executed;
+        emit InstructionExecuted(instructionId, account, manager, items, prices, deltas, after_);
+    }
+
+    /// @dev reportFeedback's checks and effects for `manager` (the caller's member).
+    function _report(
+        address manager,
+        uint256 instructionId,
+        bytes32[] calldata items,
+        uint256[] calldata unitPrices,
+        bytes32 reportHash
+    ) private {
+        Instruction storage ins = _instructionIn(instructionId, InstructionStatus.Executed);
+        _checkInvestmentManager(instructionId, ins, manager);
+        if (keccak256(abi.encode(items)) != ins.itemsHash || unitPrices.length != items.length) {
+            revert AnnuityInstructionMismatch(instructionId);
+        }
+        for (uint256 i; i < items.length; ++i) {
+            _checkPrice(items[i], unitPrices[i]);
+        }
+        ins.feedbackHash = keccak256(abi.encode(unitPrices));
+        ins.status = InstructionStatus.FeedbackReported;
+        emit FeedbackReported(instructionId, ins.account, manager, unitPrices, reportHash);
+    }
+
+    /// @dev forwardFeedback's checks and effects for `trustee` (the caller's member).
+    function _forward(address trustee, uint256 instructionId, bytes32[] calldata items, uint256[] calldata unitPrices)
+        private
+    {
+        Instruction storage ins = _instructionIn(instructionId, InstructionStatus.FeedbackReported);
+        bytes32 account = ins.account;
+        Account storage a = _accounts[account];
+        _checkTrustee(account, a, trustee);
+        if (keccak256(abi.encode(items)) != ins.itemsHash || keccak256(abi.encode(unitPrices)) != ins.feedbackHash) {
+            revert AnnuityInstructionMismatch(instructionId);
+        }
+        for (uint256 i; i < items.length; ++i) {
+            _price[items[i]] = unitPrices[i];
+            emit UnitPriceUpdated(items[i], instructionId, unitPrices[i]);
+        }
+        ins.status = InstructionStatus.Settled;
+        a.openInstruction = 0;
+        (uint256 invested, uint256 cash, uint256 contributed, int256 totalReturn) = _valuation(account);
+        emit InstructionSettled(instructionId, account, trustee, invested, cash, contributed, totalReturn);
+    }
 
     function _checkBatch(uint256 size, uint256 max) private pure {
         if (size == 0) revert AnnuityEmptyBatch();

@@ -97,6 +97,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, float, float]]] = {
             "annuity_receive",
             "annuity_post",
             "annuity_allocate",
+            "annuity_instructions",
             "confirmations_packet",
             "settlement_upload",
             "bills_redeem",
@@ -281,7 +282,6 @@ def _annuity(v: Volumes, g: _Figures) -> list[Operation]:
     instructions = per_day * v["annuity"]["instructions_per_contribution"]
     rx, post = "annuity.contribution.batch_100.receive", "annuity.contribution.batch_100.post_later"
     alloc = "annuity.choosePlan.no_reset.8_items"
-    one = {"line": line, "batch": 1, "calldata_per_tx": 260}
     return [
         Operation(
             line,
@@ -315,29 +315,48 @@ def _annuity(v: Volumes, g: _Figures) -> list[Operation]:
             events_per_item=1,
             calldata_per_item=32,
         ),
-        Operation(
-            name="executeInstruction",
-            items_per_day=instructions,
-            gas_per_item=g("annuity.executeInstruction.8_buys"),
-            source="annuity.executeInstruction.8_buys",
-            **one,
-        ),
-        Operation(
-            name="reportFeedback",
-            items_per_day=instructions,
-            gas_per_item=g("annuity.reportFeedback.8_items"),
-            source="annuity.reportFeedback.8_items",
-            **one,
-        ),
-        Operation(
-            name="forwardFeedback",
-            items_per_day=instructions,
-            gas_per_item=g("annuity.forwardFeedback.8_items"),
-            events_per_tx=9,
-            source="annuity.forwardFeedback.8_items",
-            **one,
-        ),
+        _instruction_step(line, "executeInstructions", "execute", instructions, b, g, 1, 1_024),
+        _instruction_step(line, "reportFeedbacks", "report", instructions, b, g, 1, 736),
+        # each forwarded instruction: its 8 items' UnitPriceUpdated and its InstructionSettled
+        _instruction_step(line, "forwardFeedbacks", "forward", instructions, b, g, 9, 704),
     ]
+
+
+_INSTRUCTION_FIGURES = {
+    "execute": "annuity.executeInstructions.20x8_buys",
+    "report": "annuity.reportFeedbacks.20x8_items",
+    "forward": "annuity.forwardFeedbacks.20x8_items",
+}
+_MEASURED_BATCH = 20  # instructions a call in those figures
+
+
+def _instruction_step(
+    line: str,
+    name: str,
+    step: str,
+    instructions: float,
+    b: dict,
+    g: _Figures,
+    events: int,
+    calldata: int,
+) -> Operation:
+    """One of an instruction's three steps, sent in batched calls of `annuity_instructions`
+    (the roles group 160 legs a call: 20 instructions of an 8-item plan), at the measured gas
+    of a 20-instruction call per instruction; `calldata` bytes an instruction (its 8 items, legs
+    or prices and their offsets)."""
+    key = _INSTRUCTION_FIGURES[step]
+    return Operation(
+        line,
+        name,
+        instructions,
+        g(key) / _MEASURED_BATCH,
+        int(b["annuity_instructions"]),
+        f"{key} / {_MEASURED_BATCH}",
+        contract_max=50,
+        events_per_item=events,
+        events_per_tx=0,
+        calldata_per_item=calldata,
+    )
 
 
 def _confirmations(v: Volumes, g: _Figures) -> list[Operation]:

@@ -137,6 +137,9 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "executeInstruction": role("INVESTMENT_MANAGER"),
         "reportFeedback": role("INVESTMENT_MANAGER"),
         "forwardFeedback": role("TRUSTEE"),
+        "executeInstructions": role("INVESTMENT_MANAGER"),
+        "reportFeedbacks": role("INVESTMENT_MANAGER"),
+        "forwardFeedbacks": role("TRUSTEE"),
     },
     "BillToken": {
         # the three rights apart (issue 18): a member holding every role but the right is refused, so

@@ -201,6 +201,25 @@ def _attacks(w, r, ok):
             (rp.account_id, r.trustee.address, ok.trustee.address),
             lambda: ok.trustee.forward_feedback(w.feedback),
         ),
+        # the batched calls: a batch naming one instruction of another party is refused whole
+        "executeInstructions": (
+            lambda: r.investment_manager.execute_many([(ins, None)]),
+            "AnnuityNotInvestmentManager",
+            (ins.instruction_id, r.investment_manager.address, ok.investment_manager.address),
+            lambda: ok.investment_manager.execute_many([(ins, None)]),
+        ),
+        "reportFeedbacks": (
+            lambda: r.investment_manager.report_feedbacks([(ex, None)]),
+            "AnnuityNotInvestmentManager",
+            (ex.instruction_id, r.investment_manager.address, ok.investment_manager.address),
+            lambda: ok.investment_manager.report_feedbacks([(ex, None)]),
+        ),
+        "forwardFeedbacks": (
+            lambda: r.trustee.forward_feedbacks([w.feedback]),
+            "AnnuityNotTrustee",
+            (rp.account_id, r.trustee.address, ok.trustee.address),
+            lambda: ok.trustee.forward_feedbacks([w.feedback]),
+        ),
         "definePlan": (
             lambda: r.trustee.define_plan("BALANCED", {"CN_EQUITY": 10_000}),
             "AnnuityNotPlanTrustee",
@@ -231,6 +250,9 @@ STEPS = [
     "executeInstruction",
     "reportFeedback",
     "forwardFeedback",
+    "executeInstructions",
+    "reportFeedbacks",
+    "forwardFeedbacks",
     "definePlan",
     "appointInvestmentManager",
 ]

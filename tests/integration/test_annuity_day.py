@@ -41,4 +41,6 @@ def test_annuity_day__quick_size__every_check_holds(
         result.metrics["assets_minor_units"] - result.metrics["contributed_minor_units"]
         == result.metrics["return_minor_units"]
     )
-    assert result.transactions > 40 and result.gas > 0
+    # the 20 instructions' three steps (execute, report, forward) go in batched calls: the whole
+    # day (enrolment, payrolls, choices, resets) takes fewer transactions than one per step did
+    assert 0 < result.transactions < 3 * 20 and result.gas > 0

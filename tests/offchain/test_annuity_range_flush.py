@@ -1,7 +1,8 @@
 """The investment manager acts on a range's instructions at once: their statuses read in one batch,
-each instruction's execution and feedback posted through the agent's pipe, one phase per chunk.
-One instruction that fails is its own failure: the others are booked, the failed one is retried
-on the next ranges (as the follower retries a failed handler) and given up after MAX_ATTEMPTS."""
+their executions and feedback sent in batched calls (`instruction_groups`) through the agent's
+pipe. A call that fails fails its instructions; each is retried on the next ranges in a call of its
+own (as the follower retries a failed handler), so one the chain refuses holds no other back, and
+is given up after MAX_ATTEMPTS."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from consortium.agent.lines.annuity import (
     InvestmentManagerRole,
 )
 from consortium.agent.ranged import Retries, send_each
-from consortium.roles.annuity import IssuedInstruction
+from consortium.roles.annuity import (
+    MAX_BATCH_ITEMS,
+    MAX_INSTRUCTION_BATCH,
+    IssuedInstruction,
+    instruction_groups,
+)
 from consortium.store import Store
 
 FAILED = "annuity.execute-failed"
@@ -43,8 +49,11 @@ class FakePipe:
         return []
 
 
-def _ins(iid: int) -> IssuedInstruction:
-    return IssuedInstruction(iid, bytes(32), 0, b"P".ljust(32, b"\0"), 1, 100, (), (), 0)
+def _ins(iid: int, items: int = 0) -> IssuedInstruction:
+    item = b"I".ljust(32, b"\0")
+    return IssuedInstruction(
+        iid, bytes(32), 0, b"P".ljust(32, b"\0"), 1, 100, (item,) * items, (1,) * items, 0
+    )
 
 
 @pytest.fixture
@@ -54,36 +63,35 @@ def role(monkeypatch):
     w3 = SimpleNamespace(client_version="anvil/v1.7.1")
     suite = {"AnnuityLedger": "ledger"}
     role.agent = SimpleNamespace(store=Store(), pipe=pipe, suite=suite, w3=w3)
-    role.failing = {3}  # instruction ids whose execution reverts
+    role.failing = {3}  # instruction ids whose execution reverts (and the call with it)
     role.sent = []
 
-    def execute(ins):
-        role.sent.append(("execute", ins.instruction_id))
-        return Tx(ins.instruction_id not in role.failing, "AnnuityPriceOutOfRange: 0")
+    def call(step, error):
+        def send(work):
+            ids = [ins.instruction_id for ins, prices in work]
+            assert all(prices is None for _, prices in work)  # the day's prices
+            role.sent.append((step, ids))
+            return Tx(not role.failing & set(ids), error)
 
-    def report(ins):
-        role.sent.append(("report", ins.instruction_id))
-        return SimpleNamespace(tx=Tx(ins.instruction_id not in role.failing, "not executed"))
+        return send
 
-    role._piped = SimpleNamespace(execute=execute, report_feedback=report)
+    execute, report = call("execute", "AnnuityPriceOutOfRange: 0"), call("report", "not executed")
+    role._piped = SimpleNamespace(
+        execute_many=lambda work: [([i for i, _ in work], execute(work))],
+        report_feedbacks=lambda work: [SimpleNamespace(tx=tx) for tx in [report(work)] * len(work)],
+    )
     role._todo, role._managers = [], {}
     role._retries = Retries(role.agent.store, FAILED)
     return role
 
 
-def test_flush__range_of_instructions__one_batch_of_reads_both_steps_piped(role):
+def test_flush__range_of_instructions__one_batch_of_reads_one_call_per_step(role):
     role._todo = [_ins(n) for n in (1, 2, 4)]
     role.agent.pipe.statuses[4] = EXECUTED  # executed before a kill: only its feedback is due
     role.flush()
     assert role.agent.pipe.batches == [[1, 2, 4]]
     assert role.agent.pipe.waits == 2  # the executions' phase, then the reports'
-    assert role.sent == [
-        ("execute", 1),
-        ("execute", 2),
-        ("report", 1),
-        ("report", 2),
-        ("report", 4),
-    ]
+    assert role.sent == [("execute", [1, 2]), ("report", [1, 2, 4])]
     assert role.agent.store.all(FAILED) == {}
 
 
@@ -94,16 +102,33 @@ def test_flush__instruction_reported_already__nothing_sent(role):
     assert role.sent == []
 
 
-def test_flush__one_instruction_fails__others_done_it_is_retried_then_passes(role):
+def test_flush__a_call_fails__its_instructions_retried_each_alone__the_refused_one_holds_none_back(
+    role,
+):
     role._todo = [_ins(n) for n in (2, 3, 5)]
     role.flush()
-    assert ("execute", 2) in role.sent and ("report", 5) in role.sent
-    row = role.agent.store.get(FAILED, "3")
-    assert (row["attempts"], row["status"]) == (1, "retry")
+    assert role.sent == [("execute", [2, 3, 5])]  # refused whole: nothing executed, none reported
+    assert {k: r["status"] for k, r in role.agent.store.all(FAILED).items()} == {
+        "2": "retry",
+        "3": "retry",
+        "5": "retry",
+    }
     role.sent.clear()
-    role.failing.clear()  # the node hiccup is over
-    role.flush()  # the next range brings nothing new: the failed one is retried
-    assert role.sent == [("execute", 3), ("report", 3)]
+    role.flush()  # the next range brings nothing new: each retried in a call of its own
+    assert role.sent == [
+        ("execute", [2]),
+        ("execute", [3]),
+        ("execute", [5]),
+        ("report", [2]),
+        ("report", [5]),
+    ]
+    assert role.agent.store.get(FAILED, "2")["status"] == "done"
+    assert role.agent.store.get(FAILED, "5")["status"] == "done"
+    assert role.agent.store.get(FAILED, "3")["attempts"] == 2
+    role.sent.clear()
+    role.failing.clear()  # what refused it is over
+    role.flush()
+    assert role.sent == [("execute", [3]), ("report", [3])]
     assert role.agent.store.get(FAILED, "3")["status"] == "done"
     role.sent.clear()
     role.flush()
@@ -114,8 +139,31 @@ def test_flush__failing_every_time__given_up_after_max_attempts(role):
     role._todo = [_ins(3)]
     for _ in range(MAX_ATTEMPTS + 2):
         role.flush()
-    assert role.sent.count(("execute", 3)) == MAX_ATTEMPTS
+    assert role.sent.count(("execute", [3])) == MAX_ATTEMPTS
     assert role.agent.store.get(FAILED, "3")["status"] == "given-up"
+
+
+def test_flush__many_instructions__calls_within_the_ledger_s_limits(role):
+    role.failing = set()
+    role.agent.pipe.statuses.update({n: ISSUED for n in range(1, 68)})
+    role._todo = [_ins(n, 3) for n in range(1, 56)] + [_ins(n, 16) for n in range(56, 68)]
+    role.flush()
+    executed = [ids for step, ids in role.sent if step == "execute"]
+    # 50 by count; then 5 x 3 + 9 x 16 = 159 items (a tenth would pass MAX_BATCH_ITEMS); the rest
+    assert [len(ids) for ids in executed] == [MAX_INSTRUCTION_BATCH, 14, 3]
+    assert [i for ids in executed for i in ids] == list(range(1, 68))  # each once, in order
+
+
+def test_instruction_groups__count_and_items_limits__order_kept():
+    def sizes(items):
+        return [[len(i.items) for i in g] for g in instruction_groups([_ins(1, n) for n in items])]
+
+    assert instruction_groups([]) == []
+    assert [len(g) for g in instruction_groups([_ins(n, 1) for n in range(120)])] == [50, 50, 20]
+    per = MAX_BATCH_ITEMS // 16
+    assert sizes([16] * (per + 1)) == [[16] * per, [16]]
+    assert sizes([MAX_BATCH_ITEMS + 1, 1, 1]) == [[MAX_BATCH_ITEMS + 1], [1, 1]]  # alone, not lost
+    assert sizes([MAX_BATCH_ITEMS - 1, 1, 1]) == [[MAX_BATCH_ITEMS - 1, 1], [1]]
 
 
 def test_send_each__chunks__one_phase_each_errors_per_item():
@@ -142,10 +190,22 @@ def test_send_each__node_error_mid_phase__that_phase_s_items_failed_the_next_go_
 
 def test_flush__on_ganache__one_transaction_a_phase(role):
     role.agent.w3.client_version = "Ganache/v7.9.2/EthereumJS TestRPC/v7.9.2/ethereum-js"
-    role._todo = [_ins(n) for n in (1, 2)]
+    role._todo = [_ins(n) for n in (1, 2, 4)]
+    role.failing = {4}
     role.flush()
-    assert role.agent.pipe.waits == 4  # two executions, then two reports, each its own phase
-    assert role.agent.store.all(FAILED) == {}
+    role.failing.clear()
+    role.flush()  # 4 retried alone
+    assert role.sent == [
+        ("execute", [1, 2, 4]),
+        ("execute", [1]),
+        ("execute", [2]),
+        ("execute", [4]),
+        ("report", [1]),
+        ("report", [2]),
+        ("report", [4]),
+    ]
+    assert role.agent.pipe.waits == 1 + 6  # every call its own phase
+    assert {r["status"] for r in role.agent.store.all(FAILED).values()} == {"done"}
 
 
 def test_retries__store_read_once_while_nothing_failed__again_after_a_failure():

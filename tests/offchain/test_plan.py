@@ -16,9 +16,9 @@ RESULTS = {
     "annuity.contribution.batch_100.receive": 100_000,  # 1,000 a contribution
     "annuity.contribution.batch_100.post_later": 200_000,  # 2,000 a contribution
     "annuity.choosePlan.no_reset.8_items": 10_000,
-    "annuity.executeInstruction.8_buys": 50_000,
-    "annuity.reportFeedback.8_items": 20_000,
-    "annuity.forwardFeedback.8_items": 30_000,
+    "annuity.executeInstructions.20x8_buys": 20 * 50_000,  # 50,000 an instruction
+    "annuity.reportFeedbacks.20x8_items": 20 * 20_000,
+    "annuity.forwardFeedbacks.20x8_items": 20 * 30_000,
     "anchor_gas_per_record_1": 50_000,
     "anchor_gas_per_record_1000": 50.999,  # a record 1 gas, a packet 49,999
     "upload_gas_per_trade_side_10000_trades": 10_000,
@@ -71,6 +71,7 @@ batches:
   annuity_receive: 256
   annuity_post: 256
   annuity_allocate: 50
+  annuity_instructions: 20
   confirmations_packet: 1000
   settlement_upload: 100
   bills_redeem: 50
@@ -93,12 +94,14 @@ def _line(p: planning.Plan, name: str) -> planning.LinePlan:
     return next(x for x in p.lines if x.line == name)
 
 
-def test_plan__annuity__contributions_batched_instructions_one_each(small_plan):
+def test_plan__annuity__contributions_and_instruction_steps_batched(small_plan):
     annuity = _line(small_plan, "annuity")  # 2,100 accounts / 21 days: 100 contributions a day
     assert annuity.units_per_day == 100
-    # receive 1 tx, post 1 tx, allocate 2 (batches of 50), 100 each of execute, report, forward
-    assert annuity.txs_per_day == 1 + 1 + 2 + 3 * 100
+    # receive 1 tx, post 1 tx, allocate 2 (batches of 50), execute, report, forward 5 each (of 20)
+    assert annuity.txs_per_day == 1 + 1 + 2 + 3 * 5
     assert annuity.gas_per_day == 100_000 + 200_000 + 1_000_000 + 100 * (50_000 + 20_000 + 30_000)
+    forward = next(op for op in annuity.operations if op.name == "forwardFeedbacks")
+    assert forward.events_per_day == 100 * 9  # 8 prices and the settlement an instruction
 
 
 def test_plan__confirmations__a_root_costs_per_packet(small_plan):
@@ -137,7 +140,7 @@ def test_plan__network__block_gas_and_period_with_headroom(small_plan):
     n = small_plan.network
     gas = 11_300_000 + 152_497 + 23_200_000 + 7_960_000 + 2 * 4 * 100_000
     assert n.gas_per_day == pytest.approx(gas)
-    assert n.txs_per_day == 304 + 3 + 42 + 86 + 8
+    assert n.txs_per_day == 19 + 3 + 42 + 86 + 8
     peak = gas * 0.5 / 3_600
     assert n.peak_gas_per_second == pytest.approx(peak)
     assert n.block_gas_needed == pytest.approx(peak * 2 * 2)
@@ -195,7 +198,7 @@ def test_parse_volumes__bad_file__named_error_with_line(edit, error, where):
 
 def test_parse_volumes__section_not_a_mapping__refused():
     text = VOLUMES[: VOLUMES.index("bytes:")] + "bytes: 7\n"
-    with pytest.raises(planning.VolumesValueInvalid, match="^bad.yaml:32: `bytes` must be a map"):
+    with pytest.raises(planning.VolumesValueInvalid, match="^bad.yaml:33: `bytes` must be a map"):
         planning.parse_volumes(text, "bad.yaml")
 
 
@@ -228,7 +231,7 @@ def test_cli_plan__tables_and_json(tmp_path, capsys):
     assert "machine: test" in out
     assert cli.main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["network"]["txs_per_day"] == 443
+    assert data["network"]["txs_per_day"] == 158
     assert data["provenance"]["machine"] == "test"
 
 

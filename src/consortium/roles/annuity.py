@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_abi import encode
@@ -39,6 +39,10 @@ from consortium.store import Store
 
 MAX_BATCH = 256  # AnnuityLedger.MAX_BATCH
 MAX_ALLOCATION_BATCH = 50  # AnnuityLedger.MAX_ALLOCATION_BATCH
+MAX_INSTRUCTION_BATCH = 50  # AnnuityLedger.MAX_INSTRUCTION_BATCH
+# Items (legs) per batched instruction call: an executed leg costs at most about 100,000 gas (eight
+# first buys: 816,442 in bench/results.json), so a batch stays near 16M gas, half a 30M block.
+MAX_BATCH_ITEMS = 160
 RECEIVE = "AnnuityLedger.receiveContributions"
 POST = "AnnuityLedger.postContributions"
 
@@ -46,6 +50,24 @@ POST = "AnnuityLedger.postContributions"
 def _chunks(seq: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(seq), size):
         yield seq[i : i + size]
+
+
+def instruction_groups(
+    work: Sequence[Any], items_of: Any = lambda w: len(w.items)
+) -> list[list[Any]]:
+    """`work` (instructions, or anything `items_of` counts the items of) in order, in groups for
+    one batched call each: at most MAX_INSTRUCTION_BATCH entries and MAX_BATCH_ITEMS items (an
+    entry with more items than that alone)."""
+    groups: list[list[Any]] = []
+    items = 0
+    for w in work:
+        n = items_of(w)
+        if not groups or len(groups[-1]) == MAX_INSTRUCTION_BATCH or items + n > MAX_BATCH_ITEMS:
+            groups.append([])
+            items = 0
+        groups[-1].append(w)
+        items += n
+    return groups
 
 
 @dataclass(frozen=True)
@@ -530,6 +552,17 @@ class TrusteePlatform(_Sender):
             self._tx(),
         )
 
+    def forward_feedbacks(self, feedback: Sequence[Feedback]) -> list[Any]:
+        """Forward the feedback in batched calls (`instruction_groups`), all or none per call:
+        the transactions, one per group."""
+        return [
+            self.ledger.forwardFeedbacks(
+                [(f.instruction_id, list(f.items), list(f.unit_prices)) for f in group],
+                self._tx(),
+            )
+            for group in instruction_groups(feedback)
+        ]
+
 
 @dataclass
 class AccountManagerPlatform(_Sender):
@@ -605,34 +638,61 @@ class InvestmentManagerPlatform(_Sender):
 
     def execute(self, instruction: IssuedInstruction, prices: Sequence[int] | None = None) -> Any:
         """Buy and sell every leg at the day's price of its item (or the given prices)."""
-        prices = (
-            list(prices)
-            if prices is not None
-            else [self.series.price(i) for i in instruction.items]
-        )
         return self.ledger.executeInstruction(
             instruction.instruction_id,
             list(instruction.items),
             list(instruction.legs),
-            prices,
+            self._prices(instruction, prices),
             self._tx(),
         )
+
+    def _prices(self, instruction: IssuedInstruction, prices: Sequence[int] | None) -> list[int]:
+        """The given prices, else the day's price of each item."""
+        if prices is not None:
+            return list(prices)
+        return [self.series.price(i) for i in instruction.items]
+
+    def execute_many(
+        self, work: Sequence[tuple[IssuedInstruction, Sequence[int] | None]]
+    ) -> list[tuple[list[IssuedInstruction], Any]]:
+        """`execute` for each (instruction, prices or None) in batched calls (`instruction_groups`),
+        all or none per call: each group's instructions with its transaction."""
+        out = []
+        for group in instruction_groups(work, lambda w: len(w[0].items)):
+            executions = [
+                (i.instruction_id, list(i.items), list(i.legs), self._prices(i, p))
+                for i, p in group
+            ]
+            tx = self.ledger.executeInstructions(executions, self._tx())
+            out.append(([i for i, _ in group], tx))
+        return out
+
+    def _feedback(self, instruction: IssuedInstruction, prices: Sequence[int] | None) -> Feedback:
+        """The feedback to report: the unit prices and the hash of the report kept off chain."""
+        unit_prices = tuple(self._prices(instruction, prices))
+        report = doc_hash(f"feedback {instruction.instruction_id}: {list(unit_prices)}")
+        return Feedback(instruction.instruction_id, instruction.items, unit_prices, report)
 
     def report_feedback(
         self, instruction: IssuedInstruction, prices: Sequence[int] | None = None
     ) -> Feedback:
         """Report the items' unit prices after execution (the day's prices unless given)."""
-        prices = (
-            tuple(prices)
-            if prices is not None
-            else tuple(self.series.price(i) for i in instruction.items)
-        )
-        report = doc_hash(f"feedback {instruction.instruction_id}: {[p for p in prices]}")
+        f = self._feedback(instruction, prices)
         tx = self.ledger.reportFeedback(
-            instruction.instruction_id,
-            list(instruction.items),
-            list(prices),
-            report,
-            self._tx(),
+            f.instruction_id, list(f.items), list(f.unit_prices), f.report_hash, self._tx()
         )
-        return Feedback(instruction.instruction_id, instruction.items, prices, report, tx)
+        return replace(f, tx=tx)
+
+    def report_feedbacks(
+        self, work: Sequence[tuple[IssuedInstruction, Sequence[int] | None]]
+    ) -> list[Feedback]:
+        """`report_feedback` for each (instruction, prices or None) in batched calls
+        (`instruction_groups`), all or none per call: each feedback with its group's transaction."""
+        out: list[Feedback] = []
+        for group in instruction_groups([self._feedback(i, p) for i, p in work]):
+            reports = [
+                (f.instruction_id, list(f.items), list(f.unit_prices), f.report_hash) for f in group
+            ]
+            tx = self.ledger.reportFeedbacks(reports, self._tx())
+            out += [replace(f, tx=tx) for f in group]
+        return out

@@ -237,15 +237,14 @@ def _contribute(
 
 
 def _settle_all(pipe, im: InvestmentManagerPlatform, trustee: TrusteePlatform, work) -> None:
-    """Execute and report every instruction (one phase: the investment manager's nonces order each
-    execution before its report), then the trustee forwards every feedback (the next phase)."""
-    feedback = []
-    for ins, prices in work:
-        im.execute(ins, prices)
-        feedback.append(im.report_feedback(ins, prices))
+    """Execute and report every instruction in batched calls (one phase: the investment manager's
+    nonces order each execution batch before the reports), then the trustee forwards every feedback
+    in batched calls (the next phase)."""
+    work = list(work)
+    im.execute_many(work)
+    feedback = im.report_feedbacks(work)
     pipe.wait()
-    for fb in feedback:
-        trustee.forward_feedback(fb)
+    trustee.forward_feedbacks(feedback)
     pipe.wait()
 
 

@@ -48,11 +48,13 @@ from consortium.roles.annuity import (
     AccountManagerPlatform,
     AnnuityServicePlatform,
     ContributionBatch,
+    Feedback,
     IssuedInstruction,
     PriceSeries,
     TrusteePlatform,
     contribution_batches,
     contribution_hash,
+    instruction_groups,
     statement_of,
 )
 from consortium.roles.annuity import InvestmentManagerPlatform as _IM
@@ -576,13 +578,15 @@ class TrusteeRole(_AnnuityRole):
 
     def flush_feedback(self) -> None:
         """Forward the range's feedback of our employers' instructions still REPORTED on chain:
-        instructions, accounts and employers read in JSON-RPC batches, the forwards posted
-        through the agent's pipe. One that fails is retried on the next ranges."""
-        todo = self._feedback + self._retries.due()
+        instructions, accounts and employers read in JSON-RPC batches, the forwards sent in batched
+        calls (`instruction_groups`, all or none per call) through the agent's pipe. A feedback
+        whose call failed is retried on the next ranges in a call of its own."""
+        fresh, retried = self._feedback, self._retries.due()
         self._feedback = []
-        todo = list({int(f["instructionId"]): f for f in todo}.values())
+        todo = list({int(f["instructionId"]): f for f in fresh + retried}.values())
         if not todo:
             return
+        alone = {int(f["instructionId"]) for f in retried}
         pipe = self.agent.pipe
         states = pipe.call_many(
             self.ledger, "getInstruction", [(f["instructionId"],) for f in todo]
@@ -590,17 +594,26 @@ class TrusteeRole(_AnnuityRole):
         todo = [f for f, st in zip(todo, states) if int(st["status"]) == REPORTED]
         owners = self.employers_of([b32(f["account"]) for f in todo])
         ours = [f for f, (e, _) in zip(todo, owners) if _same(e["trustee"], self.me)]
-        ledger = pipe.piped(self.ledger)
+        trustee = pipe.piped(self.trustee)
 
-        def forward(f: dict[str, Any]) -> list[Any]:
+        def feedback(f: dict[str, Any]) -> Feedback:
             iid = f["instructionId"]
             row = self.agent.store.get("annuity.instruction", str(iid))
-            items = [bytes.fromhex(i) for i in row["items"]]
-            log.info("forwarding feedback of instruction %d", iid)
-            return [ledger.forwardFeedback(iid, items, f["unitPrices"], self.agent.tx())]
+            items = tuple(bytes.fromhex(i) for i in row["items"])
+            return Feedback(iid, items, tuple(f["unitPrices"]), b"")
 
-        for f, error in send_each(pipe, ours, forward, phase_size(self.agent)):
-            self._retries.settle(str(f["instructionId"]), f, error)
+        def forward(group: list[dict[str, Any]]) -> list[Any]:
+            log.info("forwarding feedback of instruction(s) %s", _ids(group))
+            return trustee.forward_feedbacks([feedback(f) for f in group])
+
+        groups = instruction_groups(
+            [f for f in ours if int(f["instructionId"]) not in alone],
+            lambda f: len(f["unitPrices"]),
+        )
+        groups += [[f] for f in ours if int(f["instructionId"]) in alone]
+        for group, error in send_each(pipe, groups, forward, phase_size(self.agent)):
+            for f in group:
+                self._retries.settle(str(f["instructionId"]), f, error)
 
 
 class AccountManagerRole(_AnnuityRole):
@@ -749,41 +762,53 @@ class InvestmentManagerRole(_AnnuityRole):
 
     def flush(self) -> None:
         """Execute the range's instructions and report their feedback (a reset still awaiting the
-        trustee waits for its ResetConfirmed): statuses read in JSON-RPC batches, both steps of
-        each instruction posted through the agent's pipe. One that fails is retried on the next
-        ranges (`Retries`), the others go on."""
-        todo = self._todo + [IssuedInstruction.from_event(d) for d in self._retries.due()]
+        trustee waits for its ResetConfirmed): statuses read in JSON-RPC batches, each step sent
+        in batched calls (`instruction_groups`, all or none per call) through the agent's pipe.
+        An instruction whose call failed is retried on the next ranges (`Retries`) in a call of
+        its own, so one the chain refuses holds no other back."""
+        fresh = list(self._todo)
+        retried = [IssuedInstruction.from_event(d) for d in self._retries.due()]
         self._todo, self._managers = [], {}
-        todo = list({i.instruction_id: i for i in todo}.values())
+        todo = list({i.instruction_id: i for i in fresh + retried}.values())
         if not todo:
             return
         states = self.agent.pipe.call_many(
             self.ledger, "getInstruction", [(i.instruction_id,) for i in todo]
         )
+        status = {i.instruction_id: int(st["status"]) for i, st in zip(todo, states)}
+        alone = {i.instruction_id for i in retried}
         im, pipe = self._piped_im(), self.agent.pipe
-        issued = [i for i, st in zip(todo, states) if int(st["status"]) == ISSUED]
         errors: dict[int, str | None] = {i.instruction_id: None for i in todo}
 
-        def execute(ins: IssuedInstruction) -> list[Any]:
-            log.info("executing instruction %d", ins.instruction_id)
-            return [im.execute(ins)]
+        def send(step: Any, due: list[IssuedInstruction]) -> None:
+            """`step` for `due` in groups (each retried instruction alone), a failed call's
+            error on each of its instructions."""
+            groups = instruction_groups([i for i in due if i.instruction_id not in alone])
+            groups += [[i] for i in due if i.instruction_id in alone]
+            for group, error in send_each(pipe, groups, step, phase_size(self.agent)):
+                for ins in group:
+                    errors[ins.instruction_id] = error
 
-        def report(ins: IssuedInstruction) -> list[Any]:
-            log.info("reporting feedback of instruction %d", ins.instruction_id)
-            return [im.report_feedback(ins).tx]
+        def execute(group: list[IssuedInstruction]) -> list[Any]:
+            log.info("executing instruction(s) %s", _ids(group))
+            return [tx for _, tx in im.execute_many([(i, None) for i in group])]
 
-        # two phases, not one: a report depends on its execution
-        chunk = phase_size(self.agent)
-        for ins, error in send_each(pipe, issued, execute, chunk):
-            errors[ins.instruction_id] = error
-        executed = {i.instruction_id for i in issued if errors[i.instruction_id] is None}
-        due = [
-            i
-            for i, st in zip(todo, states)
-            if i.instruction_id in executed or int(st["status"]) == EXECUTED
-        ]
-        for ins, error in send_each(pipe, due, report, chunk):
-            errors[ins.instruction_id] = error
+        def report(group: list[IssuedInstruction]) -> list[Any]:
+            log.info("reporting feedback of instruction(s) %s", _ids(group))
+            feedback = im.report_feedbacks([(i, None) for i in group])
+            return list({id(f.tx): f.tx for f in feedback}.values())  # one call per group
+
+        # two steps, not one: a report depends on its execution
+        send(execute, [i for i in todo if status[i.instruction_id] == ISSUED])
+        send(
+            report,
+            [
+                i
+                for i in todo
+                if status[i.instruction_id] == EXECUTED
+                or (status[i.instruction_id] == ISSUED and errors[i.instruction_id] is None)
+            ],
+        )
         for ins in todo:
             self._retries.settle(
                 str(ins.instruction_id), _instruction_doc(ins), errors[ins.instruction_id]
@@ -793,6 +818,14 @@ class InvestmentManagerRole(_AnnuityRole):
         if self._piped is None:
             self._piped = self.agent.pipe.piped(self.im)
         return self._piped
+
+
+def _ids(group: list) -> str:
+    """The instruction ids of a batched call, for the log."""
+    return ", ".join(
+        str(i.instruction_id if isinstance(i, IssuedInstruction) else i["instructionId"])
+        for i in group
+    )
 
 
 def _instruction_doc(ins: IssuedInstruction) -> dict[str, Any]:
