@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's package first (worktrees, CI clones)
 
 from consortium.chain import patch_receipt_race, use_free_ports
-from consortium.devtools import revert_cost, suite_order
+from consortium.devtools import examples, revert_cost, suite_order
 
 use_free_ports()  # before brownie launches its chain: parallel runs must not share port 8545
 patch_receipt_race()  # anvil shows the new nonce before the receipt: see chain.patch_receipt_race
@@ -37,11 +37,14 @@ def pytest_configure(config):
         config.option.loadscopereorder = False
 
 
-def pytest_collection_modifyitems(items):
-    """Test files longest first (tests/durations.json), so the xdist workers end together."""
+def pytest_collection_modifyitems(config, items):
+    """Test files longest first (tests/durations.json), so the xdist workers end together; on
+    ganache each property test runs a third of its examples (consortium.devtools.examples)."""
     items[:] = suite_order.longest_first(
         items, lambda i: i.nodeid.split("::")[0], suite_order.load()
     )
+    if examples.is_ganache(config.getoption("network", None)):
+        examples.cap_items(items, examples.on_ganache)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -17,15 +17,17 @@ from hypothesis import HealthCheck, event, reject, settings
 from hypothesis import stateful as sf
 from web3.exceptions import Web3RPCError
 
+from consortium.devtools.examples import budget
 from consortium.domain.clearing import BUY
 from consortium.domain.holding import HoldingError, Tiers, plan
 from consortium.domain.netting import CASH, SECURITY, currency_asset
 
 
 def machine_settings(max_examples: int, steps: int) -> settings:
-    """Modest budgets: each step is a few transactions and a few dozen calls on a local chain."""
+    """Modest budgets: each step is a few transactions and a few dozen calls on a local chain
+    (a third of the runs on ganache: consortium.devtools.examples)."""
     return settings(
-        max_examples=max_examples,
+        max_examples=budget(max_examples),
         stateful_step_count=steps,
         deadline=None,
         suppress_health_check=list(HealthCheck),

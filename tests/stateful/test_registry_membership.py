@@ -4,6 +4,7 @@ active member holding the role (the derived fast-path grant never drifts from th
 from brownie.test import strategy
 from hypothesis import HealthCheck
 
+from consortium.devtools.examples import budget
 from consortium.domain.hashing import doc_hash
 from consortium.domain.roles import ROLES
 
@@ -96,7 +97,7 @@ def test_registry_state_machine(state_machine, registry, manager, regulator_cn, 
         regulator_cn.address,
         accounts,
         settings={
-            "max_examples": 15,
+            "max_examples": budget(15),
             "stateful_step_count": 12,
             "deadline": None,
             "suppress_health_check": list(HealthCheck),

@@ -187,10 +187,6 @@ def pytest_collection_modifyitems(items) -> None:
     example about 20x slower (SettlementEngine's random days alone ran past 40 minutes), and
     coverage asks which outcomes are taken, not how deep the search goes (`make test` runs them
     all)."""
-    from hypothesis import settings
+    from consortium.devtools.examples import cap_items
 
-    for item in items:
-        fn = getattr(item, "obj", None)
-        current = getattr(fn, "_hypothesis_internal_use_settings", None)
-        if current is not None and current.max_examples > COVERAGE_EXAMPLES:
-            fn._hypothesis_internal_use_settings = settings(current, max_examples=COVERAGE_EXAMPLES)
+    cap_items(items, lambda n: min(n, COVERAGE_EXAMPLES))
