@@ -364,7 +364,8 @@ interface IAnnuityLedger {
     ) external;
 
     /// @notice executeInstruction for each of `executions`, all or none: the investment manager
-    /// executes what one allocateCash call issued in one transaction. The same events as one by one.
+    /// executes a range's instructions in a few transactions instead of one each (the caller keeps
+    /// a call within the transaction gas limit: about 77,000 gas a leg). The same events as one by one.
     /// Requirements: executeInstruction's, for every execution (a refused one names its instruction
     /// and nothing of the batch is executed); 1..MAX_INSTRUCTION_BATCH executions
     function executeInstructions(Execution[] calldata executions) external;

@@ -201,7 +201,7 @@ def _attacks(w, r, ok):
             (rp.account_id, r.trustee.address, ok.trustee.address),
             lambda: ok.trustee.forward_feedback(w.feedback),
         ),
-        # the batched calls: a batch naming one instruction of another party is refused whole
+        # the batched calls: each entry's party checked as one by one (all or none: test_instruction_batches)
         "executeInstructions": (
             lambda: r.investment_manager.execute_many([(ins, None)]),
             "AnnuityNotInvestmentManager",

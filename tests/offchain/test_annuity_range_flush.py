@@ -16,6 +16,7 @@ from consortium.agent.lines.annuity import (
     ISSUED,
     REPORTED,
     InvestmentManagerRole,
+    TrusteeRole,
 )
 from consortium.agent.ranged import Retries, send_each
 from consortium.roles.annuity import (
@@ -218,3 +219,70 @@ def test_retries__store_read_once_while_nothing_failed__again_after_a_failure():
     assert retries.due() == [{"n": 3}] and len(reads) == 2
     retries.settle("3", {"n": 3}, None)
     assert retries.due() == [] and retries.due() == [] and len(reads) == 3
+
+
+FORWARD_FAILED = "annuity.forward-failed"
+
+
+@pytest.fixture
+def trustee_role():
+    role = object.__new__(TrusteeRole)
+    pipe = FakePipe({n: REPORTED for n in range(1, 8)})
+    store = Store()
+    for n in (1, 3, 4, 5, 6, 7):  # the items kept at each issue; none for instruction 2
+        store.put("annuity.instruction", str(n), {"items": [(b"I".ljust(32, b"\0")).hex()] * 2})
+    role.agent = SimpleNamespace(
+        store=store,
+        pipe=pipe,
+        suite={"AnnuityLedger": "ledger"},
+        w3=SimpleNamespace(client_version="anvil/v1.7.1"),
+        account=SimpleNamespace(address="0xT"),
+    )
+    role.failing, role.sent = set(), []
+
+    def forward_feedbacks(feedback):
+        ids = [f.instruction_id for f in feedback]
+        assert all(len(f.items) == len(f.unit_prices) == 2 for f in feedback)
+        role.sent.append(ids)
+        return [Tx(not role.failing & set(ids), "AnnuityInstructionMismatch")]
+
+    pipe.piped = lambda obj: SimpleNamespace(forward_feedbacks=forward_feedbacks)
+    role.trustee = "trustee"
+    role.employers_of = lambda accounts: [({"trustee": "0xT"}, None) for _ in accounts]
+    role._feedback, role._retries = [], Retries(store, FORWARD_FAILED)
+    return role
+
+
+def _fb(n: int) -> dict:
+    return {"instructionId": n, "account": "0x" + "00" * 32, "unitPrices": [7, 8]}
+
+
+def test_flush_feedback__range_forwarded_in_one_call__a_refused_one_then_alone(trustee_role):
+    role = trustee_role
+    role._feedback = [_fb(n) for n in (1, 3, 4)]
+    role.failing = {3}
+    role.flush_feedback()
+    assert role.sent == [[1, 3, 4]]
+    role.sent.clear()
+    role.flush_feedback()  # each retried in a call of its own: 3 fails alone
+    assert role.sent == [[1], [3], [4]]
+    rows = role.agent.store.all(FORWARD_FAILED)
+    assert (rows["1"]["status"], rows["4"]["status"]) == ("done", "done")
+    assert (rows["3"]["status"], rows["3"]["attempts"]) == ("retry", 2)
+
+
+def test_flush_feedback__items_not_kept__that_one_failed_the_others_forwarded(trustee_role):
+    role = trustee_role
+    role._feedback = [_fb(n) for n in (1, 2, 3)]
+    role.flush_feedback()
+    assert role.sent == [[1, 3]]
+    row = role.agent.store.get(FORWARD_FAILED, "2")
+    assert row["status"] == "retry" and row["attempts"] == 1
+
+
+def test_flush_feedback__not_reported_any_more__nothing_sent(trustee_role):
+    role = trustee_role
+    role.agent.pipe.statuses[1] = 4  # settled already (a replayed range)
+    role._feedback = [_fb(1)]
+    role.flush_feedback()
+    assert role.sent == []

@@ -28,7 +28,8 @@ def test_cap_items__given_tests_capped__others_untouched():
     def plain():
         pass
 
-    items = [SimpleNamespace(obj=prop), SimpleNamespace(obj=plain), SimpleNamespace()]
+    # a parametrized test: several items of one function, capped once from its own budget
+    items = [SimpleNamespace(obj=prop)] * 3 + [SimpleNamespace(obj=plain), SimpleNamespace()]
     cap_items(items, on_ganache)
     assert prop._hypothesis_internal_use_settings.max_examples == 4
     cap_items(items, lambda n: min(n, COVERAGE_EXAMPLES))

@@ -35,13 +35,16 @@ def budget(max_examples: int) -> int:
 
 
 def cap_items(items: Iterable[Any], limit: Callable[[int], int]) -> None:
-    """Every collected hypothesis test (`@given`) runs `limit(its max_examples)` examples."""
+    """Every collected hypothesis test (`@given`) runs `limit(its own max_examples)` examples,
+    once per function (a parametrized test is several items of one function)."""
     from hypothesis import settings
 
     for item in items:
         fn = getattr(item, "obj", None)
         current = getattr(fn, "_hypothesis_internal_use_settings", None)
-        if current is not None and limit(current.max_examples) < current.max_examples:
-            fn._hypothesis_internal_use_settings = settings(
-                current, max_examples=limit(current.max_examples)
-            )
+        if current is None:
+            continue
+        own = getattr(fn, "_examples_budget", current.max_examples)
+        fn._examples_budget = own
+        if limit(own) != current.max_examples:
+            fn._hypothesis_internal_use_settings = settings(current, max_examples=limit(own))

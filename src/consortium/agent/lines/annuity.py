@@ -580,7 +580,8 @@ class TrusteeRole(_AnnuityRole):
         """Forward the range's feedback of our employers' instructions still REPORTED on chain:
         instructions, accounts and employers read in JSON-RPC batches, the forwards sent in batched
         calls (`instruction_groups`, all or none per call) through the agent's pipe. A feedback
-        whose call failed is retried on the next ranges in a call of its own."""
+        whose call failed is retried on the next ranges in a call of its own: a refused one then
+        fails alone (the others of its first call wait a range)."""
         fresh, retried = self._feedback, self._retries.due()
         self._feedback = []
         todo = list({int(f["instructionId"]): f for f in fresh + retried}.values())
@@ -595,25 +596,26 @@ class TrusteeRole(_AnnuityRole):
         owners = self.employers_of([b32(f["account"]) for f in todo])
         ours = [f for f, (e, _) in zip(todo, owners) if _same(e["trustee"], self.me)]
         trustee = pipe.piped(self.trustee)
-
-        def feedback(f: dict[str, Any]) -> Feedback:
-            iid = f["instructionId"]
+        kept = {}  # instruction id -> its feedback as forwarded (the items kept at its issue)
+        for f in ours:
+            iid = int(f["instructionId"])
             row = self.agent.store.get("annuity.instruction", str(iid))
+            if row is None:  # built here, not while sending: one missing row fails no call
+                self._retries.settle(str(iid), f, f"no items kept for instruction {iid}")
+                continue
             items = tuple(bytes.fromhex(i) for i in row["items"])
-            return Feedback(iid, items, tuple(f["unitPrices"]), b"")
+            kept[iid] = Feedback(iid, items, tuple(f["unitPrices"]), b"")
 
-        def forward(group: list[dict[str, Any]]) -> list[Any]:
+        def forward(group: list[Feedback]) -> list[Any]:
             log.info("forwarding feedback of instruction(s) %s", _ids(group))
-            return trustee.forward_feedbacks([feedback(f) for f in group])
+            return trustee.forward_feedbacks(group)
 
-        groups = instruction_groups(
-            [f for f in ours if int(f["instructionId"]) not in alone],
-            lambda f: len(f["unitPrices"]),
-        )
-        groups += [[f] for f in ours if int(f["instructionId"]) in alone]
+        groups = instruction_groups([f for i, f in kept.items() if i not in alone])
+        groups += [[f] for i, f in kept.items() if i in alone]
+        by_id = {int(f["instructionId"]): f for f in ours}
         for group, error in send_each(pipe, groups, forward, phase_size(self.agent)):
             for f in group:
-                self._retries.settle(str(f["instructionId"]), f, error)
+                self._retries.settle(str(f.instruction_id), by_id[f.instruction_id], error)
 
 
 class AccountManagerRole(_AnnuityRole):
@@ -765,7 +767,8 @@ class InvestmentManagerRole(_AnnuityRole):
         trustee waits for its ResetConfirmed): statuses read in JSON-RPC batches, each step sent
         in batched calls (`instruction_groups`, all or none per call) through the agent's pipe.
         An instruction whose call failed is retried on the next ranges (`Retries`) in a call of
-        its own, so one the chain refuses holds no other back."""
+        its own: one the chain refuses then fails alone (the others of its first call wait a
+        range)."""
         fresh = list(self._todo)
         retried = [IssuedInstruction.from_event(d) for d in self._retries.due()]
         self._todo, self._managers = [], {}
@@ -821,11 +824,8 @@ class InvestmentManagerRole(_AnnuityRole):
 
 
 def _ids(group: list) -> str:
-    """The instruction ids of a batched call, for the log."""
-    return ", ".join(
-        str(i.instruction_id if isinstance(i, IssuedInstruction) else i["instructionId"])
-        for i in group
-    )
+    """The instruction ids of a batched call (instructions or feedback), for the log."""
+    return ", ".join(str(i.instruction_id) for i in group)
 
 
 def _instruction_doc(ins: IssuedInstruction) -> dict[str, Any]:
