@@ -350,6 +350,13 @@ class TxPipe:
         expected refusals for one round trip instead of one each."""
         at = hex(block) if isinstance(block, int) else block
         replies = self.batch("eth_call", [[c, at] for c in calls])
+        for _ in range(LATEST_RETRIES if block == "latest" else 0):
+            stale = [i for i, r in enumerate(replies) if _past_history(r)]
+            if not stale:
+                break
+            again = self.batch("eth_call", [[calls[i], at] for i in stale])
+            for i, r in zip(stale, again):
+                replies[i] = r
         return [(r.get("result"), _decode(r["error"]) if "error" in r else None) for r in replies]
 
     def call_many(
@@ -756,6 +763,18 @@ def _by_size(txs: list[dict], most: int, most_bytes: int) -> list[list[dict]]:
         parts[-1].append(t)
         size += n
     return parts
+
+
+# anvil answers a read at "latest" with the state of the block that was latest when the request
+# was parsed, kept among its past states (`--prune-history`): a node mining fast past a node that
+# keeps few (consortium.localchain.DAY_HISTORY) can drop that block before a long batch reaches the
+# read ("BlockOutOfRangeError: block height is 280 but requested was 277"). Such a read is asked
+# again, at the new latest block.
+LATEST_RETRIES = 3
+
+
+def _past_history(reply: dict) -> bool:
+    return "BlockOutOfRange" in str(reply.get("error", ""))
 
 
 def _request(method: str, params: list) -> dict:

@@ -242,3 +242,25 @@ def test_bills_input_files__a_party_missing__refused_naming_it(
     path.write_text(CONSORTIUM.format(more="\n".join(more)))
     with pytest.raises(NotEnoughParties, match=missing):
         bills.input_files(load_consortium(path), {"bills": 1}, 1)
+
+
+def test_before_redemption__block_dropped_while_read__read_again_at_the_new_head(monkeypatch):
+    from consortium.scenarios import bills_files
+
+    heads, read = iter([100, 109]), []
+
+    def reading(view, d, ids, block):
+        read.append(block)
+        if block == 100:  # the node kept fewer past states than the blocks mined meanwhile
+            raise ValueError("balanceOf(...): BlockOutOfRangeError: block height is 109 but ...")
+        return f"state at {block}"
+
+    monkeypatch.setattr(bills_files, "_head", lambda: next(heads))
+    monkeypatch.setattr(bills_files, "_read_before", reading)
+    assert bills_files._read_pinned(None, None, None) == "state at 109" and read == [100, 109]
+    monkeypatch.setattr(bills_files, "_head", lambda: 200)
+    monkeypatch.setattr(
+        bills_files, "_read_before", lambda *a: (_ for _ in ()).throw(ValueError("x"))
+    )
+    with pytest.raises(ValueError, match="x"):  # any other refusal stands
+        bills_files._read_pinned(None, None, None)

@@ -102,3 +102,48 @@ def test_batch__refused_as_a_whole_by_the_node__named_not_misread():
     with pytest.raises(TxPipeError, match=r"eth_estimateGas batch of 2: .*Invalid request"):
         pipe.batch("eth_estimateGas", [[{}], [{}]])
     assert pipe.batch("eth_estimateGas", []) == []
+
+
+def _reads_through(answers):
+    """A pipe whose node answers each eth_call batch from `answers` (one reply list per batch),
+    keeping the batches asked."""
+    from consortium.txpipe import TxPipe
+
+    pipe, asked = object.__new__(TxPipe), []
+
+    def post(body, timeout=120):
+        asked.append([(r["params"][0]["to"], r["params"][1]) for r in body])
+        return [dict(reply, id=r["id"]) for r, reply in zip(body, answers.pop(0))]
+
+    pipe._post = post
+    return pipe, asked
+
+
+GONE = {
+    "error": {
+        "code": -32000,
+        "message": "BlockOutOfRangeError: block height is 280 but requested was 277",
+    }
+}
+
+
+def test_call_batch__latest_block_dropped_mid_batch__those_reads_asked_again():
+    pipe, asked = _reads_through(
+        [[{"result": "0x01"}, GONE, GONE], [{"result": "0x02"}, GONE], [{"result": "0x03"}]]
+    )
+    calls = [{"to": f"0x{n}"} for n in range(3)]
+    assert pipe.call_batch(calls) == [("0x01", None), ("0x02", None), ("0x03", None)]
+    assert asked == [
+        [("0x0", "latest"), ("0x1", "latest"), ("0x2", "latest")],
+        [("0x1", "latest"), ("0x2", "latest")],
+        [("0x2", "latest")],
+    ]
+
+
+def test_call_batch__at_a_given_block_or_dropped_every_time__the_error_stands():
+    pipe, asked = _reads_through([[GONE]])
+    ((data, error),) = pipe.call_batch([{"to": "0x0"}], block=277)
+    assert data is None and "BlockOutOfRange" in error and asked == [[("0x0", "0x115")]]
+    pipe, asked = _reads_through([[GONE]] * 4)
+    ((data, error),) = pipe.call_batch([{"to": "0x0"}])
+    assert data is None and "BlockOutOfRange" in error and len(asked) == 4  # 1 + LATEST_RETRIES

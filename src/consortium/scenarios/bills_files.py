@@ -423,7 +423,20 @@ def before_redemption(view: Any, d: FileDay, ids: _Ids) -> _Before:
     """The state before the redemptions, read once as they become ready (the driver drops their
     files right after): the checks then read no past block, so the node need keep no history
     (a large day's redemptions come thousands of blocks after the financings)."""
-    return view.memo(BEFORE, lambda: _read_before(view, d, ids, _head()))
+    return view.memo(BEFORE, lambda: _read_pinned(view, d, ids))
+
+
+def _read_pinned(view: Any, d: FileDay, ids: _Ids, attempts: int = 3) -> _Before:
+    """`_read_before` at the head; again at the new head if the node dropped the block's state
+    while the batches were read (a node keeping few past states, mining for the other lines):
+    any block before the redemptions' files are dropped is a block before the redemptions."""
+    for attempt in range(attempts):
+        try:
+            return _read_before(view, d, ids, _head())
+        except ValueError as exc:
+            if "BlockOutOfRange" not in str(exc) or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _head() -> int:
