@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from consortium.agent.lines.bills import BillAuditorRole, BillClientRole
+from consortium.agent.lines.bills import BillAuditorRole, BillClientRole, BillFactorRole
 from consortium.agent.ranged import Retries
-from consortium.domain.bills import NodeState
+from consortium.domain.bills import NodeKind, NodeState
 from consortium.store import Store
 
 ME, CORE, T1, T2 = "0xA0", "0xC0", "0x10", "0x20"
@@ -138,3 +138,92 @@ def test_reviews__a_range_of_nodes_for_us__requested_ones_accepted_in_one_phase(
     else:  # a person decides: nothing sent, the node queued once
         assert pipe.phases in ([], [[]])
         assert list(role.agent.queued) == ["bill-review-2"]
+
+
+class FactorPipe(FakePipe):
+    """FakePipe with the payments of declarations and a factor's disbursements."""
+
+    def __init__(self, nodes, bills, payments=None, failing=()):
+        super().__init__(nodes, bills, {}, failing)
+        self.payments = payments or {}
+
+    def call_many(self, contract, fn, args):
+        if fn == "payment":
+            self.reads.append((fn, [a for (a,) in args]))
+            return [self.payments[a] for (a,) in args]
+        return super().call_many(contract, fn, args)
+
+    def piped(self, role):
+        def disburse(node, ref):
+            self._phase.append(("disburse", node, ref))
+            return Tx(node not in self.failing)
+
+        return SimpleNamespace(disburse=disburse)
+
+
+def _factor(pipe, declared=(), cash_pays=True, monkeypatch=None):
+    from consortium.agent.lines import bills as lines
+
+    role = object.__new__(BillFactorRole)
+    role.agent = _agent(pipe)
+    role.agent.suite = {
+        "BillToken": SimpleNamespace(topics={"BillPaymentDeclared": "0xD"}, address="0xB")
+    }
+    history = [{"nodeId": n, "payer": ME, "declarationId": 100 + n} for n in declared]
+    role.agent.follower = SimpleNamespace(history=lambda address, topic: history)
+    role.active, role.factor, role.dirty = True, "factor", False
+    role._to_disburse, role._piped_factor = [], None
+    role._disburse_retries = Retries(role.agent.store, "bills.disburse-failed")
+    monkeypatch.setattr(lines, "_cash_pays", lambda agent, bills, currency: cash_pays)
+    return role
+
+
+def _audited(node, kind=NodeKind.FINANCING, approved=True):
+    return {"nodeId": node, "kind": int(kind), "approved": approved}
+
+
+def test_disbursements__a_range_s_audited_financings__read_in_batches_paid_in_one_phase(
+    monkeypatch,
+):
+    nodes = {
+        5: _node(NodeState.AUDITED, to=ME),
+        6: _node(NodeState.AUDITED, to=ME, bill=2),
+        7: _node(NodeState.VALID, to=ME),  # disbursed already: a replayed range
+        8: _node(NodeState.AUDITED, to=T2),  # another factor's
+    }
+    pipe = FactorPipe(nodes, {1: {"currency": b"CNY"}, 2: {"currency": b"CNY"}})
+    role = _factor(pipe, monkeypatch=monkeypatch)
+    for ev in (_audited(5), _audited(6), _audited(7), _audited(8), _audited(9, NodeKind.TRANSFER)):
+        role.on_audited(ev)
+    role.on_audited(_audited(10, approved=False))
+    assert role._to_disburse == [5, 6, 7, 8]  # only approved financings
+    role.flush_disbursements()
+    assert pipe.reads == [("node", [5, 6, 7, 8]), ("bill", [1, 2])]
+    assert pipe.phases == [[("disburse", 5, None), ("disburse", 6, None)]]
+    role.flush_disbursements()  # an empty range: nothing read, nothing sent
+    assert len(pipe.reads) == 2 and len(pipe.phases) == 1
+
+
+def test_disbursements__declared_before_a_restart__not_paid_twice__off_chain_ref_named(
+    monkeypatch,
+):
+    nodes = {5: _node(NodeState.AUDITED, to=ME), 6: _node(NodeState.AUDITED, to=ME)}
+    pipe = FactorPipe(nodes, {1: {"currency": b"USD"}}, payments={105: {"kind": 1}})
+    role = _factor(pipe, declared=[5], cash_pays=False, monkeypatch=monkeypatch)
+    role._to_disburse = [5, 6]
+    role.flush_disbursements()
+    assert ("payment", [105]) in pipe.reads  # the declarations' payments in one batch
+    assert pipe.phases == [[("disburse", 6, "disbursement 6")]]
+
+
+def test_disbursements__one_fails__the_others_paid__it_is_retried_on_the_next_range(monkeypatch):
+    nodes = {5: _node(NodeState.AUDITED, to=ME), 6: _node(NodeState.AUDITED, to=ME)}
+    pipe = FactorPipe(nodes, {1: {"currency": b"CNY"}}, failing={6})
+    role = _factor(pipe, monkeypatch=monkeypatch)
+    role._to_disburse = [5, 6]
+    role.flush_disbursements()
+    assert role.agent.store.get("bills.disburse-failed", "6")["status"] == "retry"
+    pipe.failing.clear()
+    role.flush_disbursements()
+    assert pipe.phases[-1] == [("disburse", 6, None)]
+    assert role.agent.store.get("bills.disburse-failed", "6")["status"] == "done"
