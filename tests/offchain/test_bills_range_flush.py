@@ -15,6 +15,7 @@ from consortium.domain.bills import NodeKind, NodeState
 from consortium.store import Store
 
 ME, CORE, T1, T2 = "0xA0", "0xC0", "0x10", "0x20"
+CNY, USD = b"CNY".ljust(32, b"\0"), b"USD".ljust(32, b"\0")
 
 
 class Tx:
@@ -191,7 +192,7 @@ def test_disbursements__a_range_s_audited_financings__read_in_batches_paid_in_on
         7: _node(NodeState.VALID, to=ME),  # disbursed already: a replayed range
         8: _node(NodeState.AUDITED, to=T2),  # another factor's
     }
-    pipe = FactorPipe(nodes, {1: {"currency": b"CNY"}, 2: {"currency": b"CNY"}})
+    pipe = FactorPipe(nodes, {1: {"currency": CNY}, 2: {"currency": CNY}})
     role = _factor(pipe, monkeypatch=monkeypatch)
     for ev in (_audited(5), _audited(6), _audited(7), _audited(8), _audited(9, NodeKind.TRANSFER)):
         role.on_audited(ev)
@@ -208,7 +209,7 @@ def test_disbursements__declared_before_a_restart__not_paid_twice__off_chain_ref
     monkeypatch,
 ):
     nodes = {5: _node(NodeState.AUDITED, to=ME), 6: _node(NodeState.AUDITED, to=ME)}
-    pipe = FactorPipe(nodes, {1: {"currency": b"USD"}}, payments={105: {"kind": 1}})
+    pipe = FactorPipe(nodes, {1: {"currency": USD}}, payments={105: {"kind": 1}})
     role = _factor(pipe, declared=[5], cash_pays=False, monkeypatch=monkeypatch)
     role._to_disburse = [5, 6]
     role.flush_disbursements()
@@ -218,7 +219,7 @@ def test_disbursements__declared_before_a_restart__not_paid_twice__off_chain_ref
 
 def test_disbursements__one_fails__the_others_paid__it_is_retried_on_the_next_range(monkeypatch):
     nodes = {5: _node(NodeState.AUDITED, to=ME), 6: _node(NodeState.AUDITED, to=ME)}
-    pipe = FactorPipe(nodes, {1: {"currency": b"CNY"}}, failing={6})
+    pipe = FactorPipe(nodes, {1: {"currency": CNY}}, failing={6})
     role = _factor(pipe, monkeypatch=monkeypatch)
     role._to_disburse = [5, 6]
     role.flush_disbursements()

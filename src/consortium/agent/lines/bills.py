@@ -821,18 +821,16 @@ class BillFactorRole(_HolderRole):
         due = [(n, x) for n, x in due if n not in declared]  # waiting for the holder's confirmation
         bill_ids = list(dict.fromkeys(int(x["billId"]) for _, x in due))
         bills = pipe.call_many(self.bills, "bill", [(b,) for b in bill_ids])
-        currency = {b: x["currency"] for b, x in zip(bill_ids, bills)}
-        pays: dict[Any, bool] = {}  # currency -> paid on chain
+        currency = {b: b32(x["currency"]) for b, x in zip(bill_ids, bills)}
+        # currency -> paid on chain (read before sending: a failed read fails no phase)
+        pays = {c: _cash_pays(self.agent, self.bills, c) for c in set(currency.values())}
         if self._piped_factor is None:  # the factor sending through the agent's pipe, made once
             self._piped_factor = pipe.piped(self.factor)
         factor = self._piped_factor
 
         def disburse(item: tuple[int, Any]) -> list[Any]:
             node, x = item
-            c = currency[int(x["billId"])]
-            if c not in pays:
-                pays[c] = _cash_pays(self.agent, self.bills, c)
-            ref = None if pays[c] else f"disbursement {node}"
+            ref = None if pays[currency[int(x["billId"])]] else f"disbursement {node}"
             log.info("disbursing node %d (%s)", node, "on chain" if ref is None else "off chain")
             return [factor.disburse(node, ref)]
 
