@@ -49,7 +49,8 @@ RECEIVE = "AnnuityLedger.receiveContributions"
 POST = "AnnuityLedger.postContributions"
 
 
-def _chunks(seq: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+def chunks(seq: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    """`seq` in order, `size` entries a piece (the last may be shorter): one transaction each."""
     for i in range(0, len(seq), size):
         yield seq[i : i + size]
 
@@ -353,7 +354,7 @@ class AnnuityServicePlatform(_Sender):
         """requestAccounts under the current employer, chunked at MAX_BATCH."""
         return [
             self.ledger.requestAccounts(self.employer, list(chunk), self._tx())
-            for chunk in _chunks(list(account_ids), MAX_BATCH)
+            for chunk in chunks(list(account_ids), MAX_BATCH)
         ]
 
     def choose_plan(
@@ -449,7 +450,7 @@ def contribution_batches(
     entries = list(contributions.items())
     return [
         (key_of(ref), [ref, [a for a, _ in chunk], [int(x) for _, x in chunk]])
-        for n, chunk in enumerate(_chunks(entries, size))
+        for n, chunk in enumerate(chunks(entries, size))
         for ref in [doc_hash(f"{payroll_ref}#{n}")]
     ]
 
@@ -542,7 +543,7 @@ class TrusteePlatform(_Sender):
         the ledger passes over (AllocationSkipped, see `skipped_in`) issue nothing."""
         txs = [
             self.ledger.allocateCash(list(chunk), self._tx())
-            for chunk in _chunks(list(account_ids), MAX_ALLOCATION_BATCH)
+            for chunk in chunks(list(account_ids), MAX_ALLOCATION_BATCH)
         ]  # every chunk sent before any is read: one phase when the ledger sends through a pipe
         return [ins for tx in txs for ins in instructions_in(tx)]
 
@@ -595,7 +596,7 @@ class AccountManagerPlatform(_Sender):
     def open_accounts(self, account_ids: Sequence[bytes]) -> list[Any]:
         return [
             self.ledger.openAccounts(list(chunk), self._tx())
-            for chunk in _chunks(list(account_ids), MAX_BATCH)
+            for chunk in chunks(list(account_ids), MAX_BATCH)
         ]
 
     def post_contributions(self, batch: ContributionBatch) -> Any:

@@ -52,6 +52,7 @@ from consortium.roles.annuity import (
     IssuedInstruction,
     PriceSeries,
     TrusteePlatform,
+    chunks,
     contribution_batches,
     contribution_hash,
     instruction_groups,
@@ -79,11 +80,6 @@ ZERO = "0x" + "00" * 20
 def row_line(file: Any, index: int) -> int:
     """The line in the file of row `index`, as the inbox's own refusals name it."""
     return int(file.line_of(index))
-
-
-def _batches(accounts: list[bytes]) -> list[list[bytes]]:
-    """Accounts MAX_BATCH a transaction (AnnuityLedger.MAX_BATCH)."""
-    return [accounts[i : i + MAX_BATCH] for i in range(0, len(accounts), MAX_BATCH)]
 
 
 def _same(a: str, b: str) -> bool:
@@ -167,7 +163,9 @@ class AnnuityPlatformRole(_AnnuityRole):
         pipe, employer = self.agent.pipe, self.platform.employer
         ledger = pipe.piped(self.ledger)
         in_phases(
-            pipe, _batches(accounts), lambda c: ledger.requestAccounts(employer, c, self.agent.tx())
+            pipe,
+            list(chunks(accounts, MAX_BATCH)),
+            lambda c: ledger.requestAccounts(employer, c, self.agent.tx()),
         )
 
     def _write_accounts(self, file: Any) -> None:
@@ -659,7 +657,11 @@ class AccountManagerRole(_AnnuityRole):
         if todo:
             log.info("opening %d accounts", len(todo))
             ledger = pipe.piped(self.ledger)
-            in_phases(pipe, _batches(todo), lambda c: ledger.openAccounts(c, self.agent.tx()))
+            in_phases(
+                pipe,
+                list(chunks(todo, MAX_BATCH)),
+                lambda c: ledger.openAccounts(c, self.agent.tx()),
+            )
 
     def on_received(self, ev: Any) -> None:
         batch_id = int(ev["batchId"])
