@@ -7,6 +7,7 @@ Everything else receives contract objects and accounts from here (or from browni
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import json
 import os
@@ -234,7 +235,7 @@ def estimate_gas(buffer: float = 1.25, reverting: int = 7_000_000) -> None:
     network.gas_limit("auto")
     settings["gas_buffer"] = buffer
     settings["reverting_tx_gas_limit"] = reverting
-    _estimates_time_out(ESTIMATE_TIMEOUT)
+    _estimates_time_out(ESTIMATE_TIMEOUTS)
 
 
 def sending_gas() -> tuple[float, int | None]:
@@ -271,27 +272,38 @@ def default_sending() -> None:
 
 
 # under load, ganache (and, in CI, anvil) now and then never answers an eth_estimateGas while
-# other senders' transactions are mined: the request waited out the network's 120 s RPC timeout
-# before web3 retried it (seen with strace on an agent). An estimate is a read that web3 retries
-# by itself, so it gets a short timeout of its own; sends and other calls keep the network's.
-ESTIMATE_TIMEOUT = 15.0
+# other senders' transactions are mined (seen with strace on an agent; asked again, it is answered
+# at once), where a big batch's estimate on a busy chain can honestly take seconds. So an estimate,
+# a read, is asked again after each of these timeouts, each longer than the one before: a lost
+# request costs the first (2 s), a slow answer still comes. With the network's 120 s RPC timeout a
+# lost estimate stalled its agent two minutes; with one short timeout of 15 s (web3 asking again
+# after each) the seven settlement agents' test spent 155 s on ganache, 96 s at 3 s.
+ESTIMATE_TIMEOUTS = (2.0, 6.0, 20.0, 60.0)
 
 
-def _estimates_time_out(seconds: float) -> None:
+def _estimates_time_out(timeouts: tuple[float, ...]) -> None:
+    import requests
     from brownie.network.web3 import web3 as w3
 
     eth = w3.eth
     original = getattr(eth.estimate_gas, "_untimed", eth.estimate_gas)
 
     def estimate_gas(*args: Any, **kwargs: Any) -> Any:
-        request = getattr(w3.provider, "_request_kwargs", None)
+        provider = w3.provider
+        request = getattr(provider, "_request_kwargs", None)
         if request is None:  # not an HTTP provider: nothing to shorten
             return original(*args, **kwargs)
-        saved = request.get("timeout")
-        request["timeout"] = seconds
+        saved, retrying = request.get("timeout"), provider.exception_retry_configuration
+        provider.exception_retry_configuration = None  # asked again here, each time waiting longer
         try:
+            for seconds in timeouts[:-1]:
+                request["timeout"] = seconds
+                with contextlib.suppress(requests.Timeout, requests.ConnectionError):
+                    return original(*args, **kwargs)
+            request["timeout"] = timeouts[-1]
             return original(*args, **kwargs)
         finally:
+            provider.exception_retry_configuration = retrying
             if saved is None:
                 request.pop("timeout", None)
             else:

@@ -62,8 +62,9 @@ products:
 
 # how long a test waits for the agents to get somewhere: a deadline, never a speed assertion (a
 # loaded 2-core machine on ganache, whose gas estimates are slow, needs minutes where anvil takes
-# seconds; under load a node now and then leaves a request unanswered until its timeout, 15 s for
-# a gas estimate and 120 s for anything else, before web3 retries it: a test outlives a few)
+# seconds; under load a node now and then leaves a request unanswered until its timeout, 2 s and
+# longer for a gas estimate (chain.ESTIMATE_TIMEOUTS) and 120 s for anything else: a test outlives
+# a few)
 WAIT_SECONDS = 600
 
 

@@ -31,3 +31,46 @@ def test_default_sending__never_switched__changes_nothing():
     settings = dict(CONFIG.active_network["settings"])
     chain.default_sending()
     assert dict(CONFIG.active_network["settings"]) == settings
+
+
+def _estimates_answered_after(lost: int) -> tuple[list, object]:
+    """Switch to estimated gas over a node that loses the first `lost` estimates (a requests
+    timeout each): the timeouts each attempt was given, and the estimate's answer or error."""
+    import requests
+
+    seen: list = []
+
+    def node(*args, **kwargs):
+        seen.append(w3.provider._request_kwargs.get("timeout"))
+        if len(seen) <= lost:
+            raise requests.Timeout("the node never answered")
+        return 21_000
+
+    w3.eth.estimate_gas = node  # the estimate chain.estimate_gas wraps
+    retrying = w3.provider.exception_retry_configuration
+    timeout = w3.provider._request_kwargs.get("timeout")
+    chain.estimate_gas()
+    try:
+        try:
+            answer: object = w3.eth.estimate_gas({"to": "0x" + "00" * 20})
+        except requests.Timeout as exc:
+            answer = exc
+        assert w3.provider.exception_retry_configuration is retrying  # web3's retries back
+        assert w3.provider._request_kwargs.get("timeout") == timeout  # and the network's timeout
+        return seen, answer
+    finally:
+        chain.default_sending()
+
+
+def test_estimate__lost_twice__asked_again_each_time_waiting_longer():
+    seen, answer = _estimates_answered_after(lost=2)
+    assert answer == 21_000
+    assert seen == list(chain.ESTIMATE_TIMEOUTS[:3])
+
+
+def test_estimate__never_answered__times_out_after_the_longest_wait():
+    import requests
+
+    seen, answer = _estimates_answered_after(lost=len(chain.ESTIMATE_TIMEOUTS))
+    assert isinstance(answer, requests.Timeout)
+    assert seen == list(chain.ESTIMATE_TIMEOUTS)
