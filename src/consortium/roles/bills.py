@@ -356,6 +356,10 @@ class BillClient(_BillRole):
         one to pay the same items twice (instalments). Returns the transaction (through a pipe in
         flight until the outbox is collected), or None when the chain held the redemption
         already."""
+        return self.outbox.submit(REDEEM, *self._redemption(items, payment_ref, batch_ref)).tx
+
+    def _redemption(self, items, payment_ref, batch_ref) -> tuple[str, list]:
+        """(outbox key, arguments) of `redeem`: an agent posts many through its pipe."""
         nodes, holders, amounts = zip(*items) if items else ((), (), ())
         ref = ZERO32 if payment_ref is None else _hash(payment_ref)
         if batch_ref is None:
@@ -363,8 +367,7 @@ class BillClient(_BillRole):
             key = hmac.new(self._secret(), content.encode(), "sha256").digest()
         else:
             key = _hash(batch_ref)
-        args = [key, list(nodes), list(holders), list(amounts), ref]
-        return self.outbox.submit(REDEEM, key_of(key), args).tx
+        return key_of(key), [key, list(nodes), list(holders), list(amounts), ref]
 
     def holding(self, node_id: int) -> int:
         return int(self.bills.balanceOf(self.address, node_id))

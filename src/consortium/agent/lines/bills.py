@@ -51,6 +51,7 @@ from consortium.roles.bills import FINANCE as FINANCING
 from consortium.roles.bills import (
     FINANCE_QUOTES,
     ISSUE,
+    REDEEM,
     TRANSFER,
     BillAuditor,
     BillClient,
@@ -459,48 +460,71 @@ class BillClientRole(_HolderRole):
         return {"nodes": self._send([(_sent_as(FINANCING, a), k, a) for k, a, _ in work], "nodeId")}
 
     def redeem(self, file: Any) -> dict[str, Any]:
-        """Each batch once, every row checked first: our bill, matured, the holder holds it, the
-        payment's way (cash token or off-chain reference) the one the bill's currency allows."""
+        """Each batch once, every row of a batch the chain does not hold yet checked first: our
+        bill, matured, the holder holds it, the payment's way (cash token or off-chain reference)
+        the one the bill's currency allows. The rows' reads go in JSON-RPC batches and the
+        batches through the agent's pipe: row by row and one redemption a transaction waited for,
+        the large day's 295 rows in 100 batches were still being paid after ten minutes."""
         batches: dict[str, list] = {}
         refs: dict[str, Any] = {}
-        now = self.now()
         for n, row in enumerate(file.rows):
             batch = row["batch_ref"]
-            if int(self.bills.redemptionOf(self.me, doc_hash(batch))[1]) == 0:
-                self._check_redemption(file, n, row, now)
             holder = self.address_of(row["holder"], line_of(file, n))
             batches.setdefault(batch, []).append((row["node_id"], holder, row["amount"]))
             refs[batch] = row.get("payment_ref")
-        done = []
-        for batch, items in batches.items():
-            try:
-                self.client.redeem(items, refs[batch], batch)
-            except OutboxConflict as exc:
-                raise FileRefused(0, f"batch {batch}: {exc}") from None
-            done.append(batch)
-        return {"batches": done, "holdings": sum(len(i) for i in batches.values())}
+        pipe, names = self.agent.pipe, list(batches)
+        held = pipe.call_many(self.bills, "redemptionOf", [(self.me, doc_hash(b)) for b in names])
+        new = {b for b, h in zip(names, held) if int(h[1]) == 0}  # not on chain yet
+        self._check_redemptions(file, [n for n, r in enumerate(file.rows) if r["batch_ref"] in new])
+        work = [(REDEEM, *self.client._redemption(batches[b], refs[b], b)) for b in names]
+        counts = self._send(work, "count")
+        return {"batches": names, "holdings": sum(counts)}
 
-    def _check_redemption(self, file: Any, n: int, row: dict, now: int) -> None:
-        line, node = line_of(file, n), row["node_id"]
-        if int(self.bills.node(node)["state"]) == NodeState.NONE:
-            raise FileRefused(line, f"node {node} does not exist")
-        bill_id = int(self.bills.node(node)["billId"])
-        b = self.bills.bill(bill_id)
-        if not _same(b["debtor"], self.me):
-            raise FileRefused(line, f"bill {bill_id} (node {node}) is not ours to pay")
-        if now < int(b["maturity"]):
-            day = datetime.fromtimestamp(int(b["maturity"]), UTC).date()
-            raise FileRefused(line, f"bill {bill_id} matures on {day}; redeem it from then on")
-        holder = self.address_of(row["holder"], line)
-        held = int(self.bills.balanceOf(holder, node))
-        if row["amount"] > held:
-            raise FileRefused(
-                line, f"{row['holder']} holds {held:,} of node {node}, not {row['amount']:,}"
+    def _check_redemptions(self, file: Any, rows: list[int]) -> None:
+        """Refuse the file at the first of `rows` (indexes) that cannot be redeemed, in row order,
+        each row's checks in the order a person fixes them; nodes, bills and holdings read in
+        JSON-RPC batches, each currency's way of payment once."""
+        if not rows:
+            return
+        pipe, now = self.agent.pipe, self.now()
+        ids = list(dict.fromkeys(int(file.rows[n]["node_id"]) for n in rows))
+        nodes = dict(zip(ids, pipe.call_many(self.bills, "node", [(i,) for i in ids])))
+        live = [i for i in ids if int(nodes[i]["state"]) != NodeState.NONE]
+        bill_ids = list(dict.fromkeys(int(nodes[i]["billId"]) for i in live))
+        bills = dict(zip(bill_ids, pipe.call_many(self.bills, "bill", [(b,) for b in bill_ids])))
+        addresses = self.agent.settings.addresses  # each row's holder known (redeem)
+        owned = list(
+            dict.fromkeys(
+                (addresses[r["holder"]], int(r["node_id"]))
+                for r in (file.rows[n] for n in rows)
+                if int(r["node_id"]) in live
             )
-        on_chain = self._cash_pays(b["currency"])
-        if on_chain == bool(row.get("payment_ref")):
-            how = "leave payment_ref empty" if on_chain else "give the wire's payment_ref"
-            raise FileRefused(line, f"bill {bill_id}: {how} (its currency's payment way)")
+        )
+        balances = dict(zip(owned, pipe.call_many(self.bills, "balanceOf", owned)))
+        pays: dict[bytes, bool] = {}
+        for n in rows:
+            row, line = file.rows[n], line_of(file, n)
+            node = int(row["node_id"])
+            if int(nodes[node]["state"]) == NodeState.NONE:
+                raise FileRefused(line, f"node {node} does not exist")
+            bill_id = int(nodes[node]["billId"])
+            b = bills[bill_id]
+            if not _same(b["debtor"], self.me):
+                raise FileRefused(line, f"bill {bill_id} (node {node}) is not ours to pay")
+            if now < int(b["maturity"]):
+                day = datetime.fromtimestamp(int(b["maturity"]), UTC).date()
+                raise FileRefused(line, f"bill {bill_id} matures on {day}; redeem it from then on")
+            holding = int(balances[(addresses[row["holder"]], node)])
+            if row["amount"] > holding:
+                raise FileRefused(
+                    line, f"{row['holder']} holds {holding:,} of node {node}, not {row['amount']:,}"
+                )
+            currency = b32(b["currency"])
+            if currency not in pays:
+                pays[currency] = self._cash_pays(currency)
+            if pays[currency] == bool(row.get("payment_ref")):
+                how = "leave payment_ref empty" if pays[currency] else "give the wire's payment_ref"
+                raise FileRefused(line, f"bill {bill_id}: {how} (its currency's payment way)")
 
     def _cash_pays(self, currency: Any) -> bool:
         return _cash_pays(self.agent, self.bills, currency)
