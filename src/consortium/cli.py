@@ -145,17 +145,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     load_consortium(args.config)
     load_sizes(DEFAULT_SIZES, args.size)
     _without_step_tracing(args.network)
+    from consortium.dayrun.procs import terminate_as_interrupt
     from consortium.localchain import DAY_HISTORY
 
-    # the day reads no past state: fewer kept states, far less memory (a large day's anvil)
-    chain = _connect(args.network, args.rpc_port, args.rpc, history=DAY_HISTORY)
-    if args.processes:
-        from consortium.dayrun.day import run_processes_demo
+    with terminate_as_interrupt():  # a SIGTERM also stops the chain this command launched
+        try:
+            # the day reads no past state: fewer kept states, far less memory (a large day's anvil)
+            chain = _connect(args.network, args.rpc_port, args.rpc, history=DAY_HISTORY)
+            if args.processes:
+                from consortium.dayrun.day import run_processes_demo
 
-        return run_processes_demo(chain.accounts(), args)
-    from consortium.demo import run_demo
+                return run_processes_demo(chain.accounts(), args)
+            from consortium.demo import run_demo
 
-    return run_demo(chain.accounts(), args)
+            return run_demo(chain.accounts(), args)
+        except KeyboardInterrupt:
+            print("interrupted: every process this command started is stopped", file=sys.stderr)
+            return 130
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
