@@ -501,7 +501,8 @@ class BillClientRole(_HolderRole):
             )
         )
         balances = dict(zip(owned, pipe.call_many(self.bills, "balanceOf", owned)))
-        pays: dict[bytes, bool] = {}
+        currencies = dict.fromkeys(b32(b["currency"]) for b in bills.values())
+        pays = {c: self._cash_pays(c) for c in currencies}  # currency -> paid on chain
         for n in rows:
             row, line = file.rows[n], line_of(file, n)
             node = int(row["node_id"])
@@ -519,11 +520,9 @@ class BillClientRole(_HolderRole):
                 raise FileRefused(
                     line, f"{row['holder']} holds {holding:,} of node {node}, not {row['amount']:,}"
                 )
-            currency = b32(b["currency"])
-            if currency not in pays:
-                pays[currency] = self._cash_pays(currency)
-            if pays[currency] == bool(row.get("payment_ref")):
-                how = "leave payment_ref empty" if pays[currency] else "give the wire's payment_ref"
+            on_chain = pays[b32(b["currency"])]
+            if on_chain == bool(row.get("payment_ref")):
+                how = "leave payment_ref empty" if on_chain else "give the wire's payment_ref"
                 raise FileRefused(line, f"bill {bill_id}: {how} (its currency's payment way)")
 
     def _cash_pays(self, currency: Any) -> bool:
