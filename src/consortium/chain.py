@@ -96,8 +96,9 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
     before the receipt; brownie 1.22 checks the nonce first, finds no receipt and marks the
     transaction dropped. Waiting for the receipt (up to `wait_seconds`) before brownie's own
     confirmation loop closes the race. While it waits on a local chain, a receipt missing for
-    `STALL_SECONDS` means the chain left the transaction pending until the next arrival (see
-    `localchain.automines`): the waiting sender mines a block, as txpipe does for its backlogs.
+    `STALL_SECONDS` while no block came either means the chain left the transaction pending until
+    the next arrival (see `localchain.automines`): the waiting sender mines a block, as txpipe
+    does for its backlogs (a chain that mined meanwhile is busy, not stalled).
     Idempotent. Applied by tests/conftest.py and consortium.chain.connect (demo, bench, agents).
     """
     from brownie.network.transaction import TransactionReceipt
@@ -111,6 +112,7 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
     def _await_confirmation(self, block_number=None, required_confs=1):
         started, nudge = time.monotonic(), STALL_SECONDS
         deadline, stalled_at = started + wait_seconds, started + nudge
+        head = web3.eth.block_number
         while time.monotonic() < deadline:
             try:
                 if web3.eth.get_transaction_receipt(self.txid)["blockHash"] is not None:
@@ -118,9 +120,12 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
             except TransactionNotFound:
                 pass
             if time.monotonic() > stalled_at and automines(str(web3.client_version)):
-                web3.provider.make_request("evm_mine", [])
-                nudge = min(nudge * 2, 8 * STALL_SECONDS)  # a slow chain: fewer empty blocks
-                stalled_at = time.monotonic() + nudge
+                now = web3.eth.block_number
+                if now == head:
+                    web3.provider.make_request("evm_mine", [])
+                    nudge = min(nudge * 2, 8 * STALL_SECONDS)  # a slow chain: fewer empty blocks
+                    now = web3.eth.block_number
+                head, stalled_at = now, time.monotonic() + nudge
             time.sleep(0.05)
         original(self, block_number, required_confs)
 

@@ -51,7 +51,7 @@ SEND_BATCH = 500  # a phase's transactions posted in one JSON-RPC batch (an esti
 BATCH_BYTES = 1_000_000
 PHASE_TXS = 200  # transactions posted before in_phases closes the phase
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
-STALL = 0.5  # seconds without a new receipt after which a local chain's backlog is mined
+STALL = 0.5  # seconds without a new receipt or block after which a local chain's backlog is mined
 POLL_PAUSES = (0.002, 0.05)  # seconds between two receipt polls: the first, doubling to the last
 STALL_MAX = 8.0  # seconds: the longest a backlog waits between two nudges (doubling from STALL)
 
@@ -596,6 +596,7 @@ class TxPipe:
         deadline = last_progress = time.monotonic()
         deadline += RECEIPT_TIMEOUT
         pause, stall = POLL_PAUSES[0], STALL
+        head = self._head() if self._automine else None
         while todo:
             for start in range(0, len(todo), RECEIPT_BATCH):
                 part = todo[start : start + RECEIPT_BATCH]
@@ -618,12 +619,20 @@ class TxPipe:
             todo = left
             if todo:
                 if self._automine and time.monotonic() - last_progress > stall:
-                    self._mine(self._blocks_for(todo, phase))
-                    last_progress = time.monotonic()
-                    # a chain slow to mine is not stalled: mining again at once only adds empty
-                    # blocks (each waiting agent every 0.5 s: 43 blocks for 6 transactions in 10 s
-                    # late in the large day), so each further nudge waits twice as long
-                    stall = min(stall * 2, STALL_MAX)
+                    now = self._head()
+                    if now == head:
+                        self._mine(self._blocks_for(todo, phase))
+                        now = self._head()
+                        # a chain slow to mine is not stalled: mining again at once only adds
+                        # empty blocks (each waiting agent every 0.5 s: 43 blocks for 6
+                        # transactions in 10 s late in the large day), so each further nudge
+                        # waits twice as long
+                        stall = min(stall * 2, STALL_MAX)
+                    # else: the chain mined since the last look, so it is busy, not stalled (a
+                    # block takes every ready transaction that fits); a nudge would add only an
+                    # empty block, and each costs anvil its whole state (half the large day's
+                    # blocks were empty, 2026-12-07)
+                    head, last_progress = now, time.monotonic()
                 if time.monotonic() > deadline:
                     labels = [p.label for p in phase if p.txid in set(todo)]
                     raise TxPipeTimeout(
@@ -634,6 +643,10 @@ class TxPipe:
                 time.sleep(pause)
                 pause = min(pause * 2, POLL_PAUSES[1])
         return receipts
+
+    def _head(self) -> int:
+        """The node's latest block number."""
+        return int(self.rpc("eth_blockNumber", []), 16)
 
     def _blocks_for(self, todo: list[str], phase: list[PendingTx]) -> int:
         """Blocks a stalled backlog needs: as many of its transactions a block as their declared
