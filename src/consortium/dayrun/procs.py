@@ -84,6 +84,13 @@ class AgentProcess:
             _signal_group(self.pid, signal.SIGTERM)
             self.terminated = True
 
+    def halt(self) -> int | None:
+        """SIGKILL at once (a second Ctrl-C while the day stops), and reap."""
+        if self.running():
+            _signal_group(self.pid, signal.SIGKILL)
+            self.proc.join(30)
+        return self.exit_code
+
     def stop(self, timeout: float = 60) -> int | None:
         """SIGTERM and wait (the step in flight is booked); SIGKILL after `timeout`."""
         if self.proc is None:
@@ -182,13 +189,19 @@ class AgentProcesses:
         return total
 
     def stop_all(self) -> dict[str, int | None]:
-        """SIGTERM every agent at once, then wait for each (idempotent)."""
+        """SIGTERM every agent at once, then wait for each (idempotent). An interrupt while they
+        finish their steps (Ctrl-C again) SIGKILLs every one still running before it goes on: the
+        large day's enrolment step held the stop for minutes, and a driver interrupted in that
+        wait left the agent running and hung at its exit, joining it."""
         for a in self.agents.values():
             a.terminate()
-        for ident, a in self.agents.items():
-            code = a.stop()
-            if ident not in self.exit_codes:
-                self.exit_codes[ident] = code
+        try:
+            for ident, a in self.agents.items():
+                self.exit_codes.setdefault(ident, a.stop())
+        except KeyboardInterrupt:
+            for ident, a in self.agents.items():
+                self.exit_codes.setdefault(ident, a.halt())
+            raise
         return dict(self.exit_codes)
 
     @property
