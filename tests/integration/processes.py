@@ -60,6 +60,7 @@ def assert_one_clean_agent_each(outcome: Any, out: Path, agents: set[str]) -> di
     assert all(a.exit_code == 0 and a.starts == 1 for a in stats.values()), stats
     assert all(a.transactions > 0 for a in stats.values()), stats
     assert sum(a.transactions for a in stats.values()) == outcome.results[0].transactions
+    assert outcome.transactions == outcome.results[0].transactions and outcome.shared == (0, 0)
     assert all(a.rejected == 0 for a in stats.values()), stats
     for ident in agents:
         log = (out / "agents" / ident / "agent.log").read_text()

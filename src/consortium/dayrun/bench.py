@@ -34,7 +34,7 @@ def day_processes_throughput(
     outcome = run_processes_day(accounts, opts, console or Console(quiet=True))
     windows = [r.window for r in outcome.results if r.window]
     business = max(w[1] for w in windows) - min(w[0] for w in windows)
-    txs = sum(r.transactions for r in outcome.results)
+    txs = outcome.transactions
     ops = sum(
         sum(v for v in r.counts.values() if isinstance(v, int) and not isinstance(v, bool))
         for r in outcome.results

@@ -31,9 +31,16 @@ from typing import Any
 import requests
 
 from consortium.bootstrap import DEFAULT_SEED
-from consortium.dayrun.lines import LINES, DayLine, agent_institutions, agent_roles, playable
+from consortium.dayrun.lines import (
+    CONTRACT_LINES,
+    LINES,
+    DayLine,
+    agent_institutions,
+    agent_roles,
+    playable,
+)
 from consortium.dayrun.procs import AgentProcess, AgentProcesses
-from consortium.dayrun.stats import AgentStats, agent_stats, chain_activity
+from consortium.dayrun.stats import AgentStats, agent_stats, by_line, by_sender, chain_activity
 from consortium.inputs import CommandError
 from consortium.scenarios import LineResult
 from consortium.scenarios.files import DayView
@@ -76,6 +83,9 @@ class DayOutcome:
 
     results: list[LineResult]
     agents: list[AgentStats]
+    # (transactions, gas) of institutions of several lines to contracts several lines use: in the
+    # day's totals, in no line's row (dayrun.stats.by_line)
+    shared: tuple[int, int] = (0, 0)
     reports: dict = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     kills: int = 0
@@ -85,6 +95,15 @@ class DayOutcome:
     # the driver's view of the day (its suite, the agents' homes, the seeded sizes): the lines'
     # checks read it, and a caller may read them again against it, or against a changed copy
     view: DayView | None = None
+
+    @property
+    def transactions(self) -> int:
+        """The day's business transactions, each counted once."""
+        return sum(r.transactions for r in self.results) + self.shared[0]
+
+    @property
+    def gas(self) -> int:
+        return sum(r.gas for r in self.results) + self.shared[1]
 
     @property
     def ok(self) -> bool:
@@ -424,29 +443,35 @@ def _outcome(day: _Day, skipped: list[str]) -> DayOutcome:
     w3 = chain.web3()
     activity = chain_activity(w3, day.first_block, int(w3.eth.block_number))
     addresses = {i: inst.address for i, inst in day.members.by_name.items()}
+    sender_lines: dict[str, set[str]] = {}
+    for line in day.lines:
+        for i in day.cfg.institutions:
+            if i.id in day.procs.agents and set(line.roles) & set(i.roles):
+                sender_lines.setdefault(addresses[i.id].lower(), set()).add(line.name)
+    contracts = day.suite.addresses()
+    contract_line = {contracts[k].lower(): v for k, v in CONTRACT_LINES.items() if k in contracts}
+    per_line, shared = by_line(activity, sender_lines, contract_line)
     results = []
     for line in day.lines:
         r = line.module.checks(day.view)
         r.checks["every input file processed"] = all(
             (day.view.result(i, n) or {}).get("status") == "done" for i, n in line.dropped
         )
-        holders = [i.id for i in day.cfg.institutions if set(line.roles) & set(i.roles)]
-        for ident in holders:
-            txs, gas = activity.get(addresses[ident].lower(), (0, 0))
-            r.transactions += txs
-            r.gas += gas
+        r.transactions, r.gas = per_line.get(line.name, (0, 0))
         if line.started_at is not None and line.finished_at is not None:
             r.window = (line.started_at, line.finished_at)
         results.append(r)
     agents = []
+    senders = by_sender(activity)
     for ident, proc in day.procs.agents.items():
-        s = agent_stats(ident, proc.home, addresses[ident], activity)
+        s = agent_stats(ident, proc.home, addresses[ident], senders)
         s.starts, s.kills = proc.starts, proc.kills
         s.exit_code = day.procs.exit_codes.get(ident)
         agents.append(s)
     return DayOutcome(
         results,
         agents,
+        shared=shared,
         skipped=skipped,
         kills=sum(a.kills for a in agents),
         peak_rss=day.procs.peak_rss,
@@ -482,11 +507,14 @@ def print_summary(outcome: DayOutcome, console: Any) -> int:
     console.print("[bold]agents[/bold] (one process each)")
     for a in outcome.agents:
         console.print(a.line(), soft_wrap=True)
-    txs = sum(r.transactions for r in outcome.results)
-    gas = sum(r.gas for r in outcome.results)
     chaos = f", {outcome.kills} agent kill(s) survived" if outcome.kills else ""
+    if outcome.shared[0]:
+        console.print(
+            f"  (+ {outcome.shared[0]} transaction(s) of institutions in several lines to "
+            "contracts several lines use: in the total, in no line's row)"
+        )
     console.print(
-        f"{txs} business transactions, {gas:,} gas, "
+        f"{outcome.transactions} business transactions, {outcome.gas:,} gas, "
         f"{outcome.seconds.get('total', 0):.1f} s, agents' peak memory "
         f"{outcome.peak_rss / 2**20:,.0f} MB{chaos}; "
         + ("[green]all checks passed[/green]" if outcome.ok else "[red]some checks FAILED[/red]")

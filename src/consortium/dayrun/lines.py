@@ -9,6 +9,22 @@ from typing import Any
 
 # bills last, as in the in-process day: its redemption moves a local chain's clock
 LINES = ("annuity", "confirmations", "settlement", "bills")
+# the suite's contracts that serve one line (consortium.deploy): a transaction of an institution
+# that plays several lines counts in the line of the contract it calls (dayrun.stats.by_line). The
+# registry, the CNY cash token (settlement, bills financing, the reconciliation payment) and the
+# report anchor serve several.
+CONTRACT_LINES = {
+    "AnnuityPlans": "annuity",
+    "AnnuityLedger": "annuity",
+    "SecurityToken": "settlement",
+    "SettlementEngine": "settlement",
+    "DepositToken:HKD": "settlement",
+    "HoldingChain": "settlement",
+    "SealedRecords": "settlement",
+    "BillToken": "bills",
+    "ConfirmationAnchor": "confirmations",
+    "Reconciliation": "confirmations",
+}
 INTERFACE = ("ROLES", "PHASES", "input_files", "agent_settings", "ready", "done", "checks")
 OPTIONAL = ("govern",)  # consortium.scenarios.files: a line without it is not governed
 
