@@ -14,6 +14,7 @@ parties hold the same trades in common exactly when their buckets for each other
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -141,7 +142,10 @@ def config_hash(charges: Sequence[Charge]) -> bytes:
     return keccak(encode([f"{CHARGE_TYPE}[]"], [[c.as_tuple() for c in charges]]))
 
 
+@functools.lru_cache(maxsize=4096)
 def _addr(a: str | None) -> str:
+    """The checksummed address (a keccak each time uncached: a few hundred parties' addresses,
+    checksummed again for every trade built, were a settlement agent's busiest line)."""
     return to_checksum_address(a) if a else ZERO_ADDRESS
 
 
