@@ -32,7 +32,10 @@ from consortium.localchain import (
     answers,
     anvil_history,
     automines,
+    busy,
     free_port,
+    latest,
+    mine_backlog,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,22 +112,26 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
     if getattr(original, "_race_patched", False):
         return
 
+    def _raw(method: str, params: list) -> Any:
+        return web3.provider.make_request(method, params).get("result")
+
     def _await_confirmation(self, block_number=None, required_confs=1):
         started, nudge = time.monotonic(), STALL_SECONDS
         deadline, stalled_at = started + wait_seconds, started + nudge
-        head = web3.eth.block_number
+        head = latest(_raw)[0]
         while time.monotonic() < deadline:
             try:
                 if web3.eth.get_transaction_receipt(self.txid)["blockHash"] is not None:
                     break
             except TransactionNotFound:
                 pass
-            if time.monotonic() > stalled_at and automines(str(web3.client_version)):
-                now = web3.eth.block_number
-                if now == head:
-                    web3.provider.make_request("evm_mine", [])
+            client = str(web3.client_version)
+            if time.monotonic() > stalled_at and automines(client):
+                now, moving = busy(_raw, head)
+                if not moving:
+                    mine_backlog(_raw, client, lambda: _raw("evm_mine", []))
                     nudge = min(nudge * 2, 8 * STALL_SECONDS)  # a slow chain: fewer empty blocks
-                    now = web3.eth.block_number
+                    now = latest(_raw)[0]
                 head, stalled_at = now, time.monotonic() + nudge
             time.sleep(0.05)
         original(self, block_number, required_confs)

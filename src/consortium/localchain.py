@@ -23,6 +23,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -104,6 +105,37 @@ def automines(client_version: str) -> bool:
     blocks on its own clock and is never asked to."""
     client = client_version.lower()
     return any(name in client for name in ("anvil", "ganache", "ethereumjs"))
+
+
+def latest(rpc: Any) -> tuple[int, bool]:
+    """(number, whether it holds transactions) of the node's latest block; `rpc(method, params)`
+    returns a request's raw JSON result."""
+    block = rpc("eth_getBlockByNumber", ["latest", False])
+    return int(block["number"], 16), bool(block["transactions"])
+
+
+def busy(rpc: Any, head: int) -> tuple[int, bool]:
+    """(the latest block's number, whether the chain is busy rather than stalled): it mined a block
+    with transactions since block `head`. Only empty blocks since is stalled too: anvil's automine
+    can stop taking ready transactions, mining an empty block for each arrival while the pool
+    fills (anvil 1.7.1, the large day: 232 ready transactions, 300 empty blocks in 25 s)."""
+    number, full = latest(rpc)
+    return number, number != head and full
+
+
+def mine_backlog(rpc: Any, client_version: str, mine: Any) -> None:
+    """Mine a stalled backlog (`mine()` sends the evm_mine requests). On anvil with automine off
+    for the while: a block mined so takes every ready transaction, where one mined under an
+    automine that stopped taking them is empty (`busy`); automine is on again after, whatever
+    happened. Only on a local chain that mines on arrival (`automines`)."""
+    anvil = "anvil" in client_version.lower()
+    if anvil:
+        rpc("evm_setAutomine", [False])
+    try:
+        mine()
+    finally:
+        if anvil:
+            rpc("evm_setAutomine", [True])
 
 
 def free_port() -> int:

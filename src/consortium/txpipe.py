@@ -37,7 +37,7 @@ from coincurve import PrivateKey
 from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
 
-from consortium.localchain import automines
+from consortium.localchain import automines, busy, latest, mine_backlog
 
 # One transaction's gas limit: under the EIP-7825 cap of 2**24 that networks adopt, and never above
 # the node's block gas limit. No estimate per transaction (brownie's `gas_limit: max` estimates none
@@ -587,8 +587,12 @@ class TxPipe:
     def _mine(self, blocks: int) -> None:
         """Mine `blocks` blocks on a local chain whose backlog stalled: with DEFAULT_GAS declared
         per transaction a 30M-gas block holds one, so a phase sent faster than it is mined leaves
-        transactions pending that no new arrival would pick up."""
-        self._post([_request("evm_mine", []) | {"id": i} for i in range(blocks)])
+        transactions pending that no new arrival would pick up (localchain.mine_backlog)."""
+        mine_backlog(
+            self.rpc,
+            str(self.web3.client_version),
+            lambda: self._post([_request("evm_mine", []) | {"id": i} for i in range(blocks)]),
+        )
 
     def _receipts(self, hashes: list[str], phase: list[PendingTx]) -> dict[str, dict]:
         receipts: dict[str, dict] = {}
@@ -596,7 +600,7 @@ class TxPipe:
         deadline = last_progress = time.monotonic()
         deadline += RECEIPT_TIMEOUT
         pause, stall = POLL_PAUSES[0], STALL
-        head = self._head() if self._automine else None
+        head = latest(self.rpc)[0] if self._automine else 0
         while todo:
             for start in range(0, len(todo), RECEIPT_BATCH):
                 part = todo[start : start + RECEIPT_BATCH]
@@ -619,19 +623,19 @@ class TxPipe:
             todo = left
             if todo:
                 if self._automine and time.monotonic() - last_progress > stall:
-                    now = self._head()
-                    if now == head:
+                    now, moving = busy(self.rpc, head)
+                    if not moving:
                         self._mine(self._blocks_for(todo, phase))
-                        now = self._head()
+                        now = latest(self.rpc)[0]
                         # a chain slow to mine is not stalled: mining again at once only adds
                         # empty blocks (each waiting agent every 0.5 s: 43 blocks for 6
                         # transactions in 10 s late in the large day), so each further nudge
                         # waits twice as long
                         stall = min(stall * 2, STALL_MAX)
-                    # else: the chain mined since the last look, so it is busy, not stalled (a
-                    # block takes every ready transaction that fits); a nudge would add only an
-                    # empty block, and each costs anvil its whole state (half the large day's
-                    # blocks were empty, 2026-12-07)
+                    # else: the chain mined others' transactions since the last look, so it is
+                    # busy, not stalled (a block takes every ready transaction that fits); a
+                    # nudge would add only an empty block, and each costs anvil its whole state
+                    # (half the large day's blocks were empty, 2026-12-07)
                     head, last_progress = now, time.monotonic()
                 if time.monotonic() > deadline:
                     labels = [p.label for p in phase if p.txid in set(todo)]
@@ -643,10 +647,6 @@ class TxPipe:
                 time.sleep(pause)
                 pause = min(pause * 2, POLL_PAUSES[1])
         return receipts
-
-    def _head(self) -> int:
-        """The node's latest block number."""
-        return int(self.rpc("eth_blockNumber", []), 16)
 
     def _blocks_for(self, todo: list[str], phase: list[PendingTx]) -> int:
         """Blocks a stalled backlog needs: as many of its transactions a block as their declared
