@@ -99,9 +99,10 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
     before the receipt; brownie 1.22 checks the nonce first, finds no receipt and marks the
     transaction dropped. Waiting for the receipt (up to `wait_seconds`) before brownie's own
     confirmation loop closes the race. While it waits on a local chain, a receipt missing for
-    `STALL_SECONDS` while no block came either means the chain left the transaction pending until
-    the next arrival (see `localchain.automines`): the waiting sender mines a block, as txpipe
-    does for its backlogs (a chain that mined meanwhile is busy, not stalled).
+    `STALL_SECONDS` while no block with transactions came either means the chain left the
+    transaction pending (see `localchain.automines`, `localchain.busy`): the waiting sender mines
+    a block, as txpipe does for its backlogs (a chain that mined others' transactions meanwhile is
+    busy, not stalled).
     Idempotent. Applied by tests/conftest.py and consortium.chain.connect (demo, bench, agents).
     """
     from brownie.network.transaction import TransactionReceipt
@@ -125,8 +126,7 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
                     break
             except TransactionNotFound:
                 pass
-            client = str(web3.client_version)
-            if time.monotonic() > stalled_at and automines(client):
+            if time.monotonic() > stalled_at and automines(client := str(web3.client_version)):
                 now, moving = busy(_raw, head)
                 if not moving:
                     mine_backlog(_raw, client, lambda: _raw("evm_mine", []))

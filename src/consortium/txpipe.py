@@ -51,7 +51,7 @@ SEND_BATCH = 500  # a phase's transactions posted in one JSON-RPC batch (an esti
 BATCH_BYTES = 1_000_000
 PHASE_TXS = 200  # transactions posted before in_phases closes the phase
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
-STALL = 0.5  # seconds without a new receipt or block after which a local chain's backlog is mined
+STALL = 0.5  # seconds without a receipt or others' block after which a local backlog is mined
 POLL_PAUSES = (0.002, 0.05)  # seconds between two receipt polls: the first, doubling to the last
 STALL_MAX = 8.0  # seconds: the longest a backlog waits between two nudges (doubling from STALL)
 
