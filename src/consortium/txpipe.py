@@ -253,7 +253,8 @@ class TxPipe:
         # a local chain mines on a transaction's arrival, one block each time, and a block holds as
         # many transactions as their gas limits fit: a backlog left when the sends stop waits for
         # the next arrival (see _receipts). A real network produces blocks on its own clock.
-        self._automine = automines(str(web3.client_version))
+        self._client = str(web3.client_version)
+        self._automine = automines(self._client)
 
     # ------------------------------------------------------------------ JSON-RPC
     def rpc(self, method: str, params: list) -> Any:
@@ -590,7 +591,7 @@ class TxPipe:
         transactions pending that no new arrival would pick up (localchain.mine_backlog)."""
         mine_backlog(
             self.rpc,
-            str(self.web3.client_version),
+            self._client,
             lambda: self._post([_request("evm_mine", []) | {"id": i} for i in range(blocks)]),
         )
 

@@ -50,7 +50,7 @@ class FakeNode:
 
 def _pipe(node: FakeNode) -> TxPipe:
     pipe = object.__new__(TxPipe)
-    pipe.web3 = SimpleNamespace(client_version=node.client)
+    pipe._client = node.client
     pipe._automine, pipe._block_gas, pipe.gas = True, 30_000_000, 16_000_000
     pipe._post = node.post
     return pipe

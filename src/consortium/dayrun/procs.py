@@ -73,8 +73,7 @@ class AgentProcess:
     def kill(self) -> None:
         """SIGKILL the agent's process group (chaos), and reap it."""
         if self.running():
-            _signal_group(self.pid, signal.SIGKILL)
-            self.proc.join(30)
+            self.halt()
             self.kills += 1
 
     def terminate(self) -> None:
@@ -85,7 +84,7 @@ class AgentProcess:
             self.terminated = True
 
     def halt(self) -> int | None:
-        """SIGKILL at once (a second Ctrl-C while the day stops), and reap."""
+        """SIGKILL the process group at once and reap it (not counted as a chaos kill)."""
         if self.running():
             _signal_group(self.pid, signal.SIGKILL)
             self.proc.join(30)
@@ -98,9 +97,7 @@ class AgentProcess:
         if self.running():
             self.terminate()
             self.proc.join(timeout)
-            if self.running():
-                _signal_group(self.pid, signal.SIGKILL)
-                self.proc.join(30)
+            self.halt()
         return self.exit_code
 
     def tail(self, n: int = 2000) -> str:
