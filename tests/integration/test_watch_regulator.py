@@ -197,6 +197,62 @@ def test_watch__record_amount_not_the_holding_chains__shown_not_proved(
         assert (f"not {HELD}: " in i["text"]) == (not held)
 
 
+def test_open_many__batched__reads_each_root_once_and_agrees_with_one_read_each(
+    published, regulator_cn, enc
+):
+    """The day's end and the reports open thousands of records: read in JSON-RPC batches, each
+    publication's root and each asset's investor root once and one verification per record, with
+    the same verdicts as one call each; an altered envelope is refused without a read."""
+    from collections import Counter
+
+    from consortium.roles.lookthrough import (
+        NOT_OPENABLE,
+        SealedLog,
+        batched,
+        one_by_one,
+        open_many,
+    )
+
+    project = chain.project()
+    sealed = project.SealedRecords.at(published["addresses"]["SealedRecords"])
+    holding = project.HoldingChain.at(published["addresses"]["HoldingChain"])
+    w3 = chain.web3()
+    c = w3.eth.contract(address=sealed.address, abi=sealed.abi)
+    logs = [
+        SealedLog(a["intermediary"], bytes(a["cycleId"]), bytes(a["sealedRecord"]), log.blockNumber)
+        for log in c.events.RecordSealed.get_logs(from_block=0)
+        for a in (log["args"],)
+    ]
+    key = enc[regulator_cn.address.lower()]
+    first = next(log for log in logs if open_many(sealed, [log], key)[0][0] is not None)
+    altered = bytearray(first.sealed)
+    altered[-1] ^= 1
+    logs.append(SealedLog(first.intermediary, first.cycle_id, bytes(altered), first.block))
+    reads: Counter = Counter()
+
+    def counted(views):
+        def read(contract, fn, args):
+            reads[fn] += len(args)
+            return views(contract, fn, args)
+
+        return read
+
+    got = open_many(sealed, logs, key, holding, counted(batched(w3, chunk=7)))
+    assert got == open_many(sealed, logs, key, holding, one_by_one)
+    opened = [o for o, _ in got if o is not None]
+    assert sorted((o.record.investor_id, o.record.amount) for o in opened) == _expected(
+        published, "CN"
+    )
+    assert all(o.proven and o.held for o in opened)
+    assert {s for o, s in got[:-1] if o is None} == {NOT_OPENABLE}  # HK's records
+    assert got[-1][0] is None and got[-1][1].startswith("refused")
+    assert reads["publication"] == len({o.intermediary for o in opened})
+    assert reads["investorsOf"] == len(
+        {(o.intermediary, o.record.kind, o.record.asset) for o in opened}
+    )
+    assert reads["verifyPosition"] == reads["verifyInvestor"] == len(opened)
+
+
 def test_watch__hk_uploads_carry_first_clearing_per_currency(published, regulator_hk, enc):
     items = _feed(published, regulator_hk.address, None)
     uploads = [i for i in items if i["event"] == "TradesUploaded"]

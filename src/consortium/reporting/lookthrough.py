@@ -5,7 +5,7 @@ A report's `lookthrough-record-sealed` records state only who published a record
 portal's report page, `consortium report --keystore`, the day's report writing) each record's
 RecordSealed log is read back from the chain by its transaction and log index, opened and proved
 against the published root and the holding chain by the live feed's own code
-(roles.lookthrough.open_or_why), and put in the record's `opened` (left out of its recordHash, so
+(roles.lookthrough.open_many), and put in the record's `opened` (left out of its recordHash, so
 the anchored Merkle root is the same with or without the opening). A record sealed to another
 regulator is never opened; without a key every record says "sealed".
 """
@@ -18,7 +18,8 @@ from typing import Any
 
 from web3.exceptions import TransactionNotFound
 
-from consortium.roles.lookthrough import UNOPENED, open_or_why
+from consortium.domain.encoding import b32
+from consortium.roles.lookthrough import UNOPENED, SealedLog, batched, open_many
 
 SEALED_EVENT = "RecordSealed"
 POSITION = "position"  # the key of a record's `opened` that holds its opened look-through record
@@ -47,32 +48,45 @@ class SealedOpener:
         """A copy of `report` whose sealed look-through records carry `opened.position`: the
         record opened and proved (`status` "opened"), or why not."""
         view = json.loads(json.dumps(report))
-        for rec in sealed_records_of(view):
-            rec["opened"] = {
-                **rec.get("opened", {}),
-                POSITION: self.position(rec, report, private_key),
-            }
+        recs = sealed_records_of(view)
+        for rec, position in zip(recs, self.positions(recs, report, private_key)):
+            rec["opened"] = {**rec.get("opened", {}), POSITION: position}
         return view
 
     def position(self, rec: dict, report: dict, private_key: bytes | None) -> dict:
         """One record's opened position for the report's regulator (a dict for the HTML)."""
+        return self.positions([rec], report, private_key)[0]
+
+    def positions(self, recs: list[dict], report: dict, private_key: bytes | None) -> list[dict]:
+        """The records' opened positions, in order, the chain read in JSON-RPC batches (a large
+        day's report holds thousands of records)."""
         if private_key is None:
-            return {"status": UNOPENED}
-        args = self._log_args(rec)
-        if args is None:
-            return {"status": "its log is not on this chain (sealed)"}
-        if str(args["regulator"]).lower() != str(report["regulator"]).lower():
-            return {"status": OTHER_REGULATOR}
-        opened, status = open_or_why(
+            return [{"status": UNOPENED} for _ in recs]
+        out: list[dict] = []
+        logs: list[tuple[int, SealedLog]] = []
+        for rec in recs:
+            args = self._log_args(rec)
+            if args is None:
+                out.append({"status": "its log is not on this chain (sealed)"})
+            elif str(args["regulator"]).lower() != str(report["regulator"]).lower():
+                out.append({"status": OTHER_REGULATOR})
+            else:
+                block = int(rec["chain"]["blockNumber"])
+                sealed = bytes(args["sealedRecord"])
+                logs.append(
+                    (len(out), SealedLog(args["intermediary"], b32(args["cycleId"]), sealed, block))
+                )
+                out.append({})
+        opened = open_many(
             self.sealed_records,
-            args["intermediary"],
-            args["cycleId"],
-            bytes(args["sealedRecord"]),
+            [log for _, log in logs],
             private_key,
-            int(rec["chain"]["blockNumber"]),
             self.holding,
+            batched(self.w3),
         )
-        return {"status": status, **(opened.as_json() if opened is not None else {})}
+        for (n, _), (o, status) in zip(logs, opened):
+            out[n] = {"status": status, **(o.as_json() if o is not None else {})}
+        return out
 
     def _log_args(self, rec: dict) -> dict | None:
         """The RecordSealed arguments of the record's log, read from its transaction's receipt

@@ -33,6 +33,8 @@ from consortium.lookthrough import (
 from consortium.outbox import Booking, Outbox, OutboxConflict, Recorded, key_of
 
 HELD = "proved against the holding chain"
+UNOPENED = "unopened (no key)"
+NOT_OPENABLE = "not openable with this key"
 
 
 @dataclass
@@ -305,19 +307,144 @@ def asset_name(kind: int, asset: int) -> str:
     return str(asset)
 
 
-def held_on_chain(holding: Any, intermediary: str, cycle: bytes, record: Record) -> str:
-    """HELD when the record is one of the investor leaves `intermediary` allocated in its asset on
-    HoldingChain (the proof checked in Python against the root read from investorsOf, and with
-    verifyInvestor), else the reason it is not."""
-    root = b32(holding.investorsOf(cycle, intermediary, record.kind, record.asset)[0])
-    try:
-        prove_held(record, root)
-    except RecordNotOnHoldingChain as exc:
-        return f"not {HELD}: {exc}"
-    args = (cycle, intermediary, record.kind, record.asset, record.commitment, record.amount)
-    if not holding.verifyInvestor(*args, list(record.holding_proof)):
-        return f"not {HELD}: HoldingChain.verifyInvestor refuses it (root 0x{root.hex()})"
-    return HELD
+Views = Callable[[Any, str, list[tuple]], list]
+
+
+def one_by_one(contract: Any, fn: str, args: list[tuple]) -> list:
+    """`contract.fn(*a)` for each `a`, one call each (brownie contracts or the portal's Calls):
+    the reads of a single record."""
+    return [getattr(contract, fn)(*a) for a in args]
+
+
+def batched(web3: Any, chunk: int = 500) -> Views:
+    """Views read in JSON-RPC batches of `chunk` calls through `web3` (brownie contracts or the
+    portal's Calls: their address and ABI): a day's thousands of records proved in a few dozen
+    round trips, where one call each held the large day's end for over twenty minutes."""
+
+    def views(contract: Any, fn: str, args: list[tuple]) -> list:
+        c = web3.eth.contract(address=contract.address, abi=contract.abi)
+        out: list = []
+        for start in range(0, len(args), chunk):
+            with web3.batch_requests() as batch:
+                for a in args[start : start + chunk]:
+                    batch.add(getattr(c.functions, fn)(*a))
+                out.extend(batch.execute())
+        return out
+
+    return views
+
+
+@dataclass(frozen=True)
+class SealedLog:
+    """One RecordSealed log as a reader has it: who published the record for which cycle, the
+    sealed bytes, and the block it came in."""
+
+    intermediary: str
+    cycle_id: bytes
+    sealed: bytes
+    block: int
+
+
+def _unique(keys: list[tuple]) -> list[tuple]:
+    return list(dict.fromkeys(keys))
+
+
+def open_many(
+    contract: Any,
+    logs: Sequence[SealedLog],
+    private_key: bytes | None,
+    holding: Any = None,
+    views: Views = one_by_one,
+) -> list[tuple[OpenedRecord | None, str]]:
+    """Each RecordSealed's record as a reader sees it, in order: (the record opened and proved,
+    "opened"), or (None, why not: no key, a key it is not sealed to, or an envelope altered or
+    moved). Proved against the published root, off chain and with the contract's
+    verifyPosition, and, given the HoldingChain, against the intermediary's investor root there
+    (read from investorsOf, the proof checked in Python and with verifyInvestor). The chain is
+    read through `views` (one call each, or `batched`): each publication's and each investor
+    root once, then one verification per record."""
+    if private_key is None:
+        return [(None, UNOPENED)] * len(logs)
+    out: list[tuple[OpenedRecord | None, str]] = []
+    todo: list[tuple[int, SealedLog, Record]] = []
+    for i, log in enumerate(logs):
+        try:
+            record = open_record(log.intermediary, b32(log.cycle_id), log.sealed, private_key)
+        except NotARecipient:
+            out.append((None, NOT_OPENABLE))
+            continue
+        except EnvelopeTampered as exc:
+            out.append((None, f"refused: {exc}"))
+            continue
+        out.append((None, "opened"))
+        todo.append((i, log, record))
+    if not todo:
+        return out
+    pubs = _unique([(t[1].intermediary, b32(t[1].cycle_id)) for t in todo])
+    roots = {k: b32(p[0]) for k, p in zip(pubs, views(contract, "publication", pubs))}
+    on_chain = views(
+        contract,
+        "verifyPosition",
+        [
+            (log.intermediary, b32(log.cycle_id), r.commitment, r.asset, r.amount, list(r.proof))
+            for _, log, r in todo
+        ],
+    )
+    opened = []
+    for (i, log, r), verified in zip(todo, on_chain):
+        root = roots[(log.intermediary, b32(log.cycle_id))]
+        cycle = b32(log.cycle_id)
+        proven = proves(r, root) and bool(verified)
+        opened.append(OpenedRecord(log.intermediary, cycle, r, root, proven, log.block))
+    if holding is not None:
+        opened = _held(holding, opened, views)
+    for (i, _, _), o in zip(todo, opened):
+        out[i] = (o, "opened")
+    return out
+
+
+def _held(holding: Any, opened: list[OpenedRecord], views: Views) -> list[OpenedRecord]:
+    """The records with `holding` set: HELD when each is one of the investor leaves its
+    intermediary allocated in its asset on HoldingChain, else the reason it is not."""
+    keys = _unique([(o.cycle_id, o.intermediary, o.record.kind, o.record.asset) for o in opened])
+    roots = {k: b32(v[0]) for k, v in zip(keys, views(holding, "investorsOf", keys))}
+    verdicts: dict[int, str] = {}
+    ask = []
+    for n, o in enumerate(opened):
+        r, root = o.record, roots[(o.cycle_id, o.intermediary, o.record.kind, o.record.asset)]
+        try:
+            prove_held(r, root)
+        except RecordNotOnHoldingChain as exc:
+            verdicts[n] = f"not {HELD}: {exc}"
+            continue
+        ask.append(n)
+    args = [
+        (
+            o.cycle_id,
+            o.intermediary,
+            o.record.kind,
+            o.record.asset,
+            o.record.commitment,
+            o.record.amount,
+            list(o.record.holding_proof),
+        )
+        for o in (opened[n] for n in ask)
+    ]
+    for n, ok in zip(ask, views(holding, "verifyInvestor", args)):
+        root = roots[
+            (
+                opened[n].cycle_id,
+                opened[n].intermediary,
+                opened[n].record.kind,
+                opened[n].record.asset,
+            )
+        ]
+        verdicts[n] = (
+            HELD
+            if ok
+            else f"not {HELD}: HoldingChain.verifyInvestor refuses it (root 0x{root.hex()})"
+        )
+    return [replace(o, holding=verdicts[n]) for n, o in enumerate(opened)]
 
 
 def open_sealed(
@@ -329,31 +456,10 @@ def open_sealed(
     block: int,
     holding: Any = None,
 ) -> OpenedRecord | None:
-    """One RecordSealed's record opened with `private_key` (None when not sealed to it), proved
-    against the published root, off chain and with the contract's verifyPosition, and, given the
-    HoldingChain, against the intermediary's investor root there (web3 or brownie contracts:
-    their views called as `contract.publication(...)`)."""
-    cycle = b32(cycle_id)
-    try:
-        record = open_record(intermediary, cycle, sealed, private_key)
-    except NotARecipient:
-        return None
-    root = b32(contract.publication(intermediary, cycle)[0])
-    on_chain = bool(
-        contract.verifyPosition(
-            intermediary, cycle, record.commitment, record.asset, record.amount, list(record.proof)
-        )
-    )
-    opened = OpenedRecord(
-        intermediary, cycle, record, root, proves(record, root) and on_chain, block
-    )
-    if holding is None:
-        return opened
-    return replace(opened, holding=held_on_chain(holding, intermediary, cycle, record))
-
-
-UNOPENED = "unopened (no key)"
-NOT_OPENABLE = "not openable with this key"
+    """One RecordSealed's record opened with `private_key` and proved (open_many); None when it
+    does not open with that key (not sealed to it, or altered or moved: open_or_why says which)."""
+    log = SealedLog(intermediary, b32(cycle_id), sealed, block)
+    return open_many(contract, [log], private_key, holding)[0][0]
 
 
 def open_or_why(
@@ -365,18 +471,10 @@ def open_or_why(
     block: int,
     holding: Any = None,
 ) -> tuple[OpenedRecord | None, str]:
-    """A RecordSealed's record as a reader sees it: (the record opened and proved, "opened"), or
-    (None, why not: no key, a key it is not sealed to, or an envelope altered or moved). The one
-    opening the live feed and the report's HTML both show (open_sealed does the proving)."""
-    if private_key is None:
-        return None, UNOPENED
-    try:
-        opened = open_sealed(contract, intermediary, cycle_id, sealed, private_key, block, holding)
-    except EnvelopeTampered as exc:
-        return None, f"refused: {exc}"
-    if opened is None:
-        return None, NOT_OPENABLE
-    return opened, "opened"
+    """A RecordSealed's record as a reader sees it (open_many of one): the one opening the live
+    feed shows."""
+    log = SealedLog(intermediary, b32(cycle_id), sealed, block)
+    return open_many(contract, [log], private_key, holding)[0]
 
 
 def read_sealed(
@@ -388,24 +486,18 @@ def read_sealed(
     holding: Any = None,
 ) -> list[OpenedRecord]:
     """Every record sealed to `regulator` since `from_block`, opened and proved (against the
-    holding chain too, given it); a record it cannot open, e.g. one moved from another
-    regulator's event, is left out."""
+    holding chain too, given it), the chain read in JSON-RPC batches; a record it cannot open,
+    e.g. one moved from another regulator's event, is left out."""
     c = web3.eth.contract(address=contract.address, abi=contract.abi)
     logs = c.events.RecordSealed.get_logs(
         from_block=from_block, argument_filters={"regulator": regulator}
     )
-    out = []
-    for log in logs:
-        a = log["args"]
-        opened = open_sealed(
-            contract,
-            a["intermediary"],
-            a["cycleId"],
-            bytes(a["sealedRecord"]),
-            private_key,
-            int(log["blockNumber"]),
-            holding,
+    found = [
+        SealedLog(
+            a["intermediary"], b32(a["cycleId"]), bytes(a["sealedRecord"]), int(log["blockNumber"])
         )
-        if opened is not None:
-            out.append(opened)
-    return out
+        for log in logs
+        for a in (log["args"],)
+    ]
+    opened = open_many(contract, found, private_key, holding, batched(web3))
+    return [o for o, _ in opened if o is not None]
