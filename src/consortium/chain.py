@@ -119,14 +119,16 @@ def patch_receipt_race(wait_seconds: float = 180.0) -> None:
     def _await_confirmation(self, block_number=None, required_confs=1):
         started, nudge = time.monotonic(), STALL_SECONDS
         deadline, stalled_at = started + wait_seconds, started + nudge
-        head = latest(_raw)[0]
+        head = None  # first read when the receipt is late: nearly every wait ends at once
         while time.monotonic() < deadline:
             try:
                 if web3.eth.get_transaction_receipt(self.txid)["blockHash"] is not None:
                     break
             except TransactionNotFound:
                 pass
-            if time.monotonic() > stalled_at and automines(client := str(web3.client_version)):
+            if head is None:
+                head = latest(_raw)[0]
+            elif time.monotonic() > stalled_at and automines(client := str(web3.client_version)):
                 now, moving = busy(_raw, head)
                 if not moving:
                     mine_backlog(_raw, client, lambda: _raw("evm_mine", []))
