@@ -698,3 +698,50 @@ def test_agent_step__one_file_a_loop__files_others_wait_for_first__the_rest_in_o
     assert order == ["customers-x.csv", "issues-y.csv", "orders-x.csv"]
     assert [name for name, _ in inbox.finished] == order
     assert agent.step() is False  # nothing left: an idle loop
+
+
+def test_agent_step__blocks_of_others_business__idle__its_own_events__active(tmp_path):
+    """New blocks carrying nothing the agent follows leave it idle (it backs off); one event it
+    follows makes the loop active."""
+    from types import SimpleNamespace
+
+    agent, inbox = _agent_with(tmp_path, lambda f: {})
+    inbox.poll = list
+    seen = iter([0, 3, 0])
+    follower = SimpleNamespace(cursor=0)
+
+    def poll(stop):
+        follower.cursor += 5  # the chain moved every time
+        return next(seen)
+
+    follower.poll = poll
+    agent.follower = follower
+    assert [agent.step() for _ in range(3)] == [False, True, False]
+    assert follower.cursor == 15
+
+
+def test_agent_loop__backed_off__a_wake_runs_the_next_step_at_once_and_a_stop_ends_it(tmp_path):
+    """An idle agent sleeping out a long wait steps as soon as it is woken (a peer's message was
+    stored), and a stop ends the loop without waiting the rest of the wait."""
+    import threading
+    import time
+
+    agent, _ = _agent_with(tmp_path, lambda f: {})
+    agent.settings.poll_seconds = 60.0  # each wait far longer than the test
+    steps = threading.Semaphore(0)
+
+    def step():
+        steps.release()
+        return False
+
+    agent.step = step
+    loop = threading.Thread(target=agent.loop, daemon=True)
+    loop.start()
+    assert steps.acquire(timeout=10)  # the first step
+    assert not steps.acquire(timeout=0.3)  # then it waits
+    agent.wake()
+    assert steps.acquire(timeout=10)  # woken: the next step without the wait
+    started = time.monotonic()
+    agent.stop()
+    loop.join(timeout=10)
+    assert not loop.is_alive() and time.monotonic() - started < 10

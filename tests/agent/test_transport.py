@@ -59,8 +59,8 @@ class Node:
         self.transport = T.HttpTransport(self.store, account, peers or {}, **extra)
         self.server = None
 
-    def serve(self, port=0):
-        app = T.make_app(self.store, self.account, self.membership)
+    def serve(self, port=0, on_message=None):
+        app = T.make_app(self.store, self.account, self.membership, on_message=on_message)
         self.server = T.TransportServer(app, "127.0.0.1", port).start()
         return self.server.url
 
@@ -134,6 +134,24 @@ def test_send__open_channel__received_once_sender_verified_resend_acked(
     assert report.delivered == [sent.msg_id] and not report.refused
     assert bob.receive() == []
     assert len(bob_node.stored()) == 1
+
+
+def test_receive__new_message_wakes_the_agent__a_resend_or_a_refusal_does_not(
+    nodes, cast, registry
+):
+    """The server calls `on_message` (Agent.wake) once a new message is stored, so an idle agent
+    handles it at once; a duplicate or a refused message stores nothing new and wakes nobody."""
+    woken = []
+    bob_node = nodes("bob", cast["bob"])
+    bob_node.serve(on_message=lambda: woken.append(1))
+    alice = nodes("alice", cast["alice"], {cast["bob"].address: bob_node.server.url})
+    sent = alice.endpoint(registry).send(cast["bob"].address, "packet", {"n": 1})
+    assert woken == [1]
+    alice.transport.requeue(cast["bob"].address, sent.msg_id)  # as if the 200 had been lost
+    assert alice.transport.deliver_pending().delivered == [sent.msg_id]
+    r = _post(bob_node.server.url, {"not": "a message"})
+    assert r.status_code == 400 and r.json()["refused"]
+    assert woken == [1] and len(bob_node.stored()) == 1
 
 
 def test_identity__checked_against_the_member_expected(bob_node, nodes, cast):

@@ -119,6 +119,7 @@ class Agent:
         self.store = Store(settings.store_url)
         self.decisions = Decisions(self.store, self.home.outbox)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by a stop or an arriving message: loop at once
         self._file_failures: dict[str, int] = {}
         self._files: list[Any] = []  # polled, not processed yet (Agent.step)
         self.role_classes = [c for c in role_classes if c.role in self.spec.roles]
@@ -196,6 +197,11 @@ class Agent:
         if not self._stop.is_set():
             log.info("stop asked: finishing the step in flight")
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """End the current wait between two loops (a peer's message was stored)."""
+        self._wake.set()
 
     def install_signals(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
@@ -214,13 +220,18 @@ class Agent:
         for role in self.roles:
             role.start()
         log.info("%s: running roles %s", self.spec.id, [r.role for r in self.roles])
-        wait = self.settings.poll_seconds
-        while not self.stopping:
-            wait = self.next_wait(wait, active=self.step())
-            self._stop.wait(wait)
+        self.loop()
         self.close()
         log.info("%s: stopped cleanly", self.spec.id)
         return 0
+
+    def loop(self) -> None:
+        """Step until stopped, waiting `next_wait` between two steps unless woken."""
+        wait = self.settings.poll_seconds
+        while not self.stopping:
+            wait = self.next_wait(wait, active=self.step())
+            self._wake.wait(wait)
+            self._wake.clear()  # before the next step, which handles what woke it
 
     def attach(self, conn: Connected) -> None:
         """Build everything that needs the chain: the institution, roles, follower, inbox,
@@ -258,11 +269,11 @@ class Agent:
 
     def step(self) -> bool:
         """One loop: chain events, one inbox file, answered decisions, periodic work; stops
-        between any two of them when asked. True when there was something: new blocks, a file, a
-        decision."""
-        cursor = self.follower.cursor
-        self.follower.poll(stop=lambda: self.stopping)
-        active = self.follower.cursor != cursor
+        between any two of them when asked. True when there was something: an event it follows,
+        a file, a decision. New blocks of others' business are not: an institution the day's
+        traffic does not concern backs off to IDLE_SECONDS (a peer's message wakes it) instead of
+        looping every `poll_seconds` as long as the chain moves."""
+        active = self.follower.poll(stop=lambda: self.stopping) > 0
         if self.inbox is not None and not self.stopping:
             # one file a loop: the first that others wait for, else the oldest; polled again
             # before the next, so a file that became ready meanwhile is not held behind those
@@ -388,7 +399,8 @@ def _make_transport(agent: Agent) -> Any:
     )
 
     host, _, port = agent.settings.listen.rpartition(":")
-    app = make_app(agent.store, agent.local, RegistryMembership(agent.suite.registry))
+    membership = RegistryMembership(agent.suite.registry)
+    app = make_app(agent.store, agent.local, membership, on_message=agent.wake)
     agent.server = TransportServer(app, host or "127.0.0.1", int(port)).start()
     log.info("%s: serving %s", agent.spec.id, agent.server.url)
     peers = {}

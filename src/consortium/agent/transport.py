@@ -475,12 +475,18 @@ def _refusal(exc: MessageRefused, msg_id: str = "") -> web.Response:
 
 
 def make_app(
-    store: Store, account: Any, membership: Membership, *, max_body: int = MAX_BODY
+    store: Store,
+    account: Any,
+    membership: Membership,
+    *,
+    max_body: int = MAX_BODY,
+    on_message: Callable[[], None] | None = None,
 ) -> web.Application:
     """The agent's HTTP face: POST /v1/messages, GET /v1/identity?nonce=, GET /v1/health.
 
     `account` is the agent's eth-account LocalAccount: its address is the only recipient accepted
-    and its key signs identity answers."""
+    and its key signs identity answers. `on_message` is called once a new message is stored (the
+    agent's loop wakes to handle it instead of sleeping out its idle wait)."""
     receiver = Receiver(store, account.address, membership)
     public_key = address_key(account)
 
@@ -499,6 +505,8 @@ def make_app(
         except Exception as exc:  # the chain or the store is unavailable: the sender retries
             log.exception("could not check or store a message")
             return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=503)
+        if on_message is not None and not accepted.duplicate:
+            on_message()
         return web.json_response(
             {"accepted": accepted.msg_id, "duplicate": accepted.duplicate}, status=200
         )
