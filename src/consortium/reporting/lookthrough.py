@@ -42,7 +42,8 @@ class SealedOpener:
     sealed_records: Any
     abi: list
     holding: Any = None
-    _receipts: dict[str, Any] = field(default_factory=dict, repr=False)
+    _receipts: dict[str, dict] = field(default_factory=dict, repr=False)  # tx: its logs by index
+    _event: Any = field(default=None, repr=False)  # the RecordSealed decoder, made once
 
     def open(self, report: dict, private_key: bytes | None) -> dict:
         """A copy of `report` whose sealed look-through records carry `opened.position`: the
@@ -98,23 +99,19 @@ class SealedOpener:
         tx = str(chain["txHash"])
         if tx not in self._receipts:
             try:
-                self._receipts[tx] = self.w3.eth.get_transaction_receipt(tx)
+                receipt = self.w3.eth.get_transaction_receipt(tx)
             except TransactionNotFound:  # a report of another chain: its records stay sealed
-                self._receipts[tx] = None
-        receipt = self._receipts[tx]
-        log = next(
-            (
-                lg
-                for lg in (receipt["logs"] if receipt is not None else [])
-                if int(lg["logIndex"]) == int(chain["logIndex"])
-                and str(lg["address"]).lower() == str(chain["address"]).lower()
-            ),
-            None,
-        )
+                receipt = {"logs": []}
+            self._receipts[tx] = {
+                (int(lg["logIndex"]), str(lg["address"]).lower()): lg for lg in receipt["logs"]
+            }
+        log = self._receipts[tx].get((int(chain["logIndex"]), str(chain["address"]).lower()))
         if log is None:
             return None
-        contract = self.w3.eth.contract(address=self.sealed_records.address, abi=self.abi)
-        return dict(contract.events.RecordSealed().process_log(log)["args"])
+        if self._event is None:
+            contract = self.w3.eth.contract(address=self.sealed_records.address, abi=self.abi)
+            self._event = contract.events.RecordSealed()
+        return dict(self._event.process_log(log)["args"])
 
 
 def sealed_opener(w3: Any, contracts: dict[str, Any]) -> SealedOpener | None:
