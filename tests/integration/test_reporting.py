@@ -103,6 +103,41 @@ def test_build__records_verify_against_onchain_root(build, report_anchor, regula
     assert len(result.records) == len(b.report["records"])
 
 
+def test_verify__views_in_batches__same_checks_one_read_per_record_and_a_refusal_named(
+    build, report_anchor, regulator_cn, tmp_path
+):
+    """A large day's report holds over 150,000 records: their verifyRecord views read in JSON-RPC
+    batches give the same checks as one call each, one read per record whose proof reached the
+    root (an altered one is refused before the chain is asked), and a view that says no fails its
+    record by name."""
+    from consortium.chain import web3
+    from consortium.reads import batched, one_by_one
+
+    (b,) = build(regulator_cn.address)
+    report = json.loads(b.paths["json"].read_text())
+    report["records"][0]["fields"] = {**report["records"][0]["fields"], "x": 1}  # altered
+    path = tmp_path / "altered.json"
+    path.write_text(json.dumps(report))
+    asked = []
+
+    def counted(contract, fn, args):
+        asked.append((fn, len(args)))
+        return batched(web3(), chunk=4)(contract, fn, args)
+
+    got = verify_report(path, report_anchor, views=counted)
+    assert got.records == verify_report(path, report_anchor, views=one_by_one).records
+    assert [r.id for r in got.failed] == [report["records"][0]["id"]]
+    assert asked == [("verifyRecord", len(report["records"]) - 1)]
+
+    def no_to_the_last(contract, fn, args):
+        return [*one_by_one(contract, fn, args)[:-1], False]
+
+    refused = verify_report(b.paths["json"], report_anchor, views=no_to_the_last)
+    assert [(r.id, r.reason) for r in refused.failed] == [
+        (report["records"][-1]["id"], "ReportAnchor.verifyRecord refused the record")
+    ]
+
+
 def test_verify__tampered_record__fails(build, report_anchor, regulator_cn, tmp_path):
     (b,) = build(regulator_cn.address)
     report = json.loads(b.paths["json"].read_text())

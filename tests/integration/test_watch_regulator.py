@@ -205,13 +205,8 @@ def test_open_many__batched__reads_each_root_once_and_agrees_with_one_read_each(
     the same verdicts as one call each; an altered envelope is refused without a read."""
     from collections import Counter
 
-    from consortium.roles.lookthrough import (
-        NOT_OPENABLE,
-        SealedLog,
-        batched,
-        one_by_one,
-        open_many,
-    )
+    from consortium.reads import batched, one_by_one
+    from consortium.roles.lookthrough import NOT_OPENABLE, SealedLog, open_many
 
     project = chain.project()
     sealed = project.SealedRecords.at(published["addresses"]["SealedRecords"])

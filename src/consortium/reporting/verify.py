@@ -34,6 +34,7 @@ from consortium.domain.merkle import (
     report_tree,
 )
 from consortium.inputs import CommandError, InputFileError
+from consortium.reads import Views, one_by_one
 
 LEAF_ENCODING = list(REPORT_TYPES)
 ZERO32 = "0x" + "00" * 32
@@ -247,43 +248,80 @@ def verify_record(
 
     The record hash is recomputed from the record's content: any altered value fails. With
     `onchain_view`, the contract's verifyRecord view checks it too (a third party's own node)."""
-    rid = str(record.get("id", "?"))
     onchain = onchain or _onchain_anchor(anchor_contract, regulator, day, version)
     if onchain is None:
+        rid = str(record.get("id", "?"))
         return RecordCheck(
             rid, False, f"no anchor on chain for ({regulator}, day {day}, version {version})"
         )
-    root, chain_rules, _count = onchain
-    if rules_hash is not None and rules_hash.lower() != chain_rules.lower():
-        return RecordCheck(
-            rid, False, f"report states rules {rules_hash}, anchor holds {chain_rules}"
-        )
-    rh = record_hash(record)
-    if "recordHash" in record and record["recordHash"].lower() != "0x" + rh.hex():
-        return RecordCheck(rid, False, "content does not match its recordHash (altered)")
-    proof = record.get("proof", [])
-    if process_proof(leaf_hash(regulator, day, chain_rules, rh), proof) != b32(root):
-        return RecordCheck(
-            rid,
-            False,
-            "proof does not lead to the anchored root (altered, or another "
-            "regulator's, day's or version's record)",
-        )
-    if onchain_view and not anchor_contract.verifyRecord(
-        regulator, day, version, rh, [b32(p) for p in proof]
-    ):
-        return RecordCheck(rid, False, "ReportAnchor.verifyRecord refused the record")
-    return RecordCheck(rid, True)
+    where = (regulator, day, version, onchain)
+    return verify_records([record], where, anchor_contract, rules_hash, onchain_view)[0]
+
+
+def verify_records(
+    records: list[dict],
+    where: tuple[str, int, int, tuple[str, str, int]],
+    anchor_contract: Any,
+    rules_hash: str | None = None,
+    onchain_view: bool = True,
+    views: Views = one_by_one,
+) -> list[RecordCheck]:
+    """Each record checked as verify_record does, against the anchor `where` = (regulator, day,
+    version, (root, rules hash, count) on chain); the contract's verifyRecord views read through
+    `views` (a large day's report holds over 150,000 records: `reads.batched`)."""
+    regulator, day, version, (root, chain_rules, _count) = where
+    checks: list[RecordCheck] = []
+    ask: list[tuple[int, tuple]] = []
+    for record in records:
+        rid = str(record.get("id", "?"))
+        if rules_hash is not None and rules_hash.lower() != chain_rules.lower():
+            checks.append(
+                RecordCheck(
+                    rid, False, f"report states rules {rules_hash}, anchor holds {chain_rules}"
+                )
+            )
+            continue
+        rh = record_hash(record)
+        if "recordHash" in record and record["recordHash"].lower() != "0x" + rh.hex():
+            checks.append(
+                RecordCheck(rid, False, "content does not match its recordHash (altered)")
+            )
+            continue
+        proof = record.get("proof", [])
+        if process_proof(leaf_hash(regulator, day, chain_rules, rh), proof) != b32(root):
+            checks.append(
+                RecordCheck(
+                    rid,
+                    False,
+                    "proof does not lead to the anchored root (altered, or another "
+                    "regulator's, day's or version's record)",
+                )
+            )
+            continue
+        checks.append(RecordCheck(rid, True))
+        if onchain_view:
+            ask.append((len(checks) - 1, (regulator, day, version, rh, [b32(p) for p in proof])))
+    if ask:
+        for (n, _), ok in zip(ask, views(anchor_contract, "verifyRecord", [a for _, a in ask])):
+            if not ok:
+                checks[n] = RecordCheck(
+                    checks[n].id, False, "ReportAnchor.verifyRecord refused the record"
+                )
+    return checks
 
 
 def verify_report(
-    path: str | Path | dict, anchor_contract: Any, onchain_view: bool = True
+    path: str | Path | dict,
+    anchor_contract: Any,
+    onchain_view: bool = True,
+    views: Views = one_by_one,
 ) -> Verification:
     """Verify a JSON report (path or loaded dict) record by record against ReportAnchor.
 
     Checks: an anchor exists for the report's (regulator, day, version); its root, rules hash and
     record count equal the report's; every record's recomputed hash and proof reach that root (and
-    the contract's verifyRecord view agrees when `onchain_view`). Returns a Verification; `.ok`.
+    the contract's verifyRecord view agrees when `onchain_view`, read through `views`: one call
+    each, or `reads.batched(web3)` for a large report). Returns a Verification; `.ok`.
     A file that is not a report raises ReportFileError (load_report) before the chain is asked."""
     if isinstance(path, dict):
         report, where = path, "<report>"
@@ -318,17 +356,12 @@ def verify_report(
         result.problems.append(
             f"report has {len(report['records'])} records, the anchor counts {count}"
         )
-    for rec in report["records"]:
-        result.records.append(
-            verify_record(
-                rec,
-                regulator,
-                day,
-                version,
-                anchor_contract,
-                report["rules"]["hash"],
-                onchain_view,
-                onchain,
-            )
-        )
+    result.records = verify_records(
+        report["records"],
+        (regulator, day, version, onchain),
+        anchor_contract,
+        report["rules"]["hash"],
+        onchain_view,
+        views,
+    )
     return result

@@ -31,6 +31,7 @@ from consortium.lookthrough import (
     seal_positions,
 )
 from consortium.outbox import Booking, Outbox, OutboxConflict, Recorded, key_of
+from consortium.reads import Views, batched, one_by_one
 
 HELD = "proved against the holding chain"
 UNOPENED = "unopened (no key)"
@@ -305,33 +306,6 @@ def asset_name(kind: int, asset: int) -> str:
     if kind == CASH:
         return code_text(asset.to_bytes(32, "big"), errors="replace")
     return str(asset)
-
-
-Views = Callable[[Any, str, list[tuple]], list]
-
-
-def one_by_one(contract: Any, fn: str, args: list[tuple]) -> list:
-    """`contract.fn(*a)` for each `a`, one call each (brownie contracts or the portal's Calls):
-    the reads of a single record."""
-    return [getattr(contract, fn)(*a) for a in args]
-
-
-def batched(web3: Any, chunk: int = 500) -> Views:
-    """Views read in JSON-RPC batches of `chunk` calls through `web3` (brownie contracts or the
-    portal's Calls: their address and ABI): a day's thousands of records proved in a few dozen
-    round trips, where one call each held the large day's end for over twenty minutes."""
-
-    def views(contract: Any, fn: str, args: list[tuple]) -> list:
-        c = web3.eth.contract(address=contract.address, abi=contract.abi)
-        out: list = []
-        for start in range(0, len(args), chunk):
-            with web3.batch_requests() as batch:
-                for a in args[start : start + chunk]:
-                    batch.add(getattr(c.functions, fn)(*a))
-                out.extend(batch.execute())
-        return out
-
-    return views
 
 
 @dataclass(frozen=True)
