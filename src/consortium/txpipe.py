@@ -53,6 +53,7 @@ PHASE_TXS = 200  # transactions posted before in_phases closes the phase
 RECEIPT_TIMEOUT = 300.0  # seconds a phase may wait for its receipts (a nonce gap never fills)
 STALL = 0.5  # seconds without a receipt or others' block after which a local backlog is mined
 POLL_PAUSES = (0.002, 0.05)  # seconds between two receipt polls: the first, doubling to the last
+MINE_STEP = 8  # blocks a nudge mines at most: the receipts are asked again before the next ones
 STALL_MAX = 8.0  # seconds: the longest a backlog waits between two nudges (doubling from STALL)
 
 
@@ -626,7 +627,7 @@ class TxPipe:
                 if self._automine and time.monotonic() - last_progress > stall:
                     now, moving = busy(self.rpc, head)
                     if not moving:
-                        self._mine(self._blocks_for(todo, phase))
+                        self._mine(min(MINE_STEP, self._blocks_for(todo, phase)))
                         now = latest(self.rpc)[0]
                         # a chain slow to mine is not stalled: mining again at once only adds
                         # empty blocks (each waiting agent every 0.5 s: 43 blocks for 6
@@ -653,7 +654,10 @@ class TxPipe:
         """Blocks a stalled backlog needs: as many of its transactions a block as their declared
         gas fits (one each at the fixed limit, many at their estimates). One block per waiting
         transaction, as before, mined mostly empty blocks, each costing anvil its whole state root:
-        the large day's waiting agents made 222 blocks for 95 transactions in 20 s."""
+        the large day's waiting agents made 222 blocks for 95 transactions in 20 s. A nudge mines
+        at most MINE_STEP of them: the first block with automine off took the whole backlog, and
+        late in the large day (8.5 GB of state, each block half a second) a batch of 500 left anvil
+        mining empty blocks for over ten minutes after its sender's request had timed out."""
         left = set(todo)
         most = max((int(p.tx["gas"]) for p in phase if p.txid in left), default=self.gas)
         per_block = max(1, self._block_gas // max(most, 1))

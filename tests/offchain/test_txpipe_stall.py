@@ -113,3 +113,29 @@ def test_mine_backlog__anvil_automine_restored_even_when_mining_fails():
         ("evm_mine", []),
         ("evm_setAutomine", [True]),
     ]
+
+
+def test_receipts__large_stalled_backlog__each_nudge_mines_a_few_blocks_then_asks_again():
+    """A backlog of 200 transactions at the fixed limit (one a block) on a stalled anvil: a nudge
+    mines at most MINE_STEP blocks and the receipts are asked before the next, so blocks stop as
+    soon as the backlog is mined (here the first block took all 200; a batch of one evm_mine per
+    transaction kept anvil mining empty blocks for minutes on a large state)."""
+    from consortium.txpipe import MINE_STEP
+
+    node = FakeNode("anvil/v1.7.1", stuck=True, full=False)
+    hashes = [f"0x{i:04x}" for i in range(200)]
+    phase = [SimpleNamespace(txid=h, tx={"gas": 16_000_000}) for h in hashes]
+    node.mined = set()
+    mine = node._one
+
+    def one(request):
+        answer = mine(request)
+        if request["method"] == "evm_mine" and not node.automine:
+            node.mined |= set(hashes)  # a block mined with automine off takes the backlog
+        return answer
+
+    node._one = one
+    receipts = _pipe(node)._receipts(hashes, phase)
+    assert set(receipts) == set(hashes)
+    mined = [c for c in node.calls if c[0] == "evm_mine"]
+    assert 1 <= len(mined) <= MINE_STEP
