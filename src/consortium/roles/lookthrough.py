@@ -365,9 +365,9 @@ def open_many(
         ],
     )
     opened = []
-    for (i, log, r), verified in zip(todo, on_chain):
-        root = roots[(log.intermediary, b32(log.cycle_id))]
+    for (_, log, r), verified in zip(todo, on_chain):
         cycle = b32(log.cycle_id)
+        root = roots[(log.intermediary, cycle)]
         proven = proves(r, root) and bool(verified)
         opened.append(OpenedRecord(log.intermediary, cycle, r, root, proven, log.block))
     if holding is not None:
@@ -377,47 +377,33 @@ def open_many(
     return out
 
 
+def _asset_key(o: OpenedRecord) -> tuple:
+    """(cycle, intermediary, kind, asset): the investor root on HoldingChain a record is under."""
+    return (o.cycle_id, o.intermediary, o.record.kind, o.record.asset)
+
+
 def _held(holding: Any, opened: list[OpenedRecord], views: Views) -> list[OpenedRecord]:
     """The records with `holding` set: HELD when each is one of the investor leaves its
     intermediary allocated in its asset on HoldingChain, else the reason it is not."""
-    keys = _unique([(o.cycle_id, o.intermediary, o.record.kind, o.record.asset) for o in opened])
+    keys = _unique([_asset_key(o) for o in opened])
     roots = {k: b32(v[0]) for k, v in zip(keys, views(holding, "investorsOf", keys))}
     verdicts: dict[int, str] = {}
     ask = []
     for n, o in enumerate(opened):
-        r, root = o.record, roots[(o.cycle_id, o.intermediary, o.record.kind, o.record.asset)]
         try:
-            prove_held(r, root)
+            prove_held(o.record, roots[_asset_key(o)])
         except RecordNotOnHoldingChain as exc:
             verdicts[n] = f"not {HELD}: {exc}"
             continue
         ask.append(n)
     args = [
-        (
-            o.cycle_id,
-            o.intermediary,
-            o.record.kind,
-            o.record.asset,
-            o.record.commitment,
-            o.record.amount,
-            list(o.record.holding_proof),
-        )
+        (*_asset_key(o), o.record.commitment, o.record.amount, list(o.record.holding_proof))
         for o in (opened[n] for n in ask)
     ]
     for n, ok in zip(ask, views(holding, "verifyInvestor", args)):
-        root = roots[
-            (
-                opened[n].cycle_id,
-                opened[n].intermediary,
-                opened[n].record.kind,
-                opened[n].record.asset,
-            )
-        ]
-        verdicts[n] = (
-            HELD
-            if ok
-            else f"not {HELD}: HoldingChain.verifyInvestor refuses it (root 0x{root.hex()})"
-        )
+        root = roots[_asset_key(opened[n])]
+        refused = f"not {HELD}: HoldingChain.verifyInvestor refuses it (root 0x{root.hex()})"
+        verdicts[n] = HELD if ok else refused
     return [replace(o, holding=verdicts[n]) for n, o in enumerate(opened)]
 
 
