@@ -6,11 +6,16 @@ import brownie
 import pytest
 from brownie.test import given, strategy
 from eth_account import Account
+from hypothesis import HealthCheck, settings
 
 from consortium.domain import eip712
 from consortium.roles.confirmations import anchor_domain
 
 
+# seven full-width values an example: hypothesis sometimes draws past its size limit while
+# generating the first few (ganache's clean-clone CI, 2026-12-07: "20 examples overran while
+# generating 9 valid ones"), which says nothing about the hashes
+@settings(suppress_health_check=[HealthCheck.data_too_large])
 @given(
     amount=strategy("uint256"),
     shares=strategy("uint256"),
