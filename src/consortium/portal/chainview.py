@@ -59,7 +59,7 @@ class Calls:
     def __init__(self, contract: Any):
         self.contract = contract
         self.address = contract.address
-        self.abi = contract.abi  # for views read in batches (roles.lookthrough.batched)
+        self.abi = contract.abi  # for views read in batches (reads.batched)
 
     def __getattr__(self, name: str) -> Any:
         fn = getattr(self.contract.functions, name)

@@ -19,7 +19,8 @@ from typing import Any
 from web3.exceptions import TransactionNotFound
 
 from consortium.domain.encoding import b32
-from consortium.roles.lookthrough import UNOPENED, SealedLog, batched, open_many
+from consortium.reads import batched
+from consortium.roles.lookthrough import UNOPENED, SealedLog, open_many
 
 SEALED_EVENT = "RecordSealed"
 POSITION = "position"  # the key of a record's `opened` that holds its opened look-through record

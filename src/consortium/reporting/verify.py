@@ -272,9 +272,10 @@ def verify_records(
     regulator, day, version, (root, chain_rules, _count) = where
     checks: list[RecordCheck] = []
     ask: list[tuple[int, tuple]] = []
+    other_rules = rules_hash is not None and rules_hash.lower() != chain_rules.lower()
     for record in records:
         rid = str(record.get("id", "?"))
-        if rules_hash is not None and rules_hash.lower() != chain_rules.lower():
+        if other_rules:
             checks.append(
                 RecordCheck(
                     rid, False, f"report states rules {rules_hash}, anchor holds {chain_rules}"
